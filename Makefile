@@ -1,0 +1,55 @@
+# affix — see README.md. `make demo` runs the main job end to end on a fresh
+# machine; `make test` runs every test CI runs, installing what they need.
+
+GO       ?= go
+BIN      := $(CURDIR)/bin
+PKG      := github.com/affix-oci/affix
+VERSION  ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
+COMMIT   ?= $(shell git rev-parse HEAD 2>/dev/null)
+LDFLAGS  := -s -w -X $(PKG)/internal/version.Version=$(VERSION) -X $(PKG)/internal/version.Commit=$(COMMIT)
+export PATH := $(BIN):$(PATH)
+export CGO_ENABLED ?= 0
+
+# Commands built into bin/.
+CMDS := affix
+
+.PHONY: all build tools deps test test-unit demo bench lint clean
+all: build
+
+build:
+	@mkdir -p $(BIN)
+	$(GO) build -trimpath -ldflags '$(LDFLAGS)' -o $(BIN)/ $(addprefix ./cmd/,$(CMDS))
+
+# buildkitd and buildctl are built from the BuildKit module version in go.mod
+# (the `tool` directive), so the daemon matches the client library.
+tools: $(BIN)/buildkitd $(BIN)/buildctl
+$(BIN)/buildkitd $(BIN)/buildctl: go.mod go.sum
+	@mkdir -p $(BIN)
+	$(GO) build -o $(BIN)/ github.com/moby/buildkit/cmd/buildkitd github.com/moby/buildkit/cmd/buildctl
+
+# System packages the tests and the demo need (runc, Debian's registry).
+deps:
+	hack/install-deps.sh
+
+# test runs unit and integration tests. AFFIX_INTEGRATION=1 makes a missing
+# prerequisite (buildkitd, runc, docker-registry, root) a failure, not a skip.
+test: deps tools build lint
+	AFFIX_INTEGRATION=1 $(GO) test -count=1 -timeout 45m ./...
+
+# test-unit runs what needs no daemon, registry server or root.
+test-unit:
+	$(GO) test -short -count=1 ./...
+
+demo: deps tools build
+	hack/demo.sh
+
+bench: deps tools build
+	hack/bench.sh
+
+lint:
+	@out=$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go')); \
+	if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
+	$(GO) vet ./...
+
+clean:
+	rm -rf $(BIN)

@@ -1,0 +1,19 @@
+#!/bin/sh
+# install-deps.sh installs the system packages affix's tests and demo need,
+# when missing: runc (buildkitd's OCI worker) and Debian's docker-registry
+# (distribution 2.8, a registry without the referrers API), util-linux for
+# unshare, iproute2. It needs root (or sudo) only when something is missing.
+set -eu
+need=""
+command -v runc >/dev/null 2>&1 || need="$need runc"
+command -v docker-registry >/dev/null 2>&1 || need="$need docker-registry"
+command -v unshare >/dev/null 2>&1 || need="$need util-linux"
+command -v ip >/dev/null 2>&1 || need="$need iproute2"
+[ -n "$need" ] || exit 0
+sudo=""
+[ "$(id -u)" = 0 ] || sudo="sudo"
+echo "installing:$need"
+export DEBIAN_FRONTEND=noninteractive
+$sudo apt-get update -qq
+# shellcheck disable=SC2086
+$sudo apt-get install -y -qq --no-install-recommends $need >/dev/null

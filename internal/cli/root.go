@@ -1,0 +1,92 @@
+// Package cli wires affix's commands: it parses flags, opens sources and
+// registries, and passes data from one engine (frontend, sbomgen, exporter)
+// to the next. The engines never call each other; this package does.
+package cli
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"syscall"
+
+	"github.com/spf13/cobra"
+)
+
+// exitError carries a specific exit code (for example 2 for usage errors).
+type exitError struct {
+	code int
+	err  error
+}
+
+func (e *exitError) Error() string { return e.err.Error() }
+func (e *exitError) Unwrap() error { return e.err }
+
+// usageError marks err as a command-line usage error (exit code 2).
+func usageError(err error) error { return &exitError{code: 2, err: err} }
+
+// globalOptions are the flags every command has.
+type globalOptions struct {
+	debug bool
+}
+
+// NewRootCommand returns the affix command tree. name is the command name
+// shown in help ("affix", or "docker affix" inside the Docker CLI).
+func NewRootCommand(name string) *cobra.Command {
+	var g globalOptions
+	root := &cobra.Command{
+		Use:           name,
+		Short:         "Build images with BuildKit and publish each platform's SBOM as an OCI referrer in the same push",
+		SilenceUsage:  true,
+		SilenceErrors: true,
+		CompletionOptions: cobra.CompletionOptions{
+			HiddenDefaultCmd: true,
+		},
+	}
+	root.PersistentFlags().BoolVarP(&g.debug, "debug", "D", false, "print debug logs")
+	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return usageError(err) })
+	root.AddCommand(
+		newVersionCmd(),
+		newSBOMCmd(&g),
+	)
+	addCommands(root, &g)
+	return root
+}
+
+// extraCommands are added by files that register further commands.
+var extraCommands []func(*globalOptions) *cobra.Command
+
+func addCommands(root *cobra.Command, g *globalOptions) {
+	for _, f := range extraCommands {
+		root.AddCommand(f(g))
+	}
+}
+
+// Main runs affix with args and returns the process exit code.
+func Main(args []string) int {
+	return Run(context.Background(), "affix", args, os.Stdout, os.Stderr)
+}
+
+// Run runs the command tree named name with args, and returns the exit
+// code: 0 on success, 2 for usage errors, 1 for any other error, which is
+// printed to stderr. SIGINT and SIGTERM cancel the context.
+func Run(ctx context.Context, name string, args []string, stdout, stderr io.Writer) int {
+	ctx, stop := signal.NotifyContext(ctx, os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	root := NewRootCommand(name)
+	root.SetArgs(args)
+	root.SetOut(stdout)
+	root.SetErr(stderr)
+	err := root.ExecuteContext(ctx)
+	if err == nil {
+		return 0
+	}
+	fmt.Fprintf(stderr, "%s: error: %v\n", name, err)
+	var ee *exitError
+	if errors.As(err, &ee) {
+		return ee.code
+	}
+	return 1
+}

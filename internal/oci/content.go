@@ -1,0 +1,140 @@
+package oci
+
+import (
+	"context"
+	_ "crypto/sha256" // registers the digest algorithms go-digest uses
+	_ "crypto/sha512"
+	"encoding/json"
+	"fmt"
+	"io"
+
+	"github.com/opencontainers/go-digest"
+	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
+)
+
+// MaxManifestSize bounds how much of a manifest or index is read into memory.
+// The distribution spec asks registries to accept manifests up to 4 MiB.
+const MaxManifestSize = 4 << 20
+
+// Fetcher fetches content by descriptor. It has the method set of
+// oras-go's content.Fetcher, so a remote repository satisfies it as well as
+// a Layout does.
+type Fetcher interface {
+	Fetch(ctx context.Context, desc ocispec.Descriptor) (io.ReadCloser, error)
+}
+
+// FetcherFunc adapts a function to a Fetcher.
+type FetcherFunc func(ctx context.Context, desc ocispec.Descriptor) (io.ReadCloser, error)
+
+// Fetch calls f.
+func (f FetcherFunc) Fetch(ctx context.Context, desc ocispec.Descriptor) (io.ReadCloser, error) {
+	return f(ctx, desc)
+}
+
+// VerifyReader returns a reader that yields r's bytes and, at the end,
+// fails with ErrDigestMismatch unless exactly desc.Size bytes were read and
+// they hash to desc.Digest. It never yields more than desc.Size bytes.
+func VerifyReader(r io.Reader, desc ocispec.Descriptor) io.Reader {
+	if err := desc.Digest.Validate(); err != nil {
+		return errReader{fmt.Errorf("descriptor digest %q: %w", desc.Digest, err)}
+	}
+	return &verifyReader{
+		r:    io.LimitReader(r, desc.Size+1),
+		v:    desc.Digest.Verifier(),
+		desc: desc,
+	}
+}
+
+type errReader struct{ err error }
+
+func (e errReader) Read([]byte) (int, error) { return 0, e.err }
+
+type verifyReader struct {
+	r    io.Reader
+	v    digest.Verifier
+	desc ocispec.Descriptor
+	n    int64
+	err  error
+}
+
+func (vr *verifyReader) Read(p []byte) (int, error) {
+	if vr.err != nil {
+		return 0, vr.err
+	}
+	n, err := vr.r.Read(p)
+	vr.n += int64(n)
+	if vr.n > vr.desc.Size {
+		vr.err = fmt.Errorf("%s: more than the %d bytes its descriptor declares: %w", vr.desc.Digest, vr.desc.Size, ErrDigestMismatch)
+		return 0, vr.err
+	}
+	vr.v.Write(p[:n])
+	if err == io.EOF {
+		switch {
+		case vr.n != vr.desc.Size:
+			vr.err = fmt.Errorf("%s: %d bytes, its descriptor declares %d: %w", vr.desc.Digest, vr.n, vr.desc.Size, ErrDigestMismatch)
+		case !vr.v.Verified():
+			vr.err = fmt.Errorf("%s: %w", vr.desc.Digest, ErrDigestMismatch)
+		default:
+			vr.err = io.EOF
+		}
+		return n, vr.err
+	}
+	if err != nil {
+		vr.err = err
+	}
+	return n, err
+}
+
+// ReadBlob fetches desc and returns its bytes, verified against the
+// descriptor. It refuses content larger than limit bytes (0 means
+// MaxManifestSize) before reading it.
+func ReadBlob(ctx context.Context, f Fetcher, desc ocispec.Descriptor, limit int64) ([]byte, error) {
+	if limit <= 0 {
+		limit = MaxManifestSize
+	}
+	if desc.Size > limit {
+		return nil, fmt.Errorf("%s: %d bytes exceeds the limit of %d: %w", desc.Digest, desc.Size, limit, ErrTooLarge)
+	}
+	if desc.Size < 0 {
+		return nil, fmt.Errorf("%s: negative size %d: %w", desc.Digest, desc.Size, ErrDigestMismatch)
+	}
+	if len(desc.Data) > 0 && int64(len(desc.Data)) == desc.Size && desc.Digest.Validate() == nil && desc.Digest.Algorithm().FromBytes(desc.Data) == desc.Digest {
+		return desc.Data, nil
+	}
+	rc, err := f.Fetch(ctx, desc)
+	if err != nil {
+		return nil, err
+	}
+	defer rc.Close()
+	buf := make([]byte, 0, desc.Size)
+	w := &sliceWriter{buf: buf}
+	if _, err := io.Copy(w, VerifyReader(rc, desc)); err != nil {
+		return nil, err
+	}
+	return w.buf, nil
+}
+
+type sliceWriter struct{ buf []byte }
+
+func (w *sliceWriter) Write(p []byte) (int, error) {
+	w.buf = append(w.buf, p...)
+	return len(p), nil
+}
+
+// ReadJSON fetches desc (at most MaxManifestSize bytes), verifies it and
+// decodes it into v.
+func ReadJSON(ctx context.Context, f Fetcher, desc ocispec.Descriptor, v any) ([]byte, error) {
+	b, err := ReadBlob(ctx, f, desc, MaxManifestSize)
+	if err != nil {
+		return nil, err
+	}
+	if err := json.Unmarshal(b, v); err != nil {
+		return nil, fmt.Errorf("%s (%s): %w", desc.Digest, desc.MediaType, err)
+	}
+	return b, nil
+}
+
+// DescriptorFor returns the descriptor of b with media type mt.
+func DescriptorFor(mt string, b []byte) ocispec.Descriptor {
+	return ocispec.Descriptor{MediaType: mt, Digest: digest.FromBytes(b), Size: int64(len(b))}
+}

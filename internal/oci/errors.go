@@ -1,0 +1,27 @@
+package oci
+
+import "errors"
+
+// Sentinel errors. Callers test them with errors.Is; the wrapping error names
+// the input (path, digest or platform) that caused them.
+var (
+	// ErrNotLayout means a path is not an OCI image layout: no oci-layout
+	// file, an unsupported layout version, or no index.json.
+	ErrNotLayout = errors.New("not an OCI image layout")
+	// ErrBlobNotFound means a descriptor points at content that is missing.
+	ErrBlobNotFound = errors.New("blob not found")
+	// ErrDigestMismatch means content does not hash to the digest that
+	// names it, or its length differs from the descriptor's size.
+	ErrDigestMismatch = errors.New("content does not match its digest")
+	// ErrTruncated means an archive ended before its content did.
+	ErrTruncated = errors.New("truncated archive")
+	// ErrNoMatch means no platform manifest matched a selection.
+	ErrNoMatch = errors.New("no matching platform manifest")
+	// ErrAmbiguous means several platform manifests matched a selection
+	// that must pick one.
+	ErrAmbiguous = errors.New("ambiguous platform selection")
+	// ErrInvalidSource means a source string is not of a known form.
+	ErrInvalidSource = errors.New("invalid source")
+	// ErrTooLarge means a manifest or index exceeds MaxManifestSize.
+	ErrTooLarge = errors.New("content too large")
+)

@@ -1,0 +1,148 @@
+package oci
+
+import (
+	"fmt"
+	"slices"
+	"strings"
+
+	"github.com/containerd/platforms"
+	"github.com/opencontainers/go-digest"
+	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
+)
+
+// Selector picks platform manifests among the images of an index. At most
+// one of its fields may be set; the zero Selector picks the only platform
+// image and fails when there are several.
+type Selector struct {
+	// Platform is os[(os.version)]/arch[/variant], as for --platform. An
+	// omitted variant matches the default one for the architecture
+	// ("linux/arm" is linux/arm/v7, "linux/arm64" is linux/arm64 with or
+	// without v8); an omitted os.version matches any.
+	Platform string
+	// Digest selects the manifest with this digest.
+	Digest digest.Digest
+	// All selects every platform image.
+	All bool
+}
+
+// Select returns the platform images (never attestation manifests) that sel
+// picks. No match is ErrNoMatch and several matches for a Platform or the
+// zero Selector is ErrAmbiguous; both errors list the platforms present.
+func Select(images []Image, sel Selector) ([]Image, error) {
+	set := 0
+	for _, b := range []bool{sel.Platform != "", sel.Digest != "", sel.All} {
+		if b {
+			set++
+		}
+	}
+	if set > 1 {
+		return nil, fmt.Errorf("select by one of platform, digest or all platforms, not several")
+	}
+	var plat []Image
+	for _, i := range images {
+		if !i.Attestation {
+			plat = append(plat, i)
+		}
+	}
+	switch {
+	case sel.All:
+		if len(plat) == 0 {
+			return nil, fmt.Errorf("no platform images (%s): %w", present(images), ErrNoMatch)
+		}
+		return plat, nil
+	case sel.Digest != "":
+		if err := sel.Digest.Validate(); err != nil {
+			return nil, fmt.Errorf("digest %q: %w", sel.Digest, err)
+		}
+		for _, i := range images {
+			if i.Descriptor.Digest != sel.Digest {
+				continue
+			}
+			if i.Attestation {
+				return nil, fmt.Errorf("manifest %s is a BuildKit attestation manifest, not a platform image: %w", sel.Digest, ErrNoMatch)
+			}
+			return []Image{i}, nil
+		}
+		return nil, fmt.Errorf("no manifest %s (present: %s): %w", sel.Digest, present(images), ErrNoMatch)
+	case sel.Platform != "":
+		want, err := ParsePlatform(sel.Platform)
+		if err != nil {
+			return nil, err
+		}
+		var out []Image
+		for _, i := range plat {
+			if MatchPlatform(want, i.Platform()) {
+				out = append(out, i)
+			}
+		}
+		if len(out) == 0 && strings.Count(sel.Platform, "/") < 2 {
+			// No image has the default variant: an omitted variant
+			// matches any.
+			for _, i := range plat {
+				if matchLoose(want, i.Platform()) {
+					out = append(out, i)
+				}
+			}
+		}
+		switch len(out) {
+		case 0:
+			return nil, fmt.Errorf("platform %s not found (present: %s): %w", sel.Platform, present(images), ErrNoMatch)
+		case 1:
+			return out, nil
+		default:
+			return nil, fmt.Errorf("platform %s matches %d manifests (%s); select one by digest or a fuller platform: %w", sel.Platform, len(out), present(out), ErrAmbiguous)
+		}
+	default:
+		switch len(plat) {
+		case 0:
+			return nil, fmt.Errorf("no platform images (%s): %w", present(images), ErrNoMatch)
+		case 1:
+			return plat, nil
+		default:
+			return nil, fmt.Errorf("%d platform images (%s); select one with a platform or digest, or all of them: %w", len(plat), present(plat), ErrAmbiguous)
+		}
+	}
+}
+
+// ParsePlatform parses and normalizes os[(os.version)]/arch[/variant].
+func ParsePlatform(s string) (ocispec.Platform, error) {
+	p, err := platforms.Parse(s)
+	if err != nil {
+		return ocispec.Platform{}, fmt.Errorf("platform %q: %w", s, err)
+	}
+	if !strings.Contains(s, "/") {
+		return ocispec.Platform{}, fmt.Errorf("platform %q: want os/arch[/variant]", s)
+	}
+	return p, nil
+}
+
+// MatchPlatform reports whether have is the platform want names: OS,
+// architecture and variant equal after normalization (so "linux/arm" is
+// linux/arm/v7 and "linux/arm64" is linux/arm64/v8), and os.version equal
+// when want names one.
+func MatchPlatform(want, have ocispec.Platform) bool {
+	w, h := platforms.Normalize(want), platforms.Normalize(have)
+	return matchLoose(want, have) && w.Variant == h.Variant
+}
+
+// matchLoose is MatchPlatform ignoring the variant.
+func matchLoose(want, have ocispec.Platform) bool {
+	w, h := platforms.Normalize(want), platforms.Normalize(have)
+	if w.OS != h.OS || w.Architecture != h.Architecture {
+		return false
+	}
+	return want.OSVersion == "" || want.OSVersion == have.OSVersion
+}
+
+// present lists the platforms of images, for error messages.
+func present(images []Image) string {
+	if len(images) == 0 {
+		return "none"
+	}
+	s := make([]string, 0, len(images))
+	for _, i := range images {
+		s = append(s, i.String()+" "+i.Descriptor.Digest.String())
+	}
+	slices.Sort(s)
+	return strings.Join(s, ", ")
+}

@@ -1,0 +1,124 @@
+package oci
+
+import (
+	"archive/tar"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"os"
+	"path"
+	"strings"
+)
+
+// tarFS is a read-only fs.FS over the regular files of an uncompressed tar
+// archive. Opening it reads the headers once; file contents are read in
+// place with ReadAt, never extracted or held in memory.
+type tarFS struct {
+	f       *os.File
+	entries map[string]tarEntry
+}
+
+type tarEntry struct {
+	hdr    *tar.Header
+	offset int64
+}
+
+func openTarFS(ctx context.Context, name string) (*tarFS, error) {
+	f, err := os.Open(name)
+	if err != nil {
+		return nil, err
+	}
+	fi, err := f.Stat()
+	if err != nil {
+		f.Close()
+		return nil, err
+	}
+	if fi.IsDir() {
+		f.Close()
+		return nil, fmt.Errorf("is a directory (use oci-layout: for a directory): %w", ErrNotLayout)
+	}
+	t := &tarFS{f: f, entries: map[string]tarEntry{}}
+	// tar.Reader seeks over entry data when its reader is an io.Seeker, so
+	// indexing reads only the headers; after Next the file offset is the
+	// start of the entry's data.
+	tr := tar.NewReader(f)
+	for {
+		if err := ctx.Err(); err != nil {
+			f.Close()
+			return nil, err
+		}
+		hdr, err := tr.Next()
+		if err == io.EOF {
+			break
+		}
+		if err != nil {
+			f.Close()
+			if errors.Is(err, io.ErrUnexpectedEOF) {
+				return nil, fmt.Errorf("reading tar: %w", ErrTruncated)
+			}
+			if len(t.entries) == 0 {
+				return nil, fmt.Errorf("%w: not a tar archive: %w", ErrNotLayout, err)
+			}
+			return nil, fmt.Errorf("reading tar: %w", err)
+		}
+		if hdr.Typeflag != tar.TypeReg {
+			continue
+		}
+		off, err := f.Seek(0, io.SeekCurrent)
+		if err != nil {
+			f.Close()
+			return nil, err
+		}
+		if off+hdr.Size > fi.Size() {
+			f.Close()
+			return nil, fmt.Errorf("tar entry %q ends past the end of the file: %w", hdr.Name, ErrTruncated)
+		}
+		t.entries[cleanTarName(hdr.Name)] = tarEntry{hdr: hdr, offset: off}
+	}
+	if len(t.entries) == 0 {
+		f.Close()
+		return nil, fmt.Errorf("%w: empty tar archive", ErrNotLayout)
+	}
+	return t, nil
+}
+
+func cleanTarName(n string) string {
+	n = path.Clean("/" + strings.TrimPrefix(n, "./"))
+	return strings.TrimPrefix(n, "/")
+}
+
+// Close closes the archive.
+func (t *tarFS) Close() error { return t.f.Close() }
+
+// Open implements fs.FS.
+func (t *tarFS) Open(name string) (fs.File, error) {
+	if !fs.ValidPath(name) {
+		return nil, &fs.PathError{Op: "open", Path: name, Err: fs.ErrInvalid}
+	}
+	e, ok := t.entries[name]
+	if !ok {
+		return nil, &fs.PathError{Op: "open", Path: name, Err: fs.ErrNotExist}
+	}
+	return &tarFile{SectionReader: io.NewSectionReader(t.f, e.offset, e.hdr.Size), hdr: e.hdr}, nil
+}
+
+// Stat implements fs.StatFS.
+func (t *tarFS) Stat(name string) (fs.FileInfo, error) {
+	e, ok := t.entries[name]
+	if !ok {
+		return nil, &fs.PathError{Op: "stat", Path: name, Err: fs.ErrNotExist}
+	}
+	return e.hdr.FileInfo(), nil
+}
+
+type tarFile struct {
+	*io.SectionReader
+	hdr *tar.Header
+}
+
+func (f *tarFile) Stat() (fs.FileInfo, error) { return f.hdr.FileInfo(), nil }
+func (f *tarFile) Close() error               { return nil }
+
+var _ fs.StatFS = (*tarFS)(nil)

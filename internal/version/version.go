@@ -1,0 +1,66 @@
+// Package version reports what affix was built from: its own version and
+// commit (set by the linker, see the Makefile) and the versions of the syft
+// and BuildKit modules compiled in (read from the build info).
+package version
+
+import (
+	"runtime"
+	"runtime/debug"
+)
+
+// Set with -ldflags "-X github.com/affix-oci/affix/internal/version.Version=...".
+var (
+	// Version is the affix release, "dev" for a development build.
+	Version = "dev"
+	// Commit is the git commit affix was built from.
+	Commit = ""
+)
+
+// Module paths whose versions Info reports.
+const (
+	SyftModule     = "github.com/anchore/syft"
+	BuildKitModule = "github.com/moby/buildkit"
+)
+
+// Info is what `affix version` prints.
+type Info struct {
+	Version  string `json:"version"`
+	Commit   string `json:"commit,omitempty"`
+	Go       string `json:"go"`
+	Syft     string `json:"syft"`
+	BuildKit string `json:"buildkit"`
+}
+
+// Get returns the build's Info.
+func Get() Info {
+	i := Info{Version: Version, Commit: Commit, Go: runtime.Version(), Syft: "unknown", BuildKit: "unknown"}
+	if bi, ok := debug.ReadBuildInfo(); ok {
+		for _, d := range bi.Deps {
+			v := d.Version
+			if d.Replace != nil {
+				v = d.Replace.Version
+			}
+			switch d.Path {
+			case SyftModule:
+				i.Syft = v
+			case BuildKitModule:
+				i.BuildKit = v
+			}
+		}
+		if i.Commit == "" {
+			for _, s := range bi.Settings {
+				if s.Key == "vcs.revision" {
+					i.Commit = s.Value
+				}
+			}
+		}
+	}
+	return i
+}
+
+// Generator is the tool identity affix writes into SBOMs and uses in cache
+// keys: "affix-<version>" plus the syft version it scans with.
+func Generator() string {
+	i := Get()
+	return "affix-" + i.Version + "+syft-" + i.Syft
+}
