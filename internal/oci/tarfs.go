@@ -55,11 +55,11 @@ func openTarFS(ctx context.Context, name string) (*tarFS, error) {
 		}
 		if err != nil {
 			f.Close()
-			if errors.Is(err, io.ErrUnexpectedEOF) {
-				return nil, fmt.Errorf("reading tar: %w", ErrTruncated)
-			}
 			if len(t.entries) == 0 {
 				return nil, fmt.Errorf("%w: not a tar archive: %w", ErrNotLayout, err)
+			}
+			if errors.Is(err, io.ErrUnexpectedEOF) {
+				return nil, fmt.Errorf("reading tar: %w", ErrTruncated)
 			}
 			return nil, fmt.Errorf("reading tar: %w", err)
 		}

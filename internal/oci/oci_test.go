@@ -1,0 +1,301 @@
+package oci_test
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"io"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/opencontainers/go-digest"
+	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
+
+	"github.com/affix-oci/affix/internal/fixture"
+	"github.com/affix-oci/affix/internal/oci"
+)
+
+func writeVariants(t *testing.T, spec fixture.Spec) (string, *fixture.Result) {
+	t.Helper()
+	dir := t.TempDir()
+	res, err := fixture.WriteLayout(dir, spec)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return dir, res
+}
+
+func walk(t *testing.T, src string) []oci.Image {
+	t.Helper()
+	ctx := context.Background()
+	l, err := oci.OpenLayout(ctx, src)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	imgs, err := oci.Walk(ctx, l, l.Roots()...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return imgs
+}
+
+func TestSelect(t *testing.T) {
+	spec := fixture.Variants()
+	spec.Attestations = true
+	dir, res := writeVariants(t, spec)
+	imgs := walk(t, "oci-layout:"+dir)
+	if got, want := len(imgs), 8; got != want {
+		t.Fatalf("walk found %d manifests, want %d", got, want)
+	}
+	byPlat := func(i int) digest.Digest { return res.Manifests[i].Digest }
+	tests := []struct {
+		name    string
+		sel     oci.Selector
+		want    []digest.Digest
+		wantErr error
+	}{
+		{"amd64", oci.Selector{Platform: "linux/amd64"}, []digest.Digest{byPlat(0)}, nil},
+		{"arm v6", oci.Selector{Platform: "linux/arm/v6"}, []digest.Digest{byPlat(1)}, nil},
+		{"arm v7", oci.Selector{Platform: "linux/arm/v7"}, []digest.Digest{byPlat(2)}, nil},
+		{"arm default variant is v7", oci.Selector{Platform: "linux/arm"}, []digest.Digest{byPlat(2)}, nil},
+		{"arm64 without variant matches v8", oci.Selector{Platform: "linux/arm64"}, []digest.Digest{byPlat(3)}, nil},
+		{"arm64 v8", oci.Selector{Platform: "linux/arm64/v8"}, []digest.Digest{byPlat(3)}, nil},
+		{"alias aarch64", oci.Selector{Platform: "linux/aarch64"}, []digest.Digest{byPlat(3)}, nil},
+		{"unknown platform", oci.Selector{Platform: "linux/s390x"}, nil, oci.ErrNoMatch},
+		{"variant absent", oci.Selector{Platform: "linux/arm/v5"}, nil, oci.ErrNoMatch},
+		{"os.version mismatch", oci.Selector{Platform: "windows(10.0.17763)/amd64"}, nil, oci.ErrNoMatch},
+		{"by digest", oci.Selector{Digest: byPlat(1)}, []digest.Digest{byPlat(1)}, nil},
+		{"attestation by digest", oci.Selector{Digest: res.Attestations[0].Digest}, nil, oci.ErrNoMatch},
+		{"missing digest", oci.Selector{Digest: digest.FromString("nope")}, nil, oci.ErrNoMatch},
+		{"all skips attestations", oci.Selector{All: true}, []digest.Digest{byPlat(0), byPlat(1), byPlat(2), byPlat(3)}, nil},
+		{"none given with several", oci.Selector{}, nil, oci.ErrAmbiguous},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			got, err := oci.Select(imgs, tt.sel)
+			if tt.wantErr != nil {
+				if !errors.Is(err, tt.wantErr) {
+					t.Fatalf("err = %v, want %v", err, tt.wantErr)
+				}
+				if tt.sel.Platform != "" && !strings.Contains(err.Error(), "linux/arm/v6") {
+					t.Errorf("error does not list the platforms present: %v", err)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			var ds []digest.Digest
+			for _, g := range got {
+				ds = append(ds, g.Descriptor.Digest)
+			}
+			if !equal(ds, tt.want) {
+				t.Errorf("selected %v, want %v", ds, tt.want)
+			}
+		})
+	}
+}
+
+func TestSelectAmbiguousWithoutDefaultVariant(t *testing.T) {
+	spec := fixture.Variants()
+	spec.Images = spec.Images[1:2] // only linux/arm/v6
+	dir, res := writeVariants(t, spec)
+	imgs := walk(t, dir)
+	got, err := oci.Select(imgs, oci.Selector{Platform: "linux/arm"})
+	if err != nil || got[0].Descriptor.Digest != res.Manifests[0].Digest {
+		t.Fatalf("linux/arm with only v6 present: got %v, %v", got, err)
+	}
+	got, err = oci.Select(imgs, oci.Selector{})
+	if err != nil || len(got) != 1 {
+		t.Fatalf("zero selector with one image: %v, %v", got, err)
+	}
+}
+
+func TestWalkFlatAndPlatformFromConfig(t *testing.T) {
+	spec := fixture.Variants()
+	spec.Flat = true
+	dir, _ := writeVariants(t, spec)
+	// Drop the platform from index.json: Walk must read it from the config.
+	b, err := os.ReadFile(filepath.Join(dir, "index.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	b = bytes.ReplaceAll(b, []byte(`"platform":`), []byte(`"x-platform":`))
+	if err := os.WriteFile(filepath.Join(dir, "index.json"), b, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	imgs := walk(t, dir)
+	var got []string
+	for _, i := range imgs {
+		got = append(got, i.String())
+	}
+	want := []string{"linux/amd64", "linux/arm/v6", "linux/arm/v7", "linux/arm64/v8"}
+	if !equal(got, want) {
+		t.Errorf("platforms = %v, want %v", got, want)
+	}
+}
+
+func TestLayoutErrors(t *testing.T) {
+	ctx := context.Background()
+	good, res := writeVariants(t, fixture.Variants())
+	tarPath := filepath.Join(t.TempDir(), "img.tar")
+	if err := fixture.WriteArchive(good, tarPath); err != nil {
+		t.Fatal(err)
+	}
+	tarBytes, err := os.ReadFile(tarPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tmp := t.TempDir()
+	truncated := filepath.Join(tmp, "truncated.tar")
+	if err := os.WriteFile(truncated, tarBytes[:len(tarBytes)/2+100], 0o644); err != nil {
+		t.Fatal(err)
+	}
+	notTar := filepath.Join(tmp, "not.tar")
+	if err := os.WriteFile(notTar, []byte("hello, this is not a tar archive at all"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	tests := []struct {
+		name string
+		src  string
+		want error
+	}{
+		{"empty dir", "oci-layout:" + t.TempDir(), oci.ErrNotLayout},
+		{"dir as archive", "oci-archive:" + good, oci.ErrNotLayout},
+		{"file as layout", "oci-layout:" + tarPath, oci.ErrNotLayout},
+		{"truncated tar", "oci-archive:" + truncated, oci.ErrTruncated},
+		{"not a tar", "oci-archive:" + notTar, oci.ErrNotLayout},
+		{"missing path", "oci-layout:" + filepath.Join(tmp, "nope"), os.ErrNotExist},
+		{"empty", "", oci.ErrInvalidSource},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			l, err := oci.OpenLayout(ctx, tt.src)
+			if err == nil {
+				l.Close()
+				t.Fatal("no error")
+			}
+			if !errors.Is(err, tt.want) {
+				t.Fatalf("err = %v, want %v", err, tt.want)
+			}
+			if tt.src != "" && !strings.Contains(err.Error(), strings.TrimPrefix(strings.TrimPrefix(tt.src, "oci-layout:"), "oci-archive:")) {
+				t.Errorf("error does not name the input: %v", err)
+			}
+		})
+	}
+	// Both forms read the same content.
+	for _, src := range []string{"oci-layout:" + good, "oci-archive:" + tarPath, tarPath, good} {
+		l, err := oci.OpenLayout(ctx, src)
+		if err != nil {
+			t.Fatalf("%s: %v", src, err)
+		}
+		b, err := oci.ReadBlob(ctx, l, res.Manifests[0], 0)
+		if err != nil || digest.FromBytes(b) != res.Manifests[0].Digest {
+			t.Fatalf("%s: read manifest: %v", src, err)
+		}
+		l.Close()
+	}
+}
+
+func TestFetchVerifies(t *testing.T) {
+	ctx := context.Background()
+	dir, res := writeVariants(t, fixture.Variants())
+	l, err := oci.OpenLayout(ctx, dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	m := res.Manifests[0]
+	// Corrupt the manifest blob in place.
+	p := filepath.Join(dir, "blobs", "sha256", m.Digest.Encoded())
+	b, _ := os.ReadFile(p)
+	corrupt := bytes.Replace(b, []byte("layers"), []byte("lAyers"), 1)
+	if err := os.WriteFile(p, corrupt, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := oci.ReadBlob(ctx, l, m, 0); !errors.Is(err, oci.ErrDigestMismatch) {
+		t.Errorf("corrupt blob: err = %v, want ErrDigestMismatch", err)
+	}
+	if err := os.WriteFile(p, append(b, ' '), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := oci.ReadBlob(ctx, l, m, 0); !errors.Is(err, oci.ErrDigestMismatch) {
+		t.Errorf("longer blob: err = %v, want ErrDigestMismatch", err)
+	}
+	if err := os.Remove(p); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := oci.ReadBlob(ctx, l, m, 0); !errors.Is(err, oci.ErrBlobNotFound) {
+		t.Errorf("missing blob: err = %v, want ErrBlobNotFound", err)
+	}
+	big := ocispec.Descriptor{MediaType: ocispec.MediaTypeImageManifest, Digest: m.Digest, Size: oci.MaxManifestSize + 1}
+	if _, err := oci.ReadBlob(ctx, l, big, 0); !errors.Is(err, oci.ErrTooLarge) {
+		t.Errorf("oversized: err = %v, want ErrTooLarge", err)
+	}
+}
+
+func TestVerifyReader(t *testing.T) {
+	data := []byte("some content")
+	d := oci.DescriptorFor("application/octet-stream", data)
+	tests := []struct {
+		name string
+		in   []byte
+		ok   bool
+	}{
+		{"exact", data, true},
+		{"short", data[:4], false},
+		{"long", append(append([]byte{}, data...), 'x'), false},
+		{"same length, different bytes", []byte("some CONTENT"), false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			_, err := io.ReadAll(oci.VerifyReader(bytes.NewReader(tt.in), d))
+			if tt.ok != (err == nil) {
+				t.Fatalf("err = %v, want ok=%v", err, tt.ok)
+			}
+			if !tt.ok && !errors.Is(err, oci.ErrDigestMismatch) {
+				t.Fatalf("err = %v, want ErrDigestMismatch", err)
+			}
+		})
+	}
+}
+
+func TestParseSource(t *testing.T) {
+	dir := t.TempDir()
+	file := filepath.Join(dir, "x.tar")
+	os.WriteFile(file, nil, 0o644)
+	tests := []struct {
+		in         string
+		wantScheme string
+		wantErr    bool
+	}{
+		{"oci-layout:/some/dir", oci.SchemeLayout, false},
+		{"oci-archive:/some/file.tar", oci.SchemeArchive, false},
+		{dir, oci.SchemeLayout, false},
+		{file, oci.SchemeArchive, false},
+		{"oci-layout:", "", true},
+		{"docker://nginx", "", true},
+		{"", "", true},
+	}
+	for _, tt := range tests {
+		s, err := oci.ParseSource(tt.in)
+		if (err != nil) != tt.wantErr || s.Scheme != tt.wantScheme {
+			t.Errorf("ParseSource(%q) = %+v, %v", tt.in, s, err)
+		}
+	}
+}
+
+func equal[T comparable](a, b []T) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	for i := range a {
+		if a[i] != b[i] {
+			return false
+		}
+	}
+	return true
+}
