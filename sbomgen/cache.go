@@ -1,0 +1,147 @@
+package sbomgen
+
+import (
+	"bytes"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"fmt"
+	"os"
+	"path/filepath"
+
+	"github.com/opencontainers/go-digest"
+)
+
+// cacheVersion is part of every cache key. Bump it whenever the documents
+// encoded for the same inputs change, so old entries are not served.
+const cacheVersion = 1
+
+// cacheKeyInput is what a cache key hashes: everything a document's bytes
+// depend on.
+type cacheKeyInput struct {
+	Version   int           `json:"v"`
+	Manifest  digest.Digest `json:"manifest"`
+	Generator string        `json:"generator"`
+	Format    Format        `json:"format"`
+	Name      string        `json:"name"`
+	// Created is the fixed creation time (RFC 3339), or "" when it comes
+	// from the image config, which the manifest digest covers.
+	Created string `json:"created"`
+}
+
+// cacheKey returns the cache key of the document in format f for the image
+// with manifest digest m. It is also the document's identity, from which
+// its SPDX namespace or CycloneDX serial number is derived.
+func (g *Generator) cacheKey(m digest.Digest, f Format) string {
+	in := cacheKeyInput{Version: cacheVersion, Manifest: m, Generator: g.generator, Format: f, Name: g.name}
+	if !g.created.IsZero() {
+		in.Created = g.created.Format("2006-01-02T15:04:05Z07:00")
+	}
+	b, _ := json.Marshal(in)
+	sum := sha256.Sum256(b)
+	return hex.EncodeToString(sum[:])
+}
+
+// dirKey is cacheKey for a directory scan, keyed by its content.
+func (g *Generator) dirKey(content string, f Format) string {
+	return g.cacheKey(digest.Digest("content:"+content), f)
+}
+
+// cache stores encoded documents, one file per key. A file is a JSON
+// header line, then the document; the header carries the document's digest,
+// so a damaged entry is detected and ignored (and rewritten by the next
+// scan). Files are written to a temporary name and renamed into place.
+type cache struct {
+	dir string
+}
+
+// cacheHeader is the first line of a cache file.
+type cacheHeader struct {
+	Version  int            `json:"v"`
+	Key      string         `json:"key"`
+	Format   Format         `json:"format"`
+	Digest   digest.Digest  `json:"digest"`
+	Size     int64          `json:"size"`
+	Packages map[string]int `json:"packages"`
+}
+
+func (c *cache) path(key string, f Format) string {
+	return filepath.Join(c.dir, key[:2], key+f.Ext())
+}
+
+// get returns the cached document for key, if there is an intact one.
+func (c *cache) get(key string, f Format) ([]byte, map[string]int, bool) {
+	b, err := os.ReadFile(c.path(key, f))
+	if err != nil {
+		return nil, nil, false
+	}
+	line, data, ok := bytes.Cut(b, []byte("\n"))
+	if !ok {
+		return nil, nil, false
+	}
+	var h cacheHeader
+	if err := json.Unmarshal(line, &h); err != nil {
+		return nil, nil, false
+	}
+	if h.Version != cacheVersion || h.Key != key || h.Format != f || h.Size != int64(len(data)) || h.Digest.Validate() != nil || h.Digest.Algorithm().FromBytes(data) != h.Digest {
+		return nil, nil, false
+	}
+	if h.Packages == nil {
+		h.Packages = map[string]int{}
+	}
+	return data, h.Packages, true
+}
+
+// getAll returns the documents for keys (one per format), or false unless
+// all of them are cached.
+func (c *cache) getAll(keys []string, formats []Format) ([]Document, map[string]int, bool) {
+	var docs []Document
+	var pkgs map[string]int
+	for i, k := range keys {
+		data, p, ok := c.get(k, formats[i])
+		if !ok {
+			return nil, nil, false
+		}
+		docs = append(docs, Document{Format: formats[i], MediaType: formats[i].MediaType(), Data: data})
+		pkgs = p
+	}
+	return docs, pkgs, true
+}
+
+// put stores data under key.
+func (c *cache) put(key string, f Format, data []byte, pkgs map[string]int) (err error) {
+	h, err := json.Marshal(cacheHeader{Version: cacheVersion, Key: key, Format: f, Digest: digest.FromBytes(data), Size: int64(len(data)), Packages: pkgs})
+	if err != nil {
+		return err
+	}
+	p := c.path(key, f)
+	if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
+		return fmt.Errorf("sbom cache: %w", err)
+	}
+	tmp, err := os.CreateTemp(filepath.Dir(p), ".tmp-*")
+	if err != nil {
+		return fmt.Errorf("sbom cache: %w", err)
+	}
+	defer func() {
+		if err != nil {
+			tmp.Close()
+			os.Remove(tmp.Name())
+		}
+	}()
+	if _, err := tmp.Write(append(h, '\n')); err != nil {
+		return fmt.Errorf("sbom cache: %w", err)
+	}
+	if _, err := tmp.Write(data); err != nil {
+		return fmt.Errorf("sbom cache: %w", err)
+	}
+	if err := tmp.Chmod(0o644); err != nil {
+		return fmt.Errorf("sbom cache: %w", err)
+	}
+	if err := tmp.Close(); err != nil {
+		return fmt.Errorf("sbom cache: %w", err)
+	}
+	if err := os.Rename(tmp.Name(), p); err != nil {
+		return fmt.Errorf("sbom cache: %w", err)
+	}
+	return nil
+}

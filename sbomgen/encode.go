@@ -1,0 +1,310 @@
+package sbomgen
+
+import (
+	"bytes"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"fmt"
+	"slices"
+	"strings"
+	"time"
+
+	cyclonedx "github.com/CycloneDX/cyclonedx-go"
+	"github.com/anchore/packageurl-go"
+	"github.com/anchore/syft/syft/format/common/cyclonedxhelpers"
+	"github.com/anchore/syft/syft/format/common/spdxhelpers"
+	"github.com/anchore/syft/syft/format/syftjson"
+	"github.com/anchore/syft/syft/sbom"
+	"github.com/anchore/syft/syft/source"
+	"github.com/google/uuid"
+	"github.com/opencontainers/go-digest"
+	"github.com/spdx/tools-golang/spdx"
+	"github.com/spdx/tools-golang/spdx/v2/common"
+)
+
+// CycloneDXSpecVersion is the CycloneDX specification version of
+// CycloneDXJSON documents.
+const CycloneDXSpecVersion = "1.6"
+
+// spdxNamespaceBase prefixes SPDX document namespaces. The namespace only
+// has to be a unique URI; it is not fetched.
+const spdxNamespaceBase = "https://affix-oci.github.io/affix/spdx/"
+
+// uuidSpace is the UUIDv5 namespace of document identifiers.
+var uuidSpace = uuid.NewSHA1(uuid.NameSpaceURL, []byte("https://github.com/affix-oci/affix/sbom"))
+
+// docInfo is what makes a document deterministic and names its subject.
+type docInfo struct {
+	name      string        // image name
+	subject   digest.Digest // manifest digest; empty for a directory
+	created   time.Time     // creation time
+	id        string        // unique, stable identity of the document (a cache key)
+	generator string        // version.Generator()
+}
+
+func (d docInfo) uuid() uuid.UUID { return uuid.NewSHA1(uuidSpace, []byte(d.id)) }
+
+// documentName is the SPDX document name and CycloneDX component name.
+func (d docInfo) documentName() string {
+	if d.subject == "" {
+		return d.name
+	}
+	return d.name + "@" + d.subject.String()
+}
+
+// purl returns the package URL of the image: pkg:oci/NAME@DIGEST with the
+// architecture (and the name's tag) as qualifiers, as syft writes it.
+func (d docInfo) purl(arch string) string {
+	if d.subject == "" {
+		return ""
+	}
+	name, tag := splitName(d.name)
+	var q packageurl.Qualifiers
+	if arch != "" {
+		q = append(q, packageurl.Qualifier{Key: "arch", Value: arch})
+	}
+	if tag != "" {
+		q = append(q, packageurl.Qualifier{Key: "tag", Value: tag})
+	}
+	return packageurl.NewPackageURL("oci", "", name, d.subject.String(), q, "").ToString()
+}
+
+// splitName splits an image name into repository and tag.
+func splitName(n string) (repo, tag string) {
+	n, _, _ = strings.Cut(n, "@")
+	if i := strings.LastIndex(n, ":"); i > strings.LastIndex(n, "/") {
+		return n[:i], n[i+1:]
+	}
+	return n, ""
+}
+
+// encode encodes s in format f, made deterministic by d.
+func encode(s *sbom.SBOM, f Format, d docInfo) ([]byte, error) {
+	s = withDescriptor(s, d)
+	switch f {
+	case SPDXJSON:
+		return encodeSPDX(s, d)
+	case CycloneDXJSON:
+		return encodeCycloneDX(s, d)
+	case SyftJSON:
+		return marshal(syftjson.ToFormatModel(*s, syftjson.EncoderConfig{}))
+	}
+	return nil, fmt.Errorf("format %q: %w", f, ErrUnknownFormat)
+}
+
+// toolConfig is what documents record as the generator's configuration:
+// only what affects them. syft's own record holds host paths and
+// environment (GOPROXY, the Maven repository directory), so it would make
+// documents differ between machines.
+type toolConfig struct {
+	Generator  string   `json:"generator"`
+	Scope      string   `json:"scope"`
+	Catalogers []string `json:"catalogers"`
+	Offline    bool     `json:"offline"`
+}
+
+// withDescriptor returns a shallow copy of s that names affix as its tool.
+func withDescriptor(s *sbom.SBOM, d docInfo) *sbom.SBOM {
+	c := *s
+	name, ver, _ := strings.Cut(d.generator, "-")
+	c.Descriptor = sbom.Descriptor{
+		Name:    name,
+		Version: ver,
+		Configuration: toolConfig{
+			Generator:  d.generator,
+			Scope:      string(source.SquashedScope),
+			Catalogers: catalogersUsed(s),
+			Offline:    true,
+		},
+	}
+	return &c
+}
+
+// catalogersUsed returns the names of the catalogers syft ran, from its
+// configuration record.
+func catalogersUsed(s *sbom.SBOM) []string {
+	b, err := json.Marshal(s.Descriptor.Configuration)
+	if err != nil {
+		return nil
+	}
+	var rec struct {
+		Catalogers struct {
+			Used []string `json:"used"`
+		} `json:"catalogers"`
+	}
+	if json.Unmarshal(b, &rec) != nil {
+		return nil
+	}
+	slices.Sort(rec.Catalogers.Used)
+	return rec.Catalogers.Used
+}
+
+// spdxDocument is an SPDX 2.3 document with the documentDescribes field
+// tools-golang reads but does not write.
+type spdxDocument struct {
+	*spdx.Document
+	DocumentDescribes []string `json:"documentDescribes,omitempty"`
+}
+
+func encodeSPDX(s *sbom.SBOM, d docInfo) ([]byte, error) {
+	doc := spdxhelpers.ToFormatModel(*s)
+	if doc == nil {
+		return nil, fmt.Errorf("converting to SPDX")
+	}
+	doc.DocumentName = d.documentName()
+	doc.DocumentNamespace = spdxNamespaceBase + cleanURIPath(d.name) + "-" + d.uuid().String()
+	doc.CreationInfo.Created = d.created.UTC().Format(time.RFC3339)
+	doc.CreationInfo.Creators = []common.Creator{{CreatorType: "Tool", Creator: d.generator}}
+
+	var describes []string
+	for _, r := range doc.Relationships {
+		if r.RefA.ElementRefID == "DOCUMENT" && r.Relationship == common.TypeRelationshipDescribe && r.RefB.DocumentRefID == "" {
+			describes = append(describes, "SPDXRef-"+string(r.RefB.ElementRefID))
+		}
+	}
+	if d.subject != "" {
+		root := spdxRoot(doc)
+		if root == nil {
+			return nil, fmt.Errorf("SPDX document has no root package for image %s", d.subject)
+		}
+		// syft names the image by the manifest digest already (checksum
+		// and purl); make sure, since DescribedDigest relies on it.
+		root.PackageChecksums = []common.Checksum{{Algorithm: common.ChecksumAlgorithm(strings.ToUpper(d.subject.Algorithm().String())), Value: d.subject.Encoded()}}
+		arch := ""
+		if m, ok := s.Source.Metadata.(source.ImageMetadata); ok {
+			arch = m.Architecture
+		}
+		root.PackageExternalReferences = []*spdx.PackageExternalReference{{Category: common.CategoryPackageManager, RefType: common.TypePackageManagerPURL, Locator: d.purl(arch)}}
+		root.PackageVersion = d.subject.String()
+	}
+
+	slices.SortStableFunc(doc.Packages, func(a, b *spdx.Package) int {
+		return strings.Compare(string(a.PackageSPDXIdentifier), string(b.PackageSPDXIdentifier))
+	})
+	slices.SortStableFunc(doc.Files, func(a, b *spdx.File) int {
+		return strings.Compare(string(a.FileSPDXIdentifier), string(b.FileSPDXIdentifier))
+	})
+	slices.SortStableFunc(doc.OtherLicenses, func(a, b *spdx.OtherLicense) int {
+		return strings.Compare(a.LicenseIdentifier, b.LicenseIdentifier)
+	})
+	slices.SortStableFunc(doc.Relationships, func(a, b *spdx.Relationship) int {
+		return strings.Compare(relKey(a), relKey(b))
+	})
+	doc.Relationships = slices.CompactFunc(doc.Relationships, func(a, b *spdx.Relationship) bool { return relKey(a) == relKey(b) })
+	return marshal(spdxDocument{Document: doc, DocumentDescribes: describes})
+}
+
+func relKey(r *spdx.Relationship) string {
+	return common.RenderDocElementID(r.RefA) + " " + r.Relationship + " " + common.RenderDocElementID(r.RefB) + " " + r.RelationshipComment
+}
+
+// spdxRoot returns the package DOCUMENT DESCRIBES.
+func spdxRoot(doc *spdx.Document) *spdx.Package {
+	for _, r := range doc.Relationships {
+		if r.RefA.ElementRefID != "DOCUMENT" || r.Relationship != common.TypeRelationshipDescribe {
+			continue
+		}
+		for _, p := range doc.Packages {
+			if p.PackageSPDXIdentifier == r.RefB.ElementRefID {
+				return p
+			}
+		}
+	}
+	return nil
+}
+
+// cleanURIPath makes an image name usable as one URI path segment.
+func cleanURIPath(n string) string {
+	var b strings.Builder
+	for _, r := range n {
+		switch {
+		case r >= 'a' && r <= 'z', r >= 'A' && r <= 'Z', r >= '0' && r <= '9', r == '-', r == '.', r == '_':
+			b.WriteRune(r)
+		default:
+			b.WriteRune('-')
+		}
+	}
+	return b.String()
+}
+
+func encodeCycloneDX(s *sbom.SBOM, d docInfo) ([]byte, error) {
+	bom := cyclonedxhelpers.ToFormatModel(*s)
+	bom.SerialNumber = d.uuid().URN()
+	if bom.Metadata == nil {
+		bom.Metadata = &cyclonedx.Metadata{}
+	}
+	md := bom.Metadata
+	md.Timestamp = d.created.UTC().Format(time.RFC3339)
+	name, ver, _ := strings.Cut(d.generator, "-")
+	md.Tools = &cyclonedx.ToolsChoice{Components: &[]cyclonedx.Component{{
+		Type:    cyclonedx.ComponentTypeApplication,
+		Name:    name,
+		Version: ver,
+	}}}
+	if md.Component == nil {
+		md.Component = &cyclonedx.Component{Type: cyclonedx.ComponentTypeFile}
+	}
+	md.Component.Name = d.name
+	if d.subject != "" {
+		arch := ""
+		if m, ok := s.Source.Metadata.(source.ImageMetadata); ok {
+			arch = m.Architecture
+		}
+		md.Component.Type = cyclonedx.ComponentTypeContainer
+		md.Component.Version = d.subject.String()
+		md.Component.PackageURL = d.purl(arch)
+		if alg, ok := cdxHashAlgorithms[d.subject.Algorithm().String()]; ok {
+			md.Component.Hashes = &[]cyclonedx.Hash{{Algorithm: alg, Value: d.subject.Encoded()}}
+		}
+	}
+	ver16, err := cdxSpecVersion(CycloneDXSpecVersion)
+	if err != nil {
+		return nil, err
+	}
+	var buf bytes.Buffer
+	enc := cyclonedx.NewBOMEncoder(&buf, cyclonedx.BOMFileFormatJSON)
+	enc.SetPretty(false)
+	enc.SetEscapeHTML(false)
+	if err := enc.EncodeVersion(bom, ver16); err != nil {
+		return nil, err
+	}
+	return buf.Bytes(), nil
+}
+
+var cdxHashAlgorithms = map[string]cyclonedx.HashAlgorithm{
+	"sha256": cyclonedx.HashAlgoSHA256,
+	"sha384": cyclonedx.HashAlgoSHA384,
+	"sha512": cyclonedx.HashAlgoSHA512,
+}
+
+func cdxSpecVersion(v string) (cyclonedx.SpecVersion, error) {
+	var sv cyclonedx.SpecVersion
+	if err := sv.UnmarshalJSON([]byte(`"` + v + `"`)); err != nil {
+		return 0, fmt.Errorf("CycloneDX spec version %q: %w", v, err)
+	}
+	return sv, nil
+}
+
+// marshal encodes v as compact JSON without HTML escaping, with a final
+// newline, as syft's encoders do.
+func marshal(v any) ([]byte, error) {
+	var buf bytes.Buffer
+	enc := json.NewEncoder(&buf)
+	enc.SetEscapeHTML(false)
+	if err := enc.Encode(v); err != nil {
+		return nil, err
+	}
+	return buf.Bytes(), nil
+}
+
+// contentKey hashes the scan result (as syft JSON) for identities of
+// documents that have no manifest digest.
+func contentKey(s *sbom.SBOM) (string, error) {
+	b, err := marshal(syftjson.ToFormatModel(*s, syftjson.EncoderConfig{}))
+	if err != nil {
+		return "", err
+	}
+	sum := sha256.Sum256(b)
+	return hex.EncodeToString(sum[:]), nil
+}

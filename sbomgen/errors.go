@@ -1,0 +1,16 @@
+package sbomgen
+
+import "errors"
+
+// Sentinel errors. Callers test them with errors.Is; the wrapping error
+// names the input that caused them. Errors about the image itself (missing
+// blob, digest mismatch, ...) are internal/oci's sentinels, wrapped.
+var (
+	// ErrUnknownFormat means a format name is not one ParseFormat knows.
+	ErrUnknownFormat = errors.New("unknown SBOM format")
+	// ErrNotImage means a descriptor does not name an image manifest.
+	ErrNotImage = errors.New("not an image manifest")
+	// ErrNoSubject means a document does not name the image it describes
+	// by a manifest digest (DescribedDigest).
+	ErrNoSubject = errors.New("SBOM names no image manifest digest")
+)

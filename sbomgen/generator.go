@@ -1,0 +1,349 @@
+package sbomgen
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"path/filepath"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+
+	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
+	"golang.org/x/sync/errgroup"
+
+	"github.com/affix-oci/affix/internal/oci"
+	"github.com/affix-oci/affix/internal/version"
+)
+
+// Environment variables a Generator reads when New is called.
+const (
+	// EnvSourceDateEpoch is the reproducible-builds creation time, in
+	// seconds since the Unix epoch.
+	EnvSourceDateEpoch = "SOURCE_DATE_EPOCH"
+	// EnvCacheDir is affix's cache root; SBOMs are cached in its "sbom"
+	// subdirectory.
+	EnvCacheDir = "AFFIX_CACHE_DIR"
+)
+
+// DefaultName is the image name documents use when Options.Name is empty.
+const DefaultName = "image"
+
+// DefaultConcurrency is how many images a Generator scans at once when
+// Options.Concurrency is zero.
+const DefaultConcurrency = 2
+
+// Options configure a Generator. The zero value is valid.
+type Options struct {
+	// Formats are the formats every scan is encoded into, in this order.
+	// Empty means SPDXJSON only.
+	Formats []Format
+	// Created, when not zero, is the creation time written into every
+	// document. Zero means SOURCE_DATE_EPOCH (read by New), else the image
+	// config's created time, else the Unix epoch.
+	Created time.Time
+	// Name is the image name documents use (for example the repository
+	// and tag the image is pushed to). Empty means DefaultName. It is part
+	// of the document, so it is part of the cache key.
+	Name string
+	// CacheDir is where encoded documents are cached. Empty means
+	// $AFFIX_CACHE_DIR/sbom, else os.UserCacheDir()/affix/sbom; with no
+	// usable directory, nothing is cached.
+	CacheDir string
+	// NoCache neither reads nor writes the cache.
+	NoCache bool
+	// Concurrency bounds how many images are scanned at once, across all
+	// calls on the Generator. Zero means DefaultConcurrency.
+	Concurrency int
+	// TempDir is where layers are unpacked during a scan (removed when the
+	// scan ends). Empty means os.TempDir().
+	TempDir string
+}
+
+// Document is one encoded SBOM.
+type Document struct {
+	// Format is the document's format.
+	Format Format
+	// MediaType is Format.MediaType().
+	MediaType string
+	// Data is the document.
+	Data []byte
+}
+
+// Result is what scanning one image gave.
+type Result struct {
+	// Manifest is the scanned image's manifest descriptor; zero for a
+	// directory scan.
+	Manifest ocispec.Descriptor
+	// Platform is the image's platform: the descriptor's, else the
+	// config's. Zero for a directory scan.
+	Platform ocispec.Platform
+	// Documents hold one document per Options.Formats entry, in order.
+	Documents []Document
+	// Packages counts the packages found, by package type (apk, deb,
+	// go-module, npm, python, ...).
+	Packages map[string]int
+	// Created is the creation time written into the documents.
+	Created time.Time
+	// Cached is true when every document came from the cache.
+	Cached bool
+}
+
+// Document returns the result's document in format f, if it has one.
+func (r *Result) Document(f Format) (Document, bool) {
+	for _, d := range r.Documents {
+		if d.Format == f {
+			return d, true
+		}
+	}
+	return Document{}, false
+}
+
+// PackageCount returns the number of packages found.
+func (r *Result) PackageCount() int {
+	n := 0
+	for _, c := range r.Packages {
+		n += c
+	}
+	return n
+}
+
+// Generator scans images and encodes their SBOMs. It is safe for
+// concurrent use.
+type Generator struct {
+	opts      Options
+	formats   []Format
+	created   time.Time // fixed creation time (Options.Created or SOURCE_DATE_EPOCH); zero: from the image
+	name      string
+	generator string
+	cache     *cache // nil: no caching
+	sem       chan struct{}
+}
+
+// New returns a Generator for opts. It fails on an unknown format, a
+// negative concurrency, or an invalid SOURCE_DATE_EPOCH.
+func New(opts Options) (*Generator, error) {
+	g := &Generator{opts: opts, name: opts.Name, generator: version.Generator()}
+	if g.name == "" {
+		g.name = DefaultName
+	}
+	for _, f := range opts.Formats {
+		if !f.valid() {
+			return nil, fmt.Errorf("format %q: %w", f, ErrUnknownFormat)
+		}
+		if !slices.Contains(g.formats, f) {
+			g.formats = append(g.formats, f)
+		}
+	}
+	if len(g.formats) == 0 {
+		g.formats = []Format{SPDXJSON}
+	}
+	switch {
+	case opts.Concurrency < 0:
+		return nil, fmt.Errorf("concurrency %d: must not be negative", opts.Concurrency)
+	case opts.Concurrency == 0:
+		opts.Concurrency = DefaultConcurrency
+	}
+	g.sem = make(chan struct{}, opts.Concurrency)
+	g.created = opts.Created
+	if g.created.IsZero() {
+		t, err := sourceDateEpoch()
+		if err != nil {
+			return nil, err
+		}
+		g.created = t
+	}
+	g.created = g.created.UTC().Truncate(time.Second)
+	if !opts.NoCache {
+		if dir := cacheDir(opts.CacheDir); dir != "" {
+			g.cache = &cache{dir: dir}
+		}
+	}
+	return g, nil
+}
+
+// sourceDateEpoch returns SOURCE_DATE_EPOCH, or the zero time when it is
+// unset or empty.
+func sourceDateEpoch() (time.Time, error) {
+	v := strings.TrimSpace(os.Getenv(EnvSourceDateEpoch))
+	if v == "" {
+		return time.Time{}, nil
+	}
+	sec, err := strconv.ParseInt(v, 10, 64)
+	if err != nil || sec < 0 {
+		return time.Time{}, fmt.Errorf("%s=%q: want a non-negative number of seconds since the Unix epoch", EnvSourceDateEpoch, v)
+	}
+	return time.Unix(sec, 0).UTC(), nil
+}
+
+// cacheDir resolves Options.CacheDir.
+func cacheDir(dir string) string {
+	if dir != "" {
+		return dir
+	}
+	if root := os.Getenv(EnvCacheDir); root != "" {
+		return filepath.Join(root, "sbom")
+	}
+	if root, err := os.UserCacheDir(); err == nil {
+		return filepath.Join(root, "affix", "sbom")
+	}
+	return ""
+}
+
+// Formats returns the formats the Generator encodes, in order.
+func (g *Generator) Formats() []Format { return slices.Clone(g.formats) }
+
+// Image scans the platform image that manifest (an image manifest
+// descriptor) names, reading it through f, and returns its documents, from
+// the cache when they are there. Layers are streamed to a temporary
+// directory that is removed before Image returns.
+func (g *Generator) Image(ctx context.Context, f oci.Fetcher, manifest ocispec.Descriptor) (*Result, error) {
+	img, err := readImage(ctx, f, manifest)
+	if err != nil {
+		return nil, err
+	}
+	res := &Result{Manifest: manifest, Platform: img.platform(), Created: g.createdFor(img)}
+
+	keys := make([]string, len(g.formats))
+	for i, fm := range g.formats {
+		keys[i] = g.cacheKey(manifest.Digest, fm)
+	}
+	if g.cache != nil {
+		if docs, pkgs, ok := g.cache.getAll(keys, g.formats); ok {
+			res.Documents, res.Packages, res.Cached = docs, pkgs, true
+			return res, nil
+		}
+	}
+
+	if err := g.acquire(ctx); err != nil {
+		return nil, err
+	}
+	defer g.release()
+
+	s, err := scanImage(ctx, f, img, g.name, g.opts.TempDir, g.generator)
+	if err != nil {
+		return nil, fmt.Errorf("scanning image %s: %w", manifest.Digest, err)
+	}
+	res.Packages = countPackages(s)
+	for i, fm := range g.formats {
+		data, err := encode(s, fm, docInfo{
+			name:      g.name,
+			subject:   manifest.Digest,
+			created:   res.Created,
+			id:        keys[i],
+			generator: g.generator,
+		})
+		if err != nil {
+			return nil, fmt.Errorf("encoding %s for image %s: %w", fm, manifest.Digest, err)
+		}
+		res.Documents = append(res.Documents, Document{Format: fm, MediaType: fm.MediaType(), Data: data})
+		if g.cache != nil {
+			// A cache that cannot be written only costs the next run a scan.
+			_ = g.cache.put(keys[i], fm, data, res.Packages)
+		}
+	}
+	return res, nil
+}
+
+// Images scans manifests (image manifest descriptors read through f),
+// at most Options.Concurrency at once, and returns their results in the
+// order of manifests. The first error cancels the other scans.
+func (g *Generator) Images(ctx context.Context, f oci.Fetcher, manifests []ocispec.Descriptor) ([]*Result, error) {
+	out := make([]*Result, len(manifests))
+	eg, ctx := errgroup.WithContext(ctx)
+	for i, m := range manifests {
+		eg.Go(func() error {
+			r, err := g.Image(ctx, f, m)
+			if err != nil {
+				return err
+			}
+			out[i] = r
+			return nil
+		})
+	}
+	if err := eg.Wait(); err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+// Dir scans the root filesystem in directory root (as BuildKit's SBOM
+// scanner protocol mounts it) with the catalogers used for images, and
+// returns its documents. They have the same model as an image's, but name
+// no manifest digest: the root package is the directory, named
+// Options.Name, its path is recorded as "/", and the SPDX namespace and
+// CycloneDX serial number are derived from the document content. The
+// creation time is Options.Created, else SOURCE_DATE_EPOCH, else the Unix
+// epoch. Directory scans are not cached.
+func (g *Generator) Dir(ctx context.Context, root string) (*Result, error) {
+	fi, err := os.Stat(root)
+	if err != nil {
+		return nil, fmt.Errorf("scanning directory: %w", err)
+	}
+	if !fi.IsDir() {
+		return nil, fmt.Errorf("scanning directory %s: not a directory", root)
+	}
+	if err := g.acquire(ctx); err != nil {
+		return nil, err
+	}
+	defer g.release()
+	s, err := scanDir(ctx, root, g.name, g.generator)
+	if err != nil {
+		return nil, fmt.Errorf("scanning directory %s: %w", root, err)
+	}
+	created := g.created
+	if created.IsZero() {
+		created = time.Unix(0, 0).UTC()
+	}
+	res := &Result{Packages: countPackages(s), Created: created}
+	contentID, err := contentKey(withDescriptor(s, docInfo{name: g.name, generator: g.generator}))
+	if err != nil {
+		return nil, fmt.Errorf("scanning directory %s: %w", root, err)
+	}
+	for _, fm := range g.formats {
+		data, err := encode(s, fm, docInfo{
+			name:      g.name,
+			created:   created,
+			id:        g.dirKey(contentID, fm),
+			generator: g.generator,
+		})
+		if err != nil {
+			return nil, fmt.Errorf("encoding %s for directory %s: %w", fm, root, err)
+		}
+		res.Documents = append(res.Documents, Document{Format: fm, MediaType: fm.MediaType(), Data: data})
+	}
+	return res, nil
+}
+
+func (g *Generator) acquire(ctx context.Context) error {
+	select {
+	case g.sem <- struct{}{}:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+func (g *Generator) release() { <-g.sem }
+
+// createdFor returns the creation time of documents about img.
+func (g *Generator) createdFor(img *fetchedImage) time.Time {
+	switch {
+	case !g.created.IsZero():
+		return g.created
+	case !img.created.IsZero() && img.created.Unix() >= 0:
+		return img.created.Truncate(time.Second)
+	default:
+		return time.Unix(0, 0).UTC()
+	}
+}
+
+// platform returns the image's platform: its descriptor's, else its
+// config's.
+func (img *fetchedImage) platform() ocispec.Platform {
+	if p := img.desc.Platform; p != nil && p.OS != "" {
+		return *p
+	}
+	return img.cfgPlatform
+}

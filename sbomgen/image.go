@@ -1,0 +1,161 @@
+package sbomgen
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"time"
+
+	v1 "github.com/google/go-containerregistry/pkg/v1"
+	"github.com/google/go-containerregistry/pkg/v1/partial"
+	"github.com/google/go-containerregistry/pkg/v1/types"
+	"github.com/opencontainers/go-digest"
+	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
+
+	"github.com/affix-oci/affix/internal/oci"
+)
+
+// maxConfigSize bounds the image config read into memory.
+const maxConfigSize = oci.MaxManifestSize
+
+// fetchedImage is a platform image read through an oci.Fetcher: its
+// manifest and config in memory (both digest-verified), its layers
+// streamed from the fetcher on demand.
+type fetchedImage struct {
+	desc     ocispec.Descriptor
+	manifest ocispec.Manifest
+	rawMan   []byte
+	rawCfg   []byte
+	created  time.Time // zero when the config has none
+	// cfgPlatform is the platform the config names.
+	cfgPlatform ocispec.Platform
+	layers      map[digest.Digest]ocispec.Descriptor
+}
+
+// readImage fetches and verifies the manifest and config that desc names.
+func readImage(ctx context.Context, f oci.Fetcher, desc ocispec.Descriptor) (*fetchedImage, error) {
+	if !oci.IsManifest(desc.MediaType) {
+		return nil, fmt.Errorf("%s has media type %q: %w", desc.Digest, desc.MediaType, ErrNotImage)
+	}
+	img := &fetchedImage{desc: desc, layers: map[digest.Digest]ocispec.Descriptor{}}
+	raw, err := oci.ReadJSON(ctx, f, desc, &img.manifest)
+	if err != nil {
+		return nil, fmt.Errorf("reading manifest %s: %w", desc.Digest, err)
+	}
+	img.rawMan = raw
+	if img.manifest.Config.Digest == "" {
+		return nil, fmt.Errorf("manifest %s has no config: %w", desc.Digest, ErrNotImage)
+	}
+	switch img.manifest.Config.MediaType {
+	case ocispec.MediaTypeImageConfig, "application/vnd.docker.container.image.v1+json":
+	default:
+		return nil, fmt.Errorf("manifest %s: config media type %q is not an image config: %w", desc.Digest, img.manifest.Config.MediaType, ErrNotImage)
+	}
+	img.rawCfg, err = oci.ReadBlob(ctx, f, img.manifest.Config, maxConfigSize)
+	if err != nil {
+		return nil, fmt.Errorf("reading config %s of manifest %s: %w", img.manifest.Config.Digest, desc.Digest, err)
+	}
+	var cfg struct {
+		Created      *time.Time `json:"created,omitempty"`
+		OS           string     `json:"os"`
+		Architecture string     `json:"architecture"`
+		Variant      string     `json:"variant,omitempty"`
+		OSVersion    string     `json:"os.version,omitempty"`
+	}
+	if err := json.Unmarshal(img.rawCfg, &cfg); err != nil {
+		return nil, fmt.Errorf("decoding config %s of manifest %s: %w", img.manifest.Config.Digest, desc.Digest, err)
+	}
+	img.cfgPlatform = ocispec.Platform{OS: cfg.OS, Architecture: cfg.Architecture, Variant: cfg.Variant, OSVersion: cfg.OSVersion}
+	if cfg.Created != nil {
+		img.created = cfg.Created.UTC()
+	}
+	for i, l := range img.manifest.Layers {
+		if err := l.Digest.Validate(); err != nil {
+			return nil, fmt.Errorf("manifest %s: layers[%d] digest %q: %w", desc.Digest, i, l.Digest, err)
+		}
+		img.layers[l.Digest] = l
+	}
+	return img, nil
+}
+
+// v1Image returns the image as a go-containerregistry v1.Image whose layers
+// are streamed from f, for stereoscope. go-containerregistry's interfaces
+// take no context, so ctx is kept by the returned image: it must not
+// outlive the scan it was made for.
+func (img *fetchedImage) v1Image(ctx context.Context, f oci.Fetcher) (v1.Image, error) {
+	return partial.CompressedToImage(&imageCore{ctx: ctx, f: f, img: img})
+}
+
+type imageCore struct {
+	ctx context.Context
+	f   oci.Fetcher
+	img *fetchedImage
+}
+
+func (c *imageCore) RawConfigFile() ([]byte, error) { return c.img.rawCfg, nil }
+func (c *imageCore) RawManifest() ([]byte, error)   { return c.img.rawMan, nil }
+func (c *imageCore) MediaType() (types.MediaType, error) {
+	return types.MediaType(c.img.desc.MediaType), nil
+}
+
+func (c *imageCore) LayerByDigest(h v1.Hash) (partial.CompressedLayer, error) {
+	d, ok := c.img.layers[digest.Digest(h.String())]
+	if !ok {
+		return nil, fmt.Errorf("manifest %s lists no layer %s: %w", c.img.desc.Digest, h, oci.ErrBlobNotFound)
+	}
+	return &layer{core: c, desc: d}, nil
+}
+
+type layer struct {
+	core *imageCore
+	desc ocispec.Descriptor
+}
+
+func (l *layer) Digest() (v1.Hash, error) { return v1.NewHash(l.desc.Digest.String()) }
+func (l *layer) Size() (int64, error)     { return l.desc.Size, nil }
+func (l *layer) MediaType() (types.MediaType, error) {
+	return types.MediaType(l.desc.MediaType), nil
+}
+
+// Compressed streams the layer blob, verified against its descriptor, and
+// fails as soon as the scan's context is done.
+func (l *layer) Compressed() (io.ReadCloser, error) {
+	ctx := l.core.ctx
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	rc, err := l.core.f.Fetch(ctx, l.desc)
+	if err != nil {
+		return nil, fmt.Errorf("fetching layer %s: %w", l.desc.Digest, err)
+	}
+	var r io.Reader = rc
+	if _, verified := l.core.f.(*oci.Layout); !verified {
+		// A Layout verifies what it serves; other fetchers (a remote
+		// repository) may not.
+		r = oci.VerifyReader(rc, l.desc)
+	}
+	return &ctxReadCloser{ctx: ctx, r: r, c: rc, desc: l.desc}, nil
+}
+
+// ctxReadCloser stops reading once ctx is done and names the layer in
+// errors.
+type ctxReadCloser struct {
+	ctx  context.Context
+	r    io.Reader
+	c    io.Closer
+	desc ocispec.Descriptor
+}
+
+func (r *ctxReadCloser) Read(p []byte) (int, error) {
+	if err := r.ctx.Err(); err != nil {
+		return 0, err
+	}
+	n, err := r.r.Read(p)
+	if err != nil && err != io.EOF {
+		err = fmt.Errorf("reading layer %s: %w", r.desc.Digest, err)
+	}
+	return n, err
+}
+
+func (r *ctxReadCloser) Close() error { return r.c.Close() }

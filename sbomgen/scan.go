@@ -1,0 +1,148 @@
+package sbomgen
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"strings"
+
+	"github.com/anchore/stereoscope/pkg/file"
+	"github.com/anchore/stereoscope/pkg/image"
+	"github.com/anchore/syft/syft"
+	"github.com/anchore/syft/syft/cataloging"
+	"github.com/anchore/syft/syft/cataloging/pkgcataloging"
+	"github.com/anchore/syft/syft/sbom"
+	"github.com/anchore/syft/syft/source"
+	"github.com/anchore/syft/syft/source/directorysource"
+	"github.com/anchore/syft/syft/source/stereoscopesource"
+
+	// rpmdb (RHEL, Fedora, SUSE images) is SQLite since RPM 4.16; this
+	// pure-Go driver keeps CGO_ENABLED=0 builds able to read it.
+	_ "modernc.org/sqlite"
+
+	"github.com/affix-oci/affix/internal/oci"
+)
+
+// syftConfig returns the cataloging configuration every scan uses: syft's
+// defaults with everything that could reach the network or read the host
+// (module caches, Maven repositories, GOPROXY) switched off, so that a scan
+// is offline and its result depends on the image alone.
+func syftConfig(generator string) *syft.CreateSBOMConfig {
+	cfg := syft.DefaultCreateSBOMConfig()
+	name, ver, _ := strings.Cut(generator, "-")
+	cfg.WithTool(name, ver)
+
+	p := pkgcataloging.DefaultConfig()
+	p.Golang.SearchRemoteLicenses = false
+	p.Golang.SearchLocalModCacheLicenses = false
+	p.Golang.LocalModCacheDir = ""
+	p.Golang.SearchLocalVendorLicenses = false
+	p.Golang.LocalVendorDir = ""
+	p.Golang.UsePackagesLib = false // runs the go command, may download modules
+	p.Golang.Proxies = nil
+	p.Golang.NoProxy = nil
+	p.JavaArchive.UseNetwork = false
+	p.JavaArchive.UseMavenLocalRepository = false
+	p.JavaArchive.MavenLocalRepositoryDir = ""
+	p.JavaArchive.MavenBaseURL = ""
+	p.JavaArchive.ResolveTransitiveDependencies = false
+	p.JavaScript.SearchRemoteLicenses = false
+	p.Python.SearchRemoteLicenses = false
+	p.Cpp.VcpkgAllowGitClone = false
+	cfg.WithPackagesConfig(p)
+	cfg.WithSearchConfig(cataloging.DefaultSearchConfig().WithScope(source.SquashedScope))
+	// The catalogers for installed software in a container image, for a
+	// directory too: a directory scan is of an image's root filesystem.
+	cfg.WithCatalogerSelection(cataloging.NewSelectionRequest().WithDefaults(pkgcataloging.ImageTag))
+	return cfg
+}
+
+// scanImage reads img's layers through f into a temporary directory under
+// tempDir, scans the squashed filesystem with syft and removes the
+// directory again.
+func scanImage(ctx context.Context, f oci.Fetcher, img *fetchedImage, name, tempDir, generator string) (_ *sbom.SBOM, err error) {
+	v1img, err := img.v1Image(ctx, f)
+	if err != nil {
+		return nil, err
+	}
+	dir, err := os.MkdirTemp(tempDir, "affix-sbom-")
+	if err != nil {
+		return nil, fmt.Errorf("creating a temporary directory: %w", err)
+	}
+	defer func() {
+		if rerr := os.RemoveAll(dir); rerr != nil && err == nil {
+			err = fmt.Errorf("removing temporary directory: %w", rerr)
+		}
+	}()
+	// stereoscope creates nothing through the generator here (the layer
+	// content directory is given), but Cleanup removes whatever it does.
+	tmpGen := file.NewTempDirGenerator("affix-sbom")
+	simg := image.New(v1img, tmpGen, dir,
+		image.WithManifestDigest(img.desc.Digest.String()),
+		image.WithManifest(img.rawMan),
+		image.WithConfig(img.rawCfg),
+	)
+	defer func() {
+		if cerr := simg.Cleanup(); cerr != nil && err == nil {
+			err = fmt.Errorf("removing temporary files: %w", cerr)
+		}
+	}()
+	// Only the squashed filesystem is cataloged: lower layers' squashes
+	// are built only if something asks for them.
+	if err := simg.Read(image.WithLazyLayerSquashes(ctx)); err != nil {
+		return nil, readError(ctx, err)
+	}
+	src := stereoscopesource.New(simg, stereoscopesource.ImageConfig{Reference: name})
+	s, err := syft.CreateSBOM(ctx, src, syftConfig(generator))
+	if err != nil {
+		if ctx.Err() != nil {
+			return nil, ctx.Err()
+		}
+		return nil, err
+	}
+	return s, nil
+}
+
+// readError returns the error to report for a failed image read: the
+// cancellation when the context is done, else err (which wraps the
+// fetcher's error, for example oci.ErrDigestMismatch).
+func readError(ctx context.Context, err error) error {
+	if cerr := ctx.Err(); cerr != nil && !errors.Is(err, cerr) {
+		return fmt.Errorf("%w: %w", cerr, err)
+	}
+	return fmt.Errorf("reading layers: %w", err)
+}
+
+// scanDir scans the root filesystem in root.
+func scanDir(ctx context.Context, root, name, generator string) (*sbom.SBOM, error) {
+	src, err := directorysource.New(directorysource.Config{
+		Path:  root,
+		Base:  root,
+		Alias: source.Alias{Name: name},
+	})
+	if err != nil {
+		return nil, err
+	}
+	defer src.Close()
+	s, err := syft.CreateSBOM(ctx, src, syftConfig(generator))
+	if err != nil {
+		if ctx.Err() != nil {
+			return nil, ctx.Err()
+		}
+		return nil, err
+	}
+	// The directory is wherever the caller mounted the root filesystem;
+	// the documents describe the filesystem, not the mount point.
+	s.Source.Metadata = source.DirectoryMetadata{Path: "/"}
+	return s, nil
+}
+
+// countPackages counts s's packages by type.
+func countPackages(s *sbom.SBOM) map[string]int {
+	out := map[string]int{}
+	for p := range s.Artifacts.Packages.Enumerate() {
+		out[string(p.Type)]++
+	}
+	return out
+}
