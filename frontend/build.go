@@ -1,0 +1,277 @@
+package frontend
+
+import (
+	"context"
+	"encoding/base64"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strconv"
+	"time"
+
+	"github.com/affix-oci/affix/internal/oci"
+	"github.com/containerd/containerd/v2/core/content"
+	contentlocal "github.com/containerd/containerd/v2/plugins/content/local"
+	"github.com/containerd/platforms"
+	"github.com/docker/cli/cli/config"
+	"github.com/moby/buildkit/client"
+	"github.com/moby/buildkit/exporter/containerimage/exptypes"
+	"github.com/moby/buildkit/session"
+	"github.com/moby/buildkit/session/auth/authprovider"
+	"github.com/moby/buildkit/session/secrets/secretsprovider"
+	"github.com/moby/buildkit/session/sshforward/sshprovider"
+	"github.com/moby/buildkit/util/progress/progresswriter"
+	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
+	"github.com/tonistiigi/fsutil"
+	"golang.org/x/sync/errgroup"
+)
+
+// Result is what Build produced: an OCI image layout holding one image
+// index.
+type Result struct {
+	// Layout is the OCI image layout directory.
+	Layout string
+	// Index is the image index as index.json lists it (its annotations
+	// name the tags).
+	Index ocispec.Descriptor
+	// Manifests are the platform manifests, as the index lists them, in
+	// the requested platform order, Platform set.
+	Manifests []ocispec.Descriptor
+	// SourceDateEpoch is the SOURCE_DATE_EPOCH the image was built with;
+	// zero when none was set.
+	SourceDateEpoch time.Time
+}
+
+// frontendName is BuildKit's built-in Dockerfile frontend.
+const frontendName = "dockerfile.v0"
+
+// Build builds the Dockerfile that opts name and writes the image into an
+// OCI layout directory. It first checks that every builder answers (a
+// builder that does not fails with ErrUnreachable naming its address),
+// then builds each node's platforms concurrently, feeding opts.Progress.
+// With several nodes the results are merged into one index, platforms in
+// the requested order. A failed build is ErrBuildFailed; bad options are
+// ErrInvalidOption or ErrInvalidPlatform.
+func Build(ctx context.Context, opts Options) (*Result, error) {
+	p, err := newPlan(opts)
+	if err != nil {
+		return nil, err
+	}
+	clients := make([]*client.Client, len(p.groups))
+	defer func() {
+		for _, c := range clients {
+			if c != nil {
+				c.Close()
+			}
+		}
+	}()
+	eg, ectx := errgroup.WithContext(ctx)
+	for i, g := range p.groups {
+		eg.Go(func() error {
+			c, err := connect(ectx, g.node, p)
+			clients[i] = c
+			return err
+		})
+	}
+	if err := eg.Wait(); err != nil {
+		return nil, err
+	}
+	out, err := prepareOutput(p.output)
+	if err != nil {
+		return nil, err
+	}
+	res := &Result{Layout: out}
+	if p.epoch != nil {
+		res.SourceDateEpoch = *p.epoch
+	}
+	if len(p.groups) == 1 {
+		if _, err := p.solve(ctx, clients[0], p.groups[0], out, opts.Progress, ""); err != nil {
+			return nil, err
+		}
+		_ = os.Remove(filepath.Join(out, "ingest")) // only when empty
+		res.Index, res.Manifests, err = readResult(ctx, out, p.platforms)
+		if err != nil {
+			return nil, err
+		}
+		return res, nil
+	}
+	parts := make([]string, len(p.groups))
+	tmp := filepath.Join(out, ".affix-parts")
+	defer os.RemoveAll(tmp)
+	eg, ectx = errgroup.WithContext(ctx)
+	for i, g := range p.groups {
+		parts[i] = filepath.Join(tmp, strconv.Itoa(i))
+		eg.Go(func() error {
+			_, err := p.solve(ectx, clients[i], g, parts[i], opts.Progress, formatPlatforms(g.platforms))
+			return err
+		})
+	}
+	if err := eg.Wait(); err != nil {
+		return nil, err
+	}
+	if err := opts.Progress.Task(ctx, fmt.Sprintf("merging %d nodes' images into one index", len(parts)), func(ctx context.Context) error {
+		res.Index, res.Manifests, err = merge(ctx, out, parts, p)
+		if err == nil {
+			Logf(ctx, "index %s", res.Index.Digest)
+		}
+		return err
+	}); err != nil {
+		return nil, err
+	}
+	return res, nil
+}
+
+// solve runs the Dockerfile frontend for one group on c and exports the
+// image into the layout dir. prefix, when set, prefixes its vertices.
+func (p *plan) solve(ctx context.Context, c *client.Client, g group, dir string, prog *Progress, prefix string) (ocispec.Descriptor, error) {
+	locals := make(map[string]fsutil.FS, len(p.locals))
+	for name, d := range p.locals {
+		fsys, err := fsutil.NewFS(d)
+		if err != nil {
+			return ocispec.Descriptor{}, fmt.Errorf("local %s %s: %w", name, d, err)
+		}
+		locals[name] = fsys
+	}
+	stores := make(map[string]content.Store, len(p.ociStores))
+	for id, d := range p.ociStores {
+		s, err := contentlocal.NewStore(d)
+		if err != nil {
+			return ocispec.Descriptor{}, fmt.Errorf("oci-layout context %s: %w", d, err)
+		}
+		stores[id] = s
+	}
+	attach, err := p.attachables(prog, prefix)
+	if err != nil {
+		return ocispec.Descriptor{}, err
+	}
+	so := client.SolveOpt{
+		Frontend:      frontendName,
+		FrontendAttrs: p.frontendAttrsFor(g),
+		LocalMounts:   locals,
+		OCIStores:     stores,
+		Session:       attach,
+		Exports: []client.ExportEntry{{
+			Type:      client.ExporterOCI,
+			Attrs:     p.exportAttrsFor(g),
+			OutputDir: dir,
+		}},
+	}
+	what := "default platform"
+	if len(g.platforms) > 0 {
+		what = formatPlatforms(g.platforms)
+	}
+	resp, err := c.Solve(ctx, nil, so, prog.feed(prefix))
+	if err != nil {
+		if ctx.Err() != nil {
+			return ocispec.Descriptor{}, fmt.Errorf("building %s for %s on %s: %w", p.dockerfile, what, g.node, context.Cause(ctx))
+		}
+		return ocispec.Descriptor{}, fmt.Errorf("building %s for %s on %s: %w: %w", p.dockerfile, what, g.node, ErrBuildFailed, err)
+	}
+	var desc ocispec.Descriptor
+	if v := resp.ExporterResponse[exptypes.ExporterImageDescriptorKey]; v != "" {
+		b, err := base64.StdEncoding.DecodeString(v)
+		if err == nil {
+			err = json.Unmarshal(b, &desc)
+		}
+		if err != nil {
+			return desc, fmt.Errorf("building %s on %s: exporter response %s: %w", p.dockerfile, g.node, exptypes.ExporterImageDescriptorKey, err)
+		}
+	}
+	return desc, nil
+}
+
+// attachables returns the session services of one solve: registry
+// credentials (docker config), secrets and ssh forwarding.
+func (p *plan) attachables(prog *Progress, prefix string) ([]session.Attachable, error) {
+	auth := authprovider.NewDockerAuthProvider(authprovider.DockerAuthProviderConfig{
+		AuthConfigProvider: authprovider.LoadAuthConfig(config.LoadDefaultConfigFile(discard{})),
+	})
+	if prog != nil {
+		if l, ok := auth.(interface{ SetLogger(progresswriter.Logger) }); ok {
+			l.SetLogger(func(ss *client.SolveStatus) {
+				if prefix != "" {
+					ss = prefixStatus(prefix, ss)
+				}
+				prog.send(ss)
+			})
+		}
+	}
+	out := []session.Attachable{auth}
+	if len(p.secrets) > 0 {
+		store, err := secretsprovider.NewStore(p.secrets)
+		if err != nil {
+			return nil, fmt.Errorf("secrets: %w: %w", ErrInvalidOption, err)
+		}
+		out = append(out, secretsprovider.NewSecretProvider(store))
+	}
+	if len(p.ssh) > 0 {
+		sp, err := sshprovider.NewSSHAgentProvider(p.ssh)
+		if err != nil {
+			return nil, fmt.Errorf("ssh: %w: %w", ErrInvalidOption, err)
+		}
+		out = append(out, sp)
+	}
+	return out, nil
+}
+
+type discard struct{}
+
+func (discard) Write(b []byte) (int, error) { return len(b), nil }
+
+// readResult reads the layout one solve exported into dir: index.json
+// must list exactly one image index, which must hold the requested
+// platforms (in order), or one platform image when none was requested.
+func readResult(ctx context.Context, dir string, want []ocispec.Platform) (ocispec.Descriptor, []ocispec.Descriptor, error) {
+	l, err := oci.OpenLayout(ctx, oci.SchemeLayout+":"+dir)
+	if err != nil {
+		return ocispec.Descriptor{}, nil, fmt.Errorf("reading the exported layout: %w", err)
+	}
+	defer l.Close()
+	roots := l.Roots()
+	if len(roots) != 1 || !oci.IsIndex(roots[0].MediaType) {
+		return ocispec.Descriptor{}, nil, fmt.Errorf("exported layout %s: index.json lists %d entries, want one image index", dir, len(roots))
+	}
+	var idx ocispec.Index
+	if _, err := oci.ReadJSON(ctx, l, roots[0], &idx); err != nil {
+		return ocispec.Descriptor{}, nil, fmt.Errorf("exported layout %s: %w", dir, err)
+	}
+	ms, err := platformManifests(idx, want)
+	if err != nil {
+		return ocispec.Descriptor{}, nil, fmt.Errorf("exported layout %s: %w", dir, err)
+	}
+	return roots[0], ms, nil
+}
+
+// platformManifests returns the platform manifests of idx in the order of
+// want (all of them when want is empty), and fails when one is missing.
+func platformManifests(idx ocispec.Index, want []ocispec.Platform) ([]ocispec.Descriptor, error) {
+	var have []ocispec.Descriptor
+	for _, d := range idx.Manifests {
+		if oci.IsManifest(d.MediaType) && !oci.IsAttestation(d) && d.Platform != nil {
+			have = append(have, d)
+		}
+	}
+	if len(want) == 0 {
+		if len(have) == 0 {
+			return nil, errors.New("the image index lists no platform manifest")
+		}
+		return have, nil
+	}
+	out := make([]ocispec.Descriptor, 0, len(want))
+	for _, w := range want {
+		found := false
+		for _, d := range have {
+			if oci.MatchPlatform(w, *d.Platform) {
+				out = append(out, d)
+				found = true
+				break
+			}
+		}
+		if !found {
+			return nil, fmt.Errorf("no manifest for platform %s", platforms.FormatAll(w))
+		}
+	}
+	return out, nil
+}

@@ -1,0 +1,20 @@
+// Package frontend builds images with BuildKit: it runs the Dockerfile
+// frontend (dockerfile.v0, through the gateway frontend attributes) on one
+// or more buildkitd nodes and exports the result straight into a local OCI
+// image layout directory, no tar round trip.
+//
+// Build returns the layout, the image index descriptor and the platform
+// manifest descriptors in the requested platform order. With several nodes
+// (one per platform, "linux/arm64=tcp://..."), each node builds its
+// platforms concurrently and the results are merged into one layout with
+// one index; the merged index bytes are a pure function of the platform
+// manifests, so a reproducible build (SOURCE_DATE_EPOCH) reproduces the
+// index digest.
+//
+// Progress is one display (BuildKit's progressui: tty, plain, rawjson or
+// quiet) for a whole command: every build feeds it, and callers add their
+// own phases as vertices with Task.
+//
+// BuildKit types never leave this package: its API speaks in strings,
+// ocispec descriptors and platforms.
+package frontend

@@ -1,0 +1,366 @@
+package frontend
+
+import (
+	"errors"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/containerd/platforms"
+)
+
+// testContext writes a context directory with a Dockerfile and returns it.
+func testContext(t *testing.T) string {
+	t.Helper()
+	dir := t.TempDir()
+	if err := os.WriteFile(filepath.Join(dir, "Dockerfile"), []byte("FROM scratch\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return dir
+}
+
+func env(m map[string]string) func(string) (string, bool) {
+	return func(k string) (string, bool) { v, ok := m[k]; return v, ok }
+}
+
+func TestNewPlan(t *testing.T) {
+	ctxDir := testContext(t)
+	secretFile := filepath.Join(ctxDir, "secret.txt")
+	if err := os.WriteFile(secretFile, []byte("s3cr3t"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	otherDir := t.TempDir()
+	ociDir := t.TempDir()
+	if err := os.WriteFile(filepath.Join(ociDir, "index.json"), []byte(`{"schemaVersion":2,"manifests":[{"mediaType":"application/vnd.oci.image.index.v1+json","digest":"sha256:aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa","size":1,"annotations":{"org.opencontainers.image.ref.name":"v1"}}]}`), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	base := func() Options {
+		return Options{ContextDir: ctxDir, LookupEnv: env(nil)}
+	}
+	tests := []struct {
+		name    string
+		mod     func(*Options)
+		wantErr error
+		check   func(*testing.T, *plan)
+	}{
+		{
+			name: "defaults",
+			check: func(t *testing.T, p *plan) {
+				want := map[string]string{"multi-platform": "true", "filename": "Dockerfile"}
+				for k, v := range want {
+					if p.attrs[k] != v {
+						t.Errorf("attr %s = %q, want %q", k, p.attrs[k], v)
+					}
+				}
+				if _, ok := p.attrs["platform"]; ok {
+					t.Error("platform attr set without platforms")
+				}
+				if p.exportAttrs["tar"] != "false" || p.exportAttrs["oci-mediatypes"] != "true" {
+					t.Errorf("export attrs %v", p.exportAttrs)
+				}
+				if _, ok := p.exportAttrs["rewrite-timestamp"]; ok {
+					t.Error("rewrite-timestamp without SOURCE_DATE_EPOCH")
+				}
+				if len(p.groups) != 1 || p.groups[0].node.addr != DefaultAddress {
+					t.Errorf("groups %+v", p.groups)
+				}
+				if p.locals["context"] != ctxDir || p.locals["dockerfile"] != ctxDir {
+					t.Errorf("locals %v", p.locals)
+				}
+				for k := range p.attrs {
+					if strings.HasPrefix(k, "attest:") {
+						t.Errorf("attestation requested by default: %s", k)
+					}
+				}
+			},
+		},
+		{
+			name: "BUILDKIT_HOST",
+			mod:  func(o *Options) { o.LookupEnv = env(map[string]string{"BUILDKIT_HOST": "tcp://10.0.0.1:1234"}) },
+			check: func(t *testing.T, p *plan) {
+				if p.groups[0].node.addr != "tcp://10.0.0.1:1234" {
+					t.Errorf("addr %s", p.groups[0].node.addr)
+				}
+			},
+		},
+		{
+			name: "everything",
+			mod: func(o *Options) {
+				o.Dockerfile = filepath.Join(ctxDir, "Dockerfile")
+				o.Target = "final"
+				o.NoCache = true
+				o.BuildArgs = []string{"A=1", "B=", "FROMENV", "UNSET"}
+				o.LookupEnv = env(map[string]string{"FROMENV": "e", "TOKEN": "t"})
+				o.Labels = []string{"org.example.a=x=y"}
+				o.Tags = []string{"app", "example.com/team/app:v2"}
+				o.Platforms = []string{"linux/arm64,linux/amd64", "linux/arm/v7"}
+				o.Secrets = []string{"id=file," + "src=" + secretFile, "id=TOKEN", "id=tok2,env=TOKEN", "type=env,id=tok3,src=TOKEN"}
+				o.BuildContexts = []string{"base=docker-image://alpine:3", "other=" + otherDir, "context=" + otherDir, "git=https://example.com/repo.git#main", "layout=oci-layout://" + ociDir + ":v1"}
+				o.Annotations = []string{"org.example.m=1", "index:org.example.i=2", "manifest[linux/arm64]:org.example.arm=3", "manifest-descriptor:org.example.md=4", "index-descriptor:org.example.id=5"}
+			},
+			check: func(t *testing.T, p *plan) {
+				want := map[string]string{
+					"target":              "final",
+					"no-cache":            "",
+					"build-arg:A":         "1",
+					"build-arg:B":         "",
+					"build-arg:FROMENV":   "e",
+					"label:org.example.a": "x=y",
+					"context:base":        "docker-image://alpine:3",
+					"context:other":       "local:other",
+					"context:context":     "local:_context",
+					"context:git":         "https://example.com/repo.git#main",
+					"filename":            "Dockerfile",
+					"multi-platform":      "true",
+				}
+				for k, v := range want {
+					if got, ok := p.attrs[k]; !ok || got != v {
+						t.Errorf("attr %s = %q (%v), want %q", k, got, ok, v)
+					}
+				}
+				if _, ok := p.attrs["build-arg:UNSET"]; ok {
+					t.Error("unset bare build arg passed")
+				}
+				if !strings.HasPrefix(p.attrs["context:layout"], "oci-layout://affix-") || !strings.HasSuffix(p.attrs["context:layout"], ":v1@sha256:"+strings.Repeat("a", 64)) {
+					t.Errorf("oci-layout context %q", p.attrs["context:layout"])
+				}
+				if len(p.ociStores) != 1 {
+					t.Errorf("oci stores %v", p.ociStores)
+				}
+				if p.locals["other"] != otherDir || p.locals["_context"] != otherDir {
+					t.Errorf("locals %v", p.locals)
+				}
+				if got := p.exportAttrs["name"]; got != "docker.io/library/app:latest,example.com/team/app:v2" {
+					t.Errorf("name %q", got)
+				}
+				if got := formatPlatforms(p.platforms); got != "linux/arm64,linux/amd64,linux/arm/v7" {
+					t.Errorf("platforms %q", got)
+				}
+				if got := p.frontendAttrsFor(p.groups[0])["platform"]; got != "linux/arm64,linux/amd64,linux/arm/v7" {
+					t.Errorf("platform attr %q", got)
+				}
+				ea := p.exportAttrsFor(p.groups[0])
+				for k, v := range map[string]string{
+					"annotation.org.example.m":                         "1",
+					"annotation-index.org.example.i":                   "2",
+					"annotation-manifest[linux/arm64].org.example.arm": "3",
+					"annotation-manifest-descriptor.org.example.md":    "4",
+					"annotation-index-descriptor.org.example.id":       "5",
+				} {
+					if ea[k] != v {
+						t.Errorf("export attr %s = %q, want %q (%v)", k, ea[k], v, ea)
+					}
+				}
+				if len(p.secrets) != 4 || p.secrets[0].FilePath != secretFile || p.secrets[1].Env != "TOKEN" || p.secrets[2].Env != "TOKEN" || p.secrets[3].Env != "TOKEN" {
+					t.Errorf("secrets %+v", p.secrets)
+				}
+			},
+		},
+		{
+			name: "epoch from build arg",
+			mod:  func(o *Options) { o.BuildArgs = []string{"SOURCE_DATE_EPOCH=1700000000"} },
+			check: func(t *testing.T, p *plan) {
+				if p.epoch == nil || p.epoch.Unix() != 1700000000 || p.exportAttrs["rewrite-timestamp"] != "true" || p.attrs["build-arg:SOURCE_DATE_EPOCH"] != "1700000000" {
+					t.Errorf("epoch %v attrs %v %v", p.epoch, p.attrs, p.exportAttrs)
+				}
+			},
+		},
+		{
+			name: "epoch from environment",
+			mod:  func(o *Options) { o.LookupEnv = env(map[string]string{"SOURCE_DATE_EPOCH": "0"}) },
+			check: func(t *testing.T, p *plan) {
+				if p.epoch == nil || p.epoch.Unix() != 0 || p.attrs["build-arg:SOURCE_DATE_EPOCH"] != "0" {
+					t.Errorf("epoch %v", p.epoch)
+				}
+			},
+		},
+		{
+			name: "explicit epoch wins over build arg",
+			mod: func(o *Options) {
+				o.SourceDateEpoch = "5"
+				o.BuildArgs = []string{"SOURCE_DATE_EPOCH=7"}
+			},
+			check: func(t *testing.T, p *plan) {
+				if p.attrs["build-arg:SOURCE_DATE_EPOCH"] != "5" {
+					t.Errorf("epoch attr %q", p.attrs["build-arg:SOURCE_DATE_EPOCH"])
+				}
+			},
+		},
+		{
+			name: "nodes",
+			mod: func(o *Options) {
+				o.Nodes = []string{"linux/amd64=unix:///a.sock", "linux/arm64=tcp://b:1234,servername=bk", "linux/arm/v7=unix:///a.sock"}
+				o.Platforms = []string{"linux/arm64", "linux/amd64", "linux/arm/v7"}
+			},
+			check: func(t *testing.T, p *plan) {
+				if len(p.groups) != 2 {
+					t.Fatalf("groups %+v", p.groups)
+				}
+				if p.groups[0].node.addr != "tcp://b:1234" || p.groups[0].node.tls.ServerName != "bk" || formatPlatforms(p.groups[0].platforms) != "linux/arm64" {
+					t.Errorf("group 0 %+v", p.groups[0])
+				}
+				if p.groups[1].node.addr != "unix:///a.sock" || formatPlatforms(p.groups[1].platforms) != "linux/amd64,linux/arm/v7" {
+					t.Errorf("group 1 %+v", p.groups[1])
+				}
+			},
+		},
+		{
+			name: "nodes give the platforms",
+			mod:  func(o *Options) { o.Nodes = []string{"linux/arm64=unix:///b.sock", "linux/amd64=unix:///a.sock"} },
+			check: func(t *testing.T, p *plan) {
+				if formatPlatforms(p.platforms) != "linux/arm64,linux/amd64" || len(p.groups) != 2 {
+					t.Errorf("platforms %s groups %+v", formatPlatforms(p.platforms), p.groups)
+				}
+			},
+		},
+		{
+			name: "explicit builder takes unmapped platforms",
+			mod: func(o *Options) {
+				o.Builder = "unix:///default.sock"
+				o.Nodes = []string{"linux/arm64=unix:///b.sock"}
+				o.Platforms = []string{"linux/amd64", "linux/arm64"}
+			},
+			check: func(t *testing.T, p *plan) {
+				if len(p.groups) != 2 || p.groups[0].node.addr != "unix:///default.sock" {
+					t.Errorf("groups %+v", p.groups)
+				}
+			},
+		},
+		{
+			name: "per-platform annotation goes to its node only",
+			mod: func(o *Options) {
+				o.Nodes = []string{"linux/amd64=unix:///a.sock", "linux/arm64=unix:///b.sock"}
+				o.Annotations = []string{"manifest[linux/arm64]:k=v", "index:i=1"}
+			},
+			check: func(t *testing.T, p *plan) {
+				a, b := p.exportAttrsFor(p.groups[0]), p.exportAttrsFor(p.groups[1])
+				if _, ok := a["annotation-manifest[linux/arm64].k"]; ok {
+					t.Error("arm64 annotation sent to the amd64 node")
+				}
+				if b["annotation-manifest[linux/arm64].k"] != "v" || a["annotation-index.i"] != "1" || b["annotation-index.i"] != "1" {
+					t.Errorf("attrs %v %v", a, b)
+				}
+			},
+		},
+		{
+			name: "tls for tcp",
+			mod: func(o *Options) {
+				o.Builder = "tcp://buildkit.example:1234"
+				o.TLS = TLSOptions{CACert: secretFile, Cert: secretFile, Key: secretFile}
+			},
+			check: func(t *testing.T, p *plan) {
+				if p.groups[0].node.tls.CACert != secretFile {
+					t.Errorf("tls %+v", p.groups[0].node.tls)
+				}
+			},
+		},
+		{name: "bad platform", mod: func(o *Options) { o.Platforms = []string{"linux"} }, wantErr: ErrInvalidPlatform},
+		{name: "unknown platform", mod: func(o *Options) { o.Platforms = []string{"linux/notanarch!"} }, wantErr: ErrInvalidPlatform},
+		{name: "duplicate platform", mod: func(o *Options) { o.Platforms = []string{"linux/arm64", "linux/arm64/v8"} }, wantErr: ErrInvalidPlatform},
+		{name: "platform without node", mod: func(o *Options) {
+			o.Nodes = []string{"linux/amd64=unix:///a.sock"}
+			o.Platforms = []string{"linux/arm64"}
+		}, wantErr: ErrNoNode},
+		{name: "node twice", mod: func(o *Options) { o.Nodes = []string{"linux/amd64=unix:///a.sock", "linux/amd64=unix:///b.sock"} }, wantErr: ErrInvalidPlatform},
+		{name: "node without address", mod: func(o *Options) { o.Nodes = []string{"linux/amd64"} }, wantErr: ErrInvalidOption},
+		{name: "node bad key", mod: func(o *Options) { o.Nodes = []string{"linux/amd64=tcp://a:1,foo=bar"} }, wantErr: ErrInvalidOption},
+		{name: "unknown scheme", mod: func(o *Options) { o.Builder = "http://a:1" }, wantErr: ErrInvalidOption},
+		{name: "tcp without host", mod: func(o *Options) { o.Builder = "tcp://" }, wantErr: ErrInvalidOption},
+		{name: "tls cert without key", mod: func(o *Options) {
+			o.Builder = "tcp://a:1"
+			o.TLS = TLSOptions{Cert: secretFile}
+		}, wantErr: ErrInvalidOption},
+		{name: "tls missing file", mod: func(o *Options) {
+			o.Builder = "tcp://a:1"
+			o.TLS = TLSOptions{CACert: "/nonexistent/ca.pem"}
+		}, wantErr: ErrInvalidOption},
+		{name: "missing context", mod: func(o *Options) { o.ContextDir = "/nonexistent/ctx" }, wantErr: ErrInvalidOption},
+		{name: "missing dockerfile", mod: func(o *Options) { o.Dockerfile = filepath.Join(ctxDir, "Nope") }, wantErr: ErrInvalidOption},
+		{name: "stdin dockerfile", mod: func(o *Options) { o.Dockerfile = "-" }, wantErr: ErrInvalidOption},
+		{name: "bad build arg", mod: func(o *Options) { o.BuildArgs = []string{"=x"} }, wantErr: ErrInvalidOption},
+		{name: "bad label", mod: func(o *Options) { o.Labels = []string{"nolabel"} }, wantErr: ErrInvalidOption},
+		{name: "bad epoch", mod: func(o *Options) { o.BuildArgs = []string{"SOURCE_DATE_EPOCH=yesterday"} }, wantErr: ErrInvalidOption},
+		{name: "negative epoch", mod: func(o *Options) { o.SourceDateEpoch = "-1" }, wantErr: ErrInvalidOption},
+		{name: "secret without id", mod: func(o *Options) { o.Secrets = []string{"src=" + secretFile} }, wantErr: ErrInvalidOption},
+		{name: "secret missing file", mod: func(o *Options) { o.Secrets = []string{"id=x,src=/nonexistent/s"} }, wantErr: ErrInvalidOption},
+		{name: "secret unset env", mod: func(o *Options) { o.Secrets = []string{"id=x,env=NOPE"} }, wantErr: ErrInvalidOption},
+		{name: "secret bad key", mod: func(o *Options) { o.Secrets = []string{"id=x,color=red"} }, wantErr: ErrInvalidOption},
+		{name: "secret bad type", mod: func(o *Options) { o.Secrets = []string{"id=x,type=vault"} }, wantErr: ErrInvalidOption},
+		{name: "ssh missing path", mod: func(o *Options) { o.SSH = []string{"default=/nonexistent/agent.sock"} }, wantErr: ErrInvalidOption},
+		{name: "ssh empty id", mod: func(o *Options) { o.SSH = []string{"=/x"} }, wantErr: ErrInvalidOption},
+		{name: "context missing dir", mod: func(o *Options) { o.BuildContexts = []string{"x=/nonexistent/dir"} }, wantErr: ErrInvalidOption},
+		{name: "context no value", mod: func(o *Options) { o.BuildContexts = []string{"x"} }, wantErr: ErrInvalidOption},
+		{name: "context twice", mod: func(o *Options) { o.BuildContexts = []string{"x=" + otherDir, "x=" + otherDir} }, wantErr: ErrInvalidOption},
+		{name: "context bad image", mod: func(o *Options) { o.BuildContexts = []string{"x=docker-image://UPPER/Case"} }, wantErr: ErrInvalidOption},
+		{name: "context oci-layout unknown tag", mod: func(o *Options) { o.BuildContexts = []string{"x=oci-layout://" + ociDir + ":v9"} }, wantErr: ErrInvalidOption},
+		{name: "bad tag", mod: func(o *Options) { o.Tags = []string{"Bad Tag"} }, wantErr: ErrInvalidOption},
+		{name: "annotation without value", mod: func(o *Options) { o.Annotations = []string{"index:k"} }, wantErr: ErrInvalidOption},
+		{name: "index annotation with platform", mod: func(o *Options) { o.Annotations = []string{"index[linux/amd64]:k=v"} }, wantErr: ErrInvalidOption},
+		{name: "annotation for unbuilt platform", mod: func(o *Options) {
+			o.Platforms = []string{"linux/amd64"}
+			o.Annotations = []string{"manifest[linux/s390x]:k=v"}
+		}, wantErr: ErrInvalidOption},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			o := base()
+			if tt.mod != nil {
+				tt.mod(&o)
+			}
+			p, err := newPlan(o)
+			if tt.wantErr != nil {
+				if !errors.Is(err, tt.wantErr) {
+					t.Fatalf("err = %v, want %v", err, tt.wantErr)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			if tt.check != nil {
+				tt.check(t, p)
+			}
+		})
+	}
+}
+
+func TestParsePlatformsNormalizes(t *testing.T) {
+	ps, err := parsePlatforms([]string{"linux/arm64/v8", "linux/arm", "Linux/AMD64"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got []string
+	for _, p := range ps {
+		got = append(got, platforms.FormatAll(p))
+	}
+	if strings.Join(got, " ") != "linux/arm64 linux/arm/v7 linux/amd64" {
+		t.Errorf("got %v", got)
+	}
+}
+
+func TestPrepareOutput(t *testing.T) {
+	dir := t.TempDir()
+	if _, err := prepareOutput(filepath.Join(dir, "new", "layout")); err != nil {
+		t.Errorf("new dir: %v", err)
+	}
+	if _, err := prepareOutput(dir); !errors.Is(err, ErrInvalidOption) {
+		t.Errorf("non-empty dir: err = %v, want ErrInvalidOption", err)
+	}
+	tmp, err := prepareOutput("")
+	if err != nil {
+		t.Fatal(err)
+	}
+	os.RemoveAll(tmp)
+}
+
+func TestParseProgressMode(t *testing.T) {
+	for in, want := range map[string]ProgressMode{"": ProgressAuto, "auto": ProgressAuto, "plain": ProgressPlain, "tty": ProgressTTY, "rawjson": ProgressRawJSON, "quiet": ProgressQuiet} {
+		if got, err := ParseProgressMode(in); err != nil || got != want {
+			t.Errorf("%q: %v %v", in, got, err)
+		}
+	}
+	if _, err := ParseProgressMode("json"); !errors.Is(err, ErrInvalidProgress) {
+		t.Errorf("json: err = %v", err)
+	}
+}

@@ -1,0 +1,272 @@
+// Package buildkittest starts throwaway buildkitd daemons for integration
+// tests: the OCI worker with runc and the native snapshotter, a temporary
+// root and a unix socket, stopped and removed when the test ends.
+//
+// Tests that need a daemon call Start (or Require, then StartDaemon for a
+// daemon shared by a package's tests). A missing prerequisite (root, runc,
+// buildkitd) skips the test, unless AFFIX_INTEGRATION=1, which makes it a
+// failure.
+package buildkittest
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/moby/buildkit/client"
+)
+
+// EnvBuildkitd names the buildkitd binary to use, before $PATH and the
+// repository's bin/.
+const EnvBuildkitd = "AFFIX_BUILDKITD"
+
+// EnvIntegration set to 1 turns skips for missing prerequisites into
+// failures (make test sets it).
+const EnvIntegration = "AFFIX_INTEGRATION"
+
+// ReadyTimeout bounds how long StartDaemon waits for buildkitd to answer.
+const ReadyTimeout = 60 * time.Second
+
+// Daemon is a running buildkitd.
+type Daemon struct {
+	// Addr is its address, unix://ROOT/buildkitd.sock.
+	Addr string
+	// Root is its state directory, removed by Stop.
+	Root string
+
+	cmd  *exec.Cmd
+	log  *syncBuffer
+	done chan struct{}
+	once sync.Once
+	err  error
+}
+
+// Find returns the buildkitd binary: $AFFIX_BUILDKITD, else buildkitd on
+// $PATH, else bin/buildkitd of the repository that holds the working
+// directory.
+func Find() (string, error) {
+	if p := os.Getenv(EnvBuildkitd); p != "" {
+		if _, err := os.Stat(p); err != nil {
+			return "", fmt.Errorf("%s=%s: %w", EnvBuildkitd, p, err)
+		}
+		return p, nil
+	}
+	if p, err := exec.LookPath("buildkitd"); err == nil {
+		return p, nil
+	}
+	if root, err := RepoRoot(); err == nil {
+		p := filepath.Join(root, "bin", "buildkitd")
+		if _, err := os.Stat(p); err == nil {
+			return p, nil
+		}
+	}
+	return "", errors.New("buildkitd not found (set " + EnvBuildkitd + ", put it on PATH, or run `make tools`)")
+}
+
+// RepoRoot returns the directory of the go.mod of github.com/affix-oci/affix
+// that holds the working directory.
+func RepoRoot() (string, error) {
+	dir, err := os.Getwd()
+	if err != nil {
+		return "", err
+	}
+	for {
+		b, err := os.ReadFile(filepath.Join(dir, "go.mod"))
+		if err == nil && bytes.HasPrefix(b, []byte("module github.com/affix-oci/affix\n")) {
+			return dir, nil
+		}
+		parent := filepath.Dir(dir)
+		if parent == dir {
+			return "", errors.New("not inside the affix repository")
+		}
+		dir = parent
+	}
+}
+
+// Check reports why no daemon can be started here: not root, no runc, no
+// buildkitd. It returns the buildkitd path when all are present.
+func Check() (string, error) {
+	if os.Geteuid() != 0 {
+		return "", errors.New("buildkitd with runc needs root")
+	}
+	if _, err := exec.LookPath("runc"); err != nil {
+		return "", errors.New("runc not found on PATH (hack/install-deps.sh installs it)")
+	}
+	return Find()
+}
+
+// Require skips t when testing.Short or when Check fails, or fails it when
+// AFFIX_INTEGRATION=1. It returns the buildkitd path.
+func Require(t testing.TB) string {
+	t.Helper()
+	if testing.Short() {
+		t.Skip("integration test: skipped with -short")
+	}
+	p, err := Check()
+	if err != nil {
+		if os.Getenv(EnvIntegration) == "1" {
+			t.Fatalf("integration prerequisite missing (%s=1): %v", EnvIntegration, err)
+		}
+		t.Skipf("integration test skipped: %v (set %s=1 to fail instead)", err, EnvIntegration)
+	}
+	return p
+}
+
+// Start starts a daemon for t (see Require) and stops it when t ends,
+// logging the daemon's output if t failed.
+func Start(t testing.TB) *Daemon {
+	t.Helper()
+	bin := Require(t)
+	d, err := StartDaemon(t.Context(), bin)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		if t.Failed() {
+			t.Logf("buildkitd %s output:\n%s", d.Addr, d.Log())
+		}
+		if err := d.Stop(); err != nil {
+			t.Errorf("stopping buildkitd: %v", err)
+		}
+	})
+	return d
+}
+
+// StartDaemon starts bin (buildkitd) with a new temporary root and socket
+// and waits until it answers. The daemon outlives ctx; Stop ends it.
+func StartDaemon(ctx context.Context, bin string) (*Daemon, error) {
+	// A short root keeps the socket path under the 108-byte limit.
+	root, err := os.MkdirTemp("", "affix-bk-")
+	if err != nil {
+		return nil, err
+	}
+	d := &Daemon{
+		Addr: "unix://" + filepath.Join(root, "buildkitd.sock"),
+		Root: root,
+		log:  &syncBuffer{},
+		done: make(chan struct{}),
+	}
+	d.cmd = exec.Command(bin,
+		"--root", filepath.Join(root, "state"),
+		"--addr", d.Addr,
+		"--oci-worker-snapshotter=native",
+		"--containerd-worker=false",
+		"--oci-worker-gc=false",
+	)
+	d.cmd.Stdout, d.cmd.Stderr = d.log, d.log
+	// Its own process group, so a test's ^C reaches it only through Stop.
+	d.cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL}
+	if err := d.cmd.Start(); err != nil {
+		os.RemoveAll(root)
+		return nil, fmt.Errorf("starting %s: %w", bin, err)
+	}
+	go func() {
+		d.err = d.cmd.Wait()
+		close(d.done)
+	}()
+	if err := d.wait(ctx); err != nil {
+		d.Stop()
+		return nil, fmt.Errorf("buildkitd %s: %w\n%s", d.Addr, err, d.Log())
+	}
+	return d, nil
+}
+
+// wait polls the daemon until it answers, exits, or ReadyTimeout passes.
+func (d *Daemon) wait(ctx context.Context) error {
+	ctx, cancel := context.WithTimeout(ctx, ReadyTimeout)
+	defer cancel()
+	for {
+		select {
+		case <-d.done:
+			return fmt.Errorf("exited before it was ready: %v", d.err)
+		default:
+		}
+		if _, err := os.Stat(strings.TrimPrefix(d.Addr, "unix://")); err == nil {
+			c, err := client.New(ctx, d.Addr)
+			if err == nil {
+				ictx, icancel := context.WithTimeout(ctx, 2*time.Second)
+				_, err = c.ListWorkers(ictx)
+				icancel()
+				c.Close()
+				if err == nil {
+					return nil
+				}
+			}
+		}
+		select {
+		case <-ctx.Done():
+			return fmt.Errorf("not ready after %s: %w", ReadyTimeout, ctx.Err())
+		case <-d.done:
+		case <-time.After(100 * time.Millisecond):
+		}
+	}
+}
+
+// Log returns what the daemon printed so far.
+func (d *Daemon) Log() string { return d.log.String() }
+
+// Stop ends the daemon (SIGTERM, then SIGKILL after 10s) and removes its
+// root. Calling it again does nothing.
+func (d *Daemon) Stop() error {
+	var err error
+	d.once.Do(func() {
+		_ = d.cmd.Process.Signal(syscall.SIGTERM)
+		select {
+		case <-d.done:
+		case <-time.After(10 * time.Second):
+			_ = d.cmd.Process.Kill()
+			<-d.done
+		}
+		err = removeAll(d.Root)
+	})
+	return err
+}
+
+// removeAll removes dir, unmounting anything a crashed container left
+// mounted below it first.
+func removeAll(dir string) error {
+	err := os.RemoveAll(dir)
+	if err == nil {
+		return nil
+	}
+	if b, rerr := os.ReadFile("/proc/self/mounts"); rerr == nil {
+		var mounts []string
+		for line := range strings.SplitSeq(string(b), "\n") {
+			f := strings.Fields(line)
+			if len(f) > 1 && strings.HasPrefix(f[1], dir+"/") {
+				mounts = append(mounts, f[1])
+			}
+		}
+		for i := len(mounts) - 1; i >= 0; i-- {
+			_ = syscall.Unmount(mounts[i], syscall.MNT_DETACH)
+		}
+	}
+	return os.RemoveAll(dir)
+}
+
+// syncBuffer is a bytes.Buffer safe for concurrent writes and reads.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
+}
