@@ -1,0 +1,163 @@
+package exporter
+
+import (
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"io"
+	"maps"
+	"strings"
+	"time"
+
+	specs "github.com/opencontainers/image-spec/specs-go"
+	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
+
+	"github.com/affix-oci/affix/internal/oci"
+)
+
+// EmptyConfig is the OCI empty descriptor, the config of every referrer
+// manifest affix writes. Its Data holds the two bytes "{}".
+var EmptyConfig = ocispec.DescriptorEmptyJSON
+
+// Blob is one layer of an artifact.
+type Blob struct {
+	// MediaType is the layer's media type; empty means the artifact type.
+	MediaType string
+	// Data is the layer content.
+	Data []byte
+	// Annotations are the layer descriptor's annotations (for example
+	// org.opencontainers.image.title); nil for none.
+	Annotations map[string]string
+}
+
+// Artifact is content to attach to a subject manifest as an OCI referrer:
+// an image manifest with artifactType, the empty config, one layer per Blob
+// and subject.
+type Artifact struct {
+	// Subject is the manifest the artifact refers to. Only its media type,
+	// digest and size are written.
+	Subject ocispec.Descriptor
+	// ArtifactType is the manifest's artifactType (required).
+	ArtifactType string
+	// Blobs are the layers, in order (at least one).
+	Blobs []Blob
+	// Annotations are the manifest's annotations. They are copied into the
+	// referrers index entry.
+	Annotations map[string]string
+}
+
+// SBOM returns the artifact of one SBOM document: artifactType and the
+// single layer's media type are mediaType (application/spdx+json or
+// application/vnd.cyclonedx+json), and the annotations are
+// org.opencontainers.image.created (created, in UTC, RFC 3339) plus extra.
+// created must be deterministic (the SBOM's own creation time), so that an
+// identical SBOM gives an identical referrer digest.
+func SBOM(subject ocispec.Descriptor, mediaType string, doc []byte, created time.Time, extra map[string]string) Artifact {
+	ann := maps.Clone(extra)
+	if ann == nil {
+		ann = map[string]string{}
+	}
+	if !created.IsZero() {
+		ann[ocispec.AnnotationCreated] = created.UTC().Format(time.RFC3339)
+	}
+	return Artifact{
+		Subject:      subject,
+		ArtifactType: mediaType,
+		Blobs:        []Blob{{MediaType: mediaType, Data: doc}},
+		Annotations:  ann,
+	}
+}
+
+// IsSBOMType reports whether t is an SBOM artifact type: SPDX or CycloneDX
+// JSON (including cosign's text/spdx+json).
+func IsSBOMType(t string) bool {
+	switch t {
+	case oci.MediaTypeSPDX, oci.MediaTypeCycloneDX, "text/spdx+json", "application/vnd.cyclonedx":
+		return true
+	}
+	return false
+}
+
+// Validate reports why a cannot be attached, wrapping ErrInvalidArtifact.
+func (a Artifact) Validate() error {
+	if err := a.Subject.Digest.Validate(); err != nil {
+		return fmt.Errorf("%w: subject digest %q: %w", ErrInvalidArtifact, a.Subject.Digest, err)
+	}
+	if a.Subject.MediaType == "" || a.Subject.Size <= 0 {
+		return fmt.Errorf("%w: subject %s needs a media type and size", ErrInvalidArtifact, a.Subject.Digest)
+	}
+	if !oci.IsManifest(a.Subject.MediaType) && !oci.IsIndex(a.Subject.MediaType) {
+		return fmt.Errorf("%w: subject %s has media type %q, not a manifest or index", ErrInvalidArtifact, a.Subject.Digest, a.Subject.MediaType)
+	}
+	if IsSBOMType(a.ArtifactType) && oci.IsIndex(a.Subject.MediaType) {
+		// Trivy scanning a tag would take an SBOM on the index as the
+		// whole image's SBOM; SBOMs go on platform manifests.
+		return fmt.Errorf("%w: SBOM (%s) on index %s: attach SBOMs to platform manifests", ErrInvalidArtifact, a.ArtifactType, a.Subject.Digest)
+	}
+	if a.ArtifactType == "" || !strings.Contains(a.ArtifactType, "/") {
+		return fmt.Errorf("%w: artifact type %q is not a media type", ErrInvalidArtifact, a.ArtifactType)
+	}
+	if len(a.Blobs) == 0 {
+		return fmt.Errorf("%w: no content for %s", ErrInvalidArtifact, a.ArtifactType)
+	}
+	return nil
+}
+
+// layers returns the layer descriptors with their data attached.
+func (a Artifact) layers() []ocispec.Descriptor {
+	out := make([]ocispec.Descriptor, 0, len(a.Blobs))
+	for _, b := range a.Blobs {
+		mt := b.MediaType
+		if mt == "" {
+			mt = a.ArtifactType
+		}
+		d := oci.DescriptorFor(mt, b.Data)
+		if len(b.Annotations) > 0 {
+			d.Annotations = maps.Clone(b.Annotations)
+		}
+		d.Data = b.Data
+		out = append(out, d)
+	}
+	return out
+}
+
+// Manifest returns the referrer manifest's bytes and its descriptor (with
+// ArtifactType and Annotations set, as a referrers index lists it). The
+// bytes are a pure function of a: the same artifact always has the same
+// digest.
+func (a Artifact) Manifest() (ocispec.Descriptor, []byte, error) {
+	if err := a.Validate(); err != nil {
+		return ocispec.Descriptor{}, nil, err
+	}
+	layers := a.layers()
+	for i := range layers {
+		layers[i].Data = nil
+	}
+	// The config keeps its data field ("e30="), as oras-go and the
+	// image-spec's empty descriptor guidance write it; the blob is still
+	// uploaded, since registries check that it exists.
+	cfg := EmptyConfig
+	subject := ocispec.Descriptor{MediaType: a.Subject.MediaType, Digest: a.Subject.Digest, Size: a.Subject.Size}
+	m := ocispec.Manifest{
+		Versioned:    specs.Versioned{SchemaVersion: 2},
+		MediaType:    ocispec.MediaTypeImageManifest,
+		ArtifactType: a.ArtifactType,
+		Config:       cfg,
+		Layers:       layers,
+		Subject:      &subject,
+		Annotations:  a.Annotations,
+	}
+	if len(m.Annotations) == 0 {
+		m.Annotations = nil
+	}
+	b, err := json.Marshal(m)
+	if err != nil {
+		return ocispec.Descriptor{}, nil, fmt.Errorf("encoding referrer manifest for %s: %w", a.Subject.Digest, err)
+	}
+	d := oci.DescriptorFor(ocispec.MediaTypeImageManifest, b)
+	d.ArtifactType = a.ArtifactType
+	d.Annotations = maps.Clone(m.Annotations)
+	return d, b, nil
+}
+
+func bytesReader(b []byte) io.Reader { return bytes.NewReader(b) }

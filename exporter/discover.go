@@ -1,0 +1,87 @@
+package exporter
+
+import (
+	"context"
+	"errors"
+	"slices"
+	"sync"
+	"time"
+
+	"github.com/opencontainers/go-digest"
+	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
+)
+
+// Finder lists referrers: through the referrers API where the target
+// serves it, else from the referrers tag. After the first 404 from the API
+// it goes straight to the tag for the rest of its life. It is safe for
+// concurrent use.
+type Finder struct {
+	t    Target
+	mu   sync.Mutex
+	mode Mode
+}
+
+// NewFinder returns a Finder reading from t.
+func NewFinder(t Target) *Finder { return &Finder{t: t} }
+
+// Referrers returns the referrers of subject and the mode that found them.
+func (f *Finder) Referrers(ctx context.Context, subject digest.Digest) ([]ocispec.Descriptor, Mode, error) {
+	f.mu.Lock()
+	mode := f.mode
+	f.mu.Unlock()
+	if l, ok := f.t.(ReferrersLister); ok && mode != ModeTagSchema {
+		refs, err := l.ReferrersAPI(ctx, subject)
+		if err == nil {
+			f.setMode(ModeAPI)
+			return refs, ModeAPI, nil
+		}
+		if !errors.Is(err, ErrReferrersAPIUnsupported) {
+			return nil, "", err
+		}
+		f.setMode(ModeTagSchema)
+	}
+	idx, err := ReadReferrersIndex(ctx, f.t, subject)
+	if err != nil {
+		return nil, ModeTagSchema, err
+	}
+	return idx.Manifests, ModeTagSchema, nil
+}
+
+func (f *Finder) setMode(m Mode) {
+	f.mu.Lock()
+	f.mode = m
+	f.mu.Unlock()
+}
+
+// Created returns the org.opencontainers.image.created annotation of d,
+// parsed (zero when absent or malformed).
+func Created(d ocispec.Descriptor) time.Time {
+	t, err := time.Parse(time.RFC3339, d.Annotations[ocispec.AnnotationCreated])
+	if err != nil {
+		return time.Time{}
+	}
+	return t
+}
+
+// Newest returns the referrer of artifactType with the newest
+// org.opencontainers.image.created (ties and missing times broken by the
+// later position in the list, then by digest), and false when there is
+// none.
+func Newest(refs []ocispec.Descriptor, artifactType string) (ocispec.Descriptor, bool) {
+	var cands []int
+	for i, r := range refs {
+		if r.ArtifactType == artifactType {
+			cands = append(cands, i)
+		}
+	}
+	if len(cands) == 0 {
+		return ocispec.Descriptor{}, false
+	}
+	best := slices.MaxFunc(cands, func(a, b int) int {
+		if c := Created(refs[a]).Compare(Created(refs[b])); c != 0 {
+			return c
+		}
+		return a - b
+	})
+	return refs[best], true
+}

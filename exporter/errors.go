@@ -1,0 +1,68 @@
+package exporter
+
+import (
+	"errors"
+	"fmt"
+	"net/http"
+)
+
+// Sentinel errors. Callers test them with errors.Is; the wrapping error
+// names the reference, digest or request that caused them.
+var (
+	// ErrNotFound means the registry answered 404 for a manifest, blob or tag.
+	ErrNotFound = errors.New("not found")
+	// ErrUnauthorized means the registry refused the credentials (401 or 403).
+	ErrUnauthorized = errors.New("unauthorized")
+	// ErrPreconditionFailed means a conditional write (If-Match) lost a race.
+	ErrPreconditionFailed = errors.New("precondition failed")
+	// ErrReferrersTagConflict means the referrers tag names something that is
+	// not a referrers index (some registries resolve it to the subject
+	// itself); affix refuses to overwrite it.
+	ErrReferrersTagConflict = errors.New("referrers tag does not hold a referrers index")
+	// ErrSubjectRejected means the registry refused a manifest because of
+	// its subject (or artifactType) field.
+	ErrSubjectRejected = errors.New("registry rejected a manifest with a subject")
+	// ErrReferrerLost means a referrer kept disappearing from the referrers
+	// index because other writers overwrote it, for longer than the verify
+	// rounds allow.
+	ErrReferrerLost = errors.New("referrer entry not stable in the referrers index")
+	// ErrInvalidArtifact means an artifact cannot be attached as given
+	// (no subject, an SBOM on an index, no content).
+	ErrInvalidArtifact = errors.New("invalid artifact")
+	// ErrInvalidSource means the image to push is not an index or manifest,
+	// or is malformed.
+	ErrInvalidSource = errors.New("invalid image")
+	// ErrPushClosed means Attach or Commit was called after Commit, or
+	// after the push failed.
+	ErrPushClosed = errors.New("push already committed or failed")
+)
+
+// ResponseError is an unexpected registry response to one request.
+type ResponseError struct {
+	Method     string
+	URL        string
+	StatusCode int
+	// Detail is the start of the response body (the registry's error JSON).
+	Detail string
+}
+
+func (e *ResponseError) Error() string {
+	s := fmt.Sprintf("%s %s: %d %s", e.Method, e.URL, e.StatusCode, http.StatusText(e.StatusCode))
+	if e.Detail != "" {
+		s += ": " + e.Detail
+	}
+	return s
+}
+
+// Unwrap maps the status code to a sentinel error.
+func (e *ResponseError) Unwrap() error {
+	switch e.StatusCode {
+	case http.StatusNotFound:
+		return ErrNotFound
+	case http.StatusUnauthorized, http.StatusForbidden:
+		return ErrUnauthorized
+	case http.StatusPreconditionFailed:
+		return ErrPreconditionFailed
+	}
+	return nil
+}

@@ -1,0 +1,600 @@
+package exporter
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"slices"
+	"sync"
+	"time"
+
+	"github.com/opencontainers/go-digest"
+	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
+
+	"github.com/affix-oci/affix/internal/oci"
+)
+
+// Mode is how a repository indexes referrers.
+type Mode string
+
+// Referrers modes, as reported in Result.Modes.
+const (
+	// ModeAPI means the registry indexes referrers itself (it answered
+	// the referrer's manifest PUT with OCI-Subject equal to the subject);
+	// an OCI layout target is always in this mode.
+	ModeAPI Mode = "api"
+	// ModeTagSchema means affix maintains the referrers index under the
+	// referrers tag.
+	ModeTagSchema Mode = "tag-schema"
+)
+
+// Options configure a Push. The zero value is usable.
+type Options struct {
+	// Tag is the tag the image root is written under, last. Empty pushes
+	// the root by digest only.
+	Tag string
+	// MaxConcurrency bounds concurrent uploads (blobs and manifests); 0
+	// means 4.
+	MaxConcurrency int
+	// MountFrom, when not empty, is a repository of the same registry to
+	// mount missing blobs from instead of uploading them.
+	MountFrom string
+	// StripAttestations omits BuildKit attestation manifests from the
+	// pushed index (which then has a new digest).
+	StripAttestations bool
+	// VerifyRounds bounds the re-reads of the referrers index after
+	// writing it; 0 means 10.
+	VerifyRounds int
+	// VerifyDelay is the mean delay before each re-read (jittered between
+	// 75% and 150%); 0 means 150ms.
+	VerifyDelay time.Duration
+	// Logf, if set, receives progress messages.
+	Logf func(format string, args ...any)
+}
+
+// Image is an image to push: a root manifest or index read from Source.
+type Image struct {
+	// Source holds the image's content (an oci.Layout, a Remote, ...).
+	Source oci.Fetcher
+	// Root is the index or manifest to push (and tag).
+	Root ocispec.Descriptor
+}
+
+// Push publishes one image and its referrers to a Target, in the order:
+// blobs and platform manifests (Images), referrer blobs and manifests with
+// the referrers index where needed (Attach, once per referrer), and the
+// root by tag (Commit). Images and Attach may run concurrently: Attach
+// uploads its blobs at once and waits for Images before writing its
+// manifest, so a scan can overlap the upload. Commit must be called after
+// Images and every Attach have returned.
+type Push struct {
+	target Target
+	opts   Options
+	img    *Image
+	sem    chan struct{}
+
+	imagesOnce sync.Once
+	imagesDone chan struct{}
+	imagesErr  error
+	plan       *node
+
+	mu        sync.Mutex
+	blobs     map[digest.Digest]*task
+	mode      Mode
+	tagLocks  map[string]*sync.Mutex
+	referrers []Referrer
+	closed    bool
+
+	verifying sync.WaitGroup
+	verifyMu  sync.Mutex
+	verifyErr []error
+}
+
+// Referrer is a referrer written by a push.
+type Referrer struct {
+	// Subject is the digest of the manifest it refers to.
+	Subject digest.Digest
+	// Descriptor is the referrer manifest's descriptor, as the referrers
+	// index lists it (artifactType and annotations set).
+	Descriptor ocispec.Descriptor
+	// Mode is how the registry indexes it.
+	Mode Mode
+}
+
+// Result describes a completed push.
+type Result struct {
+	// Target names the repository.
+	Target string
+	// Tag is the tag written, if any.
+	Tag string
+	// Root is the root as pushed; its digest differs from SourceRoot's
+	// only when attestations were stripped.
+	Root ocispec.Descriptor
+	// SourceRoot is the root as read from the source.
+	SourceRoot ocispec.Descriptor
+	// Images are the platform manifests, in index order.
+	Images []ocispec.Descriptor
+	// Attestations are the BuildKit attestation manifests pushed.
+	Attestations []ocispec.Descriptor
+	// Stripped are the attestation manifests left out.
+	Stripped []ocispec.Descriptor
+	// Referrers are the referrers attached, in the order Attach returned.
+	Referrers []Referrer
+	// Modes is the referrers mode used, by repository.
+	Modes map[string]Mode
+}
+
+type task struct {
+	done chan struct{}
+	err  error
+}
+
+// node is a manifest or index of the image to push.
+type node struct {
+	desc        ocispec.Descriptor // as pushed: media type, digest, size, platform
+	source      ocispec.Descriptor // as read
+	data        []byte
+	blobs       []ocispec.Descriptor // config and layers of a manifest
+	children    []*node
+	attestation bool
+	stripped    []ocispec.Descriptor
+}
+
+// New returns a push to target. img may be nil for a push of referrers
+// only (affix attach): then Commit writes no tag.
+func New(target Target, img *Image, opts Options) *Push {
+	n := opts.MaxConcurrency
+	if n <= 0 {
+		n = 4
+	}
+	p := &Push{
+		target:     target,
+		opts:       opts,
+		img:        img,
+		sem:        make(chan struct{}, n),
+		imagesDone: make(chan struct{}),
+		blobs:      map[digest.Digest]*task{},
+		tagLocks:   map[string]*sync.Mutex{},
+	}
+	if img == nil {
+		close(p.imagesDone)
+	}
+	return p
+}
+
+func (p *Push) logf(format string, args ...any) {
+	if p.opts.Logf != nil {
+		p.opts.Logf(format, args...)
+	}
+}
+
+// Images uploads the image's blobs (skipping those the target has) and
+// then its manifests and nested indexes by digest: steps 1 and 2. The root
+// index is written by Commit. Calling it again returns the first result.
+func (p *Push) Images(ctx context.Context) error {
+	if p.img == nil {
+		return nil
+	}
+	p.imagesOnce.Do(func() {
+		p.imagesErr = p.images(ctx)
+		close(p.imagesDone)
+	})
+	return p.imagesErr
+}
+
+func (p *Push) images(ctx context.Context) error {
+	root, err := p.load(ctx, p.img.Root, 0)
+	if err != nil {
+		return err
+	}
+	p.plan = root
+	var manifests, indexes []*node
+	var visit func(n *node)
+	seen := map[digest.Digest]bool{}
+	visit = func(n *node) {
+		if seen[n.desc.Digest] {
+			return
+		}
+		seen[n.desc.Digest] = true
+		for _, c := range n.children {
+			visit(c)
+		}
+		if oci.IsIndex(n.desc.MediaType) {
+			indexes = append(indexes, n)
+		} else {
+			manifests = append(manifests, n)
+		}
+	}
+	visit(root)
+	// Step 1: every blob, concurrently.
+	var blobs []ocispec.Descriptor
+	for _, m := range manifests {
+		blobs = append(blobs, m.blobs...)
+	}
+	if err := p.parallel(ctx, blobs, func(ctx context.Context, d ocispec.Descriptor) error {
+		return p.ensureBlob(ctx, d, func() (io.ReadCloser, error) { return p.img.Source.Fetch(ctx, d) })
+	}); err != nil {
+		return err
+	}
+	// Step 2: manifests, then nested indexes children first; the root
+	// index waits for Commit.
+	byDigest := map[digest.Digest]*node{}
+	var mdescs []ocispec.Descriptor
+	for _, m := range manifests {
+		byDigest[m.desc.Digest] = m
+		mdescs = append(mdescs, m.desc)
+	}
+	if err := p.parallel(ctx, mdescs, func(ctx context.Context, d ocispec.Descriptor) error {
+		select {
+		case p.sem <- struct{}{}:
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+		defer func() { <-p.sem }()
+		return p.pushManifest(ctx, byDigest[d.Digest], d.Digest.String())
+	}); err != nil {
+		return err
+	}
+	for _, ix := range indexes {
+		if ix == root {
+			continue
+		}
+		if err := p.pushManifest(ctx, ix, ix.desc.Digest.String()); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func (p *Push) pushManifest(ctx context.Context, n *node, ref string) error {
+	d := ocispec.Descriptor{MediaType: n.desc.MediaType, Digest: n.desc.Digest, Size: n.desc.Size}
+	if _, err := p.target.PushManifest(ctx, d, n.data, ref, ""); err != nil {
+		return err
+	}
+	p.logf("pushed %s %s", d.MediaType, ref)
+	return nil
+}
+
+// parallel runs f for each distinct descriptor, at most MaxConcurrency at a
+// time, and returns the first error (cancelling the others).
+func (p *Push) parallel(ctx context.Context, descs []ocispec.Descriptor, f func(context.Context, ocispec.Descriptor) error) error {
+	ctx, cancel := context.WithCancelCause(ctx)
+	defer cancel(nil)
+	var wg sync.WaitGroup
+	seen := map[digest.Digest]bool{}
+	for _, d := range descs {
+		if seen[d.Digest] {
+			continue
+		}
+		seen[d.Digest] = true
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			if err := f(ctx, d); err != nil {
+				cancel(err)
+			}
+		}()
+	}
+	wg.Wait()
+	if err := context.Cause(ctx); err != nil && ctx.Err() != nil {
+		return err
+	}
+	return nil
+}
+
+// ensureBlob makes the target hold the blob: HEAD, then mount or upload
+// when missing; each digest once per push, at most MaxConcurrency at a
+// time.
+func (p *Push) ensureBlob(ctx context.Context, d ocispec.Descriptor, open func() (io.ReadCloser, error)) error {
+	p.mu.Lock()
+	t, ok := p.blobs[d.Digest]
+	if !ok {
+		t = &task{done: make(chan struct{})}
+		p.blobs[d.Digest] = t
+	}
+	p.mu.Unlock()
+	if ok {
+		select {
+		case <-t.done:
+			return t.err
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+	}
+	t.err = p.uploadBlob(ctx, d, open)
+	if t.err != nil {
+		// A later caller (a rerun of Attach) may try again.
+		p.mu.Lock()
+		delete(p.blobs, d.Digest)
+		p.mu.Unlock()
+	}
+	close(t.done)
+	return t.err
+}
+
+func (p *Push) uploadBlob(ctx context.Context, d ocispec.Descriptor, open func() (io.ReadCloser, error)) error {
+	select {
+	case p.sem <- struct{}{}:
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+	defer func() { <-p.sem }()
+	d = ocispec.Descriptor{MediaType: d.MediaType, Digest: d.Digest, Size: d.Size}
+	ok, err := p.target.Exists(ctx, d)
+	if err != nil {
+		return err
+	}
+	if ok {
+		p.logf("blob %s exists", d.Digest)
+		return nil
+	}
+	if m, isMounter := p.target.(Mounter); isMounter && p.opts.MountFrom != "" {
+		err = m.Mount(ctx, d, p.opts.MountFrom, open)
+	} else {
+		err = p.target.PushBlob(ctx, d, open)
+	}
+	if err == nil {
+		p.logf("uploaded blob %s (%d bytes)", d.Digest, d.Size)
+	}
+	return err
+}
+
+// load reads the image graph under d from the source.
+func (p *Push) load(ctx context.Context, d ocispec.Descriptor, depth int) (*node, error) {
+	if depth > 8 {
+		return nil, fmt.Errorf("%w: %s: indexes nested more than 8 deep", ErrInvalidSource, d.Digest)
+	}
+	data, err := oci.ReadBlob(ctx, p.img.Source, d, oci.MaxManifestSize)
+	if err != nil {
+		return nil, fmt.Errorf("reading %s %s: %w", d.MediaType, d.Digest, err)
+	}
+	n := &node{desc: d, source: d, data: data, attestation: oci.IsAttestation(d)}
+	switch {
+	case oci.IsManifest(d.MediaType):
+		var m ocispec.Manifest
+		if err := json.Unmarshal(data, &m); err != nil {
+			return nil, fmt.Errorf("%w: manifest %s: %w", ErrInvalidSource, d.Digest, err)
+		}
+		if m.Config.Digest.Validate() != nil {
+			return nil, fmt.Errorf("%w: manifest %s: config digest %q", ErrInvalidSource, d.Digest, m.Config.Digest)
+		}
+		n.blobs = append(n.blobs, m.Config)
+		for _, l := range m.Layers {
+			if l.Digest.Validate() != nil {
+				return nil, fmt.Errorf("%w: manifest %s: layer digest %q", ErrInvalidSource, d.Digest, l.Digest)
+			}
+			if len(l.URLs) > 0 {
+				continue // non-distributable: the registry does not store it
+			}
+			n.blobs = append(n.blobs, l)
+		}
+		return n, nil
+	case oci.IsIndex(d.MediaType):
+		var idx ocispec.Index
+		if err := json.Unmarshal(data, &idx); err != nil {
+			return nil, fmt.Errorf("%w: index %s: %w", ErrInvalidSource, d.Digest, err)
+		}
+		var kept []ocispec.Descriptor
+		changed := false
+		for _, c := range idx.Manifests {
+			if c.Digest.Validate() != nil {
+				return nil, fmt.Errorf("%w: index %s lists digest %q", ErrInvalidSource, d.Digest, c.Digest)
+			}
+			if p.opts.StripAttestations && oci.IsAttestation(c) {
+				n.stripped = append(n.stripped, c)
+				changed = true
+				continue
+			}
+			cn, err := p.load(ctx, c, depth+1)
+			if err != nil {
+				return nil, err
+			}
+			if cn.desc.Digest != c.Digest {
+				c.Digest, c.Size = cn.desc.Digest, cn.desc.Size
+				changed = true
+			}
+			n.children = append(n.children, cn)
+			kept = append(kept, c)
+		}
+		if changed {
+			b, err := replaceManifests(data, kept)
+			if err != nil {
+				return nil, fmt.Errorf("index %s: %w", d.Digest, err)
+			}
+			n.data = b
+			nd := oci.DescriptorFor(d.MediaType, b)
+			n.desc.Digest, n.desc.Size = nd.Digest, nd.Size
+		}
+		return n, nil
+	}
+	return nil, fmt.Errorf("%w: %s has media type %q, not a manifest or index", ErrInvalidSource, d.Digest, d.MediaType)
+}
+
+// replaceManifests rewrites the manifests field of an index, keeping its
+// other fields as they were.
+func replaceManifests(index []byte, manifests []ocispec.Descriptor) ([]byte, error) {
+	var fields map[string]json.RawMessage
+	if err := json.Unmarshal(index, &fields); err != nil {
+		return nil, err
+	}
+	if manifests == nil {
+		manifests = []ocispec.Descriptor{}
+	}
+	m, err := json.Marshal(manifests)
+	if err != nil {
+		return nil, err
+	}
+	fields["manifests"] = m
+	return json.Marshal(fields)
+}
+
+// Attach writes one referrer: its blobs (the empty config once per push),
+// then, once Images has finished, its manifest by digest and, when the
+// registry does not index it, its entry in the referrers index. It returns
+// the referrer's descriptor. It is safe to call concurrently.
+func (p *Push) Attach(ctx context.Context, a Artifact) (ocispec.Descriptor, error) {
+	desc, data, err := a.Manifest()
+	if err != nil {
+		return ocispec.Descriptor{}, err
+	}
+	p.mu.Lock()
+	closed := p.closed
+	p.mu.Unlock()
+	if closed {
+		return ocispec.Descriptor{}, ErrPushClosed
+	}
+	// Step 3: blobs, which do not depend on the image.
+	blobs := append([]ocispec.Descriptor{EmptyConfig}, a.layers()...)
+	if err := p.parallel(ctx, blobs, func(ctx context.Context, d ocispec.Descriptor) error {
+		return p.ensureBlob(ctx, d, func() (io.ReadCloser, error) { return io.NopCloser(bytes.NewReader(d.Data)), nil })
+	}); err != nil {
+		return ocispec.Descriptor{}, fmt.Errorf("referrer %s of %s: %w", a.ArtifactType, a.Subject.Digest, err)
+	}
+	select {
+	case <-p.imagesDone:
+	case <-ctx.Done():
+		return ocispec.Descriptor{}, ctx.Err()
+	}
+	if p.imagesErr != nil {
+		return ocispec.Descriptor{}, p.imagesErr
+	}
+	if p.plan != nil && !p.hasManifest(a.Subject.Digest) {
+		return ocispec.Descriptor{}, fmt.Errorf("%w: subject %s is not a manifest of the pushed image", ErrInvalidArtifact, a.Subject.Digest)
+	}
+	// Step 4: the manifest, by digest.
+	md := ocispec.Descriptor{MediaType: desc.MediaType, Digest: desc.Digest, Size: desc.Size}
+	subject, err := p.target.PushManifest(ctx, md, data, desc.Digest.String(), "")
+	if err != nil {
+		if s := status(err); s == 400 || s == 415 || s == 422 {
+			err = fmt.Errorf("%w: %w", ErrSubjectRejected, err)
+		}
+		return ocispec.Descriptor{}, fmt.Errorf("referrer %s of %s: %w", a.ArtifactType, a.Subject.Digest, err)
+	}
+	mode := p.learn(subject, a.Subject.Digest)
+	p.logf("pushed referrer %s (%s) of %s; referrers mode %s", desc.Digest, a.ArtifactType, a.Subject.Digest, mode)
+	if mode == ModeTagSchema {
+		wrote, err := p.addToIndex(ctx, a.Subject.Digest, desc)
+		if err != nil {
+			return ocispec.Descriptor{}, fmt.Errorf("referrer %s of %s: %w", desc.Digest, a.Subject.Digest, err)
+		}
+		if wrote {
+			p.verifying.Add(1)
+			go func() {
+				defer p.verifying.Done()
+				if err := p.verify(ctx, a.Subject.Digest, desc); err != nil {
+					p.verifyMu.Lock()
+					p.verifyErr = append(p.verifyErr, fmt.Errorf("referrer %s of %s: %w", desc.Digest, a.Subject.Digest, err))
+					p.verifyMu.Unlock()
+				}
+			}()
+		}
+	}
+	p.mu.Lock()
+	p.referrers = append(p.referrers, Referrer{Subject: a.Subject.Digest, Descriptor: desc, Mode: mode})
+	p.mu.Unlock()
+	return desc, nil
+}
+
+// learn records the referrers mode of the target from the first referrer
+// manifest PUT: OCI-Subject equal to the subject digest means the API. The
+// mode is then kept for the rest of the push.
+func (p *Push) learn(header, subject digest.Digest) Mode {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.mode == "" {
+		if header != "" && header == subject {
+			p.mode = ModeAPI
+		} else {
+			p.mode = ModeTagSchema
+		}
+	}
+	return p.mode
+}
+
+func (p *Push) hasManifest(d digest.Digest) bool {
+	var found bool
+	var walk func(n *node)
+	walk = func(n *node) {
+		if n.desc.Digest == d && oci.IsManifest(n.desc.MediaType) {
+			found = true
+		}
+		for _, c := range n.children {
+			walk(c)
+		}
+	}
+	walk(p.plan)
+	return found
+}
+
+// Commit writes the root by tag (or by digest without a tag), the last
+// write of the push, then waits for the referrers index verification and
+// returns what was pushed. A push without an image only waits.
+func (p *Push) Commit(ctx context.Context) (*Result, error) {
+	p.mu.Lock()
+	if p.closed {
+		p.mu.Unlock()
+		return nil, ErrPushClosed
+	}
+	p.closed = true
+	p.mu.Unlock()
+	if p.img != nil {
+		if err := p.Images(ctx); err != nil {
+			p.verifying.Wait()
+			return nil, err
+		}
+	}
+	var commitErr error
+	if p.plan != nil {
+		ref := p.opts.Tag
+		if ref == "" {
+			ref = p.plan.desc.Digest.String()
+		}
+		// The verification runs meanwhile; it may finish after the tag.
+		if err := p.pushManifest(ctx, p.plan, ref); err != nil {
+			commitErr = fmt.Errorf("writing %s: %w", ref, err)
+		}
+	}
+	p.verifying.Wait()
+	if commitErr != nil {
+		return nil, commitErr
+	}
+	if err := errors.Join(p.verifyErr...); err != nil {
+		return nil, err
+	}
+	return p.result(), nil
+}
+
+func (p *Push) result() *Result {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	r := &Result{Target: p.target.Name(), Referrers: slices.Clone(p.referrers), Modes: map[string]Mode{}}
+	if p.mode != "" {
+		r.Modes[p.target.Name()] = p.mode
+	}
+	if p.plan == nil {
+		return r
+	}
+	r.Tag = p.opts.Tag
+	r.Root = p.plan.desc
+	r.Root.Platform, r.Root.Annotations = nil, nil
+	r.SourceRoot = ocispec.Descriptor{MediaType: p.img.Root.MediaType, Digest: p.img.Root.Digest, Size: p.img.Root.Size}
+	var walk func(n *node)
+	walk = func(n *node) {
+		r.Stripped = append(r.Stripped, n.stripped...)
+		if oci.IsManifest(n.desc.MediaType) {
+			if n.attestation {
+				r.Attestations = append(r.Attestations, n.desc)
+			} else {
+				r.Images = append(r.Images, n.desc)
+			}
+		}
+		for _, c := range n.children {
+			walk(c)
+		}
+	}
+	walk(p.plan)
+	return r
+}

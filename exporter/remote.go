@@ -1,0 +1,388 @@
+package exporter
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"mime"
+	"net/http"
+	"net/url"
+	"regexp"
+	"strings"
+	"time"
+
+	"github.com/opencontainers/go-digest"
+	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
+	"oras.land/oras-go/v2/errdef"
+	"oras.land/oras-go/v2/registry"
+	"oras.land/oras-go/v2/registry/remote"
+	"oras.land/oras-go/v2/registry/remote/auth"
+	"oras.land/oras-go/v2/registry/remote/errcode"
+
+	"github.com/affix-oci/affix/internal/oci"
+)
+
+// ErrReferrersAPIUnsupported means the registry does not serve the
+// referrers API (it answered 404 on the referrers endpoint).
+var ErrReferrersAPIUnsupported = errors.New("referrers API not supported")
+
+// manifestAccept is the Accept header of manifest reads.
+var manifestAccept = strings.Join([]string{
+	ocispec.MediaTypeImageIndex, ocispec.MediaTypeImageManifest,
+	oci.MediaTypeDockerManifestList, oci.MediaTypeDockerManifest,
+}, ", ")
+
+// Remote is a repository in a registry. It implements Target (and Mounter,
+// ReferrersLister and oci.Fetcher) over HTTP: blobs through oras-go's
+// repository client, manifests through raw requests on the same
+// authenticating client, so that response headers (OCI-Subject, ETag) are
+// seen and no library referrers logic runs. Fetched content is verified
+// against its digest. Remote is safe for concurrent use.
+type Remote struct {
+	ref       registry.Reference
+	client    remote.Client
+	plainHTTP bool
+	repo      *remote.Repository
+	// blobAttempts bounds whole-upload retries of one blob.
+	blobAttempts int
+}
+
+var (
+	_ Target          = (*Remote)(nil)
+	_ Mounter         = (*Remote)(nil)
+	_ ReferrersLister = (*Remote)(nil)
+	_ oci.Fetcher     = (*Remote)(nil)
+)
+
+// RemoteOptions configure a Remote.
+type RemoteOptions struct {
+	// Client sends the requests; nil means NewClient(nil, nil). Use an
+	// *auth.Client so that credentials and tokens are handled.
+	Client remote.Client
+	// PlainHTTP talks HTTP instead of HTTPS.
+	PlainHTTP bool
+}
+
+// NewRemote returns the repository that ref (host/repository, a tag or
+// digest is ignored) names.
+func NewRemote(ref registry.Reference, opts RemoteOptions) (*Remote, error) {
+	if err := ref.ValidateRepository(); err != nil {
+		return nil, fmt.Errorf("repository %q: %w", ref.Registry+"/"+ref.Repository, err)
+	}
+	ref.Reference = ""
+	c := opts.Client
+	if c == nil {
+		c = NewClient(nil, nil)
+	}
+	repo := &remote.Repository{Client: c, Reference: ref, PlainHTTP: opts.PlainHTTP}
+	return &Remote{ref: ref, client: c, plainHTTP: opts.PlainHTTP, repo: repo, blobAttempts: 3}, nil
+}
+
+// NewClient returns an authenticating client that sends requests through
+// counter (when not nil) and retries as Retry does. cred resolves
+// credentials per registry host (nil means anonymous).
+func NewClient(cred auth.CredentialFunc, counter *Counter) *auth.Client {
+	var base http.RoundTripper = http.DefaultTransport
+	if counter != nil {
+		if counter.Base == nil {
+			counter.Base = http.DefaultTransport
+		}
+		base = counter
+	}
+	c := &auth.Client{
+		Client:     &http.Client{Transport: &Retry{Base: base}},
+		Cache:      auth.NewCache(),
+		Credential: cred,
+	}
+	c.SetUserAgent("affix")
+	return c
+}
+
+// Name returns registry/repository.
+func (r *Remote) Name() string { return r.ref.Registry + "/" + r.ref.Repository }
+
+// Reference returns the repository reference (without tag or digest).
+func (r *Remote) Reference() registry.Reference { return r.ref }
+
+func (r *Remote) url(kind, reference string) string {
+	scheme := "https"
+	if r.plainHTTP {
+		scheme = "http"
+	}
+	return fmt.Sprintf("%s://%s/v2/%s/%s/%s", scheme, r.ref.Host(), r.ref.Repository, kind, reference)
+}
+
+// Exists reports whether the registry has the blob (one HEAD).
+func (r *Remote) Exists(ctx context.Context, desc ocispec.Descriptor) (bool, error) {
+	ok, err := r.repo.Blobs().Exists(ctx, desc)
+	if err != nil {
+		return false, r.wrap("checking blob "+desc.Digest.String(), err)
+	}
+	return ok, nil
+}
+
+// PushBlob uploads the blob (POST then PUT), retrying the whole upload from
+// open when an attempt fails on a dropped connection, 5xx or 429.
+func (r *Remote) PushBlob(ctx context.Context, desc ocispec.Descriptor, open func() (io.ReadCloser, error)) error {
+	return r.retryBlob(ctx, desc, func() error {
+		rc, err := open()
+		if err != nil {
+			return err
+		}
+		defer rc.Close()
+		return r.repo.Blobs().Push(ctx, desc, rc)
+	})
+}
+
+// Mount mounts the blob from repository from; the registry falls back to
+// an upload in the same session when it cannot mount.
+func (r *Remote) Mount(ctx context.Context, desc ocispec.Descriptor, from string, open func() (io.ReadCloser, error)) error {
+	m, ok := r.repo.Blobs().(registry.Mounter)
+	if !ok {
+		return r.PushBlob(ctx, desc, open)
+	}
+	return r.retryBlob(ctx, desc, func() error { return m.Mount(ctx, desc, from, open) })
+}
+
+func (r *Remote) retryBlob(ctx context.Context, desc ocispec.Descriptor, push func() error) error {
+	var err error
+	for attempt := 1; ; attempt++ {
+		err = push()
+		if err == nil || errors.Is(err, errdef.ErrAlreadyExists) {
+			return nil
+		}
+		if attempt >= r.blobAttempts || !retryableOp(err) || ctx.Err() != nil {
+			break
+		}
+		wait := backoff(500*time.Millisecond, attempt)
+		if status(err) == http.StatusTooManyRequests {
+			wait = max(wait, time.Second)
+		}
+		if serr := sleep(ctx, wait); serr != nil {
+			return serr
+		}
+	}
+	return r.wrap(fmt.Sprintf("uploading blob %s (%s)", desc.Digest, desc.MediaType), err)
+}
+
+// retryableOp reports whether an operation that failed with err may succeed
+// when repeated from the start.
+func retryableOp(err error) bool {
+	switch s := status(err); {
+	case s == http.StatusTooManyRequests || s == http.StatusRequestTimeout:
+		return true
+	case s >= 500 && s != http.StatusNotImplemented:
+		return true
+	case s != 0:
+		return false
+	}
+	return retryableErr(err)
+}
+
+// status returns the HTTP status of a registry error, 0 if none.
+func status(err error) int {
+	var er *errcode.ErrorResponse
+	if errors.As(err, &er) {
+		return er.StatusCode
+	}
+	var re *ResponseError
+	if errors.As(err, &re) {
+		return re.StatusCode
+	}
+	return 0
+}
+
+// wrap adds what was being done, and maps oras-go status errors to the
+// package's sentinels.
+func (r *Remote) wrap(what string, err error) error {
+	switch status(err) {
+	case http.StatusUnauthorized, http.StatusForbidden:
+		return fmt.Errorf("%s: %s: %w: %w", r.Name(), what, ErrUnauthorized, err)
+	case http.StatusNotFound:
+		return fmt.Errorf("%s: %s: %w: %w", r.Name(), what, ErrNotFound, err)
+	}
+	return fmt.Errorf("%s: %s: %w", r.Name(), what, err)
+}
+
+// PushManifest PUTs a manifest by tag or digest and returns the OCI-Subject
+// response header.
+func (r *Remote) PushManifest(ctx context.Context, desc ocispec.Descriptor, data []byte, reference, ifMatch string) (digest.Digest, error) {
+	ctx = auth.AppendRepositoryScope(ctx, r.ref, auth.ActionPull, auth.ActionPush)
+	req, err := http.NewRequestWithContext(ctx, http.MethodPut, r.url("manifests", reference), bytes.NewReader(data))
+	if err != nil {
+		return "", err
+	}
+	req.Header.Set("Content-Type", desc.MediaType)
+	if ifMatch != "" {
+		req.Header.Set("If-Match", ifMatch)
+	}
+	resp, err := r.client.Do(req)
+	if err != nil {
+		return "", fmt.Errorf("%s: pushing manifest %s as %s: %w", r.Name(), desc.Digest, reference, err)
+	}
+	defer drain(resp)
+	if resp.StatusCode != http.StatusCreated && resp.StatusCode != http.StatusOK {
+		return "", fmt.Errorf("%s: pushing manifest %s as %s: %w", r.Name(), desc.Digest, reference, responseError(resp))
+	}
+	if h := resp.Header.Get("Docker-Content-Digest"); h != "" && h != desc.Digest.String() {
+		return "", fmt.Errorf("%s: pushing manifest %s: registry stored %s: %w", r.Name(), desc.Digest, h, oci.ErrDigestMismatch)
+	}
+	return digest.Digest(resp.Header.Get("OCI-Subject")), nil
+}
+
+// FetchManifest GETs a manifest by tag or digest and verifies it: against
+// the digest when reference is one, else against Docker-Content-Digest
+// when the registry sends it.
+func (r *Remote) FetchManifest(ctx context.Context, reference string) (ocispec.Descriptor, []byte, string, error) {
+	ctx = auth.AppendRepositoryScope(ctx, r.ref, auth.ActionPull)
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, r.url("manifests", reference), nil)
+	if err != nil {
+		return ocispec.Descriptor{}, nil, "", err
+	}
+	req.Header.Set("Accept", manifestAccept)
+	resp, err := r.client.Do(req)
+	if err != nil {
+		return ocispec.Descriptor{}, nil, "", fmt.Errorf("%s: reading manifest %s: %w", r.Name(), reference, err)
+	}
+	defer drain(resp)
+	if resp.StatusCode != http.StatusOK {
+		return ocispec.Descriptor{}, nil, "", fmt.Errorf("%s: reading manifest %s: %w", r.Name(), reference, responseError(resp))
+	}
+	if resp.ContentLength > oci.MaxManifestSize {
+		return ocispec.Descriptor{}, nil, "", fmt.Errorf("%s: manifest %s: %d bytes: %w", r.Name(), reference, resp.ContentLength, oci.ErrTooLarge)
+	}
+	data, err := io.ReadAll(io.LimitReader(resp.Body, oci.MaxManifestSize+1))
+	if err != nil {
+		return ocispec.Descriptor{}, nil, "", fmt.Errorf("%s: reading manifest %s: %w", r.Name(), reference, err)
+	}
+	if len(data) > oci.MaxManifestSize {
+		return ocispec.Descriptor{}, nil, "", fmt.Errorf("%s: manifest %s: %w", r.Name(), reference, oci.ErrTooLarge)
+	}
+	want := digest.Digest(reference)
+	if want.Validate() != nil {
+		want = digest.Digest(resp.Header.Get("Docker-Content-Digest"))
+	}
+	var got digest.Digest
+	if want.Validate() == nil {
+		got = want.Algorithm().FromBytes(data)
+		if got != want {
+			return ocispec.Descriptor{}, nil, "", fmt.Errorf("%s: manifest %s: body hashes to %s, want %s: %w", r.Name(), reference, got, want, oci.ErrDigestMismatch)
+		}
+	} else {
+		got = digest.FromBytes(data)
+	}
+	mt, _, _ := mime.ParseMediaType(resp.Header.Get("Content-Type"))
+	var probe struct {
+		MediaType string `json:"mediaType"`
+	}
+	if json.Unmarshal(data, &probe) == nil && probe.MediaType != "" {
+		mt = probe.MediaType
+	}
+	desc := ocispec.Descriptor{MediaType: mt, Digest: got, Size: int64(len(data))}
+	return desc, data, resp.Header.Get("ETag"), nil
+}
+
+// Fetch implements oci.Fetcher: manifests through FetchManifest, blobs
+// through the blob endpoint, both verified against desc.
+func (r *Remote) Fetch(ctx context.Context, desc ocispec.Descriptor) (io.ReadCloser, error) {
+	if oci.IsManifest(desc.MediaType) || oci.IsIndex(desc.MediaType) {
+		_, data, _, err := r.FetchManifest(ctx, desc.Digest.String())
+		if err != nil {
+			return nil, err
+		}
+		if int64(len(data)) != desc.Size {
+			return nil, fmt.Errorf("%s: manifest %s: %d bytes, descriptor says %d: %w", r.Name(), desc.Digest, len(data), desc.Size, oci.ErrDigestMismatch)
+		}
+		return io.NopCloser(bytes.NewReader(data)), nil
+	}
+	rc, err := r.repo.Blobs().Fetch(ctx, desc)
+	if err != nil {
+		return nil, r.wrap("reading blob "+desc.Digest.String(), err)
+	}
+	return struct {
+		io.Reader
+		io.Closer
+	}{oci.VerifyReader(rc, desc), rc}, nil
+}
+
+// ReferrersAPI lists the referrers of subject through the referrers API,
+// following Link pagination (at most 100 pages).
+func (r *Remote) ReferrersAPI(ctx context.Context, subject digest.Digest) ([]ocispec.Descriptor, error) {
+	ctx = auth.AppendRepositoryScope(ctx, r.ref, auth.ActionPull)
+	next := r.url("referrers", subject.String())
+	var out []ocispec.Descriptor
+	for page := 0; next != "" && page < 100; page++ {
+		req, err := http.NewRequestWithContext(ctx, http.MethodGet, next, nil)
+		if err != nil {
+			return nil, err
+		}
+		req.Header.Set("Accept", ocispec.MediaTypeImageIndex)
+		resp, err := r.client.Do(req)
+		if err != nil {
+			return nil, fmt.Errorf("%s: listing referrers of %s: %w", r.Name(), subject, err)
+		}
+		if resp.StatusCode == http.StatusNotFound {
+			drain(resp)
+			return nil, fmt.Errorf("%s: %w", r.Name(), ErrReferrersAPIUnsupported)
+		}
+		if resp.StatusCode != http.StatusOK {
+			err := responseError(resp)
+			drain(resp)
+			return nil, fmt.Errorf("%s: listing referrers of %s: %w", r.Name(), subject, err)
+		}
+		var idx ocispec.Index
+		err = json.NewDecoder(io.LimitReader(resp.Body, oci.MaxManifestSize)).Decode(&idx)
+		link := resp.Header.Get("Link")
+		drain(resp)
+		if err != nil {
+			return nil, fmt.Errorf("%s: decoding referrers of %s: %w", r.Name(), subject, err)
+		}
+		out = append(out, idx.Manifests...)
+		next, err = nextLink(req.URL, link)
+		if err != nil {
+			return nil, fmt.Errorf("%s: referrers of %s: %w", r.Name(), subject, err)
+		}
+	}
+	return out, nil
+}
+
+var linkRE = regexp.MustCompile(`<([^>]+)>\s*;\s*rel="?next"?`)
+
+func nextLink(base *url.URL, header string) (string, error) {
+	if header == "" {
+		return "", nil
+	}
+	m := linkRE.FindStringSubmatch(header)
+	if m == nil {
+		return "", nil
+	}
+	u, err := base.Parse(m[1])
+	if err != nil {
+		return "", fmt.Errorf("bad Link header %q: %w", header, err)
+	}
+	if u.Host != base.Host {
+		return "", fmt.Errorf("Link header %q leaves the registry", header)
+	}
+	return u.String(), nil
+}
+
+func responseError(resp *http.Response) error {
+	b, _ := io.ReadAll(io.LimitReader(resp.Body, 1024))
+	u := ""
+	if resp.Request != nil {
+		u = resp.Request.URL.Redacted()
+	}
+	m := ""
+	if resp.Request != nil {
+		m = resp.Request.Method
+	}
+	return &ResponseError{Method: m, URL: u, StatusCode: resp.StatusCode, Detail: strings.TrimSpace(string(b))}
+}
+
+func drain(resp *http.Response) {
+	io.Copy(io.Discard, io.LimitReader(resp.Body, 64<<10))
+	resp.Body.Close()
+}

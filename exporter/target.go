@@ -1,0 +1,47 @@
+package exporter
+
+import (
+	"context"
+	"io"
+
+	"github.com/opencontainers/go-digest"
+	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
+)
+
+// Target is a repository a push writes to. Remote implements it for a
+// registry, Layout for an OCI image layout directory.
+type Target interface {
+	// Name names the target (registry/repository or layout path) in
+	// messages and metadata.
+	Name() string
+	// Exists reports whether the target holds the blob desc.
+	Exists(ctx context.Context, desc ocispec.Descriptor) (bool, error)
+	// PushBlob stores the blob desc. open returns its content; it may be
+	// called again when an attempt fails and is retried.
+	PushBlob(ctx context.Context, desc ocispec.Descriptor, open func() (io.ReadCloser, error)) error
+	// PushManifest stores the manifest or index data (described by desc)
+	// under reference, a tag or its digest. A non-empty ifMatch is sent as
+	// If-Match; a lost condition is ErrPreconditionFailed. It returns the
+	// subject digest the target says it indexed (the OCI-Subject response
+	// header), "" when it indexed none.
+	PushManifest(ctx context.Context, desc ocispec.Descriptor, data []byte, reference, ifMatch string) (subject digest.Digest, err error)
+	// FetchManifest reads the manifest or index that reference (a tag or
+	// digest) names, verified against its digest. etag is the response's
+	// ETag, "" when none. A missing manifest is ErrNotFound.
+	FetchManifest(ctx context.Context, reference string) (desc ocispec.Descriptor, data []byte, etag string, err error)
+}
+
+// Mounter is a Target that can mount a blob from another repository of the
+// same registry instead of uploading it.
+type Mounter interface {
+	// Mount makes the blob desc of repository from available in the
+	// target, uploading it from open when the registry cannot mount.
+	Mount(ctx context.Context, desc ocispec.Descriptor, from string, open func() (io.ReadCloser, error)) error
+}
+
+// ReferrersLister is a Target that may serve the referrers API.
+type ReferrersLister interface {
+	// ReferrersAPI lists the referrers of subject through the referrers
+	// API. A registry without the API answers ErrReferrersAPIUnsupported.
+	ReferrersAPI(ctx context.Context, subject digest.Digest) ([]ocispec.Descriptor, error)
+}

@@ -1,0 +1,238 @@
+package registrytest
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"net/http/httputil"
+	"net/url"
+	"regexp"
+	"strings"
+	"sync"
+	"testing"
+)
+
+// Action is what a Fault does to a request.
+type Action int
+
+// Fault actions.
+const (
+	// Unavailable answers 503 without forwarding.
+	Unavailable Action = iota + 1
+	// TooManyRequests answers 429 with Retry-After without forwarding.
+	TooManyRequests
+	// Drop closes the connection without answering (after forwarding
+	// nothing).
+	Drop
+	// Corrupt forwards the request and flips one byte of the response body
+	// (same length, wrong digest).
+	Corrupt
+	// RejectSubject answers 400 MANIFEST_INVALID to a manifest PUT whose
+	// body has a subject field, as registries without OCI 1.1 support do;
+	// other requests are forwarded.
+	RejectSubject
+)
+
+func (a Action) String() string {
+	switch a {
+	case Unavailable:
+		return "503"
+	case TooManyRequests:
+		return "429"
+	case Drop:
+		return "drop"
+	case Corrupt:
+		return "corrupt"
+	case RejectSubject:
+		return "reject-subject"
+	}
+	return fmt.Sprintf("action(%d)", int(a))
+}
+
+// Fault injects Action into requests that match Method (empty: any) and
+// Path (a regular expression on the URL path; empty: any), Times times (0:
+// every time), skipping the first Skip matches.
+type Fault struct {
+	Method string
+	Path   string
+	Action Action
+	Times  int
+	Skip   int
+	// RetryAfter is the Retry-After value of TooManyRequests; empty means "1".
+	RetryAfter string
+
+	re   *regexp.Regexp
+	seen int
+	done int
+}
+
+// Proxy is a reverse proxy in front of a registry that injects faults and
+// logs requests.
+type Proxy struct {
+	// Host is the proxy's host:port; use it in place of the registry's.
+	Host string
+
+	srv    *httptest.Server
+	target *url.URL
+	mu     sync.Mutex
+	faults []*Fault
+	log    []string
+}
+
+type corruptKey struct{}
+
+// NewProxy starts a proxy to the registry at host (host:port, plain HTTP).
+// Close stops it.
+func NewProxy(host string) *Proxy {
+	p := &Proxy{target: &url.URL{Scheme: "http", Host: host}}
+	rp := &httputil.ReverseProxy{
+		Rewrite: func(r *httputil.ProxyRequest) {
+			r.SetURL(p.target)
+			// Keep the client's Host so that absolute Location headers
+			// lead back through the proxy.
+			r.Out.Host = r.In.Host
+		},
+		ModifyResponse: func(resp *http.Response) error {
+			if resp.Request.Context().Value(corruptKey{}) == nil || resp.StatusCode != http.StatusOK {
+				return nil
+			}
+			b, err := io.ReadAll(resp.Body)
+			resp.Body.Close()
+			if err != nil {
+				return err
+			}
+			if len(b) > 0 {
+				b[len(b)/2] ^= 0x01
+			}
+			resp.Body = io.NopCloser(bytes.NewReader(b))
+			return nil
+		},
+	}
+	p.srv = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		f := p.match(r)
+		p.mu.Lock()
+		entry := r.Method + " " + r.URL.Path
+		if f != nil {
+			entry += " [" + f.Action.String() + "]"
+		}
+		p.log = append(p.log, entry)
+		p.mu.Unlock()
+		if f == nil {
+			rp.ServeHTTP(w, r)
+			return
+		}
+		switch f.Action {
+		case Unavailable:
+			io.Copy(io.Discard, r.Body)
+			w.Header().Set("Content-Type", "application/json")
+			w.WriteHeader(http.StatusServiceUnavailable)
+			io.WriteString(w, `{"errors":[{"code":"UNAVAILABLE","message":"injected 503"}]}`)
+		case TooManyRequests:
+			io.Copy(io.Discard, r.Body)
+			ra := f.RetryAfter
+			if ra == "" {
+				ra = "1"
+			}
+			w.Header().Set("Retry-After", ra)
+			w.Header().Set("Content-Type", "application/json")
+			w.WriteHeader(http.StatusTooManyRequests)
+			io.WriteString(w, `{"errors":[{"code":"TOOMANYREQUESTS","message":"injected 429"}]}`)
+		case Drop:
+			hj, ok := w.(http.Hijacker)
+			if !ok {
+				panic(http.ErrAbortHandler)
+			}
+			conn, _, err := hj.Hijack()
+			if err == nil {
+				conn.Close()
+			}
+		case Corrupt:
+			rp.ServeHTTP(w, r.WithContext(context.WithValue(r.Context(), corruptKey{}, true)))
+		case RejectSubject:
+			body, _ := io.ReadAll(r.Body)
+			if r.Method == http.MethodPut && strings.Contains(r.URL.Path, "/manifests/") && bytes.Contains(body, []byte(`"subject"`)) {
+				w.Header().Set("Content-Type", "application/json")
+				w.WriteHeader(http.StatusBadRequest)
+				io.WriteString(w, `{"errors":[{"code":"MANIFEST_INVALID","message":"manifest invalid","detail":"unknown field subject"}]}`)
+				return
+			}
+			r.Body = io.NopCloser(bytes.NewReader(body))
+			r.ContentLength = int64(len(body))
+			rp.ServeHTTP(w, r)
+		}
+	}))
+	p.Host = strings.TrimPrefix(p.srv.URL, "http://")
+	return p
+}
+
+// StartProxy starts a proxy for the test and stops it when the test ends.
+func StartProxy(t testing.TB, host string) *Proxy {
+	p := NewProxy(host)
+	t.Cleanup(p.Close)
+	return p
+}
+
+// Inject adds a fault. Faults are tried in the order added; the first that
+// matches and has injections left applies.
+func (p *Proxy) Inject(f Fault) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if f.Path != "" {
+		f.re = regexp.MustCompile(f.Path)
+	}
+	p.faults = append(p.faults, &f)
+}
+
+// Clear removes every fault.
+func (p *Proxy) Clear() {
+	p.mu.Lock()
+	p.faults = nil
+	p.mu.Unlock()
+}
+
+// Injected returns how many faults were injected.
+func (p *Proxy) Injected() int {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	n := 0
+	for _, f := range p.faults {
+		n += f.done
+	}
+	return n
+}
+
+// Log returns "METHOD PATH [fault]" for every request seen.
+func (p *Proxy) Log() []string {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return append([]string(nil), p.log...)
+}
+
+func (p *Proxy) match(r *http.Request) *Fault {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	for _, f := range p.faults {
+		if f.Method != "" && f.Method != r.Method {
+			continue
+		}
+		if f.re != nil && !f.re.MatchString(r.URL.Path) {
+			continue
+		}
+		if f.Times > 0 && f.done >= f.Times {
+			continue
+		}
+		f.seen++
+		if f.seen <= f.Skip {
+			continue
+		}
+		f.done++
+		return f
+	}
+	return nil
+}
+
+// Close stops the proxy.
+func (p *Proxy) Close() { p.srv.Close() }

@@ -1,0 +1,89 @@
+package registrytest
+
+import (
+	"net/http"
+	"strings"
+	"testing"
+)
+
+func TestRegistriesAnswer(t *testing.T) {
+	for _, k := range Kinds {
+		t.Run(string(k), func(t *testing.T) {
+			r := Start(t, k, Options{})
+			resp, err := http.Get("http://" + r.Host + "/v2/")
+			if err != nil {
+				t.Fatal(err)
+			}
+			resp.Body.Close()
+			if resp.StatusCode != http.StatusOK {
+				t.Fatalf("/v2/: %s", resp.Status)
+			}
+			// The referrers endpoint answers 404 exactly when the API is off.
+			resp, err = http.Get("http://" + r.Host + "/v2/x/referrers/sha256:" + strings.Repeat("a", 64))
+			if err != nil {
+				t.Fatal(err)
+			}
+			resp.Body.Close()
+			if got := resp.StatusCode != http.StatusNotFound; got != r.Referrers {
+				t.Errorf("referrers endpoint %s, Referrers = %v", resp.Status, r.Referrers)
+			}
+		})
+	}
+}
+
+func TestAuth(t *testing.T) {
+	for _, k := range []Kind{Distribution, DistributionV3} {
+		t.Run(string(k), func(t *testing.T) {
+			r := Start(t, k, Options{Auth: true})
+			resp, err := http.Get("http://" + r.Host + "/v2/")
+			if err != nil {
+				t.Fatal(err)
+			}
+			resp.Body.Close()
+			if resp.StatusCode != http.StatusUnauthorized {
+				t.Fatalf("anonymous /v2/: %s, want 401", resp.Status)
+			}
+			req, _ := http.NewRequest(http.MethodGet, "http://"+r.Host+"/v2/", nil)
+			req.SetBasicAuth(r.Username, r.Password)
+			resp, err = http.DefaultClient.Do(req)
+			if err != nil {
+				t.Fatal(err)
+			}
+			resp.Body.Close()
+			if resp.StatusCode != http.StatusOK {
+				t.Fatalf("authenticated /v2/: %s", resp.Status)
+			}
+		})
+	}
+}
+
+func TestProxyFaults(t *testing.T) {
+	r := Start(t, OlaregAPI, Options{})
+	p := StartProxy(t, r.Host)
+	p.Inject(Fault{Path: "^/v2/$", Action: Unavailable, Times: 1})
+	p.Inject(Fault{Path: "^/v2/$", Action: TooManyRequests, Times: 1, RetryAfter: "2"})
+	p.Inject(Fault{Path: "^/v2/$", Action: Drop, Times: 1})
+	get := func() (*http.Response, error) { return http.Get("http://" + p.Host + "/v2/") }
+	resp, err := get()
+	if err != nil || resp.StatusCode != 503 {
+		t.Fatalf("first: %v %v", resp, err)
+	}
+	resp.Body.Close()
+	resp, err = get()
+	if err != nil || resp.StatusCode != 429 || resp.Header.Get("Retry-After") != "2" {
+		t.Fatalf("second: %v %v", resp, err)
+	}
+	resp.Body.Close()
+	if resp, err = get(); err == nil {
+		resp.Body.Close()
+		t.Fatalf("third: got %s, want a dropped connection", resp.Status)
+	}
+	resp, err = get()
+	if err != nil || resp.StatusCode != 200 {
+		t.Fatalf("fourth: %v %v", resp, err)
+	}
+	resp.Body.Close()
+	if p.Injected() != 3 || len(p.Log()) != 4 {
+		t.Errorf("injected %d, log %v", p.Injected(), p.Log())
+	}
+}
