@@ -1,0 +1,555 @@
+package frontend
+
+import (
+	"archive/tar"
+	"bytes"
+	"compress/gzip"
+	"context"
+	"debug/elf"
+	"encoding/json"
+	"errors"
+	"io"
+	"os"
+	"os/exec"
+	"path"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+
+	"github.com/affix-oci/affix/internal/buildkittest"
+	"github.com/affix-oci/affix/internal/oci"
+	"github.com/containerd/platforms"
+	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
+)
+
+// The integration tests share one buildkitd (started by the first test
+// that needs it, stopped by TestMain), so its cache is warm across tests;
+// the two-node test starts a second one.
+var shared struct {
+	once sync.Once
+	d    *buildkittest.Daemon
+	err  error
+}
+
+func TestMain(m *testing.M) {
+	code := m.Run()
+	if shared.d != nil {
+		shared.d.Stop()
+	}
+	os.Exit(code)
+}
+
+func sharedDaemon(t *testing.T) *buildkittest.Daemon {
+	t.Helper()
+	bin := buildkittest.Require(t)
+	shared.once.Do(func() {
+		shared.d, shared.err = buildkittest.StartDaemon(context.Background(), bin)
+	})
+	if shared.err != nil {
+		t.Fatal(shared.err)
+	}
+	t.Cleanup(func() {
+		if t.Failed() {
+			t.Logf("shared buildkitd output:\n%s", tail(shared.d.Log(), 4000))
+		}
+	})
+	return shared.d
+}
+
+func tail(s string, n int) string {
+	if len(s) > n {
+		return "..." + s[len(s)-n:]
+	}
+	return s
+}
+
+// writeContext writes files into a new context directory; with busybox,
+// a static busybox is copied in as "busybox".
+func writeContext(t *testing.T, files map[string]string, busybox bool) string {
+	t.Helper()
+	dir := t.TempDir()
+	for name, data := range files {
+		p := filepath.Join(dir, name)
+		if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(p, []byte(data), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if busybox {
+		b, err := os.ReadFile(buildkittest.Busybox(t))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(filepath.Join(dir, "busybox"), b, 0o755); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return dir
+}
+
+// openLayout opens the layout dir for a test.
+func openLayout(t *testing.T, dir string) *oci.Layout {
+	t.Helper()
+	l, err := oci.OpenLayout(t.Context(), oci.SchemeLayout+":"+dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { l.Close() })
+	return l
+}
+
+// checkLayout reads every manifest, config and layer that index.json
+// reaches, verifying each against its digest, and checks that res
+// describes the layout: one index entry, manifests as the index lists them.
+func checkLayout(t *testing.T, res *Result) {
+	t.Helper()
+	l := openLayout(t, res.Layout)
+	if roots := l.Roots(); len(roots) != 1 || roots[0].Digest != res.Index.Digest {
+		t.Fatalf("index.json lists %v, want one entry %s", roots, res.Index.Digest)
+	}
+	imgs, err := oci.Walk(t.Context(), l, l.Roots()...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var plat []ocispec.Descriptor
+	for _, img := range imgs {
+		if img.Attestation {
+			t.Errorf("attestation manifest %s in the index; attestations must be off", img.Descriptor.Digest)
+			continue
+		}
+		plat = append(plat, img.Descriptor)
+		var m ocispec.Manifest
+		if _, err := oci.ReadJSON(t.Context(), l, img.Descriptor, &m); err != nil {
+			t.Fatal(err)
+		}
+		for _, d := range append([]ocispec.Descriptor{m.Config}, m.Layers...) {
+			rc, err := l.Fetch(t.Context(), d)
+			if err != nil {
+				t.Fatal(err)
+			}
+			_, err = io.Copy(io.Discard, rc)
+			rc.Close()
+			if err != nil {
+				t.Fatalf("blob %s: %v", d.Digest, err)
+			}
+		}
+	}
+	if len(plat) != len(res.Manifests) {
+		t.Fatalf("layout has %d platform manifests, Result %d", len(plat), len(res.Manifests))
+	}
+	for i := range plat {
+		if plat[i].Digest != res.Manifests[i].Digest || res.Manifests[i].Platform == nil {
+			t.Errorf("manifest %d: layout %s, Result %s (platform %v)", i, plat[i].Digest, res.Manifests[i].Digest, res.Manifests[i].Platform)
+		}
+	}
+	if _, err := os.Stat(filepath.Join(res.Layout, ".affix-parts")); err == nil {
+		t.Error("merge left .affix-parts behind")
+	}
+}
+
+// imageFile returns the content of file p in the image m of layout dir,
+// reading layers from the top down.
+func imageFile(t *testing.T, dir string, m ocispec.Descriptor, p string) ([]byte, bool) {
+	t.Helper()
+	l := openLayout(t, dir)
+	var man ocispec.Manifest
+	if _, err := oci.ReadJSON(t.Context(), l, m, &man); err != nil {
+		t.Fatal(err)
+	}
+	p = strings.TrimPrefix(p, "/")
+	for i := len(man.Layers) - 1; i >= 0; i-- {
+		rc, err := l.Fetch(t.Context(), man.Layers[i])
+		if err != nil {
+			t.Fatal(err)
+		}
+		zr, err := gzip.NewReader(rc)
+		if err != nil {
+			rc.Close()
+			t.Fatalf("layer %s: %v", man.Layers[i].Digest, err)
+		}
+		tr := tar.NewReader(zr)
+		for {
+			h, err := tr.Next()
+			if err == io.EOF {
+				break
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			if path.Clean(strings.TrimPrefix(h.Name, "./")) == p {
+				b, err := io.ReadAll(tr)
+				rc.Close()
+				if err != nil {
+					t.Fatal(err)
+				}
+				return b, true
+			}
+		}
+		rc.Close()
+	}
+	return nil, false
+}
+
+// imageConfig reads the config of image m.
+func imageConfig(t *testing.T, dir string, m ocispec.Descriptor) ocispec.Image {
+	t.Helper()
+	l := openLayout(t, dir)
+	var man ocispec.Manifest
+	if _, err := oci.ReadJSON(t.Context(), l, m, &man); err != nil {
+		t.Fatal(err)
+	}
+	var img ocispec.Image
+	if _, err := oci.ReadJSON(t.Context(), l, man.Config, &img); err != nil {
+		t.Fatal(err)
+	}
+	return img
+}
+
+func wantFile(t *testing.T, dir string, m ocispec.Descriptor, p, want string) {
+	t.Helper()
+	b, ok := imageFile(t, dir, m, p)
+	if !ok {
+		t.Errorf("%s (%s): no %s", m.Digest, platforms.FormatAll(*m.Platform), p)
+		return
+	}
+	if string(b) != want {
+		t.Errorf("%s (%s): %s = %q, want %q", m.Digest, platforms.FormatAll(*m.Platform), p, b, want)
+	}
+}
+
+func TestIntegrationRunSteps(t *testing.T) {
+	d := sharedDaemon(t)
+	extra := writeContext(t, map[string]string{"extra.txt": "from a named context\n"}, false)
+	dir := writeContext(t, map[string]string{
+		"Dockerfile": `FROM scratch
+COPY busybox /bin/busybox
+RUN ["/bin/busybox", "--install", "-s", "/bin"]
+ARG GREETING=hi
+RUN --mount=type=secret,id=tok cp /run/secrets/tok /secret-copy && echo "$GREETING from $(uname -m)" > /greeting
+COPY --from=extra extra.txt /extra.txt
+LABEL stage=final
+`,
+	}, true)
+	secret := filepath.Join(t.TempDir(), "tok")
+	if err := os.WriteFile(secret, []byte("s3cr3t"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	var progress bytes.Buffer
+	prog, err := StartProgress(t.Context(), ProgressRawJSON, &progress)
+	if err != nil {
+		t.Fatal(err)
+	}
+	res, err := Build(t.Context(), Options{
+		ContextDir:    dir,
+		Platforms:     []string{"linux/amd64"},
+		BuildArgs:     []string{"GREETING=hello"},
+		Secrets:       []string{"id=tok,src=" + secret},
+		BuildContexts: []string{"extra=" + extra},
+		Labels:        []string{"org.example.built-by=affix"},
+		Tags:          []string{"example.com/hello:v1"},
+		Builder:       d.Addr,
+		Output:        filepath.Join(t.TempDir(), "layout"),
+		Progress:      prog,
+	})
+	if err != nil {
+		prog.Close()
+		t.Fatal(err)
+	}
+	// affix's own phase, on the same display as the build.
+	if err := prog.Task(t.Context(), "generating SBOM for linux/amd64", func(ctx context.Context) error {
+		Logf(ctx, "%d packages", 0)
+		return nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+	if err := prog.Close(); err != nil {
+		t.Fatal(err)
+	}
+	checkLayout(t, res)
+	if len(res.Manifests) != 1 || platforms.FormatAll(*res.Manifests[0].Platform) != "linux/amd64" {
+		t.Fatalf("manifests %+v", res.Manifests)
+	}
+	m := res.Manifests[0]
+	wantFile(t, res.Layout, m, "/greeting", "hello from x86_64\n")
+	wantFile(t, res.Layout, m, "/secret-copy", "s3cr3t")
+	wantFile(t, res.Layout, m, "/extra.txt", "from a named context\n")
+	cfg := imageConfig(t, res.Layout, m)
+	if cfg.Config.Labels["org.example.built-by"] != "affix" || cfg.Config.Labels["stage"] != "final" {
+		t.Errorf("labels %v", cfg.Config.Labels)
+	}
+	if got := res.Index.Annotations[ocispec.AnnotationRefName]; got != "v1" {
+		t.Errorf("index ref name %q, want v1 (%v)", got, res.Index.Annotations)
+	}
+	if !res.SourceDateEpoch.IsZero() {
+		t.Errorf("SourceDateEpoch %v without one set", res.SourceDateEpoch)
+	}
+
+	sss := decodeRawJSON(t, progress.Bytes())
+	task := lastVertex(sss, "generating SBOM for linux/amd64")
+	if task == nil || task.Started == nil || task.Completed == nil {
+		t.Errorf("rawjson progress lacks the task vertex: %+v", task)
+	}
+	var sawRun bool
+	for _, ss := range sss {
+		for _, v := range ss.Vertexes {
+			if strings.Contains(v.Name, "RUN --mount=type=secret") && v.Completed != nil {
+				sawRun = true
+			}
+		}
+	}
+	if !sawRun {
+		t.Error("rawjson progress lacks the RUN vertex")
+	}
+}
+
+// twoPlatformContext is a context whose image selects a file per
+// TARGETARCH, with no RUN step, so it builds for any platform.
+func twoPlatformContext(t *testing.T) string {
+	return writeContext(t, map[string]string{
+		"Dockerfile": `FROM scratch
+ARG TARGETARCH
+COPY common.txt /common.txt
+COPY bin/hello-${TARGETARCH} /hello
+`,
+		"common.txt":      "shared by every platform\n",
+		"bin/hello-amd64": "amd64 program\n",
+		"bin/hello-arm64": "arm64 program\n",
+	}, false)
+}
+
+func TestIntegrationTwoPlatforms(t *testing.T) {
+	d := sharedDaemon(t)
+	res, err := Build(t.Context(), Options{
+		ContextDir: twoPlatformContext(t),
+		Platforms:  []string{"linux/arm64", "linux/amd64"},
+		Builder:    d.Addr,
+		Output:     filepath.Join(t.TempDir(), "layout"),
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	checkLayout(t, res)
+	if len(res.Manifests) != 2 {
+		t.Fatalf("manifests %+v", res.Manifests)
+	}
+	for i, arch := range []string{"arm64", "amd64"} {
+		m := res.Manifests[i]
+		if got := platforms.FormatAll(*m.Platform); got != "linux/"+arch {
+			t.Errorf("manifest %d is %s, want linux/%s (requested order)", i, got, arch)
+		}
+		wantFile(t, res.Layout, m, "/hello", arch+" program\n")
+		wantFile(t, res.Layout, m, "/common.txt", "shared by every platform\n")
+		if cfg := imageConfig(t, res.Layout, m); cfg.Architecture != arch {
+			t.Errorf("config architecture %q, want %q", cfg.Architecture, arch)
+		}
+	}
+}
+
+func TestIntegrationTwoNodes(t *testing.T) {
+	d1 := sharedDaemon(t)
+	d2 := buildkittest.Start(t)
+	dir := twoPlatformContext(t)
+	var progress bytes.Buffer
+	prog, err := StartProgress(t.Context(), ProgressRawJSON, &progress)
+	if err != nil {
+		t.Fatal(err)
+	}
+	res, err := Build(t.Context(), Options{
+		ContextDir:      dir,
+		Nodes:           []string{"linux/amd64=" + d1.Addr, "linux/arm64=" + d2.Addr},
+		SourceDateEpoch: "1700000000",
+		Tags:            []string{"example.com/hello:multi"},
+		Annotations:     []string{"index:org.opencontainers.image.description=two nodes", "manifest[linux/arm64]:org.example.node=two"},
+		Output:          filepath.Join(t.TempDir(), "merged"),
+		Progress:        prog,
+	})
+	if cerr := prog.Close(); cerr != nil {
+		t.Error(cerr)
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	checkLayout(t, res)
+	if len(res.Manifests) != 2 {
+		t.Fatalf("manifests %+v", res.Manifests)
+	}
+	for i, arch := range []string{"amd64", "arm64"} {
+		m := res.Manifests[i]
+		if got := platforms.FormatAll(*m.Platform); got != "linux/"+arch {
+			t.Errorf("manifest %d is %s, want linux/%s", i, got, arch)
+		}
+		wantFile(t, res.Layout, m, "/hello", arch+" program\n")
+	}
+	l := openLayout(t, res.Layout)
+	var idx ocispec.Index
+	if _, err := oci.ReadJSON(t.Context(), l, res.Index, &idx); err != nil {
+		t.Fatal(err)
+	}
+	if idx.Annotations["org.opencontainers.image.description"] != "two nodes" {
+		t.Errorf("merged index annotations %v", idx.Annotations)
+	}
+	var arm ocispec.Manifest
+	if _, err := oci.ReadJSON(t.Context(), l, res.Manifests[1], &arm); err != nil {
+		t.Fatal(err)
+	}
+	if arm.Annotations["org.example.node"] != "two" {
+		t.Errorf("arm64 manifest annotations %v", arm.Annotations)
+	}
+	if res.Index.Annotations[ocispec.AnnotationRefName] != "multi" || res.Index.Annotations["io.containerd.image.name"] != "example.com/hello:multi" {
+		t.Errorf("index.json entry annotations %v", res.Index.Annotations)
+	}
+
+	// Both nodes fed the one display, each with its platform prefix.
+	sss := decodeRawJSON(t, progress.Bytes())
+	var amdV, armV, mergeV bool
+	for _, ss := range sss {
+		for _, v := range ss.Vertexes {
+			amdV = amdV || strings.HasPrefix(v.Name, "[linux/amd64")
+			armV = armV || strings.HasPrefix(v.Name, "[linux/arm64")
+			mergeV = mergeV || strings.HasPrefix(v.Name, "merging") && v.Completed != nil
+		}
+	}
+	if !amdV || !armV || !mergeV {
+		t.Errorf("progress vertices: amd64 %v arm64 %v merge %v", amdV, armV, mergeV)
+	}
+
+	// One node building both platforms makes the same index, byte for byte.
+	one, err := Build(t.Context(), Options{
+		ContextDir:      dir,
+		Platforms:       []string{"linux/amd64", "linux/arm64"},
+		SourceDateEpoch: "1700000000",
+		Annotations:     []string{"index:org.opencontainers.image.description=two nodes", "manifest[linux/arm64]:org.example.node=two"},
+		Builder:         d1.Addr,
+		Output:          filepath.Join(t.TempDir(), "single"),
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if one.Index.Digest != res.Index.Digest {
+		a, _ := os.ReadFile(filepath.Join(one.Layout, "blobs", "sha256", one.Index.Digest.Encoded()))
+		b, _ := os.ReadFile(filepath.Join(res.Layout, "blobs", "sha256", res.Index.Digest.Encoded()))
+		t.Errorf("single-node index %s != merged index %s\nsingle: %s\nmerged: %s", one.Index.Digest, res.Index.Digest, a, b)
+	}
+}
+
+func TestIntegrationReproducible(t *testing.T) {
+	d := sharedDaemon(t)
+	dir := writeContext(t, map[string]string{
+		"Dockerfile": `FROM scratch
+COPY busybox /bin/busybox
+RUN ["/bin/busybox", "--install", "-s", "/bin"]
+RUN mkdir -p /data && echo reproducible > /data/file && touch /data/touched
+`,
+	}, true)
+	build := func(o Options) *Result {
+		t.Helper()
+		o.ContextDir, o.Builder, o.Output = dir, d.Addr, filepath.Join(t.TempDir(), "layout")
+		o.Platforms = []string{"linux/amd64"}
+		res, err := Build(t.Context(), o)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return res
+	}
+	// SOURCE_DATE_EPOCH from the environment, then as a build argument
+	// with the cache off, so every step runs again at a later time.
+	first := build(Options{LookupEnv: env(map[string]string{"SOURCE_DATE_EPOCH": "1700000000"})})
+	second := build(Options{BuildArgs: []string{"SOURCE_DATE_EPOCH=1700000000"}, NoCache: true, LookupEnv: env(nil)})
+	if first.Index.Digest != second.Index.Digest || first.Manifests[0].Digest != second.Manifests[0].Digest {
+		t.Errorf("rebuild differs: index %s vs %s, manifest %s vs %s", first.Index.Digest, second.Index.Digest, first.Manifests[0].Digest, second.Manifests[0].Digest)
+	}
+	if first.SourceDateEpoch.Unix() != 1700000000 {
+		t.Errorf("SourceDateEpoch %v", first.SourceDateEpoch)
+	}
+	cfg := imageConfig(t, first.Layout, first.Manifests[0])
+	if cfg.Created == nil || cfg.Created.Unix() != 1700000000 {
+		t.Errorf("config created %v, want the epoch", cfg.Created)
+	}
+}
+
+func TestIntegrationBuildFails(t *testing.T) {
+	d := sharedDaemon(t)
+	tests := []struct {
+		name, dockerfile, want string
+	}{
+		{"failing RUN", "FROM scratch\nCOPY busybox /bin/busybox\nRUN [\"/bin/busybox\", \"sh\", \"-c\", \"exit 3\"]\n", "exit code: 3"},
+		{"unknown instruction", "FROM scratch\nFROMM nothing\n", "unknown instruction"},
+		{"missing file", "FROM scratch\nCOPY no-such-file /x\n", "no-such-file"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			dir := writeContext(t, map[string]string{"Dockerfile": tt.dockerfile}, true)
+			_, err := Build(t.Context(), Options{ContextDir: dir, Builder: d.Addr, Platforms: []string{"linux/amd64"}, Output: t.TempDir()})
+			if !errors.Is(err, ErrBuildFailed) {
+				t.Fatalf("err = %v, want ErrBuildFailed", err)
+			}
+			t.Logf("error: %v", err)
+			if !strings.Contains(err.Error(), tt.want) || !strings.Contains(err.Error(), d.Addr) || !strings.Contains(err.Error(), "Dockerfile") {
+				t.Errorf("error %q should name the Dockerfile, the builder and %q", err, tt.want)
+			}
+		})
+	}
+}
+
+func TestIntegrationExampleHello(t *testing.T) {
+	d := sharedDaemon(t)
+	bb := buildkittest.Busybox(t)
+	root, err := buildkittest.RepoRoot()
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := t.TempDir()
+	cmd := exec.CommandContext(t.Context(), "sh", filepath.Join(root, "examples", "hello", "prepare.sh"), dir)
+	cmd.Env = append(os.Environ(), "BUSYBOX="+bb)
+	if out, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("prepare.sh: %v\n%s", err, out)
+	}
+	res, err := Build(t.Context(), Options{
+		ContextDir:      dir,
+		Platforms:       []string{"linux/amd64", "linux/arm64"},
+		SourceDateEpoch: "1700000000",
+		Tags:            []string{"affix/hello:example"},
+		Builder:         d.Addr,
+		Output:          filepath.Join(t.TempDir(), "layout"),
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	checkLayout(t, res)
+	machines := map[string]elf.Machine{"amd64": elf.EM_X86_64, "arm64": elf.EM_AARCH64}
+	for i, arch := range []string{"amd64", "arm64"} {
+		m := res.Manifests[i]
+		if got := platforms.FormatAll(*m.Platform); got != "linux/"+arch {
+			t.Fatalf("manifest %d is %s", i, got)
+		}
+		bin, ok := imageFile(t, res.Layout, m, "/usr/local/bin/hello")
+		if !ok {
+			t.Fatalf("%s: no /usr/local/bin/hello", arch)
+		}
+		f, err := elf.NewFile(bytes.NewReader(bin))
+		if err != nil {
+			t.Fatalf("%s: hello is not ELF: %v", arch, err)
+		}
+		if f.Machine != machines[arch] {
+			t.Errorf("%s: hello is built for %v", arch, f.Machine)
+		}
+		status, _ := imageFile(t, res.Layout, m, "/var/lib/dpkg/status")
+		if !bytes.Contains(status, []byte("Package: base-files\nEssential: yes\nStatus: install ok installed\nPriority: required\nSection: admin\nInstalled-Size: 341\nMaintainer: Santiago Vila <sanvila@debian.org>\nArchitecture: "+arch+"\n")) {
+			t.Errorf("%s: dpkg status not generated for the arch:\n%s", arch, status)
+		}
+		wantFile(t, res.Layout, m, "/etc/hello/build.txt", "hello built for linux/"+arch+" on linux/amd64\n")
+		for _, p := range []string{"/etc/os-release", "/app/node_modules/ms/package.json", "/usr/lib/python3/dist-packages/requests-2.31.0.dist-info/METADATA"} {
+			if _, ok := imageFile(t, res.Layout, m, p); !ok {
+				t.Errorf("%s: no %s", arch, p)
+			}
+		}
+		var cfg ocispec.Image
+		cfg = imageConfig(t, res.Layout, m)
+		if b, _ := json.Marshal(cfg.Config.Entrypoint); string(b) != `["/usr/local/bin/hello"]` {
+			t.Errorf("%s: entrypoint %s", arch, b)
+		}
+	}
+}
