@@ -54,7 +54,7 @@ const frontendName = "dockerfile.v0"
 // With several nodes the results are merged into one index, platforms in
 // the requested order. A failed build is ErrBuildFailed; bad options are
 // ErrInvalidOption or ErrInvalidPlatform.
-func Build(ctx context.Context, opts Options) (*Result, error) {
+func Build(ctx context.Context, opts Options) (_ *Result, err error) {
 	p, err := newPlan(opts)
 	if err != nil {
 		return nil, err
@@ -78,10 +78,15 @@ func Build(ctx context.Context, opts Options) (*Result, error) {
 	if err := eg.Wait(); err != nil {
 		return nil, err
 	}
-	out, err := prepareOutput(p.output)
+	out, cleanup, err := prepareOutput(p.output)
 	if err != nil {
 		return nil, err
 	}
+	defer func() {
+		if err != nil {
+			cleanup()
+		}
+	}()
 	res := &Result{Layout: out}
 	if p.epoch != nil {
 		res.SourceDateEpoch = *p.epoch
@@ -112,11 +117,12 @@ func Build(ctx context.Context, opts Options) (*Result, error) {
 		return nil, err
 	}
 	if err := opts.Progress.Task(ctx, fmt.Sprintf("merging %d nodes' images into one index", len(parts)), func(ctx context.Context) error {
-		res.Index, res.Manifests, err = merge(ctx, out, parts, p)
-		if err == nil {
+		var merr error
+		res.Index, res.Manifests, merr = merge(ctx, out, parts, p)
+		if merr == nil {
 			Logf(ctx, "index %s", res.Index.Digest)
 		}
-		return err
+		return merr
 	}); err != nil {
 		return nil, err
 	}

@@ -446,8 +446,8 @@ RUN mkdir -p /data && echo reproducible > /data/file && touch /data/touched
 	}, true)
 	build := func(o Options) *Result {
 		t.Helper()
+		// No platform: the builder's default one (linux/amd64 here).
 		o.ContextDir, o.Builder, o.Output = dir, d.Addr, filepath.Join(t.TempDir(), "layout")
-		o.Platforms = []string{"linux/amd64"}
 		res, err := Build(t.Context(), o)
 		if err != nil {
 			t.Fatal(err)
@@ -460,6 +460,9 @@ RUN mkdir -p /data && echo reproducible > /data/file && touch /data/touched
 	second := build(Options{BuildArgs: []string{"SOURCE_DATE_EPOCH=1700000000"}, NoCache: true, LookupEnv: env(nil)})
 	if first.Index.Digest != second.Index.Digest || first.Manifests[0].Digest != second.Manifests[0].Digest {
 		t.Errorf("rebuild differs: index %s vs %s, manifest %s vs %s", first.Index.Digest, second.Index.Digest, first.Manifests[0].Digest, second.Manifests[0].Digest)
+	}
+	if len(first.Manifests) != 1 || first.Manifests[0].Platform == nil || first.Manifests[0].Platform.OS != "linux" {
+		t.Errorf("default platform build: manifests %+v", first.Manifests)
 	}
 	if first.SourceDateEpoch.Unix() != 1700000000 {
 		t.Errorf("SourceDateEpoch %v", first.SourceDateEpoch)
@@ -482,9 +485,13 @@ func TestIntegrationBuildFails(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			dir := writeContext(t, map[string]string{"Dockerfile": tt.dockerfile}, true)
-			_, err := Build(t.Context(), Options{ContextDir: dir, Builder: d.Addr, Platforms: []string{"linux/amd64"}, Output: t.TempDir()})
+			out := filepath.Join(t.TempDir(), "layout")
+			_, err := Build(t.Context(), Options{ContextDir: dir, Builder: d.Addr, Platforms: []string{"linux/amd64"}, Output: out})
 			if !errors.Is(err, ErrBuildFailed) {
 				t.Fatalf("err = %v, want ErrBuildFailed", err)
+			}
+			if _, serr := os.Stat(out); serr == nil {
+				t.Errorf("failed build left %s behind", out)
 			}
 			t.Logf("error: %v", err)
 			if !strings.Contains(err.Error(), tt.want) || !strings.Contains(err.Error(), d.Addr) || !strings.Contains(err.Error(), "Dockerfile") {

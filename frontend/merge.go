@@ -241,6 +241,9 @@ func copyFile(from, to string) error {
 // writeBlob writes b as the blob d of the layout dir.
 func writeBlob(dir string, d digest.Digest, b []byte) error {
 	p := filepath.Join(dir, ocispec.ImageBlobsDir, d.Algorithm().String(), d.Encoded())
+	if _, err := os.Stat(p); err == nil {
+		return nil
+	}
 	if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
 		return err
 	}

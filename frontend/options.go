@@ -678,7 +678,6 @@ func checkTLS(n node) error {
 		return nil
 	}
 	if !strings.HasPrefix(n.addr, "tcp://") {
-		n.tls = TLSOptions{}
 		return nil // TLS applies to tcp:// only; other schemes ignore it.
 	}
 	if (n.tls.Cert == "") != (n.tls.Key == "") {
@@ -856,19 +855,32 @@ func formatPlatforms(ps []ocispec.Platform) string {
 }
 
 // prepareOutput checks that dir does not exist or is empty, and creates it;
-// an empty dir means a new temporary directory.
-func prepareOutput(dir string) (string, error) {
+// an empty dir means a new temporary directory. cleanup removes what the
+// build wrote (the directory itself when prepareOutput created it).
+func prepareOutput(dir string) (out string, cleanup func(), err error) {
 	if dir == "" {
-		return os.MkdirTemp("", "affix-build-")
+		if dir, err = os.MkdirTemp("", "affix-build-"); err != nil {
+			return "", nil, err
+		}
+		return dir, func() { os.RemoveAll(dir) }, nil
 	}
 	entries, err := os.ReadDir(dir)
 	switch {
 	case errors.Is(err, fs.ErrNotExist):
-		return dir, os.MkdirAll(dir, 0o755)
+		if err := os.MkdirAll(dir, 0o755); err != nil {
+			return "", nil, fmt.Errorf("output %q: %w", dir, err)
+		}
+		return dir, func() { os.RemoveAll(dir) }, nil
 	case err != nil:
-		return "", fmt.Errorf("output %q: %w: %w", dir, ErrInvalidOption, err)
+		return "", nil, fmt.Errorf("output %q: %w: %w", dir, ErrInvalidOption, err)
 	case len(entries) > 0:
-		return "", optErr("output %q is not empty", dir)
+		return "", nil, optErr("output %q is not empty", dir)
 	}
-	return dir, nil
+	return dir, func() {
+		// It was empty: everything in it is the build's.
+		entries, _ := os.ReadDir(dir)
+		for _, e := range entries {
+			os.RemoveAll(filepath.Join(dir, e.Name()))
+		}
+	}, nil
 }

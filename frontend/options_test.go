@@ -341,17 +341,39 @@ func TestParsePlatformsNormalizes(t *testing.T) {
 
 func TestPrepareOutput(t *testing.T) {
 	dir := t.TempDir()
-	if _, err := prepareOutput(filepath.Join(dir, "new", "layout")); err != nil {
-		t.Errorf("new dir: %v", err)
+	newDir := filepath.Join(dir, "new", "layout")
+	_, cleanup, err := prepareOutput(newDir)
+	if err != nil {
+		t.Fatalf("new dir: %v", err)
 	}
-	if _, err := prepareOutput(dir); !errors.Is(err, ErrInvalidOption) {
+	cleanup()
+	if _, err := os.Stat(newDir); err == nil {
+		t.Error("cleanup left the directory it created")
+	}
+	if _, _, err := prepareOutput(dir); !errors.Is(err, ErrInvalidOption) {
 		t.Errorf("non-empty dir: err = %v, want ErrInvalidOption", err)
 	}
-	tmp, err := prepareOutput("")
+	empty := t.TempDir()
+	_, cleanup, err = prepareOutput(empty)
 	if err != nil {
 		t.Fatal(err)
 	}
-	os.RemoveAll(tmp)
+	os.WriteFile(filepath.Join(empty, "index.json"), nil, 0o644)
+	cleanup()
+	if entries, _ := os.ReadDir(empty); len(entries) != 0 {
+		t.Errorf("cleanup left %v", entries)
+	}
+	if _, err := os.Stat(empty); err != nil {
+		t.Errorf("cleanup removed the caller's directory: %v", err)
+	}
+	tmp, cleanup, err := prepareOutput("")
+	if err != nil {
+		t.Fatal(err)
+	}
+	cleanup()
+	if _, err := os.Stat(tmp); err == nil {
+		t.Error("cleanup left the temporary directory")
+	}
 }
 
 func TestParseProgressMode(t *testing.T) {

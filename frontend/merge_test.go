@@ -1,0 +1,110 @@
+package frontend
+
+import (
+	"encoding/json"
+	"maps"
+	"os"
+	"path/filepath"
+	"testing"
+
+	"github.com/affix-oci/affix/internal/fixture"
+	"github.com/affix-oci/affix/internal/oci"
+	"github.com/containerd/platforms"
+	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
+)
+
+func TestAgreed(t *testing.T) {
+	tests := []struct {
+		name string
+		in   []map[string]string
+		want map[string]string
+	}{
+		{"none", nil, nil},
+		{"one", []map[string]string{{"a": "1"}}, map[string]string{"a": "1"}},
+		{"same", []map[string]string{{"a": "1", "b": "2"}, {"a": "1", "b": "2"}}, map[string]string{"a": "1", "b": "2"}},
+		{"conflict dropped", []map[string]string{{"a": "1", "b": "2"}, {"a": "1", "b": "3"}}, map[string]string{"a": "1"}},
+		{"missing dropped", []map[string]string{{"a": "1", "b": "2"}, {"a": "1"}}, map[string]string{"a": "1"}},
+		{"nothing agreed", []map[string]string{{"a": "1"}, nil}, nil},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			if got := agreed(tt.in); !maps.Equal(got, tt.want) {
+				t.Errorf("agreed(%v) = %v, want %v", tt.in, got, tt.want)
+			}
+		})
+	}
+}
+
+// TestMerge merges two one-platform layouts (as two nodes export them)
+// and checks order, blobs, index.json naming and determinism.
+func TestMerge(t *testing.T) {
+	all := fixture.Variants().Images
+	amd, arm := all[0], all[3]
+	dir := t.TempDir()
+	parts := []string{filepath.Join(dir, "p0"), filepath.Join(dir, "p1")}
+	for i, img := range []fixture.Image{amd, arm} {
+		if _, err := fixture.WriteLayout(parts[i], fixture.Spec{Images: []fixture.Image{img}}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	p := &plan{names: []string{"example.com/app:v1"}}
+	var err error
+	if p.platforms, err = parsePlatforms([]string{"linux/arm64", "linux/amd64"}); err != nil {
+		t.Fatal(err)
+	}
+	p.groups = []group{{node: node{addr: "unix:///a"}, platforms: p.platforms[1:]}, {node: node{addr: "unix:///b"}, platforms: p.platforms[:1]}}
+
+	mergeInto := func(out string) (ocispec.Descriptor, []ocispec.Descriptor) {
+		t.Helper()
+		if err := os.MkdirAll(out, 0o755); err != nil {
+			t.Fatal(err)
+		}
+		root, ms, err := merge(t.Context(), out, parts, p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return root, ms
+	}
+	out := filepath.Join(dir, "out")
+	root, ms := mergeInto(out)
+	if len(ms) != 2 || platforms.FormatAll(*ms[0].Platform) != "linux/arm64/v8" && platforms.FormatAll(*ms[0].Platform) != "linux/arm64" || platforms.FormatAll(*ms[1].Platform) != "linux/amd64" {
+		t.Fatalf("manifests %+v", ms)
+	}
+	if root.Annotations[ocispec.AnnotationRefName] != "v1" || root.Annotations[annotationImageName] != "example.com/app:v1" {
+		t.Errorf("index.json annotations %v", root.Annotations)
+	}
+	l, err := oci.OpenLayout(t.Context(), oci.SchemeLayout+":"+out)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	imgs, err := oci.Walk(t.Context(), l, l.Roots()...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, img := range imgs {
+		var m ocispec.Manifest
+		if _, err := oci.ReadJSON(t.Context(), l, img.Descriptor, &m); err != nil {
+			t.Fatal(err)
+		}
+		for _, d := range append(m.Layers, m.Config) {
+			if ok, err := l.Exists(t.Context(), d); !ok || err != nil {
+				t.Errorf("blob %s missing from the merged layout (%v)", d.Digest, err)
+			}
+		}
+	}
+	var idx ocispec.Index
+	b, err := oci.ReadJSON(t.Context(), l, root, &idx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want, _ := json.MarshalIndent(idx, "", "  ")
+	if string(b) != string(want) {
+		t.Errorf("index is not encoded as BuildKit encodes it:\n%s", b)
+	}
+	// The same parts merge to the same bytes.
+	root2, _ := mergeInto(filepath.Join(dir, "out2"))
+	if root2.Digest != root.Digest {
+		t.Errorf("merging twice: %s then %s", root.Digest, root2.Digest)
+	}
+}
