@@ -3,8 +3,10 @@ package sbomgen
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
+	"sync"
 	"time"
 
 	v1 "github.com/google/go-containerregistry/pkg/v1"
@@ -37,6 +39,9 @@ type fetchedImage struct {
 func readImage(ctx context.Context, f oci.Fetcher, desc ocispec.Descriptor) (*fetchedImage, error) {
 	if !oci.IsManifest(desc.MediaType) {
 		return nil, fmt.Errorf("%s has media type %q: %w", desc.Digest, desc.MediaType, ErrNotImage)
+	}
+	if oci.IsAttestation(desc) {
+		return nil, fmt.Errorf("%s is a BuildKit attestation manifest: %w", desc.Digest, ErrNotImage)
 	}
 	img := &fetchedImage{desc: desc, layers: map[digest.Digest]ocispec.Descriptor{}}
 	raw, err := oci.ReadJSON(ctx, f, desc, &img.manifest)
@@ -84,8 +89,89 @@ func readImage(ctx context.Context, f oci.Fetcher, desc ocispec.Descriptor) (*fe
 // take no context, so ctx is kept by the returned image: it must not
 // outlive the scan it was made for.
 func (img *fetchedImage) v1Image(ctx context.Context, f oci.Fetcher) (v1.Image, error) {
-	return partial.CompressedToImage(&imageCore{ctx: ctx, f: f, img: img})
+	core := &imageCore{ctx: ctx, f: f, img: img}
+	base, err := partial.CompressedToImage(core)
+	if err != nil {
+		return nil, err
+	}
+	return &v1Image{Image: base, core: core}, nil
 }
+
+// v1Image is a go-containerregistry image whose layers verify what they
+// yield: the compressed bytes against the layer digest, the uncompressed
+// ones against the config's diff ID.
+type v1Image struct {
+	v1.Image
+	core *imageCore
+}
+
+// Layers implements v1.Image.
+func (i *v1Image) Layers() ([]v1.Layer, error) {
+	cfg, err := i.ConfigFile()
+	if err != nil {
+		return nil, err
+	}
+	man := i.core.img.manifest
+	if len(cfg.RootFS.DiffIDs) != len(man.Layers) {
+		return nil, fmt.Errorf("manifest %s lists %d layers, its config %d diff IDs", i.core.img.desc.Digest, len(man.Layers), len(cfg.RootFS.DiffIDs))
+	}
+	out := make([]v1.Layer, len(man.Layers))
+	for n, d := range man.Layers {
+		cl := &layer{core: i.core, desc: d}
+		l, err := partial.CompressedToLayer(cl)
+		if err != nil {
+			return nil, err
+		}
+		out[n] = &verifiedLayer{Layer: l, cl: cl, diffID: cfg.RootFS.DiffIDs[n]}
+	}
+	return out, nil
+}
+
+// verifiedLayer checks the uncompressed layer against its diff ID, and
+// reports a damaged blob as oci.ErrDigestMismatch even when decompressing
+// it fails first.
+type verifiedLayer struct {
+	v1.Layer
+	cl     *layer
+	diffID v1.Hash
+}
+
+// DiffID implements v1.Layer from the config, without reading the layer.
+func (l *verifiedLayer) DiffID() (v1.Hash, error) { return l.diffID, nil }
+
+// Uncompressed implements v1.Layer.
+func (l *verifiedLayer) Uncompressed() (io.ReadCloser, error) {
+	d, err := digest.Parse(l.diffID.String())
+	if err != nil {
+		return nil, fmt.Errorf("layer %s: diff ID %q: %w", l.cl.desc.Digest, l.diffID, err)
+	}
+	rc, err := l.Layer.Uncompressed()
+	if err != nil {
+		return nil, l.cl.diagnose(err)
+	}
+	return &uncompressedReader{rc: rc, l: l.cl, diffID: d, v: d.Verifier()}, nil
+}
+
+type uncompressedReader struct {
+	rc     io.ReadCloser
+	l      *layer
+	diffID digest.Digest
+	v      digest.Verifier
+}
+
+func (r *uncompressedReader) Read(p []byte) (int, error) {
+	n, err := r.rc.Read(p)
+	r.v.Write(p[:n])
+	switch {
+	case err == io.EOF && !r.v.Verified():
+		return n, fmt.Errorf("layer %s: uncompressed content does not match diff ID %s: %w", r.l.desc.Digest, r.diffID, oci.ErrDigestMismatch)
+	case err != nil && err != io.EOF:
+		return n, r.l.diagnose(err)
+	}
+	return n, err
+}
+
+func (r *uncompressedReader) Close() error { return r.rc.Close() }
 
 type imageCore struct {
 	ctx context.Context
@@ -110,6 +196,28 @@ func (c *imageCore) LayerByDigest(h v1.Hash) (partial.CompressedLayer, error) {
 type layer struct {
 	core *imageCore
 	desc ocispec.Descriptor
+
+	mu   sync.Mutex
+	last *ctxReadCloser // the reader Compressed returned last
+}
+
+// diagnose returns the error to report when reading the uncompressed layer
+// failed with err: if the compressed stream (read to its end) does not
+// match the layer digest, that is the cause.
+func (l *layer) diagnose(err error) error {
+	if errors.Is(err, oci.ErrDigestMismatch) || l.core.ctx.Err() != nil {
+		return err
+	}
+	l.mu.Lock()
+	r := l.last
+	l.mu.Unlock()
+	if r == nil {
+		return err
+	}
+	if _, derr := io.Copy(io.Discard, r); errors.Is(derr, oci.ErrDigestMismatch) {
+		return fmt.Errorf("%w (decompressing: %v)", derr, err)
+	}
+	return fmt.Errorf("layer %s: %w", l.desc.Digest, err)
 }
 
 func (l *layer) Digest() (v1.Hash, error) { return v1.NewHash(l.desc.Digest.String()) }
@@ -135,7 +243,11 @@ func (l *layer) Compressed() (io.ReadCloser, error) {
 		// repository) may not.
 		r = oci.VerifyReader(rc, l.desc)
 	}
-	return &ctxReadCloser{ctx: ctx, r: r, c: rc, desc: l.desc}, nil
+	cr := &ctxReadCloser{ctx: ctx, r: r, c: rc, desc: l.desc}
+	l.mu.Lock()
+	l.last = cr
+	l.mu.Unlock()
+	return cr, nil
 }
 
 // ctxReadCloser stops reading once ctx is done and names the layer in

@@ -1,0 +1,740 @@
+package sbomgen
+
+import (
+	"archive/tar"
+	"bytes"
+	"compress/gzip"
+	"context"
+	"encoding/json"
+	"errors"
+	"io"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	cyclonedx "github.com/CycloneDX/cyclonedx-go"
+	"github.com/anchore/syft/syft/format/syftjson"
+	"github.com/opencontainers/go-digest"
+	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
+	spdxjson "github.com/spdx/tools-golang/json"
+
+	"github.com/affix-oci/affix/internal/fixture"
+	"github.com/affix-oci/affix/internal/oci"
+)
+
+func TestParseFormat(t *testing.T) {
+	tests := []struct {
+		in   string
+		want Format
+		err  bool
+	}{
+		{"spdx-json", SPDXJSON, false},
+		{"spdx", SPDXJSON, false},
+		{"application/spdx+json", SPDXJSON, false},
+		{"cyclonedx-json", CycloneDXJSON, false},
+		{"CDX", CycloneDXJSON, false},
+		{"application/vnd.cyclonedx+json", CycloneDXJSON, false},
+		{"syft-json", SyftJSON, false},
+		{"syft", SyftJSON, false},
+		{"spdx-tag-value", "", true},
+		{"", "", true},
+	}
+	for _, tt := range tests {
+		t.Run(tt.in, func(t *testing.T) {
+			got, err := ParseFormat(tt.in)
+			if tt.err {
+				if !errors.Is(err, ErrUnknownFormat) {
+					t.Fatalf("ParseFormat(%q) error = %v, want ErrUnknownFormat", tt.in, err)
+				}
+				return
+			}
+			if err != nil || got != tt.want {
+				t.Fatalf("ParseFormat(%q) = %q, %v; want %q", tt.in, got, err, tt.want)
+			}
+			if got.MediaType() == "" || !strings.HasSuffix(got.Ext(), ".json") {
+				t.Errorf("%s: media type %q, ext %q", got, got.MediaType(), got.Ext())
+			}
+		})
+	}
+}
+
+func TestNewOptions(t *testing.T) {
+	if _, err := New(Options{Formats: []Format{"spdx-tv"}}); !errors.Is(err, ErrUnknownFormat) {
+		t.Errorf("unknown format: %v", err)
+	}
+	if _, err := New(Options{Concurrency: -1}); err == nil {
+		t.Error("negative concurrency accepted")
+	}
+	t.Setenv(EnvSourceDateEpoch, "yesterday")
+	if _, err := New(Options{NoCache: true}); err == nil || !strings.Contains(err.Error(), EnvSourceDateEpoch) {
+		t.Errorf("invalid SOURCE_DATE_EPOCH: %v", err)
+	}
+	t.Setenv(EnvSourceDateEpoch, "")
+	g, err := New(Options{Formats: []Format{CycloneDXJSON, CycloneDXJSON, SPDXJSON}, NoCache: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := g.Formats(); !slices.Equal(got, []Format{CycloneDXJSON, SPDXJSON}) {
+		t.Errorf("formats = %v", got)
+	}
+}
+
+// scan scans the manifest with a fresh uncached Generator.
+func scan(t testing.TB, dir string, m ocispec.Descriptor, opts Options) *Result {
+	t.Helper()
+	r, err := newGen(t, opts).Image(context.Background(), openLayout(t, dir), m)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return r
+}
+
+func doc(t testing.TB, r *Result, f Format) []byte {
+	t.Helper()
+	d, ok := r.Document(f)
+	if !ok {
+		t.Fatalf("no %s document", f)
+	}
+	if d.MediaType != f.MediaType() {
+		t.Errorf("%s document has media type %q", f, d.MediaType)
+	}
+	return d.Data
+}
+
+// syftPackages returns the packages of a syft JSON document.
+func syftPackages(t testing.TB, data []byte) map[pkgKey]bool {
+	t.Helper()
+	var v struct {
+		Artifacts []struct{ Name, Version, Type string }
+	}
+	if err := json.Unmarshal(data, &v); err != nil {
+		t.Fatal(err)
+	}
+	out := map[pkgKey]bool{}
+	for _, a := range v.Artifacts {
+		out[pkgKey{a.Name, a.Version, a.Type}] = true
+	}
+	return out
+}
+
+func TestSbomFormats(t *testing.T) {
+	dir, res := standard(t)
+	m := res.Manifests[0]
+	r := scan(t, dir, m, Options{Formats: Formats()})
+	if len(r.Documents) != 3 {
+		t.Fatalf("%d documents, want 3", len(r.Documents))
+	}
+	for i, f := range Formats() {
+		if r.Documents[i].Format != f {
+			t.Errorf("documents[%d] is %s, want %s", i, r.Documents[i].Format, f)
+		}
+		got, err := DescribedDigest(f, r.Documents[i].Data)
+		if err != nil || got != m.Digest {
+			t.Errorf("DescribedDigest(%s) = %s, %v; want %s", f, got, err, m.Digest)
+		}
+	}
+	if r.Cached || r.Platform.Architecture != "amd64" || r.Manifest.Digest != m.Digest {
+		t.Errorf("result: cached %v, platform %v, manifest %s", r.Cached, r.Platform, r.Manifest.Digest)
+	}
+
+	t.Run("spdx", func(t *testing.T) {
+		d, err := spdxjson.Read(bytes.NewReader(doc(t, r, SPDXJSON)))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if d.SPDXVersion != "SPDX-2.3" || d.DataLicense != "CC0-1.0" {
+			t.Errorf("spdxVersion %q, dataLicense %q", d.SPDXVersion, d.DataLicense)
+		}
+		if !strings.HasPrefix(d.DocumentNamespace, "https://") || !strings.HasSuffix(d.DocumentName, "@"+m.Digest.String()) {
+			t.Errorf("name %q, namespace %q", d.DocumentName, d.DocumentNamespace)
+		}
+		if len(d.CreationInfo.Creators) != 1 || d.CreationInfo.Creators[0].CreatorType != "Tool" || !strings.HasPrefix(d.CreationInfo.Creators[0].Creator, "affix-") {
+			t.Errorf("creators %+v", d.CreationInfo.Creators)
+		}
+		names := map[string]bool{}
+		for _, p := range d.Packages {
+			names[p.PackageName] = true
+		}
+		for _, p := range fixture.Expected("linux/amd64") {
+			if !names[p.Name] {
+				t.Errorf("package %s missing", p.Name)
+			}
+		}
+		var raw struct {
+			DocumentDescribes []string `json:"documentDescribes"`
+		}
+		json.Unmarshal(doc(t, r, SPDXJSON), &raw)
+		if len(raw.DocumentDescribes) != 1 {
+			t.Errorf("documentDescribes = %v", raw.DocumentDescribes)
+		}
+	})
+	t.Run("cyclonedx", func(t *testing.T) {
+		var bom cyclonedx.BOM
+		if err := cyclonedx.NewBOMDecoder(bytes.NewReader(doc(t, r, CycloneDXJSON)), cyclonedx.BOMFileFormatJSON).Decode(&bom); err != nil {
+			t.Fatal(err)
+		}
+		if bom.BOMFormat != "CycloneDX" || bom.SpecVersion != cyclonedx.SpecVersion1_6 {
+			t.Errorf("bomFormat %q, specVersion %v", bom.BOMFormat, bom.SpecVersion)
+		}
+		if !strings.HasPrefix(bom.SerialNumber, "urn:uuid:") {
+			t.Errorf("serialNumber %q", bom.SerialNumber)
+		}
+		c := bom.Metadata.Component
+		if c == nil || c.Type != cyclonedx.ComponentTypeContainer || c.Version != m.Digest.String() || !strings.HasPrefix(c.PackageURL, "pkg:oci/") {
+			t.Errorf("metadata.component %+v", c)
+		}
+		if bom.Components == nil || len(*bom.Components) < len(fixture.Expected("linux/amd64")) {
+			t.Errorf("too few components")
+		}
+	})
+	t.Run("syft", func(t *testing.T) {
+		s, id, _, err := syftjson.NewFormatDecoder().Decode(bytes.NewReader(doc(t, r, SyftJSON)))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if id != syftjson.ID || s.Artifacts.Packages.PackageCount() != r.PackageCount() {
+			t.Errorf("format %s, %d packages, result says %d", id, s.Artifacts.Packages.PackageCount(), r.PackageCount())
+		}
+		if s.Descriptor.Name != "affix" {
+			t.Errorf("descriptor name %q", s.Descriptor.Name)
+		}
+		if bytes.Contains(doc(t, r, SyftJSON), []byte(os.Getenv("HOME")+"/")) {
+			t.Errorf("syft JSON mentions the home directory")
+		}
+	})
+}
+
+func TestDescribedDigestErrors(t *testing.T) {
+	d := digest.FromString("x")
+	tests := []struct {
+		name string
+		f    Format
+		doc  string
+	}{
+		{"not json", SPDXJSON, "{"},
+		{"spdx no describes", SPDXJSON, `{"spdxVersion":"SPDX-2.3","packages":[{"SPDXID":"SPDXRef-a","externalRefs":[{"referenceType":"purl","referenceLocator":"pkg:oci/a@` + d.String() + `"}]}]}`},
+		{"spdx checksum disagrees", SPDXJSON, `{"spdxVersion":"SPDX-2.3","documentDescribes":["SPDXRef-a"],"packages":[{"SPDXID":"SPDXRef-a","checksums":[{"algorithm":"SHA256","checksumValue":"00"}],"externalRefs":[{"referenceType":"purl","referenceLocator":"pkg:oci/a@` + d.String() + `"}]}]}`},
+		{"cdx no component", CycloneDXJSON, `{"bomFormat":"CycloneDX","metadata":{}}`},
+		{"cdx not oci", CycloneDXJSON, `{"bomFormat":"CycloneDX","metadata":{"component":{"purl":"pkg:npm/a@1"}}}`},
+		{"syft directory", SyftJSON, `{"source":{"type":"directory","metadata":{"path":"/"}}}`},
+		{"unknown format", "xml", `{}`},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			if got, err := DescribedDigest(tt.f, []byte(tt.doc)); err == nil {
+				t.Fatalf("DescribedDigest = %s, want an error", got)
+			}
+		})
+	}
+	ok := `{"spdxVersion":"SPDX-2.3","relationships":[{"spdxElementId":"SPDXRef-DOCUMENT","relationshipType":"DESCRIBES","relatedSpdxElement":"SPDXRef-a"}],"packages":[{"SPDXID":"SPDXRef-a","checksums":[{"algorithm":"SHA256","checksumValue":"` + d.Encoded() + `"}],"externalRefs":[{"referenceType":"purl","referenceLocator":"pkg:oci/a@` + strings.Replace(d.String(), ":", "%3A", 1) + `?arch=amd64"}]}]}`
+	if got, err := DescribedDigest(SPDXJSON, []byte(ok)); err != nil || got != d {
+		t.Errorf("DescribedDigest(relationship only) = %s, %v", got, err)
+	}
+}
+
+func TestSbomPackages(t *testing.T) {
+	dir, res := standard(t)
+	for i, platform := range []string{"linux/amd64", "linux/arm64"} {
+		t.Run(platform, func(t *testing.T) {
+			r := scan(t, dir, res.Manifests[i], Options{Formats: []Format{SyftJSON, SPDXJSON, CycloneDXJSON}})
+			got := syftPackages(t, doc(t, r, SyftJSON))
+			for _, p := range fixture.Expected(platform) {
+				if !got[pkgKey(p)] {
+					t.Errorf("missing %+v; found %v", p, got)
+				}
+			}
+			for _, p := range fixture.Deleted {
+				if got[pkgKey(p)] {
+					t.Errorf("%+v is deleted by the upper layer but listed", p)
+				}
+				for _, d := range r.Documents {
+					if bytes.Contains(d.Data, []byte(`"`+p.Name+`"`)) || bytes.Contains(d.Data, []byte(p.Name+"-"+p.Version)) {
+						t.Errorf("%s document mentions deleted %s", d.Format, p.Name)
+					}
+				}
+			}
+			if r.PackageCount() != len(got) {
+				t.Errorf("result counts %d packages (%v), document lists %d", r.PackageCount(), r.Packages, len(got))
+			}
+		})
+	}
+}
+
+func TestSbomDeterministic(t *testing.T) {
+	dir, res := standard(t)
+	m := res.Manifests[1]
+	a := scan(t, dir, m, Options{Formats: Formats()})
+	b := scan(t, dir, m, Options{Formats: Formats()})
+	for i := range a.Documents {
+		if !bytes.Equal(a.Documents[i].Data, b.Documents[i].Data) {
+			t.Errorf("%s: two scans differ", a.Documents[i].Format)
+		}
+	}
+
+	created := func(t *testing.T, r *Result) (spdx, cdx string) {
+		var s struct {
+			CreationInfo struct{ Created string } `json:"creationInfo"`
+			Namespace    string                   `json:"documentNamespace"`
+		}
+		json.Unmarshal(doc(t, r, SPDXJSON), &s)
+		var c struct{ Metadata struct{ Timestamp string } }
+		json.Unmarshal(doc(t, r, CycloneDXJSON), &c)
+		return s.CreationInfo.Created, c.Metadata.Timestamp
+	}
+	t.Run("config created", func(t *testing.T) {
+		want := fixture.Epoch.Format(time.RFC3339)
+		if s, c := created(t, a); s != want || c != want || !a.Created.Equal(fixture.Epoch) {
+			t.Errorf("created %s / %s / %s, want %s", s, c, a.Created, want)
+		}
+		later := time.Date(2025, 6, 7, 8, 9, 10, 0, time.UTC)
+		spec := fixture.Variants()
+		spec.Images = spec.Images[:1]
+		spec.Images[0].Created = later
+		d, res := writeLayout(t, spec)
+		r := scan(t, d, res.Manifests[0], Options{Formats: Formats()})
+		if s, c := created(t, r); s != later.Format(time.RFC3339) || c != s {
+			t.Errorf("created %s / %s, want %s", s, c, later)
+		}
+	})
+	t.Run("SOURCE_DATE_EPOCH", func(t *testing.T) {
+		t.Setenv(EnvSourceDateEpoch, "1700000000")
+		r := scan(t, dir, m, Options{Formats: Formats()})
+		want := "2023-11-14T22:13:20Z"
+		if s, c := created(t, r); s != want || c != want {
+			t.Errorf("created %s / %s, want %s", s, c, want)
+		}
+		if bytes.Equal(doc(t, r, CycloneDXJSON), doc(t, a, CycloneDXJSON)) {
+			t.Error("documents with different creation times are identical")
+		}
+	})
+	t.Run("Options.Created", func(t *testing.T) {
+		t.Setenv(EnvSourceDateEpoch, "1700000000")
+		at := time.Date(2020, 1, 1, 0, 0, 0, 0, time.UTC)
+		r := scan(t, dir, m, Options{Formats: Formats(), Created: at})
+		if s, _ := created(t, r); s != "2020-01-01T00:00:00Z" {
+			t.Errorf("created %s", s)
+		}
+	})
+}
+
+func TestCreatedFor(t *testing.T) {
+	fixed := time.Unix(1700000000, 0).UTC()
+	cfg := time.Date(2024, 5, 6, 7, 8, 9, 500, time.UTC)
+	tests := []struct {
+		name         string
+		gen, fromCfg time.Time
+		want         time.Time
+	}{
+		{"fixed wins", fixed, cfg, fixed},
+		{"config", time.Time{}, cfg, cfg.Truncate(time.Second)},
+		{"neither", time.Time{}, time.Time{}, time.Unix(0, 0).UTC()},
+		{"before epoch", time.Time{}, time.Date(1900, 1, 1, 0, 0, 0, 0, time.UTC), time.Unix(0, 0).UTC()},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			g := &Generator{created: tt.gen}
+			if got := g.createdFor(&fetchedImage{created: tt.fromCfg}); !got.Equal(tt.want) {
+				t.Errorf("createdFor = %s, want %s", got, tt.want)
+			}
+		})
+	}
+}
+
+func TestSbomCache(t *testing.T) {
+	dir, res := standard(t)
+	m := res.Manifests[0]
+	cacheDir := t.TempDir()
+	ctx := context.Background()
+	l := openLayout(t, dir)
+	run := func(t *testing.T, opts Options) *Result {
+		t.Helper()
+		if opts.CacheDir == "" {
+			opts.CacheDir = cacheDir
+		}
+		r, err := newGen(t, opts).Image(ctx, l, m)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return r
+	}
+	fresh := run(t, Options{NoCache: true, Formats: Formats()})
+	if fresh.Cached {
+		t.Fatal("NoCache result is cached")
+	}
+	if ents, _ := os.ReadDir(cacheDir); len(ents) != 0 {
+		t.Fatalf("NoCache wrote %d cache entries", len(ents))
+	}
+
+	first := run(t, Options{})
+	if first.Cached {
+		t.Error("first scan is cached")
+	}
+	second := run(t, Options{})
+	if !second.Cached {
+		t.Error("second scan is not cached")
+	}
+	if !bytes.Equal(doc(t, first, SPDXJSON), doc(t, second, SPDXJSON)) || !bytes.Equal(doc(t, second, SPDXJSON), doc(t, fresh, SPDXJSON)) {
+		t.Error("cached document differs from a fresh one")
+	}
+	if second.PackageCount() != fresh.PackageCount() || !second.Created.Equal(fresh.Created) || second.Platform.Architecture != "amd64" {
+		t.Errorf("cached result %+v, fresh %+v", second, fresh)
+	}
+	if r := run(t, Options{NoCache: true}); r.Cached {
+		t.Error("NoCache read the cache")
+	}
+
+	t.Run("key changes with format and options", func(t *testing.T) {
+		if r := run(t, Options{Formats: []Format{SPDXJSON, CycloneDXJSON}}); r.Cached {
+			t.Error("a format never cached came from the cache")
+		}
+		if r := run(t, Options{Formats: []Format{CycloneDXJSON}}); !r.Cached {
+			t.Error("CycloneDX not cached after it was generated")
+		} else if !bytes.Equal(doc(t, r, CycloneDXJSON), doc(t, fresh, CycloneDXJSON)) {
+			t.Error("cached CycloneDX differs from a fresh one")
+		}
+		if r := run(t, Options{Name: "example.com/app:1"}); r.Cached {
+			t.Error("another name came from the cache")
+		}
+		if r := run(t, Options{Created: time.Unix(5, 0)}); r.Cached {
+			t.Error("another creation time came from the cache")
+		}
+		g := newGen(t, Options{NoCache: true})
+		keys := map[string]bool{}
+		for _, g := range []*Generator{g, {generator: g.generator, name: "x"}, {generator: g.generator, name: g.name, created: time.Unix(1, 0)}, {generator: "affix-other", name: g.name}} {
+			for _, f := range Formats() {
+				keys[g.cacheKey(m.Digest, f)] = true
+			}
+		}
+		if len(keys) != 4*len(Formats()) {
+			t.Errorf("%d distinct keys, want %d", len(keys), 4*len(Formats()))
+		}
+	})
+
+	t.Run("damaged entries are ignored and rewritten", func(t *testing.T) {
+		g := newGen(t, Options{CacheDir: cacheDir})
+		p := g.cache.path(g.cacheKey(m.Digest, SPDXJSON), SPDXJSON)
+		good, err := os.ReadFile(p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for name, bad := range map[string][]byte{
+			"garbage":    []byte("not a cache entry"),
+			"truncated":  good[:len(good)-10],
+			"bit flip":   append(append([]byte{}, good[:len(good)-3]...), 'X', '}', '\n'),
+			"empty":      nil,
+			"no newline": good[:bytes.IndexByte(good, '\n')],
+		} {
+			t.Run(name, func(t *testing.T) {
+				if err := os.WriteFile(p, bad, 0o644); err != nil {
+					t.Fatal(err)
+				}
+				r := run(t, Options{})
+				if r.Cached {
+					t.Fatal("damaged entry served")
+				}
+				if !bytes.Equal(doc(t, r, SPDXJSON), doc(t, fresh, SPDXJSON)) {
+					t.Error("rescan differs")
+				}
+				if r := run(t, Options{}); !r.Cached {
+					t.Error("entry not rewritten")
+				}
+			})
+		}
+	})
+
+	t.Run("AFFIX_CACHE_DIR", func(t *testing.T) {
+		root := t.TempDir()
+		t.Setenv(EnvCacheDir, root)
+		g, err := New(Options{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if g.cache == nil || g.cache.dir != filepath.Join(root, "sbom") {
+			t.Errorf("cache %+v", g.cache)
+		}
+	})
+}
+
+func TestSbomImages(t *testing.T) {
+	dir, res := variants(t)
+	l := openLayout(t, dir)
+	for _, c := range []int{1, 3} {
+		g := newGen(t, Options{Concurrency: c})
+		rs, err := g.Images(context.Background(), l, res.Manifests)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(rs) != len(res.Manifests) {
+			t.Fatalf("%d results", len(rs))
+		}
+		for i, r := range rs {
+			if r.Manifest.Digest != res.Manifests[i].Digest || oci.FormatPlatform(r.Platform) != oci.FormatPlatform(*res.Manifests[i].Platform) {
+				t.Errorf("concurrency %d: result %d is %s %s, want %s", c, i, r.Manifest.Digest, oci.FormatPlatform(r.Platform), oci.FormatPlatform(*res.Manifests[i].Platform))
+			}
+			if r.Packages["apk"] != 1 {
+				t.Errorf("result %d: packages %v", i, r.Packages)
+			}
+		}
+	}
+	// Platform from the config when the descriptor has none.
+	m := res.Manifests[2]
+	m.Platform = nil
+	r, err := newGen(t, Options{}).Image(context.Background(), l, m)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := oci.FormatPlatform(r.Platform); got != "linux/arm/v7" {
+		t.Errorf("platform %s, want linux/arm/v7", got)
+	}
+}
+
+// emptyDir fails the test unless dir has no entries.
+func emptyDir(t *testing.T, dir string) {
+	t.Helper()
+	ents, err := os.ReadDir(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, e := range ents {
+		t.Errorf("left behind in the temp dir: %s", e.Name())
+	}
+}
+
+// putJSON writes v as a blob of the layout in dir.
+func putJSON(t *testing.T, dir, mt string, v any) ocispec.Descriptor {
+	t.Helper()
+	b, err := json.Marshal(v)
+	if err != nil {
+		t.Fatal(err)
+	}
+	d := oci.DescriptorFor(mt, b)
+	if err := os.WriteFile(blobPath(dir, d.Digest), b, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return d
+}
+
+func blobPath(dir string, d digest.Digest) string {
+	return filepath.Join(dir, "blobs", d.Algorithm().String(), d.Encoded())
+}
+
+func TestSbomBadInput(t *testing.T) {
+	spec := fixture.Variants()
+	spec.Images = spec.Images[:1]
+	spec.Attestations = true
+	readManifest := func(t *testing.T, dir string, d ocispec.Descriptor) ocispec.Manifest {
+		var m ocispec.Manifest
+		b, err := os.ReadFile(blobPath(dir, d.Digest))
+		if err != nil {
+			t.Fatal(err)
+		}
+		json.Unmarshal(b, &m)
+		return m
+	}
+	tests := []struct {
+		name   string
+		break_ func(t *testing.T, dir string, res *fixture.Result) ocispec.Descriptor
+		want   error
+	}{
+		{"missing layer", func(t *testing.T, dir string, res *fixture.Result) ocispec.Descriptor {
+			m := readManifest(t, dir, res.Manifests[0])
+			os.Remove(blobPath(dir, m.Layers[0].Digest))
+			return res.Manifests[0]
+		}, oci.ErrBlobNotFound},
+		{"corrupt layer", func(t *testing.T, dir string, res *fixture.Result) ocispec.Descriptor {
+			m := readManifest(t, dir, res.Manifests[0])
+			p := blobPath(dir, m.Layers[0].Digest)
+			b, _ := os.ReadFile(p)
+			b[len(b)/2] ^= 0xff
+			os.WriteFile(p, b, 0o644)
+			return res.Manifests[0]
+		}, oci.ErrDigestMismatch},
+		{"truncated layer", func(t *testing.T, dir string, res *fixture.Result) ocispec.Descriptor {
+			m := readManifest(t, dir, res.Manifests[0])
+			p := blobPath(dir, m.Layers[0].Digest)
+			b, _ := os.ReadFile(p)
+			os.WriteFile(p, b[:len(b)/2], 0o644)
+			return res.Manifests[0]
+		}, oci.ErrDigestMismatch},
+		{"corrupt config", func(t *testing.T, dir string, res *fixture.Result) ocispec.Descriptor {
+			m := readManifest(t, dir, res.Manifests[0])
+			os.WriteFile(blobPath(dir, m.Config.Digest), []byte(`{"architecture":"amd64","os":"linux"}`), 0o644)
+			return res.Manifests[0]
+		}, oci.ErrDigestMismatch},
+		{"wrong diff ID", func(t *testing.T, dir string, res *fixture.Result) ocispec.Descriptor {
+			m := readManifest(t, dir, res.Manifests[0])
+			b, _ := os.ReadFile(blobPath(dir, m.Config.Digest))
+			var cfg ocispec.Image
+			json.Unmarshal(b, &cfg)
+			cfg.RootFS.DiffIDs[0] = digest.FromString("something else")
+			m.Config = putJSON(t, dir, m.Config.MediaType, cfg)
+			return putJSON(t, dir, ocispec.MediaTypeImageManifest, m)
+		}, oci.ErrDigestMismatch},
+		{"missing manifest", func(t *testing.T, dir string, res *fixture.Result) ocispec.Descriptor {
+			os.Remove(blobPath(dir, res.Manifests[0].Digest))
+			return res.Manifests[0]
+		}, oci.ErrBlobNotFound},
+		{"an index", func(t *testing.T, dir string, res *fixture.Result) ocispec.Descriptor {
+			return res.Index
+		}, ErrNotImage},
+		{"an attestation manifest", func(t *testing.T, dir string, res *fixture.Result) ocispec.Descriptor {
+			return res.Attestations[0]
+		}, ErrNotImage},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			dir, res := writeLayout(t, spec)
+			desc := tt.break_(t, dir, res)
+			tmp := t.TempDir()
+			g := newGen(t, Options{TempDir: tmp, Formats: Formats()})
+			_, err := g.Image(context.Background(), openLayout(t, dir), desc)
+			if !errors.Is(err, tt.want) {
+				t.Fatalf("error = %v, want %v", err, tt.want)
+			}
+			if !strings.Contains(err.Error(), desc.Digest.Encoded()[:12]) && !strings.Contains(err.Error(), "sha256:") {
+				t.Errorf("error %q names no digest", err)
+			}
+			emptyDir(t, tmp)
+		})
+	}
+}
+
+// cancelingFetcher cancels a context when the first layer is fetched.
+type cancelingFetcher struct {
+	oci.Fetcher
+	cancel func()
+}
+
+func (f cancelingFetcher) Fetch(ctx context.Context, d ocispec.Descriptor) (io.ReadCloser, error) {
+	if d.MediaType == ocispec.MediaTypeImageLayerGzip {
+		f.cancel()
+	}
+	return f.Fetcher.Fetch(ctx, d)
+}
+
+func TestSbomCanceled(t *testing.T) {
+	dir, res := standard(t)
+	l := openLayout(t, dir)
+	tmp := t.TempDir()
+	g := newGen(t, Options{TempDir: tmp})
+
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	if _, err := g.Image(ctx, l, res.Manifests[0]); !errors.Is(err, context.Canceled) {
+		t.Errorf("canceled before: %v", err)
+	}
+	ctx, cancel = context.WithCancel(context.Background())
+	defer cancel()
+	if _, err := g.Image(ctx, cancelingFetcher{l, cancel}, res.Manifests[0]); !errors.Is(err, context.Canceled) {
+		t.Errorf("canceled during: %v", err)
+	}
+	emptyDir(t, tmp)
+}
+
+// extract unpacks the single-layer image m of the layout in dir into root.
+func extract(t *testing.T, dir string, m ocispec.Descriptor, root string) {
+	t.Helper()
+	b, err := os.ReadFile(blobPath(dir, m.Digest))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var man ocispec.Manifest
+	json.Unmarshal(b, &man)
+	for _, ld := range man.Layers {
+		f, err := os.Open(blobPath(dir, ld.Digest))
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer f.Close()
+		zr, err := gzip.NewReader(f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		tr := tar.NewReader(zr)
+		for {
+			h, err := tr.Next()
+			if err == io.EOF {
+				break
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			p := filepath.Join(root, filepath.FromSlash(h.Name))
+			switch h.Typeflag {
+			case tar.TypeDir:
+				os.MkdirAll(p, 0o755)
+			case tar.TypeReg:
+				os.MkdirAll(filepath.Dir(p), 0o755)
+				data, _ := io.ReadAll(tr)
+				if err := os.WriteFile(p, data, 0o644); err != nil {
+					t.Fatal(err)
+				}
+			}
+		}
+	}
+}
+
+func TestSbomDir(t *testing.T) {
+	dir, res := variants(t)
+	m := res.Manifests[2] // linux/arm/v7
+	img := scan(t, dir, m, Options{Formats: []Format{SyftJSON}})
+
+	var results []*Result
+	for _, sub := range []string{"a", "mount/b"} {
+		root := filepath.Join(t.TempDir(), sub)
+		extract(t, dir, m, root)
+		r, err := newGen(t, Options{Formats: Formats(), Name: "example.com/app:1"}).Dir(context.Background(), root)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, d := range r.Documents {
+			if bytes.Contains(d.Data, []byte(root)) {
+				t.Errorf("%s document names the scanned directory %s", d.Format, root)
+			}
+			if _, err := DescribedDigest(d.Format, d.Data); !errors.Is(err, ErrNoSubject) {
+				t.Errorf("%s: DescribedDigest error %v, want ErrNoSubject", d.Format, err)
+			}
+		}
+		results = append(results, r)
+	}
+	for i := range results[0].Documents {
+		if !bytes.Equal(results[0].Documents[i].Data, results[1].Documents[i].Data) {
+			t.Errorf("%s: the same filesystem at two paths gives different documents", results[0].Documents[i].Format)
+		}
+	}
+	got, want := syftPackages(t, doc(t, results[0], SyftJSON)), syftPackages(t, doc(t, img, SyftJSON))
+	if len(got) == 0 || len(got) != len(want) {
+		t.Errorf("directory packages %v, image packages %v", got, want)
+	}
+	for k := range want {
+		if !got[k] {
+			t.Errorf("directory scan misses %v", k)
+		}
+	}
+	if _, err := spdxjson.Read(bytes.NewReader(doc(t, results[0], SPDXJSON))); err != nil {
+		t.Errorf("SPDX: %v", err)
+	}
+	if !results[0].Created.Equal(time.Unix(0, 0)) {
+		t.Errorf("created %s, want the Unix epoch", results[0].Created)
+	}
+
+	if _, err := newGen(t, Options{}).Dir(context.Background(), filepath.Join(t.TempDir(), "missing")); err == nil {
+		t.Error("missing directory scanned")
+	}
+}
+
+func BenchmarkScan(b *testing.B) {
+	dir, res := standard(b)
+	l := openLayout(b, dir)
+	g := newGen(b, Options{Formats: []Format{SPDXJSON}})
+	ctx := context.Background()
+	b.ReportAllocs()
+	for b.Loop() {
+		if _, err := g.Image(ctx, l, res.Manifests[0]); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
