@@ -9,6 +9,7 @@ import (
 	"encoding/json"
 	"errors"
 	"io"
+	"net"
 	"os"
 	"os/exec"
 	"path"
@@ -16,11 +17,13 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/affix-oci/affix/internal/buildkittest"
 	"github.com/affix-oci/affix/internal/oci"
 	"github.com/containerd/platforms"
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
+	"golang.org/x/crypto/ssh/agent"
 )
 
 // The integration tests share one buildkitd (started by the first test
@@ -230,9 +233,11 @@ RUN ["/bin/busybox", "--install", "-s", "/bin"]
 ARG GREETING=hi
 RUN --mount=type=secret,id=tok cp /run/secrets/tok /secret-copy && echo "$GREETING from $(uname -m)" > /greeting
 COPY --from=extra extra.txt /extra.txt
+RUN --mount=type=ssh test -S "$SSH_AUTH_SOCK" && echo forwarded > /ssh-ok
 LABEL stage=final
 `,
 	}, true)
+	agentSock := sshAgent(t)
 	secret := filepath.Join(t.TempDir(), "tok")
 	if err := os.WriteFile(secret, []byte("s3cr3t"), 0o600); err != nil {
 		t.Fatal(err)
@@ -247,6 +252,7 @@ LABEL stage=final
 		Platforms:     []string{"linux/amd64"},
 		BuildArgs:     []string{"GREETING=hello"},
 		Secrets:       []string{"id=tok,src=" + secret},
+		SSH:           []string{"default=" + agentSock},
 		BuildContexts: []string{"extra=" + extra},
 		Labels:        []string{"org.example.built-by=affix"},
 		Tags:          []string{"example.com/hello:v1"},
@@ -276,6 +282,7 @@ LABEL stage=final
 	wantFile(t, res.Layout, m, "/greeting", "hello from x86_64\n")
 	wantFile(t, res.Layout, m, "/secret-copy", "s3cr3t")
 	wantFile(t, res.Layout, m, "/extra.txt", "from a named context\n")
+	wantFile(t, res.Layout, m, "/ssh-ok", "forwarded\n")
 	cfg := imageConfig(t, res.Layout, m)
 	if cfg.Config.Labels["org.example.built-by"] != "affix" || cfg.Config.Labels["stage"] != "final" {
 		t.Errorf("labels %v", cfg.Config.Labels)
@@ -303,6 +310,32 @@ LABEL stage=final
 	if !sawRun {
 		t.Error("rawjson progress lacks the RUN vertex")
 	}
+}
+
+// sshAgent serves an empty in-process SSH agent on a unix socket for the
+// test and returns the socket path.
+func sshAgent(t *testing.T) string {
+	t.Helper()
+	sock := filepath.Join(t.TempDir(), "agent.sock")
+	l, err := net.Listen("unix", sock)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { l.Close() })
+	kr := agent.NewKeyring()
+	go func() {
+		for {
+			c, err := l.Accept()
+			if err != nil {
+				return
+			}
+			go func() {
+				defer c.Close()
+				_ = agent.ServeAgent(kr, c)
+			}()
+		}
+	}()
+	return sock
 }
 
 // twoPlatformContext is a context whose image selects a file per
@@ -558,5 +591,55 @@ func TestIntegrationExampleHello(t *testing.T) {
 		if b, _ := json.Marshal(cfg.Config.Entrypoint); string(b) != `["/usr/local/bin/hello"]` {
 			t.Errorf("%s: entrypoint %s", arch, b)
 		}
+	}
+}
+
+func TestIntegrationTLSBuilder(t *testing.T) {
+	buildkittest.Require(t)
+	server, cl, err := buildkittest.GenerateTLS(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	d := buildkittest.Start(t, buildkittest.WithTCP(&server))
+	dir := twoPlatformContext(t)
+
+	t.Run("builder with TLS options", func(t *testing.T) {
+		res, err := Build(t.Context(), Options{
+			ContextDir: dir,
+			Platforms:  []string{"linux/arm64"},
+			Builder:    d.TCPAddr,
+			TLS:        TLSOptions{CACert: cl.CACert, Cert: cl.Cert, Key: cl.Key, ServerName: buildkittest.ServerName},
+			Output:     filepath.Join(t.TempDir(), "layout"),
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		wantFile(t, res.Layout, res.Manifests[0], "/hello", "arm64 program\n")
+	})
+	t.Run("node with its own TLS files", func(t *testing.T) {
+		// The server name defaults to the address's host, 127.0.0.1,
+		// which the server certificate names too.
+		res, err := Build(t.Context(), Options{
+			ContextDir: dir,
+			Nodes:      []string{"linux/amd64=" + d.TCPAddr + ",cacert=" + cl.CACert + ",cert=" + cl.Cert + ",key=" + cl.Key},
+			Output:     filepath.Join(t.TempDir(), "layout"),
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		wantFile(t, res.Layout, res.Manifests[0], "/hello", "amd64 program\n")
+	})
+	for name, tls := range map[string]TLSOptions{
+		"no client certificate": {CACert: cl.CACert, ServerName: buildkittest.ServerName},
+		"wrong server name":     {CACert: cl.CACert, Cert: cl.Cert, Key: cl.Key, ServerName: "other.example"},
+		"no TLS":                {},
+	} {
+		t.Run(name, func(t *testing.T) {
+			_, err := Build(t.Context(), Options{ContextDir: dir, Builder: d.TCPAddr, TLS: tls, Output: t.TempDir(), ConnectTimeout: 10 * time.Second})
+			if !errors.Is(err, ErrUnreachable) || !strings.Contains(err.Error(), d.TCPAddr) {
+				t.Fatalf("err = %v, want ErrUnreachable naming %s", err, d.TCPAddr)
+			}
+			t.Logf("error: %v", err)
+		})
 	}
 }

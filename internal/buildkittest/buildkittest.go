@@ -13,6 +13,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -40,6 +41,8 @@ const ReadyTimeout = 60 * time.Second
 type Daemon struct {
 	// Addr is its address, unix://ROOT/buildkitd.sock.
 	Addr string
+	// TCPAddr is its tcp://127.0.0.1:PORT address when started WithTCP.
+	TCPAddr string
 	// Root is its state directory, removed by Stop.
 	Root string
 
@@ -121,12 +124,28 @@ func Require(t testing.TB) string {
 	return p
 }
 
+// Option configures a daemon.
+type Option func(*config)
+
+type config struct {
+	tcp bool
+	tls *TLSFiles
+}
+
+// WithTCP makes the daemon listen on tcp://127.0.0.1:PORT too (a free
+// port; Daemon.TCPAddr). With tls, that listener serves TLS with
+// tls.Cert and tls.Key and requires client certificates signed by
+// tls.CACert (see GenerateTLS).
+func WithTCP(tls *TLSFiles) Option {
+	return func(c *config) { c.tcp, c.tls = true, tls }
+}
+
 // Start starts a daemon for t (see Require) and stops it when t ends,
 // logging the daemon's output if t failed.
-func Start(t testing.TB) *Daemon {
+func Start(t testing.TB, opts ...Option) *Daemon {
 	t.Helper()
 	bin := Require(t)
-	d, err := StartDaemon(t.Context(), bin)
+	d, err := StartDaemon(t.Context(), bin, opts...)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -143,7 +162,11 @@ func Start(t testing.TB) *Daemon {
 
 // StartDaemon starts bin (buildkitd) with a new temporary root and socket
 // and waits until it answers. The daemon outlives ctx; Stop ends it.
-func StartDaemon(ctx context.Context, bin string) (*Daemon, error) {
+func StartDaemon(ctx context.Context, bin string, opts ...Option) (*Daemon, error) {
+	var cfg config
+	for _, o := range opts {
+		o(&cfg)
+	}
 	// A short root keeps the socket path under the 108-byte limit.
 	root, err := os.MkdirTemp("", "affix-bk-")
 	if err != nil {
@@ -155,13 +178,26 @@ func StartDaemon(ctx context.Context, bin string) (*Daemon, error) {
 		log:  &syncBuffer{},
 		done: make(chan struct{}),
 	}
-	d.cmd = exec.Command(bin,
+	args := []string{
 		"--root", filepath.Join(root, "state"),
 		"--addr", d.Addr,
 		"--oci-worker-snapshotter=native",
 		"--containerd-worker=false",
 		"--oci-worker-gc=false",
-	)
+	}
+	if cfg.tcp {
+		port, err := freePort()
+		if err != nil {
+			os.RemoveAll(root)
+			return nil, err
+		}
+		d.TCPAddr = fmt.Sprintf("tcp://127.0.0.1:%d", port)
+		args = append(args, "--addr", d.TCPAddr)
+		if cfg.tls != nil {
+			args = append(args, "--tlscert", cfg.tls.Cert, "--tlskey", cfg.tls.Key, "--tlscacert", cfg.tls.CACert)
+		}
+	}
+	d.cmd = exec.Command(bin, args...)
 	d.cmd.Stdout, d.cmd.Stderr = d.log, d.log
 	// Its own process group, so a test's ^C reaches it only through Stop.
 	d.cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL}
@@ -209,6 +245,16 @@ func (d *Daemon) wait(ctx context.Context) error {
 		case <-time.After(100 * time.Millisecond):
 		}
 	}
+}
+
+// freePort returns a TCP port that was free a moment ago.
+func freePort() (int, error) {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return 0, err
+	}
+	defer l.Close()
+	return l.Addr().(*net.TCPAddr).Port, nil
 }
 
 // Log returns what the daemon printed so far.
