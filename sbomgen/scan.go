@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"os"
 	"strings"
+	"sync"
 
 	"github.com/anchore/stereoscope/pkg/file"
 	"github.com/anchore/stereoscope/pkg/image"
@@ -58,6 +59,53 @@ func syftConfig(generator string) *syft.CreateSBOMConfig {
 	return cfg
 }
 
+// licenseScanner is a context carrying the license scanner every scan
+// shares. syft builds one per CreateSBOM by default, which costs most of a
+// small image's scan time; the scanner is safe for concurrent use (its
+// matcher is built once, then only read).
+var licenseScanner = sync.OnceValues(func() (context.Context, error) {
+	return syft.SetContextLicenseScanner(context.Background(), cataloging.DefaultLicenseConfig())
+})
+
+// withLicenseScanner returns ctx with the shared license scanner.
+func withLicenseScanner(ctx context.Context) (context.Context, error) {
+	lctx, err := licenseScanner()
+	if err != nil {
+		return nil, err
+	}
+	return valuesFrom{Context: ctx, values: lctx}, nil
+}
+
+// valuesFrom is its Context, with values missing there looked up in
+// values.
+type valuesFrom struct {
+	context.Context
+	values context.Context
+}
+
+func (c valuesFrom) Value(key any) any {
+	if v := c.Context.Value(key); v != nil {
+		return v
+	}
+	return c.values.Value(key)
+}
+
+// createSBOM runs syft on src.
+func createSBOM(ctx context.Context, src source.Source, generator string) (*sbom.SBOM, error) {
+	sctx, err := withLicenseScanner(ctx)
+	if err != nil {
+		return nil, err
+	}
+	s, err := syft.CreateSBOM(sctx, src, syftConfig(generator))
+	if err != nil {
+		if ctx.Err() != nil {
+			return nil, ctx.Err()
+		}
+		return nil, err
+	}
+	return s, nil
+}
+
 // scanImage reads img's layers through f into a temporary directory under
 // tempDir, scans the squashed filesystem with syft and removes the
 // directory again.
@@ -94,14 +142,7 @@ func scanImage(ctx context.Context, f oci.Fetcher, img *fetchedImage, name, temp
 		return nil, readError(ctx, err)
 	}
 	src := stereoscopesource.New(simg, stereoscopesource.ImageConfig{Reference: name})
-	s, err := syft.CreateSBOM(ctx, src, syftConfig(generator))
-	if err != nil {
-		if ctx.Err() != nil {
-			return nil, ctx.Err()
-		}
-		return nil, err
-	}
-	return s, nil
+	return createSBOM(ctx, src, generator)
 }
 
 // readError returns the error to report for a failed image read: the
@@ -125,11 +166,8 @@ func scanDir(ctx context.Context, root, name, generator string) (*sbom.SBOM, err
 		return nil, err
 	}
 	defer src.Close()
-	s, err := syft.CreateSBOM(ctx, src, syftConfig(generator))
+	s, err := createSBOM(ctx, src, generator)
 	if err != nil {
-		if ctx.Err() != nil {
-			return nil, ctx.Err()
-		}
 		return nil, err
 	}
 	// The directory is wherever the caller mounted the root filesystem;
