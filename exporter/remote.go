@@ -168,9 +168,24 @@ func (r *Remote) retryBlob(ctx context.Context, desc ocispec.Descriptor, push fu
 	return r.wrap(fmt.Sprintf("uploading blob %s (%s)", desc.Digest, desc.MediaType), err)
 }
 
-// retryableOp reports whether an operation that failed with err may succeed
-// when repeated from the start.
+// retryableOp reports whether a blob upload that failed with err may
+// succeed when repeated from the start. Only failures of the PUT that
+// carries the content count: the transport could not retry it (its body
+// streams from the source), while it has already retried the bodiless
+// HEAD and POST.
 func retryableOp(err error) bool {
+	var ue *url.Error
+	var er *errcode.ErrorResponse
+	switch {
+	case errors.As(err, &er):
+		if er.Method != http.MethodPut {
+			return false
+		}
+	case errors.As(err, &ue):
+		if !strings.EqualFold(ue.Op, http.MethodPut) {
+			return false
+		}
+	}
 	switch s := status(err); {
 	case s == http.StatusTooManyRequests || s == http.StatusRequestTimeout:
 		return true
@@ -198,6 +213,9 @@ func status(err error) int {
 // wrap adds what was being done, and maps oras-go status errors to the
 // package's sentinels.
 func (r *Remote) wrap(what string, err error) error {
+	if errors.Is(err, auth.ErrBasicCredentialNotFound) {
+		return fmt.Errorf("%s: %s: no credentials (docker login, or DOCKER_CONFIG): %w: %w", r.Name(), what, ErrUnauthorized, err)
+	}
 	switch status(err) {
 	case http.StatusUnauthorized, http.StatusForbidden:
 		return fmt.Errorf("%s: %s: %w: %w", r.Name(), what, ErrUnauthorized, err)
@@ -221,7 +239,7 @@ func (r *Remote) PushManifest(ctx context.Context, desc ocispec.Descriptor, data
 	}
 	resp, err := r.client.Do(req)
 	if err != nil {
-		return "", fmt.Errorf("%s: pushing manifest %s as %s: %w", r.Name(), desc.Digest, reference, err)
+		return "", r.wrap(fmt.Sprintf("pushing manifest %s as %s", desc.Digest, reference), err)
 	}
 	defer drain(resp)
 	if resp.StatusCode != http.StatusCreated && resp.StatusCode != http.StatusOK {
@@ -236,7 +254,19 @@ func (r *Remote) PushManifest(ctx context.Context, desc ocispec.Descriptor, data
 // FetchManifest GETs a manifest by tag or digest and verifies it: against
 // the digest when reference is one, else against Docker-Content-Digest
 // when the registry sends it.
-func (r *Remote) FetchManifest(ctx context.Context, reference string) (ocispec.Descriptor, []byte, string, error) {
+//
+// A body that does not match its digest is read again, up to 3 times.
+func (r *Remote) FetchManifest(ctx context.Context, reference string) (desc ocispec.Descriptor, data []byte, etag string, err error) {
+	for attempt := 1; attempt <= 3; attempt++ {
+		desc, data, etag, err = r.fetchManifest(ctx, reference)
+		if !errors.Is(err, oci.ErrDigestMismatch) {
+			break
+		}
+	}
+	return desc, data, etag, err
+}
+
+func (r *Remote) fetchManifest(ctx context.Context, reference string) (ocispec.Descriptor, []byte, string, error) {
 	ctx = auth.AppendRepositoryScope(ctx, r.ref, auth.ActionPull)
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, r.url("manifests", reference), nil)
 	if err != nil {
@@ -245,7 +275,7 @@ func (r *Remote) FetchManifest(ctx context.Context, reference string) (ocispec.D
 	req.Header.Set("Accept", manifestAccept)
 	resp, err := r.client.Do(req)
 	if err != nil {
-		return ocispec.Descriptor{}, nil, "", fmt.Errorf("%s: reading manifest %s: %w", r.Name(), reference, err)
+		return ocispec.Descriptor{}, nil, "", r.wrap("reading manifest "+reference, err)
 	}
 	defer drain(resp)
 	if resp.StatusCode != http.StatusOK {
@@ -322,7 +352,7 @@ func (r *Remote) ReferrersAPI(ctx context.Context, subject digest.Digest) ([]oci
 		req.Header.Set("Accept", ocispec.MediaTypeImageIndex)
 		resp, err := r.client.Do(req)
 		if err != nil {
-			return nil, fmt.Errorf("%s: listing referrers of %s: %w", r.Name(), subject, err)
+			return nil, r.wrap("listing referrers of "+subject.String(), err)
 		}
 		if resp.StatusCode == http.StatusNotFound {
 			drain(resp)

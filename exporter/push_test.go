@@ -1,0 +1,357 @@
+package exporter_test
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strings"
+	"sync"
+	"testing"
+
+	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
+	"oras.land/oras-go/v2/content"
+	"oras.land/oras-go/v2/registry"
+	"oras.land/oras-go/v2/registry/remote"
+
+	"github.com/affix-oci/affix/exporter"
+	"github.com/affix-oci/affix/internal/oci"
+	"github.com/affix-oci/affix/internal/registrytest"
+)
+
+// wantCounts are the exact requests of a first push and of a rerun of the
+// two-platform fixture (4 image blobs + 4 attestation blobs, 2 platform and
+// 2 attestation manifests) with one SBOM per platform.
+//
+// Per blob: HEAD (404), POST, PUT. Per manifest: one PUT. SBOMs: the empty
+// config and two documents as blobs, two referrer manifests. Without the
+// referrers API, per SBOM: GET the referrers tag (404), PUT it, and two
+// verify GETs. The index by tag: one PUT. A rerun: one HEAD per blob (all
+// present), the manifests and the tag again, and without the API one GET
+// per referrers tag (entry present: nothing written).
+var wantCounts = map[bool]struct{ first, rerun map[string]int }{
+	true: { // referrers API
+		first: map[string]int{"HEAD": 11, "POST": 11, "PUT": 18},
+		rerun: map[string]int{"HEAD": 11, "PUT": 7},
+	},
+	false: { // referrers tag schema
+		first: map[string]int{"HEAD": 11, "POST": 11, "PUT": 20, "GET": 6},
+		rerun: map[string]int{"HEAD": 11, "PUT": 7, "GET": 2},
+	},
+}
+
+func TestPushRegistries(t *testing.T) {
+	ctx := context.Background()
+	for _, reg := range startAll(t) {
+		t.Run(string(reg.Kind), func(t *testing.T) {
+			l, res := source(t, twoPlatforms(true))
+			c, counter := client(nil)
+			tgt := target(t, reg.Host, "app", c)
+			got, err := pushAll(ctx, tgt, l, res, exporter.Options{Tag: "v1"})
+			if err != nil {
+				t.Fatal(err)
+			}
+			want := wantCounts[reg.Referrers]
+			if g := countsString(counter.Counts()); g != countsString(want.first) {
+				t.Errorf("first push requests: %s, want %s\n%s", g, countsString(want.first), strings.Join(counter.Log(), "\n"))
+			}
+			mode := exporter.ModeTagSchema
+			if reg.Referrers {
+				mode = exporter.ModeAPI
+			}
+			if got.Modes[tgt.Name()] != mode {
+				t.Errorf("mode %v, want %s", got.Modes, mode)
+			}
+			if got.Root.Digest != res.Index.Digest || resolve(t, reg.Host, "app", "v1") != res.Index.Digest {
+				t.Errorf("pushed index %s, want the source index %s", got.Root.Digest, res.Index.Digest)
+			}
+			if len(got.Images) != 2 || len(got.Attestations) != 2 || len(got.Referrers) != 2 {
+				t.Errorf("result: %d images, %d attestations, %d referrers", len(got.Images), len(got.Attestations), len(got.Referrers))
+			}
+			checkInterop(t, reg, "app", res.Manifests)
+
+			// A rerun changes nothing and adds no referrer.
+			counter.Reset()
+			again, err := pushAll(ctx, target(t, reg.Host, "app", c), l, res, exporter.Options{Tag: "v1"})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if g := countsString(counter.Counts()); g != countsString(want.rerun) {
+				t.Errorf("rerun requests: %s, want %s\n%s", g, countsString(want.rerun), strings.Join(counter.Log(), "\n"))
+			}
+			for i := range again.Referrers {
+				if again.Referrers[i].Descriptor.Digest != got.Referrers[i].Descriptor.Digest && again.Referrers[i].Subject == got.Referrers[i].Subject {
+					t.Errorf("rerun referrer digest changed")
+				}
+			}
+			checkInterop(t, reg, "app", res.Manifests)
+		})
+	}
+}
+
+// checkInterop reads the referrers back with oras-go: every platform
+// manifest has exactly one SPDX referrer, whose single layer is the SBOM.
+func checkInterop(t *testing.T, reg *registrytest.Registry, repo string, manifests []ocispec.Descriptor) {
+	t.Helper()
+	ctx := context.Background()
+	r := &remote.Repository{Reference: registry.Reference{Registry: reg.Host, Repository: repo}, PlainHTTP: true}
+	for _, m := range manifests {
+		var refs []ocispec.Descriptor
+		err := r.Referrers(ctx, ocispec.Descriptor{MediaType: m.MediaType, Digest: m.Digest, Size: m.Size}, oci.MediaTypeSPDX, func(rs []ocispec.Descriptor) error {
+			refs = append(refs, rs...)
+			return nil
+		})
+		if err != nil {
+			t.Fatalf("oras referrers of %s: %v", m.Digest, err)
+		}
+		if len(refs) != 1 {
+			t.Fatalf("oras finds %d SPDX referrers of %s, want 1: %v", len(refs), m.Digest, refs)
+		}
+		if refs[0].Annotations[ocispec.AnnotationCreated] == "" || refs[0].Annotations[oci.AnnotationPlatform] != oci.FormatPlatform(*m.Platform) {
+			t.Errorf("referrer descriptor annotations %v", refs[0].Annotations)
+		}
+		b, err := content.FetchAll(ctx, r, refs[0])
+		if err != nil {
+			t.Fatal(err)
+		}
+		var man ocispec.Manifest
+		if err := json.Unmarshal(b, &man); err != nil {
+			t.Fatal(err)
+		}
+		if man.ArtifactType != oci.MediaTypeSPDX || len(man.Layers) != 1 || man.Layers[0].MediaType != oci.MediaTypeSPDX ||
+			man.Config.MediaType != ocispec.MediaTypeEmptyJSON || man.Subject == nil || man.Subject.Digest != m.Digest {
+			t.Fatalf("referrer manifest %s", b)
+		}
+		doc, err := content.FetchAll(ctx, r, man.Layers[0])
+		if err != nil {
+			t.Fatal(err)
+		}
+		if string(doc) != string(fakeSBOM(m, "spdx")) {
+			t.Errorf("SBOM of %s: %s", m.Digest, doc)
+		}
+	}
+}
+
+func TestStripAttestations(t *testing.T) {
+	ctx := context.Background()
+	reg := registrytest.Start(t, registrytest.OlaregAPI, registrytest.Options{})
+	l, res := source(t, twoPlatforms(true))
+	c, _ := client(nil)
+	tgt := target(t, reg.Host, "app", c)
+	got, err := pushAll(ctx, tgt, l, res, exporter.Options{Tag: "v1", StripAttestations: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got.Root.Digest == res.Index.Digest || len(got.Stripped) != 2 || len(got.Attestations) != 0 {
+		t.Fatalf("stripped push: root %s (source %s), %d stripped", got.Root.Digest, res.Index.Digest, len(got.Stripped))
+	}
+	if d := resolve(t, reg.Host, "app", "v1"); d != got.Root.Digest {
+		t.Fatalf("tag names %s, want %s", d, got.Root.Digest)
+	}
+	_, b, _, err := tgt.FetchManifest(ctx, "v1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var idx ocispec.Index
+	json.Unmarshal(b, &idx)
+	if len(idx.Manifests) != 2 {
+		t.Fatalf("pushed index lists %d manifests", len(idx.Manifests))
+	}
+	for _, a := range res.Attestations {
+		if ok, _ := tgt.Exists(ctx, ocispec.Descriptor{Digest: a.Digest}); ok {
+			t.Errorf("attestation %s pushed", a.Digest)
+		}
+	}
+}
+
+// TestFailureLeavesTag injects faults at every step: each push either
+// completes or fails with the tag where it was, and a clean rerun
+// completes.
+func TestFailureLeavesTag(t *testing.T) {
+	if testing.Short() {
+		t.Skip("fault injection takes about a minute")
+	}
+	ctx := context.Background()
+	type step struct {
+		name      string
+		fault     registrytest.Fault
+		tagSchema bool // only registries without the referrers API see it
+	}
+	steps := []step{
+		{"503 on blob HEAD", registrytest.Fault{Method: "HEAD", Path: "/blobs/", Action: registrytest.Unavailable, Times: 2}, false},
+		{"503 forever on blob upload", registrytest.Fault{Method: "POST", Path: "/blobs/uploads/", Action: registrytest.Unavailable}, false},
+		{"429 on blob upload", registrytest.Fault{Method: "PUT", Path: "/blobs/uploads/", Action: registrytest.TooManyRequests, Times: 2, RetryAfter: "1"}, false},
+		{"dropped blob upload", registrytest.Fault{Method: "PUT", Path: "/blobs/uploads/", Action: registrytest.Drop, Times: 3}, false},
+		{"dropped manifest PUT", registrytest.Fault{Method: "PUT", Path: "/manifests/sha256:", Action: registrytest.Drop, Times: 2}, false},
+		{"503 forever on platform manifests", registrytest.Fault{Method: "PUT", Path: "/manifests/sha256:", Action: registrytest.Unavailable}, false},
+		{"referrer manifest rejected", registrytest.Fault{Action: registrytest.RejectSubject}, false},
+		{"corrupt referrers index read", registrytest.Fault{Method: "GET", Path: "/manifests/sha256-", Action: registrytest.Corrupt, Times: 1}, true},
+		{"corrupt referrers index reads forever", registrytest.Fault{Method: "GET", Path: "/manifests/sha256-", Action: registrytest.Corrupt}, true},
+		{"503 forever on referrers tag write", registrytest.Fault{Method: "PUT", Path: "/manifests/sha256-", Action: registrytest.Unavailable}, true},
+		{"dropped referrers tag write", registrytest.Fault{Method: "PUT", Path: "/manifests/sha256-", Action: registrytest.Drop, Times: 1}, true},
+		{"503 forever on the tag", registrytest.Fault{Method: "PUT", Path: "/manifests/v1$", Action: registrytest.Unavailable}, false},
+	}
+	for _, kind := range []registrytest.Kind{registrytest.OlaregAPI, registrytest.OlaregNoAPI, registrytest.Distribution} {
+		for _, s := range steps {
+			if s.tagSchema && kind == registrytest.OlaregAPI {
+				continue
+			}
+			t.Run(string(kind)+"/"+s.name, func(t *testing.T) {
+				reg := registrytest.Start(t, kind, registrytest.Options{})
+				proxy := registrytest.StartProxy(t, reg.Host)
+				// An earlier push of another image holds the tag.
+				old, oldRes := source(t, twoPlatforms(false))
+				c, _ := client(nil)
+				if _, err := pushAll(ctx, target(t, proxy.Host, "app", c), old, oldRes, exporter.Options{Tag: "v1"}); err != nil {
+					t.Fatal(err)
+				}
+				spec := twoPlatforms(true)
+				spec.Images[0].Labels = map[string]string{"new": "yes"}
+				l, res := source(t, spec)
+				proxy.Inject(s.fault)
+				got, err := pushAll(ctx, target(t, proxy.Host, "app", c), l, res, exporter.Options{Tag: "v1", VerifyDelay: 20e6})
+				tag := resolve(t, reg.Host, "app", "v1")
+				if err != nil {
+					t.Logf("push failed (%d faults injected): %v", proxy.Injected(), err)
+					if tag != oldRes.Index.Digest {
+						t.Fatalf("failed push moved the tag to %s", tag)
+					}
+					if s.fault.Action == registrytest.RejectSubject && !errors.Is(err, exporter.ErrSubjectRejected) {
+						t.Errorf("err = %v, want ErrSubjectRejected", err)
+					}
+				} else {
+					t.Logf("push completed despite %d faults", proxy.Injected())
+					if tag != got.Root.Digest {
+						t.Fatalf("tag %s, want %s", tag, got.Root.Digest)
+					}
+				}
+				if proxy.Injected() == 0 {
+					t.Errorf("no fault injected")
+				}
+				proxy.Clear()
+				if _, err := pushAll(ctx, target(t, proxy.Host, "app", c), l, res, exporter.Options{Tag: "v1"}); err != nil {
+					t.Fatalf("rerun: %v", err)
+				}
+				if tag := resolve(t, reg.Host, "app", "v1"); tag != res.Index.Digest {
+					t.Fatalf("rerun: tag %s, want %s", tag, res.Index.Digest)
+				}
+				checkInterop(t, reg, "app", res.Manifests)
+			})
+		}
+	}
+}
+
+func TestReferrersTagConflict(t *testing.T) {
+	ctx := context.Background()
+	reg := registrytest.Start(t, registrytest.OlaregNoAPI, registrytest.Options{})
+	l, res := source(t, twoPlatforms(false))
+	c, _ := client(nil)
+	tgt := target(t, reg.Host, "app", c)
+	p := exporter.New(tgt, &exporter.Image{Source: l, Root: res.Index}, exporter.Options{Tag: "v1"})
+	if err := p.Images(ctx); err != nil {
+		t.Fatal(err)
+	}
+	// As GitLab does: the referrers tag resolves to the subject itself.
+	m := res.Manifests[0]
+	b, _ := oci.ReadBlob(ctx, l, m, 0)
+	if _, err := tgt.PushManifest(ctx, ocispec.Descriptor{MediaType: m.MediaType, Digest: m.Digest, Size: m.Size}, b, exporter.ReferrersTag(m.Digest), ""); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := p.Attach(ctx, sbomArtifact(m)); !errors.Is(err, exporter.ErrReferrersTagConflict) {
+		t.Fatalf("err = %v, want ErrReferrersTagConflict", err)
+	}
+	if d := resolve(t, reg.Host, "app", exporter.ReferrersTag(m.Digest)); d != m.Digest {
+		t.Fatalf("referrers tag overwritten: %s", d)
+	}
+	if d := resolve(t, reg.Host, "app", "v1"); d != "" {
+		t.Fatalf("tag written: %s", d)
+	}
+}
+
+// TestConcurrentAttach runs 8 pushes in one process, each with its own
+// client, attaching different artifacts to one subject at the same time.
+// (internal/cli runs the same with 8 processes.)
+func TestConcurrentAttach(t *testing.T) {
+	ctx := context.Background()
+	for _, kind := range []registrytest.Kind{registrytest.OlaregNoAPI, registrytest.Distribution} {
+		t.Run(string(kind), func(t *testing.T) {
+			reg := registrytest.Start(t, kind, registrytest.Options{})
+			l, res := source(t, twoPlatforms(false))
+			c, _ := client(nil)
+			if _, err := exporter.New(target(t, reg.Host, "app", c), &exporter.Image{Source: l, Root: res.Index}, exporter.Options{Tag: "v1"}).Commit(ctx); err != nil {
+				t.Fatal(err)
+			}
+			subject := res.Manifests[0]
+			var wg sync.WaitGroup
+			errs := make([]error, 8)
+			for i := range 8 {
+				wg.Add(1)
+				go func() {
+					defer wg.Done()
+					c, _ := client(nil)
+					p := exporter.New(target(t, reg.Host, "app", c), nil, exporter.Options{})
+					a := exporter.Artifact{Subject: subject, ArtifactType: "application/vnd.affix.test", Blobs: []exporter.Blob{{Data: fmt.Appendf(nil, "artifact %d", i)}}}
+					if _, err := p.Attach(ctx, a); err != nil {
+						errs[i] = err
+						return
+					}
+					_, errs[i] = p.Commit(ctx)
+				}()
+			}
+			wg.Wait()
+			for i, err := range errs {
+				if err != nil {
+					t.Errorf("writer %d: %v", i, err)
+				}
+			}
+			idx, err := exporter.ReadReferrersIndex(ctx, target(t, reg.Host, "app", c), subject.Digest)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if len(idx.Manifests) != 8 {
+				t.Fatalf("referrers index lists %d entries, want 8", len(idx.Manifests))
+			}
+		})
+	}
+}
+
+func TestWrongCredentials(t *testing.T) {
+	ctx := context.Background()
+	reg := registrytest.Start(t, registrytest.Distribution, registrytest.Options{Auth: true})
+	l, res := source(t, twoPlatforms(false))
+	for _, tc := range []struct {
+		name     string
+		user, pw string
+		ok       bool
+	}{
+		{"anonymous", "", "", false},
+		{"wrong password", reg.Username, "nope", false},
+		{"right", reg.Username, reg.Password, true},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			var cred func(context.Context, string) (authCred, error)
+			_ = cred
+			c, _ := client(staticCred(reg.Host, tc.user, tc.pw))
+			_, err := pushAll(ctx, target(t, reg.Host, "app", c), l, res, exporter.Options{Tag: "v1"})
+			if tc.ok != (err == nil) {
+				t.Fatalf("err = %v, want ok=%v", err, tc.ok)
+			}
+			if !tc.ok && !errors.Is(err, exporter.ErrUnauthorized) {
+				t.Errorf("err = %v, want ErrUnauthorized", err)
+			}
+		})
+	}
+}
+
+func TestUnreachable(t *testing.T) {
+	port, err := registrytest.FreePort()
+	if err != nil {
+		t.Fatal(err)
+	}
+	l, res := source(t, twoPlatforms(false))
+	c, _ := client(nil)
+	_, err = pushAll(context.Background(), target(t, fmt.Sprintf("127.0.0.1:%d", port), "app", c), l, res, exporter.Options{Tag: "v1"})
+	if err == nil || !strings.Contains(err.Error(), "connection refused") {
+		t.Fatalf("err = %v, want connection refused", err)
+	}
+}
