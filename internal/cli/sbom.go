@@ -1,15 +1,255 @@
 package cli
 
 import (
-	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
 
+	"github.com/opencontainers/go-digest"
+	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
 	"github.com/spf13/cobra"
+
+	"github.com/affix-oci/affix/internal/oci"
+	"github.com/affix-oci/affix/sbomgen"
 )
 
+type sbomOptions struct {
+	platform    string
+	digest      string
+	all         bool
+	formats     []string
+	output      string
+	noCache     bool
+	name        string
+	concurrency int
+}
+
 func newSBOMCmd(g *globalOptions) *cobra.Command {
-	return &cobra.Command{
-		Use:   "sbom SOURCE",
+	var o sbomOptions
+	cmd := &cobra.Command{
+		Use:   "sbom [flags] SOURCE",
 		Short: "Generate an SBOM for platform images of an OCI layout",
-		RunE:  func(*cobra.Command, []string) error { return errors.New("not implemented") },
+		Long: `Generate an SBOM for one or more platform images of an OCI image layout.
+
+SOURCE is oci-layout:DIR or oci-archive:FILE.TAR (a bare path works too).
+Nested indexes are followed; BuildKit attestation manifests are never
+scanned. Without a selection flag the layout must hold a single platform.
+
+With one platform and one format the document goes to stdout, or to FILE
+with -o FILE. Several platforms or formats need -o DIR: each document is
+written to DIR/<os>-<arch>[-<variant>]<ext> (.spdx.json, .cdx.json,
+.syft.json). A summary line per platform goes to stderr.
+
+Documents are deterministic: the creation time is SOURCE_DATE_EPOCH, else
+the image config's created time. They are cached under
+$AFFIX_CACHE_DIR/sbom (default: the user cache directory, affix/sbom).`,
+		Example: `  affix sbom oci-layout:./out
+  affix sbom --platform linux/arm/v7 --format cyclonedx-json oci-archive:image.tar
+  affix sbom --all-platforms --format spdx-json --format syft-json -o sboms/ oci-layout:./out`,
+		Args: func(_ *cobra.Command, args []string) error {
+			if len(args) != 1 {
+				return usageError(fmt.Errorf("want one SOURCE (oci-layout:DIR or oci-archive:FILE), got %d arguments", len(args)))
+			}
+			return nil
+		},
+		RunE: func(cmd *cobra.Command, args []string) error {
+			return runSBOM(cmd, args[0], o)
+		},
 	}
+	f := cmd.Flags()
+	f.StringVar(&o.platform, "platform", "", "scan the image for this platform, os[(os.version)]/arch[/variant]")
+	f.StringVar(&o.digest, "digest", "", "scan the platform manifest with this digest")
+	f.BoolVar(&o.all, "all-platforms", false, "scan every platform image")
+	f.StringArrayVar(&o.formats, "format", nil, "document format: spdx-json (default), cyclonedx-json, syft-json; repeatable")
+	f.StringVarP(&o.output, "output", "o", "", "write to FILE (one document) or DIR (one file per platform and format)")
+	f.BoolVar(&o.noCache, "no-cache", false, "neither read nor write the SBOM cache")
+	f.StringVar(&o.name, "name", "", "image name the documents use (default: the layout's org.opencontainers.image.ref.name if it is a reference, else \"image\")")
+	f.IntVar(&o.concurrency, "concurrency", sbomgen.DefaultConcurrency, "how many platforms to scan at once")
+	return cmd
+}
+
+func runSBOM(cmd *cobra.Command, source string, o sbomOptions) error {
+	ctx := cmd.Context()
+	var formats []sbomgen.Format
+	for _, s := range o.formats {
+		f, err := sbomgen.ParseFormat(s)
+		if err != nil {
+			return usageError(err)
+		}
+		if !slices.Contains(formats, f) {
+			formats = append(formats, f)
+		}
+	}
+	if len(formats) == 0 {
+		formats = []sbomgen.Format{sbomgen.SPDXJSON}
+	}
+	if o.concurrency < 1 {
+		return usageError(fmt.Errorf("--concurrency %d: must be at least 1", o.concurrency))
+	}
+	sel := oci.Selector{Platform: o.platform, Digest: digest.Digest(o.digest), All: o.all}
+	if (o.platform != "") && (o.digest != "") || (o.platform != "" || o.digest != "") && o.all {
+		return usageError(fmt.Errorf("use one of --platform, --digest and --all-platforms"))
+	}
+	if o.digest != "" {
+		if err := sel.Digest.Validate(); err != nil {
+			return usageError(fmt.Errorf("--digest %q: %w", o.digest, err))
+		}
+	}
+	if o.platform != "" {
+		if _, err := oci.ParsePlatform(o.platform); err != nil {
+			return usageError(fmt.Errorf("--platform: %w", err))
+		}
+	}
+
+	l, err := oci.OpenLayout(ctx, source)
+	if err != nil {
+		return err
+	}
+	defer l.Close()
+	images, err := oci.Walk(ctx, l, l.Roots()...)
+	if err != nil {
+		return fmt.Errorf("%s: %w", l.Source(), err)
+	}
+	picked, err := oci.Select(images, sel)
+	if err != nil {
+		return fmt.Errorf("%s: %w", l.Source(), err)
+	}
+
+	n := len(picked) * len(formats)
+	toDir := o.output != "" && (n > 1 || strings.HasSuffix(o.output, string(os.PathSeparator)) || isDir(o.output))
+	if n > 1 && o.output == "" {
+		return usageError(fmt.Errorf("%d documents (%d platforms, %d formats) need -o DIR", n, len(picked), len(formats)))
+	}
+
+	name := o.name
+	if name == "" {
+		name = layoutRefName(l)
+	}
+	gen, err := sbomgen.New(sbomgen.Options{
+		Formats:     formats,
+		Name:        name,
+		NoCache:     o.noCache,
+		Concurrency: o.concurrency,
+	})
+	if err != nil {
+		return err
+	}
+	descs := make([]ocispec.Descriptor, len(picked))
+	for i, p := range picked {
+		descs[i] = p.Descriptor
+	}
+	results, err := gen.Images(ctx, l, descs)
+	if err != nil {
+		return fmt.Errorf("%s: %w", l.Source(), err)
+	}
+
+	stderr := cmd.ErrOrStderr()
+	names := outputNames(results)
+	for i, r := range results {
+		for _, d := range r.Documents {
+			switch {
+			case toDir:
+				if err := os.MkdirAll(o.output, 0o755); err != nil {
+					return err
+				}
+				if err := os.WriteFile(filepath.Join(o.output, names[i]+d.Format.Ext()), d.Data, 0o644); err != nil {
+					return err
+				}
+			case o.output != "":
+				if err := os.WriteFile(o.output, d.Data, 0o644); err != nil {
+					return err
+				}
+			default:
+				if _, err := cmd.OutOrStdout().Write(d.Data); err != nil {
+					return err
+				}
+			}
+		}
+		printSummary(stderr, r)
+	}
+	return nil
+}
+
+func isDir(p string) bool {
+	fi, err := os.Stat(p)
+	return err == nil && fi.IsDir()
+}
+
+// layoutRefName returns the org.opencontainers.image.ref.name of the
+// layout's only index.json entry when it is an image reference (it has a
+// repository path or a tag, not only a tag), else "".
+func layoutRefName(l *oci.Layout) string {
+	roots := l.Roots()
+	if len(roots) != 1 {
+		return ""
+	}
+	ref := roots[0].Annotations[ocispec.AnnotationRefName]
+	if ref == "" || strings.ContainsAny(ref, " \t\n") || !strings.ContainsAny(ref, "/:") {
+		return ""
+	}
+	return ref
+}
+
+// outputNames returns a file name stem per result: its platform
+// (linux-arm-v7), with a short digest added where platforms repeat.
+func outputNames(results []*sbomgen.Result) []string {
+	stems := make([]string, len(results))
+	count := map[string]int{}
+	for i, r := range results {
+		stems[i] = platformStem(r.Platform)
+		count[stems[i]]++
+	}
+	for i, r := range results {
+		if count[stems[i]] > 1 {
+			stems[i] += "-" + r.Manifest.Digest.Encoded()[:12]
+		}
+	}
+	return stems
+}
+
+// platformStem turns a platform into a file name: linux/arm/v7 is
+// linux-arm-v7, windows(10.0.17763)/amd64 is windows-10.0.17763-amd64.
+func platformStem(p ocispec.Platform) string {
+	s := oci.FormatPlatform(p)
+	var b strings.Builder
+	dash := false
+	for _, r := range s {
+		ok := r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || r == '.' || r == '_'
+		if !ok {
+			if !dash && b.Len() > 0 {
+				b.WriteByte('-')
+			}
+			dash = true
+			continue
+		}
+		b.WriteRune(r)
+		dash = false
+	}
+	return strings.TrimSuffix(b.String(), "-")
+}
+
+// printSummary prints one line about r: platform, short digest, packages
+// by type, cached or scanned.
+func printSummary(w io.Writer, r *sbomgen.Result) {
+	types := make([]string, 0, len(r.Packages))
+	for t := range r.Packages {
+		types = append(types, t)
+	}
+	slices.Sort(types)
+	parts := make([]string, len(types))
+	for i, t := range types {
+		parts[i] = fmt.Sprintf("%s %d", t, r.Packages[t])
+	}
+	how := "scanned"
+	if r.Cached {
+		how = "cached"
+	}
+	short := r.Manifest.Digest.String()
+	if len(short) > 19 {
+		short = short[:19]
+	}
+	fmt.Fprintf(w, "%-16s %s  %d packages (%s)  %s\n", oci.FormatPlatform(r.Platform), short, r.PackageCount(), strings.Join(parts, ", "), how)
 }

@@ -1,0 +1,434 @@
+package cli
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"net"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"slices"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/opencontainers/go-digest"
+	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
+
+	"github.com/affix-oci/affix/internal/fixture"
+	"github.com/affix-oci/affix/sbomgen"
+)
+
+// runAffix runs the command line and returns its exit code, stdout and
+// stderr. A panic fails the test.
+func runAffix(t *testing.T, args ...string) (int, []byte, string) {
+	t.Helper()
+	var stdout, stderr bytes.Buffer
+	var code int
+	func() {
+		defer func() {
+			if r := recover(); r != nil {
+				t.Fatalf("affix %s panicked: %v", strings.Join(args, " "), r)
+			}
+		}()
+		code = Run(context.Background(), "affix", args, &stdout, &stderr)
+	}()
+	return code, stdout.Bytes(), stderr.String()
+}
+
+// sbomEnv keeps the tests' cache out of the user's cache directory.
+func sbomEnv(t *testing.T) string {
+	t.Helper()
+	dir := t.TempDir()
+	t.Setenv(sbomgen.EnvCacheDir, dir)
+	t.Setenv(sbomgen.EnvSourceDateEpoch, "")
+	return dir
+}
+
+func writeFixture(t *testing.T, spec fixture.Spec) (string, *fixture.Result) {
+	t.Helper()
+	dir := t.TempDir()
+	res, err := fixture.WriteLayout(dir, spec)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return dir, res
+}
+
+var (
+	standardOnce sync.Once
+	standardSpec fixture.Spec
+	standardErr  error
+)
+
+func standardFixture(t *testing.T) (string, *fixture.Result) {
+	t.Helper()
+	standardOnce.Do(func() { standardSpec, standardErr = fixture.Standard(context.Background()) })
+	if standardErr != nil {
+		t.Fatal(standardErr)
+	}
+	return writeFixture(t, standardSpec)
+}
+
+func described(t *testing.T, f sbomgen.Format, doc []byte) digest.Digest {
+	t.Helper()
+	d, err := sbomgen.DescribedDigest(f, doc)
+	if err != nil {
+		t.Fatalf("DescribedDigest: %v\n%s", err, doc)
+	}
+	return d
+}
+
+func TestSbomSelection(t *testing.T) {
+	sbomEnv(t)
+	spec := fixture.Variants()
+	spec.Attestations = true
+	// Two Windows images that differ only by os.version.
+	for _, v := range []string{"10.0.17763.5820", "10.0.20348.2461"} {
+		spec.Images = append(spec.Images, fixture.Image{
+			Platform: ocispec.Platform{OS: "windows", Architecture: "amd64", OSVersion: v},
+			Layers:   []fixture.Layer{{{Path: "Files/version.txt", Data: []byte(v)}}},
+		})
+	}
+	dir, res := writeFixture(t, spec)
+	src := "oci-layout:" + dir
+	m := res.Manifests // amd64, arm/v6, arm/v7, arm64/v8, windows 17763, windows 20348
+	tests := []struct {
+		name string
+		args []string
+		want digest.Digest // when the scan succeeds
+		code int
+		msg  []string // in stderr when it fails
+	}{
+		{"arm v6", []string{"--platform", "linux/arm/v6"}, m[1].Digest, 0, nil},
+		{"arm v7", []string{"--platform", "linux/arm/v7"}, m[2].Digest, 0, nil},
+		{"arm is v7", []string{"--platform", "linux/arm"}, m[2].Digest, 0, nil},
+		{"arm64 is v8", []string{"--platform", "linux/arm64"}, m[3].Digest, 0, nil},
+		{"amd64", []string{"--platform", "linux/amd64"}, m[0].Digest, 0, nil},
+		{"os.version", []string{"--platform", "windows(10.0.20348.2461)/amd64"}, m[5].Digest, 0, nil},
+		{"digest", []string{"--digest", m[1].Digest.String()}, m[1].Digest, 0, nil},
+		{"windows without os.version is ambiguous", []string{"--platform", "windows/amd64"}, "", 1, []string{"ambiguous", "10.0.17763.5820", "10.0.20348.2461"}},
+		{"no selection among several", nil, "", 1, []string{"ambiguous", "linux/arm/v6", "linux/arm/v7", "linux/amd64", "linux/arm64/v8", dir}},
+		{"unknown platform", []string{"--platform", "linux/s390x"}, "", 1, []string{"linux/s390x not found", "linux/arm/v6", dir}},
+		{"unknown digest", []string{"--digest", digest.FromString("nope").String()}, "", 1, []string{"no manifest", digest.FromString("nope").String()}},
+		{"attestation digest", []string{"--digest", res.Attestations[0].Digest.String()}, "", 1, []string{"attestation"}},
+		{"bad digest", []string{"--digest", "sha256:xyz"}, "", 2, []string{"--digest"}},
+		{"bad platform", []string{"--platform", "linux"}, "", 2, []string{"platform"}},
+		{"two selections", []string{"--platform", "linux/amd64", "--all-platforms"}, "", 2, []string{"one of"}},
+		{"all platforms to stdout", []string{"--all-platforms"}, "", 2, []string{"-o DIR"}},
+		{"bad format", []string{"--platform", "linux/amd64", "--format", "spdx-tag-value"}, "", 2, []string{"spdx-tag-value"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			code, out, errOut := runAffix(t, append(append([]string{"sbom"}, tt.args...), src)...)
+			if code != tt.code {
+				t.Fatalf("exit code %d, want %d; stderr:\n%s", code, tt.code, errOut)
+			}
+			for _, s := range tt.msg {
+				if !strings.Contains(errOut, s) {
+					t.Errorf("stderr does not mention %q:\n%s", s, errOut)
+				}
+			}
+			if tt.code != 0 {
+				if len(out) != 0 {
+					t.Errorf("failed run wrote %d bytes to stdout", len(out))
+				}
+				return
+			}
+			if got := described(t, sbomgen.SPDXJSON, out); got != tt.want {
+				t.Errorf("document describes %s, want %s", got, tt.want)
+			}
+			if !strings.Contains(errOut, tt.want.String()[:19]) || !strings.Contains(errOut, "packages") {
+				t.Errorf("summary line: %q", errOut)
+			}
+		})
+	}
+}
+
+func TestSbomAllPlatforms(t *testing.T) {
+	sbomEnv(t)
+	spec := fixture.Variants()
+	spec.Attestations = true
+	dir, res := writeFixture(t, spec)
+	if err := fixture.WriteArchive(dir, filepath.Join(t.TempDir(), "x.tar")); err != nil {
+		t.Fatal(err)
+	}
+	out := filepath.Join(t.TempDir(), "sboms")
+	code, stdout, stderr := runAffix(t, "sbom", "--all-platforms", "--format", "spdx-json", "--format", "cyclonedx-json", "-o", out, "oci-layout:"+dir)
+	if code != 0 {
+		t.Fatalf("exit %d: %s", code, stderr)
+	}
+	if len(stdout) != 0 {
+		t.Errorf("wrote to stdout with -o DIR")
+	}
+	stems := []string{"linux-amd64", "linux-arm-v6", "linux-arm-v7", "linux-arm64-v8"}
+	var want []string
+	for i, s := range stems {
+		for _, f := range []sbomgen.Format{sbomgen.SPDXJSON, sbomgen.CycloneDXJSON} {
+			want = append(want, s+f.Ext())
+			b, err := os.ReadFile(filepath.Join(out, s+f.Ext()))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got := described(t, f, b); got != res.Manifests[i].Digest {
+				t.Errorf("%s%s describes %s, want %s", s, f.Ext(), got, res.Manifests[i].Digest)
+			}
+		}
+	}
+	ents, _ := os.ReadDir(out)
+	var got []string
+	for _, e := range ents {
+		got = append(got, e.Name())
+	}
+	slices.Sort(want)
+	if !slices.Equal(got, want) {
+		t.Errorf("files %v, want %v (attestation manifests are not scanned)", got, want)
+	}
+	if n := strings.Count(stderr, "\n"); n != 4 {
+		t.Errorf("%d summary lines, want 4:\n%s", n, stderr)
+	}
+}
+
+func TestSbomOutputAndCache(t *testing.T) {
+	cache := sbomEnv(t)
+	spec := fixture.Variants()
+	spec.Images = spec.Images[2:3] // linux/arm/v7 alone: no selection needed
+	dir, res := writeFixture(t, spec)
+	archive := filepath.Join(t.TempDir(), "image.tar")
+	if err := fixture.WriteArchive(dir, archive); err != nil {
+		t.Fatal(err)
+	}
+
+	code, first, stderr := runAffix(t, "sbom", "--format", "syft-json", "oci-archive:"+archive)
+	if code != 0 || !strings.Contains(stderr, "scanned") || !strings.Contains(stderr, "apk 1") {
+		t.Fatalf("exit %d, stderr %q", code, stderr)
+	}
+	if got := described(t, sbomgen.SyftJSON, first); got != res.Manifests[0].Digest {
+		t.Errorf("describes %s", got)
+	}
+	code, second, stderr := runAffix(t, "sbom", "--format", "syft-json", "oci-layout:"+dir)
+	if code != 0 || !strings.Contains(stderr, "cached") {
+		t.Fatalf("second run: exit %d, stderr %q", code, stderr)
+	}
+	if !bytes.Equal(first, second) {
+		t.Error("cached document differs")
+	}
+	if ents, _ := os.ReadDir(filepath.Join(cache, "sbom")); len(ents) == 0 {
+		t.Error("nothing cached under AFFIX_CACHE_DIR/sbom")
+	}
+	code, third, stderr := runAffix(t, "sbom", "--no-cache", "--format", "syft-json", dir)
+	if code != 0 || !strings.Contains(stderr, "scanned") || !bytes.Equal(first, third) {
+		t.Fatalf("--no-cache: exit %d, stderr %q, same bytes %v", code, stderr, bytes.Equal(first, third))
+	}
+
+	file := filepath.Join(t.TempDir(), "sbom.json")
+	if code, out, stderr := runAffix(t, "sbom", "-o", file, "oci-layout:"+dir); code != 0 || len(out) != 0 {
+		t.Fatalf("-o FILE: exit %d, %d bytes on stdout, stderr %q", code, len(out), stderr)
+	}
+	b, err := os.ReadFile(file)
+	if err != nil {
+		t.Fatal(err)
+	}
+	described(t, sbomgen.SPDXJSON, b)
+
+	outDir := t.TempDir()
+	if code, _, stderr := runAffix(t, "sbom", "-o", outDir, "--name", "example.com/app:1.0", "oci-layout:"+dir); code != 0 {
+		t.Fatalf("-o DIR: exit %d, stderr %q", code, stderr)
+	}
+	b, err = os.ReadFile(filepath.Join(outDir, "linux-arm-v7.spdx.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var doc struct{ Name string }
+	json.Unmarshal(b, &doc)
+	if doc.Name != "example.com/app:1.0@"+res.Manifests[0].Digest.String() {
+		t.Errorf("document name %q", doc.Name)
+	}
+}
+
+func TestSbomDeterministicAcrossRuns(t *testing.T) {
+	sbomEnv(t)
+	spec := fixture.Variants()
+	spec.Images = spec.Images[:1]
+	dir, _ := writeFixture(t, spec)
+	_, a, _ := runAffix(t, "sbom", "--no-cache", "--format", "cyclonedx-json", dir)
+	_, b, _ := runAffix(t, "sbom", "--no-cache", "--format", "cyclonedx-json", dir)
+	if !bytes.Equal(a, b) {
+		t.Error("two runs differ")
+	}
+	t.Setenv(sbomgen.EnvSourceDateEpoch, "86400")
+	_, c, _ := runAffix(t, "sbom", "--format", "cyclonedx-json", dir)
+	if !bytes.Contains(c, []byte(`"timestamp":"1970-01-02T00:00:00Z"`)) {
+		t.Errorf("SOURCE_DATE_EPOCH not honoured: %.300s", c)
+	}
+}
+
+func TestSbomBadInput(t *testing.T) {
+	sbomEnv(t)
+	spec := fixture.Variants()
+	spec.Images = spec.Images[:1]
+	layerOf := func(t *testing.T, dir string, res *fixture.Result) string {
+		b, err := os.ReadFile(filepath.Join(dir, "blobs", "sha256", res.Manifests[0].Digest.Encoded()))
+		if err != nil {
+			t.Fatal(err)
+		}
+		var m ocispec.Manifest
+		json.Unmarshal(b, &m)
+		return filepath.Join(dir, "blobs", "sha256", m.Layers[0].Digest.Encoded())
+	}
+	tests := []struct {
+		name string
+		// setup returns the SOURCE argument and what the error must say.
+		setup func(t *testing.T) (src string, msg []string)
+		args  []string
+	}{
+		{"not a layout", func(t *testing.T) (string, []string) {
+			d := t.TempDir()
+			return "oci-layout:" + d, []string{d, "not an OCI image layout"}
+		}, nil},
+		{"no such path", func(t *testing.T) (string, []string) {
+			p := filepath.Join(t.TempDir(), "missing")
+			return p, []string{p}
+		}, nil},
+		{"not a tar", func(t *testing.T) (string, []string) {
+			p := filepath.Join(t.TempDir(), "x.tar")
+			os.WriteFile(p, bytes.Repeat([]byte("not a tar "), 100), 0o644)
+			return "oci-archive:" + p, []string{p}
+		}, nil},
+		{"truncated tar", func(t *testing.T) (string, []string) {
+			dir, _ := writeFixture(t, spec)
+			p := filepath.Join(t.TempDir(), "x.tar")
+			if err := fixture.WriteArchive(dir, p); err != nil {
+				t.Fatal(err)
+			}
+			fi, _ := os.Stat(p)
+			os.Truncate(p, fi.Size()/2)
+			return "oci-archive:" + p, []string{p, "truncated"}
+		}, nil},
+		{"missing blob", func(t *testing.T) (string, []string) {
+			dir, res := writeFixture(t, spec)
+			os.Remove(layerOf(t, dir, res))
+			return "oci-layout:" + dir, []string{dir, "blob not found"}
+		}, nil},
+		{"digest mismatch", func(t *testing.T) (string, []string) {
+			dir, res := writeFixture(t, spec)
+			p := layerOf(t, dir, res)
+			b, _ := os.ReadFile(p)
+			b[len(b)-12] ^= 0x55
+			os.WriteFile(p, b, 0o644)
+			return "oci-layout:" + dir, []string{dir, "does not match its digest"}
+		}, nil},
+		{"digest mismatch in an archive", func(t *testing.T) (string, []string) {
+			dir, res := writeFixture(t, spec)
+			p := layerOf(t, dir, res)
+			b, _ := os.ReadFile(p)
+			b[20] ^= 0x55
+			os.WriteFile(p, b, 0o644)
+			tarPath := filepath.Join(t.TempDir(), "x.tar")
+			if err := fixture.WriteArchive(dir, tarPath); err != nil {
+				t.Fatal(err)
+			}
+			return "oci-archive:" + tarPath, []string{tarPath, "does not match its digest"}
+		}, nil},
+		{"unknown platform", func(t *testing.T) (string, []string) {
+			dir, _ := writeFixture(t, spec)
+			return "oci-layout:" + dir, []string{dir, "linux/riscv64 not found", "linux/amd64"}
+		}, []string{"--platform", "linux/riscv64"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			src, msg := tt.setup(t)
+			code, out, stderr := runAffix(t, append(append([]string{"sbom"}, tt.args...), src)...)
+			if code != 1 {
+				t.Errorf("exit code %d, want 1", code)
+			}
+			if len(out) != 0 {
+				t.Errorf("wrote %d bytes to stdout", len(out))
+			}
+			if !strings.HasPrefix(stderr, "affix: error: ") {
+				t.Errorf("stderr %q", stderr)
+			}
+			for _, m := range msg {
+				if !strings.Contains(stderr, m) {
+					t.Errorf("stderr does not mention %q:\n%s", m, stderr)
+				}
+			}
+		})
+	}
+}
+
+// Environment of the re-executed test binary in TestSbomOffline.
+const (
+	offlineChildEnv = "AFFIX_TEST_SBOM_OFFLINE_CHILD"
+	offlineSrcEnv   = "AFFIX_TEST_SBOM_OFFLINE_SRC"
+	offlineOutEnv   = "AFFIX_TEST_SBOM_OFFLINE_OUT"
+)
+
+// TestSbomOffline scans the standard fixture (Go binary, npm, Python, deb
+// and apk packages) in a network namespace without network: the test
+// binary re-executes itself under `unshare -n`.
+func TestSbomOffline(t *testing.T) {
+	if os.Getenv(offlineChildEnv) == "1" {
+		offlineChild(t)
+		return
+	}
+	integration := os.Getenv("AFFIX_INTEGRATION") == "1"
+	skip := func(format string, args ...any) {
+		t.Helper()
+		if integration {
+			t.Fatalf(format, args...)
+		}
+		t.Skipf(format, args...)
+	}
+	unshare, err := exec.LookPath("unshare")
+	if err != nil {
+		skip("unshare not found: %v", err)
+	}
+	if out, err := exec.Command(unshare, "-n", "true").CombinedOutput(); err != nil {
+		skip("unshare -n is not permitted here: %v: %s", err, out)
+	}
+	sbomEnv(t)
+	dir, res := standardFixture(t)
+	out := t.TempDir()
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, unshare, "-n", os.Args[0], "-test.run=^TestSbomOffline$", "-test.v")
+	cmd.Env = append(os.Environ(), offlineChildEnv+"=1", offlineSrcEnv+"=oci-layout:"+dir, offlineOutEnv+"="+out)
+	b, err := cmd.CombinedOutput()
+	if err != nil {
+		t.Fatalf("offline scan failed: %v\n%s", err, b)
+	}
+	if !bytes.Contains(b, []byte("--- PASS: TestSbomOffline")) {
+		t.Fatalf("child did not run the scan:\n%s", b)
+	}
+	for i, stem := range []string{"linux-amd64", "linux-arm64"} {
+		doc, err := os.ReadFile(filepath.Join(out, stem+".spdx.json"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := described(t, sbomgen.SPDXJSON, doc); got != res.Manifests[i].Digest {
+			t.Errorf("%s describes %s", stem, got)
+		}
+		for _, p := range fixture.Expected("linux/" + strings.TrimPrefix(stem, "linux-")) {
+			if !bytes.Contains(doc, []byte(fmt.Sprintf(`"name":%q`, p.Name))) {
+				t.Errorf("%s: %s missing", stem, p.Name)
+			}
+		}
+	}
+}
+
+// offlineChild runs in the network namespace.
+func offlineChild(t *testing.T) {
+	if c, err := net.DialTimeout("tcp", "1.1.1.1:443", 2*time.Second); err == nil {
+		c.Close()
+		t.Fatal("the network is reachable inside `unshare -n`")
+	}
+	code, _, stderr := runAffix(t, "sbom", "--no-cache", "--all-platforms", "--format", "spdx-json", "-o", os.Getenv(offlineOutEnv), os.Getenv(offlineSrcEnv))
+	if code != 0 {
+		t.Fatalf("exit %d: %s", code, stderr)
+	}
+	t.Log(stderr)
+}
