@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -92,13 +93,17 @@ func Build(ctx context.Context, opts Options) (_ *Result, err error) {
 		res.SourceDateEpoch = *p.epoch
 	}
 	if len(p.groups) == 1 {
-		if _, err := p.solve(ctx, clients[0], p.groups[0], out, opts.Progress, ""); err != nil {
+		desc, err := p.solve(ctx, clients[0], p.groups[0], out, opts.Progress, "")
+		if err != nil {
 			return nil, err
 		}
 		_ = os.Remove(filepath.Join(out, "ingest")) // only when empty
 		res.Index, res.Manifests, err = readResult(ctx, out, p.platforms)
 		if err != nil {
 			return nil, err
+		}
+		if desc.Digest != "" && desc.Digest != res.Index.Digest {
+			return nil, fmt.Errorf("exported layout %s: index.json lists %s, the exporter reported %s", out, res.Index.Digest, desc.Digest)
 		}
 		return res, nil
 	}
@@ -109,7 +114,14 @@ func Build(ctx context.Context, opts Options) (_ *Result, err error) {
 	for i, g := range p.groups {
 		parts[i] = filepath.Join(tmp, strconv.Itoa(i))
 		eg.Go(func() error {
-			_, err := p.solve(ectx, clients[i], g, parts[i], opts.Progress, formatPlatforms(g.platforms))
+			// Name the node's vertices after its platform, or its
+			// address when it builds several (the Dockerfile frontend
+			// prefixes those with their platform itself).
+			prefix := g.node.addr
+			if len(g.platforms) == 1 {
+				prefix = formatPlatforms(g.platforms)
+			}
+			_, err := p.solve(ectx, clients[i], g, parts[i], opts.Progress, prefix)
 			return err
 		})
 	}
@@ -192,7 +204,7 @@ func (p *plan) solve(ctx context.Context, c *client.Client, g group, dir string,
 // credentials (docker config), secrets and ssh forwarding.
 func (p *plan) attachables(prog *Progress, prefix string) ([]session.Attachable, error) {
 	auth := authprovider.NewDockerAuthProvider(authprovider.DockerAuthProviderConfig{
-		AuthConfigProvider: authprovider.LoadAuthConfig(config.LoadDefaultConfigFile(discard{})),
+		AuthConfigProvider: authprovider.LoadAuthConfig(config.LoadDefaultConfigFile(io.Discard)),
 	})
 	if prog != nil {
 		if l, ok := auth.(interface{ SetLogger(progresswriter.Logger) }); ok {
@@ -221,10 +233,6 @@ func (p *plan) attachables(prog *Progress, prefix string) ([]session.Attachable,
 	}
 	return out, nil
 }
-
-type discard struct{}
-
-func (discard) Write(b []byte) (int, error) { return len(b), nil }
 
 // readResult reads the layout one solve exported into dir: index.json
 // must list exactly one image index, which must hold the requested

@@ -622,8 +622,11 @@ func parseAddress(addr string) error {
 	if !knownSchemes[u.Scheme] {
 		return optErr("builder %q: unknown scheme %q (want unix, tcp, docker-container, podman-container, nerdctl-container, kube-pod or ssh)", addr, u.Scheme)
 	}
-	if u.Scheme == "unix" && u.Path == "" || u.Scheme != "unix" && u.Host == "" {
-		return optErr("builder %q: no %s", addr, map[bool]string{true: "socket path", false: "host"}[u.Scheme == "unix"])
+	switch {
+	case u.Scheme == "unix" && u.Path == "":
+		return optErr("builder %q: no socket path", addr)
+	case u.Scheme != "unix" && u.Host == "":
+		return optErr("builder %q: no host", addr)
 	}
 	return nil
 }
@@ -698,14 +701,16 @@ func checkTLS(n node) error {
 // one group (one solve) per distinct node.
 func (p *plan) setGroups(builder string, explicit bool, nodes []string, tls TLSOptions) error {
 	def := node{addr: builder, tls: tls}
-	if err := parseAddress(builder); err != nil {
-		return err
-	}
 	if !strings.HasPrefix(builder, "tcp://") {
 		def.tls = TLSOptions{}
 	}
-	if err := checkTLS(def); err != nil {
-		return err
+	if len(nodes) == 0 || explicit {
+		if err := parseAddress(builder); err != nil {
+			return err
+		}
+		if err := checkTLS(def); err != nil {
+			return err
+		}
 	}
 	if len(nodes) == 0 {
 		p.groups = []group{{node: def, platforms: p.platforms}}
@@ -863,6 +868,9 @@ func prepareOutput(dir string) (out string, cleanup func(), err error) {
 			return "", nil, err
 		}
 		return dir, func() { os.RemoveAll(dir) }, nil
+	}
+	if dir, err = filepath.Abs(dir); err != nil {
+		return "", nil, err
 	}
 	entries, err := os.ReadDir(dir)
 	switch {

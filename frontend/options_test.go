@@ -215,6 +215,19 @@ func TestNewPlan(t *testing.T) {
 			},
 		},
 		{
+			name: "nodes need no default builder",
+			mod: func(o *Options) {
+				o.LookupEnv = env(map[string]string{"BUILDKIT_HOST": "not-an-address"})
+				o.Nodes = []string{"linux/arm64=unix:///b.sock"}
+			},
+			check: func(t *testing.T, p *plan) {
+				if len(p.groups) != 1 || p.groups[0].node.addr != "unix:///b.sock" {
+					t.Errorf("groups %+v", p.groups)
+				}
+			},
+		},
+		{name: "bad BUILDKIT_HOST", mod: func(o *Options) { o.LookupEnv = env(map[string]string{"BUILDKIT_HOST": "not-an-address"}) }, wantErr: ErrInvalidOption},
+		{
 			name: "explicit builder takes unmapped platforms",
 			mod: func(o *Options) {
 				o.Builder = "unix:///default.sock"
