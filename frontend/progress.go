@@ -201,8 +201,13 @@ func prefixStatus(prefix string, ss *client.SolveStatus) *client.SolveStatus {
 }
 
 // addPrefix merges prefix into a name's own "[stage n/m]" prefix, as
-// buildx does: "[linux/arm64 build 2/3] RUN ...".
+// buildx does: "[linux/arm64 build 2/3] RUN ...". A name that starts with
+// the prefix already (the Dockerfile frontend names multi-platform steps
+// after their platform) is left as it is.
 func addPrefix(prefix, name string) string {
+	if strings.HasPrefix(name, "["+prefix+" ") || strings.HasPrefix(name, "["+prefix+"]") {
+		return name
+	}
 	if strings.HasPrefix(name, "[") {
 		return "[" + prefix + " " + name[1:]
 	}

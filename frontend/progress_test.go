@@ -120,7 +120,11 @@ func TestProgressFeedPrefix(t *testing.T) {
 	now := time.Now()
 	ch := p.feed("linux/arm64")
 	ch <- &client.SolveStatus{
-		Vertexes: []*client.Vertex{{Digest: step, Inputs: []digest.Digest{in}, Name: "[build 2/3] RUN make", Started: &now}, {Digest: in, Name: "load context"}},
+		Vertexes: []*client.Vertex{
+			{Digest: step, Inputs: []digest.Digest{in}, Name: "[build 2/3] RUN make", Started: &now},
+			{Digest: in, Name: "load context"},
+			{Digest: digest.FromString("copy"), Name: "[linux/arm64 1/2] COPY a /a"},
+		},
 		Logs:     []*client.VertexLog{{Vertex: step, Data: []byte("ok\n")}},
 	}
 	close(ch)
@@ -130,6 +134,9 @@ func TestProgressFeedPrefix(t *testing.T) {
 	sss := decodeRawJSON(t, buf.Bytes())
 	v := lastVertex(sss, "[linux/arm64 build 2/3] RUN make")
 	w := lastVertex(sss, "[linux/arm64] load context")
+	if lastVertex(sss, "[linux/arm64 1/2] COPY a /a") == nil {
+		t.Errorf("a name with the prefix already was changed:\n%s", buf.String())
+	}
 	if v == nil || w == nil {
 		t.Fatalf("prefixed vertices missing:\n%s", buf.String())
 	}
