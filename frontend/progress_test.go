@@ -125,7 +125,7 @@ func TestProgressFeedPrefix(t *testing.T) {
 			{Digest: in, Name: "load context"},
 			{Digest: digest.FromString("copy"), Name: "[linux/arm64 1/2] COPY a /a"},
 		},
-		Logs:     []*client.VertexLog{{Vertex: step, Data: []byte("ok\n")}},
+		Logs: []*client.VertexLog{{Vertex: step, Data: []byte("ok\n")}},
 	}
 	close(ch)
 	if err := p.Close(); err != nil {
