@@ -2,13 +2,16 @@
 # install-deps.sh installs the system packages affix's tests and demo need,
 # when missing: runc (buildkitd's OCI worker) and Debian's docker-registry
 # (distribution 2.8, a registry without the referrers API), util-linux for
-# unshare, iproute2. It needs root (or sudo) only when something is missing.
+# unshare, iproute2, busybox-static (a shell for RUN steps in images built
+# FROM scratch). It needs root (or sudo) only when something is missing.
 set -eu
 need=""
 command -v runc >/dev/null 2>&1 || need="$need runc"
 command -v docker-registry >/dev/null 2>&1 || need="$need docker-registry"
 command -v unshare >/dev/null 2>&1 || need="$need util-linux"
 command -v ip >/dev/null 2>&1 || need="$need iproute2"
+# A static busybox gives FROM-scratch test images a shell for RUN steps.
+dpkg -s busybox-static >/dev/null 2>&1 || need="$need busybox-static"
 [ -n "$need" ] || exit 0
 sudo=""
 [ "$(id -u)" = 0 ] || sudo="sudo"
