@@ -12,6 +12,7 @@ import (
 	"os/signal"
 	"syscall"
 
+	"github.com/sirupsen/logrus"
 	"github.com/spf13/cobra"
 )
 
@@ -46,6 +47,16 @@ func NewRootCommand(name string) *cobra.Command {
 		},
 	}
 	root.PersistentFlags().BoolVarP(&g.debug, "debug", "D", false, "print debug logs")
+	root.PersistentPreRun = func(*cobra.Command, []string) {
+		// BuildKit and containerd log through the global logrus logger;
+		// their warnings (fsverity support checks and the like) are noise
+		// unless debugging.
+		if g.debug {
+			logrus.SetLevel(logrus.DebugLevel)
+		} else {
+			logrus.SetLevel(logrus.ErrorLevel)
+		}
+	}
 	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return usageError(err) })
 	root.AddCommand(
 		newVersionCmd(),
