@@ -53,16 +53,22 @@ func (d docInfo) documentName() string {
 	return d.name + "@" + d.subject.String()
 }
 
-// purl returns the package URL of the image: pkg:oci/NAME@DIGEST with the
-// architecture (and the name's tag) as qualifiers, as syft writes it.
+// purl returns the package URL of the image, as the purl specification
+// has it for OCI images: pkg:oci/NAME@DIGEST, NAME the last path segment
+// of the repository, with qualifiers arch, repository_url (when the name
+// has a path) and tag (when it has one).
 func (d docInfo) purl(arch string) string {
 	if d.subject == "" {
 		return ""
 	}
-	name, tag := splitName(d.name)
+	repo, tag := splitName(d.name)
+	name := strings.ToLower(repo[strings.LastIndex(repo, "/")+1:])
 	var q packageurl.Qualifiers
 	if arch != "" {
 		q = append(q, packageurl.Qualifier{Key: "arch", Value: arch})
+	}
+	if strings.Contains(repo, "/") {
+		q = append(q, packageurl.Qualifier{Key: "repository_url", Value: repo})
 	}
 	if tag != "" {
 		q = append(q, packageurl.Qualifier{Key: "tag", Value: tag})

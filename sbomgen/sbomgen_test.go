@@ -738,3 +738,26 @@ func BenchmarkScan(b *testing.B) {
 		}
 	}
 }
+
+func TestPURL(t *testing.T) {
+	d := digest.Digest("sha256:" + strings.Repeat("ab", 32))
+	tests := []struct {
+		name, arch, want string
+	}{
+		{"image", "amd64", "pkg:oci/image@sha256%3A" + d.Encoded() + "?arch=amd64"},
+		{"example.com/team/App:1.0", "arm64", "pkg:oci/app@sha256%3A" + d.Encoded() + "?arch=arm64&repository_url=example.com%2Fteam%2FApp&tag=1.0"},
+		{"localhost:5000/app", "", "pkg:oci/app@sha256%3A" + d.Encoded() + "?repository_url=localhost%3A5000%2Fapp"},
+		{"app:latest@" + d.String(), "amd64", "pkg:oci/app@sha256%3A" + d.Encoded() + "?arch=amd64&tag=latest"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			got := docInfo{name: tt.name, subject: d}.purl(tt.arch)
+			if got != tt.want {
+				t.Errorf("purl = %s\n          want %s", got, tt.want)
+			}
+			if pd, ok := ociPURLDigest(got); !ok || pd != d {
+				t.Errorf("ociPURLDigest(%s) = %s, %v", got, pd, ok)
+			}
+		})
+	}
+}

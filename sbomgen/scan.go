@@ -127,9 +127,10 @@ func scanImage(ctx context.Context, f oci.Fetcher, img *fetchedImage, name, temp
 	// content directory is given), but Cleanup removes whatever it does.
 	tmpGen := file.NewTempDirGenerator("affix-sbom")
 	simg := image.New(v1img, tmpGen, dir,
-		image.WithManifestDigest(img.desc.Digest.String()),
 		image.WithManifest(img.rawMan),
 		image.WithConfig(img.rawCfg),
+		// After WithManifest, which sets a sha256 digest of its own.
+		image.WithManifestDigest(img.desc.Digest.String()),
 	)
 	defer func() {
 		if cerr := simg.Cleanup(); cerr != nil && err == nil {

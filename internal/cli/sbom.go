@@ -66,7 +66,7 @@ $AFFIX_CACHE_DIR/sbom (default: the user cache directory, affix/sbom).`,
 	f.StringArrayVar(&o.formats, "format", nil, "document format: spdx-json (default), cyclonedx-json, syft-json; repeatable")
 	f.StringVarP(&o.output, "output", "o", "", "write to FILE (one document) or DIR (one file per platform and format)")
 	f.BoolVar(&o.noCache, "no-cache", false, "neither read nor write the SBOM cache")
-	f.StringVar(&o.name, "name", "", "image name the documents use (default: the layout's org.opencontainers.image.ref.name if it is a reference, else \"image\")")
+	f.StringVar(&o.name, "name", "", "image name the documents use (default: the image name the layout's index.json records, else \"image\")")
 	f.IntVar(&o.concurrency, "concurrency", sbomgen.DefaultConcurrency, "how many platforms to scan at once")
 	return cmd
 }
@@ -178,19 +178,27 @@ func isDir(p string) bool {
 	return err == nil && fi.IsDir()
 }
 
-// layoutRefName returns the org.opencontainers.image.ref.name of the
-// layout's only index.json entry when it is an image reference (it has a
-// repository path or a tag, not only a tag), else "".
+// annotationImageName is the full image reference containerd and BuildKit
+// record in index.json (org.opencontainers.image.ref.name is usually only
+// the tag there).
+const annotationImageName = "io.containerd.image.name"
+
+// layoutRefName returns the image name of the layout's only index.json
+// entry: its io.containerd.image.name, else its
+// org.opencontainers.image.ref.name when that is a reference (has a
+// repository path or a tag, is not only a tag), else "".
 func layoutRefName(l *oci.Layout) string {
 	roots := l.Roots()
 	if len(roots) != 1 {
 		return ""
 	}
-	ref := roots[0].Annotations[ocispec.AnnotationRefName]
-	if ref == "" || strings.ContainsAny(ref, " \t\n") || !strings.ContainsAny(ref, "/:") {
-		return ""
+	for _, k := range []string{annotationImageName, ocispec.AnnotationRefName} {
+		ref := roots[0].Annotations[k]
+		if ref != "" && !strings.ContainsAny(ref, " \t\n") && strings.ContainsAny(ref, "/:") {
+			return ref
+		}
 	}
-	return ref
+	return ""
 }
 
 // outputNames returns a file name stem per result: its platform

@@ -432,3 +432,31 @@ func offlineChild(t *testing.T) {
 	}
 	t.Log(stderr)
 }
+
+func TestSbomNameFromLayout(t *testing.T) {
+	sbomEnv(t)
+	tests := []struct {
+		refName, want string
+	}{
+		{"", "image"}, // fixture default "latest": only a tag
+		{"v1.2", "image"},
+		{"example.com/app:2", "example.com/app:2"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.refName, func(t *testing.T) {
+			spec := fixture.Variants()
+			spec.Images = spec.Images[:1]
+			spec.RefName = tt.refName
+			dir, res := writeFixture(t, spec)
+			code, out, stderr := runAffix(t, "sbom", dir)
+			if code != 0 {
+				t.Fatalf("exit %d: %s", code, stderr)
+			}
+			var doc struct{ Name string }
+			json.Unmarshal(out, &doc)
+			if want := tt.want + "@" + res.Manifests[0].Digest.String(); doc.Name != want {
+				t.Errorf("document name %q, want %q", doc.Name, want)
+			}
+		})
+	}
+}
