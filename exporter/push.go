@@ -89,6 +89,7 @@ type Push struct {
 	closed    bool
 
 	verifying sync.WaitGroup
+	cancels   []context.CancelFunc
 	verifyMu  sync.Mutex
 	verifyErr []error
 }
@@ -435,6 +436,10 @@ func replaceManifests(index []byte, manifests []ocispec.Descriptor) ([]byte, err
 // then, once Images has finished, its manifest by digest and, when the
 // registry does not index it, its entry in the referrers index. It returns
 // the referrer's descriptor. It is safe to call concurrently.
+//
+// Where the registry has no referrers API, the re-reads that verify the
+// entry continue after Attach returns, until Commit (whose ctx then bounds
+// them) has waited for them.
 func (p *Push) Attach(ctx context.Context, a Artifact) (ocispec.Descriptor, error) {
 	desc, data, err := a.Manifest()
 	if err != nil {
@@ -481,10 +486,18 @@ func (p *Push) Attach(ctx context.Context, a Artifact) (ocispec.Descriptor, erro
 			return ocispec.Descriptor{}, fmt.Errorf("referrer %s of %s: %w", desc.Digest, a.Subject.Digest, err)
 		}
 		if wrote {
+			// The verification outlives Attach (whose ctx may be a
+			// per-scan context that ends with it): Commit waits for it and
+			// its ctx cancels it.
+			vctx, cancel := context.WithCancel(context.WithoutCancel(ctx))
+			p.mu.Lock()
+			p.cancels = append(p.cancels, cancel)
+			p.mu.Unlock()
 			p.verifying.Add(1)
 			go func() {
 				defer p.verifying.Done()
-				if err := p.verify(ctx, a.Subject.Digest, desc); err != nil {
+				defer cancel()
+				if err := p.verify(vctx, a.Subject.Digest, desc); err != nil {
 					p.verifyMu.Lock()
 					p.verifyErr = append(p.verifyErr, fmt.Errorf("referrer %s of %s: %w", desc.Digest, a.Subject.Digest, err))
 					p.verifyMu.Unlock()
@@ -540,6 +553,14 @@ func (p *Push) Commit(ctx context.Context) (*Result, error) {
 	}
 	p.closed = true
 	p.mu.Unlock()
+	stop := context.AfterFunc(ctx, func() {
+		p.mu.Lock()
+		defer p.mu.Unlock()
+		for _, c := range p.cancels {
+			c()
+		}
+	})
+	defer stop()
 	if p.img != nil {
 		if err := p.Images(ctx); err != nil {
 			p.verifying.Wait()

@@ -1,0 +1,276 @@
+package cli
+
+import (
+	"fmt"
+	"maps"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"time"
+
+	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
+	"github.com/spf13/cobra"
+	"golang.org/x/sync/errgroup"
+
+	"github.com/affix-oci/affix/exporter"
+	"github.com/affix-oci/affix/internal/oci"
+	"github.com/affix-oci/affix/sbomgen"
+)
+
+func init() { extraCommands = append(extraCommands, newAttachCmd) }
+
+type attachOptions struct {
+	registryOptions
+	formats      []string
+	artifactType string
+	annotations  []string
+	platform     string
+	metadataFile string
+	name         string
+	noCache      bool
+}
+
+func newAttachCmd(g *globalOptions) *cobra.Command {
+	var o attachOptions
+	cmd := &cobra.Command{
+		Use:   "attach [flags] REF [FILE[:MEDIATYPE]...]",
+		Short: "Attach SBOMs (or any artifact) to an image already in a registry, as OCI referrers",
+		Long: `Without FILE arguments, scan every platform image of REF (or the one
+--platform names) through the registry and attach its SBOM(s) as referrers
+of the platform manifest. The index and its tags are not touched.
+
+With --artifact-type and FILE arguments, attach those files (a signature, a
+license report, a VEX document, ...) as one referrer of REF, or with
+--platform of that platform's manifest, and print the referrer's digest.
+Each file is a layer whose media type is MEDIATYPE, else the artifact type
+for a single file, else application/octet-stream.
+
+Referrers go through the registry's referrers API when it has one, else
+through the referrers tag schema, merged with concurrent writers.`,
+		Example: `  affix attach registry.example.com/app:1.0
+  affix attach --artifact-type application/vnd.example.vex+json --platform linux/amd64 registry.example.com/app:1.0 vex.json`,
+		Args: func(_ *cobra.Command, args []string) error {
+			if len(args) < 1 {
+				return usageError(fmt.Errorf("want REF [FILE...]"))
+			}
+			if len(args) > 1 && o.artifactType == "" {
+				return usageError(fmt.Errorf("attaching files needs --artifact-type"))
+			}
+			if len(args) == 1 && o.artifactType != "" {
+				return usageError(fmt.Errorf("--artifact-type %s: no FILE to attach", o.artifactType))
+			}
+			return nil
+		},
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if len(args) > 1 {
+				return runAttachFiles(cmd, g, args[0], args[1:], o)
+			}
+			return runAttachScan(cmd, g, args[0], o)
+		},
+	}
+	f := cmd.Flags()
+	o.registryOptions.addFlags(f)
+	f.StringArrayVar(&o.formats, "sbom-format", nil, "SBOM format to attach when scanning: spdx-json (default), cyclonedx-json; repeatable")
+	f.StringVar(&o.artifactType, "artifact-type", "", "artifact type of the FILEs")
+	f.StringArrayVar(&o.annotations, "annotation", nil, "manifest annotation KEY=VALUE (repeatable)")
+	f.StringVar(&o.platform, "platform", "", "attach to this platform's manifest, os/arch[/variant]")
+	f.StringVar(&o.metadataFile, "metadata-file", "", "write the referrers, referrers mode and request counts as JSON to FILE")
+	f.StringVar(&o.name, "name", "", "image name the SBOMs use (default: REF)")
+	f.BoolVar(&o.noCache, "no-cache", false, "neither read nor write the SBOM cache")
+	return cmd
+}
+
+// runAttachScan scans platform images through the registry and attaches
+// their SBOMs.
+func runAttachScan(cmd *cobra.Command, g *globalOptions, refStr string, o attachOptions) error {
+	return hintHTTP(attachScan(cmd, g, refStr, o), hostOf(refStr))
+}
+
+func attachScan(cmd *cobra.Command, g *globalOptions, refStr string, o attachOptions) error {
+	ctx := cmd.Context()
+	ref, err := parseRef(refStr)
+	if err != nil {
+		return err
+	}
+	formats, err := sbomFormats(o.formats)
+	if err != nil {
+		return err
+	}
+	counter := &exporter.Counter{}
+	tgt, err := o.connect(g, ref, counter)
+	if err != nil {
+		return err
+	}
+	root, err := resolve(ctx, tgt, ref)
+	if err != nil {
+		return err
+	}
+	images, err := oci.Walk(ctx, tgt, root)
+	if err != nil {
+		return fmt.Errorf("%s: %w", refStr, err)
+	}
+	sel := oci.Selector{All: true}
+	if o.platform != "" {
+		sel = oci.Selector{Platform: o.platform}
+	}
+	picked, err := oci.Select(images, sel)
+	if err != nil {
+		return fmt.Errorf("%s: %w", refStr, err)
+	}
+	name := o.name
+	if name == "" {
+		name = refName(ref, ref.ReferenceOrDefault())
+	}
+	gen, err := sbomgen.New(sbomgen.Options{Formats: formats, Name: name, NoCache: o.noCache})
+	if err != nil {
+		return err
+	}
+	p := exporter.New(tgt, nil, exporter.Options{Logf: debugf(g, cmd.ErrOrStderr())})
+	attached := &attachLog{}
+	eg, ectx := errgroup.WithContext(ctx)
+	for _, img := range picked {
+		eg.Go(func() error {
+			res, err := gen.Image(ectx, tgt, img.Descriptor)
+			if err != nil {
+				return fmt.Errorf("SBOM of %s (%s): %w", img, img.Descriptor.Digest, err)
+			}
+			for _, doc := range res.Documents {
+				d, err := p.Attach(ectx, sbomArtifact(img.Descriptor, img.Platform(), res, doc))
+				if err != nil {
+					return err
+				}
+				attached.add(img.Descriptor.Digest, doc.Format.String(), d)
+			}
+			return nil
+		})
+	}
+	if err := eg.Wait(); err != nil {
+		return fmt.Errorf("attach to %s: %w", refStr, err)
+	}
+	res, err := p.Commit(ctx)
+	if err != nil {
+		return fmt.Errorf("attach to %s: %w", refStr, err)
+	}
+	meta := newMetadata(res, "", picked, attached, counter)
+	printPush(cmd.OutOrStdout(), meta, res)
+	if o.metadataFile != "" {
+		return writeJSON(o.metadataFile, meta)
+	}
+	return nil
+}
+
+// runAttachFiles attaches files as one referrer and prints its digest.
+func runAttachFiles(cmd *cobra.Command, g *globalOptions, refStr string, files []string, o attachOptions) error {
+	return hintHTTP(attachFiles(cmd, g, refStr, files, o), hostOf(refStr))
+}
+
+func attachFiles(cmd *cobra.Command, g *globalOptions, refStr string, files []string, o attachOptions) error {
+	ctx := cmd.Context()
+	ref, err := parseRef(refStr)
+	if err != nil {
+		return err
+	}
+	ann, err := parseAnnotations(o.annotations)
+	if err != nil {
+		return err
+	}
+	if _, ok := ann[ocispec.AnnotationCreated]; !ok {
+		created, err := creationTime()
+		if err != nil {
+			return usageError(err)
+		}
+		ann[ocispec.AnnotationCreated] = created.Format(time.RFC3339)
+	}
+	var blobs []exporter.Blob
+	for _, f := range files {
+		path, mt := f, ""
+		if i := strings.LastIndex(f, ":"); i > 0 && strings.Contains(f[i+1:], "/") {
+			path, mt = f[:i], f[i+1:]
+		}
+		if mt == "" && len(files) > 1 {
+			mt = "application/octet-stream"
+		}
+		data, err := os.ReadFile(path)
+		if err != nil {
+			return err
+		}
+		blobs = append(blobs, exporter.Blob{MediaType: mt, Data: data, Annotations: map[string]string{ocispec.AnnotationTitle: filepath.Base(path)}})
+	}
+	counter := &exporter.Counter{}
+	tgt, err := o.connect(g, ref, counter)
+	if err != nil {
+		return err
+	}
+	subject, err := resolve(ctx, tgt, ref)
+	if err != nil {
+		return err
+	}
+	var picked []oci.Image
+	if o.platform != "" {
+		if !oci.IsIndex(subject.MediaType) {
+			return usageError(fmt.Errorf("--platform %s: %s is a single manifest, not an index", o.platform, refStr))
+		}
+		images, err := oci.Walk(ctx, tgt, subject)
+		if err != nil {
+			return fmt.Errorf("%s: %w", refStr, err)
+		}
+		if picked, err = oci.Select(images, oci.Selector{Platform: o.platform}); err != nil {
+			return fmt.Errorf("%s: %w", refStr, err)
+		}
+		subject = picked[0].Descriptor
+	}
+	a := exporter.Artifact{
+		Subject:      ocispec.Descriptor{MediaType: subject.MediaType, Digest: subject.Digest, Size: subject.Size},
+		ArtifactType: o.artifactType,
+		Blobs:        blobs,
+		Annotations:  ann,
+	}
+	if err := a.Validate(); err != nil {
+		return usageError(err)
+	}
+	p := exporter.New(tgt, nil, exporter.Options{Logf: debugf(g, cmd.ErrOrStderr())})
+	d, err := p.Attach(ctx, a)
+	if err != nil {
+		return fmt.Errorf("attach to %s: %w", refStr, err)
+	}
+	res, err := p.Commit(ctx)
+	if err != nil {
+		return fmt.Errorf("attach to %s: %w", refStr, err)
+	}
+	fmt.Fprintln(cmd.OutOrStdout(), d.Digest)
+	if o.metadataFile != "" {
+		attached := &attachLog{}
+		attached.add(subject.Digest, "", d)
+		if len(picked) == 0 {
+			picked = []oci.Image{{Descriptor: subject}}
+		}
+		return writeJSON(o.metadataFile, newMetadata(res, "", picked, attached, counter))
+	}
+	return nil
+}
+
+// parseAnnotations parses KEY=VALUE pairs.
+func parseAnnotations(kvs []string) (map[string]string, error) {
+	out := map[string]string{}
+	for _, kv := range kvs {
+		k, v, ok := strings.Cut(kv, "=")
+		if !ok || k == "" {
+			return nil, usageError(fmt.Errorf("--annotation %q: want KEY=VALUE", kv))
+		}
+		out[k] = v
+	}
+	return maps.Clone(out), nil
+}
+
+// creationTime is SOURCE_DATE_EPOCH when set, else now (UTC, seconds).
+func creationTime() (time.Time, error) {
+	if v := strings.TrimSpace(os.Getenv(sbomgen.EnvSourceDateEpoch)); v != "" {
+		s, err := strconv.ParseInt(v, 10, 64)
+		if err != nil || s < 0 {
+			return time.Time{}, fmt.Errorf("%s=%q: want seconds since the Unix epoch", sbomgen.EnvSourceDateEpoch, v)
+		}
+		return time.Unix(s, 0).UTC(), nil
+	}
+	return time.Now().UTC().Truncate(time.Second), nil
+}

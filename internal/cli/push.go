@@ -1,0 +1,330 @@
+package cli
+
+import (
+	"fmt"
+	"io"
+	"slices"
+	"strings"
+	"sync"
+
+	"github.com/opencontainers/go-digest"
+	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
+	"github.com/spf13/cobra"
+	"golang.org/x/sync/errgroup"
+
+	"github.com/affix-oci/affix/exporter"
+	"github.com/affix-oci/affix/internal/oci"
+	"github.com/affix-oci/affix/internal/version"
+	"github.com/affix-oci/affix/sbomgen"
+)
+
+func init() { extraCommands = append(extraCommands, newPushCmd) }
+
+type pushOptions struct {
+	registryOptions
+	formats           []string
+	maxConcurrency    int
+	mountFrom         string
+	stripAttestations bool
+	metadataFile      string
+	name              string
+	noCache           bool
+	noSBOM            bool
+}
+
+func newPushCmd(g *globalOptions) *cobra.Command {
+	var o pushOptions
+	cmd := &cobra.Command{
+		Use:   "push [flags] SOURCE REF",
+		Short: "Push an OCI layout to a registry with one SBOM referrer per platform manifest, in one push",
+		Long: `Push the image of an OCI layout (SOURCE: oci-layout:DIR or oci-archive:FILE)
+to REF (HOST/REPOSITORY:TAG), generating an SBOM for every platform image
+and attaching it as an OCI referrer (subject = the platform manifest).
+
+Order: blobs (skipping those the registry has), platform manifests, SBOM
+blobs and manifests (and the referrers tag where the registry has no
+referrers API), the index by tag last. Uploads overlap SBOM generation.
+If a step fails the tag stays where it was; a rerun completes the push, and
+a rerun of a completed push changes nothing.
+
+Credentials come from the Docker config (docker login, credential helpers).
+Registries are reached over HTTPS unless named with --insecure-registry.`,
+		Example: `  affix push oci-layout:./out registry.example.com/app:1.0
+  affix push --sbom-format spdx-json --sbom-format cyclonedx-json --insecure-registry localhost:5000 out.tar localhost:5000/app:dev`,
+		Args: func(_ *cobra.Command, args []string) error {
+			if len(args) != 2 {
+				return usageError(fmt.Errorf("want SOURCE and REF, got %d arguments", len(args)))
+			}
+			return nil
+		},
+		RunE: func(cmd *cobra.Command, args []string) error { return runPush(cmd, g, args[0], args[1], o) },
+	}
+	f := cmd.Flags()
+	o.registryOptions.addFlags(f)
+	f.StringArrayVar(&o.formats, "sbom-format", nil, "SBOM format to attach: spdx-json (default), cyclonedx-json; repeatable")
+	f.IntVar(&o.maxConcurrency, "max-concurrency", 4, "uploads at once")
+	f.StringVar(&o.mountFrom, "mount-from", "", "repository of the same registry to mount blobs from")
+	f.BoolVar(&o.stripAttestations, "strip-attestations", false, "leave BuildKit attestation manifests out of the pushed index (it gets a new digest)")
+	f.StringVar(&o.metadataFile, "metadata-file", "", "write what was pushed (digests, referrers, referrers mode, request counts) as JSON to FILE")
+	f.StringVar(&o.name, "name", "", "image name the SBOMs use (default: REF)")
+	f.BoolVar(&o.noCache, "no-cache", false, "neither read nor write the SBOM cache")
+	f.BoolVar(&o.noSBOM, "no-sbom", false, "push the image without SBOMs")
+	return cmd
+}
+
+// sbomFormats parses --sbom-format values (only formats with an SBOM
+// artifact type).
+func sbomFormats(values []string) ([]sbomgen.Format, error) {
+	var out []sbomgen.Format
+	for _, s := range values {
+		f, err := sbomgen.ParseFormat(s)
+		if err != nil {
+			return nil, usageError(err)
+		}
+		if !exporter.IsSBOMType(f.MediaType()) {
+			return nil, usageError(fmt.Errorf("--sbom-format %s: only spdx-json and cyclonedx-json are published as referrers", s))
+		}
+		if !slices.Contains(out, f) {
+			out = append(out, f)
+		}
+	}
+	if len(out) == 0 {
+		out = []sbomgen.Format{sbomgen.SPDXJSON}
+	}
+	return out, nil
+}
+
+// sbomArtifact is the referrer of one SBOM document.
+func sbomArtifact(subject ocispec.Descriptor, platform ocispec.Platform, res *sbomgen.Result, doc sbomgen.Document) exporter.Artifact {
+	s := ocispec.Descriptor{MediaType: subject.MediaType, Digest: subject.Digest, Size: subject.Size}
+	return exporter.SBOM(s, doc.MediaType, doc.Data, res.Created, map[string]string{
+		oci.AnnotationGenerator: version.Generator(),
+		oci.AnnotationPlatform:  oci.FormatPlatform(platform),
+		oci.AnnotationFormat:    doc.Format.String(),
+	})
+}
+
+func runPush(cmd *cobra.Command, g *globalOptions, source, refStr string, o pushOptions) error {
+	return hintHTTP(push(cmd, g, source, refStr, o), hostOf(refStr))
+}
+
+func push(cmd *cobra.Command, g *globalOptions, source, refStr string, o pushOptions) error {
+	ctx := cmd.Context()
+	ref, err := parseRef(refStr)
+	if err != nil {
+		return err
+	}
+	if ref.Reference == "" {
+		ref.Reference = "latest"
+	}
+	if _, err := digest.Parse(ref.Reference); err == nil {
+		return usageError(fmt.Errorf("REF %q: push needs a tag, not a digest", refStr))
+	}
+	formats, err := sbomFormats(o.formats)
+	if err != nil {
+		return err
+	}
+	if o.maxConcurrency < 1 {
+		return usageError(fmt.Errorf("--max-concurrency %d: must be at least 1", o.maxConcurrency))
+	}
+	l, err := oci.OpenLayout(ctx, source)
+	if err != nil {
+		return err
+	}
+	defer l.Close()
+	root, err := layoutRoot(l)
+	if err != nil {
+		return err
+	}
+	images, err := oci.Walk(ctx, l, root)
+	if err != nil {
+		return fmt.Errorf("%s: %w", l.Source(), err)
+	}
+	platforms, err := oci.Select(images, oci.Selector{All: true})
+	if err != nil {
+		return fmt.Errorf("%s: %w", l.Source(), err)
+	}
+	name := o.name
+	if name == "" {
+		name = refName(ref, ref.Reference)
+	}
+	var gen *sbomgen.Generator
+	if !o.noSBOM {
+		if gen, err = sbomgen.New(sbomgen.Options{Formats: formats, Name: name, NoCache: o.noCache}); err != nil {
+			return err
+		}
+	}
+
+	counter := &exporter.Counter{}
+	tgt, err := o.connect(g, ref, counter)
+	if err != nil {
+		return err
+	}
+	p := exporter.New(tgt, &exporter.Image{Source: l, Root: root}, exporter.Options{
+		Tag:               ref.Reference,
+		MaxConcurrency:    o.maxConcurrency,
+		MountFrom:         o.mountFrom,
+		StripAttestations: o.stripAttestations,
+		Logf:              debugf(g, cmd.ErrOrStderr()),
+	})
+	// Steps 1-2 run while the SBOMs are generated; each SBOM is attached
+	// as soon as it is ready (its manifest waits for the images).
+	eg, ectx := errgroup.WithContext(ctx)
+	eg.Go(func() error { return p.Images(ectx) })
+	attached := &attachLog{}
+	if gen != nil {
+		for _, img := range platforms {
+			eg.Go(func() error {
+				res, err := gen.Image(ectx, l, img.Descriptor)
+				if err != nil {
+					return fmt.Errorf("SBOM of %s (%s): %w", img, img.Descriptor.Digest, err)
+				}
+				for _, doc := range res.Documents {
+					d, err := p.Attach(ectx, sbomArtifact(img.Descriptor, img.Platform(), res, doc))
+					if err != nil {
+						return err
+					}
+					attached.add(img.Descriptor.Digest, doc.Format.String(), d)
+				}
+				return nil
+			})
+		}
+	}
+	if err := eg.Wait(); err != nil {
+		return fmt.Errorf("push to %s failed, tag %s not moved: %w", tgt.Name(), ref.Reference, err)
+	}
+	res, err := p.Commit(ctx)
+	if err != nil {
+		return fmt.Errorf("push to %s: %w", tgt.Name(), err)
+	}
+	meta := newMetadata(res, refName(ref, ref.Reference), platforms, attached, counter)
+	printPush(cmd.OutOrStdout(), meta, res)
+	if o.metadataFile != "" {
+		return writeJSON(o.metadataFile, meta)
+	}
+	return nil
+}
+
+// layoutRoot returns the one image (index or manifest) of a layout.
+func layoutRoot(l *oci.Layout) (ocispec.Descriptor, error) {
+	roots := l.Roots()
+	if len(roots) == 1 {
+		return roots[0], nil
+	}
+	var names []string
+	for _, r := range roots {
+		n := r.Annotations[ocispec.AnnotationRefName]
+		if n == "" {
+			n = "(unnamed)"
+		}
+		names = append(names, n+" "+r.Digest.String())
+	}
+	return ocispec.Descriptor{}, fmt.Errorf("%s: index.json lists %d images (%s); push needs a layout with one: %w", l.Source(), len(roots), strings.Join(names, ", "), oci.ErrAmbiguous)
+}
+
+// attachLog records the SBOM referrers attached, with their format.
+type attachLog struct {
+	mu  sync.Mutex
+	ref map[digest.Digest][]referrerMeta
+}
+
+func (a *attachLog) add(subject digest.Digest, format string, d ocispec.Descriptor) {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	if a.ref == nil {
+		a.ref = map[digest.Digest][]referrerMeta{}
+	}
+	a.ref[subject] = append(a.ref[subject], referrerMeta{Digest: d.Digest, ArtifactType: d.ArtifactType, Format: format})
+	slices.SortFunc(a.ref[subject], func(x, y referrerMeta) int { return strings.Compare(x.Format, y.Format) })
+}
+
+// pushMetadata is the --metadata-file document of push and attach.
+type pushMetadata struct {
+	// Index is the root pushed (absent for attach).
+	Index *ocispec.Descriptor `json:"index,omitempty"`
+	// SourceIndex is the source root's digest when it differs (stripped
+	// attestations).
+	SourceIndex digest.Digest `json:"sourceIndex,omitempty"`
+	// Tag is REF as written.
+	Tag string `json:"tag,omitempty"`
+	// Platforms are the platform manifests and their referrers.
+	Platforms []platformMeta `json:"platforms"`
+	// StrippedAttestations are the attestation manifests left out.
+	StrippedAttestations []digest.Digest `json:"strippedAttestations,omitempty"`
+	// ReferrersMode is "api" or "tag-schema", by repository.
+	ReferrersMode map[string]exporter.Mode `json:"referrersMode"`
+	// Requests counts registry requests by method; RequestsTotal sums them.
+	Requests      map[string]int `json:"requests"`
+	RequestsTotal int            `json:"requestsTotal"`
+}
+
+type platformMeta struct {
+	Platform  string         `json:"platform"`
+	Digest    digest.Digest  `json:"digest"`
+	Referrers []referrerMeta `json:"referrers"`
+}
+
+type referrerMeta struct {
+	Digest       digest.Digest `json:"digest"`
+	ArtifactType string        `json:"artifactType"`
+	Format       string        `json:"format,omitempty"`
+}
+
+func newMetadata(res *exporter.Result, tag string, platforms []oci.Image, attached *attachLog, counter *exporter.Counter) *pushMetadata {
+	m := &pushMetadata{
+		Tag:           tag,
+		ReferrersMode: res.Modes,
+		Requests:      counter.Counts(),
+		RequestsTotal: counter.Total(),
+	}
+	if res.Root.Digest != "" {
+		root := res.Root
+		m.Index = &root
+		if res.SourceRoot.Digest != res.Root.Digest {
+			m.SourceIndex = res.SourceRoot.Digest
+		}
+	}
+	for _, s := range res.Stripped {
+		m.StrippedAttestations = append(m.StrippedAttestations, s.Digest)
+	}
+	for _, img := range platforms {
+		pm := platformMeta{Platform: img.String(), Digest: img.Descriptor.Digest, Referrers: attached.ref[img.Descriptor.Digest]}
+		if pm.Referrers == nil {
+			pm.Referrers = []referrerMeta{}
+		}
+		m.Platforms = append(m.Platforms, pm)
+	}
+	return m
+}
+
+func printPush(w io.Writer, m *pushMetadata, res *exporter.Result) {
+	if m.Index != nil {
+		fmt.Fprintf(w, "pushed %s@%s\n", m.Tag, m.Index.Digest)
+		if m.SourceIndex != "" {
+			fmt.Fprintf(w, "  %d attestation manifests stripped: new index digest (source index %s)\n", len(m.StrippedAttestations), m.SourceIndex)
+		}
+	}
+	for _, p := range m.Platforms {
+		fmt.Fprintf(w, "  %-14s %s\n", p.Platform, p.Digest)
+		for _, r := range p.Referrers {
+			fmt.Fprintf(w, "    %-14s %s %s\n", r.Format, r.Digest, r.ArtifactType)
+		}
+	}
+	for repo, mode := range res.Modes {
+		fmt.Fprintf(w, "referrers: %s (%s)\n", mode, repo)
+	}
+	fmt.Fprintf(w, "registry requests: %d (%s)\n", m.RequestsTotal, formatCounts(m.Requests))
+}
+
+func formatCounts(c map[string]int) string {
+	var keys []string
+	for k := range c {
+		keys = append(keys, k)
+	}
+	slices.Sort(keys)
+	var s []string
+	for _, k := range keys {
+		s = append(s, fmt.Sprintf("%s %d", k, c[k]))
+	}
+	return strings.Join(s, ", ")
+}

@@ -1,0 +1,123 @@
+package cli
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"os"
+	"slices"
+	"strings"
+
+	"github.com/opencontainers/go-digest"
+	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
+	"github.com/spf13/pflag"
+	"oras.land/oras-go/v2/registry"
+	"oras.land/oras-go/v2/registry/remote/credentials"
+
+	"github.com/affix-oci/affix/exporter"
+	"github.com/affix-oci/affix/internal/oci"
+)
+
+// registryOptions are the flags of commands that talk to a registry.
+type registryOptions struct {
+	insecure  []string
+	plainHTTP bool
+}
+
+func (o *registryOptions) addFlags(f *pflag.FlagSet) {
+	f.StringArrayVar(&o.insecure, "insecure-registry", nil, "talk plain HTTP to this registry host[:port] (repeatable); no host is plain unless named, localhost included")
+	f.BoolVar(&o.plainHTTP, "plain-http", false, "talk plain HTTP to every registry")
+}
+
+// plain reports whether host is to be reached over plain HTTP.
+func (o *registryOptions) plain(host string) bool {
+	return o.plainHTTP || slices.Contains(o.insecure, host)
+}
+
+// parseRef parses a registry reference (host/repository[:tag][@digest]),
+// as a usage error when it is malformed.
+func parseRef(s string) (registry.Reference, error) {
+	if strings.HasPrefix(s, oci.SchemeLayout+":") || strings.HasPrefix(s, oci.SchemeArchive+":") {
+		return registry.Reference{}, usageError(fmt.Errorf("reference %q: want a registry reference HOST/REPOSITORY[:TAG][@DIGEST], not a local layout", s))
+	}
+	ref, err := registry.ParseReference(s)
+	if err != nil {
+		return registry.Reference{}, usageError(fmt.Errorf("reference %q: want HOST/REPOSITORY[:TAG][@DIGEST]: %w", s, err))
+	}
+	return ref, nil
+}
+
+// connect returns the repository of ref, with credentials from the Docker
+// config (and its credential helpers), counting requests with counter.
+func (o *registryOptions) connect(g *globalOptions, ref registry.Reference, counter *exporter.Counter) (*exporter.Remote, error) {
+	store, err := credentials.NewStoreFromDocker(credentials.StoreOptions{})
+	if err != nil {
+		return nil, fmt.Errorf("reading Docker credentials: %w", err)
+	}
+	client := exporter.NewClient(credentials.Credential(store), counter)
+	if g.debug {
+		client.Client.Transport.(*exporter.Retry).Logf = func(format string, args ...any) {
+			fmt.Fprintf(os.Stderr, "affix: "+format+"\n", args...)
+		}
+	}
+	return exporter.NewRemote(ref, exporter.RemoteOptions{Client: client, PlainHTTP: o.plain(ref.Registry)})
+}
+
+// hintHTTP adds a hint to errors of an HTTPS request answered in HTTP.
+func hintHTTP(err error, host string) error {
+	if err != nil && strings.Contains(err.Error(), "server gave HTTP response to HTTPS client") {
+		return fmt.Errorf("%w (for a plain-HTTP registry, name it: --insecure-registry %s)", err, host)
+	}
+	return err
+}
+
+// resolve reads the manifest or index ref names (its digest, else its tag,
+// "latest" when neither is given).
+func resolve(ctx context.Context, r *exporter.Remote, ref registry.Reference) (ocispec.Descriptor, error) {
+	d, _, _, err := r.FetchManifest(ctx, ref.ReferenceOrDefault())
+	if err != nil {
+		return ocispec.Descriptor{}, err
+	}
+	if !oci.IsIndex(d.MediaType) && !oci.IsManifest(d.MediaType) {
+		return ocispec.Descriptor{}, fmt.Errorf("%s: %s is %q, not an image manifest or index", r.Name(), ref.ReferenceOrDefault(), d.MediaType)
+	}
+	return d, nil
+}
+
+// refName formats ref as the user would write it.
+func refName(ref registry.Reference, tagOrDigest string) string {
+	s := ref.Registry + "/" + ref.Repository
+	if tagOrDigest == "" {
+		return s
+	}
+	if _, err := digest.Parse(tagOrDigest); err == nil {
+		return s + "@" + tagOrDigest
+	}
+	return s + ":" + tagOrDigest
+}
+
+// debugf returns a logger for the exporter when --debug is on.
+func debugf(g *globalOptions, w interface{ Write([]byte) (int, error) }) func(string, ...any) {
+	if !g.debug {
+		return nil
+	}
+	return func(format string, args ...any) { fmt.Fprintf(w, "affix: "+format+"\n", args...) }
+}
+
+// writeJSON writes v, indented, to path.
+func writeJSON(path string, v any) error {
+	b, err := json.MarshalIndent(v, "", "  ")
+	if err != nil {
+		return err
+	}
+	if err := os.WriteFile(path, append(b, '\n'), 0o644); err != nil {
+		return fmt.Errorf("writing %s: %w", path, err)
+	}
+	return nil
+}
+
+// hostOf returns the host part of a reference string.
+func hostOf(ref string) string {
+	h, _, _ := strings.Cut(ref, "/")
+	return h
+}
