@@ -5,6 +5,7 @@ import (
 	"bytes"
 	"compress/gzip"
 	"context"
+	"database/sql"
 	"encoding/json"
 	"errors"
 	"io"
@@ -58,6 +59,15 @@ func TestParseFormat(t *testing.T) {
 				t.Errorf("%s: media type %q, ext %q", got, got.MediaType(), got.Ext())
 			}
 		})
+	}
+}
+
+// TestSQLiteDriver checks the pure-Go driver syft's rpmdb cataloger needs
+// for RPM 4.16+ databases is linked in (CGO_ENABLED=0 builds have no
+// other).
+func TestSQLiteDriver(t *testing.T) {
+	if !slices.Contains(sql.Drivers(), "sqlite") {
+		t.Errorf("no sqlite driver registered: %v", sql.Drivers())
 	}
 }
 
