@@ -1,0 +1,241 @@
+package cli
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
+	"oras.land/oras-go/v2/content"
+	"oras.land/oras-go/v2/registry"
+	"oras.land/oras-go/v2/registry/remote"
+
+	"github.com/affix-oci/affix/internal/fixture"
+	"github.com/affix-oci/affix/internal/oci"
+	"github.com/affix-oci/affix/internal/registrytest"
+)
+
+// affix runs the command tree in-process and returns stdout, stderr and
+// the exit code.
+func affix(t *testing.T, args ...string) (string, string, int) {
+	t.Helper()
+	var out, errb bytes.Buffer
+	code := Run(context.Background(), "affix", args, &out, &errb)
+	return out.String(), errb.String(), code
+}
+
+// cliEnv isolates Docker credentials and shares one SBOM cache across a
+// test's subtests.
+func cliEnv(t *testing.T) {
+	t.Helper()
+	t.Setenv("DOCKER_CONFIG", t.TempDir())
+	t.Setenv("AFFIX_CACHE_DIR", t.TempDir())
+}
+
+// pushFixture writes the Standard fixture with BuildKit-style attestations
+// (the Go binaries are compiled once per test binary).
+func pushFixture(t *testing.T) (string, *fixture.Result) {
+	t.Helper()
+	spec, err := fixture.Standard(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	spec.Attestations = true
+	dir := t.TempDir()
+	res, err := fixture.WriteLayout(dir, spec)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return dir, res
+}
+
+func registries(t *testing.T) []*registrytest.Registry {
+	var out []*registrytest.Registry
+	for _, k := range registrytest.Kinds {
+		if k == registrytest.DistributionV3 {
+			r, err := registrytest.Launch(context.Background(), k, registrytest.Options{})
+			if err != nil {
+				continue
+			}
+			t.Cleanup(func() { r.Close() })
+			out = append(out, r)
+			continue
+		}
+		out = append(out, registrytest.Start(t, k, registrytest.Options{}))
+	}
+	return out
+}
+
+func readMeta(t *testing.T, path string) pushMetadata {
+	t.Helper()
+	b, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var m pushMetadata
+	if err := json.Unmarshal(b, &m); err != nil {
+		t.Fatal(err)
+	}
+	return m
+}
+
+// TestPushCommand pushes the Standard fixture with `affix push` to every
+// registry kind and reads it back with oras-go, `affix ls` and `affix
+// get`; the SBOM referrers equal `affix sbom` of each platform.
+func TestPushCommand(t *testing.T) {
+	if testing.Short() {
+		t.Skip("scans images and runs registries")
+	}
+	cliEnv(t)
+	dir, res := pushFixture(t)
+	for _, reg := range registries(t) {
+		t.Run(string(reg.Kind), func(t *testing.T) {
+			ref := reg.Host + "/app:v1"
+			metaPath := filepath.Join(t.TempDir(), "meta.json")
+			out, errs, code := affix(t, "push", "--insecure-registry", reg.Host, "--metadata-file", metaPath, "oci-layout:"+dir, ref)
+			if code != 0 {
+				t.Fatalf("push: %d\n%s%s", code, out, errs)
+			}
+			meta := readMeta(t, metaPath)
+			mode := "tag-schema"
+			if reg.Referrers {
+				mode = "api"
+			}
+			if meta.Index == nil || meta.Index.Digest != res.Index.Digest || string(meta.ReferrersMode[reg.Host+"/app"]) != mode {
+				t.Fatalf("metadata: %+v", meta)
+			}
+			// 11 blobs (7 image: the upper layer is the same on both
+			// platforms; 4 attestation), 4 manifests; SBOMs: the
+			// empty config, 2 documents, 2 manifests; the tag. Without
+			// the API, per SBOM a GET and PUT of the referrers tag and two
+			// verify GETs.
+			want := map[string]int{"HEAD": 14, "POST": 14, "PUT": 21}
+			if !reg.Referrers {
+				want = map[string]int{"HEAD": 14, "POST": 14, "PUT": 23, "GET": 6}
+			}
+			if formatCounts(meta.Requests) != formatCounts(want) {
+				t.Errorf("requests %v, want %v", meta.Requests, want)
+			}
+			if len(meta.Platforms) != 2 {
+				t.Fatalf("platforms %+v", meta.Platforms)
+			}
+			repo := &remote.Repository{Reference: registry.Reference{Registry: reg.Host, Repository: "app"}, PlainHTTP: true}
+			sboms := map[string]string{}
+			for i, p := range meta.Platforms {
+				if len(p.Referrers) != 1 || p.Digest != res.Manifests[i].Digest {
+					t.Fatalf("platform %+v", p)
+				}
+				m := res.Manifests[i]
+				var refs []ocispec.Descriptor
+				if err := repo.Referrers(context.Background(), m, oci.MediaTypeSPDX, func(r []ocispec.Descriptor) error {
+					refs = append(refs, r...)
+					return nil
+				}); err != nil {
+					t.Fatal(err)
+				}
+				if len(refs) != 1 || refs[0].Digest != p.Referrers[0].Digest {
+					t.Fatalf("oras: referrers of %s: %v", p.Platform, refs)
+				}
+				mb, err := content.FetchAll(context.Background(), repo, refs[0])
+				if err != nil {
+					t.Fatal(err)
+				}
+				var man ocispec.Manifest
+				json.Unmarshal(mb, &man)
+				if len(man.Layers) != 1 || man.Layers[0].MediaType != oci.MediaTypeSPDX {
+					t.Fatalf("referrer manifest %s", mb)
+				}
+				doc, err := content.FetchAll(context.Background(), repo, man.Layers[0])
+				if err != nil {
+					t.Fatal(err)
+				}
+				local, errs, code := affix(t, "sbom", "--platform", p.Platform, "--name", ref, "oci-layout:"+dir)
+				if code != 0 {
+					t.Fatalf("sbom: %s", errs)
+				}
+				if local != string(doc) {
+					t.Errorf("%s: referrer SBOM differs from `affix sbom`", p.Platform)
+				}
+				sboms[p.Platform] = string(doc)
+			}
+
+			// affix get prints the same document.
+			got, errs, code := affix(t, "get", "--insecure-registry", reg.Host, "--platform", "linux/arm64", ref)
+			if code != 0 || got != sboms["linux/arm64"] {
+				t.Fatalf("get: %d %s", code, errs)
+			}
+
+			// A rerun uploads nothing and adds no referrer.
+			meta2Path := filepath.Join(t.TempDir(), "meta.json")
+			if _, errs, code := affix(t, "push", "--insecure-registry", reg.Host, "--metadata-file", meta2Path, "oci-layout:"+dir, ref); code != 0 {
+				t.Fatalf("rerun: %s", errs)
+			}
+			meta2 := readMeta(t, meta2Path)
+			if meta2.Requests["POST"] != 0 || meta2.Platforms[0].Referrers[0].Digest != meta.Platforms[0].Referrers[0].Digest {
+				t.Errorf("rerun: %+v", meta2)
+			}
+
+			// attach: CycloneDX SBOMs scanned through the registry, and a
+			// signature on one platform; the tag does not move.
+			if _, errs, code := affix(t, "attach", "--insecure-registry", reg.Host, "--sbom-format", "cyclonedx-json", ref); code != 0 {
+				t.Fatalf("attach scan: %s", errs)
+			}
+			sig := filepath.Join(t.TempDir(), "sig.json")
+			os.WriteFile(sig, []byte(`{"signature":"fixture"}`), 0o644)
+			out, errs, code = affix(t, "attach", "--insecure-registry", reg.Host, "--artifact-type", "application/vnd.example.sig+json",
+				"--annotation", "org.example.signer=test", "--platform", "linux/amd64", ref, sig)
+			if code != 0 || !strings.HasPrefix(out, "sha256:") {
+				t.Fatalf("attach file: %d %q %s", code, out, errs)
+			}
+			sigDigest := strings.TrimSpace(out)
+
+			// ls shows the tree.
+			out, errs, code = affix(t, "ls", "--json", "--insecure-registry", reg.Host, ref)
+			if code != 0 {
+				t.Fatalf("ls: %s", errs)
+			}
+			var tree lsTree
+			if err := json.Unmarshal([]byte(out), &tree); err != nil {
+				t.Fatal(err)
+			}
+			if tree.Root.Digest != res.Index.Digest || string(tree.ReferrersMode) != mode || len(tree.Root.Children) != 2 {
+				t.Fatalf("ls: %s", out)
+			}
+			for _, pl := range tree.Root.Children {
+				types := map[string]int{}
+				for _, c := range pl.Children {
+					types[c.Kind+" "+c.ArtifactType]++
+					if c.Kind == "referrer" && c.ArtifactType == "application/vnd.example.sig+json" && c.Digest.String() != sigDigest {
+						t.Errorf("signature digest %s, attach printed %s", c.Digest, sigDigest)
+					}
+				}
+				want := map[string]int{"referrer " + oci.MediaTypeSPDX: 1, "referrer " + oci.MediaTypeCycloneDX: 1, "attestation ": 1}
+				if pl.Platform == "linux/amd64" {
+					want["referrer application/vnd.example.sig+json"] = 1
+				}
+				if len(types) != len(want) {
+					t.Errorf("%s: %v, want %v", pl.Platform, types, want)
+				}
+				for k, v := range want {
+					if types[k] != v {
+						t.Errorf("%s: %v, want %v", pl.Platform, types, want)
+					}
+				}
+			}
+			text, _, _ := affix(t, "ls", "--insecure-registry", reg.Host, ref)
+			if !strings.Contains(text, "linux/arm64") || !strings.Contains(text, "application/vnd.cyclonedx+json") {
+				t.Errorf("ls:\n%s", text)
+			}
+			if d, _, _, err := (func() (ocispec.Descriptor, []byte, string, error) {
+				desc, err := repo.Resolve(context.Background(), "v1")
+				return desc, nil, "", err
+			})(); err != nil || d.Digest != res.Index.Digest {
+				t.Errorf("tag moved to %s (%v)", d.Digest, err)
+			}
+		})
+	}
+}
