@@ -1,0 +1,197 @@
+package cli
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+
+	"oras.land/oras-go/v2/registry"
+
+	"github.com/affix-oci/affix/exporter"
+	"github.com/affix-oci/affix/internal/fixture"
+	"github.com/affix-oci/affix/internal/registrytest"
+)
+
+// buildAffix builds the affix binary into a temporary directory.
+func buildAffix(t *testing.T) string {
+	t.Helper()
+	root, err := filepath.Abs("../..")
+	if err != nil {
+		t.Fatal(err)
+	}
+	bin := filepath.Join(t.TempDir(), "affix")
+	cmd := exec.Command("go", "build", "-o", bin, "./cmd/affix")
+	cmd.Dir = root
+	if out, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("go build: %v\n%s", err, out)
+	}
+	return bin
+}
+
+// TestConcurrentAttachProcesses runs 8 `affix attach` processes attaching
+// 8 different artifacts to one subject at the same time, on registries
+// without the referrers API (distribution ignores If-Match): every entry
+// must be in the referrers index at the end. Two rounds, 16 entries.
+func TestConcurrentAttachProcesses(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds the affix binary and runs registries")
+	}
+	cliEnv(t)
+	bin := buildAffix(t)
+	spec := fixture.Variants()
+	spec.Images = spec.Images[:2]
+	dir := t.TempDir()
+	res, err := fixture.WriteLayout(dir, spec)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, kind := range []registrytest.Kind{registrytest.Distribution, registrytest.OlaregNoAPI, registrytest.DistributionV3} {
+		t.Run(string(kind), func(t *testing.T) {
+			var reg *registrytest.Registry
+			if kind == registrytest.DistributionV3 {
+				r, err := registrytest.Launch(context.Background(), kind, registrytest.Options{})
+				if err != nil {
+					t.Skip(err)
+				}
+				t.Cleanup(func() { r.Close() })
+				reg = r
+			} else {
+				reg = registrytest.Start(t, kind, registrytest.Options{})
+			}
+			ref := reg.Host + "/app:v1"
+			if _, errs, code := affix(t, "push", "--no-sbom", "--insecure-registry", reg.Host, "oci-layout:"+dir, ref); code != 0 {
+				t.Fatalf("push: %s", errs)
+			}
+			files := t.TempDir()
+			const procs = 8
+			digests := map[string]bool{}
+			for round := range 2 {
+				var wg sync.WaitGroup
+				outs := make([]string, procs)
+				errs := make([]error, procs)
+				for i := range procs {
+					f := filepath.Join(files, fmt.Sprintf("artifact-%d-%d.txt", round, i))
+					os.WriteFile(f, fmt.Appendf(nil, "artifact %d of round %d", i, round), 0o644)
+					wg.Add(1)
+					go func() {
+						defer wg.Done()
+						cmd := exec.Command(bin, "attach", "--insecure-registry", reg.Host, "--platform", "linux/amd64",
+							"--artifact-type", "application/vnd.affix.test+txt", ref, f)
+						var stdout, stderr bytes.Buffer
+						cmd.Stdout, cmd.Stderr = &stdout, &stderr
+						if err := cmd.Run(); err != nil {
+							errs[i] = fmt.Errorf("%v: %s", err, stderr.String())
+						}
+						outs[i] = strings.TrimSpace(stdout.String())
+					}()
+				}
+				wg.Wait()
+				for i := range procs {
+					if errs[i] != nil {
+						t.Fatalf("round %d process %d: %v", round, i, errs[i])
+					}
+					digests[outs[i]] = true
+				}
+			}
+			c := exporter.NewClient(nil, nil)
+			tgt, err := exporter.NewRemote(registry.Reference{Registry: reg.Host, Repository: "app"}, exporter.RemoteOptions{Client: c, PlainHTTP: true})
+			if err != nil {
+				t.Fatal(err)
+			}
+			idx, err := exporter.ReadReferrersIndex(context.Background(), tgt, res.Manifests[0].Digest)
+			if err != nil {
+				t.Fatal(err)
+			}
+			listed := map[string]bool{}
+			for _, m := range idx.Manifests {
+				listed[m.Digest.String()] = true
+			}
+			for d := range digests {
+				if !listed[d] {
+					t.Errorf("referrer %s lost", d)
+				}
+			}
+			if len(idx.Manifests) != 2*procs || len(digests) != 2*procs {
+				t.Errorf("referrers index lists %d entries, processes printed %d digests; want %d", len(idx.Manifests), len(digests), 2*procs)
+			}
+		})
+	}
+}
+
+// TestBadInput: clear errors, non-zero exits, nothing tagged.
+func TestBadInput(t *testing.T) {
+	if testing.Short() {
+		t.Skip("runs registries")
+	}
+	cliEnv(t)
+	spec := fixture.Variants()
+	spec.Images = spec.Images[:2]
+	dir := t.TempDir()
+	if _, err := fixture.WriteLayout(dir, spec); err != nil {
+		t.Fatal(err)
+	}
+	port, _ := registrytest.FreePort()
+	unreachable := fmt.Sprintf("127.0.0.1:%d", port)
+	authReg := registrytest.Start(t, registrytest.Distribution, registrytest.Options{Auth: true})
+	plain := registrytest.Start(t, registrytest.Distribution, registrytest.Options{})
+	proxy := registrytest.StartProxy(t, plain.Host)
+	proxy.Inject(registrytest.Fault{Action: registrytest.RejectSubject})
+
+	wrongCreds := t.TempDir()
+	if _, err := authReg.DockerConfig(wrongCreds, authReg.Username, "wrong"); err != nil {
+		t.Fatal(err)
+	}
+	rightCreds := t.TempDir()
+	if _, err := authReg.DockerConfig(rightCreds, authReg.Username, authReg.Password); err != nil {
+		t.Fatal(err)
+	}
+	tests := []struct {
+		name     string
+		env      string // DOCKER_CONFIG
+		args     []string
+		code     int
+		contains string
+		tagHost  string // registry whose app:v1 must not exist afterwards
+	}{
+		{"invalid reference", "", []string{"push", "oci-layout:" + dir, "not a ref"}, 2, "want HOST/REPOSITORY", ""},
+		{"digest as push target", "", []string{"push", "oci-layout:" + dir, plain.Host + "/app@sha256:" + strings.Repeat("0", 64)}, 2, "needs a tag", ""},
+		{"layout as ls reference", "", []string{"ls", "oci-layout:" + dir}, 2, "not a local layout", ""},
+		{"missing source", "", []string{"push", "--insecure-registry", plain.Host, "oci-layout:" + filepath.Join(dir, "nope"), plain.Host + "/app:v1"}, 1, "no such file", plain.Host},
+		{"unreachable registry", "", []string{"push", "--insecure-registry", unreachable, "--no-sbom", "oci-layout:" + dir, unreachable + "/app:v1"}, 1, "connection refused", ""},
+		{"HTTPS to a plain registry", "", []string{"push", "--no-sbom", "oci-layout:" + dir, plain.Host + "/app:v1"}, 1, "--insecure-registry " + plain.Host, plain.Host},
+		{"no credentials", "", []string{"push", "--no-sbom", "--insecure-registry", authReg.Host, "oci-layout:" + dir, authReg.Host + "/app:v1"}, 1, "unauthorized", ""},
+		{"wrong credentials", wrongCreds, []string{"push", "--no-sbom", "--insecure-registry", authReg.Host, "oci-layout:" + dir, authReg.Host + "/app:v1"}, 1, "unauthorized", ""},
+		{"registry rejects subject", "", []string{"push", "--insecure-registry", proxy.Host, "oci-layout:" + dir, proxy.Host + "/app:v1"}, 1, "rejected a manifest with a subject", plain.Host},
+		{"attach without type", "", []string{"attach", plain.Host + "/app:v1", "file"}, 2, "--artifact-type", ""},
+		{"get unknown format", "", []string{"get", "--format", "xml", plain.Host + "/app:v1"}, 2, "xml", ""},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			if tt.env != "" {
+				t.Setenv("DOCKER_CONFIG", tt.env)
+			}
+			out, errs, code := affix(t, tt.args...)
+			if code != tt.code || !strings.Contains(errs, tt.contains) {
+				t.Fatalf("exit %d, want %d; stderr %q does not contain %q (stdout %q)", code, tt.code, errs, tt.contains, out)
+			}
+			if tt.tagHost != "" {
+				c := exporter.NewClient(nil, nil)
+				tgt, _ := exporter.NewRemote(registry.Reference{Registry: tt.tagHost, Repository: "app"}, exporter.RemoteOptions{Client: c, PlainHTTP: true})
+				if _, _, _, err := tgt.FetchManifest(context.Background(), "v1"); err == nil {
+					t.Errorf("%s/app:v1 exists after a failed push", tt.tagHost)
+				}
+			}
+		})
+	}
+	// The right credentials work.
+	t.Setenv("DOCKER_CONFIG", rightCreds)
+	if _, errs, code := affix(t, "push", "--no-sbom", "--insecure-registry", authReg.Host, "oci-layout:"+dir, authReg.Host+"/app:v1"); code != 0 {
+		t.Fatalf("push with credentials: %s", errs)
+	}
+}
