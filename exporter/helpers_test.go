@@ -148,3 +148,10 @@ func startAll(t *testing.T) []*registrytest.Registry {
 	}
 	return out
 }
+
+func readJSON(t *testing.T, l *oci.Layout, d ocispec.Descriptor, v any) {
+	t.Helper()
+	if _, err := oci.ReadJSON(context.Background(), l, d, v); err != nil {
+		t.Fatal(err)
+	}
+}
