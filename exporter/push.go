@@ -7,7 +7,9 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net/http"
 	"slices"
+	"strings"
 	"sync"
 	"time"
 
@@ -252,7 +254,13 @@ func (p *Push) images(ctx context.Context) error {
 
 func (p *Push) pushManifest(ctx context.Context, n *node, ref string) error {
 	d := ocispec.Descriptor{MediaType: n.desc.MediaType, Digest: n.desc.Digest, Size: n.desc.Size}
-	if _, err := p.target.PushManifest(ctx, d, n.data, ref, ""); err != nil {
+	err := p.retryBlobUnknown(ctx, n.blobs, func(b ocispec.Descriptor) func() (io.ReadCloser, error) {
+		return func() (io.ReadCloser, error) { return p.img.Source.Fetch(ctx, b) }
+	}, func() error {
+		_, err := p.target.PushManifest(ctx, d, n.data, ref, "")
+		return err
+	})
+	if err != nil {
 		return err
 	}
 	p.logf("pushed %s %s", d.MediaType, ref)
@@ -471,9 +479,16 @@ func (p *Push) Attach(ctx context.Context, a Artifact) (ocispec.Descriptor, erro
 	}
 	// Step 4: the manifest, by digest.
 	md := ocispec.Descriptor{MediaType: desc.MediaType, Digest: desc.Digest, Size: desc.Size}
-	subject, err := p.target.PushManifest(ctx, md, data, desc.Digest.String(), "")
+	var subject digest.Digest
+	err = p.retryBlobUnknown(ctx, blobs, func(d ocispec.Descriptor) func() (io.ReadCloser, error) {
+		return func() (io.ReadCloser, error) { return io.NopCloser(bytes.NewReader(d.Data)), nil }
+	}, func() error {
+		var err error
+		subject, err = p.target.PushManifest(ctx, md, data, desc.Digest.String(), "")
+		return err
+	})
 	if err != nil {
-		if s := status(err); s == 400 || s == 415 || s == 422 {
+		if s := status(err); (s == 400 || s == 415 || s == 422) && !blobUnknown(err) {
 			err = fmt.Errorf("%w: %w", ErrSubjectRejected, err)
 		}
 		return ocispec.Descriptor{}, fmt.Errorf("referrer %s of %s: %w", a.ArtifactType, a.Subject.Digest, err)
@@ -618,4 +633,42 @@ func (p *Push) result() *Result {
 	}
 	walk(p.plan)
 	return r
+}
+
+// blobUnknown reports whether a manifest PUT failed because the registry
+// did not find a blob it references.
+func blobUnknown(err error) bool {
+	var re *ResponseError
+	return errors.As(err, &re) && re.StatusCode == http.StatusBadRequest && strings.Contains(re.Detail, "BLOB_UNKNOWN")
+}
+
+// retryBlobUnknown runs put and, when the registry says a referenced blob
+// is unknown although it was uploaded (distribution loses a blob for a
+// moment when several clients upload the same one at once), checks and
+// uploads blobs again and repeats put, at most 3 times in all.
+func (p *Push) retryBlobUnknown(ctx context.Context, blobs []ocispec.Descriptor, open func(ocispec.Descriptor) func() (io.ReadCloser, error), put func() error) error {
+	for attempt := 1; ; attempt++ {
+		err := put()
+		if err == nil || !blobUnknown(err) || attempt >= 3 {
+			return err
+		}
+		p.logf("registry lost a blob of a manifest (%v); checking blobs again", err)
+		if err := sleep(ctx, jitter(100*time.Millisecond)); err != nil {
+			return err
+		}
+		for _, b := range blobs {
+			p.mu.Lock()
+			if t, ok := p.blobs[b.Digest]; ok {
+				select {
+				case <-t.done:
+					delete(p.blobs, b.Digest)
+				default:
+				}
+			}
+			p.mu.Unlock()
+			if err := p.ensureBlob(ctx, b, open(b)); err != nil {
+				return err
+			}
+		}
+	}
 }
