@@ -26,7 +26,7 @@ import (
 	"github.com/affix-oci/affix/internal/oci"
 )
 
-func TestParseFormat(t *testing.T) {
+func TestSbomParseFormat(t *testing.T) {
 	tests := []struct {
 		in   string
 		want Format
@@ -62,16 +62,16 @@ func TestParseFormat(t *testing.T) {
 	}
 }
 
-// TestSQLiteDriver checks the pure-Go driver syft's rpmdb cataloger needs
+// TestSbomSQLiteDriver checks the pure-Go driver syft's rpmdb cataloger needs
 // for RPM 4.16+ databases is linked in (CGO_ENABLED=0 builds have no
 // other).
-func TestSQLiteDriver(t *testing.T) {
+func TestSbomSQLiteDriver(t *testing.T) {
 	if !slices.Contains(sql.Drivers(), "sqlite") {
 		t.Errorf("no sqlite driver registered: %v", sql.Drivers())
 	}
 }
 
-func TestNewOptions(t *testing.T) {
+func TestSbomNewOptions(t *testing.T) {
 	if _, err := New(Options{Formats: []Format{"spdx-tv"}}); !errors.Is(err, ErrUnknownFormat) {
 		t.Errorf("unknown format: %v", err)
 	}
@@ -217,7 +217,7 @@ func TestSbomFormats(t *testing.T) {
 	})
 }
 
-func TestDescribedDigestErrors(t *testing.T) {
+func TestSbomDescribedDigestErrors(t *testing.T) {
 	d := digest.FromString("x")
 	tests := []struct {
 		name string
@@ -330,7 +330,7 @@ func TestSbomDeterministic(t *testing.T) {
 	})
 }
 
-func TestCreatedFor(t *testing.T) {
+func TestSbomCreatedFor(t *testing.T) {
 	fixed := time.Unix(1700000000, 0).UTC()
 	cfg := time.Date(2024, 5, 6, 7, 8, 9, 500, time.UTC)
 	tests := []struct {
@@ -498,6 +498,21 @@ func TestSbomImages(t *testing.T) {
 	}
 	if got := oci.FormatPlatform(r.Platform); got != "linux/arm/v7" {
 		t.Errorf("platform %s, want linux/arm/v7", got)
+	}
+}
+
+// TestSbomNoLayers scans an image without layers (FROM scratch, nothing
+// copied): valid documents with no packages.
+func TestSbomNoLayers(t *testing.T) {
+	dir, res := writeLayout(t, fixture.Spec{Images: []fixture.Image{{Platform: ocispec.Platform{OS: "linux", Architecture: "amd64"}}}})
+	r := scan(t, dir, res.Manifests[0], Options{Formats: Formats()})
+	if r.PackageCount() != 0 {
+		t.Errorf("packages %v", r.Packages)
+	}
+	for _, d := range r.Documents {
+		if got, err := DescribedDigest(d.Format, d.Data); err != nil || got != res.Manifests[0].Digest {
+			t.Errorf("%s: DescribedDigest = %s, %v", d.Format, got, err)
+		}
 	}
 }
 
@@ -749,7 +764,7 @@ func BenchmarkScan(b *testing.B) {
 	}
 }
 
-func TestPURL(t *testing.T) {
+func TestSbomPURL(t *testing.T) {
 	d := digest.Digest("sha256:" + strings.Repeat("ab", 32))
 	tests := []struct {
 		name, arch, want string
