@@ -22,10 +22,20 @@ build:
 
 # buildkitd and buildctl are built from the BuildKit module version in go.mod
 # (the `tool` directive), so the daemon matches the client library.
-tools: $(BIN)/buildkitd $(BIN)/buildctl
+# oras (a referrers client the tests and benchmarks compare with) and
+# distribution v3's registry (a second registry without the referrers API)
+# are installed from their own modules at pinned versions; they do not
+# enter affix's go.mod.
+ORAS_VERSION         := v1.3.6
+DISTRIBUTION_VERSION := v3.1.2
+tools: $(BIN)/buildkitd $(BIN)/buildctl $(BIN)/oras $(BIN)/registry
 $(BIN)/buildkitd $(BIN)/buildctl: go.mod go.sum
 	@mkdir -p $(BIN)
 	$(GO) build -o $(BIN)/ github.com/moby/buildkit/cmd/buildkitd github.com/moby/buildkit/cmd/buildctl
+$(BIN)/oras:
+	GOBIN=$(BIN) $(GO) install oras.land/oras/cmd/oras@$(ORAS_VERSION)
+$(BIN)/registry:
+	GOBIN=$(BIN) $(GO) install github.com/distribution/distribution/v3/cmd/registry@$(DISTRIBUTION_VERSION)
 
 # System packages the tests and the demo need (runc, Debian's registry).
 deps:
