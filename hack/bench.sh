@@ -1,0 +1,28 @@
+#!/bin/sh
+# bench.sh is `make bench`: Go benchmarks of the engines, then the
+# end-to-end measurements (packages, wall time and peak RSS of `affix sbom`
+# per platform; registry requests and wall time of `affix push` per registry
+# kind beside oras; `affix build --push` beside buildctl when available).
+# Every figure in docs/ comes from here; see docs/benchmarks.md.
+set -eu
+cd "$(dirname "$0")/.."
+export PATH="$PWD/bin:$PATH"
+
+echo "== go test -bench (engines)"
+go test -run '^$' -bench . -benchmem -count 1 ./internal/oci/ ./sbomgen/ ./exporter/
+
+echo
+echo "== affix sbom: per platform"
+hack/bench-sbom.sh
+
+echo
+echo "== affix push vs push without SBOMs + oras attach"
+hack/bench-push.sh
+
+for s in hack/bench-build.sh hack/bench-scanner.sh; do
+	if [ -x "$s" ]; then
+		echo
+		echo "== $s"
+		"$s"
+	fi
+done
