@@ -4,8 +4,13 @@
 package version
 
 import (
+	"bufio"
+	"bytes"
 	"runtime"
 	"runtime/debug"
+	"strings"
+
+	"github.com/affix-oci/affix"
 )
 
 // Set with -ldflags "-X github.com/affix-oci/affix/internal/version.Version=...".
@@ -33,7 +38,7 @@ type Info struct {
 
 // Get returns the build's Info.
 func Get() Info {
-	i := Info{Version: Version, Commit: Commit, Go: runtime.Version(), Syft: "unknown", BuildKit: "unknown"}
+	i := Info{Version: Version, Commit: Commit, Go: runtime.Version(), Syft: required(SyftModule), BuildKit: required(BuildKitModule)}
 	if bi, ok := debug.ReadBuildInfo(); ok {
 		for _, d := range bi.Deps {
 			v := d.Version
@@ -63,4 +68,18 @@ func Get() Info {
 func Generator() string {
 	i := Get()
 	return "affix-" + i.Version + "+syft-" + i.Syft
+}
+
+// required returns the version go.mod requires of module path, or
+// "unknown". The build info's dependency list, when there is one, is the
+// more exact answer (it honours replace directives) and wins.
+func required(path string) string {
+	sc := bufio.NewScanner(bytes.NewReader(affix.GoMod))
+	for sc.Scan() {
+		f := strings.Fields(strings.TrimPrefix(strings.TrimSpace(sc.Text()), "require "))
+		if len(f) >= 2 && f[0] == path {
+			return f[1]
+		}
+	}
+	return "unknown"
 }
