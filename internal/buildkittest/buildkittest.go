@@ -128,8 +128,36 @@ func Require(t testing.TB) string {
 type Option func(*config)
 
 type config struct {
-	tcp bool
-	tls *TLSFiles
+	tcp        bool
+	tls        *TLSFiles
+	registries []string
+	toml       string
+}
+
+// WithInsecureRegistries lets the daemon pull from and push to each
+// host[:port] over plain HTTP (buildkitd.toml `[registry."HOST"]` with
+// http and insecure set), as test registries on 127.0.0.1 need: an image
+// the build pulls (an SBOM generator, a base image) comes from there.
+func WithInsecureRegistries(hosts ...string) Option {
+	return func(c *config) { c.registries = append(c.registries, hosts...) }
+}
+
+// WithConfig adds toml to the daemon's buildkitd.toml (before the tables
+// WithInsecureRegistries adds).
+func WithConfig(toml string) Option {
+	return func(c *config) { c.toml += toml + "\n" }
+}
+
+// configTOML returns the buildkitd.toml for c, "" when it needs none.
+func (c *config) configTOML() string {
+	// The free-form part first: top-level keys after a table header
+	// would belong to that table.
+	var b strings.Builder
+	b.WriteString(c.toml)
+	for _, h := range c.registries {
+		fmt.Fprintf(&b, "\n[registry.%q]\n  http = true\n  insecure = true\n", h)
+	}
+	return b.String()
 }
 
 // WithTCP makes the daemon listen on tcp://127.0.0.1:PORT too (a free
@@ -184,6 +212,14 @@ func StartDaemon(ctx context.Context, bin string, opts ...Option) (*Daemon, erro
 		"--oci-worker-snapshotter=native",
 		"--containerd-worker=false",
 		"--oci-worker-gc=false",
+	}
+	if toml := cfg.configTOML(); toml != "" {
+		p := filepath.Join(root, "buildkitd.toml")
+		if err := os.WriteFile(p, []byte(toml), 0o644); err != nil {
+			os.RemoveAll(root)
+			return nil, err
+		}
+		args = append(args, "--config", p)
 	}
 	if cfg.tcp {
 		port, err := freePort()

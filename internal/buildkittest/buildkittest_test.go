@@ -4,6 +4,7 @@ import (
 	"crypto/tls"
 	"crypto/x509"
 	"os"
+	"strings"
 	"testing"
 	"time"
 
@@ -80,5 +81,27 @@ func TestFindBusyboxMissing(t *testing.T) {
 	t.Setenv(EnvBusybox, "/nonexistent/busybox")
 	if _, err := FindBusybox(); err == nil {
 		t.Error("FindBusybox accepted a missing file")
+	}
+}
+
+func TestConfigTOML(t *testing.T) {
+	var c config
+	if got := c.configTOML(); got != "" {
+		t.Errorf("no options: %q", got)
+	}
+	for _, o := range []Option{WithInsecureRegistries("127.0.0.1:5000", "localhost:5001"), WithConfig("debug = true")} {
+		o(&c)
+	}
+	want := "debug = true\n\n[registry.\"127.0.0.1:5000\"]\n  http = true\n  insecure = true\n\n[registry.\"localhost:5001\"]\n  http = true\n  insecure = true\n"
+	if got := c.configTOML(); got != want {
+		t.Errorf("toml:\n%s\nwant:\n%s", got, want)
+	}
+}
+
+func TestStartWithConfig(t *testing.T) {
+	d := Start(t, WithInsecureRegistries("127.0.0.1:5000"), WithConfig("debug = true"))
+	b, err := os.ReadFile(d.Root + "/buildkitd.toml")
+	if err != nil || !strings.Contains(string(b), `[registry."127.0.0.1:5000"]`) {
+		t.Fatalf("buildkitd.toml: %q, %v", b, err)
 	}
 }

@@ -1,0 +1,339 @@
+package scanner
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/affix-oci/affix/sbomgen"
+)
+
+// Environment variables of the protocol.
+const (
+	// EnvDestination is the directory the statements are written to
+	// (required).
+	EnvDestination = "BUILDKIT_SCAN_DESTINATION"
+	// EnvSource is the root filesystem of the final build result
+	// (required).
+	EnvSource = "BUILDKIT_SCAN_SOURCE"
+	// EnvSourceExtras is a directory of further root filesystems
+	// (optional: unset, empty or missing means none).
+	EnvSourceExtras = "BUILDKIT_SCAN_SOURCE_EXTRAS"
+	// EnvPrefix prefixes the attest:sbom parameters BuildKit passes:
+	// BUILDKIT_SCAN_<KEY>=<VALUE>.
+	EnvPrefix = "BUILDKIT_SCAN_"
+)
+
+// What the scanner writes.
+const (
+	// StatementType is the in-toto statement type of the files written
+	// (BuildKit replaces it with its own when it stores the statement).
+	StatementType = "https://in-toto.io/Statement/v0.1"
+	// PredicateSPDX is the predicate type of SPDX documents, the one
+	// BuildKit requires of an SBOM generator.
+	PredicateSPDX = "https://spdx.dev/Document"
+	// Ext is the file name extension of each statement:
+	// DESTINATION/<target name>.spdx.json.
+	Ext = ".spdx.json"
+)
+
+// Parameter keys: the KEY of BUILDKIT_SCAN_<KEY>, as given in
+// attest:sbom=generator=IMAGE,KEY=VALUE. Keys are case-insensitive.
+const (
+	// ParamName is the name of the main target's documents (the SPDX
+	// document name and its root package); default: the target's name,
+	// "sbom". Extra targets keep their own names (sbom-<stage>,
+	// sbom-context), which is how `affix convert` tells them apart.
+	ParamName = "NAME"
+	// ParamSourceDateEpoch is the documents' creation time, in seconds
+	// since the Unix epoch. Default: SOURCE_DATE_EPOCH of the scanner's
+	// environment, else the Unix epoch, so that documents are a function
+	// of the scanned files alone.
+	ParamSourceDateEpoch = "SOURCE_DATE_EPOCH"
+)
+
+// ignoredParams are attributes that front ends pass along with the user's
+// parameters and that mean nothing to a scanner.
+var ignoredParams = []string{"TYPE", "DISABLED"}
+
+// unsupportedParams are parameters of docker/buildkit-syft-scanner that
+// affix's engine does not offer (it scans with one fixed, offline set of
+// catalogers); asking for them is an error rather than a silent change.
+var unsupportedParams = []string{"SELECT_CATALOGERS", "FILE_METADATA"}
+
+// Params are the scan parameters (see the Param constants).
+type Params struct {
+	// Name is ParamName; empty means the main target's own name.
+	Name string
+	// Created is ParamSourceDateEpoch; zero means SOURCE_DATE_EPOCH of
+	// the environment, else the Unix epoch.
+	Created time.Time
+}
+
+// Target is one root filesystem to scan.
+type Target struct {
+	// Name is the base name of its directory; the statement is written to
+	// DESTINATION/<Name>.spdx.json.
+	Name string
+	// Path is the directory.
+	Path string
+	// Core is true for BUILDKIT_SCAN_SOURCE, the final build result.
+	Core bool
+}
+
+// Config is one run of the protocol.
+type Config struct {
+	// Destination is the directory statements are written to.
+	Destination string
+	// Targets are the directories to scan, the main target first, then the
+	// extras sorted by name.
+	Targets []Target
+	// Params are the scan parameters.
+	Params Params
+	// Ignored lists the parameters that were passed and ignored.
+	Ignored []string
+}
+
+// ConfigFromEnv reads a Config from environ (as os.Environ returns it):
+// the protocol's variables and the BUILDKIT_SCAN_<KEY> parameters. The
+// source and destination must be directories; a missing extras directory
+// means no extras. Unknown parameters are ErrUnknownParam, parameters of
+// other scanners that affix cannot honour ErrUnsupportedParam.
+func ConfigFromEnv(environ []string) (Config, error) {
+	env := map[string]string{}
+	for _, kv := range environ {
+		if k, v, ok := strings.Cut(kv, "="); ok {
+			env[k] = v
+		}
+	}
+	var cfg Config
+	dest, err := requiredDir(env, EnvDestination)
+	if err != nil {
+		return Config{}, err
+	}
+	cfg.Destination = dest
+	src, err := requiredDir(env, EnvSource)
+	if err != nil {
+		return Config{}, err
+	}
+	cfg.Targets = append(cfg.Targets, Target{Name: filepath.Base(filepath.Clean(src)), Path: src, Core: true})
+	extras, err := extraTargets(env[EnvSourceExtras])
+	if err != nil {
+		return Config{}, err
+	}
+	cfg.Targets = append(cfg.Targets, extras...)
+	if err := cfg.parseParams(env); err != nil {
+		return Config{}, err
+	}
+	return cfg, nil
+}
+
+func requiredDir(env map[string]string, name string) (string, error) {
+	p := env[name]
+	if p == "" {
+		return "", fmt.Errorf("%s is not set: %w", name, ErrProtocol)
+	}
+	fi, err := os.Stat(p)
+	if err != nil {
+		return "", fmt.Errorf("%s=%s: %w", name, p, err)
+	}
+	if !fi.IsDir() {
+		return "", fmt.Errorf("%s=%s: not a directory: %w", name, p, ErrProtocol)
+	}
+	return p, nil
+}
+
+// extraTargets lists the directories in dir, sorted by name; none when
+// dir is empty or does not exist.
+func extraTargets(dir string) ([]Target, error) {
+	if dir == "" {
+		return nil, nil
+	}
+	ents, err := os.ReadDir(dir)
+	if errors.Is(err, os.ErrNotExist) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("%s=%s: %w", EnvSourceExtras, dir, err)
+	}
+	var out []Target
+	for _, e := range ents {
+		p := filepath.Join(dir, e.Name())
+		fi, err := os.Stat(p)
+		if err != nil || !fi.IsDir() {
+			continue // BuildKit mounts directories only
+		}
+		out = append(out, Target{Name: e.Name(), Path: p})
+	}
+	slices.SortFunc(out, func(a, b Target) int { return strings.Compare(a.Name, b.Name) })
+	return out, nil
+}
+
+// protocolVars are the BUILDKIT_SCAN_ variables that are not parameters.
+var protocolVars = []string{EnvDestination, EnvSource, EnvSourceExtras}
+
+func (cfg *Config) parseParams(env map[string]string) error {
+	keys := make([]string, 0, len(env))
+	for k := range env {
+		keys = append(keys, k)
+	}
+	slices.Sort(keys)
+	var errs []error
+	for _, k := range keys {
+		if !strings.HasPrefix(k, EnvPrefix) || slices.Contains(protocolVars, k) {
+			continue
+		}
+		v := env[k]
+		key := strings.ToUpper(strings.TrimPrefix(k, EnvPrefix))
+		switch {
+		case key == ParamName:
+			cfg.Params.Name = strings.TrimSpace(v)
+		case key == ParamSourceDateEpoch:
+			t, err := parseEpoch(v)
+			if err != nil {
+				errs = append(errs, fmt.Errorf("%s=%q: %w", k, v, err))
+				continue
+			}
+			cfg.Params.Created = t
+		case slices.Contains(ignoredParams, key):
+			cfg.Ignored = append(cfg.Ignored, k)
+		case slices.Contains(unsupportedParams, key):
+			errs = append(errs, fmt.Errorf("%s: affix-scanner scans with a fixed, offline set of catalogers (those syft uses for container images) and cannot select catalogers or file metadata: %w", k, ErrUnsupportedParam))
+		default:
+			errs = append(errs, fmt.Errorf("%s (attest:sbom parameter %s; known: %s, %s): %w", k, strings.TrimPrefix(k, EnvPrefix), ParamName, ParamSourceDateEpoch, ErrUnknownParam))
+		}
+	}
+	return errors.Join(errs...)
+}
+
+func parseEpoch(v string) (time.Time, error) {
+	v = strings.TrimSpace(v)
+	if v == "" {
+		return time.Time{}, nil
+	}
+	sec, err := strconv.ParseInt(v, 10, 64)
+	if err != nil || sec < 0 {
+		return time.Time{}, fmt.Errorf("want a non-negative number of seconds since the Unix epoch: %w", ErrInvalidParam)
+	}
+	return time.Unix(sec, 0).UTC(), nil
+}
+
+// Options configure Run. The zero value is usable.
+type Options struct {
+	// Logf, if set, receives one line per target scanned.
+	Logf func(format string, args ...any)
+	// TempDir is where the engine keeps temporary files; empty means
+	// os.TempDir() (BuildKit mounts a tmpfs on /tmp).
+	TempDir string
+}
+
+// Output is what was written for one target.
+type Output struct {
+	// Target is the target scanned.
+	Target Target
+	// File is the statement's path.
+	File string
+	// Packages counts the packages found, by type.
+	Packages map[string]int
+}
+
+// Run scans every target of cfg, one after the other, and writes each
+// one's statement. A failed target fails the run; files already written
+// stay (BuildKit discards the destination of a failed run).
+func Run(ctx context.Context, cfg Config, opts Options) ([]Output, error) {
+	var out []Output
+	for _, t := range cfg.Targets {
+		name := t.Name
+		if t.Core && cfg.Params.Name != "" {
+			name = cfg.Params.Name
+		}
+		gen, err := sbomgen.New(sbomgen.Options{
+			Formats: []sbomgen.Format{sbomgen.SPDXJSON},
+			Created: cfg.Params.Created,
+			Name:    name,
+			NoCache: true,
+			TempDir: opts.TempDir,
+		})
+		if err != nil {
+			return out, err
+		}
+		start := time.Now()
+		res, err := gen.Dir(ctx, t.Path)
+		if err != nil {
+			return out, fmt.Errorf("target %s: %w", t.Name, err)
+		}
+		doc, ok := res.Document(sbomgen.SPDXJSON)
+		if !ok {
+			return out, fmt.Errorf("target %s: no SPDX document", t.Name)
+		}
+		b, err := Statement(doc.Data)
+		if err != nil {
+			return out, fmt.Errorf("target %s: %w", t.Name, err)
+		}
+		file := filepath.Join(cfg.Destination, t.Name+Ext)
+		if err := os.WriteFile(file, b, 0o644); err != nil {
+			os.Remove(file) // a partial file would fail BuildKit's decoding
+			return out, fmt.Errorf("target %s: %w", t.Name, err)
+		}
+		if opts.Logf != nil {
+			opts.Logf("%s: %d packages (%s) in %s -> %s", t.Name, res.PackageCount(), formatCounts(res.Packages), time.Since(start).Round(time.Millisecond), file)
+		}
+		out = append(out, Output{Target: t, File: file, Packages: res.Packages})
+	}
+	return out, nil
+}
+
+// statement is an in-toto statement as the protocol's files hold it.
+type statement struct {
+	Type          string          `json:"_type"`
+	PredicateType string          `json:"predicateType"`
+	Subject       []subject       `json:"subject"`
+	Predicate     json.RawMessage `json:"predicate"`
+}
+
+type subject struct {
+	Name   string            `json:"name"`
+	Digest map[string]string `json:"digest"`
+}
+
+// Statement wraps an SPDX JSON document in the in-toto statement the
+// protocol's files hold. The subject is empty: the scanner cannot know the
+// digest of the image being built, and BuildKit fills it in with the
+// platform image manifest.
+func Statement(spdx []byte) ([]byte, error) {
+	spdx = bytes.TrimSpace(spdx)
+	if !json.Valid(spdx) || len(spdx) == 0 || spdx[0] != '{' {
+		return nil, fmt.Errorf("SPDX document is not a JSON object")
+	}
+	var buf bytes.Buffer
+	enc := json.NewEncoder(&buf)
+	enc.SetEscapeHTML(false)
+	if err := enc.Encode(statement{Type: StatementType, PredicateType: PredicateSPDX, Subject: []subject{}, Predicate: spdx}); err != nil {
+		return nil, err
+	}
+	return buf.Bytes(), nil
+}
+
+func formatCounts(c map[string]int) string {
+	keys := make([]string, 0, len(c))
+	for k := range c {
+		keys = append(keys, k)
+	}
+	slices.Sort(keys)
+	s := make([]string, 0, len(keys))
+	for _, k := range keys {
+		s = append(s, fmt.Sprintf("%s %d", k, c[k]))
+	}
+	if len(s) == 0 {
+		return "none"
+	}
+	return strings.Join(s, ", ")
+}

@@ -1,0 +1,414 @@
+package scanner
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"io"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	intoto "github.com/in-toto/in-toto-golang/in_toto"
+	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
+
+	"github.com/affix-oci/affix/internal/fixture"
+	"github.com/affix-oci/affix/internal/oci"
+	"github.com/affix-oci/affix/sbomgen"
+)
+
+// rootfs is the content of the test root filesystem: a Debian dpkg
+// database, node and Python packages and a Go binary.
+func rootfs(t *testing.T) fixture.Layer {
+	t.Helper()
+	bin, err := fixture.GoBinary(context.Background(), "amd64", "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	return fixture.Layer{
+		{Path: "etc/os-release", Data: []byte(fixture.DebianOSRelease)},
+		{Path: "var/lib/dpkg/status", Data: []byte("Package: libc6\nStatus: install ok installed\nArchitecture: amd64\nSource: glibc\nVersion: 2.36-9+deb12u4\nDescription: libc\n\nPackage: tzdata\nStatus: install ok installed\nArchitecture: all\nVersion: 2024a-0+deb12u1\nDescription: tz\n\n")},
+		{Path: "app/node_modules/left-pad/package.json", Data: []byte(`{"name":"left-pad","version":"1.3.0","license":"MIT"}`)},
+		{Path: "usr/lib/python3/dist-packages/requests-2.31.0.dist-info/METADATA", Data: []byte("Metadata-Version: 2.1\nName: requests\nVersion: 2.31.0\n")},
+		{Path: fixture.GoBinaryPath, Data: bin, Mode: 0o755},
+	}
+}
+
+// writeDir writes l into dir as a plain directory tree.
+func writeDir(t *testing.T, dir string, l fixture.Layer) {
+	t.Helper()
+	for _, f := range l {
+		p := filepath.Join(dir, filepath.FromSlash(f.Path))
+		if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		mode := os.FileMode(0o644)
+		if f.Mode != 0 {
+			mode = os.FileMode(f.Mode)
+		}
+		if err := os.WriteFile(p, f.Data, mode); err != nil {
+			t.Fatal(err)
+		}
+	}
+}
+
+// protocolDirs makes the directories BuildKit mounts: source (core/sbom),
+// extras (extras/sbom-*) and the destination, and returns the environment.
+func protocolDirs(t *testing.T, core fixture.Layer, extras map[string]fixture.Layer) ([]string, string) {
+	t.Helper()
+	root := t.TempDir()
+	src := filepath.Join(root, "src", "core", "sbom")
+	out := filepath.Join(root, "out")
+	for _, d := range []string{src, out} {
+		if err := os.MkdirAll(d, 0o755); err != nil {
+			t.Fatal(err)
+		}
+	}
+	writeDir(t, src, core)
+	env := []string{EnvSource + "=" + src, EnvDestination + "=" + out, "PATH=/usr/bin"}
+	if extras != nil {
+		ex := filepath.Join(root, "src", "extras")
+		for name, l := range extras {
+			d := filepath.Join(ex, name)
+			if err := os.MkdirAll(d, 0o755); err != nil {
+				t.Fatal(err)
+			}
+			writeDir(t, d, l)
+		}
+		env = append(env, EnvSourceExtras+"="+ex+"/")
+	}
+	return env, out
+}
+
+func TestConfigFromEnv(t *testing.T) {
+	root := t.TempDir()
+	src := filepath.Join(root, "sbom")
+	dest := filepath.Join(root, "out")
+	extras := filepath.Join(root, "extras")
+	for _, d := range []string{src, dest, filepath.Join(extras, "sbom-build"), filepath.Join(extras, "sbom-base")} {
+		if err := os.MkdirAll(d, 0o755); err != nil {
+			t.Fatal(err)
+		}
+	}
+	file := filepath.Join(root, "file")
+	os.WriteFile(file, nil, 0o644)
+	os.WriteFile(filepath.Join(extras, "not-a-dir"), nil, 0o644)
+	base := []string{EnvSource + "=" + src, EnvDestination + "=" + dest}
+
+	tests := []struct {
+		name       string
+		env        []string
+		wantErr    error
+		wantNames  []string
+		wantParams Params
+		ignored    []string
+	}{
+		{name: "minimal", env: base, wantNames: []string{"sbom"}},
+		{name: "extras sorted, files skipped", env: append(base, EnvSourceExtras+"="+extras+"/"), wantNames: []string{"sbom", "sbom-base", "sbom-build"}},
+		{name: "extras empty", env: append(base, EnvSourceExtras+"="), wantNames: []string{"sbom"}},
+		{name: "extras missing", env: append(base, EnvSourceExtras+"="+filepath.Join(root, "nope")), wantNames: []string{"sbom"}},
+		{name: "no destination", env: base[:1], wantErr: ErrProtocol},
+		{name: "no source", env: base[1:], wantErr: ErrProtocol},
+		{name: "source missing", env: []string{EnvSource + "=" + filepath.Join(root, "nope"), base[1]}, wantErr: os.ErrNotExist},
+		{name: "destination a file", env: []string{base[0], EnvDestination + "=" + file}, wantErr: ErrProtocol},
+		{name: "params", env: append(base, "BUILDKIT_SCAN_NAME=registry.example.com/app:1", "BUILDKIT_SCAN_SOURCE_DATE_EPOCH=1700000000"), wantNames: []string{"sbom"},
+			wantParams: Params{Name: "registry.example.com/app:1", Created: time.Unix(1700000000, 0).UTC()}},
+		{name: "keys case-insensitive", env: append(base, "BUILDKIT_SCAN_name=x", "BUILDKIT_SCAN_source_date_epoch=0"), wantNames: []string{"sbom"}, wantParams: Params{Name: "x", Created: time.Unix(0, 0).UTC()}},
+		{name: "type ignored", env: append(base, "BUILDKIT_SCAN_type=sbom"), wantNames: []string{"sbom"}, ignored: []string{"BUILDKIT_SCAN_type"}},
+		{name: "bad epoch", env: append(base, "BUILDKIT_SCAN_SOURCE_DATE_EPOCH=yesterday"), wantErr: ErrInvalidParam},
+		{name: "negative epoch", env: append(base, "BUILDKIT_SCAN_SOURCE_DATE_EPOCH=-1"), wantErr: ErrInvalidParam},
+		{name: "syft-scanner parameter", env: append(base, "BUILDKIT_SCAN_SELECT_CATALOGERS=+sbom-cataloger"), wantErr: ErrUnsupportedParam},
+		{name: "unknown parameter", env: append(base, "BUILDKIT_SCAN_MODE=fast"), wantErr: ErrUnknownParam},
+		{name: "other variables ignored", env: append(base, "HOME=/root", "BUILDKIT_HOST=tcp://x"), wantNames: []string{"sbom"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			cfg, err := ConfigFromEnv(tt.env)
+			if tt.wantErr != nil {
+				if !errors.Is(err, tt.wantErr) {
+					t.Fatalf("err = %v, want %v", err, tt.wantErr)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			var names []string
+			for i, tg := range cfg.Targets {
+				names = append(names, tg.Name)
+				if tg.Core != (i == 0) {
+					t.Errorf("target %s: core %v", tg.Name, tg.Core)
+				}
+			}
+			if !slices.Equal(names, tt.wantNames) {
+				t.Errorf("targets %v, want %v", names, tt.wantNames)
+			}
+			if cfg.Destination != dest {
+				t.Errorf("destination %s", cfg.Destination)
+			}
+			if cfg.Params != tt.wantParams {
+				t.Errorf("params %+v, want %+v", cfg.Params, tt.wantParams)
+			}
+			if !slices.Equal(cfg.Ignored, tt.ignored) {
+				t.Errorf("ignored %v, want %v", cfg.Ignored, tt.ignored)
+			}
+		})
+	}
+}
+
+// decodeLikeBuildKit decodes a statement file as BuildKit's
+// exporter/attestation unbundle does: one in-toto statement, nothing after.
+func decodeLikeBuildKit(t *testing.T, b []byte) intoto.Statement {
+	t.Helper()
+	dec := json.NewDecoder(bytes.NewReader(b))
+	var stmt intoto.Statement
+	if err := dec.Decode(&stmt); err != nil {
+		t.Fatalf("cannot decode in-toto statement: %v", err)
+	}
+	if _, err := dec.Token(); !errors.Is(err, io.EOF) {
+		t.Fatalf("in-toto statement is not a single JSON object")
+	}
+	if stmt.PredicateType != PredicateSPDX {
+		t.Fatalf("predicate type %q", stmt.PredicateType)
+	}
+	if len(stmt.Subject) != 0 {
+		t.Errorf("subject %v: BuildKit fills it in", stmt.Subject)
+	}
+	return stmt
+}
+
+// pkgKey identifies a package in comparisons.
+type pkgKey struct{ Name, Version, Type string }
+
+// spdxPackages returns the packages of an SPDX document, without the
+// package the document describes (the directory or the image).
+func spdxPackages(t *testing.T, doc []byte) []pkgKey {
+	t.Helper()
+	var v struct {
+		Packages []struct {
+			ID      string `json:"SPDXID"`
+			Name    string `json:"name"`
+			Version string `json:"versionInfo"`
+			Refs    []struct {
+				Type    string `json:"referenceType"`
+				Locator string `json:"referenceLocator"`
+			} `json:"externalRefs"`
+		} `json:"packages"`
+		Rels []map[string]string `json:"relationships"`
+	}
+	if err := json.Unmarshal(doc, &v); err != nil {
+		t.Fatal(err)
+	}
+	described := map[string]bool{}
+	for _, r := range v.Rels {
+		if r["spdxElementId"] == "SPDXRef-DOCUMENT" && r["relationshipType"] == "DESCRIBES" {
+			described[r["relatedSpdxElement"]] = true
+		}
+	}
+	var out []pkgKey
+	for _, p := range v.Packages {
+		if described[p.ID] {
+			continue
+		}
+		typ := ""
+		for _, r := range p.Refs {
+			if r.Type == "purl" {
+				typ, _, _ = strings.Cut(strings.TrimPrefix(r.Locator, "pkg:"), "/")
+			}
+		}
+		out = append(out, pkgKey{p.Name, p.Version, typ})
+	}
+	slices.SortFunc(out, func(a, b pkgKey) int {
+		return strings.Compare(a.Name+" "+a.Version+" "+a.Type, b.Name+" "+b.Version+" "+b.Type)
+	})
+	return out
+}
+
+// imageSBOM scans l as a one-layer linux/amd64 image with sbomgen.
+func imageSBOM(t *testing.T, l fixture.Layer) []byte {
+	t.Helper()
+	dir := t.TempDir()
+	res, err := fixture.WriteLayout(dir, fixture.Spec{Images: []fixture.Image{{Platform: ocispec.Platform{OS: "linux", Architecture: "amd64"}, Layers: []fixture.Layer{l}}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	lay, err := oci.OpenLayout(context.Background(), dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer lay.Close()
+	g, err := sbomgen.New(sbomgen.Options{NoCache: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	r, err := g.Image(context.Background(), lay, res.Manifests[0])
+	if err != nil {
+		t.Fatal(err)
+	}
+	return r.Documents[0].Data
+}
+
+func TestRun(t *testing.T) {
+	if testing.Short() {
+		t.Skip("scans with syft")
+	}
+	t.Setenv(sbomgen.EnvSourceDateEpoch, "")
+	core := rootfs(t)
+	build := fixture.Layer{{Path: "app/node_modules/ms/package.json", Data: []byte(`{"name":"ms","version":"2.1.3"}`)}}
+	env, out := protocolDirs(t, core, map[string]fixture.Layer{"sbom-build": build})
+	env = append(env, "BUILDKIT_SCAN_SOURCE_DATE_EPOCH=1700000000")
+	cfg, err := ConfigFromEnv(env)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var log []string
+	outs, err := Run(context.Background(), cfg, Options{Logf: func(f string, a ...any) { log = append(log, f) }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(outs) != 2 || len(log) != 2 {
+		t.Fatalf("outputs %v, log %v", outs, log)
+	}
+	ents, _ := os.ReadDir(out)
+	var files []string
+	for _, e := range ents {
+		files = append(files, e.Name())
+	}
+	if want := []string{"sbom-build.spdx.json", "sbom.spdx.json"}; !slices.Equal(files, want) {
+		t.Fatalf("destination holds %v, want %v", files, want)
+	}
+
+	b, err := os.ReadFile(filepath.Join(out, "sbom.spdx.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	stmt := decodeLikeBuildKit(t, b)
+	pred, _ := json.Marshal(stmt.Predicate)
+	var doc struct {
+		Name         string `json:"name"`
+		CreationInfo struct {
+			Created  string   `json:"created"`
+			Creators []string `json:"creators"`
+		} `json:"creationInfo"`
+	}
+	json.Unmarshal(pred, &doc)
+	if doc.Name != "sbom" || doc.CreationInfo.Created != "2023-11-14T22:13:20Z" || len(doc.CreationInfo.Creators) != 1 || !strings.HasPrefix(doc.CreationInfo.Creators[0], "Tool: affix-") {
+		t.Errorf("document name %q, creation info %+v", doc.Name, doc.CreationInfo)
+	}
+
+	// The same package set as affix's image scan of the same files.
+	got, want := spdxPackages(t, pred), spdxPackages(t, imageSBOM(t, core))
+	if !slices.Equal(got, want) {
+		t.Errorf("directory scan packages:\n%v\nimage scan packages:\n%v", got, want)
+	}
+	for _, p := range []pkgKey{{"libc6", "2.36-9+deb12u4", "deb"}, {"left-pad", "1.3.0", "npm"}, {"requests", "2.31.0", "pypi"}, {"golang.org/x/sync", "v0.24.0", "golang"}} {
+		if !slices.Contains(got, p) {
+			t.Errorf("package %v missing from %v", p, got)
+		}
+	}
+
+	// The extra target: its own name, its own packages.
+	b, _ = os.ReadFile(filepath.Join(out, "sbom-build.spdx.json"))
+	extra := decodeLikeBuildKit(t, b)
+	pred, _ = json.Marshal(extra.Predicate)
+	json.Unmarshal(pred, &doc)
+	if doc.Name != "sbom-build" {
+		t.Errorf("extra document name %q", doc.Name)
+	}
+	if got := spdxPackages(t, pred); !slices.Equal(got, []pkgKey{{"ms", "2.1.3", "npm"}}) {
+		t.Errorf("extra packages %v", got)
+	}
+
+	// Deterministic: a second run writes the same bytes.
+	first, _ := os.ReadFile(filepath.Join(out, "sbom.spdx.json"))
+	if _, err := Run(context.Background(), cfg, Options{}); err != nil {
+		t.Fatal(err)
+	}
+	second, _ := os.ReadFile(filepath.Join(out, "sbom.spdx.json"))
+	if !bytes.Equal(first, second) {
+		t.Error("second run wrote different bytes")
+	}
+}
+
+func TestRunName(t *testing.T) {
+	if testing.Short() {
+		t.Skip("scans with syft")
+	}
+	env, out := protocolDirs(t, fixture.Layer{{Path: "etc/os-release", Data: []byte(fixture.AlpineOSRelease)}}, nil)
+	cfg, err := ConfigFromEnv(append(env, "BUILDKIT_SCAN_NAME=registry.example.com/app:1.0"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := Run(context.Background(), cfg, Options{}); err != nil {
+		t.Fatal(err)
+	}
+	b, err := os.ReadFile(filepath.Join(out, "sbom.spdx.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var stmt struct {
+		Predicate struct {
+			Name string `json:"name"`
+		} `json:"predicate"`
+	}
+	json.Unmarshal(b, &stmt)
+	if stmt.Predicate.Name != "registry.example.com/app:1.0" {
+		t.Errorf("document name %q", stmt.Predicate.Name)
+	}
+}
+
+func TestStatement(t *testing.T) {
+	for _, bad := range []string{"", "[]", "{", `"x"`} {
+		if _, err := Statement([]byte(bad)); err == nil {
+			t.Errorf("Statement(%q) accepted", bad)
+		}
+	}
+	b, err := Statement([]byte("{\"spdxVersion\":\"SPDX-2.3\",\"name\":\"<a>\"}\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := `{"_type":"https://in-toto.io/Statement/v0.1","predicateType":"https://spdx.dev/Document","subject":[],"predicate":{"spdxVersion":"SPDX-2.3","name":"<a>"}}` + "\n"
+	if string(b) != want {
+		t.Errorf("statement\n%s\nwant\n%s", b, want)
+	}
+}
+
+func TestMainExitCodes(t *testing.T) {
+	var out, errb bytes.Buffer
+	if code := Main(context.Background(), []string{"version"}, nil, &out, &errb); code != 0 || !strings.HasPrefix(out.String(), "affix-") {
+		t.Errorf("version: %d %q", code, out.String())
+	}
+	out.Reset()
+	if code := Main(context.Background(), []string{"scan", "now"}, nil, &out, &errb); code != 2 {
+		t.Errorf("arguments: exit %d", code)
+	}
+	errb.Reset()
+	if code := Main(context.Background(), nil, []string{"HOME=/"}, &out, &errb); code != 1 || !strings.Contains(errb.String(), EnvDestination) {
+		t.Errorf("no protocol variables: exit %d, %q", code, errb.String())
+	}
+	errb.Reset()
+	env, _ := protocolDirs(t, nil, nil)
+	if code := Main(context.Background(), nil, append(env, "BUILDKIT_SCAN_BOGUS=1"), &out, &errb); code != 1 || !strings.Contains(errb.String(), "BUILDKIT_SCAN_BOGUS") {
+		t.Errorf("unknown parameter: exit %d, %q", code, errb.String())
+	}
+}
+
+func TestRunFailsOnUnwritableDestination(t *testing.T) {
+	env, out := protocolDirs(t, nil, nil)
+	cfg, err := ConfigFromEnv(env)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg.Destination = filepath.Join(out, "missing")
+	if _, err := Run(context.Background(), cfg, Options{}); err == nil {
+		t.Fatal("no error writing to a missing directory")
+	}
+	ents, _ := os.ReadDir(out)
+	if len(ents) != 0 {
+		t.Errorf("left %v behind", ents)
+	}
+}
