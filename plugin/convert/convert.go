@@ -1,0 +1,385 @@
+package convert
+
+import (
+	"context"
+	"fmt"
+	"slices"
+	"sync"
+	"time"
+
+	"github.com/opencontainers/go-digest"
+	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
+	"golang.org/x/sync/errgroup"
+
+	"github.com/affix-oci/affix/exporter"
+	"github.com/affix-oci/affix/internal/oci"
+)
+
+// MaxStatementSize bounds an attestation layer convert reads, as BuildKit
+// bounds the attestations it writes.
+const MaxStatementSize = 80 << 20
+
+// Format is the dev.affix.sbom.format annotation of the referrers convert
+// writes: the document is SPDX JSON, bare or wrapped.
+const Format = "spdx-json"
+
+// Repository is where convert reads the image and writes the referrers
+// (exporter.Remote, exporter.Layout).
+type Repository interface {
+	exporter.Target
+	oci.Fetcher
+}
+
+// Options configure Convert. The zero value converts every platform's
+// SBOM to an application/spdx+json referrer and leaves the index alone.
+type Options struct {
+	// KeepInToto publishes the in-toto statement (artifactType
+	// application/vnd.in-toto+json) instead of the bare SPDX document.
+	KeepInToto bool
+	// StripAttestations re-pushes the index without its attestation
+	// manifests under the tag Convert was given, after the referrers are
+	// written. The index gets a new digest.
+	StripAttestations bool
+	// Raw publishes the SPDX document as BuildKit stored it, without
+	// making it name the image.
+	Raw bool
+	// Name is the image name the documents are made to name
+	// (registry/repository[:tag]). Empty means the repository and the
+	// reference Convert was given.
+	Name string
+	// MaxConcurrency bounds concurrent work (platforms, uploads); 0 means 4.
+	MaxConcurrency int
+	// Logf, if set, receives progress messages.
+	Logf func(format string, args ...any)
+}
+
+// Result is what Convert found and did.
+type Result struct {
+	// Index is the index as read.
+	Index ocispec.Descriptor
+	// NewIndex is the index the tag names afterwards: Index unless
+	// attestations were stripped.
+	NewIndex ocispec.Descriptor
+	// Stripped are the attestation manifests left out of NewIndex.
+	Stripped []ocispec.Descriptor
+	// Platforms are the platform manifests, in index order.
+	Platforms []Platform
+	// Mode is how the repository indexes referrers, "" when no referrer
+	// was read or written.
+	Mode exporter.Mode
+}
+
+// Written counts the referrers Convert wrote.
+func (r *Result) Written() int {
+	n := 0
+	for _, p := range r.Platforms {
+		if p.Referrer.Digest != "" && !p.Existed {
+			n++
+		}
+	}
+	return n
+}
+
+// Platform is one platform manifest of the index.
+type Platform struct {
+	// Manifest is the platform manifest (Platform set).
+	Manifest ocispec.Descriptor
+	// Attestation is its BuildKit attestation manifest; zero when it has
+	// none.
+	Attestation ocispec.Descriptor
+	// Referrer is the SBOM referrer (artifactType and annotations set);
+	// zero when the attestation holds no SBOM of the image.
+	Referrer ocispec.Descriptor
+	// Existed is true when the referrer was already there (not written).
+	Existed bool
+	// Named is true when the document was made to name the image.
+	Named bool
+	// Extras counts SPDX statements of other targets (stages, build
+	// context) left out.
+	Extras int
+}
+
+// Convert converts the BuildKit attestations of the index that reference
+// (a tag or digest) names in repo. Referrers are written through one
+// exporter.Push; with StripAttestations that push also writes the index
+// without attestation manifests under reference, last.
+func Convert(ctx context.Context, repo Repository, reference string, opts Options) (*Result, error) {
+	root, _, _, err := repo.FetchManifest(ctx, reference)
+	if err != nil {
+		return nil, err
+	}
+	if !oci.IsIndex(root.MediaType) {
+		return nil, fmt.Errorf("%s: %s is %s: %w", repo.Name(), reference, root.MediaType, ErrNotIndex)
+	}
+	if _, err := digest.Parse(reference); err == nil && opts.StripAttestations {
+		return nil, fmt.Errorf("%s@%s: %w", repo.Name(), reference, ErrNeedTag)
+	}
+	images, err := oci.Walk(ctx, repo, root)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %s: %w", repo.Name(), reference, err)
+	}
+	name := opts.Name
+	if name == "" {
+		name = repo.Name()
+		if _, err := digest.Parse(reference); err != nil {
+			name += ":" + reference
+		}
+	}
+	c := &converter{repo: repo, opts: opts, img: parseImageName(name), finder: exporter.NewFinder(repo)}
+
+	res := &Result{Index: root, NewIndex: root}
+	byDigest := map[digest.Digest]int{}
+	var attestations []oci.Image
+	for _, img := range images {
+		if img.Attestation {
+			attestations = append(attestations, img)
+			continue
+		}
+		byDigest[img.Descriptor.Digest] = len(res.Platforms)
+		res.Platforms = append(res.Platforms, Platform{Manifest: img.Descriptor})
+	}
+	for _, a := range attestations {
+		sub := digest.Digest(a.Descriptor.Annotations[oci.AnnotationDockerReferenceDigest])
+		i, ok := byDigest[sub]
+		if !ok {
+			c.logf("attestation manifest %s refers to %q, not a platform manifest of the index; skipped", a.Descriptor.Digest, sub)
+			continue
+		}
+		if res.Platforms[i].Attestation.Digest != "" {
+			return nil, fmt.Errorf("%s: platform manifest %s has two attestation manifests (%s, %s): %w", repo.Name(), sub, res.Platforms[i].Attestation.Digest, a.Descriptor.Digest, ErrBadAttestation)
+		}
+		res.Platforms[i].Attestation = a.Descriptor
+	}
+
+	// Read every attestation and build the referrers, concurrently.
+	arts := make([]*exporter.Artifact, len(res.Platforms))
+	eg, ectx := errgroup.WithContext(ctx)
+	eg.SetLimit(c.concurrency())
+	for i := range res.Platforms {
+		p := &res.Platforms[i]
+		if p.Attestation.Digest == "" {
+			continue
+		}
+		eg.Go(func() error {
+			a, err := c.artifact(ectx, p)
+			if err != nil {
+				return fmt.Errorf("%s: attestation %s of %s: %w", repo.Name(), p.Attestation.Digest, oci.FormatPlatform(*p.Manifest.Platform), err)
+			}
+			if a == nil {
+				return nil
+			}
+			desc, _, err := a.Manifest()
+			if err != nil {
+				return err
+			}
+			p.Referrer = desc
+			refs, mode, err := c.finder.Referrers(ectx, p.Manifest.Digest)
+			if err != nil {
+				return fmt.Errorf("%s: referrers of %s: %w", repo.Name(), p.Manifest.Digest, err)
+			}
+			c.setMode(mode)
+			p.Existed = slices.ContainsFunc(refs, func(r ocispec.Descriptor) bool { return r.Digest == desc.Digest })
+			if !p.Existed {
+				arts[i] = a
+			}
+			return nil
+		})
+	}
+	if err := eg.Wait(); err != nil {
+		return nil, err
+	}
+
+	strip := opts.StripAttestations && len(attestations) > 0
+	pending := slices.ContainsFunc(arts, func(a *exporter.Artifact) bool { return a != nil })
+	if !strip && !pending {
+		res.Mode = c.mode
+		c.logf("nothing to write")
+		return res, nil
+	}
+	var image *exporter.Image
+	popts := exporter.Options{MaxConcurrency: opts.MaxConcurrency, Logf: opts.Logf}
+	if strip {
+		image = &exporter.Image{Source: repo, Root: root}
+		popts.Tag = reference
+		popts.StripAttestations = true
+	}
+	push := exporter.New(repo, image, popts)
+	eg, ectx = errgroup.WithContext(ctx)
+	eg.Go(func() error { return push.Images(ectx) })
+	for i, a := range arts {
+		if a == nil {
+			continue
+		}
+		eg.Go(func() error {
+			d, err := push.Attach(ectx, *a)
+			if err != nil {
+				return err
+			}
+			if d.Digest != res.Platforms[i].Referrer.Digest {
+				return fmt.Errorf("referrer of %s: pushed %s, expected %s", a.Subject.Digest, d.Digest, res.Platforms[i].Referrer.Digest)
+			}
+			return nil
+		})
+	}
+	if err := eg.Wait(); err != nil {
+		if strip {
+			return nil, fmt.Errorf("%s: converting %s failed, tag not moved: %w", repo.Name(), reference, err)
+		}
+		return nil, fmt.Errorf("%s: converting %s: %w", repo.Name(), reference, err)
+	}
+	pres, err := push.Commit(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("%s: converting %s: %w", repo.Name(), reference, err)
+	}
+	res.Mode = c.mode
+	if m, ok := pres.Modes[repo.Name()]; ok {
+		res.Mode = m
+	}
+	if strip {
+		res.NewIndex = pres.Root
+		res.NewIndex.Annotations, res.NewIndex.Platform = nil, nil
+		res.Stripped = pres.Stripped
+	}
+	return res, nil
+}
+
+// converter holds what one Convert call shares between platforms.
+type converter struct {
+	repo   Repository
+	opts   Options
+	img    imageRef
+	finder *exporter.Finder
+
+	mu   sync.Mutex
+	mode exporter.Mode
+}
+
+func (c *converter) logf(format string, args ...any) {
+	if c.opts.Logf != nil {
+		c.opts.Logf(format, args...)
+	}
+}
+
+func (c *converter) concurrency() int {
+	if c.opts.MaxConcurrency > 0 {
+		return c.opts.MaxConcurrency
+	}
+	return 4
+}
+
+func (c *converter) setMode(m exporter.Mode) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if m != "" {
+		c.mode = m
+	}
+}
+
+// sbomLayer is one SPDX statement of an attestation manifest.
+type sbomLayer struct {
+	data []byte
+	stmt *statement
+	info spdxInfo
+}
+
+// artifact reads p's attestation manifest and returns the referrer of the
+// final image's SBOM, nil when there is none.
+func (c *converter) artifact(ctx context.Context, p *Platform) (*exporter.Artifact, error) {
+	var m ocispec.Manifest
+	if _, err := oci.ReadJSON(ctx, c.repo, p.Attestation, &m); err != nil {
+		return nil, err
+	}
+	if m.Subject != nil && m.Subject.Digest != p.Manifest.Digest {
+		return nil, fmt.Errorf("subject %s is not the platform manifest %s: %w", m.Subject.Digest, p.Manifest.Digest, ErrBadAttestation)
+	}
+	var layers []sbomLayer
+	for _, l := range m.Layers {
+		pt, annotated := l.Annotations[AnnotationPredicateType]
+		if annotated && pt != PredicateSPDX {
+			continue // provenance, or another predicate
+		}
+		if l.MediaType != oci.MediaTypeInToto {
+			continue
+		}
+		b, err := oci.ReadBlob(ctx, c.repo, l, MaxStatementSize)
+		if err != nil {
+			return nil, fmt.Errorf("layer %s: %w", l.Digest, err)
+		}
+		stmt, err := parseStatement(b)
+		if err != nil {
+			if !annotated {
+				continue // not an SPDX statement after all
+			}
+			return nil, fmt.Errorf("layer %s: %w", l.Digest, err)
+		}
+		if len(stmt.Subject) > 0 && !stmt.names(p.Manifest.Digest) {
+			return nil, fmt.Errorf("layer %s: statement does not name the platform manifest %s: %w", l.Digest, p.Manifest.Digest, ErrBadAttestation)
+		}
+		info, err := readSPDX(stmt.Predicate)
+		if err != nil {
+			return nil, fmt.Errorf("layer %s: %w", l.Digest, err)
+		}
+		layers = append(layers, sbomLayer{data: b, stmt: stmt, info: info})
+	}
+	if len(layers) == 0 {
+		c.logf("%s: attestation %s holds no SPDX SBOM", oci.FormatPlatform(*p.Manifest.Platform), p.Attestation.Digest)
+		return nil, nil
+	}
+	names := make([]string, len(layers))
+	for i, l := range layers {
+		names[i] = l.info.name
+	}
+	core := coreIndex(names)
+	p.Extras = len(layers)
+	if core < 0 {
+		c.logf("%s: attestation %s holds SBOMs of other build targets only (%v)", oci.FormatPlatform(*p.Manifest.Platform), p.Attestation.Digest, names)
+		return nil, nil
+	}
+	p.Extras--
+	l := layers[core]
+
+	doc := []byte(l.stmt.Predicate)
+	if !c.opts.Raw {
+		named, ok, err := nameImage(doc, p.Manifest.Digest, c.img, *p.Manifest.Platform)
+		if err != nil {
+			return nil, err
+		}
+		doc, p.Named = named, ok
+		if !ok {
+			c.logf("%s: the SBOM does not describe exactly one package; published without naming the image", oci.FormatPlatform(*p.Manifest.Platform))
+		}
+	}
+	subject := ocispec.Descriptor{MediaType: p.Manifest.MediaType, Digest: p.Manifest.Digest, Size: p.Manifest.Size}
+	ann := map[string]string{
+		oci.AnnotationPlatform: oci.FormatPlatform(*p.Manifest.Platform),
+		oci.AnnotationFormat:   Format,
+	}
+	if l.info.generator != "" {
+		ann[oci.AnnotationGenerator] = l.info.generator
+	}
+	if !c.opts.KeepInToto {
+		a := exporter.SBOM(subject, oci.MediaTypeSPDX, doc, l.info.created, ann)
+		return &a, nil
+	}
+	data := l.data
+	if p.Named {
+		var err error
+		if data, err = withPredicate(l.data, doc); err != nil {
+			return nil, err
+		}
+	}
+	ann[AnnotationPredicateType] = PredicateSPDX
+	if !l.info.created.IsZero() {
+		ann[ocispec.AnnotationCreated] = l.info.created.Format(time.RFC3339)
+	}
+	return &exporter.Artifact{
+		Subject:      subject,
+		ArtifactType: oci.MediaTypeInToto,
+		Blobs: []exporter.Blob{{
+			MediaType:   oci.MediaTypeInToto,
+			Data:        data,
+			Annotations: map[string]string{AnnotationPredicateType: PredicateSPDX},
+		}},
+		Annotations: ann,
+	}, nil
+}

@@ -1,0 +1,366 @@
+package convert_test
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"strings"
+	"testing"
+
+	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
+
+	"github.com/affix-oci/affix/exporter"
+	"github.com/affix-oci/affix/internal/fixture"
+	"github.com/affix-oci/affix/internal/oci"
+	"github.com/affix-oci/affix/plugin/convert"
+	"github.com/affix-oci/affix/sbomgen"
+)
+
+// referrer returns the one referrer of subject with artifactType, its
+// manifest and its single layer, checking the referrer's shape.
+func referrer(t *testing.T, r *exporter.Remote, subject ocispec.Descriptor, artifactType string) (ocispec.Descriptor, ocispec.Manifest, []byte) {
+	t.Helper()
+	ctx := context.Background()
+	refs, _, err := exporter.NewFinder(r).Referrers(ctx, subject.Digest)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var found []ocispec.Descriptor
+	for _, d := range refs {
+		if d.ArtifactType == artifactType {
+			found = append(found, d)
+		}
+	}
+	if len(found) != 1 {
+		t.Fatalf("%s: %d referrers of type %s, want 1: %+v", oci.FormatPlatform(*subject.Platform), len(found), artifactType, refs)
+	}
+	var m ocispec.Manifest
+	if _, err := oci.ReadJSON(ctx, r, found[0], &m); err != nil {
+		t.Fatal(err)
+	}
+	if m.ArtifactType != artifactType || m.Config.MediaType != ocispec.MediaTypeEmptyJSON || len(m.Layers) != 1 || m.Layers[0].MediaType != artifactType {
+		t.Errorf("referrer manifest %+v", m)
+	}
+	if m.Subject == nil || m.Subject.Digest != subject.Digest {
+		t.Errorf("referrer subject %+v, want %s", m.Subject, subject.Digest)
+	}
+	for k, v := range m.Annotations {
+		if found[0].Annotations[k] != v {
+			t.Errorf("referrers index entry lacks annotation %s=%s", k, v)
+		}
+	}
+	b, err := oci.ReadBlob(ctx, r, m.Layers[0], convert.MaxStatementSize)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return found[0], m, b
+}
+
+// TestConvertRegistries converts the fixture's BuildKit-style attestations
+// on olareg with and without the referrers API and on docker-registry:
+// one SPDX referrer per platform, a rerun writes nothing, stripping moves
+// the tag to an index without attestations, and a rerun of that writes
+// nothing either.
+func TestConvertRegistries(t *testing.T) {
+	ctx := context.Background()
+	spec := fixture.Variants()
+	spec.Attestations = true
+	src, fres := fixtureLayout(t, spec)
+	for _, reg := range registries(t) {
+		t.Run(string(reg.Kind), func(t *testing.T) {
+			r, counter := remote(t, reg.Host, "app")
+			push(t, r, src, fres.Index, "v1")
+			counter.Reset()
+
+			res, err := convert.Convert(ctx, r, "v1", convert.Options{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			wantMode := exporter.ModeTagSchema
+			if reg.Referrers {
+				wantMode = exporter.ModeAPI
+			}
+			if res.Mode != wantMode {
+				t.Errorf("mode %s, want %s", res.Mode, wantMode)
+			}
+			if res.Index.Digest != fres.Index.Digest || res.NewIndex.Digest != fres.Index.Digest || len(res.Stripped) != 0 {
+				t.Errorf("index %s -> %s, stripped %d; want %s unchanged", res.Index.Digest, res.NewIndex.Digest, len(res.Stripped), fres.Index.Digest)
+			}
+			if len(res.Platforms) != len(fres.Manifests) || res.Written() != len(fres.Manifests) {
+				t.Fatalf("%d platforms, %d written, want %d", len(res.Platforms), res.Written(), len(fres.Manifests))
+			}
+			for i, p := range res.Platforms {
+				m := fres.Manifests[i]
+				if p.Manifest.Digest != m.Digest || p.Attestation.Digest != fres.Attestations[i].Digest || p.Existed || p.Extras != 0 {
+					t.Errorf("platform %d: %+v", i, p)
+				}
+				d, man, doc := referrer(t, r, m, oci.MediaTypeSPDX)
+				if d.Digest != p.Referrer.Digest {
+					t.Errorf("%s: referrer %s, result says %s", oci.FormatPlatform(*m.Platform), d.Digest, p.Referrer.Digest)
+				}
+				want := map[string]string{
+					ocispec.AnnotationCreated: "2024-01-02T03:04:05Z", // the fixture's creationInfo.created
+					oci.AnnotationGenerator:   "fixture",
+					oci.AnnotationPlatform:    oci.FormatPlatform(*m.Platform),
+					oci.AnnotationFormat:      "spdx-json",
+				}
+				if !equalMaps(man.Annotations, want) {
+					t.Errorf("annotations %v, want %v", man.Annotations, want)
+				}
+				var v struct {
+					SPDXVersion string `json:"spdxVersion"`
+				}
+				if err := json.Unmarshal(doc, &v); err != nil || v.SPDXVersion != "SPDX-2.3" {
+					t.Errorf("layer is not the SPDX document: %.200s", doc)
+				}
+			}
+
+			// A second run writes nothing.
+			counter.Reset()
+			again, err := convert.Convert(ctx, r, "v1", convert.Options{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if again.Written() != 0 || writes(counter) != 0 {
+				t.Errorf("rerun wrote %d referrers, %d write requests: %v", again.Written(), writes(counter), counter.Log())
+			}
+			for i, p := range again.Platforms {
+				if !p.Existed || p.Referrer.Digest != res.Platforms[i].Referrer.Digest {
+					t.Errorf("rerun platform %d: %+v", i, p)
+				}
+			}
+
+			// Strip: the tag moves to an index without attestations.
+			stripped, err := convert.Convert(ctx, r, "v1", convert.Options{StripAttestations: true})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if stripped.Index.Digest != fres.Index.Digest || stripped.NewIndex.Digest == fres.Index.Digest || len(stripped.Stripped) != len(fres.Attestations) || stripped.Written() != 0 {
+				t.Errorf("strip: %s -> %s, %d stripped, %d written", stripped.Index.Digest, stripped.NewIndex.Digest, len(stripped.Stripped), stripped.Written())
+			}
+			tagged, _, _, err := r.FetchManifest(ctx, "v1")
+			if err != nil {
+				t.Fatal(err)
+			}
+			if tagged.Digest != stripped.NewIndex.Digest {
+				t.Errorf("v1 is %s, want the new index %s", tagged.Digest, stripped.NewIndex.Digest)
+			}
+			imgs, err := oci.Walk(ctx, r, tagged)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if len(imgs) != len(fres.Manifests) {
+				t.Errorf("new index lists %d manifests, want %d", len(imgs), len(fres.Manifests))
+			}
+			for _, img := range imgs {
+				if img.Attestation {
+					t.Errorf("new index lists attestation %s", img.Descriptor.Digest)
+				}
+				referrer(t, r, img.Descriptor, oci.MediaTypeSPDX)
+			}
+
+			// Nothing left to do.
+			counter.Reset()
+			last, err := convert.Convert(ctx, r, "v1", convert.Options{StripAttestations: true})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if last.NewIndex.Digest != stripped.NewIndex.Digest || last.Index.Digest != stripped.NewIndex.Digest || writes(counter) != 0 {
+				t.Errorf("rerun of strip: %s -> %s, %d write requests", last.Index.Digest, last.NewIndex.Digest, writes(counter))
+			}
+		})
+	}
+}
+
+// TestConvertBuildKitAttestations converts attestation manifests as
+// BuildKit v0.34 writes them, with an extra stage's SBOM and provenance:
+// only the image's SBOM is published, and it names the platform manifest.
+func TestConvertBuildKitAttestations(t *testing.T) {
+	ctx := context.Background()
+	src, root, manifests := buildkitLayout(t, crafted{extras: true, provenance: true})
+	for _, reg := range registries(t) {
+		t.Run(string(reg.Kind), func(t *testing.T) {
+			r, _ := remote(t, reg.Host, "example/app")
+			push(t, r, src, root, "v1")
+			res, err := convert.Convert(ctx, r, "v1", convert.Options{StripAttestations: true})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if res.Written() != 2 || len(res.Stripped) != 2 {
+				t.Fatalf("written %d, stripped %d", res.Written(), len(res.Stripped))
+			}
+			for i, p := range res.Platforms {
+				m := manifests[i]
+				if !p.Named || p.Extras != 1 {
+					t.Errorf("%s: named %v, extras %d", oci.FormatPlatform(*m.Platform), p.Named, p.Extras)
+				}
+				_, man, doc := referrer(t, r, m, oci.MediaTypeSPDX)
+				if got := man.Annotations[ocispec.AnnotationCreated]; got != created {
+					t.Errorf("created %q, want %s", got, created)
+				}
+				if got := man.Annotations[oci.AnnotationGenerator]; got != "affix-test+syft-v1" {
+					t.Errorf("generator %q: want the first Tool creator", got)
+				}
+				d, err := sbomgen.DescribedDigest(sbomgen.SPDXJSON, doc)
+				if err != nil || d != m.Digest {
+					t.Errorf("DescribedDigest = %s, %v; want %s", d, err, m.Digest)
+				}
+				var v struct {
+					Name     string `json:"name"`
+					Packages []struct {
+						Name         string              `json:"name"`
+						Size         json.RawMessage     `json:"size"`
+						ExternalRefs []map[string]string `json:"externalRefs"`
+					} `json:"packages"`
+				}
+				if err := json.Unmarshal(doc, &v); err != nil {
+					t.Fatal(err)
+				}
+				if v.Name != "sbom" || len(v.Packages) != 2 || string(v.Packages[1].Size) != "1234567890123" {
+					t.Errorf("document changed beyond the root package: %.300s", doc)
+				}
+				purl := v.Packages[0].ExternalRefs[0]["referenceLocator"]
+				wantPurl := "pkg:oci/app@sha256%3A" + m.Digest.Encoded() + "?arch=" + m.Platform.Architecture + "&repository_url=" + strings.ReplaceAll(reg.Host, ":", "%3A") + "%2Fexample%2Fapp&tag=v1"
+				if purl != wantPurl {
+					t.Errorf("purl %s, want %s", purl, wantPurl)
+				}
+			}
+		})
+	}
+}
+
+func TestConvertKeepInToto(t *testing.T) {
+	ctx := context.Background()
+	src, root, manifests := buildkitLayout(t, crafted{})
+	reg := registries(t)[1] // olareg without the referrers API
+	r, _ := remote(t, reg.Host, "app")
+	push(t, r, src, root, "v1")
+	res, err := convert.Convert(ctx, r, "v1", convert.Options{KeepInToto: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.Written() != 2 {
+		t.Fatalf("written %d", res.Written())
+	}
+	for _, m := range manifests {
+		d, man, b := referrer(t, r, m, oci.MediaTypeInToto)
+		if man.Layers[0].Annotations[convert.AnnotationPredicateType] != convert.PredicateSPDX || d.Annotations[convert.AnnotationPredicateType] != convert.PredicateSPDX {
+			t.Errorf("predicate type annotations: layer %v, manifest %v", man.Layers[0].Annotations, d.Annotations)
+		}
+		if d.Annotations[ocispec.AnnotationCreated] != created || d.Annotations[oci.AnnotationPlatform] != oci.FormatPlatform(*m.Platform) {
+			t.Errorf("annotations %v", d.Annotations)
+		}
+		var stmt struct {
+			Type          string          `json:"_type"`
+			PredicateType string          `json:"predicateType"`
+			Subject       []any           `json:"subject"`
+			Predicate     json.RawMessage `json:"predicate"`
+		}
+		if err := json.Unmarshal(b, &stmt); err != nil {
+			t.Fatal(err)
+		}
+		if stmt.Type != "https://in-toto.io/Statement/v1" || stmt.PredicateType != convert.PredicateSPDX || len(stmt.Subject) != 1 {
+			t.Errorf("statement %.300s", b)
+		}
+		if dd, err := sbomgen.DescribedDigest(sbomgen.SPDXJSON, stmt.Predicate); err != nil || dd != m.Digest {
+			t.Errorf("predicate describes %s, %v", dd, err)
+		}
+		// No bare SPDX referrer besides.
+		refs, _, _ := exporter.NewFinder(r).Referrers(ctx, m.Digest)
+		for _, x := range refs {
+			if x.ArtifactType == oci.MediaTypeSPDX {
+				t.Errorf("SPDX referrer %s with --keep-intoto", x.Digest)
+			}
+		}
+	}
+}
+
+func TestConvertRaw(t *testing.T) {
+	ctx := context.Background()
+	src, root, manifests := buildkitLayout(t, crafted{})
+	reg := registries(t)[0]
+	r, _ := remote(t, reg.Host, "app")
+	push(t, r, src, root, "v1")
+	res, err := convert.Convert(ctx, r, "v1", convert.Options{Raw: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i, m := range manifests {
+		if res.Platforms[i].Named {
+			t.Error("named with Raw")
+		}
+		_, _, doc := referrer(t, r, m, oci.MediaTypeSPDX)
+		want, _ := json.Marshal(spdxDoc("sbom"))
+		if !bytes.Equal(doc, want) {
+			t.Errorf("raw document\n%s\nwant the predicate as stored\n%s", doc, want)
+		}
+		if _, err := sbomgen.DescribedDigest(sbomgen.SPDXJSON, doc); !errors.Is(err, sbomgen.ErrNoSubject) {
+			t.Errorf("raw document names an image: %v", err)
+		}
+	}
+}
+
+func TestConvertErrors(t *testing.T) {
+	ctx := context.Background()
+	reg := registries(t)[0]
+
+	// A single manifest has no attestations to convert.
+	single := fixture.Variants()
+	single.Images = single.Images[:1]
+	single.Flat = true
+	src, fres := fixtureLayout(t, single)
+	r, _ := remote(t, reg.Host, "single")
+	push(t, r, src, fres.Manifests[0], "v1")
+	if _, err := convert.Convert(ctx, r, "v1", convert.Options{}); !errors.Is(err, convert.ErrNotIndex) {
+		t.Errorf("single manifest: %v, want ErrNotIndex", err)
+	}
+
+	// Stripping needs a tag.
+	spec := fixture.Variants()
+	spec.Attestations = true
+	src, fres = fixtureLayout(t, spec)
+	r, counter := remote(t, reg.Host, "bydigest")
+	push(t, r, src, fres.Index, "v1")
+	counter.Reset()
+	if _, err := convert.Convert(ctx, r, fres.Index.Digest.String(), convert.Options{StripAttestations: true}); !errors.Is(err, convert.ErrNeedTag) {
+		t.Errorf("strip by digest: %v, want ErrNeedTag", err)
+	}
+	if writes(counter) != 0 {
+		t.Errorf("failed convert wrote: %v", counter.Log())
+	}
+	// By digest without stripping works.
+	if res, err := convert.Convert(ctx, r, fres.Index.Digest.String(), convert.Options{}); err != nil || res.Written() != len(fres.Manifests) {
+		t.Errorf("by digest: %v", err)
+	}
+
+	// A statement about another image is refused, and nothing is written.
+	src2, root, _ := buildkitLayout(t, crafted{wrongSubject: true})
+	r, counter = remote(t, reg.Host, "wrong")
+	push(t, r, src2, root, "v1")
+	counter.Reset()
+	_, err := convert.Convert(ctx, r, "v1", convert.Options{StripAttestations: true})
+	if !errors.Is(err, convert.ErrBadAttestation) || !strings.Contains(err.Error(), "does not name the platform manifest") {
+		t.Errorf("wrong subject: %v", err)
+	}
+	if writes(counter) != 0 {
+		t.Errorf("failed convert wrote: %v", counter.Log())
+	}
+
+	// Missing tag.
+	if _, err := convert.Convert(ctx, r, "nope", convert.Options{}); !errors.Is(err, exporter.ErrNotFound) {
+		t.Errorf("missing tag: %v", err)
+	}
+}
+
+func equalMaps(a, b map[string]string) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	for k, v := range a {
+		if bv, ok := b[k]; !ok || bv != v {
+			return false
+		}
+	}
+	return true
+}

@@ -1,0 +1,254 @@
+package convert
+
+import (
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/anchore/packageurl-go"
+	"github.com/opencontainers/go-digest"
+	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
+)
+
+// In-toto names.
+const (
+	// PredicateSPDX is the predicate type of an SPDX document.
+	PredicateSPDX = "https://spdx.dev/Document"
+	// AnnotationPredicateType is the annotation BuildKit puts on every
+	// attestation layer, and convert on in-toto referrers.
+	AnnotationPredicateType = "in-toto.io/predicate-type"
+)
+
+// ExtraPrefix starts the names BuildKit gives the extra scan targets
+// (sbom-<stage>, sbom-context); scanners name their documents after them.
+const ExtraPrefix = "sbom-"
+
+// statement is an in-toto statement as BuildKit stores it.
+type statement struct {
+	Type          string          `json:"_type"`
+	PredicateType string          `json:"predicateType"`
+	Subject       []subject       `json:"subject"`
+	Predicate     json.RawMessage `json:"predicate"`
+}
+
+type subject struct {
+	Name   string            `json:"name"`
+	Digest map[string]string `json:"digest"`
+}
+
+// names reports whether the statement names d among its subjects; a
+// statement without subjects names nothing.
+func (s *statement) names(d digest.Digest) bool {
+	for _, sub := range s.Subject {
+		if sub.Digest[d.Algorithm().String()] == d.Encoded() {
+			return true
+		}
+	}
+	return false
+}
+
+// parseStatement decodes an in-toto statement with an SPDX predicate.
+func parseStatement(b []byte) (*statement, error) {
+	var s statement
+	if err := json.Unmarshal(b, &s); err != nil {
+		return nil, fmt.Errorf("decoding in-toto statement: %w: %w", err, ErrBadAttestation)
+	}
+	if !strings.HasPrefix(s.Type, "https://in-toto.io/Statement/") {
+		return nil, fmt.Errorf("_type %q is not an in-toto statement: %w", s.Type, ErrBadAttestation)
+	}
+	if s.PredicateType != PredicateSPDX {
+		return nil, fmt.Errorf("predicate type %q is not %s: %w", s.PredicateType, PredicateSPDX, ErrBadAttestation)
+	}
+	p := bytes.TrimSpace(s.Predicate)
+	if len(p) == 0 || p[0] != '{' {
+		return nil, fmt.Errorf("predicate is not a JSON object: %w", ErrBadAttestation)
+	}
+	return &s, nil
+}
+
+// spdxInfo is what convert reads from an SPDX document.
+type spdxInfo struct {
+	name      string
+	created   time.Time // zero when absent or malformed
+	generator string    // first "Tool:" creator, "" when none
+}
+
+func readSPDX(doc []byte) (spdxInfo, error) {
+	var v struct {
+		SPDXVersion  string `json:"spdxVersion"`
+		Name         string `json:"name"`
+		CreationInfo struct {
+			Created  string   `json:"created"`
+			Creators []string `json:"creators"`
+		} `json:"creationInfo"`
+	}
+	if err := json.Unmarshal(doc, &v); err != nil {
+		return spdxInfo{}, fmt.Errorf("decoding SPDX document: %w: %w", err, ErrBadAttestation)
+	}
+	if !strings.HasPrefix(v.SPDXVersion, "SPDX-2.") {
+		return spdxInfo{}, fmt.Errorf("spdxVersion %q is not SPDX 2.x: %w", v.SPDXVersion, ErrBadAttestation)
+	}
+	info := spdxInfo{name: v.Name}
+	if t, err := time.Parse(time.RFC3339, v.CreationInfo.Created); err == nil {
+		info.created = t.UTC()
+	}
+	for _, c := range v.CreationInfo.Creators {
+		typ, who, ok := strings.Cut(c, ":")
+		if ok && strings.TrimSpace(typ) == "Tool" && strings.TrimSpace(who) != "" {
+			info.generator = strings.TrimSpace(who)
+			break
+		}
+	}
+	return info, nil
+}
+
+// coreIndex returns the index of the statement that describes the final
+// image among docs (in the order BuildKit stored them, the final image's
+// first): the first, unless there are several and its name marks it as an
+// extra target. It returns -1 when every one is an extra.
+func coreIndex(names []string) int {
+	if len(names) == 1 {
+		return 0
+	}
+	for i, n := range names {
+		if !strings.HasPrefix(n, ExtraPrefix) {
+			return i
+		}
+	}
+	return -1
+}
+
+// imageRef is the image a document is made to name.
+type imageRef struct {
+	repository string // registry/repository
+	tag        string // "" when none
+}
+
+// parseImageName splits NAME[:TAG][@DIGEST].
+func parseImageName(n string) imageRef {
+	n, _, _ = strings.Cut(n, "@")
+	if i := strings.LastIndex(n, ":"); i > strings.LastIndex(n, "/") {
+		return imageRef{repository: n[:i], tag: n[i+1:]}
+	}
+	return imageRef{repository: n}
+}
+
+// purl returns pkg:oci/NAME@DIGEST for the image, NAME the last path
+// segment of the repository, with the qualifiers arch, repository_url and
+// tag, as the purl specification has it for OCI images (and affix's own
+// SBOMs write it).
+func (r imageRef) purl(d digest.Digest, arch string) string {
+	name := strings.ToLower(r.repository[strings.LastIndex(r.repository, "/")+1:])
+	var q packageurl.Qualifiers
+	if arch != "" {
+		q = append(q, packageurl.Qualifier{Key: "arch", Value: arch})
+	}
+	if strings.Contains(r.repository, "/") {
+		q = append(q, packageurl.Qualifier{Key: "repository_url", Value: r.repository})
+	}
+	if r.tag != "" {
+		q = append(q, packageurl.Qualifier{Key: "tag", Value: r.tag})
+	}
+	return packageurl.NewPackageURL("oci", "", name, d.String(), q, "").ToString()
+}
+
+// nameImage returns doc (SPDX 2.x JSON) with its described root package
+// naming the image: a purl reference pkg:oci/NAME@DIGEST (replacing any
+// purl it had) and a checksum of DIGEST (replacing one of the same
+// algorithm). It reports false, and returns doc unchanged, when the
+// document does not describe exactly one package. The result is compact
+// JSON with sorted keys, a function of its input.
+func nameImage(doc []byte, d digest.Digest, img imageRef, platform ocispec.Platform) ([]byte, bool, error) {
+	dec := json.NewDecoder(bytes.NewReader(doc))
+	dec.UseNumber()
+	var m map[string]any
+	if err := dec.Decode(&m); err != nil {
+		return nil, false, fmt.Errorf("decoding SPDX document: %w: %w", err, ErrBadAttestation)
+	}
+	described := map[string]bool{}
+	if ids, ok := m["documentDescribes"].([]any); ok {
+		for _, id := range ids {
+			if s, ok := id.(string); ok {
+				described[s] = true
+			}
+		}
+	}
+	rels, _ := m["relationships"].([]any)
+	for _, r := range rels {
+		rel, _ := r.(map[string]any)
+		a, _ := rel["spdxElementId"].(string)
+		b, _ := rel["relatedSpdxElement"].(string)
+		switch typ, _ := rel["relationshipType"].(string); {
+		case a == "SPDXRef-DOCUMENT" && typ == "DESCRIBES":
+			described[b] = true
+		case b == "SPDXRef-DOCUMENT" && typ == "DESCRIBED_BY":
+			described[a] = true
+		}
+	}
+	pkgs, _ := m["packages"].([]any)
+	var root map[string]any
+	for _, p := range pkgs {
+		pkg, _ := p.(map[string]any)
+		if id, _ := pkg["SPDXID"].(string); described[id] {
+			if root != nil {
+				return doc, false, nil // several described packages: which one is the image?
+			}
+			root = pkg
+		}
+	}
+	if root == nil {
+		return doc, false, nil
+	}
+	purl := img.purl(d, platform.Architecture)
+	refs, _ := root["externalRefs"].([]any)
+	refs = slices.DeleteFunc(refs, func(r any) bool {
+		ref, _ := r.(map[string]any)
+		return ref["referenceType"] == "purl"
+	})
+	root["externalRefs"] = append(refs, map[string]any{
+		"referenceCategory": "PACKAGE-MANAGER",
+		"referenceType":     "purl",
+		"referenceLocator":  purl,
+	})
+	alg := strings.ToUpper(d.Algorithm().String())
+	sums, _ := root["checksums"].([]any)
+	sums = slices.DeleteFunc(sums, func(c any) bool {
+		sum, _ := c.(map[string]any)
+		a, _ := sum["algorithm"].(string)
+		return strings.EqualFold(a, alg)
+	})
+	root["checksums"] = append(sums, map[string]any{"algorithm": alg, "checksumValue": d.Encoded()})
+	out, err := marshal(m)
+	if err != nil {
+		return nil, false, err
+	}
+	return out, true, nil
+}
+
+// marshal encodes v as compact JSON without HTML escaping, with a final
+// newline.
+func marshal(v any) ([]byte, error) {
+	var buf bytes.Buffer
+	enc := json.NewEncoder(&buf)
+	enc.SetEscapeHTML(false)
+	if err := enc.Encode(v); err != nil {
+		return nil, err
+	}
+	return buf.Bytes(), nil
+}
+
+// withPredicate returns the statement with its predicate replaced by p, as
+// compact JSON; everything else is kept as it was.
+func withPredicate(stmt []byte, p []byte) ([]byte, error) {
+	dec := json.NewDecoder(bytes.NewReader(stmt))
+	dec.UseNumber()
+	var m map[string]any
+	if err := dec.Decode(&m); err != nil {
+		return nil, fmt.Errorf("decoding in-toto statement: %w: %w", err, ErrBadAttestation)
+	}
+	m["predicate"] = json.RawMessage(bytes.TrimSpace(p))
+	return marshal(m)
+}

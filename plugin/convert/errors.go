@@ -1,0 +1,18 @@
+package convert
+
+import "errors"
+
+// Sentinel errors. Callers test them with errors.Is; the wrapping error
+// names the reference, manifest or layer that caused them.
+var (
+	// ErrNotIndex means the reference names a single manifest: there is
+	// no index to hold BuildKit attestation manifests.
+	ErrNotIndex = errors.New("not an image index")
+	// ErrNeedTag means StripAttestations was asked for a reference by
+	// digest: stripping re-pushes the index under a tag.
+	ErrNeedTag = errors.New("stripping attestations needs a tag")
+	// ErrBadAttestation means an attestation manifest or its in-toto
+	// statement is malformed, or names another image than the one the
+	// index says it is for.
+	ErrBadAttestation = errors.New("malformed BuildKit attestation")
+)
