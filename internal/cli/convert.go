@@ -1,0 +1,194 @@
+package cli
+
+import (
+	"fmt"
+	"io"
+
+	"github.com/opencontainers/go-digest"
+	"github.com/spf13/cobra"
+
+	"github.com/affix-oci/affix/exporter"
+	"github.com/affix-oci/affix/internal/oci"
+	"github.com/affix-oci/affix/plugin/convert"
+)
+
+func init() { extraCommands = append(extraCommands, newConvertCmd) }
+
+type convertOptions struct {
+	registryOptions
+	keepInToto        bool
+	stripAttestations bool
+	raw               bool
+	name              string
+	maxConcurrency    int
+	metadataFile      string
+}
+
+func newConvertCmd(g *globalOptions) *cobra.Command {
+	var o convertOptions
+	cmd := &cobra.Command{
+		Use:   "convert [flags] REF",
+		Short: "Publish the SBOMs of BuildKit's in-index attestations as OCI referrers of the platform manifests",
+		Long: `Adopt an image BuildKit or buildx already pushed with --attest type=sbom:
+for each platform manifest of REF's index that has a BuildKit attestation
+manifest, publish the SBOM of the final image as a referrer of the platform
+manifest (referrers API, else the referrers tag schema), as affix push does:
+artifactType application/spdx+json, one layer with the SPDX document taken
+out of the in-toto statement, annotated with its creation time (from the
+document) and its generator. The document is made to name the image (a
+pkg:oci purl with the platform manifest digest on its root package) unless
+--raw is given.
+
+--keep-intoto publishes the in-toto statement instead (artifactType and
+layer media type application/vnd.in-toto+json).
+
+--strip-attestations then re-pushes the index without the attestation
+manifests under the same tag (the tag is written last, after the
+referrers) and prints the old and new index digests.
+
+SBOMs of other build stages or of the build context
+(BUILDKIT_SBOM_SCAN_STAGE, BUILDKIT_SBOM_SCAN_CONTEXT) are not published.
+A second run changes nothing.`,
+		Example: `  affix convert registry.example.com/app:1.0
+  affix convert --strip-attestations --insecure-registry localhost:5000 localhost:5000/app:dev`,
+		Args: func(_ *cobra.Command, args []string) error {
+			if len(args) != 1 {
+				return usageError(fmt.Errorf("want one REF, got %d arguments", len(args)))
+			}
+			return nil
+		},
+		RunE: func(cmd *cobra.Command, args []string) error {
+			return hintHTTP(runConvert(cmd, g, args[0], o), hostOf(args[0]))
+		},
+	}
+	f := cmd.Flags()
+	o.registryOptions.addFlags(f)
+	f.BoolVar(&o.keepInToto, "keep-intoto", false, "publish the in-toto statement (application/vnd.in-toto+json) instead of the bare SPDX document")
+	f.BoolVar(&o.stripAttestations, "strip-attestations", false, "then re-push the index without BuildKit's attestation manifests under the same tag")
+	f.BoolVar(&o.raw, "raw", false, "publish the SPDX document as BuildKit stored it, without naming the image in it")
+	f.StringVar(&o.name, "name", "", "image name the documents are made to name (default: REF)")
+	f.IntVar(&o.maxConcurrency, "max-concurrency", 4, "platforms and uploads at once")
+	f.StringVar(&o.metadataFile, "metadata-file", "", "write what was converted (digests, referrers, referrers mode, request counts) as JSON to FILE")
+	return cmd
+}
+
+// convertMetadata is the --metadata-file document of convert.
+type convertMetadata struct {
+	Reference string        `json:"reference"`
+	Index     digest.Digest `json:"index"`
+	// NewIndex is the index the tag names afterwards, when it changed.
+	NewIndex             digest.Digest     `json:"newIndex,omitempty"`
+	StrippedAttestations []digest.Digest   `json:"strippedAttestations,omitempty"`
+	Platforms            []convertPlatform `json:"platforms"`
+	ReferrersMode        exporter.Mode     `json:"referrersMode,omitempty"`
+	Written              int               `json:"written"`
+	Requests             map[string]int    `json:"requests"`
+	RequestsTotal        int               `json:"requestsTotal"`
+}
+
+type convertPlatform struct {
+	Platform    string        `json:"platform"`
+	Digest      digest.Digest `json:"digest"`
+	Attestation digest.Digest `json:"attestation,omitempty"`
+	// Referrer is the SBOM referrer, absent when there was no SBOM.
+	Referrer *referrerMeta `json:"referrer,omitempty"`
+	// Existed is true when the referrer was already there.
+	Existed bool `json:"existed,omitempty"`
+	// Named is true when the document was made to name the image.
+	Named bool `json:"named,omitempty"`
+	// Extras counts SBOMs of other build targets left out.
+	Extras int `json:"extras,omitempty"`
+}
+
+func runConvert(cmd *cobra.Command, g *globalOptions, refStr string, o convertOptions) error {
+	ctx := cmd.Context()
+	ref, err := parseRef(refStr)
+	if err != nil {
+		return err
+	}
+	if o.maxConcurrency < 1 {
+		return usageError(fmt.Errorf("--max-concurrency %d: must be at least 1", o.maxConcurrency))
+	}
+	reference := ref.ReferenceOrDefault()
+	if _, err := digest.Parse(reference); err == nil && o.stripAttestations {
+		return usageError(fmt.Errorf("--strip-attestations: %s names a digest; give the tag to re-push the index under", refStr))
+	}
+	counter := &exporter.Counter{}
+	tgt, err := o.connect(g, ref, counter)
+	if err != nil {
+		return err
+	}
+	name := o.name
+	if name == "" {
+		name = refName(ref, reference)
+	}
+	res, err := convert.Convert(ctx, tgt, reference, convert.Options{
+		KeepInToto:        o.keepInToto,
+		StripAttestations: o.stripAttestations,
+		Raw:               o.raw,
+		Name:              name,
+		MaxConcurrency:    o.maxConcurrency,
+		Logf:              debugf(g, cmd.ErrOrStderr()),
+	})
+	if err != nil {
+		return err
+	}
+	meta := &convertMetadata{
+		Reference:     refName(ref, reference),
+		Index:         res.Index.Digest,
+		ReferrersMode: res.Mode,
+		Written:       res.Written(),
+		Requests:      counter.Counts(),
+		RequestsTotal: counter.Total(),
+		Platforms:     []convertPlatform{},
+	}
+	if res.NewIndex.Digest != res.Index.Digest {
+		meta.NewIndex = res.NewIndex.Digest
+	}
+	for _, s := range res.Stripped {
+		meta.StrippedAttestations = append(meta.StrippedAttestations, s.Digest)
+	}
+	for _, p := range res.Platforms {
+		cp := convertPlatform{Platform: oci.FormatPlatform(*p.Manifest.Platform), Digest: p.Manifest.Digest, Attestation: p.Attestation.Digest, Existed: p.Existed, Named: p.Named, Extras: p.Extras}
+		if p.Referrer.Digest != "" {
+			cp.Referrer = &referrerMeta{Digest: p.Referrer.Digest, ArtifactType: p.Referrer.ArtifactType, Format: convert.Format}
+		}
+		meta.Platforms = append(meta.Platforms, cp)
+	}
+	printConvert(cmd.OutOrStdout(), meta)
+	if o.metadataFile != "" {
+		return writeJSON(o.metadataFile, meta)
+	}
+	return nil
+}
+
+func printConvert(w io.Writer, m *convertMetadata) {
+	fmt.Fprintf(w, "converted %s@%s\n", m.Reference, m.Index)
+	for _, p := range m.Platforms {
+		fmt.Fprintf(w, "  %-14s %s\n", p.Platform, p.Digest)
+		switch {
+		case p.Referrer != nil:
+			state := "written"
+			if p.Existed {
+				state = "already there"
+			}
+			fmt.Fprintf(w, "    %-14s %s %s (%s)\n", p.Referrer.Format, p.Referrer.Digest, p.Referrer.ArtifactType, state)
+		case p.Attestation == "":
+			fmt.Fprintf(w, "    no BuildKit attestation\n")
+		default:
+			fmt.Fprintf(w, "    no SBOM of the image in attestation %s\n", p.Attestation)
+		}
+		if p.Extras > 0 {
+			fmt.Fprintf(w, "    %d SBOM(s) of other build stages or the context not published\n", p.Extras)
+		}
+	}
+	if m.NewIndex != "" {
+		fmt.Fprintf(w, "stripped %d attestation manifest(s)\n", len(m.StrippedAttestations))
+		fmt.Fprintf(w, "  old index: %s\n", m.Index)
+		fmt.Fprintf(w, "  new index: %s\n", m.NewIndex)
+	}
+	if m.ReferrersMode != "" {
+		fmt.Fprintf(w, "referrers: %s\n", m.ReferrersMode)
+	}
+	fmt.Fprintf(w, "referrers written: %d; registry requests: %d (%s)\n", m.Written, m.RequestsTotal, formatCounts(m.Requests))
+}

@@ -1,0 +1,140 @@
+package cli
+
+import (
+	"context"
+	"encoding/json"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"oras.land/oras-go/v2/registry"
+
+	"github.com/affix-oci/affix/exporter"
+	"github.com/affix-oci/affix/internal/fixture"
+	"github.com/affix-oci/affix/internal/oci"
+	"github.com/affix-oci/affix/internal/registrytest"
+)
+
+// pushBuildKitStyle pushes the Variants fixture with BuildKit-style
+// attestation manifests to reg as repo:v1, as buildctl would.
+func pushBuildKitStyle(t *testing.T, reg *registrytest.Registry, repo string) *fixture.Result {
+	t.Helper()
+	spec := fixture.Variants()
+	spec.Images = spec.Images[:2]
+	spec.Attestations = true
+	dir := t.TempDir()
+	res, err := fixture.WriteLayout(dir, spec)
+	if err != nil {
+		t.Fatal(err)
+	}
+	l, err := oci.OpenLayout(context.Background(), dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	r, err := exporter.NewRemote(registry.Reference{Registry: reg.Host, Repository: repo}, exporter.RemoteOptions{PlainHTTP: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := exporter.New(r, &exporter.Image{Source: l, Root: res.Index}, exporter.Options{Tag: "v1"})
+	if err := p.Images(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := p.Commit(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	return res
+}
+
+func TestConvertCommand(t *testing.T) {
+	cliEnv(t)
+	reg := registrytest.Start(t, registrytest.OlaregNoAPI, registrytest.Options{})
+	res := pushBuildKitStyle(t, reg, "app")
+	ref := reg.Ref("app") + ":v1"
+	meta := filepath.Join(t.TempDir(), "meta.json")
+
+	out, errOut, code := affix(t, "convert", "--insecure-registry", reg.Host, "--metadata-file", meta, ref)
+	if code != 0 {
+		t.Fatalf("exit %d: %s", code, errOut)
+	}
+	if !strings.Contains(out, "converted "+ref+"@"+res.Index.Digest.String()) || strings.Count(out, "(written)") != 2 || !strings.Contains(out, "referrers: tag-schema") {
+		t.Errorf("output:\n%s", out)
+	}
+	b, err := os.ReadFile(meta)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var m convertMetadata
+	if err := json.Unmarshal(b, &m); err != nil {
+		t.Fatal(err)
+	}
+	if m.Index != res.Index.Digest || m.NewIndex != "" || m.Written != 2 || len(m.Platforms) != 2 || m.ReferrersMode != exporter.ModeTagSchema || m.RequestsTotal == 0 {
+		t.Errorf("metadata %+v", m)
+	}
+	for i, p := range m.Platforms {
+		if p.Digest != res.Manifests[i].Digest || p.Attestation != res.Attestations[i].Digest || p.Referrer == nil || p.Referrer.ArtifactType != oci.MediaTypeSPDX || p.Existed {
+			t.Errorf("platform %d: %+v", i, p)
+		}
+	}
+
+	// ls shows each platform with its SPDX referrer.
+	out, errOut, code = affix(t, "ls", "--insecure-registry", reg.Host, ref)
+	if code != 0 || strings.Count(out, "application/spdx+json") != 2 {
+		t.Errorf("ls: exit %d\n%s%s", code, out, errOut)
+	}
+
+	// Strip: old and new index digests.
+	out, errOut, code = affix(t, "convert", "--insecure-registry", reg.Host, "--strip-attestations", "--metadata-file", meta, ref)
+	if code != 0 {
+		t.Fatalf("exit %d: %s", code, errOut)
+	}
+	b, _ = os.ReadFile(meta)
+	m = convertMetadata{}
+	json.Unmarshal(b, &m)
+	if m.NewIndex == "" || m.NewIndex == m.Index || len(m.StrippedAttestations) != 2 || m.Written != 0 {
+		t.Errorf("strip metadata %+v", m)
+	}
+	if !strings.Contains(out, "old index: "+res.Index.Digest.String()) || !strings.Contains(out, "new index: "+m.NewIndex.String()) || strings.Count(out, "(already there)") != 2 {
+		t.Errorf("strip output:\n%s", out)
+	}
+	out, _, _ = affix(t, "ls", "--insecure-registry", reg.Host, ref)
+	if strings.Contains(out, "attestation") || strings.Count(out, "application/spdx+json") != 2 || !strings.Contains(out, m.NewIndex.String()) {
+		t.Errorf("ls after strip:\n%s", out)
+	}
+
+	// Nothing left to do.
+	out, _, code = affix(t, "convert", "--insecure-registry", reg.Host, "--strip-attestations", ref)
+	if code != 0 || strings.Contains(out, "new index") || !strings.Contains(out, "referrers written: 0") {
+		t.Errorf("rerun: exit %d\n%s", code, out)
+	}
+}
+
+func TestConvertCommandErrors(t *testing.T) {
+	cliEnv(t)
+	tests := []struct {
+		args []string
+		code int
+		msg  string
+	}{
+		{[]string{"convert"}, 2, "want one REF"},
+		{[]string{"convert", "a", "b"}, 2, "want one REF"},
+		{[]string{"convert", "oci-layout:/tmp/x"}, 2, "not a local layout"},
+		{[]string{"convert", "--strip-attestations", "localhost:1/app@sha256:" + strings.Repeat("a", 64)}, 2, "names a digest"},
+		{[]string{"convert", "--max-concurrency", "0", "localhost:1/app:v1"}, 2, "--max-concurrency"},
+		{[]string{"convert", "--bogus", "localhost:1/app:v1"}, 2, "unknown flag"},
+	}
+	for _, tt := range tests {
+		_, errOut, code := affix(t, tt.args...)
+		if code != tt.code || !strings.Contains(errOut, tt.msg) {
+			t.Errorf("%v: exit %d, %q; want %d and %q", tt.args, code, errOut, tt.code, tt.msg)
+		}
+	}
+	// A single manifest is not an index.
+	reg := registrytest.Start(t, registrytest.OlaregAPI, registrytest.Options{})
+	res := pushBuildKitStyle(t, reg, "app")
+	_, errOut, code := affix(t, "convert", "--insecure-registry", reg.Host, reg.Ref("app")+"@"+res.Manifests[0].Digest.String())
+	if code != 1 || !strings.Contains(errOut, "not an image index") {
+		t.Errorf("single manifest: exit %d, %q", code, errOut)
+	}
+}
