@@ -354,9 +354,13 @@ func TestIntegrationBuildKitGenerator(t *testing.T) {
 						// a registry with the referrers API lists them as
 						// referrers of the platform manifests even once
 						// they are out of the index.
+						n := len(converted)
 						converted = slices.DeleteFunc(converted, func(s string) bool {
 							return strings.HasSuffix(s, " referrer "+oci.ArtifactTypeBuildKitAttestation)
 						})
+						if n-len(converted) != len(platforms) {
+							t.Errorf("%d BuildKit attestation manifests listed as referrers, want one per platform (docs/plugin.md says so)", n-len(converted))
+						}
 					}
 					want := []string{"index",
 						"linux/amd64 manifest ", "linux/amd64 └ referrer " + oci.MediaTypeSPDX,
