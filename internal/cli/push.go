@@ -1,6 +1,7 @@
 package cli
 
 import (
+	"context"
 	"fmt"
 	"io"
 	"slices"
@@ -46,6 +47,11 @@ blobs and manifests (and the referrers tag where the registry has no
 referrers API), the index by tag last. Uploads overlap SBOM generation.
 If a step fails the tag stays where it was; a rerun completes the push, and
 a rerun of a completed push changes nothing.
+
+A layout written by affix build --output holds the SBOM manifests beside
+the image (index.json lists them): push selects the image as the root and
+pushes those SBOMs as they are, without scanning again, unless --name or
+--no-cache is given.
 
 Credentials come from the Docker config (docker login, credential helpers).
 Registries are reached over HTTPS unless named with --insecure-registry.`,
@@ -132,7 +138,7 @@ func push(cmd *cobra.Command, g *globalOptions, source, refStr string, o pushOpt
 		return err
 	}
 	defer l.Close()
-	root, err := layoutRoot(l)
+	root, layoutRefs, err := layoutRoot(ctx, l)
 	if err != nil {
 		return err
 	}
@@ -172,9 +178,31 @@ func push(cmd *cobra.Command, g *globalOptions, source, refStr string, o pushOpt
 	eg, ectx := errgroup.WithContext(ctx)
 	eg.Go(func() error { return p.Images(ectx) })
 	attached := &attachLog{}
+	// SBOMs the layout holds already (affix build --output) are pushed as
+	// they are rather than generated again, unless asked otherwise.
+	reuse := gen != nil && !o.noCache && !cmd.Flags().Changed("name")
 	if gen != nil {
 		for _, img := range platforms {
 			eg.Go(func() error {
+				if reuse {
+					arts, err := layoutSBOMs(ectx, l, layoutRefs[img.Descriptor.Digest], img.Descriptor, formats)
+					if err != nil {
+						return err
+					}
+					if arts != nil {
+						for i, a := range arts {
+							d, err := p.Attach(ectx, a)
+							if err != nil {
+								return err
+							}
+							if logf := debugf(g, cmd.ErrOrStderr()); logf != nil {
+								logf("%s: SBOM %s from the layout, not scanned again: %s", img, formats[i], d.Digest)
+							}
+							attached.add(img.Descriptor.Digest, formats[i].String(), d)
+						}
+						return nil
+					}
+				}
 				res, err := gen.Image(ectx, l, img.Descriptor)
 				if err != nil {
 					return fmt.Errorf("SBOM of %s (%s): %w", img, img.Descriptor.Digest, err)
@@ -205,21 +233,125 @@ func push(cmd *cobra.Command, g *globalOptions, source, refStr string, o pushOpt
 	return nil
 }
 
-// layoutRoot returns the one image (index or manifest) of a layout.
-func layoutRoot(l *oci.Layout) (ocispec.Descriptor, error) {
+// layoutRoot returns the one image (index or manifest) of a layout, and
+// the referrer manifests index.json lists beside it, by subject digest.
+// Referrers (manifests with a subject, as affix build --output and oras
+// attach --oci-layout record them) are not images; an image listed under
+// several names counts once.
+func layoutRoot(ctx context.Context, l *oci.Layout) (ocispec.Descriptor, map[digest.Digest][]ocispec.Descriptor, error) {
 	roots := l.Roots()
 	if len(roots) == 1 {
-		return roots[0], nil
+		return roots[0], nil, nil
+	}
+	refs := map[digest.Digest][]ocispec.Descriptor{}
+	var images []ocispec.Descriptor
+	for _, r := range roots {
+		subject, err := layoutSubject(ctx, l, r)
+		if err != nil {
+			return ocispec.Descriptor{}, nil, fmt.Errorf("%s: %w", l.Source(), err)
+		}
+		if subject != "" {
+			refs[subject] = append(refs[subject], r)
+			continue
+		}
+		if !slices.ContainsFunc(images, func(d ocispec.Descriptor) bool { return d.Digest == r.Digest }) {
+			images = append(images, r)
+		}
+	}
+	if len(images) == 1 {
+		return images[0], refs, nil
 	}
 	var names []string
-	for _, r := range roots {
+	for _, r := range images {
 		n := r.Annotations[ocispec.AnnotationRefName]
 		if n == "" {
 			n = "(unnamed)"
 		}
 		names = append(names, n+" "+r.Digest.String())
 	}
-	return ocispec.Descriptor{}, fmt.Errorf("%s: index.json lists %d images (%s); push needs a layout with one: %w", l.Source(), len(roots), strings.Join(names, ", "), oci.ErrAmbiguous)
+	return ocispec.Descriptor{}, nil, fmt.Errorf("%s: index.json lists %d images (%s); push needs a layout with one: %w", l.Source(), len(images), strings.Join(names, ", "), oci.ErrAmbiguous)
+}
+
+// layoutSubject returns the subject digest of the manifest or index d,
+// "" when it has none (or is no manifest).
+func layoutSubject(ctx context.Context, l *oci.Layout, d ocispec.Descriptor) (digest.Digest, error) {
+	if !oci.IsManifest(d.MediaType) && !oci.IsIndex(d.MediaType) {
+		return "", nil
+	}
+	var m struct {
+		Subject *ocispec.Descriptor `json:"subject"`
+	}
+	if _, err := oci.ReadJSON(ctx, l, d, &m); err != nil {
+		return "", fmt.Errorf("reading %s: %w", d.Digest, err)
+	}
+	if m.Subject == nil {
+		return "", nil
+	}
+	return m.Subject.Digest, nil
+}
+
+// layoutSBOMs returns, for each of formats, the SBOM artifact that the
+// layout holds for subject among refs (its referrer manifests), or nil when
+// one format is missing. A referrer counts only when it re-encodes to the
+// same manifest digest, so pushing the artifact publishes exactly the
+// referrer the layout has.
+func layoutSBOMs(ctx context.Context, l *oci.Layout, refs []ocispec.Descriptor, subject ocispec.Descriptor, formats []sbomgen.Format) ([]exporter.Artifact, error) {
+	if len(refs) == 0 {
+		return nil, nil
+	}
+	out := make([]exporter.Artifact, 0, len(formats))
+	for _, f := range formats {
+		found := false
+		for _, r := range refs {
+			a, ok, err := layoutSBOM(ctx, l, r, subject, f)
+			if err != nil {
+				return nil, err
+			}
+			if ok {
+				out = append(out, a)
+				found = true
+				break
+			}
+		}
+		if !found {
+			return nil, nil
+		}
+	}
+	return out, nil
+}
+
+// layoutSBOM reads the referrer r as an SBOM artifact of format f about
+// subject; ok is false when it is not one.
+func layoutSBOM(ctx context.Context, l *oci.Layout, r, subject ocispec.Descriptor, f sbomgen.Format) (exporter.Artifact, bool, error) {
+	if r.MediaType != ocispec.MediaTypeImageManifest {
+		return exporter.Artifact{}, false, nil
+	}
+	var m ocispec.Manifest
+	if _, err := oci.ReadJSON(ctx, l, r, &m); err != nil {
+		return exporter.Artifact{}, false, fmt.Errorf("%s: reading referrer %s: %w", l.Source(), r.Digest, err)
+	}
+	at := m.ArtifactType
+	if at == "" {
+		at = m.Config.MediaType
+	}
+	if at != f.MediaType() || m.Subject == nil || m.Subject.Digest != subject.Digest || len(m.Layers) != 1 || m.Layers[0].MediaType != at {
+		return exporter.Artifact{}, false, nil
+	}
+	data, err := oci.ReadBlob(ctx, l, m.Layers[0], maxSBOMSize)
+	if err != nil {
+		return exporter.Artifact{}, false, fmt.Errorf("%s: SBOM of referrer %s: %w", l.Source(), r.Digest, err)
+	}
+	a := exporter.Artifact{
+		Subject:      *m.Subject,
+		ArtifactType: at,
+		Blobs:        []exporter.Blob{{MediaType: m.Layers[0].MediaType, Data: data, Annotations: m.Layers[0].Annotations}},
+		Annotations:  m.Annotations,
+	}
+	d, _, err := a.Manifest()
+	if err != nil || d.Digest != r.Digest {
+		return exporter.Artifact{}, false, nil
+	}
+	return a, true, nil
 }
 
 // attachLog records the SBOM referrers attached, with their format.

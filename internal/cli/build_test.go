@@ -1,0 +1,371 @@
+package cli
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"testing"
+
+	"github.com/opencontainers/go-digest"
+	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
+
+	"github.com/affix-oci/affix/exporter"
+	"github.com/affix-oci/affix/internal/oci"
+	"github.com/affix-oci/affix/internal/registrytest"
+	"github.com/affix-oci/affix/sbomgen"
+)
+
+func TestParseOutput(t *testing.T) {
+	for _, c := range []struct {
+		in   string
+		want *ociOutput
+		push bool
+		err  string
+	}{
+		{in: "type=oci,dest=out.tar", want: &ociOutput{dest: "out.tar", tar: true}},
+		{in: "type=oci,dest=dir,tar=false", want: &ociOutput{dest: "dir"}},
+		{in: "type=oci,dest=-", want: &ociOutput{dest: "-", tar: true}},
+		{in: `type=oci,"dest=a,b"`, want: &ociOutput{dest: "a,b", tar: true}},
+		{in: "type=registry", push: true},
+		{in: "type=registry,push=true", push: true},
+		{in: "type=registry,push=false", err: "always pushes"},
+		{in: "type=registry,name=x", err: "takes no name"},
+		{in: "type=oci", err: "no dest"},
+		{in: "type=oci,dest=-,tar=false", err: "cannot go to stdout"},
+		{in: "type=oci,dest=x,tar=maybe", err: "want true or false"},
+		{in: "type=oci,dest=x,compression=zstd", err: `unknown key "compression"`},
+		{in: "type=oci,dest=x,dest=y", err: "given twice"},
+		{in: "dest=x", err: "no type"},
+		{in: "out.tar", err: "want key=value"},
+		{in: "type=docker", err: `type "docker" is not supported`},
+		{in: "type=local,dest=x", err: `type "local" is not supported`},
+	} {
+		out, push, err := parseOutput(c.in)
+		if c.err != "" {
+			if err == nil || !strings.Contains(err.Error(), c.err) {
+				t.Errorf("%q: error %v, want %q", c.in, err, c.err)
+			}
+			continue
+		}
+		if err != nil {
+			t.Errorf("%q: %v", c.in, err)
+			continue
+		}
+		if push != c.push || (out == nil) != (c.want == nil) || out != nil && *out != *c.want {
+			t.Errorf("%q: %+v push=%v, want %+v push=%v", c.in, out, push, c.want, c.push)
+		}
+	}
+}
+
+func TestParseTag(t *testing.T) {
+	for _, c := range []struct{ in, norm, registry, repo, tag, err string }{
+		{in: "app", norm: "docker.io/library/app:latest", registry: "docker.io", repo: "library/app", tag: "latest"},
+		{in: "me/app:1.0", norm: "docker.io/me/app:1.0", registry: "docker.io", repo: "me/app", tag: "1.0"},
+		{in: "127.0.0.1:5000/hello:demo", norm: "127.0.0.1:5000/hello:demo", registry: "127.0.0.1:5000", repo: "hello", tag: "demo"},
+		{in: "localhost:5000/a/b", norm: "localhost:5000/a/b:latest", registry: "localhost:5000", repo: "a/b", tag: "latest"},
+		{in: "Bad/Name:v1", err: "must be lowercase"},
+		{in: "app:v1@sha256:" + strings.Repeat("a", 64), err: "names no digest"},
+		{in: "app:bad tag", err: "invalid reference format"},
+	} {
+		norm, ref, err := parseTag(c.in)
+		if c.err != "" {
+			if err == nil || !strings.Contains(err.Error(), c.err) {
+				t.Errorf("%q: error %v, want %q", c.in, err, c.err)
+			}
+			continue
+		}
+		if err != nil || norm != c.norm || ref.Registry != c.registry || ref.Repository != c.repo || ref.Reference != c.tag {
+			t.Errorf("%q: %q %+v %v", c.in, norm, ref, err)
+		}
+	}
+}
+
+func TestSplitBuilders(t *testing.T) {
+	for _, c := range []struct {
+		in      []string
+		builder string
+		nodes   []string
+		err     string
+	}{
+		{in: nil},
+		{in: []string{"unix:///run/bk.sock"}, builder: "unix:///run/bk.sock"},
+		{in: []string{"tcp://h:1234", "linux/arm64=tcp://arm:1234,cacert=ca.pem"}, builder: "tcp://h:1234", nodes: []string{"linux/arm64=tcp://arm:1234,cacert=ca.pem"}},
+		{in: []string{"linux/amd64=unix:///a.sock", "linux/arm64=unix:///b.sock"}, nodes: []string{"linux/amd64=unix:///a.sock", "linux/arm64=unix:///b.sock"}},
+		{in: []string{"kube-pod://bk?namespace=ci&context=prod"}, builder: "kube-pod://bk?namespace=ci&context=prod"},
+		{in: []string{"unix:///a.sock", "unix:///b.sock"}, err: "given already"},
+		{in: []string{""}, err: "empty"},
+	} {
+		b, n, err := splitBuilders(c.in)
+		if c.err != "" {
+			if err == nil || !strings.Contains(err.Error(), c.err) {
+				t.Errorf("%q: error %v, want %q", c.in, err, c.err)
+			}
+			continue
+		}
+		if err != nil || b != c.builder || !slices.Equal(n, c.nodes) {
+			t.Errorf("%q: %q %q %v", c.in, b, n, err)
+		}
+	}
+}
+
+// TestBuildPlan: tags are grouped by repository in order, --output
+// type=registry is --push, and what the command line gets wrong is a
+// usage error before anything is built.
+func TestBuildPlan(t *testing.T) {
+	o := buildOptions{
+		tags:           []string{"r.example/a:1", "r.example/b:1", "r.example/a:2", "r.example/a:1"},
+		outputs:        []string{"type=registry", "type=oci,dest=x.tar"},
+		sbom:           true,
+		progress:       "plain",
+		maxConcurrency: 4,
+	}
+	p, err := o.plan()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !p.push || p.output == nil || p.output.dest != "x.tar" || !slices.Equal(p.tags, []string{"r.example/a:1", "r.example/b:1", "r.example/a:2"}) {
+		t.Fatalf("plan %+v", p)
+	}
+	if len(p.repos) != 2 || p.repos[0].name() != "r.example/a" || !slices.Equal(p.repos[0].tags, []string{"1", "2"}) || p.repos[1].name() != "r.example/b" {
+		t.Errorf("repos %+v", p.repos)
+	}
+	if !slices.Equal(p.formats, []sbomgen.Format{sbomgen.SPDXJSON}) {
+		t.Errorf("formats %v", p.formats)
+	}
+	for _, c := range []struct {
+		name string
+		mod  func(*buildOptions)
+		err  string
+	}{
+		{"push without tag", func(o *buildOptions) { o.push, o.tags = true, nil }, "--push needs at least one -t"},
+		{"registry output without tag", func(o *buildOptions) { o.outputs, o.tags = []string{"type=registry"}, nil }, "--push needs"},
+		{"two oci outputs", func(o *buildOptions) { o.outputs = []string{"type=oci,dest=a", "type=oci,dest=b"} }, "only one type=oci"},
+		{"bad progress", func(o *buildOptions) { o.progress = "fancy" }, "progress"},
+		{"bad format", func(o *buildOptions) { o.sbomFormats = []string{"syft-json"} }, "only spdx-json and cyclonedx-json"},
+		{"format without sbom", func(o *buildOptions) { o.sbom, o.sbomFormats = false, []string{"spdx-json"} }, "--sbom=false"},
+		{"concurrency", func(o *buildOptions) { o.maxConcurrency = 0 }, "--max-concurrency"},
+		{"bad tag", func(o *buildOptions) { o.tags = []string{"app/UPPER:v1"} }, "app/UPPER:v1"},
+		{"two builders", func(o *buildOptions) { o.builders = []string{"unix:///a", "unix:///b"} }, "given already"},
+	} {
+		o := buildOptions{tags: []string{"r.example/a:1"}, sbom: true, maxConcurrency: 4}
+		c.mod(&o)
+		_, err := o.plan()
+		var ee *exitError
+		if err == nil || !strings.Contains(err.Error(), c.err) || !errors.As(err, &ee) || ee.code != 2 {
+			t.Errorf("%s: %v, want a usage error with %q", c.name, err, c.err)
+		}
+	}
+}
+
+// TestBuildUsageErrors runs the command: bad flags fail with exit code 2
+// before any builder is contacted (the builder address does not exist).
+func TestBuildUsageErrors(t *testing.T) {
+	cliEnv(t)
+	ctxDir := t.TempDir()
+	os.WriteFile(filepath.Join(ctxDir, "Dockerfile"), []byte("FROM scratch\n"), 0o644)
+	nowhere := "unix://" + filepath.Join(t.TempDir(), "none.sock")
+	for _, c := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"build", "--builder", nowhere, "--push", ctxDir}, "--push needs at least one -t"},
+		{[]string{"build", "--builder", nowhere, "--push", "-t", "Bad:Ref:x", ctxDir}, `-t "Bad:Ref:x"`},
+		{[]string{"build", "--builder", nowhere, "--output", "type=tar,dest=x", ctxDir}, `type "tar" is not supported`},
+		{[]string{"build", "--builder", nowhere, "--platform", "linux", ctxDir}, `platform "linux"`},
+		{[]string{"build", "--builder", nowhere, "--platform", "linux/amd64,linux/amd64", ctxDir}, "invalid platform"},
+		{[]string{"build", "--builder", nowhere, "-f", filepath.Join(ctxDir, "missing"), ctxDir}, "missing"},
+		{[]string{"build", "--builder", nowhere, "--output", "type=oci,dest=" + ctxDir + ",tar=false", ctxDir}, "not empty"},
+		{[]string{"build", "--builder", nowhere}, "want one CONTEXT"},
+		{[]string{"build", "--builder", "ftp://x", ctxDir}, "unknown scheme"},
+		{[]string{"build", "--builder", nowhere, "--progress", "fancy", ctxDir}, "progress"},
+	} {
+		_, errs, code := affix(t, c.args...)
+		if code != 2 || !strings.Contains(errs, c.want) || strings.Contains(errs, "unreachable") {
+			t.Errorf("%v: exit %d, want 2 with %q:\n%s", c.args, code, c.want, errs)
+		}
+	}
+	// An unreachable builder is exit 1, naming it.
+	_, errs, code := affix(t, "build", "--builder", nowhere, "--progress", "quiet", ctxDir)
+	if code != 1 || !strings.Contains(errs, "buildkitd unreachable") || !strings.Contains(errs, "none.sock") {
+		t.Errorf("unreachable builder: exit %d:\n%s", code, errs)
+	}
+}
+
+// TestLayoutTar: the tar of a layout is deterministic, starts with
+// oci-layout and index.json, and reads back as an oci-archive.
+func TestLayoutTar(t *testing.T) {
+	dir, res := pushFixture(t)
+	os.MkdirAll(filepath.Join(dir, "ingest"), 0o755) // scratch space is left out
+	var a, b bytes.Buffer
+	if err := writeLayoutTar(&a, dir); err != nil {
+		t.Fatal(err)
+	}
+	if err := writeLayoutTar(&b, dir); err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.Equal(a.Bytes(), b.Bytes()) {
+		t.Error("two tars of one layout differ")
+	}
+	dest := filepath.Join(t.TempDir(), "image.tar")
+	if err := writeLayoutTarFile(dest, dir); err != nil {
+		t.Fatal(err)
+	}
+	got, err := os.ReadFile(dest)
+	if err != nil || !bytes.Equal(got, a.Bytes()) {
+		t.Fatalf("tar file differs from the stream (%v)", err)
+	}
+	l, err := oci.OpenLayout(context.Background(), oci.SchemeArchive+":"+dest)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	imgs, err := oci.Walk(context.Background(), l, l.Roots()...)
+	if err != nil || len(l.Roots()) != 1 || l.Roots()[0].Digest != res.Index.Digest || len(imgs) == 0 {
+		t.Fatalf("archive: roots %v, %d images, %v", l.Roots(), len(imgs), err)
+	}
+	if strings.Contains(a.String(), "ingest/") {
+		t.Error("the tar holds the ingest directory")
+	}
+	if i, j := bytes.Index(a.Bytes(), []byte("oci-layout")), bytes.Index(a.Bytes(), []byte("index.json")); i < 0 || j < 0 || i > j || i > 512 {
+		t.Errorf("oci-layout at %d, index.json at %d: want them first", i, j)
+	}
+}
+
+// layoutWithSBOMs writes the Standard fixture into a layout and adds one
+// SPDX referrer per platform through the exporter's layout target, as
+// affix build --output does; index.json then lists the index and the
+// referrers. It returns the layout and the referrer digests by subject.
+func layoutWithSBOMs(t *testing.T, name string) (string, map[digest.Digest]digest.Digest) {
+	t.Helper()
+	ctx := context.Background()
+	dir, res := pushFixture(t)
+	l, err := oci.OpenLayout(ctx, oci.SchemeLayout+":"+dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	images, err := oci.Walk(ctx, l, res.Index)
+	if err != nil {
+		t.Fatal(err)
+	}
+	plats, err := oci.Select(images, oci.Selector{All: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	gen, err := sbomgen.New(sbomgen.Options{Name: name})
+	if err != nil {
+		t.Fatal(err)
+	}
+	tgt, err := exporter.NewLayout(ctx, dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := exporter.New(tgt, &exporter.Image{Source: l, Root: res.Index}, exporter.Options{})
+	if err := p.Images(ctx); err != nil {
+		t.Fatal(err)
+	}
+	refs := map[digest.Digest]digest.Digest{}
+	var descs []ocispec.Descriptor
+	for _, img := range plats {
+		r, err := gen.Image(ctx, l, img.Descriptor)
+		if err != nil {
+			t.Fatal(err)
+		}
+		d, err := p.Attach(ctx, sbomArtifact(img.Descriptor, img.Platform(), r, r.Documents[0]))
+		if err != nil {
+			t.Fatal(err)
+		}
+		refs[img.Descriptor.Digest] = d.Digest
+		descs = append(descs, d)
+	}
+	if _, err := p.Commit(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if err := rewriteLayoutIndex(dir, l.Roots(), descs); err != nil {
+		t.Fatal(err)
+	}
+	return dir, refs
+}
+
+// TestPushLayoutWithReferrers: a layout whose index.json lists the image
+// index and its SBOM manifests (affix build --output) pushes with the
+// index as the root, and its SBOMs are pushed as they are, not scanned
+// again (the push names the image otherwise, so a scan would give other
+// digests), unless --name or --no-cache asks for a scan.
+func TestPushLayoutWithReferrers(t *testing.T) {
+	if testing.Short() {
+		t.Skip("scans images and runs a registry")
+	}
+	cliEnv(t)
+	dir, refs := layoutWithSBOMs(t, "example.com/built:v1")
+	var idx ocispec.Index
+	b, _ := os.ReadFile(filepath.Join(dir, "index.json"))
+	json.Unmarshal(b, &idx)
+	if len(idx.Manifests) != 3 || idx.Manifests[1].ArtifactType != oci.MediaTypeSPDX {
+		t.Fatalf("index.json %s", b)
+	}
+	// A fresh cache: a scan would show.
+	t.Setenv("AFFIX_CACHE_DIR", t.TempDir())
+	reg := registrytest.Start(t, registrytest.OlaregNoAPI, registrytest.Options{})
+	for _, c := range []struct {
+		name   string
+		extra  []string
+		reused bool
+	}{
+		{"reused", nil, true},
+		{"--no-cache scans", []string{"--no-cache"}, false},
+		{"--name scans", []string{"--name", "other"}, false},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			meta := filepath.Join(t.TempDir(), "meta.json")
+			args := append([]string{"push", "--insecure-registry", reg.Host, "--metadata-file", meta}, c.extra...)
+			args = append(args, "oci-layout:"+dir, reg.Host+"/pushed:v1")
+			out, errs, code := affix(t, args...)
+			if code != 0 {
+				t.Fatalf("push: %d\n%s%s", code, out, errs)
+			}
+			m := readMeta(t, meta)
+			if m.Index == nil || m.Index.Digest != idx.Manifests[0].Digest || len(m.Platforms) != 2 {
+				t.Fatalf("metadata %+v", m)
+			}
+			for _, p := range m.Platforms {
+				if len(p.Referrers) != 1 {
+					t.Fatalf("%s: referrers %+v", p.Platform, p.Referrers)
+				}
+				if same := p.Referrers[0].Digest == refs[p.Digest]; same != c.reused {
+					t.Errorf("%s: pushed SBOM %s, layout SBOM %s, want reused=%v", p.Platform, p.Referrers[0].Digest, refs[p.Digest], c.reused)
+				}
+			}
+		})
+	}
+	// Two images in one layout are still ambiguous; referrers do not count.
+	dir2, _ := layoutWithSBOMs(t, "x")
+	l, _ := oci.OpenLayout(context.Background(), oci.SchemeLayout+":"+dir2)
+	roots := l.Roots()
+	l.Close()
+	var first ocispec.Index
+	readJSONFile(t, filepath.Join(dir2, "blobs", "sha256", roots[0].Digest.Encoded()), &first)
+	other := first.Manifests[0] // a platform image, listed as a second image
+	raw, _ := json.Marshal(ocispec.Index{Versioned: idx.Versioned, MediaType: ocispec.MediaTypeImageIndex, Manifests: append(roots, other)})
+	os.WriteFile(filepath.Join(dir2, "index.json"), raw, 0o644)
+	_, errs, code := affix(t, "push", "--insecure-registry", reg.Host, "oci-layout:"+dir2, reg.Host+"/pushed:v2")
+	if code == 0 || !strings.Contains(errs, "lists 2 images") {
+		t.Errorf("two images: exit %d\n%s", code, errs)
+	}
+}
+
+func readJSONFile(t *testing.T, p string, v any) {
+	t.Helper()
+	b, err := os.ReadFile(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := json.Unmarshal(b, v); err != nil {
+		t.Fatal(err)
+	}
+}
