@@ -1,0 +1,564 @@
+package integration
+
+import (
+	"bufio"
+	"crypto/sha256"
+	"encoding/json"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	orasoci "oras.land/oras-go/v2/content/oci"
+
+	"github.com/affix-oci/affix/internal/buildkittest"
+	"github.com/affix-oci/affix/internal/registrytest"
+)
+
+// epoch is the SOURCE_DATE_EPOCH of the reproducible builds.
+const epoch = "1700000000"
+
+// TestBuildSinglePlatform builds one platform with RUN steps and pushes it
+// to a registry with the referrers API and to one without; the SBOM lists
+// what the RUN steps installed, and every phase is a vertex of the rawjson
+// progress stream.
+func TestBuildSinglePlatform(t *testing.T) {
+	d := daemon(t, 0)
+	dir := singleContext(t)
+	e := newEnv(t)
+	for _, kind := range []registrytest.Kind{registrytest.OlaregAPI, registrytest.Distribution} {
+		t.Run(string(kind), func(t *testing.T) {
+			reg := registry(t, kind)
+			meta := filepath.Join(t.TempDir(), "metadata.json")
+			r := e.ok(t, "build", "--builder", d.Addr, "--build-arg", "PKG_VERSION=1.2.3",
+				"--push", "-t", reg.Ref("single:v1"), "--insecure-registry", reg.Host,
+				"--progress", "rawjson", "--metadata-file", meta, dir)
+			got := readBack(t, newRepo(t, reg, "single"), "v1")
+			got.check(t, []string{hostPlatform}, map[string][]pkg{hostPlatform: singlePackages}, nil)
+
+			m := readMeta(t, meta)
+			if m.Digest != got.index.Digest.String() || m.Index.Digest != m.Digest || m.Descriptor.Digest != m.Digest {
+				t.Errorf("metadata index %s / %s / %s, registry has %s", m.Digest, m.Index.Digest, m.Descriptor.Digest, got.index.Digest)
+			}
+			if m.ImageName != reg.Ref("single:v1") || !m.Pushed {
+				t.Errorf("metadata image.name %q pushed %v", m.ImageName, m.Pushed)
+			}
+			wantMode := "tag-schema"
+			if reg.Referrers {
+				wantMode = "api"
+			}
+			if mode := m.ReferrersMode[reg.Ref("single")]; mode != wantMode {
+				t.Errorf("referrers mode %v, want %s", m.ReferrersMode, wantMode)
+			}
+			if m.RequestsTotal == 0 || m.Requests["PUT"] == 0 {
+				t.Errorf("requests %v (total %d)", m.Requests, m.RequestsTotal)
+			}
+			if len(m.Platforms) != 1 || len(m.Platforms[0].Referrers) != 1 || m.Platforms[0].Referrers[0].Digest != got.sboms[hostPlatform].Digest.String() {
+				t.Errorf("metadata platforms %+v, registry SBOM %s", m.Platforms, got.sboms[hostPlatform].Digest)
+			}
+
+			// Every affix phase is a completed vertex of the stream.
+			vs := rawVertices(t, r.stderr)
+			repo := reg.Ref("single")
+			for _, name := range []string{
+				"sbom " + hostPlatform,
+				"push " + repo + ": layers and platform manifests",
+				"push " + repo + ": sbom " + hostPlatform,
+				"push " + repo + ": index, tag v1",
+			} {
+				v, ok := vs[name]
+				if !ok {
+					t.Errorf("no vertex %q in the rawjson stream; vertices: %v", name, keys(vs))
+					continue
+				}
+				if v.Started == nil || v.Completed == nil || v.Error != "" {
+					t.Errorf("vertex %q: started %v completed %v error %q", name, v.Started, v.Completed, v.Error)
+				}
+			}
+			if !slices.ContainsFunc(keys(vs), func(n string) bool { return strings.Contains(n, "RUN") }) {
+				t.Errorf("no RUN step among the vertices %v", keys(vs))
+			}
+		})
+	}
+}
+
+type rawVertex struct {
+	Name      string     `json:"name"`
+	Started   *time.Time `json:"started"`
+	Completed *time.Time `json:"completed"`
+	Error     string     `json:"error"`
+}
+
+// rawVertices reads a --progress rawjson stream: the last state of each
+// vertex, by name.
+func rawVertices(t *testing.T, stream string) map[string]rawVertex {
+	t.Helper()
+	out := map[string]rawVertex{}
+	sc := bufio.NewScanner(strings.NewReader(stream))
+	sc.Buffer(make([]byte, 1<<20), 16<<20)
+	for sc.Scan() {
+		line := strings.TrimSpace(sc.Text())
+		if !strings.HasPrefix(line, "{") {
+			continue
+		}
+		var ss struct {
+			Vertexes []rawVertex `json:"vertexes"`
+		}
+		if err := json.Unmarshal([]byte(line), &ss); err != nil {
+			t.Fatalf("rawjson line %q: %v", line, err)
+		}
+		for _, v := range ss.Vertexes {
+			prev := out[v.Name]
+			if v.Started == nil {
+				v.Started = prev.Started
+			}
+			if v.Completed == nil {
+				v.Completed = prev.Completed
+			}
+			out[v.Name] = v
+		}
+	}
+	return out
+}
+
+func keys[V any](m map[string]V) []string {
+	var out []string
+	for k := range m {
+		out = append(out, k)
+	}
+	slices.Sort(out)
+	return out
+}
+
+// TestBuildTwoPlatforms builds two platforms (COPY and TARGETARCH-selected
+// binaries) and pushes them in one command to four tags in three
+// registries: olareg with the referrers API (two tags), olareg without it,
+// and distribution 2.8.
+func TestBuildTwoPlatforms(t *testing.T) {
+	d := daemon(t, 0)
+	dir := twoContext(t)
+	api := registry(t, registrytest.OlaregAPI)
+	noapi := registry(t, registrytest.OlaregNoAPI)
+	dist := registry(t, registrytest.Distribution)
+	meta := filepath.Join(t.TempDir(), "metadata.json")
+	e := newEnv(t)
+	e.ok(t, "build", "--builder", d.Addr, "--platform", strings.Join(twoPlatforms, ","),
+		"--push", "-t", api.Ref("two:v1"), "-t", api.Ref("two:latest"), "-t", noapi.Ref("two:v1"), "-t", dist.Ref("two:v1"),
+		"--insecure-registry", api.Host, "--insecure-registry", noapi.Host, "--insecure-registry", dist.Host,
+		"--metadata-file", meta, dir)
+	m := readMeta(t, meta)
+	for _, c := range []struct {
+		reg  *registrytest.Registry
+		tag  string
+		mode string
+	}{{api, "v1", "api"}, {api, "latest", "api"}, {noapi, "v1", "tag-schema"}, {dist, "v1", "tag-schema"}} {
+		t.Run(string(c.reg.Kind)+"/"+c.tag, func(t *testing.T) {
+			got := readBack(t, newRepo(t, c.reg, "two"), c.tag)
+			got.check(t, twoPlatforms, twoPackages, twoForeign)
+			if got.index.Digest.String() != m.Digest {
+				t.Errorf("index %s, metadata says %s", got.index.Digest, m.Digest)
+			}
+			if mode := m.ReferrersMode[c.reg.Ref("two")]; mode != c.mode {
+				t.Errorf("referrers mode %q, want %q (%v)", mode, c.mode, m.ReferrersMode)
+			}
+			for i, p := range m.Platforms {
+				if p.Platform != twoPlatforms[i] || len(p.Referrers) != 1 || p.Referrers[0].Digest != got.sboms[p.Platform].Digest.String() {
+					t.Errorf("metadata platform %+v, registry SBOM %s", p, got.sboms[p.Platform].Digest)
+				}
+			}
+		})
+	}
+	if !slices.Equal(m.Tags, []string{api.Ref("two:v1"), api.Ref("two:latest"), noapi.Ref("two:v1"), dist.Ref("two:v1")}) {
+		t.Errorf("metadata tags %v", m.Tags)
+	}
+}
+
+// TestBuildTwoNodes builds each platform on its own buildkitd and pushes
+// the merged index; with SOURCE_DATE_EPOCH it equals one node's build.
+func TestBuildTwoNodes(t *testing.T) {
+	d0, d1 := daemon(t, 0), daemon(t, 1)
+	dir := twoContext(t)
+	noapi := registry(t, registrytest.OlaregNoAPI)
+	api := registry(t, registrytest.OlaregAPI)
+	e := newEnv(t, "SOURCE_DATE_EPOCH="+epoch)
+	meta := filepath.Join(t.TempDir(), "nodes.json")
+	e.ok(t, "build", "--builder", "linux/amd64="+d0.Addr, "--builder", "linux/arm64="+d1.Addr,
+		"--push", "-t", noapi.Ref("nodes:v1"), "-t", api.Ref("nodes:v1"),
+		"--insecure-registry", noapi.Host, "--insecure-registry", api.Host,
+		"--progress", "plain", "--metadata-file", meta, dir)
+	m := readMeta(t, meta)
+	for _, reg := range []*registrytest.Registry{noapi, api} {
+		got := readBack(t, newRepo(t, reg, "nodes"), "v1")
+		got.check(t, twoPlatforms, twoPackages, twoForeign)
+		if got.index.Digest.String() != m.Digest {
+			t.Errorf("%s: index %s, metadata says %s", reg.Kind, got.index.Digest, m.Digest)
+		}
+	}
+	// One node building both platforms gives the same index.
+	one := filepath.Join(t.TempDir(), "one.json")
+	r := e.ok(t, "build", "--builder", d0.Addr, "--platform", strings.Join(twoPlatforms, ","),
+		"-t", noapi.Ref("nodes:v1"), "--metadata-file", one, dir)
+	if m1 := readMeta(t, one); m1.Digest != m.Digest {
+		t.Errorf("one node: index %s, two nodes: %s", m1.Digest, m.Digest)
+	}
+	if !strings.Contains(r.stderr, "WARNING: no output specified") {
+		t.Errorf("a build without --push or --output does not warn that nothing was exported:\n%s", r)
+	}
+}
+
+// TestBuildReproducible rebuilds with SOURCE_DATE_EPOCH and --no-cache
+// (and no SBOM cache): the same index and SBOM referrer digests, and no
+// duplicate referrers on a registry without the referrers API. A third
+// build reads the SBOMs from the cache.
+func TestBuildReproducible(t *testing.T) {
+	d := daemon(t, 0)
+	dir := twoContext(t)
+	dist := registry(t, registrytest.Distribution)
+	e := newEnv(t, "SOURCE_DATE_EPOCH="+epoch)
+	build := func(e *env, name string, extra ...string) (*buildMeta, result) {
+		meta := filepath.Join(t.TempDir(), name+".json")
+		args := append([]string{"build", "--builder", d.Addr, "--platform", strings.Join(twoPlatforms, ","),
+			"--push", "-t", dist.Ref("repro:v1"), "--insecure-registry", dist.Host,
+			"--progress", "plain", "--metadata-file", meta}, extra...)
+		r := e.ok(t, append(args, dir)...)
+		return readMeta(t, meta), r
+	}
+	first, _ := build(e, "first")
+	// Another SBOM cache, and nothing from BuildKit's.
+	second, _ := build(e.with("AFFIX_CACHE_DIR="+t.TempDir()), "second", "--no-cache", "--no-sbom-cache")
+	if first.Digest != second.Digest {
+		t.Errorf("index digest %s, rebuilt %s", first.Digest, second.Digest)
+	}
+	if a, b := first.referrerDigests(), second.referrerDigests(); !slices.Equal(a, b) || len(a) != 2 {
+		t.Errorf("SBOM referrers %v, rebuilt %v", a, b)
+	}
+	if first.SourceDateEpoch == nil || fmt.Sprint(*first.SourceDateEpoch) != epoch {
+		t.Errorf("metadata sourceDateEpoch %v", first.SourceDateEpoch)
+	}
+	for _, s := range second.SBOMs {
+		if s.Cached {
+			t.Errorf("%s: SBOM cached with --no-sbom-cache", s.Platform)
+		}
+	}
+	// The SBOM cache of the first build serves the third.
+	third, r := build(e, "third")
+	if len(third.SBOMs) != 2 {
+		t.Fatalf("metadata sboms %+v", third.SBOMs)
+	}
+	for _, s := range third.SBOMs {
+		if !s.Cached {
+			t.Errorf("%s: SBOM scanned again for an identical manifest", s.Platform)
+		}
+	}
+	if !strings.Contains(r.stderr, "cached") {
+		t.Errorf("the sbom tasks do not say cached:\n%s", r)
+	}
+	if !slices.Equal(first.referrerDigests(), third.referrerDigests()) {
+		t.Errorf("SBOM referrers %v, from the cache %v", first.referrerDigests(), third.referrerDigests())
+	}
+	got := readBack(t, newRepo(t, dist, "repro"), "v1")
+	got.check(t, twoPlatforms, twoPackages, twoForeign)
+	// The referrers tag lists each SBOM once.
+	for plat, m := range got.manifests {
+		if n := len(referrers(t, newRepo(t, dist, "repro"), m)); n != 1 {
+			t.Errorf("%s: %d referrers after three pushes, want 1", plat, n)
+		}
+	}
+}
+
+// TestBuildOCIOutput writes the image and its SBOM manifests to an OCI
+// layout directory and a tar: oras-go and `oras discover --oci-layout` find
+// one SPDX referrer per platform, an identical rebuild writes the same tar,
+// and `affix push` of the layout publishes the image with those SBOMs,
+// without scanning again.
+func TestBuildOCIOutput(t *testing.T) {
+	d := daemon(t, 0)
+	dir := twoContext(t)
+	e := newEnv(t, "SOURCE_DATE_EPOCH="+epoch)
+	out := t.TempDir()
+	layout := filepath.Join(out, "layout")
+	tarball := filepath.Join(out, "image.tar")
+	base := []string{"build", "--builder", d.Addr, "--platform", strings.Join(twoPlatforms, ","), "-t", "example.com/affix/two:v1"}
+	e.ok(t, append(base, "--output", "type=oci,dest="+layout+",tar=false", dir)...)
+	e.ok(t, append(base, "--output", "type=oci,dest="+tarball, dir)...)
+
+	store, err := orasoci.NewWithContext(t.Context(), layout)
+	if err != nil {
+		t.Fatal(err)
+	}
+	inDir := readBack(t, store, "v1")
+	inDir.check(t, twoPlatforms, twoPackages, twoForeign)
+	tarStore, err := orasoci.NewFromTar(t.Context(), tarball)
+	if err != nil {
+		t.Fatal(err)
+	}
+	inTar := readBack(t, tarStore, "v1")
+	if inTar.index.Digest != inDir.index.Digest {
+		t.Errorf("tar index %s, directory %s", inTar.index.Digest, inDir.index.Digest)
+	}
+	for _, p := range twoPlatforms {
+		if inTar.sboms[p].Digest != inDir.sboms[p].Digest {
+			t.Errorf("%s: tar SBOM %s, directory %s", p, inTar.sboms[p].Digest, inDir.sboms[p].Digest)
+		}
+	}
+	// index.json: the image first, then one SBOM manifest per platform.
+	var idx struct {
+		Manifests []struct {
+			Digest       string `json:"digest"`
+			ArtifactType string `json:"artifactType"`
+		} `json:"manifests"`
+	}
+	b, err := os.ReadFile(filepath.Join(layout, "index.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := json.Unmarshal(b, &idx); err != nil {
+		t.Fatal(err)
+	}
+	if len(idx.Manifests) != 3 || idx.Manifests[0].Digest != inDir.index.Digest.String() ||
+		idx.Manifests[1].ArtifactType != mediaTypeSPDX || idx.Manifests[2].ArtifactType != mediaTypeSPDX {
+		t.Errorf("index.json: %s", b)
+	}
+
+	// An identical rebuild writes the same tar.
+	again := filepath.Join(out, "again.tar")
+	e.ok(t, append(base, "--output", "type=oci,dest="+again, dir)...)
+	if a, b := fileSum(t, tarball), fileSum(t, again); a != b {
+		t.Errorf("identical rebuild: tar %s, then %s", a, b)
+	}
+
+	t.Run("oras discover", func(t *testing.T) {
+		oras := orasBin(t)
+		for _, src := range []string{layout, tarball} {
+			for _, p := range twoPlatforms {
+				cmd := exec.CommandContext(t.Context(), oras, "discover", "--oci-layout", "--platform", p, "--format", "json", "--artifact-type", mediaTypeSPDX, src+":v1")
+				b, err := cmd.CombinedOutput()
+				if err != nil {
+					t.Fatalf("oras discover: %v: %s", err, b)
+				}
+				var got struct {
+					Digest    string `json:"digest"`
+					Referrers []struct {
+						Digest       string `json:"digest"`
+						ArtifactType string `json:"artifactType"`
+					} `json:"referrers"`
+				}
+				if err := json.Unmarshal(b, &got); err != nil {
+					t.Fatalf("oras discover output: %v\n%s", err, b)
+				}
+				if got.Digest != inDir.manifests[p].Digest.String() || len(got.Referrers) != 1 || got.Referrers[0].Digest != inDir.sboms[p].Digest.String() {
+					t.Errorf("oras discover --oci-layout --platform %s %s:v1, want %s with referrer %s:\n%s", p, src, inDir.manifests[p].Digest, inDir.sboms[p].Digest, b)
+				}
+			}
+		}
+	})
+
+	t.Run("affix push", func(t *testing.T) {
+		dist := registry(t, registrytest.Distribution)
+		api := registry(t, registrytest.OlaregAPI)
+		// A fresh SBOM cache and another name than the build's: a scan
+		// would give other SBOM digests than the layout's.
+		pe := newEnv(t)
+		for _, c := range []struct {
+			reg    *registrytest.Registry
+			source string
+		}{{dist, "oci-layout:" + layout}, {api, "oci-archive:" + tarball}} {
+			meta := filepath.Join(t.TempDir(), "push.json")
+			pe.ok(t, "push", "--insecure-registry", c.reg.Host, "--metadata-file", meta, c.source, c.reg.Ref("pushed:v1"))
+			got := readBack(t, newRepo(t, c.reg, "pushed"), "v1")
+			got.check(t, twoPlatforms, twoPackages, twoForeign)
+			if got.index.Digest != inDir.index.Digest {
+				t.Errorf("%s: pushed index %s, layout index %s", c.source, got.index.Digest, inDir.index.Digest)
+			}
+			for _, p := range twoPlatforms {
+				if got.sboms[p].Digest != inDir.sboms[p].Digest {
+					t.Errorf("%s %s: pushed SBOM %s, the layout has %s (scanned again?)", c.source, p, got.sboms[p].Digest, inDir.sboms[p].Digest)
+				}
+			}
+		}
+	})
+}
+
+func fileSum(t *testing.T, p string) string {
+	t.Helper()
+	b, err := os.ReadFile(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return fmt.Sprintf("%x", sha256.Sum256(b))
+}
+
+// orasBin returns bin/oras (make tools); skips without it unless
+// AFFIX_INTEGRATION=1.
+func orasBin(t *testing.T) string {
+	t.Helper()
+	if p, err := exec.LookPath("oras"); err == nil {
+		return p
+	}
+	root, err := buildkittest.RepoRoot()
+	if err == nil {
+		p := filepath.Join(root, "bin", "oras")
+		if _, err := os.Stat(p); err == nil {
+			return p
+		}
+	}
+	requireIntegration(t, fmt.Errorf("oras not found on PATH or in bin/ (make tools)"))
+	return ""
+}
+
+// TestBuildErrors: a failing Dockerfile, an unreachable buildkitd, a bad
+// --platform, --push without -t, an invalid -t, a bad --output, and a push
+// where one of two registries is unreachable all fail with a clear message
+// and a non-zero exit, and no tag moves.
+func TestBuildErrors(t *testing.T) {
+	d := daemon(t, 0)
+	dist := registry(t, registrytest.Distribution)
+	good := singleContext(t)
+	bad := t.TempDir()
+	writeFiles(t, bad, map[string]string{"Dockerfile": "FROM scratch\nCOPY busybox /bin/busybox\nRUN [\"/bin/busybox\", \"sh\", \"-c\", \"echo failing on purpose; exit 3\"]\n"})
+	copyBusybox(t, bad)
+	unreachable := "unix://" + filepath.Join(t.TempDir(), "no-buildkitd.sock")
+	e := newEnv(t)
+	push := func(repo string) []string {
+		return []string{"--push", "-t", dist.Ref(repo + ":v1"), "--insecure-registry", dist.Host, "--progress", "plain"}
+	}
+	for _, c := range []struct {
+		name  string
+		args  []string
+		code  int
+		want  []string
+		repos []string
+	}{
+		{"failing Dockerfile", append(append([]string{"build", "--builder", d.Addr}, push("fails")...), bad), 1,
+			[]string{"build failed", "exit code: 3"}, []string{"fails"}},
+		{"unreachable buildkitd", append(append([]string{"build", "--builder", unreachable}, push("unreachable")...), good), 1,
+			[]string{"buildkitd unreachable", "no-buildkitd.sock"}, []string{"unreachable"}},
+		{"bad platform", append(append([]string{"build", "--builder", unreachable, "--platform", "linux"}, push("badplatform")...), good), 2,
+			[]string{`platform "linux"`, "os/arch"}, []string{"badplatform"}},
+		{"platform twice", append(append([]string{"build", "--builder", unreachable, "--platform", "linux/amd64,linux/amd64"}, push("badplatform")...), good), 2,
+			[]string{"invalid platform", "linux/amd64"}, []string{"badplatform"}},
+		{"push without tag", []string{"build", "--builder", unreachable, "--push", good}, 2,
+			[]string{"--push needs at least one -t"}, nil},
+		{"invalid tag", []string{"build", "--builder", unreachable, "--push", "-t", "Bad/Name:v1", good}, 2,
+			[]string{`-t "Bad/Name:v1"`}, nil},
+		{"unsupported output", []string{"build", "--builder", unreachable, "--output", "type=docker", good}, 2,
+			[]string{`type "docker" is not supported`}, nil},
+		{"one registry unreachable", []string{"build", "--builder", d.Addr, "--build-arg", "PKG_VERSION=1.2.3",
+			"--push", "-t", dist.Ref("partial:v1"), "-t", "127.0.0.1:1/partial:v1",
+			"--insecure-registry", dist.Host, "--insecure-registry", "127.0.0.1:1", good}, 1,
+			[]string{"no tag moved", "127.0.0.1:1"}, []string{"partial"}},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			r := e.run(t, c.args...)
+			if r.code != c.code {
+				t.Errorf("exit %d, want %d\n%s", r.code, c.code, r)
+			}
+			for _, w := range c.want {
+				if !strings.Contains(r.stderr, w) {
+					t.Errorf("stderr lacks %q\n%s", w, r)
+				}
+			}
+			if !strings.Contains(r.stderr, "affix: error: ") {
+				t.Errorf("no error line\n%s", r)
+			}
+			for _, repo := range c.repos {
+				noTags(t, dist, repo)
+			}
+		})
+	}
+}
+
+// TestDockerPlugin installs affix as a Docker CLI plugin in a temporary
+// DOCKER_CONFIG and runs it through the docker client of this machine.
+func TestDockerPlugin(t *testing.T) {
+	bin := affixBin(t)
+	docker, err := exec.LookPath("docker")
+	if err != nil {
+		requireIntegration(t, fmt.Errorf("docker client not found"))
+	}
+	cfg := t.TempDir()
+	b, err := os.ReadFile(bin)
+	if err != nil {
+		t.Fatal(err)
+	}
+	writeFile(t, filepath.Join(cfg, "cli-plugins", "docker-affix"), b, 0o755)
+	run := func(args ...string) string {
+		cmd := exec.CommandContext(t.Context(), docker, args...)
+		cmd.Env = append(os.Environ(), "DOCKER_CONFIG="+cfg)
+		out, err := cmd.CombinedOutput()
+		if err != nil {
+			t.Fatalf("docker %s: %v\n%s", strings.Join(args, " "), err, out)
+		}
+		return string(out)
+	}
+	if out := run("affix", "version"); !strings.Contains(out, "affix ") || !strings.Contains(out, "buildkit:") || !strings.Contains(out, "syft:") {
+		t.Errorf("docker affix version:\n%s", out)
+	}
+	help := run("affix", "--help")
+	for _, c := range []string{"build", "push", "attach", "ls", "get", "version"} {
+		if !regexpLine(help, c) {
+			t.Errorf("docker affix --help does not list %s:\n%s", c, help)
+		}
+	}
+	if out := run("--help"); !strings.Contains(out, "affix") {
+		t.Errorf("docker --help does not list the affix plugin:\n%s", out)
+	}
+	if out := run("affix", "build", "--help"); !strings.Contains(out, "--push") || !strings.Contains(out, "--sbom-format") {
+		t.Errorf("docker affix build --help:\n%s", out)
+	}
+}
+
+// regexpLine reports whether help lists command c ("  c   description").
+func regexpLine(help, c string) bool {
+	for _, l := range strings.Split(help, "\n") {
+		f := strings.Fields(l)
+		if len(f) > 1 && f[0] == c && strings.HasPrefix(l, "  ") {
+			return true
+		}
+	}
+	return false
+}
+
+// TestExampleHello builds and pushes examples/hello (prepared by its
+// prepare.sh) for two platforms; `affix ls` shows each platform with its
+// SPDX referrer, and each SBOM lists the example's packages.
+func TestExampleHello(t *testing.T) {
+	d := daemon(t, 0)
+	if _, err := exec.LookPath("go"); err != nil {
+		requireIntegration(t, fmt.Errorf("go not found (prepare.sh cross-compiles the example)"))
+	}
+	root, err := buildkittest.RepoRoot()
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctxDir := t.TempDir()
+	prep := exec.CommandContext(t.Context(), filepath.Join(root, "examples", "hello", "prepare.sh"), ctxDir)
+	prep.Env = append(os.Environ(), "BUSYBOX="+buildkittest.Busybox(t))
+	if out, err := prep.CombinedOutput(); err != nil {
+		t.Fatalf("prepare.sh: %v\n%s", err, out)
+	}
+	dist := registry(t, registrytest.Distribution)
+	e := newEnv(t, "SOURCE_DATE_EPOCH="+epoch)
+	e.ok(t, "build", "--builder", d.Addr, "--platform", strings.Join(twoPlatforms, ","),
+		"--push", "-t", dist.Ref("hello:demo"), "--insecure-registry", dist.Host, "--progress", "plain", ctxDir)
+
+	got := readBack(t, newRepo(t, dist, "hello"), "demo")
+	common := []pkg{{"base-files", ""}, {"netbase", ""}, {"ms", ""}, {"left-pad", ""}, {"requests", "2.31.0"}, {"idna", "3.6"},
+		{"golang.org/x/sync", ""}, {"github.com/google/uuid", ""}}
+	got.check(t, twoPlatforms, map[string][]pkg{"linux/amd64": common, "linux/arm64": common}, nil)
+
+	ls := e.ok(t, "ls", "--insecure-registry", dist.Host, dist.Ref("hello:demo"))
+	lines := strings.Split(ls.stdout, "\n")
+	for _, p := range twoPlatforms {
+		i := slices.IndexFunc(lines, func(l string) bool {
+			return strings.Contains(l, p) && strings.Contains(l, got.manifests[p].Digest.String())
+		})
+		if i < 0 || i+1 >= len(lines) || !strings.Contains(lines[i+1], mediaTypeSPDX) || !strings.Contains(lines[i+1], got.sboms[p].Digest.String()) {
+			t.Errorf("affix ls does not show %s with its SPDX referrer %s under it:\n%s", p, got.sboms[p].Digest, ls.stdout)
+		}
+	}
+}
