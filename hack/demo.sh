@@ -20,7 +20,11 @@ repo=$PWD
 BIN=$repo/bin
 export PATH="$BIN:$PATH"
 
-say() { printf '\n\033[1m==> %s\033[0m\n' "$*" >&2; }
+if [ -t 2 ]; then
+	say() { printf '\n\033[1m==> %s\033[0m\n' "$*" >&2; }
+else
+	say() { printf '\n==> %s\n' "$*" >&2; }
+fi
 die() { echo "demo: $*" >&2; exit 1; }
 
 [ "$(id -u)" = 0 ] || die "buildkitd with runc needs root (run as root, or with sudo)"
@@ -159,10 +163,13 @@ affix build --builder "unix://$sock" \
 say "affix ls $image"
 affix ls --insecure-registry "$host" "$image"
 
-say "affix get --platform linux/arm64 $image | head -n 25"
+say "affix get --platform linux/arm64 $image (SPDX 2.3 JSON: document and packages)"
 affix get --insecure-registry "$host" --platform linux/arm64 "$image" >"$work/arm64.spdx.json"
-head -n 25 "$work/arm64.spdx.json"
-echo "..."
+# The document is one line of JSON; show its head and the packages it lists.
+head -c 300 "$work/arm64.spdx.json"
+echo " ..."
+grep -o '"name":"[^"]*","SPDXID":"SPDXRef-Package-[^"]*","versionInfo":"[^"]*"' "$work/arm64.spdx.json" |
+	sed 's/"name":"\([^"]*\)".*"versionInfo":"\([^"]*\)"/  \1 \2/' | head -n 25
 
 say "done: one push published the index and an SPDX referrer per platform (referrers tag schema: this registry has no referrers API)"
 if [ "${KEEP:-}" = 1 ]; then
