@@ -562,3 +562,62 @@ func TestExampleHello(t *testing.T) {
 		}
 	}
 }
+
+// TestBuildFormatsAndOutputs: SPDX and CycloneDX referrers per platform,
+// a push and an OCI layout output from one build (the same referrers in
+// both), and --sbom=false publishing the image without referrers.
+func TestBuildFormatsAndOutputs(t *testing.T) {
+	d := daemon(t, 0)
+	dir := twoContext(t)
+	api := registry(t, registrytest.OlaregAPI)
+	e := newEnv(t)
+	layout := filepath.Join(t.TempDir(), "layout")
+	meta := filepath.Join(t.TempDir(), "meta.json")
+	e.ok(t, "build", "--builder", d.Addr, "--platform", strings.Join(twoPlatforms, ","),
+		"--sbom-format", "spdx-json", "--sbom-format", "cyclonedx-json",
+		"--push", "-t", api.Ref("formats:v1"), "--insecure-registry", api.Host,
+		"--output", "type=oci,dest="+layout+",tar=false", "--metadata-file", meta, dir)
+	m := readMeta(t, meta)
+	repo := newRepo(t, api, "formats")
+	got := readBack(t, repo, "v1")
+	got.check(t, twoPlatforms, twoPackages, twoForeign)
+	store, err := orasoci.NewWithContext(t.Context(), layout)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, p := range m.Platforms {
+		if len(p.Referrers) != 2 || p.Referrers[0].Format != "cyclonedx-json" || p.Referrers[1].Format != "spdx-json" {
+			t.Fatalf("%s: metadata referrers %+v", p.Platform, p.Referrers)
+		}
+		for name, tgt := range map[string]target{"registry": repo, "layout": store} {
+			var types, digests []string
+			for _, r := range referrers(t, tgt, got.manifests[p.Platform]) {
+				types = append(types, r.ArtifactType)
+				digests = append(digests, r.Digest.String())
+			}
+			slices.Sort(types)
+			if !slices.Equal(types, []string{"application/spdx+json", "application/vnd.cyclonedx+json"}) {
+				t.Errorf("%s %s: referrers %v", name, p.Platform, types)
+			}
+			for _, r := range p.Referrers {
+				if !slices.Contains(digests, r.Digest) {
+					t.Errorf("%s %s: no referrer %s (%s)", name, p.Platform, r.Digest, r.Format)
+				}
+			}
+		}
+	}
+
+	// --sbom=false: the image alone.
+	noSBOM := filepath.Join(t.TempDir(), "nosbom.json")
+	e.ok(t, "build", "--builder", d.Addr, "--platform", strings.Join(twoPlatforms, ","), "--sbom=false",
+		"--push", "-t", api.Ref("nosbom:v1"), "--insecure-registry", api.Host, "--metadata-file", noSBOM, dir)
+	nm := readMeta(t, noSBOM)
+	if nm.Digest != m.Digest || len(nm.SBOMs) != 0 {
+		t.Errorf("--sbom=false: index %s (with SBOMs %s), sboms %+v", nm.Digest, m.Digest, nm.SBOMs)
+	}
+	for _, p := range twoPlatforms {
+		if refs := referrers(t, newRepo(t, api, "nosbom"), got.manifests[p]); len(refs) != 0 {
+			t.Errorf("--sbom=false: %s has referrers %v", p, refs)
+		}
+	}
+}
