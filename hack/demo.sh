@@ -29,7 +29,7 @@ die() { echo "demo: $*" >&2; exit 1; }
 
 [ "$(id -u)" = 0 ] || die "buildkitd with runc needs root (run as root, or with sudo)"
 command -v runc >/dev/null 2>&1 || die "runc not found (make deps)"
-[ -x "$BIN/buildkitd" ] || die "bin/buildkitd not found (make tools)"
+[ -x "$BIN/buildkitd" ] && [ -x "$BIN/buildctl" ] || die "bin/buildkitd or bin/buildctl not found (make tools)"
 [ -x "$BIN/affix" ] || die "bin/affix not found (make build)"
 registry_bin=""
 if command -v docker-registry >/dev/null 2>&1; then
