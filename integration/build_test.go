@@ -357,6 +357,30 @@ func TestBuildOCIOutput(t *testing.T) {
 		}
 	})
 
+	// affix sbom reads the layout affix build wrote: the SBOM manifests
+	// index.json lists beside the image are referrers, not images to scan,
+	// and a fresh scan names the same packages as the SBOMs in the layout.
+	t.Run("affix sbom", func(t *testing.T) {
+		se := newEnv(t, "SOURCE_DATE_EPOCH="+epoch)
+		for _, src := range []string{"oci-layout:" + layout, "oci-archive:" + tarball} {
+			sboms := t.TempDir()
+			se.ok(t, "sbom", "--all-platforms", "-o", sboms+"/", src)
+			for _, p := range twoPlatforms {
+				b, err := os.ReadFile(filepath.Join(sboms, strings.ReplaceAll(p, "/", "-")+".spdx.json"))
+				if err != nil {
+					t.Fatalf("affix sbom %s: %v", src, err)
+				}
+				doc := &spdxDoc{}
+				if err := json.Unmarshal(b, doc); err != nil {
+					t.Fatalf("affix sbom %s %s: %v", src, p, err)
+				}
+				if got, want := doc.names(), inDir.docs[p].names(); !slices.Equal(got, want) {
+					t.Errorf("affix sbom %s %s: packages %v, the layout's SBOM has %v", src, p, got, want)
+				}
+			}
+		}
+	})
+
 	t.Run("affix push", func(t *testing.T) {
 		dist := registry(t, registrytest.Distribution)
 		api := registry(t, registrytest.OlaregAPI)

@@ -234,32 +234,18 @@ func push(cmd *cobra.Command, g *globalOptions, source, refStr string, o pushOpt
 }
 
 // layoutRoot returns the one image (index or manifest) of a layout, and
-// the referrer manifests index.json lists beside it, by subject digest.
-// Referrers (manifests with a subject, as affix build --output and oras
-// attach --oci-layout record them) are not images; an image listed under
-// several names counts once.
+// the referrer manifests index.json lists beside it, by subject digest
+// (see oci.SplitRoots).
 func layoutRoot(ctx context.Context, l *oci.Layout) (ocispec.Descriptor, map[digest.Digest][]ocispec.Descriptor, error) {
-	roots := l.Roots()
-	if len(roots) == 1 {
-		return roots[0], nil, nil
-	}
-	refs := map[digest.Digest][]ocispec.Descriptor{}
-	var images []ocispec.Descriptor
-	for _, r := range roots {
-		subject, err := layoutSubject(ctx, l, r)
-		if err != nil {
-			return ocispec.Descriptor{}, nil, fmt.Errorf("%s: %w", l.Source(), err)
-		}
-		if subject != "" {
-			refs[subject] = append(refs[subject], r)
-			continue
-		}
-		if !slices.ContainsFunc(images, func(d ocispec.Descriptor) bool { return d.Digest == r.Digest }) {
-			images = append(images, r)
-		}
+	images, refs, err := oci.SplitRoots(ctx, l, l.Roots())
+	if err != nil {
+		return ocispec.Descriptor{}, nil, fmt.Errorf("%s: %w", l.Source(), err)
 	}
 	if len(images) == 1 {
 		return images[0], refs, nil
+	}
+	if len(images) == 0 {
+		return ocispec.Descriptor{}, nil, fmt.Errorf("%s: index.json lists no image: %w", l.Source(), oci.ErrNoMatch)
 	}
 	var names []string
 	for _, r := range images {
@@ -270,24 +256,6 @@ func layoutRoot(ctx context.Context, l *oci.Layout) (ocispec.Descriptor, map[dig
 		names = append(names, n+" "+r.Digest.String())
 	}
 	return ocispec.Descriptor{}, nil, fmt.Errorf("%s: index.json lists %d images (%s); push needs a layout with one: %w", l.Source(), len(images), strings.Join(names, ", "), oci.ErrAmbiguous)
-}
-
-// layoutSubject returns the subject digest of the manifest or index d,
-// "" when it has none (or is no manifest).
-func layoutSubject(ctx context.Context, l *oci.Layout, d ocispec.Descriptor) (digest.Digest, error) {
-	if !oci.IsManifest(d.MediaType) && !oci.IsIndex(d.MediaType) {
-		return "", nil
-	}
-	var m struct {
-		Subject *ocispec.Descriptor `json:"subject"`
-	}
-	if _, err := oci.ReadJSON(ctx, l, d, &m); err != nil {
-		return "", fmt.Errorf("reading %s: %w", d.Digest, err)
-	}
-	if m.Subject == nil {
-		return "", nil
-	}
-	return m.Subject.Digest, nil
 }
 
 // layoutSBOMs returns, for each of formats, the SBOM artifact that the

@@ -109,7 +109,13 @@ func runSBOM(cmd *cobra.Command, source string, o sbomOptions) error {
 		return err
 	}
 	defer l.Close()
-	images, err := oci.Walk(ctx, l, l.Roots()...)
+	// Referrers that index.json lists beside the image (the SBOMs of
+	// affix build --output) are not images to scan.
+	roots, _, err := oci.SplitRoots(ctx, l, l.Roots())
+	if err != nil {
+		return fmt.Errorf("%s: %w", l.Source(), err)
+	}
+	images, err := oci.Walk(ctx, l, roots...)
 	if err != nil {
 		return fmt.Errorf("%s: %w", l.Source(), err)
 	}
@@ -126,7 +132,7 @@ func runSBOM(cmd *cobra.Command, source string, o sbomOptions) error {
 
 	name := o.name
 	if name == "" {
-		name = layoutRefName(l)
+		name = layoutRefName(roots)
 	}
 	gen, err := sbomgen.New(sbomgen.Options{
 		Formats:     formats,
@@ -183,12 +189,11 @@ func isDir(p string) bool {
 // the tag there).
 const annotationImageName = "io.containerd.image.name"
 
-// layoutRefName returns the image name of the layout's only index.json
-// entry: its io.containerd.image.name, else its
+// layoutRefName returns the image name of a layout's only image root (an
+// index.json entry): its io.containerd.image.name, else its
 // org.opencontainers.image.ref.name when that is a reference (has a
 // repository path or a tag, is not only a tag), else "".
-func layoutRefName(l *oci.Layout) string {
-	roots := l.Roots()
+func layoutRefName(roots []ocispec.Descriptor) string {
 	if len(roots) != 1 {
 		return ""
 	}

@@ -1,0 +1,118 @@
+package oci_test
+
+import (
+	"context"
+	"encoding/json"
+	"os"
+	"path/filepath"
+	"testing"
+
+	"github.com/opencontainers/go-digest"
+	"github.com/opencontainers/image-spec/specs-go"
+	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
+
+	"github.com/affix-oci/affix/internal/fixture"
+	"github.com/affix-oci/affix/internal/oci"
+)
+
+// addRoot writes v as a blob of the layout in dir and lists it in
+// index.json.
+func addRoot(t *testing.T, dir, mt string, v any) ocispec.Descriptor {
+	t.Helper()
+	b, err := json.Marshal(v)
+	if err != nil {
+		t.Fatal(err)
+	}
+	d := ocispec.Descriptor{MediaType: mt, Digest: digest.FromBytes(b), Size: int64(len(b))}
+	if err := os.WriteFile(filepath.Join(dir, "blobs", "sha256", d.Digest.Encoded()), b, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	addRootDescriptor(t, dir, d)
+	return d
+}
+
+// TestSplitRoots checks that referrers listed in index.json beside the
+// image (as affix build --output and oras attach --oci-layout write them)
+// are not taken for images, and that an image listed twice counts once.
+func TestSplitRoots(t *testing.T) {
+	ctx := context.Background()
+	dir, res := writeVariants(t, fixture.Variants())
+	sbom := []byte(`{"spdxVersion":"SPDX-2.3"}`)
+	layer := ocispec.Descriptor{MediaType: "application/spdx+json", Digest: digest.FromBytes(sbom), Size: int64(len(sbom))}
+	if err := os.WriteFile(filepath.Join(dir, "blobs", "sha256", layer.Digest.Encoded()), sbom, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	subject := res.Manifests[1]
+	referrer := addRoot(t, dir, ocispec.MediaTypeImageManifest, ocispec.Manifest{
+		Versioned:    specs.Versioned{SchemaVersion: 2},
+		MediaType:    ocispec.MediaTypeImageManifest,
+		ArtifactType: "application/spdx+json",
+		Config:       ocispec.DescriptorEmptyJSON,
+		Layers:       []ocispec.Descriptor{layer},
+		Subject:      &ocispec.Descriptor{MediaType: subject.MediaType, Digest: subject.Digest, Size: subject.Size},
+	})
+	if err := os.WriteFile(filepath.Join(dir, "blobs", "sha256", ocispec.DescriptorEmptyJSON.Digest.Encoded()), ocispec.DescriptorEmptyJSON.Data, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	// The same index under a second name.
+	idx := res.Index
+	idx.Annotations = map[string]string{ocispec.AnnotationRefName: "second"}
+	addRootDescriptor(t, dir, idx)
+
+	l, err := oci.OpenLayout(ctx, dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	if n := len(l.Roots()); n != 3 {
+		t.Fatalf("index.json lists %d roots, want 3", n)
+	}
+	images, refs, err := oci.SplitRoots(ctx, l, l.Roots())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(images) != 1 || images[0].Digest != res.Index.Digest {
+		t.Errorf("images = %v, want only the index %s", images, res.Index.Digest)
+	}
+	if got := refs[subject.Digest]; len(got) != 1 || got[0].Digest != referrer.Digest {
+		t.Errorf("referrers of %s = %v, want %s", subject.Digest, got, referrer.Digest)
+	}
+	walked, err := oci.Walk(ctx, l, images...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(walked) != len(res.Manifests) {
+		t.Errorf("Walk found %d images, want %d", len(walked), len(res.Manifests))
+	}
+
+	// One root is returned as is, without reading it.
+	one := []ocispec.Descriptor{{MediaType: ocispec.MediaTypeImageIndex, Digest: digest.FromString("missing"), Size: 1}}
+	if images, refs, err := oci.SplitRoots(ctx, l, one); err != nil || len(images) != 1 || refs != nil {
+		t.Errorf("SplitRoots(one) = %v, %v, %v", images, refs, err)
+	}
+	// A root whose blob is missing is an error naming it.
+	two := append(one, res.Index)
+	if _, _, err := oci.SplitRoots(ctx, l, two); err == nil {
+		t.Error("SplitRoots with a missing blob: no error")
+	}
+}
+
+// addRootDescriptor lists d (whose blob exists) in index.json again.
+func addRootDescriptor(t *testing.T, dir string, d ocispec.Descriptor) {
+	t.Helper()
+	var idx ocispec.Index
+	ib, err := os.ReadFile(filepath.Join(dir, "index.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := json.Unmarshal(ib, &idx); err != nil {
+		t.Fatal(err)
+	}
+	idx.Manifests = append(idx.Manifests, d)
+	if ib, err = json.Marshal(idx); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(dir, "index.json"), ib, 0o644); err != nil {
+		t.Fatal(err)
+	}
+}
