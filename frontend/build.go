@@ -235,27 +235,44 @@ func (p *plan) attachables(prog *Progress, prefix string) ([]session.Attachable,
 }
 
 // readResult reads the layout one solve exported into dir: index.json
-// must list exactly one image index, which must hold the requested
-// platforms (in order), or one platform image when none was requested.
+// must list exactly one image index (once per image name: BuildKit writes
+// an entry for each), which must hold the requested platforms (in order),
+// or one platform image when none was requested. The first entry is
+// returned.
 func readResult(ctx context.Context, dir string, want []ocispec.Platform) (ocispec.Descriptor, []ocispec.Descriptor, error) {
 	l, err := oci.OpenLayout(ctx, oci.SchemeLayout+":"+dir)
 	if err != nil {
 		return ocispec.Descriptor{}, nil, fmt.Errorf("reading the exported layout: %w", err)
 	}
 	defer l.Close()
-	roots := l.Roots()
-	if len(roots) != 1 || !oci.IsIndex(roots[0].MediaType) {
-		return ocispec.Descriptor{}, nil, fmt.Errorf("exported layout %s: index.json lists %d entries, want one image index", dir, len(roots))
+	root, err := singleIndex(l.Roots())
+	if err != nil {
+		return ocispec.Descriptor{}, nil, fmt.Errorf("exported layout %s: %w", dir, err)
 	}
 	var idx ocispec.Index
-	if _, err := oci.ReadJSON(ctx, l, roots[0], &idx); err != nil {
+	if _, err := oci.ReadJSON(ctx, l, root, &idx); err != nil {
 		return ocispec.Descriptor{}, nil, fmt.Errorf("exported layout %s: %w", dir, err)
 	}
 	ms, err := platformManifests(idx, want)
 	if err != nil {
 		return ocispec.Descriptor{}, nil, fmt.Errorf("exported layout %s: %w", dir, err)
 	}
-	return roots[0], ms, nil
+	return root, ms, nil
+}
+
+// singleIndex returns the first of roots, the index.json entries of an
+// exported layout, when they all name one image index (BuildKit writes one
+// entry per image name).
+func singleIndex(roots []ocispec.Descriptor) (ocispec.Descriptor, error) {
+	if len(roots) == 0 || !oci.IsIndex(roots[0].MediaType) {
+		return ocispec.Descriptor{}, fmt.Errorf("index.json lists %d entries, want one image index", len(roots))
+	}
+	for _, r := range roots[1:] {
+		if r.Digest != roots[0].Digest {
+			return ocispec.Descriptor{}, fmt.Errorf("index.json lists %s and %s, want one image index", roots[0].Digest, r.Digest)
+		}
+	}
+	return roots[0], nil
 }
 
 // platformManifests returns the platform manifests of idx in the order of

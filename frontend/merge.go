@@ -149,11 +149,9 @@ func readPart(ctx context.Context, dir string) (layoutPart, error) {
 		return lp, fmt.Errorf("reading a node's layout: %w", err)
 	}
 	defer l.Close()
-	roots := l.Roots()
-	if len(roots) != 1 || !oci.IsIndex(roots[0].MediaType) {
-		return lp, fmt.Errorf("node layout %s: index.json lists %d entries, want one image index", dir, len(roots))
+	if lp.root, err = singleIndex(l.Roots()); err != nil {
+		return lp, fmt.Errorf("node layout %s: %w", dir, err)
 	}
-	lp.root = roots[0]
 	if _, err := oci.ReadJSON(ctx, l, lp.root, &lp.index); err != nil {
 		return lp, fmt.Errorf("node layout %s: %w", dir, err)
 	}

@@ -5,11 +5,13 @@ import (
 	"maps"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 
 	"github.com/affix-oci/affix/internal/fixture"
 	"github.com/affix-oci/affix/internal/oci"
 	"github.com/containerd/platforms"
+	"github.com/opencontainers/go-digest"
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
 )
 
@@ -106,5 +108,39 @@ func TestMerge(t *testing.T) {
 	root2, _ := mergeInto(filepath.Join(dir, "out2"))
 	if root2.Digest != root.Digest {
 		t.Errorf("merging twice: %s then %s", root.Digest, root2.Digest)
+	}
+}
+
+func TestSingleIndex(t *testing.T) {
+	idx := ocispec.Descriptor{MediaType: ocispec.MediaTypeImageIndex, Digest: digest.FromString("index"), Size: 5}
+	other := ocispec.Descriptor{MediaType: ocispec.MediaTypeImageIndex, Digest: digest.FromString("other"), Size: 5}
+	manifest := ocispec.Descriptor{MediaType: ocispec.MediaTypeImageManifest, Digest: digest.FromString("m"), Size: 1}
+	named := func(d ocispec.Descriptor, name string) ocispec.Descriptor {
+		d.Annotations = map[string]string{ocispec.AnnotationRefName: name}
+		return d
+	}
+	for _, tt := range []struct {
+		name    string
+		roots   []ocispec.Descriptor
+		wantErr string
+	}{
+		{"one", []ocispec.Descriptor{idx}, ""},
+		{"one image under two names", []ocispec.Descriptor{named(idx, "v1"), named(idx, "latest")}, ""},
+		{"empty", nil, "lists 0 entries"},
+		{"a manifest", []ocispec.Descriptor{manifest}, "want one image index"},
+		{"two images", []ocispec.Descriptor{idx, other}, "lists " + idx.Digest.String() + " and " + other.Digest.String()},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			got, err := singleIndex(tt.roots)
+			if tt.wantErr != "" {
+				if err == nil || !strings.Contains(err.Error(), tt.wantErr) {
+					t.Fatalf("singleIndex = %v, %v; want error %q", got.Digest, err, tt.wantErr)
+				}
+				return
+			}
+			if err != nil || got.Digest != idx.Digest || (len(tt.roots) > 1 && got.Annotations[ocispec.AnnotationRefName] != "v1") {
+				t.Errorf("singleIndex = %v, %v; want the first entry", got, err)
+			}
+		})
 	}
 }

@@ -13,6 +13,7 @@ import (
 	"testing"
 	"time"
 
+	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
 	orasoci "oras.land/oras-go/v2/content/oci"
 
 	"github.com/affix-oci/affix/internal/buildkittest"
@@ -282,7 +283,7 @@ func TestBuildOCIOutput(t *testing.T) {
 	out := t.TempDir()
 	layout := filepath.Join(out, "layout")
 	tarball := filepath.Join(out, "image.tar")
-	base := []string{"build", "--builder", d.Addr, "--platform", strings.Join(twoPlatforms, ","), "-t", "example.com/affix/two:v1"}
+	base := []string{"build", "--builder", d.Addr, "--platform", strings.Join(twoPlatforms, ","), "-t", "example.com/affix/two:v1", "-t", "example.com/affix/two:latest"}
 	e.ok(t, append(base, "--output", "type=oci,dest="+layout+",tar=false", dir)...)
 	e.ok(t, append(base, "--output", "type=oci,dest="+tarball, dir)...)
 
@@ -305,11 +306,13 @@ func TestBuildOCIOutput(t *testing.T) {
 			t.Errorf("%s: tar SBOM %s, directory %s", p, inTar.sboms[p].Digest, inDir.sboms[p].Digest)
 		}
 	}
-	// index.json: the image first, then one SBOM manifest per platform.
+	// index.json: the image first, once per tag, then one SBOM manifest
+	// per platform.
 	var idx struct {
 		Manifests []struct {
-			Digest       string `json:"digest"`
-			ArtifactType string `json:"artifactType"`
+			Digest       string            `json:"digest"`
+			ArtifactType string            `json:"artifactType"`
+			Annotations  map[string]string `json:"annotations"`
 		} `json:"manifests"`
 	}
 	b, err := os.ReadFile(filepath.Join(layout, "index.json"))
@@ -319,8 +322,9 @@ func TestBuildOCIOutput(t *testing.T) {
 	if err := json.Unmarshal(b, &idx); err != nil {
 		t.Fatal(err)
 	}
-	if len(idx.Manifests) != 3 || idx.Manifests[0].Digest != inDir.index.Digest.String() ||
-		idx.Manifests[1].ArtifactType != mediaTypeSPDX || idx.Manifests[2].ArtifactType != mediaTypeSPDX {
+	if len(idx.Manifests) != 4 || idx.Manifests[0].Digest != inDir.index.Digest.String() || idx.Manifests[1].Digest != inDir.index.Digest.String() ||
+		idx.Manifests[0].Annotations[ocispec.AnnotationRefName] != "v1" || idx.Manifests[1].Annotations[ocispec.AnnotationRefName] != "latest" ||
+		idx.Manifests[2].ArtifactType != mediaTypeSPDX || idx.Manifests[3].ArtifactType != mediaTypeSPDX {
 		t.Errorf("index.json: %s", b)
 	}
 

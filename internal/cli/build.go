@@ -333,16 +333,10 @@ func splitBuilders(values []string) (string, []string, error) {
 // frontendOptions returns the frontend options of the build. dir is the
 // layout directory to build into ("" for a temporary one).
 func (o *buildOptions) frontendOptions(contextDir string, p *buildPlan, dir string, prog *frontend.Progress) frontend.Options {
-	var tags []string
-	if len(p.tags) > 0 {
-		// The layout's index.json names the image after the first tag
-		// (one entry; the other tags are pushed, not recorded there).
-		tags = p.tags[:1]
-	}
 	return frontend.Options{
 		ContextDir:    contextDir,
 		Dockerfile:    o.file,
-		Tags:          tags,
+		Tags:          p.tags,
 		Platforms:     o.platforms,
 		BuildArgs:     o.buildArgs,
 		Target:        o.target,
