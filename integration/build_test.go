@@ -527,7 +527,7 @@ func TestDockerPlugin(t *testing.T) {
 		t.Errorf("docker affix version:\n%s", out)
 	}
 	help := run("affix", "--help")
-	for _, c := range []string{"build", "push", "attach", "ls", "get", "version"} {
+	for _, c := range []string{"build", "push", "attach", "ls", "get", "convert", "version"} {
 		if !regexpLine(help, c) {
 			t.Errorf("docker affix --help does not list %s:\n%s", c, help)
 		}
@@ -535,7 +535,7 @@ func TestDockerPlugin(t *testing.T) {
 	if out := run("--help"); !strings.Contains(out, "affix") {
 		t.Errorf("docker --help does not list the affix plugin:\n%s", out)
 	}
-	if out := run("affix", "build", "--help"); !strings.Contains(out, "--push") || !strings.Contains(out, "--sbom-format") {
+	if out := run("affix", "build", "--help"); !strings.Contains(out, "--push") || !strings.Contains(out, "--sbom-format") || !strings.Contains(out, "docker affix build ") {
 		t.Errorf("docker affix build --help:\n%s", out)
 	}
 }

@@ -38,7 +38,10 @@ type globalOptions struct {
 func NewRootCommand(name string) *cobra.Command {
 	var g globalOptions
 	root := &cobra.Command{
-		Use:           name,
+		// Use is the command's own name; the name shown in usage lines
+		// (docker affix inside the Docker CLI) is its display name.
+		Use:           "affix",
+		Annotations:   map[string]string{cobra.CommandDisplayNameAnnotation: name},
 		Short:         "Build images with BuildKit and publish each platform's SBOM as an OCI referrer in the same push",
 		SilenceUsage:  true,
 		SilenceErrors: true,

@@ -1,0 +1,45 @@
+package cli
+
+import (
+	"bytes"
+	"context"
+	"strings"
+	"testing"
+)
+
+// TestRunNameAndExitCodes checks the name usage lines show (affix, or
+// docker affix inside the Docker CLI) and the exit codes of Run.
+func TestRunNameAndExitCodes(t *testing.T) {
+	for _, tt := range []struct {
+		name, cmd string
+		args      []string
+		code      int
+		stdout    []string // substrings
+		stderr    []string
+	}{
+		{"help", "affix", []string{"build", "--help"}, 0, []string{"Usage:\n  affix build "}, nil},
+		{"plugin help", "docker affix", []string{"build", "--help"}, 0, []string{"Usage:\n  docker affix build "}, nil},
+		{"plugin root help", "docker affix", []string{"--help"}, 0, []string{"Usage:\n  docker affix [command]", `Use "docker affix [command] --help"`}, nil},
+		{"unknown flag", "affix", []string{"sbom", "--no-such-flag"}, 2, nil, []string{"affix: error: unknown flag: --no-such-flag"}},
+		{"unknown command", "docker affix", []string{"frobnicate"}, 1, nil, []string{`docker affix: error: unknown command "frobnicate" for "docker affix"`}},
+		{"runtime error", "affix", []string{"sbom", "oci-layout:/nonexistent"}, 1, nil, []string{"affix: error: ", "/nonexistent"}},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			var stdout, stderr bytes.Buffer
+			code := Run(context.Background(), tt.cmd, tt.args, &stdout, &stderr)
+			if code != tt.code {
+				t.Errorf("exit code %d, want %d; stderr:\n%s", code, tt.code, &stderr)
+			}
+			for _, s := range tt.stdout {
+				if !strings.Contains(stdout.String(), s) {
+					t.Errorf("stdout lacks %q:\n%s", s, &stdout)
+				}
+			}
+			for _, s := range tt.stderr {
+				if !strings.Contains(stderr.String(), s) {
+					t.Errorf("stderr lacks %q:\n%s", s, &stderr)
+				}
+			}
+		})
+	}
+}
