@@ -10,15 +10,39 @@ LDFLAGS  := -s -w -X $(PKG)/internal/version.Version=$(VERSION) -X $(PKG)/intern
 export PATH := $(BIN):$(PATH)
 export CGO_ENABLED ?= 0
 
-# Commands built into bin/.
-CMDS := affix
+# Commands built into bin/: affix (also the docker CLI plugin) and
+# affix-scanner (the BuildKit SBOM generator's binary).
+CMDS := affix affix-scanner
 
-.PHONY: all build tools deps test test-unit demo bench lint clean
+# Where `make install` puts them.
+PREFIX        ?= /usr/local
+DOCKER_CONFIG ?= $(HOME)/.docker
+
+.PHONY: all build install scanner-image tools deps test test-unit demo bench lint clean
 all: build
 
 build:
 	@mkdir -p $(BIN)
 	$(GO) build -trimpath -ldflags '$(LDFLAGS)' -o $(BIN)/ $(addprefix ./cmd/,$(CMDS))
+
+# install installs affix and affix-scanner into $(PREFIX)/bin and affix as
+# the Docker CLI plugin $(DOCKER_CONFIG)/cli-plugins/docker-affix (`docker
+# affix ...`).
+install: build
+	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(DOCKER_CONFIG)/cli-plugins
+	install -m 0755 $(addprefix $(BIN)/,$(CMDS)) $(DESTDIR)$(PREFIX)/bin/
+	install -m 0755 $(BIN)/affix $(DESTDIR)$(DOCKER_CONFIG)/cli-plugins/docker-affix
+
+# scanner-image builds the affix-scanner image (plugin/scanner/Dockerfile,
+# FROM scratch) for PLATFORMS with the running buildkitd (BUILDKIT_HOST, or
+# buildctl's default socket) and pushes it to $(REGISTRY)/affix-scanner:
+#   make scanner-image REGISTRY=registry.example.com/tools
+#   make scanner-image REGISTRY=127.0.0.1:5000 INSECURE=1
+# It prints the pushed reference with its digest, the value for
+# `--opt attest:sbom=generator=...`. See hack/scanner-image.sh.
+scanner-image: $(BIN)/buildctl
+	@test -n "$(REGISTRY)" || { echo "make scanner-image: set REGISTRY=host[:port][/path]" >&2; exit 2; }
+	REGISTRY=$(REGISTRY) BUILDCTL=$(BIN)/buildctl hack/scanner-image.sh
 
 # buildkitd and buildctl are built from the BuildKit module version in go.mod
 # (the `tool` directive), so the daemon matches the client library.

@@ -19,10 +19,6 @@ echo
 echo "== affix push vs push without SBOMs + oras attach"
 hack/bench-push.sh
 
-for s in hack/bench-build.sh hack/bench-scanner.sh; do
-	if [ -x "$s" ]; then
-		echo
-		echo "== $s"
-		"$s"
-	fi
-done
+echo
+echo "== affix build --push vs buildctl (without SBOMs, and with affix-scanner as BuildKit's generator)"
+hack/bench-build.sh

@@ -500,20 +500,32 @@ func TestBuildErrors(t *testing.T) {
 	}
 }
 
-// TestDockerPlugin installs affix as a Docker CLI plugin in a temporary
-// DOCKER_CONFIG and runs it through the docker client of this machine.
+// TestDockerPlugin installs affix with `make install` into a temporary
+// PREFIX and DOCKER_CONFIG and runs it as a Docker CLI plugin through the
+// docker client of this machine.
 func TestDockerPlugin(t *testing.T) {
-	bin := affixBin(t)
 	docker, err := exec.LookPath("docker")
 	if err != nil {
 		requireIntegration(t, fmt.Errorf("docker client not found"))
 	}
-	cfg := t.TempDir()
-	b, err := os.ReadFile(bin)
+	makeBin, err := exec.LookPath("make")
+	if err != nil {
+		requireIntegration(t, fmt.Errorf("make not found"))
+	}
+	root, err := buildkittest.RepoRoot()
 	if err != nil {
 		t.Fatal(err)
 	}
-	writeFile(t, filepath.Join(cfg, "cli-plugins", "docker-affix"), b, 0o755)
+	prefix, cfg := t.TempDir(), t.TempDir()
+	install := exec.CommandContext(t.Context(), makeBin, "-C", root, "install", "PREFIX="+prefix, "DOCKER_CONFIG="+cfg)
+	if out, err := install.CombinedOutput(); err != nil {
+		t.Fatalf("make install: %v\n%s", err, out)
+	}
+	for _, p := range []string{"bin/affix", "bin/affix-scanner"} {
+		if fi, err := os.Stat(filepath.Join(prefix, p)); err != nil || fi.Mode()&0o111 == 0 {
+			t.Errorf("make install: %s: %v", p, err)
+		}
+	}
 	run := func(args ...string) string {
 		cmd := exec.CommandContext(t.Context(), docker, args...)
 		cmd.Env = append(os.Environ(), "DOCKER_CONFIG="+cfg)
