@@ -24,6 +24,7 @@ type getOptions struct {
 	platform string
 	format   string
 	output   string
+	verify   bool
 }
 
 func newGetCmd(g *globalOptions) *cobra.Command {
@@ -33,8 +34,37 @@ func newGetCmd(g *globalOptions) *cobra.Command {
 		Short: "Print the SBOM of one platform of an image",
 		Long: `Print the SBOM referrer of REF's platform manifest (--platform when REF is a
 multi-platform index) in --format. With several, the newest by
-org.opencontainers.image.created wins. Without an SBOM referrer, a BuildKit
-in-index SPDX attestation is used (its in-toto predicate is printed).`,
+org.opencontainers.image.created wins. Without an SBOM referrer, an SPDX
+in-toto referrer (affix convert --keep-intoto), else a BuildKit in-index SPDX
+attestation is used (the statement's predicate is printed).
+
+--verify checks, before printing anything, that the chosen SBOM describes
+the platform manifest it was found for:
+
+  - the manifest holding the SBOM is read (and digest-checked), not taken
+    from the referrers list: its subject must be the platform manifest
+    (BuildKit in-index attestations may omit it);
+  - the image the document names must be that manifest's digest: for SPDX
+    the described package's pkg:oci purl (and its checksum), for CycloneDX
+    metadata.component's purl (and its hashes);
+  - a document that names no image (a BuildKit scanner's, for example: it
+    scans a directory, not an image) is accepted only inside an in-toto
+    statement whose subjects all carry the platform manifest's digest. The
+    subject is the binding the statement's producer (BuildKit, for its
+    attestations) made between document and image; comparing it with the
+    artifact's digest is the check in-toto verifiers do. A bare document
+    that names no image fails: nothing ties it to the image. affix convert
+    names the image in the documents it publishes where it can, and
+    --keep-intoto keeps the statement.
+
+On success a "verified: ..." line goes to stderr and the document to
+stdout (or --output). On failure the document is not printed; the error
+names REF, the platform, the digest of the manifest holding the SBOM, the
+digest the SBOM describes and the expected one; the exit code is 1. This
+is a consistency check (a stale, misplaced or mixed-up SBOM), not an
+authenticity check: nothing in it is signed; verify signatures for that.`,
+		Example: `  affix get --platform linux/arm64 registry.example.com/app:1.0
+  affix get --verify --platform linux/amd64 --format cyclonedx-json -o app.cdx.json registry.example.com/app:1.0`,
 		Args: func(_ *cobra.Command, args []string) error {
 			if len(args) != 1 {
 				return usageError(fmt.Errorf("want one REF, got %d arguments", len(args)))
@@ -48,6 +78,7 @@ in-index SPDX attestation is used (its in-toto predicate is printed).`,
 	f.StringVar(&o.platform, "platform", "", "platform of a multi-platform image, os/arch[/variant]")
 	f.StringVar(&o.format, "format", "spdx-json", "SBOM format: spdx-json or cyclonedx-json")
 	f.StringVarP(&o.output, "output", "o", "", "write to FILE instead of stdout")
+	f.BoolVar(&o.verify, "verify", false, "fail unless the SBOM describes the platform manifest it is attached to (see the command help)")
 	return cmd
 }
 
@@ -89,14 +120,18 @@ func get(cmd *cobra.Command, g *globalOptions, refStr string, o getOptions) erro
 	if err != nil {
 		return err
 	}
-	var doc []byte
-	if d, ok := exporter.Newest(refs, format.MediaType()); ok {
-		if doc, err = readSBOM(cmd, tgt, d); err != nil {
-			return err
-		}
-	} else if doc, err = attestationSBOM(cmd, tgt, images, img.Descriptor.Digest, format); err != nil {
+	src, err := chooseSBOM(cmd, tgt, images, img.Descriptor.Digest, refs, format)
+	if err != nil {
 		return err
 	}
+	if o.verify {
+		line, err := verifySBOM(refStr, img, format, src)
+		if err != nil {
+			return err
+		}
+		fmt.Fprintln(cmd.ErrOrStderr(), line)
+	}
+	doc := src.Doc
 	if o.output != "" {
 		return os.WriteFile(o.output, doc, 0o644)
 	}
@@ -104,11 +139,47 @@ func get(cmd *cobra.Command, g *globalOptions, refStr string, o getOptions) erro
 	return err
 }
 
-// readSBOM reads the single layer of an SBOM referrer.
-func readSBOM(cmd *cobra.Command, tgt *exporter.Remote, d ocispec.Descriptor) ([]byte, error) {
+// chooseSBOM returns the SBOM of subject in format: the newest SBOM
+// referrer, else (SPDX) the newest SPDX in-toto referrer, else a BuildKit
+// in-index attestation.
+func chooseSBOM(cmd *cobra.Command, tgt *exporter.Remote, images []oci.Image, subject digest.Digest, refs []ocispec.Descriptor, format sbomgen.Format) (*sbomSource, error) {
+	if d, ok := exporter.Newest(refs, format.MediaType()); ok {
+		return readSBOM(cmd, tgt, d)
+	}
+	if format == sbomgen.SPDXJSON {
+		var stmts []ocispec.Descriptor
+		for _, r := range refs {
+			if r.ArtifactType == oci.MediaTypeInToto && r.Annotations[annotationPredicateType] == predicateSPDX {
+				stmts = append(stmts, r)
+			}
+		}
+		if d, ok := exporter.Newest(stmts, oci.MediaTypeInToto); ok {
+			src, err := readInTotoSBOM(cmd, tgt, d)
+			if err != nil {
+				return nil, err
+			}
+			fmt.Fprintf(cmd.ErrOrStderr(), "affix: no %s SBOM referrer of %s; printing the predicate of in-toto referrer %s\n", format, subject, d.Digest)
+			return src, nil
+		}
+	}
+	return attestationSBOM(cmd, tgt, images, subject, format)
+}
+
+// readReferrer reads a referrer manifest, digest-verified: what --verify
+// checks is the manifest, not the referrers list's copy of it.
+func readReferrer(cmd *cobra.Command, tgt *exporter.Remote, d ocispec.Descriptor) (*ocispec.Manifest, error) {
 	var m ocispec.Manifest
 	if _, err := oci.ReadJSON(cmd.Context(), tgt, ocispec.Descriptor{MediaType: d.MediaType, Digest: d.Digest, Size: d.Size}, &m); err != nil {
-		return nil, fmt.Errorf("reading SBOM referrer %s: %w", d.Digest, err)
+		return nil, fmt.Errorf("reading referrer %s: %w", d.Digest, err)
+	}
+	return &m, nil
+}
+
+// readSBOM reads the single layer of an SBOM referrer.
+func readSBOM(cmd *cobra.Command, tgt *exporter.Remote, d ocispec.Descriptor) (*sbomSource, error) {
+	m, err := readReferrer(cmd, tgt, d)
+	if err != nil {
+		return nil, err
 	}
 	if len(m.Layers) != 1 || m.Layers[0].MediaType != d.ArtifactType {
 		return nil, fmt.Errorf("SBOM referrer %s: want exactly one %s layer, has %d layers", d.Digest, d.ArtifactType, len(m.Layers))
@@ -117,12 +188,45 @@ func readSBOM(cmd *cobra.Command, tgt *exporter.Remote, d ocispec.Descriptor) ([
 	if err != nil {
 		return nil, fmt.Errorf("reading SBOM %s of referrer %s: %w", m.Layers[0].Digest, d.Digest, err)
 	}
-	return b, nil
+	return &sbomSource{Manifest: d, Subject: m.Subject, Annotations: m.Annotations, Doc: b}, nil
+}
+
+// readInTotoSBOM reads the single in-toto statement layer of a referrer
+// and returns its SPDX predicate.
+func readInTotoSBOM(cmd *cobra.Command, tgt *exporter.Remote, d ocispec.Descriptor) (*sbomSource, error) {
+	m, err := readReferrer(cmd, tgt, d)
+	if err != nil {
+		return nil, err
+	}
+	if len(m.Layers) != 1 || m.Layers[0].MediaType != oci.MediaTypeInToto {
+		return nil, fmt.Errorf("in-toto referrer %s: want exactly one %s layer, has %d layers", d.Digest, oci.MediaTypeInToto, len(m.Layers))
+	}
+	stmt, err := readStatement(cmd, tgt, m.Layers[0])
+	if err != nil {
+		return nil, fmt.Errorf("in-toto referrer %s: %w", d.Digest, err)
+	}
+	if stmt.PredicateType != predicateSPDX {
+		return nil, fmt.Errorf("in-toto referrer %s: predicate type %q is not %s", d.Digest, stmt.PredicateType, predicateSPDX)
+	}
+	return &sbomSource{Manifest: d, Subject: m.Subject, Annotations: m.Annotations, Statement: stmt, Doc: append(stmt.Predicate, '\n')}, nil
+}
+
+// readStatement reads an in-toto statement layer.
+func readStatement(cmd *cobra.Command, tgt *exporter.Remote, l ocispec.Descriptor) (*inTotoStatement, error) {
+	b, err := oci.ReadBlob(cmd.Context(), tgt, l, maxSBOMSize)
+	if err != nil {
+		return nil, err
+	}
+	var stmt inTotoStatement
+	if err := json.Unmarshal(b, &stmt); err != nil {
+		return nil, fmt.Errorf("in-toto statement %s: %w", l.Digest, err)
+	}
+	return &stmt, nil
 }
 
 // attestationSBOM returns the SBOM predicate of a BuildKit in-index
 // attestation for subject (SPDX only: BuildKit writes SPDX statements).
-func attestationSBOM(cmd *cobra.Command, tgt *exporter.Remote, images []oci.Image, subject digest.Digest, format sbomgen.Format) ([]byte, error) {
+func attestationSBOM(cmd *cobra.Command, tgt *exporter.Remote, images []oci.Image, subject digest.Digest, format sbomgen.Format) (*sbomSource, error) {
 	for _, img := range images {
 		if !img.Attestation || img.Descriptor.Annotations[oci.AnnotationDockerReferenceDigest] != subject.String() || format != sbomgen.SPDXJSON {
 			continue
@@ -132,21 +236,16 @@ func attestationSBOM(cmd *cobra.Command, tgt *exporter.Remote, images []oci.Imag
 			return nil, err
 		}
 		for _, l := range m.Layers {
-			if l.Annotations[annotationPredicateType] != "https://spdx.dev/Document" {
+			if l.Annotations[annotationPredicateType] != predicateSPDX {
 				continue
 			}
-			b, err := oci.ReadBlob(cmd.Context(), tgt, l, maxSBOMSize)
+			stmt, err := readStatement(cmd, tgt, l)
 			if err != nil {
-				return nil, err
-			}
-			var stmt struct {
-				Predicate json.RawMessage `json:"predicate"`
-			}
-			if err := json.Unmarshal(b, &stmt); err != nil {
 				return nil, fmt.Errorf("attestation layer %s: %w", l.Digest, err)
 			}
 			fmt.Fprintf(cmd.ErrOrStderr(), "affix: no SBOM referrer of %s; printing BuildKit attestation %s\n", subject, img.Descriptor.Digest)
-			return append(stmt.Predicate, '\n'), nil
+			return &sbomSource{Manifest: img.Descriptor, InIndex: true, Subject: m.Subject, Annotations: m.Annotations, Statement: stmt,
+				Doc: append(stmt.Predicate, '\n')}, nil
 		}
 	}
 	return nil, fmt.Errorf("no %s SBOM referrer of %s (and no BuildKit SPDX attestation): %w", format, subject, oci.ErrNoMatch)

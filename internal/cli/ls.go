@@ -32,7 +32,8 @@ func newLsCmd(g *globalOptions) *cobra.Command {
 		Use:   "ls [flags] REF",
 		Short: "Show an image's index, platform manifests and each manifest's referrers",
 		Long: `Show the tree of REF: the index, its platform manifests and, for each
-platform manifest, its referrers (artifact type, digest, created) read from
+platform manifest, its referrers (artifact type, digest, created and, for
+SBOMs, the generator that made them: "by TOOL-VERSION") read from
 the referrers API, else the referrers tag schema, plus BuildKit's in-index
 attestation manifests.`,
 		Args: func(_ *cobra.Command, args []string) error {
@@ -59,6 +60,9 @@ type lsNode struct {
 	ArtifactType string        `json:"artifactType,omitempty"`
 	// Created is org.opencontainers.image.created.
 	Created string `json:"created,omitempty"`
+	// Generator is the dev.affix.sbom.generator annotation of a referrer:
+	// the tool and version that made an SBOM.
+	Generator string `json:"generator,omitempty"`
 	// PredicateTypes are the in-toto predicate types of an attestation.
 	PredicateTypes []string          `json:"predicateTypes,omitempty"`
 	Annotations    map[string]string `json:"annotations,omitempty"`
@@ -116,7 +120,8 @@ func buildTree(ctx context.Context, tgt *exporter.Remote, reference string) (*ls
 		var out []*lsNode
 		for _, r := range refs {
 			out = append(out, &lsNode{Kind: "referrer", MediaType: r.MediaType, Digest: r.Digest, Size: r.Size,
-				ArtifactType: r.ArtifactType, Created: r.Annotations[ocispec.AnnotationCreated], Annotations: r.Annotations})
+				ArtifactType: r.ArtifactType, Created: r.Annotations[ocispec.AnnotationCreated],
+				Generator: r.Annotations[oci.AnnotationGenerator], Annotations: r.Annotations})
 		}
 		return out, nil
 	}
@@ -204,6 +209,9 @@ func describeNode(n *lsNode) string {
 		s := fmt.Sprintf("%s  %s", n.ArtifactType, n.Digest)
 		if n.Created != "" {
 			s += "  " + n.Created
+		}
+		if n.Generator != "" {
+			s += "  by " + n.Generator
 		}
 		return s
 	case "attestation":

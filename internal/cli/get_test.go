@@ -1,0 +1,358 @@
+package cli
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"maps"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"testing"
+
+	"github.com/opencontainers/go-digest"
+	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
+	"oras.land/oras-go/v2/registry"
+	"oras.land/oras-go/v2/registry/remote"
+
+	"github.com/affix-oci/affix/exporter"
+	"github.com/affix-oci/affix/internal/fixture"
+	"github.com/affix-oci/affix/internal/oci"
+	"github.com/affix-oci/affix/internal/registrytest"
+	"github.com/affix-oci/affix/internal/version"
+)
+
+// newer is a created annotation later than any the fixtures' SBOMs carry,
+// so exporter.Newest picks the referrer that has it.
+const newer = ocispec.AnnotationCreated + "=2099-01-01T00:00:00Z"
+
+// variantsPair writes the Variants fixture's linux/amd64 and linux/arm64/v8
+// images (small, nothing compiled).
+func variantsPair(t *testing.T) (string, *fixture.Result) {
+	t.Helper()
+	spec := fixture.Variants()
+	spec.Images = []fixture.Image{spec.Images[0], spec.Images[3]}
+	dir := t.TempDir()
+	res, err := fixture.WriteLayout(dir, spec)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return dir, res
+}
+
+// writeFile writes b to a new file in a temporary directory.
+func writeFile(t *testing.T, name string, b []byte) string {
+	t.Helper()
+	p := filepath.Join(t.TempDir(), name)
+	if err := os.WriteFile(p, b, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return p
+}
+
+// mustAffix runs affix and fails the test unless it exits 0; it returns
+// stdout.
+func mustAffix(t *testing.T, args ...string) string {
+	t.Helper()
+	out, errs, code := affix(t, args...)
+	if code != 0 {
+		t.Fatalf("affix %s: exit %d\n%s%s", strings.Join(args, " "), code, out, errs)
+	}
+	return out
+}
+
+// spdxStatement is an in-toto statement whose subject names d, around an
+// SPDX document that names no image.
+func spdxStatement(t *testing.T, d digest.Digest) []byte {
+	t.Helper()
+	b, err := json.Marshal(map[string]any{
+		"_type":         "https://in-toto.io/Statement/v0.1",
+		"predicateType": predicateSPDX,
+		"subject":       []map[string]any{{"name": "pkg:docker/app@v1", "digest": map[string]string{d.Algorithm().String(): d.Encoded()}}},
+		"predicate":     json.RawMessage(noImageSPDX),
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
+}
+
+// noImageSPDX is an SPDX document of a scanned directory: it names no
+// image digest.
+const noImageSPDX = `{"spdxVersion":"SPDX-2.3","dataLicense":"CC0-1.0","SPDXID":"SPDXRef-DOCUMENT","name":"/rootfs",` +
+	`"documentNamespace":"https://example.invalid/rootfs","creationInfo":{"created":"2024-01-01T00:00:00Z","creators":["Tool: example-scanner-1.0"]},` +
+	`"packages":[{"SPDXID":"SPDXRef-DocumentRoot-Directory-rootfs","name":"/rootfs","downloadLocation":"NOASSERTION"}],` +
+	`"relationships":[{"spdxElementId":"SPDXRef-DOCUMENT","relationshipType":"DESCRIBES","relatedSpdxElement":"SPDXRef-DocumentRoot-Directory-rootfs"}]}`
+
+// TestGetVerify publishes right, wrong and unverifiable SBOMs in several
+// ways (affix push, affix attach, affix convert with and without
+// --keep-intoto, BuildKit in-index attestations, a referrers tag listing a
+// referrer of another manifest) on olareg with and without the referrers
+// API, and runs `affix get` with and without --verify on each.
+func TestGetVerify(t *testing.T) {
+	if testing.Short() {
+		t.Skip("scans images and runs registries")
+	}
+	cliEnv(t)
+	dir, res := variantsPair(t)
+	amd, arm := res.Manifests[0].Digest, res.Manifests[1].Digest
+	gen := version.Generator()
+	for _, kind := range []registrytest.Kind{registrytest.OlaregAPI, registrytest.OlaregNoAPI} {
+		t.Run(string(kind), func(t *testing.T) {
+			reg := registrytest.Start(t, kind, registrytest.Options{})
+			insecure := []string{"--insecure-registry", reg.Host}
+			ref := func(repo string) string { return reg.Ref(repo) + ":v1" }
+			run := func(args ...string) string {
+				return mustAffix(t, slices.Concat(args[:1], insecure, args[1:])...)
+			}
+
+			// app: affix push, SPDX and CycloneDX.
+			meta := filepath.Join(t.TempDir(), "meta.json")
+			run("push", "--sbom-format", "spdx-json", "--sbom-format", "cyclonedx-json", "--metadata-file", meta, "oci-layout:"+dir, ref("app"))
+			sbom := map[string]digest.Digest{} // platform format → referrer
+			for _, p := range readMeta(t, meta).Platforms {
+				for _, r := range p.Referrers {
+					sbom[p.Platform+" "+r.Format] = r.Digest
+				}
+			}
+			armDoc := run("get", "--platform", "linux/arm64", ref("app"))
+
+			// wrong: the arm64 SBOM attached to the amd64 manifest, newer.
+			run("push", "oci-layout:"+dir, ref("wrong"))
+			wrong := digest.Digest(strings.TrimSpace(run("attach", "--platform", "linux/amd64", "--artifact-type", oci.MediaTypeSPDX,
+				"--annotation", newer, "--annotation", oci.AnnotationGenerator+"=hand", ref("wrong"), writeFile(t, "arm64.spdx.json", []byte(armDoc)))))
+
+			// noimage: a newer SPDX document naming no image.
+			run("push", "oci-layout:"+dir, ref("noimage"))
+			noimage := digest.Digest(strings.TrimSpace(run("attach", "--platform", "linux/amd64", "--artifact-type", oci.MediaTypeSPDX,
+				"--annotation", newer, "--annotation", oci.AnnotationGenerator+"=example-scanner-1.0", ref("noimage"), writeFile(t, "dir.spdx.json", []byte(noImageSPDX)))))
+
+			// BuildKit-style images: in-index attestations (their SPDX
+			// documents name no image; the statements' subjects do).
+			bk := pushBuildKitStyle(t, reg, "bk")
+			bkAmd, bkArm := bk.Manifests[0].Digest, bk.Manifests[1].Digest
+			pushBuildKitStyle(t, reg, "conv")
+			run("convert", ref("conv"))
+			pushBuildKitStyle(t, reg, "kept")
+			run("convert", "--keep-intoto", ref("kept"))
+			// badstmt: an in-toto referrer of amd64 whose statement names arm/v6.
+			pushBuildKitStyle(t, reg, "badstmt")
+			badstmt := digest.Digest(strings.TrimSpace(run("attach", "--platform", "linux/amd64", "--artifact-type", oci.MediaTypeInToto,
+				"--annotation", annotationPredicateType+"="+predicateSPDX, "--annotation", newer,
+				ref("badstmt"), writeFile(t, "stmt.json", spdxStatement(t, bkArm)))))
+
+			// moved (referrers tag schema only): amd64's referrers tag
+			// lists, newest, the SBOM referrer whose subject is arm64.
+			var moved digest.Digest
+			var movedDoc string // moved's arm64 SBOM: it names moved:v1
+			if !reg.Referrers {
+				moved = listUnderOtherSubject(t, reg, "moved", dir, amd, arm)
+				movedDoc = run("get", "--platform", "linux/arm64", ref("moved"))
+			}
+
+			verified := func(r, m digest.Digest, note string) []string {
+				return []string{"verified: SBOM " + r.String() + " describes " + m.String() + " (" + note}
+			}
+			failed := func(repo, platform string, more ...string) []string {
+				return append([]string{errNotVerified.Error() + ": " + ref(repo) + " (" + platform + "): "}, more...)
+			}
+			tests := []struct {
+				name       string
+				args       []string // after get and the registry flags
+				code       int
+				stdout     string   // "" means none; "*" means the document get prints without --verify
+				stderr     []string // substrings
+				tagsSchema bool     // only without the referrers API
+			}{
+				{name: "push spdx amd64", args: []string{"--verify", "--platform", "linux/amd64", ref("app")}, stdout: "*",
+					stderr: verified(sbom["linux/amd64 spdx-json"], amd, `generator "`+gen+`")`)},
+				{name: "push spdx arm64", args: []string{"--verify", "--platform", "linux/arm64", ref("app")}, stdout: armDoc,
+					stderr: verified(sbom["linux/arm64/v8 spdx-json"], arm, `generator "`+gen+`")`)},
+				{name: "push cyclonedx amd64", args: []string{"--verify", "--format", "cyclonedx-json", "--platform", "linux/amd64", ref("app")}, stdout: "*",
+					stderr: verified(sbom["linux/amd64 cyclonedx-json"], amd, `generator "`+gen+`")`)},
+				{name: "wrong sbom without verify", args: []string{"--platform", "linux/amd64", ref("wrong")}, stdout: armDoc},
+				{name: "wrong sbom", args: []string{"--verify", "--platform", "linux/amd64", ref("wrong")}, code: 1,
+					stderr: failed("wrong", "linux/amd64", "SBOM referrer "+wrong.String()+` (generator "hand") describes image `+arm.String()+
+						", not the platform manifest "+amd.String()+" it is attached to")},
+				{name: "document names no image", args: []string{"--verify", "--platform", "linux/amd64", ref("noimage")}, code: 1,
+					stderr: failed("noimage", "linux/amd64", "cannot verify SBOM referrer "+noimage.String()+` (generator "example-scanner-1.0"): `,
+						"names no image manifest digest", "nothing in it ties it to the platform manifest "+amd.String())},
+				{name: "buildkit in-index attestation", args: []string{"--verify", "--platform", "linux/amd64", ref("bk")}, stdout: "*",
+					stderr: append([]string{"printing BuildKit attestation " + bk.Attestations[0].Digest.String()},
+						verified(bk.Attestations[0].Digest, bkAmd, `by its in-toto statement's subject; generator "fixture")`)...)},
+				{name: "converted, statement dropped", args: []string{"--verify", "--platform", "linux/amd64", ref("conv")}, code: 1,
+					stderr: failed("conv", "linux/amd64", "cannot verify SBOM referrer ", `(generator "fixture")`, "names no image manifest digest")},
+				{name: "converted, statement kept", args: []string{"--verify", "--platform", "linux/amd64", ref("kept")}, stdout: "*",
+					stderr: []string{"printing the predicate of in-toto referrer ", " describes " + bkAmd.String() + ` (by its in-toto statement's subject; generator "fixture")`}},
+				{name: "statement names another image", args: []string{"--verify", "--platform", "linux/amd64", ref("badstmt")}, code: 1,
+					stderr: failed("badstmt", "linux/amd64", "in-toto SBOM referrer "+badstmt.String()+` (generator "example-scanner-1.0"): `,
+						`in-toto subject "pkg:docker/app@v1" is `+bkArm.String()+"; expected the platform manifest "+bkAmd.String())},
+				{name: "cyclonedx of buildkit image", args: []string{"--verify", "--format", "cyclonedx-json", "--platform", "linux/amd64", ref("bk")}, code: 1,
+					stderr: []string{"no cyclonedx-json SBOM referrer of " + bkAmd.String()}},
+				{name: "listed under another subject without verify", args: []string{"--platform", "linux/amd64", ref("moved")}, stdout: movedDoc, tagsSchema: true},
+				{name: "listed under another subject", args: []string{"--verify", "--platform", "linux/amd64", ref("moved")}, code: 1, tagsSchema: true,
+					stderr: failed("moved", "linux/amd64", "SBOM referrer "+moved.String()+` (generator "`+gen+`") has subject `+arm.String()+
+						", not the platform manifest "+amd.String())},
+			}
+			for _, tt := range tests {
+				if tt.tagsSchema && reg.Referrers {
+					continue
+				}
+				t.Run(tt.name, func(t *testing.T) {
+					out, errs, code := affix(t, slices.Concat([]string{"get"}, insecure, tt.args)...)
+					t.Logf("exit %d, stderr:\n%s", code, errs)
+					if code != tt.code {
+						t.Fatalf("exit %d, want %d\nstderr: %s", code, tt.code, errs)
+					}
+					want := tt.stdout
+					if want == "*" {
+						var plain []string
+						for _, a := range tt.args {
+							if a != "--verify" {
+								plain = append(plain, a)
+							}
+						}
+						want = run(append([]string{"get"}, plain...)...)
+					}
+					if out != want {
+						t.Errorf("stdout (%d bytes) is not the expected document (%d bytes)\n%.300s", len(out), len(want), out)
+					}
+					for _, s := range tt.stderr {
+						if !strings.Contains(errs, s) {
+							t.Errorf("stderr lacks %q:\n%s", s, errs)
+						}
+					}
+					if tt.code == 0 && strings.Contains(strings.Join(tt.args, " "), "--verify") && strings.Count(errs, "verified: ") != 1 {
+						t.Errorf("want one verified line:\n%s", errs)
+					}
+				})
+			}
+		})
+	}
+}
+
+// listUnderOtherSubject pushes the image to repo and rewrites the
+// referrers tag of manifest amd to list, as its newest SBOM, the SBOM
+// referrer of manifest arm (whose own subject stays arm), as a registry
+// or a careless tool could. It returns that referrer's digest.
+func listUnderOtherSubject(t *testing.T, reg *registrytest.Registry, repo, dir string, amd, arm digest.Digest) digest.Digest {
+	t.Helper()
+	ctx := context.Background()
+	mustAffix(t, "push", "--insecure-registry", reg.Host, "oci-layout:"+dir, reg.Ref(repo)+":v1")
+	tgt, err := exporter.NewRemote(registry.Reference{Registry: reg.Host, Repository: repo}, exporter.RemoteOptions{PlainHTTP: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	armIdx, err := exporter.ReadReferrersIndex(ctx, tgt, arm)
+	if err != nil || len(armIdx.Manifests) != 1 {
+		t.Fatalf("referrers of %s: %v %+v", arm, err, armIdx)
+	}
+	amdIdx, err := exporter.ReadReferrersIndex(ctx, tgt, amd)
+	if err != nil || len(amdIdx.Manifests) != 1 {
+		t.Fatalf("referrers of %s: %v %+v", amd, err, amdIdx)
+	}
+	entry := armIdx.Manifests[0]
+	entry.Annotations = maps.Clone(entry.Annotations)
+	entry.Annotations[ocispec.AnnotationCreated] = "2099-01-01T00:00:00Z"
+	amdIdx.Manifests = append(amdIdx.Manifests, entry)
+	b, err := json.Marshal(amdIdx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := &remote.Repository{Reference: registry.Reference{Registry: reg.Host, Repository: repo}, PlainHTTP: true}
+	desc := oci.DescriptorFor(ocispec.MediaTypeImageIndex, b)
+	if err := r.PushReference(ctx, desc, bytes.NewReader(b), amd.Algorithm().String()+"-"+amd.Encoded()); err != nil {
+		t.Fatal(err)
+	}
+	return entry.Digest
+}
+
+// TestGetVerifyStatement checks which in-toto subjects bind a document
+// that names no image to a manifest.
+func TestGetVerifyStatement(t *testing.T) {
+	want := digest.FromString("platform manifest")
+	other := digest.FromString("another manifest")
+	sub := func(name string, d map[string]string) inTotoSubject { return inTotoSubject{Name: name, Digest: d} }
+	sha := func(d digest.Digest) map[string]string { return map[string]string{"sha256": d.Encoded()} }
+	tests := []struct {
+		name string
+		stmt inTotoStatement
+		err  string // "" means accepted
+	}{
+		{"one subject", inTotoStatement{Type: "https://in-toto.io/Statement/v1", PredicateType: predicateSPDX, Subject: []inTotoSubject{sub("a", sha(want))}}, ""},
+		{"two names, one digest", inTotoStatement{Type: "https://in-toto.io/Statement/v0.1", PredicateType: predicateSPDX,
+			Subject: []inTotoSubject{sub("a:v1", sha(want)), sub("a:latest", sha(want))}}, ""},
+		{"another image among them", inTotoStatement{Type: "https://in-toto.io/Statement/v0.1", PredicateType: predicateSPDX,
+			Subject: []inTotoSubject{sub("a", sha(want)), sub("b", sha(other))}}, `in-toto subject "b" is sha256:` + other.Encoded()},
+		{"no subject", inTotoStatement{Type: "https://in-toto.io/Statement/v0.1", PredicateType: predicateSPDX}, "has no subject"},
+		{"other algorithm only", inTotoStatement{Type: "https://in-toto.io/Statement/v0.1", PredicateType: predicateSPDX,
+			Subject: []inTotoSubject{sub("a", map[string]string{"sha512": "00"})}}, `in-toto subject "a" has no sha256 digest`},
+		{"not a statement", inTotoStatement{Type: "https://example.invalid/", PredicateType: predicateSPDX, Subject: []inTotoSubject{sub("a", sha(want))}}, "is not an in-toto statement"},
+		{"provenance", inTotoStatement{Type: "https://in-toto.io/Statement/v1", PredicateType: "https://slsa.dev/provenance/v1",
+			Subject: []inTotoSubject{sub("a", sha(want))}}, "is not https://spdx.dev/Document"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			err := tt.stmt.checkSubjects(want)
+			switch {
+			case tt.err == "" && err != nil:
+				t.Errorf("rejected: %v", err)
+			case tt.err != "" && (err == nil || !strings.Contains(err.Error(), tt.err)):
+				t.Errorf("error %v, want %q", err, tt.err)
+			}
+		})
+	}
+}
+
+// TestLsGenerator: `affix ls` shows the generator of each SBOM referrer,
+// and nothing for a referrer without one.
+func TestLsGenerator(t *testing.T) {
+	if testing.Short() {
+		t.Skip("scans images and runs a registry")
+	}
+	cliEnv(t)
+	dir, _ := variantsPair(t)
+	reg := registrytest.Start(t, registrytest.OlaregNoAPI, registrytest.Options{})
+	ref := reg.Ref("app") + ":v1"
+	mustAffix(t, "push", "--insecure-registry", reg.Host, "oci-layout:"+dir, ref)
+	mustAffix(t, "attach", "--insecure-registry", reg.Host, "--platform", "linux/amd64", "--artifact-type", "application/vnd.example.sig+json",
+		ref, writeFile(t, "sig.json", []byte(`{"sig":1}`)))
+	gen := version.Generator()
+
+	text := mustAffix(t, "ls", "--insecure-registry", reg.Host, ref)
+	var sboms, sigs int
+	for _, line := range strings.Split(text, "\n") {
+		switch {
+		case strings.Contains(line, oci.MediaTypeSPDX):
+			sboms++
+			if !strings.HasSuffix(line, "  by "+gen) {
+				t.Errorf("SBOM line without its generator: %q", line)
+			}
+		case strings.Contains(line, "application/vnd.example.sig+json"):
+			sigs++
+			if strings.Contains(line, " by ") {
+				t.Errorf("signature line names a generator: %q", line)
+			}
+		}
+	}
+	if sboms != 2 || sigs != 1 {
+		t.Errorf("%d SBOM and %d signature lines:\n%s", sboms, sigs, text)
+	}
+
+	var tree lsTree
+	if err := json.Unmarshal([]byte(mustAffix(t, "ls", "--json", "--insecure-registry", reg.Host, ref)), &tree); err != nil {
+		t.Fatal(err)
+	}
+	for _, pl := range tree.Root.Children {
+		for _, r := range pl.Children {
+			want := ""
+			if r.ArtifactType == oci.MediaTypeSPDX {
+				want = gen
+			}
+			if r.Generator != want {
+				t.Errorf("%s %s: generator %q, want %q", pl.Platform, r.ArtifactType, r.Generator, want)
+			}
+		}
+	}
+}

@@ -1,0 +1,168 @@
+package cli
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strings"
+
+	"github.com/opencontainers/go-digest"
+	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
+
+	"github.com/affix-oci/affix/internal/oci"
+	"github.com/affix-oci/affix/sbomgen"
+)
+
+// errNotVerified means `affix get --verify` could not show that an SBOM
+// describes the platform manifest it was found for.
+var errNotVerified = errors.New("SBOM verification failed")
+
+// predicateSPDX is the in-toto predicate type of an SPDX document.
+const predicateSPDX = "https://spdx.dev/Document"
+
+// sbomSource is the SBOM `affix get` chose and the manifest it came in.
+type sbomSource struct {
+	// Manifest is the manifest holding the document: an SBOM or in-toto
+	// referrer, or a BuildKit attestation manifest of the index. Its
+	// digest was verified when it was read.
+	Manifest ocispec.Descriptor
+	// InIndex is true for a BuildKit attestation manifest of the index
+	// (not a referrer).
+	InIndex bool
+	// Subject is the manifest's subject field as read; nil when absent.
+	Subject *ocispec.Descriptor
+	// Annotations are the manifest's own annotations as read (not the
+	// referrers list's copy).
+	Annotations map[string]string
+	// Statement is the in-toto statement Doc came in; nil for a bare
+	// document.
+	Statement *inTotoStatement
+	// Doc is the SBOM document, as printed.
+	Doc []byte
+}
+
+// describe names the source in messages.
+func (s *sbomSource) describe() string {
+	switch {
+	case s.InIndex:
+		return "BuildKit attestation manifest " + s.Manifest.Digest.String() + " (in the index)"
+	case s.Statement != nil:
+		return "in-toto SBOM referrer " + s.Manifest.Digest.String()
+	}
+	return "SBOM referrer " + s.Manifest.Digest.String()
+}
+
+// generator is the dev.affix.sbom.generator annotation of the manifest,
+// else the first "Tool:" creator of an SPDX document, else "".
+func (s *sbomSource) generator() string {
+	if g := s.Annotations[oci.AnnotationGenerator]; g != "" {
+		return g
+	}
+	var v struct {
+		CreationInfo struct {
+			Creators []string `json:"creators"`
+		} `json:"creationInfo"`
+	}
+	if json.Unmarshal(s.Doc, &v) != nil {
+		return ""
+	}
+	for _, c := range v.CreationInfo.Creators {
+		if typ, who, ok := strings.Cut(c, ":"); ok && strings.TrimSpace(typ) == "Tool" {
+			return strings.TrimSpace(who)
+		}
+	}
+	return ""
+}
+
+// inTotoStatement is an in-toto statement (v0.1 or v1).
+type inTotoStatement struct {
+	Type          string          `json:"_type"`
+	PredicateType string          `json:"predicateType"`
+	Subject       []inTotoSubject `json:"subject"`
+	Predicate     json.RawMessage `json:"predicate"`
+}
+
+type inTotoSubject struct {
+	Name   string            `json:"name"`
+	Digest map[string]string `json:"digest"`
+}
+
+// checkSubjects reports why the statement does not bind its predicate to
+// want alone: every subject must carry want's digest (of want's
+// algorithm), and there must be at least one.
+func (s *inTotoStatement) checkSubjects(want digest.Digest) error {
+	if !strings.HasPrefix(s.Type, "https://in-toto.io/Statement/") {
+		return fmt.Errorf("_type %q is not an in-toto statement", s.Type)
+	}
+	if s.PredicateType != predicateSPDX {
+		return fmt.Errorf("predicate type %q is not %s", s.PredicateType, predicateSPDX)
+	}
+	if len(s.Subject) == 0 {
+		return errors.New("the in-toto statement has no subject")
+	}
+	alg := want.Algorithm().String()
+	for _, sub := range s.Subject {
+		v, ok := sub.Digest[alg]
+		if !ok {
+			return fmt.Errorf("in-toto subject %q has no %s digest", sub.Name, alg)
+		}
+		if v != want.Encoded() {
+			return fmt.Errorf("in-toto subject %q is %s:%s", sub.Name, alg, v)
+		}
+	}
+	return nil
+}
+
+// verifySBOM checks that src describes the platform manifest img it was
+// found for, and returns the line to print when it does. The error wraps
+// errNotVerified and names ref, the platform, the manifest src came in, the
+// digest it describes and the one expected.
+func verifySBOM(ref string, img oci.Image, format sbomgen.Format, src *sbomSource) (string, error) {
+	want := img.Descriptor.Digest
+	gen := src.generator()
+	genNote := "generator not named"
+	if gen != "" {
+		genNote = fmt.Sprintf("generator %q", gen)
+	}
+	what := fmt.Sprintf("%s (%s)", src.describe(), genNote)
+	fail := func(format string, args ...any) error {
+		return fmt.Errorf("%w: %s (%s): %s", errNotVerified, ref, img, fmt.Sprintf(format, args...))
+	}
+
+	// The manifest that holds the document must point at the platform
+	// manifest itself; a referrers list entry is only an index of them.
+	switch {
+	case src.Subject != nil && src.Subject.Digest != want:
+		return "", fail("%s has subject %s, not the platform manifest %s", what, src.Subject.Digest, want)
+	case src.Subject == nil && !src.InIndex:
+		return "", fail("%s has no subject; expected the platform manifest %s", what, want)
+	}
+
+	described, derr := sbomgen.DescribedDigest(format, src.Doc)
+	if derr != nil && !errors.Is(derr, sbomgen.ErrNoSubject) {
+		return "", fail("%s: cannot read the document: %v", what, derr)
+	}
+	if derr == nil && described != want {
+		return "", fail("%s describes image %s, not the platform manifest %s it is attached to", what, described, want)
+	}
+	how := ""
+	if src.Statement != nil {
+		// The statement's subject is the build system's binding of the
+		// document to the image; it must not point anywhere else, and
+		// carries the check alone when the document names no image.
+		// A statement without subjects adds nothing to a document that
+		// names the image itself.
+		err := src.Statement.checkSubjects(want)
+		if err != nil && (derr != nil || len(src.Statement.Subject) > 0) {
+			return "", fail("%s: %v; expected the platform manifest %s", what, err, want)
+		}
+		if derr != nil {
+			how = "by its in-toto statement's subject; "
+		}
+	} else if derr != nil {
+		return "", fail("cannot verify %s: %v: nothing in it ties it to the platform manifest %s "+
+			"(verifiable documents name the image by a pkg:oci purl with its digest, or come in an in-toto statement whose subject is that digest)",
+			what, derr, want)
+	}
+	return fmt.Sprintf("verified: SBOM %s describes %s (%s%s)", src.Manifest.Digest, want, how, genNote), nil
+}
