@@ -248,5 +248,5 @@ func attestationSBOM(cmd *cobra.Command, tgt *exporter.Remote, images []oci.Imag
 				Doc: append(stmt.Predicate, '\n')}, nil
 		}
 	}
-	return nil, fmt.Errorf("no %s SBOM referrer of %s (and no BuildKit SPDX attestation): %w", format, subject, oci.ErrNoMatch)
+	return nil, fmt.Errorf("no %s SBOM referrer of %s (and no BuildKit SPDX attestation)", format, subject)
 }
