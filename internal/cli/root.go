@@ -49,6 +49,20 @@ func NewRootCommand(name string) *cobra.Command {
 			HiddenDefaultCmd: true,
 		},
 	}
+	// An unknown command is a usage error (exit code 2), like an unknown
+	// flag; cobra would report it as a plain error.
+	root.Args = cobra.ArbitraryArgs
+	root.SuggestionsMinimumDistance = 2
+	root.RunE = func(cmd *cobra.Command, args []string) error {
+		if len(args) == 0 {
+			return cmd.Help()
+		}
+		msg := fmt.Sprintf("unknown command %q for %q", args[0], cmd.CommandPath())
+		if s := cmd.SuggestionsFor(args[0]); len(s) > 0 {
+			msg += fmt.Sprintf(" (did you mean %q?)", s[0])
+		}
+		return usageError(errors.New(msg))
+	}
 	root.PersistentFlags().BoolVarP(&g.debug, "debug", "D", false, "print debug logs")
 	root.PersistentPreRun = func(*cobra.Command, []string) {
 		// BuildKit and containerd log through the global logrus logger;

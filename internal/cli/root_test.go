@@ -19,9 +19,11 @@ func TestRunNameAndExitCodes(t *testing.T) {
 	}{
 		{"help", "affix", []string{"build", "--help"}, 0, []string{"Usage:\n  affix build "}, nil},
 		{"plugin help", "docker affix", []string{"build", "--help"}, 0, []string{"Usage:\n  docker affix build "}, nil},
-		{"plugin root help", "docker affix", []string{"--help"}, 0, []string{"Usage:\n  docker affix [command]", `Use "docker affix [command] --help"`}, nil},
+		{"plugin root help", "docker affix", []string{"--help"}, 0, []string{"  docker affix [command]\n", `Use "docker affix [command] --help"`}, nil},
 		{"unknown flag", "affix", []string{"sbom", "--no-such-flag"}, 2, nil, []string{"affix: error: unknown flag: --no-such-flag"}},
-		{"unknown command", "docker affix", []string{"frobnicate"}, 1, nil, []string{`docker affix: error: unknown command "frobnicate" for "docker affix"`}},
+		{"unknown command", "docker affix", []string{"frobnicate"}, 2, nil, []string{`docker affix: error: unknown command "frobnicate" for "docker affix"`}},
+		{"misspelt command", "affix", []string{"biuld"}, 2, nil, []string{`affix: error: unknown command "biuld" for "affix" (did you mean "build"?)`}},
+		{"no command", "affix", nil, 0, []string{"Available Commands:"}, nil},
 		{"runtime error", "affix", []string{"sbom", "oci-layout:/nonexistent"}, 1, nil, []string{"affix: error: ", "/nonexistent"}},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
