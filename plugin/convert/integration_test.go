@@ -220,8 +220,9 @@ func lsShape(t *testing.T, host, ref string) []string {
 // with and without BUILDKIT_SBOM_SCAN_STAGE, pushes it to docker-registry
 // and olareg (referrers API), and checks that each platform's SBOM lists
 // the packages affix's own scan of that platform image lists; then that
-// `affix convert --strip-attestations` leaves the tree `affix push` makes:
-// each platform with one application/spdx+json referrer naming it.
+// `affix convert --strip-attestations` leaves the tree `affix push` of the
+// same layout and `affix build --push` of the same Dockerfile make: each
+// platform with one application/spdx+json referrer naming it.
 func TestIntegrationBuildKitGenerator(t *testing.T) {
 	bin := buildkittest.Require(t)
 	if _, err := buildkittest.FindBuildctl(); err != nil {
@@ -347,8 +348,12 @@ func TestIntegrationBuildKitGenerator(t *testing.T) {
 					}
 					pushed := reg.Ref(tc.name+"-affix") + ":v1"
 					affixRun(t, "push", "--strip-attestations", "--insecure-registry", reg.Host, "oci-layout:"+layout, pushed)
+					// The same Dockerfile built by affix build.
+					built := reg.Ref(tc.name+"-built") + ":v1"
+					affixRun(t, "build", "--builder", d.Addr, "--progress", "quiet", "--platform", "linux/amd64,linux/arm64",
+						"-f", filepath.Join(tc.dockerDir, "Dockerfile"), "--push", "-t", built, "--insecure-registry", reg.Host, ctxDir)
 
-					converted, byAffix := lsShape(t, reg.Host, ref), lsShape(t, reg.Host, pushed)
+					converted, byAffix, byBuild := lsShape(t, reg.Host, ref), lsShape(t, reg.Host, pushed), lsShape(t, reg.Host, built)
 					if reg.Referrers {
 						// BuildKit's attestation manifests carry a subject:
 						// a registry with the referrers API lists them as
@@ -365,8 +370,9 @@ func TestIntegrationBuildKitGenerator(t *testing.T) {
 					want := []string{"index",
 						"linux/amd64 manifest ", "linux/amd64 └ referrer " + oci.MediaTypeSPDX,
 						"linux/arm64 manifest ", "linux/arm64 └ referrer " + oci.MediaTypeSPDX}
-					if !slices.Equal(converted, want) || !slices.Equal(byAffix, want) {
-						t.Errorf("affix ls of the converted image:\n%s\nof the image affix pushed:\n%s\nwant:\n%s", strings.Join(converted, "\n"), strings.Join(byAffix, "\n"), strings.Join(want, "\n"))
+					if !slices.Equal(converted, want) || !slices.Equal(byAffix, want) || !slices.Equal(byBuild, want) {
+						t.Errorf("affix ls of the converted image:\n%s\nof the image affix pushed:\n%s\nof the image affix built:\n%s\nwant:\n%s",
+							strings.Join(converted, "\n"), strings.Join(byAffix, "\n"), strings.Join(byBuild, "\n"), strings.Join(want, "\n"))
 					}
 					checkConverted(t, reg, tc.name, platforms, tc.params != nil)
 				})
