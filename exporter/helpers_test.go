@@ -34,7 +34,7 @@ func twoPlatforms(attest bool) fixture.Spec {
 }
 
 // source writes spec as a layout and opens it.
-func source(t *testing.T, spec fixture.Spec) (*oci.Layout, *fixture.Result) {
+func source(t testing.TB, spec fixture.Spec) (*oci.Layout, *fixture.Result) {
 	t.Helper()
 	dir := t.TempDir()
 	res, err := fixture.WriteLayout(dir, spec)
@@ -58,7 +58,7 @@ func client(cred auth.CredentialFunc) (*auth.Client, *exporter.Counter) {
 }
 
 // target returns a Remote for host/repo.
-func target(t *testing.T, host, repo string, c remote.Client) *exporter.Remote {
+func target(t testing.TB, host, repo string, c remote.Client) *exporter.Remote {
 	t.Helper()
 	r, err := exporter.NewRemote(registry.Reference{Registry: host, Repository: repo}, exporter.RemoteOptions{Client: c, PlainHTTP: true})
 	if err != nil {
