@@ -9,6 +9,7 @@ import (
 	"encoding/json"
 	"errors"
 	"io"
+	"math/rand/v2"
 	"os"
 	"path/filepath"
 	"slices"
@@ -793,5 +794,36 @@ func TestSbomPURL(t *testing.T) {
 				t.Errorf("ociPURLDigest(%s) = %s, %v", got, pd, ok)
 			}
 		})
+	}
+}
+
+// BenchmarkScanLargeLayer scans an image whose layer holds a 64 MiB
+// incompressible file beside a dpkg database: B/op far below the layer
+// size shows that layers are streamed to disk, not held in memory.
+func BenchmarkScanLargeLayer(b *testing.B) {
+	const size = 64 << 20
+	data := make([]byte, size)
+	rand.NewChaCha8([32]byte{3}).Read(data)
+	spec := fixture.Spec{Images: []fixture.Image{{
+		Platform: ocispec.Platform{OS: "linux", Architecture: "amd64"},
+		Layers: []fixture.Layer{{
+			{Path: "etc/os-release", Data: []byte(fixture.DebianOSRelease)},
+			{Path: "var/lib/dpkg/status", Data: []byte("Package: libc6\nStatus: install ok installed\nArchitecture: amd64\nVersion: 2.36-9\nDescription: libc\n\n")},
+			{Path: "opt/big.bin", Data: data},
+		}},
+	}}}
+	dir, res := writeLayout(b, spec)
+	l := openLayout(b, dir)
+	g := newGen(b, Options{Formats: []Format{SPDXJSON}})
+	ctx := context.Background()
+	if _, err := g.Image(ctx, l, res.Manifests[0]); err != nil {
+		b.Fatal(err)
+	}
+	b.SetBytes(size)
+	b.ReportAllocs()
+	for b.Loop() {
+		if _, err := g.Image(ctx, l, res.Manifests[0]); err != nil {
+			b.Fatal(err)
+		}
 	}
 }
