@@ -163,8 +163,8 @@ affix build --builder "unix://$sock" \
 say "affix ls $image"
 affix ls --insecure-registry "$host" "$image"
 
-say "affix get --platform linux/arm64 $image (SPDX 2.3 JSON: document and packages)"
-affix get --insecure-registry "$host" --platform linux/arm64 "$image" >"$work/arm64.spdx.json"
+say "affix get --verify --platform linux/arm64 $image (SPDX 2.3 JSON: document and packages)"
+affix get --verify --insecure-registry "$host" --platform linux/arm64 "$image" >"$work/arm64.spdx.json"
 # The document is one line of JSON; show its head and the packages it lists.
 head -c 300 "$work/arm64.spdx.json"
 echo " ..."
