@@ -1,0 +1,176 @@
+package cli
+
+import (
+	"fmt"
+	"io"
+	"slices"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/opencontainers/go-digest"
+	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
+
+	"github.com/affix-oci/affix/exporter"
+)
+
+// packageTypes formats package counts by type: "deb 4, npm 2".
+func packageTypes(c map[string]int) string {
+	if len(c) == 0 {
+		return "none"
+	}
+	return formatCounts(c)
+}
+
+// buildMetadata is the --metadata-file document of affix build: buildx's
+// keys, then the fields of push's metadata (index, tag, platforms with
+// their SBOM referrers, referrers mode, requests), then build's own.
+type buildMetadata struct {
+	// ContainerImageDigest is the image index digest (buildx's key).
+	ContainerImageDigest digest.Digest `json:"containerimage.digest"`
+	// ContainerImageDescriptor is the image index descriptor (buildx's key).
+	ContainerImageDescriptor ocispec.Descriptor `json:"containerimage.descriptor"`
+	// ImageName is the tags, comma-separated (buildx's key).
+	ImageName string `json:"image.name,omitempty"`
+	pushMetadata
+	// Tags are every tag written (with --push), or named (without).
+	Tags []string `json:"tags,omitempty"`
+	// Pushed reports whether the image was pushed to the tags.
+	Pushed bool `json:"pushed"`
+	// Output is the OCI layout written (--output), "-" for stdout.
+	Output string `json:"output,omitempty"`
+	// SourceDateEpoch is the SOURCE_DATE_EPOCH the image and the SBOMs
+	// were made with, in seconds; absent when none was set.
+	SourceDateEpoch *int64 `json:"sourceDateEpoch,omitempty"`
+	// SBOMs describe each platform's scan.
+	SBOMs []sbomMeta `json:"sboms,omitempty"`
+}
+
+type sbomMeta struct {
+	Platform string         `json:"platform"`
+	Packages map[string]int `json:"packages"`
+	Cached   bool           `json:"cached"`
+	Created  time.Time      `json:"created"`
+}
+
+func (r *buildRun) metadata() *buildMetadata {
+	idx := ocispec.Descriptor{MediaType: r.res.Index.MediaType, Digest: r.res.Index.Digest, Size: r.res.Index.Size}
+	m := &buildMetadata{
+		ContainerImageDigest:     idx.Digest,
+		ContainerImageDescriptor: idx,
+		ImageName:                strings.Join(r.plan.tags, ","),
+		Tags:                     r.plan.tags,
+		Pushed:                   r.plan.push,
+	}
+	m.pushMetadata = pushMetadata{
+		Index:         &idx,
+		ReferrersMode: map[string]exporter.Mode{},
+		Requests:      r.counter.Counts(),
+		RequestsTotal: r.counter.Total(),
+	}
+	if len(r.plan.tags) > 0 {
+		m.Tag = r.plan.tags[0]
+	}
+	for _, s := range r.sinks {
+		if s.result != nil && s.verb == "push" {
+			for k, v := range s.result.Modes {
+				m.ReferrersMode[k] = v
+			}
+		}
+	}
+	for _, img := range r.platforms {
+		pm := platformMeta{Platform: img.String(), Digest: img.Descriptor.Digest, Referrers: []referrerMeta{}}
+		for _, a := range r.attached.get(img.Descriptor.Digest) {
+			pm.Referrers = append(pm.Referrers, a.meta)
+		}
+		m.Platforms = append(m.Platforms, pm)
+	}
+	if r.plan.output != nil {
+		m.Output = r.plan.output.dest
+	}
+	if !r.res.SourceDateEpoch.IsZero() {
+		s := r.res.SourceDateEpoch.Unix()
+		m.SourceDateEpoch = &s
+	}
+	for i, res := range r.sboms {
+		if res == nil {
+			continue
+		}
+		m.SBOMs = append(m.SBOMs, sbomMeta{Platform: r.platforms[i].String(), Packages: res.Packages, Cached: res.Cached, Created: res.Created})
+	}
+	return m
+}
+
+func printBuild(w io.Writer, m *buildMetadata, r *buildRun) {
+	fmt.Fprintf(w, "built %s (%d platforms)\n", m.ContainerImageDigest, len(m.Platforms))
+	for i, p := range m.Platforms {
+		line := fmt.Sprintf("  %-14s %s", p.Platform, p.Digest)
+		if res := r.sboms[i]; res != nil {
+			how := ""
+			if res.Cached {
+				how = ", cached"
+			}
+			line += fmt.Sprintf("  %d packages%s", res.PackageCount(), how)
+		}
+		fmt.Fprintln(w, line)
+		for _, ref := range p.Referrers {
+			fmt.Fprintf(w, "    %-14s %s %s\n", ref.Format, ref.Digest, ref.ArtifactType)
+		}
+	}
+	for _, s := range r.sinks {
+		if s.verb != "push" || s.result == nil {
+			continue
+		}
+		for _, t := range s.tags {
+			fmt.Fprintf(w, "pushed %s:%s@%s\n", s.name, t, s.result.Root.Digest)
+		}
+		for repo, mode := range s.result.Modes {
+			fmt.Fprintf(w, "  referrers: %s (%s)\n", mode, repo)
+		}
+	}
+	if r.plan.output != nil {
+		kind := "directory"
+		if r.plan.output.tar {
+			kind = "tar"
+		}
+		fmt.Fprintf(w, "wrote OCI layout (%s) %s\n", kind, r.plan.output.dest)
+	}
+	if m.RequestsTotal > 0 {
+		fmt.Fprintf(w, "registry requests: %d (%s)\n", m.RequestsTotal, formatCounts(m.Requests))
+	}
+}
+
+// attachedRef is one referrer attached, with its metadata.
+type attachedRef struct {
+	desc ocispec.Descriptor
+	meta referrerMeta
+}
+
+// referrerLog records the SBOM referrers attached, by subject. Every sink
+// gets the same artifacts (hence digests), so each is recorded once.
+type referrerLog struct {
+	mu  sync.Mutex
+	ref map[digest.Digest][]attachedRef
+}
+
+func (a *referrerLog) add(subject digest.Digest, format string, d ocispec.Descriptor) {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	if a.ref == nil {
+		a.ref = map[digest.Digest][]attachedRef{}
+	}
+	for _, r := range a.ref[subject] {
+		if r.desc.Digest == d.Digest {
+			return
+		}
+	}
+	a.ref[subject] = append(a.ref[subject], attachedRef{desc: d, meta: referrerMeta{Digest: d.Digest, ArtifactType: d.ArtifactType, Format: format}})
+	slices.SortFunc(a.ref[subject], func(x, y attachedRef) int { return strings.Compare(x.meta.Format, y.meta.Format) })
+}
+
+// get returns the referrers of subject, in format order.
+func (a *referrerLog) get(subject digest.Digest) []attachedRef {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	return slices.Clone(a.ref[subject])
+}

@@ -1,0 +1,187 @@
+package cli
+
+import (
+	"archive/tar"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"time"
+
+	specs "github.com/opencontainers/image-spec/specs-go"
+	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
+)
+
+// finishLayout gives the --output layout a deterministic index.json (the
+// image entry first, then the SBOM manifests, which the referrers index
+// descriptors describe: artifactType and annotations), and writes the tar
+// when one is asked for.
+func (r *buildRun) finishLayout(ctx context.Context) error {
+	if err := rewriteLayoutIndex(r.res.Layout, r.layout.Roots(), r.referrers()); err != nil {
+		return err
+	}
+	if !r.plan.output.tar {
+		return nil
+	}
+	dest := r.plan.output.dest
+	name := dest
+	if dest == "-" {
+		name = "stdout"
+	}
+	return r.prog.Task(ctx, "export "+name+": tar", func(ctx context.Context) error {
+		if dest == "-" {
+			return writeLayoutTar(os.Stdout, r.res.Layout)
+		}
+		return writeLayoutTarFile(dest, r.res.Layout)
+	})
+}
+
+// referrers returns the SBOM referrers attached, in platform order, then
+// format order.
+func (r *buildRun) referrers() []ocispec.Descriptor {
+	var out []ocispec.Descriptor
+	for _, img := range r.platforms {
+		for _, m := range r.attached.get(img.Descriptor.Digest) {
+			out = append(out, m.desc)
+		}
+	}
+	return out
+}
+
+// rewriteLayoutIndex writes index.json as the image entries BuildKit wrote
+// (images, in their order) followed by refs, replacing whatever order
+// oras-go's layout store left (it writes from a map).
+func rewriteLayoutIndex(dir string, images, refs []ocispec.Descriptor) error {
+	idx := ocispec.Index{
+		Versioned: specs.Versioned{SchemaVersion: 2},
+		MediaType: ocispec.MediaTypeImageIndex,
+		Manifests: append(slices.Clone(images), refs...),
+	}
+	b, err := json.Marshal(idx)
+	if err != nil {
+		return err
+	}
+	p := filepath.Join(dir, ocispec.ImageIndexFile)
+	tmp := p + ".tmp"
+	if err := os.WriteFile(tmp, b, 0o644); err != nil {
+		return fmt.Errorf("writing %s: %w", p, err)
+	}
+	if err := os.Rename(tmp, p); err != nil {
+		return fmt.Errorf("writing %s: %w", p, err)
+	}
+	return nil
+}
+
+// writeLayoutTarFile writes the layout dir as a tar to dest, through a
+// temporary file renamed into place.
+func writeLayoutTarFile(dest, dir string) error {
+	f, err := os.CreateTemp(filepath.Dir(dest), "."+filepath.Base(dest)+".*")
+	if err != nil {
+		return fmt.Errorf("output %s: %w", dest, err)
+	}
+	defer os.Remove(f.Name())
+	if err := writeLayoutTar(f, dir); err != nil {
+		f.Close()
+		return fmt.Errorf("output %s: %w", dest, err)
+	}
+	if err := f.Close(); err != nil {
+		return fmt.Errorf("output %s: %w", dest, err)
+	}
+	if err := os.Chmod(f.Name(), 0o644); err != nil {
+		return err
+	}
+	if err := os.Rename(f.Name(), dest); err != nil {
+		return fmt.Errorf("output %s: %w", dest, err)
+	}
+	return nil
+}
+
+// writeLayoutTar writes the OCI layout in dir as a tar: oci-layout,
+// index.json, then the blobs in name order, with fixed owners, modes and
+// times, so the same layout always gives the same bytes.
+func writeLayoutTar(w io.Writer, dir string) error {
+	tw := tar.NewWriter(w)
+	var files []string
+	err := filepath.WalkDir(dir, func(p string, d fs.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		rel, err := filepath.Rel(dir, p)
+		if err != nil || rel == "." {
+			return err
+		}
+		rel = filepath.ToSlash(rel)
+		if d.IsDir() {
+			if rel != ocispec.ImageBlobsDir && !strings.HasPrefix(rel, ocispec.ImageBlobsDir+"/") {
+				return filepath.SkipDir // ingest and other scratch directories
+			}
+			files = append(files, rel+"/")
+			return nil
+		}
+		if rel == ocispec.ImageLayoutFile || rel == ocispec.ImageIndexFile || strings.HasPrefix(rel, ocispec.ImageBlobsDir+"/") {
+			files = append(files, rel)
+		}
+		return nil
+	})
+	if err != nil {
+		return err
+	}
+	rank := func(s string) int {
+		switch s {
+		case ocispec.ImageLayoutFile:
+			return 0
+		case ocispec.ImageIndexFile:
+			return 1
+		}
+		return 2
+	}
+	slices.SortFunc(files, func(a, b string) int {
+		if ra, rb := rank(a), rank(b); ra != rb {
+			return ra - rb
+		}
+		return strings.Compare(a, b)
+	})
+	for _, name := range files {
+		hdr := &tar.Header{Name: name, Mode: 0o644, ModTime: time.Unix(0, 0), Format: tar.FormatPAX}
+		if strings.HasSuffix(name, "/") {
+			hdr.Typeflag, hdr.Mode = tar.TypeDir, 0o755
+			if err := tw.WriteHeader(hdr); err != nil {
+				return err
+			}
+			continue
+		}
+		f, err := os.Open(filepath.Join(dir, filepath.FromSlash(name)))
+		if err != nil {
+			return err
+		}
+		fi, err := f.Stat()
+		if err != nil {
+			f.Close()
+			return err
+		}
+		hdr.Typeflag, hdr.Size = tar.TypeReg, fi.Size()
+		if err := tw.WriteHeader(hdr); err != nil {
+			f.Close()
+			return err
+		}
+		_, err = io.Copy(tw, f)
+		f.Close()
+		if err != nil {
+			return err
+		}
+	}
+	return tw.Close()
+}
+
+// removeContents removes everything in dir, keeping dir.
+func removeContents(dir string) {
+	entries, _ := os.ReadDir(dir)
+	for _, e := range entries {
+		os.RemoveAll(filepath.Join(dir, e.Name()))
+	}
+}

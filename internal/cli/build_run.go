@@ -1,0 +1,307 @@
+package cli
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"strings"
+
+	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
+	"github.com/spf13/cobra"
+	"golang.org/x/sync/errgroup"
+
+	"github.com/affix-oci/affix/exporter"
+	"github.com/affix-oci/affix/frontend"
+	"github.com/affix-oci/affix/internal/oci"
+	"github.com/affix-oci/affix/sbomgen"
+)
+
+// sink is one place the image and its SBOMs go: a registry repository or
+// the OCI layout of --output.
+type sink struct {
+	// verb and name label its progress tasks ("push REPO", "export DIR").
+	verb, name string
+	push       *exporter.Push
+	target     exporter.Target
+	// tags are the tags of a repository; the first is written by Commit,
+	// the others after it.
+	tags   []string
+	result *exporter.Result
+}
+
+func (s *sink) task(what string) string { return s.verb + " " + s.name + ": " + what }
+
+// buildRun is the state of one build command after the image is built.
+type buildRun struct {
+	plan      *buildPlan
+	layout    *oci.Layout
+	res       *frontend.Result
+	gen       *sbomgen.Generator
+	sinks     []*sink
+	counter   *exporter.Counter
+	sboms     []*sbomgen.Result
+	attached  *referrerLog
+	prog      *frontend.Progress
+	platforms []oci.Image
+}
+
+func build(cmd *cobra.Command, g *globalOptions, contextDir string, o buildOptions, p *buildPlan) (err error) {
+	ctx := cmd.Context()
+	stdout, stderr := cmd.OutOrStdout(), cmd.ErrOrStderr()
+	if p.output != nil && p.output.dest == "-" {
+		stdout = stderr // the tar goes to stdout
+	}
+	// The layout directory: the --output directory itself, else a
+	// temporary one removed at exit.
+	dir := ""
+	if p.output != nil && !p.output.tar {
+		dir = p.output.dest
+	}
+	prog, err := frontend.StartProgress(ctx, p.progress, stderr)
+	if err != nil {
+		return usageError(err)
+	}
+	defer prog.Close()
+	res, err := frontend.Build(ctx, o.frontendOptions(contextDir, p, dir, prog))
+	if err != nil {
+		prog.Close()
+		return buildError(err)
+	}
+	if dir == "" {
+		defer os.RemoveAll(res.Layout)
+	} else {
+		defer func() {
+			if err != nil {
+				// No half-written layout (an image without its SBOMs).
+				// The frontend made sure it was empty or absent.
+				removeContents(res.Layout)
+			}
+		}()
+	}
+	l, err := oci.OpenLayout(ctx, oci.SchemeLayout+":"+res.Layout)
+	if err != nil {
+		return err
+	}
+	defer l.Close()
+	images, err := oci.Walk(ctx, l, res.Index)
+	if err != nil {
+		return fmt.Errorf("%s: %w", l.Source(), err)
+	}
+	platforms, err := oci.Select(images, oci.Selector{All: true})
+	if err != nil {
+		return fmt.Errorf("%s: %w", l.Source(), err)
+	}
+	r := &buildRun{plan: p, layout: l, res: res, counter: &exporter.Counter{}, attached: &referrerLog{}, prog: prog, platforms: platforms}
+	if len(p.formats) > 0 {
+		name := sbomgen.DefaultName
+		if len(p.tags) > 0 {
+			name = p.tags[0]
+		}
+		r.gen, err = sbomgen.New(sbomgen.Options{
+			Formats: p.formats,
+			Name:    name,
+			Created: res.SourceDateEpoch,
+			NoCache: o.noSBOMCache,
+		})
+		if err != nil {
+			return err
+		}
+	}
+	if err := r.openSinks(ctx, g, o, stderr); err != nil {
+		return err
+	}
+	if err := r.run(ctx); err != nil {
+		return err
+	}
+	if p.output != nil {
+		if err := r.finishLayout(ctx); err != nil {
+			return err
+		}
+	}
+	if err := prog.Close(); err != nil && !errors.Is(err, context.Canceled) {
+		fmt.Fprintf(stderr, "affix: progress display: %v\n", err)
+	}
+	meta := r.metadata()
+	printBuild(stdout, meta, r)
+	if !p.push && p.output == nil {
+		fmt.Fprintln(stderr, "WARNING: no output specified: the image and its SBOMs were built but not exported; use --push -t NAME:TAG or --output type=oci,dest=PATH")
+	}
+	if o.metadataFile != "" {
+		return writeJSON(o.metadataFile, meta)
+	}
+	return nil
+}
+
+// openSinks prepares one push per repository of the -t tags (with --push)
+// and one to the layout (with --output). No request is sent yet.
+func (r *buildRun) openSinks(ctx context.Context, g *globalOptions, o buildOptions, stderr io.Writer) error {
+	img := &exporter.Image{Source: r.layout, Root: r.res.Index}
+	if r.plan.push {
+		for _, rt := range r.plan.repos {
+			tgt, err := o.connect(g, rt.ref, r.counter)
+			if err != nil {
+				return err
+			}
+			s := &sink{verb: "push", name: rt.name(), target: tgt, tags: rt.tags}
+			s.push = exporter.New(tgt, img, exporter.Options{
+				Tag:            rt.tags[0],
+				MaxConcurrency: o.maxConcurrency,
+				Logf:           debugf(g, stderr),
+			})
+			r.sinks = append(r.sinks, s)
+		}
+	}
+	if r.plan.output != nil {
+		tgt, err := exporter.NewLayout(ctx, r.res.Layout)
+		if err != nil {
+			return err
+		}
+		name := r.plan.output.dest
+		if r.plan.output.dest == "-" {
+			name = "stdout"
+		}
+		s := &sink{verb: "export", name: name, target: tgt}
+		// By digest: the index keeps the index.json entry BuildKit named.
+		s.push = exporter.New(tgt, img, exporter.Options{Logf: debugf(g, stderr)})
+		r.sinks = append(r.sinks, s)
+	}
+	return nil
+}
+
+// run generates the SBOMs and publishes them with the image: every sink
+// uploads its blobs and platform manifests while the SBOMs are generated;
+// each SBOM is attached as soon as it is ready; when every SBOM is in
+// every sink, each sink writes its index and tags.
+func (r *buildRun) run(ctx context.Context) error {
+	r.sboms = make([]*sbomgen.Result, len(r.platforms))
+	eg, ectx := errgroup.WithContext(ctx)
+	for _, s := range r.sinks {
+		eg.Go(func() error {
+			return r.prog.Task(ectx, s.task("layers and platform manifests"), func(ctx context.Context) error {
+				if err := s.push.Images(ctx); err != nil {
+					return err
+				}
+				frontend.Logf(ctx, "%d platform manifests by digest", len(r.platforms))
+				return nil
+			})
+		})
+	}
+	if r.gen != nil {
+		for i, img := range r.platforms {
+			eg.Go(func() error {
+				res, err := r.scan(ectx, img)
+				if err != nil {
+					return err
+				}
+				r.sboms[i] = res
+				return r.attach(ectx, img, res)
+			})
+		}
+	}
+	if err := eg.Wait(); err != nil {
+		return r.failed(err)
+	}
+	// Every SBOM is in every sink: now the indexes and tags.
+	eg, ectx = errgroup.WithContext(ctx)
+	for _, s := range r.sinks {
+		eg.Go(func() error { return r.commit(ectx, s) })
+	}
+	return eg.Wait()
+}
+
+// failed describes a failure before any tag was written.
+func (r *buildRun) failed(err error) error {
+	var names []string
+	for _, s := range r.sinks {
+		if s.verb == "push" {
+			names = append(names, s.name)
+		}
+	}
+	if len(names) == 0 {
+		return err
+	}
+	return fmt.Errorf("push to %s failed, no tag moved: %w", strings.Join(names, ", "), err)
+}
+
+// scan generates the SBOMs of one platform image, as the task "sbom P".
+func (r *buildRun) scan(ctx context.Context, img oci.Image) (*sbomgen.Result, error) {
+	var res *sbomgen.Result
+	err := r.prog.Task(ctx, "sbom "+img.String(), func(ctx context.Context) error {
+		var err error
+		if res, err = r.gen.Image(ctx, r.layout, img.Descriptor); err != nil {
+			return err
+		}
+		how := "scanned"
+		if res.Cached {
+			how = "cached"
+		}
+		frontend.Logf(ctx, "%s: %d packages (%s), %s", img.Descriptor.Digest, res.PackageCount(), packageTypes(res.Packages), how)
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("SBOM of %s (%s): %w", img, img.Descriptor.Digest, err)
+	}
+	return res, nil
+}
+
+// attach attaches the documents of one platform to every sink, each sink
+// as its own task.
+func (r *buildRun) attach(ctx context.Context, img oci.Image, res *sbomgen.Result) error {
+	eg, ectx := errgroup.WithContext(ctx)
+	for _, s := range r.sinks {
+		eg.Go(func() error {
+			return r.prog.Task(ectx, s.task("sbom "+img.String()), func(ctx context.Context) error {
+				for _, doc := range res.Documents {
+					d, err := s.push.Attach(ctx, sbomArtifact(img.Descriptor, img.Platform(), res, doc))
+					if err != nil {
+						return err
+					}
+					frontend.Logf(ctx, "%s referrer %s", doc.Format, d.Digest)
+					r.attached.add(img.Descriptor.Digest, doc.Format.String(), d)
+				}
+				return nil
+			})
+		})
+	}
+	return eg.Wait()
+}
+
+// commit writes a sink's index by its first tag (Commit), then its other
+// tags, each by one manifest PUT.
+func (r *buildRun) commit(ctx context.Context, s *sink) error {
+	what := "index"
+	if len(s.tags) > 0 {
+		what = "index, tag " + strings.Join(s.tags, ", ")
+	}
+	return r.prog.Task(ctx, s.task(what), func(ctx context.Context) error {
+		res, err := s.push.Commit(ctx)
+		if err != nil {
+			if len(s.tags) > 0 {
+				return fmt.Errorf("%s %s: tag %s not moved: %w", s.verb, s.name, s.tags[0], err)
+			}
+			return fmt.Errorf("%s %s: %w", s.verb, s.name, err)
+		}
+		s.result = res
+		for m, mode := range res.Modes {
+			frontend.Logf(ctx, "referrers: %s (%s)", mode, m)
+		}
+		if len(s.tags) > 1 {
+			data, err := oci.ReadBlob(ctx, r.layout, r.res.Index, oci.MaxManifestSize)
+			if err != nil {
+				return err
+			}
+			root := ocispec.Descriptor{MediaType: r.res.Index.MediaType, Digest: r.res.Index.Digest, Size: r.res.Index.Size}
+			for _, t := range s.tags[1:] {
+				if _, err := s.target.PushManifest(ctx, root, data, t, ""); err != nil {
+					return fmt.Errorf("%s %s: tag %s: %w", s.verb, s.name, t, err)
+				}
+			}
+		}
+		for _, t := range s.tags {
+			frontend.Logf(ctx, "%s:%s@%s", s.name, t, res.Root.Digest)
+		}
+		return nil
+	})
+}
