@@ -1,0 +1,268 @@
+package frontend
+
+import (
+	"fmt"
+	"os"
+	"regexp"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/containerd/platforms"
+	"github.com/distribution/reference"
+	"github.com/moby/buildkit/exporter/containerimage/exptypes"
+	"github.com/moby/buildkit/session/secrets/secretsprovider"
+	"github.com/moby/buildkit/session/sshforward/sshprovider"
+	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
+	"github.com/tonistiigi/go-csvvalue"
+)
+
+// parseKeyValues parses KEY=VALUE entries; kind names them in errors.
+func parseKeyValues(kind string, in []string) (map[string]string, error) {
+	out := make(map[string]string, len(in))
+	for _, s := range in {
+		k, v, ok := strings.Cut(s, "=")
+		if !ok || strings.TrimSpace(k) == "" {
+			return nil, optErr("%s %q: want KEY=VALUE", kind, s)
+		}
+		out[k] = v
+	}
+	return out, nil
+}
+
+// parseBuildArgs parses KEY=VALUE and bare KEY (from the environment,
+// skipped when unset there).
+func parseBuildArgs(in []string, lookup func(string) (string, bool)) (map[string]string, error) {
+	out := make(map[string]string, len(in))
+	for _, s := range in {
+		k, v, ok := strings.Cut(s, "=")
+		if strings.TrimSpace(k) == "" || strings.ContainsAny(k, " \t") {
+			return nil, optErr("build-arg %q: want KEY=VALUE or KEY", s)
+		}
+		if !ok {
+			if v, ok = lookup(k); !ok {
+				continue
+			}
+		}
+		out[k] = v
+	}
+	return out, nil
+}
+
+// resolveEpoch returns the SOURCE_DATE_EPOCH to build with: explicit, else
+// the build argument, else the environment; nil when none is set.
+func resolveEpoch(explicit string, args map[string]string, lookup func(string) (string, bool)) (*time.Time, error) {
+	v, from := explicit, "SourceDateEpoch"
+	if v == "" {
+		if a, ok := args["SOURCE_DATE_EPOCH"]; ok {
+			v, from = a, "build-arg SOURCE_DATE_EPOCH"
+		} else if e, ok := lookup("SOURCE_DATE_EPOCH"); ok {
+			v, from = e, "environment SOURCE_DATE_EPOCH"
+		}
+	}
+	if v == "" {
+		return nil, nil
+	}
+	n, err := strconv.ParseInt(v, 10, 64)
+	if err != nil || n < 0 {
+		return nil, optErr("%s %q: want a non-negative integer (seconds since 1970-01-01 UTC)", from, v)
+	}
+	t := time.Unix(n, 0).UTC()
+	return &t, nil
+}
+
+// parseSecret parses one --secret value as buildx does, and checks that
+// the file or environment variable it names exists.
+func parseSecret(s string, lookup func(string) (string, bool)) (secretsprovider.Source, error) {
+	var src secretsprovider.Source
+	fields, err := csvvalue.Fields(s, nil)
+	if err != nil {
+		return src, fmt.Errorf("secret %q: %w: %w", s, ErrInvalidOption, err)
+	}
+	typ := ""
+	for _, f := range fields {
+		k, v, ok := strings.Cut(f, "=")
+		if !ok {
+			return src, optErr("secret %q: field %q: want key=value", s, f)
+		}
+		switch strings.ToLower(k) {
+		case "type":
+			if v != "file" && v != "env" {
+				return src, optErr("secret %q: type %q: want file or env", s, v)
+			}
+			typ = v
+		case "id":
+			src.ID = v
+		case "src", "source":
+			src.FilePath = v
+		case "env":
+			src.Env = v
+		default:
+			return src, optErr("secret %q: unknown key %q", s, k)
+		}
+	}
+	if typ == "env" && src.Env == "" {
+		src.Env, src.FilePath = src.FilePath, ""
+	}
+	if src.ID == "" {
+		return src, optErr("secret %q: no id", s)
+	}
+	if src.Env == "" && src.FilePath == "" {
+		if _, ok := lookup(src.ID); ok && typ != "file" {
+			src.Env = src.ID
+		} else {
+			src.FilePath = src.ID
+		}
+	}
+	if src.Env != "" && src.FilePath != "" {
+		return src, optErr("secret %q: give src or env, not both", s)
+	}
+	if src.Env != "" {
+		if _, ok := lookup(src.Env); !ok {
+			return src, optErr("secret %q: environment variable %s is not set", s, src.Env)
+		}
+		return src, nil
+	}
+	fi, err := os.Stat(src.FilePath)
+	if err != nil {
+		return src, fmt.Errorf("secret %q: %w: %w", s, ErrInvalidOption, err)
+	}
+	if fi.IsDir() {
+		return src, optErr("secret %q: %s is a directory", s, src.FilePath)
+	}
+	return src, nil
+}
+
+// parseSSH parses --ssh values: ID[=PATH[,PATH...]].
+func parseSSH(in []string) ([]sshprovider.AgentConfig, error) {
+	var out []sshprovider.AgentConfig
+	seen := map[string]bool{}
+	for _, s := range in {
+		id, paths, ok := strings.Cut(s, "=")
+		if id == "" {
+			return nil, optErr("ssh %q: want default or ID[=SOCKET_OR_KEY[,...]]", s)
+		}
+		if seen[id] {
+			return nil, optErr("ssh %q: id %q given twice", s, id)
+		}
+		seen[id] = true
+		cfg := sshprovider.AgentConfig{ID: id}
+		if ok {
+			for p := range strings.SplitSeq(paths, ",") {
+				if p == "" {
+					return nil, optErr("ssh %q: empty path", s)
+				}
+				if _, err := os.Stat(p); err != nil {
+					return nil, fmt.Errorf("ssh %q: %w: %w", s, ErrInvalidOption, err)
+				}
+				cfg.Paths = append(cfg.Paths, p)
+			}
+		}
+		out = append(out, cfg)
+	}
+	if len(out) > 0 {
+		// Resolve sockets and load keys now, so a bad path or a missing
+		// agent fails before the build starts.
+		if _, err := sshprovider.NewSSHAgentProvider(out); err != nil {
+			return nil, fmt.Errorf("ssh: %w: %w", ErrInvalidOption, err)
+		}
+	}
+	return out, nil
+}
+
+// normalizeTags normalizes image names as buildx does ("app" is
+// docker.io/library/app:latest).
+func normalizeTags(tags []string) ([]string, error) {
+	var out []string
+	for _, t := range tags {
+		if strings.Contains(t, ",") {
+			return nil, optErr("tag %q: contains a comma", t)
+		}
+		n, err := reference.ParseNormalizedNamed(t)
+		if err != nil {
+			return nil, fmt.Errorf("tag %q: %w: %w", t, ErrInvalidOption, err)
+		}
+		out = append(out, reference.TagNameOnly(n).String())
+	}
+	return out, nil
+}
+
+// parsePlatform parses and normalizes one os/arch[/variant].
+func parsePlatform(s string) (ocispec.Platform, error) {
+	if !strings.Contains(s, "/") {
+		return ocispec.Platform{}, fmt.Errorf("platform %q: want os/arch[/variant]: %w", s, ErrInvalidPlatform)
+	}
+	pl, err := platforms.Parse(s)
+	if err != nil {
+		return ocispec.Platform{}, fmt.Errorf("platform %q: %w: %w", s, ErrInvalidPlatform, err)
+	}
+	return platforms.Normalize(pl), nil
+}
+
+// parsePlatforms parses platforms (also comma-separated lists, as buildx
+// accepts "linux/amd64,linux/arm64") and refuses duplicates.
+func parsePlatforms(in []string) ([]ocispec.Platform, error) {
+	var out []ocispec.Platform
+	seen := map[string]string{}
+	for _, s := range in {
+		for one := range strings.SplitSeq(s, ",") {
+			one = strings.TrimSpace(one)
+			pl, err := parsePlatform(one)
+			if err != nil {
+				return nil, err
+			}
+			f := platforms.FormatAll(pl)
+			if prev, ok := seen[f]; ok {
+				return nil, fmt.Errorf("platform %q: same as %q: %w", one, prev, ErrInvalidPlatform)
+			}
+			seen[f] = one
+			out = append(out, pl)
+		}
+	}
+	return out, nil
+}
+
+var annotationPrefix = regexp.MustCompile(`^(manifest|manifest-descriptor|index|index-descriptor)(?:\[([^\]]+)\])?$`)
+
+// addAnnotation parses [TYPE[PLATFORM]:]KEY=VALUE into an exporter
+// attribute, as buildx --annotation does.
+func (p *plan) addAnnotation(s string) error {
+	kv, v, ok := strings.Cut(s, "=")
+	if !ok || kv == "" {
+		return optErr("annotation %q: want [TYPE[PLATFORM]:]KEY=VALUE", s)
+	}
+	ak := exptypes.AnnotationKey{Key: kv}
+	if pre, key, ok := strings.Cut(kv, ":"); ok {
+		if m := annotationPrefix.FindStringSubmatch(pre); m != nil {
+			ak.Type, ak.Key = m[1], key
+			if m[2] != "" {
+				if ak.Type == exptypes.AnnotationIndex || ak.Type == exptypes.AnnotationIndexDescriptor {
+					return optErr("annotation %q: %s annotations take no platform", s, ak.Type)
+				}
+				pl, err := parsePlatform(m[2])
+				if err != nil {
+					return fmt.Errorf("annotation %q: %w", s, err)
+				}
+				ak.Platform = &pl
+			}
+		}
+	}
+	if ak.Key == "" || strings.ContainsAny(ak.Key, " \t") {
+		return optErr("annotation %q: bad key %q", s, ak.Key)
+	}
+	if ak.Platform == nil {
+		p.exportAttrs[ak.String()] = v
+		return nil
+	}
+	found := false
+	for _, pl := range p.platforms {
+		if platforms.FormatAll(pl) == platforms.FormatAll(*ak.Platform) {
+			found = true
+		}
+	}
+	if !found && len(p.platforms) > 0 {
+		return fmt.Errorf("annotation %q: platform %s is not built: %w", s, platforms.FormatAll(*ak.Platform), ErrInvalidOption)
+	}
+	p.platAnnotations = append(p.platAnnotations, annotation{platform: *ak.Platform, key: ak.String(), value: v})
+	return nil
+}

@@ -1,0 +1,179 @@
+package frontend
+
+import (
+	"fmt"
+	"net/url"
+	"os"
+	"strings"
+
+	"github.com/containerd/platforms"
+	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
+)
+
+// knownSchemes are the builder address schemes the BuildKit client dials
+// (grpc itself, or a connection helper registered in builder.go).
+var knownSchemes = map[string]bool{
+	"unix": true, "tcp": true, "docker-container": true, "podman-container": true,
+	"nerdctl-container": true, "kube-pod": true, "ssh": true, "npipe": true,
+}
+
+// parseAddress validates a builder address.
+func parseAddress(addr string) error {
+	u, err := url.Parse(addr)
+	if err != nil {
+		return fmt.Errorf("builder %q: %w: %w", addr, ErrInvalidOption, err)
+	}
+	if !knownSchemes[u.Scheme] {
+		return optErr("builder %q: unknown scheme %q (want unix, tcp, docker-container, podman-container, nerdctl-container, kube-pod or ssh)", addr, u.Scheme)
+	}
+	switch {
+	case u.Scheme == "unix" && u.Path == "":
+		return optErr("builder %q: no socket path", addr)
+	case u.Scheme != "unix" && u.Host == "":
+		return optErr("builder %q: no host", addr)
+	}
+	return nil
+}
+
+// parseNode parses PLATFORM=ADDRESS[,cacert=..][,cert=..][,key=..][,servername=..].
+func parseNode(s string, tls TLSOptions) (ocispec.Platform, node, error) {
+	plat, rest, ok := strings.Cut(s, "=")
+	if !ok || rest == "" {
+		return ocispec.Platform{}, node{}, optErr("node %q: want PLATFORM=ADDRESS[,cacert=PATH,cert=PATH,key=PATH,servername=NAME]", s)
+	}
+	pl, err := parsePlatform(plat)
+	if err != nil {
+		return ocispec.Platform{}, node{}, fmt.Errorf("node %q: %w", s, err)
+	}
+	fields := strings.Split(rest, ",")
+	n := node{addr: fields[0]}
+	var own TLSOptions
+	for _, f := range fields[1:] {
+		k, v, ok := strings.Cut(f, "=")
+		if !ok || v == "" {
+			return pl, n, optErr("node %q: field %q: want key=value", s, f)
+		}
+		switch strings.ToLower(k) {
+		case "cacert":
+			own.CACert = v
+		case "cert":
+			own.Cert = v
+		case "key":
+			own.Key = v
+		case "servername":
+			own.ServerName = v
+		default:
+			return pl, n, optErr("node %q: unknown key %q (want cacert, cert, key or servername)", s, k)
+		}
+	}
+	if err := parseAddress(n.addr); err != nil {
+		return pl, n, fmt.Errorf("node %q: %w", s, err)
+	}
+	n.tls = tls
+	if own.enabled() {
+		n.tls = own
+	}
+	if err := checkTLS(n); err != nil {
+		return pl, n, fmt.Errorf("node %q: %w", s, err)
+	}
+	return pl, n, nil
+}
+
+// checkTLS refuses TLS on non-tcp addresses and half a client key pair.
+func checkTLS(n node) error {
+	if !n.tls.enabled() {
+		return nil
+	}
+	if !strings.HasPrefix(n.addr, "tcp://") {
+		return nil // TLS applies to tcp:// only; other schemes ignore it.
+	}
+	if (n.tls.Cert == "") != (n.tls.Key == "") {
+		return optErr("builder %s: TLS cert and key must be given together", n.addr)
+	}
+	for _, f := range []string{n.tls.CACert, n.tls.Cert, n.tls.Key} {
+		if f == "" {
+			continue
+		}
+		if _, err := os.Stat(f); err != nil {
+			return fmt.Errorf("builder %s: TLS file: %w: %w", n.addr, ErrInvalidOption, err)
+		}
+	}
+	return nil
+}
+
+// setGroups assigns the requested platforms to nodes, in request order,
+// one group (one solve) per distinct node.
+func (p *plan) setGroups(builder string, explicit bool, nodes []string, tls TLSOptions) error {
+	def := node{addr: builder, tls: tls}
+	if !strings.HasPrefix(builder, "tcp://") {
+		def.tls = TLSOptions{}
+	}
+	if len(nodes) == 0 || explicit {
+		if err := parseAddress(builder); err != nil {
+			return err
+		}
+		if err := checkTLS(def); err != nil {
+			return err
+		}
+	}
+	if len(nodes) == 0 {
+		p.groups = []group{{node: def, platforms: p.platforms}}
+		return nil
+	}
+	var all []mappedNode
+	for _, s := range nodes {
+		pl, n, err := parseNode(s, tls)
+		if err != nil {
+			return err
+		}
+		if !strings.HasPrefix(n.addr, "tcp://") {
+			n.tls = TLSOptions{}
+		}
+		for _, m := range all {
+			if platforms.FormatAll(m.pl) == platforms.FormatAll(pl) {
+				return fmt.Errorf("node %q: platform %s has a node already: %w", s, platforms.FormatAll(pl), ErrInvalidPlatform)
+			}
+		}
+		all = append(all, mappedNode{pl, n})
+	}
+	if len(p.platforms) == 0 {
+		for _, m := range all {
+			p.platforms = append(p.platforms, m.pl)
+		}
+	}
+	byNode := map[node]int{}
+	for _, pl := range p.platforms {
+		n, found := def, false
+		for _, m := range all {
+			if platforms.FormatAll(m.pl) == platforms.FormatAll(pl) {
+				n, found = m.n, true
+				break
+			}
+		}
+		if !found && !explicit {
+			return fmt.Errorf("platform %s (nodes are given for %s; set a builder for the others): %w", platforms.FormatAll(pl), nodePlatforms(all), ErrNoNode)
+		}
+		i, ok := byNode[n]
+		if !ok {
+			i = len(p.groups)
+			byNode[n] = i
+			p.groups = append(p.groups, group{node: n})
+		}
+		p.groups[i].platforms = append(p.groups[i].platforms, pl)
+	}
+	return nil
+}
+
+// mappedNode is one Options.Nodes entry.
+type mappedNode struct {
+	pl ocispec.Platform
+	n  node
+}
+
+func nodePlatforms(all []mappedNode) string {
+	s := make([]string, len(all))
+	for i, m := range all {
+		s[i] = platforms.FormatAll(m.pl)
+	}
+	return strings.Join(s, ", ")
+}
