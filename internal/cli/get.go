@@ -2,6 +2,7 @@ package cli
 
 import (
 	"encoding/json"
+	"errors"
 	"fmt"
 	"os"
 
@@ -113,6 +114,9 @@ func get(cmd *cobra.Command, g *globalOptions, refStr string, o getOptions) erro
 	}
 	picked, err := oci.Select(images, oci.Selector{Platform: o.platform})
 	if err != nil {
+		if o.platform == "" && errors.Is(err, oci.ErrAmbiguous) {
+			return fmt.Errorf("%s: %w; name one with --platform", refStr, err)
+		}
 		return fmt.Errorf("%s: %w", refStr, err)
 	}
 	img := picked[0]
@@ -122,7 +126,7 @@ func get(cmd *cobra.Command, g *globalOptions, refStr string, o getOptions) erro
 	}
 	src, err := chooseSBOM(cmd, tgt, images, img.Descriptor.Digest, refs, format)
 	if err != nil {
-		return err
+		return fmt.Errorf("%s (%s): %w", refStr, img, err)
 	}
 	if o.verify {
 		line, err := verifySBOM(refStr, img, format, src)

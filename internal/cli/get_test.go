@@ -356,3 +356,35 @@ func TestLsGenerator(t *testing.T) {
 		}
 	}
 }
+
+// TestGetErrors checks that get's errors name what is missing: the
+// platform of a multi-platform image, and the SBOM of a platform that has
+// none.
+func TestGetErrors(t *testing.T) {
+	cliEnv(t)
+	dir, _ := variantsPair(t)
+	reg := registrytest.Start(t, registrytest.OlaregAPI, registrytest.Options{})
+	ref := reg.Ref("bare") + ":v1"
+	mustAffix(t, "push", "--no-sbom", "--insecure-registry", reg.Host, "oci-layout:"+dir, ref)
+	for _, tt := range []struct {
+		name string
+		args []string
+		want []string
+	}{
+		{"no platform", nil, []string{ref, "linux/amd64", "linux/arm64", "name one with --platform"}},
+		{"no SBOM", []string{"--platform", "linux/arm64"}, []string{ref + " (linux/arm64/v8)", "no spdx-json SBOM referrer"}},
+		{"no CycloneDX SBOM", []string{"--platform", "linux/amd64", "--format", "cyclonedx-json"}, []string{ref + " (linux/amd64)", "no cyclonedx-json SBOM referrer"}},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			out, errs, code := affix(t, slices.Concat([]string{"get", "--insecure-registry", reg.Host}, tt.args, []string{ref})...)
+			if code != 1 || out != "" {
+				t.Fatalf("exit %d, stdout %q; want 1 and nothing", code, out)
+			}
+			for _, w := range tt.want {
+				if !strings.Contains(errs, w) {
+					t.Errorf("stderr lacks %q:\n%s", w, errs)
+				}
+			}
+		})
+	}
+}

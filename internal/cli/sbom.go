@@ -1,6 +1,7 @@
 package cli
 
 import (
+	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -121,6 +122,9 @@ func runSBOM(cmd *cobra.Command, source string, o sbomOptions) error {
 	}
 	picked, err := oci.Select(images, sel)
 	if err != nil {
+		if sel == (oci.Selector{}) && errors.Is(err, oci.ErrAmbiguous) {
+			return fmt.Errorf("%s: %w; name one with --platform or --digest, or scan them all with --all-platforms", l.Source(), err)
+		}
 		return fmt.Errorf("%s: %w", l.Source(), err)
 	}
 

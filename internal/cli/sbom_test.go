@@ -111,7 +111,7 @@ func TestSbomSelection(t *testing.T) {
 		{"os.version", []string{"--platform", "windows(10.0.20348.2461)/amd64"}, m[5].Digest, 0, nil},
 		{"digest", []string{"--digest", m[1].Digest.String()}, m[1].Digest, 0, nil},
 		{"windows without os.version is ambiguous", []string{"--platform", "windows/amd64"}, "", 1, []string{"ambiguous", "10.0.17763.5820", "10.0.20348.2461"}},
-		{"no selection among several", nil, "", 1, []string{"ambiguous", "linux/arm/v6", "linux/arm/v7", "linux/amd64", "linux/arm64/v8", dir}},
+		{"no selection among several", nil, "", 1, []string{"ambiguous", "linux/arm/v6", "linux/arm/v7", "linux/amd64", "linux/arm64/v8", dir, "--all-platforms"}},
 		{"unknown platform", []string{"--platform", "linux/s390x"}, "", 1, []string{"linux/s390x not found", "linux/arm/v6", dir}},
 		{"unknown digest", []string{"--digest", digest.FromString("nope").String()}, "", 1, []string{"no manifest", digest.FromString("nope").String()}},
 		{"attestation digest", []string{"--digest", res.Attestations[0].Digest.String()}, "", 1, []string{"attestation"}},

@@ -99,7 +99,7 @@ func Select(images []Image, sel Selector) ([]Image, error) {
 		case 1:
 			return plat, nil
 		default:
-			return nil, fmt.Errorf("%d platform images (%s); select one with a platform or digest, or all of them: %w", len(plat), present(plat), ErrAmbiguous)
+			return nil, fmt.Errorf("%d platform images (%s), none selected: %w", len(plat), present(plat), ErrAmbiguous)
 		}
 	}
 }
