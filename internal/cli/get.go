@@ -153,7 +153,7 @@ func chooseSBOM(cmd *cobra.Command, tgt *exporter.Remote, images []oci.Image, su
 	if format == sbomgen.SPDXJSON {
 		var stmts []ocispec.Descriptor
 		for _, r := range refs {
-			if r.ArtifactType == oci.MediaTypeInToto && r.Annotations[annotationPredicateType] == predicateSPDX {
+			if r.ArtifactType == oci.MediaTypeInToto && r.Annotations[oci.AnnotationPredicateType] == oci.PredicateSPDX {
 				stmts = append(stmts, r)
 			}
 		}
@@ -209,19 +209,19 @@ func readInTotoSBOM(cmd *cobra.Command, tgt *exporter.Remote, d ocispec.Descript
 	if err != nil {
 		return nil, fmt.Errorf("in-toto referrer %s: %w", d.Digest, err)
 	}
-	if stmt.PredicateType != predicateSPDX {
-		return nil, fmt.Errorf("in-toto referrer %s: predicate type %q is not %s", d.Digest, stmt.PredicateType, predicateSPDX)
+	if stmt.PredicateType != oci.PredicateSPDX {
+		return nil, fmt.Errorf("in-toto referrer %s: predicate type %q is not %s", d.Digest, stmt.PredicateType, oci.PredicateSPDX)
 	}
 	return &sbomSource{Manifest: d, Subject: m.Subject, Annotations: m.Annotations, Statement: stmt, Doc: append(stmt.Predicate, '\n')}, nil
 }
 
 // readStatement reads an in-toto statement layer.
-func readStatement(cmd *cobra.Command, tgt *exporter.Remote, l ocispec.Descriptor) (*inTotoStatement, error) {
+func readStatement(cmd *cobra.Command, tgt *exporter.Remote, l ocispec.Descriptor) (*oci.Statement, error) {
 	b, err := oci.ReadBlob(cmd.Context(), tgt, l, maxSBOMSize)
 	if err != nil {
 		return nil, err
 	}
-	var stmt inTotoStatement
+	var stmt oci.Statement
 	if err := json.Unmarshal(b, &stmt); err != nil {
 		return nil, fmt.Errorf("in-toto statement %s: %w", l.Digest, err)
 	}
@@ -240,7 +240,7 @@ func attestationSBOM(cmd *cobra.Command, tgt *exporter.Remote, images []oci.Imag
 			return nil, err
 		}
 		for _, l := range m.Layers {
-			if l.Annotations[annotationPredicateType] != predicateSPDX {
+			if l.Annotations[oci.AnnotationPredicateType] != oci.PredicateSPDX {
 				continue
 			}
 			stmt, err := readStatement(cmd, tgt, l)

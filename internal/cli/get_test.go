@@ -68,7 +68,7 @@ func spdxStatement(t *testing.T, d digest.Digest) []byte {
 	t.Helper()
 	b, err := json.Marshal(map[string]any{
 		"_type":         "https://in-toto.io/Statement/v0.1",
-		"predicateType": predicateSPDX,
+		"predicateType": oci.PredicateSPDX,
 		"subject":       []map[string]any{{"name": "pkg:docker/app@v1", "digest": map[string]string{d.Algorithm().String(): d.Encoded()}}},
 		"predicate":     json.RawMessage(noImageSPDX),
 	})
@@ -139,7 +139,7 @@ func TestGetVerify(t *testing.T) {
 			// badstmt: an in-toto referrer of amd64 whose statement names arm/v6.
 			pushBuildKitStyle(t, reg, "badstmt")
 			badstmt := digest.Digest(strings.TrimSpace(run("attach", "--platform", "linux/amd64", "--artifact-type", oci.MediaTypeInToto,
-				"--annotation", annotationPredicateType+"="+predicateSPDX, "--annotation", newer,
+				"--annotation", oci.AnnotationPredicateType+"="+oci.PredicateSPDX, "--annotation", newer,
 				ref("badstmt"), writeFile(t, "stmt.json", spdxStatement(t, bkArm)))))
 
 			// moved (referrers tag schema only): amd64's referrers tag
@@ -273,28 +273,28 @@ func listUnderOtherSubject(t *testing.T, reg *registrytest.Registry, repo, dir s
 func TestGetVerifyStatement(t *testing.T) {
 	want := digest.FromString("platform manifest")
 	other := digest.FromString("another manifest")
-	sub := func(name string, d map[string]string) inTotoSubject { return inTotoSubject{Name: name, Digest: d} }
+	sub := func(name string, d map[string]string) oci.Subject { return oci.Subject{Name: name, Digest: d} }
 	sha := func(d digest.Digest) map[string]string { return map[string]string{"sha256": d.Encoded()} }
 	tests := []struct {
 		name string
-		stmt inTotoStatement
+		stmt oci.Statement
 		err  string // "" means accepted
 	}{
-		{"one subject", inTotoStatement{Type: "https://in-toto.io/Statement/v1", PredicateType: predicateSPDX, Subject: []inTotoSubject{sub("a", sha(want))}}, ""},
-		{"two names, one digest", inTotoStatement{Type: "https://in-toto.io/Statement/v0.1", PredicateType: predicateSPDX,
-			Subject: []inTotoSubject{sub("a:v1", sha(want)), sub("a:latest", sha(want))}}, ""},
-		{"another image among them", inTotoStatement{Type: "https://in-toto.io/Statement/v0.1", PredicateType: predicateSPDX,
-			Subject: []inTotoSubject{sub("a", sha(want)), sub("b", sha(other))}}, `in-toto subject "b" is sha256:` + other.Encoded()},
-		{"no subject", inTotoStatement{Type: "https://in-toto.io/Statement/v0.1", PredicateType: predicateSPDX}, "has no subject"},
-		{"other algorithm only", inTotoStatement{Type: "https://in-toto.io/Statement/v0.1", PredicateType: predicateSPDX,
-			Subject: []inTotoSubject{sub("a", map[string]string{"sha512": "00"})}}, `in-toto subject "a" has no sha256 digest`},
-		{"not a statement", inTotoStatement{Type: "https://example.invalid/", PredicateType: predicateSPDX, Subject: []inTotoSubject{sub("a", sha(want))}}, "is not an in-toto statement"},
-		{"provenance", inTotoStatement{Type: "https://in-toto.io/Statement/v1", PredicateType: "https://slsa.dev/provenance/v1",
-			Subject: []inTotoSubject{sub("a", sha(want))}}, "is not https://spdx.dev/Document"},
+		{"one subject", oci.Statement{Type: "https://in-toto.io/Statement/v1", PredicateType: oci.PredicateSPDX, Subject: []oci.Subject{sub("a", sha(want))}}, ""},
+		{"two names, one digest", oci.Statement{Type: "https://in-toto.io/Statement/v0.1", PredicateType: oci.PredicateSPDX,
+			Subject: []oci.Subject{sub("a:v1", sha(want)), sub("a:latest", sha(want))}}, ""},
+		{"another image among them", oci.Statement{Type: "https://in-toto.io/Statement/v0.1", PredicateType: oci.PredicateSPDX,
+			Subject: []oci.Subject{sub("a", sha(want)), sub("b", sha(other))}}, `in-toto subject "b" is sha256:` + other.Encoded()},
+		{"no subject", oci.Statement{Type: "https://in-toto.io/Statement/v0.1", PredicateType: oci.PredicateSPDX}, "has no subject"},
+		{"other algorithm only", oci.Statement{Type: "https://in-toto.io/Statement/v0.1", PredicateType: oci.PredicateSPDX,
+			Subject: []oci.Subject{sub("a", map[string]string{"sha512": "00"})}}, `in-toto subject "a" has no sha256 digest`},
+		{"not a statement", oci.Statement{Type: "https://example.invalid/", PredicateType: oci.PredicateSPDX, Subject: []oci.Subject{sub("a", sha(want))}}, "is not an in-toto statement"},
+		{"provenance", oci.Statement{Type: "https://in-toto.io/Statement/v1", PredicateType: "https://slsa.dev/provenance/v1",
+			Subject: []oci.Subject{sub("a", sha(want))}}, "is not https://spdx.dev/Document"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			err := tt.stmt.checkSubjects(want)
+			err := checkSubjects(&tt.stmt, want)
 			switch {
 			case tt.err == "" && err != nil:
 				t.Errorf("rejected: %v", err)

@@ -17,10 +17,6 @@ import (
 
 func init() { extraCommands = append(extraCommands, newLsCmd) }
 
-// annotationPredicateType is the in-toto predicate type BuildKit puts on
-// attestation layers.
-const annotationPredicateType = "in-toto.io/predicate-type"
-
 type lsOptions struct {
 	registryOptions
 	asJSON bool
@@ -161,7 +157,7 @@ func buildTree(ctx context.Context, tgt *exporter.Remote, reference string) (*ls
 				n.ArtifactType = m.ArtifactType
 			}
 			for _, l := range m.Layers {
-				if pt := l.Annotations[annotationPredicateType]; pt != "" {
+				if pt := l.Annotations[oci.AnnotationPredicateType]; pt != "" {
 					n.PredicateTypes = append(n.PredicateTypes, pt)
 				}
 			}

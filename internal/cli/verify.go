@@ -17,9 +17,6 @@ import (
 // describes the platform manifest it was found for.
 var errNotVerified = errors.New("SBOM verification failed")
 
-// predicateSPDX is the in-toto predicate type of an SPDX document.
-const predicateSPDX = "https://spdx.dev/Document"
-
 // sbomSource is the SBOM `affix get` chose and the manifest it came in.
 type sbomSource struct {
 	// Manifest is the manifest holding the document: an SBOM or in-toto
@@ -36,7 +33,7 @@ type sbomSource struct {
 	Annotations map[string]string
 	// Statement is the in-toto statement Doc came in; nil for a bare
 	// document.
-	Statement *inTotoStatement
+	Statement *oci.Statement
 	// Doc is the SBOM document, as printed.
 	Doc []byte
 }
@@ -74,28 +71,15 @@ func (s *sbomSource) generator() string {
 	return ""
 }
 
-// inTotoStatement is an in-toto statement (v0.1 or v1).
-type inTotoStatement struct {
-	Type          string          `json:"_type"`
-	PredicateType string          `json:"predicateType"`
-	Subject       []inTotoSubject `json:"subject"`
-	Predicate     json.RawMessage `json:"predicate"`
-}
-
-type inTotoSubject struct {
-	Name   string            `json:"name"`
-	Digest map[string]string `json:"digest"`
-}
-
 // checkSubjects reports why the statement does not bind its predicate to
 // want alone: every subject must carry want's digest (of want's
 // algorithm), and there must be at least one.
-func (s *inTotoStatement) checkSubjects(want digest.Digest) error {
-	if !strings.HasPrefix(s.Type, "https://in-toto.io/Statement/") {
+func checkSubjects(s *oci.Statement, want digest.Digest) error {
+	if !s.IsStatement() {
 		return fmt.Errorf("_type %q is not an in-toto statement", s.Type)
 	}
-	if s.PredicateType != predicateSPDX {
-		return fmt.Errorf("predicate type %q is not %s", s.PredicateType, predicateSPDX)
+	if s.PredicateType != oci.PredicateSPDX {
+		return fmt.Errorf("predicate type %q is not %s", s.PredicateType, oci.PredicateSPDX)
 	}
 	if len(s.Subject) == 0 {
 		return errors.New("the in-toto statement has no subject")
@@ -152,7 +136,7 @@ func verifySBOM(ref string, img oci.Image, format sbomgen.Format, src *sbomSourc
 		// carries the check alone when the document names no image.
 		// A statement without subjects adds nothing to a document that
 		// names the image itself.
-		err := src.Statement.checkSubjects(want)
+		err := checkSubjects(src.Statement, want)
 		if err != nil && (derr != nil || len(src.Statement.Subject) > 0) {
 			return "", fail("%s: %v; expected the platform manifest %s", what, err, want)
 		}

@@ -278,7 +278,7 @@ func (c *converter) setMode(m exporter.Mode) {
 // sbomLayer is one SPDX statement of an attestation manifest.
 type sbomLayer struct {
 	data []byte
-	stmt *statement
+	stmt *oci.Statement
 	info spdxInfo
 }
 
@@ -312,7 +312,7 @@ func (c *converter) artifact(ctx context.Context, p *Platform) (*exporter.Artifa
 			}
 			return nil, fmt.Errorf("layer %s: %w", l.Digest, err)
 		}
-		if len(stmt.Subject) > 0 && !stmt.names(p.Manifest.Digest) {
+		if len(stmt.Subject) > 0 && !stmt.Names(p.Manifest.Digest) {
 			return nil, fmt.Errorf("layer %s: statement does not name the platform manifest %s: %w", l.Digest, p.Manifest.Digest, ErrBadAttestation)
 		}
 		info, err := readSPDX(stmt.Predicate)

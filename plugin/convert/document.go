@@ -8,6 +8,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/affix-oci/affix/internal/oci"
 	"github.com/anchore/packageurl-go"
 	"github.com/opencontainers/go-digest"
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
@@ -16,48 +17,21 @@ import (
 // In-toto names.
 const (
 	// PredicateSPDX is the predicate type of an SPDX document.
-	PredicateSPDX = "https://spdx.dev/Document"
+	PredicateSPDX = oci.PredicateSPDX
 	// AnnotationPredicateType is the annotation BuildKit puts on every
 	// attestation layer, and convert on in-toto referrers.
-	AnnotationPredicateType = "in-toto.io/predicate-type"
+	AnnotationPredicateType = oci.AnnotationPredicateType
 )
 
 // ExtraPrefix starts the names BuildKit gives the extra scan targets
 // (sbom-<stage>, sbom-context); scanners name their documents after them.
 const ExtraPrefix = "sbom-"
 
-// statement is an in-toto statement as BuildKit stores it.
-type statement struct {
-	Type          string          `json:"_type"`
-	PredicateType string          `json:"predicateType"`
-	Subject       []subject       `json:"subject"`
-	Predicate     json.RawMessage `json:"predicate"`
-}
-
-type subject struct {
-	Name   string            `json:"name"`
-	Digest map[string]string `json:"digest"`
-}
-
-// names reports whether the statement names d among its subjects; a
-// statement without subjects names nothing.
-func (s *statement) names(d digest.Digest) bool {
-	for _, sub := range s.Subject {
-		if sub.Digest[d.Algorithm().String()] == d.Encoded() {
-			return true
-		}
-	}
-	return false
-}
-
 // parseStatement decodes an in-toto statement with an SPDX predicate.
-func parseStatement(b []byte) (*statement, error) {
-	var s statement
-	if err := json.Unmarshal(b, &s); err != nil {
-		return nil, fmt.Errorf("decoding in-toto statement: %w: %w", err, ErrBadAttestation)
-	}
-	if !strings.HasPrefix(s.Type, "https://in-toto.io/Statement/") {
-		return nil, fmt.Errorf("_type %q is not an in-toto statement: %w", s.Type, ErrBadAttestation)
+func parseStatement(b []byte) (*oci.Statement, error) {
+	s, err := oci.ParseStatement(b)
+	if err != nil {
+		return nil, fmt.Errorf("%w: %w", err, ErrBadAttestation)
 	}
 	if s.PredicateType != PredicateSPDX {
 		return nil, fmt.Errorf("predicate type %q is not %s: %w", s.PredicateType, PredicateSPDX, ErrBadAttestation)
@@ -66,7 +40,7 @@ func parseStatement(b []byte) (*statement, error) {
 	if len(p) == 0 || p[0] != '{' {
 		return nil, fmt.Errorf("predicate is not a JSON object: %w", ErrBadAttestation)
 	}
-	return &s, nil
+	return s, nil
 }
 
 // spdxInfo is what convert reads from an SPDX document.

@@ -78,7 +78,7 @@ func TestParseStatement(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if !s.names(d) || s.names(digest.FromString("other")) {
+	if !s.Names(d) || s.Names(digest.FromString("other")) {
 		t.Error("names")
 	}
 }

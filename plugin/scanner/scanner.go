@@ -13,6 +13,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/affix-oci/affix/internal/oci"
 	"github.com/affix-oci/affix/sbomgen"
 )
 
@@ -36,10 +37,10 @@ const (
 const (
 	// StatementType is the in-toto statement type of the files written
 	// (BuildKit replaces it with its own when it stores the statement).
-	StatementType = "https://in-toto.io/Statement/v0.1"
+	StatementType = oci.InTotoStatementType
 	// PredicateSPDX is the predicate type of SPDX documents, the one
 	// BuildKit requires of an SBOM generator.
-	PredicateSPDX = "https://spdx.dev/Document"
+	PredicateSPDX = oci.PredicateSPDX
 	// Ext is the file name extension of each statement:
 	// DESTINATION/<target name>.spdx.json.
 	Ext = ".spdx.json"
@@ -291,19 +292,6 @@ func Run(ctx context.Context, cfg Config, opts Options) ([]Output, error) {
 	return out, nil
 }
 
-// statement is an in-toto statement as the protocol's files hold it.
-type statement struct {
-	Type          string          `json:"_type"`
-	PredicateType string          `json:"predicateType"`
-	Subject       []subject       `json:"subject"`
-	Predicate     json.RawMessage `json:"predicate"`
-}
-
-type subject struct {
-	Name   string            `json:"name"`
-	Digest map[string]string `json:"digest"`
-}
-
 // Statement wraps an SPDX JSON document in the in-toto statement the
 // protocol's files hold. The subject is empty: the scanner cannot know the
 // digest of the image being built, and BuildKit fills it in with the
@@ -316,7 +304,7 @@ func Statement(spdx []byte) ([]byte, error) {
 	var buf bytes.Buffer
 	enc := json.NewEncoder(&buf)
 	enc.SetEscapeHTML(false)
-	if err := enc.Encode(statement{Type: StatementType, PredicateType: PredicateSPDX, Subject: []subject{}, Predicate: spdx}); err != nil {
+	if err := enc.Encode(oci.Statement{Type: StatementType, PredicateType: PredicateSPDX, Subject: []oci.Subject{}, Predicate: spdx}); err != nil {
 		return nil, err
 	}
 	return buf.Bytes(), nil
