@@ -127,7 +127,7 @@ func attachScan(cmd *cobra.Command, g *globalOptions, refStr string, o attachOpt
 		return err
 	}
 	p := exporter.New(tgt, nil, exporter.Options{Logf: debugf(g, cmd.ErrOrStderr())})
-	attached := &attachLog{}
+	attached := &referrerLog{}
 	eg, ectx := errgroup.WithContext(ctx)
 	for _, img := range picked {
 		eg.Go(func() error {
@@ -240,7 +240,7 @@ func attachFiles(cmd *cobra.Command, g *globalOptions, refStr string, files []st
 	}
 	fmt.Fprintln(cmd.OutOrStdout(), d.Digest)
 	if o.metadataFile != "" {
-		attached := &attachLog{}
+		attached := &referrerLog{}
 		attached.add(subject.Digest, "", d)
 		if len(picked) == 0 {
 			picked = []oci.Image{{Descriptor: subject}}

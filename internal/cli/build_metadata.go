@@ -3,9 +3,7 @@ package cli
 import (
 	"fmt"
 	"io"
-	"slices"
 	"strings"
-	"sync"
 	"time"
 
 	"github.com/opencontainers/go-digest"
@@ -138,39 +136,4 @@ func printBuild(w io.Writer, m *buildMetadata, r *buildRun) {
 	if m.RequestsTotal > 0 {
 		fmt.Fprintf(w, "registry requests: %d (%s)\n", m.RequestsTotal, formatCounts(m.Requests))
 	}
-}
-
-// attachedRef is one referrer attached, with its metadata.
-type attachedRef struct {
-	desc ocispec.Descriptor
-	meta referrerMeta
-}
-
-// referrerLog records the SBOM referrers attached, by subject. Every sink
-// gets the same artifacts (hence digests), so each is recorded once.
-type referrerLog struct {
-	mu  sync.Mutex
-	ref map[digest.Digest][]attachedRef
-}
-
-func (a *referrerLog) add(subject digest.Digest, format string, d ocispec.Descriptor) {
-	a.mu.Lock()
-	defer a.mu.Unlock()
-	if a.ref == nil {
-		a.ref = map[digest.Digest][]attachedRef{}
-	}
-	for _, r := range a.ref[subject] {
-		if r.desc.Digest == d.Digest {
-			return
-		}
-	}
-	a.ref[subject] = append(a.ref[subject], attachedRef{desc: d, meta: referrerMeta{Digest: d.Digest, ArtifactType: d.ArtifactType, Format: format}})
-	slices.SortFunc(a.ref[subject], func(x, y attachedRef) int { return strings.Compare(x.meta.Format, y.meta.Format) })
-}
-
-// get returns the referrers of subject, in format order.
-func (a *referrerLog) get(subject digest.Digest) []attachedRef {
-	a.mu.Lock()
-	defer a.mu.Unlock()
-	return slices.Clone(a.ref[subject])
 }

@@ -177,7 +177,7 @@ func push(cmd *cobra.Command, g *globalOptions, source, refStr string, o pushOpt
 	// as soon as it is ready (its manifest waits for the images).
 	eg, ectx := errgroup.WithContext(ctx)
 	eg.Go(func() error { return p.Images(ectx) })
-	attached := &attachLog{}
+	attached := &referrerLog{}
 	// SBOMs the layout holds already (affix build --output) are pushed as
 	// they are rather than generated again, unless asked otherwise.
 	reuse := gen != nil && !o.noCache && !cmd.Flags().Changed("name")
@@ -322,22 +322,6 @@ func layoutSBOM(ctx context.Context, l *oci.Layout, r, subject ocispec.Descripto
 	return a, true, nil
 }
 
-// attachLog records the SBOM referrers attached, with their format.
-type attachLog struct {
-	mu  sync.Mutex
-	ref map[digest.Digest][]referrerMeta
-}
-
-func (a *attachLog) add(subject digest.Digest, format string, d ocispec.Descriptor) {
-	a.mu.Lock()
-	defer a.mu.Unlock()
-	if a.ref == nil {
-		a.ref = map[digest.Digest][]referrerMeta{}
-	}
-	a.ref[subject] = append(a.ref[subject], referrerMeta{Digest: d.Digest, ArtifactType: d.ArtifactType, Format: format})
-	slices.SortFunc(a.ref[subject], func(x, y referrerMeta) int { return strings.Compare(x.Format, y.Format) })
-}
-
 // pushMetadata is the --metadata-file document of push and attach.
 type pushMetadata struct {
 	// Index is the root pushed (absent for attach).
@@ -370,7 +354,44 @@ type referrerMeta struct {
 	Format       string        `json:"format,omitempty"`
 }
 
-func newMetadata(res *exporter.Result, tag string, platforms []oci.Image, attached *attachLog, counter *exporter.Counter) *pushMetadata {
+// attachedRef is one referrer attached, with its metadata.
+type attachedRef struct {
+	desc ocispec.Descriptor
+	meta referrerMeta
+}
+
+// referrerLog records the referrers attached, by subject, for the summary
+// and the metadata file of build, push and attach. A referrer attached
+// more than once (every sink of a build gets the same artifacts, hence
+// digests) is recorded once.
+type referrerLog struct {
+	mu  sync.Mutex
+	ref map[digest.Digest][]attachedRef
+}
+
+func (a *referrerLog) add(subject digest.Digest, format string, d ocispec.Descriptor) {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	if a.ref == nil {
+		a.ref = map[digest.Digest][]attachedRef{}
+	}
+	for _, r := range a.ref[subject] {
+		if r.desc.Digest == d.Digest {
+			return
+		}
+	}
+	a.ref[subject] = append(a.ref[subject], attachedRef{desc: d, meta: referrerMeta{Digest: d.Digest, ArtifactType: d.ArtifactType, Format: format}})
+	slices.SortFunc(a.ref[subject], func(x, y attachedRef) int { return strings.Compare(x.meta.Format, y.meta.Format) })
+}
+
+// get returns the referrers of subject, in format order.
+func (a *referrerLog) get(subject digest.Digest) []attachedRef {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	return slices.Clone(a.ref[subject])
+}
+
+func newMetadata(res *exporter.Result, tag string, platforms []oci.Image, attached *referrerLog, counter *exporter.Counter) *pushMetadata {
 	m := &pushMetadata{
 		Tag:           tag,
 		ReferrersMode: res.Modes,
@@ -388,9 +409,9 @@ func newMetadata(res *exporter.Result, tag string, platforms []oci.Image, attach
 		m.StrippedAttestations = append(m.StrippedAttestations, s.Digest)
 	}
 	for _, img := range platforms {
-		pm := platformMeta{Platform: img.String(), Digest: img.Descriptor.Digest, Referrers: attached.ref[img.Descriptor.Digest]}
-		if pm.Referrers == nil {
-			pm.Referrers = []referrerMeta{}
+		pm := platformMeta{Platform: img.String(), Digest: img.Descriptor.Digest, Referrers: []referrerMeta{}}
+		for _, a := range attached.get(img.Descriptor.Digest) {
+			pm.Referrers = append(pm.Referrers, a.meta)
 		}
 		m.Platforms = append(m.Platforms, pm)
 	}
