@@ -7,6 +7,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -15,6 +16,7 @@ import (
 
 	"github.com/affix-oci/affix/exporter"
 	"github.com/affix-oci/affix/internal/fixture"
+	"github.com/affix-oci/affix/internal/oci"
 	"github.com/affix-oci/affix/internal/registrytest"
 )
 
@@ -193,5 +195,60 @@ func TestBadInput(t *testing.T) {
 	t.Setenv("DOCKER_CONFIG", rightCreds)
 	if _, errs, code := affix(t, "push", "--no-sbom", "--insecure-registry", authReg.Host, "oci-layout:"+dir, authReg.Host+"/app:v1"); code != 0 {
 		t.Fatalf("push with credentials: %s", errs)
+	}
+}
+
+// TestAttachSBOMToIndex: an SBOM attached to an index is refused (a
+// consumer reading the tag's SBOM would take it for the image's; SBOMs
+// belong to platform manifests), before anything is uploaded; the same
+// document is taken on a platform manifest, and other artifacts on the
+// index.
+func TestAttachSBOMToIndex(t *testing.T) {
+	cliEnv(t)
+	dir, _ := variantsPair(t)
+	reg := registrytest.Start(t, registrytest.OlaregAPI, registrytest.Options{})
+	ref := reg.Ref("app") + ":v1"
+	insecure := []string{"--insecure-registry", reg.Host}
+	mustAffix(t, "push", "--no-sbom", "--insecure-registry", reg.Host, "oci-layout:"+dir, ref)
+	doc := writeFile(t, "app.spdx.json", []byte(`{"spdxVersion":"SPDX-2.3","SPDXID":"SPDXRef-DOCUMENT","packages":[{"SPDXID":"SPDXRef-a","name":"a"}]}`))
+	for _, tt := range []struct {
+		name, artifactType, platform string
+		code                         int
+		msg                          string
+	}{
+		{"SPDX on the index", oci.MediaTypeSPDX, "", 2, "attach SBOMs to platform manifests"},
+		{"CycloneDX on the index", oci.MediaTypeCycloneDX, "", 2, "attach SBOMs to platform manifests"},
+		{"SPDX on a platform", oci.MediaTypeSPDX, "linux/amd64", 0, ""},
+		{"another artifact on the index", "application/vnd.example+json", "", 0, ""},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			args := slices.Concat([]string{"attach"}, insecure, []string{"--artifact-type", tt.artifactType})
+			if tt.platform != "" {
+				args = append(args, "--platform", tt.platform)
+			}
+			out, errs, code := affix(t, append(args, ref, doc)...)
+			if code != tt.code || !strings.Contains(errs, tt.msg) {
+				t.Fatalf("exit %d, want %d; stderr %q does not contain %q", code, tt.code, errs, tt.msg)
+			}
+			if code != 0 && out != "" {
+				t.Errorf("a refused attach printed %q", out)
+			}
+		})
+	}
+	// Only the other artifact is a referrer of the index.
+	tgt, err := exporter.NewRemote(registry.Reference{Registry: reg.Host, Repository: "app"}, exporter.RemoteOptions{Client: exporter.NewClient(nil, nil), PlainHTTP: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	root, _, _, err := tgt.FetchManifest(context.Background(), "v1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	refs, _, err := exporter.NewFinder(tgt).Referrers(context.Background(), root.Digest)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(refs) != 1 || refs[0].ArtifactType != "application/vnd.example+json" {
+		t.Errorf("the index's referrers: %v, want only the application/vnd.example+json artifact", refs)
 	}
 }
