@@ -13,6 +13,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 )
 
 // Action is what a Fault does to a request.
@@ -34,6 +35,8 @@ const (
 	// body has a subject field, as registries without OCI 1.1 support do;
 	// other requests are forwarded.
 	RejectSubject
+	// Slow forwards the request after Delay, so that requests overlap.
+	Slow
 )
 
 func (a Action) String() string {
@@ -48,6 +51,8 @@ func (a Action) String() string {
 		return "corrupt"
 	case RejectSubject:
 		return "reject-subject"
+	case Slow:
+		return "slow"
 	}
 	return fmt.Sprintf("action(%d)", int(a))
 }
@@ -63,6 +68,8 @@ type Fault struct {
 	Skip   int
 	// RetryAfter is the Retry-After value of TooManyRequests; empty means "1".
 	RetryAfter string
+	// Delay is how long Slow holds the request.
+	Delay time.Duration
 
 	re   *regexp.Regexp
 	seen int
@@ -80,6 +87,8 @@ type Proxy struct {
 	mu     sync.Mutex
 	faults []*Fault
 	log    []string
+	// inFlight and peak count the requests being served.
+	inFlight, peak int
 }
 
 type corruptKey struct{}
@@ -119,7 +128,14 @@ func NewProxy(host string) *Proxy {
 			entry += " [" + f.Action.String() + "]"
 		}
 		p.log = append(p.log, entry)
+		p.inFlight++
+		p.peak = max(p.peak, p.inFlight)
 		p.mu.Unlock()
+		defer func() {
+			p.mu.Lock()
+			p.inFlight--
+			p.mu.Unlock()
+		}()
 		if f == nil {
 			rp.ServeHTTP(w, r)
 			return
@@ -151,6 +167,13 @@ func NewProxy(host string) *Proxy {
 			}
 		case Corrupt:
 			rp.ServeHTTP(w, r.WithContext(context.WithValue(r.Context(), corruptKey{}, true)))
+		case Slow:
+			select {
+			case <-time.After(f.Delay):
+			case <-r.Context().Done():
+				return
+			}
+			rp.ServeHTTP(w, r)
 		case RejectSubject:
 			body, _ := io.ReadAll(r.Body)
 			if r.Method == http.MethodPut && strings.Contains(r.URL.Path, "/manifests/") && bytes.Contains(body, []byte(`"subject"`)) {
@@ -202,6 +225,13 @@ func (p *Proxy) Injected() int {
 		n += f.done
 	}
 	return n
+}
+
+// PeakInFlight returns the most requests the proxy served at once.
+func (p *Proxy) PeakInFlight() int {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.peak
 }
 
 // Log returns "METHOD PATH [fault]" for every request seen.
