@@ -10,6 +10,7 @@ import (
 
 	"github.com/distribution/reference"
 	"github.com/spf13/cobra"
+	"github.com/spf13/pflag"
 	"github.com/tonistiigi/go-csvvalue"
 	"oras.land/oras-go/v2/registry"
 
@@ -86,7 +87,12 @@ builds each platform on its own node and merges the results into one index.`,
 		},
 		RunE: func(cmd *cobra.Command, args []string) error { return runBuild(cmd, g, args[0], o) },
 	}
-	f := cmd.Flags()
+	o.addFlags(cmd.Flags())
+	return cmd
+}
+
+// addFlags defines build's flags on f, bound to o.
+func (o *buildOptions) addFlags(f *pflag.FlagSet) {
 	f.StringVarP(&o.file, "file", "f", "", "Dockerfile (default: CONTEXT/Dockerfile)")
 	f.StringArrayVarP(&o.tags, "tag", "t", nil, "image name and tag, NAME[:TAG] (repeatable); pushed with --push")
 	f.StringArrayVar(&o.platforms, "platform", nil, "platforms to build, os/arch[/variant], comma-separated or repeated (default: the builder's)")
@@ -112,7 +118,6 @@ builds each platform on its own node and merges the results into one index.`,
 	f.StringVar(&o.tls.ServerName, "builder-tls-servername", "", "server name to verify tcp:// builders' certificates against (default: the address's host)")
 	o.registryOptions.addFlags(f)
 	f.IntVar(&o.maxConcurrency, "max-concurrency", 4, "uploads at once, per repository")
-	return cmd
 }
 
 // ociOutput is a parsed --output type=oci.

@@ -7,14 +7,17 @@ import (
 	"errors"
 	"os"
 	"path/filepath"
+	"reflect"
 	"slices"
 	"strings"
 	"testing"
 
 	"github.com/opencontainers/go-digest"
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
+	"github.com/spf13/pflag"
 
 	"github.com/affix-oci/affix/exporter"
+	"github.com/affix-oci/affix/frontend"
 	"github.com/affix-oci/affix/internal/oci"
 	"github.com/affix-oci/affix/internal/registrytest"
 	"github.com/affix-oci/affix/sbomgen"
@@ -367,5 +370,65 @@ func readJSONFile(t *testing.T, p string, v any) {
 	}
 	if err := json.Unmarshal(b, v); err != nil {
 		t.Fatal(err)
+	}
+}
+
+// TestBuildFlagsReachFrontend parses a command line with every build flag
+// that configures BuildKit and checks what the frontend is given, so that
+// a flag cannot be accepted and then dropped.
+func TestBuildFlagsReachFrontend(t *testing.T) {
+	var o buildOptions
+	fs := pflag.NewFlagSet("build", pflag.ContinueOnError)
+	o.addFlags(fs)
+	err := fs.Parse([]string{
+		"-f", "build/Dockerfile", "-t", "r.example/app:1", "-t", "r.example/app:latest",
+		"--platform", "linux/amd64,linux/arm64", "--platform", "linux/arm/v7",
+		"--build-arg", "A=1", "--build-arg", "B", "--target", "final",
+		"--secret", "id=tok,src=/run/tok", "--ssh", "default", "--build-context", "extra=/ctx/extra",
+		"--label", "k=v", "--annotation", "index:a=b", "--no-cache",
+		"--builder", "tcp://builder:1234", "--builder-tls-cacert", "ca.pem", "--builder-tls-cert", "cert.pem",
+		"--builder-tls-key", "key.pem", "--builder-tls-servername", "builder.example",
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	p, err := o.plan()
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := o.frontendOptions("/ctx", p, "/out", nil)
+	want := frontend.Options{
+		ContextDir:    "/ctx",
+		Dockerfile:    "build/Dockerfile",
+		Tags:          []string{"r.example/app:1", "r.example/app:latest"},
+		Platforms:     []string{"linux/amd64,linux/arm64", "linux/arm/v7"},
+		BuildArgs:     []string{"A=1", "B"},
+		Target:        "final",
+		Secrets:       []string{"id=tok,src=/run/tok"},
+		SSH:           []string{"default"},
+		BuildContexts: []string{"extra=/ctx/extra"},
+		Labels:        []string{"k=v"},
+		Annotations:   []string{"index:a=b"},
+		NoCache:       true,
+		Builder:       "tcp://builder:1234",
+		TLS:           frontend.TLSOptions{CACert: "ca.pem", Cert: "cert.pem", Key: "key.pem", ServerName: "builder.example"},
+		Output:        "/out",
+	}
+	if !reflect.DeepEqual(got, want) {
+		t.Errorf("frontend options\n got %+v\nwant %+v", got, want)
+	}
+
+	// Nodes: one builder per platform.
+	o = buildOptions{}
+	fs = pflag.NewFlagSet("build", pflag.ContinueOnError)
+	o.addFlags(fs)
+	if err := fs.Parse([]string{"--builder", "linux/amd64=tcp://a:1234", "--builder", "linux/arm64=unix:///run/b.sock"}); err != nil {
+		t.Fatal(err)
+	}
+	if p, err = o.plan(); err != nil {
+		t.Fatal(err)
+	}
+	if got := o.frontendOptions("/ctx", p, "", nil); got.Builder != "" || !slices.Equal(got.Nodes, []string{"linux/amd64=tcp://a:1234", "linux/arm64=unix:///run/b.sock"}) {
+		t.Errorf("builder %q, nodes %q", got.Builder, got.Nodes)
 	}
 }
