@@ -1,0 +1,82 @@
+package sbomgen
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
+
+	"github.com/affix-oci/affix/internal/oci"
+)
+
+// slowLayers is a Fetcher whose layer blobs start late and that counts the
+// layer readers open at once.
+type slowLayers struct {
+	oci.Fetcher
+	mu         sync.Mutex
+	open, peak int
+}
+
+func (s *slowLayers) Fetch(ctx context.Context, d ocispec.Descriptor) (io.ReadCloser, error) {
+	if !strings.Contains(d.MediaType, "layer") {
+		return s.Fetcher.Fetch(ctx, d)
+	}
+	s.mu.Lock()
+	s.open++
+	s.peak = max(s.peak, s.open)
+	s.mu.Unlock()
+	time.Sleep(100 * time.Millisecond)
+	rc, err := s.Fetcher.Fetch(ctx, d)
+	if err != nil {
+		s.closed()
+		return nil, err
+	}
+	return &countedReader{ReadCloser: rc, done: s.closed}, nil
+}
+
+func (s *slowLayers) closed() {
+	s.mu.Lock()
+	s.open--
+	s.mu.Unlock()
+}
+
+type countedReader struct {
+	io.ReadCloser
+	once sync.Once
+	done func()
+}
+
+func (c *countedReader) Close() error {
+	c.once.Do(c.done)
+	return c.ReadCloser.Close()
+}
+
+// TestSbomConcurrency scans the four platform images of the Variants
+// fixture with Images: no more images are read at once than
+// Options.Concurrency allows, and as many as it allows.
+func TestSbomConcurrency(t *testing.T) {
+	dir, res := variants(t)
+	for _, n := range []int{1, 2, 4} {
+		t.Run(fmt.Sprint(n), func(t *testing.T) {
+			f := &slowLayers{Fetcher: openLayout(t, dir)}
+			results, err := newGen(t, Options{Concurrency: n}).Images(context.Background(), f, res.Manifests)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if len(results) != len(res.Manifests) {
+				t.Fatalf("%d results for %d images", len(results), len(res.Manifests))
+			}
+			if f.open != 0 {
+				t.Errorf("%d layer readers left open", f.open)
+			}
+			if f.peak != n {
+				t.Errorf("%d layers read at once, want %d (Concurrency)", f.peak, n)
+			}
+		})
+	}
+}
