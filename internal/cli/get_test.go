@@ -366,6 +366,10 @@ func TestGetErrors(t *testing.T) {
 	reg := registrytest.Start(t, registrytest.OlaregAPI, registrytest.Options{})
 	ref := reg.Ref("bare") + ":v1"
 	mustAffix(t, "push", "--no-sbom", "--insecure-registry", reg.Host, "oci-layout:"+dir, ref)
+	// --plain-http reaches every registry over HTTP, like naming it.
+	if out := mustAffix(t, "ls", "--plain-http", ref); !strings.Contains(out, "linux/arm64") {
+		t.Errorf("ls --plain-http:\n%s", out)
+	}
 	for _, tt := range []struct {
 		name string
 		args []string
