@@ -8,6 +8,7 @@ import (
 	"slices"
 	"strings"
 
+	"github.com/distribution/reference"
 	"github.com/opencontainers/go-digest"
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
 	"github.com/spf13/pflag"
@@ -34,15 +35,20 @@ func (o *registryOptions) plain(host string) bool {
 	return o.plainHTTP || slices.Contains(o.insecure, host)
 }
 
-// parseRef parses a registry reference (host/repository[:tag][@digest]),
-// as a usage error when it is malformed.
+// parseRef parses a registry reference, [HOST/]REPOSITORY[:TAG][@DIGEST],
+// normalized as docker does ("alpine:3" is docker.io/library/alpine:3), as
+// a usage error when it is malformed.
 func parseRef(s string) (registry.Reference, error) {
 	if strings.HasPrefix(s, oci.SchemeLayout+":") || strings.HasPrefix(s, oci.SchemeArchive+":") {
-		return registry.Reference{}, usageError(fmt.Errorf("reference %q: want a registry reference HOST/REPOSITORY[:TAG][@DIGEST], not a local layout", s))
+		return registry.Reference{}, usageError(fmt.Errorf("reference %q: want a registry reference [HOST/]REPOSITORY[:TAG][@DIGEST], not a local layout", s))
 	}
-	ref, err := registry.ParseReference(s)
+	n, err := reference.ParseNormalizedNamed(s)
 	if err != nil {
-		return registry.Reference{}, usageError(fmt.Errorf("reference %q: want HOST/REPOSITORY[:TAG][@DIGEST]: %w", s, err))
+		return registry.Reference{}, usageError(fmt.Errorf("reference %q: want [HOST/]REPOSITORY[:TAG][@DIGEST]: %w", s, err))
+	}
+	ref, err := registry.ParseReference(n.String())
+	if err != nil {
+		return registry.Reference{}, usageError(fmt.Errorf("reference %q: want [HOST/]REPOSITORY[:TAG][@DIGEST]: %w", s, err))
 	}
 	return ref, nil
 }

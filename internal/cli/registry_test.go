@@ -1,0 +1,41 @@
+package cli
+
+import (
+	"errors"
+	"strings"
+	"testing"
+)
+
+func TestParseRef(t *testing.T) {
+	d := "sha256:" + strings.Repeat("ab", 32)
+	for _, tt := range []struct {
+		in, registry, repository, reference string
+		err                                 string
+	}{
+		{"alpine", "docker.io", "library/alpine", "", ""},
+		{"alpine:3", "docker.io", "library/alpine", "3", ""},
+		{"team/app:v1", "docker.io", "team/app", "v1", ""},
+		{"localhost:5000/app:v1", "localhost:5000", "app", "v1", ""},
+		{"127.0.0.1:5000/a/b", "127.0.0.1:5000", "a/b", "", ""},
+		{"ghcr.io/o/r@" + d, "ghcr.io", "o/r", d, ""},
+		{"ghcr.io/o/r:v1@" + d, "ghcr.io", "o/r", d, ""},
+		{"not a ref", "", "", "", `reference "not a ref": want [HOST/]REPOSITORY`},
+		{"ghcr.io/Upper/r:v1", "", "", "", "want [HOST/]REPOSITORY"},
+		{"oci-layout:./out", "", "", "", "not a local layout"},
+		{"oci-archive:x.tar", "", "", "", "not a local layout"},
+	} {
+		t.Run(tt.in, func(t *testing.T) {
+			ref, err := parseRef(tt.in)
+			if tt.err != "" {
+				var ee *exitError
+				if err == nil || !strings.Contains(err.Error(), tt.err) || !errors.As(err, &ee) || ee.code != 2 {
+					t.Fatalf("parseRef = %+v, %v; want a usage error with %q", ref, err, tt.err)
+				}
+				return
+			}
+			if err != nil || ref.Registry != tt.registry || ref.Repository != tt.repository || ref.Reference != tt.reference {
+				t.Errorf("parseRef = %+v, %v; want %s/%s ref %q", ref, err, tt.registry, tt.repository, tt.reference)
+			}
+		})
+	}
+}
