@@ -76,13 +76,7 @@ func (r *buildRun) metadata() *buildMetadata {
 			}
 		}
 	}
-	for _, img := range r.platforms {
-		pm := platformMeta{Platform: img.String(), Digest: img.Descriptor.Digest, Referrers: []referrerMeta{}}
-		for _, a := range r.attached.get(img.Descriptor.Digest) {
-			pm.Referrers = append(pm.Referrers, a.meta)
-		}
-		m.Platforms = append(m.Platforms, pm)
-	}
+	m.Platforms = platformMetas(r.platforms, r.attached)
 	if r.plan.output != nil {
 		m.Output = r.plan.output.dest
 	}

@@ -354,10 +354,15 @@ type referrerMeta struct {
 	Format       string        `json:"format,omitempty"`
 }
 
-// attachedRef is one referrer attached, with its metadata.
+// attachedRef is one referrer attached, and the format of its SBOM ("" for
+// other artifacts).
 type attachedRef struct {
-	desc ocispec.Descriptor
-	meta referrerMeta
+	desc   ocispec.Descriptor
+	format string
+}
+
+func (r attachedRef) meta() referrerMeta {
+	return referrerMeta{Digest: r.desc.Digest, ArtifactType: r.desc.ArtifactType, Format: r.format}
 }
 
 // referrerLog records the referrers attached, by subject, for the summary
@@ -380,8 +385,8 @@ func (a *referrerLog) add(subject digest.Digest, format string, d ocispec.Descri
 			return
 		}
 	}
-	a.ref[subject] = append(a.ref[subject], attachedRef{desc: d, meta: referrerMeta{Digest: d.Digest, ArtifactType: d.ArtifactType, Format: format}})
-	slices.SortFunc(a.ref[subject], func(x, y attachedRef) int { return strings.Compare(x.meta.Format, y.meta.Format) })
+	a.ref[subject] = append(a.ref[subject], attachedRef{desc: d, format: format})
+	slices.SortFunc(a.ref[subject], func(x, y attachedRef) int { return strings.Compare(x.format, y.format) })
 }
 
 // get returns the referrers of subject, in format order.
@@ -389,6 +394,20 @@ func (a *referrerLog) get(subject digest.Digest) []attachedRef {
 	a.mu.Lock()
 	defer a.mu.Unlock()
 	return slices.Clone(a.ref[subject])
+}
+
+// platformMetas returns the metadata of each platform image with the
+// referrers attached to it.
+func platformMetas(platforms []oci.Image, attached *referrerLog) []platformMeta {
+	var out []platformMeta
+	for _, img := range platforms {
+		pm := platformMeta{Platform: img.String(), Digest: img.Descriptor.Digest, Referrers: []referrerMeta{}}
+		for _, a := range attached.get(img.Descriptor.Digest) {
+			pm.Referrers = append(pm.Referrers, a.meta())
+		}
+		out = append(out, pm)
+	}
+	return out
 }
 
 func newMetadata(res *exporter.Result, tag string, platforms []oci.Image, attached *referrerLog, counter *exporter.Counter) *pushMetadata {
@@ -408,13 +427,7 @@ func newMetadata(res *exporter.Result, tag string, platforms []oci.Image, attach
 	for _, s := range res.Stripped {
 		m.StrippedAttestations = append(m.StrippedAttestations, s.Digest)
 	}
-	for _, img := range platforms {
-		pm := platformMeta{Platform: img.String(), Digest: img.Descriptor.Digest, Referrers: []referrerMeta{}}
-		for _, a := range attached.get(img.Descriptor.Digest) {
-			pm.Referrers = append(pm.Referrers, a.meta)
-		}
-		m.Platforms = append(m.Platforms, pm)
-	}
+	m.Platforms = platformMetas(platforms, attached)
 	return m
 }
 
