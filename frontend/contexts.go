@@ -7,6 +7,7 @@ import (
 	"path/filepath"
 	"strings"
 
+	"github.com/affix-oci/affix/internal/oci"
 	"github.com/distribution/reference"
 	"github.com/moby/buildkit/util/gitutil"
 	"github.com/opencontainers/go-digest"
@@ -91,7 +92,7 @@ func (p *plan) ociLayoutContext(name, v string) (string, error) {
 	} else {
 		var found []ocispec.Descriptor
 		for _, d := range idx.Manifests {
-			if tag == "" || d.Annotations[ocispec.AnnotationRefName] == tag || strings.HasSuffix(d.Annotations["io.containerd.image.name"], ":"+tag) {
+			if tag == "" || d.Annotations[ocispec.AnnotationRefName] == tag || strings.HasSuffix(d.Annotations[oci.AnnotationImageName], ":"+tag) {
 				found = append(found, d)
 			}
 		}

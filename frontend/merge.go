@@ -18,11 +18,6 @@ import (
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
 )
 
-// annotationImageName is the containerd image name annotation that
-// BuildKit's client writes into index.json next to
-// org.opencontainers.image.ref.name.
-const annotationImageName = "io.containerd.image.name"
-
 // layoutPart is one node's exported layout.
 type layoutPart struct {
 	dir   string
@@ -87,7 +82,7 @@ func merge(ctx context.Context, out string, parts []string, p *plan) (ocispec.De
 		idxAnn = append(idxAnn, lp.index.Annotations)
 		ra := map[string]string{}
 		for k, v := range lp.root.Annotations {
-			if k != annotationImageName && k != ocispec.AnnotationRefName {
+			if k != oci.AnnotationImageName && k != ocispec.AnnotationRefName {
 				ra[k] = v
 			}
 		}

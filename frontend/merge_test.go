@@ -72,7 +72,7 @@ func TestMerge(t *testing.T) {
 	if len(ms) != 2 || platforms.FormatAll(*ms[0].Platform) != "linux/arm64/v8" && platforms.FormatAll(*ms[0].Platform) != "linux/arm64" || platforms.FormatAll(*ms[1].Platform) != "linux/amd64" {
 		t.Fatalf("manifests %+v", ms)
 	}
-	if root.Annotations[ocispec.AnnotationRefName] != "v1" || root.Annotations[annotationImageName] != "example.com/app:v1" {
+	if root.Annotations[ocispec.AnnotationRefName] != "v1" || root.Annotations[oci.AnnotationImageName] != "example.com/app:v1" {
 		t.Errorf("index.json annotations %v", root.Annotations)
 	}
 	l, err := oci.OpenLayout(t.Context(), oci.SchemeLayout+":"+out)

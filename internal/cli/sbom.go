@@ -188,11 +188,6 @@ func isDir(p string) bool {
 	return err == nil && fi.IsDir()
 }
 
-// annotationImageName is the full image reference containerd and BuildKit
-// record in index.json (org.opencontainers.image.ref.name is usually only
-// the tag there).
-const annotationImageName = "io.containerd.image.name"
-
 // layoutRefName returns the image name of a layout's only image root (an
 // index.json entry): its io.containerd.image.name, else its
 // org.opencontainers.image.ref.name when that is a reference (has a
@@ -201,7 +196,7 @@ func layoutRefName(roots []ocispec.Descriptor) string {
 	if len(roots) != 1 {
 		return ""
 	}
-	for _, k := range []string{annotationImageName, ocispec.AnnotationRefName} {
+	for _, k := range []string{oci.AnnotationImageName, ocispec.AnnotationRefName} {
 		ref := roots[0].Annotations[k]
 		if ref != "" && !strings.ContainsAny(ref, " \t\n") && strings.ContainsAny(ref, "/:") {
 			return ref

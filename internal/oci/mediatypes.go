@@ -27,6 +27,10 @@ const (
 	AnnotationDockerReferenceDigest = "vnd.docker.reference.digest"
 	// DockerReferenceTypeAttestation is the value of AnnotationDockerReferenceType on attestation manifests.
 	DockerReferenceTypeAttestation = "attestation-manifest"
+	// AnnotationImageName is the full image reference containerd and
+	// BuildKit's client record in an OCI layout's index.json, next to
+	// org.opencontainers.image.ref.name (usually only the tag there).
+	AnnotationImageName = "io.containerd.image.name"
 
 	// AnnotationGenerator names the tool (and version) that generated an SBOM referrer.
 	AnnotationGenerator = "dev.affix.sbom.generator"
