@@ -4,7 +4,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"strings"
 
 	"github.com/opencontainers/go-digest"
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
@@ -50,7 +49,7 @@ func (s *sbomSource) describe() string {
 }
 
 // generator is the dev.affix.sbom.generator annotation of the manifest,
-// else the first "Tool:" creator of an SPDX document, else "".
+// else the first "Tool:" creator of an SPDX document (oci.SPDXTool), else "".
 func (s *sbomSource) generator() string {
 	if g := s.Annotations[oci.AnnotationGenerator]; g != "" {
 		return g
@@ -63,12 +62,7 @@ func (s *sbomSource) generator() string {
 	if json.Unmarshal(s.Doc, &v) != nil {
 		return ""
 	}
-	for _, c := range v.CreationInfo.Creators {
-		if typ, who, ok := strings.Cut(c, ":"); ok && strings.TrimSpace(typ) == "Tool" {
-			return strings.TrimSpace(who)
-		}
-	}
-	return ""
+	return oci.SPDXTool(v.CreationInfo.Creators)
 }
 
 // checkSubjects reports why the statement does not bind its predicate to

@@ -69,13 +69,7 @@ func readSPDX(doc []byte) (spdxInfo, error) {
 	if t, err := time.Parse(time.RFC3339, v.CreationInfo.Created); err == nil {
 		info.created = t.UTC()
 	}
-	for _, c := range v.CreationInfo.Creators {
-		typ, who, ok := strings.Cut(c, ":")
-		if ok && strings.TrimSpace(typ) == "Tool" && strings.TrimSpace(who) != "" {
-			info.generator = strings.TrimSpace(who)
-			break
-		}
-	}
+	info.generator = oci.SPDXTool(v.CreationInfo.Creators)
 	return info, nil
 }
 
