@@ -46,18 +46,21 @@ scanner-image: $(BIN)/buildctl
 
 # buildkitd and buildctl are built from the BuildKit module version in go.mod
 # (the `tool` directive), so the daemon matches the client library.
-# oras (a referrers client the tests and benchmarks compare with) and
-# distribution v3's registry (a second registry without the referrers API)
-# are installed from their own modules at pinned versions; they do not
-# enter affix's go.mod.
+# oras and regctl (referrers clients the tests read results back with and
+# the benchmarks compare with) and distribution v3's registry (a second
+# registry without the referrers API) are installed from their own modules
+# at pinned versions; they do not enter affix's go.mod.
 ORAS_VERSION         := v1.3.6
+REGCTL_VERSION       := v0.11.1
 DISTRIBUTION_VERSION := v3.1.2
-tools: $(BIN)/buildkitd $(BIN)/buildctl $(BIN)/oras $(BIN)/registry
+tools: $(BIN)/buildkitd $(BIN)/buildctl $(BIN)/oras $(BIN)/regctl $(BIN)/registry
 $(BIN)/buildkitd $(BIN)/buildctl: go.mod go.sum
 	@mkdir -p $(BIN)
 	$(GO) build -o $(BIN)/ github.com/moby/buildkit/cmd/buildkitd github.com/moby/buildkit/cmd/buildctl
 $(BIN)/oras:
 	GOBIN=$(BIN) $(GO) install oras.land/oras/cmd/oras@$(ORAS_VERSION)
+$(BIN)/regctl:
+	GOBIN=$(BIN) $(GO) install github.com/regclient/regclient/cmd/regctl@$(REGCTL_VERSION)
 $(BIN)/registry:
 	GOBIN=$(BIN) $(GO) install github.com/distribution/distribution/v3/cmd/registry@$(DISTRIBUTION_VERSION)
 

@@ -336,7 +336,7 @@ func TestBuildOCIOutput(t *testing.T) {
 	}
 
 	t.Run("oras discover", func(t *testing.T) {
-		oras := orasBin(t)
+		oras := toolBin(t, "oras")
 		for _, src := range []string{layout, tarball} {
 			for _, p := range twoPlatforms {
 				cmd := exec.CommandContext(t.Context(), oras, "discover", "--oci-layout", "--platform", p, "--format", "json", "--artifact-type", mediaTypeSPDX, src+":v1")
@@ -418,24 +418,6 @@ func fileSum(t *testing.T, p string) string {
 		t.Fatal(err)
 	}
 	return fmt.Sprintf("%x", sha256.Sum256(b))
-}
-
-// orasBin returns bin/oras (make tools); skips without it unless
-// AFFIX_INTEGRATION=1.
-func orasBin(t *testing.T) string {
-	t.Helper()
-	if p, err := exec.LookPath("oras"); err == nil {
-		return p
-	}
-	root, err := buildkittest.RepoRoot()
-	if err == nil {
-		p := filepath.Join(root, "bin", "oras")
-		if _, err := os.Stat(p); err == nil {
-			return p
-		}
-	}
-	requireIntegration(t, fmt.Errorf("oras not found on PATH or in bin/ (make tools)"))
-	return ""
 }
 
 // TestBuildErrors: a failing Dockerfile, an unreachable buildkitd, a bad

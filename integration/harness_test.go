@@ -114,6 +114,25 @@ func affixBin(t *testing.T) string {
 	return shared.bin
 }
 
+// toolBin returns the path of the client tool name (oras, regctl, trivy:
+// `make tools` installs them into bin/), from PATH or bin/; it skips t
+// without it unless AFFIX_INTEGRATION=1.
+func toolBin(t *testing.T, name string) string {
+	t.Helper()
+	if p, err := exec.LookPath(name); err == nil {
+		return p
+	}
+	root, err := buildkittest.RepoRoot()
+	if err == nil {
+		p := filepath.Join(root, "bin", name)
+		if _, err := os.Stat(p); err == nil {
+			return p
+		}
+	}
+	requireIntegration(t, fmt.Errorf("%s not found on PATH or in bin/ (make tools)", name))
+	return ""
+}
+
 func tempRoot() (string, error) {
 	shared.mu.Lock()
 	defer shared.mu.Unlock()

@@ -1,0 +1,142 @@
+package integration
+
+import (
+	"bytes"
+	"encoding/json"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/affix-oci/affix/internal/registrytest"
+)
+
+// TestConsumers checks that the referrers clients the README names find
+// what `affix build --push` published, on a registry with the referrers
+// API, one without (olareg) and distribution: `oras discover`, `regctl
+// artifact tree|list|get` and Trivy's OCI SBOM discovery
+// (`--sbom-sources oci`), each invoked as the docs show. Every client
+// must see, for each platform manifest, the one SPDX referrer affix
+// reports, and read the same SBOM bytes as `affix get`; none may find an
+// SBOM on the index itself.
+func TestConsumers(t *testing.T) {
+	d := daemon(t, 0)
+	dir := twoContext(t)
+	regs := []*registrytest.Registry{
+		registry(t, registrytest.OlaregAPI),
+		registry(t, registrytest.OlaregNoAPI),
+		registry(t, registrytest.Distribution),
+	}
+	e := newEnv(t, "SOURCE_DATE_EPOCH="+epoch)
+	args := []string{"build", "--builder", d.Addr, "--platform", strings.Join(twoPlatforms, ","), "--push"}
+	for _, reg := range regs {
+		args = append(args, "-t", reg.Ref("consumers:v1"), "--insecure-registry", reg.Host)
+	}
+	e.ok(t, append(args, dir)...)
+
+	for _, reg := range regs {
+		t.Run(string(reg.Kind), func(t *testing.T) {
+			got := readBack(t, newRepo(t, reg, "consumers"), "v1")
+			got.check(t, twoPlatforms, twoPackages, twoForeign)
+			ref := reg.Ref("consumers:v1")
+			// want is each platform's SBOM as affix get prints it.
+			want := map[string][]byte{}
+			for _, p := range twoPlatforms {
+				want[p] = []byte(e.ok(t, "get", "--insecure-registry", reg.Host, "--platform", p, ref).stdout)
+			}
+
+			t.Run("oras discover", func(t *testing.T) {
+				oras := toolBin(t, "oras")
+				for _, p := range append([]string{""}, twoPlatforms...) {
+					args := []string{"discover", "--plain-http", "--format", "json", "--artifact-type", mediaTypeSPDX}
+					if p != "" {
+						args = append(args, "--platform", p)
+					}
+					b := runTool(t, nil, oras, append(args, ref)...)
+					var out struct {
+						Digest    string `json:"digest"`
+						Referrers []struct {
+							Digest       string `json:"digest"`
+							ArtifactType string `json:"artifactType"`
+						} `json:"referrers"`
+					}
+					if err := json.Unmarshal(b, &out); err != nil {
+						t.Fatalf("oras discover output: %v\n%s", err, b)
+					}
+					if p == "" {
+						// The index has no SBOM of its own: discovery goes
+						// through its platforms.
+						if out.Digest != got.index.Digest.String() || len(out.Referrers) != 0 {
+							t.Errorf("oras discover %s: want index %s without SPDX referrers:\n%s", ref, got.index.Digest, b)
+						}
+						continue
+					}
+					if out.Digest != got.manifests[p].Digest.String() || len(out.Referrers) != 1 || out.Referrers[0].Digest != got.sboms[p].Digest.String() {
+						t.Errorf("oras discover --platform %s %s: want %s with referrer %s:\n%s", p, ref, got.manifests[p].Digest, got.sboms[p].Digest, b)
+					}
+				}
+			})
+
+			t.Run("regctl", func(t *testing.T) {
+				regctl := toolBin(t, "regctl")
+				env := append(os.Environ(), "REGCTL_CONFIG="+filepath.Join(t.TempDir(), "config.json"))
+				runTool(t, env, regctl, "registry", "set", "--tls", "disabled", reg.Host)
+
+				b := runTool(t, env, regctl, "artifact", "tree", "--format", "{{json .}}", ref)
+				type node struct {
+					Reference struct {
+						Digest string
+					} `json:"reference"`
+					ArtifactType string  `json:"artifactType"`
+					Child        []node  `json:"child"`
+					Referrer     []*node `json:"referrer"`
+				}
+				var tree node
+				if err := json.Unmarshal(b, &tree); err != nil {
+					t.Fatalf("regctl artifact tree output: %v\n%s", err, b)
+				}
+				if len(tree.Referrer) != 0 || len(tree.Child) != len(twoPlatforms) {
+					t.Errorf("regctl artifact tree %s: %d referrers of the index (want 0), %d children (want %d):\n%s", ref, len(tree.Referrer), len(tree.Child), len(twoPlatforms), b)
+				}
+				seen := map[string]bool{}
+				for _, c := range tree.Child {
+					for _, p := range twoPlatforms {
+						if c.Reference.Digest != got.manifests[p].Digest.String() {
+							continue
+						}
+						seen[p] = true
+						if len(c.Referrer) != 1 || c.Referrer[0].Reference.Digest != got.sboms[p].Digest.String() || c.Referrer[0].ArtifactType != mediaTypeSPDX {
+							t.Errorf("regctl artifact tree %s: %s has referrers %+v, want only %s (%s)", ref, p, c.Referrer, got.sboms[p].Digest, mediaTypeSPDX)
+						}
+					}
+				}
+				if len(seen) != len(twoPlatforms) {
+					t.Errorf("regctl artifact tree %s shows platforms %v, want %v:\n%s", ref, seen, twoPlatforms, b)
+				}
+
+				for _, p := range twoPlatforms {
+					sbom := runTool(t, env, regctl, "artifact", "get", "--subject", ref, "--platform", p,
+						"--filter-artifact-type", mediaTypeSPDX, "--latest")
+					if !bytes.Equal(sbom, want[p]) {
+						t.Errorf("regctl artifact get --subject %s --platform %s: %d bytes differing from affix get's %d", ref, p, len(sbom), len(want[p]))
+					}
+				}
+			})
+		})
+	}
+}
+
+// runTool runs a client tool with env (nil: the test's own) and returns
+// its standard output; it fails t when the tool fails.
+func runTool(t *testing.T, env []string, bin string, args ...string) []byte {
+	t.Helper()
+	cmd := exec.CommandContext(t.Context(), bin, args...)
+	cmd.Env = env
+	var out, errb bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &out, &errb
+	if err := cmd.Run(); err != nil {
+		t.Fatalf("%s %s: %v\nstdout:\n%s\nstderr:\n%s", filepath.Base(bin), strings.Join(args, " "), err, tail(out.String(), 2000), tail(errb.String(), 4000))
+	}
+	return out.Bytes()
+}
