@@ -15,6 +15,7 @@ import (
 	"github.com/anchore/syft/syft/format/common/cyclonedxhelpers"
 	"github.com/anchore/syft/syft/format/common/spdxhelpers"
 	"github.com/anchore/syft/syft/format/syftjson"
+	"github.com/anchore/syft/syft/linux"
 	"github.com/anchore/syft/syft/sbom"
 	"github.com/anchore/syft/syft/source"
 	"github.com/google/uuid"
@@ -185,6 +186,17 @@ func encodeSPDX(s *sbom.SBOM, d docInfo) ([]byte, error) {
 		root.PackageVersion = d.subject.String()
 	}
 
+	if osPkg := spdxOSPackage(s.Artifacts.LinuxDistribution); osPkg != nil {
+		doc.Packages = append(doc.Packages, osPkg)
+		if root := spdxRoot(doc); root != nil {
+			doc.Relationships = append(doc.Relationships, &spdx.Relationship{
+				RefA:         common.MakeDocElementID("", string(root.PackageSPDXIdentifier)),
+				RefB:         common.MakeDocElementID("", string(osPkg.PackageSPDXIdentifier)),
+				Relationship: common.TypeRelationshipContains,
+			})
+		}
+	}
+
 	slices.SortStableFunc(doc.Packages, func(a, b *spdx.Package) int {
 		return strings.Compare(string(a.PackageSPDXIdentifier), string(b.PackageSPDXIdentifier))
 	})
@@ -199,6 +211,51 @@ func encodeSPDX(s *sbom.SBOM, d docInfo) ([]byte, error) {
 	})
 	doc.Relationships = slices.CompactFunc(doc.Relationships, func(a, b *spdx.Relationship) bool { return relKey(a) == relKey(b) })
 	return marshal(spdxDocument{Document: doc, DocumentDescribes: describes})
+}
+
+// spdxPurposeOS is the SPDX 2.3 primaryPackagePurpose of an operating
+// system package (spec clause 7.24).
+const spdxPurposeOS = "OPERATING-SYSTEM"
+
+// spdxOSPackage returns the package that names the image's Linux
+// distribution (os-release ID and VERSION_ID), or nil when syft found
+// none. syft writes this only into CycloneDX (an operating-system
+// component); in SPDX the distribution is otherwise only a purl qualifier
+// of each OS package, and Trivy, which recognises the operating system of
+// an SPDX document by a package whose SPDXID starts with
+// SPDXRef-OperatingSystem, would scan none of the OS packages for
+// vulnerabilities ("Ignore the OS package as no OS is detected").
+func spdxOSPackage(r *linux.Release) *spdx.Package {
+	if r == nil || r.ID == "" {
+		return nil
+	}
+	return &spdx.Package{
+		PackageName:             r.ID,
+		PackageSPDXIdentifier:   common.ElementID(spdxElementID("OperatingSystem-" + r.ID + "-" + r.VersionID)),
+		PackageVersion:          r.VersionID,
+		PackageDescription:      r.PrettyName,
+		PrimaryPackagePurpose:   spdxPurposeOS,
+		PackageSupplier:         &common.Supplier{Supplier: noAssertion},
+		PackageDownloadLocation: noAssertion,
+		PackageLicenseConcluded: noAssertion,
+		PackageLicenseDeclared:  noAssertion,
+		PackageCopyrightText:    noAssertion,
+	}
+}
+
+// noAssertion is SPDX's "no information" value.
+const noAssertion = "NOASSERTION"
+
+// spdxElementID makes s a valid SPDX element ID (after "SPDXRef-"):
+// letters, digits, '.' and '-'; anything else becomes '-'.
+func spdxElementID(s string) string {
+	return strings.Map(func(r rune) rune {
+		switch {
+		case r >= 'a' && r <= 'z', r >= 'A' && r <= 'Z', r >= '0' && r <= '9', r == '.', r == '-':
+			return r
+		}
+		return '-'
+	}, s)
 }
 
 func relKey(r *spdx.Relationship) string {

@@ -8,6 +8,7 @@ import (
 	"database/sql"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"io"
 	"math/rand/v2"
 	"os"
@@ -19,9 +20,11 @@ import (
 
 	cyclonedx "github.com/CycloneDX/cyclonedx-go"
 	"github.com/anchore/syft/syft/format/syftjson"
+	"github.com/anchore/syft/syft/linux"
 	"github.com/opencontainers/go-digest"
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
 	spdxjson "github.com/spdx/tools-golang/json"
+	"github.com/spdx/tools-golang/spdx"
 
 	"github.com/affix-oci/affix/internal/fixture"
 	"github.com/affix-oci/affix/internal/oci"
@@ -166,8 +169,23 @@ func TestSbomFormats(t *testing.T) {
 			t.Errorf("creators %+v", d.CreationInfo.Creators)
 		}
 		names := map[string]bool{}
+		var osPkgs []string
 		for _, p := range d.Packages {
 			names[p.PackageName] = true
+			if p.PrimaryPackagePurpose == spdxPurposeOS {
+				osPkgs = append(osPkgs, fmt.Sprintf("%s %s %s", p.PackageSPDXIdentifier, p.PackageName, p.PackageVersion))
+			}
+		}
+		// The Debian 12 fixture names its distribution in one package,
+		// which the image root contains (how Trivy finds the OS).
+		if want := "OperatingSystem-debian-12 debian 12"; len(osPkgs) != 1 || osPkgs[0] != want {
+			t.Errorf("operating system packages %q, want [%s]", osPkgs, want)
+		}
+		root := spdxRoot(d)
+		if root == nil || !slices.ContainsFunc(d.Relationships, func(r *spdx.Relationship) bool {
+			return r.RefA.ElementRefID == root.PackageSPDXIdentifier && r.Relationship == "CONTAINS" && r.RefB.ElementRefID == "OperatingSystem-debian-12"
+		}) {
+			t.Errorf("no relationship: image root CONTAINS OperatingSystem-debian-12")
 		}
 		for _, p := range fixture.Expected("linux/amd64") {
 			if !names[p.Name] {
@@ -825,5 +843,36 @@ func BenchmarkScanLargeLayer(b *testing.B) {
 		if _, err := g.Image(ctx, l, res.Manifests[0]); err != nil {
 			b.Fatal(err)
 		}
+	}
+}
+
+func TestSPDXOSPackage(t *testing.T) {
+	for _, c := range []struct {
+		name    string
+		release *linux.Release
+		id      string // "" for no package
+		version string
+	}{
+		{"no distribution", nil, "", ""},
+		{"no ID", &linux.Release{Name: "Linux", VersionID: "1"}, "", ""},
+		{"alpine", &linux.Release{ID: "alpine", VersionID: "3.20.3", PrettyName: "Alpine Linux v3.20"}, "OperatingSystem-alpine-3.20.3", "3.20.3"},
+		{"rolling release", &linux.Release{ID: "arch"}, "OperatingSystem-arch-", ""},
+		{"characters not valid in an SPDX ID", &linux.Release{ID: "opensuse_leap", VersionID: "15.6+x"}, "OperatingSystem-opensuse-leap-15.6-x", "15.6+x"},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			p := spdxOSPackage(c.release)
+			if c.id == "" {
+				if p != nil {
+					t.Fatalf("spdxOSPackage = %+v, want nil", p)
+				}
+				return
+			}
+			if p == nil {
+				t.Fatal("spdxOSPackage = nil")
+			}
+			if string(p.PackageSPDXIdentifier) != c.id || p.PackageName != c.release.ID || p.PackageVersion != c.version || p.PrimaryPackagePurpose != "OPERATING-SYSTEM" || p.PackageDescription != c.release.PrettyName {
+				t.Errorf("spdxOSPackage = id %q name %q version %q purpose %q description %q", p.PackageSPDXIdentifier, p.PackageName, p.PackageVersion, p.PrimaryPackagePurpose, p.PackageDescription)
+			}
+		})
 	}
 }
