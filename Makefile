@@ -46,14 +46,17 @@ scanner-image: $(BIN)/buildctl
 
 # buildkitd and buildctl are built from the BuildKit module version in go.mod
 # (the `tool` directive), so the daemon matches the client library.
-# oras and regctl (referrers clients the tests read results back with and
-# the benchmarks compare with) and distribution v3's registry (a second
-# registry without the referrers API) are installed from their own modules
-# at pinned versions; they do not enter affix's go.mod.
+# oras, regctl and trivy (the referrers clients the tests read results
+# back with; oras is also what the benchmarks compare with) and
+# distribution v3's registry (a second registry without the referrers API)
+# are installed from their own modules at pinned versions; they do not
+# enter affix's go.mod. trivy needs GOEXPERIMENT=jsonv2 and takes about
+# five minutes to build cold.
 ORAS_VERSION         := v1.3.6
 REGCTL_VERSION       := v0.11.1
+TRIVY_VERSION        := v0.74.0
 DISTRIBUTION_VERSION := v3.1.2
-tools: $(BIN)/buildkitd $(BIN)/buildctl $(BIN)/oras $(BIN)/regctl $(BIN)/registry
+tools: $(BIN)/buildkitd $(BIN)/buildctl $(BIN)/oras $(BIN)/regctl $(BIN)/trivy $(BIN)/registry
 $(BIN)/buildkitd $(BIN)/buildctl: go.mod go.sum
 	@mkdir -p $(BIN)
 	$(GO) build -o $(BIN)/ github.com/moby/buildkit/cmd/buildkitd github.com/moby/buildkit/cmd/buildctl
@@ -61,6 +64,8 @@ $(BIN)/oras:
 	GOBIN=$(BIN) $(GO) install oras.land/oras/cmd/oras@$(ORAS_VERSION)
 $(BIN)/regctl:
 	GOBIN=$(BIN) $(GO) install github.com/regclient/regclient/cmd/regctl@$(REGCTL_VERSION)
+$(BIN)/trivy:
+	GOEXPERIMENT=jsonv2 GOBIN=$(BIN) $(GO) install github.com/aquasecurity/trivy/cmd/trivy@$(TRIVY_VERSION)
 $(BIN)/registry:
 	GOBIN=$(BIN) $(GO) install github.com/distribution/distribution/v3/cmd/registry@$(DISTRIBUTION_VERSION)
 

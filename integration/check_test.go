@@ -33,9 +33,22 @@ type spdxDoc struct {
 		Created string `json:"created"`
 	} `json:"creationInfo"`
 	Packages []struct {
+		SPDXID      string `json:"SPDXID"`
 		Name        string `json:"name"`
 		VersionInfo string `json:"versionInfo"`
 	} `json:"packages"`
+}
+
+// os is "NAME VERSION" of the document's operating system packages (SPDXID
+// SPDXRef-OperatingSystem-*, as affix and Trivy write them).
+func (d *spdxDoc) os() []string {
+	var out []string
+	for _, q := range d.Packages {
+		if strings.HasPrefix(q.SPDXID, "SPDXRef-OperatingSystem") {
+			out = append(out, q.Name+" "+q.VersionInfo)
+		}
+	}
+	return out
 }
 
 func (d *spdxDoc) has(p pkg) bool {

@@ -6,6 +6,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 
@@ -39,6 +40,11 @@ func TestConsumers(t *testing.T) {
 		t.Run(string(reg.Kind), func(t *testing.T) {
 			got := readBack(t, newRepo(t, reg, "consumers"), "v1")
 			got.check(t, twoPlatforms, twoPackages, twoForeign)
+			for _, p := range twoPlatforms {
+				if os := got.docs[p].os(); !slices.Equal(os, []string{"debian 12"}) {
+					t.Errorf("%s: affix's SBOM names the operating system %q, want [debian 12]", p, os)
+				}
+			}
 			ref := reg.Ref("consumers:v1")
 			// want is each platform's SBOM as affix get prints it.
 			want := map[string][]byte{}
@@ -120,6 +126,40 @@ func TestConsumers(t *testing.T) {
 						"--filter-artifact-type", mediaTypeSPDX, "--latest")
 					if !bytes.Equal(sbom, want[p]) {
 						t.Errorf("regctl artifact get --subject %s --platform %s: %d bytes differing from affix get's %d", ref, p, len(sbom), len(want[p]))
+					}
+				}
+			})
+
+			// Trivy looks up the referrers of the digest it is given, so it
+			// is given each platform manifest; it must take affix's SPDX
+			// referrer as the image's SBOM (no layer is read) and find the
+			// operating system in it, which it needs to scan OS packages.
+			t.Run("trivy", func(t *testing.T) {
+				trivy := toolBin(t, "trivy")
+				cache := t.TempDir()
+				for _, p := range twoPlatforms {
+					image := reg.Ref("consumers@" + got.manifests[p].Digest.String())
+					cmd := exec.CommandContext(t.Context(), trivy, "image", "--cache-dir", cache, "--image-src", "remote",
+						"--sbom-sources", "oci", "--format", "spdx-json", "--offline-scan", "--skip-version-check", "--disable-telemetry", image)
+					var out, errb bytes.Buffer
+					cmd.Stdout, cmd.Stderr = &out, &errb
+					if err := cmd.Run(); err != nil {
+						t.Fatalf("trivy image %s: %v\n%s", image, err, tail(errb.String(), 4000))
+					}
+					if !strings.Contains(errb.String(), "Found SBOM in the OCI referrers") {
+						t.Errorf("trivy image --sbom-sources oci %s did not take the SBOM referrer:\n%s", image, errb.String())
+					}
+					doc := &spdxDoc{}
+					if err := json.Unmarshal(out.Bytes(), doc); err != nil {
+						t.Fatalf("trivy output: %v\n%s", err, tail(out.String(), 2000))
+					}
+					if os := doc.os(); !slices.Equal(os, []string{"debian 12"}) {
+						t.Errorf("trivy image %s: operating system %q, want [debian 12]; log:\n%s", image, os, errb.String())
+					}
+					for _, w := range twoPackages[p] {
+						if !doc.has(w) {
+							t.Errorf("trivy image %s: package %s %s missing; has %v", image, w.name, w.version, doc.names())
+						}
 					}
 				}
 			})
