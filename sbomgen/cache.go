@@ -14,7 +14,7 @@ import (
 
 // cacheVersion is part of every cache key. Bump it whenever the documents
 // encoded for the same inputs change, so old entries are not served.
-const cacheVersion = 1
+const cacheVersion = 2
 
 // cacheKeyInput is what a cache key hashes: everything a document's bytes
 // depend on.
