@@ -618,7 +618,7 @@ func TestBuildFormatsAndOutputs(t *testing.T) {
 				digests = append(digests, r.Digest.String())
 			}
 			slices.Sort(types)
-			if !slices.Equal(types, []string{"application/spdx+json", "application/vnd.cyclonedx+json"}) {
+			if !slices.Equal(types, []string{mediaTypeSPDX, mediaTypeCycloneDX}) {
 				t.Errorf("%s %s: referrers %v", name, p.Platform, types)
 			}
 			for _, r := range p.Referrers {

@@ -20,7 +20,10 @@ import (
 	"github.com/affix-oci/affix/internal/registrytest"
 )
 
-const mediaTypeSPDX = "application/spdx+json"
+const (
+	mediaTypeSPDX      = "application/spdx+json"
+	mediaTypeCycloneDX = "application/vnd.cyclonedx+json"
+)
 
 // pkg is a package an SBOM must list; an empty version matches any.
 type pkg struct{ name, version string }

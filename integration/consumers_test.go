@@ -131,39 +131,75 @@ func TestConsumers(t *testing.T) {
 			})
 
 			// Trivy looks up the referrers of the digest it is given, so it
-			// is given each platform manifest; it must take affix's SPDX
-			// referrer as the image's SBOM (no layer is read) and find the
-			// operating system in it, which it needs to scan OS packages.
+			// is given each platform manifest.
 			t.Run("trivy", func(t *testing.T) {
-				trivy := toolBin(t, "trivy")
-				cache := t.TempDir()
+				trivy, cache := toolBin(t, "trivy"), t.TempDir()
 				for _, p := range twoPlatforms {
-					image := reg.Ref("consumers@" + got.manifests[p].Digest.String())
-					cmd := exec.CommandContext(t.Context(), trivy, "image", "--cache-dir", cache, "--image-src", "remote",
-						"--sbom-sources", "oci", "--format", "spdx-json", "--offline-scan", "--skip-version-check", "--disable-telemetry", image)
-					var out, errb bytes.Buffer
-					cmd.Stdout, cmd.Stderr = &out, &errb
-					if err := cmd.Run(); err != nil {
-						t.Fatalf("trivy image %s: %v\n%s", image, err, tail(errb.String(), 4000))
-					}
-					if !strings.Contains(errb.String(), "Found SBOM in the OCI referrers") {
-						t.Errorf("trivy image --sbom-sources oci %s did not take the SBOM referrer:\n%s", image, errb.String())
-					}
-					doc := &spdxDoc{}
-					if err := json.Unmarshal(out.Bytes(), doc); err != nil {
-						t.Fatalf("trivy output: %v\n%s", err, tail(out.String(), 2000))
-					}
-					if os := doc.os(); !slices.Equal(os, []string{"debian 12"}) {
-						t.Errorf("trivy image %s: operating system %q, want [debian 12]; log:\n%s", image, os, errb.String())
-					}
-					for _, w := range twoPackages[p] {
-						if !doc.has(w) {
-							t.Errorf("trivy image %s: package %s %s missing; has %v", image, w.name, w.version, doc.names())
-						}
-					}
+					trivyFindsSBOM(t, trivy, cache, reg.Ref("consumers@"+got.manifests[p].Digest.String()), "spdx", twoPackages[p])
 				}
 			})
 		})
+	}
+}
+
+// TestConsumersCycloneDX: Trivy takes a CycloneDX referrer
+// (`--sbom-format cyclonedx-json`, artifactType
+// application/vnd.cyclonedx+json) as the image's SBOM too, through the
+// referrers API and the referrers tag, and finds the operating system
+// there (syft's operating-system component).
+func TestConsumersCycloneDX(t *testing.T) {
+	d := daemon(t, 0)
+	dir := twoContext(t)
+	api, noapi := registry(t, registrytest.OlaregAPI), registry(t, registrytest.OlaregNoAPI)
+	trivy := toolBin(t, "trivy")
+	meta := filepath.Join(t.TempDir(), "metadata.json")
+	e := newEnv(t, "SOURCE_DATE_EPOCH="+epoch)
+	e.ok(t, "build", "--builder", d.Addr, "--platform", strings.Join(twoPlatforms, ","), "--sbom-format", "cyclonedx-json",
+		"--push", "-t", api.Ref("consumers-cdx:v1"), "-t", noapi.Ref("consumers-cdx:v1"),
+		"--insecure-registry", api.Host, "--insecure-registry", noapi.Host, "--metadata-file", meta, dir)
+	m := readMeta(t, meta)
+	for _, reg := range []*registrytest.Registry{api, noapi} {
+		t.Run(string(reg.Kind), func(t *testing.T) {
+			cache := t.TempDir()
+			for _, p := range m.Platforms {
+				if len(p.Referrers) != 1 || p.Referrers[0].ArtifactType != mediaTypeCycloneDX {
+					t.Fatalf("%s: referrers %+v, want one %s", p.Platform, p.Referrers, mediaTypeCycloneDX)
+				}
+				trivyFindsSBOM(t, trivy, cache, reg.Ref("consumers-cdx@"+p.Digest), "cyclonedx", twoPackages[p.Platform])
+			}
+		})
+	}
+}
+
+// trivyFindsSBOM runs `trivy image --sbom-sources oci` on image (a
+// platform manifest by digest) and checks that Trivy took its SBOM
+// referrer of type typ ("spdx", "cyclonedx") instead of reading the
+// layers, found the operating system (Debian 12, what it needs to scan OS
+// packages) and the packages want. --format spdx-json reports what Trivy
+// read without a vulnerability database (none can be downloaded here).
+func trivyFindsSBOM(t *testing.T, trivy, cache, image, typ string, want []pkg) {
+	t.Helper()
+	cmd := exec.CommandContext(t.Context(), trivy, "image", "--cache-dir", cache, "--image-src", "remote",
+		"--sbom-sources", "oci", "--format", "spdx-json", "--offline-scan", "--skip-version-check", "--disable-telemetry", image)
+	var out, errb bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &out, &errb
+	if err := cmd.Run(); err != nil {
+		t.Fatalf("trivy image %s: %v\n%s", image, err, tail(errb.String(), 4000))
+	}
+	if !strings.Contains(errb.String(), "Found SBOM in the OCI referrers") || !strings.Contains(errb.String(), `type="`+typ+`"`) {
+		t.Errorf("trivy image --sbom-sources oci %s did not take the %s referrer:\n%s", image, typ, errb.String())
+	}
+	doc := &spdxDoc{}
+	if err := json.Unmarshal(out.Bytes(), doc); err != nil {
+		t.Fatalf("trivy output: %v\n%s", err, tail(out.String(), 2000))
+	}
+	if os := doc.os(); !slices.Equal(os, []string{"debian 12"}) {
+		t.Errorf("trivy image %s: operating system %q, want [debian 12]; log:\n%s", image, os, errb.String())
+	}
+	for _, w := range want {
+		if !doc.has(w) {
+			t.Errorf("trivy image %s: package %s %s missing; has %v", image, w.name, w.version, doc.names())
+		}
 	}
 }
 
