@@ -170,6 +170,8 @@ func (p *plan) solve(ctx context.Context, c *client.Client, g group, dir string,
 		LocalMounts:   locals,
 		OCIStores:     stores,
 		Session:       attach,
+		CacheImports:  cloneCache(p.cacheImports),
+		CacheExports:  cloneCache(p.cacheExports),
 		Exports: []client.ExportEntry{{
 			Type:      client.ExporterOCI,
 			Attrs:     p.exportAttrsFor(g),

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/containerd/platforms"
+	"github.com/moby/buildkit/client"
 	"github.com/moby/buildkit/session/secrets/secretsprovider"
 	"github.com/moby/buildkit/session/sshforward/sshprovider"
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
@@ -68,6 +69,21 @@ type Options struct {
 	Annotations []string
 	// NoCache builds every step anew.
 	NoCache bool
+	// CacheFrom are build caches to import, as buildx's --cache-from:
+	// type=registry,ref=REF | type=local,src=DIR | type=gha | type=s3 |
+	// type=azblob, with their BuildKit attributes, or a bare REF (a
+	// registry cache). Every node imports every one.
+	CacheFrom []string
+	// CacheTo are build caches to export, as buildx's --cache-to: the
+	// types of CacheFrom (local with dest=DIR) and type=inline;
+	// mode=min (the default) or max. Every node exports to every one: with
+	// several nodes, a registry or local cache holds what the node that
+	// exported last built.
+	CacheTo []string
+	// InsecureRegistry reports whether buildkitd reaches a registry host
+	// over plain HTTP: registry caches there get registry.insecure=true.
+	// nil means none.
+	InsecureRegistry func(host string) bool
 	// SourceDateEpoch is the SOURCE_DATE_EPOCH (seconds since the Unix
 	// epoch) to build with. Empty means the SOURCE_DATE_EPOCH build
 	// argument, else the environment variable, else none. When set,
@@ -154,13 +170,17 @@ type plan struct {
 	// ociStores maps store ids to OCI layout directories.
 	ociStores map[string]string
 	secrets   []secretsprovider.Source
-	ssh       []sshprovider.AgentConfig
-	epoch     *time.Time
-	platforms []ocispec.Platform
-	groups    []group
-	names     []string
-	output    string
-	timeout   time.Duration
+	// cacheImports and cacheExports are shared by every solve; each
+	// solve gets its own copy (cloneCache).
+	cacheImports []client.CacheOptionsEntry
+	cacheExports []client.CacheOptionsEntry
+	ssh          []sshprovider.AgentConfig
+	epoch        *time.Time
+	platforms    []ocispec.Platform
+	groups       []group
+	names        []string
+	output       string
+	timeout      time.Duration
 }
 
 func optErr(format string, args ...any) error {
@@ -197,6 +217,12 @@ func newPlan(opts Options) (*plan, error) {
 	}
 	args, err := parseBuildArgs(opts.BuildArgs, lookup)
 	if err != nil {
+		return nil, err
+	}
+	if p.cacheImports, err = parseCache(false, opts.CacheFrom, opts.InsecureRegistry); err != nil {
+		return nil, err
+	}
+	if p.cacheExports, err = parseCache(true, opts.CacheTo, opts.InsecureRegistry); err != nil {
 		return nil, err
 	}
 	epoch, err := resolveEpoch(opts.SourceDateEpoch, args, lookup)

@@ -1,0 +1,93 @@
+package frontend
+
+import (
+	"maps"
+	"slices"
+	"strings"
+
+	"github.com/distribution/reference"
+	"github.com/moby/buildkit/client"
+	bkbuild "github.com/moby/buildkit/cmd/buildctl/build"
+)
+
+// Cache types BuildKit imports (--cache-from) and exports (--cache-to).
+// inline is export only: the cache metadata goes into the image config.
+var (
+	cacheImportTypes = []string{"registry", "local", "gha", "s3", "azblob"}
+	cacheExportTypes = []string{"registry", "local", "inline", "gha", "s3", "azblob"}
+)
+
+// attrRegistryInsecure is the registry cache attribute that makes
+// buildkitd reach the cache's registry over plain HTTP.
+const attrRegistryInsecure = "registry.insecure"
+
+// parseCache parses --cache-from (export false) or --cache-to (export
+// true) values as buildx takes them: type=TYPE[,KEY=VALUE...] (buildctl's
+// parser: mode defaults to min on export, gha takes its url and token from
+// the GitHub Actions environment), or a bare registry reference, short for
+// type=registry,ref=REF. A registry cache on a host insecure reports gets
+// registry.insecure=true unless the value sets it. Unknown types, a
+// registry cache without a valid ref, a local cache without src (import)
+// or dest (export) and an export mode other than min or max are
+// ErrInvalidOption errors naming the value.
+func parseCache(export bool, in []string, insecure func(host string) bool) ([]client.CacheOptionsEntry, error) {
+	flag, types, parse := "cache-from", cacheImportTypes, bkbuild.ParseImportCache
+	if export {
+		flag, types, parse = "cache-to", cacheExportTypes, bkbuild.ParseExportCache
+	}
+	out := make([]client.CacheOptionsEntry, 0, len(in))
+	for _, v := range in {
+		s := v
+		if strings.TrimSpace(s) == "" {
+			return nil, optErr("%s %q: empty", flag, v)
+		}
+		if !strings.Contains(s, "type=") {
+			s = "type=registry,ref=" + s
+		}
+		es, err := parse([]string{s})
+		if err != nil {
+			return nil, optErr("%s %q: %v", flag, v, err)
+		}
+		e := es[0]
+		if !slices.Contains(types, e.Type) {
+			return nil, optErr("%s %q: unknown cache type %q (want %s)", flag, v, e.Type, strings.Join(types, ", "))
+		}
+		switch e.Type {
+		case "registry":
+			ref, err := reference.ParseNormalizedNamed(e.Attrs["ref"])
+			if err != nil {
+				return nil, optErr("%s %q: registry cache ref %q: %v", flag, v, e.Attrs["ref"], err)
+			}
+			if _, set := e.Attrs[attrRegistryInsecure]; !set && insecure != nil && insecure(reference.Domain(ref)) {
+				e.Attrs[attrRegistryInsecure] = "true"
+			}
+		case "local":
+			key := "src"
+			if export {
+				key = "dest"
+			}
+			if e.Attrs[key] == "" {
+				return nil, optErr("%s %q: a local cache needs %s=DIR", flag, v, key)
+			}
+		}
+		if m, ok := e.Attrs["mode"]; export && ok && m != "min" && m != "max" {
+			return nil, optErr("%s %q: mode %q: want min or max", flag, v, m)
+		}
+		out = append(out, e)
+	}
+	return out, nil
+}
+
+// cloneCache copies entries for one solve: the BuildKit client writes the
+// digest of a local cache import into its attributes, and nodes solve
+// concurrently.
+func cloneCache(in []client.CacheOptionsEntry) []client.CacheOptionsEntry {
+	if in == nil {
+		return nil
+	}
+	out := make([]client.CacheOptionsEntry, len(in))
+	for i, e := range in {
+		out[i] = client.CacheOptionsEntry{Type: e.Type, Attrs: maps.Clone(e.Attrs)}
+	}
+	return out
+}
