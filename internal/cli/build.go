@@ -34,6 +34,8 @@ type buildOptions struct {
 	labels         []string
 	annotations    []string
 	noCache        bool
+	cacheFrom      []string
+	cacheTo        []string
 	progress       string
 	metadataFile   string
 	sbomFormats    []string
@@ -104,6 +106,8 @@ func (o *buildOptions) addFlags(f *pflag.FlagSet) {
 	f.StringArrayVar(&o.labels, "label", nil, "image label KEY=VALUE (repeatable)")
 	f.StringArrayVar(&o.annotations, "annotation", nil, "OCI annotation [TYPE[PLATFORM]:]KEY=VALUE, TYPE manifest (default), manifest-descriptor, index or index-descriptor (repeatable)")
 	f.BoolVar(&o.noCache, "no-cache", false, "build every step anew (the SBOM cache is --no-sbom-cache)")
+	f.StringArrayVar(&o.cacheFrom, "cache-from", nil, "build cache to import: REF, type=registry,ref=REF, type=local,src=DIR, type=gha, ... (repeatable)")
+	f.StringArrayVar(&o.cacheTo, "cache-to", nil, "build cache to export: REF, type=registry,ref=REF[,mode=max], type=local,dest=DIR, type=inline, type=gha, ... (repeatable)")
 	f.StringVar(&o.progress, "progress", "auto", "progress output: auto, plain, tty, rawjson or quiet")
 	f.StringVar(&o.metadataFile, "metadata-file", "", "write the build result (buildx keys, digests, SBOM referrers, referrers mode, request counts) as JSON to FILE")
 	f.StringArrayVar(&o.sbomFormats, "sbom-format", nil, "SBOM format to attach: spdx-json (default), cyclonedx-json; repeatable")
@@ -337,11 +341,16 @@ func (o *buildOptions) frontendOptions(contextDir string, p *buildPlan, dir stri
 		Labels:        o.labels,
 		Annotations:   o.annotations,
 		NoCache:       o.noCache,
-		Builder:       p.builder,
-		Nodes:         p.nodes,
-		TLS:           o.tls,
-		Output:        dir,
-		Progress:      prog,
+		CacheFrom:     o.cacheFrom,
+		CacheTo:       o.cacheTo,
+		// buildkitd reaches registry caches; the hosts named for affix's
+		// own pushes are the ones it is told to reach over plain HTTP.
+		InsecureRegistry: o.registryOptions.plain,
+		Builder:          p.builder,
+		Nodes:            p.nodes,
+		TLS:              o.tls,
+		Output:           dir,
+		Progress:         prog,
 	}
 }
 

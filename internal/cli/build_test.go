@@ -186,6 +186,8 @@ func TestBuildUsageErrors(t *testing.T) {
 		{[]string{"build", "--builder", nowhere}, "want one CONTEXT"},
 		{[]string{"build", "--builder", "ftp://x", ctxDir}, "unknown scheme"},
 		{[]string{"build", "--builder", nowhere, "--progress", "fancy", ctxDir}, "progress"},
+		{[]string{"build", "--builder", nowhere, "--cache-to", "type=nfs,dest=/c", ctxDir}, `cache-to "type=nfs,dest=/c": unknown cache type "nfs"`},
+		{[]string{"build", "--builder", nowhere, "--cache-from", "type=local", ctxDir}, `cache-from "type=local": a local cache needs src=DIR`},
 	} {
 		_, errs, code := affix(t, c.args...)
 		if code != 2 || !strings.Contains(errs, c.want) || strings.Contains(errs, "unreachable") {
@@ -386,6 +388,7 @@ func TestBuildFlagsReachFrontend(t *testing.T) {
 		"--build-arg", "A=1", "--build-arg", "B", "--target", "final",
 		"--secret", "id=tok,src=/run/tok", "--ssh", "default", "--build-context", "extra=/ctx/extra",
 		"--label", "k=v", "--annotation", "index:a=b", "--no-cache",
+		"--cache-from", "r.example/app:cache", "--cache-to", "type=local,dest=/cache", "--insecure-registry", "r.example",
 		"--builder", "tcp://builder:1234", "--builder-tls-cacert", "ca.pem", "--builder-tls-cert", "cert.pem",
 		"--builder-tls-key", "key.pem", "--builder-tls-servername", "builder.example",
 	})
@@ -397,6 +400,12 @@ func TestBuildFlagsReachFrontend(t *testing.T) {
 		t.Fatal(err)
 	}
 	got := o.frontendOptions("/ctx", p, "/out", nil)
+	// The registries named for pushes are the ones buildkitd reaches
+	// over plain HTTP for caches.
+	if got.InsecureRegistry == nil || !got.InsecureRegistry("r.example") || got.InsecureRegistry("other.example") {
+		t.Errorf("InsecureRegistry does not follow --insecure-registry r.example")
+	}
+	got.InsecureRegistry = nil
 	want := frontend.Options{
 		ContextDir:    "/ctx",
 		Dockerfile:    "build/Dockerfile",
@@ -410,6 +419,8 @@ func TestBuildFlagsReachFrontend(t *testing.T) {
 		Labels:        []string{"k=v"},
 		Annotations:   []string{"index:a=b"},
 		NoCache:       true,
+		CacheFrom:     []string{"r.example/app:cache"},
+		CacheTo:       []string{"type=local,dest=/cache"},
 		Builder:       "tcp://builder:1234",
 		TLS:           frontend.TLSOptions{CACert: "ca.pem", Cert: "cert.pem", Key: "key.pem", ServerName: "builder.example"},
 		Output:        "/out",
