@@ -91,6 +91,7 @@ type rawVertex struct {
 	Name      string     `json:"name"`
 	Started   *time.Time `json:"started"`
 	Completed *time.Time `json:"completed"`
+	Cached    bool       `json:"cached"`
 	Error     string     `json:"error"`
 }
 
@@ -120,6 +121,7 @@ func rawVertices(t *testing.T, stream string) map[string]rawVertex {
 			if v.Completed == nil {
 				v.Completed = prev.Completed
 			}
+			v.Cached = v.Cached || prev.Cached
 			out[v.Name] = v
 		}
 	}
