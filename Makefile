@@ -18,7 +18,7 @@ CMDS := affix affix-scanner
 PREFIX        ?= /usr/local
 DOCKER_CONFIG ?= $(HOME)/.docker
 
-.PHONY: all build install scanner-image tools deps test test-unit demo bench lint clean
+.PHONY: all build install scanner-image tools clients deps test test-unit demo bench lint clean
 all: build
 
 build:
@@ -46,17 +46,19 @@ scanner-image: $(BIN)/buildctl
 
 # buildkitd and buildctl are built from the BuildKit module version in go.mod
 # (the `tool` directive), so the daemon matches the client library.
-# oras, regctl and trivy (the referrers clients the tests read results
-# back with; oras is also what the benchmarks compare with) and
 # distribution v3's registry (a second registry without the referrers API)
-# are installed from their own modules at pinned versions; they do not
-# enter affix's go.mod. trivy needs GOEXPERIMENT=jsonv2 and takes about
-# five minutes to build cold.
+# and, for the tests only (`make clients`), oras, regctl and trivy (the
+# referrers clients the tests read results back with; oras is also what
+# the push benchmark compares with) are installed from their own modules
+# at pinned versions; they do not enter affix's go.mod. trivy needs
+# GOEXPERIMENT=jsonv2 and takes about five minutes to build cold, which
+# the demo does not wait for.
 ORAS_VERSION         := v1.3.6
 REGCTL_VERSION       := v0.11.1
 TRIVY_VERSION        := v0.74.0
 DISTRIBUTION_VERSION := v3.1.2
-tools: $(BIN)/buildkitd $(BIN)/buildctl $(BIN)/oras $(BIN)/regctl $(BIN)/trivy $(BIN)/registry
+tools: $(BIN)/buildkitd $(BIN)/buildctl $(BIN)/registry
+clients: $(BIN)/oras $(BIN)/regctl $(BIN)/trivy
 $(BIN)/buildkitd $(BIN)/buildctl: go.mod go.sum
 	@mkdir -p $(BIN)
 	$(GO) build -o $(BIN)/ github.com/moby/buildkit/cmd/buildkitd github.com/moby/buildkit/cmd/buildctl
@@ -75,7 +77,7 @@ deps:
 
 # test runs unit and integration tests. AFFIX_INTEGRATION=1 makes a missing
 # prerequisite (buildkitd, runc, docker-registry, root) a failure, not a skip.
-test: deps tools build lint
+test: deps tools clients build lint
 	AFFIX_INTEGRATION=1 $(GO) test -count=1 -timeout 45m ./...
 
 # test-unit runs what needs no daemon, registry server or root.
@@ -85,7 +87,7 @@ test-unit:
 demo: deps tools build
 	hack/demo.sh
 
-bench: deps tools build
+bench: deps tools $(BIN)/oras build
 	hack/bench.sh
 
 lint:

@@ -115,7 +115,7 @@ func affixBin(t *testing.T) string {
 }
 
 // toolBin returns the path of the client tool name (oras, regctl, trivy:
-// `make tools` installs them into bin/), from PATH or bin/; it skips t
+// `make clients` installs them into bin/), from PATH or bin/; it skips t
 // without it unless AFFIX_INTEGRATION=1.
 func toolBin(t *testing.T, name string) string {
 	t.Helper()
@@ -129,7 +129,7 @@ func toolBin(t *testing.T, name string) string {
 			return p
 		}
 	}
-	requireIntegration(t, fmt.Errorf("%s not found on PATH or in bin/ (make tools)", name))
+	requireIntegration(t, fmt.Errorf("%s not found on PATH or in bin/ (make clients)", name))
 	return ""
 }
 
