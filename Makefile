@@ -77,8 +77,10 @@ deps:
 
 # test runs unit and integration tests. AFFIX_INTEGRATION=1 makes a missing
 # prerequisite (buildkitd, runc, docker-registry, root) a failure, not a skip.
+# -parallel 8: the fault-injection cases (exporter TestFailureLeavesTag)
+# mostly wait out retry backoff, each against its own registry.
 test: deps tools clients build lint
-	AFFIX_INTEGRATION=1 $(GO) test -count=1 -timeout 45m ./...
+	AFFIX_INTEGRATION=1 $(GO) test -count=1 -parallel 8 -timeout 45m ./...
 
 # test-unit runs what needs no daemon, registry server or root.
 test-unit:

@@ -169,7 +169,7 @@ func TestStripAttestations(t *testing.T) {
 // completes.
 func TestFailureLeavesTag(t *testing.T) {
 	if testing.Short() {
-		t.Skip("fault injection takes about a minute")
+		t.Skip("fault injection waits out real retry backoff")
 	}
 	ctx := context.Background()
 	type step struct {
@@ -197,6 +197,10 @@ func TestFailureLeavesTag(t *testing.T) {
 				continue
 			}
 			t.Run(string(kind)+"/"+s.name, func(t *testing.T) {
+				// Each case has its own registry and proxy, and spends
+				// its time in retry backoff: run them side by side
+				// (make test raises -parallel).
+				t.Parallel()
 				reg := registrytest.Start(t, kind, registrytest.Options{})
 				proxy := registrytest.StartProxy(t, reg.Host)
 				// An earlier push of another image holds the tag.
