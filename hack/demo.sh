@@ -165,10 +165,11 @@ affix ls --insecure-registry "$host" "$image"
 
 say "affix get --verify --platform linux/arm64 $image (SPDX 2.3 JSON: document and packages)"
 affix get --verify --insecure-registry "$host" --platform linux/arm64 "$image" >"$work/arm64.spdx.json"
-# The document is one line of JSON; show its head and the packages it lists.
+# The document is one line of JSON; show its head, the operating system and
+# the packages it lists.
 head -c 300 "$work/arm64.spdx.json"
 echo " ..."
-grep -o '"name":"[^"]*","SPDXID":"SPDXRef-Package-[^"]*","versionInfo":"[^"]*"' "$work/arm64.spdx.json" |
+grep -o '"name":"[^"]*","SPDXID":"SPDXRef-\(Package\|OperatingSystem\)-[^"]*","versionInfo":"[^"]*"' "$work/arm64.spdx.json" |
 	sed 's/"name":"\([^"]*\)".*"versionInfo":"\([^"]*\)"/  \1 \2/' | head -n 25
 
 say "done: one push published the index and an SPDX referrer per platform (referrers tag schema: this registry has no referrers API)"
