@@ -68,6 +68,20 @@ func SBOM(subject ocispec.Descriptor, mediaType string, doc []byte, created time
 	}
 }
 
+// InToto returns the artifact of one in-toto statement (as BuildKit stores
+// attestations, and Docker Scout reads them as referrers): artifactType
+// and the single layer's media type application/vnd.in-toto+json, the
+// layer and the manifest annotated with in-toto.io/predicate-type (so the
+// referrers index says what the statement is about without a fetch), the
+// manifest with org.opencontainers.image.created (created, when not zero)
+// plus extra.
+func InToto(subject ocispec.Descriptor, predicateType string, statement []byte, created time.Time, extra map[string]string) Artifact {
+	a := SBOM(subject, oci.MediaTypeInToto, statement, created, extra)
+	a.Annotations[oci.AnnotationPredicateType] = predicateType
+	a.Blobs[0].Annotations = map[string]string{oci.AnnotationPredicateType: predicateType}
+	return a
+}
+
 // IsSBOMType reports whether t is an SBOM artifact type: SPDX or CycloneDX
 // JSON (including cosign's text/spdx+json).
 func IsSBOMType(t string) bool {

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"io"
+	"maps"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -207,4 +208,33 @@ func TestLayoutTarget(t *testing.T) {
 		t.Fatal(err)
 	}
 	ol.Close()
+}
+
+// TestInTotoArtifact: an in-toto referrer names its predicate type on the
+// layer and on the manifest (so the referrers index carries it), and its
+// creation time, as affix convert --keep-intoto and --sbom-format
+// spdx-intoto publish it.
+func TestInTotoArtifact(t *testing.T) {
+	subject := ocispec.Descriptor{MediaType: ocispec.MediaTypeImageManifest, Digest: digest.FromString("m"), Size: 100}
+	a := exporter.InToto(subject, oci.PredicateSPDX, []byte(`{"_type":"https://in-toto.io/Statement/v0.1"}`), created, map[string]string{oci.AnnotationFormat: "spdx-json"})
+	d, b, err := a.Manifest()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var m ocispec.Manifest
+	if err := json.Unmarshal(b, &m); err != nil {
+		t.Fatal(err)
+	}
+	if m.ArtifactType != oci.MediaTypeInToto || len(m.Layers) != 1 || m.Layers[0].MediaType != oci.MediaTypeInToto ||
+		m.Layers[0].Annotations[oci.AnnotationPredicateType] != oci.PredicateSPDX {
+		t.Errorf("manifest %s", b)
+	}
+	want := map[string]string{oci.AnnotationPredicateType: oci.PredicateSPDX, ocispec.AnnotationCreated: "2024-01-02T03:04:05Z", oci.AnnotationFormat: "spdx-json"}
+	if !maps.Equal(m.Annotations, want) || !maps.Equal(d.Annotations, want) || d.ArtifactType != oci.MediaTypeInToto {
+		t.Errorf("annotations %v, descriptor %+v; want %v", m.Annotations, d, want)
+	}
+	// No creation time: no annotation for it.
+	if a := exporter.InToto(subject, oci.PredicateSPDX, []byte(`{}`), time.Time{}, nil); a.Annotations[ocispec.AnnotationCreated] != "" || len(a.Annotations) != 1 {
+		t.Errorf("annotations without a creation time: %v", a.Annotations)
+	}
 }

@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"slices"
 	"sync"
-	"time"
 
 	"github.com/opencontainers/go-digest"
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
@@ -368,18 +367,6 @@ func (c *converter) artifact(ctx context.Context, p *Platform) (*exporter.Artifa
 			return nil, err
 		}
 	}
-	ann[AnnotationPredicateType] = PredicateSPDX
-	if !l.info.created.IsZero() {
-		ann[ocispec.AnnotationCreated] = l.info.created.Format(time.RFC3339)
-	}
-	return &exporter.Artifact{
-		Subject:      subject,
-		ArtifactType: oci.MediaTypeInToto,
-		Blobs: []exporter.Blob{{
-			MediaType:   oci.MediaTypeInToto,
-			Data:        data,
-			Annotations: map[string]string{AnnotationPredicateType: PredicateSPDX},
-		}},
-		Annotations: ann,
-	}, nil
+	a := exporter.InToto(subject, PredicateSPDX, data, l.info.created, ann)
+	return &a, nil
 }
