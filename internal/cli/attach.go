@@ -71,7 +71,7 @@ through the referrers tag schema, merged with concurrent writers.`,
 	}
 	f := cmd.Flags()
 	o.registryOptions.addFlags(f)
-	f.StringArrayVar(&o.formats, "sbom-format", nil, "SBOM format to attach when scanning: spdx-json (default), cyclonedx-json; repeatable")
+	f.StringArrayVar(&o.formats, "sbom-format", nil, "SBOM referrer format when scanning: spdx-json (default), cyclonedx-json, spdx-intoto (SPDX in an in-toto statement); repeatable")
 	f.StringVar(&o.artifactType, "artifact-type", "", "artifact type of the FILEs")
 	f.StringArrayVar(&o.annotations, "annotation", nil, "manifest annotation KEY=VALUE (repeatable)")
 	f.StringVar(&o.platform, "platform", "", "attach to this platform's manifest, os/arch[/variant]")
@@ -122,7 +122,7 @@ func attachScan(cmd *cobra.Command, g *globalOptions, refStr string, o attachOpt
 	if name == "" {
 		name = refName(ref, ref.ReferenceOrDefault())
 	}
-	gen, err := sbomgen.New(sbomgen.Options{Formats: formats, Name: name, NoCache: o.noCache})
+	gen, err := sbomgen.New(sbomgen.Options{Formats: docFormats(formats), Name: name, NoCache: o.noCache})
 	if err != nil {
 		return err
 	}
@@ -135,14 +135,11 @@ func attachScan(cmd *cobra.Command, g *globalOptions, refStr string, o attachOpt
 			if err != nil {
 				return fmt.Errorf("SBOM of %s (%s): %w", img, img.Descriptor.Digest, err)
 			}
-			for _, doc := range res.Documents {
-				d, err := p.Attach(ectx, sbomArtifact(img.Descriptor, img.Platform(), res, doc))
-				if err != nil {
-					return err
-				}
-				attached.add(img.Descriptor.Digest, doc.Format.String(), d)
+			refs, err := sbomReferrers(img, res, formats, name)
+			if err != nil {
+				return err
 			}
-			return nil
+			return attachSBOMs(ectx, p, img, refs, attached)
 		})
 	}
 	if err := eg.Wait(); err != nil {

@@ -15,7 +15,6 @@ import (
 	"oras.land/oras-go/v2/registry"
 
 	"github.com/affix-oci/affix/frontend"
-	"github.com/affix-oci/affix/sbomgen"
 )
 
 func init() { extraCommands = append(extraCommands, newBuildCmd) }
@@ -110,7 +109,7 @@ func (o *buildOptions) addFlags(f *pflag.FlagSet) {
 	f.StringArrayVar(&o.cacheTo, "cache-to", nil, "build cache to export: REF, type=registry,ref=REF[,mode=max], type=local,dest=DIR, type=inline, type=gha, ... (repeatable)")
 	f.StringVar(&o.progress, "progress", "auto", "progress output: auto, plain, tty, rawjson or quiet")
 	f.StringVar(&o.metadataFile, "metadata-file", "", "write the build result (buildx keys, digests, SBOM referrers, referrers mode, request counts) as JSON to FILE")
-	f.StringArrayVar(&o.sbomFormats, "sbom-format", nil, "SBOM format to attach: spdx-json (default), cyclonedx-json; repeatable")
+	f.StringArrayVar(&o.sbomFormats, "sbom-format", nil, "SBOM referrer format: spdx-json (default), cyclonedx-json, spdx-intoto (SPDX in an in-toto statement); repeatable")
 	f.BoolVar(&o.sbom, "sbom", true, "generate and publish SBOMs (--sbom=false publishes the image alone)")
 	f.BoolVar(&o.noSBOMCache, "no-sbom-cache", false, "neither read nor write the SBOM cache")
 	f.BoolVar(&o.push, "push", false, "push the image and its SBOMs to every -t tag (same as --output type=registry)")
@@ -148,7 +147,7 @@ type buildPlan struct {
 	repos    []repoTags
 	push     bool
 	output   *ociOutput
-	formats  []sbomgen.Format // empty: no SBOMs
+	formats  []referrerFormat // empty: no SBOMs
 	progress frontend.ProgressMode
 	builder  string
 	nodes    []string

@@ -35,10 +35,12 @@ func (s *sink) task(what string) string { return s.verb + " " + s.name + ": " + 
 
 // buildRun is the state of one build command after the image is built.
 type buildRun struct {
-	plan      *buildPlan
-	layout    *oci.Layout
-	res       *frontend.Result
-	gen       *sbomgen.Generator
+	plan   *buildPlan
+	layout *oci.Layout
+	res    *frontend.Result
+	gen    *sbomgen.Generator
+	// sbomName is the image name the SBOMs use (the first -t).
+	sbomName  string
 	sinks     []*sink
 	counter   *exporter.Counter
 	sboms     []*sbomgen.Result
@@ -95,13 +97,13 @@ func build(cmd *cobra.Command, g *globalOptions, contextDir string, o buildOptio
 	}
 	r := &buildRun{plan: p, layout: l, res: res, counter: &exporter.Counter{}, attached: &referrerLog{}, prog: prog, platforms: platforms}
 	if len(p.formats) > 0 {
-		name := sbomgen.DefaultName
+		r.sbomName = sbomgen.DefaultName
 		if len(p.tags) > 0 {
-			name = p.tags[0]
+			r.sbomName = p.tags[0]
 		}
 		r.gen, err = sbomgen.New(sbomgen.Options{
-			Formats: p.formats,
-			Name:    name,
+			Formats: docFormats(p.formats),
+			Name:    r.sbomName,
 			Created: res.SourceDateEpoch,
 			NoCache: o.noSBOMCache,
 		})
@@ -249,17 +251,21 @@ func (r *buildRun) scan(ctx context.Context, img oci.Image) (*sbomgen.Result, er
 // attach attaches the documents of one platform to every sink, each sink
 // as its own task.
 func (r *buildRun) attach(ctx context.Context, img oci.Image, res *sbomgen.Result) error {
+	refs, err := sbomReferrers(img, res, r.plan.formats, r.sbomName)
+	if err != nil {
+		return err
+	}
 	eg, ectx := errgroup.WithContext(ctx)
 	for _, s := range r.sinks {
 		eg.Go(func() error {
 			return r.prog.Task(ectx, s.task("sbom "+img.String()), func(ctx context.Context) error {
-				for _, doc := range res.Documents {
-					d, err := s.push.Attach(ctx, sbomArtifact(img.Descriptor, img.Platform(), res, doc))
+				for _, ref := range refs {
+					d, err := s.push.Attach(ctx, ref.artifact)
 					if err != nil {
 						return err
 					}
-					frontend.Logf(ctx, "%s referrer %s", doc.Format, d.Digest)
-					r.attached.add(img.Descriptor.Digest, doc.Format.String(), d)
+					frontend.Logf(ctx, "%s referrer %s", ref.format, d.Digest)
+					r.attached.add(img.Descriptor.Digest, ref.format.String(), d)
 				}
 				return nil
 			})

@@ -137,7 +137,7 @@ func TestBuildPlan(t *testing.T) {
 	if len(p.repos) != 2 || p.repos[0].name() != "r.example/a" || !slices.Equal(p.repos[0].tags, []string{"1", "2"}) || p.repos[1].name() != "r.example/b" {
 		t.Errorf("repos %+v", p.repos)
 	}
-	if !slices.Equal(p.formats, []sbomgen.Format{sbomgen.SPDXJSON}) {
+	if !slices.Equal(p.formats, []referrerFormat{{doc: sbomgen.SPDXJSON}}) {
 		t.Errorf("formats %v", p.formats)
 	}
 	for _, c := range []struct {
@@ -149,7 +149,7 @@ func TestBuildPlan(t *testing.T) {
 		{"registry output without tag", func(o *buildOptions) { o.outputs, o.tags = []string{"type=registry"}, nil }, "--push needs"},
 		{"two oci outputs", func(o *buildOptions) { o.outputs = []string{"type=oci,dest=a", "type=oci,dest=b"} }, "only one type=oci"},
 		{"bad progress", func(o *buildOptions) { o.progress = "fancy" }, "progress"},
-		{"bad format", func(o *buildOptions) { o.sbomFormats = []string{"syft-json"} }, "only spdx-json and cyclonedx-json"},
+		{"bad format", func(o *buildOptions) { o.sbomFormats = []string{"syft-json"} }, "only spdx-json, cyclonedx-json and spdx-intoto"},
 		{"format without sbom", func(o *buildOptions) { o.sbom, o.sbomFormats = false, []string{"spdx-json"} }, "--sbom=false"},
 		{"concurrency", func(o *buildOptions) { o.maxConcurrency = 0 }, "--max-concurrency"},
 		{"bad tag", func(o *buildOptions) { o.tags = []string{"app/UPPER:v1"} }, "app/UPPER:v1"},
@@ -281,7 +281,11 @@ func layoutWithSBOMs(t *testing.T, name string) (string, map[digest.Digest]diges
 		if err != nil {
 			t.Fatal(err)
 		}
-		d, err := p.Attach(ctx, sbomArtifact(img.Descriptor, img.Platform(), r, r.Documents[0]))
+		sr, err := sbomReferrers(img, r, []referrerFormat{{doc: sbomgen.SPDXJSON}}, "app")
+		if err != nil {
+			t.Fatal(err)
+		}
+		d, err := p.Attach(ctx, sr[0].artifact)
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -15,7 +15,6 @@ import (
 
 	"github.com/affix-oci/affix/exporter"
 	"github.com/affix-oci/affix/internal/oci"
-	"github.com/affix-oci/affix/internal/version"
 	"github.com/affix-oci/affix/sbomgen"
 )
 
@@ -67,7 +66,7 @@ Registries are reached over HTTPS unless named with --insecure-registry.`,
 	}
 	f := cmd.Flags()
 	o.registryOptions.addFlags(f)
-	f.StringArrayVar(&o.formats, "sbom-format", nil, "SBOM format to attach: spdx-json (default), cyclonedx-json; repeatable")
+	f.StringArrayVar(&o.formats, "sbom-format", nil, "SBOM referrer format: spdx-json (default), cyclonedx-json, spdx-intoto (SPDX in an in-toto statement); repeatable")
 	f.IntVar(&o.maxConcurrency, "max-concurrency", 4, "uploads at once")
 	f.StringVar(&o.mountFrom, "mount-from", "", "repository of the same registry to mount blobs from")
 	f.BoolVar(&o.stripAttestations, "strip-attestations", false, "leave BuildKit attestation manifests out of the pushed index (it gets a new digest)")
@@ -76,38 +75,6 @@ Registries are reached over HTTPS unless named with --insecure-registry.`,
 	f.BoolVar(&o.noCache, "no-cache", false, "neither read nor write the SBOM cache")
 	f.BoolVar(&o.noSBOM, "no-sbom", false, "push the image without SBOMs")
 	return cmd
-}
-
-// sbomFormats parses --sbom-format values (only formats with an SBOM
-// artifact type).
-func sbomFormats(values []string) ([]sbomgen.Format, error) {
-	var out []sbomgen.Format
-	for _, s := range values {
-		f, err := sbomgen.ParseFormat(s)
-		if err != nil {
-			return nil, usageError(err)
-		}
-		if !exporter.IsSBOMType(f.MediaType()) {
-			return nil, usageError(fmt.Errorf("--sbom-format %s: only spdx-json and cyclonedx-json are published as referrers", s))
-		}
-		if !slices.Contains(out, f) {
-			out = append(out, f)
-		}
-	}
-	if len(out) == 0 {
-		out = []sbomgen.Format{sbomgen.SPDXJSON}
-	}
-	return out, nil
-}
-
-// sbomArtifact is the referrer of one SBOM document.
-func sbomArtifact(subject ocispec.Descriptor, platform ocispec.Platform, res *sbomgen.Result, doc sbomgen.Document) exporter.Artifact {
-	s := ocispec.Descriptor{MediaType: subject.MediaType, Digest: subject.Digest, Size: subject.Size}
-	return exporter.SBOM(s, doc.MediaType, doc.Data, res.Created, map[string]string{
-		oci.AnnotationGenerator: version.Generator(),
-		oci.AnnotationPlatform:  oci.FormatPlatform(platform),
-		oci.AnnotationFormat:    doc.Format.String(),
-	})
 }
 
 func runPush(cmd *cobra.Command, g *globalOptions, source, refStr string, o pushOptions) error {
@@ -156,7 +123,7 @@ func push(cmd *cobra.Command, g *globalOptions, source, refStr string, o pushOpt
 	}
 	var gen *sbomgen.Generator
 	if !o.noSBOM {
-		if gen, err = sbomgen.New(sbomgen.Options{Formats: formats, Name: name, NoCache: o.noCache}); err != nil {
+		if gen, err = sbomgen.New(sbomgen.Options{Formats: docFormats(formats), Name: name, NoCache: o.noCache}); err != nil {
 			return err
 		}
 	}
@@ -185,36 +152,26 @@ func push(cmd *cobra.Command, g *globalOptions, source, refStr string, o pushOpt
 		for _, img := range platforms {
 			eg.Go(func() error {
 				if reuse {
-					arts, err := layoutSBOMs(ectx, l, layoutRefs[img.Descriptor.Digest], img.Descriptor, formats)
+					refs, err := layoutSBOMs(ectx, l, layoutRefs[img.Descriptor.Digest], img.Descriptor, formats)
 					if err != nil {
 						return err
 					}
-					if arts != nil {
-						for i, a := range arts {
-							d, err := p.Attach(ectx, a)
-							if err != nil {
-								return err
-							}
-							if logf := debugf(g, cmd.ErrOrStderr()); logf != nil {
-								logf("%s: SBOM %s from the layout, not scanned again: %s", img, formats[i], d.Digest)
-							}
-							attached.add(img.Descriptor.Digest, formats[i].String(), d)
+					if refs != nil {
+						if logf := debugf(g, cmd.ErrOrStderr()); logf != nil {
+							logf("%s: SBOMs from the layout, not scanned again", img)
 						}
-						return nil
+						return attachSBOMs(ectx, p, img, refs, attached)
 					}
 				}
 				res, err := gen.Image(ectx, l, img.Descriptor)
 				if err != nil {
 					return fmt.Errorf("SBOM of %s (%s): %w", img, img.Descriptor.Digest, err)
 				}
-				for _, doc := range res.Documents {
-					d, err := p.Attach(ectx, sbomArtifact(img.Descriptor, img.Platform(), res, doc))
-					if err != nil {
-						return err
-					}
-					attached.add(img.Descriptor.Digest, doc.Format.String(), d)
+				refs, err := sbomReferrers(img, res, formats, name)
+				if err != nil {
+					return err
 				}
-				return nil
+				return attachSBOMs(ectx, p, img, refs, attached)
 			})
 		}
 	}
@@ -263,11 +220,11 @@ func layoutRoot(ctx context.Context, l *oci.Layout) (ocispec.Descriptor, map[dig
 // one format is missing. A referrer counts only when it re-encodes to the
 // same manifest digest, so pushing the artifact publishes exactly the
 // referrer the layout has.
-func layoutSBOMs(ctx context.Context, l *oci.Layout, refs []ocispec.Descriptor, subject ocispec.Descriptor, formats []sbomgen.Format) ([]exporter.Artifact, error) {
+func layoutSBOMs(ctx context.Context, l *oci.Layout, refs []ocispec.Descriptor, subject ocispec.Descriptor, formats []referrerFormat) ([]sbomReferrer, error) {
 	if len(refs) == 0 {
 		return nil, nil
 	}
-	out := make([]exporter.Artifact, 0, len(formats))
+	out := make([]sbomReferrer, 0, len(formats))
 	for _, f := range formats {
 		found := false
 		for _, r := range refs {
@@ -276,7 +233,7 @@ func layoutSBOMs(ctx context.Context, l *oci.Layout, refs []ocispec.Descriptor, 
 				return nil, err
 			}
 			if ok {
-				out = append(out, a)
+				out = append(out, sbomReferrer{f, a})
 				found = true
 				break
 			}
@@ -290,7 +247,7 @@ func layoutSBOMs(ctx context.Context, l *oci.Layout, refs []ocispec.Descriptor, 
 
 // layoutSBOM reads the referrer r as an SBOM artifact of format f about
 // subject; ok is false when it is not one.
-func layoutSBOM(ctx context.Context, l *oci.Layout, r, subject ocispec.Descriptor, f sbomgen.Format) (exporter.Artifact, bool, error) {
+func layoutSBOM(ctx context.Context, l *oci.Layout, r, subject ocispec.Descriptor, f referrerFormat) (exporter.Artifact, bool, error) {
 	if r.MediaType != ocispec.MediaTypeImageManifest {
 		return exporter.Artifact{}, false, nil
 	}
@@ -302,7 +259,10 @@ func layoutSBOM(ctx context.Context, l *oci.Layout, r, subject ocispec.Descripto
 	if at == "" {
 		at = m.Config.MediaType
 	}
-	if at != f.MediaType() || m.Subject == nil || m.Subject.Digest != subject.Digest || len(m.Layers) != 1 || m.Layers[0].MediaType != at {
+	if at != f.artifactType() || m.Subject == nil || m.Subject.Digest != subject.Digest || len(m.Layers) != 1 || m.Layers[0].MediaType != at {
+		return exporter.Artifact{}, false, nil
+	}
+	if f.inToto && m.Layers[0].Annotations[oci.AnnotationPredicateType] != oci.PredicateSPDX {
 		return exporter.Artifact{}, false, nil
 	}
 	data, err := oci.ReadBlob(ctx, l, m.Layers[0], maxSBOMSize)

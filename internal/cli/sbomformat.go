@@ -1,0 +1,147 @@
+package cli
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"slices"
+	"strings"
+
+	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
+
+	"github.com/affix-oci/affix/exporter"
+	"github.com/affix-oci/affix/internal/oci"
+	"github.com/affix-oci/affix/internal/version"
+	"github.com/affix-oci/affix/sbomgen"
+)
+
+// formatSPDXInToto is the --sbom-format of an SPDX document wrapped in an
+// in-toto statement.
+const formatSPDXInToto = "spdx-intoto"
+
+// referrerFormat is one --sbom-format: the document sbomgen encodes and
+// whether the referrer carries it bare (artifactType = the document's
+// media type, what Trivy and Ratify read) or as the predicate of an
+// in-toto statement (application/vnd.in-toto+json, what BuildKit's
+// attestations and Docker Scout use).
+type referrerFormat struct {
+	doc    sbomgen.Format
+	inToto bool
+}
+
+func (f referrerFormat) String() string {
+	if f.inToto {
+		return formatSPDXInToto
+	}
+	return f.doc.String()
+}
+
+// artifactType is the referrer's artifactType and layer media type.
+func (f referrerFormat) artifactType() string {
+	if f.inToto {
+		return oci.MediaTypeInToto
+	}
+	return f.doc.MediaType()
+}
+
+// sbomFormats parses --sbom-format values: spdx-json (the default),
+// cyclonedx-json, spdx-intoto; each once, in the order given.
+func sbomFormats(values []string) ([]referrerFormat, error) {
+	var out []referrerFormat
+	for _, s := range values {
+		var f referrerFormat
+		if strings.EqualFold(strings.TrimSpace(s), formatSPDXInToto) {
+			f = referrerFormat{doc: sbomgen.SPDXJSON, inToto: true}
+		} else {
+			d, err := sbomgen.ParseFormat(s)
+			if err != nil {
+				return nil, usageError(fmt.Errorf("%w (or %s)", err, formatSPDXInToto))
+			}
+			if !exporter.IsSBOMType(d.MediaType()) {
+				return nil, usageError(fmt.Errorf("--sbom-format %s: only spdx-json, cyclonedx-json and %s are published as referrers", s, formatSPDXInToto))
+			}
+			f = referrerFormat{doc: d}
+		}
+		if !slices.Contains(out, f) {
+			out = append(out, f)
+		}
+	}
+	if len(out) == 0 {
+		out = []referrerFormat{{doc: sbomgen.SPDXJSON}}
+	}
+	return out, nil
+}
+
+// docFormats returns the document formats sbomgen encodes for formats,
+// each once.
+func docFormats(formats []referrerFormat) []sbomgen.Format {
+	var out []sbomgen.Format
+	for _, f := range formats {
+		if !slices.Contains(out, f.doc) {
+			out = append(out, f.doc)
+		}
+	}
+	return out
+}
+
+// sbomReferrer is one referrer to attach to a platform image, and the
+// --sbom-format it answers.
+type sbomReferrer struct {
+	format   referrerFormat
+	artifact exporter.Artifact
+}
+
+// sbomReferrers returns the referrers of img's documents in res, one per
+// format, in order. name is the image name the SBOMs use; an in-toto
+// statement names its subject by it and the platform manifest's digest.
+func sbomReferrers(img oci.Image, res *sbomgen.Result, formats []referrerFormat, name string) ([]sbomReferrer, error) {
+	subject := ocispec.Descriptor{MediaType: img.Descriptor.MediaType, Digest: img.Descriptor.Digest, Size: img.Descriptor.Size}
+	out := make([]sbomReferrer, 0, len(formats))
+	for _, f := range formats {
+		doc, ok := res.Document(f.doc)
+		if !ok {
+			return nil, fmt.Errorf("SBOM of %s: no %s document generated", img, f.doc)
+		}
+		ann := map[string]string{
+			oci.AnnotationGenerator: version.Generator(),
+			oci.AnnotationPlatform:  oci.FormatPlatform(img.Platform()),
+			oci.AnnotationFormat:    doc.Format.String(),
+		}
+		if !f.inToto {
+			out = append(out, sbomReferrer{f, exporter.SBOM(subject, doc.MediaType, doc.Data, res.Created, ann)})
+			continue
+		}
+		var stmt bytes.Buffer
+		enc := json.NewEncoder(&stmt)
+		enc.SetEscapeHTML(false) // the predicate keeps the document's bytes
+		if err := enc.Encode(oci.Statement{
+			Type:          oci.InTotoStatementType,
+			PredicateType: oci.PredicateSPDX,
+			Subject:       []oci.Subject{{Name: name, Digest: map[string]string{subject.Digest.Algorithm().String(): subject.Digest.Encoded()}}},
+			Predicate:     bytes.TrimSpace(doc.Data),
+		}); err != nil {
+			return nil, fmt.Errorf("SBOM of %s: in-toto statement: %w", img, err)
+		}
+		out = append(out, sbomReferrer{f, exporter.InToto(subject, oci.PredicateSPDX, stmt.Bytes(), res.Created, ann)})
+	}
+	return out, nil
+}
+
+// attacher attaches one referrer (exporter.Push).
+type attacher interface {
+	Attach(ctx context.Context, a exporter.Artifact) (ocispec.Descriptor, error)
+}
+
+// attachSBOMs attaches refs to img with p, in order, and records each in
+// log under its --sbom-format.
+func attachSBOMs(ctx context.Context, p attacher, img oci.Image, refs []sbomReferrer, log *referrerLog) error {
+	for _, r := range refs {
+		d, err := p.Attach(ctx, r.artifact)
+		if err != nil {
+			return err
+		}
+		log.add(img.Descriptor.Digest, r.format.String(), d)
+	}
+	return nil
+}

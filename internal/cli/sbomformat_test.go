@@ -1,0 +1,163 @@
+package cli
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"path/filepath"
+	"slices"
+	"strings"
+	"testing"
+
+	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
+	"oras.land/oras-go/v2/registry/remote"
+
+	"github.com/affix-oci/affix/internal/oci"
+	"github.com/affix-oci/affix/internal/registrytest"
+	"github.com/affix-oci/affix/sbomgen"
+)
+
+func TestSBOMFormats(t *testing.T) {
+	spdx, cdx, intoto := referrerFormat{doc: sbomgen.SPDXJSON}, referrerFormat{doc: sbomgen.CycloneDXJSON}, referrerFormat{doc: sbomgen.SPDXJSON, inToto: true}
+	for _, c := range []struct {
+		in      []string
+		want    []referrerFormat
+		docs    []sbomgen.Format
+		wantErr string
+	}{
+		{nil, []referrerFormat{spdx}, []sbomgen.Format{sbomgen.SPDXJSON}, ""},
+		{[]string{"cyclonedx-json", "spdx-json", "cyclonedx-json"}, []referrerFormat{cdx, spdx}, []sbomgen.Format{sbomgen.CycloneDXJSON, sbomgen.SPDXJSON}, ""},
+		{[]string{"spdx-intoto"}, []referrerFormat{intoto}, []sbomgen.Format{sbomgen.SPDXJSON}, ""},
+		// Both SPDX forms come from one document.
+		{[]string{"spdx-json", "SPDX-INTOTO"}, []referrerFormat{spdx, intoto}, []sbomgen.Format{sbomgen.SPDXJSON}, ""},
+		{[]string{"syft-json"}, nil, nil, "only spdx-json, cyclonedx-json and spdx-intoto are published as referrers"},
+		{[]string{"spdx-xml"}, nil, nil, "spdx-intoto"},
+	} {
+		got, err := sbomFormats(c.in)
+		if c.wantErr != "" {
+			var ue *exitError
+			if err == nil || !strings.Contains(err.Error(), c.wantErr) || !errors.As(err, &ue) || ue.code != 2 {
+				t.Errorf("sbomFormats(%q) = %v, %v; want a usage error containing %q", c.in, got, err, c.wantErr)
+			}
+			continue
+		}
+		if err != nil || !slices.Equal(got, c.want) || !slices.Equal(docFormats(got), c.docs) {
+			t.Errorf("sbomFormats(%q) = %v (documents %v), %v; want %v (documents %v)", c.in, got, docFormats(got), err, c.want, c.docs)
+		}
+	}
+	if spdx.String() != "spdx-json" || intoto.String() != "spdx-intoto" || intoto.artifactType() != oci.MediaTypeInToto || cdx.artifactType() != oci.MediaTypeCycloneDX {
+		t.Errorf("names %s %s, artifact types %s %s", spdx, intoto, intoto.artifactType(), cdx.artifactType())
+	}
+}
+
+// TestPushInToto pushes SPDX bare and wrapped in an in-toto statement
+// (--sbom-format spdx-json --sbom-format spdx-intoto), with and without
+// the referrers API: each platform gets both referrers; the statement's
+// only subject is the platform manifest (named by the image name) and its
+// predicate is the bare document, byte for byte; a rerun adds nothing;
+// and with spdx-intoto alone, get --verify reads and checks the statement.
+func TestPushInToto(t *testing.T) {
+	if testing.Short() {
+		t.Skip("scans images and runs registries")
+	}
+	cliEnv(t)
+	dir, res := variantsPair(t)
+	for _, kind := range []registrytest.Kind{registrytest.OlaregAPI, registrytest.OlaregNoAPI} {
+		t.Run(string(kind), func(t *testing.T) {
+			reg := registrytest.Start(t, kind, registrytest.Options{})
+			ref := reg.Ref("app") + ":v1"
+			metaPath := filepath.Join(t.TempDir(), "meta.json")
+			push := []string{"push", "--insecure-registry", reg.Host, "--sbom-format", "spdx-json", "--sbom-format", "spdx-intoto", "--metadata-file", metaPath, "oci-layout:" + dir, ref}
+			mustAffix(t, push...)
+			meta := readMeta(t, metaPath)
+			repo, err := remote.NewRepository(reg.Ref("app"))
+			if err != nil {
+				t.Fatal(err)
+			}
+			repo.PlainHTTP = true
+			for i, pm := range meta.Platforms {
+				if pm.Digest != res.Manifests[i].Digest || len(pm.Referrers) != 2 ||
+					pm.Referrers[0].Format != "spdx-intoto" || pm.Referrers[0].ArtifactType != oci.MediaTypeInToto ||
+					pm.Referrers[1].Format != "spdx-json" || pm.Referrers[1].ArtifactType != oci.MediaTypeSPDX {
+					t.Fatalf("metadata platform %+v", pm)
+				}
+				bare := []byte(mustAffix(t, "get", "--verify", "--insecure-registry", reg.Host, "--platform", pm.Platform, ref))
+				stmt := fetchStatement(t, repo, pm.Referrers[0].Digest.String())
+				if stmt.Type != oci.InTotoStatementType || stmt.PredicateType != oci.PredicateSPDX || len(stmt.Subject) != 1 ||
+					stmt.Subject[0].Name != ref || stmt.Subject[0].Digest["sha256"] != pm.Digest.Encoded() {
+					t.Errorf("%s: statement %s subjects %+v", pm.Platform, stmt.Type, stmt.Subject)
+				}
+				if !bytes.Equal(stmt.Predicate, bytes.TrimSpace(bare)) {
+					t.Errorf("%s: the statement's predicate is not the bare SPDX document", pm.Platform)
+				}
+			}
+			// A rerun publishes the same referrers.
+			mustAffix(t, push...)
+			if again := readMeta(t, metaPath); !slices.EqualFunc(again.Platforms, meta.Platforms, func(a, b platformMeta) bool {
+				return slices.Equal(a.Referrers, b.Referrers)
+			}) {
+				t.Errorf("rerun: %+v, first push %+v", again.Platforms, meta.Platforms)
+			}
+			for _, pm := range meta.Platforms {
+				refs, err := registryReferrers(t, repo, pm.Digest.String())
+				if err != nil || len(refs) != 2 {
+					t.Errorf("%s: after a rerun, referrers %v, %v; want 2", pm.Platform, refs, err)
+				}
+			}
+
+			// The statement alone (in another repository, whose platform
+			// manifests have no bare SBOM): get falls back to it and
+			// verifies its subjects.
+			only := reg.Ref("intoto") + ":v1"
+			mustAffix(t, "push", "--insecure-registry", reg.Host, "--sbom-format", "spdx-intoto", "--name", ref, "oci-layout:"+dir, only)
+			out, errs, code := affix(t, "get", "--verify", "--insecure-registry", reg.Host, "--platform", meta.Platforms[0].Platform, only)
+			want := mustAffix(t, "get", "--insecure-registry", reg.Host, "--platform", meta.Platforms[0].Platform, ref)
+			if code != 0 || !strings.Contains(errs, "in-toto") || !strings.Contains(errs, "verified") || strings.TrimSpace(out) != strings.TrimSpace(want) {
+				t.Errorf("get --verify of an in-toto SBOM: exit %d\n%s", code, errs)
+			}
+		})
+	}
+}
+
+// fetchStatement reads the in-toto statement layer of referrer dgst.
+func fetchStatement(t *testing.T, repo *remote.Repository, dgst string) *oci.Statement {
+	t.Helper()
+	ctx := context.Background()
+	d, err := repo.Resolve(ctx, dgst)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var m ocispec.Manifest
+	if _, err := oci.ReadJSON(ctx, repo, d, &m); err != nil {
+		t.Fatal(err)
+	}
+	if m.ArtifactType != oci.MediaTypeInToto || len(m.Layers) != 1 || m.Layers[0].MediaType != oci.MediaTypeInToto ||
+		m.Annotations[oci.AnnotationPredicateType] != oci.PredicateSPDX || m.Layers[0].Annotations[oci.AnnotationPredicateType] != oci.PredicateSPDX {
+		t.Fatalf("in-toto referrer %s: %+v", dgst, m)
+	}
+	b, err := oci.ReadBlob(ctx, repo, m.Layers[0], 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s, err := oci.ParseStatement(b)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return s
+}
+
+// registryReferrers lists the referrers of dgst with oras-go (the API,
+// else the referrers tag).
+func registryReferrers(t *testing.T, repo *remote.Repository, dgst string) ([]ocispec.Descriptor, error) {
+	t.Helper()
+	d, err := repo.Resolve(context.Background(), dgst)
+	if err != nil {
+		return nil, err
+	}
+	var out []ocispec.Descriptor
+	err = repo.Referrers(context.Background(), d, "", func(refs []ocispec.Descriptor) error {
+		out = append(out, refs...)
+		return nil
+	})
+	return out, err
+}
