@@ -583,7 +583,7 @@ func TestBuildFormatsAndOutputs(t *testing.T) {
 	layout := filepath.Join(t.TempDir(), "layout")
 	meta := filepath.Join(t.TempDir(), "meta.json")
 	e.ok(t, "build", "--builder", d.Addr, "--platform", strings.Join(twoPlatforms, ","),
-		"--sbom-format", "spdx-json", "--sbom-format", "cyclonedx-json",
+		"--sbom-format", "spdx-json", "--sbom-format", "cyclonedx-json", "--sbom-format", "spdx-intoto",
 		"--push", "-t", api.Ref("formats:v1"), "--insecure-registry", api.Host,
 		"--output", "type=oci,dest="+layout+",tar=false", "--metadata-file", meta, dir)
 	m := readMeta(t, meta)
@@ -595,7 +595,7 @@ func TestBuildFormatsAndOutputs(t *testing.T) {
 		t.Fatal(err)
 	}
 	for _, p := range m.Platforms {
-		if len(p.Referrers) != 2 || p.Referrers[0].Format != "cyclonedx-json" || p.Referrers[1].Format != "spdx-json" {
+		if len(p.Referrers) != 3 || p.Referrers[0].Format != "cyclonedx-json" || p.Referrers[1].Format != "spdx-intoto" || p.Referrers[2].Format != "spdx-json" {
 			t.Fatalf("%s: metadata referrers %+v", p.Platform, p.Referrers)
 		}
 		for name, tgt := range map[string]target{"registry": repo, "layout": store} {
@@ -605,7 +605,7 @@ func TestBuildFormatsAndOutputs(t *testing.T) {
 				digests = append(digests, r.Digest.String())
 			}
 			slices.Sort(types)
-			if !slices.Equal(types, []string{mediaTypeSPDX, mediaTypeCycloneDX}) {
+			if !slices.Equal(types, []string{mediaTypeSPDX, mediaTypeCycloneDX, mediaTypeInToto}) {
 				t.Errorf("%s %s: referrers %v", name, p.Platform, types)
 			}
 			for _, r := range p.Referrers {
@@ -614,6 +614,16 @@ func TestBuildFormatsAndOutputs(t *testing.T) {
 				}
 			}
 		}
+	}
+
+	// affix push of the layout publishes the three referrers it holds, as
+	// they are (nothing scanned again).
+	pushMeta := filepath.Join(t.TempDir(), "push.json")
+	e.ok(t, "push", "--sbom-format", "spdx-json", "--sbom-format", "cyclonedx-json", "--sbom-format", "spdx-intoto",
+		"--insecure-registry", api.Host, "--metadata-file", pushMeta, "oci-layout:"+layout, api.Ref("formats-pushed:v1"))
+	pm := readMeta(t, pushMeta)
+	if !slices.Equal(pm.referrerDigests(), m.referrerDigests()) {
+		t.Errorf("affix push of the layout: referrers\n%v\nwant the build's\n%v", pm.referrerDigests(), m.referrerDigests())
 	}
 
 	// --sbom=false: the image alone.

@@ -23,6 +23,7 @@ import (
 const (
 	mediaTypeSPDX      = "application/spdx+json"
 	mediaTypeCycloneDX = "application/vnd.cyclonedx+json"
+	mediaTypeInToto    = "application/vnd.in-toto+json"
 )
 
 // pkg is a package an SBOM must list; an empty version matches any.
