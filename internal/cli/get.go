@@ -36,8 +36,9 @@ func newGetCmd(g *globalOptions) *cobra.Command {
 		Long: `Print the SBOM referrer of REF's platform manifest (--platform when REF is a
 multi-platform index) in --format. With several, the newest by
 org.opencontainers.image.created wins. Without an SBOM referrer, an SPDX
-in-toto referrer (--sbom-format spdx-intoto, affix convert --keep-intoto), else a BuildKit in-index SPDX
-attestation is used (the statement's predicate is printed).
+in-toto referrer (--sbom-format spdx-intoto, affix convert --keep-intoto),
+else a BuildKit in-index SPDX attestation is used (the statement's
+predicate is printed).
 
 --verify checks, before printing anything, that the chosen SBOM describes
 the platform manifest it was found for:
