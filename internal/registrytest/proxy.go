@@ -5,6 +5,7 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"maps"
 	"net/http"
 	"net/http/httptest"
 	"net/http/httputil"
@@ -37,6 +38,12 @@ const (
 	RejectSubject
 	// Slow forwards the request after Delay, so that requests overlap.
 	Slow
+	// Hang reads the request and never answers, until the client gives
+	// up (or the proxy closes): a registry that stops responding.
+	Hang
+	// Stall forwards the request, sends the response headers and half of
+	// the body, then sends nothing more until the client gives up.
+	Stall
 )
 
 func (a Action) String() string {
@@ -53,6 +60,10 @@ func (a Action) String() string {
 		return "reject-subject"
 	case Slow:
 		return "slow"
+	case Hang:
+		return "hang"
+	case Stall:
+		return "stall"
 	}
 	return fmt.Sprintf("action(%d)", int(a))
 }
@@ -89,6 +100,8 @@ type Proxy struct {
 	log    []string
 	// inFlight and peak count the requests being served.
 	inFlight, peak int
+	// quit is closed by Close, releasing Hang and Stall.
+	quit chan struct{}
 }
 
 type corruptKey struct{}
@@ -96,7 +109,7 @@ type corruptKey struct{}
 // NewProxy starts a proxy to the registry at host (host:port, plain HTTP).
 // Close stops it.
 func NewProxy(host string) *Proxy {
-	p := &Proxy{target: &url.URL{Scheme: "http", Host: host}}
+	p := &Proxy{target: &url.URL{Scheme: "http", Host: host}, quit: make(chan struct{})}
 	rp := &httputil.ReverseProxy{
 		Rewrite: func(r *httputil.ProxyRequest) {
 			r.SetURL(p.target)
@@ -174,6 +187,26 @@ func NewProxy(host string) *Proxy {
 				return
 			}
 			rp.ServeHTTP(w, r)
+		case Hang:
+			io.Copy(io.Discard, r.Body)
+			select {
+			case <-r.Context().Done():
+			case <-p.quit:
+			}
+		case Stall:
+			rec := httptest.NewRecorder()
+			rp.ServeHTTP(rec, r)
+			maps.Copy(w.Header(), rec.Header())
+			w.WriteHeader(rec.Code)
+			body := rec.Body.Bytes()
+			w.Write(body[:len(body)/2])
+			if fl, ok := w.(http.Flusher); ok {
+				fl.Flush()
+			}
+			select {
+			case <-r.Context().Done():
+			case <-p.quit:
+			}
 		case RejectSubject:
 			body, _ := io.ReadAll(r.Body)
 			if r.Method == http.MethodPut && strings.Contains(r.URL.Path, "/manifests/") && bytes.Contains(body, []byte(`"subject"`)) {
@@ -265,4 +298,7 @@ func (p *Proxy) match(r *http.Request) *Fault {
 }
 
 // Close stops the proxy.
-func (p *Proxy) Close() { p.srv.Close() }
+func (p *Proxy) Close() {
+	close(p.quit)
+	p.srv.Close()
+}
