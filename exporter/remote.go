@@ -85,11 +85,8 @@ func NewRemote(ref registry.Reference, opts RemoteOptions) (*Remote, error) {
 // counter (when not nil) and retries as Retry does. cred resolves
 // credentials per registry host (nil means anonymous).
 func NewClient(cred auth.CredentialFunc, counter *Counter) *auth.Client {
-	var base http.RoundTripper = http.DefaultTransport
+	var base http.RoundTripper = defaultTransport
 	if counter != nil {
-		if counter.Base == nil {
-			counter.Base = http.DefaultTransport
-		}
 		base = counter
 	}
 	c := &auth.Client{

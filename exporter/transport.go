@@ -18,7 +18,7 @@ import (
 // by method. Put it below the retry transport to count every attempt that
 // reaches the network. It is safe for concurrent use.
 type Counter struct {
-	// Base sends the requests; nil means http.DefaultTransport.
+	// Base sends the requests; nil means NewTransport(0).
 	Base http.RoundTripper
 
 	mu     sync.Mutex
@@ -37,7 +37,7 @@ func (c *Counter) RoundTrip(req *http.Request) (*http.Response, error) {
 	c.mu.Unlock()
 	base := c.Base
 	if base == nil {
-		base = http.DefaultTransport
+		base = defaultTransport
 	}
 	resp, err := base.RoundTrip(req)
 	c.mu.Lock()
@@ -108,7 +108,7 @@ func (c *Counter) Reset() {
 // time. A request whose body cannot be rewound (no GetBody) is sent once;
 // the exporter retries such uploads itself from their source.
 type Retry struct {
-	// Base sends the requests; nil means http.DefaultTransport.
+	// Base sends the requests; nil means NewTransport(0).
 	Base http.RoundTripper
 	// Attempts is the maximum number of attempts per request; 0 means 5.
 	Attempts int
@@ -155,7 +155,7 @@ func (t *Retry) maxWait() time.Duration {
 func (t *Retry) RoundTrip(req *http.Request) (*http.Response, error) {
 	base := t.Base
 	if base == nil {
-		base = http.DefaultTransport
+		base = defaultTransport
 	}
 	start := time.Now()
 	for attempt := 1; ; attempt++ {
