@@ -252,16 +252,28 @@ func (r *Remote) PushManifest(ctx context.Context, desc ocispec.Descriptor, data
 // the digest when reference is one, else against Docker-Content-Digest
 // when the registry sends it.
 //
-// A body that does not match its digest is read again, up to 3 times.
+// A body that does not match its digest, or whose connection dropped or
+// stalled after the response began (which the transport, having returned
+// the response, cannot retry), is read again, up to 3 times.
 func (r *Remote) FetchManifest(ctx context.Context, reference string) (desc ocispec.Descriptor, data []byte, etag string, err error) {
-	for attempt := 1; attempt <= 3; attempt++ {
+	for attempt := 1; ; attempt++ {
 		desc, data, etag, err = r.fetchManifest(ctx, reference)
-		if !errors.Is(err, oci.ErrDigestMismatch) {
-			break
+		var be *bodyError
+		again := errors.Is(err, oci.ErrDigestMismatch) || (errors.As(err, &be) && retryableErr(be.err))
+		if !again || attempt == 3 || ctx.Err() != nil {
+			return desc, data, etag, err
+		}
+		if serr := sleep(ctx, backoff(200*time.Millisecond, attempt)); serr != nil {
+			return desc, data, etag, err
 		}
 	}
-	return desc, data, etag, err
 }
+
+// bodyError is a failure to read a response body that had begun.
+type bodyError struct{ err error }
+
+func (e *bodyError) Error() string { return e.err.Error() }
+func (e *bodyError) Unwrap() error { return e.err }
 
 func (r *Remote) fetchManifest(ctx context.Context, reference string) (ocispec.Descriptor, []byte, string, error) {
 	ctx = auth.AppendRepositoryScope(ctx, r.ref, auth.ActionPull)
@@ -283,7 +295,7 @@ func (r *Remote) fetchManifest(ctx context.Context, reference string) (ocispec.D
 	}
 	data, err := io.ReadAll(io.LimitReader(resp.Body, oci.MaxManifestSize+1))
 	if err != nil {
-		return ocispec.Descriptor{}, nil, "", fmt.Errorf("%s: reading manifest %s: %w", r.Name(), reference, err)
+		return ocispec.Descriptor{}, nil, "", fmt.Errorf("%s: reading manifest %s: %w", r.Name(), reference, &bodyError{err})
 	}
 	if len(data) > oci.MaxManifestSize {
 		return ocispec.Descriptor{}, nil, "", fmt.Errorf("%s: manifest %s: %w", r.Name(), reference, oci.ErrTooLarge)
