@@ -1,6 +1,7 @@
 package cli
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"io"
@@ -18,6 +19,7 @@ import (
 )
 
 type sbomOptions struct {
+	registryOptions
 	platform    string
 	digest      string
 	all         bool
@@ -32,12 +34,15 @@ func newSBOMCmd(g *globalOptions) *cobra.Command {
 	var o sbomOptions
 	cmd := &cobra.Command{
 		Use:   "sbom [flags] SOURCE",
-		Short: "Generate an SBOM for platform images of an OCI layout",
-		Long: `Generate an SBOM for one or more platform images of an OCI image layout.
+		Short: "Generate an SBOM for platform images of an OCI layout or a registry image",
+		Long: `Generate an SBOM for one or more platform images of an OCI image layout,
+or of an image in a registry.
 
-SOURCE is oci-layout:DIR or oci-archive:FILE.TAR (a bare path works too).
-Nested indexes are followed; BuildKit attestation manifests are never
-scanned. Without a selection flag the layout must hold a single platform.
+SOURCE is oci-layout:DIR or oci-archive:FILE.TAR (a bare path works too),
+or registry:REF (HOST/REPOSITORY[:TAG|@DIGEST]; layers are streamed from
+the registry, nothing is attached: that is affix attach). Nested indexes
+are followed; BuildKit attestation manifests are never scanned. Without a
+selection flag the source must hold a single platform.
 
 With one platform and one format the document goes to stdout, or to FILE
 with -o FILE. Several platforms or formats need -o DIR: each document is
@@ -49,15 +54,20 @@ the image config's created time. They are cached under
 $AFFIX_CACHE_DIR/sbom (default: the user cache directory, affix/sbom).`,
 		Example: `  affix sbom oci-layout:./out
   affix sbom --platform linux/arm/v7 --format cyclonedx-json oci-archive:image.tar
-  affix sbom --all-platforms --format spdx-json --format syft-json -o sboms/ oci-layout:./out`,
+  affix sbom --all-platforms --format spdx-json --format syft-json -o sboms/ oci-layout:./out
+  affix sbom --platform linux/arm64 registry:registry.example.com/app:1.0`,
 		Args: func(_ *cobra.Command, args []string) error {
 			if len(args) != 1 {
-				return usageError(fmt.Errorf("want one SOURCE (oci-layout:DIR or oci-archive:FILE), got %d arguments", len(args)))
+				return usageError(fmt.Errorf("want one SOURCE (oci-layout:DIR, oci-archive:FILE or registry:REF), got %d arguments", len(args)))
 			}
 			return nil
 		},
 		RunE: func(cmd *cobra.Command, args []string) error {
-			return runSBOM(cmd, args[0], o)
+			err := runSBOM(cmd, g, args[0], o)
+			if ref, ok := strings.CutPrefix(args[0], schemeRegistry+":"); ok {
+				return hintHTTP(err, hostOf(ref))
+			}
+			return err
 		},
 	}
 	f := cmd.Flags()
@@ -67,12 +77,61 @@ $AFFIX_CACHE_DIR/sbom (default: the user cache directory, affix/sbom).`,
 	f.StringArrayVar(&o.formats, "format", nil, "document format: spdx-json (default), cyclonedx-json, syft-json; repeatable")
 	f.StringVarP(&o.output, "output", "o", "", "write to FILE (one document) or DIR (one file per platform and format)")
 	f.BoolVar(&o.noCache, "no-cache", false, "neither read nor write the SBOM cache")
-	f.StringVar(&o.name, "name", "", "image name the documents use (default: the image name the layout's index.json records, else \"image\")")
+	f.StringVar(&o.name, "name", "", "image name the documents use (default: REF for registry:REF, else the image name the layout's index.json records, else \"image\")")
 	f.IntVar(&o.concurrency, "concurrency", sbomgen.DefaultConcurrency, "how many platforms to scan at once")
+	o.registryOptions.addFlags(f)
 	return cmd
 }
 
-func runSBOM(cmd *cobra.Command, source string, o sbomOptions) error {
+// schemeRegistry prefixes an affix sbom SOURCE that is a registry image.
+const schemeRegistry = "registry"
+
+// scanSource is what affix sbom scans: a layout or a registry image.
+type scanSource struct {
+	fetcher oci.Fetcher
+	// roots are the image roots (a layout's, without the SBOM referrers
+	// index.json lists beside them; the registry image's index or
+	// manifest).
+	roots []ocispec.Descriptor
+	// name is the image name documents use unless --name is given.
+	name string
+	// what names the source in messages.
+	what  string
+	close func() error
+}
+
+// openScanSource opens source: registry:REF, else an OCI layout.
+func openScanSource(ctx context.Context, g *globalOptions, source string, o sbomOptions) (*scanSource, error) {
+	if refStr, ok := strings.CutPrefix(source, schemeRegistry+":"); ok {
+		ref, err := parseRef(refStr)
+		if err != nil {
+			return nil, err
+		}
+		tgt, err := o.connect(g, ref, nil)
+		if err != nil {
+			return nil, err
+		}
+		root, err := resolve(ctx, tgt, ref)
+		if err != nil {
+			return nil, err
+		}
+		return &scanSource{fetcher: tgt, roots: []ocispec.Descriptor{root}, name: refName(ref, ref.ReferenceOrDefault()), what: refStr, close: func() error { return nil }}, nil
+	}
+	l, err := oci.OpenLayout(ctx, source)
+	if err != nil {
+		return nil, err
+	}
+	// Referrers that index.json lists beside the image (the SBOMs of
+	// affix build --output) are not images to scan.
+	roots, _, err := oci.SplitRoots(ctx, l, l.Roots())
+	if err != nil {
+		l.Close()
+		return nil, fmt.Errorf("%s: %w", l.Source(), err)
+	}
+	return &scanSource{fetcher: l, roots: roots, name: layoutRefName(roots), what: l.Source().String(), close: l.Close}, nil
+}
+
+func runSBOM(cmd *cobra.Command, g *globalOptions, source string, o sbomOptions) error {
 	ctx := cmd.Context()
 	var formats []sbomgen.Format
 	for _, s := range o.formats {
@@ -105,27 +164,21 @@ func runSBOM(cmd *cobra.Command, source string, o sbomOptions) error {
 		}
 	}
 
-	l, err := oci.OpenLayout(ctx, source)
+	src, err := openScanSource(ctx, g, source, o)
 	if err != nil {
 		return err
 	}
-	defer l.Close()
-	// Referrers that index.json lists beside the image (the SBOMs of
-	// affix build --output) are not images to scan.
-	roots, _, err := oci.SplitRoots(ctx, l, l.Roots())
+	defer src.close()
+	images, err := oci.Walk(ctx, src.fetcher, src.roots...)
 	if err != nil {
-		return fmt.Errorf("%s: %w", l.Source(), err)
-	}
-	images, err := oci.Walk(ctx, l, roots...)
-	if err != nil {
-		return fmt.Errorf("%s: %w", l.Source(), err)
+		return fmt.Errorf("%s: %w", src.what, err)
 	}
 	picked, err := oci.Select(images, sel)
 	if err != nil {
 		if sel == (oci.Selector{}) && errors.Is(err, oci.ErrAmbiguous) {
-			return fmt.Errorf("%s: %w; name one with --platform or --digest, or scan them all with --all-platforms", l.Source(), err)
+			return fmt.Errorf("%s: %w; name one with --platform or --digest, or scan them all with --all-platforms", src.what, err)
 		}
-		return fmt.Errorf("%s: %w", l.Source(), err)
+		return fmt.Errorf("%s: %w", src.what, err)
 	}
 
 	n := len(picked) * len(formats)
@@ -136,7 +189,7 @@ func runSBOM(cmd *cobra.Command, source string, o sbomOptions) error {
 
 	name := o.name
 	if name == "" {
-		name = layoutRefName(roots)
+		name = src.name
 	}
 	gen, err := sbomgen.New(sbomgen.Options{
 		Formats:     formats,
@@ -151,9 +204,9 @@ func runSBOM(cmd *cobra.Command, source string, o sbomOptions) error {
 	for i, p := range picked {
 		descs[i] = p.Descriptor
 	}
-	results, err := gen.Images(ctx, l, descs)
+	results, err := gen.Images(ctx, src.fetcher, descs)
 	if err != nil {
-		return fmt.Errorf("%s: %w", l.Source(), err)
+		return fmt.Errorf("%s: %w", src.what, err)
 	}
 
 	stderr := cmd.ErrOrStderr()

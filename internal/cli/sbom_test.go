@@ -19,6 +19,7 @@ import (
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
 
 	"github.com/affix-oci/affix/internal/fixture"
+	"github.com/affix-oci/affix/internal/registrytest"
 	"github.com/affix-oci/affix/sbomgen"
 )
 
@@ -464,5 +465,53 @@ func TestSbomNameFromLayout(t *testing.T) {
 				t.Errorf("document name %q, want %q", doc.Name, want)
 			}
 		})
+	}
+}
+
+// TestSbomFromRegistry: affix sbom registry:REF streams the image from the
+// registry and writes the same document as a scan of the layout it was
+// pushed from (and, named after REF by default, the SBOM affix push
+// attached); bad references and unreachable or plain-HTTP registries fail
+// naming them.
+func TestSbomFromRegistry(t *testing.T) {
+	if testing.Short() {
+		t.Skip("scans images and runs a registry")
+	}
+	cliEnv(t)
+	dir, _ := variantsPair(t)
+	reg := registrytest.Start(t, registrytest.OlaregNoAPI, registrytest.Options{})
+	ref := reg.Ref("app") + ":v1"
+	mustAffix(t, "push", "--insecure-registry", reg.Host, "oci-layout:"+dir, ref)
+
+	fromLayout := mustAffix(t, "sbom", "--no-cache", "--platform", "linux/arm64", "--name", "example.com/app:1", "oci-layout:"+dir)
+	fromRegistry := mustAffix(t, "sbom", "--no-cache", "--insecure-registry", reg.Host, "--platform", "linux/arm64", "--name", "example.com/app:1", "registry:"+ref)
+	if fromLayout != fromRegistry {
+		t.Errorf("registry:%s and the layout it was pushed from give different documents", ref)
+	}
+	attached := mustAffix(t, "get", "--insecure-registry", reg.Host, "--platform", "linux/arm64", ref)
+	if got := mustAffix(t, "sbom", "--insecure-registry", reg.Host, "--platform", "linux/arm64", "registry:"+ref); got != attached {
+		t.Errorf("affix sbom registry:%s (named after REF) differs from the SBOM affix push attached", ref)
+	}
+	// Every platform, to a directory.
+	out := t.TempDir()
+	mustAffix(t, "sbom", "--insecure-registry", reg.Host, "--all-platforms", "-o", out, "registry:"+ref)
+	if entries, _ := os.ReadDir(out); len(entries) != 2 {
+		t.Errorf("--all-platforms wrote %d files, want 2", len(entries))
+	}
+
+	for _, c := range []struct {
+		args []string
+		code int
+		want string
+	}{
+		{[]string{"sbom", "registry:Bad Ref"}, 2, "Bad Ref"},
+		{[]string{"sbom", "--platform", "linux/arm64", "registry:" + ref}, 1, "--insecure-registry " + reg.Host},
+		{[]string{"sbom", "--insecure-registry", reg.Host, "--platform", "linux/arm64", "registry:" + reg.Ref("app") + ":missing"}, 1, "missing"},
+		{[]string{"sbom", "--insecure-registry", reg.Host, "registry:" + ref}, 1, "--platform"},
+	} {
+		_, errs, code := affix(t, c.args...)
+		if code != c.code || !strings.Contains(errs, c.want) {
+			t.Errorf("affix %s: exit %d, want %d with %q:\n%s", strings.Join(c.args, " "), code, c.code, c.want, errs)
+		}
 	}
 }
