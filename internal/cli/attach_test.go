@@ -205,11 +205,8 @@ func TestBadInput(t *testing.T) {
 // index.
 func TestAttachSBOMToIndex(t *testing.T) {
 	cliEnv(t)
-	dir, _ := variantsPair(t)
-	reg := registrytest.Start(t, registrytest.OlaregAPI, registrytest.Options{})
-	ref := reg.Ref("app") + ":v1"
+	_, reg, ref := pushedVariants(t, registrytest.OlaregAPI, "app", "--no-sbom")
 	insecure := []string{"--insecure-registry", reg.Host}
-	mustAffix(t, "push", "--no-sbom", "--insecure-registry", reg.Host, "oci-layout:"+dir, ref)
 	doc := writeFile(t, "app.spdx.json", []byte(`{"spdxVersion":"SPDX-2.3","SPDXID":"SPDXRef-DOCUMENT","packages":[{"SPDXID":"SPDXRef-a","name":"a"}]}`))
 	for _, tt := range []struct {
 		name, artifactType, platform string

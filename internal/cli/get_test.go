@@ -41,6 +41,18 @@ func variantsPair(t *testing.T) (string, *fixture.Result) {
 	return dir, res
 }
 
+// pushedVariants pushes the variantsPair layout with affix push (extra
+// flags before the source) to REPO:v1 in a new registry of kind, and
+// returns the layout directory, the registry and the reference.
+func pushedVariants(t *testing.T, kind registrytest.Kind, repo string, extra ...string) (string, *registrytest.Registry, string) {
+	t.Helper()
+	dir, _ := variantsPair(t)
+	reg := registrytest.Start(t, kind, registrytest.Options{})
+	ref := reg.Ref(repo) + ":v1"
+	mustAffix(t, append(append([]string{"push", "--insecure-registry", reg.Host}, extra...), "oci-layout:"+dir, ref)...)
+	return dir, reg, ref
+}
+
 // writeFile writes b to a new file in a temporary directory.
 func writeFile(t *testing.T, name string, b []byte) string {
 	t.Helper()
@@ -312,10 +324,7 @@ func TestLsGenerator(t *testing.T) {
 		t.Skip("scans images and runs a registry")
 	}
 	cliEnv(t)
-	dir, _ := variantsPair(t)
-	reg := registrytest.Start(t, registrytest.OlaregNoAPI, registrytest.Options{})
-	ref := reg.Ref("app") + ":v1"
-	mustAffix(t, "push", "--insecure-registry", reg.Host, "oci-layout:"+dir, ref)
+	_, reg, ref := pushedVariants(t, registrytest.OlaregNoAPI, "app")
 	mustAffix(t, "attach", "--insecure-registry", reg.Host, "--platform", "linux/amd64", "--artifact-type", "application/vnd.example.sig+json",
 		ref, writeFile(t, "sig.json", []byte(`{"sig":1}`)))
 	gen := version.Generator()
@@ -362,10 +371,7 @@ func TestLsGenerator(t *testing.T) {
 // none.
 func TestGetErrors(t *testing.T) {
 	cliEnv(t)
-	dir, _ := variantsPair(t)
-	reg := registrytest.Start(t, registrytest.OlaregAPI, registrytest.Options{})
-	ref := reg.Ref("bare") + ":v1"
-	mustAffix(t, "push", "--no-sbom", "--insecure-registry", reg.Host, "oci-layout:"+dir, ref)
+	_, reg, ref := pushedVariants(t, registrytest.OlaregAPI, "bare", "--no-sbom")
 	// --plain-http reaches every registry over HTTP, like naming it.
 	if out := mustAffix(t, "ls", "--plain-http", ref); !strings.Contains(out, "linux/arm64") {
 		t.Errorf("ls --plain-http:\n%s", out)

@@ -478,10 +478,7 @@ func TestSbomFromRegistry(t *testing.T) {
 		t.Skip("scans images and runs a registry")
 	}
 	cliEnv(t)
-	dir, _ := variantsPair(t)
-	reg := registrytest.Start(t, registrytest.OlaregNoAPI, registrytest.Options{})
-	ref := reg.Ref("app") + ":v1"
-	mustAffix(t, "push", "--insecure-registry", reg.Host, "oci-layout:"+dir, ref)
+	dir, reg, ref := pushedVariants(t, registrytest.OlaregNoAPI, "app")
 
 	fromLayout := mustAffix(t, "sbom", "--no-cache", "--platform", "linux/arm64", "--name", "example.com/app:1", "oci-layout:"+dir)
 	fromRegistry := mustAffix(t, "sbom", "--no-cache", "--insecure-registry", reg.Host, "--platform", "linux/arm64", "--name", "example.com/app:1", "registry:"+ref)
