@@ -172,6 +172,8 @@ func (p *plan) solve(ctx context.Context, c *client.Client, g group, dir string,
 		Session:       attach,
 		CacheImports:  cloneCache(p.cacheImports),
 		CacheExports:  cloneCache(p.cacheExports),
+		// The client keeps its own copy.
+		AllowedEntitlements: p.entitlements,
 		Exports: []client.ExportEntry{{
 			Type:      client.ExporterOCI,
 			Attrs:     p.exportAttrsFor(g),

@@ -69,6 +69,21 @@ type Options struct {
 	Annotations []string
 	// NoCache builds every step anew.
 	NoCache bool
+	// AddHosts are HOST:IP (or HOST=IP) entries for /etc/hosts of RUN
+	// steps.
+	AddHosts []string
+	// Network is the network of RUN steps: "" or "default" (the
+	// builder's), "none", or "host" (which needs buildkitd to allow the
+	// network.host entitlement, and is asked for here).
+	Network string
+	// ShmSize is the size of /dev/shm in RUN steps ("64m"); empty means
+	// BuildKit's default.
+	ShmSize string
+	// Ulimits are NAME=SOFT[:HARD] resource limits of RUN steps.
+	Ulimits []string
+	// Allow are entitlements the build asks for (network.host,
+	// security.insecure, device[=NAME]); comma-separated or repeated.
+	Allow []string
 	// CacheFrom are build caches to import, as buildx's --cache-from:
 	// type=registry,ref=REF | type=local,src=DIR | type=gha | type=s3 |
 	// type=azblob, with their BuildKit attributes, or a bare REF (a
@@ -174,6 +189,8 @@ type plan struct {
 	// solve gets its own copy (cloneCache).
 	cacheImports []client.CacheOptionsEntry
 	cacheExports []client.CacheOptionsEntry
+	// entitlements are allowed for every solve.
+	entitlements []string
 	ssh          []sshprovider.AgentConfig
 	epoch        *time.Time
 	platforms    []ocispec.Platform
@@ -223,6 +240,9 @@ func newPlan(opts Options) (*plan, error) {
 		return nil, err
 	}
 	if p.cacheExports, err = parseCache(true, opts.CacheTo, opts.InsecureRegistry); err != nil {
+		return nil, err
+	}
+	if err := p.setSandbox(opts); err != nil {
 		return nil, err
 	}
 	epoch, err := resolveEpoch(opts.SourceDateEpoch, args, lookup)
