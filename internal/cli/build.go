@@ -35,6 +35,11 @@ type buildOptions struct {
 	noCache        bool
 	cacheFrom      []string
 	cacheTo        []string
+	addHosts       []string
+	network        string
+	shmSize        string
+	ulimits        []string
+	allow          []string
 	progress       string
 	metadataFile   string
 	sbomFormats    []string
@@ -106,6 +111,11 @@ func (o *buildOptions) addFlags(f *pflag.FlagSet) {
 	f.StringArrayVar(&o.annotations, "annotation", nil, "OCI annotation [TYPE[PLATFORM]:]KEY=VALUE, TYPE manifest (default), manifest-descriptor, index or index-descriptor (repeatable)")
 	f.BoolVar(&o.noCache, "no-cache", false, "build every step anew (the SBOM cache is --no-sbom-cache)")
 	f.StringArrayVar(&o.cacheFrom, "cache-from", nil, "build cache to import: REF, type=registry,ref=REF, type=local,src=DIR, type=gha, ... (repeatable)")
+	f.StringArrayVar(&o.addHosts, "add-host", nil, "HOST:IP for /etc/hosts in RUN steps (repeatable)")
+	f.StringVar(&o.network, "network", "", "network of RUN steps: default, none or host (host needs buildkitd to allow network.host)")
+	f.StringVar(&o.shmSize, "shm-size", "", "size of /dev/shm in RUN steps, e.g. 64m")
+	f.StringArrayVar(&o.ulimits, "ulimit", nil, "resource limit of RUN steps, NAME=SOFT[:HARD], e.g. nofile=1024:2048 (repeatable)")
+	f.StringSliceVar(&o.allow, "allow", nil, "entitlements to allow: network.host, security.insecure, device[=NAME] (comma-separated or repeated)")
 	f.StringArrayVar(&o.cacheTo, "cache-to", nil, "build cache to export: REF, type=registry,ref=REF[,mode=max], type=local,dest=DIR, type=inline, type=gha, ... (repeatable)")
 	f.StringVar(&o.progress, "progress", "auto", "progress output: auto, plain, tty, rawjson or quiet")
 	f.StringVar(&o.metadataFile, "metadata-file", "", "write the build result (buildx keys, digests, SBOM referrers, referrers mode, request counts) as JSON to FILE")
@@ -342,6 +352,11 @@ func (o *buildOptions) frontendOptions(contextDir string, p *buildPlan, dir stri
 		NoCache:       o.noCache,
 		CacheFrom:     o.cacheFrom,
 		CacheTo:       o.cacheTo,
+		AddHosts:      o.addHosts,
+		Network:       o.network,
+		ShmSize:       o.shmSize,
+		Ulimits:       o.ulimits,
+		Allow:         o.allow,
 		// buildkitd reaches registry caches; the hosts named for affix's
 		// own pushes are the ones it is told to reach over plain HTTP.
 		InsecureRegistry: o.registryOptions.plain,

@@ -188,6 +188,8 @@ func TestBuildUsageErrors(t *testing.T) {
 		{[]string{"build", "--builder", nowhere, "--progress", "fancy", ctxDir}, "progress"},
 		{[]string{"build", "--builder", nowhere, "--cache-to", "type=nfs,dest=/c", ctxDir}, `cache-to "type=nfs,dest=/c": unknown cache type "nfs"`},
 		{[]string{"build", "--builder", nowhere, "--cache-from", "type=local", ctxDir}, `cache-from "type=local": a local cache needs src=DIR`},
+		{[]string{"build", "--builder", nowhere, "--add-host", "db", ctxDir}, `add-host "db": want HOST:IP`},
+		{[]string{"build", "--builder", nowhere, "--network", "bridge", ctxDir}, `network "bridge"`},
 	} {
 		_, errs, code := affix(t, c.args...)
 		if code != 2 || !strings.Contains(errs, c.want) || strings.Contains(errs, "unreachable") {
@@ -393,6 +395,8 @@ func TestBuildFlagsReachFrontend(t *testing.T) {
 		"--secret", "id=tok,src=/run/tok", "--ssh", "default", "--build-context", "extra=/ctx/extra",
 		"--label", "k=v", "--annotation", "index:a=b", "--no-cache",
 		"--cache-from", "r.example/app:cache", "--cache-to", "type=local,dest=/cache", "--insecure-registry", "r.example",
+		"--add-host", "db:10.0.0.2", "--network", "host", "--shm-size", "64m", "--ulimit", "nofile=1024:2048",
+		"--allow", "network.host,security.insecure",
 		"--builder", "tcp://builder:1234", "--builder-tls-cacert", "ca.pem", "--builder-tls-cert", "cert.pem",
 		"--builder-tls-key", "key.pem", "--builder-tls-servername", "builder.example",
 	})
@@ -425,6 +429,11 @@ func TestBuildFlagsReachFrontend(t *testing.T) {
 		NoCache:       true,
 		CacheFrom:     []string{"r.example/app:cache"},
 		CacheTo:       []string{"type=local,dest=/cache"},
+		AddHosts:      []string{"db:10.0.0.2"},
+		Network:       "host",
+		ShmSize:       "64m",
+		Ulimits:       []string{"nofile=1024:2048"},
+		Allow:         []string{"network.host", "security.insecure"},
 		Builder:       "tcp://builder:1234",
 		TLS:           frontend.TLSOptions{CACert: "ca.pem", Cert: "cert.pem", Key: "key.pem", ServerName: "builder.example"},
 		Output:        "/out",
