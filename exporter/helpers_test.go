@@ -155,3 +155,54 @@ func readJSON(t *testing.T, l *oci.Layout, d ocispec.Descriptor, v any) {
 		t.Fatal(err)
 	}
 }
+
+// faultScene is a registry behind a fault-injecting proxy whose tag app:v1
+// holds an earlier image (oldRes), and a new image (l, res) to push over
+// it through the proxy.
+type faultScene struct {
+	reg    *registrytest.Registry
+	proxy  *registrytest.Proxy
+	oldRes *fixture.Result
+	l      *oci.Layout
+	res    *fixture.Result
+}
+
+func newFaultScene(t *testing.T, kind registrytest.Kind, attest bool) *faultScene {
+	t.Helper()
+	s := &faultScene{reg: registrytest.Start(t, kind, registrytest.Options{})}
+	s.proxy = registrytest.StartProxy(t, s.reg.Host)
+	old, oldRes := source(t, twoPlatforms(false))
+	c, _ := client(nil)
+	if _, err := pushAll(context.Background(), target(t, s.proxy.Host, "app", c), old, oldRes, exporter.Options{Tag: "v1"}); err != nil {
+		t.Fatal(err)
+	}
+	s.oldRes = oldRes
+	spec := twoPlatforms(attest)
+	spec.Images[0].Labels = map[string]string{"new": "yes"}
+	s.l, s.res = source(t, spec)
+	return s
+}
+
+// push pushes the new image through the proxy with c and returns what
+// pushAll did and where the tag is afterwards.
+func (s *faultScene) push(t *testing.T, c remote.Client) (*exporter.Result, digest.Digest, error) {
+	t.Helper()
+	got, err := pushAll(context.Background(), target(t, s.proxy.Host, "app", c), s.l, s.res, exporter.Options{Tag: "v1", VerifyDelay: 20e6})
+	return got, resolve(t, s.reg.Host, "app", "v1"), err
+}
+
+// rerun clears the faults and pushes the new image again with c: the push
+// completes and the tag names the new index.
+func (s *faultScene) rerun(t *testing.T, c remote.Client) {
+	t.Helper()
+	if s.proxy.Injected() == 0 {
+		t.Errorf("no fault injected")
+	}
+	s.proxy.Clear()
+	if _, err := pushAll(context.Background(), target(t, s.proxy.Host, "app", c), s.l, s.res, exporter.Options{Tag: "v1"}); err != nil {
+		t.Fatalf("rerun: %v", err)
+	}
+	if tag := resolve(t, s.reg.Host, "app", "v1"); tag != s.res.Index.Digest {
+		t.Fatalf("rerun: tag %s, want %s", tag, s.res.Index.Digest)
+	}
+}

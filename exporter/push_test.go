@@ -171,7 +171,6 @@ func TestFailureLeavesTag(t *testing.T) {
 	if testing.Short() {
 		t.Skip("fault injection waits out real retry backoff")
 	}
-	ctx := context.Background()
 	type step struct {
 		name      string
 		fault     registrytest.Fault
@@ -201,45 +200,27 @@ func TestFailureLeavesTag(t *testing.T) {
 				// its time in retry backoff: run them side by side
 				// (make test raises -parallel).
 				t.Parallel()
-				reg := registrytest.Start(t, kind, registrytest.Options{})
-				proxy := registrytest.StartProxy(t, reg.Host)
 				// An earlier push of another image holds the tag.
-				old, oldRes := source(t, twoPlatforms(false))
+				sc := newFaultScene(t, kind, true)
 				c, _ := client(nil)
-				if _, err := pushAll(ctx, target(t, proxy.Host, "app", c), old, oldRes, exporter.Options{Tag: "v1"}); err != nil {
-					t.Fatal(err)
-				}
-				spec := twoPlatforms(true)
-				spec.Images[0].Labels = map[string]string{"new": "yes"}
-				l, res := source(t, spec)
-				proxy.Inject(s.fault)
-				got, err := pushAll(ctx, target(t, proxy.Host, "app", c), l, res, exporter.Options{Tag: "v1", VerifyDelay: 20e6})
-				tag := resolve(t, reg.Host, "app", "v1")
+				sc.proxy.Inject(s.fault)
+				got, tag, err := sc.push(t, c)
 				if err != nil {
-					t.Logf("push failed (%d faults injected): %v", proxy.Injected(), err)
-					if tag != oldRes.Index.Digest {
+					t.Logf("push failed (%d faults injected): %v", sc.proxy.Injected(), err)
+					if tag != sc.oldRes.Index.Digest {
 						t.Fatalf("failed push moved the tag to %s", tag)
 					}
 					if s.fault.Action == registrytest.RejectSubject && !errors.Is(err, exporter.ErrSubjectRejected) {
 						t.Errorf("err = %v, want ErrSubjectRejected", err)
 					}
 				} else {
-					t.Logf("push completed despite %d faults", proxy.Injected())
+					t.Logf("push completed despite %d faults", sc.proxy.Injected())
 					if tag != got.Root.Digest {
 						t.Fatalf("tag %s, want %s", tag, got.Root.Digest)
 					}
 				}
-				if proxy.Injected() == 0 {
-					t.Errorf("no fault injected")
-				}
-				proxy.Clear()
-				if _, err := pushAll(ctx, target(t, proxy.Host, "app", c), l, res, exporter.Options{Tag: "v1"}); err != nil {
-					t.Fatalf("rerun: %v", err)
-				}
-				if tag := resolve(t, reg.Host, "app", "v1"); tag != res.Index.Digest {
-					t.Fatalf("rerun: tag %s, want %s", tag, res.Index.Digest)
-				}
-				checkInterop(t, reg, "app", res.Manifests)
+				sc.rerun(t, c)
+				checkInterop(t, sc.reg, "app", sc.res.Manifests)
 			})
 		}
 	}

@@ -1,7 +1,6 @@
 package exporter_test
 
 import (
-	"context"
 	"errors"
 	"net"
 	"testing"
@@ -33,23 +32,10 @@ func TestStalledRegistry(t *testing.T) {
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			t.Parallel()
-			ctx := context.Background()
-			reg := registrytest.Start(t, registrytest.OlaregNoAPI, registrytest.Options{})
-			proxy := registrytest.StartProxy(t, reg.Host)
-			old, oldRes := source(t, twoPlatforms(false))
-			cl, _ := client(nil)
-			if _, err := pushAll(ctx, target(t, proxy.Host, "app", cl), old, oldRes, exporter.Options{Tag: "v1"}); err != nil {
-				t.Fatal(err)
-			}
-			spec := twoPlatforms(false)
-			spec.Images[0].Labels = map[string]string{"new": "yes"}
-			l, res := source(t, spec)
-
-			counter := &exporter.Counter{Base: exporter.NewTransport(stall)}
-			stalling := exporter.NewClient(nil, counter)
-			proxy.Inject(c.fault)
-			got, err := pushAll(ctx, target(t, proxy.Host, "app", stalling), l, res, exporter.Options{Tag: "v1", VerifyDelay: 20e6})
-			tag := resolve(t, reg.Host, "app", "v1")
+			sc := newFaultScene(t, registrytest.OlaregNoAPI, false)
+			stalling := exporter.NewClient(nil, &exporter.Counter{Base: exporter.NewTransport(stall)})
+			sc.proxy.Inject(c.fault)
+			got, tag, err := sc.push(t, stalling)
 			switch {
 			case c.complete && err != nil:
 				t.Fatalf("push failed: %v", err)
@@ -60,20 +46,11 @@ func TestStalledRegistry(t *testing.T) {
 				if err == nil || !errors.As(err, &ne) || !ne.Timeout() {
 					t.Fatalf("push: err = %v, want a timeout", err)
 				}
-				if tag != oldRes.Index.Digest {
+				if tag != sc.oldRes.Index.Digest {
 					t.Fatalf("failed push moved the tag to %s", tag)
 				}
 			}
-			if proxy.Injected() == 0 {
-				t.Fatal("no fault injected")
-			}
-			proxy.Clear()
-			if _, err := pushAll(ctx, target(t, proxy.Host, "app", stalling), l, res, exporter.Options{Tag: "v1"}); err != nil {
-				t.Fatalf("rerun: %v", err)
-			}
-			if tag := resolve(t, reg.Host, "app", "v1"); tag != res.Index.Digest {
-				t.Fatalf("rerun: tag %s, want %s", tag, res.Index.Digest)
-			}
+			sc.rerun(t, stalling)
 		})
 	}
 }
