@@ -149,7 +149,7 @@ func TestBuildPlan(t *testing.T) {
 		{"registry output without tag", func(o *buildOptions) { o.outputs, o.tags = []string{"type=registry"}, nil }, "--push needs"},
 		{"two oci outputs", func(o *buildOptions) { o.outputs = []string{"type=oci,dest=a", "type=oci,dest=b"} }, "only one type=oci"},
 		{"bad progress", func(o *buildOptions) { o.progress = "fancy" }, "progress"},
-		{"bad format", func(o *buildOptions) { o.sbomFormats = []string{"syft-json"} }, "only spdx-json, cyclonedx-json and spdx-intoto"},
+		{"bad format", func(o *buildOptions) { o.sbomFormats = []string{"syft-json"} }, `want spdx-json, cyclonedx-json or spdx-intoto`},
 		{"format without sbom", func(o *buildOptions) { o.sbom, o.sbomFormats = false, []string{"spdx-json"} }, "--sbom=false"},
 		{"concurrency", func(o *buildOptions) { o.maxConcurrency = 0 }, "--max-concurrency"},
 		{"bad tag", func(o *buildOptions) { o.tags = []string{"app/UPPER:v1"} }, "app/UPPER:v1"},

@@ -55,11 +55,8 @@ func sbomFormats(values []string) ([]referrerFormat, error) {
 			f = referrerFormat{doc: sbomgen.SPDXJSON, inToto: true}
 		} else {
 			d, err := sbomgen.ParseFormat(s)
-			if err != nil {
-				return nil, usageError(fmt.Errorf("%w (or %s)", err, formatSPDXInToto))
-			}
-			if !exporter.IsSBOMType(d.MediaType()) {
-				return nil, usageError(fmt.Errorf("--sbom-format %s: only spdx-json, cyclonedx-json and %s are published as referrers", s, formatSPDXInToto))
+			if err != nil || !exporter.IsSBOMType(d.MediaType()) {
+				return nil, usageError(fmt.Errorf("--sbom-format %q: want spdx-json, cyclonedx-json or %s (the formats published as referrers)", s, formatSPDXInToto))
 			}
 			f = referrerFormat{doc: d}
 		}

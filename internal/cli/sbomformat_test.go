@@ -30,8 +30,8 @@ func TestSBOMFormats(t *testing.T) {
 		{[]string{"spdx-intoto"}, []referrerFormat{intoto}, []sbomgen.Format{sbomgen.SPDXJSON}, ""},
 		// Both SPDX forms come from one document.
 		{[]string{"spdx-json", "SPDX-INTOTO"}, []referrerFormat{spdx, intoto}, []sbomgen.Format{sbomgen.SPDXJSON}, ""},
-		{[]string{"syft-json"}, nil, nil, "only spdx-json, cyclonedx-json and spdx-intoto are published as referrers"},
-		{[]string{"spdx-xml"}, nil, nil, "spdx-intoto"},
+		{[]string{"syft-json"}, nil, nil, `--sbom-format "syft-json": want spdx-json, cyclonedx-json or spdx-intoto`},
+		{[]string{"spdx-xml"}, nil, nil, `--sbom-format "spdx-xml": want spdx-json, cyclonedx-json or spdx-intoto`},
 	} {
 		got, err := sbomFormats(c.in)
 		if c.wantErr != "" {
