@@ -2,7 +2,10 @@ package exporter_test
 
 import (
 	"errors"
+	"io"
 	"net"
+	"net/http"
+	"net/http/httptest"
 	"testing"
 	"time"
 
@@ -52,5 +55,56 @@ func TestStalledRegistry(t *testing.T) {
 			}
 			sc.rerun(t, stalling)
 		})
+	}
+}
+
+// TestStallTransport: the stall bound is on silence, not on duration: a
+// response that keeps trickling in outlives the bound, one that never
+// starts does not; over HTTPS with HTTP/2 as over plain HTTP.
+func TestStallTransport(t *testing.T) {
+	const stall = 200 * time.Millisecond
+	handler := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		switch r.URL.Path {
+		case "/trickle": // 5 × 100 ms: longer than the bound, never silent for it
+			for range 5 {
+				w.Write([]byte("x"))
+				w.(http.Flusher).Flush()
+				time.Sleep(stall / 2)
+			}
+		case "/silent":
+			select {
+			case <-time.After(5 * stall):
+			case <-r.Context().Done():
+			}
+		}
+	})
+	for _, tls := range []bool{false, true} {
+		srv := httptest.NewUnstartedServer(handler)
+		if tls {
+			srv.EnableHTTP2 = true
+			srv.StartTLS()
+		} else {
+			srv.Start()
+		}
+		t.Cleanup(srv.Close)
+		tr := exporter.NewTransport(stall)
+		if tls {
+			tr.TLSClientConfig = srv.Client().Transport.(*http.Transport).TLSClientConfig
+		}
+		c := &http.Client{Transport: tr}
+		resp, err := c.Get(srv.URL + "/trickle")
+		if err != nil {
+			t.Fatalf("tls %v: trickle: %v", tls, err)
+		}
+		body, err := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if err != nil || string(body) != "xxxxx" || (tls && resp.ProtoMajor != 2) {
+			t.Errorf("tls %v: trickle: %q, %v (%s)", tls, body, err, resp.Proto)
+		}
+		_, err = c.Get(srv.URL + "/silent")
+		var ne net.Error
+		if !errors.As(err, &ne) || !ne.Timeout() {
+			t.Errorf("tls %v: silent: err = %v, want a timeout", tls, err)
+		}
 	}
 }
