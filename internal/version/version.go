@@ -52,15 +52,36 @@ func Get() Info {
 				i.BuildKit = v
 			}
 		}
-		if i.Commit == "" {
-			for _, s := range bi.Settings {
-				if s.Key == "vcs.revision" {
-					i.Commit = s.Value
-				}
-			}
-		}
+		i.Version, i.Commit = fromVCS(i.Version, i.Commit, bi.Settings)
 	}
 	return i
+}
+
+// fromVCS completes a version and commit the linker did not set from the
+// build's VCS settings: a plain `go build` in a checkout (with
+// -buildvcs, Go's default) is "dev-<12 hex of the commit>[-dirty]", so
+// that builds of different commits do not share SBOM cache entries.
+func fromVCS(version, commit string, settings []debug.BuildSetting) (string, string) {
+	var rev string
+	var dirty bool
+	for _, s := range settings {
+		switch s.Key {
+		case "vcs.revision":
+			rev = s.Value
+		case "vcs.modified":
+			dirty = s.Value == "true"
+		}
+	}
+	if commit == "" {
+		commit = rev
+	}
+	if version == "dev" && len(rev) >= 12 {
+		version = "dev-" + rev[:12]
+		if dirty {
+			version += "-dirty"
+		}
+	}
+	return version, commit
 }
 
 // Generator is the tool identity affix writes into SBOMs and uses in cache

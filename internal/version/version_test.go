@@ -1,6 +1,7 @@
 package version
 
 import (
+	"runtime/debug"
 	"strings"
 	"testing"
 )
@@ -22,5 +23,29 @@ func TestGetNamesModuleVersions(t *testing.T) {
 func TestRequiredUnknown(t *testing.T) {
 	if v := required("example.invalid/none"); v != "unknown" {
 		t.Errorf("required(unknown module) = %q", v)
+	}
+}
+
+func TestFromVCS(t *testing.T) {
+	rev := "f20180fefe60294c4e1bdc1ae5b2fedbdb6e12f5"
+	vcs := func(modified string) []debug.BuildSetting {
+		return []debug.BuildSetting{{Key: "vcs", Value: "git"}, {Key: "vcs.revision", Value: rev}, {Key: "vcs.modified", Value: modified}}
+	}
+	for _, c := range []struct {
+		name, version, commit string
+		settings              []debug.BuildSetting
+		wantVersion, wantCmt  string
+	}{
+		{"make build: linker values kept", "v1.2.0", "abc", vcs("true"), "v1.2.0", "abc"},
+		{"go build, clean", "dev", "", vcs("false"), "dev-f20180fefe60", rev},
+		{"go build, dirty", "dev", "", vcs("true"), "dev-f20180fefe60-dirty", rev},
+		{"no VCS info (go test, -buildvcs=false)", "dev", "", nil, "dev", ""},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			v, cm := fromVCS(c.version, c.commit, c.settings)
+			if v != c.wantVersion || cm != c.wantCmt {
+				t.Errorf("fromVCS = %q, %q; want %q, %q", v, cm, c.wantVersion, c.wantCmt)
+			}
+		})
 	}
 }
