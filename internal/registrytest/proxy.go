@@ -44,6 +44,9 @@ const (
 	// Stall forwards the request, sends the response headers and half of
 	// the body, then sends nothing more until the client gives up.
 	Stall
+	// Status answers Code with an empty body (no WWW-Authenticate on a
+	// 401) without forwarding.
+	Status
 )
 
 func (a Action) String() string {
@@ -64,6 +67,8 @@ func (a Action) String() string {
 		return "hang"
 	case Stall:
 		return "stall"
+	case Status:
+		return "status"
 	}
 	return fmt.Sprintf("action(%d)", int(a))
 }
@@ -81,6 +86,8 @@ type Fault struct {
 	RetryAfter string
 	// Delay is how long Slow holds the request.
 	Delay time.Duration
+	// Code is the status Status answers.
+	Code int
 
 	re   *regexp.Regexp
 	seen int
@@ -187,6 +194,9 @@ func NewProxy(host string) *Proxy {
 				return
 			}
 			rp.ServeHTTP(w, r)
+		case Status:
+			io.Copy(io.Discard, r.Body)
+			w.WriteHeader(f.Code)
 		case Hang:
 			io.Copy(io.Discard, r.Body)
 			select {
