@@ -363,9 +363,9 @@ func (r *Remote) ReferrersAPI(ctx context.Context, subject digest.Digest) ([]oci
 		if err != nil {
 			return nil, r.wrap("listing referrers of "+subject.String(), err)
 		}
-		if resp.StatusCode == http.StatusNotFound {
+		if referrersUnsupported(resp) {
 			drain(resp)
-			return nil, fmt.Errorf("%s: %w", r.Name(), ErrReferrersAPIUnsupported)
+			return nil, fmt.Errorf("%s: %s: %w", r.Name(), resp.Status, ErrReferrersAPIUnsupported)
 		}
 		if resp.StatusCode != http.StatusOK {
 			err := responseError(resp)
@@ -386,6 +386,24 @@ func (r *Remote) ReferrersAPI(ctx context.Context, subject digest.Digest) ([]oci
 		}
 	}
 	return out, nil
+}
+
+// referrersUnsupported reports whether a response to the referrers
+// endpoint means the registry does not serve the API, so that the
+// referrers tag is read instead: 404 (the spec's answer), 405 and 501
+// (registries without the route), and 401 without a WWW-Authenticate
+// challenge, which no credential can answer (Harbor once sent it for the
+// endpoint it did not serve, goharbor/harbor#18305). A 401 with a
+// challenge reaches here only after the auth client failed it: wrong
+// credentials, an error.
+func referrersUnsupported(resp *http.Response) bool {
+	switch resp.StatusCode {
+	case http.StatusNotFound, http.StatusMethodNotAllowed, http.StatusNotImplemented:
+		return true
+	case http.StatusUnauthorized:
+		return resp.Header.Get("WWW-Authenticate") == ""
+	}
+	return false
 }
 
 var linkRE = regexp.MustCompile(`<([^>]+)>\s*;\s*rel="?next"?`)

@@ -1,0 +1,64 @@
+package exporter_test
+
+import (
+	"context"
+	"net/http"
+	"strings"
+	"testing"
+
+	"github.com/affix-oci/affix/exporter"
+	"github.com/affix-oci/affix/internal/registrytest"
+)
+
+// TestFinderFallsBack: a referrers endpoint answered 404, 405, 501 or 401
+// without a challenge means no referrers API, and the Finder reads the
+// referrers tag instead (and keeps doing so); any other failure is an
+// error, not an empty list.
+func TestFinderFallsBack(t *testing.T) {
+	ctx := context.Background()
+	reg := registrytest.Start(t, registrytest.OlaregNoAPI, registrytest.Options{})
+	l, res := source(t, twoPlatforms(false))
+	c, _ := client(nil)
+	if _, err := pushAll(ctx, target(t, reg.Host, "app", c), l, res, exporter.Options{Tag: "v1"}); err != nil {
+		t.Fatal(err)
+	}
+	subject := res.Manifests[0].Digest
+	for _, tt := range []struct {
+		code     int
+		fallBack bool
+	}{
+		{http.StatusNotFound, true},
+		{http.StatusMethodNotAllowed, true},
+		{http.StatusNotImplemented, true},
+		{http.StatusUnauthorized, true},
+		{http.StatusForbidden, false},
+		{http.StatusBadGateway, false},
+	} {
+		t.Run(http.StatusText(tt.code), func(t *testing.T) {
+			proxy := registrytest.StartProxy(t, reg.Host)
+			proxy.Inject(registrytest.Fault{Method: "GET", Path: "/referrers/", Action: registrytest.Status, Code: tt.code})
+			pc, _ := client(nil)
+			f := exporter.NewFinder(target(t, proxy.Host, "app", pc))
+			refs, mode, err := f.Referrers(ctx, subject)
+			if !tt.fallBack {
+				if err == nil || !strings.Contains(err.Error(), "referrers of") {
+					t.Fatalf("Referrers = %v, %s, %v; want an error", refs, mode, err)
+				}
+				return
+			}
+			if err != nil || mode != exporter.ModeTagSchema || len(refs) != 1 {
+				t.Fatalf("Referrers = %v, %s, %v; want the one referrer through the tag schema", refs, mode, err)
+			}
+			// The mode is remembered: the second subject costs no API call.
+			before := len(proxy.Log())
+			if _, mode, err := f.Referrers(ctx, res.Manifests[1].Digest); err != nil || mode != exporter.ModeTagSchema {
+				t.Fatalf("second subject: %s, %v", mode, err)
+			}
+			for _, line := range proxy.Log()[before:] {
+				if strings.Contains(line, "/referrers/") {
+					t.Errorf("the referrers API was asked again: %s", line)
+				}
+			}
+		})
+	}
+}
