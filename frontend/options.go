@@ -84,6 +84,12 @@ type Options struct {
 	// Allow are entitlements the build asks for (network.host,
 	// security.insecure, device[=NAME]); comma-separated or repeated.
 	Allow []string
+	// Provenance asks for an SLSA provenance attestation, as buildx's
+	// --provenance: "" or "false" none, "true" mode=min, else its
+	// attributes (mode=min|max,...). It lands in the image index as a
+	// BuildKit attestation manifest and makes the index digest differ
+	// from build to build.
+	Provenance string
 	// CacheFrom are build caches to import, as buildx's --cache-from:
 	// type=registry,ref=REF | type=local,src=DIR | type=gha | type=s3 |
 	// type=azblob, with their BuildKit attributes, or a bare REF (a
@@ -243,6 +249,9 @@ func newPlan(opts Options) (*plan, error) {
 		return nil, err
 	}
 	if err := p.setSandbox(opts); err != nil {
+		return nil, err
+	}
+	if err := p.setProvenance(opts.Provenance); err != nil {
 		return nil, err
 	}
 	epoch, err := resolveEpoch(opts.SourceDateEpoch, args, lookup)
