@@ -40,6 +40,7 @@ type buildOptions struct {
 	shmSize        string
 	ulimits        []string
 	allow          []string
+	provenance     string
 	progress       string
 	metadataFile   string
 	sbomFormats    []string
@@ -115,6 +116,8 @@ func (o *buildOptions) addFlags(f *pflag.FlagSet) {
 	f.StringVar(&o.network, "network", "", "network of RUN steps: default, none or host (host needs buildkitd to allow network.host)")
 	f.StringVar(&o.shmSize, "shm-size", "", "size of /dev/shm in RUN steps, e.g. 64m")
 	f.StringArrayVar(&o.ulimits, "ulimit", nil, "resource limit of RUN steps, NAME=SOFT[:HARD], e.g. nofile=1024:2048 (repeatable)")
+	f.StringVar(&o.provenance, "provenance", "", "SLSA provenance attestation in the index, as buildx: true (mode=min), false, or mode=min|max[,builder-id=URL,...]; makes the index digest differ per build")
+	f.Lookup("provenance").NoOptDefVal = "true"
 	f.StringSliceVar(&o.allow, "allow", nil, "entitlements to allow: network.host, security.insecure, device[=NAME] (comma-separated or repeated)")
 	f.StringArrayVar(&o.cacheTo, "cache-to", nil, "build cache to export: REF, type=registry,ref=REF[,mode=max], type=local,dest=DIR, type=inline, type=gha, ... (repeatable)")
 	f.StringVar(&o.progress, "progress", "auto", "progress output: auto, plain, tty, rawjson or quiet")
@@ -357,6 +360,7 @@ func (o *buildOptions) frontendOptions(contextDir string, p *buildPlan, dir stri
 		ShmSize:       o.shmSize,
 		Ulimits:       o.ulimits,
 		Allow:         o.allow,
+		Provenance:    o.provenance,
 		// buildkitd reaches registry caches; the hosts named for affix's
 		// own pushes are the ones it is told to reach over plain HTTP.
 		InsecureRegistry: o.registryOptions.plain,

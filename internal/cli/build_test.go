@@ -396,7 +396,7 @@ func TestBuildFlagsReachFrontend(t *testing.T) {
 		"--label", "k=v", "--annotation", "index:a=b", "--no-cache",
 		"--cache-from", "r.example/app:cache", "--cache-to", "type=local,dest=/cache", "--insecure-registry", "r.example",
 		"--add-host", "db:10.0.0.2", "--network", "host", "--shm-size", "64m", "--ulimit", "nofile=1024:2048",
-		"--allow", "network.host,security.insecure",
+		"--allow", "network.host,security.insecure", "--provenance=mode=max",
 		"--builder", "tcp://builder:1234", "--builder-tls-cacert", "ca.pem", "--builder-tls-cert", "cert.pem",
 		"--builder-tls-key", "key.pem", "--builder-tls-servername", "builder.example",
 	})
@@ -434,6 +434,7 @@ func TestBuildFlagsReachFrontend(t *testing.T) {
 		ShmSize:       "64m",
 		Ulimits:       []string{"nofile=1024:2048"},
 		Allow:         []string{"network.host", "security.insecure"},
+		Provenance:    "mode=max",
 		Builder:       "tcp://builder:1234",
 		TLS:           frontend.TLSOptions{CACert: "ca.pem", Cert: "cert.pem", Key: "key.pem", ServerName: "builder.example"},
 		Output:        "/out",
