@@ -41,6 +41,7 @@ type buildOptions struct {
 	ulimits        []string
 	allow          []string
 	provenance     string
+	attests        []string
 	progress       string
 	metadataFile   string
 	sbomFormats    []string
@@ -118,6 +119,7 @@ func (o *buildOptions) addFlags(f *pflag.FlagSet) {
 	f.StringArrayVar(&o.ulimits, "ulimit", nil, "resource limit of RUN steps, NAME=SOFT[:HARD], e.g. nofile=1024:2048 (repeatable)")
 	f.StringVar(&o.provenance, "provenance", "", "SLSA provenance attestation in the index, as buildx: true (mode=min), false, or mode=min|max[,builder-id=URL,...]; makes the index digest differ per build")
 	f.Lookup("provenance").NoOptDefVal = "true"
+	f.StringArrayVar(&o.attests, "attest", nil, "buildx's attestation form: type=provenance[,mode=..] is --provenance; type=sbom is affix's own SBOM (disabled=true is --sbom=false) (repeatable)")
 	f.StringSliceVar(&o.allow, "allow", nil, "entitlements to allow: network.host, security.insecure, device[=NAME] (comma-separated or repeated)")
 	f.StringArrayVar(&o.cacheTo, "cache-to", nil, "build cache to export: REF, type=registry,ref=REF[,mode=max], type=local,dest=DIR, type=inline, type=gha, ... (repeatable)")
 	f.StringVar(&o.progress, "progress", "auto", "progress output: auto, plain, tty, rawjson or quiet")
@@ -157,13 +159,16 @@ type buildPlan struct {
 	// tags are the -t tags, normalized (docker.io/library/app:latest).
 	tags []string
 	// repos group tags by repository, in the order they first appear.
-	repos    []repoTags
-	push     bool
-	output   *ociOutput
-	formats  []referrerFormat // empty: no SBOMs
-	progress frontend.ProgressMode
-	builder  string
-	nodes    []string
+	repos   []repoTags
+	push    bool
+	output  *ociOutput
+	formats []referrerFormat // empty: no SBOMs
+	// provenance is the frontend's Provenance (--provenance or --attest
+	// type=provenance).
+	provenance string
+	progress   frontend.ProgressMode
+	builder    string
+	nodes      []string
 }
 
 // plan validates the flags. Everything a user can get wrong on the
@@ -215,7 +220,18 @@ func (o *buildOptions) plan() (*buildPlan, error) {
 	if p.push && len(p.tags) == 0 {
 		return nil, usageError(errors.New("--push needs at least one -t NAME:TAG to push to"))
 	}
-	if o.sbom {
+	sbomOff, prov, err := parseAttests(o.attests)
+	if err != nil {
+		return nil, usageError(err)
+	}
+	p.provenance = o.provenance
+	if prov != "" {
+		if o.provenance != "" {
+			return nil, usageError(errors.New("--provenance and --attest type=provenance: give one"))
+		}
+		p.provenance = prov
+	}
+	if o.sbom && !sbomOff {
 		if p.formats, err = sbomFormats(o.sbomFormats); err != nil {
 			return nil, err
 		}
@@ -315,6 +331,58 @@ func parseTag(s string) (string, registry.Reference, error) {
 	return norm, ref, nil
 }
 
+// parseAttests reads buildx's --attest values: type=sbom is the SBOM affix
+// generates itself (sbomOff for disabled=true; a generator is BuildKit's
+// SBOM path and refused), type=provenance[,ATTRS] is --provenance=ATTRS
+// (mode=min unless given, as buildx).
+func parseAttests(values []string) (sbomOff bool, provenance string, err error) {
+	for _, v := range values {
+		fields, err := csvvalue.Fields(v, nil)
+		if err != nil {
+			return false, "", fmt.Errorf("--attest %q: %w", v, err)
+		}
+		var typ string
+		var rest []string
+		disabled := false
+		for _, f := range fields {
+			k, val, _ := strings.Cut(f, "=")
+			switch k {
+			case "type":
+				typ = val
+			case "disabled":
+				disabled, _ = strconv.ParseBool(val)
+			default:
+				rest = append(rest, f)
+			}
+		}
+		switch typ {
+		case "sbom":
+			for _, f := range rest {
+				k, _, _ := strings.Cut(f, "=")
+				if k == "generator" {
+					return false, "", fmt.Errorf("--attest %q: affix generates the SBOMs itself and attaches them as referrers; a generator image is BuildKit's own SBOM path (buildctl, docker buildx), see affix convert", v)
+				}
+				return false, "", fmt.Errorf("--attest %q: unknown sbom attribute %q (affix's SBOMs take --sbom-format)", v, k)
+			}
+			sbomOff = sbomOff || disabled
+		case "provenance":
+			if disabled {
+				continue
+			}
+			if provenance != "" {
+				return false, "", fmt.Errorf("--attest %q: provenance given twice", v)
+			}
+			if !slices.ContainsFunc(rest, func(f string) bool { return strings.HasPrefix(f, "mode=") }) {
+				rest = append([]string{"mode=min"}, rest...)
+			}
+			provenance = strings.Join(rest, ",")
+		default:
+			return false, "", fmt.Errorf("--attest %q: want type=sbom or type=provenance", v)
+		}
+	}
+	return sbomOff, provenance, nil
+}
+
 // splitBuilders splits --builder values into the default builder address
 // (at most one) and PLATFORM=ADDR nodes.
 func splitBuilders(values []string) (string, []string, error) {
@@ -360,7 +428,7 @@ func (o *buildOptions) frontendOptions(contextDir string, p *buildPlan, dir stri
 		ShmSize:       o.shmSize,
 		Ulimits:       o.ulimits,
 		Allow:         o.allow,
-		Provenance:    o.provenance,
+		Provenance:    p.provenance,
 		// buildkitd reaches registry caches; the hosts named for affix's
 		// own pushes are the ones it is told to reach over plain HTTP.
 		InsecureRegistry: o.registryOptions.plain,

@@ -457,3 +457,47 @@ func TestBuildFlagsReachFrontend(t *testing.T) {
 		t.Errorf("builder %q, nodes %q", got.Builder, got.Nodes)
 	}
 }
+
+func TestParseAttests(t *testing.T) {
+	for _, c := range []struct {
+		in         []string
+		sbomOff    bool
+		provenance string
+		err        string
+	}{
+		{nil, false, "", ""},
+		{[]string{"type=sbom"}, false, "", ""},
+		{[]string{"type=sbom,disabled=true"}, true, "", ""},
+		{[]string{"type=provenance"}, false, "mode=min", ""},
+		{[]string{"type=provenance,mode=max,builder-id=https://ci.example/1", "type=sbom"}, false, "mode=max,builder-id=https://ci.example/1", ""},
+		{[]string{"type=provenance,disabled=true"}, false, "", ""},
+		{[]string{"type=sbom,generator=docker/buildkit-syft-scanner"}, false, "", "affix generates the SBOMs itself"},
+		{[]string{"type=sbom,scan-stage=true"}, false, "", `unknown sbom attribute "scan-stage"`},
+		{[]string{"type=provenance", "type=provenance,mode=max"}, false, "", "provenance given twice"},
+		{[]string{"type=vex"}, false, "", "want type=sbom or type=provenance"},
+		{[]string{"mode=max"}, false, "", "want type=sbom or type=provenance"},
+	} {
+		off, prov, err := parseAttests(c.in)
+		if c.err != "" {
+			if err == nil || !strings.Contains(err.Error(), c.err) {
+				t.Errorf("parseAttests(%q) = %v, %q, %v; want an error containing %q", c.in, off, prov, err, c.err)
+			}
+			continue
+		}
+		if err != nil || off != c.sbomOff || prov != c.provenance {
+			t.Errorf("parseAttests(%q) = %v, %q, %v; want %v, %q", c.in, off, prov, err, c.sbomOff, c.provenance)
+		}
+	}
+
+	// In the plan: disabled SBOMs mean no formats; --provenance and
+	// --attest type=provenance together are refused.
+	o := buildOptions{sbom: true, progress: "plain", maxConcurrency: 1, attests: []string{"type=sbom,disabled=true", "type=provenance,mode=max"}}
+	p, err := o.plan()
+	if err != nil || len(p.formats) != 0 || p.provenance != "mode=max" {
+		t.Errorf("plan: %+v, %v", p, err)
+	}
+	o.provenance = "true"
+	if _, err := o.plan(); err == nil || !strings.Contains(err.Error(), "give one") {
+		t.Errorf("--provenance with --attest type=provenance: %v", err)
+	}
+}
