@@ -23,7 +23,7 @@ func TestStalledRegistry(t *testing.T) {
 	if testing.Short() {
 		t.Skip("waits out stall timeouts")
 	}
-	const stall = 300 * time.Millisecond
+	const stall = time.Second // long beside a loaded CI machine's slowest answer
 	for _, c := range []struct {
 		name     string
 		fault    registrytest.Fault
@@ -62,14 +62,14 @@ func TestStalledRegistry(t *testing.T) {
 // response that keeps trickling in outlives the bound, one that never
 // starts does not; over HTTPS with HTTP/2 as over plain HTTP.
 func TestStallTransport(t *testing.T) {
-	const stall = 200 * time.Millisecond
+	const stall = 600 * time.Millisecond
 	handler := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		switch r.URL.Path {
-		case "/trickle": // 5 × 100 ms: longer than the bound, never silent for it
-			for range 5 {
+		case "/trickle": // 6 × 150 ms: longer than the bound, never silent for it
+			for range 6 {
 				w.Write([]byte("x"))
 				w.(http.Flusher).Flush()
-				time.Sleep(stall / 2)
+				time.Sleep(stall / 4)
 			}
 		case "/silent":
 			select {
@@ -98,7 +98,7 @@ func TestStallTransport(t *testing.T) {
 		}
 		body, err := io.ReadAll(resp.Body)
 		resp.Body.Close()
-		if err != nil || string(body) != "xxxxx" || (tls && resp.ProtoMajor != 2) {
+		if err != nil || string(body) != "xxxxxx" || (tls && resp.ProtoMajor != 2) {
 			t.Errorf("tls %v: trickle: %q, %v (%s)", tls, body, err, resp.Proto)
 		}
 		_, err = c.Get(srv.URL + "/silent")
