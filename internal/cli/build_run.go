@@ -259,15 +259,7 @@ func (r *buildRun) attach(ctx context.Context, img oci.Image, res *sbomgen.Resul
 	for _, s := range r.sinks {
 		eg.Go(func() error {
 			return r.prog.Task(ectx, s.task("sbom "+img.String()), func(ctx context.Context) error {
-				for _, ref := range refs {
-					d, err := s.push.Attach(ctx, ref.artifact)
-					if err != nil {
-						return err
-					}
-					frontend.Logf(ctx, "%s referrer %s", ref.format, d.Digest)
-					r.attached.add(img.Descriptor.Digest, ref.format.String(), d)
-				}
-				return nil
+				return attachSBOMs(ctx, s.push, img, refs, r.attached)
 			})
 		})
 	}

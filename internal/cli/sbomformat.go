@@ -11,6 +11,7 @@ import (
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
 
 	"github.com/affix-oci/affix/exporter"
+	"github.com/affix-oci/affix/frontend"
 	"github.com/affix-oci/affix/internal/oci"
 	"github.com/affix-oci/affix/internal/version"
 	"github.com/affix-oci/affix/sbomgen"
@@ -131,13 +132,14 @@ type attacher interface {
 }
 
 // attachSBOMs attaches refs to img with p, in order, and records each in
-// log under its --sbom-format.
+// log under its --sbom-format (and in the progress task of ctx, if any).
 func attachSBOMs(ctx context.Context, p attacher, img oci.Image, refs []sbomReferrer, log *referrerLog) error {
 	for _, r := range refs {
 		d, err := p.Attach(ctx, r.artifact)
 		if err != nil {
 			return err
 		}
+		frontend.Logf(ctx, "%s referrer %s", r.format, d.Digest)
 		log.add(img.Descriptor.Digest, r.format.String(), d)
 	}
 	return nil
