@@ -170,8 +170,8 @@ func encodeSPDX(s *sbom.SBOM, d docInfo) ([]byte, error) {
 			describes = append(describes, "SPDXRef-"+string(r.RefB.ElementRefID))
 		}
 	}
+	root := spdxRoot(doc)
 	if d.subject != "" {
-		root := spdxRoot(doc)
 		if root == nil {
 			return nil, fmt.Errorf("SPDX document has no root package for image %s", d.subject)
 		}
@@ -188,7 +188,7 @@ func encodeSPDX(s *sbom.SBOM, d docInfo) ([]byte, error) {
 
 	if osPkg := spdxOSPackage(s.Artifacts.LinuxDistribution); osPkg != nil {
 		doc.Packages = append(doc.Packages, osPkg)
-		if root := spdxRoot(doc); root != nil {
+		if root != nil {
 			doc.Relationships = append(doc.Relationships, &spdx.Relationship{
 				RefA:         common.MakeDocElementID("", string(root.PackageSPDXIdentifier)),
 				RefB:         common.MakeDocElementID("", string(osPkg.PackageSPDXIdentifier)),
@@ -248,10 +248,13 @@ const noAssertion = "NOASSERTION"
 
 // spdxElementID makes s a valid SPDX element ID (after "SPDXRef-"):
 // letters, digits, '.' and '-'; anything else becomes '-'.
-func spdxElementID(s string) string {
+func spdxElementID(s string) string { return keepOnly(s, ".-") }
+
+// keepOnly replaces every character of s that is not an ASCII letter or
+// digit or in extra with '-'.
+func keepOnly(s, extra string) string {
 	return strings.Map(func(r rune) rune {
-		switch {
-		case r >= 'a' && r <= 'z', r >= 'A' && r <= 'Z', r >= '0' && r <= '9', r == '.', r == '-':
+		if r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || strings.ContainsRune(extra, r) {
 			return r
 		}
 		return '-'
@@ -278,18 +281,7 @@ func spdxRoot(doc *spdx.Document) *spdx.Package {
 }
 
 // cleanURIPath makes an image name usable as one URI path segment.
-func cleanURIPath(n string) string {
-	var b strings.Builder
-	for _, r := range n {
-		switch {
-		case r >= 'a' && r <= 'z', r >= 'A' && r <= 'Z', r >= '0' && r <= '9', r == '-', r == '.', r == '_':
-			b.WriteRune(r)
-		default:
-			b.WriteRune('-')
-		}
-	}
-	return b.String()
-}
+func cleanURIPath(n string) string { return keepOnly(n, "-._") }
 
 func encodeCycloneDX(s *sbom.SBOM, d docInfo) ([]byte, error) {
 	bom := cyclonedxhelpers.ToFormatModel(*s)
