@@ -27,8 +27,7 @@ var created = time.Date(2024, 1, 2, 3, 4, 5, 0, time.UTC)
 // twoPlatforms is a small two-platform fixture (linux/amd64, linux/arm64/v8)
 // with BuildKit-style attestation manifests.
 func twoPlatforms(attest bool) fixture.Spec {
-	s := fixture.Variants()
-	s.Images = []fixture.Image{s.Images[0], s.Images[3]}
+	s := fixture.VariantsPair()
 	s.Attestations = attest
 	return s
 }

@@ -31,10 +31,8 @@ const newer = ocispec.AnnotationCreated + "=2099-01-01T00:00:00Z"
 // images (small, nothing compiled).
 func variantsPair(t *testing.T) (string, *fixture.Result) {
 	t.Helper()
-	spec := fixture.Variants()
-	spec.Images = []fixture.Image{spec.Images[0], spec.Images[3]}
 	dir := t.TempDir()
-	res, err := fixture.WriteLayout(dir, spec)
+	res, err := fixture.WriteLayout(dir, fixture.VariantsPair())
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -55,8 +55,7 @@ type crafted struct {
 // returns the layout and its platform manifests.
 func buildkitLayout(t *testing.T, c crafted) (*oci.Layout, ocispec.Descriptor, []ocispec.Descriptor) {
 	t.Helper()
-	s := fixture.Variants()
-	s.Images = []fixture.Image{s.Images[0], s.Images[3]}
+	s := fixture.VariantsPair()
 	dir := t.TempDir()
 	res, err := fixture.WriteLayout(dir, s)
 	if err != nil {
