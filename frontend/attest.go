@@ -15,10 +15,13 @@ import (
 // per platform; it records when and by which invocation the image was
 // built, so an identical rebuild no longer gives the same index digest.
 func (p *plan) setProvenance(v string) error {
-	if b, err := strconv.ParseBool(v); v == "" || (err == nil && !b) {
+	if v == "" {
 		return nil
-	} else if err == nil && b {
-		p.attrs["attest:provenance"] = "mode=min"
+	}
+	if b, err := strconv.ParseBool(v); err == nil {
+		if b {
+			p.attrs["attest:provenance"] = "mode=min"
+		}
 		return nil
 	}
 	fields, err := csvvalue.Fields(v, nil)
