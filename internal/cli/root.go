@@ -99,10 +99,13 @@ func Main(args []string) int {
 
 // Run runs the command tree named name with args, and returns the exit
 // code: 0 on success, 2 for usage errors, 1 for any other error, which is
-// printed to stderr. SIGINT and SIGTERM cancel the context.
+// printed to stderr. SIGINT and SIGTERM cancel the context; a second one
+// ends the process at once, as the Docker CLI does, should the clean-up
+// hang.
 func Run(ctx context.Context, name string, args []string, stdout, stderr io.Writer) int {
 	ctx, stop := signal.NotifyContext(ctx, os.Interrupt, syscall.SIGTERM)
 	defer stop()
+	context.AfterFunc(ctx, stop)
 	root := NewRootCommand(name)
 	root.SetArgs(args)
 	root.SetOut(stdout)
