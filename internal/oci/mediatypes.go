@@ -12,6 +12,8 @@ const (
 	MediaTypeInToto = "application/vnd.in-toto+json"
 	// MediaTypeDockerManifest is the Docker schema 2 image manifest.
 	MediaTypeDockerManifest = "application/vnd.docker.distribution.manifest.v2+json"
+	// MediaTypeDockerConfig is the Docker schema 2 image config.
+	MediaTypeDockerConfig = "application/vnd.docker.container.image.v1+json"
 	// MediaTypeDockerManifestList is the Docker schema 2 manifest list.
 	MediaTypeDockerManifestList = "application/vnd.docker.distribution.manifest.list.v2+json"
 	// ArtifactTypeBuildKitAttestation is what BuildKit sets as artifactType

@@ -26,7 +26,11 @@ type Selector struct {
 }
 
 // Select returns the platform images (never attestation manifests) that sel
-// picks. No match is ErrNoMatch and several matches for a Platform or the
+// picks, each manifest digest once: a manifest an index lists under
+// several platforms is one image, returned with the first of its
+// platforms that sel matches (so All never yields one manifest twice, and
+// a Platform matching two entries of one manifest is not ambiguous). No
+// match is ErrNoMatch and several manifests matching a Platform or the
 // zero Selector is ErrAmbiguous; both errors list the platforms present.
 func Select(images []Image, sel Selector) ([]Image, error) {
 	set := 0
@@ -49,7 +53,7 @@ func Select(images []Image, sel Selector) ([]Image, error) {
 		if len(plat) == 0 {
 			return nil, fmt.Errorf("no platform images (%s): %w", present(images), ErrNoMatch)
 		}
-		return plat, nil
+		return uniqueDigests(plat), nil
 	case sel.Digest != "":
 		if err := sel.Digest.Validate(); err != nil {
 			return nil, fmt.Errorf("digest %q: %w", sel.Digest, err)
@@ -84,6 +88,7 @@ func Select(images []Image, sel Selector) ([]Image, error) {
 				}
 			}
 		}
+		out = uniqueDigests(out)
 		switch len(out) {
 		case 0:
 			return nil, fmt.Errorf("platform %s not found (present: %s): %w", sel.Platform, present(images), ErrNoMatch)
@@ -93,6 +98,7 @@ func Select(images []Image, sel Selector) ([]Image, error) {
 			return nil, fmt.Errorf("platform %s matches %d manifests (%s); select one by digest or a fuller platform: %w", sel.Platform, len(out), present(out), ErrAmbiguous)
 		}
 	default:
+		plat = uniqueDigests(plat)
 		switch len(plat) {
 		case 0:
 			return nil, fmt.Errorf("no platform images (%s): %w", present(images), ErrNoMatch)
@@ -102,6 +108,20 @@ func Select(images []Image, sel Selector) ([]Image, error) {
 			return nil, fmt.Errorf("%d platform images (%s), none selected: %w", len(plat), present(plat), ErrAmbiguous)
 		}
 	}
+}
+
+// uniqueDigests returns images without the entries whose manifest digest
+// an earlier entry has.
+func uniqueDigests(images []Image) []Image {
+	seen := make(map[digest.Digest]bool, len(images))
+	out := images[:0:0]
+	for _, i := range images {
+		if !seen[i.Descriptor.Digest] {
+			seen[i.Descriptor.Digest] = true
+			out = append(out, i)
+		}
+	}
+	return out
 }
 
 // ParsePlatform parses and normalizes os[(os.version)]/arch[/variant].
@@ -118,8 +138,10 @@ func ParsePlatform(s string) (ocispec.Platform, error) {
 
 // MatchPlatform reports whether have is the platform want names: OS,
 // architecture and variant equal after normalization (so "linux/arm" is
-// linux/arm/v7 and "linux/arm64" is linux/arm64/v8), and os.version equal
-// when want names one.
+// linux/arm/v7 and "linux/arm64" is linux/arm64/v8), and, when want names
+// an os.version, the same os.version. As containerd matches Windows images,
+// an os.version of three components (major.minor.build, "10.0.20348")
+// also matches any revision of that build ("10.0.20348.2340").
 func MatchPlatform(want, have ocispec.Platform) bool {
 	w, h := platforms.Normalize(want), platforms.Normalize(have)
 	return matchLoose(want, have) && w.Variant == h.Variant
@@ -131,7 +153,21 @@ func matchLoose(want, have ocispec.Platform) bool {
 	if w.OS != h.OS || w.Architecture != h.Architecture {
 		return false
 	}
-	return want.OSVersion == "" || want.OSVersion == have.OSVersion
+	return matchOSVersion(want.OSVersion, have.OSVersion)
+}
+
+// matchOSVersion reports whether an image's os.version have is the one a
+// selector names (want): any when want is empty, the build's revisions
+// when want is major.minor.build, else exactly want.
+func matchOSVersion(want, have string) bool {
+	switch {
+	case want == "" || want == have:
+		return true
+	case strings.Count(want, ".") == 2:
+		return strings.HasPrefix(have, want+".")
+	default:
+		return false
+	}
 }
 
 // present lists the platforms of images, for error messages.

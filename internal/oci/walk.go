@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"strings"
 
 	"github.com/containerd/platforms"
 	"github.com/opencontainers/go-digest"
@@ -14,7 +15,8 @@ import (
 const maxIndexDepth = 8
 
 // Image is a manifest reached by walking an index: a platform image, or a
-// BuildKit attestation manifest.
+// BuildKit attestation manifest. Other manifests (OCI artifacts such as
+// SBOM referrers, whose config is not an image config) are not Images.
 type Image struct {
 	// Descriptor is the manifest's descriptor, as listed by its index, with
 	// Platform always set (from the config when the index omits it).
@@ -23,7 +25,8 @@ type Image struct {
 	// was itself a root.
 	Parent ocispec.Descriptor
 	// Attestation is true for BuildKit attestation manifests (platform
-	// unknown/unknown or vnd.docker.reference.type=attestation-manifest).
+	// unknown/unknown, in the index or in the config, or
+	// vnd.docker.reference.type=attestation-manifest).
 	Attestation bool
 }
 
@@ -53,6 +56,13 @@ func IsManifest(mt string) bool {
 	return mt == ocispec.MediaTypeImageManifest || mt == MediaTypeDockerManifest
 }
 
+// IsImageConfig reports whether mt is an image config (OCI or Docker
+// schema 2): the config media type of a platform image or a BuildKit
+// attestation manifest, not of an OCI artifact.
+func IsImageConfig(mt string) bool {
+	return mt == ocispec.MediaTypeImageConfig || mt == MediaTypeDockerConfig
+}
+
 // IsAttestation reports whether an index entry is a BuildKit attestation manifest.
 func IsAttestation(d ocispec.Descriptor) bool {
 	if d.Annotations[AnnotationDockerReferenceType] == DockerReferenceTypeAttestation {
@@ -62,10 +72,20 @@ func IsAttestation(d ocispec.Descriptor) bool {
 }
 
 // Walk follows roots (manifests or indexes, nested to any reasonable depth)
-// and returns every manifest reached, in index order, each once. Index and
-// manifest bytes are digest-verified.
+// and returns the images reached, in index order: every platform image and
+// BuildKit attestation manifest, each (digest, platform) pair once. A
+// manifest an index lists under two platforms is returned twice, once with
+// each platform; Select picks one of them. Index and manifest bytes are
+// digest-verified.
+//
+// A manifest whose config is not an image config (IsImageConfig) is an
+// artifact, not an image, and is left out. Walk reads a manifest (and its
+// config) only when its index entry does not settle what it is: when the
+// entry has no platform or names an artifactType. An entry with a
+// platform and no artifactType is taken for an image, as containerd does,
+// so walking a remote index costs no request per platform.
 func Walk(ctx context.Context, f Fetcher, roots ...ocispec.Descriptor) ([]Image, error) {
-	w := walker{f: f, seen: map[digest.Digest]bool{}}
+	w := walker{f: f, indexes: map[digest.Digest]bool{}, images: map[imageKey]bool{}, read: map[digest.Digest]manifestInfo{}}
 	for _, r := range roots {
 		if err := w.walk(ctx, r, ocispec.Descriptor{}, 0); err != nil {
 			return nil, err
@@ -75,18 +95,32 @@ func Walk(ctx context.Context, f Fetcher, roots ...ocispec.Descriptor) ([]Image,
 }
 
 type walker struct {
-	f    Fetcher
-	seen map[digest.Digest]bool
-	out  []Image
+	f       Fetcher
+	indexes map[digest.Digest]bool         // indexes walked: a cycle guard
+	images  map[imageKey]bool              // images returned
+	read    map[digest.Digest]manifestInfo // manifests read, by digest
+	out     []Image
+}
+
+// imageKey identifies an Image in Walk's result.
+type imageKey struct {
+	digest   digest.Digest
+	platform string
+}
+
+// manifestInfo is what Walk reads from a manifest and its config.
+type manifestInfo struct {
+	image    bool              // the config is an image config
+	platform *ocispec.Platform // the config's platform; nil when it names none
 }
 
 func (w *walker) walk(ctx context.Context, d, parent ocispec.Descriptor, depth int) error {
-	if w.seen[d.Digest] {
-		return nil
-	}
-	w.seen[d.Digest] = true
 	switch {
 	case IsIndex(d.MediaType):
+		if w.indexes[d.Digest] {
+			return nil
+		}
+		w.indexes[d.Digest] = true
 		if depth >= maxIndexDepth {
 			return fmt.Errorf("index %s: nested more than %d deep", d.Digest, maxIndexDepth)
 		}
@@ -105,33 +139,61 @@ func (w *walker) walk(ctx context.Context, d, parent ocispec.Descriptor, depth i
 		return nil
 	case IsManifest(d.MediaType):
 		img := Image{Descriptor: d, Parent: parent, Attestation: IsAttestation(d)}
-		if d.Platform == nil && !img.Attestation {
-			p, err := platformFromConfig(ctx, w.f, d)
+		if !img.Attestation && (d.Platform == nil || d.ArtifactType != "") {
+			info, err := w.manifest(ctx, d)
 			if err != nil {
 				return err
 			}
-			img.Descriptor.Platform = p
+			if !info.image {
+				return nil // an artifact
+			}
+			if d.Platform == nil && info.platform != nil {
+				img.Descriptor.Platform = info.platform
+				// A BuildKit attestation manifest listed without its
+				// hints still says unknown/unknown in its config.
+				img.Attestation = IsAttestation(img.Descriptor)
+			}
 		}
 		if img.Descriptor.Platform == nil {
 			img.Descriptor.Platform = &ocispec.Platform{OS: "unknown", Architecture: "unknown"}
 		}
+		k := imageKey{d.Digest, platforms.FormatAll(*img.Descriptor.Platform) + " " + strings.Join(img.Descriptor.Platform.OSFeatures, ",")}
+		if w.images[k] {
+			return nil
+		}
+		w.images[k] = true
 		w.out = append(w.out, img)
 		return nil
 	default:
-		// Other artifacts listed by an index (for example referrers in a
-		// referrers-tag index) are not images; they are skipped.
+		// Other content listed by an index (for example referrers in a
+		// referrers-tag index, which are manifests with other media types
+		// or none) is not an image; it is skipped.
 		return nil
 	}
 }
 
-// platformFromConfig reads the platform of a manifest from its config.
-func platformFromConfig(ctx context.Context, f Fetcher, d ocispec.Descriptor) (*ocispec.Platform, error) {
+// manifest reads what Walk needs of manifest d, once per digest.
+func (w *walker) manifest(ctx context.Context, d ocispec.Descriptor) (manifestInfo, error) {
+	if info, ok := w.read[d.Digest]; ok {
+		return info, nil
+	}
+	info, err := readManifestInfo(ctx, w.f, d)
+	if err != nil {
+		return manifestInfo{}, err
+	}
+	w.read[d.Digest] = info
+	return info, nil
+}
+
+// readManifestInfo reads manifest d and, when its config is an image
+// config, the platform the config names.
+func readManifestInfo(ctx context.Context, f Fetcher, d ocispec.Descriptor) (manifestInfo, error) {
 	var m ocispec.Manifest
 	if _, err := ReadJSON(ctx, f, d, &m); err != nil {
-		return nil, fmt.Errorf("reading manifest %s: %w", d.Digest, err)
+		return manifestInfo{}, fmt.Errorf("reading manifest %s: %w", d.Digest, err)
 	}
-	if m.Config.MediaType != ocispec.MediaTypeImageConfig && m.Config.MediaType != "application/vnd.docker.container.image.v1+json" {
-		return nil, nil
+	if !IsImageConfig(m.Config.MediaType) {
+		return manifestInfo{}, nil
 	}
 	var c struct {
 		ocispec.Platform
@@ -139,13 +201,14 @@ func platformFromConfig(ctx context.Context, f Fetcher, d ocispec.Descriptor) (*
 		OSVersion string `json:"os.version,omitempty"`
 	}
 	if _, err := ReadJSON(ctx, f, m.Config, &c); err != nil {
-		return nil, fmt.Errorf("reading config %s of manifest %s: %w", m.Config.Digest, d.Digest, err)
+		return manifestInfo{}, fmt.Errorf("reading config %s of manifest %s: %w", m.Config.Digest, d.Digest, err)
 	}
+	info := manifestInfo{image: true}
 	p := ocispec.Platform{OS: c.OS, Architecture: c.Architecture, Variant: c.Variant, OSVersion: c.OSVersion}
-	if p.OS == "" || p.Architecture == "" {
-		return nil, nil
+	if p.OS != "" && p.Architecture != "" {
+		info.platform = &p
 	}
-	return &p, nil
+	return info, nil
 }
 
 // FormatPlatform formats p as os[(os.version)]/arch[/variant].

@@ -1,0 +1,237 @@
+package oci_test
+
+import (
+	"encoding/json"
+	"errors"
+	"os"
+	"path/filepath"
+	"testing"
+
+	"github.com/opencontainers/go-digest"
+	specs "github.com/opencontainers/image-spec/specs-go"
+	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
+
+	"github.com/affix-oci/affix/internal/fixture"
+	"github.com/affix-oci/affix/internal/oci"
+)
+
+// layoutEditor adds blobs to a fixture layout and rewrites its index.json.
+type layoutEditor struct {
+	t   *testing.T
+	dir string
+}
+
+func (e layoutEditor) put(mt string, b []byte) ocispec.Descriptor {
+	e.t.Helper()
+	d := ocispec.Descriptor{MediaType: mt, Digest: digest.FromBytes(b), Size: int64(len(b))}
+	if err := os.WriteFile(filepath.Join(e.dir, "blobs", "sha256", d.Digest.Encoded()), b, 0o644); err != nil {
+		e.t.Fatal(err)
+	}
+	return d
+}
+
+func (e layoutEditor) putJSON(mt string, v any) ocispec.Descriptor {
+	e.t.Helper()
+	b, err := json.Marshal(v)
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	return e.put(mt, b)
+}
+
+// index writes an image index listing ds and returns its descriptor.
+func (e layoutEditor) index(ds ...ocispec.Descriptor) ocispec.Descriptor {
+	return e.putJSON(ocispec.MediaTypeImageIndex, ocispec.Index{Versioned: specs.Versioned{SchemaVersion: 2}, MediaType: ocispec.MediaTypeImageIndex, Manifests: ds})
+}
+
+// roots makes index.json list ds.
+func (e layoutEditor) roots(ds ...ocispec.Descriptor) {
+	e.t.Helper()
+	b, _ := json.Marshal(ocispec.Index{Versioned: specs.Versioned{SchemaVersion: 2}, MediaType: ocispec.MediaTypeImageIndex, Manifests: ds})
+	if err := os.WriteFile(filepath.Join(e.dir, ocispec.ImageIndexFile), b, 0o644); err != nil {
+		e.t.Fatal(err)
+	}
+}
+
+// sbomReferrer writes an SPDX referrer of subject as affix pushes it: an
+// OCI artifact with the empty config. The descriptor has no platform and,
+// when withType, the artifactType an image-spec 1.1 index entry carries.
+func (e layoutEditor) sbomReferrer(subject ocispec.Descriptor, withType bool) ocispec.Descriptor {
+	empty := e.put(ocispec.MediaTypeEmptyJSON, []byte("{}"))
+	doc := e.put(oci.MediaTypeSPDX, []byte(`{"spdxVersion":"SPDX-2.3"}`))
+	subj := ocispec.Descriptor{MediaType: subject.MediaType, Digest: subject.Digest, Size: subject.Size}
+	d := e.putJSON(ocispec.MediaTypeImageManifest, ocispec.Manifest{Versioned: specs.Versioned{SchemaVersion: 2}, MediaType: ocispec.MediaTypeImageManifest,
+		ArtifactType: oci.MediaTypeSPDX, Config: empty, Layers: []ocispec.Descriptor{doc}, Subject: &subj})
+	if withType {
+		d.ArtifactType = oci.MediaTypeSPDX
+	}
+	return d
+}
+
+// dockerImage writes a Docker schema 2 manifest with a Docker config of
+// platform p and no layers.
+func (e layoutEditor) dockerImage(p ocispec.Platform) ocispec.Descriptor {
+	cfg := e.putJSON(oci.MediaTypeDockerConfig, map[string]any{"os": p.OS, "architecture": p.Architecture, "rootfs": map[string]any{"type": "layers", "diff_ids": []string{}}})
+	return e.putJSON(oci.MediaTypeDockerManifest, map[string]any{"schemaVersion": 2, "mediaType": oci.MediaTypeDockerManifest, "config": cfg, "layers": []any{}})
+}
+
+func stripHints(d ocispec.Descriptor) ocispec.Descriptor {
+	d.Platform, d.Annotations = nil, nil
+	return d
+}
+
+type walked struct {
+	platform    string
+	digest      digest.Digest
+	attestation bool
+}
+
+// TestWalkWhatIsAnImage checks which manifests Walk returns and how:
+// artifacts (config not an image config) never, attestation manifests
+// marked even without their index hints, one manifest once per platform
+// it is listed under.
+func TestWalkWhatIsAnImage(t *testing.T) {
+	spec := fixture.VariantsPair()
+	spec.Flat = true
+	spec.Attestations = true
+	dir := t.TempDir()
+	res, err := fixture.WriteLayout(dir, spec)
+	if err != nil {
+		t.Fatal(err)
+	}
+	e := layoutEditor{t, dir}
+	amd, arm := res.Manifests[0], res.Manifests[1]
+	amdAtt := res.Attestations[0]
+	armV7 := arm
+	armV7.Platform = &ocispec.Platform{OS: "linux", Architecture: "arm", Variant: "v7"}
+	docker := e.dockerImage(ocispec.Platform{OS: "linux", Architecture: "s390x"})
+
+	tests := []struct {
+		name  string
+		roots []ocispec.Descriptor
+		want  []walked
+	}{
+		{
+			name:  "SBOM referrer in an index, artifactType in the entry",
+			roots: []ocispec.Descriptor{e.index(amd, e.sbomReferrer(amd, true))},
+			want:  []walked{{"linux/amd64", amd.Digest, false}},
+		},
+		{
+			name:  "SBOM referrer in an index, bare entry",
+			roots: []ocispec.Descriptor{e.index(amd, e.sbomReferrer(amd, false))},
+			want:  []walked{{"linux/amd64", amd.Digest, false}},
+		},
+		{
+			name:  "affix build -o type=oci layout: referrers beside the index",
+			roots: []ocispec.Descriptor{e.index(amd, arm), e.sbomReferrer(amd, false), e.sbomReferrer(arm, false)},
+			want:  []walked{{"linux/amd64", amd.Digest, false}, {"linux/arm64/v8", arm.Digest, false}},
+		},
+		{
+			name:  "attestation manifest without platform or annotations",
+			roots: []ocispec.Descriptor{e.index(amd, stripHints(amdAtt))},
+			want:  []walked{{"linux/amd64", amd.Digest, false}, {"unknown/unknown", amdAtt.Digest, true}},
+		},
+		{
+			name:  "platform read from the config",
+			roots: []ocispec.Descriptor{e.index(stripHints(amd))},
+			want:  []walked{{"linux/amd64", amd.Digest, false}},
+		},
+		{
+			name:  "Docker schema 2 image",
+			roots: []ocispec.Descriptor{e.index(docker)},
+			want:  []walked{{"linux/s390x", docker.Digest, false}},
+		},
+		{
+			name:  "one manifest under two platforms",
+			roots: []ocispec.Descriptor{e.index(arm, armV7)},
+			want:  []walked{{"linux/arm64/v8", arm.Digest, false}, {"linux/arm/v7", arm.Digest, false}},
+		},
+		{
+			name:  "one manifest twice under one platform, and in two indexes",
+			roots: []ocispec.Descriptor{e.index(amd, amd), e.index(amd)},
+			want:  []walked{{"linux/amd64", amd.Digest, false}},
+		},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			e.roots(tt.roots...)
+			var got []walked
+			for _, i := range walk(t, dir) {
+				got = append(got, walked{i.String(), i.Descriptor.Digest, i.Attestation})
+				if i.Attestation {
+					got[len(got)-1].platform = oci.FormatPlatform(i.Platform())
+				}
+			}
+			if !equal(got, tt.want) {
+				t.Errorf("walk = %v\nwant   %v", got, tt.want)
+			}
+		})
+	}
+}
+
+// TestSelectAfterWalk checks what Select offers from the layouts that
+// made Walk return non-images or one manifest twice.
+func TestSelectAfterWalk(t *testing.T) {
+	spec := fixture.VariantsPair()
+	spec.Flat = true
+	spec.Attestations = true
+	dir := t.TempDir()
+	res, err := fixture.WriteLayout(dir, spec)
+	if err != nil {
+		t.Fatal(err)
+	}
+	e := layoutEditor{t, dir}
+	amd, arm := res.Manifests[0], res.Manifests[1]
+	armV7 := arm
+	armV7.Platform = &ocispec.Platform{OS: "linux", Architecture: "arm", Variant: "v7"}
+	armNoVariant := arm
+	armNoVariant.Platform = &ocispec.Platform{OS: "linux", Architecture: "arm64"}
+	withArtifact := []ocispec.Descriptor{e.index(amd, e.sbomReferrer(amd, false))}
+	twoPlatforms := []ocispec.Descriptor{e.index(arm, armV7)}
+	bothArm64 := []ocispec.Descriptor{e.index(armNoVariant, arm, amd)}
+	hintless := []ocispec.Descriptor{e.index(amd, stripHints(res.Attestations[0]))}
+
+	tests := []struct {
+		name    string
+		roots   []ocispec.Descriptor
+		sel     oci.Selector
+		want    []string // platform of each image picked
+		wantErr error
+	}{
+		{"artifact: zero selector picks the image", withArtifact, oci.Selector{}, []string{"linux/amd64"}, nil},
+		{"artifact: all", withArtifact, oci.Selector{All: true}, []string{"linux/amd64"}, nil},
+		{"artifact: never by digest", withArtifact, oci.Selector{Digest: e.sbomReferrer(amd, false).Digest}, nil, oci.ErrNoMatch},
+		{"hintless attestation: zero selector", hintless, oci.Selector{}, []string{"linux/amd64"}, nil},
+		{"hintless attestation: all", hintless, oci.Selector{All: true}, []string{"linux/amd64"}, nil},
+		{"hintless attestation: by digest", hintless, oci.Selector{Digest: res.Attestations[0].Digest}, nil, oci.ErrNoMatch},
+		{"two platforms: the second", twoPlatforms, oci.Selector{Platform: "linux/arm/v7"}, []string{"linux/arm/v7"}, nil},
+		{"two platforms: the first", twoPlatforms, oci.Selector{Platform: "linux/arm64"}, []string{"linux/arm64/v8"}, nil},
+		{"two platforms: all scans the manifest once", twoPlatforms, oci.Selector{All: true}, []string{"linux/arm64/v8"}, nil},
+		{"two platforms: one image for the zero selector", twoPlatforms, oci.Selector{}, []string{"linux/arm64/v8"}, nil},
+		{"two platforms: by digest", twoPlatforms, oci.Selector{Digest: arm.Digest}, []string{"linux/arm64/v8"}, nil},
+		{"one manifest matched twice is not ambiguous", bothArm64, oci.Selector{Platform: "linux/arm64"}, []string{"linux/arm64"}, nil},
+		{"one manifest twice among others", bothArm64, oci.Selector{All: true}, []string{"linux/arm64", "linux/amd64"}, nil},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			e.roots(tt.roots...)
+			got, err := oci.Select(walk(t, dir), tt.sel)
+			if tt.wantErr != nil {
+				if !errors.Is(err, tt.wantErr) {
+					t.Fatalf("err = %v, want %v", err, tt.wantErr)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			var plats []string
+			for _, g := range got {
+				plats = append(plats, g.String())
+			}
+			if !equal(plats, tt.want) {
+				t.Errorf("selected %v, want %v", plats, tt.want)
+			}
+		})
+	}
+}
