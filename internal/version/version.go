@@ -1,6 +1,8 @@
 // Package version reports what affix was built from: its own version and
-// commit (set by the linker, see the Makefile) and the versions of the syft
-// and BuildKit modules compiled in (read from the build info).
+// commit (set by the linker, see the Makefile; else taken from the build
+// info: the VCS revision of a `go build` in a checkout, or the module
+// version `go install ...@version` built) and the versions of the syft and
+// BuildKit modules compiled in (read from the build info).
 package version
 
 import (
@@ -15,7 +17,8 @@ import (
 
 // Set with -ldflags "-X github.com/affix-oci/affix/internal/version.Version=...".
 var (
-	// Version is the affix release, "dev" for a development build.
+	// Version is the affix release, "dev" for a development build (Get
+	// completes it from the build info).
 	Version = "dev"
 	// Commit is the git commit affix was built from.
 	Commit = ""
@@ -53,8 +56,32 @@ func Get() Info {
 			}
 		}
 		i.Version, i.Commit = fromVCS(i.Version, i.Commit, bi.Settings)
+		i.Version = fromModule(i.Version, bi.Main.Version)
 	}
 	return i
+}
+
+// fromModule completes a version neither the linker nor the VCS settings
+// gave with the main module's version from the build info: what `go
+// install github.com/affix-oci/affix/cmd/affix@v1.2.0` builds (from the
+// module proxy, without VCS information) is "v1.2.0". Go reports
+// "(devel)" when it knows no module version.
+func fromModule(version, module string) string {
+	if version == "dev" && module != "" && module != "(devel)" {
+		return module
+	}
+	return version
+}
+
+// Exact reports whether the version names one build of affix's source:
+// false for a development build whose version says "dev" (no version or
+// commit known, or a `go build` of a checkout) or "dirty" (built from a
+// modified checkout, as "dev-<commit>-dirty" or Go's "+dirty" pseudo
+// versions say). Two different binaries can share such a version, so what
+// one of them computed must not be taken for the other's (see sbomgen's
+// cache).
+func (i Info) Exact() bool {
+	return i.Version != "dev" && !strings.HasPrefix(i.Version, "dev-") && !strings.Contains(i.Version, "dirty")
 }
 
 // fromVCS completes a version and commit the linker did not set from the

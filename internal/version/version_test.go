@@ -49,3 +49,37 @@ func TestFromVCS(t *testing.T) {
 		})
 	}
 }
+
+func TestFromModule(t *testing.T) {
+	for _, c := range []struct {
+		name, version, module, want string
+	}{
+		{"go install module@version", "dev", "v1.2.0", "v1.2.0"},
+		{"go install module@pseudo-version", "dev", "v0.0.0-20250101000000-f20180fefe60", "v0.0.0-20250101000000-f20180fefe60"},
+		{"no module version", "dev", "(devel)", "dev"},
+		{"no build info version", "dev", "", "dev"},
+		{"linker value kept", "v1.3.0", "v1.2.0", "v1.3.0"},
+		{"VCS value kept", "dev-f20180fefe60-dirty", "v0.0.0-20250101000000-f20180fefe60+dirty", "dev-f20180fefe60-dirty"},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			if got := fromModule(c.version, c.module); got != c.want {
+				t.Errorf("fromModule(%q, %q) = %q, want %q", c.version, c.module, got, c.want)
+			}
+		})
+	}
+}
+
+func TestExact(t *testing.T) {
+	for v, want := range map[string]bool{
+		"v1.2.0":                                   true,
+		"v0.0.0-20250101000000-f20180fefe60":       true,
+		"v0.0.0-20250101000000-f20180fefe60+dirty": false,
+		"dev":                    false,
+		"dev-f20180fefe60":       false,
+		"dev-f20180fefe60-dirty": false,
+	} {
+		if got := (Info{Version: v}).Exact(); got != want {
+			t.Errorf("Info{Version: %q}.Exact() = %v, want %v", v, got, want)
+		}
+	}
+}
