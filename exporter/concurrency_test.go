@@ -3,7 +3,10 @@ package exporter_test
 import (
 	"context"
 	"fmt"
+	"io"
 	"net/http"
+	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -40,6 +43,70 @@ func TestMaxConcurrency(t *testing.T) {
 			}
 			if got := proxy.PeakInFlight(); got != limit {
 				t.Errorf("%d requests in flight at most, want %d (MaxConcurrency)", got, limit)
+			}
+		})
+	}
+}
+
+// blobUnknownOnce is a transport in front of a registry that answers the
+// first PUT of each manifest by digest with 400 BLOB_UNKNOWN, as
+// distribution does when it loses a blob for a moment, and forwards every
+// other request.
+type blobUnknownOnce struct {
+	base http.RoundTripper
+	mu   sync.Mutex
+	seen map[string]bool
+}
+
+func (b *blobUnknownOnce) RoundTrip(req *http.Request) (*http.Response, error) {
+	if req.Method == http.MethodPut && strings.Contains(req.URL.Path, "/manifests/sha256:") {
+		b.mu.Lock()
+		first := !b.seen[req.URL.Path]
+		b.seen[req.URL.Path] = true
+		b.mu.Unlock()
+		if first {
+			if req.Body != nil {
+				io.Copy(io.Discard, req.Body)
+				req.Body.Close()
+			}
+			body := `{"errors":[{"code":"BLOB_UNKNOWN","message":"blob unknown to registry"}]}`
+			return &http.Response{
+				StatusCode: http.StatusBadRequest, Status: "400 Bad Request",
+				Proto: "HTTP/1.1", ProtoMajor: 1, ProtoMinor: 1,
+				Header:        http.Header{"Content-Type": {"application/json"}},
+				Body:          io.NopCloser(strings.NewReader(body)),
+				ContentLength: int64(len(body)),
+				Request:       req,
+			}, nil
+		}
+	}
+	return b.base.RoundTrip(req)
+}
+
+// TestBlobUnknownConcurrency: when the registry answers every manifest's
+// first PUT with BLOB_UNKNOWN, each manifest checks its blobs again while
+// the others wait for their turn; with one slot, or as many slots as
+// manifests, the push completes (it used to deadlock: every slot held by a
+// manifest waiting for a slot to check its blobs).
+func TestBlobUnknownConcurrency(t *testing.T) {
+	reg := registrytest.Start(t, registrytest.OlaregAPI, registrytest.Options{})
+	l, res := source(t, twoPlatforms(true)) // 2 platform and 2 attestation manifests
+	for _, limit := range []int{1, 4} {
+		t.Run(fmt.Sprint(limit), func(t *testing.T) {
+			// A regression fails at the deadline instead of hanging.
+			ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+			defer cancel()
+			fault := &blobUnknownOnce{base: exporter.NewTransport(0), seen: map[string]bool{}}
+			c := exporter.NewClient(nil, &exporter.Counter{Base: fault})
+			got, err := pushAll(ctx, target(t, reg.Host, fmt.Sprintf("app%d", limit), c), l, res, exporter.Options{Tag: "v1", MaxConcurrency: limit})
+			if err != nil {
+				t.Fatalf("push: %v", err)
+			}
+			if len(fault.seen) < 4 {
+				t.Errorf("%d manifests answered BLOB_UNKNOWN, want at least 4", len(fault.seen))
+			}
+			if d := resolve(t, reg.Host, fmt.Sprintf("app%d", limit), "v1"); d != got.Root.Digest {
+				t.Fatalf("tag %s, want %s", d, got.Root.Digest)
 			}
 		})
 	}

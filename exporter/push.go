@@ -231,12 +231,6 @@ func (p *Push) images(ctx context.Context) error {
 		mdescs = append(mdescs, m.desc)
 	}
 	if err := p.parallel(ctx, mdescs, func(ctx context.Context, d ocispec.Descriptor) error {
-		select {
-		case p.sem <- struct{}{}:
-		case <-ctx.Done():
-			return ctx.Err()
-		}
-		defer func() { <-p.sem }()
 		return p.pushManifest(ctx, byDigest[d.Digest], d.Digest.String())
 	}); err != nil {
 		return err
@@ -252,11 +246,22 @@ func (p *Push) images(ctx context.Context) error {
 	return nil
 }
 
+// pushManifest writes the manifest or index n under ref. It holds a
+// concurrency slot only for the PUT itself, never while blobs the registry
+// lost are uploaded again (which take slots of their own): holding one
+// there would deadlock once every slot is held by a manifest waiting for
+// its blobs.
 func (p *Push) pushManifest(ctx context.Context, n *node, ref string) error {
 	d := ocispec.Descriptor{MediaType: n.desc.MediaType, Digest: n.desc.Digest, Size: n.desc.Size}
 	err := p.retryBlobUnknown(ctx, n.blobs, func(b ocispec.Descriptor) func() (io.ReadCloser, error) {
 		return func() (io.ReadCloser, error) { return p.img.Source.Fetch(ctx, b) }
 	}, func() error {
+		select {
+		case p.sem <- struct{}{}:
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+		defer func() { <-p.sem }()
 		_, err := p.target.PushManifest(ctx, d, n.data, ref, "")
 		return err
 	})
