@@ -2,18 +2,22 @@ package exporter_test
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"net/http"
 	"strings"
 	"sync"
 	"testing"
+	"testing/synctest"
 	"time"
+
+	"github.com/opencontainers/go-digest"
+	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
 
 	"github.com/affix-oci/affix/exporter"
 	"github.com/affix-oci/affix/internal/fixture"
 	"github.com/affix-oci/affix/internal/registrytest"
-	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
 )
 
 // TestMaxConcurrency pushes an image of 8 blobs through a proxy that holds
@@ -108,6 +112,60 @@ func TestBlobUnknownConcurrency(t *testing.T) {
 			if d := resolve(t, reg.Host, fmt.Sprintf("app%d", limit), "v1"); d != got.Root.Digest {
 				t.Fatalf("tag %s, want %s", d, got.Root.Digest)
 			}
+		})
+	}
+}
+
+// TestSharedBlobCancelled: two Attach calls with their own contexts share
+// the upload of the empty config. When the first is cancelled during that
+// upload, the second, whose context is live, uploads the blob itself and
+// completes instead of failing with the first one's cancellation; when
+// both are cancelled, both fail.
+func TestSharedBlobCancelled(t *testing.T) {
+	subject := ocispec.Descriptor{MediaType: ocispec.MediaTypeImageManifest, Digest: digest.FromString("subject"), Size: 7}
+	artifact := func(i int) exporter.Artifact {
+		return exporter.Artifact{Subject: subject, ArtifactType: "application/vnd.affix.test", Blobs: []exporter.Blob{{Data: fmt.Appendf(nil, "artifact %d", i)}}}
+	}
+	for _, tc := range []struct {
+		name           string
+		cancelBoth     bool
+		wantSecondErr  bool
+		wantEmptyCalls int
+	}{
+		{"second live", false, false, 2},
+		{"both cancelled", true, true, 1},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			synctest.Test(t, func(t *testing.T) {
+				tgt := newMemTarget()
+				tgt.block = exporter.EmptyConfig.Digest
+				p := exporter.New(tgt, nil, exporter.Options{})
+				ctx1, cancel1 := context.WithCancel(t.Context())
+				ctx2, cancel2 := context.WithCancel(t.Context())
+				defer cancel2()
+				errs1, errs2 := make(chan error, 1), make(chan error, 1)
+				go func() { _, err := p.Attach(ctx1, artifact(1)); errs1 <- err }()
+				synctest.Wait() // the first uploads the empty config, blocked
+				go func() { _, err := p.Attach(ctx2, artifact(2)); errs2 <- err }()
+				synctest.Wait() // the second waits for that upload
+				if tc.cancelBoth {
+					cancel2()
+				}
+				cancel1()
+				if err := <-errs1; !errors.Is(err, context.Canceled) {
+					t.Errorf("first Attach: err = %v, want context.Canceled", err)
+				}
+				err := <-errs2
+				if (err != nil) != tc.wantSecondErr {
+					t.Errorf("second Attach: err = %v, want error %v", err, tc.wantSecondErr)
+				}
+				if n := tgt.uploads[exporter.EmptyConfig.Digest]; n != tc.wantEmptyCalls {
+					t.Errorf("empty config uploaded %d times, want %d", n, tc.wantEmptyCalls)
+				}
+				if _, ok := tgt.blobs[exporter.EmptyConfig.Digest]; ok == tc.cancelBoth {
+					t.Errorf("empty config stored: %v", ok)
+				}
+			})
 		})
 	}
 }

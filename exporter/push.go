@@ -301,32 +301,48 @@ func (p *Push) parallel(ctx context.Context, descs []ocispec.Descriptor, f func(
 
 // ensureBlob makes the target hold the blob: HEAD, then mount or upload
 // when missing; each digest once per push, at most MaxConcurrency at a
-// time.
+// time. A caller that finds the upload under way waits for it; when that
+// upload ended with its own caller's context error while this caller's
+// ctx is live (per-SBOM contexts share the empty config), it uploads the
+// blob itself rather than fail with another caller's cancellation.
 func (p *Push) ensureBlob(ctx context.Context, d ocispec.Descriptor, open func() (io.ReadCloser, error)) error {
-	p.mu.Lock()
-	t, ok := p.blobs[d.Digest]
-	if !ok {
-		t = &task{done: make(chan struct{})}
-		p.blobs[d.Digest] = t
-	}
-	p.mu.Unlock()
-	if ok {
+	for {
+		p.mu.Lock()
+		t, ok := p.blobs[d.Digest]
+		if !ok {
+			t = &task{done: make(chan struct{})}
+			p.blobs[d.Digest] = t
+		}
+		p.mu.Unlock()
+		if !ok {
+			t.err = p.uploadBlob(ctx, d, open)
+			if t.err != nil {
+				// A later caller (a rerun of Attach) may try again.
+				p.mu.Lock()
+				if p.blobs[d.Digest] == t {
+					delete(p.blobs, d.Digest)
+				}
+				p.mu.Unlock()
+			}
+			close(t.done)
+			return t.err
+		}
 		select {
 		case <-t.done:
-			return t.err
 		case <-ctx.Done():
 			return ctx.Err()
 		}
+		if isContextErr(t.err) && ctx.Err() == nil {
+			continue
+		}
+		return t.err
 	}
-	t.err = p.uploadBlob(ctx, d, open)
-	if t.err != nil {
-		// A later caller (a rerun of Attach) may try again.
-		p.mu.Lock()
-		delete(p.blobs, d.Digest)
-		p.mu.Unlock()
-	}
-	close(t.done)
-	return t.err
+}
+
+// isContextErr reports whether err is a cancellation or an expired
+// deadline.
+func isContextErr(err error) bool {
+	return errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded)
 }
 
 func (p *Push) uploadBlob(ctx context.Context, d ocispec.Descriptor, open func() (io.ReadCloser, error)) error {
