@@ -14,7 +14,8 @@ import (
 
 // cacheVersion is part of every cache key. Bump it whenever the documents
 // encoded for the same inputs change, so old entries are not served.
-const cacheVersion = 2
+// 3: image documents name the repository, not the tag.
+const cacheVersion = 3
 
 // cacheKeyInput is what a cache key hashes: everything a document's bytes
 // depend on.
@@ -29,11 +30,23 @@ type cacheKeyInput struct {
 	Created string `json:"created"`
 }
 
-// cacheKey returns the cache key of the document in format f for the image
-// with manifest digest m. It is also the document's identity, from which
-// its SPDX namespace or CycloneDX serial number is derived.
+// cacheKey returns the identity of the document in format f for the image
+// with manifest digest m, from which its SPDX namespace or CycloneDX serial
+// number is derived; storeKey of it is its cache key. The name in it is
+// the image's repository (ImageName), so that every tag of one image
+// shares its documents.
 func (g *Generator) cacheKey(m digest.Digest, f Format) string {
-	in := cacheKeyInput{Version: cacheVersion, Manifest: m, Generator: g.generator, Format: f, Name: g.name}
+	return g.docKey(m, ImageName(g.name), f)
+}
+
+// dirKey is cacheKey for a directory scan, keyed by its content and the
+// name as given.
+func (g *Generator) dirKey(content string, f Format) string {
+	return g.docKey(digest.Digest("content:"+content), g.name, f)
+}
+
+func (g *Generator) docKey(m digest.Digest, name string, f Format) string {
+	in := cacheKeyInput{Version: cacheVersion, Manifest: m, Generator: g.generator, Format: f, Name: name}
 	if !g.created.IsZero() {
 		in.Created = g.created.Format("2006-01-02T15:04:05Z07:00")
 	}
@@ -42,9 +55,32 @@ func (g *Generator) cacheKey(m digest.Digest, f Format) string {
 	return hex.EncodeToString(sum[:])
 }
 
-// dirKey is cacheKey for a directory scan, keyed by its content.
-func (g *Generator) dirKey(content string, f Format) string {
-	return g.cacheKey(digest.Digest("content:"+content), f)
+// storeKey returns the key the persistent cache stores the document with
+// identity id under: id itself, or, for a build whose version does not
+// name its source exactly (version.Info.Exact), a hash of id and the
+// executable's stamp, so that a rebuilt binary with the same "dev" or
+// "dirty" version does not read what the previous one wrote. The stamp
+// is not part of the document.
+func (g *Generator) storeKey(id string) string {
+	if g.binary == "" {
+		return id
+	}
+	sum := sha256.Sum256([]byte(id + "\n" + g.binary))
+	return hex.EncodeToString(sum[:])
+}
+
+// executableStamp identifies the running executable cheaply: its path,
+// size and modification time. A rebuild changes the size or the time.
+func executableStamp() (string, error) {
+	p, err := os.Executable()
+	if err != nil {
+		return "", err
+	}
+	fi, err := os.Stat(p)
+	if err != nil {
+		return "", err
+	}
+	return fmt.Sprintf("%s %d %d", p, fi.Size(), fi.ModTime().UnixNano()), nil
 }
 
 // cache stores encoded documents, one file per key. A file is a JSON

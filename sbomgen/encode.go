@@ -56,13 +56,14 @@ func (d docInfo) documentName() string {
 
 // purl returns the package URL of the image, as the purl specification
 // has it for OCI images: pkg:oci/NAME@DIGEST, NAME the last path segment
-// of the repository, with qualifiers arch, repository_url (when the name
-// has a path) and tag (when it has one).
+// of the repository, with qualifiers arch and repository_url (when the
+// name has a path). The tag qualifier the specification allows is left
+// out: the document describes the manifest, whatever tags name it.
 func (d docInfo) purl(arch string) string {
 	if d.subject == "" {
 		return ""
 	}
-	repo, tag := splitName(d.name)
+	repo := ImageName(d.name)
 	name := strings.ToLower(repo[strings.LastIndex(repo, "/")+1:])
 	var q packageurl.Qualifiers
 	if arch != "" {
@@ -71,19 +72,20 @@ func (d docInfo) purl(arch string) string {
 	if strings.Contains(repo, "/") {
 		q = append(q, packageurl.Qualifier{Key: "repository_url", Value: repo})
 	}
-	if tag != "" {
-		q = append(q, packageurl.Qualifier{Key: "tag", Value: tag})
-	}
 	return packageurl.NewPackageURL("oci", "", name, d.subject.String(), q, "").ToString()
 }
 
-// splitName splits an image name into repository and tag.
-func splitName(n string) (repo, tag string) {
+// ImageName returns the name an image's documents use for the image
+// reference n: its repository, without tag or digest
+// ("registry.example.com/app:1.2" is "registry.example.com/app"). An
+// image's SBOM describes its manifest, so two tags of one image get the
+// same documents (and push the same referrer).
+func ImageName(n string) string {
 	n, _, _ = strings.Cut(n, "@")
 	if i := strings.LastIndex(n, ":"); i > strings.LastIndex(n, "/") {
-		return n[:i], n[i+1:]
+		return n[:i]
 	}
-	return n, ""
+	return n
 }
 
 // encode encodes s in format f, made deterministic by d.

@@ -10,6 +10,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/opencontainers/go-digest"
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
 	"golang.org/x/sync/errgroup"
 
@@ -43,13 +44,18 @@ type Options struct {
 	// document. Zero means SOURCE_DATE_EPOCH (read by New), else the image
 	// config's created time, else the Unix epoch.
 	Created time.Time
-	// Name is the image name documents use (for example the repository
-	// and tag the image is pushed to). Empty means DefaultName. It is part
-	// of the document, so it is part of the cache key.
+	// Name is the image name documents use (for example the reference
+	// the image is pushed to). Empty means DefaultName. An image's
+	// documents name only its repository, ImageName(Name), so that every
+	// tag of one image gets the same documents; a directory's use Name as
+	// given. It is part of the document, so it is part of the cache key.
 	Name string
 	// CacheDir is where encoded documents are cached. Empty means
 	// $AFFIX_CACHE_DIR/sbom, else os.UserCacheDir()/affix/sbom; with no
-	// usable directory, nothing is cached.
+	// usable directory, nothing is cached. A development build (see
+	// version.Info.Exact) keys its entries also by its executable's path,
+	// size and modification time, and caches nothing when it cannot
+	// stat its executable.
 	CacheDir string
 	// NoCache neither reads nor writes the cache.
 	NoCache bool
@@ -117,6 +123,7 @@ type Generator struct {
 	created   time.Time // fixed creation time (Options.Created or SOURCE_DATE_EPOCH); zero: from the image
 	name      string
 	generator string
+	binary    string // executableStamp of a development build; "" otherwise (see storeKey)
 	cache     *cache // nil: no caching
 	sem       chan struct{}
 }
@@ -158,6 +165,14 @@ func New(opts Options) (*Generator, error) {
 	if !opts.NoCache {
 		if dir := cacheDir(opts.CacheDir); dir != "" {
 			g.cache = &cache{dir: dir}
+			if !version.Get().Exact() {
+				stamp, err := executableStamp()
+				if err != nil {
+					// Which binary wrote an entry cannot be told: cache nothing.
+					g.cache = nil
+				}
+				g.binary = stamp
+			}
 		}
 	}
 	return g, nil
@@ -205,9 +220,11 @@ func (g *Generator) Image(ctx context.Context, f oci.Fetcher, manifest ocispec.D
 	}
 	res := &Result{Manifest: manifest, Platform: img.platform(), Created: g.createdFor(img)}
 
+	ids := make([]string, len(g.formats))
 	keys := make([]string, len(g.formats))
 	for i, fm := range g.formats {
-		keys[i] = g.cacheKey(manifest.Digest, fm)
+		ids[i] = g.cacheKey(manifest.Digest, fm)
+		keys[i] = g.storeKey(ids[i])
 	}
 	if g.cache != nil {
 		if docs, pkgs, ok := g.cache.getAll(keys, g.formats); ok {
@@ -221,17 +238,17 @@ func (g *Generator) Image(ctx context.Context, f oci.Fetcher, manifest ocispec.D
 	}
 	defer g.release()
 
-	s, err := scanImage(ctx, f, img, g.name, g.opts.TempDir, g.generator)
+	s, err := scanImage(ctx, f, img, ImageName(g.name), g.opts.TempDir, g.generator)
 	if err != nil {
 		return nil, fmt.Errorf("scanning image %s: %w", manifest.Digest, err)
 	}
 	res.Packages = countPackages(s)
 	for i, fm := range g.formats {
 		data, err := encode(s, fm, docInfo{
-			name:      g.name,
+			name:      ImageName(g.name),
 			subject:   manifest.Digest,
 			created:   res.Created,
-			id:        keys[i],
+			id:        ids[i],
 			generator: g.generator,
 		})
 		if err != nil {
@@ -248,11 +265,19 @@ func (g *Generator) Image(ctx context.Context, f oci.Fetcher, manifest ocispec.D
 
 // Images scans manifests (image manifest descriptors read through f),
 // at most Options.Concurrency at once, and returns their results in the
-// order of manifests. The first error cancels the other scans.
+// order of manifests. A manifest listed several times (an index may list
+// one manifest under several platforms) is scanned once: its results share
+// the documents, each with its own Manifest and, when its descriptor names
+// one, Platform. The first error cancels the other scans.
 func (g *Generator) Images(ctx context.Context, f oci.Fetcher, manifests []ocispec.Descriptor) ([]*Result, error) {
+	first := map[digest.Digest]int{} // digest -> index of its first listing
 	out := make([]*Result, len(manifests))
 	eg, ctx := errgroup.WithContext(ctx)
 	for i, m := range manifests {
+		if _, ok := first[m.Digest]; ok {
+			continue
+		}
+		first[m.Digest] = i
 		eg.Go(func() error {
 			r, err := g.Image(ctx, f, m)
 			if err != nil {
@@ -264,6 +289,18 @@ func (g *Generator) Images(ctx context.Context, f oci.Fetcher, manifests []ocisp
 	}
 	if err := eg.Wait(); err != nil {
 		return nil, err
+	}
+	for i, m := range manifests {
+		j := first[m.Digest]
+		if j == i {
+			continue
+		}
+		r := *out[j]
+		r.Manifest = m
+		if p := m.Platform; p != nil && p.OS != "" {
+			r.Platform = *p
+		}
+		out[i] = &r
 	}
 	return out, nil
 }

@@ -52,9 +52,7 @@ func readImage(ctx context.Context, f oci.Fetcher, desc ocispec.Descriptor) (*fe
 	if img.manifest.Config.Digest == "" {
 		return nil, fmt.Errorf("manifest %s has no config: %w", desc.Digest, ErrNotImage)
 	}
-	switch img.manifest.Config.MediaType {
-	case ocispec.MediaTypeImageConfig, "application/vnd.docker.container.image.v1+json":
-	default:
+	if !oci.IsImageConfig(img.manifest.Config.MediaType) {
 		return nil, fmt.Errorf("manifest %s: config media type %q is not an image config: %w", desc.Digest, img.manifest.Config.MediaType, ErrNotImage)
 	}
 	img.rawCfg, err = oci.ReadBlob(ctx, f, img.manifest.Config, maxConfigSize)

@@ -444,7 +444,7 @@ func TestSbomCache(t *testing.T) {
 
 	t.Run("damaged entries are ignored and rewritten", func(t *testing.T) {
 		g := newGen(t, Options{CacheDir: cacheDir})
-		p := g.cache.path(g.cacheKey(m.Digest, SPDXJSON), SPDXJSON)
+		p := g.cache.path(g.storeKey(g.cacheKey(m.Digest, SPDXJSON)), SPDXJSON)
 		good, err := os.ReadFile(p)
 		if err != nil {
 			t.Fatal(err)
@@ -798,9 +798,10 @@ func TestSbomPURL(t *testing.T) {
 		name, arch, want string
 	}{
 		{"image", "amd64", "pkg:oci/image@sha256%3A" + d.Encoded() + "?arch=amd64"},
-		{"example.com/team/App:1.0", "arm64", "pkg:oci/app@sha256%3A" + d.Encoded() + "?arch=arm64&repository_url=example.com%2Fteam%2FApp&tag=1.0"},
+		{"example.com/team/App:1.0", "arm64", "pkg:oci/app@sha256%3A" + d.Encoded() + "?arch=arm64&repository_url=example.com%2Fteam%2FApp"},
 		{"localhost:5000/app", "", "pkg:oci/app@sha256%3A" + d.Encoded() + "?repository_url=localhost%3A5000%2Fapp"},
-		{"app:latest@" + d.String(), "amd64", "pkg:oci/app@sha256%3A" + d.Encoded() + "?arch=amd64&tag=latest"},
+		{"localhost:5000/app:1", "", "pkg:oci/app@sha256%3A" + d.Encoded() + "?repository_url=localhost%3A5000%2Fapp"},
+		{"app:latest@" + d.String(), "amd64", "pkg:oci/app@sha256%3A" + d.Encoded() + "?arch=amd64"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
