@@ -1,0 +1,252 @@
+package frontend
+
+import (
+	"encoding/json"
+	"errors"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/affix-oci/affix/internal/fixture"
+	"github.com/affix-oci/affix/internal/oci"
+	"github.com/moby/buildkit/frontend/dockerfile/dfgitutil"
+	"github.com/opencontainers/go-digest"
+	specs "github.com/opencontainers/image-spec/specs-go"
+	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
+)
+
+func TestAddContext(t *testing.T) {
+	dir := t.TempDir()
+	for _, c := range []struct {
+		name    string
+		in      []string
+		attrs   map[string]string // context:NAME attributes wanted
+		locals  map[string]string
+		wantErr string
+	}{
+		{name: "stage-like name unchanged", in: []string{"base=docker-image://alpine:3"},
+			attrs: map[string]string{"context:base": "docker-image://alpine:3"}},
+		{name: "image names normalized as the frontend looks them up", in: []string{
+			"docker.io/library/alpine=docker-image://x", "busybox:latest=" + dir, "docker.io/team/app:v1=docker-image://y", "example.com/base=docker-image://z"},
+			attrs: map[string]string{
+				"context:alpine":           "docker-image://x",
+				"context:busybox":          "local:busybox",
+				"context:team/app:v1":      "docker-image://y",
+				"context:example.com/base": "docker-image://z",
+			},
+			locals: map[string]string{"busybox": dir}},
+		{name: "per-platform names", in: []string{"alpine:latest::linux/arm64/v8=docker-image://a", "alpine::linux/amd64=" + dir},
+			attrs: map[string]string{"context:alpine::linux/arm64": "docker-image://a", "context:alpine::linux/amd64": "local:alpine::linux/amd64"}},
+		{name: "reserved local names", in: []string{"context=" + dir, "dockerfile:latest=" + dir},
+			attrs:  map[string]string{"context:context": "local:_context", "context:dockerfile": "local:_dockerfile"},
+			locals: map[string]string{"_context": dir, "_dockerfile": dir}},
+		{name: "git references", in: []string{
+			"a=github.com/org/repo", "b=github.com/org/repo.git#v1:sub", "c=git@github.com:org/repo.git",
+			"d=https://example.com/repo.git#main", "e=ssh://git@example.com/repo.git", "f=https://example.com/src.tar.gz"},
+			attrs: map[string]string{
+				"context:a": "https://github.com/org/repo.git",
+				"context:b": "https://github.com/org/repo.git#v1:sub",
+				"context:c": "git@github.com:org/repo.git",
+				"context:d": "https://example.com/repo.git#main",
+				"context:e": "ssh://git@example.com/repo.git",
+				"context:f": "https://example.com/src.tar.gz",
+			}},
+
+		{name: "same name after normalization", in: []string{"alpine=docker-image://a", "docker.io/library/alpine:latest=docker-image://b"}, wantErr: "alpine given twice"},
+		{name: "name BuildKit cannot look up", in: []string{"Base=docker-image://a"}, wantErr: `name "Base"`},
+		{name: "bad platform in a name", in: []string{"alpine::linux=docker-image://a"}, wantErr: `name "alpine::linux"`},
+		{name: "target context", in: []string{"x=target:base"}, wantErr: "bake"},
+		{name: "a file", in: []string{"x=" + filepath.Join(dir, "none")}, wantErr: "no such file"},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			p := &plan{attrs: map[string]string{}, locals: map[string]string{}, ociStores: map[string]string{}}
+			var err error
+			for _, s := range c.in {
+				if err = p.addContext(s); err != nil {
+					break
+				}
+			}
+			if c.wantErr != "" {
+				if !errors.Is(err, ErrInvalidOption) || !strings.Contains(err.Error(), c.wantErr) {
+					t.Fatalf("err = %v, want ErrInvalidOption containing %q", err, c.wantErr)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			if len(p.attrs) != len(c.attrs) {
+				t.Errorf("attrs %v, want %v", p.attrs, c.attrs)
+			}
+			for k, v := range c.attrs {
+				if p.attrs[k] != v {
+					t.Errorf("%s = %q, want %q", k, p.attrs[k], v)
+				}
+			}
+			for k, v := range c.locals {
+				if p.locals[k] != v {
+					t.Errorf("local %s = %q, want %q", k, p.locals[k], v)
+				}
+			}
+		})
+	}
+}
+
+// TestSchemeGitURL checks that what ParseGitRef takes for github.com/...
+// is, with a scheme, the same repository, ref and directory to BuildKit.
+func TestSchemeGitURL(t *testing.T) {
+	for _, in := range []string{"github.com/org/repo", "github.com/org/repo.git", "github.com/org/repo#v1.2:sub/dir", "github.com/org/repo?ref=main&subdir=x"} {
+		before, isGit, err := dfgitutil.ParseGitRef(in)
+		if !isGit || err != nil || !before.IndistinguishableFromLocal {
+			t.Fatalf("%s: isGit %v, err %v", in, isGit, err)
+		}
+		out := schemeGitURL(in)
+		after, isGit, err := dfgitutil.ParseGitRef(out)
+		if !isGit || err != nil {
+			t.Fatalf("%s -> %s: isGit %v, err %v", in, out, isGit, err)
+		}
+		if after.Remote != "https://github.com/org/repo.git" || after.Ref != before.Ref || after.SubDir != before.SubDir {
+			t.Errorf("%s -> %s: %+v, want ref %q subdir %q", in, out, after, before.Ref, before.SubDir)
+		}
+	}
+}
+
+// putBlob writes v as a blob of layout dir.
+func putBlob(t *testing.T, dir, mt string, v any) ocispec.Descriptor {
+	t.Helper()
+	b, err := json.Marshal(v)
+	if err != nil {
+		t.Fatal(err)
+	}
+	d := ocispec.Descriptor{MediaType: mt, Digest: digest.FromBytes(b), Size: int64(len(b))}
+	p := filepath.Join(dir, "blobs", "sha256", d.Digest.Encoded())
+	if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(p, b, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return d
+}
+
+func TestLayoutImage(t *testing.T) {
+	img := fixture.Variants().Images[0]
+	// layout writes an image tagged refName (a nested index, as affix
+	// build --output does), then edit's entries after it.
+	type layout struct {
+		dir   string
+		image ocispec.Descriptor
+		idx   ocispec.Index
+	}
+	newLayout := func(t *testing.T, refName string) *layout {
+		dir := t.TempDir()
+		res, err := fixture.WriteLayout(dir, fixture.Spec{Images: []fixture.Image{img}, RefName: refName})
+		if err != nil {
+			t.Fatal(err)
+		}
+		l := &layout{dir: dir, image: res.Index}
+		b, err := os.ReadFile(filepath.Join(dir, "index.json"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := json.Unmarshal(b, &l.idx); err != nil {
+			t.Fatal(err)
+		}
+		return l
+	}
+	// sbom adds an SBOM referrer of the image; inDescriptor puts its
+	// artifactType on the index.json entry too, as affix does.
+	sbom := func(t *testing.T, l *layout, inDescriptor bool, artifactType string) {
+		empty := putBlob(t, l.dir, "application/vnd.oci.empty.v1+json", struct{}{})
+		m := ocispec.Manifest{Versioned: specs.Versioned{SchemaVersion: 2}, MediaType: ocispec.MediaTypeImageManifest,
+			ArtifactType: artifactType, Config: empty, Subject: &ocispec.Descriptor{MediaType: l.image.MediaType, Digest: l.image.Digest, Size: l.image.Size}}
+		d := putBlob(t, l.dir, ocispec.MediaTypeImageManifest, m)
+		if inDescriptor {
+			d.ArtifactType = artifactType
+		}
+		l.idx.Manifests = append(l.idx.Manifests, d)
+	}
+	// other adds a second image index, named refName ("" none).
+	other := func(t *testing.T, l *layout, refName string) ocispec.Descriptor {
+		d := putBlob(t, l.dir, ocispec.MediaTypeImageIndex, ocispec.Index{Versioned: specs.Versioned{SchemaVersion: 2}, MediaType: ocispec.MediaTypeImageIndex})
+		if refName != "" {
+			d.Annotations = map[string]string{ocispec.AnnotationRefName: refName, oci.AnnotationImageName: "example.com/other:" + refName}
+		}
+		l.idx.Manifests = append(l.idx.Manifests, d)
+		return d
+	}
+	for _, c := range []struct {
+		name    string
+		refName string
+		edit    func(*testing.T, *layout) ocispec.Descriptor // returns the entry wanted, zero for the image
+		tag     string
+		wantErr string
+	}{
+		{name: "image and its SBOMs (affix build --output), not tagged latest", refName: "v1",
+			edit: func(t *testing.T, l *layout) ocispec.Descriptor {
+				sbom(t, l, true, "application/spdx+json")
+				sbom(t, l, true, "application/vnd.cyclonedx+json")
+				return ocispec.Descriptor{}
+			}},
+		{name: "a referrer known only by its subject", refName: "v1",
+			edit: func(t *testing.T, l *layout) ocispec.Descriptor { sbom(t, l, false, ""); return ocispec.Descriptor{} }},
+		{name: "a referrer known by the manifest's artifactType", refName: "v1",
+			edit: func(t *testing.T, l *layout) ocispec.Descriptor {
+				sbom(t, l, false, "application/spdx+json")
+				return ocispec.Descriptor{}
+			}},
+		{name: "the image under two names counts once", refName: "v1",
+			edit: func(t *testing.T, l *layout) ocispec.Descriptor {
+				d := l.idx.Manifests[0]
+				d.Annotations = map[string]string{ocispec.AnnotationRefName: "v2"}
+				l.idx.Manifests = append(l.idx.Manifests, d)
+				return ocispec.Descriptor{}
+			}},
+		{name: "latest first", refName: "v1",
+			edit: func(t *testing.T, l *layout) ocispec.Descriptor { return other(t, l, "latest") }},
+		{name: "a tag", refName: "v1", tag: "v2",
+			edit: func(t *testing.T, l *layout) ocispec.Descriptor { return other(t, l, "v2") }},
+		{name: "a tag by image name", refName: "v1", tag: "example.com/other:v2",
+			edit: func(t *testing.T, l *layout) ocispec.Descriptor { return other(t, l, "v2") }},
+
+		{name: "two images, none latest", refName: "v1",
+			edit:    func(t *testing.T, l *layout) ocispec.Descriptor { other(t, l, ""); return ocispec.Descriptor{} },
+			wantErr: "2 images and none tagged latest"},
+		{name: "tag not there", refName: "v1", tag: "v9", wantErr: `0 images are tagged "v9"`},
+		{name: "only artifacts", refName: "v1",
+			edit: func(t *testing.T, l *layout) ocispec.Descriptor {
+				sbom(t, l, true, "application/spdx+json")
+				l.idx.Manifests = l.idx.Manifests[1:]
+				return ocispec.Descriptor{}
+			}, wantErr: "0 images"},
+		{name: "an entry without its blob", refName: "v1",
+			edit: func(t *testing.T, l *layout) ocispec.Descriptor {
+				l.idx.Manifests = append(l.idx.Manifests, ocispec.Descriptor{MediaType: ocispec.MediaTypeImageManifest, Digest: digest.FromString("gone"), Size: 4})
+				return ocispec.Descriptor{}
+			}, wantErr: "no such file"},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			l := newLayout(t, c.refName)
+			want := l.image
+			if c.edit != nil {
+				if d := c.edit(t, l); d.Digest != "" {
+					want = d
+				}
+			}
+			got, err := layoutImage(l.dir, l.idx, c.tag)
+			if c.wantErr != "" {
+				if !errors.Is(err, ErrInvalidOption) || !strings.Contains(err.Error(), c.wantErr) {
+					t.Fatalf("err = %v, want ErrInvalidOption containing %q", err, c.wantErr)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got.Digest != want.Digest {
+				t.Errorf("picked %s, want %s", got.Digest, want.Digest)
+			}
+		})
+	}
+}
