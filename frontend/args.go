@@ -17,13 +17,14 @@ import (
 	"github.com/tonistiigi/go-csvvalue"
 )
 
-// parseKeyValues parses KEY=VALUE entries; kind names them in errors.
-func parseKeyValues(kind string, in []string) (map[string]string, error) {
+// parseLabels parses --label values, KEY=VALUE or a bare KEY (an empty
+// value, as buildx sets it).
+func parseLabels(in []string) (map[string]string, error) {
 	out := make(map[string]string, len(in))
 	for _, s := range in {
-		k, v, ok := strings.Cut(s, "=")
-		if !ok || strings.TrimSpace(k) == "" {
-			return nil, optErr("%s %q: want KEY=VALUE", kind, s)
+		k, v, _ := strings.Cut(s, "=")
+		if strings.TrimSpace(k) == "" {
+			return nil, optErr("label %q: want KEY=VALUE or KEY", s)
 		}
 		out[k] = v
 	}
@@ -103,6 +104,10 @@ func parseSecret(s string, lookup func(string) (string, bool)) (secretsprovider.
 	}
 	if typ == "env" && src.Env == "" {
 		src.Env, src.FilePath = src.FilePath, ""
+		if src.Env == "" {
+			// type=env,id=TOKEN reads the variable TOKEN.
+			src.Env = src.ID
+		}
 	}
 	if src.ID == "" {
 		return src, optErr("secret %q: no id", s)
@@ -133,7 +138,8 @@ func parseSecret(s string, lookup func(string) (string, bool)) (secretsprovider.
 	return src, nil
 }
 
-// parseSSH parses --ssh values: ID[=PATH[,PATH...]].
+// parseSSH parses --ssh values: ID[=PATH[,PATH...]]. Without a path (ID
+// or ID=), BuildKit's provider uses $SSH_AUTH_SOCK.
 func parseSSH(in []string) ([]sshprovider.AgentConfig, error) {
 	var out []sshprovider.AgentConfig
 	seen := map[string]bool{}
@@ -147,7 +153,7 @@ func parseSSH(in []string) ([]sshprovider.AgentConfig, error) {
 		}
 		seen[id] = true
 		cfg := sshprovider.AgentConfig{ID: id}
-		if ok {
+		if ok && paths != "" {
 			for p := range strings.SplitSeq(paths, ",") {
 				if p == "" {
 					return nil, optErr("ssh %q: empty path", s)
@@ -199,23 +205,30 @@ func parsePlatform(s string) (ocispec.Platform, error) {
 	return platforms.Normalize(pl), nil
 }
 
-// parsePlatforms parses platforms (also comma-separated lists, as buildx
-// accepts "linux/amd64,linux/arm64") and refuses duplicates.
+// parsePlatforms parses --platform values as buildx does: also
+// comma-separated lists ("linux/amd64,linux/arm64"), "local" for the
+// client's own platform, and duplicates after normalization
+// (linux/arm64 and linux/arm64/v8) dropped, the first kept.
 func parsePlatforms(in []string) ([]ocispec.Platform, error) {
 	var out []ocispec.Platform
-	seen := map[string]string{}
+	seen := map[string]bool{}
 	for _, s := range in {
 		for one := range strings.SplitSeq(s, ",") {
 			one = strings.TrimSpace(one)
-			pl, err := parsePlatform(one)
-			if err != nil {
-				return nil, err
+			var pl ocispec.Platform
+			if strings.EqualFold(one, "local") {
+				pl = platforms.Normalize(platforms.DefaultSpec())
+			} else {
+				var err error
+				if pl, err = parsePlatform(one); err != nil {
+					return nil, err
+				}
 			}
 			f := platforms.FormatAll(pl)
-			if prev, ok := seen[f]; ok {
-				return nil, fmt.Errorf("platform %q: same as %q: %w", one, prev, ErrInvalidPlatform)
+			if seen[f] {
+				continue
 			}
-			seen[f] = one
+			seen[f] = true
 			out = append(out, pl)
 		}
 	}

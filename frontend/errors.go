@@ -10,8 +10,8 @@ var (
 	// does not parse, a missing context directory or Dockerfile, an
 	// output directory that is not empty, a bad SOURCE_DATE_EPOCH.
 	ErrInvalidOption = errors.New("invalid build option")
-	// ErrInvalidPlatform means a platform string does not parse, or a
-	// platform is requested twice.
+	// ErrInvalidPlatform means a platform string does not parse, or two
+	// nodes are given for one platform.
 	ErrInvalidPlatform = errors.New("invalid platform")
 	// ErrNoNode means a requested platform has no builder node.
 	ErrNoNode = errors.New("no builder node for platform")

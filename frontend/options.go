@@ -39,9 +39,12 @@ type Options struct {
 	// are normalized ("app" is docker.io/library/app:latest). Nothing is
 	// pushed. Empty means the index.json entry is named "latest".
 	Tags []string
-	// Platforms are the platforms to build, os/arch[/variant], in the
-	// order the image index lists them. Empty means the platforms of
-	// Nodes, in their order, or else the builder's default platform.
+	// Platforms are the platforms to build, os/arch[/variant] or "local"
+	// (the platform this program runs on), repeated or comma-separated,
+	// in the order the image index lists them. They are normalized and a
+	// duplicate (linux/arm64 after linux/arm64/v8) is dropped, as buildx
+	// does. Empty means the platforms of Nodes, in their order, or else
+	// the builder's default platform.
 	Platforms []string
 	// BuildArgs are KEY=VALUE; a bare KEY takes its value from the
 	// environment and is skipped when it is unset there.
@@ -50,17 +53,19 @@ type Options struct {
 	Target string
 	// Secrets are id=ID[,src=PATH] or id=ID,env=VAR (type=file|env may
 	// be given as well); without src or env, the environment variable ID
-	// is used if set, else the file ID.
+	// is used if set, else the file ID (type=env: the variable ID, which
+	// must be set; type=file: the file ID).
 	Secrets []string
 	// SSH are "default" or ID[=SOCKET_OR_KEY[,...]]: agent sockets or
-	// keys to forward for RUN --mount=type=ssh. "default" without a path
-	// uses $SSH_AUTH_SOCK.
+	// keys to forward for RUN --mount=type=ssh. An ID without a path
+	// ("default", "default=") uses $SSH_AUTH_SOCK.
 	SSH []string
 	// BuildContexts are NAME=VALUE named contexts: a local directory,
 	// docker-image://REF, oci-layout://PATH[:TAG][@DIGEST], or a git or
 	// https URL (passed through to BuildKit).
 	BuildContexts []string
-	// Labels are KEY=VALUE image config labels.
+	// Labels are KEY=VALUE image config labels; a bare KEY has an empty
+	// value.
 	Labels []string
 	// Annotations are [TYPE[PLATFORM]:]KEY=VALUE OCI annotations, TYPE
 	// being manifest (the default), manifest-descriptor, index or
@@ -266,7 +271,7 @@ func newPlan(opts Options) (*plan, error) {
 	for k, v := range args {
 		p.attrs["build-arg:"+k] = v
 	}
-	labels, err := parseKeyValues("label", opts.Labels)
+	labels, err := parseLabels(opts.Labels)
 	if err != nil {
 		return nil, err
 	}

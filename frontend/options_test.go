@@ -4,6 +4,7 @@ import (
 	"errors"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 
@@ -270,7 +271,30 @@ func TestNewPlan(t *testing.T) {
 		},
 		{name: "bad platform", mod: func(o *Options) { o.Platforms = []string{"linux"} }, wantErr: ErrInvalidPlatform},
 		{name: "unknown platform", mod: func(o *Options) { o.Platforms = []string{"linux/notanarch!"} }, wantErr: ErrInvalidPlatform},
-		{name: "duplicate platform", mod: func(o *Options) { o.Platforms = []string{"linux/arm64", "linux/arm64/v8"} }, wantErr: ErrInvalidPlatform},
+		{
+			name: "duplicate platforms dropped, local is the client's",
+			mod: func(o *Options) {
+				o.Platforms = []string{"linux/arm64,linux/amd64", "linux/arm64/v8", "local", "LOCAL", platforms.DefaultString()}
+			},
+			check: func(t *testing.T, p *plan) {
+				want := []string{"linux/arm64", "linux/amd64"}
+				if local := platforms.FormatAll(platforms.Normalize(platforms.DefaultSpec())); !slices.Contains(want, local) {
+					want = append(want, local)
+				}
+				if got := formatPlatforms(p.platforms); got != strings.Join(want, ",") {
+					t.Errorf("platforms %s, want %s", got, strings.Join(want, ","))
+				}
+			},
+		},
+		{
+			name: "label without value",
+			mod:  func(o *Options) { o.Labels = []string{"org.example.flag", "b=1"} },
+			check: func(t *testing.T, p *plan) {
+				if v, ok := p.attrs["label:org.example.flag"]; !ok || v != "" || p.attrs["label:b"] != "1" {
+					t.Errorf("attrs %v", p.attrs)
+				}
+			},
+		},
 		{name: "platform without node", mod: func(o *Options) {
 			o.Nodes = []string{"linux/amd64=unix:///a.sock"}
 			o.Platforms = []string{"linux/arm64"}
@@ -292,7 +316,7 @@ func TestNewPlan(t *testing.T) {
 		{name: "missing dockerfile", mod: func(o *Options) { o.Dockerfile = filepath.Join(ctxDir, "Nope") }, wantErr: ErrInvalidOption},
 		{name: "stdin dockerfile", mod: func(o *Options) { o.Dockerfile = "-" }, wantErr: ErrInvalidOption},
 		{name: "bad build arg", mod: func(o *Options) { o.BuildArgs = []string{"=x"} }, wantErr: ErrInvalidOption},
-		{name: "bad label", mod: func(o *Options) { o.Labels = []string{"nolabel"} }, wantErr: ErrInvalidOption},
+		{name: "bad label", mod: func(o *Options) { o.Labels = []string{"=x"} }, wantErr: ErrInvalidOption},
 		{name: "bad epoch", mod: func(o *Options) { o.BuildArgs = []string{"SOURCE_DATE_EPOCH=yesterday"} }, wantErr: ErrInvalidOption},
 		{name: "negative epoch", mod: func(o *Options) { o.SourceDateEpoch = "-1" }, wantErr: ErrInvalidOption},
 		{name: "secret without id", mod: func(o *Options) { o.Secrets = []string{"src=" + secretFile} }, wantErr: ErrInvalidOption},
