@@ -50,9 +50,14 @@ func parseBuildArgs(in []string, lookup func(string) (string, bool)) (map[string
 	return out, nil
 }
 
-// resolveEpoch returns the SOURCE_DATE_EPOCH to build with: explicit, else
-// the build argument, else the environment; nil when none is set.
-func resolveEpoch(explicit string, args map[string]string, lookup func(string) (string, bool)) (*time.Time, error) {
+// setEpoch resolves the SOURCE_DATE_EPOCH to build with: explicit, else
+// the build argument, else the environment. An integer (seconds since
+// 1970, not negative) is the epoch; any other value BuildKit resolves
+// itself ("context", a named build context, a stage that ADDs one remote
+// source) is passed through, checked as far as the client can. Either way
+// it becomes the build argument and layer timestamps are rewritten to it.
+// Call it after the build contexts are added.
+func (p *plan) setEpoch(explicit string, args map[string]string, lookup func(string) (string, bool)) error {
 	v, from := explicit, "SourceDateEpoch"
 	if v == "" {
 		if a, ok := args["SOURCE_DATE_EPOCH"]; ok {
@@ -62,14 +67,42 @@ func resolveEpoch(explicit string, args map[string]string, lookup func(string) (
 		}
 	}
 	if v == "" {
-		return nil, nil
+		return nil
 	}
-	n, err := strconv.ParseInt(v, 10, 64)
-	if err != nil || n < 0 {
-		return nil, optErr("%s %q: want a non-negative integer (seconds since 1970-01-01 UTC)", from, v)
+	if n, err := strconv.ParseInt(v, 10, 64); err == nil {
+		if n < 0 {
+			return optErr("%s %q: want a non-negative integer (seconds since 1970-01-01 UTC)", from, v)
+		}
+		t := time.Unix(n, 0).UTC()
+		p.epoch = &t
+		v = strconv.FormatInt(n, 10)
+	} else if err := p.checkEpochSource(v); err != nil {
+		return fmt.Errorf("%s %q: %w", from, v, err)
 	}
-	t := time.Unix(n, 0).UTC()
-	return &t, nil
+	args["SOURCE_DATE_EPOCH"] = v
+	p.hasEpoch = true
+	p.exportAttrs["rewrite-timestamp"] = "true"
+	return nil
+}
+
+// checkEpochSource checks a SOURCE_DATE_EPOCH that is not an integer
+// against what BuildKit's Dockerfile frontend resolves: "context" (the
+// main context's commit or Last-Modified time; nothing for a local
+// directory), a named build context, or a Dockerfile stage (which
+// BuildKit requires to be FROM scratch with one remote ADD).
+func (p *plan) checkEpochSource(v string) error {
+	if v == "context" {
+		return nil
+	}
+	if n, err := contextName(v); err == nil {
+		if _, ok := p.attrs["context:"+n]; ok {
+			return nil
+		}
+	}
+	if validStageName.MatchString(strings.ToLower(v)) {
+		return p.checkStage(v)
+	}
+	return optErr("want seconds since 1970-01-01 UTC, \"context\", a build context name or a stage name")
 }
 
 // parseSecret parses one --secret value as buildx does, and checks that

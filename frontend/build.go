@@ -41,7 +41,9 @@ type Result struct {
 	// the requested platform order, Platform set.
 	Manifests []ocispec.Descriptor
 	// SourceDateEpoch is the SOURCE_DATE_EPOCH the image was built with;
-	// zero when none was set.
+	// zero when none was set, or when it was a value BuildKit resolves
+	// itself ("context", a build context or stage name): the image
+	// config's created then tells the time.
 	SourceDateEpoch time.Time
 }
 

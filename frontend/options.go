@@ -6,7 +6,6 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
-	"strconv"
 	"strings"
 	"time"
 
@@ -62,7 +61,14 @@ type Options struct {
 	SSH []string
 	// BuildContexts are NAME=VALUE named contexts: a local directory,
 	// docker-image://REF, oci-layout://PATH[:TAG][@DIGEST], or a git or
-	// https URL (passed through to BuildKit).
+	// https URL (passed through to BuildKit; a git reference without a
+	// scheme, github.com/ORG/REPO[#REF[:DIR]], is sent as
+	// https://github.com/ORG/REPO.git[#REF[:DIR]]). NAME is normalized as
+	// the Dockerfile frontend looks it up, as buildx does:
+	// docker.io/library/alpine:latest is alpine (NAME::PLATFORM keeps
+	// its platform). Without TAG or DIGEST an
+	// oci-layout context is the image tagged latest, else the layout's
+	// only image (SBOMs and other artifacts beside it do not count).
 	BuildContexts []string
 	// Labels are KEY=VALUE image config labels; a bare KEY has an empty
 	// value.
@@ -74,6 +80,17 @@ type Options struct {
 	Annotations []string
 	// NoCache builds every step anew.
 	NoCache bool
+	// NoCacheFilter are the stages to build anew without the cache, as
+	// buildx's --no-cache-filter: stage names, comma-separated or
+	// repeated, each a stage of the Dockerfile. NoCache wins.
+	NoCacheFilter []string
+	// Pull asks the registry again for every image that FROM or a
+	// docker-image:// context names, as buildx's --pull, instead of
+	// using what buildkitd has already.
+	Pull bool
+	// CgroupParent is the parent cgroup of RUN steps, as buildx's
+	// --cgroup-parent; empty means buildkitd's default.
+	CgroupParent string
 	// AddHosts are HOST:IP (or HOST=IP) entries for /etc/hosts of RUN
 	// steps.
 	AddHosts []string
@@ -110,12 +127,19 @@ type Options struct {
 	// over plain HTTP: registry caches there get registry.insecure=true.
 	// nil means none.
 	InsecureRegistry func(host string) bool
-	// SourceDateEpoch is the SOURCE_DATE_EPOCH (seconds since the Unix
-	// epoch) to build with. Empty means the SOURCE_DATE_EPOCH build
-	// argument, else the environment variable, else none. When set,
-	// it is passed as the build argument and layer and file timestamps
-	// are clamped to it (the exporter's rewrite-timestamp), so an
+	// SourceDateEpoch is the SOURCE_DATE_EPOCH to build with: seconds
+	// since the Unix epoch, or a value BuildKit's Dockerfile frontend
+	// resolves itself: "context" (the main context's commit time; a local
+	// directory, which affix's context always is, gives none), the name
+	// of a build context (a git commit time, an http Last-Modified) or of
+	// a stage (FROM scratch with one remote ADD). Empty means the
+	// SOURCE_DATE_EPOCH build argument, else the environment variable,
+	// else none; a Dockerfile's ARG SOURCE_DATE_EPOCH default is not
+	// seen here. When set, it is passed as the build argument and layer
+	// and file timestamps are clamped to it (the exporter's
+	// rewrite-timestamp, which buildx sets only when asked), so an
 	// identical rebuild gives the same image index digest.
+	// Result.SourceDateEpoch is the epoch only when it is an integer.
 	SourceDateEpoch string
 	// Builder is the buildkitd address: unix://PATH, tcp://HOST:PORT,
 	// docker-container://NAME, podman-container://NAME,
@@ -203,12 +227,17 @@ type plan struct {
 	// entitlements are allowed for every solve.
 	entitlements []string
 	ssh          []sshprovider.AgentConfig
-	epoch        *time.Time
-	platforms    []ocispec.Platform
-	groups       []group
-	names        []string
-	output       string
-	timeout      time.Duration
+	// epoch is SOURCE_DATE_EPOCH when it is an integer; hasEpoch is
+	// whether one is given at all.
+	epoch    *time.Time
+	hasEpoch bool
+	// stages are the Dockerfile's stage names once parsed (checkStage).
+	stages    []string
+	platforms []ocispec.Platform
+	groups    []group
+	names     []string
+	output    string
+	timeout   time.Duration
 }
 
 func optErr(format string, args ...any) error {
@@ -240,8 +269,14 @@ func newPlan(opts Options) (*plan, error) {
 	if opts.Target != "" {
 		p.attrs["target"] = opts.Target
 	}
-	if opts.NoCache {
-		p.attrs["no-cache"] = ""
+	if err := p.setNoCache(opts.NoCache, opts.NoCacheFilter); err != nil {
+		return nil, err
+	}
+	if opts.Pull {
+		p.attrs["image-resolve-mode"] = "pull"
+	}
+	if opts.CgroupParent != "" {
+		p.attrs["cgroup-parent"] = opts.CgroupParent
 	}
 	args, err := parseBuildArgs(opts.BuildArgs, lookup)
 	if err != nil {
@@ -259,14 +294,14 @@ func newPlan(opts Options) (*plan, error) {
 	if err := p.setProvenance(opts.Provenance); err != nil {
 		return nil, err
 	}
-	epoch, err := resolveEpoch(opts.SourceDateEpoch, args, lookup)
-	if err != nil {
-		return nil, err
+	for _, c := range opts.BuildContexts {
+		if err := p.addContext(c); err != nil {
+			return nil, err
+		}
 	}
-	if epoch != nil {
-		p.epoch = epoch
-		args["SOURCE_DATE_EPOCH"] = strconv.FormatInt(epoch.Unix(), 10)
-		p.exportAttrs["rewrite-timestamp"] = "true"
+	// After the contexts: SOURCE_DATE_EPOCH may name one.
+	if err := p.setEpoch(opts.SourceDateEpoch, args, lookup); err != nil {
+		return nil, err
 	}
 	for k, v := range args {
 		p.attrs["build-arg:"+k] = v
@@ -287,11 +322,6 @@ func newPlan(opts Options) (*plan, error) {
 	}
 	if p.ssh, err = parseSSH(opts.SSH); err != nil {
 		return nil, err
-	}
-	for _, c := range opts.BuildContexts {
-		if err := p.addContext(c); err != nil {
-			return nil, err
-		}
 	}
 	if p.names, err = normalizeTags(opts.Tags); err != nil {
 		return nil, err

@@ -36,6 +36,10 @@ func TestNewPlan(t *testing.T) {
 	if err := os.WriteFile(filepath.Join(ociDir, "index.json"), []byte(`{"schemaVersion":2,"manifests":[{"mediaType":"application/vnd.oci.image.index.v1+json","digest":"sha256:aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa","size":1,"annotations":{"org.opencontainers.image.ref.name":"v1"}}]}`), 0o644); err != nil {
 		t.Fatal(err)
 	}
+	stagesFile := filepath.Join(ctxDir, "Stages.Dockerfile")
+	if err := os.WriteFile(stagesFile, []byte("FROM scratch AS Build\nFROM scratch AS srcdate\nADD https://example.com/src.tar.gz /\nFROM scratch\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
 	base := func() Options {
 		return Options{ContextDir: ctxDir, LookupEnv: env(nil)}
 	}
@@ -43,6 +47,7 @@ func TestNewPlan(t *testing.T) {
 		name    string
 		mod     func(*Options)
 		wantErr error
+		wantMsg string // in the error, when set
 		check   func(*testing.T, *plan)
 	}{
 		{
@@ -287,6 +292,46 @@ func TestNewPlan(t *testing.T) {
 			},
 		},
 		{
+			name: "pull, no-cache-filter, cgroup-parent",
+			mod: func(o *Options) {
+				o.Dockerfile = stagesFile
+				o.Pull = true
+				o.NoCacheFilter = []string{"build,srcdate", "BUILD"}
+				o.CgroupParent = "/affix/builds"
+			},
+			check: func(t *testing.T, p *plan) {
+				for k, v := range map[string]string{"image-resolve-mode": "pull", "no-cache": "build,srcdate,BUILD", "cgroup-parent": "/affix/builds"} {
+					if got, ok := p.attrs[k]; !ok || got != v {
+						t.Errorf("attr %s = %q (%v), want %q", k, got, ok, v)
+					}
+				}
+			},
+		},
+		{
+			name: "no-cache wins over no-cache-filter",
+			mod: func(o *Options) {
+				o.Dockerfile = stagesFile
+				o.NoCache = true
+				o.NoCacheFilter = []string{"build"}
+			},
+			check: func(t *testing.T, p *plan) {
+				if got, ok := p.attrs["no-cache"]; !ok || got != "" {
+					t.Errorf("no-cache = %q (%v), want empty", got, ok)
+				}
+				if _, ok := p.attrs["image-resolve-mode"]; ok {
+					t.Error("image-resolve-mode without Pull")
+				}
+			},
+		},
+		{name: "no-cache-filter unknown stage", mod: func(o *Options) {
+			o.Dockerfile = stagesFile
+			o.NoCacheFilter = []string{"bulid"}
+		}, wantErr: ErrInvalidOption, wantMsg: `no-cache-filter "bulid": ` + stagesFile + ` has no stage "bulid" (stages: build, srcdate)`},
+		{name: "no-cache-filter not a name", mod: func(o *Options) {
+			o.Dockerfile = stagesFile
+			o.NoCacheFilter = []string{"build,,srcdate"}
+		}, wantErr: ErrInvalidOption, wantMsg: `"" is not a stage name`},
+		{
 			name: "label without value",
 			mod:  func(o *Options) { o.Labels = []string{"org.example.flag", "b=1"} },
 			check: func(t *testing.T, p *plan) {
@@ -295,6 +340,47 @@ func TestNewPlan(t *testing.T) {
 				}
 			},
 		},
+		{
+			name: "SOURCE_DATE_EPOCH=context passed through",
+			mod:  func(o *Options) { o.BuildArgs = []string{"SOURCE_DATE_EPOCH=context"} },
+			check: func(t *testing.T, p *plan) {
+				if p.epoch != nil || !p.hasEpoch || p.attrs["build-arg:SOURCE_DATE_EPOCH"] != "context" || p.exportAttrs["rewrite-timestamp"] != "true" {
+					t.Errorf("epoch %v attrs %v %v", p.epoch, p.attrs, p.exportAttrs)
+				}
+			},
+		},
+		{
+			name: "SOURCE_DATE_EPOCH names a build context",
+			mod: func(o *Options) {
+				o.BuildContexts = []string{"docker.io/library/src:latest=https://example.com/src.tar.gz"}
+				o.LookupEnv = env(map[string]string{"SOURCE_DATE_EPOCH": "src"})
+			},
+			check: func(t *testing.T, p *plan) {
+				if p.epoch != nil || p.attrs["build-arg:SOURCE_DATE_EPOCH"] != "src" || p.exportAttrs["rewrite-timestamp"] != "true" {
+					t.Errorf("epoch %v attrs %v %v", p.epoch, p.attrs, p.exportAttrs)
+				}
+			},
+		},
+		{
+			name: "SOURCE_DATE_EPOCH names a stage",
+			mod: func(o *Options) {
+				o.Dockerfile = stagesFile
+				o.SourceDateEpoch = "srcdate"
+			},
+			check: func(t *testing.T, p *plan) {
+				if p.epoch != nil || p.attrs["build-arg:SOURCE_DATE_EPOCH"] != "srcdate" {
+					t.Errorf("epoch %v attrs %v", p.epoch, p.attrs)
+				}
+			},
+		},
+		{name: "SOURCE_DATE_EPOCH names no stage", mod: func(o *Options) {
+			o.Dockerfile = stagesFile
+			o.BuildArgs = []string{"SOURCE_DATE_EPOCH=srcdat"}
+		}, wantErr: ErrInvalidOption, wantMsg: `build-arg SOURCE_DATE_EPOCH "srcdat": ` + stagesFile + ` has no stage "srcdat"`},
+		{name: "SOURCE_DATE_EPOCH not a number or name", mod: func(o *Options) { o.BuildArgs = []string{"SOURCE_DATE_EPOCH=1.5"} },
+			wantErr: ErrInvalidOption, wantMsg: `want seconds since 1970-01-01 UTC, "context", a build context name or a stage name`},
+		{name: "secret type=env unset", mod: func(o *Options) { o.Secrets = []string{"id=TOKEN,type=env"} },
+			wantErr: ErrInvalidOption, wantMsg: `secret "id=TOKEN,type=env": environment variable TOKEN is not set`},
 		{name: "platform without node", mod: func(o *Options) {
 			o.Nodes = []string{"linux/amd64=unix:///a.sock"}
 			o.Platforms = []string{"linux/arm64"}
@@ -347,8 +433,8 @@ func TestNewPlan(t *testing.T) {
 			}
 			p, err := newPlan(o)
 			if tt.wantErr != nil {
-				if !errors.Is(err, tt.wantErr) {
-					t.Fatalf("err = %v, want %v", err, tt.wantErr)
+				if !errors.Is(err, tt.wantErr) || !strings.Contains(err.Error(), tt.wantMsg) {
+					t.Fatalf("err = %v, want %v containing %q", err, tt.wantErr, tt.wantMsg)
 				}
 				return
 			}
