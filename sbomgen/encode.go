@@ -54,17 +54,24 @@ func (d docInfo) documentName() string {
 	return d.name + "@" + d.subject.String()
 }
 
-// purl returns the package URL of the image, as the purl specification
-// has it for OCI images: pkg:oci/NAME@DIGEST, NAME the last path segment
-// of the repository, with qualifiers arch and repository_url (when the
-// name has a path). The tag qualifier the specification allows is left
-// out: the document describes the manifest, whatever tags name it.
+// purl returns the package URL of the image (ImagePURL).
 func (d docInfo) purl(arch string) string {
 	if d.subject == "" {
 		return ""
 	}
-	repo := ImageName(d.name)
-	name := strings.ToLower(repo[strings.LastIndex(repo, "/")+1:])
+	return ImagePURL(d.name, d.subject, arch)
+}
+
+// ImagePURL returns the package URL image documents give the image with
+// manifest digest manifest named name, as the purl specification has it
+// for OCI images: pkg:oci/NAME@DIGEST, NAME the last path segment of the
+// repository (ImageName(name)), lower case, with qualifiers arch (when not
+// empty) and repository_url (when the repository has a path). The tag
+// qualifier the specification allows is left out: the document describes
+// the manifest, whatever tags name it.
+func ImagePURL(name string, manifest digest.Digest, arch string) string {
+	repo := ImageName(name)
+	short := strings.ToLower(repo[strings.LastIndex(repo, "/")+1:])
 	var q packageurl.Qualifiers
 	if arch != "" {
 		q = append(q, packageurl.Qualifier{Key: "arch", Value: arch})
@@ -72,7 +79,7 @@ func (d docInfo) purl(arch string) string {
 	if strings.Contains(repo, "/") {
 		q = append(q, packageurl.Qualifier{Key: "repository_url", Value: repo})
 	}
-	return packageurl.NewPackageURL("oci", "", name, d.subject.String(), q, "").ToString()
+	return packageurl.NewPackageURL("oci", "", short, manifest.String(), q, "").ToString()
 }
 
 // ImageName returns the name an image's documents use for the image

@@ -12,6 +12,7 @@ import (
 
 	"github.com/affix-oci/affix/exporter"
 	"github.com/affix-oci/affix/internal/oci"
+	"github.com/affix-oci/affix/sbomgen"
 )
 
 // MaxStatementSize bounds an attestation layer convert reads, as BuildKit
@@ -43,8 +44,8 @@ type Options struct {
 	// making it name the image.
 	Raw bool
 	// Name is the image name the documents are made to name
-	// (registry/repository[:tag]). Empty means the repository and the
-	// reference Convert was given.
+	// (registry/repository; a tag or digest is ignored, see
+	// sbomgen.ImageName). Empty means the repository Convert was given.
 	Name string
 	// MaxConcurrency bounds concurrent work (platforms, uploads); 0 means 4.
 	MaxConcurrency int
@@ -61,7 +62,8 @@ type Result struct {
 	NewIndex ocispec.Descriptor
 	// Stripped are the attestation manifests left out of NewIndex.
 	Stripped []ocispec.Descriptor
-	// Platforms are the platform manifests, in index order.
+	// Platforms are the platform manifests, in index order, each digest
+	// once (with the first platform the index lists it under).
 	Platforms []Platform
 	// Mode is how the repository indexes referrers, "" when no referrer
 	// was read or written.
@@ -117,14 +119,13 @@ func Convert(ctx context.Context, repo Repository, reference string, opts Option
 	if err != nil {
 		return nil, fmt.Errorf("%s: %s: %w", repo.Name(), reference, err)
 	}
+	// The documents name the repository, not the tag: converting another
+	// tag of the same index makes the same referrers, so writes nothing.
 	name := opts.Name
 	if name == "" {
 		name = repo.Name()
-		if _, err := digest.Parse(reference); err != nil {
-			name += ":" + reference
-		}
 	}
-	c := &converter{repo: repo, opts: opts, img: parseImageName(name), finder: exporter.NewFinder(repo)}
+	c := &converter{repo: repo, opts: opts, repository: sbomgen.ImageName(name), finder: exporter.NewFinder(repo)}
 
 	res := &Result{Index: root, NewIndex: root}
 	byDigest := map[digest.Digest]int{}
@@ -132,6 +133,11 @@ func Convert(ctx context.Context, repo Repository, reference string, opts Option
 	for _, img := range images {
 		if img.Attestation {
 			attestations = append(attestations, img)
+			continue
+		}
+		if _, ok := byDigest[img.Descriptor.Digest]; ok {
+			// One manifest under two platforms: one SBOM referrer,
+			// annotated with the first platform.
 			continue
 		}
 		byDigest[img.Descriptor.Digest] = len(res.Platforms)
@@ -244,10 +250,10 @@ func Convert(ctx context.Context, repo Repository, reference string, opts Option
 
 // converter holds what one Convert call shares between platforms.
 type converter struct {
-	repo   Repository
-	opts   Options
-	img    imageRef
-	finder *exporter.Finder
+	repo       Repository
+	opts       Options
+	repository string // what the documents name (sbomgen.ImageName)
+	finder     *exporter.Finder
 
 	mu   sync.Mutex
 	mode exporter.Mode
@@ -324,22 +330,16 @@ func (c *converter) artifact(ctx context.Context, p *Platform) (*exporter.Artifa
 		c.logf("%s: attestation %s holds no SPDX SBOM", oci.FormatPlatform(*p.Manifest.Platform), p.Attestation.Digest)
 		return nil, nil
 	}
-	names := make([]string, len(layers))
+	infos := make([]spdxInfo, len(layers))
 	for i, l := range layers {
-		names[i] = l.info.name
+		infos[i] = l.info
 	}
-	core := coreIndex(names)
-	p.Extras = len(layers)
-	if core < 0 {
-		c.logf("%s: attestation %s holds SBOMs of other build targets only (%v)", oci.FormatPlatform(*p.Manifest.Platform), p.Attestation.Digest, names)
-		return nil, nil
-	}
-	p.Extras--
-	l := layers[core]
+	l := layers[coreIndex(infos)]
+	p.Extras = len(layers) - 1
 
 	doc := []byte(l.stmt.Predicate)
 	if !c.opts.Raw {
-		named, ok, err := nameImage(doc, p.Manifest.Digest, c.img, *p.Manifest.Platform)
+		named, ok, err := nameImage(doc, p.Manifest.Digest, c.repository, *p.Manifest.Platform)
 		if err != nil {
 			return nil, err
 		}

@@ -192,7 +192,7 @@ func TestConvertBuildKitAttestations(t *testing.T) {
 			}
 			for i, p := range res.Platforms {
 				m := manifests[i]
-				if !p.Named || p.Extras != 1 {
+				if !p.Named || p.Extras != 2 {
 					t.Errorf("%s: named %v, extras %d", oci.FormatPlatform(*m.Platform), p.Named, p.Extras)
 				}
 				_, man, doc := referrer(t, r, m, oci.MediaTypeSPDX)
@@ -221,12 +221,79 @@ func TestConvertBuildKitAttestations(t *testing.T) {
 					t.Errorf("document changed beyond the root package: %.300s", doc)
 				}
 				purl := v.Packages[0].ExternalRefs[0]["referenceLocator"]
-				wantPurl := "pkg:oci/app@sha256%3A" + m.Digest.Encoded() + "?arch=" + m.Platform.Architecture + "&repository_url=" + strings.ReplaceAll(reg.Host, ":", "%3A") + "%2Fexample%2Fapp&tag=v1"
+				wantPurl := "pkg:oci/app@sha256%3A" + m.Digest.Encoded() + "?arch=" + m.Platform.Architecture + "&repository_url=" + strings.ReplaceAll(reg.Host, ":", "%3A") + "%2Fexample%2Fapp"
 				if purl != wantPurl {
 					t.Errorf("purl %s, want %s", purl, wantPurl)
 				}
 			}
 		})
+	}
+}
+
+// TestConvertOtherTag converts two tags of one index: the documents name
+// the repository, not the tag, so the second run finds the referrers the
+// first wrote and writes nothing.
+func TestConvertOtherTag(t *testing.T) {
+	ctx := context.Background()
+	src, root, _ := buildkitLayout(t, crafted{})
+	for _, reg := range registries(t) {
+		t.Run(string(reg.Kind), func(t *testing.T) {
+			r, counter := remote(t, reg.Host, "example/app")
+			push(t, r, src, root, "1.2")
+			push(t, r, src, root, "latest")
+			first, err := convert.Convert(ctx, r, "1.2", convert.Options{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if first.Written() != 2 {
+				t.Fatalf("first tag: %d written, want 2", first.Written())
+			}
+			for _, opts := range []convert.Options{{}, {Name: reg.Host + "/example/app:other"}} {
+				counter.Reset()
+				second, err := convert.Convert(ctx, r, "latest", opts)
+				if err != nil {
+					t.Fatal(err)
+				}
+				if second.Written() != 0 || writes(counter) != 0 {
+					t.Errorf("name %q: second tag wrote %d referrers, %d write requests: %v", opts.Name, second.Written(), writes(counter), counter.Log())
+				}
+				for i, p := range second.Platforms {
+					if !p.Existed || p.Referrer.Digest != first.Platforms[i].Referrer.Digest {
+						t.Errorf("name %q: platform %d: referrer %s existed %v, want %s", opts.Name, i, p.Referrer.Digest, p.Existed, first.Platforms[i].Referrer.Digest)
+					}
+				}
+			}
+		})
+	}
+}
+
+// TestConvertCoreNamedLikeExtra converts attestations whose image SBOM
+// was named "sbom-app" with the scanner's NAME parameter, the prefix of
+// the extra targets' names: BuildKit's order and creator still tell it.
+func TestConvertCoreNamedLikeExtra(t *testing.T) {
+	ctx := context.Background()
+	src, root, manifests := buildkitLayout(t, crafted{extras: true, coreName: "sbom-app"})
+	reg := registries(t)[0]
+	r, _ := remote(t, reg.Host, "app")
+	push(t, r, src, root, "v1")
+	res, err := convert.Convert(ctx, r, "v1", convert.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.Written() != len(manifests) {
+		t.Fatalf("written %d, want %d", res.Written(), len(manifests))
+	}
+	for i, m := range manifests {
+		if p := res.Platforms[i]; !p.Named || p.Extras != 2 {
+			t.Errorf("%s: named %v, extras %d", oci.FormatPlatform(*m.Platform), p.Named, p.Extras)
+		}
+		_, _, doc := referrer(t, r, m, oci.MediaTypeSPDX)
+		var v struct {
+			Name string `json:"name"`
+		}
+		if err := json.Unmarshal(doc, &v); err != nil || v.Name != "sbom-app" {
+			t.Errorf("published %q (%v), want the image's SBOM sbom-app", v.Name, err)
+		}
 	}
 }
 

@@ -19,20 +19,22 @@
 //
 // The document is made to name the image it describes, as affix's own
 // SBOMs do (sbomgen.DescribedDigest): its described root package gets the
-// purl pkg:oci/NAME@DIGEST (the platform manifest digest, qualifiers arch,
-// repository_url, tag) and a checksum of that digest, replacing any purl or
-// checksum of the same algorithm it had. Options.Raw publishes the
-// document exactly as BuildKit stored it.
+// purl pkg:oci/NAME@DIGEST (the platform manifest digest, qualifiers arch
+// and repository_url; no tag, so that every tag of the index converts to
+// the same referrers: sbomgen.ImagePURL) and a checksum of that digest,
+// replacing any purl or checksum of the same algorithm it had.
+// Options.Raw publishes the document exactly as BuildKit stored it.
 //
 // Only the SBOM of the final image is published. A BuildKit build with
 // BUILDKIT_SBOM_SCAN_STAGE or BUILDKIT_SBOM_SCAN_CONTEXT stores further
 // SPDX statements, of other stages or of the build context; they do not
 // describe the platform image (a scanner such as Trivy would take them for
-// its SBOM), so they are counted in PlatformResult.Extras and left out. The
-// final image's statement is the first one BuildKit stores; when there are
-// several, one whose document name starts with "sbom-" (BuildKit's prefix
-// for the extra targets, which affix-scanner and buildkit-syft-scanner use
-// as the document name) is never taken for it.
+// its SBOM), so they are counted in Platform.Extras and left out. The
+// final image's statement is the one BuildKit marked with its creator
+// "Tool: buildkit-<version>" (it adds it to that document only), else the
+// first one BuildKit stored (it sorts the final image's first). Document
+// names are not used: a scanner's NAME parameter may start with "sbom-",
+// BuildKit's prefix for the extra targets.
 //
 // Converting is idempotent: a referrer already listed for its subject is
 // not written again, and an index without attestation manifests is not

@@ -8,10 +8,11 @@ import (
 	"strings"
 	"time"
 
-	"github.com/affix-oci/affix/internal/oci"
-	"github.com/anchore/packageurl-go"
 	"github.com/opencontainers/go-digest"
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
+
+	"github.com/affix-oci/affix/internal/oci"
+	"github.com/affix-oci/affix/sbomgen"
 )
 
 // In-toto names.
@@ -25,7 +26,13 @@ const (
 
 // ExtraPrefix starts the names BuildKit gives the extra scan targets
 // (sbom-<stage>, sbom-context); scanners name their documents after them.
+// convert does not rely on it (see coreIndex): the NAME parameter of a
+// scanner may start with it too.
 const ExtraPrefix = "sbom-"
+
+// buildkitCreator starts the creator BuildKit adds to the final image's
+// SPDX document, and to no other (exporter/containerimage supplementSBOM).
+const buildkitCreator = "Tool: buildkit-"
 
 // parseStatement decodes an in-toto statement with an SPDX predicate.
 func parseStatement(b []byte) (*oci.Statement, error) {
@@ -48,6 +55,7 @@ type spdxInfo struct {
 	name      string
 	created   time.Time // zero when absent or malformed
 	generator string    // first "Tool:" creator, "" when none
+	buildkit  bool      // BuildKit marked it as the final image's (buildkitCreator)
 }
 
 func readSPDX(doc []byte) (spdxInfo, error) {
@@ -70,66 +78,38 @@ func readSPDX(doc []byte) (spdxInfo, error) {
 		info.created = t.UTC()
 	}
 	info.generator = oci.SPDXTool(v.CreationInfo.Creators)
+	info.buildkit = slices.ContainsFunc(v.CreationInfo.Creators, func(c string) bool { return strings.HasPrefix(c, buildkitCreator) })
 	return info, nil
 }
 
 // coreIndex returns the index of the statement that describes the final
-// image among docs (in the order BuildKit stored them, the final image's
-// first): the first, unless there are several and its name marks it as an
-// extra target. It returns -1 when every one is an extra.
-func coreIndex(names []string) int {
-	if len(names) == 1 {
-		return 0
+// image among the SPDX statements of one attestation manifest (docs, in
+// the order BuildKit stored them), or -1 when there are none. BuildKit
+// stores the final image's statement (the scanner's file named after the
+// core target, sbom.spdx.json) before the extra targets' (sbom-<stage>,
+// sbom-context; exporter/attestation's sort), and adds its own creator
+// "Tool: buildkit-<version>" to that one only (supplementSBOM). So it is
+// the first statement with BuildKit's creator, else the first. Document
+// names are not looked at: a scanner's NAME parameter may start with
+// "sbom-" as the extra targets' names do.
+func coreIndex(docs []spdxInfo) int {
+	if i := slices.IndexFunc(docs, func(d spdxInfo) bool { return d.buildkit }); i >= 0 {
+		return i
 	}
-	for i, n := range names {
-		if !strings.HasPrefix(n, ExtraPrefix) {
-			return i
-		}
+	if len(docs) == 0 {
+		return -1
 	}
-	return -1
-}
-
-// imageRef is the image a document is made to name.
-type imageRef struct {
-	repository string // registry/repository
-	tag        string // "" when none
-}
-
-// parseImageName splits NAME[:TAG][@DIGEST].
-func parseImageName(n string) imageRef {
-	n, _, _ = strings.Cut(n, "@")
-	if i := strings.LastIndex(n, ":"); i > strings.LastIndex(n, "/") {
-		return imageRef{repository: n[:i], tag: n[i+1:]}
-	}
-	return imageRef{repository: n}
-}
-
-// purl returns pkg:oci/NAME@DIGEST for the image, NAME the last path
-// segment of the repository, with the qualifiers arch, repository_url and
-// tag, as the purl specification has it for OCI images (and affix's own
-// SBOMs write it).
-func (r imageRef) purl(d digest.Digest, arch string) string {
-	name := strings.ToLower(r.repository[strings.LastIndex(r.repository, "/")+1:])
-	var q packageurl.Qualifiers
-	if arch != "" {
-		q = append(q, packageurl.Qualifier{Key: "arch", Value: arch})
-	}
-	if strings.Contains(r.repository, "/") {
-		q = append(q, packageurl.Qualifier{Key: "repository_url", Value: r.repository})
-	}
-	if r.tag != "" {
-		q = append(q, packageurl.Qualifier{Key: "tag", Value: r.tag})
-	}
-	return packageurl.NewPackageURL("oci", "", name, d.String(), q, "").ToString()
+	return 0
 }
 
 // nameImage returns doc (SPDX 2.x JSON) with its described root package
-// naming the image: a purl reference pkg:oci/NAME@DIGEST (replacing any
-// purl it had) and a checksum of DIGEST (replacing one of the same
-// algorithm). It reports false, and returns doc unchanged, when the
+// naming the image of repository repo: a purl reference
+// pkg:oci/NAME@DIGEST as affix's own documents have it
+// (sbomgen.ImagePURL, no tag), replacing any purl it had, and a checksum
+// of DIGEST (replacing one of the same algorithm). It reports false, and returns doc unchanged, when the
 // document does not describe exactly one package. The result is compact
 // JSON with sorted keys, a function of its input.
-func nameImage(doc []byte, d digest.Digest, img imageRef, platform ocispec.Platform) ([]byte, bool, error) {
+func nameImage(doc []byte, d digest.Digest, repo string, platform ocispec.Platform) ([]byte, bool, error) {
 	dec := json.NewDecoder(bytes.NewReader(doc))
 	dec.UseNumber()
 	var m map[string]any
@@ -170,7 +150,7 @@ func nameImage(doc []byte, d digest.Digest, img imageRef, platform ocispec.Platf
 	if root == nil {
 		return doc, false, nil
 	}
-	purl := img.purl(d, platform.Architecture)
+	purl := sbomgen.ImagePURL(repo, d, platform.Architecture)
 	refs, _ := root["externalRefs"].([]any)
 	refs = slices.DeleteFunc(refs, func(r any) bool {
 		ref, _ := r.(map[string]any)

@@ -14,21 +14,25 @@ import (
 )
 
 func TestCoreIndex(t *testing.T) {
+	doc := func(name string, buildkit bool) spdxInfo { return spdxInfo{name: name, buildkit: buildkit} }
 	tests := []struct {
-		names []string
-		want  int
+		name string
+		docs []spdxInfo
+		want int
 	}{
-		{[]string{"sbom"}, 0},
-		{[]string{"sbom-build"}, 0}, // a lone statement is the image's
-		{[]string{"sbom", "sbom-build"}, 0},
-		{[]string{"sbom-build", "sbom"}, 1},
-		{[]string{"registry.example.com/app:1", "sbom-context"}, 0},
-		{[]string{"sbom-a", "sbom-b"}, -1},
-		{[]string{"/run/src/core/sbom", "sbom-x"}, 0},
+		{"none", nil, -1},
+		{"one", []spdxInfo{doc("sbom", true)}, 0},
+		{"a lone statement is the image's", []spdxInfo{doc("sbom-build", false)}, 0},
+		{"BuildKit's order: the core first", []spdxInfo{doc("sbom", true), doc("sbom-build", false)}, 0},
+		{"NAME starting with sbom-", []spdxInfo{doc("sbom-app", true), doc("sbom-build", false), doc("sbom-context", false)}, 0},
+		{"NAME starting with sbom-, no BuildKit creator", []spdxInfo{doc("sbom-app", false), doc("sbom-context", false)}, 0},
+		{"BuildKit's creator wins over the order", []spdxInfo{doc("sbom-build", false), doc("sbom", true)}, 1},
+		{"full reference as NAME", []spdxInfo{doc("registry.example.com/app:1", true), doc("sbom-context", false)}, 0},
+		{"no creator, other names", []spdxInfo{doc("/run/src/core/sbom", false), doc("sbom-x", false)}, 0},
 	}
 	for _, tt := range tests {
-		if got := coreIndex(tt.names); got != tt.want {
-			t.Errorf("coreIndex(%v) = %d, want %d", tt.names, got, tt.want)
+		if got := coreIndex(tt.docs); got != tt.want {
+			t.Errorf("%s: coreIndex(%v) = %d, want %d", tt.name, tt.docs, got, tt.want)
 		}
 	}
 }
@@ -40,7 +44,9 @@ func TestReadSPDX(t *testing.T) {
 		wantErr bool
 	}{
 		{`{"spdxVersion":"SPDX-2.3","name":"sbom","creationInfo":{"created":"2024-05-06T07:08:09+02:00","creators":["Organization: x","Tool: affix-1+syft-v1","Tool: buildkit-v0.34.2"]}}`,
-			spdxInfo{name: "sbom", created: time.Date(2024, 5, 6, 5, 8, 9, 0, time.UTC), generator: "affix-1+syft-v1"}, false},
+			spdxInfo{name: "sbom", created: time.Date(2024, 5, 6, 5, 8, 9, 0, time.UTC), generator: "affix-1+syft-v1", buildkit: true}, false},
+		{`{"spdxVersion":"SPDX-2.3","name":"sbom-build","creationInfo":{"creators":["Tool: affix-1+syft-v1"]}}`,
+			spdxInfo{name: "sbom-build", generator: "affix-1+syft-v1"}, false},
 		{`{"spdxVersion":"SPDX-2.2","name":"n","creationInfo":{"created":"yesterday","creators":["Tool:   "]}}`, spdxInfo{name: "n"}, false},
 		{`{"spdxVersion":"SPDX-3.0"}`, spdxInfo{}, true},
 		{`{"bomFormat":"CycloneDX"}`, spdxInfo{}, true},
@@ -85,7 +91,7 @@ func TestParseStatement(t *testing.T) {
 
 func TestNameImage(t *testing.T) {
 	d := digest.FromString("platform manifest")
-	img := parseImageName("registry.example.com/team/App:1.0@sha256:" + d.Encoded())
+	img := "registry.example.com/team/App:1.0@sha256:" + d.Encoded()
 	amd64 := ocispec.Platform{OS: "linux", Architecture: "amd64"}
 	root := `{"SPDXID":"SPDXRef-Root","name":"sbom","checksums":[{"algorithm":"SHA256","checksumValue":"00"},{"algorithm":"SHA1","checksumValue":"11"}],"externalRefs":[{"referenceCategory":"PACKAGE-MANAGER","referenceType":"purl","referenceLocator":"pkg:generic/sbom"},{"referenceCategory":"SECURITY","referenceType":"cpe23Type","referenceLocator":"cpe:2.3:a:x:x:1:*:*:*:*:*:*:*"}]}`
 	other := `{"SPDXID":"SPDXRef-Other","name":"musl","versionInfo":"1"}`
@@ -138,7 +144,7 @@ func TestNameImage(t *testing.T) {
 					}
 					continue
 				}
-				wantPurl := "pkg:oci/app@sha256%3A" + d.Encoded() + "?arch=amd64&repository_url=registry.example.com%2Fteam%2FApp&tag=1.0"
+				wantPurl := "pkg:oci/app@sha256%3A" + d.Encoded() + "?arch=amd64&repository_url=registry.example.com%2Fteam%2FApp"
 				if len(p.Refs) != 2 || p.Refs[0]["referenceType"] != "cpe23Type" || p.Refs[1]["referenceLocator"] != wantPurl {
 					t.Errorf("external refs %v, want the cpe kept and the purl %s", p.Refs, wantPurl)
 				}
@@ -154,20 +160,6 @@ func TestNameImage(t *testing.T) {
 	}
 	if _, _, err := nameImage([]byte("{"), d, img, amd64); !errors.Is(err, ErrBadAttestation) {
 		t.Errorf("bad JSON: %v", err)
-	}
-}
-
-func TestParseImageName(t *testing.T) {
-	for in, want := range map[string]imageRef{
-		"localhost:5000/app:v1":       {"localhost:5000/app", "v1"},
-		"localhost:5000/app":          {"localhost:5000/app", ""},
-		"r.example/a/b:t@sha256:0123": {"r.example/a/b", "t"},
-		"r.example/a/b@sha256:0123":   {"r.example/a/b", ""},
-		"image":                       {"image", ""},
-	} {
-		if got := parseImageName(in); got != want {
-			t.Errorf("parseImageName(%q) = %+v, want %+v", in, got, want)
-		}
 	}
 }
 

@@ -24,12 +24,20 @@ const created = "2024-05-06T07:08:09Z"
 
 // spdxDoc is an SPDX document as affix-scanner writes it for a directory
 // (one described root package, the directory), after BuildKit added its
-// own creator.
+// own creator, as it does to the final image's document.
 func spdxDoc(name string) map[string]any {
+	d := extraDoc(name)
+	d["creationInfo"] = map[string]any{"created": created, "creators": []string{"Tool: affix-test+syft-v1", "Tool: buildkit-v0.34.2"}}
+	return d
+}
+
+// extraDoc is spdxDoc of an extra target (a stage, the context), which
+// BuildKit stores as the scanner wrote it.
+func extraDoc(name string) map[string]any {
 	return map[string]any{
 		"spdxVersion": "SPDX-2.3", "dataLicense": "CC0-1.0", "SPDXID": "SPDXRef-DOCUMENT", "name": name,
 		"documentNamespace": "https://example.invalid/" + name,
-		"creationInfo":      map[string]any{"created": created, "creators": []string{"Tool: affix-test+syft-v1", "Tool: buildkit-v0.34.2"}},
+		"creationInfo":      map[string]any{"created": created, "creators": []string{"Tool: affix-test+syft-v1"}},
 		"packages": []any{
 			map[string]any{"SPDXID": "SPDXRef-DocumentRoot-Directory-" + name, "name": name, "primaryPackagePurpose": "FILE"},
 			map[string]any{"SPDXID": "SPDXRef-Package-apk-musl", "name": "musl", "versionInfo": "1.2.5-r0", "size": 1234567890123,
@@ -41,8 +49,12 @@ func spdxDoc(name string) map[string]any {
 
 // crafted configures buildkitLayout.
 type crafted struct {
-	// extras adds an SBOM of a stage "build" after the image's.
+	// extras adds an SBOM of a stage "build" and one of the build context
+	// after the image's.
 	extras bool
+	// coreName is the name of the image's SBOM (the scanner's NAME
+	// parameter); empty means "sbom".
+	coreName string
 	// provenance adds an SLSA provenance statement.
 	provenance bool
 	// wrongSubject makes the statements name another digest.
@@ -84,9 +96,13 @@ func buildkitLayout(t *testing.T, c crafted) (*oci.Layout, ocispec.Descriptor, [
 			d.Annotations = map[string]string{"in-toto.io/predicate-type": pt}
 			return d
 		}
-		layers := []ocispec.Descriptor{stmt("https://spdx.dev/Document", spdxDoc("sbom"))}
+		core := c.coreName
+		if core == "" {
+			core = "sbom"
+		}
+		layers := []ocispec.Descriptor{stmt("https://spdx.dev/Document", spdxDoc(core))}
 		if c.extras {
-			layers = append(layers, stmt("https://spdx.dev/Document", spdxDoc("sbom-build")))
+			layers = append(layers, stmt("https://spdx.dev/Document", extraDoc("sbom-build")), stmt("https://spdx.dev/Document", extraDoc("sbom-context")))
 		}
 		if c.provenance {
 			layers = append(layers, stmt("https://slsa.dev/provenance/v0.2", map[string]any{"builder": map[string]any{"id": ""}}))

@@ -52,7 +52,9 @@ const (
 	// ParamName is the name of the main target's documents (the SPDX
 	// document name and its root package); default: the target's name,
 	// "sbom". Extra targets keep their own names (sbom-<stage>,
-	// sbom-context), which is how `affix convert` tells them apart.
+	// sbom-context). A NAME may start with "sbom-" too: `affix convert`
+	// finds the main target's document by BuildKit's order and creator,
+	// not by its name.
 	ParamName = "NAME"
 	// ParamSourceDateEpoch is the documents' creation time, in seconds
 	// since the Unix epoch. Default: SOURCE_DATE_EPOCH of the scanner's

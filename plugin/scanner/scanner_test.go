@@ -334,30 +334,38 @@ func TestRun(t *testing.T) {
 	}
 }
 
+// TestRunName checks that NAME names the main target's document and not
+// its file: BuildKit finds the final image's statement by the file name
+// (sbom.*), and affix convert by BuildKit's order, so a NAME with the
+// extra targets' prefix "sbom-" is fine.
 func TestRunName(t *testing.T) {
 	if testing.Short() {
 		t.Skip("scans with syft")
 	}
-	env, out := protocolDirs(t, fixture.Layer{{Path: "etc/os-release", Data: []byte(fixture.AlpineOSRelease)}}, nil)
-	cfg, err := ConfigFromEnv(append(env, "BUILDKIT_SCAN_NAME=registry.example.com/app:1.0"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := Run(context.Background(), cfg, Options{}); err != nil {
-		t.Fatal(err)
-	}
-	b, err := os.ReadFile(filepath.Join(out, "sbom.spdx.json"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	var stmt struct {
-		Predicate struct {
-			Name string `json:"name"`
-		} `json:"predicate"`
-	}
-	json.Unmarshal(b, &stmt)
-	if stmt.Predicate.Name != "registry.example.com/app:1.0" {
-		t.Errorf("document name %q", stmt.Predicate.Name)
+	for _, name := range []string{"registry.example.com/app:1.0", "sbom-app"} {
+		t.Run(name, func(t *testing.T) {
+			env, out := protocolDirs(t, fixture.Layer{{Path: "etc/os-release", Data: []byte(fixture.AlpineOSRelease)}}, nil)
+			cfg, err := ConfigFromEnv(append(env, "BUILDKIT_SCAN_NAME="+name))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if _, err := Run(context.Background(), cfg, Options{}); err != nil {
+				t.Fatal(err)
+			}
+			b, err := os.ReadFile(filepath.Join(out, "sbom.spdx.json"))
+			if err != nil {
+				t.Fatal(err)
+			}
+			var stmt struct {
+				Predicate struct {
+					Name string `json:"name"`
+				} `json:"predicate"`
+			}
+			json.Unmarshal(b, &stmt)
+			if stmt.Predicate.Name != name {
+				t.Errorf("document name %q, want %q", stmt.Predicate.Name, name)
+			}
+		})
 	}
 }
 
