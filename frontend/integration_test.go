@@ -8,6 +8,7 @@ import (
 	"debug/elf"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"io"
 	"net"
 	"os"
@@ -22,6 +23,8 @@ import (
 	"github.com/affix-oci/affix/internal/buildkittest"
 	"github.com/affix-oci/affix/internal/oci"
 	"github.com/containerd/platforms"
+	"github.com/klauspost/compress/zstd"
+	"github.com/opencontainers/go-digest"
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
 	"golang.org/x/crypto/ssh/agent"
 )
@@ -168,7 +171,7 @@ func imageFile(t *testing.T, dir string, m ocispec.Descriptor, p string) ([]byte
 		if err != nil {
 			t.Fatal(err)
 		}
-		zr, err := gzip.NewReader(rc)
+		zr, err := decompress(man.Layers[i], rc)
 		if err != nil {
 			rc.Close()
 			t.Fatalf("layer %s: %v", man.Layers[i].Digest, err)
@@ -194,6 +197,20 @@ func imageFile(t *testing.T, dir string, m ocispec.Descriptor, p string) ([]byte
 		rc.Close()
 	}
 	return nil, false
+}
+
+// decompress returns the tar stream of layer d, read from r, by its media
+// type (estargz is gzip).
+func decompress(d ocispec.Descriptor, r io.Reader) (io.Reader, error) {
+	switch {
+	case strings.HasSuffix(d.MediaType, "+zstd"):
+		return zstd.NewReader(r)
+	case strings.HasSuffix(d.MediaType, "+gzip"), strings.HasSuffix(d.MediaType, ".tar.gzip"):
+		return gzip.NewReader(r)
+	case strings.HasSuffix(d.MediaType, ".tar"):
+		return r, nil
+	}
+	return nil, fmt.Errorf("layer media type %q", d.MediaType)
 }
 
 // imageConfig reads the config of image m.
@@ -503,6 +520,83 @@ RUN mkdir -p /data && echo reproducible > /data/file && touch /data/touched
 	cfg := imageConfig(t, first.Layout, first.Manifests[0])
 	if cfg.Created == nil || cfg.Created.Unix() != 1700000000 {
 		t.Errorf("config created %v, want the epoch", cfg.Created)
+	}
+}
+
+// TestIntegrationCompression builds with the exporter's compression
+// attributes, as buildx's --output type=oci,compression=... passes them,
+// and checks that every layer is compressed so and decompresses to its
+// config's diff ID (what sbomgen verifies when it scans the image).
+func TestIntegrationCompression(t *testing.T) {
+	d := sharedDaemon(t)
+	dir := writeContext(t, map[string]string{
+		"Dockerfile": `FROM scratch
+COPY busybox /bin/busybox
+RUN ["/bin/busybox", "sh", "-c", "echo compressed > /file"]
+`,
+	}, true)
+	for _, c := range []struct {
+		name      string
+		attrs     map[string]string
+		mediaType string
+		// annotation each layer descriptor carries, when set
+		annotation string
+	}{
+		{name: "zstd", attrs: map[string]string{"compression": "zstd", "compression-level": "3", "force-compression": "true"},
+			mediaType: ocispec.MediaTypeImageLayerZstd},
+		{name: "estargz", attrs: map[string]string{"compression": "estargz", "force-compression": "true"},
+			mediaType: ocispec.MediaTypeImageLayerGzip, annotation: "containerd.io/snapshot/stargz/toc.digest"},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			res, err := Build(t.Context(), Options{
+				ContextDir:      dir,
+				Platforms:       []string{"linux/amd64"},
+				Builder:         d.Addr,
+				SourceDateEpoch: "1700000000",
+				ExportAttrs:     c.attrs,
+				Output:          filepath.Join(t.TempDir(), "layout"),
+			})
+			if err != nil {
+				t.Fatal(err)
+			}
+			checkLayout(t, res)
+			m := res.Manifests[0]
+			wantFile(t, res.Layout, m, "/file", "compressed\n")
+			l := openLayout(t, res.Layout)
+			var man ocispec.Manifest
+			if _, err := oci.ReadJSON(t.Context(), l, m, &man); err != nil {
+				t.Fatal(err)
+			}
+			cfg := imageConfig(t, res.Layout, m)
+			if len(man.Layers) != 2 || len(cfg.RootFS.DiffIDs) != len(man.Layers) {
+				t.Fatalf("%d layers, %d diff IDs", len(man.Layers), len(cfg.RootFS.DiffIDs))
+			}
+			for i, ld := range man.Layers {
+				if ld.MediaType != c.mediaType {
+					t.Errorf("layer %d: media type %s, want %s", i, ld.MediaType, c.mediaType)
+				}
+				if c.annotation != "" && ld.Annotations[c.annotation] == "" {
+					t.Errorf("layer %d: no %s annotation: %v", i, c.annotation, ld.Annotations)
+				}
+				rc, err := l.Fetch(t.Context(), ld)
+				if err != nil {
+					t.Fatal(err)
+				}
+				zr, err := decompress(ld, rc)
+				if err != nil {
+					rc.Close()
+					t.Fatal(err)
+				}
+				got, err := digest.FromReader(zr)
+				rc.Close()
+				if err != nil {
+					t.Fatal(err)
+				}
+				if got != cfg.RootFS.DiffIDs[i] {
+					t.Errorf("layer %d: uncompressed %s, diff ID %s", i, got, cfg.RootFS.DiffIDs[i])
+				}
+			}
+		})
 	}
 }
 

@@ -141,6 +141,16 @@ type Options struct {
 	// identical rebuild gives the same image index digest.
 	// Result.SourceDateEpoch is the epoch only when it is an integer.
 	SourceDateEpoch string
+	// ExportAttrs are extra attributes of BuildKit's oci exporter, the
+	// keys of buildx's --output type=oci,... other than type, dest and
+	// tar: compression (uncompressed, gzip, estargz or zstd),
+	// compression-level (0-9 for gzip and estargz, 0-22 for zstd),
+	// force-compression (true recompresses base image layers too),
+	// oci-mediatypes (only true: SBOM referrers need OCI media types) and
+	// rewrite-timestamp (true is implied by SourceDateEpoch; false with
+	// one is refused). Any other key, annotations included (they are
+	// Annotations), is ErrInvalidOption.
+	ExportAttrs map[string]string
 	// Builder is the buildkitd address: unix://PATH, tcp://HOST:PORT,
 	// docker-container://NAME, podman-container://NAME,
 	// nerdctl-container://NAME, kube-pod://POD[?namespace=..&context=..]
@@ -301,6 +311,9 @@ func newPlan(opts Options) (*plan, error) {
 	}
 	// After the contexts: SOURCE_DATE_EPOCH may name one.
 	if err := p.setEpoch(opts.SourceDateEpoch, args, lookup); err != nil {
+		return nil, err
+	}
+	if err := p.setExportAttrs(opts.ExportAttrs); err != nil {
 		return nil, err
 	}
 	for k, v := range args {

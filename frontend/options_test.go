@@ -2,6 +2,7 @@ package frontend
 
 import (
 	"errors"
+	"maps"
 	"os"
 	"path/filepath"
 	"slices"
@@ -379,6 +380,36 @@ func TestNewPlan(t *testing.T) {
 		}, wantErr: ErrInvalidOption, wantMsg: `build-arg SOURCE_DATE_EPOCH "srcdat": ` + stagesFile + ` has no stage "srcdat"`},
 		{name: "SOURCE_DATE_EPOCH not a number or name", mod: func(o *Options) { o.BuildArgs = []string{"SOURCE_DATE_EPOCH=1.5"} },
 			wantErr: ErrInvalidOption, wantMsg: `want seconds since 1970-01-01 UTC, "context", a build context name or a stage name`},
+		{
+			name: "export attributes",
+			mod: func(o *Options) {
+				o.ExportAttrs = map[string]string{"compression": "zstd", "compression-level": "19", "force-compression": "1", "oci-mediatypes": "true", "rewrite-timestamp": "false"}
+			},
+			check: func(t *testing.T, p *plan) {
+				want := map[string]string{"tar": "false", "oci-mediatypes": "true", "compression": "zstd", "compression-level": "19", "force-compression": "true"}
+				if !maps.Equal(p.exportAttrs, want) {
+					t.Errorf("export attrs %v, want %v", p.exportAttrs, want)
+				}
+			},
+		},
+		{
+			name: "rewrite-timestamp=true with an epoch",
+			mod: func(o *Options) {
+				o.SourceDateEpoch = "1"
+				o.ExportAttrs = map[string]string{"rewrite-timestamp": "true"}
+			},
+			check: func(t *testing.T, p *plan) {
+				if p.exportAttrs["rewrite-timestamp"] != "true" {
+					t.Errorf("export attrs %v", p.exportAttrs)
+				}
+			},
+		},
+		{name: "rewrite-timestamp=false with an epoch", mod: func(o *Options) {
+			o.LookupEnv = env(map[string]string{"SOURCE_DATE_EPOCH": "context"})
+			o.ExportAttrs = map[string]string{"rewrite-timestamp": "false"}
+		}, wantErr: ErrInvalidOption, wantMsg: "affix always rewrites layer timestamps"},
+		{name: "unknown export attribute", mod: func(o *Options) { o.ExportAttrs = map[string]string{"push": "true"} },
+			wantErr: ErrInvalidOption, wantMsg: `output "push": not an oci exporter attribute`},
 		{name: "secret type=env unset", mod: func(o *Options) { o.Secrets = []string{"id=TOKEN,type=env"} },
 			wantErr: ErrInvalidOption, wantMsg: `secret "id=TOKEN,type=env": environment variable TOKEN is not set`},
 		{name: "platform without node", mod: func(o *Options) {
