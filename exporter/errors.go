@@ -22,9 +22,10 @@ var (
 	// ErrSubjectRejected means the registry refused a manifest because of
 	// its subject (or artifactType) field.
 	ErrSubjectRejected = errors.New("registry rejected a manifest with a subject")
-	// ErrReferrerLost means a referrer kept disappearing from the referrers
-	// index because other writers overwrote it, for longer than the verify
-	// rounds allow.
+	// ErrReferrerLost means a referrer was not seen in two consecutive
+	// reads of the referrers index within the verify rounds: other writers
+	// kept overwriting it, or reading the index kept failing (the error
+	// then wraps the last failure too). The tag was not moved.
 	ErrReferrerLost = errors.New("referrer entry not stable in the referrers index")
 	// ErrInvalidArtifact means an artifact cannot be attached as given
 	// (no subject, an SBOM on an index, no content).
@@ -32,8 +33,8 @@ var (
 	// ErrInvalidSource means the image to push is not an index or manifest,
 	// or is malformed.
 	ErrInvalidSource = errors.New("invalid image")
-	// ErrPushClosed means Attach or Commit was called after Commit, or
-	// after the push failed.
+	// ErrPushClosed means Attach was called after Ready or Commit, or
+	// Commit after Commit.
 	ErrPushClosed = errors.New("push already committed or failed")
 )
 

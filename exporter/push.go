@@ -72,6 +72,12 @@ type Image struct {
 // uploads its blobs at once and waits for Images before writing its
 // manifest, so a scan can overlap the upload. Commit must be called after
 // Images and every Attach have returned.
+//
+// Where the registry has no referrers API, each entry Attach writes in a
+// referrers index is verified by re-reads that continue in the background
+// after Attach returns. Ready waits for them, and Commit, which calls
+// Ready first, moves no tag unless Images and every verification
+// succeeded.
 type Push struct {
 	target Target
 	opts   Options
@@ -88,7 +94,11 @@ type Push struct {
 	mode      Mode
 	tagLocks  map[string]*sync.Mutex
 	referrers []Referrer
-	closed    bool
+	closed    bool // Commit called: no Attach, no second Commit
+	sealed    bool // Ready called: no verification starts
+
+	readyOnce sync.Once
+	readyErr  error
 
 	verifying sync.WaitGroup
 	cancels   []context.CancelFunc
@@ -467,15 +477,16 @@ func replaceManifests(index []byte, manifests []ocispec.Descriptor) ([]byte, err
 // the referrer's descriptor. It is safe to call concurrently.
 //
 // Where the registry has no referrers API, the re-reads that verify the
-// entry continue after Attach returns, until Commit (whose ctx then bounds
-// them) has waited for them.
+// entry continue after Attach returns; Ready (and so Commit) waits for
+// them, and Commit moves no tag unless they succeed. Attach after Ready or
+// Commit returns ErrPushClosed.
 func (p *Push) Attach(ctx context.Context, a Artifact) (ocispec.Descriptor, error) {
 	desc, data, err := a.Manifest()
 	if err != nil {
 		return ocispec.Descriptor{}, err
 	}
 	p.mu.Lock()
-	closed := p.closed
+	closed := p.closed || p.sealed
 	p.mu.Unlock()
 	if closed {
 		return ocispec.Descriptor{}, ErrPushClosed
@@ -522,29 +533,51 @@ func (p *Push) Attach(ctx context.Context, a Artifact) (ocispec.Descriptor, erro
 			return ocispec.Descriptor{}, fmt.Errorf("referrer %s of %s: %w", desc.Digest, a.Subject.Digest, err)
 		}
 		if wrote {
-			// The verification outlives Attach (whose ctx may be a
-			// per-scan context that ends with it): Commit waits for it and
-			// its ctx cancels it.
-			vctx, cancel := context.WithCancel(context.WithoutCancel(ctx))
-			p.mu.Lock()
-			p.cancels = append(p.cancels, cancel)
-			p.mu.Unlock()
-			p.verifying.Add(1)
-			go func() {
-				defer p.verifying.Done()
-				defer cancel()
-				if err := p.verify(vctx, a.Subject.Digest, desc); err != nil {
-					p.verifyMu.Lock()
-					p.verifyErr = append(p.verifyErr, fmt.Errorf("referrer %s of %s: %w", desc.Digest, a.Subject.Digest, err))
-					p.verifyMu.Unlock()
-				}
-			}()
+			if err := p.startVerify(ctx, a.Subject.Digest, desc); err != nil {
+				return ocispec.Descriptor{}, fmt.Errorf("referrer %s of %s: %w", desc.Digest, a.Subject.Digest, err)
+			}
 		}
 	}
 	p.mu.Lock()
 	p.referrers = append(p.referrers, Referrer{Subject: a.Subject.Digest, Descriptor: desc, Mode: mode})
 	p.mu.Unlock()
 	return desc, nil
+}
+
+// startVerify starts the verification of entry in the referrers index of
+// subject. It outlives Attach, whose ctx may be a per-scan context that
+// ends with it: Ready waits for it and its ctx cancels it. Once Ready has
+// begun no verification starts (ErrPushClosed), so none escapes its wait.
+func (p *Push) startVerify(ctx context.Context, subject digest.Digest, entry ocispec.Descriptor) error {
+	vctx, cancel := context.WithCancel(context.WithoutCancel(ctx))
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.sealed {
+		cancel()
+		return ErrPushClosed
+	}
+	p.cancels = append(p.cancels, cancel)
+	p.verifying.Add(1)
+	go func() {
+		defer p.verifying.Done()
+		defer cancel()
+		if err := p.verify(vctx, subject, entry); err != nil {
+			p.verifyMu.Lock()
+			p.verifyErr = append(p.verifyErr, fmt.Errorf("referrer %s of %s: %w", entry.Digest, subject, err))
+			p.verifyMu.Unlock()
+		}
+	}()
+	return nil
+}
+
+// cancelVerifications cancels every verification started.
+func (p *Push) cancelVerifications() {
+	p.mu.Lock()
+	cancels := slices.Clone(p.cancels)
+	p.mu.Unlock()
+	for _, c := range cancels {
+		c()
+	}
 }
 
 // learn records the referrers mode of the target from the first referrer
@@ -578,9 +611,44 @@ func (p *Push) hasManifest(d digest.Digest) bool {
 	return found
 }
 
-// Commit writes the root by tag (or by digest without a tag), the last
-// write of the push, then waits for the referrers index verification and
-// returns what was pushed. A push without an image only waits.
+// Ready waits until the push may move its tag: for Images, and for the
+// verification of every referrers index entry Attach wrote, and returns
+// their errors, joined. It writes nothing. ctx bounds the wait: when it
+// ends, the verifications are cancelled and Ready returns their context
+// errors. Call it after Images and every Attach have returned; Attach
+// after Ready returns ErrPushClosed, so that no verification escapes the
+// wait. Calling it again returns the first result. Commit calls it.
+func (p *Push) Ready(ctx context.Context) error {
+	p.mu.Lock()
+	p.sealed = true
+	p.mu.Unlock()
+	p.readyOnce.Do(func() { p.readyErr = p.ready(ctx) })
+	return p.readyErr
+}
+
+func (p *Push) ready(ctx context.Context) error {
+	var errs []error
+	if err := p.Images(ctx); err != nil {
+		errs = append(errs, err)
+	}
+	stop := context.AfterFunc(ctx, p.cancelVerifications)
+	p.verifying.Wait()
+	stop()
+	p.verifyMu.Lock()
+	errs = append(errs, p.verifyErr...)
+	p.verifyMu.Unlock()
+	if len(errs) == 1 {
+		return errs[0]
+	}
+	return errors.Join(errs...)
+}
+
+// Commit calls Ready and, only when it succeeded, writes the root by tag
+// (or by digest without a tag): the last write of the push. When Images
+// failed or a referrer could not be verified in its referrers index,
+// Commit returns that error having written nothing, so the tag is not
+// moved. A push without an image writes nothing. It returns what was
+// pushed. A second Commit returns ErrPushClosed.
 func (p *Push) Commit(ctx context.Context) (*Result, error) {
 	p.mu.Lock()
 	if p.closed {
@@ -589,37 +657,17 @@ func (p *Push) Commit(ctx context.Context) (*Result, error) {
 	}
 	p.closed = true
 	p.mu.Unlock()
-	stop := context.AfterFunc(ctx, func() {
-		p.mu.Lock()
-		defer p.mu.Unlock()
-		for _, c := range p.cancels {
-			c()
-		}
-	})
-	defer stop()
-	if p.img != nil {
-		if err := p.Images(ctx); err != nil {
-			p.verifying.Wait()
-			return nil, err
-		}
+	if err := p.Ready(ctx); err != nil {
+		return nil, err
 	}
-	var commitErr error
 	if p.plan != nil {
 		ref := p.opts.Tag
 		if ref == "" {
 			ref = p.plan.desc.Digest.String()
 		}
-		// The verification runs meanwhile; it may finish after the tag.
 		if err := p.pushManifest(ctx, p.plan, ref); err != nil {
-			commitErr = fmt.Errorf("writing %s: %w", ref, err)
+			return nil, fmt.Errorf("writing %s: %w", ref, err)
 		}
-	}
-	p.verifying.Wait()
-	if commitErr != nil {
-		return nil, commitErr
-	}
-	if err := errors.Join(p.verifyErr...); err != nil {
-		return nil, err
 	}
 	return p.result(), nil
 }

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"math/rand/v2"
+	"net/http"
 	"sync"
 	"time"
 
@@ -162,14 +163,21 @@ func (p *Push) verifyDelay() time.Duration {
 // verify re-reads the referrers index after a jittered delay until entry
 // has been present in two consecutive reads, merging it back whenever
 // another writer dropped it (registries such as distribution ignore
-// If-Match, so a concurrent writer's lost update is repaired here). It
-// gives up after VerifyRounds reads with ErrReferrerLost.
+// If-Match, so a concurrent writer's lost update is repaired here). A read
+// or write that fails in a way that may pass (a 5xx or 429 the transport's
+// retries did not outlast, a dropped connection, a corrupted body) counts
+// as an unstable round, not as the end: the next round tries again. A
+// context error, or any other failure, ends it. It gives up after
+// VerifyRounds reads with ErrReferrerLost (and the last failure, if the
+// last round failed).
 func (p *Push) verify(ctx context.Context, subject digest.Digest, entry ocispec.Descriptor) error {
 	rounds := p.opts.VerifyRounds
 	if rounds <= 0 {
 		rounds = 10
 	}
+	tag := ReferrersTag(subject)
 	stable := 0
+	var failed error // of the last round, if it failed
 	for round := 0; round < rounds; round++ {
 		if err := sleep(ctx, jitter(p.verifyDelay())); err != nil {
 			return err
@@ -179,8 +187,14 @@ func (p *Push) verify(ctx context.Context, subject digest.Digest, entry ocispec.
 		ri, err := readReferrersIndex(ctx, p.target, subject)
 		if err != nil {
 			l.Unlock()
-			return err
+			if ctx.Err() != nil || !transient(err) {
+				return err
+			}
+			stable, failed = 0, err
+			p.logf("verifying referrer %s: %v; reading %s again", entry.Digest, err, tag)
+			continue
 		}
+		failed = nil
 		if ri.has(entry.Digest) {
 			l.Unlock()
 			stable++
@@ -190,15 +204,42 @@ func (p *Push) verify(ctx context.Context, subject digest.Digest, entry ocispec.
 			continue
 		}
 		stable = 0
-		p.logf("referrer %s was dropped from %s by another writer; merging it again", entry.Digest, ReferrersTag(subject))
+		p.logf("referrer %s was dropped from %s by another writer; merging it again", entry.Digest, tag)
 		ri.add(entry)
 		err = writeReferrersIndex(ctx, p.target, subject, ri)
 		l.Unlock()
 		if err != nil && !errors.Is(err, ErrPreconditionFailed) {
-			return fmt.Errorf("writing referrers tag %s: %w", ReferrersTag(subject), err)
+			err = fmt.Errorf("writing referrers tag %s: %w", tag, err)
+			if ctx.Err() != nil || !transient(err) {
+				return err
+			}
+			failed = err
+			p.logf("verifying referrer %s: %v; reading %s again", entry.Digest, err, tag)
 		}
 	}
-	return fmt.Errorf("%s after %d reads: %w", ReferrersTag(subject), rounds, ErrReferrerLost)
+	if failed != nil {
+		return fmt.Errorf("%s after %d reads: %w: %w", tag, rounds, ErrReferrerLost, failed)
+	}
+	return fmt.Errorf("%s after %d reads: %w", tag, rounds, ErrReferrerLost)
+}
+
+// transient reports whether a registry request that failed with err may
+// succeed when sent again later: 408, 429 or a 5xx other than 501 and 505,
+// a dropped or stalled connection, or a body that did not match its
+// digest. Context errors are not transient.
+func transient(err error) bool {
+	if isContextErr(err) {
+		return false
+	}
+	switch s := status(err); {
+	case s == http.StatusRequestTimeout || s == http.StatusTooManyRequests:
+		return true
+	case s >= 500:
+		return s != http.StatusNotImplemented && s != http.StatusHTTPVersionNotSupported
+	case s != 0:
+		return false
+	}
+	return retryableErr(err) || errors.Is(err, oci.ErrDigestMismatch)
 }
 
 // jitter returns a duration between 75% and 150% of d.

@@ -1,0 +1,132 @@
+package exporter_test
+
+import (
+	"context"
+	"errors"
+	"net/http"
+	"strings"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/opencontainers/go-digest"
+	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
+	"oras.land/oras-go/v2/registry/remote/auth"
+
+	"github.com/affix-oci/affix/exporter"
+	"github.com/affix-oci/affix/internal/oci"
+	"github.com/affix-oci/affix/internal/registrytest"
+)
+
+// quickClient is a client whose retries give up after 2 attempts with
+// millisecond waits, so that faults outlast them at once.
+func quickClient(counter *exporter.Counter) *auth.Client {
+	return &auth.Client{
+		Client: &http.Client{Transport: &exporter.Retry{Base: counter, Attempts: 2, MinWait: time.Millisecond, MaxWait: 5 * time.Millisecond}},
+		Cache:  auth.NewCache(),
+	}
+}
+
+// dropper is a Target on which another writer drops the entry this push
+// writes to a referrers index right after each write, as a concurrent
+// writer on a registry that ignores If-Match can.
+type dropper struct {
+	exporter.Target
+	drops atomic.Int32
+}
+
+func (d *dropper) PushManifest(ctx context.Context, desc ocispec.Descriptor, data []byte, reference, ifMatch string) (digest.Digest, error) {
+	subject, err := d.Target.PushManifest(ctx, desc, data, reference, ifMatch)
+	if err != nil || !strings.HasPrefix(reference, "sha256-") {
+		return subject, err
+	}
+	empty := []byte(`{"schemaVersion":2,"mediaType":"application/vnd.oci.image.index.v1+json","manifests":[]}`)
+	if _, err := d.Target.PushManifest(ctx, oci.DescriptorFor(ocispec.MediaTypeImageIndex, empty), empty, reference, ""); err != nil {
+		return subject, err
+	}
+	d.drops.Add(1)
+	return subject, nil
+}
+
+// TestVerifyBeforeTag: the tag moves only once every referrers index
+// entry is verified. Reads of the referrers tag that fail for a while
+// after its write (a 503 or a dropped connection the transport's retries
+// did not outlast) are unstable rounds: the push completes. When they keep
+// failing, or another writer keeps dropping the entry, Commit fails with
+// ErrReferrerLost and the tag is where it was. Ready writes nothing, and
+// returns the same result when called again.
+func TestVerifyBeforeTag(t *testing.T) {
+	for _, tc := range []struct {
+		name     string
+		fault    *registrytest.Fault // on each new referrers tag, after its first read
+		drop     bool
+		complete bool
+	}{
+		{"503 on reads, passing", &registrytest.Fault{Method: "GET", Action: registrytest.Unavailable, Skip: 1, Times: 3}, false, true},
+		// net/http may resend a GET dropped on a reused connection once
+		// itself, so each of the 2 attempts may take 2 drops: 4 fail the
+		// first round.
+		{"dropped reads, passing", &registrytest.Fault{Method: "GET", Action: registrytest.Drop, Skip: 1, Times: 4}, false, true},
+		{"503 on reads, lasting", &registrytest.Fault{Method: "GET", Action: registrytest.Unavailable, Skip: 1}, false, false},
+		{"another writer drops the entry", nil, true, false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			ctx := context.Background()
+			sc := newFaultScene(t, registrytest.OlaregNoAPI, false)
+			if tc.fault != nil {
+				for _, m := range sc.res.Manifests {
+					f := *tc.fault
+					f.Path = "/manifests/" + exporter.ReferrersTag(m.Digest) + "$"
+					sc.proxy.Inject(f)
+				}
+			}
+			c := quickClient(&exporter.Counter{})
+			var tgt exporter.Target = target(t, sc.proxy.Host, "app", c)
+			d := &dropper{Target: tgt}
+			if tc.drop {
+				tgt = d
+			}
+			p := exporter.New(tgt, &exporter.Image{Source: sc.l, Root: sc.res.Index}, exporter.Options{Tag: "v1", VerifyRounds: 6, VerifyDelay: time.Millisecond})
+			if err := p.Images(ctx); err != nil {
+				t.Fatal(err)
+			}
+			for _, m := range sc.res.Manifests {
+				if _, err := p.Attach(ctx, sbomArtifact(m)); err != nil {
+					t.Fatal(err)
+				}
+			}
+			err := p.Ready(ctx)
+			if again := p.Ready(ctx); again != err {
+				t.Errorf("Ready again = %v, first %v", again, err)
+			}
+			if tag := resolve(t, sc.reg.Host, "app", "v1"); tag != sc.oldRes.Index.Digest {
+				t.Fatalf("Ready moved the tag to %s", tag)
+			}
+			got, cerr := p.Commit(ctx)
+			tag := resolve(t, sc.reg.Host, "app", "v1")
+			if tc.complete {
+				if err != nil || cerr != nil {
+					t.Fatalf("Ready: %v; Commit: %v (%d faults injected)", err, cerr, sc.proxy.Injected())
+				}
+				if tag != got.Root.Digest {
+					t.Fatalf("tag %s, want %s", tag, got.Root.Digest)
+				}
+				if sc.proxy.Injected() == 0 {
+					t.Errorf("no fault injected")
+				}
+				return
+			}
+			t.Logf("Commit: %v", cerr)
+			if !errors.Is(err, exporter.ErrReferrerLost) || !errors.Is(cerr, exporter.ErrReferrerLost) {
+				t.Errorf("Ready: %v; Commit: %v; want ErrReferrerLost", err, cerr)
+			}
+			if tag != sc.oldRes.Index.Digest {
+				t.Fatalf("failed push moved the tag to %s", tag)
+			}
+			if tc.drop && d.drops.Load() < 6 {
+				t.Errorf("entry dropped %d times, want at least 6 (one per round)", d.drops.Load())
+			}
+		})
+	}
+}
