@@ -33,8 +33,8 @@ var (
 	// ErrInvalidSource means the image to push is not an index or manifest,
 	// or is malformed.
 	ErrInvalidSource = errors.New("invalid image")
-	// ErrPushClosed means Attach was called after Ready or Commit, or
-	// Commit after Commit.
+	// ErrPushClosed means Attach was called after Ready, Commit or Abort,
+	// Commit after Commit or Abort, or Ready after Abort.
 	ErrPushClosed = errors.New("push already committed or failed")
 )
 

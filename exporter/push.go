@@ -77,7 +77,8 @@ type Image struct {
 // referrers index is verified by re-reads that continue in the background
 // after Attach returns. Ready waits for them, and Commit, which calls
 // Ready first, moves no tag unless Images and every verification
-// succeeded.
+// succeeded. A push that fails or is interrupted before Commit must stop
+// them: callers defer Abort right after New.
 type Push struct {
 	target Target
 	opts   Options
@@ -94,8 +95,10 @@ type Push struct {
 	mode      Mode
 	tagLocks  map[string]*sync.Mutex
 	referrers []Referrer
-	closed    bool // Commit called: no Attach, no second Commit
-	sealed    bool // Ready called: no verification starts
+	closed    bool // Commit or Abort called: no Attach, no second Commit
+	sealed    bool // Ready or Abort called: no verification starts
+	aborted   bool
+	committed bool // Commit returned
 
 	readyOnce sync.Once
 	readyErr  error
@@ -478,8 +481,8 @@ func replaceManifests(index []byte, manifests []ocispec.Descriptor) ([]byte, err
 //
 // Where the registry has no referrers API, the re-reads that verify the
 // entry continue after Attach returns; Ready (and so Commit) waits for
-// them, and Commit moves no tag unless they succeed. Attach after Ready or
-// Commit returns ErrPushClosed.
+// them, and Commit moves no tag unless they succeed; Abort cancels them.
+// Attach after Ready, Commit or Abort returns ErrPushClosed.
 func (p *Push) Attach(ctx context.Context, a Artifact) (ocispec.Descriptor, error) {
 	desc, data, err := a.Manifest()
 	if err != nil {
@@ -617,7 +620,8 @@ func (p *Push) hasManifest(d digest.Digest) bool {
 // ends, the verifications are cancelled and Ready returns their context
 // errors. Call it after Images and every Attach have returned; Attach
 // after Ready returns ErrPushClosed, so that no verification escapes the
-// wait. Calling it again returns the first result. Commit calls it.
+// wait. Calling it again returns the first result; a first call after
+// Abort returns ErrPushClosed. Commit calls it.
 func (p *Push) Ready(ctx context.Context) error {
 	p.mu.Lock()
 	p.sealed = true
@@ -627,6 +631,12 @@ func (p *Push) Ready(ctx context.Context) error {
 }
 
 func (p *Push) ready(ctx context.Context) error {
+	p.mu.Lock()
+	aborted := p.aborted
+	p.mu.Unlock()
+	if aborted {
+		return ErrPushClosed
+	}
 	var errs []error
 	if err := p.Images(ctx); err != nil {
 		errs = append(errs, err)
@@ -648,7 +658,7 @@ func (p *Push) ready(ctx context.Context) error {
 // failed or a referrer could not be verified in its referrers index,
 // Commit returns that error having written nothing, so the tag is not
 // moved. A push without an image writes nothing. It returns what was
-// pushed. A second Commit returns ErrPushClosed.
+// pushed. Commit after Commit or Abort returns ErrPushClosed.
 func (p *Push) Commit(ctx context.Context) (*Result, error) {
 	p.mu.Lock()
 	if p.closed {
@@ -657,6 +667,11 @@ func (p *Push) Commit(ctx context.Context) (*Result, error) {
 	}
 	p.closed = true
 	p.mu.Unlock()
+	defer func() {
+		p.mu.Lock()
+		p.committed = true
+		p.mu.Unlock()
+	}()
 	if err := p.Ready(ctx); err != nil {
 		return nil, err
 	}
@@ -670,6 +685,26 @@ func (p *Push) Commit(ctx context.Context) (*Result, error) {
 		}
 	}
 	return p.result(), nil
+}
+
+// Abort ends a push that will not be committed: it cancels every
+// referrers index verification Attach started, waits for them to end (no
+// verification request is sent after it returns; Images and Attach calls
+// still running end with their own ctx), and closes the push: Attach,
+// Ready and Commit then return ErrPushClosed. After Commit has returned it
+// does nothing. Callers defer it right after New, so that a push that
+// fails, or is interrupted, does not keep re-reading and re-writing
+// referrers indexes for up to VerifyRounds × VerifyDelay.
+func (p *Push) Abort() {
+	p.mu.Lock()
+	if p.committed {
+		p.mu.Unlock()
+		return
+	}
+	p.closed, p.sealed, p.aborted = true, true, true
+	p.mu.Unlock()
+	p.cancelVerifications()
+	p.verifying.Wait()
 }
 
 func (p *Push) result() *Result {

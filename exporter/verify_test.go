@@ -130,3 +130,85 @@ func TestVerifyBeforeTag(t *testing.T) {
 		})
 	}
 }
+
+// TestAbort: Abort stops the verifications of a push that is not
+// committed, whether they sleep before a read or keep re-reading and
+// re-writing (another writer drops the entry every time): it returns, no
+// request follows it, the tag is not written, and Attach, Ready and
+// Commit return ErrPushClosed. After Commit, Abort changes nothing.
+func TestAbort(t *testing.T) {
+	for _, tc := range []struct {
+		name        string
+		opts        exporter.Options
+		drop        bool
+		afterCommit bool
+	}{
+		{"verification sleeping", exporter.Options{Tag: "v1", VerifyDelay: time.Hour}, false, false},
+		{"verification busy", exporter.Options{Tag: "v1", VerifyDelay: time.Millisecond, VerifyRounds: 1 << 30}, true, false},
+		{"after Commit", exporter.Options{Tag: "v1", VerifyDelay: time.Millisecond}, false, true},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			ctx := context.Background()
+			reg := registrytest.Start(t, registrytest.OlaregNoAPI, registrytest.Options{})
+			l, res := source(t, twoPlatforms(false))
+			c, counter := client(nil)
+			var tgt exporter.Target = target(t, reg.Host, "app", c)
+			d := &dropper{Target: tgt}
+			if tc.drop {
+				tgt = d
+			}
+			p := exporter.New(tgt, &exporter.Image{Source: l, Root: res.Index}, tc.opts)
+			if err := p.Images(ctx); err != nil {
+				t.Fatal(err)
+			}
+			if _, err := p.Attach(ctx, sbomArtifact(res.Manifests[0])); err != nil {
+				t.Fatal(err)
+			}
+			if tc.afterCommit {
+				if _, err := p.Commit(ctx); err != nil {
+					t.Fatal(err)
+				}
+			}
+			if tc.drop {
+				// Wait until the verification is busy re-writing.
+				for d.drops.Load() < 3 {
+					time.Sleep(time.Millisecond)
+				}
+			}
+			done := make(chan struct{})
+			go func() {
+				p.Abort()
+				close(done)
+			}()
+			select {
+			case <-done:
+			case <-time.After(time.Minute): // a hang guard, not a bound on Abort
+				t.Fatal("Abort did not return")
+			}
+			n := counter.Total()
+			if tc.afterCommit {
+				if d := resolve(t, reg.Host, "app", "v1"); d != res.Index.Digest {
+					t.Errorf("tag %s after Commit and Abort, want %s", d, res.Index.Digest)
+				}
+			} else if d := resolve(t, reg.Host, "app", "v1"); d != "" {
+				t.Errorf("aborted push wrote the tag: %s", d)
+			}
+			if _, err := p.Attach(ctx, sbomArtifact(res.Manifests[1])); !errors.Is(err, exporter.ErrPushClosed) {
+				t.Errorf("Attach after Abort: err = %v, want ErrPushClosed", err)
+			}
+			if _, err := p.Commit(ctx); !errors.Is(err, exporter.ErrPushClosed) {
+				t.Errorf("Commit after Abort: err = %v, want ErrPushClosed", err)
+			}
+			if err := p.Ready(ctx); tc.afterCommit != (err == nil) {
+				t.Errorf("Ready after Abort: err = %v", err)
+			}
+			// A verification left running would send requests meanwhile
+			// (every millisecond in the busy case).
+			time.Sleep(100 * time.Millisecond)
+			if m := counter.Total(); m != n {
+				t.Errorf("%d requests after Abort returned:\n%s", m-n, strings.Join(counter.Log(), "\n"))
+			}
+		})
+	}
+}
