@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"path/filepath"
 	"slices"
 	"strconv"
 	"strings"
@@ -33,6 +34,9 @@ type buildOptions struct {
 	labels         []string
 	annotations    []string
 	noCache        bool
+	noCacheFilter  []string
+	pull           bool
+	cgroupParent   string
 	cacheFrom      []string
 	cacheTo        []string
 	addHosts       []string
@@ -43,6 +47,8 @@ type buildOptions struct {
 	provenance     string
 	attests        []string
 	progress       string
+	quiet          bool
+	iidFile        string
 	metadataFile   string
 	sbomFormats    []string
 	sbom           bool
@@ -93,7 +99,15 @@ builds each platform on its own node and merges the results into one index.`,
 			}
 			return nil
 		},
-		RunE: func(cmd *cobra.Command, args []string) error { return runBuild(cmd, g, args[0], o) },
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if v, ok := os.LookupEnv("BUILDKIT_PROGRESS"); ok && v != "" && !cmd.Flags().Changed("progress") {
+				if _, err := frontend.ParseProgressMode(v); err != nil {
+					return usageError(fmt.Errorf("BUILDKIT_PROGRESS: %w", err))
+				}
+				o.progress = v
+			}
+			return runBuild(cmd, g, args[0], o)
+		},
 	}
 	o.addFlags(cmd.Flags())
 	return cmd
@@ -112,6 +126,9 @@ func (o *buildOptions) addFlags(f *pflag.FlagSet) {
 	f.StringArrayVar(&o.labels, "label", nil, "image label KEY=VALUE (repeatable)")
 	f.StringArrayVar(&o.annotations, "annotation", nil, "OCI annotation [TYPE[PLATFORM]:]KEY=VALUE, TYPE manifest (default), manifest-descriptor, index or index-descriptor (repeatable)")
 	f.BoolVar(&o.noCache, "no-cache", false, "build every step anew (the SBOM cache is --no-sbom-cache)")
+	f.StringArrayVar(&o.noCacheFilter, "no-cache-filter", nil, "build these stages anew, STAGE[,STAGE] (repeatable)")
+	f.BoolVar(&o.pull, "pull", false, "always look up base images in their registries, not only in the builder's cache")
+	f.StringVar(&o.cgroupParent, "cgroup-parent", "", "parent cgroup of RUN steps")
 	f.StringArrayVar(&o.cacheFrom, "cache-from", nil, "build cache to import: REF, type=registry,ref=REF, type=local,src=DIR, type=gha, ... (repeatable)")
 	f.StringArrayVar(&o.addHosts, "add-host", nil, "HOST:IP for /etc/hosts in RUN steps (repeatable)")
 	f.StringVar(&o.network, "network", "", "network of RUN steps: default, none or host (host needs buildkitd to allow network.host)")
@@ -122,7 +139,9 @@ func (o *buildOptions) addFlags(f *pflag.FlagSet) {
 	f.StringArrayVar(&o.attests, "attest", nil, "buildx's attestation form: type=provenance[,mode=..] is --provenance; type=sbom is affix's own SBOM (disabled=true is --sbom=false) (repeatable)")
 	f.StringSliceVar(&o.allow, "allow", nil, "entitlements to allow: network.host, security.insecure, device[=NAME] (comma-separated or repeated)")
 	f.StringArrayVar(&o.cacheTo, "cache-to", nil, "build cache to export: REF, type=registry,ref=REF[,mode=max], type=local,dest=DIR, type=inline, type=gha, ... (repeatable)")
-	f.StringVar(&o.progress, "progress", "auto", "progress output: auto, plain, tty, rawjson or quiet")
+	f.StringVar(&o.progress, "progress", "auto", "progress output: auto, plain, tty, rawjson or quiet (default $BUILDKIT_PROGRESS, else auto)")
+	f.BoolVarP(&o.quiet, "quiet", "q", false, "no progress display; print only the image index digest on stdout")
+	f.StringVar(&o.iidFile, "iidfile", "", "write the image index digest to FILE")
 	f.StringVar(&o.metadataFile, "metadata-file", "", "write the build result (buildx keys, digests, SBOM referrers, referrers mode, request counts) as JSON to FILE")
 	f.StringArrayVar(&o.sbomFormats, "sbom-format", nil, "SBOM referrer format: spdx-json (default), cyclonedx-json, spdx-intoto (SPDX in an in-toto statement); repeatable")
 	f.BoolVar(&o.sbom, "sbom", true, "generate and publish SBOMs (--sbom=false publishes the image alone)")
@@ -166,9 +185,12 @@ type buildPlan struct {
 	// provenance is the frontend's Provenance (--provenance or --attest
 	// type=provenance).
 	provenance string
-	progress   frontend.ProgressMode
-	builder    string
-	nodes      []string
+	// exportAttrs are the exporter attributes of --output (compression,
+	// ...), for every output.
+	exportAttrs map[string]string
+	progress    frontend.ProgressMode
+	builder     string
+	nodes       []string
 }
 
 // plan validates the flags. Everything a user can get wrong on the
@@ -180,23 +202,37 @@ func (o *buildOptions) plan() (*buildPlan, error) {
 	if err != nil {
 		return nil, usageError(err)
 	}
+	if o.quiet {
+		mode = frontend.ProgressQuiet
+	}
 	p.progress = mode
+	tags := slices.Clone(o.tags)
 	for _, s := range o.outputs {
-		out, push, err := parseOutput(s)
+		out, err := parseOutput(s)
 		if err != nil {
 			return nil, usageError(err)
 		}
-		if push {
+		for k, v := range out.attrs {
+			if old, ok := p.exportAttrs[k]; ok && old != v {
+				return nil, usageError(fmt.Errorf("--output %q: %s=%s, another output has %s=%s (one build feeds every output)", s, k, v, k, old))
+			}
+			if p.exportAttrs == nil {
+				p.exportAttrs = map[string]string{}
+			}
+			p.exportAttrs[k] = v
+		}
+		if out.push {
 			p.push = true
+			tags = append(tags, out.names...)
 			continue
 		}
 		if p.output != nil {
 			return nil, usageError(fmt.Errorf("--output %q: only one type=oci output is supported", s))
 		}
-		p.output = out
+		p.output = out.oci
 	}
 	seen := map[string]bool{}
-	for _, t := range o.tags {
+	for _, t := range tags {
 		norm, ref, err := parseTag(t)
 		if err != nil {
 			return nil, usageError(err)
@@ -248,69 +284,132 @@ func (o *buildOptions) plan() (*buildPlan, error) {
 			return nil, usageError(fmt.Errorf("--output dest=%s: the directory is not empty", p.output.dest))
 		}
 	}
+	if p.output != nil && p.output.tar && p.output.dest != "-" {
+		// Checked before the build: the tar is written before any tag
+		// moves, and a push must not be undone by a typo in a path.
+		if err := checkTarDest(p.output.dest); err != nil {
+			return nil, usageError(err)
+		}
+	}
 	if p.builder, p.nodes, err = splitBuilders(o.builders); err != nil {
 		return nil, usageError(err)
 	}
 	return p, nil
 }
 
-// parseOutput parses one --output value: type=oci,dest=PATH[,tar=BOOL] or
-// type=registry (the same as --push). push reports type=registry.
-func parseOutput(s string) (out *ociOutput, push bool, err error) {
+// checkTarDest checks that the tar file dest can be written: not a
+// directory, in a directory that exists and takes new files.
+func checkTarDest(dest string) error {
+	if fi, err := os.Stat(dest); err == nil && fi.IsDir() {
+		return fmt.Errorf("--output dest=%s: is a directory (tar=false writes a layout directory)", dest)
+	}
+	f, err := os.CreateTemp(filepath.Dir(dest), ".affix-output-*")
+	if err != nil {
+		return fmt.Errorf("--output dest=%s: cannot write there: %w", dest, err)
+	}
+	f.Close()
+	return os.Remove(f.Name())
+}
+
+// outputSpec is one --output value, parsed.
+type outputSpec struct {
+	// oci is a type=oci output; nil for a push.
+	oci *ociOutput
+	// push reports type=registry, or type=image with push=true.
+	push bool
+	// names are the name= of a push output: tags pushed as if given
+	// with -t.
+	names []string
+	// attrs are image exporter attributes passed to BuildKit
+	// (compression, ...); the frontend validates their values.
+	attrs map[string]string
+}
+
+// exporterKeys are the --output keys of buildx's image and oci exporters
+// that affix passes to BuildKit; they shape the layers and manifests every
+// output gets.
+var exporterKeys = []string{"compression", "compression-level", "force-compression", "oci-mediatypes", "rewrite-timestamp"}
+
+// parseOutput parses one --output value, as buildx's: type=oci,dest=PATH
+// [,tar=BOOL], type=registry[,name=NAME], or type=image,name=NAME,push=true
+// (both pushes), with the exporter keys of exporterKeys.
+func parseOutput(s string) (*outputSpec, error) {
 	fields, err := csvvalue.Fields(s, nil)
 	if err != nil {
-		return nil, false, fmt.Errorf("--output %q: %w", s, err)
+		return nil, fmt.Errorf("--output %q: %w", s, err)
 	}
 	kv := map[string]string{}
 	for _, f := range fields {
 		k, v, ok := strings.Cut(f, "=")
 		if !ok {
-			return nil, false, fmt.Errorf("--output %q: field %q: want key=value (type=oci,dest=PATH)", s, f)
+			return nil, fmt.Errorf("--output %q: field %q: want key=value (type=oci,dest=PATH)", s, f)
 		}
 		k = strings.ToLower(strings.TrimSpace(k))
 		if _, dup := kv[k]; dup {
-			return nil, false, fmt.Errorf("--output %q: %s given twice", s, k)
+			return nil, fmt.Errorf("--output %q: %s given twice", s, k)
 		}
 		kv[k] = v
 	}
-	switch kv["type"] {
-	case "registry":
-		for k := range kv {
-			if k != "type" && k != "push" {
-				return nil, false, fmt.Errorf("--output %q: type=registry takes no %s (tags are -t)", s, k)
-			}
-		}
-		if v, ok := kv["push"]; ok && v != "true" {
-			return nil, false, fmt.Errorf("--output %q: type=registry always pushes", s)
-		}
-		return nil, true, nil
-	case "oci":
-	case "":
-		return nil, false, fmt.Errorf("--output %q: no type (want type=oci,dest=PATH or type=registry)", s)
-	default:
-		return nil, false, fmt.Errorf("--output %q: type %q is not supported (want oci or registry: affix exports OCI layouts and pushes, it has no local, tar, docker or image exporter)", s, kv["type"])
-	}
-	out = &ociOutput{dest: kv["dest"], tar: true}
-	for k, v := range kv {
-		switch k {
-		case "type", "dest":
-		case "tar":
+	out := &outputSpec{attrs: map[string]string{}}
+	typ := kv["type"]
+	switch typ {
+	case "registry", "image":
+		push := typ == "registry"
+		if v, ok := kv["push"]; ok {
 			b, err := strconv.ParseBool(v)
 			if err != nil {
-				return nil, false, fmt.Errorf("--output %q: tar=%q: want true or false", s, v)
+				return nil, fmt.Errorf("--output %q: push=%q: want true or false", s, v)
 			}
-			out.tar = b
+			push = b
+		}
+		if !push {
+			return nil, fmt.Errorf("--output %q: without push=true an image output goes to an image store, which affix has none of; use type=oci,dest=PATH or push=true", s)
+		}
+		out.push = true
+	case "oci":
+		out.oci = &ociOutput{dest: kv["dest"], tar: true}
+	case "":
+		return nil, fmt.Errorf("--output %q: no type (want type=oci,dest=PATH or type=registry)", s)
+	default:
+		return nil, fmt.Errorf("--output %q: type %q is not supported (want oci, registry or image with push=true: affix exports OCI layouts and pushes; it has no local, tar or docker exporter)", s, typ)
+	}
+	for k, v := range kv {
+		switch {
+		case k == "type" || k == "push" && out.push:
+		case slices.Contains(exporterKeys, k):
+			out.attrs[k] = v
+		case k == "name" && out.push:
+			for _, n := range strings.Split(v, ",") {
+				if n = strings.TrimSpace(n); n != "" {
+					out.names = append(out.names, n)
+				}
+			}
+		case k == "dest" && out.oci != nil:
+		case k == "tar" && out.oci != nil:
+			b, err := strconv.ParseBool(v)
+			if err != nil {
+				return nil, fmt.Errorf("--output %q: tar=%q: want true or false", s, v)
+			}
+			out.oci.tar = b
+		case k == "name":
+			return nil, fmt.Errorf("--output %q: name: the layout's image name is the first -t", s)
 		default:
-			return nil, false, fmt.Errorf("--output %q: unknown key %q (type=oci takes dest and tar)", s, k)
+			takes := "dest, tar"
+			if out.push {
+				takes = "name, push"
+			}
+			return nil, fmt.Errorf("--output %q: unknown key %q (type=%s takes %s, %s)", s, k, typ, takes, strings.Join(exporterKeys, ", "))
 		}
 	}
-	switch {
-	case out.dest == "":
-		return nil, false, fmt.Errorf("--output %q: no dest (type=oci,dest=PATH)", s)
-	case out.dest == "-" && !out.tar:
-		return nil, false, fmt.Errorf("--output %q: a directory output (tar=false) cannot go to stdout", s)
+	if o := out.oci; o != nil {
+		switch {
+		case o.dest == "":
+			return nil, fmt.Errorf("--output %q: no dest (type=oci,dest=PATH)", s)
+		case o.dest == "-" && !o.tar:
+			return nil, fmt.Errorf("--output %q: a directory output (tar=false) cannot go to stdout", s)
+		}
 	}
-	return out, false, nil
+	return out, nil
 }
 
 // parseTag normalizes a -t value as buildx does ("app" is
@@ -421,6 +520,10 @@ func (o *buildOptions) frontendOptions(contextDir string, p *buildPlan, dir stri
 		Labels:        o.labels,
 		Annotations:   o.annotations,
 		NoCache:       o.noCache,
+		NoCacheFilter: o.noCacheFilter,
+		Pull:          o.pull,
+		CgroupParent:  o.cgroupParent,
+		ExportAttrs:   p.exportAttrs,
 		CacheFrom:     o.cacheFrom,
 		CacheTo:       o.cacheTo,
 		AddHosts:      o.addHosts,

@@ -126,9 +126,18 @@ func build(cmd *cobra.Command, g *globalOptions, contextDir string, o buildOptio
 		fmt.Fprintf(stderr, "affix: progress display: %v\n", err)
 	}
 	meta := r.metadata()
-	printBuild(stdout, meta, r)
+	if o.quiet {
+		fmt.Fprintln(stdout, meta.ContainerImageDigest)
+	} else {
+		printBuild(stdout, meta, r)
+	}
 	if !p.push && p.output == nil {
 		fmt.Fprintln(stderr, "WARNING: no output specified: the image and its SBOMs were built but not exported; use --push -t NAME:TAG or --output type=oci,dest=PATH")
+	}
+	if o.iidFile != "" {
+		if err := os.WriteFile(o.iidFile, []byte(meta.ContainerImageDigest.String()), 0o644); err != nil {
+			return fmt.Errorf("--iidfile: %w", err)
+		}
 	}
 	if o.metadataFile != "" {
 		return writeJSON(o.metadataFile, meta)

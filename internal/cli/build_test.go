@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"maps"
 	"os"
 	"path/filepath"
 	"reflect"
@@ -24,31 +25,44 @@ import (
 )
 
 func TestParseOutput(t *testing.T) {
+	attrs := func(kv ...string) map[string]string {
+		m := map[string]string{}
+		for i := 0; i < len(kv); i += 2 {
+			m[kv[i]] = kv[i+1]
+		}
+		return m
+	}
 	for _, c := range []struct {
 		in   string
-		want *ociOutput
-		push bool
+		want outputSpec
 		err  string
 	}{
-		{in: "type=oci,dest=out.tar", want: &ociOutput{dest: "out.tar", tar: true}},
-		{in: "type=oci,dest=dir,tar=false", want: &ociOutput{dest: "dir"}},
-		{in: "type=oci,dest=-", want: &ociOutput{dest: "-", tar: true}},
-		{in: `type=oci,"dest=a,b"`, want: &ociOutput{dest: "a,b", tar: true}},
-		{in: "type=registry", push: true},
-		{in: "type=registry,push=true", push: true},
-		{in: "type=registry,push=false", err: "always pushes"},
-		{in: "type=registry,name=x", err: "takes no name"},
+		{in: "type=oci,dest=out.tar", want: outputSpec{oci: &ociOutput{dest: "out.tar", tar: true}}},
+		{in: "type=oci,dest=dir,tar=false", want: outputSpec{oci: &ociOutput{dest: "dir"}}},
+		{in: "type=oci,dest=-", want: outputSpec{oci: &ociOutput{dest: "-", tar: true}}},
+		{in: `type=oci,"dest=a,b"`, want: outputSpec{oci: &ociOutput{dest: "a,b", tar: true}}},
+		{in: "type=oci,dest=x,compression=zstd,compression-level=3,force-compression=true,oci-mediatypes=true,rewrite-timestamp=true",
+			want: outputSpec{oci: &ociOutput{dest: "x", tar: true}, attrs: attrs("compression", "zstd", "compression-level", "3", "force-compression", "true", "oci-mediatypes", "true", "rewrite-timestamp", "true")}},
+		{in: "type=registry", want: outputSpec{push: true}},
+		{in: "type=registry,push=true", want: outputSpec{push: true}},
+		{in: `type=registry,"name=r.example/a:1,r.example/b:2",compression=gzip`, want: outputSpec{push: true, names: []string{"r.example/a:1", "r.example/b:2"}, attrs: attrs("compression", "gzip")}},
+		{in: "type=image,name=r.example/a:1,push=true", want: outputSpec{push: true, names: []string{"r.example/a:1"}}},
+		{in: "type=image,name=r.example/a:1", err: "image store"},
+		{in: "type=registry,push=false", err: "image store"},
+		{in: "type=registry,push=maybe", err: "want true or false"},
+		{in: "type=registry,push-by-digest=true", err: `unknown key "push-by-digest"`},
+		{in: "type=oci,dest=x,name=a", err: "first -t"},
 		{in: "type=oci", err: "no dest"},
 		{in: "type=oci,dest=-,tar=false", err: "cannot go to stdout"},
 		{in: "type=oci,dest=x,tar=maybe", err: "want true or false"},
-		{in: "type=oci,dest=x,compression=zstd", err: `unknown key "compression"`},
+		{in: "type=oci,dest=x,annotation.a=b", err: `unknown key "annotation.a"`},
 		{in: "type=oci,dest=x,dest=y", err: "given twice"},
 		{in: "dest=x", err: "no type"},
 		{in: "out.tar", err: "want key=value"},
 		{in: "type=docker", err: `type "docker" is not supported`},
 		{in: "type=local,dest=x", err: `type "local" is not supported`},
 	} {
-		out, push, err := parseOutput(c.in)
+		out, err := parseOutput(c.in)
 		if c.err != "" {
 			if err == nil || !strings.Contains(err.Error(), c.err) {
 				t.Errorf("%q: error %v, want %q", c.in, err, c.err)
@@ -59,8 +73,12 @@ func TestParseOutput(t *testing.T) {
 			t.Errorf("%q: %v", c.in, err)
 			continue
 		}
-		if push != c.push || (out == nil) != (c.want == nil) || out != nil && *out != *c.want {
-			t.Errorf("%q: %+v push=%v, want %+v push=%v", c.in, out, push, c.want, c.push)
+		if c.want.attrs == nil {
+			c.want.attrs = map[string]string{}
+		}
+		if out.push != c.want.push || (out.oci == nil) != (c.want.oci == nil) || out.oci != nil && *out.oci != *c.want.oci ||
+			!slices.Equal(out.names, c.want.names) || !maps.Equal(out.attrs, c.want.attrs) {
+			t.Errorf("%q: %+v (oci %+v), want %+v (oci %+v)", c.in, out, out.oci, c.want, c.want.oci)
 		}
 	}
 }
@@ -140,6 +158,20 @@ func TestBuildPlan(t *testing.T) {
 	if !slices.Equal(p.formats, []referrerFormat{{doc: sbomgen.SPDXJSON}}) {
 		t.Errorf("formats %v", p.formats)
 	}
+	// name= of a push output adds tags; exporter keys reach the build.
+	o = buildOptions{
+		tags:           []string{"r.example/a:1"},
+		outputs:        []string{`type=image,"name=r.example/a:2,r.example/c:1",push=true,compression=zstd`, "type=oci,dest=-,compression=zstd"},
+		sbom:           true,
+		progress:       "plain",
+		maxConcurrency: 4,
+	}
+	if p, err = o.plan(); err != nil {
+		t.Fatal(err)
+	}
+	if !p.push || !slices.Equal(p.tags, []string{"r.example/a:1", "r.example/a:2", "r.example/c:1"}) || len(p.repos) != 2 || !maps.Equal(p.exportAttrs, map[string]string{"compression": "zstd"}) {
+		t.Errorf("plan %+v", p)
+	}
 	for _, c := range []struct {
 		name string
 		mod  func(*buildOptions)
@@ -154,6 +186,11 @@ func TestBuildPlan(t *testing.T) {
 		{"concurrency", func(o *buildOptions) { o.maxConcurrency = 0 }, "--max-concurrency"},
 		{"bad tag", func(o *buildOptions) { o.tags = []string{"app/UPPER:v1"} }, "app/UPPER:v1"},
 		{"two builders", func(o *buildOptions) { o.builders = []string{"unix:///a", "unix:///b"} }, "given already"},
+		{"tar in a missing directory", func(o *buildOptions) { o.outputs = []string{"type=oci,dest=" + filepath.Join(t.TempDir(), "no", "x.tar")} }, "cannot write there"},
+		{"tar onto a directory", func(o *buildOptions) { o.outputs = []string{"type=oci,dest=" + t.TempDir()} }, "is a directory"},
+		{"conflicting compression", func(o *buildOptions) {
+			o.outputs = []string{"type=registry,compression=zstd", "type=oci,dest=-,compression=gzip"}
+		}, "another output has compression=zstd"},
 	} {
 		o := buildOptions{tags: []string{"r.example/a:1"}, sbom: true, maxConcurrency: 4}
 		c.mod(&o)
@@ -393,7 +430,8 @@ func TestBuildFlagsReachFrontend(t *testing.T) {
 		"--platform", "linux/amd64,linux/arm64", "--platform", "linux/arm/v7",
 		"--build-arg", "A=1", "--build-arg", "B", "--target", "final",
 		"--secret", "id=tok,src=/run/tok", "--ssh", "default", "--build-context", "extra=/ctx/extra",
-		"--label", "k=v", "--annotation", "index:a=b", "--no-cache",
+		"--label", "k=v", "--annotation", "index:a=b", "--no-cache", "--no-cache-filter", "base,deps", "--pull", "--cgroup-parent", "ci.slice",
+		"--output", "type=registry,compression=zstd,compression-level=3",
 		"--cache-from", "r.example/app:cache", "--cache-to", "type=local,dest=/cache", "--insecure-registry", "r.example",
 		"--add-host", "db:10.0.0.2", "--network", "host", "--shm-size", "64m", "--ulimit", "nofile=1024:2048",
 		"--allow", "network.host,security.insecure", "--provenance=mode=max",
@@ -427,6 +465,10 @@ func TestBuildFlagsReachFrontend(t *testing.T) {
 		Labels:        []string{"k=v"},
 		Annotations:   []string{"index:a=b"},
 		NoCache:       true,
+		NoCacheFilter: []string{"base,deps"},
+		Pull:          true,
+		CgroupParent:  "ci.slice",
+		ExportAttrs:   map[string]string{"compression": "zstd", "compression-level": "3"},
 		CacheFrom:     []string{"r.example/app:cache"},
 		CacheTo:       []string{"type=local,dest=/cache"},
 		AddHosts:      []string{"db:10.0.0.2"},
