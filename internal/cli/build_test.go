@@ -186,7 +186,9 @@ func TestBuildPlan(t *testing.T) {
 		{"concurrency", func(o *buildOptions) { o.maxConcurrency = 0 }, "--max-concurrency"},
 		{"bad tag", func(o *buildOptions) { o.tags = []string{"app/UPPER:v1"} }, "app/UPPER:v1"},
 		{"two builders", func(o *buildOptions) { o.builders = []string{"unix:///a", "unix:///b"} }, "given already"},
-		{"tar in a missing directory", func(o *buildOptions) { o.outputs = []string{"type=oci,dest=" + filepath.Join(t.TempDir(), "no", "x.tar")} }, "cannot write there"},
+		{"tar in a missing directory", func(o *buildOptions) {
+			o.outputs = []string{"type=oci,dest=" + filepath.Join(t.TempDir(), "no", "x.tar")}
+		}, "cannot write there"},
 		{"tar onto a directory", func(o *buildOptions) { o.outputs = []string{"type=oci,dest=" + t.TempDir()} }, "is a directory"},
 		{"conflicting compression", func(o *buildOptions) {
 			o.outputs = []string{"type=registry,compression=zstd", "type=oci,dest=-,compression=gzip"}
