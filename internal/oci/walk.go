@@ -145,7 +145,9 @@ func (w *walker) walk(ctx context.Context, d, parent ocispec.Descriptor, depth i
 				return err
 			}
 			if !info.image {
-				return nil // an artifact
+				// An artifact: an SBOM or signature stored in the
+				// index, an entry of a referrers-tag index.
+				return nil
 			}
 			if d.Platform == nil && info.platform != nil {
 				img.Descriptor.Platform = info.platform
@@ -165,9 +167,8 @@ func (w *walker) walk(ctx context.Context, d, parent ocispec.Descriptor, depth i
 		w.out = append(w.out, img)
 		return nil
 	default:
-		// Other content listed by an index (for example referrers in a
-		// referrers-tag index, which are manifests with other media types
-		// or none) is not an image; it is skipped.
+		// Content of other media types (schema 1 manifests, unknown
+		// types) is not an image either; it is skipped.
 		return nil
 	}
 }
