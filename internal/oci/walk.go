@@ -79,7 +79,8 @@ func IsAttestation(d ocispec.Descriptor) bool {
 // digest-verified.
 //
 // A manifest whose config is not an image config (IsImageConfig) is an
-// artifact, not an image, and is left out. Walk reads a manifest (and its
+// artifact, not an image, and is left out, unless its artifactType says
+// it is a BuildKit attestation manifest. Walk reads a manifest (and its
 // config) only when its index entry does not settle what it is: when the
 // entry has no platform or names an artifactType. An entry with a
 // platform and no artifactType is taken for an image, as containerd does,
@@ -110,8 +111,9 @@ type imageKey struct {
 
 // manifestInfo is what Walk reads from a manifest and its config.
 type manifestInfo struct {
-	image    bool              // the config is an image config
-	platform *ocispec.Platform // the config's platform; nil when it names none
+	image       bool              // the config is an image config
+	attestation bool              // artifactType is BuildKit's attestation manifest's
+	platform    *ocispec.Platform // the config's platform; nil when it names none
 }
 
 func (w *walker) walk(ctx context.Context, d, parent ocispec.Descriptor, depth int) error {
@@ -144,13 +146,18 @@ func (w *walker) walk(ctx context.Context, d, parent ocispec.Descriptor, depth i
 			if err != nil {
 				return err
 			}
-			if !info.image {
+			switch {
+			case info.attestation:
+				// BuildKit's OCI-artifact form (empty config) listed
+				// without its hints.
+				img.Attestation = true
+			case !info.image:
 				// An artifact: an SBOM or signature stored in the
 				// index, an entry of a referrers-tag index.
 				return nil
-			}
-			if d.Platform == nil && info.platform != nil {
-				img.Descriptor.Platform = info.platform
+			case d.Platform == nil && info.platform != nil:
+				p := *info.platform
+				img.Descriptor.Platform = &p
 				// A BuildKit attestation manifest listed without its
 				// hints still says unknown/unknown in its config.
 				img.Attestation = IsAttestation(img.Descriptor)
@@ -192,6 +199,9 @@ func readManifestInfo(ctx context.Context, f Fetcher, d ocispec.Descriptor) (man
 	var m ocispec.Manifest
 	if _, err := ReadJSON(ctx, f, d, &m); err != nil {
 		return manifestInfo{}, fmt.Errorf("reading manifest %s: %w", d.Digest, err)
+	}
+	if m.ArtifactType == ArtifactTypeBuildKitAttestation {
+		return manifestInfo{attestation: true}, nil
 	}
 	if !IsImageConfig(m.Config.MediaType) {
 		return manifestInfo{}, nil

@@ -68,6 +68,17 @@ func (e layoutEditor) sbomReferrer(subject ocispec.Descriptor, withType bool) oc
 	return d
 }
 
+// buildkitAttestation writes an attestation manifest of subject in
+// BuildKit's OCI-artifact form (v0.32+: artifactType, empty config,
+// subject) and returns its descriptor without BuildKit's index hints.
+func (e layoutEditor) buildkitAttestation(subject ocispec.Descriptor) ocispec.Descriptor {
+	empty := e.put(ocispec.MediaTypeEmptyJSON, []byte("{}"))
+	stmt := e.put(oci.MediaTypeInToto, []byte(`{"_type":"https://in-toto.io/Statement/v1","predicateType":"https://spdx.dev/Document","subject":[],"predicate":{}}`))
+	subj := ocispec.Descriptor{MediaType: subject.MediaType, Digest: subject.Digest, Size: subject.Size}
+	return e.putJSON(ocispec.MediaTypeImageManifest, ocispec.Manifest{Versioned: specs.Versioned{SchemaVersion: 2}, MediaType: ocispec.MediaTypeImageManifest,
+		ArtifactType: oci.ArtifactTypeBuildKitAttestation, Config: empty, Layers: []ocispec.Descriptor{stmt}, Subject: &subj})
+}
+
 // dockerImage writes a Docker schema 2 manifest with a Docker config of
 // platform p and no layers.
 func (e layoutEditor) dockerImage(p ocispec.Platform) ocispec.Descriptor {
@@ -130,6 +141,11 @@ func TestWalkWhatIsAnImage(t *testing.T) {
 			name:  "attestation manifest without platform or annotations",
 			roots: []ocispec.Descriptor{e.index(amd, stripHints(amdAtt))},
 			want:  []walked{{"linux/amd64", amd.Digest, false}, {"unknown/unknown", amdAtt.Digest, true}},
+		},
+		{
+			name:  "BuildKit artifact-form attestation without platform or annotations",
+			roots: []ocispec.Descriptor{e.index(amd, e.buildkitAttestation(amd))},
+			want:  []walked{{"linux/amd64", amd.Digest, false}, {"unknown/unknown", e.buildkitAttestation(amd).Digest, true}},
 		},
 		{
 			name:  "platform read from the config",
