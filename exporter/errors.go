@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"time"
 )
 
 // Sentinel errors. Callers test them with errors.Is; the wrapping error
@@ -45,6 +46,10 @@ type ResponseError struct {
 	StatusCode int
 	// Detail is the start of the response body (the registry's error JSON).
 	Detail string
+	// RetryAfter is the wait a 429 or 503 asked for (Retry-After), 0 when
+	// none: the transport did not retry because it did not fit in its
+	// time budget.
+	RetryAfter time.Duration
 }
 
 func (e *ResponseError) Error() string {
@@ -52,7 +57,16 @@ func (e *ResponseError) Error() string {
 	if e.Detail != "" {
 		s += ": " + e.Detail
 	}
+	if e.RetryAfter > 0 {
+		s += " (" + retryAfterText(e.RetryAfter) + ")"
+	}
 	return s
+}
+
+// retryAfterText says how long the registry asked to wait before a retry,
+// in whole seconds.
+func retryAfterText(d time.Duration) string {
+	return fmt.Sprintf("registry asked to retry after %ds", int64((d+time.Second-1)/time.Second))
 }
 
 // Unwrap maps the status code to a sentinel error.

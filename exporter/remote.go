@@ -12,6 +12,7 @@ import (
 	"net/url"
 	"regexp"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/opencontainers/go-digest"
@@ -46,8 +47,10 @@ type Remote struct {
 	client    remote.Client
 	plainHTTP bool
 	repo      *remote.Repository
-	// blobAttempts bounds whole-upload retries of one blob.
+	// blobAttempts bounds whole-upload retries of one blob, blobElapsed
+	// their time.
 	blobAttempts int
+	blobElapsed  time.Duration
 }
 
 var (
@@ -64,6 +67,12 @@ type RemoteOptions struct {
 	Client remote.Client
 	// PlainHTTP talks HTTP instead of HTTPS.
 	PlainHTTP bool
+	// MaxElapsed bounds the time one blob upload spends being restarted
+	// from its source after its PUT failed, waits included; 0 means 2
+	// minutes. A Retry-After that does not fit in what is left ends the
+	// upload with an error naming it. (Each request's own retries are the
+	// client's: see Retry.)
+	MaxElapsed time.Duration
 }
 
 // NewRemote returns the repository that ref (host/repository, a tag or
@@ -77,8 +86,14 @@ func NewRemote(ref registry.Reference, opts RemoteOptions) (*Remote, error) {
 	if c == nil {
 		c = NewClient(nil, nil)
 	}
-	repo := &remote.Repository{Client: c, Reference: ref, PlainHTTP: opts.PlainHTTP}
-	return &Remote{ref: ref, client: c, plainHTTP: opts.PlainHTTP, repo: repo, blobAttempts: 3}, nil
+	elapsed := opts.MaxElapsed
+	if elapsed <= 0 {
+		elapsed = 2 * time.Minute
+	}
+	// oras-go builds its errors without the response headers: the
+	// Retry-After of its requests is noted on the way.
+	repo := &remote.Repository{Client: notingClient{c}, Reference: ref, PlainHTTP: opts.PlainHTTP}
+	return &Remote{ref: ref, client: c, plainHTTP: opts.PlainHTTP, repo: repo, blobAttempts: 3, blobElapsed: elapsed}, nil
 }
 
 // NewClient returns an authenticating client that sends requests through
@@ -114,17 +129,19 @@ func (r *Remote) url(kind, reference string) string {
 
 // Exists reports whether the registry has the blob (one HEAD).
 func (r *Remote) Exists(ctx context.Context, desc ocispec.Descriptor) (bool, error) {
+	ctx, note := withRetryAfterNote(ctx)
 	ok, err := r.repo.Blobs().Exists(ctx, desc)
 	if err != nil {
-		return false, r.wrap("checking blob "+desc.Digest.String(), err)
+		return false, r.wrapNoted(note, "checking blob "+desc.Digest.String(), err)
 	}
 	return ok, nil
 }
 
 // PushBlob uploads the blob (POST then PUT), retrying the whole upload from
-// open when an attempt fails on a dropped connection, 5xx or 429.
+// open when its PUT fails on a dropped connection, 5xx or 429, honouring
+// Retry-After as Retry does, within RemoteOptions.MaxElapsed.
 func (r *Remote) PushBlob(ctx context.Context, desc ocispec.Descriptor, open func() (io.ReadCloser, error)) error {
-	return r.retryBlob(ctx, desc, func() error {
+	return r.retryBlob(ctx, desc, func(ctx context.Context) error {
 		rc, err := open()
 		if err != nil {
 			return err
@@ -141,13 +158,19 @@ func (r *Remote) Mount(ctx context.Context, desc ocispec.Descriptor, from string
 	if !ok {
 		return r.PushBlob(ctx, desc, open)
 	}
-	return r.retryBlob(ctx, desc, func() error { return m.Mount(ctx, desc, from, open) })
+	return r.retryBlob(ctx, desc, func(ctx context.Context) error { return m.Mount(ctx, desc, from, open) })
 }
 
-func (r *Remote) retryBlob(ctx context.Context, desc ocispec.Descriptor, push func() error) error {
+// retryBlob runs push, and again from the start when its PUT failed in a
+// way that may pass, at most blobAttempts times in blobElapsed. It waits
+// what a Retry-After asks when that fits in the time left, and otherwise
+// gives up at once with an error naming the wait.
+func (r *Remote) retryBlob(ctx context.Context, desc ocispec.Descriptor, push func(context.Context) error) error {
+	ctx, note := withRetryAfterNote(ctx)
+	start := time.Now()
 	var err error
 	for attempt := 1; ; attempt++ {
-		err = push()
+		err = push(ctx)
 		if err == nil || errors.Is(err, errdef.ErrAlreadyExists) {
 			return nil
 		}
@@ -158,11 +181,73 @@ func (r *Remote) retryBlob(ctx context.Context, desc ocispec.Descriptor, push fu
 		if status(err) == http.StatusTooManyRequests {
 			wait = max(wait, time.Second)
 		}
+		if ra, ok := note.get(); ok {
+			wait = ra
+		}
+		if time.Since(start)+wait > r.blobElapsed {
+			break
+		}
 		if serr := sleep(ctx, wait); serr != nil {
 			return serr
 		}
 	}
-	return r.wrap(fmt.Sprintf("uploading blob %s (%s)", desc.Digest, desc.MediaType), err)
+	return r.wrapNoted(note, fmt.Sprintf("uploading blob %s (%s)", desc.Digest, desc.MediaType), err)
+}
+
+// retryAfterNote holds the Retry-After of the last response to a request
+// of one Remote operation through oras-go, whose errors do not keep the
+// response headers.
+type retryAfterNote struct {
+	mu   sync.Mutex
+	wait time.Duration
+	ok   bool
+}
+
+type retryAfterKey struct{}
+
+// withRetryAfterNote returns ctx carrying a new note, and the note.
+func withRetryAfterNote(ctx context.Context) (context.Context, *retryAfterNote) {
+	n := &retryAfterNote{}
+	return context.WithValue(ctx, retryAfterKey{}, n), n
+}
+
+// get returns the Retry-After of the last response, ok false when it had
+// none.
+func (n *retryAfterNote) get() (time.Duration, bool) {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	return n.wait, n.ok
+}
+
+// notingClient is a remote.Client that records the Retry-After of each
+// response on the note in its request's context, if any.
+type notingClient struct{ remote.Client }
+
+func (c notingClient) Do(req *http.Request) (*http.Response, error) {
+	resp, err := c.Client.Do(req)
+	if n, ok := req.Context().Value(retryAfterKey{}).(*retryAfterNote); ok {
+		var wait time.Duration
+		var has bool
+		if err == nil {
+			wait, has = retryAfter(resp)
+		}
+		n.mu.Lock()
+		n.wait, n.ok = wait, has
+		n.mu.Unlock()
+	}
+	return resp, err
+}
+
+// wrapNoted is wrap for the errors of oras-go requests: a 429 or 503 also
+// says how long the registry asked to wait, as ResponseError does.
+func (r *Remote) wrapNoted(n *retryAfterNote, what string, err error) error {
+	err = r.wrap(what, err)
+	if s := status(err); s == http.StatusTooManyRequests || s == http.StatusServiceUnavailable {
+		if wait, ok := n.get(); ok && wait > 0 {
+			return fmt.Errorf("%w (%s)", err, retryAfterText(wait))
+		}
+	}
+	return err
 }
 
 // retryableOp reports whether a blob upload that failed with err may
@@ -337,9 +422,10 @@ func (r *Remote) Fetch(ctx context.Context, desc ocispec.Descriptor) (io.ReadClo
 		}
 		return io.NopCloser(bytes.NewReader(data)), nil
 	}
+	ctx, note := withRetryAfterNote(ctx)
 	rc, err := r.repo.Blobs().Fetch(ctx, desc)
 	if err != nil {
-		return nil, r.wrap("reading blob "+desc.Digest.String(), err)
+		return nil, r.wrapNoted(note, "reading blob "+desc.Digest.String(), err)
 	}
 	return struct {
 		io.Reader
@@ -436,7 +522,8 @@ func responseError(resp *http.Response) error {
 	if resp.Request != nil {
 		m = resp.Request.Method
 	}
-	return &ResponseError{Method: m, URL: u, StatusCode: resp.StatusCode, Detail: strings.TrimSpace(string(b))}
+	ra, _ := retryAfter(resp)
+	return &ResponseError{Method: m, URL: u, StatusCode: resp.StatusCode, Detail: strings.TrimSpace(string(b)), RetryAfter: ra}
 }
 
 func drain(resp *http.Response) {

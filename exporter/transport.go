@@ -104,9 +104,13 @@ func (c *Counter) Reset() {
 
 // Retry is an http.RoundTripper that retries a request on 5xx, 408 and 429
 // responses and on dropped connections, with exponential backoff and
-// jitter, honouring Retry-After. It is bounded in attempts and in total
-// time. A request whose body cannot be rewound (no GetBody) is sent once;
-// the exporter retries such uploads itself from their source.
+// jitter. It is bounded in attempts and in total time (MaxElapsed). A
+// Retry-After on a 429 or 503 is honoured in full, however much longer
+// than MaxWait, when it fits in what is left of MaxElapsed; when it does
+// not, the response is returned at once rather than retried early (the
+// error built from it names the wait, see ResponseError). A request whose
+// body cannot be rewound (no GetBody) is sent once; the exporter retries
+// such uploads itself from their source.
 type Retry struct {
 	// Base sends the requests; nil means NewTransport(0).
 	Base http.RoundTripper
@@ -117,7 +121,8 @@ type Retry struct {
 	MaxElapsed time.Duration
 	// MinWait is the first backoff; 0 means 200ms.
 	MinWait time.Duration
-	// MaxWait caps one wait, Retry-After included; 0 means 10s.
+	// MaxWait caps one wait of the backoff; a Retry-After is not capped by
+	// it (MaxElapsed bounds it). 0 means 10s.
 	MaxWait time.Duration
 	// Logf, if set, is told about each retry.
 	Logf func(format string, args ...any)
@@ -166,12 +171,15 @@ func (t *Retry) RoundTrip(req *http.Request) (*http.Response, error) {
 		if req.Body != nil && req.Body != http.NoBody && req.GetBody == nil {
 			return resp, err
 		}
-		wait := backoff(t.minWait(), attempt)
-		if ra, ok := retryAfter(resp); ok {
+		wait := min(backoff(t.minWait(), attempt), t.maxWait())
+		ra, hasRA := retryAfter(resp)
+		if hasRA {
 			wait = ra
 		}
-		wait = min(wait, t.maxWait())
 		if time.Since(start)+wait > t.maxElapsed() {
+			if hasRA && t.Logf != nil {
+				t.Logf("not retrying %s %s: the registry asks to wait %v, beyond the %v budget", req.Method, req.URL.Redacted(), wait, t.maxElapsed())
+			}
 			return resp, err
 		}
 		if req.GetBody != nil {
