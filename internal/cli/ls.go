@@ -139,10 +139,15 @@ func buildTree(ctx context.Context, tgt *exporter.Remote, reference string) (*ls
 		}
 		d := img.Descriptor
 		n := &lsNode{Kind: "manifest", MediaType: d.MediaType, Digest: d.Digest, Size: d.Size, Platform: img.String()}
-		if n.Children, err = referrers(d); err != nil {
+		if same := byDigest[d.Digest]; same != nil {
+			// One manifest the index lists under two platforms: its
+			// referrers are read once.
+			n.Children = same.Children
+		} else if n.Children, err = referrers(d); err != nil {
 			return nil, err
+		} else {
+			byDigest[d.Digest] = n
 		}
-		byDigest[d.Digest] = n
 		root.Children = append(root.Children, n)
 	}
 	for _, img := range images {

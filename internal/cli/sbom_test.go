@@ -242,7 +242,7 @@ func TestSbomOutputAndCache(t *testing.T) {
 	}
 	var doc struct{ Name string }
 	json.Unmarshal(b, &doc)
-	if doc.Name != "example.com/app:1.0@"+res.Manifests[0].Digest.String() {
+	if doc.Name != "example.com/app@"+res.Manifests[0].Digest.String() { // the repository: every tag gets one document
 		t.Errorf("document name %q", doc.Name)
 	}
 }
@@ -447,7 +447,7 @@ func TestSbomNameFromLayout(t *testing.T) {
 	}{
 		{"", "image"}, // fixture default "latest": only a tag
 		{"v1.2", "image"},
-		{"example.com/app:2", "example.com/app:2"},
+		{"example.com/app:2", "example.com/app"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.refName, func(t *testing.T) {

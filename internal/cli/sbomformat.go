@@ -92,7 +92,8 @@ type sbomReferrer struct {
 
 // sbomReferrers returns the referrers of img's documents in res, one per
 // format, in order. name is the image name the SBOMs use; an in-toto
-// statement names its subject by it and the platform manifest's digest.
+// statement names its subject by its repository (sbomgen.ImageName) and
+// the platform manifest's digest.
 func sbomReferrers(img oci.Image, res *sbomgen.Result, formats []referrerFormat, name string) ([]sbomReferrer, error) {
 	subject := ocispec.Descriptor{MediaType: img.Descriptor.MediaType, Digest: img.Descriptor.Digest, Size: img.Descriptor.Size}
 	out := make([]sbomReferrer, 0, len(formats))
@@ -116,7 +117,7 @@ func sbomReferrers(img oci.Image, res *sbomgen.Result, formats []referrerFormat,
 		if err := enc.Encode(oci.Statement{
 			Type:          oci.InTotoStatementType,
 			PredicateType: oci.PredicateSPDX,
-			Subject:       []oci.Subject{{Name: name, Digest: map[string]string{subject.Digest.Algorithm().String(): subject.Digest.Encoded()}}},
+			Subject:       []oci.Subject{{Name: sbomgen.ImageName(name), Digest: map[string]string{subject.Digest.Algorithm().String(): subject.Digest.Encoded()}}},
 			Predicate:     bytes.TrimSpace(doc.Data),
 		}); err != nil {
 			return nil, fmt.Errorf("SBOM of %s: in-toto statement: %w", img, err)

@@ -84,7 +84,7 @@ func TestPushInToto(t *testing.T) {
 				bare := []byte(mustAffix(t, "get", "--verify", "--insecure-registry", reg.Host, "--platform", pm.Platform, ref))
 				stmt := fetchStatement(t, repo, pm.Referrers[0].Digest.String())
 				if stmt.Type != oci.InTotoStatementType || stmt.PredicateType != oci.PredicateSPDX || len(stmt.Subject) != 1 ||
-					stmt.Subject[0].Name != ref || stmt.Subject[0].Digest["sha256"] != pm.Digest.Encoded() {
+					stmt.Subject[0].Name != reg.Ref("app") || stmt.Subject[0].Digest["sha256"] != pm.Digest.Encoded() {
 					t.Errorf("%s: statement %s subjects %+v", pm.Platform, stmt.Type, stmt.Subject)
 				}
 				if !bytes.Equal(stmt.Predicate, bytes.TrimSpace(bare)) {
