@@ -44,6 +44,12 @@ type Options struct {
 	// document. Zero means SOURCE_DATE_EPOCH (read by New), else the image
 	// config's created time, else the Unix epoch.
 	Created time.Time
+	// CreatedFromImage, with a zero Created, takes the creation time from
+	// each image's config and does not read SOURCE_DATE_EPOCH: for a
+	// build that resolved the epoch itself (it passes it in Created, or
+	// none when BuildKit resolved a non-numeric SOURCE_DATE_EPOCH such as
+	// "context", whose image configs then carry it).
+	CreatedFromImage bool
 	// Name is the image name documents use (for example the reference
 	// the image is pushed to). Empty means DefaultName. An image's
 	// documents name only its repository, ImageName(Name), so that every
@@ -154,7 +160,7 @@ func New(opts Options) (*Generator, error) {
 	}
 	g.sem = make(chan struct{}, opts.Concurrency)
 	g.created = opts.Created
-	if g.created.IsZero() {
+	if g.created.IsZero() && !opts.CreatedFromImage {
 		t, err := sourceDateEpoch()
 		if err != nil {
 			return nil, err

@@ -339,6 +339,18 @@ func TestSbomDeterministic(t *testing.T) {
 			t.Error("documents with different creation times are identical")
 		}
 	})
+	t.Run("CreatedFromImage", func(t *testing.T) {
+		// BuildKit resolved SOURCE_DATE_EPOCH=context: the environment
+		// is not a number, and the config's created is the epoch.
+		t.Setenv(EnvSourceDateEpoch, "context")
+		if _, err := New(Options{}); err == nil || !strings.Contains(err.Error(), `SOURCE_DATE_EPOCH="context"`) {
+			t.Errorf("New with SOURCE_DATE_EPOCH=context: %v", err)
+		}
+		r := scan(t, dir, m, Options{Formats: Formats(), CreatedFromImage: true})
+		if !bytes.Equal(doc(t, r, SPDXJSON), doc(t, a, SPDXJSON)) {
+			t.Error("CreatedFromImage does not give the config's created time")
+		}
+	})
 	t.Run("Options.Created", func(t *testing.T) {
 		t.Setenv(EnvSourceDateEpoch, "1700000000")
 		at := time.Date(2020, 1, 1, 0, 0, 0, 0, time.UTC)

@@ -105,7 +105,10 @@ func build(cmd *cobra.Command, g *globalOptions, contextDir string, o buildOptio
 			Formats: docFormats(p.formats),
 			Name:    r.sbomName,
 			Created: res.SourceDateEpoch,
-			NoCache: o.noSBOMCache,
+			// The frontend resolved the epoch (environment, build
+			// argument, or BuildKit's for SOURCE_DATE_EPOCH=context).
+			CreatedFromImage: true,
+			NoCache:          o.noSBOMCache,
 		})
 		if err != nil {
 			return err
