@@ -34,6 +34,9 @@ var (
 	// ErrInvalidSource means the image to push is not an index or manifest,
 	// or is malformed.
 	ErrInvalidSource = errors.New("invalid image")
+	// ErrImagesNotStarted means Ready was called on a push with an image
+	// before Images.
+	ErrImagesNotStarted = errors.New("ready called before the image was pushed")
 	// ErrPushClosed means Attach was called after Ready, Commit or Abort,
 	// Commit after Commit or Abort, or Ready after Abort.
 	ErrPushClosed = errors.New("push already committed or failed")

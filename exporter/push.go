@@ -86,6 +86,7 @@ type Push struct {
 	sem    chan struct{}
 
 	imagesOnce sync.Once
+	imagesRun  bool // Images called; under mu
 	imagesDone chan struct{}
 	imagesErr  error
 	plan       *node
@@ -194,6 +195,9 @@ func (p *Push) Images(ctx context.Context) error {
 	if p.img == nil {
 		return nil
 	}
+	p.mu.Lock()
+	p.imagesRun = true
+	p.mu.Unlock()
 	p.imagesOnce.Do(func() {
 		p.imagesErr = p.images(ctx)
 		close(p.imagesDone)
@@ -616,14 +620,19 @@ func (p *Push) hasManifest(d digest.Digest) bool {
 
 // Ready waits until the push may move its tag: for Images, and for the
 // verification of every referrers index entry Attach wrote, and returns
-// their errors, joined. It writes nothing. ctx bounds the wait: when it
-// ends, the verifications are cancelled and Ready returns their context
-// errors. Call it after Images and every Attach have returned; Attach
-// after Ready returns ErrPushClosed, so that no verification escapes the
-// wait. Calling it again returns the first result; a first call after
-// Abort returns ErrPushClosed. Commit calls it.
+// their errors, joined. It writes nothing: on a push with an image it
+// returns ErrImagesNotStarted when Images was not called. ctx bounds the
+// wait: when it ends, the verifications are cancelled and Ready returns
+// their context errors. Call it after Images and every Attach have
+// returned; Attach after Ready returns ErrPushClosed, so that no
+// verification escapes the wait. Calling it again returns the first
+// result; a first call after Abort returns ErrPushClosed. Commit calls it.
 func (p *Push) Ready(ctx context.Context) error {
 	p.mu.Lock()
+	if p.img != nil && !p.imagesRun {
+		p.mu.Unlock()
+		return ErrImagesNotStarted
+	}
 	p.sealed = true
 	p.mu.Unlock()
 	p.readyOnce.Do(func() { p.readyErr = p.ready(ctx) })
@@ -638,8 +647,13 @@ func (p *Push) ready(ctx context.Context) error {
 		return ErrPushClosed
 	}
 	var errs []error
-	if err := p.Images(ctx); err != nil {
-		errs = append(errs, err)
+	select {
+	case <-p.imagesDone:
+		if p.imagesErr != nil {
+			errs = append(errs, p.imagesErr)
+		}
+	case <-ctx.Done():
+		errs = append(errs, fmt.Errorf("waiting for the image: %w", ctx.Err()))
 	}
 	stop := context.AfterFunc(ctx, p.cancelVerifications)
 	p.verifying.Wait()
@@ -653,11 +667,11 @@ func (p *Push) ready(ctx context.Context) error {
 	return errors.Join(errs...)
 }
 
-// Commit calls Ready and, only when it succeeded, writes the root by tag
-// (or by digest without a tag): the last write of the push. When Images
-// failed or a referrer could not be verified in its referrers index,
-// Commit returns that error having written nothing, so the tag is not
-// moved. A push without an image writes nothing. It returns what was
+// Commit runs Images if it was not called, then Ready and, only when
+// Ready succeeded, writes the root by tag (or by digest without a tag):
+// the last write of the push. When Images failed or a referrer could not
+// be verified in its referrers index, Commit returns that error without
+// writing the root, so the tag is not moved. A push without an image writes nothing. It returns what was
 // pushed. Commit after Commit or Abort returns ErrPushClosed.
 func (p *Push) Commit(ctx context.Context) (*Result, error) {
 	p.mu.Lock()
@@ -672,6 +686,8 @@ func (p *Push) Commit(ctx context.Context) (*Result, error) {
 		p.committed = true
 		p.mu.Unlock()
 	}()
+	// Ready reports its error.
+	_ = p.Images(ctx)
 	if err := p.Ready(ctx); err != nil {
 		return nil, err
 	}

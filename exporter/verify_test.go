@@ -212,3 +212,25 @@ func TestAbort(t *testing.T) {
 		})
 	}
 }
+
+// TestReadyWritesNothing: Ready on a push whose Images was not called
+// returns ErrImagesNotStarted without pushing anything (Commit runs
+// Images itself).
+func TestReadyWritesNothing(t *testing.T) {
+	ctx := context.Background()
+	l, res := source(t, twoPlatforms(false))
+	tgt := newMemTarget()
+	p := exporter.New(tgt, &exporter.Image{Source: l, Root: res.Index}, exporter.Options{Tag: "v1"})
+	if err := p.Ready(ctx); !errors.Is(err, exporter.ErrImagesNotStarted) {
+		t.Fatalf("Ready: err = %v, want ErrImagesNotStarted", err)
+	}
+	if len(tgt.blobs) != 0 || len(tgt.manifests) != 0 {
+		t.Fatalf("Ready wrote %d blobs, %d manifests", len(tgt.blobs), len(tgt.manifests))
+	}
+	if _, err := p.Commit(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if _, ok := tgt.manifests["v1"]; !ok {
+		t.Fatal("Commit did not write the tag")
+	}
+}
