@@ -5,6 +5,7 @@ import (
 	"crypto/sha256"
 	"encoding/json"
 	"fmt"
+	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -472,6 +473,30 @@ func TestBuildErrors(t *testing.T) {
 			}
 		})
 	}
+}
+
+// TestBuildTagRefused: every SBOM is in both repositories, then one
+// registry refuses the tag. The other tag has moved by then; the error says
+// which moved and which did not, and the refused tag is not there.
+func TestBuildTagRefused(t *testing.T) {
+	d := daemon(t, 0)
+	dist := registry(t, registrytest.Distribution)
+	noapi := registry(t, registrytest.OlaregNoAPI)
+	proxy := registrytest.StartProxy(t, noapi.Host)
+	proxy.Inject(registrytest.Fault{Method: http.MethodPut, Path: `/refused/manifests/v1$`, Action: registrytest.Status, Code: http.StatusForbidden})
+	proxied := proxy.Host + "/refused:v1"
+	r := newEnv(t).run(t, "build", "--builder", d.Addr, "--build-arg", "PKG_VERSION=1.2.3",
+		"--push", "-t", dist.Ref("refused:v1"), "-t", proxied,
+		"--insecure-registry", dist.Host, "--insecure-registry", proxy.Host, "--progress", "plain", singleContext(t))
+	if r.code != 1 {
+		t.Fatalf("exit %d, want 1\n%s", r.code, r)
+	}
+	want := "tags moved: " + dist.Host + "/refused:v1; not moved: " + proxied
+	if !strings.Contains(r.stderr, want) || !strings.Contains(r.stderr, "403") {
+		t.Errorf("stderr lacks %q and the 403\n%s", want, r)
+	}
+	readBack(t, newRepo(t, dist, "refused"), "v1")
+	noTags(t, noapi, "refused")
 }
 
 // TestDockerPlugin installs affix with `make install` into a temporary

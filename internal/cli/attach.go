@@ -127,6 +127,7 @@ func attachScan(cmd *cobra.Command, g *globalOptions, refStr string, o attachOpt
 		return err
 	}
 	p := exporter.New(tgt, nil, exporter.Options{Logf: debugf(g, cmd.ErrOrStderr())})
+	defer p.Abort()
 	attached := &referrerLog{}
 	eg, ectx := errgroup.WithContext(ctx)
 	for _, img := range picked {
@@ -227,6 +228,7 @@ func attachFiles(cmd *cobra.Command, g *globalOptions, refStr string, files []st
 		return usageError(err)
 	}
 	p := exporter.New(tgt, nil, exporter.Options{Logf: debugf(g, cmd.ErrOrStderr())})
+	defer p.Abort()
 	d, err := p.Attach(ctx, a)
 	if err != nil {
 		return fmt.Errorf("attach to %s: %w", refStr, err)

@@ -73,7 +73,9 @@ manifest).
 With --push, every -t tag is pushed: blobs and platform manifests upload
 while the SBOMs are generated, then the SBOM referrers (the referrers API,
 else the referrers tag schema), and the index by tag last, once every SBOM
-of every repository is in place. If anything fails, no tag moves.
+of every repository is in place and verified. If anything fails before, no
+tag moves; if a tag write itself fails, the error names the tags that moved
+and those that did not.
 
 With --output type=oci,dest=PATH the image and its SBOM manifests are
 written to an OCI layout (a tar file; a directory with tar=false) that

@@ -6,7 +6,9 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"slices"
 	"strings"
+	"sync"
 
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
 	"github.com/spf13/cobra"
@@ -29,6 +31,8 @@ type sink struct {
 	// the others after it.
 	tags   []string
 	result *exporter.Result
+	// moved are the tags written.
+	moved []string
 }
 
 func (s *sink) task(what string) string { return s.verb + " " + s.name + ": " + what }
@@ -47,6 +51,8 @@ type buildRun struct {
 	attached  *referrerLog
 	prog      *frontend.Progress
 	platforms []oci.Image
+	// layoutDone reports that the --output layout is complete.
+	layoutDone bool
 }
 
 func build(cmd *cobra.Command, g *globalOptions, contextDir string, o buildOptions, p *buildPlan) (err error) {
@@ -57,7 +63,7 @@ func build(cmd *cobra.Command, g *globalOptions, contextDir string, o buildOptio
 	}
 	// The layout directory: the --output directory itself, else a
 	// temporary one removed at exit.
-	dir := ""
+	dir, layoutDone := "", false
 	if p.output != nil && !p.output.tar {
 		dir = p.output.dest
 	}
@@ -75,9 +81,10 @@ func build(cmd *cobra.Command, g *globalOptions, contextDir string, o buildOptio
 		defer os.RemoveAll(res.Layout)
 	} else {
 		defer func() {
-			if err != nil {
+			if err != nil && !layoutDone {
 				// No half-written layout (an image without its SBOMs).
-				// The frontend made sure it was empty or absent.
+				// The frontend made sure it was empty or absent. One
+				// finished before a push failed is kept: it is whole.
 				removeContents(res.Layout)
 			}
 		}()
@@ -114,16 +121,20 @@ func build(cmd *cobra.Command, g *globalOptions, contextDir string, o buildOptio
 			return err
 		}
 	}
-	if err := r.openSinks(ctx, g, o, stderr); err != nil {
-		return err
-	}
-	if err := r.run(ctx); err != nil {
-		return err
-	}
-	if p.output != nil {
-		if err := r.finishLayout(ctx); err != nil {
-			return err
+	err = r.openSinks(ctx, g, o, stderr)
+	defer func() {
+		// A failed push stops verifying its referrers at once.
+		for _, s := range r.sinks {
+			s.push.Abort()
 		}
+	}()
+	if err != nil {
+		return err
+	}
+	err = r.run(ctx)
+	layoutDone = r.layoutDone
+	if err != nil {
+		return err
 	}
 	if err := prog.Close(); err != nil && !errors.Is(err, context.Canceled) {
 		fmt.Fprintf(stderr, "affix: progress display: %v\n", err)
@@ -217,12 +228,56 @@ func (r *buildRun) run(ctx context.Context) error {
 	if err := eg.Wait(); err != nil {
 		return r.failed(err)
 	}
-	// Every SBOM is in every sink: now the indexes and tags.
+	// Every SBOM is in every sink. Before any tag: every referrers index
+	// verified, in every repository.
 	eg, ectx = errgroup.WithContext(ctx)
 	for _, s := range r.sinks {
-		eg.Go(func() error { return r.commit(ectx, s) })
+		eg.Go(func() error { return s.push.Ready(ectx) })
 	}
-	return eg.Wait()
+	if err := eg.Wait(); err != nil {
+		return r.failed(err)
+	}
+	// Then the layout (its tar too): local, so a full disk fails here,
+	// before a registry tag moves.
+	var pushes []*sink
+	for _, s := range r.sinks {
+		if s.verb == "push" {
+			pushes = append(pushes, s)
+			continue
+		}
+		if err := r.commit(ctx, s); err != nil {
+			return r.failed(err)
+		}
+		if err := r.finishLayout(ctx); err != nil {
+			return r.failed(err)
+		}
+		r.layoutDone = true
+	}
+	// Last, the tags: one PUT each, none cancelled by another's failure,
+	// so that the error can say which moved.
+	errs := make([]error, len(pushes))
+	var wg sync.WaitGroup
+	for i, s := range pushes {
+		wg.Go(func() { errs[i] = r.commit(ctx, s) })
+	}
+	wg.Wait()
+	if err := errors.Join(errs...); err != nil {
+		var moved, stayed []string
+		for _, s := range pushes {
+			for _, t := range s.tags {
+				if slices.Contains(s.moved, t) {
+					moved = append(moved, s.name+":"+t)
+				} else {
+					stayed = append(stayed, s.name+":"+t)
+				}
+			}
+		}
+		if len(moved) == 0 {
+			return fmt.Errorf("no tag moved: %w", err)
+		}
+		return fmt.Errorf("tags moved: %s; not moved: %s: %w", strings.Join(moved, ", "), strings.Join(stayed, ", "), err)
+	}
+	return nil
 }
 
 // failed describes a failure before any tag was written.
@@ -288,12 +343,12 @@ func (r *buildRun) commit(ctx context.Context, s *sink) error {
 	return r.prog.Task(ctx, s.task(what), func(ctx context.Context) error {
 		res, err := s.push.Commit(ctx)
 		if err != nil {
-			if len(s.tags) > 0 {
-				return fmt.Errorf("%s %s: tag %s not moved: %w", s.verb, s.name, s.tags[0], err)
-			}
 			return fmt.Errorf("%s %s: %w", s.verb, s.name, err)
 		}
 		s.result = res
+		if len(s.tags) > 0 {
+			s.moved = append(s.moved, s.tags[0])
+		}
 		for m, mode := range res.Modes {
 			frontend.Logf(ctx, "referrers: %s (%s)", mode, m)
 		}
@@ -307,6 +362,7 @@ func (r *buildRun) commit(ctx context.Context, s *sink) error {
 				if _, err := s.target.PushManifest(ctx, root, data, t, ""); err != nil {
 					return fmt.Errorf("%s %s: tag %s: %w", s.verb, s.name, t, err)
 				}
+				s.moved = append(s.moved, t)
 			}
 		}
 		for _, t := range s.tags {

@@ -140,6 +140,7 @@ func push(cmd *cobra.Command, g *globalOptions, source, refStr string, o pushOpt
 		StripAttestations: o.stripAttestations,
 		Logf:              debugf(g, cmd.ErrOrStderr()),
 	})
+	defer p.Abort()
 	// Steps 1-2 run while the SBOMs are generated; each SBOM is attached
 	// as soon as it is ready (its manifest waits for the images).
 	eg, ectx := errgroup.WithContext(ctx)

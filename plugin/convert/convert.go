@@ -209,6 +209,7 @@ func Convert(ctx context.Context, repo Repository, reference string, opts Option
 		popts.StripAttestations = true
 	}
 	push := exporter.New(repo, image, popts)
+	defer push.Abort()
 	eg, ectx = errgroup.WithContext(ctx)
 	eg.Go(func() error { return push.Images(ectx) })
 	for i, a := range arts {
