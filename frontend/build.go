@@ -6,7 +6,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -16,7 +15,6 @@ import (
 	"github.com/containerd/containerd/v2/core/content"
 	contentlocal "github.com/containerd/containerd/v2/plugins/content/local"
 	"github.com/containerd/platforms"
-	"github.com/docker/cli/cli/config"
 	"github.com/moby/buildkit/client"
 	"github.com/moby/buildkit/exporter/containerimage/exptypes"
 	"github.com/moby/buildkit/session"
@@ -210,7 +208,7 @@ func (p *plan) solve(ctx context.Context, c *client.Client, g group, dir string,
 // credentials (docker config), secrets and ssh forwarding.
 func (p *plan) attachables(prog *Progress, prefix string) ([]session.Attachable, error) {
 	auth := authprovider.NewDockerAuthProvider(authprovider.DockerAuthProviderConfig{
-		AuthConfigProvider: authprovider.LoadAuthConfig(config.LoadDefaultConfigFile(io.Discard)),
+		AuthConfigProvider: authprovider.LoadAuthConfig(p.dockerConfig),
 	})
 	if prog != nil {
 		if l, ok := auth.(interface{ SetLogger(progresswriter.Logger) }); ok {

@@ -10,6 +10,8 @@ import (
 	"time"
 
 	"github.com/containerd/platforms"
+	"github.com/docker/cli/cli/config"
+	"github.com/docker/cli/cli/config/configfile"
 	"github.com/moby/buildkit/client"
 	"github.com/moby/buildkit/session/secrets/secretsprovider"
 	"github.com/moby/buildkit/session/sshforward/sshprovider"
@@ -175,7 +177,7 @@ type Options struct {
 	// Progress is the display the build feeds; nil displays nothing.
 	Progress *Progress
 	// LookupEnv reads the environment (bare build arguments,
-	// SOURCE_DATE_EPOCH, BUILDKIT_HOST, env secrets); nil means
+	// SOURCE_DATE_EPOCH, BUILDKIT_HOST, DOCKER_CONFIG, env secrets); nil means
 	// os.LookupEnv.
 	LookupEnv func(key string) (string, bool)
 }
@@ -248,6 +250,8 @@ type plan struct {
 	names     []string
 	output    string
 	timeout   time.Duration
+	// dockerConfig holds the registry credentials buildkitd asks for.
+	dockerConfig *configfile.ConfigFile
 }
 
 func optErr(format string, args ...any) error {
@@ -276,6 +280,17 @@ func newPlan(opts Options) (*plan, error) {
 	if err := p.setDirs(opts.ContextDir, opts.Dockerfile); err != nil {
 		return nil, err
 	}
+	// A broken config.json is an error, not a build that pulls without
+	// the credentials it names.
+	cfgDir, ok := lookup(config.EnvOverrideConfigDir)
+	if !ok || cfgDir == "" {
+		cfgDir = config.Dir()
+	}
+	cfg, err := config.Load(cfgDir)
+	if err != nil {
+		return nil, fmt.Errorf("reading Docker credentials in %s: %w", cfgDir, err)
+	}
+	p.dockerConfig = cfg
 	if opts.Target != "" {
 		p.attrs["target"] = opts.Target
 	}

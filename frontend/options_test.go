@@ -540,3 +540,39 @@ func TestParseProgressMode(t *testing.T) {
 		t.Errorf("json: err = %v", err)
 	}
 }
+
+// TestNewPlanDockerConfig: the registry credentials buildkitd asks for come
+// from DOCKER_CONFIG's config.json; a broken one is an error naming it, not
+// a build that pulls without them.
+func TestNewPlanDockerConfig(t *testing.T) {
+	ctxDir := testContext(t)
+	for _, c := range []struct {
+		name, config, wantErr string
+	}{
+		{name: "none"},
+		{name: "auths", config: `{"auths":{"r.example":{"auth":"dTpw"}}}`},
+		{name: "broken", config: `{"auths":`, wantErr: "reading Docker credentials in "},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			dir := t.TempDir()
+			if c.config != "" {
+				if err := os.WriteFile(filepath.Join(dir, "config.json"), []byte(c.config), 0o600); err != nil {
+					t.Fatal(err)
+				}
+			}
+			p, err := newPlan(Options{ContextDir: ctxDir, LookupEnv: env(map[string]string{"DOCKER_CONFIG": dir})})
+			if c.wantErr != "" {
+				if err == nil || !strings.Contains(err.Error(), c.wantErr+dir) {
+					t.Fatalf("error %v, want %q", err, c.wantErr+dir)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			if c.config != "" && p.dockerConfig.AuthConfigs["r.example"].Username != "u" {
+				t.Errorf("credentials of r.example not read: %+v", p.dockerConfig.AuthConfigs)
+			}
+		})
+	}
+}
