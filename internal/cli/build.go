@@ -102,11 +102,14 @@ builds each platform on its own node and merges the results into one index.`,
 			return nil
 		},
 		RunE: func(cmd *cobra.Command, args []string) error {
-			if v, ok := os.LookupEnv("BUILDKIT_PROGRESS"); ok && v != "" && !cmd.Flags().Changed("progress") {
-				if _, err := frontend.ParseProgressMode(v); err != nil {
-					return usageError(fmt.Errorf("BUILDKIT_PROGRESS: %w", err))
+			if o.progress == "" {
+				o.progress = string(frontend.ProgressAuto)
+				if v := os.Getenv("BUILDKIT_PROGRESS"); v != "" {
+					if _, err := frontend.ParseProgressMode(v); err != nil {
+						return usageError(fmt.Errorf("BUILDKIT_PROGRESS: %w", err))
+					}
+					o.progress = v
 				}
-				o.progress = v
 			}
 			return runBuild(cmd, g, args[0], o)
 		},
@@ -141,7 +144,7 @@ func (o *buildOptions) addFlags(f *pflag.FlagSet) {
 	f.StringArrayVar(&o.attests, "attest", nil, "buildx's attestation form: type=provenance[,mode=..] is --provenance; type=sbom is affix's own SBOM (disabled=true is --sbom=false) (repeatable)")
 	f.StringSliceVar(&o.allow, "allow", nil, "entitlements to allow: network.host, security.insecure, device[=NAME] (comma-separated or repeated)")
 	f.StringArrayVar(&o.cacheTo, "cache-to", nil, "build cache to export: REF, type=registry,ref=REF[,mode=max], type=local,dest=DIR, type=inline, type=gha, ... (repeatable)")
-	f.StringVar(&o.progress, "progress", "auto", "progress output: auto, plain, tty, rawjson or quiet (default $BUILDKIT_PROGRESS, else auto)")
+	f.StringVar(&o.progress, "progress", "", "progress output: auto, plain, tty, rawjson or quiet (default $BUILDKIT_PROGRESS, else auto)")
 	f.BoolVarP(&o.quiet, "quiet", "q", false, "no progress display; print only the image index digest on stdout")
 	f.StringVar(&o.iidFile, "iidfile", "", "write the image index digest to FILE")
 	f.StringVar(&o.metadataFile, "metadata-file", "", "write the build result (buildx keys, digests, SBOM referrers, referrers mode, request counts) as JSON to FILE")

@@ -235,6 +235,15 @@ func TestBuildUsageErrors(t *testing.T) {
 			t.Errorf("%v: exit %d, want 2 with %q:\n%s", c.args, code, c.want, errs)
 		}
 	}
+	// BUILDKIT_PROGRESS is the default display, checked like the flag.
+	t.Setenv("BUILDKIT_PROGRESS", "fancy")
+	if _, errs, code := affix(t, "build", "--builder", nowhere, ctxDir); code != 2 || !strings.Contains(errs, `BUILDKIT_PROGRESS: progress "fancy"`) {
+		t.Errorf("BUILDKIT_PROGRESS=fancy: exit %d:\n%s", code, errs)
+	}
+	if _, errs, code := affix(t, "build", "--builder", nowhere, "--progress", "quiet", ctxDir); code != 1 || strings.Contains(errs, "BUILDKIT_PROGRESS") {
+		t.Errorf("--progress overrides BUILDKIT_PROGRESS: exit %d:\n%s", code, errs)
+	}
+	t.Setenv("BUILDKIT_PROGRESS", "")
 	// An unreachable builder is exit 1, naming it.
 	_, errs, code := affix(t, "build", "--builder", nowhere, "--progress", "quiet", ctxDir)
 	if code != 1 || !strings.Contains(errs, "buildkitd unreachable") || !strings.Contains(errs, "none.sock") {
