@@ -63,6 +63,9 @@ through the referrers tag schema, merged with concurrent writers.`,
 			return nil
 		},
 		RunE: func(cmd *cobra.Command, args []string) error {
+			if err := checkMetadataFile(o.metadataFile); err != nil {
+				return err
+			}
 			if len(args) > 1 {
 				return runAttachFiles(cmd, g, args[0], args[1:], o)
 			}

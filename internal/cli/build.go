@@ -4,7 +4,6 @@ import (
 	"errors"
 	"fmt"
 	"os"
-	"path/filepath"
 	"slices"
 	"strconv"
 	"strings"
@@ -292,28 +291,21 @@ func (o *buildOptions) plan() (*buildPlan, error) {
 	if p.output != nil && p.output.tar && p.output.dest != "-" {
 		// Checked before the build: the tar is written before any tag
 		// moves, and a push must not be undone by a typo in a path.
-		if err := checkTarDest(p.output.dest); err != nil {
+		if err := checkOutputFile("--output dest="+p.output.dest, p.output.dest); err != nil {
 			return nil, usageError(err)
+		}
+	}
+	for _, f := range []struct{ flag, path string }{{"--metadata-file", o.metadataFile}, {"--iidfile", o.iidFile}} {
+		if f.path != "" {
+			if err := checkOutputFile(f.flag+" "+f.path, f.path); err != nil {
+				return nil, usageError(err)
+			}
 		}
 	}
 	if p.builder, p.nodes, err = splitBuilders(o.builders); err != nil {
 		return nil, usageError(err)
 	}
 	return p, nil
-}
-
-// checkTarDest checks that the tar file dest can be written: not a
-// directory, in a directory that exists and takes new files.
-func checkTarDest(dest string) error {
-	if fi, err := os.Stat(dest); err == nil && fi.IsDir() {
-		return fmt.Errorf("--output dest=%s: is a directory (tar=false writes a layout directory)", dest)
-	}
-	f, err := os.CreateTemp(filepath.Dir(dest), ".affix-output-*")
-	if err != nil {
-		return fmt.Errorf("--output dest=%s: cannot write there: %w", dest, err)
-	}
-	f.Close()
-	return os.Remove(f.Name())
 }
 
 // outputSpec is one --output value, parsed.

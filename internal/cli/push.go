@@ -78,6 +78,9 @@ Registries are reached over HTTPS unless named with --insecure-registry.`,
 }
 
 func runPush(cmd *cobra.Command, g *globalOptions, source, refStr string, o pushOptions) error {
+	if err := checkMetadataFile(o.metadataFile); err != nil {
+		return err
+	}
 	return hintHTTP(push(cmd, g, source, refStr, o), hostOf(refStr))
 }
 

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"os"
+	"path/filepath"
 	"slices"
 	"strings"
 
@@ -111,6 +112,34 @@ func debugf(g *globalOptions, w interface{ Write([]byte) (int, error) }) func(st
 }
 
 // writeJSON writes v, indented, to path.
+// checkOutputFile checks that path can be written as a file, what naming
+// it in errors: not a directory, in a directory that takes new files.
+// Commands check their output files before they publish anything, so that
+// a typo in a path fails before a tag moves, not after.
+func checkOutputFile(what, path string) error {
+	if fi, err := os.Stat(path); err == nil && fi.IsDir() {
+		return fmt.Errorf("%s: is a directory", what)
+	}
+	f, err := os.CreateTemp(filepath.Dir(path), ".affix-output-*")
+	if err != nil {
+		return fmt.Errorf("%s: cannot write there: %w", what, err)
+	}
+	f.Close()
+	return os.Remove(f.Name())
+}
+
+// checkMetadataFile checks a --metadata-file path (empty: none) with
+// checkOutputFile; a bad one is a usage error.
+func checkMetadataFile(path string) error {
+	if path == "" {
+		return nil
+	}
+	if err := checkOutputFile("--metadata-file "+path, path); err != nil {
+		return usageError(err)
+	}
+	return nil
+}
+
 func writeJSON(path string, v any) error {
 	b, err := json.MarshalIndent(v, "", "  ")
 	if err != nil {
