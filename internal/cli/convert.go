@@ -159,10 +159,24 @@ func runConvert(cmd *cobra.Command, g *globalOptions, refStr string, o convertOp
 		meta.Platforms = append(meta.Platforms, cp)
 	}
 	printConvert(cmd.OutOrStdout(), meta)
+	if !o.raw {
+		warnUnnamed(cmd.ErrOrStderr(), meta)
+	}
 	if o.metadataFile != "" {
 		return writeJSON(o.metadataFile, meta)
 	}
 	return nil
+}
+
+// warnUnnamed warns about each SBOM written that could not be made to name
+// its image: get --verify will refuse it, which the user should learn now,
+// not then.
+func warnUnnamed(w io.Writer, m *convertMetadata) {
+	for _, p := range m.Platforms {
+		if p.Referrer != nil && !p.Existed && !p.Named {
+			fmt.Fprintf(w, "WARNING: %s: BuildKit's SBOM does not describe exactly one package, so it was published without naming the image, and `affix get --verify` cannot check it against %s\n", p.Platform, p.Digest)
+		}
+	}
 }
 
 func printConvert(w io.Writer, m *convertMetadata) {

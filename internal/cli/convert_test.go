@@ -8,6 +8,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/opencontainers/go-digest"
 	"oras.land/oras-go/v2/registry"
 
 	"github.com/affix-oci/affix/exporter"
@@ -136,5 +137,23 @@ func TestConvertCommandErrors(t *testing.T) {
 	_, errOut, code := affix(t, "convert", "--insecure-registry", reg.Host, reg.Ref("app")+"@"+res.Manifests[0].Digest.String())
 	if code != 1 || !strings.Contains(errOut, "not an image index") {
 		t.Errorf("single manifest: exit %d, %q", code, errOut)
+	}
+}
+
+// TestWarnUnnamed: an SBOM written without naming its image is a warning
+// on stderr; named ones, ones already there and platforms without an SBOM
+// are not.
+func TestWarnUnnamed(t *testing.T) {
+	ref := &referrerMeta{Digest: digest.Digest("sha256:" + strings.Repeat("b", 64))}
+	m := &convertMetadata{Platforms: []convertPlatform{
+		{Platform: "linux/amd64", Digest: digest.Digest("sha256:" + strings.Repeat("a", 64)), Referrer: ref},
+		{Platform: "linux/arm64", Digest: digest.Digest("sha256:" + strings.Repeat("c", 64)), Referrer: ref, Named: true},
+		{Platform: "linux/arm/v7", Digest: digest.Digest("sha256:" + strings.Repeat("d", 64)), Referrer: ref, Existed: true},
+		{Platform: "linux/s390x", Digest: digest.Digest("sha256:" + strings.Repeat("e", 64))},
+	}}
+	var b strings.Builder
+	warnUnnamed(&b, m)
+	if got := b.String(); strings.Count(got, "WARNING") != 1 || !strings.Contains(got, "linux/amd64") || !strings.Contains(got, strings.Repeat("a", 64)) {
+		t.Errorf("warnings:\n%s", got)
 	}
 }
