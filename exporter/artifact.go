@@ -92,7 +92,9 @@ func IsSBOMType(t string) bool {
 	return false
 }
 
-// Validate reports why a cannot be attached, wrapping ErrInvalidArtifact.
+// Validate reports why a cannot be attached, wrapping ErrInvalidArtifact:
+// a subject that is not a manifest or index (or an SBOM on an index), or
+// content CheckContent refuses.
 func (a Artifact) Validate() error {
 	if err := a.Subject.Digest.Validate(); err != nil {
 		return fmt.Errorf("%w: subject digest %q: %w", ErrInvalidArtifact, a.Subject.Digest, err)
@@ -103,18 +105,86 @@ func (a Artifact) Validate() error {
 	if !oci.IsManifest(a.Subject.MediaType) && !oci.IsIndex(a.Subject.MediaType) {
 		return fmt.Errorf("%w: subject %s has media type %q, not a manifest or index", ErrInvalidArtifact, a.Subject.Digest, a.Subject.MediaType)
 	}
+	if err := a.CheckContent(); err != nil {
+		return err
+	}
 	if IsSBOMType(a.ArtifactType) && oci.IsIndex(a.Subject.MediaType) {
 		// Trivy scanning a tag would take an SBOM on the index as the
 		// whole image's SBOM; SBOMs go on platform manifests.
 		return fmt.Errorf("%w: SBOM (%s) on index %s: attach SBOMs to platform manifests", ErrInvalidArtifact, a.ArtifactType, a.Subject.Digest)
 	}
-	if a.ArtifactType == "" || !strings.Contains(a.ArtifactType, "/") {
-		return fmt.Errorf("%w: artifact type %q is not a media type", ErrInvalidArtifact, a.ArtifactType)
+	return nil
+}
+
+// CheckContent reports why a's artifact type, blobs or annotations cannot
+// be attached to any subject, wrapping ErrInvalidArtifact; it ignores
+// Subject, so that a command can check its input before it contacts a
+// registry. The rules:
+//
+//   - the artifact type and every blob's media type are RFC 6838 media
+//     types, type/subtype (no parameters), as the image spec requires;
+//   - an SPDX or CycloneDX JSON artifact (oci.MediaTypeSPDX,
+//     oci.MediaTypeCycloneDX) has exactly one blob, whose media type is the
+//     artifact type: the shape consumers (Trivy, Ratify, affix get) read;
+//   - org.opencontainers.image.created, when present, is RFC 3339, as the
+//     image spec says and oras-go checks;
+//   - there is at least one blob.
+func (a Artifact) CheckContent() error {
+	if err := CheckMediaType(a.ArtifactType); err != nil {
+		return fmt.Errorf("%w: artifact type: %w", ErrInvalidArtifact, err)
 	}
 	if len(a.Blobs) == 0 {
 		return fmt.Errorf("%w: no content for %s", ErrInvalidArtifact, a.ArtifactType)
 	}
+	for i, b := range a.Blobs {
+		if b.MediaType == "" {
+			continue
+		}
+		if err := CheckMediaType(b.MediaType); err != nil {
+			return fmt.Errorf("%w: layer %d: %w", ErrInvalidArtifact, i+1, err)
+		}
+	}
+	if a.ArtifactType == oci.MediaTypeSPDX || a.ArtifactType == oci.MediaTypeCycloneDX {
+		if len(a.Blobs) != 1 {
+			return fmt.Errorf("%w: an SBOM referrer (%s) has exactly one layer, of media type %s; got %d", ErrInvalidArtifact, a.ArtifactType, a.ArtifactType, len(a.Blobs))
+		}
+		if mt := a.Blobs[0].MediaType; mt != "" && mt != a.ArtifactType {
+			return fmt.Errorf("%w: an SBOM referrer (%s) has exactly one layer, of media type %s; got %s", ErrInvalidArtifact, a.ArtifactType, a.ArtifactType, mt)
+		}
+	}
+	if v, ok := a.Annotations[ocispec.AnnotationCreated]; ok {
+		if _, err := time.Parse(time.RFC3339, v); err != nil {
+			return fmt.Errorf("%w: annotation %s=%q is not an RFC 3339 date-time (2006-01-02T15:04:05Z)", ErrInvalidArtifact, ocispec.AnnotationCreated, v)
+		}
+	}
 	return nil
+}
+
+// CheckMediaType reports why mt is not an RFC 6838 media type without
+// parameters: type "/" subtype, each a restricted-name (a letter or digit,
+// then up to 126 letters, digits or ! # $ & - ^ _ . +).
+func CheckMediaType(mt string) error {
+	typ, sub, ok := strings.Cut(mt, "/")
+	if !ok || !restrictedName(typ) || !restrictedName(sub) {
+		return fmt.Errorf("%q is not a media type: want type/subtype (RFC 6838: letters, digits and !#$&-^_.+, starting with a letter or digit)", mt)
+	}
+	return nil
+}
+
+// restrictedName reports whether s is an RFC 6838 restricted-name.
+func restrictedName(s string) bool {
+	if len(s) == 0 || len(s) > 127 {
+		return false
+	}
+	for i, c := range []byte(s) {
+		switch {
+		case 'a' <= c && c <= 'z', 'A' <= c && c <= 'Z', '0' <= c && c <= '9':
+		case i > 0 && strings.IndexByte("!#$&-^_.+", c) >= 0:
+		default:
+			return false
+		}
+	}
+	return true
 }
 
 // layers returns the layer descriptors with their data attached.
