@@ -54,7 +54,9 @@ func (ri *referrersIndex) add(entry ocispec.Descriptor) {
 // ReadReferrersIndex reads the referrers index of subject from the
 // referrers tag. A missing tag is an empty index. Anything that is not an
 // image index, or that is the subject itself (some registries resolve the
-// tag to it), is ErrReferrersTagConflict.
+// tag to it), is ErrReferrersTagConflict; the message names the tag and
+// what it holds, and says nothing about writing (a reader such as affix ls
+// shows it as it is; the write path adds that it refuses to overwrite).
 func ReadReferrersIndex(ctx context.Context, t Target, subject digest.Digest) (ocispec.Index, error) {
 	ri, err := readReferrersIndex(ctx, t, subject)
 	return ri.index, err
@@ -71,10 +73,10 @@ func readReferrersIndex(ctx context.Context, t Target, subject digest.Digest) (*
 		return empty, fmt.Errorf("reading referrers tag %s: %w", tag, err)
 	}
 	if desc.Digest == subject {
-		return empty, fmt.Errorf("%w: %s resolves to the subject %s itself; not overwriting it", ErrReferrersTagConflict, tag, subject)
+		return empty, fmt.Errorf("%w: %s resolves to the subject %s itself", ErrReferrersTagConflict, tag, subject)
 	}
 	if desc.MediaType != ocispec.MediaTypeImageIndex {
-		return empty, fmt.Errorf("%w: %s is %s (%s); not overwriting it", ErrReferrersTagConflict, tag, desc.MediaType, desc.Digest)
+		return empty, fmt.Errorf("%w: %s is %s (%s), not an image index", ErrReferrersTagConflict, tag, desc.MediaType, desc.Digest)
 	}
 	var idx ocispec.Index
 	if err := json.Unmarshal(data, &idx); err != nil {
@@ -82,12 +84,21 @@ func readReferrersIndex(ctx context.Context, t Target, subject digest.Digest) (*
 	}
 	for _, m := range idx.Manifests {
 		if m.Digest == subject {
-			return empty, fmt.Errorf("%w: %s lists the subject %s itself; not overwriting it", ErrReferrersTagConflict, tag, subject)
+			return empty, fmt.Errorf("%w: %s lists the subject %s itself", ErrReferrersTagConflict, tag, subject)
 		}
 	}
 	idx.MediaType = ocispec.MediaTypeImageIndex
 	idx.SchemaVersion = 2
 	return &referrersIndex{index: idx, etag: etag}, nil
+}
+
+// refuseOverwrite adds to a read error of the write path that a
+// referrers tag holding something else is left alone.
+func refuseOverwrite(err error) error {
+	if errors.Is(err, ErrReferrersTagConflict) {
+		return fmt.Errorf("%w; not overwriting it", err)
+	}
+	return err
 }
 
 // writeReferrersIndex writes ri under the referrers tag of subject, with
@@ -129,7 +140,7 @@ func (p *Push) addToIndex(ctx context.Context, subject digest.Digest, entry ocis
 	for attempt := 1; attempt <= maxWriteAttempts; attempt++ {
 		ri, err := readReferrersIndex(ctx, p.target, subject)
 		if err != nil {
-			return false, err
+			return false, refuseOverwrite(err)
 		}
 		if ri.has(entry.Digest) {
 			p.logf("referrer %s already in %s", entry.Digest, ReferrersTag(subject))
@@ -188,7 +199,7 @@ func (p *Push) verify(ctx context.Context, subject digest.Digest, entry ocispec.
 		if err != nil {
 			l.Unlock()
 			if ctx.Err() != nil || !transient(err) {
-				return err
+				return refuseOverwrite(err)
 			}
 			stable, failed = 0, err
 			p.logf("verifying referrer %s: %v; reading %s again", entry.Digest, err, tag)
