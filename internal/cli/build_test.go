@@ -413,8 +413,12 @@ func TestPushLayoutWithReferrers(t *testing.T) {
 	raw, _ := json.Marshal(ocispec.Index{Versioned: idx.Versioned, MediaType: ocispec.MediaTypeImageIndex, Manifests: append(roots, other)})
 	os.WriteFile(filepath.Join(dir2, "index.json"), raw, 0o644)
 	_, errs, code := affix(t, "push", "--insecure-registry", reg.Host, "oci-layout:"+dir2, reg.Host+"/pushed:v2")
-	if code == 0 || !strings.Contains(errs, "lists 2 images") {
+	if code == 0 || !strings.Contains(errs, "lists 2 images") || !strings.Contains(errs, "name the one to push: oci-layout:"+dir2+":TAG or @DIGEST") {
 		t.Errorf("two images: exit %d\n%s", code, errs)
+	}
+	// Named by digest, as oras and regctl name an image in a layout.
+	if _, errs, code := affix(t, "push", "--insecure-registry", reg.Host, "oci-layout:"+dir2+"@"+roots[0].Digest.String(), reg.Host+"/pushed:v2"); code != 0 {
+		t.Errorf("push PATH@DIGEST: exit %d\n%s", code, errs)
 	}
 }
 

@@ -37,7 +37,8 @@ func newPushCmd(g *globalOptions) *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "push [flags] SOURCE REF",
 		Short: "Push an OCI layout to a registry with one SBOM referrer per platform manifest, in one push",
-		Long: `Push the image of an OCI layout (SOURCE: oci-layout:DIR or oci-archive:FILE)
+		Long: `Push the image of an OCI layout (SOURCE: oci-layout:DIR or oci-archive:FILE,
+with :TAG or @DIGEST to name one image of a layout that holds several)
 to REF (HOST/REPOSITORY:TAG), generating an SBOM for every platform image
 and attaching it as an OCI referrer (subject = the platform manifest).
 
@@ -216,7 +217,9 @@ func layoutRoot(ctx context.Context, l *oci.Layout) (ocispec.Descriptor, map[dig
 		}
 		names = append(names, n+" "+r.Digest.String())
 	}
-	return ocispec.Descriptor{}, nil, fmt.Errorf("%s: index.json lists %d images (%s); push needs a layout with one: %w", l.Source(), len(images), strings.Join(names, ", "), oci.ErrAmbiguous)
+	src := l.Source()
+	src.Tag, src.Digest = "TAG", ""
+	return ocispec.Descriptor{}, nil, fmt.Errorf("%s: index.json lists %d images (%s); name the one to push: %s or @DIGEST", l.Source(), len(images), strings.Join(names, ", "), src)
 }
 
 // layoutSBOMs returns, for each of formats, the SBOM artifact that the

@@ -38,7 +38,8 @@ func newSBOMCmd(g *globalOptions) *cobra.Command {
 		Long: `Generate an SBOM for one or more platform images of an OCI image layout,
 or of an image in a registry.
 
-SOURCE is oci-layout:DIR or oci-archive:FILE.TAR (a bare path works too),
+SOURCE is oci-layout:DIR or oci-archive:FILE.TAR, with :TAG or @DIGEST to
+name one image of a layout that holds several (a bare path works too),
 or registry:REF (HOST/REPOSITORY[:TAG|@DIGEST]; layers are streamed from
 the registry, nothing is attached: that is affix attach). Nested indexes
 are followed; BuildKit attestation manifests are never scanned. Without a

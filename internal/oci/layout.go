@@ -9,8 +9,10 @@ import (
 	"io/fs"
 	"os"
 	"path"
+	"regexp"
 	"strings"
 
+	"github.com/opencontainers/go-digest"
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
 )
 
@@ -28,23 +30,61 @@ type Source struct {
 	Scheme string
 	// Path is the directory or tar file.
 	Path string
+	// Tag, when set, selects the index.json entries whose
+	// org.opencontainers.image.ref.name it is.
+	Tag string
+	// Digest, when set, selects the index.json entries with this digest.
+	Digest digest.Digest
 }
 
 // String returns the source in the form ParseSource accepts.
-func (s Source) String() string { return s.Scheme + ":" + s.Path }
+func (s Source) String() string {
+	out := s.Scheme + ":" + s.Path
+	if s.Tag != "" {
+		out += ":" + s.Tag
+	}
+	if s.Digest != "" {
+		out += "@" + s.Digest.String()
+	}
+	return out
+}
 
-// ParseSource parses "oci-layout:PATH" or "oci-archive:PATH". A bare path is
-// accepted too: a directory is a layout, a regular file an archive.
+// tagRE is the grammar of a tag (distribution's reference).
+var tagRE = regexp.MustCompile(`^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$`)
+
+// ParseSource parses "oci-layout:PATH[:TAG][@DIGEST]" or
+// "oci-archive:PATH[:TAG][@DIGEST]", as oras and regctl name an image in a
+// layout: TAG selects index.json entries by their
+// org.opencontainers.image.ref.name, DIGEST by digest. ":TAG" is taken as
+// a tag only when PATH with it does not exist and PATH without it does,
+// so a path with a colon still works. A bare path is accepted too
+// (without TAG or DIGEST): a directory is a layout, a regular file an
+// archive.
 func ParseSource(s string) (Source, error) {
 	if s == "" {
 		return Source{}, fmt.Errorf("empty source: %w", ErrInvalidSource)
 	}
 	scheme, p, ok := strings.Cut(s, ":")
 	if ok && (scheme == SchemeLayout || scheme == SchemeArchive) {
-		if p == "" {
+		src := Source{Scheme: scheme, Path: p}
+		if i := strings.LastIndex(p, "@"); i >= 0 {
+			d, err := digest.Parse(p[i+1:])
+			if err != nil {
+				return Source{}, fmt.Errorf("source %q: digest %q: %w: %w", s, p[i+1:], ErrInvalidSource, err)
+			}
+			src.Digest, src.Path = d, p[:i]
+		}
+		if i := strings.LastIndex(src.Path, ":"); i > strings.LastIndex(src.Path, "/") && tagRE.MatchString(src.Path[i+1:]) {
+			if _, err := os.Stat(src.Path); err != nil {
+				if _, err := os.Stat(src.Path[:i]); err == nil {
+					src.Path, src.Tag = src.Path[:i], src.Path[i+1:]
+				}
+			}
+		}
+		if src.Path == "" {
 			return Source{}, fmt.Errorf("source %q: no path: %w", s, ErrInvalidSource)
 		}
-		return Source{Scheme: scheme, Path: p}, nil
+		return src, nil
 	}
 	fi, err := os.Stat(s)
 	if err != nil {
@@ -64,6 +104,7 @@ type Layout struct {
 	fsys  fs.FS
 	close func() error
 	index ocispec.Index
+	roots []ocispec.Descriptor // index.json's entries that src selects
 }
 
 var _ Fetcher = (*Layout)(nil)
@@ -135,6 +176,34 @@ func (l *Layout) load() error {
 			return fmt.Errorf("%s: manifests[%d]: digest %q: %w", ocispec.ImageIndexFile, i, d.Digest, err)
 		}
 	}
+	return l.selectRoots()
+}
+
+// selectRoots keeps the index.json entries that the source's tag and
+// digest name; an unmatched name is an error listing what is there.
+func (l *Layout) selectRoots() error {
+	if l.src.Tag == "" && l.src.Digest == "" {
+		l.roots = l.index.Manifests
+		return nil
+	}
+	var present []string
+	for _, d := range l.index.Manifests {
+		name := d.Annotations[ocispec.AnnotationRefName]
+		if (l.src.Tag == "" || name == l.src.Tag) && (l.src.Digest == "" || d.Digest == l.src.Digest) {
+			l.roots = append(l.roots, d)
+		}
+		if name == "" {
+			name = "(no tag)"
+		}
+		present = append(present, name+"@"+d.Digest.String())
+	}
+	if len(l.roots) == 0 {
+		what := l.src.Tag
+		if l.src.Digest != "" {
+			what = strings.TrimPrefix(what+"@"+l.src.Digest.String(), "@")
+		}
+		return fmt.Errorf("%s lists no %s (it lists %s): %w", ocispec.ImageIndexFile, what, strings.Join(present, ", "), ErrNoMatch)
+	}
 	return nil
 }
 
@@ -144,8 +213,9 @@ func (l *Layout) Source() Source { return l.src }
 // Index returns the layout's index.json. The caller must not modify it.
 func (l *Layout) Index() ocispec.Index { return l.index }
 
-// Roots returns the descriptors index.json lists.
-func (l *Layout) Roots() []ocispec.Descriptor { return l.index.Manifests }
+// Roots returns the descriptors index.json lists, those the source's tag
+// or digest selects when it names one.
+func (l *Layout) Roots() []ocispec.Descriptor { return l.roots }
 
 // Fetch opens the blob desc names. Reading it to the end fails with
 // ErrDigestMismatch when the bytes do not match desc.

@@ -3,6 +3,7 @@ package oci_test
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
 	"io"
 	"os"
@@ -267,24 +268,93 @@ func TestParseSource(t *testing.T) {
 	dir := t.TempDir()
 	file := filepath.Join(dir, "x.tar")
 	os.WriteFile(file, nil, 0o644)
+	colon := filepath.Join(dir, "a:b")
+	os.Mkdir(colon, 0o755)
+	dgst := "sha256:" + strings.Repeat("a", 64)
 	tests := []struct {
-		in         string
-		wantScheme string
-		wantErr    bool
+		in      string
+		want    oci.Source
+		wantErr bool
 	}{
-		{"oci-layout:/some/dir", oci.SchemeLayout, false},
-		{"oci-archive:/some/file.tar", oci.SchemeArchive, false},
-		{dir, oci.SchemeLayout, false},
-		{file, oci.SchemeArchive, false},
-		{"oci-layout:", "", true},
-		{"docker://nginx", "", true},
-		{"", "", true},
+		{in: "oci-layout:/some/dir", want: oci.Source{Scheme: oci.SchemeLayout, Path: "/some/dir"}},
+		{in: "oci-archive:/some/file.tar", want: oci.Source{Scheme: oci.SchemeArchive, Path: "/some/file.tar"}},
+		{in: dir, want: oci.Source{Scheme: oci.SchemeLayout, Path: dir}},
+		{in: file, want: oci.Source{Scheme: oci.SchemeArchive, Path: file}},
+		{in: "oci-layout:" + dir + ":v1.0", want: oci.Source{Scheme: oci.SchemeLayout, Path: dir, Tag: "v1.0"}},
+		{in: "oci-archive:" + file + ":latest", want: oci.Source{Scheme: oci.SchemeArchive, Path: file, Tag: "latest"}},
+		{in: "oci-layout:" + dir + "@" + dgst, want: oci.Source{Scheme: oci.SchemeLayout, Path: dir, Digest: digest.Digest(dgst)}},
+		{in: "oci-layout:" + dir + ":v1@" + dgst, want: oci.Source{Scheme: oci.SchemeLayout, Path: dir, Tag: "v1", Digest: digest.Digest(dgst)}},
+		// A path with a colon that exists is a path.
+		{in: "oci-layout:" + colon, want: oci.Source{Scheme: oci.SchemeLayout, Path: colon}},
+		// Neither the path nor its prefix exists: no tag guessed.
+		{in: "oci-layout:/no/such:v1", want: oci.Source{Scheme: oci.SchemeLayout, Path: "/no/such:v1"}},
+		{in: "oci-layout:" + dir + "@sha256:short", wantErr: true},
+		{in: "oci-layout:", wantErr: true},
+		{in: "docker://nginx", wantErr: true},
+		{in: "", wantErr: true},
 	}
 	for _, tt := range tests {
 		s, err := oci.ParseSource(tt.in)
-		if (err != nil) != tt.wantErr || s.Scheme != tt.wantScheme {
+		if (err != nil) != tt.wantErr || s != tt.want {
 			t.Errorf("ParseSource(%q) = %+v, %v", tt.in, s, err)
 		}
+		if err == nil && s.String() != tt.in && tt.in != dir && tt.in != file {
+			t.Errorf("ParseSource(%q).String() = %q", tt.in, s.String())
+		}
+	}
+}
+
+// TestLayoutSelectsRoots: a tag or digest in the source selects the
+// index.json entries; an unknown one is ErrNoMatch listing what is there.
+func TestLayoutSelectsRoots(t *testing.T) {
+	dir := t.TempDir()
+	spec := fixture.Variants()
+	spec.Images = spec.Images[:1]
+	res, err := fixture.WriteLayout(dir, spec)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// A second entry: the same index under another name.
+	b, _ := os.ReadFile(filepath.Join(dir, "index.json"))
+	var idx ocispec.Index
+	json.Unmarshal(b, &idx)
+	other := idx.Manifests[0]
+	other.Annotations = map[string]string{ocispec.AnnotationRefName: "v2"}
+	idx.Manifests = append(idx.Manifests, other)
+	b, _ = json.Marshal(idx)
+	os.WriteFile(filepath.Join(dir, "index.json"), b, 0o644)
+	ctx := context.Background()
+	for _, c := range []struct {
+		src  string
+		want []string // ref names of the roots
+		err  string
+	}{
+		{src: "oci-layout:" + dir, want: []string{"latest", "v2"}},
+		{src: "oci-layout:" + dir + ":v2", want: []string{"v2"}},
+		{src: "oci-layout:" + dir + "@" + res.Index.Digest.String(), want: []string{"latest", "v2"}},
+		{src: "oci-layout:" + dir + ":latest@" + res.Index.Digest.String(), want: []string{"latest"}},
+		{src: "oci-layout:" + dir + ":v3", err: "index.json lists no v3 (it lists latest@" + res.Index.Digest.String() + ", v2@"},
+		{src: "oci-layout:" + dir + "@sha256:" + strings.Repeat("0", 64), err: "lists no sha256:000"},
+	} {
+		l, err := oci.OpenLayout(ctx, c.src)
+		if c.err != "" {
+			if err == nil || !errors.Is(err, oci.ErrNoMatch) || !strings.Contains(err.Error(), c.err) || !strings.Contains(err.Error(), c.src) {
+				t.Errorf("%s: error %v, want ErrNoMatch with %q", c.src, err, c.err)
+			}
+			continue
+		}
+		if err != nil {
+			t.Errorf("%s: %v", c.src, err)
+			continue
+		}
+		var got []string
+		for _, r := range l.Roots() {
+			got = append(got, r.Annotations[ocispec.AnnotationRefName])
+		}
+		if !equal(got, c.want) || len(l.Index().Manifests) != 2 {
+			t.Errorf("%s: roots %q, want %q", c.src, got, c.want)
+		}
+		l.Close()
 	}
 }
 
