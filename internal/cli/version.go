@@ -9,18 +9,34 @@ import (
 	"github.com/affix-oci/affix/internal/version"
 )
 
+// versionJSON is what `affix version --json` prints: every key always
+// present (commit is "" when unknown, as in a build without VCS
+// information), so that scripts can rely on them.
+type versionJSON struct {
+	Version  string `json:"version"`
+	Commit   string `json:"commit"`
+	Go       string `json:"go"`
+	Syft     string `json:"syft"`
+	BuildKit string `json:"buildkit"`
+}
+
 func newVersionCmd() *cobra.Command {
 	var asJSON bool
 	cmd := &cobra.Command{
 		Use:   "version",
 		Short: "Print the affix version, commit, and the syft and BuildKit versions it was built with",
-		Args:  cobra.NoArgs,
+		Args: func(cmd *cobra.Command, args []string) error {
+			if err := cobra.NoArgs(cmd, args); err != nil {
+				return usageError(err)
+			}
+			return nil
+		},
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			i := version.Get()
 			if asJSON {
 				enc := json.NewEncoder(cmd.OutOrStdout())
 				enc.SetIndent("", "  ")
-				return enc.Encode(i)
+				return enc.Encode(versionJSON{Version: i.Version, Commit: i.Commit, Go: i.Go, Syft: i.Syft, BuildKit: i.BuildKit})
 			}
 			commit := i.Commit
 			if commit == "" {
