@@ -5,6 +5,8 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"slices"
+	"strings"
 
 	"github.com/opencontainers/go-digest"
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
@@ -35,13 +37,19 @@ func newGetCmd(g *globalOptions) *cobra.Command {
 		Short: "Print the SBOM of one platform of an image",
 		Long: `Print the SBOM referrer of REF's platform manifest (--platform when REF is a
 multi-platform index) in --format. With several, the newest by
-org.opencontainers.image.created wins. Without an SBOM referrer, an SPDX
-in-toto referrer (--sbom-format spdx-intoto, affix convert --keep-intoto),
-else a BuildKit in-index SPDX attestation is used (the statement's
-predicate is printed).
+org.opencontainers.image.created wins. An SBOM referrer must hold exactly
+one layer whose media type is its artifact type (application/spdx+json or
+application/vnd.cyclonedx+json); one that does not (oras attach gives a file
+application/vnd.oci.image.layer.v1.tar unless told FILE:TYPE; two files make
+two layers) is skipped with a note on stderr naming its digest and layers,
+and the next newest is taken. When none fits, the error lists each with its
+layers. Without an SBOM referrer, an SPDX in-toto referrer (--sbom-format
+spdx-intoto, affix convert --keep-intoto), else a BuildKit in-index SPDX
+attestation is used (the statement's predicate is printed).
 
 --verify checks, before printing anything, that the chosen SBOM describes
-the platform manifest it was found for:
+the platform manifest it was found for (an SBOM that fails is an error; an
+older one is never taken instead):
 
   - the manifest holding the SBOM is read (and digest-checked), not taken
     from the referrers list: its subject must be the platform manifest
@@ -101,6 +109,11 @@ func get(cmd *cobra.Command, g *globalOptions, refStr string, o getOptions) erro
 	if !exporter.IsSBOMType(format.MediaType()) {
 		return usageError(fmt.Errorf("--format %s: want spdx-json or cyclonedx-json", o.format))
 	}
+	if o.platform != "" {
+		if _, err := oci.ParsePlatform(o.platform); err != nil {
+			return usageError(fmt.Errorf("--platform: %w", err))
+		}
+	}
 	tgt, err := o.connect(g, ref, nil)
 	if err != nil {
 		return err
@@ -145,11 +158,28 @@ func get(cmd *cobra.Command, g *globalOptions, refStr string, o getOptions) erro
 }
 
 // chooseSBOM returns the SBOM of subject in format: the newest SBOM
-// referrer, else (SPDX) the newest SPDX in-toto referrer, else a BuildKit
-// in-index attestation.
+// referrer in the SBOM referrer shape (sbomShape; the others are skipped
+// with a note on stderr, and when none has it the error lists them), else
+// (SPDX) the newest SPDX in-toto referrer, else a BuildKit in-index
+// attestation.
 func chooseSBOM(cmd *cobra.Command, tgt *exporter.Remote, images []oci.Image, subject digest.Digest, refs []ocispec.Descriptor, format sbomgen.Format) (*sbomSource, error) {
-	if d, ok := exporter.Newest(refs, format.MediaType()); ok {
-		return readSBOM(cmd, tgt, d)
+	if cands := newestFirst(refs, format.MediaType()); len(cands) > 0 {
+		var skipped []string
+		for _, d := range cands {
+			m, err := readReferrer(cmd, tgt, d)
+			if err != nil {
+				return nil, err
+			}
+			if err := sbomShape(m, d.ArtifactType); err != nil {
+				skipped = append(skipped, fmt.Sprintf("%s: %v", d.Digest, err))
+				continue
+			}
+			for _, s := range skipped {
+				fmt.Fprintf(cmd.ErrOrStderr(), "affix: skipped %s SBOM referrer %s; taking the next newest\n", format, s)
+			}
+			return readSBOM(cmd, tgt, d, m)
+		}
+		return nil, fmt.Errorf("no usable %s SBOM referrer of %s: %s", format, subject, strings.Join(skipped, "; "))
 	}
 	if format == sbomgen.SPDXJSON {
 		var stmts []ocispec.Descriptor
@@ -180,15 +210,53 @@ func readReferrer(cmd *cobra.Command, tgt *exporter.Remote, d ocispec.Descriptor
 	return &m, nil
 }
 
-// readSBOM reads the single layer of an SBOM referrer.
-func readSBOM(cmd *cobra.Command, tgt *exporter.Remote, d ocispec.Descriptor) (*sbomSource, error) {
-	m, err := readReferrer(cmd, tgt, d)
-	if err != nil {
-		return nil, err
+// newestFirst returns the referrers of artifactType, newest
+// org.opencontainers.image.created first, as exporter.Newest orders them
+// (a tie, or a missing time, goes to the later position in refs).
+func newestFirst(refs []ocispec.Descriptor, artifactType string) []ocispec.Descriptor {
+	var idx []int
+	for i, r := range refs {
+		if r.ArtifactType == artifactType {
+			idx = append(idx, i)
+		}
 	}
-	if len(m.Layers) != 1 || m.Layers[0].MediaType != d.ArtifactType {
-		return nil, fmt.Errorf("SBOM referrer %s: want exactly one %s layer, has %d layers", d.Digest, d.ArtifactType, len(m.Layers))
+	slices.SortFunc(idx, func(a, b int) int {
+		if c := exporter.Created(refs[b]).Compare(exporter.Created(refs[a])); c != 0 {
+			return c
+		}
+		return b - a
+	})
+	out := make([]ocispec.Descriptor, len(idx))
+	for i, j := range idx {
+		out[i] = refs[j]
 	}
+	return out
+}
+
+// sbomShape reports why m is not an SBOM referrer of artifactType as
+// affix writes and consumers (Trivy, Ratify) read it: exactly one layer,
+// whose media type is artifactType.
+func sbomShape(m *ocispec.Manifest, artifactType string) error {
+	if len(m.Layers) == 1 && m.Layers[0].MediaType == artifactType {
+		return nil
+	}
+	types := make([]string, len(m.Layers))
+	for i, l := range m.Layers {
+		types[i] = l.MediaType
+	}
+	has := fmt.Sprintf("%d layers", len(m.Layers))
+	if len(m.Layers) == 1 {
+		has = "1 layer"
+	}
+	if len(types) > 0 {
+		has += " (" + strings.Join(types, ", ") + ")"
+	}
+	return fmt.Errorf("has %s, not exactly one %s layer", has, artifactType)
+}
+
+// readSBOM reads the single layer of the SBOM referrer d, whose manifest
+// m passed sbomShape.
+func readSBOM(cmd *cobra.Command, tgt *exporter.Remote, d ocispec.Descriptor, m *ocispec.Manifest) (*sbomSource, error) {
 	b, err := oci.ReadBlob(cmd.Context(), tgt, m.Layers[0], maxSBOMSize)
 	if err != nil {
 		return nil, fmt.Errorf("reading SBOM %s of referrer %s: %w", m.Layers[0].Digest, d.Digest, err)

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"fmt"
 	"maps"
 	"os"
 	"path/filepath"
@@ -13,6 +14,7 @@ import (
 
 	"github.com/opencontainers/go-digest"
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
+	"oras.land/oras-go/v2"
 	"oras.land/oras-go/v2/registry"
 	"oras.land/oras-go/v2/registry/remote"
 
@@ -392,6 +394,157 @@ func TestGetErrors(t *testing.T) {
 				if !strings.Contains(errs, w) {
 					t.Errorf("stderr lacks %q:\n%s", w, errs)
 				}
+			}
+		})
+	}
+}
+
+// TestGetSBOMShape: what sbomShape takes for an SBOM referrer, and how it
+// names what it refuses.
+func TestGetSBOMShape(t *testing.T) {
+	layer := func(mt string) ocispec.Descriptor { return ocispec.Descriptor{MediaType: mt} }
+	for _, tt := range []struct {
+		name   string
+		layers []ocispec.Descriptor
+		err    string // "" means usable
+	}{
+		{"affix's shape", []ocispec.Descriptor{layer(oci.MediaTypeSPDX)}, ""},
+		{"oras attach default layer type", []ocispec.Descriptor{layer(ocispec.MediaTypeImageLayer)},
+			"has 1 layer (application/vnd.oci.image.layer.v1.tar), not exactly one application/spdx+json layer"},
+		{"two layers", []ocispec.Descriptor{layer(oci.MediaTypeSPDX), layer("application/octet-stream")},
+			"has 2 layers (application/spdx+json, application/octet-stream), not exactly one application/spdx+json layer"},
+		{"no layer", nil, "has 0 layers, not exactly one application/spdx+json layer"},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			err := sbomShape(&ocispec.Manifest{Layers: tt.layers}, oci.MediaTypeSPDX)
+			if (tt.err == "") != (err == nil) || err != nil && err.Error() != tt.err {
+				t.Errorf("sbomShape = %v, want %q", err, tt.err)
+			}
+		})
+	}
+}
+
+// TestGetNewestFirst: candidates come newest first, the first one being
+// the one exporter.Newest picks, ties and missing times to the later
+// position.
+func TestGetNewestFirst(t *testing.T) {
+	at := func(ts, d string) ocispec.Descriptor {
+		r := ocispec.Descriptor{ArtifactType: oci.MediaTypeSPDX, Digest: digest.FromString(d)}
+		if ts != "" {
+			r.Annotations = map[string]string{ocispec.AnnotationCreated: ts}
+		}
+		return r
+	}
+	for _, tt := range []struct {
+		name string
+		refs []ocispec.Descriptor
+		want string // digests' sources, newest first
+	}{
+		{"by created", []ocispec.Descriptor{at("2024-01-01T00:00:00Z", "a"), at("2025-01-01T00:00:00Z", "b"), at("2023-01-01T00:00:00Z", "c")}, "bac"},
+		{"ties to the later", []ocispec.Descriptor{at("2024-01-01T00:00:00Z", "a"), at("2024-01-01T00:00:00Z", "b")}, "ba"},
+		{"missing times last, later first", []ocispec.Descriptor{at("", "a"), at("2024-01-01T00:00:00Z", "b"), at("", "c")}, "bca"},
+		{"other types left out", []ocispec.Descriptor{at("2024-01-01T00:00:00Z", "a"), {ArtifactType: oci.MediaTypeCycloneDX, Digest: digest.FromString("x")}}, "a"},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			names := map[digest.Digest]string{}
+			for _, s := range "abcx" {
+				names[digest.FromString(string(s))] = string(s)
+			}
+			var got string
+			for _, d := range newestFirst(tt.refs, oci.MediaTypeSPDX) {
+				got += names[d.Digest]
+			}
+			if got != tt.want {
+				t.Errorf("order %q, want %q", got, tt.want)
+			}
+			if n, ok := exporter.Newest(tt.refs, oci.MediaTypeSPDX); !ok || names[n.Digest] != tt.want[:1] {
+				t.Errorf("exporter.Newest picks %s, newestFirst starts with %s", names[n.Digest], tt.want[:1])
+			}
+		})
+	}
+}
+
+// attachOrasStyle attaches an SPDX-typed referrer to subject in repo as
+// oras-go (and so `oras attach`) does, with one layer per media type in
+// layers, created at created.
+func attachOrasStyle(t *testing.T, reg *registrytest.Registry, repo string, subject ocispec.Descriptor, created string, layers ...string) digest.Digest {
+	t.Helper()
+	ctx := context.Background()
+	// SkipReferrersGC: the registry need not allow DELETE.
+	r := &remote.Repository{Reference: registry.Reference{Registry: reg.Host, Repository: repo}, PlainHTTP: true, SkipReferrersGC: true}
+	var descs []ocispec.Descriptor
+	for i, mt := range layers {
+		d, err := oras.PushBytes(ctx, r, mt, fmt.Appendf(nil, `{"spdxVersion":"SPDX-2.3","n":%d,"at":%q}`, i, created))
+		if err != nil {
+			t.Fatal(err)
+		}
+		descs = append(descs, d)
+	}
+	subj := ocispec.Descriptor{MediaType: subject.MediaType, Digest: subject.Digest, Size: subject.Size}
+	d, err := oras.PackManifest(ctx, r, oras.PackManifestVersion1_1, oci.MediaTypeSPDX, oras.PackManifestOptions{
+		Subject: &subj, Layers: descs, ManifestAnnotations: map[string]string{ocispec.AnnotationCreated: created}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return d.Digest
+}
+
+// TestGetSkipsMisshapedSBOM: SBOM referrers that are not in the SBOM
+// referrer shape (oras attach's default layer type, two layers) are
+// skipped, newest first, with a note naming each; when none is usable the
+// error lists them all; --verify checks the one taken.
+func TestGetSkipsMisshapedSBOM(t *testing.T) {
+	if testing.Short() {
+		t.Skip("scans images and runs registries")
+	}
+	cliEnv(t)
+	dir, res := variantsPair(t)
+	amd := res.Manifests[0]
+	for _, kind := range []registrytest.Kind{registrytest.OlaregAPI, registrytest.OlaregNoAPI} {
+		t.Run(string(kind), func(t *testing.T) {
+			reg := registrytest.Start(t, kind, registrytest.Options{})
+			insecure := []string{"--insecure-registry", reg.Host}
+			mustAffix(t, slices.Concat([]string{"push"}, insecure, []string{"oci-layout:" + dir, reg.Ref("sbom") + ":v1"})...)
+			mustAffix(t, slices.Concat([]string{"push", "--no-sbom"}, insecure, []string{"oci-layout:" + dir, reg.Ref("bare") + ":v1"})...)
+			doc := mustAffix(t, slices.Concat([]string{"get"}, insecure, []string{"--platform", "linux/amd64", reg.Ref("sbom") + ":v1"})...)
+			var bad []digest.Digest
+			for _, repo := range []string{"sbom", "bare"} {
+				bad = append(bad,
+					attachOrasStyle(t, reg, repo, amd, "2099-01-01T00:00:00Z", ocispec.MediaTypeImageLayer),
+					attachOrasStyle(t, reg, repo, amd, "2098-01-01T00:00:00Z", oci.MediaTypeSPDX, oci.MediaTypeSPDX))
+			}
+			orasNote := func(d digest.Digest) string {
+				return "skipped spdx-json SBOM referrer " + d.String() + ": has 1 layer (application/vnd.oci.image.layer.v1.tar), not exactly one application/spdx+json layer"
+			}
+			twoNote := func(d digest.Digest) string {
+				return d.String() + ": has 2 layers (application/spdx+json, application/spdx+json), not exactly one application/spdx+json layer"
+			}
+			for _, tt := range []struct {
+				name   string
+				args   []string
+				code   int
+				stdout string
+				stderr []string
+			}{
+				{"older affix SBOM taken", []string{reg.Ref("sbom") + ":v1"}, 0, doc,
+					[]string{orasNote(bad[0]), "skipped spdx-json SBOM referrer " + twoNote(bad[1])}},
+				{"verified after skipping", []string{"--verify", reg.Ref("sbom") + ":v1"}, 0, doc,
+					[]string{orasNote(bad[0]), "verified: SBOM "}},
+				{"none usable", []string{reg.Ref("bare") + ":v1"}, 1, "",
+					[]string{reg.Ref("bare") + ":v1 (linux/amd64): no usable spdx-json SBOM referrer of " + amd.Digest.String() + ": " +
+						bad[2].String() + ": has 1 layer (application/vnd.oci.image.layer.v1.tar), not exactly one application/spdx+json layer; " + twoNote(bad[3])}},
+			} {
+				t.Run(tt.name, func(t *testing.T) {
+					out, errs, code := affix(t, slices.Concat([]string{"get", "--platform", "linux/amd64"}, insecure, tt.args)...)
+					if code != tt.code || out != tt.stdout {
+						t.Fatalf("exit %d, want %d; stdout %.200q, want %.200q\nstderr: %s", code, tt.code, out, tt.stdout, errs)
+					}
+					for _, s := range tt.stderr {
+						if !strings.Contains(errs, s) {
+							t.Errorf("stderr lacks %q:\n%s", s, errs)
+						}
+					}
+				})
 			}
 		})
 	}
