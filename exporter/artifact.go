@@ -146,7 +146,7 @@ func (a Artifact) CheckContent() error {
 	}
 	if a.ArtifactType == oci.MediaTypeSPDX || a.ArtifactType == oci.MediaTypeCycloneDX {
 		if len(a.Blobs) != 1 {
-			return fmt.Errorf("%w: an SBOM referrer (%s) has exactly one layer, of media type %s; got %d", ErrInvalidArtifact, a.ArtifactType, a.ArtifactType, len(a.Blobs))
+			return fmt.Errorf("%w: an SBOM referrer (%s) has exactly one layer, of media type %s; got %d layers", ErrInvalidArtifact, a.ArtifactType, a.ArtifactType, len(a.Blobs))
 		}
 		if mt := a.Blobs[0].MediaType; mt != "" && mt != a.ArtifactType {
 			return fmt.Errorf("%w: an SBOM referrer (%s) has exactly one layer, of media type %s; got %s", ErrInvalidArtifact, a.ArtifactType, a.ArtifactType, mt)

@@ -38,7 +38,7 @@ func TestArtifactCheckContent(t *testing.T) {
 		{"SPDX, one layer", exporter.Artifact{ArtifactType: oci.MediaTypeSPDX, Blobs: []exporter.Blob{blob("")}}, ""},
 		{"SPDX, layer type named", exporter.Artifact{ArtifactType: oci.MediaTypeSPDX, Blobs: []exporter.Blob{blob(oci.MediaTypeSPDX)}}, ""},
 		{"SPDX, two layers", exporter.Artifact{ArtifactType: oci.MediaTypeSPDX, Blobs: []exporter.Blob{blob(""), blob("")}},
-			"an SBOM referrer (application/spdx+json) has exactly one layer, of media type application/spdx+json; got 2"},
+			"an SBOM referrer (application/spdx+json) has exactly one layer, of media type application/spdx+json; got 2 layers"},
 		{"SPDX, other layer type", exporter.Artifact{ArtifactType: oci.MediaTypeSPDX, Blobs: []exporter.Blob{blob("application/vnd.oci.image.layer.v1.tar")}},
 			"has exactly one layer, of media type application/spdx+json; got application/vnd.oci.image.layer.v1.tar"},
 		{"CycloneDX, two layers", exporter.Artifact{ArtifactType: oci.MediaTypeCycloneDX, Blobs: []exporter.Blob{blob(""), blob("")}},

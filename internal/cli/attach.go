@@ -1,6 +1,7 @@
 package cli
 
 import (
+	"errors"
 	"fmt"
 	"maps"
 	"os"
@@ -42,9 +43,16 @@ of the platform manifest. The index and its tags are not touched.
 
 With --artifact-type and FILE arguments, attach those files (a signature, a
 license report, a VEX document, ...) as one referrer of REF, or with
---platform of that platform's manifest, and print the referrer's digest.
+--platform of that platform's manifest (of an index, or of a single-platform
+image when its config names that platform), and print the referrer's digest.
 Each file is a layer whose media type is MEDIATYPE, else the artifact type
-for a single file, else application/octet-stream.
+for a single file, else application/octet-stream. --artifact-type and each
+MEDIATYPE are RFC 6838 media types (type/subtype); an SBOM artifact type
+(application/spdx+json, application/vnd.cyclonedx+json) takes exactly one
+FILE, whose layer has that media type (what SBOM consumers read); an
+org.opencontainers.image.created annotation must be RFC 3339 (default:
+SOURCE_DATE_EPOCH, else now). These are usage errors (exit 2), reported
+before any request.
 
 Referrers go through the registry's referrers API when it has one, else
 through the referrers tag schema, merged with concurrent writers.`,
@@ -63,6 +71,11 @@ through the referrers tag schema, merged with concurrent writers.`,
 			return nil
 		},
 		RunE: func(cmd *cobra.Command, args []string) error {
+			if o.platform != "" {
+				if _, err := oci.ParsePlatform(o.platform); err != nil {
+					return usageError(fmt.Errorf("--platform: %w", err))
+				}
+			}
 			if err := checkMetadataFile(o.metadataFile); err != nil {
 				return err
 			}
@@ -192,11 +205,18 @@ func attachFiles(cmd *cobra.Command, g *globalOptions, refStr string, files []st
 		if mt == "" && len(files) > 1 {
 			mt = "application/octet-stream"
 		}
+		if fi, err := os.Stat(path); err == nil && fi.IsDir() {
+			return usageError(fmt.Errorf("%s is a directory: attach takes files", path))
+		}
 		data, err := os.ReadFile(path)
 		if err != nil {
 			return err
 		}
 		blobs = append(blobs, exporter.Blob{MediaType: mt, Data: data, Annotations: map[string]string{ocispec.AnnotationTitle: filepath.Base(path)}})
+	}
+	a := exporter.Artifact{ArtifactType: o.artifactType, Blobs: blobs, Annotations: ann}
+	if err := a.CheckContent(); err != nil {
+		return usageError(err)
 	}
 	counter := &exporter.Counter{}
 	tgt, err := o.connect(g, ref, counter)
@@ -209,24 +229,21 @@ func attachFiles(cmd *cobra.Command, g *globalOptions, refStr string, files []st
 	}
 	var picked []oci.Image
 	if o.platform != "" {
-		if !oci.IsIndex(subject.MediaType) {
-			return usageError(fmt.Errorf("--platform %s: %s is a single manifest, not an index", o.platform, refStr))
-		}
+		// An index's platform manifest, or a single manifest whose
+		// config's platform is the one named.
 		images, err := oci.Walk(ctx, tgt, subject)
 		if err != nil {
 			return fmt.Errorf("%s: %w", refStr, err)
 		}
 		if picked, err = oci.Select(images, oci.Selector{Platform: o.platform}); err != nil {
+			if !oci.IsIndex(subject.MediaType) && len(images) == 1 && errors.Is(err, oci.ErrNoMatch) {
+				return fmt.Errorf("%s: --platform %s: %s is a single-platform image of %s: %w", refStr, o.platform, subject.Digest, images[0], oci.ErrNoMatch)
+			}
 			return fmt.Errorf("%s: %w", refStr, err)
 		}
 		subject = picked[0].Descriptor
 	}
-	a := exporter.Artifact{
-		Subject:      ocispec.Descriptor{MediaType: subject.MediaType, Digest: subject.Digest, Size: subject.Size},
-		ArtifactType: o.artifactType,
-		Blobs:        blobs,
-		Annotations:  ann,
-	}
+	a.Subject = ocispec.Descriptor{MediaType: subject.MediaType, Digest: subject.Digest, Size: subject.Size}
 	if err := a.Validate(); err != nil {
 		return usageError(err)
 	}

@@ -12,6 +12,7 @@ import (
 	"sync"
 	"testing"
 
+	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
 	"oras.land/oras-go/v2/registry"
 
 	"github.com/affix-oci/affix/exporter"
@@ -250,5 +251,109 @@ func TestAttachSBOMToIndex(t *testing.T) {
 	}
 	if len(refs) != 1 || refs[0].ArtifactType != "application/vnd.example+json" {
 		t.Errorf("the index's referrers: %v, want only the application/vnd.example+json artifact", refs)
+	}
+}
+
+// TestAttachUsageErrors: wrong input to attach (and get's and version's
+// arguments) is a usage error, exit 2, found before any request: the
+// registry named does not exist, so a request would fail with exit 1.
+func TestAttachUsageErrors(t *testing.T) {
+	cliEnv(t)
+	port, err := registrytest.FreePort()
+	if err != nil {
+		t.Fatal(err)
+	}
+	ref := fmt.Sprintf("127.0.0.1:%d/app:v1", port)
+	insecure := []string{"--insecure-registry", strings.Split(ref, "/")[0]}
+	doc := writeFile(t, "a.spdx.json", []byte(`{"spdxVersion":"SPDX-2.3"}`))
+	other := writeFile(t, "b.txt", []byte("b"))
+	dir := t.TempDir()
+	for _, tt := range []struct {
+		name string
+		args []string // after the command's registry flags
+		msg  string
+	}{
+		{"SPDX with two files", []string{"attach", "--artifact-type", oci.MediaTypeSPDX, ref, doc, other},
+			"an SBOM referrer (application/spdx+json) has exactly one layer, of media type application/spdx+json; got 2 layers"},
+		{"CycloneDX with two files", []string{"attach", "--artifact-type", oci.MediaTypeCycloneDX, ref, doc, other},
+			"an SBOM referrer (application/vnd.cyclonedx+json) has exactly one layer"},
+		{"SPDX with another layer type", []string{"attach", "--artifact-type", oci.MediaTypeSPDX, ref, doc + ":application/json"},
+			"has exactly one layer, of media type application/spdx+json; got application/json"},
+		{"artifact type with a space", []string{"attach", "--artifact-type", "bad type/with space", ref, doc}, `"bad type/with space" is not a media type`},
+		{"artifact type without a slash", []string{"attach", "--artifact-type", "notatype", ref, doc}, `"notatype" is not a media type`},
+		{"layer type not a media type", []string{"attach", "--artifact-type", "application/vnd.example", ref, doc + ":text/a b"}, `"text/a b" is not a media type`},
+		{"created not RFC 3339", []string{"attach", "--artifact-type", "application/vnd.example", "--annotation", ocispec.AnnotationCreated + "=yesterday", ref, doc},
+			`org.opencontainers.image.created="yesterday" is not an RFC 3339 date-time`},
+		{"FILE is a directory", []string{"attach", "--artifact-type", "application/vnd.example", ref, dir}, dir + " is a directory: attach takes files"},
+		{"attach files, bad platform", []string{"attach", "--platform", "bogus///", "--artifact-type", "application/vnd.example", ref, doc}, `--platform: platform "bogus///"`},
+		{"attach scan, bad platform", []string{"attach", "--platform", "bogus///", ref}, `--platform: platform "bogus///"`},
+		{"get, bad platform", []string{"get", "--platform", "bogus///", ref}, `--platform: platform "bogus///"`},
+		{"version with an argument", []string{"version", "extra"}, `unknown command "extra"`},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			args := tt.args
+			if args[0] != "version" {
+				args = slices.Concat(args[:1], insecure, args[1:])
+			}
+			out, errs, code := affix(t, args...)
+			if code != 2 || !strings.Contains(errs, tt.msg) || out != "" {
+				t.Fatalf("exit %d, want 2; stderr %q does not contain %q (stdout %q)", code, errs, tt.msg, out)
+			}
+		})
+	}
+}
+
+// TestAttachPlatformSingleManifest: --platform on an image that is a
+// single manifest attaches to it when its config's platform matches, and
+// says why not when it does not.
+func TestAttachPlatformSingleManifest(t *testing.T) {
+	cliEnv(t)
+	_, reg, ref := pushedVariants(t, registrytest.OlaregNoAPI, "app", "--no-sbom")
+	insecure := []string{"--insecure-registry", reg.Host}
+	tgt, err := exporter.NewRemote(registry.Reference{Registry: reg.Host, Repository: "app"}, exporter.RemoteOptions{Client: exporter.NewClient(nil, nil), PlainHTTP: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	root, _, _, err := tgt.FetchManifest(ctx, "v1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	images, err := oci.Walk(ctx, tgt, root)
+	if err != nil {
+		t.Fatal(err)
+	}
+	amd, err := oci.Select(images, oci.Selector{Platform: "linux/amd64"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	single := reg.Ref("app") + "@" + amd[0].Descriptor.Digest.String()
+	file := writeFile(t, "vex.json", []byte(`{"vex":1}`))
+	for _, tt := range []struct {
+		name, ref, platform string
+		code                int
+		msg                 string
+	}{
+		{"matching platform", single, "linux/amd64", 0, ""},
+		{"other platform", single, "linux/arm64", 1, "--platform linux/arm64: " + amd[0].Descriptor.Digest.String() + " is a single-platform image of linux/amd64"},
+		{"index, unknown platform", ref, "linux/s390x", 1, "platform linux/s390x not found"},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			out, errs, code := affix(t, slices.Concat([]string{"attach"}, insecure,
+				[]string{"--platform", tt.platform, "--artifact-type", "application/vnd.example.vex+json", tt.ref, file})...)
+			if code != tt.code || !strings.Contains(errs, tt.msg) {
+				t.Fatalf("exit %d, want %d; stderr %q does not contain %q", code, tt.code, errs, tt.msg)
+			}
+			if code != 0 {
+				return
+			}
+			refs, _, err := exporter.NewFinder(tgt).Referrers(ctx, amd[0].Descriptor.Digest)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if len(refs) != 1 || refs[0].Digest.String() != strings.TrimSpace(out) {
+				t.Errorf("referrers of %s: %v; attach printed %q", amd[0].Descriptor.Digest, refs, out)
+			}
+		})
 	}
 }
