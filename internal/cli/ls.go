@@ -3,6 +3,7 @@ package cli
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"strings"
@@ -31,7 +32,13 @@ func newLsCmd(g *globalOptions) *cobra.Command {
 platform manifest, its referrers (artifact type, digest, created and, for
 SBOMs, the generator that made them: "by TOOL-VERSION") read from
 the referrers API, else the referrers tag schema, plus BuildKit's in-index
-attestation manifests.`,
+attestation manifests.
+
+A manifest whose referrers tag holds no referrers index (some registries
+resolve the tag to the manifest itself; or another tool wrote something else
+there) is shown without referrers: a warning on stderr names REF, the
+platform and the tag, the --json node carries it as "error", and the rest
+of the tree is shown; the exit code stays 0, as oras discover users expect.`,
 		Args: func(_ *cobra.Command, args []string) error {
 			if len(args) != 1 {
 				return usageError(fmt.Errorf("want one REF, got %d arguments", len(args)))
@@ -62,7 +69,11 @@ type lsNode struct {
 	// PredicateTypes are the in-toto predicate types of an attestation.
 	PredicateTypes []string          `json:"predicateTypes,omitempty"`
 	Annotations    map[string]string `json:"annotations,omitempty"`
-	Children       []*lsNode         `json:"children,omitempty"`
+	// Error says why the node's referrers could not be read (its
+	// referrers tag holds no referrers index); the rest of the tree is
+	// shown.
+	Error    string    `json:"error,omitempty"`
+	Children []*lsNode `json:"children,omitempty"`
 }
 
 type lsTree struct {
@@ -91,6 +102,7 @@ func ls(cmd *cobra.Command, g *globalOptions, refStr string, o lsOptions) error 
 		return err
 	}
 	tree.Reference = refName(ref, ref.ReferenceOrDefault())
+	warnUnread(cmd.ErrOrStderr(), tree)
 	if o.asJSON {
 		enc := json.NewEncoder(cmd.OutOrStdout())
 		enc.SetIndent("", "  ")
@@ -107,8 +119,15 @@ func buildTree(ctx context.Context, tgt *exporter.Remote, reference string) (*ls
 	}
 	finder := exporter.NewFinder(tgt)
 	tree := &lsTree{}
-	referrers := func(d ocispec.Descriptor) ([]*lsNode, error) {
+	// referrers reads the referrers of n's manifest d; a referrers tag
+	// that holds something else is n's Error, not the tree's.
+	referrers := func(n *lsNode, d ocispec.Descriptor) ([]*lsNode, error) {
 		refs, mode, err := finder.Referrers(ctx, d.Digest)
+		if errors.Is(err, exporter.ErrReferrersTagConflict) {
+			tree.ReferrersMode = mode
+			n.Error = err.Error()
+			return nil, nil
+		}
 		if err != nil {
 			return nil, err
 		}
@@ -124,7 +143,7 @@ func buildTree(ctx context.Context, tgt *exporter.Remote, reference string) (*ls
 	root := &lsNode{Kind: "manifest", MediaType: rootDesc.MediaType, Digest: rootDesc.Digest, Size: rootDesc.Size}
 	tree.Root = root
 	if !oci.IsIndex(rootDesc.MediaType) {
-		root.Children, err = referrers(rootDesc)
+		root.Children, err = referrers(root, rootDesc)
 		return tree, err
 	}
 	root.Kind = "index"
@@ -142,8 +161,8 @@ func buildTree(ctx context.Context, tgt *exporter.Remote, reference string) (*ls
 		if same := byDigest[d.Digest]; same != nil {
 			// One manifest the index lists under two platforms: its
 			// referrers are read once.
-			n.Children = same.Children
-		} else if n.Children, err = referrers(d); err != nil {
+			n.Children, n.Error = same.Children, same.Error
+		} else if n.Children, err = referrers(n, d); err != nil {
 			return nil, err
 		} else {
 			byDigest[d.Digest] = n
@@ -174,7 +193,7 @@ func buildTree(ctx context.Context, tgt *exporter.Remote, reference string) (*ls
 		}
 	}
 	// Referrers of the index itself (signatures, for example).
-	idxRefs, err := referrers(rootDesc)
+	idxRefs, err := referrers(root, rootDesc)
 	if err != nil {
 		return nil, err
 	}
@@ -182,9 +201,31 @@ func buildTree(ctx context.Context, tgt *exporter.Remote, reference string) (*ls
 	return tree, nil
 }
 
+// warnUnread warns on w about each node of t whose referrers could not be
+// read, naming the reference, the platform (or the index) and the error,
+// which names the referrers tag.
+func warnUnread(w io.Writer, t *lsTree) {
+	seen := map[digest.Digest]bool{}
+	var walk func(n *lsNode)
+	walk = func(n *lsNode) {
+		if n.Error != "" && !seen[n.Digest] {
+			seen[n.Digest] = true
+			what := n.Platform
+			if what == "" {
+				what = n.Kind
+			}
+			fmt.Fprintf(w, "affix: warning: %s (%s %s): referrers not shown: %s\n", t.Reference, what, n.Digest, n.Error)
+		}
+		for _, c := range n.Children {
+			walk(c)
+		}
+	}
+	walk(t.Root)
+}
+
 func printTree(w io.Writer, t *lsTree) {
 	r := t.Root
-	fmt.Fprintf(w, "%s  %s  %s\n", t.Reference, r.Digest, r.Kind)
+	fmt.Fprintf(w, "%s  %s  %s%s\n", t.Reference, r.Digest, r.Kind, unread(r))
 	printChildren(w, r.Children, "")
 	if t.ReferrersMode != "" {
 		fmt.Fprintf(w, "referrers read through: %s\n", t.ReferrersMode)
@@ -202,10 +243,18 @@ func printChildren(w io.Writer, nodes []*lsNode, indent string) {
 	}
 }
 
+// unread marks a node whose referrers could not be read.
+func unread(n *lsNode) string {
+	if n.Error == "" {
+		return ""
+	}
+	return "  (referrers not shown: see the warning)"
+}
+
 func describeNode(n *lsNode) string {
 	switch n.Kind {
 	case "manifest":
-		return fmt.Sprintf("%-14s %s", n.Platform, n.Digest)
+		return fmt.Sprintf("%-14s %s", n.Platform, n.Digest) + unread(n)
 	case "referrer":
 		s := fmt.Sprintf("%s  %s", n.ArtifactType, n.Digest)
 		if n.Created != "" {

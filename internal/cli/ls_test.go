@@ -1,0 +1,100 @@
+package cli
+
+import (
+	"context"
+	"encoding/json"
+	"slices"
+	"strings"
+	"testing"
+
+	"github.com/opencontainers/go-digest"
+	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
+	"oras.land/oras-go/v2/registry"
+
+	"github.com/affix-oci/affix/exporter"
+	"github.com/affix-oci/affix/internal/oci"
+	"github.com/affix-oci/affix/internal/registrytest"
+)
+
+// TestLsReferrersTagConflict: a referrers tag that holds no referrers
+// index (the manifest itself, as some registries resolve it, or another
+// manifest) is a warning naming the reference, the platform and the tag,
+// and an "error" on that --json node; the rest of the tree is shown and
+// ls exits 0.
+func TestLsReferrersTagConflict(t *testing.T) {
+	cliEnv(t)
+	ctx := context.Background()
+	reg := registrytest.Start(t, registrytest.OlaregNoAPI, registrytest.Options{})
+	dir, res := variantsPair(t)
+	amd, arm := res.Manifests[0].Digest, res.Manifests[1].Digest
+	insecure := []string{"--insecure-registry", reg.Host}
+	for _, tt := range []struct {
+		name string
+		// tagged is the manifest whose referrers tag is overwritten, held
+		// what it is made to hold ("index" stands for the image's index).
+		tagged, held string
+		node         string // the node that warns: a platform or "index"
+		msg          string
+	}{
+		{"platform tag holds the platform manifest", "amd", "amd", "linux/amd64", "resolves to the subject " + amd.String() + " itself"},
+		{"platform tag holds another manifest", "amd", "arm", "linux/amd64", "is " + ocispec.MediaTypeImageManifest + " (" + arm.String() + "), not an image index"},
+		{"index tag holds the index", "index", "index", "index", "itself"},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			repo := strings.ReplaceAll(tt.name, " ", "-")
+			ref := reg.Ref(repo) + ":v1"
+			mustAffix(t, slices.Concat([]string{"push", "--no-sbom"}, insecure, []string{"oci-layout:" + dir, ref})...)
+			sig := strings.TrimSpace(mustAffix(t, slices.Concat([]string{"attach"}, insecure, []string{"--platform", "linux/arm64",
+				"--artifact-type", "application/vnd.example.sig+json", ref, writeFile(t, "sig.json", []byte(`{"sig":1}`))})...))
+			tgt, err := exporter.NewRemote(registry.Reference{Registry: reg.Host, Repository: repo}, exporter.RemoteOptions{Client: exporter.NewClient(nil, nil), PlainHTTP: true})
+			if err != nil {
+				t.Fatal(err)
+			}
+			index, _, _, err := tgt.FetchManifest(ctx, "v1")
+			if err != nil {
+				t.Fatal(err)
+			}
+			named := map[string]digest.Digest{"amd": amd, "arm": arm, "index": index.Digest}
+			d, b, _, err := tgt.FetchManifest(ctx, named[tt.held].String())
+			if err != nil {
+				t.Fatal(err)
+			}
+			tag := exporter.ReferrersTag(named[tt.tagged])
+			if _, err := tgt.PushManifest(ctx, ocispec.Descriptor{MediaType: d.MediaType, Digest: d.Digest, Size: d.Size}, b, tag, ""); err != nil {
+				t.Fatal(err)
+			}
+
+			out, errs, code := affix(t, slices.Concat([]string{"ls"}, insecure, []string{ref})...)
+			t.Logf("stdout:\n%s\nstderr:\n%s", out, errs)
+			warning := "affix: warning: " + ref + " (" + tt.node + " " + named[tt.tagged].String() + "): referrers not shown: referrers tag does not hold a referrers index: " + tag + " "
+			if code != 0 || !strings.Contains(errs, warning) || !strings.Contains(errs, tt.msg) || strings.Contains(errs, "overwrit") {
+				t.Fatalf("exit %d, want 0; stderr %q, want %q ... %q", code, errs, warning, tt.msg)
+			}
+			if !strings.Contains(out, "application/vnd.example.sig+json  "+sig) || !strings.Contains(out, "(referrers not shown: see the warning)") {
+				t.Errorf("tree lacks the arm64 signature or the mark:\n%s", out)
+			}
+
+			out, _, code = affix(t, slices.Concat([]string{"ls", "--json"}, insecure, []string{ref})...)
+			var tree lsTree
+			if err := json.Unmarshal([]byte(out), &tree); err != nil || code != 0 {
+				t.Fatalf("exit %d: %v\n%s", code, err, out)
+			}
+			nodes := append([]*lsNode{tree.Root}, tree.Root.Children...)
+			var sigs int
+			for _, n := range nodes {
+				want := n.Digest == named[tt.tagged] && (n.Kind == "index" || n.Kind == "manifest")
+				if (n.Error != "") != want || want && !strings.Contains(n.Error, tag) {
+					t.Errorf("%s %s: error %q", n.Kind, n.Digest, n.Error)
+				}
+				for _, c := range n.Children {
+					if c.Digest.String() == sig && n.Platform == oci.FormatPlatform(*res.Manifests[1].Platform) {
+						sigs++
+					}
+				}
+			}
+			if sigs != 1 {
+				t.Errorf("the arm64 signature is listed %d times:\n%s", sigs, out)
+			}
+		})
+	}
+}
