@@ -299,8 +299,10 @@ func (r *Remote) wrap(what string, err error) error {
 		return fmt.Errorf("%s: %s: no credentials (docker login, or DOCKER_CONFIG): %w: %w", r.Name(), what, ErrUnauthorized, err)
 	}
 	switch status(err) {
-	case http.StatusUnauthorized, http.StatusForbidden:
-		return fmt.Errorf("%s: %s: %w: %w", r.Name(), what, ErrUnauthorized, err)
+	case http.StatusUnauthorized:
+		return fmt.Errorf("%s: %s: the registry refused the credentials (docker login %s, or DOCKER_CONFIG): %w: %w", r.Name(), what, r.ref.Registry, ErrUnauthorized, err)
+	case http.StatusForbidden:
+		return fmt.Errorf("%s: %s: the credentials have no access to this repository: %w: %w", r.Name(), what, ErrUnauthorized, err)
 	case http.StatusNotFound:
 		return fmt.Errorf("%s: %s: %w: %w", r.Name(), what, ErrNotFound, err)
 	}

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"slices"
@@ -13,6 +14,7 @@ import (
 	"github.com/opencontainers/go-digest"
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
 	"github.com/spf13/cobra"
+	"oras.land/oras-go/v2/registry"
 
 	"github.com/affix-oci/affix/internal/oci"
 	"github.com/affix-oci/affix/sbomgen"
@@ -120,6 +122,9 @@ func openScanSource(ctx context.Context, g *globalOptions, source string, o sbom
 	}
 	l, err := oci.OpenLayout(ctx, source)
 	if err != nil {
+		if _, rerr := registry.ParseReference(source); rerr == nil && errors.Is(err, fs.ErrNotExist) {
+			return nil, fmt.Errorf("%w (an image in a registry is registry:%s)", err, source)
+		}
 		return nil, err
 	}
 	// Referrers that index.json lists beside the image (the SBOMs of

@@ -291,6 +291,13 @@ func TestSbomBadInput(t *testing.T) {
 			p := filepath.Join(t.TempDir(), "missing")
 			return p, []string{p}
 		}, nil},
+		{"a registry reference without registry:", func(t *testing.T) (string, []string) {
+			return "localhost:5000/app:1", []string{"localhost:5000/app:1", "registry:localhost:5000/app:1"}
+		}, nil},
+		{"a tag the layout lacks", func(t *testing.T) (string, []string) {
+			dir, _ := writeFixture(t, spec)
+			return "oci-layout:" + dir + ":nope", []string{dir + ":nope", "lists no nope"}
+		}, nil},
 		{"not a tar", func(t *testing.T) (string, []string) {
 			p := filepath.Join(t.TempDir(), "x.tar")
 			os.WriteFile(p, bytes.Repeat([]byte("not a tar "), 100), 0o644)
