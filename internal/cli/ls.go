@@ -31,8 +31,9 @@ func newLsCmd(g *globalOptions) *cobra.Command {
 		Long: `Show the tree of REF: the index, its platform manifests and, for each
 platform manifest, its referrers (artifact type, digest, created and, for
 SBOMs, the generator that made them: "by TOOL-VERSION") read from
-the referrers API, else the referrers tag schema, plus BuildKit's in-index
-attestation manifests.
+the referrers API, else the referrers tag schema, and their referrers in
+turn (a signature of an SBOM), plus BuildKit's in-index attestation
+manifests.
 
 A manifest whose referrers tag holds no referrers index (some registries
 resolve the tag to the manifest itself; or another tool wrote something else
@@ -51,6 +52,11 @@ of the tree is shown; the exit code stays 0, as oras discover users expect.`,
 	cmd.Flags().BoolVar(&o.asJSON, "json", false, "print the tree as JSON")
 	return cmd
 }
+
+// maxReferrerDepth bounds how deep ls follows referrers of referrers (a
+// subject cycle cannot be built with content addressing, but a registry
+// can lie).
+const maxReferrerDepth = 8
 
 // lsNode is one node of the tree `affix ls` prints.
 type lsNode struct {
@@ -119,9 +125,13 @@ func buildTree(ctx context.Context, tgt *exporter.Remote, reference string) (*ls
 	}
 	finder := exporter.NewFinder(tgt)
 	tree := &lsTree{}
-	// referrers reads the referrers of n's manifest d; a referrers tag
-	// that holds something else is n's Error, not the tree's.
-	referrers := func(n *lsNode, d ocispec.Descriptor) ([]*lsNode, error) {
+	// referrers reads the referrers of n's manifest d, and theirs in turn
+	// (a signature on an SBOM), as oras discover does, at most
+	// maxReferrerDepth deep; a referrers tag that holds something else is
+	// n's Error, not the tree's.
+	var referrersAt func(n *lsNode, d ocispec.Descriptor, depth int) ([]*lsNode, error)
+	referrers := func(n *lsNode, d ocispec.Descriptor) ([]*lsNode, error) { return referrersAt(n, d, 1) }
+	referrersAt = func(n *lsNode, d ocispec.Descriptor, depth int) ([]*lsNode, error) {
 		refs, mode, err := finder.Referrers(ctx, d.Digest)
 		if errors.Is(err, exporter.ErrReferrersTagConflict) {
 			tree.ReferrersMode = mode
@@ -134,9 +144,15 @@ func buildTree(ctx context.Context, tgt *exporter.Remote, reference string) (*ls
 		tree.ReferrersMode = mode
 		var out []*lsNode
 		for _, r := range refs {
-			out = append(out, &lsNode{Kind: "referrer", MediaType: r.MediaType, Digest: r.Digest, Size: r.Size,
+			rn := &lsNode{Kind: "referrer", MediaType: r.MediaType, Digest: r.Digest, Size: r.Size,
 				ArtifactType: r.ArtifactType, Created: r.Annotations[ocispec.AnnotationCreated],
-				Generator: r.Annotations[oci.AnnotationGenerator], Annotations: r.Annotations})
+				Generator: r.Annotations[oci.AnnotationGenerator], Annotations: r.Annotations}
+			if depth < maxReferrerDepth {
+				if rn.Children, err = referrersAt(rn, r, depth+1); err != nil {
+					return nil, err
+				}
+			}
+			out = append(out, rn)
 		}
 		return out, nil
 	}

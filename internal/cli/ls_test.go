@@ -98,3 +98,40 @@ func TestLsReferrersTagConflict(t *testing.T) {
 		})
 	}
 }
+
+// TestLsNestedReferrers: a referrer of a referrer (a signature of an SBOM)
+// is shown under it, as oras discover shows it, with and without the
+// referrers API.
+func TestLsNestedReferrers(t *testing.T) {
+	cliEnv(t)
+	dir, res := variantsPair(t)
+	for _, kind := range []registrytest.Kind{registrytest.OlaregAPI, registrytest.OlaregNoAPI} {
+		t.Run(string(kind), func(t *testing.T) {
+			reg := registrytest.Start(t, kind, registrytest.Options{})
+			insecure := []string{"--insecure-registry", reg.Host}
+			ref := reg.Ref("nested") + ":v1"
+			mustAffix(t, slices.Concat([]string{"push"}, insecure, []string{"oci-layout:" + dir, ref})...)
+			var tree lsTree
+			if err := json.Unmarshal([]byte(mustAffix(t, slices.Concat([]string{"ls", "--json"}, insecure, []string{ref})...)), &tree); err != nil {
+				t.Fatal(err)
+			}
+			sbom := tree.Root.Children[0].Children[0]
+			sig := strings.TrimSpace(mustAffix(t, slices.Concat([]string{"attach"}, insecure, []string{
+				"--artifact-type", "application/vnd.example.sig+json", reg.Ref("nested") + "@" + sbom.Digest.String(),
+				writeFile(t, "sig.json", []byte(`{"sig":1}`))})...))
+			tree = lsTree{}
+			if err := json.Unmarshal([]byte(mustAffix(t, slices.Concat([]string{"ls", "--json"}, insecure, []string{ref})...)), &tree); err != nil {
+				t.Fatal(err)
+			}
+			amd := tree.Root.Children[0]
+			if amd.Digest != res.Manifests[0].Digest || len(amd.Children) != 1 || len(amd.Children[0].Children) != 1 ||
+				amd.Children[0].Children[0].Digest.String() != sig || amd.Children[0].Children[0].ArtifactType != "application/vnd.example.sig+json" {
+				b, _ := json.MarshalIndent(tree, "", "  ")
+				t.Fatalf("the signature %s is not under the SBOM %s:\n%s", sig, sbom.Digest, b)
+			}
+			if out := mustAffix(t, slices.Concat([]string{"ls"}, insecure, []string{ref})...); !strings.Contains(out, "    └── application/vnd.example.sig+json  "+sig) {
+				t.Errorf("tree:\n%s", out)
+			}
+		})
+	}
+}
