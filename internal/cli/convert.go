@@ -83,10 +83,12 @@ type convertMetadata struct {
 	NewIndex             digest.Digest     `json:"newIndex,omitempty"`
 	StrippedAttestations []digest.Digest   `json:"strippedAttestations,omitempty"`
 	Platforms            []convertPlatform `json:"platforms"`
-	ReferrersMode        exporter.Mode     `json:"referrersMode,omitempty"`
-	Written              int               `json:"written"`
-	Requests             map[string]int    `json:"requests"`
-	RequestsTotal        int               `json:"requestsTotal"`
+	// ReferrersMode is "api" or "tag-schema", by repository, as in the
+	// metadata of push, attach and build.
+	ReferrersMode map[string]exporter.Mode `json:"referrersMode,omitempty"`
+	Written       int                      `json:"written"`
+	Requests      map[string]int           `json:"requests"`
+	RequestsTotal int                      `json:"requestsTotal"`
 }
 
 type convertPlatform struct {
@@ -137,13 +139,16 @@ func runConvert(cmd *cobra.Command, g *globalOptions, refStr string, o convertOp
 		return err
 	}
 	meta := &convertMetadata{
-		Reference:     refName(ref, reference),
-		Index:         res.Index.Digest,
-		ReferrersMode: res.Mode,
+		Reference: refName(ref, reference),
+		Index:     res.Index.Digest,
+
 		Written:       res.Written(),
 		Requests:      counter.Counts(),
 		RequestsTotal: counter.Total(),
 		Platforms:     []convertPlatform{},
+	}
+	if res.Mode != "" {
+		meta.ReferrersMode = map[string]exporter.Mode{tgt.Name(): res.Mode}
 	}
 	if res.NewIndex.Digest != res.Index.Digest {
 		meta.NewIndex = res.NewIndex.Digest
@@ -204,8 +209,8 @@ func printConvert(w io.Writer, m *convertMetadata) {
 		fmt.Fprintf(w, "  old index: %s\n", m.Index)
 		fmt.Fprintf(w, "  new index: %s\n", m.NewIndex)
 	}
-	if m.ReferrersMode != "" {
-		fmt.Fprintf(w, "referrers: %s\n", m.ReferrersMode)
+	for _, mode := range m.ReferrersMode {
+		fmt.Fprintf(w, "referrers: %s\n", mode)
 	}
 	fmt.Fprintf(w, "referrers written: %d; registry requests: %d (%s)\n", m.Written, m.RequestsTotal, formatCounts(m.Requests))
 }

@@ -70,7 +70,7 @@ func TestConvertCommand(t *testing.T) {
 	if err := json.Unmarshal(b, &m); err != nil {
 		t.Fatal(err)
 	}
-	if m.Index != res.Index.Digest || m.NewIndex != "" || m.Written != 2 || len(m.Platforms) != 2 || m.ReferrersMode != exporter.ModeTagSchema || m.RequestsTotal == 0 {
+	if m.Index != res.Index.Digest || m.NewIndex != "" || m.Written != 2 || len(m.Platforms) != 2 || m.ReferrersMode[reg.Ref("app")] != exporter.ModeTagSchema || m.RequestsTotal == 0 {
 		t.Errorf("metadata %+v", m)
 	}
 	for i, p := range m.Platforms {
