@@ -244,7 +244,7 @@ func (p *plan) attachables(prog *Progress, prefix string) ([]session.Attachable,
 // or one platform image when none was requested. The first entry is
 // returned.
 func readResult(ctx context.Context, dir string, want []ocispec.Platform) (ocispec.Descriptor, []ocispec.Descriptor, error) {
-	l, err := oci.OpenLayout(ctx, oci.SchemeLayout+":"+dir)
+	l, err := oci.Open(ctx, oci.Source{Scheme: oci.SchemeLayout, Path: dir})
 	if err != nil {
 		return ocispec.Descriptor{}, nil, fmt.Errorf("reading the exported layout: %w", err)
 	}

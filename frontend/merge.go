@@ -139,7 +139,7 @@ func groupOf(gs []group, pl ocispec.Platform) int {
 // readPart reads the index one node exported into dir.
 func readPart(ctx context.Context, dir string) (layoutPart, error) {
 	lp := layoutPart{dir: dir}
-	l, err := oci.OpenLayout(ctx, oci.SchemeLayout+":"+dir)
+	l, err := oci.Open(ctx, oci.Source{Scheme: oci.SchemeLayout, Path: dir})
 	if err != nil {
 		return lp, fmt.Errorf("reading a node's layout: %w", err)
 	}

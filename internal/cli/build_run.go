@@ -89,7 +89,7 @@ func build(cmd *cobra.Command, g *globalOptions, contextDir string, o buildOptio
 			}
 		}()
 	}
-	l, err := oci.OpenLayout(ctx, oci.SchemeLayout+":"+res.Layout)
+	l, err := oci.Open(ctx, oci.Source{Scheme: oci.SchemeLayout, Path: res.Layout})
 	if err != nil {
 		return err
 	}

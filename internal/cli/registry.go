@@ -111,7 +111,6 @@ func debugf(g *globalOptions, w interface{ Write([]byte) (int, error) }) func(st
 	return func(format string, args ...any) { fmt.Fprintf(w, "affix: "+format+"\n", args...) }
 }
 
-// writeJSON writes v, indented, to path.
 // checkOutputFile checks that path can be written as a file, what naming
 // it in errors: not a directory, in a directory that takes new files.
 // Commands check their output files before they publish anything, so that
@@ -140,6 +139,7 @@ func checkMetadataFile(path string) error {
 	return nil
 }
 
+// writeJSON writes v, indented, to path.
 func writeJSON(path string, v any) error {
 	b, err := json.MarshalIndent(v, "", "  ")
 	if err != nil {

@@ -57,7 +57,9 @@ var tagRE = regexp.MustCompile(`^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$`)
 // layout: TAG selects index.json entries by their
 // org.opencontainers.image.ref.name, DIGEST by digest. ":TAG" is taken as
 // a tag only when PATH with it does not exist and PATH without it does,
-// so a path with a colon still works. A bare path is accepted too
+// and "@DIGEST" only when a valid digest follows, so paths with colons and
+// at signs still work. Code that has a directory rather than a user's
+// argument calls Open with a Source instead. A bare path is accepted too
 // (without TAG or DIGEST): a directory is a layout, a regular file an
 // archive.
 func ParseSource(s string) (Source, error) {
@@ -67,12 +69,12 @@ func ParseSource(s string) (Source, error) {
 	scheme, p, ok := strings.Cut(s, ":")
 	if ok && (scheme == SchemeLayout || scheme == SchemeArchive) {
 		src := Source{Scheme: scheme, Path: p}
+		// "@" starts a digest only when a digest follows: a path may hold
+		// one (a Jenkins workspace "app@2").
 		if i := strings.LastIndex(p, "@"); i >= 0 {
-			d, err := digest.Parse(p[i+1:])
-			if err != nil {
-				return Source{}, fmt.Errorf("source %q: digest %q: %w: %w", s, p[i+1:], ErrInvalidSource, err)
+			if d, err := digest.Parse(p[i+1:]); err == nil {
+				src.Digest, src.Path = d, p[:i]
 			}
-			src.Digest, src.Path = d, p[:i]
 		}
 		if i := strings.LastIndex(src.Path, ":"); i > strings.LastIndex(src.Path, "/") && tagRE.MatchString(src.Path[i+1:]) {
 			if _, err := os.Stat(src.Path); err != nil {

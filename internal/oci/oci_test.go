@@ -288,7 +288,9 @@ func TestParseSource(t *testing.T) {
 		{in: "oci-layout:" + colon, want: oci.Source{Scheme: oci.SchemeLayout, Path: colon}},
 		// Neither the path nor its prefix exists: no tag guessed.
 		{in: "oci-layout:/no/such:v1", want: oci.Source{Scheme: oci.SchemeLayout, Path: "/no/such:v1"}},
-		{in: "oci-layout:" + dir + "@sha256:short", wantErr: true},
+		// "@" without a valid digest after it is part of the path.
+		{in: "oci-layout:" + dir + "@sha256:short", want: oci.Source{Scheme: oci.SchemeLayout, Path: dir + "@sha256:short"}},
+		{in: "oci-layout:/var/ws/app@2/img", want: oci.Source{Scheme: oci.SchemeLayout, Path: "/var/ws/app@2/img"}},
 		{in: "oci-layout:", wantErr: true},
 		{in: "docker://nginx", wantErr: true},
 		{in: "", wantErr: true},
