@@ -149,6 +149,9 @@ func attachScan(cmd *cobra.Command, g *globalOptions, refStr string, o attachOpt
 	for _, img := range picked {
 		eg.Go(func() error {
 			res, err := gen.Image(ectx, tgt, img.Descriptor)
+			if o.platform == "" && skipNotImage(cmd.ErrOrStderr(), img, err) {
+				return nil
+			}
 			if err != nil {
 				return fmt.Errorf("SBOM of %s (%s): %w", img, img.Descriptor.Digest, err)
 			}

@@ -169,6 +169,9 @@ func push(cmd *cobra.Command, g *globalOptions, source, refStr string, o pushOpt
 					}
 				}
 				res, err := gen.Image(ectx, l, img.Descriptor)
+				if skipNotImage(cmd.ErrOrStderr(), img, err) {
+					return nil
+				}
 				if err != nil {
 					return fmt.Errorf("SBOM of %s (%s): %w", img, img.Descriptor.Digest, err)
 				}

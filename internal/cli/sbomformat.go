@@ -4,7 +4,9 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
+	"io"
 	"slices"
 	"strings"
 
@@ -144,4 +146,17 @@ func attachSBOMs(ctx context.Context, p attacher, img oci.Image, refs []sbomRefe
 		log.add(img.Descriptor.Digest, r.format.String(), d)
 	}
 	return nil
+}
+
+// skipNotImage reports whether err says that a platform manifest is not a
+// container image (an artifact such as a wasm module listed under a
+// platform, whose config is no image config): then it warns on w that the
+// manifest gets no SBOM, and the caller goes on with the other platforms
+// instead of failing the whole push.
+func skipNotImage(w io.Writer, img oci.Image, err error) bool {
+	if !errors.Is(err, sbomgen.ErrNotImage) {
+		return false
+	}
+	fmt.Fprintf(w, "WARNING: %s (%s) is not a container image, so it gets no SBOM: %v\n", img, img.Descriptor.Digest, err)
+	return true
 }

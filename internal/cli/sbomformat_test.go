@@ -3,12 +3,16 @@ package cli
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
+	"os"
 	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
 
+	"github.com/opencontainers/go-digest"
+	"github.com/opencontainers/image-spec/specs-go"
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
 	"oras.land/oras-go/v2/registry/remote"
 
@@ -160,4 +164,70 @@ func registryReferrers(t *testing.T, repo *remote.Repository, dgst string) ([]oc
 		return nil
 	})
 	return out, err
+}
+
+// withWasmArtifact adds to the layout dir's (nested) image index an OCI
+// artifact listed under the platform wasip1/wasm, as wasm tooling
+// publishes: a manifest whose config is no image config. It returns the
+// artifact's digest.
+func withWasmArtifact(t *testing.T, dir string) digest.Digest {
+	t.Helper()
+	blob := func(b []byte) ocispec.Descriptor {
+		d := digest.FromBytes(b)
+		if err := os.WriteFile(filepath.Join(dir, "blobs", "sha256", d.Encoded()), b, 0o644); err != nil {
+			t.Fatal(err)
+		}
+		return ocispec.Descriptor{Digest: d, Size: int64(len(b))}
+	}
+	cfg := blob([]byte(`{}`))
+	cfg.MediaType = "application/vnd.wasm.config.v0+json"
+	layer := blob([]byte("\x00asm\x01\x00\x00\x00"))
+	layer.MediaType = "application/wasm"
+	mb, _ := json.Marshal(ocispec.Manifest{Versioned: specs.Versioned{SchemaVersion: 2}, MediaType: ocispec.MediaTypeImageManifest, Config: cfg, Layers: []ocispec.Descriptor{layer}})
+	m := blob(mb)
+	m.MediaType = ocispec.MediaTypeImageManifest
+	m.Platform = &ocispec.Platform{OS: "wasip1", Architecture: "wasm"}
+
+	var top ocispec.Index
+	readJSONFile(t, filepath.Join(dir, "index.json"), &top)
+	var idx ocispec.Index
+	readJSONFile(t, filepath.Join(dir, "blobs", "sha256", top.Manifests[0].Digest.Encoded()), &idx)
+	idx.Manifests = append(idx.Manifests, m)
+	ib, _ := json.Marshal(idx)
+	nd := blob(ib)
+	top.Manifests[0].Digest, top.Manifests[0].Size = nd.Digest, nd.Size
+	tb, _ := json.Marshal(top)
+	if err := os.WriteFile(filepath.Join(dir, "index.json"), tb, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return m.Digest
+}
+
+// TestPushSkipsNonImages: a platform manifest that is no container image
+// (a wasm artifact in a multi-platform index) is warned about and gets no
+// SBOM; the other platforms get theirs and the tag is written. attach
+// does the same for all platforms, and fails when that platform is asked
+// for.
+func TestPushSkipsNonImages(t *testing.T) {
+	cliEnv(t)
+	dir, res := variantsPair(t)
+	wasm := withWasmArtifact(t, dir)
+	reg := registrytest.Start(t, registrytest.OlaregAPI, registrytest.Options{})
+	ref := reg.Ref("wasm") + ":v1"
+	meta := filepath.Join(t.TempDir(), "meta.json")
+	_, errs, code := affix(t, "push", "--insecure-registry", reg.Host, "--metadata-file", meta, "oci-layout:"+dir, ref)
+	if code != 0 || !strings.Contains(errs, "WARNING: wasip1/wasm ("+wasm.String()+") is not a container image, so it gets no SBOM") {
+		t.Fatalf("push: exit %d\n%s", code, errs)
+	}
+	var m pushMetadata
+	readJSONFile(t, meta, &m)
+	if len(m.Platforms) != 3 || len(m.Platforms[0].Referrers) != 1 || len(m.Platforms[1].Referrers) != 1 || len(m.Platforms[2].Referrers) != 0 || m.Platforms[0].Digest != res.Manifests[0].Digest {
+		t.Errorf("metadata platforms %+v", m.Platforms)
+	}
+	if _, errs, code := affix(t, "attach", "--insecure-registry", reg.Host, ref); code != 0 || !strings.Contains(errs, "wasip1/wasm") {
+		t.Errorf("attach: exit %d\n%s", code, errs)
+	}
+	if _, errs, code := affix(t, "attach", "--insecure-registry", reg.Host, "--platform", "wasip1/wasm", ref); code != 1 || !strings.Contains(errs, "not an image") {
+		t.Errorf("attach --platform wasip1/wasm: exit %d\n%s", code, errs)
+	}
 }
