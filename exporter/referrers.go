@@ -202,6 +202,13 @@ func (p *Push) verify(ctx context.Context, subject digest.Digest, entry ocispec.
 				return refuseOverwrite(err)
 			}
 			stable, failed = 0, err
+			// A registry that asks for a pause gets it, or, when it asks
+			// for longer than a verification may take, no more reads.
+			if wait := retryAfterOf(err); wait > maxVerifyPause {
+				return fmt.Errorf("verifying %s: %w", tag, err)
+			} else if err := sleep(ctx, wait); err != nil {
+				return err
+			}
 			p.logf("verifying referrer %s: %v; reading %s again", entry.Digest, err, tag)
 			continue
 		}
@@ -232,6 +239,21 @@ func (p *Push) verify(ctx context.Context, subject digest.Digest, entry ocispec.
 		return fmt.Errorf("%s after %d reads: %w: %w", tag, rounds, ErrReferrerLost, failed)
 	}
 	return fmt.Errorf("%s after %d reads: %w", tag, rounds, ErrReferrerLost)
+}
+
+// maxVerifyPause is the longest Retry-After a verification waits for
+// between two reads; a registry asking for more ends it (and the push
+// fails with the tag unmoved) rather than being read again early.
+const maxVerifyPause = 10 * time.Second
+
+// retryAfterOf returns the Retry-After of the response err reports, 0 when
+// there is none.
+func retryAfterOf(err error) time.Duration {
+	var re *ResponseError
+	if errors.As(err, &re) {
+		return re.RetryAfter
+	}
+	return 0
 }
 
 // transient reports whether a registry request that failed with err may

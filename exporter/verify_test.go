@@ -61,14 +61,20 @@ func TestVerifyBeforeTag(t *testing.T) {
 		fault    *registrytest.Fault // on each new referrers tag, after its first read
 		drop     bool
 		complete bool
+		// msg, when set, is in the error instead of ErrReferrerLost, and
+		// each subject's tag is read at most once after its write.
+		msg string
 	}{
-		{"503 on reads, passing", &registrytest.Fault{Method: "GET", Action: registrytest.Unavailable, Skip: 1, Times: 3}, false, true},
+		{"503 on reads, passing", &registrytest.Fault{Method: "GET", Action: registrytest.Unavailable, Skip: 1, Times: 3}, false, true, ""},
 		// net/http may resend a GET dropped on a reused connection once
 		// itself, so each of the 2 attempts may take 2 drops: 4 fail the
 		// first round.
-		{"dropped reads, passing", &registrytest.Fault{Method: "GET", Action: registrytest.Drop, Skip: 1, Times: 4}, false, true},
-		{"503 on reads, lasting", &registrytest.Fault{Method: "GET", Action: registrytest.Unavailable, Skip: 1}, false, false},
-		{"another writer drops the entry", nil, true, false},
+		{"dropped reads, passing", &registrytest.Fault{Method: "GET", Action: registrytest.Drop, Skip: 1, Times: 4}, false, true, ""},
+		{"503 on reads, lasting", &registrytest.Fault{Method: "GET", Action: registrytest.Unavailable, Skip: 1}, false, false, ""},
+		{"another writer drops the entry", nil, true, false, ""},
+		// The registry asks for a minute, more than the verification
+		// waits: it ends at once rather than reading again early.
+		{"429 asking for a minute", &registrytest.Fault{Method: "GET", Action: registrytest.TooManyRequests, RetryAfter: "60", Skip: 1}, false, false, "registry asked to retry after 60s"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
@@ -82,6 +88,10 @@ func TestVerifyBeforeTag(t *testing.T) {
 				}
 			}
 			c := quickClient(&exporter.Counter{})
+			if tc.msg != "" {
+				// A retry budget the minute does not fit in.
+				c.Client.Transport.(*exporter.Retry).MaxElapsed = 50 * time.Millisecond
+			}
 			var tgt exporter.Target = target(t, sc.proxy.Host, "app", c)
 			d := &dropper{Target: tgt}
 			if tc.drop {
@@ -118,7 +128,14 @@ func TestVerifyBeforeTag(t *testing.T) {
 				return
 			}
 			t.Logf("Commit: %v", cerr)
-			if !errors.Is(err, exporter.ErrReferrerLost) || !errors.Is(cerr, exporter.ErrReferrerLost) {
+			if tc.msg != "" {
+				if err == nil || cerr == nil || !strings.Contains(err.Error(), tc.msg) || errors.Is(err, exporter.ErrReferrerLost) {
+					t.Errorf("Ready: %v; Commit: %v; want %q", err, cerr, tc.msg)
+				}
+				if n := sc.proxy.Injected(); n > len(sc.res.Manifests) {
+					t.Errorf("%d reads answered 429 after a Retry-After of a minute, want one per subject", n)
+				}
+			} else if !errors.Is(err, exporter.ErrReferrerLost) || !errors.Is(cerr, exporter.ErrReferrerLost) {
 				t.Errorf("Ready: %v; Commit: %v; want ErrReferrerLost", err, cerr)
 			}
 			if tag != sc.oldRes.Index.Digest {
