@@ -12,6 +12,7 @@ import (
 	"github.com/containerd/platforms"
 	"github.com/docker/cli/cli/config"
 	"github.com/docker/cli/cli/config/configfile"
+	"github.com/docker/cli/cli/config/credentials"
 	"github.com/moby/buildkit/client"
 	"github.com/moby/buildkit/session/secrets/secretsprovider"
 	"github.com/moby/buildkit/session/sshforward/sshprovider"
@@ -289,6 +290,10 @@ func newPlan(opts Options) (*plan, error) {
 	cfg, err := config.Load(cfgDir)
 	if err != nil {
 		return nil, fmt.Errorf("reading Docker credentials in %s: %w", cfgDir, err)
+	}
+	if !cfg.ContainsAuth() {
+		// As the docker CLI: an installed credential helper is the store.
+		cfg.CredentialsStore = credentials.DetectDefaultStore(cfg.CredentialsStore)
 	}
 	p.dockerConfig = cfg
 	if opts.Target != "" {
