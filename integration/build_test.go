@@ -15,6 +15,7 @@ import (
 	"time"
 
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
+	"oras.land/oras-go/v2/content"
 	orasoci "oras.land/oras-go/v2/content/oci"
 
 	"github.com/affix-oci/affix/internal/buildkittest"
@@ -178,6 +179,39 @@ func TestBuildTwoPlatforms(t *testing.T) {
 	}
 	if !slices.Equal(m.Tags, []string{api.Ref("two:v1"), api.Ref("two:latest"), noapi.Ref("two:v1"), dist.Ref("two:v1")}) {
 		t.Errorf("metadata tags %v", m.Tags)
+	}
+}
+
+// TestBuildOutputForms pushes with buildx's image output form, names and
+// exporter keys given in --output instead of --push -t: zstd layers, which
+// the SBOM scan reads like gzip ones.
+func TestBuildOutputForms(t *testing.T) {
+	d := daemon(t, 0)
+	dir := twoContext(t)
+	api := registry(t, registrytest.OlaregAPI)
+	noapi := registry(t, registrytest.OlaregNoAPI)
+	newEnv(t).ok(t, "build", "--builder", d.Addr, "--platform", strings.Join(twoPlatforms, ","),
+		"--output", `type=image,"name=`+api.Ref("forms:v1")+","+noapi.Ref("forms:v1")+`",push=true,compression=zstd,force-compression=true`,
+		"--insecure-registry", api.Host, "--insecure-registry", noapi.Host, dir)
+	for _, reg := range []*registrytest.Registry{api, noapi} {
+		repo := newRepo(t, reg, "forms")
+		got := readBack(t, repo, "v1")
+		got.check(t, twoPlatforms, twoPackages, twoForeign)
+		for _, p := range twoPlatforms {
+			b, err := content.FetchAll(t.Context(), repo, got.manifests[p])
+			if err != nil {
+				t.Fatal(err)
+			}
+			var m ocispec.Manifest
+			if err := json.Unmarshal(b, &m); err != nil {
+				t.Fatal(err)
+			}
+			for _, l := range m.Layers {
+				if l.MediaType != ocispec.MediaTypeImageLayerZstd {
+					t.Errorf("%s %s: layer %s is %s, want zstd", reg.Kind, p, l.Digest, l.MediaType)
+				}
+			}
+		}
 	}
 }
 
