@@ -6,7 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"math/rand/v2"
-	"net/http"
 	"sync"
 	"time"
 
@@ -264,13 +263,8 @@ func transient(err error) bool {
 	if isContextErr(err) {
 		return false
 	}
-	switch s := status(err); {
-	case s == http.StatusRequestTimeout || s == http.StatusTooManyRequests:
-		return true
-	case s >= 500:
-		return s != http.StatusNotImplemented && s != http.StatusHTTPVersionNotSupported
-	case s != 0:
-		return false
+	if s := status(err); s != 0 {
+		return retryableStatus(s)
 	}
 	return retryableErr(err) || errors.Is(err, oci.ErrDigestMismatch)
 }

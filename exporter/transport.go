@@ -217,13 +217,19 @@ func retryable(resp *http.Response, err error) bool {
 	if err != nil {
 		return retryableErr(err)
 	}
-	switch resp.StatusCode {
+	return retryableStatus(resp.StatusCode)
+}
+
+// retryableStatus reports whether a response status is worth another
+// attempt: 408, 429, 5xx but 501 and 505.
+func retryableStatus(code int) bool {
+	switch code {
 	case http.StatusRequestTimeout, http.StatusTooManyRequests:
 		return true
 	case http.StatusNotImplemented, http.StatusHTTPVersionNotSupported:
 		return false
 	}
-	return resp.StatusCode >= 500
+	return code >= 500
 }
 
 func retryableErr(err error) bool {

@@ -251,13 +251,9 @@ func isLayoutImage(dir string, d ocispec.Descriptor) (bool, error) {
 	if m.ArtifactType != "" || m.Subject != nil {
 		return false, nil
 	}
-	if oci.IsManifest(d.MediaType) && (m.Config == nil || !isImageConfig(m.Config.MediaType)) {
+	if oci.IsManifest(d.MediaType) && (m.Config == nil || !oci.IsImageConfig(m.Config.MediaType)) {
 		return false, nil
 	}
 	return true, nil
 }
 
-// isImageConfig reports whether mt is an image config (OCI or Docker).
-func isImageConfig(mt string) bool {
-	return mt == ocispec.MediaTypeImageConfig || mt == "application/vnd.docker.container.image.v1+json"
-}
