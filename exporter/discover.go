@@ -63,25 +63,34 @@ func Created(d ocispec.Descriptor) time.Time {
 	return t
 }
 
-// Newest returns the referrer of artifactType with the newest
-// org.opencontainers.image.created (ties and missing times broken by the
-// later position in the list, then by digest), and false when there is
-// none.
-func Newest(refs []ocispec.Descriptor, artifactType string) (ocispec.Descriptor, bool) {
-	var cands []int
+// NewestFirst returns the referrers of artifactType, newest
+// org.opencontainers.image.created first; a tie, or a missing time, goes
+// to the later position in refs.
+func NewestFirst(refs []ocispec.Descriptor, artifactType string) []ocispec.Descriptor {
+	var idx []int
 	for i, r := range refs {
 		if r.ArtifactType == artifactType {
-			cands = append(cands, i)
+			idx = append(idx, i)
 		}
 	}
-	if len(cands) == 0 {
-		return ocispec.Descriptor{}, false
-	}
-	best := slices.MaxFunc(cands, func(a, b int) int {
-		if c := Created(refs[a]).Compare(Created(refs[b])); c != 0 {
+	slices.SortFunc(idx, func(a, b int) int {
+		if c := Created(refs[b]).Compare(Created(refs[a])); c != 0 {
 			return c
 		}
-		return a - b
+		return b - a
 	})
-	return refs[best], true
+	out := make([]ocispec.Descriptor, len(idx))
+	for i, j := range idx {
+		out[i] = refs[j]
+	}
+	return out
+}
+
+// Newest returns the first referrer of NewestFirst, and false when there
+// is none.
+func Newest(refs []ocispec.Descriptor, artifactType string) (ocispec.Descriptor, bool) {
+	if n := NewestFirst(refs, artifactType); len(n) > 0 {
+		return n[0], true
+	}
+	return ocispec.Descriptor{}, false
 }

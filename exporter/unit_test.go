@@ -94,17 +94,45 @@ func TestArtifactManifest(t *testing.T) {
 	}
 }
 
+// TestNewest: NewestFirst orders by created, newest first, ties and
+// missing times to the later position, other types left out; Newest is its
+// first.
 func TestNewest(t *testing.T) {
-	at := func(ts string, d string) ocispec.Descriptor {
-		return ocispec.Descriptor{ArtifactType: oci.MediaTypeSPDX, Digest: digest.FromString(d), Annotations: map[string]string{ocispec.AnnotationCreated: ts}}
+	at := func(ts, d string) ocispec.Descriptor {
+		r := ocispec.Descriptor{ArtifactType: oci.MediaTypeSPDX, Digest: digest.FromString(d)}
+		if ts != "" {
+			r.Annotations = map[string]string{ocispec.AnnotationCreated: ts}
+		}
+		return r
 	}
-	refs := []ocispec.Descriptor{at("2024-01-01T00:00:00Z", "a"), at("2025-01-01T00:00:00Z", "b"), at("2023-01-01T00:00:00Z", "c"), {ArtifactType: "other", Digest: digest.FromString("d")}}
-	got, ok := exporter.Newest(refs, oci.MediaTypeSPDX)
-	if !ok || got.Digest != digest.FromString("b") {
-		t.Errorf("Newest = %v", got.Digest)
+	names := map[digest.Digest]string{}
+	for _, s := range "abcx" {
+		names[digest.FromString(string(s))] = string(s)
 	}
-	if _, ok := exporter.Newest(refs, oci.MediaTypeCycloneDX); ok {
-		t.Error("found a CycloneDX referrer")
+	for _, tt := range []struct {
+		name string
+		refs []ocispec.Descriptor
+		want string // digests' sources, newest first
+	}{
+		{"by created", []ocispec.Descriptor{at("2024-01-01T00:00:00Z", "a"), at("2025-01-01T00:00:00Z", "b"), at("2023-01-01T00:00:00Z", "c")}, "bac"},
+		{"ties to the later", []ocispec.Descriptor{at("2024-01-01T00:00:00Z", "a"), at("2024-01-01T00:00:00Z", "b")}, "ba"},
+		{"missing times last, later first", []ocispec.Descriptor{at("", "a"), at("2024-01-01T00:00:00Z", "b"), at("", "c")}, "bca"},
+		{"other types left out", []ocispec.Descriptor{at("2024-01-01T00:00:00Z", "a"), {ArtifactType: oci.MediaTypeCycloneDX, Digest: digest.FromString("x")}}, "a"},
+		{"none", []ocispec.Descriptor{{ArtifactType: oci.MediaTypeCycloneDX, Digest: digest.FromString("x")}}, ""},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			var got string
+			for _, d := range exporter.NewestFirst(tt.refs, oci.MediaTypeSPDX) {
+				got += names[d.Digest]
+			}
+			if got != tt.want {
+				t.Errorf("order %q, want %q", got, tt.want)
+			}
+			n, ok := exporter.Newest(tt.refs, oci.MediaTypeSPDX)
+			if ok != (tt.want != "") || ok && names[n.Digest] != tt.want[:1] {
+				t.Errorf("Newest = %s, %v; want the first of %q", names[n.Digest], ok, tt.want)
+			}
+		})
 	}
 }
 

@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"os"
-	"slices"
 	"strings"
 
 	"github.com/opencontainers/go-digest"
@@ -163,7 +162,7 @@ func get(cmd *cobra.Command, g *globalOptions, refStr string, o getOptions) erro
 // (SPDX) the newest SPDX in-toto referrer, else a BuildKit in-index
 // attestation.
 func chooseSBOM(cmd *cobra.Command, tgt *exporter.Remote, images []oci.Image, subject digest.Digest, refs []ocispec.Descriptor, format sbomgen.Format) (*sbomSource, error) {
-	if cands := newestFirst(refs, format.MediaType()); len(cands) > 0 {
+	if cands := exporter.NewestFirst(refs, format.MediaType()); len(cands) > 0 {
 		var skipped []string
 		for _, d := range cands {
 			m, err := readReferrer(cmd, tgt, d)
@@ -208,29 +207,6 @@ func readReferrer(cmd *cobra.Command, tgt *exporter.Remote, d ocispec.Descriptor
 		return nil, fmt.Errorf("reading referrer %s: %w", d.Digest, err)
 	}
 	return &m, nil
-}
-
-// newestFirst returns the referrers of artifactType, newest
-// org.opencontainers.image.created first, as exporter.Newest orders them
-// (a tie, or a missing time, goes to the later position in refs).
-func newestFirst(refs []ocispec.Descriptor, artifactType string) []ocispec.Descriptor {
-	var idx []int
-	for i, r := range refs {
-		if r.ArtifactType == artifactType {
-			idx = append(idx, i)
-		}
-	}
-	slices.SortFunc(idx, func(a, b int) int {
-		if c := exporter.Created(refs[b]).Compare(exporter.Created(refs[a])); c != 0 {
-			return c
-		}
-		return b - a
-	})
-	out := make([]ocispec.Descriptor, len(idx))
-	for i, j := range idx {
-		out[i] = refs[j]
-	}
-	return out
 }
 
 // sbomShape reports why m is not an SBOM referrer of artifactType as

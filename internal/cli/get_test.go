@@ -424,46 +424,6 @@ func TestGetSBOMShape(t *testing.T) {
 	}
 }
 
-// TestGetNewestFirst: candidates come newest first, the first one being
-// the one exporter.Newest picks, ties and missing times to the later
-// position.
-func TestGetNewestFirst(t *testing.T) {
-	at := func(ts, d string) ocispec.Descriptor {
-		r := ocispec.Descriptor{ArtifactType: oci.MediaTypeSPDX, Digest: digest.FromString(d)}
-		if ts != "" {
-			r.Annotations = map[string]string{ocispec.AnnotationCreated: ts}
-		}
-		return r
-	}
-	for _, tt := range []struct {
-		name string
-		refs []ocispec.Descriptor
-		want string // digests' sources, newest first
-	}{
-		{"by created", []ocispec.Descriptor{at("2024-01-01T00:00:00Z", "a"), at("2025-01-01T00:00:00Z", "b"), at("2023-01-01T00:00:00Z", "c")}, "bac"},
-		{"ties to the later", []ocispec.Descriptor{at("2024-01-01T00:00:00Z", "a"), at("2024-01-01T00:00:00Z", "b")}, "ba"},
-		{"missing times last, later first", []ocispec.Descriptor{at("", "a"), at("2024-01-01T00:00:00Z", "b"), at("", "c")}, "bca"},
-		{"other types left out", []ocispec.Descriptor{at("2024-01-01T00:00:00Z", "a"), {ArtifactType: oci.MediaTypeCycloneDX, Digest: digest.FromString("x")}}, "a"},
-	} {
-		t.Run(tt.name, func(t *testing.T) {
-			names := map[digest.Digest]string{}
-			for _, s := range "abcx" {
-				names[digest.FromString(string(s))] = string(s)
-			}
-			var got string
-			for _, d := range newestFirst(tt.refs, oci.MediaTypeSPDX) {
-				got += names[d.Digest]
-			}
-			if got != tt.want {
-				t.Errorf("order %q, want %q", got, tt.want)
-			}
-			if n, ok := exporter.Newest(tt.refs, oci.MediaTypeSPDX); !ok || names[n.Digest] != tt.want[:1] {
-				t.Errorf("exporter.Newest picks %s, newestFirst starts with %s", names[n.Digest], tt.want[:1])
-			}
-		})
-	}
-}
-
 // attachOrasStyle attaches an SPDX-typed referrer to subject in repo as
 // oras-go (and so `oras attach`) does, with one layer per media type in
 // layers, created at created.
