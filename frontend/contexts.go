@@ -256,4 +256,3 @@ func isLayoutImage(dir string, d ocispec.Descriptor) (bool, error) {
 	}
 	return true, nil
 }
-

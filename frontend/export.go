@@ -16,8 +16,9 @@ const (
 	exportRewriteTimestamp = "rewrite-timestamp"
 )
 
-// exportKeys lists the keys setExportAttrs accepts, for messages.
-var exportKeys = []string{exportCompression, exportCompressionLevel, exportForceCompression, exportOCIMediaTypes, exportRewriteTimestamp}
+// ExportAttrKeys are the oci exporter attributes Options.ExportAttrs
+// takes: the keys of buildx's --output that affix passes to BuildKit.
+var ExportAttrKeys = []string{exportCompression, exportCompressionLevel, exportForceCompression, exportOCIMediaTypes, exportRewriteTimestamp}
 
 // compressionLevels are the compression-level ranges BuildKit documents
 // for each layer compression.
@@ -103,7 +104,7 @@ func (p *plan) setExportAttrs(attrs map[string]string) error {
 		case strings.HasPrefix(k, "annotation"):
 			return optErr("output %s: annotations are given with --annotation (Options.Annotations)", k)
 		default:
-			return optErr("output %q: not an oci exporter attribute affix takes (%s)", k, strings.Join(exportKeys, ", "))
+			return optErr("output %q: not an oci exporter attribute affix takes (%s)", k, strings.Join(ExportAttrKeys, ", "))
 		}
 	}
 	return nil

@@ -322,14 +322,9 @@ type outputSpec struct {
 	attrs map[string]string
 }
 
-// exporterKeys are the --output keys of buildx's image and oci exporters
-// that affix passes to BuildKit; they shape the layers and manifests every
-// output gets.
-var exporterKeys = []string{"compression", "compression-level", "force-compression", "oci-mediatypes", "rewrite-timestamp"}
-
 // parseOutput parses one --output value, as buildx's: type=oci,dest=PATH
 // [,tar=BOOL], type=registry[,name=NAME], or type=image,name=NAME,push=true
-// (both pushes), with the exporter keys of exporterKeys.
+// (both pushes), with the exporter keys of frontend.ExportAttrKeys.
 func parseOutput(s string) (*outputSpec, error) {
 	fields, err := csvvalue.Fields(s, nil)
 	if err != nil {
@@ -373,7 +368,7 @@ func parseOutput(s string) (*outputSpec, error) {
 	for k, v := range kv {
 		switch {
 		case k == "type" || k == "push" && out.push:
-		case slices.Contains(exporterKeys, k):
+		case slices.Contains(frontend.ExportAttrKeys, k):
 			out.attrs[k] = v
 		case k == "name" && out.push:
 			for _, n := range strings.Split(v, ",") {
@@ -395,7 +390,7 @@ func parseOutput(s string) (*outputSpec, error) {
 			if out.push {
 				takes = "name, push"
 			}
-			return nil, fmt.Errorf("--output %q: unknown key %q (type=%s takes %s, %s)", s, k, typ, takes, strings.Join(exporterKeys, ", "))
+			return nil, fmt.Errorf("--output %q: unknown key %q (type=%s takes %s, %s)", s, k, typ, takes, strings.Join(frontend.ExportAttrKeys, ", "))
 		}
 	}
 	if o := out.oci; o != nil {
