@@ -244,13 +244,17 @@ type plan struct {
 	// whether one is given at all.
 	epoch    *time.Time
 	hasEpoch bool
-	// stages are the Dockerfile's stage names once parsed (checkStage).
-	stages    []string
-	platforms []ocispec.Platform
-	groups    []group
-	names     []string
-	output    string
-	timeout   time.Duration
+	// stages are the Dockerfile's stage names, read once by checkStage
+	// (stagesRead); stagesOK is false when the Dockerfile did not parse
+	// here, and then every name passes.
+	stages     []string
+	stagesRead bool
+	stagesOK   bool
+	platforms  []ocispec.Platform
+	groups     []group
+	names      []string
+	output     string
+	timeout    time.Duration
 	// dockerConfig holds the registry credentials buildkitd asks for.
 	dockerConfig *configfile.ConfigFile
 }

@@ -45,12 +45,12 @@ func dockerfileStages(path string) (names []string, ok bool) {
 // as the frontend does, ignoring case). A Dockerfile that does not parse
 // here passes.
 func (p *plan) checkStage(name string) error {
-	if p.stages == nil {
-		names, ok := dockerfileStages(p.dockerfile)
-		if !ok {
-			return nil
-		}
-		p.stages = append([]string{}, names...)
+	if !p.stagesRead {
+		p.stagesRead = true
+		p.stages, p.stagesOK = dockerfileStages(p.dockerfile)
+	}
+	if !p.stagesOK {
+		return nil
 	}
 	if slices.Contains(p.stages, strings.ToLower(name)) {
 		return nil
