@@ -24,12 +24,6 @@ const (
 	AnnotationPredicateType = oci.AnnotationPredicateType
 )
 
-// ExtraPrefix starts the names BuildKit gives the extra scan targets
-// (sbom-<stage>, sbom-context); scanners name their documents after them.
-// convert does not rely on it (see coreIndex): the NAME parameter of a
-// scanner may start with it too.
-const ExtraPrefix = "sbom-"
-
 // buildkitCreator starts the creator BuildKit adds to the final image's
 // SPDX document, and to no other (exporter/containerimage supplementSBOM).
 const buildkitCreator = "Tool: buildkit-"
@@ -52,7 +46,6 @@ func parseStatement(b []byte) (*oci.Statement, error) {
 
 // spdxInfo is what convert reads from an SPDX document.
 type spdxInfo struct {
-	name      string
 	created   time.Time // zero when absent or malformed
 	generator string    // first "Tool:" creator, "" when none
 	buildkit  bool      // BuildKit marked it as the final image's (buildkitCreator)
@@ -61,7 +54,6 @@ type spdxInfo struct {
 func readSPDX(doc []byte) (spdxInfo, error) {
 	var v struct {
 		SPDXVersion  string `json:"spdxVersion"`
-		Name         string `json:"name"`
 		CreationInfo struct {
 			Created  string   `json:"created"`
 			Creators []string `json:"creators"`
@@ -73,7 +65,7 @@ func readSPDX(doc []byte) (spdxInfo, error) {
 	if !strings.HasPrefix(v.SPDXVersion, "SPDX-2.") {
 		return spdxInfo{}, fmt.Errorf("spdxVersion %q is not SPDX 2.x: %w", v.SPDXVersion, ErrBadAttestation)
 	}
-	info := spdxInfo{name: v.Name}
+	var info spdxInfo
 	if t, err := time.Parse(time.RFC3339, v.CreationInfo.Created); err == nil {
 		info.created = t.UTC()
 	}
