@@ -71,10 +71,8 @@ through the referrers tag schema, merged with concurrent writers.`,
 			return nil
 		},
 		RunE: func(cmd *cobra.Command, args []string) error {
-			if o.platform != "" {
-				if _, err := oci.ParsePlatform(o.platform); err != nil {
-					return usageError(fmt.Errorf("--platform: %w", err))
-				}
+			if err := checkPlatformFlag(o.platform); err != nil {
+				return err
 			}
 			if err := checkMetadataFile(o.metadataFile); err != nil {
 				return err

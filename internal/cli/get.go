@@ -108,10 +108,8 @@ func get(cmd *cobra.Command, g *globalOptions, refStr string, o getOptions) erro
 	if !exporter.IsSBOMType(format.MediaType()) {
 		return usageError(fmt.Errorf("--format %s: want spdx-json or cyclonedx-json", o.format))
 	}
-	if o.platform != "" {
-		if _, err := oci.ParsePlatform(o.platform); err != nil {
-			return usageError(fmt.Errorf("--platform: %w", err))
-		}
+	if err := checkPlatformFlag(o.platform); err != nil {
+		return err
 	}
 	tgt, err := o.connect(g, ref, nil)
 	if err != nil {

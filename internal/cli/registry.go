@@ -127,6 +127,18 @@ func checkOutputFile(what, path string) error {
 	return os.Remove(f.Name())
 }
 
+// checkPlatformFlag checks a --platform value (empty: none) before any
+// request; a bad one is a usage error.
+func checkPlatformFlag(s string) error {
+	if s == "" {
+		return nil
+	}
+	if _, err := oci.ParsePlatform(s); err != nil {
+		return usageError(fmt.Errorf("--platform: %w", err))
+	}
+	return nil
+}
+
 // checkMetadataFile checks a --metadata-file path (empty: none) with
 // checkOutputFile; a bad one is a usage error.
 func checkMetadataFile(path string) error {

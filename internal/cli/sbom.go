@@ -164,10 +164,8 @@ func runSBOM(cmd *cobra.Command, g *globalOptions, source string, o sbomOptions)
 			return usageError(fmt.Errorf("--digest %q: %w", o.digest, err))
 		}
 	}
-	if o.platform != "" {
-		if _, err := oci.ParsePlatform(o.platform); err != nil {
-			return usageError(fmt.Errorf("--platform: %w", err))
-		}
+	if err := checkPlatformFlag(o.platform); err != nil {
+		return err
 	}
 
 	src, err := openScanSource(ctx, g, source, o)
