@@ -1,20 +1,23 @@
 package frontend
 
 import (
+	"context"
 	"encoding/json"
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 	"slices"
 	"strings"
 
-	"github.com/affix-oci/affix/internal/oci"
 	"github.com/containerd/platforms"
 	"github.com/distribution/reference"
 	"github.com/moby/buildkit/frontend/dockerfile/dfgitutil"
 	"github.com/moby/buildkit/util/gitutil"
 	"github.com/opencontainers/go-digest"
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
+
+	"github.com/affix-oci/affix/internal/oci"
 )
 
 // contextName normalizes a build context name as buildx does and as the
@@ -228,25 +231,20 @@ func isLayoutImage(dir string, d ocispec.Descriptor) (bool, error) {
 		return false, nil
 	}
 	if err := d.Digest.Validate(); err != nil {
+		// Checked before the digest becomes a path.
 		return false, fmt.Errorf("%s: index.json entry %q: %w: %w", dir, d.Digest, ErrInvalidOption, err)
 	}
-	if d.Size > oci.MaxManifestSize {
-		return false, optErr("%s: index.json entry %s: %d bytes, more than a manifest may be", dir, d.Digest, d.Size)
-	}
-	b, err := os.ReadFile(filepath.Join(dir, ocispec.ImageBlobsDir, d.Digest.Algorithm().String(), d.Digest.Encoded()))
-	if err != nil {
-		return false, fmt.Errorf("%s: index.json entry %s: %w: %w", dir, d.Digest, ErrInvalidOption, err)
-	}
-	if digest.FromBytes(b) != d.Digest {
-		return false, optErr("%s: blob %s does not match its digest", dir, d.Digest)
-	}
+	blob := oci.FetcherFunc(func(context.Context, ocispec.Descriptor) (io.ReadCloser, error) {
+		return os.Open(filepath.Join(dir, ocispec.ImageBlobsDir, d.Digest.Algorithm().String(), d.Digest.Encoded()))
+	})
 	var m struct {
 		ArtifactType string              `json:"artifactType"`
 		Subject      *ocispec.Descriptor `json:"subject"`
 		Config       *ocispec.Descriptor `json:"config"`
 	}
-	if err := json.Unmarshal(b, &m); err != nil {
-		return false, fmt.Errorf("%s: manifest %s: %w: %w", dir, d.Digest, ErrInvalidOption, err)
+	// Size-bounded, digest- and size-verified, decoded.
+	if _, err := oci.ReadJSON(context.Background(), blob, d, &m); err != nil {
+		return false, fmt.Errorf("%s: index.json entry %s: %w: %w", dir, d.Digest, ErrInvalidOption, err)
 	}
 	if m.ArtifactType != "" || m.Subject != nil {
 		return false, nil
