@@ -23,6 +23,11 @@ func parseAddress(addr string) error {
 	if err != nil {
 		return fmt.Errorf("builder %q: %w: %w", addr, ErrInvalidOption, err)
 	}
+	if u.Scheme == "" && !strings.ContainsAny(addr, "/:") {
+		// A buildx builder instance name: its buildkitd, where buildx runs
+		// it in a container, is that container.
+		return optErr("builder %q: want a buildkitd address, not a buildx builder name (a docker-container builder %[1]s is docker-container://buildx_buildkit_%[1]s0)", addr)
+	}
 	if !knownSchemes[u.Scheme] {
 		return optErr("builder %q: unknown scheme %q (want unix, tcp, docker-container, podman-container, nerdctl-container, kube-pod or ssh)", addr, u.Scheme)
 	}

@@ -224,6 +224,7 @@ func TestBuildUsageErrors(t *testing.T) {
 		{[]string{"build", "--builder", nowhere, "--output", "type=oci,dest=" + ctxDir + ",tar=false", ctxDir}, "not empty"},
 		{[]string{"build", "--builder", nowhere}, "want one CONTEXT"},
 		{[]string{"build", "--builder", "ftp://x", ctxDir}, "unknown scheme"},
+		{[]string{"build", "--builder", "mybuilder", ctxDir}, "not a buildx builder name (a docker-container builder mybuilder is docker-container://buildx_buildkit_mybuilder0)"},
 		{[]string{"build", "--builder", nowhere, "--progress", "fancy", ctxDir}, "progress"},
 		{[]string{"build", "--builder", nowhere, "--cache-to", "type=nfs,dest=/c", ctxDir}, `cache-to "type=nfs,dest=/c": unknown cache type "nfs"`},
 		{[]string{"build", "--builder", nowhere, "--cache-from", "type=local", ctxDir}, `cache-from "type=local": a local cache needs src=DIR`},
