@@ -126,6 +126,12 @@ type Retry struct {
 	MaxWait time.Duration
 	// Logf, if set, is told about each retry.
 	Logf func(format string, args ...any)
+	// Notef, if set, is told about each wait of NoteAfter or longer
+	// (whatever Logf is), so that a long Retry-After does not look like
+	// a hang.
+	Notef func(format string, args ...any)
+	// NoteAfter is the shortest wait Notef hears of; 0 means 5s.
+	NoteAfter time.Duration
 }
 
 func (t *Retry) attempts() int {
@@ -147,6 +153,13 @@ func (t *Retry) minWait() time.Duration {
 		return t.MinWait
 	}
 	return 200 * time.Millisecond
+}
+
+func (t *Retry) noteAfter() time.Duration {
+	if t.NoteAfter > 0 {
+		return t.NoteAfter
+	}
+	return 5 * time.Second
 }
 
 func (t *Retry) maxWait() time.Duration {
@@ -192,6 +205,9 @@ func (t *Retry) RoundTrip(req *http.Request) (*http.Response, error) {
 		}
 		if t.Logf != nil {
 			t.Logf("retrying %s %s in %v (attempt %d): %s", req.Method, req.URL.Redacted(), wait.Round(time.Millisecond), attempt+1, describe(resp, err))
+		}
+		if t.Notef != nil && wait >= t.noteAfter() {
+			t.Notef("%s: %s; waiting %v before trying again", req.URL.Host, describe(resp, err), wait.Round(time.Second))
 		}
 		if resp != nil {
 			io.Copy(io.Discard, io.LimitReader(resp.Body, 64<<10))

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"io"
 	"maps"
 	"net/http"
@@ -157,7 +158,9 @@ func TestRetry(t *testing.T) {
 	}))
 	defer srv.Close()
 	c := &exporter.Counter{}
-	client := &http.Client{Transport: &exporter.Retry{Base: c, MinWait: time.Millisecond}}
+	var notes []string
+	client := &http.Client{Transport: &exporter.Retry{Base: c, MinWait: time.Millisecond, NoteAfter: 500 * time.Millisecond,
+		Notef: func(format string, args ...any) { notes = append(notes, fmt.Sprintf(format, args...)) }}}
 	resp, err := client.Post(srv.URL, "text/plain", strings.NewReader("hello"))
 	if err != nil {
 		t.Fatal(err)
@@ -169,6 +172,10 @@ func TestRetry(t *testing.T) {
 	}
 	if gaps[1] < 900*time.Millisecond {
 		t.Errorf("Retry-After: 1 not honoured: waited %v", gaps[1])
+	}
+	// The long wait is noted, the short backoff is not.
+	if len(notes) != 1 || !strings.Contains(notes[0], "429 Too Many Requests; waiting 1s before trying again") {
+		t.Errorf("notes %q", notes)
 	}
 	// Bounded: a registry that always fails is given up on.
 	n.Store(-100)

@@ -62,10 +62,11 @@ func (o *registryOptions) connect(g *globalOptions, ref registry.Reference, coun
 		return nil, fmt.Errorf("reading Docker credentials: %w", err)
 	}
 	client := exporter.NewClient(credentials.Credential(store), counter)
+	retry := client.Client.Transport.(*exporter.Retry)
+	logf := func(format string, args ...any) { fmt.Fprintf(os.Stderr, "affix: "+format+"\n", args...) }
+	retry.Notef = logf
 	if g.debug {
-		client.Client.Transport.(*exporter.Retry).Logf = func(format string, args ...any) {
-			fmt.Fprintf(os.Stderr, "affix: "+format+"\n", args...)
-		}
+		retry.Logf = logf
 	}
 	return exporter.NewRemote(ref, exporter.RemoteOptions{Client: client, PlainHTTP: o.plain(ref.Registry)})
 }
