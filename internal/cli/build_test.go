@@ -372,19 +372,27 @@ func TestPushLayoutWithReferrers(t *testing.T) {
 	// A fresh cache: a scan would show.
 	t.Setenv("AFFIX_CACHE_DIR", t.TempDir())
 	reg := registrytest.Start(t, registrytest.OlaregNoAPI, registrytest.Options{})
+	tag := idx.Manifests[0].Annotations[ocispec.AnnotationRefName]
+	if tag == "" {
+		t.Fatalf("index.json names no image: %s", b)
+	}
 	for _, c := range []struct {
 		name   string
 		extra  []string
 		reused bool
+		suffix string // after the layout path
 	}{
-		{"reused", nil, true},
-		{"--no-cache scans", []string{"--no-cache"}, false},
-		{"--name scans", []string{"--name", "other"}, false},
+		{"reused", nil, true, ""},
+		// Naming the image does not hide the SBOMs beside it.
+		{"reused, image named by tag", nil, true, ":" + tag},
+		{"reused, image named by digest", nil, true, "@" + idx.Manifests[0].Digest.String()},
+		{"--no-cache scans", []string{"--no-cache"}, false, ""},
+		{"--name scans", []string{"--name", "other"}, false, ""},
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			meta := filepath.Join(t.TempDir(), "meta.json")
 			args := append([]string{"push", "--insecure-registry", reg.Host, "--metadata-file", meta}, c.extra...)
-			args = append(args, "oci-layout:"+dir, reg.Host+"/pushed:v1")
+			args = append(args, "oci-layout:"+dir+c.suffix, reg.Host+"/pushed:v1")
 			out, errs, code := affix(t, args...)
 			if code != 0 {
 				t.Fatalf("push: %d\n%s%s", code, out, errs)

@@ -202,10 +202,16 @@ func push(cmd *cobra.Command, g *globalOptions, source, refStr string, o pushOpt
 // the referrer manifests index.json lists beside it, by subject digest
 // (see oci.SplitRoots).
 func layoutRoot(ctx context.Context, l *oci.Layout) (ocispec.Descriptor, map[digest.Digest][]ocispec.Descriptor, error) {
-	images, refs, err := oci.SplitRoots(ctx, l, l.Roots())
+	// The referrers of the whole index.json: a :TAG or @DIGEST in the
+	// source selects the image, not the SBOMs listed beside it.
+	all, refs, err := oci.SplitRoots(ctx, l, l.Index().Manifests)
 	if err != nil {
 		return ocispec.Descriptor{}, nil, fmt.Errorf("%s: %w", l.Source(), err)
 	}
+	roots := l.Roots()
+	images := slices.DeleteFunc(all, func(d ocispec.Descriptor) bool {
+		return !slices.ContainsFunc(roots, func(r ocispec.Descriptor) bool { return r.Digest == d.Digest })
+	})
 	if len(images) == 1 {
 		return images[0], refs, nil
 	}
