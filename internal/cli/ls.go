@@ -39,7 +39,8 @@ A manifest whose referrers tag holds no referrers index (some registries
 resolve the tag to the manifest itself; or another tool wrote something else
 there) is shown without referrers: a warning on stderr names REF, the
 platform and the tag, the --json node carries it as "error", and the rest
-of the tree is shown; the exit code stays 0, as oras discover users expect.`,
+of the tree is shown; the exit code stays 0, as oras discover users expect.
+The same holds for a referrer whose own referrers cannot be read.`,
 		Args: func(_ *cobra.Command, args []string) error {
 			if len(args) != 1 {
 				return usageError(fmt.Errorf("want one REF, got %d arguments", len(args)))
@@ -127,13 +128,17 @@ func buildTree(ctx context.Context, tgt *exporter.Remote, reference string) (*ls
 	tree := &lsTree{}
 	// referrers reads the referrers of n's manifest d, and theirs in turn
 	// (a signature on an SBOM), as oras discover does, at most
-	// maxReferrerDepth deep; a referrers tag that holds something else is
-	// n's Error, not the tree's.
+	// maxReferrerDepth deep, each referrer's once (a registry that does
+	// not filter by subject cannot make ls read without end). A
+	// referrers tag that holds something else is n's Error, not the
+	// tree's; so is any failure to read the referrers of a referrer, which
+	// the image's own tree does not need.
+	read := map[digest.Digest]bool{}
 	var referrersAt func(n *lsNode, d ocispec.Descriptor, depth int) ([]*lsNode, error)
 	referrers := func(n *lsNode, d ocispec.Descriptor) ([]*lsNode, error) { return referrersAt(n, d, 1) }
 	referrersAt = func(n *lsNode, d ocispec.Descriptor, depth int) ([]*lsNode, error) {
 		refs, mode, err := finder.Referrers(ctx, d.Digest)
-		if errors.Is(err, exporter.ErrReferrersTagConflict) {
+		if errors.Is(err, exporter.ErrReferrersTagConflict) || err != nil && depth > 1 && ctx.Err() == nil {
 			tree.ReferrersMode = mode
 			n.Error = err.Error()
 			return nil, nil
@@ -147,7 +152,8 @@ func buildTree(ctx context.Context, tgt *exporter.Remote, reference string) (*ls
 			rn := &lsNode{Kind: "referrer", MediaType: r.MediaType, Digest: r.Digest, Size: r.Size,
 				ArtifactType: r.ArtifactType, Created: r.Annotations[ocispec.AnnotationCreated],
 				Generator: r.Annotations[oci.AnnotationGenerator], Annotations: r.Annotations}
-			if depth < maxReferrerDepth {
+			if depth < maxReferrerDepth && !read[r.Digest] {
+				read[r.Digest] = true
 				if rn.Children, err = referrersAt(rn, r, depth+1); err != nil {
 					return nil, err
 				}
@@ -279,7 +285,7 @@ func describeNode(n *lsNode) string {
 		if n.Generator != "" {
 			s += "  by " + n.Generator
 		}
-		return s
+		return s + unread(n)
 	case "attestation":
 		s := "attestation (in index)  " + n.Digest.String()
 		if len(n.PredicateTypes) > 0 {

@@ -3,6 +3,7 @@ package cli
 import (
 	"context"
 	"encoding/json"
+	"regexp"
 	"slices"
 	"strings"
 	"testing"
@@ -131,6 +132,19 @@ func TestLsNestedReferrers(t *testing.T) {
 			}
 			if out := mustAffix(t, slices.Concat([]string{"ls"}, insecure, []string{ref})...); !strings.Contains(out, "    └── application/vnd.example.sig+json  "+sig) {
 				t.Errorf("tree:\n%s", out)
+			}
+			// The signature's own referrers cannot be read: a warning on
+			// that node, the rest of the tree, exit 0.
+			proxy := registrytest.StartProxy(t, reg.Host)
+			path := "/referrers/" + sig + "$"
+			if kind == registrytest.OlaregNoAPI {
+				path = "/manifests/" + exporter.ReferrersTag(digest.Digest(sig)) + "$"
+			}
+			proxy.Inject(registrytest.Fault{Method: "GET", Path: path, Action: registrytest.Status, Code: 403})
+			out, errs, code := affix(t, "ls", "--insecure-registry", proxy.Host, proxy.Host+"/nested:v1")
+			if code != 0 || !strings.Contains(errs, "affix: warning: ") || !strings.Contains(errs, "(referrer "+sig+"): referrers not shown") ||
+				!regexp.MustCompile(regexp.QuoteMeta(sig) + `  \S+  \(referrers not shown: see the warning\)`).MatchString(out) || !strings.Contains(out, "linux/arm64") {
+				t.Errorf("a 403 on the signature's referrers: exit %d\nstdout:\n%s\nstderr:\n%s", code, out, errs)
 			}
 		})
 	}
