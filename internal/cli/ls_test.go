@@ -143,7 +143,7 @@ func TestLsNestedReferrers(t *testing.T) {
 			proxy.Inject(registrytest.Fault{Method: "GET", Path: path, Action: registrytest.Status, Code: 403})
 			out, errs, code := affix(t, "ls", "--insecure-registry", proxy.Host, proxy.Host+"/nested:v1")
 			if code != 0 || !strings.Contains(errs, "affix: warning: ") || !strings.Contains(errs, "(referrer "+sig+"): referrers not shown") ||
-				!regexp.MustCompile(regexp.QuoteMeta(sig) + `  \S+  \(referrers not shown: see the warning\)`).MatchString(out) || !strings.Contains(out, "linux/arm64") {
+				!regexp.MustCompile(regexp.QuoteMeta(sig)+`  \S+  \(referrers not shown: see the warning\)`).MatchString(out) || !strings.Contains(out, "linux/arm64") {
 				t.Errorf("a 403 on the signature's referrers: exit %d\nstdout:\n%s\nstderr:\n%s", code, out, errs)
 			}
 		})
