@@ -176,8 +176,9 @@ func (p *Push) verifyDelay() time.Duration {
 // If-Match, so a concurrent writer's lost update is repaired here). A read
 // or write that fails in a way that may pass (a 5xx or 429 the transport's
 // retries did not outlast, a dropped connection, a corrupted body) counts
-// as an unstable round, not as the end: the next round tries again. A
-// context error, or any other failure, ends it. It gives up after
+// as an unstable round, not as the end: the next round tries again, after
+// the Retry-After the registry sent (pause; one longer than maxVerifyPause
+// ends it). A context error, or any other failure, ends it. It gives up after
 // VerifyRounds reads with ErrReferrerLost (and the last failure, if the
 // last round failed).
 func (p *Push) verify(ctx context.Context, subject digest.Digest, entry ocispec.Descriptor) error {
@@ -201,14 +202,10 @@ func (p *Push) verify(ctx context.Context, subject digest.Digest, entry ocispec.
 				return refuseOverwrite(err)
 			}
 			stable, failed = 0, err
-			// A registry that asks for a pause gets it, or, when it asks
-			// for longer than a verification may take, no more reads.
-			if wait := retryAfterOf(err); wait > maxVerifyPause {
-				return fmt.Errorf("verifying %s: %w", tag, err)
-			} else if err := sleep(ctx, wait); err != nil {
+			if err := p.pause(ctx, tag, err); err != nil {
 				return err
 			}
-			p.logf("verifying referrer %s: %v; reading %s again", entry.Digest, err, tag)
+			p.logf("verifying referrer %s: %v; reading %s again", entry.Digest, failed, tag)
 			continue
 		}
 		failed = nil
@@ -231,13 +228,27 @@ func (p *Push) verify(ctx context.Context, subject digest.Digest, entry ocispec.
 				return err
 			}
 			failed = err
-			p.logf("verifying referrer %s: %v; reading %s again", entry.Digest, err, tag)
+			if err := p.pause(ctx, tag, err); err != nil {
+				return err
+			}
+			p.logf("verifying referrer %s: %v; reading %s again", entry.Digest, failed, tag)
 		}
 	}
 	if failed != nil {
 		return fmt.Errorf("%s after %d reads: %w: %w", tag, rounds, ErrReferrerLost, failed)
 	}
 	return fmt.Errorf("%s after %d reads: %w", tag, rounds, ErrReferrerLost)
+}
+
+// pause waits what a registry that failed a verification request with
+// err asked for (Retry-After), and returns an error, which ends the
+// verification, when it asked for longer than maxVerifyPause.
+func (p *Push) pause(ctx context.Context, tag string, err error) error {
+	wait := retryAfterOf(err)
+	if wait > maxVerifyPause {
+		return fmt.Errorf("verifying %s: %w", tag, err)
+	}
+	return sleep(ctx, wait)
 }
 
 // maxVerifyPause is the longest Retry-After a verification waits for

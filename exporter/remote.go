@@ -300,7 +300,7 @@ func (r *Remote) wrap(what string, err error) error {
 	}
 	switch status(err) {
 	case http.StatusUnauthorized:
-		return fmt.Errorf("%s: %s: the registry refused the credentials (docker login %s, or DOCKER_CONFIG): %w: %w", r.Name(), what, r.ref.Registry, ErrUnauthorized, err)
+		return fmt.Errorf("%s: %s: the registry refused the request: check the credentials for %s (docker login, or DOCKER_CONFIG): %w: %w", r.Name(), what, r.ref.Registry, ErrUnauthorized, err)
 	case http.StatusForbidden:
 		return fmt.Errorf("%s: %s: the credentials have no access to this repository: %w: %w", r.Name(), what, ErrUnauthorized, err)
 	case http.StatusNotFound:

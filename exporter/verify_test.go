@@ -75,6 +75,9 @@ func TestVerifyBeforeTag(t *testing.T) {
 		// The registry asks for a minute, more than the verification
 		// waits: it ends at once rather than reading again early.
 		{"429 asking for a minute", &registrytest.Fault{Method: "GET", Action: registrytest.TooManyRequests, RetryAfter: "60", Skip: 1}, false, false, "registry asked to retry after 60s"},
+		// Asking for a second, beyond the transport's budget but not the
+		// verification's: it waits and passes.
+		{"429 asking for a second", &registrytest.Fault{Method: "GET", Action: registrytest.TooManyRequests, RetryAfter: "1", Skip: 1, Times: 1}, false, true, ""},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
@@ -88,8 +91,8 @@ func TestVerifyBeforeTag(t *testing.T) {
 				}
 			}
 			c := quickClient(&exporter.Counter{})
-			if tc.msg != "" {
-				// A retry budget the minute does not fit in.
+			if tc.fault != nil && tc.fault.RetryAfter != "" {
+				// A retry budget the Retry-After does not fit in.
 				c.Client.Transport.(*exporter.Retry).MaxElapsed = 50 * time.Millisecond
 			}
 			var tgt exporter.Target = target(t, sc.proxy.Host, "app", c)
@@ -106,6 +109,7 @@ func TestVerifyBeforeTag(t *testing.T) {
 					t.Fatal(err)
 				}
 			}
+			start := time.Now()
 			err := p.Ready(ctx)
 			if again := p.Ready(ctx); again != err {
 				t.Errorf("Ready again = %v, first %v", again, err)
@@ -124,6 +128,9 @@ func TestVerifyBeforeTag(t *testing.T) {
 				}
 				if sc.proxy.Injected() == 0 {
 					t.Errorf("no fault injected")
+				}
+				if tc.fault.RetryAfter == "1" && time.Since(start) < 900*time.Millisecond {
+					t.Errorf("Retry-After: 1 not waited for: verified in %v", time.Since(start))
 				}
 				return
 			}

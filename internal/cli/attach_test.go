@@ -169,7 +169,7 @@ func TestBadInput(t *testing.T) {
 		{"unreachable registry", "", []string{"push", "--insecure-registry", unreachable, "--no-sbom", "oci-layout:" + dir, unreachable + "/app:v1"}, 1, "connection refused", ""},
 		{"HTTPS to a plain registry", "", []string{"push", "--no-sbom", "oci-layout:" + dir, plain.Host + "/app:v1"}, 1, "--insecure-registry " + plain.Host, plain.Host},
 		{"no credentials", "", []string{"push", "--no-sbom", "--insecure-registry", authReg.Host, "oci-layout:" + dir, authReg.Host + "/app:v1"}, 1, "unauthorized", ""},
-		{"wrong credentials", wrongCreds, []string{"push", "--no-sbom", "--insecure-registry", authReg.Host, "oci-layout:" + dir, authReg.Host + "/app:v1"}, 1, "the registry refused the credentials (docker login " + authReg.Host, ""},
+		{"wrong credentials", wrongCreds, []string{"push", "--no-sbom", "--insecure-registry", authReg.Host, "oci-layout:" + dir, authReg.Host + "/app:v1"}, 1, "the registry refused the request: check the credentials for " + authReg.Host, ""},
 		{"registry rejects subject", "", []string{"push", "--insecure-registry", proxy.Host, "oci-layout:" + dir, proxy.Host + "/app:v1"}, 1, "rejected a manifest with a subject", plain.Host},
 		{"attach without type", "", []string{"attach", plain.Host + "/app:v1", "file"}, 2, "--artifact-type", ""},
 		{"get unknown format", "", []string{"get", "--format", "xml", plain.Host + "/app:v1"}, 2, "xml", ""},

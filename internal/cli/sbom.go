@@ -122,7 +122,7 @@ func openScanSource(ctx context.Context, g *globalOptions, source string, o sbom
 	}
 	l, err := oci.OpenLayout(ctx, source)
 	if err != nil {
-		if _, rerr := registry.ParseReference(source); rerr == nil && errors.Is(err, fs.ErrNotExist) {
+		if looksLikeReference(source) && errors.Is(err, fs.ErrNotExist) {
 			return nil, fmt.Errorf("%w (an image in a registry is registry:%s)", err, source)
 		}
 		return nil, err
@@ -321,4 +321,16 @@ func printSummary(w io.Writer, r *sbomgen.Result) {
 		short = short[:19]
 	}
 	fmt.Fprintf(w, "%-16s %s  %d packages (%s)  %s\n", oci.FormatPlatform(r.Platform), short, r.PackageCount(), strings.Join(parts, ", "), how)
+}
+
+// looksLikeReference reports whether a source that is no path looks like
+// a registry reference (HOST/REPOSITORY...: a first element with a dot or
+// a port, or localhost), to hint at registry:.
+func looksLikeReference(s string) bool {
+	host, _, ok := strings.Cut(s, "/")
+	if !ok || host == "." || host == ".." || (!strings.ContainsAny(host, ".:") && host != "localhost") {
+		return false
+	}
+	_, err := registry.ParseReference(s)
+	return err == nil
 }

@@ -294,6 +294,9 @@ func TestSbomBadInput(t *testing.T) {
 		{"a registry reference without registry:", func(t *testing.T) (string, []string) {
 			return "localhost:5000/app:1", []string{"localhost:5000/app:1", "registry:localhost:5000/app:1"}
 		}, nil},
+		{"a missing tar is not taken for a reference", func(t *testing.T) (string, []string) {
+			return "build/out.tar", []string{"build/out.tar: no such file"}
+		}, nil},
 		{"a tag the layout lacks", func(t *testing.T) (string, []string) {
 			dir, _ := writeFixture(t, spec)
 			return "oci-layout:" + dir + ":nope", []string{dir + ":nope", "lists no nope"}
@@ -516,6 +519,26 @@ func TestSbomFromRegistry(t *testing.T) {
 		_, errs, code := affix(t, c.args...)
 		if code != c.code || !strings.Contains(errs, c.want) {
 			t.Errorf("affix %s: exit %d, want %d with %q:\n%s", strings.Join(c.args, " "), code, c.code, c.want, errs)
+		}
+	}
+}
+
+// TestLooksLikeReference: the registry: hint is for HOST/REPOSITORY
+// sources, not for paths.
+func TestLooksLikeReference(t *testing.T) {
+	for in, want := range map[string]bool{
+		"localhost:5000/app:1": true,
+		"localhost/app":        true,
+		"registry.example/a/b@sha256:" + strings.Repeat("a", 64): true,
+		"build/out.tar":          false,
+		"./missing.tar":          false,
+		"../layouts/app":         false,
+		"out.tar":                false,
+		"alpine:3":               false,
+		"Registry.example/App:1": false,
+	} {
+		if got := looksLikeReference(in); got != want {
+			t.Errorf("looksLikeReference(%q) = %v, want %v", in, got, want)
 		}
 	}
 }
