@@ -57,16 +57,24 @@ func parseRef(s string) (registry.Reference, error) {
 // connect returns the repository of ref, with credentials from the Docker
 // config (and its credential helpers), counting requests with counter.
 func (o *registryOptions) connect(g *globalOptions, ref registry.Reference, counter *exporter.Counter) (*exporter.Remote, error) {
-	store, err := credentials.NewStoreFromDocker(credentials.StoreOptions{})
+	// As the docker CLI: without credentials in config.json, an installed
+	// credential helper is the store (the frontend does the same for
+	// buildkitd's pulls).
+	store, err := credentials.NewStoreFromDocker(credentials.StoreOptions{DetectDefaultNativeStore: true})
 	if err != nil {
 		return nil, fmt.Errorf("reading Docker credentials: %w", err)
 	}
 	client := exporter.NewClient(credentials.Credential(store), counter)
 	retry := client.Client.Transport.(*exporter.Retry)
-	logf := func(format string, args ...any) { fmt.Fprintf(os.Stderr, "affix: "+format+"\n", args...) }
-	retry.Notef = logf
+	stderr := g.stderr
+	if stderr == nil {
+		stderr = os.Stderr
+	}
+	logf := func(format string, args ...any) { fmt.Fprintf(stderr, "affix: "+format+"\n", args...) }
 	if g.debug {
-		retry.Logf = logf
+		retry.Logf = logf // every retry, the long waits among them
+	} else {
+		retry.Notef = logf
 	}
 	return exporter.NewRemote(ref, exporter.RemoteOptions{Client: client, PlainHTTP: o.plain(ref.Registry)})
 }

@@ -31,6 +31,8 @@ func usageError(err error) error { return &exitError{code: 2, err: err} }
 // globalOptions are the flags every command has.
 type globalOptions struct {
 	debug bool
+	// stderr is the running command's error stream (set before it runs).
+	stderr io.Writer
 }
 
 // NewRootCommand returns the affix command tree. name is the command name
@@ -64,7 +66,8 @@ func NewRootCommand(name string) *cobra.Command {
 		return usageError(errors.New(msg))
 	}
 	root.PersistentFlags().BoolVarP(&g.debug, "debug", "D", false, "print debug logs")
-	root.PersistentPreRun = func(*cobra.Command, []string) {
+	root.PersistentPreRun = func(cmd *cobra.Command, _ []string) {
+		g.stderr = cmd.ErrOrStderr()
 		// BuildKit and containerd log through the global logrus logger;
 		// their warnings (fsverity support checks and the like) are noise
 		// unless debugging.
