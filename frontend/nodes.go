@@ -32,9 +32,13 @@ func parseAddress(addr string) error {
 		return optErr("builder %q: unknown scheme %q (want unix, tcp, docker-container, podman-container, nerdctl-container, kube-pod or ssh)", addr, u.Scheme)
 	}
 	switch {
-	case u.Scheme == "unix" && u.Path == "":
+	case u.Scheme == "unix" && u.Path == "" && u.Opaque == "":
+		// unix:///abs.sock has a path, unix:rel.sock (grpc takes it) an
+		// opaque part.
 		return optErr("builder %q: no socket path", addr)
-	case u.Scheme != "unix" && u.Host == "":
+	case u.Scheme == "npipe" && u.Path == "":
+		return optErr("builder %q: no pipe path", addr)
+	case u.Scheme != "unix" && u.Scheme != "npipe" && u.Host == "":
 		return optErr("builder %q: no host", addr)
 	}
 	return nil

@@ -576,3 +576,35 @@ func TestNewPlanDockerConfig(t *testing.T) {
 		})
 	}
 }
+
+// TestParseAddress: every form the BuildKit client dials passes; what it
+// cannot dial is ErrInvalidOption naming the address.
+func TestParseAddress(t *testing.T) {
+	for _, c := range []struct {
+		addr, err string
+	}{
+		{addr: "unix:///run/buildkit/buildkitd.sock"},
+		{addr: "unix:buildkitd.sock"},
+		{addr: "tcp://buildkit.example:1234"},
+		{addr: "npipe:////./pipe/buildkitd"},
+		{addr: "docker-container://buildx_buildkit_x0"},
+		{addr: "kube-pod://buildkitd-0?namespace=ci"},
+		{addr: "ssh://me@host:22"},
+		{addr: "unix://", err: "no socket path"},
+		{addr: "npipe://", err: "no pipe path"},
+		{addr: "tcp://", err: "no host"},
+		{addr: "http://a:1", err: `unknown scheme "http"`},
+		{addr: "mybuilder", err: "not a buildx builder name"},
+	} {
+		err := parseAddress(c.addr)
+		if c.err == "" {
+			if err != nil {
+				t.Errorf("%s: %v", c.addr, err)
+			}
+			continue
+		}
+		if !errors.Is(err, ErrInvalidOption) || !strings.Contains(err.Error(), c.err) || !strings.Contains(err.Error(), c.addr) {
+			t.Errorf("%s: error %v, want %q", c.addr, err, c.err)
+		}
+	}
+}
