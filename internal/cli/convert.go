@@ -139,9 +139,8 @@ func runConvert(cmd *cobra.Command, g *globalOptions, refStr string, o convertOp
 		return err
 	}
 	meta := &convertMetadata{
-		Reference: refName(ref, reference),
-		Index:     res.Index.Digest,
-
+		Reference:     refName(ref, reference),
+		Index:         res.Index.Digest,
 		Written:       res.Written(),
 		Requests:      counter.Counts(),
 		RequestsTotal: counter.Total(),
@@ -209,8 +208,8 @@ func printConvert(w io.Writer, m *convertMetadata) {
 		fmt.Fprintf(w, "  old index: %s\n", m.Index)
 		fmt.Fprintf(w, "  new index: %s\n", m.NewIndex)
 	}
-	for _, mode := range m.ReferrersMode {
-		fmt.Fprintf(w, "referrers: %s\n", mode)
+	for repo, mode := range m.ReferrersMode {
+		fmt.Fprintf(w, "referrers: %s (%s)\n", mode, repo)
 	}
 	fmt.Fprintf(w, "referrers written: %d; registry requests: %d (%s)\n", m.Written, m.RequestsTotal, formatCounts(m.Requests))
 }

@@ -59,7 +59,7 @@ func TestConvertCommand(t *testing.T) {
 	if code != 0 {
 		t.Fatalf("exit %d: %s", code, errOut)
 	}
-	if !strings.Contains(out, "converted "+ref+"@"+res.Index.Digest.String()) || strings.Count(out, "(written)") != 2 || !strings.Contains(out, "referrers: tag-schema") {
+	if !strings.Contains(out, "converted "+ref+"@"+res.Index.Digest.String()) || strings.Count(out, "(written)") != 2 || !strings.Contains(out, "referrers: tag-schema ("+reg.Ref("app")+")") {
 		t.Errorf("output:\n%s", out)
 	}
 	b, err := os.ReadFile(meta)
