@@ -42,14 +42,8 @@ func TestParseSSH(t *testing.T) {
 		t.Run(c.name, func(t *testing.T) {
 			t.Setenv("SSH_AUTH_SOCK", c.authSock)
 			got, err := parseSSH(c.in)
-			if c.wantErr != "" {
-				if !errors.Is(err, ErrInvalidOption) || !strings.Contains(err.Error(), c.wantErr) {
-					t.Fatalf("err = %v, want ErrInvalidOption containing %q", err, c.wantErr)
-				}
+			if optErrCase(t, err, c.wantErr) {
 				return
-			}
-			if err != nil {
-				t.Fatal(err)
 			}
 			if len(got) != len(c.wantPaths) {
 				t.Fatalf("got %+v", got)

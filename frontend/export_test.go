@@ -1,9 +1,7 @@
 package frontend
 
 import (
-	"errors"
 	"maps"
-	"strings"
 	"testing"
 )
 
@@ -52,14 +50,8 @@ func TestSetExportAttrs(t *testing.T) {
 				p.exportAttrs["rewrite-timestamp"] = "true"
 			}
 			err := p.setExportAttrs(c.in)
-			if c.wantErr != "" {
-				if !errors.Is(err, ErrInvalidOption) || !strings.Contains(err.Error(), c.wantErr) {
-					t.Fatalf("err = %v, want ErrInvalidOption containing %q", err, c.wantErr)
-				}
+			if optErrCase(t, err, c.wantErr) {
 				return
-			}
-			if err != nil {
-				t.Fatal(err)
 			}
 			want := maps.Clone(defaults)
 			if c.epoch {

@@ -26,6 +26,23 @@ func env(m map[string]string) func(string) (string, bool) {
 	return func(k string) (string, bool) { v, ok := m[k]; return v, ok }
 }
 
+// optErrCase checks a table case's err: with want set, err must be an
+// ErrInvalidOption containing want, and the case is done (true); without,
+// err must be nil.
+func optErrCase(t *testing.T, err error, want string) bool {
+	t.Helper()
+	if want != "" {
+		if !errors.Is(err, ErrInvalidOption) || !strings.Contains(err.Error(), want) {
+			t.Fatalf("err = %v, want ErrInvalidOption containing %q", err, want)
+		}
+		return true
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	return false
+}
+
 func TestNewPlan(t *testing.T) {
 	ctxDir := testContext(t)
 	secretFile := filepath.Join(ctxDir, "secret.txt")
