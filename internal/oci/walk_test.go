@@ -97,11 +97,10 @@ type walked struct {
 	attestation bool
 }
 
-// TestWalkWhatIsAnImage checks which manifests Walk returns and how:
-// artifacts (config not an image config) never, attestation manifests
-// marked even without their index hints, one manifest once per platform
-// it is listed under.
-func TestWalkWhatIsAnImage(t *testing.T) {
+// pairLayout writes the two-platform fixture, flat, with attestation
+// manifests, and returns an editor of it.
+func pairLayout(t *testing.T) (layoutEditor, *fixture.Result) {
+	t.Helper()
 	spec := fixture.VariantsPair()
 	spec.Flat = true
 	spec.Attestations = true
@@ -110,7 +109,15 @@ func TestWalkWhatIsAnImage(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	e := layoutEditor{t, dir}
+	return layoutEditor{t, dir}, res
+}
+
+// TestWalkWhatIsAnImage checks which manifests Walk returns and how:
+// artifacts (config not an image config) never, attestation manifests
+// marked even without their index hints, one manifest once per platform
+// it is listed under.
+func TestWalkWhatIsAnImage(t *testing.T) {
+	e, res := pairLayout(t)
 	amd, arm := res.Manifests[0], res.Manifests[1]
 	amdAtt := res.Attestations[0]
 	armV7 := arm
@@ -172,7 +179,7 @@ func TestWalkWhatIsAnImage(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			e.roots(tt.roots...)
 			var got []walked
-			for _, i := range walk(t, dir) {
+			for _, i := range walk(t, e.dir) {
 				got = append(got, walked{i.String(), i.Descriptor.Digest, i.Attestation})
 				if i.Attestation {
 					got[len(got)-1].platform = oci.FormatPlatform(i.Platform())
@@ -188,15 +195,7 @@ func TestWalkWhatIsAnImage(t *testing.T) {
 // TestSelectAfterWalk checks what Select offers from the layouts that
 // made Walk return non-images or one manifest twice.
 func TestSelectAfterWalk(t *testing.T) {
-	spec := fixture.VariantsPair()
-	spec.Flat = true
-	spec.Attestations = true
-	dir := t.TempDir()
-	res, err := fixture.WriteLayout(dir, spec)
-	if err != nil {
-		t.Fatal(err)
-	}
-	e := layoutEditor{t, dir}
+	e, res := pairLayout(t)
 	amd, arm := res.Manifests[0], res.Manifests[1]
 	armV7 := arm
 	armV7.Platform = &ocispec.Platform{OS: "linux", Architecture: "arm", Variant: "v7"}
@@ -231,7 +230,7 @@ func TestSelectAfterWalk(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			e.roots(tt.roots...)
-			got, err := oci.Select(walk(t, dir), tt.sel)
+			got, err := oci.Select(walk(t, e.dir), tt.sel)
 			if tt.wantErr != nil {
 				if !errors.Is(err, tt.wantErr) {
 					t.Fatalf("err = %v, want %v", err, tt.wantErr)
