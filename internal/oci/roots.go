@@ -12,8 +12,10 @@ import (
 // SplitRoots separates the descriptors an index.json lists into images and
 // referrers. A referrer is a manifest with a subject: the SBOMs affix build
 // --output records beside its image, and what oras attach --oci-layout
-// adds. Referrers are returned by subject digest; an image listed under
-// several names is returned once, with the first of its descriptors.
+// adds. Referrers are returned by subject digest, each as the referrers
+// API describes it (artifactType, else the config media type, and the
+// manifest's annotations), whatever index.json says of it; an image listed
+// under several names is returned once, with the first of its descriptors.
 //
 // A layout with one root is returned as is without reading it.
 func SplitRoots(ctx context.Context, f Fetcher, roots []ocispec.Descriptor) (images []ocispec.Descriptor, referrers map[digest.Digest][]ocispec.Descriptor, err error) {
@@ -21,7 +23,7 @@ func SplitRoots(ctx context.Context, f Fetcher, roots []ocispec.Descriptor) (ima
 		return roots, nil, nil
 	}
 	for _, r := range roots {
-		subject, err := subjectOf(ctx, f, r)
+		subject, ref, err := referrerOf(ctx, f, r)
 		if err != nil {
 			return nil, nil, err
 		}
@@ -29,7 +31,9 @@ func SplitRoots(ctx context.Context, f Fetcher, roots []ocispec.Descriptor) (ima
 			if referrers == nil {
 				referrers = map[digest.Digest][]ocispec.Descriptor{}
 			}
-			referrers[subject] = append(referrers[subject], r)
+			if !slices.ContainsFunc(referrers[subject], func(d ocispec.Descriptor) bool { return d.Digest == r.Digest }) {
+				referrers[subject] = append(referrers[subject], ref)
+			}
 			continue
 		}
 		if !slices.ContainsFunc(images, func(d ocispec.Descriptor) bool { return d.Digest == r.Digest }) {
@@ -39,20 +43,28 @@ func SplitRoots(ctx context.Context, f Fetcher, roots []ocispec.Descriptor) (ima
 	return images, referrers, nil
 }
 
-// subjectOf returns the subject digest of manifest or index d, or "" when
-// it has none or is not a manifest.
-func subjectOf(ctx context.Context, f Fetcher, d ocispec.Descriptor) (digest.Digest, error) {
+// referrerOf returns the subject digest of manifest or index d and d as a
+// referrers list describes it, or "" when it has no subject or is not a
+// manifest.
+func referrerOf(ctx context.Context, f Fetcher, d ocispec.Descriptor) (digest.Digest, ocispec.Descriptor, error) {
 	if !IsManifest(d.MediaType) && !IsIndex(d.MediaType) {
-		return "", nil
+		return "", d, nil
 	}
 	var m struct {
-		Subject *ocispec.Descriptor `json:"subject"`
+		ArtifactType string              `json:"artifactType"`
+		Config       *ocispec.Descriptor `json:"config"`
+		Subject      *ocispec.Descriptor `json:"subject"`
+		Annotations  map[string]string   `json:"annotations"`
 	}
 	if _, err := ReadJSON(ctx, f, d, &m); err != nil {
-		return "", fmt.Errorf("reading %s: %w", d.Digest, err)
+		return "", d, fmt.Errorf("reading %s: %w", d.Digest, err)
 	}
 	if m.Subject == nil {
-		return "", nil
+		return "", d, nil
 	}
-	return m.Subject.Digest, nil
+	ref := ocispec.Descriptor{MediaType: d.MediaType, Digest: d.Digest, Size: d.Size, ArtifactType: m.ArtifactType, Annotations: m.Annotations}
+	if ref.ArtifactType == "" && m.Config != nil && IsManifest(d.MediaType) {
+		ref.ArtifactType = m.Config.MediaType
+	}
+	return m.Subject.Digest, ref, nil
 }

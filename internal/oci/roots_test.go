@@ -50,7 +50,9 @@ func TestSplitRoots(t *testing.T) {
 		Config:       ocispec.DescriptorEmptyJSON,
 		Layers:       []ocispec.Descriptor{layer},
 		Subject:      &ocispec.Descriptor{MediaType: subject.MediaType, Digest: subject.Digest, Size: subject.Size},
+		Annotations:  map[string]string{ocispec.AnnotationCreated: "2026-01-02T03:04:05Z"},
 	})
+	addRootDescriptor(t, dir, referrer) // listed twice, returned once
 	if err := os.WriteFile(filepath.Join(dir, "blobs", "sha256", ocispec.DescriptorEmptyJSON.Digest.Encoded()), ocispec.DescriptorEmptyJSON.Data, 0o644); err != nil {
 		t.Fatal(err)
 	}
@@ -64,8 +66,8 @@ func TestSplitRoots(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer l.Close()
-	if n := len(l.Roots()); n != 3 {
-		t.Fatalf("index.json lists %d roots, want 3", n)
+	if n := len(l.Roots()); n != 4 {
+		t.Fatalf("index.json lists %d roots, want 4", n)
 	}
 	images, refs, err := oci.SplitRoots(ctx, l, l.Roots())
 	if err != nil {
@@ -76,6 +78,10 @@ func TestSplitRoots(t *testing.T) {
 	}
 	if got := refs[subject.Digest]; len(got) != 1 || got[0].Digest != referrer.Digest {
 		t.Errorf("referrers of %s = %v, want %s", subject.Digest, got, referrer.Digest)
+	} else if got[0].ArtifactType != "application/spdx+json" || got[0].Annotations[ocispec.AnnotationCreated] != "2026-01-02T03:04:05Z" {
+		// index.json's entry has neither: they come from the manifest,
+		// as the referrers API gives them.
+		t.Errorf("referrer descriptor = %+v, want the manifest's artifactType and annotations", got[0])
 	}
 	walked, err := oci.Walk(ctx, l, images...)
 	if err != nil {
