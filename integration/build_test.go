@@ -316,7 +316,7 @@ func TestBuildReproducible(t *testing.T) {
 // TestBuildOCIOutput writes the image and its SBOM manifests to an OCI
 // layout directory and a tar: oras-go and `oras discover --oci-layout` find
 // one SPDX referrer per platform, an identical rebuild writes the same tar,
-// and `affix push` of the layout publishes the image with those SBOMs,
+// affix ls and get read it, and `affix push` of the layout publishes the image with those SBOMs,
 // without scanning again.
 func TestBuildOCIOutput(t *testing.T) {
 	d := daemon(t, 0)
@@ -407,6 +407,40 @@ func TestBuildOCIOutput(t *testing.T) {
 				}
 				if got, want := doc.names(), inDir.docs[p].names(); !slices.Equal(got, want) {
 					t.Errorf("affix sbom %s %s: packages %v, the layout's SBOM has %v", src, p, got, want)
+				}
+			}
+		}
+	})
+
+	// affix ls and get read the layout as they read a registry: the SBOM
+	// manifests index.json lists are the referrers of their platforms.
+	t.Run("affix ls and get", func(t *testing.T) {
+		for _, src := range []string{"oci-layout:" + layout, "oci-archive:" + tarball + ":v1"} {
+			var tree lsJSON
+			if err := json.Unmarshal([]byte(e.ok(t, "ls", "--json", src).stdout), &tree); err != nil {
+				t.Fatal(err)
+			}
+			if tree.Root.Digest != inDir.index.Digest.String() {
+				t.Errorf("ls %s: root %s, want the index %s", src, tree.Root.Digest, inDir.index.Digest)
+			}
+			for _, c := range tree.Root.Children {
+				var refs []string
+				for _, r := range c.Children {
+					if r.Kind == "referrer" && r.ArtifactType == mediaTypeSPDX {
+						refs = append(refs, r.Digest)
+					}
+				}
+				if want := inDir.sboms[c.Platform].Digest.String(); !slices.Equal(refs, []string{want}) {
+					t.Errorf("ls %s: %s has SPDX referrers %v, want %s", src, c.Platform, refs, want)
+				}
+			}
+			for _, p := range twoPlatforms {
+				doc := &spdxDoc{}
+				if err := json.Unmarshal([]byte(e.ok(t, "get", "--verify", "--platform", p, src).stdout), doc); err != nil {
+					t.Fatalf("affix get %s %s: %v", src, p, err)
+				}
+				if got, want := doc.names(), inDir.docs[p].names(); !slices.Equal(got, want) {
+					t.Errorf("affix get %s %s: packages %v, the layout's SBOM has %v", src, p, got, want)
 				}
 			}
 		}

@@ -164,7 +164,7 @@ func TestBadInput(t *testing.T) {
 	}{
 		{"invalid reference", "", []string{"push", "oci-layout:" + dir, "not a ref"}, 2, "want [HOST/]REPOSITORY", ""},
 		{"digest as push target", "", []string{"push", "oci-layout:" + dir, plain.Host + "/app@sha256:" + strings.Repeat("0", 64)}, 2, "needs a tag", ""},
-		{"layout as ls reference", "", []string{"ls", "oci-layout:" + dir}, 2, "not a local layout", ""},
+		{"layout as convert reference", "", []string{"convert", "oci-layout:" + dir}, 2, "not a local layout", ""},
 		{"missing source", "", []string{"push", "--insecure-registry", plain.Host, "oci-layout:" + filepath.Join(dir, "nope"), plain.Host + "/app:v1"}, 1, "no such file", plain.Host},
 		{"unreachable registry", "", []string{"push", "--insecure-registry", unreachable, "--no-sbom", "oci-layout:" + dir, unreachable + "/app:v1"}, 1, "connection refused", ""},
 		{"HTTPS to a plain registry", "", []string{"push", "--no-sbom", "oci-layout:" + dir, plain.Host + "/app:v1"}, 1, "--insecure-registry " + plain.Host, plain.Host},

@@ -32,7 +32,7 @@ type getOptions struct {
 func newGetCmd(g *globalOptions) *cobra.Command {
 	var o getOptions
 	cmd := &cobra.Command{
-		Use:   "get [flags] REF",
+		Use:   "get [flags] REF|oci-layout:PATH|oci-archive:PATH",
 		Short: "Print the SBOM of one platform of an image",
 		Long: `Print the SBOM referrer of REF's platform manifest (--platform when REF is a
 multi-platform index) in --format. With several, the newest by
@@ -45,6 +45,10 @@ and the next newest is taken. When none fits, the error lists each with its
 layers. Without an SBOM referrer, an SPDX in-toto referrer (--sbom-format
 spdx-intoto, affix convert --keep-intoto), else a BuildKit in-index SPDX
 attestation is used (the statement's predicate is printed).
+
+REF may be a local OCI layout instead, oci-layout:PATH[:TAG][@DIGEST] or
+oci-archive:PATH for a tar, as affix build --output writes it: the
+manifests with a subject that its index.json lists are its referrers.
 
 --verify checks, before printing anything, that the chosen SBOM describes
 the platform manifest it was found for (an SBOM that fails is an error; an
@@ -73,10 +77,11 @@ digest the SBOM describes and the expected one; the exit code is 1. This
 is a consistency check (a stale, misplaced or mixed-up SBOM), not an
 authenticity check: nothing in it is signed; verify signatures for that.`,
 		Example: `  affix get --platform linux/arm64 registry.example.com/app:1.0
-  affix get --verify --platform linux/amd64 --format cyclonedx-json -o app.cdx.json registry.example.com/app:1.0`,
+  affix get --verify --platform linux/amd64 --format cyclonedx-json -o app.cdx.json registry.example.com/app:1.0
+  affix get --platform linux/amd64 oci-archive:app.tar`,
 		Args: func(_ *cobra.Command, args []string) error {
 			if len(args) != 1 {
-				return usageError(fmt.Errorf("want one REF, got %d arguments", len(args)))
+				return usageError(fmt.Errorf("want one REF or layout, got %d arguments", len(args)))
 			}
 			return nil
 		},
@@ -92,15 +97,11 @@ authenticity check: nothing in it is signed; verify signatures for that.`,
 }
 
 func runGet(cmd *cobra.Command, g *globalOptions, refStr string, o getOptions) error {
-	return hintHTTP(get(cmd, g, refStr, o), hostOf(refStr))
+	return hintLayout(hintHTTP(get(cmd, g, refStr, o), hostOf(refStr)), refStr)
 }
 
 func get(cmd *cobra.Command, g *globalOptions, refStr string, o getOptions) error {
 	ctx := cmd.Context()
-	ref, err := parseRef(refStr)
-	if err != nil {
-		return err
-	}
 	format, err := sbomgen.ParseFormat(o.format)
 	if err != nil {
 		return usageError(err)
@@ -111,11 +112,12 @@ func get(cmd *cobra.Command, g *globalOptions, refStr string, o getOptions) erro
 	if err := checkPlatformFlag(o.platform); err != nil {
 		return err
 	}
-	tgt, err := o.connect(g, ref, nil)
+	tgt, err := o.openStore(ctx, g, refStr)
 	if err != nil {
 		return err
 	}
-	root, err := resolve(ctx, tgt, ref)
+	defer tgt.Close()
+	root, err := tgt.Root(ctx)
 	if err != nil {
 		return err
 	}
@@ -131,7 +133,7 @@ func get(cmd *cobra.Command, g *globalOptions, refStr string, o getOptions) erro
 		return fmt.Errorf("%s: %w", refStr, err)
 	}
 	img := picked[0]
-	refs, _, err := exporter.NewFinder(tgt).Referrers(ctx, img.Descriptor.Digest)
+	refs, _, err := tgt.Referrers(ctx, img.Descriptor.Digest)
 	if err != nil {
 		return err
 	}
@@ -159,7 +161,7 @@ func get(cmd *cobra.Command, g *globalOptions, refStr string, o getOptions) erro
 // with a note on stderr, and when none has it the error lists them), else
 // (SPDX) the newest SPDX in-toto referrer, else a BuildKit in-index
 // attestation.
-func chooseSBOM(cmd *cobra.Command, tgt *exporter.Remote, images []oci.Image, subject digest.Digest, refs []ocispec.Descriptor, format sbomgen.Format) (*sbomSource, error) {
+func chooseSBOM(cmd *cobra.Command, tgt oci.Fetcher, images []oci.Image, subject digest.Digest, refs []ocispec.Descriptor, format sbomgen.Format) (*sbomSource, error) {
 	if cands := exporter.NewestFirst(refs, format.MediaType()); len(cands) > 0 {
 		var skipped []string
 		for _, d := range cands {
@@ -199,7 +201,7 @@ func chooseSBOM(cmd *cobra.Command, tgt *exporter.Remote, images []oci.Image, su
 
 // readReferrer reads a referrer manifest, digest-verified: what --verify
 // checks is the manifest, not the referrers list's copy of it.
-func readReferrer(cmd *cobra.Command, tgt *exporter.Remote, d ocispec.Descriptor) (*ocispec.Manifest, error) {
+func readReferrer(cmd *cobra.Command, tgt oci.Fetcher, d ocispec.Descriptor) (*ocispec.Manifest, error) {
 	var m ocispec.Manifest
 	if _, err := oci.ReadJSON(cmd.Context(), tgt, ocispec.Descriptor{MediaType: d.MediaType, Digest: d.Digest, Size: d.Size}, &m); err != nil {
 		return nil, fmt.Errorf("reading referrer %s: %w", d.Digest, err)
@@ -230,7 +232,7 @@ func sbomShape(m *ocispec.Manifest, artifactType string) error {
 
 // readSBOM reads the single layer of the SBOM referrer d, whose manifest
 // m passed sbomShape.
-func readSBOM(cmd *cobra.Command, tgt *exporter.Remote, d ocispec.Descriptor, m *ocispec.Manifest) (*sbomSource, error) {
+func readSBOM(cmd *cobra.Command, tgt oci.Fetcher, d ocispec.Descriptor, m *ocispec.Manifest) (*sbomSource, error) {
 	b, err := oci.ReadBlob(cmd.Context(), tgt, m.Layers[0], maxSBOMSize)
 	if err != nil {
 		return nil, fmt.Errorf("reading SBOM %s of referrer %s: %w", m.Layers[0].Digest, d.Digest, err)
@@ -240,7 +242,7 @@ func readSBOM(cmd *cobra.Command, tgt *exporter.Remote, d ocispec.Descriptor, m 
 
 // readInTotoSBOM reads the single in-toto statement layer of a referrer
 // and returns its SPDX predicate.
-func readInTotoSBOM(cmd *cobra.Command, tgt *exporter.Remote, d ocispec.Descriptor) (*sbomSource, error) {
+func readInTotoSBOM(cmd *cobra.Command, tgt oci.Fetcher, d ocispec.Descriptor) (*sbomSource, error) {
 	m, err := readReferrer(cmd, tgt, d)
 	if err != nil {
 		return nil, err
@@ -259,7 +261,7 @@ func readInTotoSBOM(cmd *cobra.Command, tgt *exporter.Remote, d ocispec.Descript
 }
 
 // readStatement reads an in-toto statement layer.
-func readStatement(cmd *cobra.Command, tgt *exporter.Remote, l ocispec.Descriptor) (*oci.Statement, error) {
+func readStatement(cmd *cobra.Command, tgt oci.Fetcher, l ocispec.Descriptor) (*oci.Statement, error) {
 	b, err := oci.ReadBlob(cmd.Context(), tgt, l, maxSBOMSize)
 	if err != nil {
 		return nil, err
@@ -273,7 +275,7 @@ func readStatement(cmd *cobra.Command, tgt *exporter.Remote, l ocispec.Descripto
 
 // attestationSBOM returns the SBOM predicate of a BuildKit in-index
 // attestation for subject (SPDX only: BuildKit writes SPDX statements).
-func attestationSBOM(cmd *cobra.Command, tgt *exporter.Remote, images []oci.Image, subject digest.Digest, format sbomgen.Format) (*sbomSource, error) {
+func attestationSBOM(cmd *cobra.Command, tgt oci.Fetcher, images []oci.Image, subject digest.Digest, format sbomgen.Format) (*sbomSource, error) {
 	for _, img := range images {
 		if !img.Attestation || img.Descriptor.Annotations[oci.AnnotationDockerReferenceDigest] != subject.String() || format != sbomgen.SPDXJSON {
 			continue

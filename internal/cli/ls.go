@@ -26,7 +26,7 @@ type lsOptions struct {
 func newLsCmd(g *globalOptions) *cobra.Command {
 	var o lsOptions
 	cmd := &cobra.Command{
-		Use:   "ls [flags] REF",
+		Use:   "ls [flags] REF|oci-layout:PATH|oci-archive:PATH",
 		Short: "Show an image's index, platform manifests and each manifest's referrers",
 		Long: `Show the tree of REF: the index, its platform manifests and, for each
 platform manifest, its referrers (artifact type, digest, created and, for
@@ -34,6 +34,11 @@ SBOMs, the generator that made them: "by TOOL-VERSION") read from
 the referrers API, else the referrers tag schema, and their referrers in
 turn (a signature of an SBOM), plus BuildKit's in-index attestation
 manifests.
+
+A local OCI layout (oci-layout:PATH[:TAG][@DIGEST], or oci-archive:PATH
+for a tar), as affix build --output writes it, is read the same way: its
+referrers are the manifests with a subject that index.json lists (affix
+build's SBOMs, oras attach --oci-layout's artifacts).
 
 A manifest whose referrers tag holds no referrers index (some registries
 resolve the tag to the manifest itself; or another tool wrote something else
@@ -43,7 +48,7 @@ of the tree is shown; the exit code stays 0, as oras discover users expect.
 The same holds for a referrer whose own referrers cannot be read.`,
 		Args: func(_ *cobra.Command, args []string) error {
 			if len(args) != 1 {
-				return usageError(fmt.Errorf("want one REF, got %d arguments", len(args)))
+				return usageError(fmt.Errorf("want one REF or layout, got %d arguments", len(args)))
 			}
 			return nil
 		},
@@ -85,30 +90,28 @@ type lsNode struct {
 
 type lsTree struct {
 	Reference string `json:"reference"`
-	// ReferrersMode is how referrers were read: api or tag-schema.
+	// ReferrersMode is how referrers were read: api, tag-schema, or
+	// oci-layout (index.json of a local layout).
 	ReferrersMode exporter.Mode `json:"referrersMode,omitempty"`
 	Root          *lsNode       `json:"root"`
 }
 
 func runLs(cmd *cobra.Command, g *globalOptions, refStr string, o lsOptions) error {
-	return hintHTTP(ls(cmd, g, refStr, o), hostOf(refStr))
+	return hintLayout(hintHTTP(ls(cmd, g, refStr, o), hostOf(refStr)), refStr)
 }
 
 func ls(cmd *cobra.Command, g *globalOptions, refStr string, o lsOptions) error {
 	ctx := cmd.Context()
-	ref, err := parseRef(refStr)
+	st, err := o.openStore(ctx, g, refStr)
 	if err != nil {
 		return err
 	}
-	tgt, err := o.connect(g, ref, nil)
+	defer st.Close()
+	tree, err := buildTree(ctx, st)
 	if err != nil {
 		return err
 	}
-	tree, err := buildTree(ctx, tgt, ref.ReferenceOrDefault())
-	if err != nil {
-		return err
-	}
-	tree.Reference = refName(ref, ref.ReferenceOrDefault())
+	tree.Reference = st.Name()
 	warnUnread(cmd.ErrOrStderr(), tree)
 	if o.asJSON {
 		enc := json.NewEncoder(cmd.OutOrStdout())
@@ -119,12 +122,11 @@ func ls(cmd *cobra.Command, g *globalOptions, refStr string, o lsOptions) error 
 	return nil
 }
 
-func buildTree(ctx context.Context, tgt *exporter.Remote, reference string) (*lsTree, error) {
-	rootDesc, _, _, err := tgt.FetchManifest(ctx, reference)
+func buildTree(ctx context.Context, st imageStore) (*lsTree, error) {
+	rootDesc, err := st.Root(ctx)
 	if err != nil {
 		return nil, err
 	}
-	finder := exporter.NewFinder(tgt)
 	tree := &lsTree{}
 	// referrers reads the referrers of n's manifest d, and theirs in turn
 	// (a signature on an SBOM), as oras discover does, at most
@@ -137,7 +139,7 @@ func buildTree(ctx context.Context, tgt *exporter.Remote, reference string) (*ls
 	var referrersAt func(n *lsNode, d ocispec.Descriptor, depth int) ([]*lsNode, error)
 	referrers := func(n *lsNode, d ocispec.Descriptor) ([]*lsNode, error) { return referrersAt(n, d, 1) }
 	referrersAt = func(n *lsNode, d ocispec.Descriptor, depth int) ([]*lsNode, error) {
-		refs, mode, err := finder.Referrers(ctx, d.Digest)
+		refs, mode, err := st.Referrers(ctx, d.Digest)
 		if errors.Is(err, exporter.ErrReferrersTagConflict) || err != nil && depth > 1 && ctx.Err() == nil {
 			tree.ReferrersMode = mode
 			n.Error = err.Error()
@@ -169,9 +171,9 @@ func buildTree(ctx context.Context, tgt *exporter.Remote, reference string) (*ls
 		return tree, err
 	}
 	root.Kind = "index"
-	images, err := oci.Walk(ctx, tgt, rootDesc)
+	images, err := oci.Walk(ctx, st, rootDesc)
 	if err != nil {
-		return nil, fmt.Errorf("%s: %w", reference, err)
+		return nil, fmt.Errorf("%s: %w", st.Name(), err)
 	}
 	byDigest := map[digest.Digest]*lsNode{}
 	for _, img := range images {
@@ -198,7 +200,7 @@ func buildTree(ctx context.Context, tgt *exporter.Remote, reference string) (*ls
 		d := img.Descriptor
 		n := &lsNode{Kind: "attestation", MediaType: d.MediaType, Digest: d.Digest, Size: d.Size, ArtifactType: d.ArtifactType}
 		var m ocispec.Manifest
-		if _, err := oci.ReadJSON(ctx, tgt, d, &m); err == nil {
+		if _, err := oci.ReadJSON(ctx, st, d, &m); err == nil {
 			if n.ArtifactType == "" {
 				n.ArtifactType = m.ArtifactType
 			}
@@ -249,7 +251,11 @@ func printTree(w io.Writer, t *lsTree) {
 	r := t.Root
 	fmt.Fprintf(w, "%s  %s  %s%s\n", t.Reference, r.Digest, r.Kind, unread(r))
 	printChildren(w, r.Children, "")
-	if t.ReferrersMode != "" {
+	switch t.ReferrersMode {
+	case "":
+	case modeLayout:
+		fmt.Fprintf(w, "referrers read from: the layout's index.json\n")
+	default:
 		fmt.Fprintf(w, "referrers read through: %s\n", t.ReferrersMode)
 	}
 }

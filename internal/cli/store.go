@@ -1,0 +1,119 @@
+package cli
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"strings"
+
+	"github.com/opencontainers/go-digest"
+	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
+	"oras.land/oras-go/v2/registry"
+
+	"github.com/affix-oci/affix/exporter"
+	"github.com/affix-oci/affix/internal/oci"
+)
+
+// modeLayout is the referrers mode of a local layout: its referrers are
+// the manifests with a subject that index.json lists.
+const modeLayout exporter.Mode = "oci-layout"
+
+// imageStore is what ls and get read an image and its referrers from: a
+// registry repository, or a local OCI layout as affix build --output and
+// oras attach --oci-layout leave it (referrers listed in index.json).
+type imageStore interface {
+	oci.Fetcher
+	// Name names the image as the user would write it, for messages.
+	Name() string
+	// Root returns the image (index or manifest) the user named.
+	Root(ctx context.Context) (ocispec.Descriptor, error)
+	// Referrers returns the referrers of subject and how they were read.
+	Referrers(ctx context.Context, subject digest.Digest) ([]ocispec.Descriptor, exporter.Mode, error)
+	// Close releases the store.
+	Close() error
+}
+
+// isLayoutSource reports whether s names a local layout: oci-layout:PATH
+// or oci-archive:PATH.
+func isLayoutSource(s string) bool {
+	return strings.HasPrefix(s, oci.SchemeLayout+":") || strings.HasPrefix(s, oci.SchemeArchive+":")
+}
+
+// openStore opens s: oci-layout:PATH[:TAG][@DIGEST] or
+// oci-archive:PATH[:TAG][@DIGEST] (the one image of the layout, or the one
+// TAG or DIGEST selects), else a registry reference.
+func (o *registryOptions) openStore(ctx context.Context, g *globalOptions, s string) (imageStore, error) {
+	if isLayoutSource(s) {
+		l, err := oci.OpenLayout(ctx, s)
+		if err != nil {
+			return nil, err
+		}
+		root, refs, err := layoutRoot(ctx, l)
+		if err != nil {
+			l.Close()
+			return nil, err
+		}
+		return &layoutStore{Layout: l, root: root, refs: refs}, nil
+	}
+	ref, err := parseRef(s)
+	if err != nil {
+		return nil, err
+	}
+	r, err := o.connect(g, ref, nil)
+	if err != nil {
+		return nil, err
+	}
+	return &registryStore{Remote: r, ref: ref, finder: exporter.NewFinder(r)}, nil
+}
+
+// hintLayout adds a hint to the error of a registry reference that is
+// also a local path: the user may have meant the layout there.
+func hintLayout(err error, s string) error {
+	if err == nil || isLayoutSource(s) {
+		return err
+	}
+	fi, serr := os.Stat(s)
+	if serr != nil {
+		return err
+	}
+	scheme := oci.SchemeArchive
+	if fi.IsDir() {
+		scheme = oci.SchemeLayout
+	}
+	return fmt.Errorf("%w (for the local layout %s, write %s:%s)", err, s, scheme, s)
+}
+
+// registryStore is a repository of a registry.
+type registryStore struct {
+	*exporter.Remote
+	ref    registry.Reference
+	finder *exporter.Finder
+}
+
+func (r *registryStore) Name() string { return refName(r.ref, r.ref.ReferenceOrDefault()) }
+
+func (r *registryStore) Root(ctx context.Context) (ocispec.Descriptor, error) {
+	return resolve(ctx, r.Remote, r.ref)
+}
+
+func (r *registryStore) Referrers(ctx context.Context, subject digest.Digest) ([]ocispec.Descriptor, exporter.Mode, error) {
+	return r.finder.Referrers(ctx, subject)
+}
+
+func (r *registryStore) Close() error { return nil }
+
+// layoutStore is a local OCI layout: its image, and the referrers its
+// index.json lists beside it.
+type layoutStore struct {
+	*oci.Layout
+	root ocispec.Descriptor
+	refs map[digest.Digest][]ocispec.Descriptor
+}
+
+func (l *layoutStore) Name() string { return l.Source().String() }
+
+func (l *layoutStore) Root(context.Context) (ocispec.Descriptor, error) { return l.root, nil }
+
+func (l *layoutStore) Referrers(_ context.Context, subject digest.Digest) ([]ocispec.Descriptor, exporter.Mode, error) {
+	return l.refs[subject], modeLayout, nil
+}
