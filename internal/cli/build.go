@@ -51,6 +51,7 @@ type buildOptions struct {
 	metadataFile   string
 	sbomFormats    []string
 	sbom           bool
+	noSBOM         bool
 	noSBOMCache    bool
 	push           bool
 	outputs        []string
@@ -150,6 +151,7 @@ func (o *buildOptions) addFlags(f *pflag.FlagSet) {
 	f.StringArrayVar(&o.sbomFormats, "sbom-format", nil, "SBOM referrer format: spdx-json (default), cyclonedx-json, spdx-intoto (SPDX in an in-toto statement); repeatable")
 	f.BoolVar(&o.sbom, "sbom", true, "generate and publish SBOMs (--sbom=false publishes the image alone)")
 	f.BoolVar(&o.noSBOMCache, "no-sbom-cache", false, "neither read nor write the SBOM cache")
+	f.BoolVar(&o.noSBOM, "no-sbom", false, "same as --sbom=false, as affix push spells it")
 	f.BoolVar(&o.push, "push", false, "push the image and its SBOMs to every -t tag (same as --output type=registry)")
 	f.StringArrayVarP(&o.outputs, "output", "o", nil, "output: type=oci,dest=PATH[,tar=false] (an OCI layout tar, or a directory) or type=registry")
 	f.StringArrayVar(&o.builders, "builder", nil, "buildkitd address, or PLATFORM=ADDR[,cacert=..,cert=..,key=..,servername=..] per node (repeatable; default $BUILDKIT_HOST, else "+frontend.DefaultAddress+")")
@@ -271,12 +273,12 @@ func (o *buildOptions) plan() (*buildPlan, error) {
 		}
 		p.provenance = prov
 	}
-	if o.sbom && !sbomOff {
+	if o.sbom && !o.noSBOM && !sbomOff {
 		if p.formats, err = sbomFormats(o.sbomFormats); err != nil {
 			return nil, err
 		}
 	} else if len(o.sbomFormats) > 0 {
-		return nil, usageError(errors.New("--sbom-format with --sbom=false: no SBOM is generated"))
+		return nil, usageError(errors.New("--sbom-format with --sbom=false (or --no-sbom, or --attest type=sbom,disabled=true): no SBOM is generated"))
 	}
 	if o.maxConcurrency < 1 {
 		return nil, usageError(fmt.Errorf("--max-concurrency %d: must be at least 1", o.maxConcurrency))

@@ -158,6 +158,11 @@ func TestBuildPlan(t *testing.T) {
 	if !slices.Equal(p.formats, []referrerFormat{{doc: sbomgen.SPDXJSON}}) {
 		t.Errorf("formats %v", p.formats)
 	}
+	// --no-sbom is --sbom=false.
+	o.noSBOM = true
+	if p, err := o.plan(); err != nil || p.formats != nil {
+		t.Errorf("--no-sbom: plan formats %v, err %v; want none", p.formats, err)
+	}
 	// name= of a push output adds tags; exporter keys reach the build.
 	o = buildOptions{
 		tags:           []string{"r.example/a:1"},
@@ -183,6 +188,7 @@ func TestBuildPlan(t *testing.T) {
 		{"bad progress", func(o *buildOptions) { o.progress = "fancy" }, "progress"},
 		{"bad format", func(o *buildOptions) { o.sbomFormats = []string{"syft-json"} }, `want spdx-json, cyclonedx-json or spdx-intoto`},
 		{"format without sbom", func(o *buildOptions) { o.sbom, o.sbomFormats = false, []string{"spdx-json"} }, "--sbom=false"},
+		{"format with --no-sbom", func(o *buildOptions) { o.noSBOM, o.sbomFormats = true, []string{"spdx-json"} }, "--no-sbom"},
 		{"concurrency", func(o *buildOptions) { o.maxConcurrency = 0 }, "--max-concurrency"},
 		{"bad tag", func(o *buildOptions) { o.tags = []string{"app/UPPER:v1"} }, "app/UPPER:v1"},
 		{"two builders", func(o *buildOptions) { o.builders = []string{"unix:///a", "unix:///b"} }, "given already"},

@@ -371,7 +371,8 @@ func TestLsGenerator(t *testing.T) {
 // none.
 func TestGetErrors(t *testing.T) {
 	cliEnv(t)
-	_, reg, ref := pushedVariants(t, registrytest.OlaregAPI, "bare", "--no-sbom")
+	// --sbom=false is --no-sbom, as build spells it.
+	_, reg, ref := pushedVariants(t, registrytest.OlaregAPI, "bare", "--sbom=false")
 	// --plain-http reaches every registry over HTTP, like naming it.
 	if out := mustAffix(t, "ls", "--plain-http", ref); !strings.Contains(out, "linux/arm64") {
 		t.Errorf("ls --plain-http:\n%s", out)

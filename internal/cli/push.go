@@ -30,6 +30,7 @@ type pushOptions struct {
 	name              string
 	noCache           bool
 	noSBOM            bool
+	sbom              bool
 }
 
 func newPushCmd(g *globalOptions) *cobra.Command {
@@ -75,6 +76,7 @@ Registries are reached over HTTPS unless named with --insecure-registry.`,
 	f.StringVar(&o.name, "name", "", "image name the SBOMs use (default: REF)")
 	f.BoolVar(&o.noCache, "no-cache", false, "neither read nor write the SBOM cache")
 	f.BoolVar(&o.noSBOM, "no-sbom", false, "push the image without SBOMs")
+	f.BoolVar(&o.sbom, "sbom", true, "generate and publish SBOMs; --sbom=false is --no-sbom, as affix build and buildx spell it")
 	return cmd
 }
 
@@ -126,7 +128,7 @@ func push(cmd *cobra.Command, g *globalOptions, source, refStr string, o pushOpt
 		name = refName(ref, ref.Reference)
 	}
 	var gen *sbomgen.Generator
-	if !o.noSBOM {
+	if !o.noSBOM && o.sbom {
 		if gen, err = sbomgen.New(sbomgen.Options{Formats: docFormats(formats), Name: name, NoCache: o.noCache}); err != nil {
 			return err
 		}
