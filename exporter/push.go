@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"maps"
 	"net/http"
 	"slices"
 	"strings"
@@ -103,6 +104,9 @@ type Push struct {
 
 	readyOnce sync.Once
 	readyErr  error
+
+	rootMu      sync.Mutex
+	rootWritten bool // the root was written by digest (it has referrers)
 
 	verifying sync.WaitGroup
 	cancels   []context.CancelFunc
@@ -492,6 +496,62 @@ func (p *Push) Attach(ctx context.Context, a Artifact) (ocispec.Descriptor, erro
 	if err != nil {
 		return ocispec.Descriptor{}, err
 	}
+	open := func(d ocispec.Descriptor) func() (io.ReadCloser, error) {
+		return func() (io.ReadCloser, error) { return io.NopCloser(bytes.NewReader(d.Data)), nil }
+	}
+	return p.attach(ctx, desc, data, a.Subject.Digest, append([]ocispec.Descriptor{EmptyConfig}, a.layers()...), open)
+}
+
+// AttachFrom writes the referrer manifest desc of src as it is, with its
+// config and layers, as Attach writes an Artifact: the referrers another
+// tool left beside an image (oras attach --oci-layout) are published with
+// it. Its subject must be a manifest or index of the pushed image (the
+// root is then written by digest first; its tag still comes last) or a
+// referrer this push has written already (a signature of an SBOM):
+// callers attach a referrer's subject first. It returns desc as a referrers list gives
+// it (artifactType, else the config media type, and the manifest's
+// annotations).
+func (p *Push) AttachFrom(ctx context.Context, src oci.Fetcher, desc ocispec.Descriptor) (ocispec.Descriptor, error) {
+	if desc.MediaType != ocispec.MediaTypeImageManifest {
+		return ocispec.Descriptor{}, fmt.Errorf("%w: referrer %s has media type %q, not an image manifest", ErrInvalidArtifact, desc.Digest, desc.MediaType)
+	}
+	data, err := oci.ReadBlob(ctx, src, desc, oci.MaxManifestSize)
+	if err != nil {
+		return ocispec.Descriptor{}, fmt.Errorf("reading referrer %s: %w", desc.Digest, err)
+	}
+	var m ocispec.Manifest
+	if err := json.Unmarshal(data, &m); err != nil {
+		return ocispec.Descriptor{}, fmt.Errorf("%w: referrer %s: %w", ErrInvalidArtifact, desc.Digest, err)
+	}
+	if m.Subject == nil {
+		return ocispec.Descriptor{}, fmt.Errorf("%w: referrer %s has no subject", ErrInvalidArtifact, desc.Digest)
+	}
+	blobs := []ocispec.Descriptor{m.Config}
+	for _, l := range m.Layers {
+		if len(l.URLs) == 0 {
+			blobs = append(blobs, l)
+		}
+	}
+	for _, b := range blobs {
+		if b.Digest.Validate() != nil {
+			return ocispec.Descriptor{}, fmt.Errorf("%w: referrer %s: blob digest %q", ErrInvalidArtifact, desc.Digest, b.Digest)
+		}
+	}
+	out := ocispec.Descriptor{MediaType: desc.MediaType, Digest: desc.Digest, Size: desc.Size, ArtifactType: m.ArtifactType, Annotations: maps.Clone(m.Annotations)}
+	if out.ArtifactType == "" {
+		out.ArtifactType = m.Config.MediaType
+	}
+	open := func(d ocispec.Descriptor) func() (io.ReadCloser, error) {
+		return func() (io.ReadCloser, error) { return src.Fetch(ctx, d) }
+	}
+	return p.attach(ctx, out, data, m.Subject.Digest, blobs, open)
+}
+
+// attach writes the referrer manifest data (desc, with artifactType and
+// annotations as a referrers index lists it) of subject: blobs from open,
+// then the manifest once Images is done, then its referrers index entry
+// where the registry does not index it.
+func (p *Push) attach(ctx context.Context, desc ocispec.Descriptor, data []byte, subject digest.Digest, blobs []ocispec.Descriptor, open func(ocispec.Descriptor) func() (io.ReadCloser, error)) (ocispec.Descriptor, error) {
 	p.mu.Lock()
 	closed := p.closed || p.sealed
 	p.mu.Unlock()
@@ -499,11 +559,10 @@ func (p *Push) Attach(ctx context.Context, a Artifact) (ocispec.Descriptor, erro
 		return ocispec.Descriptor{}, ErrPushClosed
 	}
 	// Step 3: blobs, which do not depend on the image.
-	blobs := append([]ocispec.Descriptor{EmptyConfig}, a.layers()...)
 	if err := p.parallel(ctx, blobs, func(ctx context.Context, d ocispec.Descriptor) error {
-		return p.ensureBlob(ctx, d, func() (io.ReadCloser, error) { return io.NopCloser(bytes.NewReader(d.Data)), nil })
+		return p.ensureBlob(ctx, d, open(d))
 	}); err != nil {
-		return ocispec.Descriptor{}, fmt.Errorf("referrer %s of %s: %w", a.ArtifactType, a.Subject.Digest, err)
+		return ocispec.Descriptor{}, fmt.Errorf("referrer %s of %s: %w", desc.ArtifactType, subject, err)
 	}
 	select {
 	case <-p.imagesDone:
@@ -513,42 +572,69 @@ func (p *Push) Attach(ctx context.Context, a Artifact) (ocispec.Descriptor, erro
 	if p.imagesErr != nil {
 		return ocispec.Descriptor{}, p.imagesErr
 	}
-	if p.plan != nil && !p.hasManifest(a.Subject.Digest) {
-		return ocispec.Descriptor{}, fmt.Errorf("%w: subject %s is not a manifest of the pushed image", ErrInvalidArtifact, a.Subject.Digest)
+	if p.plan != nil && !p.inPlan(subject) && !p.hasReferrer(subject) {
+		return ocispec.Descriptor{}, fmt.Errorf("%w: subject %s is not a manifest of the pushed image", ErrInvalidArtifact, subject)
+	}
+	if p.plan != nil && subject == p.plan.desc.Digest {
+		// A referrer of the root (a signature of the index): the root is
+		// written by digest first, so that no registry holds a referrer
+		// of a manifest it does not have; the tag still comes last.
+		if err := p.rootByDigest(ctx); err != nil {
+			return ocispec.Descriptor{}, fmt.Errorf("referrer %s of %s: %w", desc.ArtifactType, subject, err)
+		}
 	}
 	// Step 4: the manifest, by digest.
 	md := ocispec.Descriptor{MediaType: desc.MediaType, Digest: desc.Digest, Size: desc.Size}
-	var subject digest.Digest
-	err = p.retryBlobUnknown(ctx, blobs, func(d ocispec.Descriptor) func() (io.ReadCloser, error) {
-		return func() (io.ReadCloser, error) { return io.NopCloser(bytes.NewReader(d.Data)), nil }
-	}, func() error {
+	var indexed digest.Digest
+	err := p.retryBlobUnknown(ctx, blobs, open, func() error {
 		var err error
-		subject, err = p.target.PushManifest(ctx, md, data, desc.Digest.String(), "")
+		indexed, err = p.target.PushManifest(ctx, md, data, desc.Digest.String(), "")
 		return err
 	})
 	if err != nil {
 		if s := status(err); (s == 400 || s == 415 || s == 422) && !blobUnknown(err) {
 			err = fmt.Errorf("%w: %w", ErrSubjectRejected, err)
 		}
-		return ocispec.Descriptor{}, fmt.Errorf("referrer %s of %s: %w", a.ArtifactType, a.Subject.Digest, err)
+		return ocispec.Descriptor{}, fmt.Errorf("referrer %s of %s: %w", desc.ArtifactType, subject, err)
 	}
-	mode := p.learn(subject, a.Subject.Digest)
-	p.logf("pushed referrer %s (%s) of %s; referrers mode %s", desc.Digest, a.ArtifactType, a.Subject.Digest, mode)
+	mode := p.learn(indexed, subject)
+	p.logf("pushed referrer %s (%s) of %s; referrers mode %s", desc.Digest, desc.ArtifactType, subject, mode)
 	if mode == ModeTagSchema {
-		wrote, err := p.addToIndex(ctx, a.Subject.Digest, desc)
+		wrote, err := p.addToIndex(ctx, subject, desc)
 		if err != nil {
-			return ocispec.Descriptor{}, fmt.Errorf("referrer %s of %s: %w", desc.Digest, a.Subject.Digest, err)
+			return ocispec.Descriptor{}, fmt.Errorf("referrer %s of %s: %w", desc.Digest, subject, err)
 		}
 		if wrote {
-			if err := p.startVerify(ctx, a.Subject.Digest, desc); err != nil {
-				return ocispec.Descriptor{}, fmt.Errorf("referrer %s of %s: %w", desc.Digest, a.Subject.Digest, err)
+			if err := p.startVerify(ctx, subject, desc); err != nil {
+				return ocispec.Descriptor{}, fmt.Errorf("referrer %s of %s: %w", desc.Digest, subject, err)
 			}
 		}
 	}
 	p.mu.Lock()
-	p.referrers = append(p.referrers, Referrer{Subject: a.Subject.Digest, Descriptor: desc, Mode: mode})
+	p.referrers = append(p.referrers, Referrer{Subject: subject, Descriptor: desc, Mode: mode})
 	p.mu.Unlock()
 	return desc, nil
+}
+
+// rootByDigest writes the root by digest, once per push.
+func (p *Push) rootByDigest(ctx context.Context) error {
+	p.rootMu.Lock()
+	defer p.rootMu.Unlock()
+	if p.rootWritten {
+		return nil
+	}
+	if err := p.pushManifest(ctx, p.plan, p.plan.desc.Digest.String()); err != nil {
+		return err
+	}
+	p.rootWritten = true
+	return nil
+}
+
+// hasReferrer reports whether this push has written the referrer d.
+func (p *Push) hasReferrer(d digest.Digest) bool {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return slices.ContainsFunc(p.referrers, func(r Referrer) bool { return r.Descriptor.Digest == d })
 }
 
 // startVerify starts the verification of entry in the referrers index of
@@ -603,11 +689,13 @@ func (p *Push) learn(header, subject digest.Digest) Mode {
 	return p.mode
 }
 
-func (p *Push) hasManifest(d digest.Digest) bool {
+// inPlan reports whether d is a manifest or index of the pushed image, as
+// pushed (a stripped attestation is not).
+func (p *Push) inPlan(d digest.Digest) bool {
 	var found bool
 	var walk func(n *node)
 	walk = func(n *node) {
-		if n.desc.Digest == d && oci.IsManifest(n.desc.MediaType) {
+		if n.desc.Digest == d {
 			found = true
 		}
 		for _, c := range n.children {
