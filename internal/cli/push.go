@@ -188,16 +188,59 @@ func push(cmd *cobra.Command, g *globalOptions, source, refStr string, o pushOpt
 	if err := eg.Wait(); err != nil {
 		return fmt.Errorf("push to %s failed, tag %s not moved: %w", tgt.Name(), ref.Reference, err)
 	}
+	// What else the layout holds for the image goes with it, before the
+	// tag.
+	extra, err := pushLayoutReferrers(ctx, cmd.ErrOrStderr(), p, l, layoutRefs, root, images, attached, formats, o)
+	if err != nil {
+		return fmt.Errorf("push to %s failed, tag %s not moved: %w", tgt.Name(), ref.Reference, err)
+	}
 	res, err := p.Commit(ctx)
 	if err != nil {
 		return fmt.Errorf("push to %s: %w", tgt.Name(), err)
 	}
 	meta := newMetadata(res, refName(ref, ref.Reference), platforms, attached, counter)
+	meta.LayoutReferrers = extra
 	printPush(cmd.OutOrStdout(), meta, res)
 	if o.metadataFile != "" {
 		return writeJSON(o.metadataFile, meta)
 	}
 	return nil
+}
+
+// pushLayoutReferrers publishes the layout's other referrers of the pushed
+// image (see layoutReferrers): of its manifests, of the root unless
+// --strip-attestations gives it a new digest, and of the SBOMs pushed.
+func pushLayoutReferrers(ctx context.Context, warn io.Writer, p *exporter.Push, l *oci.Layout, refs map[digest.Digest][]ocispec.Descriptor, root ocispec.Descriptor, images []oci.Image, attached *referrerLog, formats []referrerFormat, o pushOptions) ([]layoutReferrerMeta, error) {
+	if len(refs) == 0 {
+		return nil, nil
+	}
+	noSBOM := o.noSBOM || !o.sbom
+	x := &layoutReferrers{l: l, refs: refs, warn: warn, ownWhy: "an SBOM this push replaces with a new scan",
+		own: func(r ocispec.Descriptor) bool { return ownSBOM(r, formats, noSBOM) }}
+	if noSBOM {
+		x.ownWhy = "an SBOM, and --no-sbom pushes none"
+	}
+	notWritten := map[digest.Digest]string{}
+	var written []digest.Digest
+	if o.stripAttestations && oci.IsIndex(root.MediaType) {
+		notWritten[root.Digest] = "the source index, which --strip-attestations replaces"
+	} else {
+		written = append(written, root.Digest)
+	}
+	for _, img := range images {
+		if img.Attestation && o.stripAttestations {
+			notWritten[img.Descriptor.Digest] = "an attestation manifest --strip-attestations leaves out"
+			continue
+		}
+		written = append(written, img.Descriptor.Digest)
+	}
+	done := map[digest.Digest]bool{}
+	for _, d := range written {
+		for _, a := range attached.get(d) {
+			done[a.desc.Digest] = true
+		}
+	}
+	return x.push(ctx, p, written, done, notWritten)
 }
 
 // layoutRoot returns the one image (index or manifest) of a layout, and
@@ -311,6 +354,10 @@ type pushMetadata struct {
 	Tag string `json:"tag,omitempty"`
 	// Platforms are the platform manifests and their referrers.
 	Platforms []platformMeta `json:"platforms"`
+	// LayoutReferrers are the referrers the source layout held for the
+	// image beside its SBOMs (signatures, VEX documents, ...), pushed as
+	// they are.
+	LayoutReferrers []layoutReferrerMeta `json:"layoutReferrers,omitempty"`
 	// StrippedAttestations are the attestation manifests left out.
 	StrippedAttestations []digest.Digest `json:"strippedAttestations,omitempty"`
 	// ReferrersMode is "api" or "tag-schema", by repository.
@@ -421,6 +468,9 @@ func printPush(w io.Writer, m *pushMetadata, res *exporter.Result) {
 		for _, r := range p.Referrers {
 			fmt.Fprintf(w, "    %-14s %s %s\n", r.Format, r.Digest, r.ArtifactType)
 		}
+	}
+	if n := len(m.LayoutReferrers); n > 0 {
+		fmt.Fprintf(w, "  %d more referrers from the layout, pushed as they are\n", n)
 	}
 	for repo, mode := range res.Modes {
 		fmt.Fprintf(w, "referrers: %s (%s)\n", mode, repo)

@@ -1,0 +1,147 @@
+package cli
+
+import (
+	"encoding/json"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"testing"
+
+	"github.com/opencontainers/go-digest"
+	"github.com/opencontainers/image-spec/specs-go"
+	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
+	"oras.land/oras-go/v2/registry"
+	"oras.land/oras-go/v2/registry/remote"
+
+	"github.com/affix-oci/affix/internal/oci"
+	"github.com/affix-oci/affix/internal/registrytest"
+)
+
+// orasAttachLayout adds to the layout dir a referrer of subject as oras
+// attach --oci-layout writes it (artifactType, the empty config, one
+// layer) and lists it in index.json by digest only.
+func orasAttachLayout(t *testing.T, dir string, subject ocispec.Descriptor, artifactType, content string) ocispec.Descriptor {
+	t.Helper()
+	blob := func(mt string, b []byte) ocispec.Descriptor {
+		d := ocispec.Descriptor{MediaType: mt, Digest: digest.FromBytes(b), Size: int64(len(b))}
+		if err := os.WriteFile(filepath.Join(dir, "blobs", "sha256", d.Digest.Encoded()), b, 0o644); err != nil {
+			t.Fatal(err)
+		}
+		return d
+	}
+	cfg := blob(ocispec.DescriptorEmptyJSON.MediaType, ocispec.DescriptorEmptyJSON.Data)
+	layer := blob("application/octet-stream", []byte(content))
+	layer.Annotations = map[string]string{ocispec.AnnotationTitle: "file"}
+	mb, err := json.Marshal(ocispec.Manifest{
+		Versioned: specs.Versioned{SchemaVersion: 2}, MediaType: ocispec.MediaTypeImageManifest,
+		ArtifactType: artifactType, Config: cfg, Layers: []ocispec.Descriptor{layer},
+		Subject:     &ocispec.Descriptor{MediaType: subject.MediaType, Digest: subject.Digest, Size: subject.Size},
+		Annotations: map[string]string{ocispec.AnnotationCreated: "2026-01-02T03:04:05Z"},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	m := blob(ocispec.MediaTypeImageManifest, mb)
+	var top ocispec.Index
+	readJSONFile(t, filepath.Join(dir, "index.json"), &top)
+	top.Manifests = append(top.Manifests, m)
+	tb, _ := json.Marshal(top)
+	if err := os.WriteFile(filepath.Join(dir, "index.json"), tb, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return m
+}
+
+// TestPushLayoutReferrers: what else a layout holds for its image (a VEX
+// document on a platform manifest, a signature on the index, a signature
+// on an SBOM, as oras attach --oci-layout adds them) is pushed with it,
+// before the tag, on registries with and without the referrers API; a
+// referrer whose subject the push does not write is left out with a
+// warning naming it.
+func TestPushLayoutReferrers(t *testing.T) {
+	if testing.Short() {
+		t.Skip("scans images and runs registries")
+	}
+	cliEnv(t)
+	dir, sboms := layoutWithSBOMs(t, "example.com/built:v1")
+	l, err := oci.OpenLayout(t.Context(), oci.SchemeLayout+":"+dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	root, _, err := layoutRoot(t.Context(), l)
+	l.Close()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var idx ocispec.Index
+	readJSONFile(t, filepath.Join(dir, "blobs", "sha256", root.Digest.Encoded()), &idx)
+	plat := idx.Manifests[0]
+	sbom := ocispec.Descriptor{MediaType: ocispec.MediaTypeImageManifest, Digest: sboms[plat.Digest]}
+	fi, err := os.Stat(filepath.Join(dir, "blobs", "sha256", sbom.Digest.Encoded()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	sbom.Size = fi.Size()
+	vex := orasAttachLayout(t, dir, plat, "application/vnd.example.vex+json", "vex")
+	idxSig := orasAttachLayout(t, dir, root, "application/vnd.example.sig", "index signature")
+	sbomSig := orasAttachLayout(t, dir, sbom, "application/vnd.example.sig", "sbom signature")
+
+	for _, c := range []struct {
+		kind   registrytest.Kind
+		extra  []string
+		pushed []ocispec.Descriptor
+		warned []ocispec.Descriptor
+	}{
+		{registrytest.OlaregAPI, nil, []ocispec.Descriptor{vex, idxSig, sbomSig}, nil},
+		{registrytest.OlaregNoAPI, nil, []ocispec.Descriptor{vex, idxSig, sbomSig}, nil},
+		// A new scan replaces the layout's SBOMs: the signature of one has
+		// no subject in the registry.
+		{registrytest.OlaregNoAPI, []string{"--no-cache"}, []ocispec.Descriptor{vex, idxSig}, []ocispec.Descriptor{sbomSig}},
+		// No SBOM is pushed, so neither is the signature of one.
+		{registrytest.OlaregAPI, []string{"--no-sbom"}, []ocispec.Descriptor{vex, idxSig}, []ocispec.Descriptor{sbomSig}},
+		// The index gets a new digest: its signature does not fit it.
+		{registrytest.OlaregAPI, []string{"--strip-attestations"}, []ocispec.Descriptor{vex, sbomSig}, []ocispec.Descriptor{idxSig}},
+	} {
+		t.Run(string(c.kind)+strings.Join(c.extra, ""), func(t *testing.T) {
+			reg := registrytest.Start(t, c.kind, registrytest.Options{})
+			meta := filepath.Join(t.TempDir(), "meta.json")
+			args := append([]string{"push", "--insecure-registry", reg.Host, "--metadata-file", meta}, c.extra...)
+			out, errs, code := affix(t, append(args, "oci-layout:"+dir, reg.Ref("app")+":v1")...)
+			if code != 0 {
+				t.Fatalf("push: exit %d\n%s%s", code, out, errs)
+			}
+			m := readMeta(t, meta)
+			var got []digest.Digest
+			for _, r := range m.LayoutReferrers {
+				got = append(got, r.Digest)
+			}
+			for _, w := range c.pushed {
+				if !slices.Contains(got, w.Digest) {
+					t.Errorf("metadata layoutReferrers %v lack %s", got, w.Digest)
+				}
+			}
+			for _, w := range c.warned {
+				if slices.Contains(got, w.Digest) || !strings.Contains(errs, "referrer "+w.Digest.String()) || !strings.Contains(errs, "not pushed") {
+					t.Errorf("%s: pushed or not warned about; stderr:\n%s", w.Digest, errs)
+				}
+			}
+			if len(c.warned) == 0 && errs != "" {
+				t.Errorf("stderr:\n%s", errs)
+			}
+			// oras-go reads them back from their subjects.
+			repo := &remote.Repository{Reference: registry.Reference{Registry: reg.Host, Repository: "app"}, PlainHTTP: true}
+			for _, w := range c.pushed {
+				var subject ocispec.Manifest
+				readJSONFile(t, filepath.Join(dir, "blobs", "sha256", w.Digest.Encoded()), &subject)
+				refs, err := registryReferrers(t, repo, subject.Subject.Digest.String())
+				if err != nil {
+					t.Fatal(err)
+				}
+				if !slices.ContainsFunc(refs, func(d ocispec.Descriptor) bool { return d.Digest == w.Digest }) {
+					t.Errorf("referrers of %s: %v, want %s", subject.Subject.Digest, refs, w.Digest)
+				}
+			}
+		})
+	}
+}
