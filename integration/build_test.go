@@ -316,7 +316,8 @@ func TestBuildReproducible(t *testing.T) {
 // TestBuildOCIOutput writes the image and its SBOM manifests to an OCI
 // layout directory and a tar: oras-go and `oras discover --oci-layout` find
 // one SPDX referrer per platform, an identical rebuild writes the same tar,
-// affix ls and get read it, and `affix push` of the layout publishes the image with those SBOMs,
+// affix ls and get read it (and what oras attach --oci-layout adds to it,
+// which affix push publishes too), and `affix push` of the layout publishes the image with those SBOMs,
 // without scanning again.
 func TestBuildOCIOutput(t *testing.T) {
 	d := daemon(t, 0)
@@ -443,6 +444,47 @@ func TestBuildOCIOutput(t *testing.T) {
 					t.Errorf("affix get %s %s: packages %v, the layout's SBOM has %v", src, p, got, want)
 				}
 			}
+		}
+	})
+
+	// What oras attach --oci-layout adds to the layout (a VEX document on
+	// a platform, a signature on the index) shows in affix ls and is
+	// pushed with the image by affix push, before the tag.
+	t.Run("oras attach then affix push", func(t *testing.T) {
+		work := filepath.Join(t.TempDir(), "layout")
+		if err := os.CopyFS(work, os.DirFS(layout)); err != nil {
+			t.Fatal(err)
+		}
+		files := t.TempDir()
+		for name, body := range map[string]string{"vex.json": `{"vex":true}`, "sig.txt": "signature"} {
+			if err := os.WriteFile(filepath.Join(files, name), []byte(body), 0o644); err != nil {
+				t.Fatal(err)
+			}
+		}
+		oras := toolBin(t, "oras")
+		attach := func(args ...string) string {
+			cmd := append([]string{"attach", "--oci-layout", "--format", "go-template={{.digest}}"}, args...)
+			return strings.TrimSpace(string(runToolIn(t, files, oras, cmd...)))
+		}
+		vex := attach("--artifact-type", "application/vnd.example.vex+json", "--platform", "linux/arm64", work+":v1", "vex.json")
+		sig := attach("--artifact-type", "application/vnd.example.sig", work+":v1", "sig.txt")
+
+		var tree lsJSON
+		if err := json.Unmarshal([]byte(e.ok(t, "ls", "--json", "oci-layout:"+work+":v1").stdout), &tree); err != nil {
+			t.Fatal(err)
+		}
+		if !lsHas(tree, "linux/arm64", vex) || !lsHas(tree, "", sig) {
+			t.Errorf("affix ls of the layout lacks the VEX %s on linux/arm64 or the signature %s on the index: %+v", vex, sig, tree)
+		}
+		reg := registry(t, registrytest.OlaregNoAPI)
+		pe := newEnv(t)
+		pe.ok(t, "push", "--insecure-registry", reg.Host, "oci-layout:"+work+":v1", reg.Ref("attached:v1"))
+		tree = lsJSON{}
+		if err := json.Unmarshal([]byte(pe.ok(t, "ls", "--json", "--insecure-registry", reg.Host, reg.Ref("attached:v1")).stdout), &tree); err != nil {
+			t.Fatal(err)
+		}
+		if !lsHas(tree, "linux/arm64", vex) || !lsHas(tree, "", sig) {
+			t.Errorf("affix ls of the pushed image lacks the VEX %s on linux/arm64 or the signature %s on the index: %+v", vex, sig, tree)
 		}
 	})
 

@@ -211,7 +211,20 @@ func orasDiscoverSPDX(t *testing.T, args ...string) (string, []string) {
 // its standard output; it fails t when the tool fails.
 func runTool(t *testing.T, env []string, bin string, args ...string) []byte {
 	t.Helper()
+	return runToolCmd(t, exec.CommandContext(t.Context(), bin, args...), env)
+}
+
+// runToolIn runs a client tool in the directory dir, as runTool does.
+func runToolIn(t *testing.T, dir, bin string, args ...string) []byte {
+	t.Helper()
 	cmd := exec.CommandContext(t.Context(), bin, args...)
+	cmd.Dir = dir
+	return runToolCmd(t, cmd, nil)
+}
+
+func runToolCmd(t *testing.T, cmd *exec.Cmd, env []string) []byte {
+	t.Helper()
+	bin, args := cmd.Path, cmd.Args[1:]
 	cmd.Env = env
 	var out, errb bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &out, &errb

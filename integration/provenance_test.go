@@ -17,6 +17,7 @@ type lsJSON struct {
 		Children []struct {
 			Kind     string `json:"kind"`
 			Platform string `json:"platform"`
+			Digest   string `json:"digest"`
 			// Children are a platform's referrers and the attestation
 			// manifests of the index that describe it.
 			Children []struct {
@@ -27,6 +28,24 @@ type lsJSON struct {
 			} `json:"children"`
 		} `json:"children"`
 	} `json:"root"`
+}
+
+// lsHas reports whether the tree lists the referrer digest under the
+// platform manifest platform, or under the index when platform is "".
+func lsHas(tree lsJSON, platform, digest string) bool {
+	for _, c := range tree.Root.Children {
+		if platform == "" && c.Kind == "referrer" && c.Digest == digest {
+			return true
+		}
+		if platform != "" && c.Kind == "manifest" && c.Platform == platform {
+			for _, r := range c.Children {
+				if r.Kind == "referrer" && r.Digest == digest {
+					return true
+				}
+			}
+		}
+	}
+	return false
 }
 
 // TestBuildProvenance: --provenance=mode=max puts BuildKit's SLSA
