@@ -111,7 +111,7 @@ func push(cmd *cobra.Command, g *globalOptions, source, refStr string, o pushOpt
 		return err
 	}
 	defer l.Close()
-	root, layoutRefs, err := layoutRoot(ctx, l)
+	root, layoutRefs, err := layoutRoot(ctx, l, "push")
 	if err != nil {
 		return err
 	}
@@ -245,8 +245,9 @@ func pushLayoutReferrers(ctx context.Context, warn io.Writer, p *exporter.Push, 
 
 // layoutRoot returns the one image (index or manifest) of a layout, and
 // the referrer manifests index.json lists beside it, by subject digest
-// (see oci.SplitRoots).
-func layoutRoot(ctx context.Context, l *oci.Layout) (ocispec.Descriptor, map[digest.Digest][]ocispec.Descriptor, error) {
+// (see oci.SplitRoots). verb says what the command does with the image, in
+// the error for a layout of several.
+func layoutRoot(ctx context.Context, l *oci.Layout, verb string) (ocispec.Descriptor, map[digest.Digest][]ocispec.Descriptor, error) {
 	// The referrers of the whole index.json: a :TAG or @DIGEST in the
 	// source selects the image, not the SBOMs listed beside it.
 	all, refs, err := oci.SplitRoots(ctx, l, l.Index().Manifests)
@@ -273,7 +274,7 @@ func layoutRoot(ctx context.Context, l *oci.Layout) (ocispec.Descriptor, map[dig
 	}
 	src := l.Source()
 	src.Tag, src.Digest = "TAG", ""
-	return ocispec.Descriptor{}, nil, fmt.Errorf("%s: index.json lists %d images (%s); name the one to push: %s or @DIGEST", l.Source(), len(images), strings.Join(names, ", "), src)
+	return ocispec.Descriptor{}, nil, fmt.Errorf("%s: index.json lists %d images (%s); name the one to %s: %s or @DIGEST", l.Source(), len(images), strings.Join(names, ", "), verb, src)
 }
 
 // layoutSBOMs returns, for each of formats, the SBOM artifact that the

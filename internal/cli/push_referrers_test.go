@@ -69,7 +69,7 @@ func TestPushLayoutReferrers(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	root, _, err := layoutRoot(t.Context(), l)
+	root, _, err := layoutRoot(t.Context(), l, "push")
 	l.Close()
 	if err != nil {
 		t.Fatal(err)

@@ -48,7 +48,7 @@ func (o *registryOptions) openStore(ctx context.Context, g *globalOptions, s str
 		if err != nil {
 			return nil, err
 		}
-		root, refs, err := layoutRoot(ctx, l)
+		root, refs, err := layoutRoot(ctx, l, "read")
 		if err != nil {
 			l.Close()
 			return nil, err

@@ -5,10 +5,12 @@ import (
 	"errors"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 
 	"github.com/opencontainers/go-digest"
+	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
 
 	"github.com/affix-oci/affix/internal/oci"
 	"github.com/affix-oci/affix/sbomgen"
@@ -85,6 +87,23 @@ func TestLsGetLayout(t *testing.T) {
 				}
 			}
 		})
+	}
+
+	// Two images: ls names them and how to pick one.
+	var top, idx ocispec.Index
+	readJSONFile(t, filepath.Join(dir, "index.json"), &top)
+	readJSONFile(t, filepath.Join(dir, "blobs", "sha256", top.Manifests[0].Digest.Encoded()), &idx)
+	two := top
+	two.Manifests = append(slices.Clone(top.Manifests), idx.Manifests[0])
+	b, _ := json.Marshal(two)
+	if err := os.WriteFile(filepath.Join(dir, "index.json"), b, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if _, errs, code := affix(t, "ls", oci.SchemeLayout+":"+dir); code == 0 || !strings.Contains(errs, "lists 2 images") || !strings.Contains(errs, "name the one to read") {
+		t.Errorf("ls of a layout of two images: exit %d, stderr %q", code, errs)
+	}
+	if out := mustAffix(t, "ls", oci.SchemeLayout+":"+dir+"@"+idx.Manifests[0].Digest.String()); !strings.Contains(out, idx.Manifests[0].Digest.String()) {
+		t.Errorf("ls PATH@DIGEST:\n%s", out)
 	}
 
 	// A bare path is a registry reference to the parser; the error says
