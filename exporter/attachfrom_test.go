@@ -7,6 +7,7 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"strings"
 	"testing"
 
 	"github.com/opencontainers/go-digest"
@@ -16,6 +17,7 @@ import (
 	"github.com/affix-oci/affix/exporter"
 	"github.com/affix-oci/affix/internal/fixture"
 	"github.com/affix-oci/affix/internal/oci"
+	"github.com/affix-oci/affix/internal/registrytest"
 )
 
 // writeBlob stores b in the layout at dir and returns its descriptor.
@@ -145,5 +147,80 @@ func TestAttachFrom(t *testing.T) {
 				t.Errorf("signature manifest in the registry: %v", err)
 			}
 		})
+	}
+}
+
+// TestAttachFromManifestRoot: a referrer of a root that is a single
+// manifest needs no extra write of it (step 2 wrote it by digest); only
+// an index root is written by digest before its referrers.
+func TestAttachFromManifestRoot(t *testing.T) {
+	ctx := context.Background()
+	reg := registrytest.Start(t, registrytest.OlaregNoAPI, registrytest.Options{})
+	dir := t.TempDir()
+	res, err := fixture.WriteLayout(dir, twoPlatforms(false))
+	if err != nil {
+		t.Fatal(err)
+	}
+	root := res.Manifests[0]
+	empty := writeBlob(t, dir, ocispec.DescriptorEmptyJSON.MediaType, ocispec.DescriptorEmptyJSON.Data)
+	sig := writeReferrer(t, dir, root, empty, "application/vnd.example.sig", []byte("sig"), nil)
+	l, err := oci.OpenLayout(ctx, "oci-layout:"+dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	c, counter := client(nil)
+	p := exporter.New(target(t, reg.Host, "app", c), &exporter.Image{Source: l, Root: root}, exporter.Options{Tag: "v1"})
+	defer p.Abort()
+	if err := p.Images(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := p.AttachFrom(ctx, l, sig); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := p.Commit(ctx); err != nil {
+		t.Fatal(err)
+	}
+	n := 0
+	for _, line := range counter.Log() {
+		if strings.Contains(line, "PUT") && strings.Contains(line, "/manifests/"+root.Digest.String()) {
+			n++
+		}
+	}
+	if n != 1 {
+		t.Errorf("the root manifest was PUT by digest %d times, want 1:\n%s", n, strings.Join(counter.Log(), "\n"))
+	}
+}
+
+// TestPushed: what Pushed reports, with and without StripAttestations.
+func TestPushed(t *testing.T) {
+	ctx := context.Background()
+	l, res := source(t, twoPlatforms(true))
+	for _, strip := range []bool{false, true} {
+		p := exporter.New(newMemTarget(), &exporter.Image{Source: l, Root: res.Index}, exporter.Options{StripAttestations: strip})
+		if _, err := p.Pushed(ctx); !errors.Is(err, exporter.ErrImagesNotStarted) {
+			t.Errorf("Pushed before Images: %v, want ErrImagesNotStarted", err)
+		}
+		if err := p.Images(ctx); err != nil {
+			t.Fatal(err)
+		}
+		got, err := p.Pushed(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, m := range res.Manifests {
+			if got[m.Digest] != m.Digest {
+				t.Errorf("strip=%v: %s pushed as %q", strip, m.Digest, got[m.Digest])
+			}
+		}
+		for _, a := range res.Attestations {
+			if d, ok := got[a.Digest]; ok == strip || ok && d != a.Digest {
+				t.Errorf("strip=%v: attestation %s pushed as %q", strip, a.Digest, d)
+			}
+		}
+		if changed := got[res.Index.Digest] != res.Index.Digest; changed != strip || got[res.Index.Digest] == "" {
+			t.Errorf("strip=%v: index %s pushed as %s", strip, res.Index.Digest, got[res.Index.Digest])
+		}
+		p.Abort()
 	}
 }

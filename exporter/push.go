@@ -575,7 +575,7 @@ func (p *Push) attach(ctx context.Context, desc ocispec.Descriptor, data []byte,
 	if p.plan != nil && !p.inPlan(subject) && !p.hasReferrer(subject) {
 		return ocispec.Descriptor{}, fmt.Errorf("%w: subject %s is not a manifest of the pushed image", ErrInvalidArtifact, subject)
 	}
-	if p.plan != nil && subject == p.plan.desc.Digest {
+	if p.plan != nil && subject == p.plan.desc.Digest && oci.IsIndex(p.plan.desc.MediaType) {
 		// A referrer of the root (a signature of the index): the root is
 		// written by digest first, so that no registry holds a referrer
 		// of a manifest it does not have; the tag still comes last.
@@ -587,6 +587,12 @@ func (p *Push) attach(ctx context.Context, desc ocispec.Descriptor, data []byte,
 	md := ocispec.Descriptor{MediaType: desc.MediaType, Digest: desc.Digest, Size: desc.Size}
 	var indexed digest.Digest
 	err := p.retryBlobUnknown(ctx, blobs, open, func() error {
+		select {
+		case p.sem <- struct{}{}:
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+		defer func() { <-p.sem }()
 		var err error
 		indexed, err = p.target.PushManifest(ctx, md, data, desc.Digest.String(), "")
 		return err
@@ -614,6 +620,41 @@ func (p *Push) attach(ctx context.Context, desc ocispec.Descriptor, data []byte,
 	p.referrers = append(p.referrers, Referrer{Subject: subject, Descriptor: desc, Mode: mode})
 	p.mu.Unlock()
 	return desc, nil
+}
+
+// Pushed returns, once Images has succeeded, the digest every manifest and
+// index of the image has as pushed, keyed by its digest in the source: the
+// same digest, except where StripAttestations rewrote an index (and the
+// indexes above it). Stripped attestation manifests are absent. The root is
+// included; Commit writes it. A push without an image returns nil.
+func (p *Push) Pushed(ctx context.Context) (map[digest.Digest]digest.Digest, error) {
+	if p.img == nil {
+		return nil, nil
+	}
+	p.mu.Lock()
+	run := p.imagesRun
+	p.mu.Unlock()
+	if !run {
+		return nil, ErrImagesNotStarted
+	}
+	select {
+	case <-p.imagesDone:
+	case <-ctx.Done():
+		return nil, ctx.Err()
+	}
+	if p.imagesErr != nil {
+		return nil, p.imagesErr
+	}
+	out := map[digest.Digest]digest.Digest{}
+	var walk func(n *node)
+	walk = func(n *node) {
+		out[n.source.Digest] = n.desc.Digest
+		for _, c := range n.children {
+			walk(c)
+		}
+	}
+	walk(p.plan)
+	return out, nil
 }
 
 // rootByDigest writes the root by digest, once per push.
