@@ -4,10 +4,12 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"os"
 	"path/filepath"
 	"slices"
 	"strings"
+	"sync"
 	"testing"
 
 	"github.com/opencontainers/go-digest"
@@ -222,5 +224,44 @@ func TestPushed(t *testing.T) {
 			t.Errorf("strip=%v: index %s pushed as %s", strip, res.Index.Digest, got[res.Index.Digest])
 		}
 		p.Abort()
+	}
+}
+
+// TestAttachOneSubjectConcurrently: referrers of one subject attached at
+// once by one push all end up listed, through the referrers API too
+// (olareg v0.1.2 loses entries to concurrent PUTs for one subject; the
+// push sends them one at a time).
+func TestAttachOneSubjectConcurrently(t *testing.T) {
+	ctx := context.Background()
+	for _, reg := range startAll(t) {
+		t.Run(string(reg.Kind), func(t *testing.T) {
+			l, res := source(t, twoPlatforms(false))
+			c, _ := client(nil)
+			tgt := target(t, reg.Host, "app", c)
+			p := exporter.New(tgt, &exporter.Image{Source: l, Root: res.Index}, exporter.Options{Tag: "v1"})
+			defer p.Abort()
+			go p.Images(ctx)
+			var wg sync.WaitGroup
+			for i := range 8 {
+				wg.Go(func() {
+					a := exporter.Artifact{Subject: res.Manifests[0], ArtifactType: "application/vnd.example.note",
+						Blobs: []exporter.Blob{{Data: fmt.Appendf(nil, "note %d", i)}}}
+					if _, err := p.Attach(ctx, a); err != nil {
+						t.Error(err)
+					}
+				})
+			}
+			wg.Wait()
+			if _, err := p.Commit(ctx); err != nil {
+				t.Fatal(err)
+			}
+			refs, _, err := exporter.NewFinder(tgt).Referrers(ctx, res.Manifests[0].Digest)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if len(refs) != 8 {
+				t.Errorf("%d referrers listed, want 8", len(refs))
+			}
+		})
 	}
 }

@@ -96,6 +96,7 @@ type Push struct {
 	blobs     map[digest.Digest]*task
 	mode      Mode
 	tagLocks  map[string]*sync.Mutex
+	putLocks  map[digest.Digest]*sync.Mutex
 	referrers []Referrer
 	closed    bool // Commit or Abort called: no Attach, no second Commit
 	sealed    bool // Ready or Abort called: no verification starts
@@ -179,6 +180,7 @@ func New(target Target, img *Image, opts Options) *Push {
 		imagesDone: make(chan struct{}),
 		blobs:      map[digest.Digest]*task{},
 		tagLocks:   map[string]*sync.Mutex{},
+		putLocks:   map[digest.Digest]*sync.Mutex{},
 	}
 	if img == nil {
 		close(p.imagesDone)
@@ -586,6 +588,12 @@ func (p *Push) attach(ctx context.Context, desc ocispec.Descriptor, data []byte,
 	// Step 4: the manifest, by digest.
 	md := ocispec.Descriptor{MediaType: desc.MediaType, Digest: desc.Digest, Size: desc.Size}
 	var indexed digest.Digest
+	// One referrer PUT per subject at a time: a registry's referrers API
+	// updates the subject's list on each PUT, and olareg v0.1.2 loses
+	// entries to concurrent PUTs for one subject (the tag schema is
+	// verified; the API is taken on trust).
+	pl := p.putLock(subject)
+	pl.Lock()
 	err := p.retryBlobUnknown(ctx, blobs, open, func() error {
 		select {
 		case p.sem <- struct{}{}:
@@ -597,6 +605,7 @@ func (p *Push) attach(ctx context.Context, desc ocispec.Descriptor, data []byte,
 		indexed, err = p.target.PushManifest(ctx, md, data, desc.Digest.String(), "")
 		return err
 	})
+	pl.Unlock()
 	if err != nil {
 		if s := status(err); (s == 400 || s == 415 || s == 422) && !blobUnknown(err) {
 			err = fmt.Errorf("%w: %w", ErrSubjectRejected, err)
@@ -655,6 +664,18 @@ func (p *Push) Pushed(ctx context.Context) (map[digest.Digest]digest.Digest, err
 	}
 	walk(p.plan)
 	return out, nil
+}
+
+// putLock serializes this push's referrer manifest PUTs for one subject.
+func (p *Push) putLock(subject digest.Digest) *sync.Mutex {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	l, ok := p.putLocks[subject]
+	if !ok {
+		l = &sync.Mutex{}
+		p.putLocks[subject] = l
+	}
+	return l
 }
 
 // rootByDigest writes the root by digest, once per push.
