@@ -112,7 +112,7 @@ func get(cmd *cobra.Command, g *globalOptions, refStr string, o getOptions) erro
 	if err := checkPlatformFlag(o.platform); err != nil {
 		return err
 	}
-	tgt, err := o.openStore(ctx, g, refStr)
+	tgt, err := o.openStore(ctx, g, refStr, cmd.ErrOrStderr())
 	if err != nil {
 		return err
 	}

@@ -102,7 +102,7 @@ func runLs(cmd *cobra.Command, g *globalOptions, refStr string, o lsOptions) err
 
 func ls(cmd *cobra.Command, g *globalOptions, refStr string, o lsOptions) error {
 	ctx := cmd.Context()
-	st, err := o.openStore(ctx, g, refStr)
+	st, err := o.openStore(ctx, g, refStr, cmd.ErrOrStderr())
 	if err != nil {
 		return err
 	}

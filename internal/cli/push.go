@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"maps"
 	"slices"
 	"strings"
 	"sync"
@@ -111,7 +112,7 @@ func push(cmd *cobra.Command, g *globalOptions, source, refStr string, o pushOpt
 		return err
 	}
 	defer l.Close()
-	root, layoutRefs, err := layoutRoot(ctx, l, "push")
+	root, layoutRefs, err := layoutRoot(ctx, l, "push", nil)
 	if err != nil {
 		return err
 	}
@@ -190,7 +191,7 @@ func push(cmd *cobra.Command, g *globalOptions, source, refStr string, o pushOpt
 	}
 	// What else the layout holds for the image goes with it, before the
 	// tag.
-	extra, err := pushLayoutReferrers(ctx, cmd.ErrOrStderr(), p, l, layoutRefs, root, images, attached, formats, o)
+	extra, err := pushLayoutReferrers(ctx, cmd.ErrOrStderr(), p, l, layoutRefs, images, attached, o.noSBOM || !o.sbom)
 	if err != nil {
 		return fmt.Errorf("push to %s failed, tag %s not moved: %w", tgt.Name(), ref.Reference, err)
 	}
@@ -208,51 +209,79 @@ func push(cmd *cobra.Command, g *globalOptions, source, refStr string, o pushOpt
 }
 
 // pushLayoutReferrers publishes the layout's other referrers of the pushed
-// image (see layoutReferrers): of its manifests, of the root unless
-// --strip-attestations gives it a new digest, and of the SBOMs pushed.
-func pushLayoutReferrers(ctx context.Context, warn io.Writer, p *exporter.Push, l *oci.Layout, refs map[digest.Digest][]ocispec.Descriptor, root ocispec.Descriptor, images []oci.Image, attached *referrerLog, formats []referrerFormat, o pushOptions) ([]layoutReferrerMeta, error) {
+// image (see layoutReferrers): of every manifest and index the push
+// writes unchanged, and of the SBOMs it pushed. Left out are the SBOMs a
+// new scan replaces (a layout SBOM of a platform to which the push
+// attached a new SBOM of the same kind), every SBOM with --no-sbom, and
+// the referrers of what --strip-attestations leaves out or rewrites.
+func pushLayoutReferrers(ctx context.Context, warn io.Writer, p *exporter.Push, l *oci.Layout, refs map[digest.Digest][]ocispec.Descriptor, images []oci.Image, attached *referrerLog, noSBOM bool) ([]layoutReferrerMeta, error) {
 	if len(refs) == 0 {
 		return nil, nil
 	}
-	noSBOM := o.noSBOM || !o.sbom
-	x := &layoutReferrers{l: l, refs: refs, warn: warn, ownWhy: "an SBOM this push replaces with a new scan",
-		own: func(r ocispec.Descriptor) bool { return ownSBOM(r, formats, noSBOM) }}
-	if noSBOM {
-		x.ownWhy = "an SBOM, and --no-sbom pushes none"
+	pushed, err := p.Pushed(ctx)
+	if err != nil {
+		return nil, err
 	}
+	var subjects []digest.Digest
 	notWritten := map[digest.Digest]string{}
-	var written []digest.Digest
-	if o.stripAttestations && oci.IsIndex(root.MediaType) {
-		notWritten[root.Digest] = "the source index, which --strip-attestations replaces"
-	} else {
-		written = append(written, root.Digest)
-	}
-	for _, img := range images {
-		if img.Attestation && o.stripAttestations {
-			notWritten[img.Descriptor.Digest] = "an attestation manifest --strip-attestations leaves out"
+	for _, src := range slices.Sorted(maps.Keys(pushed)) {
+		if d := pushed[src]; d != src {
+			notWritten[src] = fmt.Sprintf("rewritten by --strip-attestations (pushed as %s)", d)
 			continue
 		}
-		written = append(written, img.Descriptor.Digest)
+		subjects = append(subjects, src)
 	}
-	done := map[digest.Digest]bool{}
-	for _, d := range written {
-		for _, a := range attached.get(d) {
-			done[a.desc.Digest] = true
+	for _, img := range images {
+		if _, ok := pushed[img.Descriptor.Digest]; !ok {
+			notWritten[img.Descriptor.Digest] = "an attestation manifest --strip-attestations leaves out"
 		}
 	}
-	return x.push(ctx, p, written, done, notWritten)
+	written := map[digest.Digest]bool{}
+	for _, d := range subjects {
+		for _, a := range attached.get(d) {
+			written[a.desc.Digest] = true
+		}
+	}
+	inLayout := func(subject, d digest.Digest) bool {
+		return slices.ContainsFunc(refs[subject], func(r ocispec.Descriptor) bool { return r.Digest == d })
+	}
+	x := &layoutReferrers{l: l, refs: refs, warn: warn, drop: func(subject digest.Digest, r ocispec.Descriptor) string {
+		if !isSBOMReferrer(r) {
+			return ""
+		}
+		if noSBOM {
+			return "it is an SBOM, and --no-sbom pushes none"
+		}
+		for _, a := range attached.get(subject) {
+			if sameSBOMKind(a.desc, r) && !inLayout(subject, a.desc.Digest) {
+				return fmt.Sprintf("replaced by the %s SBOM %s this push generated", a.format, a.desc.Digest)
+			}
+		}
+		return ""
+	}}
+	return x.push(ctx, p, subjects, written, notWritten)
 }
 
 // layoutRoot returns the one image (index or manifest) of a layout, and
 // the referrer manifests index.json lists beside it, by subject digest
 // (see oci.SplitRoots). verb says what the command does with the image, in
-// the error for a layout of several.
-func layoutRoot(ctx context.Context, l *oci.Layout, verb string) (ocispec.Descriptor, map[digest.Digest][]ocispec.Descriptor, error) {
+// the error for a layout of several. An index.json entry that cannot be
+// read fails it, unless warn is set (readers: ls, get): then it is skipped
+// with a warning there, as ls skips a registry's unreadable referrers.
+func layoutRoot(ctx context.Context, l *oci.Layout, verb string, warn io.Writer) (ocispec.Descriptor, map[digest.Digest][]ocispec.Descriptor, error) {
 	// The referrers of the whole index.json: a :TAG or @DIGEST in the
 	// source selects the image, not the SBOMs listed beside it.
-	all, refs, err := oci.SplitRoots(ctx, l, l.Index().Manifests)
-	if err != nil {
-		return ocispec.Descriptor{}, nil, fmt.Errorf("%s: %w", l.Source(), err)
+	entries := l.Index().Manifests
+	all, refs, unreadable := oci.ClassifyRoots(ctx, l, entries)
+	for _, e := range entries {
+		err := unreadable[e.Digest]
+		if err == nil {
+			continue
+		}
+		if warn == nil {
+			return ocispec.Descriptor{}, nil, fmt.Errorf("%s: %w", l.Source(), err)
+		}
+		fmt.Fprintf(warn, "affix: warning: %s: index.json lists %s, which cannot be read; skipped: %v\n", l.Source(), e.Digest, err)
 	}
 	roots := l.Roots()
 	images := slices.DeleteFunc(all, func(d ocispec.Descriptor) bool {

@@ -25,56 +25,42 @@ type layoutReferrerMeta struct {
 
 // layoutReferrers publishes the referrers a layout lists beside the image
 // it pushes (what oras attach --oci-layout added: signatures, VEX
-// documents, license reports) as they are, so that a push loses nothing
-// the layout holds for the image. The SBOMs the push publishes itself are
-// not among them: a layout SBOM of a format the push publishes was either
-// reused (pushed already, same digest) or replaced by a new scan (--name,
-// --no-cache), and with --no-sbom no SBOM is pushed.
+// documents, license reports, other SBOMs) as they are, so that a push
+// loses nothing the layout holds for the image without saying so.
 type layoutReferrers struct {
 	l *oci.Layout
 	// refs are the layout's referrers by subject (oci.SplitRoots).
 	refs map[digest.Digest][]ocispec.Descriptor
-	// own reports whether a referrer of a platform manifest is an SBOM of
-	// a kind the push publishes itself (or, with --no-sbom, withholds).
-	own func(ocispec.Descriptor) bool
-	// ownWhy says why such an SBOM is not pushed from the layout.
-	ownWhy string
+	// drop says why the referrer r of subject is not to be pushed, ""
+	// when it is.
+	drop func(subject digest.Digest, r ocispec.Descriptor) string
 	// warn receives a line per referrer left out.
 	warn io.Writer
 }
 
-// ownSBOM reports whether r is an SBOM referrer in one of formats, or, with
-// noSBOM, any SBOM referrer (SPDX or CycloneDX, or an SPDX in-toto
-// statement).
-func ownSBOM(r ocispec.Descriptor, formats []referrerFormat, noSBOM bool) bool {
-	spdxStatement := r.ArtifactType == oci.MediaTypeInToto && r.Annotations[oci.AnnotationPredicateType] == oci.PredicateSPDX
-	if noSBOM {
-		return exporter.IsSBOMType(r.ArtifactType) || spdxStatement
-	}
-	for _, f := range formats {
-		if r.ArtifactType == f.artifactType() && (!f.inToto || spdxStatement) {
-			return true
-		}
-	}
-	return false
+// isSBOMReferrer reports whether r is an SBOM referrer: SPDX or CycloneDX
+// JSON, or an SPDX in-toto statement.
+func isSBOMReferrer(r ocispec.Descriptor) bool {
+	return exporter.IsSBOMType(r.ArtifactType) || r.ArtifactType == oci.MediaTypeInToto && r.Annotations[oci.AnnotationPredicateType] == oci.PredicateSPDX
 }
 
-// push attaches, level by level, every referrer of the written manifests
-// (and of the referrers written, in turn) that the push has not written
-// yet, each after its subject. images are the manifests the push writes,
-// the root among them unless its digest changes; written holds every
-// referrer written already. Referrers of what is not written (a replaced
-// SBOM, a stripped attestation, an index that gets a new digest) are left
-// out with a warning naming them and why. It returns the referrers it
-// published.
-func (x *layoutReferrers) push(ctx context.Context, p *exporter.Push, images []digest.Digest, written map[digest.Digest]bool, notWritten map[digest.Digest]string) ([]layoutReferrerMeta, error) {
+// sameSBOMKind reports whether a and b are SBOM referrers of one kind:
+// artifact type and, for in-toto statements, predicate type.
+func sameSBOMKind(a, b ocispec.Descriptor) bool {
+	return a.ArtifactType == b.ArtifactType && a.Annotations[oci.AnnotationPredicateType] == b.Annotations[oci.AnnotationPredicateType]
+}
+
+// push attaches, level by level, every referrer of subjects (and of the
+// referrers written, in turn) that is not written yet, each after its
+// subject, unless drop says otherwise. written holds every referrer the
+// push wrote already (its SBOMs, reused ones among them, whose own
+// referrers then go too); notWritten names the subjects of the layout the
+// push does not write, and why. Each referrer left out, and each referrer
+// of one left out, gets a warning naming it, its subject and why. It
+// returns the referrers it published.
+func (x *layoutReferrers) push(ctx context.Context, p *exporter.Push, subjects []digest.Digest, written map[digest.Digest]bool, notWritten map[digest.Digest]string) ([]layoutReferrerMeta, error) {
 	var out []layoutReferrerMeta
-	isImage := map[digest.Digest]bool{}
-	for _, d := range images {
-		isImage[d] = true
-	}
 	seen := map[digest.Digest]bool{}
-	subjects := images
 	for len(subjects) > 0 {
 		var next []digest.Digest
 		var work []layoutReferrerMeta
@@ -85,15 +71,21 @@ func (x *layoutReferrers) push(ctx context.Context, p *exporter.Push, images []d
 					continue
 				}
 				seen[r.Digest] = true
-				switch {
-				case written[r.Digest]:
-					next = append(next, r.Digest) // a reused SBOM: its own referrers go too
-				case isImage[s] && x.own(r):
-					notWritten[r.Digest] = x.ownWhy
-				default:
-					work = append(work, layoutReferrerMeta{Subject: s, Digest: r.Digest, ArtifactType: r.ArtifactType})
-					descs = append(descs, r)
+				if written[r.Digest] {
+					next = append(next, r.Digest)
+					continue
 				}
+				why := x.drop(s, r)
+				if why == "" && r.MediaType != ocispec.MediaTypeImageManifest {
+					why = fmt.Sprintf("it is a %s; affix pushes referrers that are image manifests", r.MediaType)
+				}
+				if why != "" {
+					x.warnf(r, s, why)
+					notWritten[r.Digest] = "a referrer not pushed"
+					continue
+				}
+				work = append(work, layoutReferrerMeta{Subject: s, Digest: r.Digest, ArtifactType: r.ArtifactType})
+				descs = append(descs, r)
 			}
 		}
 		eg, ectx := errgroup.WithContext(ctx)
@@ -115,13 +107,26 @@ func (x *layoutReferrers) push(ctx context.Context, p *exporter.Push, images []d
 		out = append(out, work...)
 		subjects = next
 	}
-	for _, s := range slices.Sorted(maps.Keys(notWritten)) {
-		why := notWritten[s]
-		for _, r := range x.refs[s] {
-			if !written[r.Digest] {
-				fmt.Fprintf(x.warn, "affix: warning: %s: referrer %s (%s) not pushed: its subject %s is %s\n", x.l.Source(), r.Digest, r.ArtifactType, s, why)
+	// The referrers of what is not written, and theirs in turn.
+	subjects = slices.Sorted(maps.Keys(notWritten))
+	for len(subjects) > 0 {
+		var next []digest.Digest
+		for _, s := range subjects {
+			for _, r := range x.refs[s] {
+				if seen[r.Digest] || written[r.Digest] {
+					continue
+				}
+				seen[r.Digest] = true
+				x.warnf(r, s, fmt.Sprintf("its subject is %s", notWritten[s]))
+				notWritten[r.Digest] = "a referrer not pushed"
+				next = append(next, r.Digest)
 			}
 		}
+		subjects = next
 	}
 	return out, nil
+}
+
+func (x *layoutReferrers) warnf(r ocispec.Descriptor, subject digest.Digest, why string) {
+	fmt.Fprintf(x.warn, "affix: warning: %s: referrer %s (%s) of %s not pushed: %s\n", x.l.Source(), r.Digest, r.ArtifactType, subject, why)
 }

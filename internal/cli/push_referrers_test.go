@@ -14,6 +14,7 @@ import (
 	"oras.land/oras-go/v2/registry"
 	"oras.land/oras-go/v2/registry/remote"
 
+	"github.com/affix-oci/affix/exporter"
 	"github.com/affix-oci/affix/internal/oci"
 	"github.com/affix-oci/affix/internal/registrytest"
 )
@@ -69,7 +70,7 @@ func TestPushLayoutReferrers(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	root, _, err := layoutRoot(t.Context(), l, "push")
+	root, _, err := layoutRoot(t.Context(), l, "push", nil)
 	l.Close()
 	if err != nil {
 		t.Fatal(err)
@@ -86,6 +87,11 @@ func TestPushLayoutReferrers(t *testing.T) {
 	vex := orasAttachLayout(t, dir, plat, "application/vnd.example.vex+json", "vex")
 	idxSig := orasAttachLayout(t, dir, root, "application/vnd.example.sig", "index signature")
 	sbomSig := orasAttachLayout(t, dir, sbom, "application/vnd.example.sig", "sbom signature")
+	// Another tool's SPDX SBOMs, beside affix's: one on a platform, one on
+	// the index. They are the user's and go as they are, unless a new scan
+	// replaces the SBOMs of that kind on that platform, or --no-sbom.
+	otherSBOM := orasAttachLayout(t, dir, plat, oci.MediaTypeSPDX, `{"spdxVersion":"SPDX-2.3"}`)
+	idxSBOM := orasAttachLayout(t, dir, root, oci.MediaTypeSPDX, `{"spdxVersion":"SPDX-2.3","name":"whole"}`)
 
 	for _, c := range []struct {
 		kind   registrytest.Kind
@@ -93,15 +99,18 @@ func TestPushLayoutReferrers(t *testing.T) {
 		pushed []ocispec.Descriptor
 		warned []ocispec.Descriptor
 	}{
-		{registrytest.OlaregAPI, nil, []ocispec.Descriptor{vex, idxSig, sbomSig}, nil},
-		{registrytest.OlaregNoAPI, nil, []ocispec.Descriptor{vex, idxSig, sbomSig}, nil},
-		// A new scan replaces the layout's SBOMs: the signature of one has
-		// no subject in the registry.
-		{registrytest.OlaregNoAPI, []string{"--no-cache"}, []ocispec.Descriptor{vex, idxSig}, []ocispec.Descriptor{sbomSig}},
+		{registrytest.OlaregAPI, nil, []ocispec.Descriptor{vex, idxSig, sbomSig, otherSBOM, idxSBOM}, nil},
+		{registrytest.OlaregNoAPI, nil, []ocispec.Descriptor{vex, idxSig, sbomSig, otherSBOM, idxSBOM}, nil},
+		// A new scan replaces the layout's SPDX SBOMs of the platforms (the
+		// SBOM on the index is not replaced by anything): the signature of
+		// one has no subject in the registry.
+		{registrytest.OlaregNoAPI, []string{"--no-cache"}, []ocispec.Descriptor{vex, idxSig, idxSBOM}, []ocispec.Descriptor{sbomSig, otherSBOM}},
+		// Another format is another artifact.
+		{registrytest.OlaregAPI, []string{"--no-cache", "--sbom-format", "cyclonedx-json"}, []ocispec.Descriptor{vex, idxSig, sbomSig, otherSBOM, idxSBOM}, nil},
 		// No SBOM is pushed, so neither is the signature of one.
-		{registrytest.OlaregAPI, []string{"--no-sbom"}, []ocispec.Descriptor{vex, idxSig}, []ocispec.Descriptor{sbomSig}},
-		// The index gets a new digest: its signature does not fit it.
-		{registrytest.OlaregAPI, []string{"--strip-attestations"}, []ocispec.Descriptor{vex, sbomSig}, []ocispec.Descriptor{idxSig}},
+		{registrytest.OlaregAPI, []string{"--no-sbom"}, []ocispec.Descriptor{vex, idxSig}, []ocispec.Descriptor{sbomSig, otherSBOM, idxSBOM}},
+		// The index gets a new digest: its referrers do not fit it.
+		{registrytest.OlaregAPI, []string{"--strip-attestations"}, []ocispec.Descriptor{vex, sbomSig, otherSBOM}, []ocispec.Descriptor{idxSig, idxSBOM}},
 	} {
 		t.Run(string(c.kind)+strings.Join(c.extra, ""), func(t *testing.T) {
 			reg := registrytest.Start(t, c.kind, registrytest.Options{})
@@ -126,7 +135,7 @@ func TestPushLayoutReferrers(t *testing.T) {
 					t.Errorf("%s: pushed or not warned about; stderr:\n%s", w.Digest, errs)
 				}
 			}
-			if len(c.warned) == 0 && errs != "" {
+			if len(c.warned) == 0 && strings.Contains(errs, "warning") {
 				t.Errorf("stderr:\n%s", errs)
 			}
 			// oras-go reads them back from their subjects.
@@ -144,4 +153,73 @@ func TestPushLayoutReferrers(t *testing.T) {
 			}
 		})
 	}
+}
+
+// TestPushLayoutReferrersEdges: --strip-attestations keeps the referrers
+// of an index it does not change; a referrer that is an index is left out
+// with a warning, not a failed push; a referrer whose blob is missing
+// fails the push before the tag, and ls and get of the layout skip it
+// with a warning.
+func TestPushLayoutReferrersEdges(t *testing.T) {
+	cliEnv(t)
+	dir, res := variantsPair(t)
+	sig := orasAttachLayout(t, dir, res.Index, "application/vnd.example.sig", "index signature")
+	// An index with a subject, as a referrer.
+	ib, _ := json.Marshal(ocispec.Index{Versioned: specs.Versioned{SchemaVersion: 2}, MediaType: ocispec.MediaTypeImageIndex,
+		ArtifactType: "application/vnd.example.bundle", Manifests: []ocispec.Descriptor{},
+		Subject: &ocispec.Descriptor{MediaType: res.Index.MediaType, Digest: res.Index.Digest, Size: res.Index.Size}})
+	bundle := ocispec.Descriptor{MediaType: ocispec.MediaTypeImageIndex, Digest: digest.FromBytes(ib), Size: int64(len(ib))}
+	if err := os.WriteFile(filepath.Join(dir, "blobs", "sha256", bundle.Digest.Encoded()), ib, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	var top ocispec.Index
+	readJSONFile(t, filepath.Join(dir, "index.json"), &top)
+	top.Manifests = append(top.Manifests, bundle)
+	tb, _ := json.Marshal(top)
+	if err := os.WriteFile(filepath.Join(dir, "index.json"), tb, 0o644); err != nil {
+		t.Fatal(err)
+	}
+
+	reg := registrytest.Start(t, registrytest.OlaregNoAPI, registrytest.Options{})
+	meta := filepath.Join(t.TempDir(), "meta.json")
+	out, errs, code := affix(t, "push", "--insecure-registry", reg.Host, "--strip-attestations", "--no-sbom", "--metadata-file", meta, "oci-layout:"+dir, reg.Ref("app")+":v1")
+	if code != 0 {
+		t.Fatalf("push: exit %d\n%s%s", code, out, errs)
+	}
+	if m := readMeta(t, meta); m.Index.Digest != res.Index.Digest || len(m.LayoutReferrers) != 1 || m.LayoutReferrers[0].Digest != sig.Digest {
+		t.Errorf("metadata: index %s (source %s), layout referrers %+v; want the signature pushed", m.Index.Digest, res.Index.Digest, m.LayoutReferrers)
+	}
+	if !strings.Contains(errs, "referrer "+bundle.Digest.String()) || !strings.Contains(errs, "affix pushes referrers that are image manifests") {
+		t.Errorf("no warning about the index referrer:\n%s", errs)
+	}
+
+	// A referrer whose manifest is gone.
+	if err := os.Remove(filepath.Join(dir, "blobs", "sha256", sig.Digest.Encoded())); err != nil {
+		t.Fatal(err)
+	}
+	_, errs, code = affix(t, "push", "--insecure-registry", reg.Host, "--no-sbom", "oci-layout:"+dir, reg.Ref("app")+":v2")
+	if code == 0 || !strings.Contains(errs, sig.Digest.String()) || !strings.Contains(errs, "oci-layout:"+dir) {
+		t.Errorf("push with a missing referrer: exit %d\n%s", code, errs)
+	}
+	if d := resolveTag(t, reg, "app", "v2"); d != "" {
+		t.Errorf("tag v2 written: %s", d)
+	}
+	out, errs, code = affix(t, "ls", "oci-layout:"+dir)
+	if code != 0 || !strings.Contains(errs, "cannot be read; skipped") || !strings.Contains(out, "linux/amd64") {
+		t.Errorf("ls with a missing referrer: exit %d\n%s%s", code, out, errs)
+	}
+}
+
+// resolveTag returns the digest repo:tag names in reg, "" when none.
+func resolveTag(t *testing.T, reg *registrytest.Registry, repo, tag string) digest.Digest {
+	t.Helper()
+	r, err := exporter.NewRemote(registry.Reference{Registry: reg.Host, Repository: repo}, exporter.RemoteOptions{Client: exporter.NewClient(nil, nil), PlainHTTP: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	d, _, _, err := r.FetchManifest(t.Context(), tag)
+	if err != nil {
+		return ""
+	}
+	return d.Digest
 }

@@ -3,6 +3,7 @@ package cli
 import (
 	"context"
 	"fmt"
+	"io"
 	"os"
 	"strings"
 
@@ -41,14 +42,15 @@ func isLayoutSource(s string) bool {
 
 // openStore opens s: oci-layout:PATH[:TAG][@DIGEST] or
 // oci-archive:PATH[:TAG][@DIGEST] (the one image of the layout, or the one
-// TAG or DIGEST selects), else a registry reference.
-func (o *registryOptions) openStore(ctx context.Context, g *globalOptions, s string) (imageStore, error) {
+// TAG or DIGEST selects), else a registry reference. A layout's index.json
+// entry that cannot be read is skipped with a warning on warn.
+func (o *registryOptions) openStore(ctx context.Context, g *globalOptions, s string, warn io.Writer) (imageStore, error) {
 	if isLayoutSource(s) {
 		l, err := oci.OpenLayout(ctx, s)
 		if err != nil {
 			return nil, err
 		}
-		root, refs, err := layoutRoot(ctx, l, "read")
+		root, refs, err := layoutRoot(ctx, l, "read", warn)
 		if err != nil {
 			l.Close()
 			return nil, err

@@ -16,16 +16,34 @@ import (
 // API describes it (artifactType, else the config media type, and the
 // manifest's annotations), whatever index.json says of it; an image listed
 // under several names is returned once, with the first of its descriptors.
+// A root that cannot be read is an error (the first, in index.json order).
 //
 // A layout with one root is returned as is without reading it.
 func SplitRoots(ctx context.Context, f Fetcher, roots []ocispec.Descriptor) (images []ocispec.Descriptor, referrers map[digest.Digest][]ocispec.Descriptor, err error) {
+	images, referrers, unreadable := ClassifyRoots(ctx, f, roots)
+	for _, r := range roots {
+		if err := unreadable[r.Digest]; err != nil {
+			return nil, nil, err
+		}
+	}
+	return images, referrers, nil
+}
+
+// ClassifyRoots is SplitRoots for readers that show what they can: a root
+// it cannot read is neither image nor referrer but set aside in
+// unreadable, with why, for the caller to report.
+func ClassifyRoots(ctx context.Context, f Fetcher, roots []ocispec.Descriptor) (images []ocispec.Descriptor, referrers map[digest.Digest][]ocispec.Descriptor, unreadable map[digest.Digest]error) {
 	if len(roots) <= 1 {
 		return roots, nil, nil
 	}
 	for _, r := range roots {
 		subject, ref, err := referrerOf(ctx, f, r)
 		if err != nil {
-			return nil, nil, err
+			if unreadable == nil {
+				unreadable = map[digest.Digest]error{}
+			}
+			unreadable[r.Digest] = err
+			continue
 		}
 		if subject != "" {
 			if referrers == nil {
@@ -40,7 +58,7 @@ func SplitRoots(ctx context.Context, f Fetcher, roots []ocispec.Descriptor) (ima
 			images = append(images, r)
 		}
 	}
-	return images, referrers, nil
+	return images, referrers, unreadable
 }
 
 // referrerOf returns the subject digest of manifest or index d and d as a

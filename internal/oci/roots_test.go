@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 
 	"github.com/opencontainers/go-digest"
@@ -96,10 +97,15 @@ func TestSplitRoots(t *testing.T) {
 	if images, refs, err := oci.SplitRoots(ctx, l, one); err != nil || len(images) != 1 || refs != nil {
 		t.Errorf("SplitRoots(one) = %v, %v, %v", images, refs, err)
 	}
-	// A root whose blob is missing is an error naming it.
+	// A root whose blob is missing is an error naming it; ClassifyRoots
+	// sets it aside and classifies the rest.
 	two := append(one, res.Index)
-	if _, _, err := oci.SplitRoots(ctx, l, two); err == nil {
-		t.Error("SplitRoots with a missing blob: no error")
+	if _, _, err := oci.SplitRoots(ctx, l, two); err == nil || !strings.Contains(err.Error(), one[0].Digest.String()) {
+		t.Errorf("SplitRoots with a missing blob: %v, want an error naming %s", err, one[0].Digest)
+	}
+	images, _, bad := oci.ClassifyRoots(ctx, l, two)
+	if len(images) != 1 || images[0].Digest != res.Index.Digest || len(bad) != 1 || bad[one[0].Digest] == nil {
+		t.Errorf("ClassifyRoots = %v, unreadable %v; want the index, and the missing root set aside", images, bad)
 	}
 }
 
