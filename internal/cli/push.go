@@ -284,6 +284,10 @@ func layoutRoot(ctx context.Context, l *oci.Layout, verb string, warn io.Writer)
 		fmt.Fprintf(warn, "affix: warning: %s: index.json lists %s, which cannot be read; skipped: %v\n", l.Source(), e.Digest, err)
 	}
 	roots := l.Roots()
+	if len(roots) == 1 && !slices.ContainsFunc(entries, func(e ocispec.Descriptor) bool { return e.Digest == roots[0].Digest }) {
+		// @DIGEST named a manifest inside the image (a platform's).
+		return roots[0], refs, nil
+	}
 	images := slices.DeleteFunc(all, func(d ocispec.Descriptor) bool {
 		return !slices.ContainsFunc(roots, func(r ocispec.Descriptor) bool { return r.Digest == d.Digest })
 	})

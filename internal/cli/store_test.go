@@ -89,6 +89,15 @@ func TestLsGetLayout(t *testing.T) {
 		})
 	}
 
+	// A platform manifest named by digest, as REPO@DIGEST in a registry:
+	// no --platform needed.
+	for plat := range refs {
+		out := mustAffix(t, "get", "--verify", oci.SchemeLayout+":"+dir+"@"+plat.String())
+		if d := described(t, sbomgen.SPDXJSON, []byte(out)); d != plat {
+			t.Errorf("get PATH@%s: SBOM describes %s", plat, d)
+		}
+	}
+
 	// Two images: ls names them and how to pick one.
 	var top, idx ocispec.Index
 	readJSONFile(t, filepath.Join(dir, "index.json"), &top)

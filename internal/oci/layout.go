@@ -143,14 +143,14 @@ func Open(ctx context.Context, s Source) (*Layout, error) {
 	default:
 		return nil, fmt.Errorf("source %q: unknown scheme %q: %w", s, s.Scheme, ErrInvalidSource)
 	}
-	if err := l.load(); err != nil {
+	if err := l.load(ctx); err != nil {
 		l.close()
 		return nil, fmt.Errorf("%s: %w", s, err)
 	}
 	return l, nil
 }
 
-func (l *Layout) load() error {
+func (l *Layout) load(ctx context.Context) error {
 	b, err := fs.ReadFile(l.fsys, ocispec.ImageLayoutFile)
 	if err != nil {
 		return fmt.Errorf("%w: reading %s: %w", ErrNotLayout, ocispec.ImageLayoutFile, err)
@@ -178,12 +178,15 @@ func (l *Layout) load() error {
 			return fmt.Errorf("%s: manifests[%d]: digest %q: %w", ocispec.ImageIndexFile, i, d.Digest, err)
 		}
 	}
-	return l.selectRoots()
+	return l.selectRoots(ctx)
 }
 
 // selectRoots keeps the index.json entries that the source's tag and
-// digest name; an unmatched name is an error listing what is there.
-func (l *Layout) selectRoots() error {
+// digest name; an unmatched name is an error listing what is there. A
+// digest that no entry has may name a manifest or index inside one (a
+// platform manifest of the image, as REPO@DIGEST names it in a registry):
+// that one, as its parent index describes it, is then the root.
+func (l *Layout) selectRoots(ctx context.Context) error {
 	if l.src.Tag == "" && l.src.Digest == "" {
 		l.roots = l.index.Manifests
 		return nil
@@ -199,14 +202,61 @@ func (l *Layout) selectRoots() error {
 		}
 		present = append(present, name+"@"+d.Digest.String())
 	}
+	if len(l.roots) == 0 && l.src.Digest != "" {
+		d, ok, err := l.findNested(ctx, l.src.Digest)
+		if err != nil {
+			return err
+		}
+		if ok {
+			l.roots = []ocispec.Descriptor{d}
+			return nil
+		}
+	}
 	if len(l.roots) == 0 {
 		what := l.src.Tag
 		if l.src.Digest != "" {
 			what = strings.TrimPrefix(what+"@"+l.src.Digest.String(), "@")
 		}
-		return fmt.Errorf("%s lists no %s (it lists %s): %w", ocispec.ImageIndexFile, what, strings.Join(present, ", "), ErrNoMatch)
+		inside := ""
+		if l.src.Digest != "" {
+			inside = ", nor does any image it lists hold it"
+		}
+		return fmt.Errorf("%s lists no %s%s (it lists %s): %w", ocispec.ImageIndexFile, what, inside, strings.Join(present, ", "), ErrNoMatch)
 	}
 	return nil
+}
+
+// findNested looks for want among the children of the index.json entries
+// that the source's tag names (all without a tag), through nested indexes.
+func (l *Layout) findNested(ctx context.Context, want digest.Digest) (ocispec.Descriptor, bool, error) {
+	var queue []ocispec.Descriptor
+	for _, d := range l.index.Manifests {
+		if l.src.Tag == "" || d.Annotations[ocispec.AnnotationRefName] == l.src.Tag {
+			queue = append(queue, d)
+		}
+	}
+	seen := map[digest.Digest]bool{}
+	for depth := 0; len(queue) > 0 && depth < maxIndexDepth; depth++ {
+		var next []ocispec.Descriptor
+		for _, d := range queue {
+			if !IsIndex(d.MediaType) || seen[d.Digest] {
+				continue
+			}
+			seen[d.Digest] = true
+			var idx ocispec.Index
+			if _, err := ReadJSON(ctx, l, d, &idx); err != nil {
+				return ocispec.Descriptor{}, false, fmt.Errorf("looking for %s in %s: %w", want, d.Digest, err)
+			}
+			for _, c := range idx.Manifests {
+				if c.Digest == want {
+					return c, true, nil
+				}
+				next = append(next, c)
+			}
+		}
+		queue = next
+	}
+	return ocispec.Descriptor{}, false, nil
 }
 
 // Source returns the source the layout was opened from.

@@ -307,7 +307,8 @@ func TestParseSource(t *testing.T) {
 }
 
 // TestLayoutSelectsRoots: a tag or digest in the source selects the
-// index.json entries; an unknown one is ErrNoMatch listing what is there.
+// index.json entries, or a digest a manifest inside them; an unknown one is
+// ErrNoMatch listing what is there.
 func TestLayoutSelectsRoots(t *testing.T) {
 	dir := t.TempDir()
 	spec := fixture.Variants()
@@ -336,7 +337,11 @@ func TestLayoutSelectsRoots(t *testing.T) {
 		{src: "oci-layout:" + dir + "@" + res.Index.Digest.String(), want: []string{"latest", "v2"}},
 		{src: "oci-layout:" + dir + ":latest@" + res.Index.Digest.String(), want: []string{"latest"}},
 		{src: "oci-layout:" + dir + ":v3", err: "index.json lists no v3 (it lists latest@" + res.Index.Digest.String() + ", v2@"},
-		{src: "oci-layout:" + dir + "@sha256:" + strings.Repeat("0", 64), err: "lists no sha256:000"},
+		{src: "oci-layout:" + dir + "@sha256:" + strings.Repeat("0", 64), err: "lists no sha256:000" + strings.Repeat("0", 61) + ", nor does any image it lists hold it"},
+		// A manifest inside the image, as REPO@DIGEST names one in a
+		// registry: it is the root, as its index describes it.
+		{src: "oci-layout:" + dir + "@" + res.Manifests[0].Digest.String(), want: []string{""}},
+		{src: "oci-layout:" + dir + ":v2@" + res.Manifests[0].Digest.String(), want: []string{""}},
 	} {
 		l, err := oci.OpenLayout(ctx, c.src)
 		if c.err != "" {
@@ -352,6 +357,9 @@ func TestLayoutSelectsRoots(t *testing.T) {
 		var got []string
 		for _, r := range l.Roots() {
 			got = append(got, r.Annotations[ocispec.AnnotationRefName])
+		}
+		if r := l.Roots(); strings.HasSuffix(c.src, res.Manifests[0].Digest.String()) && (len(r) != 1 || r[0].Digest != res.Manifests[0].Digest || r[0].Platform == nil) {
+			t.Errorf("%s: roots %+v, want the platform manifest with its platform", c.src, r)
 		}
 		if !equal(got, c.want) || len(l.Index().Manifests) != 2 {
 			t.Errorf("%s: roots %q, want %q", c.src, got, c.want)
