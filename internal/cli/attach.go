@@ -92,6 +92,7 @@ through the referrers tag schema, merged with concurrent writers.`,
 	f.StringVar(&o.metadataFile, "metadata-file", "", "write the referrers, referrers mode and request counts as JSON to FILE")
 	f.StringVar(&o.name, "name", "", "image name the SBOMs use (default: REF)")
 	f.BoolVar(&o.noCache, "no-cache", false, "neither read nor write the SBOM cache")
+	f.BoolVar(&o.noCache, "no-sbom-cache", false, "same as --no-cache, as affix build spells it")
 	return cmd
 }
 

@@ -393,6 +393,7 @@ func TestPushLayoutWithReferrers(t *testing.T) {
 		{"reused, image named by tag", nil, true, ":" + tag},
 		{"reused, image named by digest", nil, true, "@" + idx.Manifests[0].Digest.String()},
 		{"--no-cache scans", []string{"--no-cache"}, false, ""},
+		{"--no-sbom-cache (build's spelling) scans", []string{"--no-sbom-cache"}, false, ""},
 		{"--name scans", []string{"--name", "other"}, false, ""},
 	} {
 		t.Run(c.name, func(t *testing.T) {

@@ -76,6 +76,7 @@ Registries are reached over HTTPS unless named with --insecure-registry.`,
 	f.StringVar(&o.metadataFile, "metadata-file", "", "write what was pushed (digests, referrers, referrers mode, request counts) as JSON to FILE")
 	f.StringVar(&o.name, "name", "", "image name the SBOMs use (default: REF)")
 	f.BoolVar(&o.noCache, "no-cache", false, "neither read nor write the SBOM cache")
+	f.BoolVar(&o.noCache, "no-sbom-cache", false, "same as --no-cache, as affix build spells it")
 	f.BoolVar(&o.noSBOM, "no-sbom", false, "push the image without SBOMs")
 	f.BoolVar(&o.sbom, "sbom", true, "generate and publish SBOMs; --sbom=false is --no-sbom, as affix build and buildx spell it")
 	return cmd

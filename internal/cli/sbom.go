@@ -80,6 +80,7 @@ $AFFIX_CACHE_DIR/sbom (default: the user cache directory, affix/sbom).`,
 	f.StringArrayVar(&o.formats, "format", nil, "document format: spdx-json (default), cyclonedx-json, syft-json; repeatable")
 	f.StringVarP(&o.output, "output", "o", "", "write to FILE (one document) or DIR (one file per platform and format)")
 	f.BoolVar(&o.noCache, "no-cache", false, "neither read nor write the SBOM cache")
+	f.BoolVar(&o.noCache, "no-sbom-cache", false, "same as --no-cache, as affix build spells it")
 	f.StringVar(&o.name, "name", "", "image name the documents use (default: REF for registry:REF, else the image name the layout's index.json records, else \"image\")")
 	f.IntVar(&o.concurrency, "concurrency", sbomgen.DefaultConcurrency, "how many platforms to scan at once")
 	o.registryOptions.addFlags(f)

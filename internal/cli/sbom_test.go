@@ -221,6 +221,10 @@ func TestSbomOutputAndCache(t *testing.T) {
 	if code != 0 || !strings.Contains(stderr, "scanned") || !bytes.Equal(first, third) {
 		t.Fatalf("--no-cache: exit %d, stderr %q, same bytes %v", code, stderr, bytes.Equal(first, third))
 	}
+	// affix build's spelling works too.
+	if code, _, stderr := runAffix(t, "sbom", "--no-sbom-cache", "--format", "syft-json", dir); code != 0 || !strings.Contains(stderr, "scanned") {
+		t.Fatalf("--no-sbom-cache: exit %d, stderr %q", code, stderr)
+	}
 
 	file := filepath.Join(t.TempDir(), "sbom.json")
 	if code, out, stderr := runAffix(t, "sbom", "-o", file, "oci-layout:"+dir); code != 0 || len(out) != 0 {
