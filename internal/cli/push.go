@@ -160,16 +160,19 @@ func push(cmd *cobra.Command, g *globalOptions, source, refStr string, o pushOpt
 	if gen != nil {
 		for _, img := range platforms {
 			eg.Go(func() error {
+				var reused []sbomReferrer
+				missing := formats
 				if reuse {
-					refs, err := layoutSBOMs(ectx, l, layoutRefs[img.Descriptor.Digest], img.Descriptor, formats)
+					var err error
+					reused, missing, err = layoutSBOMs(ectx, l, layoutRefs[img.Descriptor.Digest], img.Descriptor, formats)
 					if err != nil {
 						return err
 					}
-					if refs != nil {
-						if logf := debugf(g, cmd.ErrOrStderr()); logf != nil {
-							logf("%s: SBOMs from the layout, not scanned again", img)
-						}
-						return attachSBOMs(ectx, p, img, refs, attached)
+					if logf := debugf(g, cmd.ErrOrStderr()); logf != nil && len(reused) > 0 {
+						logf("%s: %d SBOMs from the layout, not scanned again; %d to scan", img, len(reused), len(missing))
+					}
+					if len(missing) == 0 {
+						return attachSBOMs(ectx, p, img, reused, attached)
 					}
 				}
 				res, err := gen.Image(ectx, l, img.Descriptor)
@@ -179,10 +182,11 @@ func push(cmd *cobra.Command, g *globalOptions, source, refStr string, o pushOpt
 				if err != nil {
 					return fmt.Errorf("SBOM of %s (%s): %w", img, img.Descriptor.Digest, err)
 				}
-				refs, err := sbomReferrers(img, res, formats, name)
+				refs, err := sbomReferrers(img, res, missing, name)
 				if err != nil {
 					return err
 				}
+				refs = append(reused, refs...)
 				return attachSBOMs(ectx, p, img, refs, attached)
 			})
 		}
@@ -253,6 +257,9 @@ func pushLayoutReferrers(ctx context.Context, warn io.Writer, p *exporter.Push, 
 		if noSBOM {
 			return "it is an SBOM, and --no-sbom pushes none"
 		}
+		if !madeByAffix(r.Annotations) {
+			return "" // another tool's: the user's, beside affix's
+		}
 		for _, a := range attached.get(subject) {
 			if sameSBOMKind(a.desc, r) && !inLayout(subject, a.desc.Digest) {
 				return fmt.Sprintf("replaced by the %s SBOM %s this push generated", a.format, a.desc.Digest)
@@ -311,34 +318,31 @@ func layoutRoot(ctx context.Context, l *oci.Layout, verb string, warn io.Writer)
 	return ocispec.Descriptor{}, nil, fmt.Errorf("%s: index.json lists %d images (%s); name the one to %s: %s or @DIGEST", l.Source(), len(images), strings.Join(names, ", "), verb, src)
 }
 
-// layoutSBOMs returns, for each of formats, the SBOM artifact that the
-// layout holds for subject among refs (its referrer manifests), or nil when
-// one format is missing. A referrer counts only when it re-encodes to the
-// same manifest digest, so pushing the artifact publishes exactly the
-// referrer the layout has.
-func layoutSBOMs(ctx context.Context, l *oci.Layout, refs []ocispec.Descriptor, subject ocispec.Descriptor, formats []referrerFormat) ([]sbomReferrer, error) {
-	if len(refs) == 0 {
-		return nil, nil
-	}
-	out := make([]sbomReferrer, 0, len(formats))
+// layoutSBOMs returns, for each of formats, the SBOM artifact affix made
+// that the layout holds for subject among refs (its referrer manifests),
+// and the formats it holds none of. A referrer counts only when it
+// re-encodes to the same manifest digest, so pushing the artifact
+// publishes exactly the referrer the layout has; the first in index.json
+// order is taken (the others go as the layout's other referrers).
+func layoutSBOMs(ctx context.Context, l *oci.Layout, refs []ocispec.Descriptor, subject ocispec.Descriptor, formats []referrerFormat) (found []sbomReferrer, missing []referrerFormat, err error) {
 	for _, f := range formats {
-		found := false
+		ok := false
 		for _, r := range refs {
-			a, ok, err := layoutSBOM(ctx, l, r, subject, f)
+			a, is, err := layoutSBOM(ctx, l, r, subject, f)
 			if err != nil {
-				return nil, err
+				return nil, nil, err
 			}
-			if ok {
-				out = append(out, sbomReferrer{f, a})
-				found = true
+			if is {
+				found = append(found, sbomReferrer{f, a})
+				ok = true
 				break
 			}
 		}
-		if !found {
-			return nil, nil
+		if !ok {
+			missing = append(missing, f)
 		}
 	}
-	return out, nil
+	return found, missing, nil
 }
 
 // layoutSBOM reads the referrer r as an SBOM artifact of format f about
@@ -356,6 +360,11 @@ func layoutSBOM(ctx context.Context, l *oci.Layout, r, subject ocispec.Descripto
 		at = m.Config.MediaType
 	}
 	if at != f.artifactType() || m.Subject == nil || m.Subject.Digest != subject.Digest || len(m.Layers) != 1 || m.Layers[0].MediaType != at {
+		return exporter.Artifact{}, false, nil
+	}
+	if !madeByAffix(m.Annotations) {
+		// Another tool's SBOM is not affix's scan: it goes as it is,
+		// beside the one affix makes.
 		return exporter.Artifact{}, false, nil
 	}
 	if f.inToto && m.Layers[0].Annotations[oci.AnnotationPredicateType] != oci.PredicateSPDX {

@@ -6,6 +6,7 @@ import (
 	"io"
 	"maps"
 	"slices"
+	"strings"
 
 	"github.com/opencontainers/go-digest"
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
@@ -13,6 +14,7 @@ import (
 
 	"github.com/affix-oci/affix/exporter"
 	"github.com/affix-oci/affix/internal/oci"
+	"github.com/affix-oci/affix/internal/version"
 )
 
 // layoutReferrerMeta is a referrer of the layout that push published as
@@ -42,6 +44,12 @@ type layoutReferrers struct {
 // JSON, or an SPDX in-toto statement.
 func isSBOMReferrer(r ocispec.Descriptor) bool {
 	return exporter.IsSBOMType(r.ArtifactType) || r.ArtifactType == oci.MediaTypeInToto && r.Annotations[oci.AnnotationPredicateType] == oci.PredicateSPDX
+}
+
+// madeByAffix reports whether a referrer with these (manifest)
+// annotations is an SBOM affix made: its generator annotation names affix.
+func madeByAffix(annotations map[string]string) bool {
+	return strings.HasPrefix(annotations[oci.AnnotationGenerator], version.GeneratorPrefix)
 }
 
 // sameSBOMKind reports whether a and b are SBOM referrers of one kind:

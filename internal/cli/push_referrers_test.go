@@ -101,10 +101,13 @@ func TestPushLayoutReferrers(t *testing.T) {
 	}{
 		{registrytest.OlaregAPI, nil, []ocispec.Descriptor{vex, idxSig, sbomSig, otherSBOM, idxSBOM}, nil},
 		{registrytest.OlaregNoAPI, nil, []ocispec.Descriptor{vex, idxSig, sbomSig, otherSBOM, idxSBOM}, nil},
-		// A new scan replaces the layout's SPDX SBOMs of the platforms (the
-		// SBOM on the index is not replaced by anything): the signature of
-		// one has no subject in the registry.
-		{registrytest.OlaregNoAPI, []string{"--no-cache"}, []ocispec.Descriptor{vex, idxSig, idxSBOM}, []ocispec.Descriptor{sbomSig, otherSBOM}},
+		// A new scan replaces affix's SPDX SBOMs in the layout (another
+		// tool's stay, beside it): the signature of one has no subject in
+		// the registry.
+		{registrytest.OlaregNoAPI, []string{"--no-cache"}, []ocispec.Descriptor{vex, idxSig, idxSBOM, otherSBOM}, []ocispec.Descriptor{sbomSig}},
+		// A format the layout lacks is scanned; the SPDX SBOMs the layout
+		// has are reused, so the signature of one goes too.
+		{registrytest.OlaregNoAPI, []string{"--sbom-format", "spdx-json", "--sbom-format", "cyclonedx-json"}, []ocispec.Descriptor{vex, idxSig, sbomSig, otherSBOM, idxSBOM}, nil},
 		// Another format is another artifact.
 		{registrytest.OlaregAPI, []string{"--no-cache", "--sbom-format", "cyclonedx-json"}, []ocispec.Descriptor{vex, idxSig, sbomSig, otherSBOM, idxSBOM}, nil},
 		// No SBOM is pushed, so neither is the signature of one.
@@ -121,6 +124,14 @@ func TestPushLayoutReferrers(t *testing.T) {
 				t.Fatalf("push: exit %d\n%s%s", code, out, errs)
 			}
 			m := readMeta(t, meta)
+			if !slices.Contains(c.extra, "--no-cache") {
+				// affix's SPDX SBOM of the layout is reused, not scanned again.
+				for _, pm := range m.Platforms {
+					if !slices.ContainsFunc(pm.Referrers, func(r referrerMeta) bool { return r.Digest == sboms[pm.Digest] }) && !slices.Contains(c.extra, "--no-sbom") {
+						t.Errorf("%s: referrers %+v, want the layout's SBOM %s", pm.Platform, pm.Referrers, sboms[pm.Digest])
+					}
+				}
+			}
 			var got []digest.Digest
 			for _, r := range m.LayoutReferrers {
 				got = append(got, r.Digest)

@@ -135,7 +135,11 @@ func openScanSource(ctx context.Context, g *globalOptions, source string, o sbom
 		l.Close()
 		return nil, fmt.Errorf("%s: %w", l.Source(), err)
 	}
-	return &scanSource{fetcher: l, roots: roots, name: layoutRefName(roots), what: l.Source().String(), close: l.Close}, nil
+	named := make([]ocispec.Descriptor, len(roots))
+	for i, r := range roots {
+		named[i] = l.NamedBy(r)
+	}
+	return &scanSource{fetcher: l, roots: roots, name: layoutRefName(named), what: l.Source().String(), close: l.Close}, nil
 }
 
 func runSBOM(cmd *cobra.Command, g *globalOptions, source string, o sbomOptions) error {

@@ -478,6 +478,12 @@ func TestSbomNameFromLayout(t *testing.T) {
 			if want := tt.want + "@" + res.Manifests[0].Digest.String(); doc.Name != want {
 				t.Errorf("document name %q, want %q", doc.Name, want)
 			}
+			// The platform manifest named by digest in the source: the name
+			// still comes from the index.json entry that holds it.
+			_, same, stderr := runAffix(t, "sbom", "oci-layout:"+dir+"@"+res.Manifests[0].Digest.String())
+			if !bytes.Equal(out, same) {
+				t.Errorf("sbom PATH@<platform digest> differs from sbom PATH: %s", stderr)
+			}
 		})
 	}
 }

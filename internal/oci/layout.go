@@ -107,6 +107,9 @@ type Layout struct {
 	close func() error
 	index ocispec.Index
 	roots []ocispec.Descriptor // index.json's entries that src selects
+	// entry is, for a root that src's digest found inside an index.json
+	// entry (a platform manifest), that entry.
+	entry *ocispec.Descriptor
 }
 
 var _ Fetcher = (*Layout)(nil)
@@ -203,13 +206,13 @@ func (l *Layout) selectRoots(ctx context.Context) error {
 		present = append(present, name+"@"+d.Digest.String())
 	}
 	if len(l.roots) == 0 && l.src.Digest != "" {
-		d, ok, err := l.findNested(ctx, l.src.Digest)
+		d, entry, ok, err := l.findNested(ctx, l.src.Digest)
+		if ok {
+			l.roots, l.entry = []ocispec.Descriptor{d}, &entry
+			return nil
+		}
 		if err != nil {
 			return err
-		}
-		if ok {
-			l.roots = []ocispec.Descriptor{d}
-			return nil
 		}
 	}
 	if len(l.roots) == 0 {
@@ -227,36 +230,54 @@ func (l *Layout) selectRoots(ctx context.Context) error {
 }
 
 // findNested looks for want among the children of the index.json entries
-// that the source's tag names (all without a tag), through nested indexes.
-func (l *Layout) findNested(ctx context.Context, want digest.Digest) (ocispec.Descriptor, bool, error) {
-	var queue []ocispec.Descriptor
+// that the source's tag names (all without a tag), through nested indexes,
+// and returns it with the entry it was found in. An index it cannot read
+// does not stop the search (another entry may hold want); its error is
+// returned when want is not found.
+func (l *Layout) findNested(ctx context.Context, want digest.Digest) (found, entry ocispec.Descriptor, ok bool, err error) {
+	type item struct{ d, entry ocispec.Descriptor }
+	var queue []item
 	for _, d := range l.index.Manifests {
 		if l.src.Tag == "" || d.Annotations[ocispec.AnnotationRefName] == l.src.Tag {
-			queue = append(queue, d)
+			queue = append(queue, item{d, d})
 		}
 	}
 	seen := map[digest.Digest]bool{}
+	var firstErr error
 	for depth := 0; len(queue) > 0 && depth < maxIndexDepth; depth++ {
-		var next []ocispec.Descriptor
-		for _, d := range queue {
-			if !IsIndex(d.MediaType) || seen[d.Digest] {
+		var next []item
+		for _, it := range queue {
+			if !IsIndex(it.d.MediaType) || seen[it.d.Digest] {
 				continue
 			}
-			seen[d.Digest] = true
+			seen[it.d.Digest] = true
 			var idx ocispec.Index
-			if _, err := ReadJSON(ctx, l, d, &idx); err != nil {
-				return ocispec.Descriptor{}, false, fmt.Errorf("looking for %s in %s: %w", want, d.Digest, err)
+			if _, err := ReadJSON(ctx, l, it.d, &idx); err != nil {
+				if firstErr == nil {
+					firstErr = fmt.Errorf("looking for %s in %s: %w", want, it.d.Digest, err)
+				}
+				continue
 			}
 			for _, c := range idx.Manifests {
 				if c.Digest == want {
-					return c, true, nil
+					return c, it.entry, true, nil
 				}
-				next = append(next, c)
+				next = append(next, item{c, it.entry})
 			}
 		}
 		queue = next
 	}
-	return ocispec.Descriptor{}, false, nil
+	return ocispec.Descriptor{}, ocispec.Descriptor{}, false, firstErr
+}
+
+// NamedBy returns the index.json entry through which root, one of Roots,
+// was selected: root itself, or the entry holding it when the source's
+// digest named a manifest inside an image. Its annotations name the image.
+func (l *Layout) NamedBy(root ocispec.Descriptor) ocispec.Descriptor {
+	if l.entry != nil && len(l.roots) == 1 && l.roots[0].Digest == root.Digest {
+		return *l.entry
+	}
+	return root
 }
 
 // Source returns the source the layout was opened from.

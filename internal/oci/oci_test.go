@@ -379,3 +379,36 @@ func equal[T comparable](a, b []T) bool {
 	}
 	return true
 }
+
+// TestLayoutNestedDigestSkipsUnreadable: a platform manifest named by
+// digest is found behind an index.json entry that cannot be read, whatever
+// the order; only when it is found nowhere is the read error reported.
+func TestLayoutNestedDigestSkipsUnreadable(t *testing.T) {
+	dir := t.TempDir()
+	spec := fixture.Variants()
+	spec.Images = spec.Images[:1]
+	res, err := fixture.WriteLayout(dir, spec)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var idx ocispec.Index
+	b, _ := os.ReadFile(filepath.Join(dir, "index.json"))
+	json.Unmarshal(b, &idx)
+	broken := ocispec.Descriptor{MediaType: ocispec.MediaTypeImageIndex, Digest: digest.FromString("gone"), Size: 4}
+	idx.Manifests = append([]ocispec.Descriptor{broken}, idx.Manifests...)
+	b, _ = json.Marshal(idx)
+	os.WriteFile(filepath.Join(dir, "index.json"), b, 0o644)
+	ctx := context.Background()
+	l, err := oci.OpenLayout(ctx, "oci-layout:"+dir+"@"+res.Manifests[0].Digest.String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if r := l.Roots(); len(r) != 1 || r[0].Digest != res.Manifests[0].Digest || l.NamedBy(r[0]).Digest != res.Index.Digest {
+		t.Errorf("roots %+v, named by %+v; want the platform manifest, named by the index", r, l.NamedBy(r[0]))
+	}
+	l.Close()
+	_, err = oci.OpenLayout(ctx, "oci-layout:"+dir+"@"+digest.FromString("nowhere").String())
+	if err == nil || !strings.Contains(err.Error(), broken.Digest.String()) {
+		t.Errorf("a digest found nowhere: %v, want the unreadable entry named", err)
+	}
+}

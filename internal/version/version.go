@@ -111,11 +111,14 @@ func fromVCS(version, commit string, settings []debug.BuildSetting) (string, str
 	return version, commit
 }
 
+// GeneratorPrefix starts every Generator value, of any affix version.
+const GeneratorPrefix = "affix-"
+
 // Generator is the tool identity affix writes into SBOMs and uses in cache
 // keys: "affix-<version>" plus the syft version it scans with.
 func Generator() string {
 	i := Get()
-	return "affix-" + i.Version + "+syft-" + i.Syft
+	return GeneratorPrefix + i.Version + "+syft-" + i.Syft
 }
 
 // required returns the version go.mod requires of module path, or
