@@ -35,7 +35,7 @@ type attachOptions struct {
 func newAttachCmd(g *globalOptions) *cobra.Command {
 	var o attachOptions
 	cmd := &cobra.Command{
-		Use:   "attach [flags] REF [FILE[:MEDIATYPE]...]",
+		Use:   "attach [flags] REF|oci-layout:DIR [FILE[:MEDIATYPE]...]",
 		Short: "Attach SBOMs (or any artifact) to an image already in a registry, as OCI referrers",
 		Long: `Without FILE arguments, scan every platform image of REF (or the one
 --platform names) through the registry and attach its SBOM(s) as referrers
@@ -55,8 +55,15 @@ SOURCE_DATE_EPOCH, else now). These are usage errors (exit 2), reported
 before any request.
 
 Referrers go through the registry's referrers API when it has one, else
-through the referrers tag schema, merged with concurrent writers.`,
+through the referrers tag schema, merged with concurrent writers.
+
+REF may be a local OCI layout directory instead, oci-layout:DIR[:TAG][@DIGEST]
+(what buildctl --output type=oci,tar=false writes): the referrers are
+written into it and listed in its index.json after the entries it had, as
+oras attach --oci-layout does; affix push of the layout then publishes them
+with the image. A layout tar (oci-archive:) cannot take them in place.`,
 		Example: `  affix attach registry.example.com/app:1.0
+  affix attach oci-layout:./out
   affix attach --artifact-type application/vnd.example.vex+json --platform linux/amd64 registry.example.com/app:1.0 vex.json`,
 		Args: func(_ *cobra.Command, args []string) error {
 			if len(args) < 1 {
@@ -104,24 +111,18 @@ func runAttachScan(cmd *cobra.Command, g *globalOptions, refStr string, o attach
 
 func attachScan(cmd *cobra.Command, g *globalOptions, refStr string, o attachOptions) error {
 	ctx := cmd.Context()
-	ref, err := parseRef(refStr)
-	if err != nil {
-		return err
-	}
 	formats, err := sbomFormats(o.formats)
 	if err != nil {
 		return err
 	}
 	counter := &exporter.Counter{}
-	tgt, err := o.connect(g, ref, counter)
+	at, err := o.openAttachTarget(ctx, g, refStr, counter)
 	if err != nil {
 		return err
 	}
-	root, err := resolve(ctx, tgt, ref)
-	if err != nil {
-		return err
-	}
-	images, err := oci.Walk(ctx, tgt, root)
+	defer at.close()
+	root := at.root
+	images, err := oci.Walk(ctx, at.src, root)
 	if err != nil {
 		return fmt.Errorf("%s: %w", refStr, err)
 	}
@@ -135,19 +136,19 @@ func attachScan(cmd *cobra.Command, g *globalOptions, refStr string, o attachOpt
 	}
 	name := o.name
 	if name == "" {
-		name = refName(ref, ref.ReferenceOrDefault())
+		name = at.name
 	}
 	gen, err := sbomgen.New(sbomgen.Options{Formats: docFormats(formats), Name: name, NoCache: o.noCache})
 	if err != nil {
 		return err
 	}
-	p := exporter.New(tgt, nil, exporter.Options{Logf: debugf(g, cmd.ErrOrStderr())})
+	p := exporter.New(at.dst, nil, exporter.Options{Logf: debugf(g, cmd.ErrOrStderr())})
 	defer p.Abort()
 	attached := &referrerLog{}
 	eg, ectx := errgroup.WithContext(ctx)
 	for _, img := range picked {
 		eg.Go(func() error {
-			res, err := gen.Image(ectx, tgt, img.Descriptor)
+			res, err := gen.Image(ectx, at.src, img.Descriptor)
 			if o.platform == "" && skipNotImage(cmd.ErrOrStderr(), img, err) {
 				return nil
 			}
@@ -164,7 +165,7 @@ func attachScan(cmd *cobra.Command, g *globalOptions, refStr string, o attachOpt
 	if err := eg.Wait(); err != nil {
 		return fmt.Errorf("attach to %s: %w", refStr, err)
 	}
-	res, err := p.Commit(ctx)
+	res, err := at.commit(ctx, p)
 	if err != nil {
 		return fmt.Errorf("attach to %s: %w", refStr, err)
 	}
@@ -183,9 +184,10 @@ func runAttachFiles(cmd *cobra.Command, g *globalOptions, refStr string, files [
 
 func attachFiles(cmd *cobra.Command, g *globalOptions, refStr string, files []string, o attachOptions) error {
 	ctx := cmd.Context()
-	ref, err := parseRef(refStr)
-	if err != nil {
-		return err
+	if !isLayoutSource(refStr) {
+		if _, err := parseRef(refStr); err != nil {
+			return err
+		}
 	}
 	ann, err := parseAnnotations(o.annotations)
 	if err != nil {
@@ -221,19 +223,17 @@ func attachFiles(cmd *cobra.Command, g *globalOptions, refStr string, files []st
 		return usageError(err)
 	}
 	counter := &exporter.Counter{}
-	tgt, err := o.connect(g, ref, counter)
+	at, err := o.openAttachTarget(ctx, g, refStr, counter)
 	if err != nil {
 		return err
 	}
-	subject, err := resolve(ctx, tgt, ref)
-	if err != nil {
-		return err
-	}
+	defer at.close()
+	subject := at.root
 	var picked []oci.Image
 	if o.platform != "" {
 		// An index's platform manifest, or a single manifest whose
 		// config's platform is the one named.
-		images, err := oci.Walk(ctx, tgt, subject)
+		images, err := oci.Walk(ctx, at.src, subject)
 		if err != nil {
 			return fmt.Errorf("%s: %w", refStr, err)
 		}
@@ -249,13 +249,13 @@ func attachFiles(cmd *cobra.Command, g *globalOptions, refStr string, files []st
 	if err := a.Validate(); err != nil {
 		return usageError(err)
 	}
-	p := exporter.New(tgt, nil, exporter.Options{Logf: debugf(g, cmd.ErrOrStderr())})
+	p := exporter.New(at.dst, nil, exporter.Options{Logf: debugf(g, cmd.ErrOrStderr())})
 	defer p.Abort()
 	d, err := p.Attach(ctx, a)
 	if err != nil {
 		return fmt.Errorf("attach to %s: %w", refStr, err)
 	}
-	res, err := p.Commit(ctx)
+	res, err := at.commit(ctx, p)
 	if err != nil {
 		return fmt.Errorf("attach to %s: %w", refStr, err)
 	}

@@ -517,9 +517,15 @@ func printPush(w io.Writer, m *pushMetadata, res *exporter.Result) {
 		fmt.Fprintf(w, "  %d more referrers from the layout, pushed as they are\n", n)
 	}
 	for repo, mode := range res.Modes {
+		if strings.HasPrefix(repo, oci.SchemeLayout+":") {
+			fmt.Fprintf(w, "referrers: listed in the layout's index.json (%s)\n", repo)
+			continue
+		}
 		fmt.Fprintf(w, "referrers: %s (%s)\n", mode, repo)
 	}
-	fmt.Fprintf(w, "registry requests: %d (%s)\n", m.RequestsTotal, formatCounts(m.Requests))
+	if m.RequestsTotal > 0 {
+		fmt.Fprintf(w, "registry requests: %d (%s)\n", m.RequestsTotal, formatCounts(m.Requests))
+	}
 }
 
 func formatCounts(c map[string]int) string {
