@@ -17,10 +17,12 @@ import (
 )
 
 // Layout is an OCI image layout directory as a push target (the build
-// command's --output type=oci). Every manifest pushed is recorded in
-// index.json, referrers included, so `oras discover --oci-layout` finds
-// them through their subject: the layout indexes referrers itself and a
-// push to it is in ModeAPI.
+// command's --output type=oci, attach oci-layout:DIR). Blobs and manifests
+// go into it as they are pushed, but index.json is not written on the way:
+// a push that stops halfway must not leave it short of entries. The caller
+// writes it once the push is complete, listing the referrers (which
+// `oras discover --oci-layout` then finds through their subject), or calls
+// SaveIndex for oras-go's own index.json. A push to it is in ModeLayout.
 type Layout struct {
 	path  string
 	store *orasoci.Store
@@ -34,7 +36,17 @@ func NewLayout(ctx context.Context, path string) (*Layout, error) {
 	if err != nil {
 		return nil, fmt.Errorf("oci-layout:%s: %w", path, err)
 	}
+	s.AutoSaveIndex = false
 	return &Layout{path: path, store: s}, nil
+}
+
+// SaveIndex writes index.json as oras-go's layout store keeps it: every
+// tag, and every manifest pushed, in no particular order.
+func (l *Layout) SaveIndex() error {
+	if err := l.store.SaveIndex(); err != nil {
+		return fmt.Errorf("%s: writing index.json: %w", l.Name(), err)
+	}
+	return nil
 }
 
 // Name returns oci-layout:PATH.

@@ -26,12 +26,15 @@ type Mode string
 // Referrers modes, as reported in Result.Modes.
 const (
 	// ModeAPI means the registry indexes referrers itself (it answered
-	// the referrer's manifest PUT with OCI-Subject equal to the subject);
-	// an OCI layout target is always in this mode.
+	// the referrer's manifest PUT with OCI-Subject equal to the subject).
 	ModeAPI Mode = "api"
 	// ModeTagSchema means affix maintains the referrers index under the
 	// referrers tag.
 	ModeTagSchema Mode = "tag-schema"
+	// ModeLayout is a Layout target's: referrers are manifests with a
+	// subject that the layout's index.json lists (as oras and affix read
+	// them), no referrers tag.
+	ModeLayout Mode = "oci-layout"
 )
 
 // Options configure a Push. The zero value is usable.
@@ -742,7 +745,9 @@ func (p *Push) learn(header, subject digest.Digest) Mode {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	if p.mode == "" {
-		if header != "" && header == subject {
+		if _, ok := p.target.(*Layout); ok {
+			p.mode = ModeLayout
+		} else if header != "" && header == subject {
 			p.mode = ModeAPI
 		} else {
 			p.mode = ModeTagSchema

@@ -9,6 +9,8 @@ import (
 	"maps"
 	"net/http"
 	"net/http/httptest"
+	"os"
+	"path/filepath"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -208,8 +210,16 @@ func TestLayoutTarget(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if got.Modes[tgt.Name()] != exporter.ModeAPI {
+	if got.Modes[tgt.Name()] != exporter.ModeLayout {
 		t.Errorf("modes %v", got.Modes)
+	}
+	// Nothing wrote index.json on the way: the push of a layout leaves it
+	// to its caller.
+	if b, err := os.ReadFile(filepath.Join(dir, "index.json")); err == nil && strings.Contains(string(b), res.Index.Digest.String()) {
+		t.Errorf("index.json written during the push: %s", b)
+	}
+	if err := tgt.SaveIndex(); err != nil {
+		t.Fatal(err)
 	}
 	store, err := orasoci.NewWithContext(ctx, dir)
 	if err != nil {
