@@ -1,9 +1,14 @@
 package cli
 
 import (
+	"cmp"
 	"context"
+	"encoding/json"
 	"fmt"
+	"os"
+	"path/filepath"
 	"slices"
+	"strings"
 
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
 
@@ -54,18 +59,8 @@ func (o *attachOptions) openAttachTarget(ctx context.Context, g *globalOptions, 
 			l.Close()
 			return nil, err
 		}
-		entries := l.Index().Manifests
 		return &attachTarget{src: l, dst: dst, root: root, name: layoutRefName([]ocispec.Descriptor{l.NamedBy(root)}), close: l.Close,
-			finish: func(res *exporter.Result) error {
-				// index.json as it was, then the referrers it did not list.
-				var refs []ocispec.Descriptor
-				for _, r := range res.Referrers {
-					if !slices.ContainsFunc(entries, func(e ocispec.Descriptor) bool { return e.Digest == r.Descriptor.Digest }) {
-						refs = append(refs, r.Descriptor)
-					}
-				}
-				return rewriteLayoutIndex(src.Path, entries, refs)
-			}}, nil
+			finish: func(res *exporter.Result) error { return addLayoutReferrers(src.Path, res.Referrers) }}, nil
 	}
 	ref, err := parseRef(s)
 	if err != nil {
@@ -94,4 +89,50 @@ func (t *attachTarget) commit(ctx context.Context, p *exporter.Push) (*exporter.
 		}
 	}
 	return res, nil
+}
+
+// addLayoutReferrers lists refs in the index.json of the layout at dir,
+// after the entries it has (each once; in a fixed order, so that the same
+// attach gives the same bytes), holding the directory's lock while it
+// reads and writes the file: another affix attaching to the layout at the
+// same time does not lose its entries to ours.
+func addLayoutReferrers(dir string, refs []exporter.Referrer) error {
+	unlock, err := lockDir(dir)
+	if err != nil {
+		return err
+	}
+	defer unlock()
+	var idx ocispec.Index
+	p := filepath.Join(dir, ocispec.ImageIndexFile)
+	b, err := os.ReadFile(p)
+	if err != nil {
+		return err
+	}
+	if err := json.Unmarshal(b, &idx); err != nil {
+		return fmt.Errorf("%s: %w", p, err)
+	}
+	var add []ocispec.Descriptor
+	for _, r := range refs {
+		listed := func(e ocispec.Descriptor) bool { return e.Digest == r.Descriptor.Digest }
+		if !slices.ContainsFunc(idx.Manifests, listed) && !slices.ContainsFunc(add, listed) {
+			add = append(add, r.Descriptor)
+		}
+	}
+	if len(add) == 0 {
+		return nil
+	}
+	slices.SortFunc(add, func(a, b ocispec.Descriptor) int {
+		return cmp.Or(strings.Compare(subjectOf(refs, a), subjectOf(refs, b)), strings.Compare(a.ArtifactType, b.ArtifactType), strings.Compare(a.Digest.String(), b.Digest.String()))
+	})
+	return rewriteLayoutIndex(dir, idx, idx.Manifests, add)
+}
+
+// subjectOf returns the subject digest of the referrer d among refs.
+func subjectOf(refs []exporter.Referrer, d ocispec.Descriptor) string {
+	for _, r := range refs {
+		if r.Descriptor.Digest == d.Digest {
+			return r.Subject.String()
+		}
+	}
+	return ""
 }

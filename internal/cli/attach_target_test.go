@@ -1,10 +1,13 @@
 package cli
 
 import (
+	"encoding/json"
+	"fmt"
 	"os"
 	"path/filepath"
 	"slices"
 	"strings"
+	"sync"
 	"testing"
 
 	"github.com/opencontainers/go-digest"
@@ -28,6 +31,12 @@ func TestAttachLayout(t *testing.T) {
 	dir, res := variantsPair(t)
 	var before ocispec.Index
 	readJSONFile(t, filepath.Join(dir, "index.json"), &before)
+	// index.json's own fields are kept (containerd writes annotations).
+	before.Annotations = map[string]string{"com.example.top": "keep"}
+	b, _ := json.Marshal(before)
+	if err := os.WriteFile(filepath.Join(dir, "index.json"), b, 0o644); err != nil {
+		t.Fatal(err)
+	}
 	src := oci.SchemeLayout + ":" + dir
 	meta := filepath.Join(t.TempDir(), "meta.json")
 	mustAffix(t, "attach", "--metadata-file", meta, src)
@@ -49,6 +58,9 @@ func TestAttachLayout(t *testing.T) {
 	}) {
 		t.Fatalf("index.json before %+v, after %+v", before.Manifests, after.Manifests)
 	}
+	if after.Annotations["com.example.top"] != "keep" {
+		t.Errorf("index.json annotations %v, want them kept", after.Annotations)
+	}
 	// Again: nothing new.
 	mustAffix(t, "attach", src)
 	var again ocispec.Index
@@ -66,6 +78,28 @@ func TestAttachLayout(t *testing.T) {
 		t.Errorf("get --verify: exit %d\n%s", code, errs)
 	}
 
+	// Attaches at the same time all end up listed.
+	var wg sync.WaitGroup
+	notes := make([]string, 4)
+	for i := range notes {
+		wg.Go(func() {
+			f := writeFile(t, "note.txt", fmt.Appendf(nil, "note %d", i))
+			out, errs, code := affix(t, "attach", "--artifact-type", "application/vnd.example.note", src, f)
+			if code != 0 {
+				t.Errorf("concurrent attach %d: exit %d\n%s", i, code, errs)
+			}
+			notes[i] = strings.TrimSpace(out)
+		})
+	}
+	wg.Wait()
+	var withNotes ocispec.Index
+	readJSONFile(t, filepath.Join(dir, "index.json"), &withNotes)
+	for _, n := range notes {
+		if !slices.ContainsFunc(withNotes.Manifests, func(d ocispec.Descriptor) bool { return d.Digest.String() == n }) {
+			t.Errorf("index.json lacks the note %s of a concurrent attach", n)
+		}
+	}
+
 	// push publishes the layout's SBOMs as they are, and the VEX document.
 	reg := registrytest.Start(t, registrytest.OlaregNoAPI, registrytest.Options{})
 	pushMeta := filepath.Join(t.TempDir(), "push.json")
@@ -76,8 +110,11 @@ func TestAttachLayout(t *testing.T) {
 			t.Errorf("pushed %s: referrers %+v, want the attached SBOM %s", p.Platform, p.Referrers, sboms[p.Digest])
 		}
 	}
-	if len(pm.LayoutReferrers) != 1 || pm.LayoutReferrers[0].Digest.String() != vexDigest {
-		t.Errorf("pushed layout referrers %+v, want the VEX document %s", pm.LayoutReferrers, vexDigest)
+	if len(pm.LayoutReferrers) != 1+len(notes) || !slices.ContainsFunc(pm.LayoutReferrers, func(r layoutReferrerMeta) bool { return r.Digest.String() == vexDigest }) {
+		t.Errorf("pushed layout referrers %+v, want the VEX document %s and the notes", pm.LayoutReferrers, vexDigest)
+	}
+	if mode := m.ReferrersMode[src]; mode != modeLayout {
+		t.Errorf("attach metadata referrersMode %v, want %s for the layout", m.ReferrersMode, modeLayout)
 	}
 
 	// A tar cannot take referrers.

@@ -22,7 +22,7 @@ import (
 // descriptors describe: artifactType and annotations), and writes the tar
 // when one is asked for.
 func (r *buildRun) finishLayout(ctx context.Context) error {
-	if err := rewriteLayoutIndex(r.res.Layout, r.layout.Roots(), r.referrers()); err != nil {
+	if err := rewriteLayoutIndex(r.res.Layout, r.layout.Index(), r.layout.Roots(), r.referrers()); err != nil {
 		return err
 	}
 	if !r.plan.output.tar {
@@ -53,25 +53,38 @@ func (r *buildRun) referrers() []ocispec.Descriptor {
 	return out
 }
 
-// rewriteLayoutIndex writes index.json as the image entries BuildKit wrote
-// (images, in their order) followed by refs, replacing whatever order
-// oras-go's layout store left (it writes from a map).
-func rewriteLayoutIndex(dir string, images, refs []ocispec.Descriptor) error {
-	idx := ocispec.Index{
-		Versioned: specs.Versioned{SchemaVersion: 2},
-		MediaType: ocispec.MediaTypeImageIndex,
-		Manifests: append(slices.Clone(images), refs...),
+// rewriteLayoutIndex writes index.json as base (its annotations and other
+// fields kept) listing entries (the image entries it had, in their order)
+// followed by refs, through a temporary file renamed into place, so that
+// a reader or an interruption never sees half of it.
+func rewriteLayoutIndex(dir string, base ocispec.Index, entries, refs []ocispec.Descriptor) error {
+	idx := base
+	idx.Versioned = specs.Versioned{SchemaVersion: 2}
+	if idx.MediaType == "" {
+		idx.MediaType = ocispec.MediaTypeImageIndex
 	}
+	idx.Manifests = append(slices.Clone(entries), refs...)
 	b, err := json.Marshal(idx)
 	if err != nil {
 		return err
 	}
 	p := filepath.Join(dir, ocispec.ImageIndexFile)
-	tmp := p + ".tmp"
-	if err := os.WriteFile(tmp, b, 0o644); err != nil {
+	f, err := os.CreateTemp(dir, "."+ocispec.ImageIndexFile+".*")
+	if err != nil {
 		return fmt.Errorf("writing %s: %w", p, err)
 	}
-	if err := os.Rename(tmp, p); err != nil {
+	defer os.Remove(f.Name()) // once renamed, there is nothing to remove
+	_, err = f.Write(b)
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	if err == nil {
+		err = os.Chmod(f.Name(), 0o644)
+	}
+	if err == nil {
+		err = os.Rename(f.Name(), p)
+	}
+	if err != nil {
 		return fmt.Errorf("writing %s: %w", p, err)
 	}
 	return nil

@@ -352,7 +352,7 @@ func layoutWithSBOMs(t *testing.T, name string) (string, map[digest.Digest]diges
 	if _, err := p.Commit(ctx); err != nil {
 		t.Fatal(err)
 	}
-	if err := rewriteLayoutIndex(dir, l.Roots(), descs); err != nil {
+	if err := rewriteLayoutIndex(dir, l.Index(), l.Roots(), descs); err != nil {
 		t.Fatal(err)
 	}
 	return dir, refs

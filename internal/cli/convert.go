@@ -83,7 +83,7 @@ type convertMetadata struct {
 	NewIndex             digest.Digest     `json:"newIndex,omitempty"`
 	StrippedAttestations []digest.Digest   `json:"strippedAttestations,omitempty"`
 	Platforms            []convertPlatform `json:"platforms"`
-	// ReferrersMode is "api" or "tag-schema", by repository, as in the
+	// ReferrersMode is "api", "tag-schema" or "oci-layout", by repository, as in the
 	// metadata of push, attach and build.
 	ReferrersMode map[string]exporter.Mode `json:"referrersMode,omitempty"`
 	Written       int                      `json:"written"`

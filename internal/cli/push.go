@@ -404,7 +404,8 @@ type pushMetadata struct {
 	LayoutReferrers []layoutReferrerMeta `json:"layoutReferrers,omitempty"`
 	// StrippedAttestations are the attestation manifests left out.
 	StrippedAttestations []digest.Digest `json:"strippedAttestations,omitempty"`
-	// ReferrersMode is "api" or "tag-schema", by repository.
+	// ReferrersMode is "api", "tag-schema" or (a layout) "oci-layout", by
+	// repository.
 	ReferrersMode map[string]exporter.Mode `json:"referrersMode"`
 	// Requests counts registry requests by method; RequestsTotal sums them.
 	Requests      map[string]int `json:"requests"`

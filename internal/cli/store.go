@@ -17,7 +17,7 @@ import (
 
 // modeLayout is the referrers mode of a local layout: its referrers are
 // the manifests with a subject that index.json lists.
-const modeLayout exporter.Mode = "oci-layout"
+const modeLayout = exporter.ModeLayout
 
 // imageStore is what ls and get read an image and its referrers from: a
 // registry repository, or a local OCI layout as affix build --output and
