@@ -54,6 +54,13 @@ func (o *attachOptions) openAttachTarget(ctx context.Context, g *globalOptions, 
 			l.Close()
 			return nil, err
 		}
+		// Before any scan: a layout it cannot write is known now.
+		for _, d := range []string{src.Path, filepath.Join(src.Path, ocispec.ImageBlobsDir, "sha256")} {
+			if err := checkOutputFile(s, filepath.Join(d, "x")); err != nil {
+				l.Close()
+				return nil, err
+			}
+		}
 		dst, err := exporter.NewLayout(ctx, src.Path)
 		if err != nil {
 			l.Close()

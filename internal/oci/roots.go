@@ -3,6 +3,7 @@ package oci
 import (
 	"context"
 	"fmt"
+	"regexp"
 	"slices"
 
 	"github.com/opencontainers/go-digest"
@@ -16,7 +17,10 @@ import (
 // API describes it (artifactType, else the config media type, and the
 // manifest's annotations), whatever index.json says of it; an image listed
 // under several names is returned once, with the first of its descriptors.
-// A root that cannot be read is an error (the first, in index.json order).
+// A referrers tag schema index listed in index.json (regctl's way of
+// recording referrers in a layout: ref.name sha256-<hex>) is no image: what
+// it lists are referrers of that digest. A root that cannot be read is an
+// error (the first, in index.json order).
 //
 // A layout with one root is returned as is without reading it.
 func SplitRoots(ctx context.Context, f Fetcher, roots []ocispec.Descriptor) (images []ocispec.Descriptor, referrers map[digest.Digest][]ocispec.Descriptor, err error) {
@@ -37,6 +41,27 @@ func ClassifyRoots(ctx context.Context, f Fetcher, roots []ocispec.Descriptor) (
 		return roots, nil, nil
 	}
 	for _, r := range roots {
+		if subject, ok := referrersTagSubject(r); ok {
+			// A referrers tag schema index, as regctl writes it into a
+			// layout: what it lists are referrers of subject.
+			var idx ocispec.Index
+			if _, err := ReadJSON(ctx, f, r, &idx); err != nil {
+				if unreadable == nil {
+					unreadable = map[digest.Digest]error{}
+				}
+				unreadable[r.Digest] = fmt.Errorf("reading referrers tag %s: %w", r.Annotations[ocispec.AnnotationRefName], err)
+				continue
+			}
+			if referrers == nil {
+				referrers = map[digest.Digest][]ocispec.Descriptor{}
+			}
+			for _, m := range idx.Manifests {
+				if !slices.ContainsFunc(referrers[subject], func(d ocispec.Descriptor) bool { return d.Digest == m.Digest }) {
+					referrers[subject] = append(referrers[subject], m)
+				}
+			}
+			continue
+		}
 		subject, ref, err := referrerOf(ctx, f, r)
 		if err != nil {
 			if unreadable == nil {
@@ -49,8 +74,10 @@ func ClassifyRoots(ctx context.Context, f Fetcher, roots []ocispec.Descriptor) (
 			if referrers == nil {
 				referrers = map[digest.Digest][]ocispec.Descriptor{}
 			}
-			if !slices.ContainsFunc(referrers[subject], func(d ocispec.Descriptor) bool { return d.Digest == r.Digest }) {
+			if i := slices.IndexFunc(referrers[subject], func(d ocispec.Descriptor) bool { return d.Digest == r.Digest }); i < 0 {
 				referrers[subject] = append(referrers[subject], ref)
+			} else {
+				referrers[subject][i] = ref // the manifest's own word over a tag index's copy
 			}
 			continue
 		}
@@ -59,6 +86,20 @@ func ClassifyRoots(ctx context.Context, f Fetcher, roots []ocispec.Descriptor) (
 		}
 	}
 	return images, referrers, unreadable
+}
+
+// referrersTagRE is a referrers tag of a sha256 subject (the only
+// algorithm whose tag keeps the whole digest).
+var referrersTagRE = regexp.MustCompile(`^sha256-[0-9a-f]{64}$`)
+
+// referrersTagSubject reports whether the index.json entry d is a
+// referrers tag schema index, and the subject digest its tag names.
+func referrersTagSubject(d ocispec.Descriptor) (digest.Digest, bool) {
+	tag := d.Annotations[ocispec.AnnotationRefName]
+	if !IsIndex(d.MediaType) || !referrersTagRE.MatchString(tag) {
+		return "", false
+	}
+	return digest.Digest("sha256:" + tag[len("sha256-"):]), true
 }
 
 // referrerOf returns the subject digest of manifest or index d and d as a

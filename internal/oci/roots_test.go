@@ -128,3 +128,43 @@ func addRootDescriptor(t *testing.T, dir string, d ocispec.Descriptor) {
 		t.Fatal(err)
 	}
 }
+
+// TestSplitRootsReferrersTag: a referrers tag schema index in index.json
+// (regctl artifact put on an ocidir:// layout) is no image; what it lists
+// are referrers of the digest its tag names. A tag that only looks like
+// one is an image tag.
+func TestSplitRootsReferrersTag(t *testing.T) {
+	ctx := context.Background()
+	dir, res := writeVariants(t, fixture.Variants())
+	subject := res.Manifests[0]
+	entry := ocispec.Descriptor{MediaType: ocispec.MediaTypeImageManifest, Digest: digest.FromString("vex manifest"), Size: 12,
+		ArtifactType: "application/vnd.example.vex+json", Annotations: map[string]string{"org.example": "x"}}
+	tagIdx := addRoot(t, dir, ocispec.MediaTypeImageIndex, ocispec.Index{Versioned: specs.Versioned{SchemaVersion: 2}, MediaType: ocispec.MediaTypeImageIndex, Manifests: []ocispec.Descriptor{entry}})
+	// addRoot listed it unnamed; name it as the referrers tag.
+	var idx ocispec.Index
+	b, _ := os.ReadFile(filepath.Join(dir, "index.json"))
+	json.Unmarshal(b, &idx)
+	idx.Manifests[len(idx.Manifests)-1].Annotations = map[string]string{ocispec.AnnotationRefName: "sha256-" + subject.Digest.Encoded()}
+	// An image whose tag merely resembles one.
+	lookalike := res.Index
+	lookalike.Annotations = map[string]string{ocispec.AnnotationRefName: "sha256-abc"}
+	idx.Manifests = append(idx.Manifests, lookalike)
+	b, _ = json.Marshal(idx)
+	os.WriteFile(filepath.Join(dir, "index.json"), b, 0o644)
+
+	l, err := oci.OpenLayout(ctx, dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	images, refs, err := oci.SplitRoots(ctx, l, l.Roots())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(images) != 1 || images[0].Digest != res.Index.Digest {
+		t.Errorf("images %v, want only the index (the tag index %s is none)", images, tagIdx.Digest)
+	}
+	if got := refs[subject.Digest]; len(got) != 1 || got[0].Digest != entry.Digest || got[0].ArtifactType != entry.ArtifactType {
+		t.Errorf("referrers of %s = %+v, want the tag index's entry", subject.Digest, got)
+	}
+}
