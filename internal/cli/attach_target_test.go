@@ -118,15 +118,7 @@ func TestAttachLayout(t *testing.T) {
 	}
 
 	// A tar cannot take referrers.
-	tarPath := filepath.Join(t.TempDir(), "app.tar")
-	f, err := os.Create(tarPath)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := writeLayoutTar(f, dir); err != nil {
-		t.Fatal(err)
-	}
-	f.Close()
+	tarPath := layoutTarFile(t, dir)
 	if _, errs, code := affix(t, "attach", oci.SchemeArchive+":"+tarPath); code != 2 || !strings.Contains(errs, "oci-layout:DIR") {
 		t.Errorf("attach to a tar: exit %d, stderr %q", code, errs)
 	}

@@ -44,14 +44,35 @@ func orasAttachLayout(t *testing.T, dir string, subject ocispec.Descriptor, arti
 		t.Fatal(err)
 	}
 	m := blob(ocispec.MediaTypeImageManifest, mb)
+	listInLayout(t, dir, m)
+	return m
+}
+
+// listInLayout appends d to the index.json of the layout dir.
+func listInLayout(t *testing.T, dir string, d ocispec.Descriptor) {
+	t.Helper()
 	var top ocispec.Index
 	readJSONFile(t, filepath.Join(dir, "index.json"), &top)
-	top.Manifests = append(top.Manifests, m)
+	top.Manifests = append(top.Manifests, d)
 	tb, _ := json.Marshal(top)
 	if err := os.WriteFile(filepath.Join(dir, "index.json"), tb, 0o644); err != nil {
 		t.Fatal(err)
 	}
-	return m
+}
+
+// layoutTarFile writes the layout dir as a tar file and returns its path.
+func layoutTarFile(t *testing.T, dir string) string {
+	t.Helper()
+	p := filepath.Join(t.TempDir(), "app.tar")
+	f, err := os.Create(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	if err := writeLayoutTar(f, dir); err != nil {
+		t.Fatal(err)
+	}
+	return p
 }
 
 // TestPushLayoutReferrers: what else a layout holds for its image (a VEX
@@ -183,13 +204,7 @@ func TestPushLayoutReferrersEdges(t *testing.T) {
 	if err := os.WriteFile(filepath.Join(dir, "blobs", "sha256", bundle.Digest.Encoded()), ib, 0o644); err != nil {
 		t.Fatal(err)
 	}
-	var top ocispec.Index
-	readJSONFile(t, filepath.Join(dir, "index.json"), &top)
-	top.Manifests = append(top.Manifests, bundle)
-	tb, _ := json.Marshal(top)
-	if err := os.WriteFile(filepath.Join(dir, "index.json"), tb, 0o644); err != nil {
-		t.Fatal(err)
-	}
+	listInLayout(t, dir, bundle)
 
 	reg := registrytest.Start(t, registrytest.OlaregNoAPI, registrytest.Options{})
 	meta := filepath.Join(t.TempDir(), "meta.json")

@@ -25,15 +25,7 @@ func TestLsGetLayout(t *testing.T) {
 	}
 	cliEnv(t)
 	dir, refs := layoutWithSBOMs(t, "example.com/built:v1")
-	tarPath := filepath.Join(t.TempDir(), "app.tar")
-	f, err := os.Create(tarPath)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := writeLayoutTar(f, dir); err != nil {
-		t.Fatal(err)
-	}
-	f.Close()
+	tarPath := layoutTarFile(t, dir)
 
 	for _, src := range []string{oci.SchemeLayout + ":" + dir, oci.SchemeArchive + ":" + tarPath} {
 		t.Run(strings.SplitN(src, ":", 2)[0], func(t *testing.T) {

@@ -310,13 +310,7 @@ func TestParseSource(t *testing.T) {
 // index.json entries, or a digest a manifest inside them; an unknown one is
 // ErrNoMatch listing what is there.
 func TestLayoutSelectsRoots(t *testing.T) {
-	dir := t.TempDir()
-	spec := fixture.Variants()
-	spec.Images = spec.Images[:1]
-	res, err := fixture.WriteLayout(dir, spec)
-	if err != nil {
-		t.Fatal(err)
-	}
+	dir, res := oneImageLayout(t)
 	// A second entry: the same index under another name.
 	b, _ := os.ReadFile(filepath.Join(dir, "index.json"))
 	var idx ocispec.Index
@@ -384,13 +378,7 @@ func equal[T comparable](a, b []T) bool {
 // digest is found behind an index.json entry that cannot be read, whatever
 // the order; only when it is found nowhere is the read error reported.
 func TestLayoutNestedDigestSkipsUnreadable(t *testing.T) {
-	dir := t.TempDir()
-	spec := fixture.Variants()
-	spec.Images = spec.Images[:1]
-	res, err := fixture.WriteLayout(dir, spec)
-	if err != nil {
-		t.Fatal(err)
-	}
+	dir, res := oneImageLayout(t)
 	var idx ocispec.Index
 	b, _ := os.ReadFile(filepath.Join(dir, "index.json"))
 	json.Unmarshal(b, &idx)
@@ -411,4 +399,17 @@ func TestLayoutNestedDigestSkipsUnreadable(t *testing.T) {
 	if err == nil || !strings.Contains(err.Error(), broken.Digest.String()) {
 		t.Errorf("a digest found nowhere: %v, want the unreadable entry named", err)
 	}
+}
+
+// oneImageLayout writes a layout of the Variants fixture's first image.
+func oneImageLayout(t *testing.T) (string, *fixture.Result) {
+	t.Helper()
+	dir := t.TempDir()
+	spec := fixture.Variants()
+	spec.Images = spec.Images[:1]
+	res, err := fixture.WriteLayout(dir, spec)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return dir, res
 }
