@@ -56,6 +56,9 @@ func (o *attachOptions) openAttachTarget(ctx context.Context, g *globalOptions, 
 		}
 		// Before any scan: a layout it cannot write is known now.
 		for _, d := range []string{src.Path, filepath.Join(src.Path, ocispec.ImageBlobsDir, "sha256")} {
+			if _, err := os.Stat(d); err != nil {
+				continue // created when needed
+			}
 			if err := checkOutputFile(s, filepath.Join(d, "x")); err != nil {
 				l.Close()
 				return nil, err
