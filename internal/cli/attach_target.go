@@ -59,10 +59,13 @@ func (o *attachOptions) openAttachTarget(ctx context.Context, g *globalOptions, 
 			if _, err := os.Stat(d); err != nil {
 				continue // created when needed
 			}
-			if err := checkOutputFile(s, filepath.Join(d, "x")); err != nil {
+			f, err := os.CreateTemp(d, ".affix-check-*")
+			if err != nil {
 				l.Close()
-				return nil, err
+				return nil, fmt.Errorf("%s: cannot write there: %w", s, err)
 			}
+			f.Close()
+			os.Remove(f.Name())
 		}
 		dst, err := exporter.NewLayout(ctx, src.Path)
 		if err != nil {

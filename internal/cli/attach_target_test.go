@@ -38,6 +38,11 @@ func TestAttachLayout(t *testing.T) {
 		t.Fatal(err)
 	}
 	src := oci.SchemeLayout + ":" + dir
+	// Other things may live in a layout directory; the write check before
+	// the scan must not trip on them.
+	if err := os.Mkdir(filepath.Join(dir, "x"), 0o755); err != nil {
+		t.Fatal(err)
+	}
 	meta := filepath.Join(t.TempDir(), "meta.json")
 	mustAffix(t, "attach", "--metadata-file", meta, src)
 	m := readMeta(t, meta)
