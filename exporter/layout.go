@@ -71,8 +71,8 @@ func (l *Layout) PushBlob(ctx context.Context, desc ocispec.Descriptor, open fun
 }
 
 // PushManifest stores a manifest and tags it when reference is a tag. It
-// returns the manifest's subject digest, since the layout indexes it.
-// ifMatch is ignored: the layout has one writer.
+// returns the manifest's subject digest (the caller's index.json will list
+// the referrer). ifMatch is ignored: the layout has one writer.
 func (l *Layout) PushManifest(ctx context.Context, desc ocispec.Descriptor, data []byte, reference, _ string) (digest.Digest, error) {
 	desc = ocispec.Descriptor{MediaType: desc.MediaType, Digest: desc.Digest, Size: desc.Size}
 	ok, err := l.store.Exists(ctx, desc)
