@@ -7,7 +7,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"maps"
 	"net/http"
 	"slices"
 	"strings"
@@ -542,10 +541,7 @@ func (p *Push) AttachFrom(ctx context.Context, src oci.Fetcher, desc ocispec.Des
 			return ocispec.Descriptor{}, fmt.Errorf("%w: referrer %s: blob digest %q", ErrInvalidArtifact, desc.Digest, b.Digest)
 		}
 	}
-	out := ocispec.Descriptor{MediaType: desc.MediaType, Digest: desc.Digest, Size: desc.Size, ArtifactType: m.ArtifactType, Annotations: maps.Clone(m.Annotations)}
-	if out.ArtifactType == "" {
-		out.ArtifactType = m.Config.MediaType
-	}
+	out := oci.ReferrerDescriptor(desc, m)
 	open := func(d ocispec.Descriptor) func() (io.ReadCloser, error) {
 		return func() (io.ReadCloser, error) { return src.Fetch(ctx, d) }
 	}

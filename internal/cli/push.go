@@ -355,10 +355,7 @@ func layoutSBOM(ctx context.Context, l *oci.Layout, r, subject ocispec.Descripto
 	if _, err := oci.ReadJSON(ctx, l, r, &m); err != nil {
 		return exporter.Artifact{}, false, fmt.Errorf("%s: reading referrer %s: %w", l.Source(), r.Digest, err)
 	}
-	at := m.ArtifactType
-	if at == "" {
-		at = m.Config.MediaType
-	}
+	at := oci.ReferrerDescriptor(r, m).ArtifactType
 	if at != f.artifactType() || m.Subject == nil || m.Subject.Digest != subject.Digest || len(m.Layers) != 1 || m.Layers[0].MediaType != at {
 		return exporter.Artifact{}, false, nil
 	}

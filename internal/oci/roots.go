@@ -109,21 +109,26 @@ func referrerOf(ctx context.Context, f Fetcher, d ocispec.Descriptor) (digest.Di
 	if !IsManifest(d.MediaType) && !IsIndex(d.MediaType) {
 		return "", d, nil
 	}
-	var m struct {
-		ArtifactType string              `json:"artifactType"`
-		Config       *ocispec.Descriptor `json:"config"`
-		Subject      *ocispec.Descriptor `json:"subject"`
-		Annotations  map[string]string   `json:"annotations"`
-	}
+	// An index decodes as a manifest without config or layers: what is
+	// read here (artifactType, subject, annotations) it has the same.
+	var m ocispec.Manifest
 	if _, err := ReadJSON(ctx, f, d, &m); err != nil {
 		return "", d, fmt.Errorf("reading %s: %w", d.Digest, err)
 	}
 	if m.Subject == nil {
 		return "", d, nil
 	}
-	ref := ocispec.Descriptor{MediaType: d.MediaType, Digest: d.Digest, Size: d.Size, ArtifactType: m.ArtifactType, Annotations: m.Annotations}
-	if ref.ArtifactType == "" && m.Config != nil && IsManifest(d.MediaType) {
-		ref.ArtifactType = m.Config.MediaType
+	return m.Subject.Digest, ReferrerDescriptor(d, m), nil
+}
+
+// ReferrerDescriptor returns d, the descriptor of the referrer manifest
+// m, as the referrers API lists it: media type, digest and size, m's
+// artifactType (else, for an image manifest, its config's media type) and
+// m's annotations.
+func ReferrerDescriptor(d ocispec.Descriptor, m ocispec.Manifest) ocispec.Descriptor {
+	out := ocispec.Descriptor{MediaType: d.MediaType, Digest: d.Digest, Size: d.Size, ArtifactType: m.ArtifactType, Annotations: m.Annotations}
+	if out.ArtifactType == "" && IsManifest(d.MediaType) {
+		out.ArtifactType = m.Config.MediaType
 	}
-	return m.Subject.Digest, ref, nil
+	return out
 }
