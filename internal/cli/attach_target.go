@@ -59,13 +59,10 @@ func (o *attachOptions) openAttachTarget(ctx context.Context, g *globalOptions, 
 			if _, err := os.Stat(d); err != nil {
 				continue // created when needed
 			}
-			f, err := os.CreateTemp(d, ".affix-check-*")
-			if err != nil {
+			if err := checkWritableDir(s, d); err != nil {
 				l.Close()
-				return nil, fmt.Errorf("%s: cannot write there: %w", s, err)
+				return nil, err
 			}
-			f.Close()
-			os.Remove(f.Name())
 		}
 		dst, err := exporter.NewLayout(ctx, src.Path)
 		if err != nil {
@@ -124,28 +121,22 @@ func addLayoutReferrers(dir string, refs []exporter.Referrer) error {
 	if err := json.Unmarshal(b, &idx); err != nil {
 		return fmt.Errorf("%s: %w", p, err)
 	}
-	var add []ocispec.Descriptor
+	var add []exporter.Referrer
 	for _, r := range refs {
 		listed := func(e ocispec.Descriptor) bool { return e.Digest == r.Descriptor.Digest }
-		if !slices.ContainsFunc(idx.Manifests, listed) && !slices.ContainsFunc(add, listed) {
-			add = append(add, r.Descriptor)
+		if !slices.ContainsFunc(idx.Manifests, listed) && !slices.ContainsFunc(add, func(a exporter.Referrer) bool { return listed(a.Descriptor) }) {
+			add = append(add, r)
 		}
 	}
 	if len(add) == 0 {
 		return nil
 	}
-	slices.SortFunc(add, func(a, b ocispec.Descriptor) int {
-		return cmp.Or(strings.Compare(subjectOf(refs, a), subjectOf(refs, b)), strings.Compare(a.ArtifactType, b.ArtifactType), strings.Compare(a.Digest.String(), b.Digest.String()))
+	slices.SortFunc(add, func(a, b exporter.Referrer) int {
+		return cmp.Or(strings.Compare(a.Subject.String(), b.Subject.String()), strings.Compare(a.Descriptor.ArtifactType, b.Descriptor.ArtifactType), strings.Compare(a.Descriptor.Digest.String(), b.Descriptor.Digest.String()))
 	})
-	return rewriteLayoutIndex(dir, idx, idx.Manifests, add)
-}
-
-// subjectOf returns the subject digest of the referrer d among refs.
-func subjectOf(refs []exporter.Referrer, d ocispec.Descriptor) string {
-	for _, r := range refs {
-		if r.Descriptor.Digest == d.Digest {
-			return r.Subject.String()
-		}
+	descs := make([]ocispec.Descriptor, len(add))
+	for i, r := range add {
+		descs[i] = r.Descriptor
 	}
-	return ""
+	return rewriteLayoutIndex(dir, idx, idx.Manifests, descs)
 }

@@ -55,8 +55,7 @@ func (r *buildRun) referrers() []ocispec.Descriptor {
 
 // rewriteLayoutIndex writes index.json as base (its annotations and other
 // fields kept) listing entries (the image entries it had, in their order)
-// followed by refs, through a temporary file renamed into place, so that
-// a reader or an interruption never sees half of it.
+// followed by refs, through writeFileAtomic.
 func rewriteLayoutIndex(dir string, base ocispec.Index, entries, refs []ocispec.Descriptor) error {
 	idx := base
 	idx.Versioned = specs.Versioned{SchemaVersion: 2}
@@ -69,22 +68,7 @@ func rewriteLayoutIndex(dir string, base ocispec.Index, entries, refs []ocispec.
 		return err
 	}
 	p := filepath.Join(dir, ocispec.ImageIndexFile)
-	f, err := os.CreateTemp(dir, "."+ocispec.ImageIndexFile+".*")
-	if err != nil {
-		return fmt.Errorf("writing %s: %w", p, err)
-	}
-	defer os.Remove(f.Name()) // once renamed, there is nothing to remove
-	_, err = f.Write(b)
-	if cerr := f.Close(); err == nil {
-		err = cerr
-	}
-	if err == nil {
-		err = os.Chmod(f.Name(), 0o644)
-	}
-	if err == nil {
-		err = os.Rename(f.Name(), p)
-	}
-	if err != nil {
+	if err := writeFileAtomic(p, func(w io.Writer) error { _, err := w.Write(b); return err }); err != nil {
 		return fmt.Errorf("writing %s: %w", p, err)
 	}
 	return nil
@@ -93,25 +77,33 @@ func rewriteLayoutIndex(dir string, base ocispec.Index, entries, refs []ocispec.
 // writeLayoutTarFile writes the layout dir as a tar to dest, through a
 // temporary file renamed into place.
 func writeLayoutTarFile(dest, dir string) error {
-	f, err := os.CreateTemp(filepath.Dir(dest), "."+filepath.Base(dest)+".*")
-	if err != nil {
-		return fmt.Errorf("output %s: %w", dest, err)
-	}
-	defer os.Remove(f.Name())
-	if err := writeLayoutTar(f, dir); err != nil {
-		f.Close()
-		return fmt.Errorf("output %s: %w", dest, err)
-	}
-	if err := f.Close(); err != nil {
-		return fmt.Errorf("output %s: %w", dest, err)
-	}
-	if err := os.Chmod(f.Name(), 0o644); err != nil {
-		return err
-	}
-	if err := os.Rename(f.Name(), dest); err != nil {
+	if err := writeFileAtomic(dest, func(w io.Writer) error { return writeLayoutTar(w, dir) }); err != nil {
 		return fmt.Errorf("output %s: %w", dest, err)
 	}
 	return nil
+}
+
+// writeFileAtomic writes dest (mode 0644) with write, through a temporary
+// file in its directory renamed into place: a reader, or an interruption,
+// never sees half of it, and a failure leaves dest as it was and no
+// temporary file behind.
+func writeFileAtomic(dest string, write func(io.Writer) error) error {
+	f, err := os.CreateTemp(filepath.Dir(dest), "."+filepath.Base(dest)+".*")
+	if err != nil {
+		return err
+	}
+	defer os.Remove(f.Name()) // once renamed, there is nothing to remove
+	err = write(f)
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	if err == nil {
+		err = os.Chmod(f.Name(), 0o644)
+	}
+	if err == nil {
+		err = os.Rename(f.Name(), dest)
+	}
+	return err
 }
 
 // writeLayoutTar writes the OCI layout in dir as a tar: oci-layout,

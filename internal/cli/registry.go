@@ -128,7 +128,13 @@ func checkOutputFile(what, path string) error {
 	if fi, err := os.Stat(path); err == nil && fi.IsDir() {
 		return fmt.Errorf("%s: is a directory", what)
 	}
-	f, err := os.CreateTemp(filepath.Dir(path), ".affix-output-*")
+	return checkWritableDir(what, filepath.Dir(path))
+}
+
+// checkWritableDir checks that the directory dir takes new files, by
+// creating and removing one, what naming it in errors.
+func checkWritableDir(what, dir string) error {
+	f, err := os.CreateTemp(dir, ".affix-output-*")
 	if err != nil {
 		return fmt.Errorf("%s: cannot write there: %w", what, err)
 	}
