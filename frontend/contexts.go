@@ -212,8 +212,7 @@ func layoutImage(dir string, idx ocispec.Index, tag string) (ocispec.Descriptor,
 func tagged(idx ocispec.Index, tag string) []ocispec.Descriptor {
 	var out []ocispec.Descriptor
 	for _, d := range idx.Manifests {
-		name := d.Annotations[oci.AnnotationImageName]
-		if d.Annotations[ocispec.AnnotationRefName] != tag && name != tag && !strings.HasSuffix(name, ":"+tag) {
+		if !oci.Tagged(d, tag) {
 			continue
 		}
 		if !slices.ContainsFunc(out, func(o ocispec.Descriptor) bool { return o.Digest == d.Digest }) {

@@ -307,7 +307,7 @@ func layoutRoot(ctx context.Context, l *oci.Layout, verb string, warn io.Writer)
 	}
 	var names []string
 	for _, r := range images {
-		n := r.Annotations[ocispec.AnnotationRefName]
+		n := oci.EntryName(r)
 		if n == "" {
 			n = "(unnamed)"
 		}

@@ -55,7 +55,8 @@ var tagRE = regexp.MustCompile(`^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$`)
 // ParseSource parses "oci-layout:PATH[:TAG][@DIGEST]" or
 // "oci-archive:PATH[:TAG][@DIGEST]", as oras and regctl name an image in a
 // layout: TAG selects index.json entries by their
-// org.opencontainers.image.ref.name, DIGEST by digest. ":TAG" is taken as
+// org.opencontainers.image.ref.name or io.containerd.image.name (see
+// Tagged), DIGEST by digest. ":TAG" is taken as
 // a tag only when PATH with it does not exist and PATH without it does,
 // and "@DIGEST" only when a valid digest follows, so paths with colons and
 // at signs still work. Code that has a directory rather than a user's
@@ -196,10 +197,10 @@ func (l *Layout) selectRoots(ctx context.Context) error {
 	}
 	var present []string
 	for _, d := range l.index.Manifests {
-		name := d.Annotations[ocispec.AnnotationRefName]
-		if (l.src.Tag == "" || name == l.src.Tag) && (l.src.Digest == "" || d.Digest == l.src.Digest) {
+		if (l.src.Tag == "" || Tagged(d, l.src.Tag)) && (l.src.Digest == "" || d.Digest == l.src.Digest) {
 			l.roots = append(l.roots, d)
 		}
+		name := EntryName(d)
 		if name == "" {
 			name = "(no tag)"
 		}
@@ -238,7 +239,7 @@ func (l *Layout) findNested(ctx context.Context, want digest.Digest) (found, ent
 	type item struct{ d, entry ocispec.Descriptor }
 	var queue []item
 	for _, d := range l.index.Manifests {
-		if l.src.Tag == "" || d.Annotations[ocispec.AnnotationRefName] == l.src.Tag {
+		if l.src.Tag == "" || Tagged(d, l.src.Tag) {
 			queue = append(queue, item{d, d})
 		}
 	}
@@ -338,3 +339,22 @@ func (f *verifiedFile) Read(p []byte) (int, error) {
 }
 
 func (f *verifiedFile) Close() error { return f.c.Close() }
+
+// Tagged reports whether index.json entry d carries tag: its
+// org.opencontainers.image.ref.name is tag, or its io.containerd.image.name
+// is tag or a reference ending in ":"+tag (what BuildKit's client and
+// containerd record without a ref.name).
+func Tagged(d ocispec.Descriptor, tag string) bool {
+	name := d.Annotations[AnnotationImageName]
+	return d.Annotations[ocispec.AnnotationRefName] == tag || name == tag || strings.HasSuffix(name, ":"+tag)
+}
+
+// EntryName returns the name index.json entry d carries, for messages: its
+// org.opencontainers.image.ref.name, else its io.containerd.image.name,
+// else "".
+func EntryName(d ocispec.Descriptor) string {
+	if n := d.Annotations[ocispec.AnnotationRefName]; n != "" {
+		return n
+	}
+	return d.Annotations[AnnotationImageName]
+}

@@ -307,7 +307,7 @@ func TestParseSource(t *testing.T) {
 }
 
 // TestLayoutSelectsRoots: a tag or digest in the source selects the
-// index.json entries, or a digest a manifest inside them; an unknown one is
+// index.json entries (a tag by ref.name or io.containerd.image.name), or a digest a manifest inside them; an unknown one is
 // ErrNoMatch listing what is there.
 func TestLayoutSelectsRoots(t *testing.T) {
 	dir, res := oneImageLayout(t)
@@ -317,7 +317,10 @@ func TestLayoutSelectsRoots(t *testing.T) {
 	json.Unmarshal(b, &idx)
 	other := idx.Manifests[0]
 	other.Annotations = map[string]string{ocispec.AnnotationRefName: "v2"}
-	idx.Manifests = append(idx.Manifests, other)
+	// A third, named as BuildKit's client and containerd name an image.
+	third := idx.Manifests[0]
+	third.Annotations = map[string]string{oci.AnnotationImageName: "example.com/app:v3"}
+	idx.Manifests = append(idx.Manifests, other, third)
 	b, _ = json.Marshal(idx)
 	os.WriteFile(filepath.Join(dir, "index.json"), b, 0o644)
 	ctx := context.Background()
@@ -326,11 +329,12 @@ func TestLayoutSelectsRoots(t *testing.T) {
 		want []string // ref names of the roots
 		err  string
 	}{
-		{src: "oci-layout:" + dir, want: []string{"latest", "v2"}},
+		{src: "oci-layout:" + dir, want: []string{"latest", "v2", ""}},
 		{src: "oci-layout:" + dir + ":v2", want: []string{"v2"}},
-		{src: "oci-layout:" + dir + "@" + res.Index.Digest.String(), want: []string{"latest", "v2"}},
+		{src: "oci-layout:" + dir + ":v3", want: []string{""}},
+		{src: "oci-layout:" + dir + "@" + res.Index.Digest.String(), want: []string{"latest", "v2", ""}},
 		{src: "oci-layout:" + dir + ":latest@" + res.Index.Digest.String(), want: []string{"latest"}},
-		{src: "oci-layout:" + dir + ":v3", err: "index.json lists no v3 (it lists latest@" + res.Index.Digest.String() + ", v2@"},
+		{src: "oci-layout:" + dir + ":v4", err: "index.json lists no v4 (it lists latest@" + res.Index.Digest.String() + ", v2@" + res.Index.Digest.String() + ", example.com/app:v3@"},
 		{src: "oci-layout:" + dir + "@sha256:" + strings.Repeat("0", 64), err: "lists no sha256:000" + strings.Repeat("0", 61) + ", nor does any image it lists hold it"},
 		// A manifest inside the image, as REPO@DIGEST names one in a
 		// registry: it is the root, as its index describes it.
@@ -355,7 +359,7 @@ func TestLayoutSelectsRoots(t *testing.T) {
 		if r := l.Roots(); strings.HasSuffix(c.src, res.Manifests[0].Digest.String()) && (len(r) != 1 || r[0].Digest != res.Manifests[0].Digest || r[0].Platform == nil) {
 			t.Errorf("%s: roots %+v, want the platform manifest with its platform", c.src, r)
 		}
-		if !equal(got, c.want) || len(l.Index().Manifests) != 2 {
+		if !equal(got, c.want) || len(l.Index().Manifests) != 3 {
 			t.Errorf("%s: roots %q, want %q", c.src, got, c.want)
 		}
 		l.Close()
