@@ -3,6 +3,7 @@ package exporter
 import (
 	"bytes"
 	"context"
+	"crypto/x509"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -292,8 +293,9 @@ func status(err error) int {
 	return 0
 }
 
-// wrap adds what was being done, and maps oras-go status errors to the
-// package's sentinels.
+// wrap adds what was being done, and maps registry status errors (of
+// oras-go and of responseError) to the package's sentinels, with a hint at
+// the usual cause when there is one.
 func (r *Remote) wrap(what string, err error) error {
 	if errors.Is(err, auth.ErrBasicCredentialNotFound) {
 		return fmt.Errorf("%s: %s: no credentials (docker login, or DOCKER_CONFIG): %w: %w", r.Name(), what, ErrUnauthorized, err)
@@ -305,8 +307,45 @@ func (r *Remote) wrap(what string, err error) error {
 		return fmt.Errorf("%s: %s: the credentials have no access to this repository: %w: %w", r.Name(), what, ErrUnauthorized, err)
 	case http.StatusNotFound:
 		return fmt.Errorf("%s: %s: %w: %w", r.Name(), what, ErrNotFound, err)
+	case http.StatusMethodNotAllowed:
+		if m := method(err); m != http.MethodGet && m != http.MethodHead {
+			return fmt.Errorf("%s: %s: the registry takes no writes to this repository (read-only, or a mirror): %w", r.Name(), what, err)
+		}
+	}
+	if hint := transportHint(err, r.ref.Registry); hint != "" {
+		return fmt.Errorf("%s: %s: %w (%s)", r.Name(), what, err, hint)
 	}
 	return fmt.Errorf("%s: %s: %w", r.Name(), what, err)
+}
+
+// method returns the HTTP method of the request a registry error answers,
+// "" if unknown.
+func method(err error) string {
+	var er *errcode.ErrorResponse
+	if errors.As(err, &er) {
+		return er.Method
+	}
+	var re *ResponseError
+	if errors.As(err, &re) {
+		return re.Method
+	}
+	return ""
+}
+
+// transportHint returns what to do about a connection-level error to
+// registry host, "" when there is nothing to say.
+func transportHint(err error, host string) string {
+	var ua x509.UnknownAuthorityError
+	if errors.As(err, &ua) {
+		return fmt.Sprintf("trust the registry's CA: put it in /etc/docker/certs.d/%s/ca.crt, or name it with SSL_CERT_FILE", host)
+	}
+	// oras-go refuses to send credentials to a token server (the bearer
+	// realm) on a loopback or private address unless the registry was
+	// reached under the realm's host name; it says so only in words.
+	if msg := err.Error(); strings.Contains(msg, "bearer realm host") && strings.Contains(msg, "blocked prefix") {
+		return "the registry's token server is on a private or loopback address under another name: reach the registry by the host name of its token realm"
+	}
+	return ""
 }
 
 // PushManifest PUTs a manifest by tag or digest and returns the OCI-Subject
@@ -321,13 +360,17 @@ func (r *Remote) PushManifest(ctx context.Context, desc ocispec.Descriptor, data
 	if ifMatch != "" {
 		req.Header.Set("If-Match", ifMatch)
 	}
+	what := "pushing manifest " + desc.Digest.String()
+	if reference != desc.Digest.String() {
+		what += " as tag " + reference
+	}
 	resp, err := r.client.Do(req)
 	if err != nil {
-		return "", r.wrap(fmt.Sprintf("pushing manifest %s as %s", desc.Digest, reference), err)
+		return "", r.wrap(what, err)
 	}
 	defer drain(resp)
 	if resp.StatusCode != http.StatusCreated && resp.StatusCode != http.StatusOK {
-		return "", fmt.Errorf("%s: pushing manifest %s as %s: %w", r.Name(), desc.Digest, reference, responseError(resp))
+		return "", r.wrap(what, responseError(resp))
 	}
 	if h := resp.Header.Get("Docker-Content-Digest"); h != "" && h != desc.Digest.String() {
 		return "", fmt.Errorf("%s: pushing manifest %s: registry stored %s: %w", r.Name(), desc.Digest, h, oci.ErrDigestMismatch)
@@ -375,7 +418,7 @@ func (r *Remote) fetchManifest(ctx context.Context, reference string) (ocispec.D
 	}
 	defer drain(resp)
 	if resp.StatusCode != http.StatusOK {
-		return ocispec.Descriptor{}, nil, "", fmt.Errorf("%s: reading manifest %s: %w", r.Name(), reference, responseError(resp))
+		return ocispec.Descriptor{}, nil, "", r.wrap("reading manifest "+reference, responseError(resp))
 	}
 	if resp.ContentLength > oci.MaxManifestSize {
 		return ocispec.Descriptor{}, nil, "", fmt.Errorf("%s: manifest %s: %d bytes: %w", r.Name(), reference, resp.ContentLength, oci.ErrTooLarge)
@@ -458,7 +501,7 @@ func (r *Remote) ReferrersAPI(ctx context.Context, subject digest.Digest) ([]oci
 		if resp.StatusCode != http.StatusOK {
 			err := responseError(resp)
 			drain(resp)
-			return nil, fmt.Errorf("%s: listing referrers of %s: %w", r.Name(), subject, err)
+			return nil, r.wrap("listing referrers of "+subject.String(), err)
 		}
 		var idx ocispec.Index
 		err = json.NewDecoder(io.LimitReader(resp.Body, oci.MaxManifestSize)).Decode(&idx)

@@ -1,0 +1,79 @@
+package exporter_test
+
+import (
+	"context"
+	"errors"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"testing"
+
+	"github.com/opencontainers/go-digest"
+	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
+	"oras.land/oras-go/v2/registry"
+
+	"github.com/affix-oci/affix/exporter"
+	"github.com/affix-oci/affix/internal/registrytest"
+)
+
+// TestErrorHints: a refused request says what usually causes it, whether
+// oras-go or affix's own request code met it: wrong credentials on a read
+// (basic auth answers the request itself with 401), a registry that takes
+// no writes (405 on PUT), a token server oras-go refuses to send
+// credentials to, a certificate no trusted CA signed.
+func TestErrorHints(t *testing.T) {
+	ctx := context.Background()
+	reg := registrytest.Start(t, registrytest.Distribution, registrytest.Options{Auth: true})
+	c, _ := client(staticCred(reg.Host, reg.Username, "nope"))
+	_, _, _, err := target(t, reg.Host, "app", c).FetchManifest(ctx, "v1")
+	if !errors.Is(err, exporter.ErrUnauthorized) || !strings.Contains(err.Error(), "check the credentials for "+reg.Host) {
+		t.Errorf("reading with a wrong password: %v, want ErrUnauthorized and a hint", err)
+	}
+
+	readOnly := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.WriteHeader(http.StatusMethodNotAllowed)
+	}))
+	t.Cleanup(readOnly.Close)
+	host := strings.TrimPrefix(readOnly.URL, "http://")
+	c, _ = client(nil)
+	desc := ocispec.Descriptor{MediaType: ocispec.MediaTypeImageManifest, Digest: digest.FromString("{}"), Size: 2}
+	for _, tc := range []struct {
+		name, ref, want string
+	}{
+		{"by digest", desc.Digest.String(), "pushing manifest " + desc.Digest.String() + ": the registry takes no writes"},
+		{"by tag", "v1", "pushing manifest " + desc.Digest.String() + " as tag v1: the registry takes no writes"},
+	} {
+		_, err := target(t, host, "app", c).PushManifest(ctx, desc, []byte("{}"), tc.ref, "")
+		if err == nil || !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("%s: PUT answered 405: %v, want %q", tc.name, err, tc.want)
+		}
+	}
+	if _, _, _, err := target(t, host, "app", c).FetchManifest(ctx, "v1"); err == nil || strings.Contains(err.Error(), "no writes") {
+		t.Errorf("GET answered 405: %v, want an error without the read-only hint", err)
+	}
+
+	// A registry reached as localhost whose token realm names 127.0.0.1:
+	// oras-go will not send credentials there.
+	var realm string
+	tokenAuth := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("WWW-Authenticate", `Bearer realm="`+realm+`",service="test"`)
+		w.WriteHeader(http.StatusUnauthorized)
+	}))
+	t.Cleanup(tokenAuth.Close)
+	realm = tokenAuth.URL + "/token"
+	host = strings.Replace(strings.TrimPrefix(tokenAuth.URL, "http://"), "127.0.0.1", "localhost", 1)
+	if _, _, _, err := target(t, host, "app", c).FetchManifest(ctx, "v1"); err == nil || !strings.Contains(err.Error(), "reach the registry by the host name of its token realm") {
+		t.Errorf("token realm on loopback under another name: %v, want the realm hint", err)
+	}
+
+	tlsSrv := httptest.NewTLSServer(http.NotFoundHandler())
+	t.Cleanup(tlsSrv.Close)
+	host = strings.TrimPrefix(tlsSrv.URL, "https://")
+	r, err := exporter.NewRemote(registry.Reference{Registry: host, Repository: "app"}, exporter.RemoteOptions{Client: c})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, _, _, err := r.FetchManifest(ctx, "v1"); err == nil || !strings.Contains(err.Error(), "/etc/docker/certs.d/"+host+"/ca.crt") {
+		t.Errorf("untrusted certificate: %v, want the certs.d hint", err)
+	}
+}
