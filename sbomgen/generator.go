@@ -360,6 +360,11 @@ func (g *Generator) Dir(ctx context.Context, root string) (*Result, error) {
 }
 
 func (g *Generator) acquire(ctx context.Context) error {
+	// select picks at random among ready cases: a done context must win
+	// over a free slot.
+	if err := ctx.Err(); err != nil {
+		return err
+	}
 	select {
 	case g.sem <- struct{}{}:
 		return nil

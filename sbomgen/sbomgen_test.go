@@ -889,3 +889,21 @@ func TestSPDXOSPackage(t *testing.T) {
 		})
 	}
 }
+
+// TestSbomCanceledScanIsNoResult: syft returns what its finished
+// catalogers found, without an error, when its context ends; that partial
+// (here empty) catalog is an error, never a document.
+func TestSbomCanceledScanIsNoResult(t *testing.T) {
+	dir, res := standard(t)
+	root := t.TempDir()
+	extract(t, dir, res.Manifests[0], root)
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	if s, err := scanDir(ctx, root, "image", "affix test"); !errors.Is(err, context.Canceled) {
+		n := -1
+		if s != nil {
+			n = s.Artifacts.Packages.PackageCount()
+		}
+		t.Errorf("scan with a canceled context: %d packages, error %v; want context.Canceled", n, err)
+	}
+}

@@ -90,17 +90,20 @@ func (c valuesFrom) Value(key any) any {
 	return c.values.Value(key)
 }
 
-// createSBOM runs syft on src.
+// createSBOM runs syft on src. A scan whose context ends is an error even
+// when syft returns no error: syft's task runner stops starting catalogers
+// on cancellation and returns what the finished ones found, often nothing,
+// which must never become (or be cached as) the image's SBOM.
 func createSBOM(ctx context.Context, src source.Source, generator string) (*sbom.SBOM, error) {
 	sctx, err := withLicenseScanner(ctx)
 	if err != nil {
 		return nil, err
 	}
 	s, err := syft.CreateSBOM(sctx, src, syftConfig(generator))
+	if cerr := ctx.Err(); cerr != nil {
+		return nil, cerr
+	}
 	if err != nil {
-		if ctx.Err() != nil {
-			return nil, ctx.Err()
-		}
 		return nil, err
 	}
 	return s, nil
