@@ -132,6 +132,13 @@ func ConfigFromEnv(environ []string) (Config, error) {
 	if err != nil {
 		return Config{}, err
 	}
+	for _, e := range extras {
+		if e.Name == cfg.Targets[0].Name {
+			// Both would be written to DESTINATION/<Name>.spdx.json, the
+			// later replacing the final image's SBOM.
+			return Config{}, fmt.Errorf("%s: extra target %s has the name of %s=%s: %w", EnvSourceExtras, e.Path, EnvSource, src, ErrProtocol)
+		}
+	}
 	cfg.Targets = append(cfg.Targets, extras...)
 	if err := cfg.parseParams(env); err != nil {
 		return Config{}, err
@@ -154,8 +161,8 @@ func requiredDir(env map[string]string, name string) (string, error) {
 	return p, nil
 }
 
-// extraTargets lists the directories in dir, sorted by name; none when
-// dir is empty or does not exist.
+// extraTargets lists the directories in dir (not symbolic links to
+// directories), sorted by name; none when dir is empty or does not exist.
 func extraTargets(dir string) ([]Target, error) {
 	if dir == "" {
 		return nil, nil
@@ -169,12 +176,12 @@ func extraTargets(dir string) ([]Target, error) {
 	}
 	var out []Target
 	for _, e := range ents {
-		p := filepath.Join(dir, e.Name())
-		fi, err := os.Stat(p)
-		if err != nil || !fi.IsDir() {
-			continue // BuildKit mounts directories only
+		// BuildKit mounts directories only; a symbolic link (which could
+		// lead anywhere on the scanner's host) or a file is not a target.
+		if !e.IsDir() {
+			continue
 		}
-		out = append(out, Target{Name: e.Name(), Path: p})
+		out = append(out, Target{Name: e.Name(), Path: filepath.Join(dir, e.Name())})
 	}
 	slices.SortFunc(out, func(a, b Target) int { return strings.Compare(a.Name, b.Name) })
 	return out, nil

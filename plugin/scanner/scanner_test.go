@@ -97,7 +97,10 @@ func TestConfigFromEnv(t *testing.T) {
 	file := filepath.Join(root, "file")
 	os.WriteFile(file, nil, 0o644)
 	os.WriteFile(filepath.Join(extras, "not-a-dir"), nil, 0o644)
+	os.Symlink(root, filepath.Join(extras, "sbom-link"))
 	base := []string{EnvSource + "=" + src, EnvDestination + "=" + dest}
+	clash := filepath.Join(root, "clash")
+	os.MkdirAll(filepath.Join(clash, "sbom"), 0o755)
 
 	tests := []struct {
 		name       string
@@ -108,8 +111,9 @@ func TestConfigFromEnv(t *testing.T) {
 		ignored    []string
 	}{
 		{name: "minimal", env: base, wantNames: []string{"sbom"}},
-		{name: "extras sorted, files skipped", env: append(base, EnvSourceExtras+"="+extras+"/"), wantNames: []string{"sbom", "sbom-base", "sbom-build"}},
+		{name: "extras sorted, files and symlinks skipped", env: append(base, EnvSourceExtras+"="+extras+"/"), wantNames: []string{"sbom", "sbom-base", "sbom-build"}},
 		{name: "extras empty", env: append(base, EnvSourceExtras+"="), wantNames: []string{"sbom"}},
+		{name: "extra named as the source", env: append(base, EnvSourceExtras+"="+clash), wantErr: ErrProtocol},
 		{name: "extras missing", env: append(base, EnvSourceExtras+"="+filepath.Join(root, "nope")), wantNames: []string{"sbom"}},
 		{name: "no destination", env: base[:1], wantErr: ErrProtocol},
 		{name: "no source", env: base[1:], wantErr: ErrProtocol},
