@@ -28,6 +28,10 @@ var (
 	// kept overwriting it, or reading the index kept failing (the error
 	// then wraps the last failure too). The tag was not moved.
 	ErrReferrerLost = errors.New("referrer entry not stable in the referrers index")
+	// ErrTagUnknown means a tag write got no answer from the registry (the
+	// connection broke or timed out after the request was sent): the tag
+	// may or may not point at the new index. Rerunning the push settles it.
+	ErrTagUnknown = errors.New("no answer to the tag write: the tag may have moved")
 	// ErrInvalidArtifact means an artifact cannot be attached as given
 	// (no subject, an SBOM on an index, no content).
 	ErrInvalidArtifact = errors.New("invalid artifact")

@@ -847,11 +847,32 @@ func (p *Push) Commit(ctx context.Context) (*Result, error) {
 		if ref == "" {
 			ref = p.plan.desc.Digest.String()
 		}
-		if err := p.pushManifest(ctx, p.plan, ref); err != nil {
-			return nil, fmt.Errorf("writing %s: %w", ref, err)
+		tctx, cancel := commitContext(ctx)
+		defer cancel()
+		if err := p.pushManifest(tctx, p.plan, ref); err != nil {
+			return nil, fmt.Errorf("writing %s: %w", ref, tagError(err))
 		}
 	}
 	return p.result(), nil
+}
+
+// Tag points tag at the index (or manifest) a successful Commit wrote, as
+// Commit writes its own tag: the index is pushed again under tag, an
+// interrupt does not cut the write short, and a write whose answer was
+// lost is ErrTagUnknown.
+func (p *Push) Tag(ctx context.Context, tag string) error {
+	p.mu.Lock()
+	ok := p.committed && !p.aborted && p.plan != nil
+	p.mu.Unlock()
+	if !ok {
+		return fmt.Errorf("tag %s: %w", tag, ErrPushClosed)
+	}
+	tctx, cancel := commitContext(ctx)
+	defer cancel()
+	if err := p.pushManifest(tctx, p.plan, tag); err != nil {
+		return fmt.Errorf("writing %s: %w", tag, tagError(err))
+	}
+	return nil
 }
 
 // Abort ends a push that will not be committed: it cancels every

@@ -10,7 +10,6 @@ import (
 	"strings"
 	"sync"
 
-	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
 	"github.com/spf13/cobra"
 	"golang.org/x/sync/errgroup"
 
@@ -26,13 +25,13 @@ type sink struct {
 	// verb and name label its progress tasks ("push REPO", "export DIR").
 	verb, name string
 	push       *exporter.Push
-	target     exporter.Target
 	// tags are the tags of a repository; the first is written by Commit,
 	// the others after it.
 	tags   []string
 	result *exporter.Result
-	// moved are the tags written.
-	moved []string
+	// moved are the tags written; unknown those whose write got no answer
+	// (exporter.ErrTagUnknown).
+	moved, unknown []string
 }
 
 func (s *sink) task(what string) string { return s.verb + " " + s.name + ": " + what }
@@ -169,7 +168,7 @@ func (r *buildRun) openSinks(ctx context.Context, g *globalOptions, o buildOptio
 			if err != nil {
 				return err
 			}
-			s := &sink{verb: "push", name: rt.name(), target: tgt, tags: rt.tags}
+			s := &sink{verb: "push", name: rt.name(), tags: rt.tags}
 			s.push = exporter.New(tgt, img, exporter.Options{
 				Tag:            rt.tags[0],
 				MaxConcurrency: o.maxConcurrency,
@@ -187,7 +186,7 @@ func (r *buildRun) openSinks(ctx context.Context, g *globalOptions, o buildOptio
 		if r.plan.output.dest == "-" {
 			name = "stdout"
 		}
-		s := &sink{verb: "export", name: name, target: tgt}
+		s := &sink{verb: "export", name: name}
 		// By digest: the index keeps the index.json entry BuildKit named.
 		s.push = exporter.New(tgt, img, exporter.Options{Logf: debugf(g, stderr)})
 		r.sinks = append(r.sinks, s)
@@ -262,20 +261,32 @@ func (r *buildRun) run(ctx context.Context) error {
 	}
 	wg.Wait()
 	if err := errors.Join(errs...); err != nil {
-		var moved, stayed []string
+		var moved, unknown, stayed []string
 		for _, s := range pushes {
 			for _, t := range s.tags {
-				if slices.Contains(s.moved, t) {
+				switch {
+				case slices.Contains(s.moved, t):
 					moved = append(moved, s.name+":"+t)
-				} else {
+				case slices.Contains(s.unknown, t):
+					unknown = append(unknown, s.name+":"+t)
+				default:
 					stayed = append(stayed, s.name+":"+t)
 				}
 			}
 		}
-		if len(moved) == 0 {
+		if len(moved) == 0 && len(unknown) == 0 {
 			return fmt.Errorf("no tag moved: %w", err)
 		}
-		return fmt.Errorf("tags moved: %s; not moved: %s: %w", strings.Join(moved, ", "), strings.Join(stayed, ", "), err)
+		var parts []string
+		for _, p := range []struct {
+			what string
+			tags []string
+		}{{"tags moved", moved}, {"may have moved (rerun to settle)", unknown}, {"not moved", stayed}} {
+			if len(p.tags) > 0 {
+				parts = append(parts, p.what+": "+strings.Join(p.tags, ", "))
+			}
+		}
+		return fmt.Errorf("%s: %w", strings.Join(parts, "; "), err)
 	}
 	return nil
 }
@@ -343,6 +354,9 @@ func (r *buildRun) commit(ctx context.Context, s *sink) error {
 	return r.prog.Task(ctx, s.task(what), func(ctx context.Context) error {
 		res, err := s.push.Commit(ctx)
 		if err != nil {
+			if errors.Is(err, exporter.ErrTagUnknown) && len(s.tags) > 0 {
+				s.unknown = append(s.unknown, s.tags[0])
+			}
 			return fmt.Errorf("%s %s: %w", s.verb, s.name, err)
 		}
 		s.result = res
@@ -352,18 +366,14 @@ func (r *buildRun) commit(ctx context.Context, s *sink) error {
 		for m, mode := range res.Modes {
 			frontend.Logf(ctx, "referrers: %s (%s)", mode, m)
 		}
-		if len(s.tags) > 1 {
-			data, err := oci.ReadBlob(ctx, r.layout, r.res.Index, oci.MaxManifestSize)
-			if err != nil {
-				return err
-			}
-			root := ocispec.Descriptor{MediaType: r.res.Index.MediaType, Digest: r.res.Index.Digest, Size: r.res.Index.Size}
-			for _, t := range s.tags[1:] {
-				if _, err := s.target.PushManifest(ctx, root, data, t, ""); err != nil {
-					return fmt.Errorf("%s %s: tag %s: %w", s.verb, s.name, t, err)
+		for _, t := range s.tags[min(1, len(s.tags)):] {
+			if err := s.push.Tag(ctx, t); err != nil {
+				if errors.Is(err, exporter.ErrTagUnknown) {
+					s.unknown = append(s.unknown, t)
 				}
-				s.moved = append(s.moved, t)
+				return fmt.Errorf("%s %s: tag %s: %w", s.verb, s.name, t, err)
 			}
+			s.moved = append(s.moved, t)
 		}
 		for _, t := range s.tags {
 			frontend.Logf(ctx, "%s:%s@%s", s.name, t, res.Root.Digest)

@@ -47,6 +47,9 @@ const (
 	// Status answers Code with an empty body (no WWW-Authenticate on a
 	// 401) without forwarding.
 	Status
+	// LoseAnswer forwards the request (the registry acts on it) and closes
+	// the connection without sending the registry's answer.
+	LoseAnswer
 )
 
 func (a Action) String() string {
@@ -69,6 +72,8 @@ func (a Action) String() string {
 		return "stall"
 	case Status:
 		return "status"
+	case LoseAnswer:
+		return "lose-answer"
 	}
 	return fmt.Sprintf("action(%d)", int(a))
 }
@@ -176,6 +181,9 @@ func NewProxy(host string) *Proxy {
 			w.Header().Set("Content-Type", "application/json")
 			w.WriteHeader(http.StatusTooManyRequests)
 			io.WriteString(w, `{"errors":[{"code":"TOOMANYREQUESTS","message":"injected 429"}]}`)
+		case LoseAnswer:
+			rp.ServeHTTP(httptest.NewRecorder(), r)
+			fallthrough
 		case Drop:
 			hj, ok := w.(http.Hijacker)
 			if !ok {

@@ -1,0 +1,105 @@
+package exporter_test
+
+import (
+	"context"
+	"errors"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/affix-oci/affix/exporter"
+	"github.com/affix-oci/affix/internal/registrytest"
+)
+
+// TestCommitOutcome: the tag write is the push's commit point. An
+// interrupt while it is in flight lets it finish (the tag moved, Commit
+// succeeds); a write whose answer is lost is ErrTagUnknown (here it did
+// move); a write the registry refused is not (the tag stayed).
+func TestCommitOutcome(t *testing.T) {
+	tagPUT := registrytest.Fault{Method: "PUT", Path: "/manifests/v1$"}
+	for _, tc := range []struct {
+		name      string
+		action    registrytest.Action
+		interrupt bool
+		wantErr   bool
+		unknown   bool
+		moved     bool
+	}{
+		{name: "interrupted in flight", action: registrytest.Slow, interrupt: true, moved: true},
+		{name: "answer lost", action: registrytest.LoseAnswer, wantErr: true, unknown: true, moved: true},
+		{name: "refused", action: registrytest.Status, wantErr: true},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			sc := newFaultScene(t, registrytest.OlaregAPI, false)
+			c, _ := client(nil)
+			p := exporter.New(target(t, sc.proxy.Host, "app", c), &exporter.Image{Source: sc.l, Root: sc.res.Index}, exporter.Options{Tag: "v1"})
+			defer p.Abort()
+			if err := p.Images(context.Background()); err != nil {
+				t.Fatal(err)
+			}
+			for _, m := range sc.res.Manifests {
+				if _, err := p.Attach(context.Background(), sbomArtifact(m)); err != nil {
+					t.Fatal(err)
+				}
+			}
+			f := tagPUT
+			f.Action, f.Delay, f.Code = tc.action, 300*time.Millisecond, 400
+			sc.proxy.Inject(f)
+			ctx, cancel := context.WithCancel(context.Background())
+			defer cancel()
+			if tc.interrupt {
+				go func() {
+					for !slices.ContainsFunc(sc.proxy.Log(), func(l string) bool { return strings.HasPrefix(l, "PUT /v2/app/manifests/v1 ") }) {
+						time.Sleep(5 * time.Millisecond)
+					}
+					cancel()
+				}()
+			}
+			_, err := p.Commit(ctx)
+			if (err != nil) != tc.wantErr || errors.Is(err, exporter.ErrTagUnknown) != tc.unknown {
+				t.Errorf("Commit: %v; want error %v, ErrTagUnknown %v", err, tc.wantErr, tc.unknown)
+			}
+			want := sc.oldRes.Index.Digest
+			if tc.moved {
+				want = sc.res.Index.Digest
+			}
+			if got := resolve(t, sc.reg.Host, "app", "v1"); got != want {
+				t.Errorf("tag names %s, want %s (moved %v)", got, want, tc.moved)
+			}
+			if tc.interrupt && ctx.Err() == nil {
+				t.Errorf("the push was not interrupted during the tag write")
+			}
+		})
+	}
+}
+
+// TestPushTag: Tag points more tags at the committed index, only after
+// a successful Commit.
+func TestPushTag(t *testing.T) {
+	ctx := context.Background()
+	reg := registrytest.Start(t, registrytest.OlaregNoAPI, registrytest.Options{})
+	l, res := source(t, twoPlatforms(false))
+	c, _ := client(nil)
+	p := exporter.New(target(t, reg.Host, "app", c), &exporter.Image{Source: l, Root: res.Index}, exporter.Options{Tag: "v1"})
+	if err := p.Tag(ctx, "early"); !errors.Is(err, exporter.ErrPushClosed) {
+		t.Errorf("Tag before Commit: %v, want ErrPushClosed", err)
+	}
+	if err := p.Images(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := p.Commit(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if err := p.Tag(ctx, "v1.0"); err != nil {
+		t.Fatal(err)
+	}
+	for _, tag := range []string{"v1", "v1.0"} {
+		if got := resolve(t, reg.Host, "app", tag); got != res.Index.Digest {
+			t.Errorf("%s names %s, want %s", tag, got, res.Index.Digest)
+		}
+	}
+	if got := resolve(t, reg.Host, "app", "early"); got != "" {
+		t.Errorf("early names %s", got)
+	}
+}
