@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"slices"
 	"strings"
 
 	"github.com/opencontainers/go-digest"
@@ -40,9 +41,10 @@ org.opencontainers.image.created wins. An SBOM referrer must hold exactly
 one layer whose media type is its artifact type (application/spdx+json or
 application/vnd.cyclonedx+json); one that does not (oras attach gives a file
 application/vnd.oci.image.layer.v1.tar unless told FILE:TYPE; two files make
-two layers) is skipped with a note on stderr naming its digest and layers,
-and the next newest is taken. When none fits, the error lists each with its
-layers. Without an SBOM referrer, an SPDX in-toto referrer (--sbom-format
+two layers), or one still listed whose manifest or SBOM blob is gone
+(deleted; a registry without the referrers API keeps the referrers-tag
+entry), is skipped with a note on stderr naming its digest and why, and the
+next newest is taken. When none fits, the error lists each. Without an SBOM referrer, an SPDX in-toto referrer (--sbom-format
 spdx-intoto, affix convert --keep-intoto), else a BuildKit in-index SPDX
 attestation is used (the statement's predicate is printed).
 
@@ -166,6 +168,12 @@ func chooseSBOM(cmd *cobra.Command, tgt oci.Fetcher, images []oci.Image, subject
 		var skipped []string
 		for _, d := range cands {
 			m, err := readReferrer(cmd, tgt, d)
+			if gone(err) {
+				// Deleted, while the referrers tag still lists it (a
+				// registry without the API keeps the entry).
+				skipped = append(skipped, fmt.Sprintf("%s: listed, but its manifest is gone: %v", d.Digest, err))
+				continue
+			}
 			if err != nil {
 				return nil, err
 			}
@@ -173,10 +181,18 @@ func chooseSBOM(cmd *cobra.Command, tgt oci.Fetcher, images []oci.Image, subject
 				skipped = append(skipped, fmt.Sprintf("%s: %v", d.Digest, err))
 				continue
 			}
+			src, err := readSBOM(cmd, tgt, d, m)
+			if gone(err) {
+				skipped = append(skipped, fmt.Sprintf("%s: its SBOM blob is gone: %v", d.Digest, err))
+				continue
+			}
+			if err != nil {
+				return nil, err
+			}
 			for _, s := range skipped {
 				fmt.Fprintf(cmd.ErrOrStderr(), "affix: skipped %s SBOM referrer %s; taking the next newest\n", format, s)
 			}
-			return readSBOM(cmd, tgt, d, m)
+			return src, nil
 		}
 		return nil, fmt.Errorf("no usable %s SBOM referrer of %s: %s", format, subject, strings.Join(skipped, "; "))
 	}
@@ -196,7 +212,7 @@ func chooseSBOM(cmd *cobra.Command, tgt oci.Fetcher, images []oci.Image, subject
 			return src, nil
 		}
 	}
-	return attestationSBOM(cmd, tgt, images, subject, format)
+	return attestationSBOM(cmd, tgt, images, subject, refs, format)
 }
 
 // readReferrer reads a referrer manifest, digest-verified: what --verify
@@ -275,7 +291,9 @@ func readStatement(cmd *cobra.Command, tgt oci.Fetcher, l ocispec.Descriptor) (*
 
 // attestationSBOM returns the SBOM predicate of a BuildKit in-index
 // attestation for subject (SPDX only: BuildKit writes SPDX statements).
-func attestationSBOM(cmd *cobra.Command, tgt oci.Fetcher, images []oci.Image, subject digest.Digest, format sbomgen.Format) (*sbomSource, error) {
+// When there is none, the error names the SBOM formats subject's
+// referrers (refs) do have.
+func attestationSBOM(cmd *cobra.Command, tgt oci.Fetcher, images []oci.Image, subject digest.Digest, refs []ocispec.Descriptor, format sbomgen.Format) (*sbomSource, error) {
 	for _, img := range images {
 		if !img.Attestation || img.Descriptor.Annotations[oci.AnnotationDockerReferenceDigest] != subject.String() || format != sbomgen.SPDXJSON {
 			continue
@@ -297,5 +315,33 @@ func attestationSBOM(cmd *cobra.Command, tgt oci.Fetcher, images []oci.Image, su
 				Doc: append(stmt.Predicate, '\n')}, nil
 		}
 	}
-	return nil, fmt.Errorf("no %s SBOM referrer of %s (and no BuildKit SPDX attestation)", format, subject)
+	msg := fmt.Sprintf("no %s SBOM referrer of %s", format, subject)
+	if format == sbomgen.SPDXJSON {
+		msg += " (nor an SPDX in-toto referrer or BuildKit SPDX attestation)"
+	}
+	if other := otherSBOMFormats(refs, format); len(other) > 0 {
+		msg += "; it has " + strings.Join(other, " and ") + " SBOM referrers: --format " + other[0]
+	}
+	return nil, errors.New(msg)
+}
+
+// gone reports whether err means listed content no longer exists: a
+// registry's 404, a layout's missing blob.
+func gone(err error) bool {
+	return errors.Is(err, exporter.ErrNotFound) || errors.Is(err, oci.ErrBlobNotFound)
+}
+
+// otherSBOMFormats returns the SBOM formats other than format that refs
+// has referrers of, in the order sbomgen lists its formats.
+func otherSBOMFormats(refs []ocispec.Descriptor, format sbomgen.Format) []string {
+	var out []string
+	for _, f := range []sbomgen.Format{sbomgen.SPDXJSON, sbomgen.CycloneDXJSON} {
+		if f == format {
+			continue
+		}
+		if slices.ContainsFunc(refs, func(r ocispec.Descriptor) bool { return r.ArtifactType == f.MediaType() }) {
+			out = append(out, f.String())
+		}
+	}
+	return out
 }

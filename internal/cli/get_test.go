@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"net/http"
 	"maps"
 	"os"
 	"path/filepath"
@@ -508,5 +509,40 @@ func TestGetSkipsMisshapedSBOM(t *testing.T) {
 				})
 			}
 		})
+	}
+}
+
+// TestGetSkipsDeletedSBOM: an SBOM referrer the referrers list still
+// names but whose manifest the registry no longer has (deleted; a
+// registry without the API keeps its referrers-tag entry) is skipped with
+// a note, and the next newest taken; asking for a format the image has no
+// SBOM in names the formats it has.
+func TestGetSkipsDeletedSBOM(t *testing.T) {
+	if testing.Short() {
+		t.Skip("scans images and runs registries")
+	}
+	cliEnv(t)
+	dir, res := variantsPair(t)
+	amd := res.Manifests[0]
+	reg := registrytest.Start(t, registrytest.OlaregNoAPI, registrytest.Options{})
+	ref := reg.Ref("app") + ":v1"
+	mustAffix(t, "push", "--insecure-registry", reg.Host, "oci-layout:"+dir, ref)
+	doc := mustAffix(t, "get", "--insecure-registry", reg.Host, "--platform", "linux/amd64", ref)
+	deleted := attachOrasStyle(t, reg, "app", amd, "2099-01-01T00:00:00Z", oci.MediaTypeSPDX)
+	proxy := registrytest.StartProxy(t, reg.Host)
+	proxy.Inject(registrytest.Fault{Method: "GET", Path: "/manifests/" + deleted.String() + "$", Action: registrytest.Status, Code: http.StatusNotFound})
+	viaProxy := strings.Replace(ref, reg.Host, proxy.Host, 1)
+
+	out, errs, code := affix(t, "get", "--insecure-registry", proxy.Host, "--platform", "linux/amd64", viaProxy)
+	if code != 0 || out != doc {
+		t.Fatalf("exit %d, stdout %.200q; want 0 and the older SBOM\nstderr: %s", code, out, errs)
+	}
+	if want := "skipped spdx-json SBOM referrer " + deleted.String() + ": listed, but its manifest is gone"; !strings.Contains(errs, want) {
+		t.Errorf("stderr lacks %q:\n%s", want, errs)
+	}
+
+	_, errs, code = affix(t, "get", "--insecure-registry", reg.Host, "--platform", "linux/amd64", "--format", "cyclonedx-json", ref)
+	if want := "no cyclonedx-json SBOM referrer of " + amd.Digest.String() + "; it has spdx-json SBOM referrers: --format spdx-json"; code != 1 || !strings.Contains(errs, want) {
+		t.Errorf("exit %d, stderr lacks %q:\n%s", code, want, errs)
 	}
 }

@@ -15,8 +15,10 @@ var (
 	ErrDigestMismatch = errors.New("content does not match its digest")
 	// ErrTruncated means an archive ended before its content did.
 	ErrTruncated = errors.New("truncated archive")
-	// ErrNoMatch means no platform manifest matched a selection.
-	ErrNoMatch = errors.New("no matching platform manifest")
+	// ErrNoMatch means nothing matched a selection: a platform, a
+	// digest, or a layout's tag. The wrapping error says what was asked
+	// for and what is there.
+	ErrNoMatch = errors.New("no match")
 	// ErrAmbiguous means several platform manifests matched a selection
 	// that must pick one.
 	ErrAmbiguous = errors.New("ambiguous platform selection")
