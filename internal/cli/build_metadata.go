@@ -93,8 +93,17 @@ func (r *buildRun) metadata() *buildMetadata {
 	return m
 }
 
+// plural formats n with noun, adding "s" unless n is 1: "1 platform",
+// "2 platforms".
+func plural(n int, noun string) string {
+	if n == 1 {
+		return fmt.Sprintf("%d %s", n, noun)
+	}
+	return fmt.Sprintf("%d %ss", n, noun)
+}
+
 func printBuild(w io.Writer, m *buildMetadata, r *buildRun) {
-	fmt.Fprintf(w, "built %s (%d platforms)\n", m.ContainerImageDigest, len(m.Platforms))
+	fmt.Fprintf(w, "built %s (%s)\n", m.ContainerImageDigest, plural(len(m.Platforms), "platform"))
 	for i, p := range m.Platforms {
 		line := fmt.Sprintf("  %-14s %s", p.Platform, p.Digest)
 		if res := r.sboms[i]; res != nil {
@@ -102,7 +111,7 @@ func printBuild(w io.Writer, m *buildMetadata, r *buildRun) {
 			if res.Cached {
 				how = ", cached"
 			}
-			line += fmt.Sprintf("  %d packages%s", res.PackageCount(), how)
+			line += fmt.Sprintf("  %s%s", plural(res.PackageCount(), "package"), how)
 		}
 		fmt.Fprintln(w, line)
 		for _, ref := range p.Referrers {

@@ -207,7 +207,7 @@ func (r *buildRun) run(ctx context.Context) error {
 				if err := s.push.Images(ctx); err != nil {
 					return err
 				}
-				frontend.Logf(ctx, "%d platform manifests by digest", len(r.platforms))
+				frontend.Logf(ctx, "%s by digest", plural(len(r.platforms), "platform manifest"))
 				return nil
 			})
 		})
@@ -317,7 +317,7 @@ func (r *buildRun) scan(ctx context.Context, img oci.Image) (*sbomgen.Result, er
 		if res.Cached {
 			how = "cached"
 		}
-		frontend.Logf(ctx, "%s: %d packages (%s), %s", img.Descriptor.Digest, res.PackageCount(), packageTypes(res.Packages), how)
+		frontend.Logf(ctx, "%s: %s (%s), %s", img.Descriptor.Digest, plural(res.PackageCount(), "package"), packageTypes(res.Packages), how)
 		return nil
 	})
 	if err != nil {

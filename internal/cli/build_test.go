@@ -574,3 +574,32 @@ func TestParseAttests(t *testing.T) {
 		t.Errorf("--provenance with --attest type=provenance: %v", err)
 	}
 }
+
+// TestPrintBuildPlural: the summary counts in words that agree with the
+// number ("1 platform", "2 platforms").
+func TestPrintBuildPlural(t *testing.T) {
+	for _, c := range []struct {
+		n    int
+		want string
+	}{{0, "(0 platforms)"}, {1, "(1 platform)"}, {2, "(2 platforms)"}} {
+		m := &buildMetadata{ContainerImageDigest: digest.FromString("index")}
+		r := &buildRun{plan: &buildPlan{}}
+		for i := range c.n {
+			m.Platforms = append(m.Platforms, platformMeta{Platform: "linux/amd64", Digest: digest.FromString(string(rune('a' + i)))})
+			r.sboms = append(r.sboms, nil)
+		}
+		var b bytes.Buffer
+		printBuild(&b, m, r)
+		if first, _, _ := strings.Cut(b.String(), "\n"); !strings.HasSuffix(first, c.want) {
+			t.Errorf("%d platforms: %q, want it to end in %q", c.n, first, c.want)
+		}
+	}
+	for _, c := range []struct {
+		n    int
+		want string
+	}{{0, "0 packages"}, {1, "1 package"}, {13, "13 packages"}} {
+		if got := plural(c.n, "package"); got != c.want {
+			t.Errorf("plural(%d): %q, want %q", c.n, got, c.want)
+		}
+	}
+}
