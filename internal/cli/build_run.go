@@ -36,6 +36,17 @@ type sink struct {
 
 func (s *sink) task(what string) string { return s.verb + " " + s.name + ": " + what }
 
+// modeLine describes how the referrers of where (a repository, or the
+// layout's source) were written. A layout is named as the user gave it
+// (the --output dest), not by the build's temporary directory the tar is
+// made from.
+func (s *sink) modeLine(where string, mode exporter.Mode) string {
+	if s.verb == "export" {
+		where = s.name
+	}
+	return fmt.Sprintf("referrers: %s (%s)", mode, where)
+}
+
 // buildRun is the state of one build command after the image is built.
 type buildRun struct {
 	plan   *buildPlan
@@ -364,7 +375,7 @@ func (r *buildRun) commit(ctx context.Context, s *sink) error {
 			s.moved = append(s.moved, s.tags[0])
 		}
 		for m, mode := range res.Modes {
-			frontend.Logf(ctx, "referrers: %s (%s)", mode, m)
+			frontend.Logf(ctx, "%s", s.modeLine(m, mode))
 		}
 		for _, t := range s.tags[min(1, len(s.tags)):] {
 			if err := s.push.Tag(ctx, t); err != nil {

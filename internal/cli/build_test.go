@@ -603,3 +603,22 @@ func TestPrintBuildPlural(t *testing.T) {
 		}
 	}
 }
+
+// TestSinkModeLine: a layout's referrers line names the --output dest as
+// given, never the temporary directory the tar is made from.
+func TestSinkModeLine(t *testing.T) {
+	for _, c := range []struct {
+		sink  sink
+		where string
+		mode  exporter.Mode
+		want  string
+	}{
+		{sink{verb: "push", name: "r.example/a"}, "r.example/a", exporter.ModeTagSchema, "referrers: tag-schema (r.example/a)"},
+		{sink{verb: "export", name: "out/app.tar"}, "oci-layout:/tmp/affix-build-123", exporter.ModeLayout, "referrers: oci-layout (out/app.tar)"},
+		{sink{verb: "export", name: "stdout"}, "oci-layout:/tmp/affix-build-123", exporter.ModeLayout, "referrers: oci-layout (stdout)"},
+	} {
+		if got := c.sink.modeLine(c.where, c.mode); got != c.want {
+			t.Errorf("%s %s: %q, want %q", c.sink.verb, c.sink.name, got, c.want)
+		}
+	}
+}
