@@ -88,7 +88,8 @@ func executableStamp() (string, error) {
 // so a damaged entry is detected and ignored (and rewritten by the next
 // scan). Files are written to a temporary name and renamed into place.
 type cache struct {
-	dir string
+	dir  string
+	base string // must exist before anything is created beneath it; "" for no check
 }
 
 // cacheHeader is the first line of a cache file.
@@ -151,6 +152,11 @@ func (c *cache) put(key string, f Format, data []byte, pkgs map[string]int) (err
 		return err
 	}
 	p := c.path(key, f)
+	if c.base != "" {
+		if fi, err := os.Stat(c.base); err != nil || !fi.IsDir() {
+			return fmt.Errorf("sbom cache: %s is not a directory: not creating %s", c.base, c.dir)
+		}
+	}
 	if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
 		return fmt.Errorf("sbom cache: %w", err)
 	}

@@ -58,7 +58,12 @@ type Options struct {
 	Name string
 	// CacheDir is where encoded documents are cached. Empty means
 	// $AFFIX_CACHE_DIR/sbom, else os.UserCacheDir()/affix/sbom; with no
-	// usable directory, nothing is cached. A development build (see
+	// usable directory, nothing is cached. A relative path is made
+	// absolute (against the working directory) when New is called. The
+	// cache root (CacheDir, $AFFIX_CACHE_DIR or os.UserCacheDir()) is
+	// created if missing, but never its parent: with HOME=/nonexistent
+	// (Debian's convention for system users) nothing is created and
+	// nothing is cached. A development build (see
 	// version.Info.Exact) keys its entries also by its executable's path,
 	// size and modification time, and caches nothing when it cannot
 	// stat its executable.
@@ -169,8 +174,8 @@ func New(opts Options) (*Generator, error) {
 	}
 	g.created = g.created.UTC().Truncate(time.Second)
 	if !opts.NoCache {
-		if dir := cacheDir(opts.CacheDir); dir != "" {
-			g.cache = &cache{dir: dir}
+		if dir, base := cacheDir(opts.CacheDir); dir != "" {
+			g.cache = &cache{dir: dir, base: base}
 			if !version.Get().Exact() {
 				stamp, err := executableStamp()
 				if err != nil {
@@ -198,18 +203,30 @@ func sourceDateEpoch() (time.Time, error) {
 	return time.Unix(sec, 0).UTC(), nil
 }
 
-// cacheDir resolves Options.CacheDir.
-func cacheDir(dir string) string {
-	if dir != "" {
-		return dir
+// cacheDir resolves Options.CacheDir to an absolute directory, and
+// returns with it the directory that must already exist for the cache to
+// be used: the parent of the cache root (Options.CacheDir,
+// $AFFIX_CACHE_DIR or os.UserCacheDir()), so that the root may be created
+// but nothing above it, such as a HOME that does not exist. dir is empty
+// when there is no cache directory.
+func cacheDir(opt string) (dir, base string) {
+	root, sub := opt, ""
+	switch {
+	case opt != "":
+	case os.Getenv(EnvCacheDir) != "":
+		root, sub = os.Getenv(EnvCacheDir), "sbom"
+	default:
+		r, err := os.UserCacheDir() // fails on a relative $XDG_CACHE_HOME, or no $HOME
+		if err != nil {
+			return "", ""
+		}
+		root, sub = r, filepath.Join("affix", "sbom")
 	}
-	if root := os.Getenv(EnvCacheDir); root != "" {
-		return filepath.Join(root, "sbom")
+	root, err := filepath.Abs(root)
+	if err != nil {
+		return "", ""
 	}
-	if root, err := os.UserCacheDir(); err == nil {
-		return filepath.Join(root, "affix", "sbom")
-	}
-	return ""
+	return filepath.Join(root, sub), filepath.Dir(root)
 }
 
 // Formats returns the formats the Generator encodes, in order.
