@@ -3,6 +3,7 @@ package cli
 import (
 	"errors"
 	"fmt"
+	"io/fs"
 	"os"
 	"slices"
 	"strconv"
@@ -552,6 +553,9 @@ func runBuild(cmd *cobra.Command, g *globalOptions, contextDir string, o buildOp
 	if err != nil {
 		return err
 	}
+	if err := removeOldOutputs(map[string]string{"--iidfile": o.iidFile, "--metadata-file": o.metadataFile}); err != nil {
+		return err
+	}
 	err = build(cmd, g, contextDir, o, p)
 	for _, r := range p.repos {
 		if err != nil && strings.Contains(err.Error(), r.ref.Registry) {
@@ -559,4 +563,21 @@ func runBuild(cmd *cobra.Command, g *globalOptions, contextDir string, o buildOp
 		}
 	}
 	return err
+}
+
+// removeOldOutputs removes the files that the flags name (flag to path;
+// an empty path is none), as buildx removes its --iidfile before it
+// builds: a build that fails then leaves no digest of an earlier one for
+// a CI step to pick up. plan has checked the paths (not directories, in
+// directories that take new files).
+func removeOldOutputs(files map[string]string) error {
+	for flag, path := range files {
+		if path == "" {
+			continue
+		}
+		if err := os.Remove(path); err != nil && !errors.Is(err, fs.ErrNotExist) {
+			return fmt.Errorf("%s %s: removing the file of an earlier build: %w", flag, path, err)
+		}
+	}
+	return nil
 }

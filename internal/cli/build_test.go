@@ -622,3 +622,46 @@ func TestSinkModeLine(t *testing.T) {
 		}
 	}
 }
+
+// TestBuildRemovesOldOutputs: --iidfile and --metadata-file of an earlier
+// build are removed before the build starts, so a failed build leaves no
+// stale digest behind (as buildx does for --iidfile).
+func TestBuildRemovesOldOutputs(t *testing.T) {
+	cliEnv(t)
+	ctxDir := t.TempDir()
+	os.WriteFile(filepath.Join(ctxDir, "Dockerfile"), []byte("FROM scratch\n"), 0o644)
+	nowhere := "unix://" + filepath.Join(t.TempDir(), "none.sock")
+	dir := t.TempDir()
+	iid, meta := filepath.Join(dir, "iid"), filepath.Join(dir, "meta.json")
+	for _, c := range []struct {
+		name string
+		args []string
+		code int
+		gone bool
+	}{
+		// Failing at the builder: the old files are gone.
+		{"unreachable builder", []string{"build", "--builder", nowhere, "--progress", "quiet", "--iidfile", iid, "--metadata-file", meta, ctxDir}, 1, true},
+		// Failing in the frontend's checks, after the flags: gone too.
+		{"bad context", []string{"build", "--builder", nowhere, "--iidfile", iid, "--metadata-file", meta, filepath.Join(dir, "nocontext")}, 2, true},
+		// A command line that does not parse touches nothing.
+		{"bad flags", []string{"build", "--builder", nowhere, "--push", "--iidfile", iid, "--metadata-file", meta, ctxDir}, 2, false},
+	} {
+		for _, p := range []string{iid, meta} {
+			if err := os.WriteFile(p, []byte("stale"), 0o644); err != nil {
+				t.Fatal(err)
+			}
+		}
+		_, errs, code := affix(t, c.args...)
+		if code != c.code {
+			t.Errorf("%s: exit %d, want %d:\n%s", c.name, code, c.code, errs)
+		}
+		for _, p := range []string{iid, meta} {
+			if _, err := os.Stat(p); c.gone != errors.Is(err, os.ErrNotExist) {
+				t.Errorf("%s: %s: %v, want removed %v", c.name, p, err, c.gone)
+			}
+		}
+	}
+	if err := removeOldOutputs(map[string]string{"--iidfile": filepath.Join(dir, "absent"), "--metadata-file": ""}); err != nil {
+		t.Errorf("absent files: %v", err)
+	}
+}
