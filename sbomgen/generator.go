@@ -140,7 +140,8 @@ type Generator struct {
 }
 
 // New returns a Generator for opts. It fails on an unknown format, a
-// negative concurrency, or an invalid SOURCE_DATE_EPOCH.
+// negative concurrency, a creation time past year 9999, or an invalid
+// SOURCE_DATE_EPOCH (see ParseSourceDateEpoch).
 func New(opts Options) (*Generator, error) {
 	g := &Generator{opts: opts, name: opts.Name, generator: version.Generator()}
 	if g.name == "" {
@@ -164,6 +165,9 @@ func New(opts Options) (*Generator, error) {
 		opts.Concurrency = DefaultConcurrency
 	}
 	g.sem = make(chan struct{}, opts.Concurrency)
+	if t := opts.Created; !t.IsZero() && (t.UTC().Year() < 0 || t.Unix() > MaxSourceDateEpoch) {
+		return nil, fmt.Errorf("creation time %s: outside the years 0000 to 9999 an SBOM timestamp (RFC 3339) can hold", t.UTC().Format(time.RFC3339))
+	}
 	g.created = opts.Created
 	if g.created.IsZero() && !opts.CreatedFromImage {
 		t, err := sourceDateEpoch()
@@ -189,18 +193,39 @@ func New(opts Options) (*Generator, error) {
 	return g, nil
 }
 
-// sourceDateEpoch returns SOURCE_DATE_EPOCH, or the zero time when it is
-// unset or empty.
-func sourceDateEpoch() (time.Time, error) {
-	v := strings.TrimSpace(os.Getenv(EnvSourceDateEpoch))
+// MaxSourceDateEpoch is the largest SOURCE_DATE_EPOCH accepted,
+// 9999-12-31T23:59:59Z: the last second an RFC 3339 timestamp (SPDX
+// creationInfo.created, CycloneDX metadata.timestamp) can write.
+const MaxSourceDateEpoch = 253402300799
+
+// ParseSourceDateEpoch parses a SOURCE_DATE_EPOCH value: a whole number
+// of seconds since the Unix epoch, from 0 to MaxSourceDateEpoch, with
+// surrounding space ignored. An empty value gives the zero time. The error
+// does not name the variable; the caller, which knows it, does.
+func ParseSourceDateEpoch(v string) (time.Time, error) {
+	v = strings.TrimSpace(v)
 	if v == "" {
 		return time.Time{}, nil
 	}
 	sec, err := strconv.ParseInt(v, 10, 64)
-	if err != nil || sec < 0 {
-		return time.Time{}, fmt.Errorf("%s=%q: want a non-negative number of seconds since the Unix epoch", EnvSourceDateEpoch, v)
+	switch {
+	case err != nil || sec < 0:
+		return time.Time{}, fmt.Errorf("want a non-negative number of seconds since the Unix epoch, at most %d", int64(MaxSourceDateEpoch))
+	case sec > MaxSourceDateEpoch:
+		return time.Time{}, fmt.Errorf("after %d (%s), the last second an SBOM timestamp (RFC 3339) can hold", int64(MaxSourceDateEpoch), time.Unix(MaxSourceDateEpoch, 0).UTC().Format(time.RFC3339))
 	}
 	return time.Unix(sec, 0).UTC(), nil
+}
+
+// sourceDateEpoch returns SOURCE_DATE_EPOCH, or the zero time when it is
+// unset or empty.
+func sourceDateEpoch() (time.Time, error) {
+	v := os.Getenv(EnvSourceDateEpoch)
+	t, err := ParseSourceDateEpoch(v)
+	if err != nil {
+		return time.Time{}, fmt.Errorf("%s=%q: %w", EnvSourceDateEpoch, v, err)
+	}
+	return t, nil
 }
 
 // cacheDir resolves Options.CacheDir to an absolute directory, and

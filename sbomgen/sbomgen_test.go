@@ -907,3 +907,55 @@ func TestSbomCanceledScanIsNoResult(t *testing.T) {
 		t.Errorf("scan with a canceled context: %d packages, error %v; want context.Canceled", n, err)
 	}
 }
+
+func TestSbomParseSourceDateEpoch(t *testing.T) {
+	tests := []struct {
+		in      string
+		want    time.Time
+		wantErr string
+	}{
+		{in: "", want: time.Time{}},
+		{in: "  ", want: time.Time{}},
+		{in: "0", want: time.Unix(0, 0).UTC()},
+		{in: " 1700000000\n", want: time.Unix(1700000000, 0).UTC()},
+		{in: "253402300799", want: time.Date(9999, 12, 31, 23, 59, 59, 0, time.UTC)},
+		{in: "253402300800", wantErr: "9999-12-31T23:59:59Z"},
+		{in: "99999999999999", wantErr: "9999-12-31T23:59:59Z"},
+		{in: "99999999999999999999", wantErr: "non-negative number"}, // past int64
+		{in: "-1", wantErr: "non-negative number"},
+		{in: "1.5", wantErr: "non-negative number"},
+		{in: "context", wantErr: "non-negative number"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.in, func(t *testing.T) {
+			got, err := ParseSourceDateEpoch(tt.in)
+			if tt.wantErr != "" {
+				if err == nil || !strings.Contains(err.Error(), tt.wantErr) {
+					t.Errorf("err = %v, want one saying %q", err, tt.wantErr)
+				}
+				return
+			}
+			if err != nil || !got.Equal(tt.want) {
+				t.Errorf("= %v, %v; want %v", got, err, tt.want)
+			}
+		})
+	}
+
+	t.Run("New names the variable", func(t *testing.T) {
+		t.Setenv(EnvSourceDateEpoch, "99999999999999")
+		if _, err := New(Options{NoCache: true}); err == nil || !strings.Contains(err.Error(), `SOURCE_DATE_EPOCH="99999999999999"`) {
+			t.Errorf("New: %v", err)
+		}
+	})
+	t.Run("Options.Created past year 9999", func(t *testing.T) {
+		t.Setenv(EnvSourceDateEpoch, "")
+		for _, at := range []time.Time{time.Unix(MaxSourceDateEpoch+1, 0), time.Date(-1, 1, 1, 0, 0, 0, 0, time.UTC)} {
+			if _, err := New(Options{NoCache: true, Created: at}); err == nil {
+				t.Errorf("Created %v accepted", at)
+			}
+		}
+		if _, err := New(Options{NoCache: true, Created: time.Unix(MaxSourceDateEpoch, 0)}); err != nil {
+			t.Errorf("Created 9999-12-31T23:59:59Z: %v", err)
+		}
+	})
+}

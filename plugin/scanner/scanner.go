@@ -9,7 +9,6 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
-	"strconv"
 	"strings"
 	"time"
 
@@ -207,9 +206,9 @@ func (cfg *Config) parseParams(env map[string]string) error {
 		case key == ParamName:
 			cfg.Params.Name = strings.TrimSpace(v)
 		case key == ParamSourceDateEpoch:
-			t, err := parseEpoch(v)
+			t, err := sbomgen.ParseSourceDateEpoch(v)
 			if err != nil {
-				errs = append(errs, fmt.Errorf("%s=%q: %w", k, v, err))
+				errs = append(errs, fmt.Errorf("%s=%q: %w: %w", k, v, err, ErrInvalidParam))
 				continue
 			}
 			cfg.Params.Created = t
@@ -222,18 +221,6 @@ func (cfg *Config) parseParams(env map[string]string) error {
 		}
 	}
 	return errors.Join(errs...)
-}
-
-func parseEpoch(v string) (time.Time, error) {
-	v = strings.TrimSpace(v)
-	if v == "" {
-		return time.Time{}, nil
-	}
-	sec, err := strconv.ParseInt(v, 10, 64)
-	if err != nil || sec < 0 {
-		return time.Time{}, fmt.Errorf("want a non-negative number of seconds since the Unix epoch: %w", ErrInvalidParam)
-	}
-	return time.Unix(sec, 0).UTC(), nil
 }
 
 // Options configure Run. The zero value is usable.

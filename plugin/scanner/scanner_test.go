@@ -109,6 +109,7 @@ func TestConfigFromEnv(t *testing.T) {
 		wantNames  []string
 		wantParams Params
 		ignored    []string
+		wantText   string // the error must say this
 	}{
 		{name: "minimal", env: base, wantNames: []string{"sbom"}},
 		{name: "extras sorted, files and symlinks skipped", env: append(base, EnvSourceExtras+"="+extras+"/"), wantNames: []string{"sbom", "sbom-base", "sbom-build"}},
@@ -125,6 +126,9 @@ func TestConfigFromEnv(t *testing.T) {
 		{name: "type ignored", env: append(base, "BUILDKIT_SCAN_type=sbom"), wantNames: []string{"sbom"}, ignored: []string{"BUILDKIT_SCAN_type"}},
 		{name: "bad epoch", env: append(base, "BUILDKIT_SCAN_SOURCE_DATE_EPOCH=yesterday"), wantErr: ErrInvalidParam},
 		{name: "negative epoch", env: append(base, "BUILDKIT_SCAN_SOURCE_DATE_EPOCH=-1"), wantErr: ErrInvalidParam},
+		{name: "last epoch RFC 3339 can write", env: append(base, "BUILDKIT_SCAN_SOURCE_DATE_EPOCH=253402300799"), wantNames: []string{"sbom"},
+			wantParams: Params{Created: time.Date(9999, 12, 31, 23, 59, 59, 0, time.UTC)}},
+		{name: "epoch past year 9999", env: append(base, "BUILDKIT_SCAN_SOURCE_DATE_EPOCH=99999999999999"), wantErr: ErrInvalidParam, wantText: "BUILDKIT_SCAN_SOURCE_DATE_EPOCH"},
 		{name: "syft-scanner parameter", env: append(base, "BUILDKIT_SCAN_SELECT_CATALOGERS=+sbom-cataloger"), wantErr: ErrUnsupportedParam},
 		{name: "unknown parameter", env: append(base, "BUILDKIT_SCAN_MODE=fast"), wantErr: ErrUnknownParam},
 		{name: "other variables ignored", env: append(base, "HOME=/root", "BUILDKIT_HOST=tcp://x"), wantNames: []string{"sbom"}},
@@ -135,6 +139,9 @@ func TestConfigFromEnv(t *testing.T) {
 			if tt.wantErr != nil {
 				if !errors.Is(err, tt.wantErr) {
 					t.Fatalf("err = %v, want %v", err, tt.wantErr)
+				}
+				if !strings.Contains(err.Error(), tt.wantText) {
+					t.Errorf("err = %v, want it to say %q", err, tt.wantText)
 				}
 				return
 			}
