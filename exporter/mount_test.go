@@ -11,7 +11,8 @@ import (
 
 // TestMountFrom pushes the fixture to one repository, then to another with
 // MountFrom the first: every blob is mounted (a POST with mount= and
-// from=, answered 201), none is uploaded again.
+// from=, answered 201), none is uploaded again; Result.Blobs says so, and
+// says uploaded when the registry could not mount.
 func TestMountFrom(t *testing.T) {
 	ctx := context.Background()
 	for _, kind := range []registrytest.Kind{registrytest.OlaregAPI, registrytest.Distribution} {
@@ -23,8 +24,12 @@ func TestMountFrom(t *testing.T) {
 				t.Fatal(err)
 			}
 			c, counter := client(nil)
-			if _, err := pushAll(ctx, target(t, reg.Host, "app", c), l, res, exporter.Options{Tag: "v1", MountFrom: "base"}); err != nil {
+			got, err := pushAll(ctx, target(t, reg.Host, "app", c), l, res, exporter.Options{Tag: "v1", MountFrom: "base"})
+			if err != nil {
 				t.Fatal(err)
+			}
+			if want := (exporter.BlobCounts{Mounted: 7}); got.Blobs != want {
+				t.Errorf("blobs %+v, want %+v", got.Blobs, want)
 			}
 			mounts := 0
 			for _, line := range counter.Log() {
@@ -38,6 +43,24 @@ func TestMountFrom(t *testing.T) {
 			// Two layers and two configs, two SBOMs and the empty config.
 			if mounts != 7 {
 				t.Errorf("%d blobs mounted, want 7:\n%s", mounts, strings.Join(counter.Log(), "\n"))
+			}
+			// From a repository that does not exist, the registry answers
+			// with an upload session: each blob is uploaded, and counted so.
+			c, _ = client(nil)
+			got, err = pushAll(ctx, target(t, reg.Host, "other", c), l, res, exporter.Options{Tag: "v1", MountFrom: "nope"})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if want := (exporter.BlobCounts{Uploaded: 7}); got.Blobs != want {
+				t.Errorf("mount from a missing repository: blobs %+v, want %+v", got.Blobs, want)
+			}
+			// A rerun finds them all.
+			got, err = pushAll(ctx, target(t, reg.Host, "other", c), l, res, exporter.Options{Tag: "v1", MountFrom: "nope"})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if want := (exporter.BlobCounts{Existing: 7}); got.Blobs != want {
+				t.Errorf("rerun: blobs %+v, want %+v", got.Blobs, want)
 			}
 		})
 	}

@@ -11,6 +11,7 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/opencontainers/go-digest"
@@ -100,6 +101,7 @@ type Push struct {
 	tagLocks  map[string]*sync.Mutex
 	putLocks  map[digest.Digest]*sync.Mutex
 	referrers []Referrer
+	blobCount BlobCounts
 	closed    bool // Commit or Abort called: no Attach, no second Commit
 	sealed    bool // Ready or Abort called: no verification starts
 	aborted   bool
@@ -149,6 +151,17 @@ type Result struct {
 	Referrers []Referrer
 	// Modes is the referrers mode used, by repository.
 	Modes map[string]Mode
+	// Blobs counts the blobs by what the push did with them.
+	Blobs BlobCounts
+}
+
+// BlobCounts counts the blobs a push made sure the target has (the
+// image's configs and layers, its referrers'), each once, by what it did:
+// found them there, mounted them from Options.MountFrom, or uploaded them.
+type BlobCounts struct {
+	Existing int `json:"existing"`
+	Mounted  int `json:"mounted"`
+	Uploaded int `json:"uploaded"`
 }
 
 type task struct {
@@ -384,17 +397,38 @@ func (p *Push) uploadBlob(ctx context.Context, d ocispec.Descriptor, open func()
 	}
 	if ok {
 		p.logf("blob %s exists", d.Digest)
+		p.countBlob(&p.blobCount.Existing)
 		return nil
 	}
+	// A registry that cannot mount (no such repository, no access)
+	// answers the mount with an upload session: the content is then read.
+	var read atomic.Bool
+	counted := func() (io.ReadCloser, error) {
+		read.Store(true)
+		return open()
+	}
 	if m, isMounter := p.target.(Mounter); isMounter && p.opts.MountFrom != "" {
-		err = m.Mount(ctx, d, p.opts.MountFrom, open)
+		err = m.Mount(ctx, d, p.opts.MountFrom, counted)
 	} else {
-		err = p.target.PushBlob(ctx, d, open)
+		err = p.target.PushBlob(ctx, d, counted)
 	}
-	if err == nil {
-		p.logf("uploaded blob %s (%d bytes)", d.Digest, d.Size)
+	if err != nil {
+		return err
 	}
-	return err
+	if !read.Load() && p.opts.MountFrom != "" {
+		p.logf("mounted blob %s from %s", d.Digest, p.opts.MountFrom)
+		p.countBlob(&p.blobCount.Mounted)
+		return nil
+	}
+	p.logf("uploaded blob %s (%d bytes)", d.Digest, d.Size)
+	p.countBlob(&p.blobCount.Uploaded)
+	return nil
+}
+
+func (p *Push) countBlob(n *int) {
+	p.mu.Lock()
+	*n++
+	p.mu.Unlock()
 }
 
 // load reads the image graph under d from the source.
@@ -898,7 +932,7 @@ func (p *Push) Abort() {
 func (p *Push) result() *Result {
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	r := &Result{Target: p.target.Name(), Referrers: slices.Clone(p.referrers), Modes: map[string]Mode{}}
+	r := &Result{Target: p.target.Name(), Referrers: slices.Clone(p.referrers), Modes: map[string]Mode{}, Blobs: p.blobCount}
 	if p.mode != "" {
 		r.Modes[p.target.Name()] = p.mode
 	}

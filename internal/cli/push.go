@@ -13,6 +13,7 @@ import (
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
 	"github.com/spf13/cobra"
 	"golang.org/x/sync/errgroup"
+	"oras.land/oras-go/v2/registry"
 
 	"github.com/affix-oci/affix/exporter"
 	"github.com/affix-oci/affix/internal/oci"
@@ -71,7 +72,7 @@ Registries are reached over HTTPS unless named with --insecure-registry.`,
 	o.registryOptions.addFlags(f)
 	f.StringArrayVar(&o.formats, "sbom-format", nil, "SBOM referrer format: spdx-json (default), cyclonedx-json, spdx-intoto (SPDX in an in-toto statement); repeatable")
 	f.IntVar(&o.maxConcurrency, "max-concurrency", 4, "uploads at once")
-	f.StringVar(&o.mountFrom, "mount-from", "", "repository of the same registry to mount blobs from")
+	f.StringVar(&o.mountFrom, "mount-from", "", "repository of the same registry to mount blobs from, REPO or HOST/REPO")
 	f.BoolVar(&o.stripAttestations, "strip-attestations", false, "leave BuildKit attestation manifests out of the pushed index (it gets a new digest)")
 	f.StringVar(&o.metadataFile, "metadata-file", "", "write what was pushed (digests, referrers, referrers mode, request counts) as JSON to FILE")
 	f.StringVar(&o.name, "name", "", "image name the SBOMs use (default: REF)")
@@ -100,6 +101,10 @@ func push(cmd *cobra.Command, g *globalOptions, source, refStr string, o pushOpt
 	}
 	if _, err := digest.Parse(ref.Reference); err == nil {
 		return usageError(fmt.Errorf("REF %q: push needs a tag, not a digest", refStr))
+	}
+	mountFrom, err := mountRepository(o.mountFrom, ref)
+	if err != nil {
+		return err
 	}
 	formats, err := sbomFormats(o.formats)
 	if err != nil {
@@ -144,7 +149,7 @@ func push(cmd *cobra.Command, g *globalOptions, source, refStr string, o pushOpt
 	p := exporter.New(tgt, &exporter.Image{Source: l, Root: root}, exporter.Options{
 		Tag:               ref.Reference,
 		MaxConcurrency:    o.maxConcurrency,
-		MountFrom:         o.mountFrom,
+		MountFrom:         mountFrom,
 		StripAttestations: o.stripAttestations,
 		Logf:              debugf(g, cmd.ErrOrStderr()),
 	})
@@ -204,6 +209,10 @@ func push(cmd *cobra.Command, g *globalOptions, source, refStr string, o pushOpt
 	if err != nil {
 		return fmt.Errorf("push to %s: %w", tgt.Name(), err)
 	}
+	if b := res.Blobs; mountFrom != "" && b.Mounted == 0 && b.Uploaded > 0 {
+		fmt.Fprintf(cmd.ErrOrStderr(), "affix: warning: --mount-from %s: no blob could be mounted, %d uploaded instead (is %s a repository of %s that the credentials can read?)\n",
+			o.mountFrom, b.Uploaded, mountFrom, ref.Registry)
+	}
 	meta := newMetadata(res, refName(ref, ref.Reference), platforms, attached, counter)
 	meta.LayoutReferrers = extra
 	printPush(cmd.OutOrStdout(), meta, res)
@@ -211,6 +220,28 @@ func push(cmd *cobra.Command, g *globalOptions, source, refStr string, o pushOpt
 		return writeJSON(o.metadataFile, meta)
 	}
 	return nil
+}
+
+// mountRepository returns the repository --mount-from names, from: a
+// repository of ref's registry, written as a repository path or as a
+// reference with ref's host (the host is dropped). Another host is a usage
+// error, since a registry mounts only its own blobs.
+func mountRepository(from string, ref registry.Reference) (string, error) {
+	if from == "" {
+		return "", nil
+	}
+	repo := from
+	if host, rest, ok := strings.Cut(from, "/"); ok && (strings.ContainsAny(host, ".:") || host == "localhost") {
+		if host != ref.Registry {
+			return "", usageError(fmt.Errorf("--mount-from %q: a registry mounts only its own blobs; name a repository of %s", from, ref.Registry))
+		}
+		repo = rest
+	}
+	r := registry.Reference{Registry: ref.Registry, Repository: repo}
+	if err := r.ValidateRepository(); err != nil {
+		return "", usageError(fmt.Errorf("--mount-from %q: want a repository of %s, [%s/]REPOSITORY: %w", from, ref.Registry, ref.Registry, err))
+	}
+	return repo, nil
 }
 
 // pushLayoutReferrers publishes the layout's other referrers of the pushed
@@ -407,6 +438,9 @@ type pushMetadata struct {
 	// Requests counts registry requests by method; RequestsTotal sums them.
 	Requests      map[string]int `json:"requests"`
 	RequestsTotal int            `json:"requestsTotal"`
+	// Blobs counts the blobs by what the push did with them: found in the
+	// registry, mounted (--mount-from), uploaded.
+	Blobs *exporter.BlobCounts `json:"blobs,omitempty"`
 }
 
 type platformMeta struct {
@@ -483,6 +517,9 @@ func newMetadata(res *exporter.Result, tag string, platforms []oci.Image, attach
 		ReferrersMode: res.Modes,
 		Requests:      counter.Counts(),
 		RequestsTotal: counter.Total(),
+	}
+	if b := res.Blobs; b != (exporter.BlobCounts{}) {
+		m.Blobs = &b
 	}
 	if res.Root.Digest != "" {
 		root := res.Root
