@@ -1,6 +1,7 @@
 package frontend
 
 import (
+	"errors"
 	"fmt"
 	"os"
 	"regexp"
@@ -50,6 +51,11 @@ func parseBuildArgs(in []string, lookup func(string) (string, bool)) (map[string
 	return out, nil
 }
 
+// MaxSourceDateEpoch is the largest SOURCE_DATE_EPOCH taken,
+// 9999-12-31T23:59:59Z: the SBOMs and the image config write the time in
+// RFC 3339, which has four-digit years.
+const MaxSourceDateEpoch = 253402300799
+
 // setEpoch resolves the SOURCE_DATE_EPOCH to build with: explicit, else
 // the build argument, else the environment. An integer (seconds since
 // 1970, not negative) is the epoch; any other value BuildKit resolves
@@ -69,9 +75,12 @@ func (p *plan) setEpoch(explicit string, args map[string]string, lookup func(str
 	if v == "" {
 		return nil
 	}
-	if n, err := strconv.ParseInt(v, 10, 64); err == nil {
-		if n < 0 {
+	if n, err := strconv.ParseInt(v, 10, 64); err == nil || errors.Is(err, strconv.ErrRange) {
+		switch {
+		case n < 0:
 			return optErr("%s %q: want a non-negative integer (seconds since 1970-01-01 UTC)", from, v)
+		case err != nil || n > MaxSourceDateEpoch:
+			return optErr("%s %q: want at most %d (9999-12-31T23:59:59Z): later times have no RFC 3339 form", from, v, int64(MaxSourceDateEpoch))
 		}
 		t := time.Unix(n, 0).UTC()
 		p.epoch = &t
@@ -99,10 +108,17 @@ func (p *plan) checkEpochSource(v string) error {
 			return nil
 		}
 	}
+	const want = `want seconds since 1970-01-01 UTC, "context", a build context name or a stage name`
 	if validStageName.MatchString(strings.ToLower(v)) {
-		return p.checkStage(v)
+		// A word such as "yesterday" is taken for a stage name only if
+		// the Dockerfile has that stage (or does not parse here); else it
+		// gets the same message as "1.5", with what the stages are.
+		if problem := p.stageProblem(v); problem != "" {
+			return optErr("%s; %s", want, problem)
+		}
+		return nil
 	}
-	return optErr("want seconds since 1970-01-01 UTC, \"context\", a build context name or a stage name")
+	return optErr("%s", want)
 }
 
 // parseSecret parses one --secret value as buildx does, and checks that

@@ -131,7 +131,7 @@ type Options struct {
 	// nil means none.
 	InsecureRegistry func(host string) bool
 	// SourceDateEpoch is the SOURCE_DATE_EPOCH to build with: seconds
-	// since the Unix epoch, or a value BuildKit's Dockerfile frontend
+	// since the Unix epoch (at most MaxSourceDateEpoch), or a value BuildKit's Dockerfile frontend
 	// resolves itself: "context" (the main context's commit time; a local
 	// directory, which affix's context always is, gives none), the name
 	// of a build context (a git commit time, an http Last-Modified) or of

@@ -8,6 +8,7 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/containerd/platforms"
 )
@@ -394,7 +395,27 @@ func TestNewPlan(t *testing.T) {
 		{name: "SOURCE_DATE_EPOCH names no stage", mod: func(o *Options) {
 			o.Dockerfile = stagesFile
 			o.BuildArgs = []string{"SOURCE_DATE_EPOCH=srcdat"}
-		}, wantErr: ErrInvalidOption, wantMsg: `build-arg SOURCE_DATE_EPOCH "srcdat": ` + stagesFile + ` has no stage "srcdat"`},
+		}, wantErr: ErrInvalidOption, wantMsg: `build-arg SOURCE_DATE_EPOCH "srcdat": want seconds since 1970-01-01 UTC, "context", a build context name or a stage name; ` + stagesFile + ` has no stage "srcdat" (stages: build, srcdate)`},
+		{name: "SOURCE_DATE_EPOCH a word, no such stage", mod: func(o *Options) {
+			o.LookupEnv = env(map[string]string{"SOURCE_DATE_EPOCH": "abc"})
+		}, wantErr: ErrInvalidOption, wantMsg: `environment SOURCE_DATE_EPOCH "abc": want seconds since 1970-01-01 UTC, "context", a build context name or a stage name; ` + filepath.Join(ctxDir, "Dockerfile") + ` names no stage`},
+		{name: "SOURCE_DATE_EPOCH with a space", mod: func(o *Options) { o.LookupEnv = env(map[string]string{"SOURCE_DATE_EPOCH": " 1700000000"}) },
+			wantErr: ErrInvalidOption, wantMsg: `environment SOURCE_DATE_EPOCH " 1700000000": want seconds since 1970-01-01 UTC, "context", a build context name or a stage name: `},
+		{name: "SOURCE_DATE_EPOCH past 9999", mod: func(o *Options) { o.SourceDateEpoch = "253402300800" },
+			wantErr: ErrInvalidOption, wantMsg: `SourceDateEpoch "253402300800": want at most 253402300799 (9999-12-31T23:59:59Z)`},
+		{name: "SOURCE_DATE_EPOCH past int64", mod: func(o *Options) { o.BuildArgs = []string{"SOURCE_DATE_EPOCH=99999999999999999999"} },
+			wantErr: ErrInvalidOption, wantMsg: `build-arg SOURCE_DATE_EPOCH "99999999999999999999": want at most 253402300799`},
+		{name: "SOURCE_DATE_EPOCH below int64", mod: func(o *Options) { o.BuildArgs = []string{"SOURCE_DATE_EPOCH=-99999999999999999999"} },
+			wantErr: ErrInvalidOption, wantMsg: "want a non-negative integer"},
+		{
+			name: "SOURCE_DATE_EPOCH at 9999-12-31T23:59:59Z",
+			mod:  func(o *Options) { o.SourceDateEpoch = "253402300799" },
+			check: func(t *testing.T, p *plan) {
+				if p.epoch == nil || p.epoch.Format(time.RFC3339) != "9999-12-31T23:59:59Z" {
+					t.Errorf("epoch %v", p.epoch)
+				}
+			},
+		},
 		{name: "SOURCE_DATE_EPOCH not a number or name", mod: func(o *Options) { o.BuildArgs = []string{"SOURCE_DATE_EPOCH=1.5"} },
 			wantErr: ErrInvalidOption, wantMsg: `want seconds since 1970-01-01 UTC, "context", a build context name or a stage name`},
 		{

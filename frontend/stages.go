@@ -45,20 +45,27 @@ func dockerfileStages(path string) (names []string, ok bool) {
 // as the frontend does, ignoring case). A Dockerfile that does not parse
 // here passes.
 func (p *plan) checkStage(name string) error {
+	if problem := p.stageProblem(name); problem != "" {
+		return optErr("%s", problem)
+	}
+	return nil
+}
+
+// stageProblem says why name is not a stage of the Dockerfile ("" when it
+// is one, or when the Dockerfile does not parse here): checkStage's
+// message, for callers that word their own error around it.
+func (p *plan) stageProblem(name string) string {
 	if !p.stagesRead {
 		p.stagesRead = true
 		p.stages, p.stagesOK = dockerfileStages(p.dockerfile)
 	}
-	if !p.stagesOK {
-		return nil
-	}
-	if slices.Contains(p.stages, strings.ToLower(name)) {
-		return nil
+	if !p.stagesOK || slices.Contains(p.stages, strings.ToLower(name)) {
+		return ""
 	}
 	if len(p.stages) == 0 {
-		return optErr("%s names no stage", p.dockerfile)
+		return fmt.Sprintf("%s names no stage", p.dockerfile)
 	}
-	return optErr("%s has no stage %q (stages: %s)", p.dockerfile, name, strings.Join(p.stages, ", "))
+	return fmt.Sprintf("%s has no stage %q (stages: %s)", p.dockerfile, name, strings.Join(p.stages, ", "))
 }
 
 // setNoCache sets the no-cache attribute from --no-cache and
