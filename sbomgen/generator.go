@@ -3,6 +3,7 @@ package sbomgen
 import (
 	"context"
 	"fmt"
+	"maps"
 	"os"
 	"path/filepath"
 	"slices"
@@ -124,6 +125,21 @@ func (r *Result) PackageCount() int {
 		n += c
 	}
 	return n
+}
+
+// PackageSummary describes the packages found in one line, the same in
+// every command that reports a scan: "4 packages (deb 2, npm 1, python
+// 1)", types in name order, or "0 packages (none)".
+func (r *Result) PackageSummary() string {
+	types := slices.Sorted(maps.Keys(r.Packages))
+	parts := make([]string, len(types))
+	for i, t := range types {
+		parts[i] = fmt.Sprintf("%s %d", t, r.Packages[t])
+	}
+	if len(parts) == 0 {
+		parts = []string{"none"}
+	}
+	return fmt.Sprintf("%d packages (%s)", r.PackageCount(), strings.Join(parts, ", "))
 }
 
 // Generator scans images and encodes their SBOMs. It is safe for

@@ -959,3 +959,20 @@ func TestSbomParseSourceDateEpoch(t *testing.T) {
 		}
 	})
 }
+
+func TestSbomPackageSummary(t *testing.T) {
+	tests := []struct {
+		pkgs map[string]int
+		want string
+	}{
+		{nil, "0 packages (none)"},
+		{map[string]int{}, "0 packages (none)"},
+		{map[string]int{"deb": 2}, "2 packages (deb 2)"},
+		{map[string]int{"python": 1, "deb": 2, "npm": 1}, "4 packages (deb 2, npm 1, python 1)"},
+	}
+	for _, tt := range tests {
+		if got := (&Result{Packages: tt.pkgs}).PackageSummary(); got != tt.want {
+			t.Errorf("PackageSummary(%v) = %q, want %q", tt.pkgs, got, tt.want)
+		}
+	}
+}

@@ -306,17 +306,9 @@ func platformStem(p ocispec.Platform) string {
 }
 
 // printSummary prints one line about r: platform, short digest, packages
-// by type, cached or scanned.
+// by type (sbomgen.Result.PackageSummary, as affix-scanner prints them),
+// cached or scanned.
 func printSummary(w io.Writer, r *sbomgen.Result) {
-	types := make([]string, 0, len(r.Packages))
-	for t := range r.Packages {
-		types = append(types, t)
-	}
-	slices.Sort(types)
-	parts := make([]string, len(types))
-	for i, t := range types {
-		parts[i] = fmt.Sprintf("%s %d", t, r.Packages[t])
-	}
 	how := "scanned"
 	if r.Cached {
 		how = "cached"
@@ -325,7 +317,7 @@ func printSummary(w io.Writer, r *sbomgen.Result) {
 	if len(short) > 19 {
 		short = short[:19]
 	}
-	fmt.Fprintf(w, "%-16s %s  %d packages (%s)  %s\n", oci.FormatPlatform(r.Platform), short, r.PackageCount(), strings.Join(parts, ", "), how)
+	fmt.Fprintf(w, "%-16s %s  %s  %s\n", oci.FormatPlatform(r.Platform), short, r.PackageSummary(), how)
 }
 
 // looksLikeReference reports whether a source that is no path looks like

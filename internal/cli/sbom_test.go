@@ -552,3 +552,27 @@ func TestLooksLikeReference(t *testing.T) {
 		}
 	}
 }
+
+func TestSbomPrintSummary(t *testing.T) {
+	d := digest.FromString("m")
+	tests := []struct {
+		name string
+		r    sbomgen.Result
+		want string
+	}{
+		{"no packages", sbomgen.Result{Platform: ocispec.Platform{OS: "linux", Architecture: "amd64"}},
+			"linux/amd64      " + d.String()[:19] + "  0 packages (none)  scanned\n"},
+		{"cached", sbomgen.Result{Platform: ocispec.Platform{OS: "linux", Architecture: "arm", Variant: "v7"}, Packages: map[string]int{"npm": 1, "apk": 3}, Cached: true},
+			"linux/arm/v7     " + d.String()[:19] + "  4 packages (apk 3, npm 1)  cached\n"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			tt.r.Manifest = ocispec.Descriptor{Digest: d}
+			var b strings.Builder
+			printSummary(&b, &tt.r)
+			if b.String() != tt.want {
+				t.Errorf("got  %q\nwant %q", b.String(), tt.want)
+			}
+		})
+	}
+}

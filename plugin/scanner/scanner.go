@@ -281,7 +281,7 @@ func Run(ctx context.Context, cfg Config, opts Options) ([]Output, error) {
 			return out, fmt.Errorf("target %s: %w", t.Name, err)
 		}
 		if opts.Logf != nil {
-			opts.Logf("%s: %d packages (%s) in %s -> %s", t.Name, res.PackageCount(), formatCounts(res.Packages), time.Since(start).Round(time.Millisecond), file)
+			opts.Logf("%s: %s in %s -> %s", t.Name, res.PackageSummary(), time.Since(start).Round(time.Millisecond), file)
 		}
 		out = append(out, Output{Target: t, File: file, Packages: res.Packages})
 	}
@@ -304,20 +304,4 @@ func Statement(spdx []byte) ([]byte, error) {
 		return nil, err
 	}
 	return buf.Bytes(), nil
-}
-
-func formatCounts(c map[string]int) string {
-	keys := make([]string, 0, len(c))
-	for k := range c {
-		keys = append(keys, k)
-	}
-	slices.Sort(keys)
-	s := make([]string, 0, len(keys))
-	for _, k := range keys {
-		s = append(s, fmt.Sprintf("%s %d", k, c[k]))
-	}
-	if len(s) == 0 {
-		return "none"
-	}
-	return strings.Join(s, ", ")
 }
