@@ -51,7 +51,9 @@ type Options struct {
 	// BuildArgs are KEY=VALUE; a bare KEY takes its value from the
 	// environment and is skipped when it is unset there.
 	BuildArgs []string
-	// Target is the stage to build; empty means the last one.
+	// Target is the stage to build; empty means the last one. It must be
+	// a stage of the Dockerfile (compared ignoring case, as the frontend
+	// does), checked when the Dockerfile parses here.
 	Target string
 	// Secrets are id=ID[,src=PATH] or id=ID,env=VAR (type=file|env may
 	// be given as well); without src or env, the environment variable ID
@@ -301,6 +303,11 @@ func newPlan(opts Options) (*plan, error) {
 	}
 	p.dockerConfig = cfg
 	if opts.Target != "" {
+		// As --no-cache-filter: a stage the Dockerfile does not have fails
+		// here, before a builder is contacted.
+		if err := p.checkStage(opts.Target); err != nil {
+			return nil, fmt.Errorf("target %q: %w", opts.Target, err)
+		}
 		p.attrs["target"] = opts.Target
 	}
 	if err := p.setNoCache(opts.NoCache, opts.NoCacheFilter); err != nil {

@@ -55,6 +55,10 @@ func TestNewPlan(t *testing.T) {
 	if err := os.WriteFile(filepath.Join(ociDir, "index.json"), []byte(`{"schemaVersion":2,"manifests":[{"mediaType":"application/vnd.oci.image.index.v1+json","digest":"sha256:aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa","size":1,"annotations":{"org.opencontainers.image.ref.name":"v1"}}]}`), 0o644); err != nil {
 		t.Fatal(err)
 	}
+	finalFile := filepath.Join(t.TempDir(), "Dockerfile") // FROM ... AS final
+	if err := os.WriteFile(finalFile, []byte("FROM scratch AS final\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
 	stagesFile := filepath.Join(ctxDir, "Stages.Dockerfile")
 	if err := os.WriteFile(stagesFile, []byte("FROM scratch AS Build\nFROM scratch AS srcdate\nADD https://example.com/src.tar.gz /\nFROM scratch\n"), 0o644); err != nil {
 		t.Fatal(err)
@@ -112,7 +116,7 @@ func TestNewPlan(t *testing.T) {
 		{
 			name: "everything",
 			mod: func(o *Options) {
-				o.Dockerfile = filepath.Join(ctxDir, "Dockerfile")
+				o.Dockerfile = finalFile
 				o.Target = "final"
 				o.NoCache = true
 				o.BuildArgs = []string{"A=1", "B=", "FROMENV", "UNSET"}
@@ -346,6 +350,24 @@ func TestNewPlan(t *testing.T) {
 			o.Dockerfile = stagesFile
 			o.NoCacheFilter = []string{"bulid"}
 		}, wantErr: ErrInvalidOption, wantMsg: `no-cache-filter "bulid": ` + stagesFile + ` has no stage "bulid" (stages: build, srcdate)`},
+		{
+			name: "target a stage, any case",
+			mod: func(o *Options) {
+				o.Dockerfile = stagesFile
+				o.Target = "BUILD"
+			},
+			check: func(t *testing.T, p *plan) {
+				if p.attrs["target"] != "BUILD" {
+					t.Errorf("attrs %v", p.attrs)
+				}
+			},
+		},
+		{name: "target unknown stage", mod: func(o *Options) {
+			o.Dockerfile = stagesFile
+			o.Target = "nostage"
+		}, wantErr: ErrInvalidOption, wantMsg: `target "nostage": ` + stagesFile + ` has no stage "nostage" (stages: build, srcdate)`},
+		{name: "target in a Dockerfile without named stages", mod: func(o *Options) { o.Target = "final" },
+			wantErr: ErrInvalidOption, wantMsg: `target "final": ` + filepath.Join(ctxDir, "Dockerfile") + ` names no stage`},
 		{name: "no-cache-filter not a name", mod: func(o *Options) {
 			o.Dockerfile = stagesFile
 			o.NoCacheFilter = []string{"build,,srcdate"}
