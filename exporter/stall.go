@@ -16,8 +16,8 @@ const DefaultStallTimeout = 5 * time.Minute
 
 // defaultTransport is what Counter, Retry and NewClient send through when
 // given no other: http.DefaultTransport's settings with stall-bounded
-// connections.
-var defaultTransport = NewTransport(0)
+// connections, and per registry host the TLS files of CertsDirs.
+var defaultTransport http.RoundTripper = &hostTransport{base: NewTransport(0)}
 
 // NewTransport returns an http.Transport with http.DefaultTransport's
 // settings whose connections fail once nothing has been read or written

@@ -1,0 +1,124 @@
+package exporter
+
+import (
+	"crypto/tls"
+	"crypto/x509"
+	"errors"
+	"fmt"
+	"io/fs"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+)
+
+// CertsDirs are the directories searched for a registry host's TLS files,
+// laid out as the Docker daemon and podman read them:
+// DIR/HOST[:PORT]/*.crt are CA certificates trusted for that host beside
+// the system's roots, and DIR/HOST[:PORT]/NAME.cert with NAME.key a client
+// certificate it is offered. A host without a directory uses the system's
+// roots alone.
+var CertsDirs = []string{"/etc/docker/certs.d", "/etc/containers/certs.d"}
+
+// hostTransport sends each HTTPS request through a transport for its
+// host: base's settings with the TLS files CertsDirs holds for the host,
+// or base itself when there are none. The files are read once per host.
+type hostTransport struct {
+	base *http.Transport
+
+	mu     sync.Mutex
+	byHost map[string]hostTLS
+}
+
+type hostTLS struct {
+	rt  http.RoundTripper
+	err error
+}
+
+func (t *hostTransport) RoundTrip(req *http.Request) (*http.Response, error) {
+	if req.URL.Scheme != "https" {
+		return t.base.RoundTrip(req)
+	}
+	rt, err := t.forHost(req.URL.Host)
+	if err != nil {
+		if req.Body != nil {
+			req.Body.Close()
+		}
+		return nil, err
+	}
+	return rt.RoundTrip(req)
+}
+
+func (t *hostTransport) forHost(host string) (http.RoundTripper, error) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if h, ok := t.byHost[host]; ok {
+		return h.rt, h.err
+	}
+	var h hostTLS
+	cfg, err := hostTLSConfig(CertsDirs, host)
+	switch {
+	case err != nil:
+		h.err = err
+	case cfg == nil:
+		h.rt = t.base
+	default:
+		tr := t.base.Clone()
+		tr.TLSClientConfig = cfg
+		h.rt = tr
+	}
+	if t.byHost == nil {
+		t.byHost = map[string]hostTLS{}
+	}
+	t.byHost[host] = h
+	return h.rt, h.err
+}
+
+// hostTLSConfig returns the TLS configuration for registry host from the
+// first of dirs that has a directory for it, nil when none has.
+func hostTLSConfig(dirs []string, host string) (*tls.Config, error) {
+	for _, dir := range dirs {
+		hostDir := filepath.Join(dir, host)
+		ents, err := os.ReadDir(hostDir)
+		if errors.Is(err, fs.ErrNotExist) {
+			continue
+		}
+		if err != nil {
+			return nil, fmt.Errorf("registry %s: reading certificates: %w", host, err)
+		}
+		cfg := &tls.Config{MinVersion: tls.VersionTLS12}
+		for _, e := range ents {
+			name := e.Name()
+			p := filepath.Join(hostDir, name)
+			switch filepath.Ext(name) {
+			case ".crt":
+				if cfg.RootCAs == nil {
+					if cfg.RootCAs, err = x509.SystemCertPool(); err != nil {
+						cfg.RootCAs = x509.NewCertPool()
+					}
+				}
+				pem, err := os.ReadFile(p)
+				if err != nil {
+					return nil, fmt.Errorf("registry %s: %w", host, err)
+				}
+				if !cfg.RootCAs.AppendCertsFromPEM(pem) {
+					return nil, fmt.Errorf("registry %s: %s: no PEM certificate in it", host, p)
+				}
+			case ".cert":
+				key := strings.TrimSuffix(p, ".cert") + ".key"
+				pair, err := tls.LoadX509KeyPair(p, key)
+				if err != nil {
+					return nil, fmt.Errorf("registry %s: client certificate %s with key %s: %w", host, p, key, err)
+				}
+				cfg.Certificates = append(cfg.Certificates, pair)
+			case ".key":
+				if _, err := os.Stat(strings.TrimSuffix(p, ".key") + ".cert"); err != nil {
+					return nil, fmt.Errorf("registry %s: client key %s has no %s beside it", host, p, strings.TrimSuffix(name, ".key")+".cert")
+				}
+			}
+		}
+		return cfg, nil
+	}
+	return nil, nil
+}
