@@ -111,6 +111,18 @@ func (p *plan) addContext(s string) error {
 	return nil
 }
 
+// isRemoteContext reports whether v is what buildx and BuildKit take for
+// a remote context rather than a directory: an http(s) URL, a git
+// transport (git@host:…, ssh://, git://) or a git reference without a
+// scheme (github.com/ORG/REPO[#REF[:DIR]]).
+func isRemoteContext(v string) bool {
+	if strings.HasPrefix(v, "http://") || strings.HasPrefix(v, "https://") || gitutil.IsGitTransport(v) {
+		return true
+	}
+	_, isGit, _ := dfgitutil.ParseGitRef(v)
+	return isGit
+}
+
 // schemeGitURL turns HOST/PATH[#FRAGMENT] (github.com/org/repo#main) into
 // https://HOST/PATH.git[#FRAGMENT], the form BuildKit takes for a git
 // repository over https.

@@ -2,8 +2,10 @@ package frontend
 
 import (
 	"encoding/json"
+	"errors"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 
 	"github.com/affix-oci/affix/internal/fixture"
@@ -234,5 +236,42 @@ func TestLayoutImage(t *testing.T) {
 				t.Errorf("picked %s, want %s", got.Digest, want.Digest)
 			}
 		})
+	}
+}
+
+// TestMainContextRemote: a main context that names a git repository or a
+// URL is refused as remote, unless it is a directory here.
+func TestMainContextRemote(t *testing.T) {
+	dir := t.TempDir()
+	t.Chdir(dir)
+	local := filepath.Join("github.com", "foo", "bar")
+	if err := os.MkdirAll(local, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(local, "Dockerfile"), []byte("FROM scratch\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range []struct {
+		ctx    string
+		remote bool
+	}{
+		{"github.com/foo/bar", false}, // a directory of that name
+		{"github.com/foo/baz", true},
+		{"https://github.com/foo/bar.git", true},
+		{"git://example.com/repo.git", true},
+		{"ssh://git@example.com/repo.git", true},
+		{"nothere", false},
+	} {
+		p := &plan{attrs: map[string]string{}, locals: map[string]string{}}
+		err := p.setDirs(c.ctx, "")
+		if got := err != nil && strings.Contains(err.Error(), "remote build context"); got != c.remote {
+			t.Errorf("%q: %v, want remote %v", c.ctx, err, c.remote)
+		}
+		if err != nil && !errors.Is(err, ErrInvalidOption) {
+			t.Errorf("%q: %v, want ErrInvalidOption", c.ctx, err)
+		}
+		if !c.remote && c.ctx == "github.com/foo/bar" && err != nil {
+			t.Errorf("%q: %v", c.ctx, err)
+		}
 	}
 }

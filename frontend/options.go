@@ -30,7 +30,10 @@ const DefaultConnectTimeout = 15 * time.Second
 // Options configure Build. The string forms are those of docker buildx
 // build's flags, so a command passes its flag values through unchanged.
 type Options struct {
-	// ContextDir is the build context directory; empty means ".".
+	// ContextDir is the build context directory; empty means ".". It is
+	// always a local directory: a git repository or URL (what buildx
+	// takes for a remote context) that is not a directory here is
+	// ErrInvalidOption saying so.
 	ContextDir string
 	// Dockerfile is the Dockerfile path (-f); empty means
 	// ContextDir/Dockerfile. A relative path is relative to the working
@@ -403,6 +406,9 @@ func (p *plan) setDirs(contextDir, dockerfile string) error {
 		return optErr("reading the context or Dockerfile from stdin is not supported")
 	}
 	fi, err := os.Stat(contextDir)
+	if err != nil && isRemoteContext(contextDir) {
+		return optErr("context %q: a remote build context (git repository or URL) is not supported: the main context is a local directory (clone or download it first; a named --build-context may be remote)", contextDir)
+	}
 	if err != nil {
 		return fmt.Errorf("context %q: %w: %w", contextDir, ErrInvalidOption, err)
 	}

@@ -236,6 +236,7 @@ func TestBuildUsageErrors(t *testing.T) {
 		{[]string{"build", "--builder", nowhere, "--cache-from", "type=local", ctxDir}, `cache-from "type=local": a local cache needs src=DIR`},
 		{[]string{"build", "--builder", nowhere, "--add-host", "db", ctxDir}, `add-host "db": want HOST:IP`},
 		{[]string{"build", "--builder", nowhere, "--network", "bridge", ctxDir}, `network "bridge"`},
+		{[]string{"build", "--builder", nowhere, "https://github.com/foo/bar.git"}, "remote build context (git repository or URL) is not supported"},
 		{[]string{"build", "--builder", nowhere, "--target", "nostage", ctxDir}, `target "nostage": ` + filepath.Join(ctxDir, "Dockerfile") + " names no stage"},
 	} {
 		_, errs, code := affix(t, c.args...)
