@@ -2,9 +2,11 @@ package cli
 
 import (
 	"bytes"
+	"compress/gzip"
 	"context"
 	"encoding/json"
 	"fmt"
+	"io"
 	"net"
 	"os"
 	"os/exec"
@@ -15,6 +17,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/klauspost/compress/zstd"
 	"github.com/opencontainers/go-digest"
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
 
@@ -310,6 +313,12 @@ func TestSbomBadInput(t *testing.T) {
 			os.WriteFile(p, bytes.Repeat([]byte("not a tar "), 100), 0o644)
 			return "oci-archive:" + p, []string{p}
 		}, nil},
+		{"gzip-compressed archive", func(t *testing.T) (string, []string) {
+			return compressedArchive(t, spec, "gzip"), []string{"a gzip-compressed archive: decompress it first (gunzip)"}
+		}, nil},
+		{"zstd-compressed archive", func(t *testing.T) (string, []string) {
+			return compressedArchive(t, spec, "zstd"), []string{"a zstd-compressed archive: decompress it first (zstd -d)"}
+		}, nil},
 		{"truncated tar", func(t *testing.T) (string, []string) {
 			dir, _ := writeFixture(t, spec)
 			p := filepath.Join(t.TempDir(), "x.tar")
@@ -370,6 +379,42 @@ func TestSbomBadInput(t *testing.T) {
 			}
 		})
 	}
+}
+
+// compressedArchive writes spec as an oci-archive compressed with
+// format (gzip or zstd) and returns its SOURCE.
+func compressedArchive(t *testing.T, spec fixture.Spec, format string) string {
+	t.Helper()
+	dir, _ := writeFixture(t, spec)
+	tarPath := filepath.Join(t.TempDir(), "x.tar")
+	if err := fixture.WriteArchive(dir, tarPath); err != nil {
+		t.Fatal(err)
+	}
+	b, err := os.ReadFile(tarPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var buf bytes.Buffer
+	var w io.WriteCloser
+	switch format {
+	case "gzip":
+		w = gzip.NewWriter(&buf)
+	case "zstd":
+		if w, err = zstd.NewWriter(&buf); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if _, err := w.Write(b); err != nil {
+		t.Fatal(err)
+	}
+	if err := w.Close(); err != nil {
+		t.Fatal(err)
+	}
+	p := tarPath + "." + format
+	if err := os.WriteFile(p, buf.Bytes(), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return "oci-archive:" + p
 }
 
 // Environment of the re-executed test binary in TestSbomOffline.

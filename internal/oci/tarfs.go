@@ -54,8 +54,12 @@ func openTarFS(ctx context.Context, name string) (*tarFS, error) {
 			break
 		}
 		if err != nil {
+			c, compressed := compression(f)
 			f.Close()
 			if len(t.entries) == 0 {
+				if compressed {
+					return nil, fmt.Errorf("%w: a %s-compressed archive: decompress it first (%s)", ErrNotLayout, c.name, c.tool)
+				}
 				return nil, fmt.Errorf("%w: not a tar archive: %w", ErrNotLayout, err)
 			}
 			if errors.Is(err, io.ErrUnexpectedEOF) {
@@ -82,6 +86,34 @@ func openTarFS(ctx context.Context, name string) (*tarFS, error) {
 		return nil, fmt.Errorf("%w: empty tar archive", ErrNotLayout)
 	}
 	return t, nil
+}
+
+// compressions are the compressed formats an archive is recognised in
+// (by its first bytes) to say how to decompress it. An archive is read in
+// place, with random access to its blobs, which a compressed stream does
+// not allow; buildctl and docker buildx write uncompressed archives.
+var compressions = []compressionFormat{
+	{"\x1f\x8b", "gzip", "gunzip"},
+	{"\x28\xb5\x2f\xfd", "zstd", "zstd -d"},
+	{"\xfd7zXZ\x00", "xz", "xz -d"},
+	{"BZh", "bzip2", "bunzip2"},
+}
+
+type compressionFormat struct {
+	magic      string // the first bytes
+	name, tool string // the format, and the command that decompresses it
+}
+
+// compression reports the compression format f starts with, if any.
+func compression(f io.ReaderAt) (compressionFormat, bool) {
+	var b [8]byte
+	n, _ := f.ReadAt(b[:], 0)
+	for _, c := range compressions {
+		if strings.HasPrefix(string(b[:n]), c.magic) {
+			return c, true
+		}
+	}
+	return compressionFormat{}, false
 }
 
 func cleanTarName(n string) string {
