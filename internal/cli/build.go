@@ -294,7 +294,7 @@ func (o *buildOptions) plan() (*buildPlan, error) {
 	if p.output != nil && p.output.tar && p.output.dest != "-" {
 		// Checked before the build: the tar is written before any tag
 		// moves, and a push must not be undone by a typo in a path.
-		if err := checkOutputFile("--output dest="+p.output.dest, p.output.dest); err != nil {
+		if err := checkOutputTar("--output dest="+p.output.dest, p.output.dest); err != nil {
 			return nil, usageError(err)
 		}
 	}

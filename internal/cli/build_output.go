@@ -4,6 +4,7 @@ import (
 	"archive/tar"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"io/fs"
@@ -11,6 +12,7 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
+	"syscall"
 	"time"
 
 	specs "github.com/opencontainers/image-spec/specs-go"
@@ -74,9 +76,41 @@ func rewriteLayoutIndex(dir string, base ocispec.Index, entries, refs []ocispec.
 	return nil
 }
 
+// checkOutputTar checks, before the build, that the tar file path can be
+// written, what naming it in errors: not a directory, and its directory
+// either takes new files or is missing below one that does (the missing
+// directories are made when the tar is written, as docker buildx makes
+// them).
+func checkOutputTar(what, path string) error {
+	if fi, err := os.Stat(path); err == nil && fi.IsDir() {
+		return fmt.Errorf("%s: is a directory", what)
+	}
+	dir := filepath.Dir(path)
+	for {
+		fi, err := os.Stat(dir)
+		switch {
+		case err == nil && !fi.IsDir():
+			return fmt.Errorf("%s: %s is not a directory", what, dir)
+		case err == nil:
+			return checkWritableDir(what, dir)
+		case !errors.Is(err, fs.ErrNotExist) && !errors.Is(err, syscall.ENOTDIR):
+			return fmt.Errorf("%s: %w", what, err)
+		}
+		parent := filepath.Dir(dir)
+		if parent == dir {
+			return fmt.Errorf("%s: %w", what, err)
+		}
+		dir = parent
+	}
+}
+
 // writeLayoutTarFile writes the layout dir as a tar to dest, through a
-// temporary file renamed into place.
+// temporary file renamed into place; missing parent directories of dest
+// are created first (checkOutputTar checked that they can be).
 func writeLayoutTarFile(dest, dir string) error {
+	if err := os.MkdirAll(filepath.Dir(dest), 0o755); err != nil {
+		return fmt.Errorf("output %s: %w", dest, err)
+	}
 	if err := writeFileAtomic(dest, func(w io.Writer) error { return writeLayoutTar(w, dir) }); err != nil {
 		return fmt.Errorf("output %s: %w", dest, err)
 	}

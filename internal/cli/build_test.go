@@ -192,9 +192,11 @@ func TestBuildPlan(t *testing.T) {
 		{"concurrency", func(o *buildOptions) { o.maxConcurrency = 0 }, "--max-concurrency"},
 		{"bad tag", func(o *buildOptions) { o.tags = []string{"app/UPPER:v1"} }, "app/UPPER:v1"},
 		{"two builders", func(o *buildOptions) { o.builders = []string{"unix:///a", "unix:///b"} }, "given already"},
-		{"tar in a missing directory", func(o *buildOptions) {
-			o.outputs = []string{"type=oci,dest=" + filepath.Join(t.TempDir(), "no", "x.tar")}
-		}, "cannot write there"},
+		{"tar below a file", func(o *buildOptions) {
+			f := filepath.Join(t.TempDir(), "file")
+			os.WriteFile(f, nil, 0o644)
+			o.outputs = []string{"type=oci,dest=" + filepath.Join(f, "sub", "x.tar")}
+		}, "file is not a directory"},
 		{"tar onto a directory", func(o *buildOptions) { o.outputs = []string{"type=oci,dest=" + t.TempDir()} }, "is a directory"},
 		{"conflicting compression", func(o *buildOptions) {
 			o.outputs = []string{"type=registry,compression=zstd", "type=oci,dest=-,compression=gzip"}
@@ -665,5 +667,36 @@ func TestBuildRemovesOldOutputs(t *testing.T) {
 	}
 	if err := removeOldOutputs(map[string]string{"--iidfile": filepath.Join(dir, "absent"), "--metadata-file": ""}); err != nil {
 		t.Errorf("absent files: %v", err)
+	}
+}
+
+// TestOutputTarParents: a tar output whose directories do not exist yet
+// passes the checks, and writing it creates them, as docker buildx does;
+// a path below a file or in a directory that takes no files does not.
+func TestOutputTarParents(t *testing.T) {
+	dir := t.TempDir()
+	dest := filepath.Join(dir, "newparent", "sub", "x.tar")
+	if err := checkOutputTar("--output dest="+dest, dest); err != nil {
+		t.Fatalf("missing parents: %v", err)
+	}
+	if _, err := os.Stat(filepath.Join(dir, "newparent")); !errors.Is(err, os.ErrNotExist) {
+		t.Errorf("the check created %s: %v", filepath.Join(dir, "newparent"), err)
+	}
+	layout := t.TempDir()
+	for _, f := range []string{ocispec.ImageLayoutFile, ocispec.ImageIndexFile} {
+		os.WriteFile(filepath.Join(layout, f), []byte("{}"), 0o644)
+	}
+	if err := writeLayoutTarFile(dest, layout); err != nil {
+		t.Fatal(err)
+	}
+	if fi, err := os.Stat(dest); err != nil || fi.Size() == 0 {
+		t.Errorf("tar %s: %v", dest, err)
+	}
+	if os.Geteuid() != 0 {
+		ro := filepath.Join(dir, "ro")
+		os.Mkdir(ro, 0o555)
+		if err := checkOutputTar("x", filepath.Join(ro, "a", "x.tar")); err == nil || !strings.Contains(err.Error(), "cannot write there") {
+			t.Errorf("read-only ancestor: %v", err)
+		}
 	}
 }
