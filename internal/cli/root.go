@@ -10,6 +10,8 @@ import (
 	"io"
 	"os"
 	"os/signal"
+	"sync"
+	"sync/atomic"
 	"syscall"
 
 	"github.com/sirupsen/logrus"
@@ -101,14 +103,14 @@ func Main(args []string) int {
 }
 
 // Run runs the command tree named name with args, and returns the exit
-// code: 0 on success, 2 for usage errors, 1 for any other error, which is
-// printed to stderr. SIGINT and SIGTERM cancel the context; a second one
-// ends the process at once, as the Docker CLI does, should the clean-up
-// hang.
+// code: 0 on success, 2 for usage errors, 128+N when signal N (SIGINT,
+// SIGTERM) ended the command, as shells and the Docker CLI report it, 1
+// for any other error, which is printed to stderr. The first signal
+// cancels the context; a second one ends the process at once, as the
+// Docker CLI does, should the clean-up hang.
 func Run(ctx context.Context, name string, args []string, stdout, stderr io.Writer) int {
-	ctx, stop := signal.NotifyContext(ctx, os.Interrupt, syscall.SIGTERM)
+	ctx, got, stop := signalContext(ctx, os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	context.AfterFunc(ctx, stop)
 	root := NewRootCommand(name)
 	root.SetArgs(args)
 	root.SetOut(stdout)
@@ -118,9 +120,48 @@ func Run(ctx context.Context, name string, args []string, stdout, stderr io.Writ
 		return 0
 	}
 	fmt.Fprintf(stderr, "%s: error: %v\n", name, err)
+	return exitCode(err, got())
+}
+
+// exitCode is the exit code of a command that failed with err after
+// signal sig arrived (nil: none did).
+func exitCode(err error, sig os.Signal) int {
 	var ee *exitError
 	if errors.As(err, &ee) {
 		return ee.code
 	}
+	if s, ok := sig.(syscall.Signal); ok {
+		return 128 + int(s)
+	}
 	return 1
+}
+
+// signalContext returns a context cancelled by the first of sigs to
+// arrive, a function reporting that signal (nil before), and one that
+// stops listening. After the first signal it stops listening, so that a
+// second gets the default action (the process ends).
+func signalContext(ctx context.Context, sigs ...os.Signal) (context.Context, func() os.Signal, func()) {
+	ctx, cancel := context.WithCancelCause(ctx)
+	ch := make(chan os.Signal, 1)
+	signal.Notify(ch, sigs...)
+	var got atomic.Value
+	done := make(chan struct{})
+	go func() {
+		select {
+		case s := <-ch:
+			got.Store(s)
+			signal.Stop(ch)
+			cancel(fmt.Errorf("%v signal received", s))
+		case <-done:
+		}
+	}()
+	var once sync.Once
+	stop := func() {
+		once.Do(func() {
+			signal.Stop(ch)
+			close(done)
+			cancel(nil)
+		})
+	}
+	return ctx, func() os.Signal { s, _ := got.Load().(os.Signal); return s }, stop
 }

@@ -3,7 +3,10 @@ package cli
 import (
 	"bytes"
 	"context"
+	"errors"
+	"os"
 	"strings"
+	"syscall"
 	"testing"
 )
 
@@ -43,5 +46,27 @@ func TestRunNameAndExitCodes(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// TestSignalExitCodes: a command ended by a signal exits 128+N, as shells
+// and the Docker CLI report it; a usage error keeps 2.
+func TestSignalExitCodes(t *testing.T) {
+	failed := errors.New("push failed")
+	for _, tt := range []struct {
+		name string
+		err  error
+		sig  os.Signal
+		want int
+	}{
+		{"error", failed, nil, 1},
+		{"usage error", usageError(failed), nil, 2},
+		{"SIGINT", failed, syscall.SIGINT, 130},
+		{"SIGTERM", failed, syscall.SIGTERM, 143},
+		{"usage error, then SIGINT", usageError(failed), syscall.SIGINT, 2},
+	} {
+		if got := exitCode(tt.err, tt.sig); got != tt.want {
+			t.Errorf("%s: exit code %d, want %d", tt.name, got, tt.want)
+		}
 	}
 }
