@@ -47,6 +47,7 @@ type buildOptions struct {
 	provenance     string
 	attests        []string
 	progress       string
+	progressFlag   bool // --progress given on the command line, not from $BUILDKIT_PROGRESS
 	quiet          bool
 	iidFile        string
 	metadataFile   string
@@ -103,6 +104,7 @@ builds each platform on its own node and merges the results into one index.`,
 			return nil
 		},
 		RunE: func(cmd *cobra.Command, args []string) error {
+			o.progressFlag = cmd.Flags().Changed("progress")
 			if o.progress == "" {
 				o.progress = string(frontend.ProgressAuto)
 				if v := os.Getenv("BUILDKIT_PROGRESS"); v != "" {
@@ -145,8 +147,8 @@ func (o *buildOptions) addFlags(f *pflag.FlagSet) {
 	f.StringArrayVar(&o.attests, "attest", nil, "buildx's attestation form: type=provenance[,mode=..] is --provenance; type=sbom is affix's own SBOM (disabled=true is --sbom=false) (repeatable)")
 	f.StringSliceVar(&o.allow, "allow", nil, "entitlements to allow: network.host, security.insecure, device[=NAME] (comma-separated or repeated)")
 	f.StringArrayVar(&o.cacheTo, "cache-to", nil, "build cache to export: REF, type=registry,ref=REF[,mode=max], type=local,dest=DIR, type=inline, type=gha, ... (repeatable)")
-	f.StringVar(&o.progress, "progress", "", "progress output: auto, plain, tty, rawjson or quiet (default $BUILDKIT_PROGRESS, else auto)")
-	f.BoolVarP(&o.quiet, "quiet", "q", false, "no progress display; print only the image index digest on stdout")
+	f.StringVar(&o.progress, "progress", "", "progress output: auto, plain, tty, rawjson or quiet (as -q: only the index digest on stdout) (default $BUILDKIT_PROGRESS, else auto)")
+	f.BoolVarP(&o.quiet, "quiet", "q", false, "no progress display; print only the image index digest on stdout (same as --progress quiet)")
 	f.StringVar(&o.iidFile, "iidfile", "", "write the image index digest to FILE")
 	f.StringVar(&o.metadataFile, "metadata-file", "", "write the build result (buildx keys, digests, SBOM referrers, referrers mode, request counts) as JSON to FILE")
 	f.StringArrayVar(&o.sbomFormats, "sbom-format", nil, "SBOM referrer format: spdx-json (default), cyclonedx-json, spdx-intoto (SPDX in an in-toto statement); repeatable")
@@ -195,9 +197,11 @@ type buildPlan struct {
 	// exportAttrs are the exporter attributes of --output (compression,
 	// ...), for every output.
 	exportAttrs map[string]string
-	progress    frontend.ProgressMode
-	builder     string
-	nodes       []string
+	// progress is the display; ProgressQuiet (-q, or --progress quiet,
+	// as in buildx) also prints only the index digest on stdout.
+	progress frontend.ProgressMode
+	builder  string
+	nodes    []string
 }
 
 // plan validates the flags. Everything a user can get wrong on the
@@ -210,6 +214,12 @@ func (o *buildOptions) plan() (*buildPlan, error) {
 		return nil, usageError(err)
 	}
 	if o.quiet {
+		// As buildx: -q is --progress quiet, and another display asked
+		// for on the command line contradicts it (BUILDKIT_PROGRESS, a
+		// default, gives way).
+		if o.progressFlag && mode != frontend.ProgressAuto && mode != frontend.ProgressQuiet {
+			return nil, usageError(fmt.Errorf("--progress %s and -q/--quiet cannot be used together (-q is --progress quiet)", o.progress))
+		}
 		mode = frontend.ProgressQuiet
 	}
 	p.progress = mode

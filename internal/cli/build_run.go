@@ -150,7 +150,7 @@ func build(cmd *cobra.Command, g *globalOptions, contextDir string, o buildOptio
 		fmt.Fprintf(stderr, "affix: progress display: %v\n", err)
 	}
 	meta := r.metadata()
-	if o.quiet {
+	if p.progress == frontend.ProgressQuiet {
 		fmt.Fprintln(stdout, meta.ContainerImageDigest)
 	} else {
 		printBuild(stdout, meta, r)

@@ -186,6 +186,8 @@ func TestBuildPlan(t *testing.T) {
 		{"registry output without tag", func(o *buildOptions) { o.outputs, o.tags = []string{"type=registry"}, nil }, "--push needs"},
 		{"two oci outputs", func(o *buildOptions) { o.outputs = []string{"type=oci,dest=a", "type=oci,dest=b"} }, "only one type=oci"},
 		{"bad progress", func(o *buildOptions) { o.progress = "fancy" }, "progress"},
+		{"quiet with plain", func(o *buildOptions) { o.quiet, o.progress, o.progressFlag = true, "plain", true }, "--progress plain and -q/--quiet cannot be used together"},
+		{"quiet with rawjson", func(o *buildOptions) { o.quiet, o.progress, o.progressFlag = true, "rawjson", true }, "--progress rawjson and -q/--quiet"},
 		{"bad format", func(o *buildOptions) { o.sbomFormats = []string{"syft-json"} }, `want spdx-json, cyclonedx-json or spdx-intoto`},
 		{"format without sbom", func(o *buildOptions) { o.sbom, o.sbomFormats = false, []string{"spdx-json"} }, "--sbom=false"},
 		{"format with --no-sbom", func(o *buildOptions) { o.noSBOM, o.sbomFormats = true, []string{"spdx-json"} }, "--no-sbom"},
@@ -698,5 +700,45 @@ func TestOutputTarParents(t *testing.T) {
 		if err := checkOutputTar("x", filepath.Join(ro, "a", "x.tar")); err == nil || !strings.Contains(err.Error(), "cannot write there") {
 			t.Errorf("read-only ancestor: %v", err)
 		}
+	}
+}
+
+// TestBuildQuietProgress: -q is --progress quiet (as in buildx, both print
+// only the index digest); it takes --progress auto or quiet, and wins over
+// a display from $BUILDKIT_PROGRESS, which is no choice on the command line.
+func TestBuildQuietProgress(t *testing.T) {
+	for _, c := range []struct {
+		name     string
+		progress string
+		flag     bool
+		quiet    bool
+		want     frontend.ProgressMode
+	}{
+		{"default", "", false, false, frontend.ProgressAuto},
+		{"-q", "", false, true, frontend.ProgressQuiet},
+		{"--progress quiet", "quiet", true, false, frontend.ProgressQuiet},
+		{"-q --progress auto", "auto", true, true, frontend.ProgressQuiet},
+		{"-q --progress quiet", "quiet", true, true, frontend.ProgressQuiet},
+		{"-q, BUILDKIT_PROGRESS=plain", "plain", false, true, frontend.ProgressQuiet},
+		{"--progress plain", "plain", true, false, frontend.ProgressPlain},
+	} {
+		o := buildOptions{progress: c.progress, progressFlag: c.flag, quiet: c.quiet, sbom: true, maxConcurrency: 4}
+		p, err := o.plan()
+		if err != nil || p.progress != c.want {
+			t.Errorf("%s: %v, %v; want %s", c.name, p, err, c.want)
+		}
+	}
+	// Through the command: the contradiction is a usage error before any
+	// builder is contacted; from the environment it is none.
+	cliEnv(t)
+	ctxDir := t.TempDir()
+	os.WriteFile(filepath.Join(ctxDir, "Dockerfile"), []byte("FROM scratch\n"), 0o644)
+	nowhere := "unix://" + filepath.Join(t.TempDir(), "none.sock")
+	if _, errs, code := affix(t, "build", "--builder", nowhere, "-q", "--progress", "plain", ctxDir); code != 2 || !strings.Contains(errs, "--progress plain and -q/--quiet cannot be used together") {
+		t.Errorf("-q --progress plain: exit %d:\n%s", code, errs)
+	}
+	t.Setenv("BUILDKIT_PROGRESS", "plain")
+	if _, errs, code := affix(t, "build", "--builder", nowhere, "-q", ctxDir); code != 1 || !strings.Contains(errs, "unreachable") {
+		t.Errorf("-q with BUILDKIT_PROGRESS=plain: exit %d:\n%s", code, errs)
 	}
 }
