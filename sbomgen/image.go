@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"slices"
 	"sync"
 	"time"
 
@@ -115,7 +116,7 @@ func (i *v1Image) Layers() ([]v1.Layer, error) {
 	}
 	out := make([]v1.Layer, len(man.Layers))
 	for n, d := range man.Layers {
-		cl := &layer{core: i.core, desc: d}
+		cl := &layer{core: i.core, desc: d, index: n}
 		l, err := partial.CompressedToLayer(cl)
 		if err != nil {
 			return nil, err
@@ -141,7 +142,7 @@ func (l *verifiedLayer) DiffID() (v1.Hash, error) { return l.diffID, nil }
 func (l *verifiedLayer) Uncompressed() (io.ReadCloser, error) {
 	d, err := digest.Parse(l.diffID.String())
 	if err != nil {
-		return nil, fmt.Errorf("layer %s: diff ID %q: %w", l.cl.desc.Digest, l.diffID, err)
+		return nil, l.cl.wrap(fmt.Errorf("diff ID %q: %w", l.diffID, err))
 	}
 	rc, err := l.Layer.Uncompressed()
 	if err != nil {
@@ -162,7 +163,7 @@ func (r *uncompressedReader) Read(p []byte) (int, error) {
 	r.v.Write(p[:n])
 	switch {
 	case err == io.EOF && !r.v.Verified():
-		return n, fmt.Errorf("layer %s: uncompressed content does not match diff ID %s: %w", r.l.desc.Digest, r.diffID, oci.ErrDigestMismatch)
+		return n, r.l.wrap(fmt.Errorf("uncompressed content does not match diff ID %s: %w", r.diffID, oci.ErrDigestMismatch))
 	case err != nil && err != io.EOF:
 		return n, r.l.diagnose(err)
 	}
@@ -188,12 +189,14 @@ func (c *imageCore) LayerByDigest(h v1.Hash) (partial.CompressedLayer, error) {
 	if !ok {
 		return nil, fmt.Errorf("manifest %s lists no layer %s: %w", c.img.desc.Digest, h, oci.ErrBlobNotFound)
 	}
-	return &layer{core: c, desc: d}, nil
+	i := slices.IndexFunc(c.img.manifest.Layers, func(l ocispec.Descriptor) bool { return l.Digest == d.Digest })
+	return &layer{core: c, desc: d, index: i}, nil
 }
 
 type layer struct {
-	core *imageCore
-	desc ocispec.Descriptor
+	core  *imageCore
+	desc  ocispec.Descriptor
+	index int // in the manifest's layers
 
 	mu   sync.Mutex
 	last *ctxReadCloser // the reader Compressed returned last
@@ -213,9 +216,38 @@ func (l *layer) diagnose(err error) error {
 		return err
 	}
 	if _, derr := io.Copy(io.Discard, r); errors.Is(derr, oci.ErrDigestMismatch) {
-		return fmt.Errorf("%w (decompressing: %v)", derr, err)
+		var le *layerError
+		if errors.As(derr, &le) {
+			derr = le.err
+		}
+		return l.wrap(fmt.Errorf("%w (decompressing: %v)", derr, err))
 	}
-	return fmt.Errorf("layer %s: %w", l.desc.Digest, err)
+	return l.wrap(err)
+}
+
+// layerError is an error reading one layer of an image. It names the
+// layer by its index in the manifest and its digest, so that scanImage
+// can report it without the wrapping of the library that read it (which
+// names a temporary path and the diff ID).
+type layerError struct {
+	index  int
+	digest digest.Digest
+	err    error
+}
+
+func (e *layerError) Error() string {
+	return fmt.Sprintf("layer %d (%s): %v", e.index, e.digest, e.err)
+}
+
+func (e *layerError) Unwrap() error { return e.err }
+
+// wrap returns err as a *layerError about l, unless it is one already.
+func (l *layer) wrap(err error) error {
+	var le *layerError
+	if err == nil || errors.As(err, &le) {
+		return err
+	}
+	return &layerError{index: l.index, digest: l.desc.Digest, err: err}
 }
 
 func (l *layer) Digest() (v1.Hash, error) { return v1.NewHash(l.desc.Digest.String()) }
@@ -233,7 +265,7 @@ func (l *layer) Compressed() (io.ReadCloser, error) {
 	}
 	rc, err := l.core.f.Fetch(ctx, l.desc)
 	if err != nil {
-		return nil, fmt.Errorf("fetching layer %s: %w", l.desc.Digest, err)
+		return nil, l.wrap(fmt.Errorf("fetching: %w", err))
 	}
 	var r io.Reader = rc
 	if _, verified := l.core.f.(*oci.Layout); !verified {
@@ -241,7 +273,7 @@ func (l *layer) Compressed() (io.ReadCloser, error) {
 		// repository) may not.
 		r = oci.VerifyReader(rc, l.desc)
 	}
-	cr := &ctxReadCloser{ctx: ctx, r: r, c: rc, desc: l.desc}
+	cr := &ctxReadCloser{ctx: ctx, r: r, c: rc, l: l}
 	l.mu.Lock()
 	l.last = cr
 	l.mu.Unlock()
@@ -251,10 +283,10 @@ func (l *layer) Compressed() (io.ReadCloser, error) {
 // ctxReadCloser stops reading once ctx is done and names the layer in
 // errors.
 type ctxReadCloser struct {
-	ctx  context.Context
-	r    io.Reader
-	c    io.Closer
-	desc ocispec.Descriptor
+	ctx context.Context
+	r   io.Reader
+	c   io.Closer
+	l   *layer
 }
 
 func (r *ctxReadCloser) Read(p []byte) (int, error) {
@@ -263,7 +295,7 @@ func (r *ctxReadCloser) Read(p []byte) (int, error) {
 	}
 	n, err := r.r.Read(p)
 	if err != nil && err != io.EOF {
-		err = fmt.Errorf("reading layer %s: %w", r.desc.Digest, err)
+		err = r.l.wrap(err)
 	}
 	return n, err
 }

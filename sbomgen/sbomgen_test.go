@@ -594,12 +594,13 @@ func TestSbomBadInput(t *testing.T) {
 		name   string
 		break_ func(t *testing.T, dir string, res *fixture.Result) ocispec.Descriptor
 		want   error
+		layer  bool // the error is about layer 0, and must name it by index and digest
 	}{
 		{"missing layer", func(t *testing.T, dir string, res *fixture.Result) ocispec.Descriptor {
 			m := readManifest(t, dir, res.Manifests[0])
 			os.Remove(blobPath(dir, m.Layers[0].Digest))
 			return res.Manifests[0]
-		}, oci.ErrBlobNotFound},
+		}, oci.ErrBlobNotFound, true},
 		{"corrupt layer", func(t *testing.T, dir string, res *fixture.Result) ocispec.Descriptor {
 			m := readManifest(t, dir, res.Manifests[0])
 			p := blobPath(dir, m.Layers[0].Digest)
@@ -607,19 +608,19 @@ func TestSbomBadInput(t *testing.T) {
 			b[len(b)/2] ^= 0xff
 			os.WriteFile(p, b, 0o644)
 			return res.Manifests[0]
-		}, oci.ErrDigestMismatch},
+		}, oci.ErrDigestMismatch, true},
 		{"truncated layer", func(t *testing.T, dir string, res *fixture.Result) ocispec.Descriptor {
 			m := readManifest(t, dir, res.Manifests[0])
 			p := blobPath(dir, m.Layers[0].Digest)
 			b, _ := os.ReadFile(p)
 			os.WriteFile(p, b[:len(b)/2], 0o644)
 			return res.Manifests[0]
-		}, oci.ErrDigestMismatch},
+		}, oci.ErrDigestMismatch, true},
 		{"corrupt config", func(t *testing.T, dir string, res *fixture.Result) ocispec.Descriptor {
 			m := readManifest(t, dir, res.Manifests[0])
 			os.WriteFile(blobPath(dir, m.Config.Digest), []byte(`{"architecture":"amd64","os":"linux"}`), 0o644)
 			return res.Manifests[0]
-		}, oci.ErrDigestMismatch},
+		}, oci.ErrDigestMismatch, false},
 		{"wrong diff ID", func(t *testing.T, dir string, res *fixture.Result) ocispec.Descriptor {
 			m := readManifest(t, dir, res.Manifests[0])
 			b, _ := os.ReadFile(blobPath(dir, m.Config.Digest))
@@ -628,17 +629,17 @@ func TestSbomBadInput(t *testing.T) {
 			cfg.RootFS.DiffIDs[0] = digest.FromString("something else")
 			m.Config = putJSON(t, dir, m.Config.MediaType, cfg)
 			return putJSON(t, dir, ocispec.MediaTypeImageManifest, m)
-		}, oci.ErrDigestMismatch},
+		}, oci.ErrDigestMismatch, true},
 		{"missing manifest", func(t *testing.T, dir string, res *fixture.Result) ocispec.Descriptor {
 			os.Remove(blobPath(dir, res.Manifests[0].Digest))
 			return res.Manifests[0]
-		}, oci.ErrBlobNotFound},
+		}, oci.ErrBlobNotFound, false},
 		{"an index", func(t *testing.T, dir string, res *fixture.Result) ocispec.Descriptor {
 			return res.Index
-		}, ErrNotImage},
+		}, ErrNotImage, false},
 		{"an attestation manifest", func(t *testing.T, dir string, res *fixture.Result) ocispec.Descriptor {
 			return res.Attestations[0]
-		}, ErrNotImage},
+		}, ErrNotImage, false},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -652,6 +653,19 @@ func TestSbomBadInput(t *testing.T) {
 			}
 			if !strings.Contains(err.Error(), desc.Digest.Encoded()[:12]) && !strings.Contains(err.Error(), "sha256:") {
 				t.Errorf("error %q names no digest", err)
+			}
+			if tt.layer {
+				layer := readManifest(t, dir, desc).Layers[0].Digest
+				if want := fmt.Sprintf("layer 0 (%s): ", layer); !strings.Contains(err.Error(), want) {
+					t.Errorf("error %q does not say %q", err, want)
+				}
+				// Neither the temporary directory nor stereoscope's cache
+				// path named by the diff ID.
+				for _, bad := range []string{tmp, "affix-sbom-", "layer cache"} {
+					if strings.Contains(err.Error(), bad) {
+						t.Errorf("error %q says %q", err, bad)
+					}
+				}
 			}
 			emptyDir(t, tmp)
 		})

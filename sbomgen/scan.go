@@ -151,10 +151,16 @@ func scanImage(ctx context.Context, f oci.Fetcher, img *fetchedImage, name, temp
 
 // readError returns the error to report for a failed image read: the
 // cancellation when the context is done, else err (which wraps the
-// fetcher's error, for example oci.ErrDigestMismatch).
+// fetcher's error, for example oci.ErrDigestMismatch). An error about one
+// layer is reported as the layer said it, naming its index and digest,
+// without stereoscope's wrapping (a temporary path named by the diff ID).
 func readError(ctx context.Context, err error) error {
 	if cerr := ctx.Err(); cerr != nil && !errors.Is(err, cerr) {
 		return fmt.Errorf("%w: %w", cerr, err)
+	}
+	var le *layerError
+	if errors.As(err, &le) {
+		err = le
 	}
 	return fmt.Errorf("reading layers: %w", err)
 }
