@@ -273,10 +273,18 @@ func (o *buildOptions) plan() (*buildPlan, error) {
 	if p.push && len(p.tags) == 0 {
 		return nil, usageError(errors.New("--push needs at least one -t NAME:TAG to push to"))
 	}
-	sbomOff, prov, err := parseAttests(o.attests)
+	sbomAttest, prov, err := parseAttests(o.attests)
 	if err != nil {
 		return nil, usageError(err)
 	}
+	if sbomAttest == attestOn && (!o.sbom || o.noSBOM) {
+		flag := "--no-sbom"
+		if !o.sbom {
+			flag = "--sbom=false"
+		}
+		return nil, usageError(fmt.Errorf("--attest type=sbom asks for SBOMs and %s for none: give one", flag))
+	}
+	sbomOff := sbomAttest == attestOff
 	p.provenance = o.provenance
 	if prov != "" {
 		if o.provenance != "" {
@@ -435,15 +443,25 @@ func parseTag(s string) (string, registry.Reference, error) {
 	return norm, ref, nil
 }
 
+// attestState is what --attest type=sbom asks for.
+type attestState int
+
+const (
+	attestUnset attestState = iota // no type=sbom
+	attestOn                       // type=sbom
+	attestOff                      // type=sbom,disabled=true
+)
+
 // parseAttests reads buildx's --attest values: type=sbom is the SBOM affix
-// generates itself (sbomOff for disabled=true; a generator is BuildKit's
-// SBOM path and refused), type=provenance[,ATTRS] is --provenance=ATTRS
-// (mode=min unless given, as buildx).
-func parseAttests(values []string) (sbomOff bool, provenance string, err error) {
+// generates itself (attestOff for disabled=true; a generator is BuildKit's
+// SBOM path and refused; on and off together are refused),
+// type=provenance[,ATTRS] is --provenance=ATTRS (mode=min unless given,
+// as buildx).
+func parseAttests(values []string) (sbom attestState, provenance string, err error) {
 	for _, v := range values {
 		fields, err := csvvalue.Fields(v, nil)
 		if err != nil {
-			return false, "", fmt.Errorf("--attest %q: %w", v, err)
+			return attestUnset, "", fmt.Errorf("--attest %q: %w", v, err)
 		}
 		var typ string
 		var rest []string
@@ -464,27 +482,34 @@ func parseAttests(values []string) (sbomOff bool, provenance string, err error) 
 			for _, f := range rest {
 				k, _, _ := strings.Cut(f, "=")
 				if k == "generator" {
-					return false, "", fmt.Errorf("--attest %q: affix generates the SBOMs itself and attaches them as referrers; a generator image is BuildKit's own SBOM path (buildctl, docker buildx), see affix convert", v)
+					return attestUnset, "", fmt.Errorf("--attest %q: affix generates the SBOMs itself and attaches them as referrers; a generator image is BuildKit's own SBOM path (buildctl, docker buildx), see affix convert", v)
 				}
-				return false, "", fmt.Errorf("--attest %q: unknown sbom attribute %q (affix's SBOMs take --sbom-format)", v, k)
+				return attestUnset, "", fmt.Errorf("--attest %q: unknown sbom attribute %q (affix's SBOMs take --sbom-format)", v, k)
 			}
-			sbomOff = sbomOff || disabled
+			state := attestOn
+			if disabled {
+				state = attestOff
+			}
+			if sbom != attestUnset && sbom != state {
+				return attestUnset, "", fmt.Errorf("--attest %q: another --attest type=sbom says the opposite", v)
+			}
+			sbom = state
 		case "provenance":
 			if disabled {
 				continue
 			}
 			if provenance != "" {
-				return false, "", fmt.Errorf("--attest %q: provenance given twice", v)
+				return attestUnset, "", fmt.Errorf("--attest %q: provenance given twice", v)
 			}
 			if !slices.ContainsFunc(rest, func(f string) bool { return strings.HasPrefix(f, "mode=") }) {
 				rest = append([]string{"mode=min"}, rest...)
 			}
 			provenance = strings.Join(rest, ",")
 		default:
-			return false, "", fmt.Errorf("--attest %q: want type=sbom or type=provenance", v)
+			return attestUnset, "", fmt.Errorf("--attest %q: want type=sbom or type=provenance", v)
 		}
 	}
-	return sbomOff, provenance, nil
+	return sbom, provenance, nil
 }
 
 // splitBuilders splits --builder values into the default builder address

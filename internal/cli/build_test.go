@@ -540,21 +540,23 @@ func TestBuildFlagsReachFrontend(t *testing.T) {
 func TestParseAttests(t *testing.T) {
 	for _, c := range []struct {
 		in         []string
-		sbomOff    bool
+		sbom       attestState
 		provenance string
 		err        string
 	}{
-		{nil, false, "", ""},
-		{[]string{"type=sbom"}, false, "", ""},
-		{[]string{"type=sbom,disabled=true"}, true, "", ""},
-		{[]string{"type=provenance"}, false, "mode=min", ""},
-		{[]string{"type=provenance,mode=max,builder-id=https://ci.example/1", "type=sbom"}, false, "mode=max,builder-id=https://ci.example/1", ""},
-		{[]string{"type=provenance,disabled=true"}, false, "", ""},
-		{[]string{"type=sbom,generator=docker/buildkit-syft-scanner"}, false, "", "affix generates the SBOMs itself"},
-		{[]string{"type=sbom,scan-stage=true"}, false, "", `unknown sbom attribute "scan-stage"`},
-		{[]string{"type=provenance", "type=provenance,mode=max"}, false, "", "provenance given twice"},
-		{[]string{"type=vex"}, false, "", "want type=sbom or type=provenance"},
-		{[]string{"mode=max"}, false, "", "want type=sbom or type=provenance"},
+		{nil, attestUnset, "", ""},
+		{[]string{"type=sbom"}, attestOn, "", ""},
+		{[]string{"type=sbom,disabled=true"}, attestOff, "", ""},
+		{[]string{"type=sbom", "type=sbom"}, attestOn, "", ""},
+		{[]string{"type=sbom", "type=sbom,disabled=true"}, attestUnset, "", "says the opposite"},
+		{[]string{"type=provenance"}, attestUnset, "mode=min", ""},
+		{[]string{"type=provenance,mode=max,builder-id=https://ci.example/1", "type=sbom"}, attestOn, "mode=max,builder-id=https://ci.example/1", ""},
+		{[]string{"type=provenance,disabled=true"}, attestUnset, "", ""},
+		{[]string{"type=sbom,generator=docker/buildkit-syft-scanner"}, attestUnset, "", "affix generates the SBOMs itself"},
+		{[]string{"type=sbom,scan-stage=true"}, attestUnset, "", `unknown sbom attribute "scan-stage"`},
+		{[]string{"type=provenance", "type=provenance,mode=max"}, attestUnset, "", "provenance given twice"},
+		{[]string{"type=vex"}, attestUnset, "", "want type=sbom or type=provenance"},
+		{[]string{"mode=max"}, attestUnset, "", "want type=sbom or type=provenance"},
 	} {
 		off, prov, err := parseAttests(c.in)
 		if c.err != "" {
@@ -563,8 +565,8 @@ func TestParseAttests(t *testing.T) {
 			}
 			continue
 		}
-		if err != nil || off != c.sbomOff || prov != c.provenance {
-			t.Errorf("parseAttests(%q) = %v, %q, %v; want %v, %q", c.in, off, prov, err, c.sbomOff, c.provenance)
+		if err != nil || off != c.sbom || prov != c.provenance {
+			t.Errorf("parseAttests(%q) = %v, %q, %v; want %v, %q", c.in, off, prov, err, c.sbom, c.provenance)
 		}
 	}
 
@@ -578,6 +580,29 @@ func TestParseAttests(t *testing.T) {
 	o.provenance = "true"
 	if _, err := o.plan(); err == nil || !strings.Contains(err.Error(), "give one") {
 		t.Errorf("--provenance with --attest type=provenance: %v", err)
+	}
+	// --attest type=sbom asks for SBOMs: with --sbom=false or --no-sbom
+	// it is a usage error naming both.
+	for _, c := range []struct {
+		name string
+		mod  func(*buildOptions)
+		err  string
+	}{
+		{"--sbom=false", func(o *buildOptions) { o.sbom = false }, "--attest type=sbom asks for SBOMs and --sbom=false for none"},
+		{"--no-sbom", func(o *buildOptions) { o.noSBOM = true }, "--attest type=sbom asks for SBOMs and --no-sbom for none"},
+	} {
+		o := buildOptions{sbom: true, maxConcurrency: 1, attests: []string{"type=sbom"}}
+		c.mod(&o)
+		_, err := o.plan()
+		var ee *exitError
+		if err == nil || !strings.Contains(err.Error(), c.err) || !errors.As(err, &ee) || ee.code != 2 {
+			t.Errorf("%s: %v, want a usage error with %q", c.name, err, c.err)
+		}
+	}
+	// Disabled by both is no contradiction.
+	o = buildOptions{sbom: false, maxConcurrency: 1, attests: []string{"type=sbom,disabled=true"}}
+	if p, err := o.plan(); err != nil || len(p.formats) != 0 {
+		t.Errorf("--sbom=false with type=sbom,disabled=true: %+v, %v", p, err)
 	}
 }
 
