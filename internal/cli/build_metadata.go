@@ -31,8 +31,9 @@ type buildMetadata struct {
 	// ImageName is the tags, comma-separated (buildx's key).
 	ImageName string `json:"image.name,omitempty"`
 	pushMetadata
-	// Tags are every tag written (with --push), or named (without).
-	Tags []string `json:"tags,omitempty"`
+	// Tags are every tag written (with --push), or named (without); []
+	// without -t.
+	Tags []string `json:"tags"`
 	// Pushed reports whether the image was pushed to the tags.
 	Pushed bool `json:"pushed"`
 	// Output is the OCI layout written (--output), "-" for stdout.
@@ -40,8 +41,9 @@ type buildMetadata struct {
 	// SourceDateEpoch is the SOURCE_DATE_EPOCH the image and the SBOMs
 	// were made with, in seconds; absent when none was set.
 	SourceDateEpoch *int64 `json:"sourceDateEpoch,omitempty"`
-	// SBOMs describe each platform's scan.
-	SBOMs []sbomMeta `json:"sboms,omitempty"`
+	// SBOMs describe each platform's scan; [] without SBOMs (as a
+	// platform's referrers are then []).
+	SBOMs []sbomMeta `json:"sboms"`
 }
 
 type sbomMeta struct {
@@ -57,8 +59,9 @@ func (r *buildRun) metadata() *buildMetadata {
 		ContainerImageDigest:     idx.Digest,
 		ContainerImageDescriptor: idx,
 		ImageName:                strings.Join(r.plan.tags, ","),
-		Tags:                     r.plan.tags,
+		Tags:                     append([]string{}, r.plan.tags...),
 		Pushed:                   r.plan.push,
+		SBOMs:                    []sbomMeta{},
 	}
 	m.pushMetadata = pushMetadata{
 		Index:         &idx,
@@ -88,7 +91,11 @@ func (r *buildRun) metadata() *buildMetadata {
 		if res == nil {
 			continue
 		}
-		m.SBOMs = append(m.SBOMs, sbomMeta{Platform: r.platforms[i].String(), Packages: res.Packages, Cached: res.Cached, Created: res.Created})
+		pkgs := res.Packages
+		if pkgs == nil {
+			pkgs = map[string]int{} // {} for an image without packages, not null
+		}
+		m.SBOMs = append(m.SBOMs, sbomMeta{Platform: r.platforms[i].String(), Packages: pkgs, Cached: res.Cached, Created: res.Created})
 	}
 	return m
 }

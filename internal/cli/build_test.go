@@ -767,3 +767,53 @@ func TestBuildQuietProgress(t *testing.T) {
 		t.Errorf("-q with BUILDKIT_PROGRESS=plain: exit %d:\n%s", code, errs)
 	}
 }
+
+// TestBuildMetadataEmptyLists: without SBOMs or tags the metadata's lists
+// are [] (as a platform's referrers are), never null or absent.
+func TestBuildMetadataEmptyLists(t *testing.T) {
+	idx := ocispec.Descriptor{MediaType: ocispec.MediaTypeImageIndex, Digest: digest.FromString("index"), Size: 5}
+	pl := ocispec.Platform{OS: "linux", Architecture: "amd64"}
+	img := oci.Image{Descriptor: ocispec.Descriptor{MediaType: ocispec.MediaTypeImageManifest, Digest: digest.FromString("m"), Size: 1, Platform: &pl}}
+	for _, c := range []struct {
+		name  string
+		sboms []*sbomgen.Result
+		want  map[string]string
+	}{
+		{"--sbom=false", nil, map[string]string{"sboms": "[]", "tags": "[]"}},
+		{"an image without packages", []*sbomgen.Result{{}}, map[string]string{"tags": "[]"}},
+	} {
+		r := &buildRun{
+			plan:      &buildPlan{},
+			res:       &frontend.Result{Index: idx},
+			counter:   &exporter.Counter{},
+			attached:  &referrerLog{},
+			platforms: []oci.Image{img},
+			sboms:     c.sboms,
+		}
+		b, err := json.Marshal(r.metadata())
+		if err != nil {
+			t.Fatal(err)
+		}
+		var m map[string]json.RawMessage
+		if err := json.Unmarshal(b, &m); err != nil {
+			t.Fatal(err)
+		}
+		for k, v := range c.want {
+			if string(m[k]) != v {
+				t.Errorf("%s: %s = %s, want %s", c.name, k, m[k], v)
+			}
+		}
+		var plats []struct{ Referrers json.RawMessage }
+		json.Unmarshal(m["platforms"], &plats)
+		if len(plats) != 1 || string(plats[0].Referrers) != "[]" {
+			t.Errorf("%s: platforms %s", c.name, m["platforms"])
+		}
+		if c.sboms != nil {
+			var sb []struct{ Packages json.RawMessage }
+			json.Unmarshal(m["sboms"], &sb)
+			if len(sb) != 1 || string(sb[0].Packages) != "{}" {
+				t.Errorf("%s: sboms %s", c.name, m["sboms"])
+			}
+		}
+	}
+}
