@@ -6,7 +6,6 @@ import (
 	"maps"
 	"os"
 	"path/filepath"
-	"strconv"
 	"strings"
 	"time"
 
@@ -286,12 +285,12 @@ func parseAnnotations(kvs []string) (map[string]string, error) {
 
 // creationTime is SOURCE_DATE_EPOCH when set, else now (UTC, seconds).
 func creationTime() (time.Time, error) {
-	if v := strings.TrimSpace(os.Getenv(sbomgen.EnvSourceDateEpoch)); v != "" {
-		s, err := strconv.ParseInt(v, 10, 64)
-		if err != nil || s < 0 {
-			return time.Time{}, fmt.Errorf("%s=%q: want seconds since the Unix epoch", sbomgen.EnvSourceDateEpoch, v)
+	if v := os.Getenv(sbomgen.EnvSourceDateEpoch); strings.TrimSpace(v) != "" {
+		t, err := sbomgen.ParseSourceDateEpoch(v)
+		if err != nil {
+			return time.Time{}, fmt.Errorf("%s=%q: %w", sbomgen.EnvSourceDateEpoch, v, err)
 		}
-		return time.Unix(s, 0).UTC(), nil
+		return t, nil
 	}
 	return time.Now().UTC().Truncate(time.Second), nil
 }

@@ -11,6 +11,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
 	"oras.land/oras-go/v2/registry"
@@ -355,5 +356,31 @@ func TestAttachPlatformSingleManifest(t *testing.T) {
 				t.Errorf("referrers of %s: %v; attach printed %q", amd[0].Descriptor.Digest, refs, out)
 			}
 		})
+	}
+}
+
+// TestCreationTime: the created annotation of an attached artifact comes
+// from SOURCE_DATE_EPOCH when set, parsed as sbomgen parses it.
+func TestCreationTime(t *testing.T) {
+	for _, tt := range []struct {
+		env, want, err string
+	}{
+		{env: "1700000000", want: "2023-11-14T22:13:20Z"},
+		{env: " 0 ", want: "1970-01-01T00:00:00Z"},
+		{env: "253402300799", want: "9999-12-31T23:59:59Z"},
+		{env: "253402300800", err: `SOURCE_DATE_EPOCH="253402300800": after 253402300799`},
+		{env: "yesterday", err: `SOURCE_DATE_EPOCH="yesterday": want a non-negative number`},
+	} {
+		t.Setenv("SOURCE_DATE_EPOCH", tt.env)
+		got, err := creationTime()
+		if tt.err != "" {
+			if err == nil || !strings.Contains(err.Error(), tt.err) {
+				t.Errorf("%q: %v, want error %q", tt.env, err, tt.err)
+			}
+			continue
+		}
+		if err != nil || got.Format(time.RFC3339) != tt.want {
+			t.Errorf("%q: %v, %v; want %s", tt.env, got, err, tt.want)
+		}
 	}
 }
