@@ -104,13 +104,27 @@ func Main(args []string) int {
 
 // Run runs the command tree named name with args, and returns the exit
 // code: 0 on success, 2 for usage errors, 128+N when signal N (SIGINT,
-// SIGTERM) ended the command, as shells and the Docker CLI report it, 1
-// for any other error, which is printed to stderr. The first signal
+// SIGTERM) ended the command, as shells and the Docker CLI report it (141,
+// SIGPIPE's, when the reader of stdout or stderr went away), 1 for any
+// other error, which is printed to stderr. The first signal
 // cancels the context; a second one ends the process at once, as the
 // Docker CLI does, should the clean-up hang.
 func Run(ctx context.Context, name string, args []string, stdout, stderr io.Writer) int {
 	ctx, got, stop := signalContext(ctx, os.Interrupt, syscall.SIGTERM)
 	defer stop()
+	// A reader of stdout or stderr that goes away (affix ... | head) would
+	// have the runtime end the process by SIGPIPE, skipping every clean-up
+	// (temporary layouts, a half-written --output). Asking for SIGPIPE
+	// turns it into an EPIPE error instead; pipeWriter then cancels the
+	// command, which unwinds as on ^C. The channel is never read, and
+	// SIGPIPE is not among the cancelling signals: once asked for, it also
+	// comes for a registry connection that broke, which is retried.
+	signal.Notify(make(chan os.Signal, 1), syscall.SIGPIPE)
+	ctx, cancel := context.WithCancelCause(ctx)
+	defer cancel(nil)
+	var broken atomic.Bool
+	stdout = pipeWriter{w: stdout, broken: &broken, cancel: cancel}
+	stderr = pipeWriter{w: stderr, broken: &broken, cancel: cancel}
 	root := NewRootCommand(name)
 	root.SetArgs(args)
 	root.SetOut(stdout)
@@ -120,7 +134,31 @@ func Run(ctx context.Context, name string, args []string, stdout, stderr io.Writ
 		return 0
 	}
 	fmt.Fprintf(stderr, "%s: error: %v\n", name, err)
-	return exitCode(err, got())
+	sig := got()
+	if sig == nil && broken.Load() {
+		sig = syscall.SIGPIPE
+	}
+	return exitCode(err, sig)
+}
+
+// pipeWriter is an output stream of a command that cancels it, with
+// errOutputClosed, when a write finds the reader gone (EPIPE).
+type pipeWriter struct {
+	w      io.Writer
+	broken *atomic.Bool
+	cancel context.CancelCauseFunc
+}
+
+// errOutputClosed means stdout or stderr was closed by its reader.
+var errOutputClosed = errors.New("output closed by its reader")
+
+func (p pipeWriter) Write(b []byte) (int, error) {
+	n, err := p.w.Write(b)
+	if errors.Is(err, syscall.EPIPE) {
+		p.broken.Store(true)
+		p.cancel(fmt.Errorf("%w: %w", errOutputClosed, err))
+	}
+	return n, err
 }
 
 // exitCode is the exit code of a command that failed with err after

@@ -6,6 +6,7 @@ import (
 	"context"
 	"errors"
 	"os"
+	"sync/atomic"
 	"syscall"
 	"testing"
 )
@@ -29,5 +30,32 @@ func TestSignalContext(t *testing.T) {
 	stop2()
 	if !errors.Is(ctx.Err(), context.Canceled) {
 		t.Errorf("after stop: %v", ctx.Err())
+	}
+}
+
+// TestPipeWriter: a write that finds the reader gone cancels the command
+// with errOutputClosed (instead of SIGPIPE ending the process before any
+// clean-up); Run then exits 141.
+func TestPipeWriter(t *testing.T) {
+	r, w, err := os.Pipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer w.Close()
+	ctx, cancel := context.WithCancelCause(context.Background())
+	var broken atomic.Bool
+	pw := pipeWriter{w: w, broken: &broken, cancel: cancel}
+	if _, err := pw.Write([]byte("read\n")); err != nil || broken.Load() || ctx.Err() != nil {
+		t.Fatalf("write with a reader: %v, broken %v, ctx %v", err, broken.Load(), ctx.Err())
+	}
+	r.Close()
+	if _, err := pw.Write([]byte("gone\n")); !errors.Is(err, syscall.EPIPE) {
+		t.Fatalf("write without a reader: %v, want EPIPE", err)
+	}
+	if !broken.Load() || !errors.Is(context.Cause(ctx), errOutputClosed) {
+		t.Errorf("broken %v, cause %v; want errOutputClosed", broken.Load(), context.Cause(ctx))
+	}
+	if got := exitCode(context.Cause(ctx), syscall.SIGPIPE); got != 141 {
+		t.Errorf("exit code %d, want 141", got)
 	}
 }
