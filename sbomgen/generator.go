@@ -129,7 +129,7 @@ func (r *Result) PackageCount() int {
 
 // PackageSummary describes the packages found in one line, the same in
 // every command that reports a scan: "4 packages (deb 2, npm 1, python
-// 1)", types in name order, or "0 packages (none)".
+// 1)", types in name order, "1 package (deb 1)", or "0 packages (none)".
 func (r *Result) PackageSummary() string {
 	types := slices.Sorted(maps.Keys(r.Packages))
 	parts := make([]string, len(types))
@@ -139,7 +139,11 @@ func (r *Result) PackageSummary() string {
 	if len(parts) == 0 {
 		parts = []string{"none"}
 	}
-	return fmt.Sprintf("%d packages (%s)", r.PackageCount(), strings.Join(parts, ", "))
+	noun := "packages"
+	if r.PackageCount() == 1 {
+		noun = "package"
+	}
+	return fmt.Sprintf("%d %s (%s)", r.PackageCount(), noun, strings.Join(parts, ", "))
 }
 
 // Generator scans images and encodes their SBOMs. It is safe for

@@ -982,6 +982,7 @@ func TestSbomPackageSummary(t *testing.T) {
 		{nil, "0 packages (none)"},
 		{map[string]int{}, "0 packages (none)"},
 		{map[string]int{"deb": 2}, "2 packages (deb 2)"},
+		{map[string]int{"deb": 1}, "1 package (deb 1)"},
 		{map[string]int{"python": 1, "deb": 2, "npm": 1}, "4 packages (deb 2, npm 1, python 1)"},
 	}
 	for _, tt := range tests {

@@ -12,14 +12,6 @@ import (
 	"github.com/affix-oci/affix/exporter"
 )
 
-// packageTypes formats package counts by type: "deb 4, npm 2".
-func packageTypes(c map[string]int) string {
-	if len(c) == 0 {
-		return "none"
-	}
-	return formatCounts(c)
-}
-
 // buildMetadata is the --metadata-file document of affix build: buildx's
 // keys, then the fields of push's metadata (index, tag, platforms with
 // their SBOM referrers, referrers mode, requests), then build's own.

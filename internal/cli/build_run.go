@@ -328,7 +328,7 @@ func (r *buildRun) scan(ctx context.Context, img oci.Image) (*sbomgen.Result, er
 		if res.Cached {
 			how = "cached"
 		}
-		frontend.Logf(ctx, "%s: %s (%s), %s", img.Descriptor.Digest, plural(res.PackageCount(), "package"), packageTypes(res.Packages), how)
+		frontend.Logf(ctx, "%s: %s, %s", img.Descriptor.Digest, res.PackageSummary(), how)
 		return nil
 	})
 	if err != nil {
