@@ -535,6 +535,10 @@ func TestBuildErrors(t *testing.T) {
 	writeFiles(t, bad, map[string]string{"Dockerfile": "FROM scratch\nCOPY busybox /bin/busybox\nRUN [\"/bin/busybox\", \"sh\", \"-c\", \"echo failing on purpose; exit 3\"]\n"})
 	copyBusybox(t, bad)
 	unreachable := "unix://" + filepath.Join(t.TempDir(), "no-buildkitd.sock")
+	// A tar --output below a regular file can never be written (a missing
+	// directory is created, as buildx does).
+	notDir := filepath.Join(t.TempDir(), "file")
+	writeFiles(t, filepath.Dir(notDir), map[string]string{"file": ""})
 	e := newEnv(t)
 	push := func(repo string) []string {
 		return []string{"--push", "-t", dist.Ref(repo + ":v1"), "--insecure-registry", dist.Host, "--progress", "plain"}
@@ -558,8 +562,8 @@ func TestBuildErrors(t *testing.T) {
 			[]string{`-t "Bad/Name:v1"`}, nil},
 		{"unsupported output", []string{"build", "--builder", unreachable, "--output", "type=docker", good}, 2,
 			[]string{`type "docker" is not supported`}, nil},
-		{"tar output nowhere", append(append([]string{"build", "--builder", d.Addr, "--output", "type=oci,dest=" + filepath.Join(t.TempDir(), "missing", "x.tar")}, push("tarnowhere")...), good), 2,
-			[]string{"cannot write there", "missing/x.tar"}, []string{"tarnowhere"}},
+		{"tar output nowhere", append(append([]string{"build", "--builder", d.Addr, "--output", "type=oci,dest=" + filepath.Join(notDir, "x.tar")}, push("tarnowhere")...), good), 2,
+			[]string{"file/x.tar", "file is not a directory"}, []string{"tarnowhere"}},
 		{"one registry unreachable", []string{"build", "--builder", d.Addr, "--build-arg", "PKG_VERSION=1.2.3",
 			"--push", "-t", dist.Ref("partial:v1"), "-t", "127.0.0.1:1/partial:v1",
 			"--insecure-registry", dist.Host, "--insecure-registry", "127.0.0.1:1", good}, 1,
