@@ -23,37 +23,39 @@ func init() { extraCommands = append(extraCommands, newBuildCmd) }
 // buildOptions are the flags of affix build.
 type buildOptions struct {
 	registryOptions
-	file           string
-	tags           []string
-	platforms      []string
-	buildArgs      []string
-	target         string
-	secrets        []string
-	ssh            []string
-	buildContexts  []string
-	labels         []string
-	annotations    []string
-	noCache        bool
-	noCacheFilter  []string
-	pull           bool
-	cgroupParent   string
-	cacheFrom      []string
-	cacheTo        []string
-	addHosts       []string
-	network        string
-	shmSize        string
-	ulimits        []string
-	allow          []string
-	provenance     string
-	attests        []string
-	progress       string
-	progressFlag   bool // --progress given on the command line, not from $BUILDKIT_PROGRESS
-	quiet          bool
-	iidFile        string
-	metadataFile   string
-	sbomFormats    []string
-	sbom           bool
-	noSBOM         bool
+	file          string
+	tags          []string
+	platforms     []string
+	buildArgs     []string
+	target        string
+	secrets       []string
+	ssh           []string
+	buildContexts []string
+	labels        []string
+	annotations   []string
+	noCache       bool
+	noCacheFilter []string
+	pull          bool
+	cgroupParent  string
+	cacheFrom     []string
+	cacheTo       []string
+	addHosts      []string
+	network       string
+	shmSize       string
+	ulimits       []string
+	allow         []string
+	provenance    string
+	attests       []string
+	progress      string
+	progressFlag  bool // --progress given on the command line, not from $BUILDKIT_PROGRESS
+	quiet         bool
+	iidFile       string
+	metadataFile  string
+	sbomFormats   []string
+	sbom          bool
+	noSBOM        bool
+	// sbomFlag is set when --sbom was given (its default is true).
+	sbomFlag       bool
 	noSBOMCache    bool
 	push           bool
 	outputs        []string
@@ -105,6 +107,7 @@ builds each platform on its own node and merges the results into one index.`,
 		},
 		RunE: func(cmd *cobra.Command, args []string) error {
 			o.progressFlag = cmd.Flags().Changed("progress")
+			o.sbomFlag = cmd.Flags().Changed("sbom")
 			if o.progress == "" {
 				o.progress = string(frontend.ProgressAuto)
 				if v := os.Getenv("BUILDKIT_PROGRESS"); v != "" {
@@ -283,6 +286,13 @@ func (o *buildOptions) plan() (*buildPlan, error) {
 			flag = "--sbom=false"
 		}
 		return nil, usageError(fmt.Errorf("--attest type=sbom asks for SBOMs and %s for none: give one", flag))
+	}
+	if o.sbomFlag && o.sbom && (o.noSBOM || sbomAttest == attestOff) {
+		flag := "--no-sbom"
+		if sbomAttest == attestOff {
+			flag = "--attest type=sbom,disabled=true"
+		}
+		return nil, usageError(fmt.Errorf("--sbom=true asks for SBOMs and %s for none: give one", flag))
 	}
 	sbomOff := sbomAttest == attestOff
 	p.provenance = o.provenance
@@ -472,7 +482,9 @@ func parseAttests(values []string) (sbom attestState, provenance string, err err
 			case "type":
 				typ = val
 			case "disabled":
-				disabled, _ = strconv.ParseBool(val)
+				if disabled, err = strconv.ParseBool(val); err != nil {
+					return attestUnset, "", fmt.Errorf("--attest %q: disabled=%q: want true or false", v, val)
+				}
 			default:
 				rest = append(rest, f)
 			}

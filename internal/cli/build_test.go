@@ -552,6 +552,8 @@ func TestParseAttests(t *testing.T) {
 		{[]string{"type=provenance"}, attestUnset, "mode=min", ""},
 		{[]string{"type=provenance,mode=max,builder-id=https://ci.example/1", "type=sbom"}, attestOn, "mode=max,builder-id=https://ci.example/1", ""},
 		{[]string{"type=provenance,disabled=true"}, attestUnset, "", ""},
+		{[]string{"type=sbom,disabled=maybe"}, attestUnset, "", `disabled="maybe": want true or false`},
+		{[]string{"type=provenance,disabled=yes please"}, attestUnset, "", "want true or false"},
 		{[]string{"type=sbom,generator=docker/buildkit-syft-scanner"}, attestUnset, "", "affix generates the SBOMs itself"},
 		{[]string{"type=sbom,scan-stage=true"}, attestUnset, "", `unknown sbom attribute "scan-stage"`},
 		{[]string{"type=provenance", "type=provenance,mode=max"}, attestUnset, "", "provenance given twice"},
@@ -583,6 +585,7 @@ func TestParseAttests(t *testing.T) {
 	}
 	// --attest type=sbom asks for SBOMs: with --sbom=false or --no-sbom
 	// it is a usage error naming both.
+	// So does an explicit --sbom=true with a way of saying none.
 	for _, c := range []struct {
 		name string
 		mod  func(*buildOptions)
@@ -590,6 +593,9 @@ func TestParseAttests(t *testing.T) {
 	}{
 		{"--sbom=false", func(o *buildOptions) { o.sbom = false }, "--attest type=sbom asks for SBOMs and --sbom=false for none"},
 		{"--no-sbom", func(o *buildOptions) { o.noSBOM = true }, "--attest type=sbom asks for SBOMs and --no-sbom for none"},
+		{"--sbom=true --no-sbom", func(o *buildOptions) { o.attests, o.sbomFlag, o.noSBOM = nil, true, true }, "--sbom=true asks for SBOMs and --no-sbom for none"},
+		{"--sbom=true disabled=true", func(o *buildOptions) { o.attests, o.sbomFlag = []string{"type=sbom,disabled=true"}, true },
+			"--sbom=true asks for SBOMs and --attest type=sbom,disabled=true for none"},
 	} {
 		o := buildOptions{sbom: true, maxConcurrency: 1, attests: []string{"type=sbom"}}
 		c.mod(&o)
