@@ -26,7 +26,7 @@ func TestErrorHints(t *testing.T) {
 	reg := registrytest.Start(t, registrytest.Distribution, registrytest.Options{Auth: true})
 	c, _ := client(staticCred(reg.Host, reg.Username, "nope"))
 	_, _, _, err := target(t, reg.Host, "app", c).FetchManifest(ctx, "v1")
-	if !errors.Is(err, exporter.ErrUnauthorized) || !strings.Contains(err.Error(), "check the credentials for "+reg.Host) {
+	if !errors.Is(err, exporter.ErrUnauthorized) || !strings.Contains(err.Error(), "app: reading tag v1: the registry refused the request: check the credentials for "+reg.Host) {
 		t.Errorf("reading with a wrong password: %v, want ErrUnauthorized and a hint", err)
 	}
 

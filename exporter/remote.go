@@ -412,23 +412,24 @@ func (r *Remote) fetchManifest(ctx context.Context, reference string) (ocispec.D
 		return ocispec.Descriptor{}, nil, "", err
 	}
 	req.Header.Set("Accept", manifestAccept)
+	what := manifestName(reference)
 	resp, err := r.client.Do(req)
 	if err != nil {
-		return ocispec.Descriptor{}, nil, "", r.wrap("reading manifest "+reference, err)
+		return ocispec.Descriptor{}, nil, "", r.wrap("reading "+what, err)
 	}
 	defer drain(resp)
 	if resp.StatusCode != http.StatusOK {
-		return ocispec.Descriptor{}, nil, "", r.wrap("reading manifest "+reference, responseError(resp))
+		return ocispec.Descriptor{}, nil, "", r.wrap("reading "+what, responseError(resp))
 	}
 	if resp.ContentLength > oci.MaxManifestSize {
-		return ocispec.Descriptor{}, nil, "", fmt.Errorf("%s: manifest %s: %d bytes: %w", r.Name(), reference, resp.ContentLength, oci.ErrTooLarge)
+		return ocispec.Descriptor{}, nil, "", fmt.Errorf("%s: %s: %d bytes: %w", r.Name(), what, resp.ContentLength, oci.ErrTooLarge)
 	}
 	data, err := io.ReadAll(io.LimitReader(resp.Body, oci.MaxManifestSize+1))
 	if err != nil {
-		return ocispec.Descriptor{}, nil, "", fmt.Errorf("%s: reading manifest %s: %w", r.Name(), reference, &bodyError{err})
+		return ocispec.Descriptor{}, nil, "", fmt.Errorf("%s: reading %s: %w", r.Name(), what, &bodyError{err})
 	}
 	if len(data) > oci.MaxManifestSize {
-		return ocispec.Descriptor{}, nil, "", fmt.Errorf("%s: manifest %s: %w", r.Name(), reference, oci.ErrTooLarge)
+		return ocispec.Descriptor{}, nil, "", fmt.Errorf("%s: %s: %w", r.Name(), what, oci.ErrTooLarge)
 	}
 	want := digest.Digest(reference)
 	if want.Validate() != nil {
@@ -438,7 +439,7 @@ func (r *Remote) fetchManifest(ctx context.Context, reference string) (ocispec.D
 	if want.Validate() == nil {
 		got = want.Algorithm().FromBytes(data)
 		if got != want {
-			return ocispec.Descriptor{}, nil, "", fmt.Errorf("%s: manifest %s: body hashes to %s, want %s: %w", r.Name(), reference, got, want, oci.ErrDigestMismatch)
+			return ocispec.Descriptor{}, nil, "", fmt.Errorf("%s: %s: body hashes to %s, want %s: %w", r.Name(), what, got, want, oci.ErrDigestMismatch)
 		}
 	} else {
 		got = digest.FromBytes(data)
@@ -452,6 +453,16 @@ func (r *Remote) fetchManifest(ctx context.Context, reference string) (ocispec.D
 	}
 	desc := ocispec.Descriptor{MediaType: mt, Digest: got, Size: int64(len(data))}
 	return desc, data, resp.Header.Get("ETag"), nil
+}
+
+// manifestName names the manifest reference points at in messages:
+// "manifest sha256:…" for a digest, "tag v1" for a tag (so that a tag "1"
+// does not read as a count).
+func manifestName(reference string) string {
+	if digest.Digest(reference).Validate() == nil {
+		return "manifest " + reference
+	}
+	return "tag " + reference
 }
 
 // Fetch implements oci.Fetcher: manifests through FetchManifest, blobs
