@@ -84,6 +84,13 @@ func TestSelect(t *testing.T) {
 				if tt.sel.Platform != "" && !strings.Contains(err.Error(), "linux/arm/v6") {
 					t.Errorf("error does not list the platforms present: %v", err)
 				}
+				// Attestation manifests are no platform to pick.
+				if tt.sel.Platform != "" && strings.Contains(err.Error(), "attestation") {
+					t.Errorf("error lists attestation manifests as platforms: %v", err)
+				}
+				if d := res.Attestations[0].Digest.String(); strings.Count(err.Error(), d) > 1 {
+					t.Errorf("error names %s twice: %v", d, err)
+				}
 				return
 			}
 			if err != nil {

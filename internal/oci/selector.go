@@ -91,7 +91,7 @@ func Select(images []Image, sel Selector) ([]Image, error) {
 		out = uniqueDigests(out)
 		switch len(out) {
 		case 0:
-			return nil, fmt.Errorf("platform %s not found (present: %s): %w", sel.Platform, present(images), ErrNoMatch)
+			return nil, fmt.Errorf("platform %s not found (present: %s): %w", sel.Platform, present(plat), ErrNoMatch)
 		case 1:
 			return out, nil
 		default:
@@ -177,6 +177,10 @@ func present(images []Image) string {
 	}
 	s := make([]string, 0, len(images))
 	for _, i := range images {
+		if i.Attestation {
+			s = append(s, i.String()) // names its digest
+			continue
+		}
 		s = append(s, i.String()+" "+i.Descriptor.Digest.String())
 	}
 	slices.Sort(s)
