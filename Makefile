@@ -40,7 +40,9 @@ install: build
 #   make scanner-image REGISTRY=127.0.0.1:5000 INSECURE=1
 # It prints the pushed reference with its digest, the value for
 # `--opt attest:sbom=generator=...`. See hack/scanner-image.sh.
-scanner-image: $(BIN)/buildctl
+# buildctl is only needed to exist (order-only): a go.mod newer than it
+# must not rebuild buildkitd under a daemon that may be running.
+scanner-image: | $(BIN)/buildctl
 	@test -n "$(REGISTRY)" || { echo "make scanner-image: set REGISTRY=host[:port][/path]" >&2; exit 2; }
 	REGISTRY=$(REGISTRY) BUILDCTL=$(BIN)/buildctl hack/scanner-image.sh
 
@@ -61,7 +63,8 @@ tools: $(BIN)/buildkitd $(BIN)/buildctl $(BIN)/registry
 clients: $(BIN)/oras $(BIN)/regctl $(BIN)/trivy
 $(BIN)/buildkitd $(BIN)/buildctl: go.mod go.sum
 	@mkdir -p $(BIN)
-	$(GO) build -o $(BIN)/ github.com/moby/buildkit/cmd/buildkitd github.com/moby/buildkit/cmd/buildctl
+	$(GO) build -ldflags "-X github.com/moby/buildkit/version.Version=$$($(GO) list -m -f '{{.Version}}' github.com/moby/buildkit)" \
+		-o $(BIN)/ github.com/moby/buildkit/cmd/buildkitd github.com/moby/buildkit/cmd/buildctl
 $(BIN)/oras:
 	GOBIN=$(BIN) $(GO) install oras.land/oras/cmd/oras@$(ORAS_VERSION)
 $(BIN)/regctl:

@@ -16,7 +16,11 @@
 #   PLATFORMS      default linux/amd64,linux/arm64
 #   OUTPUT         buildctl --output (default: an OCI layout in a temporary
 #                  directory, removed afterwards)
-#   SCAN_STAGE=1   also scan every stage (build-arg BUILDKIT_SBOM_SCAN_STAGE=true)
+#   SCAN_STAGE=1   also scan the build stages (build-arg
+#                  BUILDKIT_SBOM_SCAN_STAGE=true); the build-arg only
+#                  overrides an ARG BUILDKIT_SBOM_SCAN_STAGE the Dockerfile
+#                  declares (globally or in a stage), so without one it
+#                  scans nothing more (BuildKit docs/attestations/sbom.md)
 #   BUILDCTL       default bin/buildctl, else buildctl
 # buildctl's progress goes to stderr; the last line on stdout is
 # "buildkit-sbom seconds=S" (wall time of the build, scans included).
