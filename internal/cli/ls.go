@@ -295,9 +295,29 @@ func describeNode(n *lsNode) string {
 	case "attestation":
 		s := "attestation (in index)  " + n.Digest.String()
 		if len(n.PredicateTypes) > 0 {
-			s += "  " + strings.Join(n.PredicateTypes, ", ")
+			s += "  " + countedList(n.PredicateTypes)
 		}
 		return s
 	}
 	return n.Kind + " " + n.Digest.String()
+}
+
+// countedList joins items in first-seen order, each once, with "×N" after
+// those that occur N>1 times: a BuildKit attestation manifest holds one
+// SPDX statement per scanned stage.
+func countedList(items []string) string {
+	counts := map[string]int{}
+	var order []string
+	for _, it := range items {
+		if counts[it] == 0 {
+			order = append(order, it)
+		}
+		counts[it]++
+	}
+	for i, it := range order {
+		if n := counts[it]; n > 1 {
+			order[i] = fmt.Sprintf("%s ×%d", it, n)
+		}
+	}
+	return strings.Join(order, ", ")
 }

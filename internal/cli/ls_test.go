@@ -149,3 +149,19 @@ func TestLsNestedReferrers(t *testing.T) {
 		})
 	}
 }
+
+func TestCountedList(t *testing.T) {
+	for _, tt := range []struct {
+		in   []string
+		want string
+	}{
+		{nil, ""},
+		{[]string{"a"}, "a"},
+		{[]string{"spdx", "spdx", "spdx", "slsa"}, "spdx ×3, slsa"},
+		{[]string{"slsa", "spdx", "slsa"}, "slsa ×2, spdx"},
+	} {
+		if got := countedList(tt.in); got != tt.want {
+			t.Errorf("countedList(%q) = %q, want %q", tt.in, got, tt.want)
+		}
+	}
+}
