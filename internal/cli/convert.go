@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"io"
 
+	"github.com/distribution/reference"
 	"github.com/opencontainers/go-digest"
 	"github.com/spf13/cobra"
 
@@ -114,6 +115,9 @@ func runConvert(cmd *cobra.Command, g *globalOptions, refStr string, o convertOp
 	if o.maxConcurrency < 1 {
 		return usageError(fmt.Errorf("--max-concurrency %d: must be at least 1", o.maxConcurrency))
 	}
+	if err := checkName(o.name); err != nil {
+		return err
+	}
 	reference := ref.ReferenceOrDefault()
 	if _, err := digest.Parse(reference); err == nil && o.stripAttestations {
 		return usageError(fmt.Errorf("--strip-attestations: %s names a digest; give the tag to re-push the index under", refStr))
@@ -168,6 +172,20 @@ func runConvert(cmd *cobra.Command, g *globalOptions, refStr string, o convertOp
 	}
 	if o.metadataFile != "" {
 		return writeJSON(o.metadataFile, meta)
+	}
+	return nil
+}
+
+// checkName checks --name as REF is checked (distribution's reference
+// grammar): the documents are permanent, so a name no registry could hold
+// is a usage error before anything is written, not a lowercased,
+// percent-encoded purl in every referrer.
+func checkName(name string) error {
+	if name == "" {
+		return nil
+	}
+	if _, err := reference.ParseNormalizedNamed(name); err != nil {
+		return usageError(fmt.Errorf("--name %q: want [HOST/]REPOSITORY[:TAG][@DIGEST]: %w", name, err))
 	}
 	return nil
 }

@@ -124,6 +124,9 @@ func TestConvertCommandErrors(t *testing.T) {
 		{[]string{"convert", "--strip-attestations", "localhost:1/app@sha256:" + strings.Repeat("a", 64)}, 2, "names a digest"},
 		{[]string{"convert", "--max-concurrency", "0", "localhost:1/app:v1"}, 2, "--max-concurrency"},
 		{[]string{"convert", "--bogus", "localhost:1/app:v1"}, 2, "unknown flag"},
+		{[]string{"convert", "--name", "BAD NAME", "localhost:1/app:v1"}, 2, `--name "BAD NAME"`},
+		{[]string{"convert", "--name", "Registry.example.com/App", "localhost:1/app:v1"}, 2, "--name"},
+		{[]string{"convert", "--name", "app:", "localhost:1/app:v1"}, 2, "--name"},
 	}
 	for _, tt := range tests {
 		_, errOut, code := affix(t, tt.args...)
@@ -155,5 +158,34 @@ func TestWarnUnnamed(t *testing.T) {
 	warnUnnamed(&b, m)
 	if got := b.String(); strings.Count(got, "WARNING") != 1 || !strings.Contains(got, "linux/amd64") || !strings.Contains(got, strings.Repeat("a", 64)) {
 		t.Errorf("warnings:\n%s", got)
+	}
+}
+
+// TestCheckName: --name takes what REF takes; a name no registry could
+// hold is a usage error.
+func TestCheckName(t *testing.T) {
+	tests := []struct {
+		name string
+		ok   bool
+	}{
+		{"", true},
+		{"app", true},
+		{"registry.example.com:5000/team/app", true},
+		{"registry.example.com/app:1.0", true},
+		{"registry.example.com/app@sha256:" + strings.Repeat("a", 64), true},
+		{"BAD NAME", false},
+		{"Registry.example.com/App", false},
+		{"app:", false},
+		{"app@sha256:abc", false},
+		{"/app", false},
+	}
+	for _, tt := range tests {
+		err := checkName(tt.name)
+		if (err == nil) != tt.ok {
+			t.Errorf("checkName(%q) = %v, want ok %v", tt.name, err, tt.ok)
+		}
+		if err != nil && (exitCode(err, nil) != 2 || !strings.Contains(err.Error(), "--name")) {
+			t.Errorf("checkName(%q): exit %d, %v; want a usage error naming --name", tt.name, exitCode(err, nil), err)
+		}
 	}
 }
