@@ -8,7 +8,9 @@ package main
 
 import (
 	"context"
+	"fmt"
 	"os"
+	"strings"
 
 	"github.com/affix-oci/affix/internal/cli"
 	"github.com/affix-oci/affix/internal/version"
@@ -19,12 +21,28 @@ func main() {
 	if !dockercli.Invoked(os.Args[0]) {
 		os.Exit(cli.Main(os.Args[1:]))
 	}
-	args, metadata := dockercli.Args(os.Args[1:])
-	if metadata {
+	os.Exit(plugin(os.Args[1:]))
+}
+
+// plugin runs affix as the Docker CLI plugin and returns the exit code.
+func plugin(args []string) int {
+	const name = "docker " + dockercli.Name
+	inv := dockercli.Parse(args)
+	if inv.Metadata {
 		if err := dockercli.WriteMetadata(os.Stdout, version.Get().Version); err != nil {
-			os.Exit(1)
+			return 1
 		}
-		return
+		return 0
 	}
-	os.Exit(cli.Run(context.Background(), "docker "+dockercli.Name, args, os.Stdout, os.Stderr))
+	for _, kv := range inv.Env {
+		k, v, _ := strings.Cut(kv, "=")
+		if err := os.Setenv(k, v); err != nil {
+			fmt.Fprintf(os.Stderr, "%s: error: setting %s: %v\n", name, k, err)
+			return 1
+		}
+	}
+	for _, w := range inv.Warnings {
+		fmt.Fprintf(os.Stderr, "%s: warning: %s\n", name, w)
+	}
+	return cli.Run(context.Background(), name, inv.Args, os.Stdout, os.Stderr)
 }

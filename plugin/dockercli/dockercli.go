@@ -4,14 +4,20 @@
 //
 // The docker CLI first runs the plugin with the single argument
 // "docker-cli-plugin-metadata" and expects a JSON Metadata on stdout; it
-// then runs it as `docker-affix affix ARGS...` for `docker affix ARGS...`.
+// then runs it as `docker-affix [GLOBAL FLAGS] affix ARGS...` for
+// `docker [GLOBAL FLAGS] affix ARGS...`: it passes its own arguments
+// unchanged, docker's global flags (--config, -D, ...) included.
 package dockercli
 
 import (
 	"encoding/json"
+	"fmt"
 	"io"
 	"path/filepath"
+	"slices"
 	"strings"
+
+	"github.com/spf13/pflag"
 )
 
 const (
@@ -42,16 +48,109 @@ func Invoked(argv0 string) bool {
 	return base == Binary
 }
 
-// Args turns the plugin's arguments (os.Args[1:]) into affix arguments.
-// metadata is true when the docker CLI asks for the plugin's Metadata.
-func Args(args []string) (rest []string, metadata bool) {
+// Invocation is what the plugin's arguments ask for.
+type Invocation struct {
+	// Metadata is true when the docker CLI asks for the plugin's Metadata.
+	Metadata bool
+	// Args are the affix arguments: those after the plugin name, preceded
+	// by --debug for docker's -D, --debug or --log-level debug.
+	Args []string
+	// Env are the KEY=VALUE settings docker's global flags stand for:
+	// DOCKER_CONFIG for --config (where registry credentials are read),
+	// DOCKER_CONTEXT for --context and DOCKER_HOST for -H, for the docker
+	// commands a docker-container:// builder runs.
+	Env []string
+	// Warnings name the global flags given that affix ignores.
+	Warnings []string
+}
+
+// dockerFlags are the docker CLI's global flags, as docker/cli's
+// cli/flags.ClientOptions.InstallFlags defines them, with -h, --help
+// (cli.SetupRootCommand) and -v, --version (cmd/docker): the flags docker
+// accepts before a plugin's name, and passes on to it.
+type dockerFlags struct {
+	fs                                   *pflag.FlagSet
+	config, logLevel, host, context      string
+	debug, help, version, tls, tlsVerify bool
+	tlsCACert, tlsCert, tlsKey           string
+}
+
+func newDockerFlags() *dockerFlags {
+	f := &dockerFlags{fs: pflag.NewFlagSet("docker", pflag.ContinueOnError)}
+	fs := f.fs
+	fs.SetOutput(io.Discard)
+	fs.SetInterspersed(false) // stop at the plugin name
+	fs.StringVar(&f.config, "config", "", "")
+	fs.BoolVarP(&f.debug, "debug", "D", false, "")
+	fs.StringVarP(&f.logLevel, "log-level", "l", "", "")
+	fs.BoolVar(&f.tls, "tls", false, "")
+	fs.BoolVar(&f.tlsVerify, "tlsverify", false, "")
+	fs.StringVar(&f.tlsCACert, "tlscacert", "", "")
+	fs.StringVar(&f.tlsCert, "tlscert", "", "")
+	fs.StringVar(&f.tlsKey, "tlskey", "", "")
+	fs.StringVarP(&f.host, "host", "H", "", "")
+	fs.StringVarP(&f.context, "context", "c", "", "")
+	fs.BoolVarP(&f.help, "help", "h", false, "")
+	fs.BoolVarP(&f.version, "version", "v", false, "")
+	return f
+}
+
+// Parse reads the plugin's arguments (os.Args[1:]). The docker CLI runs
+// the plugin with its own arguments: docker's global flags, the plugin
+// name, then the plugin's arguments. Parse skips the global flags,
+// honours those that mean something to affix (see Invocation) and drops
+// the plugin name. Arguments that do not have that shape (the binary run
+// by hand, as `docker-affix version`) are affix arguments as they are.
+func Parse(args []string) Invocation {
 	if len(args) == 1 && args[0] == MetadataSubcommand {
-		return nil, true
+		return Invocation{Metadata: true}
 	}
-	if len(args) > 0 && args[0] == Name {
-		return args[1:], false
+	f := newDockerFlags()
+	if f.fs.Parse(args) != nil {
+		return Invocation{Args: args}
 	}
-	return args, false
+	rest := f.fs.Args()
+	if len(rest) == 0 || rest[0] != Name {
+		return Invocation{Args: args}
+	}
+	var inv Invocation
+	switch {
+	case f.version:
+		// docker --version affix: affix's version command.
+		inv.Args = []string{"version"}
+	case f.help:
+		// docker --help affix [COMMAND]: the help of affix [COMMAND];
+		// --help goes after the command's name, before its flags.
+		inv.Args = slices.Clone(rest[1:])
+		i := slices.IndexFunc(inv.Args, func(a string) bool { return strings.HasPrefix(a, "-") })
+		if i < 0 {
+			i = len(inv.Args)
+		}
+		inv.Args = slices.Insert(inv.Args, i, "--help")
+	default:
+		inv.Args = rest[1:]
+	}
+	level := strings.ToLower(f.logLevel)
+	if f.debug || level == "debug" || level == "trace" {
+		inv.Args = append([]string{"--debug"}, inv.Args...)
+	}
+	changed := func(name string) bool { return f.fs.Changed(name) }
+	if changed("config") {
+		inv.Env = append(inv.Env, "DOCKER_CONFIG="+f.config)
+	}
+	if changed("context") {
+		inv.Env = append(inv.Env, "DOCKER_CONTEXT="+f.context)
+	}
+	if changed("host") {
+		inv.Env = append(inv.Env, "DOCKER_HOST="+f.host)
+	}
+	for _, name := range []string{"tls", "tlsverify", "tlscacert", "tlscert", "tlskey"} {
+		if changed(name) {
+			inv.Warnings = append(inv.Warnings, fmt.Sprintf(
+				"--%s (TLS to the Docker engine) is ignored: affix does not talk to the engine; --builder-tls-* configure TLS to buildkitd", name))
+		}
+	}
+	return inv
 }
 
 // WriteMetadata writes the plugin Metadata for affix version v to w.

@@ -4,26 +4,68 @@ import (
 	"bytes"
 	"encoding/json"
 	"slices"
+	"strings"
 	"testing"
 )
 
-func TestArgs(t *testing.T) {
+func TestParse(t *testing.T) {
 	tests := []struct {
+		name     string
 		in       []string
 		want     []string
+		env      []string
+		warnings int
 		metadata bool
 	}{
-		{[]string{"docker-cli-plugin-metadata"}, nil, true},
-		{[]string{"affix", "version"}, []string{"version"}, false},
-		{[]string{"affix"}, []string{}, false},
-		{[]string{"version"}, []string{"version"}, false},
-		{nil, nil, false},
+		{"metadata", []string{"docker-cli-plugin-metadata"}, nil, nil, 0, true},
+		{"plain", []string{"affix", "version"}, []string{"version"}, nil, 0, false},
+		{"no command", []string{"affix"}, []string{}, nil, 0, false},
+		{"by hand", []string{"version"}, []string{"version"}, nil, 0, false},
+		{"by hand with flags", []string{"build", "--platform", "linux/amd64", "."}, []string{"build", "--platform", "linux/amd64", "."}, nil, 0, false},
+		{"by hand, affix flag first", []string{"--platform", "x", "affix"}, []string{"--platform", "x", "affix"}, nil, 0, false},
+		{"none", nil, nil, nil, 0, false},
+		{"affix args keep their flags", []string{"affix", "ls", "--debug", "-c", "x"}, []string{"ls", "--debug", "-c", "x"}, nil, 0, false},
+		{"config", []string{"--config", "/cfg", "affix", "ls", "r/a"}, []string{"ls", "r/a"}, []string{"DOCKER_CONFIG=/cfg"}, 0, false},
+		{"config=", []string{"--config=/cfg", "affix", "ls"}, []string{"ls"}, []string{"DOCKER_CONFIG=/cfg"}, 0, false},
+		{"config named affix", []string{"--config", "affix", "affix", "ls"}, []string{"ls"}, []string{"DOCKER_CONFIG=affix"}, 0, false},
+		{"-D", []string{"-D", "affix", "version"}, []string{"--debug", "version"}, nil, 0, false},
+		{"--debug", []string{"--debug", "affix", "ls"}, []string{"--debug", "ls"}, nil, 0, false},
+		{"-l debug", []string{"-l", "debug", "affix", "version"}, []string{"--debug", "version"}, nil, 0, false},
+		{"--log-level=info", []string{"--log-level=info", "affix", "version"}, []string{"version"}, nil, 0, false},
+		{"-Dl warn", []string{"-Dl", "warn", "affix", "version"}, []string{"--debug", "version"}, nil, 0, false},
+		{"-ldebug", []string{"-ldebug", "affix", "version"}, []string{"--debug", "version"}, nil, 0, false},
+		{"context", []string{"--context", "default", "affix", "version"}, []string{"version"}, []string{"DOCKER_CONTEXT=default"}, 0, false},
+		{"-c", []string{"-c", "remote", "affix", "version"}, []string{"version"}, []string{"DOCKER_CONTEXT=remote"}, 0, false},
+		{"-H", []string{"-H", "tcp://h:2376", "affix", "version"}, []string{"version"}, []string{"DOCKER_HOST=tcp://h:2376"}, 0, false},
+		{"tls", []string{"-H", "tcp://h:2376", "--tlsverify", "--tlscacert", "ca.pem", "affix", "version"}, []string{"version"},
+			[]string{"DOCKER_HOST=tcp://h:2376"}, 2, false},
+		{"all", []string{"--config", "/c", "-D", "--context", "x", "affix", "build", "-t", "r/a", "."}, []string{"--debug", "build", "-t", "r/a", "."},
+			[]string{"DOCKER_CONFIG=/c", "DOCKER_CONTEXT=x"}, 0, false},
+		{"--help", []string{"--help", "affix"}, []string{"--help"}, nil, 0, false},
+		{"-h command", []string{"-h", "affix", "build"}, []string{"build", "--help"}, nil, 0, false},
+		{"--help command flags", []string{"--help", "affix", "build", "-t", "x", "--", "y"}, []string{"build", "--help", "-t", "x", "--", "y"}, nil, 0, false},
+		{"--version", []string{"--version", "affix"}, []string{"version"}, nil, 0, false},
+		{"-v", []string{"-v", "affix"}, []string{"version"}, nil, 0, false},
+		{"metadata after flags is a command", []string{"-D", "affix", "docker-cli-plugin-metadata"}, []string{"--debug", "docker-cli-plugin-metadata"}, nil, 0, false},
 	}
 	for _, tt := range tests {
-		got, md := Args(tt.in)
-		if md != tt.metadata || !slices.Equal(got, tt.want) {
-			t.Errorf("Args(%q) = %q, %v; want %q, %v", tt.in, got, md, tt.want, tt.metadata)
-		}
+		t.Run(tt.name, func(t *testing.T) {
+			inv := Parse(tt.in)
+			if inv.Metadata != tt.metadata || !slices.Equal(inv.Args, tt.want) {
+				t.Errorf("Parse(%q) = %q, metadata %v; want %q, %v", tt.in, inv.Args, inv.Metadata, tt.want, tt.metadata)
+			}
+			if !slices.Equal(inv.Env, tt.env) {
+				t.Errorf("Parse(%q).Env = %q, want %q", tt.in, inv.Env, tt.env)
+			}
+			if len(inv.Warnings) != tt.warnings {
+				t.Errorf("Parse(%q).Warnings = %q, want %d", tt.in, inv.Warnings, tt.warnings)
+			}
+			for _, w := range inv.Warnings {
+				if !strings.Contains(w, "--tls") {
+					t.Errorf("warning %q does not name the flag", w)
+				}
+			}
+		})
 	}
 }
 
