@@ -3,6 +3,7 @@ package cli
 import (
 	"fmt"
 	"io"
+	"strings"
 
 	"github.com/distribution/reference"
 	"github.com/opencontainers/go-digest"
@@ -39,6 +40,9 @@ out of the in-toto statement, annotated with its creation time (from the
 document) and its generator. The document is made to name the image (a
 pkg:oci purl with the platform manifest digest on its root package) unless
 --raw is given.
+
+REF is a tag, a digest, or both (REPO:TAG@DIGEST: the tag, verified to
+name that index; convert refuses it when the tag names another).
 
 --keep-intoto publishes the in-toto statement instead (artifactType and
 layer media type application/vnd.in-toto+json).
@@ -118,7 +122,13 @@ func runConvert(cmd *cobra.Command, g *globalOptions, refStr string, o convertOp
 	if err := checkName(o.name); err != nil {
 		return err
 	}
+	// REPO:TAG@DIGEST is the tag, verified to name that digest: convert
+	// reads and writes the tag and refuses it if it names another index.
 	reference := ref.ReferenceOrDefault()
+	tag, want := tagAndDigest(refStr)
+	if tag != "" {
+		reference = tag
+	}
 	if _, err := digest.Parse(reference); err == nil && o.stripAttestations {
 		return usageError(fmt.Errorf("--strip-attestations: %s names a digest; give the tag to re-push the index under", refStr))
 	}
@@ -136,6 +146,7 @@ func runConvert(cmd *cobra.Command, g *globalOptions, refStr string, o convertOp
 		StripAttestations: o.stripAttestations,
 		Raw:               o.raw,
 		Name:              name,
+		Digest:            want,
 		MaxConcurrency:    o.maxConcurrency,
 		Logf:              debugf(g, cmd.ErrOrStderr()),
 	})
@@ -176,6 +187,22 @@ func runConvert(cmd *cobra.Command, g *globalOptions, refStr string, o convertOp
 	return nil
 }
 
+// tagAndDigest returns the tag and the digest of a REPO:TAG@DIGEST
+// reference, "" and "" for any other (parseRef keeps only the digest of
+// such a reference).
+func tagAndDigest(s string) (string, digest.Digest) {
+	n, err := reference.ParseNormalizedNamed(s)
+	if err != nil {
+		return "", ""
+	}
+	t, tagged := n.(reference.Tagged)
+	d, digested := n.(reference.Digested)
+	if !tagged || !digested {
+		return "", ""
+	}
+	return t.Tag(), d.Digest()
+}
+
 // checkName checks --name as REF is checked (distribution's reference
 // grammar): the documents are permanent, so a name no registry could hold
 // is a usage error before anything is written, not a lowercased,
@@ -201,8 +228,17 @@ func warnUnnamed(w io.Writer, m *convertMetadata) {
 	}
 }
 
+// withDigest returns ref (REPO:TAG or REPO@DIGEST) with @d unless it
+// names a digest already.
+func withDigest(ref string, d digest.Digest) string {
+	if strings.Contains(ref, "@") {
+		return ref
+	}
+	return ref + "@" + d.String()
+}
+
 func printConvert(w io.Writer, m *convertMetadata) {
-	fmt.Fprintf(w, "converted %s@%s\n", m.Reference, m.Index)
+	fmt.Fprintf(w, "converted %s\n", withDigest(m.Reference, m.Index))
 	for _, p := range m.Platforms {
 		fmt.Fprintf(w, "  %-14s %s\n", p.Platform, p.Digest)
 		switch {

@@ -79,14 +79,29 @@ func TestConvertCommand(t *testing.T) {
 		}
 	}
 
+	// By digest, and by tag@digest: the reference is printed once with its
+	// digest; a tag naming another digest is refused.
+	byDigest := reg.Ref("app") + "@" + res.Index.Digest.String()
+	for _, r := range []string{byDigest, ref + "@" + res.Index.Digest.String()} {
+		out, errOut, code = affix(t, "convert", "--insecure-registry", reg.Host, r)
+		if code != 0 || !strings.Contains(out, "converted "+r+"\n") || strings.Count(out, res.Index.Digest.String()) != 1 {
+			t.Errorf("convert %s: exit %d\n%s%s", r, code, out, errOut)
+		}
+	}
+	other := "sha256:" + strings.Repeat("0", 64)
+	_, errOut, code = affix(t, "convert", "--insecure-registry", reg.Host, "--strip-attestations", ref+"@"+other)
+	if code != 1 || !strings.Contains(errOut, "v1 names "+res.Index.Digest.String()+", not "+other) {
+		t.Errorf("tag@other digest: exit %d, %q", code, errOut)
+	}
+
 	// ls shows each platform with its SPDX referrer.
 	out, errOut, code = affix(t, "ls", "--insecure-registry", reg.Host, ref)
 	if code != 0 || strings.Count(out, "application/spdx+json") != 2 {
 		t.Errorf("ls: exit %d\n%s%s", code, out, errOut)
 	}
 
-	// Strip: old and new index digests.
-	out, errOut, code = affix(t, "convert", "--insecure-registry", reg.Host, "--strip-attestations", "--metadata-file", meta, ref)
+	// Strip (the tag, verified to name the index): old and new index digests.
+	out, errOut, code = affix(t, "convert", "--insecure-registry", reg.Host, "--strip-attestations", "--metadata-file", meta, ref+"@"+res.Index.Digest.String())
 	if code != 0 {
 		t.Fatalf("exit %d: %s", code, errOut)
 	}
@@ -187,5 +202,30 @@ func TestCheckName(t *testing.T) {
 		if err != nil && (exitCode(err, nil) != 2 || !strings.Contains(err.Error(), "--name")) {
 			t.Errorf("checkName(%q): exit %d, %v; want a usage error naming --name", tt.name, exitCode(err, nil), err)
 		}
+	}
+}
+
+func TestTagAndDigest(t *testing.T) {
+	d := "sha256:" + strings.Repeat("a", 64)
+	tests := []struct {
+		ref, tag string
+		digest   digest.Digest
+	}{
+		{"localhost:5000/app:v1@" + d, "v1", digest.Digest(d)},
+		{"localhost:5000/app@" + d, "", ""},
+		{"localhost:5000/app:v1", "", ""},
+		{"app", "", ""},
+		{"BAD NAME", "", ""},
+	}
+	for _, tt := range tests {
+		if tag, dg := tagAndDigest(tt.ref); tag != tt.tag || dg != tt.digest {
+			t.Errorf("tagAndDigest(%q) = %q, %q; want %q, %q", tt.ref, tag, dg, tt.tag, tt.digest)
+		}
+	}
+	if got := withDigest("r/app@"+d, digest.Digest(d)); got != "r/app@"+d {
+		t.Errorf("withDigest by digest: %s", got)
+	}
+	if got := withDigest("r/app:v1", digest.Digest(d)); got != "r/app:v1@"+d {
+		t.Errorf("withDigest by tag: %s", got)
 	}
 }

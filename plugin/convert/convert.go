@@ -47,6 +47,10 @@ type Options struct {
 	// (registry/repository; a tag or digest is ignored, see
 	// sbomgen.ImageName). Empty means the repository Convert was given.
 	Name string
+	// Digest, when set, is the digest the index must have: reference is
+	// then a tag, verified to name this index (a tag@digest reference),
+	// and a tag naming another index is ErrTagMoved.
+	Digest digest.Digest
 	// MaxConcurrency bounds concurrent work (platforms, uploads); 0 means 4.
 	MaxConcurrency int
 	// Logf, if set, receives progress messages.
@@ -108,6 +112,9 @@ func Convert(ctx context.Context, repo Repository, reference string, opts Option
 	root, _, _, err := repo.FetchManifest(ctx, reference)
 	if err != nil {
 		return nil, err
+	}
+	if opts.Digest != "" && root.Digest != opts.Digest {
+		return nil, fmt.Errorf("%s: %s names %s, not %s: %w", repo.Name(), reference, root.Digest, opts.Digest, ErrTagMoved)
 	}
 	if !oci.IsIndex(root.MediaType) {
 		return nil, fmt.Errorf("%s: %s is %s: %w", repo.Name(), reference, root.MediaType, ErrNotIndex)

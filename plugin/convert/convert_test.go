@@ -8,6 +8,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/opencontainers/go-digest"
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
 
 	"github.com/affix-oci/affix/exporter"
@@ -399,6 +400,20 @@ func TestConvertErrors(t *testing.T) {
 	// By digest without stripping works.
 	if res, err := convert.Convert(ctx, r, fres.Index.Digest.String(), convert.Options{}); err != nil || res.Written() != len(fres.Manifests) {
 		t.Errorf("by digest: %v", err)
+	}
+
+	// A tag verified against a digest it does not name is refused, and
+	// nothing is written.
+	counter.Reset()
+	other := digest.FromString("another index")
+	if _, err := convert.Convert(ctx, r, "v1", convert.Options{Digest: other, StripAttestations: true}); !errors.Is(err, convert.ErrTagMoved) {
+		t.Errorf("tag names another digest: %v, want ErrTagMoved", err)
+	}
+	if writes(counter) != 0 {
+		t.Errorf("failed convert wrote: %v", counter.Log())
+	}
+	if _, err := convert.Convert(ctx, r, "v1", convert.Options{Digest: fres.Index.Digest}); err != nil {
+		t.Errorf("tag names the digest: %v", err)
 	}
 
 	// A statement about another image is refused, and nothing is written.

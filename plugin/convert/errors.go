@@ -15,4 +15,8 @@ var (
 	// statement is malformed, or names another image than the one the
 	// index says it is for.
 	ErrBadAttestation = errors.New("malformed BuildKit attestation")
+	// ErrTagMoved means the tag names another index than the one expected:
+	// Options.Digest, or, when the stripped index is about to be written
+	// under it, the index Convert read (a newer push moved it meanwhile).
+	ErrTagMoved = errors.New("the tag names another index")
 )
