@@ -44,5 +44,10 @@ func plugin(args []string) int {
 	for _, w := range inv.Warnings {
 		fmt.Fprintf(os.Stderr, "%s: warning: %s\n", name, w)
 	}
-	return cli.Run(context.Background(), name, inv.Args, os.Stdout, os.Stderr)
+	// docker, sent SIGTERM (or SIGINT without a terminal), closes the
+	// plugin socket rather than signal the plugin: that cancels the
+	// command as SIGTERM would.
+	ctx, stop := dockercli.WatchSocket(context.Background(), os.Getenv(dockercli.SocketEnv))
+	defer stop()
+	return cli.Run(ctx, name, inv.Args, os.Stdout, os.Stderr)
 }

@@ -106,7 +106,8 @@ func Main(args []string) int {
 // code: 0 on success, 2 for usage errors, 128+N when signal N (SIGINT,
 // SIGTERM) ended the command, as shells and the Docker CLI report it (141,
 // SIGPIPE's, when the reader of stdout or stderr went away), 1 for any
-// other error, which is printed to stderr. The first signal
+// other error, which is printed to stderr. A cancel cause of ctx with a
+// method Signal() os.Signal counts as that signal. The first signal
 // cancels the context; a second one ends the process at once, as the
 // Docker CLI does, should the clean-up hang.
 func Run(ctx context.Context, name string, args []string, stdout, stderr io.Writer) int {
@@ -135,10 +136,24 @@ func Run(ctx context.Context, name string, args []string, stdout, stderr io.Writ
 	}
 	fmt.Fprintf(stderr, "%s: error: %v\n", name, err)
 	sig := got()
+	if sig == nil {
+		sig = causeSignal(ctx)
+	}
 	if sig == nil && broken.Load() {
 		sig = syscall.SIGPIPE
 	}
 	return exitCode(err, sig)
+}
+
+// causeSignal is the signal ctx's cancel cause stands for, if it has a
+// Signal method (nil otherwise): the Docker CLI plugin cancels the
+// command so when the docker CLI, signalled, closes the plugin socket.
+func causeSignal(ctx context.Context) os.Signal {
+	var s interface{ Signal() os.Signal }
+	if errors.As(context.Cause(ctx), &s) {
+		return s.Signal()
+	}
+	return nil
 }
 
 // pipeWriter is an output stream of a command that cancels it, with
