@@ -2,9 +2,11 @@ package convert
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"slices"
 	"sync"
+	"time"
 
 	"github.com/opencontainers/go-digest"
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
@@ -107,7 +109,9 @@ type Platform struct {
 // Convert converts the BuildKit attestations of the index that reference
 // (a tag or digest) names in repo. Referrers are written through one
 // exporter.Push; with StripAttestations that push also writes the index
-// without attestation manifests under reference, last.
+// without attestation manifests by digest, and Convert then writes it
+// under reference, last, unless the tag no longer names the index it read
+// (ErrTagMoved).
 func Convert(ctx context.Context, repo Repository, reference string, opts Options) (*Result, error) {
 	root, _, _, err := repo.FetchManifest(ctx, reference)
 	if err != nil {
@@ -211,8 +215,9 @@ func Convert(ctx context.Context, repo Repository, reference string, opts Option
 	var image *exporter.Image
 	popts := exporter.Options{MaxConcurrency: opts.MaxConcurrency, Logf: opts.Logf}
 	if strip {
+		// Commit writes the stripped index by digest; moveTag then
+		// points the tag at it, unless the tag moved meanwhile.
 		image = &exporter.Image{Source: repo, Root: root}
-		popts.Tag = reference
 		popts.StripAttestations = true
 	}
 	push := exporter.New(repo, image, popts)
@@ -249,11 +254,52 @@ func Convert(ctx context.Context, repo Repository, reference string, opts Option
 		res.Mode = m
 	}
 	if strip {
+		if err := moveTag(ctx, repo, reference, root, pres.Root); err != nil {
+			return nil, err
+		}
 		res.NewIndex = pres.Root
 		res.NewIndex.Annotations, res.NewIndex.Platform = nil, nil
 		res.Stripped = pres.Stripped
 	}
 	return res, nil
+}
+
+// moveTag points tag at the stripped index next (written by digest
+// already), provided tag still names old, the index Convert read: a build
+// pushed to the tag since must not be rolled back to the old image. It
+// re-reads the tag right before the write, and sends If-Match (the ETag
+// of that read, else the quoted old digest) on the write, for registries
+// that honour it (distribution does not: there the re-read is the only
+// guard, and a push between the two requests is still overwritten).
+// Like the exporter's own tag write, an interrupt does not cut the write
+// short for exporter.CommitGrace.
+func moveTag(ctx context.Context, repo Repository, tag string, old, next ocispec.Descriptor) error {
+	kept := fmt.Sprintf("the tag was not moved; the stripped index %s is in the repository by digest", next.Digest)
+	cur, _, etag, err := repo.FetchManifest(ctx, tag)
+	if err != nil {
+		return fmt.Errorf("%s: re-reading %s before moving it: %w (%s)", repo.Name(), tag, err, kept)
+	}
+	if cur.Digest != old.Digest {
+		return fmt.Errorf("%s: %s names %s now, not the index %s convert read (pushed meanwhile?): %w; %s, and the referrers are written: convert the tag again to adopt its new index", repo.Name(), tag, cur.Digest, old.Digest, ErrTagMoved, kept)
+	}
+	desc, data, _, err := repo.FetchManifest(ctx, next.Digest.String())
+	if err != nil {
+		return fmt.Errorf("%s: reading the stripped index %s: %w (%s)", repo.Name(), next.Digest, err, kept)
+	}
+	if etag == "" {
+		etag = `"` + old.Digest.String() + `"`
+	}
+	tctx, cancel := context.WithCancel(context.WithoutCancel(ctx))
+	stop := context.AfterFunc(ctx, func() { time.AfterFunc(exporter.CommitGrace, cancel) })
+	defer func() { stop(); cancel() }()
+	desc.MediaType = next.MediaType
+	if _, err := repo.PushManifest(tctx, desc, data, tag, etag); err != nil {
+		if errors.Is(err, exporter.ErrPreconditionFailed) {
+			return fmt.Errorf("%s: %s changed while it was being moved: %w; %s", repo.Name(), tag, ErrTagMoved, kept)
+		}
+		return fmt.Errorf("%s: writing %s: %w", repo.Name(), tag, err)
+	}
+	return nil
 }
 
 // converter holds what one Convert call shares between platforms.

@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"strings"
 	"testing"
 
@@ -445,4 +446,98 @@ func equalMaps(a, b map[string]string) bool {
 		}
 	}
 	return true
+}
+
+// racing is a repository where another push moves the tag while Convert
+// writes the stripped index by digest, and which records the If-Match of
+// every tag write.
+type racing struct {
+	*exporter.Remote
+	tag  string
+	move func() // run before the stripped index is written by digest
+	// fail answers the tag write with this error instead of writing.
+	fail    error
+	ifMatch []string
+}
+
+func (r *racing) PushManifest(ctx context.Context, desc ocispec.Descriptor, data []byte, ref, ifMatch string) (digest.Digest, error) {
+	if ref == r.tag {
+		r.ifMatch = append(r.ifMatch, ifMatch)
+		if r.fail != nil {
+			return "", r.fail
+		}
+	}
+	if oci.IsIndex(desc.MediaType) && ref == desc.Digest.String() && r.move != nil {
+		r.move()
+		r.move = nil
+	}
+	return r.Remote.PushManifest(ctx, desc, data, ref, ifMatch)
+}
+
+// TestConvertStripTagMoved: --strip-attestations never rolls the tag back.
+// A push that moves the tag while convert works makes it refuse to write
+// the tag (ErrTagMoved), the stripped index stays by digest; a normal strip
+// sends If-Match with the index it read; a lost condition is ErrTagMoved.
+func TestConvertStripTagMoved(t *testing.T) {
+	ctx := context.Background()
+	src, root, manifests := buildkitLayout(t, crafted{})
+	reg := registries(t)[1] // olareg without the referrers API
+	tests := []struct {
+		name string
+		// moved: another push moves the tag to the first platform manifest.
+		moved bool
+		fail  error
+	}{
+		{name: "unchanged"},
+		{name: "moved", moved: true},
+		{name: "precondition failed", fail: fmt.Errorf("PUT: 412: %w", exporter.ErrPreconditionFailed)},
+	}
+	for i, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			rem, _ := remote(t, reg.Host, fmt.Sprintf("race%d", i))
+			push(t, rem, src, root, "v1")
+			r := &racing{Remote: rem, tag: "v1", fail: tt.fail}
+			if tt.moved {
+				r.move = func() {
+					d, data, _, err := rem.FetchManifest(ctx, manifests[0].Digest.String())
+					if err != nil {
+						t.Fatal(err)
+					}
+					if _, err := rem.PushManifest(ctx, d, data, "v1", ""); err != nil {
+						t.Fatal(err)
+					}
+				}
+			}
+			res, err := convert.Convert(ctx, r, "v1", convert.Options{StripAttestations: true})
+			tagged, _, _, terr := rem.FetchManifest(ctx, "v1")
+			if terr != nil {
+				t.Fatal(terr)
+			}
+			if tt.moved || tt.fail != nil {
+				if !errors.Is(err, convert.ErrTagMoved) || !strings.Contains(err.Error(), "by digest") {
+					t.Fatalf("err %v, want ErrTagMoved saying the stripped index is there by digest", err)
+				}
+				want := root.Digest
+				if tt.moved {
+					want = manifests[0].Digest
+				}
+				if tagged.Digest != want {
+					t.Errorf("v1 is %s, want %s (not rolled back)", tagged.Digest, want)
+				}
+				if tt.moved && len(r.ifMatch) != 0 {
+					t.Errorf("tag written after it moved: %v", r.ifMatch)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			if tagged.Digest != res.NewIndex.Digest {
+				t.Errorf("v1 is %s, want the stripped index %s", tagged.Digest, res.NewIndex.Digest)
+			}
+			if len(r.ifMatch) != 1 || !strings.Contains(r.ifMatch[0], root.Digest.Encoded()) {
+				t.Errorf("tag writes with If-Match %q, want one naming %s", r.ifMatch, root.Digest)
+			}
+		})
+	}
 }
