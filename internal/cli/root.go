@@ -10,12 +10,15 @@ import (
 	"io"
 	"os"
 	"os/signal"
+	"regexp"
 	"sync"
 	"sync/atomic"
 	"syscall"
 
 	"github.com/sirupsen/logrus"
 	"github.com/spf13/cobra"
+
+	"github.com/affix-oci/affix/internal/version"
 )
 
 // exitError carries a specific exit code (for example 2 for usage errors).
@@ -85,7 +88,27 @@ func NewRootCommand(name string) *cobra.Command {
 		newSBOMCmd(&g),
 	)
 	addCommands(root, &g)
+	// --version (-v) prints "NAME version V"; `version` says more.
+	root.Version = version.Get().Version
+	root.Flags().BoolP("version", "v", false, "print the affix version (the version command says more)")
+	// Examples are written for `affix`; under another name (docker
+	// affix) they show the name the user runs.
+	if name != root.Name() {
+		renameExamples(root, name)
+	}
 	return root
+}
+
+// examplePrefix matches the command name at the start of an example line.
+var examplePrefix = regexp.MustCompile(`(?m)^(\s*)affix `)
+
+// renameExamples makes the examples of c and its subcommands run name
+// instead of affix.
+func renameExamples(c *cobra.Command, name string) {
+	c.Example = examplePrefix.ReplaceAllString(c.Example, "${1}"+name+" ")
+	for _, sub := range c.Commands() {
+		renameExamples(sub, name)
+	}
 }
 
 // extraCommands are added by files that register further commands.
