@@ -1,6 +1,7 @@
 package cli
 
 import (
+	"errors"
 	"fmt"
 	"io"
 	"strings"
@@ -20,6 +21,7 @@ type convertOptions struct {
 	registryOptions
 	keepInToto        bool
 	stripAttestations bool
+	dropUnconverted   bool
 	raw               bool
 	name              string
 	maxConcurrency    int
@@ -49,7 +51,15 @@ layer media type application/vnd.in-toto+json).
 
 --strip-attestations then re-pushes the index without the attestation
 manifests under the same tag (the tag is written last, after the
-referrers) and prints the old and new index digests.
+referrers) and prints the old and new index digests. BuildKit keeps all
+attestations of a platform in one attestation manifest: when one holds
+statements convert does not publish (SLSA provenance, SBOMs of other
+stages or the build context, other predicates), stripping would drop them
+from the index, where docker buildx imagetools inspect and other readers
+of in-index attestations look for them. convert then refuses, names them,
+and writes nothing; --drop-unconverted strips them anyway. If the tag
+names another index by the time it would be written, convert refuses to
+move it back.
 
 SBOMs of other build stages or of the build context
 (BUILDKIT_SBOM_SCAN_STAGE, BUILDKIT_SBOM_SCAN_CONTEXT) are not published.
@@ -73,6 +83,7 @@ A second run changes nothing.`,
 	o.registryOptions.addFlags(f)
 	f.BoolVar(&o.keepInToto, "keep-intoto", false, "publish the in-toto statement (application/vnd.in-toto+json) instead of the bare SPDX document")
 	f.BoolVar(&o.stripAttestations, "strip-attestations", false, "then re-push the index without BuildKit's attestation manifests under the same tag")
+	f.BoolVar(&o.dropUnconverted, "drop-unconverted", false, "with --strip-attestations, also strip attestation manifests holding statements not published as referrers (SLSA provenance, SBOMs of other stages): they are lost from the index")
 	f.BoolVar(&o.raw, "raw", false, "publish the SPDX document as BuildKit stored it, without naming the image in it")
 	f.StringVar(&o.name, "name", "", "image name the documents are made to name (default: REF)")
 	f.IntVar(&o.maxConcurrency, "max-concurrency", 4, "platforms and uploads at once")
@@ -85,9 +96,12 @@ type convertMetadata struct {
 	Reference string        `json:"reference"`
 	Index     digest.Digest `json:"index"`
 	// NewIndex is the index the tag names afterwards, when it changed.
-	NewIndex             digest.Digest     `json:"newIndex,omitempty"`
-	StrippedAttestations []digest.Digest   `json:"strippedAttestations,omitempty"`
-	Platforms            []convertPlatform `json:"platforms"`
+	NewIndex             digest.Digest   `json:"newIndex,omitempty"`
+	StrippedAttestations []digest.Digest `json:"strippedAttestations,omitempty"`
+	// UnmatchedAttestations are attestation manifests for no platform
+	// manifest of the index, not read.
+	UnmatchedAttestations []digest.Digest   `json:"unmatchedAttestations,omitempty"`
+	Platforms             []convertPlatform `json:"platforms"`
 	// ReferrersMode is "api", "tag-schema" or "oci-layout", by repository, as in the
 	// metadata of push, attach and build.
 	ReferrersMode map[string]exporter.Mode `json:"referrersMode,omitempty"`
@@ -108,6 +122,16 @@ type convertPlatform struct {
 	Named bool `json:"named,omitempty"`
 	// Extras counts SBOMs of other build targets left out.
 	Extras int `json:"extras,omitempty"`
+	// Unconverted are the attestation's statements not published as
+	// referrers (provenance, SBOMs of other targets, ...): left in the
+	// index, or dropped with it when the attestation was stripped.
+	Unconverted []convertStatement `json:"unconverted,omitempty"`
+}
+
+type convertStatement struct {
+	Layer         digest.Digest `json:"layer"`
+	PredicateType string        `json:"predicateType,omitempty"`
+	What          string        `json:"what,omitempty"`
 }
 
 func runConvert(cmd *cobra.Command, g *globalOptions, refStr string, o convertOptions) error {
@@ -121,6 +145,9 @@ func runConvert(cmd *cobra.Command, g *globalOptions, refStr string, o convertOp
 	}
 	if err := checkName(o.name); err != nil {
 		return err
+	}
+	if o.dropUnconverted && !o.stripAttestations {
+		return usageError(errors.New("--drop-unconverted: only with --strip-attestations"))
 	}
 	// REPO:TAG@DIGEST is the tag, verified to name that digest: convert
 	// reads and writes the tag and refuses it if it names another index.
@@ -144,12 +171,16 @@ func runConvert(cmd *cobra.Command, g *globalOptions, refStr string, o convertOp
 	res, err := convert.Convert(ctx, tgt, reference, convert.Options{
 		KeepInToto:        o.keepInToto,
 		StripAttestations: o.stripAttestations,
+		DropUnconverted:   o.dropUnconverted,
 		Raw:               o.raw,
 		Name:              name,
 		Digest:            want,
 		MaxConcurrency:    o.maxConcurrency,
 		Logf:              debugf(g, cmd.ErrOrStderr()),
 	})
+	if errors.Is(err, convert.ErrUnconverted) {
+		return fmt.Errorf("%w\nnothing was written: drop --strip-attestations to publish the SBOMs and keep the attestation manifests, or add --drop-unconverted to strip them anyway", err)
+	}
 	if err != nil {
 		return err
 	}
@@ -170,8 +201,14 @@ func runConvert(cmd *cobra.Command, g *globalOptions, refStr string, o convertOp
 	for _, s := range res.Stripped {
 		meta.StrippedAttestations = append(meta.StrippedAttestations, s.Digest)
 	}
+	for _, u := range res.Unmatched {
+		meta.UnmatchedAttestations = append(meta.UnmatchedAttestations, u.Digest)
+	}
 	for _, p := range res.Platforms {
 		cp := convertPlatform{Platform: oci.FormatPlatform(*p.Manifest.Platform), Digest: p.Manifest.Digest, Attestation: p.Attestation.Digest, Existed: p.Existed, Named: p.Named, Extras: p.Extras}
+		for _, st := range p.Unconverted {
+			cp.Unconverted = append(cp.Unconverted, convertStatement{Layer: st.Layer.Digest, PredicateType: st.PredicateType, What: st.What})
+		}
 		if p.Referrer.Digest != "" {
 			cp.Referrer = &referrerMeta{Digest: p.Referrer.Digest, ArtifactType: p.Referrer.ArtifactType, Format: convert.Format}
 		}
@@ -237,6 +274,19 @@ func withDigest(ref string, d digest.Digest) string {
 	return ref + "@" + d.String()
 }
 
+// statementText is "WHAT (PREDICATE TYPE)", as convert.Statement says it
+// without the layer.
+func statementText(st convertStatement) string {
+	s := st.PredicateType
+	if s == "" {
+		s = "layer " + st.Layer.String()
+	}
+	if st.What != "" {
+		s = st.What + " (" + s + ")"
+	}
+	return s
+}
+
 func printConvert(w io.Writer, m *convertMetadata) {
 	fmt.Fprintf(w, "converted %s\n", withDigest(m.Reference, m.Index))
 	for _, p := range m.Platforms {
@@ -256,6 +306,19 @@ func printConvert(w io.Writer, m *convertMetadata) {
 		if p.Extras > 0 {
 			fmt.Fprintf(w, "    %d SBOM(s) of other build stages or the context not published\n", p.Extras)
 		}
+		where := "left in the index"
+		if m.NewIndex != "" {
+			where = "dropped with the attestation manifest"
+		}
+		for _, st := range p.Unconverted {
+			if st.What == "SBOM of another build stage or the build context" {
+				continue // counted above
+			}
+			fmt.Fprintf(w, "    not published, %s: %s\n", where, statementText(st))
+		}
+	}
+	for _, u := range m.UnmatchedAttestations {
+		fmt.Fprintf(w, "  attestation manifest %s is for no platform manifest of the index: not read\n", u)
 	}
 	if m.NewIndex != "" {
 		fmt.Fprintf(w, "stripped %d attestation manifest(s)\n", len(m.StrippedAttestations))

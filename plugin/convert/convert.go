@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"strings"
 	"sync"
 	"time"
 
@@ -40,8 +41,17 @@ type Options struct {
 	KeepInToto bool
 	// StripAttestations re-pushes the index without its attestation
 	// manifests under the tag Convert was given, after the referrers are
-	// written. The index gets a new digest.
+	// written. The index gets a new digest. An attestation manifest holds
+	// every attestation of its platform (SBOMs, SLSA provenance, ...), so
+	// when one holds statements Convert does not publish as referrers
+	// (Platform.Unconverted, Result.Unmatched) Convert refuses with an
+	// *UnconvertedError before writing anything, unless DropUnconverted.
 	StripAttestations bool
+	// DropUnconverted lets StripAttestations drop attestation manifests
+	// that hold statements not published as referrers: they are then
+	// gone from the index (consumers of in-index attestations, such as
+	// docker buildx imagetools inspect's .Provenance, no longer see them).
+	DropUnconverted bool
 	// Raw publishes the SPDX document as BuildKit stored it, without
 	// making it name the image.
 	Raw bool
@@ -68,6 +78,9 @@ type Result struct {
 	NewIndex ocispec.Descriptor
 	// Stripped are the attestation manifests left out of NewIndex.
 	Stripped []ocispec.Descriptor
+	// Unmatched are attestation manifests for no platform manifest of the
+	// index; they are not read.
+	Unmatched []ocispec.Descriptor
 	// Platforms are the platform manifests, in index order, each digest
 	// once (with the first platform the index lists it under).
 	Platforms []Platform
@@ -104,7 +117,79 @@ type Platform struct {
 	// Extras counts SPDX statements of other targets (stages, build
 	// context) left out.
 	Extras int
+	// Unconverted are the layers of the attestation manifest that were
+	// not published as a referrer: SLSA provenance, SBOMs of other
+	// targets (Extras), other predicates.
+	Unconverted []Statement
 }
+
+// Statement is an attestation layer Convert did not publish.
+type Statement struct {
+	// Layer is the layer of the attestation manifest.
+	Layer ocispec.Descriptor
+	// PredicateType is the layer's in-toto.io/predicate-type, "" when it
+	// has none.
+	PredicateType string
+	// What says what it is in words ("SLSA provenance", ...), "" when
+	// unknown.
+	What string
+}
+
+// String is "WHAT (PREDICATE TYPE) LAYER".
+func (s Statement) String() string {
+	kind := s.PredicateType
+	if kind == "" {
+		kind = "media type " + s.Layer.MediaType
+	}
+	if s.What != "" {
+		kind = s.What + " (" + kind + ")"
+	}
+	return kind + " " + s.Layer.Digest.String()
+}
+
+// statementWhat names well-known predicate types.
+func statementWhat(pt string) string {
+	switch {
+	case strings.HasPrefix(pt, "https://slsa.dev/provenance/"):
+		return "SLSA provenance"
+	case pt == PredicateSPDX:
+		return "SPDX SBOM"
+	}
+	return ""
+}
+
+// whatExtra is the What of the SPDX statements of other targets.
+const whatExtra = "SBOM of another build stage or the build context"
+
+// UnconvertedError is StripAttestations refused: attestation manifests
+// hold statements not published as referrers, which stripping would drop
+// from the index. Nothing was written. It wraps ErrUnconverted.
+type UnconvertedError struct {
+	// Repository names the repository.
+	Repository string
+	// Platforms are the platforms whose attestation manifest holds
+	// statements not published (Unconverted set).
+	Platforms []Platform
+	// Unmatched are attestation manifests for no platform of the index.
+	Unmatched []ocispec.Descriptor
+}
+
+func (e *UnconvertedError) Error() string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "%s: %v: stripping the attestation manifests would drop them from the index:", e.Repository, ErrUnconverted)
+	for _, p := range e.Platforms {
+		fmt.Fprintf(&b, "\n  %s attestation %s:", oci.FormatPlatform(*p.Manifest.Platform), p.Attestation.Digest)
+		for _, st := range p.Unconverted {
+			fmt.Fprintf(&b, "\n    %s", st)
+		}
+	}
+	for _, d := range e.Unmatched {
+		fmt.Fprintf(&b, "\n  attestation %s for %s, not a platform manifest of the index: not read", d.Digest, d.Annotations[oci.AnnotationDockerReferenceDigest])
+	}
+	return b.String()
+}
+
+func (e *UnconvertedError) Unwrap() error { return ErrUnconverted }
 
 // Convert converts the BuildKit attestations of the index that reference
 // (a tag or digest) names in repo. Referrers are written through one
@@ -159,6 +244,7 @@ func Convert(ctx context.Context, repo Repository, reference string, opts Option
 		i, ok := byDigest[sub]
 		if !ok {
 			c.logf("attestation manifest %s refers to %q, not a platform manifest of the index; skipped", a.Descriptor.Digest, sub)
+			res.Unmatched = append(res.Unmatched, a.Descriptor)
 			continue
 		}
 		if res.Platforms[i].Attestation.Digest != "" {
@@ -206,6 +292,17 @@ func Convert(ctx context.Context, repo Repository, reference string, opts Option
 	}
 
 	strip := opts.StripAttestations && len(attestations) > 0
+	if strip && !opts.DropUnconverted {
+		ue := &UnconvertedError{Repository: repo.Name(), Unmatched: res.Unmatched}
+		for _, p := range res.Platforms {
+			if len(p.Unconverted) > 0 {
+				ue.Platforms = append(ue.Platforms, p)
+			}
+		}
+		if len(ue.Platforms) > 0 || len(ue.Unmatched) > 0 {
+			return nil, ue
+		}
+	}
 	pending := slices.ContainsFunc(arts, func(a *exporter.Artifact) bool { return a != nil })
 	if !strip && !pending {
 		res.Mode = c.mode
@@ -336,6 +433,7 @@ func (c *converter) setMode(m exporter.Mode) {
 
 // sbomLayer is one SPDX statement of an attestation manifest.
 type sbomLayer struct {
+	desc ocispec.Descriptor
 	data []byte
 	stmt *oci.Statement
 	info spdxInfo
@@ -354,10 +452,9 @@ func (c *converter) artifact(ctx context.Context, p *Platform) (*exporter.Artifa
 	var layers []sbomLayer
 	for _, l := range m.Layers {
 		pt, annotated := l.Annotations[AnnotationPredicateType]
-		if annotated && pt != PredicateSPDX {
-			continue // provenance, or another predicate
-		}
-		if l.MediaType != oci.MediaTypeInToto {
+		if (annotated && pt != PredicateSPDX) || l.MediaType != oci.MediaTypeInToto {
+			// provenance, or another predicate
+			p.Unconverted = append(p.Unconverted, Statement{Layer: l, PredicateType: pt, What: statementWhat(pt)})
 			continue
 		}
 		b, err := oci.ReadBlob(ctx, c.repo, l, MaxStatementSize)
@@ -367,7 +464,13 @@ func (c *converter) artifact(ctx context.Context, p *Platform) (*exporter.Artifa
 		stmt, err := parseStatement(b)
 		if err != nil {
 			if !annotated {
-				continue // not an SPDX statement after all
+				// not an SPDX statement after all
+				st := Statement{Layer: l}
+				if s, err := oci.ParseStatement(b); err == nil {
+					st.PredicateType, st.What = s.PredicateType, statementWhat(s.PredicateType)
+				}
+				p.Unconverted = append(p.Unconverted, st)
+				continue
 			}
 			return nil, fmt.Errorf("layer %s: %w", l.Digest, err)
 		}
@@ -378,7 +481,7 @@ func (c *converter) artifact(ctx context.Context, p *Platform) (*exporter.Artifa
 		if err != nil {
 			return nil, fmt.Errorf("layer %s: %w", l.Digest, err)
 		}
-		layers = append(layers, sbomLayer{data: b, stmt: stmt, info: info})
+		layers = append(layers, sbomLayer{desc: l, data: b, stmt: stmt, info: info})
 	}
 	if len(layers) == 0 {
 		c.logf("%s: attestation %s holds no SPDX SBOM", oci.FormatPlatform(*p.Manifest.Platform), p.Attestation.Digest)
@@ -388,8 +491,14 @@ func (c *converter) artifact(ctx context.Context, p *Platform) (*exporter.Artifa
 	for i, l := range layers {
 		infos[i] = l.info
 	}
-	l := layers[coreIndex(infos)]
+	core := coreIndex(infos)
+	l := layers[core]
 	p.Extras = len(layers) - 1
+	for i, x := range layers {
+		if i != core {
+			p.Unconverted = append(p.Unconverted, Statement{Layer: x.desc, PredicateType: PredicateSPDX, What: whatExtra})
+		}
+	}
 
 	doc := []byte(l.stmt.Predicate)
 	if !c.opts.Raw {

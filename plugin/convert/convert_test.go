@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 	"testing"
 
@@ -183,9 +184,33 @@ func TestConvertBuildKitAttestations(t *testing.T) {
 	src, root, manifests := buildkitLayout(t, crafted{extras: true, provenance: true})
 	for _, reg := range registries(t) {
 		t.Run(string(reg.Kind), func(t *testing.T) {
-			r, _ := remote(t, reg.Host, "example/app")
+			r, counter := remote(t, reg.Host, "example/app")
 			push(t, r, src, root, "v1")
-			res, err := convert.Convert(ctx, r, "v1", convert.Options{StripAttestations: true})
+			// Stripping would drop the provenance and the stage SBOMs:
+			// refused, nothing written.
+			counter.Reset()
+			_, err := convert.Convert(ctx, r, "v1", convert.Options{StripAttestations: true})
+			var ue *convert.UnconvertedError
+			if !errors.As(err, &ue) || !errors.Is(err, convert.ErrUnconverted) || len(ue.Platforms) != 2 {
+				t.Fatalf("strip: %v, want an UnconvertedError for 2 platforms", err)
+			}
+			for _, p := range ue.Platforms {
+				var what []string
+				for _, st := range p.Unconverted {
+					what = append(what, st.What+" "+st.PredicateType)
+				}
+				want := []string{"SLSA provenance https://slsa.dev/provenance/v0.2", "SBOM of another build stage or the build context " + convert.PredicateSPDX, "SBOM of another build stage or the build context " + convert.PredicateSPDX}
+				if !slices.Equal(what, want) {
+					t.Errorf("%s: unconverted %q, want %q", oci.FormatPlatform(*p.Manifest.Platform), what, want)
+				}
+			}
+			if msg := err.Error(); !strings.Contains(msg, "https://slsa.dev/provenance/v0.2") || strings.Count(msg, "SBOM of another build stage") != 4 {
+				t.Errorf("message does not name the statements:\n%s", msg)
+			}
+			if writes(counter) != 0 {
+				t.Errorf("refused strip wrote: %v", counter.Log())
+			}
+			res, err := convert.Convert(ctx, r, "v1", convert.Options{StripAttestations: true, DropUnconverted: true})
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -537,6 +562,49 @@ func TestConvertStripTagMoved(t *testing.T) {
 			}
 			if len(r.ifMatch) != 1 || !strings.Contains(r.ifMatch[0], root.Digest.Encoded()) {
 				t.Errorf("tag writes with If-Match %q, want one naming %s", r.ifMatch, root.Digest)
+			}
+		})
+	}
+}
+
+// TestConvertStripUnconverted: --strip-attestations never drops what it
+// did not publish unless asked: a provenance-only image (nothing to
+// convert) and an image whose attestations hold an SBOM and provenance are
+// refused, nothing written; DropUnconverted strips them; an attestation
+// holding only the SBOM is stripped without it.
+func TestConvertStripUnconverted(t *testing.T) {
+	ctx := context.Background()
+	reg := registries(t)[1]
+	tests := []struct {
+		name    string
+		c       crafted
+		refused bool
+		written int
+	}{
+		{"provenance only", crafted{noSBOM: true, provenance: true}, true, 0},
+		{"sbom and provenance", crafted{provenance: true}, true, 2},
+		{"stage sboms", crafted{extras: true}, true, 2},
+		{"sbom only", crafted{}, false, 2},
+	}
+	for i, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			src, root, _ := buildkitLayout(t, tt.c)
+			r, counter := remote(t, reg.Host, fmt.Sprintf("unconverted%d", i))
+			push(t, r, src, root, "v1")
+			counter.Reset()
+			res, err := convert.Convert(ctx, r, "v1", convert.Options{StripAttestations: true})
+			if tt.refused {
+				if !errors.Is(err, convert.ErrUnconverted) || writes(counter) != 0 {
+					t.Fatalf("err %v, %d writes; want ErrUnconverted and none", err, writes(counter))
+				}
+				if res, err = convert.Convert(ctx, r, "v1", convert.Options{StripAttestations: true, DropUnconverted: true}); err != nil {
+					t.Fatal(err)
+				}
+			} else if err != nil {
+				t.Fatal(err)
+			}
+			if res.Written() != tt.written || len(res.Stripped) != 2 || res.NewIndex.Digest == root.Digest {
+				t.Errorf("written %d, stripped %d, new index %s", res.Written(), len(res.Stripped), res.NewIndex.Digest)
 			}
 		})
 	}

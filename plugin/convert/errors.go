@@ -15,6 +15,11 @@ var (
 	// statement is malformed, or names another image than the one the
 	// index says it is for.
 	ErrBadAttestation = errors.New("malformed BuildKit attestation")
+	// ErrUnconverted means StripAttestations was refused: attestation
+	// manifests hold statements (SLSA provenance, SBOMs of other stages,
+	// ...) that were not published as referrers and would be lost from
+	// the index. *UnconvertedError lists them.
+	ErrUnconverted = errors.New("attestation manifests hold statements not published as referrers")
 	// ErrTagMoved means the tag names another index than the one expected:
 	// Options.Digest, or, when the stripped index is about to be written
 	// under it, the index Convert read (a newer push moved it meanwhile).

@@ -59,6 +59,8 @@ type crafted struct {
 	provenance bool
 	// wrongSubject makes the statements name another digest.
 	wrongSubject bool
+	// noSBOM leaves out the image's SBOM.
+	noSBOM bool
 }
 
 // buildkitLayout writes a two-platform layout whose index holds attestation
@@ -100,7 +102,10 @@ func buildkitLayout(t *testing.T, c crafted) (*oci.Layout, ocispec.Descriptor, [
 		if core == "" {
 			core = "sbom"
 		}
-		layers := []ocispec.Descriptor{stmt("https://spdx.dev/Document", spdxDoc(core))}
+		var layers []ocispec.Descriptor
+		if !c.noSBOM {
+			layers = append(layers, stmt("https://spdx.dev/Document", spdxDoc(core)))
+		}
 		if c.extras {
 			layers = append(layers, stmt("https://spdx.dev/Document", extraDoc("sbom-build")), stmt("https://spdx.dev/Document", extraDoc("sbom-context")))
 		}
