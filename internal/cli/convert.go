@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"slices"
 	"strings"
 
 	"github.com/distribution/reference"
@@ -120,6 +121,8 @@ type convertPlatform struct {
 	Existed bool `json:"existed,omitempty"`
 	// Named is true when the document was made to name the image.
 	Named bool `json:"named,omitempty"`
+	// SBOMReferrers are the SBOM referrers the platform had before.
+	SBOMReferrers []referrerMeta `json:"sbomReferrers,omitempty"`
 	// Extras counts SBOMs of other build targets left out.
 	Extras int `json:"extras,omitempty"`
 	// Unconverted are the attestation's statements not published as
@@ -206,6 +209,9 @@ func runConvert(cmd *cobra.Command, g *globalOptions, refStr string, o convertOp
 	}
 	for _, p := range res.Platforms {
 		cp := convertPlatform{Platform: oci.FormatPlatform(*p.Manifest.Platform), Digest: p.Manifest.Digest, Attestation: p.Attestation.Digest, Existed: p.Existed, Named: p.Named, Extras: p.Extras}
+		for _, r := range p.SBOMReferrers {
+			cp.SBOMReferrers = append(cp.SBOMReferrers, referrerMeta{Digest: r.Digest, ArtifactType: r.ArtifactType, Format: r.Annotations[oci.AnnotationFormat]})
+		}
 		for _, st := range p.Unconverted {
 			cp.Unconverted = append(cp.Unconverted, convertStatement{Layer: st.Layer.Digest, PredicateType: st.PredicateType, What: st.What})
 		}
@@ -287,7 +293,31 @@ func statementText(st convertStatement) string {
 	return s
 }
 
+// printNothing says that an index without attestation manifests (never
+// built with attestations, or stripped already) had nothing to convert,
+// and which SBOM referrers its platforms have.
+func printNothing(w io.Writer, m *convertMetadata) {
+	fmt.Fprintf(w, "nothing to convert in %s: the index has no BuildKit attestation manifest\n", withDigest(m.Reference, m.Index))
+	for _, p := range m.Platforms {
+		fmt.Fprintf(w, "  %-14s %s\n", p.Platform, p.Digest)
+		if len(p.SBOMReferrers) == 0 {
+			fmt.Fprintf(w, "    no SBOM referrer\n")
+		}
+		for _, r := range p.SBOMReferrers {
+			fmt.Fprintf(w, "    SBOM referrer  %s %s\n", r.Digest, r.ArtifactType)
+		}
+	}
+	for repo, mode := range m.ReferrersMode {
+		fmt.Fprintf(w, "referrers: %s (%s)\n", mode, repo)
+	}
+	fmt.Fprintf(w, "registry requests: %d (%s)\n", m.RequestsTotal, formatCounts(m.Requests))
+}
+
 func printConvert(w io.Writer, m *convertMetadata) {
+	if !slices.ContainsFunc(m.Platforms, func(p convertPlatform) bool { return p.Attestation != "" }) && len(m.UnmatchedAttestations) == 0 {
+		printNothing(w, m)
+		return
+	}
 	fmt.Fprintf(w, "converted %s\n", withDigest(m.Reference, m.Index))
 	for _, p := range m.Platforms {
 		fmt.Fprintf(w, "  %-14s %s\n", p.Platform, p.Digest)

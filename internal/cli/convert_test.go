@@ -120,8 +120,11 @@ func TestConvertCommand(t *testing.T) {
 	}
 
 	// Nothing left to do.
+	// Nothing to convert: said so, with the SBOM referrers each platform has.
 	out, _, code = affix(t, "convert", "--insecure-registry", reg.Host, "--strip-attestations", ref)
-	if code != 0 || strings.Contains(out, "new index") || !strings.Contains(out, "referrers written: 0") {
+	if code != 0 || strings.Contains(out, "new index") || strings.Contains(out, "converted") ||
+		!strings.HasPrefix(out, "nothing to convert in "+ref+"@"+m.NewIndex.String()+": the index has no BuildKit attestation manifest") ||
+		strings.Count(out, "SBOM referrer  ") != 2 || strings.Count(out, "application/spdx+json") != 2 {
 		t.Errorf("rerun: exit %d\n%s", code, out)
 	}
 }
@@ -227,5 +230,33 @@ func TestTagAndDigest(t *testing.T) {
 	}
 	if got := withDigest("r/app:v1", digest.Digest(d)); got != "r/app:v1@"+d {
 		t.Errorf("withDigest by tag: %s", got)
+	}
+}
+
+// TestPrintNothing: an index without attestation manifests is "nothing
+// to convert", with each platform's SBOM referrers or their absence.
+func TestPrintNothing(t *testing.T) {
+	d := func(c string) digest.Digest { return digest.Digest("sha256:" + strings.Repeat(c, 64)) }
+	m := &convertMetadata{Reference: "r/app:v1", Index: d("0"), Platforms: []convertPlatform{
+		{Platform: "linux/amd64", Digest: d("a"), SBOMReferrers: []referrerMeta{{Digest: d("b"), ArtifactType: oci.MediaTypeSPDX}}},
+		{Platform: "linux/arm64", Digest: d("c")},
+	}}
+	var b strings.Builder
+	printConvert(&b, m)
+	got := b.String()
+	for _, want := range []string{"nothing to convert in r/app:v1@" + d("0").String(), "SBOM referrer  " + d("b").String() + " application/spdx+json", "no SBOM referrer\n"} {
+		if !strings.Contains(got, want) {
+			t.Errorf("output lacks %q:\n%s", want, got)
+		}
+	}
+	if strings.Contains(got, "converted") {
+		t.Errorf("says converted:\n%s", got)
+	}
+	// One attestation is something to convert.
+	m.Platforms[1].Attestation = d("e")
+	b.Reset()
+	printConvert(&b, m)
+	if !strings.HasPrefix(b.String(), "converted r/app:v1@") {
+		t.Errorf("with an attestation:\n%s", b.String())
 	}
 }

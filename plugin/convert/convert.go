@@ -117,6 +117,9 @@ type Platform struct {
 	// Extras counts SPDX statements of other targets (stages, build
 	// context) left out.
 	Extras int
+	// SBOMReferrers are the SBOM referrers (SPDX, CycloneDX, in-toto) the
+	// platform manifest had when Convert looked, before it wrote any.
+	SBOMReferrers []ocispec.Descriptor
 	// Unconverted are the layers of the attestation manifest that were
 	// not published as a referrer: SLSA provenance, SBOMs of other
 	// targets (Extras), other predicates.
@@ -260,6 +263,16 @@ func Convert(ctx context.Context, repo Repository, reference string, opts Option
 	for i := range res.Platforms {
 		p := &res.Platforms[i]
 		if p.Attestation.Digest == "" {
+			// Nothing to convert; say which SBOM referrers it has.
+			eg.Go(func() error {
+				refs, mode, err := c.finder.Referrers(ectx, p.Manifest.Digest)
+				if err != nil {
+					return fmt.Errorf("%s: referrers of %s: %w", repo.Name(), p.Manifest.Digest, err)
+				}
+				c.setMode(mode)
+				p.SBOMReferrers = sbomReferrers(refs)
+				return nil
+			})
 			continue
 		}
 		eg.Go(func() error {
@@ -280,6 +293,7 @@ func Convert(ctx context.Context, repo Repository, reference string, opts Option
 				return fmt.Errorf("%s: referrers of %s: %w", repo.Name(), p.Manifest.Digest, err)
 			}
 			c.setMode(mode)
+			p.SBOMReferrers = sbomReferrers(refs)
 			p.Existed = slices.ContainsFunc(refs, func(r ocispec.Descriptor) bool { return r.Digest == desc.Digest })
 			if !p.Existed {
 				arts[i] = a
@@ -397,6 +411,23 @@ func moveTag(ctx context.Context, repo Repository, tag string, old, next ocispec
 		return fmt.Errorf("%s: writing %s: %w", repo.Name(), tag, err)
 	}
 	return nil
+}
+
+// sbomReferrers returns the referrers in refs that hold an SBOM: SPDX or
+// CycloneDX, bare or as an in-toto statement.
+func sbomReferrers(refs []ocispec.Descriptor) []ocispec.Descriptor {
+	var out []ocispec.Descriptor
+	for _, r := range refs {
+		switch r.ArtifactType {
+		case oci.MediaTypeSPDX, oci.MediaTypeCycloneDX:
+			out = append(out, r)
+		case oci.MediaTypeInToto:
+			if pt := r.Annotations[AnnotationPredicateType]; pt == PredicateSPDX || strings.HasPrefix(pt, "https://cyclonedx.org/") {
+				out = append(out, r)
+			}
+		}
+	}
+	return out
 }
 
 // converter holds what one Convert call shares between platforms.

@@ -172,6 +172,11 @@ func TestConvertRegistries(t *testing.T) {
 			if last.NewIndex.Digest != stripped.NewIndex.Digest || last.Index.Digest != stripped.NewIndex.Digest || writes(counter) != 0 {
 				t.Errorf("rerun of strip: %s -> %s, %d write requests", last.Index.Digest, last.NewIndex.Digest, writes(counter))
 			}
+			for _, p := range last.Platforms {
+				if p.Attestation.Digest != "" || len(p.SBOMReferrers) != 1 || p.SBOMReferrers[0].ArtifactType != oci.MediaTypeSPDX {
+					t.Errorf("rerun of strip, %s: attestation %s, SBOM referrers %+v", oci.FormatPlatform(*p.Manifest.Platform), p.Attestation.Digest, p.SBOMReferrers)
+				}
+			}
 		})
 	}
 }
