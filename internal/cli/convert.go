@@ -85,7 +85,7 @@ A second run changes nothing.`,
 	f.BoolVar(&o.keepInToto, "keep-intoto", false, "publish the in-toto statement (application/vnd.in-toto+json) instead of the bare SPDX document")
 	f.BoolVar(&o.stripAttestations, "strip-attestations", false, "then re-push the index without BuildKit's attestation manifests under the same tag")
 	f.BoolVar(&o.dropUnconverted, "drop-unconverted", false, "with --strip-attestations, also strip attestation manifests holding statements not published as referrers (SLSA provenance, SBOMs of other stages): they are lost from the index")
-	f.BoolVar(&o.raw, "raw", false, "publish the SPDX document as BuildKit stored it, without naming the image in it")
+	f.BoolVar(&o.raw, "raw", false, "publish the SPDX document as BuildKit stored it, without naming the image in it (affix get --verify refuses such documents)")
 	f.StringVar(&o.name, "name", "", "image name the documents are made to name (default: REF)")
 	f.IntVar(&o.maxConcurrency, "max-concurrency", 4, "platforms and uploads at once")
 	f.StringVar(&o.metadataFile, "metadata-file", "", "write what was converted (digests, referrers, referrers mode, request counts) as JSON to FILE")
@@ -121,6 +121,9 @@ type convertPlatform struct {
 	Existed bool `json:"existed,omitempty"`
 	// Named is true when the document was made to name the image.
 	Named bool `json:"named,omitempty"`
+	// OtherForms are SBOM referrers converted from the same statement in
+	// another form (--raw, --keep-intoto): same annotations, other digest.
+	OtherForms []referrerMeta `json:"otherForms,omitempty"`
 	// SBOMReferrers are the SBOM referrers the platform had before.
 	SBOMReferrers []referrerMeta `json:"sbomReferrers,omitempty"`
 	// Extras counts SBOMs of other build targets left out.
@@ -209,6 +212,9 @@ func runConvert(cmd *cobra.Command, g *globalOptions, refStr string, o convertOp
 	}
 	for _, p := range res.Platforms {
 		cp := convertPlatform{Platform: oci.FormatPlatform(*p.Manifest.Platform), Digest: p.Manifest.Digest, Attestation: p.Attestation.Digest, Existed: p.Existed, Named: p.Named, Extras: p.Extras}
+		for _, r := range p.OtherForms {
+			cp.OtherForms = append(cp.OtherForms, referrerMeta{Digest: r.Digest, ArtifactType: r.ArtifactType, Format: r.Annotations[oci.AnnotationFormat]})
+		}
 		for _, r := range p.SBOMReferrers {
 			cp.SBOMReferrers = append(cp.SBOMReferrers, referrerMeta{Digest: r.Digest, ArtifactType: r.ArtifactType, Format: r.Annotations[oci.AnnotationFormat]})
 		}
@@ -224,6 +230,7 @@ func runConvert(cmd *cobra.Command, g *globalOptions, refStr string, o convertOp
 	if !o.raw {
 		warnUnnamed(cmd.ErrOrStderr(), meta)
 	}
+	warnOtherForms(cmd.ErrOrStderr(), meta)
 	if o.metadataFile != "" {
 		return writeJSON(o.metadataFile, meta)
 	}
@@ -258,6 +265,21 @@ func checkName(name string) error {
 		return usageError(fmt.Errorf("--name %q: want [HOST/]REPOSITORY[:TAG][@DIGEST]: %w", name, err))
 	}
 	return nil
+}
+
+// warnOtherForms warns about each platform whose SBOM was converted
+// before in another form (--raw, --keep-intoto): the referrers carry the
+// same creation time, so a consumer picking the newest SBOM may take
+// either, and affix get --verify fails on a --raw one.
+func warnOtherForms(w io.Writer, m *convertMetadata) {
+	for _, p := range m.Platforms {
+		if p.Referrer == nil {
+			continue
+		}
+		for _, o := range p.OtherForms {
+			fmt.Fprintf(w, "WARNING: %s: the SBOM was converted before in another form: referrer %s (%s) carries the same creation time, generator and platform as %s; consumers choosing the newest SBOM cannot tell them apart (affix get --verify fails on a --raw one): delete the one you do not want with the registry's API\n", p.Platform, o.Digest, o.ArtifactType, p.Referrer.Digest)
+		}
+	}
 }
 
 // warnUnnamed warns about each SBOM written that could not be made to name

@@ -260,3 +260,20 @@ func TestPrintNothing(t *testing.T) {
 		t.Errorf("with an attestation:\n%s", b.String())
 	}
 }
+
+// TestWarnOtherForms: one warning per other form of a platform's SBOM,
+// naming both referrers.
+func TestWarnOtherForms(t *testing.T) {
+	d := func(c string) digest.Digest { return digest.Digest("sha256:" + strings.Repeat(c, 64)) }
+	m := &convertMetadata{Platforms: []convertPlatform{
+		{Platform: "linux/amd64", Digest: d("a"), Referrer: &referrerMeta{Digest: d("b")}, OtherForms: []referrerMeta{{Digest: d("c"), ArtifactType: oci.MediaTypeSPDX}}},
+		{Platform: "linux/arm64", Digest: d("d"), Referrer: &referrerMeta{Digest: d("e")}},
+		{Platform: "linux/s390x", Digest: d("f")},
+	}}
+	var b strings.Builder
+	warnOtherForms(&b, m)
+	got := b.String()
+	if strings.Count(got, "WARNING") != 1 || !strings.Contains(got, "linux/amd64") || !strings.Contains(got, d("c").String()) || !strings.Contains(got, d("b").String()) || !strings.Contains(got, "--verify") {
+		t.Errorf("warnings:\n%s", got)
+	}
+}

@@ -120,6 +120,12 @@ type Platform struct {
 	// SBOMReferrers are the SBOM referrers (SPDX, CycloneDX, in-toto) the
 	// platform manifest had when Convert looked, before it wrote any.
 	SBOMReferrers []ocispec.Descriptor
+	// OtherForms are SBOM referrers of the platform manifest that carry
+	// the annotations Convert gives this one (creation time, generator,
+	// platform, format) under another digest: the same attestation
+	// converted with other options (--raw, --keep-intoto). Consumers that
+	// pick the newest SBOM cannot tell them apart.
+	OtherForms []ocispec.Descriptor
 	// Unconverted are the layers of the attestation manifest that were
 	// not published as a referrer: SLSA provenance, SBOMs of other
 	// targets (Extras), other predicates.
@@ -294,6 +300,7 @@ func Convert(ctx context.Context, repo Repository, reference string, opts Option
 			}
 			c.setMode(mode)
 			p.SBOMReferrers = sbomReferrers(refs)
+			p.OtherForms = otherForms(p.SBOMReferrers, desc)
 			p.Existed = slices.ContainsFunc(refs, func(r ocispec.Descriptor) bool { return r.Digest == desc.Digest })
 			if !p.Existed {
 				arts[i] = a
@@ -425,6 +432,23 @@ func sbomReferrers(refs []ocispec.Descriptor) []ocispec.Descriptor {
 			if pt := r.Annotations[AnnotationPredicateType]; pt == PredicateSPDX || strings.HasPrefix(pt, "https://cyclonedx.org/") {
 				out = append(out, r)
 			}
+		}
+	}
+	return out
+}
+
+// otherForms returns the referrers in refs that are not desc but carry
+// the same creation time, generator, platform and format annotations: an
+// SBOM converted from the same statement in another form.
+func otherForms(refs []ocispec.Descriptor, desc ocispec.Descriptor) []ocispec.Descriptor {
+	keys := []string{ocispec.AnnotationCreated, oci.AnnotationGenerator, oci.AnnotationPlatform, oci.AnnotationFormat}
+	var out []ocispec.Descriptor
+	for _, r := range refs {
+		if r.Digest == desc.Digest {
+			continue
+		}
+		if !slices.ContainsFunc(keys, func(k string) bool { return r.Annotations[k] != desc.Annotations[k] }) {
+			out = append(out, r)
 		}
 	}
 	return out

@@ -614,3 +614,41 @@ func TestConvertStripUnconverted(t *testing.T) {
 		})
 	}
 }
+
+// TestConvertOtherForms: converting with other options stacks a second
+// SBOM referrer with the same annotations; Convert reports the first as
+// another form of the same SBOM, each way round, and none on a rerun of
+// one form alone.
+func TestConvertOtherForms(t *testing.T) {
+	ctx := context.Background()
+	src, root, _ := buildkitLayout(t, crafted{})
+	reg := registries(t)[1]
+	r, _ := remote(t, reg.Host, "forms")
+	push(t, r, src, root, "v1")
+	tests := []struct {
+		name  string
+		opts  convert.Options
+		other int
+	}{
+		{"named", convert.Options{}, 0},
+		{"named again", convert.Options{}, 0},
+		{"raw after named", convert.Options{Raw: true}, 1},
+		{"in-toto after both", convert.Options{KeepInToto: true}, 2},
+	}
+	for _, tt := range tests {
+		res, err := convert.Convert(ctx, r, "v1", tt.opts)
+		if err != nil {
+			t.Fatalf("%s: %v", tt.name, err)
+		}
+		for _, p := range res.Platforms {
+			if len(p.OtherForms) != tt.other {
+				t.Errorf("%s: %s: %d other forms %+v, want %d", tt.name, oci.FormatPlatform(*p.Manifest.Platform), len(p.OtherForms), p.OtherForms, tt.other)
+			}
+			for _, o := range p.OtherForms {
+				if o.Digest == p.Referrer.Digest {
+					t.Errorf("%s: its own referrer listed as another form", tt.name)
+				}
+			}
+		}
+	}
+}
