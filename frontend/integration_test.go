@@ -723,6 +723,20 @@ func TestIntegrationTLSBuilder(t *testing.T) {
 		}
 		wantFile(t, res.Layout, res.Manifests[0], "/hello", "amd64 program\n")
 	})
+	t.Run("node with a server name and the global TLS files", func(t *testing.T) {
+		// The review's case: one CA and client certificate for every
+		// node, a server name per node.
+		res, err := Build(t.Context(), Options{
+			ContextDir: dir,
+			Nodes:      []string{"linux/amd64=" + d.TCPAddr + ",servername=" + buildkittest.ServerName},
+			TLS:        TLSOptions{CACert: cl.CACert, Cert: cl.Cert, Key: cl.Key},
+			Output:     filepath.Join(t.TempDir(), "layout"),
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		wantFile(t, res.Layout, res.Manifests[0], "/hello", "amd64 program\n")
+	})
 	for name, tls := range map[string]TLSOptions{
 		"no client certificate": {CACert: cl.CACert, ServerName: buildkittest.ServerName},
 		"wrong server name":     {CACert: cl.CACert, Cert: cl.Cert, Key: cl.Key, ServerName: "other.example"},

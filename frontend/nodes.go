@@ -78,10 +78,10 @@ func parseNode(s string, tls TLSOptions) (ocispec.Platform, node, error) {
 	if err := parseAddress(n.addr); err != nil {
 		return pl, n, fmt.Errorf("node %q: %w", s, err)
 	}
-	n.tls = tls
-	if own.enabled() {
-		n.tls = own
-	}
+	// Each field falls back to its global value on its own: the common
+	// setup is one CA and one client certificate for every node, and a
+	// server name per host.
+	n.tls = tls.with(own)
 	if err := checkTLS(n); err != nil {
 		return pl, n, fmt.Errorf("node %q: %w", s, err)
 	}
@@ -171,6 +171,21 @@ func (p *plan) setGroups(builder string, explicit bool, nodes []string, tls TLSO
 		p.groups[i].platforms = append(p.groups[i].platforms, pl)
 	}
 	return nil
+}
+
+// with returns t with the fields that own sets replaced.
+func (t TLSOptions) with(own TLSOptions) TLSOptions {
+	for _, f := range []struct {
+		dst *string
+		v   string
+	}{
+		{&t.CACert, own.CACert}, {&t.Cert, own.Cert}, {&t.Key, own.Key}, {&t.ServerName, own.ServerName},
+	} {
+		if f.v != "" {
+			*f.dst = f.v
+		}
+	}
+	return t
 }
 
 // mappedNode is one Options.Nodes entry.

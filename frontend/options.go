@@ -171,7 +171,8 @@ type Options struct {
 	// Each node builds its platforms concurrently with the others; the
 	// results are merged into one layout with one image index.
 	Nodes []string
-	// TLS configures TLS for tcp:// builders that do not set their own.
+	// TLS configures TLS for tcp:// builders; a node's own TLS fields
+	// replace the matching field here, one by one.
 	TLS TLSOptions
 	// ConnectTimeout bounds the check that each builder answers, before
 	// any build starts; zero means DefaultConnectTimeout.

@@ -93,7 +93,9 @@ the same SBOM referrer digests.
 Builders: --builder ADDR (unix://, tcp://, docker-container://, kube-pod://,
 podman-container://, nerdctl-container://, ssh://), else $BUILDKIT_HOST,
 else unix:///run/buildkit/buildkitd.sock. --builder PLATFORM=ADDR (repeated)
-builds each platform on its own node and merges the results into one index.`,
+builds each platform on its own node and merges the results into one index;
+its TLS fields (cacert=, cert=, key=, servername=) each default to the
+--builder-tls-* flag of the same name.`,
 		Example: `  affix build --platform linux/amd64,linux/arm64 --push -t registry.example.com/app:1.0 .
   affix build -f build/Dockerfile --build-arg VERSION=1.2 --output type=oci,dest=app.tar .
   affix build --builder linux/amd64=tcp://amd64:1234 --builder linux/arm64=tcp://arm64:1234 \
