@@ -1,10 +1,13 @@
 package frontend
 
 import (
+	"crypto/tls"
+	"crypto/x509"
 	"fmt"
 	"net/url"
 	"os"
 	"strings"
+	"time"
 
 	"github.com/containerd/platforms"
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
@@ -88,7 +91,12 @@ func parseNode(s string, tls TLSOptions) (ocispec.Platform, node, error) {
 	return pl, n, nil
 }
 
-// checkTLS refuses TLS on non-tcp addresses and half a client key pair.
+// checkTLS refuses half a client key pair and TLS files the BuildKit
+// client could not use: it loads the key pair and the CA certificates as
+// the client will, and checks the client certificate's validity dates, so
+// that a bad file is a usage error naming it before any builder is
+// contacted (an expired client certificate otherwise shows up as a reset
+// connection, the server closing it after the TLS 1.3 handshake).
 func checkTLS(n node) error {
 	if !n.tls.enabled() {
 		return nil
@@ -99,13 +107,39 @@ func checkTLS(n node) error {
 	if (n.tls.Cert == "") != (n.tls.Key == "") {
 		return optErr("builder %s: TLS cert and key must be given together", n.addr)
 	}
-	for _, f := range []string{n.tls.CACert, n.tls.Cert, n.tls.Key} {
-		if f == "" {
-			continue
+	if f := n.tls.CACert; f != "" {
+		b, err := os.ReadFile(f)
+		if err != nil {
+			return fmt.Errorf("builder %s: TLS CA certificate: %w: %w", n.addr, ErrInvalidOption, err)
 		}
+		if !x509.NewCertPool().AppendCertsFromPEM(b) {
+			return optErr("builder %s: TLS CA certificate %s: no PEM certificate in it", n.addr, f)
+		}
+	}
+	if n.tls.Cert == "" {
+		return nil
+	}
+	for _, f := range []string{n.tls.Cert, n.tls.Key} {
 		if _, err := os.Stat(f); err != nil {
-			return fmt.Errorf("builder %s: TLS file: %w: %w", n.addr, ErrInvalidOption, err)
+			return fmt.Errorf("builder %s: TLS client certificate: %w: %w", n.addr, ErrInvalidOption, err)
 		}
+	}
+	pair, err := tls.LoadX509KeyPair(n.tls.Cert, n.tls.Key)
+	if err != nil {
+		return optErr("builder %s: TLS client certificate %s and key %s: %v", n.addr, n.tls.Cert, n.tls.Key, err)
+	}
+	leaf := pair.Leaf
+	if leaf == nil {
+		if leaf, err = x509.ParseCertificate(pair.Certificate[0]); err != nil {
+			return optErr("builder %s: TLS client certificate %s: %v", n.addr, n.tls.Cert, err)
+		}
+	}
+	now := time.Now()
+	switch {
+	case now.After(leaf.NotAfter):
+		return optErr("builder %s: TLS client certificate %s expired on %s", n.addr, n.tls.Cert, leaf.NotAfter.UTC().Format(time.RFC3339))
+	case now.Before(leaf.NotBefore):
+		return optErr("builder %s: TLS client certificate %s is not valid before %s", n.addr, n.tls.Cert, leaf.NotBefore.UTC().Format(time.RFC3339))
 	}
 	return nil
 }

@@ -11,6 +11,8 @@ import (
 	"time"
 
 	"github.com/containerd/platforms"
+
+	"github.com/affix-oci/affix/internal/buildkittest"
 )
 
 // testContext writes a context directory with a Dockerfile and returns it.
@@ -61,6 +63,10 @@ func TestNewPlan(t *testing.T) {
 	}
 	stagesFile := filepath.Join(ctxDir, "Stages.Dockerfile")
 	if err := os.WriteFile(stagesFile, []byte("FROM scratch AS Build\nFROM scratch AS srcdate\nADD https://example.com/src.tar.gz /\nFROM scratch\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	_, tlsFiles, err := buildkittest.GenerateTLS(t.TempDir())
+	if err != nil {
 		t.Fatal(err)
 	}
 	base := func() Options {
@@ -289,10 +295,10 @@ func TestNewPlan(t *testing.T) {
 			name: "tls for tcp",
 			mod: func(o *Options) {
 				o.Builder = "tcp://buildkit.example:1234"
-				o.TLS = TLSOptions{CACert: secretFile, Cert: secretFile, Key: secretFile}
+				o.TLS = TLSOptions{CACert: tlsFiles.CACert, Cert: tlsFiles.Cert, Key: tlsFiles.Key}
 			},
 			check: func(t *testing.T, p *plan) {
-				if p.groups[0].node.tls.CACert != secretFile {
+				if p.groups[0].node.tls.CACert != tlsFiles.CACert {
 					t.Errorf("tls %+v", p.groups[0].node.tls)
 				}
 			},

@@ -1,7 +1,19 @@
 package frontend
 
 import (
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/x509"
+	"crypto/x509/pkix"
+	"encoding/pem"
+	"errors"
+	"math/big"
+	"os"
+	"path/filepath"
+	"strings"
 	"testing"
+	"time"
 
 	"github.com/affix-oci/affix/internal/buildkittest"
 )
@@ -45,6 +57,112 @@ func TestNodeTLSFallback(t *testing.T) {
 			}
 			if got := p.groups[0].node.tls; got != c.want {
 				t.Errorf("tls = %+v, want %+v", got, c.want)
+			}
+		})
+	}
+}
+
+// writeCert writes a self-signed client certificate valid from notBefore
+// to notAfter, and its key, to dir; it returns the two paths.
+func writeCert(t *testing.T, dir, name string, notBefore, notAfter time.Time) (cert, key string) {
+	t.Helper()
+	k, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tmpl := &x509.Certificate{
+		SerialNumber: big.NewInt(1),
+		Subject:      pkix.Name{CommonName: name},
+		NotBefore:    notBefore,
+		NotAfter:     notAfter,
+		KeyUsage:     x509.KeyUsageDigitalSignature,
+		ExtKeyUsage:  []x509.ExtKeyUsage{x509.ExtKeyUsageClientAuth},
+	}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &k.PublicKey, k)
+	if err != nil {
+		t.Fatal(err)
+	}
+	kb, err := x509.MarshalECPrivateKey(k)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cert, key = filepath.Join(dir, name+".pem"), filepath.Join(dir, name+"-key.pem")
+	if err := os.WriteFile(cert, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der}), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(key, pem.EncodeToMemory(&pem.Block{Type: "EC PRIVATE KEY", Bytes: kb}), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return cert, key
+}
+
+// TestCheckTLS: TLS files the BuildKit client could not use are usage
+// errors naming the file and the node, found before any builder is
+// contacted (the addresses here are not dialled).
+func TestCheckTLS(t *testing.T) {
+	dir := t.TempDir()
+	_, cl, err := buildkittest.GenerateTLS(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, ocl, err := buildkittest.GenerateTLS(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	now := time.Now()
+	expired, expiredKey := writeCert(t, dir, "expired", now.Add(-48*time.Hour), time.Date(2024, 3, 1, 12, 0, 0, 0, time.UTC))
+	future, futureKey := writeCert(t, dir, "future", time.Date(2099, 1, 2, 3, 4, 5, 0, time.UTC), time.Date(2100, 1, 1, 0, 0, 0, 0, time.UTC))
+	notPEM := filepath.Join(dir, "ca.txt")
+	if err := os.WriteFile(notPEM, []byte("not a certificate\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range []struct {
+		name string
+		node string // an Options.Nodes entry; empty: Builder tcp://a:1
+		tls  TLSOptions
+		want []string // in the error; none: no error
+	}{
+		{name: "valid", tls: TLSOptions{CACert: cl.CACert, Cert: cl.Cert, Key: cl.Key}},
+		{name: "CA only", tls: TLSOptions{CACert: cl.CACert}},
+		{name: "key of another certificate", tls: TLSOptions{Cert: cl.Cert, Key: ocl.Key},
+			want: []string{"builder tcp://a:1", cl.Cert, ocl.Key, "private key does not match public key"}},
+		{name: "node: key of another certificate", node: "linux/arm64=tcp://b:2,key=" + ocl.Key, tls: TLSOptions{CACert: cl.CACert, Cert: cl.Cert, Key: cl.Key},
+			want: []string{`node "linux/arm64=tcp://b:2,key=`, ocl.Key, "private key does not match public key"}},
+		{name: "CA not PEM", tls: TLSOptions{CACert: notPEM},
+			want: []string{"TLS CA certificate " + notPEM + ": no PEM certificate"}},
+		{name: "node: CA not PEM", node: "linux/arm64=tcp://b:2,cacert=" + notPEM,
+			want: []string{`node "linux/arm64=tcp://b:2,cacert=`, notPEM, "no PEM certificate"}},
+		{name: "CA missing", tls: TLSOptions{CACert: filepath.Join(dir, "nope.pem")}, want: []string{filepath.Join(dir, "nope.pem")}},
+		{name: "key missing", tls: TLSOptions{Cert: cl.Cert, Key: filepath.Join(dir, "nope-key.pem")}, want: []string{filepath.Join(dir, "nope-key.pem")}},
+		{name: "key is a certificate", tls: TLSOptions{Cert: cl.Cert, Key: cl.Cert}, want: []string{cl.Cert, "key"}},
+		{name: "cert without key", tls: TLSOptions{Cert: cl.Cert}, want: []string{"cert and key must be given together"}},
+		{name: "expired", tls: TLSOptions{Cert: expired, Key: expiredKey},
+			want: []string{"TLS client certificate " + expired + " expired on 2024-03-01T12:00:00Z"}},
+		{name: "node: expired", node: "linux/arm64=tcp://b:2,servername=b", tls: TLSOptions{Cert: expired, Key: expiredKey},
+			want: []string{`node "linux/arm64=tcp://b:2,servername=b"`, expired, "expired on 2024-03-01T12:00:00Z"}},
+		{name: "not yet valid", tls: TLSOptions{Cert: future, Key: futureKey},
+			want: []string{"TLS client certificate " + future + " is not valid before 2099-01-02T03:04:05Z"}},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			o := Options{ContextDir: testContext(t), LookupEnv: env(nil), TLS: c.tls, Builder: "tcp://a:1"}
+			if c.node != "" {
+				o.Builder, o.Nodes = "", []string{c.node}
+			}
+			_, err := newPlan(o)
+			if len(c.want) == 0 {
+				if err != nil {
+					t.Fatal(err)
+				}
+				return
+			}
+			if !errors.Is(err, ErrInvalidOption) {
+				t.Fatalf("err = %v, want ErrInvalidOption", err)
+			}
+			t.Logf("error: %v", err)
+			for _, w := range c.want {
+				if !strings.Contains(err.Error(), w) {
+					t.Errorf("err = %v, want it to contain %q", err, w)
+				}
 			}
 		})
 	}

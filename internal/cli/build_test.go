@@ -19,6 +19,7 @@ import (
 
 	"github.com/affix-oci/affix/exporter"
 	"github.com/affix-oci/affix/frontend"
+	"github.com/affix-oci/affix/internal/buildkittest"
 	"github.com/affix-oci/affix/internal/oci"
 	"github.com/affix-oci/affix/internal/registrytest"
 	"github.com/affix-oci/affix/sbomgen"
@@ -821,5 +822,50 @@ func TestBuildMetadataEmptyLists(t *testing.T) {
 				t.Errorf("%s: sboms %s", c.name, m["sboms"])
 			}
 		}
+	}
+}
+
+// TestBuildTLSUsageErrors: TLS files the builder connection could not
+// use are usage errors naming the file and the node, before any builder
+// is contacted (nothing listens on the addresses).
+func TestBuildTLSUsageErrors(t *testing.T) {
+	cliEnv(t)
+	ctxDir := t.TempDir()
+	os.WriteFile(filepath.Join(ctxDir, "Dockerfile"), []byte("FROM scratch\n"), 0o644)
+	_, cl, err := buildkittest.GenerateTLS(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, other, err := buildkittest.GenerateTLS(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	notPEM := filepath.Join(t.TempDir(), "ca.pem")
+	os.WriteFile(notPEM, []byte("junk\n"), 0o644)
+	global := []string{"--builder-tls-cacert", cl.CACert, "--builder-tls-cert", cl.Cert, "--builder-tls-key", cl.Key}
+	for _, c := range []struct {
+		name string
+		args []string
+		want []string
+	}{
+		{"mismatched key", []string{"--builder", "tcp://127.0.0.1:1", "--builder-tls-cert", cl.Cert, "--builder-tls-key", other.Key},
+			[]string{"builder tcp://127.0.0.1:1", other.Key, "private key does not match public key"}},
+		{"node's mismatched key", append([]string{"--builder", "linux/arm64=tcp://127.0.0.1:2,servername=b,key=" + other.Key}, global...),
+			[]string{`node "linux/arm64=tcp://127.0.0.1:2`, other.Key, "private key does not match public key"}},
+		{"CA not PEM", []string{"--builder", "linux/amd64=tcp://127.0.0.1:1,servername=a", "--builder-tls-cacert", notPEM},
+			[]string{`node "linux/amd64=tcp://127.0.0.1:1,servername=a"`, notPEM, "no PEM certificate"}},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			args := append([]string{"build", "--progress", "quiet"}, c.args...)
+			_, errs, code := affix(t, append(args, ctxDir)...)
+			if code != 2 || strings.Contains(errs, "unreachable") {
+				t.Fatalf("exit %d, want 2:\n%s", code, errs)
+			}
+			for _, w := range c.want {
+				if !strings.Contains(errs, w) {
+					t.Errorf("stderr lacks %q:\n%s", w, errs)
+				}
+			}
+		})
 	}
 }
