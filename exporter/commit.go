@@ -17,20 +17,22 @@ import (
 // does not hold the process.
 const CommitGrace = 30 * time.Second
 
-// commitContext returns the context of a tag write: ctx's values, not
+// CommitContext returns the context of a tag write: ctx's values, not
 // cancelled when ctx is but CommitGrace after. Once every SBOM is in, the
 // tag write is the push's commit point; cutting it short would leave the
-// tag's state unknown.
-func commitContext(ctx context.Context) (context.Context, context.CancelFunc) {
+// tag's state unknown. Push.Commit and Push.Tag write through it; so
+// should any other tag write that ends a publication.
+func CommitContext(ctx context.Context) (context.Context, context.CancelFunc) {
 	tctx, cancel := context.WithCancel(context.WithoutCancel(ctx))
 	stop := context.AfterFunc(ctx, func() { time.AfterFunc(CommitGrace, cancel) })
 	return tctx, func() { stop(); cancel() }
 }
 
-// tagError marks the error of a tag write whose request may have reached
-// the registry without its answer reaching us as ErrTagUnknown: no status,
-// and a connection that broke or timed out rather than one never made.
-func tagError(err error) error {
+// TagWriteError marks the error of a tag write whose request may have
+// reached the registry without its answer reaching us as ErrTagUnknown: no
+// status, and a connection that broke or timed out rather than one never
+// made. Other errors are returned as they are.
+func TagWriteError(err error) error {
 	if status(err) != 0 || !maybeSent(err) {
 		return err
 	}

@@ -881,10 +881,10 @@ func (p *Push) Commit(ctx context.Context) (*Result, error) {
 		if ref == "" {
 			ref = p.plan.desc.Digest.String()
 		}
-		tctx, cancel := commitContext(ctx)
+		tctx, cancel := CommitContext(ctx)
 		defer cancel()
 		if err := p.pushManifest(tctx, p.plan, ref); err != nil {
-			return nil, fmt.Errorf("writing %s: %w", ref, tagError(err))
+			return nil, fmt.Errorf("writing %s: %w", ref, TagWriteError(err))
 		}
 	}
 	return p.result(), nil
@@ -901,10 +901,10 @@ func (p *Push) Tag(ctx context.Context, tag string) error {
 	if !ok {
 		return fmt.Errorf("tag %s: %w", tag, ErrPushClosed)
 	}
-	tctx, cancel := commitContext(ctx)
+	tctx, cancel := CommitContext(ctx)
 	defer cancel()
 	if err := p.pushManifest(tctx, p.plan, tag); err != nil {
-		return fmt.Errorf("writing %s: %w", tag, tagError(err))
+		return fmt.Errorf("writing %s: %w", tag, TagWriteError(err))
 	}
 	return nil
 }

@@ -7,7 +7,6 @@ import (
 	"slices"
 	"strings"
 	"sync"
-	"time"
 
 	"github.com/opencontainers/go-digest"
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
@@ -407,15 +406,14 @@ func moveTag(ctx context.Context, repo Repository, tag string, old, next ocispec
 	if etag == "" {
 		etag = `"` + old.Digest.String() + `"`
 	}
-	tctx, cancel := context.WithCancel(context.WithoutCancel(ctx))
-	stop := context.AfterFunc(ctx, func() { time.AfterFunc(exporter.CommitGrace, cancel) })
-	defer func() { stop(); cancel() }()
+	tctx, cancel := exporter.CommitContext(ctx)
+	defer cancel()
 	desc.MediaType = next.MediaType
 	if _, err := repo.PushManifest(tctx, desc, data, tag, etag); err != nil {
 		if errors.Is(err, exporter.ErrPreconditionFailed) {
 			return fmt.Errorf("%s: %s changed while it was being moved: %w; %s", repo.Name(), tag, ErrTagMoved, kept)
 		}
-		return fmt.Errorf("%s: writing %s: %w", repo.Name(), tag, err)
+		return fmt.Errorf("%s: writing %s: %w", repo.Name(), tag, exporter.TagWriteError(err))
 	}
 	return nil
 }
