@@ -144,20 +144,45 @@ func checkTLS(n node) error {
 	return nil
 }
 
+// defaultBuilder is the builder for the platforms no node is given for.
+type defaultBuilder struct {
+	addr string
+	// set reports that Options.Builder or $BUILDKIT_HOST gave it (else
+	// it is DefaultAddress, which builds nothing when nodes are given).
+	set bool
+	// env reports that it came from $BUILDKIT_HOST.
+	env bool
+}
+
+// check validates the default builder's address and TLS.
+func (d defaultBuilder) check(n node) error {
+	err := parseAddress(d.addr)
+	if err == nil {
+		err = checkTLS(n)
+	}
+	if err != nil && d.env {
+		return fmt.Errorf("BUILDKIT_HOST: %w", err)
+	}
+	return err
+}
+
 // setGroups assigns the requested platforms to nodes, in request order,
-// one group (one solve) per distinct node.
-func (p *plan) setGroups(builder string, explicit bool, nodes []string, tls TLSOptions) error {
-	def := node{addr: builder, tls: tls}
-	if !strings.HasPrefix(builder, "tcp://") {
+// one group (one solve) per distinct node. With nodes, the default
+// builder builds the platforms that no node is given for, if it is set.
+func (p *plan) setGroups(d defaultBuilder, nodes []string, tls TLSOptions) error {
+	def := node{addr: d.addr, tls: tls}
+	if !strings.HasPrefix(d.addr, "tcp://") {
 		def.tls = TLSOptions{}
 	}
-	if len(nodes) == 0 || explicit {
-		if err := parseAddress(builder); err != nil {
+	// An address given on purpose is checked even when no platform
+	// falls to it; $BUILDKIT_HOST, an environment default, only when
+	// one does.
+	checked := false
+	if len(nodes) == 0 || (d.set && !d.env) {
+		if err := d.check(def); err != nil {
 			return err
 		}
-		if err := checkTLS(def); err != nil {
-			return err
-		}
+		checked = true
 	}
 	if len(nodes) == 0 {
 		p.groups = []group{{node: def, platforms: p.platforms}}
@@ -193,8 +218,14 @@ func (p *plan) setGroups(builder string, explicit bool, nodes []string, tls TLSO
 				break
 			}
 		}
-		if !found && !explicit {
-			return fmt.Errorf("platform %s (nodes are given for %s; set a builder for the others): %w", platforms.FormatAll(pl), nodePlatforms(all), ErrNoNode)
+		if !found && !d.set {
+			return fmt.Errorf("platform %s (nodes are given for %s; set --builder ADDR or BUILDKIT_HOST for the others): %w", platforms.FormatAll(pl), nodePlatforms(all), ErrNoNode)
+		}
+		if !found && !checked {
+			if err := d.check(def); err != nil {
+				return err
+			}
+			checked = true
 		}
 		i, ok := byNode[n]
 		if !ok {

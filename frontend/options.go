@@ -164,7 +164,8 @@ type Options struct {
 	// nerdctl-container://NAME, kube-pod://POD[?namespace=..&context=..]
 	// or ssh://USER@HOST[:PORT]. Empty means $BUILDKIT_HOST, else
 	// DefaultAddress. With Nodes, it builds only the platforms that no
-	// node is given for, and only when set explicitly.
+	// node is given for, and only when it or $BUILDKIT_HOST is set
+	// (DefaultAddress is never a fallback for nodes).
 	Builder string
 	// Nodes map platforms to builders, one per entry:
 	// PLATFORM=ADDRESS[,cacert=PATH][,cert=PATH][,key=PATH][,servername=NAME].
@@ -380,15 +381,16 @@ func newPlan(opts Options) (*plan, error) {
 	if p.platforms, err = parsePlatforms(opts.Platforms); err != nil {
 		return nil, err
 	}
-	builder := opts.Builder
-	explicit := builder != ""
-	if builder == "" {
-		builder, _ = lookup("BUILDKIT_HOST")
+	def := defaultBuilder{addr: opts.Builder, set: opts.Builder != ""}
+	if !def.set {
+		if v, _ := lookup("BUILDKIT_HOST"); v != "" {
+			def = defaultBuilder{addr: v, set: true, env: true}
+		}
 	}
-	if builder == "" {
-		builder = DefaultAddress
+	if def.addr == "" {
+		def.addr = DefaultAddress
 	}
-	if err := p.setGroups(builder, explicit, opts.Nodes, opts.TLS); err != nil {
+	if err := p.setGroups(def, opts.Nodes, opts.TLS); err != nil {
 		return nil, err
 	}
 	for _, a := range opts.Annotations {

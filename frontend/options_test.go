@@ -261,6 +261,44 @@ func TestNewPlan(t *testing.T) {
 				}
 			},
 		},
+		{
+			name: "BUILDKIT_HOST takes unmapped platforms",
+			mod: func(o *Options) {
+				o.LookupEnv = env(map[string]string{"BUILDKIT_HOST": "tcp://env:1234"})
+				o.TLS = TLSOptions{ServerName: "bk"}
+				o.Nodes = []string{"linux/arm64=unix:///b.sock"}
+				o.Platforms = []string{"linux/amd64", "linux/arm64"}
+			},
+			check: func(t *testing.T, p *plan) {
+				if len(p.groups) != 2 || p.groups[0].node.addr != "tcp://env:1234" || p.groups[0].node.tls.ServerName != "bk" ||
+					formatPlatforms(p.groups[0].platforms) != "linux/amd64" || p.groups[1].node.addr != "unix:///b.sock" {
+					t.Errorf("groups %+v", p.groups)
+				}
+			},
+		},
+		{
+			name: "--builder wins over BUILDKIT_HOST for unmapped platforms",
+			mod: func(o *Options) {
+				o.LookupEnv = env(map[string]string{"BUILDKIT_HOST": "unix:///env.sock"})
+				o.Builder = "unix:///flag.sock"
+				o.Nodes = []string{"linux/arm64=unix:///b.sock"}
+				o.Platforms = []string{"linux/amd64", "linux/arm64"}
+			},
+			check: func(t *testing.T, p *plan) {
+				if len(p.groups) != 2 || p.groups[0].node.addr != "unix:///flag.sock" {
+					t.Errorf("groups %+v", p.groups)
+				}
+			},
+		},
+		{name: "bad BUILDKIT_HOST used for an unmapped platform", mod: func(o *Options) {
+			o.LookupEnv = env(map[string]string{"BUILDKIT_HOST": "not-an-address"})
+			o.Nodes = []string{"linux/arm64=unix:///b.sock"}
+			o.Platforms = []string{"linux/amd64", "linux/arm64"}
+		}, wantErr: ErrInvalidOption, wantMsg: `BUILDKIT_HOST: builder "not-an-address"`},
+		{name: "platform without node, builder or BUILDKIT_HOST", mod: func(o *Options) {
+			o.Nodes = []string{"linux/arm64=unix:///b.sock"}
+			o.Platforms = []string{"linux/amd64", "linux/arm64"}
+		}, wantErr: ErrNoNode, wantMsg: "platform linux/amd64 (nodes are given for linux/arm64; set --builder ADDR or BUILDKIT_HOST for the others)"},
 		{name: "bad BUILDKIT_HOST", mod: func(o *Options) { o.LookupEnv = env(map[string]string{"BUILDKIT_HOST": "not-an-address"}) }, wantErr: ErrInvalidOption},
 		{
 			name: "explicit builder takes unmapped platforms",

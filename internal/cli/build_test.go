@@ -869,3 +869,27 @@ func TestBuildTLSUsageErrors(t *testing.T) {
 		})
 	}
 }
+
+// TestBuildBuildkitHostBesideNodes: BUILDKIT_HOST is --builder's default
+// beside PLATFORM=ADDR nodes too: the platforms without a node go to it
+// (here unreachable, exit 1), not to a "no builder node" usage error.
+func TestBuildBuildkitHostBesideNodes(t *testing.T) {
+	cliEnv(t)
+	t.Setenv("BUILDKIT_HOST", "")
+	ctxDir := t.TempDir()
+	os.WriteFile(filepath.Join(ctxDir, "Dockerfile"), []byte("FROM scratch\n"), 0o644)
+	sock := func(name string) string { return "unix://" + filepath.Join(t.TempDir(), name) }
+	node := "linux/arm64=" + sock("b.sock")
+	args := []string{"build", "--progress", "quiet", "--platform", "linux/amd64,linux/arm64", "--builder", node, ctxDir}
+	if _, errs, code := affix(t, args...); code != 2 || !strings.Contains(errs, "set --builder ADDR or BUILDKIT_HOST for the others") {
+		t.Errorf("neither --builder nor BUILDKIT_HOST: exit %d:\n%s", code, errs)
+	}
+	t.Setenv("BUILDKIT_HOST", sock("env.sock"))
+	if _, errs, code := affix(t, args...); code != 1 || !strings.Contains(errs, "buildkitd unreachable") || strings.Contains(errs, "no builder node") {
+		t.Errorf("BUILDKIT_HOST beside a node: exit %d, want 1 (unreachable):\n%s", code, errs)
+	}
+	t.Setenv("BUILDKIT_HOST", "not-an-address")
+	if _, errs, code := affix(t, args...); code != 2 || !strings.Contains(errs, "BUILDKIT_HOST: builder") {
+		t.Errorf("bad BUILDKIT_HOST beside a node: exit %d:\n%s", code, errs)
+	}
+}
