@@ -215,10 +215,7 @@ func encodeSPDX(s *sbom.SBOM, d docInfo) ([]byte, error) {
 	slices.SortStableFunc(doc.OtherLicenses, func(a, b *spdx.OtherLicense) int {
 		return strings.Compare(a.LicenseIdentifier, b.LicenseIdentifier)
 	})
-	slices.SortStableFunc(doc.Relationships, func(a, b *spdx.Relationship) int {
-		return strings.Compare(relKey(a), relKey(b))
-	})
-	doc.Relationships = slices.CompactFunc(doc.Relationships, func(a, b *spdx.Relationship) bool { return relKey(a) == relKey(b) })
+	doc.Relationships = sortRelationships(doc.Relationships)
 	return marshal(spdxDocument{Document: doc, DocumentDescribes: describes})
 }
 
@@ -270,6 +267,27 @@ func keepOnly(s, extra string) string {
 	}, s)
 }
 
+// sortRelationships sorts rels by relKey and drops repeats, rendering each
+// key once (a comparison that rendered both keys cost most of the sort).
+func sortRelationships(rels []*spdx.Relationship) []*spdx.Relationship {
+	type keyed struct {
+		key string
+		rel *spdx.Relationship
+	}
+	ks := make([]keyed, len(rels))
+	for i, r := range rels {
+		ks[i] = keyed{relKey(r), r}
+	}
+	slices.SortStableFunc(ks, func(a, b keyed) int { return strings.Compare(a.key, b.key) })
+	ks = slices.CompactFunc(ks, func(a, b keyed) bool { return a.key == b.key })
+	out := rels[:0]
+	for _, k := range ks {
+		out = append(out, k.rel)
+	}
+	return out
+}
+
+// relKey is the sort and identity key of an SPDX relationship.
 func relKey(r *spdx.Relationship) string {
 	return common.RenderDocElementID(r.RefA) + " " + r.Relationship + " " + common.RenderDocElementID(r.RefB) + " " + r.RelationshipComment
 }
