@@ -1,9 +1,15 @@
 package frontend
 
 import (
+	"errors"
+	"fmt"
+	"io/fs"
 	"maps"
+	"os"
+	"path/filepath"
 	"slices"
 	"strings"
+	"syscall"
 
 	"github.com/distribution/reference"
 	"github.com/moby/buildkit/client"
@@ -69,6 +75,13 @@ func parseCache(export bool, in []string, insecure func(host string) bool) ([]cl
 			if e.Attrs[key] == "" {
 				return nil, optErr("%s %q: a local cache needs %s=DIR", flag, v, key)
 			}
+			// The BuildKit client creates dest (MkdirAll) only after the
+			// build, and skips an src it cannot read with a log line: a
+			// file in the way is found here instead. A missing src is
+			// fine, as with buildx (a first CI run has no cache yet).
+			if err := checkCacheDir(e.Attrs[key]); err != nil {
+				return nil, optErr("%s %q: %s: %v", flag, v, key, err)
+			}
 		}
 		if m, ok := e.Attrs["mode"]; export && ok && m != "min" && m != "max" {
 			return nil, optErr("%s %q: mode %q: want min or max", flag, v, m)
@@ -76,6 +89,27 @@ func parseCache(export bool, in []string, insecure func(host string) bool) ([]cl
 		out = append(out, e)
 	}
 	return out, nil
+}
+
+// checkCacheDir checks that dir is a directory or can be made one: that
+// neither it nor its nearest existing parent is something else.
+func checkCacheDir(dir string) error {
+	for p := filepath.Clean(dir); ; p = filepath.Dir(p) {
+		fi, err := os.Stat(p)
+		switch {
+		case err == nil && fi.IsDir():
+			return nil
+		case err == nil && p == filepath.Clean(dir):
+			return fmt.Errorf("%s is not a directory", dir)
+		case err == nil:
+			return fmt.Errorf("%s is not a directory, so %s cannot be made", p, dir)
+		case !errors.Is(err, fs.ErrNotExist) && !errors.Is(err, syscall.ENOTDIR):
+			return err
+		}
+		if filepath.Dir(p) == p {
+			return nil
+		}
+	}
 }
 
 // cloneCache copies entries for one solve: the BuildKit client writes the

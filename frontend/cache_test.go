@@ -2,6 +2,8 @@ package frontend
 
 import (
 	"errors"
+	"os"
+	"path/filepath"
 	"reflect"
 	"strings"
 	"testing"
@@ -11,6 +13,11 @@ import (
 
 func TestParseCache(t *testing.T) {
 	insecure := func(host string) bool { return host == "localhost:5000" }
+	dir := t.TempDir()
+	file := filepath.Join(dir, "afile")
+	if err := os.WriteFile(file, []byte("x"), 0o644); err != nil {
+		t.Fatal(err)
+	}
 	type entry = client.CacheOptionsEntry
 	for _, c := range []struct {
 		name    string
@@ -40,6 +47,16 @@ func TestParseCache(t *testing.T) {
 		{name: "inline export", export: true, in: []string{"type=inline"},
 			want: []entry{{Type: "inline", Attrs: map[string]string{"mode": "min"}}}},
 
+		{name: "local export to a new directory", export: true, in: []string{"type=local,dest=" + dir + "/new/cache"},
+			want: []entry{{Type: "local", Attrs: map[string]string{"dest": dir + "/new/cache", "mode": "min"}}}},
+		{name: "local import from a missing directory", in: []string{"type=local,src=" + dir + "/none"},
+			want: []entry{{Type: "local", Attrs: map[string]string{"src": dir + "/none"}}}},
+		{name: "local export to a file", export: true, in: []string{"type=local,dest=" + file},
+			wantErr: `cache-to "type=local,dest=` + file + `": dest: ` + file + ` is not a directory`},
+		{name: "local export under a file", export: true, in: []string{"type=local,dest=" + file + "/sub/c"},
+			wantErr: `cache-to "type=local,dest=` + file + `/sub/c": dest: ` + file + ` is not a directory, so ` + file + `/sub/c cannot be made`},
+		{name: "local import from a file", in: []string{"type=local,src=" + file},
+			wantErr: `cache-from "type=local,src=` + file + `": src: ` + file + ` is not a directory`},
 		{name: "inline is not an import", in: []string{"type=inline"}, wantErr: `cache-from "type=inline": unknown cache type "inline"`},
 		{name: "unknown type", export: true, in: []string{"type=nfs,dest=/x"}, wantErr: `cache-to "type=nfs,dest=/x": unknown cache type "nfs"`},
 		{name: "registry without ref", in: []string{"type=registry"}, wantErr: `cache-from "type=registry": registry cache ref ""`},

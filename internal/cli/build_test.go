@@ -239,6 +239,8 @@ func TestBuildUsageErrors(t *testing.T) {
 		{[]string{"build", "--builder", nowhere, "--progress", "fancy", ctxDir}, "progress"},
 		{[]string{"build", "--builder", nowhere, "--cache-to", "type=nfs,dest=/c", ctxDir}, `cache-to "type=nfs,dest=/c": unknown cache type "nfs"`},
 		{[]string{"build", "--builder", nowhere, "--cache-from", "type=local", ctxDir}, `cache-from "type=local": a local cache needs src=DIR`},
+		{[]string{"build", "--builder", nowhere, "--cache-to", "type=local,dest=" + filepath.Join(ctxDir, "Dockerfile"), ctxDir}, "is not a directory"},
+		{[]string{"build", "--builder", nowhere, "--cache-from", "type=local,src=" + filepath.Join(ctxDir, "Dockerfile"), ctxDir}, `cache-from "type=local,src=`},
 		{[]string{"build", "--builder", nowhere, "--add-host", "db", ctxDir}, `add-host "db": want HOST:IP`},
 		{[]string{"build", "--builder", nowhere, "--network", "bridge", ctxDir}, `network "bridge"`},
 		{[]string{"build", "--builder", nowhere, "https://github.com/foo/bar.git"}, "remote build context (git repository or URL) is not supported"},
