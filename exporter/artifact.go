@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"maps"
+	"slices"
 	"strings"
 	"time"
 
@@ -213,7 +214,13 @@ func (a Artifact) Manifest() (ocispec.Descriptor, []byte, error) {
 	if err := a.Validate(); err != nil {
 		return ocispec.Descriptor{}, nil, err
 	}
-	layers := a.layers()
+	return a.manifest(a.layers())
+}
+
+// manifest is Manifest with the layer descriptors (layers' result, which
+// hashes every blob) given, so that Attach hashes each blob once.
+func (a Artifact) manifest(withData []ocispec.Descriptor) (ocispec.Descriptor, []byte, error) {
+	layers := slices.Clone(withData)
 	for i := range layers {
 		layers[i].Data = nil
 	}

@@ -530,14 +530,18 @@ func replaceManifests(index []byte, manifests []ocispec.Descriptor) ([]byte, err
 // them, and Commit moves no tag unless they succeed; Abort cancels them.
 // Attach after Ready, Commit or Abort returns ErrPushClosed.
 func (p *Push) Attach(ctx context.Context, a Artifact) (ocispec.Descriptor, error) {
-	desc, data, err := a.Manifest()
+	if err := a.Validate(); err != nil {
+		return ocispec.Descriptor{}, err
+	}
+	layers := a.layers()
+	desc, data, err := a.manifest(layers)
 	if err != nil {
 		return ocispec.Descriptor{}, err
 	}
 	open := func(d ocispec.Descriptor) func() (io.ReadCloser, error) {
 		return func() (io.ReadCloser, error) { return io.NopCloser(bytes.NewReader(d.Data)), nil }
 	}
-	return p.attach(ctx, desc, data, a.Subject.Digest, append([]ocispec.Descriptor{EmptyConfig}, a.layers()...), open)
+	return p.attach(ctx, desc, data, a.Subject.Digest, append([]ocispec.Descriptor{EmptyConfig}, layers...), open)
 }
 
 // AttachFrom writes the referrer manifest desc of src as it is, with its
