@@ -207,6 +207,8 @@ type buildPlan struct {
 	progress frontend.ProgressMode
 	builder  string
 	nodes    []string
+	// warnings are printed on stderr before the build starts.
+	warnings []string
 }
 
 // plan validates the flags. Everything a user can get wrong on the
@@ -338,6 +340,7 @@ func (o *buildOptions) plan() (*buildPlan, error) {
 	if p.builder, p.nodes, err = splitBuilders(o.builders); err != nil {
 		return nil, usageError(err)
 	}
+	p.warnings = tlsWarnings(o.tls, p.builder, p.nodes, os.LookupEnv)
 	return p, nil
 }
 
@@ -540,12 +543,79 @@ func splitBuilders(values []string) (string, []string, error) {
 		if v == "" {
 			return "", nil, errors.New("--builder: empty address")
 		}
+		if addr, rest, ok := strings.Cut(v, ","); ok && hasTLSField(strings.Split(rest, ",")) {
+			return "", nil, fmt.Errorf("--builder %q: per-builder TLS fields (cacert=, cert=, key=, servername=) need the PLATFORM=ADDR,... form (--builder linux/amd64=%s,%s); for a single builder use the --builder-tls-cacert, --builder-tls-cert, --builder-tls-key and --builder-tls-servername flags", v, addr, rest)
+		}
 		if builder != "" {
 			return "", nil, fmt.Errorf("--builder %q: a builder address is given already (%s); name nodes as PLATFORM=ADDR", v, builder)
 		}
 		builder = v
 	}
 	return builder, nodes, nil
+}
+
+// tlsFields are the TLS keys of --builder PLATFORM=ADDR,KEY=VALUE,...
+var tlsFields = []string{"cacert", "cert", "key", "servername"}
+
+// hasTLSField reports whether a KEY=VALUE field names a TLS key.
+func hasTLSField(fields []string) bool {
+	for _, f := range fields {
+		if k, _, ok := strings.Cut(f, "="); ok && slices.Contains(tlsFields, strings.ToLower(k)) {
+			return true
+		}
+	}
+	return false
+}
+
+// tlsWarnings names TLS settings that no builder uses. TLS is for
+// tcp:// builders only: buildkitd turns it off on unix sockets, and the
+// connection helpers (ssh://, docker-container://, kube-pod://, ...) reach
+// buildkitd's unix socket, so buildctl's way of sending TLS there anyway
+// only fails the handshake. builder is the plain --builder address ("" for
+// none: then BUILDKIT_HOST, read through lookup, else the default).
+func tlsWarnings(tls frontend.TLSOptions, builder string, nodes []string, lookup func(string) (string, bool)) []string {
+	var out []string
+	isTCP := func(addr string) bool { return strings.HasPrefix(addr, "tcp://") }
+	var others []string // addresses that are not tcp://
+	anyTCP := false
+	for _, n := range nodes {
+		_, rest, _ := strings.Cut(n, "=")
+		fields := strings.Split(rest, ",")
+		if isTCP(fields[0]) {
+			anyTCP = true
+			continue
+		}
+		others = append(others, fields[0])
+		if hasTLSField(fields[1:]) {
+			out = append(out, fmt.Sprintf("--builder %s: TLS fields are ignored: TLS applies to tcp:// builders only (buildkitd serves unix sockets without TLS)", n))
+		}
+	}
+	if tls == (frontend.TLSOptions{}) {
+		return out
+	}
+	if builder == "" {
+		builder, _ = lookup("BUILDKIT_HOST")
+	}
+	if builder == "" && len(nodes) == 0 {
+		builder = frontend.DefaultAddress
+	}
+	if builder != "" {
+		if isTCP(builder) {
+			anyTCP = true
+		} else {
+			others = append(others, builder)
+		}
+	}
+	if anyTCP {
+		return out
+	}
+	var flags []string
+	for _, f := range []struct{ name, v string }{{"cacert", tls.CACert}, {"cert", tls.Cert}, {"key", tls.Key}, {"servername", tls.ServerName}} {
+		if f.v != "" {
+			flags = append(flags, "--builder-tls-"+f.name)
+		}
+	}
+	return append(out, fmt.Sprintf("%s ignored: no builder is a tcp:// address (%s), and TLS applies to tcp:// builders only (buildkitd serves unix sockets without TLS)", strings.Join(flags, ", "), strings.Join(others, ", ")))
 }
 
 // frontendOptions returns the frontend options of the build. dir is the

@@ -77,6 +77,9 @@ func build(cmd *cobra.Command, g *globalOptions, contextDir string, o buildOptio
 	if p.output != nil && !p.output.tar {
 		dir = p.output.dest
 	}
+	for _, w := range p.warnings {
+		fmt.Fprintln(stderr, "WARNING: "+w)
+	}
 	prog, err := frontend.StartProgress(ctx, p.progress, stderr)
 	if err != nil {
 		return usageError(err)

@@ -121,6 +121,8 @@ func TestSplitBuilders(t *testing.T) {
 		{in: []string{"kube-pod://bk?namespace=ci&context=prod"}, builder: "kube-pod://bk?namespace=ci&context=prod"},
 		{in: []string{"unix:///a.sock", "unix:///b.sock"}, err: "given already"},
 		{in: []string{""}, err: "empty"},
+		{in: []string{"tcp://127.0.0.1:12341,cacert=ca.pem"}, err: `--builder "tcp://127.0.0.1:12341,cacert=ca.pem": per-builder TLS fields (cacert=, cert=, key=, servername=) need the PLATFORM=ADDR,... form (--builder linux/amd64=tcp://127.0.0.1:12341,cacert=ca.pem); for a single builder use the --builder-tls-cacert`},
+		{in: []string{"tcp://h:1,ServerName=bk"}, err: "need the PLATFORM=ADDR,... form"},
 	} {
 		b, n, err := splitBuilders(c.in)
 		if c.err != "" {
@@ -893,5 +895,55 @@ func TestBuildBuildkitHostBesideNodes(t *testing.T) {
 	t.Setenv("BUILDKIT_HOST", "not-an-address")
 	if _, errs, code := affix(t, args...); code != 2 || !strings.Contains(errs, "BUILDKIT_HOST: builder") {
 		t.Errorf("bad BUILDKIT_HOST beside a node: exit %d:\n%s", code, errs)
+	}
+}
+
+// TestTLSWarnings: TLS settings that no builder uses (none is tcp://) are
+// named in a warning; those a tcp:// builder uses are not.
+func TestTLSWarnings(t *testing.T) {
+	ca := frontend.TLSOptions{CACert: "ca.pem"}
+	full := frontend.TLSOptions{CACert: "ca.pem", Cert: "c.pem", Key: "k.pem"}
+	for _, c := range []struct {
+		name    string
+		tls     frontend.TLSOptions
+		builder string
+		nodes   []string
+		env     map[string]string
+		want    []string // substrings, one per warning
+	}{
+		{name: "no TLS", builder: "unix:///a.sock"},
+		{name: "tcp builder", tls: full, builder: "tcp://h:1"},
+		{name: "unix builder", tls: full, builder: "unix:///a.sock",
+			want: []string{"--builder-tls-cacert, --builder-tls-cert, --builder-tls-key ignored: no builder is a tcp:// address (unix:///a.sock)"}},
+		{name: "ssh builder", tls: ca, builder: "ssh://me@host", want: []string{"--builder-tls-cacert ignored: no builder is a tcp:// address (ssh://me@host)"}},
+		{name: "default address", tls: ca, want: []string{"(" + frontend.DefaultAddress + ")"}},
+		{name: "BUILDKIT_HOST tcp", tls: ca, env: map[string]string{"BUILDKIT_HOST": "tcp://h:1"}},
+		{name: "BUILDKIT_HOST unix", tls: ca, env: map[string]string{"BUILDKIT_HOST": "unix:///env.sock"}, want: []string{"(unix:///env.sock)"}},
+		{name: "one tcp node uses them", tls: full, builder: "unix:///a.sock", nodes: []string{"linux/arm64=tcp://b:1"}},
+		{name: "unix nodes", tls: ca, nodes: []string{"linux/amd64=unix:///a.sock", "linux/arm64=unix:///b.sock"},
+			want: []string{"(unix:///a.sock, unix:///b.sock)"}},
+		{name: "node TLS fields on a unix node", nodes: []string{"linux/amd64=unix:///a.sock,servername=a", "linux/arm64=tcp://b:1,cacert=ca.pem"},
+			want: []string{"--builder linux/amd64=unix:///a.sock,servername=a: TLS fields are ignored"}},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			got := tlsWarnings(c.tls, c.builder, c.nodes, func(k string) (string, bool) { v, ok := c.env[k]; return v, ok })
+			if len(got) != len(c.want) {
+				t.Fatalf("warnings %q, want %d", got, len(c.want))
+			}
+			for i, w := range c.want {
+				if !strings.Contains(got[i], w) {
+					t.Errorf("warning %q, want it to contain %q", got[i], w)
+				}
+			}
+		})
+	}
+	// The command prints them before the build.
+	cliEnv(t)
+	ctxDir := t.TempDir()
+	os.WriteFile(filepath.Join(ctxDir, "Dockerfile"), []byte("FROM scratch\n"), 0o644)
+	nowhere := "unix://" + filepath.Join(t.TempDir(), "none.sock")
+	_, errs, code := affix(t, "build", "--progress", "quiet", "--builder", nowhere, "--builder-tls-servername", "bk", ctxDir)
+	if code != 1 || !strings.Contains(errs, "WARNING: --builder-tls-servername ignored: no builder is a tcp:// address ("+nowhere+")") {
+		t.Errorf("exit %d, want 1 with the warning:\n%s", code, errs)
 	}
 }
