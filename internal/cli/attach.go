@@ -80,6 +80,9 @@ with the image. A layout tar (oci-archive:) cannot take them in place.`,
 			if err := checkPlatformFlag(o.platform); err != nil {
 				return err
 			}
+			if err := checkName(o.name); err != nil {
+				return err
+			}
 			if err := checkMetadataFile(o.metadataFile); err != nil {
 				return err
 			}

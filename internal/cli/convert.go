@@ -253,20 +253,6 @@ func tagAndDigest(s string) (string, digest.Digest) {
 	return t.Tag(), d.Digest()
 }
 
-// checkName checks --name as REF is checked (distribution's reference
-// grammar): the documents are permanent, so a name no registry could hold
-// is a usage error before anything is written, not a lowercased,
-// percent-encoded purl in every referrer.
-func checkName(name string) error {
-	if name == "" {
-		return nil
-	}
-	if _, err := reference.ParseNormalizedNamed(name); err != nil {
-		return usageError(fmt.Errorf("--name %q: want [HOST/]REPOSITORY[:TAG][@DIGEST]: %w", name, err))
-	}
-	return nil
-}
-
 // warnOtherForms warns about each platform whose SBOM was converted
 // before in another form (--raw, --keep-intoto): the referrers carry the
 // same creation time, so a consumer picking the newest SBOM may take

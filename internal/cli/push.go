@@ -87,6 +87,9 @@ func runPush(cmd *cobra.Command, g *globalOptions, source, refStr string, o push
 	if err := checkMetadataFile(o.metadataFile); err != nil {
 		return err
 	}
+	if err := checkName(o.name); err != nil {
+		return err
+	}
 	return hintHTTP(push(cmd, g, source, refStr, o), hostOf(refStr))
 }
 

@@ -183,3 +183,17 @@ func hostOf(ref string) string {
 	h, _, _ := strings.Cut(ref, "/")
 	return h
 }
+
+// checkName checks --name as REF is checked (distribution's reference
+// grammar): the documents are permanent, so a name no registry could hold
+// is a usage error before anything is written, not a lowercased,
+// percent-encoded purl in every referrer.
+func checkName(name string) error {
+	if name == "" {
+		return nil
+	}
+	if _, err := reference.ParseNormalizedNamed(name); err != nil {
+		return usageError(fmt.Errorf("--name %q: want [HOST/]REPOSITORY[:TAG][@DIGEST]: %w", name, err))
+	}
+	return nil
+}

@@ -39,3 +39,19 @@ func TestParseRef(t *testing.T) {
 		})
 	}
 }
+
+// TestNameFlagChecked: every command that writes --name into documents
+// refuses one no registry could hold, before reading anything.
+func TestNameFlagChecked(t *testing.T) {
+	for _, args := range [][]string{
+		{"push", "--name", "BAD NAME", "oci-layout:/nonexistent", "localhost:1/app:v1"},
+		{"attach", "--name", "BAD NAME", "localhost:1/app:v1"},
+		{"sbom", "--name", "BAD NAME", "oci-layout:/nonexistent"},
+		{"convert", "--name", "BAD NAME", "localhost:1/app:v1"},
+	} {
+		out, errs, code := affix(t, args...)
+		if code != 2 || out != "" || !strings.Contains(errs, `--name "BAD NAME": want [HOST/]REPOSITORY`) {
+			t.Errorf("affix %s: exit %d, stdout %q, stderr %q; want exit 2 naming --name", args[0], code, out, errs)
+		}
+	}
+}

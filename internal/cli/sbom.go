@@ -66,6 +66,9 @@ $AFFIX_CACHE_DIR/sbom (default: the user cache directory, affix/sbom).`,
 			return nil
 		},
 		RunE: func(cmd *cobra.Command, args []string) error {
+			if err := checkName(o.name); err != nil {
+				return err
+			}
 			err := runSBOM(cmd, g, args[0], o)
 			if ref, ok := strings.CutPrefix(args[0], schemeRegistry+":"); ok {
 				return hintHTTP(err, hostOf(ref))
