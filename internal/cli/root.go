@@ -143,12 +143,14 @@ func Run(ctx context.Context, name string, args []string, stdout, stderr io.Writ
 	// command, which unwinds as on ^C. The channel is never read, and
 	// SIGPIPE is not among the cancelling signals: once asked for, it also
 	// comes for a registry connection that broke, which is retried.
-	signal.Notify(make(chan os.Signal, 1), syscall.SIGPIPE)
+	pipes := make(chan os.Signal, 1)
+	signal.Notify(pipes, syscall.SIGPIPE)
+	defer signal.Stop(pipes)
 	ctx, cancel := context.WithCancelCause(ctx)
 	defer cancel(nil)
 	var broken atomic.Bool
-	stdout = pipeWriter{w: stdout, broken: &broken, cancel: cancel}
-	stderr = pipeWriter{w: stderr, broken: &broken, cancel: cancel}
+	stdout = watchPipe(stdout, &broken, cancel)
+	stderr = watchPipe(stderr, &broken, cancel)
 	root := NewRootCommand(name)
 	root.SetArgs(args)
 	root.SetOut(stdout)
@@ -178,6 +180,25 @@ func causeSignal(ctx context.Context) os.Signal {
 	}
 	return nil
 }
+
+// watchPipe returns w as a stream that cancels the command when its
+// reader has gone (see pipeWriter). A file stays a file (pipeFile): the
+// progress display draws on a terminal only through one (console.File).
+func watchPipe(w io.Writer, broken *atomic.Bool, cancel context.CancelCauseFunc) io.Writer {
+	pw := pipeWriter{w: w, broken: broken, cancel: cancel}
+	if f, ok := w.(*os.File); ok {
+		return pipeFile{File: f, pw: pw}
+	}
+	return pw
+}
+
+// pipeFile is an *os.File whose writes go through a pipeWriter.
+type pipeFile struct {
+	*os.File
+	pw pipeWriter
+}
+
+func (f pipeFile) Write(b []byte) (int, error) { return f.pw.Write(b) }
 
 // pipeWriter is an output stream of a command that cancels it, with
 // errOutputClosed, when a write finds the reader gone (EPIPE).

@@ -6,6 +6,7 @@ import (
 	"context"
 	"errors"
 	"os"
+	"strings"
 	"sync/atomic"
 	"syscall"
 	"testing"
@@ -57,5 +58,45 @@ func TestPipeWriter(t *testing.T) {
 	}
 	if got := exitCode(context.Cause(ctx), syscall.SIGPIPE); got != 141 {
 		t.Errorf("exit code %d, want 141", got)
+	}
+}
+
+// TestWatchPipeKeepsFiles: a file stays a file (the progress display
+// draws on a terminal only through one), and its writes still cancel the
+// command when the reader has gone.
+func TestWatchPipeKeepsFiles(t *testing.T) {
+	r, w, err := os.Pipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer w.Close()
+	ctx, cancel := context.WithCancelCause(context.Background())
+	var broken atomic.Bool
+	got := watchPipe(w, &broken, cancel)
+	if _, ok := got.(interface {
+		Fd() uintptr
+		Name() string
+		Read([]byte) (int, error)
+		Close() error
+	}); !ok {
+		t.Fatalf("watchPipe(*os.File) = %T, not a file", got)
+	}
+	r.Close()
+	if _, err := got.Write([]byte("gone\n")); !errors.Is(err, syscall.EPIPE) || !broken.Load() || !errors.Is(context.Cause(ctx), errOutputClosed) {
+		t.Errorf("write without a reader: %v, broken %v, cause %v", err, broken.Load(), context.Cause(ctx))
+	}
+}
+
+// epipeWriter fails every write as a pipe without a reader does.
+type epipeWriter struct{}
+
+func (epipeWriter) Write([]byte) (int, error) { return 0, syscall.EPIPE }
+
+// TestRunBrokenPipe: a command whose output stream lost its reader exits
+// 141, as one killed by SIGPIPE would.
+func TestRunBrokenPipe(t *testing.T) {
+	var out strings.Builder
+	if code := Run(context.Background(), "affix", []string{"sbom", "oci-layout:/nonexistent"}, &out, epipeWriter{}); code != 141 {
+		t.Errorf("exit %d, want 141", code)
 	}
 }
