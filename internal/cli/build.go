@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io/fs"
 	"os"
+	"path/filepath"
 	"slices"
 	"strconv"
 	"strings"
@@ -672,7 +673,11 @@ func runBuild(cmd *cobra.Command, g *globalOptions, contextDir string, o buildOp
 	if err != nil {
 		return err
 	}
-	if err := removeOldOutputs(map[string]string{"--iidfile": o.iidFile, "--metadata-file": o.metadataFile}); err != nil {
+	outputs := []outputFile{{"--iidfile", o.iidFile}, {"--metadata-file", o.metadataFile}}
+	if err := checkOutputClash(outputs, contextDir, o.file, p.output); err != nil {
+		return usageError(err)
+	}
+	if err := removeOldOutputs(outputs); err != nil {
 		return err
 	}
 	err = build(cmd, g, contextDir, o, p)
@@ -684,18 +689,68 @@ func runBuild(cmd *cobra.Command, g *globalOptions, contextDir string, o buildOp
 	return err
 }
 
-// removeOldOutputs removes the files that the flags name (flag to path;
-// an empty path is none), as buildx removes its --iidfile before it
-// builds: a build that fails then leaves no digest of an earlier one for
-// a CI step to pick up. plan has checked the paths (not directories, in
-// directories that take new files).
-func removeOldOutputs(files map[string]string) error {
-	for flag, path := range files {
-		if path == "" {
+// outputFile is a file a flag names for the build to write ("" for none).
+type outputFile struct{ flag, path string }
+
+// checkOutputClash refuses an output file that is the Dockerfile (-f,
+// else CONTEXT/Dockerfile) or the --output dest (out, nil for none): the
+// build would remove or overwrite its own input or output. Paths are the
+// same when they are the same cleaned absolute path, or name the same
+// existing file (through a symlink or a hard link).
+func checkOutputClash(files []outputFile, contextDir, dockerfile string, out *ociOutput) error {
+	if dockerfile == "" && contextDir != "-" {
+		dockerfile = filepath.Join(contextDir, "Dockerfile")
+	}
+	others := []outputFile{{"-f", dockerfile}}
+	if out != nil {
+		others = append(others, outputFile{"--output dest", out.dest})
+	}
+	for _, f := range files {
+		for _, o := range others {
+			if f.path != "" && o.path != "" && o.path != "-" && samePath(f.path, o.path) {
+				return fmt.Errorf("%s %s: is the %s %s (give another file)", f.flag, f.path, o.flag, o.path)
+			}
+		}
+	}
+	return nil
+}
+
+// samePath reports whether a and b name the same file: the same absolute
+// path, or the same existing file.
+func samePath(a, b string) bool {
+	aa, err1 := filepath.Abs(a)
+	ab, err2 := filepath.Abs(b)
+	if err1 == nil && err2 == nil && aa == ab {
+		return true
+	}
+	fa, err1 := os.Stat(a)
+	fb, err2 := os.Stat(b)
+	return err1 == nil && err2 == nil && os.SameFile(fa, fb)
+}
+
+// removeOldOutputs removes the regular files that files name, in order,
+// as buildx removes its --iidfile before it builds: a build that fails
+// then leaves no digest of an earlier one for a CI step to pick up. A
+// symlink, FIFO or device (--iidfile /dev/stdout) is left alone and
+// written through after the build, as before. plan has checked the paths
+// (not directories, in directories that take new files).
+func removeOldOutputs(files []outputFile) error {
+	for _, f := range files {
+		if f.path == "" {
 			continue
 		}
-		if err := os.Remove(path); err != nil && !errors.Is(err, fs.ErrNotExist) {
-			return fmt.Errorf("%s %s: removing the file of an earlier build: %w", flag, path, err)
+		fi, err := os.Lstat(f.path)
+		if errors.Is(err, fs.ErrNotExist) {
+			continue
+		}
+		if err == nil && !fi.Mode().IsRegular() {
+			continue
+		}
+		if err == nil {
+			err = os.Remove(f.path)
+		}
+		if err != nil && !errors.Is(err, fs.ErrNotExist) {
+			return fmt.Errorf("%s %s: removing the file of an earlier build: %w", f.flag, f.path, err)
 		}
 	}
 	return nil

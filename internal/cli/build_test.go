@@ -5,12 +5,14 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"io/fs"
 	"maps"
 	"os"
 	"path/filepath"
 	"reflect"
 	"slices"
 	"strings"
+	"syscall"
 	"testing"
 
 	"github.com/opencontainers/go-digest"
@@ -703,8 +705,99 @@ func TestBuildRemovesOldOutputs(t *testing.T) {
 			}
 		}
 	}
-	if err := removeOldOutputs(map[string]string{"--iidfile": filepath.Join(dir, "absent"), "--metadata-file": ""}); err != nil {
+	if err := removeOldOutputs([]outputFile{{"--iidfile", filepath.Join(dir, "absent")}, {"--metadata-file", ""}}); err != nil {
 		t.Errorf("absent files: %v", err)
+	}
+}
+
+// TestRemoveOldOutputsKinds: only a regular file of an earlier build is
+// removed; a symlink (--iidfile /dev/stdout) or a FIFO is left alone, to
+// be written through after the build.
+func TestRemoveOldOutputsKinds(t *testing.T) {
+	dir, outside := t.TempDir(), t.TempDir()
+	target := filepath.Join(outside, "target")
+	if err := os.WriteFile(target, []byte("keep"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	link := filepath.Join(dir, "link")
+	if err := os.Symlink(target, link); err != nil {
+		t.Fatal(err)
+	}
+	fifo := filepath.Join(dir, "fifo")
+	if err := syscall.Mkfifo(fifo, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	regular := filepath.Join(dir, "iid")
+	if err := os.WriteFile(regular, []byte("stale"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range []struct {
+		name, path string
+		kind       fs.FileMode // of what is left; removed: none is
+		removed    bool
+	}{
+		{name: "symlink to a file outside", path: link, kind: fs.ModeSymlink},
+		{name: "FIFO", path: fifo, kind: fs.ModeNamedPipe},
+		{name: "regular file", path: regular, removed: true},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			if err := removeOldOutputs([]outputFile{{"--iidfile", c.path}}); err != nil {
+				t.Fatal(err)
+			}
+			fi, err := os.Lstat(c.path)
+			if c.removed {
+				if !errors.Is(err, fs.ErrNotExist) {
+					t.Errorf("%s: %v, want it removed", c.path, err)
+				}
+				return
+			}
+			if err != nil || fi.Mode().Type() != c.kind {
+				t.Fatalf("%s: %v %v, want it kept (%v)", c.path, fi, err, c.kind)
+			}
+		})
+	}
+	if b, err := os.ReadFile(target); err != nil || string(b) != "keep" {
+		t.Errorf("symlink target: %q, %v", b, err)
+	}
+}
+
+// TestBuildOutputClash: an --iidfile or --metadata-file that is the
+// Dockerfile or the --output tar is a usage error, and the file is left
+// as it was.
+func TestBuildOutputClash(t *testing.T) {
+	cliEnv(t)
+	ctxDir := t.TempDir()
+	df := filepath.Join(ctxDir, "Dockerfile")
+	os.WriteFile(df, []byte("FROM scratch\n"), 0o644)
+	other := filepath.Join(t.TempDir(), "build.Dockerfile")
+	os.WriteFile(other, []byte("FROM scratch\n"), 0o644)
+	link := filepath.Join(t.TempDir(), "iid")
+	os.Symlink(df, link)
+	out := filepath.Join(t.TempDir(), "out.tar")
+	os.WriteFile(out, []byte("old tar"), 0o644)
+	nowhere := "unix://" + filepath.Join(t.TempDir(), "none.sock")
+	for _, c := range []struct {
+		name string
+		args []string
+		want string
+		keep string // a file that must be unchanged
+	}{
+		{"default Dockerfile", []string{"--iidfile", df}, "--iidfile " + df + ": is the -f " + df, df},
+		{"-f Dockerfile", []string{"-f", other, "--metadata-file", other}, "--metadata-file " + other + ": is the -f " + other, other},
+		{"symlink to the Dockerfile", []string{"--iidfile", link}, "is the -f " + df, df},
+		{"output tar", []string{"--output", "type=oci,dest=" + out, "--metadata-file", out}, "is the --output dest " + out, out},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			before, _ := os.ReadFile(c.keep)
+			args := append([]string{"build", "--progress", "quiet", "--builder", nowhere}, c.args...)
+			_, errs, code := affix(t, append(args, ctxDir)...)
+			if code != 2 || !strings.Contains(errs, c.want) {
+				t.Errorf("exit %d, want 2 with %q:\n%s", code, c.want, errs)
+			}
+			if after, err := os.ReadFile(c.keep); err != nil || !bytes.Equal(after, before) {
+				t.Errorf("%s changed: %q, %v", c.keep, after, err)
+			}
+		})
 	}
 }
 
