@@ -81,9 +81,15 @@ func parseNode(s string, tls TLSOptions) (ocispec.Platform, node, error) {
 	if err := parseAddress(n.addr); err != nil {
 		return pl, n, fmt.Errorf("node %q: %w", s, err)
 	}
-	// Each field falls back to its global value on its own: the common
-	// setup is one CA and one client certificate for every node, and a
-	// server name per host.
+	// A client certificate and its key are one unit: a node that gives
+	// one gives both, else both are the global ones (a node's own cert
+	// paired with the global key would name a file the user never gave
+	// that node). The CA and the server name fall back on their own: the
+	// common setup is one CA and one client certificate for every node,
+	// and a server name per host.
+	if (own.Cert == "") != (own.Key == "") {
+		return pl, n, optErr("node %q: cert and key go together: give both, or neither for the global ones", s)
+	}
 	n.tls = tls.with(own)
 	if err := checkTLS(n); err != nil {
 		return pl, n, fmt.Errorf("node %q: %w", s, err)
@@ -238,17 +244,18 @@ func (p *plan) setGroups(d defaultBuilder, nodes []string, tls TLSOptions) error
 	return nil
 }
 
-// with returns t with the fields that own sets replaced.
+// with returns t with the fields that own sets replaced; the client
+// certificate and key are replaced together, when own sets the
+// certificate (parseNode has checked that own sets both or neither).
 func (t TLSOptions) with(own TLSOptions) TLSOptions {
-	for _, f := range []struct {
-		dst *string
-		v   string
-	}{
-		{&t.CACert, own.CACert}, {&t.Cert, own.Cert}, {&t.Key, own.Key}, {&t.ServerName, own.ServerName},
-	} {
-		if f.v != "" {
-			*f.dst = f.v
-		}
+	if own.CACert != "" {
+		t.CACert = own.CACert
+	}
+	if own.Cert != "" {
+		t.Cert, t.Key = own.Cert, own.Key
+	}
+	if own.ServerName != "" {
+		t.ServerName = own.ServerName
 	}
 	return t
 }

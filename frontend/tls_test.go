@@ -18,9 +18,10 @@ import (
 	"github.com/affix-oci/affix/internal/buildkittest"
 )
 
-// TestNodeTLSFallback: each TLS field of a node falls back to the
-// global one on its own, so one CA and client certificate serve every
-// node while each names its own server.
+// TestNodeTLSFallback: the CA and server name of a node fall back to
+// the global ones field by field, the client certificate and key as a
+// pair, so one CA and client certificate serve every node while each
+// names its own server.
 func TestNodeTLSFallback(t *testing.T) {
 	_, cl, err := buildkittest.GenerateTLS(t.TempDir())
 	if err != nil {
@@ -126,8 +127,15 @@ func TestCheckTLS(t *testing.T) {
 		{name: "CA only", tls: TLSOptions{CACert: cl.CACert}},
 		{name: "key of another certificate", tls: TLSOptions{Cert: cl.Cert, Key: ocl.Key},
 			want: []string{"builder tcp://a:1", cl.Cert, ocl.Key, "private key does not match public key"}},
-		{name: "node: key of another certificate", node: "linux/arm64=tcp://b:2,key=" + ocl.Key, tls: TLSOptions{CACert: cl.CACert, Cert: cl.Cert, Key: cl.Key},
-			want: []string{`node "linux/arm64=tcp://b:2,key=`, ocl.Key, "private key does not match public key"}},
+		{name: "node: key of another certificate", node: "linux/arm64=tcp://b:2,cert=" + cl.Cert + ",key=" + ocl.Key, tls: TLSOptions{CACert: cl.CACert, Cert: ocl.Cert, Key: ocl.Key},
+			want: []string{`node "linux/arm64=tcp://b:2,cert=`, cl.Cert, ocl.Key, "private key does not match public key"}},
+		// Half a pair is refused, not completed with the global half.
+		{name: "node: key only", node: "linux/arm64=tcp://b:2,key=" + ocl.Key, tls: TLSOptions{CACert: cl.CACert, Cert: cl.Cert, Key: cl.Key},
+			want: []string{`node "linux/arm64=tcp://b:2,key=` + ocl.Key + `": cert and key go together`}},
+		{name: "node: cert only", node: "linux/arm64=tcp://b:2,cert=" + ocl.Cert, tls: TLSOptions{CACert: cl.CACert, Cert: cl.Cert, Key: cl.Key},
+			want: []string{`node "linux/arm64=tcp://b:2,cert=` + ocl.Cert + `": cert and key go together`}},
+		{name: "node: cert only, no global pair", node: "linux/arm64=tcp://b:2,cert=" + ocl.Cert,
+			want: []string{"cert and key go together"}},
 		{name: "CA not PEM", tls: TLSOptions{CACert: notPEM},
 			want: []string{"TLS CA certificate " + notPEM + ": no PEM certificate"}},
 		{name: "node: CA not PEM", node: "linux/arm64=tcp://b:2,cacert=" + notPEM,

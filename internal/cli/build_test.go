@@ -947,8 +947,10 @@ func TestBuildTLSUsageErrors(t *testing.T) {
 	}{
 		{"mismatched key", []string{"--builder", "tcp://127.0.0.1:1", "--builder-tls-cert", cl.Cert, "--builder-tls-key", other.Key},
 			[]string{"builder tcp://127.0.0.1:1", other.Key, "private key does not match public key"}},
-		{"node's mismatched key", append([]string{"--builder", "linux/arm64=tcp://127.0.0.1:2,servername=b,key=" + other.Key}, global...),
+		{"node's mismatched key", append([]string{"--builder", "linux/arm64=tcp://127.0.0.1:2,servername=b,cert=" + cl.Cert + ",key=" + other.Key}, global...),
 			[]string{`node "linux/arm64=tcp://127.0.0.1:2`, other.Key, "private key does not match public key"}},
+		{"node's key without its cert", append([]string{"--builder", "linux/arm64=tcp://127.0.0.1:2,key=" + other.Key}, global...),
+			[]string{`node "linux/arm64=tcp://127.0.0.1:2,key=` + other.Key + `": cert and key go together`}},
 		{"CA not PEM", []string{"--builder", "linux/amd64=tcp://127.0.0.1:1,servername=a", "--builder-tls-cacert", notPEM},
 			[]string{`node "linux/amd64=tcp://127.0.0.1:1,servername=a"`, notPEM, "no PEM certificate"}},
 	} {
