@@ -60,7 +60,7 @@ func (t *hostTransport) forHost(host string) (http.RoundTripper, error) {
 	cfg, err := hostTLSConfig(CertsDirs, host)
 	switch {
 	case err != nil:
-		h.err = err
+		h.err = &certsError{err}
 	case cfg == nil:
 		h.rt = t.base
 	default:
@@ -122,3 +122,9 @@ func hostTLSConfig(dirs []string, host string) (*tls.Config, error) {
 	}
 	return nil, nil
 }
+
+// certsError is an error reading a host's TLS files: the request was never
+// sent. Its text is the error's own.
+type certsError struct{ error }
+
+func (e *certsError) Unwrap() error { return e.error }

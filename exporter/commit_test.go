@@ -3,6 +3,7 @@ package exporter_test
 import (
 	"context"
 	"errors"
+	"net/http"
 	"slices"
 	"strings"
 	"testing"
@@ -21,6 +22,7 @@ func TestCommitOutcome(t *testing.T) {
 	for _, tc := range []struct {
 		name      string
 		action    registrytest.Action
+		then      registrytest.Action // from the second attempt on; 0: the same
 		interrupt bool
 		wantErr   bool
 		unknown   bool
@@ -28,6 +30,8 @@ func TestCommitOutcome(t *testing.T) {
 	}{
 		{name: "interrupted in flight", action: registrytest.Slow, interrupt: true, moved: true},
 		{name: "answer lost", action: registrytest.LoseAnswer, wantErr: true, unknown: true, moved: true},
+		// The retry's 503 is the last error, but the first attempt landed.
+		{name: "answer lost, then 503", action: registrytest.LoseAnswer, then: registrytest.Unavailable, wantErr: true, unknown: true, moved: true},
 		{name: "refused", action: registrytest.Status, wantErr: true},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
@@ -45,6 +49,11 @@ func TestCommitOutcome(t *testing.T) {
 			}
 			f := tagPUT
 			f.Action, f.Delay, f.Code = tc.action, 300*time.Millisecond, 400
+			if tc.then != 0 {
+				f.Times = 1
+				sc.proxy.Inject(f)
+				f.Action, f.Times = tc.then, 0
+			}
 			sc.proxy.Inject(f)
 			ctx, cancel := context.WithCancel(context.Background())
 			defer cancel()
@@ -75,7 +84,7 @@ func TestCommitOutcome(t *testing.T) {
 }
 
 // TestPushTag: Tag points more tags at the committed index, only after
-// a successful Commit.
+// a successful Commit, and starts no write once the context is done.
 func TestPushTag(t *testing.T) {
 	ctx := context.Background()
 	reg := registrytest.Start(t, registrytest.OlaregNoAPI, registrytest.Options{})
@@ -94,12 +103,36 @@ func TestPushTag(t *testing.T) {
 	if err := p.Tag(ctx, "v1.0"); err != nil {
 		t.Fatal(err)
 	}
+	cctx, cancel := context.WithCancel(ctx)
+	cancel()
+	if err := p.Tag(cctx, "interrupted"); !errors.Is(err, context.Canceled) {
+		t.Errorf("Tag after an interrupt: %v, want context.Canceled", err)
+	}
 	for _, tag := range []string{"v1", "v1.0"} {
 		if got := resolve(t, reg.Host, "app", tag); got != res.Index.Digest {
 			t.Errorf("%s names %s, want %s", tag, got, res.Index.Digest)
 		}
 	}
-	if got := resolve(t, reg.Host, "app", "early"); got != "" {
-		t.Errorf("early names %s", got)
+	for _, tag := range []string{"early", "interrupted"} {
+		if got := resolve(t, reg.Host, "app", tag); got != "" {
+			t.Errorf("%s names %s", tag, got)
+		}
+	}
+
+	// After a Commit whose tag write failed, Tag writes nothing either.
+	proxy := registrytest.StartProxy(t, reg.Host)
+	proxy.Inject(registrytest.Fault{Method: "PUT", Path: "/manifests/v2$", Action: registrytest.Status, Code: http.StatusForbidden})
+	p = exporter.New(target(t, proxy.Host, "app", c), &exporter.Image{Source: l, Root: res.Index}, exporter.Options{Tag: "v2"})
+	if err := p.Images(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := p.Commit(ctx); err == nil {
+		t.Fatal("Commit with the tag PUT refused: no error")
+	}
+	if err := p.Tag(ctx, "v2.0"); !errors.Is(err, exporter.ErrPushClosed) {
+		t.Errorf("Tag after a failed Commit: %v, want ErrPushClosed", err)
+	}
+	if got := resolve(t, reg.Host, "app", "v2.0"); got != "" {
+		t.Errorf("v2.0 names %s after a failed Commit", got)
 	}
 }

@@ -106,6 +106,7 @@ type Push struct {
 	sealed    bool // Ready or Abort called: no verification starts
 	aborted   bool
 	committed bool // Commit returned
+	commitOK  bool // Commit returned and wrote its tag (or root)
 
 	readyOnce sync.Once
 	readyErr  error
@@ -891,19 +892,27 @@ func (p *Push) Commit(ctx context.Context) (*Result, error) {
 			return nil, fmt.Errorf("writing %s: %w", ref, TagWriteError(err))
 		}
 	}
+	p.mu.Lock()
+	p.commitOK = true
+	p.mu.Unlock()
 	return p.result(), nil
 }
 
 // Tag points tag at the index (or manifest) a successful Commit wrote, as
 // Commit writes its own tag: the index is pushed again under tag, an
-// interrupt does not cut the write short, and a write whose answer was
-// lost is ErrTagUnknown.
+// interrupt does not cut the write short (but one that came before keeps
+// it from starting), and a write whose answer was lost is ErrTagUnknown.
+// After a failed Commit it is ErrPushClosed.
 func (p *Push) Tag(ctx context.Context, tag string) error {
 	p.mu.Lock()
-	ok := p.committed && !p.aborted && p.plan != nil
+	ok := p.commitOK && p.plan != nil
 	p.mu.Unlock()
 	if !ok {
 		return fmt.Errorf("tag %s: %w", tag, ErrPushClosed)
+	}
+	// An interrupt lets a tag write under way finish; it starts none.
+	if err := ctx.Err(); err != nil {
+		return fmt.Errorf("tag %s not written: %w", tag, context.Cause(ctx))
 	}
 	tctx, cancel := CommitContext(ctx)
 	defer cancel()

@@ -350,7 +350,20 @@ func transportHint(err error, host string) string {
 
 // PushManifest PUTs a manifest by tag or digest and returns the OCI-Subject
 // response header.
+//
+// An error after an attempt that may have reached the registry (the
+// answer was lost; a retry may then have met another failure) is marked
+// so (see TagWriteError): the manifest may have been written.
 func (r *Remote) PushManifest(ctx context.Context, desc ocispec.Descriptor, data []byte, reference, ifMatch string) (digest.Digest, error) {
+	ctx, delivered := withDeliveryLog(ctx)
+	d, err := r.pushManifest(ctx, desc, data, reference, ifMatch)
+	if err != nil && (delivered.Load() || status(err) == 0 && maybeSent(err)) {
+		return "", &deliveryUnknown{err}
+	}
+	return d, err
+}
+
+func (r *Remote) pushManifest(ctx context.Context, desc ocispec.Descriptor, data []byte, reference, ifMatch string) (digest.Digest, error) {
 	ctx = auth.AppendRepositoryScope(ctx, r.ref, auth.ActionPull, auth.ActionPush)
 	req, err := http.NewRequestWithContext(ctx, http.MethodPut, r.url("manifests", reference), bytes.NewReader(data))
 	if err != nil {
