@@ -10,6 +10,7 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/containerd/platforms"
 	"github.com/distribution/reference"
 	"github.com/spf13/cobra"
 	"github.com/spf13/pflag"
@@ -341,7 +342,7 @@ func (o *buildOptions) plan() (*buildPlan, error) {
 	if p.builder, p.nodes, err = splitBuilders(o.builders); err != nil {
 		return nil, usageError(err)
 	}
-	p.warnings = tlsWarnings(o.tls, p.builder, p.nodes, os.LookupEnv)
+	p.warnings = tlsWarnings(o.tls, p.builder, o.platforms, p.nodes, os.LookupEnv)
 	return p, nil
 }
 
@@ -573,8 +574,10 @@ func hasTLSField(fields []string) bool {
 // connection helpers (ssh://, docker-container://, kube-pod://, ...) reach
 // buildkitd's unix socket, so buildctl's way of sending TLS there anyway
 // only fails the handshake. builder is the plain --builder address ("" for
-// none: then BUILDKIT_HOST, read through lookup, else the default).
-func tlsWarnings(tls frontend.TLSOptions, builder string, nodes []string, lookup func(string) (string, bool)) []string {
+// none: then BUILDKIT_HOST, read through lookup, else the default); it
+// counts only when it builds something: with no nodes, or when a
+// requested platform (--platform values) has no node.
+func tlsWarnings(tls frontend.TLSOptions, builder string, plats, nodes []string, lookup func(string) (string, bool)) []string {
 	var out []string
 	isTCP := func(addr string) bool { return strings.HasPrefix(addr, "tcp://") }
 	var others []string // addresses that are not tcp://
@@ -594,7 +597,9 @@ func tlsWarnings(tls frontend.TLSOptions, builder string, nodes []string, lookup
 	if tls == (frontend.TLSOptions{}) {
 		return out
 	}
-	if builder == "" {
+	if len(nodes) > 0 && !platformWithoutNode(plats, nodes) {
+		builder = "" // the nodes build every platform
+	} else if builder == "" {
 		builder, _ = lookup("BUILDKIT_HOST")
 	}
 	if builder == "" && len(nodes) == 0 {
@@ -617,6 +622,39 @@ func tlsWarnings(tls frontend.TLSOptions, builder string, nodes []string, lookup
 		}
 	}
 	return append(out, fmt.Sprintf("%s ignored: no builder is a tcp:// address (%s), and TLS applies to tcp:// builders only (buildkitd serves unix sockets without TLS)", strings.Join(flags, ", "), strings.Join(others, ", ")))
+}
+
+// platformWithoutNode reports whether a platform of the --platform values
+// plats has none of the PLATFORM=ADDR nodes, so that the default builder
+// builds it. Without --platform the nodes' platforms are built. A value
+// that does not parse counts as without a node (the frontend refuses it).
+func platformWithoutNode(plats, nodes []string) bool {
+	norm := func(s string) (string, bool) {
+		s = strings.TrimSpace(s)
+		if strings.EqualFold(s, "local") {
+			return platforms.FormatAll(platforms.Normalize(platforms.DefaultSpec())), true
+		}
+		pl, err := platforms.Parse(s)
+		if err != nil {
+			return "", false
+		}
+		return platforms.FormatAll(platforms.Normalize(pl)), true
+	}
+	have := map[string]bool{}
+	for _, n := range nodes {
+		pl, _, _ := strings.Cut(n, "=")
+		if f, ok := norm(pl); ok {
+			have[f] = true
+		}
+	}
+	for _, v := range plats {
+		for one := range strings.SplitSeq(v, ",") {
+			if f, ok := norm(one); !ok || !have[f] {
+				return true
+			}
+		}
+	}
+	return false
 }
 
 // frontendOptions returns the frontend options of the build. dir is the

@@ -1002,6 +1002,7 @@ func TestTLSWarnings(t *testing.T) {
 		name    string
 		tls     frontend.TLSOptions
 		builder string
+		plats   []string // --platform values
 		nodes   []string
 		env     map[string]string
 		want    []string // substrings, one per warning
@@ -1017,11 +1018,22 @@ func TestTLSWarnings(t *testing.T) {
 		{name: "one tcp node uses them", tls: full, builder: "unix:///a.sock", nodes: []string{"linux/arm64=tcp://b:1"}},
 		{name: "unix nodes", tls: ca, nodes: []string{"linux/amd64=unix:///a.sock", "linux/arm64=unix:///b.sock"},
 			want: []string{"(unix:///a.sock, unix:///b.sock)"}},
+		// A tcp:// default builder counts only when it builds a platform.
+		{name: "tcp builder beside nodes for every platform", tls: ca, builder: "tcp://h:1", plats: []string{"linux/amd64,linux/arm64/v8"},
+			nodes: []string{"linux/amd64=unix:///a.sock", "linux/arm64=unix:///b.sock"}, want: []string{"(unix:///a.sock, unix:///b.sock)"}},
+		{name: "tcp builder beside nodes, no --platform", tls: ca, builder: "tcp://h:1",
+			nodes: []string{"linux/amd64=unix:///a.sock"}, want: []string{"(unix:///a.sock)"}},
+		{name: "BUILDKIT_HOST tcp beside nodes for every platform", tls: ca, env: map[string]string{"BUILDKIT_HOST": "tcp://h:1"},
+			plats: []string{"linux/amd64"}, nodes: []string{"linux/amd64=unix:///a.sock"}, want: []string{"(unix:///a.sock)"}},
+		{name: "tcp builder builds the platform without a node", tls: ca, builder: "tcp://h:1", plats: []string{"linux/amd64", "linux/arm64"},
+			nodes: []string{"linux/amd64=unix:///a.sock"}},
+		{name: "BUILDKIT_HOST tcp builds the platform without a node", tls: ca, env: map[string]string{"BUILDKIT_HOST": "tcp://h:1"},
+			plats: []string{"linux/amd64,linux/s390x"}, nodes: []string{"linux/amd64=unix:///a.sock"}},
 		{name: "node TLS fields on a unix node", nodes: []string{"linux/amd64=unix:///a.sock,servername=a", "linux/arm64=tcp://b:1,cacert=ca.pem"},
 			want: []string{"--builder linux/amd64=unix:///a.sock,servername=a: TLS fields are ignored"}},
 	} {
 		t.Run(c.name, func(t *testing.T) {
-			got := tlsWarnings(c.tls, c.builder, c.nodes, func(k string) (string, bool) { v, ok := c.env[k]; return v, ok })
+			got := tlsWarnings(c.tls, c.builder, c.plats, c.nodes, func(k string) (string, bool) { v, ok := c.env[k]; return v, ok })
 			if len(got) != len(c.want) {
 				t.Fatalf("warnings %q, want %d", got, len(c.want))
 			}
