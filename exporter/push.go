@@ -163,6 +163,9 @@ type BlobCounts struct {
 	Existing int `json:"existing"`
 	Mounted  int `json:"mounted"`
 	Uploaded int `json:"uploaded"`
+	// NotMounted counts the uploaded image blobs that Options.MountFrom
+	// was asked for and the registry could not mount.
+	NotMounted int `json:"notMounted,omitempty"`
 }
 
 type task struct {
@@ -257,7 +260,7 @@ func (p *Push) images(ctx context.Context) error {
 		blobs = append(blobs, m.blobs...)
 	}
 	if err := p.parallel(ctx, blobs, func(ctx context.Context, d ocispec.Descriptor) error {
-		return p.ensureBlob(ctx, d, func() (io.ReadCloser, error) { return p.img.Source.Fetch(ctx, d) })
+		return p.ensureBlob(ctx, d, true, func() (io.ReadCloser, error) { return p.img.Source.Fetch(ctx, d) })
 	}); err != nil {
 		return err
 	}
@@ -344,7 +347,7 @@ func (p *Push) parallel(ctx context.Context, descs []ocispec.Descriptor, f func(
 // upload ended with its own caller's context error while this caller's
 // ctx is live (per-SBOM contexts share the empty config), it uploads the
 // blob itself rather than fail with another caller's cancellation.
-func (p *Push) ensureBlob(ctx context.Context, d ocispec.Descriptor, open func() (io.ReadCloser, error)) error {
+func (p *Push) ensureBlob(ctx context.Context, d ocispec.Descriptor, mount bool, open func() (io.ReadCloser, error)) error {
 	for {
 		p.mu.Lock()
 		t, ok := p.blobs[d.Digest]
@@ -354,7 +357,7 @@ func (p *Push) ensureBlob(ctx context.Context, d ocispec.Descriptor, open func()
 		}
 		p.mu.Unlock()
 		if !ok {
-			t.err = p.uploadBlob(ctx, d, open)
+			t.err = p.uploadBlob(ctx, d, mount, open)
 			if t.err != nil {
 				// A later caller (a rerun of Attach) may try again.
 				p.mu.Lock()
@@ -384,7 +387,7 @@ func isContextErr(err error) bool {
 	return errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded)
 }
 
-func (p *Push) uploadBlob(ctx context.Context, d ocispec.Descriptor, open func() (io.ReadCloser, error)) error {
+func (p *Push) uploadBlob(ctx context.Context, d ocispec.Descriptor, mount bool, open func() (io.ReadCloser, error)) error {
 	select {
 	case p.sem <- struct{}{}:
 	case <-ctx.Done():
@@ -408,7 +411,9 @@ func (p *Push) uploadBlob(ctx context.Context, d ocispec.Descriptor, open func()
 		read.Store(true)
 		return open()
 	}
-	if m, isMounter := p.target.(Mounter); isMounter && p.opts.MountFrom != "" {
+	m, isMounter := p.target.(Mounter)
+	mount = mount && isMounter && p.opts.MountFrom != ""
+	if mount {
 		err = m.Mount(ctx, d, p.opts.MountFrom, counted)
 	} else {
 		err = p.target.PushBlob(ctx, d, counted)
@@ -416,10 +421,13 @@ func (p *Push) uploadBlob(ctx context.Context, d ocispec.Descriptor, open func()
 	if err != nil {
 		return err
 	}
-	if !read.Load() && p.opts.MountFrom != "" {
+	if mount && !read.Load() {
 		p.logf("mounted blob %s from %s", d.Digest, p.opts.MountFrom)
 		p.countBlob(&p.blobCount.Mounted)
 		return nil
+	}
+	if mount {
+		p.countBlob(&p.blobCount.NotMounted)
 	}
 	p.logf("uploaded blob %s (%d bytes)", d.Digest, d.Size)
 	p.countBlob(&p.blobCount.Uploaded)
@@ -600,7 +608,8 @@ func (p *Push) attach(ctx context.Context, desc ocispec.Descriptor, data []byte,
 	}
 	// Step 3: blobs, which do not depend on the image.
 	if err := p.parallel(ctx, blobs, func(ctx context.Context, d ocispec.Descriptor) error {
-		return p.ensureBlob(ctx, d, open(d))
+		// A referrer's blobs are its own: nothing to mount.
+		return p.ensureBlob(ctx, d, false, open(d))
 	}); err != nil {
 		return ocispec.Descriptor{}, fmt.Errorf("referrer %s of %s: %w", desc.ArtifactType, subject, err)
 	}
@@ -1005,7 +1014,7 @@ func (p *Push) retryBlobUnknown(ctx context.Context, blobs []ocispec.Descriptor,
 				}
 			}
 			p.mu.Unlock()
-			if err := p.ensureBlob(ctx, b, open(b)); err != nil {
+			if err := p.ensureBlob(ctx, b, true, open(b)); err != nil {
 				return err
 			}
 		}

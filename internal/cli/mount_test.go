@@ -42,7 +42,7 @@ func TestMountRepository(t *testing.T) {
 
 // TestPushMountFrom: --mount-from written as a full reference mounts; one
 // the registry cannot mount from is warned about, with the blobs uploaded;
-// --metadata-file counts both.
+// --metadata-file counts both; new SBOMs alone are no reason to warn.
 func TestPushMountFrom(t *testing.T) {
 	if testing.Short() {
 		t.Skip("scans images and runs registries")
@@ -73,5 +73,11 @@ func TestPushMountFrom(t *testing.T) {
 		if warned == tt.mounted {
 			t.Errorf("%s: warning %v, want %v:\n%s", tt.from, warned, !tt.mounted, errs)
 		}
+	}
+	// Pushed again with new SBOMs (another --name): the image's blobs are
+	// there already, nothing needed mounting, and nothing is warned about.
+	_, errs, code := affix(t, append(in, "push", "--mount-from", "base", "--name", "example.com/renamed", "oci-layout:"+dir, reg.Ref("app")+":v1")...)
+	if code != 0 || strings.Contains(errs, "no blob could be mounted") {
+		t.Errorf("re-push with new SBOMs: exit %d, stderr:\n%s", code, errs)
 	}
 }

@@ -212,9 +212,9 @@ func push(cmd *cobra.Command, g *globalOptions, source, refStr string, o pushOpt
 	if err != nil {
 		return fmt.Errorf("push to %s: %w", tgt.Name(), err)
 	}
-	if b := res.Blobs; mountFrom != "" && b.Mounted == 0 && b.Uploaded > 0 {
+	if b := res.Blobs; mountFrom != "" && b.Mounted == 0 && b.NotMounted > 0 {
 		fmt.Fprintf(cmd.ErrOrStderr(), "affix: warning: --mount-from %s: no blob could be mounted, %d uploaded instead (is %s a repository of %s that the credentials can read?)\n",
-			o.mountFrom, b.Uploaded, mountFrom, ref.Registry)
+			o.mountFrom, b.NotMounted, mountFrom, ref.Registry)
 	}
 	meta := newMetadata(res, refName(ref, ref.Reference), platforms, attached, counter)
 	meta.LayoutReferrers = extra
