@@ -18,7 +18,8 @@ import (
 // DIR/HOST[:PORT]/*.crt are CA certificates trusted for that host beside
 // the system's roots, and DIR/HOST[:PORT]/NAME.cert with NAME.key a client
 // certificate it is offered. A host without a directory uses the system's
-// roots alone.
+// roots alone. A host's files are read at its first request and kept for
+// the process: set CertsDirs before any.
 var CertsDirs = []string{"/etc/docker/certs.d", "/etc/containers/certs.d"}
 
 // hostTransport sends each HTTPS request through a transport for its

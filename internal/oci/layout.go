@@ -345,7 +345,8 @@ func (f *verifiedFile) Close() error { return f.c.Close() }
 // is tag or a reference ending in ":"+tag (what BuildKit's client and
 // containerd record without a ref.name).
 func Tagged(d ocispec.Descriptor, tag string) bool {
-	name := d.Annotations[AnnotationImageName]
+	// A name may end in "@DIGEST" after its tag (repo:tag@sha256:…).
+	name, _, _ := strings.Cut(d.Annotations[AnnotationImageName], "@")
 	return d.Annotations[ocispec.AnnotationRefName] == tag || name == tag || strings.HasSuffix(name, ":"+tag)
 }
 

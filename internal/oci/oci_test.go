@@ -424,3 +424,31 @@ func oneImageLayout(t *testing.T) (string, *fixture.Result) {
 	}
 	return dir, res
 }
+
+// TestTagged: a layout entry's tag is its ref.name, or the tag of its
+// io.containerd.image.name, a digest after the tag included.
+func TestTagged(t *testing.T) {
+	for _, tt := range []struct {
+		refName, imageName, tag string
+		want                    bool
+	}{
+		{refName: "v1", tag: "v1", want: true},
+		{imageName: "example.com/app:v1", tag: "v1", want: true},
+		{imageName: "example.com/app:v1@sha256:" + strings.Repeat("a", 64), tag: "v1", want: true},
+		{imageName: "localhost:5000/app:v1", tag: "v1", want: true},
+		{imageName: "localhost:5000/app", tag: "5000", want: false},
+		{imageName: "example.com/app:v10", tag: "v1", want: false},
+		{refName: "v2", imageName: "example.com/app:v2", tag: "v1", want: false},
+	} {
+		d := ocispec.Descriptor{Annotations: map[string]string{}}
+		if tt.refName != "" {
+			d.Annotations[ocispec.AnnotationRefName] = tt.refName
+		}
+		if tt.imageName != "" {
+			d.Annotations[oci.AnnotationImageName] = tt.imageName
+		}
+		if got := oci.Tagged(d, tt.tag); got != tt.want {
+			t.Errorf("Tagged(%q, %q, tag %q) = %v, want %v", tt.refName, tt.imageName, tt.tag, got, tt.want)
+		}
+	}
+}
