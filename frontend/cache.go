@@ -5,15 +5,15 @@ import (
 	"fmt"
 	"io/fs"
 	"maps"
-	"os"
 	"path/filepath"
 	"slices"
 	"strings"
-	"syscall"
 
 	"github.com/distribution/reference"
 	"github.com/moby/buildkit/client"
 	bkbuild "github.com/moby/buildkit/cmd/buildctl/build"
+
+	"github.com/affix-oci/affix/internal/fsutil"
 )
 
 // Cache types BuildKit imports (--cache-from) and exports (--cache-to).
@@ -94,22 +94,18 @@ func parseCache(export bool, in []string, insecure func(host string) bool) ([]cl
 // checkCacheDir checks that dir is a directory or can be made one: that
 // neither it nor its nearest existing parent is something else.
 func checkCacheDir(dir string) error {
-	for p := filepath.Clean(dir); ; p = filepath.Dir(p) {
-		fi, err := os.Stat(p)
-		switch {
-		case err == nil && fi.IsDir():
-			return nil
-		case err == nil && p == filepath.Clean(dir):
-			return fmt.Errorf("%s is not a directory", dir)
-		case err == nil:
-			return fmt.Errorf("%s is not a directory, so %s cannot be made", p, dir)
-		case !errors.Is(err, fs.ErrNotExist) && !errors.Is(err, syscall.ENOTDIR):
-			return err
-		}
-		if filepath.Dir(p) == p {
-			return nil
-		}
+	p, fi, err := fsutil.NearestExisting(dir)
+	switch {
+	case errors.Is(err, fs.ErrNotExist):
+		return nil
+	case err != nil:
+		return err
+	case fi.IsDir():
+		return nil
+	case p == filepath.Clean(dir):
+		return fmt.Errorf("%s is not a directory", dir)
 	}
+	return fmt.Errorf("%s is not a directory, so %s cannot be made", p, dir)
 }
 
 // cloneCache copies entries for one solve: the BuildKit client writes the

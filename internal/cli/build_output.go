@@ -4,7 +4,6 @@ import (
 	"archive/tar"
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"io"
 	"io/fs"
@@ -12,11 +11,12 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
-	"syscall"
 	"time"
 
 	specs "github.com/opencontainers/image-spec/specs-go"
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
+
+	"github.com/affix-oci/affix/internal/fsutil"
 )
 
 // finishLayout gives the --output layout a deterministic index.json (the
@@ -85,23 +85,14 @@ func checkOutputTar(what, path string) error {
 	if fi, err := os.Stat(path); err == nil && fi.IsDir() {
 		return fmt.Errorf("%s: is a directory", what)
 	}
-	dir := filepath.Dir(path)
-	for {
-		fi, err := os.Stat(dir)
-		switch {
-		case err == nil && !fi.IsDir():
-			return fmt.Errorf("%s: %s is not a directory", what, dir)
-		case err == nil:
-			return checkWritableDir(what, dir)
-		case !errors.Is(err, fs.ErrNotExist) && !errors.Is(err, syscall.ENOTDIR):
-			return fmt.Errorf("%s: %w", what, err)
-		}
-		parent := filepath.Dir(dir)
-		if parent == dir {
-			return fmt.Errorf("%s: %w", what, err)
-		}
-		dir = parent
+	dir, fi, err := fsutil.NearestExisting(filepath.Dir(path))
+	switch {
+	case err != nil:
+		return fmt.Errorf("%s: %w", what, err)
+	case !fi.IsDir():
+		return fmt.Errorf("%s: %s is not a directory", what, dir)
 	}
+	return checkWritableDir(what, dir)
 }
 
 // writeLayoutTarFile writes the layout dir as a tar to dest, through a
