@@ -7,7 +7,6 @@ import (
 	"regexp"
 	"strconv"
 	"strings"
-	"time"
 
 	"github.com/containerd/platforms"
 	"github.com/distribution/reference"
@@ -16,6 +15,8 @@ import (
 	"github.com/moby/buildkit/session/sshforward/sshprovider"
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
 	"github.com/tonistiigi/go-csvvalue"
+
+	"github.com/affix-oci/affix/internal/epoch"
 )
 
 // parseLabels parses --label values, KEY=VALUE or a bare KEY (an empty
@@ -52,15 +53,18 @@ func parseBuildArgs(in []string, lookup func(string) (string, bool)) (map[string
 }
 
 // MaxSourceDateEpoch is the largest SOURCE_DATE_EPOCH taken,
-// 9999-12-31T23:59:59Z: the SBOMs and the image config write the time in
-// RFC 3339, which has four-digit years.
-const MaxSourceDateEpoch = 253402300799
+// 9999-12-31T23:59:59Z (epoch.Max): the SBOMs and the image config write
+// the time in RFC 3339, which has four-digit years.
+const MaxSourceDateEpoch = epoch.Max
 
 // setEpoch resolves the SOURCE_DATE_EPOCH to build with: explicit, else
-// the build argument, else the environment. An integer (seconds since
-// 1970, not negative) is the epoch; any other value BuildKit resolves
+// the build argument, else the environment. An integer is the epoch,
+// parsed as every affix command parses it (epoch.Parse: ASCII digits
+// only, 0 to MaxSourceDateEpoch; a negative or too large integer is
+// refused, wrapping epoch's sentinel). Any other value BuildKit resolves
 // itself ("context", a named build context, a stage that ADDs one remote
-// source) is passed through, checked as far as the client can. Either way
+// source) is passed through, checked as far as the client can; so a
+// value with spaces or a sign "+" is refused as no such name. Either way
 // it becomes the build argument and layer timestamps are rewritten to it.
 // Call it after the build contexts are added.
 func (p *plan) setEpoch(explicit string, args map[string]string, lookup func(string) (string, bool)) error {
@@ -75,18 +79,17 @@ func (p *plan) setEpoch(explicit string, args map[string]string, lookup func(str
 	if v == "" {
 		return nil
 	}
-	if n, err := strconv.ParseInt(v, 10, 64); err == nil || errors.Is(err, strconv.ErrRange) {
-		switch {
-		case n < 0:
-			return optErr("%s %q: want a non-negative integer (seconds since 1970-01-01 UTC)", from, v)
-		case err != nil || n > MaxSourceDateEpoch:
-			return optErr("%s %q: want at most %d (9999-12-31T23:59:59Z): later times have no RFC 3339 form", from, v, int64(MaxSourceDateEpoch))
-		}
-		t := time.Unix(n, 0).UTC()
+	switch t, err := epoch.Parse(v); {
+	case err == nil:
 		p.epoch = &t
-		v = strconv.FormatInt(n, 10)
-	} else if err := p.checkEpochSource(v); err != nil {
-		return fmt.Errorf("%s %q: %w", from, v, err)
+		v = strconv.FormatInt(t.Unix(), 10)
+	case !errors.Is(err, epoch.ErrInvalid):
+		// An integer out of range.
+		return fmt.Errorf("%s %q: %w: %w", from, v, err, ErrInvalidOption)
+	default:
+		if err := p.checkEpochSource(v); err != nil {
+			return fmt.Errorf("%s %q: %w", from, v, err)
+		}
 	}
 	args["SOURCE_DATE_EPOCH"] = v
 	p.hasEpoch = true

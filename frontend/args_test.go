@@ -5,8 +5,11 @@ import (
 	"net"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
+
+	"github.com/affix-oci/affix/internal/epoch"
 )
 
 // TestParseSSH checks the ssh forms, the agent taken from $SSH_AUTH_SOCK
@@ -97,5 +100,55 @@ func TestParseSecretEnv(t *testing.T) {
 		if err != nil || src.Env != c.env || src.FilePath != c.file {
 			t.Errorf("%s: %+v, %v; want env %q file %q", c.in, src, err, c.env, c.file)
 		}
+	}
+}
+
+// TestSetEpochParsesAsEpoch: an integer SOURCE_DATE_EPOCH is parsed by
+// epoch.Parse, as affix sbom, attach, push and the scanner parse it: no
+// sign, no spaces, 0 to epoch.Max, an out-of-range integer refused with
+// epoch's sentinel. Non-integers go on to the names BuildKit resolves.
+func TestSetEpochParsesAsEpoch(t *testing.T) {
+	for _, c := range []struct {
+		in      string
+		want    string // the build argument; "" for an error
+		wantErr error  // besides ErrInvalidOption
+	}{
+		{in: "1700000000", want: "1700000000"},
+		{in: "0001700000000", want: "1700000000"},
+		{in: "0", want: "0"},
+		{in: "253402300799", want: "253402300799"},
+		{in: "context", want: "context"},
+		{in: "+1700000000"},
+		{in: " 1700000000"},
+		{in: "1700000000\n"},
+		{in: "-1", wantErr: epoch.ErrNegative},
+		{in: "-99999999999999999999", wantErr: epoch.ErrNegative},
+		{in: "253402300800", wantErr: epoch.ErrTooLate},
+		{in: "99999999999999999999", wantErr: epoch.ErrTooLate},
+	} {
+		t.Run(c.in, func(t *testing.T) {
+			p := &plan{attrs: map[string]string{}, exportAttrs: map[string]string{}}
+			args := map[string]string{}
+			err := p.setEpoch(c.in, args, env(nil))
+			if c.want == "" {
+				if !errors.Is(err, ErrInvalidOption) || (c.wantErr != nil && !errors.Is(err, c.wantErr)) {
+					t.Fatalf("err = %v, want ErrInvalidOption and %v", err, c.wantErr)
+				}
+				if !strings.HasPrefix(err.Error(), "SourceDateEpoch "+strconv.Quote(c.in)+": ") {
+					t.Errorf("err = %v, want it to name the value", err)
+				}
+				return
+			}
+			if err != nil || args["SOURCE_DATE_EPOCH"] != c.want {
+				t.Fatalf("build arg %q, err %v; want %q", args["SOURCE_DATE_EPOCH"], err, c.want)
+			}
+			want, err := epoch.Parse(c.in)
+			switch {
+			case err == nil && (p.epoch == nil || !p.epoch.Equal(want)):
+				t.Errorf("epoch %v, want %v", p.epoch, want)
+			case err != nil && p.epoch != nil:
+				t.Errorf("epoch %v for a name", p.epoch)
+			}
+		})
 	}
 }

@@ -7,7 +7,6 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
-	"strconv"
 	"strings"
 	"time"
 
@@ -15,6 +14,7 @@ import (
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
 	"golang.org/x/sync/errgroup"
 
+	"github.com/affix-oci/affix/internal/epoch"
 	"github.com/affix-oci/affix/internal/oci"
 	"github.com/affix-oci/affix/internal/version"
 )
@@ -161,7 +161,7 @@ type Generator struct {
 
 // New returns a Generator for opts. It fails on an unknown format, a
 // negative concurrency, a creation time past year 9999, or an invalid
-// SOURCE_DATE_EPOCH (see ParseSourceDateEpoch).
+// SOURCE_DATE_EPOCH (see epoch.Parse; the error wraps its sentinels).
 func New(opts Options) (*Generator, error) {
 	g := &Generator{opts: opts, name: opts.Name, generator: version.Generator()}
 	if g.name == "" {
@@ -214,38 +214,15 @@ func New(opts Options) (*Generator, error) {
 }
 
 // MaxSourceDateEpoch is the largest SOURCE_DATE_EPOCH accepted,
-// 9999-12-31T23:59:59Z: the last second an RFC 3339 timestamp (SPDX
-// creationInfo.created, CycloneDX metadata.timestamp) can write.
-const MaxSourceDateEpoch = 253402300799
+// 9999-12-31T23:59:59Z (epoch.Max): the last second an RFC 3339 timestamp
+// (SPDX creationInfo.created, CycloneDX metadata.timestamp) can write.
+const MaxSourceDateEpoch = epoch.Max
 
-// ParseSourceDateEpoch parses a SOURCE_DATE_EPOCH value: a whole number
-// of seconds since the Unix epoch, from 0 to MaxSourceDateEpoch, with
-// surrounding space ignored. An empty value gives the zero time. The error
-// does not name the variable; the caller, which knows it, does.
-func ParseSourceDateEpoch(v string) (time.Time, error) {
-	v = strings.TrimSpace(v)
-	if v == "" {
-		return time.Time{}, nil
-	}
-	sec, err := strconv.ParseInt(v, 10, 64)
-	switch {
-	case err != nil || sec < 0:
-		return time.Time{}, fmt.Errorf("want a non-negative number of seconds since the Unix epoch, at most %d", int64(MaxSourceDateEpoch))
-	case sec > MaxSourceDateEpoch:
-		return time.Time{}, fmt.Errorf("after %d (%s), the last second an SBOM timestamp (RFC 3339) can hold", int64(MaxSourceDateEpoch), time.Unix(MaxSourceDateEpoch, 0).UTC().Format(time.RFC3339))
-	}
-	return time.Unix(sec, 0).UTC(), nil
-}
-
-// sourceDateEpoch returns SOURCE_DATE_EPOCH, or the zero time when it is
-// unset or empty.
+// sourceDateEpoch returns SOURCE_DATE_EPOCH, parsed by epoch.Parse (ASCII
+// digits only, nothing trimmed), or the zero time when it is unset or
+// empty. The error names the variable and the value.
 func sourceDateEpoch() (time.Time, error) {
-	v := os.Getenv(EnvSourceDateEpoch)
-	t, err := ParseSourceDateEpoch(v)
-	if err != nil {
-		return time.Time{}, fmt.Errorf("%s=%q: %w", EnvSourceDateEpoch, v, err)
-	}
-	return t, nil
+	return epoch.ParseVar(EnvSourceDateEpoch, os.Getenv(EnvSourceDateEpoch))
 }
 
 // cacheDir resolves Options.CacheDir to an absolute directory, and

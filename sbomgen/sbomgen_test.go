@@ -14,6 +14,7 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -26,6 +27,7 @@ import (
 	spdxjson "github.com/spdx/tools-golang/json"
 	"github.com/spdx/tools-golang/spdx"
 
+	"github.com/affix-oci/affix/internal/epoch"
 	"github.com/affix-oci/affix/internal/fixture"
 	"github.com/affix-oci/affix/internal/oci"
 )
@@ -922,35 +924,40 @@ func TestSbomCanceledScanIsNoResult(t *testing.T) {
 	}
 }
 
-func TestSbomParseSourceDateEpoch(t *testing.T) {
+// TestSbomSourceDateEpoch: New reads SOURCE_DATE_EPOCH with epoch.Parse,
+// the rule every affix command uses: ASCII digits only, nothing trimmed,
+// errors wrapping epoch's sentinels and naming the variable and value.
+func TestSbomSourceDateEpoch(t *testing.T) {
 	tests := []struct {
 		in      string
-		want    time.Time
-		wantErr string
+		want    time.Time // zero: from the image
+		wantErr error
 	}{
 		{in: "", want: time.Time{}},
-		{in: "  ", want: time.Time{}},
 		{in: "0", want: time.Unix(0, 0).UTC()},
-		{in: " 1700000000\n", want: time.Unix(1700000000, 0).UTC()},
+		{in: "1700000000", want: time.Unix(1700000000, 0).UTC()},
 		{in: "253402300799", want: time.Date(9999, 12, 31, 23, 59, 59, 0, time.UTC)},
-		{in: "253402300800", wantErr: "9999-12-31T23:59:59Z"},
-		{in: "99999999999999", wantErr: "9999-12-31T23:59:59Z"},
-		{in: "99999999999999999999", wantErr: "non-negative number"}, // past int64
-		{in: "-1", wantErr: "non-negative number"},
-		{in: "1.5", wantErr: "non-negative number"},
-		{in: "context", wantErr: "non-negative number"},
+		{in: "  ", wantErr: epoch.ErrInvalid},
+		{in: " 1700000000\n", wantErr: epoch.ErrInvalid},
+		{in: "+1700000000", wantErr: epoch.ErrInvalid},
+		{in: "1.5", wantErr: epoch.ErrInvalid},
+		{in: "context", wantErr: epoch.ErrInvalid},
+		{in: "-1", wantErr: epoch.ErrNegative},
+		{in: "253402300800", wantErr: epoch.ErrTooLate},
+		{in: "99999999999999999999", wantErr: epoch.ErrTooLate}, // past int64
 	}
 	for _, tt := range tests {
 		t.Run(tt.in, func(t *testing.T) {
-			got, err := ParseSourceDateEpoch(tt.in)
-			if tt.wantErr != "" {
-				if err == nil || !strings.Contains(err.Error(), tt.wantErr) {
-					t.Errorf("err = %v, want one saying %q", err, tt.wantErr)
+			t.Setenv(EnvSourceDateEpoch, tt.in)
+			g, err := New(Options{NoCache: true})
+			if tt.wantErr != nil {
+				if !errors.Is(err, tt.wantErr) || !strings.HasPrefix(err.Error(), EnvSourceDateEpoch+"="+strconv.Quote(tt.in)+": ") {
+					t.Errorf("err = %v, want %v naming %s=%q", err, tt.wantErr, EnvSourceDateEpoch, tt.in)
 				}
 				return
 			}
-			if err != nil || !got.Equal(tt.want) {
-				t.Errorf("= %v, %v; want %v", got, err, tt.want)
+			if err != nil || !g.created.Equal(tt.want) {
+				t.Errorf("created %v, %v; want %v", g.created, err, tt.want)
 			}
 		})
 	}

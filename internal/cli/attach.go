@@ -14,6 +14,7 @@ import (
 	"golang.org/x/sync/errgroup"
 
 	"github.com/affix-oci/affix/exporter"
+	"github.com/affix-oci/affix/internal/epoch"
 	"github.com/affix-oci/affix/internal/oci"
 	"github.com/affix-oci/affix/sbomgen"
 )
@@ -286,14 +287,13 @@ func parseAnnotations(kvs []string) (map[string]string, error) {
 	return maps.Clone(out), nil
 }
 
-// creationTime is SOURCE_DATE_EPOCH when set, else now (UTC, seconds).
+// creationTime is SOURCE_DATE_EPOCH when set (not empty), parsed by
+// epoch.Parse as the other commands and the engines parse it, else now
+// (UTC, seconds).
 func creationTime() (time.Time, error) {
-	if v := os.Getenv(sbomgen.EnvSourceDateEpoch); strings.TrimSpace(v) != "" {
-		t, err := sbomgen.ParseSourceDateEpoch(v)
-		if err != nil {
-			return time.Time{}, fmt.Errorf("%s=%q: %w", sbomgen.EnvSourceDateEpoch, v, err)
-		}
-		return t, nil
+	t, err := epoch.ParseVar(sbomgen.EnvSourceDateEpoch, os.Getenv(sbomgen.EnvSourceDateEpoch))
+	if err != nil || !t.IsZero() {
+		return t, err
 	}
 	return time.Now().UTC().Truncate(time.Second), nil
 }

@@ -3,6 +3,7 @@ package cli
 import (
 	"bytes"
 	"context"
+	"errors"
 	"fmt"
 	"os"
 	"os/exec"
@@ -17,6 +18,7 @@ import (
 	"oras.land/oras-go/v2/registry"
 
 	"github.com/affix-oci/affix/exporter"
+	"github.com/affix-oci/affix/internal/epoch"
 	"github.com/affix-oci/affix/internal/fixture"
 	"github.com/affix-oci/affix/internal/oci"
 	"github.com/affix-oci/affix/internal/registrytest"
@@ -360,27 +362,40 @@ func TestAttachPlatformSingleManifest(t *testing.T) {
 }
 
 // TestCreationTime: the created annotation of an attached artifact comes
-// from SOURCE_DATE_EPOCH when set, parsed as sbomgen parses it.
+// from SOURCE_DATE_EPOCH when set, parsed by epoch.Parse as affix sbom,
+// push, build and the scanner parse it (nothing trimmed, no sign), else
+// from the clock.
 func TestCreationTime(t *testing.T) {
 	for _, tt := range []struct {
-		env, want, err string
+		env, want string
+		err       error
+		msg       string
 	}{
 		{env: "1700000000", want: "2023-11-14T22:13:20Z"},
-		{env: " 0 ", want: "1970-01-01T00:00:00Z"},
+		{env: "0", want: "1970-01-01T00:00:00Z"},
 		{env: "253402300799", want: "9999-12-31T23:59:59Z"},
-		{env: "253402300800", err: `SOURCE_DATE_EPOCH="253402300800": after 253402300799`},
-		{env: "yesterday", err: `SOURCE_DATE_EPOCH="yesterday": want a non-negative number`},
+		{env: "253402300800", err: epoch.ErrTooLate, msg: `SOURCE_DATE_EPOCH="253402300800": want at most 253402300799`},
+		{env: "-1", err: epoch.ErrNegative},
+		{env: "yesterday", err: epoch.ErrInvalid, msg: `SOURCE_DATE_EPOCH="yesterday": `},
+		{env: " 0 ", err: epoch.ErrInvalid, msg: `SOURCE_DATE_EPOCH=" 0 ": `},
+		{env: " ", err: epoch.ErrInvalid},
+		{env: "+1700000000", err: epoch.ErrInvalid},
 	} {
 		t.Setenv("SOURCE_DATE_EPOCH", tt.env)
 		got, err := creationTime()
-		if tt.err != "" {
-			if err == nil || !strings.Contains(err.Error(), tt.err) {
-				t.Errorf("%q: %v, want error %q", tt.env, err, tt.err)
+		if tt.err != nil {
+			if !errors.Is(err, tt.err) || !strings.Contains(err.Error(), tt.msg) {
+				t.Errorf("%q: %v, want %v saying %q", tt.env, err, tt.err, tt.msg)
 			}
 			continue
 		}
 		if err != nil || got.Format(time.RFC3339) != tt.want {
 			t.Errorf("%q: %v, %v; want %s", tt.env, got, err, tt.want)
 		}
+	}
+	t.Setenv("SOURCE_DATE_EPOCH", "")
+	before := time.Now().UTC().Truncate(time.Second)
+	if got, err := creationTime(); err != nil || got.Before(before) || got.Location() != time.UTC || got.Nanosecond() != 0 {
+		t.Errorf("unset: %v, %v; want now, UTC, in seconds", got, err)
 	}
 }

@@ -12,6 +12,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/affix-oci/affix/internal/epoch"
 	"github.com/affix-oci/affix/internal/oci"
 	"github.com/affix-oci/affix/sbomgen"
 )
@@ -56,7 +57,9 @@ const (
 	// not by its name.
 	ParamName = "NAME"
 	// ParamSourceDateEpoch is the documents' creation time, in seconds
-	// since the Unix epoch. Default: SOURCE_DATE_EPOCH of the scanner's
+	// since the Unix epoch, parsed by epoch.Parse as every affix command
+	// parses SOURCE_DATE_EPOCH (ASCII digits only, 0 to epoch.Max; spaces
+	// or a sign are refused, empty means unset). Default: SOURCE_DATE_EPOCH of the scanner's
 	// environment, else the Unix epoch, so that documents are a function
 	// of the scanned files alone.
 	ParamSourceDateEpoch = "SOURCE_DATE_EPOCH"
@@ -206,9 +209,9 @@ func (cfg *Config) parseParams(env map[string]string) error {
 		case key == ParamName:
 			cfg.Params.Name = strings.TrimSpace(v)
 		case key == ParamSourceDateEpoch:
-			t, err := sbomgen.ParseSourceDateEpoch(v)
+			t, err := epoch.ParseVar(k, v)
 			if err != nil {
-				errs = append(errs, fmt.Errorf("%s=%q: %w: %w", k, v, err, ErrInvalidParam))
+				errs = append(errs, fmt.Errorf("%w: %w", err, ErrInvalidParam))
 				continue
 			}
 			cfg.Params.Created = t

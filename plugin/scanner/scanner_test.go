@@ -16,6 +16,7 @@ import (
 	intoto "github.com/in-toto/in-toto-golang/in_toto"
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
 
+	"github.com/affix-oci/affix/internal/epoch"
 	"github.com/affix-oci/affix/internal/fixture"
 	"github.com/affix-oci/affix/internal/oci"
 	"github.com/affix-oci/affix/sbomgen"
@@ -129,6 +130,11 @@ func TestConfigFromEnv(t *testing.T) {
 		{name: "last epoch RFC 3339 can write", env: append(base, "BUILDKIT_SCAN_SOURCE_DATE_EPOCH=253402300799"), wantNames: []string{"sbom"},
 			wantParams: Params{Created: time.Date(9999, 12, 31, 23, 59, 59, 0, time.UTC)}},
 		{name: "epoch past year 9999", env: append(base, "BUILDKIT_SCAN_SOURCE_DATE_EPOCH=99999999999999"), wantErr: ErrInvalidParam, wantText: "BUILDKIT_SCAN_SOURCE_DATE_EPOCH"},
+		// One rule with affix sbom, attach, push and build (epoch.Parse).
+		{name: "epoch past year 9999 is epoch's", env: append(base, "BUILDKIT_SCAN_SOURCE_DATE_EPOCH=99999999999999"), wantErr: epoch.ErrTooLate, wantText: `BUILDKIT_SCAN_SOURCE_DATE_EPOCH="99999999999999": want at most 253402300799`},
+		{name: "epoch with spaces", env: append(base, "BUILDKIT_SCAN_SOURCE_DATE_EPOCH= 1700000000\n"), wantErr: epoch.ErrInvalid, wantText: `BUILDKIT_SCAN_SOURCE_DATE_EPOCH=" 1700000000\n"`},
+		{name: "epoch with a sign", env: append(base, "BUILDKIT_SCAN_SOURCE_DATE_EPOCH=+1700000000"), wantErr: epoch.ErrInvalid},
+		{name: "negative epoch is epoch's", env: append(base, "BUILDKIT_SCAN_SOURCE_DATE_EPOCH=-1"), wantErr: epoch.ErrNegative},
 		{name: "syft-scanner parameter", env: append(base, "BUILDKIT_SCAN_SELECT_CATALOGERS=+sbom-cataloger"), wantErr: ErrUnsupportedParam},
 		{name: "unknown parameter", env: append(base, "BUILDKIT_SCAN_MODE=fast"), wantErr: ErrUnknownParam},
 		{name: "other variables ignored", env: append(base, "HOME=/root", "BUILDKIT_HOST=tcp://x"), wantNames: []string{"sbom"}},
