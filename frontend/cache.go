@@ -52,7 +52,7 @@ func parseCache(export bool, in []string, insecure func(host string) bool) ([]cl
 		}
 		es, err := parse([]string{s})
 		if err != nil {
-			return nil, optErr("%s %q: %v", flag, v, err)
+			return nil, optWrap(err, "%s %q", flag, v)
 		}
 		e := es[0]
 		if !slices.Contains(types, e.Type) {
@@ -62,7 +62,7 @@ func parseCache(export bool, in []string, insecure func(host string) bool) ([]cl
 		case "registry":
 			ref, err := reference.ParseNormalizedNamed(e.Attrs["ref"])
 			if err != nil {
-				return nil, optErr("%s %q: registry cache ref %q: %v", flag, v, e.Attrs["ref"], err)
+				return nil, optWrap(err, "%s %q: registry cache ref %q", flag, v, e.Attrs["ref"])
 			}
 			if _, set := e.Attrs[attrRegistryInsecure]; !set && insecure != nil && insecure(reference.Domain(ref)) {
 				e.Attrs[attrRegistryInsecure] = "true"
@@ -79,8 +79,8 @@ func parseCache(export bool, in []string, insecure func(host string) bool) ([]cl
 			// build, and skips an src it cannot read with a log line: a
 			// file in the way is found here instead. A missing src is
 			// fine, as with buildx (a first CI run has no cache yet).
-			if err := checkCacheDir(e.Attrs[key]); err != nil {
-				return nil, optErr("%s %q: %s: %v", flag, v, key, err)
+			if err := checkCacheDir(e.Attrs[key], export); err != nil {
+				return nil, optWrap(err, "%s %q: %s", flag, v, key)
 			}
 		}
 		if m, ok := e.Attrs["mode"]; export && ok && m != "min" && m != "max" {
@@ -91,9 +91,11 @@ func parseCache(export bool, in []string, insecure func(host string) bool) ([]cl
 	return out, nil
 }
 
-// checkCacheDir checks that dir is a directory or can be made one: that
-// neither it nor its nearest existing parent is something else.
-func checkCacheDir(dir string) error {
+// checkCacheDir checks that dir is a directory or, when it is missing,
+// that its nearest existing parent is one: a dest (made true) is then
+// made after the build, a src is skipped as empty. Errors name the file
+// in the way.
+func checkCacheDir(dir string, made bool) error {
 	p, fi, err := fsutil.NearestExisting(dir)
 	switch {
 	case errors.Is(err, fs.ErrNotExist):
@@ -105,7 +107,10 @@ func checkCacheDir(dir string) error {
 	case p == filepath.Clean(dir):
 		return fmt.Errorf("%s is not a directory", dir)
 	}
-	return fmt.Errorf("%s is not a directory, so %s cannot be made", p, dir)
+	if made {
+		return fmt.Errorf("%s is not a directory, so %s cannot be made", p, dir)
+	}
+	return fmt.Errorf("%s is not a directory, so %s cannot be one", p, dir)
 }
 
 // cloneCache copies entries for one solve: the BuildKit client writes the

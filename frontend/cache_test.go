@@ -6,6 +6,7 @@ import (
 	"path/filepath"
 	"reflect"
 	"strings"
+	"syscall"
 	"testing"
 
 	"github.com/moby/buildkit/client"
@@ -18,6 +19,10 @@ func TestParseCache(t *testing.T) {
 	if err := os.WriteFile(file, []byte("x"), 0o644); err != nil {
 		t.Fatal(err)
 	}
+	loop := filepath.Join(dir, "loop")
+	if err := os.Symlink(loop, loop); err != nil {
+		t.Fatal(err)
+	}
 	type entry = client.CacheOptionsEntry
 	for _, c := range []struct {
 		name    string
@@ -25,6 +30,7 @@ func TestParseCache(t *testing.T) {
 		in      []string
 		want    []entry
 		wantErr string // substring; "" for success
+		wantIs  error  // a cause the error wraps, besides ErrInvalidOption
 	}{
 		{name: "none", in: nil, want: []entry{}},
 		{name: "bare reference is a registry cache", in: []string{"registry.example.com/app:cache"},
@@ -57,6 +63,10 @@ func TestParseCache(t *testing.T) {
 			wantErr: `cache-to "type=local,dest=` + file + `/sub/c": dest: ` + file + ` is not a directory, so ` + file + `/sub/c cannot be made`},
 		{name: "local import from a file", in: []string{"type=local,src=" + file},
 			wantErr: `cache-from "type=local,src=` + file + `": src: ` + file + ` is not a directory`},
+		{name: "local import from under a file", in: []string{"type=local,src=" + file + "/sub/c"},
+			wantErr: `cache-from "type=local,src=` + file + `/sub/c": src: ` + file + ` is not a directory, so ` + file + `/sub/c cannot be one`},
+		{name: "local import from a symlink loop", in: []string{"type=local,src=" + loop + "/c"},
+			wantErr: `cache-from "type=local,src=` + loop + `/c": src: `, wantIs: syscall.ELOOP},
 		{name: "inline is not an import", in: []string{"type=inline"}, wantErr: `cache-from "type=inline": unknown cache type "inline"`},
 		{name: "unknown type", export: true, in: []string{"type=nfs,dest=/x"}, wantErr: `cache-to "type=nfs,dest=/x": unknown cache type "nfs"`},
 		{name: "registry without ref", in: []string{"type=registry"}, wantErr: `cache-from "type=registry": registry cache ref ""`},
@@ -72,6 +82,9 @@ func TestParseCache(t *testing.T) {
 			if c.wantErr != "" {
 				if err == nil || !strings.Contains(err.Error(), c.wantErr) || !errors.Is(err, ErrInvalidOption) {
 					t.Fatalf("parseCache(%q) = %v, %v; want an ErrInvalidOption containing %q", c.in, got, err, c.wantErr)
+				}
+				if c.wantIs != nil && !errors.Is(err, c.wantIs) {
+					t.Errorf("parseCache(%q): %v does not wrap %v", c.in, err, c.wantIs)
 				}
 				return
 			}

@@ -132,12 +132,12 @@ func checkTLS(n node) error {
 	}
 	pair, err := tls.LoadX509KeyPair(n.tls.Cert, n.tls.Key)
 	if err != nil {
-		return optErr("builder %s: TLS client certificate %s and key %s: %v", n.addr, n.tls.Cert, n.tls.Key, err)
+		return optWrap(err, "builder %s: TLS client certificate %s and key %s", n.addr, n.tls.Cert, n.tls.Key)
 	}
 	leaf := pair.Leaf
 	if leaf == nil {
 		if leaf, err = x509.ParseCertificate(pair.Certificate[0]); err != nil {
-			return optErr("builder %s: TLS client certificate %s: %v", n.addr, n.tls.Cert, err)
+			return optWrap(err, "builder %s: TLS client certificate %s", n.addr, n.tls.Cert)
 		}
 	}
 	now := time.Now()

@@ -270,6 +270,13 @@ func optErr(format string, args ...any) error {
 	return fmt.Errorf("%s: %w", fmt.Sprintf(format, args...), ErrInvalidOption)
 }
 
+// optWrap is optErr with a cause: the message, then cause, both wrapped,
+// so that errors.Is and errors.As find the cause (fs.ErrPermission, a
+// *fs.PathError) as well as ErrInvalidOption.
+func optWrap(cause error, format string, args ...any) error {
+	return fmt.Errorf("%s: %w: %w", fmt.Sprintf(format, args...), cause, ErrInvalidOption)
+}
+
 // newPlan validates opts and resolves what it names (directories, files,
 // addresses). It reads the file system and the environment but starts
 // nothing.

@@ -12,6 +12,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -122,6 +123,7 @@ func TestCheckTLS(t *testing.T) {
 		node string // an Options.Nodes entry; empty: Builder tcp://a:1
 		tls  TLSOptions
 		want []string // in the error; none: no error
+		is   error    // a cause the error wraps, besides ErrInvalidOption
 	}{
 		{name: "valid", tls: TLSOptions{CACert: cl.CACert, Cert: cl.Cert, Key: cl.Key}},
 		{name: "CA only", tls: TLSOptions{CACert: cl.CACert}},
@@ -142,6 +144,8 @@ func TestCheckTLS(t *testing.T) {
 			want: []string{`node "linux/arm64=tcp://b:2,cacert=`, notPEM, "no PEM certificate"}},
 		{name: "CA missing", tls: TLSOptions{CACert: filepath.Join(dir, "nope.pem")}, want: []string{filepath.Join(dir, "nope.pem")}},
 		{name: "key missing", tls: TLSOptions{Cert: cl.Cert, Key: filepath.Join(dir, "nope-key.pem")}, want: []string{filepath.Join(dir, "nope-key.pem")}},
+		{name: "key is a directory", tls: TLSOptions{Cert: cl.Cert, Key: dir},
+			want: []string{"TLS client certificate " + cl.Cert + " and key " + dir, "is a directory"}, is: syscall.EISDIR},
 		{name: "key is a certificate", tls: TLSOptions{Cert: cl.Cert, Key: cl.Cert}, want: []string{cl.Cert, "key"}},
 		{name: "cert without key", tls: TLSOptions{Cert: cl.Cert}, want: []string{"cert and key must be given together"}},
 		{name: "expired", tls: TLSOptions{Cert: expired, Key: expiredKey},
@@ -171,6 +175,9 @@ func TestCheckTLS(t *testing.T) {
 				if !strings.Contains(err.Error(), w) {
 					t.Errorf("err = %v, want it to contain %q", err, w)
 				}
+			}
+			if c.is != nil && !errors.Is(err, c.is) {
+				t.Errorf("err = %v, does not wrap %v", err, c.is)
 			}
 		})
 	}
