@@ -65,9 +65,14 @@ func TestNodeTLSFallback(t *testing.T) {
 }
 
 // writeCert writes a self-signed client certificate valid from notBefore
-// to notAfter, and its key, to dir; it returns the two paths.
+// to notAfter, and its key, to dir; it returns the two paths. The dates
+// must be in order, as in any certificate a CA issues, so that a check
+// is tested against a certificate that can exist.
 func writeCert(t *testing.T, dir, name string, notBefore, notAfter time.Time) (cert, key string) {
 	t.Helper()
+	if !notBefore.Before(notAfter) {
+		t.Fatalf("certificate %s: NotBefore %s is not before NotAfter %s", name, notBefore, notAfter)
+	}
 	k, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
 	if err != nil {
 		t.Fatal(err)
@@ -111,8 +116,7 @@ func TestCheckTLS(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	now := time.Now()
-	expired, expiredKey := writeCert(t, dir, "expired", now.Add(-48*time.Hour), time.Date(2024, 3, 1, 12, 0, 0, 0, time.UTC))
+	expired, expiredKey := writeCert(t, dir, "expired", time.Date(2024, 1, 1, 0, 0, 0, 0, time.UTC), time.Date(2024, 3, 1, 12, 0, 0, 0, time.UTC))
 	future, futureKey := writeCert(t, dir, "future", time.Date(2099, 1, 2, 3, 4, 5, 0, time.UTC), time.Date(2100, 1, 1, 0, 0, 0, 0, time.UTC))
 	notPEM := filepath.Join(dir, "ca.txt")
 	if err := os.WriteFile(notPEM, []byte("not a certificate\n"), 0o644); err != nil {
