@@ -89,7 +89,7 @@ func executableStamp() (string, error) {
 // scan). Files are written to a temporary name and renamed into place.
 type cache struct {
 	dir  string
-	base string // must exist before anything is created beneath it; "" for no check
+	base string // must exist before anything is created beneath it (the default root's parent); "" for no check
 }
 
 // cacheHeader is the first line of a cache file.
@@ -153,8 +153,12 @@ func (c *cache) put(key string, f Format, data []byte, pkgs map[string]int) (err
 	}
 	p := c.path(key, f)
 	if c.base != "" {
-		if fi, err := os.Stat(c.base); err != nil || !fi.IsDir() {
-			return fmt.Errorf("sbom cache: %s is not a directory: not creating %s", c.base, c.dir)
+		fi, err := os.Stat(c.base)
+		switch {
+		case err != nil:
+			return fmt.Errorf("sbom cache: not creating %s: %w", c.dir, err)
+		case !fi.IsDir():
+			return fmt.Errorf("sbom cache: not creating %s: %s is not a directory", c.dir, c.base)
 		}
 	}
 	if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {

@@ -1,19 +1,26 @@
 package sbomgen
 
 import (
+	"errors"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 )
 
-// TestSbomCacheDir checks where the cache goes and that nothing is
-// created above the cache root: a HOME (or the parent of
-// $XDG_CACHE_HOME, $AFFIX_CACHE_DIR, Options.CacheDir) that does not
-// exist stays so, and the cache is skipped.
+// TestSbomCacheDir checks where the cache goes: a directory the user
+// configured ($AFFIX_CACHE_DIR, Options.CacheDir) is created with its
+// parents, as a CI job's AFFIX_CACHE_DIR=.cache/affix in a fresh
+// workspace needs; beneath os.UserCacheDir() nothing is created above
+// its root: a HOME (or the parent of $XDG_CACHE_HOME) that does not
+// exist stays so, and the cache is skipped with an error saying why.
 func TestSbomCacheDir(t *testing.T) {
 	tmp := t.TempDir()
 	if err := os.Mkdir(filepath.Join(tmp, "home"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(tmp, "file"), nil, 0o644); err != nil {
 		t.Fatal(err)
 	}
 	t.Chdir(tmp)
@@ -23,18 +30,22 @@ func TestSbomCacheDir(t *testing.T) {
 		opt           string // Options.CacheDir
 		want          string // cache directory, relative to tmp; "" for none
 		created       bool   // whether a put creates it
+		putErr        string // what a failing put says
 		absent        string // must not exist afterwards, relative to tmp
 	}{
-		{name: "HOME does not exist", home: "nonexistent", want: "nonexistent/.cache/affix/sbom", absent: "nonexistent"},
+		{name: "HOME does not exist", home: "nonexistent", want: "nonexistent/.cache/affix/sbom", putErr: "no such file or directory", absent: "nonexistent"},
+		{name: "HOME is a file", home: "file/home", xdg: "file/.cache", want: "file/.cache/affix/sbom", putErr: "file is not a directory"},
 		{name: "HOME exists, no .cache", home: "home", want: "home/.cache/affix/sbom", created: true},
 		{name: "no HOME", want: ""},
-		{name: "XDG_CACHE_HOME parent does not exist", home: "home", xdg: "none/cache", want: "none/cache/affix/sbom", absent: "none"},
+		{name: "XDG_CACHE_HOME parent does not exist", home: "home", xdg: "none/cache", want: "none/cache/affix/sbom", putErr: "no such file or directory", absent: "none"},
 		{name: "XDG_CACHE_HOME created beneath an existing parent", home: "nonexistent", xdg: "xdg", want: "xdg/affix/sbom", created: true},
 		{name: "AFFIX_CACHE_DIR", home: "nonexistent", ac: "ac", want: "ac/sbom", created: true},
 		{name: "AFFIX_CACHE_DIR relative is made absolute", home: "nonexistent", ac: "./rel/../relcache", want: "relcache/sbom", created: true},
-		{name: "AFFIX_CACHE_DIR parent does not exist", home: "home", ac: "missing/ac", want: "missing/ac/sbom", absent: "missing"},
+		{name: "AFFIX_CACHE_DIR in a fresh workspace", home: "nonexistent", ac: ".cache/affix", want: ".cache/affix/sbom", created: true},
+		{name: "AFFIX_CACHE_DIR parents created", home: "nonexistent", ac: "missing/ac", want: "missing/ac/sbom", created: true},
 		{name: "Options.CacheDir", home: "nonexistent", ac: "ac2", opt: "opt", want: "opt", created: true},
-		{name: "Options.CacheDir parent does not exist", home: "home", opt: "gone/opt", want: "gone/opt", absent: "gone"},
+		{name: "Options.CacheDir parents created", home: "nonexistent", opt: "gone/opt", want: "gone/opt", created: true},
+		{name: "Options.CacheDir beneath a file", home: "home", opt: "file/opt", want: "file/opt", putErr: "not a directory"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -65,6 +76,12 @@ func TestSbomCacheDir(t *testing.T) {
 			if tt.created != (err == nil) {
 				t.Errorf("put: %v, want success %v", err, tt.created)
 			}
+			if err != nil && !strings.Contains(err.Error(), tt.putErr) {
+				t.Errorf("put: %v, want it to say %q", err, tt.putErr)
+			}
+			if strings.Contains(tt.putErr, "no such file") && !errors.Is(err, fs.ErrNotExist) {
+				t.Errorf("put: %v, want fs.ErrNotExist", err)
+			}
 			if tt.created {
 				if _, _, ok := c.get(key, SPDXJSON); !ok {
 					t.Error("entry written is not read back")
@@ -78,6 +95,23 @@ func TestSbomCacheDir(t *testing.T) {
 		})
 	}
 
+	t.Run("New caches in a fresh workspace", func(t *testing.T) {
+		ws := t.TempDir()
+		t.Chdir(ws)
+		t.Setenv("HOME", filepath.Join(tmp, "nonexistent"))
+		t.Setenv("XDG_CACHE_HOME", "")
+		t.Setenv(EnvCacheDir, ".cache/affix")
+		g, err := New(Options{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if g.cache == nil || g.cache.dir != filepath.Join(ws, ".cache/affix/sbom") {
+			t.Fatalf("cache %+v, want one in %s", g.cache, ws)
+		}
+		if err := g.cache.put(strings.Repeat("cd", 32), SPDXJSON, []byte("{}\n"), nil); err != nil {
+			t.Errorf("put: %v", err)
+		}
+	})
 	t.Run("New skips the cache without complaint", func(t *testing.T) {
 		t.Setenv("HOME", filepath.Join(tmp, "nonexistent"))
 		t.Setenv("XDG_CACHE_HOME", "")

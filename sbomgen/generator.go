@@ -61,10 +61,11 @@ type Options struct {
 	// $AFFIX_CACHE_DIR/sbom, else os.UserCacheDir()/affix/sbom; with no
 	// usable directory, nothing is cached. A relative path is made
 	// absolute (against the working directory) when New is called. The
-	// cache root (CacheDir, $AFFIX_CACHE_DIR or os.UserCacheDir()) is
-	// created if missing, but never its parent: with HOME=/nonexistent
-	// (Debian's convention for system users) nothing is created and
-	// nothing is cached. A development build (see
+	// directory configured (CacheDir or $AFFIX_CACHE_DIR) is created with
+	// its parents when missing. The default's root (os.UserCacheDir():
+	// $XDG_CACHE_HOME or $HOME/.cache) is created, but never its parent:
+	// with HOME=/nonexistent (Debian's convention for system users)
+	// nothing is created and nothing is cached. A development build (see
 	// version.Info.Exact) keys its entries also by its executable's path,
 	// size and modification time, and caches nothing when it cannot
 	// stat its executable.
@@ -227,12 +228,15 @@ func sourceDateEpoch() (time.Time, error) {
 
 // cacheDir resolves Options.CacheDir to an absolute directory, and
 // returns with it the directory that must already exist for the cache to
-// be used: the parent of the cache root (Options.CacheDir,
-// $AFFIX_CACHE_DIR or os.UserCacheDir()), so that the root may be created
-// but nothing above it, such as a HOME that does not exist. dir is empty
+// be used. A cache the user configured (Options.CacheDir or
+// $AFFIX_CACHE_DIR) is created with all its parents, as a CI job's
+// AFFIX_CACHE_DIR=.cache/affix in a fresh workspace asks: base is "".
+// The default, beneath os.UserCacheDir(), may create that root
+// ($XDG_CACHE_HOME or $HOME/.cache) but nothing above it, so that a HOME
+// that does not exist stays so: base is the root's parent. dir is empty
 // when there is no cache directory.
 func cacheDir(opt string) (dir, base string) {
-	root, sub := opt, ""
+	root, sub, configured := opt, "", true
 	switch {
 	case opt != "":
 	case os.Getenv(EnvCacheDir) != "":
@@ -242,11 +246,14 @@ func cacheDir(opt string) (dir, base string) {
 		if err != nil {
 			return "", ""
 		}
-		root, sub = r, filepath.Join("affix", "sbom")
+		root, sub, configured = r, filepath.Join("affix", "sbom"), false
 	}
 	root, err := filepath.Abs(root)
 	if err != nil {
 		return "", ""
+	}
+	if configured {
+		return filepath.Join(root, sub), ""
 	}
 	return filepath.Join(root, sub), filepath.Dir(root)
 }
