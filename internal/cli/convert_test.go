@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 
@@ -275,5 +276,48 @@ func TestWarnOtherForms(t *testing.T) {
 	got := b.String()
 	if strings.Count(got, "WARNING") != 1 || !strings.Contains(got, "linux/amd64") || !strings.Contains(got, d("c").String()) || !strings.Contains(got, d("b").String()) || !strings.Contains(got, "--verify") {
 		t.Errorf("warnings:\n%s", got)
+	}
+}
+
+// TestConvertDocsStripAfterBuildx: a documented `docker buildx build
+// --push` followed by `affix convert --strip-attestations` must turn off
+// buildx's default provenance attestation (--provenance=false) or strip
+// with --drop-unconverted: otherwise convert refuses to strip
+// (ErrUnconverted), and the example fails as written.
+func TestConvertDocsStripAfterBuildx(t *testing.T) {
+	docs, err := filepath.Glob("../../docs/*.md")
+	if err != nil || len(docs) == 0 {
+		t.Fatalf("docs: %v %v", docs, err)
+	}
+	docs = append(docs, "../../README.md")
+	checked := 0
+	for _, doc := range docs {
+		b, err := os.ReadFile(doc)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for i, block := range strings.Split(string(b), "```")[1:] {
+			if i%2 == 1 { // text between two blocks
+				continue
+			}
+			var buildx string
+			var noProvenance bool
+			for _, cmd := range strings.Split(strings.ReplaceAll(block, "\\\n", " "), "\n") {
+				f := strings.Fields(cmd)
+				has := func(s string) bool { return slices.Contains(f, s) }
+				switch {
+				case strings.HasPrefix(cmd, "docker buildx build") && has("--push"):
+					buildx, noProvenance = cmd, has("--provenance=false")
+				case strings.HasPrefix(cmd, "affix convert") && has("--strip-attestations") && buildx != "":
+					checked++
+					if !noProvenance && !has("--drop-unconverted") {
+						t.Errorf("%s: %q\nafter %q\nis refused: buildx adds a provenance attestation on push; add --provenance=false to buildx or --drop-unconverted to convert", doc, cmd, buildx)
+					}
+				}
+			}
+		}
+	}
+	if checked == 0 {
+		t.Error("no buildx example followed by affix convert --strip-attestations found; docs/ci.md has one")
 	}
 }
