@@ -134,10 +134,18 @@ type convertPlatform struct {
 	Unconverted []convertStatement `json:"unconverted,omitempty"`
 }
 
+// convertStatement is an attestation layer convert did not publish
+// (convert.Statement), as --metadata-file lists it under a platform's
+// unconverted.
 type convertStatement struct {
-	Layer         digest.Digest `json:"layer"`
-	PredicateType string        `json:"predicateType,omitempty"`
-	What          string        `json:"what,omitempty"`
+	// Layer is the layer's digest.
+	Layer digest.Digest `json:"layer"`
+	// PredicateType is its in-toto predicate type, if it has one.
+	PredicateType string `json:"predicateType,omitempty"`
+	// What says what it is in words (convert.Statement.What).
+	What string `json:"what,omitempty"`
+	// st is the statement, for the output.
+	st convert.Statement
 }
 
 func runConvert(cmd *cobra.Command, g *globalOptions, refStr string, o convertOptions) error {
@@ -219,7 +227,7 @@ func runConvert(cmd *cobra.Command, g *globalOptions, refStr string, o convertOp
 			cp.SBOMReferrers = append(cp.SBOMReferrers, referrerMeta{Digest: r.Digest, ArtifactType: r.ArtifactType, Format: r.Annotations[oci.AnnotationFormat]})
 		}
 		for _, st := range p.Unconverted {
-			cp.Unconverted = append(cp.Unconverted, convertStatement{Layer: st.Layer.Digest, PredicateType: st.PredicateType, What: st.What})
+			cp.Unconverted = append(cp.Unconverted, convertStatement{Layer: st.Layer.Digest, PredicateType: st.PredicateType, What: st.What, st: st})
 		}
 		if p.Referrer.Digest != "" {
 			cp.Referrer = &referrerMeta{Digest: p.Referrer.Digest, ArtifactType: p.Referrer.ArtifactType, Format: convert.Format}
@@ -288,19 +296,6 @@ func withDigest(ref string, d digest.Digest) string {
 	return ref + "@" + d.String()
 }
 
-// statementText is "WHAT (PREDICATE TYPE)", as convert.Statement says it
-// without the layer.
-func statementText(st convertStatement) string {
-	s := st.PredicateType
-	if s == "" {
-		s = "layer " + st.Layer.String()
-	}
-	if st.What != "" {
-		s = st.What + " (" + s + ")"
-	}
-	return s
-}
-
 // printNothing says that an index without attestation manifests (never
 // built with attestations, or stripped already) had nothing to convert,
 // and which SBOM referrers its platforms have.
@@ -349,10 +344,10 @@ func printConvert(w io.Writer, m *convertMetadata) {
 			where = "dropped with the attestation manifest"
 		}
 		for _, st := range p.Unconverted {
-			if st.What == "SBOM of another build stage or the build context" {
+			if st.st.Extra {
 				continue // counted above
 			}
-			fmt.Fprintf(w, "    not published, %s: %s\n", where, statementText(st))
+			fmt.Fprintf(w, "    not published, %s: %s\n", where, st.st)
 		}
 	}
 	for _, u := range m.UnmatchedAttestations {

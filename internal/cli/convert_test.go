@@ -10,12 +10,14 @@ import (
 	"testing"
 
 	"github.com/opencontainers/go-digest"
+	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
 	"oras.land/oras-go/v2/registry"
 
 	"github.com/affix-oci/affix/exporter"
 	"github.com/affix-oci/affix/internal/fixture"
 	"github.com/affix-oci/affix/internal/oci"
 	"github.com/affix-oci/affix/internal/registrytest"
+	"github.com/affix-oci/affix/plugin/convert"
 )
 
 // pushBuildKitStyle pushes the Variants fixture with BuildKit-style
@@ -319,5 +321,38 @@ func TestConvertDocsStripAfterBuildx(t *testing.T) {
 	}
 	if checked == 0 {
 		t.Error("no buildx example followed by affix convert --strip-attestations found; docs/ci.md has one")
+	}
+}
+
+// TestConvertPrintUnconverted: the statements convert did not publish are
+// printed as convert.Statement says them (the same words as the
+// refusal), except the other targets' SBOMs (Statement.Extra), which the
+// count line covers, whatever their What says.
+func TestConvertPrintUnconverted(t *testing.T) {
+	d := func(c string) digest.Digest { return digest.Digest("sha256:" + strings.Repeat(c, 64)) }
+	stmt := func(st convert.Statement) convertStatement {
+		return convertStatement{Layer: st.Layer.Digest, PredicateType: st.PredicateType, What: st.What, st: st}
+	}
+	prov := convert.Statement{Layer: ocispec.Descriptor{MediaType: "application/vnd.in-toto+json", Digest: d("7")}, PredicateType: "https://slsa.dev/provenance/v0.2", What: "SLSA provenance"}
+	odd := convert.Statement{Layer: ocispec.Descriptor{MediaType: "application/octet-stream", Digest: d("9")}}
+	extra := convert.Statement{Layer: ocispec.Descriptor{Digest: d("8")}, PredicateType: convert.PredicateSPDX, What: "a stage's SBOM, in other words", Extra: true}
+	m := &convertMetadata{Reference: "r/app:v1", Index: d("0"), Platforms: []convertPlatform{{
+		Platform: "linux/amd64", Digest: d("a"), Attestation: d("e"), Extras: 1,
+		Unconverted: []convertStatement{stmt(prov), stmt(extra), stmt(odd)},
+	}}}
+	var b strings.Builder
+	printConvert(&b, m)
+	got := b.String()
+	for _, want := range []string{
+		"not published, left in the index: " + prov.String() + "\n",
+		"not published, left in the index: " + odd.String() + "\n",
+		"1 SBOM(s) of other build stages or the context not published",
+	} {
+		if !strings.Contains(got, want) {
+			t.Errorf("output lacks %q:\n%s", want, got)
+		}
+	}
+	if strings.Contains(got, d("8").String()) || strings.Contains(got, extra.What) {
+		t.Errorf("the extra SBOM is listed beside its count:\n%s", got)
 	}
 }

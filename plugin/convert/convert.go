@@ -141,6 +141,9 @@ type Statement struct {
 	// What says what it is in words ("SLSA provenance", ...), "" when
 	// unknown.
 	What string
+	// Extra is true for the SPDX statement of another build target (a
+	// stage or the build context), one of those Platform.Extras counts.
+	Extra bool
 }
 
 // String is "WHAT (PREDICATE TYPE) LAYER".
@@ -561,7 +564,7 @@ func (c *converter) artifact(ctx context.Context, p *Platform) (*exporter.Artifa
 	p.Extras = len(layers) - 1
 	for i, x := range layers {
 		if i != core {
-			p.Unconverted = append(p.Unconverted, Statement{Layer: x.desc, PredicateType: PredicateSPDX, What: whatExtra})
+			p.Unconverted = append(p.Unconverted, Statement{Layer: x.desc, PredicateType: PredicateSPDX, What: whatExtra, Extra: true})
 		}
 	}
 

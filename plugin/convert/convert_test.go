@@ -203,6 +203,9 @@ func TestConvertBuildKitAttestations(t *testing.T) {
 				var what []string
 				for _, st := range p.Unconverted {
 					what = append(what, st.What+" "+st.PredicateType)
+					if st.Extra != (st.What == "SBOM of another build stage or the build context") {
+						t.Errorf("%s: Extra %v", st, st.Extra)
+					}
 				}
 				want := []string{"SLSA provenance https://slsa.dev/provenance/v0.2", "SBOM of another build stage or the build context " + convert.PredicateSPDX, "SBOM of another build stage or the build context " + convert.PredicateSPDX}
 				if !slices.Equal(what, want) {
