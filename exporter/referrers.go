@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"math/rand/v2"
+	"strings"
 	"sync"
 	"time"
 
@@ -88,7 +89,7 @@ func readReferrersIndex(ctx context.Context, t Target, subject digest.Digest) (*
 	}
 	idx.MediaType = ocispec.MediaTypeImageIndex
 	idx.SchemaVersion = 2
-	return &referrersIndex{index: idx, etag: etag}, nil
+	return &referrersIndex{index: idx, etag: StrongETag(etag)}, nil
 }
 
 // refuseOverwrite adds to a read error of the write path that a
@@ -101,7 +102,7 @@ func refuseOverwrite(err error) error {
 }
 
 // writeReferrersIndex writes ri under the referrers tag of subject, with
-// If-Match when the read gave an ETag.
+// If-Match when the read gave a strong ETag.
 func writeReferrersIndex(ctx context.Context, t Target, subject digest.Digest, ri *referrersIndex) error {
 	b, err := json.Marshal(ri.index)
 	if err != nil {
@@ -286,4 +287,17 @@ func jitter(d time.Duration) time.Duration {
 		return 0
 	}
 	return d*3/4 + time.Duration(rand.Int64N(int64(d)*3/4+1))
+}
+
+// StrongETag returns etag, an ETag response header, when it can be sent in
+// If-Match: a strong entity tag. A weak one (W/"...", as a compressing
+// proxy or CDN gives) never matches under If-Match's strong comparison
+// (RFC 9110, 13.1.1), so every conditional write would fail with 412; it
+// gives "", as does no ETag at all.
+func StrongETag(etag string) string {
+	etag = strings.TrimSpace(etag)
+	if strings.HasPrefix(etag, "W/") {
+		return ""
+	}
+	return etag
 }

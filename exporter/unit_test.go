@@ -283,3 +283,17 @@ func TestInTotoArtifact(t *testing.T) {
 		t.Errorf("annotations without a creation time: %v", a.Annotations)
 	}
 }
+
+// TestStrongETag: only a strong entity tag goes into If-Match.
+func TestStrongETag(t *testing.T) {
+	for in, want := range map[string]string{
+		`"sha256:abc"`: `"sha256:abc"`,
+		` "abc" `:      `"abc"`,
+		`W/"abc"`:      "",
+		"":             "",
+	} {
+		if got := exporter.StrongETag(in); got != want {
+			t.Errorf("StrongETag(%q) = %q, want %q", in, got, want)
+		}
+	}
+}

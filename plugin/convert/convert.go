@@ -391,7 +391,7 @@ func Convert(ctx context.Context, repo Repository, reference string, opts Option
 // write with the ETag of that read, for registries that honour it
 // (distribution does not: there the re-read is the only guard, and a push
 // between the two requests is still overwritten). Only a strong ETag the
-// registry gave is sent (see strongETag): If-Match compares strongly, so
+// registry gave is sent (see exporter.StrongETag): If-Match compares strongly, so
 // a weak or made-up one would fail every time, a 412 taken for a moved
 // tag. Without one, the re-read is the guard.
 // Like the exporter's own tag write, an interrupt does not cut the write
@@ -412,25 +412,13 @@ func moveTag(ctx context.Context, repo Repository, tag string, old, next ocispec
 	tctx, cancel := exporter.CommitContext(ctx)
 	defer cancel()
 	desc.MediaType = next.MediaType
-	if _, err := repo.PushManifest(tctx, desc, data, tag, strongETag(etag)); err != nil {
+	if _, err := repo.PushManifest(tctx, desc, data, tag, exporter.StrongETag(etag)); err != nil {
 		if errors.Is(err, exporter.ErrPreconditionFailed) {
 			return fmt.Errorf("%s: %s changed while it was being moved: %w; %s", repo.Name(), tag, ErrTagMoved, kept)
 		}
 		return fmt.Errorf("%s: writing %s: %w", repo.Name(), tag, exporter.TagWriteError(err))
 	}
 	return nil
-}
-
-// strongETag returns etag, an ETag response header, when it can be sent
-// in If-Match: a strong entity tag. A weak one (W/"...") never matches
-// under If-Match's strong comparison (RFC 9110, 13.1.1), so it gives "",
-// as does no ETag at all.
-func strongETag(etag string) string {
-	etag = strings.TrimSpace(etag)
-	if strings.HasPrefix(etag, "W/") {
-		return ""
-	}
-	return etag
 }
 
 // sbomReferrers returns the referrers in refs that hold an SBOM: SPDX or
