@@ -329,6 +329,11 @@ func TestBuildOCIOutput(t *testing.T) {
 	base := []string{"build", "--builder", d.Addr, "--platform", strings.Join(twoPlatforms, ","), "-t", "example.com/affix/two:v1", "-t", "example.com/affix/two:latest"}
 	e.ok(t, append(base, "--output", "type=oci,dest="+layout+",tar=false", dir)...)
 	e.ok(t, append(base, "--output", "type=oci,dest="+tarball, dir)...)
+	// dest=- writes the same tar to stdout.
+	toStdout := e.ok(t, append(base, "--output", "type=oci,dest=-", dir)...)
+	if want, err := os.ReadFile(tarball); err != nil || toStdout.stdout != string(want) {
+		t.Errorf("dest=-: %d bytes on stdout, want the %d bytes of dest=%s (%v)", len(toStdout.stdout), len(want), tarball, err)
+	}
 
 	store, err := orasoci.NewWithContext(t.Context(), layout)
 	if err != nil {

@@ -37,7 +37,9 @@ func (r *buildRun) finishLayout(ctx context.Context) error {
 	}
 	return r.prog.Task(ctx, "export "+name+": tar", func(ctx context.Context) error {
 		if dest == "-" {
-			return writeLayoutTar(os.Stdout, r.res.Layout)
+			// Through the command's stdout: a reader gone away then
+			// cancels the build (exit 141) rather than fail one write.
+			return writeLayoutTar(r.tarOut, r.res.Layout)
 		}
 		return writeLayoutTarFile(dest, r.res.Layout)
 	})

@@ -63,6 +63,8 @@ type buildRun struct {
 	platforms []oci.Image
 	// layoutDone reports that the --output layout is complete.
 	layoutDone bool
+	// tarOut is the command's stdout, where --output dest=- goes.
+	tarOut io.Writer
 }
 
 func build(cmd *cobra.Command, g *globalOptions, contextDir string, o buildOptions, p *buildPlan) (err error) {
@@ -115,7 +117,7 @@ func build(cmd *cobra.Command, g *globalOptions, contextDir string, o buildOptio
 	if err != nil {
 		return fmt.Errorf("%s: %w", l.Source(), err)
 	}
-	r := &buildRun{plan: p, layout: l, res: res, counter: &exporter.Counter{}, attached: &referrerLog{}, prog: prog, platforms: platforms}
+	r := &buildRun{plan: p, layout: l, res: res, counter: &exporter.Counter{}, attached: &referrerLog{}, prog: prog, platforms: platforms, tarOut: cmd.OutOrStdout()}
 	if len(p.formats) > 0 {
 		r.sbomName = sbomgen.DefaultName
 		if len(p.tags) > 0 {
