@@ -57,8 +57,9 @@ type Invocation struct {
 	Args []string
 	// Env are the KEY=VALUE settings docker's global flags stand for:
 	// DOCKER_CONFIG for --config (where registry credentials are read),
-	// DOCKER_CONTEXT for --context and DOCKER_HOST for -H, for the docker
-	// commands a docker-container:// builder runs.
+	// DOCKER_CONTEXT for --context, DOCKER_HOST for -H and
+	// DOCKER_TLS_VERIFY, DOCKER_TLS and DOCKER_CERT_PATH for the engine's
+	// TLS flags, for the docker commands a docker-container:// builder runs.
 	Env []string
 	// Warnings name the global flags given that affix ignores.
 	Warnings []string
@@ -144,13 +145,47 @@ func Parse(args []string) Invocation {
 	if changed("host") {
 		inv.Env = append(inv.Env, "DOCKER_HOST="+f.host)
 	}
-	for _, name := range []string{"tls", "tlsverify", "tlscacert", "tlscert", "tlskey"} {
-		if changed(name) {
-			inv.Warnings = append(inv.Warnings, fmt.Sprintf(
-				"--%s (TLS to the Docker engine) is ignored: affix does not talk to the engine; --builder-tls-* configure TLS to buildkitd", name))
-		}
-	}
+	env, warnings := f.engineTLS()
+	inv.Env = append(inv.Env, env...)
+	inv.Warnings = append(inv.Warnings, warnings...)
 	return inv
+}
+
+// engineTLS passes docker's TLS flags for the engine on as the environment
+// the docker CLI reads, for the docker commands a docker-container://
+// builder runs (as -H and --context are): --tlsverify is
+// DOCKER_TLS_VERIFY, --tls DOCKER_TLS, and certificate files named as
+// docker names them (ca.pem, cert.pem, key.pem) in one directory are
+// DOCKER_CERT_PATH. Files that cannot be passed so are warned about.
+func (f *dockerFlags) engineTLS() (env, warnings []string) {
+	changed := func(name string) bool { return f.fs.Changed(name) }
+	switch {
+	case changed("tlsverify") && f.tlsVerify:
+		env = append(env, "DOCKER_TLS_VERIFY=1")
+	case changed("tls") && f.tls:
+		env = append(env, "DOCKER_TLS=1")
+	}
+	dir := ""
+	for _, c := range []struct{ flag, path, want string }{
+		{"tlscacert", f.tlsCACert, "ca.pem"},
+		{"tlscert", f.tlsCert, "cert.pem"},
+		{"tlskey", f.tlsKey, "key.pem"},
+	} {
+		if !changed(c.flag) {
+			continue
+		}
+		d := filepath.Dir(c.path)
+		if filepath.Base(c.path) != c.want || (dir != "" && d != dir) {
+			warnings = append(warnings, fmt.Sprintf(
+				"--%s %s is ignored: the docker commands of a docker-container:// builder read the engine's certificates from one directory (DOCKER_CERT_PATH) as ca.pem, cert.pem and key.pem; --builder-tls-* configure TLS to buildkitd", c.flag, c.path))
+			continue
+		}
+		dir = d
+	}
+	if dir != "" && len(warnings) == 0 {
+		env = append(env, "DOCKER_CERT_PATH="+dir)
+	}
+	return env, warnings
 }
 
 // WriteMetadata writes the plugin Metadata for affix version v to w.
