@@ -156,17 +156,20 @@ func Run(ctx context.Context, name string, args []string, stdout, stderr io.Writ
 	root.SetOut(stdout)
 	root.SetErr(stderr)
 	err := root.ExecuteContext(ctx)
-	if err == nil {
-		return 0
-	}
-	fmt.Fprintf(stderr, "%s: error: %v\n", name, err)
 	sig := got()
 	if sig == nil {
 		sig = causeSignal(ctx)
 	}
 	if sig == nil && broken.Load() {
-		sig = syscall.SIGPIPE
+		// As a process ended by SIGPIPE: 141, and quiet, since the reader
+		// is gone and "broken pipe" on stderr would only be noise. Output
+		// was lost, so not 0 even when the command itself succeeded.
+		return 128 + int(syscall.SIGPIPE)
 	}
+	if err == nil {
+		return 0
+	}
+	fmt.Fprintf(stderr, "%s: error: %v\n", name, err)
 	return exitCode(err, sig)
 }
 

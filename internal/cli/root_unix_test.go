@@ -93,10 +93,15 @@ type epipeWriter struct{}
 func (epipeWriter) Write([]byte) (int, error) { return 0, syscall.EPIPE }
 
 // TestRunBrokenPipe: a command whose output stream lost its reader exits
-// 141, as one killed by SIGPIPE would.
+// 141, as one killed by SIGPIPE would, without an error line; a failing
+// command whose stderr is fine still says why.
 func TestRunBrokenPipe(t *testing.T) {
-	var out strings.Builder
-	if code := Run(context.Background(), "affix", []string{"sbom", "oci-layout:/nonexistent"}, &out, epipeWriter{}); code != 141 {
-		t.Errorf("exit %d, want 141", code)
+	var errs strings.Builder
+	if code := Run(context.Background(), "affix", []string{"version"}, epipeWriter{}, &errs); code != 141 || errs.Len() != 0 {
+		t.Errorf("version to a closed stdout: exit %d, stderr %q; want 141 and nothing", code, errs.String())
+	}
+	errs.Reset()
+	if code := Run(context.Background(), "affix", []string{"sbom", "oci-layout:/nonexistent"}, epipeWriter{}, &errs); code != 1 || !strings.Contains(errs.String(), "/nonexistent") {
+		t.Errorf("failing sbom, stdout closed: exit %d, stderr %q; want 1 and the error", code, errs.String())
 	}
 }
