@@ -304,7 +304,7 @@ func (r *Remote) wrap(what string, err error) error {
 	case http.StatusUnauthorized:
 		return fmt.Errorf("%s: %s: the registry refused the request: check the credentials for %s (docker login, or DOCKER_CONFIG): %w: %w", r.Name(), what, r.ref.Registry, ErrUnauthorized, err)
 	case http.StatusForbidden:
-		return fmt.Errorf("%s: %s: the credentials have no access to this repository: %w: %w", r.Name(), what, ErrUnauthorized, err)
+		return fmt.Errorf("%s: %s: the registry denied it (the credentials have no access to this repository, or a policy such as immutable tags forbids it): %w: %w", r.Name(), what, ErrUnauthorized, err)
 	case http.StatusNotFound:
 		return fmt.Errorf("%s: %s: %w: %w", r.Name(), what, ErrNotFound, err)
 	case http.StatusMethodNotAllowed:
