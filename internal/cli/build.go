@@ -96,8 +96,9 @@ Builders: --builder ADDR (unix://, tcp://, docker-container://, kube-pod://,
 podman-container://, nerdctl-container://, ssh://), else $BUILDKIT_HOST,
 else unix:///run/buildkit/buildkitd.sock. --builder PLATFORM=ADDR (repeated)
 builds each platform on its own node and merges the results into one index;
-its TLS fields (cacert=, cert=, key=, servername=) each default to the
---builder-tls-* flag of the same name.`,
+its cacert= and servername= each default to the --builder-tls-* flag of
+the same name; cert= and key= go together (both, or neither for the
+flags' pair).`,
 		Example: `  affix build --platform linux/amd64,linux/arm64 --push -t registry.example.com/app:1.0 .
   affix build -f build/Dockerfile --build-arg VERSION=1.2 --output type=oci,dest=app.tar .
   affix build --builder linux/amd64=tcp://amd64:1234 --builder linux/arm64=tcp://arm64:1234 \

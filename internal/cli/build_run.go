@@ -277,34 +277,41 @@ func (r *buildRun) run(ctx context.Context) error {
 	}
 	wg.Wait()
 	if err := errors.Join(errs...); err != nil {
-		var moved, unknown, stayed []string
-		for _, s := range pushes {
-			for _, t := range s.tags {
-				switch {
-				case slices.Contains(s.moved, t):
-					moved = append(moved, s.name+":"+t)
-				case slices.Contains(s.unknown, t):
-					unknown = append(unknown, s.name+":"+t)
-				default:
-					stayed = append(stayed, s.name+":"+t)
-				}
-			}
-		}
-		if len(moved) == 0 && len(unknown) == 0 {
-			return fmt.Errorf("no tag moved: %w", err)
-		}
-		var parts []string
-		for _, p := range []struct {
-			what string
-			tags []string
-		}{{"tags moved", moved}, {"may have moved (rerun to settle)", unknown}, {"not moved", stayed}} {
-			if len(p.tags) > 0 {
-				parts = append(parts, p.what+": "+strings.Join(p.tags, ", "))
-			}
-		}
-		return fmt.Errorf("%s: %w", strings.Join(parts, "; "), err)
+		return tagsError(pushes, err)
 	}
 	return nil
+}
+
+// tagsError describes err, a failure of the tag writes of pushes, by what
+// became of each tag: moved, may have moved (a write whose answer was
+// lost), or not moved.
+func tagsError(pushes []*sink, err error) error {
+	var moved, unknown, stayed []string
+	for _, s := range pushes {
+		for _, t := range s.tags {
+			switch {
+			case slices.Contains(s.moved, t):
+				moved = append(moved, s.name+":"+t)
+			case slices.Contains(s.unknown, t):
+				unknown = append(unknown, s.name+":"+t)
+			default:
+				stayed = append(stayed, s.name+":"+t)
+			}
+		}
+	}
+	if len(moved) == 0 && len(unknown) == 0 {
+		return fmt.Errorf("no tag moved: %w", err)
+	}
+	var parts []string
+	for _, p := range []struct {
+		what string
+		tags []string
+	}{{"tags moved", moved}, {"may have moved (rerun to settle)", unknown}, {"not moved", stayed}} {
+		if len(p.tags) > 0 {
+			parts = append(parts, p.what+": "+strings.Join(p.tags, ", "))
+		}
+	}
+	return fmt.Errorf("%s: %w", strings.Join(parts, "; "), err)
 }
 
 // failed describes a failure before any tag was written.

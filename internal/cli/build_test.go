@@ -1054,3 +1054,27 @@ func TestTLSWarnings(t *testing.T) {
 		t.Errorf("exit %d, want 1 with the warning:\n%s", code, errs)
 	}
 }
+
+// TestTagsError: a failed tag write names each tag's fate: moved, may
+// have moved (its answer was lost), not moved.
+func TestTagsError(t *testing.T) {
+	failed := errors.New("tag write failed")
+	for _, tt := range []struct {
+		name  string
+		sinks []*sink
+		want  string
+	}{
+		{"none moved", []*sink{{name: "r/a", tags: []string{"v1", "latest"}}}, "no tag moved: tag write failed"},
+		{"one moved", []*sink{{name: "r/a", tags: []string{"v1", "latest"}, moved: []string{"v1"}}},
+			"tags moved: r/a:v1; not moved: r/a:latest: tag write failed"},
+		{"answer lost", []*sink{{name: "r/a", tags: []string{"v1"}, unknown: []string{"v1"}}, {name: "s/b", tags: []string{"v1"}}},
+			"may have moved (rerun to settle): r/a:v1; not moved: s/b:v1: tag write failed"},
+		{"all three", []*sink{{name: "r/a", tags: []string{"v1", "v2"}, moved: []string{"v1"}, unknown: []string{"v2"}}, {name: "s/b", tags: []string{"v1"}}},
+			"tags moved: r/a:v1; may have moved (rerun to settle): r/a:v2; not moved: s/b:v1: tag write failed"},
+	} {
+		err := tagsError(tt.sinks, failed)
+		if err.Error() != tt.want || !errors.Is(err, failed) {
+			t.Errorf("%s: %q, want %q", tt.name, err, tt.want)
+		}
+	}
+}
