@@ -575,10 +575,27 @@ func nextLink(base *url.URL, header string) (string, error) {
 	if err != nil {
 		return "", fmt.Errorf("bad Link header %q: %w", header, err)
 	}
-	if u.Host != base.Host {
-		return "", fmt.Errorf("Link header %q leaves the registry", header)
+	if !sameOrigin(u, base) {
+		return "", fmt.Errorf("Link header %q leaves the registry (%s://%s)", header, base.Scheme, base.Host)
 	}
 	return u.String(), nil
+}
+
+// sameOrigin reports whether a and b have the same scheme, host and port
+// (default ports made explicit): credentials for one are sent to the
+// other, so a next page over http from an https registry, or on another
+// port, is not followed.
+func sameOrigin(a, b *url.URL) bool {
+	port := func(u *url.URL) string {
+		if p := u.Port(); p != "" {
+			return p
+		}
+		if strings.EqualFold(u.Scheme, "https") {
+			return "443"
+		}
+		return "80"
+	}
+	return strings.EqualFold(a.Scheme, b.Scheme) && strings.EqualFold(a.Hostname(), b.Hostname()) && port(a) == port(b)
 }
 
 func responseError(resp *http.Response) error {
