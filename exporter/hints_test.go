@@ -77,3 +77,26 @@ func TestErrorHints(t *testing.T) {
 		t.Errorf("untrusted certificate: %v, want the certs.d hint", err)
 	}
 }
+
+// TestPresignedURLHidden: a blob the registry redirects to pre-signed
+// storage that refuses it: the error names the storage host, holds no
+// query (the signature), and does not blame the registry's credentials.
+func TestPresignedURLHidden(t *testing.T) {
+	storage := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.WriteHeader(http.StatusForbidden)
+	}))
+	t.Cleanup(storage.Close)
+	reg := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		http.Redirect(w, r, storage.URL+"/bucket/blob?X-Amz-Credential=AKIAEXAMPLE&X-Amz-Signature=TOPSECRET", http.StatusTemporaryRedirect)
+	}))
+	t.Cleanup(reg.Close)
+	c, _ := client(nil)
+	r := target(t, strings.TrimPrefix(reg.URL, "http://"), "app", c)
+	blob := ocispec.Descriptor{MediaType: ocispec.MediaTypeImageLayerGzip, Digest: digest.FromString("layer"), Size: 5}
+	_, err := r.Fetch(context.Background(), blob)
+	storageHost := strings.TrimPrefix(storage.URL, "http://")
+	if err == nil || strings.Contains(err.Error(), "TOPSECRET") || strings.Contains(err.Error(), "AKIAEXAMPLE") ||
+		strings.Contains(err.Error(), "check the credentials") || !strings.Contains(err.Error(), storageHost+", where the registry redirected, refused it") {
+		t.Errorf("err = %v; want the storage host named, no query, no credentials hint", err)
+	}
+}

@@ -293,12 +293,56 @@ func status(err error) int {
 	return 0
 }
 
+// displayURL is u as messages and logs show it: without a password, and
+// without its query, which for a blob a registry redirects to storage is
+// a pre-signed credential (X-Amz-Signature, sig=) that must not reach CI
+// logs.
+func displayURL(u *url.URL) string {
+	if u == nil {
+		return ""
+	}
+	c := *u
+	q := c.RawQuery != "" || c.ForceQuery
+	c.RawQuery, c.ForceQuery = "", false
+	s := c.Redacted()
+	if q {
+		s += "?…"
+	}
+	return s
+}
+
+// scrubURLs replaces the URLs that oras-go's and net/http's errors in err
+// carry by their displayURL, so that the error's text holds no query.
+func scrubURLs(err error) {
+	var er *errcode.ErrorResponse
+	if errors.As(err, &er) && er.URL != nil {
+		u := *er.URL
+		u.RawQuery, u.ForceQuery = "", false
+		er.URL = &u
+	}
+	var ue *url.Error
+	if errors.As(err, &ue) {
+		if u, perr := url.Parse(ue.URL); perr == nil {
+			ue.URL = displayURL(u)
+		}
+	}
+}
+
 // wrap adds what was being done, and maps registry status errors (of
 // oras-go and of responseError) to the package's sentinels, with a hint at
 // the usual cause when there is one.
 func (r *Remote) wrap(what string, err error) error {
+	scrubURLs(err)
 	if errors.Is(err, auth.ErrBasicCredentialNotFound) {
 		return fmt.Errorf("%s: %s: no credentials (docker login, or DOCKER_CONFIG): %w: %w", r.Name(), what, ErrUnauthorized, err)
+	}
+	if s := status(err); s == http.StatusUnauthorized || s == http.StatusForbidden {
+		if h := errHost(err); h != "" && !strings.EqualFold(h, r.ref.Host()) {
+			// Storage the registry redirected to (a pre-signed URL that
+			// expired, a bucket policy): the registry's credentials are
+			// not what it refused.
+			return fmt.Errorf("%s: %s: %s, where the registry redirected, refused it: %w", r.Name(), what, h, err)
+		}
 	}
 	switch status(err) {
 	case http.StatusUnauthorized:
@@ -316,6 +360,22 @@ func (r *Remote) wrap(what string, err error) error {
 		return fmt.Errorf("%s: %s: %w (%s)", r.Name(), what, err, hint)
 	}
 	return fmt.Errorf("%s: %s: %w", r.Name(), what, err)
+}
+
+// errHost returns the host of the request a registry error answers, ""
+// if unknown.
+func errHost(err error) string {
+	var er *errcode.ErrorResponse
+	if errors.As(err, &er) && er.URL != nil {
+		return er.URL.Host
+	}
+	var re *ResponseError
+	if errors.As(err, &re) {
+		if u, perr := url.Parse(strings.TrimSuffix(re.URL, "?…")); perr == nil {
+			return u.Host
+		}
+	}
+	return ""
 }
 
 // method returns the HTTP method of the request a registry error answers,
@@ -602,7 +662,7 @@ func responseError(resp *http.Response) error {
 	b, _ := io.ReadAll(io.LimitReader(resp.Body, 1024))
 	u := ""
 	if resp.Request != nil {
-		u = resp.Request.URL.Redacted()
+		u = displayURL(resp.Request.URL)
 	}
 	m := ""
 	if resp.Request != nil {

@@ -192,7 +192,7 @@ func (t *Retry) RoundTrip(req *http.Request) (*http.Response, error) {
 		}
 		if time.Since(start)+wait > t.maxElapsed() {
 			if hasRA && t.Logf != nil {
-				t.Logf("not retrying %s %s: the registry asks to wait %v, beyond the %v budget", req.Method, req.URL.Redacted(), wait, t.maxElapsed())
+				t.Logf("not retrying %s %s: the registry asks to wait %v, beyond the %v budget", req.Method, displayURL(req.URL), wait, t.maxElapsed())
 			}
 			return resp, err
 		}
@@ -205,7 +205,7 @@ func (t *Retry) RoundTrip(req *http.Request) (*http.Response, error) {
 			req.Body = body
 		}
 		if t.Logf != nil {
-			t.Logf("retrying %s %s in %v (attempt %d): %s", req.Method, req.URL.Redacted(), wait.Round(time.Millisecond), attempt+1, describe(resp, err))
+			t.Logf("retrying %s %s in %v (attempt %d): %s", req.Method, displayURL(req.URL), wait.Round(time.Millisecond), attempt+1, describe(resp, err))
 		}
 		if t.Notef != nil && wait >= t.noteAfter() {
 			t.Notef("%s: %s; waiting %v before trying again", req.URL.Host, describe(resp, err), wait.Round(time.Second))
