@@ -6,7 +6,9 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"strconv"
 	"strings"
+	"unicode"
 
 	"github.com/opencontainers/go-digest"
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
@@ -238,7 +240,7 @@ func warnUnread(w io.Writer, t *lsTree) {
 			if what == "" {
 				what = n.Kind
 			}
-			fmt.Fprintf(w, "affix: warning: %s (%s %s): referrers not shown: %s\n", t.Reference, what, n.Digest, n.Error)
+			fmt.Fprintf(w, "affix: warning: %s (%s %s): referrers not shown: %s\n", t.Reference, what, n.Digest, printable(n.Error))
 		}
 		for _, c := range n.Children {
 			walk(c)
@@ -266,7 +268,7 @@ func printChildren(w io.Writer, nodes []*lsNode, indent string) {
 		if i == len(nodes)-1 {
 			branch, next = "└── ", "    "
 		}
-		fmt.Fprintf(w, "%s%s%s\n", indent, branch, describeNode(n))
+		fmt.Fprintf(w, "%s%s%s\n", indent, branch, printable(describeNode(n)))
 		printChildren(w, n.Children, indent+next)
 	}
 }
@@ -320,4 +322,23 @@ func countedList(items []string) string {
 		}
 	}
 	return strings.Join(order, ", ")
+}
+
+// printable returns s with every control character (an escape sequence
+// from a registry-written annotation, which could rewrite or forge lines
+// on a terminal) written as a Go escape, \x1b and the like.
+func printable(s string) string {
+	if !strings.ContainsFunc(s, unicode.IsControl) {
+		return s
+	}
+	var b strings.Builder
+	for _, r := range s {
+		if unicode.IsControl(r) {
+			q := strconv.QuoteRune(r)
+			b.WriteString(q[1 : len(q)-1])
+			continue
+		}
+		b.WriteRune(r)
+	}
+	return b.String()
 }
