@@ -171,9 +171,9 @@ func TestCountedList(t *testing.T) {
 func TestPrintable(t *testing.T) {
 	for in, want := range map[string]string{
 		"application/spdx+json  by affix-1": "application/spdx+json  by affix-1",
-		"gen\x1b[2K\r\x1b[1Aforged":        `gen\x1b[2K\r\x1b[1Aforged`,
-		"title\x1b]0;PWNED\a":              `title\x1b]0;PWNED\a`,
-		"ünïcode ✓":                        "ünïcode ✓",
+		"gen\x1b[2K\r\x1b[1Aforged":         `gen\x1b[2K\r\x1b[1Aforged`,
+		"title\x1b]0;PWNED\a":               `title\x1b]0;PWNED\a`,
+		"ünïcode ✓":                         "ünïcode ✓",
 	} {
 		if got := printable(in); got != want {
 			t.Errorf("printable(%q) = %q, want %q", in, got, want)
