@@ -54,7 +54,14 @@ func (o *attachOptions) openAttachTarget(ctx context.Context, g *globalOptions, 
 			l.Close()
 			return nil, err
 		}
-		// Before any scan: a layout it cannot write is known now.
+		// Before any scan: a layout it cannot write is known now, and
+		// one whose blob or ingest directories (or blobs) lead out of
+		// it through symbolic links is refused before anything is
+		// written through them.
+		if err := oci.CheckLayoutWrite(src.Path); err != nil {
+			l.Close()
+			return nil, err
+		}
 		for _, d := range []string{src.Path, filepath.Join(src.Path, ocispec.ImageBlobsDir, "sha256")} {
 			if _, err := os.Stat(d); err != nil {
 				continue // created when needed
@@ -114,7 +121,14 @@ func addLayoutReferrers(dir string, refs []exporter.Referrer) error {
 	defer unlock()
 	var idx ocispec.Index
 	p := filepath.Join(dir, ocispec.ImageIndexFile)
-	b, err := os.ReadFile(p)
+	// Through the directory's root: an index.json that became a link out
+	// of the layout is not read.
+	root, err := os.OpenRoot(dir)
+	if err != nil {
+		return err
+	}
+	b, err := root.ReadFile(ocispec.ImageIndexFile)
+	root.Close()
 	if err != nil {
 		return err
 	}

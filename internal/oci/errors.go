@@ -24,6 +24,12 @@ var (
 	ErrAmbiguous = errors.New("ambiguous platform selection")
 	// ErrInvalidSource means a source string is not of a known form.
 	ErrInvalidSource = errors.New("invalid source")
+	// ErrUnsafeLayout means a layout file is not a regular file inside the
+	// layout: a symbolic link (of the file or of a directory above it)
+	// leading out of the layout, a FIFO, a device or a directory. A layout
+	// is untrusted input; such a file is refused before it is read or
+	// written through.
+	ErrUnsafeLayout = errors.New("unsafe layout entry")
 	// ErrTooLarge means a manifest or index exceeds MaxManifestSize.
 	ErrTooLarge = errors.New("content too large")
 )

@@ -1,6 +1,7 @@
 package oci
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -102,6 +103,13 @@ func ParseSource(s string) (Source, error) {
 // Layout is a read-only OCI image layout in a directory or a tar archive.
 // Its Fetch verifies content against the descriptor as it is read. It is
 // safe for concurrent use.
+//
+// A layout is untrusted input. A directory's files are opened through an
+// os.Root: a symbolic link is followed only while it stays inside the
+// directory, and a blob (or oci-layout, index.json) must be a regular
+// file; anything else fails with ErrUnsafeLayout naming the file, before
+// any of it is read. An archive's blobs are its regular entries, read in
+// place.
 type Layout struct {
 	src   Source
 	fsys  fs.FS
@@ -137,7 +145,11 @@ func Open(ctx context.Context, s Source) (*Layout, error) {
 		if !fi.IsDir() {
 			return nil, fmt.Errorf("%s: not a directory (use oci-archive: for a tar): %w", s, ErrNotLayout)
 		}
-		l.fsys = os.DirFS(s.Path)
+		r, err := openRootFS(s.Path)
+		if err != nil {
+			return nil, fmt.Errorf("%s: %w", s, err)
+		}
+		l.fsys, l.close = r, r.Close
 	case SchemeArchive:
 		t, err := openTarFS(ctx, s.Path)
 		if err != nil {
@@ -292,33 +304,73 @@ func (l *Layout) Index() ocispec.Index { return l.index }
 func (l *Layout) Roots() []ocispec.Descriptor { return l.roots }
 
 // Fetch opens the blob desc names. Reading it to the end fails with
-// ErrDigestMismatch when the bytes do not match desc.
+// ErrDigestMismatch when the bytes do not match desc. A blob whose file
+// size differs from desc's fails at once, and one of at most
+// MaxManifestSize bytes is verified before Fetch returns: none of its
+// bytes reach the caller (a registry being pushed to) unless they are the
+// blob's. A blob that is not a regular file inside the layout fails with
+// ErrUnsafeLayout.
 func (l *Layout) Fetch(_ context.Context, desc ocispec.Descriptor) (io.ReadCloser, error) {
-	if err := desc.Digest.Validate(); err != nil {
-		return nil, fmt.Errorf("%s: digest %q: %w", l.src, desc.Digest, err)
+	p, err := l.blobPath(desc)
+	if err != nil {
+		return nil, err
 	}
-	p := path.Join(ocispec.ImageBlobsDir, desc.Digest.Algorithm().String(), desc.Digest.Encoded())
 	f, err := l.fsys.Open(p)
 	if err != nil {
-		if errors.Is(err, fs.ErrNotExist) {
-			return nil, fmt.Errorf("%s: %s (%s): %w", l.src, desc.Digest, desc.MediaType, ErrBlobNotFound)
-		}
+		return nil, l.blobErr(desc, err)
+	}
+	fi, err := f.Stat()
+	if err != nil {
+		f.Close()
 		return nil, fmt.Errorf("%s: %w", l.src, err)
+	}
+	if fi.Size() != desc.Size {
+		f.Close()
+		return nil, fmt.Errorf("%s: %s: %s is %d bytes, its descriptor declares %d: %w", l.src, desc.Digest, p, fi.Size(), desc.Size, ErrDigestMismatch)
+	}
+	if desc.Size <= MaxManifestSize {
+		defer f.Close()
+		b, err := io.ReadAll(VerifyReader(f, desc))
+		if err != nil {
+			return nil, fmt.Errorf("%s: %w", l.src, err)
+		}
+		return io.NopCloser(bytes.NewReader(b)), nil
 	}
 	return &verifiedFile{Reader: VerifyReader(f, desc), c: f, src: l.src}, nil
 }
 
-// Exists reports whether the layout holds the blob desc names.
-func (l *Layout) Exists(_ context.Context, desc ocispec.Descriptor) (bool, error) {
+// blobPath returns the path of desc's blob in the layout.
+func (l *Layout) blobPath(desc ocispec.Descriptor) (string, error) {
 	if err := desc.Digest.Validate(); err != nil {
-		return false, fmt.Errorf("%s: digest %q: %w", l.src, desc.Digest, err)
+		return "", fmt.Errorf("%s: digest %q: %w", l.src, desc.Digest, err)
 	}
-	p := path.Join(ocispec.ImageBlobsDir, desc.Digest.Algorithm().String(), desc.Digest.Encoded())
-	_, err := fs.Stat(l.fsys, p)
+	return path.Join(ocispec.ImageBlobsDir, desc.Digest.Algorithm().String(), desc.Digest.Encoded()), nil
+}
+
+// blobErr wraps err, from opening desc's blob, naming the layout.
+func (l *Layout) blobErr(desc ocispec.Descriptor, err error) error {
+	if errors.Is(err, fs.ErrNotExist) {
+		return fmt.Errorf("%s: %s (%s): %w", l.src, desc.Digest, desc.MediaType, ErrBlobNotFound)
+	}
+	return fmt.Errorf("%s: %w", l.src, err)
+}
+
+// Exists reports whether the layout holds the blob desc names. A blob
+// that is not a regular file inside the layout is an error
+// (ErrUnsafeLayout).
+func (l *Layout) Exists(_ context.Context, desc ocispec.Descriptor) (bool, error) {
+	p, err := l.blobPath(desc)
+	if err != nil {
+		return false, err
+	}
+	_, err = fs.Stat(l.fsys, p)
 	if errors.Is(err, fs.ErrNotExist) {
 		return false, nil
 	}
-	return err == nil, err
+	if err != nil {
+		return false, l.blobErr(desc, err)
+	}
+	return true, nil
 }
 
 // Close releases the layout.

@@ -1,0 +1,122 @@
+package oci
+
+import (
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"strings"
+)
+
+// rootFS is the read-only fs.FS of a layout directory, opened through an
+// os.Root: a symbolic link is followed only while it stays inside the
+// layout (a layout's blobs may link to each other), and a name opens only
+// a regular file. A layout is untrusted input: a blob that links to the
+// user's ~/.ssh/id_rsa would otherwise be read, and pushed, as the blob's
+// content before its digest is found wrong, and a FIFO or device as a blob
+// would hang the read.
+type rootFS struct {
+	root *os.Root
+}
+
+func openRootFS(dir string) (*rootFS, error) {
+	r, err := os.OpenRoot(dir)
+	if err != nil {
+		return nil, err
+	}
+	return &rootFS{root: r}, nil
+}
+
+// Close closes the root.
+func (r *rootFS) Close() error { return r.root.Close() }
+
+// Open implements fs.FS: it opens name when it is a regular file inside
+// the layout, else fails with ErrUnsafeLayout (fs.ErrNotExist when it is
+// missing).
+func (r *rootFS) Open(name string) (fs.File, error) {
+	if _, err := r.Stat(name); err != nil {
+		return nil, err
+	}
+	// Non-blocking: a FIFO put in its place since the Stat does not
+	// block the open; the Stat of the open file then refuses it.
+	f, err := r.root.OpenFile(name, os.O_RDONLY|oNonblock, 0)
+	if err != nil {
+		return nil, r.pathErr("open", name, err)
+	}
+	fi, err := f.Stat()
+	if err != nil {
+		f.Close()
+		return nil, err
+	}
+	if !fi.Mode().IsRegular() {
+		f.Close()
+		return nil, notRegular(name, fi)
+	}
+	return f, nil
+}
+
+// Stat implements fs.StatFS, with Open's rules: name must be a regular
+// file inside the layout.
+func (r *rootFS) Stat(name string) (fs.FileInfo, error) {
+	fi, err := r.root.Stat(name)
+	if err != nil {
+		return nil, r.pathErr("stat", name, err)
+	}
+	if !fi.Mode().IsRegular() {
+		return nil, notRegular(name, fi)
+	}
+	return fi, nil
+}
+
+// pathErr returns err, from opening name through the root, as
+// ErrUnsafeLayout naming the symbolic link when the name goes through one
+// that leads out of the layout (or that loops).
+func (r *rootFS) pathErr(op, name string, err error) error {
+	if errors.Is(err, fs.ErrNotExist) || errors.Is(err, fs.ErrPermission) {
+		return err
+	}
+	if link := r.firstSymlink(name); link != "" {
+		target, _ := r.root.Readlink(link)
+		if link == name {
+			return &fs.PathError{Op: op, Path: name, Err: fmt.Errorf("a symbolic link to %s, out of the layout: %w", target, ErrUnsafeLayout)}
+		}
+		return &fs.PathError{Op: op, Path: name, Err: fmt.Errorf("through symbolic link %s to %s, out of the layout: %w", link, target, ErrUnsafeLayout)}
+	}
+	return err
+}
+
+// firstSymlink returns the first element of name's path that is a
+// symbolic link, or "".
+func (r *rootFS) firstSymlink(name string) string {
+	parts := strings.Split(name, "/")
+	for i := range parts {
+		p := strings.Join(parts[:i+1], "/")
+		fi, err := r.root.Lstat(p)
+		if err != nil {
+			return ""
+		}
+		if fi.Mode()&fs.ModeSymlink != 0 {
+			return p
+		}
+	}
+	return ""
+}
+
+// notRegular is the error for name, which fi describes, not being a
+// regular file.
+func notRegular(name string, fi fs.FileInfo) error {
+	what := "not a regular file"
+	switch m := fi.Mode(); {
+	case m.IsDir():
+		what = "a directory"
+	case m&fs.ModeNamedPipe != 0:
+		what = "a named pipe (FIFO)"
+	case m&fs.ModeSocket != 0:
+		what = "a socket"
+	case m&fs.ModeDevice != 0:
+		what = "a device"
+	}
+	return &fs.PathError{Op: "open", Path: name, Err: fmt.Errorf("%s, not a regular file: %w", what, ErrUnsafeLayout)}
+}
+
+var _ fs.StatFS = (*rootFS)(nil)
