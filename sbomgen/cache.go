@@ -5,7 +5,10 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
+	"errors"
 	"fmt"
+	"io"
+	"io/fs"
 	"os"
 	"path/filepath"
 
@@ -87,6 +90,14 @@ func executableStamp() (string, error) {
 // header line, then the document; the header carries the document's digest,
 // so a damaged entry is detected and ignored (and rewritten by the next
 // scan). Files are written to a temporary name and renamed into place.
+//
+// An entry consistent with itself is trusted: whoever can write the cache
+// can forge the SBOM affix publishes for an image. So directories are
+// created 0700 and files 0600, and on unix the cache is skipped, as an
+// unwritable one is, while its directory does not belong to the effective
+// user or is writable by group or others (a shared or group-writable
+// cache); an entry file that does not belong to the user, or is writable
+// by others, is ignored.
 type cache struct {
 	dir  string
 	base string // must exist before anything is created beneath it (the default root's parent); "" for no check
@@ -106,9 +117,26 @@ func (c *cache) path(key string, f Format) string {
 	return filepath.Join(c.dir, key[:2], key+f.Ext())
 }
 
-// get returns the cached document for key, if there is an intact one.
+// trusted reports whether the cache directory, when it exists, is one
+// only the effective user can write (checkCacheOwner).
+func (c *cache) trusted() error {
+	fi, err := os.Stat(c.dir)
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil
+	}
+	if err != nil {
+		return fmt.Errorf("sbom cache: %w", err)
+	}
+	return checkCacheOwner(c.dir, fi)
+}
+
+// get returns the cached document for key, if there is an intact one in
+// a trusted cache.
 func (c *cache) get(key string, f Format) ([]byte, map[string]int, bool) {
-	b, err := os.ReadFile(c.path(key, f))
+	if c.trusted() != nil {
+		return nil, nil, false
+	}
+	b, err := readOwned(c.path(key, f))
 	if err != nil {
 		return nil, nil, false
 	}
@@ -127,6 +155,26 @@ func (c *cache) get(key string, f Format) ([]byte, map[string]int, bool) {
 		h.Packages = map[string]int{}
 	}
 	return data, h.Packages, true
+}
+
+// readOwned reads the file p when checkCacheOwner accepts it.
+func readOwned(p string) ([]byte, error) {
+	f, err := os.Open(p)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	fi, err := f.Stat()
+	if err != nil {
+		return nil, err
+	}
+	if !fi.Mode().IsRegular() {
+		return nil, fmt.Errorf("sbom cache: %s is not a regular file", p)
+	}
+	if err := checkCacheOwner(p, fi); err != nil {
+		return nil, err
+	}
+	return io.ReadAll(f)
 }
 
 // getAll returns the documents for keys (one per format), or false unless
@@ -161,8 +209,15 @@ func (c *cache) put(key string, f Format, data []byte, pkgs map[string]int) (err
 			return fmt.Errorf("sbom cache: not creating %s: %s is not a directory", c.dir, c.base)
 		}
 	}
-	if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
+	if err := c.trusted(); err != nil {
+		return err
+	}
+	if err := os.MkdirAll(filepath.Dir(p), 0o700); err != nil {
 		return fmt.Errorf("sbom cache: %w", err)
+	}
+	// Made by someone else since the check: not written to.
+	if err := c.trusted(); err != nil {
+		return err
 	}
 	tmp, err := os.CreateTemp(filepath.Dir(p), ".tmp-*")
 	if err != nil {
@@ -180,7 +235,7 @@ func (c *cache) put(key string, f Format, data []byte, pkgs map[string]int) (err
 	if _, err := tmp.Write(data); err != nil {
 		return fmt.Errorf("sbom cache: %w", err)
 	}
-	if err := tmp.Chmod(0o644); err != nil {
+	if err := tmp.Chmod(0o600); err != nil {
 		return fmt.Errorf("sbom cache: %w", err)
 	}
 	if err := tmp.Close(); err != nil {

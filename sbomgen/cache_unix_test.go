@@ -1,0 +1,113 @@
+//go:build unix
+
+package sbomgen
+
+import (
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+// TestSbomCacheOwner: entries are written 0600 in directories made 0700;
+// a cache directory that another user owns, or that group or others can
+// write, is neither read nor written (a valid entry in it is a miss), and
+// an entry file that is writable by others or is someone else's is
+// ignored.
+func TestSbomCacheOwner(t *testing.T) {
+	key := strings.Repeat("ab", 32)
+	doc := []byte("{}\n")
+	fresh := func(t *testing.T) *cache {
+		t.Helper()
+		c := &cache{dir: filepath.Join(t.TempDir(), "affix", "sbom")}
+		if err := c.put(key, SPDXJSON, doc, nil); err != nil {
+			t.Fatal(err)
+		}
+		return c
+	}
+	t.Run("modes", func(t *testing.T) {
+		c := fresh(t)
+		p := c.path(key, SPDXJSON)
+		for _, d := range []string{filepath.Dir(c.dir), c.dir, filepath.Dir(p)} {
+			fi, err := os.Stat(d)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if fi.Mode().Perm()&0o077 != 0 {
+				t.Errorf("%s: mode %v, want 0700", d, fi.Mode().Perm())
+			}
+		}
+		fi, err := os.Stat(p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if fi.Mode().Perm() != 0o600 {
+			t.Errorf("%s: mode %v, want 0600", p, fi.Mode().Perm())
+		}
+		if _, _, ok := c.get(key, SPDXJSON); !ok {
+			t.Error("entry not read back")
+		}
+	})
+	tests := []struct {
+		name  string
+		edit  func(t *testing.T, c *cache)
+		why   string // what put says; "" when put still works
+		root  bool   // needs root (chown)
+		entry bool   // only the entry is refused
+	}{
+		{"an older cache, 0755 and 0644", func(t *testing.T, c *cache) {
+			chmod(t, c.dir, 0o755)
+			chmod(t, filepath.Dir(c.path(key, SPDXJSON)), 0o755)
+			chmod(t, c.path(key, SPDXJSON), 0o644)
+		}, "", false, false},
+		{"group-writable directory", func(t *testing.T, c *cache) { chmod(t, c.dir, 0o770) }, "writable by group or others", false, false},
+		{"world-writable directory", func(t *testing.T, c *cache) { chmod(t, c.dir, 0o1777) }, "writable by group or others", false, false},
+		{"group-writable entry", func(t *testing.T, c *cache) { chmod(t, c.path(key, SPDXJSON), 0o660) }, "", false, true},
+		{"directory of another user", func(t *testing.T, c *cache) { chown(t, c.dir) }, "belongs to uid", true, false},
+		{"entry of another user", func(t *testing.T, c *cache) { chown(t, c.path(key, SPDXJSON)) }, "", true, true},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			if tt.root && os.Geteuid() != 0 {
+				t.Skip("chown needs root")
+			}
+			c := fresh(t)
+			tt.edit(t, c)
+			_, _, ok := c.get(key, SPDXJSON)
+			if want := tt.why == "" && !tt.entry; ok != want {
+				t.Errorf("get hit %v, want %v", ok, want)
+			}
+			other := strings.Repeat("cd", 32)
+			err := c.put(other, SPDXJSON, doc, nil)
+			switch {
+			case tt.why == "" && err != nil:
+				t.Errorf("put: %v", err)
+			case tt.why != "" && (err == nil || !strings.Contains(err.Error(), tt.why) || !strings.Contains(err.Error(), c.dir)):
+				t.Errorf("put: %v, want an error naming %s saying %q", err, c.dir, tt.why)
+			}
+			if tt.why != "" {
+				if _, err := os.Stat(c.path(other, SPDXJSON)); !os.IsNotExist(err) {
+					t.Errorf("put wrote into an untrusted cache (%v)", err)
+				}
+			}
+		})
+	}
+}
+
+func chmod(t *testing.T, p string, m os.FileMode) {
+	t.Helper()
+	if m&0o1000 != 0 {
+		m = m&0o777 | os.ModeSticky
+	}
+	if err := os.Chmod(p, m); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// chown gives p to nobody (65534).
+func chown(t *testing.T, p string) {
+	t.Helper()
+	if err := os.Chown(p, 65534, 65534); err != nil {
+		t.Fatal(err)
+	}
+}
