@@ -3,6 +3,7 @@
 package sbomgen
 
 import (
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -108,6 +109,29 @@ func chmod(t *testing.T, p string, m os.FileMode) {
 func chown(t *testing.T, p string) {
 	t.Helper()
 	if err := os.Chown(p, 65534, 65534); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// TestSbomCacheLogf: a cache others can write is not used, and Logf says
+// why; nil Logf stays quiet.
+func TestSbomCacheLogf(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "shared")
+	if err := os.MkdirAll(dir, 0o777); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Chmod(dir, 0o777); err != nil {
+		t.Fatal(err)
+	}
+	var said []string
+	logf := func(format string, args ...any) { said = append(said, fmt.Sprintf(format, args...)) }
+	if _, err := New(Options{CacheDir: dir, Logf: logf}); err != nil {
+		t.Fatal(err)
+	}
+	if len(said) != 1 || !strings.Contains(said[0], "writable by group or others") || !strings.Contains(said[0], "not using it") {
+		t.Errorf("Logf was told %q; want why the cache is not used", said)
+	}
+	if _, err := New(Options{CacheDir: dir}); err != nil {
 		t.Fatal(err)
 	}
 }

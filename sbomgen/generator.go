@@ -72,6 +72,10 @@ type Options struct {
 	CacheDir string
 	// NoCache neither reads nor writes the cache.
 	NoCache bool
+	// Logf, if set, is told why the cache is not used when it is not
+	// (a directory others can write, one that cannot be created) and
+	// why an entry was not written. Nil means quiet.
+	Logf func(format string, args ...any)
 	// Concurrency bounds how many images are scanned at once, across all
 	// calls on the Generator. Zero means DefaultConcurrency.
 	Concurrency int
@@ -201,11 +205,17 @@ func New(opts Options) (*Generator, error) {
 	if !opts.NoCache {
 		if dir, base := cacheDir(opts.CacheDir); dir != "" {
 			g.cache = &cache{dir: dir, base: base}
+			if err := g.cache.trusted(); err != nil && opts.Logf != nil {
+				opts.Logf("%v: not using it", err)
+			}
 			if !version.Get().Exact() {
 				stamp, err := executableStamp()
 				if err != nil {
 					// Which binary wrote an entry cannot be told: cache nothing.
 					g.cache = nil
+					if opts.Logf != nil {
+						opts.Logf("sbom cache: not used: this binary cannot be identified: %v", err)
+					}
 				}
 				g.binary = stamp
 			}
@@ -309,7 +319,9 @@ func (g *Generator) Image(ctx context.Context, f oci.Fetcher, manifest ocispec.D
 		res.Documents = append(res.Documents, Document{Format: fm, MediaType: fm.MediaType(), Data: data})
 		if g.cache != nil {
 			// A cache that cannot be written only costs the next run a scan.
-			_ = g.cache.put(keys[i], fm, data, res.Packages)
+			if err := g.cache.put(keys[i], fm, data, res.Packages); err != nil && g.opts.Logf != nil {
+				g.opts.Logf("%v", err)
+			}
 		}
 	}
 	return res, nil

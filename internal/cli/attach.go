@@ -141,7 +141,7 @@ func attachScan(cmd *cobra.Command, g *globalOptions, refStr string, o attachOpt
 	if name == "" {
 		name = at.name
 	}
-	gen, err := sbomgen.New(sbomgen.Options{Formats: docFormats(formats), Name: name, NoCache: o.noCache})
+	gen, err := sbomgen.New(sbomgen.Options{Formats: docFormats(formats), Name: name, NoCache: o.noCache, Logf: debugf(g, cmd.ErrOrStderr())})
 	if err != nil {
 		return err
 	}

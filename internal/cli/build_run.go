@@ -131,6 +131,7 @@ func build(cmd *cobra.Command, g *globalOptions, contextDir string, o buildOptio
 			// argument, or BuildKit's for SOURCE_DATE_EPOCH=context).
 			CreatedFromImage: true,
 			NoCache:          o.noSBOMCache,
+			Logf:             debugf(g, stderr),
 		})
 		if err != nil {
 			return err

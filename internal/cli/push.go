@@ -139,7 +139,7 @@ func push(cmd *cobra.Command, g *globalOptions, source, refStr string, o pushOpt
 	}
 	var gen *sbomgen.Generator
 	if !o.noSBOM && o.sbom {
-		if gen, err = sbomgen.New(sbomgen.Options{Formats: docFormats(formats), Name: name, NoCache: o.noCache}); err != nil {
+		if gen, err = sbomgen.New(sbomgen.Options{Formats: docFormats(formats), Name: name, NoCache: o.noCache, Logf: debugf(g, cmd.ErrOrStderr())}); err != nil {
 			return err
 		}
 	}

@@ -208,6 +208,7 @@ func runSBOM(cmd *cobra.Command, g *globalOptions, source string, o sbomOptions)
 		Name:        name,
 		NoCache:     o.noCache,
 		Concurrency: o.concurrency,
+		Logf:        debugf(g, cmd.ErrOrStderr()),
 	})
 	if err != nil {
 		return err
