@@ -9,6 +9,7 @@ import (
 	"os"
 	"path/filepath"
 	"strconv"
+	"sync"
 	"time"
 
 	"github.com/affix-oci/affix/internal/oci"
@@ -68,15 +69,15 @@ func Build(ctx context.Context, opts Options) (_ *Result, err error) {
 			}
 		}
 	}()
-	eg, ectx := errgroup.WithContext(ctx)
+	// Every node is checked, none cancelled by another's failure, so that
+	// the error names each builder that does not answer, not the first.
+	errs := make([]error, len(p.groups))
+	var wg sync.WaitGroup
 	for i, g := range p.groups {
-		eg.Go(func() error {
-			c, err := connect(ectx, g.node, p)
-			clients[i] = c
-			return err
-		})
+		wg.Go(func() { clients[i], errs[i] = connect(ctx, g.node, p) })
 	}
-	if err := eg.Wait(); err != nil {
+	wg.Wait()
+	if err := errors.Join(errs...); err != nil {
 		return nil, err
 	}
 	out, cleanup, err := prepareOutput(p.output)
@@ -110,7 +111,7 @@ func Build(ctx context.Context, opts Options) (_ *Result, err error) {
 	parts := make([]string, len(p.groups))
 	tmp := filepath.Join(out, ".affix-parts")
 	defer os.RemoveAll(tmp)
-	eg, ectx = errgroup.WithContext(ctx)
+	eg, ectx := errgroup.WithContext(ctx)
 	for i, g := range p.groups {
 		parts[i] = filepath.Join(tmp, strconv.Itoa(i))
 		eg.Go(func() error {

@@ -151,7 +151,6 @@ func TestProgressFeedPrefix(t *testing.T) {
 func TestBuildUnreachable(t *testing.T) {
 	for _, addr := range []string{"unix:///nonexistent/affix-test/buildkitd.sock", "tcp://127.0.0.1:1"} {
 		t.Run(addr, func(t *testing.T) {
-			start := time.Now()
 			_, err := Build(t.Context(), Options{ContextDir: testContext(t), Builder: addr, Output: t.TempDir(), ConnectTimeout: 20 * time.Second})
 			if !errors.Is(err, ErrUnreachable) {
 				t.Fatalf("err = %v, want ErrUnreachable", err)
@@ -159,19 +158,17 @@ func TestBuildUnreachable(t *testing.T) {
 			if !strings.Contains(err.Error(), addr) {
 				t.Errorf("error does not name the address: %v", err)
 			}
-			if d := time.Since(start); d > 10*time.Second {
-				t.Errorf("took %s to fail; want fail-fast", d)
-			}
 		})
 	}
-	t.Run("one of two nodes", func(t *testing.T) {
+	// Every node that does not answer is named, not only the first.
+	t.Run("both of two nodes", func(t *testing.T) {
 		_, err := Build(t.Context(), Options{
 			ContextDir: testContext(t),
 			Nodes:      []string{"linux/amd64=unix:///nonexistent/a.sock", "linux/arm64=unix:///nonexistent/b.sock"},
 			Output:     t.TempDir(),
 		})
-		if !errors.Is(err, ErrUnreachable) || !strings.Contains(err.Error(), "unix:///nonexistent/") {
-			t.Fatalf("err = %v", err)
+		if !errors.Is(err, ErrUnreachable) || !strings.Contains(err.Error(), "unix:///nonexistent/a.sock") || !strings.Contains(err.Error(), "unix:///nonexistent/b.sock") {
+			t.Fatalf("err = %v, want both nodes named", err)
 		}
 	})
 }
