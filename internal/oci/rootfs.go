@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io/fs"
 	"os"
+	"path/filepath"
 	"strings"
 )
 
@@ -69,37 +70,47 @@ func (r *rootFS) Stat(name string) (fs.FileInfo, error) {
 }
 
 // pathErr returns err, from opening name through the root, as
-// ErrUnsafeLayout naming the symbolic link when the name goes through one
-// that leads out of the layout (or that loops).
+// ErrUnsafeLayout naming the symbolic link in name's path that the root
+// would not follow: one leading out of the layout, an absolute one (a root
+// follows none), or one that loops. Any other error is returned as it is.
 func (r *rootFS) pathErr(op, name string, err error) error {
 	if errors.Is(err, fs.ErrNotExist) || errors.Is(err, fs.ErrPermission) {
 		return err
 	}
-	if link := r.firstSymlink(name); link != "" {
-		target, _ := r.root.Readlink(link)
-		if link == name {
-			return &fs.PathError{Op: op, Path: name, Err: fmt.Errorf("a symbolic link to %s, out of the layout: %w", target, ErrUnsafeLayout)}
-		}
-		return &fs.PathError{Op: op, Path: name, Err: fmt.Errorf("through symbolic link %s to %s, out of the layout: %w", link, target, ErrUnsafeLayout)}
+	link, target := r.unfollowedLink(name)
+	if link == "" {
+		return err
 	}
-	return err
+	what := "a symbolic link to " + target + ", out of the layout"
+	if filepath.IsAbs(target) {
+		what = "an absolute symbolic link to " + target + " (a layout's links are followed only when relative and inside it)"
+	}
+	if link != name {
+		what = "through " + link + ", " + what
+	}
+	return &fs.PathError{Op: op, Path: name, Err: fmt.Errorf("%s: %w", what, ErrUnsafeLayout)}
 }
 
-// firstSymlink returns the first element of name's path that is a
-// symbolic link, or "".
-func (r *rootFS) firstSymlink(name string) string {
+// unfollowedLink returns the first element of name's path that is a
+// symbolic link the root does not resolve (it fails for another reason
+// than a missing target), and the link's target; "" when there is none.
+func (r *rootFS) unfollowedLink(name string) (link, target string) {
 	parts := strings.Split(name, "/")
 	for i := range parts {
 		p := strings.Join(parts[:i+1], "/")
 		fi, err := r.root.Lstat(p)
 		if err != nil {
-			return ""
+			return "", ""
 		}
-		if fi.Mode()&fs.ModeSymlink != 0 {
-			return p
+		if fi.Mode()&fs.ModeSymlink == 0 {
+			continue
+		}
+		if _, err := r.root.Stat(p); err != nil && !errors.Is(err, fs.ErrNotExist) {
+			t, _ := r.root.Readlink(p)
+			return p, t
 		}
 	}
-	return ""
+	return "", ""
 }
 
 // notRegular is the error for name, which fi describes, not being a

@@ -77,6 +77,26 @@ func TestLayoutUnsafeEntries(t *testing.T) {
 			symlink(t, filepath.Join(out, "sha256"), filepath.Join(dir, "blobs", "sha256"))
 			return m
 		}, oci.ErrUnsafeLayout, "blobs/sha256"},
+		// A relative link inside the layout is followed; a later link
+		// out of it is the one named.
+		{"blob directory links inside, blob out", func(t *testing.T, dir string, m ocispec.Descriptor) ocispec.Descriptor {
+			if err := os.Rename(filepath.Join(dir, "blobs"), filepath.Join(dir, "realblobs")); err != nil {
+				t.Fatal(err)
+			}
+			symlink(t, "realblobs", filepath.Join(dir, "blobs"))
+			symlink(t, secretPath, blobFile(dir, evil.Digest))
+			return evil
+		}, oci.ErrUnsafeLayout, "blobs/sha256/" + evil.Digest.Encoded() + ": an absolute symbolic link to " + secretPath},
+		// A root follows no absolute link, even one into the layout: the
+		// error says so rather than "out of the layout".
+		{"absolute link inside", func(t *testing.T, dir string, m ocispec.Descriptor) ocispec.Descriptor {
+			p := blobFile(dir, m.Digest)
+			if err := os.Rename(p, filepath.Join(dir, "moved")); err != nil {
+				t.Fatal(err)
+			}
+			symlink(t, filepath.Join(dir, "moved"), p)
+			return m
+		}, oci.ErrUnsafeLayout, "(a layout's links are followed only when relative and inside it)"},
 		{"FIFO blob", func(t *testing.T, dir string, m ocispec.Descriptor) ocispec.Descriptor {
 			p := blobFile(dir, m.Digest)
 			if err := os.Remove(p); err != nil {
