@@ -311,38 +311,36 @@ func displayURL(u *url.URL) string {
 	return s
 }
 
-// scrubURLs replaces the URLs that oras-go's and net/http's errors in err
-// carry by their displayURL, so that the error's text holds no query.
-func scrubURLs(err error) {
-	var er *errcode.ErrorResponse
-	if errors.As(err, &er) && er.URL != nil {
-		u := *er.URL
-		u.RawQuery, u.ForceQuery = "", false
-		er.URL = &u
+// queryRE matches a URL's query in an error's text.
+var queryRE = regexp.MustCompile(`(https?://[^\s"?]+)\?[^\s"]*`)
+
+// scrubbedError is an error whose text shows URLs without their query
+// (displayURL); its chain is err's. The error values inside are not
+// changed: oras-go shares some (a failed token fetch) between goroutines.
+type scrubbedError struct{ err error }
+
+func (e *scrubbedError) Error() string { return queryRE.ReplaceAllString(e.err.Error(), "$1?…") }
+func (e *scrubbedError) Unwrap() error { return e.err }
+
+// scrub returns err with URL queries removed from its text, nil for nil.
+func scrub(err error) error {
+	if err == nil {
+		return nil
 	}
-	var ue *url.Error
-	if errors.As(err, &ue) {
-		if u, perr := url.Parse(ue.URL); perr == nil {
-			ue.URL = displayURL(u)
-		}
-	}
+	return &scrubbedError{err}
 }
 
 // wrap adds what was being done, and maps registry status errors (of
 // oras-go and of responseError) to the package's sentinels, with a hint at
 // the usual cause when there is one.
 func (r *Remote) wrap(what string, err error) error {
-	scrubURLs(err)
+	return scrub(r.explain(what, err))
+}
+
+// explain is wrap before the URLs in the text lose their query.
+func (r *Remote) explain(what string, err error) error {
 	if errors.Is(err, auth.ErrBasicCredentialNotFound) {
 		return fmt.Errorf("%s: %s: no credentials (docker login, or DOCKER_CONFIG): %w: %w", r.Name(), what, ErrUnauthorized, err)
-	}
-	if s := status(err); s == http.StatusUnauthorized || s == http.StatusForbidden {
-		if h := errHost(err); h != "" && !strings.EqualFold(h, r.ref.Host()) {
-			// Storage the registry redirected to (a pre-signed URL that
-			// expired, a bucket policy): the registry's credentials are
-			// not what it refused.
-			return fmt.Errorf("%s: %s: %s, where the registry redirected, refused it: %w", r.Name(), what, h, err)
-		}
 	}
 	switch status(err) {
 	case http.StatusUnauthorized:
@@ -360,22 +358,6 @@ func (r *Remote) wrap(what string, err error) error {
 		return fmt.Errorf("%s: %s: %w (%s)", r.Name(), what, err, hint)
 	}
 	return fmt.Errorf("%s: %s: %w", r.Name(), what, err)
-}
-
-// errHost returns the host of the request a registry error answers, ""
-// if unknown.
-func errHost(err error) string {
-	var er *errcode.ErrorResponse
-	if errors.As(err, &er) && er.URL != nil {
-		return er.URL.Host
-	}
-	var re *ResponseError
-	if errors.As(err, &re) {
-		if u, perr := url.Parse(strings.TrimSuffix(re.URL, "?…")); perr == nil {
-			return u.Host
-		}
-	}
-	return ""
 }
 
 // method returns the HTTP method of the request a registry error answers,

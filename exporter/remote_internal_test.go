@@ -1,8 +1,15 @@
 package exporter
 
 import (
+	"errors"
+	"fmt"
 	"net/url"
+	"strings"
+	"sync"
 	"testing"
+
+	"oras.land/oras-go/v2/registry"
+	"oras.land/oras-go/v2/registry/remote/errcode"
 )
 
 // TestNextLink: a referrers page's next link is followed only on the
@@ -27,5 +34,30 @@ func TestNextLink(t *testing.T) {
 		if (err != nil) != tt.err || got != tt.want {
 			t.Errorf("nextLink(%q) = %q, %v; want %q, error %v", tt.header, got, err, tt.want, tt.err)
 		}
+	}
+}
+
+// TestWrapLeavesErrorsAlone: wrap removes URL queries from the text it
+// returns without changing the error values it wraps (oras-go shares a
+// failed token fetch's error between goroutines), and keeps the chain.
+func TestWrapLeavesErrorsAlone(t *testing.T) {
+	u, _ := url.Parse("https://auth.example.com/token?scope=repository:app:pull&service=reg")
+	shared := &errcode.ErrorResponse{Method: "GET", URL: u, StatusCode: 401}
+	r := &Remote{ref: registry.Reference{Registry: "registry.example.com", Repository: "app"}}
+	var wg sync.WaitGroup
+	for range 8 {
+		wg.Go(func() {
+			err := r.wrap("reading tag v1", fmt.Errorf("GET %q: %w", "https://registry.example.com/v2/app/manifests/v1?x=1", shared))
+			if strings.Contains(err.Error(), "scope=") || strings.Contains(err.Error(), "x=1") {
+				t.Errorf("query in %q", err)
+			}
+			if !errors.Is(err, ErrUnauthorized) || !strings.Contains(err.Error(), "check the credentials for registry.example.com") {
+				t.Errorf("a token server's 401: %v, want the credentials hint and ErrUnauthorized", err)
+			}
+		})
+	}
+	wg.Wait()
+	if shared.URL.RawQuery == "" {
+		t.Errorf("wrap changed the shared error's URL")
 	}
 }

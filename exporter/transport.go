@@ -222,7 +222,7 @@ func (t *Retry) RoundTrip(req *http.Request) (*http.Response, error) {
 
 func describe(resp *http.Response, err error) string {
 	if err != nil {
-		return err.Error()
+		return scrub(err).Error()
 	}
 	return resp.Status
 }
