@@ -18,7 +18,8 @@ func checkCacheOwner(name string, fi fs.FileInfo) error {
 	if !ok {
 		return nil
 	}
-	if uid := os.Geteuid(); int(st.Uid) != uid {
+	// Root's may be read too: root can write anything the user can read.
+	if uid := os.Geteuid(); int(st.Uid) != uid && st.Uid != 0 {
 		return fmt.Errorf("sbom cache: %s belongs to uid %d, not to %d", name, st.Uid, uid)
 	}
 	if fi.Mode().Perm()&0o022 != 0 {

@@ -240,7 +240,7 @@ func warnUnread(w io.Writer, t *lsTree) {
 			if what == "" {
 				what = n.Kind
 			}
-			fmt.Fprintf(w, "affix: warning: %s (%s %s): referrers not shown: %s\n", t.Reference, what, n.Digest, printable(n.Error))
+			fmt.Fprintf(w, "affix: warning: %s (%s %s): referrers not shown: %s\n", t.Reference, printable(what), n.Digest, printable(n.Error))
 		}
 		for _, c := range n.Children {
 			walk(c)
@@ -324,16 +324,17 @@ func countedList(items []string) string {
 	return strings.Join(order, ", ")
 }
 
-// printable returns s with every control character (an escape sequence
-// from a registry-written annotation, which could rewrite or forge lines
-// on a terminal) written as a Go escape, \x1b and the like.
+// printable returns s with every control or format character (an escape
+// sequence from a registry-written annotation, which could rewrite or
+// forge lines on a terminal, or a right-to-left override that reorders
+// them) written as a Go escape, \x1b and the like.
 func printable(s string) string {
-	if !strings.ContainsFunc(s, unicode.IsControl) {
+	if !strings.ContainsFunc(s, unprintable) {
 		return s
 	}
 	var b strings.Builder
 	for _, r := range s {
-		if unicode.IsControl(r) {
+		if unprintable(r) {
 			q := strconv.QuoteRune(r)
 			b.WriteString(q[1 : len(q)-1])
 			continue
@@ -342,3 +343,6 @@ func printable(s string) string {
 	}
 	return b.String()
 }
+
+// unprintable reports whether r is a control or format (Cf) character.
+func unprintable(r rune) bool { return unicode.IsControl(r) || unicode.Is(unicode.Cf, r) }

@@ -174,6 +174,7 @@ func TestPrintable(t *testing.T) {
 		"gen\x1b[2K\r\x1b[1Aforged":         `gen\x1b[2K\r\x1b[1Aforged`,
 		"title\x1b]0;PWNED\a":               `title\x1b]0;PWNED\a`,
 		"ünïcode ✓":                         "ünïcode ✓",
+		"sbom\u202egpj.exe":                 `sbom\u202egpj.exe`,
 	} {
 		if got := printable(in); got != want {
 			t.Errorf("printable(%q) = %q, want %q", in, got, want)
