@@ -20,6 +20,17 @@ type rootFS struct {
 	root *os.Root
 }
 
+// inside reports whether the absolute path p names something within the
+// root's directory.
+func (r *rootFS) inside(p string) bool {
+	dir, err := filepath.EvalSymlinks(r.root.Name())
+	if err != nil {
+		dir = r.root.Name()
+	}
+	rel, err := filepath.Rel(dir, p)
+	return err == nil && rel != ".." && !strings.HasPrefix(rel, ".."+string(filepath.Separator))
+}
+
 func openRootFS(dir string) (*rootFS, error) {
 	r, err := os.OpenRoot(dir)
 	if err != nil {
@@ -82,7 +93,7 @@ func (r *rootFS) pathErr(op, name string, err error) error {
 		return err
 	}
 	what := "a symbolic link to " + target + ", out of the layout"
-	if filepath.IsAbs(target) {
+	if filepath.IsAbs(target) && r.inside(target) {
 		what = "an absolute symbolic link to " + target + " (a layout's links are followed only when relative and inside it)"
 	}
 	if link != name {

@@ -86,7 +86,7 @@ func TestLayoutUnsafeEntries(t *testing.T) {
 			symlink(t, "realblobs", filepath.Join(dir, "blobs"))
 			symlink(t, secretPath, blobFile(dir, evil.Digest))
 			return evil
-		}, oci.ErrUnsafeLayout, "blobs/sha256/" + evil.Digest.Encoded() + ": an absolute symbolic link to " + secretPath},
+		}, oci.ErrUnsafeLayout, "blobs/sha256/" + evil.Digest.Encoded() + ": a symbolic link to " + secretPath + ", out of the layout"},
 		// A root follows no absolute link, even one into the layout: the
 		// error says so rather than "out of the layout".
 		{"absolute link inside", func(t *testing.T, dir string, m ocispec.Descriptor) ocispec.Descriptor {
