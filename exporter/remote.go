@@ -531,7 +531,8 @@ func (r *Remote) Fetch(ctx context.Context, desc ocispec.Descriptor) (io.ReadClo
 		if int64(len(data)) != desc.Size {
 			return nil, fmt.Errorf("%s: manifest %s: %d bytes, descriptor says %d: %w", r.Name(), desc.Digest, len(data), desc.Size, oci.ErrDigestMismatch)
 		}
-		return io.NopCloser(bytes.NewReader(data)), nil
+		// FetchManifest checked it against the digest it was asked for.
+		return oci.NewVerifiedBytes(desc.Digest, data), nil
 	}
 	ctx, note := withRetryAfterNote(ctx)
 	rc, err := r.repo.Blobs().Fetch(ctx, desc)

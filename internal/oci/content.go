@@ -1,6 +1,7 @@
 package oci
 
 import (
+	"bytes"
 	"context"
 	_ "crypto/sha256" // registers the digest algorithms go-digest uses
 	_ "crypto/sha512"
@@ -106,6 +107,9 @@ func ReadBlob(ctx context.Context, f Fetcher, desc ocispec.Descriptor, limit int
 		return nil, err
 	}
 	defer rc.Close()
+	if v, ok := rc.(*VerifiedBytes); ok && v.digest == desc.Digest && int64(len(v.data)) == desc.Size {
+		return v.data, nil
+	}
 	buf := make([]byte, 0, desc.Size)
 	w := &sliceWriter{buf: buf}
 	if _, err := io.Copy(w, VerifyReader(rc, desc)); err != nil {
@@ -113,6 +117,24 @@ func ReadBlob(ctx context.Context, f Fetcher, desc ocispec.Descriptor, limit int
 	}
 	return w.buf, nil
 }
+
+// VerifiedBytes is a blob read whole and checked against its digest, as a
+// Fetcher that verifies before it answers returns it: ReadBlob then takes
+// the bytes without reading and hashing them again.
+type VerifiedBytes struct {
+	*bytes.Reader
+	digest digest.Digest
+	data   []byte
+}
+
+// NewVerifiedBytes returns data, which the caller has checked hashes to d,
+// as a VerifiedBytes.
+func NewVerifiedBytes(d digest.Digest, data []byte) *VerifiedBytes {
+	return &VerifiedBytes{Reader: bytes.NewReader(data), digest: d, data: data}
+}
+
+// Close does nothing.
+func (v *VerifiedBytes) Close() error { return nil }
 
 type sliceWriter struct{ buf []byte }
 

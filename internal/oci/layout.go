@@ -1,7 +1,6 @@
 package oci
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -334,7 +333,7 @@ func (l *Layout) Fetch(_ context.Context, desc ocispec.Descriptor) (io.ReadClose
 		if err != nil {
 			return nil, fmt.Errorf("%s: %w", l.src, err)
 		}
-		return io.NopCloser(bytes.NewReader(b)), nil
+		return NewVerifiedBytes(desc.Digest, b), nil
 	}
 	return &verifiedFile{Reader: VerifyReader(f, desc), c: f, src: l.src}, nil
 }

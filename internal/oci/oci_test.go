@@ -452,3 +452,28 @@ func TestTagged(t *testing.T) {
 		}
 	}
 }
+
+// verifiedFetcher returns rc from every Fetch.
+type verifiedFetcher struct{ rc io.ReadCloser }
+
+func (f *verifiedFetcher) Fetch(context.Context, ocispec.Descriptor) (io.ReadCloser, error) {
+	return f.rc, nil
+}
+
+// TestReadBlobVerifiedBytes: bytes a fetcher verified are taken as they
+// are, for the digest and size they were verified for only.
+func TestReadBlobVerifiedBytes(t *testing.T) {
+	data := []byte(`{"schemaVersion":2}`)
+	d := digest.FromBytes(data)
+	desc := ocispec.Descriptor{MediaType: ocispec.MediaTypeImageManifest, Digest: d, Size: int64(len(data))}
+	got, err := oci.ReadBlob(context.Background(), &verifiedFetcher{rc: oci.NewVerifiedBytes(d, data)}, desc, 0)
+	if err != nil || &got[0] != &data[0] {
+		t.Errorf("ReadBlob of verified bytes: %v, copied %v", err, err == nil && &got[0] != &data[0])
+	}
+	// Verified for another digest: read and checked, so the mismatch shows.
+	other := desc
+	other.Digest = digest.FromString("other")
+	if _, err := oci.ReadBlob(context.Background(), &verifiedFetcher{rc: oci.NewVerifiedBytes(d, data)}, other, 0); !errors.Is(err, oci.ErrDigestMismatch) {
+		t.Errorf("verified for another digest: %v, want ErrDigestMismatch", err)
+	}
+}
