@@ -37,7 +37,7 @@ func newGetCmd(g *globalOptions) *cobra.Command {
 		Short: "Print the SBOM of one platform of an image",
 		Long: `Print the SBOM referrer of REF's platform manifest (--platform when REF is a
 multi-platform index) in --format. With several, the newest by
-org.opencontainers.image.created wins. An SBOM referrer must hold exactly
+org.opencontainers.image.created wins (of equal times, the one listed last). An SBOM referrer must hold exactly
 one layer whose media type is its artifact type (application/spdx+json or
 application/vnd.cyclonedx+json); one that does not (oras attach gives a file
 application/vnd.oci.image.layer.v1.tar unless told FILE:TYPE; two files make
