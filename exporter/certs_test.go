@@ -2,26 +2,20 @@ package exporter_test
 
 import (
 	"context"
-	"crypto/ecdsa"
-	"crypto/elliptic"
-	"crypto/rand"
 	"crypto/tls"
 	"crypto/x509"
-	"crypto/x509/pkix"
-	"encoding/pem"
 	"errors"
-	"math/big"
 	"net/http"
 	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
-	"time"
 
 	"oras.land/oras-go/v2/registry"
 
 	"github.com/affix-oci/affix/exporter"
+	"github.com/affix-oci/affix/internal/buildkittest"
 )
 
 // TestCertsDirs: a registry whose certificate a private CA signed is
@@ -34,32 +28,45 @@ func TestCertsDirs(t *testing.T) {
 	certsDir := t.TempDir()
 	exporter.CertsDirs = []string{filepath.Join(t.TempDir(), "absent"), certsDir}
 
-	clientCert, clientKey := selfSigned(t)
-	clientPool := x509.NewCertPool()
-	block, _ := pem.Decode(clientCert)
-	parsed, err := x509.ParseCertificate(block.Bytes)
+	// A throwaway CA, a server certificate for 127.0.0.1 and a client
+	// certificate it signed.
+	server, cl, err := buildkittest.GenerateTLS(t.TempDir())
 	if err != nil {
 		t.Fatal(err)
 	}
-	clientPool.AddCert(parsed)
+	read := func(p string) []byte {
+		b, err := os.ReadFile(p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return b
+	}
+	caPEM, clientCert, clientKey := read(server.CACert), read(cl.Cert), read(cl.Key)
+	serverPair, err := tls.LoadX509KeyPair(server.Cert, server.Key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	clientCAs := x509.NewCertPool()
+	clientCAs.AppendCertsFromPEM(caPEM)
 
 	for _, tc := range []struct {
 		name   string
 		mTLS   bool
-		files  map[string][]byte // in CERTS_DIR/HOST:PORT; "ca.crt": nil means the server's certificate
+		files  map[string][]byte // in CERTS_DIR/HOST:PORT
 		errHas string            // "" means the registry answered (404)
 	}{
 		{name: "no directory", errHas: "certificate signed by unknown authority"},
-		{name: "CA", files: map[string][]byte{"ca.crt": nil}},
-		{name: "client certificate missing", mTLS: true, files: map[string][]byte{"ca.crt": nil}, errHas: "certificate"},
-		{name: "client certificate", mTLS: true, files: map[string][]byte{"ca.crt": nil, "client.cert": clientCert, "client.key": clientKey}},
-		{name: "key without certificate", files: map[string][]byte{"ca.crt": nil, "client.key": clientKey}, errHas: "has no client.cert beside it"},
+		{name: "CA", files: map[string][]byte{"ca.crt": caPEM}},
+		{name: "client certificate missing", mTLS: true, files: map[string][]byte{"ca.crt": caPEM}, errHas: "certificate"},
+		{name: "client certificate", mTLS: true, files: map[string][]byte{"ca.crt": caPEM, "client.cert": clientCert, "client.key": clientKey}},
+		{name: "key without certificate", files: map[string][]byte{"ca.crt": caPEM, "client.key": clientKey}, errHas: "has no client.cert beside it"},
 		{name: "not PEM", files: map[string][]byte{"ca.crt": []byte("nope")}, errHas: "no PEM certificate in it"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			srv := httptest.NewUnstartedServer(http.NotFoundHandler())
+			srv.TLS = &tls.Config{Certificates: []tls.Certificate{serverPair}}
 			if tc.mTLS {
-				srv.TLS = &tls.Config{ClientAuth: tls.RequireAndVerifyClientCert, ClientCAs: clientPool}
+				srv.TLS.ClientAuth, srv.TLS.ClientCAs = tls.RequireAndVerifyClientCert, clientCAs
 			}
 			srv.StartTLS()
 			t.Cleanup(srv.Close)
@@ -68,9 +75,6 @@ func TestCertsDirs(t *testing.T) {
 				hostDir := filepath.Join(certsDir, host)
 				os.MkdirAll(hostDir, 0o755)
 				for name, data := range tc.files {
-					if data == nil {
-						data = pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: srv.Certificate().Raw})
-					}
 					if err := os.WriteFile(filepath.Join(hostDir, name), data, 0o600); err != nil {
 						t.Fatal(err)
 					}
@@ -93,32 +97,4 @@ func TestCertsDirs(t *testing.T) {
 			}
 		})
 	}
-}
-
-// selfSigned returns a PEM client certificate and its PEM key.
-func selfSigned(t *testing.T) (certPEM, keyPEM []byte) {
-	t.Helper()
-	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	if err != nil {
-		t.Fatal(err)
-	}
-	tmpl := &x509.Certificate{
-		SerialNumber:          big.NewInt(1),
-		Subject:               pkix.Name{CommonName: "affix test client"},
-		NotBefore:             time.Now().Add(-time.Hour),
-		NotAfter:              time.Now().Add(time.Hour),
-		KeyUsage:              x509.KeyUsageDigitalSignature | x509.KeyUsageCertSign,
-		ExtKeyUsage:           []x509.ExtKeyUsage{x509.ExtKeyUsageClientAuth},
-		IsCA:                  true,
-		BasicConstraintsValid: true,
-	}
-	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
-	if err != nil {
-		t.Fatal(err)
-	}
-	kb, err := x509.MarshalECPrivateKey(key)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der}), pem.EncodeToMemory(&pem.Block{Type: "EC PRIVATE KEY", Bytes: kb})
 }

@@ -5,6 +5,7 @@ package cli
 import (
 	"context"
 	"errors"
+	"io"
 	"os"
 	"strings"
 	"sync/atomic"
@@ -34,56 +35,48 @@ func TestSignalContext(t *testing.T) {
 	}
 }
 
-// TestPipeWriter: a write that finds the reader gone cancels the command
+// TestPipeStreams: a write that finds the reader gone cancels the command
 // with errOutputClosed (instead of SIGPIPE ending the process before any
-// clean-up); Run then exits 141.
-func TestPipeWriter(t *testing.T) {
-	r, w, err := os.Pipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer w.Close()
-	ctx, cancel := context.WithCancelCause(context.Background())
-	var broken atomic.Bool
-	pw := pipeWriter{w: w, broken: &broken, cancel: cancel}
-	if _, err := pw.Write([]byte("read\n")); err != nil || broken.Load() || ctx.Err() != nil {
-		t.Fatalf("write with a reader: %v, broken %v, ctx %v", err, broken.Load(), ctx.Err())
-	}
-	r.Close()
-	if _, err := pw.Write([]byte("gone\n")); !errors.Is(err, syscall.EPIPE) {
-		t.Fatalf("write without a reader: %v, want EPIPE", err)
-	}
-	if !broken.Load() || !errors.Is(context.Cause(ctx), errOutputClosed) {
-		t.Errorf("broken %v, cause %v; want errOutputClosed", broken.Load(), context.Cause(ctx))
-	}
-	if got := exitCode(context.Cause(ctx), syscall.SIGPIPE); got != 141 {
-		t.Errorf("exit code %d, want 141", got)
-	}
-}
-
-// TestWatchPipeKeepsFiles: a file stays a file (the progress display
-// draws on a terminal only through one), and its writes still cancel the
-// command when the reader has gone.
-func TestWatchPipeKeepsFiles(t *testing.T) {
-	r, w, err := os.Pipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer w.Close()
-	ctx, cancel := context.WithCancelCause(context.Background())
-	var broken atomic.Bool
-	got := watchPipe(w, &broken, cancel)
-	if _, ok := got.(interface {
-		Fd() uintptr
-		Name() string
-		Read([]byte) (int, error)
-		Close() error
-	}); !ok {
-		t.Fatalf("watchPipe(*os.File) = %T, not a file", got)
-	}
-	r.Close()
-	if _, err := got.Write([]byte("gone\n")); !errors.Is(err, syscall.EPIPE) || !broken.Load() || !errors.Is(context.Cause(ctx), errOutputClosed) {
-		t.Errorf("write without a reader: %v, broken %v, cause %v", err, broken.Load(), context.Cause(ctx))
+// clean-up), through a pipeWriter as through watchPipe, which keeps a file
+// a file (the progress display draws on a terminal only through one).
+func TestPipeStreams(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		wrap func(*os.File, *atomic.Bool, context.CancelCauseFunc) io.Writer
+		file bool
+	}{
+		{"pipeWriter", func(f *os.File, b *atomic.Bool, c context.CancelCauseFunc) io.Writer {
+			return pipeWriter{w: f, broken: b, cancel: c}
+		}, false},
+		{"watchPipe", func(f *os.File, b *atomic.Bool, c context.CancelCauseFunc) io.Writer {
+			return watchPipe(f, b, c)
+		}, true},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			r, w, err := os.Pipe()
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer w.Close()
+			ctx, cancel := context.WithCancelCause(context.Background())
+			var broken atomic.Bool
+			out := tc.wrap(w, &broken, cancel)
+			if _, ok := out.(interface {
+				Fd() uintptr
+				Name() string
+				Read([]byte) (int, error)
+				Close() error
+			}); ok != tc.file {
+				t.Errorf("%T is a file: %v, want %v", out, ok, tc.file)
+			}
+			if _, err := out.Write([]byte("read\n")); err != nil || broken.Load() || ctx.Err() != nil {
+				t.Fatalf("write with a reader: %v, broken %v, ctx %v", err, broken.Load(), ctx.Err())
+			}
+			r.Close()
+			if _, err := out.Write([]byte("gone\n")); !errors.Is(err, syscall.EPIPE) || !broken.Load() || !errors.Is(context.Cause(ctx), errOutputClosed) {
+				t.Errorf("write without a reader: %v, broken %v, cause %v; want EPIPE and errOutputClosed", err, broken.Load(), context.Cause(ctx))
+			}
+		})
 	}
 }
 
