@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"net"
 	"net/url"
-	"sync"
 	"sync/atomic"
 	"syscall"
 	"time"
@@ -30,26 +29,14 @@ var commitGrace = CommitGrace
 // releases everything, the grace timer included.
 func CommitContext(ctx context.Context) (context.Context, context.CancelFunc) {
 	tctx, cancel := context.WithCancel(context.WithoutCancel(ctx))
-	var mu sync.Mutex
-	var timer *time.Timer
-	released := false
+	grace := commitGrace
 	stop := context.AfterFunc(ctx, func() {
-		mu.Lock()
-		defer mu.Unlock()
-		if !released {
-			timer = time.AfterFunc(commitGrace, cancel)
-		}
+		// The grace timer ends with the write's context, whichever
+		// comes first.
+		t := time.AfterFunc(grace, cancel)
+		context.AfterFunc(tctx, func() { t.Stop() })
 	})
-	return tctx, func() {
-		stop()
-		mu.Lock()
-		released = true
-		if timer != nil {
-			timer.Stop()
-		}
-		mu.Unlock()
-		cancel()
-	}
+	return tctx, func() { stop(); cancel() }
 }
 
 // TagWriteError marks the error of a tag write whose request may have
