@@ -50,17 +50,28 @@ type Result struct {
 const frontendName = "dockerfile.v0"
 
 // Build builds the Dockerfile that opts name and writes the image into an
-// OCI layout directory. It first checks that every builder answers (a
-// builder that does not fails with ErrUnreachable naming its address),
-// then builds each node's platforms concurrently, feeding opts.Progress.
-// With several nodes the results are merged into one index, platforms in
-// the requested order. A failed build is ErrBuildFailed; bad options are
-// ErrInvalidOption or ErrInvalidPlatform.
-func Build(ctx context.Context, opts Options) (_ *Result, err error) {
-	p, err := newPlan(opts)
+// OCI layout directory: it is NewPlan (bad options are ErrInvalidOption,
+// ErrInvalidPlatform or ErrNoNode), then Plan.Build feeding
+// opts.Progress. A caller that shows Plan.Warnings before the build
+// starts calls the two itself.
+func Build(ctx context.Context, opts Options) (*Result, error) {
+	p, err := NewPlan(opts)
 	if err != nil {
 		return nil, err
 	}
+	return p.Build(ctx, opts.Progress)
+}
+
+// Build builds the plan and writes the image into an OCI layout
+// directory. It first checks that every builder answers (a builder that
+// does not fails with ErrUnreachable naming its address), then builds
+// each node's platforms concurrently, feeding prog (nil displays
+// nothing; Options.Progress is not used here). With several nodes the
+// results are merged into one index, platforms in the requested order. A
+// failed build is ErrBuildFailed; an output directory that is not empty
+// is ErrInvalidOption.
+func (pl *Plan) Build(ctx context.Context, prog *Progress) (_ *Result, err error) {
+	p := pl.p
 	clients := make([]*client.Client, len(p.groups))
 	defer func() {
 		for _, c := range clients {
@@ -94,7 +105,7 @@ func Build(ctx context.Context, opts Options) (_ *Result, err error) {
 		res.SourceDateEpoch = *p.epoch
 	}
 	if len(p.groups) == 1 {
-		desc, err := p.solve(ctx, clients[0], p.groups[0], out, opts.Progress, "")
+		desc, err := p.solve(ctx, clients[0], p.groups[0], out, prog, "")
 		if err != nil {
 			return nil, err
 		}
@@ -122,14 +133,14 @@ func Build(ctx context.Context, opts Options) (_ *Result, err error) {
 			if len(g.platforms) == 1 {
 				prefix = formatPlatforms(g.platforms)
 			}
-			_, err := p.solve(ectx, clients[i], g, parts[i], opts.Progress, prefix)
+			_, err := p.solve(ectx, clients[i], g, parts[i], prog, prefix)
 			return err
 		})
 	}
 	if err := eg.Wait(); err != nil {
 		return nil, err
 	}
-	if err := opts.Progress.Task(ctx, fmt.Sprintf("merging %d nodes' images into one index", len(parts)), func(ctx context.Context) error {
+	if err := prog.Task(ctx, fmt.Sprintf("merging %d nodes' images into one index", len(parts)), func(ctx context.Context) error {
 		var merr error
 		res.Index, res.Manifests, merr = merge(ctx, out, parts, p)
 		if merr == nil {

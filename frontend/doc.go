@@ -11,6 +11,11 @@
 // manifests, so a reproducible build (SOURCE_DATE_EPOCH) reproduces the
 // index digest.
 //
+// NewPlan checks the options before any builder is contacted and names
+// the settings the build will ignore (Plan.Warnings), so that a command
+// can print them before its progress display starts; Plan.Build then
+// builds what it checked.
+//
 // Progress is one display (BuildKit's progressui: tty, plain, rawjson or
 // quiet) for a whole command: every build feeds it, and callers add their
 // own phases as vertices with Task.

@@ -47,23 +47,26 @@ func parseAddress(addr string) error {
 	return nil
 }
 
-// parseNode parses PLATFORM=ADDRESS[,cacert=..][,cert=..][,key=..][,servername=..].
-func parseNode(s string, tls TLSOptions) (ocispec.Platform, node, error) {
+// parseNode parses an Options.Nodes entry,
+// PLATFORM=ADDRESS[,cacert=..][,cert=..][,key=..][,servername=..]; tls
+// is Options.TLS, which the node's own fields override.
+func parseNode(s string, tls TLSOptions) (mappedNode, error) {
+	m := mappedNode{entry: s}
 	plat, rest, ok := strings.Cut(s, "=")
 	if !ok || rest == "" {
-		return ocispec.Platform{}, node{}, optErr("node %q: want PLATFORM=ADDRESS[,cacert=PATH,cert=PATH,key=PATH,servername=NAME]", s)
+		return m, optErr("node %q: want PLATFORM=ADDRESS[,cacert=PATH,cert=PATH,key=PATH,servername=NAME]", s)
 	}
-	pl, err := parsePlatform(plat)
-	if err != nil {
-		return ocispec.Platform{}, node{}, fmt.Errorf("node %q: %w", s, err)
+	var err error
+	if m.pl, err = parsePlatform(plat); err != nil {
+		return m, fmt.Errorf("node %q: %w", s, err)
 	}
 	fields := strings.Split(rest, ",")
-	n := node{addr: fields[0]}
+	m.n.addr = fields[0]
 	var own TLSOptions
 	for _, f := range fields[1:] {
 		k, v, ok := strings.Cut(f, "=")
 		if !ok || v == "" {
-			return pl, n, optErr("node %q: field %q: want key=value", s, f)
+			return m, optErr("node %q: field %q: want key=value", s, f)
 		}
 		switch strings.ToLower(k) {
 		case "cacert":
@@ -75,11 +78,11 @@ func parseNode(s string, tls TLSOptions) (ocispec.Platform, node, error) {
 		case "servername":
 			own.ServerName = v
 		default:
-			return pl, n, optErr("node %q: unknown key %q (want cacert, cert, key or servername)", s, k)
+			return m, optErr("node %q: unknown key %q (want cacert, cert, key or servername)", s, k)
 		}
 	}
-	if err := parseAddress(n.addr); err != nil {
-		return pl, n, fmt.Errorf("node %q: %w", s, err)
+	if err := parseAddress(m.n.addr); err != nil {
+		return m, fmt.Errorf("node %q: %w", s, err)
 	}
 	// A client certificate and its key are one unit: a node that gives
 	// one gives both, else both are the global ones (a node's own cert
@@ -88,14 +91,25 @@ func parseNode(s string, tls TLSOptions) (ocispec.Platform, node, error) {
 	// common setup is one CA and one client certificate for every node,
 	// and a server name per host.
 	if (own.Cert == "") != (own.Key == "") {
-		return pl, n, optErr("node %q: cert and key go together: give both, or neither for the global ones", s)
+		return m, optErr("node %q: cert and key go together: give both, or neither for the global ones", s)
 	}
-	n.tls = tls.with(own)
-	if err := checkTLS(n); err != nil {
-		return pl, n, fmt.Errorf("node %q: %w", s, err)
+	m.own = own
+	m.n.tls = tls.with(own)
+	if err := checkTLS(m.n); err != nil {
+		return m, fmt.Errorf("node %q: %w", s, err)
 	}
-	return pl, n, nil
+	if !isTCP(m.n.addr) {
+		m.n.tls = TLSOptions{} // see isTCP
+	}
+	return m, nil
 }
+
+// isTCP reports whether addr is a tcp:// builder, the only kind TLS
+// applies to: buildkitd serves its unix sockets without TLS, and the
+// connection helpers (ssh://, docker-container://, kube-pod://, ...)
+// reach buildkitd's unix socket, so TLS sent there anyway (as buildctl
+// does) only fails the handshake. A node that is not tcp:// has no TLS.
+func isTCP(addr string) bool { return strings.HasPrefix(addr, "tcp://") }
 
 // checkTLS refuses half a client key pair and TLS files the BuildKit
 // client could not use: it loads the key pair and the CA certificates as
@@ -107,7 +121,7 @@ func checkTLS(n node) error {
 	if !n.tls.enabled() {
 		return nil
 	}
-	if !strings.HasPrefix(n.addr, "tcp://") {
+	if !isTCP(n.addr) {
 		return nil // TLS applies to tcp:// only; other schemes ignore it.
 	}
 	if (n.tls.Cert == "") != (n.tls.Key == "") {
@@ -177,7 +191,7 @@ func (d defaultBuilder) check(n node) error {
 // builder builds the platforms that no node is given for, if it is set.
 func (p *plan) setGroups(d defaultBuilder, nodes []string, tls TLSOptions) error {
 	def := node{addr: d.addr, tls: tls}
-	if !strings.HasPrefix(d.addr, "tcp://") {
+	if !isTCP(d.addr) {
 		def.tls = TLSOptions{}
 	}
 	// An address given on purpose is checked even when no platform
@@ -196,20 +210,18 @@ func (p *plan) setGroups(d defaultBuilder, nodes []string, tls TLSOptions) error
 	}
 	var all []mappedNode
 	for _, s := range nodes {
-		pl, n, err := parseNode(s, tls)
+		m, err := parseNode(s, tls)
 		if err != nil {
 			return err
 		}
-		if !strings.HasPrefix(n.addr, "tcp://") {
-			n.tls = TLSOptions{}
-		}
-		for _, m := range all {
-			if platforms.FormatAll(m.pl) == platforms.FormatAll(pl) {
-				return fmt.Errorf("node %q: platform %s has a node already: %w", s, platforms.FormatAll(pl), ErrInvalidPlatform)
+		for _, o := range all {
+			if platforms.FormatAll(o.pl) == platforms.FormatAll(m.pl) {
+				return fmt.Errorf("node %q: platform %s has a node already: %w", s, platforms.FormatAll(m.pl), ErrInvalidPlatform)
 			}
 		}
-		all = append(all, mappedNode{pl, n})
+		all = append(all, m)
 	}
+	p.nodes = all
 	if len(p.platforms) == 0 {
 		for _, m := range all {
 			p.platforms = append(p.platforms, m.pl)
@@ -260,10 +272,48 @@ func (t TLSOptions) with(own TLSOptions) TLSOptions {
 	return t
 }
 
-// mappedNode is one Options.Nodes entry.
+// mappedNode is one Options.Nodes entry, parsed.
 type mappedNode struct {
-	pl ocispec.Platform
-	n  node
+	entry string // as given
+	pl    ocispec.Platform
+	n     node
+	// own are the entry's own TLS fields (n.tls has the global ones
+	// too, and none when the node is not tcp://).
+	own TLSOptions
+}
+
+// tlsIgnored ends the warnings about TLS settings that no builder uses.
+const tlsIgnored = "TLS applies to tcp:// builders only (buildkitd serves unix sockets without TLS)"
+
+// tlsWarnings names the TLS settings that no builder uses (see isTCP):
+// the TLS fields of a node that is not tcp://, and the global ones
+// (Options.TLS, named by affix build's --builder-tls-* flags) when no
+// builder that builds a platform, a group of p.groups, is tcp://. A
+// tcp:// default builder counts only when a platform falls to it.
+func (p *plan) tlsWarnings(tls TLSOptions) []string {
+	var out []string
+	for _, m := range p.nodes {
+		if !isTCP(m.n.addr) && m.own.enabled() {
+			out = append(out, fmt.Sprintf("--builder %s: TLS fields are ignored: %s", m.entry, tlsIgnored))
+		}
+	}
+	if !tls.enabled() {
+		return out
+	}
+	var others []string // the builders, none of them tcp://
+	for _, g := range p.groups {
+		if isTCP(g.node.addr) {
+			return out
+		}
+		others = append(others, g.node.addr)
+	}
+	var flags []string
+	for _, f := range []struct{ name, v string }{{"cacert", tls.CACert}, {"cert", tls.Cert}, {"key", tls.Key}, {"servername", tls.ServerName}} {
+		if f.v != "" {
+			flags = append(flags, "--builder-tls-"+f.name)
+		}
+	}
+	return append(out, fmt.Sprintf("%s ignored: no builder is a tcp:// address (%s), and %s", strings.Join(flags, ", "), strings.Join(others, ", "), tlsIgnored))
 }
 
 func nodePlatforms(all []mappedNode) string {

@@ -6,6 +6,7 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"time"
 
@@ -182,7 +183,8 @@ type Options struct {
 	// exist or be empty. Empty means a new temporary directory, which the
 	// caller removes (Result.Layout names it).
 	Output string
-	// Progress is the display the build feeds; nil displays nothing.
+	// Progress is the display Build feeds; nil displays nothing. NewPlan
+	// does not use it (Plan.Build takes the display).
 	Progress *Progress
 	// LookupEnv reads the environment (bare build arguments,
 	// SOURCE_DATE_EPOCH, BUILDKIT_HOST, DOCKER_CONFIG, env secrets); nil means
@@ -264,6 +266,11 @@ type plan struct {
 	timeout    time.Duration
 	// dockerConfig holds the registry credentials buildkitd asks for.
 	dockerConfig *configfile.ConfigFile
+	// nodes are Options.Nodes, parsed (groups assign the platforms to
+	// them and to the default builder).
+	nodes []mappedNode
+	// warnings name settings the build ignores (tlsWarnings).
+	warnings []string
 }
 
 func optErr(format string, args ...any) error {
@@ -276,6 +283,36 @@ func optErr(format string, args ...any) error {
 func optWrap(cause error, format string, args ...any) error {
 	return fmt.Errorf("%s: %w: %w", fmt.Sprintf(format, args...), cause, ErrInvalidOption)
 }
+
+// Plan is Options validated and resolved, before any builder is
+// contacted: what Plan.Build builds, and what Warnings names.
+type Plan struct {
+	p *plan
+}
+
+// NewPlan validates opts and resolves what they name: the context
+// directory and Dockerfile, files of secrets, contexts and caches, the
+// builder addresses and their TLS files, and which builder builds which
+// platform ($BUILDKIT_HOST, read through opts.LookupEnv, is the default
+// builder when opts.Builder is empty). It reads the file system and the
+// environment but contacts no builder and writes nothing. Bad options
+// are ErrInvalidOption, ErrInvalidPlatform or ErrNoNode, wrapped with
+// the input they name. opts.Progress is not used: Plan.Build takes the
+// display.
+func NewPlan(opts Options) (*Plan, error) {
+	p, err := newPlan(opts)
+	if err != nil {
+		return nil, err
+	}
+	return &Plan{p: p}, nil
+}
+
+// Warnings are the settings the build will ignore, one sentence each,
+// for the user to read before the build starts: the TLS fields of a node
+// that is not tcp://, and Options.TLS when no builder that builds a
+// platform is tcp:// (TLS applies to tcp:// builders only). They name the
+// flags of affix build (--builder, --builder-tls-*) that set them.
+func (pl *Plan) Warnings() []string { return slices.Clone(pl.p.warnings) }
 
 // newPlan validates opts and resolves what it names (directories, files,
 // addresses). It reads the file system and the environment but starts
@@ -400,6 +437,7 @@ func newPlan(opts Options) (*plan, error) {
 	if err := p.setGroups(def, opts.Nodes, opts.TLS); err != nil {
 		return nil, err
 	}
+	p.warnings = p.tlsWarnings(opts.TLS)
 	for _, a := range opts.Annotations {
 		if err := p.addAnnotation(a); err != nil {
 			return nil, err

@@ -16,6 +16,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/containerd/platforms"
+
 	"github.com/affix-oci/affix/internal/buildkittest"
 )
 
@@ -182,6 +184,92 @@ func TestCheckTLS(t *testing.T) {
 			}
 			if c.is != nil && !errors.Is(err, c.is) {
 				t.Errorf("err = %v, does not wrap %v", err, c.is)
+			}
+		})
+	}
+}
+
+// TestTLSWarnings: TLS settings that no builder uses are named in a
+// warning, judged from the plan's assignment of platforms to builders;
+// those a tcp:// builder that builds a platform uses are not. Bad options
+// give no warnings but an error.
+func TestTLSWarnings(t *testing.T) {
+	_, cl, err := buildkittest.GenerateTLS(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	ca := TLSOptions{CACert: cl.CACert}
+	full := TLSOptions{CACert: cl.CACert, Cert: cl.Cert, Key: cl.Key}
+	local := platforms.FormatAll(platforms.Normalize(platforms.DefaultSpec()))
+	for _, c := range []struct {
+		name    string
+		tls     TLSOptions
+		builder string
+		plats   []string // Options.Platforms
+		nodes   []string
+		env     map[string]string
+		want    []string // substrings, one per warning, in order
+		err     error
+	}{
+		{name: "no TLS", builder: "unix:///a.sock"},
+		{name: "tcp builder", tls: full, builder: "tcp://h:1"},
+		{name: "unix builder", tls: full, builder: "unix:///a.sock",
+			want: []string{"--builder-tls-cacert, --builder-tls-cert, --builder-tls-key ignored: no builder is a tcp:// address (unix:///a.sock), and TLS applies to tcp:// builders only (buildkitd serves unix sockets without TLS)"}},
+		{name: "ssh builder", tls: ca, builder: "ssh://me@host", want: []string{"--builder-tls-cacert ignored: no builder is a tcp:// address (ssh://me@host)"}},
+		{name: "server name alone", tls: TLSOptions{ServerName: "bk"}, builder: "unix:///a.sock", want: []string{"--builder-tls-servername ignored: no builder is a tcp:// address (unix:///a.sock)"}},
+		{name: "default address", tls: ca, want: []string{"(" + DefaultAddress + ")"}},
+		{name: "BUILDKIT_HOST tcp", tls: ca, env: map[string]string{"BUILDKIT_HOST": "tcp://h:1"}},
+		{name: "BUILDKIT_HOST unix", tls: ca, env: map[string]string{"BUILDKIT_HOST": "unix:///env.sock"}, want: []string{"(unix:///env.sock)"}},
+		{name: "--builder wins over BUILDKIT_HOST", tls: ca, builder: "unix:///a.sock", env: map[string]string{"BUILDKIT_HOST": "tcp://h:1"}, want: []string{"(unix:///a.sock)"}},
+		{name: "one tcp node uses them", tls: full, builder: "unix:///a.sock", nodes: []string{"linux/arm64=tcp://b:1"}},
+		{name: "unix nodes", tls: ca, nodes: []string{"linux/amd64=unix:///a.sock", "linux/arm64=unix:///b.sock"},
+			want: []string{"(unix:///a.sock, unix:///b.sock)"}},
+		// The builders are listed once each, in platform order.
+		{name: "default builder for two platforms, listed once", tls: ca, builder: "unix:///a.sock", plats: []string{"linux/arm64,linux/amd64,linux/s390x"},
+			nodes: []string{"linux/amd64=unix:///n.sock"}, want: []string{"(unix:///a.sock, unix:///n.sock)"}},
+		// A tcp:// default builder counts only when it builds a platform.
+		{name: "tcp builder beside nodes for every platform", tls: ca, builder: "tcp://h:1", plats: []string{"linux/amd64,linux/arm64/v8"},
+			nodes: []string{"linux/amd64=unix:///a.sock", "linux/arm64=unix:///b.sock"}, want: []string{"(unix:///a.sock, unix:///b.sock)"}},
+		{name: "tcp builder beside nodes, no platforms", tls: ca, builder: "tcp://h:1",
+			nodes: []string{"linux/amd64=unix:///a.sock"}, want: []string{"(unix:///a.sock)"}},
+		{name: "BUILDKIT_HOST tcp beside nodes for every platform", tls: ca, env: map[string]string{"BUILDKIT_HOST": "tcp://h:1"},
+			plats: []string{"linux/amd64"}, nodes: []string{"linux/amd64=unix:///a.sock"}, want: []string{"(unix:///a.sock)"}},
+		{name: "tcp builder builds the platform without a node", tls: ca, builder: "tcp://h:1", plats: []string{"linux/amd64", "linux/arm64"},
+			nodes: []string{"linux/amd64=unix:///a.sock"}},
+		{name: "BUILDKIT_HOST tcp builds the platform without a node", tls: ca, env: map[string]string{"BUILDKIT_HOST": "tcp://h:1"},
+			plats: []string{"linux/amd64,linux/s390x"}, nodes: []string{"linux/amd64=unix:///a.sock"}},
+		// "local" is this machine's platform, which the node is given for.
+		{name: "local platform has a unix node", tls: ca, builder: "tcp://h:1", plats: []string{"local"},
+			nodes: []string{local + "=unix:///a.sock"}, want: []string{"(unix:///a.sock)"}},
+		// A tcp:// node whose platform is not built uses nothing.
+		{name: "tcp node for a platform not built", tls: ca, plats: []string{"linux/amd64"},
+			nodes: []string{"linux/amd64=unix:///a.sock", "linux/arm64=tcp://b:1"}, want: []string{"(unix:///a.sock)"}},
+		{name: "node TLS fields on a unix node", nodes: []string{"linux/amd64=unix:///a.sock,servername=a", "linux/arm64=tcp://b:1,cacert=" + cl.CACert},
+			want: []string{"--builder linux/amd64=unix:///a.sock,servername=a: TLS fields are ignored: TLS applies to tcp:// builders only"}},
+		{name: "node TLS fields and global TLS, no tcp builder", tls: ca, nodes: []string{"linux/amd64=ssh://me@a,servername=a"},
+			want: []string{"--builder linux/amd64=ssh://me@a,servername=a: TLS fields are ignored", "--builder-tls-cacert ignored: no builder is a tcp:// address (ssh://me@a)"}},
+		{name: "platform without a builder", tls: ca, plats: []string{"linux/amd64", "linux/arm64"},
+			nodes: []string{"linux/amd64=unix:///a.sock"}, err: ErrNoNode},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			p, err := NewPlan(Options{ContextDir: testContext(t), LookupEnv: env(c.env), TLS: c.tls, Builder: c.builder, Platforms: c.plats, Nodes: c.nodes})
+			if c.err != nil {
+				if !errors.Is(err, c.err) {
+					t.Fatalf("err = %v, want %v", err, c.err)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			got := p.Warnings()
+			if len(got) != len(c.want) {
+				t.Fatalf("warnings %q, want %d", got, len(c.want))
+			}
+			for i, w := range c.want {
+				if !strings.Contains(got[i], w) {
+					t.Errorf("warning %q, want it to contain %q", got[i], w)
+				}
 			}
 		})
 	}
