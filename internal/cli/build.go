@@ -10,7 +10,6 @@ import (
 	"strconv"
 	"strings"
 
-	"github.com/containerd/platforms"
 	"github.com/distribution/reference"
 	"github.com/spf13/cobra"
 	"github.com/spf13/pflag"
@@ -210,8 +209,23 @@ type buildPlan struct {
 	progress frontend.ProgressMode
 	builder  string
 	nodes    []string
-	// warnings are printed on stderr before the build starts.
+	// frontend is the frontend's plan of the build, made by runBuild
+	// once the flags are valid, from frontendOptions with layoutDir and
+	// no display; Plan.Build builds it without checking the options
+	// again, as frontend.Build of the same options would.
+	frontend *frontend.Plan
+	// warnings are the frontend plan's warnings (settings the build
+	// ignores), printed on stderr before the progress display starts.
 	warnings []string
+}
+
+// layoutDir is the directory the image is built into: the --output
+// directory (tar=false), else "" for a temporary one.
+func (p *buildPlan) layoutDir() string {
+	if p.output != nil && !p.output.tar {
+		return p.output.dest
+	}
+	return ""
 }
 
 // plan validates the flags. Everything a user can get wrong on the
@@ -343,7 +357,6 @@ func (o *buildOptions) plan() (*buildPlan, error) {
 	if p.builder, p.nodes, err = splitBuilders(o.builders); err != nil {
 		return nil, usageError(err)
 	}
-	p.warnings = tlsWarnings(o.tls, p.builder, o.platforms, p.nodes, os.LookupEnv)
 	return p, nil
 }
 
@@ -570,94 +583,6 @@ func hasTLSField(fields []string) bool {
 	return false
 }
 
-// tlsWarnings names TLS settings that no builder uses. TLS is for
-// tcp:// builders only: buildkitd turns it off on unix sockets, and the
-// connection helpers (ssh://, docker-container://, kube-pod://, ...) reach
-// buildkitd's unix socket, so buildctl's way of sending TLS there anyway
-// only fails the handshake. builder is the plain --builder address ("" for
-// none: then BUILDKIT_HOST, read through lookup, else the default); it
-// counts only when it builds something: with no nodes, or when a
-// requested platform (--platform values) has no node.
-func tlsWarnings(tls frontend.TLSOptions, builder string, plats, nodes []string, lookup func(string) (string, bool)) []string {
-	var out []string
-	isTCP := func(addr string) bool { return strings.HasPrefix(addr, "tcp://") }
-	var others []string // addresses that are not tcp://
-	anyTCP := false
-	for _, n := range nodes {
-		_, rest, _ := strings.Cut(n, "=")
-		fields := strings.Split(rest, ",")
-		if isTCP(fields[0]) {
-			anyTCP = true
-			continue
-		}
-		others = append(others, fields[0])
-		if hasTLSField(fields[1:]) {
-			out = append(out, fmt.Sprintf("--builder %s: TLS fields are ignored: TLS applies to tcp:// builders only (buildkitd serves unix sockets without TLS)", n))
-		}
-	}
-	if tls == (frontend.TLSOptions{}) {
-		return out
-	}
-	if len(nodes) > 0 && !platformWithoutNode(plats, nodes) {
-		builder = "" // the nodes build every platform
-	} else if builder == "" {
-		builder, _ = lookup("BUILDKIT_HOST")
-	}
-	if builder == "" && len(nodes) == 0 {
-		builder = frontend.DefaultAddress
-	}
-	if builder != "" {
-		if isTCP(builder) {
-			anyTCP = true
-		} else {
-			others = append(others, builder)
-		}
-	}
-	if anyTCP {
-		return out
-	}
-	var flags []string
-	for _, f := range []struct{ name, v string }{{"cacert", tls.CACert}, {"cert", tls.Cert}, {"key", tls.Key}, {"servername", tls.ServerName}} {
-		if f.v != "" {
-			flags = append(flags, "--builder-tls-"+f.name)
-		}
-	}
-	return append(out, fmt.Sprintf("%s ignored: no builder is a tcp:// address (%s), and TLS applies to tcp:// builders only (buildkitd serves unix sockets without TLS)", strings.Join(flags, ", "), strings.Join(others, ", ")))
-}
-
-// platformWithoutNode reports whether a platform of the --platform values
-// plats has none of the PLATFORM=ADDR nodes, so that the default builder
-// builds it. Without --platform the nodes' platforms are built. A value
-// that does not parse counts as without a node (the frontend refuses it).
-func platformWithoutNode(plats, nodes []string) bool {
-	norm := func(s string) (string, bool) {
-		s = strings.TrimSpace(s)
-		if strings.EqualFold(s, "local") {
-			return platforms.FormatAll(platforms.Normalize(platforms.DefaultSpec())), true
-		}
-		pl, err := platforms.Parse(s)
-		if err != nil {
-			return "", false
-		}
-		return platforms.FormatAll(platforms.Normalize(pl)), true
-	}
-	have := map[string]bool{}
-	for _, n := range nodes {
-		pl, _, _ := strings.Cut(n, "=")
-		if f, ok := norm(pl); ok {
-			have[f] = true
-		}
-	}
-	for _, v := range plats {
-		for one := range strings.SplitSeq(v, ",") {
-			if f, ok := norm(one); !ok || !have[f] {
-				return true
-			}
-		}
-	}
-	return false
-}
-
 // frontendOptions returns the frontend options of the build. dir is the
 // layout directory to build into ("" for a temporary one).
 func (o *buildOptions) frontendOptions(contextDir string, p *buildPlan, dir string, prog *frontend.Progress) frontend.Options {
@@ -719,6 +644,13 @@ func runBuild(cmd *cobra.Command, g *globalOptions, contextDir string, o buildOp
 	if err := removeOldOutputs(outputs); err != nil {
 		return err
 	}
+	// The frontend checks what the flags name (the context, the
+	// Dockerfile, the builders and their TLS files) and which builder
+	// builds which platform; its warnings come from that assignment.
+	if p.frontend, err = frontend.NewPlan(o.frontendOptions(contextDir, p, p.layoutDir(), nil)); err != nil {
+		return buildError(err)
+	}
+	p.warnings = p.frontend.Warnings()
 	err = build(cmd, g, contextDir, o, p)
 	for _, r := range p.repos {
 		if err != nil && strings.Contains(err.Error(), r.ref.Registry) {

@@ -993,65 +993,41 @@ func TestBuildBuildkitHostBesideNodes(t *testing.T) {
 	}
 }
 
-// TestTLSWarnings: TLS settings that no builder uses (none is tcp://) are
-// named in a warning; those a tcp:// builder uses are not.
-func TestTLSWarnings(t *testing.T) {
-	ca := frontend.TLSOptions{CACert: "ca.pem"}
-	full := frontend.TLSOptions{CACert: "ca.pem", Cert: "c.pem", Key: "k.pem"}
-	for _, c := range []struct {
-		name    string
-		tls     frontend.TLSOptions
-		builder string
-		plats   []string // --platform values
-		nodes   []string
-		env     map[string]string
-		want    []string // substrings, one per warning
-	}{
-		{name: "no TLS", builder: "unix:///a.sock"},
-		{name: "tcp builder", tls: full, builder: "tcp://h:1"},
-		{name: "unix builder", tls: full, builder: "unix:///a.sock",
-			want: []string{"--builder-tls-cacert, --builder-tls-cert, --builder-tls-key ignored: no builder is a tcp:// address (unix:///a.sock)"}},
-		{name: "ssh builder", tls: ca, builder: "ssh://me@host", want: []string{"--builder-tls-cacert ignored: no builder is a tcp:// address (ssh://me@host)"}},
-		{name: "default address", tls: ca, want: []string{"(" + frontend.DefaultAddress + ")"}},
-		{name: "BUILDKIT_HOST tcp", tls: ca, env: map[string]string{"BUILDKIT_HOST": "tcp://h:1"}},
-		{name: "BUILDKIT_HOST unix", tls: ca, env: map[string]string{"BUILDKIT_HOST": "unix:///env.sock"}, want: []string{"(unix:///env.sock)"}},
-		{name: "one tcp node uses them", tls: full, builder: "unix:///a.sock", nodes: []string{"linux/arm64=tcp://b:1"}},
-		{name: "unix nodes", tls: ca, nodes: []string{"linux/amd64=unix:///a.sock", "linux/arm64=unix:///b.sock"},
-			want: []string{"(unix:///a.sock, unix:///b.sock)"}},
-		// A tcp:// default builder counts only when it builds a platform.
-		{name: "tcp builder beside nodes for every platform", tls: ca, builder: "tcp://h:1", plats: []string{"linux/amd64,linux/arm64/v8"},
-			nodes: []string{"linux/amd64=unix:///a.sock", "linux/arm64=unix:///b.sock"}, want: []string{"(unix:///a.sock, unix:///b.sock)"}},
-		{name: "tcp builder beside nodes, no --platform", tls: ca, builder: "tcp://h:1",
-			nodes: []string{"linux/amd64=unix:///a.sock"}, want: []string{"(unix:///a.sock)"}},
-		{name: "BUILDKIT_HOST tcp beside nodes for every platform", tls: ca, env: map[string]string{"BUILDKIT_HOST": "tcp://h:1"},
-			plats: []string{"linux/amd64"}, nodes: []string{"linux/amd64=unix:///a.sock"}, want: []string{"(unix:///a.sock)"}},
-		{name: "tcp builder builds the platform without a node", tls: ca, builder: "tcp://h:1", plats: []string{"linux/amd64", "linux/arm64"},
-			nodes: []string{"linux/amd64=unix:///a.sock"}},
-		{name: "BUILDKIT_HOST tcp builds the platform without a node", tls: ca, env: map[string]string{"BUILDKIT_HOST": "tcp://h:1"},
-			plats: []string{"linux/amd64,linux/s390x"}, nodes: []string{"linux/amd64=unix:///a.sock"}},
-		{name: "node TLS fields on a unix node", nodes: []string{"linux/amd64=unix:///a.sock,servername=a", "linux/arm64=tcp://b:1,cacert=ca.pem"},
-			want: []string{"--builder linux/amd64=unix:///a.sock,servername=a: TLS fields are ignored"}},
-	} {
-		t.Run(c.name, func(t *testing.T) {
-			got := tlsWarnings(c.tls, c.builder, c.plats, c.nodes, func(k string) (string, bool) { v, ok := c.env[k]; return v, ok })
-			if len(got) != len(c.want) {
-				t.Fatalf("warnings %q, want %d", got, len(c.want))
-			}
-			for i, w := range c.want {
-				if !strings.Contains(got[i], w) {
-					t.Errorf("warning %q, want it to contain %q", got[i], w)
-				}
-			}
-		})
-	}
-	// The command prints them before the build.
+// TestBuildPrintsWarnings: the frontend plan's warnings (TLS settings no
+// builder uses; the table is frontend's TestTLSWarnings) reach stderr
+// before the build starts, which here fails at the unreachable builder;
+// options the frontend refuses are a usage error without them.
+func TestBuildPrintsWarnings(t *testing.T) {
 	cliEnv(t)
+	t.Setenv("BUILDKIT_HOST", "")
 	ctxDir := t.TempDir()
 	os.WriteFile(filepath.Join(ctxDir, "Dockerfile"), []byte("FROM scratch\n"), 0o644)
 	nowhere := "unix://" + filepath.Join(t.TempDir(), "none.sock")
-	_, errs, code := affix(t, "build", "--progress", "quiet", "--builder", nowhere, "--builder-tls-servername", "bk", ctxDir)
-	if code != 1 || !strings.Contains(errs, "WARNING: --builder-tls-servername ignored: no builder is a tcp:// address ("+nowhere+")") {
-		t.Errorf("exit %d, want 1 with the warning:\n%s", code, errs)
+	node := "linux/arm64=" + nowhere + ",servername=bk"
+	for _, c := range []struct {
+		name string
+		args []string
+		code int
+		want []string // warnings, in order
+	}{
+		{"global TLS", []string{"--builder", nowhere, "--builder-tls-servername", "bk"}, 1,
+			[]string{"WARNING: --builder-tls-servername ignored: no builder is a tcp:// address (" + nowhere + ")"}},
+		{"node TLS fields", []string{"--builder", node}, 1,
+			[]string{"WARNING: --builder " + node + ": TLS fields are ignored"}},
+		{"bad platform", []string{"--builder", nowhere, "--builder-tls-servername", "bk", "--platform", "linux"}, 2, nil},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			args := append([]string{"build", "--progress", "plain"}, c.args...)
+			_, errs, code := affix(t, append(args, ctxDir)...)
+			if code != c.code || strings.Count(errs, "WARNING") != len(c.want) {
+				t.Fatalf("exit %d, want %d with %d warnings:\n%s", code, c.code, len(c.want), errs)
+			}
+			for _, w := range c.want {
+				if i := strings.Index(errs, w); i < 0 || (code == 1 && i > strings.Index(errs, "unreachable")) {
+					t.Errorf("stderr lacks %q before the build's error:\n%s", w, errs)
+				}
+			}
+		})
 	}
 }
 
