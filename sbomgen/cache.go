@@ -18,7 +18,8 @@ import (
 // cacheVersion is part of every cache key. Bump it whenever the documents
 // encoded for the same inputs change, so old entries are not served.
 // 3: image documents name the repository, not the tag.
-const cacheVersion = 3
+// 4: the SPDX operating system package's purpose is OPERATING_SYSTEM.
+const cacheVersion = 4
 
 // cacheKeyInput is what a cache key hashes: everything a document's bytes
 // depend on.

@@ -219,9 +219,16 @@ func encodeSPDX(s *sbom.SBOM, d docInfo) ([]byte, error) {
 	return marshal(spdxDocument{Document: doc, DocumentDescribes: describes})
 }
 
-// spdxPurposeOS is the SPDX 2.3 primaryPackagePurpose of an operating
-// system package (spec clause 7.24).
-const spdxPurposeOS = "OPERATING-SYSTEM"
+// spdxPurposeOS is the SPDX 2.3 JSON primaryPackagePurpose of an
+// operating system package. The spec text (clause 7.24, and tag-value)
+// spells it OPERATING-SYSTEM, but the SPDX 2.3 JSON schema's enum has
+// OPERATING_SYSTEM, the JSON spelling of SPDX 2.3 enums (tools-golang
+// writes PACKAGE_MANAGER the same way). Validators with that schema reject
+// the hyphen (the SPDX online tools, syft's copy of the schema); schemas
+// amended to accept the hyphen keep the underscore, so it is valid with
+// every one. Trivy finds the operating system by the SPDXID, not by this
+// value.
+const spdxPurposeOS = "OPERATING_SYSTEM"
 
 // spdxOSPackage returns the package that names the image's Linux
 // distribution (os-release ID and VERSION_ID), or nil when syft found

@@ -706,7 +706,9 @@ func TestSbomCanceled(t *testing.T) {
 	emptyDir(t, tmp)
 }
 
-// extract unpacks the single-layer image m of the layout in dir into root.
+// extract unpacks the image m of the layout in dir into root, layer by
+// layer: a layer's whiteouts and opaque directories first (they hide what
+// lower layers hold), then its files and directories.
 func extract(t *testing.T, dir string, m ocispec.Descriptor, root string) {
 	t.Helper()
 	b, err := os.ReadFile(blobPath(dir, m.Digest))
@@ -715,6 +717,10 @@ func extract(t *testing.T, dir string, m ocispec.Descriptor, root string) {
 	}
 	var man ocispec.Manifest
 	json.Unmarshal(b, &man)
+	type entry struct {
+		h    *tar.Header
+		data []byte
+	}
 	for _, ld := range man.Layers {
 		f, err := os.Open(blobPath(dir, ld.Digest))
 		if err != nil {
@@ -726,6 +732,7 @@ func extract(t *testing.T, dir string, m ocispec.Descriptor, root string) {
 			t.Fatal(err)
 		}
 		tr := tar.NewReader(zr)
+		var entries []entry
 		for {
 			h, err := tr.Next()
 			if err == io.EOF {
@@ -734,14 +741,32 @@ func extract(t *testing.T, dir string, m ocispec.Descriptor, root string) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			p := filepath.Join(root, filepath.FromSlash(h.Name))
-			switch h.Typeflag {
+			data, _ := io.ReadAll(tr)
+			entries = append(entries, entry{h, data})
+		}
+		for _, e := range entries {
+			p := filepath.Join(root, filepath.FromSlash(e.h.Name))
+			switch base := filepath.Base(p); {
+			case base == ".wh..wh..opq":
+				lower, _ := os.ReadDir(filepath.Dir(p))
+				for _, l := range lower {
+					os.RemoveAll(filepath.Join(filepath.Dir(p), l.Name()))
+				}
+			case strings.HasPrefix(base, ".wh."):
+				os.RemoveAll(filepath.Join(filepath.Dir(p), strings.TrimPrefix(base, ".wh.")))
+			}
+		}
+		for _, e := range entries {
+			p := filepath.Join(root, filepath.FromSlash(e.h.Name))
+			if strings.HasPrefix(filepath.Base(p), ".wh.") {
+				continue
+			}
+			switch e.h.Typeflag {
 			case tar.TypeDir:
 				os.MkdirAll(p, 0o755)
 			case tar.TypeReg:
 				os.MkdirAll(filepath.Dir(p), 0o755)
-				data, _ := io.ReadAll(tr)
-				if err := os.WriteFile(p, data, 0o644); err != nil {
+				if err := os.WriteFile(p, e.data, 0o644); err != nil {
 					t.Fatal(err)
 				}
 			}
@@ -899,7 +924,7 @@ func TestSPDXOSPackage(t *testing.T) {
 			if p == nil {
 				t.Fatal("spdxOSPackage = nil")
 			}
-			if string(p.PackageSPDXIdentifier) != c.id || p.PackageName != c.release.ID || p.PackageVersion != c.version || p.PrimaryPackagePurpose != "OPERATING-SYSTEM" || p.PackageDescription != c.release.PrettyName {
+			if string(p.PackageSPDXIdentifier) != c.id || p.PackageName != c.release.ID || p.PackageVersion != c.version || p.PrimaryPackagePurpose != "OPERATING_SYSTEM" || p.PackageDescription != c.release.PrettyName {
 				t.Errorf("spdxOSPackage = id %q name %q version %q purpose %q description %q", p.PackageSPDXIdentifier, p.PackageName, p.PackageVersion, p.PrimaryPackagePurpose, p.PackageDescription)
 			}
 		})
