@@ -11,6 +11,7 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"sync"
 
 	"github.com/opencontainers/go-digest"
 )
@@ -119,16 +120,49 @@ func (c *cache) path(key string, f Format) string {
 }
 
 // trusted reports whether the cache directory, when it exists, is one
-// only the effective user can write (checkCacheOwner).
+// only the effective user can write (checkCacheOwner). The error is an
+// *untrustedError.
 func (c *cache) trusted() error {
 	fi, err := os.Stat(c.dir)
 	if errors.Is(err, fs.ErrNotExist) {
 		return nil
 	}
 	if err != nil {
-		return fmt.Errorf("sbom cache: %w", err)
+		return &untrustedError{fmt.Errorf("sbom cache: %w", err)}
 	}
-	return checkCacheOwner(c.dir, fi)
+	if err := checkCacheOwner(c.dir, fi); err != nil {
+		return &untrustedError{err}
+	}
+	return nil
+}
+
+// untrustedError is why a cache directory is not used at all (trusted).
+type untrustedError struct{ err error }
+
+func (e *untrustedError) Error() string { return e.err.Error() + ": not using it" }
+func (e *untrustedError) Unwrap() error { return e.err }
+
+// cacheNotes holds the keys of the notes about caches Logf was given in
+// this process (logCache).
+var cacheNotes sync.Map
+
+// logCache tells Options.Logf err, why the cache in dir is not used or an
+// entry was not written, unless this process told it already: a cache
+// others can write would otherwise be reported for every document of
+// every Generator. A directory not trusted is told once whatever the
+// reason's wording; other notes once per text.
+func (g *Generator) logCache(dir string, err error) {
+	if err == nil || g.opts.Logf == nil {
+		return
+	}
+	key := dir + "\x00" + err.Error()
+	if u := (*untrustedError)(nil); errors.As(err, &u) {
+		key = dir + "\x00untrusted"
+	}
+	if _, told := cacheNotes.LoadOrStore(key, struct{}{}); told {
+		return
+	}
+	g.opts.Logf("%v", err)
 }
 
 // get returns the cached document for key, if there is an intact one in

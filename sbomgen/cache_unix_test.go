@@ -135,3 +135,55 @@ func TestSbomCacheLogf(t *testing.T) {
 		t.Fatal(err)
 	}
 }
+
+// TestSbomCacheLogfOnce: the note that a cache others can write is not
+// used is given once per cache directory in a process, not for every
+// document written nor by every Generator using it; another directory gets
+// its own, and a Generator with no Logf does not use the note up.
+func TestSbomCacheLogfOnce(t *testing.T) {
+	shared := func(t *testing.T) string {
+		t.Helper()
+		dir := filepath.Join(t.TempDir(), "shared")
+		if err := os.MkdirAll(dir, 0o777); err != nil {
+			t.Fatal(err)
+		}
+		chmod(t, dir, 0o777)
+		return dir
+	}
+	var said []string
+	logf := func(format string, args ...any) { said = append(said, fmt.Sprintf(format, args...)) }
+	layout, res := variants(t)
+	l := openLayout(t, layout)
+	scanAll := func(t *testing.T, opts Options) {
+		t.Helper()
+		g, err := New(opts)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := g.Images(t.Context(), l, res.Manifests); err != nil {
+			t.Fatal(err)
+		}
+	}
+
+	dir := shared(t)
+	scanAll(t, Options{CacheDir: dir, Formats: Formats()})
+	scanAll(t, Options{CacheDir: dir, Formats: Formats(), Logf: logf})
+	if len(said) != 1 || !strings.Contains(said[0], dir) || !strings.Contains(said[0], "writable by group or others") || !strings.Contains(said[0], "not using it") {
+		t.Fatalf("Logf was told %q; want once why %s is not used", said, dir)
+	}
+	scanAll(t, Options{CacheDir: dir, Formats: Formats(), Logf: logf})
+	if len(said) != 1 {
+		t.Errorf("a second Generator on %s told Logf again: %q", dir, said[1:])
+	}
+	if ents, err := os.ReadDir(dir); err != nil || len(ents) != 0 {
+		t.Errorf("the cache others can write holds %v (%v)", ents, err)
+	}
+
+	other := shared(t)
+	if _, err := New(Options{CacheDir: other, Logf: logf}); err != nil {
+		t.Fatal(err)
+	}
+	if len(said) != 2 || !strings.Contains(said[1], other) {
+		t.Errorf("Logf was told %q; want a second note, about %s", said, other)
+	}
+}

@@ -74,7 +74,8 @@ type Options struct {
 	NoCache bool
 	// Logf, if set, is told why the cache is not used when it is not
 	// (a directory others can write, one that cannot be created) and
-	// why an entry was not written. Nil means quiet.
+	// why an entry was not written: each note once per cache directory
+	// in a process, not once per document or Generator. Nil means quiet.
 	Logf func(format string, args ...any)
 	// Concurrency bounds how many images are scanned at once, across all
 	// calls on the Generator. Zero means DefaultConcurrency.
@@ -205,17 +206,13 @@ func New(opts Options) (*Generator, error) {
 	if !opts.NoCache {
 		if dir, base := cacheDir(opts.CacheDir); dir != "" {
 			g.cache = &cache{dir: dir, base: base}
-			if err := g.cache.trusted(); err != nil && opts.Logf != nil {
-				opts.Logf("%v: not using it", err)
-			}
+			g.logCache(dir, g.cache.trusted())
 			if !version.Get().Exact() {
 				stamp, err := executableStamp()
 				if err != nil {
 					// Which binary wrote an entry cannot be told: cache nothing.
 					g.cache = nil
-					if opts.Logf != nil {
-						opts.Logf("sbom cache: not used: this binary cannot be identified: %v", err)
-					}
+					g.logCache(dir, fmt.Errorf("sbom cache: not used: this binary cannot be identified: %w", err))
 				}
 				g.binary = stamp
 			}
@@ -319,9 +316,7 @@ func (g *Generator) Image(ctx context.Context, f oci.Fetcher, manifest ocispec.D
 		res.Documents = append(res.Documents, Document{Format: fm, MediaType: fm.MediaType(), Data: data})
 		if g.cache != nil {
 			// A cache that cannot be written only costs the next run a scan.
-			if err := g.cache.put(keys[i], fm, data, res.Packages); err != nil && g.opts.Logf != nil {
-				g.opts.Logf("%v", err)
-			}
+			g.logCache(g.cache.dir, g.cache.put(keys[i], fm, data, res.Packages))
 		}
 	}
 	return res, nil
