@@ -222,9 +222,9 @@ func encodeSPDX(s *sbom.SBOM, d docInfo) ([]byte, error) {
 // spdxPurposeOS is the SPDX 2.3 JSON primaryPackagePurpose of an
 // operating system package. The spec text (clause 7.24, and tag-value)
 // spells it OPERATING-SYSTEM, but the SPDX 2.3 JSON schema's enum has
-// OPERATING_SYSTEM, the JSON spelling of SPDX 2.3 enums (tools-golang
-// writes PACKAGE_MANAGER the same way). Validators with that schema reject
-// the hyphen (the SPDX online tools, syft's copy of the schema); schemas
+// only OPERATING_SYSTEM (it takes both spellings for referenceCategory,
+// not here). Validators with that schema reject the hyphen (the SPDX
+// online tools, syft's copy of the schema, TestSbomSchemas); schemas
 // amended to accept the hyphen keep the underscore, so it is valid with
 // every one. Trivy finds the operating system by the SPDXID, not by this
 // value.
