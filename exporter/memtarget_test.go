@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"strings"
 	"sync"
 
 	"github.com/opencontainers/go-digest"
@@ -14,8 +15,8 @@ import (
 )
 
 // memTarget is an in-memory Target with the referrers API (it answers a
-// referrer's PUT with OCI-Subject), for tests that run in a synctest
-// bubble, where no network I/O may happen.
+// referrer's PUT with OCI-Subject, unless noAPI), for tests that run in a
+// synctest bubble, where no network I/O may happen.
 type memTarget struct {
 	mu        sync.Mutex
 	blobs     map[digest.Digest][]byte
@@ -25,12 +26,28 @@ type memTarget struct {
 	// ctx ends, then fail with the context's error.
 	block   digest.Digest
 	blocked bool
+	// noAPI answers without OCI-Subject: the push keeps referrers tags.
+	noAPI bool
+	// reads and writes count FetchManifest and PushManifest calls by
+	// reference.
+	reads, writes map[string]int
+	// drops is how many times another writer empties a referrers tag
+	// right after a write of it (as on a registry that ignores If-Match).
+	drops int
+	// etags answers reads with an ETag and fails a write whose If-Match
+	// does not match with ErrPreconditionFailed.
+	etags bool
+	// sneaks is how many times another writer adds an entry to a
+	// referrers tag between a read of it and the write that follows
+	// (with etags, that write then fails with 412).
+	sneaks int
 }
 
 var _ exporter.Target = (*memTarget)(nil)
 
 func newMemTarget() *memTarget {
-	return &memTarget{blobs: map[digest.Digest][]byte{}, manifests: map[string][]byte{}, uploads: map[digest.Digest]int{}}
+	return &memTarget{blobs: map[digest.Digest][]byte{}, manifests: map[string][]byte{}, uploads: map[digest.Digest]int{},
+		reads: map[string]int{}, writes: map[string]int{}}
 }
 
 func (m *memTarget) Name() string { return "mem" }
@@ -78,9 +95,23 @@ func (m *memTarget) PushManifest(ctx context.Context, d ocispec.Descriptor, data
 		return "", err
 	}
 	m.mu.Lock()
+	m.writes[reference]++
+	if m.sneaks > 0 && strings.HasPrefix(reference, "sha256-") {
+		m.sneaks--
+		m.sneak(reference)
+	}
+	if old, ok := m.manifests[reference]; ok && m.etags && ifMatch != "" && ifMatch != etagOf(old) {
+		m.mu.Unlock()
+		return "", fmt.Errorf("%s: %w", reference, exporter.ErrPreconditionFailed)
+	}
 	m.manifests[reference] = data
+	if m.drops > 0 && strings.HasPrefix(reference, "sha256-") {
+		m.drops--
+		m.manifests[reference] = []byte(`{"schemaVersion":2,"mediaType":"application/vnd.oci.image.index.v1+json","manifests":[]}`)
+	}
+	noAPI := m.noAPI
 	m.mu.Unlock()
-	if man.Subject != nil {
+	if man.Subject != nil && !noAPI {
 		return man.Subject.Digest, nil
 	}
 	return "", nil
@@ -89,11 +120,32 @@ func (m *memTarget) PushManifest(ctx context.Context, d ocispec.Descriptor, data
 func (m *memTarget) FetchManifest(ctx context.Context, reference string) (ocispec.Descriptor, []byte, string, error) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
+	m.reads[reference]++
 	b, ok := m.manifests[reference]
 	if !ok {
 		return ocispec.Descriptor{}, nil, "", fmt.Errorf("%s: %w", reference, exporter.ErrNotFound)
 	}
 	var probe struct{ MediaType string }
 	json.Unmarshal(b, &probe)
-	return ocispec.Descriptor{MediaType: probe.MediaType, Digest: digest.FromBytes(b), Size: int64(len(b))}, b, "", nil
+	etag := ""
+	if m.etags {
+		etag = etagOf(b)
+	}
+	return ocispec.Descriptor{MediaType: probe.MediaType, Digest: digest.FromBytes(b), Size: int64(len(b))}, b, etag, nil
+}
+
+func etagOf(b []byte) string { return `"` + digest.FromBytes(b).String() + `"` }
+
+// sneak adds an entry of another writer to the referrers index under
+// reference. The caller holds m.mu.
+func (m *memTarget) sneak(reference string) {
+	idx := ocispec.Index{MediaType: ocispec.MediaTypeImageIndex}
+	idx.SchemaVersion = 2
+	if b, ok := m.manifests[reference]; ok {
+		json.Unmarshal(b, &idx)
+	}
+	other := []byte(fmt.Sprintf("another writer's referrer %d", len(idx.Manifests)))
+	idx.Manifests = append(idx.Manifests, ocispec.Descriptor{MediaType: ocispec.MediaTypeImageManifest, Digest: digest.FromBytes(other), Size: int64(len(other)), ArtifactType: "application/vnd.example.other"})
+	b, _ := json.Marshal(idx)
+	m.manifests[reference] = b
 }

@@ -71,18 +71,19 @@ type Image struct {
 
 // Push publishes one image and its referrers to a Target, in the order:
 // blobs and platform manifests (Images), referrer blobs and manifests with
-// the referrers index where needed (Attach, once per referrer), and the
-// root by tag (Commit). Images and Attach may run concurrently: Attach
-// uploads its blobs at once and waits for Images before writing its
-// manifest, so a scan can overlap the upload. Commit must be called after
-// Images and every Attach have returned.
+// the referrers index where needed (Attach, once per referrer, or
+// AttachAll for several), and the root by tag (Commit). Images and Attach
+// may run concurrently: Attach uploads its blobs at once and waits for
+// Images before writing its manifest, so a scan can overlap the upload.
+// Commit must be called after Images and every Attach have returned.
 //
-// Where the registry has no referrers API, each entry Attach writes in a
-// referrers index is verified by re-reads that continue in the background
-// after Attach returns. Ready waits for them, and Commit, which calls
-// Ready first, moves no tag unless Images and every verification
-// succeeded. A push that fails or is interrupted before Commit must stop
-// them: callers defer Abort right after New.
+// Where the registry has no referrers API, the entries of one subject
+// that are attached together are written to its referrers index in one
+// read-merge-write, and verified by re-reads that continue in the
+// background after Attach returns. Ready waits for them, and Commit,
+// which calls Ready first, moves no tag unless Images and every
+// verification succeeded. A push that fails or is interrupted before
+// Commit must stop them: callers defer Abort right after New.
 type Push struct {
 	target Target
 	opts   Options
@@ -100,6 +101,7 @@ type Push struct {
 	mode      Mode
 	tagLocks  map[string]*sync.Mutex
 	putLocks  map[digest.Digest]*sync.Mutex
+	indexes   map[digest.Digest]*subjectIndex
 	referrers []Referrer
 	blobCount BlobCounts
 	closed    bool // Commit or Abort called: no Attach, no second Commit
@@ -148,7 +150,8 @@ type Result struct {
 	Attestations []ocispec.Descriptor
 	// Stripped are the attestation manifests left out.
 	Stripped []ocispec.Descriptor
-	// Referrers are the referrers attached, in the order Attach returned.
+	// Referrers are the referrers attached, in the order Attach returned
+	// (those of one AttachAll in the order of its artifacts).
 	Referrers []Referrer
 	// Modes is the referrers mode used, by repository.
 	Modes map[string]Mode
@@ -200,6 +203,7 @@ func New(target Target, img *Image, opts Options) *Push {
 		blobs:      map[digest.Digest]*task{},
 		tagLocks:   map[string]*sync.Mutex{},
 		putLocks:   map[digest.Digest]*sync.Mutex{},
+		indexes:    map[digest.Digest]*subjectIndex{},
 	}
 	if img == nil {
 		close(p.imagesDone)
@@ -534,23 +538,108 @@ func replaceManifests(index []byte, manifests []ocispec.Descriptor) ([]byte, err
 // registry does not index it, its entry in the referrers index. It returns
 // the referrer's descriptor. It is safe to call concurrently.
 //
-// Where the registry has no referrers API, the re-reads that verify the
-// entry continue after Attach returns; Ready (and so Commit) waits for
-// them, and Commit moves no tag unless they succeed; Abort cancels them.
-// Attach after Ready, Commit or Abort returns ErrPushClosed.
+// Where the registry has no referrers API, the entries of Attach calls of
+// one subject that are under way together are written to its referrers
+// index in one read-merge-write: an entry waits for the other calls of its
+// subject to reach the index (or fail) before it is written. Referrers of
+// one subject known together are best given to AttachAll, which claims
+// their round before any of them starts.
+//
+// The re-reads that verify the entry continue after Attach returns; Ready
+// (and so Commit) waits for them, and Commit moves no tag unless they
+// succeed; Abort cancels them. Attach after Ready, Commit or Abort returns
+// ErrPushClosed.
 func (p *Push) Attach(ctx context.Context, a Artifact) (ocispec.Descriptor, error) {
-	if err := a.Validate(); err != nil {
+	r, err := p.prepare(a)
+	if err != nil {
 		return ocispec.Descriptor{}, err
+	}
+	c := p.claim(a.Subject.Digest)
+	defer c.release()
+	mode, err := p.attach(ctx, c, r)
+	if err != nil {
+		return ocispec.Descriptor{}, err
+	}
+	p.record(a.Subject.Digest, r.desc, mode)
+	return r.desc, nil
+}
+
+// AttachAll attaches arts as Attach does each, concurrently, and returns
+// their descriptors in the order of arts. Where the registry has no
+// referrers API, the referrers of one subject among them cost one
+// read-merge-write of its referrers index and one verification, not one
+// each: every one is counted in before any is uploaded, so the index is
+// written once all of them have their manifest in. Every artifact is
+// validated first; when one is invalid, none is attached. Otherwise each
+// succeeds or fails on its own: the error joins the failures (one that
+// several share, such as a failed Images or an ended ctx, once), and the
+// descriptor of an artifact that failed is zero. Result.Referrers lists
+// those attached in the order of arts.
+func (p *Push) AttachAll(ctx context.Context, arts []Artifact) ([]ocispec.Descriptor, error) {
+	refs := make([]*referrer, len(arts))
+	for i, a := range arts {
+		r, err := p.prepare(a)
+		if err != nil {
+			return nil, err
+		}
+		refs[i] = r
+	}
+	claims := make([]*claim, len(arts))
+	for i, a := range arts {
+		claims[i] = p.claim(a.Subject.Digest)
+	}
+	modes := make([]Mode, len(arts))
+	errs := make([]error, len(arts))
+	var wg sync.WaitGroup
+	for i := range arts {
+		wg.Go(func() {
+			defer claims[i].release()
+			modes[i], errs[i] = p.attach(ctx, claims[i], refs[i])
+		})
+	}
+	wg.Wait()
+	descs := make([]ocispec.Descriptor, len(arts))
+	var failed []error
+	seen := map[string]bool{}
+	for i, a := range arts {
+		if errs[i] == nil {
+			descs[i] = refs[i].desc
+			p.record(a.Subject.Digest, refs[i].desc, modes[i])
+			continue
+		}
+		// A failure of the whole push (the image, a context, a closed
+		// push) is said once, not once per artifact.
+		if msg := errs[i].Error(); !seen[msg] {
+			seen[msg] = true
+			failed = append(failed, errs[i])
+		}
+	}
+	return descs, errors.Join(failed...)
+}
+
+// referrer is a referrer manifest ready to write.
+type referrer struct {
+	desc    ocispec.Descriptor // as a referrers index lists it: artifactType and annotations set
+	data    []byte
+	subject digest.Digest
+	blobs   []ocispec.Descriptor
+	open    func(ocispec.Descriptor) func() (io.ReadCloser, error)
+}
+
+// prepare validates a and builds its manifest.
+func (p *Push) prepare(a Artifact) (*referrer, error) {
+	if err := a.Validate(); err != nil {
+		return nil, err
 	}
 	layers := a.layers()
 	desc, data, err := a.manifest(layers)
 	if err != nil {
-		return ocispec.Descriptor{}, err
+		return nil, err
 	}
 	open := func(d ocispec.Descriptor) func() (io.ReadCloser, error) {
 		return func() (io.ReadCloser, error) { return io.NopCloser(bytes.NewReader(d.Data)), nil }
 	}
-	return p.attach(ctx, desc, data, a.Subject.Digest, append([]ocispec.Descriptor{EmptyConfig}, layers...), open)
+	return &referrer{desc: desc, data: data, subject: a.Subject.Digest, blobs: append([]ocispec.Descriptor{EmptyConfig}, layers...), open: open}, nil
 }
 
 // AttachFrom writes the referrer manifest desc of src as it is, with its
@@ -561,7 +650,8 @@ func (p *Push) Attach(ctx context.Context, a Artifact) (ocispec.Descriptor, erro
 // referrer this push has written already (a signature of an SBOM):
 // callers attach a referrer's subject first. It returns desc as a referrers list gives
 // it (artifactType, else the config media type, and the manifest's
-// annotations).
+// annotations). Concurrent AttachFrom and Attach calls of one subject
+// share a referrers index round, as Attach says.
 func (p *Push) AttachFrom(ctx context.Context, src oci.Fetcher, desc ocispec.Descriptor) (ocispec.Descriptor, error) {
 	if desc.MediaType != ocispec.MediaTypeImageManifest {
 		return ocispec.Descriptor{}, fmt.Errorf("%w: referrer %s has media type %q, not an image manifest", ErrInvalidArtifact, desc.Digest, desc.MediaType)
@@ -592,44 +682,60 @@ func (p *Push) AttachFrom(ctx context.Context, src oci.Fetcher, desc ocispec.Des
 	open := func(d ocispec.Descriptor) func() (io.ReadCloser, error) {
 		return func() (io.ReadCloser, error) { return src.Fetch(ctx, d) }
 	}
-	return p.attach(ctx, out, data, m.Subject.Digest, blobs, open)
+	r := &referrer{desc: out, data: data, subject: m.Subject.Digest, blobs: blobs, open: open}
+	c := p.claim(r.subject)
+	defer c.release()
+	mode, err := p.attach(ctx, c, r)
+	if err != nil {
+		return ocispec.Descriptor{}, err
+	}
+	p.record(r.subject, out, mode)
+	return out, nil
 }
 
-// attach writes the referrer manifest data (desc, with artifactType and
-// annotations as a referrers index lists it) of subject: blobs from open,
-// then the manifest once Images is done, then its referrers index entry
-// where the registry does not index it.
-func (p *Push) attach(ctx context.Context, desc ocispec.Descriptor, data []byte, subject digest.Digest, blobs []ocispec.Descriptor, open func(ocispec.Descriptor) func() (io.ReadCloser, error)) (ocispec.Descriptor, error) {
+// record adds a referrer written to the result.
+func (p *Push) record(subject digest.Digest, desc ocispec.Descriptor, mode Mode) {
+	p.mu.Lock()
+	p.referrers = append(p.referrers, Referrer{Subject: subject, Descriptor: desc, Mode: mode})
+	p.mu.Unlock()
+}
+
+// attach writes the referrer r: blobs from r.open, then the manifest once
+// Images is done, then, where the registry does not index it, its entry
+// in the referrers index, through c, r's claim on its subject's next
+// round. It returns the referrers mode.
+func (p *Push) attach(ctx context.Context, c *claim, r *referrer) (Mode, error) {
+	desc, subject, blobs := r.desc, r.subject, r.blobs
 	p.mu.Lock()
 	closed := p.closed || p.sealed
 	p.mu.Unlock()
 	if closed {
-		return ocispec.Descriptor{}, ErrPushClosed
+		return "", ErrPushClosed
 	}
 	// Step 3: blobs, which do not depend on the image.
 	if err := p.parallel(ctx, blobs, func(ctx context.Context, d ocispec.Descriptor) error {
 		// A referrer's blobs are its own: nothing to mount.
-		return p.ensureBlob(ctx, d, false, open(d))
+		return p.ensureBlob(ctx, d, false, r.open(d))
 	}); err != nil {
-		return ocispec.Descriptor{}, fmt.Errorf("referrer %s of %s: %w", desc.ArtifactType, subject, err)
+		return "", fmt.Errorf("referrer %s of %s: %w", desc.ArtifactType, subject, err)
 	}
 	select {
 	case <-p.imagesDone:
 	case <-ctx.Done():
-		return ocispec.Descriptor{}, ctx.Err()
+		return "", ctx.Err()
 	}
 	if p.imagesErr != nil {
-		return ocispec.Descriptor{}, p.imagesErr
+		return "", p.imagesErr
 	}
 	if p.plan != nil && !p.inPlan(subject) && !p.hasReferrer(subject) {
-		return ocispec.Descriptor{}, fmt.Errorf("%w: subject %s is not a manifest of the pushed image", ErrInvalidArtifact, subject)
+		return "", fmt.Errorf("%w: subject %s is not a manifest of the pushed image", ErrInvalidArtifact, subject)
 	}
 	if p.plan != nil && subject == p.plan.desc.Digest && oci.IsIndex(p.plan.desc.MediaType) {
 		// A referrer of the root (a signature of the index): the root is
 		// written by digest first, so that no registry holds a referrer
 		// of a manifest it does not have; the tag still comes last.
 		if err := p.rootByDigest(ctx); err != nil {
-			return ocispec.Descriptor{}, fmt.Errorf("referrer %s of %s: %w", desc.ArtifactType, subject, err)
+			return "", fmt.Errorf("referrer %s of %s: %w", desc.ArtifactType, subject, err)
 		}
 	}
 	// Step 4: the manifest, by digest.
@@ -641,7 +747,7 @@ func (p *Push) attach(ctx context.Context, desc ocispec.Descriptor, data []byte,
 	// verified; the API is taken on trust).
 	pl := p.putLock(subject)
 	pl.Lock()
-	err := p.retryBlobUnknown(ctx, blobs, open, func() error {
+	err := p.retryBlobUnknown(ctx, blobs, r.open, func() error {
 		select {
 		case p.sem <- struct{}{}:
 		case <-ctx.Done():
@@ -649,7 +755,7 @@ func (p *Push) attach(ctx context.Context, desc ocispec.Descriptor, data []byte,
 		}
 		defer func() { <-p.sem }()
 		var err error
-		indexed, err = p.target.PushManifest(ctx, md, data, desc.Digest.String(), "")
+		indexed, err = p.target.PushManifest(ctx, md, r.data, desc.Digest.String(), "")
 		return err
 	})
 	pl.Unlock()
@@ -657,25 +763,20 @@ func (p *Push) attach(ctx context.Context, desc ocispec.Descriptor, data []byte,
 		if s := status(err); (s == 400 || s == 415 || s == 422) && !blobUnknown(err) {
 			err = fmt.Errorf("%w: %w", ErrSubjectRejected, err)
 		}
-		return ocispec.Descriptor{}, fmt.Errorf("referrer %s of %s: %w", desc.ArtifactType, subject, err)
+		return "", fmt.Errorf("referrer %s of %s: %w", desc.ArtifactType, subject, err)
 	}
 	mode := p.learn(indexed, subject)
 	p.logf("pushed referrer %s (%s) of %s; referrers mode %s", desc.Digest, desc.ArtifactType, subject, mode)
-	if mode == ModeTagSchema {
-		wrote, err := p.addToIndex(ctx, subject, desc)
-		if err != nil {
-			return ocispec.Descriptor{}, fmt.Errorf("referrer %s of %s: %w", desc.Digest, subject, err)
-		}
-		if wrote {
-			if err := p.startVerify(ctx, subject, desc); err != nil {
-				return ocispec.Descriptor{}, fmt.Errorf("referrer %s of %s: %w", desc.Digest, subject, err)
-			}
-		}
+	if mode != ModeTagSchema {
+		c.release()
+		return mode, nil
 	}
-	p.mu.Lock()
-	p.referrers = append(p.referrers, Referrer{Subject: subject, Descriptor: desc, Mode: mode})
-	p.mu.Unlock()
-	return desc, nil
+	// The entry, with those of the other Attach calls of the subject
+	// under way, in one round.
+	if err := c.index(ctx, desc); err != nil {
+		return "", fmt.Errorf("referrer %s of %s: %w", desc.Digest, subject, err)
+	}
+	return mode, nil
 }
 
 // Pushed returns, once Images has succeeded, the digest every manifest and
@@ -744,32 +845,6 @@ func (p *Push) hasReferrer(d digest.Digest) bool {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	return slices.ContainsFunc(p.referrers, func(r Referrer) bool { return r.Descriptor.Digest == d })
-}
-
-// startVerify starts the verification of entry in the referrers index of
-// subject. It outlives Attach, whose ctx may be a per-scan context that
-// ends with it: Ready waits for it and its ctx cancels it. Once Ready has
-// begun no verification starts (ErrPushClosed), so none escapes its wait.
-func (p *Push) startVerify(ctx context.Context, subject digest.Digest, entry ocispec.Descriptor) error {
-	vctx, cancel := context.WithCancel(context.WithoutCancel(ctx))
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	if p.sealed {
-		cancel()
-		return ErrPushClosed
-	}
-	p.cancels = append(p.cancels, cancel)
-	p.verifying.Add(1)
-	go func() {
-		defer p.verifying.Done()
-		defer cancel()
-		if err := p.verify(vctx, subject, entry); err != nil {
-			p.verifyMu.Lock()
-			p.verifyErr = append(p.verifyErr, fmt.Errorf("referrer %s of %s: %w", entry.Digest, subject, err))
-			p.verifyMu.Unlock()
-		}
-	}()
-	return nil
 }
 
 // cancelVerifications cancels every verification started.

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"math/rand/v2"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -116,8 +117,9 @@ func writeReferrersIndex(ctx context.Context, t Target, subject digest.Digest, r
 	return err
 }
 
-// tagLock serializes this push's own writers of one referrers tag (two
-// formats for one platform), so they do not race each other.
+// tagLock serializes this push's own readers and writers of one
+// referrers tag (a round and a verification of one subject), so they do
+// not race each other.
 func (p *Push) tagLock(subject digest.Digest) *sync.Mutex {
 	p.mu.Lock()
 	defer p.mu.Unlock()
@@ -130,38 +132,51 @@ func (p *Push) tagLock(subject digest.Digest) *sync.Mutex {
 	return l
 }
 
-// addToIndex adds entry to the referrers index of subject: read (404 is
-// empty), merge, write with If-Match, and on 412 read again. It reports
-// whether it wrote (false when the entry was already there).
-func (p *Push) addToIndex(ctx context.Context, subject digest.Digest, entry ocispec.Descriptor) (bool, error) {
+// addToIndex adds entries, referrers of subject, to its referrers index in
+// one read-merge-write: read (404 is empty), add those not listed, write
+// with If-Match, and on 412 read again. It returns the entries it wrote
+// (none when all were listed already).
+func (p *Push) addToIndex(ctx context.Context, subject digest.Digest, entries []ocispec.Descriptor) ([]ocispec.Descriptor, error) {
 	l := p.tagLock(subject)
 	l.Lock()
 	defer l.Unlock()
+	tag := ReferrersTag(subject)
 	for attempt := 1; attempt <= maxWriteAttempts; attempt++ {
 		ri, err := readReferrersIndex(ctx, p.target, subject)
 		if err != nil {
-			return false, refuseOverwrite(err)
+			return nil, refuseOverwrite(err)
 		}
-		if ri.has(entry.Digest) {
-			p.logf("referrer %s already in %s", entry.Digest, ReferrersTag(subject))
-			return false, nil
+		var missing []ocispec.Descriptor
+		for _, e := range entries {
+			if ri.has(e.Digest) {
+				p.logf("referrer %s already in %s", e.Digest, tag)
+				continue
+			}
+			if !slices.ContainsFunc(missing, func(m ocispec.Descriptor) bool { return m.Digest == e.Digest }) {
+				missing = append(missing, e)
+			}
 		}
-		ri.add(entry)
+		if len(missing) == 0 {
+			return nil, nil
+		}
+		for _, e := range missing {
+			ri.add(e)
+		}
 		err = writeReferrersIndex(ctx, p.target, subject, ri)
 		if errors.Is(err, ErrPreconditionFailed) {
-			p.logf("referrers tag %s changed while merging; reading it again", ReferrersTag(subject))
+			p.logf("referrers tag %s changed while merging; reading it again", tag)
 			if err := sleep(ctx, jitter(p.verifyDelay()/4)); err != nil {
-				return false, err
+				return nil, err
 			}
 			continue
 		}
 		if err != nil {
-			return false, fmt.Errorf("writing referrers tag %s: %w", ReferrersTag(subject), err)
+			return nil, fmt.Errorf("writing referrers tag %s: %w", tag, err)
 		}
-		p.logf("wrote referrers tag %s with %d entries", ReferrersTag(subject), len(ri.index.Manifests))
-		return true, nil
+		p.logf("wrote referrers tag %s with %d entries (%d new)", tag, len(ri.index.Manifests), len(missing))
+		return missing, nil
 	}
-	return false, fmt.Errorf("referrers tag %s: %d conditional writes failed: %w", ReferrersTag(subject), maxWriteAttempts, ErrPreconditionFailed)
+	return nil, fmt.Errorf("referrers tag %s: %d conditional writes failed: %w", tag, maxWriteAttempts, ErrPreconditionFailed)
 }
 
 func (p *Push) verifyDelay() time.Duration {
@@ -171,28 +186,65 @@ func (p *Push) verifyDelay() time.Duration {
 	return 150 * time.Millisecond
 }
 
-// verify re-reads the referrers index after a jittered delay until entry
-// has been present in two consecutive reads, merging it back whenever
-// another writer dropped it (registries such as distribution ignore
-// If-Match, so a concurrent writer's lost update is repaired here). A read
-// or write that fails in a way that may pass (a 5xx or 429 the transport's
-// retries did not outlast, a dropped connection, a corrupted body) counts
-// as an unstable round, not as the end: the next round tries again, after
-// the Retry-After the registry sent (pause; one longer than maxVerifyPause
-// ends it). A context error, or any other failure, ends it. It gives up after
-// VerifyRounds reads with ErrReferrerLost (and the last failure, if the
-// last round failed).
-func (p *Push) verify(ctx context.Context, subject digest.Digest, entry ocispec.Descriptor) error {
-	rounds := p.opts.VerifyRounds
-	if rounds <= 0 {
-		rounds = 10
+func (p *Push) verifyRounds() int {
+	if p.opts.VerifyRounds > 0 {
+		return p.opts.VerifyRounds
 	}
+	return 10
+}
+
+// verification is the running verification of this push's entries in
+// the referrers index of one subject: one re-read covers them all. Its
+// entries are guarded by Push.mu.
+type verification struct {
+	entries []*verifyEntry
+}
+
+// verifyEntry is one entry under verification.
+type verifyEntry struct {
+	desc ocispec.Descriptor
+	// notBefore is when reads start to count for it: an entry that joins
+	// a verification under way is judged only by reads at least the
+	// shortest delay after it was written, as a verification of its own
+	// would be.
+	notBefore time.Time
+	stable    int   // consecutive reads that listed it
+	reads     int   // reads counted, at most VerifyRounds
+	failed    error // of the last counted read, if it failed
+}
+
+// verify re-reads the referrers index of subject after a jittered delay
+// until every entry of v has been present in two consecutive reads,
+// merging back, in one write, whichever another writer dropped
+// (registries such as distribution ignore If-Match, so a concurrent
+// writer's lost update is repaired here). Entries may join v while it
+// runs (startVerify); it ends when none is left. A read or write that
+// fails in a way that may pass (a 5xx or 429 the transport's retries did
+// not outlast, a dropped connection, a corrupted body) counts as an
+// unstable read, not as the end: the next read tries again, after the
+// Retry-After the registry sent (pause; one longer than maxVerifyPause
+// ends it). A context error, or a read failing otherwise, ends it for
+// every entry; a write failing otherwise, for the entries it was to merge
+// back. An entry not stable after VerifyRounds counted reads fails with
+// ErrReferrerLost (and the last failure, if its last read failed). Each
+// entry's failure is recorded for Ready under its own name.
+func (p *Push) verify(ctx context.Context, subject digest.Digest, v *verification) {
+	rounds := p.verifyRounds()
 	tag := ReferrersTag(subject)
-	stable := 0
-	var failed error // of the last round, if it failed
-	for round := 0; round < rounds; round++ {
+	for {
 		if err := sleep(ctx, jitter(p.verifyDelay())); err != nil {
-			return err
+			p.endVerify(subject, v, err)
+			return
+		}
+		start := time.Now()
+		p.mu.Lock()
+		all := slices.Clone(v.entries)
+		p.mu.Unlock()
+		var counted []*verifyEntry
+		for _, e := range all {
+			if !start.Before(e.notBefore) {
+				counted = append(counted, e)
+			}
 		}
 		l := p.tagLock(subject)
 		l.Lock()
@@ -200,45 +252,160 @@ func (p *Push) verify(ctx context.Context, subject digest.Digest, entry ocispec.
 		if err != nil {
 			l.Unlock()
 			if ctx.Err() != nil || !transient(err) {
-				return refuseOverwrite(err)
+				p.endVerify(subject, v, refuseOverwrite(err))
+				return
 			}
-			stable, failed = 0, err
+			p.mu.Lock()
+			for _, e := range counted {
+				e.reads++
+				e.stable, e.failed = 0, err
+			}
+			p.mu.Unlock()
+			if p.settle(subject, v, rounds) {
+				return
+			}
 			if err := p.pause(ctx, tag, err); err != nil {
-				return err
+				p.endVerify(subject, v, err)
+				return
 			}
-			p.logf("verifying referrer %s: %v; reading %s again", entry.Digest, failed, tag)
+			p.logf("verifying referrers of %s: %v; reading %s again", subject, err, tag)
 			continue
 		}
-		failed = nil
-		if ri.has(entry.Digest) {
-			l.Unlock()
-			stable++
-			if stable >= 2 {
-				return nil
+		var missing []*verifyEntry
+		p.mu.Lock()
+		for _, e := range counted {
+			e.reads++
+			e.failed = nil
+			if ri.has(e.desc.Digest) {
+				e.stable++
+			} else {
+				e.stable = 0
 			}
-			continue
 		}
-		stable = 0
-		p.logf("referrer %s was dropped from %s by another writer; merging it again", entry.Digest, tag)
-		ri.add(entry)
-		err = writeReferrersIndex(ctx, p.target, subject, ri)
+		p.mu.Unlock()
+		for _, e := range all {
+			if !ri.has(e.desc.Digest) {
+				missing = append(missing, e)
+			}
+		}
+		if len(missing) > 0 {
+			for _, e := range missing {
+				p.logf("referrer %s was dropped from %s by another writer; merging it again", e.desc.Digest, tag)
+				ri.add(e.desc)
+			}
+			err = writeReferrersIndex(ctx, p.target, subject, ri)
+		}
 		l.Unlock()
 		if err != nil && !errors.Is(err, ErrPreconditionFailed) {
 			err = fmt.Errorf("writing referrers tag %s: %w", tag, err)
-			if ctx.Err() != nil || !transient(err) {
-				return err
+			if ctx.Err() != nil {
+				p.endVerify(subject, v, err)
+				return
 			}
-			failed = err
+			if !transient(err) {
+				// It ends the verification of the entries it was to
+				// merge back; the others go on.
+				if p.endEntries(subject, v, missing, err) {
+					return
+				}
+				continue
+			}
+			p.mu.Lock()
+			for _, e := range missing {
+				if slices.Contains(counted, e) {
+					e.failed = err
+				}
+			}
+			p.mu.Unlock()
+			if p.settle(subject, v, rounds) {
+				return
+			}
 			if err := p.pause(ctx, tag, err); err != nil {
-				return err
+				p.endVerify(subject, v, err)
+				return
 			}
-			p.logf("verifying referrer %s: %v; reading %s again", entry.Digest, failed, tag)
+			p.logf("verifying referrers of %s: %v; reading %s again", subject, err, tag)
+			continue
+		}
+		if p.settle(subject, v, rounds) {
+			return
 		}
 	}
-	if failed != nil {
-		return fmt.Errorf("%s after %d reads: %w: %w", tag, rounds, ErrReferrerLost, failed)
+}
+
+// settle takes the entries of v that are done out of it: stable in two
+// consecutive reads, or out of reads (recorded as ErrReferrerLost). It
+// reports whether v is over, no entry being left; then no entry can join
+// it any more.
+func (p *Push) settle(subject digest.Digest, v *verification, rounds int) bool {
+	tag := ReferrersTag(subject)
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	kept := v.entries[:0]
+	for _, e := range v.entries {
+		switch {
+		case e.stable >= 2:
+		case e.reads >= rounds && e.failed != nil:
+			p.verifyFailed(subject, e, fmt.Errorf("%s after %d reads: %w: %w", tag, rounds, ErrReferrerLost, e.failed))
+		case e.reads >= rounds:
+			p.verifyFailed(subject, e, fmt.Errorf("%s after %d reads: %w", tag, rounds, ErrReferrerLost))
+		default:
+			kept = append(kept, e)
+		}
 	}
-	return fmt.Errorf("%s after %d reads: %w", tag, rounds, ErrReferrerLost)
+	clear(v.entries[len(kept):])
+	v.entries = kept
+	if len(kept) > 0 {
+		return false
+	}
+	p.verifyOver(subject, v)
+	return true
+}
+
+// endEntries ends the verification of entries with err, and reports
+// whether v is over, no entry being left.
+func (p *Push) endEntries(subject digest.Digest, v *verification, entries []*verifyEntry, err error) bool {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	v.entries = slices.DeleteFunc(v.entries, func(e *verifyEntry) bool {
+		if slices.Contains(entries, e) {
+			p.verifyFailed(subject, e, err)
+			return true
+		}
+		return false
+	})
+	if len(v.entries) > 0 {
+		return false
+	}
+	p.verifyOver(subject, v)
+	return true
+}
+
+// endVerify ends v with err for every entry left in it.
+func (p *Push) endVerify(subject digest.Digest, v *verification, err error) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	for _, e := range v.entries {
+		p.verifyFailed(subject, e, err)
+	}
+	v.entries = nil
+	p.verifyOver(subject, v)
+}
+
+// verifyOver forgets v, over: the next entries of subject start a
+// verification of their own. The caller holds p.mu.
+func (p *Push) verifyOver(subject digest.Digest, v *verification) {
+	if s := p.indexOf(subject); s.verify == v {
+		s.verify = nil
+	}
+}
+
+// verifyFailed records, for Ready, that e was not verified. The caller
+// holds p.mu.
+func (p *Push) verifyFailed(subject digest.Digest, e *verifyEntry, err error) {
+	p.verifyMu.Lock()
+	p.verifyErr = append(p.verifyErr, fmt.Errorf("referrer %s of %s: %w", e.desc.Digest, subject, err))
+	p.verifyMu.Unlock()
 }
 
 // pause waits what a registry that failed a verification request with

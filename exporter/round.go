@@ -1,0 +1,213 @@
+package exporter
+
+import (
+	"context"
+	"slices"
+	"sync/atomic"
+	"time"
+
+	"github.com/opencontainers/go-digest"
+	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
+)
+
+// subjectIndex is this push's writing of the referrers index of one
+// subject, where the registry has no referrers API: a group commit. An
+// entry whose manifest is in waits while a round for the subject is being
+// written, or while other Attach calls of the subject are still under way
+// (they will have an entry too); then one round writes every entry
+// waiting with one read-merge-write, and one verification covers them.
+// k referrers of a subject attached together (AttachAll, or concurrent
+// Attach calls) cost one round, not k. Its fields are guarded by Push.mu.
+type subjectIndex struct {
+	pending int           // Attach calls of the subject under way that have not queued an entry
+	queue   []*indexWait  // entries for the next round
+	busy    bool          // a round is being written
+	verify  *verification // the verification under way, nil when none
+}
+
+// indexWait is an entry waiting for a round, and then its outcome. It
+// lives as long as the Attach call that waits, like a request: ctx is
+// that call's, which the round's context takes its values from and
+// outlives only while another waiter's is live.
+type indexWait struct {
+	ctx   context.Context
+	entry ocispec.Descriptor
+	done  chan struct{} // closed when err is set
+	err   error
+}
+
+// indexOf returns the state of subject's referrers index. The caller holds
+// p.mu.
+func (p *Push) indexOf(subject digest.Digest) *subjectIndex {
+	s, ok := p.indexes[subject]
+	if !ok {
+		s = &subjectIndex{}
+		p.indexes[subject] = s
+	}
+	return s
+}
+
+// claim is an Attach call's place in the next round of its subject's
+// referrers index: the round does not start before the call has queued
+// its entry (index) or given up (release).
+type claim struct {
+	p       *Push
+	subject digest.Digest
+	over    bool // queued or released; used by one goroutine only
+}
+
+// claim counts an Attach call of subject under way, before its blobs are
+// uploaded, so that a round of the subject waits for its entry.
+func (p *Push) claim(subject digest.Digest) *claim {
+	p.mu.Lock()
+	p.indexOf(subject).pending++
+	p.mu.Unlock()
+	return &claim{p: p, subject: subject}
+}
+
+// release gives up c's place, when its Attach call writes no entry (it
+// failed, or the registry indexes referrers itself). It may be called
+// again.
+func (c *claim) release() {
+	if c.over {
+		return
+	}
+	c.over = true
+	c.p.mu.Lock()
+	defer c.p.mu.Unlock()
+	s := c.p.indexOf(c.subject)
+	s.pending--
+	c.p.kick(c.subject, s)
+}
+
+// index queues entry for the next round of c's subject and waits for it:
+// entry is in the referrers index and its verification started, or the
+// round failed. When ctx ends first it returns ctx's error; entry is then
+// taken out of the queue if the round has not started (a round under way
+// may still write it).
+func (c *claim) index(ctx context.Context, entry ocispec.Descriptor) error {
+	p := c.p
+	w := &indexWait{ctx: ctx, entry: entry, done: make(chan struct{})}
+	c.over = true
+	p.mu.Lock()
+	s := p.indexOf(c.subject)
+	s.pending--
+	s.queue = append(s.queue, w)
+	p.kick(c.subject, s)
+	p.mu.Unlock()
+	select {
+	case <-w.done:
+		if w.err != nil && isContextErr(w.err) && ctx.Err() != nil {
+			return ctx.Err()
+		}
+		return w.err
+	case <-ctx.Done():
+		p.mu.Lock()
+		s.queue = slices.DeleteFunc(s.queue, func(q *indexWait) bool { return q == w })
+		p.mu.Unlock()
+		return ctx.Err()
+	}
+}
+
+// kick starts the next round of subject when entries wait, no round is
+// being written and no Attach call of the subject is still under way.
+// The caller holds p.mu.
+func (p *Push) kick(subject digest.Digest, s *subjectIndex) {
+	if s.busy || s.pending > 0 || len(s.queue) == 0 {
+		return
+	}
+	batch := s.queue
+	s.queue = nil
+	s.busy = true
+	go p.round(subject, batch)
+}
+
+// round writes the entries of batch, referrers of subject, into its
+// referrers index in one read-merge-write, starts one verification for
+// those it wrote, and gives every waiting Attach call the outcome. It runs
+// while any of them waits for it.
+func (p *Push) round(subject digest.Digest, batch []*indexWait) {
+	ctx, cancel := roundContext(batch)
+	entries := make([]ocispec.Descriptor, len(batch))
+	for i, w := range batch {
+		entries[i] = w.entry
+	}
+	wrote, err := p.addToIndex(ctx, subject, entries)
+	if err == nil && len(wrote) > 0 {
+		err = p.startVerify(ctx, subject, wrote)
+	}
+	cancel()
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	for _, w := range batch {
+		w.err = err
+		close(w.done)
+	}
+	s := p.indexOf(subject)
+	s.busy = false
+	p.kick(subject, s)
+}
+
+// roundContext returns the context of a round for batch: it carries the
+// values of the first waiter's context and ends when every waiter's
+// context has ended, so that one Attach call given up (a per-scan
+// context) does not fail the others' entries.
+func roundContext(batch []*indexWait) (context.Context, context.CancelFunc) {
+	ctx, cancel := context.WithCancelCause(context.WithoutCancel(batch[0].ctx))
+	var left atomic.Int64
+	left.Store(int64(len(batch)))
+	stops := make([]func() bool, 0, len(batch))
+	for _, w := range batch {
+		wctx := w.ctx
+		stops = append(stops, context.AfterFunc(wctx, func() {
+			if left.Add(-1) == 0 {
+				cancel(context.Cause(wctx))
+			}
+		}))
+	}
+	return ctx, func() {
+		for _, stop := range stops {
+			stop()
+		}
+		cancel(nil)
+	}
+}
+
+// startVerify starts the verification of entries, written in the
+// referrers index of subject, or adds them to the one under way for
+// subject. A verification outlives Attach, whose ctx may be a per-scan
+// context that ends with it: Ready waits for it and its ctx cancels it.
+// Once Ready has begun no verification starts and none takes new entries
+// (ErrPushClosed), so none escapes its wait.
+func (p *Push) startVerify(ctx context.Context, subject digest.Digest, entries []ocispec.Descriptor) error {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.sealed {
+		return ErrPushClosed
+	}
+	s := p.indexOf(subject)
+	if s.verify != nil {
+		// Judged by reads at least the shortest delay from now, as a
+		// verification of their own would be.
+		notBefore := time.Now().Add(p.verifyDelay() * 3 / 4)
+		for _, e := range entries {
+			s.verify.entries = append(s.verify.entries, &verifyEntry{desc: e, notBefore: notBefore})
+		}
+		p.logf("%d referrers of %s join the verification under way", len(entries), subject)
+		return nil
+	}
+	v := &verification{}
+	for _, e := range entries {
+		v.entries = append(v.entries, &verifyEntry{desc: e})
+	}
+	s.verify = v
+	vctx, cancel := context.WithCancel(context.WithoutCancel(ctx))
+	p.cancels = append(p.cancels, cancel)
+	p.verifying.Add(1)
+	go func() {
+		defer p.verifying.Done()
+		defer cancel()
+		p.verify(vctx, subject, v)
+	}()
+	return nil
+}
