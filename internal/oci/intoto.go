@@ -56,8 +56,12 @@ func ParseStatement(b []byte) (*Statement, error) {
 func (s *Statement) IsStatement() bool { return strings.HasPrefix(s.Type, inTotoStatementPrefix) }
 
 // Names reports whether d is the digest of one of the subjects; a
-// statement without subjects names nothing.
+// statement without subjects names nothing, and a malformed digest (or
+// one of an algorithm go-digest does not know) is named by none.
 func (s *Statement) Names(d digest.Digest) bool {
+	if d.Validate() != nil {
+		return false // Algorithm and Encoded panic without a ":"
+	}
 	for _, sub := range s.Subject {
 		if sub.Digest[d.Algorithm().String()] == d.Encoded() {
 			return true
