@@ -162,7 +162,7 @@ func attachScan(cmd *cobra.Command, g *globalOptions, refStr string, o attachOpt
 			if err != nil {
 				return err
 			}
-			return attachSBOMs(ectx, p, img, refs, attached)
+			return attachTogether(ectx, p, img, refs, attached)
 		})
 	}
 	if err := eg.Wait(); err != nil {

@@ -361,7 +361,7 @@ func (r *buildRun) attach(ctx context.Context, img oci.Image, res *sbomgen.Resul
 	for _, s := range r.sinks {
 		eg.Go(func() error {
 			return r.prog.Task(ectx, s.task("sbom "+img.String()), func(ctx context.Context) error {
-				return attachSBOMs(ctx, s.push, img, refs, r.attached)
+				return attachTogether(ctx, s.push, img, refs, r.attached)
 			})
 		})
 	}

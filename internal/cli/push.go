@@ -16,6 +16,7 @@ import (
 	"oras.land/oras-go/v2/registry"
 
 	"github.com/affix-oci/affix/exporter"
+	"github.com/affix-oci/affix/frontend"
 	"github.com/affix-oci/affix/internal/oci"
 	"github.com/affix-oci/affix/sbomgen"
 )
@@ -180,7 +181,7 @@ func push(cmd *cobra.Command, g *globalOptions, source, refStr string, o pushOpt
 						logf("%s: %d SBOMs from the layout, not scanned again; %d to scan", img, len(reused), len(missing))
 					}
 					if len(missing) == 0 {
-						return attachSBOMs(ectx, p, img, reused, attached)
+						return attachTogether(ectx, p, img, reused, attached)
 					}
 				}
 				res, err := gen.Image(ectx, l, img.Descriptor)
@@ -195,7 +196,7 @@ func push(cmd *cobra.Command, g *globalOptions, source, refStr string, o pushOpt
 					return err
 				}
 				refs = append(reused, refs...)
-				return attachSBOMs(ectx, p, img, refs, attached)
+				return attachTogether(ectx, p, img, refs, attached)
 			})
 		}
 	}
@@ -467,6 +468,34 @@ type attachedRef struct {
 
 func (r attachedRef) meta() referrerMeta {
 	return referrerMeta{Digest: r.desc.Digest, ArtifactType: r.desc.ArtifactType, Format: r.format}
+}
+
+// allAttacher attaches several referrers at once (exporter.Push).
+type allAttacher interface {
+	AttachAll(ctx context.Context, arts []exporter.Artifact) ([]ocispec.Descriptor, error)
+}
+
+// attachTogether attaches refs, the SBOMs of img (one per --sbom-format),
+// with one AttachAll rather than one Attach after the other: where the
+// registry has no referrers API, the referrers index of img is then read,
+// written and verified once for all of them, not once per format. It
+// records each SBOM attached in log under its format, in order (and in the
+// progress task of ctx, if any), and returns the failures, each naming
+// its referrer.
+func attachTogether(ctx context.Context, p allAttacher, img oci.Image, refs []sbomReferrer, log *referrerLog) error {
+	arts := make([]exporter.Artifact, len(refs))
+	for i, r := range refs {
+		arts[i] = r.artifact
+	}
+	descs, err := p.AttachAll(ctx, arts)
+	for i, d := range descs {
+		if d.Digest == "" {
+			continue // failed: err says why
+		}
+		frontend.Logf(ctx, "%s referrer %s", refs[i].format, d.Digest)
+		log.add(img.Descriptor.Digest, refs[i].format.String(), d)
+	}
+	return err
 }
 
 // referrerLog records the referrers attached, by subject, for the summary

@@ -9,11 +9,13 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/opencontainers/go-digest"
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
 	"oras.land/oras-go/v2/content"
 	"oras.land/oras-go/v2/registry"
 	"oras.land/oras-go/v2/registry/remote"
 
+	"github.com/affix-oci/affix/exporter"
 	"github.com/affix-oci/affix/internal/fixture"
 	"github.com/affix-oci/affix/internal/oci"
 	"github.com/affix-oci/affix/internal/registrytest"
@@ -238,4 +240,81 @@ func TestPushCommand(t *testing.T) {
 			}
 		})
 	}
+}
+
+// TestPushFormatsRequests: with two --sbom-format values, on a registry
+// without the referrers API (olareg), push and attach write each
+// platform's referrers index once for both SBOMs: one GET and one PUT of
+// the referrers tag and two verify GETs per platform, not per SBOM. (One
+// round per SBOM cost push 73 requests, GET 12 and PUT 29; attach PUT 13.)
+func TestPushFormatsRequests(t *testing.T) {
+	if testing.Short() {
+		t.Skip("scans images and runs a registry")
+	}
+	cliEnv(t)
+	dir, _ := pushFixture(t)
+	reg := registrytest.Start(t, registrytest.OlaregNoAPI, registrytest.Options{})
+	formats := []string{"--sbom-format", "spdx-json", "--sbom-format", "cyclonedx-json"}
+	metaPath := filepath.Join(t.TempDir(), "meta.json")
+	args := append([]string{"push", "--insecure-registry", reg.Host, "--metadata-file", metaPath}, formats...)
+	if out, errs, code := affix(t, append(args, "oci-layout:"+dir, reg.Host+"/app:v1")...); code != 0 {
+		t.Fatalf("push: %d\n%s%s", code, out, errs)
+	}
+	meta := readMeta(t, metaPath)
+	// 16 blobs (11 of the image as in TestPushCommand, the empty config,
+	// 4 documents), 4 image and 4 referrer manifests, per platform one
+	// PUT of the referrers tag for both SBOMs, the tag; per platform one
+	// GET of the referrers tag (404) and two verify GETs.
+	want := map[string]int{"HEAD": 16, "POST": 16, "PUT": 16 + 4 + 4 + 2 + 1, "GET": 6}
+	if formatCounts(meta.Requests) != formatCounts(want) {
+		t.Errorf("push requests %v, want %v", meta.Requests, want)
+	}
+	for _, p := range meta.Platforms {
+		if len(p.Referrers) != 2 || p.Referrers[0].Format != "cyclonedx-json" || p.Referrers[1].Format != "spdx-json" {
+			t.Errorf("%s: referrers %+v", p.Platform, p.Referrers)
+		}
+		if got := referrersTagEntries(t, reg, "app", p.Digest); got != 2 {
+			t.Errorf("%s: referrers tag lists %d entries, want 2", p.Platform, got)
+		}
+	}
+
+	// attach: the same through the registry, to an image without SBOMs.
+	if out, errs, code := affix(t, "push", "--insecure-registry", reg.Host, "--no-sbom", "oci-layout:"+dir, reg.Host+"/bare:v1"); code != 0 {
+		t.Fatalf("push: %d\n%s%s", code, out, errs)
+	}
+	args = append([]string{"attach", "--insecure-registry", reg.Host, "--metadata-file", metaPath}, formats...)
+	if out, errs, code := affix(t, append(args, reg.Host+"/bare:v1")...); code != 0 {
+		t.Fatalf("attach: %d\n%s%s", code, out, errs)
+	}
+	meta = readMeta(t, metaPath)
+	// Blobs: the empty config and 4 documents; PUTs: those, 4 referrer
+	// manifests and one referrers tag per platform. (The GETs that read
+	// the image depend on the SBOM cache; not counted here.)
+	for m, n := range map[string]int{"HEAD": 5, "POST": 5, "PUT": 5 + 4 + 2} {
+		if meta.Requests[m] != n {
+			t.Errorf("attach: %d %s, want %d (all: %v)", meta.Requests[m], m, n, meta.Requests)
+		}
+	}
+	for _, p := range meta.Platforms {
+		if got := referrersTagEntries(t, reg, "bare", p.Digest); got != 2 {
+			t.Errorf("attach: %s: referrers tag lists %d entries, want 2", p.Platform, got)
+		}
+	}
+}
+
+// referrersTagEntries returns how many entries the referrers tag of
+// subject in repo lists.
+func referrersTagEntries(t *testing.T, reg *registrytest.Registry, repo string, subject digest.Digest) int {
+	t.Helper()
+	r := &remote.Repository{Reference: registry.Reference{Registry: reg.Host, Repository: repo}, PlainHTTP: true}
+	_, rc, err := r.Manifests().FetchReference(context.Background(), exporter.ReferrersTag(subject))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rc.Close()
+	var idx ocispec.Index
+	if err := json.NewDecoder(rc).Decode(&idx); err != nil {
+		t.Fatal(err)
+	}
+	return len(idx.Manifests)
 }
