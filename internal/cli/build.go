@@ -651,7 +651,7 @@ func runBuild(cmd *cobra.Command, g *globalOptions, contextDir string, o buildOp
 		return buildError(err)
 	}
 	p.warnings = p.frontend.Warnings()
-	err = build(cmd, g, contextDir, o, p)
+	err = build(cmd, g, o, p)
 	for _, r := range p.repos {
 		if err != nil && strings.Contains(err.Error(), r.ref.Registry) {
 			return hintHTTP(err, r.ref.Registry)

@@ -67,7 +67,7 @@ type buildRun struct {
 	tarOut io.Writer
 }
 
-func build(cmd *cobra.Command, g *globalOptions, contextDir string, o buildOptions, p *buildPlan) (err error) {
+func build(cmd *cobra.Command, g *globalOptions, o buildOptions, p *buildPlan) (err error) {
 	ctx := cmd.Context()
 	stdout, stderr := cmd.OutOrStdout(), cmd.ErrOrStderr()
 	if p.output != nil && p.output.dest == "-" {
@@ -75,10 +75,7 @@ func build(cmd *cobra.Command, g *globalOptions, contextDir string, o buildOptio
 	}
 	// The layout directory: the --output directory itself, else a
 	// temporary one removed at exit.
-	dir, layoutDone := "", false
-	if p.output != nil && !p.output.tar {
-		dir = p.output.dest
-	}
+	dir, layoutDone := p.layoutDir(), false
 	for _, w := range p.warnings {
 		fmt.Fprintln(stderr, "WARNING: "+w)
 	}
@@ -87,7 +84,7 @@ func build(cmd *cobra.Command, g *globalOptions, contextDir string, o buildOptio
 		return usageError(err)
 	}
 	defer prog.Close()
-	res, err := frontend.Build(ctx, o.frontendOptions(contextDir, p, dir, prog))
+	res, err := p.frontend.Build(ctx, prog)
 	if err != nil {
 		prog.Close()
 		return buildError(err)

@@ -2,7 +2,6 @@ package cli
 
 import (
 	"bytes"
-	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -13,7 +12,6 @@ import (
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
 
 	"github.com/affix-oci/affix/exporter"
-	"github.com/affix-oci/affix/frontend"
 	"github.com/affix-oci/affix/internal/oci"
 	"github.com/affix-oci/affix/internal/version"
 	"github.com/affix-oci/affix/sbomgen"
@@ -127,25 +125,6 @@ func sbomReferrers(img oci.Image, res *sbomgen.Result, formats []referrerFormat,
 		out = append(out, sbomReferrer{f, exporter.InToto(subject, oci.PredicateSPDX, stmt.Bytes(), res.Created, ann)})
 	}
 	return out, nil
-}
-
-// attacher attaches one referrer (exporter.Push).
-type attacher interface {
-	Attach(ctx context.Context, a exporter.Artifact) (ocispec.Descriptor, error)
-}
-
-// attachSBOMs attaches refs to img with p, in order, and records each in
-// log under its --sbom-format (and in the progress task of ctx, if any).
-func attachSBOMs(ctx context.Context, p attacher, img oci.Image, refs []sbomReferrer, log *referrerLog) error {
-	for _, r := range refs {
-		d, err := p.Attach(ctx, r.artifact)
-		if err != nil {
-			return err
-		}
-		frontend.Logf(ctx, "%s referrer %s", r.format, d.Digest)
-		log.add(img.Descriptor.Digest, r.format.String(), d)
-	}
-	return nil
 }
 
 // skipNotImage reports whether err says that a platform manifest is not a
