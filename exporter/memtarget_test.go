@@ -41,6 +41,30 @@ type memTarget struct {
 	// referrers tag between a read of it and the write that follows
 	// (with etags, that write then fails with 412).
 	sneaks int
+	// hook, when set, is called first by every call, outside m.mu, with
+	// the call's context, its operation ("exists", "blob", "get" or
+	// "put") and reference (a blob's digest, a manifest's tag or
+	// digest); an error it returns is the call's. Tests block, fail or
+	// watch calls with it.
+	hook func(ctx context.Context, op, reference string) error
+	// log lists the calls made, as "op reference", in order.
+	log []string
+}
+
+// call records a call and runs the hook. A call whose ctx has ended
+// fails, as an HTTP client sends no request then.
+func (m *memTarget) call(ctx context.Context, op, reference string) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	m.mu.Lock()
+	m.log = append(m.log, op+" "+reference)
+	hook := m.hook
+	m.mu.Unlock()
+	if hook != nil {
+		return hook(ctx, op, reference)
+	}
+	return nil
 }
 
 var _ exporter.Target = (*memTarget)(nil)
@@ -53,6 +77,9 @@ func newMemTarget() *memTarget {
 func (m *memTarget) Name() string { return "mem" }
 
 func (m *memTarget) Exists(ctx context.Context, d ocispec.Descriptor) (bool, error) {
+	if err := m.call(ctx, "exists", d.Digest.String()); err != nil {
+		return false, err
+	}
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	_, ok := m.blobs[d.Digest]
@@ -60,6 +87,9 @@ func (m *memTarget) Exists(ctx context.Context, d ocispec.Descriptor) (bool, err
 }
 
 func (m *memTarget) PushBlob(ctx context.Context, d ocispec.Descriptor, open func() (io.ReadCloser, error)) error {
+	if err := m.call(ctx, "blob", d.Digest.String()); err != nil {
+		return err
+	}
 	m.mu.Lock()
 	m.uploads[d.Digest]++
 	block := d.Digest == m.block && !m.blocked
@@ -90,6 +120,9 @@ func (m *memTarget) PushBlob(ctx context.Context, d ocispec.Descriptor, open fun
 }
 
 func (m *memTarget) PushManifest(ctx context.Context, d ocispec.Descriptor, data []byte, reference, ifMatch string) (digest.Digest, error) {
+	if err := m.call(ctx, "put", reference); err != nil {
+		return "", err
+	}
 	var man struct{ Subject *ocispec.Descriptor }
 	if err := json.Unmarshal(data, &man); err != nil {
 		return "", err
@@ -118,6 +151,9 @@ func (m *memTarget) PushManifest(ctx context.Context, d ocispec.Descriptor, data
 }
 
 func (m *memTarget) FetchManifest(ctx context.Context, reference string) (ocispec.Descriptor, []byte, string, error) {
+	if err := m.call(ctx, "get", reference); err != nil {
+		return ocispec.Descriptor{}, nil, "", err
+	}
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	m.reads[reference]++

@@ -1,0 +1,552 @@
+package exporter_test
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"slices"
+	"strings"
+	"sync"
+	"testing"
+	"testing/synctest"
+	"time"
+
+	"github.com/opencontainers/go-digest"
+	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
+
+	"github.com/affix-oci/affix/exporter"
+)
+
+// The tests below put the referrers-tag rounds of exporter/round.go in
+// the situations where a group commit deadlocks, leaks or misreports: a
+// call that never counts out, a waiter that gives up mid-round, Abort and
+// Commit around a round, verification joined late, the referrers API.
+// They run in synctest bubbles, so a goroutine left blocked at the end
+// fails the test as a deadlock.
+
+// edgeSubject is the subject of an attach-only push in these tests.
+var edgeSubject = ocispec.Descriptor{MediaType: ocispec.MediaTypeImageManifest, Digest: digest.FromString("edge subject"), Size: 12}
+
+// layerOf returns the digest of the one blob of note(subject, i).
+func layerOf(subject ocispec.Descriptor, i int) string {
+	return digest.FromBytes(note(subject, i).Blobs[0].Data).String()
+}
+
+// manifestOf returns the digest of the referrer manifest of a.
+func manifestOf(t *testing.T, a exporter.Artifact) digest.Digest {
+	t.Helper()
+	d, _, err := a.Manifest()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return d.Digest
+}
+
+// gate is a point where memTarget calls wait until the test opens it or
+// their context ends.
+type gate struct {
+	open    chan struct{}
+	once    sync.Once
+	ignores bool  // wait for open only, as a response already on its way
+	err     error // returned once open (fail)
+}
+
+func newGate() *gate { return &gate{open: make(chan struct{})} }
+
+func (g *gate) wait(ctx context.Context) error {
+	if g.ignores {
+		<-g.open
+		return nil
+	}
+	select {
+	case <-g.open:
+		return g.err
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+func (g *gate) release() { g.once.Do(func() { close(g.open) }) }
+
+// fail releases the call held with err.
+func (g *gate) fail(err error) {
+	g.err = err
+	g.release()
+}
+
+// gates holds memTarget calls ("op reference") at gates until released.
+type gates struct {
+	mu sync.Mutex
+	at map[string]*gate
+	// ctxErr records, per call released, its context's error then.
+	ctxErr map[string]error
+}
+
+func newGates() *gates { return &gates{at: map[string]*gate{}, ctxErr: map[string]error{}} }
+
+// hold makes the next call op reference wait at a new gate, which it
+// returns.
+func (g *gates) hold(op, reference string) *gate {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	gt := newGate()
+	g.at[op+" "+reference] = gt
+	return gt
+}
+
+func (g *gates) hook(ctx context.Context, op, reference string) error {
+	key := op + " " + reference
+	g.mu.Lock()
+	gt := g.at[key]
+	delete(g.at, key)
+	g.mu.Unlock()
+	if gt == nil {
+		return nil
+	}
+	err := gt.wait(ctx)
+	g.mu.Lock()
+	g.ctxErr[key] = ctx.Err()
+	g.mu.Unlock()
+	return err
+}
+
+// attachAsync runs Attach in a goroutine; its error arrives on the channel.
+func attachAsync(ctx context.Context, p *exporter.Push, a exporter.Artifact) <-chan error {
+	ch := make(chan error, 1)
+	go func() {
+		_, err := p.Attach(ctx, a)
+		ch <- err
+	}()
+	return ch
+}
+
+// returned reports whether an Attach started by attachAsync has returned,
+// and its error, once every goroutine of the bubble is blocked.
+func returned(ch <-chan error) (bool, error) {
+	synctest.Wait()
+	select {
+	case err := <-ch:
+		return true, err
+	default:
+		return false, nil
+	}
+}
+
+// noTagSchemaTarget is a memTarget without the referrers API whose calls
+// go through gs.
+func noTagSchemaTarget(gs *gates) *memTarget {
+	tgt := newMemTarget()
+	tgt.noAPI = true
+	tgt.hook = gs.hook
+	return tgt
+}
+
+// countOps counts the calls of tgt's log equal to "op reference" from
+// index from on.
+func countOps(tgt *memTarget, from int, op, reference string) int {
+	tgt.mu.Lock()
+	defer tgt.mu.Unlock()
+	n := 0
+	for _, l := range tgt.log[from:] {
+		if l == op+" "+reference {
+			n++
+		}
+	}
+	return n
+}
+
+func logLen(tgt *memTarget) int {
+	tgt.mu.Lock()
+	defer tgt.mu.Unlock()
+	return len(tgt.log)
+}
+
+// TestRoundWaiterCancelled: two Attach calls of one subject, each with its
+// own context, share a round. The first entry of the round (whose context
+// the round takes its values from) gives up while the round reads the
+// tag: its Attach returns context.Canceled at once, not when the round
+// ends, while the round goes on with a live context and writes both
+// entries (a round under way may write an entry given up). The other
+// Attach succeeds; the push records only it.
+func TestRoundWaiterCancelled(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		gs := newGates()
+		tgt := noTagSchemaTarget(gs)
+		p := exporter.New(tgt, nil, exporter.Options{})
+		defer p.Abort()
+		tag := exporter.ReferrersTag(edgeSubject.Digest)
+		a1, a2 := note(edgeSubject, 1), note(edgeSubject, 2)
+
+		// a1 is counted in and held uploading its layer; a2 gets its
+		// manifest in and waits for a1.
+		blob := gs.hold("blob", layerOf(edgeSubject, 1))
+		ch1 := attachAsync(t.Context(), p, a1)
+		synctest.Wait()
+		ctx2, cancel2 := context.WithCancel(t.Context())
+		defer cancel2()
+		ch2 := attachAsync(ctx2, p, a2)
+		if done, err := returned(ch2); done {
+			t.Fatalf("a2 returned before a1 queued its entry: %v", err)
+		}
+		if n := countOps(tgt, 0, "get", tag); n != 0 {
+			t.Fatalf("a round read %s while a1 was under way", tag)
+		}
+		// The round of [a2, a1] reads the tag, held.
+		get := gs.hold("get", tag)
+		blob.release()
+		synctest.Wait()
+		cancel2()
+		if done, err := returned(ch2); !done || !errors.Is(err, context.Canceled) {
+			t.Fatalf("a2 cancelled mid-round: returned %v, err %v; want context.Canceled at once", done, err)
+		}
+		get.release()
+		if err := <-ch1; err != nil {
+			t.Fatalf("a1: %v", err)
+		}
+		if err := gs.ctxErr["get "+tag]; err != nil {
+			t.Errorf("the round read with a context ended by a2's cancellation: %v", err)
+		}
+		got := listed(t, tgt, edgeSubject.Digest)
+		if !slices.Contains(got, manifestOf(t, a1)) || !slices.Contains(got, manifestOf(t, a2)) {
+			t.Errorf("%s lists %v, want both entries of the round", tag, got)
+		}
+		res, err := p.Commit(t.Context())
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(res.Referrers) != 1 || res.Referrers[0].Descriptor.Digest != manifestOf(t, a1) {
+			t.Errorf("Result.Referrers = %v, want a1 only", res.Referrers)
+		}
+	})
+}
+
+// TestRoundAllWaitersCancelled: when every waiter of a round gives up,
+// the round's context ends: the read under way stops, nothing is written,
+// and the next Attach of the subject gets a round of its own.
+func TestRoundAllWaitersCancelled(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		gs := newGates()
+		tgt := noTagSchemaTarget(gs)
+		p := exporter.New(tgt, nil, exporter.Options{})
+		defer p.Abort()
+		tag := exporter.ReferrersTag(edgeSubject.Digest)
+		gs.hold("get", tag) // never released: only the context ends it
+		ctx, cancel := context.WithCancel(t.Context())
+		ch := attachAsync(ctx, p, note(edgeSubject, 1))
+		synctest.Wait()
+		cancel()
+		if err := <-ch; !errors.Is(err, context.Canceled) {
+			t.Fatalf("err = %v, want context.Canceled", err)
+		}
+		synctest.Wait()
+		if n := countOps(tgt, 0, "put", tag); n != 0 {
+			t.Fatalf("%d writes of %s by a round nobody waits for", n, tag)
+		}
+		if _, err := p.Attach(t.Context(), note(edgeSubject, 2)); err != nil {
+			t.Fatalf("next Attach: %v", err)
+		}
+		if err := p.Ready(t.Context()); err != nil {
+			t.Fatal(err)
+		}
+		if got := listed(t, tgt, edgeSubject.Digest); len(got) != 1 || got[0] != manifestOf(t, note(edgeSubject, 2)) {
+			t.Errorf("%s lists %v, want the second entry only", tag, got)
+		}
+	})
+}
+
+// TestRoundSiblingGivesUp: an entry waits for a sibling of its subject
+// that is still uploading; what bounds the wait is the sibling's context
+// (or its failure) and the waiter's own. The sibling failing (its blob
+// upload fails, its context ends between count-in and upload) counts it
+// out and the round starts; the waiter giving up first takes its entry
+// out of the queue and returns at once.
+func TestRoundSiblingGivesUp(t *testing.T) {
+	for _, how := range []string{"blob fails", "sibling cancelled", "waiter cancelled"} {
+		t.Run(how, func(t *testing.T) {
+			synctest.Test(t, func(t *testing.T) {
+				gs := newGates()
+				tgt := noTagSchemaTarget(gs)
+				p := exporter.New(tgt, nil, exporter.Options{})
+				defer p.Abort()
+				tag := exporter.ReferrersTag(edgeSubject.Digest)
+				a1, a2 := note(edgeSubject, 1), note(edgeSubject, 2)
+				ctx1, cancel1 := context.WithCancel(t.Context())
+				defer cancel1()
+				ctx2, cancel2 := context.WithCancel(t.Context())
+				defer cancel2()
+				blob := gs.hold("blob", layerOf(edgeSubject, 1))
+				ch1 := attachAsync(ctx1, p, a1)
+				synctest.Wait()
+				ch2 := attachAsync(ctx2, p, a2)
+				if done, _ := returned(ch2); done {
+					t.Fatal("a2 did not wait for its sibling")
+				}
+				switch how {
+				case "blob fails":
+					blob.fail(errors.New("upload failed"))
+				case "sibling cancelled":
+					cancel1()
+				case "waiter cancelled":
+					cancel2()
+					if done, err := returned(ch2); !done || !errors.Is(err, context.Canceled) {
+						t.Fatalf("waiter: returned %v, err %v; want context.Canceled at once", done, err)
+					}
+					blob.release()
+					if err := <-ch1; err != nil {
+						t.Fatal(err)
+					}
+					if got := listed(t, tgt, edgeSubject.Digest); !slices.Equal(got, []digest.Digest{manifestOf(t, a1)}) {
+						t.Errorf("%s lists %v, want a1's entry only (a2 left the queue)", tag, got)
+					}
+					return
+				}
+				if err := <-ch1; err == nil {
+					t.Fatal("a1 succeeded")
+				}
+				if err := <-ch2; err != nil {
+					t.Fatalf("a2: %v", err)
+				}
+				if got := listed(t, tgt, edgeSubject.Digest); !slices.Equal(got, []digest.Digest{manifestOf(t, a2)}) {
+					t.Errorf("%s lists %v, want a2's entry only", tag, got)
+				}
+				if err := p.Ready(t.Context()); err != nil {
+					t.Fatal(err)
+				}
+			})
+		})
+	}
+}
+
+// TestAttachAllCountsOut: AttachAll counts out every artifact it counted
+// in, whatever ends it: an invalid artifact (none is counted in), a
+// context ended before the call, a failed image. A later Attach of the
+// same subjects is not left waiting for them.
+func TestAttachAllCountsOut(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		img, subjects := memImage(t)
+		tgt := newMemTarget()
+		tgt.noAPI = true
+		p := exporter.New(tgt, img, exporter.Options{Tag: "v1"})
+		defer p.Abort()
+		if err := p.Images(t.Context()); err != nil {
+			t.Fatal(err)
+		}
+		s := subjects[0]
+		invalid := note(s, 9)
+		invalid.Blobs = nil
+		if _, err := p.AttachAll(t.Context(), []exporter.Artifact{note(s, 0), invalid}); !errors.Is(err, exporter.ErrInvalidArtifact) {
+			t.Fatalf("invalid: %v", err)
+		}
+		ctx, cancel := context.WithCancel(t.Context())
+		cancel()
+		if _, err := p.AttachAll(ctx, []exporter.Artifact{note(s, 1), note(s, 2)}); !errors.Is(err, context.Canceled) {
+			t.Fatalf("ended context: %v", err)
+		} else if strings.Count(err.Error(), "context canceled") != 1 {
+			t.Errorf("ended context said more than once: %v", err)
+		}
+		if _, err := p.Attach(t.Context(), note(s, 3)); err != nil {
+			t.Fatalf("Attach after: %v", err)
+		}
+		if _, err := p.Commit(t.Context()); err != nil {
+			t.Fatal(err)
+		}
+
+		// A failed image fails every artifact once.
+		tgt2 := newMemTarget()
+		tgt2.noAPI = true
+		tgt2.hook = func(ctx context.Context, op, ref string) error {
+			if op == "put" && ref == subjects[1].Digest.String() {
+				return errors.New("platform manifest refused")
+			}
+			return nil
+		}
+		p2 := exporter.New(tgt2, img, exporter.Options{Tag: "v1"})
+		defer p2.Abort()
+		go p2.Images(t.Context())
+		_, err := p2.AttachAll(t.Context(), []exporter.Artifact{note(s, 1), note(s, 2), note(subjects[1], 1)})
+		if err == nil || strings.Count(err.Error(), "platform manifest refused") != 1 {
+			t.Errorf("AttachAll after a failed image: %v, want the image's error once", err)
+		}
+	})
+}
+
+// TestAPIModeNoRound: with the referrers API an Attach neither waits for
+// a sibling of its subject still uploading nor reads or writes a
+// referrers tag.
+func TestAPIModeNoRound(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		gs := newGates()
+		tgt := newMemTarget()
+		tgt.hook = gs.hook
+		p := exporter.New(tgt, nil, exporter.Options{})
+		defer p.Abort()
+		blob := gs.hold("blob", layerOf(edgeSubject, 1))
+		ch1 := attachAsync(t.Context(), p, note(edgeSubject, 1))
+		synctest.Wait()
+		if _, err := p.Attach(t.Context(), note(edgeSubject, 2)); err != nil {
+			t.Fatal(err)
+		}
+		blob.release()
+		if err := <-ch1; err != nil {
+			t.Fatal(err)
+		}
+		if _, err := p.Commit(t.Context()); err != nil {
+			t.Fatal(err)
+		}
+		for _, l := range tgt.log {
+			if strings.Contains(l, "sha256-") {
+				t.Errorf("referrers API: %s", l)
+			}
+		}
+	})
+}
+
+// TestVerifyJoinDelay: an entry written while its subject's verification
+// is under way joins it, and is judged as by a verification of its own:
+// before Ready returns, it is listed by two consecutive reads of the
+// verification, both at least 3/4 of VerifyDelay after its write. Entries
+// are attached one after another at random gaps, so that they join at
+// every point of the verification's cycle.
+func TestVerifyJoinDelay(t *testing.T) {
+	const delay = 100 * time.Millisecond
+	for run := range 30 {
+		t.Run(fmt.Sprint(run), func(t *testing.T) {
+			synctest.Test(t, func(t *testing.T) {
+				tgt := newMemTarget()
+				tgt.noAPI = true
+				tag := exporter.ReferrersTag(edgeSubject.Digest)
+				type event struct {
+					at    time.Time
+					write bool
+					lists []digest.Digest
+				}
+				var mu sync.Mutex
+				var events []event
+				p := exporter.New(&recordingTarget{memTarget: tgt, tag: tag, record: func(write bool, lists []digest.Digest) {
+					mu.Lock()
+					events = append(events, event{time.Now(), write, lists})
+					mu.Unlock()
+				}}, nil, exporter.Options{VerifyDelay: delay})
+				defer p.Abort()
+				var entries []digest.Digest
+				for i := range 4 {
+					if _, err := p.Attach(t.Context(), note(edgeSubject, i)); err != nil {
+						t.Fatal(err)
+					}
+					entries = append(entries, manifestOf(t, note(edgeSubject, i)))
+					time.Sleep(time.Duration(run*7+i*31) % 23 * delay / 10)
+				}
+				if err := p.Ready(t.Context()); err != nil {
+					t.Fatal(err)
+				}
+				for _, e := range entries {
+					var wrote time.Time
+					for _, ev := range events {
+						if ev.write && slices.Contains(ev.lists, e) {
+							wrote = ev.at
+							break
+						}
+					}
+					if wrote.IsZero() {
+						t.Fatalf("%s never written", e)
+					}
+					// Two reads in a row (no write between) listing e, both
+					// at least 3/4 of the delay after its write.
+					ok, run := false, 0
+					for _, ev := range events {
+						switch {
+						case ev.write:
+							run = 0
+						case ev.at.Sub(wrote) < delay*3/4:
+						case slices.Contains(ev.lists, e):
+							run++
+							ok = ok || run >= 2
+						default:
+							run = 0
+						}
+					}
+					if !ok {
+						t.Errorf("entry %s written at +%v not listed by two reads in a row from +%v on", e, wrote.Sub(events[0].at), wrote.Add(delay*3/4).Sub(events[0].at))
+					}
+				}
+			})
+		})
+	}
+}
+
+// recordingTarget is a memTarget that reports what each read and write of
+// one referrers tag listed.
+type recordingTarget struct {
+	*memTarget
+	tag    string
+	record func(write bool, lists []digest.Digest)
+}
+
+func (r *recordingTarget) PushManifest(ctx context.Context, d ocispec.Descriptor, data []byte, reference, ifMatch string) (digest.Digest, error) {
+	s, err := r.memTarget.PushManifest(ctx, d, data, reference, ifMatch)
+	if err == nil && reference == r.tag {
+		r.record(true, digestsOf(data))
+	}
+	return s, err
+}
+
+func (r *recordingTarget) FetchManifest(ctx context.Context, reference string) (ocispec.Descriptor, []byte, string, error) {
+	d, data, etag, err := r.memTarget.FetchManifest(ctx, reference)
+	if err == nil && reference == r.tag {
+		r.record(false, digestsOf(data))
+	}
+	return d, data, etag, err
+}
+
+func digestsOf(index []byte) []digest.Digest {
+	var idx ocispec.Index
+	json.Unmarshal(index, &idx)
+	var out []digest.Digest
+	for _, m := range idx.Manifests {
+		out = append(out, m.Digest)
+	}
+	return out
+}
+
+// TestVerifyLostPerEntry: another writer drops one entry of a round
+// before every read of the tag. That entry fails Ready with
+// ErrReferrerLost under its own name; its sibling of the same round,
+// which stays listed, is verified and not named.
+func TestVerifyLostPerEntry(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		tgt := newMemTarget()
+		tgt.noAPI = true
+		tag := exporter.ReferrersTag(edgeSubject.Digest)
+		a1, a2 := note(edgeSubject, 1), note(edgeSubject, 2)
+		lost, kept := manifestOf(t, a1), manifestOf(t, a2)
+		tgt.hook = func(ctx context.Context, op, ref string) error {
+			if op != "get" || ref != tag {
+				return nil
+			}
+			tgt.mu.Lock()
+			defer tgt.mu.Unlock()
+			b, ok := tgt.manifests[tag]
+			if !ok {
+				return nil
+			}
+			var idx ocispec.Index
+			json.Unmarshal(b, &idx)
+			idx.Manifests = slices.DeleteFunc(idx.Manifests, func(m ocispec.Descriptor) bool { return m.Digest == lost })
+			tgt.manifests[tag], _ = json.Marshal(idx)
+			return nil
+		}
+		p := exporter.New(tgt, nil, exporter.Options{VerifyRounds: 4})
+		defer p.Abort()
+		if _, err := p.AttachAll(t.Context(), []exporter.Artifact{a1, a2}); err != nil {
+			t.Fatal(err)
+		}
+		err := p.Ready(t.Context())
+		if !errors.Is(err, exporter.ErrReferrerLost) || !strings.Contains(err.Error(), lost.String()) || strings.Contains(err.Error(), kept.String()) {
+			t.Errorf("Ready: %v; want ErrReferrerLost naming %s and not %s", err, lost, kept)
+		}
+		if _, err := p.Commit(t.Context()); err == nil {
+			t.Error("Commit succeeded with a lost referrer")
+		}
+	})
+}
