@@ -116,6 +116,7 @@ type Push struct {
 	rootMu      sync.Mutex
 	rootWritten bool // the root was written by digest (it has referrers)
 
+	rounds    sync.WaitGroup // referrers-tag rounds being written (round.go)
 	verifying sync.WaitGroup
 	cancels   []context.CancelFunc
 	verifyMu  sync.Mutex
@@ -892,12 +893,13 @@ func (p *Push) inPlan(d digest.Digest) bool {
 	return found
 }
 
-// Ready waits until the push may move its tag: for Images, and for the
-// verification of every referrers index entry Attach wrote, and returns
-// their errors, joined. It writes nothing: on a push with an image it
-// returns ErrImagesNotStarted when Images was not called. ctx bounds the
-// wait: when it ends, the verifications are cancelled and Ready returns
-// their context errors. Call it after Images and every Attach have
+// Ready waits until the push may move its tag: for Images, for any
+// referrers-tag round still being written (one whose Attach calls gave
+// up), and for the verification of every referrers index entry Attach
+// wrote, and returns their errors, joined. It writes nothing: on a push
+// with an image it returns ErrImagesNotStarted when Images was not
+// called. ctx bounds the wait: when it ends, the rounds and verifications
+// are cancelled and Ready returns their context errors. Call it after Images and every Attach have
 // returned; Attach after Ready returns ErrPushClosed, so that no
 // verification escapes the wait. Calling it again returns the first
 // result; a first call after Abort returns ErrPushClosed. Commit calls it.
@@ -908,6 +910,7 @@ func (p *Push) Ready(ctx context.Context) error {
 		return ErrImagesNotStarted
 	}
 	p.sealed = true
+	p.kickAll()
 	p.mu.Unlock()
 	p.readyOnce.Do(func() { p.readyErr = p.ready(ctx) })
 	return p.readyErr
@@ -929,7 +932,13 @@ func (p *Push) ready(ctx context.Context) error {
 	case <-ctx.Done():
 		errs = append(errs, fmt.Errorf("waiting for the image: %w", ctx.Err()))
 	}
-	stop := context.AfterFunc(ctx, p.cancelVerifications)
+	// A round still being written is one every waiter of which gave up
+	// (Ready comes after Attach): it ends soon, and before the tag.
+	stop := context.AfterFunc(ctx, func() {
+		p.stopRounds()
+		p.cancelVerifications()
+	})
+	p.rounds.Wait()
 	p.verifying.Wait()
 	stop()
 	p.verifyMu.Lock()
@@ -1007,10 +1016,11 @@ func (p *Push) Tag(ctx context.Context, tag string) error {
 }
 
 // Abort ends a push that will not be committed: it cancels every
-// referrers index verification Attach started, waits for them to end (no
-// verification request is sent after it returns; Images and Attach calls
-// still running end with their own ctx), and closes the push: Attach,
-// Ready and Commit then return ErrPushClosed. After Commit has returned it
+// referrers-tag round being written and every verification Attach
+// started, waits for them to end (no referrers-tag request is sent after
+// it returns), and closes the push: Attach, Ready and Commit then return
+// ErrPushClosed, as do the Attach calls waiting for a round, at once.
+// Images and Attach calls still uploading end with their own ctx. After Commit has returned it
 // does nothing. Callers defer it right after New, so that a push that
 // fails, or is interrupted, does not keep re-reading and re-writing
 // referrers indexes for up to VerifyRounds × VerifyDelay.
@@ -1021,8 +1031,11 @@ func (p *Push) Abort() {
 		return
 	}
 	p.closed, p.sealed, p.aborted = true, true, true
+	p.kickAll()
 	p.mu.Unlock()
+	p.stopRounds()
 	p.cancelVerifications()
+	p.rounds.Wait()
 	p.verifying.Wait()
 }
 

@@ -2,6 +2,7 @@ package exporter
 
 import (
 	"context"
+	"errors"
 	"slices"
 	"sync/atomic"
 	"time"
@@ -19,10 +20,10 @@ import (
 // k referrers of a subject attached together (AttachAll, or concurrent
 // Attach calls) cost one round, not k. Its fields are guarded by Push.mu.
 type subjectIndex struct {
-	pending int           // Attach calls of the subject under way that have not queued an entry
-	queue   []*indexWait  // entries for the next round
-	busy    bool          // a round is being written
-	verify  *verification // the verification under way, nil when none
+	pending int                     // Attach calls of the subject under way that have not queued an entry
+	queue   []*indexWait            // entries for the next round
+	writing context.CancelCauseFunc // cancels the round being written; nil when none
+	verify  *verification           // the verification under way, nil when none
 }
 
 // indexWait is an entry waiting for a round, and then its outcome. It
@@ -111,23 +112,43 @@ func (c *claim) index(ctx context.Context, entry ocispec.Descriptor) error {
 
 // kick starts the next round of subject when entries wait, no round is
 // being written and no Attach call of the subject is still under way.
-// The caller holds p.mu.
+// Once Ready or Abort has sealed the push it starts none: the entries
+// waiting get ErrPushClosed at once, as no verification could follow
+// their write. The caller holds p.mu.
 func (p *Push) kick(subject digest.Digest, s *subjectIndex) {
-	if s.busy || s.pending > 0 || len(s.queue) == 0 {
+	if p.sealed {
+		for _, w := range s.queue {
+			w.err = ErrPushClosed
+			close(w.done)
+		}
+		s.queue = nil
+		return
+	}
+	if s.writing != nil || s.pending > 0 || len(s.queue) == 0 {
 		return
 	}
 	batch := s.queue
 	s.queue = nil
-	s.busy = true
-	go p.round(subject, batch)
+	ctx, cancel := roundContext(batch)
+	s.writing = cancel
+	p.rounds.Add(1)
+	go p.round(ctx, cancel, subject, batch)
+}
+
+// kickAll runs kick for every subject. The caller holds p.mu.
+func (p *Push) kickAll() {
+	for subject, s := range p.indexes {
+		p.kick(subject, s)
+	}
 }
 
 // round writes the entries of batch, referrers of subject, into its
 // referrers index in one read-merge-write, starts one verification for
-// those it wrote, and gives every waiting Attach call the outcome. It runs
-// while any of them waits for it.
-func (p *Push) round(subject digest.Digest, batch []*indexWait) {
-	ctx, cancel := roundContext(batch)
+// those it wrote, and gives every waiting Attach call the outcome. ctx
+// and cancel are from roundContext: it runs while any of them waits for
+// it, and Abort ends it with ErrPushClosed.
+func (p *Push) round(ctx context.Context, cancel context.CancelCauseFunc, subject digest.Digest, batch []*indexWait) {
+	defer p.rounds.Done()
 	entries := make([]ocispec.Descriptor, len(batch))
 	for i, w := range batch {
 		entries[i] = w.entry
@@ -136,7 +157,10 @@ func (p *Push) round(subject digest.Digest, batch []*indexWait) {
 	if err == nil && len(wrote) > 0 {
 		err = p.startVerify(ctx, subject, wrote)
 	}
-	cancel()
+	if err != nil && errors.Is(context.Cause(ctx), ErrPushClosed) {
+		err = ErrPushClosed
+	}
+	cancel(nil)
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	for _, w := range batch {
@@ -144,16 +168,32 @@ func (p *Push) round(subject digest.Digest, batch []*indexWait) {
 		close(w.done)
 	}
 	s := p.indexOf(subject)
-	s.busy = false
+	s.writing = nil
 	p.kick(subject, s)
+}
+
+// stopRounds cancels the rounds being written with ErrPushClosed.
+func (p *Push) stopRounds() {
+	p.mu.Lock()
+	var cancels []context.CancelCauseFunc
+	for _, s := range p.indexes {
+		if s.writing != nil {
+			cancels = append(cancels, s.writing)
+		}
+	}
+	p.mu.Unlock()
+	for _, c := range cancels {
+		c(ErrPushClosed)
+	}
 }
 
 // roundContext returns the context of a round for batch: it carries the
 // values of the first waiter's context and ends when every waiter's
 // context has ended, so that one Attach call given up (a per-scan
-// context) does not fail the others' entries.
-func roundContext(batch []*indexWait) (context.Context, context.CancelFunc) {
-	ctx, cancel := context.WithCancelCause(context.WithoutCancel(batch[0].ctx))
+// context) does not fail the others' entries, or when cancel is called.
+// cancel may be called more than once, concurrently.
+func roundContext(batch []*indexWait) (ctx context.Context, cancel context.CancelCauseFunc) {
+	ctx, end := context.WithCancelCause(context.WithoutCancel(batch[0].ctx))
 	var left atomic.Int64
 	left.Store(int64(len(batch)))
 	stops := make([]func() bool, 0, len(batch))
@@ -161,15 +201,15 @@ func roundContext(batch []*indexWait) (context.Context, context.CancelFunc) {
 		wctx := w.ctx
 		stops = append(stops, context.AfterFunc(wctx, func() {
 			if left.Add(-1) == 0 {
-				cancel(context.Cause(wctx))
+				end(context.Cause(wctx))
 			}
 		}))
 	}
-	return ctx, func() {
+	return ctx, func(cause error) {
 		for _, stop := range stops {
 			stop()
 		}
-		cancel(nil)
+		end(cause)
 	}
 }
 

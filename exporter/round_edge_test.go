@@ -550,3 +550,110 @@ func TestVerifyLostPerEntry(t *testing.T) {
 		}
 	})
 }
+
+// TestAbortDuringRound: Abort while a round reads the referrers tag for
+// an Attach whose context is live ends the round: Abort returns once it
+// has ended, the Attach returns ErrPushClosed, and no request of the
+// round is sent after Abort returned. An entry queued behind a sibling
+// still uploading, whose round has not started, gets ErrPushClosed at
+// once and is never written.
+func TestAbortDuringRound(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		gs := newGates()
+		tgt := noTagSchemaTarget(gs)
+		tag := exporter.ReferrersTag(edgeSubject.Digest)
+		p := exporter.New(tgt, nil, exporter.Options{})
+		get := gs.hold("get", tag)
+		ch := attachAsync(t.Context(), p, note(edgeSubject, 1))
+		synctest.Wait()
+		aborted := make(chan int)
+		go func() {
+			p.Abort()
+			aborted <- logLen(tgt)
+		}()
+		synctest.Wait()
+		get.release()
+		after := <-aborted
+		if err := <-ch; !errors.Is(err, exporter.ErrPushClosed) {
+			t.Errorf("Attach: %v, want ErrPushClosed", err)
+		}
+		synctest.Wait()
+		if n := logLen(tgt) - after; n != 0 {
+			t.Errorf("%d requests after Abort returned: %v", n, tgt.log[after:])
+		}
+
+		other := ocispec.Descriptor{MediaType: ocispec.MediaTypeImageManifest, Digest: digest.FromString("other subject"), Size: 13}
+		p2 := exporter.New(tgt, nil, exporter.Options{})
+		blob := gs.hold("blob", layerOf(other, 1))
+		ctx1, cancel1 := context.WithCancel(t.Context())
+		defer cancel1()
+		ch1 := attachAsync(ctx1, p2, note(other, 1))
+		synctest.Wait()
+		ch2 := attachAsync(t.Context(), p2, note(other, 2))
+		synctest.Wait()
+		p2.Abort()
+		if done, err := returned(ch2); !done || !errors.Is(err, exporter.ErrPushClosed) {
+			t.Errorf("queued entry after Abort: returned %v, err %v; want ErrPushClosed at once", done, err)
+		}
+		blob.release()
+		<-ch1
+		synctest.Wait()
+		if n := countOps(tgt, 0, "put", exporter.ReferrersTag(other.Digest)); n != 0 {
+			t.Errorf("%d writes of the referrers tag after Abort", n)
+		}
+	})
+}
+
+// TestCommitAfterAbandonedRound: an Attach gives up while its round's read
+// is on its way back; the round then runs for nobody. Commit, called
+// next, returns only once that round is over, so that no goroutine of the
+// push is left running (nor request sent) after it, and the index tag is
+// its last write.
+func TestCommitAfterAbandonedRound(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		img, subjects := memImage(t)
+		gs := newGates()
+		tgt := noTagSchemaTarget(gs)
+		p := exporter.New(tgt, img, exporter.Options{Tag: "v1"})
+		defer p.Abort()
+		if err := p.Images(t.Context()); err != nil {
+			t.Fatal(err)
+		}
+		s := subjects[0]
+		tag := exporter.ReferrersTag(s.Digest)
+		get := gs.hold("get", tag)
+		get.ignores = true // the answer is on its way
+		ctx, cancel := context.WithCancel(t.Context())
+		ch := attachAsync(ctx, p, note(s, 1))
+		synctest.Wait()
+		cancel()
+		if err := <-ch; !errors.Is(err, context.Canceled) {
+			t.Fatalf("Attach: %v", err)
+		}
+		committed := make(chan error, 1)
+		go func() {
+			_, err := p.Commit(t.Context())
+			committed <- err
+		}()
+		synctest.Wait()
+		var err error
+		select {
+		case err = <-committed:
+			t.Error("Commit returned while a round of the push was still running")
+			get.release()
+		default:
+			get.release()
+			err = <-committed
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+		synctest.Wait()
+		tgt.mu.Lock()
+		last := tgt.log[len(tgt.log)-1]
+		tgt.mu.Unlock()
+		if last != "put v1" {
+			t.Errorf("last request %q, want the index tag: %v", last, tgt.log)
+		}
+	})
+}
