@@ -11,12 +11,49 @@ import (
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
 )
 
+// Referrers-tag rounds: a group commit.
+//
+// Where the registry has no referrers API, the entries this push adds to
+// the referrers index of one subject are written in rounds: one
+// read-merge-write of the referrers tag for every entry waiting, and one
+// verification for what it wrote. An Attach call (Attach, each artifact
+// of AttachAll, AttachFrom) of subject S goes through it so:
+//
+//	claim    before any upload     pending++
+//	release  failed, or no tag     pending--, kick
+//	index    manifest written      pending--, queue w, kick; wait for w.done or ctx
+//
+// kick(S) starts a round when entries are queued, no Attach call of S is
+// under way (pending == 0) and no round of S is being written (writing ==
+// nil): the round takes the whole queue, reads, merges, writes (If-Match;
+// 412 reads again), starts or joins the verification of S (startVerify),
+// gives every waiter its outcome (w.err, close(w.done)), and kicks again.
+//
+// Invariants, under Push.mu:
+//   - pending counts the claims neither released nor queued: each claim
+//     ends once, in release or index (claim.over), whatever the Attach
+//     call's path; a panic unwinds through its deferred release.
+//   - Every change that can make kick's condition true (pending--, an
+//     entry queued, a round over, the push sealed) calls kick: no entry
+//     waits while nothing of its subject is in flight.
+//   - At most one round per subject runs (writing != nil). A round and the
+//     verification of its subject take turns on the tag (tagLock).
+//   - w.done is closed once, by the round that took w or, once sealed, by
+//     kick. A waiter whose ctx ends returns at once; it leaves the queue
+//     if no round took it yet, else the round may still write its entry.
+//   - A round's context ends when every waiter's context has, or when
+//     Abort (or Ready's ctx ending) cancels it with ErrPushClosed.
+//   - Every round is counted in Push.rounds from kick to its end, and no
+//     round starts once Ready or Abort sealed the push: both wait for all.
+//
+// An entry thus waits for the other Attach calls of its subject under way:
+// each is bounded by its own ctx and by the transport (stall timeout,
+// bounded retries), and the waiter's own ctx bounds the wait. With the
+// referrers API a call releases its claim after its manifest PUT and
+// never waits.
+
 // subjectIndex is this push's writing of the referrers index of one
-// subject, where the registry has no referrers API: a group commit. An
-// entry whose manifest is in waits while a round for the subject is being
-// written, or while other Attach calls of the subject are still under way
-// (they will have an entry too); then one round writes every entry
-// waiting with one read-merge-write, and one verification covers them.
+// subject: the state of its rounds (see above) and its verification.
 // k referrers of a subject attached together (AttachAll, or concurrent
 // Attach calls) cost one round, not k. Its fields are guarded by Push.mu.
 type subjectIndex struct {
