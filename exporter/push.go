@@ -575,7 +575,9 @@ func (p *Push) Attach(ctx context.Context, a Artifact) (ocispec.Descriptor, erro
 // succeeds or fails on its own: the error joins the failures (one that
 // several share, such as a failed Images or an ended ctx, once), and the
 // descriptor of an artifact that failed is zero. Result.Referrers lists
-// those attached in the order of arts.
+// those attached in the order of arts. An artifact whose subject is
+// another of arts fails on a push with an image (its subject is not
+// written yet): attach a referrer's subject first.
 func (p *Push) AttachAll(ctx context.Context, arts []Artifact) ([]ocispec.Descriptor, error) {
 	refs := make([]*referrer, len(arts))
 	for i, a := range arts {

@@ -120,9 +120,10 @@ func (c *claim) release() {
 
 // index queues entry for the next round of c's subject and waits for it:
 // entry is in the referrers index and its verification started, or the
-// round failed. When ctx ends first it returns ctx's error; entry is then
-// taken out of the queue if the round has not started (a round under way
-// may still write it).
+// round failed (ErrPushClosed once Ready or Abort sealed the push). When
+// ctx ends first it returns ctx's error; entry is then taken out of the
+// queue if the round has not started (a round under way may still write
+// it).
 func (c *claim) index(ctx context.Context, entry ocispec.Descriptor) error {
 	p := c.p
 	w := &indexWait{ctx: ctx, entry: entry, done: make(chan struct{})}
