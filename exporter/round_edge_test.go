@@ -657,3 +657,37 @@ func TestCommitAfterAbandonedRound(t *testing.T) {
 		}
 	})
 }
+
+// TestAttachAllReferrerOfOwnArtifact: on a push with an image, an
+// artifact of AttachAll whose subject is another of its artifacts fails
+// with ErrInvalidArtifact (the subject is recorded only when AttachAll
+// returns), without holding up the others; attached afterwards, it is
+// written.
+func TestAttachAllReferrerOfOwnArtifact(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		img, subjects := memImage(t)
+		tgt := newMemTarget()
+		tgt.noAPI = true
+		p := exporter.New(tgt, img, exporter.Options{Tag: "v1"})
+		defer p.Abort()
+		if err := p.Images(t.Context()); err != nil {
+			t.Fatal(err)
+		}
+		sbom := note(subjects[0], 1)
+		m, _, err := sbom.Manifest()
+		if err != nil {
+			t.Fatal(err)
+		}
+		sig := note(ocispec.Descriptor{MediaType: m.MediaType, Digest: m.Digest, Size: m.Size}, 2)
+		descs, err := p.AttachAll(t.Context(), []exporter.Artifact{sbom, sig, note(subjects[0], 3)})
+		if !errors.Is(err, exporter.ErrInvalidArtifact) || descs[0].Digest == "" || descs[1].Digest != "" || descs[2].Digest == "" {
+			t.Fatalf("AttachAll: %v, descriptors %v", err, descs)
+		}
+		if _, err := p.Attach(t.Context(), sig); err != nil {
+			t.Fatalf("Attach after its subject: %v", err)
+		}
+		if _, err := p.Commit(t.Context()); err != nil {
+			t.Fatal(err)
+		}
+	})
+}
