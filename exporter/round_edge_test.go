@@ -8,6 +8,7 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"testing/synctest"
 	"time"
@@ -509,46 +510,76 @@ func digestsOf(index []byte) []digest.Digest {
 	return out
 }
 
-// TestVerifyLostPerEntry: another writer drops one entry of a round
-// before every read of the tag. That entry fails Ready with
-// ErrReferrerLost under its own name; its sibling of the same round,
-// which stays listed, is verified and not named.
+// TestVerifyLostPerEntry: another writer drops one of two entries before
+// every read of the tag. That entry fails Ready with ErrReferrerLost under
+// its own name; the other, which stays listed, is verified and not named:
+// whether both were written by one round, or the lost one joined the
+// verification of the other's round, or the other joined its.
 func TestVerifyLostPerEntry(t *testing.T) {
-	synctest.Test(t, func(t *testing.T) {
-		tgt := newMemTarget()
-		tgt.noAPI = true
-		tag := exporter.ReferrersTag(edgeSubject.Digest)
-		a1, a2 := note(edgeSubject, 1), note(edgeSubject, 2)
-		lost, kept := manifestOf(t, a1), manifestOf(t, a2)
-		tgt.hook = func(ctx context.Context, op, ref string) error {
-			if op != "get" || ref != tag {
-				return nil
-			}
-			tgt.mu.Lock()
-			defer tgt.mu.Unlock()
-			b, ok := tgt.manifests[tag]
-			if !ok {
-				return nil
-			}
-			var idx ocispec.Index
-			json.Unmarshal(b, &idx)
-			idx.Manifests = slices.DeleteFunc(idx.Manifests, func(m ocispec.Descriptor) bool { return m.Digest == lost })
-			tgt.manifests[tag], _ = json.Marshal(idx)
-			return nil
-		}
-		p := exporter.New(tgt, nil, exporter.Options{VerifyRounds: 4})
-		defer p.Abort()
-		if _, err := p.AttachAll(t.Context(), []exporter.Artifact{a1, a2}); err != nil {
-			t.Fatal(err)
-		}
-		err := p.Ready(t.Context())
-		if !errors.Is(err, exporter.ErrReferrerLost) || !strings.Contains(err.Error(), lost.String()) || strings.Contains(err.Error(), kept.String()) {
-			t.Errorf("Ready: %v; want ErrReferrerLost naming %s and not %s", err, lost, kept)
-		}
-		if _, err := p.Commit(t.Context()); err == nil {
-			t.Error("Commit succeeded with a lost referrer")
-		}
-	})
+	for _, how := range []string{"one round", "lost joins", "kept joins"} {
+		t.Run(how, func(t *testing.T) {
+			synctest.Test(t, func(t *testing.T) {
+				tgt := newMemTarget()
+				tgt.noAPI = true
+				tag := exporter.ReferrersTag(edgeSubject.Digest)
+				lostA, keptA := note(edgeSubject, 1), note(edgeSubject, 2)
+				lost, kept := manifestOf(t, lostA), manifestOf(t, keptA)
+				tgt.hook = func(ctx context.Context, op, ref string) error {
+					if op != "get" || ref != tag {
+						return nil
+					}
+					tgt.mu.Lock()
+					defer tgt.mu.Unlock()
+					b, ok := tgt.manifests[tag]
+					if !ok {
+						return nil
+					}
+					var idx ocispec.Index
+					json.Unmarshal(b, &idx)
+					idx.Manifests = slices.DeleteFunc(idx.Manifests, func(m ocispec.Descriptor) bool { return m.Digest == lost })
+					tgt.manifests[tag], _ = json.Marshal(idx)
+					return nil
+				}
+				const delay = 100 * time.Millisecond
+				var joined atomic.Bool
+				logf := func(format string, args ...any) {
+					if strings.Contains(format, "join the verification under way") {
+						joined.Store(true)
+					}
+				}
+				p := exporter.New(tgt, nil, exporter.Options{VerifyRounds: 4, VerifyDelay: delay, Logf: logf})
+				defer p.Abort()
+				switch how {
+				case "one round":
+					if _, err := p.AttachAll(t.Context(), []exporter.Artifact{lostA, keptA}); err != nil {
+						t.Fatal(err)
+					}
+				default:
+					first, second := keptA, lostA
+					if how == "kept joins" {
+						first, second = lostA, keptA
+					}
+					if _, err := p.Attach(t.Context(), first); err != nil {
+						t.Fatal(err)
+					}
+					time.Sleep(delay / 2)
+					if _, err := p.Attach(t.Context(), second); err != nil {
+						t.Fatal(err)
+					}
+				}
+				if joined.Load() != (how != "one round") {
+					t.Fatalf("joined a verification under way: %v", joined.Load())
+				}
+				err := p.Ready(t.Context())
+				if !errors.Is(err, exporter.ErrReferrerLost) || !strings.Contains(err.Error(), lost.String()) || strings.Contains(err.Error(), kept.String()) {
+					t.Errorf("Ready: %v; want ErrReferrerLost naming %s and not %s", err, lost, kept)
+				}
+				if _, err := p.Commit(t.Context()); err == nil {
+					t.Error("Commit succeeded with a lost referrer")
+				}
+			})
+		})
+	}
 }
 
 // TestAbortDuringRound: Abort while a round reads the referrers tag for
