@@ -39,8 +39,12 @@ import (
 //   - At most one round per subject runs (writing != nil). A round and the
 //     verification of its subject take turns on the tag (tagLock).
 //   - w.done is closed once, by the round that took w or, once sealed, by
-//     kick. A waiter whose ctx ends returns at once; it leaves the queue
-//     if no round took it yet, else the round may still write its entry.
+//     kick. A waiter whose ctx ends returns at once (gone); it leaves the
+//     queue if no round took it yet, else the round may still write its
+//     entry but does not verify it. Both happen under Push.mu, so a call
+//     returns nil only when its entry is in the index the round wrote (and
+//     verified, if the round added it), and an entry whose call failed
+//     never fails Ready.
 //   - A round's context ends when every waiter's context has, or when
 //     Abort (or Ready's ctx ending) cancels it with ErrPushClosed.
 //   - Every round is counted in Push.rounds from kick to its end, and no
@@ -72,6 +76,17 @@ type indexWait struct {
 	entry ocispec.Descriptor
 	done  chan struct{} // closed when err is set
 	err   error
+	gone  bool // the call returned with its ctx's error before done
+}
+
+// result is what the call waiting in w returns once w.done is closed: the
+// round's error, or ctx's own when the round ended with the end of every
+// waiter's context, this one's among them.
+func (w *indexWait) result(ctx context.Context) error {
+	if w.err != nil && isContextErr(w.err) && ctx.Err() != nil {
+		return ctx.Err()
+	}
+	return w.err
 }
 
 // indexOf returns the state of subject's referrers index. The caller holds
@@ -136,14 +151,18 @@ func (c *claim) index(ctx context.Context, entry ocispec.Descriptor) error {
 	p.mu.Unlock()
 	select {
 	case <-w.done:
-		if w.err != nil && isContextErr(w.err) && ctx.Err() != nil {
-			return ctx.Err()
-		}
-		return w.err
+		return w.result(ctx)
 	case <-ctx.Done():
 		p.mu.Lock()
+		defer p.mu.Unlock()
+		select {
+		case <-w.done:
+			// The round was over first: its outcome stands.
+			return w.result(ctx)
+		default:
+		}
+		w.gone = true
 		s.queue = slices.DeleteFunc(s.queue, func(q *indexWait) bool { return q == w })
-		p.mu.Unlock()
 		return ctx.Err()
 	}
 }
@@ -192,15 +211,26 @@ func (p *Push) round(ctx context.Context, cancel context.CancelCauseFunc, subjec
 		entries[i] = w.entry
 	}
 	wrote, err := p.addToIndex(ctx, subject, entries)
-	if err == nil && len(wrote) > 0 {
-		err = p.startVerify(ctx, subject, wrote)
-	}
 	if err != nil && errors.Is(context.Cause(ctx), ErrPushClosed) {
 		err = ErrPushClosed
 	}
 	cancel(nil)
 	p.mu.Lock()
 	defer p.mu.Unlock()
+	if err == nil {
+		// Verified are the entries written for a call still waiting: one
+		// that gave up returned an error, so the push does not count its
+		// entry, nor fails for it. Under p.mu, as gone is set.
+		var keep []ocispec.Descriptor
+		for _, e := range wrote {
+			if slices.ContainsFunc(batch, func(w *indexWait) bool { return !w.gone && w.entry.Digest == e.Digest }) {
+				keep = append(keep, e)
+			}
+		}
+		if len(keep) > 0 {
+			err = p.startVerify(ctx, subject, keep)
+		}
+	}
 	for _, w := range batch {
 		w.err = err
 		close(w.done)
@@ -254,12 +284,11 @@ func roundContext(batch []*indexWait) (ctx context.Context, cancel context.Cance
 // startVerify starts the verification of entries, written in the
 // referrers index of subject, or adds them to the one under way for
 // subject. A verification outlives Attach, whose ctx may be a per-scan
-// context that ends with it: Ready waits for it and its ctx cancels it.
-// Once Ready has begun no verification starts and none takes new entries
-// (ErrPushClosed), so none escapes its wait.
+// context that ends with it: Ready waits for it and its ctx cancels it;
+// it takes only ctx's values. Once Ready has begun no verification starts
+// and none takes new entries (ErrPushClosed), so none escapes its wait.
+// The caller holds p.mu.
 func (p *Push) startVerify(ctx context.Context, subject digest.Digest, entries []ocispec.Descriptor) error {
-	p.mu.Lock()
-	defer p.mu.Unlock()
 	if p.sealed {
 		return ErrPushClosed
 	}

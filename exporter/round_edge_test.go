@@ -722,3 +722,62 @@ func TestAttachAllReferrerOfOwnArtifact(t *testing.T) {
 		}
 	})
 }
+
+// TestRoundAbandonedEntryNotVerified: an Attach that gives up while its
+// round reads the tag returns its context's error; the round may still
+// write its entry, but does not verify it, since the push does not count
+// it as attached. Another writer then drops that entry on every read:
+// its sibling of the round is verified and Commit succeeds, instead of
+// failing with ErrReferrerLost for a referrer whose Attach already
+// failed.
+func TestRoundAbandonedEntryNotVerified(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		gs := newGates()
+		tgt := noTagSchemaTarget(gs)
+		tag := exporter.ReferrersTag(edgeSubject.Digest)
+		a1, a2 := note(edgeSubject, 1), note(edgeSubject, 2)
+		gone := manifestOf(t, a2)
+		p := exporter.New(tgt, nil, exporter.Options{VerifyRounds: 3})
+		defer p.Abort()
+		blob := gs.hold("blob", layerOf(edgeSubject, 1))
+		ch1 := attachAsync(t.Context(), p, a1)
+		synctest.Wait()
+		ctx2, cancel2 := context.WithCancel(t.Context())
+		defer cancel2()
+		ch2 := attachAsync(ctx2, p, a2)
+		synctest.Wait()
+		get := gs.hold("get", tag)
+		blob.release()
+		synctest.Wait()
+		cancel2()
+		if err := <-ch2; !errors.Is(err, context.Canceled) {
+			t.Fatalf("a2: %v", err)
+		}
+		tgt.mu.Lock()
+		tgt.hook = func(ctx context.Context, op, ref string) error {
+			if err := gs.hook(ctx, op, ref); err != nil || op != "get" || ref != tag {
+				return err
+			}
+			tgt.mu.Lock()
+			defer tgt.mu.Unlock()
+			var idx ocispec.Index
+			if json.Unmarshal(tgt.manifests[tag], &idx) == nil {
+				idx.Manifests = slices.DeleteFunc(idx.Manifests, func(m ocispec.Descriptor) bool { return m.Digest == gone })
+				tgt.manifests[tag], _ = json.Marshal(idx)
+			}
+			return nil
+		}
+		tgt.mu.Unlock()
+		get.release()
+		if err := <-ch1; err != nil {
+			t.Fatalf("a1: %v", err)
+		}
+		res, err := p.Commit(t.Context())
+		if err != nil {
+			t.Fatalf("Commit: %v", err)
+		}
+		if len(res.Referrers) != 1 || res.Referrers[0].Descriptor.Digest != manifestOf(t, a1) {
+			t.Errorf("Result.Referrers = %v, want a1 only", res.Referrers)
+		}
+	})
+}
