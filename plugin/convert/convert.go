@@ -564,7 +564,7 @@ func (c *converter) artifact(ctx context.Context, p *Platform) (*exporter.Artifa
 		}
 		doc, p.Named = named, ok
 		if !ok {
-			c.logf("%s: the SBOM does not describe exactly one package; published without naming the image", oci.FormatPlatform(*p.Manifest.Platform))
+			c.logf("%s: the SBOM does not describe exactly one package (as affix get --verify reads it); published without naming the image", oci.FormatPlatform(*p.Manifest.Platform))
 		}
 	}
 	subject := ocispec.Descriptor{MediaType: p.Manifest.MediaType, Digest: p.Manifest.Digest, Size: p.Manifest.Size}

@@ -98,9 +98,14 @@ func coreIndex(docs []spdxInfo) int {
 // naming the image of repository repo: a purl reference
 // pkg:oci/NAME@DIGEST as affix's own documents have it
 // (sbomgen.ImagePURL, no tag), replacing any purl it had, and a checksum
-// of DIGEST (replacing one of the same algorithm). It reports false, and returns doc unchanged, when the
-// document does not describe exactly one package. The result is compact
-// JSON with sorted keys, a function of its input.
+// of DIGEST (replacing one of the same algorithm). It reports false, and
+// returns doc unchanged, when the document does not describe exactly one
+// package, or when the named document would not name d to
+// sbomgen.DescribedDigest, the reader of affix get --verify: that decoder
+// matches keys case-insensitively (encoding/json into a struct), this one
+// exactly, so a document with both "SPDXID" and "spdxid" in a package
+// reads as describing another package (and another image) there. The
+// result is compact JSON with sorted keys, a function of its input.
 func nameImage(doc []byte, d digest.Digest, repo string, platform ocispec.Platform) ([]byte, bool, error) {
 	dec := json.NewDecoder(bytes.NewReader(doc))
 	dec.UseNumber()
@@ -164,6 +169,9 @@ func nameImage(doc []byte, d digest.Digest, repo string, platform ocispec.Platfo
 	out, err := marshal(m)
 	if err != nil {
 		return nil, false, err
+	}
+	if got, err := sbomgen.DescribedDigest(sbomgen.SPDXJSON, out); err != nil || got != d {
+		return doc, false, nil
 	}
 	return out, true, nil
 }
