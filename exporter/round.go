@@ -26,8 +26,9 @@ import (
 // kick(S) starts a round when entries are queued, no Attach call of S is
 // under way (pending == 0) and no round of S is being written (writing ==
 // nil): the round takes the whole queue, reads, merges, writes (If-Match;
-// 412 reads again), starts or joins the verification of S (startVerify),
-// gives every waiter its outcome (w.err, close(w.done)), and kicks again.
+// 412 reads again), starts or joins the verification of S with the entries
+// it added for calls still waiting (startVerify), gives every waiter its
+// outcome (w.err, close(w.done)), and kicks again.
 //
 // Invariants, under Push.mu:
 //   - pending counts the claims neither released nor queued: each claim
@@ -200,8 +201,9 @@ func (p *Push) kickAll() {
 }
 
 // round writes the entries of batch, referrers of subject, into its
-// referrers index in one read-merge-write, starts one verification for
-// those it wrote, and gives every waiting Attach call the outcome. ctx
+// referrers index in one read-merge-write, starts or joins one
+// verification for those it added for calls still waiting, and gives
+// every waiting Attach call the outcome. ctx
 // and cancel are from roundContext: it runs while any of them waits for
 // it, and Abort ends it with ErrPushClosed.
 func (p *Push) round(ctx context.Context, cancel context.CancelCauseFunc, subject digest.Digest, batch []*indexWait) {
