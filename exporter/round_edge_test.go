@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"runtime"
 	"slices"
 	"strings"
 	"sync"
@@ -17,6 +18,8 @@ import (
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
 
 	"github.com/affix-oci/affix/exporter"
+	"github.com/affix-oci/affix/internal/oci"
+	"github.com/affix-oci/affix/internal/registrytest"
 )
 
 // The tests below put the referrers-tag rounds of exporter/round.go in
@@ -780,4 +783,72 @@ func TestRoundAbandonedEntryNotVerified(t *testing.T) {
 			t.Errorf("Result.Referrers = %v, want a1 only", res.Referrers)
 		}
 	})
+}
+
+// pushGoroutines returns the stacks of goroutines running code of a Push
+// (rounds, verifications, their context callbacks).
+func pushGoroutines() []string {
+	buf := make([]byte, 1<<20)
+	for {
+		n := runtime.Stack(buf, true)
+		if n < len(buf) {
+			buf = buf[:n]
+			break
+		}
+		buf = make([]byte, 2*len(buf))
+	}
+	var out []string
+	for _, g := range strings.Split(string(buf), "\n\n") {
+		if strings.Contains(g, "affix/exporter.(*Push)") || strings.Contains(g, "affix/exporter.roundContext") {
+			out = append(out, g)
+		}
+	}
+	return out
+}
+
+// TestNoGoroutineAfterCommitOrAbort pushes to a registry without the
+// referrers API over HTTP: two referrers of each platform with AttachAll
+// (one round, one verification each), and one Attach cancelled on the
+// way. When Commit returns, no goroutine of the push is left; nor when
+// Abort returns in the middle of the verifications.
+func TestNoGoroutineAfterCommitOrAbort(t *testing.T) {
+	ctx := context.Background()
+	reg := registrytest.Start(t, registrytest.OlaregNoAPI, registrytest.Options{})
+	l, res := source(t, twoPlatforms(false))
+	for _, end := range []string{"commit", "abort"} {
+		t.Run(end, func(t *testing.T) {
+			c, _ := client(nil)
+			p := exporter.New(target(t, reg.Host, "app-"+end, c), &exporter.Image{Source: l, Root: res.Index}, exporter.Options{Tag: "v1", VerifyDelay: 50 * time.Millisecond})
+			if err := p.Images(ctx); err != nil {
+				t.Fatal(err)
+			}
+			var arts []exporter.Artifact
+			for _, m := range res.Manifests {
+				cdx := exporter.SBOM(m, oci.MediaTypeCycloneDX, fakeSBOM(m, "cyclonedx"), created, nil)
+				arts = append(arts, sbomArtifact(m), cdx)
+			}
+			if _, err := p.AttachAll(ctx, arts); err != nil {
+				t.Fatal(err)
+			}
+			// The verifications wait their first delay: the check sees them.
+			if len(pushGoroutines()) == 0 {
+				t.Fatal("no goroutine of the push seen while it verifies")
+			}
+			cctx, cancel := context.WithCancel(ctx)
+			cancel()
+			if _, err := p.Attach(cctx, note(res.Manifests[0], 7)); !errors.Is(err, context.Canceled) {
+				t.Fatalf("cancelled Attach: %v", err)
+			}
+			if end == "commit" {
+				if _, err := p.Commit(ctx); err != nil {
+					t.Fatal(err)
+				}
+			} else {
+				p.Abort()
+			}
+			if g := pushGoroutines(); len(g) > 0 {
+				t.Errorf("%d goroutines of the push left after %s:\n%s", len(g), end, strings.Join(g, "\n\n"))
+			}
+		})
+	}
 }
