@@ -899,12 +899,13 @@ func (p *Push) inPlan(d digest.Digest) bool {
 // referrers-tag round still being written (one whose Attach calls gave
 // up), and for the verification of every referrers index entry Attach
 // wrote, and returns their errors, joined. It writes nothing: on a push
-// with an image it returns ErrImagesNotStarted when Images was not
-// called. ctx bounds the wait: when it ends, the rounds and verifications
-// are cancelled and Ready returns their context errors. Call it after Images and every Attach have
-// returned; Attach after Ready returns ErrPushClosed, so that no
-// verification escapes the wait. Calling it again returns the first
-// result; a first call after Abort returns ErrPushClosed. Commit calls it.
+// with an image it returns ErrImagesNotStarted when Images was not called.
+// ctx bounds the wait: when it ends, the rounds and verifications are
+// cancelled and Ready returns their context errors. Call it after Images
+// and every Attach have returned; Attach after Ready returns
+// ErrPushClosed, so that no verification escapes the wait. Calling it
+// again returns the first result; a first call after Abort returns
+// ErrPushClosed. Commit calls it.
 func (p *Push) Ready(ctx context.Context) error {
 	p.mu.Lock()
 	if p.img != nil && !p.imagesRun {
@@ -952,12 +953,13 @@ func (p *Push) ready(ctx context.Context) error {
 	return errors.Join(errs...)
 }
 
-// Commit runs Images if it was not called, then Ready and, only when
-// Ready succeeded, writes the root by tag (or by digest without a tag):
-// the last write of the push. When Images failed or a referrer could not
-// be verified in its referrers index, Commit returns that error without
-// writing the root, so the tag is not moved. A push without an image writes nothing. It returns what was
-// pushed. Commit after Commit or Abort returns ErrPushClosed.
+// Commit runs Images if it was not called, then Ready and, only when Ready
+// succeeded, writes the root by tag (or by digest without a tag): the last
+// write of the push. When Images failed or a referrer could not be
+// verified in its referrers index, Commit returns that error without
+// writing the root, so the tag is not moved. A push without an image
+// writes nothing. It returns what was pushed. Commit after Commit or Abort
+// returns ErrPushClosed.
 func (p *Push) Commit(ctx context.Context) (*Result, error) {
 	p.mu.Lock()
 	if p.closed {
@@ -1018,14 +1020,14 @@ func (p *Push) Tag(ctx context.Context, tag string) error {
 }
 
 // Abort ends a push that will not be committed: it cancels every
-// referrers-tag round being written and every verification Attach
-// started, waits for them to end (no referrers-tag request is sent after
-// it returns), and closes the push: Attach, Ready and Commit then return
+// referrers-tag round being written and every verification Attach started,
+// waits for them to end (no referrers-tag request is sent after it
+// returns), and closes the push: Attach, Ready and Commit then return
 // ErrPushClosed, as do the Attach calls waiting for a round, at once.
-// Images and Attach calls still uploading end with their own ctx. After Commit has returned it
-// does nothing. Callers defer it right after New, so that a push that
-// fails, or is interrupted, does not keep re-reading and re-writing
-// referrers indexes for up to VerifyRounds × VerifyDelay.
+// Images and Attach calls still uploading end with their own ctx. After
+// Commit has returned it does nothing. Callers defer it right after New,
+// so that a push that fails, or is interrupted, does not keep re-reading
+// and re-writing referrers indexes for up to VerifyRounds × VerifyDelay.
 func (p *Push) Abort() {
 	p.mu.Lock()
 	if p.committed {

@@ -202,10 +202,10 @@ func (p *Push) kickAll() {
 
 // round writes the entries of batch, referrers of subject, into its
 // referrers index in one read-merge-write, starts or joins one
-// verification for those it added for calls still waiting, and gives
-// every waiting Attach call the outcome. ctx
-// and cancel are from roundContext: it runs while any of them waits for
-// it, and Abort ends it with ErrPushClosed.
+// verification for those it added for calls still waiting, and gives every
+// waiting Attach call the outcome. ctx and cancel are from roundContext:
+// it runs while any of them waits for it, and Abort ends it with
+// ErrPushClosed.
 func (p *Push) round(ctx context.Context, cancel context.CancelCauseFunc, subject digest.Digest, batch []*indexWait) {
 	defer p.rounds.Done()
 	entries := make([]ocispec.Descriptor, len(batch))
