@@ -86,9 +86,14 @@ func (vr *verifyReader) Read(p []byte) (int, error) {
 	return n, err
 }
 
+// initialBlobBuffer bounds what ReadBlob allocates before content
+// arrives.
+const initialBlobBuffer = 1 << 20
+
 // ReadBlob fetches desc and returns its bytes, verified against the
 // descriptor. It refuses content larger than limit bytes (0 means
-// MaxManifestSize) before reading it.
+// MaxManifestSize) before reading it, and allocates for the content as
+// it arrives, not for the size desc declares.
 func ReadBlob(ctx context.Context, f Fetcher, desc ocispec.Descriptor, limit int64) ([]byte, error) {
 	if limit <= 0 {
 		limit = MaxManifestSize
@@ -110,7 +115,10 @@ func ReadBlob(ctx context.Context, f Fetcher, desc ocispec.Descriptor, limit int
 	if v, ok := rc.(*VerifiedBytes); ok && v.digest == desc.Digest && int64(len(v.data)) == desc.Size {
 		return v.data, nil
 	}
-	buf := make([]byte, 0, desc.Size)
+	// desc.Size is what the descriptor claims, not what arrives: a
+	// manifest from a registry may declare limit-sized layers and send
+	// a few bytes. Memory grows with the bytes received.
+	buf := make([]byte, 0, min(desc.Size, initialBlobBuffer))
 	w := &sliceWriter{buf: buf}
 	if _, err := io.Copy(w, VerifyReader(rc, desc)); err != nil {
 		return nil, err
