@@ -185,7 +185,7 @@ func (r *Remote) retryBlob(ctx context.Context, desc ocispec.Descriptor, push fu
 		if ra, ok := note.get(); ok {
 			wait = ra
 		}
-		if time.Since(start)+wait > r.blobElapsed {
+		if wait > r.blobElapsed-time.Since(start) { // not elapsed+wait: a huge wait would overflow
 			break
 		}
 		if serr := sleep(ctx, wait); serr != nil {

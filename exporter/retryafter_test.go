@@ -58,12 +58,18 @@ func TestRetryAfter(t *testing.T) {
 			1500 * time.Millisecond, pushManifest, "registry asked to retry after 1s", 1, 2, 0},
 		{"manifest PUT, too long", registrytest.Fault{Method: "PUT", Path: "/manifests/", Action: registrytest.TooManyRequests, RetryAfter: "60"},
 			2 * time.Second, pushManifest, "registry asked to retry after 60s", 1, 1, 0},
+		// Seconds past what a Duration holds once wrapped to a negative
+		// wait, retried at once until the attempts ran out.
+		{"manifest PUT, longer than a Duration", registrytest.Fault{Method: "PUT", Path: "/manifests/", Action: registrytest.TooManyRequests, RetryAfter: "9227000000"},
+			2 * time.Second, pushManifest, "registry asked to retry after", 1, 1, 0},
 		{"blob HEAD, too long", registrytest.Fault{Method: "HEAD", Path: "/blobs/", Action: registrytest.TooManyRequests, RetryAfter: "60"},
 			2 * time.Second, exists, "registry asked to retry after 60s", 1, 1, 0},
 		{"blob POST, too long", registrytest.Fault{Method: "POST", Path: "/blobs/uploads/", Action: registrytest.TooManyRequests, RetryAfter: "60"},
 			2 * time.Second, pushBlob, "registry asked to retry after 60s", 1, 1, 0},
 		{"blob PUT, fits", registrytest.Fault{Method: "PUT", Path: "/blobs/uploads/", Action: registrytest.TooManyRequests, RetryAfter: "2", Times: 1},
 			10 * time.Second, pushBlob, "", 2, 2, 2 * time.Second},
+		{"blob PUT, longer than a Duration", registrytest.Fault{Method: "PUT", Path: "/blobs/uploads/", Action: registrytest.TooManyRequests, RetryAfter: "18446744074"},
+			2 * time.Second, pushBlob, "registry asked to retry after", 1, 1, 0},
 		{"blob PUT, too long", registrytest.Fault{Method: "PUT", Path: "/blobs/uploads/", Action: registrytest.TooManyRequests, RetryAfter: "60"},
 			2 * time.Second, pushBlob, "registry asked to retry after 60s", 1, 1, 0},
 	} {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"io"
+	"math"
 	"math/rand/v2"
 	"net"
 	"net/http"
@@ -190,7 +191,7 @@ func (t *Retry) RoundTrip(req *http.Request) (*http.Response, error) {
 		if hasRA {
 			wait = ra
 		}
-		if time.Since(start)+wait > t.maxElapsed() {
+		if wait > t.maxElapsed()-time.Since(start) { // not elapsed+wait: a huge wait would overflow
 			if hasRA && t.Logf != nil {
 				t.Logf("not retrying %s %s: the registry asks to wait %v, beyond the %v budget", req.Method, displayURL(req.URL), wait, t.maxElapsed())
 			}
@@ -271,7 +272,13 @@ func retryAfter(resp *http.Response) (time.Duration, bool) {
 	if v == "" {
 		return 0, false
 	}
-	if s, err := strconv.Atoi(v); err == nil && s >= 0 {
+	if s, err := strconv.ParseInt(v, 10, 64); err == nil && s >= 0 {
+		// A wait past what a Duration holds (292 years) is the longest
+		// one, not a product that wraps negative or small: it is beyond
+		// any MaxElapsed, so the request is not retried.
+		if s > int64(math.MaxInt64/time.Second) {
+			return time.Duration(math.MaxInt64), true
+		}
 		return time.Duration(s) * time.Second, true
 	}
 	if t, err := http.ParseTime(v); err == nil {
