@@ -2,9 +2,7 @@ package frontend
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
-	"io"
 	"os"
 	"path/filepath"
 	"slices"
@@ -140,38 +138,37 @@ func schemeGitURL(v string) string {
 
 // ociLayoutContext resolves PATH[:TAG][@DIGEST] to the form the Dockerfile
 // frontend reads, oci-layout://STOREID:TAG@DIGEST, and registers the store.
+// PATH, TAG and DIGEST are split as oci.ParseSource splits them (":TAG"
+// only when PATH without it exists, "@DIGEST" only when a valid digest
+// follows), so a path with a colon or an at sign ("app@2") still works.
+// The layout is read as untrusted input, through oci.Open: no link out of
+// it, no FIFO or device for index.json or a blob, reads size-bounded.
 func (p *plan) ociLayoutContext(name, v string) (string, error) {
-	path, dgst, hasDigest := strings.Cut(v, "@")
-	tag := ""
-	if i := strings.LastIndex(path, ":"); i > strings.LastIndex(path, "/") {
-		path, tag = path[:i], path[i+1:]
-	}
-	if path == "" {
-		return "", optErr("no layout path")
-	}
-	dir, err := filepath.Abs(path)
-	if err != nil {
-		return "", err
-	}
-	b, err := os.ReadFile(filepath.Join(dir, ocispec.ImageIndexFile))
+	// NewPlan takes no context: it reads local files only, as here (a
+	// layout directory, never an archive, so nothing long-running).
+	ctx := context.Background()
+	src, err := oci.ParseSource(oci.SchemeLayout + ":" + v)
 	if err != nil {
 		return "", fmt.Errorf("%w: %w", ErrInvalidOption, err)
 	}
-	var idx ocispec.Index
-	if err := json.Unmarshal(b, &idx); err != nil {
-		return "", fmt.Errorf("%s: %w: %w", filepath.Join(dir, ocispec.ImageIndexFile), ErrInvalidOption, err)
+	dir, err := filepath.Abs(src.Path)
+	if err != nil {
+		return "", err
 	}
-	if hasDigest {
-		if err := digest.Digest(dgst).Validate(); err != nil {
-			return "", fmt.Errorf("digest %q: %w: %w", dgst, ErrInvalidOption, err)
-		}
-	} else {
-		d, err := layoutImage(dir, idx, tag)
+	l, err := oci.Open(ctx, oci.Source{Scheme: oci.SchemeLayout, Path: dir})
+	if err != nil {
+		return "", fmt.Errorf("%w: %w", ErrInvalidOption, err)
+	}
+	defer l.Close()
+	dgst := src.Digest.String()
+	if src.Digest == "" {
+		d, err := layoutImage(ctx, dir, l, l.Index(), src.Tag)
 		if err != nil {
 			return "", err
 		}
 		dgst = d.Digest.String()
 	}
+	tag := src.Tag
 	if tag == "" {
 		tag = "latest"
 	}
@@ -187,7 +184,7 @@ func (p *plan) ociLayoutContext(name, v string) (string, error) {
 // artifactType, no subject): the SBOM manifests affix build --output
 // lists beside its image do not count. An image listed under several
 // names counts once.
-func layoutImage(dir string, idx ocispec.Index, tag string) (ocispec.Descriptor, error) {
+func layoutImage(ctx context.Context, dir string, l oci.Fetcher, idx ocispec.Index, tag string) (ocispec.Descriptor, error) {
 	if tag != "" {
 		found := tagged(idx, tag)
 		if len(found) != 1 {
@@ -204,7 +201,7 @@ func layoutImage(dir string, idx ocispec.Index, tag string) (ocispec.Descriptor,
 	}
 	var images []ocispec.Descriptor
 	for _, d := range idx.Manifests {
-		ok, err := isLayoutImage(dir, d)
+		ok, err := isLayoutImage(ctx, dir, l, d)
 		if err != nil {
 			return ocispec.Descriptor{}, err
 		}
@@ -237,24 +234,20 @@ func tagged(idx ocispec.Index, tag string) []ocispec.Descriptor {
 // isLayoutImage reports whether index.json entry d of layout dir is an
 // image: an index or manifest without artifactType and subject, a
 // manifest's config being an image config. It reads the entry's blob.
-func isLayoutImage(dir string, d ocispec.Descriptor) (bool, error) {
+func isLayoutImage(ctx context.Context, dir string, l oci.Fetcher, d ocispec.Descriptor) (bool, error) {
 	if (!oci.IsIndex(d.MediaType) && !oci.IsManifest(d.MediaType)) || d.ArtifactType != "" {
 		return false, nil
 	}
 	if err := d.Digest.Validate(); err != nil {
-		// Checked before the digest becomes a path.
 		return false, fmt.Errorf("%s: index.json entry %q: %w: %w", dir, d.Digest, ErrInvalidOption, err)
 	}
-	blob := oci.FetcherFunc(func(context.Context, ocispec.Descriptor) (io.ReadCloser, error) {
-		return os.Open(filepath.Join(dir, ocispec.ImageBlobsDir, d.Digest.Algorithm().String(), d.Digest.Encoded()))
-	})
 	var m struct {
 		ArtifactType string              `json:"artifactType"`
 		Subject      *ocispec.Descriptor `json:"subject"`
 		Config       *ocispec.Descriptor `json:"config"`
 	}
 	// Size-bounded, digest- and size-verified, decoded.
-	if _, err := oci.ReadJSON(context.Background(), blob, d, &m); err != nil {
+	if _, err := oci.ReadJSON(ctx, l, d, &m); err != nil {
 		return false, fmt.Errorf("%s: index.json entry %s: %w: %w", dir, d.Digest, ErrInvalidOption, err)
 	}
 	if m.ArtifactType != "" || m.Subject != nil {

@@ -1,11 +1,13 @@
 package frontend
 
 import (
+	"context"
 	"encoding/json"
 	"errors"
 	"os"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"testing"
 
 	"github.com/affix-oci/affix/internal/fixture"
@@ -218,7 +220,7 @@ func TestLayoutImage(t *testing.T) {
 			edit: func(t *testing.T, l *layout) ocispec.Descriptor {
 				l.idx.Manifests = append(l.idx.Manifests, ocispec.Descriptor{MediaType: ocispec.MediaTypeImageManifest, Digest: digest.FromString("gone"), Size: 4})
 				return ocispec.Descriptor{}
-			}, wantErr: "no such file"},
+			}, wantErr: "blob not found"},
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			l := newLayout(t, c.refName)
@@ -228,7 +230,12 @@ func TestLayoutImage(t *testing.T) {
 					want = d
 				}
 			}
-			got, err := layoutImage(l.dir, l.idx, c.tag)
+			ol, err := oci.Open(context.Background(), oci.Source{Scheme: oci.SchemeLayout, Path: l.dir})
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer ol.Close()
+			got, err := layoutImage(context.Background(), l.dir, ol, l.idx, c.tag)
 			if optErrCase(t, err, c.wantErr) {
 				return
 			}
@@ -273,5 +280,88 @@ func TestMainContextRemote(t *testing.T) {
 		if !c.remote && c.ctx == "github.com/foo/bar" && err != nil {
 			t.Errorf("%q: %v", c.ctx, err)
 		}
+	}
+}
+
+// TestOCILayoutContextUntrusted: an oci-layout:// build context is read as
+// untrusted input, as every other layout affix reads: a FIFO index.json
+// or a link out of the layout is refused, never waited on or followed,
+// and PATH[:TAG][@DIGEST] splits as oci.ParseSource does, so a directory
+// with an at sign in its name ("app@2", a Jenkins workspace) is a path.
+func TestOCILayoutContextUntrusted(t *testing.T) {
+	img := fixture.Variants().Images[0]
+	write := func(t *testing.T, dir string) ocispec.Descriptor {
+		res, err := fixture.WriteLayout(dir, fixture.Spec{Images: []fixture.Image{img}, RefName: "v1"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return res.Index
+	}
+	for _, c := range []struct {
+		name string
+		// setup makes the layout under root and returns the context value
+		// (after oci-layout://) and the digest wanted ("" for an error).
+		setup   func(t *testing.T, root string) (string, digest.Digest)
+		wantErr string
+	}{
+		{name: "at sign in the path", setup: func(t *testing.T, root string) (string, digest.Digest) {
+			dir := filepath.Join(root, "app@2", "layout")
+			return dir, write(t, dir).Digest
+		}},
+		{name: "at sign in the path, a tag and a digest", setup: func(t *testing.T, root string) (string, digest.Digest) {
+			dir := filepath.Join(root, "app@2")
+			d := write(t, dir).Digest
+			return dir + ":v1@" + d.String(), d
+		}},
+		{name: "FIFO index.json", setup: func(t *testing.T, root string) (string, digest.Digest) {
+			write(t, root)
+			p := filepath.Join(root, "index.json")
+			if err := os.Remove(p); err != nil {
+				t.Fatal(err)
+			}
+			if err := syscall.Mkfifo(p, 0o644); err != nil {
+				t.Skip("no FIFOs here:", err)
+			}
+			return root, ""
+		}, wantErr: "index.json"},
+		{name: "index.json links out of the layout", setup: func(t *testing.T, root string) (string, digest.Digest) {
+			dir := filepath.Join(root, "layout")
+			write(t, dir)
+			p := filepath.Join(dir, "index.json")
+			outside := filepath.Join(root, "index.json")
+			if err := os.Rename(p, outside); err != nil {
+				t.Fatal(err)
+			}
+			if err := os.Symlink(outside, p); err != nil {
+				t.Fatal(err)
+			}
+			return dir, ""
+		}, wantErr: "index.json"},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			v, want := c.setup(t, t.TempDir())
+			p := &plan{ociStores: map[string]string{}}
+			got, err := p.ociLayoutContext("base", v)
+			if c.wantErr != "" {
+				if !errors.Is(err, ErrInvalidOption) || !errors.Is(err, oci.ErrUnsafeLayout) || !strings.Contains(err.Error(), c.wantErr) {
+					t.Fatalf("err = %v, want ErrInvalidOption and oci.ErrUnsafeLayout naming %q", err, c.wantErr)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !strings.HasSuffix(got, ":v1@"+want.String()) && !strings.HasSuffix(got, ":latest@"+want.String()) {
+				t.Errorf("context %q, want the image %s", got, want)
+			}
+			if len(p.ociStores) != 1 {
+				t.Errorf("stores %v, want one", p.ociStores)
+			}
+			for _, dir := range p.ociStores {
+				if !strings.Contains(dir, "app@2") {
+					t.Errorf("store %q, want the directory with the at sign", dir)
+				}
+			}
+		})
 	}
 }

@@ -54,6 +54,9 @@ func TestNewPlan(t *testing.T) {
 	}
 	otherDir := t.TempDir()
 	ociDir := t.TempDir()
+	if err := os.WriteFile(filepath.Join(ociDir, "oci-layout"), []byte(`{"imageLayoutVersion":"1.0.0"}`), 0o644); err != nil {
+		t.Fatal(err)
+	}
 	if err := os.WriteFile(filepath.Join(ociDir, "index.json"), []byte(`{"schemaVersion":2,"manifests":[{"mediaType":"application/vnd.oci.image.index.v1+json","digest":"sha256:aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa","size":1,"annotations":{"org.opencontainers.image.ref.name":"v1"}}]}`), 0o644); err != nil {
 		t.Fatal(err)
 	}
