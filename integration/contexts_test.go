@@ -8,6 +8,7 @@ import (
 
 	"github.com/affix-oci/affix/internal/buildkittest"
 	"github.com/affix-oci/affix/internal/fixture"
+	"github.com/affix-oci/affix/internal/registrytest"
 )
 
 // hostPlatform is the platform a builder without --platform builds, and
@@ -130,4 +131,25 @@ func twoContext(t *testing.T) string {
 		writeFile(t, filepath.Join(dir, "bin", "app-"+arch), b, 0o755)
 	}
 	return dir
+}
+
+// TestBuildFromLayoutContext: the layout affix build --output writes (the
+// image, and its SBOM manifests beside it in index.json) is a named
+// context of the next build as oci-layout://DIR, without naming the tag,
+// in a directory whose name has an at sign (a Jenkins workspace "app@2"):
+// BuildKit reads it through the session's OCI store, and the derived
+// image's SBOM lists the packages of the base.
+func TestBuildFromLayoutContext(t *testing.T) {
+	d := daemon(t, 0)
+	e := newEnv(t)
+	layout := filepath.Join(t.TempDir(), "base@2")
+	e.ok(t, "build", "--builder", d.Addr, "--build-arg", "PKG_VERSION=1.2.3", "-t", "example.com/affix/base:v1",
+		"--output", "type=oci,dest="+layout+",tar=false", singleContext(t))
+	dir := t.TempDir()
+	writeFiles(t, dir, map[string]string{"Dockerfile": "FROM base\nCOPY note.txt /note.txt\n", "note.txt": "derived\n"})
+	reg := registry(t, registrytest.OlaregAPI)
+	e.ok(t, "build", "--builder", d.Addr, "--build-context", "base=oci-layout://"+layout,
+		"--push", "-t", reg.Ref("derived:v1"), "--insecure-registry", reg.Host, dir)
+	got := readBack(t, newRepo(t, reg, "derived"), "v1")
+	got.check(t, []string{hostPlatform}, map[string][]pkg{hostPlatform: singlePackages}, nil)
 }
