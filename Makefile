@@ -18,7 +18,7 @@ CMDS := affix affix-scanner
 PREFIX        ?= /usr/local
 DOCKER_CONFIG ?= $(HOME)/.docker
 
-.PHONY: all build install scanner-image tools clients deps test test-unit demo bench lint clean
+.PHONY: all build install scanner-image tools clients deps test test-unit demo bench fuzz lint clean
 all: build
 
 build:
@@ -94,6 +94,27 @@ demo: deps tools build
 
 bench: deps tools $(BIN)/oras build
 	hack/bench.sh
+
+# fuzz runs every Go fuzz target (func FuzzXxx in a _test.go file) for
+# FUZZTIME each, one target at a time: go test -fuzz takes one target per
+# run, and targets sharing the CPU find less. A failing input is written
+# to the package's testdata/fuzz/FuzzXxx/ (commit it with the fix: plain
+# go test replays it); the corpus grows in $(go env GOCACHE)/fuzz. All
+# targets run; the ones that failed are listed at the end.
+#   make fuzz FUZZTIME=2m FUZZ_PKGS=./internal/oci
+FUZZTIME         ?= 30s
+FUZZMINIMIZETIME ?= 5s
+FUZZPARALLEL     ?= 1
+FUZZ_PKGS        ?= $(addprefix ./,$(sort $(dir $(shell git grep -l '^func Fuzz' -- '*_test.go' 2>/dev/null))))
+fuzz:
+	@failed=; for pkg in $(FUZZ_PKGS); do \
+		targets=$$($(GO) test -list '^Fuzz' $$pkg) || exit 1; \
+		for t in $$(echo "$$targets" | grep '^Fuzz'); do \
+			echo "fuzz: $$pkg $$t for $(FUZZTIME)"; \
+			$(GO) test -run='^$$' -fuzz="^$$t\$$" -fuzztime=$(FUZZTIME) -fuzzminimizetime=$(FUZZMINIMIZETIME) -parallel=$(FUZZPARALLEL) $$pkg || failed="$$failed $$pkg.$$t"; \
+		done; \
+	done; \
+	if [ -n "$$failed" ]; then echo "fuzz: failed:$$failed" >&2; exit 1; fi
 
 lint:
 	@out=$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go')); \
