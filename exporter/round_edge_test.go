@@ -331,11 +331,8 @@ func TestAttachAllCountsOut(t *testing.T) {
 		img, subjects := memImage(t)
 		tgt := newMemTarget()
 		tgt.noAPI = true
-		p := exporter.New(tgt, img, exporter.Options{Tag: "v1"})
+		p := pushImages(t, tgt, img)
 		defer p.Abort()
-		if err := p.Images(t.Context()); err != nil {
-			t.Fatal(err)
-		}
 		s := subjects[0]
 		invalid := note(s, 9)
 		invalid.Blobs = nil
@@ -648,11 +645,8 @@ func TestCommitAfterAbandonedRound(t *testing.T) {
 		img, subjects := memImage(t)
 		gs := newGates()
 		tgt := noTagSchemaTarget(gs)
-		p := exporter.New(tgt, img, exporter.Options{Tag: "v1"})
+		p := pushImages(t, tgt, img)
 		defer p.Abort()
-		if err := p.Images(t.Context()); err != nil {
-			t.Fatal(err)
-		}
 		s := subjects[0]
 		tag := exporter.ReferrersTag(s.Digest)
 		get := gs.hold("get", tag)
@@ -702,11 +696,8 @@ func TestAttachAllReferrerOfOwnArtifact(t *testing.T) {
 		img, subjects := memImage(t)
 		tgt := newMemTarget()
 		tgt.noAPI = true
-		p := exporter.New(tgt, img, exporter.Options{Tag: "v1"})
+		p := pushImages(t, tgt, img)
 		defer p.Abort()
-		if err := p.Images(t.Context()); err != nil {
-			t.Fatal(err)
-		}
 		sbom := note(subjects[0], 1)
 		m, _, err := sbom.Manifest()
 		if err != nil {

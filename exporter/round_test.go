@@ -21,6 +21,19 @@ import (
 	"github.com/affix-oci/affix/internal/registrytest"
 )
 
+// pushImages starts a push of img to tgt (tag v1) and pushes its blobs
+// and platform manifests, so that referrers can be attached; the caller
+// defers Abort.
+func pushImages(t *testing.T, tgt *memTarget, img *exporter.Image) *exporter.Push {
+	t.Helper()
+	p := exporter.New(tgt, img, exporter.Options{Tag: "v1"})
+	if err := p.Images(t.Context()); err != nil {
+		p.Abort()
+		t.Fatal(err)
+	}
+	return p
+}
+
 // memImage is an index of two single-layer platform manifests in memory,
 // for a push to a memTarget in a synctest bubble.
 func memImage(t *testing.T) (*exporter.Image, []ocispec.Descriptor) {
@@ -223,11 +236,8 @@ func TestAttachAllErrors(t *testing.T) {
 		conflict := []byte(`{"schemaVersion":2,"mediaType":"application/vnd.oci.image.manifest.v1+json"}`)
 		tgt.manifests[exporter.ReferrersTag(bad.Digest)] = conflict
 
-		p := exporter.New(tgt, img, exporter.Options{Tag: "v1"})
+		p := pushImages(t, tgt, img)
 		defer p.Abort()
-		if err := p.Images(t.Context()); err != nil {
-			t.Fatal(err)
-		}
 		invalid := note(good, 9)
 		invalid.ArtifactType = ""
 		if _, err := p.AttachAll(t.Context(), []exporter.Artifact{note(good, 0), invalid}); !errors.Is(err, exporter.ErrInvalidArtifact) {
