@@ -97,5 +97,5 @@ func maybeSent(err error) bool {
 		return false
 	}
 	var ue *url.Error
-	return retryableErr(err) || errors.Is(err, context.DeadlineExceeded) || errors.Is(err, context.Canceled) || errors.As(err, &ue)
+	return retryableErr(err) || isContextErr(err) || errors.As(err, &ue)
 }

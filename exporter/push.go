@@ -119,8 +119,7 @@ type Push struct {
 	rounds    sync.WaitGroup // referrers-tag rounds being written (round.go)
 	verifying sync.WaitGroup
 	cancels   []context.CancelFunc
-	verifyMu  sync.Mutex
-	verifyErr []error
+	verifyErr []error // referrers not verified, for Ready; guarded by mu
 }
 
 // Referrer is a referrer written by a push.
@@ -555,13 +554,19 @@ func (p *Push) Attach(ctx context.Context, a Artifact) (ocispec.Descriptor, erro
 	if err != nil {
 		return ocispec.Descriptor{}, err
 	}
-	c := p.claim(a.Subject.Digest)
+	return p.attachOne(ctx, r)
+}
+
+// attachOne claims r's place in its subject's next round, attaches it
+// and records it in the result.
+func (p *Push) attachOne(ctx context.Context, r *referrer) (ocispec.Descriptor, error) {
+	c := p.claim(r.subject)
 	defer c.release()
 	mode, err := p.attach(ctx, c, r)
 	if err != nil {
 		return ocispec.Descriptor{}, err
 	}
-	p.record(a.Subject.Digest, r.desc, mode)
+	p.record(r.subject, r.desc, mode)
 	return r.desc, nil
 }
 
@@ -685,15 +690,7 @@ func (p *Push) AttachFrom(ctx context.Context, src oci.Fetcher, desc ocispec.Des
 	open := func(d ocispec.Descriptor) func() (io.ReadCloser, error) {
 		return func() (io.ReadCloser, error) { return src.Fetch(ctx, d) }
 	}
-	r := &referrer{desc: out, data: data, subject: m.Subject.Digest, blobs: blobs, open: open}
-	c := p.claim(r.subject)
-	defer c.release()
-	mode, err := p.attach(ctx, c, r)
-	if err != nil {
-		return ocispec.Descriptor{}, err
-	}
-	p.record(r.subject, out, mode)
-	return out, nil
+	return p.attachOne(ctx, &referrer{desc: out, data: data, subject: m.Subject.Digest, blobs: blobs, open: open})
 }
 
 // record adds a referrer written to the result.
@@ -944,9 +941,9 @@ func (p *Push) ready(ctx context.Context) error {
 	p.rounds.Wait()
 	p.verifying.Wait()
 	stop()
-	p.verifyMu.Lock()
+	p.mu.Lock()
 	errs = append(errs, p.verifyErr...)
-	p.verifyMu.Unlock()
+	p.mu.Unlock()
 	if len(errs) == 1 {
 		return errs[0]
 	}
@@ -983,10 +980,8 @@ func (p *Push) Commit(ctx context.Context) (*Result, error) {
 		if ref == "" {
 			ref = p.plan.desc.Digest.String()
 		}
-		tctx, cancel := CommitContext(ctx)
-		defer cancel()
-		if err := p.pushManifest(tctx, p.plan, ref); err != nil {
-			return nil, fmt.Errorf("writing %s: %w", ref, TagWriteError(err))
+		if err := p.writeTag(ctx, ref); err != nil {
+			return nil, err
 		}
 	}
 	p.mu.Lock()
@@ -1011,10 +1006,17 @@ func (p *Push) Tag(ctx context.Context, tag string) error {
 	if err := ctx.Err(); err != nil {
 		return fmt.Errorf("tag %s not written: %w", tag, context.Cause(ctx))
 	}
+	return p.writeTag(ctx, tag)
+}
+
+// writeTag pushes the root under ref as the commit point: an interrupt
+// does not cut the write short (CommitContext), and a write whose answer
+// was lost is ErrTagUnknown (TagWriteError).
+func (p *Push) writeTag(ctx context.Context, ref string) error {
 	tctx, cancel := CommitContext(ctx)
 	defer cancel()
-	if err := p.pushManifest(tctx, p.plan, tag); err != nil {
-		return fmt.Errorf("writing %s: %w", tag, TagWriteError(err))
+	if err := p.pushManifest(tctx, p.plan, ref); err != nil {
+		return fmt.Errorf("writing %s: %w", ref, TagWriteError(err))
 	}
 	return nil
 }

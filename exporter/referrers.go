@@ -403,9 +403,7 @@ func (p *Push) verifyOver(subject digest.Digest, v *verification) {
 // verifyFailed records, for Ready, that e was not verified. The caller
 // holds p.mu.
 func (p *Push) verifyFailed(subject digest.Digest, e *verifyEntry, err error) {
-	p.verifyMu.Lock()
 	p.verifyErr = append(p.verifyErr, fmt.Errorf("referrer %s of %s: %w", e.desc.Digest, subject, err))
-	p.verifyMu.Unlock()
 }
 
 // pause waits what a registry that failed a verification request with

@@ -19,7 +19,8 @@ import (
 // by method. Put it below the retry transport to count every attempt that
 // reaches the network. It is safe for concurrent use.
 type Counter struct {
-	// Base sends the requests; nil means NewTransport(0).
+	// Base sends the requests; nil means NewTransport(0) with the
+	// certs.d directories' certificates per host (CertsDirs).
 	Base http.RoundTripper
 
 	mu     sync.Mutex
@@ -113,7 +114,8 @@ func (c *Counter) Reset() {
 // body cannot be rewound (no GetBody) is sent once; the exporter retries
 // such uploads itself from their source.
 type Retry struct {
-	// Base sends the requests; nil means NewTransport(0).
+	// Base sends the requests; nil means NewTransport(0) with the
+	// certs.d directories' certificates per host (CertsDirs).
 	Base http.RoundTripper
 	// Attempts is the maximum number of attempts per request; 0 means 5.
 	Attempts int
