@@ -299,7 +299,7 @@ func (p *Push) images(ctx context.Context) error {
 // its blobs.
 func (p *Push) pushManifest(ctx context.Context, n *node, ref string) error {
 	d := ocispec.Descriptor{MediaType: n.desc.MediaType, Digest: n.desc.Digest, Size: n.desc.Size}
-	err := p.retryBlobUnknown(ctx, n.blobs, func(b ocispec.Descriptor) func() (io.ReadCloser, error) {
+	err := p.retryBlobUnknown(ctx, n.blobs, true, func(b ocispec.Descriptor) func() (io.ReadCloser, error) {
 		return func() (io.ReadCloser, error) { return p.img.Source.Fetch(ctx, b) }
 	}, func() error {
 		select {
@@ -747,7 +747,7 @@ func (p *Push) attach(ctx context.Context, c *claim, r *referrer) (Mode, error) 
 	// verified; the API is taken on trust).
 	pl := p.putLock(subject)
 	pl.Lock()
-	err := p.retryBlobUnknown(ctx, blobs, r.open, func() error {
+	err := p.retryBlobUnknown(ctx, blobs, false, r.open, func() error {
 		select {
 		case p.sem <- struct{}{}:
 		case <-ctx.Done():
@@ -1087,8 +1087,9 @@ func blobUnknown(err error) bool {
 // retryBlobUnknown runs put and, when the registry says a referenced blob
 // is unknown although it was uploaded (distribution loses a blob for a
 // moment when several clients upload the same one at once), checks and
-// uploads blobs again and repeats put, at most 3 times in all.
-func (p *Push) retryBlobUnknown(ctx context.Context, blobs []ocispec.Descriptor, open func(ocispec.Descriptor) func() (io.ReadCloser, error), put func() error) error {
+// uploads blobs again (mounting them when mount, as their first upload
+// did) and repeats put, at most 3 times in all.
+func (p *Push) retryBlobUnknown(ctx context.Context, blobs []ocispec.Descriptor, mount bool, open func(ocispec.Descriptor) func() (io.ReadCloser, error), put func() error) error {
 	for attempt := 1; ; attempt++ {
 		err := put()
 		if err == nil || !blobUnknown(err) || attempt >= 3 {
@@ -1108,7 +1109,7 @@ func (p *Push) retryBlobUnknown(ctx context.Context, blobs []ocispec.Descriptor,
 				}
 			}
 			p.mu.Unlock()
-			if err := p.ensureBlob(ctx, b, true, open(b)); err != nil {
+			if err := p.ensureBlob(ctx, b, mount, open(b)); err != nil {
 				return err
 			}
 		}
