@@ -85,7 +85,7 @@ func (p *plan) setEpoch(explicit string, args map[string]string, lookup func(str
 		v = strconv.FormatInt(t.Unix(), 10)
 	case !errors.Is(err, epoch.ErrInvalid):
 		// An integer out of range.
-		return fmt.Errorf("%s %q: %w: %w", from, v, err, ErrInvalidOption)
+		return optWrap(err, "%s %q", from, v)
 	default:
 		if err := p.checkEpochSource(v); err != nil {
 			return fmt.Errorf("%s %q: %w", from, v, err)

@@ -238,9 +238,6 @@ func isLayoutImage(ctx context.Context, dir string, l oci.Fetcher, d ocispec.Des
 	if (!oci.IsIndex(d.MediaType) && !oci.IsManifest(d.MediaType)) || d.ArtifactType != "" {
 		return false, nil
 	}
-	if err := d.Digest.Validate(); err != nil {
-		return false, fmt.Errorf("%s: index.json entry %q: %w: %w", dir, d.Digest, ErrInvalidOption, err)
-	}
 	var m struct {
 		ArtifactType string              `json:"artifactType"`
 		Subject      *ocispec.Descriptor `json:"subject"`

@@ -210,13 +210,10 @@ type buildPlan struct {
 	builder  string
 	nodes    []string
 	// frontend is the frontend's plan of the build, made by runBuild
-	// once the flags are valid, from frontendOptions with layoutDir and
-	// no display; Plan.Build builds it without checking the options
-	// again, as frontend.Build of the same options would.
+	// once the flags are valid, from frontendOptions; Plan.Build builds
+	// it without checking the options again. Its warnings (settings the
+	// build ignores) are printed before the progress display starts.
 	frontend *frontend.Plan
-	// warnings are the frontend plan's warnings (settings the build
-	// ignores), printed on stderr before the progress display starts.
-	warnings []string
 }
 
 // layoutDir is the directory the image is built into: the --output
@@ -583,9 +580,10 @@ func hasTLSField(fields []string) bool {
 	return false
 }
 
-// frontendOptions returns the frontend options of the build. dir is the
-// layout directory to build into ("" for a temporary one).
-func (o *buildOptions) frontendOptions(contextDir string, p *buildPlan, dir string, prog *frontend.Progress) frontend.Options {
+// frontendOptions returns the frontend options of the build, which builds
+// into p.layoutDir() ("" for a temporary directory). The display is
+// Plan.Build's to take.
+func (o *buildOptions) frontendOptions(contextDir string, p *buildPlan) frontend.Options {
 	return frontend.Options{
 		ContextDir:    contextDir,
 		Dockerfile:    o.file,
@@ -617,8 +615,7 @@ func (o *buildOptions) frontendOptions(contextDir string, p *buildPlan, dir stri
 		Builder:          p.builder,
 		Nodes:            p.nodes,
 		TLS:              o.tls,
-		Output:           dir,
-		Progress:         prog,
+		Output:           p.layoutDir(),
 	}
 }
 
@@ -647,10 +644,9 @@ func runBuild(cmd *cobra.Command, g *globalOptions, contextDir string, o buildOp
 	// The frontend checks what the flags name (the context, the
 	// Dockerfile, the builders and their TLS files) and which builder
 	// builds which platform; its warnings come from that assignment.
-	if p.frontend, err = frontend.NewPlan(o.frontendOptions(contextDir, p, p.layoutDir(), nil)); err != nil {
+	if p.frontend, err = frontend.NewPlan(o.frontendOptions(contextDir, p)); err != nil {
 		return buildError(err)
 	}
-	p.warnings = p.frontend.Warnings()
 	err = build(cmd, g, o, p)
 	for _, r := range p.repos {
 		if err != nil && strings.Contains(err.Error(), r.ref.Registry) {

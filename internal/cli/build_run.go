@@ -76,7 +76,7 @@ func build(cmd *cobra.Command, g *globalOptions, o buildOptions, p *buildPlan) (
 	// The layout directory: the --output directory itself, else a
 	// temporary one removed at exit.
 	dir, layoutDone := p.layoutDir(), false
-	for _, w := range p.warnings {
+	for _, w := range p.frontend.Warnings() {
 		fmt.Fprintln(stderr, "WARNING: "+w)
 	}
 	prog, err := frontend.StartProgress(ctx, p.progress, stderr)

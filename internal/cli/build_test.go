@@ -489,7 +489,7 @@ func TestBuildFlagsReachFrontend(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	got := o.frontendOptions("/ctx", p, "/out", nil)
+	got := o.frontendOptions("/ctx", p)
 	// The registries named for pushes are the ones buildkitd reaches
 	// over plain HTTP for caches.
 	if got.InsecureRegistry == nil || !got.InsecureRegistry("r.example") || got.InsecureRegistry("other.example") {
@@ -523,7 +523,8 @@ func TestBuildFlagsReachFrontend(t *testing.T) {
 		Provenance:    "mode=max",
 		Builder:       "tcp://builder:1234",
 		TLS:           frontend.TLSOptions{CACert: "ca.pem", Cert: "cert.pem", Key: "key.pem", ServerName: "builder.example"},
-		Output:        "/out",
+		// A push builds into a temporary layout.
+		Output: "",
 	}
 	if !reflect.DeepEqual(got, want) {
 		t.Errorf("frontend options\n got %+v\nwant %+v", got, want)
@@ -539,7 +540,7 @@ func TestBuildFlagsReachFrontend(t *testing.T) {
 	if p, err = o.plan(); err != nil {
 		t.Fatal(err)
 	}
-	if got := o.frontendOptions("/ctx", p, "", nil); got.Builder != "" || !slices.Equal(got.Nodes, []string{"linux/amd64=tcp://a:1234", "linux/arm64=unix:///run/b.sock"}) {
+	if got := o.frontendOptions("/ctx", p); got.Builder != "" || !slices.Equal(got.Nodes, []string{"linux/amd64=tcp://a:1234", "linux/arm64=unix:///run/b.sock"}) {
 		t.Errorf("builder %q, nodes %q", got.Builder, got.Nodes)
 	}
 }
