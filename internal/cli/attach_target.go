@@ -3,7 +3,6 @@ package cli
 import (
 	"cmp"
 	"context"
-	"encoding/json"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -30,7 +29,7 @@ type attachTarget struct {
 	// name is the image name SBOMs use unless --name is given.
 	name string
 	// finish, when set, runs after a successful Commit with what it wrote.
-	finish func(res *exporter.Result) error
+	finish func(ctx context.Context, res *exporter.Result) error
 	close  func() error
 }
 
@@ -77,7 +76,9 @@ func (o *attachOptions) openAttachTarget(ctx context.Context, g *globalOptions, 
 			return nil, err
 		}
 		return &attachTarget{src: l, dst: dst, root: root, name: layoutRefName([]ocispec.Descriptor{l.NamedBy(root)}), close: l.Close,
-			finish: func(res *exporter.Result) error { return addLayoutReferrers(src.Path, res.Referrers) }}, nil
+			finish: func(ctx context.Context, res *exporter.Result) error {
+				return addLayoutReferrers(ctx, src.Path, res.Referrers)
+			}}, nil
 	}
 	ref, err := parseRef(s)
 	if err != nil {
@@ -101,7 +102,8 @@ func (t *attachTarget) commit(ctx context.Context, p *exporter.Push) (*exporter.
 		return nil, err
 	}
 	if t.finish != nil {
-		if err := t.finish(res); err != nil {
+		// Part of the commit: an interrupt now does not cut it short.
+		if err := t.finish(context.WithoutCancel(ctx), res); err != nil {
 			return nil, err
 		}
 	}
@@ -113,28 +115,20 @@ func (t *attachTarget) commit(ctx context.Context, p *exporter.Push) (*exporter.
 // attach gives the same bytes), holding the directory's lock while it
 // reads and writes the file: another affix attaching to the layout at the
 // same time does not lose its entries to ours.
-func addLayoutReferrers(dir string, refs []exporter.Referrer) error {
+func addLayoutReferrers(ctx context.Context, dir string, refs []exporter.Referrer) error {
 	unlock, err := lockDir(dir)
 	if err != nil {
 		return err
 	}
 	defer unlock()
-	var idx ocispec.Index
-	p := filepath.Join(dir, ocispec.ImageIndexFile)
-	// Through the directory's root: an index.json that became a link out
-	// of the layout is not read.
-	root, err := os.OpenRoot(dir)
+	// Read as every layout is (oci.Open): an index.json that became a
+	// link out of the layout, a FIFO or too big is refused, not read.
+	l, err := oci.Open(ctx, oci.Source{Scheme: oci.SchemeLayout, Path: dir})
 	if err != nil {
 		return err
 	}
-	b, err := root.ReadFile(ocispec.ImageIndexFile)
-	root.Close()
-	if err != nil {
-		return err
-	}
-	if err := json.Unmarshal(b, &idx); err != nil {
-		return fmt.Errorf("%s: %w", p, err)
-	}
+	idx := l.Index()
+	l.Close()
 	var add []exporter.Referrer
 	for _, r := range refs {
 		listed := func(e ocispec.Descriptor) bool { return e.Digest == r.Descriptor.Digest }
