@@ -9,6 +9,7 @@ import (
 
 	"github.com/distribution/reference"
 	"github.com/opencontainers/go-digest"
+	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
 	"github.com/spf13/cobra"
 
 	"github.com/affix-oci/affix/exporter"
@@ -220,12 +221,7 @@ func runConvert(cmd *cobra.Command, g *globalOptions, refStr string, o convertOp
 	}
 	for _, p := range res.Platforms {
 		cp := convertPlatform{Platform: oci.FormatPlatform(*p.Manifest.Platform), Digest: p.Manifest.Digest, Attestation: p.Attestation.Digest, Existed: p.Existed, Named: p.Named, Extras: p.Extras}
-		for _, r := range p.OtherForms {
-			cp.OtherForms = append(cp.OtherForms, referrerMeta{Digest: r.Digest, ArtifactType: r.ArtifactType, Format: r.Annotations[oci.AnnotationFormat]})
-		}
-		for _, r := range p.SBOMReferrers {
-			cp.SBOMReferrers = append(cp.SBOMReferrers, referrerMeta{Digest: r.Digest, ArtifactType: r.ArtifactType, Format: r.Annotations[oci.AnnotationFormat]})
-		}
+		cp.OtherForms, cp.SBOMReferrers = referrerMetas(p.OtherForms), referrerMetas(p.SBOMReferrers)
 		for _, st := range p.Unconverted {
 			cp.Unconverted = append(cp.Unconverted, convertStatement{Layer: st.Layer.Digest, PredicateType: st.PredicateType, What: st.What, st: st})
 		}
@@ -362,4 +358,14 @@ func printConvert(w io.Writer, m *convertMetadata) {
 		fmt.Fprintf(w, "referrers: %s (%s)\n", mode, repo)
 	}
 	fmt.Fprintf(w, "referrers written: %d; registry requests: %d (%s)\n", m.Written, m.RequestsTotal, formatCounts(m.Requests))
+}
+
+// referrerMetas describes referrers for the metadata file, each format
+// read from its dev.affix.sbom.format annotation (nil for none).
+func referrerMetas(refs []ocispec.Descriptor) []referrerMeta {
+	var out []referrerMeta
+	for _, r := range refs {
+		out = append(out, referrerMeta{Digest: r.Digest, ArtifactType: r.ArtifactType, Format: r.Annotations[oci.AnnotationFormat]})
+	}
+	return out
 }

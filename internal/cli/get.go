@@ -335,8 +335,8 @@ func gone(err error) bool {
 // has referrers of, in the order sbomgen lists its formats.
 func otherSBOMFormats(refs []ocispec.Descriptor, format sbomgen.Format) []string {
 	var out []string
-	for _, f := range []sbomgen.Format{sbomgen.SPDXJSON, sbomgen.CycloneDXJSON} {
-		if f == format {
+	for _, f := range sbomgen.Formats() {
+		if f == format || !exporter.IsSBOMType(f.MediaType()) {
 			continue
 		}
 		if slices.ContainsFunc(refs, func(r ocispec.Descriptor) bool { return r.ArtifactType == f.MediaType() }) {
