@@ -522,8 +522,8 @@ func (c *converter) artifact(ctx context.Context, p *Platform) (*exporter.Artifa
 			if !annotated {
 				// not an SPDX statement after all
 				st := Statement{Layer: l}
-				if s, err := oci.ParseStatement(b); err == nil {
-					st.PredicateType, st.What = s.PredicateType, statementWhat(s.PredicateType)
+				if stmt != nil { // a statement, of another predicate
+					st.PredicateType, st.What = stmt.PredicateType, statementWhat(stmt.PredicateType)
 				}
 				p.Unconverted = append(p.Unconverted, st)
 				continue

@@ -28,18 +28,21 @@ const (
 // SPDX document, and to no other (exporter/containerimage supplementSBOM).
 const buildkitCreator = "Tool: buildkit-"
 
-// parseStatement decodes an in-toto statement with an SPDX predicate.
+// parseStatement decodes an in-toto statement with an SPDX predicate. A
+// statement that is no such one (another predicate type, a predicate that
+// is no object) is returned with the error, so that the caller can name
+// its predicate type without decoding it again.
 func parseStatement(b []byte) (*oci.Statement, error) {
 	s, err := oci.ParseStatement(b)
 	if err != nil {
 		return nil, fmt.Errorf("%w: %w", err, ErrBadAttestation)
 	}
 	if s.PredicateType != PredicateSPDX {
-		return nil, fmt.Errorf("predicate type %q is not %s: %w", s.PredicateType, PredicateSPDX, ErrBadAttestation)
+		return s, fmt.Errorf("predicate type %q is not %s: %w", s.PredicateType, PredicateSPDX, ErrBadAttestation)
 	}
 	p := bytes.TrimSpace(s.Predicate)
 	if len(p) == 0 || p[0] != '{' {
-		return nil, fmt.Errorf("predicate is not a JSON object: %w", ErrBadAttestation)
+		return s, fmt.Errorf("predicate is not a JSON object: %w", ErrBadAttestation)
 	}
 	return s, nil
 }
