@@ -277,7 +277,7 @@ func (p *Push) images(ctx context.Context) error {
 		mdescs = append(mdescs, m.desc)
 	}
 	if err := p.parallel(ctx, mdescs, func(ctx context.Context, d ocispec.Descriptor) error {
-		return p.pushManifest(ctx, byDigest[d.Digest], d.Digest.String())
+		return p.pushManifest(ctx, byDigest[d.Digest], d.Digest.String(), "")
 	}); err != nil {
 		return err
 	}
@@ -285,7 +285,7 @@ func (p *Push) images(ctx context.Context) error {
 		if ix == root {
 			continue
 		}
-		if err := p.pushManifest(ctx, ix, ix.desc.Digest.String()); err != nil {
+		if err := p.pushManifest(ctx, ix, ix.desc.Digest.String(), ""); err != nil {
 			return err
 		}
 	}
@@ -297,7 +297,7 @@ func (p *Push) images(ctx context.Context) error {
 // lost are uploaded again (which take slots of their own): holding one
 // there would deadlock once every slot is held by a manifest waiting for
 // its blobs.
-func (p *Push) pushManifest(ctx context.Context, n *node, ref string) error {
+func (p *Push) pushManifest(ctx context.Context, n *node, ref, ifMatch string) error {
 	d := ocispec.Descriptor{MediaType: n.desc.MediaType, Digest: n.desc.Digest, Size: n.desc.Size}
 	err := p.retryBlobUnknown(ctx, n.blobs, true, func(b ocispec.Descriptor) func() (io.ReadCloser, error) {
 		return func() (io.ReadCloser, error) { return p.img.Source.Fetch(ctx, b) }
@@ -308,7 +308,7 @@ func (p *Push) pushManifest(ctx context.Context, n *node, ref string) error {
 			return ctx.Err()
 		}
 		defer func() { <-p.sem }()
-		_, err := p.target.PushManifest(ctx, d, n.data, ref, "")
+		_, err := p.target.PushManifest(ctx, d, n.data, ref, ifMatch)
 		return err
 	})
 	if err != nil {
@@ -833,7 +833,7 @@ func (p *Push) rootByDigest(ctx context.Context) error {
 	if p.rootWritten {
 		return nil
 	}
-	if err := p.pushManifest(ctx, p.plan, p.plan.desc.Digest.String()); err != nil {
+	if err := p.pushManifest(ctx, p.plan, p.plan.desc.Digest.String(), ""); err != nil {
 		return err
 	}
 	p.rootWritten = true
@@ -980,7 +980,7 @@ func (p *Push) Commit(ctx context.Context) (*Result, error) {
 		if ref == "" {
 			ref = p.plan.desc.Digest.String()
 		}
-		if err := p.writeTag(ctx, ref); err != nil {
+		if err := p.writeTag(ctx, ref, ""); err != nil {
 			return nil, err
 		}
 	}
@@ -996,6 +996,14 @@ func (p *Push) Commit(ctx context.Context) (*Result, error) {
 // it from starting), and a write whose answer was lost is ErrTagUnknown.
 // After a failed Commit it is ErrPushClosed.
 func (p *Push) Tag(ctx context.Context, tag string) error {
+	return p.TagIfMatch(ctx, tag, "")
+}
+
+// TagIfMatch is Tag, sending If-Match: ifMatch (a strong ETag of the
+// tag's last read, see StrongETag; "" sends none), so that a registry
+// that honours it refuses to move a tag changed since with
+// ErrPreconditionFailed.
+func (p *Push) TagIfMatch(ctx context.Context, tag, ifMatch string) error {
 	p.mu.Lock()
 	ok := p.commitOK && p.plan != nil
 	p.mu.Unlock()
@@ -1006,16 +1014,16 @@ func (p *Push) Tag(ctx context.Context, tag string) error {
 	if err := ctx.Err(); err != nil {
 		return fmt.Errorf("tag %s not written: %w", tag, context.Cause(ctx))
 	}
-	return p.writeTag(ctx, tag)
+	return p.writeTag(ctx, tag, ifMatch)
 }
 
 // writeTag pushes the root under ref as the commit point: an interrupt
 // does not cut the write short (CommitContext), and a write whose answer
 // was lost is ErrTagUnknown (TagWriteError).
-func (p *Push) writeTag(ctx context.Context, ref string) error {
+func (p *Push) writeTag(ctx context.Context, ref, ifMatch string) error {
 	tctx, cancel := CommitContext(ctx)
 	defer cancel()
-	if err := p.pushManifest(tctx, p.plan, ref); err != nil {
+	if err := p.pushManifest(tctx, p.plan, ref, ifMatch); err != nil {
 		return fmt.Errorf("writing %s: %w", ref, TagWriteError(err))
 	}
 	return nil

@@ -374,7 +374,7 @@ func Convert(ctx context.Context, repo Repository, reference string, opts Option
 		res.Mode = m
 	}
 	if strip {
-		if err := moveTag(ctx, repo, reference, root, pres.Root); err != nil {
+		if err := moveTag(ctx, repo, push, reference, root, pres.Root); err != nil {
 			return nil, err
 		}
 		res.NewIndex = pres.Root
@@ -385,7 +385,8 @@ func Convert(ctx context.Context, repo Repository, reference string, opts Option
 }
 
 // moveTag points tag at the stripped index next (written by digest
-// already), provided tag still names old, the index Convert read: a build
+// already, by push's Commit, and now written again under tag by
+// push.TagIfMatch), provided tag still names old, the index Convert read: a build
 // pushed to the tag since must not be rolled back to the old image. It
 // re-reads the tag right before the write, and sends If-Match on the
 // write with the ETag of that read, for registries that honour it
@@ -396,7 +397,7 @@ func Convert(ctx context.Context, repo Repository, reference string, opts Option
 // tag. Without one, the re-read is the guard.
 // Like the exporter's own tag write, an interrupt does not cut the write
 // short for exporter.CommitGrace.
-func moveTag(ctx context.Context, repo Repository, tag string, old, next ocispec.Descriptor) error {
+func moveTag(ctx context.Context, repo Repository, push *exporter.Push, tag string, old, next ocispec.Descriptor) error {
 	kept := fmt.Sprintf("the tag was not moved; the stripped index %s is in the repository by digest", next.Digest)
 	cur, _, etag, err := repo.FetchManifest(ctx, tag)
 	if err != nil {
@@ -405,18 +406,11 @@ func moveTag(ctx context.Context, repo Repository, tag string, old, next ocispec
 	if cur.Digest != old.Digest {
 		return fmt.Errorf("%s: %s names %s now, not the index %s convert read (pushed meanwhile?): %w; %s, and the referrers are written: convert the tag again to adopt its new index", repo.Name(), tag, cur.Digest, old.Digest, ErrTagMoved, kept)
 	}
-	desc, data, _, err := repo.FetchManifest(ctx, next.Digest.String())
-	if err != nil {
-		return fmt.Errorf("%s: reading the stripped index %s: %w (%s)", repo.Name(), next.Digest, err, kept)
-	}
-	tctx, cancel := exporter.CommitContext(ctx)
-	defer cancel()
-	desc.MediaType = next.MediaType
-	if _, err := repo.PushManifest(tctx, desc, data, tag, exporter.StrongETag(etag)); err != nil {
+	if err := push.TagIfMatch(ctx, tag, exporter.StrongETag(etag)); err != nil {
 		if errors.Is(err, exporter.ErrPreconditionFailed) {
 			return fmt.Errorf("%s: %s changed while it was being moved: %w; %s", repo.Name(), tag, ErrTagMoved, kept)
 		}
-		return fmt.Errorf("%s: writing %s: %w", repo.Name(), tag, exporter.TagWriteError(err))
+		return fmt.Errorf("%s: %w", repo.Name(), err)
 	}
 	return nil
 }
