@@ -520,6 +520,12 @@ func manifestName(reference string) string {
 	return "tag " + reference
 }
 
+var _ oci.VerifyingFetcher = (*Remote)(nil)
+
+// FetchVerifies marks Remote as an oci.VerifyingFetcher: Fetch verifies
+// manifests and blobs against their descriptors.
+func (r *Remote) FetchVerifies() {}
+
 // Fetch implements oci.Fetcher: manifests through FetchManifest, blobs
 // through the blob endpoint, both verified against desc.
 func (r *Remote) Fetch(ctx context.Context, desc ocispec.Descriptor) (io.ReadCloser, error) {

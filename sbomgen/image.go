@@ -268,9 +268,10 @@ func (l *layer) Compressed() (io.ReadCloser, error) {
 		return nil, l.wrap(fmt.Errorf("fetching: %w", err))
 	}
 	var r io.Reader = rc
-	if _, verified := l.core.f.(*oci.Layout); !verified {
-		// A Layout verifies what it serves; other fetchers (a remote
-		// repository) may not.
+	if _, verified := l.core.f.(oci.VerifyingFetcher); !verified {
+		// A Layout and a registry repository verify what they serve
+		// (hashing a layer twice would double the scan's hashing);
+		// other fetchers may not.
 		r = oci.VerifyReader(rc, l.desc)
 	}
 	cr := &ctxReadCloser{ctx: ctx, r: r, c: rc, l: l}

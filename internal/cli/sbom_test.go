@@ -22,6 +22,7 @@ import (
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
 
 	"github.com/affix-oci/affix/internal/fixture"
+	"github.com/affix-oci/affix/internal/oci"
 	"github.com/affix-oci/affix/internal/registrytest"
 	"github.com/affix-oci/affix/sbomgen"
 )
@@ -619,5 +620,44 @@ func TestSbomPrintSummary(t *testing.T) {
 				t.Errorf("got  %q\nwant %q", b.String(), tt.want)
 			}
 		})
+	}
+}
+
+// TestSbomRegistryLayerCorrupt: blobs a registry serves with the wrong
+// bytes fail the scan with a digest mismatch, nothing written: the
+// registry repository verifies what it serves (an oci.VerifyingFetcher),
+// which is why the scan does not hash its layers a second time.
+func TestSbomRegistryLayerCorrupt(t *testing.T) {
+	if testing.Short() {
+		t.Skip("runs registries")
+	}
+	cliEnv(t)
+	dir, reg, _ := pushedVariants(t, registrytest.OlaregAPI, "app", "--no-sbom")
+	// A layer of the first platform image: the config and manifests are
+	// served intact, so that the scan reaches the layer.
+	ctx := t.Context()
+	l, err := oci.OpenLayout(ctx, "oci-layout:"+dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	images, err := oci.Walk(ctx, l, l.Roots()...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var m ocispec.Manifest
+	if _, err := oci.ReadJSON(ctx, l, images[0].Descriptor, &m); err != nil {
+		t.Fatal(err)
+	}
+	layer := m.Layers[0].Digest
+	proxy := registrytest.StartProxy(t, reg.Host)
+	proxy.Inject(registrytest.Fault{Method: "GET", Path: "/blobs/" + layer.String(), Action: registrytest.Corrupt})
+	out := t.TempDir()
+	stdout, errs, code := affix(t, "sbom", "--no-sbom-cache", "--insecure-registry", proxy.Host, "--all-platforms", "-o", out, "registry:"+proxy.Host+"/app:v1")
+	if code != 1 || !strings.Contains(errs, "does not match its digest") || !strings.Contains(errs, layer.Encoded()) {
+		t.Fatalf("exit %d, want 1 with a digest mismatch; stderr:\n%s\nstdout:\n%s", code, errs, stdout)
+	}
+	if ents, _ := os.ReadDir(out); len(ents) != 0 {
+		t.Errorf("%d files written after a failed scan", len(ents))
 	}
 }

@@ -24,6 +24,16 @@ type Fetcher interface {
 	Fetch(ctx context.Context, desc ocispec.Descriptor) (io.ReadCloser, error)
 }
 
+// VerifyingFetcher is a Fetcher whose Fetch checks what it serves against
+// the descriptor (size and digest) and fails the read otherwise, as a
+// Layout and a registry repository (exporter.Remote) do: a caller need
+// not hash it again.
+type VerifyingFetcher interface {
+	Fetcher
+	// FetchVerifies marks the implementation; it does nothing.
+	FetchVerifies()
+}
+
 // FetcherFunc adapts a function to a Fetcher.
 type FetcherFunc func(ctx context.Context, desc ocispec.Descriptor) (io.ReadCloser, error)
 

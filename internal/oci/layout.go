@@ -120,7 +120,10 @@ type Layout struct {
 	entry *ocispec.Descriptor
 }
 
-var _ Fetcher = (*Layout)(nil)
+var _ VerifyingFetcher = (*Layout)(nil)
+
+// FetchVerifies marks Layout as a VerifyingFetcher: Fetch verifies.
+func (l *Layout) FetchVerifies() {}
 
 // OpenLayout opens the layout that src (see ParseSource) names and reads
 // its oci-layout and index.json files. Close releases it.
