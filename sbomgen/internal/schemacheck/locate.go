@@ -9,7 +9,9 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
-	"unicode"
+
+	"golang.org/x/mod/modfile"
+	"golang.org/x/mod/module"
 )
 
 // ErrUnavailable means the schemas cannot be read: there is no go command
@@ -91,7 +93,10 @@ func goModDirs(modules []string) (map[string]string, error) {
 	if err != nil {
 		return nil, err
 	}
-	req, replaced := requirements(string(b))
+	req, replaced, err := requirements(file, b)
+	if err != nil {
+		return nil, err
+	}
 	cache := moduleCache()
 	dirs := map[string]string{}
 	for _, m := range modules {
@@ -101,7 +106,15 @@ func goModDirs(modules []string) (map[string]string, error) {
 		case req[m] == "":
 			return nil, fmt.Errorf("%s does not require module %s", file, m)
 		}
-		d := filepath.Join(cache, escapePath(m)+"@"+escapePath(req[m]))
+		path, err := module.EscapePath(m)
+		if err != nil {
+			return nil, err
+		}
+		version, err := module.EscapeVersion(req[m])
+		if err != nil {
+			return nil, err
+		}
+		d := filepath.Join(cache, path+"@"+version)
 		if fi, err := os.Stat(d); err != nil || !fi.IsDir() {
 			return nil, fmt.Errorf("module %s@%s is not in the module cache: %s is not a directory", m, req[m], d)
 		}
@@ -132,35 +145,19 @@ func findGoMod() (string, error) {
 
 // requirements returns the module versions a go.mod requires, and the
 // modules it replaces.
-func requirements(gomod string) (req map[string]string, replaced map[string]bool) {
-	req, replaced = map[string]string{}, map[string]bool{}
-	block := "" // the directive of the ( ... ) block the line is in
-	for line := range strings.Lines(gomod) {
-		line, _, _ = strings.Cut(line, "//")
-		f := strings.Fields(line)
-		directive := block
-		switch {
-		case len(f) == 0:
-			continue
-		case block != "":
-			if f[0] == ")" {
-				block = ""
-				continue
-			}
-		case len(f) == 2 && f[1] == "(":
-			block = f[0]
-			continue
-		default:
-			directive, f = f[0], f[1:]
-		}
-		switch {
-		case directive == "require" && len(f) >= 2:
-			req[f[0]] = f[1]
-		case directive == "replace" && len(f) >= 1:
-			replaced[f[0]] = true
-		}
+func requirements(file string, gomod []byte) (req map[string]string, replaced map[string]bool, err error) {
+	f, err := modfile.Parse(file, gomod, nil)
+	if err != nil {
+		return nil, nil, err
 	}
-	return req, replaced
+	req, replaced = map[string]string{}, map[string]bool{}
+	for _, r := range f.Require {
+		req[r.Mod.Path] = r.Mod.Version
+	}
+	for _, r := range f.Replace {
+		replaced[r.Old.Path] = true
+	}
+	return req, replaced, nil
 }
 
 // moduleCache returns where the go command keeps modules by default.
@@ -173,19 +170,4 @@ func moduleCache() string {
 	}
 	home, _ := os.UserHomeDir()
 	return filepath.Join(home, "go", "pkg", "mod")
-}
-
-// escapePath escapes a module path or version as the module cache names
-// it: every upper-case letter becomes '!' and its lower case
-// (golang.org/x/mod/module.EscapePath, for valid paths).
-func escapePath(s string) string {
-	var b strings.Builder
-	for _, r := range s {
-		if unicode.IsUpper(r) {
-			b.WriteByte('!')
-			r = unicode.ToLower(r)
-		}
-		b.WriteRune(r)
-	}
-	return b.String()
 }
