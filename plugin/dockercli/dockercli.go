@@ -135,14 +135,13 @@ func Parse(args []string) Invocation {
 	if f.debug || level == "debug" || level == "trace" {
 		inv.Args = append([]string{"--debug"}, inv.Args...)
 	}
-	changed := func(name string) bool { return f.fs.Changed(name) }
-	if changed("config") {
+	if f.fs.Changed("config") {
 		inv.Env = append(inv.Env, "DOCKER_CONFIG="+f.config)
 	}
-	if changed("context") {
+	if f.fs.Changed("context") {
 		inv.Env = append(inv.Env, "DOCKER_CONTEXT="+f.context)
 	}
-	if changed("host") {
+	if f.fs.Changed("host") {
 		inv.Env = append(inv.Env, "DOCKER_HOST="+f.host)
 	}
 	env, warnings := f.engineTLS()
@@ -158,11 +157,10 @@ func Parse(args []string) Invocation {
 // docker names them (ca.pem, cert.pem, key.pem) in one directory are
 // DOCKER_CERT_PATH. Files that cannot be passed so are warned about.
 func (f *dockerFlags) engineTLS() (env, warnings []string) {
-	changed := func(name string) bool { return f.fs.Changed(name) }
 	switch {
-	case changed("tlsverify") && f.tlsVerify:
+	case f.fs.Changed("tlsverify") && f.tlsVerify:
 		env = append(env, "DOCKER_TLS_VERIFY=1")
-	case changed("tls") && f.tls:
+	case f.fs.Changed("tls") && f.tls:
 		env = append(env, "DOCKER_TLS=1")
 	}
 	dir := ""
@@ -171,7 +169,7 @@ func (f *dockerFlags) engineTLS() (env, warnings []string) {
 		{"tlscert", f.tlsCert, "cert.pem"},
 		{"tlskey", f.tlsKey, "key.pem"},
 	} {
-		if !changed(c.flag) {
+		if !f.fs.Changed(c.flag) {
 			continue
 		}
 		d := filepath.Dir(c.path)
