@@ -83,16 +83,6 @@ func InToto(subject ocispec.Descriptor, predicateType string, statement []byte, 
 	return a
 }
 
-// IsSBOMType reports whether t is an SBOM artifact type: SPDX or CycloneDX
-// JSON (including cosign's text/spdx+json).
-func IsSBOMType(t string) bool {
-	switch t {
-	case oci.MediaTypeSPDX, oci.MediaTypeCycloneDX, "text/spdx+json", "application/vnd.cyclonedx":
-		return true
-	}
-	return false
-}
-
 // Validate reports why a cannot be attached, wrapping ErrInvalidArtifact:
 // a subject that is not a manifest or index (or an SBOM on an index), or
 // content CheckContent refuses.
@@ -109,7 +99,7 @@ func (a Artifact) Validate() error {
 	if err := a.CheckContent(); err != nil {
 		return err
 	}
-	if IsSBOMType(a.ArtifactType) && oci.IsIndex(a.Subject.MediaType) {
+	if oci.IsSBOMType(a.ArtifactType) && oci.IsIndex(a.Subject.MediaType) {
 		// Trivy scanning a tag would take an SBOM on the index as the
 		// whole image's SBOM; SBOMs go on platform manifests.
 		return fmt.Errorf("%w: SBOM (%s) on index %s: attach SBOMs to platform manifests", ErrInvalidArtifact, a.ArtifactType, a.Subject.Digest)

@@ -108,7 +108,7 @@ func get(cmd *cobra.Command, g *globalOptions, refStr string, o getOptions) erro
 	if err != nil {
 		return usageError(err)
 	}
-	if !exporter.IsSBOMType(format.MediaType()) {
+	if !oci.IsSBOMType(format.MediaType()) {
 		return usageError(fmt.Errorf("--format %s: want spdx-json or cyclonedx-json", o.format))
 	}
 	if err := checkPlatformFlag(o.platform); err != nil {
@@ -336,7 +336,7 @@ func gone(err error) bool {
 func otherSBOMFormats(refs []ocispec.Descriptor, format sbomgen.Format) []string {
 	var out []string
 	for _, f := range sbomgen.Formats() {
-		if f == format || !exporter.IsSBOMType(f.MediaType()) {
+		if f == format || !oci.IsSBOMType(f.MediaType()) {
 			continue
 		}
 		if slices.ContainsFunc(refs, func(r ocispec.Descriptor) bool { return r.ArtifactType == f.MediaType() }) {

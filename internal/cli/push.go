@@ -286,7 +286,7 @@ func pushLayoutReferrers(ctx context.Context, warn io.Writer, p *exporter.Push, 
 		return slices.ContainsFunc(refs[subject], func(r ocispec.Descriptor) bool { return r.Digest == d })
 	}
 	x := &layoutReferrers{l: l, refs: refs, warn: warn, drop: func(subject digest.Digest, r ocispec.Descriptor) string {
-		if !isSBOMReferrer(r) {
+		if !oci.IsSBOMReferrer(r) {
 			return ""
 		}
 		if noSBOM {

@@ -40,12 +40,6 @@ type layoutReferrers struct {
 	warn io.Writer
 }
 
-// isSBOMReferrer reports whether r is an SBOM referrer: SPDX or CycloneDX
-// JSON, or an SPDX in-toto statement.
-func isSBOMReferrer(r ocispec.Descriptor) bool {
-	return exporter.IsSBOMType(r.ArtifactType) || r.ArtifactType == oci.MediaTypeInToto && r.Annotations[oci.AnnotationPredicateType] == oci.PredicateSPDX
-}
-
 // madeByAffix reports whether a referrer with these (manifest)
 // annotations is an SBOM affix made: its generator annotation names affix.
 func madeByAffix(annotations map[string]string) bool {

@@ -56,7 +56,7 @@ func sbomFormats(values []string) ([]referrerFormat, error) {
 			f = referrerFormat{doc: sbomgen.SPDXJSON, inToto: true}
 		} else {
 			d, err := sbomgen.ParseFormat(s)
-			if err != nil || !exporter.IsSBOMType(d.MediaType()) {
+			if err != nil || !oci.IsSBOMType(d.MediaType()) {
 				return nil, usageError(fmt.Errorf("--sbom-format %q: want spdx-json, cyclonedx-json or %s (the formats published as referrers)", s, formatSPDXInToto))
 			}
 			f = referrerFormat{doc: d}

@@ -420,13 +420,8 @@ func moveTag(ctx context.Context, repo Repository, push *exporter.Push, tag stri
 func sbomReferrers(refs []ocispec.Descriptor) []ocispec.Descriptor {
 	var out []ocispec.Descriptor
 	for _, r := range refs {
-		switch r.ArtifactType {
-		case oci.MediaTypeSPDX, oci.MediaTypeCycloneDX:
+		if oci.IsSBOMReferrer(r) {
 			out = append(out, r)
-		case oci.MediaTypeInToto:
-			if pt := r.Annotations[AnnotationPredicateType]; pt == PredicateSPDX || strings.HasPrefix(pt, "https://cyclonedx.org/") {
-				out = append(out, r)
-			}
 		}
 	}
 	return out
