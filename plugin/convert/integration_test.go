@@ -18,6 +18,7 @@ import (
 	"github.com/affix-oci/affix/internal/cli"
 	"github.com/affix-oci/affix/internal/fixture"
 	"github.com/affix-oci/affix/internal/oci"
+	"github.com/affix-oci/affix/internal/sbomtest"
 	"github.com/affix-oci/affix/internal/registrytest"
 	"github.com/affix-oci/affix/plugin/convert"
 	"github.com/affix-oci/affix/sbomgen"
@@ -90,41 +91,10 @@ func buildContext(t *testing.T) (ctxDir, plain, stages string) {
 // version" lines, sorted, without the package the document describes.
 func packageSet(t *testing.T, doc []byte) []string {
 	t.Helper()
-	var v struct {
-		Packages []struct {
-			ID      string `json:"SPDXID"`
-			Name    string `json:"name"`
-			Version string `json:"versionInfo"`
-			Refs    []struct {
-				Type    string `json:"referenceType"`
-				Locator string `json:"referenceLocator"`
-			} `json:"externalRefs"`
-		} `json:"packages"`
-		Rels []map[string]string `json:"relationships"`
-	}
-	if err := json.Unmarshal(doc, &v); err != nil {
+	out, err := sbomtest.SPDXPackages(doc)
+	if err != nil {
 		t.Fatal(err)
 	}
-	described := map[string]bool{}
-	for _, r := range v.Rels {
-		if r["spdxElementId"] == "SPDXRef-DOCUMENT" && r["relationshipType"] == "DESCRIBES" {
-			described[r["relatedSpdxElement"]] = true
-		}
-	}
-	var out []string
-	for _, p := range v.Packages {
-		if described[p.ID] {
-			continue
-		}
-		typ := "?"
-		for _, r := range p.Refs {
-			if r.Type == "purl" {
-				typ, _, _ = strings.Cut(strings.TrimPrefix(r.Locator, "pkg:"), "/")
-			}
-		}
-		out = append(out, typ+" "+p.Name+" "+p.Version)
-	}
-	slices.Sort(out)
 	return out
 }
 

@@ -1,0 +1,58 @@
+// Package sbomtest reads SBOM documents in tests: the package set of an
+// SPDX document, in a form two documents can be compared in.
+package sbomtest
+
+import (
+	"encoding/json"
+	"fmt"
+	"slices"
+	"strings"
+)
+
+// SPDXPackages returns the packages of an SPDX JSON document as sorted
+// "TYPE NAME VERSION" lines, TYPE the purl type ("?" without a purl),
+// leaving out the packages the document describes (the scanned image or
+// directory), so that the SBOMs of one file set made from different
+// sources compare equal.
+func SPDXPackages(doc []byte) ([]string, error) {
+	var v struct {
+		Packages []struct {
+			ID      string `json:"SPDXID"`
+			Name    string `json:"name"`
+			Version string `json:"versionInfo"`
+			Refs    []struct {
+				Type    string `json:"referenceType"`
+				Locator string `json:"referenceLocator"`
+			} `json:"externalRefs"`
+		} `json:"packages"`
+		Describes []string            `json:"documentDescribes"`
+		Rels      []map[string]string `json:"relationships"`
+	}
+	if err := json.Unmarshal(doc, &v); err != nil {
+		return nil, fmt.Errorf("decoding SPDX document: %w", err)
+	}
+	described := map[string]bool{}
+	for _, id := range v.Describes {
+		described[id] = true
+	}
+	for _, r := range v.Rels {
+		if r["spdxElementId"] == "SPDXRef-DOCUMENT" && r["relationshipType"] == "DESCRIBES" {
+			described[r["relatedSpdxElement"]] = true
+		}
+	}
+	out := make([]string, 0, len(v.Packages))
+	for _, p := range v.Packages {
+		if described[p.ID] {
+			continue
+		}
+		typ := "?"
+		for _, r := range p.Refs {
+			if r.Type == "purl" {
+				typ, _, _ = strings.Cut(strings.TrimPrefix(r.Locator, "pkg:"), "/")
+			}
+		}
+		out = append(out, typ+" "+p.Name+" "+p.Version)
+	}
+	slices.Sort(out)
+	return out, nil
+}
