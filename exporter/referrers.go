@@ -261,14 +261,9 @@ func (p *Push) verify(ctx context.Context, subject digest.Digest, v *verificatio
 				e.stable, e.failed = 0, err
 			}
 			p.mu.Unlock()
-			if p.settle(subject, v, rounds) {
+			if p.retryVerify(ctx, subject, v, rounds, err) {
 				return
 			}
-			if err := p.pause(ctx, tag, err); err != nil {
-				p.endVerify(subject, v, err)
-				return
-			}
-			p.logf("verifying referrers of %s: %v; reading %s again", subject, err, tag)
 			continue
 		}
 		var missing []*verifyEntry
@@ -317,20 +312,33 @@ func (p *Push) verify(ctx context.Context, subject digest.Digest, v *verificatio
 				}
 			}
 			p.mu.Unlock()
-			if p.settle(subject, v, rounds) {
+			if p.retryVerify(ctx, subject, v, rounds, err) {
 				return
 			}
-			if err := p.pause(ctx, tag, err); err != nil {
-				p.endVerify(subject, v, err)
-				return
-			}
-			p.logf("verifying referrers of %s: %v; reading %s again", subject, err, tag)
 			continue
 		}
 		if p.settle(subject, v, rounds) {
 			return
 		}
 	}
+}
+
+// retryVerify follows a read or write of a verification of v that failed
+// with err in a way that may pass: it settles v (the failed read counted),
+// then waits out the Retry-After the registry sent. It reports whether the
+// verification is over: no entry left, or the wait refused (too long, or
+// ctx done), which ends it for every entry.
+func (p *Push) retryVerify(ctx context.Context, subject digest.Digest, v *verification, rounds int, err error) bool {
+	if p.settle(subject, v, rounds) {
+		return true
+	}
+	tag := ReferrersTag(subject)
+	if perr := p.pause(ctx, tag, err); perr != nil {
+		p.endVerify(subject, v, perr)
+		return true
+	}
+	p.logf("verifying referrers of %s: %v; reading %s again", subject, err, tag)
+	return false
 }
 
 // settle takes the entries of v that are done out of it: stable in two
