@@ -18,7 +18,7 @@ CMDS := affix affix-scanner
 PREFIX        ?= /usr/local
 DOCKER_CONFIG ?= $(HOME)/.docker
 
-.PHONY: all build install scanner-image tools clients deps test test-unit demo bench fuzz lint clean
+.PHONY: all build install scanner-image tools clients deps test test-unit test-race demo bench fuzz lint clean
 all: build
 
 build:
@@ -82,8 +82,17 @@ deps:
 # prerequisite (buildkitd, runc, docker-registry, root) a failure, not a skip.
 # -parallel 8: the fault-injection cases (exporter TestFailureLeavesTag)
 # mostly wait out retry backoff, each against its own registry.
+# The second run puts the engines with the most concurrency (exporter's
+# push, referrers rounds and retries; internal/oci's readers) under the
+# race detector, against the same registries.
 test: deps tools clients build lint
 	AFFIX_INTEGRATION=1 $(GO) test -count=1 -parallel 8 -timeout 45m ./...
+	AFFIX_INTEGRATION=1 $(GO) test -race -count=1 -parallel 8 -timeout 20m ./exporter ./internal/oci
+
+# test-race runs every package's unit tests under the race detector (slow:
+# syft and BuildKit are rebuilt with -race once).
+test-race:
+	$(GO) test -race -short -count=1 ./...
 
 # test-unit runs what needs no daemon, registry server or root.
 test-unit:
