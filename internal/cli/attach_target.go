@@ -110,11 +110,15 @@ func (t *attachTarget) commit(ctx context.Context, p *exporter.Push) (*exporter.
 	return res, nil
 }
 
-// addLayoutReferrers lists refs in the index.json of the layout at dir,
-// after the entries it has (each once; in a fixed order, so that the same
-// attach gives the same bytes), holding the directory's lock while it
-// reads and writes the file: another affix attaching to the layout at the
-// same time does not lose its entries to ours.
+// addLayoutReferrers lists refs in the index.json of the layout at dir in
+// both forms readers take: each referrer manifest itself, after the entries
+// it has (each once; what oras reads), and, for each subject, the
+// referrers tag index (sha256-<hex>; what regctl reads) the layout has
+// gaining those it lacks, or a new one listed last (see referrersTags).
+// The order is fixed, so that the same attach gives the same bytes. It
+// holds the directory's lock while it reads and writes: another affix
+// attaching to the layout at the same time does not lose its entries to
+// ours.
 func addLayoutReferrers(ctx context.Context, dir string, refs []exporter.Referrer) error {
 	unlock, err := lockDir(dir)
 	if err != nil {
@@ -127,8 +131,8 @@ func addLayoutReferrers(ctx context.Context, dir string, refs []exporter.Referre
 	if err != nil {
 		return err
 	}
+	defer l.Close()
 	idx := l.Index()
-	l.Close()
 	var add []exporter.Referrer
 	for _, r := range refs {
 		listed := func(e ocispec.Descriptor) bool { return e.Digest == r.Descriptor.Digest }
@@ -136,15 +140,25 @@ func addLayoutReferrers(ctx context.Context, dir string, refs []exporter.Referre
 			add = append(add, r)
 		}
 	}
-	if len(add) == 0 {
-		return nil
-	}
-	slices.SortFunc(add, func(a, b exporter.Referrer) int {
+	sorted := slices.Clone(refs)
+	slices.SortStableFunc(sorted, func(a, b exporter.Referrer) int {
 		return cmp.Or(strings.Compare(a.Subject.String(), b.Subject.String()), strings.Compare(a.Descriptor.ArtifactType, b.Descriptor.ArtifactType), strings.Compare(a.Descriptor.Digest.String(), b.Descriptor.Digest.String()))
 	})
-	descs := make([]ocispec.Descriptor, len(add))
-	for i, r := range add {
-		descs[i] = r.Descriptor
+	// Every referrer of this attach, listed by index.json already or not:
+	// a layout only oras's form had (an older affix's) gains regctl's.
+	tags, err := referrersTags(ctx, dir, l, idx.Manifests, sorted)
+	if err != nil {
+		return err
 	}
-	return rewriteLayoutIndex(dir, idx, idx.Manifests, descs)
+	if len(add) == 0 && !tags.changed && len(tags.added) == 0 {
+		return nil
+	}
+	var descs []ocispec.Descriptor
+	for _, r := range sorted {
+		if slices.ContainsFunc(add, func(a exporter.Referrer) bool { return a.Descriptor.Digest == r.Descriptor.Digest }) &&
+			!slices.ContainsFunc(descs, func(d ocispec.Descriptor) bool { return d.Digest == r.Descriptor.Digest }) {
+			descs = append(descs, r.Descriptor)
+		}
+	}
+	return rewriteLayoutIndex(dir, idx, tags.entries, append(descs, tags.added...))
 }

@@ -58,26 +58,47 @@ func TestAttachLayout(t *testing.T) {
 	}
 	var after ocispec.Index
 	readJSONFile(t, filepath.Join(dir, "index.json"), &after)
-	if len(after.Manifests) != len(before.Manifests)+len(sboms) || !slices.EqualFunc(after.Manifests[:len(before.Manifests)], before.Manifests, func(a, b ocispec.Descriptor) bool {
+	afterBytes, _ := os.ReadFile(filepath.Join(dir, "index.json"))
+	// Its entries, then the SBOM manifests (oras's form), then a referrers
+	// tag index per platform (regctl's).
+	if len(after.Manifests) != len(before.Manifests)+2*len(sboms) || !slices.EqualFunc(after.Manifests[:len(before.Manifests)], before.Manifests, func(a, b ocispec.Descriptor) bool {
 		return a.Digest == b.Digest && a.Annotations[ocispec.AnnotationRefName] == b.Annotations[ocispec.AnnotationRefName]
 	}) {
 		t.Fatalf("index.json before %+v, after %+v", before.Manifests, after.Manifests)
+	}
+	for i, e := range after.Manifests[len(before.Manifests):] {
+		if i < len(sboms) && e.ArtifactType != oci.MediaTypeSPDX || i >= len(sboms) && !strings.HasPrefix(e.Annotations[ocispec.AnnotationRefName], "sha256-") {
+			t.Errorf("index.json entry %d after the layout's: %+v, want %d SBOM manifests then their tag indexes", i, e, len(sboms))
+		}
+	}
+	for subject, sbom := range sboms {
+		if got := layoutTagIndex(t, dir, subject); !slices.Equal(got, []digest.Digest{sbom}) {
+			t.Errorf("referrers tag index of %s lists %v, want the SBOM %s", subject, got, sbom)
+		}
 	}
 	if after.Annotations["com.example.top"] != "keep" {
 		t.Errorf("index.json annotations %v, want them kept", after.Annotations)
 	}
 	// Again: nothing new.
 	mustAffix(t, "attach", src)
-	var again ocispec.Index
-	readJSONFile(t, filepath.Join(dir, "index.json"), &again)
-	if len(again.Manifests) != len(after.Manifests) {
-		t.Errorf("a second attach changed index.json: %d entries, then %d", len(after.Manifests), len(again.Manifests))
+	if b, _ := os.ReadFile(filepath.Join(dir, "index.json")); string(b) != string(afterBytes) {
+		t.Errorf("a second attach changed index.json:\n%s\nthen\n%s", afterBytes, b)
 	}
 	// Another artifact, on one platform.
 	vex := writeFile(t, "vex.json", []byte(`{"vex":true}`))
 	vexDigest := strings.TrimSpace(mustAffix(t, "attach", "--artifact-type", "application/vnd.example.vex+json", "--platform", "linux/amd64", src, vex))
-	if out := mustAffix(t, "ls", src); !strings.Contains(out, vexDigest) || !strings.Contains(out, sboms[res.Manifests[0].Digest].String()) {
-		t.Errorf("ls after attach:\n%s", out)
+	if out := mustAffix(t, "ls", src); strings.Count(out, vexDigest) != 1 || strings.Count(out, sboms[res.Manifests[0].Digest].String()) != 1 || strings.Contains(out, "sha256-") {
+		t.Errorf("ls after attach: want the VEX document and the SBOM once each, no tag index:\n%s", out)
+	}
+	// The VEX document joins the platform's tag index, in place.
+	var withVEX ocispec.Index
+	readJSONFile(t, filepath.Join(dir, "index.json"), &withVEX)
+	if len(withVEX.Manifests) != len(after.Manifests)+1 {
+		t.Errorf("index.json after attaching the VEX document: %d entries, want %d", len(withVEX.Manifests), len(after.Manifests)+1)
+	}
+	amd := res.Manifests[0].Digest
+	if got := layoutTagIndex(t, dir, amd); !slices.Equal(got, []digest.Digest{sboms[amd], digest.Digest(vexDigest)}) {
+		t.Errorf("referrers tag index of %s lists %v, want the SBOM then the VEX document %s", amd, got, vexDigest)
 	}
 	if _, errs, code := affix(t, "get", "--verify", "--platform", "linux/amd64", src); code != 0 {
 		t.Errorf("get --verify: exit %d\n%s", code, errs)
@@ -99,10 +120,17 @@ func TestAttachLayout(t *testing.T) {
 	wg.Wait()
 	var withNotes ocispec.Index
 	readJSONFile(t, filepath.Join(dir, "index.json"), &withNotes)
+	inTag := layoutTagIndex(t, dir, res.Index.Digest)
 	for _, n := range notes {
 		if !slices.ContainsFunc(withNotes.Manifests, func(d ocispec.Descriptor) bool { return d.Digest.String() == n }) {
 			t.Errorf("index.json lacks the note %s of a concurrent attach", n)
 		}
+		if !slices.Contains(inTag, digest.Digest(n)) {
+			t.Errorf("the index's referrers tag index lacks the note %s of a concurrent attach: %v", n, inTag)
+		}
+	}
+	if len(inTag) != len(notes) {
+		t.Errorf("the index's referrers tag index lists %v, want the %d notes", inTag, len(notes))
 	}
 
 	// push publishes the layout's SBOMs as they are, and the VEX document.

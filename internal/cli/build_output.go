@@ -16,15 +16,28 @@ import (
 	specs "github.com/opencontainers/image-spec/specs-go"
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
 
+	"github.com/affix-oci/affix/exporter"
 	"github.com/affix-oci/affix/internal/fsutil"
 )
 
 // finishLayout gives the --output layout a deterministic index.json (the
 // image entry first, then the SBOM manifests, which the referrers index
-// descriptors describe: artifactType and annotations), and writes the tar
-// when one is asked for.
+// descriptors describe: artifactType and annotations, as oras reads them,
+// then the referrers tag index of each platform manifest with SBOMs, in
+// platform order, as regctl reads them), and writes the tar when one is
+// asked for.
 func (r *buildRun) finishLayout(ctx context.Context) error {
-	if err := rewriteLayoutIndex(r.res.Layout, r.layout.Index(), r.layout.Roots(), r.referrers()); err != nil {
+	refs := r.referrers()
+	descs := make([]ocispec.Descriptor, len(refs))
+	for i, ref := range refs {
+		descs[i] = ref.Descriptor
+	}
+	// BuildKit's layout has no tag index: each is new, listed last.
+	tags, err := referrersTags(ctx, r.res.Layout, r.layout, r.layout.Roots(), refs)
+	if err != nil {
+		return err
+	}
+	if err := rewriteLayoutIndex(r.res.Layout, r.layout.Index(), tags.entries, append(descs, tags.added...)); err != nil {
 		return err
 	}
 	if !r.plan.output.tar {
@@ -47,11 +60,11 @@ func (r *buildRun) finishLayout(ctx context.Context) error {
 
 // referrers returns the SBOM referrers attached, in platform order, then
 // format order.
-func (r *buildRun) referrers() []ocispec.Descriptor {
-	var out []ocispec.Descriptor
+func (r *buildRun) referrers() []exporter.Referrer {
+	var out []exporter.Referrer
 	for _, img := range r.platforms {
 		for _, m := range r.attached.get(img.Descriptor.Digest) {
-			out = append(out, m.desc)
+			out = append(out, exporter.Referrer{Subject: img.Descriptor.Digest, Descriptor: m.desc})
 		}
 	}
 	return out

@@ -1,0 +1,362 @@
+package cli
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"io/fs"
+	"maps"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"testing"
+
+	"github.com/opencontainers/go-digest"
+	"github.com/opencontainers/image-spec/specs-go"
+	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
+
+	"github.com/affix-oci/affix/exporter"
+	"github.com/affix-oci/affix/internal/oci"
+)
+
+// layoutTagIndex returns the digests the referrers tag index of subject
+// in the layout at dir lists (regctl's form), nil when index.json tags
+// none.
+func layoutTagIndex(t *testing.T, dir string, subject digest.Digest) []digest.Digest {
+	t.Helper()
+	var idx ocispec.Index
+	readJSONFile(t, filepath.Join(dir, "index.json"), &idx)
+	i := oci.FindTagEntry(idx.Manifests, exporter.ReferrersTag(subject))
+	if i < 0 {
+		return nil
+	}
+	var tagIdx ocispec.Index
+	readJSONFile(t, filepath.Join(dir, "blobs", "sha256", idx.Manifests[i].Digest.Encoded()), &tagIdx)
+	var out []digest.Digest
+	for _, m := range tagIdx.Manifests {
+		out = append(out, m.Digest)
+	}
+	return out
+}
+
+// putBlob writes v (JSON, unless a []byte) as a blob of the layout in dir.
+func putBlob(t *testing.T, dir, mt string, v any) ocispec.Descriptor {
+	t.Helper()
+	b, ok := v.([]byte)
+	if !ok {
+		var err error
+		if b, err = json.Marshal(v); err != nil {
+			t.Fatal(err)
+		}
+	}
+	d := oci.DescriptorFor(mt, b)
+	if err := os.WriteFile(filepath.Join(dir, "blobs", "sha256", d.Digest.Encoded()), b, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return d
+}
+
+// putReferrer writes an artifact manifest of type at about subject into
+// the layout in dir, and returns it as exporter.Referrer.
+func putReferrer(t *testing.T, dir string, subject ocispec.Descriptor, at, body string) exporter.Referrer {
+	t.Helper()
+	layer := putBlob(t, dir, at, []byte(body))
+	putBlob(t, dir, ocispec.DescriptorEmptyJSON.MediaType, ocispec.DescriptorEmptyJSON.Data)
+	d := putBlob(t, dir, ocispec.MediaTypeImageManifest, ocispec.Manifest{
+		Versioned:    specs.Versioned{SchemaVersion: 2},
+		MediaType:    ocispec.MediaTypeImageManifest,
+		ArtifactType: at,
+		Config:       ocispec.DescriptorEmptyJSON,
+		Layers:       []ocispec.Descriptor{layer},
+		Subject:      &ocispec.Descriptor{MediaType: subject.MediaType, Digest: subject.Digest, Size: subject.Size},
+		Annotations:  map[string]string{"com.example.body": body},
+	})
+	d.ArtifactType, d.Annotations = at, map[string]string{"com.example.body": body}
+	return exporter.Referrer{Subject: subject.Digest, Descriptor: d}
+}
+
+// TestReferrersTags: referrersTags gives each subject regctl's referrers
+// tag index, new ones listed after the entries, and one the layout has
+// (regctl's, with another's referrer and its own annotations) grows in
+// place, keeping what it had; it reads the referrers' own manifests for
+// their descriptors; a tag that is no index, or an index it cannot read,
+// fails.
+func TestReferrersTags(t *testing.T) {
+	ctx := context.Background()
+	type layoutCase struct {
+		dir     string
+		amd     ocispec.Descriptor
+		arm     ocispec.Descriptor
+		entries []ocispec.Descriptor
+		sbomAMD exporter.Referrer
+		sbomARM exporter.Referrer
+		sig     exporter.Referrer // another's, on amd64
+	}
+	setup := func(t *testing.T) layoutCase {
+		dir, res := variantsPair(t)
+		var idx ocispec.Index
+		readJSONFile(t, filepath.Join(dir, "index.json"), &idx)
+		c := layoutCase{dir: dir, amd: res.Manifests[0], arm: res.Manifests[1], entries: idx.Manifests}
+		c.sbomAMD = putReferrer(t, dir, c.amd, oci.MediaTypeSPDX, "amd")
+		c.sbomARM = putReferrer(t, dir, c.arm, oci.MediaTypeSPDX, "arm")
+		c.sig = putReferrer(t, dir, c.amd, "application/vnd.example.sig", "sig")
+		return c
+	}
+	// tagIndex writes the referrers tag index of subject listing refs,
+	// with an annotation of its own, as another tool would.
+	tagIndex := func(t *testing.T, c layoutCase, subject ocispec.Descriptor, refs ...exporter.Referrer) ocispec.Descriptor {
+		idx := ocispec.Index{Versioned: specs.Versioned{SchemaVersion: 2}, MediaType: ocispec.MediaTypeImageIndex, Manifests: []ocispec.Descriptor{}, Annotations: map[string]string{"com.example.tool": "other"}}
+		for _, r := range refs {
+			idx.Manifests = append(idx.Manifests, r.Descriptor)
+		}
+		return oci.ReferrersTagEntry(putBlob(t, c.dir, ocispec.MediaTypeImageIndex, idx), exporter.ReferrersTag(subject.Digest))
+	}
+	digests := func(rs ...exporter.Referrer) []digest.Digest {
+		var out []digest.Digest
+		for _, r := range rs {
+			out = append(out, r.Descriptor.Digest)
+		}
+		return out
+	}
+	for _, tc := range []struct {
+		name string
+		// prepare returns index.json's entries and the referrers to add.
+		prepare func(t *testing.T, c layoutCase) ([]ocispec.Descriptor, []exporter.Referrer)
+		// want is what each subject's tag index lists after, by
+		// platform ("amd", "arm"), and which are added rather than
+		// replaced in place.
+		want    func(c layoutCase) map[string][]digest.Digest
+		added   []string
+		changed bool
+		// keeps is an annotation the amd64 tag index keeps.
+		keeps bool
+		err   string
+	}{
+		{
+			name: "none yet: one per subject, in the referrers' order",
+			prepare: func(t *testing.T, c layoutCase) ([]ocispec.Descriptor, []exporter.Referrer) {
+				return c.entries, []exporter.Referrer{c.sbomARM, c.sbomAMD, c.sig}
+			},
+			want: func(c layoutCase) map[string][]digest.Digest {
+				return map[string][]digest.Digest{"amd": digests(c.sbomAMD, c.sig), "arm": digests(c.sbomARM)}
+			},
+			added: []string{"arm", "amd"},
+		},
+		{
+			name: "another's tag index grows in place",
+			prepare: func(t *testing.T, c layoutCase) ([]ocispec.Descriptor, []exporter.Referrer) {
+				return append(slices.Clone(c.entries), tagIndex(t, c, c.amd, c.sig)), []exporter.Referrer{c.sbomAMD, c.sig, c.sbomARM}
+			},
+			want: func(c layoutCase) map[string][]digest.Digest {
+				return map[string][]digest.Digest{"amd": digests(c.sig, c.sbomAMD), "arm": digests(c.sbomARM)}
+			},
+			added:   []string{"arm"},
+			changed: true,
+			keeps:   true,
+		},
+		{
+			name: "complete already: nothing written",
+			prepare: func(t *testing.T, c layoutCase) ([]ocispec.Descriptor, []exporter.Referrer) {
+				return append(slices.Clone(c.entries), tagIndex(t, c, c.amd, c.sbomAMD, c.sig)), []exporter.Referrer{c.sbomAMD}
+			},
+			want: func(c layoutCase) map[string][]digest.Digest {
+				return map[string][]digest.Digest{"amd": digests(c.sbomAMD, c.sig)}
+			},
+			keeps: true,
+		},
+		{
+			name: "a second entry of the tag is dropped, as regctl drops it",
+			prepare: func(t *testing.T, c layoutCase) ([]ocispec.Descriptor, []exporter.Referrer) {
+				return append(slices.Clone(c.entries), tagIndex(t, c, c.amd, c.sig), tagIndex(t, c, c.amd)), []exporter.Referrer{c.sbomAMD}
+			},
+			want: func(c layoutCase) map[string][]digest.Digest {
+				return map[string][]digest.Digest{"amd": digests(c.sig, c.sbomAMD)}
+			},
+			changed: true,
+			keeps:   true,
+		},
+		{
+			name: "the tag names a manifest",
+			prepare: func(t *testing.T, c layoutCase) ([]ocispec.Descriptor, []exporter.Referrer) {
+				e := c.amd
+				e.Annotations = map[string]string{ocispec.AnnotationRefName: exporter.ReferrersTag(c.amd.Digest)}
+				return append(slices.Clone(c.entries), e), []exporter.Referrer{c.sbomAMD}
+			},
+			err: "not as the referrers index of",
+		},
+		{
+			name: "the tag index cannot be read",
+			prepare: func(t *testing.T, c layoutCase) ([]ocispec.Descriptor, []exporter.Referrer) {
+				e := tagIndex(t, c, c.amd, c.sig)
+				if err := os.Remove(filepath.Join(c.dir, "blobs", "sha256", e.Digest.Encoded())); err != nil {
+					t.Fatal(err)
+				}
+				return append(slices.Clone(c.entries), e), []exporter.Referrer{c.sbomAMD}
+			},
+			err: "reading the referrers index " + "sha256-",
+		},
+		{
+			name: "a referrer manifest cannot be read",
+			prepare: func(t *testing.T, c layoutCase) ([]ocispec.Descriptor, []exporter.Referrer) {
+				r := c.sbomAMD
+				r.Descriptor.Digest = digest.FromString("missing")
+				return c.entries, []exporter.Referrer{r}
+			},
+			err: "referrer " + digest.FromString("missing").String(),
+		},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			c := setup(t)
+			entries, refs := tc.prepare(t, c)
+			l, err := oci.OpenLayout(ctx, c.dir)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer l.Close()
+			got, err := referrersTags(ctx, c.dir, l, entries, refs)
+			if tc.err != "" {
+				if err == nil || !strings.Contains(err.Error(), tc.err) {
+					t.Fatalf("err = %v, want one saying %q", err, tc.err)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got.changed != tc.changed {
+				t.Errorf("changed = %v, want %v", got.changed, tc.changed)
+			}
+			subjects := map[string]ocispec.Descriptor{"amd": c.amd, "arm": c.arm}
+			var added []string
+			for _, e := range got.added {
+				for n, s := range subjects {
+					if e.Annotations[ocispec.AnnotationRefName] == exporter.ReferrersTag(s.Digest) {
+						added = append(added, n)
+					}
+				}
+			}
+			if !slices.Equal(added, tc.added) {
+				t.Errorf("added tag indexes of %v, want %v", added, tc.added)
+			}
+			// The entries are index.json's, one tag index in place at most.
+			if !tc.changed && !slices.EqualFunc(got.entries, entries, func(a, b ocispec.Descriptor) bool { return a.Digest == b.Digest }) {
+				t.Errorf("entries %v changed, want %v", got.entries, entries)
+			}
+			all := append(slices.Clone(got.entries), got.added...)
+			for n, want := range tc.want(c) {
+				tag := exporter.ReferrersTag(subjects[n].Digest)
+				var idx ocispec.Index
+				var found int
+				for _, e := range all {
+					if e.Annotations[ocispec.AnnotationRefName] != tag {
+						continue
+					}
+					found++
+					if e.MediaType != ocispec.MediaTypeImageIndex || len(e.Annotations) != 1 {
+						t.Errorf("%s: entry %+v, want an image index tagged and nothing else", n, e)
+					}
+					if _, err := oci.ReadJSON(ctx, l, e, &idx); err != nil {
+						t.Fatal(err)
+					}
+				}
+				if found != 1 {
+					t.Fatalf("%s: %d entries tagged %s, want 1", n, found, tag)
+				}
+				var have []digest.Digest
+				for _, m := range idx.Manifests {
+					have = append(have, m.Digest)
+					// The manifest's own artifactType and annotations.
+					if m.ArtifactType == "" || m.Annotations["com.example.body"] == "" || m.Platform != nil {
+						t.Errorf("%s: descriptor %+v, want the manifest's artifactType and annotations", n, m)
+					}
+				}
+				if !slices.Equal(have, want) {
+					t.Errorf("%s: tag index lists %v, want %v", n, have, want)
+				}
+				if n == "amd" && tc.keeps != (idx.Annotations["com.example.tool"] == "other") {
+					t.Errorf("%s: tag index annotations %v, kept: want %v", n, idx.Annotations, tc.keeps)
+				}
+			}
+		})
+	}
+}
+
+// TestAddLayoutReferrersDeterministic: the same attach to two copies of a
+// layout writes the same bytes (index.json, tag indexes), and again to the
+// same layout changes nothing; the readers see each referrer once.
+func TestAddLayoutReferrersDeterministic(t *testing.T) {
+	ctx := context.Background()
+	dir, res := variantsPair(t)
+	amd, arm := res.Manifests[0], res.Manifests[1]
+	refs := []exporter.Referrer{
+		putReferrer(t, dir, arm, oci.MediaTypeSPDX, "arm"),
+		putReferrer(t, dir, amd, "application/vnd.example.sig", "sig"),
+		putReferrer(t, dir, amd, oci.MediaTypeSPDX, "amd"),
+	}
+	other := t.TempDir()
+	if err := os.CopyFS(other, os.DirFS(dir)); err != nil {
+		t.Fatal(err)
+	}
+	// In another order: the same bytes.
+	reversed := slices.Clone(refs)
+	slices.Reverse(reversed)
+	if err := addLayoutReferrers(ctx, dir, refs); err != nil {
+		t.Fatal(err)
+	}
+	if err := addLayoutReferrers(ctx, other, reversed); err != nil {
+		t.Fatal(err)
+	}
+	first := layoutFiles(t, dir)
+	if second := layoutFiles(t, other); !maps.Equal(first, second) {
+		t.Errorf("the same attach to two copies: files differ\n%v\n%v", first, second)
+	}
+	if err := addLayoutReferrers(ctx, dir, refs[1:]); err != nil {
+		t.Fatal(err)
+	}
+	if again := layoutFiles(t, dir); !maps.Equal(first, again) {
+		t.Errorf("attaching again changed the layout")
+	}
+	var idx ocispec.Index
+	readJSONFile(t, filepath.Join(dir, "index.json"), &idx)
+	// The image, 3 referrers, 2 tag indexes.
+	if len(idx.Manifests) != 1+3+2 {
+		t.Fatalf("index.json lists %d entries, want 6: %+v", len(idx.Manifests), idx.Manifests)
+	}
+	l, err := oci.OpenLayout(ctx, dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	root, byLayout, err := layoutRoot(ctx, l, "read", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if root.Digest != res.Index.Digest {
+		t.Errorf("root %s, want the image %s", root.Digest, res.Index.Digest)
+	}
+	if n := len(byLayout[amd.Digest]); n != 2 {
+		t.Errorf("%d referrers of %s, want 2 (each once): %+v", n, amd.Digest, byLayout[amd.Digest])
+	}
+	if n := len(byLayout[arm.Digest]); n != 1 {
+		t.Errorf("%d referrers of %s, want 1: %+v", n, arm.Digest, byLayout[arm.Digest])
+	}
+}
+
+// layoutFiles returns the layout in dir as file name to content.
+func layoutFiles(t *testing.T, dir string) map[string]string {
+	t.Helper()
+	out := map[string]string{}
+	err := fs.WalkDir(os.DirFS(dir), ".", func(p string, d fs.DirEntry, err error) error {
+		if err != nil || d.IsDir() {
+			return err
+		}
+		b, err := os.ReadFile(filepath.Join(dir, p))
+		out[p] = string(b)
+		return err
+	})
+	if err != nil && !errors.Is(err, fs.ErrNotExist) {
+		t.Fatal(err)
+	}
+	return out
+}
