@@ -3,8 +3,10 @@
 // fresh scan and for a cache hit. It runs the affix binary once per
 // platform and measurement, so each figure is one process's own.
 //
-// Without -layout it scans the Standard fixture (internal/fixture), which
-// it writes to a temporary directory.
+// Without -layout it scans the Standard fixture (internal/fixture), or
+// with -many the image of about 5000 packages of manypkgs.Default, which
+// it writes to a temporary directory. -write DIR writes that layout to DIR
+// and exits, for measuring a scan by other means (/usr/bin/time -v).
 package main
 
 import (
@@ -22,6 +24,7 @@ import (
 
 	"github.com/affix-oci/affix/internal/fixture"
 	"github.com/affix-oci/affix/internal/oci"
+	"github.com/affix-oci/affix/sbomgen/internal/manypkgs"
 )
 
 func main() {
@@ -29,21 +32,50 @@ func main() {
 	layout := flag.String("layout", "", "OCI layout or archive to scan (oci-layout:DIR, oci-archive:FILE); default: the Standard fixture")
 	format := flag.String("format", "spdx-json", "document format")
 	runs := flag.Int("runs", 3, "scans per platform; the fastest is reported")
+	many := flag.Bool("many", false, "without -layout, scan an image of about 5000 packages (manypkgs.Default) instead of the Standard fixture")
+	filesPerDeb := flag.Int("files-per-deb", manypkgs.Default.FilesPerDeb, "with -many, files each deb package owns (syft digests each)")
+	arm64 := flag.Bool("arm64", false, "with -many, add a linux/arm64 image of the same packages")
+	write := flag.String("write", "", "write the generated layout to this directory and exit")
 	flag.Parse()
-	if err := run(context.Background(), *affix, *layout, *format, *runs); err != nil {
+	manyCounts.FilesPerDeb = *filesPerDeb
+	manyCounts.Arm64 = *arm64
+	ctx := context.Background()
+	if *write != "" {
+		spec, err := fixtureSpec(ctx, *many)
+		if err == nil {
+			_, err = fixture.WriteLayout(*write, spec)
+		}
+		if err != nil {
+			fmt.Fprintln(os.Stderr, "benchsbom:", err)
+			os.Exit(1)
+		}
+		return
+	}
+	if err := run(ctx, *affix, *layout, *format, *runs, *many); err != nil {
 		fmt.Fprintln(os.Stderr, "benchsbom:", err)
 		os.Exit(1)
 	}
 }
 
-func run(ctx context.Context, affix, src, format string, runs int) error {
+// manyCounts are the packages of the -many image.
+var manyCounts = manypkgs.Default
+
+// fixtureSpec returns the layout to scan when none is given.
+func fixtureSpec(ctx context.Context, many bool) (fixture.Spec, error) {
+	if many {
+		return manypkgs.Spec(manyCounts), nil
+	}
+	return fixture.Standard(ctx)
+}
+
+func run(ctx context.Context, affix, src, format string, runs int, many bool) error {
 	tmp, err := os.MkdirTemp("", "affix-bench-sbom-")
 	if err != nil {
 		return err
 	}
 	defer os.RemoveAll(tmp)
 	if src == "" {
-		spec, err := fixture.Standard(ctx)
+		spec, err := fixtureSpec(ctx, many)
 		if err != nil {
 			return err
 		}
