@@ -97,14 +97,38 @@ func ImageName(n string) string {
 
 // encode encodes s in format f, made deterministic by d.
 func encode(s *sbom.SBOM, f Format, d docInfo) ([]byte, error) {
+	enc, err := newEncoder(s, f, d)
+	if err != nil {
+		return nil, err
+	}
+	return enc()
+}
+
+// encoder writes one document from the model it holds.
+type encoder func() ([]byte, error)
+
+// newEncoder builds the model of s in format f, made deterministic by d,
+// and returns what writes it. The encoder does not refer to s: a caller
+// done with the catalog can let it go before the document is written,
+// which is when the encoding's own buffers are largest.
+func newEncoder(s *sbom.SBOM, f Format, d docInfo) (encoder, error) {
 	s = withDescriptor(s, d)
 	switch f {
 	case SPDXJSON:
-		return encodeSPDX(s, d)
+		doc, err := spdxModel(s, d)
+		if err != nil {
+			return nil, err
+		}
+		return func() ([]byte, error) { return marshal(doc) }, nil
 	case CycloneDXJSON:
-		return encodeCycloneDX(s, d)
+		bom, err := cycloneDXModel(s, d)
+		if err != nil {
+			return nil, err
+		}
+		return func() ([]byte, error) { return encodeCycloneDX(bom) }, nil
 	case SyftJSON:
-		return marshal(syftjson.ToFormatModel(*s, syftjson.EncoderConfig{}))
+		doc := syftjson.ToFormatModel(*s, syftjson.EncoderConfig{})
+		return func() ([]byte, error) { return marshal(doc) }, nil
 	}
 	return nil, fmt.Errorf("format %q: %w", f, ErrUnknownFormat)
 }
@@ -163,10 +187,11 @@ type spdxDocument struct {
 	DocumentDescribes []string `json:"documentDescribes,omitempty"`
 }
 
-func encodeSPDX(s *sbom.SBOM, d docInfo) ([]byte, error) {
+// spdxModel returns the SPDX document of s.
+func spdxModel(s *sbom.SBOM, d docInfo) (spdxDocument, error) {
 	doc := spdxhelpers.ToFormatModel(*s)
 	if doc == nil {
-		return nil, fmt.Errorf("converting to SPDX")
+		return spdxDocument{}, fmt.Errorf("converting to SPDX")
 	}
 	doc.DocumentName = d.documentName()
 	doc.DocumentNamespace = spdxNamespaceBase + cleanURIPath(d.name) + "-" + d.uuid().String()
@@ -182,7 +207,7 @@ func encodeSPDX(s *sbom.SBOM, d docInfo) ([]byte, error) {
 	root := spdxRoot(doc)
 	if d.subject != "" {
 		if root == nil {
-			return nil, fmt.Errorf("SPDX document has no root package for image %s", d.subject)
+			return spdxDocument{}, fmt.Errorf("SPDX document has no root package for image %s", d.subject)
 		}
 		// syft names the image by the manifest digest already (checksum
 		// and purl); make sure, since DescribedDigest relies on it.
@@ -216,7 +241,7 @@ func encodeSPDX(s *sbom.SBOM, d docInfo) ([]byte, error) {
 		return strings.Compare(a.LicenseIdentifier, b.LicenseIdentifier)
 	})
 	doc.Relationships = sortRelationships(doc.Relationships)
-	return marshal(spdxDocument{Document: doc, DocumentDescribes: describes})
+	return spdxDocument{Document: doc, DocumentDescribes: describes}, nil
 }
 
 // spdxPurposeOS is the SPDX 2.3 JSON primaryPackagePurpose of an
@@ -317,7 +342,8 @@ func spdxRoot(doc *spdx.Document) *spdx.Package {
 // cleanURIPath makes an image name usable as one URI path segment.
 func cleanURIPath(n string) string { return keepOnly(n, "-._") }
 
-func encodeCycloneDX(s *sbom.SBOM, d docInfo) ([]byte, error) {
+// cycloneDXModel returns the CycloneDX BOM of s.
+func cycloneDXModel(s *sbom.SBOM, d docInfo) (*cyclonedx.BOM, error) {
 	bom := cyclonedxhelpers.ToFormatModel(*s)
 	bom.SerialNumber = d.uuid().URN()
 	if bom.Metadata == nil {
@@ -347,6 +373,11 @@ func encodeCycloneDX(s *sbom.SBOM, d docInfo) ([]byte, error) {
 			md.Component.Hashes = &[]cyclonedx.Hash{{Algorithm: alg, Value: d.subject.Encoded()}}
 		}
 	}
+	return bom, nil
+}
+
+// encodeCycloneDX writes bom as CycloneDXSpecVersion JSON.
+func encodeCycloneDX(bom *cyclonedx.BOM) ([]byte, error) {
 	ver16, err := cdxSpecVersion(CycloneDXSpecVersion)
 	if err != nil {
 		return nil, err

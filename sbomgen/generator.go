@@ -303,13 +303,23 @@ func (g *Generator) Image(ctx context.Context, f oci.Fetcher, manifest ocispec.D
 	}
 	res.Packages = countPackages(s)
 	for i, fm := range g.formats {
-		data, err := encode(s, fm, docInfo{
+		enc, err := newEncoder(s, fm, docInfo{
 			name:      ImageName(g.name),
 			subject:   manifest.Digest,
 			created:   res.Created,
 			id:        ids[i],
 			generator: g.generator,
 		})
+		if err != nil {
+			return nil, fmt.Errorf("encoding %s for image %s: %w", fm, manifest.Digest, err)
+		}
+		if i == len(g.formats)-1 {
+			// The last model is built: the catalog (tens of MB for
+			// thousands of packages) can be collected while the
+			// document is written.
+			s = nil
+		}
+		data, err := enc()
 		if err != nil {
 			return nil, fmt.Errorf("encoding %s for image %s: %w", fm, manifest.Digest, err)
 		}
