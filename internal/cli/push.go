@@ -235,7 +235,7 @@ func mountRepository(from string, ref registry.Reference) (string, error) {
 		return "", nil
 	}
 	repo := from
-	if host, rest, ok := strings.Cut(from, "/"); ok && (strings.ContainsAny(host, ".:") || host == "localhost") {
+	if host, rest, ok := splitHost(from); ok {
 		if host != ref.Registry {
 			return "", usageError(fmt.Errorf("--mount-from %q: a registry mounts only its own blobs; name a repository of %s", from, ref.Registry))
 		}

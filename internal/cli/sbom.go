@@ -328,10 +328,22 @@ func printSummary(w io.Writer, r *sbomgen.Result) {
 // a registry reference (HOST/REPOSITORY...: a first element with a dot or
 // a port, or localhost), to hint at registry:.
 func looksLikeReference(s string) bool {
-	host, _, ok := strings.Cut(s, "/")
-	if !ok || host == "." || host == ".." || (!strings.ContainsAny(host, ".:") && host != "localhost") {
+	host, _, ok := splitHost(s)
+	if !ok || host == "." || host == ".." {
 		return false
 	}
 	_, err := registry.ParseReference(s)
 	return err == nil
+}
+
+// splitHost splits a registry host off a name as Docker does
+// (HOST/PATH, HOST a first element with a dot or a port, or localhost);
+// ok is false when the first element is no host (a Docker Hub path, or
+// no slash at all).
+func splitHost(s string) (host, rest string, ok bool) {
+	host, rest, ok = strings.Cut(s, "/")
+	if !ok || (!strings.ContainsAny(host, ".:") && host != "localhost") {
+		return "", s, false
+	}
+	return host, rest, true
 }
