@@ -28,8 +28,23 @@ import (
 // syftConfig returns the cataloging configuration every scan uses: syft's
 // defaults with everything that could reach the network or read the host
 // (module caches, Maven repositories, GOPROXY) switched off, so that a scan
-// is offline and its result depends on the image alone.
+// is offline and its result depends on the image alone. It is built once
+// per generator and shared by every scan: building it compiles syft's
+// binary classifiers (about 9 ms and 14 MB of allocations, a third of a
+// small image's whole scan), and syft.CreateSBOM only reads it.
 func syftConfig(generator string) *syft.CreateSBOMConfig {
+	if cfg, ok := syftConfigs.Load(generator); ok {
+		return cfg.(*syft.CreateSBOMConfig)
+	}
+	cfg, _ := syftConfigs.LoadOrStore(generator, newSyftConfig(generator))
+	return cfg.(*syft.CreateSBOMConfig)
+}
+
+// syftConfigs holds syftConfig's configurations by generator.
+var syftConfigs sync.Map
+
+// newSyftConfig builds the configuration syftConfig describes.
+func newSyftConfig(generator string) *syft.CreateSBOMConfig {
 	cfg := syft.DefaultCreateSBOMConfig()
 	name, ver, _ := strings.Cut(generator, "-")
 	cfg.WithTool(name, ver)
