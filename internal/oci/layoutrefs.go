@@ -77,3 +77,12 @@ func FindTagEntry(entries []ocispec.Descriptor, tag string) int {
 	}
 	return slices.IndexFunc(entries, func(d ocispec.Descriptor) bool { return d.Annotations[ocispec.AnnotationRefName] == tag })
 }
+
+// IsReferrersTagEntry reports whether the index.json entry d is a
+// referrers tag schema index (an image index tagged sha256-<hex>, as affix
+// and regctl write them into a layout): it lists referrers of that digest
+// and is no image of the layout.
+func IsReferrersTagEntry(d ocispec.Descriptor) bool {
+	_, ok := referrersTagSubject(d)
+	return ok
+}

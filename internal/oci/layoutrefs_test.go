@@ -133,3 +133,26 @@ func TestFindTagEntry(t *testing.T) {
 		}
 	}
 }
+
+func TestIsReferrersTagEntry(t *testing.T) {
+	sub := digest.FromString("subject")
+	tagged := func(mt, tag string) ocispec.Descriptor {
+		return ocispec.Descriptor{MediaType: mt, Digest: digest.FromString("x"), Annotations: map[string]string{ocispec.AnnotationRefName: tag}}
+	}
+	for _, c := range []struct {
+		name string
+		d    ocispec.Descriptor
+		want bool
+	}{
+		{"tag index", tagged(ocispec.MediaTypeImageIndex, "sha256-"+sub.Encoded()), true},
+		{"as ReferrersTagEntry writes it", oci.ReferrersTagEntry(ocispec.Descriptor{MediaType: ocispec.MediaTypeImageIndex, Digest: sub, Size: 2}, "sha256-"+sub.Encoded()), true},
+		{"image tagged v1", tagged(ocispec.MediaTypeImageIndex, "v1"), false},
+		{"manifest under the tag", tagged(ocispec.MediaTypeImageManifest, "sha256-"+sub.Encoded()), false},
+		{"short hex", tagged(ocispec.MediaTypeImageIndex, "sha256-abc"), false},
+		{"untagged", ocispec.Descriptor{MediaType: ocispec.MediaTypeImageIndex, Digest: sub}, false},
+	} {
+		if got := oci.IsReferrersTagEntry(c.d); got != c.want {
+			t.Errorf("%s: IsReferrersTagEntry = %v, want %v", c.name, got, c.want)
+		}
+	}
+}
