@@ -10,6 +10,9 @@ import (
 	"strings"
 	"testing"
 
+	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
+	orasoci "oras.land/oras-go/v2/content/oci"
+
 	"github.com/affix-oci/affix/internal/registrytest"
 )
 
@@ -71,19 +74,7 @@ func TestConsumers(t *testing.T) {
 				env := append(os.Environ(), "REGCTL_CONFIG="+filepath.Join(t.TempDir(), "config.json"))
 				runTool(t, env, regctl, "registry", "set", "--tls", "disabled", reg.Host)
 
-				b := runTool(t, env, regctl, "artifact", "tree", "--format", "{{json .}}", ref)
-				type node struct {
-					Reference struct {
-						Digest string
-					} `json:"reference"`
-					ArtifactType string  `json:"artifactType"`
-					Child        []node  `json:"child"`
-					Referrer     []*node `json:"referrer"`
-				}
-				var tree node
-				if err := json.Unmarshal(b, &tree); err != nil {
-					t.Fatalf("regctl artifact tree output: %v\n%s", err, b)
-				}
+				tree, b := regctlTree(t, env, ref)
 				if len(tree.Referrer) != 0 || len(tree.Child) != len(twoPlatforms) {
 					t.Errorf("regctl artifact tree %s: %d referrers of the index (want 0), %d children (want %d):\n%s", ref, len(tree.Referrer), len(tree.Child), len(twoPlatforms), b)
 				}
@@ -122,6 +113,218 @@ func TestConsumers(t *testing.T) {
 			})
 		})
 	}
+}
+
+// regctlNode is a node of `regctl artifact tree --format '{{json .}}'`.
+type regctlNode struct {
+	Reference struct {
+		Digest string
+	} `json:"reference"`
+	ArtifactType string        `json:"artifactType"`
+	Child        []regctlNode  `json:"child"`
+	Referrer     []*regctlNode `json:"referrer"`
+}
+
+// referrers returns the digests of n's referrers, those of type at ("":
+// all).
+func (n regctlNode) referrers(at string) []string {
+	var out []string
+	for _, r := range n.Referrer {
+		if at == "" || r.ArtifactType == at {
+			out = append(out, r.Reference.Digest)
+		}
+	}
+	return out
+}
+
+// regctlTree runs `regctl artifact tree --format '{{json .}}' ref` with env
+// and returns the tree and the output.
+func regctlTree(t *testing.T, env []string, ref string) (regctlNode, []byte) {
+	t.Helper()
+	b := runTool(t, env, toolBin(t, "regctl"), "artifact", "tree", "--format", "{{json .}}", ref)
+	var tree regctlNode
+	if err := json.Unmarshal(b, &tree); err != nil {
+		t.Fatalf("regctl artifact tree %s output: %v\n%s", ref, err, b)
+	}
+	return tree, b
+}
+
+// TestConsumersLayout: the SBOMs of the layout `affix build --output
+// type=oci` writes are read by regctl (which reads only the referrers tag
+// index sha256-<hex> of each platform manifest: `regctl artifact tree
+// ocidir://DIR@DIGEST`) and by oras (which reads only the referrer
+// manifests index.json lists: `oras discover --oci-layout`), each SBOM
+// once; a rebuild writes the same index.json and tag indexes; `regctl image
+// copy --referrers` from the layout carries the SBOMs to a registry. A
+// referrer regctl adds to the layout and one `affix attach oci-layout:`
+// adds after it both end up in the tag index (affix keeps regctl's entry),
+// `affix ls` shows each once, and `affix push` publishes each once.
+func TestConsumersLayout(t *testing.T) {
+	d := daemon(t, 0)
+	dir := twoContext(t)
+	e := newEnv(t, "SOURCE_DATE_EPOCH="+epoch)
+	out := t.TempDir()
+	layout, again := filepath.Join(out, "layout"), filepath.Join(out, "again")
+	base := []string{"build", "--builder", d.Addr, "--platform", strings.Join(twoPlatforms, ","), "-t", "example.com/affix/consumers:v1"}
+	e.ok(t, append(base, "--output", "type=oci,dest="+layout+",tar=false", dir)...)
+	store, err := orasoci.NewWithContext(t.Context(), layout)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := readBack(t, store, "v1")
+	got.check(t, twoPlatforms, twoPackages, twoForeign)
+
+	// index.json: the image, the SBOM manifests, then one referrers tag
+	// index per platform, in platform order; a rebuild gives the same bytes.
+	var idx ocispec.Index
+	idxBytes := readFile(t, filepath.Join(layout, "index.json"))
+	if err := json.Unmarshal(idxBytes, &idx); err != nil {
+		t.Fatal(err)
+	}
+	if n := 1 + 2*len(twoPlatforms); len(idx.Manifests) != n {
+		t.Fatalf("index.json lists %d entries, want %d: %s", len(idx.Manifests), n, idxBytes)
+	}
+	for i, p := range twoPlatforms {
+		e := idx.Manifests[1+len(twoPlatforms)+i]
+		if tag := "sha256-" + got.manifests[p].Digest.Encoded(); e.MediaType != ocispec.MediaTypeImageIndex || e.Annotations[ocispec.AnnotationRefName] != tag || len(e.Annotations) != 1 {
+			t.Errorf("index.json entry %d: %+v, want the image index tagged %s (%s's referrers)", 1+len(twoPlatforms)+i, e, tag, p)
+		}
+	}
+	e.ok(t, append(base, "--output", "type=oci,dest="+again+",tar=false", dir)...)
+	if b := readFile(t, filepath.Join(again, "index.json")); string(b) != string(idxBytes) {
+		t.Errorf("rebuild: index.json\n%s\nthen\n%s", idxBytes, b)
+	}
+	for _, m := range idx.Manifests[1+len(twoPlatforms):] {
+		blob := filepath.Join("blobs", "sha256", m.Digest.Encoded())
+		if a, b := readFile(t, filepath.Join(layout, blob)), readFile(t, filepath.Join(again, blob)); string(a) != string(b) {
+			t.Errorf("rebuild: tag index %s differs", m.Digest)
+		}
+	}
+
+	env := append(os.Environ(), "REGCTL_CONFIG="+filepath.Join(t.TempDir(), "config.json"))
+	regctl := toolBin(t, "regctl")
+	t.Run("regctl artifact tree", func(t *testing.T) {
+		for _, p := range twoPlatforms {
+			ref := "ocidir://" + layout + "@" + got.manifests[p].Digest.String()
+			tree, b := regctlTree(t, env, ref)
+			if refs := tree.referrers(""); !slices.Equal(refs, []string{got.sboms[p].Digest.String()}) || tree.Referrer[0].ArtifactType != mediaTypeSPDX {
+				t.Errorf("regctl artifact tree %s: referrers %v, want only the SBOM %s (%s):\n%s", ref, refs, got.sboms[p].Digest, mediaTypeSPDX, b)
+			}
+		}
+		ref := "ocidir://" + layout + ":v1"
+		tree, b := regctlTree(t, env, ref)
+		if len(tree.Referrer) != 0 || len(tree.Child) != len(twoPlatforms) {
+			t.Errorf("regctl artifact tree %s: %d referrers of the index (want 0), %d children (want %d):\n%s", ref, len(tree.Referrer), len(tree.Child), len(twoPlatforms), b)
+		}
+	})
+
+	t.Run("oras discover", func(t *testing.T) {
+		for _, p := range twoPlatforms {
+			subject, refs := orasDiscoverSPDX(t, "--oci-layout", "--platform", p, layout+":v1")
+			if subject != got.manifests[p].Digest.String() || !slices.Equal(refs, []string{got.sboms[p].Digest.String()}) {
+				t.Errorf("oras discover --oci-layout --platform %s %s:v1: %s with %v, want %s with the SBOM %s only", p, layout, subject, refs, got.manifests[p].Digest, got.sboms[p].Digest)
+			}
+		}
+	})
+
+	t.Run("regctl image copy --referrers", func(t *testing.T) {
+		reg := registry(t, registrytest.Distribution)
+		runTool(t, env, regctl, "registry", "set", "--tls", "disabled", reg.Host)
+		runTool(t, env, regctl, "image", "copy", "--referrers", "ocidir://"+layout+":v1", reg.Ref("copied:v1"))
+		copied := readBack(t, newRepo(t, reg, "copied"), "v1")
+		for _, p := range twoPlatforms {
+			if copied.sboms[p].Digest != got.sboms[p].Digest {
+				t.Errorf("%s: copied SBOM %s, the layout has %s", p, copied.sboms[p].Digest, got.sboms[p].Digest)
+			}
+		}
+	})
+
+	t.Run("regctl artifact put, affix attach, affix push", func(t *testing.T) {
+		// Not under t.TempDir(): regctl refuses an ocidir:// path with a
+		// comma, which the subtest's name puts there.
+		work, files := filepath.Join(out, "work"), filepath.Join(out, "files")
+		if err := os.CopyFS(work, os.DirFS(layout)); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.Mkdir(files, 0o755); err != nil {
+			t.Fatal(err)
+		}
+		vexFile, sigFile := filepath.Join(files, "vex.json"), filepath.Join(files, "sig.txt")
+		for p, body := range map[string]string{vexFile: `{"vex":true}`, sigFile: "signature"} {
+			if err := os.WriteFile(p, []byte(body), 0o644); err != nil {
+				t.Fatal(err)
+			}
+		}
+		amd := got.manifests["linux/amd64"].Digest.String()
+		subject := "ocidir://" + work + "@" + amd
+		const vexType, sigType = "application/vnd.example.vex+json", "application/vnd.example.sig"
+		runTool(t, env, regctl, "artifact", "put", "--subject", subject, "--artifact-type", vexType, "--file", vexFile, "--file-media-type", vexType)
+		tree, _ := regctlTree(t, env, subject)
+		vex := tree.referrers(vexType)
+		if len(vex) != 1 {
+			t.Fatalf("regctl artifact tree %s after regctl artifact put: VEX referrers %v", subject, vex)
+		}
+		sig := strings.TrimSpace(e.ok(t, "attach", "--artifact-type", sigType, "--platform", "linux/amd64", "oci-layout:"+work+":v1", sigFile).stdout)
+
+		tree, b := regctlTree(t, env, subject)
+		want := []string{got.sboms["linux/amd64"].Digest.String(), vex[0], sig}
+		if refs := tree.referrers(""); !slices.Equal(refs, want) {
+			t.Errorf("regctl artifact tree %s: referrers %v, want the SBOM, regctl's VEX document and affix's signature %v:\n%s", subject, refs, want, b)
+		}
+		var ls lsJSON
+		if err := json.Unmarshal([]byte(e.ok(t, "ls", "--json", "oci-layout:"+work+":v1").stdout), &ls); err != nil {
+			t.Fatal(err)
+		}
+		for _, c := range ls.Root.Children {
+			if c.Platform != "linux/amd64" {
+				continue
+			}
+			var refs []string
+			for _, r := range c.Children {
+				if r.Kind == "referrer" {
+					refs = append(refs, r.Digest)
+				}
+			}
+			if slices.Sort(refs); !slices.Equal(refs, slices.Sorted(slices.Values(want))) {
+				t.Errorf("affix ls: linux/amd64 referrers %v, want each of %v once", refs, want)
+			}
+		}
+
+		reg := registry(t, registrytest.OlaregNoAPI)
+		meta := filepath.Join(t.TempDir(), "push.json")
+		newEnv(t).ok(t, "push", "--insecure-registry", reg.Host, "--metadata-file", meta, "oci-layout:"+work+":v1", reg.Ref("attached:v1"))
+		var pm struct {
+			LayoutReferrers []struct {
+				Digest string `json:"digest"`
+			} `json:"layoutReferrers"`
+		}
+		if err := json.Unmarshal(readFile(t, meta), &pm); err != nil {
+			t.Fatal(err)
+		}
+		var pushed []string
+		for _, r := range pm.LayoutReferrers {
+			pushed = append(pushed, r.Digest)
+		}
+		if slices.Sort(pushed); !slices.Equal(pushed, slices.Sorted(slices.Values(want[1:]))) {
+			t.Errorf("affix push: layout referrers %v, want the VEX document and the signature %v, once each", pushed, want[1:])
+		}
+		runTool(t, env, regctl, "registry", "set", "--tls", "disabled", reg.Host)
+		ref := reg.Ref("attached@" + amd)
+		tree, b = regctlTree(t, env, ref)
+		if refs := tree.referrers(""); !slices.Equal(slices.Sorted(slices.Values(refs)), slices.Sorted(slices.Values(want))) {
+			t.Errorf("regctl artifact tree %s: referrers %v, want %v:\n%s", ref, refs, want, b)
+		}
+	})
+}
+
+// readFile returns the content of the file p.
+func readFile(t *testing.T, p string) []byte {
+	t.Helper()
+	b, err := os.ReadFile(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
 }
 
 // TestConsumersCycloneDX: Trivy takes a CycloneDX referrer
