@@ -625,7 +625,7 @@ func nextLink(base *url.URL, header string) (string, error) {
 		return "", fmt.Errorf("bad Link header %q: %w", header, err)
 	}
 	if !sameOrigin(u, base) {
-		return "", fmt.Errorf("Link header %q leaves the registry (%s://%s)", header, base.Scheme, base.Host)
+		return "", fmt.Errorf("link header %q leaves the registry (%s://%s)", header, base.Scheme, base.Host)
 	}
 	return u.String(), nil
 }

@@ -680,8 +680,7 @@ func TestIntegrationExampleHello(t *testing.T) {
 				t.Errorf("%s: no %s", arch, p)
 			}
 		}
-		var cfg ocispec.Image
-		cfg = imageConfig(t, res.Layout, m)
+		cfg := imageConfig(t, res.Layout, m)
 		if b, _ := json.Marshal(cfg.Config.Entrypoint); string(b) != `["/usr/local/bin/hello"]` {
 			t.Errorf("%s: entrypoint %s", arch, b)
 		}
