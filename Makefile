@@ -59,6 +59,7 @@ ORAS_VERSION         := v1.3.6
 REGCTL_VERSION       := v0.11.1
 TRIVY_VERSION        := v0.74.0
 DISTRIBUTION_VERSION := v3.1.2
+STATICCHECK_VERSION  := v0.8.2
 tools: $(BIN)/buildkitd $(BIN)/buildctl $(BIN)/registry
 clients: $(BIN)/oras $(BIN)/regctl $(BIN)/trivy
 $(BIN)/buildkitd $(BIN)/buildctl: go.mod go.sum
@@ -71,6 +72,8 @@ $(BIN)/regctl:
 	GOBIN=$(BIN) $(GO) install github.com/regclient/regclient/cmd/regctl@$(REGCTL_VERSION)
 $(BIN)/trivy:
 	GOEXPERIMENT=jsonv2 GOBIN=$(BIN) $(GO) install github.com/aquasecurity/trivy/cmd/trivy@$(TRIVY_VERSION)
+$(BIN)/staticcheck:
+	GOBIN=$(BIN) $(GO) install honnef.co/go/tools/cmd/staticcheck@$(STATICCHECK_VERSION)
 $(BIN)/registry:
 	GOBIN=$(BIN) $(GO) install github.com/distribution/distribution/v3/cmd/registry@$(DISTRIBUTION_VERSION)
 
@@ -125,10 +128,13 @@ fuzz:
 	done; \
 	if [ -n "$$failed" ]; then echo "fuzz: failed:$$failed" >&2; exit 1; fi
 
-lint:
+# lint: gofmt, go vet and staticcheck (built from its module at a pinned
+# version, like the other tools).
+lint: $(BIN)/staticcheck
 	@out=$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go')); \
 	if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
 	$(GO) vet ./...
+	$(BIN)/staticcheck ./...
 
 clean:
 	rm -rf $(BIN)

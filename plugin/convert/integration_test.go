@@ -18,8 +18,8 @@ import (
 	"github.com/affix-oci/affix/internal/cli"
 	"github.com/affix-oci/affix/internal/fixture"
 	"github.com/affix-oci/affix/internal/oci"
-	"github.com/affix-oci/affix/internal/sbomtest"
 	"github.com/affix-oci/affix/internal/registrytest"
+	"github.com/affix-oci/affix/internal/sbomtest"
 	"github.com/affix-oci/affix/plugin/convert"
 	"github.com/affix-oci/affix/sbomgen"
 )
