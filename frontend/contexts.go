@@ -182,7 +182,8 @@ func (p *plan) ociLayoutContext(name, v string) (string, error) {
 // one tagged tag; without a tag, the one tagged latest, else the only
 // image. An image is an index or image manifest that is no artifact (no
 // artifactType, no subject): the SBOM manifests affix build --output
-// lists beside its image do not count. An image listed under several
+// lists beside its image do not count, nor the referrers tag indexes
+// (sha256-<hex>) it lists after them. An image listed under several
 // names counts once.
 func layoutImage(ctx context.Context, dir string, l oci.Fetcher, idx ocispec.Index, tag string) (ocispec.Descriptor, error) {
 	if tag != "" {
@@ -235,7 +236,7 @@ func tagged(idx ocispec.Index, tag string) []ocispec.Descriptor {
 // image: an index or manifest without artifactType and subject, a
 // manifest's config being an image config. It reads the entry's blob.
 func isLayoutImage(ctx context.Context, dir string, l oci.Fetcher, d ocispec.Descriptor) (bool, error) {
-	if (!oci.IsIndex(d.MediaType) && !oci.IsManifest(d.MediaType)) || d.ArtifactType != "" {
+	if (!oci.IsIndex(d.MediaType) && !oci.IsManifest(d.MediaType)) || d.ArtifactType != "" || oci.IsReferrersTagEntry(d) {
 		return false, nil
 	}
 	var m struct {

@@ -355,7 +355,8 @@ func TestBuildOCIOutput(t *testing.T) {
 		}
 	}
 	// index.json: the image first, once per tag, then one SBOM manifest
-	// per platform.
+	// per platform (oras's form), then each platform's referrers tag index
+	// (regctl's; TestConsumersLayout reads it).
 	var idx struct {
 		Manifests []struct {
 			Digest       string            `json:"digest"`
@@ -370,9 +371,11 @@ func TestBuildOCIOutput(t *testing.T) {
 	if err := json.Unmarshal(b, &idx); err != nil {
 		t.Fatal(err)
 	}
-	if len(idx.Manifests) != 4 || idx.Manifests[0].Digest != inDir.index.Digest.String() || idx.Manifests[1].Digest != inDir.index.Digest.String() ||
+	if len(idx.Manifests) != 6 || idx.Manifests[0].Digest != inDir.index.Digest.String() || idx.Manifests[1].Digest != inDir.index.Digest.String() ||
 		idx.Manifests[0].Annotations[ocispec.AnnotationRefName] != "v1" || idx.Manifests[1].Annotations[ocispec.AnnotationRefName] != "latest" ||
-		idx.Manifests[2].ArtifactType != mediaTypeSPDX || idx.Manifests[3].ArtifactType != mediaTypeSPDX {
+		idx.Manifests[2].ArtifactType != mediaTypeSPDX || idx.Manifests[3].ArtifactType != mediaTypeSPDX ||
+		idx.Manifests[4].Annotations[ocispec.AnnotationRefName] != "sha256-"+inDir.manifests[twoPlatforms[0]].Digest.Encoded() ||
+		idx.Manifests[5].Annotations[ocispec.AnnotationRefName] != "sha256-"+inDir.manifests[twoPlatforms[1]].Digest.Encoded() {
 		t.Errorf("index.json: %s", b)
 	}
 
