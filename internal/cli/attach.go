@@ -60,8 +60,9 @@ through the referrers tag schema, merged with concurrent writers.
 REF may be a local OCI layout directory instead, oci-layout:DIR[:TAG][@DIGEST]
 (what buildctl --output type=oci,tar=false writes): the referrers are
 written into it and listed in its index.json after the entries it had, as
-oras attach --oci-layout does; affix push of the layout then publishes them
-with the image. A layout tar (oci-archive:) cannot take them in place.`,
+oras attach --oci-layout does, and in each subject's sha256-<hex> referrers
+tag index, as regctl artifact put does; affix push of the layout then
+publishes them with the image. A layout tar (oci-archive:) cannot take them in place.`,
 		Example: `  affix attach registry.example.com/app:1.0
   affix attach oci-layout:./out
   affix attach --artifact-type application/vnd.example.vex+json --platform linux/amd64 registry.example.com/app:1.0 vex.json`,
