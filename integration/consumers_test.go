@@ -292,7 +292,7 @@ func TestConsumersLayout(t *testing.T) {
 
 		reg := registry(t, registrytest.OlaregNoAPI)
 		meta := filepath.Join(t.TempDir(), "push.json")
-		newEnv(t).ok(t, "push", "--insecure-registry", reg.Host, "--metadata-file", meta, "oci-layout:"+work+":v1", reg.Ref("attached:v1"))
+		newEnv(t).ok(t, "push", "--insecure-registry", reg.Host, "--metadata-file", meta, "oci-layout:"+work+":v1", reg.Ref("layout-attached:v1"))
 		var pm struct {
 			LayoutReferrers []struct {
 				Digest string `json:"digest"`
@@ -309,7 +309,7 @@ func TestConsumersLayout(t *testing.T) {
 			t.Errorf("affix push: layout referrers %v, want the VEX document and the signature %v, once each", pushed, want[1:])
 		}
 		runTool(t, env, regctl, "registry", "set", "--tls", "disabled", reg.Host)
-		ref := reg.Ref("attached@" + amd)
+		ref := reg.Ref("layout-attached@" + amd)
 		tree, b = regctlTree(t, env, ref)
 		if refs := tree.referrers(""); !slices.Equal(slices.Sorted(slices.Values(refs)), slices.Sorted(slices.Values(want))) {
 			t.Errorf("regctl artifact tree %s: referrers %v, want %v:\n%s", ref, refs, want, b)
