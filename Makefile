@@ -49,7 +49,7 @@ scanner-image: | $(BIN)/buildctl
 # buildkitd and buildctl are built from the BuildKit module version in go.mod
 # (the `tool` directive), so the daemon matches the client library.
 # distribution v3's registry (a second registry without the referrers API)
-# and, for the tests only (`make clients`), oras, regctl and trivy (the
+# and, for the tests only (`make clients`), oras, regctl, trivy and cosign (the
 # referrers clients the tests read results back with; oras is also what
 # the push benchmark compares with) are installed from their own modules
 # at pinned versions; they do not enter affix's go.mod. trivy needs
@@ -60,8 +60,9 @@ REGCTL_VERSION       := v0.11.1
 TRIVY_VERSION        := v0.74.0
 DISTRIBUTION_VERSION := v3.1.2
 STATICCHECK_VERSION  := v0.8.2
+COSIGN_VERSION       := v3.1.3
 tools: $(BIN)/buildkitd $(BIN)/buildctl $(BIN)/registry
-clients: $(BIN)/oras $(BIN)/regctl $(BIN)/trivy
+clients: $(BIN)/oras $(BIN)/regctl $(BIN)/trivy $(BIN)/cosign
 $(BIN)/buildkitd $(BIN)/buildctl: go.mod go.sum
 	@mkdir -p $(BIN)
 	$(GO) build -ldflags "-X github.com/moby/buildkit/version.Version=$$($(GO) list -m -f '{{.Version}}' github.com/moby/buildkit)" \
@@ -72,6 +73,8 @@ $(BIN)/regctl:
 	GOBIN=$(BIN) $(GO) install github.com/regclient/regclient/cmd/regctl@$(REGCTL_VERSION)
 $(BIN)/trivy:
 	GOEXPERIMENT=jsonv2 GOBIN=$(BIN) $(GO) install github.com/aquasecurity/trivy/cmd/trivy@$(TRIVY_VERSION)
+$(BIN)/cosign:
+	GOBIN=$(BIN) $(GO) install github.com/sigstore/cosign/v3/cmd/cosign@$(COSIGN_VERSION)
 $(BIN)/staticcheck:
 	GOBIN=$(BIN) $(GO) install honnef.co/go/tools/cmd/staticcheck@$(STATICCHECK_VERSION)
 $(BIN)/registry:
