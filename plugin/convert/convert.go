@@ -10,7 +10,6 @@ import (
 
 	"github.com/opencontainers/go-digest"
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
-	"golang.org/x/sync/errgroup"
 
 	"github.com/affix-oci/affix/exporter"
 	"github.com/affix-oci/affix/internal/oci"
@@ -209,22 +208,9 @@ func (e *UnconvertedError) Unwrap() error { return ErrUnconverted }
 // under reference, last, unless the tag no longer names the index it read
 // (ErrTagMoved).
 func Convert(ctx context.Context, repo Repository, reference string, opts Options) (*Result, error) {
-	root, _, _, err := repo.FetchManifest(ctx, reference)
+	root, images, err := resolveIndex(ctx, repo, reference, opts)
 	if err != nil {
 		return nil, err
-	}
-	if opts.Digest != "" && root.Digest != opts.Digest {
-		return nil, fmt.Errorf("%s: %s names %s, not %s: %w", repo.Name(), reference, root.Digest, opts.Digest, ErrTagMoved)
-	}
-	if !oci.IsIndex(root.MediaType) {
-		return nil, fmt.Errorf("%s: %s is %s: %w", repo.Name(), reference, root.MediaType, ErrNotIndex)
-	}
-	if _, err := digest.Parse(reference); err == nil && opts.StripAttestations {
-		return nil, fmt.Errorf("%s@%s: %w", repo.Name(), reference, ErrNeedTag)
-	}
-	images, err := oci.Walk(ctx, repo, root)
-	if err != nil {
-		return nil, fmt.Errorf("%s: %s: %w", repo.Name(), reference, err)
 	}
 	// The documents name the repository, not the tag: converting another
 	// tag of the same index makes the same referrers, so writes nothing.
@@ -235,95 +221,18 @@ func Convert(ctx context.Context, repo Repository, reference string, opts Option
 	c := &converter{repo: repo, opts: opts, repository: sbomgen.ImageName(name), finder: exporter.NewFinder(repo)}
 
 	res := &Result{Index: root, NewIndex: root}
-	byDigest := map[digest.Digest]int{}
-	var attestations []oci.Image
-	for _, img := range images {
-		if img.Attestation {
-			attestations = append(attestations, img)
-			continue
-		}
-		if _, ok := byDigest[img.Descriptor.Digest]; ok {
-			// One manifest under two platforms: one SBOM referrer,
-			// annotated with the first platform.
-			continue
-		}
-		byDigest[img.Descriptor.Digest] = len(res.Platforms)
-		res.Platforms = append(res.Platforms, Platform{Manifest: img.Descriptor})
-	}
-	for _, a := range attestations {
-		sub := digest.Digest(a.Descriptor.Annotations[oci.AnnotationDockerReferenceDigest])
-		i, ok := byDigest[sub]
-		if !ok {
-			c.logf("attestation manifest %s refers to %q, not a platform manifest of the index; skipped", a.Descriptor.Digest, sub)
-			res.Unmatched = append(res.Unmatched, a.Descriptor)
-			continue
-		}
-		if res.Platforms[i].Attestation.Digest != "" {
-			return nil, fmt.Errorf("%s: platform manifest %s has two attestation manifests (%s, %s): %w", repo.Name(), sub, res.Platforms[i].Attestation.Digest, a.Descriptor.Digest, ErrBadAttestation)
-		}
-		res.Platforms[i].Attestation = a.Descriptor
-	}
-
-	// Read every attestation and build the referrers, concurrently.
-	arts := make([]*exporter.Artifact, len(res.Platforms))
-	eg, ectx := errgroup.WithContext(ctx)
-	eg.SetLimit(c.concurrency())
-	for i := range res.Platforms {
-		p := &res.Platforms[i]
-		if p.Attestation.Digest == "" {
-			// Nothing to convert; say which SBOM referrers it has.
-			eg.Go(func() error {
-				refs, mode, err := c.finder.Referrers(ectx, p.Manifest.Digest)
-				if err != nil {
-					return fmt.Errorf("%s: referrers of %s: %w", repo.Name(), p.Manifest.Digest, err)
-				}
-				c.setMode(mode)
-				p.SBOMReferrers = sbomReferrers(refs)
-				return nil
-			})
-			continue
-		}
-		eg.Go(func() error {
-			a, err := c.artifact(ectx, p)
-			if err != nil {
-				return fmt.Errorf("%s: attestation %s of %s: %w", repo.Name(), p.Attestation.Digest, oci.FormatPlatform(*p.Manifest.Platform), err)
-			}
-			if a == nil {
-				return nil
-			}
-			desc, _, err := a.Manifest()
-			if err != nil {
-				return err
-			}
-			p.Referrer = desc
-			refs, mode, err := c.finder.Referrers(ectx, p.Manifest.Digest)
-			if err != nil {
-				return fmt.Errorf("%s: referrers of %s: %w", repo.Name(), p.Manifest.Digest, err)
-			}
-			c.setMode(mode)
-			p.SBOMReferrers = sbomReferrers(refs)
-			p.OtherForms = otherForms(p.SBOMReferrers, desc)
-			p.Existed = slices.ContainsFunc(refs, func(r ocispec.Descriptor) bool { return r.Digest == desc.Digest })
-			if !p.Existed {
-				arts[i] = a
-			}
-			return nil
-		})
-	}
-	if err := eg.Wait(); err != nil {
+	attestations, err := c.pair(res, images)
+	if err != nil {
 		return nil, err
 	}
-
-	strip := opts.StripAttestations && len(attestations) > 0
+	arts, err := c.prepare(ctx, res.Platforms)
+	if err != nil {
+		return nil, err
+	}
+	strip := opts.StripAttestations && attestations > 0
 	if strip && !opts.DropUnconverted {
-		ue := &UnconvertedError{Repository: repo.Name(), Unmatched: res.Unmatched}
-		for _, p := range res.Platforms {
-			if len(p.Unconverted) > 0 {
-				ue.Platforms = append(ue.Platforms, p)
-			}
-		}
-		if len(ue.Platforms) > 0 || len(ue.Unmatched) > 0 {
-			return nil, ue
+		if err := unconverted(repo.Name(), res); err != nil {
+			return nil, err
 		}
 	}
 	pending := slices.ContainsFunc(arts, func(a *exporter.Artifact) bool { return a != nil })
@@ -332,54 +241,8 @@ func Convert(ctx context.Context, repo Repository, reference string, opts Option
 		c.logf("nothing to write")
 		return res, nil
 	}
-	var image *exporter.Image
-	popts := exporter.Options{MaxConcurrency: opts.MaxConcurrency, Logf: opts.Logf}
-	if strip {
-		// Commit writes the stripped index by digest; moveTag then
-		// points the tag at it, unless the tag moved meanwhile.
-		image = &exporter.Image{Source: repo, Root: root}
-		popts.StripAttestations = true
-	}
-	push := exporter.New(repo, image, popts)
-	defer push.Abort()
-	eg, ectx = errgroup.WithContext(ctx)
-	eg.Go(func() error { return push.Images(ectx) })
-	for i, a := range arts {
-		if a == nil {
-			continue
-		}
-		eg.Go(func() error {
-			d, err := push.Attach(ectx, *a)
-			if err != nil {
-				return err
-			}
-			if d.Digest != res.Platforms[i].Referrer.Digest {
-				return fmt.Errorf("referrer of %s: pushed %s, expected %s", a.Subject.Digest, d.Digest, res.Platforms[i].Referrer.Digest)
-			}
-			return nil
-		})
-	}
-	if err := eg.Wait(); err != nil {
-		if strip {
-			return nil, fmt.Errorf("%s: converting %s failed, tag not moved: %w", repo.Name(), reference, err)
-		}
-		return nil, fmt.Errorf("%s: converting %s: %w", repo.Name(), reference, err)
-	}
-	pres, err := push.Commit(ctx)
-	if err != nil {
-		return nil, fmt.Errorf("%s: converting %s: %w", repo.Name(), reference, err)
-	}
-	res.Mode = c.mode
-	if m, ok := pres.Modes[repo.Name()]; ok {
-		res.Mode = m
-	}
-	if strip {
-		if err := moveTag(ctx, repo, push, reference, root, pres.Root); err != nil {
-			return nil, err
-		}
-		res.NewIndex = pres.Root
-		res.NewIndex.Annotations, res.NewIndex.Platform = nil, nil
-		res.Stripped = pres.Stripped
+	if err := c.write(ctx, res, reference, arts, strip); err != nil {
+		return nil, err
 	}
 	return res, nil
 }

@@ -1,0 +1,228 @@
+package convert
+
+import (
+	"context"
+	"fmt"
+	"slices"
+
+	"github.com/opencontainers/go-digest"
+	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
+	"golang.org/x/sync/errgroup"
+
+	"github.com/affix-oci/affix/exporter"
+	"github.com/affix-oci/affix/internal/oci"
+)
+
+// This file holds the phases of Convert, in the order it runs them:
+// resolveIndex, pair, prepare, unconverted, write.
+
+// resolveIndex fetches the manifest reference names in repo, checks it
+// is the index wanted (opts.Digest, an index, a tag when stripping) and
+// walks it to its manifests.
+func resolveIndex(ctx context.Context, repo Repository, reference string, opts Options) (ocispec.Descriptor, []oci.Image, error) {
+	root, _, _, err := repo.FetchManifest(ctx, reference)
+	if err != nil {
+		return ocispec.Descriptor{}, nil, err
+	}
+	if opts.Digest != "" && root.Digest != opts.Digest {
+		return ocispec.Descriptor{}, nil, fmt.Errorf("%s: %s names %s, not %s: %w", repo.Name(), reference, root.Digest, opts.Digest, ErrTagMoved)
+	}
+	if !oci.IsIndex(root.MediaType) {
+		return ocispec.Descriptor{}, nil, fmt.Errorf("%s: %s is %s: %w", repo.Name(), reference, root.MediaType, ErrNotIndex)
+	}
+	if _, err := digest.Parse(reference); err == nil && opts.StripAttestations {
+		return ocispec.Descriptor{}, nil, fmt.Errorf("%s@%s: %w", repo.Name(), reference, ErrNeedTag)
+	}
+	images, err := oci.Walk(ctx, repo, root)
+	if err != nil {
+		return ocispec.Descriptor{}, nil, fmt.Errorf("%s: %s: %w", repo.Name(), reference, err)
+	}
+	return root, images, nil
+}
+
+// pair fills res.Platforms with the platform manifests of images (each
+// digest once) and gives each its BuildKit attestation manifest; those
+// for no platform manifest go to res.Unmatched. It returns how many
+// attestation manifests images holds, matched or not.
+func (c *converter) pair(res *Result, images []oci.Image) (int, error) {
+	byDigest := map[digest.Digest]int{}
+	var attestations []oci.Image
+	for _, img := range images {
+		if img.Attestation {
+			attestations = append(attestations, img)
+			continue
+		}
+		if _, ok := byDigest[img.Descriptor.Digest]; ok {
+			// One manifest under two platforms: one SBOM referrer,
+			// annotated with the first platform.
+			continue
+		}
+		byDigest[img.Descriptor.Digest] = len(res.Platforms)
+		res.Platforms = append(res.Platforms, Platform{Manifest: img.Descriptor})
+	}
+	for _, a := range attestations {
+		sub := digest.Digest(a.Descriptor.Annotations[oci.AnnotationDockerReferenceDigest])
+		i, ok := byDigest[sub]
+		if !ok {
+			c.logf("attestation manifest %s refers to %q, not a platform manifest of the index; skipped", a.Descriptor.Digest, sub)
+			res.Unmatched = append(res.Unmatched, a.Descriptor)
+			continue
+		}
+		if res.Platforms[i].Attestation.Digest != "" {
+			return 0, fmt.Errorf("%s: platform manifest %s has two attestation manifests (%s, %s): %w", c.repo.Name(), sub, res.Platforms[i].Attestation.Digest, a.Descriptor.Digest, ErrBadAttestation)
+		}
+		res.Platforms[i].Attestation = a.Descriptor
+	}
+	return len(attestations), nil
+}
+
+// prepare reads every platform's attestation and builds its referrer,
+// concurrently (at most c.concurrency() platforms at a time). It returns,
+// by platform index, the referrers to write: nil for a platform without
+// an SBOM or whose referrer exists already.
+func (c *converter) prepare(ctx context.Context, platforms []Platform) ([]*exporter.Artifact, error) {
+	arts := make([]*exporter.Artifact, len(platforms))
+	eg, ectx := errgroup.WithContext(ctx)
+	eg.SetLimit(c.concurrency())
+	for i := range platforms {
+		p := &platforms[i]
+		eg.Go(func() error {
+			a, err := c.preparePlatform(ectx, p)
+			arts[i] = a
+			return err
+		})
+	}
+	if err := eg.Wait(); err != nil {
+		return nil, err
+	}
+	return arts, nil
+}
+
+// preparePlatform builds p's referrer from its attestation manifest and
+// looks up the referrers p's platform manifest has, filling p (Referrer,
+// SBOMReferrers, OtherForms, Existed and what artifact sets). It returns
+// the referrer to write, nil when there is none or it exists already.
+func (c *converter) preparePlatform(ctx context.Context, p *Platform) (*exporter.Artifact, error) {
+	if p.Attestation.Digest == "" {
+		// Nothing to convert; say which SBOM referrers it has.
+		_, err := c.referrers(ctx, p)
+		return nil, err
+	}
+	a, err := c.artifact(ctx, p)
+	if err != nil {
+		return nil, fmt.Errorf("%s: attestation %s of %s: %w", c.repo.Name(), p.Attestation.Digest, oci.FormatPlatform(*p.Manifest.Platform), err)
+	}
+	if a == nil {
+		return nil, nil
+	}
+	desc, _, err := a.Manifest()
+	if err != nil {
+		return nil, err
+	}
+	p.Referrer = desc
+	refs, err := c.referrers(ctx, p)
+	if err != nil {
+		return nil, err
+	}
+	p.OtherForms = otherForms(p.SBOMReferrers, desc)
+	p.Existed = slices.ContainsFunc(refs, func(r ocispec.Descriptor) bool { return r.Digest == desc.Digest })
+	if p.Existed {
+		return nil, nil
+	}
+	return a, nil
+}
+
+// referrers returns the referrers of p's platform manifest, sets
+// p.SBOMReferrers to those holding an SBOM, and records the mode the
+// repository indexes referrers with.
+func (c *converter) referrers(ctx context.Context, p *Platform) ([]ocispec.Descriptor, error) {
+	refs, mode, err := c.finder.Referrers(ctx, p.Manifest.Digest)
+	if err != nil {
+		return nil, fmt.Errorf("%s: referrers of %s: %w", c.repo.Name(), p.Manifest.Digest, err)
+	}
+	c.setMode(mode)
+	p.SBOMReferrers = sbomReferrers(refs)
+	return refs, nil
+}
+
+// unconverted returns the *UnconvertedError stripping the attestation
+// manifests of res would be: the platforms whose attestation manifest
+// holds statements not published as referrers, and res.Unmatched. It
+// returns nil when there are none.
+func unconverted(repository string, res *Result) error {
+	ue := &UnconvertedError{Repository: repository, Unmatched: res.Unmatched}
+	for _, p := range res.Platforms {
+		if len(p.Unconverted) > 0 {
+			ue.Platforms = append(ue.Platforms, p)
+		}
+	}
+	if len(ue.Platforms) > 0 || len(ue.Unmatched) > 0 {
+		return ue
+	}
+	return nil
+}
+
+// write pushes arts (by platform index of res.Platforms) as referrers
+// through one exporter.Push; with strip that push also writes the index
+// without its attestation manifests by digest, and write then moves
+// reference to it (moveTag). It sets res.Mode, and with strip
+// res.NewIndex and res.Stripped.
+func (c *converter) write(ctx context.Context, res *Result, reference string, arts []*exporter.Artifact, strip bool) error {
+	var image *exporter.Image
+	popts := exporter.Options{MaxConcurrency: c.opts.MaxConcurrency, Logf: c.opts.Logf}
+	if strip {
+		// Commit writes the stripped index by digest; moveTag then
+		// points the tag at it, unless the tag moved meanwhile.
+		image = &exporter.Image{Source: c.repo, Root: res.Index}
+		popts.StripAttestations = true
+	}
+	push := exporter.New(c.repo, image, popts)
+	defer push.Abort()
+	if err := upload(ctx, push, res.Platforms, arts); err != nil {
+		if strip {
+			return fmt.Errorf("%s: converting %s failed, tag not moved: %w", c.repo.Name(), reference, err)
+		}
+		return fmt.Errorf("%s: converting %s: %w", c.repo.Name(), reference, err)
+	}
+	pres, err := push.Commit(ctx)
+	if err != nil {
+		return fmt.Errorf("%s: converting %s: %w", c.repo.Name(), reference, err)
+	}
+	res.Mode = c.mode
+	if m, ok := pres.Modes[c.repo.Name()]; ok {
+		res.Mode = m
+	}
+	if strip {
+		if err := moveTag(ctx, c.repo, push, reference, res.Index, pres.Root); err != nil {
+			return err
+		}
+		res.NewIndex = pres.Root
+		res.NewIndex.Annotations, res.NewIndex.Platform = nil, nil
+		res.Stripped = pres.Stripped
+	}
+	return nil
+}
+
+// upload runs push.Images and attaches the artifacts of arts, all
+// concurrently, checking that each referrer gets the digest its platform
+// (platforms[i] for arts[i]) expects.
+func upload(ctx context.Context, push *exporter.Push, platforms []Platform, arts []*exporter.Artifact) error {
+	eg, ectx := errgroup.WithContext(ctx)
+	eg.Go(func() error { return push.Images(ectx) })
+	for i, a := range arts {
+		if a == nil {
+			continue
+		}
+		eg.Go(func() error {
+			d, err := push.Attach(ectx, *a)
+			if err != nil {
+				return err
+			}
+			if d.Digest != platforms[i].Referrer.Digest {
+				return fmt.Errorf("referrer of %s: pushed %s, expected %s", a.Subject.Digest, d.Digest, platforms[i].Referrer.Digest)
+			}
+			return nil
+		})
+	}
+	return eg.Wait()
+}
