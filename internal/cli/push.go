@@ -165,39 +165,14 @@ func push(cmd *cobra.Command, g *globalOptions, source, refStr string, o pushOpt
 	attached := &referrerLog{}
 	// SBOMs the layout holds already (affix build --output) are pushed as
 	// they are rather than generated again, unless asked otherwise.
-	reuse := gen != nil && !o.noCache && !cmd.Flags().Changed("name")
 	if gen != nil {
+		sp := &sbomPusher{
+			p: p, gen: gen, l: l, layoutRefs: layoutRefs, formats: formats, name: name,
+			reuse: !o.noCache && !cmd.Flags().Changed("name"),
+			warn:  cmd.ErrOrStderr(), logf: debugf(g, cmd.ErrOrStderr()), attached: attached,
+		}
 		for _, img := range platforms {
-			eg.Go(func() error {
-				var reused []sbomReferrer
-				missing := formats
-				if reuse {
-					var err error
-					reused, missing, err = layoutSBOMs(ectx, l, layoutRefs[img.Descriptor.Digest], img.Descriptor, formats)
-					if err != nil {
-						return err
-					}
-					if logf := debugf(g, cmd.ErrOrStderr()); logf != nil && len(reused) > 0 {
-						logf("%s: %d SBOMs from the layout, not scanned again; %d to scan", img, len(reused), len(missing))
-					}
-					if len(missing) == 0 {
-						return attachTogether(ectx, p, img, reused, attached)
-					}
-				}
-				res, err := gen.Image(ectx, l, img.Descriptor)
-				if skipNotImage(cmd.ErrOrStderr(), img, err) {
-					return nil
-				}
-				if err != nil {
-					return fmt.Errorf("SBOM of %s (%s): %w", img, img.Descriptor.Digest, err)
-				}
-				refs, err := sbomReferrers(img, res, missing, name)
-				if err != nil {
-					return err
-				}
-				refs = append(reused, refs...)
-				return attachTogether(ectx, p, img, refs, attached)
-			})
+			eg.Go(func() error { return sp.attach(ectx, img) })
 		}
 	}
 	if err := eg.Wait(); err != nil {
@@ -224,6 +199,54 @@ func push(cmd *cobra.Command, g *globalOptions, source, refStr string, o pushOpt
 		return writeJSON(o.metadataFile, meta)
 	}
 	return nil
+}
+
+// sbomPusher attaches the SBOMs of each platform image of a push: those
+// the layout holds already (affix build --output), pushed as they are
+// when reuse is set, and the missing formats generated.
+type sbomPusher struct {
+	p          *exporter.Push
+	gen        *sbomgen.Generator
+	l          *oci.Layout
+	layoutRefs map[digest.Digest][]ocispec.Descriptor
+	formats    []referrerFormat
+	name       string // the image name the SBOMs use
+	reuse      bool
+	warn       io.Writer
+	logf       func(format string, args ...any) // nil: no debug output
+	attached   *referrerLog
+}
+
+// attach attaches the SBOMs of img, all at once (one referrers tag round
+// where the registry has no referrers API).
+func (s *sbomPusher) attach(ctx context.Context, img oci.Image) error {
+	var reused []sbomReferrer
+	missing := s.formats
+	if s.reuse {
+		var err error
+		reused, missing, err = layoutSBOMs(ctx, s.l, s.layoutRefs[img.Descriptor.Digest], img.Descriptor, s.formats)
+		if err != nil {
+			return err
+		}
+		if s.logf != nil && len(reused) > 0 {
+			s.logf("%s: %d SBOMs from the layout, not scanned again; %d to scan", img, len(reused), len(missing))
+		}
+		if len(missing) == 0 {
+			return attachTogether(ctx, s.p, img, reused, s.attached)
+		}
+	}
+	res, err := s.gen.Image(ctx, s.l, img.Descriptor)
+	if skipNotImage(s.warn, img, err) {
+		return nil
+	}
+	if err != nil {
+		return fmt.Errorf("SBOM of %s (%s): %w", img, img.Descriptor.Digest, err)
+	}
+	refs, err := sbomReferrers(img, res, missing, s.name)
+	if err != nil {
+		return err
+	}
+	return attachTogether(ctx, s.p, img, append(reused, refs...), s.attached)
 }
 
 // mountRepository returns the repository --mount-from names, from: a
