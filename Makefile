@@ -90,15 +90,16 @@ deps:
 # mostly wait out retry backoff, each against its own registry.
 # The second run puts the engines with the most concurrency (exporter's
 # push, referrers rounds and retries; internal/oci's readers) under the
-# race detector, against the same registries.
+# race detector, against the same registries (-race needs cgo: gcc comes
+# with make deps).
 test: deps tools clients build lint
 	AFFIX_INTEGRATION=1 $(GO) test -count=1 -parallel 8 -timeout 45m ./...
-	AFFIX_INTEGRATION=1 $(GO) test -race -count=1 -parallel 8 -timeout 20m ./exporter ./internal/oci
+	AFFIX_INTEGRATION=1 CGO_ENABLED=1 $(GO) test -race -count=1 -parallel 8 -timeout 20m ./exporter ./internal/oci
 
 # test-race runs every package's unit tests under the race detector (slow:
 # syft and BuildKit are rebuilt with -race once).
 test-race:
-	$(GO) test -race -short -count=1 ./...
+	CGO_ENABLED=1 $(GO) test -race -short -count=1 ./...
 
 # test-unit runs what needs no daemon, registry server or root.
 test-unit:

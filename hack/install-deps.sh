@@ -3,7 +3,8 @@
 # when missing: runc (buildkitd's OCI worker) and Debian's docker-registry
 # (distribution 2.8, a registry without the referrers API), util-linux for
 # unshare, iproute2, busybox-static (a shell for RUN steps in images built
-# FROM scratch). It needs root (or sudo) only when something is missing.
+# FROM scratch), and gcc with the C library headers (the race detector of
+# make test needs cgo; affix itself builds with CGO_ENABLED=0). It needs root (or sudo) only when something is missing.
 set -eu
 need=""
 command -v runc >/dev/null 2>&1 || need="$need runc"
@@ -12,6 +13,8 @@ command -v unshare >/dev/null 2>&1 || need="$need util-linux"
 command -v ip >/dev/null 2>&1 || need="$need iproute2"
 # A static busybox gives FROM-scratch test images a shell for RUN steps.
 dpkg -s busybox-static >/dev/null 2>&1 || need="$need busybox-static"
+command -v gcc >/dev/null 2>&1 || need="$need gcc"
+dpkg -s libc6-dev >/dev/null 2>&1 || need="$need libc6-dev"
 [ -n "$need" ] || exit 0
 sudo=""
 [ "$(id -u)" = 0 ] || sudo="sudo"
