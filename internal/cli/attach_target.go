@@ -9,6 +9,7 @@ import (
 	"slices"
 	"strings"
 
+	"github.com/opencontainers/go-digest"
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
 
 	"github.com/affix-oci/affix/exporter"
@@ -133,32 +134,43 @@ func addLayoutReferrers(ctx context.Context, dir string, refs []exporter.Referre
 	}
 	defer l.Close()
 	idx := l.Index()
-	var add []exporter.Referrer
+	// Every referrer of this attach, and the others the layout has of its
+	// subjects in either form (oras attach --oci-layout's index.json
+	// entries, regctl artifact put's tag indexes, an older affix's): after
+	// an attach both forms list them all, so that oras and regctl see the
+	// same referrers of those subjects. An entry that cannot be read is
+	// left to the readers to report.
+	_, listed, _ := oci.ClassifyRoots(ctx, l, idx.Manifests)
+	var all []exporter.Referrer
+	has := func(d digest.Digest) bool {
+		return slices.ContainsFunc(all, func(a exporter.Referrer) bool { return a.Descriptor.Digest == d })
+	}
 	for _, r := range refs {
-		listed := func(e ocispec.Descriptor) bool { return e.Digest == r.Descriptor.Digest }
-		if !slices.ContainsFunc(idx.Manifests, listed) && !slices.ContainsFunc(add, func(a exporter.Referrer) bool { return listed(a.Descriptor) }) {
-			add = append(add, r)
+		if !has(r.Descriptor.Digest) {
+			all = append(all, r)
+		}
+		for _, d := range listed[r.Subject] {
+			if !has(d.Digest) {
+				all = append(all, exporter.Referrer{Subject: r.Subject, Descriptor: d})
+			}
 		}
 	}
-	sorted := slices.Clone(refs)
-	slices.SortStableFunc(sorted, func(a, b exporter.Referrer) int {
+	slices.SortStableFunc(all, func(a, b exporter.Referrer) int {
 		return cmp.Or(strings.Compare(a.Subject.String(), b.Subject.String()), strings.Compare(a.Descriptor.ArtifactType, b.Descriptor.ArtifactType), strings.Compare(a.Descriptor.Digest.String(), b.Descriptor.Digest.String()))
 	})
-	// Every referrer of this attach, listed by index.json already or not:
-	// a layout only oras's form had (an older affix's) gains regctl's.
-	tags, err := referrersTags(ctx, dir, l, idx.Manifests, sorted)
+	tags, err := referrersTags(ctx, dir, l, idx.Manifests, all)
 	if err != nil {
 		return err
 	}
-	if len(add) == 0 && !tags.changed && len(tags.added) == 0 {
-		return nil
-	}
+	// oras's form: the referrer manifests index.json does not list yet.
 	var descs []ocispec.Descriptor
-	for _, r := range sorted {
-		if slices.ContainsFunc(add, func(a exporter.Referrer) bool { return a.Descriptor.Digest == r.Descriptor.Digest }) &&
-			!slices.ContainsFunc(descs, func(d ocispec.Descriptor) bool { return d.Digest == r.Descriptor.Digest }) {
+	for _, r := range all {
+		if !slices.ContainsFunc(idx.Manifests, func(e ocispec.Descriptor) bool { return e.Digest == r.Descriptor.Digest }) {
 			descs = append(descs, r.Descriptor)
 		}
+	}
+	if len(descs) == 0 && !tags.changed && len(tags.added) == 0 {
+		return nil
 	}
 	return rewriteLayoutIndex(dir, idx, tags.entries, append(descs, tags.added...))
 }

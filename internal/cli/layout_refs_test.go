@@ -360,3 +360,59 @@ func layoutFiles(t *testing.T, dir string) map[string]string {
 	}
 	return out
 }
+
+// TestAddLayoutReferrersBothForms: an attach to a subject brings both
+// forms up to date with every referrer the layout has of it: one only
+// oras attach --oci-layout recorded (an index.json entry) joins the tag
+// index, one only regctl artifact put recorded (the tag index) is listed
+// in index.json; the referrers of other subjects are left as they are.
+func TestAddLayoutReferrersBothForms(t *testing.T) {
+	ctx := context.Background()
+	dir, res := variantsPair(t)
+	amd, arm := res.Manifests[0], res.Manifests[1]
+	orasRef := putReferrer(t, dir, amd, "application/vnd.example.oras", "oras")
+	armRef := putReferrer(t, dir, arm, "application/vnd.example.oras", "oras-arm")
+	regctlRef := putReferrer(t, dir, amd, "application/vnd.example.regctl", "regctl")
+	tagIdx, _ := oci.ReferrersTagIndex(nil, []ocispec.Descriptor{regctlRef.Descriptor})
+	b, tagDesc, err := oci.EncodeReferrersTagIndex(tagIdx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	putBlob(t, dir, ocispec.MediaTypeImageIndex, b)
+	var idx ocispec.Index
+	readJSONFile(t, filepath.Join(dir, "index.json"), &idx)
+	idx.Manifests = append(idx.Manifests, orasRef.Descriptor, armRef.Descriptor, oci.ReferrersTagEntry(tagDesc, exporter.ReferrersTag(amd.Digest)))
+	b, _ = json.Marshal(idx)
+	if err := os.WriteFile(filepath.Join(dir, "index.json"), b, 0o644); err != nil {
+		t.Fatal(err)
+	}
+
+	sig := putReferrer(t, dir, amd, "application/vnd.example.sig", "sig")
+	if err := addLayoutReferrers(ctx, dir, []exporter.Referrer{sig}); err != nil {
+		t.Fatal(err)
+	}
+	// regctl's entry first (kept in place), then the others by type.
+	want := []digest.Digest{regctlRef.Descriptor.Digest, orasRef.Descriptor.Digest, sig.Descriptor.Digest}
+	if got := layoutTagIndex(t, dir, amd.Digest); !slices.Equal(got, want) {
+		t.Errorf("referrers tag index of %s lists %v, want %v", amd.Digest, got, want)
+	}
+	if got := layoutTagIndex(t, dir, arm.Digest); got != nil {
+		t.Errorf("referrers tag index of %s (not attached to) lists %v, want none", arm.Digest, got)
+	}
+	readJSONFile(t, filepath.Join(dir, "index.json"), &idx)
+	var listed []digest.Digest
+	for _, e := range idx.Manifests {
+		if e.ArtifactType != "" {
+			listed = append(listed, e.Digest)
+		}
+	}
+	wantListed := []digest.Digest{orasRef.Descriptor.Digest, armRef.Descriptor.Digest, regctlRef.Descriptor.Digest, sig.Descriptor.Digest}
+	if !slices.Equal(listed, wantListed) {
+		t.Errorf("index.json lists the referrers %v, want %v (the layout's, then regctl's and the attach's)", listed, wantListed)
+	}
+	for _, e := range idx.Manifests {
+		if e.Digest == regctlRef.Descriptor.Digest && (e.ArtifactType != "application/vnd.example.regctl" || e.Annotations["com.example.body"] != "regctl") {
+			t.Errorf("index.json entry of regctl's referrer %+v, want its artifactType and annotations", e)
+		}
+	}
+}
