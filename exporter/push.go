@@ -99,8 +99,6 @@ type Push struct {
 	mu        sync.Mutex
 	blobs     map[digest.Digest]*task
 	mode      Mode
-	tagLocks  map[string]*sync.Mutex
-	putLocks  map[digest.Digest]*sync.Mutex
 	indexes   map[digest.Digest]*subjectIndex
 	referrers []Referrer
 	blobCount BlobCounts
@@ -201,8 +199,6 @@ func New(target Target, img *Image, opts Options) *Push {
 		sem:        make(chan struct{}, n),
 		imagesDone: make(chan struct{}),
 		blobs:      map[digest.Digest]*task{},
-		tagLocks:   map[string]*sync.Mutex{},
-		putLocks:   map[digest.Digest]*sync.Mutex{},
 		indexes:    map[digest.Digest]*subjectIndex{},
 	}
 	if img == nil {
@@ -818,12 +814,7 @@ func (p *Push) Pushed(ctx context.Context) (map[digest.Digest]digest.Digest, err
 func (p *Push) putLock(subject digest.Digest) *sync.Mutex {
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	l, ok := p.putLocks[subject]
-	if !ok {
-		l = &sync.Mutex{}
-		p.putLocks[subject] = l
-	}
-	return l
+	return &p.indexOf(subject).put
 }
 
 // rootByDigest writes the root by digest, once per push.

@@ -123,13 +123,7 @@ func writeReferrersIndex(ctx context.Context, t Target, subject digest.Digest, r
 func (p *Push) tagLock(subject digest.Digest) *sync.Mutex {
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	tag := ReferrersTag(subject)
-	l, ok := p.tagLocks[tag]
-	if !ok {
-		l = &sync.Mutex{}
-		p.tagLocks[tag] = l
-	}
-	return l
+	return &p.indexOf(subject).tag
 }
 
 // addToIndex adds entries, referrers of subject, to its referrers index in

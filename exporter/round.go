@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"slices"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -60,8 +61,14 @@ import (
 // subjectIndex is this push's writing of the referrers index of one
 // subject: the state of its rounds (see above) and its verification.
 // k referrers of a subject attached together (AttachAll, or concurrent
-// Attach calls) cost one round, not k. Its fields are guarded by Push.mu.
+// Attach calls) cost one round, not k. Its fields but the locks are
+// guarded by Push.mu.
 type subjectIndex struct {
+	// put serializes this push's referrer manifest PUTs for the subject;
+	// tag its own readers and writers of the subject's referrers tag (a
+	// round and a verification), so that they do not race each other.
+	put, tag sync.Mutex
+
 	pending int                     // Attach calls of the subject under way that have not queued an entry
 	queue   []*indexWait            // entries for the next round
 	writing context.CancelCauseFunc // cancels the round being written; nil when none
