@@ -2,7 +2,6 @@ package oci
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
 	"strings"
 
@@ -229,7 +228,3 @@ func FormatPlatform(p ocispec.Platform) string {
 	}
 	return platforms.FormatAll(p)
 }
-
-// MarshalIndent is json.MarshalIndent with the indentation affix uses for
-// human-facing JSON.
-func MarshalIndent(v any) ([]byte, error) { return json.MarshalIndent(v, "", "  ") }

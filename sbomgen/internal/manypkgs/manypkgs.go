@@ -33,9 +33,6 @@ type Counts struct {
 // 500 Python.
 var Default = Counts{Deb: 3000, FilesPerDeb: 2, NPM: 1500, Python: 500}
 
-// Total returns the number of packages.
-func (c Counts) Total() int { return c.Deb + c.NPM + c.Python }
-
 // Spec returns a layout of one linux/amd64 Debian image (and, with
 // c.Arm64, a linux/arm64 one) holding c's packages: one layer for the dpkg
 // database and the files it lists, one for the npm and Python packages.
