@@ -292,6 +292,8 @@ func (g *Generator) Image(ctx context.Context, f oci.Fetcher, manifest ocispec.D
 		}
 	}
 
+	// The license scanner builds while the layers are fetched.
+	Warm()
 	if err := g.acquire(ctx); err != nil {
 		return nil, err
 	}

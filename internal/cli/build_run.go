@@ -84,6 +84,11 @@ func build(cmd *cobra.Command, g *globalOptions, o buildOptions, p *buildPlan) (
 		return usageError(err)
 	}
 	defer prog.Close()
+	if len(p.formats) > 0 {
+		// The SBOM engine's one-time setup overlaps the build rather than
+		// following it.
+		sbomgen.Warm()
+	}
 	res, err := p.frontend.Build(ctx, prog)
 	if err != nil {
 		prog.Close()
