@@ -1,6 +1,7 @@
 package integration
 
 import (
+	"archive/tar"
 	"bufio"
 	"crypto/sha256"
 	"encoding/json"
@@ -346,6 +347,11 @@ func TestBuildOCIOutput(t *testing.T) {
 		t.Fatal(err)
 	}
 	inTar := readBack(t, tarStore, "v1")
+	// The tar has no referrers tag index: docker load and ctr import would
+	// make an image of it (ref.name sha256-<hex>) and fail to unpack it.
+	if n := tarIndexEntries(t, tarball); n != 4 {
+		t.Errorf("the tar's index.json lists %d entries, want 4 (two tags of the image, two SBOM manifests)", n)
+	}
 	if inTar.index.Digest != inDir.index.Digest {
 		t.Errorf("tar index %s, directory %s", inTar.index.Digest, inDir.index.Digest)
 	}
@@ -529,6 +535,37 @@ func fileSum(t *testing.T, p string) string {
 		t.Fatal(err)
 	}
 	return fmt.Sprintf("%x", sha256.Sum256(b))
+}
+
+// tarIndexEntries returns how many entries the index.json of the layout
+// tar p lists, and fails on one that names a referrers tag index.
+func tarIndexEntries(t *testing.T, p string) int {
+	t.Helper()
+	f, err := os.Open(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	tr := tar.NewReader(f)
+	for {
+		h, err := tr.Next()
+		if err != nil {
+			t.Fatalf("%s: no index.json: %v", p, err)
+		}
+		if h.Name != "index.json" {
+			continue
+		}
+		var idx ocispec.Index
+		if err := json.NewDecoder(tr).Decode(&idx); err != nil {
+			t.Fatal(err)
+		}
+		for _, m := range idx.Manifests {
+			if strings.HasPrefix(m.Annotations[ocispec.AnnotationRefName], "sha256-") {
+				t.Errorf("%s: index.json tags %s %s", p, m.Digest, m.Annotations[ocispec.AnnotationRefName])
+			}
+		}
+		return len(idx.Manifests)
+	}
 }
 
 // TestBuildErrors: a failing Dockerfile, an unreachable buildkitd, a bad

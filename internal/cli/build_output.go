@@ -23,21 +23,30 @@ import (
 // finishLayout gives the --output layout a deterministic index.json (the
 // image entry first, then the SBOM manifests, which the referrers index
 // descriptors describe: artifactType and annotations, as oras reads them,
-// then the referrers tag index of each platform manifest with SBOMs, in
-// platform order, as regctl reads them), and writes the tar when one is
-// asked for.
+// then, in a directory, the referrers tag index of each platform manifest
+// with SBOMs, in platform order, as regctl reads them), and writes the tar
+// when one is asked for.
+//
+// A tar gets oras's form only: it is what docker load and ctr import take,
+// and containerd's importer makes an image of every index.json entry with
+// a ref.name, then fails to unpack one that lists only artifacts (a tag
+// index); regctl reads directories (ocidir://), not tars.
 func (r *buildRun) finishLayout(ctx context.Context) error {
 	refs := r.referrers()
 	descs := make([]ocispec.Descriptor, len(refs))
 	for i, ref := range refs {
 		descs[i] = ref.Descriptor
 	}
-	// BuildKit's layout has no tag index: each is new, listed last.
-	tags, err := referrersTags(ctx, r.res.Layout, r.layout, r.layout.Roots(), refs)
-	if err != nil {
-		return err
+	entries, added := r.layout.Roots(), []ocispec.Descriptor(nil)
+	if !r.plan.output.tar {
+		// BuildKit's layout has no tag index: each is new, listed last.
+		tags, err := referrersTags(ctx, r.res.Layout, r.layout, entries, refs)
+		if err != nil {
+			return err
+		}
+		entries, added = tags.entries, tags.added
 	}
-	if err := rewriteLayoutIndex(r.res.Layout, r.layout.Index(), tags.entries, append(descs, tags.added...)); err != nil {
+	if err := rewriteLayoutIndex(r.res.Layout, r.layout.Index(), entries, append(descs, added...)); err != nil {
 		return err
 	}
 	if !r.plan.output.tar {
