@@ -120,7 +120,7 @@ func attachScan(cmd *cobra.Command, g *globalOptions, refStr string, o attachOpt
 		return err
 	}
 	counter := &exporter.Counter{}
-	at, err := o.openAttachTarget(ctx, g, refStr, counter)
+	at, err := o.openAttachTarget(ctx, g, refStr, counter, cmd.ErrOrStderr())
 	if err != nil {
 		return err
 	}
@@ -227,7 +227,7 @@ func attachFiles(cmd *cobra.Command, g *globalOptions, refStr string, files []st
 		return usageError(err)
 	}
 	counter := &exporter.Counter{}
-	at, err := o.openAttachTarget(ctx, g, refStr, counter)
+	at, err := o.openAttachTarget(ctx, g, refStr, counter, cmd.ErrOrStderr())
 	if err != nil {
 		return err
 	}

@@ -4,6 +4,7 @@ import (
 	"cmp"
 	"context"
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 	"slices"
@@ -36,7 +37,9 @@ type attachTarget struct {
 
 // openAttachTarget opens s: oci-layout:DIR[:TAG][@DIGEST], else a
 // registry reference. A tar (oci-archive:) cannot take referrers in place.
-func (o *attachOptions) openAttachTarget(ctx context.Context, g *globalOptions, s string, counter *exporter.Counter) (*attachTarget, error) {
+// Warnings (another tool's damage to the layout, left as it is) go to
+// warn.
+func (o *attachOptions) openAttachTarget(ctx context.Context, g *globalOptions, s string, counter *exporter.Counter, warn io.Writer) (*attachTarget, error) {
 	if isLayoutSource(s) {
 		src, err := oci.ParseSource(s)
 		if err != nil {
@@ -78,7 +81,7 @@ func (o *attachOptions) openAttachTarget(ctx context.Context, g *globalOptions, 
 		}
 		return &attachTarget{src: l, dst: dst, root: root, name: layoutRefName([]ocispec.Descriptor{l.NamedBy(root)}), close: l.Close,
 			finish: func(ctx context.Context, res *exporter.Result) error {
-				return addLayoutReferrers(ctx, src.Path, res.Referrers)
+				return addLayoutReferrers(ctx, src.Path, res.Referrers, warn)
 			}}, nil
 	}
 	ref, err := parseRef(s)
@@ -120,7 +123,7 @@ func (t *attachTarget) commit(ctx context.Context, p *exporter.Push) (*exporter.
 // holds the directory's lock while it reads and writes: another affix
 // attaching to the layout at the same time does not lose its entries to
 // ours.
-func addLayoutReferrers(ctx context.Context, dir string, refs []exporter.Referrer) error {
+func addLayoutReferrers(ctx context.Context, dir string, refs []exporter.Referrer, warn io.Writer) error {
 	unlock, err := lockDir(dir)
 	if err != nil {
 		return err
@@ -138,8 +141,9 @@ func addLayoutReferrers(ctx context.Context, dir string, refs []exporter.Referre
 	// subjects in either form (oras attach --oci-layout's index.json
 	// entries, regctl artifact put's tag indexes, an older affix's): after
 	// an attach both forms list them all, so that oras and regctl see the
-	// same referrers of those subjects. An entry that cannot be read is
-	// left to the readers to report.
+	// same referrers of those subjects. One of the others whose manifest
+	// cannot be read stays as it is, with a warning: another tool's damage
+	// does not fail the attach, and index.json never lists a missing blob.
 	_, listed, _ := oci.ClassifyRoots(ctx, l, idx.Manifests)
 	var all []exporter.Referrer
 	has := func(d digest.Digest) bool {
@@ -149,16 +153,23 @@ func addLayoutReferrers(ctx context.Context, dir string, refs []exporter.Referre
 		if !has(r.Descriptor.Digest) {
 			all = append(all, r)
 		}
+	}
+	for _, r := range refs {
 		for _, d := range listed[r.Subject] {
-			if !has(d.Digest) {
-				all = append(all, exporter.Referrer{Subject: r.Subject, Descriptor: d})
+			if has(d.Digest) {
+				continue
 			}
+			if _, err := referrerDescriptor(ctx, l, d); err != nil {
+				fmt.Fprintf(warn, "affix: warning: oci-layout:%s: referrer %s of %s cannot be read, left as it is: %v\n", dir, d.Digest, r.Subject, err)
+				continue
+			}
+			all = append(all, exporter.Referrer{Subject: r.Subject, Descriptor: d})
 		}
 	}
 	slices.SortStableFunc(all, func(a, b exporter.Referrer) int {
 		return cmp.Or(strings.Compare(a.Subject.String(), b.Subject.String()), strings.Compare(a.Descriptor.ArtifactType, b.Descriptor.ArtifactType), strings.Compare(a.Descriptor.Digest.String(), b.Descriptor.Digest.String()))
 	})
-	tags, err := referrersTags(ctx, dir, l, idx.Manifests, all)
+	tags, err := referrersTags(ctx, dir, l, idx.Manifests, all, warn)
 	if err != nil {
 		return err
 	}

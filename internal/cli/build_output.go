@@ -40,7 +40,7 @@ func (r *buildRun) finishLayout(ctx context.Context) error {
 	entries, added := r.layout.Roots(), []ocispec.Descriptor(nil)
 	if !r.plan.output.tar {
 		// BuildKit's layout has no tag index: each is new, listed last.
-		tags, err := referrersTags(ctx, r.res.Layout, r.layout, entries, refs)
+		tags, err := referrersTags(ctx, r.res.Layout, r.layout, entries, refs, io.Discard)
 		if err != nil {
 			return err
 		}

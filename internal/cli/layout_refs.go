@@ -38,10 +38,14 @@ type layoutTags struct {
 // layout with both is read the same by both tools (the tag index has no
 // subject, so oras does not take it for a referrer). A tag index the
 // layout has (affix's or regctl's) keeps its entries and gains the
-// missing ones after them; one that cannot be read fails, rather than
-// lose what it lists. The same entries and refs always give the same
-// bytes. The caller holds the layout's lock and writes index.json.
-func referrersTags(ctx context.Context, dir string, f oci.Fetcher, entries []ocispec.Descriptor, refs []exporter.Referrer) (layoutTags, error) {
+// missing ones after them. A subject whose tag names something else than
+// an index, or an index that cannot be read, keeps it as it is, with a
+// warning on warn: another tool's damage does not fail the attach, nor is
+// what that index lists lost. A referrer of refs that cannot be read
+// fails (the caller gives only referrers it wrote or could read). The
+// same entries and refs always give the same bytes. The caller holds the
+// layout's lock and writes index.json.
+func referrersTags(ctx context.Context, dir string, f oci.Fetcher, entries []ocispec.Descriptor, refs []exporter.Referrer, warn io.Writer) (layoutTags, error) {
 	out := layoutTags{entries: slices.Clone(entries)}
 	var subjects []digest.Digest
 	bySubject := map[digest.Digest][]ocispec.Descriptor{}
@@ -61,12 +65,14 @@ func referrersTags(ctx context.Context, dir string, f oci.Fetcher, entries []oci
 		var old *ocispec.Index
 		if i >= 0 {
 			e := out.entries[i]
-			if e.MediaType != ocispec.MediaTypeImageIndex {
-				return layoutTags{}, fmt.Errorf("oci-layout:%s: index.json tags %s %s as a %s, not as the referrers index of %s", dir, e.Digest, tag, e.MediaType, s)
+			if !oci.IsIndex(e.MediaType) {
+				fmt.Fprintf(warn, "affix: warning: oci-layout:%s: index.json tags %s %s as %s, not as the referrers index of %s: left as it is, regctl will not list the new referrers\n", dir, e.Digest, tag, e.MediaType, s)
+				continue
 			}
 			old = &ocispec.Index{}
 			if _, err := oci.ReadJSON(ctx, f, e, old); err != nil {
-				return layoutTags{}, fmt.Errorf("oci-layout:%s: reading the referrers index %s of %s: %w", dir, tag, s, err)
+				fmt.Fprintf(warn, "affix: warning: oci-layout:%s: the referrers index %s of %s cannot be read, left as it is (regctl will not list the new referrers): %v\n", dir, tag, s, err)
+				continue
 			}
 		}
 		idx, added := oci.ReferrersTagIndex(old, bySubject[s])

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"io"
 	"io/fs"
 	"maps"
 	"os"
@@ -131,7 +132,9 @@ func TestReferrersTags(t *testing.T) {
 		changed bool
 		// keeps is an annotation the amd64 tag index keeps.
 		keeps bool
-		err   string
+		// warning is in what referrersTags warns of ("": nothing).
+		warning string
+		err     string
 	}{
 		{
 			name: "none yet: one per subject, in the referrers' order",
@@ -183,7 +186,9 @@ func TestReferrersTags(t *testing.T) {
 				e.Annotations = map[string]string{ocispec.AnnotationRefName: exporter.ReferrersTag(c.amd.Digest)}
 				return append(slices.Clone(c.entries), e), []exporter.Referrer{c.sbomAMD}
 			},
-			err: "not as the referrers index of",
+			// Another tool's damage: left as it is, not failing the attach.
+			want:    func(c layoutCase) map[string][]digest.Digest { return nil },
+			warning: "not as the referrers index of",
 		},
 		{
 			name: "the tag index cannot be read",
@@ -194,7 +199,8 @@ func TestReferrersTags(t *testing.T) {
 				}
 				return append(slices.Clone(c.entries), e), []exporter.Referrer{c.sbomAMD}
 			},
-			err: "reading the referrers index " + "sha256-",
+			want:    func(c layoutCase) map[string][]digest.Digest { return nil },
+			warning: "cannot be read, left as it is",
 		},
 		{
 			name: "a referrer manifest cannot be read",
@@ -214,7 +220,11 @@ func TestReferrersTags(t *testing.T) {
 				t.Fatal(err)
 			}
 			defer l.Close()
-			got, err := referrersTags(ctx, c.dir, l, entries, refs)
+			var warned strings.Builder
+			got, err := referrersTags(ctx, c.dir, l, entries, refs, &warned)
+			if w := warned.String(); tc.warning == "" && w != "" || !strings.Contains(w, tc.warning) {
+				t.Errorf("warned %q, want %q", w, tc.warning)
+			}
 			if tc.err != "" {
 				if err == nil || !strings.Contains(err.Error(), tc.err) {
 					t.Fatalf("err = %v, want one saying %q", err, tc.err)
@@ -301,17 +311,17 @@ func TestAddLayoutReferrersDeterministic(t *testing.T) {
 	// In another order: the same bytes.
 	reversed := slices.Clone(refs)
 	slices.Reverse(reversed)
-	if err := addLayoutReferrers(ctx, dir, refs); err != nil {
+	if err := addLayoutReferrers(ctx, dir, refs, io.Discard); err != nil {
 		t.Fatal(err)
 	}
-	if err := addLayoutReferrers(ctx, other, reversed); err != nil {
+	if err := addLayoutReferrers(ctx, other, reversed, io.Discard); err != nil {
 		t.Fatal(err)
 	}
 	first := layoutFiles(t, dir)
 	if second := layoutFiles(t, other); !maps.Equal(first, second) {
 		t.Errorf("the same attach to two copies: files differ\n%v\n%v", first, second)
 	}
-	if err := addLayoutReferrers(ctx, dir, refs[1:]); err != nil {
+	if err := addLayoutReferrers(ctx, dir, refs[1:], io.Discard); err != nil {
 		t.Fatal(err)
 	}
 	if again := layoutFiles(t, dir); !maps.Equal(first, again) {
@@ -388,7 +398,7 @@ func TestAddLayoutReferrersBothForms(t *testing.T) {
 	}
 
 	sig := putReferrer(t, dir, amd, "application/vnd.example.sig", "sig")
-	if err := addLayoutReferrers(ctx, dir, []exporter.Referrer{sig}); err != nil {
+	if err := addLayoutReferrers(ctx, dir, []exporter.Referrer{sig}, io.Discard); err != nil {
 		t.Fatal(err)
 	}
 	// regctl's entry first (kept in place), then the others by type.
@@ -413,6 +423,51 @@ func TestAddLayoutReferrersBothForms(t *testing.T) {
 	for _, e := range idx.Manifests {
 		if e.Digest == regctlRef.Descriptor.Digest && (e.ArtifactType != "application/vnd.example.regctl" || e.Annotations["com.example.body"] != "regctl") {
 			t.Errorf("index.json entry of regctl's referrer %+v, want its artifactType and annotations", e)
+		}
+	}
+}
+
+// TestAddLayoutReferrersDamaged: a referrer another tool listed in the
+// tag index whose manifest is gone does not fail the attach: it is left
+// where it is listed (the tag index keeps it), not listed in index.json
+// (which never names a missing blob), with a warning naming it.
+func TestAddLayoutReferrersDamaged(t *testing.T) {
+	ctx := context.Background()
+	dir, res := variantsPair(t)
+	amd := res.Manifests[0]
+	gone := putReferrer(t, dir, amd, "application/vnd.example.gone", "gone")
+	tagIdx, _ := oci.ReferrersTagIndex(nil, []ocispec.Descriptor{gone.Descriptor})
+	b, tagDesc, err := oci.EncodeReferrersTagIndex(tagIdx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	putBlob(t, dir, ocispec.MediaTypeImageIndex, b)
+	if err := os.Remove(filepath.Join(dir, "blobs", "sha256", gone.Descriptor.Digest.Encoded())); err != nil {
+		t.Fatal(err)
+	}
+	var idx ocispec.Index
+	readJSONFile(t, filepath.Join(dir, "index.json"), &idx)
+	idx.Manifests = append(idx.Manifests, oci.ReferrersTagEntry(tagDesc, exporter.ReferrersTag(amd.Digest)))
+	b, _ = json.Marshal(idx)
+	if err := os.WriteFile(filepath.Join(dir, "index.json"), b, 0o644); err != nil {
+		t.Fatal(err)
+	}
+
+	sig := putReferrer(t, dir, amd, "application/vnd.example.sig", "sig")
+	var warned strings.Builder
+	if err := addLayoutReferrers(ctx, dir, []exporter.Referrer{sig}, &warned); err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(warned.String(), gone.Descriptor.Digest.String()) {
+		t.Errorf("warned %q, want the missing referrer %s named", warned.String(), gone.Descriptor.Digest)
+	}
+	if got, want := layoutTagIndex(t, dir, amd.Digest), []digest.Digest{gone.Descriptor.Digest, sig.Descriptor.Digest}; !slices.Equal(got, want) {
+		t.Errorf("tag index lists %v, want %v (another's entry kept)", got, want)
+	}
+	readJSONFile(t, filepath.Join(dir, "index.json"), &idx)
+	for _, e := range idx.Manifests {
+		if e.Digest == gone.Descriptor.Digest {
+			t.Errorf("index.json lists the missing referrer %s", e.Digest)
 		}
 	}
 }

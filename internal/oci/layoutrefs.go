@@ -28,6 +28,9 @@ import (
 func ReferrersTagIndex(old *ocispec.Index, refs []ocispec.Descriptor) (idx ocispec.Index, added bool) {
 	if old != nil {
 		idx = *old
+		// An index tagged sha256-<hex> names no subject and is no
+		// artifact: were it one, readers would take it for a referrer.
+		idx.Subject, idx.ArtifactType = nil, ""
 	}
 	idx.Versioned = specs.Versioned{SchemaVersion: 2}
 	// regctl sets the media type of the index it rewrites.

@@ -156,3 +156,19 @@ func TestIsReferrersTagEntry(t *testing.T) {
 		}
 	}
 }
+
+// TestReferrersTagIndexNoSubject: an old tag index that names a subject
+// or an artifactType (no referrers tag index does) loses them on rewrite,
+// so that no reader takes it for a referrer; its other fields stay.
+func TestReferrersTagIndexNoSubject(t *testing.T) {
+	subject := oci.DescriptorFor(ocispec.MediaTypeImageManifest, []byte("{}"))
+	old := &ocispec.Index{Subject: &subject, ArtifactType: "application/vnd.example", Annotations: map[string]string{"k": "v"}}
+	ref := oci.DescriptorFor(ocispec.MediaTypeImageManifest, []byte(`{"x":1}`))
+	idx, added := oci.ReferrersTagIndex(old, []ocispec.Descriptor{ref})
+	if !added || idx.Subject != nil || idx.ArtifactType != "" || idx.Annotations["k"] != "v" || len(idx.Manifests) != 1 {
+		t.Errorf("ReferrersTagIndex = %+v, %v; want the entry added, no subject or artifactType, annotations kept", idx, added)
+	}
+	if old.Subject == nil {
+		t.Errorf("the old index was changed")
+	}
+}
