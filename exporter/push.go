@@ -326,13 +326,11 @@ func (p *Push) parallel(ctx context.Context, descs []ocispec.Descriptor, f func(
 			continue
 		}
 		seen[d.Digest] = true
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
+		wg.Go(func() {
 			if err := f(ctx, d); err != nil {
 				cancel(err)
 			}
-		}()
+		})
 	}
 	wg.Wait()
 	if err := context.Cause(ctx); err != nil && ctx.Err() != nil {

@@ -196,8 +196,9 @@ func (p *Push) kick(subject digest.Digest, s *subjectIndex) {
 	s.queue = nil
 	ctx, cancel := roundContext(batch)
 	s.writing = cancel
-	p.rounds.Add(1)
-	go p.round(ctx, cancel, subject, batch)
+	// WaitGroup.Go: Done runs once round has returned, so nothing of the
+	// push is left running when Abort's Wait returns.
+	p.rounds.Go(func() { p.round(ctx, cancel, subject, batch) })
 }
 
 // kickAll runs kick for every subject. The caller holds p.mu.
@@ -214,7 +215,6 @@ func (p *Push) kickAll() {
 // it runs while any of them waits for it, and Abort ends it with
 // ErrPushClosed.
 func (p *Push) round(ctx context.Context, cancel context.CancelCauseFunc, subject digest.Digest, batch []*indexWait) {
-	defer p.rounds.Done()
 	entries := make([]ocispec.Descriptor, len(batch))
 	for i, w := range batch {
 		entries[i] = w.entry
@@ -319,11 +319,9 @@ func (p *Push) startVerify(ctx context.Context, subject digest.Digest, entries [
 	s.verify = v
 	vctx, cancel := context.WithCancel(context.WithoutCancel(ctx))
 	p.cancels = append(p.cancels, cancel)
-	p.verifying.Add(1)
-	go func() {
-		defer p.verifying.Done()
+	p.verifying.Go(func() {
 		defer cancel()
 		p.verify(vctx, subject, v)
-	}()
+	})
 	return nil
 }

@@ -797,23 +797,6 @@ func pushGoroutines() []string {
 	return out
 }
 
-// pushGoroutinesLeft is pushGoroutines once those that have signalled
-// their end (a WaitGroup's Done runs in a deferred call, before the
-// goroutine returns) have had time to return, as goleak retries: a
-// goroutine still working after Commit or Abort is listed, one on its way
-// out is not. Under the race detector on a busy machine that takes a
-// few scheduler rounds.
-func pushGoroutinesLeft() []string {
-	var g []string
-	for range 200 {
-		if g = pushGoroutines(); len(g) == 0 {
-			return nil
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
-	return g
-}
-
 // TestNoGoroutineAfterCommitOrAbort pushes to a registry without the
 // referrers API over HTTP: two referrers of each platform with AttachAll
 // (one round, one verification each), and one Attach cancelled on the
@@ -854,7 +837,7 @@ func TestNoGoroutineAfterCommitOrAbort(t *testing.T) {
 			} else {
 				p.Abort()
 			}
-			if g := pushGoroutinesLeft(); len(g) > 0 {
+			if g := pushGoroutines(); len(g) > 0 {
 				t.Errorf("%d goroutines of the push left after %s:\n%s", len(g), end, strings.Join(g, "\n\n"))
 			}
 		})
