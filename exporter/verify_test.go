@@ -145,7 +145,7 @@ func TestVerifyBeforeTag(t *testing.T) {
 					t.Errorf("Ready: %v; Commit: %v; want %q", err, cerr, tc.msg)
 				}
 				if n := sc.proxy.Injected(); n > len(sc.res.Manifests) {
-					t.Errorf("%d reads answered 429 after a Retry-After of a minute, want one per subject", n)
+					t.Errorf("%d faults injected, want one per subject: the verification goes on after the failure that should end it", n)
 				}
 			} else if !errors.Is(err, exporter.ErrReferrerLost) || !errors.Is(cerr, exporter.ErrReferrerLost) {
 				t.Errorf("Ready: %v; Commit: %v; want ErrReferrerLost", err, cerr)
