@@ -77,6 +77,23 @@ func putReferrer(t *testing.T, dir string, subject ocispec.Descriptor, at, body 
 	return exporter.Referrer{Subject: subject.Digest, Descriptor: d}
 }
 
+// putTagIndex writes the referrers tag index of subject listing refs, as
+// regctl writes it, and returns its index.json entry.
+func putTagIndex(t *testing.T, dir string, subject ocispec.Descriptor, refs ...exporter.Referrer) ocispec.Descriptor {
+	t.Helper()
+	var descs []ocispec.Descriptor
+	for _, r := range refs {
+		descs = append(descs, r.Descriptor)
+	}
+	idx, _ := oci.ReferrersTagIndex(nil, descs)
+	b, desc, err := oci.EncodeReferrersTagIndex(idx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	putBlob(t, dir, ocispec.MediaTypeImageIndex, b)
+	return oci.ReferrersTagEntry(desc, exporter.ReferrersTag(subject.Digest))
+}
+
 // TestReferrersTags: referrersTags gives each subject regctl's referrers
 // tag index, new ones listed after the entries, and one the layout has
 // (regctl's, with another's referrer and its own annotations) grows in
@@ -383,19 +400,7 @@ func TestAddLayoutReferrersBothForms(t *testing.T) {
 	orasRef := putReferrer(t, dir, amd, "application/vnd.example.oras", "oras")
 	armRef := putReferrer(t, dir, arm, "application/vnd.example.oras", "oras-arm")
 	regctlRef := putReferrer(t, dir, amd, "application/vnd.example.regctl", "regctl")
-	tagIdx, _ := oci.ReferrersTagIndex(nil, []ocispec.Descriptor{regctlRef.Descriptor})
-	b, tagDesc, err := oci.EncodeReferrersTagIndex(tagIdx)
-	if err != nil {
-		t.Fatal(err)
-	}
-	putBlob(t, dir, ocispec.MediaTypeImageIndex, b)
-	var idx ocispec.Index
-	readJSONFile(t, filepath.Join(dir, "index.json"), &idx)
-	idx.Manifests = append(idx.Manifests, orasRef.Descriptor, armRef.Descriptor, oci.ReferrersTagEntry(tagDesc, exporter.ReferrersTag(amd.Digest)))
-	b, _ = json.Marshal(idx)
-	if err := os.WriteFile(filepath.Join(dir, "index.json"), b, 0o644); err != nil {
-		t.Fatal(err)
-	}
+	listInLayout(t, dir, orasRef.Descriptor, armRef.Descriptor, putTagIndex(t, dir, amd, regctlRef))
 
 	sig := putReferrer(t, dir, amd, "application/vnd.example.sig", "sig")
 	if err := addLayoutReferrers(ctx, dir, []exporter.Referrer{sig}, io.Discard); err != nil {
@@ -409,6 +414,7 @@ func TestAddLayoutReferrersBothForms(t *testing.T) {
 	if got := layoutTagIndex(t, dir, arm.Digest); got != nil {
 		t.Errorf("referrers tag index of %s (not attached to) lists %v, want none", arm.Digest, got)
 	}
+	var idx ocispec.Index
 	readJSONFile(t, filepath.Join(dir, "index.json"), &idx)
 	var listed []digest.Digest
 	for _, e := range idx.Manifests {
@@ -436,20 +442,8 @@ func TestAddLayoutReferrersDamaged(t *testing.T) {
 	dir, res := variantsPair(t)
 	amd := res.Manifests[0]
 	gone := putReferrer(t, dir, amd, "application/vnd.example.gone", "gone")
-	tagIdx, _ := oci.ReferrersTagIndex(nil, []ocispec.Descriptor{gone.Descriptor})
-	b, tagDesc, err := oci.EncodeReferrersTagIndex(tagIdx)
-	if err != nil {
-		t.Fatal(err)
-	}
-	putBlob(t, dir, ocispec.MediaTypeImageIndex, b)
+	listInLayout(t, dir, putTagIndex(t, dir, amd, gone))
 	if err := os.Remove(filepath.Join(dir, "blobs", "sha256", gone.Descriptor.Digest.Encoded())); err != nil {
-		t.Fatal(err)
-	}
-	var idx ocispec.Index
-	readJSONFile(t, filepath.Join(dir, "index.json"), &idx)
-	idx.Manifests = append(idx.Manifests, oci.ReferrersTagEntry(tagDesc, exporter.ReferrersTag(amd.Digest)))
-	b, _ = json.Marshal(idx)
-	if err := os.WriteFile(filepath.Join(dir, "index.json"), b, 0o644); err != nil {
 		t.Fatal(err)
 	}
 
@@ -464,6 +458,7 @@ func TestAddLayoutReferrersDamaged(t *testing.T) {
 	if got, want := layoutTagIndex(t, dir, amd.Digest), []digest.Digest{gone.Descriptor.Digest, sig.Descriptor.Digest}; !slices.Equal(got, want) {
 		t.Errorf("tag index lists %v, want %v (another's entry kept)", got, want)
 	}
+	var idx ocispec.Index
 	readJSONFile(t, filepath.Join(dir, "index.json"), &idx)
 	for _, e := range idx.Manifests {
 		if e.Digest == gone.Descriptor.Digest {

@@ -48,12 +48,12 @@ func orasAttachLayout(t *testing.T, dir string, subject ocispec.Descriptor, arti
 	return m
 }
 
-// listInLayout appends d to the index.json of the layout dir.
-func listInLayout(t *testing.T, dir string, d ocispec.Descriptor) {
+// listInLayout appends entries to the index.json of the layout dir.
+func listInLayout(t *testing.T, dir string, entries ...ocispec.Descriptor) {
 	t.Helper()
 	var top ocispec.Index
 	readJSONFile(t, filepath.Join(dir, "index.json"), &top)
-	top.Manifests = append(top.Manifests, d)
+	top.Manifests = append(top.Manifests, entries...)
 	tb, _ := json.Marshal(top)
 	if err := os.WriteFile(filepath.Join(dir, "index.json"), tb, 0o644); err != nil {
 		t.Fatal(err)
