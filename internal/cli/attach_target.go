@@ -154,16 +154,22 @@ func addLayoutReferrers(ctx context.Context, dir string, refs []exporter.Referre
 			all = append(all, r)
 		}
 	}
+	var subjects []digest.Digest
 	for _, r := range refs {
-		for _, d := range listed[r.Subject] {
+		if !slices.Contains(subjects, r.Subject) {
+			subjects = append(subjects, r.Subject)
+		}
+	}
+	for _, s := range subjects {
+		for _, d := range listed[s] {
 			if has(d.Digest) {
 				continue
 			}
 			if _, err := referrerDescriptor(ctx, l, d); err != nil {
-				fmt.Fprintf(warn, "affix: warning: oci-layout:%s: referrer %s of %s cannot be read, left as it is: %v\n", dir, d.Digest, r.Subject, err)
+				fmt.Fprintf(warn, "affix: warning: referrer %s of %s cannot be read; left where it is listed (oras or regctl still lists it, the other does not): %v\n", d.Digest, s, err)
 				continue
 			}
-			all = append(all, exporter.Referrer{Subject: r.Subject, Descriptor: d})
+			all = append(all, exporter.Referrer{Subject: s, Descriptor: d})
 		}
 	}
 	slices.SortStableFunc(all, func(a, b exporter.Referrer) int {

@@ -66,7 +66,7 @@ func referrersTags(ctx context.Context, dir string, f oci.Fetcher, entries []oci
 		if i >= 0 {
 			e := out.entries[i]
 			if !oci.IsIndex(e.MediaType) {
-				fmt.Fprintf(warn, "affix: warning: oci-layout:%s: index.json tags %s %s as %s, not as the referrers index of %s: left as it is, regctl will not list the new referrers\n", dir, e.Digest, tag, e.MediaType, s)
+				fmt.Fprintf(warn, "affix: warning: oci-layout:%s: index.json tags %s %s as %s, not as the referrers index of %s: left as it is, regctl will not list the new referrers\n", dir, e.Digest, tag, printable(e.MediaType), s)
 				continue
 			}
 			old = &ocispec.Index{}

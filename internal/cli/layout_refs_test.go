@@ -208,6 +208,17 @@ func TestReferrersTags(t *testing.T) {
 			warning: "not as the referrers index of",
 		},
 		{
+			name: "the tag names something with control characters for a type",
+			prepare: func(t *testing.T, c layoutCase) ([]ocispec.Descriptor, []exporter.Referrer) {
+				e := c.amd
+				e.MediaType = "evil\x1b]0;pwned\x07\x1b[2J"
+				e.Annotations = map[string]string{ocispec.AnnotationRefName: exporter.ReferrersTag(c.amd.Digest)}
+				return append(slices.Clone(c.entries), e), []exporter.Referrer{c.sbomAMD}
+			},
+			want:    func(c layoutCase) map[string][]digest.Digest { return nil },
+			warning: "not as the referrers index of",
+		},
+		{
 			name: "the tag index cannot be read",
 			prepare: func(t *testing.T, c layoutCase) ([]ocispec.Descriptor, []exporter.Referrer) {
 				e := tagIndex(t, c, c.amd, c.sig)
@@ -239,8 +250,8 @@ func TestReferrersTags(t *testing.T) {
 			defer l.Close()
 			var warned strings.Builder
 			got, err := referrersTags(ctx, c.dir, l, entries, refs, &warned)
-			if w := warned.String(); tc.warning == "" && w != "" || !strings.Contains(w, tc.warning) {
-				t.Errorf("warned %q, want %q", w, tc.warning)
+			if w := warned.String(); tc.warning == "" && w != "" || !strings.Contains(w, tc.warning) || strings.ContainsAny(w, "\x1b\x07") {
+				t.Errorf("warned %q, want %q, printable", w, tc.warning)
 			}
 			if tc.err != "" {
 				if err == nil || !strings.Contains(err.Error(), tc.err) {
@@ -447,15 +458,17 @@ func TestAddLayoutReferrersDamaged(t *testing.T) {
 		t.Fatal(err)
 	}
 
+	// Two referrers of the subject: one warning.
 	sig := putReferrer(t, dir, amd, "application/vnd.example.sig", "sig")
+	vex := putReferrer(t, dir, amd, "application/vnd.example.vex", "vex")
 	var warned strings.Builder
-	if err := addLayoutReferrers(ctx, dir, []exporter.Referrer{sig}, &warned); err != nil {
+	if err := addLayoutReferrers(ctx, dir, []exporter.Referrer{sig, vex}, &warned); err != nil {
 		t.Fatal(err)
 	}
-	if !strings.Contains(warned.String(), gone.Descriptor.Digest.String()) {
-		t.Errorf("warned %q, want the missing referrer %s named", warned.String(), gone.Descriptor.Digest)
+	if n := strings.Count(warned.String(), gone.Descriptor.Digest.String()+" of"); n != 1 {
+		t.Errorf("warned %q, want the missing referrer %s named once", warned.String(), gone.Descriptor.Digest)
 	}
-	if got, want := layoutTagIndex(t, dir, amd.Digest), []digest.Digest{gone.Descriptor.Digest, sig.Descriptor.Digest}; !slices.Equal(got, want) {
+	if got, want := layoutTagIndex(t, dir, amd.Digest), []digest.Digest{gone.Descriptor.Digest, sig.Descriptor.Digest, vex.Descriptor.Digest}; !slices.Equal(got, want) {
 		t.Errorf("tag index lists %v, want %v (another's entry kept)", got, want)
 	}
 	var idx ocispec.Index

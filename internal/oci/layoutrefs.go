@@ -15,13 +15,16 @@ import (
 // the referrers tag schema, an index.json entry tagged sha256-<hex> (the
 // subject's digest) naming an image index whose manifests are the
 // referrers' descriptors. The functions here build the second form the
-// way regctl v0.11 writes it, byte for byte.
+// way regctl v0.11 writes it, byte for byte (but for a subject or
+// artifactType another tool gave an old index, which they drop).
 
 // ReferrersTagIndex returns the referrers tag schema index listing the
 // manifests of old (nil when the layout has none yet) and then each of
 // refs it lacks (compared by digest), in their order; added reports
 // whether it lists any new one. Everything else old holds (annotations,
-// other entries, whoever wrote them) is kept; a new index is an image
+// other entries, whoever wrote them) is kept, but a subject or an
+// artifactType, which no referrers tag index has (readers would take it
+// for a referrer); a new index is an image
 // index with schemaVersion and mediaType and nothing else, as regctl
 // makes it. refs are the referrers as the referrers API describes them
 // (see ReferrerDescriptor).
