@@ -389,6 +389,9 @@ func checkLayout(t *testing.T, ctx context.Context, src Source, sel string) {
 		if !slices.ContainsFunc(roots, func(r ocispec.Descriptor) bool { return reflect.DeepEqual(r, d) }) {
 			t.Errorf("ClassifyRoots returned image %v, not a root", d)
 		}
+		if IsReferrersTagEntry(d) {
+			t.Errorf("ClassifyRoots returned the referrers tag index %v as an image", d)
+		}
 	}
 	for subject, rs := range refs {
 		if subject == "" {
