@@ -43,14 +43,17 @@ func newPushCmd(g *globalOptions) *cobra.Command {
 		Short: "Push an OCI layout to a registry with one SBOM referrer per platform manifest, in one push",
 		Long: `Push the image of an OCI layout (SOURCE: oci-layout:DIR or oci-archive:FILE,
 with :TAG or @DIGEST to name one image of a layout that holds several)
-to REF (HOST/REPOSITORY:TAG), generating an SBOM for every platform image
-and attaching it as an OCI referrer (subject = the platform manifest).
+to REF (HOST/REPOSITORY:TAG, or :TAG1,TAG2,... for several tags, as oras
+cp takes them), generating an SBOM for every platform image and attaching
+it as an OCI referrer (subject = the platform manifest).
 
 Order: blobs (skipping those the registry has), platform manifests, SBOM
 blobs and manifests (and the referrers tag where the registry has no
 referrers API), the index by tag last. Uploads overlap SBOM generation.
 If a step fails the tag stays where it was; a rerun completes the push, and
-a rerun of a completed push changes nothing.
+a rerun of a completed push changes nothing. Several tags are written one
+after the other, after everything else; should one fail, the error names
+the tags that moved.
 
 A layout written by affix build --output holds the SBOM manifests beside
 the image (index.json lists them): push selects the image as the root and
@@ -60,6 +63,7 @@ pushes those SBOMs as they are, without scanning again, unless --name or
 Credentials come from the Docker config (docker login, credential helpers).
 Registries are reached over HTTPS unless named with --insecure-registry.`,
 		Example: `  affix push oci-layout:./out registry.example.com/app:1.0
+  affix push oci-archive:app.tar registry.example.com/app:1.0.3,1.0,latest
   affix push --sbom-format spdx-json --sbom-format cyclonedx-json --insecure-registry localhost:5000 out.tar localhost:5000/app:dev`,
 		Args: func(_ *cobra.Command, args []string) error {
 			if len(args) != 2 {
@@ -96,6 +100,10 @@ func runPush(cmd *cobra.Command, g *globalOptions, source, refStr string, o push
 
 func push(cmd *cobra.Command, g *globalOptions, source, refStr string, o pushOptions) error {
 	ctx := cmd.Context()
+	refStr, moreTags, err := splitTagList(refStr)
+	if err != nil {
+		return err
+	}
 	ref, err := parseRef(refStr)
 	if err != nil {
 		return err
@@ -188,12 +196,22 @@ func push(cmd *cobra.Command, g *globalOptions, source, refStr string, o pushOpt
 	if err != nil {
 		return fmt.Errorf("push to %s: %w", tgt.Name(), err)
 	}
+	tags := []string{ref.Reference}
+	for _, t := range moreTags {
+		if err := p.Tag(ctx, t); err != nil {
+			return fmt.Errorf("push to %s: tag %s: %w (tags moved: %s)", tgt.Name(), t, err, strings.Join(tags, ", "))
+		}
+		tags = append(tags, t)
+	}
 	if b := res.Blobs; mountFrom != "" && b.Mounted == 0 && b.NotMounted > 0 {
 		fmt.Fprintf(cmd.ErrOrStderr(), "affix: warning: --mount-from %s: no blob could be mounted, %d uploaded instead (is %s a repository of %s that the credentials can read?)\n",
 			o.mountFrom, b.NotMounted, mountFrom, ref.Registry)
 	}
 	meta := newMetadata(res, refName(ref, ref.Reference), platforms, attached, counter)
 	meta.LayoutReferrers = extra
+	if len(tags) > 1 {
+		meta.Tags = tags
+	}
 	printPush(cmd.OutOrStdout(), meta, res)
 	if o.metadataFile != "" {
 		return writeJSON(o.metadataFile, meta)
@@ -247,6 +265,30 @@ func (s *sbomPusher) attach(ctx context.Context, img oci.Image) error {
 		return err
 	}
 	return attachTogether(ctx, s.p, img, append(reused, refs...), s.attached)
+}
+
+// splitTagList splits the tag list off REF as oras cp takes it,
+// [HOST/]REPOSITORY:TAG1,TAG2,...: REF with its first tag, and the other
+// tags, each valid and named once. A REF without a comma in its tag is
+// returned as it is.
+func splitTagList(s string) (string, []string, error) {
+	slash := strings.LastIndex(s, "/")
+	name, list, ok := strings.Cut(s[slash+1:], ":")
+	if !ok || !strings.Contains(list, ",") || strings.Contains(list, "@") {
+		return s, nil, nil
+	}
+	tags := strings.Split(list, ",")
+	var more []string
+	for _, t := range tags {
+		r := registry.Reference{Registry: "localhost", Repository: "r", Reference: t}
+		if err := r.ValidateReferenceAsTag(); err != nil {
+			return "", nil, usageError(fmt.Errorf("REF %q: tag %q: want [a-zA-Z0-9_][a-zA-Z0-9._-]{0,127}", s, t))
+		}
+		if t != tags[0] && !slices.Contains(more, t) {
+			more = append(more, t)
+		}
+	}
+	return s[:slash+1] + name + ":" + tags[0], more, nil
 }
 
 // mountRepository returns the repository --mount-from names, from: a
@@ -449,8 +491,10 @@ type pushMetadata struct {
 	// SourceIndex is the source root's digest when it differs (stripped
 	// attestations).
 	SourceIndex digest.Digest `json:"sourceIndex,omitempty"`
-	// Tag is REF as written.
+	// Tag is REF as written (with its first tag).
 	Tag string `json:"tag,omitempty"`
+	// Tags are the tags written, in order, when REF names several.
+	Tags []string `json:"tags,omitempty"`
 	// Platforms are the platform manifests and their referrers.
 	Platforms []platformMeta `json:"platforms"`
 	// LayoutReferrers are the referrers the source layout held for the
@@ -593,6 +637,9 @@ func newMetadata(res *exporter.Result, tag string, platforms []oci.Image, attach
 func printPush(w io.Writer, m *pushMetadata, res *exporter.Result) {
 	if m.Index != nil {
 		fmt.Fprintf(w, "pushed %s@%s\n", m.Tag, m.Index.Digest)
+		if len(m.Tags) > 1 {
+			fmt.Fprintf(w, "  also tagged %s\n", strings.Join(m.Tags[1:], ", "))
+		}
 		if m.SourceIndex != "" {
 			fmt.Fprintf(w, "  %d attestation manifests stripped: new index digest (source index %s)\n", len(m.StrippedAttestations), m.SourceIndex)
 		}
