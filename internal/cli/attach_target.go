@@ -5,6 +5,7 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"maps"
 	"os"
 	"path/filepath"
 	"slices"
@@ -45,7 +46,9 @@ func (o *attachOptions) openAttachTarget(ctx context.Context, g *globalOptions, 
 		if err != nil {
 			return nil, usageError(err)
 		}
-		if src.Scheme != oci.SchemeLayout {
+		if fi, err := os.Stat(src.Path); src.Scheme != oci.SchemeLayout || err == nil && fi.Mode().IsRegular() {
+			// oci-layout: naming a tar gets the same answer as
+			// oci-archive:, not a hint to use oci-archive:.
 			return nil, usageError(fmt.Errorf("%s: a layout tar cannot take referrers in place; attach to a layout directory (oci-layout:DIR)", s))
 		}
 		l, err := oci.Open(ctx, src)
@@ -137,11 +140,12 @@ func addLayoutReferrers(ctx context.Context, dir string, refs []exporter.Referre
 	}
 	defer l.Close()
 	idx := l.Index()
-	// Every referrer of this attach, and the others the layout has of its
-	// subjects in either form (oras attach --oci-layout's index.json
-	// entries, regctl artifact put's tag indexes, an older affix's): after
-	// an attach both forms list them all, so that oras and regctl see the
-	// same referrers of those subjects. One of the others whose manifest
+	// Every referrer of this attach, and every other referrer the layout
+	// has, in either form (oras attach --oci-layout's index.json entries,
+	// regctl artifact put's tag indexes, an older affix's): after an
+	// attach both forms list them all, so that oras and regctl see the
+	// same referrers of every manifest (and regctl image copy --referrers
+	// carries what oras attach added). One of the others whose manifest
 	// cannot be read stays as it is, with a warning: another tool's damage
 	// does not fail the attach, and index.json never lists a missing blob.
 	_, listed, _ := oci.ClassifyRoots(ctx, l, idx.Manifests)
@@ -158,6 +162,11 @@ func addLayoutReferrers(ctx context.Context, dir string, refs []exporter.Referre
 	for _, r := range refs {
 		if !slices.Contains(subjects, r.Subject) {
 			subjects = append(subjects, r.Subject)
+		}
+	}
+	for _, s := range slices.Sorted(maps.Keys(listed)) {
+		if !slices.Contains(subjects, s) {
+			subjects = append(subjects, s)
 		}
 	}
 	for _, s := range subjects {

@@ -152,7 +152,9 @@ func TestAttachLayout(t *testing.T) {
 
 	// A tar cannot take referrers.
 	tarPath := layoutTarFile(t, dir)
-	if _, errs, code := affix(t, "attach", oci.SchemeArchive+":"+tarPath); code != 2 || !strings.Contains(errs, "oci-layout:DIR") {
-		t.Errorf("attach to a tar: exit %d, stderr %q", code, errs)
+	for _, scheme := range []string{oci.SchemeArchive, oci.SchemeLayout} {
+		if _, errs, code := affix(t, "attach", scheme+":"+tarPath); code != 2 || !strings.Contains(errs, "a layout tar cannot take referrers in place") {
+			t.Errorf("attach to a tar named %s: exit %d, stderr %q", scheme, code, errs)
+		}
 	}
 }
