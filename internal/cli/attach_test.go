@@ -166,7 +166,7 @@ func TestBadInput(t *testing.T) {
 		tagHost  string // registry whose app:v1 must not exist afterwards
 	}{
 		{"invalid reference", "", []string{"push", "oci-layout:" + dir, "not a ref"}, 2, "want [HOST/]REPOSITORY", ""},
-		{"digest as push target", "", []string{"push", "oci-layout:" + dir, plain.Host + "/app@sha256:" + strings.Repeat("0", 64)}, 2, "needs a tag", ""},
+		{"digest as push target", "", []string{"push", "oci-layout:" + dir, plain.Host + "/app@sha256:" + strings.Repeat("0", 64)}, 2, "push writes a tag", ""},
 		{"layout as convert reference", "", []string{"convert", "oci-layout:" + dir}, 2, "not a local layout", ""},
 		{"missing source", "", []string{"push", "--insecure-registry", plain.Host, "oci-layout:" + filepath.Join(dir, "nope"), plain.Host + "/app:v1"}, 1, "no such file", plain.Host},
 		{"unreachable registry", "", []string{"push", "--insecure-registry", unreachable, "--no-sbom", "oci-layout:" + dir, unreachable + "/app:v1"}, 1, "connection refused", ""},

@@ -112,7 +112,7 @@ func push(cmd *cobra.Command, g *globalOptions, source, refStr string, o pushOpt
 		ref.Reference = "latest"
 	}
 	if _, err := digest.Parse(ref.Reference); err == nil {
-		return usageError(fmt.Errorf("REF %q: push needs a tag, not a digest", refStr))
+		return usageError(fmt.Errorf("REF %q: push writes a tag: name HOST/REPOSITORY:TAG, without @DIGEST", refStr))
 	}
 	mountFrom, err := mountRepository(o.mountFrom, ref)
 	if err != nil {
@@ -203,15 +203,17 @@ func push(cmd *cobra.Command, g *globalOptions, source, refStr string, o pushOpt
 		}
 		tags = append(tags, t)
 	}
+	names := make([]string, len(tags))
+	for i, t := range tags {
+		names[i] = refName(ref, t)
+	}
 	if b := res.Blobs; mountFrom != "" && b.Mounted == 0 && b.NotMounted > 0 {
 		fmt.Fprintf(cmd.ErrOrStderr(), "affix: warning: --mount-from %s: no blob could be mounted, %d uploaded instead (is %s a repository of %s that the credentials can read?)\n",
 			o.mountFrom, b.NotMounted, mountFrom, ref.Registry)
 	}
 	meta := newMetadata(res, refName(ref, ref.Reference), platforms, attached, counter)
 	meta.LayoutReferrers = extra
-	if len(tags) > 1 {
-		meta.Tags = tags
-	}
+	meta.Tags = names
 	printPush(cmd.OutOrStdout(), meta, res)
 	if o.metadataFile != "" {
 		return writeJSON(o.metadataFile, meta)
@@ -274,8 +276,11 @@ func (s *sbomPusher) attach(ctx context.Context, img oci.Image) error {
 func splitTagList(s string) (string, []string, error) {
 	slash := strings.LastIndex(s, "/")
 	name, list, ok := strings.Cut(s[slash+1:], ":")
-	if !ok || !strings.Contains(list, ",") || strings.Contains(list, "@") {
+	if !ok || !strings.Contains(list, ",") {
 		return s, nil, nil
+	}
+	if strings.Contains(list, "@") {
+		return "", nil, usageError(fmt.Errorf("REF %q: a tag list takes no @DIGEST", s))
 	}
 	tags := strings.Split(list, ",")
 	var more []string
@@ -493,7 +498,8 @@ type pushMetadata struct {
 	SourceIndex digest.Digest `json:"sourceIndex,omitempty"`
 	// Tag is REF as written (with its first tag).
 	Tag string `json:"tag,omitempty"`
-	// Tags are the tags written, in order, when REF names several.
+	// Tags are the references written (push), in order: REF, then one
+	// per other tag of its tag list; as affix build's tags.
 	Tags []string `json:"tags,omitempty"`
 	// Platforms are the platform manifests and their referrers.
 	Platforms []platformMeta `json:"platforms"`

@@ -28,6 +28,7 @@ func TestSplitTagList(t *testing.T) {
 		{in: "localhost:5000/app:v1,", err: `tag ""`},
 		{in: "localhost:5000/app:v1,-bad", err: `tag "-bad"`},
 		{in: "localhost:5000/app:v1,a b", err: `tag "a b"`},
+		{in: "localhost:5000/app:v1,latest@sha256:" + strings.Repeat("a", 64), err: "takes no @DIGEST"},
 	} {
 		t.Run(tc.in, func(t *testing.T) {
 			ref, more, err := splitTagList(tc.in)
@@ -60,11 +61,11 @@ func TestPushTagList(t *testing.T) {
 	if code != 0 {
 		t.Fatalf("push: %d\n%s%s", code, out, errs)
 	}
-	if !strings.Contains(out, "also tagged 1.2, latest") {
+	if !strings.Contains(out, "also tagged "+reg.Host+"/app:1.2, "+reg.Host+"/app:latest") {
 		t.Errorf("summary does not name the other tags:\n%s", out)
 	}
 	meta := readMeta(t, metaPath)
-	if !slices.Equal(meta.Tags, []string{"1.2.3", "1.2", "latest"}) || meta.Tag != reg.Host+"/app:1.2.3" {
+	if !slices.Equal(meta.Tags, []string{reg.Host + "/app:1.2.3", reg.Host + "/app:1.2", reg.Host + "/app:latest"}) || meta.Tag != reg.Host+"/app:1.2.3" {
 		t.Errorf("metadata tag %q, tags %q", meta.Tag, meta.Tags)
 	}
 	repo := &remote.Repository{Reference: registry.Reference{Registry: reg.Host, Repository: "app"}, PlainHTTP: true}
