@@ -316,12 +316,74 @@ func (pl *Plan) Warnings() []string { return slices.Clone(pl.p.warnings) }
 
 // newPlan validates opts and resolves what it names (directories, files,
 // addresses). It reads the file system and the environment but starts
-// nothing.
+// nothing. The steps run in a fixed order: the first bad option is the
+// error, and later steps use what earlier ones resolved (the epoch may
+// name a context, the groups need the platforms).
 func newPlan(opts Options) (*plan, error) {
 	lookup := opts.LookupEnv
 	if lookup == nil {
 		lookup = os.LookupEnv
 	}
+	p := newPlanDefaults(opts)
+	if err := p.setDirs(opts.ContextDir, opts.Dockerfile); err != nil {
+		return nil, err
+	}
+	if err := p.loadDockerConfig(lookup); err != nil {
+		return nil, err
+	}
+	if err := p.setSolveAttrs(opts); err != nil {
+		return nil, err
+	}
+	args, err := parseBuildArgs(opts.BuildArgs, lookup)
+	if err != nil {
+		return nil, err
+	}
+	if err := p.setCaches(opts.CacheFrom, opts.CacheTo, opts.InsecureRegistry); err != nil {
+		return nil, err
+	}
+	if err := p.setSandbox(opts); err != nil {
+		return nil, err
+	}
+	if err := p.setProvenance(opts.Provenance); err != nil {
+		return nil, err
+	}
+	if err := p.addContexts(opts.BuildContexts); err != nil {
+		return nil, err
+	}
+	// After the contexts: SOURCE_DATE_EPOCH may name one.
+	if err := p.setEpoch(opts.SourceDateEpoch, args, lookup); err != nil {
+		return nil, err
+	}
+	if err := p.setExportAttrs(opts.ExportAttrs); err != nil {
+		return nil, err
+	}
+	if err := p.setArgsAndLabels(args, opts.Labels); err != nil {
+		return nil, err
+	}
+	if err := p.setSecretsAndSSH(opts.Secrets, opts.SSH, lookup); err != nil {
+		return nil, err
+	}
+	if err := p.setNames(opts.Tags); err != nil {
+		return nil, err
+	}
+	if p.platforms, err = parsePlatforms(opts.Platforms); err != nil {
+		return nil, err
+	}
+	if err := p.setGroups(defaultBuilderOf(opts.Builder, lookup), opts.Nodes, opts.TLS); err != nil {
+		return nil, err
+	}
+	p.warnings = p.tlsWarnings(opts.TLS)
+	if err := p.addAnnotations(opts.Annotations); err != nil {
+		return nil, err
+	}
+	return p, nil
+}
+
+// newPlanDefaults returns the plan before any option is parsed: the
+// attributes every build sets (a multi-platform OCI layout directory),
+// empty maps to fill, the output directory and the connect timeout
+// (DefaultConnectTimeout when opts.ConnectTimeout is not positive).
+func newPlanDefaults(opts Options) *plan {
 	p := &plan{
 		attrs:       map[string]string{"multi-platform": "true"},
 		exportAttrs: map[string]string{"tar": "false", "oci-mediatypes": "true"},
@@ -333,34 +395,44 @@ func newPlan(opts Options) (*plan, error) {
 	if p.timeout <= 0 {
 		p.timeout = DefaultConnectTimeout
 	}
-	if err := p.setDirs(opts.ContextDir, opts.Dockerfile); err != nil {
-		return nil, err
-	}
-	// A broken config.json is an error, not a build that pulls without
-	// the credentials it names.
+	return p
+}
+
+// loadDockerConfig reads the Docker config.json ($DOCKER_CONFIG, read
+// through lookup, else the default directory) whose credentials buildkitd
+// asks for. A broken config.json is an error, not a build that pulls
+// without the credentials it names.
+func (p *plan) loadDockerConfig(lookup func(string) (string, bool)) error {
 	cfgDir, ok := lookup(config.EnvOverrideConfigDir)
 	if !ok || cfgDir == "" {
 		cfgDir = config.Dir()
 	}
 	cfg, err := config.Load(cfgDir)
 	if err != nil {
-		return nil, fmt.Errorf("reading Docker credentials in %s: %w", cfgDir, err)
+		return fmt.Errorf("reading Docker credentials in %s: %w", cfgDir, err)
 	}
 	if !cfg.ContainsAuth() {
 		// As the docker CLI: an installed credential helper is the store.
 		cfg.CredentialsStore = credentials.DetectDefaultStore(cfg.CredentialsStore)
 	}
 	p.dockerConfig = cfg
+	return nil
+}
+
+// setSolveAttrs sets the frontend attributes that choose what is built
+// and what is reused: the target stage, the cache filters, pulling and
+// the cgroup parent.
+func (p *plan) setSolveAttrs(opts Options) error {
 	if opts.Target != "" {
 		// As --no-cache-filter: a stage the Dockerfile does not have fails
 		// here, before a builder is contacted.
 		if err := p.checkStage(opts.Target); err != nil {
-			return nil, fmt.Errorf("target %q: %w", opts.Target, err)
+			return fmt.Errorf("target %q: %w", opts.Target, err)
 		}
 		p.attrs["target"] = opts.Target
 	}
 	if err := p.setNoCache(opts.NoCache, opts.NoCacheFilter); err != nil {
-		return nil, err
+		return err
 	}
 	if opts.Pull {
 		p.attrs["image-resolve-mode"] = "pull"
@@ -368,64 +440,80 @@ func newPlan(opts Options) (*plan, error) {
 	if opts.CgroupParent != "" {
 		p.attrs["cgroup-parent"] = opts.CgroupParent
 	}
-	args, err := parseBuildArgs(opts.BuildArgs, lookup)
-	if err != nil {
-		return nil, err
+	return nil
+}
+
+// setCaches parses the caches to import (from) and export (to).
+func (p *plan) setCaches(from, to []string, insecure func(host string) bool) error {
+	var err error
+	if p.cacheImports, err = parseCache(false, from, insecure); err != nil {
+		return err
 	}
-	if p.cacheImports, err = parseCache(false, opts.CacheFrom, opts.InsecureRegistry); err != nil {
-		return nil, err
+	if p.cacheExports, err = parseCache(true, to, insecure); err != nil {
+		return err
 	}
-	if p.cacheExports, err = parseCache(true, opts.CacheTo, opts.InsecureRegistry); err != nil {
-		return nil, err
-	}
-	if err := p.setSandbox(opts); err != nil {
-		return nil, err
-	}
-	if err := p.setProvenance(opts.Provenance); err != nil {
-		return nil, err
-	}
-	for _, c := range opts.BuildContexts {
+	return nil
+}
+
+// addContexts adds the named build contexts, in order.
+func (p *plan) addContexts(contexts []string) error {
+	for _, c := range contexts {
 		if err := p.addContext(c); err != nil {
-			return nil, err
+			return err
 		}
 	}
-	// After the contexts: SOURCE_DATE_EPOCH may name one.
-	if err := p.setEpoch(opts.SourceDateEpoch, args, lookup); err != nil {
-		return nil, err
-	}
-	if err := p.setExportAttrs(opts.ExportAttrs); err != nil {
-		return nil, err
-	}
+	return nil
+}
+
+// setArgsAndLabels sets the parsed build arguments and parses labels into
+// frontend attributes.
+func (p *plan) setArgsAndLabels(args map[string]string, labels []string) error {
 	for k, v := range args {
 		p.attrs["build-arg:"+k] = v
 	}
-	labels, err := parseLabels(opts.Labels)
+	parsed, err := parseLabels(labels)
 	if err != nil {
-		return nil, err
+		return err
 	}
-	for k, v := range labels {
+	for k, v := range parsed {
 		p.attrs["label:"+k] = v
 	}
-	for _, s := range opts.Secrets {
+	return nil
+}
+
+// setSecretsAndSSH parses the secrets (env secrets read through lookup)
+// and the SSH agents to forward.
+func (p *plan) setSecretsAndSSH(secrets, ssh []string, lookup func(string) (string, bool)) error {
+	for _, s := range secrets {
 		src, err := parseSecret(s, lookup)
 		if err != nil {
-			return nil, err
+			return err
 		}
 		p.secrets = append(p.secrets, src)
 	}
-	if p.ssh, err = parseSSH(opts.SSH); err != nil {
-		return nil, err
-	}
-	if p.names, err = normalizeTags(opts.Tags); err != nil {
-		return nil, err
+	var err error
+	p.ssh, err = parseSSH(ssh)
+	return err
+}
+
+// setNames normalizes the tags the layout's index.json names the image
+// with, and passes them to the exporter.
+func (p *plan) setNames(tags []string) error {
+	var err error
+	if p.names, err = normalizeTags(tags); err != nil {
+		return err
 	}
 	if len(p.names) > 0 {
 		p.exportAttrs["name"] = strings.Join(p.names, ",")
 	}
-	if p.platforms, err = parsePlatforms(opts.Platforms); err != nil {
-		return nil, err
-	}
-	def := defaultBuilder{addr: opts.Builder, set: opts.Builder != ""}
+	return nil
+}
+
+// defaultBuilderOf returns the builder of the platforms no node is given
+// for: builder, else $BUILDKIT_HOST (read through lookup), else
+// DefaultAddress (with set false: it builds nothing when nodes are given).
+func defaultBuilderOf(builder string, lookup func(string) (string, bool)) defaultBuilder {
+	def := defaultBuilder{addr: builder, set: builder != ""}
 	if !def.set {
 		if v, _ := lookup("BUILDKIT_HOST"); v != "" {
 			def = defaultBuilder{addr: v, set: true, env: true}
@@ -434,18 +522,22 @@ func newPlan(opts Options) (*plan, error) {
 	if def.addr == "" {
 		def.addr = DefaultAddress
 	}
-	if err := p.setGroups(def, opts.Nodes, opts.TLS); err != nil {
-		return nil, err
-	}
-	p.warnings = p.tlsWarnings(opts.TLS)
-	for _, a := range opts.Annotations {
-		if err := p.addAnnotation(a); err != nil {
-			return nil, err
-		}
-	}
-	return p, nil
+	return def
 }
 
+// addAnnotations adds the OCI annotations, in order.
+func (p *plan) addAnnotations(annotations []string) error {
+	for _, a := range annotations {
+		if err := p.addAnnotation(a); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// setDirs checks the context directory and the Dockerfile (not stdin, the
+// context a local directory, the Dockerfile a regular file) and sets their
+// absolute paths, their local mounts and the filename attribute.
 func (p *plan) setDirs(contextDir, dockerfile string) error {
 	if contextDir == "" {
 		contextDir = "."
