@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"path/filepath"
 	"slices"
 	"strings"
 
@@ -28,6 +29,7 @@ type getOptions struct {
 	format   string
 	output   string
 	verify   bool
+	all      bool
 }
 
 func newGetCmd(g *globalOptions) *cobra.Command {
@@ -47,6 +49,13 @@ entry), is skipped with a note on stderr naming its digest and why, and the
 next newest is taken. When none fits, the error lists each. Without an SBOM referrer, an SPDX in-toto referrer (--sbom-format
 spdx-intoto, affix convert --keep-intoto), else a BuildKit in-index SPDX
 attestation is used (the statement's predicate is printed).
+
+--all-platforms -o DIR writes the SBOM of every platform image (BuildKit
+attestation manifests aside) to DIR/<os>-<arch>[-<variant>]<ext>, named as
+affix sbom names them (.spdx.json, .cdx.json), and a line per file to
+stderr. Files are written only once every platform's SBOM was found (and,
+with --verify, verified): a platform without one is an error naming it, and
+nothing is written.
 
 REF may be a local OCI layout instead, oci-layout:PATH[:TAG][@DIGEST] or
 oci-archive:PATH for a tar, as affix build --output writes it: the
@@ -80,7 +89,8 @@ is a consistency check (a stale, misplaced or mixed-up SBOM), not an
 authenticity check: nothing in it is signed; verify signatures for that.`,
 		Example: `  affix get --platform linux/arm64 registry.example.com/app:1.0
   affix get --verify --platform linux/amd64 --format cyclonedx-json -o app.cdx.json registry.example.com/app:1.0
-  affix get --platform linux/amd64 oci-archive:app.tar`,
+  affix get --platform linux/amd64 oci-archive:app.tar
+  affix get --all-platforms --verify -o sboms/ registry.example.com/app:1.0`,
 		Args: func(_ *cobra.Command, args []string) error {
 			if len(args) != 1 {
 				return usageError(fmt.Errorf("want one REF or layout, got %d arguments", len(args)))
@@ -93,7 +103,8 @@ authenticity check: nothing in it is signed; verify signatures for that.`,
 	o.registryOptions.addFlags(f)
 	f.StringVar(&o.platform, "platform", "", "platform of a multi-platform image, os/arch[/variant]")
 	f.StringVar(&o.format, "format", "spdx-json", "SBOM format: spdx-json or cyclonedx-json")
-	f.StringVarP(&o.output, "output", "o", "", "write to FILE instead of stdout")
+	f.BoolVar(&o.all, "all-platforms", false, "get the SBOM of every platform image, one file each in -o DIR")
+	f.StringVarP(&o.output, "output", "o", "", "write to FILE instead of stdout (a directory with --all-platforms)")
 	f.BoolVar(&o.verify, "verify", false, "fail unless the SBOM describes the platform manifest it is attached to (see the command help)")
 	return cmd
 }
@@ -114,6 +125,12 @@ func get(cmd *cobra.Command, g *globalOptions, refStr string, o getOptions) erro
 	if err := checkPlatformFlag(o.platform); err != nil {
 		return err
 	}
+	if o.all && o.platform != "" {
+		return usageError(errors.New("use one of --platform and --all-platforms"))
+	}
+	if o.all && o.output == "" {
+		return usageError(errors.New("--all-platforms writes one file per platform: name a directory with -o DIR"))
+	}
 	tgt, err := o.openStore(ctx, g, refStr, cmd.ErrOrStderr())
 	if err != nil {
 		return err
@@ -127,35 +144,69 @@ func get(cmd *cobra.Command, g *globalOptions, refStr string, o getOptions) erro
 	if err != nil {
 		return fmt.Errorf("%s: %w", refStr, err)
 	}
-	picked, err := oci.Select(images, oci.Selector{Platform: o.platform})
+	picked, err := oci.Select(images, oci.Selector{Platform: o.platform, All: o.all})
 	if err != nil {
-		if o.platform == "" && errors.Is(err, oci.ErrAmbiguous) {
-			return fmt.Errorf("%s: %w; name one with --platform", refStr, err)
+		if o.platform == "" && !o.all && errors.Is(err, oci.ErrAmbiguous) {
+			return fmt.Errorf("%s: %w; name one with --platform, or get them all with --all-platforms -o DIR", refStr, err)
 		}
 		return fmt.Errorf("%s: %w", refStr, err)
 	}
-	img := picked[0]
-	refs, _, err := tgt.Referrers(ctx, img.Descriptor.Digest)
-	if err != nil {
+	srcs := make([]*sbomSource, len(picked))
+	for i, img := range picked {
+		if srcs[i], err = platformSBOM(cmd, tgt, refStr, images, img, format, o.verify); err != nil {
+			return err
+		}
+	}
+	if !o.all {
+		if o.output != "" {
+			return os.WriteFile(o.output, srcs[0].Doc, 0o644)
+		}
+		_, err = cmd.OutOrStdout().Write(srcs[0].Doc)
 		return err
+	}
+	return writeSBOMs(cmd, o.output, picked, srcs, format)
+}
+
+// platformSBOM returns the SBOM of img (chooseSBOM), verified with --verify
+// (the "verified" line goes to stderr).
+func platformSBOM(cmd *cobra.Command, tgt imageStore, refStr string, images []oci.Image, img oci.Image, format sbomgen.Format, verify bool) (*sbomSource, error) {
+	refs, _, err := tgt.Referrers(cmd.Context(), img.Descriptor.Digest)
+	if err != nil {
+		return nil, err
 	}
 	src, err := chooseSBOM(cmd, tgt, images, img.Descriptor.Digest, refs, format)
 	if err != nil {
-		return fmt.Errorf("%s (%s): %w", refStr, img, err)
+		return nil, fmt.Errorf("%s (%s): %w", refStr, img, err)
 	}
-	if o.verify {
+	if verify {
 		line, err := verifySBOM(refStr, img, format, src)
 		if err != nil {
-			return err
+			return nil, err
 		}
 		fmt.Fprintln(cmd.ErrOrStderr(), line)
 	}
-	doc := src.Doc
-	if o.output != "" {
-		return os.WriteFile(o.output, doc, 0o644)
+	return src, nil
+}
+
+// writeSBOMs writes --all-platforms' documents, one per platform image, to
+// dir/<os>-<arch>[-<variant>]<ext> as affix sbom names them, and a line
+// per file to stderr. They are written only once every platform's SBOM
+// was found (and verified).
+func writeSBOMs(cmd *cobra.Command, dir string, images []oci.Image, srcs []*sbomSource, format sbomgen.Format) error {
+	stems := outputStems(len(images), func(i int) (ocispec.Platform, digest.Digest) {
+		return *images[i].Descriptor.Platform, images[i].Descriptor.Digest
+	})
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return err
 	}
-	_, err = cmd.OutOrStdout().Write(doc)
-	return err
+	for i, src := range srcs {
+		p := filepath.Join(dir, stems[i]+format.Ext())
+		if err := os.WriteFile(p, src.Doc, 0o644); err != nil {
+			return err
+		}
+		fmt.Fprintf(cmd.ErrOrStderr(), "%-16s %s  %s\n", oci.FormatPlatform(*images[i].Descriptor.Platform), src.describe(), p)
+	}
+	return nil
 }
 
 // chooseSBOM returns the SBOM of subject in format: the newest SBOM

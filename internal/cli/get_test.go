@@ -546,3 +546,94 @@ func TestGetSkipsDeletedSBOM(t *testing.T) {
 		t.Errorf("exit %d, stderr lacks %q:\n%s", code, want, errs)
 	}
 }
+
+// TestGetAllPlatforms: --all-platforms -o DIR writes each platform's SBOM,
+// named as affix sbom names them, equal to what --platform prints; from
+// registries with and without the referrers API and from a layout affix
+// attach wrote the SBOMs into.
+func TestGetAllPlatforms(t *testing.T) {
+	cliEnv(t)
+	sources := map[string]func(t *testing.T) (flags []string, ref string){
+		"layout": func(t *testing.T) ([]string, string) {
+			dir, _ := variantsPair(t)
+			src := "oci-layout:" + dir
+			mustAffix(t, "attach", "--sbom-format", "spdx-json", "--sbom-format", "cyclonedx-json", src)
+			return nil, src
+		},
+	}
+	for _, kind := range []registrytest.Kind{registrytest.OlaregAPI, registrytest.OlaregNoAPI} {
+		sources[string(kind)] = func(t *testing.T) ([]string, string) {
+			_, reg, ref := pushedVariants(t, kind, "all", "--sbom-format", "spdx-json", "--sbom-format", "cyclonedx-json")
+			return []string{"--insecure-registry", reg.Host}, ref
+		}
+	}
+	for name, source := range sources {
+		t.Run(name, func(t *testing.T) {
+			flags, ref := source(t)
+			for _, tt := range []struct {
+				format, ext string
+				verify      bool
+			}{
+				{"spdx-json", ".spdx.json", false},
+				{"cyclonedx-json", ".cdx.json", true},
+			} {
+				dir := filepath.Join(t.TempDir(), "sboms")
+				args := slices.Concat([]string{"get"}, flags, []string{"--all-platforms", "--format", tt.format, "-o", dir, ref})
+				if tt.verify {
+					args = append(args, "--verify")
+				}
+				out, errs, code := affix(t, args...)
+				if code != 0 || out != "" {
+					t.Fatalf("get --all-platforms --format %s: exit %d, stdout %q\n%s", tt.format, code, out, errs)
+				}
+				for _, p := range []struct{ platform, stem string }{{"linux/amd64", "linux-amd64"}, {"linux/arm64/v8", "linux-arm64-v8"}} {
+					file := filepath.Join(dir, p.stem+tt.ext)
+					got, err := os.ReadFile(file)
+					if err != nil {
+						t.Fatal(err)
+					}
+					if want := mustAffix(t, slices.Concat([]string{"get"}, flags, []string{"--platform", p.platform, "--format", tt.format, ref})...); string(got) != want {
+						t.Errorf("%s differs from get --platform %s", file, p.platform)
+					}
+					if !strings.Contains(errs, file) {
+						t.Errorf("stderr does not name %s:\n%s", file, errs)
+					}
+				}
+				if tt.verify && strings.Count(errs, "verified: ") != 2 {
+					t.Errorf("want two verified lines:\n%s", errs)
+				}
+				if ents, _ := os.ReadDir(dir); len(ents) != 2 {
+					t.Errorf("%s holds %d files, want 2", dir, len(ents))
+				}
+			}
+		})
+	}
+}
+
+// TestGetAllPlatformsErrors: usage errors exit 2; a platform without an
+// SBOM exits 1 naming it, and nothing is written.
+func TestGetAllPlatformsErrors(t *testing.T) {
+	cliEnv(t)
+	_, reg, ref := pushedVariants(t, registrytest.OlaregAPI, "bare", "--sbom=false")
+	dir := filepath.Join(t.TempDir(), "sboms")
+	for _, tt := range []struct {
+		name string
+		args []string
+		code int
+		want string
+	}{
+		{"no -o", []string{"--all-platforms"}, 2, "name a directory with -o DIR"},
+		{"with --platform", []string{"--all-platforms", "--platform", "linux/amd64", "-o", dir}, 2, "use one of --platform and --all-platforms"},
+		{"no SBOM", []string{"--all-platforms", "-o", dir}, 1, ref + " (linux/amd64): no spdx-json SBOM referrer"},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			out, errs, code := affix(t, slices.Concat([]string{"get", "--insecure-registry", reg.Host}, tt.args, []string{ref})...)
+			if code != tt.code || out != "" || !strings.Contains(errs, tt.want) {
+				t.Errorf("exit %d, stdout %q, stderr:\n%s\nwant exit %d and %q", code, out, errs, tt.code, tt.want)
+			}
+			if _, err := os.Stat(dir); !os.IsNotExist(err) {
+				t.Errorf("%s was created", dir)
+			}
+		})
+	}
+}

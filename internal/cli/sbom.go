@@ -271,18 +271,28 @@ func layoutRefName(roots []ocispec.Descriptor) string {
 	return ""
 }
 
-// outputNames returns a file name stem per result: its platform
-// (linux-arm-v7), with a short digest added where platforms repeat.
+// outputNames returns a file name stem per result (outputStems).
 func outputNames(results []*sbomgen.Result) []string {
-	stems := make([]string, len(results))
+	return outputStems(len(results), func(i int) (ocispec.Platform, digest.Digest) {
+		return results[i].Platform, results[i].Manifest.Digest
+	})
+}
+
+// outputStems returns a file name stem for each of n platform manifests,
+// whose platform and digest at(i) gives: its platform (linux-arm-v7), with
+// a short digest added where platforms repeat.
+func outputStems(n int, at func(i int) (ocispec.Platform, digest.Digest)) []string {
+	stems := make([]string, n)
 	count := map[string]int{}
-	for i, r := range results {
-		stems[i] = platformStem(r.Platform)
+	for i := range n {
+		p, _ := at(i)
+		stems[i] = platformStem(p)
 		count[stems[i]]++
 	}
-	for i, r := range results {
+	for i := range n {
 		if count[stems[i]] > 1 {
-			stems[i] += "-" + r.Manifest.Digest.Encoded()[:12]
+			_, d := at(i)
+			stems[i] += "-" + d.Encoded()[:12]
 		}
 	}
 	return stems
