@@ -230,22 +230,60 @@ func (p *buildPlan) layoutDir() string {
 // error here, before any build starts.
 func (o *buildOptions) plan() (*buildPlan, error) {
 	p := &buildPlan{push: o.push}
+	var err error
+	if p.progress, err = o.progressMode(); err != nil {
+		return nil, err
+	}
+	pushNames, err := p.addOutputs(o.outputs)
+	if err != nil {
+		return nil, err
+	}
+	if err := p.addTags(slices.Concat(o.tags, pushNames)); err != nil {
+		return nil, err
+	}
+	if p.push && len(p.tags) == 0 {
+		return nil, usageError(errors.New("--push needs at least one -t NAME:TAG to push to"))
+	}
+	if err := o.planAttestations(p); err != nil {
+		return nil, err
+	}
+	if o.maxConcurrency < 1 {
+		return nil, usageError(fmt.Errorf("--max-concurrency %d: must be at least 1", o.maxConcurrency))
+	}
+	if err := o.checkOutputPaths(p.output); err != nil {
+		return nil, err
+	}
+	if p.builder, p.nodes, err = splitBuilders(o.builders); err != nil {
+		return nil, usageError(err)
+	}
+	return p, nil
+}
+
+// progressMode returns the display --progress and -q ask for.
+func (o *buildOptions) progressMode() (frontend.ProgressMode, error) {
 	mode, err := frontend.ParseProgressMode(o.progress)
 	if err != nil {
-		return nil, usageError(err)
+		return "", usageError(err)
 	}
 	if o.quiet {
 		// As buildx: -q is --progress quiet, and another display asked
 		// for on the command line contradicts it (BUILDKIT_PROGRESS, a
 		// default, gives way).
 		if o.progressFlag && mode != frontend.ProgressAuto && mode != frontend.ProgressQuiet {
-			return nil, usageError(fmt.Errorf("--progress %s and -q/--quiet cannot be used together (-q is --progress quiet)", o.progress))
+			return "", usageError(fmt.Errorf("--progress %s and -q/--quiet cannot be used together (-q is --progress quiet)", o.progress))
 		}
 		mode = frontend.ProgressQuiet
 	}
-	p.progress = mode
-	tags := slices.Clone(o.tags)
-	for _, s := range o.outputs {
+	return mode, nil
+}
+
+// addOutputs records the --output values in p: their exporter
+// attributes, which must agree across outputs; a push output; the one
+// type=oci output. It returns the name= tags of the push outputs, in
+// order, to be pushed as if given with -t.
+func (p *buildPlan) addOutputs(values []string) ([]string, error) {
+	var names []string
+	for _, s := range values {
 		out, err := parseOutput(s)
 		if err != nil {
 			return nil, usageError(err)
@@ -261,7 +299,7 @@ func (o *buildOptions) plan() (*buildPlan, error) {
 		}
 		if out.push {
 			p.push = true
-			tags = append(tags, out.names...)
+			names = append(names, out.names...)
 			continue
 		}
 		if p.output != nil {
@@ -269,11 +307,17 @@ func (o *buildOptions) plan() (*buildPlan, error) {
 		}
 		p.output = out.oci
 	}
+	return names, nil
+}
+
+// addTags normalizes tags into p.tags, each once in the order given, and
+// groups them by repository into p.repos.
+func (p *buildPlan) addTags(tags []string) error {
 	seen := map[string]bool{}
 	for _, t := range tags {
 		norm, ref, err := parseTag(t)
 		if err != nil {
-			return nil, usageError(err)
+			return usageError(err)
 		}
 		if seen[norm] {
 			continue
@@ -291,70 +335,83 @@ func (o *buildOptions) plan() (*buildPlan, error) {
 		}
 		p.repos[i].tags = append(p.repos[i].tags, ref.Reference)
 	}
-	if p.push && len(p.tags) == 0 {
-		return nil, usageError(errors.New("--push needs at least one -t NAME:TAG to push to"))
-	}
+	return nil
+}
+
+// planAttestations sets p.provenance and p.formats (none for no SBOMs)
+// from --sbom, --no-sbom, --sbom-format, --provenance and --attest,
+// refusing flags that contradict each other.
+func (o *buildOptions) planAttestations(p *buildPlan) error {
 	sbomAttest, prov, err := parseAttests(o.attests)
 	if err != nil {
-		return nil, usageError(err)
+		return usageError(err)
 	}
+	if err := o.checkSBOMFlags(sbomAttest); err != nil {
+		return err
+	}
+	p.provenance = o.provenance
+	if prov != "" {
+		if o.provenance != "" {
+			return usageError(errors.New("--provenance and --attest type=provenance: give one"))
+		}
+		p.provenance = prov
+	}
+	if o.sbom && !o.noSBOM && sbomAttest != attestOff {
+		if p.formats, err = sbomFormats(o.sbomFormats); err != nil {
+			return err
+		}
+	} else if len(o.sbomFormats) > 0 {
+		return usageError(errors.New("--sbom-format with --sbom=false (or --no-sbom, or --attest type=sbom,disabled=true): no SBOM is generated"))
+	}
+	return nil
+}
+
+// checkSBOMFlags refuses --attest type=sbom (sbomAttest) with --sbom=false
+// or --no-sbom, and an explicit --sbom=true with --no-sbom or --attest
+// type=sbom,disabled=true.
+func (o *buildOptions) checkSBOMFlags(sbomAttest attestState) error {
 	if sbomAttest == attestOn && (!o.sbom || o.noSBOM) {
 		flag := "--no-sbom"
 		if !o.sbom {
 			flag = "--sbom=false"
 		}
-		return nil, usageError(fmt.Errorf("--attest type=sbom asks for SBOMs and %s for none: give one", flag))
+		return usageError(fmt.Errorf("--attest type=sbom asks for SBOMs and %s for none: give one", flag))
 	}
 	if o.sbomFlag && o.sbom && (o.noSBOM || sbomAttest == attestOff) {
 		flag := "--no-sbom"
 		if sbomAttest == attestOff {
 			flag = "--attest type=sbom,disabled=true"
 		}
-		return nil, usageError(fmt.Errorf("--sbom=true asks for SBOMs and %s for none: give one", flag))
+		return usageError(fmt.Errorf("--sbom=true asks for SBOMs and %s for none: give one", flag))
 	}
-	sbomOff := sbomAttest == attestOff
-	p.provenance = o.provenance
-	if prov != "" {
-		if o.provenance != "" {
-			return nil, usageError(errors.New("--provenance and --attest type=provenance: give one"))
-		}
-		p.provenance = prov
-	}
-	if o.sbom && !o.noSBOM && !sbomOff {
-		if p.formats, err = sbomFormats(o.sbomFormats); err != nil {
-			return nil, err
-		}
-	} else if len(o.sbomFormats) > 0 {
-		return nil, usageError(errors.New("--sbom-format with --sbom=false (or --no-sbom, or --attest type=sbom,disabled=true): no SBOM is generated"))
-	}
-	if o.maxConcurrency < 1 {
-		return nil, usageError(fmt.Errorf("--max-concurrency %d: must be at least 1", o.maxConcurrency))
-	}
-	if p.output != nil && !p.output.tar {
+	return nil
+}
+
+// checkOutputPaths checks the files the build writes: the --output dest
+// (out, nil for none), --metadata-file and --iidfile.
+func (o *buildOptions) checkOutputPaths(out *ociOutput) error {
+	if out != nil && !out.tar {
 		// Checked here too, so that a wrong directory fails before a
 		// builder is contacted.
-		if entries, err := os.ReadDir(p.output.dest); err == nil && len(entries) > 0 {
-			return nil, usageError(fmt.Errorf("--output dest=%s: the directory is not empty", p.output.dest))
+		if entries, err := os.ReadDir(out.dest); err == nil && len(entries) > 0 {
+			return usageError(fmt.Errorf("--output dest=%s: the directory is not empty", out.dest))
 		}
 	}
-	if p.output != nil && p.output.tar && p.output.dest != "-" {
+	if out != nil && out.tar && out.dest != "-" {
 		// Checked before the build: the tar is written before any tag
 		// moves, and a push must not be undone by a typo in a path.
-		if err := checkOutputTar("--output dest="+p.output.dest, p.output.dest); err != nil {
-			return nil, usageError(err)
+		if err := checkOutputTar("--output dest="+out.dest, out.dest); err != nil {
+			return usageError(err)
 		}
 	}
-	for _, f := range []struct{ flag, path string }{{"--metadata-file", o.metadataFile}, {"--iidfile", o.iidFile}} {
+	for _, f := range []outputFile{{"--metadata-file", o.metadataFile}, {"--iidfile", o.iidFile}} {
 		if f.path != "" {
 			if err := checkOutputFile(f.flag+" "+f.path, f.path); err != nil {
-				return nil, usageError(err)
+				return usageError(err)
 			}
 		}
 	}
-	if p.builder, p.nodes, err = splitBuilders(o.builders); err != nil {
-		return nil, usageError(err)
-	}
-	return p, nil
+	return nil
 }
 
 // outputSpec is one --output value, parsed.
