@@ -224,97 +224,131 @@ type verifyEntry struct {
 // entry's failure is recorded for Ready under its own name.
 func (p *Push) verify(ctx context.Context, subject digest.Digest, v *verification) {
 	rounds := p.verifyRounds()
-	tag := ReferrersTag(subject)
 	for {
 		if err := sleep(ctx, jitter(p.verifyDelay())); err != nil {
 			p.endVerify(subject, v, err)
 			return
 		}
-		start := time.Now()
-		p.mu.Lock()
-		all := slices.Clone(v.entries)
-		p.mu.Unlock()
-		var counted []*verifyEntry
-		for _, e := range all {
-			if !start.Before(e.notBefore) {
-				counted = append(counted, e)
-			}
-		}
-		l := p.tagLock(subject)
-		l.Lock()
-		ri, err := readReferrersIndex(ctx, p.target, subject)
-		if err != nil {
-			l.Unlock()
-			if ctx.Err() != nil || !transient(err) {
-				p.endVerify(subject, v, refuseOverwrite(err))
-				return
-			}
-			p.mu.Lock()
-			for _, e := range counted {
-				e.reads++
-				e.stable, e.failed = 0, err
-			}
-			p.mu.Unlock()
-			if p.retryVerify(ctx, subject, v, rounds, err) {
-				return
-			}
-			continue
-		}
-		var missing []*verifyEntry
-		p.mu.Lock()
-		for _, e := range counted {
-			e.reads++
-			e.failed = nil
-			if ri.has(e.desc.Digest) {
-				e.stable++
-			} else {
-				e.stable = 0
-			}
-		}
-		p.mu.Unlock()
-		for _, e := range all {
-			if !ri.has(e.desc.Digest) {
-				missing = append(missing, e)
-			}
-		}
-		if len(missing) > 0 {
-			for _, e := range missing {
-				p.logf("referrer %s was dropped from %s by another writer; merging it again", e.desc.Digest, tag)
-				ri.add(e.desc)
-			}
-			err = writeReferrersIndex(ctx, p.target, subject, ri)
-		}
-		l.Unlock()
-		if err != nil && !errors.Is(err, ErrPreconditionFailed) {
-			err = fmt.Errorf("writing referrers tag %s: %w", tag, err)
-			if ctx.Err() != nil {
-				p.endVerify(subject, v, err)
-				return
-			}
-			if !transient(err) {
-				// It ends the verification of the entries it was to
-				// merge back; the others go on.
-				if p.endEntries(subject, v, missing, err) {
-					return
-				}
-				continue
-			}
-			p.mu.Lock()
-			for _, e := range missing {
-				if slices.Contains(counted, e) {
-					e.failed = err
-				}
-			}
-			p.mu.Unlock()
-			if p.retryVerify(ctx, subject, v, rounds, err) {
-				return
-			}
-			continue
-		}
-		if p.settle(subject, v, rounds) {
+		if p.verifyRound(ctx, subject, v, rounds) {
 			return
 		}
 	}
+}
+
+// verifyRound is one read of a verification of v: it re-reads the
+// referrers index of subject, merging back the entries it no longer
+// lists, then settles v, or handles the read's or write's failure. It
+// reports whether the verification is over.
+func (p *Push) verifyRound(ctx context.Context, subject digest.Digest, v *verification, rounds int) bool {
+	all, counted := p.verifyEntries(v, time.Now())
+	missing, readErr, writeErr := p.reread(ctx, subject, all, counted)
+	switch {
+	case readErr != nil:
+		return p.rereadFailed(ctx, subject, v, rounds, counted, readErr)
+	case writeErr != nil:
+		return p.mergeBackFailed(ctx, subject, v, rounds, counted, missing, writeErr)
+	}
+	return p.settle(subject, v, rounds)
+}
+
+// verifyEntries returns the entries of v (all) and those of them that a
+// read starting at start counts for (counted: notBefore has passed).
+func (p *Push) verifyEntries(v *verification, start time.Time) (all, counted []*verifyEntry) {
+	p.mu.Lock()
+	all = slices.Clone(v.entries)
+	p.mu.Unlock()
+	for _, e := range all {
+		if !start.Before(e.notBefore) {
+			counted = append(counted, e)
+		}
+	}
+	return all, counted
+}
+
+// reread reads the referrers index of subject under its tag lock, counts
+// the read for the counted entries (stable when it lists them), and writes
+// back, in one write, the entries of all that it does not list (missing).
+// readErr is the read's failure, and then nothing is counted or written;
+// writeErr is the write's, wrapped with the tag, nil on 412 (another
+// writer moved the tag: the next read sees it).
+func (p *Push) reread(ctx context.Context, subject digest.Digest, all, counted []*verifyEntry) (missing []*verifyEntry, readErr, writeErr error) {
+	l := p.tagLock(subject)
+	l.Lock()
+	defer l.Unlock()
+	ri, err := readReferrersIndex(ctx, p.target, subject)
+	if err != nil {
+		return nil, err, nil
+	}
+	p.mu.Lock()
+	for _, e := range counted {
+		e.reads++
+		e.failed = nil
+		if ri.has(e.desc.Digest) {
+			e.stable++
+		} else {
+			e.stable = 0
+		}
+	}
+	p.mu.Unlock()
+	for _, e := range all {
+		if !ri.has(e.desc.Digest) {
+			missing = append(missing, e)
+		}
+	}
+	if len(missing) == 0 {
+		return nil, nil, nil
+	}
+	tag := ReferrersTag(subject)
+	for _, e := range missing {
+		p.logf("referrer %s was dropped from %s by another writer; merging it again", e.desc.Digest, tag)
+		ri.add(e.desc)
+	}
+	err = writeReferrersIndex(ctx, p.target, subject, ri)
+	if err != nil && !errors.Is(err, ErrPreconditionFailed) {
+		return missing, nil, fmt.Errorf("writing referrers tag %s: %w", tag, err)
+	}
+	return missing, nil, nil
+}
+
+// rereadFailed follows a read of a verification of v that failed with
+// err: a context error or a failure that will not pass ends v for every
+// entry; else the read counts as unstable for the counted entries and
+// retryVerify decides. It reports whether the verification is over.
+func (p *Push) rereadFailed(ctx context.Context, subject digest.Digest, v *verification, rounds int, counted []*verifyEntry, err error) bool {
+	if ctx.Err() != nil || !transient(err) {
+		p.endVerify(subject, v, refuseOverwrite(err))
+		return true
+	}
+	p.mu.Lock()
+	for _, e := range counted {
+		e.reads++
+		e.stable, e.failed = 0, err
+	}
+	p.mu.Unlock()
+	return p.retryVerify(ctx, subject, v, rounds, err)
+}
+
+// mergeBackFailed follows a write of the missing entries of v that failed
+// with err: a context error ends v for every entry, a failure that will
+// not pass ends it for the missing entries only (the others go on); else
+// it is the last failure of the missing entries the read counted for and
+// retryVerify decides. It reports whether the verification is over.
+func (p *Push) mergeBackFailed(ctx context.Context, subject digest.Digest, v *verification, rounds int, counted, missing []*verifyEntry, err error) bool {
+	if ctx.Err() != nil {
+		p.endVerify(subject, v, err)
+		return true
+	}
+	if !transient(err) {
+		return p.endEntries(subject, v, missing, err)
+	}
+	p.mu.Lock()
+	for _, e := range missing {
+		if slices.Contains(counted, e) {
+			e.failed = err
+		}
+	}
+	p.mu.Unlock()
+	return p.retryVerify(ctx, subject, v, rounds, err)
 }
 
 // retryVerify follows a read or write of a verification of v that failed
