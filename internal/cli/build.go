@@ -432,6 +432,26 @@ type outputSpec struct {
 // [,tar=BOOL], type=registry[,name=NAME], or type=image,name=NAME,push=true
 // (both pushes), with the exporter keys of frontend.ExportAttrKeys.
 func parseOutput(s string) (*outputSpec, error) {
+	kv, err := outputFields(s)
+	if err != nil {
+		return nil, err
+	}
+	out, err := newOutputSpec(s, kv)
+	if err != nil {
+		return nil, err
+	}
+	if err := out.setKeys(s, kv); err != nil {
+		return nil, err
+	}
+	if err := out.checkDest(s); err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+// outputFields splits the --output value s into its key=value fields,
+// keys lower-cased, each given once.
+func outputFields(s string) (map[string]string, error) {
 	fields, err := csvvalue.Fields(s, nil)
 	if err != nil {
 		return nil, fmt.Errorf("--output %q: %w", s, err)
@@ -448,6 +468,13 @@ func parseOutput(s string) (*outputSpec, error) {
 		}
 		kv[k] = v
 	}
+	return kv, nil
+}
+
+// newOutputSpec returns the output the type= of the --output value s
+// (kv, its fields) names: a push, or a type=oci output to a tar (until
+// setKeys reads tar=).
+func newOutputSpec(s string, kv map[string]string) (*outputSpec, error) {
 	out := &outputSpec{attrs: map[string]string{}}
 	typ := kv["type"]
 	switch typ {
@@ -471,6 +498,13 @@ func parseOutput(s string) (*outputSpec, error) {
 	default:
 		return nil, fmt.Errorf("--output %q: type %q is not supported (want oci, registry or image with push=true: affix exports OCI layouts and pushes; it has no local, tar or docker exporter)", s, typ)
 	}
+	return out, nil
+}
+
+// setKeys sets the keys of the --output value s (kv, its fields) that
+// out's type takes: exporter attributes, a push's name=, a type=oci
+// output's tar=. Any other key is an error.
+func (out *outputSpec) setKeys(s string, kv map[string]string) error {
 	for k, v := range kv {
 		switch {
 		case k == "type" || k == "push" && out.push:
@@ -486,28 +520,36 @@ func parseOutput(s string) (*outputSpec, error) {
 		case k == "tar" && out.oci != nil:
 			b, err := strconv.ParseBool(v)
 			if err != nil {
-				return nil, fmt.Errorf("--output %q: tar=%q: want true or false", s, v)
+				return fmt.Errorf("--output %q: tar=%q: want true or false", s, v)
 			}
 			out.oci.tar = b
 		case k == "name":
-			return nil, fmt.Errorf("--output %q: name: the layout's image name is the first -t", s)
+			return fmt.Errorf("--output %q: name: the layout's image name is the first -t", s)
 		default:
 			takes := "dest, tar"
 			if out.push {
 				takes = "name, push"
 			}
-			return nil, fmt.Errorf("--output %q: unknown key %q (type=%s takes %s, %s)", s, k, typ, takes, strings.Join(frontend.ExportAttrKeys, ", "))
+			return fmt.Errorf("--output %q: unknown key %q (type=%s takes %s, %s)", s, k, kv["type"], takes, strings.Join(frontend.ExportAttrKeys, ", "))
 		}
 	}
-	if o := out.oci; o != nil {
-		switch {
-		case o.dest == "":
-			return nil, fmt.Errorf("--output %q: no dest (type=oci,dest=PATH)", s)
-		case o.dest == "-" && !o.tar:
-			return nil, fmt.Errorf("--output %q: a directory output (tar=false) cannot go to stdout", s)
-		}
+	return nil
+}
+
+// checkDest checks the dest of a type=oci output (none for a push) of the
+// --output value s: given, and not stdout for a directory.
+func (out *outputSpec) checkDest(s string) error {
+	o := out.oci
+	if o == nil {
+		return nil
 	}
-	return out, nil
+	switch {
+	case o.dest == "":
+		return fmt.Errorf("--output %q: no dest (type=oci,dest=PATH)", s)
+	case o.dest == "-" && !o.tar:
+		return fmt.Errorf("--output %q: a directory output (tar=false) cannot go to stdout", s)
+	}
+	return nil
 }
 
 // parseTag normalizes a -t value as buildx does ("app" is
