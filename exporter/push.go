@@ -699,49 +699,101 @@ func (p *Push) record(subject digest.Digest, desc ocispec.Descriptor, mode Mode)
 // in the referrers index, through c, r's claim on its subject's next
 // round. It returns the referrers mode.
 func (p *Push) attach(ctx context.Context, c *claim, r *referrer) (Mode, error) {
-	desc, subject, blobs := r.desc, r.subject, r.blobs
-	p.mu.Lock()
-	closed := p.closed || p.sealed
-	p.mu.Unlock()
-	if closed {
+	if p.isClosed() {
 		return "", ErrPushClosed
 	}
 	// Step 3: blobs, which do not depend on the image.
-	if err := p.parallel(ctx, blobs, func(ctx context.Context, d ocispec.Descriptor) error {
+	if err := p.referrerBlobs(ctx, r); err != nil {
+		return "", err
+	}
+	if err := p.waitImages(ctx); err != nil {
+		return "", err
+	}
+	if err := p.checkSubject(ctx, r); err != nil {
+		return "", err
+	}
+	// Step 4: the manifest, by digest.
+	indexed, err := p.putReferrer(ctx, r)
+	if err != nil {
+		return "", err
+	}
+	mode := p.learn(indexed, r.subject)
+	p.logf("pushed referrer %s (%s) of %s; referrers mode %s", r.desc.Digest, r.desc.ArtifactType, r.subject, mode)
+	if mode != ModeTagSchema {
+		c.release()
+		return mode, nil
+	}
+	// The entry, with those of the other Attach calls of the subject
+	// under way, in one round.
+	if err := c.index(ctx, r.desc); err != nil {
+		return "", fmt.Errorf("referrer %s of %s: %w", r.desc.Digest, r.subject, err)
+	}
+	return mode, nil
+}
+
+// isClosed reports whether the push takes no more referrers: Commit or
+// Abort closed it, or Ready sealed it.
+func (p *Push) isClosed() bool {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.closed || p.sealed
+}
+
+// referrerBlobs makes the target hold the blobs of r, concurrently,
+// uploading them from r.open.
+func (p *Push) referrerBlobs(ctx context.Context, r *referrer) error {
+	if err := p.parallel(ctx, r.blobs, func(ctx context.Context, d ocispec.Descriptor) error {
 		// A referrer's blobs are its own: nothing to mount.
 		return p.ensureBlob(ctx, d, false, r.open(d))
 	}); err != nil {
-		return "", fmt.Errorf("referrer %s of %s: %w", desc.ArtifactType, subject, err)
+		return fmt.Errorf("referrer %s of %s: %w", r.desc.ArtifactType, r.subject, err)
 	}
+	return nil
+}
+
+// waitImages waits for Images to end (at once for a push without an
+// image) and returns its error, or ctx's if ctx ends first.
+func (p *Push) waitImages(ctx context.Context) error {
 	select {
 	case <-p.imagesDone:
 	case <-ctx.Done():
-		return "", ctx.Err()
+		return ctx.Err()
 	}
-	if p.imagesErr != nil {
-		return "", p.imagesErr
+	return p.imagesErr
+}
+
+// checkSubject checks, on a push with an image, that the subject of r is
+// a manifest or index of the image or a referrer this push wrote
+// (ErrInvalidArtifact otherwise), and writes the root by digest first when
+// r refers to the root index.
+func (p *Push) checkSubject(ctx context.Context, r *referrer) error {
+	if p.plan != nil && !p.inPlan(r.subject) && !p.hasReferrer(r.subject) {
+		return fmt.Errorf("%w: subject %s is not a manifest of the pushed image", ErrInvalidArtifact, r.subject)
 	}
-	if p.plan != nil && !p.inPlan(subject) && !p.hasReferrer(subject) {
-		return "", fmt.Errorf("%w: subject %s is not a manifest of the pushed image", ErrInvalidArtifact, subject)
-	}
-	if p.plan != nil && subject == p.plan.desc.Digest && oci.IsIndex(p.plan.desc.MediaType) {
+	if p.plan != nil && r.subject == p.plan.desc.Digest && oci.IsIndex(p.plan.desc.MediaType) {
 		// A referrer of the root (a signature of the index): the root is
 		// written by digest first, so that no registry holds a referrer
 		// of a manifest it does not have; the tag still comes last.
 		if err := p.rootByDigest(ctx); err != nil {
-			return "", fmt.Errorf("referrer %s of %s: %w", desc.ArtifactType, subject, err)
+			return fmt.Errorf("referrer %s of %s: %w", r.desc.ArtifactType, r.subject, err)
 		}
 	}
-	// Step 4: the manifest, by digest.
-	md := ocispec.Descriptor{MediaType: desc.MediaType, Digest: desc.Digest, Size: desc.Size}
-	var indexed digest.Digest
+	return nil
+}
+
+// putReferrer writes the manifest of r by digest, uploading again the
+// blobs a registry lost, and returns the OCI-Subject the registry
+// answered with. A 400, 415 or 422 that is not about a lost blob is
+// ErrSubjectRejected.
+func (p *Push) putReferrer(ctx context.Context, r *referrer) (indexed digest.Digest, err error) {
+	md := ocispec.Descriptor{MediaType: r.desc.MediaType, Digest: r.desc.Digest, Size: r.desc.Size}
 	// One referrer PUT per subject at a time: a registry's referrers API
 	// updates the subject's list on each PUT, and olareg v0.1.2 loses
 	// entries to concurrent PUTs for one subject (the tag schema is
 	// verified; the API is taken on trust).
-	pl := p.putLock(subject)
+	pl := p.putLock(r.subject)
 	pl.Lock()
-	err := p.retryBlobUnknown(ctx, blobs, false, r.open, func() error {
+	err = p.retryBlobUnknown(ctx, r.blobs, false, r.open, func() error {
 		select {
 		case p.sem <- struct{}{}:
 		case <-ctx.Done():
@@ -749,7 +801,7 @@ func (p *Push) attach(ctx context.Context, c *claim, r *referrer) (Mode, error) 
 		}
 		defer func() { <-p.sem }()
 		var err error
-		indexed, err = p.target.PushManifest(ctx, md, r.data, desc.Digest.String(), "")
+		indexed, err = p.target.PushManifest(ctx, md, r.data, r.desc.Digest.String(), "")
 		return err
 	})
 	pl.Unlock()
@@ -757,20 +809,9 @@ func (p *Push) attach(ctx context.Context, c *claim, r *referrer) (Mode, error) 
 		if s := status(err); (s == 400 || s == 415 || s == 422) && !blobUnknown(err) {
 			err = fmt.Errorf("%w: %w", ErrSubjectRejected, err)
 		}
-		return "", fmt.Errorf("referrer %s of %s: %w", desc.ArtifactType, subject, err)
+		return "", fmt.Errorf("referrer %s of %s: %w", r.desc.ArtifactType, r.subject, err)
 	}
-	mode := p.learn(indexed, subject)
-	p.logf("pushed referrer %s (%s) of %s; referrers mode %s", desc.Digest, desc.ArtifactType, subject, mode)
-	if mode != ModeTagSchema {
-		c.release()
-		return mode, nil
-	}
-	// The entry, with those of the other Attach calls of the subject
-	// under way, in one round.
-	if err := c.index(ctx, desc); err != nil {
-		return "", fmt.Errorf("referrer %s of %s: %w", desc.Digest, subject, err)
-	}
-	return mode, nil
+	return indexed, nil
 }
 
 // Pushed returns, once Images has succeeded, the digest every manifest and
