@@ -98,127 +98,216 @@ func runPush(cmd *cobra.Command, g *globalOptions, source, refStr string, o push
 	return hintHTTP(push(cmd, g, source, refStr, o), hostOf(refStr))
 }
 
+// push pushes the image of the layout source to REF (refStr) in the
+// order the command's help gives: checks, images while the SBOMs are
+// generated and attached, the layout's other referrers, the index by tag,
+// the other tags; then it reports what it pushed.
 func push(cmd *cobra.Command, g *globalOptions, source, refStr string, o pushOptions) error {
 	ctx := cmd.Context()
-	refStr, moreTags, err := splitTagList(refStr)
+	a, err := o.checkArgs(refStr)
 	if err != nil {
 		return err
-	}
-	ref, err := parseRef(refStr)
-	if err != nil {
-		return err
-	}
-	if ref.Reference == "" {
-		ref.Reference = "latest"
-	}
-	if _, err := digest.Parse(ref.Reference); err == nil {
-		return usageError(fmt.Errorf("REF %q: push writes a tag: name HOST/REPOSITORY:TAG, without @DIGEST", refStr))
-	}
-	mountFrom, err := mountRepository(o.mountFrom, ref)
-	if err != nil {
-		return err
-	}
-	formats, err := sbomFormats(o.formats)
-	if err != nil {
-		return err
-	}
-	if o.maxConcurrency < 1 {
-		return usageError(fmt.Errorf("--max-concurrency %d: must be at least 1", o.maxConcurrency))
 	}
 	l, err := oci.OpenLayout(ctx, source)
 	if err != nil {
 		return err
 	}
 	defer l.Close()
-	root, layoutRefs, err := layoutRoot(ctx, l, "push", nil)
+	src, err := readPushSource(ctx, l)
 	if err != nil {
 		return err
 	}
-	images, err := oci.Walk(ctx, l, root)
+	gen, err := o.sbomGenerator(a.formats, a.name, debugf(g, cmd.ErrOrStderr()))
 	if err != nil {
-		return fmt.Errorf("%s: %w", l.Source(), err)
-	}
-	platforms, err := oci.Select(images, oci.Selector{All: true})
-	if err != nil {
-		return fmt.Errorf("%s: %w", l.Source(), err)
-	}
-	name := o.name
-	if name == "" {
-		name = refName(ref, ref.Reference)
-	}
-	var gen *sbomgen.Generator
-	if !o.noSBOM && o.sbom {
-		if gen, err = sbomgen.New(sbomgen.Options{Formats: docFormats(formats), Name: name, NoCache: o.noCache, Logf: debugf(g, cmd.ErrOrStderr())}); err != nil {
-			return err
-		}
+		return err
 	}
 
 	counter := &exporter.Counter{}
-	tgt, err := o.connect(g, ref, counter)
+	tgt, err := o.connect(g, a.ref, counter)
 	if err != nil {
 		return err
 	}
-	p := exporter.New(tgt, &exporter.Image{Source: l, Root: root}, exporter.Options{
-		Tag:               ref.Reference,
+	p := exporter.New(tgt, &exporter.Image{Source: l, Root: src.root}, exporter.Options{
+		Tag:               a.ref.Reference,
 		MaxConcurrency:    o.maxConcurrency,
-		MountFrom:         mountFrom,
+		MountFrom:         a.mountFrom,
 		StripAttestations: o.stripAttestations,
 		Logf:              debugf(g, cmd.ErrOrStderr()),
 	})
 	defer p.Abort()
-	// Steps 1-2 run while the SBOMs are generated; each SBOM is attached
-	// as soon as it is ready (its manifest waits for the images).
-	eg, ectx := errgroup.WithContext(ctx)
-	eg.Go(func() error { return p.Images(ectx) })
 	attached := &referrerLog{}
-	// SBOMs the layout holds already (affix build --output) are pushed as
-	// they are rather than generated again, unless asked otherwise.
+	var sp *sbomPusher
 	if gen != nil {
-		sp := &sbomPusher{
-			p: p, gen: gen, l: l, layoutRefs: layoutRefs, formats: formats, name: name,
+		// SBOMs the layout holds already (affix build --output) are pushed
+		// as they are rather than generated again, unless asked otherwise.
+		sp = &sbomPusher{
+			p: p, gen: gen, l: l, layoutRefs: src.layoutRefs, formats: a.formats, name: a.name,
 			reuse: !o.noCache && !cmd.Flags().Changed("name"),
 			warn:  cmd.ErrOrStderr(), logf: debugf(g, cmd.ErrOrStderr()), attached: attached,
 		}
-		for _, img := range platforms {
-			eg.Go(func() error { return sp.attach(ectx, img) })
-		}
 	}
-	if err := eg.Wait(); err != nil {
-		return fmt.Errorf("push to %s failed, tag %s not moved: %w", tgt.Name(), ref.Reference, err)
+	if err := pushImages(ctx, p, src.platforms, sp); err != nil {
+		return fmt.Errorf("push to %s failed, tag %s not moved: %w", tgt.Name(), a.ref.Reference, err)
 	}
 	// What else the layout holds for the image goes with it, before the
 	// tag.
-	extra, err := pushLayoutReferrers(ctx, cmd.ErrOrStderr(), p, l, layoutRefs, images, attached, o.noSBOM || !o.sbom)
+	extra, err := pushLayoutReferrers(ctx, cmd.ErrOrStderr(), p, l, src.layoutRefs, src.images, attached, o.noSBOM || !o.sbom)
 	if err != nil {
-		return fmt.Errorf("push to %s failed, tag %s not moved: %w", tgt.Name(), ref.Reference, err)
+		return fmt.Errorf("push to %s failed, tag %s not moved: %w", tgt.Name(), a.ref.Reference, err)
 	}
 	res, err := p.Commit(ctx)
 	if err != nil {
 		return fmt.Errorf("push to %s: %w", tgt.Name(), err)
 	}
-	tags := []string{ref.Reference}
-	for _, t := range moreTags {
-		if err := p.Tag(ctx, t); err != nil {
-			return fmt.Errorf("push to %s: tag %s: %w (tags moved: %s)", tgt.Name(), t, err, strings.Join(tags, ", "))
-		}
-		tags = append(tags, t)
+	tags, err := tagMore(ctx, p, tgt.Name(), a.ref.Reference, a.moreTags)
+	if err != nil {
+		return err
 	}
-	names := make([]string, len(tags))
-	for i, t := range tags {
-		names[i] = refName(ref, t)
-	}
-	if b := res.Blobs; mountFrom != "" && b.Mounted == 0 && b.NotMounted > 0 {
-		fmt.Fprintf(cmd.ErrOrStderr(), "affix: warning: --mount-from %s: no blob could be mounted, %d uploaded instead (is %s a repository of %s that the credentials can read?)\n",
-			o.mountFrom, b.NotMounted, mountFrom, ref.Registry)
-	}
-	meta := newMetadata(res, refName(ref, ref.Reference), platforms, attached, counter)
+
+	warnNotMounted(cmd.ErrOrStderr(), res.Blobs, o.mountFrom, a.mountFrom, a.ref.Registry)
+	meta := newMetadata(res, refName(a.ref, a.ref.Reference), src.platforms, attached, counter)
 	meta.LayoutReferrers = extra
-	meta.Tags = names
+	meta.Tags = refNames(a.ref, tags)
 	printPush(cmd.OutOrStdout(), meta, res)
 	if o.metadataFile != "" {
 		return writeJSON(o.metadataFile, meta)
 	}
 	return nil
+}
+
+// pushArgs are REF and the flags of push, checked before the layout is
+// opened.
+type pushArgs struct {
+	// ref is REF with its first tag ("latest" when it names none).
+	ref registry.Reference
+	// moreTags are the other tags of REF's tag list, each once.
+	moreTags []string
+	// mountFrom is the repository of --mount-from ("" for none).
+	mountFrom string
+	formats   []referrerFormat
+	// name is the image name the SBOMs use: --name, else REF.
+	name string
+}
+
+// checkArgs parses REF (refStr) and checks the flags that need no layout
+// and no registry.
+func (o *pushOptions) checkArgs(refStr string) (pushArgs, error) {
+	refStr, moreTags, err := splitTagList(refStr)
+	if err != nil {
+		return pushArgs{}, err
+	}
+	ref, err := parseRef(refStr)
+	if err != nil {
+		return pushArgs{}, err
+	}
+	if ref.Reference == "" {
+		ref.Reference = "latest"
+	}
+	if _, err := digest.Parse(ref.Reference); err == nil {
+		return pushArgs{}, usageError(fmt.Errorf("REF %q: push writes a tag: name HOST/REPOSITORY:TAG, without @DIGEST", refStr))
+	}
+	mountFrom, err := mountRepository(o.mountFrom, ref)
+	if err != nil {
+		return pushArgs{}, err
+	}
+	formats, err := sbomFormats(o.formats)
+	if err != nil {
+		return pushArgs{}, err
+	}
+	if o.maxConcurrency < 1 {
+		return pushArgs{}, usageError(fmt.Errorf("--max-concurrency %d: must be at least 1", o.maxConcurrency))
+	}
+	name := o.name
+	if name == "" {
+		name = refName(ref, ref.Reference)
+	}
+	return pushArgs{ref: ref, moreTags: moreTags, mountFrom: mountFrom, formats: formats, name: name}, nil
+}
+
+// pushSource is the image push reads from its SOURCE layout.
+type pushSource struct {
+	root ocispec.Descriptor
+	// layoutRefs are the referrer manifests index.json lists beside the
+	// image, by subject digest (see layoutRoot).
+	layoutRefs map[digest.Digest][]ocispec.Descriptor
+	// images are the manifests of root (oci.Walk), platforms those of
+	// every platform (oci.Select).
+	images    []oci.Image
+	platforms []oci.Image
+}
+
+// readPushSource reads the one image of l, its manifests and the
+// referrers the layout holds for them.
+func readPushSource(ctx context.Context, l *oci.Layout) (*pushSource, error) {
+	root, layoutRefs, err := layoutRoot(ctx, l, "push", nil)
+	if err != nil {
+		return nil, err
+	}
+	images, err := oci.Walk(ctx, l, root)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", l.Source(), err)
+	}
+	platforms, err := oci.Select(images, oci.Selector{All: true})
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", l.Source(), err)
+	}
+	return &pushSource{root: root, layoutRefs: layoutRefs, images: images, platforms: platforms}, nil
+}
+
+// sbomGenerator returns the generator of the SBOMs in formats, which name
+// the image name; nil with --no-sbom or --sbom=false.
+func (o *pushOptions) sbomGenerator(formats []referrerFormat, name string, logf func(format string, args ...any)) (*sbomgen.Generator, error) {
+	if o.noSBOM || !o.sbom {
+		return nil, nil
+	}
+	return sbomgen.New(sbomgen.Options{Formats: docFormats(formats), Name: name, NoCache: o.noCache, Logf: logf})
+}
+
+// pushImages runs steps 1-2 of the push, the blobs and the platform
+// manifests, while sp (nil for no SBOMs) generates the SBOMs of
+// platforms; each SBOM is attached as soon as it is ready (its manifest
+// waits for the images).
+func pushImages(ctx context.Context, p *exporter.Push, platforms []oci.Image, sp *sbomPusher) error {
+	eg, ectx := errgroup.WithContext(ctx)
+	eg.Go(func() error { return p.Images(ectx) })
+	if sp != nil {
+		for _, img := range platforms {
+			eg.Go(func() error { return sp.attach(ectx, img) })
+		}
+	}
+	return eg.Wait()
+}
+
+// tagMore writes the other tags of REF's tag list (more) to the
+// committed index of target, one after the other, and returns every tag
+// written, first (REF's) first. Its error names the tags that moved.
+func tagMore(ctx context.Context, p *exporter.Push, target, first string, more []string) ([]string, error) {
+	tags := []string{first}
+	for _, t := range more {
+		if err := p.Tag(ctx, t); err != nil {
+			return nil, fmt.Errorf("push to %s: tag %s: %w (tags moved: %s)", target, t, err, strings.Join(tags, ", "))
+		}
+		tags = append(tags, t)
+	}
+	return tags, nil
+}
+
+// refNames returns the reference of each of tags in ref's repository.
+func refNames(ref registry.Reference, tags []string) []string {
+	names := make([]string, len(tags))
+	for i, t := range tags {
+		names[i] = refName(ref, t)
+	}
+	return names
+}
+
+// warnNotMounted warns on w when --mount-from (flag as given, repo its
+// repository of host) mounted no blob, so every blob of b was uploaded.
+func warnNotMounted(w io.Writer, b exporter.BlobCounts, flag, repo, host string) {
+	if repo != "" && b.Mounted == 0 && b.NotMounted > 0 {
+		fmt.Fprintf(w, "affix: warning: --mount-from %s: no blob could be mounted, %d uploaded instead (is %s a repository of %s that the credentials can read?)\n",
+			flag, b.NotMounted, repo, host)
+	}
 }
 
 // sbomPusher attaches the SBOMs of each platform image of a push: those
