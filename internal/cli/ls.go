@@ -124,60 +124,94 @@ func ls(cmd *cobra.Command, g *globalOptions, refStr string, o lsOptions) error 
 	return nil
 }
 
+// buildTree reads the tree of st's image: the root, and for an index its
+// platform manifests, its attestation manifests and its own referrers;
+// each manifest with its referrers (see treeBuilder.referrers).
 func buildTree(ctx context.Context, st imageStore) (*lsTree, error) {
 	rootDesc, err := st.Root(ctx)
 	if err != nil {
 		return nil, err
 	}
-	tree := &lsTree{}
-	// referrers reads the referrers of n's manifest d, and theirs in turn
-	// (a signature on an SBOM), as oras discover does, at most
-	// maxReferrerDepth deep, each referrer's once (a registry that does
-	// not filter by subject cannot make ls read without end). A
-	// referrers tag that holds something else is n's Error, not the
-	// tree's; so is any failure to read the referrers of a referrer, which
-	// the image's own tree does not need.
-	read := map[digest.Digest]bool{}
-	var referrersAt func(n *lsNode, d ocispec.Descriptor, depth int) ([]*lsNode, error)
-	referrers := func(n *lsNode, d ocispec.Descriptor) ([]*lsNode, error) { return referrersAt(n, d, 1) }
-	referrersAt = func(n *lsNode, d ocispec.Descriptor, depth int) ([]*lsNode, error) {
-		refs, mode, err := st.Referrers(ctx, d.Digest)
-		if errors.Is(err, exporter.ErrReferrersTagConflict) || err != nil && depth > 1 && ctx.Err() == nil {
-			tree.ReferrersMode = mode
-			n.Error = err.Error()
-			return nil, nil
-		}
-		if err != nil {
-			return nil, err
-		}
-		tree.ReferrersMode = mode
-		var out []*lsNode
-		for _, r := range refs {
-			rn := &lsNode{Kind: "referrer", MediaType: r.MediaType, Digest: r.Digest, Size: r.Size,
-				ArtifactType: r.ArtifactType, Created: r.Annotations[ocispec.AnnotationCreated],
-				Generator: r.Annotations[oci.AnnotationGenerator], Annotations: r.Annotations}
-			if depth < maxReferrerDepth && !read[r.Digest] {
-				read[r.Digest] = true
-				if rn.Children, err = referrersAt(rn, r, depth+1); err != nil {
-					return nil, err
-				}
-			}
-			out = append(out, rn)
-		}
-		return out, nil
-	}
+	b := &treeBuilder{st: st, tree: &lsTree{}, read: map[digest.Digest]bool{}}
 	root := &lsNode{Kind: "manifest", MediaType: rootDesc.MediaType, Digest: rootDesc.Digest, Size: rootDesc.Size}
-	tree.Root = root
+	b.tree.Root = root
 	if !oci.IsIndex(rootDesc.MediaType) {
-		root.Children, err = referrers(root, rootDesc)
-		return tree, err
+		root.Children, err = b.referrers(ctx, root, rootDesc)
+		return b.tree, err
 	}
 	root.Kind = "index"
 	images, err := oci.Walk(ctx, st, rootDesc)
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", st.Name(), err)
 	}
+	byDigest, err := b.addPlatforms(ctx, root, images)
+	if err != nil {
+		return nil, err
+	}
+	b.addAttestations(ctx, root, images, byDigest)
+	// Referrers of the index itself (signatures, for example).
+	idxRefs, err := b.referrers(ctx, root, rootDesc)
+	if err != nil {
+		return nil, err
+	}
+	root.Children = append(root.Children, idxRefs...)
+	return b.tree, nil
+}
+
+// treeBuilder builds the tree of buildTree from st.
+type treeBuilder struct {
+	st   imageStore
+	tree *lsTree
+	// read are the referrers whose own referrers were read, each once.
+	read map[digest.Digest]bool
+}
+
+// referrers reads the referrers of n's manifest d, and theirs in turn
+// (a signature on an SBOM), as oras discover does, at most
+// maxReferrerDepth deep, each referrer's once (a registry that does not
+// filter by subject cannot make ls read without end). A referrers tag
+// that holds something else is n's Error, not the tree's; so is any
+// failure to read the referrers of a referrer, which the image's own tree
+// does not need.
+func (b *treeBuilder) referrers(ctx context.Context, n *lsNode, d ocispec.Descriptor) ([]*lsNode, error) {
+	return b.referrersAt(ctx, n, d, 1)
+}
+
+// referrersAt is referrers at depth (1: the referrers of an image's
+// manifest).
+func (b *treeBuilder) referrersAt(ctx context.Context, n *lsNode, d ocispec.Descriptor, depth int) ([]*lsNode, error) {
+	refs, mode, err := b.st.Referrers(ctx, d.Digest)
+	if errors.Is(err, exporter.ErrReferrersTagConflict) || err != nil && depth > 1 && ctx.Err() == nil {
+		b.tree.ReferrersMode = mode
+		n.Error = err.Error()
+		return nil, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	b.tree.ReferrersMode = mode
+	var out []*lsNode
+	for _, r := range refs {
+		rn := &lsNode{Kind: "referrer", MediaType: r.MediaType, Digest: r.Digest, Size: r.Size,
+			ArtifactType: r.ArtifactType, Created: r.Annotations[ocispec.AnnotationCreated],
+			Generator: r.Annotations[oci.AnnotationGenerator], Annotations: r.Annotations}
+		if depth < maxReferrerDepth && !b.read[r.Digest] {
+			b.read[r.Digest] = true
+			if rn.Children, err = b.referrersAt(ctx, rn, r, depth+1); err != nil {
+				return nil, err
+			}
+		}
+		out = append(out, rn)
+	}
+	return out, nil
+}
+
+// addPlatforms adds the platform manifests of images (all but the
+// attestations) to root, in order, each with its referrers, and returns
+// their nodes by digest.
+func (b *treeBuilder) addPlatforms(ctx context.Context, root *lsNode, images []oci.Image) (map[digest.Digest]*lsNode, error) {
 	byDigest := map[digest.Digest]*lsNode{}
+	var err error
 	for _, img := range images {
 		if img.Attestation {
 			continue
@@ -188,43 +222,49 @@ func buildTree(ctx context.Context, st imageStore) (*lsTree, error) {
 			// One manifest the index lists under two platforms: its
 			// referrers are read once.
 			n.Children, n.Error = same.Children, same.Error
-		} else if n.Children, err = referrers(n, d); err != nil {
+		} else if n.Children, err = b.referrers(ctx, n, d); err != nil {
 			return nil, err
 		} else {
 			byDigest[d.Digest] = n
 		}
 		root.Children = append(root.Children, n)
 	}
+	return byDigest, nil
+}
+
+// addAttestations adds the attestation manifests of images under the
+// platform manifest (byDigest) each is about, else under root.
+func (b *treeBuilder) addAttestations(ctx context.Context, root *lsNode, images []oci.Image, byDigest map[digest.Digest]*lsNode) {
 	for _, img := range images {
 		if !img.Attestation {
 			continue
 		}
-		d := img.Descriptor
-		n := &lsNode{Kind: "attestation", MediaType: d.MediaType, Digest: d.Digest, Size: d.Size, ArtifactType: d.ArtifactType}
-		var m ocispec.Manifest
-		if _, err := oci.ReadJSON(ctx, st, d, &m); err == nil {
-			if n.ArtifactType == "" {
-				n.ArtifactType = m.ArtifactType
-			}
-			for _, l := range m.Layers {
-				if pt := l.Annotations[oci.AnnotationPredicateType]; pt != "" {
-					n.PredicateTypes = append(n.PredicateTypes, pt)
-				}
-			}
-		}
-		if parent := byDigest[digest.Digest(d.Annotations[oci.AnnotationDockerReferenceDigest])]; parent != nil {
+		n := b.attestationNode(ctx, img.Descriptor)
+		if parent := byDigest[digest.Digest(img.Descriptor.Annotations[oci.AnnotationDockerReferenceDigest])]; parent != nil {
 			parent.Children = append(parent.Children, n)
 		} else {
 			root.Children = append(root.Children, n)
 		}
 	}
-	// Referrers of the index itself (signatures, for example).
-	idxRefs, err := referrers(root, rootDesc)
-	if err != nil {
-		return nil, err
+}
+
+// attestationNode returns the node of the attestation manifest d, with
+// its artifact type and in-toto predicate types when the manifest can be
+// read.
+func (b *treeBuilder) attestationNode(ctx context.Context, d ocispec.Descriptor) *lsNode {
+	n := &lsNode{Kind: "attestation", MediaType: d.MediaType, Digest: d.Digest, Size: d.Size, ArtifactType: d.ArtifactType}
+	var m ocispec.Manifest
+	if _, err := oci.ReadJSON(ctx, b.st, d, &m); err == nil {
+		if n.ArtifactType == "" {
+			n.ArtifactType = m.ArtifactType
+		}
+		for _, l := range m.Layers {
+			if pt := l.Annotations[oci.AnnotationPredicateType]; pt != "" {
+				n.PredicateTypes = append(n.PredicateTypes, pt)
+			}
+		}
 	}
-	root.Children = append(root.Children, idxRefs...)
-	return tree, nil
+	return n
 }
 
 // warnUnread warns on w about each node of t whose referrers could not be
