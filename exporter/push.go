@@ -166,17 +166,6 @@ type BlobCounts struct {
 	NotMounted int `json:"notMounted,omitempty"`
 }
 
-// node is a manifest or index of the image to push.
-type node struct {
-	desc        ocispec.Descriptor // as pushed: media type, digest, size, platform
-	source      ocispec.Descriptor // as read
-	data        []byte
-	blobs       []ocispec.Descriptor // config and layers of a manifest
-	children    []*node
-	attestation bool
-	stripped    []ocispec.Descriptor
-}
-
 // New returns a push to target. img may be nil for a push of referrers
 // only (affix attach): then Commit writes no tag.
 func New(target Target, img *Image, opts Options) *Push {
@@ -203,107 +192,6 @@ func (p *Push) logf(format string, args ...any) {
 	if p.opts.Logf != nil {
 		p.opts.Logf(format, args...)
 	}
-}
-
-// Images uploads the image's blobs (skipping those the target has) and
-// then its manifests and nested indexes by digest: steps 1 and 2. The root
-// index is written by Commit. Calling it again returns the first result.
-func (p *Push) Images(ctx context.Context) error {
-	if p.img == nil {
-		return nil
-	}
-	p.mu.Lock()
-	p.imagesRun = true
-	p.mu.Unlock()
-	p.imagesOnce.Do(func() {
-		p.imagesErr = p.images(ctx)
-		close(p.imagesDone)
-	})
-	return p.imagesErr
-}
-
-func (p *Push) images(ctx context.Context) error {
-	root, err := p.load(ctx, p.img.Root, 0)
-	if err != nil {
-		return err
-	}
-	p.plan = root
-	var manifests, indexes []*node
-	var visit func(n *node)
-	seen := map[digest.Digest]bool{}
-	visit = func(n *node) {
-		if seen[n.desc.Digest] {
-			return
-		}
-		seen[n.desc.Digest] = true
-		for _, c := range n.children {
-			visit(c)
-		}
-		if oci.IsIndex(n.desc.MediaType) {
-			indexes = append(indexes, n)
-		} else {
-			manifests = append(manifests, n)
-		}
-	}
-	visit(root)
-	// Step 1: every blob, concurrently.
-	var blobs []ocispec.Descriptor
-	for _, m := range manifests {
-		blobs = append(blobs, m.blobs...)
-	}
-	if err := p.parallel(ctx, blobs, func(ctx context.Context, d ocispec.Descriptor) error {
-		return p.ensureBlob(ctx, d, true, func() (io.ReadCloser, error) { return p.img.Source.Fetch(ctx, d) })
-	}); err != nil {
-		return err
-	}
-	// Step 2: manifests, then nested indexes children first; the root
-	// index waits for Commit.
-	byDigest := map[digest.Digest]*node{}
-	var mdescs []ocispec.Descriptor
-	for _, m := range manifests {
-		byDigest[m.desc.Digest] = m
-		mdescs = append(mdescs, m.desc)
-	}
-	if err := p.parallel(ctx, mdescs, func(ctx context.Context, d ocispec.Descriptor) error {
-		return p.pushManifest(ctx, byDigest[d.Digest], d.Digest.String(), "")
-	}); err != nil {
-		return err
-	}
-	for _, ix := range indexes {
-		if ix == root {
-			continue
-		}
-		if err := p.pushManifest(ctx, ix, ix.desc.Digest.String(), ""); err != nil {
-			return err
-		}
-	}
-	return nil
-}
-
-// pushManifest writes the manifest or index n under ref. It holds a
-// concurrency slot only for the PUT itself, never while blobs the registry
-// lost are uploaded again (which take slots of their own): holding one
-// there would deadlock once every slot is held by a manifest waiting for
-// its blobs.
-func (p *Push) pushManifest(ctx context.Context, n *node, ref, ifMatch string) error {
-	d := ocispec.Descriptor{MediaType: n.desc.MediaType, Digest: n.desc.Digest, Size: n.desc.Size}
-	err := p.retryBlobUnknown(ctx, n.blobs, true, func(b ocispec.Descriptor) func() (io.ReadCloser, error) {
-		return func() (io.ReadCloser, error) { return p.img.Source.Fetch(ctx, b) }
-	}, func() error {
-		select {
-		case p.sem <- struct{}{}:
-		case <-ctx.Done():
-			return ctx.Err()
-		}
-		defer func() { <-p.sem }()
-		_, err := p.target.PushManifest(ctx, d, n.data, ref, ifMatch)
-		return err
-	})
-	if err != nil {
-		return err
-	}
-	p.logf("pushed %s %s", d.MediaType, ref)
-	return nil
 }
 
 // parallel runs f for each distinct descriptor, at most MaxConcurrency at a
@@ -335,95 +223,6 @@ func (p *Push) parallel(ctx context.Context, descs []ocispec.Descriptor, f func(
 // deadline.
 func isContextErr(err error) bool {
 	return errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded)
-}
-
-// load reads the image graph under d from the source.
-func (p *Push) load(ctx context.Context, d ocispec.Descriptor, depth int) (*node, error) {
-	if depth > 8 {
-		return nil, fmt.Errorf("%w: %s: indexes nested more than 8 deep", ErrInvalidSource, d.Digest)
-	}
-	data, err := oci.ReadBlob(ctx, p.img.Source, d, oci.MaxManifestSize)
-	if err != nil {
-		return nil, fmt.Errorf("reading %s %s: %w", d.MediaType, d.Digest, err)
-	}
-	n := &node{desc: d, source: d, data: data, attestation: oci.IsAttestation(d)}
-	switch {
-	case oci.IsManifest(d.MediaType):
-		var m ocispec.Manifest
-		if err := json.Unmarshal(data, &m); err != nil {
-			return nil, fmt.Errorf("%w: manifest %s: %w", ErrInvalidSource, d.Digest, err)
-		}
-		if m.Config.Digest.Validate() != nil {
-			return nil, fmt.Errorf("%w: manifest %s: config digest %q", ErrInvalidSource, d.Digest, m.Config.Digest)
-		}
-		n.blobs = append(n.blobs, m.Config)
-		for _, l := range m.Layers {
-			if l.Digest.Validate() != nil {
-				return nil, fmt.Errorf("%w: manifest %s: layer digest %q", ErrInvalidSource, d.Digest, l.Digest)
-			}
-			if len(l.URLs) > 0 {
-				continue // non-distributable: the registry does not store it
-			}
-			n.blobs = append(n.blobs, l)
-		}
-		return n, nil
-	case oci.IsIndex(d.MediaType):
-		var idx ocispec.Index
-		if err := json.Unmarshal(data, &idx); err != nil {
-			return nil, fmt.Errorf("%w: index %s: %w", ErrInvalidSource, d.Digest, err)
-		}
-		var kept []ocispec.Descriptor
-		changed := false
-		for _, c := range idx.Manifests {
-			if c.Digest.Validate() != nil {
-				return nil, fmt.Errorf("%w: index %s lists digest %q", ErrInvalidSource, d.Digest, c.Digest)
-			}
-			if p.opts.StripAttestations && oci.IsAttestation(c) {
-				n.stripped = append(n.stripped, c)
-				changed = true
-				continue
-			}
-			cn, err := p.load(ctx, c, depth+1)
-			if err != nil {
-				return nil, err
-			}
-			if cn.desc.Digest != c.Digest {
-				c.Digest, c.Size = cn.desc.Digest, cn.desc.Size
-				changed = true
-			}
-			n.children = append(n.children, cn)
-			kept = append(kept, c)
-		}
-		if changed {
-			b, err := replaceManifests(data, kept)
-			if err != nil {
-				return nil, fmt.Errorf("index %s: %w", d.Digest, err)
-			}
-			n.data = b
-			nd := oci.DescriptorFor(d.MediaType, b)
-			n.desc.Digest, n.desc.Size = nd.Digest, nd.Size
-		}
-		return n, nil
-	}
-	return nil, fmt.Errorf("%w: %s has media type %q, not a manifest or index", ErrInvalidSource, d.Digest, d.MediaType)
-}
-
-// replaceManifests rewrites the manifests field of an index, keeping its
-// other fields as they were.
-func replaceManifests(index []byte, manifests []ocispec.Descriptor) ([]byte, error) {
-	var fields map[string]json.RawMessage
-	if err := json.Unmarshal(index, &fields); err != nil {
-		return nil, err
-	}
-	if manifests == nil {
-		manifests = []ocispec.Descriptor{}
-	}
-	m, err := json.Marshal(manifests)
-	if err != nil {
-		return nil, err
-	}
-	fields["manifests"] = m
-	return json.Marshal(fields)
 }
 
 // Attach writes one referrer: its blobs (the empty config once per push),
@@ -713,41 +512,6 @@ func (p *Push) putReferrer(ctx context.Context, r *referrer) (indexed digest.Dig
 	return indexed, nil
 }
 
-// Pushed returns, once Images has succeeded, the digest every manifest and
-// index of the image has as pushed, keyed by its digest in the source: the
-// same digest, except where StripAttestations rewrote an index (and the
-// indexes above it). Stripped attestation manifests are absent. The root is
-// included; Commit writes it. A push without an image returns nil.
-func (p *Push) Pushed(ctx context.Context) (map[digest.Digest]digest.Digest, error) {
-	if p.img == nil {
-		return nil, nil
-	}
-	p.mu.Lock()
-	run := p.imagesRun
-	p.mu.Unlock()
-	if !run {
-		return nil, ErrImagesNotStarted
-	}
-	select {
-	case <-p.imagesDone:
-	case <-ctx.Done():
-		return nil, ctx.Err()
-	}
-	if p.imagesErr != nil {
-		return nil, p.imagesErr
-	}
-	out := map[digest.Digest]digest.Digest{}
-	var walk func(n *node)
-	walk = func(n *node) {
-		out[n.source.Digest] = n.desc.Digest
-		for _, c := range n.children {
-			walk(c)
-		}
-	}
-	walk(p.plan)
-	return out, nil
-}
-
 // putLock serializes this push's referrer manifest PUTs for one subject.
 func (p *Push) putLock(subject digest.Digest) *sync.Mutex {
 	p.mu.Lock()
@@ -802,23 +566,6 @@ func (p *Push) learn(header, subject digest.Digest) Mode {
 		}
 	}
 	return p.mode
-}
-
-// inPlan reports whether d is a manifest or index of the pushed image, as
-// pushed (a stripped attestation is not).
-func (p *Push) inPlan(d digest.Digest) bool {
-	var found bool
-	var walk func(n *node)
-	walk = func(n *node) {
-		if n.desc.Digest == d {
-			found = true
-		}
-		for _, c := range n.children {
-			walk(c)
-		}
-	}
-	walk(p.plan)
-	return found
 }
 
 // Ready waits until the push may move its tag: for Images, for any
