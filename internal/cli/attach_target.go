@@ -1,6 +1,7 @@
 package cli
 
 import (
+	"bytes"
 	"cmp"
 	"context"
 	"fmt"
@@ -55,8 +56,15 @@ func (o *attachOptions) openAttachTarget(ctx context.Context, g *globalOptions, 
 		if err != nil {
 			return nil, err
 		}
-		root, _, err := layoutRoot(ctx, l, "attach to", nil)
+		// Another tool's damage (a referrer or tag index whose blob
+		// is gone) does not fail the attach: it is left as it is, and
+		// addLayoutReferrers warns about what it leaves that concerns
+		// the referrers it writes. The entries skipped here are shown
+		// only when no image is left to attach to: they may be why.
+		var skipped bytes.Buffer
+		root, _, err := layoutRoot(ctx, l, "attach to", &skipped)
 		if err != nil {
+			io.Copy(warn, &skipped)
 			l.Close()
 			return nil, err
 		}

@@ -158,3 +158,58 @@ func TestAttachLayout(t *testing.T) {
 		}
 	}
 }
+
+// TestAttachLayoutDamaged: another tool's damage to a layout (a referrers
+// tag index or a referrer manifest whose blob is gone) does not fail an
+// attach: it is left as it is, with a warning naming it, and the new
+// artifact is listed in both forms.
+func TestAttachLayoutDamaged(t *testing.T) {
+	if testing.Short() {
+		t.Skip("scans images")
+	}
+	cliEnv(t)
+	dir, res := variantsPair(t)
+	src := oci.SchemeLayout + ":" + dir
+	mustAffix(t, "attach", src)
+	var idx ocispec.Index
+	readJSONFile(t, filepath.Join(dir, "index.json"), &idx)
+	amd, arm := res.Manifests[0].Digest, res.Manifests[1].Digest
+	// arm64's tag index blob is gone; so is amd64's SBOM manifest (oras's
+	// form lists it in index.json, regctl's in the tag index).
+	var gone []digest.Digest
+	for _, e := range idx.Manifests {
+		if e.Annotations[ocispec.AnnotationRefName] == "sha256-"+arm.Encoded() || e.ArtifactType == oci.MediaTypeSPDX && e.Digest == layoutTagIndex(t, dir, amd)[0] {
+			gone = append(gone, e.Digest)
+		}
+	}
+	if len(gone) != 2 {
+		t.Fatalf("found %v to remove in %+v", gone, idx.Manifests)
+	}
+	for _, d := range gone {
+		if err := os.Remove(filepath.Join(dir, "blobs", "sha256", d.Encoded())); err != nil {
+			t.Fatal(err)
+		}
+	}
+	vex := writeFile(t, "vex.json", []byte(`{"vex":true}`))
+	out, errs, code := affix(t, "attach", "--artifact-type", "application/vnd.example.vex+json", "--platform", "linux/amd64", src, vex)
+	if code != 0 {
+		t.Fatalf("attach to a damaged layout: exit %d\n%s", code, errs)
+	}
+	for _, d := range gone {
+		if !strings.Contains(errs, d.String()) {
+			t.Errorf("stderr does not name the missing %s:\n%s", d, errs)
+		}
+	}
+	t.Logf("stderr:\n%s", errs)
+	vexDigest := digest.Digest(strings.TrimSpace(out))
+	if got := layoutTagIndex(t, dir, amd); !slices.Contains(got, vexDigest) {
+		t.Errorf("amd64's tag index lists %v, want the VEX document %s too", got, vexDigest)
+	}
+	var after ocispec.Index
+	readJSONFile(t, filepath.Join(dir, "index.json"), &after)
+	for _, d := range append(gone, vexDigest) {
+		if !slices.ContainsFunc(after.Manifests, func(e ocispec.Descriptor) bool { return e.Digest == d }) {
+			t.Errorf("index.json no longer lists %s", d)
+		}
+	}
+}
