@@ -350,75 +350,138 @@ type sbomLayer struct {
 // artifact reads p's attestation manifest and returns the referrer of the
 // final image's SBOM, nil when there is none.
 func (c *converter) artifact(ctx context.Context, p *Platform) (*exporter.Artifact, error) {
-	var m ocispec.Manifest
-	if _, err := oci.ReadJSON(ctx, c.repo, p.Attestation, &m); err != nil {
+	m, err := c.readAttestation(ctx, p)
+	if err != nil {
 		return nil, err
 	}
-	if m.Subject != nil && m.Subject.Digest != p.Manifest.Digest {
-		return nil, fmt.Errorf("subject %s is not the platform manifest %s: %w", m.Subject.Digest, p.Manifest.Digest, ErrBadAttestation)
-	}
-	var layers []sbomLayer
-	for _, l := range m.Layers {
-		pt, annotated := l.Annotations[AnnotationPredicateType]
-		if (annotated && pt != PredicateSPDX) || l.MediaType != oci.MediaTypeInToto {
-			// provenance, or another predicate
-			p.Unconverted = append(p.Unconverted, Statement{Layer: l, PredicateType: pt, What: statementWhat(pt)})
-			continue
-		}
-		b, err := oci.ReadBlob(ctx, c.repo, l, MaxStatementSize)
-		if err != nil {
-			return nil, fmt.Errorf("layer %s: %w", l.Digest, err)
-		}
-		stmt, err := parseStatement(b)
-		if err != nil {
-			if !annotated {
-				// not an SPDX statement after all
-				st := Statement{Layer: l}
-				if stmt != nil { // a statement, of another predicate
-					st.PredicateType, st.What = stmt.PredicateType, statementWhat(stmt.PredicateType)
-				}
-				p.Unconverted = append(p.Unconverted, st)
-				continue
-			}
-			return nil, fmt.Errorf("layer %s: %w", l.Digest, err)
-		}
-		if len(stmt.Subject) > 0 && !stmt.Names(p.Manifest.Digest) {
-			return nil, fmt.Errorf("layer %s: statement does not name the platform manifest %s: %w", l.Digest, p.Manifest.Digest, ErrBadAttestation)
-		}
-		info, err := readSPDX(stmt.Predicate)
-		if err != nil {
-			return nil, fmt.Errorf("layer %s: %w", l.Digest, err)
-		}
-		layers = append(layers, sbomLayer{desc: l, data: b, stmt: stmt, info: info})
+	layers, err := c.sbomLayers(ctx, p, m.Layers)
+	if err != nil {
+		return nil, err
 	}
 	if len(layers) == 0 {
 		c.logf("%s: attestation %s holds no SPDX SBOM", oci.FormatPlatform(*p.Manifest.Platform), p.Attestation.Digest)
 		return nil, nil
 	}
+	l := coreSBOM(p, layers)
+	doc, err := c.document(p, l)
+	if err != nil {
+		return nil, err
+	}
+	return c.sbomArtifact(p, l, doc)
+}
+
+// readAttestation reads p's attestation manifest and checks that its
+// subject, when it has one, is p's platform manifest (ErrBadAttestation
+// otherwise).
+func (c *converter) readAttestation(ctx context.Context, p *Platform) (ocispec.Manifest, error) {
+	var m ocispec.Manifest
+	if _, err := oci.ReadJSON(ctx, c.repo, p.Attestation, &m); err != nil {
+		return ocispec.Manifest{}, err
+	}
+	if m.Subject != nil && m.Subject.Digest != p.Manifest.Digest {
+		return ocispec.Manifest{}, fmt.Errorf("subject %s is not the platform manifest %s: %w", m.Subject.Digest, p.Manifest.Digest, ErrBadAttestation)
+	}
+	return m, nil
+}
+
+// sbomLayers reads the SPDX statements among layers, those of p's
+// attestation manifest, in order; every other layer is added to
+// p.Unconverted.
+func (c *converter) sbomLayers(ctx context.Context, p *Platform, layers []ocispec.Descriptor) ([]sbomLayer, error) {
+	var out []sbomLayer
+	for _, l := range layers {
+		sl, other, err := c.readLayer(ctx, p, l)
+		if err != nil {
+			return nil, err
+		}
+		if other != nil {
+			p.Unconverted = append(p.Unconverted, *other)
+			continue
+		}
+		out = append(out, sl)
+	}
+	return out, nil
+}
+
+// readLayer reads l, a layer of p's attestation manifest: an SPDX
+// statement of p's platform manifest, or else (provenance, another
+// predicate, not a statement) other, the Statement it is. A layer
+// annotated as SPDX that is not a valid SPDX statement of the platform
+// manifest is an error naming the layer.
+func (c *converter) readLayer(ctx context.Context, p *Platform, l ocispec.Descriptor) (_ sbomLayer, other *Statement, _ error) {
+	pt, annotated := l.Annotations[AnnotationPredicateType]
+	if (annotated && pt != PredicateSPDX) || l.MediaType != oci.MediaTypeInToto {
+		// provenance, or another predicate
+		return sbomLayer{}, &Statement{Layer: l, PredicateType: pt, What: statementWhat(pt)}, nil
+	}
+	b, err := oci.ReadBlob(ctx, c.repo, l, MaxStatementSize)
+	if err != nil {
+		return sbomLayer{}, nil, fmt.Errorf("layer %s: %w", l.Digest, err)
+	}
+	stmt, err := parseStatement(b)
+	if err != nil {
+		if !annotated {
+			// not an SPDX statement after all
+			st := Statement{Layer: l}
+			if stmt != nil { // a statement, of another predicate
+				st.PredicateType, st.What = stmt.PredicateType, statementWhat(stmt.PredicateType)
+			}
+			return sbomLayer{}, &st, nil
+		}
+		return sbomLayer{}, nil, fmt.Errorf("layer %s: %w", l.Digest, err)
+	}
+	if len(stmt.Subject) > 0 && !stmt.Names(p.Manifest.Digest) {
+		return sbomLayer{}, nil, fmt.Errorf("layer %s: statement does not name the platform manifest %s: %w", l.Digest, p.Manifest.Digest, ErrBadAttestation)
+	}
+	info, err := readSPDX(stmt.Predicate)
+	if err != nil {
+		return sbomLayer{}, nil, fmt.Errorf("layer %s: %w", l.Digest, err)
+	}
+	return sbomLayer{desc: l, data: b, stmt: stmt, info: info}, nil, nil
+}
+
+// coreSBOM returns the SBOM of the final image among layers (coreIndex)
+// and records the others, SBOMs of other build stages or of the build
+// context, in p.Extras and p.Unconverted.
+func coreSBOM(p *Platform, layers []sbomLayer) sbomLayer {
 	infos := make([]spdxInfo, len(layers))
 	for i, l := range layers {
 		infos[i] = l.info
 	}
 	core := coreIndex(infos)
-	l := layers[core]
 	p.Extras = len(layers) - 1
 	for i, x := range layers {
 		if i != core {
 			p.Unconverted = append(p.Unconverted, Statement{Layer: x.desc, PredicateType: PredicateSPDX, What: whatExtra, Extra: true})
 		}
 	}
+	return layers[core]
+}
 
+// document returns the SPDX document of l to publish: as BuildKit stored
+// it with Raw, else made to name the image (p.Named) when it describes
+// exactly one package, else as it is, said in a log message.
+func (c *converter) document(p *Platform, l sbomLayer) ([]byte, error) {
 	doc := []byte(l.stmt.Predicate)
-	if !c.opts.Raw {
-		named, ok, err := nameImage(doc, p.Manifest.Digest, c.repository, *p.Manifest.Platform)
-		if err != nil {
-			return nil, err
-		}
-		doc, p.Named = named, ok
-		if !ok {
-			c.logf("%s: the SBOM does not describe exactly one package (as affix get --verify reads it); published without naming the image", oci.FormatPlatform(*p.Manifest.Platform))
-		}
+	if c.opts.Raw {
+		return doc, nil
 	}
+	named, ok, err := nameImage(doc, p.Manifest.Digest, c.repository, *p.Manifest.Platform)
+	if err != nil {
+		return nil, err
+	}
+	doc, p.Named = named, ok
+	if !ok {
+		c.logf("%s: the SBOM does not describe exactly one package (as affix get --verify reads it); published without naming the image", oci.FormatPlatform(*p.Manifest.Platform))
+	}
+	return doc, nil
+}
+
+// sbomArtifact returns the referrer of p's platform manifest that
+// publishes doc, the document of l: the bare SPDX document, or with
+// KeepInToto the statement of l (with doc as its predicate when doc names
+// the image).
+func (c *converter) sbomArtifact(p *Platform, l sbomLayer, doc []byte) (*exporter.Artifact, error) {
 	subject := ocispec.Descriptor{MediaType: p.Manifest.MediaType, Digest: p.Manifest.Digest, Size: p.Manifest.Size}
 	ann := map[string]string{
 		oci.AnnotationPlatform: oci.FormatPlatform(*p.Manifest.Platform),
