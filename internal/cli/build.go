@@ -24,6 +24,9 @@ func init() { extraCommands = append(extraCommands, newBuildCmd) }
 // buildOptions are the flags of affix build.
 type buildOptions struct {
 	registryOptions
+	// load is buildx's --load, which affix has no engine for: it is
+	// refused with what to do instead.
+	load          bool
 	file          string
 	tags          []string
 	platforms     []string
@@ -163,6 +166,8 @@ func (o *buildOptions) addFlags(f *pflag.FlagSet) {
 	f.BoolVar(&o.noSBOMCache, "no-sbom-cache", false, "neither read nor write the SBOM cache")
 	f.BoolVar(&o.noSBOM, "no-sbom", false, "same as --sbom=false, as affix push spells it")
 	f.BoolVar(&o.push, "push", false, "push the image and its SBOMs to every -t tag (same as --output type=registry)")
+	f.BoolVar(&o.load, "load", false, "")
+	f.MarkHidden("load")
 	f.StringArrayVarP(&o.outputs, "output", "o", nil, "output: type=oci,dest=PATH[,tar=false] (an OCI layout tar, or a directory) or type=registry")
 	f.StringArrayVar(&o.builders, "builder", nil, "buildkitd address, or PLATFORM=ADDR[,cacert=..,cert=..,key=..,servername=..] per node (repeatable; default $BUILDKIT_HOST, else "+frontend.DefaultAddress+")")
 	f.StringVar(&o.tls.CACert, "builder-tls-cacert", "", "CA certificate of tcp:// builders")
@@ -229,6 +234,9 @@ func (p *buildPlan) layoutDir() string {
 // command line that does not need the file system or a builder is a usage
 // error here, before any build starts.
 func (o *buildOptions) plan() (*buildPlan, error) {
+	if o.load {
+		return nil, usageError(errors.New("--load: affix loads into no Docker engine; write an OCI tar with --output type=oci,dest=FILE (docker load -i FILE reads it), or publish with --push"))
+	}
 	p := &buildPlan{push: o.push}
 	var err error
 	if p.progress, err = o.progressMode(); err != nil {
@@ -318,6 +326,9 @@ func (p *buildPlan) addTags(tags []string) error {
 		norm, ref, err := parseTag(t)
 		if err != nil {
 			return usageError(err)
+		}
+		if err := checkImageTag(fmt.Sprintf("-t %q", t), ref.Reference); err != nil {
+			return err
 		}
 		if seen[norm] {
 			continue

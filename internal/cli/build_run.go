@@ -305,6 +305,13 @@ func tagsError(pushes []*sink, err error) error {
 	if len(moved) == 0 && len(unknown) == 0 {
 		return fmt.Errorf("no tag moved: %w", err)
 	}
+	return fmt.Errorf("%s: %w", tagStates(moved, unknown, stayed), err)
+}
+
+// tagStates says what became of tags (references) whose writes did not
+// all succeed: "tags moved: A; may have moved (rerun to settle): B; not
+// moved: C", leaving out the empty parts.
+func tagStates(moved, unknown, stayed []string) string {
 	var parts []string
 	for _, p := range []struct {
 		what string
@@ -314,7 +321,7 @@ func tagsError(pushes []*sink, err error) error {
 			parts = append(parts, p.what+": "+strings.Join(p.tags, ", "))
 		}
 	}
-	return fmt.Errorf("%s: %w", strings.Join(parts, "; "), err)
+	return strings.Join(parts, "; ")
 }
 
 // failed describes a failure before any tag was written.

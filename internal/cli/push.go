@@ -2,6 +2,7 @@ package cli
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"maps"
@@ -159,7 +160,7 @@ func push(cmd *cobra.Command, g *globalOptions, source, refStr string, o pushOpt
 	if err != nil {
 		return fmt.Errorf("push to %s: %w", tgt.Name(), err)
 	}
-	tags, err := tagMore(ctx, p, tgt.Name(), a.ref.Reference, a.moreTags)
+	tags, err := tagMore(ctx, p, tgt.Name(), a.ref, a.moreTags)
 	if err != nil {
 		return err
 	}
@@ -192,12 +193,16 @@ type pushArgs struct {
 // checkArgs parses REF (refStr) and checks the flags that need no layout
 // and no registry.
 func (o *pushOptions) checkArgs(refStr string) (pushArgs, error) {
-	refStr, moreTags, err := splitTagList(refStr)
+	first, moreTags, err := splitTagList(refStr)
 	if err != nil {
 		return pushArgs{}, err
 	}
-	ref, err := parseRef(refStr)
+	ref, err := parseRef(first)
 	if err != nil {
+		if first != refStr {
+			// Messages quote REF as typed, not its first tag's form.
+			return pushArgs{}, usageError(fmt.Errorf("REF %q: %w", refStr, err))
+		}
 		return pushArgs{}, err
 	}
 	if ref.Reference == "" {
@@ -205,6 +210,11 @@ func (o *pushOptions) checkArgs(refStr string) (pushArgs, error) {
 	}
 	if _, err := digest.Parse(ref.Reference); err == nil {
 		return pushArgs{}, usageError(fmt.Errorf("REF %q: push writes a tag: name HOST/REPOSITORY:TAG, without @DIGEST", refStr))
+	}
+	for _, t := range append([]string{ref.Reference}, moreTags...) {
+		if err := checkImageTag(fmt.Sprintf("REF %q", refStr), t); err != nil {
+			return pushArgs{}, err
+		}
 	}
 	mountFrom, err := mountRepository(o.mountFrom, ref)
 	if err != nil {
@@ -279,13 +289,23 @@ func pushImages(ctx context.Context, p *exporter.Push, platforms []oci.Image, sp
 }
 
 // tagMore writes the other tags of REF's tag list (more) to the
-// committed index of target, one after the other, and returns every tag
-// written, first (REF's) first. Its error names the tags that moved.
-func tagMore(ctx context.Context, p *exporter.Push, target, first string, more []string) ([]string, error) {
-	tags := []string{first}
-	for _, t := range more {
+// committed index of target, ref's repository, one after the other, and
+// returns every tag written, ref's first. Its error names, as references,
+// the tags that moved, the one that may have (its answer lost) and those
+// that did not.
+func tagMore(ctx context.Context, p *exporter.Push, target string, ref registry.Reference, more []string) ([]string, error) {
+	tags := []string{ref.Reference}
+	for i, t := range more {
 		if err := p.Tag(ctx, t); err != nil {
-			return nil, fmt.Errorf("push to %s: tag %s: %w (tags moved: %s)", target, t, err, strings.Join(tags, ", "))
+			var unknown []string
+			stayed := more[i+1:]
+			if errors.Is(err, exporter.ErrTagUnknown) {
+				unknown = []string{t}
+			} else {
+				stayed = more[i:]
+			}
+			states := tagStates(refNames(ref, tags), refNames(ref, unknown), refNames(ref, stayed))
+			return nil, fmt.Errorf("push to %s: tag %s: %w (%s)", target, t, err, states)
 		}
 		tags = append(tags, t)
 	}

@@ -54,6 +54,19 @@ func parseRef(s string) (registry.Reference, error) {
 	return ref, nil
 }
 
+// checkImageTag refuses to tag an image with a tag of the referrers tag
+// schema's form (sha256-<hex>): on a registry without the referrers API
+// that tag lists the referrers of the manifest with that digest (its
+// SBOMs), and an image written over it would hide them. ref names the
+// reference in the message.
+func checkImageTag(ref, tag string) error {
+	if !oci.IsReferrersTag(tag) {
+		return nil
+	}
+	alg, hex, _ := strings.Cut(tag, "-")
+	return usageError(fmt.Errorf("%s: tag %q is the referrers tag of %s:%s...: registries without the referrers API list that manifest's referrers (its SBOMs) under it, and an image tagged so would hide them; choose another tag", ref, tag, alg, hex[:12]))
+}
+
 // connect returns the repository of ref, with credentials from the Docker
 // config (and its credential helpers), counting requests with counter.
 func (o *registryOptions) connect(g *globalOptions, ref registry.Reference, counter *exporter.Counter) (*exporter.Remote, error) {

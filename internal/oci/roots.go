@@ -92,6 +92,18 @@ func ClassifyRoots(ctx context.Context, f Fetcher, roots []ocispec.Descriptor) (
 // algorithm whose tag keeps the whole digest).
 var referrersTagRE = regexp.MustCompile(`^sha256-[0-9a-f]{64}$`)
 
+// anyReferrersTagRE is a referrers tag of a sha256 or sha512 subject
+// (the hex cut to 64 characters, as the schema cuts it).
+var anyReferrersTagRE = regexp.MustCompile(`^sha(256|512)-[0-9a-f]{64}$`)
+
+// IsReferrersTag reports whether tag has the referrers tag schema's form
+// for a sha256 or sha512 digest (<alg>-<hex>): on a registry without the
+// referrers API, the tag where the referrers of that digest are listed,
+// which an image tagged so would overwrite.
+func IsReferrersTag(tag string) bool {
+	return anyReferrersTagRE.MatchString(tag)
+}
+
 // referrersTagSubject reports whether the index.json entry d is a
 // referrers tag schema index, and the subject digest its tag names.
 func referrersTagSubject(d ocispec.Descriptor) (digest.Digest, bool) {
