@@ -74,31 +74,70 @@ func newSyftConfig(generator string) *syft.CreateSBOMConfig {
 	return cfg
 }
 
-// licenseScanner is a context carrying the license scanner every scan
-// shares. syft builds one per CreateSBOM by default, which costs most of a
-// small image's scan time; the scanner is safe for concurrent use (its
-// matcher is built once, then only read).
-var licenseScanner = sync.OnceValues(func() (context.Context, error) {
+// licenseScanner builds, once per process, a context carrying the license
+// scanner every scan shares. syft builds one per CreateSBOM by default,
+// which costs most of a small image's scan time; the scanner is safe for
+// concurrent use (its matcher is built once, then only read).
+var licenseScanner = &lazyContext{build: func() (context.Context, error) {
 	return syft.SetContextLicenseScanner(context.Background(), cataloging.DefaultLicenseConfig())
-})
+}}
 
 // Warm starts building, in the background, what the first scan of a
 // process needs and a cache hit does not: syft's license scanner, about
 // 0.8 s of CPU. A caller that is about to do other work before its first
 // scan (a BuildKit build, fetching layers) calls it so that the two
 // overlap; the scan then finds it built, or waits for the build under
-// way. It returns at once; calling it again does nothing.
+// way (a scan cancelled meanwhile stops waiting). It returns at once;
+// calling it again does nothing.
 func Warm() {
-	go licenseScanner() //nolint:errcheck // the scan that needs it reports its error
+	licenseScanner.start()
 }
 
-// withLicenseScanner returns ctx with the shared license scanner.
+// withLicenseScanner returns ctx with the shared license scanner, or
+// ctx's error if it ends first.
 func withLicenseScanner(ctx context.Context) (context.Context, error) {
-	lctx, err := licenseScanner()
+	lctx, err := licenseScanner.wait(ctx)
 	if err != nil {
 		return nil, err
 	}
 	return valuesFrom{Context: ctx, values: lctx}, nil
+}
+
+// lazyContext is a context built once, in the background, by build, when
+// first asked for; waiting for it ends with the waiter's context.
+type lazyContext struct {
+	build func() (context.Context, error)
+	once  sync.Once
+	ready chan struct{} // closed once ctx and err are set
+	ctx   context.Context
+	err   error
+}
+
+// start starts the build unless it has started, and returns the channel
+// closed when it is done.
+func (l *lazyContext) start() <-chan struct{} {
+	l.once.Do(func() {
+		l.ready = make(chan struct{})
+		go func() {
+			defer close(l.ready)
+			l.ctx, l.err = l.build()
+		}()
+	})
+	return l.ready
+}
+
+// wait returns the built context, starting the build if needed, or ctx's
+// error when ctx ends first (the build goes on, for the next waiter).
+func (l *lazyContext) wait(ctx context.Context) (context.Context, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	select {
+	case <-l.start():
+		return l.ctx, l.err
+	case <-ctx.Done():
+		return nil, ctx.Err()
+	}
 }
 
 // valuesFrom is its Context, with values missing there looked up in
