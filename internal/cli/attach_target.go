@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"cmp"
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"maps"
@@ -63,6 +64,11 @@ func (o *attachOptions) openAttachTarget(ctx context.Context, g *globalOptions, 
 		// only when no image is left to attach to: they may be why.
 		var skipped bytes.Buffer
 		root, _, err := layoutRoot(ctx, l, "attach to", &skipped)
+		if r := l.Roots(); errors.Is(err, oci.ErrNoMatch) && src.Digest != "" && len(r) == 1 && r[0].Digest == src.Digest {
+			// @DIGEST names a referrer index.json lists (an SBOM, to
+			// be signed), as REPO@DIGEST can in a registry.
+			root, err = r[0], nil
+		}
 		if err != nil {
 			io.Copy(warn, &skipped)
 			l.Close()

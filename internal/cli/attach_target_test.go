@@ -213,3 +213,35 @@ func TestAttachLayoutDamaged(t *testing.T) {
 		}
 	}
 }
+
+// TestAttachLayoutToReferrer: oci-layout:DIR@DIGEST may name a referrer
+// the layout lists (an SBOM, to sign it), as REPO@DIGEST may in a
+// registry; the new artifact is listed in both forms and ls nests it.
+func TestAttachLayoutToReferrer(t *testing.T) {
+	if testing.Short() {
+		t.Skip("scans images")
+	}
+	cliEnv(t)
+	dir, res := variantsPair(t)
+	src := oci.SchemeLayout + ":" + dir
+	mustAffix(t, "attach", src)
+	sbom := layoutTagIndex(t, dir, res.Manifests[0].Digest)[0]
+	sig := writeFile(t, "sig", []byte("signature"))
+	out := mustAffix(t, "attach", "--artifact-type", "application/vnd.example.sig", src+"@"+sbom.String(), sig)
+	sigDigest := digest.Digest(strings.TrimSpace(out))
+	if got := layoutTagIndex(t, dir, sbom); !slices.Equal(got, []digest.Digest{sigDigest}) {
+		t.Errorf("referrers tag index of the SBOM %s lists %v, want the signature %s", sbom, got, sigDigest)
+	}
+	var idx ocispec.Index
+	readJSONFile(t, filepath.Join(dir, "index.json"), &idx)
+	if !slices.ContainsFunc(idx.Manifests, func(d ocispec.Descriptor) bool { return d.Digest == sigDigest }) {
+		t.Errorf("index.json does not list the signature %s", sigDigest)
+	}
+	if ls := mustAffix(t, "ls", src); !strings.Contains(ls, sigDigest.String()) {
+		t.Errorf("ls does not show the signature %s:\n%s", sigDigest, ls)
+	}
+	// Scanning a referrer for SBOMs is refused, naming it.
+	if _, errs, code := affix(t, "attach", src+"@"+sbom.String()); code == 0 || !strings.Contains(errs, sbom.String()) {
+		t.Errorf("attach (scan) to the SBOM: exit %d\n%s", code, errs)
+	}
+}
