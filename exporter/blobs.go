@@ -12,6 +12,8 @@ import (
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
 )
 
+// task is one blob's upload, shared by every caller that needs the
+// blob: done is closed when err is set.
 type task struct {
 	done chan struct{}
 	err  error
@@ -57,6 +59,10 @@ func (p *Push) ensureBlob(ctx context.Context, d ocispec.Descriptor, mount bool,
 	}
 }
 
+// uploadBlob puts blob d in the target, within the upload bound, unless
+// the target has it: mounted from Options.MountFrom when mount is set and
+// that repository has it, else uploaded from open. It counts the outcome
+// in Result.Blobs.
 func (p *Push) uploadBlob(ctx context.Context, d ocispec.Descriptor, mount bool, open func() (io.ReadCloser, error)) error {
 	select {
 	case p.sem <- struct{}{}:
@@ -104,6 +110,7 @@ func (p *Push) uploadBlob(ctx context.Context, d ocispec.Descriptor, mount bool,
 	return nil
 }
 
+// countBlob adds one to the Result.Blobs counter n.
 func (p *Push) countBlob(n *int) {
 	p.mu.Lock()
 	*n++

@@ -40,6 +40,9 @@ func (p *Push) Images(ctx context.Context) error {
 	return p.imagesErr
 }
 
+// images pushes the image (Images' work, done once): it loads the graph
+// from the root, then puts blobs, platform manifests and nested indexes
+// children first, leaving the root index for Commit.
 func (p *Push) images(ctx context.Context) error {
 	root, err := p.load(ctx, p.img.Root, 0)
 	if err != nil {

@@ -185,6 +185,7 @@ func New(target Target, img *Image, opts Options) *Push {
 	return p
 }
 
+// logf logs through Options.Logf, if set.
 func (p *Push) logf(format string, args ...any) {
 	if p.opts.Logf != nil {
 		p.opts.Logf(format, args...)
@@ -256,6 +257,8 @@ func (p *Push) Ready(ctx context.Context) error {
 	return p.readyErr
 }
 
+// ready is Ready's work, done once: it waits for the image and every
+// referrers tag round and verification, and joins their errors.
 func (p *Push) ready(ctx context.Context) error {
 	p.mu.Lock()
 	aborted := p.aborted
@@ -393,6 +396,7 @@ func (p *Push) Abort() {
 	p.verifying.Wait()
 }
 
+// result returns what the push wrote so far, for Commit to report.
 func (p *Push) result() *Result {
 	p.mu.Lock()
 	defer p.mu.Unlock()

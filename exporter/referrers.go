@@ -173,6 +173,8 @@ func (p *Push) addToIndex(ctx context.Context, subject digest.Digest, entries []
 	return nil, fmt.Errorf("referrers tag %s: %d conditional writes failed: %w", tag, maxWriteAttempts, ErrPreconditionFailed)
 }
 
+// verifyDelay is how long a referrers tag verification waits before
+// re-reading the tag: Options.VerifyDelay, else 150 ms.
 func (p *Push) verifyDelay() time.Duration {
 	if p.opts.VerifyDelay > 0 {
 		return p.opts.VerifyDelay
@@ -180,6 +182,8 @@ func (p *Push) verifyDelay() time.Duration {
 	return 150 * time.Millisecond
 }
 
+// verifyRounds bounds the re-read and merge rounds of a verification:
+// Options.VerifyRounds, else 10.
 func (p *Push) verifyRounds() int {
 	if p.opts.VerifyRounds > 0 {
 		return p.opts.VerifyRounds
