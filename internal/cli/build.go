@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
+	"maps"
 	"os"
 	"path/filepath"
 	"slices"
@@ -296,7 +297,8 @@ func (p *buildPlan) addOutputs(values []string) ([]string, error) {
 		if err != nil {
 			return nil, usageError(err)
 		}
-		for k, v := range out.attrs {
+		for _, k := range slices.Sorted(maps.Keys(out.attrs)) {
+			v := out.attrs[k]
 			if old, ok := p.exportAttrs[k]; ok && old != v {
 				return nil, usageError(fmt.Errorf("--output %q: %s=%s, another output has %s=%s (one build feeds every output)", s, k, v, k, old))
 			}
@@ -516,7 +518,9 @@ func newOutputSpec(s string, kv map[string]string) (*outputSpec, error) {
 // out's type takes: exporter attributes, a push's name=, a type=oci
 // output's tar=. Any other key is an error.
 func (out *outputSpec) setKeys(s string, kv map[string]string) error {
-	for k, v := range kv {
+	// In key order, so that of two bad keys the same one is reported.
+	for _, k := range slices.Sorted(maps.Keys(kv)) {
+		v := kv[k]
 		switch {
 		case k == "type" || k == "push" && out.push:
 		case slices.Contains(frontend.ExportAttrKeys, k):
