@@ -1,0 +1,212 @@
+package cli
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"slices"
+	"strings"
+	"sync"
+
+	"github.com/opencontainers/go-digest"
+	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
+
+	"github.com/affix-oci/affix/exporter"
+	"github.com/affix-oci/affix/frontend"
+	"github.com/affix-oci/affix/internal/oci"
+)
+
+// pushMetadata is the --metadata-file document of push and attach.
+type pushMetadata struct {
+	// Index is the root pushed (absent for attach).
+	Index *ocispec.Descriptor `json:"index,omitempty"`
+	// SourceIndex is the source root's digest when it differs (stripped
+	// attestations).
+	SourceIndex digest.Digest `json:"sourceIndex,omitempty"`
+	// Tag is REF as written (with its first tag).
+	Tag string `json:"tag,omitempty"`
+	// Tags are the references written (push), in order: REF, then one
+	// per other tag of its tag list; as affix build's tags.
+	Tags []string `json:"tags,omitempty"`
+	// Platforms are the platform manifests and their referrers.
+	Platforms []platformMeta `json:"platforms"`
+	// LayoutReferrers are the referrers the source layout held for the
+	// image beside its SBOMs (signatures, VEX documents, ...), pushed as
+	// they are.
+	LayoutReferrers []layoutReferrerMeta `json:"layoutReferrers,omitempty"`
+	// StrippedAttestations are the attestation manifests left out.
+	StrippedAttestations []digest.Digest `json:"strippedAttestations,omitempty"`
+	// ReferrersMode is "api", "tag-schema" or (a layout) "oci-layout", by
+	// repository.
+	ReferrersMode map[string]exporter.Mode `json:"referrersMode"`
+	// Requests counts registry requests by method; RequestsTotal sums them.
+	Requests      map[string]int `json:"requests"`
+	RequestsTotal int            `json:"requestsTotal"`
+	// Blobs counts the blobs by what the push did with them: found in the
+	// registry, mounted (--mount-from), uploaded.
+	Blobs *exporter.BlobCounts `json:"blobs,omitempty"`
+}
+
+type platformMeta struct {
+	Platform  string         `json:"platform"`
+	Digest    digest.Digest  `json:"digest"`
+	Referrers []referrerMeta `json:"referrers"`
+}
+
+type referrerMeta struct {
+	Digest       digest.Digest `json:"digest"`
+	ArtifactType string        `json:"artifactType"`
+	Format       string        `json:"format,omitempty"`
+}
+
+// attachedRef is one referrer attached, and the format of its SBOM ("" for
+// other artifacts).
+type attachedRef struct {
+	desc   ocispec.Descriptor
+	format string
+}
+
+func (r attachedRef) meta() referrerMeta {
+	return referrerMeta{Digest: r.desc.Digest, ArtifactType: r.desc.ArtifactType, Format: r.format}
+}
+
+// allAttacher attaches several referrers at once (exporter.Push).
+type allAttacher interface {
+	AttachAll(ctx context.Context, arts []exporter.Artifact) ([]ocispec.Descriptor, error)
+}
+
+// attachTogether attaches refs, the SBOMs of img (one per --sbom-format),
+// with one AttachAll rather than one Attach after the other: where the
+// registry has no referrers API, the referrers index of img is then read,
+// written and verified once for all of them, not once per format. It
+// records each SBOM attached in log under its format, in order (and in the
+// progress task of ctx, if any), and returns the failures, each naming
+// its referrer.
+func attachTogether(ctx context.Context, p allAttacher, img oci.Image, refs []sbomReferrer, log *referrerLog) error {
+	arts := make([]exporter.Artifact, len(refs))
+	for i, r := range refs {
+		arts[i] = r.artifact
+	}
+	descs, err := p.AttachAll(ctx, arts)
+	for i, d := range descs {
+		if d.Digest == "" {
+			continue // failed: err says why
+		}
+		frontend.Logf(ctx, "%s referrer %s", refs[i].format, d.Digest)
+		log.add(img.Descriptor.Digest, refs[i].format.String(), d)
+	}
+	return err
+}
+
+// referrerLog records the referrers attached, by subject, for the summary
+// and the metadata file of build, push and attach. A referrer attached
+// more than once (every sink of a build gets the same artifacts, hence
+// digests) is recorded once.
+type referrerLog struct {
+	mu  sync.Mutex
+	ref map[digest.Digest][]attachedRef
+}
+
+func (a *referrerLog) add(subject digest.Digest, format string, d ocispec.Descriptor) {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	if a.ref == nil {
+		a.ref = map[digest.Digest][]attachedRef{}
+	}
+	for _, r := range a.ref[subject] {
+		if r.desc.Digest == d.Digest {
+			return
+		}
+	}
+	a.ref[subject] = append(a.ref[subject], attachedRef{desc: d, format: format})
+	slices.SortFunc(a.ref[subject], func(x, y attachedRef) int { return strings.Compare(x.format, y.format) })
+}
+
+// get returns the referrers of subject, in format order.
+func (a *referrerLog) get(subject digest.Digest) []attachedRef {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	return slices.Clone(a.ref[subject])
+}
+
+// platformMetas returns the metadata of each platform image with the
+// referrers attached to it.
+func platformMetas(platforms []oci.Image, attached *referrerLog) []platformMeta {
+	var out []platformMeta
+	for _, img := range platforms {
+		pm := platformMeta{Platform: img.String(), Digest: img.Descriptor.Digest, Referrers: []referrerMeta{}}
+		for _, a := range attached.get(img.Descriptor.Digest) {
+			pm.Referrers = append(pm.Referrers, a.meta())
+		}
+		out = append(out, pm)
+	}
+	return out
+}
+
+func newMetadata(res *exporter.Result, tag string, platforms []oci.Image, attached *referrerLog, counter *exporter.Counter) *pushMetadata {
+	m := &pushMetadata{
+		Tag:           tag,
+		ReferrersMode: res.Modes,
+		Requests:      counter.Counts(),
+		RequestsTotal: counter.Total(),
+	}
+	if b := res.Blobs; b != (exporter.BlobCounts{}) {
+		m.Blobs = &b
+	}
+	if res.Root.Digest != "" {
+		root := res.Root
+		m.Index = &root
+		if res.SourceRoot.Digest != res.Root.Digest {
+			m.SourceIndex = res.SourceRoot.Digest
+		}
+	}
+	for _, s := range res.Stripped {
+		m.StrippedAttestations = append(m.StrippedAttestations, s.Digest)
+	}
+	m.Platforms = platformMetas(platforms, attached)
+	return m
+}
+
+func printPush(w io.Writer, m *pushMetadata, res *exporter.Result) {
+	if m.Index != nil {
+		fmt.Fprintf(w, "pushed %s@%s\n", m.Tag, m.Index.Digest)
+		if len(m.Tags) > 1 {
+			fmt.Fprintf(w, "  also tagged %s\n", strings.Join(m.Tags[1:], ", "))
+		}
+		if m.SourceIndex != "" {
+			fmt.Fprintf(w, "  %d attestation manifests stripped: new index digest (source index %s)\n", len(m.StrippedAttestations), m.SourceIndex)
+		}
+	}
+	for _, p := range m.Platforms {
+		fmt.Fprintf(w, "  %-14s %s\n", p.Platform, p.Digest)
+		for _, r := range p.Referrers {
+			fmt.Fprintf(w, "    %-14s %s %s\n", r.Format, r.Digest, r.ArtifactType)
+		}
+	}
+	if n := len(m.LayoutReferrers); n > 0 {
+		fmt.Fprintf(w, "  %d more referrers from the layout, pushed as they are\n", n)
+	}
+	for repo, mode := range res.Modes {
+		if strings.HasPrefix(repo, oci.SchemeLayout+":") {
+			fmt.Fprintf(w, "referrers: listed in the layout's index.json (%s)\n", repo)
+			continue
+		}
+		fmt.Fprintf(w, "referrers: %s (%s)\n", mode, repo)
+	}
+	if m.RequestsTotal > 0 {
+		fmt.Fprintf(w, "registry requests: %d (%s)\n", m.RequestsTotal, formatCounts(m.Requests))
+	}
+}
+
+func formatCounts(c map[string]int) string {
+	var keys []string
+	for k := range c {
+		keys = append(keys, k)
+	}
+	slices.Sort(keys)
+	var s []string
+	for _, k := range keys {
+		s = append(s, fmt.Sprintf("%s %d", k, c[k]))
+	}
+	return strings.Join(s, ", ")
+}
