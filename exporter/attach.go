@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net/http"
 	"slices"
 	"sync"
 
@@ -280,22 +281,22 @@ func (p *Push) putReferrer(ctx context.Context, r *referrer) (indexed digest.Dig
 	// updates the subject's list on each PUT, and olareg v0.1.2 loses
 	// entries to concurrent PUTs for one subject (the tag schema is
 	// verified; the API is taken on trust).
-	pl := p.putLock(r.subject)
-	pl.Lock()
-	err = p.retryBlobUnknown(ctx, r.blobs, false, r.open, func() error {
-		select {
-		case p.sem <- struct{}{}:
-		case <-ctx.Done():
-			return ctx.Err()
-		}
-		defer func() { <-p.sem }()
-		var err error
-		indexed, err = p.target.PushManifest(ctx, md, r.data, r.desc.Digest.String(), "")
-		return err
-	})
-	pl.Unlock()
+	err = func() error {
+		pl := p.putLock(r.subject)
+		pl.Lock()
+		defer pl.Unlock()
+		return p.retryBlobUnknown(ctx, r.blobs, false, r.open, func() error {
+			if err := p.acquire(ctx); err != nil {
+				return err
+			}
+			defer p.release()
+			var err error
+			indexed, err = p.target.PushManifest(ctx, md, r.data, r.desc.Digest.String(), "")
+			return err
+		})
+	}()
 	if err != nil {
-		if s := status(err); (s == 400 || s == 415 || s == 422) && !blobUnknown(err) {
+		if s := status(err); (s == http.StatusBadRequest || s == http.StatusUnsupportedMediaType || s == http.StatusUnprocessableEntity) && !blobUnknown(err) {
 			err = fmt.Errorf("%w: %w", ErrSubjectRejected, err)
 		}
 		return "", fmt.Errorf("referrer %s of %s: %w", r.desc.ArtifactType, r.subject, err)

@@ -64,12 +64,10 @@ func (p *Push) ensureBlob(ctx context.Context, d ocispec.Descriptor, mount bool,
 // that repository has it, else uploaded from open. It counts the outcome
 // in Result.Blobs.
 func (p *Push) uploadBlob(ctx context.Context, d ocispec.Descriptor, mount bool, open func() (io.ReadCloser, error)) error {
-	select {
-	case p.sem <- struct{}{}:
-	case <-ctx.Done():
-		return ctx.Err()
+	if err := p.acquire(ctx); err != nil {
+		return err
 	}
-	defer func() { <-p.sem }()
+	defer p.release()
 	d = ocispec.Descriptor{MediaType: d.MediaType, Digest: d.Digest, Size: d.Size}
 	ok, err := p.target.Exists(ctx, d)
 	if err != nil {

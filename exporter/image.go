@@ -111,12 +111,10 @@ func (p *Push) pushManifest(ctx context.Context, n *node, ref, ifMatch string) e
 	err := p.retryBlobUnknown(ctx, n.blobs, true, func(b ocispec.Descriptor) func() (io.ReadCloser, error) {
 		return func() (io.ReadCloser, error) { return p.img.Source.Fetch(ctx, b) }
 	}, func() error {
-		select {
-		case p.sem <- struct{}{}:
-		case <-ctx.Done():
-			return ctx.Err()
+		if err := p.acquire(ctx); err != nil {
+			return err
 		}
-		defer func() { <-p.sem }()
+		defer p.release()
 		_, err := p.target.PushManifest(ctx, d, n.data, ref, ifMatch)
 		return err
 	})

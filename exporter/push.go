@@ -185,6 +185,20 @@ func New(target Target, img *Image, opts Options) *Push {
 	return p
 }
 
+// acquire takes one of the MaxConcurrency slots of uploads and manifest
+// PUTs, or returns ctx's error when it ends first; release gives it back.
+func (p *Push) acquire(ctx context.Context) error {
+	select {
+	case p.sem <- struct{}{}:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+// release gives back the slot acquire took.
+func (p *Push) release() { <-p.sem }
+
 // logf logs through Options.Logf, if set.
 func (p *Push) logf(format string, args ...any) {
 	if p.opts.Logf != nil {
