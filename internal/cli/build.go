@@ -256,8 +256,8 @@ func (o *buildOptions) plan() (*buildPlan, error) {
 	if err := o.planAttestations(p); err != nil {
 		return nil, err
 	}
-	if o.maxConcurrency < 1 {
-		return nil, usageError(fmt.Errorf("--max-concurrency %d: must be at least 1", o.maxConcurrency))
+	if err := checkPositive("--max-concurrency", o.maxConcurrency); err != nil {
+		return nil, err
 	}
 	if err := o.checkOutputPaths(p.output); err != nil {
 		return nil, err

@@ -155,8 +155,8 @@ func runConvert(cmd *cobra.Command, g *globalOptions, refStr string, o convertOp
 	if err != nil {
 		return err
 	}
-	if o.maxConcurrency < 1 {
-		return usageError(fmt.Errorf("--max-concurrency %d: must be at least 1", o.maxConcurrency))
+	if err := checkPositive("--max-concurrency", o.maxConcurrency); err != nil {
+		return err
 	}
 	if err := checkName(o.name); err != nil {
 		return err

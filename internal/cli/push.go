@@ -222,8 +222,8 @@ func (o *pushOptions) checkArgs(refStr string) (pushArgs, error) {
 	if err != nil {
 		return pushArgs{}, err
 	}
-	if o.maxConcurrency < 1 {
-		return pushArgs{}, usageError(fmt.Errorf("--max-concurrency %d: must be at least 1", o.maxConcurrency))
+	if err := checkPositive("--max-concurrency", o.maxConcurrency); err != nil {
+		return pushArgs{}, err
 	}
 	name := o.name
 	if name == "" {

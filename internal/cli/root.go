@@ -33,6 +33,15 @@ func (e *exitError) Unwrap() error { return e.err }
 // usageError marks err as a command-line usage error (exit code 2).
 func usageError(err error) error { return &exitError{code: 2, err: err} }
 
+// checkPositive refuses a count flag (--max-concurrency, --concurrency)
+// below 1 as a usage error naming the flag.
+func checkPositive(flag string, n int) error {
+	if n < 1 {
+		return usageError(fmt.Errorf("%s %d: must be at least 1", flag, n))
+	}
+	return nil
+}
+
 // globalOptions are the flags every command has.
 type globalOptions struct {
 	debug bool

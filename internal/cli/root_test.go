@@ -70,3 +70,20 @@ func TestSignalExitCodes(t *testing.T) {
 		}
 	}
 }
+
+// TestCountFlags: a count flag below 1 is a usage error naming it, before
+// anything is read.
+func TestCountFlags(t *testing.T) {
+	cliEnv(t)
+	for _, args := range [][]string{
+		{"push", "--max-concurrency", "0", "oci-layout:/nonexistent", "localhost:5000/app:v1"},
+		{"build", "--max-concurrency", "-1", "--builder", "unix:///nonexistent.sock", t.TempDir()},
+		{"convert", "--max-concurrency", "0", "localhost:5000/app:v1"},
+		{"sbom", "--concurrency", "0", "oci-layout:/nonexistent"},
+	} {
+		_, errs, code := affix(t, args...)
+		if want := args[1] + " " + args[2] + ": must be at least 1"; code != 2 || !strings.Contains(errs, want) {
+			t.Errorf("affix %v: exit %d, want 2 and %q:\n%s", args, code, want, errs)
+		}
+	}
+}

@@ -160,8 +160,8 @@ func runSBOM(cmd *cobra.Command, g *globalOptions, source string, o sbomOptions)
 	if len(formats) == 0 {
 		formats = []sbomgen.Format{sbomgen.SPDXJSON}
 	}
-	if o.concurrency < 1 {
-		return usageError(fmt.Errorf("--concurrency %d: must be at least 1", o.concurrency))
+	if err := checkPositive("--concurrency", o.concurrency); err != nil {
+		return err
 	}
 	sel := oci.Selector{Platform: o.platform, Digest: digest.Digest(o.digest), All: o.all}
 	if (o.platform != "") && (o.digest != "") || (o.platform != "" || o.digest != "") && o.all {
