@@ -13,6 +13,7 @@ import (
 	"github.com/opencontainers/go-digest"
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
 
+	"github.com/affix-oci/affix/internal/fixture"
 	"github.com/affix-oci/affix/internal/oci"
 	"github.com/affix-oci/affix/internal/registrytest"
 )
@@ -159,11 +160,11 @@ func TestAttachLayout(t *testing.T) {
 	}
 }
 
-// TestAttachLayoutDamaged: another tool's damage to a layout (a referrers
-// tag index or a referrer manifest whose blob is gone) does not fail an
-// attach: it is left as it is, with a warning naming it, and the new
-// artifact is listed in both forms.
-func TestAttachLayoutDamaged(t *testing.T) {
+// attachedLayout writes the variantsPair layout and attaches its SBOMs
+// (skipped with -short: it scans images); it returns the directory, the
+// fixture and the layout as a SOURCE.
+func attachedLayout(t *testing.T) (string, *fixture.Result, string) {
+	t.Helper()
 	if testing.Short() {
 		t.Skip("scans images")
 	}
@@ -171,6 +172,15 @@ func TestAttachLayoutDamaged(t *testing.T) {
 	dir, res := variantsPair(t)
 	src := oci.SchemeLayout + ":" + dir
 	mustAffix(t, "attach", src)
+	return dir, res, src
+}
+
+// TestAttachLayoutDamaged: another tool's damage to a layout (a referrers
+// tag index or a referrer manifest whose blob is gone) does not fail an
+// attach: it is left as it is, with a warning naming it, and the new
+// artifact is listed in both forms.
+func TestAttachLayoutDamaged(t *testing.T) {
+	dir, res, src := attachedLayout(t)
 	var idx ocispec.Index
 	readJSONFile(t, filepath.Join(dir, "index.json"), &idx)
 	amd, arm := res.Manifests[0].Digest, res.Manifests[1].Digest
@@ -218,13 +228,7 @@ func TestAttachLayoutDamaged(t *testing.T) {
 // the layout lists (an SBOM, to sign it), as REPO@DIGEST may in a
 // registry; the new artifact is listed in both forms and ls nests it.
 func TestAttachLayoutToReferrer(t *testing.T) {
-	if testing.Short() {
-		t.Skip("scans images")
-	}
-	cliEnv(t)
-	dir, res := variantsPair(t)
-	src := oci.SchemeLayout + ":" + dir
-	mustAffix(t, "attach", src)
+	dir, res, src := attachedLayout(t)
 	sbom := layoutTagIndex(t, dir, res.Manifests[0].Digest)[0]
 	sig := writeFile(t, "sig", []byte("signature"))
 	out := mustAffix(t, "attach", "--artifact-type", "application/vnd.example.sig", src+"@"+sbom.String(), sig)
