@@ -76,6 +76,34 @@ func TestErrorHints(t *testing.T) {
 	if _, _, _, err := r.FetchManifest(ctx, "v1"); err == nil || !strings.Contains(err.Error(), "/etc/docker/certs.d/"+host+"/ca.crt") {
 		t.Errorf("untrusted certificate: %v, want the certs.d hint", err)
 	}
+
+	// Plain HTTP to an HTTPS registry (--insecure-registry HOST, as
+	// Docker users name a self-signed one): Go's server answers 400, to a
+	// HEAD without the body that says why.
+	plain, err := exporter.NewRemote(registry.Reference{Registry: host, Repository: "app"}, exporter.RemoteOptions{Client: c, PlainHTTP: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := host + " answers HTTPS: drop --insecure-registry " + host
+	if _, _, _, err := plain.FetchManifest(ctx, "v1"); err == nil || !strings.Contains(err.Error(), want) {
+		t.Errorf("GET over plain HTTP to HTTPS: %v, want %q", err, want)
+	}
+	if _, err := plain.Exists(ctx, desc); err == nil || !strings.Contains(err.Error(), want) {
+		t.Errorf("HEAD over plain HTTP to HTTPS: %v, want %q", err, want)
+	}
+
+	// A write the credentials may not make: token registries answer 401
+	// (insufficient_scope), not 403.
+	noPush := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("WWW-Authenticate", `Basic realm="test"`)
+		w.WriteHeader(http.StatusUnauthorized)
+	}))
+	t.Cleanup(noPush.Close)
+	host = strings.TrimPrefix(noPush.URL, "http://")
+	c, _ = client(staticCred(host, "reader", "pw"))
+	if _, err := target(t, host, "app", c).PushManifest(ctx, desc, []byte("{}"), "v1", ""); !errors.Is(err, exporter.ErrUnauthorized) || !strings.Contains(err.Error(), "the credentials for "+host+" may not push to app") {
+		t.Errorf("PUT answered 401: %v, want ErrUnauthorized and the push hint", err)
+	}
 }
 
 // TestPresignedURLHidden: a blob the registry redirects to pre-signed

@@ -344,7 +344,18 @@ func (r *Remote) explain(what string, err error) error {
 	}
 	switch status(err) {
 	case http.StatusUnauthorized:
+		if m := method(err); m != "" && m != http.MethodGet && m != http.MethodHead {
+			// A token registry answers 401 (insufficient_scope) to a
+			// write the credentials may not make, as to wrong ones.
+			return fmt.Errorf("%s: %s: the registry refused the write: the credentials for %s may not push to %s, or are wrong (docker login, or DOCKER_CONFIG): %w: %w", r.Name(), what, r.ref.Registry, r.ref.Repository, ErrUnauthorized, err)
+		}
 		return fmt.Errorf("%s: %s: the registry refused the request: check the credentials for %s (docker login, or DOCKER_CONFIG): %w: %w", r.Name(), what, r.ref.Registry, ErrUnauthorized, err)
+	case http.StatusBadRequest:
+		if r.plainHTTP && (method(err) == http.MethodHead || strings.Contains(err.Error(), "HTTP request to an HTTPS server")) {
+			// Go's HTTPS server (distribution's) answers plain HTTP
+			// with 400; to a HEAD, without the body that says so.
+			return fmt.Errorf("%s: %s: %w (%s answers HTTPS: drop --insecure-registry %s or --plain-http; to trust a private CA put it in /etc/docker/certs.d/%s/ca.crt)", r.Name(), what, err, r.ref.Registry, r.ref.Registry, r.ref.Registry)
+		}
 	case http.StatusForbidden:
 		return fmt.Errorf("%s: %s: the registry denied it (the credentials have no access to this repository, or a policy such as immutable tags forbids it): %w: %w", r.Name(), what, ErrUnauthorized, err)
 	case http.StatusNotFound:
@@ -377,9 +388,21 @@ func method(err error) string {
 // transportHint returns what to do about a connection-level error to
 // registry host, "" when there is nothing to say.
 func transportHint(err error, host string) string {
+	// A redirect (blob storage) may have led to another host: the
+	// certs.d directory is the one of the host the request went to.
+	var ue *url.Error
+	if errors.As(err, &ue) {
+		if u, perr := url.Parse(ue.URL); perr == nil && u.Host != "" {
+			host = u.Host
+		}
+	}
 	var ua x509.UnknownAuthorityError
 	if errors.As(err, &ua) {
 		return fmt.Sprintf("trust the registry's CA: put it in /etc/docker/certs.d/%s/ca.crt, or name it with SSL_CERT_FILE", host)
+	}
+	// A server's TLS alert reaches the client only as text.
+	if msg := err.Error(); strings.Contains(msg, "tls: certificate required") || strings.Contains(msg, "tls: bad certificate") {
+		return fmt.Sprintf("the registry asks for a client certificate: put it and its key as NAME.cert and NAME.key in /etc/docker/certs.d/%s/", host)
 	}
 	// oras-go refuses to send credentials to a token server (the bearer
 	// realm) on a loopback or private address unless the registry was
