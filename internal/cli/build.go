@@ -570,6 +570,9 @@ func (out *outputSpec) checkDest(s string) error {
 // parseTag normalizes a -t value as buildx does ("app" is
 // docker.io/library/app:latest) and parses it as a registry reference.
 func parseTag(s string) (string, registry.Reference, error) {
+	if err := checkHostOnly(fmt.Sprintf("-t %q", s), s); err != nil {
+		return "", registry.Reference{}, err
+	}
 	n, err := reference.ParseNormalizedNamed(s)
 	if err != nil {
 		return "", registry.Reference{}, fmt.Errorf("-t %q: %w", s, err)

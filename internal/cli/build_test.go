@@ -234,6 +234,7 @@ func TestBuildUsageErrors(t *testing.T) {
 		{[]string{"build", "--builder", nowhere, "--push", "-t", "Bad:Ref:x", ctxDir}, `-t "Bad:Ref:x"`},
 		{[]string{"build", "--builder", nowhere, "--push", "-t", "r.example/app:sha256-" + strings.Repeat("0", 64), ctxDir}, `tag "sha256-` + strings.Repeat("0", 64) + `" is the referrers tag of sha256:000000000000`},
 		{[]string{"build", "--builder", nowhere, "--load", ctxDir}, "--load: affix loads into no Docker engine"},
+		{[]string{"build", "--builder", nowhere, "--push", "-t", "localhost:5000", ctxDir}, `-t "localhost:5000" names no repository`},
 		// Of two unknown keys, always the first in key order.
 		{[]string{"build", "--builder", nowhere, "--output", "type=oci,dest=x,zz=1,aa=2", ctxDir}, `unknown key "aa"`},
 		{[]string{"build", "--builder", nowhere, "--output", "type=tar,dest=x", ctxDir}, `type "tar" is not supported`},

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"net"
 	"os"
 	"path/filepath"
 	"slices"
@@ -43,6 +44,9 @@ func parseRef(s string) (registry.Reference, error) {
 	if strings.HasPrefix(s, oci.SchemeLayout+":") || strings.HasPrefix(s, oci.SchemeArchive+":") {
 		return registry.Reference{}, usageError(fmt.Errorf("reference %q: want a registry reference [HOST/]REPOSITORY[:TAG][@DIGEST], not a local layout", s))
 	}
+	if err := checkHostOnly(fmt.Sprintf("reference %q", s), s); err != nil {
+		return registry.Reference{}, usageError(err)
+	}
 	n, err := reference.ParseNormalizedNamed(s)
 	if err != nil {
 		return registry.Reference{}, usageError(fmt.Errorf("reference %q: want [HOST/]REPOSITORY[:TAG][@DIGEST]: %w", s, err))
@@ -65,6 +69,29 @@ func checkImageTag(ref, tag string) error {
 	}
 	alg, hex, _ := strings.Cut(tag, "-")
 	return usageError(fmt.Errorf("%s: tag %q is the referrers tag of %s:%s...: registries without the referrers API list that manifest's referrers (its SBOMs) under it, and an image tagged so would hide them; choose another tag", ref, tag, alg, hex[:12]))
+}
+
+// checkHostOnly refuses s, named what in the message, when it is a host
+// and port alone (localhost:5000): Docker would read it as Docker Hub's
+// library/HOST with tag PORT, which is never what was meant.
+func checkHostOnly(what, s string) error {
+	name, port, ok := strings.Cut(s, ":")
+	if !ok || strings.Contains(s, "/") || !looksLikeHost(name) || !isDigits(port) {
+		return nil
+	}
+	return fmt.Errorf("%s names no repository: want HOST:PORT/REPOSITORY[:TAG] (%s is read as Docker Hub's library/%s, tag %s)", what, s, name, port)
+}
+
+// looksLikeHost reports whether a reference's first component is a host
+// rather than a Docker Hub repository: localhost, an IP address, or a name
+// with a dot.
+func looksLikeHost(s string) bool {
+	return s == "localhost" || strings.Contains(s, ".") || net.ParseIP(strings.Trim(s, "[]")) != nil
+}
+
+// isDigits reports whether s is a non-empty run of ASCII digits.
+func isDigits(s string) bool {
+	return s != "" && strings.Trim(s, "0123456789") == ""
 }
 
 // connect returns the repository of ref, with credentials from the Docker

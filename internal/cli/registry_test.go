@@ -23,6 +23,12 @@ func TestParseRef(t *testing.T) {
 		{"ghcr.io/Upper/r:v1", "", "", "", "want [HOST/]REPOSITORY"},
 		{"oci-layout:./out", "", "", "", "not a local layout"},
 		{"oci-archive:x.tar", "", "", "", "not a local layout"},
+		// A host and port alone is not Docker Hub's library/HOST:PORT.
+		{"localhost:5000", "", "", "", `reference "localhost:5000" names no repository: want HOST:PORT/REPOSITORY`},
+		{"127.0.0.1:5000", "", "", "", "names no repository"},
+		{"registry.example.com:443", "", "", "", "names no repository"},
+		{"my.app:v1", "docker.io", "library/my.app", "v1", ""},
+		{"app:5000", "docker.io", "library/app", "5000", ""},
 	} {
 		t.Run(tt.in, func(t *testing.T) {
 			ref, err := parseRef(tt.in)
