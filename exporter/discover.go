@@ -24,7 +24,10 @@ type Finder struct {
 // NewFinder returns a Finder reading from t.
 func NewFinder(t Target) *Finder { return &Finder{t: t} }
 
-// Referrers returns the referrers of subject and the mode that found them.
+// Referrers returns the referrers of subject and the mode that found them:
+// the referrers API, else (the registry has none) the referrers tag. A
+// referrers API that refuses the credentials (401, 403) while the
+// referrers tag lists referrers gives those.
 func (f *Finder) Referrers(ctx context.Context, subject digest.Digest) ([]ocispec.Descriptor, Mode, error) {
 	f.mu.Lock()
 	mode := f.mode
@@ -34,6 +37,16 @@ func (f *Finder) Referrers(ctx context.Context, subject digest.Digest) ([]ocispe
 		if err == nil {
 			f.setMode(ModeAPI)
 			return refs, ModeAPI, nil
+		}
+		if errors.Is(err, ErrUnauthorized) {
+			// Some registries guard the referrers endpoint apart
+			// from manifests: the referrers tag may still be
+			// readable. Only a tag that lists referrers is taken;
+			// else the refusal stands (an empty list would hide it).
+			if idx, terr := ReadReferrersIndex(ctx, f.t, subject); terr == nil && len(idx.Manifests) > 0 {
+				return idx.Manifests, ModeTagSchema, nil
+			}
+			return nil, "", err
 		}
 		if !errors.Is(err, ErrReferrersAPIUnsupported) {
 			return nil, "", err

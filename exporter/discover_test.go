@@ -3,6 +3,7 @@ package exporter_test
 import (
 	"context"
 	"net/http"
+	"slices"
 	"strings"
 	"testing"
 
@@ -12,8 +13,10 @@ import (
 
 // TestFinderFallsBack: a referrers endpoint answered 404, 405, 501 or 401
 // without a challenge means no referrers API, and the Finder reads the
-// referrers tag instead (and keeps doing so); any other failure is an
-// error, not an empty list.
+// referrers tag instead (and keeps doing so). One that refuses the
+// credentials (403) gives the referrers tag's list when it has one, for
+// that subject only; with none, the refusal stands. Any other failure is
+// an error, not an empty list.
 func TestFinderFallsBack(t *testing.T) {
 	ctx := context.Background()
 	reg := registrytest.Start(t, registrytest.OlaregNoAPI, registrytest.Options{})
@@ -24,15 +27,15 @@ func TestFinderFallsBack(t *testing.T) {
 	}
 	subject := res.Manifests[0].Digest
 	for _, tt := range []struct {
-		code     int
-		fallBack bool
+		code                 int
+		fallBack, remembered bool
 	}{
-		{http.StatusNotFound, true},
-		{http.StatusMethodNotAllowed, true},
-		{http.StatusNotImplemented, true},
-		{http.StatusUnauthorized, true},
-		{http.StatusForbidden, false},
-		{http.StatusBadGateway, false},
+		{http.StatusNotFound, true, true},
+		{http.StatusMethodNotAllowed, true, true},
+		{http.StatusNotImplemented, true, true},
+		{http.StatusUnauthorized, true, true},
+		{http.StatusForbidden, true, false},
+		{http.StatusBadGateway, false, false},
 	} {
 		t.Run(http.StatusText(tt.code), func(t *testing.T) {
 			proxy := registrytest.StartProxy(t, reg.Host)
@@ -49,15 +52,24 @@ func TestFinderFallsBack(t *testing.T) {
 			if err != nil || mode != exporter.ModeTagSchema || len(refs) != 1 {
 				t.Fatalf("Referrers = %v, %s, %v; want the one referrer through the tag schema", refs, mode, err)
 			}
-			// The mode is remembered: the second subject costs no API call.
+			// No API is remembered: the second subject costs no API
+			// call. A refusal is not.
 			before := len(proxy.Log())
 			if _, mode, err := f.Referrers(ctx, res.Manifests[1].Digest); err != nil || mode != exporter.ModeTagSchema {
 				t.Fatalf("second subject: %s, %v", mode, err)
 			}
-			for _, line := range proxy.Log()[before:] {
-				if strings.Contains(line, "/referrers/") {
-					t.Errorf("the referrers API was asked again: %s", line)
-				}
+			asked := slices.ContainsFunc(proxy.Log()[before:], func(line string) bool { return strings.Contains(line, "/referrers/") })
+			if asked == tt.remembered {
+				t.Errorf("second subject: referrers API asked %v, want %v:\n%s", asked, !tt.remembered, strings.Join(proxy.Log()[before:], "\n"))
+			}
+			// A subject the tag lists nothing for: a refusal stays an
+			// error, not an empty list.
+			refs, _, err = f.Referrers(ctx, res.Index.Digest)
+			if tt.remembered && (err != nil || len(refs) != 0) {
+				t.Errorf("subject without referrers: %v, %v; want none", refs, err)
+			}
+			if !tt.remembered && err == nil {
+				t.Errorf("subject without referrers, API refused: %v, want the refusal", refs)
 			}
 		})
 	}
