@@ -15,6 +15,7 @@ import (
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
 	"github.com/spf13/pflag"
 	"oras.land/oras-go/v2/registry"
+	"oras.land/oras-go/v2/registry/remote/auth"
 	"oras.land/oras-go/v2/registry/remote/credentials"
 
 	"github.com/affix-oci/affix/exporter"
@@ -104,7 +105,7 @@ func (o *registryOptions) connect(g *globalOptions, ref registry.Reference, coun
 	if err != nil {
 		return nil, fmt.Errorf("reading Docker credentials: %w", err)
 	}
-	client := exporter.NewClient(credentials.Credential(store), counter)
+	client := exporter.NewClient(namedCredentials(credentials.Credential(store)), counter)
 	retry := client.Client.Transport.(*exporter.Retry)
 	stderr := g.stderr
 	if stderr == nil {
@@ -117,6 +118,28 @@ func (o *registryOptions) connect(g *globalOptions, ref registry.Reference, coun
 		retry.Notef = logf
 	}
 	return exporter.NewRemote(ref, exporter.RemoteOptions{Client: client, PlainHTTP: o.plain(ref.Registry)})
+}
+
+// namedCredentials is cred with its errors (an auth field that does not
+// decode, a credential helper that fails) naming the host and where its
+// credentials come from.
+func namedCredentials(cred auth.CredentialFunc) auth.CredentialFunc {
+	return func(ctx context.Context, hostport string) (auth.Credential, error) {
+		c, err := cred(ctx, hostport)
+		if err != nil {
+			return c, fmt.Errorf("reading the credentials for %s (%s and the credential helpers it names): %w", hostport, dockerConfigFile(), err)
+		}
+		return c, nil
+	}
+}
+
+// dockerConfigFile is the Docker config file credentials are read from:
+// $DOCKER_CONFIG/config.json, else ~/.docker/config.json.
+func dockerConfigFile() string {
+	if d := os.Getenv("DOCKER_CONFIG"); d != "" {
+		return filepath.Join(d, "config.json")
+	}
+	return "~/.docker/config.json"
 }
 
 // hintHTTP adds a hint to errors of an HTTPS request answered in HTTP.

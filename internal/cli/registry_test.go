@@ -2,6 +2,10 @@ package cli
 
 import (
 	"errors"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 )
@@ -59,5 +63,25 @@ func TestNameFlagChecked(t *testing.T) {
 		if code != 2 || out != "" || !strings.Contains(errs, `--name "BAD NAME": want [HOST/]REPOSITORY`) {
 			t.Errorf("affix %s: exit %d, stdout %q, stderr %q; want exit 2 naming --name", args[0], code, out, errs)
 		}
+	}
+}
+
+// TestCredentialErrorsNamed: credentials that cannot be read (an auth
+// field that does not decode) fail naming the host and the config file.
+func TestCredentialErrorsNamed(t *testing.T) {
+	cliEnv(t)
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("WWW-Authenticate", `Basic realm="test"`)
+		w.WriteHeader(http.StatusUnauthorized)
+	}))
+	t.Cleanup(srv.Close)
+	host := strings.TrimPrefix(srv.URL, "http://")
+	config := filepath.Join(os.Getenv("DOCKER_CONFIG"), "config.json")
+	if err := os.WriteFile(config, []byte(`{"auths":{"`+host+`":{"auth":"!!!"}}}`), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	_, errs, code := affix(t, "ls", "--insecure-registry", host, host+"/app:v1")
+	if want := "reading the credentials for " + host + " (" + config; code != 1 || !strings.Contains(errs, want) {
+		t.Errorf("exit %d, want 1 and %q in:\n%s", code, want, errs)
 	}
 }
