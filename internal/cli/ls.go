@@ -384,5 +384,19 @@ func printable(s string) string {
 	return b.String()
 }
 
+// printableText is printable for text of several lines: newlines and
+// tabs are kept.
+func printableText(s string) string {
+	lines := strings.Split(s, "\n")
+	for i, l := range lines {
+		parts := strings.Split(l, "\t")
+		for j, p := range parts {
+			parts[j] = printable(p)
+		}
+		lines[i] = strings.Join(parts, "\t")
+	}
+	return strings.Join(lines, "\n")
+}
+
 // unprintable reports whether r is a control or format (Cf) character.
 func unprintable(r rune) bool { return unicode.IsControl(r) || unicode.Is(unicode.Cf, r) }

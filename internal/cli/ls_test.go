@@ -3,6 +3,8 @@ package cli
 import (
 	"context"
 	"encoding/json"
+	"net/http"
+	"net/http/httptest"
 	"regexp"
 	"slices"
 	"strings"
@@ -179,5 +181,31 @@ func TestPrintable(t *testing.T) {
 		if got := printable(in); got != want {
 			t.Errorf("printable(%q) = %q, want %q", in, got, want)
 		}
+	}
+}
+
+// TestPrintableText: printable for messages of several lines, which keep
+// their newlines and tabs; and an error carrying a registry's escape
+// sequences reaches stderr escaped.
+func TestPrintableText(t *testing.T) {
+	for in, want := range map[string]string{
+		"line 1\nline 2\tcol":        "line 1\nline 2\tcol",
+		"body: \x1b[31mred\x1b[0m\n": "body: \\x1b[31mred\\x1b[0m\n",
+		"\r\n":                       "\\r\n",
+	} {
+		if got := printableText(in); got != want {
+			t.Errorf("printableText(%q) = %q, want %q", in, got, want)
+		}
+	}
+	cliEnv(t)
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.WriteHeader(http.StatusBadRequest)
+		w.Write([]byte("\x1b]0;PWNED\a\x1b[2J"))
+	}))
+	t.Cleanup(srv.Close)
+	host := strings.TrimPrefix(srv.URL, "http://")
+	_, errs, code := affix(t, "ls", "--insecure-registry", host, host+"/app:v1")
+	if code != 1 || strings.ContainsAny(errs, "\x1b\a") || !strings.Contains(errs, `\x1b]0;PWNED\a`) {
+		t.Errorf("exit %d, stderr %q: want 1 and the body escaped", code, errs)
 	}
 }

@@ -178,7 +178,9 @@ func Run(ctx context.Context, name string, args []string, stdout, stderr io.Writ
 	if err == nil {
 		return 0
 	}
-	fmt.Fprintf(stderr, "%s: error: %v\n", name, err)
+	// Errors carry what registries and images say (a response body, a
+	// config's fields): escaped, they cannot drive the terminal.
+	fmt.Fprintf(stderr, "%s: error: %s\n", name, printableText(err.Error()))
 	return exitCode(err, sig)
 }
 

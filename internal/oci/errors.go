@@ -32,4 +32,7 @@ var (
 	ErrUnsafeLayout = errors.New("unsafe layout entry")
 	// ErrTooLarge means a manifest or index exceeds MaxManifestSize.
 	ErrTooLarge = errors.New("content too large")
+	// ErrInvalidPlatform means an index or image config names a platform
+	// with characters no platform has (a slash, a control character).
+	ErrInvalidPlatform = errors.New("invalid platform")
 )

@@ -3,6 +3,7 @@ package oci
 import (
 	"context"
 	"fmt"
+	"regexp"
 	"strings"
 
 	"github.com/containerd/platforms"
@@ -165,6 +166,9 @@ func (w *walker) walk(ctx context.Context, d, parent ocispec.Descriptor, depth i
 		if img.Descriptor.Platform == nil {
 			img.Descriptor.Platform = &ocispec.Platform{OS: "unknown", Architecture: "unknown"}
 		}
+		if err := checkPlatform(*img.Descriptor.Platform); err != nil {
+			return fmt.Errorf("manifest %s: %w", d.Digest, err)
+		}
 		k := imageKey{d.Digest, platforms.FormatAll(*img.Descriptor.Platform) + " " + strings.Join(img.Descriptor.Platform.OSFeatures, ",")}
 		if w.images[k] {
 			return nil
@@ -219,6 +223,23 @@ func readManifestInfo(ctx context.Context, f Fetcher, d ocispec.Descriptor) (man
 		info.platform = &p
 	}
 	return info, nil
+}
+
+// platformFieldRE is what an os, architecture, variant or os.version
+// value may hold (GOOS and GOARCH values, v7, 10.0.17763.1234, ...).
+var platformFieldRE = regexp.MustCompile(`^[A-Za-z0-9._+-]*$`)
+
+// checkPlatform refuses a platform whose fields hold anything else than
+// platformFieldRE allows: a slash or a control character in one (an
+// escape sequence in a config's architecture) would pass into file names,
+// annotations and terminal output.
+func checkPlatform(p ocispec.Platform) error {
+	for _, f := range []struct{ name, v string }{{"os", p.OS}, {"architecture", p.Architecture}, {"variant", p.Variant}, {"os.version", p.OSVersion}} {
+		if !platformFieldRE.MatchString(f.v) {
+			return fmt.Errorf("platform %s %q: want letters, digits and . _ + - only: %w", f.name, f.v, ErrInvalidPlatform)
+		}
+	}
+	return nil
 }
 
 // FormatPlatform formats p as os[(os.version)]/arch[/variant].

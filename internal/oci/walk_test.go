@@ -5,6 +5,7 @@ import (
 	"errors"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 
 	"github.com/opencontainers/go-digest"
@@ -246,6 +247,43 @@ func TestSelectAfterWalk(t *testing.T) {
 			}
 			if !equal(plats, tt.want) {
 				t.Errorf("selected %v, want %v", plats, tt.want)
+			}
+		})
+	}
+}
+
+// TestWalkRefusesOddPlatforms: a platform field holding a control
+// character or a slash, in an index entry or an image config, is an error
+// naming the manifest and the value (quoted), never a platform to print
+// or to name files after.
+func TestWalkRefusesOddPlatforms(t *testing.T) {
+	e, res := pairLayout(t)
+	amd := res.Manifests[0]
+	withPlatform := func(p ocispec.Platform) ocispec.Descriptor {
+		d := amd
+		d.Platform = &p
+		return d
+	}
+	for _, tt := range []struct {
+		name string
+		root ocispec.Descriptor
+		want string
+	}{
+		{"escape in a config's architecture", e.index(e.dockerImage(ocispec.Platform{OS: "linux", Architecture: "amd64\x1b[2J"})), `platform architecture "amd64\x1b[2J"`},
+		{"newline in an entry's variant", e.index(withPlatform(ocispec.Platform{OS: "linux", Architecture: "arm", Variant: "v7\n"})), `platform variant "v7\n"`},
+		{"slash in an entry's os", e.index(withPlatform(ocispec.Platform{OS: "linux/../x", Architecture: "amd64"})), `platform os "linux/../x"`},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			e.roots(tt.root)
+			ctx := t.Context()
+			l, err := oci.OpenLayout(ctx, e.dir)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer l.Close()
+			_, err = oci.Walk(ctx, l, l.Roots()...)
+			if !errors.Is(err, oci.ErrInvalidPlatform) || !strings.Contains(err.Error(), tt.want) || !strings.Contains(err.Error(), "manifest sha256:") {
+				t.Errorf("Walk: %v, want ErrInvalidPlatform naming the manifest and %s", err, tt.want)
 			}
 		})
 	}
