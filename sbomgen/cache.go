@@ -20,7 +20,7 @@ import (
 // encoded for the same inputs change, so old entries are not served.
 // 3: image documents name the repository, not the tag.
 // 4: the SPDX operating system package's purpose is OPERATING_SYSTEM.
-const cacheVersion = 4
+const cacheVersion = 5
 
 // cacheKeyInput is what a cache key hashes: everything a document's bytes
 // depend on.
@@ -112,7 +112,14 @@ type cacheHeader struct {
 	Format   Format         `json:"format"`
 	Digest   digest.Digest  `json:"digest"`
 	Size     int64          `json:"size"`
-	Packages map[string]int `json:"packages"`
+	scanMeta
+}
+
+// scanMeta is what a cache entry keeps about the scan beside its
+// document: the Result fields a cached result reports.
+type scanMeta struct {
+	Packages   map[string]int `json:"packages"`
+	Unreadable []string       `json:"unreadable,omitempty"`
 }
 
 func (c *cache) path(key string, f Format) string {
@@ -167,29 +174,29 @@ func (g *Generator) logCache(dir string, err error) {
 
 // get returns the cached document for key, if there is an intact one in
 // a trusted cache.
-func (c *cache) get(key string, f Format) ([]byte, map[string]int, bool) {
+func (c *cache) get(key string, f Format) ([]byte, scanMeta, bool) {
 	if c.trusted() != nil {
-		return nil, nil, false
+		return nil, scanMeta{}, false
 	}
 	b, err := readOwned(c.path(key, f))
 	if err != nil {
-		return nil, nil, false
+		return nil, scanMeta{}, false
 	}
 	line, data, ok := bytes.Cut(b, []byte("\n"))
 	if !ok {
-		return nil, nil, false
+		return nil, scanMeta{}, false
 	}
 	var h cacheHeader
 	if err := json.Unmarshal(line, &h); err != nil {
-		return nil, nil, false
+		return nil, scanMeta{}, false
 	}
 	if h.Version != cacheVersion || h.Key != key || h.Format != f || h.Size != int64(len(data)) || h.Digest.Validate() != nil || h.Digest.Algorithm().FromBytes(data) != h.Digest {
-		return nil, nil, false
+		return nil, scanMeta{}, false
 	}
 	if h.Packages == nil {
 		h.Packages = map[string]int{}
 	}
-	return data, h.Packages, true
+	return data, h.scanMeta, true
 }
 
 // readOwned reads the file p when checkCacheOwner accepts it.
@@ -214,23 +221,23 @@ func readOwned(p string) ([]byte, error) {
 
 // getAll returns the documents for keys (one per format), or false unless
 // all of them are cached.
-func (c *cache) getAll(keys []string, formats []Format) ([]Document, map[string]int, bool) {
+func (c *cache) getAll(keys []string, formats []Format) ([]Document, scanMeta, bool) {
 	var docs []Document
-	var pkgs map[string]int
+	var meta scanMeta
 	for i, k := range keys {
-		data, p, ok := c.get(k, formats[i])
+		data, m, ok := c.get(k, formats[i])
 		if !ok {
-			return nil, nil, false
+			return nil, scanMeta{}, false
 		}
 		docs = append(docs, Document{Format: formats[i], MediaType: formats[i].MediaType(), Data: data})
-		pkgs = p
+		meta = m
 	}
-	return docs, pkgs, true
+	return docs, meta, true
 }
 
 // put stores data under key.
-func (c *cache) put(key string, f Format, data []byte, pkgs map[string]int) (err error) {
-	h, err := json.Marshal(cacheHeader{Version: cacheVersion, Key: key, Format: f, Digest: digest.FromBytes(data), Size: int64(len(data)), Packages: pkgs})
+func (c *cache) put(key string, f Format, data []byte, meta scanMeta) (err error) {
+	h, err := json.Marshal(cacheHeader{Version: cacheVersion, Key: key, Format: f, Digest: digest.FromBytes(data), Size: int64(len(data)), scanMeta: meta})
 	if err != nil {
 		return err
 	}

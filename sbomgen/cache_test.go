@@ -72,7 +72,7 @@ func TestSbomCacheDir(t *testing.T) {
 			}
 			c := &cache{dir: dir, base: base}
 			key := strings.Repeat("ab", 32)
-			err := c.put(key, SPDXJSON, []byte("{}\n"), nil)
+			err := c.put(key, SPDXJSON, []byte("{}\n"), scanMeta{})
 			if tt.created != (err == nil) {
 				t.Errorf("put: %v, want success %v", err, tt.created)
 			}
@@ -108,7 +108,7 @@ func TestSbomCacheDir(t *testing.T) {
 		if g.cache == nil || g.cache.dir != filepath.Join(ws, ".cache/affix/sbom") {
 			t.Fatalf("cache %+v, want one in %s", g.cache, ws)
 		}
-		if err := g.cache.put(strings.Repeat("cd", 32), SPDXJSON, []byte("{}\n"), nil); err != nil {
+		if err := g.cache.put(strings.Repeat("cd", 32), SPDXJSON, []byte("{}\n"), scanMeta{}); err != nil {
 			t.Errorf("put: %v", err)
 		}
 	})

@@ -21,7 +21,7 @@ func TestSbomCacheOwner(t *testing.T) {
 	fresh := func(t *testing.T) *cache {
 		t.Helper()
 		c := &cache{dir: filepath.Join(t.TempDir(), "affix", "sbom")}
-		if err := c.put(key, SPDXJSON, doc, nil); err != nil {
+		if err := c.put(key, SPDXJSON, doc, scanMeta{}); err != nil {
 			t.Fatal(err)
 		}
 		return c
@@ -79,7 +79,7 @@ func TestSbomCacheOwner(t *testing.T) {
 				t.Errorf("get hit %v, want %v", ok, want)
 			}
 			other := strings.Repeat("cd", 32)
-			err := c.put(other, SPDXJSON, doc, nil)
+			err := c.put(other, SPDXJSON, doc, scanMeta{})
 			switch {
 			case tt.why == "" && err != nil:
 				t.Errorf("put: %v", err)

@@ -7,6 +7,7 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"strconv"
 	"strings"
 	"time"
 
@@ -112,6 +113,10 @@ type Result struct {
 	Created time.Time
 	// Cached is true when every document came from the cache.
 	Cached bool
+	// Unreadable lists what the scan found but could not read, "PATH:
+	// CATALOGER: WHY" (a package database that is not one, a truncated
+	// archive), sorted: packages it holds are missing from the documents.
+	Unreadable []string
 }
 
 // Document returns the result's document in format f, if it has one.
@@ -149,7 +154,17 @@ func (r *Result) PackageSummary() string {
 	if r.PackageCount() == 1 {
 		noun = "package"
 	}
-	return fmt.Sprintf("%d %s (%s)", r.PackageCount(), noun, strings.Join(parts, ", "))
+	s := fmt.Sprintf("%d %s (%s)", r.PackageCount(), noun, strings.Join(parts, ", "))
+	if n := len(r.Unreadable); n > 0 {
+		// The reason quoted, so that a file's bytes in it cannot
+		// drive a terminal.
+		first := r.Unreadable[0]
+		if len(first) > 200 {
+			first = first[:200] + "..."
+		}
+		s += fmt.Sprintf("; %d unreadable, first %s", n, strconv.QuoteToGraphic(first))
+	}
+	return s
 }
 
 // Generator scans images and encodes their SBOMs. It is safe for
@@ -286,8 +301,8 @@ func (g *Generator) Image(ctx context.Context, f oci.Fetcher, manifest ocispec.D
 		keys[i] = g.storeKey(ids[i])
 	}
 	if g.cache != nil {
-		if docs, pkgs, ok := g.cache.getAll(keys, g.formats); ok {
-			res.Documents, res.Packages, res.Cached = docs, pkgs, true
+		if docs, meta, ok := g.cache.getAll(keys, g.formats); ok {
+			res.Documents, res.Packages, res.Unreadable, res.Cached = docs, meta.Packages, meta.Unreadable, true
 			return res, nil
 		}
 	}
@@ -303,7 +318,7 @@ func (g *Generator) Image(ctx context.Context, f oci.Fetcher, manifest ocispec.D
 	if err != nil {
 		return nil, fmt.Errorf("scanning image %s: %w", manifest.Digest, err)
 	}
-	res.Packages = countPackages(s)
+	res.Packages, res.Unreadable = countPackages(s), unreadable(s)
 	for i, fm := range g.formats {
 		enc, err := newEncoder(s, fm, docInfo{
 			name:      ImageName(g.name),
@@ -328,7 +343,7 @@ func (g *Generator) Image(ctx context.Context, f oci.Fetcher, manifest ocispec.D
 		res.Documents = append(res.Documents, Document{Format: fm, MediaType: fm.MediaType(), Data: data})
 		if g.cache != nil {
 			// A cache that cannot be written only costs the next run a scan.
-			g.logCache(g.cache.dir, g.cache.put(keys[i], fm, data, res.Packages))
+			g.logCache(g.cache.dir, g.cache.put(keys[i], fm, data, scanMeta{Packages: res.Packages, Unreadable: res.Unreadable}))
 		}
 	}
 	return res, nil
@@ -404,7 +419,7 @@ func (g *Generator) Dir(ctx context.Context, root string) (*Result, error) {
 	if created.IsZero() {
 		created = time.Unix(0, 0).UTC()
 	}
-	res := &Result{Packages: countPackages(s), Created: created}
+	res := &Result{Packages: countPackages(s), Unreadable: unreadable(s), Created: created}
 	contentID, err := contentKey(withDescriptor(s, docInfo{name: g.name, generator: g.generator}))
 	if err != nil {
 		return nil, fmt.Errorf("scanning directory %s: %w", root, err)

@@ -1023,3 +1023,36 @@ func TestSbomPackageSummary(t *testing.T) {
 		}
 	}
 }
+
+// TestUnreadable: a package database syft cannot read (an rpmdb that is
+// no SQLite file) is reported in Result.Unreadable and the summary, also
+// from the cache; syft's notes on executables without a package are not
+// (the Standard fixture's Go binaries, busybox-like files).
+func TestUnreadable(t *testing.T) {
+	dir, res := writeLayout(t, fixture.Spec{Images: []fixture.Image{{
+		Platform: ocispec.Platform{OS: "linux", Architecture: "amd64"},
+		Layers: []fixture.Layer{{
+			{Path: "etc/os-release", Data: []byte("ID=fedora\nVERSION_ID=40\n")},
+			{Path: "var/lib/rpm/rpmdb.sqlite", Data: bytes.Repeat([]byte("not sqlite\x1b[2J"), 512)},
+		}},
+	}}})
+	opts := Options{CacheDir: t.TempDir()}
+	for _, cached := range []bool{false, true} {
+		r := scan(t, dir, res.Manifests[0], opts)
+		if r.Cached != cached {
+			t.Fatalf("cached %v, want %v", r.Cached, cached)
+		}
+		if len(r.Unreadable) != 1 || !strings.HasPrefix(r.Unreadable[0], "/var/lib/rpm/rpmdb.sqlite: rpm-db-cataloger") {
+			t.Errorf("cached %v: Unreadable %q, want the rpmdb", cached, r.Unreadable)
+		}
+		if s := r.PackageSummary(); !strings.Contains(s, `; 1 unreadable, first "/var/lib/rpm/rpmdb.sqlite: rpm-db-cataloger`) || strings.Contains(s, "\x1b") {
+			t.Errorf("cached %v: summary %q", cached, s)
+		}
+	}
+	std, stdRes := standard(t)
+	for _, m := range stdRes.Manifests {
+		if r := scan(t, std, m, Options{}); len(r.Unreadable) != 0 {
+			t.Errorf("Standard fixture, %s: Unreadable %q, want none", oci.FormatPlatform(*m.Platform), r.Unreadable)
+		}
+	}
+}

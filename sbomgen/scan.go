@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"slices"
 	"strings"
 	"sync"
 
@@ -248,6 +249,36 @@ func scanDir(ctx context.Context, root, name, generator string) (*sbom.SBOM, err
 	// the documents describe the filesystem, not the mount point.
 	s.Source.Metadata = source.DirectoryMetadata{Path: "/"}
 	return s, nil
+}
+
+// unreadable returns what syft found in s but could not read (its
+// unknowns: a package database that is not one, a broken archive), as
+// "PATH: CATALOGER: WHY", sorted and each once. Left out are its notes
+// that an executable has no package or an archive was not expanded (they
+// say nothing failed), and what it says of a file it did find packages
+// in (a stripped Go binary: "no symbol section", its modules listed all
+// the same).
+func unreadable(s *sbom.SBOM) []string {
+	found := map[string]bool{}
+	for p := range s.Artifacts.Packages.Enumerate() {
+		for _, l := range p.Locations.ToSlice() {
+			found[l.RealPath] = true
+		}
+	}
+	var out []string
+	for c, msgs := range s.Artifacts.Unknowns {
+		if found[c.RealPath] {
+			continue
+		}
+		for _, m := range msgs {
+			if strings.HasSuffix(m, "no package identified in executable file") || m == "archive not cataloged" {
+				continue
+			}
+			out = append(out, c.RealPath+": "+m)
+		}
+	}
+	slices.Sort(out)
+	return slices.Compact(out)
 }
 
 // countPackages counts s's packages by type.
