@@ -13,4 +13,8 @@ var (
 	// ErrNoSubject means a document does not name the image it describes
 	// by a manifest digest (DescribedDigest).
 	ErrNoSubject = errors.New("SBOM names no image manifest digest")
+	// ErrBadConfig means an image config does not describe its manifest's
+	// layers: a diff ID count that differs from the layer count, a diff
+	// ID that is no digest.
+	ErrBadConfig = errors.New("invalid image config")
 )

@@ -66,9 +66,26 @@ func readImage(ctx context.Context, f oci.Fetcher, desc ocispec.Descriptor) (*fe
 		Architecture string     `json:"architecture"`
 		Variant      string     `json:"variant,omitempty"`
 		OSVersion    string     `json:"os.version,omitempty"`
+		RootFS       struct {
+			DiffIDs []string `json:"diff_ids"`
+		} `json:"rootfs"`
 	}
 	if err := json.Unmarshal(img.rawCfg, &cfg); err != nil {
 		return nil, fmt.Errorf("decoding config %s of manifest %s: %w", img.manifest.Config.Digest, desc.Digest, err)
+	}
+	// Checked here, where the message can name the config: the layer
+	// reader would only say "non-hex character in hash".
+	if n, m := len(cfg.RootFS.DiffIDs), len(img.manifest.Layers); n != m {
+		return nil, fmt.Errorf("manifest %s lists %d layer(s), its config %s %d diff ID(s): %w", desc.Digest, m, img.manifest.Config.Digest, n, ErrBadConfig)
+	}
+	for i, id := range cfg.RootFS.DiffIDs {
+		d, err := digest.Parse(id)
+		if err == nil && !d.Algorithm().Available() {
+			err = fmt.Errorf("unsupported algorithm %s", d.Algorithm())
+		}
+		if err != nil {
+			return nil, fmt.Errorf("config %s of manifest %s: rootfs.diff_ids[%d] %q: %w: %w", img.manifest.Config.Digest, desc.Digest, i, id, ErrBadConfig, err)
+		}
 	}
 	img.cfgPlatform = ocispec.Platform{OS: cfg.OS, Architecture: cfg.Architecture, Variant: cfg.Variant, OSVersion: cfg.OSVersion}
 	if cfg.Created != nil {

@@ -575,6 +575,23 @@ func putJSON(t *testing.T, dir, mt string, v any) ocispec.Descriptor {
 	return d
 }
 
+// withConfig writes manifest m with its config changed by edit (decoded
+// as JSON), and returns the new manifest's descriptor.
+func withConfig(t *testing.T, dir string, m ocispec.Manifest, edit func(map[string]any)) ocispec.Descriptor {
+	t.Helper()
+	b, err := os.ReadFile(blobPath(dir, m.Config.Digest))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var c map[string]any
+	if err := json.Unmarshal(b, &c); err != nil {
+		t.Fatal(err)
+	}
+	edit(c)
+	m.Config = putJSON(t, dir, m.Config.MediaType, c)
+	return putJSON(t, dir, ocispec.MediaTypeImageManifest, m)
+}
+
 func blobPath(dir string, d digest.Digest) string {
 	return filepath.Join(dir, "blobs", d.Algorithm().String(), d.Encoded())
 }
@@ -632,6 +649,17 @@ func TestSbomBadInput(t *testing.T) {
 			m.Config = putJSON(t, dir, m.Config.MediaType, cfg)
 			return putJSON(t, dir, ocispec.MediaTypeImageManifest, m)
 		}, oci.ErrDigestMismatch, true},
+		{"diff ID not a digest", func(t *testing.T, dir string, res *fixture.Result) ocispec.Descriptor {
+			return withConfig(t, dir, readManifest(t, dir, res.Manifests[0]), func(c map[string]any) {
+				c["rootfs"].(map[string]any)["diff_ids"].([]any)[0] = "sha256:not-hex"
+			})
+		}, ErrBadConfig, false},
+		{"diff ID count", func(t *testing.T, dir string, res *fixture.Result) ocispec.Descriptor {
+			return withConfig(t, dir, readManifest(t, dir, res.Manifests[0]), func(c map[string]any) {
+				r := c["rootfs"].(map[string]any)
+				r["diff_ids"] = append(r["diff_ids"].([]any), digest.FromString("extra").String())
+			})
+		}, ErrBadConfig, false},
 		{"missing manifest", func(t *testing.T, dir string, res *fixture.Result) ocispec.Descriptor {
 			os.Remove(blobPath(dir, res.Manifests[0].Digest))
 			return res.Manifests[0]
@@ -700,8 +728,8 @@ func TestSbomCanceled(t *testing.T) {
 	}
 	ctx, cancel = context.WithCancel(context.Background())
 	defer cancel()
-	if _, err := g.Image(ctx, cancelingFetcher{l, cancel}, res.Manifests[0]); !errors.Is(err, context.Canceled) {
-		t.Errorf("canceled during: %v", err)
+	if _, err := g.Image(ctx, cancelingFetcher{l, cancel}, res.Manifests[0]); !errors.Is(err, context.Canceled) || strings.Contains(err.Error(), tmp) {
+		t.Errorf("canceled during: %v; want context.Canceled, without the temporary directory", err)
 	}
 	emptyDir(t, tmp)
 }

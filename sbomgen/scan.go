@@ -5,9 +5,11 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"path/filepath"
 	"slices"
 	"strings"
 	"sync"
+	"syscall"
 
 	"github.com/anchore/stereoscope/pkg/file"
 	"github.com/anchore/stereoscope/pkg/image"
@@ -208,20 +210,25 @@ func scanImage(ctx context.Context, f oci.Fetcher, img *fetchedImage, name, temp
 	// Only the squashed filesystem is cataloged: lower layers' squashes
 	// are built only if something asks for them.
 	if err := simg.Read(image.WithLazyLayerSquashes(ctx)); err != nil {
-		return nil, readError(ctx, err)
+		return nil, readError(ctx, err, dir)
 	}
 	src := stereoscopesource.New(simg, stereoscopesource.ImageConfig{Reference: name})
 	return createSBOM(ctx, src, generator)
 }
 
-// readError returns the error to report for a failed image read: the
-// cancellation when the context is done, else err (which wraps the
-// fetcher's error, for example oci.ErrDigestMismatch). An error about one
-// layer is reported as the layer said it, naming its index and digest,
-// without stereoscope's wrapping (a temporary path named by the diff ID).
-func readError(ctx context.Context, err error) error {
-	if cerr := ctx.Err(); cerr != nil && !errors.Is(err, cerr) {
-		return fmt.Errorf("%w: %w", cerr, err)
+// readError returns the error to report for a failed image read into
+// dir: the cancellation when the context is done (what failed meanwhile,
+// and its temporary paths, say nothing more), a full disk naming dir's
+// parent, else err (which wraps the fetcher's error, for example
+// oci.ErrDigestMismatch). An error about one layer is reported as the
+// layer said it, naming its index and digest, without stereoscope's
+// wrapping (a temporary path named by the diff ID).
+func readError(ctx context.Context, err error, dir string) error {
+	if cerr := ctx.Err(); cerr != nil {
+		return fmt.Errorf("reading layers: %w", cerr)
+	}
+	if errors.Is(err, syscall.ENOSPC) || strings.Contains(err.Error(), "no space left on device") {
+		return fmt.Errorf("reading layers: no space left for the uncompressed layers in %s (set TMPDIR to a larger file system): %w", filepath.Dir(dir), syscall.ENOSPC)
 	}
 	var le *layerError
 	if errors.As(err, &le) {

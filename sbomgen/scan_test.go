@@ -3,7 +3,11 @@ package sbomgen
 import (
 	"context"
 	"errors"
+	"fmt"
+	"os"
+	"strings"
 	"sync/atomic"
+	"syscall"
 	"testing"
 )
 
@@ -55,5 +59,34 @@ func TestLazyContextError(t *testing.T) {
 		if _, err := l.wait(t.Context()); !errors.Is(err, boom) {
 			t.Errorf("wait: %v, want %v", err, boom)
 		}
+	}
+}
+
+// TestReadError: what a failed layer read reports: the cancellation
+// alone once the context is done, a full disk naming where the layers go,
+// else the error as it came.
+func TestReadError(t *testing.T) {
+	dir := "/var/tmp/affix-sbom-123"
+	cancelled, cancel := context.WithCancel(t.Context())
+	cancel()
+	full := fmt.Errorf("unable to populate layer cache path=%q: %w", dir+"/1-sha256-abc", &os.PathError{Op: "write", Path: dir + "/x", Err: syscall.ENOSPC})
+	other := errors.New("archive/tar: invalid tar header")
+	for _, tt := range []struct {
+		name string
+		ctx  context.Context
+		err  error
+		is   error
+		want string
+	}{
+		{"cancelled", cancelled, fmt.Errorf("unable to populate layer cache path=%q: %w", dir, context.Canceled), context.Canceled, "reading layers: context canceled"},
+		{"full disk", t.Context(), full, syscall.ENOSPC, "reading layers: no space left for the uncompressed layers in /var/tmp (set TMPDIR"},
+		{"other", t.Context(), other, other, "reading layers: archive/tar: invalid tar header"},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			err := readError(tt.ctx, tt.err, dir)
+			if !errors.Is(err, tt.is) || !strings.HasPrefix(err.Error(), tt.want) || tt.name != "other" && strings.Contains(err.Error(), dir) {
+				t.Errorf("readError = %v, want %v and %q, without %s", err, tt.is, tt.want, dir)
+			}
+		})
 	}
 }
