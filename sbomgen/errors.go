@@ -17,4 +17,7 @@ var (
 	// layers: a diff ID count that differs from the layer count, a diff
 	// ID that is no digest.
 	ErrBadConfig = errors.New("invalid image config")
+	// ErrImageTooLarge means an image's layers unpack to more than
+	// Options.MaxImageSize.
+	ErrImageTooLarge = errors.New("image too large")
 )

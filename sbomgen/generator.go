@@ -11,6 +11,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/docker/go-units"
 	"github.com/opencontainers/go-digest"
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
 	"golang.org/x/sync/errgroup"
@@ -28,6 +29,10 @@ const (
 	// EnvCacheDir is affix's cache root; SBOMs are cached in its "sbom"
 	// subdirectory.
 	EnvCacheDir = "AFFIX_CACHE_DIR"
+	// EnvMaxImageSize bounds the uncompressed size of an image's layers a
+	// scan unpacks (Options.MaxImageSize): bytes, or with a binary unit
+	// (500MiB, 20GiB, 20g).
+	EnvMaxImageSize = "AFFIX_MAX_IMAGE_SIZE"
 )
 
 // DefaultName is the image name documents use when Options.Name is empty.
@@ -82,8 +87,15 @@ type Options struct {
 	// calls on the Generator. Zero means DefaultConcurrency.
 	Concurrency int
 	// TempDir is where layers are unpacked during a scan (removed when the
-	// scan ends). Empty means os.TempDir().
+	// scan ends). Empty means os.TempDir(). A scan needs there as much
+	// space as the image's layers take uncompressed.
 	TempDir string
+	// MaxImageSize bounds the uncompressed size of an image's layers
+	// together, what a scan writes to TempDir: a scan that would unpack
+	// more fails with ErrImageTooLarge naming the layer (a compressed
+	// layer of a few MB can expand to gigabytes). Zero means
+	// $AFFIX_MAX_IMAGE_SIZE, else no limit.
+	MaxImageSize int64
 }
 
 // Document is one encoded SBOM.
@@ -206,6 +218,19 @@ func New(opts Options) (*Generator, error) {
 		opts.Concurrency = DefaultConcurrency
 	}
 	g.sem = make(chan struct{}, opts.Concurrency)
+	if opts.MaxImageSize < 0 {
+		return nil, fmt.Errorf("maximum image size %d: must not be negative", opts.MaxImageSize)
+	}
+	if opts.MaxImageSize == 0 {
+		if s := os.Getenv(EnvMaxImageSize); s != "" {
+			n, err := units.RAMInBytes(s)
+			if err != nil || n < 0 {
+				return nil, fmt.Errorf("%s=%q: want a size such as 20GiB: %w", EnvMaxImageSize, s, err)
+			}
+			opts.MaxImageSize = n
+		}
+	}
+	g.opts.MaxImageSize = opts.MaxImageSize
 	if t := opts.Created; !t.IsZero() && (t.UTC().Year() < 0 || t.Unix() > MaxSourceDateEpoch) {
 		return nil, fmt.Errorf("creation time %s: outside the years 0000 to 9999 an SBOM timestamp (RFC 3339) can hold", t.UTC().Format(time.RFC3339))
 	}
@@ -314,7 +339,7 @@ func (g *Generator) Image(ctx context.Context, f oci.Fetcher, manifest ocispec.D
 	}
 	defer g.release()
 
-	s, err := scanImage(ctx, f, img, ImageName(g.name), g.opts.TempDir, g.generator)
+	s, err := scanImage(ctx, f, img, ImageName(g.name), g.opts.TempDir, g.opts.MaxImageSize, g.generator)
 	if err != nil {
 		return nil, fmt.Errorf("scanning image %s: %w", manifest.Digest, err)
 	}

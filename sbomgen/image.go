@@ -8,8 +8,10 @@ import (
 	"io"
 	"slices"
 	"sync"
+	"sync/atomic"
 	"time"
 
+	"github.com/docker/go-units"
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/google/go-containerregistry/pkg/v1/partial"
 	"github.com/google/go-containerregistry/pkg/v1/types"
@@ -104,8 +106,8 @@ func readImage(ctx context.Context, f oci.Fetcher, desc ocispec.Descriptor) (*fe
 // are streamed from f, for stereoscope. go-containerregistry's interfaces
 // take no context, so ctx is kept by the returned image: it must not
 // outlive the scan it was made for.
-func (img *fetchedImage) v1Image(ctx context.Context, f oci.Fetcher) (v1.Image, error) {
-	core := &imageCore{ctx: ctx, f: f, img: img}
+func (img *fetchedImage) v1Image(ctx context.Context, f oci.Fetcher, maxSize int64) (v1.Image, error) {
+	core := &imageCore{ctx: ctx, f: f, img: img, maxSize: maxSize}
 	base, err := partial.CompressedToImage(core)
 	if err != nil {
 		return nil, err
@@ -168,6 +170,8 @@ func (l *verifiedLayer) Uncompressed() (io.ReadCloser, error) {
 	return &uncompressedReader{rc: rc, l: l.cl, diffID: d, v: d.Verifier()}, nil
 }
 
+// uncompressedReader reads a layer uncompressed, verifying it against its
+// diff ID and counting it against the image's size bound.
 type uncompressedReader struct {
 	rc     io.ReadCloser
 	l      *layer
@@ -178,6 +182,9 @@ type uncompressedReader struct {
 func (r *uncompressedReader) Read(p []byte) (int, error) {
 	n, err := r.rc.Read(p)
 	r.v.Write(p[:n])
+	if c := r.l.core; c.maxSize > 0 && c.unpacked.Add(int64(n)) > c.maxSize {
+		return n, r.l.wrap(fmt.Errorf("the image's layers unpack to more than %s (%d bytes; AFFIX_MAX_IMAGE_SIZE): %w", units.BytesSize(float64(c.maxSize)), c.maxSize, ErrImageTooLarge))
+	}
 	switch {
 	case err == io.EOF && !r.v.Verified():
 		return n, r.l.wrap(fmt.Errorf("uncompressed content does not match diff ID %s: %w", r.diffID, oci.ErrDigestMismatch))
@@ -193,6 +200,10 @@ type imageCore struct {
 	ctx context.Context
 	f   oci.Fetcher
 	img *fetchedImage
+	// maxSize bounds the bytes unpacked from all layers (0: none);
+	// unpacked counts them.
+	maxSize  int64
+	unpacked atomic.Int64
 }
 
 func (c *imageCore) RawConfigFile() ([]byte, error) { return c.img.rawCfg, nil }

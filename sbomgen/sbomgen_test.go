@@ -1084,3 +1084,65 @@ func TestUnreadable(t *testing.T) {
 		}
 	}
 }
+
+// TestMaxImageSize: a scan unpacks up to Options.MaxImageSize bytes of
+// layers (AFFIX_MAX_IMAGE_SIZE when zero): exactly the image's size
+// passes, a byte less fails with ErrImageTooLarge naming a layer, leaving
+// nothing in TempDir.
+func TestMaxImageSize(t *testing.T) {
+	dir, res := writeLayout(t, fixture.Variants())
+	m := res.Manifests[0]
+	var man ocispec.Manifest
+	b, err := os.ReadFile(blobPath(dir, m.Digest))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := json.Unmarshal(b, &man); err != nil {
+		t.Fatal(err)
+	}
+	var size int64
+	for _, l := range man.Layers {
+		f, err := os.Open(blobPath(dir, l.Digest))
+		if err != nil {
+			t.Fatal(err)
+		}
+		zr, err := gzip.NewReader(f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		n, err := io.Copy(io.Discard, zr)
+		f.Close()
+		if err != nil {
+			t.Fatal(err)
+		}
+		size += n
+	}
+	for _, tt := range []struct {
+		name string
+		opts Options
+		env  string
+		ok   bool
+	}{
+		{"exactly the image", Options{MaxImageSize: size}, "", true},
+		{"a byte less", Options{MaxImageSize: size - 1}, "", false},
+		{"from the environment", Options{}, "1k", false},
+		{"the option over the environment", Options{MaxImageSize: size}, "1k", true},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Setenv(EnvMaxImageSize, tt.env)
+			tt.opts.TempDir = t.TempDir()
+			_, err := newGen(t, tt.opts).Image(t.Context(), openLayout(t, dir), m)
+			if tt.ok && err != nil {
+				t.Fatalf("Image: %v", err)
+			}
+			if !tt.ok && (!errors.Is(err, ErrImageTooLarge) || !strings.Contains(err.Error(), "layer ")) {
+				t.Fatalf("Image: %v, want ErrImageTooLarge naming a layer", err)
+			}
+			emptyDir(t, tt.opts.TempDir)
+		})
+	}
+	t.Setenv(EnvMaxImageSize, "lots")
+	if _, err := New(Options{NoCache: true}); err == nil || !strings.Contains(err.Error(), `AFFIX_MAX_IMAGE_SIZE="lots"`) {
+		t.Errorf("New with AFFIX_MAX_IMAGE_SIZE=lots: %v, want an error naming it", err)
+	}
+}

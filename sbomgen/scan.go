@@ -179,8 +179,8 @@ func createSBOM(ctx context.Context, src source.Source, generator string) (*sbom
 // scanImage reads img's layers through f into a temporary directory under
 // tempDir, scans the squashed filesystem with syft and removes the
 // directory again.
-func scanImage(ctx context.Context, f oci.Fetcher, img *fetchedImage, name, tempDir, generator string) (_ *sbom.SBOM, err error) {
-	v1img, err := img.v1Image(ctx, f)
+func scanImage(ctx context.Context, f oci.Fetcher, img *fetchedImage, name, tempDir string, maxSize int64, generator string) (_ *sbom.SBOM, err error) {
+	v1img, err := img.v1Image(ctx, f, maxSize)
 	if err != nil {
 		return nil, err
 	}
