@@ -1146,3 +1146,24 @@ func TestMaxImageSize(t *testing.T) {
 		t.Errorf("New with AFFIX_MAX_IMAGE_SIZE=lots: %v, want an error naming it", err)
 	}
 }
+
+// TestWhiteoutOfRoot: a whiteout naming the root (".wh..." in an upper
+// layer), which stereoscope cannot apply, fails the scan naming that
+// layer.
+func TestWhiteoutOfRoot(t *testing.T) {
+	dir, res := writeLayout(t, fixture.Spec{Images: []fixture.Image{{
+		Platform: ocispec.Platform{OS: "linux", Architecture: "amd64"},
+		Layers: []fixture.Layer{
+			{{Path: "etc/os-release", Data: []byte("ID=debian\n")}},
+			{{Path: ".wh...", Data: []byte{}}},
+		},
+	}}})
+	m := res.Manifests[0]
+	var man ocispec.Manifest
+	b, _ := os.ReadFile(blobPath(dir, m.Digest))
+	json.Unmarshal(b, &man)
+	_, err := newGen(t, Options{TempDir: t.TempDir()}).Image(t.Context(), openLayout(t, dir), m)
+	if want := fmt.Sprintf("layer 1 (%s): cannot apply it to the layers below", man.Layers[1].Digest); err == nil || !strings.Contains(err.Error(), want) {
+		t.Errorf("Image: %v, want %q", err, want)
+	}
+}

@@ -6,7 +6,9 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"regexp"
 	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"syscall"
@@ -20,6 +22,7 @@ import (
 	"github.com/anchore/syft/syft/source"
 	"github.com/anchore/syft/syft/source/directorysource"
 	"github.com/anchore/syft/syft/source/stereoscopesource"
+	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
 
 	// rpmdb (RHEL, Fedora, SUSE images) is SQLite since RPM 4.16; this
 	// pure-Go driver keeps CGO_ENABLED=0 builds able to read it.
@@ -210,7 +213,7 @@ func scanImage(ctx context.Context, f oci.Fetcher, img *fetchedImage, name, temp
 	// Only the squashed filesystem is cataloged: lower layers' squashes
 	// are built only if something asks for them.
 	if err := simg.Read(image.WithLazyLayerSquashes(ctx)); err != nil {
-		return nil, readError(ctx, err, dir)
+		return nil, readError(ctx, err, dir, img.manifest.Layers)
 	}
 	src := stereoscopesource.New(simg, stereoscopesource.ImageConfig{Reference: name})
 	return createSBOM(ctx, src, generator)
@@ -222,8 +225,10 @@ func scanImage(ctx context.Context, f oci.Fetcher, img *fetchedImage, name, temp
 // parent, else err (which wraps the fetcher's error, for example
 // oci.ErrDigestMismatch). An error about one layer is reported as the
 // layer said it, naming its index and digest, without stereoscope's
-// wrapping (a temporary path named by the diff ID).
-func readError(ctx context.Context, err error, dir string) error {
+// wrapping (a temporary path named by the diff ID); one stereoscope met
+// squashing layer N onto those below (a whiteout of the root) names that
+// layer of layers too.
+func readError(ctx context.Context, err error, dir string, layers []ocispec.Descriptor) error {
 	if cerr := ctx.Err(); cerr != nil {
 		return fmt.Errorf("reading layers: %w", cerr)
 	}
@@ -233,9 +238,17 @@ func readError(ctx context.Context, err error, dir string) error {
 	var le *layerError
 	if errors.As(err, &le) {
 		err = le
+	} else if m := squashErrRE.FindStringSubmatch(err.Error()); m != nil {
+		if n, aerr := strconv.Atoi(m[1]); aerr == nil && n < len(layers) {
+			return fmt.Errorf("reading layers: layer %d (%s): cannot apply it to the layers below: %w", n, layers[n].Digest, err)
+		}
 	}
 	return fmt.Errorf("reading layers: %w", err)
 }
+
+// squashErrRE matches stereoscope's error for a layer it cannot lay over
+// those below it, and the layer's index.
+var squashErrRE = regexp.MustCompile(`failed to squash tree (\d+): `)
 
 // scanDir scans the root filesystem in root.
 func scanDir(ctx context.Context, root, name, generator string) (*sbom.SBOM, error) {

@@ -83,7 +83,7 @@ func TestReadError(t *testing.T) {
 		{"other", t.Context(), other, other, "reading layers: archive/tar: invalid tar header"},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
-			err := readError(tt.ctx, tt.err, dir)
+			err := readError(tt.ctx, tt.err, dir, nil)
 			if !errors.Is(err, tt.is) || !strings.HasPrefix(err.Error(), tt.want) || tt.name != "other" && strings.Contains(err.Error(), dir) {
 				t.Errorf("readError = %v, want %v and %q, without %s", err, tt.is, tt.want, dir)
 			}
