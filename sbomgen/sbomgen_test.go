@@ -1167,3 +1167,28 @@ func TestWhiteoutOfRoot(t *testing.T) {
 		t.Errorf("Image: %v, want %q", err, want)
 	}
 }
+
+// TestLayerNotATar: a layer whose gzip holds no tar archive fails the
+// scan naming the layer by index and digest.
+func TestLayerNotATar(t *testing.T) {
+	dir, res := writeLayout(t, fixture.Variants())
+	m := res.Manifests[0]
+	var man ocispec.Manifest
+	b, _ := os.ReadFile(blobPath(dir, m.Digest))
+	json.Unmarshal(b, &man)
+	var gz bytes.Buffer
+	zw := gzip.NewWriter(&gz)
+	zw.Write(bytes.Repeat([]byte("not a tar header "), 100))
+	zw.Close()
+	raw, _ := gzip.NewReader(bytes.NewReader(gz.Bytes()))
+	plain, _ := io.ReadAll(raw)
+	man.Layers[0] = oci.DescriptorFor(man.Layers[0].MediaType, gz.Bytes())
+	os.WriteFile(blobPath(dir, man.Layers[0].Digest), gz.Bytes(), 0o644)
+	m = withConfig(t, dir, man, func(c map[string]any) {
+		c["rootfs"].(map[string]any)["diff_ids"].([]any)[0] = digest.FromBytes(plain).String()
+	})
+	_, err := newGen(t, Options{TempDir: t.TempDir()}).Image(t.Context(), openLayout(t, dir), m)
+	if want := fmt.Sprintf("layer 0 (%s): cannot read it as a tar archive", man.Layers[0].Digest); err == nil || !strings.Contains(err.Error(), want) {
+		t.Errorf("Image: %v, want %q", err, want)
+	}
+}

@@ -226,8 +226,8 @@ func scanImage(ctx context.Context, f oci.Fetcher, img *fetchedImage, name, temp
 // oci.ErrDigestMismatch). An error about one layer is reported as the
 // layer said it, naming its index and digest, without stereoscope's
 // wrapping (a temporary path named by the diff ID); one stereoscope met
-// squashing layer N onto those below (a whiteout of the root) names that
-// layer of layers too.
+// indexing layer N (not a tar) or squashing it onto those below (a
+// whiteout of the root) names that layer of layers too.
 func readError(ctx context.Context, err error, dir string, layers []ocispec.Descriptor) error {
 	if cerr := ctx.Err(); cerr != nil {
 		return fmt.Errorf("reading layers: %w", cerr)
@@ -238,17 +238,22 @@ func readError(ctx context.Context, err error, dir string, layers []ocispec.Desc
 	var le *layerError
 	if errors.As(err, &le) {
 		err = le
-	} else if m := squashErrRE.FindStringSubmatch(err.Error()); m != nil {
-		if n, aerr := strconv.Atoi(m[1]); aerr == nil && n < len(layers) {
-			return fmt.Errorf("reading layers: layer %d (%s): cannot apply it to the layers below: %w", n, layers[n].Digest, err)
+	} else if m := stereoscopeLayerRE.FindStringSubmatch(err.Error()); m != nil {
+		if n, aerr := strconv.Atoi(m[2]); aerr == nil && n < len(layers) {
+			what := "cannot read it as a tar archive"
+			if m[1] == "failed to squash tree" {
+				what = "cannot apply it to the layers below"
+			}
+			return fmt.Errorf("reading layers: layer %d (%s): %s: %w", n, layers[n].Digest, what, err)
 		}
 	}
 	return fmt.Errorf("reading layers: %w", err)
 }
 
-// squashErrRE matches stereoscope's error for a layer it cannot lay over
-// those below it, and the layer's index.
-var squashErrRE = regexp.MustCompile(`failed to squash tree (\d+): `)
+// stereoscopeLayerRE matches stereoscope's errors about one layer (by
+// index): one it cannot lay over those below it, one whose tar it cannot
+// read (it names the layer by diff ID only).
+var stereoscopeLayerRE = regexp.MustCompile(`(failed to squash tree|failed to index layer) (\d+): `)
 
 // scanDir scans the root filesystem in root.
 func scanDir(ctx context.Context, root, name, generator string) (*sbom.SBOM, error) {
