@@ -107,11 +107,11 @@ type cache struct {
 
 // cacheHeader is the first line of a cache file.
 type cacheHeader struct {
-	Version  int            `json:"v"`
-	Key      string         `json:"key"`
-	Format   Format         `json:"format"`
-	Digest   digest.Digest  `json:"digest"`
-	Size     int64          `json:"size"`
+	Version int           `json:"v"`
+	Key     string        `json:"key"`
+	Format  Format        `json:"format"`
+	Digest  digest.Digest `json:"digest"`
+	Size    int64         `json:"size"`
 	scanMeta
 }
 
