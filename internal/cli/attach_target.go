@@ -2,22 +2,18 @@ package cli
 
 import (
 	"bytes"
-	"cmp"
 	"context"
 	"errors"
 	"fmt"
 	"io"
-	"maps"
 	"os"
 	"path/filepath"
-	"slices"
-	"strings"
 
-	"github.com/opencontainers/go-digest"
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
 
 	"github.com/affix-oci/affix/exporter"
 	"github.com/affix-oci/affix/internal/oci"
+	"github.com/affix-oci/affix/internal/ocidir"
 )
 
 // attachTarget is where attach reads an image and writes its referrers: a
@@ -59,7 +55,7 @@ func (o *attachOptions) openAttachTarget(ctx context.Context, g *globalOptions, 
 		}
 		// Another tool's damage (a referrer or tag index whose blob
 		// is gone) does not fail the attach: it is left as it is, and
-		// addLayoutReferrers warns about what it leaves that concerns
+		// ocidir.AddReferrers warns about what it leaves that concerns
 		// the referrers it writes. The entries skipped here are shown
 		// only when no image is left to attach to: they may be why.
 		var skipped bytes.Buffer
@@ -98,7 +94,7 @@ func (o *attachOptions) openAttachTarget(ctx context.Context, g *globalOptions, 
 		}
 		return &attachTarget{src: l, dst: dst, root: root, name: layoutRefName([]ocispec.Descriptor{l.NamedBy(root)}), close: l.Close,
 			finish: func(ctx context.Context, res *exporter.Result) error {
-				return addLayoutReferrers(ctx, src.Path, res.Referrers, warn)
+				return ocidir.AddReferrers(ctx, src.Path, res.Referrers, warn)
 			}}, nil
 	}
 	ref, err := parseRef(s)
@@ -129,88 +125,4 @@ func (t *attachTarget) commit(ctx context.Context, p *exporter.Push) (*exporter.
 		}
 	}
 	return res, nil
-}
-
-// addLayoutReferrers lists refs in the index.json of the layout at dir in
-// both forms readers take: each referrer manifest itself, after the entries
-// it has (each once; what oras reads), and, for each subject, the
-// referrers tag index (sha256-<hex>; what regctl reads) the layout has
-// gaining those it lacks, or a new one listed last (see referrersTags).
-// The order is fixed, so that the same attach gives the same bytes. It
-// holds the directory's lock while it reads and writes: another affix
-// attaching to the layout at the same time does not lose its entries to
-// ours.
-func addLayoutReferrers(ctx context.Context, dir string, refs []exporter.Referrer, warn io.Writer) error {
-	unlock, err := lockDir(dir)
-	if err != nil {
-		return err
-	}
-	defer unlock()
-	// Read as every layout is (oci.Open): an index.json that became a
-	// link out of the layout, a FIFO or too big is refused, not read.
-	l, err := oci.Open(ctx, oci.Source{Scheme: oci.SchemeLayout, Path: dir})
-	if err != nil {
-		return err
-	}
-	defer l.Close()
-	idx := l.Index()
-	// Every referrer of this attach, and every other referrer the layout
-	// has, in either form (oras attach --oci-layout's index.json entries,
-	// regctl artifact put's tag indexes, an older affix's): after an
-	// attach both forms list them all, so that oras and regctl see the
-	// same referrers of every manifest (and regctl image copy --referrers
-	// carries what oras attach added). One of the others whose manifest
-	// cannot be read stays as it is, with a warning: another tool's damage
-	// does not fail the attach, and index.json never lists a missing blob.
-	_, listed, _ := oci.ClassifyRoots(ctx, l, idx.Manifests)
-	var all []exporter.Referrer
-	has := func(d digest.Digest) bool {
-		return slices.ContainsFunc(all, func(a exporter.Referrer) bool { return a.Descriptor.Digest == d })
-	}
-	for _, r := range refs {
-		if !has(r.Descriptor.Digest) {
-			all = append(all, r)
-		}
-	}
-	var subjects []digest.Digest
-	for _, r := range refs {
-		if !slices.Contains(subjects, r.Subject) {
-			subjects = append(subjects, r.Subject)
-		}
-	}
-	for _, s := range slices.Sorted(maps.Keys(listed)) {
-		if !slices.Contains(subjects, s) {
-			subjects = append(subjects, s)
-		}
-	}
-	for _, s := range subjects {
-		for _, d := range listed[s] {
-			if has(d.Digest) {
-				continue
-			}
-			if _, err := referrerDescriptor(ctx, l, d); err != nil {
-				fmt.Fprintf(warn, "affix: warning: referrer %s of %s cannot be read; left where it is listed (oras or regctl still lists it, the other does not): %v\n", d.Digest, s, err)
-				continue
-			}
-			all = append(all, exporter.Referrer{Subject: s, Descriptor: d})
-		}
-	}
-	slices.SortStableFunc(all, func(a, b exporter.Referrer) int {
-		return cmp.Or(strings.Compare(a.Subject.String(), b.Subject.String()), strings.Compare(a.Descriptor.ArtifactType, b.Descriptor.ArtifactType), strings.Compare(a.Descriptor.Digest.String(), b.Descriptor.Digest.String()))
-	})
-	tags, err := referrersTags(ctx, dir, l, idx.Manifests, all, warn)
-	if err != nil {
-		return err
-	}
-	// oras's form: the referrer manifests index.json does not list yet.
-	var descs []ocispec.Descriptor
-	for _, r := range all {
-		if !slices.ContainsFunc(idx.Manifests, func(e ocispec.Descriptor) bool { return e.Digest == r.Descriptor.Digest }) {
-			descs = append(descs, r.Descriptor)
-		}
-	}
-	if len(descs) == 0 && !tags.changed && len(tags.added) == 0 {
-		return nil
-	}
-	return rewriteLayoutIndex(dir, idx, tags.entries, append(descs, tags.added...))
 }

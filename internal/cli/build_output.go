@@ -3,7 +3,6 @@ package cli
 import (
 	"archive/tar"
 	"context"
-	"encoding/json"
 	"fmt"
 	"io"
 	"io/fs"
@@ -13,11 +12,11 @@ import (
 	"strings"
 	"time"
 
-	specs "github.com/opencontainers/image-spec/specs-go"
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
 
 	"github.com/affix-oci/affix/exporter"
 	"github.com/affix-oci/affix/internal/fsutil"
+	"github.com/affix-oci/affix/internal/ocidir"
 )
 
 // finishLayout gives the --output layout a deterministic index.json (the
@@ -40,13 +39,13 @@ func (r *buildRun) finishLayout(ctx context.Context) error {
 	entries, added := r.layout.Roots(), []ocispec.Descriptor(nil)
 	if !r.plan.output.tar {
 		// BuildKit's layout has no tag index: each is new, listed last.
-		tags, err := referrersTags(ctx, r.res.Layout, r.layout, entries, refs, io.Discard)
+		tags, err := ocidir.ReferrersTags(ctx, r.res.Layout, r.layout, entries, refs, io.Discard)
 		if err != nil {
 			return err
 		}
-		entries, added = tags.entries, tags.added
+		entries, added = tags.Entries, tags.Added
 	}
-	if err := rewriteLayoutIndex(r.res.Layout, r.layout.Index(), entries, append(descs, added...)); err != nil {
+	if err := ocidir.RewriteIndex(r.res.Layout, r.layout.Index(), entries, append(descs, added...)); err != nil {
 		return err
 	}
 	if !r.plan.output.tar {
@@ -79,27 +78,6 @@ func (r *buildRun) referrers() []exporter.Referrer {
 	return out
 }
 
-// rewriteLayoutIndex writes index.json as base (its annotations and other
-// fields kept) listing entries (the image entries it had, in their order)
-// followed by refs, through writeFileAtomic.
-func rewriteLayoutIndex(dir string, base ocispec.Index, entries, refs []ocispec.Descriptor) error {
-	idx := base
-	idx.Versioned = specs.Versioned{SchemaVersion: 2}
-	if idx.MediaType == "" {
-		idx.MediaType = ocispec.MediaTypeImageIndex
-	}
-	idx.Manifests = append(slices.Clone(entries), refs...)
-	b, err := json.Marshal(idx)
-	if err != nil {
-		return err
-	}
-	p := filepath.Join(dir, ocispec.ImageIndexFile)
-	if err := writeFileAtomic(p, func(w io.Writer) error { _, err := w.Write(b); return err }); err != nil {
-		return fmt.Errorf("writing %s: %w", p, err)
-	}
-	return nil
-}
-
 // checkOutputTar checks, before the build, that the tar file path can be
 // written, what naming it in errors: not a directory, and its directory
 // either takes new files or is missing below one that does (the missing
@@ -126,33 +104,10 @@ func writeLayoutTarFile(dest, dir string) error {
 	if err := os.MkdirAll(filepath.Dir(dest), 0o755); err != nil {
 		return fmt.Errorf("output %s: %w", dest, err)
 	}
-	if err := writeFileAtomic(dest, func(w io.Writer) error { return writeLayoutTar(w, dir) }); err != nil {
+	if err := ocidir.WriteFileAtomic(dest, func(w io.Writer) error { return writeLayoutTar(w, dir) }); err != nil {
 		return fmt.Errorf("output %s: %w", dest, err)
 	}
 	return nil
-}
-
-// writeFileAtomic writes dest (mode 0644) with write, through a temporary
-// file in its directory renamed into place: a reader, or an interruption,
-// never sees half of it, and a failure leaves dest as it was and no
-// temporary file behind.
-func writeFileAtomic(dest string, write func(io.Writer) error) error {
-	f, err := os.CreateTemp(filepath.Dir(dest), "."+filepath.Base(dest)+".*")
-	if err != nil {
-		return err
-	}
-	defer os.Remove(f.Name()) // once renamed, there is nothing to remove
-	err = write(f)
-	if cerr := f.Close(); err == nil {
-		err = cerr
-	}
-	if err == nil {
-		err = os.Chmod(f.Name(), 0o644)
-	}
-	if err == nil {
-		err = os.Rename(f.Name(), dest)
-	}
-	return err
 }
 
 // writeLayoutTar writes the OCI layout in dir as a tar: oci-layout,

@@ -23,6 +23,7 @@ import (
 	"github.com/affix-oci/affix/frontend"
 	"github.com/affix-oci/affix/internal/buildkittest"
 	"github.com/affix-oci/affix/internal/oci"
+	"github.com/affix-oci/affix/internal/ocidir"
 	"github.com/affix-oci/affix/internal/registrytest"
 	"github.com/affix-oci/affix/sbomgen"
 )
@@ -370,7 +371,7 @@ func layoutWithSBOMs(t *testing.T, name string) (string, map[digest.Digest]diges
 	if _, err := p.Commit(ctx); err != nil {
 		t.Fatal(err)
 	}
-	if err := rewriteLayoutIndex(dir, l.Index(), l.Roots(), descs); err != nil {
+	if err := ocidir.RewriteIndex(dir, l.Index(), l.Roots(), descs); err != nil {
 		t.Fatal(err)
 	}
 	return dir, refs
