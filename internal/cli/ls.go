@@ -6,9 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"strconv"
 	"strings"
-	"unicode"
 
 	"github.com/opencontainers/go-digest"
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
@@ -16,6 +14,7 @@ import (
 
 	"github.com/affix-oci/affix/exporter"
 	"github.com/affix-oci/affix/internal/oci"
+	"github.com/affix-oci/affix/internal/printable"
 )
 
 func init() { extraCommands = append(extraCommands, newLsCmd) }
@@ -280,7 +279,7 @@ func warnUnread(w io.Writer, t *lsTree) {
 			if what == "" {
 				what = n.Kind
 			}
-			fmt.Fprintf(w, "affix: warning: %s (%s %s): referrers not shown: %s\n", t.Reference, printable(what), n.Digest, printable(n.Error))
+			fmt.Fprintf(w, "affix: warning: %s (%s %s): referrers not shown: %s\n", t.Reference, printable.String(what), n.Digest, printable.String(n.Error))
 		}
 		for _, c := range n.Children {
 			walk(c)
@@ -308,7 +307,7 @@ func printChildren(w io.Writer, nodes []*lsNode, indent string) {
 		if i == len(nodes)-1 {
 			branch, next = "└── ", "    "
 		}
-		fmt.Fprintf(w, "%s%s%s\n", indent, branch, printable(describeNode(n)))
+		fmt.Fprintf(w, "%s%s%s\n", indent, branch, printable.String(describeNode(n)))
 		printChildren(w, n.Children, indent+next)
 	}
 }
@@ -363,40 +362,3 @@ func countedList(items []string) string {
 	}
 	return strings.Join(order, ", ")
 }
-
-// printable returns s with every control or format character (an escape
-// sequence from a registry-written annotation, which could rewrite or
-// forge lines on a terminal, or a right-to-left override that reorders
-// them) written as a Go escape, \x1b and the like.
-func printable(s string) string {
-	if !strings.ContainsFunc(s, unprintable) {
-		return s
-	}
-	var b strings.Builder
-	for _, r := range s {
-		if unprintable(r) {
-			q := strconv.QuoteRune(r)
-			b.WriteString(q[1 : len(q)-1])
-			continue
-		}
-		b.WriteRune(r)
-	}
-	return b.String()
-}
-
-// printableText is printable for text of several lines: newlines and
-// tabs are kept.
-func printableText(s string) string {
-	lines := strings.Split(s, "\n")
-	for i, l := range lines {
-		parts := strings.Split(l, "\t")
-		for j, p := range parts {
-			parts[j] = printable(p)
-		}
-		lines[i] = strings.Join(parts, "\t")
-	}
-	return strings.Join(lines, "\n")
-}
-
-// unprintable reports whether r is a control or format (Cf) character.
-func unprintable(r rune) bool { return unicode.IsControl(r) || unicode.Is(unicode.Cf, r) }

@@ -168,35 +168,9 @@ func TestCountedList(t *testing.T) {
 	}
 }
 
-// TestPrintable: registry-written text reaches the terminal without its
-// control characters.
-func TestPrintable(t *testing.T) {
-	for in, want := range map[string]string{
-		"application/spdx+json  by affix-1": "application/spdx+json  by affix-1",
-		"gen\x1b[2K\r\x1b[1Aforged":         `gen\x1b[2K\r\x1b[1Aforged`,
-		"title\x1b]0;PWNED\a":               `title\x1b]0;PWNED\a`,
-		"ünïcode ✓":                         "ünïcode ✓",
-		"sbom\u202egpj.exe":                 `sbom\u202egpj.exe`,
-	} {
-		if got := printable(in); got != want {
-			t.Errorf("printable(%q) = %q, want %q", in, got, want)
-		}
-	}
-}
-
-// TestPrintableText: printable for messages of several lines, which keep
-// their newlines and tabs; and an error carrying a registry's escape
-// sequences reaches stderr escaped.
-func TestPrintableText(t *testing.T) {
-	for in, want := range map[string]string{
-		"line 1\nline 2\tcol":        "line 1\nline 2\tcol",
-		"body: \x1b[31mred\x1b[0m\n": "body: \\x1b[31mred\\x1b[0m\n",
-		"\r\n":                       "\\r\n",
-	} {
-		if got := printableText(in); got != want {
-			t.Errorf("printableText(%q) = %q, want %q", in, got, want)
-		}
-	}
+// TestErrorEscaped: an error carrying a registry's escape sequences
+// reaches stderr escaped.
+func TestErrorEscaped(t *testing.T) {
 	cliEnv(t)
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		w.WriteHeader(http.StatusBadRequest)

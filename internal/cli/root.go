@@ -18,6 +18,7 @@ import (
 	"github.com/sirupsen/logrus"
 	"github.com/spf13/cobra"
 
+	"github.com/affix-oci/affix/internal/printable"
 	"github.com/affix-oci/affix/internal/version"
 )
 
@@ -180,7 +181,7 @@ func Run(ctx context.Context, name string, args []string, stdout, stderr io.Writ
 	}
 	// Errors carry what registries and images say (a response body, a
 	// config's fields): escaped, they cannot drive the terminal.
-	fmt.Fprintf(stderr, "%s: error: %s\n", name, printableText(err.Error()))
+	fmt.Fprintf(stderr, "%s: error: %s\n", name, printable.Text(err.Error()))
 	return exitCode(err, sig)
 }
 

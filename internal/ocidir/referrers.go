@@ -7,15 +7,14 @@ import (
 	"io"
 	"maps"
 	"slices"
-	"strconv"
 	"strings"
-	"unicode"
 
 	"github.com/opencontainers/go-digest"
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
 
 	"github.com/affix-oci/affix/exporter"
 	"github.com/affix-oci/affix/internal/oci"
+	"github.com/affix-oci/affix/internal/printable"
 )
 
 // AddReferrers lists refs in the index.json of the layout at dir in both
@@ -153,7 +152,7 @@ func ReferrersTags(ctx context.Context, dir string, f oci.Fetcher, entries []oci
 		if i >= 0 {
 			e := out.Entries[i]
 			if !oci.IsIndex(e.MediaType) {
-				fmt.Fprintf(warn, "affix: warning: oci-layout:%s: index.json tags %s %s as %s, not as the referrers index of %s: left as it is, regctl will not list the new referrers\n", dir, e.Digest, tag, printable(e.MediaType), s)
+				fmt.Fprintf(warn, "affix: warning: oci-layout:%s: index.json tags %s %s as %s, not as the referrers index of %s: left as it is, regctl will not list the new referrers\n", dir, e.Digest, tag, printable.String(e.MediaType), s)
 				continue
 			}
 			old = &ocispec.Index{}
@@ -200,25 +199,4 @@ func referrerDescriptor(ctx context.Context, f oci.Fetcher, d ocispec.Descriptor
 		return ocispec.Descriptor{}, err
 	}
 	return oci.ReferrerDescriptor(d, m), nil
-}
-
-// printable returns s with every control or format character (an escape
-// sequence in a media type another tool wrote, which could rewrite or
-// forge lines on a terminal) written as a Go escape, \x1b and the like.
-// It is internal/cli's printable, which this package cannot import.
-func printable(s string) string {
-	unprintable := func(r rune) bool { return unicode.IsControl(r) || unicode.Is(unicode.Cf, r) }
-	if !strings.ContainsFunc(s, unprintable) {
-		return s
-	}
-	var b strings.Builder
-	for _, r := range s {
-		if unprintable(r) {
-			q := strconv.QuoteRune(r)
-			b.WriteString(q[1 : len(q)-1])
-			continue
-		}
-		b.WriteRune(r)
-	}
-	return b.String()
 }

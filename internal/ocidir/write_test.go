@@ -42,17 +42,3 @@ func TestWriteFileAtomic(t *testing.T) {
 		})
 	}
 }
-
-// TestPrintable: control and format characters are escaped, the rest kept.
-func TestPrintable(t *testing.T) {
-	for in, want := range map[string]string{
-		"application/vnd.oci.image.manifest.v1+json": "application/vnd.oci.image.manifest.v1+json",
-		"evil\x1b]0;pwned\x07":                       `evil\x1b]0;pwned\a`,
-		"a\u202eb":                                   `a\u202eb`,
-		"é":                                          "é",
-	} {
-		if got := printable(in); got != want {
-			t.Errorf("printable(%q) = %q, want %q", in, got, want)
-		}
-	}
-}
