@@ -15,6 +15,7 @@ import (
 
 	"github.com/affix-oci/affix/exporter"
 	"github.com/affix-oci/affix/internal/oci"
+	"github.com/affix-oci/affix/internal/printable"
 	"github.com/affix-oci/affix/sbomgen"
 )
 
@@ -241,7 +242,7 @@ func chooseSBOM(cmd *cobra.Command, tgt oci.Fetcher, images []oci.Image, subject
 				return nil, err
 			}
 			for _, s := range skipped {
-				fmt.Fprintf(cmd.ErrOrStderr(), "affix: skipped %s SBOM referrer %s; taking the next newest\n", format, s)
+				fmt.Fprintf(cmd.ErrOrStderr(), "affix: skipped %s SBOM referrer %s; taking the next newest\n", format, printable.String(s))
 			}
 			return src, nil
 		}

@@ -14,6 +14,7 @@ import (
 
 	"github.com/affix-oci/affix/exporter"
 	"github.com/affix-oci/affix/internal/oci"
+	"github.com/affix-oci/affix/internal/printable"
 	"github.com/affix-oci/affix/internal/version"
 )
 
@@ -129,6 +130,9 @@ func (x *layoutReferrers) push(ctx context.Context, p *exporter.Push, subjects [
 	return out, nil
 }
 
+// warnf warns that the layout's referrer r of subject is not pushed, and
+// why; the artifact type and the reason, which another tool wrote, are
+// printed escaped.
 func (x *layoutReferrers) warnf(r ocispec.Descriptor, subject digest.Digest, why string) {
-	fmt.Fprintf(x.warn, "affix: warning: %s: referrer %s (%s) of %s not pushed: %s\n", x.l.Source(), r.Digest, r.ArtifactType, subject, why)
+	fmt.Fprintf(x.warn, "affix: warning: %s: referrer %s (%s) of %s not pushed: %s\n", x.l.Source(), r.Digest, printable.String(r.ArtifactType), subject, printable.String(why))
 }
