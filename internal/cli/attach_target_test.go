@@ -15,6 +15,7 @@ import (
 
 	"github.com/affix-oci/affix/internal/fixture"
 	"github.com/affix-oci/affix/internal/oci"
+	"github.com/affix-oci/affix/internal/ocidir/ocidirtest"
 	"github.com/affix-oci/affix/internal/registrytest"
 )
 
@@ -73,7 +74,7 @@ func TestAttachLayout(t *testing.T) {
 		}
 	}
 	for subject, sbom := range sboms {
-		if got := layoutTagIndex(t, dir, subject); !slices.Equal(got, []digest.Digest{sbom}) {
+		if got := ocidirtest.TagIndex(t, dir, subject); !slices.Equal(got, []digest.Digest{sbom}) {
 			t.Errorf("referrers tag index of %s lists %v, want the SBOM %s", subject, got, sbom)
 		}
 	}
@@ -98,7 +99,7 @@ func TestAttachLayout(t *testing.T) {
 		t.Errorf("index.json after attaching the VEX document: %d entries, want %d", len(withVEX.Manifests), len(after.Manifests)+1)
 	}
 	amd := res.Manifests[0].Digest
-	if got := layoutTagIndex(t, dir, amd); !slices.Equal(got, []digest.Digest{sboms[amd], digest.Digest(vexDigest)}) {
+	if got := ocidirtest.TagIndex(t, dir, amd); !slices.Equal(got, []digest.Digest{sboms[amd], digest.Digest(vexDigest)}) {
 		t.Errorf("referrers tag index of %s lists %v, want the SBOM then the VEX document %s", amd, got, vexDigest)
 	}
 	if _, errs, code := affix(t, "get", "--verify", "--platform", "linux/amd64", src); code != 0 {
@@ -121,7 +122,7 @@ func TestAttachLayout(t *testing.T) {
 	wg.Wait()
 	var withNotes ocispec.Index
 	readJSONFile(t, filepath.Join(dir, "index.json"), &withNotes)
-	inTag := layoutTagIndex(t, dir, res.Index.Digest)
+	inTag := ocidirtest.TagIndex(t, dir, res.Index.Digest)
 	for _, n := range notes {
 		if !slices.ContainsFunc(withNotes.Manifests, func(d ocispec.Descriptor) bool { return d.Digest.String() == n }) {
 			t.Errorf("index.json lacks the note %s of a concurrent attach", n)
@@ -188,7 +189,7 @@ func TestAttachLayoutDamaged(t *testing.T) {
 	// form lists it in index.json, regctl's in the tag index).
 	var gone []digest.Digest
 	for _, e := range idx.Manifests {
-		if e.Annotations[ocispec.AnnotationRefName] == "sha256-"+arm.Encoded() || e.ArtifactType == oci.MediaTypeSPDX && e.Digest == layoutTagIndex(t, dir, amd)[0] {
+		if e.Annotations[ocispec.AnnotationRefName] == "sha256-"+arm.Encoded() || e.ArtifactType == oci.MediaTypeSPDX && e.Digest == ocidirtest.TagIndex(t, dir, amd)[0] {
 			gone = append(gone, e.Digest)
 		}
 	}
@@ -212,7 +213,7 @@ func TestAttachLayoutDamaged(t *testing.T) {
 	}
 	t.Logf("stderr:\n%s", errs)
 	vexDigest := digest.Digest(strings.TrimSpace(out))
-	if got := layoutTagIndex(t, dir, amd); !slices.Contains(got, vexDigest) {
+	if got := ocidirtest.TagIndex(t, dir, amd); !slices.Contains(got, vexDigest) {
 		t.Errorf("amd64's tag index lists %v, want the VEX document %s too", got, vexDigest)
 	}
 	var after ocispec.Index
@@ -229,11 +230,11 @@ func TestAttachLayoutDamaged(t *testing.T) {
 // registry; the new artifact is listed in both forms and ls nests it.
 func TestAttachLayoutToReferrer(t *testing.T) {
 	dir, res, src := attachedLayout(t)
-	sbom := layoutTagIndex(t, dir, res.Manifests[0].Digest)[0]
+	sbom := ocidirtest.TagIndex(t, dir, res.Manifests[0].Digest)[0]
 	sig := writeFile(t, "sig", []byte("signature"))
 	out := mustAffix(t, "attach", "--artifact-type", "application/vnd.example.sig", src+"@"+sbom.String(), sig)
 	sigDigest := digest.Digest(strings.TrimSpace(out))
-	if got := layoutTagIndex(t, dir, sbom); !slices.Equal(got, []digest.Digest{sigDigest}) {
+	if got := ocidirtest.TagIndex(t, dir, sbom); !slices.Equal(got, []digest.Digest{sigDigest}) {
 		t.Errorf("referrers tag index of the SBOM %s lists %v, want the signature %s", sbom, got, sigDigest)
 	}
 	var idx ocispec.Index

@@ -20,6 +20,7 @@ import (
 	"github.com/affix-oci/affix/exporter"
 	"github.com/affix-oci/affix/internal/fixture"
 	"github.com/affix-oci/affix/internal/oci"
+	"github.com/affix-oci/affix/internal/ocidir/ocidirtest"
 )
 
 // variantsPair writes the Variants fixture's linux/amd64 and linux/arm64/v8
@@ -34,48 +35,16 @@ func variantsPair(t *testing.T) (string, *fixture.Result) {
 	return dir, res
 }
 
-// readJSONFile decodes the JSON file p into v.
-func readJSONFile(t *testing.T, p string, v any) {
-	t.Helper()
-	b, err := os.ReadFile(p)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := json.Unmarshal(b, v); err != nil {
-		t.Fatal(err)
-	}
-}
-
 // listInLayout appends entries to the index.json of the layout dir.
 func listInLayout(t *testing.T, dir string, entries ...ocispec.Descriptor) {
 	t.Helper()
 	var top ocispec.Index
-	readJSONFile(t, filepath.Join(dir, "index.json"), &top)
+	ocidirtest.ReadJSON(t, filepath.Join(dir, "index.json"), &top)
 	top.Manifests = append(top.Manifests, entries...)
 	tb, _ := json.Marshal(top)
 	if err := os.WriteFile(filepath.Join(dir, "index.json"), tb, 0o644); err != nil {
 		t.Fatal(err)
 	}
-}
-
-// layoutTagIndex returns the digests the referrers tag index of subject
-// in the layout at dir lists (regctl's form), nil when index.json tags
-// none.
-func layoutTagIndex(t *testing.T, dir string, subject digest.Digest) []digest.Digest {
-	t.Helper()
-	var idx ocispec.Index
-	readJSONFile(t, filepath.Join(dir, "index.json"), &idx)
-	i := oci.FindTagEntry(idx.Manifests, exporter.ReferrersTag(subject))
-	if i < 0 {
-		return nil
-	}
-	var tagIdx ocispec.Index
-	readJSONFile(t, filepath.Join(dir, "blobs", "sha256", idx.Manifests[i].Digest.Encoded()), &tagIdx)
-	var out []digest.Digest
-	for _, m := range tagIdx.Manifests {
-		out = append(out, m.Digest)
-	}
-	return out
 }
 
 // putBlob writes v (JSON, unless a []byte) as a blob of the layout in dir.
@@ -151,7 +120,7 @@ func TestReferrersTags(t *testing.T) {
 	setup := func(t *testing.T) layoutCase {
 		dir, res := variantsPair(t)
 		var idx ocispec.Index
-		readJSONFile(t, filepath.Join(dir, "index.json"), &idx)
+		ocidirtest.ReadJSON(t, filepath.Join(dir, "index.json"), &idx)
 		c := layoutCase{dir: dir, amd: res.Manifests[0], arm: res.Manifests[1], entries: idx.Manifests}
 		c.sbomAMD = putReferrer(t, dir, c.amd, oci.MediaTypeSPDX, "amd")
 		c.sbomARM = putReferrer(t, dir, c.arm, oci.MediaTypeSPDX, "arm")
@@ -393,7 +362,7 @@ func TestAddReferrersDeterministic(t *testing.T) {
 		t.Errorf("attaching again changed the layout")
 	}
 	var idx ocispec.Index
-	readJSONFile(t, filepath.Join(dir, "index.json"), &idx)
+	ocidirtest.ReadJSON(t, filepath.Join(dir, "index.json"), &idx)
 	// The image, 3 referrers, 2 tag indexes.
 	if len(idx.Manifests) != 1+3+2 {
 		t.Fatalf("index.json lists %d entries, want 6: %+v", len(idx.Manifests), idx.Manifests)
@@ -457,14 +426,14 @@ func TestAddReferrersBothForms(t *testing.T) {
 	}
 	// regctl's entry first (kept in place), then the others by type.
 	want := []digest.Digest{regctlRef.Descriptor.Digest, orasRef.Descriptor.Digest, sig.Descriptor.Digest}
-	if got := layoutTagIndex(t, dir, amd.Digest); !slices.Equal(got, want) {
+	if got := ocidirtest.TagIndex(t, dir, amd.Digest); !slices.Equal(got, want) {
 		t.Errorf("referrers tag index of %s lists %v, want %v", amd.Digest, got, want)
 	}
-	if got := layoutTagIndex(t, dir, arm.Digest); !slices.Equal(got, []digest.Digest{armRef.Descriptor.Digest}) {
+	if got := ocidirtest.TagIndex(t, dir, arm.Digest); !slices.Equal(got, []digest.Digest{armRef.Descriptor.Digest}) {
 		t.Errorf("referrers tag index of %s (not attached to) lists %v, want oras's referrer %s", arm.Digest, got, armRef.Descriptor.Digest)
 	}
 	var idx ocispec.Index
-	readJSONFile(t, filepath.Join(dir, "index.json"), &idx)
+	ocidirtest.ReadJSON(t, filepath.Join(dir, "index.json"), &idx)
 	var listed []digest.Digest
 	for _, e := range idx.Manifests {
 		if e.ArtifactType != "" {
@@ -506,11 +475,11 @@ func TestAddReferrersDamaged(t *testing.T) {
 	if n := strings.Count(warned.String(), gone.Descriptor.Digest.String()+" of"); n != 1 {
 		t.Errorf("warned %q, want the missing referrer %s named once", warned.String(), gone.Descriptor.Digest)
 	}
-	if got, want := layoutTagIndex(t, dir, amd.Digest), []digest.Digest{gone.Descriptor.Digest, sig.Descriptor.Digest, vex.Descriptor.Digest}; !slices.Equal(got, want) {
+	if got, want := ocidirtest.TagIndex(t, dir, amd.Digest), []digest.Digest{gone.Descriptor.Digest, sig.Descriptor.Digest, vex.Descriptor.Digest}; !slices.Equal(got, want) {
 		t.Errorf("tag index lists %v, want %v (another's entry kept)", got, want)
 	}
 	var idx ocispec.Index
-	readJSONFile(t, filepath.Join(dir, "index.json"), &idx)
+	ocidirtest.ReadJSON(t, filepath.Join(dir, "index.json"), &idx)
 	for _, e := range idx.Manifests {
 		if e.Digest == gone.Descriptor.Digest {
 			t.Errorf("index.json lists the missing referrer %s", e.Digest)
