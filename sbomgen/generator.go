@@ -167,16 +167,25 @@ func (r *Result) PackageSummary() string {
 		noun = "package"
 	}
 	s := fmt.Sprintf("%d %s (%s)", r.PackageCount(), noun, strings.Join(parts, ", "))
-	if n := len(r.Unreadable); n > 0 {
-		// The reason quoted, so that a file's bytes in it cannot
-		// drive a terminal.
-		first := r.Unreadable[0]
-		if len(first) > 200 {
-			first = first[:200] + "..."
-		}
-		s += fmt.Sprintf("; %d unreadable, first %s", n, strconv.QuoteToGraphic(first))
+	if u := r.UnreadableSummary(); u != "" {
+		s += "; " + u
 	}
 	return s
+}
+
+// UnreadableSummary describes Unreadable in one line, "" when it is
+// empty: `1 unreadable, first "/var/lib/rpm/rpmdb.sqlite: rpm-db-cataloger:
+// ..."`, the first quoted (and cut at 200 bytes) so that a file's bytes in
+// it cannot drive a terminal.
+func (r *Result) UnreadableSummary() string {
+	if len(r.Unreadable) == 0 {
+		return ""
+	}
+	first := r.Unreadable[0]
+	if len(first) > 200 {
+		first = first[:200] + "..."
+	}
+	return fmt.Sprintf("%d unreadable, first %s", len(r.Unreadable), strconv.QuoteToGraphic(first))
 }
 
 // Generator scans images and encodes their SBOMs. It is safe for

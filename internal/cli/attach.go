@@ -101,7 +101,7 @@ publishes them with the image. A layout tar (oci-archive:) cannot take them in p
 	f.StringArrayVar(&o.annotations, "annotation", nil, "manifest annotation KEY=VALUE (repeatable)")
 	f.StringVar(&o.platform, "platform", "", "attach to this platform's manifest, os/arch[/variant]")
 	f.StringVar(&o.metadataFile, "metadata-file", "", "write the referrers, referrers mode and request counts as JSON to FILE")
-	f.StringVar(&o.name, "name", "", "image name the SBOMs use (default: REF)")
+	f.StringVar(&o.name, "name", "", "image name the SBOMs use (default: REF; for a layout, the image name its index.json records)")
 	f.BoolVar(&o.noCache, "no-cache", false, "neither read nor write the SBOM cache")
 	f.BoolVar(&o.noCache, "no-sbom-cache", false, "same as --no-cache, as affix build spells it")
 	return cmd
@@ -129,6 +129,11 @@ func attachScan(cmd *cobra.Command, g *globalOptions, refStr string, o attachOpt
 	images, err := oci.Walk(ctx, at.src, root)
 	if err != nil {
 		return fmt.Errorf("%s: %w", refStr, err)
+	}
+	if len(images) == 0 && oci.IsManifest(root.MediaType) {
+		// A referrer (an SBOM, a signature): it takes artifacts, not
+		// SBOMs of its own.
+		return usageError(fmt.Errorf("%s: %s is no image (an artifact such as an SBOM): attach files to it with --artifact-type TYPE FILE...", refStr, root.Digest))
 	}
 	sel := oci.Selector{All: true}
 	if o.platform != "" {
@@ -159,6 +164,7 @@ func attachScan(cmd *cobra.Command, g *globalOptions, refStr string, o attachOpt
 			if err != nil {
 				return fmt.Errorf("SBOM of %s (%s): %w", img, img.Descriptor.Digest, err)
 			}
+			warnUnreadable(cmd.ErrOrStderr(), img, res)
 			refs, err := sbomReferrers(img, res, formats, name)
 			if err != nil {
 				return err
@@ -244,6 +250,9 @@ func attachFiles(cmd *cobra.Command, g *globalOptions, refStr string, files []st
 		if picked, err = oci.Select(images, oci.Selector{Platform: o.platform}); err != nil {
 			if !oci.IsIndex(subject.MediaType) && len(images) == 1 && errors.Is(err, oci.ErrNoMatch) {
 				return fmt.Errorf("%s: --platform %s: %s is a single-platform image of %s: %w", refStr, o.platform, subject.Digest, images[0], oci.ErrNoMatch)
+			}
+			if len(images) == 0 && oci.IsManifest(subject.MediaType) {
+				return usageError(fmt.Errorf("%s: --platform %s: %s is no image (an artifact such as an SBOM), it has no platforms: attach to it without --platform", refStr, o.platform, subject.Digest))
 			}
 			return fmt.Errorf("%s: %w", refStr, err)
 		}

@@ -43,6 +43,9 @@ type sbomMeta struct {
 	Packages map[string]int `json:"packages"`
 	Cached   bool           `json:"cached"`
 	Created  time.Time      `json:"created"`
+	// Unreadable lists what the scan found but could not read
+	// (sbomgen.Result.Unreadable).
+	Unreadable []string `json:"unreadable,omitempty"`
 }
 
 func (r *buildRun) metadata() *buildMetadata {
@@ -87,7 +90,7 @@ func (r *buildRun) metadata() *buildMetadata {
 		if pkgs == nil {
 			pkgs = map[string]int{} // {} for an image without packages, not null
 		}
-		m.SBOMs = append(m.SBOMs, sbomMeta{Platform: r.platforms[i].String(), Packages: pkgs, Cached: res.Cached, Created: res.Created})
+		m.SBOMs = append(m.SBOMs, sbomMeta{Platform: r.platforms[i].String(), Packages: pkgs, Cached: res.Cached, Created: res.Created, Unreadable: res.Unreadable})
 	}
 	return m
 }
@@ -111,6 +114,11 @@ func printBuild(w io.Writer, m *buildMetadata, r *buildRun) {
 				how = ", cached"
 			}
 			line += fmt.Sprintf("  %s%s", plural(res.PackageCount(), "package"), how)
+			if u := res.UnreadableSummary(); u != "" {
+				// The SBOM lacks what they hold: said where a CI log
+				// shows it, whatever the progress display.
+				line += "; " + u
+			}
 		}
 		fmt.Fprintln(w, line)
 		for _, ref := range p.Referrers {

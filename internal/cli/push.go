@@ -369,6 +369,7 @@ func (s *sbomPusher) attach(ctx context.Context, img oci.Image) error {
 	if err != nil {
 		return fmt.Errorf("SBOM of %s (%s): %w", img, img.Descriptor.Digest, err)
 	}
+	warnUnreadable(s.warn, img, res)
 	refs, err := sbomReferrers(img, res, missing, s.name)
 	if err != nil {
 		return err

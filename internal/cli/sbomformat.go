@@ -127,6 +127,14 @@ func sbomReferrers(img oci.Image, res *sbomgen.Result, formats []referrerFormat,
 	return out, nil
 }
 
+// warnUnreadable warns on w when the scan of img found files it could not
+// read (sbomgen.Result.Unreadable): its SBOM lacks what they hold.
+func warnUnreadable(w io.Writer, img oci.Image, res *sbomgen.Result) {
+	if u := res.UnreadableSummary(); u != "" {
+		fmt.Fprintf(w, "affix: warning: %s (%s): the SBOM lacks what the scan could not read: %s\n", img, img.Descriptor.Digest, u)
+	}
+}
+
 // skipNotImage reports whether err says that a platform manifest is not a
 // container image (an artifact such as a wasm module listed under a
 // platform, whose config is no image config): then it warns on w that the

@@ -16,6 +16,7 @@ import (
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
 	"oras.land/oras-go/v2/registry/remote"
 
+	"github.com/affix-oci/affix/internal/fixture"
 	"github.com/affix-oci/affix/internal/oci"
 	"github.com/affix-oci/affix/internal/registrytest"
 	"github.com/affix-oci/affix/sbomgen"
@@ -229,5 +230,38 @@ func TestPushSkipsNonImages(t *testing.T) {
 	}
 	if _, errs, code := affix(t, "attach", "--insecure-registry", reg.Host, "--platform", "wasip1/wasm", ref); code != 1 || !strings.Contains(errs, "not an image") {
 		t.Errorf("attach --platform wasip1/wasm: exit %d\n%s", code, errs)
+	}
+}
+
+// TestUnreadableWarned: push and attach warn when a platform's scan found
+// files it could not read (a corrupt rpmdb): its SBOM lacks their
+// packages. affix sbom says it on its summary line.
+func TestUnreadableWarned(t *testing.T) {
+	cliEnv(t)
+	dir := t.TempDir()
+	res, err := fixture.WriteLayout(dir, fixture.Spec{Images: []fixture.Image{{
+		Platform: ocispec.Platform{OS: "linux", Architecture: "amd64"},
+		Layers: []fixture.Layer{{
+			{Path: "etc/os-release", Data: []byte("ID=fedora\nVERSION_ID=40\n")},
+			{Path: "var/lib/rpm/rpmdb.sqlite", Data: bytes.Repeat([]byte("not sqlite "), 512)},
+		}},
+	}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := "affix: warning: linux/amd64 (" + res.Manifests[0].Digest.String() + "): the SBOM lacks what the scan could not read: 1 unreadable, first \"/var/lib/rpm/rpmdb.sqlite: rpm-db-cataloger"
+	reg := registrytest.Start(t, registrytest.OlaregNoAPI, registrytest.Options{})
+	ref := reg.Ref("app") + ":v1"
+	for _, args := range [][]string{
+		{"push", "--insecure-registry", reg.Host, "oci-layout:" + dir, ref},
+		{"attach", "--no-cache", "--insecure-registry", reg.Host, ref},
+	} {
+		_, errs, code := affix(t, args...)
+		if code != 0 || !strings.Contains(errs, want) {
+			t.Errorf("affix %s: exit %d, want 0 and %q in:\n%s", args[0], code, want, errs)
+		}
+	}
+	if _, errs, _ := affix(t, "sbom", "oci-layout:"+dir); !strings.Contains(errs, "; 1 unreadable, first") {
+		t.Errorf("affix sbom summary:\n%s", errs)
 	}
 }
