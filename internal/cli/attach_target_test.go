@@ -245,8 +245,12 @@ func TestAttachLayoutToReferrer(t *testing.T) {
 	if ls := mustAffix(t, "ls", src); !strings.Contains(ls, sigDigest.String()) {
 		t.Errorf("ls does not show the signature %s:\n%s", sigDigest, ls)
 	}
-	// Scanning a referrer for SBOMs is refused, naming it.
-	if _, errs, code := affix(t, "attach", src+"@"+sbom.String()); code == 0 || !strings.Contains(errs, sbom.String()) {
+	// Scanning a referrer for SBOMs, or naming a platform of it, is a
+	// usage error naming it.
+	if _, errs, code := affix(t, "attach", src+"@"+sbom.String()); code != 2 || !strings.Contains(errs, sbom.String()+" is no image") {
 		t.Errorf("attach (scan) to the SBOM: exit %d\n%s", code, errs)
+	}
+	if _, errs, code := affix(t, "attach", "--artifact-type", "application/vnd.example.sig", "--platform", "linux/amd64", src+"@"+sbom.String(), sig); code != 2 || !strings.Contains(errs, "it has no platforms") {
+		t.Errorf("attach --platform to the SBOM: exit %d\n%s", code, errs)
 	}
 }

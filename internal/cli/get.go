@@ -173,7 +173,7 @@ func get(cmd *cobra.Command, g *globalOptions, refStr string, o getOptions) erro
 func platformSBOM(cmd *cobra.Command, tgt imageStore, refStr string, images []oci.Image, img oci.Image, format sbomgen.Format, verify bool) (*sbomSource, error) {
 	refs, _, err := tgt.Referrers(cmd.Context(), img.Descriptor.Digest)
 	if err != nil {
-		return nil, err
+		return nil, fmt.Errorf("%s (%s): %w", refStr, img, err)
 	}
 	src, err := chooseSBOM(cmd, tgt, images, img.Descriptor.Digest, refs, format)
 	if err != nil {
@@ -260,7 +260,7 @@ func chooseSBOM(cmd *cobra.Command, tgt oci.Fetcher, images []oci.Image, subject
 			if err != nil {
 				return nil, err
 			}
-			fmt.Fprintf(cmd.ErrOrStderr(), "affix: no %s SBOM referrer of %s; printing the predicate of in-toto referrer %s\n", format, subject, d.Digest)
+			fmt.Fprintf(cmd.ErrOrStderr(), "affix: no %s SBOM referrer of %s; taking the predicate of in-toto referrer %s\n", format, subject, d.Digest)
 			return src, nil
 		}
 	}
@@ -362,7 +362,7 @@ func attestationSBOM(cmd *cobra.Command, tgt oci.Fetcher, images []oci.Image, su
 			if err != nil {
 				return nil, fmt.Errorf("attestation layer %s: %w", l.Digest, err)
 			}
-			fmt.Fprintf(cmd.ErrOrStderr(), "affix: no SBOM referrer of %s; printing BuildKit attestation %s\n", subject, img.Descriptor.Digest)
+			fmt.Fprintf(cmd.ErrOrStderr(), "affix: no SBOM referrer of %s; taking BuildKit attestation %s\n", subject, img.Descriptor.Digest)
 			return &sbomSource{Manifest: img.Descriptor, InIndex: true, Subject: m.Subject, Annotations: m.Annotations, Statement: stmt,
 				Doc: append(stmt.Predicate, '\n')}, nil
 		}
