@@ -184,7 +184,7 @@ func printPush(w io.Writer, m *pushMetadata, res *exporter.Result) {
 		}
 	}
 	if n := len(m.LayoutReferrers); n > 0 {
-		fmt.Fprintf(w, "  %d more referrers from the layout, pushed as they are\n", n)
+		fmt.Fprintf(w, "  %s from the layout, pushed as they are\n", plural(n, "more referrer"))
 	}
 	for repo, mode := range res.Modes {
 		if strings.HasPrefix(repo, oci.SchemeLayout+":") {

@@ -196,7 +196,7 @@ func runSBOM(cmd *cobra.Command, g *globalOptions, source string, o sbomOptions)
 	n := len(picked) * len(formats)
 	toDir := o.output != "" && (n > 1 || strings.HasSuffix(o.output, string(os.PathSeparator)) || isDir(o.output))
 	if n > 1 && o.output == "" {
-		return usageError(fmt.Errorf("%d documents (%d platforms, %d formats) need -o DIR", n, len(picked), len(formats)))
+		return usageError(fmt.Errorf("%d documents (%s, %s) need -o DIR", n, plural(len(picked), "platform"), plural(len(formats), "format")))
 	}
 
 	name := o.name
