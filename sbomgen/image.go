@@ -129,10 +129,8 @@ func (i *v1Image) Layers() ([]v1.Layer, error) {
 	if err != nil {
 		return nil, err
 	}
+	// readImage checked that the config has a diff ID per layer.
 	man := i.core.img.manifest
-	if len(cfg.RootFS.DiffIDs) != len(man.Layers) {
-		return nil, fmt.Errorf("manifest %s lists %d layers, its config %d diff IDs", i.core.img.desc.Digest, len(man.Layers), len(cfg.RootFS.DiffIDs))
-	}
 	out := make([]v1.Layer, len(man.Layers))
 	for n, d := range man.Layers {
 		cl := &layer{core: i.core, desc: d, index: n}
