@@ -133,7 +133,7 @@ func attachScan(cmd *cobra.Command, g *globalOptions, refStr string, o attachOpt
 	if len(images) == 0 && oci.IsManifest(root.MediaType) {
 		// A referrer (an SBOM, a signature): it takes artifacts, not
 		// SBOMs of its own.
-		return usageError(fmt.Errorf("%s: %s is no image (an artifact such as an SBOM): attach files to it with --artifact-type TYPE FILE...", refStr, root.Digest))
+		return usageError(fmt.Errorf("%s: %s is no image (an artifact such as an SBOM): attach files to it with --artifact-type TYPE and FILE arguments", refStr, root.Digest))
 	}
 	sel := oci.Selector{All: true}
 	if o.platform != "" {
