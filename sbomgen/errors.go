@@ -20,4 +20,7 @@ var (
 	// ErrImageTooLarge means an image's layers unpack to more than
 	// Options.MaxImageSize.
 	ErrImageTooLarge = errors.New("image too large")
+	// ErrInvalidEnv means an environment variable a Generator reads
+	// (SOURCE_DATE_EPOCH, AFFIX_MAX_IMAGE_SIZE) holds an invalid value.
+	ErrInvalidEnv = errors.New("invalid environment variable")
 )

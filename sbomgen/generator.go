@@ -2,6 +2,7 @@ package sbomgen
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"maps"
 	"os"
@@ -231,13 +232,11 @@ func New(opts Options) (*Generator, error) {
 		return nil, fmt.Errorf("maximum image size %d: must not be negative", opts.MaxImageSize)
 	}
 	if opts.MaxImageSize == 0 {
-		if s := os.Getenv(EnvMaxImageSize); s != "" {
-			n, err := units.RAMInBytes(s)
-			if err != nil || n < 0 {
-				return nil, fmt.Errorf("%s=%q: want a size such as 20GiB: %w", EnvMaxImageSize, s, err)
-			}
-			opts.MaxImageSize = n
+		n, err := maxImageSizeEnv()
+		if err != nil {
+			return nil, err
 		}
+		opts.MaxImageSize = n
 	}
 	g.opts.MaxImageSize = opts.MaxImageSize
 	if t := opts.Created; !t.IsZero() && (t.UTC().Year() < 0 || t.Unix() > MaxSourceDateEpoch) {
@@ -279,8 +278,55 @@ const MaxSourceDateEpoch = epoch.Max
 // digits only, nothing trimmed), or the zero time when it is unset or
 // empty. The error names the variable and the value.
 func sourceDateEpoch() (time.Time, error) {
-	return epoch.ParseVar(EnvSourceDateEpoch, os.Getenv(EnvSourceDateEpoch))
+	t, err := epoch.ParseVar(EnvSourceDateEpoch, os.Getenv(EnvSourceDateEpoch))
+	if err != nil {
+		return time.Time{}, envError{err}
+	}
+	return t, nil
 }
+
+// maxImageSizeEnv returns AFFIX_MAX_IMAGE_SIZE in bytes, 0 when it is
+// unset or empty.
+func maxImageSizeEnv() (int64, error) {
+	s := os.Getenv(EnvMaxImageSize)
+	if s == "" {
+		return 0, nil
+	}
+	n, err := units.RAMInBytes(s)
+	if err == nil && n < 0 {
+		err = errors.New("negative")
+	}
+	if err != nil {
+		return 0, envError{fmt.Errorf("%s=%q: want a size such as 20GiB: %w", EnvMaxImageSize, s, err)}
+	}
+	return n, nil
+}
+
+// CheckEnv checks the environment variables New(opts) would read
+// (SOURCE_DATE_EPOCH unless opts sets the creation time,
+// AFFIX_MAX_IMAGE_SIZE unless opts sets the bound), so that a command can
+// refuse a bad value before it does anything. The error wraps
+// ErrInvalidEnv.
+func CheckEnv(opts Options) error {
+	if opts.Created.IsZero() && !opts.CreatedFromImage {
+		if _, err := sourceDateEpoch(); err != nil {
+			return err
+		}
+	}
+	if opts.MaxImageSize == 0 {
+		if _, err := maxImageSizeEnv(); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// envError is an error about an environment variable: err, which names
+// it, and ErrInvalidEnv.
+type envError struct{ err error }
+
+func (e envError) Error() string   { return e.err.Error() }
+func (e envError) Unwrap() []error { return []error{e.err, ErrInvalidEnv} }
 
 // cacheDir resolves Options.CacheDir to an absolute directory, and
 // returns with it the directory that must already exist for the cache to

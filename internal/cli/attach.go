@@ -115,6 +115,9 @@ func runAttachScan(cmd *cobra.Command, g *globalOptions, refStr string, o attach
 
 func attachScan(cmd *cobra.Command, g *globalOptions, refStr string, o attachOptions) error {
 	ctx := cmd.Context()
+	if err := checkScanEnv(sbomgen.Options{}); err != nil {
+		return err
+	}
 	formats, err := sbomFormats(o.formats)
 	if err != nil {
 		return err

@@ -18,6 +18,7 @@ import (
 	"oras.land/oras-go/v2/registry"
 
 	"github.com/affix-oci/affix/frontend"
+	"github.com/affix-oci/affix/sbomgen"
 )
 
 func init() { extraCommands = append(extraCommands, newBuildCmd) }
@@ -371,6 +372,11 @@ func (o *buildOptions) planAttestations(p *buildPlan) error {
 	}
 	if o.sbom && !o.noSBOM && sbomAttest != attestOff {
 		if p.formats, err = sbomFormats(o.sbomFormats); err != nil {
+			return err
+		}
+		// The creation time comes from the frontend (which takes
+		// BuildKit's SOURCE_DATE_EPOCH values too).
+		if err := checkScanEnv(sbomgen.Options{CreatedFromImage: true}); err != nil {
 			return err
 		}
 	} else if len(o.sbomFormats) > 0 {

@@ -191,6 +191,11 @@ type pushArgs struct {
 // checkArgs parses REF (refStr) and checks the flags that need no layout
 // and no registry.
 func (o *pushOptions) checkArgs(refStr string) (pushArgs, error) {
+	if !o.noSBOM && o.sbom {
+		if err := checkScanEnv(sbomgen.Options{}); err != nil {
+			return pushArgs{}, err
+		}
+	}
 	first, moreTags, err := splitTagList(refStr)
 	if err != nil {
 		return pushArgs{}, err

@@ -20,6 +20,7 @@ import (
 
 	"github.com/affix-oci/affix/internal/printable"
 	"github.com/affix-oci/affix/internal/version"
+	"github.com/affix-oci/affix/sbomgen"
 )
 
 // exitError carries a specific exit code (for example 2 for usage errors).
@@ -33,6 +34,16 @@ func (e *exitError) Unwrap() error { return e.err }
 
 // usageError marks err as a command-line usage error (exit code 2).
 func usageError(err error) error { return &exitError{code: 2, err: err} }
+
+// checkScanEnv refuses, as a usage error, an invalid value of an
+// environment variable a scan configured by opts reads
+// (sbomgen.CheckEnv): before anything is read or built.
+func checkScanEnv(opts sbomgen.Options) error {
+	if err := sbomgen.CheckEnv(opts); err != nil {
+		return usageError(err)
+	}
+	return nil
+}
 
 // checkPositive refuses a count flag (--max-concurrency, --concurrency)
 // below 1 as a usage error naming the flag.

@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"os"
+	"path/filepath"
 	"strings"
 	"syscall"
 	"testing"
@@ -84,6 +85,41 @@ func TestCountFlags(t *testing.T) {
 		_, errs, code := affix(t, args...)
 		if want := args[1] + " " + args[2] + ": must be at least 1"; code != 2 || !strings.Contains(errs, want) {
 			t.Errorf("affix %v: exit %d, want 2 and %q:\n%s", args, code, want, errs)
+		}
+	}
+}
+
+// TestScanEnvUsageErrors: an invalid SOURCE_DATE_EPOCH or
+// AFFIX_MAX_IMAGE_SIZE is a usage error naming it, before anything is
+// read, in every command that scans; build leaves SOURCE_DATE_EPOCH to
+// the frontend, which takes BuildKit's values too.
+func TestScanEnvUsageErrors(t *testing.T) {
+	cliEnv(t)
+	nowhere := "unix://" + filepath.Join(t.TempDir(), "none.sock")
+	ctxDir := t.TempDir()
+	os.WriteFile(filepath.Join(ctxDir, "Dockerfile"), []byte("FROM scratch\n"), 0o644)
+	commands := map[string][]string{
+		"sbom":   {"sbom", "oci-layout:/nonexistent"},
+		"push":   {"push", "oci-layout:/nonexistent", "localhost:5000/app:v1"},
+		"attach": {"attach", "localhost:5000/app:v1"},
+		"build":  {"build", "--builder", nowhere, ctxDir},
+	}
+	for _, env := range []struct{ name, value, want string }{
+		{"SOURCE_DATE_EPOCH", "yesterday", `SOURCE_DATE_EPOCH="yesterday"`},
+		{"AFFIX_MAX_IMAGE_SIZE", "lots", `AFFIX_MAX_IMAGE_SIZE="lots": want a size such as 20GiB`},
+		{"AFFIX_MAX_IMAGE_SIZE", "-5", `AFFIX_MAX_IMAGE_SIZE="-5"`},
+	} {
+		for name, args := range commands {
+			if name == "build" && env.name == "SOURCE_DATE_EPOCH" {
+				continue
+			}
+			t.Run(env.name+"="+env.value+"/"+name, func(t *testing.T) {
+				t.Setenv(env.name, env.value)
+				_, errs, code := affix(t, args...)
+				if code != 2 || !strings.Contains(errs, env.want) {
+					t.Errorf("affix %v: exit %d, want 2 and %q:\n%s", args, code, env.want, errs)
+				}
+			})
 		}
 	}
 }

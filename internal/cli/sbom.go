@@ -147,6 +147,9 @@ func openScanSource(ctx context.Context, g *globalOptions, source string, o sbom
 
 func runSBOM(cmd *cobra.Command, g *globalOptions, source string, o sbomOptions) error {
 	ctx := cmd.Context()
+	if err := checkScanEnv(sbomgen.Options{}); err != nil {
+		return err
+	}
 	var formats []sbomgen.Format
 	for _, s := range o.formats {
 		f, err := sbomgen.ParseFormat(s)
