@@ -329,6 +329,10 @@ func TestBuildOCIOutput(t *testing.T) {
 	tarball := filepath.Join(out, "image.tar")
 	base := []string{"build", "--builder", d.Addr, "--platform", strings.Join(twoPlatforms, ","), "-t", "example.com/affix/two:v1", "-t", "example.com/affix/two:latest"}
 	e.ok(t, append(base, "--output", "type=oci,dest="+layout+",tar=false", dir)...)
+	// The directory holds what the tar does: no BuildKit scratch (ingest).
+	if ents, err := os.ReadDir(layout); err != nil || len(ents) != 3 {
+		t.Errorf("layout directory %s holds %v (%v), want blobs, index.json, oci-layout", layout, ents, err)
+	}
 	e.ok(t, append(base, "--output", "type=oci,dest="+tarball, dir)...)
 	// dest=- writes the same tar to stdout.
 	toStdout := e.ok(t, append(base, "--output", "type=oci,dest=-", dir)...)

@@ -783,11 +783,22 @@ func runBuild(cmd *cobra.Command, g *globalOptions, contextDir string, o buildOp
 type outputFile struct{ flag, path string }
 
 // checkOutputClash refuses an output file that is the Dockerfile (-f,
-// else CONTEXT/Dockerfile) or the --output dest (out, nil for none): the
-// build would remove or overwrite its own input or output. Paths are the
-// same when they are the same cleaned absolute path, or name the same
-// existing file (through a symlink or a hard link).
+// else CONTEXT/Dockerfile), the --output dest (out, nil for none) or
+// another output file, and one that is stdout when the layout tar goes
+// there (dest=-): the build would remove or overwrite its own input or
+// output. Paths are the same when they are the same cleaned absolute path,
+// or name the same existing file (through a symlink or a hard link).
 func checkOutputClash(files []outputFile, contextDir, dockerfile string, out *ociOutput) error {
+	for i, f := range files {
+		for _, g := range files[i+1:] {
+			if f.path != "" && g.path != "" && samePath(f.path, g.path) {
+				return fmt.Errorf("%s %s: is the %s %s (give another file)", g.flag, g.path, f.flag, f.path)
+			}
+		}
+		if out != nil && out.dest == "-" && f.path != "" && isStdout(f.path) {
+			return fmt.Errorf("%s %s: is stdout, where --output dest=- writes the layout tar (give another file)", f.flag, f.path)
+		}
+	}
 	if dockerfile == "" && contextDir != "-" {
 		dockerfile = filepath.Join(contextDir, "Dockerfile")
 	}
@@ -803,6 +814,14 @@ func checkOutputClash(files []outputFile, contextDir, dockerfile string, out *oc
 		}
 	}
 	return nil
+}
+
+// isStdout reports whether p names the file this process's stdout is
+// (/dev/stdout, /dev/fd/1, the terminal or pipe it is).
+func isStdout(p string) bool {
+	fo, err1 := os.Stdout.Stat()
+	fp, err2 := os.Stat(p)
+	return err1 == nil && err2 == nil && os.SameFile(fo, fp)
 }
 
 // samePath reports whether a and b name the same file: the same absolute

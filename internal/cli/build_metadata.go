@@ -49,7 +49,8 @@ type sbomMeta struct {
 }
 
 func (r *buildRun) metadata() *buildMetadata {
-	idx := ocispec.Descriptor{MediaType: r.res.Index.MediaType, Digest: r.res.Index.Digest, Size: r.res.Index.Size}
+	// With the index-descriptor annotations, as buildx reports them.
+	idx := ocispec.Descriptor{MediaType: r.res.Index.MediaType, Digest: r.res.Index.Digest, Size: r.res.Index.Size, Annotations: r.res.Index.Annotations}
 	m := &buildMetadata{
 		ContainerImageDigest:     idx.Digest,
 		ContainerImageDescriptor: idx,

@@ -49,6 +49,9 @@ func (r *buildRun) finishLayout(ctx context.Context) error {
 		return err
 	}
 	if !r.plan.output.tar {
+		// BuildKit's scratch directory, empty once it is done: the
+		// directory holds what the tar would, no more.
+		os.Remove(filepath.Join(r.res.Layout, "ingest"))
 		return nil
 	}
 	dest := r.plan.output.dest
@@ -60,9 +63,9 @@ func (r *buildRun) finishLayout(ctx context.Context) error {
 		if dest == "-" {
 			// Through the command's stdout: a reader gone away then
 			// cancels the build (exit 141) rather than fail one write.
-			return writeLayoutTar(r.tarOut, r.res.Layout)
+			return writeLayoutTar(ctx, r.tarOut, r.res.Layout)
 		}
-		return writeLayoutTarFile(dest, r.res.Layout)
+		return writeLayoutTarFile(ctx, dest, r.res.Layout)
 	})
 }
 
@@ -100,11 +103,11 @@ func checkOutputTar(what, path string) error {
 // writeLayoutTarFile writes the layout dir as a tar to dest, through a
 // temporary file renamed into place; missing parent directories of dest
 // are created first (checkOutputTar checked that they can be).
-func writeLayoutTarFile(dest, dir string) error {
+func writeLayoutTarFile(ctx context.Context, dest, dir string) error {
 	if err := os.MkdirAll(filepath.Dir(dest), 0o755); err != nil {
 		return fmt.Errorf("output %s: %w", dest, err)
 	}
-	if err := ocidir.WriteFileAtomic(dest, func(w io.Writer) error { return writeLayoutTar(w, dir) }); err != nil {
+	if err := ocidir.WriteFileAtomic(dest, func(w io.Writer) error { return writeLayoutTar(ctx, w, dir) }); err != nil {
 		return fmt.Errorf("output %s: %w", dest, err)
 	}
 	return nil
@@ -113,7 +116,7 @@ func writeLayoutTarFile(dest, dir string) error {
 // writeLayoutTar writes the OCI layout in dir as a tar: oci-layout,
 // index.json, then the blobs in name order, with fixed owners, modes and
 // times, so the same layout always gives the same bytes.
-func writeLayoutTar(w io.Writer, dir string) error {
+func writeLayoutTar(ctx context.Context, w io.Writer, dir string) error {
 	tw := tar.NewWriter(w)
 	var files []string
 	err := filepath.WalkDir(dir, func(p string, d fs.DirEntry, err error) error {
@@ -178,13 +181,27 @@ func writeLayoutTar(w io.Writer, dir string) error {
 			f.Close()
 			return err
 		}
-		_, err = io.Copy(tw, f)
+		// A multi-GB blob stops at the next read once ctx ends.
+		_, err = io.Copy(tw, ctxReader{ctx, f})
 		f.Close()
 		if err != nil {
 			return err
 		}
 	}
 	return tw.Close()
+}
+
+// ctxReader is r, failing with ctx's error once ctx ends.
+type ctxReader struct {
+	ctx context.Context
+	r   io.Reader
+}
+
+func (c ctxReader) Read(p []byte) (int, error) {
+	if err := c.ctx.Err(); err != nil {
+		return 0, err
+	}
+	return c.r.Read(p)
 }
 
 // removeContents removes everything in dir, keeping dir.

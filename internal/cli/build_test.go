@@ -235,6 +235,8 @@ func TestBuildUsageErrors(t *testing.T) {
 		{[]string{"build", "--builder", nowhere, "--push", "-t", "Bad:Ref:x", ctxDir}, `-t "Bad:Ref:x"`},
 		{[]string{"build", "--builder", nowhere, "--push", "-t", "r.example/app:sha256-" + strings.Repeat("0", 64), ctxDir}, `tag "sha256-` + strings.Repeat("0", 64) + `" is the referrers tag of sha256:000000000000`},
 		{[]string{"build", "--builder", nowhere, "--load", ctxDir}, "--load: affix loads into no Docker engine"},
+		{[]string{"build", "--builder", nowhere, "--iidfile", filepath.Join(ctxDir, "out.json"), "--metadata-file", filepath.Join(ctxDir, "out.json"), ctxDir}, "--metadata-file " + filepath.Join(ctxDir, "out.json") + ": is the --iidfile"},
+		{[]string{"build", "--builder", nowhere, "--output", "type=oci,dest=-", "--iidfile", "/dev/stdout", ctxDir}, "--iidfile /dev/stdout: is stdout, where --output dest=- writes the layout tar"},
 		{[]string{"build", "--builder", nowhere, "--push", "-t", "localhost:5000", ctxDir}, `-t "localhost:5000" names no repository`},
 		// Of two unknown keys, always the first in key order.
 		{[]string{"build", "--builder", nowhere, "--output", "type=oci,dest=x,zz=1,aa=2", ctxDir}, `unknown key "aa"`},
@@ -283,17 +285,27 @@ func TestLayoutTar(t *testing.T) {
 	dir, res := pushFixture(t)
 	os.MkdirAll(filepath.Join(dir, "ingest"), 0o755) // scratch space is left out
 	var a, b bytes.Buffer
-	if err := writeLayoutTar(&a, dir); err != nil {
+	if err := writeLayoutTar(t.Context(), &a, dir); err != nil {
 		t.Fatal(err)
 	}
-	if err := writeLayoutTar(&b, dir); err != nil {
+	if err := writeLayoutTar(t.Context(), &b, dir); err != nil {
 		t.Fatal(err)
 	}
 	if !bytes.Equal(a.Bytes(), b.Bytes()) {
 		t.Error("two tars of one layout differ")
 	}
 	dest := filepath.Join(t.TempDir(), "image.tar")
-	if err := writeLayoutTarFile(dest, dir); err != nil {
+	// Cancelled (^C while a large tar is written): it stops, and leaves no
+	// file.
+	cancelled, cancel := context.WithCancel(t.Context())
+	cancel()
+	if err := writeLayoutTarFile(cancelled, dest, dir); !errors.Is(err, context.Canceled) {
+		t.Errorf("cancelled: %v, want context.Canceled", err)
+	}
+	if _, err := os.Stat(dest); !os.IsNotExist(err) {
+		t.Errorf("a cancelled tar left %s: %v", dest, err)
+	}
+	if err := writeLayoutTarFile(t.Context(), dest, dir); err != nil {
 		t.Fatal(err)
 	}
 	got, err := os.ReadFile(dest)
@@ -824,7 +836,7 @@ func TestOutputTarParents(t *testing.T) {
 	for _, f := range []string{ocispec.ImageLayoutFile, ocispec.ImageIndexFile} {
 		os.WriteFile(filepath.Join(layout, f), []byte("{}"), 0o644)
 	}
-	if err := writeLayoutTarFile(dest, layout); err != nil {
+	if err := writeLayoutTarFile(t.Context(), dest, layout); err != nil {
 		t.Fatal(err)
 	}
 	if fi, err := os.Stat(dest); err != nil || fi.Size() == 0 {

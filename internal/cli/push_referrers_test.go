@@ -69,7 +69,7 @@ func layoutTarFile(t *testing.T, dir string) string {
 		t.Fatal(err)
 	}
 	defer f.Close()
-	if err := writeLayoutTar(f, dir); err != nil {
+	if err := writeLayoutTar(t.Context(), f, dir); err != nil {
 		t.Fatal(err)
 	}
 	return p
