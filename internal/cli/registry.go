@@ -4,7 +4,6 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"net"
 	"os"
 	"path/filepath"
 	"slices"
@@ -77,17 +76,17 @@ func checkImageTag(ref, tag string) error {
 // library/HOST with tag PORT, which is never what was meant.
 func checkHostOnly(what, s string) error {
 	name, port, ok := strings.Cut(s, ":")
-	if !ok || strings.Contains(s, "/") || !looksLikeHost(name) || !isDigits(port) {
+	if !ok || strings.Contains(s, "/") || !isHostName(name) || !isDigits(port) {
 		return nil
 	}
 	return fmt.Errorf("%s names no repository: want HOST:PORT/REPOSITORY[:TAG] (%s is read as Docker Hub's library/%s, tag %s)", what, s, name, port)
 }
 
-// looksLikeHost reports whether a reference's first component is a host
-// rather than a Docker Hub repository: localhost, an IP address, or a name
-// with a dot.
-func looksLikeHost(s string) bool {
-	return s == "localhost" || strings.Contains(s, ".") || net.ParseIP(strings.Trim(s, "[]")) != nil
+// isHostName reports whether a name's first element is a registry host
+// as Docker tells one (not a Docker Hub repository): it has a dot or a
+// port, or is localhost.
+func isHostName(first string) bool {
+	return strings.ContainsAny(first, ".:") || first == "localhost"
 }
 
 // isDigits reports whether s is a non-empty run of ASCII digits.

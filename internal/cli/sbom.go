@@ -355,7 +355,7 @@ func looksLikeReference(s string) bool {
 // no slash at all).
 func splitHost(s string) (host, rest string, ok bool) {
 	host, rest, ok = strings.Cut(s, "/")
-	if !ok || (!strings.ContainsAny(host, ".:") && host != "localhost") {
+	if !ok || !isHostName(host) {
 		return "", s, false
 	}
 	return host, rest, true
