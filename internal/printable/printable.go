@@ -13,13 +13,21 @@ import (
 
 // String returns s with every control or format (Cf) character written
 // as a Go escape, \x1b and the like.
-func String(s string) string {
-	if !strings.ContainsFunc(s, unprintable) {
+func String(s string) string { return escape(s, unprintable) }
+
+// Text is String for text of several lines: newlines and tabs are kept.
+func Text(s string) string {
+	return escape(s, func(r rune) bool { return r != '\n' && r != '\t' && unprintable(r) })
+}
+
+// escape returns s with the runes bad reports written as Go escapes.
+func escape(s string, bad func(rune) bool) string {
+	if !strings.ContainsFunc(s, bad) {
 		return s
 	}
 	var b strings.Builder
 	for _, r := range s {
-		if unprintable(r) {
+		if bad(r) {
 			q := strconv.QuoteRune(r)
 			b.WriteString(q[1 : len(q)-1])
 			continue
@@ -27,19 +35,6 @@ func String(s string) string {
 		b.WriteRune(r)
 	}
 	return b.String()
-}
-
-// Text is String for text of several lines: newlines and tabs are kept.
-func Text(s string) string {
-	lines := strings.Split(s, "\n")
-	for i, l := range lines {
-		parts := strings.Split(l, "\t")
-		for j, p := range parts {
-			parts[j] = String(p)
-		}
-		lines[i] = strings.Join(parts, "\t")
-	}
-	return strings.Join(lines, "\n")
 }
 
 // unprintable reports whether r is a control or format (Cf) character.
