@@ -32,7 +32,7 @@ func TestAttachLayout(t *testing.T) {
 	cliEnv(t)
 	dir, res := variantsPair(t)
 	var before ocispec.Index
-	readJSONFile(t, filepath.Join(dir, "index.json"), &before)
+	ocidirtest.ReadJSON(t, filepath.Join(dir, "index.json"), &before)
 	// index.json's own fields are kept (containerd writes annotations).
 	before.Annotations = map[string]string{"com.example.top": "keep"}
 	b, _ := json.Marshal(before)
@@ -59,7 +59,7 @@ func TestAttachLayout(t *testing.T) {
 		t.Fatalf("metadata platforms %+v", m.Platforms)
 	}
 	var after ocispec.Index
-	readJSONFile(t, filepath.Join(dir, "index.json"), &after)
+	ocidirtest.ReadJSON(t, filepath.Join(dir, "index.json"), &after)
 	afterBytes, _ := os.ReadFile(filepath.Join(dir, "index.json"))
 	// Its entries, then the SBOM manifests (oras's form), then a referrers
 	// tag index per platform (regctl's).
@@ -94,7 +94,7 @@ func TestAttachLayout(t *testing.T) {
 	}
 	// The VEX document joins the platform's tag index, in place.
 	var withVEX ocispec.Index
-	readJSONFile(t, filepath.Join(dir, "index.json"), &withVEX)
+	ocidirtest.ReadJSON(t, filepath.Join(dir, "index.json"), &withVEX)
 	if len(withVEX.Manifests) != len(after.Manifests)+1 {
 		t.Errorf("index.json after attaching the VEX document: %d entries, want %d", len(withVEX.Manifests), len(after.Manifests)+1)
 	}
@@ -121,7 +121,7 @@ func TestAttachLayout(t *testing.T) {
 	}
 	wg.Wait()
 	var withNotes ocispec.Index
-	readJSONFile(t, filepath.Join(dir, "index.json"), &withNotes)
+	ocidirtest.ReadJSON(t, filepath.Join(dir, "index.json"), &withNotes)
 	inTag := ocidirtest.TagIndex(t, dir, res.Index.Digest)
 	for _, n := range notes {
 		if !slices.ContainsFunc(withNotes.Manifests, func(d ocispec.Descriptor) bool { return d.Digest.String() == n }) {
@@ -183,7 +183,7 @@ func attachedLayout(t *testing.T) (string, *fixture.Result, string) {
 func TestAttachLayoutDamaged(t *testing.T) {
 	dir, res, src := attachedLayout(t)
 	var idx ocispec.Index
-	readJSONFile(t, filepath.Join(dir, "index.json"), &idx)
+	ocidirtest.ReadJSON(t, filepath.Join(dir, "index.json"), &idx)
 	amd, arm := res.Manifests[0].Digest, res.Manifests[1].Digest
 	// arm64's tag index blob is gone; so is amd64's SBOM manifest (oras's
 	// form lists it in index.json, regctl's in the tag index).
@@ -217,7 +217,7 @@ func TestAttachLayoutDamaged(t *testing.T) {
 		t.Errorf("amd64's tag index lists %v, want the VEX document %s too", got, vexDigest)
 	}
 	var after ocispec.Index
-	readJSONFile(t, filepath.Join(dir, "index.json"), &after)
+	ocidirtest.ReadJSON(t, filepath.Join(dir, "index.json"), &after)
 	for _, d := range append(gone, vexDigest) {
 		if !slices.ContainsFunc(after.Manifests, func(e ocispec.Descriptor) bool { return e.Digest == d }) {
 			t.Errorf("index.json no longer lists %s", d)
@@ -238,7 +238,7 @@ func TestAttachLayoutToReferrer(t *testing.T) {
 		t.Errorf("referrers tag index of the SBOM %s lists %v, want the signature %s", sbom, got, sigDigest)
 	}
 	var idx ocispec.Index
-	readJSONFile(t, filepath.Join(dir, "index.json"), &idx)
+	ocidirtest.ReadJSON(t, filepath.Join(dir, "index.json"), &idx)
 	if !slices.ContainsFunc(idx.Manifests, func(d ocispec.Descriptor) bool { return d.Digest == sigDigest }) {
 		t.Errorf("index.json does not list the signature %s", sigDigest)
 	}

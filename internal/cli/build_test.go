@@ -24,6 +24,7 @@ import (
 	"github.com/affix-oci/affix/internal/buildkittest"
 	"github.com/affix-oci/affix/internal/oci"
 	"github.com/affix-oci/affix/internal/ocidir"
+	"github.com/affix-oci/affix/internal/ocidir/ocidirtest"
 	"github.com/affix-oci/affix/internal/registrytest"
 	"github.com/affix-oci/affix/sbomgen"
 )
@@ -455,7 +456,7 @@ func TestPushLayoutWithReferrers(t *testing.T) {
 	roots := l.Roots()
 	l.Close()
 	var first ocispec.Index
-	readJSONFile(t, filepath.Join(dir2, "blobs", "sha256", roots[0].Digest.Encoded()), &first)
+	ocidirtest.ReadJSON(t, filepath.Join(dir2, "blobs", "sha256", roots[0].Digest.Encoded()), &first)
 	other := first.Manifests[0] // a platform image, listed as a second image
 	raw, _ := json.Marshal(ocispec.Index{Versioned: idx.Versioned, MediaType: ocispec.MediaTypeImageIndex, Manifests: append(roots, other)})
 	os.WriteFile(filepath.Join(dir2, "index.json"), raw, 0o644)
@@ -466,17 +467,6 @@ func TestPushLayoutWithReferrers(t *testing.T) {
 	// Named by digest, as oras and regctl name an image in a layout.
 	if _, errs, code := affix(t, "push", "--insecure-registry", reg.Host, "oci-layout:"+dir2+"@"+roots[0].Digest.String(), reg.Host+"/pushed:v2"); code != 0 {
 		t.Errorf("push PATH@DIGEST: exit %d\n%s", code, errs)
-	}
-}
-
-func readJSONFile(t *testing.T, p string, v any) {
-	t.Helper()
-	b, err := os.ReadFile(p)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := json.Unmarshal(b, v); err != nil {
-		t.Fatal(err)
 	}
 }
 

@@ -16,6 +16,7 @@ import (
 
 	"github.com/affix-oci/affix/exporter"
 	"github.com/affix-oci/affix/internal/oci"
+	"github.com/affix-oci/affix/internal/ocidir/ocidirtest"
 	"github.com/affix-oci/affix/internal/registrytest"
 )
 
@@ -52,7 +53,7 @@ func orasAttachLayout(t *testing.T, dir string, subject ocispec.Descriptor, arti
 func listInLayout(t *testing.T, dir string, entries ...ocispec.Descriptor) {
 	t.Helper()
 	var top ocispec.Index
-	readJSONFile(t, filepath.Join(dir, "index.json"), &top)
+	ocidirtest.ReadJSON(t, filepath.Join(dir, "index.json"), &top)
 	top.Manifests = append(top.Manifests, entries...)
 	tb, _ := json.Marshal(top)
 	if err := os.WriteFile(filepath.Join(dir, "index.json"), tb, 0o644); err != nil {
@@ -97,7 +98,7 @@ func TestPushLayoutReferrers(t *testing.T) {
 		t.Fatal(err)
 	}
 	var idx ocispec.Index
-	readJSONFile(t, filepath.Join(dir, "blobs", "sha256", root.Digest.Encoded()), &idx)
+	ocidirtest.ReadJSON(t, filepath.Join(dir, "blobs", "sha256", root.Digest.Encoded()), &idx)
 	plat := idx.Manifests[0]
 	sbom := ocispec.Descriptor{MediaType: ocispec.MediaTypeImageManifest, Digest: sboms[plat.Digest]}
 	fi, err := os.Stat(filepath.Join(dir, "blobs", "sha256", sbom.Digest.Encoded()))
@@ -174,7 +175,7 @@ func TestPushLayoutReferrers(t *testing.T) {
 			repo := &remote.Repository{Reference: registry.Reference{Registry: reg.Host, Repository: "app"}, PlainHTTP: true}
 			for _, w := range c.pushed {
 				var subject ocispec.Manifest
-				readJSONFile(t, filepath.Join(dir, "blobs", "sha256", w.Digest.Encoded()), &subject)
+				ocidirtest.ReadJSON(t, filepath.Join(dir, "blobs", "sha256", w.Digest.Encoded()), &subject)
 				refs, err := registryReferrers(t, repo, subject.Subject.Digest.String())
 				if err != nil {
 					t.Fatal(err)

@@ -18,6 +18,7 @@ import (
 
 	"github.com/affix-oci/affix/internal/fixture"
 	"github.com/affix-oci/affix/internal/oci"
+	"github.com/affix-oci/affix/internal/ocidir/ocidirtest"
 	"github.com/affix-oci/affix/internal/registrytest"
 	"github.com/affix-oci/affix/sbomgen"
 )
@@ -190,9 +191,9 @@ func withWasmArtifact(t *testing.T, dir string) digest.Digest {
 	m.Platform = &ocispec.Platform{OS: "wasip1", Architecture: "wasm"}
 
 	var top ocispec.Index
-	readJSONFile(t, filepath.Join(dir, "index.json"), &top)
+	ocidirtest.ReadJSON(t, filepath.Join(dir, "index.json"), &top)
 	var idx ocispec.Index
-	readJSONFile(t, filepath.Join(dir, "blobs", "sha256", top.Manifests[0].Digest.Encoded()), &idx)
+	ocidirtest.ReadJSON(t, filepath.Join(dir, "blobs", "sha256", top.Manifests[0].Digest.Encoded()), &idx)
 	idx.Manifests = append(idx.Manifests, m)
 	ib, _ := json.Marshal(idx)
 	nd := blob(ib)
@@ -221,7 +222,7 @@ func TestPushSkipsNonImages(t *testing.T) {
 		t.Fatalf("push: exit %d\n%s", code, errs)
 	}
 	var m pushMetadata
-	readJSONFile(t, meta, &m)
+	ocidirtest.ReadJSON(t, meta, &m)
 	if len(m.Platforms) != 3 || len(m.Platforms[0].Referrers) != 1 || len(m.Platforms[1].Referrers) != 1 || len(m.Platforms[2].Referrers) != 0 || m.Platforms[0].Digest != res.Manifests[0].Digest {
 		t.Errorf("metadata platforms %+v", m.Platforms)
 	}

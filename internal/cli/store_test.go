@@ -13,6 +13,7 @@ import (
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
 
 	"github.com/affix-oci/affix/internal/oci"
+	"github.com/affix-oci/affix/internal/ocidir/ocidirtest"
 	"github.com/affix-oci/affix/sbomgen"
 )
 
@@ -92,8 +93,8 @@ func TestLsGetLayout(t *testing.T) {
 
 	// Two images: ls names them and how to pick one.
 	var top, idx ocispec.Index
-	readJSONFile(t, filepath.Join(dir, "index.json"), &top)
-	readJSONFile(t, filepath.Join(dir, "blobs", "sha256", top.Manifests[0].Digest.Encoded()), &idx)
+	ocidirtest.ReadJSON(t, filepath.Join(dir, "index.json"), &top)
+	ocidirtest.ReadJSON(t, filepath.Join(dir, "blobs", "sha256", top.Manifests[0].Digest.Encoded()), &idx)
 	two := top
 	two.Manifests = append(slices.Clone(top.Manifests), idx.Manifests[0])
 	b, _ := json.Marshal(two)
