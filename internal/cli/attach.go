@@ -123,7 +123,8 @@ func attachScan(cmd *cobra.Command, g *globalOptions, refStr string, o attachOpt
 		return err
 	}
 	counter := &exporter.Counter{}
-	at, err := o.openAttachTarget(ctx, g, refStr, counter, cmd.ErrOrStderr())
+	warn := warnf(cmd)
+	at, err := o.openAttachTarget(ctx, g, refStr, counter, warn)
 	if err != nil {
 		return err
 	}
@@ -161,13 +162,13 @@ func attachScan(cmd *cobra.Command, g *globalOptions, refStr string, o attachOpt
 	for _, img := range picked {
 		eg.Go(func() error {
 			res, err := gen.Image(ectx, at.src, img.Descriptor)
-			if o.platform == "" && skipNotImage(cmd.ErrOrStderr(), img, err) {
+			if o.platform == "" && skipNotImage(warn, img, err) {
 				return nil
 			}
 			if err != nil {
 				return fmt.Errorf("SBOM of %s (%s): %w", img, img.Descriptor.Digest, err)
 			}
-			warnUnreadable(cmd.ErrOrStderr(), img, res)
+			warnUnreadable(warn, img, res)
 			refs, err := sbomReferrers(img, res, formats, name)
 			if err != nil {
 				return err
@@ -236,7 +237,7 @@ func attachFiles(cmd *cobra.Command, g *globalOptions, refStr string, files []st
 		return usageError(err)
 	}
 	counter := &exporter.Counter{}
-	at, err := o.openAttachTarget(ctx, g, refStr, counter, cmd.ErrOrStderr())
+	at, err := o.openAttachTarget(ctx, g, refStr, counter, warnf(cmd))
 	if err != nil {
 		return err
 	}

@@ -1,11 +1,9 @@
 package cli
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"fmt"
-	"io"
 	"os"
 	"path/filepath"
 
@@ -37,8 +35,8 @@ type attachTarget struct {
 // openAttachTarget opens s: oci-layout:DIR[:TAG][@DIGEST], else a
 // registry reference. A tar (oci-archive:) cannot take referrers in place.
 // Warnings (another tool's damage to the layout, left as it is) go to
-// warn.
-func (o *attachOptions) openAttachTarget(ctx context.Context, g *globalOptions, s string, counter *exporter.Counter, warn io.Writer) (*attachTarget, error) {
+// warn (see NewWarnf).
+func (o *attachOptions) openAttachTarget(ctx context.Context, g *globalOptions, s string, counter *exporter.Counter, warn func(format string, args ...any)) (*attachTarget, error) {
 	if isLayoutSource(s) {
 		src, err := oci.ParseSource(s)
 		if err != nil {
@@ -58,15 +56,19 @@ func (o *attachOptions) openAttachTarget(ctx context.Context, g *globalOptions, 
 		// ocidir.AddReferrers warns about what it leaves that concerns
 		// the referrers it writes. The entries skipped here are shown
 		// only when no image is left to attach to: they may be why.
-		var skipped bytes.Buffer
-		root, _, err := layoutRoot(ctx, l, "attach to", &skipped)
+		var skipped []string
+		root, _, err := layoutRoot(ctx, l, "attach to", func(format string, args ...any) {
+			skipped = append(skipped, fmt.Sprintf(format, args...))
+		})
 		if r := l.Roots(); errors.Is(err, oci.ErrNoMatch) && src.Digest != "" && len(r) == 1 && r[0].Digest == src.Digest {
 			// @DIGEST names a referrer index.json lists (an SBOM, to
 			// be signed), as REPO@DIGEST can in a registry.
 			root, err = r[0], nil
 		}
 		if err != nil {
-			io.Copy(warn, &skipped)
+			for _, s := range skipped {
+				warn("%s", s)
+			}
 			l.Close()
 			return nil, err
 		}

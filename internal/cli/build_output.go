@@ -39,7 +39,7 @@ func (r *buildRun) finishLayout(ctx context.Context) error {
 	entries, added := r.layout.Roots(), []ocispec.Descriptor(nil)
 	if !r.plan.output.tar {
 		// BuildKit's layout has no tag index: each is new, listed last.
-		tags, err := ocidir.ReferrersTags(ctx, r.res.Layout, r.layout, entries, refs, io.Discard)
+		tags, err := ocidir.ReferrersTags(ctx, r.res.Layout, r.layout, entries, refs, nil)
 		if err != nil {
 			return err
 		}

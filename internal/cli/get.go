@@ -132,7 +132,7 @@ func get(cmd *cobra.Command, g *globalOptions, refStr string, o getOptions) erro
 	if o.all && o.output == "" {
 		return usageError(errors.New("--all-platforms writes one file per platform: name a directory with -o DIR"))
 	}
-	tgt, err := o.openStore(ctx, g, refStr, cmd.ErrOrStderr())
+	tgt, err := o.openStore(ctx, g, refStr, warnf(cmd))
 	if err != nil {
 		return err
 	}

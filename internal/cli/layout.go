@@ -3,7 +3,6 @@ package cli
 import (
 	"context"
 	"fmt"
-	"io"
 	"slices"
 	"strings"
 
@@ -18,8 +17,9 @@ import (
 // (see oci.SplitRoots). verb says what the command does with the image, in
 // the error for a layout of several. An index.json entry that cannot be
 // read fails it, unless warn is set (readers: ls, get): then it is skipped
-// with a warning there, as ls skips a registry's unreadable referrers.
-func layoutRoot(ctx context.Context, l *oci.Layout, verb string, warn io.Writer) (ocispec.Descriptor, map[digest.Digest][]ocispec.Descriptor, error) {
+// with a warning there (see NewWarnf), as ls skips a registry's unreadable
+// referrers.
+func layoutRoot(ctx context.Context, l *oci.Layout, verb string, warn func(format string, args ...any)) (ocispec.Descriptor, map[digest.Digest][]ocispec.Descriptor, error) {
 	// The referrers of the whole index.json: a :TAG or @DIGEST in the
 	// source selects the image, not the SBOMs listed beside it.
 	entries := l.Index().Manifests
@@ -32,7 +32,7 @@ func layoutRoot(ctx context.Context, l *oci.Layout, verb string, warn io.Writer)
 		if warn == nil {
 			return ocispec.Descriptor{}, nil, fmt.Errorf("%s: %w", l.Source(), err)
 		}
-		fmt.Fprintf(warn, "affix: warning: %s: index.json lists %s, which cannot be read; skipped: %v\n", l.Source(), e.Digest, err)
+		warn("%s: index.json lists %s, which cannot be read; skipped: %v", l.Source(), e.Digest, err)
 	}
 	roots := l.Roots()
 	if len(roots) == 1 && !slices.ContainsFunc(entries, func(e ocispec.Descriptor) bool { return e.Digest == roots[0].Digest }) {

@@ -103,7 +103,8 @@ func runLs(cmd *cobra.Command, g *globalOptions, refStr string, o lsOptions) err
 
 func ls(cmd *cobra.Command, g *globalOptions, refStr string, o lsOptions) error {
 	ctx := cmd.Context()
-	st, err := o.openStore(ctx, g, refStr, cmd.ErrOrStderr())
+	warn := warnf(cmd)
+	st, err := o.openStore(ctx, g, refStr, warn)
 	if err != nil {
 		return err
 	}
@@ -113,7 +114,7 @@ func ls(cmd *cobra.Command, g *globalOptions, refStr string, o lsOptions) error 
 		return err
 	}
 	tree.Reference = st.Name()
-	warnUnread(cmd.ErrOrStderr(), tree)
+	warnUnread(warn, tree)
 	if o.asJSON {
 		enc := json.NewEncoder(cmd.OutOrStdout())
 		enc.SetIndent("", "  ")
@@ -266,10 +267,10 @@ func (b *treeBuilder) attestationNode(ctx context.Context, d ocispec.Descriptor)
 	return n
 }
 
-// warnUnread warns on w about each node of t whose referrers could not be
+// warnUnread warns (see NewWarnf) about each node of t whose referrers could not be
 // read, naming the reference, the platform (or the index) and the error,
 // which names the referrers tag.
-func warnUnread(w io.Writer, t *lsTree) {
+func warnUnread(warn func(format string, args ...any), t *lsTree) {
 	seen := map[digest.Digest]bool{}
 	var walk func(n *lsNode)
 	walk = func(n *lsNode) {
@@ -279,7 +280,7 @@ func warnUnread(w io.Writer, t *lsTree) {
 			if what == "" {
 				what = n.Kind
 			}
-			fmt.Fprintf(w, "affix: warning: %s (%s %s): referrers not shown: %s\n", t.Reference, printable.String(what), n.Digest, printable.String(n.Error))
+			warn("%s (%s %s): referrers not shown: %s", t.Reference, printable.String(what), n.Digest, printable.String(n.Error))
 		}
 		for _, c := range n.Children {
 			walk(c)

@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"io"
 	"maps"
 	"slices"
 	"strings"
@@ -102,7 +101,7 @@ func runPush(cmd *cobra.Command, g *globalOptions, source, refStr string, o push
 // generated and attached, the layout's other referrers, the index by tag,
 // the other tags; then it reports what it pushed.
 func push(cmd *cobra.Command, g *globalOptions, source, refStr string, o pushOptions) error {
-	ctx := cmd.Context()
+	ctx, warn := cmd.Context(), warnf(cmd)
 	a, err := o.checkArgs(refStr)
 	if err != nil {
 		return err
@@ -142,7 +141,7 @@ func push(cmd *cobra.Command, g *globalOptions, source, refStr string, o pushOpt
 		sp = &sbomPusher{
 			p: p, gen: gen, l: l, layoutRefs: src.layoutRefs, formats: a.formats, name: a.name,
 			reuse: !o.noCache && !cmd.Flags().Changed("name"),
-			warn:  cmd.ErrOrStderr(), logf: debugf(g, cmd.ErrOrStderr()), attached: attached,
+			warn:  warn, logf: debugf(g, cmd.ErrOrStderr()), attached: attached,
 		}
 	}
 	if err := pushImages(ctx, p, src.platforms, sp); err != nil {
@@ -150,7 +149,7 @@ func push(cmd *cobra.Command, g *globalOptions, source, refStr string, o pushOpt
 	}
 	// What else the layout holds for the image goes with it, before the
 	// tag.
-	extra, err := pushLayoutReferrers(ctx, cmd.ErrOrStderr(), p, l, src.layoutRefs, src.images, attached, o.noSBOM || !o.sbom)
+	extra, err := pushLayoutReferrers(ctx, warn, p, l, src.layoutRefs, src.images, attached, o.noSBOM || !o.sbom)
 	if err != nil {
 		return fmt.Errorf("push to %s failed, tag %s not moved: %w", tgt.Name(), a.ref.Reference, err)
 	}
@@ -163,7 +162,7 @@ func push(cmd *cobra.Command, g *globalOptions, source, refStr string, o pushOpt
 		return err
 	}
 
-	warnNotMounted(cmd.ErrOrStderr(), res.Blobs, o.mountFrom, a.mountFrom, a.ref.Registry)
+	warnNotMounted(warn, res.Blobs, o.mountFrom, a.mountFrom, a.ref.Registry)
 	meta := newMetadata(res, refName(a.ref, a.ref.Reference), src.platforms, attached, counter)
 	meta.LayoutReferrers = extra
 	meta.Tags = refNames(a.ref, tags)
@@ -324,11 +323,11 @@ func refNames(ref registry.Reference, tags []string) []string {
 	return names
 }
 
-// warnNotMounted warns on w when --mount-from (flag as given, repo its
+// warnNotMounted warns (see NewWarnf) when --mount-from (flag as given, repo its
 // repository of host) mounted no blob, so every blob of b was uploaded.
-func warnNotMounted(w io.Writer, b exporter.BlobCounts, flag, repo, host string) {
+func warnNotMounted(warn func(format string, args ...any), b exporter.BlobCounts, flag, repo, host string) {
 	if repo != "" && b.Mounted == 0 && b.NotMounted > 0 {
-		fmt.Fprintf(w, "affix: warning: --mount-from %s: no blob could be mounted, %d uploaded instead (is %s a repository of %s that the credentials can read?)\n",
+		warn("--mount-from %s: no blob could be mounted, %d uploaded instead (is %s a repository of %s that the credentials can read?)",
 			flag, b.NotMounted, repo, host)
 	}
 }
@@ -344,7 +343,7 @@ type sbomPusher struct {
 	formats    []referrerFormat
 	name       string // the image name the SBOMs use
 	reuse      bool
-	warn       io.Writer
+	warn       func(format string, args ...any) // see NewWarnf
 	logf       func(format string, args ...any) // nil: no debug output
 	attached   *referrerLog
 }
@@ -437,7 +436,7 @@ func mountRepository(from string, ref registry.Reference) (string, error) {
 // new scan replaces (a layout SBOM of a platform to which the push
 // attached a new SBOM of the same kind), every SBOM with --no-sbom, and
 // the referrers of what --strip-attestations leaves out or rewrites.
-func pushLayoutReferrers(ctx context.Context, warn io.Writer, p *exporter.Push, l *oci.Layout, refs map[digest.Digest][]ocispec.Descriptor, images []oci.Image, attached *referrerLog, noSBOM bool) ([]layoutReferrerMeta, error) {
+func pushLayoutReferrers(ctx context.Context, warn func(format string, args ...any), p *exporter.Push, l *oci.Layout, refs map[digest.Digest][]ocispec.Descriptor, images []oci.Image, attached *referrerLog, noSBOM bool) ([]layoutReferrerMeta, error) {
 	if len(refs) == 0 {
 		return nil, nil
 	}

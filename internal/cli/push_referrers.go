@@ -3,7 +3,6 @@ package cli
 import (
 	"context"
 	"fmt"
-	"io"
 	"maps"
 	"slices"
 	"strings"
@@ -37,8 +36,8 @@ type layoutReferrers struct {
 	// drop says why the referrer r of subject is not to be pushed, ""
 	// when it is.
 	drop func(subject digest.Digest, r ocispec.Descriptor) string
-	// warn receives a line per referrer left out.
-	warn io.Writer
+	// warn receives a warning per referrer left out (see NewWarnf).
+	warn func(format string, args ...any)
 }
 
 // madeByAffix reports whether a referrer with these (manifest)
@@ -134,5 +133,5 @@ func (x *layoutReferrers) push(ctx context.Context, p *exporter.Push, subjects [
 // why; the artifact type and the reason, which another tool wrote, are
 // printed escaped.
 func (x *layoutReferrers) warnf(r ocispec.Descriptor, subject digest.Digest, why string) {
-	fmt.Fprintf(x.warn, "affix: warning: %s: referrer %s (%s) of %s not pushed: %s\n", x.l.Source(), r.Digest, printable.String(r.ArtifactType), subject, printable.String(why))
+	x.warn("%s: referrer %s (%s) of %s not pushed: %s", x.l.Source(), r.Digest, printable.String(r.ArtifactType), subject, printable.String(why))
 }

@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"slices"
 	"strings"
 
@@ -127,23 +126,23 @@ func sbomReferrers(img oci.Image, res *sbomgen.Result, formats []referrerFormat,
 	return out, nil
 }
 
-// warnUnreadable warns on w when the scan of img found files it could not
+// warnUnreadable warns (see NewWarnf) when the scan of img found files it could not
 // read (sbomgen.Result.Unreadable): its SBOM lacks what they hold.
-func warnUnreadable(w io.Writer, img oci.Image, res *sbomgen.Result) {
+func warnUnreadable(warn func(format string, args ...any), img oci.Image, res *sbomgen.Result) {
 	if u := res.UnreadableSummary(); u != "" {
-		fmt.Fprintf(w, "affix: warning: %s (%s): the SBOM lacks what the scan could not read: %s\n", img, img.Descriptor.Digest, u)
+		warn("%s (%s): the SBOM lacks what the scan could not read: %s", img, img.Descriptor.Digest, u)
 	}
 }
 
 // skipNotImage reports whether err says that a platform manifest is not a
 // container image (an artifact such as a wasm module listed under a
-// platform, whose config is no image config): then it warns on w that the
+// platform, whose config is no image config): then it warns that the
 // manifest gets no SBOM, and the caller goes on with the other platforms
 // instead of failing the whole push.
-func skipNotImage(w io.Writer, img oci.Image, err error) bool {
+func skipNotImage(warn func(format string, args ...any), img oci.Image, err error) bool {
 	if !errors.Is(err, sbomgen.ErrNotImage) {
 		return false
 	}
-	fmt.Fprintf(w, "WARNING: %s (%s) is not a container image, so it gets no SBOM: %v\n", img, img.Descriptor.Digest, err)
+	warn("%s (%s) is not a container image, so it gets no SBOM: %v", img, img.Descriptor.Digest, err)
 	return true
 }

@@ -218,7 +218,7 @@ func TestPushSkipsNonImages(t *testing.T) {
 	ref := reg.Ref("wasm") + ":v1"
 	meta := filepath.Join(t.TempDir(), "meta.json")
 	_, errs, code := affix(t, "push", "--insecure-registry", reg.Host, "--metadata-file", meta, "oci-layout:"+dir, ref)
-	if code != 0 || !strings.Contains(errs, "WARNING: wasip1/wasm ("+wasm.String()+") is not a container image, so it gets no SBOM") {
+	if code != 0 || !strings.Contains(errs, "affix: warning: wasip1/wasm ("+wasm.String()+") is not a container image, so it gets no SBOM") {
 		t.Fatalf("push: exit %d\n%s", code, errs)
 	}
 	var m pushMetadata

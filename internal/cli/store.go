@@ -3,7 +3,6 @@ package cli
 import (
 	"context"
 	"fmt"
-	"io"
 	"os"
 	"strings"
 
@@ -43,8 +42,8 @@ func isLayoutSource(s string) bool {
 // openStore opens s: oci-layout:PATH[:TAG][@DIGEST] or
 // oci-archive:PATH[:TAG][@DIGEST] (the one image of the layout, or the one
 // TAG or DIGEST selects), else a registry reference. A layout's index.json
-// entry that cannot be read is skipped with a warning on warn.
-func (o *registryOptions) openStore(ctx context.Context, g *globalOptions, s string, warn io.Writer) (imageStore, error) {
+// entry that cannot be read is skipped with a warning (see NewWarnf).
+func (o *registryOptions) openStore(ctx context.Context, g *globalOptions, s string, warn func(format string, args ...any)) (imageStore, error) {
 	if isLayoutSource(s) {
 		l, err := oci.OpenLayout(ctx, s)
 		if err != nil {

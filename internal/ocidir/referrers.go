@@ -4,7 +4,6 @@ import (
 	"cmp"
 	"context"
 	"fmt"
-	"io"
 	"maps"
 	"slices"
 	"strings"
@@ -17,6 +16,21 @@ import (
 	"github.com/affix-oci/affix/internal/printable"
 )
 
+// Warnf receives a warning: format and args make one sentence, without a
+// prefix or a trailing newline. The caller decides how it is printed
+// (affix prints "NAME: warning: TEXT", NAME the command's display name),
+// and escapes it: the layout's path and an error may hold control
+// characters (a media type another tool wrote comes escaped already). A
+// nil Warnf drops warnings.
+type Warnf func(format string, args ...any)
+
+// warn calls w, unless it is nil.
+func (w Warnf) warn(format string, args ...any) {
+	if w != nil {
+		w(format, args...)
+	}
+}
+
 // AddReferrers lists refs in the index.json of the layout at dir in both
 // forms readers take: each referrer manifest itself, after the entries it
 // has (each once; what oras reads), and, for each subject, the referrers
@@ -25,8 +39,9 @@ import (
 // fixed, so that the same attach gives the same bytes. It holds the
 // directory's lock while it reads and writes: another affix attaching to
 // the layout at the same time does not lose its entries to ours. Warnings
-// (another tool's damage, left as it is) go to warn.
-func AddReferrers(ctx context.Context, dir string, refs []exporter.Referrer, warn io.Writer) error {
+// (another tool's damage, left as it is) go to warn (see Warnf; nil drops
+// them).
+func AddReferrers(ctx context.Context, dir string, refs []exporter.Referrer, warn Warnf) error {
 	unlock, err := lock(dir)
 	if err != nil {
 		return err
@@ -75,7 +90,7 @@ func AddReferrers(ctx context.Context, dir string, refs []exporter.Referrer, war
 				continue
 			}
 			if _, err := referrerDescriptor(ctx, l, d); err != nil {
-				fmt.Fprintf(warn, "affix: warning: referrer %s of %s cannot be read; left where it is listed (oras or regctl still lists it, the other does not): %v\n", d.Digest, s, err)
+				warn.warn("referrer %s of %s cannot be read; left where it is listed (oras or regctl still lists it, the other does not): %v", d.Digest, s, err)
 				continue
 			}
 			all = append(all, exporter.Referrer{Subject: s, Descriptor: d})
@@ -125,13 +140,13 @@ type Tags struct {
 // layout has (affix's or regctl's) keeps its entries and gains the
 // missing ones after them. A subject whose tag names something else than
 // an index, or an index that cannot be read, keeps it as it is, with a
-// warning on warn: another tool's damage does not fail the attach, nor is
-// what that index lists lost. A referrer of refs that cannot be read
-// fails (the caller gives only referrers it wrote or could read). The
-// same entries and refs always give the same bytes. The caller writes
-// index.json (RewriteIndex), and sees that no other writer changes the
-// layout meanwhile (AddReferrers holds its lock).
-func ReferrersTags(ctx context.Context, dir string, f oci.Fetcher, entries []ocispec.Descriptor, refs []exporter.Referrer, warn io.Writer) (Tags, error) {
+// warning on warn (see Warnf; nil drops it): another tool's damage does
+// not fail the attach, nor is what that index lists lost. A referrer of
+// refs that cannot be read fails (the caller gives only referrers it wrote
+// or could read). The same entries and refs always give the same bytes.
+// The caller writes index.json (RewriteIndex), and sees that no other
+// writer changes the layout meanwhile (AddReferrers holds its lock).
+func ReferrersTags(ctx context.Context, dir string, f oci.Fetcher, entries []ocispec.Descriptor, refs []exporter.Referrer, warn Warnf) (Tags, error) {
 	out := Tags{Entries: slices.Clone(entries)}
 	var subjects []digest.Digest
 	bySubject := map[digest.Digest][]ocispec.Descriptor{}
@@ -152,12 +167,12 @@ func ReferrersTags(ctx context.Context, dir string, f oci.Fetcher, entries []oci
 		if i >= 0 {
 			e := out.Entries[i]
 			if !oci.IsIndex(e.MediaType) {
-				fmt.Fprintf(warn, "affix: warning: oci-layout:%s: index.json tags %s %s as %s, not as the referrers index of %s: left as it is, regctl will not list the new referrers\n", dir, e.Digest, tag, printable.String(e.MediaType), s)
+				warn.warn("oci-layout:%s: index.json tags %s %s as %s, not as the referrers index of %s: left as it is, regctl will not list the new referrers", dir, e.Digest, tag, printable.String(e.MediaType), s)
 				continue
 			}
 			old = &ocispec.Index{}
 			if _, err := oci.ReadJSON(ctx, f, e, old); err != nil {
-				fmt.Fprintf(warn, "affix: warning: oci-layout:%s: the referrers index %s of %s cannot be read, left as it is (regctl will not list the new referrers): %v\n", dir, tag, s, err)
+				warn.warn("oci-layout:%s: the referrers index %s of %s cannot be read, left as it is (regctl will not list the new referrers): %v", dir, tag, s, err)
 				continue
 			}
 		}

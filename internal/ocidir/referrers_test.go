@@ -4,7 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
-	"io"
+	"fmt"
 	"io/fs"
 	"maps"
 	"os"
@@ -254,11 +254,12 @@ func TestReferrersTags(t *testing.T) {
 				t.Fatal(err)
 			}
 			defer l.Close()
-			var warned strings.Builder
-			got, err := ReferrersTags(ctx, c.dir, l, entries, refs, &warned)
-			if w := warned.String(); tc.warning == "" && w != "" || !strings.Contains(w, tc.warning) || strings.ContainsAny(w, "\x1b\x07") {
-				t.Errorf("warned %q, want %q, printable", w, tc.warning)
+			warned, warn := collectWarnings()
+			got, err := ReferrersTags(ctx, c.dir, l, entries, refs, warn)
+			if tc.warning == "" && len(*warned) != 0 || tc.warning != "" && (len(*warned) != 1 || !strings.Contains((*warned)[0], tc.warning)) {
+				t.Errorf("warned %q, want %q", *warned, tc.warning)
 			}
+			checkWarnings(t, *warned)
 			if tc.err != "" {
 				if err == nil || !strings.Contains(err.Error(), tc.err) {
 					t.Fatalf("err = %v, want one saying %q", err, tc.err)
@@ -345,17 +346,17 @@ func TestAddReferrersDeterministic(t *testing.T) {
 	// In another order: the same bytes.
 	reversed := slices.Clone(refs)
 	slices.Reverse(reversed)
-	if err := AddReferrers(ctx, dir, refs, io.Discard); err != nil {
+	if err := AddReferrers(ctx, dir, refs, nil); err != nil {
 		t.Fatal(err)
 	}
-	if err := AddReferrers(ctx, other, reversed, io.Discard); err != nil {
+	if err := AddReferrers(ctx, other, reversed, nil); err != nil {
 		t.Fatal(err)
 	}
 	first := layoutFiles(t, dir)
 	if second := layoutFiles(t, other); !maps.Equal(first, second) {
 		t.Errorf("the same attach to two copies: files differ\n%v\n%v", first, second)
 	}
-	if err := AddReferrers(ctx, dir, refs[1:], io.Discard); err != nil {
+	if err := AddReferrers(ctx, dir, refs[1:], nil); err != nil {
 		t.Fatal(err)
 	}
 	if again := layoutFiles(t, dir); !maps.Equal(first, again) {
@@ -384,6 +385,25 @@ func TestAddReferrersDeterministic(t *testing.T) {
 	}
 	if n := len(byLayout[arm.Digest]); n != 1 {
 		t.Errorf("%d referrers of %s, want 1: %+v", n, arm.Digest, byLayout[arm.Digest])
+	}
+}
+
+// collectWarnings returns a Warnf that records each warning, and what it
+// recorded.
+func collectWarnings() (*[]string, Warnf) {
+	var got []string
+	return &got, func(format string, args ...any) { got = append(got, fmt.Sprintf(format, args...)) }
+}
+
+// checkWarnings checks that each warning is what Warnf takes: one
+// sentence, the prefix and the newline left to the caller, and what
+// another tool wrote (a media type) escaped.
+func checkWarnings(t *testing.T, warnings []string) {
+	t.Helper()
+	for _, w := range warnings {
+		if strings.Contains(w, "warning:") || strings.HasPrefix(w, "affix") || strings.ContainsAny(w, "\n\x1b\x07") {
+			t.Errorf("warning %q: want one line, without a prefix, printable", w)
+		}
 	}
 }
 
@@ -421,7 +441,7 @@ func TestAddReferrersBothForms(t *testing.T) {
 	listInLayout(t, dir, orasRef.Descriptor, armRef.Descriptor, putTagIndex(t, dir, amd, regctlRef))
 
 	sig := putReferrer(t, dir, amd, "application/vnd.example.sig", "sig")
-	if err := AddReferrers(ctx, dir, []exporter.Referrer{sig}, io.Discard); err != nil {
+	if err := AddReferrers(ctx, dir, []exporter.Referrer{sig}, nil); err != nil {
 		t.Fatal(err)
 	}
 	// regctl's entry first (kept in place), then the others by type.
@@ -468,12 +488,24 @@ func TestAddReferrersDamaged(t *testing.T) {
 	// Two referrers of the subject: one warning.
 	sig := putReferrer(t, dir, amd, "application/vnd.example.sig", "sig")
 	vex := putReferrer(t, dir, amd, "application/vnd.example.vex", "vex")
-	var warned strings.Builder
-	if err := AddReferrers(ctx, dir, []exporter.Referrer{sig, vex}, &warned); err != nil {
+	// A nil Warnf drops the warning; the attach is the same.
+	dropped := t.TempDir()
+	if err := os.CopyFS(dropped, os.DirFS(dir)); err != nil {
 		t.Fatal(err)
 	}
-	if n := strings.Count(warned.String(), gone.Descriptor.Digest.String()+" of"); n != 1 {
-		t.Errorf("warned %q, want the missing referrer %s named once", warned.String(), gone.Descriptor.Digest)
+	if err := AddReferrers(ctx, dropped, []exporter.Referrer{sig, vex}, nil); err != nil {
+		t.Fatal(err)
+	}
+	warned, warn := collectWarnings()
+	if err := AddReferrers(ctx, dir, []exporter.Referrer{sig, vex}, warn); err != nil {
+		t.Fatal(err)
+	}
+	if len(*warned) != 1 || !strings.Contains((*warned)[0], gone.Descriptor.Digest.String()+" of") {
+		t.Errorf("warned %q, want one warning naming the missing referrer %s", *warned, gone.Descriptor.Digest)
+	}
+	checkWarnings(t, *warned)
+	if a, b := layoutFiles(t, dir), layoutFiles(t, dropped); !maps.Equal(a, b) {
+		t.Errorf("the attach with warnings dropped wrote another layout")
 	}
 	if got, want := ocidirtest.TagIndex(t, dir, amd.Digest), []digest.Digest{gone.Descriptor.Digest, sig.Descriptor.Digest, vex.Descriptor.Digest}; !slices.Equal(got, want) {
 		t.Errorf("tag index lists %v, want %v (another's entry kept)", got, want)

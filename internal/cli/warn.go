@@ -1,0 +1,39 @@
+package cli
+
+import (
+	"fmt"
+	"io"
+	"strings"
+	"sync"
+
+	"github.com/spf13/cobra"
+
+	"github.com/affix-oci/affix/internal/printable"
+)
+
+// NewWarnf returns the function every warning of the command named name
+// (its display name: affix, or docker affix as the Docker CLI plugin) is
+// printed with: one line "NAME: warning: TEXT" on w, as Run prints the
+// error line "NAME: error: TEXT". TEXT is format applied to args, escaped
+// by printable.Text (it often holds what a registry, an image or a file
+// name supplied), and ends in exactly one newline whether or not it ended
+// in some. Warnings are one sentence each; callers give neither prefix nor
+// newline. The function may be called from several goroutines (the
+// platforms of a push): each line is one write, and its writes never
+// overlap.
+func NewWarnf(name string, w io.Writer) func(format string, args ...any) {
+	var mu sync.Mutex
+	return func(format string, args ...any) {
+		text := strings.TrimRight(fmt.Sprintf(format, args...), "\n")
+		line := name + ": warning: " + printable.Text(text) + "\n"
+		mu.Lock()
+		defer mu.Unlock()
+		io.WriteString(w, line)
+	}
+}
+
+// warnf returns the warning printer of cmd (see NewWarnf): its root's
+// display name, its error stream.
+func warnf(cmd *cobra.Command) func(format string, args ...any) {
+	return NewWarnf(cmd.Root().DisplayName(), cmd.ErrOrStderr())
+}
