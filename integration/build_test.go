@@ -249,7 +249,7 @@ func TestBuildTwoNodes(t *testing.T) {
 	if b, err := os.ReadFile(iid); err != nil || string(b) != m.Digest || r.stdout != m.Digest+"\n" {
 		t.Errorf("-q --iidfile: stdout %q, iidfile %q (%v), want %s", r.stdout, b, err, m.Digest)
 	}
-	if !strings.Contains(r.stderr, "WARNING: no output specified") {
+	if !strings.Contains(r.stderr, "affix: warning: no output specified") {
 		t.Errorf("a build without --push or --output does not warn that nothing was exported:\n%s", r)
 	}
 }

@@ -69,7 +69,7 @@ type buildRun struct {
 
 func build(cmd *cobra.Command, g *globalOptions, o buildOptions, p *buildPlan) (err error) {
 	ctx := cmd.Context()
-	stdout, stderr := cmd.OutOrStdout(), cmd.ErrOrStderr()
+	stdout, stderr, warn := cmd.OutOrStdout(), cmd.ErrOrStderr(), warnf(cmd)
 	if p.output != nil && p.output.dest == "-" {
 		stdout = stderr // the tar goes to stdout
 	}
@@ -77,7 +77,7 @@ func build(cmd *cobra.Command, g *globalOptions, o buildOptions, p *buildPlan) (
 	// temporary one removed at exit.
 	dir, layoutDone := p.layoutDir(), false
 	for _, w := range p.frontend.Warnings() {
-		fmt.Fprintln(stderr, "WARNING: "+w)
+		warn("%s", w)
 	}
 	prog, err := frontend.StartProgress(ctx, p.progress, stderr)
 	if err != nil {
@@ -155,7 +155,7 @@ func build(cmd *cobra.Command, g *globalOptions, o buildOptions, p *buildPlan) (
 		return err
 	}
 	if err := prog.Close(); err != nil && !errors.Is(err, context.Canceled) {
-		fmt.Fprintf(stderr, "affix: progress display: %v\n", err)
+		warn("progress display: %v", err)
 	}
 	meta := r.metadata()
 	if p.progress == frontend.ProgressQuiet {
@@ -164,7 +164,7 @@ func build(cmd *cobra.Command, g *globalOptions, o buildOptions, p *buildPlan) (
 		printBuild(stdout, meta, r)
 	}
 	if !p.push && p.output == nil {
-		fmt.Fprintln(stderr, "WARNING: no output specified: the image and its SBOMs were built but not exported; use --push -t NAME:TAG or --output type=oci,dest=PATH")
+		warn("no output specified: the image and its SBOMs were built but not exported; use --push -t NAME:TAG or --output type=oci,dest=PATH")
 	}
 	if o.iidFile != "" {
 		if err := os.WriteFile(o.iidFile, []byte(meta.ContainerImageDigest.String()), 0o644); err != nil {

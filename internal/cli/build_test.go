@@ -1020,15 +1020,15 @@ func TestBuildPrintsWarnings(t *testing.T) {
 		want []string // warnings, in order
 	}{
 		{"global TLS", []string{"--builder", nowhere, "--builder-tls-servername", "bk"}, 1,
-			[]string{"WARNING: --builder-tls-servername ignored: no builder is a tcp:// address (" + nowhere + ")"}},
+			[]string{"affix: warning: --builder-tls-servername ignored: no builder is a tcp:// address (" + nowhere + ")"}},
 		{"node TLS fields", []string{"--builder", node}, 1,
-			[]string{"WARNING: --builder " + node + ": TLS fields are ignored"}},
+			[]string{"affix: warning: --builder " + node + ": TLS fields are ignored"}},
 		{"bad platform", []string{"--builder", nowhere, "--builder-tls-servername", "bk", "--platform", "linux"}, 2, nil},
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			args := append([]string{"build", "--progress", "plain"}, c.args...)
 			_, errs, code := affix(t, append(args, ctxDir)...)
-			if code != c.code || strings.Count(errs, "WARNING") != len(c.want) {
+			if code != c.code || strings.Count(errs, "affix: warning: ") != len(c.want) {
 				t.Fatalf("exit %d, want %d with %d warnings:\n%s", code, c.code, len(c.want), errs)
 			}
 			for _, w := range c.want {
