@@ -14,6 +14,7 @@ import (
 
 	"github.com/affix-oci/affix/exporter"
 	"github.com/affix-oci/affix/internal/oci"
+	"github.com/affix-oci/affix/internal/printable"
 	"github.com/affix-oci/affix/plugin/convert"
 )
 
@@ -232,9 +233,9 @@ func runConvert(cmd *cobra.Command, g *globalOptions, refStr string, o convertOp
 	}
 	printConvert(cmd.OutOrStdout(), meta)
 	if !o.raw {
-		warnUnnamed(cmd.ErrOrStderr(), meta)
+		warnUnnamed(warnf(cmd), meta)
 	}
-	warnOtherForms(cmd.ErrOrStderr(), meta)
+	warnOtherForms(warnf(cmd), meta)
 	if o.metadataFile != "" {
 		return writeJSON(o.metadataFile, meta)
 	}
@@ -260,14 +261,15 @@ func tagAndDigest(s string) (string, digest.Digest) {
 // warnOtherForms warns about each platform whose SBOM was converted
 // before in another form (--raw, --keep-intoto): the referrers carry the
 // same creation time, so a consumer picking the newest SBOM may take
-// either, and affix get --verify fails on a --raw one.
-func warnOtherForms(w io.Writer, m *convertMetadata) {
+// either, and affix get --verify fails on a --raw one. The other form's
+// artifact type, which the registry gave, is printed escaped.
+func warnOtherForms(warn func(format string, args ...any), m *convertMetadata) {
 	for _, p := range m.Platforms {
 		if p.Referrer == nil {
 			continue
 		}
 		for _, o := range p.OtherForms {
-			fmt.Fprintf(w, "WARNING: %s: the SBOM was converted before in another form: referrer %s (%s) carries the same creation time, generator and platform as %s; consumers choosing the newest SBOM cannot tell them apart (affix get --verify fails on a --raw one): delete the one you do not want with the registry's API\n", p.Platform, o.Digest, o.ArtifactType, p.Referrer.Digest)
+			warn("%s: the SBOM was converted before in another form: referrer %s (%s) carries the same creation time, generator and platform as %s; consumers choosing the newest SBOM cannot tell them apart (affix get --verify fails on a --raw one): delete the one you do not want with the registry's API", p.Platform, o.Digest, printable.String(o.ArtifactType), p.Referrer.Digest)
 		}
 	}
 }
@@ -275,10 +277,10 @@ func warnOtherForms(w io.Writer, m *convertMetadata) {
 // warnUnnamed warns about each SBOM written that could not be made to name
 // its image: get --verify will refuse it, which the user should learn now,
 // not then.
-func warnUnnamed(w io.Writer, m *convertMetadata) {
+func warnUnnamed(warn func(format string, args ...any), m *convertMetadata) {
 	for _, p := range m.Platforms {
 		if p.Referrer != nil && !p.Existed && !p.Named {
-			fmt.Fprintf(w, "WARNING: %s: BuildKit's SBOM does not describe exactly one package, so it was published without naming the image, and `affix get --verify` cannot check it against %s\n", p.Platform, p.Digest)
+			warn("%s: BuildKit's SBOM does not describe exactly one package, so it was published without naming the image, and `affix get --verify` cannot check it against %s", p.Platform, p.Digest)
 		}
 	}
 }

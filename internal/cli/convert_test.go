@@ -176,8 +176,8 @@ func TestWarnUnnamed(t *testing.T) {
 		{Platform: "linux/s390x", Digest: digest.Digest("sha256:" + strings.Repeat("e", 64))},
 	}}
 	var b strings.Builder
-	warnUnnamed(&b, m)
-	if got := b.String(); strings.Count(got, "WARNING") != 1 || !strings.Contains(got, "linux/amd64") || !strings.Contains(got, strings.Repeat("a", 64)) {
+	warnUnnamed(NewWarnf("affix", &b), m)
+	if got := b.String(); strings.Count(got, "affix: warning: ") != 1 || !strings.Contains(got, "linux/amd64") || !strings.Contains(got, strings.Repeat("a", 64)) {
 		t.Errorf("warnings:\n%s", got)
 	}
 }
@@ -274,9 +274,9 @@ func TestWarnOtherForms(t *testing.T) {
 		{Platform: "linux/s390x", Digest: d("f")},
 	}}
 	var b strings.Builder
-	warnOtherForms(&b, m)
+	warnOtherForms(NewWarnf("affix", &b), m)
 	got := b.String()
-	if strings.Count(got, "WARNING") != 1 || !strings.Contains(got, "linux/amd64") || !strings.Contains(got, d("c").String()) || !strings.Contains(got, d("b").String()) || !strings.Contains(got, "--verify") {
+	if strings.Count(got, "affix: warning: ") != 1 || !strings.Contains(got, "linux/amd64") || !strings.Contains(got, d("c").String()) || !strings.Contains(got, d("b").String()) || !strings.Contains(got, "--verify") {
 		t.Errorf("warnings:\n%s", got)
 	}
 }
