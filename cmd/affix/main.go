@@ -41,8 +41,11 @@ func plugin(args []string) int {
 			return 1
 		}
 	}
+	// As the command's own warnings: the flags and file names they
+	// quote are printed escaped.
+	warn := cli.NewWarnf(name, os.Stderr)
 	for _, w := range inv.Warnings {
-		fmt.Fprintf(os.Stderr, "%s: warning: %s\n", name, w)
+		warn("%s", w)
 	}
 	// docker, sent SIGTERM (or SIGINT without a terminal), closes the
 	// plugin socket rather than signal the plugin: that cancels the
