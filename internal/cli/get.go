@@ -15,7 +15,6 @@ import (
 
 	"github.com/affix-oci/affix/exporter"
 	"github.com/affix-oci/affix/internal/oci"
-	"github.com/affix-oci/affix/internal/printable"
 	"github.com/affix-oci/affix/sbomgen"
 )
 
@@ -242,7 +241,7 @@ func chooseSBOM(cmd *cobra.Command, tgt oci.Fetcher, images []oci.Image, subject
 				return nil, err
 			}
 			for _, s := range skipped {
-				fmt.Fprintf(cmd.ErrOrStderr(), "affix: skipped %s SBOM referrer %s; taking the next newest\n", format, printable.String(s))
+				notef(cmd)("skipped %s SBOM referrer %s; taking the next newest", format, s)
 			}
 			return src, nil
 		}
@@ -260,7 +259,7 @@ func chooseSBOM(cmd *cobra.Command, tgt oci.Fetcher, images []oci.Image, subject
 			if err != nil {
 				return nil, err
 			}
-			fmt.Fprintf(cmd.ErrOrStderr(), "affix: no %s SBOM referrer of %s; taking the predicate of in-toto referrer %s\n", format, subject, d.Digest)
+			notef(cmd)("no %s SBOM referrer of %s; taking the predicate of in-toto referrer %s", format, subject, d.Digest)
 			return src, nil
 		}
 	}
@@ -362,7 +361,7 @@ func attestationSBOM(cmd *cobra.Command, tgt oci.Fetcher, images []oci.Image, su
 			if err != nil {
 				return nil, fmt.Errorf("attestation layer %s: %w", l.Digest, err)
 			}
-			fmt.Fprintf(cmd.ErrOrStderr(), "affix: no SBOM referrer of %s; taking BuildKit attestation %s\n", subject, img.Descriptor.Digest)
+			notef(cmd)("no SBOM referrer of %s; taking BuildKit attestation %s", subject, img.Descriptor.Digest)
 			return &sbomSource{Manifest: img.Descriptor, InIndex: true, Subject: m.Subject, Annotations: m.Annotations, Statement: stmt,
 				Doc: append(stmt.Predicate, '\n')}, nil
 		}

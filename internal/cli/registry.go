@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 	"slices"
@@ -106,11 +107,7 @@ func (o *registryOptions) connect(g *globalOptions, ref registry.Reference, coun
 	}
 	client := exporter.NewClient(namedCredentials(credentials.Credential(store)), counter)
 	retry := client.Client.Transport.(*exporter.Retry)
-	stderr := g.stderr
-	if stderr == nil {
-		stderr = os.Stderr
-	}
-	logf := func(format string, args ...any) { fmt.Fprintf(stderr, "affix: "+format+"\n", args...) }
+	logf := g.logf(g.stderr)
 	if g.debug {
 		retry.Logf = logf // every retry, the long waits among them
 	} else {
@@ -175,11 +172,28 @@ func refName(ref registry.Reference, tagOrDigest string) string {
 }
 
 // debugf returns a logger for the exporter when --debug is on.
-func debugf(g *globalOptions, w interface{ Write([]byte) (int, error) }) func(string, ...any) {
+func debugf(g *globalOptions, w io.Writer) func(string, ...any) {
 	if !g.debug {
 		return nil
 	}
-	return func(format string, args ...any) { fmt.Fprintf(w, "affix: "+format+"\n", args...) }
+	return g.logf(w)
+}
+
+// logf returns the printer of debug lines and notes (retries) on w, else
+// on the command's error stream, else on os.Stderr: "NAME: TEXT" lines,
+// escaped (they quote registries' answers).
+func (g *globalOptions) logf(w io.Writer) func(string, ...any) {
+	if w == nil {
+		w = g.stderr
+	}
+	if w == nil {
+		w = os.Stderr
+	}
+	name := g.name
+	if name == "" {
+		name = "affix"
+	}
+	return linePrinter(name+": ", w)
 }
 
 // checkOutputFile checks that path can be written as a file, what naming

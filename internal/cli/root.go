@@ -59,12 +59,14 @@ type globalOptions struct {
 	debug bool
 	// stderr is the running command's error stream (set before it runs).
 	stderr io.Writer
+	// name is the display name (affix, docker affix) lines start with.
+	name string
 }
 
 // NewRootCommand returns the affix command tree. name is the command name
 // shown in help ("affix", or "docker affix" inside the Docker CLI).
 func NewRootCommand(name string) *cobra.Command {
-	var g globalOptions
+	g := globalOptions{name: name}
 	root := &cobra.Command{
 		// Use is the command's own name; the name shown in usage lines
 		// (docker affix inside the Docker CLI) is its display name.

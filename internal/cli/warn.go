@@ -22,10 +22,17 @@ import (
 // platforms of a push): each line is one write, and its writes never
 // overlap.
 func NewWarnf(name string, w io.Writer) func(format string, args ...any) {
+	return linePrinter(name+": warning: ", w)
+}
+
+// linePrinter returns a printer of one line per call on w: prefix, then
+// format applied to args escaped by printable.Text, then exactly one
+// newline. Lines from several goroutines never interleave.
+func linePrinter(prefix string, w io.Writer) func(format string, args ...any) {
 	var mu sync.Mutex
 	return func(format string, args ...any) {
 		text := strings.TrimRight(fmt.Sprintf(format, args...), "\n")
-		line := name + ": warning: " + printable.Text(text) + "\n"
+		line := prefix + printable.Text(text) + "\n"
 		mu.Lock()
 		defer mu.Unlock()
 		io.WriteString(w, line)
@@ -36,4 +43,11 @@ func NewWarnf(name string, w io.Writer) func(format string, args ...any) {
 // display name, its error stream.
 func warnf(cmd *cobra.Command) func(format string, args ...any) {
 	return NewWarnf(cmd.Root().DisplayName(), cmd.ErrOrStderr())
+}
+
+// notef returns the printer of cmd's notes, what is neither a warning nor
+// the result (the SBOM taken instead of a skipped one): "NAME: TEXT"
+// lines on its error stream, escaped as warnings are.
+func notef(cmd *cobra.Command) func(format string, args ...any) {
+	return linePrinter(cmd.Root().DisplayName()+": ", cmd.ErrOrStderr())
 }

@@ -3,6 +3,7 @@ package cli
 import (
 	"bytes"
 	"context"
+	"io"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -60,6 +61,30 @@ func TestWarnfDisplayName(t *testing.T) {
 		if got, want := stderr.String(), name+": warning: 2 skipped\n"; got != want {
 			t.Errorf("%s: got %q, want %q", name, got, want)
 		}
+	}
+}
+
+// TestNotesDisplayName: notes (get's skipped referrers) and debug or
+// retry lines start with the display name and are escaped as warnings.
+func TestNotesDisplayName(t *testing.T) {
+	for _, name := range []string{"affix", "docker affix"} {
+		root := NewRootCommand(name)
+		var stderr bytes.Buffer
+		root.SetErr(&stderr)
+		sub, _, err := root.Find([]string{"get"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		notef(sub)("skipped %s", "a\x1b[2Jb")
+		g := &globalOptions{name: name, debug: true}
+		debugf(g, &stderr)("retrying: %s", "503 \x07busy")
+		want := name + ": skipped a\\x1b[2Jb\n" + name + ": retrying: 503 \\abusy\n"
+		if got := stderr.String(); got != want {
+			t.Errorf("%s: got  %q\nwant %q", name, got, want)
+		}
+	}
+	if debugf(&globalOptions{}, io.Discard) != nil {
+		t.Error("debugf without --debug: want nil")
 	}
 }
 
