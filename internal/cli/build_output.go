@@ -117,8 +117,25 @@ func writeLayoutTarFile(ctx context.Context, dest, dir string) error {
 // index.json, then the blobs in name order, with fixed owners, modes and
 // times, so the same layout always gives the same bytes.
 func writeLayoutTar(ctx context.Context, w io.Writer, dir string) error {
+	names, err := layoutTarNames(dir)
+	if err != nil {
+		return err
+	}
 	tw := tar.NewWriter(w)
-	var files []string
+	for _, name := range names {
+		if err := writeTarEntry(ctx, tw, dir, name); err != nil {
+			return err
+		}
+	}
+	return tw.Close()
+}
+
+// layoutTarNames returns what the tar of the layout in dir holds, in tar
+// order: oci-layout, index.json, then the blobs directory, its
+// subdirectories (named with a trailing "/") and blobs, in name order.
+// Scratch directories (ingest) and other files are left out.
+func layoutTarNames(dir string) ([]string, error) {
+	var names []string
 	err := filepath.WalkDir(dir, func(p string, d fs.DirEntry, err error) error {
 		if err != nil {
 			return err
@@ -132,16 +149,16 @@ func writeLayoutTar(ctx context.Context, w io.Writer, dir string) error {
 			if rel != ocispec.ImageBlobsDir && !strings.HasPrefix(rel, ocispec.ImageBlobsDir+"/") {
 				return filepath.SkipDir // ingest and other scratch directories
 			}
-			files = append(files, rel+"/")
+			names = append(names, rel+"/")
 			return nil
 		}
 		if rel == ocispec.ImageLayoutFile || rel == ocispec.ImageIndexFile || strings.HasPrefix(rel, ocispec.ImageBlobsDir+"/") {
-			files = append(files, rel)
+			names = append(names, rel)
 		}
 		return nil
 	})
 	if err != nil {
-		return err
+		return nil, err
 	}
 	rank := func(s string) int {
 		switch s {
@@ -152,43 +169,39 @@ func writeLayoutTar(ctx context.Context, w io.Writer, dir string) error {
 		}
 		return 2
 	}
-	slices.SortFunc(files, func(a, b string) int {
+	slices.SortFunc(names, func(a, b string) int {
 		if ra, rb := rank(a), rank(b); ra != rb {
 			return ra - rb
 		}
 		return strings.Compare(a, b)
 	})
-	for _, name := range files {
-		hdr := &tar.Header{Name: name, Mode: 0o644, ModTime: time.Unix(0, 0), Format: tar.FormatPAX}
-		if strings.HasSuffix(name, "/") {
-			hdr.Typeflag, hdr.Mode = tar.TypeDir, 0o755
-			if err := tw.WriteHeader(hdr); err != nil {
-				return err
-			}
-			continue
-		}
-		f, err := os.Open(filepath.Join(dir, filepath.FromSlash(name)))
-		if err != nil {
-			return err
-		}
-		fi, err := f.Stat()
-		if err != nil {
-			f.Close()
-			return err
-		}
-		hdr.Typeflag, hdr.Size = tar.TypeReg, fi.Size()
-		if err := tw.WriteHeader(hdr); err != nil {
-			f.Close()
-			return err
-		}
-		// A multi-GB blob stops at the next read once ctx ends.
-		_, err = io.Copy(tw, ctxReader{ctx, f})
-		f.Close()
-		if err != nil {
-			return err
-		}
+	return names, nil
+}
+
+// writeTarEntry writes name, a file of the layout in dir (a directory when
+// it ends in "/"), to tw with a fixed owner, mode and time.
+func writeTarEntry(ctx context.Context, tw *tar.Writer, dir, name string) error {
+	hdr := &tar.Header{Name: name, Mode: 0o644, ModTime: time.Unix(0, 0), Format: tar.FormatPAX}
+	if strings.HasSuffix(name, "/") {
+		hdr.Typeflag, hdr.Mode = tar.TypeDir, 0o755
+		return tw.WriteHeader(hdr)
 	}
-	return tw.Close()
+	f, err := os.Open(filepath.Join(dir, filepath.FromSlash(name)))
+	if err != nil {
+		return err
+	}
+	defer f.Close()
+	fi, err := f.Stat()
+	if err != nil {
+		return err
+	}
+	hdr.Typeflag, hdr.Size = tar.TypeReg, fi.Size()
+	if err := tw.WriteHeader(hdr); err != nil {
+		return err
+	}
+	// A multi-GB blob stops at the next read once ctx ends.
+	_, err = io.Copy(tw, ctxReader{ctx, f})
+	return err
 }
 
 // ctxReader is r, failing with ctx's error once ctx ends.
