@@ -185,10 +185,7 @@ func attachScan(cmd *cobra.Command, g *globalOptions, refStr string, o attachOpt
 	}
 	meta := newMetadata(res, "", picked, attached, counter)
 	printPush(cmd.OutOrStdout(), meta, res)
-	if o.metadataFile != "" {
-		return writeJSON(o.metadataFile, meta)
-	}
-	return nil
+	return writeMetadataFile(o.metadataFile, meta)
 }
 
 // runAttachFiles attaches files as one referrer and prints its digest.

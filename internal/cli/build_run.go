@@ -171,10 +171,7 @@ func build(cmd *cobra.Command, g *globalOptions, o buildOptions, p *buildPlan) (
 			return fmt.Errorf("--iidfile: %w", err)
 		}
 	}
-	if o.metadataFile != "" {
-		return writeJSON(o.metadataFile, meta)
-	}
-	return nil
+	return writeMetadataFile(o.metadataFile, meta)
 }
 
 // openSinks prepares one push per repository of the -t tags (with --push)

@@ -236,10 +236,7 @@ func runConvert(cmd *cobra.Command, g *globalOptions, refStr string, o convertOp
 		warnUnnamed(warnf(cmd), meta)
 	}
 	warnOtherForms(warnf(cmd), meta)
-	if o.metadataFile != "" {
-		return writeJSON(o.metadataFile, meta)
-	}
-	return nil
+	return writeMetadataFile(o.metadataFile, meta)
 }
 
 // tagAndDigest returns the tag and the digest of a REPO:TAG@DIGEST

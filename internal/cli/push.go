@@ -167,10 +167,7 @@ func push(cmd *cobra.Command, g *globalOptions, source, refStr string, o pushOpt
 	meta.LayoutReferrers = extra
 	meta.Tags = refNames(a.ref, tags)
 	printPush(cmd.OutOrStdout(), meta, res)
-	if o.metadataFile != "" {
-		return writeJSON(o.metadataFile, meta)
-	}
-	return nil
+	return writeMetadataFile(o.metadataFile, meta)
 }
 
 // pushArgs are REF and the flags of push, checked before the layout is

@@ -254,6 +254,15 @@ func writeJSON(path string, v any) error {
 	return nil
 }
 
+// writeMetadataFile writes meta, the document of --metadata-file, to path
+// (empty: none), as checkMetadataFile checked it.
+func writeMetadataFile(path string, meta any) error {
+	if path == "" {
+		return nil
+	}
+	return writeJSON(path, meta)
+}
+
 // hostOf returns the host part of a reference string.
 func hostOf(ref string) string {
 	h, _, _ := strings.Cut(ref, "/")
