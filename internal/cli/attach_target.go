@@ -99,19 +99,11 @@ func (o *attachOptions) openAttachTarget(ctx context.Context, g *globalOptions, 
 				return ocidir.AddReferrers(ctx, src.Path, res.Referrers, warn)
 			}}, nil
 	}
-	ref, err := parseRef(s)
+	img, err := o.openRemoteImage(ctx, g, s, counter)
 	if err != nil {
 		return nil, err
 	}
-	r, err := o.connect(g, ref, counter)
-	if err != nil {
-		return nil, err
-	}
-	root, err := resolve(ctx, r, ref)
-	if err != nil {
-		return nil, err
-	}
-	return &attachTarget{src: r, dst: r, root: root, name: refName(ref, ref.ReferenceOrDefault()), close: func() error { return nil }}, nil
+	return &attachTarget{src: img.repo, dst: img.repo, root: img.root, name: img.name, close: func() error { return nil }}, nil
 }
 
 // commit commits p and then runs the target's finish.

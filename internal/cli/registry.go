@@ -159,6 +159,35 @@ func resolve(ctx context.Context, r *exporter.Remote, ref registry.Reference) (o
 	return d, nil
 }
 
+// remoteImage is an image in a registry, as a command's REF names it.
+type remoteImage struct {
+	repo *exporter.Remote
+	// root is the index or manifest REF names.
+	root ocispec.Descriptor
+	// name is REF as the user would write it (refName), with its tag or
+	// digest ("latest" when it names neither).
+	name string
+}
+
+// openRemoteImage opens the image the registry reference s names: parses
+// s (parseRef), connects to its repository counting requests with counter
+// (connect; nil counts none) and resolves the image (resolve).
+func (o *registryOptions) openRemoteImage(ctx context.Context, g *globalOptions, s string, counter *exporter.Counter) (*remoteImage, error) {
+	ref, err := parseRef(s)
+	if err != nil {
+		return nil, err
+	}
+	repo, err := o.connect(g, ref, counter)
+	if err != nil {
+		return nil, err
+	}
+	root, err := resolve(ctx, repo, ref)
+	if err != nil {
+		return nil, err
+	}
+	return &remoteImage{repo: repo, root: root, name: refName(ref, ref.ReferenceOrDefault())}, nil
+}
+
 // refName formats ref as the user would write it.
 func refName(ref registry.Reference, tagOrDigest string) string {
 	s := ref.Registry + "/" + ref.Repository

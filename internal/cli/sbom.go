@@ -110,19 +110,11 @@ type scanSource struct {
 // openScanSource opens source: registry:REF, else an OCI layout.
 func openScanSource(ctx context.Context, g *globalOptions, source string, o sbomOptions) (*scanSource, error) {
 	if refStr, ok := strings.CutPrefix(source, schemeRegistry+":"); ok {
-		ref, err := parseRef(refStr)
+		img, err := o.openRemoteImage(ctx, g, refStr, nil)
 		if err != nil {
 			return nil, err
 		}
-		tgt, err := o.connect(g, ref, nil)
-		if err != nil {
-			return nil, err
-		}
-		root, err := resolve(ctx, tgt, ref)
-		if err != nil {
-			return nil, err
-		}
-		return &scanSource{fetcher: tgt, roots: []ocispec.Descriptor{root}, name: refName(ref, ref.ReferenceOrDefault()), what: refStr, close: func() error { return nil }}, nil
+		return &scanSource{fetcher: img.repo, roots: []ocispec.Descriptor{img.root}, name: img.name, what: refStr, close: func() error { return nil }}, nil
 	}
 	l, err := oci.OpenLayout(ctx, source)
 	if err != nil {
