@@ -7,6 +7,7 @@ import (
 	"os"
 	"path/filepath"
 
+	"github.com/opencontainers/go-digest"
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
 
 	"github.com/affix-oci/affix/exporter"
@@ -38,72 +39,98 @@ type attachTarget struct {
 // warn (see NewWarnf).
 func (o *attachOptions) openAttachTarget(ctx context.Context, g *globalOptions, s string, counter *exporter.Counter, warn func(format string, args ...any)) (*attachTarget, error) {
 	if isLayoutSource(s) {
-		src, err := oci.ParseSource(s)
-		if err != nil {
-			return nil, usageError(err)
-		}
-		if fi, err := os.Stat(src.Path); src.Scheme != oci.SchemeLayout || err == nil && fi.Mode().IsRegular() {
-			// oci-layout: naming a tar gets the same answer as
-			// oci-archive:, not a hint to use oci-archive:.
-			return nil, usageError(fmt.Errorf("%s: a layout tar cannot take referrers in place; attach to a layout directory (oci-layout:DIR)", s))
-		}
-		l, err := oci.Open(ctx, src)
-		if err != nil {
-			return nil, err
-		}
-		// Another tool's damage (a referrer or tag index whose blob
-		// is gone) does not fail the attach: it is left as it is, and
-		// ocidir.AddReferrers warns about what it leaves that concerns
-		// the referrers it writes. The entries skipped here are shown
-		// only when no image is left to attach to: they may be why.
-		var skipped []string
-		root, _, err := layoutRoot(ctx, l, "attach to", func(format string, args ...any) {
-			skipped = append(skipped, fmt.Sprintf(format, args...))
-		})
-		if r := l.Roots(); errors.Is(err, oci.ErrNoMatch) && src.Digest != "" && len(r) == 1 && r[0].Digest == src.Digest {
-			// @DIGEST names a referrer index.json lists (an SBOM, to
-			// be signed), as REPO@DIGEST can in a registry.
-			root, err = r[0], nil
-		}
-		if err != nil {
-			for _, s := range skipped {
-				warn("%s", s)
-			}
-			l.Close()
-			return nil, err
-		}
-		// Before any scan: a layout it cannot write is known now, and
-		// one whose blob or ingest directories (or blobs) lead out of
-		// it through symbolic links is refused before anything is
-		// written through them.
-		if err := oci.CheckLayoutWrite(src.Path); err != nil {
-			l.Close()
-			return nil, err
-		}
-		for _, d := range []string{src.Path, filepath.Join(src.Path, ocispec.ImageBlobsDir, "sha256")} {
-			if _, err := os.Stat(d); err != nil {
-				continue // created when needed
-			}
-			if err := checkWritableDir(s, d); err != nil {
-				l.Close()
-				return nil, err
-			}
-		}
-		dst, err := exporter.NewLayout(ctx, src.Path)
-		if err != nil {
-			l.Close()
-			return nil, err
-		}
-		return &attachTarget{src: l, dst: dst, root: root, name: layoutRefName([]ocispec.Descriptor{l.NamedBy(root)}), close: l.Close,
-			finish: func(ctx context.Context, res *exporter.Result) error {
-				return ocidir.AddReferrers(ctx, src.Path, res.Referrers, warn)
-			}}, nil
+		return openAttachLayout(ctx, s, warn)
 	}
 	img, err := o.openRemoteImage(ctx, g, s, counter)
 	if err != nil {
 		return nil, err
 	}
 	return &attachTarget{src: img.repo, dst: img.repo, root: img.root, name: img.name, close: func() error { return nil }}, nil
+}
+
+// openAttachLayout opens the layout directory s names,
+// oci-layout:DIR[:TAG][@DIGEST], to attach to its image; finish lists the
+// referrers written in its index.json. Warnings go to warn.
+func openAttachLayout(ctx context.Context, s string, warn func(format string, args ...any)) (*attachTarget, error) {
+	src, err := oci.ParseSource(s)
+	if err != nil {
+		return nil, usageError(err)
+	}
+	if fi, err := os.Stat(src.Path); src.Scheme != oci.SchemeLayout || err == nil && fi.Mode().IsRegular() {
+		// oci-layout: naming a tar gets the same answer as
+		// oci-archive:, not a hint to use oci-archive:.
+		return nil, usageError(fmt.Errorf("%s: a layout tar cannot take referrers in place; attach to a layout directory (oci-layout:DIR)", s))
+	}
+	l, err := oci.Open(ctx, src)
+	if err != nil {
+		return nil, err
+	}
+	root, err := attachLayoutRoot(ctx, l, src.Digest, warn)
+	if err != nil {
+		l.Close()
+		return nil, err
+	}
+	// Before any scan: a layout it cannot write is known now, and one
+	// whose blob or ingest directories (or blobs) lead out of it through
+	// symbolic links is refused before anything is written through them.
+	if err := checkAttachLayoutWrite(s, src.Path); err != nil {
+		l.Close()
+		return nil, err
+	}
+	dst, err := exporter.NewLayout(ctx, src.Path)
+	if err != nil {
+		l.Close()
+		return nil, err
+	}
+	return &attachTarget{src: l, dst: dst, root: root, name: layoutRefName([]ocispec.Descriptor{l.NamedBy(root)}), close: l.Close,
+		finish: func(ctx context.Context, res *exporter.Result) error {
+			return ocidir.AddReferrers(ctx, src.Path, res.Referrers, warn)
+		}}, nil
+}
+
+// attachLayoutRoot returns the image of l to attach to (layoutRoot); or,
+// when @DIGEST (dgst) names a referrer index.json lists (an SBOM, to be
+// signed), that referrer, as REPO@DIGEST can name one in a registry.
+//
+// Another tool's damage (a referrer or tag index whose blob is gone) does
+// not fail the attach: it is left as it is, and ocidir.AddReferrers warns
+// about what it leaves that concerns the referrers it writes. The entries
+// layoutRoot skips are shown (warn) only when no image is left to attach
+// to: they may be why.
+func attachLayoutRoot(ctx context.Context, l *oci.Layout, dgst digest.Digest, warn func(format string, args ...any)) (ocispec.Descriptor, error) {
+	var skipped []string
+	root, _, err := layoutRoot(ctx, l, "attach to", func(format string, args ...any) {
+		skipped = append(skipped, fmt.Sprintf(format, args...))
+	})
+	if r := l.Roots(); errors.Is(err, oci.ErrNoMatch) && dgst != "" && len(r) == 1 && r[0].Digest == dgst {
+		return r[0], nil
+	}
+	if err != nil {
+		for _, s := range skipped {
+			warn("%s", s)
+		}
+		return ocispec.Descriptor{}, err
+	}
+	return root, nil
+}
+
+// checkAttachLayoutWrite checks that attach can write the layout
+// directory dir (oci.CheckLayoutWrite), and that dir and its blob
+// directory, where they exist, take new files; s names the layout in
+// errors.
+func checkAttachLayoutWrite(s, dir string) error {
+	if err := oci.CheckLayoutWrite(dir); err != nil {
+		return err
+	}
+	for _, d := range []string{dir, filepath.Join(dir, ocispec.ImageBlobsDir, "sha256")} {
+		if _, err := os.Stat(d); err != nil {
+			continue // created when needed
+		}
+		if err := checkWritableDir(s, d); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // commit commits p and then runs the target's finish.
