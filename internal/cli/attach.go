@@ -1,6 +1,7 @@
 package cli
 
 import (
+	"cmp"
 	"errors"
 	"fmt"
 	"maps"
@@ -11,7 +12,6 @@ import (
 
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
 	"github.com/spf13/cobra"
-	"golang.org/x/sync/errgroup"
 
 	"github.com/affix-oci/affix/exporter"
 	"github.com/affix-oci/affix/internal/epoch"
@@ -113,6 +113,8 @@ func runAttachScan(cmd *cobra.Command, g *globalOptions, refStr string, o attach
 	return hintHTTP(attachScan(cmd, g, refStr, o), hostOf(refStr))
 }
 
+// attachScan scans the platform images of REF (refStr), or the one
+// --platform names, and attaches their SBOMs to their manifests.
 func attachScan(cmd *cobra.Command, g *globalOptions, refStr string, o attachOptions) error {
 	ctx := cmd.Context()
 	if err := checkScanEnv(sbomgen.Options{}); err != nil {
@@ -129,59 +131,24 @@ func attachScan(cmd *cobra.Command, g *globalOptions, refStr string, o attachOpt
 		return err
 	}
 	defer at.close()
-	root := at.root
-	images, err := oci.Walk(ctx, at.src, root)
+	picked, err := at.platforms(ctx, o.platform)
 	if err != nil {
-		return fmt.Errorf("%s: %w", refStr, err)
+		return err
 	}
-	if len(images) == 0 && oci.IsManifest(root.MediaType) {
-		// A referrer (an SBOM, a signature): it takes artifacts, not
-		// SBOMs of its own.
-		return usageError(fmt.Errorf("%s: %s is no image (an artifact such as an SBOM): attach files to it with --artifact-type TYPE and FILE arguments", refStr, root.Digest))
-	}
-	sel := oci.Selector{All: true}
-	if o.platform != "" {
-		sel = oci.Selector{Platform: o.platform}
-	}
-	picked, err := oci.Select(images, sel)
-	if err != nil {
-		return fmt.Errorf("%s: %w", refStr, err)
-	}
-	name := o.name
-	if name == "" {
-		name = at.name
-	}
+	name := cmp.Or(o.name, at.name)
 	gen, err := sbomgen.New(sbomgen.Options{Formats: docFormats(formats), Name: name, NoCache: o.noCache, Logf: debugf(g, cmd.ErrOrStderr())})
 	if err != nil {
 		return err
 	}
-	p := exporter.New(at.dst, nil, exporter.Options{Logf: debugf(g, cmd.ErrOrStderr())})
-	defer p.Abort()
 	attached := &referrerLog{}
-	eg, ectx := errgroup.WithContext(ctx)
-	for _, img := range picked {
-		eg.Go(func() error {
-			res, err := gen.Image(ectx, at.src, img.Descriptor)
-			if o.platform == "" && skipNotImage(warn, img, err) {
-				return nil
-			}
-			if err != nil {
-				return fmt.Errorf("SBOM of %s (%s): %w", img, img.Descriptor.Digest, err)
-			}
-			warnUnreadable(warn, img, res)
-			refs, err := sbomReferrers(img, res, formats, name)
-			if err != nil {
-				return err
-			}
-			return attachTogether(ectx, p, img, refs, attached)
-		})
-	}
-	if err := eg.Wait(); err != nil {
-		return fmt.Errorf("attach to %s: %w", refStr, err)
-	}
-	res, err := at.commit(ctx, p)
+	res, err := at.publish(ctx, debugf(g, cmd.ErrOrStderr()), func(p *exporter.Push) error {
+		// The platform --platform names fails when it is no container
+		// image; among all platforms, such a one is skipped.
+		sp := &sbomPusher{p: p, gen: gen, src: at.src, formats: formats, name: name, failNotImage: o.platform != "", warn: warn, attached: attached}
+		return sp.attachEach(ctx, picked)
+	})
 	if err != nil {
-		return fmt.Errorf("attach to %s: %w", refStr, err)
+		return err
 	}
 	meta := newMetadata(res, "", picked, attached, counter)
 	printPush(cmd.OutOrStdout(), meta, res)
@@ -263,15 +230,13 @@ func attachFiles(cmd *cobra.Command, g *globalOptions, refStr string, files []st
 	if err := a.Validate(); err != nil {
 		return usageError(err)
 	}
-	p := exporter.New(at.dst, nil, exporter.Options{Logf: debugf(g, cmd.ErrOrStderr())})
-	defer p.Abort()
-	d, err := p.Attach(ctx, a)
+	var d ocispec.Descriptor
+	res, err := at.publish(ctx, debugf(g, cmd.ErrOrStderr()), func(p *exporter.Push) (err error) {
+		d, err = p.Attach(ctx, a)
+		return err
+	})
 	if err != nil {
-		return fmt.Errorf("attach to %s: %w", refStr, err)
-	}
-	res, err := at.commit(ctx, p)
-	if err != nil {
-		return fmt.Errorf("attach to %s: %w", refStr, err)
+		return err
 	}
 	fmt.Fprintln(cmd.OutOrStdout(), d.Digest)
 	if o.metadataFile != "" {

@@ -28,6 +28,8 @@ type attachTarget struct {
 	root ocispec.Descriptor
 	// name is the image name SBOMs use unless --name is given.
 	name string
+	// ref is REF as given, naming the target in errors.
+	ref string
 	// finish, when set, runs after a successful Commit with what it wrote.
 	finish func(ctx context.Context, res *exporter.Result) error
 	close  func() error
@@ -45,7 +47,7 @@ func (o *attachOptions) openAttachTarget(ctx context.Context, g *globalOptions, 
 	if err != nil {
 		return nil, err
 	}
-	return &attachTarget{src: img.repo, dst: img.repo, root: img.root, name: img.name, close: func() error { return nil }}, nil
+	return &attachTarget{src: img.repo, dst: img.repo, root: img.root, name: img.name, ref: s, close: func() error { return nil }}, nil
 }
 
 // openAttachLayout opens the layout directory s names,
@@ -82,7 +84,7 @@ func openAttachLayout(ctx context.Context, s string, warn func(format string, ar
 		l.Close()
 		return nil, err
 	}
-	return &attachTarget{src: l, dst: dst, root: root, name: layoutRefName([]ocispec.Descriptor{l.NamedBy(root)}), close: l.Close,
+	return &attachTarget{src: l, dst: dst, root: root, name: layoutRefName([]ocispec.Descriptor{l.NamedBy(root)}), ref: s, close: l.Close,
 		finish: func(ctx context.Context, res *exporter.Result) error {
 			return ocidir.AddReferrers(ctx, src.Path, res.Referrers, warn)
 		}}, nil
@@ -133,17 +135,47 @@ func checkAttachLayoutWrite(s, dir string) error {
 	return nil
 }
 
-// commit commits p and then runs the target's finish.
-func (t *attachTarget) commit(ctx context.Context, p *exporter.Push) (*exporter.Result, error) {
-	res, err := p.Commit(ctx)
+// platforms returns the platform images of t to scan: every one, or the
+// one platform (--platform) names. A manifest that is no image (an
+// artifact such as an SBOM) is a usage error: it takes files, not SBOMs.
+func (t *attachTarget) platforms(ctx context.Context, platform string) ([]oci.Image, error) {
+	images, err := oci.Walk(ctx, t.src, t.root)
 	if err != nil {
-		return nil, err
+		return nil, fmt.Errorf("%s: %w", t.ref, err)
 	}
-	if t.finish != nil {
+	if len(images) == 0 && oci.IsManifest(t.root.MediaType) {
+		// A referrer (an SBOM, a signature): it takes artifacts, not
+		// SBOMs of its own.
+		return nil, usageError(fmt.Errorf("%s: %s is no image (an artifact such as an SBOM): attach files to it with --artifact-type TYPE and FILE arguments", t.ref, t.root.Digest))
+	}
+	sel := oci.Selector{All: true}
+	if platform != "" {
+		sel = oci.Selector{Platform: platform}
+	}
+	picked, err := oci.Select(images, sel)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", t.ref, err)
+	}
+	return picked, nil
+}
+
+// publish writes referrers to t: attach gives them to p, a push of no
+// image to t, which is then committed and, when that succeeded, finished
+// (finish). Errors name REF; p is aborted unless committed. logf is the
+// push's debug log (nil: none).
+func (t *attachTarget) publish(ctx context.Context, logf func(format string, args ...any), attach func(p *exporter.Push) error) (*exporter.Result, error) {
+	p := exporter.New(t.dst, nil, exporter.Options{Logf: logf})
+	defer p.Abort()
+	if err := attach(p); err != nil {
+		return nil, fmt.Errorf("attach to %s: %w", t.ref, err)
+	}
+	res, err := p.Commit(ctx)
+	if err == nil && t.finish != nil {
 		// Part of the commit: an interrupt now does not cut it short.
-		if err := t.finish(context.WithoutCancel(ctx), res); err != nil {
-			return nil, err
-		}
+		err = t.finish(context.WithoutCancel(ctx), res)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("attach to %s: %w", t.ref, err)
 	}
 	return res, nil
 }

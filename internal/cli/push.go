@@ -139,7 +139,7 @@ func push(cmd *cobra.Command, g *globalOptions, source, refStr string, o pushOpt
 		// SBOMs the layout holds already (affix build --output) are pushed
 		// as they are rather than generated again, unless asked otherwise.
 		sp = &sbomPusher{
-			p: p, gen: gen, l: l, layoutRefs: src.layoutRefs, formats: a.formats, name: a.name,
+			p: p, gen: gen, src: l, l: l, layoutRefs: src.layoutRefs, formats: a.formats, name: a.name,
 			reuse: !o.noCache && !cmd.Flags().Changed("name"),
 			warn:  warn, logf: debugf(g, cmd.ErrOrStderr()), attached: attached,
 		}
@@ -333,16 +333,24 @@ func warnNotMounted(warn func(format string, args ...any), b exporter.BlobCounts
 // the layout holds already (affix build --output), pushed as they are
 // when reuse is set, and the missing formats generated.
 type sbomPusher struct {
-	p          *exporter.Push
-	gen        *sbomgen.Generator
+	p   *exporter.Push
+	gen *sbomgen.Generator
+	// src reads the images scanned.
+	src oci.Fetcher
+	// l and layoutRefs are the layout whose SBOMs are reused, and its
+	// referrers by subject (see layoutRoot); only read with reuse.
 	l          *oci.Layout
 	layoutRefs map[digest.Digest][]ocispec.Descriptor
 	formats    []referrerFormat
 	name       string // the image name the SBOMs use
 	reuse      bool
-	warn       func(format string, args ...any) // see NewWarnf
-	logf       func(format string, args ...any) // nil: no debug output
-	attached   *referrerLog
+	// failNotImage fails on a platform manifest that is no container
+	// image (the one attach --platform names); else it is skipped, with a
+	// warning (skipNotImage).
+	failNotImage bool
+	warn         func(format string, args ...any) // see NewWarnf
+	logf         func(format string, args ...any) // nil: no debug output
+	attached     *referrerLog
 }
 
 // attach attaches the SBOMs of img, all at once (one referrers tag round
@@ -363,8 +371,8 @@ func (s *sbomPusher) attach(ctx context.Context, img oci.Image) error {
 			return attachTogether(ctx, s.p, img, reused, s.attached)
 		}
 	}
-	res, err := s.gen.Image(ctx, s.l, img.Descriptor)
-	if skipNotImage(s.warn, img, err) {
+	res, err := s.gen.Image(ctx, s.src, img.Descriptor)
+	if !s.failNotImage && skipNotImage(s.warn, img, err) {
 		return nil
 	}
 	if err != nil {
@@ -376,6 +384,15 @@ func (s *sbomPusher) attach(ctx context.Context, img oci.Image) error {
 		return err
 	}
 	return attachTogether(ctx, s.p, img, append(reused, refs...), s.attached)
+}
+
+// attachEach attaches the SBOMs of each of images (attach), all at once.
+func (s *sbomPusher) attachEach(ctx context.Context, images []oci.Image) error {
+	eg, ectx := errgroup.WithContext(ctx)
+	for _, img := range images {
+		eg.Go(func() error { return s.attach(ectx, img) })
+	}
+	return eg.Wait()
 }
 
 // splitTagList splits the tag list off REF as oras cp takes it,
