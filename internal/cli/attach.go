@@ -2,7 +2,6 @@ package cli
 
 import (
 	"cmp"
-	"errors"
 	"fmt"
 	"maps"
 	"os"
@@ -160,6 +159,8 @@ func runAttachFiles(cmd *cobra.Command, g *globalOptions, refStr string, files [
 	return hintHTTP(attachFiles(cmd, g, refStr, files, o), hostOf(refStr))
 }
 
+// attachFiles attaches files, FILE[:MEDIATYPE] arguments, as one referrer
+// of REF (refStr) or of its --platform manifest, and prints its digest.
 func attachFiles(cmd *cobra.Command, g *globalOptions, refStr string, files []string, o attachOptions) error {
 	ctx := cmd.Context()
 	if !isLayoutSource(refStr) {
@@ -167,38 +168,9 @@ func attachFiles(cmd *cobra.Command, g *globalOptions, refStr string, files []st
 			return err
 		}
 	}
-	ann, err := parseAnnotations(o.annotations)
+	a, err := o.fileArtifact(files)
 	if err != nil {
 		return err
-	}
-	if _, ok := ann[ocispec.AnnotationCreated]; !ok {
-		created, err := creationTime()
-		if err != nil {
-			return usageError(err)
-		}
-		ann[ocispec.AnnotationCreated] = created.Format(time.RFC3339)
-	}
-	var blobs []exporter.Blob
-	for _, f := range files {
-		path, mt := f, ""
-		if i := strings.LastIndex(f, ":"); i > 0 && strings.Contains(f[i+1:], "/") {
-			path, mt = f[:i], f[i+1:]
-		}
-		if mt == "" && len(files) > 1 {
-			mt = "application/octet-stream"
-		}
-		if fi, err := os.Stat(path); err == nil && fi.IsDir() {
-			return usageError(fmt.Errorf("%s is a directory: attach takes files", path))
-		}
-		data, err := os.ReadFile(path)
-		if err != nil {
-			return err
-		}
-		blobs = append(blobs, exporter.Blob{MediaType: mt, Data: data, Annotations: map[string]string{ocispec.AnnotationTitle: filepath.Base(path)}})
-	}
-	a := exporter.Artifact{ArtifactType: o.artifactType, Blobs: blobs, Annotations: ann}
-	if err := a.CheckContent(); err != nil {
-		return usageError(err)
 	}
 	counter := &exporter.Counter{}
 	at, err := o.openAttachTarget(ctx, g, refStr, counter, warnf(cmd))
@@ -206,26 +178,11 @@ func attachFiles(cmd *cobra.Command, g *globalOptions, refStr string, files []st
 		return err
 	}
 	defer at.close()
-	subject := at.root
-	var picked []oci.Image
-	if o.platform != "" {
-		// An index's platform manifest, or a single manifest whose
-		// config's platform is the one named.
-		images, err := oci.Walk(ctx, at.src, subject)
-		if err != nil {
-			return fmt.Errorf("%s: %w", refStr, err)
-		}
-		if picked, err = oci.Select(images, oci.Selector{Platform: o.platform}); err != nil {
-			if !oci.IsIndex(subject.MediaType) && len(images) == 1 && errors.Is(err, oci.ErrNoMatch) {
-				return fmt.Errorf("%s: --platform %s: %s is a single-platform image of %s: %w", refStr, o.platform, subject.Digest, images[0], oci.ErrNoMatch)
-			}
-			if len(images) == 0 && oci.IsManifest(subject.MediaType) {
-				return usageError(fmt.Errorf("%s: --platform %s: %s is no image (an artifact such as an SBOM), it has no platforms: attach to it without --platform", refStr, o.platform, subject.Digest))
-			}
-			return fmt.Errorf("%s: %w", refStr, err)
-		}
-		subject = picked[0].Descriptor
+	img, err := at.subject(ctx, o.platform)
+	if err != nil {
+		return err
 	}
+	subject := img.Descriptor
 	a.Subject = ocispec.Descriptor{MediaType: subject.MediaType, Digest: subject.Digest, Size: subject.Size}
 	if err := a.Validate(); err != nil {
 		return usageError(err)
@@ -239,15 +196,66 @@ func attachFiles(cmd *cobra.Command, g *globalOptions, refStr string, files []st
 		return err
 	}
 	fmt.Fprintln(cmd.OutOrStdout(), d.Digest)
-	if o.metadataFile != "" {
-		attached := &referrerLog{}
-		attached.add(subject.Digest, "", d)
-		if len(picked) == 0 {
-			picked = []oci.Image{{Descriptor: subject}}
-		}
-		return writeJSON(o.metadataFile, newMetadata(res, "", picked, attached, counter))
+	if o.metadataFile == "" {
+		return nil
 	}
-	return nil
+	attached := &referrerLog{}
+	attached.add(subject.Digest, "", d)
+	return writeJSON(o.metadataFile, newMetadata(res, "", []oci.Image{img}, attached, counter))
+}
+
+// fileArtifact returns the artifact of --artifact-type that attach makes
+// of files (fileBlobs), annotated with --annotation and a creation time
+// (creationTime, unless an annotation gives one). Bad annotations, a bad
+// creation time and content that does not fit the artifact type are
+// usage errors.
+func (o *attachOptions) fileArtifact(files []string) (exporter.Artifact, error) {
+	ann, err := parseAnnotations(o.annotations)
+	if err != nil {
+		return exporter.Artifact{}, err
+	}
+	if _, ok := ann[ocispec.AnnotationCreated]; !ok {
+		created, err := creationTime()
+		if err != nil {
+			return exporter.Artifact{}, usageError(err)
+		}
+		ann[ocispec.AnnotationCreated] = created.Format(time.RFC3339)
+	}
+	blobs, err := fileBlobs(files)
+	if err != nil {
+		return exporter.Artifact{}, err
+	}
+	a := exporter.Artifact{ArtifactType: o.artifactType, Blobs: blobs, Annotations: ann}
+	if err := a.CheckContent(); err != nil {
+		return exporter.Artifact{}, usageError(err)
+	}
+	return a, nil
+}
+
+// fileBlobs reads files, FILE[:MEDIATYPE] arguments, as the layers of one
+// artifact, each titled by its base name: of media type MEDIATYPE, else
+// none (the artifact's type) for a single file, else
+// application/octet-stream. A directory is a usage error.
+func fileBlobs(files []string) ([]exporter.Blob, error) {
+	var blobs []exporter.Blob
+	for _, f := range files {
+		path, mt := f, ""
+		if i := strings.LastIndex(f, ":"); i > 0 && strings.Contains(f[i+1:], "/") {
+			path, mt = f[:i], f[i+1:]
+		}
+		if mt == "" && len(files) > 1 {
+			mt = "application/octet-stream"
+		}
+		if fi, err := os.Stat(path); err == nil && fi.IsDir() {
+			return nil, usageError(fmt.Errorf("%s is a directory: attach takes files", path))
+		}
+		data, err := os.ReadFile(path)
+		if err != nil {
+			return nil, err
+		}
+		blobs = append(blobs, exporter.Blob{MediaType: mt, Data: data, Annotations: map[string]string{ocispec.AnnotationTitle: filepath.Base(path)}})
+	}
+	return blobs, nil
 }
 
 // parseAnnotations parses KEY=VALUE pairs.

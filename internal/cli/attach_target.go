@@ -159,6 +159,30 @@ func (t *attachTarget) platforms(ctx context.Context, platform string) ([]oci.Im
 	return picked, nil
 }
 
+// subject returns the image attach gives files to: t's root, or with
+// platform (--platform) that platform's manifest, of an index or of a
+// single-platform image whose config names that platform.
+func (t *attachTarget) subject(ctx context.Context, platform string) (oci.Image, error) {
+	if platform == "" {
+		return oci.Image{Descriptor: t.root}, nil
+	}
+	images, err := oci.Walk(ctx, t.src, t.root)
+	if err != nil {
+		return oci.Image{}, fmt.Errorf("%s: %w", t.ref, err)
+	}
+	picked, err := oci.Select(images, oci.Selector{Platform: platform})
+	if err != nil {
+		if !oci.IsIndex(t.root.MediaType) && len(images) == 1 && errors.Is(err, oci.ErrNoMatch) {
+			return oci.Image{}, fmt.Errorf("%s: --platform %s: %s is a single-platform image of %s: %w", t.ref, platform, t.root.Digest, images[0], oci.ErrNoMatch)
+		}
+		if len(images) == 0 && oci.IsManifest(t.root.MediaType) {
+			return oci.Image{}, usageError(fmt.Errorf("%s: --platform %s: %s is no image (an artifact such as an SBOM), it has no platforms: attach to it without --platform", t.ref, platform, t.root.Digest))
+		}
+		return oci.Image{}, fmt.Errorf("%s: %w", t.ref, err)
+	}
+	return picked[0], nil
+}
+
 // publish writes referrers to t: attach gives them to p, a push of no
 // image to t, which is then committed and, when that succeeded, finished
 // (finish). Errors name REF; p is aborted unless committed. logf is the
