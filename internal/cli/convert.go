@@ -1,6 +1,7 @@
 package cli
 
 import (
+	"cmp"
 	"errors"
 	"fmt"
 	"io"
@@ -11,6 +12,7 @@ import (
 	"github.com/opencontainers/go-digest"
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
 	"github.com/spf13/cobra"
+	"oras.land/oras-go/v2/registry"
 
 	"github.com/affix-oci/affix/exporter"
 	"github.com/affix-oci/affix/internal/oci"
@@ -150,47 +152,26 @@ type convertStatement struct {
 	st convert.Statement
 }
 
+// runConvert publishes the SBOMs of the BuildKit attestations of REF
+// (refStr) as referrers, then reports what it did.
 func runConvert(cmd *cobra.Command, g *globalOptions, refStr string, o convertOptions) error {
 	ctx := cmd.Context()
-	ref, err := parseRef(refStr)
+	a, err := o.checkArgs(refStr)
 	if err != nil {
 		return err
-	}
-	if err := checkPositive("--max-concurrency", o.maxConcurrency); err != nil {
-		return err
-	}
-	if err := checkName(o.name); err != nil {
-		return err
-	}
-	if o.dropUnconverted && !o.stripAttestations {
-		return usageError(errors.New("--drop-unconverted: only with --strip-attestations"))
-	}
-	// REPO:TAG@DIGEST is the tag, verified to name that digest: convert
-	// reads and writes the tag and refuses it if it names another index.
-	reference := ref.ReferenceOrDefault()
-	tag, want := tagAndDigest(refStr)
-	if tag != "" {
-		reference = tag
-	}
-	if _, err := digest.Parse(reference); err == nil && o.stripAttestations {
-		return usageError(fmt.Errorf("--strip-attestations: %s names a digest; give the tag to re-push the index under", refStr))
 	}
 	counter := &exporter.Counter{}
-	tgt, err := o.connect(g, ref, counter)
+	tgt, err := o.connect(g, a.ref, counter)
 	if err != nil {
 		return err
 	}
-	name := o.name
-	if name == "" {
-		name = refName(ref, reference)
-	}
-	res, err := convert.Convert(ctx, tgt, reference, convert.Options{
+	res, err := convert.Convert(ctx, tgt, a.tagOrDigest, convert.Options{
 		KeepInToto:        o.keepInToto,
 		StripAttestations: o.stripAttestations,
 		DropUnconverted:   o.dropUnconverted,
 		Raw:               o.raw,
-		Name:              name,
-		Digest:            want,
+		Name:              cmp.Or(o.name, refName(a.ref, a.tagOrDigest)),
+		Digest:            a.digest,
 		MaxConcurrency:    o.maxConcurrency,
 		Logf:              debugf(g, cmd.ErrOrStderr()),
 	})
@@ -200,8 +181,62 @@ func runConvert(cmd *cobra.Command, g *globalOptions, refStr string, o convertOp
 	if err != nil {
 		return err
 	}
+	meta := newConvertMetadata(res, refName(a.ref, a.tagOrDigest), tgt.Name(), counter)
+	printConvert(cmd.OutOrStdout(), meta)
+	if !o.raw {
+		warnUnnamed(warnf(cmd), meta)
+	}
+	warnOtherForms(warnf(cmd), meta)
+	return writeMetadataFile(o.metadataFile, meta)
+}
+
+// convertArgs are REF and the flags of convert, checked before any
+// request.
+type convertArgs struct {
+	ref registry.Reference
+	// tagOrDigest is what convert reads, and writes with
+	// --strip-attestations: REF's tag (of REPO:TAG@DIGEST too), else its
+	// digest, else "latest".
+	tagOrDigest string
+	// digest is the digest the tag of REPO:TAG@DIGEST must name ("" for
+	// any other REF).
+	digest digest.Digest
+}
+
+// checkArgs parses REF (refStr) and checks the flags of convert.
+func (o *convertOptions) checkArgs(refStr string) (convertArgs, error) {
+	ref, err := parseRef(refStr)
+	if err != nil {
+		return convertArgs{}, err
+	}
+	if err := checkPositive("--max-concurrency", o.maxConcurrency); err != nil {
+		return convertArgs{}, err
+	}
+	if err := checkName(o.name); err != nil {
+		return convertArgs{}, err
+	}
+	if o.dropUnconverted && !o.stripAttestations {
+		return convertArgs{}, usageError(errors.New("--drop-unconverted: only with --strip-attestations"))
+	}
+	// REPO:TAG@DIGEST is the tag, verified to name that digest: convert
+	// reads and writes the tag and refuses it if it names another index.
+	tagOrDigest := ref.ReferenceOrDefault()
+	tag, want := tagAndDigest(refStr)
+	if tag != "" {
+		tagOrDigest = tag
+	}
+	if _, err := digest.Parse(tagOrDigest); err == nil && o.stripAttestations {
+		return convertArgs{}, usageError(fmt.Errorf("--strip-attestations: %s names a digest; give the tag to re-push the index under", refStr))
+	}
+	return convertArgs{ref: ref, tagOrDigest: tagOrDigest, digest: want}, nil
+}
+
+// newConvertMetadata describes res, the conversion of the image named name
+// in the repository repo whose requests counter counted, for the output
+// and --metadata-file.
+func newConvertMetadata(res *convert.Result, name, repo string, counter *exporter.Counter) *convertMetadata {
 	meta := &convertMetadata{
-		Reference:     refName(ref, reference),
+		Reference:     name,
 		Index:         res.Index.Digest,
 		Written:       res.Written(),
 		Requests:      counter.Counts(),
@@ -209,7 +244,7 @@ func runConvert(cmd *cobra.Command, g *globalOptions, refStr string, o convertOp
 		Platforms:     []convertPlatform{},
 	}
 	if res.Mode != "" {
-		meta.ReferrersMode = map[string]exporter.Mode{tgt.Name(): res.Mode}
+		meta.ReferrersMode = map[string]exporter.Mode{repo: res.Mode}
 	}
 	if res.NewIndex.Digest != res.Index.Digest {
 		meta.NewIndex = res.NewIndex.Digest
@@ -221,22 +256,22 @@ func runConvert(cmd *cobra.Command, g *globalOptions, refStr string, o convertOp
 		meta.UnmatchedAttestations = append(meta.UnmatchedAttestations, u.Digest)
 	}
 	for _, p := range res.Platforms {
-		cp := convertPlatform{Platform: oci.FormatPlatform(*p.Manifest.Platform), Digest: p.Manifest.Digest, Attestation: p.Attestation.Digest, Existed: p.Existed, Named: p.Named, Extras: p.Extras}
-		cp.OtherForms, cp.SBOMReferrers = referrerMetas(p.OtherForms), referrerMetas(p.SBOMReferrers)
-		for _, st := range p.Unconverted {
-			cp.Unconverted = append(cp.Unconverted, convertStatement{Layer: st.Layer.Digest, PredicateType: st.PredicateType, What: st.What, st: st})
-		}
-		if p.Referrer.Digest != "" {
-			cp.Referrer = &referrerMeta{Digest: p.Referrer.Digest, ArtifactType: p.Referrer.ArtifactType, Format: convert.Format}
-		}
-		meta.Platforms = append(meta.Platforms, cp)
+		meta.Platforms = append(meta.Platforms, newConvertPlatform(p))
 	}
-	printConvert(cmd.OutOrStdout(), meta)
-	if !o.raw {
-		warnUnnamed(warnf(cmd), meta)
+	return meta
+}
+
+// newConvertPlatform describes the conversion of one platform manifest.
+func newConvertPlatform(p convert.Platform) convertPlatform {
+	cp := convertPlatform{Platform: oci.FormatPlatform(*p.Manifest.Platform), Digest: p.Manifest.Digest, Attestation: p.Attestation.Digest, Existed: p.Existed, Named: p.Named, Extras: p.Extras}
+	cp.OtherForms, cp.SBOMReferrers = referrerMetas(p.OtherForms), referrerMetas(p.SBOMReferrers)
+	for _, st := range p.Unconverted {
+		cp.Unconverted = append(cp.Unconverted, convertStatement{Layer: st.Layer.Digest, PredicateType: st.PredicateType, What: st.What, st: st})
 	}
-	warnOtherForms(warnf(cmd), meta)
-	return writeMetadataFile(o.metadataFile, meta)
+	if p.Referrer.Digest != "" {
+		cp.Referrer = &referrerMeta{Digest: p.Referrer.Digest, ArtifactType: p.Referrer.ArtifactType, Format: convert.Format}
+	}
+	return cp
 }
 
 // tagAndDigest returns the tag and the digest of a REPO:TAG@DIGEST
