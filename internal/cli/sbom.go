@@ -1,6 +1,7 @@
 package cli
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -137,70 +138,30 @@ func openScanSource(ctx context.Context, g *globalOptions, source string, o sbom
 	return &scanSource{fetcher: l, roots: roots, name: layoutRefName(named), what: l.Source().String(), close: l.Close}, nil
 }
 
+// runSBOM generates the SBOMs of the platform images of source that the
+// flags select and writes them where -o says.
 func runSBOM(cmd *cobra.Command, g *globalOptions, source string, o sbomOptions) error {
 	ctx := cmd.Context()
-	if err := checkScanEnv(sbomgen.Options{}); err != nil {
+	formats, sel, err := o.check()
+	if err != nil {
 		return err
 	}
-	var formats []sbomgen.Format
-	for _, s := range o.formats {
-		f, err := sbomgen.ParseFormat(s)
-		if err != nil {
-			return usageError(err)
-		}
-		if !slices.Contains(formats, f) {
-			formats = append(formats, f)
-		}
-	}
-	if len(formats) == 0 {
-		formats = []sbomgen.Format{sbomgen.SPDXJSON}
-	}
-	if err := checkPositive("--concurrency", o.concurrency); err != nil {
-		return err
-	}
-	sel := oci.Selector{Platform: o.platform, Digest: digest.Digest(o.digest), All: o.all}
-	if (o.platform != "") && (o.digest != "") || (o.platform != "" || o.digest != "") && o.all {
-		return usageError(fmt.Errorf("use one of --platform, --digest and --all-platforms"))
-	}
-	if o.digest != "" {
-		if err := sel.Digest.Validate(); err != nil {
-			return usageError(fmt.Errorf("--digest %q: %w", o.digest, err))
-		}
-	}
-	if err := checkPlatformFlag(o.platform); err != nil {
-		return err
-	}
-
 	src, err := openScanSource(ctx, g, source, o)
 	if err != nil {
 		return err
 	}
 	defer src.close()
-	images, err := oci.Walk(ctx, src.fetcher, src.roots...)
+	picked, err := src.pick(ctx, sel)
 	if err != nil {
-		return fmt.Errorf("%s: %w", src.what, err)
+		return err
 	}
-	picked, err := oci.Select(images, sel)
+	toDir, err := o.toDir(len(picked), len(formats))
 	if err != nil {
-		if sel == (oci.Selector{}) && errors.Is(err, oci.ErrAmbiguous) {
-			return fmt.Errorf("%s: %w; name one with --platform or --digest, or scan them all with --all-platforms", src.what, err)
-		}
-		return fmt.Errorf("%s: %w", src.what, err)
-	}
-
-	n := len(picked) * len(formats)
-	toDir := o.output != "" && (n > 1 || strings.HasSuffix(o.output, string(os.PathSeparator)) || isDir(o.output))
-	if n > 1 && o.output == "" {
-		return usageError(fmt.Errorf("%d documents (%s, %s) need -o DIR", n, plural(len(picked), "platform"), plural(len(formats), "format")))
-	}
-
-	name := o.name
-	if name == "" {
-		name = src.name
+		return err
 	}
 	gen, err := sbomgen.New(sbomgen.Options{
 		Formats:     formats,
-		Name:        name,
+		Name:        cmp.Or(o.name, src.name),
 		NoCache:     o.noCache,
 		Concurrency: o.concurrency,
 		Logf:        debugf(g, cmd.ErrOrStderr()),
@@ -216,21 +177,105 @@ func runSBOM(cmd *cobra.Command, g *globalOptions, source string, o sbomOptions)
 	if err != nil {
 		return fmt.Errorf("%s: %w", src.what, err)
 	}
+	return writeDocuments(cmd, o.output, toDir, results)
+}
 
+// check checks the flags of sbom, before the source is opened, and
+// returns the document formats and the selection of platform images.
+func (o *sbomOptions) check() ([]sbomgen.Format, oci.Selector, error) {
+	if err := checkScanEnv(sbomgen.Options{}); err != nil {
+		return nil, oci.Selector{}, err
+	}
+	formats, err := parseDocFormats(o.formats)
+	if err != nil {
+		return nil, oci.Selector{}, err
+	}
+	if err := checkPositive("--concurrency", o.concurrency); err != nil {
+		return nil, oci.Selector{}, err
+	}
+	sel := oci.Selector{Platform: o.platform, Digest: digest.Digest(o.digest), All: o.all}
+	if (o.platform != "") && (o.digest != "") || (o.platform != "" || o.digest != "") && o.all {
+		return nil, oci.Selector{}, usageError(fmt.Errorf("use one of --platform, --digest and --all-platforms"))
+	}
+	if o.digest != "" {
+		if err := sel.Digest.Validate(); err != nil {
+			return nil, oci.Selector{}, usageError(fmt.Errorf("--digest %q: %w", o.digest, err))
+		}
+	}
+	if err := checkPlatformFlag(o.platform); err != nil {
+		return nil, oci.Selector{}, err
+	}
+	return formats, sel, nil
+}
+
+// parseDocFormats parses --format values: any format sbomgen writes, each
+// once, in the order given; spdx-json when none is given. A bad one is a
+// usage error.
+func parseDocFormats(values []string) ([]sbomgen.Format, error) {
+	var formats []sbomgen.Format
+	for _, s := range values {
+		f, err := sbomgen.ParseFormat(s)
+		if err != nil {
+			return nil, usageError(err)
+		}
+		if !slices.Contains(formats, f) {
+			formats = append(formats, f)
+		}
+	}
+	if len(formats) == 0 {
+		formats = []sbomgen.Format{sbomgen.SPDXJSON}
+	}
+	return formats, nil
+}
+
+// pick returns the platform images of s that sel selects. A source of
+// several platforms and no selection flag is an error that says how to
+// select.
+func (s *scanSource) pick(ctx context.Context, sel oci.Selector) ([]oci.Image, error) {
+	images, err := oci.Walk(ctx, s.fetcher, s.roots...)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", s.what, err)
+	}
+	picked, err := oci.Select(images, sel)
+	if err != nil {
+		if sel == (oci.Selector{}) && errors.Is(err, oci.ErrAmbiguous) {
+			return nil, fmt.Errorf("%s: %w; name one with --platform or --digest, or scan them all with --all-platforms", s.what, err)
+		}
+		return nil, fmt.Errorf("%s: %w", s.what, err)
+	}
+	return picked, nil
+}
+
+// toDir reports whether the documents of the platforms and formats go to
+// files in the directory -o names: when there are several, or -o names a
+// directory (or ends in a path separator). Several documents without -o
+// are a usage error.
+func (o *sbomOptions) toDir(platforms, formats int) (bool, error) {
+	n := platforms * formats
+	if n > 1 && o.output == "" {
+		return false, usageError(fmt.Errorf("%d documents (%s, %s) need -o DIR", n, plural(platforms, "platform"), plural(formats, "format")))
+	}
+	return o.output != "" && (n > 1 || strings.HasSuffix(o.output, string(os.PathSeparator)) || isDir(o.output)), nil
+}
+
+// writeDocuments writes the documents of results: each to
+// output/<os>-<arch>[-<variant>]<ext> with toDir, else to the file output,
+// else to stdout; and a summary line per result to stderr.
+func writeDocuments(cmd *cobra.Command, output string, toDir bool, results []*sbomgen.Result) error {
 	stderr := cmd.ErrOrStderr()
 	names := outputNames(results)
 	for i, r := range results {
 		for _, d := range r.Documents {
 			switch {
 			case toDir:
-				if err := os.MkdirAll(o.output, 0o755); err != nil {
+				if err := os.MkdirAll(output, 0o755); err != nil {
 					return err
 				}
-				if err := os.WriteFile(filepath.Join(o.output, names[i]+d.Format.Ext()), d.Data, 0o644); err != nil {
+				if err := os.WriteFile(filepath.Join(output, names[i]+d.Format.Ext()), d.Data, 0o644); err != nil {
 					return err
 				}
-			case o.output != "":
-				if err := os.WriteFile(o.output, d.Data, 0o644); err != nil {
+			case output != "":
+				if err := os.WriteFile(output, d.Data, 0o644); err != nil {
 					return err
 				}
 			default:
