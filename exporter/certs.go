@@ -19,7 +19,9 @@ import (
 // the system's roots, and DIR/HOST[:PORT]/NAME.cert with NAME.key a client
 // certificate it is offered. A host without a directory uses the system's
 // roots alone. A host's files are read at its first request and kept for
-// the process: set CertsDirs before any.
+// the process: set CertsDirs before any. (Setting it to other directories
+// makes the next request of each host read them anew, which tests that
+// start servers on ports used before rely on.)
 var CertsDirs = []string{"/etc/docker/certs.d", "/etc/containers/certs.d"}
 
 // hostTransport sends each HTTPS request through a transport for its
@@ -29,7 +31,7 @@ type hostTransport struct {
 	base *http.Transport
 
 	mu     sync.Mutex
-	byHost map[string]hostTLS
+	byHost map[string]hostTLS // by CertsDirs and host
 }
 
 type hostTLS struct {
@@ -54,7 +56,8 @@ func (t *hostTransport) RoundTrip(req *http.Request) (*http.Response, error) {
 func (t *hostTransport) forHost(host string) (http.RoundTripper, error) {
 	t.mu.Lock()
 	defer t.mu.Unlock()
-	if h, ok := t.byHost[host]; ok {
+	key := strings.Join(CertsDirs, "\x00") + "\x00" + host
+	if h, ok := t.byHost[key]; ok {
 		return h.rt, h.err
 	}
 	var h hostTLS
@@ -72,7 +75,7 @@ func (t *hostTransport) forHost(host string) (http.RoundTripper, error) {
 	if t.byHost == nil {
 		t.byHost = map[string]hostTLS{}
 	}
-	t.byHost[host] = h
+	t.byHost[key] = h
 	return h.rt, h.err
 }
 
