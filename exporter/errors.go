@@ -57,6 +57,9 @@ type ResponseError struct {
 	// none: the transport did not retry because it did not fit in its
 	// time budget.
 	RetryAfter time.Duration
+	// authErr is the error parameter of a 401's bearer challenge
+	// (invalid_token, insufficient_scope), "" when none.
+	authErr string
 }
 
 func (e *ResponseError) Error() string {

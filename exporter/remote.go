@@ -52,6 +52,10 @@ type Remote struct {
 	// their time.
 	blobAttempts int
 	blobElapsed  time.Duration
+	// noMount holds the repositories the registry refused to mount
+	// from (the credentials cannot read them): their blobs are uploaded
+	// without asking again.
+	noMount sync.Map
 }
 
 var (
@@ -93,13 +97,18 @@ func NewRemote(ref registry.Reference, opts RemoteOptions) (*Remote, error) {
 	}
 	// oras-go builds its errors without the response headers: the
 	// Retry-After of its requests is noted on the way.
-	repo := &remote.Repository{Client: notingClient{c}, Reference: ref, PlainHTTP: opts.PlainHTTP}
-	return &Remote{ref: ref, client: c, plainHTTP: opts.PlainHTTP, repo: repo, blobAttempts: 3, blobElapsed: elapsed}, nil
+	// Affix's own requests go through it too, for the challenge of a
+	// refusal and the token cache's bookkeeping.
+	nc := notingClient{c}
+	repo := &remote.Repository{Client: nc, Reference: ref, PlainHTTP: opts.PlainHTTP}
+	return &Remote{ref: ref, client: nc, plainHTTP: opts.PlainHTTP, repo: repo, blobAttempts: 3, blobElapsed: elapsed}, nil
 }
 
 // NewClient returns an authenticating client that sends requests through
 // counter (when not nil) and retries as Retry does. cred resolves
-// credentials per registry host (nil means anonymous).
+// credentials per registry host (nil means anonymous). Its token cache
+// fetches one bearer token per scope, however many requests of a Remote
+// asked for it at once.
 func NewClient(cred auth.CredentialFunc, counter *Counter) *auth.Client {
 	var base http.RoundTripper = defaultTransport
 	if counter != nil {
@@ -107,7 +116,7 @@ func NewClient(cred auth.CredentialFunc, counter *Counter) *auth.Client {
 	}
 	c := &auth.Client{
 		Client:     &http.Client{Transport: &Retry{Base: base}},
-		Cache:      auth.NewCache(),
+		Cache:      newTokenCache(),
 		Credential: cred,
 	}
 	c.SetUserAgent("affix")
@@ -153,13 +162,32 @@ func (r *Remote) PushBlob(ctx context.Context, desc ocispec.Descriptor, open fun
 }
 
 // Mount mounts the blob from repository from; the registry falls back to
-// an upload in the same session when it cannot mount.
+// an upload in the same session when it cannot mount. A registry that
+// refuses the mount request itself (a token registry: the credentials
+// cannot read from, so the token lacks its pull scope and distribution
+// answers 401 to the whole request) gets a plain upload, as Docker does,
+// and no more mount requests from from.
 func (r *Remote) Mount(ctx context.Context, desc ocispec.Descriptor, from string, open func() (io.ReadCloser, error)) error {
 	m, ok := r.repo.Blobs().(registry.Mounter)
-	if !ok {
+	if _, refused := r.noMount.Load(from); !ok || refused {
 		return r.PushBlob(ctx, desc, open)
 	}
-	return r.retryBlob(ctx, desc, func(ctx context.Context) error { return m.Mount(ctx, desc, from, open) })
+	err := r.retryBlob(ctx, desc, func(ctx context.Context) error { return m.Mount(ctx, desc, from, open) })
+	if err != nil && mountRefused(err) && ctx.Err() == nil {
+		r.noMount.Store(from, true)
+		return r.PushBlob(ctx, desc, open)
+	}
+	return err
+}
+
+// mountRefused reports whether err is a refusal (401, 403) of a mount
+// request, not of an upload.
+func mountRefused(err error) bool {
+	var er *errcode.ErrorResponse
+	if !errors.As(err, &er) || er.Method != http.MethodPost || er.URL == nil || !er.URL.Query().Has("mount") {
+		return false
+	}
+	return er.StatusCode == http.StatusUnauthorized || er.StatusCode == http.StatusForbidden
 }
 
 // retryBlob runs push, and again from the start when its PUT failed in a
@@ -195,13 +223,16 @@ func (r *Remote) retryBlob(ctx context.Context, desc ocispec.Descriptor, push fu
 	return r.wrapNoted(note, fmt.Sprintf("uploading blob %s (%s)", desc.Digest, desc.MediaType), err)
 }
 
-// retryAfterNote holds the Retry-After of the last response to a request
-// of one Remote operation through oras-go, whose errors do not keep the
-// response headers.
+// retryAfterNote holds the Retry-After and the bearer challenge's error
+// of the last response to a request of one Remote operation through
+// oras-go, whose errors do not keep the response headers.
 type retryAfterNote struct {
 	mu   sync.Mutex
 	wait time.Duration
 	ok   bool
+	// authErr is the error parameter of the last response's bearer
+	// challenge (see challengeError).
+	authErr string
 }
 
 type retryAfterKey struct{}
@@ -220,20 +251,32 @@ func (n *retryAfterNote) get() (time.Duration, bool) {
 	return n.wait, n.ok
 }
 
-// notingClient is a remote.Client that records the Retry-After of each
-// response on the note in its request's context, if any.
+// authErrParam returns the error parameter of the last response's
+// bearer challenge, "" when none.
+func (n *retryAfterNote) authErrParam() string {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	return n.authErr
+}
+
+// notingClient is a remote.Client that records the Retry-After and the
+// bearer challenge of each response on the note in its request's context,
+// if any, and gives each request a fresh tokenAttempt for the token
+// cache.
 type notingClient struct{ remote.Client }
 
 func (c notingClient) Do(req *http.Request) (*http.Response, error) {
-	resp, err := c.Client.Do(req)
+	resp, err := c.Client.Do(req.WithContext(withTokenAttempt(req.Context())))
 	if n, ok := req.Context().Value(retryAfterKey{}).(*retryAfterNote); ok {
 		var wait time.Duration
 		var has bool
+		authErr := ""
 		if err == nil {
 			wait, has = retryAfter(resp)
+			authErr = challengeError(resp)
 		}
 		n.mu.Lock()
-		n.wait, n.ok = wait, has
+		n.wait, n.ok, n.authErr = wait, has, authErr
 		n.mu.Unlock()
 	}
 	return resp, err
@@ -242,7 +285,7 @@ func (c notingClient) Do(req *http.Request) (*http.Response, error) {
 // wrapNoted is wrap for the errors of oras-go requests: a 429 or 503 also
 // says how long the registry asked to wait, as ResponseError does.
 func (r *Remote) wrapNoted(n *retryAfterNote, what string, err error) error {
-	err = r.wrap(what, err)
+	err = scrub(r.explain(what, err, n.authErrParam()))
 	if s := status(err); s == http.StatusTooManyRequests || s == http.StatusServiceUnavailable {
 		if wait, ok := n.get(); ok && wait > 0 {
 			return fmt.Errorf("%w (%s)", err, retryAfterText(wait))
@@ -334,13 +377,27 @@ func scrub(err error) error {
 // oras-go and of responseError) to the package's sentinels, with a hint at
 // the usual cause when there is one.
 func (r *Remote) wrap(what string, err error) error {
-	return scrub(r.explain(what, err))
+	authErr := ""
+	var re *ResponseError
+	if errors.As(err, &re) {
+		authErr = re.authErr
+	}
+	return scrub(r.explain(what, err, authErr))
 }
 
-// explain is wrap before the URLs in the text lose their query.
-func (r *Remote) explain(what string, err error) error {
+// explain is wrap before the URLs in the text lose their query. authErr
+// is the error parameter of the registry's bearer challenge, if any.
+func (r *Remote) explain(what string, err error, authErr string) error {
 	if errors.Is(err, auth.ErrBasicCredentialNotFound) {
 		return fmt.Errorf("%s: %s: no credentials (docker login, or DOCKER_CONFIG): %w: %w", r.Name(), what, ErrUnauthorized, err)
+	}
+	// A failed token request is the token server's answer, whatever the
+	// registry request it was for.
+	if e, ok := r.explainToken(what, err); ok {
+		return e
+	}
+	if e, ok := r.explainChallenge(what, err, authErr); ok {
+		return e
 	}
 	switch status(err) {
 	case http.StatusUnauthorized:
@@ -387,7 +444,8 @@ func method(err error) string {
 
 // transportHint returns what to do about a connection-level error to
 // registry host, "" when there is nothing to say.
-func transportHint(err error, host string) string {
+func transportHint(err error, registryHost string) string {
+	host := registryHost
 	// A redirect (blob storage) may have led to another host: the
 	// certs.d directory is the one of the host the request went to.
 	var ue *url.Error
@@ -398,10 +456,21 @@ func transportHint(err error, host string) string {
 	}
 	var ua x509.UnknownAuthorityError
 	if errors.As(err, &ua) {
-		return fmt.Sprintf("trust the registry's CA: put it in /etc/docker/certs.d/%s/ca.crt, or name it with SSL_CERT_FILE", host)
+		whose := "the registry's CA"
+		if host != registryHost {
+			whose = "the CA of " + host
+		}
+		return fmt.Sprintf("trust %s: put it in /etc/docker/certs.d/%s/ca.crt, or name it with SSL_CERT_FILE", whose, host)
 	}
 	// A server's TLS alert reaches the client only as text.
-	if msg := err.Error(); strings.Contains(msg, "tls: certificate required") || strings.Contains(msg, "tls: bad certificate") {
+	if msg := err.Error(); strings.Contains(msg, "tls: certificate required") || strings.Contains(msg, "tls: bad certificate") ||
+		strings.Contains(msg, "tls: expired certificate") || strings.Contains(msg, "tls: unknown certificate authority") {
+		// Go sends no certificate that the server's list of accepted
+		// CAs rules out: "required" then means the one there is not
+		// one the registry takes.
+		if files := clientCertFiles(host); len(files) > 0 {
+			return fmt.Sprintf("%s did not accept the client certificate %s: it takes certificates of another CA, or this one expired; put one it accepts there instead, as NAME.cert with NAME.key", host, strings.Join(files, ", "))
+		}
 		return fmt.Sprintf("the registry asks for a client certificate: put it and its key as NAME.cert and NAME.key in /etc/docker/certs.d/%s/", host)
 	}
 	// oras-go refuses to send credentials to a token server (the bearer
@@ -681,7 +750,7 @@ func responseError(resp *http.Response) error {
 		m = resp.Request.Method
 	}
 	ra, _ := retryAfter(resp)
-	return &ResponseError{Method: m, URL: u, StatusCode: resp.StatusCode, Detail: strings.TrimSpace(string(b)), RetryAfter: ra}
+	return &ResponseError{Method: m, URL: u, StatusCode: resp.StatusCode, Detail: strings.TrimSpace(string(b)), RetryAfter: ra, authErr: challengeError(resp)}
 }
 
 func drain(resp *http.Response) {
