@@ -67,6 +67,9 @@ type buildRun struct {
 	tarOut io.Writer
 }
 
+// build builds the image of plan p, generates its SBOMs, publishes both
+// to every sink (the -t repositories with --push, the --output layout)
+// and reports what it built.
 func build(cmd *cobra.Command, g *globalOptions, o buildOptions, p *buildPlan) (err error) {
 	ctx := cmd.Context()
 	stdout, stderr, warn := cmd.OutOrStdout(), cmd.ErrOrStderr(), warnf(cmd)
@@ -76,24 +79,11 @@ func build(cmd *cobra.Command, g *globalOptions, o buildOptions, p *buildPlan) (
 	// The layout directory: the --output directory itself, else a
 	// temporary one removed at exit.
 	dir, layoutDone := p.layoutDir(), false
-	for _, w := range p.frontend.Warnings() {
-		warn("%s", w)
-	}
-	prog, err := frontend.StartProgress(ctx, p.progress, stderr)
+	prog, res, err := startBuild(ctx, p, stderr, warn)
 	if err != nil {
-		return usageError(err)
+		return err
 	}
 	defer prog.Close()
-	if len(p.formats) > 0 {
-		// The SBOM engine's one-time setup overlaps the build rather than
-		// following it.
-		sbomgen.Warm()
-	}
-	res, err := p.frontend.Build(ctx, prog)
-	if err != nil {
-		prog.Close()
-		return buildError(err)
-	}
 	if dir == "" {
 		defer os.RemoveAll(res.Layout)
 	} else {
@@ -111,33 +101,13 @@ func build(cmd *cobra.Command, g *globalOptions, o buildOptions, p *buildPlan) (
 		return err
 	}
 	defer l.Close()
-	images, err := oci.Walk(ctx, l, res.Index)
+	_, platforms, err := layoutPlatforms(ctx, l, res.Index)
 	if err != nil {
-		return fmt.Errorf("%s: %w", l.Source(), err)
-	}
-	platforms, err := oci.Select(images, oci.Selector{All: true})
-	if err != nil {
-		return fmt.Errorf("%s: %w", l.Source(), err)
+		return err
 	}
 	r := &buildRun{plan: p, layout: l, res: res, counter: &exporter.Counter{}, attached: &referrerLog{}, prog: prog, platforms: platforms, tarOut: cmd.OutOrStdout()}
-	if len(p.formats) > 0 {
-		r.sbomName = sbomgen.DefaultName
-		if len(p.tags) > 0 {
-			r.sbomName = p.tags[0]
-		}
-		r.gen, err = sbomgen.New(sbomgen.Options{
-			Formats: docFormats(p.formats),
-			Name:    r.sbomName,
-			Created: res.SourceDateEpoch,
-			// The frontend resolved the epoch (environment, build
-			// argument, or BuildKit's for SOURCE_DATE_EPOCH=context).
-			CreatedFromImage: true,
-			NoCache:          o.noSBOMCache,
-			Logf:             debugf(g, stderr),
-		})
-		if err != nil {
-			return err
-		}
+	if err := r.newGenerator(g, o, stderr); err != nil {
+		return err
 	}
 	err = r.openSinks(ctx, g, o, stderr)
 	defer func() {
@@ -157,13 +127,69 @@ func build(cmd *cobra.Command, g *globalOptions, o buildOptions, p *buildPlan) (
 	if err := prog.Close(); err != nil && !errors.Is(err, context.Canceled) {
 		warn("progress display: %v", err)
 	}
+	return r.report(stdout, warn, o)
+}
+
+// startBuild prints the plan's warnings, starts the progress display on
+// stderr and builds the image into a layout. The caller closes the
+// display; a failed build closes it before returning its error.
+func startBuild(ctx context.Context, p *buildPlan, stderr io.Writer, warn func(format string, args ...any)) (*frontend.Progress, *frontend.Result, error) {
+	for _, w := range p.frontend.Warnings() {
+		warn("%s", w)
+	}
+	prog, err := frontend.StartProgress(ctx, p.progress, stderr)
+	if err != nil {
+		return nil, nil, usageError(err)
+	}
+	if len(p.formats) > 0 {
+		// The SBOM engine's one-time setup overlaps the build rather than
+		// following it.
+		sbomgen.Warm()
+	}
+	res, err := p.frontend.Build(ctx, prog)
+	if err != nil {
+		prog.Close()
+		return nil, nil, buildError(err)
+	}
+	return prog, res, nil
+}
+
+// newGenerator sets up the SBOM generator when the build makes SBOMs: the
+// documents name the first -t tag (else sbomgen's default name) and take
+// the build's SOURCE_DATE_EPOCH.
+func (r *buildRun) newGenerator(g *globalOptions, o buildOptions, stderr io.Writer) error {
+	if len(r.plan.formats) == 0 {
+		return nil
+	}
+	r.sbomName = sbomgen.DefaultName
+	if len(r.plan.tags) > 0 {
+		r.sbomName = r.plan.tags[0]
+	}
+	var err error
+	r.gen, err = sbomgen.New(sbomgen.Options{
+		Formats: docFormats(r.plan.formats),
+		Name:    r.sbomName,
+		Created: r.res.SourceDateEpoch,
+		// The frontend resolved the epoch (environment, build
+		// argument, or BuildKit's for SOURCE_DATE_EPOCH=context).
+		CreatedFromImage: true,
+		NoCache:          o.noSBOMCache,
+		Logf:             debugf(g, stderr),
+	})
+	return err
+}
+
+// report prints what the build made on stdout (the index digest alone
+// with quiet progress), warns when it was exported nowhere, and writes
+// --iidfile and --metadata-file.
+func (r *buildRun) report(stdout io.Writer, warn func(format string, args ...any), o buildOptions) error {
 	meta := r.metadata()
-	if p.progress == frontend.ProgressQuiet {
+	if r.plan.progress == frontend.ProgressQuiet {
 		fmt.Fprintln(stdout, meta.ContainerImageDigest)
 	} else {
 		printBuild(stdout, meta, r)
 	}
-	if !p.push && p.output == nil {
+	if !r.plan.push && r.plan.output == nil {
 		warn("no output specified: the image and its SBOMs were built but not exported; use --push -t NAME:TAG or --output type=oci,dest=PATH")
 	}
 	if o.iidFile != "" {

@@ -60,3 +60,17 @@ func layoutRoot(ctx context.Context, l *oci.Layout, verb string, warn func(forma
 	src.Tag, src.Digest = "TAG", ""
 	return ocispec.Descriptor{}, nil, fmt.Errorf("%s: index.json lists %d images (%s); name the one to %s: %s or @DIGEST", l.Source(), len(images), strings.Join(names, ", "), verb, src)
 }
+
+// layoutPlatforms returns the manifests of the image root in l (oci.Walk)
+// and its platform images (oci.Select, every platform); errors name l.
+func layoutPlatforms(ctx context.Context, l *oci.Layout, root ocispec.Descriptor) (images, platforms []oci.Image, err error) {
+	images, err = oci.Walk(ctx, l, root)
+	if err != nil {
+		return nil, nil, fmt.Errorf("%s: %w", l.Source(), err)
+	}
+	platforms, err = oci.Select(images, oci.Selector{All: true})
+	if err != nil {
+		return nil, nil, fmt.Errorf("%s: %w", l.Source(), err)
+	}
+	return images, platforms, nil
+}

@@ -252,13 +252,9 @@ func readPushSource(ctx context.Context, l *oci.Layout) (*pushSource, error) {
 	if err != nil {
 		return nil, err
 	}
-	images, err := oci.Walk(ctx, l, root)
+	images, platforms, err := layoutPlatforms(ctx, l, root)
 	if err != nil {
-		return nil, fmt.Errorf("%s: %w", l.Source(), err)
-	}
-	platforms, err := oci.Select(images, oci.Selector{All: true})
-	if err != nil {
-		return nil, fmt.Errorf("%s: %w", l.Source(), err)
+		return nil, err
 	}
 	return &pushSource{root: root, layoutRefs: layoutRefs, images: images, platforms: platforms}, nil
 }
