@@ -332,7 +332,8 @@ func (l *Layout) Fetch(_ context.Context, desc ocispec.Descriptor) (io.ReadClose
 	}
 	if desc.Size <= MaxManifestSize {
 		defer f.Close()
-		b, err := io.ReadAll(VerifyReader(f, desc))
+		// The file has the size desc declares: one buffer of that size.
+		b, err := readSized(VerifyReader(f, desc), desc.Size, desc.Size)
 		if err != nil {
 			return nil, fmt.Errorf("%s: %w", l.src, err)
 		}
