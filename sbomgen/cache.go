@@ -216,7 +216,18 @@ func readOwned(p string) ([]byte, error) {
 	if err := checkCacheOwner(p, fi); err != nil {
 		return nil, err
 	}
-	return io.ReadAll(f)
+	// One buffer of the file's size (io.ReadAll's growth cost twice a
+	// document of tens of MB more); an entry that changes size while it
+	// is read (rewritten in place, which put never does) is no entry.
+	b := make([]byte, fi.Size())
+	if _, err := io.ReadFull(f, b); err != nil {
+		return nil, fmt.Errorf("sbom cache: %s: %w", p, err)
+	}
+	var probe [1]byte
+	if n, _ := f.Read(probe[:]); n > 0 {
+		return nil, fmt.Errorf("sbom cache: %s grew while read", p)
+	}
+	return b, nil
 }
 
 // getAll returns the documents for keys (one per format), or false unless

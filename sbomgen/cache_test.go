@@ -1,10 +1,12 @@
 package sbomgen
 
 import (
+	"bytes"
 	"errors"
 	"io/fs"
 	"os"
 	"path/filepath"
+	"runtime"
 	"strings"
 	"testing"
 )
@@ -120,4 +122,52 @@ func TestSbomCacheDir(t *testing.T) {
 			t.Fatal(err)
 		}
 	})
+}
+
+// cachedDoc stores a document of size bytes in a new cache and returns
+// the cache and its key.
+func cachedDoc(t testing.TB, size int) (*cache, string, []byte) {
+	t.Helper()
+	c := &cache{dir: filepath.Join(t.TempDir(), "sbom")}
+	key := "ab" + string(bytes.Repeat([]byte{'0'}, 62))
+	entry := []byte(`{"SPDXID":"SPDXRef-File-x","fileName":"/usr/share/doc/f.txt"},`)
+	doc := bytes.Repeat(entry, size/len(entry)+1)[:size]
+	if err := c.put(key, SPDXJSON, doc, scanMeta{Packages: map[string]int{"deb": 3000}}); err != nil {
+		t.Fatal(err)
+	}
+	return c, key, doc
+}
+
+// TestCacheGetAllocation checks that a cache hit reads a document into
+// one buffer of the entry's size: a hit on an image of many files (an
+// SPDX document of tens of MB) held several times that while io.ReadAll
+// grew its buffer.
+func TestCacheGetAllocation(t *testing.T) {
+	const size = 8 << 20
+	c, key, doc := cachedDoc(t, size)
+	c.get(key, SPDXJSON) // one-time allocations out of the way
+	var before, after runtime.MemStats
+	runtime.ReadMemStats(&before)
+	got, _, ok := c.get(key, SPDXJSON)
+	runtime.ReadMemStats(&after)
+	if !ok || !bytes.Equal(got, doc) {
+		t.Fatalf("cache get: ok %v, %d bytes; want the %d stored", ok, len(got), len(doc))
+	}
+	if n, max := after.TotalAlloc-before.TotalAlloc, uint64(size+size/5); n > max {
+		t.Errorf("a cache hit on a %d-byte document allocated %d bytes, want at most %d", size, n, max)
+	}
+}
+
+// BenchmarkCacheGet reads a cached 32 MB document (what an image of 50000
+// files owned by packages gives in SPDX; see docs/benchmarks.md, "Large
+// images").
+func BenchmarkCacheGet(b *testing.B) {
+	c, key, _ := cachedDoc(b, 32<<20)
+	b.SetBytes(32 << 20)
+	b.ReportAllocs()
+	for b.Loop() {
+		if _, _, ok := c.get(key, SPDXJSON); !ok {
+			b.Fatal("cache miss")
+		}
+	}
 }
