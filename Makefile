@@ -111,6 +111,14 @@ demo: deps tools build
 bench: deps tools $(BIN)/oras build
 	hack/bench.sh
 
+# bench-large measures affix on a generated large image (two platforms of
+# 1 GiB of big files, 50000 small files, 3000 dpkg packages, 10000
+# whiteouts): about 5 minutes and 8 GiB in $TMPDIR. See hack/bench-large.sh
+# and docs/benchmarks.md, "Large images".
+.PHONY: bench-large
+bench-large: build $(BIN)/registry
+	hack/bench-large.sh
+
 # fuzz runs every Go fuzz target (func FuzzXxx in a _test.go file) for
 # FUZZTIME each, one target at a time: go test -fuzz takes one target per
 # run, and targets sharing the CPU find less. A failing input is written
