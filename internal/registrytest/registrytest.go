@@ -17,19 +17,15 @@ import (
 	"errors"
 	"fmt"
 	"net"
-	"net/http"
 	"net/http/httptest"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
-	"syscall"
 	"testing"
-	"time"
 
 	"github.com/olareg/olareg"
 	"github.com/olareg/olareg/config"
-	"golang.org/x/crypto/bcrypt"
 )
 
 // Kind is a kind of registry.
@@ -119,18 +115,8 @@ func Launch(ctx context.Context, k Kind, opts Options) (*Registry, error) {
 			return nil, fmt.Errorf("%s: auth is not supported", k)
 		}
 		return launchOlareg(k == OlaregAPI), nil
-	case Distribution:
-		bin, err := dockerRegistryBinary()
-		if err != nil {
-			return nil, err
-		}
-		return launchDistribution(ctx, k, bin, opts)
-	case DistributionV3:
-		bin, err := distributionV3Binary()
-		if err != nil {
-			return nil, err
-		}
-		return launchDistribution(ctx, k, bin, opts)
+	case Distribution, DistributionV3:
+		return launchDistribution(ctx, k, opts)
 	}
 	return nil, fmt.Errorf("unknown registry kind %q", k)
 }
@@ -140,7 +126,15 @@ func Launch(ctx context.Context, k Kind, opts Options) (*Registry, error) {
 // AFFIX_INTEGRATION=1 (distribution v3 always skips: it is optional).
 func Start(t testing.TB, k Kind, opts Options) *Registry {
 	t.Helper()
-	r, err := Launch(context.Background(), k, opts)
+	return startForTest(t, k, func() (*Registry, error) { return Launch(context.Background(), k, opts) })
+}
+
+// startForTest launches a registry of kind k for t and stops it when t
+// ends; a missing server binary skips t, or fails it when
+// AFFIX_INTEGRATION=1 (distribution v3 always skips: it is optional).
+func startForTest[R interface{ Close() error }](t testing.TB, k Kind, launch func() (R, error)) R {
+	t.Helper()
+	r, err := launch()
 	if errors.Is(err, ErrUnavailable) {
 		if os.Getenv("AFFIX_INTEGRATION") == "1" && k != DistributionV3 {
 			t.Fatalf("%s: %v (AFFIX_INTEGRATION=1: prerequisites are required)", k, err)
@@ -227,118 +221,20 @@ func FreePort() (int, error) {
 	return l.Addr().(*net.TCPAddr).Port, nil
 }
 
-func launchDistribution(ctx context.Context, k Kind, bin string, opts Options) (*Registry, error) {
-	dir, err := os.MkdirTemp("", "affix-registry-")
-	if err != nil {
-		return nil, err
-	}
-	var lastErr error
-	for try := 0; try < 3; try++ {
-		r, err := startDistribution(ctx, k, bin, dir, opts)
-		if err == nil {
-			return r, nil
-		}
-		lastErr = err
-	}
-	os.RemoveAll(dir)
-	return nil, lastErr
-}
-
-func startDistribution(ctx context.Context, k Kind, bin, dir string, opts Options) (*Registry, error) {
-	port, err := FreePort()
-	if err != nil {
-		return nil, err
-	}
-	host := fmt.Sprintf("127.0.0.1:%d", port)
-	authCfg := ""
+// launchDistribution starts the plain HTTP registry of Launch: a secure
+// one without TLS, with htpasswd auth when opts asks for it.
+func launchDistribution(ctx context.Context, k Kind, opts Options) (*Registry, error) {
+	var so SecureOptions
 	if opts.Auth {
-		hash, err := bcrypt.GenerateFromPassword([]byte(opts.Password), bcrypt.MinCost)
-		if err != nil {
-			return nil, err
-		}
-		if err := os.WriteFile(filepath.Join(dir, "htpasswd"), []byte(opts.Username+":"+string(hash)+"\n"), 0o600); err != nil {
-			return nil, err
-		}
-		authCfg = fmt.Sprintf("auth:\n  htpasswd:\n    realm: affix-test\n    path: %s\n", filepath.Join(dir, "htpasswd"))
+		so.Users = map[string]string{opts.Username: opts.Password}
 	}
-	cfg := fmt.Sprintf(`version: 0.1
-log:
-  level: error
-  accesslog:
-    disabled: true
-storage:
-  filesystem:
-    rootdirectory: %s
-  delete:
-    enabled: true
-  maintenance:
-    uploadpurging:
-      enabled: false
-http:
-  addr: %s
-  secret: affix-test-secret
-%s`, filepath.Join(dir, "data"), host, authCfg)
-	cfgPath := filepath.Join(dir, "config.yml")
-	if err := os.WriteFile(cfgPath, []byte(cfg), 0o600); err != nil {
-		return nil, err
-	}
-	logf, err := os.Create(filepath.Join(dir, "registry.log"))
+	s, err := LaunchSecure(ctx, k, so)
 	if err != nil {
 		return nil, err
 	}
-	cmd := exec.Command(bin, "serve", cfgPath)
-	cmd.Stdout, cmd.Stderr = logf, logf
-	cmd.Env = append(os.Environ(), "OTEL_TRACES_EXPORTER=none", "OTEL_METRICS_EXPORTER=none", "OTEL_LOGS_EXPORTER=none", "OTEL_SDK_DISABLED=true")
-	if err := cmd.Start(); err != nil {
-		logf.Close()
-		return nil, fmt.Errorf("starting %s: %w", bin, err)
-	}
-	exited := make(chan error, 1)
-	go func() { exited <- cmd.Wait() }()
-	stop := func() error {
-		cmd.Process.Signal(syscall.SIGTERM)
-		select {
-		case <-exited:
-		case <-time.After(5 * time.Second):
-			cmd.Process.Kill()
-			<-exited
-		}
-		logf.Close()
-		return nil
-	}
-	deadline := time.Now().Add(15 * time.Second)
-	for {
-		select {
-		case err := <-exited:
-			logf.Close()
-			b, _ := os.ReadFile(filepath.Join(dir, "registry.log"))
-			return nil, fmt.Errorf("%s exited: %v: %s", bin, err, b)
-		case <-ctx.Done():
-			stop()
-			return nil, ctx.Err()
-		default:
-		}
-		resp, err := http.Get("http://" + host + "/v2/")
-		if err == nil {
-			resp.Body.Close()
-			if resp.StatusCode == http.StatusOK || resp.StatusCode == http.StatusUnauthorized {
-				break
-			}
-		}
-		if time.Now().After(deadline) {
-			stop()
-			return nil, fmt.Errorf("%s did not answer on %s", bin, host)
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
-	r := &Registry{Kind: k, Host: host, Dir: dir}
+	r := s.Registry
 	if opts.Auth {
 		r.Username, r.Password = opts.Username, opts.Password
-	}
-	r.close = func() error {
-		err := stop()
-		os.RemoveAll(dir)
-		return err
 	}
 	return r, nil
 }

@@ -53,18 +53,7 @@ func (r *SecureRegistry) URL() string { return r.Scheme + "://" + r.Host }
 // Start does.
 func StartSecure(t testing.TB, k Kind, opts SecureOptions) *SecureRegistry {
 	t.Helper()
-	r, err := LaunchSecure(context.Background(), k, opts)
-	if errors.Is(err, ErrUnavailable) {
-		if os.Getenv("AFFIX_INTEGRATION") == "1" && k != DistributionV3 {
-			t.Fatalf("%s: %v (AFFIX_INTEGRATION=1: prerequisites are required)", k, err)
-		}
-		t.Skipf("%s: %v", k, err)
-	}
-	if err != nil {
-		t.Fatalf("starting %s: %v", k, err)
-	}
-	t.Cleanup(func() { r.Close() })
-	return r
+	return startForTest(t, k, func() (*SecureRegistry, error) { return LaunchSecure(context.Background(), k, opts) })
 }
 
 // LaunchSecure starts a distribution registry (k is Distribution or
@@ -112,7 +101,7 @@ func startSecure(ctx context.Context, k Kind, bin, dir string, opts SecureOption
 	var b strings.Builder
 	fmt.Fprintf(&b, `version: 0.1
 log:
-  level: info
+  level: error
   accesslog:
     disabled: true
 storage:
