@@ -2,7 +2,10 @@
 // in-process with the referrers API on and off, Debian's docker-registry
 // (distribution 2.8, no referrers API, optionally with htpasswd basic auth)
 // and distribution v3 as real servers on free loopback ports with their
-// own temporary storage, and a fault-injecting reverse proxy.
+// own temporary storage, and a fault-injecting reverse proxy. LaunchSecure
+// and StartSecure run the distribution kinds over TLS (a test CA, NewCA),
+// with client certificates, htpasswd users or a test token server
+// (NewTokenServer).
 //
 // Servers are started by Launch (which returns a Registry to Close) or, in
 // tests, by Start, which stops them when the test ends and skips when a
