@@ -69,6 +69,7 @@ func benchCmd(ctx context.Context, args []string) error {
 	kind := fl.String("registry", "", "registry kind: distribution-v3 (bin/registry, the default when built), distribution, olareg-api, olareg-noapi")
 	only := fl.String("cases", "", "comma-separated cases to run (default: all): "+caseNames())
 	runs := fl.Int("runs", 1, "runs of each case (the best wall time is kept)")
+	showLog := fl.Bool("log", false, "print each case's registry requests to stderr")
 	spec := specFlags(fl)
 	fl.Parse(args)
 	s, err := spec()
@@ -164,7 +165,11 @@ func benchCmd(ctx context.Context, args []string) error {
 			}
 			before := len(proxy.Log())
 			res := measure(ctx, affixPath, args, env, scratch)
-			res.requests = countRequests(proxy.Log()[before:])
+			reqs := proxy.Log()[before:]
+			res.requests = countRequests(reqs)
+			if *showLog {
+				fmt.Fprintf(os.Stderr, "%s: %s\n", c.name, strings.Join(reqs, "\n\t"))
+			}
 			if res.err != nil {
 				return fmt.Errorf("%s: affix %s: %w", c.name, strings.Join(args, " "), res.err)
 			}
