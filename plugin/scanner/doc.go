@@ -18,6 +18,11 @@
 // subject (the platform image manifest) and stores it in the image's
 // attestation manifest.
 //
-// The attribute of attest:sbom other than the generator reach the scanner
+// The attributes of attest:sbom other than the generator reach the scanner
 // as BUILDKIT_SCAN_<KEY>=<VALUE>; the keys it accepts are listed at Params.
+//
+// Run refuses (ErrUnscannable) a target on a mount that syft's directory
+// scan skips, such as a tmpfs under /run where BuildKit mounts the root
+// filesystems when buildkitd keeps its state on a tmpfs: the SBOM would
+// list no package.
 package scanner

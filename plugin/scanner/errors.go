@@ -16,4 +16,7 @@ var (
 	ErrUnsupportedParam = errors.New("unsupported scanner parameter")
 	// ErrInvalidParam means a parameter's value is malformed.
 	ErrInvalidParam = errors.New("invalid scanner parameter value")
+	// ErrUnscannable means a target cannot be scanned faithfully where it
+	// is: its SBOM would leave out what it holds.
+	ErrUnscannable = errors.New("root filesystem cannot be scanned here")
 )

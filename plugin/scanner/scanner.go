@@ -12,6 +12,8 @@ import (
 	"strings"
 	"time"
 
+	"github.com/moby/sys/mountinfo"
+
 	"github.com/affix-oci/affix/internal/epoch"
 	"github.com/affix-oci/affix/internal/oci"
 	"github.com/affix-oci/affix/sbomgen"
@@ -233,6 +235,10 @@ type Options struct {
 	// TempDir is where the engine keeps temporary files; empty means
 	// os.TempDir() (BuildKit mounts a tmpfs on /tmp).
 	TempDir string
+
+	// mounts lists the mounts of the process; nil means
+	// mountinfo.GetMounts. Tests set it.
+	mounts func() ([]*mountinfo.Info, error)
 }
 
 // Output is what was written for one target.
@@ -247,8 +253,24 @@ type Output struct {
 
 // Run scans every target of cfg, one after the other, and writes each
 // one's statement. A failed target fails the run; files already written
-// stay (BuildKit discards the destination of a failed run).
+// stay (BuildKit discards the destination of a failed run). Before it
+// scans anything, it refuses (ErrUnscannable) a target whose directory is
+// on a mount syft's directory scan skips (see checkScannable).
 func Run(ctx context.Context, cfg Config, opts Options) ([]Output, error) {
+	getMounts := opts.mounts
+	if getMounts == nil {
+		getMounts = func() ([]*mountinfo.Info, error) { return mountinfo.GetMounts(nil) }
+	}
+	// Without a mount table (no /proc), syft skips nothing either.
+	if mounts, err := getMounts(); err == nil {
+		var errs []error
+		for _, t := range cfg.Targets {
+			errs = append(errs, checkScannable(t.Name, t.Path, mounts))
+		}
+		if err := errors.Join(errs...); err != nil {
+			return nil, err
+		}
+	}
 	var out []Output
 	for _, t := range cfg.Targets {
 		name := t.Name
