@@ -19,4 +19,6 @@ var (
 	// ErrUnscannable means a target cannot be scanned faithfully where it
 	// is: its SBOM would leave out what it holds.
 	ErrUnscannable = errors.New("root filesystem cannot be scanned here")
+	// ErrTooLarge means a statement is larger than BuildKit reads.
+	ErrTooLarge = errors.New("statement too large for BuildKit")
 )

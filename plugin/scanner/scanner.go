@@ -46,6 +46,10 @@ const (
 	// Ext is the file name extension of each statement:
 	// DESTINATION/<target name>.spdx.json.
 	Ext = ".spdx.json"
+	// MaxStatementSize is the largest statement file BuildKit reads
+	// (maxAttestationBytes in its exporter/attestation, 80 MiB); it fails
+	// the build on a larger one.
+	MaxStatementSize = 80 << 20
 )
 
 // Parameter keys: the KEY of BUILDKIT_SCAN_<KEY>, as given in
@@ -228,6 +232,9 @@ func (cfg *Config) parseParams(env map[string]string) error {
 	return errors.Join(errs...)
 }
 
+// maxStatementSize is MaxStatementSize; tests lower it.
+var maxStatementSize = MaxStatementSize
+
 // Options configure Run. The zero value is usable.
 type Options struct {
 	// Logf, if set, receives one line per target scanned.
@@ -299,6 +306,9 @@ func Run(ctx context.Context, cfg Config, opts Options) ([]Output, error) {
 		b, err := Statement(doc.Data)
 		if err != nil {
 			return out, fmt.Errorf("target %s: %w", t.Name, err)
+		}
+		if len(b) > maxStatementSize {
+			return out, fmt.Errorf("target %s: statement of %d bytes (%s), BuildKit reads at most %d: %w", t.Name, len(b), res.PackageSummary(), maxStatementSize, ErrTooLarge)
 		}
 		file := filepath.Join(cfg.Destination, t.Name+Ext)
 		if err := os.WriteFile(file, b, 0o644); err != nil {
