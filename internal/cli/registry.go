@@ -3,9 +3,11 @@ package cli
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -122,6 +124,10 @@ func (o *registryOptions) connect(g *globalOptions, ref registry.Reference, coun
 func namedCredentials(cred auth.CredentialFunc) auth.CredentialFunc {
 	return func(ctx context.Context, hostport string) (auth.Credential, error) {
 		c, err := cred(ctx, hostport)
+		var missing *exec.Error
+		if errors.As(err, &missing) && errors.Is(err, exec.ErrNotFound) {
+			return c, fmt.Errorf("reading the credentials for %s: %s names the credential helper %s, which is not installed: install it, or remove credsStore/credHelpers naming it: %w", hostport, dockerConfigFile(), missing.Name, err)
+		}
 		if err != nil {
 			return c, fmt.Errorf("reading the credentials for %s (%s and the credential helpers it names): %w", hostport, dockerConfigFile(), err)
 		}

@@ -67,7 +67,8 @@ func TestNameFlagChecked(t *testing.T) {
 }
 
 // TestCredentialErrorsNamed: credentials that cannot be read (an auth
-// field that does not decode) fail naming the host and the config file.
+// field that does not decode, a credential helper that fails or is not
+// installed) fail naming the host and the config file.
 func TestCredentialErrorsNamed(t *testing.T) {
 	cliEnv(t)
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
@@ -76,12 +77,37 @@ func TestCredentialErrorsNamed(t *testing.T) {
 	}))
 	t.Cleanup(srv.Close)
 	host := strings.TrimPrefix(srv.URL, "http://")
-	config := filepath.Join(os.Getenv("DOCKER_CONFIG"), "config.json")
-	if err := os.WriteFile(config, []byte(`{"auths":{"`+host+`":{"auth":"!!!"}}}`), 0o600); err != nil {
+	bin := t.TempDir()
+	failing := "#!/bin/sh\necho 'helper store locked' >&2\nexit 1\n"
+	if err := os.WriteFile(filepath.Join(bin, "docker-credential-affixfails"), []byte(failing), 0o755); err != nil {
 		t.Fatal(err)
 	}
-	_, errs, code := affix(t, "ls", "--insecure-registry", host, host+"/app:v1")
-	if want := "reading the credentials for " + host + " (" + config; code != 1 || !strings.Contains(errs, want) {
-		t.Errorf("exit %d, want 1 and %q in:\n%s", code, want, errs)
+	t.Setenv("PATH", bin+string(os.PathListSeparator)+os.Getenv("PATH"))
+	config := filepath.Join(os.Getenv("DOCKER_CONFIG"), "config.json")
+	for _, tt := range []struct {
+		name, config string
+		want         []string
+	}{
+		{"auth that does not decode", `{"auths":{"` + host + `":{"auth":"!!!"}}}`,
+			[]string{"reading the credentials for " + host + " (" + config}},
+		{"helper that fails", `{"credHelpers":{"` + host + `":"affixfails"}}`,
+			[]string{"reading the credentials for " + host + " (" + config, "exit status 1"}},
+		{"helper not installed", `{"credsStore":"affixmissing"}`,
+			[]string{"reading the credentials for " + host + ": " + config + " names the credential helper docker-credential-affixmissing, which is not installed: install it, or remove credsStore/credHelpers naming it"}},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			if err := os.WriteFile(config, []byte(tt.config), 0o600); err != nil {
+				t.Fatal(err)
+			}
+			_, errs, code := affix(t, "ls", "--insecure-registry", host, host+"/app:v1")
+			if code != 1 {
+				t.Errorf("exit %d, want 1:\n%s", code, errs)
+			}
+			for _, want := range tt.want {
+				if !strings.Contains(errs, want) {
+					t.Errorf("want %q in:\n%s", want, errs)
+				}
+			}
+		})
 	}
 }
