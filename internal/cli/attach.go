@@ -3,7 +3,6 @@ package cli
 import (
 	"cmp"
 	"fmt"
-	"maps"
 	"os"
 	"path/filepath"
 	"strings"
@@ -31,6 +30,8 @@ type attachOptions struct {
 	noCache      bool
 }
 
+// newAttachCmd returns the attach command: SBOMs of an image already
+// published, or FILEs as one artifact, attached as referrers.
 func newAttachCmd(g *globalOptions) *cobra.Command {
 	var o attachOptions
 	cmd := &cobra.Command{
@@ -268,7 +269,7 @@ func parseAnnotations(kvs []string) (map[string]string, error) {
 		}
 		out[k] = v
 	}
-	return maps.Clone(out), nil
+	return out, nil
 }
 
 // creationTime is SOURCE_DATE_EPOCH when set (not empty), parsed by

@@ -70,6 +70,8 @@ type buildOptions struct {
 	maxConcurrency int
 }
 
+// newBuildCmd returns the build command: buildx's flags, BuildKit builds,
+// one SBOM per platform image, one push.
 func newBuildCmd(g *globalOptions) *cobra.Command {
 	var o buildOptions
 	cmd := &cobra.Command{
@@ -752,6 +754,8 @@ func buildError(err error) error {
 	return err
 }
 
+// runBuild checks the build's options, builds CONTEXT and publishes what
+// the outputs name.
 func runBuild(cmd *cobra.Command, g *globalOptions, contextDir string, o buildOptions) error {
 	p, err := o.plan()
 	if err != nil {

@@ -105,6 +105,8 @@ func plural(n int, noun string) string {
 	return fmt.Sprintf("%d %ss", n, noun)
 }
 
+// printBuild prints the summary of a build on w: the index, each platform
+// with its SBOM referrers, the tags pushed.
 func printBuild(w io.Writer, m *buildMetadata, r *buildRun) {
 	fmt.Fprintf(w, "built %s (%s)\n", m.ContainerImageDigest, plural(len(m.Platforms), "platform"))
 	for i, p := range m.Platforms {

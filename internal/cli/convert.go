@@ -33,6 +33,8 @@ type convertOptions struct {
 	metadataFile      string
 }
 
+// newConvertCmd returns the convert command: BuildKit's in-index SBOM
+// attestations republished as referrers.
 func newConvertCmd(g *globalOptions) *cobra.Command {
 	var o convertOptions
 	cmd := &cobra.Command{
@@ -346,6 +348,7 @@ func printNothing(w io.Writer, m *convertMetadata) {
 	fmt.Fprintf(w, "registry requests: %d (%s)\n", m.RequestsTotal, formatCounts(m.Requests))
 }
 
+// printConvert prints the summary of a conversion on w.
 func printConvert(w io.Writer, m *convertMetadata) {
 	if !slices.ContainsFunc(m.Platforms, func(p convertPlatform) bool { return p.Attestation != "" }) && len(m.UnmatchedAttestations) == 0 {
 		printNothing(w, m)

@@ -32,6 +32,8 @@ type getOptions struct {
 	all      bool
 }
 
+// newGetCmd returns the get command: the SBOM of one platform (or of
+// every platform, into a directory).
 func newGetCmd(g *globalOptions) *cobra.Command {
 	var o getOptions
 	cmd := &cobra.Command{
@@ -109,10 +111,14 @@ authenticity check: nothing in it is signed; verify signatures for that.`,
 	return cmd
 }
 
+// runGet runs get and adds the hints for plain HTTP and layout paths to
+// its error.
 func runGet(cmd *cobra.Command, g *globalOptions, refStr string, o getOptions) error {
 	return hintLayout(hintHTTP(get(cmd, g, refStr, o), hostOf(refStr)), refStr)
 }
 
+// get prints the SBOM of the platform o names, or writes the SBOMs o asks
+// for (-o, --all-platforms).
 func get(cmd *cobra.Command, g *globalOptions, refStr string, o getOptions) error {
 	ctx := cmd.Context()
 	format, err := sbomgen.ParseFormat(o.format)

@@ -24,6 +24,8 @@ type lsOptions struct {
 	asJSON bool
 }
 
+// newLsCmd returns the ls command: the tree of an image and its
+// referrers.
 func newLsCmd(g *globalOptions) *cobra.Command {
 	var o lsOptions
 	cmd := &cobra.Command{
@@ -97,10 +99,13 @@ type lsTree struct {
 	Root          *lsNode       `json:"root"`
 }
 
+// runLs runs ls and adds the hints for plain HTTP and layout paths to its
+// error.
 func runLs(cmd *cobra.Command, g *globalOptions, refStr string, o lsOptions) error {
 	return hintLayout(hintHTTP(ls(cmd, g, refStr, o), hostOf(refStr)), refStr)
 }
 
+// ls prints the tree of the image refStr names, as text or JSON.
 func ls(cmd *cobra.Command, g *globalOptions, refStr string, o lsOptions) error {
 	ctx := cmd.Context()
 	warn := warnf(cmd)
@@ -289,6 +294,8 @@ func warnUnread(warn func(format string, args ...any), t *lsTree) {
 	walk(t.Root)
 }
 
+// printTree prints t as a text tree on w, then how its referrers were
+// found.
 func printTree(w io.Writer, t *lsTree) {
 	r := t.Root
 	fmt.Fprintf(w, "%s  %s  %s%s\n", t.Reference, r.Digest, r.Kind, unread(r))
@@ -302,6 +309,8 @@ func printTree(w io.Writer, t *lsTree) {
 	}
 }
 
+// printChildren prints nodes and their children below indent, with
+// tree branches.
 func printChildren(w io.Writer, nodes []*lsNode, indent string) {
 	for i, n := range nodes {
 		branch, next := "├── ", "│   "
@@ -321,6 +330,7 @@ func unread(n *lsNode) string {
 	return "  (referrers not shown: see the warning)"
 }
 
+// describeNode is the line of n in the tree.
 func describeNode(n *lsNode) string {
 	switch n.Kind {
 	case "manifest":

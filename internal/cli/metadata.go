@@ -143,6 +143,8 @@ func platformMetas(platforms []oci.Image, attached *referrerLog) []platformMeta 
 	return out
 }
 
+// newMetadata returns the --metadata-file document of a push or attach
+// whose result is res.
 func newMetadata(res *exporter.Result, tag string, platforms []oci.Image, attached *referrerLog, counter *exporter.Counter) *pushMetadata {
 	m := &pushMetadata{
 		Tag:           tag,
@@ -167,6 +169,7 @@ func newMetadata(res *exporter.Result, tag string, platforms []oci.Image, attach
 	return m
 }
 
+// printPush prints the summary of a push or attach on w.
 func printPush(w io.Writer, m *pushMetadata, res *exporter.Result) {
 	if m.Index != nil {
 		fmt.Fprintf(w, "pushed %s@%s\n", m.Tag, m.Index.Digest)
@@ -198,6 +201,7 @@ func printPush(w io.Writer, m *pushMetadata, res *exporter.Result) {
 	}
 }
 
+// formatCounts formats request counts as "GET 3, PUT 2", by method.
 func formatCounts(c map[string]int) string {
 	var keys []string
 	for k := range c {

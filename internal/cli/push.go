@@ -34,6 +34,8 @@ type pushOptions struct {
 	sbom              bool
 }
 
+// newPushCmd returns the push command: an OCI layout published with one
+// SBOM referrer per platform manifest.
 func newPushCmd(g *globalOptions) *cobra.Command {
 	var o pushOptions
 	cmd := &cobra.Command{
@@ -86,6 +88,7 @@ Registries are reached over HTTPS unless named with --insecure-registry.`,
 	return cmd
 }
 
+// runPush checks push's arguments and pushes source to refStr.
 func runPush(cmd *cobra.Command, g *globalOptions, source, refStr string, o pushOptions) error {
 	if err := checkMetadataFile(o.metadataFile); err != nil {
 		return err

@@ -137,6 +137,7 @@ func renameExamples(c *cobra.Command, name string) {
 // extraCommands are added by files that register further commands.
 var extraCommands []func(*globalOptions) *cobra.Command
 
+// addCommands adds the commands that registered themselves to root.
 func addCommands(root *cobra.Command, g *globalOptions) {
 	for _, f := range extraCommands {
 		root.AddCommand(f(g))

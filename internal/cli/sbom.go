@@ -33,6 +33,8 @@ type sbomOptions struct {
 	concurrency int
 }
 
+// newSBOMCmd returns the sbom command: documents written, nothing
+// published.
 func newSBOMCmd(g *globalOptions) *cobra.Command {
 	var o sbomOptions
 	cmd := &cobra.Command{
@@ -289,6 +291,7 @@ func writeDocuments(cmd *cobra.Command, output string, toDir bool, results []*sb
 	return nil
 }
 
+// isDir reports whether p is a directory (following links).
 func isDir(p string) bool {
 	fi, err := os.Stat(p)
 	return err == nil && fi.IsDir()

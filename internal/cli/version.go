@@ -20,6 +20,7 @@ type versionJSON struct {
 	BuildKit string `json:"buildkit"`
 }
 
+// newVersionCmd returns the version command.
 func newVersionCmd() *cobra.Command {
 	var asJSON bool
 	cmd := &cobra.Command{
