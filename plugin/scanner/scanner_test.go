@@ -404,3 +404,23 @@ func TestRunFailsOnUnwritableDestination(t *testing.T) {
 		t.Errorf("left %v behind", ents)
 	}
 }
+
+func TestRunRefusesTooLargeStatement(t *testing.T) {
+	if testing.Short() {
+		t.Skip("scans with syft")
+	}
+	env, out := protocolDirs(t, fixture.Layer{{Path: "etc/os-release", Data: []byte(fixture.AlpineOSRelease)}}, nil)
+	cfg, err := ConfigFromEnv(env)
+	if err != nil {
+		t.Fatal(err)
+	}
+	old := maxStatementSize
+	maxStatementSize = 100
+	t.Cleanup(func() { maxStatementSize = old })
+	if _, err := Run(context.Background(), cfg, Options{}); !errors.Is(err, ErrTooLarge) || !strings.Contains(err.Error(), "target sbom: statement of ") {
+		t.Fatalf("err = %v, want ErrTooLarge", err)
+	}
+	if ents, _ := os.ReadDir(out); len(ents) != 0 {
+		t.Errorf("wrote %v", ents)
+	}
+}
