@@ -70,6 +70,18 @@ func (t *hostTransport) forHost(host string) (http.RoundTripper, error) {
 	default:
 		tr := t.base.Clone()
 		tr.TLSClientConfig = cfg
+		if len(cfg.Certificates) > 0 {
+			// A registry refuses a client certificate after Go's side
+			// of the TLS 1.3 handshake has ended. Over HTTP/2 its alert
+			// races the connection preface and is often lost ("http2:
+			// client conn could not be established", a broken pipe);
+			// HTTP/1.1 reads it as the answer to the request, so the
+			// error names the certificate. The Docker daemon talks
+			// HTTP/1.1 to registries too.
+			var p http.Protocols
+			p.SetHTTP1(true)
+			tr.Protocols = &p
+		}
 		h.rt = tr
 	}
 	if t.byHost == nil {

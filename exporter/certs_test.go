@@ -16,6 +16,7 @@ import (
 
 	"github.com/affix-oci/affix/exporter"
 	"github.com/affix-oci/affix/internal/buildkittest"
+	"github.com/affix-oci/affix/internal/registrytest"
 )
 
 // TestCertsDirs: a registry whose certificate a private CA signed is
@@ -96,5 +97,74 @@ func TestCertsDirs(t *testing.T) {
 				t.Errorf("err = %v, want one with %q", err, tc.errHas)
 			}
 		})
+	}
+}
+
+// TestClientCertificateRefusedOverHTTP2: a registry that speaks HTTP/2 and
+// does not accept the client certificate certs.d offers refuses it after
+// Go's side of the TLS 1.3 handshake has ended. Over HTTP/2 that refusal
+// raced the connection's preface: the error was at times "http2: client
+// conn could not be established" or a broken pipe, with no word of the
+// certificate. Every attempt must name it.
+func TestClientCertificateRefusedOverHTTP2(t *testing.T) {
+	dirs := exporter.CertsDirs
+	t.Cleanup(func() { exporter.CertsDirs = dirs })
+	ca, err := registrytest.NewCA(t.TempDir(), "registry CA")
+	if err != nil {
+		t.Fatal(err)
+	}
+	other, err := registrytest.NewCA(t.TempDir(), "another CA")
+	if err != nil {
+		t.Fatal(err)
+	}
+	certFile, keyFile, err := ca.Server("registry", "127.0.0.1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	pair, err := registrytest.TLSCertificate(certFile, keyFile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := httptest.NewUnstartedServer(http.NotFoundHandler())
+	srv.EnableHTTP2 = true
+	srv.TLS = &tls.Config{Certificates: []tls.Certificate{pair}, ClientAuth: tls.RequireAndVerifyClientCert, ClientCAs: ca.Pool()}
+	srv.StartTLS()
+	t.Cleanup(srv.Close)
+	host := strings.TrimPrefix(srv.URL, "https://")
+	clientCert, clientKey, err := other.Client("client")
+	if err != nil {
+		t.Fatal(err)
+	}
+	copyFile := func(from, to string) {
+		b, err := os.ReadFile(from)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(to, b, 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// Each attempt a certs.d directory of its own: a new transport, a
+	// new connection.
+	for i := range 20 {
+		certsDir := t.TempDir()
+		exporter.CertsDirs = []string{certsDir}
+		hostDir := filepath.Join(certsDir, host)
+		if err := os.MkdirAll(hostDir, 0o755); err != nil {
+			t.Fatal(err)
+		}
+		copyFile(ca.CertFile, filepath.Join(hostDir, "ca.crt"))
+		copyFile(clientCert, filepath.Join(hostDir, "client.cert"))
+		copyFile(clientKey, filepath.Join(hostDir, "client.key"))
+		c, _ := client(nil)
+		r, err := exporter.NewRemote(registry.Reference{Registry: host, Repository: "app"}, exporter.RemoteOptions{Client: c})
+		if err != nil {
+			t.Fatal(err)
+		}
+		_, _, _, err = r.FetchManifest(context.Background(), "v1")
+		want := host + " did not accept the client certificate " + filepath.Join(hostDir, "client.cert")
+		if err == nil || !strings.Contains(err.Error(), want) {
+			t.Fatalf("attempt %d: %v\nwant %q", i+1, err, want)
+		}
 	}
 }
