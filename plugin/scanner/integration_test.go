@@ -501,10 +501,10 @@ func TestIntegrationScannerCases(t *testing.T) {
 	})
 
 	t.Run("large-sparse-files", func(t *testing.T) {
-		// A 256 MiB executable named as a binary classifier looks for
-		// (it reads all of it) and a 64 MiB archive that is no zip (the
+		// A 128 MiB executable named as a binary classifier looks for
+		// (it reads all of it) and a 32 MiB archive that is no zip (the
 		// Java cataloger copies it to /tmp, BuildKit's tmpfs).
-		df := "FROM " + e.busybox + "\n" + sh("$B mkdir -p /usr/bin; $B truncate -s 256M /usr/bin/node; $B chmod 755 /usr/bin/node; $B truncate -s 64M /app.jar")
+		df := "FROM " + e.busybox + "\n" + sh("$B mkdir -p /usr/bin; $B truncate -s 128M /usr/bin/node; $B chmod 755 /usr/bin/node; $B truncate -s 32M /app.jar")
 		out, ps, l, err := e.run(t, "large", &build{files: map[string]string{"Dockerfile": df}})
 		if err != nil {
 			t.Fatal(err)
