@@ -851,6 +851,43 @@ func TestSbomDir(t *testing.T) {
 	}
 }
 
+// TestSbomDirConfined: a link chain that the host resolves out of the
+// root (/y -> /, /z -> /y/OUTSIDE/app) adds nothing from outside it; in
+// the filesystem scanned, /y/OUTSIDE does not exist.
+func TestSbomDirConfined(t *testing.T) {
+	outside := t.TempDir()
+	root := t.TempDir()
+	files := map[string]string{
+		filepath.Join(outside, "app/node_modules/outside/package.json"): `{"name":"outside","version":"6.6.6"}`,
+		filepath.Join(root, "app/node_modules/inside/package.json"):     `{"name":"inside","version":"1.0.0"}`,
+	}
+	for p, data := range files {
+		if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(p, []byte(data), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for name, target := range map[string]string{"y": "/", "z": "/y" + outside + "/app", "w": "y" + outside + "/app"} {
+		if err := os.Symlink(target, filepath.Join(root, name)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	r, err := newGen(t, Options{Formats: []Format{SyftJSON}, NoCache: true}).Dir(context.Background(), root)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := syftPackages(t, doc(t, r, SyftJSON))
+	var names []string
+	for k := range got {
+		names = append(names, fmt.Sprint(k))
+	}
+	if len(got) != 1 || !strings.Contains(names[0], "inside") {
+		t.Errorf("packages %v, want only the inside npm package", names)
+	}
+}
+
 // BenchmarkScan measures one scan of the fixture's linux/amd64 image
 // (cache off) in a warm process. The first scan of a process also pays
 // one-time set-up (syft's cataloger and license classifier initialisation,

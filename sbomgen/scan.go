@@ -266,7 +266,11 @@ func scanDir(ctx context.Context, root, name, generator string) (*sbom.SBOM, err
 		return nil, err
 	}
 	defer src.Close()
-	s, err := createSBOM(ctx, src, generator)
+	csrc, err := newConfinedSource(src, root)
+	if err != nil {
+		return nil, err
+	}
+	s, err := createSBOM(ctx, csrc, generator)
 	if err != nil {
 		return nil, err
 	}

@@ -105,12 +105,10 @@ func TestRunSymlinks(t *testing.T) {
 // scanner's files are its own binary and the other targets' root
 // filesystems.
 //
-// Known failure: sbomgen.Dir scans with syft's directory source, whose
-// indexer adds a link's target as a new root when os.Stat (the host's
-// resolution) finds it, and then indexes its host path. Fixing it is
-// sbomgen's (a resolver confined to the root); remove the skip then.
+// syft's directory indexer adds a link's target as a new root when
+// os.Stat (the host's resolution) finds it, and then indexes its host
+// path; sbomgen confines its resolver to the root.
 func TestRunSymlinkChainOutOfRoot(t *testing.T) {
-	t.Skip("known: sbomgen.Dir follows link chains out of the root filesystem (docs/plugin.md, Limitations)")
 	bin, err := fixture.GoBinary(context.Background(), "amd64", "")
 	if err != nil {
 		t.Fatal(err)
