@@ -196,7 +196,7 @@ func StartDaemon(ctx context.Context, bin string, opts ...Option) (*Daemon, erro
 		o(&cfg)
 	}
 	// A short root keeps the socket path under the 108-byte limit.
-	root, err := os.MkdirTemp("", "affix-bk-")
+	root, err := os.MkdirTemp(daemonParent(os.TempDir()), "affix-bk-")
 	if err != nil {
 		return nil, err
 	}
@@ -250,6 +250,30 @@ func StartDaemon(ctx context.Context, bin string, opts ...Option) (*Daemon, erro
 		return nil, fmt.Errorf("buildkitd %s: %w\n%s", d.Addr, err, d.Log())
 	}
 	return d, nil
+}
+
+// EnvDaemonDir names the directory StartDaemon makes each daemon's root
+// in, instead of the temporary directory.
+const EnvDaemonDir = "AFFIX_BUILDKIT_TMPDIR"
+
+// tmpfsMagic is the f_type statfs reports for a tmpfs.
+const tmpfsMagic = 0x01021994
+
+// daemonParent returns the directory to make a daemon's root in:
+// $AFFIX_BUILDKIT_TMPDIR, else tmp, unless tmp is on a tmpfs (Fedora's and
+// Arch's /tmp), then /var/tmp. Snapshots on a tmpfs are mounted on a
+// tmpfs in SBOM generator containers, where syft's directory scan skips
+// them (affix-scanner refuses them: docs/plugin.md), and they hold whole
+// images in memory.
+func daemonParent(tmp string) string {
+	if d := os.Getenv(EnvDaemonDir); d != "" {
+		return d
+	}
+	var st syscall.Statfs_t
+	if syscall.Statfs(tmp, &st) == nil && st.Type == tmpfsMagic {
+		return "/var/tmp"
+	}
+	return tmp
 }
 
 // wait polls the daemon until it answers, exits, or ReadyTimeout passes.

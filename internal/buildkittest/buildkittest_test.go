@@ -5,6 +5,7 @@ import (
 	"crypto/x509"
 	"os"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -103,5 +104,29 @@ func TestStartWithConfig(t *testing.T) {
 	b, err := os.ReadFile(d.Root + "/buildkitd.toml")
 	if err != nil || !strings.Contains(string(b), `[registry."127.0.0.1:5000"]`) {
 		t.Fatalf("buildkitd.toml: %q, %v", b, err)
+	}
+}
+
+func TestDaemonParent(t *testing.T) {
+	disk := t.TempDir()
+	var st syscall.Statfs_t
+	shmIsTmpfs := syscall.Statfs("/dev/shm", &st) == nil && st.Type == tmpfsMagic
+	for _, tt := range []struct {
+		name, env, tmp, want string
+		skip                 bool
+	}{
+		{"disk", "", disk, disk, false},
+		{"tmpfs", "", "/dev/shm", "/var/tmp", !shmIsTmpfs},
+		{"override", "/srv/bk", "/dev/shm", "/srv/bk", false},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			if tt.skip {
+				t.Skip("/dev/shm is not a tmpfs here")
+			}
+			t.Setenv(EnvDaemonDir, tt.env)
+			if got := daemonParent(tt.tmp); got != tt.want {
+				t.Errorf("daemonParent(%s) = %s, want %s", tt.tmp, got, tt.want)
+			}
+		})
 	}
 }
