@@ -170,9 +170,13 @@ func (r *Remote) explainToken(what string, err error) (error, bool) {
 	if hint := transportHint(err, reg); hint != "" {
 		return fmt.Errorf("%s: %s: %w (the registry's token server %s: %s)", r.Name(), what, err, th, hint), true
 	}
-	var ne net.Error
+	// Only a failed connection or name lookup: every *url.Error is a
+	// net.Error, an interrupt, a certificate for another name or a
+	// refused redirect too, and none of those means the server is down.
 	var oe *net.OpError
-	if errors.As(err, &oe) || errors.As(err, &ne) {
+	var de *net.DNSError
+	if !errors.Is(err, context.Canceled) && !errors.Is(err, context.DeadlineExceeded) &&
+		(errors.As(err, &oe) && oe.Op == "dial" || errors.As(err, &de)) {
 		return fmt.Errorf("%s: %s: %w (the registry's token server %s, which its WWW-Authenticate realm names, cannot be reached: it is down, or the realm names an address this machine cannot reach)", r.Name(), what, err, th), true
 	}
 	return fmt.Errorf("%s: %s: the registry's token server %s: %w", r.Name(), what, th, err), true

@@ -2,15 +2,21 @@ package exporter
 
 import (
 	"context"
+	"crypto/tls"
+	"crypto/x509"
 	"errors"
 	"fmt"
+	"net"
 	"net/http"
 	"net/url"
+	"strings"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"testing"
 	"time"
 
+	"oras.land/oras-go/v2/registry"
 	"oras.land/oras-go/v2/registry/remote/auth"
 	"oras.land/oras-go/v2/registry/remote/errcode"
 )
@@ -148,6 +154,47 @@ func TestTokenRequest(t *testing.T) {
 	} {
 		if got := tokenRequest(tc.err); got != tc.want {
 			t.Errorf("%s: %q, want %q", tc.name, got, tc.want)
+		}
+	}
+}
+
+// TestExplainTokenTransport: a token request that failed below HTTP is
+// called unreachable only when the connection or the name lookup failed;
+// an interrupt, a timeout of the command, a certificate for another name
+// or a refused redirect is named as what it is, with the error kept.
+func TestExplainTokenTransport(t *testing.T) {
+	r := &Remote{ref: registry.Reference{Registry: "registry.example.com", Repository: "app"}}
+	const realm = "https://auth.example.com/token?scope=repository%3Aapp%3Apull&service=registry"
+	tokenErr := func(err error) error {
+		return fmt.Errorf("GET %q: %w", "https://registry.example.com/v2/app/manifests/v1", &url.Error{Op: "Get", URL: realm, Err: err})
+	}
+	const unreachable = "cannot be reached"
+	for _, tc := range []struct {
+		name    string
+		err     error
+		is      error
+		want    string
+		notWant string
+	}{
+		{name: "connection refused", err: &net.OpError{Op: "dial", Net: "tcp", Err: syscall.ECONNREFUSED}, is: syscall.ECONNREFUSED, want: unreachable},
+		{name: "no such host", err: &net.OpError{Op: "dial", Net: "tcp", Err: &net.DNSError{Err: "no such host", Name: "auth.example.com", IsNotFound: true}}, want: unreachable},
+		{name: "interrupted", err: context.Canceled, is: context.Canceled, notWant: unreachable},
+		{name: "out of time", err: context.DeadlineExceeded, is: context.DeadlineExceeded, notWant: unreachable},
+		{name: "certificate for another name", err: &tls.CertificateVerificationError{Err: x509.HostnameError{Certificate: &x509.Certificate{DNSNames: []string{"other.example.com"}}, Host: "auth.example.com"}},
+			want: "other.example.com", notWant: unreachable},
+		{name: "redirect refused", err: errors.New(`POST "https://auth.example.com/token": refusing to resend a token request body to another origin`),
+			want: "refusing to resend", notWant: unreachable},
+	} {
+		got, ok := r.explainToken("reading tag v1", tokenErr(tc.err))
+		if !ok {
+			t.Errorf("%s: not taken for a token request", tc.name)
+			continue
+		}
+		if tc.is != nil && !errors.Is(got, tc.is) {
+			t.Errorf("%s: %v: lost %v", tc.name, got, tc.is)
+		}
+		if !strings.Contains(got.Error(), "auth.example.com") || tc.want != "" && !strings.Contains(got.Error(), tc.want) || tc.notWant != "" && strings.Contains(got.Error(), tc.notWant) {
+			t.Errorf("%s: %v\nwant the token server named, %q in it and no %q", tc.name, got, tc.want, tc.notWant)
 		}
 	}
 }
