@@ -562,3 +562,65 @@ func TestBasicAuthTLS(t *testing.T) {
 		})
 	}
 }
+
+// TestTokenAnonymous: a token registry that lets anyone pull one
+// repository (Docker Hub's public images): without credentials, reads
+// there work with one anonymous token for the pull scope, the SBOMs too;
+// a push there, or a read elsewhere, is refused naming the missing
+// credentials; with credentials, the same repository is pushed to.
+func TestTokenAnonymous(t *testing.T) {
+	ctx := context.Background()
+	l, res := source(t, twoPlatforms(false))
+	s := newTokenScene(t, registrytest.DistributionV3, true)
+	s.ts.Grant("", "base", "pull")
+	admin, _ := s.remote(t, "base", s.user("admin", adminPassword))
+	if _, err := pushAll(ctx, admin, l, res, exporter.Options{Tag: "v1"}); err != nil {
+		t.Fatal(err)
+	}
+
+	s.ts.Reset()
+	anon, _ := s.remote(t, "base", nil)
+	d, _, _, err := anon.FetchManifest(ctx, "v1")
+	if err != nil || d.Digest != res.Index.Digest {
+		t.Fatalf("anonymous read: %v, %v", d.Digest, err)
+	}
+	for _, m := range res.Manifests {
+		refs, _, err := exporter.NewFinder(anon).Referrers(ctx, m.Digest)
+		if err != nil || len(refs) != 1 {
+			t.Fatalf("anonymous referrers of %s: %v, %v", m.Digest, refs, err)
+		}
+		rc, err := anon.Fetch(ctx, refs[0])
+		if err != nil {
+			t.Fatalf("anonymous read of the SBOM: %v", err)
+		}
+		rc.Close()
+	}
+	for _, r := range s.ts.Requests() {
+		if r.Account != "" {
+			t.Errorf("anonymous reads sent credentials: %+v", r)
+		}
+	}
+	if got := s.scopesFetched(); len(got) != 1 || got["repository:base:pull"] != 1 {
+		t.Errorf("anonymous reads fetched tokens %v, want one for repository:base:pull", got)
+	}
+
+	spec := twoPlatforms(false)
+	spec.Images[0].Labels = map[string]string{"new": "yes"}
+	l2, res2 := source(t, spec)
+	_, err = pushAll(ctx, anon, l2, res2, exporter.Options{Tag: "v2"})
+	want := "grants no right to push to base (insufficient_scope): the account may not do that, the repository does not exist, or no credentials for " + s.reg.Host + " were found"
+	if !errors.Is(err, exporter.ErrUnauthorized) || !strings.Contains(err.Error(), want) {
+		t.Errorf("anonymous push: %v\nwant ErrUnauthorized and %q", err, want)
+	}
+	private, _ := s.remote(t, "app", nil)
+	if _, _, _, err := private.FetchManifest(ctx, "v1"); !errors.Is(err, exporter.ErrUnauthorized) || !strings.Contains(err.Error(), "grants no right to pull from app") {
+		t.Errorf("anonymous read of a private repository: %v, want ErrUnauthorized naming the pull right", err)
+	}
+	if d := s.tagOf(t, "base", "v2"); d != "" {
+		t.Errorf("tag v2 names %s after a refused anonymous push", d)
+	}
+	r, _ := s.remote(t, "base", s.user("admin", adminPassword))
+	if _, err := pushAll(ctx, r, l2, res2, exporter.Options{Tag: "v2"}); err != nil {
+		t.Fatalf("push with credentials after the anonymous one: %v", err)
+	}
+}
