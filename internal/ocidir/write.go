@@ -7,7 +7,6 @@ import (
 	"io"
 	"os"
 	"path/filepath"
-	"slices"
 
 	specs "github.com/opencontainers/image-spec/specs-go"
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
@@ -22,7 +21,10 @@ func RewriteIndex(dir string, base ocispec.Index, entries, refs []ocispec.Descri
 	if idx.MediaType == "" {
 		idx.MediaType = ocispec.MediaTypeImageIndex
 	}
-	idx.Manifests = append(slices.Clone(entries), refs...)
+	// An index with no entries lists an empty array: manifests MUST be
+	// present (image-spec image-index.md), and null is no array.
+	idx.Manifests = append(make([]ocispec.Descriptor, 0, len(entries)+len(refs)), entries...)
+	idx.Manifests = append(idx.Manifests, refs...)
 	b, err := json.Marshal(idx)
 	if err != nil {
 		return err
