@@ -101,11 +101,11 @@ func TestCertsDirs(t *testing.T) {
 }
 
 // TestClientCertificateRefusedOverHTTP2: a registry that speaks HTTP/2 and
-// does not accept the client certificate certs.d offers refuses it after
-// Go's side of the TLS 1.3 handshake has ended. Over HTTP/2 that refusal
-// raced the connection's preface: the error was at times "http2: client
-// conn could not be established" or a broken pipe, with no word of the
-// certificate. Every attempt must name it.
+// does not accept the client certificate certs.d offers, or gets none,
+// refuses after Go's side of the TLS 1.3 handshake has ended. Over HTTP/2
+// that refusal raced the connection's preface: the error was at times
+// "http2: client conn could not be established" or a broken pipe, with no
+// word of the certificate. Every attempt must say what to do.
 func TestClientCertificateRefusedOverHTTP2(t *testing.T) {
 	dirs := exporter.CertsDirs
 	t.Cleanup(func() { exporter.CertsDirs = dirs })
@@ -146,25 +146,32 @@ func TestClientCertificateRefusedOverHTTP2(t *testing.T) {
 	}
 	// Each attempt a certs.d directory of its own: a new transport, a
 	// new connection.
-	for i := range 20 {
-		certsDir := t.TempDir()
-		exporter.CertsDirs = []string{certsDir}
-		hostDir := filepath.Join(certsDir, host)
-		if err := os.MkdirAll(hostDir, 0o755); err != nil {
-			t.Fatal(err)
-		}
-		copyFile(ca.CertFile, filepath.Join(hostDir, "ca.crt"))
-		copyFile(clientCert, filepath.Join(hostDir, "client.cert"))
-		copyFile(clientKey, filepath.Join(hostDir, "client.key"))
-		c, _ := client(nil)
-		r, err := exporter.NewRemote(registry.Reference{Registry: host, Repository: "app"}, exporter.RemoteOptions{Client: c})
-		if err != nil {
-			t.Fatal(err)
-		}
-		_, _, _, err = r.FetchManifest(context.Background(), "v1")
-		want := host + " did not accept the client certificate " + filepath.Join(hostDir, "client.cert")
-		if err == nil || !strings.Contains(err.Error(), want) {
-			t.Fatalf("attempt %d: %v\nwant %q", i+1, err, want)
+	for _, withCert := range []bool{true, false} {
+		for i := range 20 {
+			certsDir := t.TempDir()
+			exporter.CertsDirs = []string{certsDir}
+			hostDir := filepath.Join(certsDir, host)
+			if err := os.MkdirAll(hostDir, 0o755); err != nil {
+				t.Fatal(err)
+			}
+			copyFile(ca.CertFile, filepath.Join(hostDir, "ca.crt"))
+			// The alert read, or only the connection closed (HTTP/2).
+			want, want2 := "client certificate", "put it and its key as NAME.cert and NAME.key in /etc/docker/certs.d/"+host+"/"
+			if withCert {
+				copyFile(clientCert, filepath.Join(hostDir, "client.cert"))
+				copyFile(clientKey, filepath.Join(hostDir, "client.key"))
+				want = host + " did not accept the client certificate " + filepath.Join(hostDir, "client.cert")
+				want2 = want
+			}
+			c, _ := client(nil)
+			r, err := exporter.NewRemote(registry.Reference{Registry: host, Repository: "app"}, exporter.RemoteOptions{Client: c})
+			if err != nil {
+				t.Fatal(err)
+			}
+			_, _, _, err = r.FetchManifest(context.Background(), "v1")
+			if err == nil || !strings.Contains(err.Error(), want) || !strings.Contains(err.Error(), want2) {
+				t.Fatalf("client certificate %v, attempt %d: %v\nwant %q and %q", withCert, i+1, err, want, want2)
+			}
 		}
 	}
 }

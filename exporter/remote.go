@@ -473,6 +473,12 @@ func transportHint(err error, registryHost string) string {
 		}
 		return fmt.Sprintf("the registry asks for a client certificate: put it and its key as NAME.cert and NAME.key in /etc/docker/certs.d/%s/", host)
 	}
+	// Over HTTP/2 (hosts offered no client certificate) a registry's
+	// refusal of the handshake can close the connection before Go reads
+	// its alert: all that is left is this. Nothing was sent.
+	if strings.Contains(err.Error(), "http2: client conn could not be established") {
+		return fmt.Sprintf("%s closed the connection before the request was sent, as a registry that asks for a client certificate does without one: if it asks for one, put it and its key as NAME.cert and NAME.key in /etc/docker/certs.d/%s/", host, host)
+	}
 	// oras-go refuses to send credentials to a token server (the bearer
 	// realm) on a loopback or private address unless the registry was
 	// reached under the realm's host name; it says so only in words.
