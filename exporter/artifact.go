@@ -144,7 +144,7 @@ func (a Artifact) CheckContent() error {
 		}
 	}
 	if v, ok := a.Annotations[ocispec.AnnotationCreated]; ok {
-		if _, err := time.Parse(time.RFC3339, v); err != nil {
+		if _, err := oci.ParseTime(v); err != nil {
 			return fmt.Errorf("%w: annotation %s=%q is not an RFC 3339 date-time (2006-01-02T15:04:05Z)", ErrInvalidArtifact, ocispec.AnnotationCreated, v)
 		}
 	}

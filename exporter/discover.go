@@ -7,6 +7,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/affix-oci/affix/internal/oci"
 	"github.com/opencontainers/go-digest"
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
 )
@@ -69,7 +70,7 @@ func (f *Finder) setMode(m Mode) {
 // Created returns the org.opencontainers.image.created annotation of d,
 // parsed (zero when absent or malformed).
 func Created(d ocispec.Descriptor) time.Time {
-	t, err := time.Parse(time.RFC3339, d.Annotations[ocispec.AnnotationCreated])
+	t, err := oci.ParseTime(d.Annotations[ocispec.AnnotationCreated])
 	if err != nil {
 		return time.Time{}
 	}

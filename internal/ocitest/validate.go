@@ -9,8 +9,8 @@ import (
 	"net/url"
 	"regexp"
 	"strings"
-	"time"
 
+	"github.com/affix-oci/affix/internal/oci"
 	"github.com/opencontainers/go-digest"
 	"github.com/opencontainers/image-spec/schema"
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
@@ -154,8 +154,6 @@ var (
 	mediaTypeRE = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9!#$&^_.+-]{0,126}/[A-Za-z0-9][A-Za-z0-9!#$&^_.+-]{0,126}$`)
 	// digestRE is the digest grammar of descriptor.md.
 	digestRE = regexp.MustCompile(`^[a-z0-9]+(?:[+._-][a-z0-9]+)*:[a-zA-Z0-9=_-]+$`)
-	// rfc3339RE is RFC 3339 section 5.6 date-time.
-	rfc3339RE = regexp.MustCompile(`^\d{4}-\d{2}-\d{2}[Tt]\d{2}:\d{2}:\d{2}(?:\.\d+)?(?:[Zz]|[+-]([01]\d|2[0-3]):[0-5]\d)$`)
 	// refNameRE is the org.opencontainers.image.ref.name grammar of
 	// annotations.md.
 	refNameRE = regexp.MustCompile(`^[A-Za-z0-9]+(?:(?:[-._:@+]|--)[A-Za-z0-9]+)*(?:/[A-Za-z0-9]+(?:(?:[-._:@+]|--)[A-Za-z0-9]+)*)*$`)
@@ -163,13 +161,9 @@ var (
 
 // IsRFC3339 reports whether s is an RFC 3339 (section 5.6) date-time, as
 // image-spec wants org.opencontainers.image.created and a config's
-// created: stricter than time.Parse(time.RFC3339), which also takes a
-// comma before the fraction of a second and offsets of 24 hours or more.
+// created (oci.ParseTime).
 func IsRFC3339(s string) bool {
-	if !rfc3339RE.MatchString(s) {
-		return false
-	}
-	_, err := time.Parse(time.RFC3339Nano, strings.ToUpper(s))
+	_, err := oci.ParseTime(s)
 	return err == nil
 }
 
