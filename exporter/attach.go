@@ -156,6 +156,9 @@ func (p *Push) AttachFrom(ctx context.Context, src oci.Fetcher, desc ocispec.Des
 	if err := json.Unmarshal(data, &m); err != nil {
 		return ocispec.Descriptor{}, fmt.Errorf("%w: referrer %s: %w", ErrInvalidArtifact, desc.Digest, err)
 	}
+	if err := checkMediaTypeField(desc, m.MediaType); err != nil {
+		return ocispec.Descriptor{}, fmt.Errorf("%w: referrer %s: %w", ErrInvalidArtifact, desc.Digest, err)
+	}
 	if m.Subject == nil {
 		return ocispec.Descriptor{}, fmt.Errorf("%w: referrer %s has no subject", ErrInvalidArtifact, desc.Digest)
 	}

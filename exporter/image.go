@@ -125,6 +125,17 @@ func (p *Push) pushManifest(ctx context.Context, n *node, ref, ifMatch string) e
 	return nil
 }
 
+// checkMediaTypeField reports a manifest or index whose mediaType field
+// (mt; absent in some old OCI documents) is not the media type its
+// descriptor d gives: it is pushed with d's as Content-Type, which the
+// distribution-spec wants equal to the field.
+func checkMediaTypeField(d ocispec.Descriptor, mt string) error {
+	if mt != "" && mt != d.MediaType {
+		return fmt.Errorf("its mediaType field is %q, the descriptor that names it says %q", mt, d.MediaType)
+	}
+	return nil
+}
+
 // load reads the image graph under d from the source.
 func (p *Push) load(ctx context.Context, d ocispec.Descriptor, depth int) (*node, error) {
 	if depth > 8 {
@@ -139,6 +150,9 @@ func (p *Push) load(ctx context.Context, d ocispec.Descriptor, depth int) (*node
 	case oci.IsManifest(d.MediaType):
 		var m ocispec.Manifest
 		if err := json.Unmarshal(data, &m); err != nil {
+			return nil, fmt.Errorf("%w: manifest %s: %w", ErrInvalidSource, d.Digest, err)
+		}
+		if err := checkMediaTypeField(d, m.MediaType); err != nil {
 			return nil, fmt.Errorf("%w: manifest %s: %w", ErrInvalidSource, d.Digest, err)
 		}
 		if m.Config.Digest.Validate() != nil {
@@ -158,6 +172,9 @@ func (p *Push) load(ctx context.Context, d ocispec.Descriptor, depth int) (*node
 	case oci.IsIndex(d.MediaType):
 		var idx ocispec.Index
 		if err := json.Unmarshal(data, &idx); err != nil {
+			return nil, fmt.Errorf("%w: index %s: %w", ErrInvalidSource, d.Digest, err)
+		}
+		if err := checkMediaTypeField(d, idx.MediaType); err != nil {
 			return nil, fmt.Errorf("%w: index %s: %w", ErrInvalidSource, d.Digest, err)
 		}
 		var kept []ocispec.Descriptor

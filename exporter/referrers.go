@@ -90,6 +90,11 @@ func readReferrersIndex(ctx context.Context, t Target, subject digest.Digest) (*
 	}
 	idx.MediaType = ocispec.MediaTypeImageIndex
 	idx.SchemaVersion = 2
+	// The tag holds what the referrers API would answer: a listing has
+	// neither (another tool may have written them; a reader would take
+	// the index for a referrer itself), as oci.ReferrersTagIndex drops
+	// them in layouts.
+	idx.Subject, idx.ArtifactType = nil, ""
 	return &referrersIndex{index: idx, etag: StrongETag(etag)}, nil
 }
 
