@@ -37,6 +37,5 @@
 //
 // ValidateDocument checks one document; Tree, Layout and ReferrersIndex
 // fetch what descriptors name (Fetch: LayoutFetch, RegistryFetch) and
-// check it too. A violation reported but not fixed yet is a test's
-// KnownViolation.
+// check it too.
 package ocitest
