@@ -163,7 +163,7 @@ func (r *Remote) explainToken(what string, err error) (error, bool) {
 	reg := r.ref.Registry
 	switch s := status(err); {
 	case s == http.StatusUnauthorized || s == http.StatusForbidden:
-		return fmt.Errorf("%s: %s: the registry's token server %s refused the credentials given for %s: check the credentials for %s (docker login %s, or DOCKER_CONFIG): %w: %w", r.Name(), what, th, reg, reg, reg, ErrUnauthorized, err), true
+		return fmt.Errorf("%s: %s: the registry's token server %s refused the credentials given for %s, or with none given, anonymous access: check the credentials for %s (docker login %s, or DOCKER_CONFIG): %w: %w", r.Name(), what, th, reg, reg, reg, ErrUnauthorized, err), true
 	case s != 0:
 		return fmt.Errorf("%s: %s: the registry's token server %s failed to issue a token: %w (try again later; if it persists, the token service the registry names in its WWW-Authenticate realm is broken)", r.Name(), what, th, err), true
 	}
