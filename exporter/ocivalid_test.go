@@ -3,15 +3,12 @@ package exporter_test
 import (
 	"encoding/json"
 	"errors"
-	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 
-	"github.com/olareg/olareg"
-	"github.com/olareg/olareg/config"
 	"github.com/opencontainers/go-digest"
 	specs "github.com/opencontainers/image-spec/specs-go"
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
@@ -21,24 +18,6 @@ import (
 	"github.com/affix-oci/affix/internal/oci"
 	"github.com/affix-oci/affix/internal/ocitest"
 )
-
-// recordedOlareg runs olareg in memory (referrers API on or off) behind
-// an ocitest.Recorder, and returns its host and the recorder.
-func recordedOlareg(t *testing.T, referrersAPI bool) (string, *ocitest.Recorder) {
-	t.Helper()
-	on := referrersAPI
-	srv := olareg.New(config.Config{
-		Storage: config.ConfigStorage{StoreType: config.StoreMem},
-		API:     config.ConfigAPI{Referrer: config.ConfigAPIReferrer{Enabled: &on}},
-	})
-	rec := &ocitest.Recorder{Next: srv}
-	hs := httptest.NewServer(rec)
-	t.Cleanup(func() {
-		hs.Close()
-		srv.Close()
-	})
-	return strings.TrimPrefix(hs.URL, "http://"), rec
-}
 
 // TestPushValid: every manifest a push sends (platform manifests, the
 // index as is or with its attestations stripped, SBOM, in-toto and
@@ -54,7 +33,7 @@ func TestPushValid(t *testing.T) {
 			name := map[bool]string{true: "api", false: "tag-schema"}[api] + map[bool]string{false: "", true: " stripped"}[strip]
 			t.Run(name, func(t *testing.T) {
 				ctx := t.Context()
-				host, rec := recordedOlareg(t, api)
+				host, rec := ocitest.RecordedOlareg(t, api)
 				c, _ := client(nil)
 				tgt := target(t, host, "app", c)
 				l, res := source(t, twoPlatforms(true))
@@ -210,7 +189,7 @@ func TestSourceMediaTypeMismatch(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer l.Close()
-	host, rec := recordedOlareg(t, false)
+	host, rec := ocitest.RecordedOlareg(t, false)
 	c, _ := client(nil)
 	p := exporter.New(target(t, host, "app", c), &exporter.Image{Source: l, Root: oci.DescriptorFor(ocispec.MediaTypeImageIndex, ib)}, exporter.Options{Tag: "v1"})
 	defer p.Abort()
@@ -232,7 +211,7 @@ func TestSourceMediaTypeMismatch(t *testing.T) {
 // hold what the referrers API would answer.
 func TestForeignReferrersIndexFields(t *testing.T) {
 	ctx := t.Context()
-	host, _ := recordedOlareg(t, false)
+	host, _ := ocitest.RecordedOlareg(t, false)
 	c, _ := client(nil)
 	tgt := target(t, host, "app", c)
 	l, res := source(t, twoPlatforms(false))

@@ -3,14 +3,10 @@ package cli_test
 import (
 	"bytes"
 	"context"
-	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
-
-	"github.com/olareg/olareg"
-	"github.com/olareg/olareg/config"
 
 	"github.com/affix-oci/affix/exporter"
 	"github.com/affix-oci/affix/internal/cli"
@@ -34,24 +30,6 @@ func ovEnv(t *testing.T) {
 	t.Setenv("DOCKER_CONFIG", t.TempDir())
 	t.Setenv("AFFIX_CACHE_DIR", t.TempDir())
 	t.Setenv("SOURCE_DATE_EPOCH", "1700000000")
-}
-
-// ovOlareg runs olareg in memory (referrers API on or off) behind an
-// ocitest.Recorder.
-func ovOlareg(t *testing.T, referrersAPI bool) (string, *ocitest.Recorder) {
-	t.Helper()
-	on := referrersAPI
-	srv := olareg.New(config.Config{
-		Storage: config.ConfigStorage{StoreType: config.StoreMem},
-		API:     config.ConfigAPI{Referrer: config.ConfigAPIReferrer{Enabled: &on}},
-	})
-	rec := &ocitest.Recorder{Next: srv}
-	hs := httptest.NewServer(rec)
-	t.Cleanup(func() {
-		hs.Close()
-		srv.Close()
-	})
-	return strings.TrimPrefix(hs.URL, "http://"), rec
 }
 
 // TestCLIDocumentsValid runs the commands that write OCI documents end to
@@ -94,7 +72,7 @@ func TestCLIDocumentsValid(t *testing.T) {
 
 	for _, api := range []bool{true, false} {
 		t.Run(map[bool]string{true: "push api", false: "push tag-schema"}[api], func(t *testing.T) {
-			host, rec := ovOlareg(t, api)
+			host, rec := ocitest.RecordedOlareg(t, api)
 			ovAffix(t, "push", "--insecure-registry", host, src, host+"/app:v1")
 			if err := rec.Check(); err != nil {
 				t.Errorf("manifests as pushed:\n%v", err)

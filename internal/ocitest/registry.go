@@ -8,10 +8,14 @@ import (
 	"io"
 	"mime"
 	"net/http"
+	"net/http/httptest"
 	"regexp"
 	"strings"
 	"sync"
+	"testing"
 
+	"github.com/olareg/olareg"
+	"github.com/olareg/olareg/config"
 	"github.com/opencontainers/go-digest"
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
 )
@@ -197,4 +201,22 @@ func get(ctx context.Context, url, accept string) ([]byte, string, error) {
 		return nil, "", fmt.Errorf("GET %s: %s", url, resp.Status)
 	}
 	return b, resp.Header.Get("Content-Type"), nil
+}
+
+// RecordedOlareg runs olareg in memory (referrers API on or off) behind a
+// Recorder for the test, and returns its host and the recorder.
+func RecordedOlareg(t testing.TB, referrersAPI bool) (string, *Recorder) {
+	t.Helper()
+	on := referrersAPI
+	srv := olareg.New(config.Config{
+		Storage: config.ConfigStorage{StoreType: config.StoreMem},
+		API:     config.ConfigAPI{Referrer: config.ConfigAPIReferrer{Enabled: &on}},
+	})
+	rec := &Recorder{Next: srv}
+	hs := httptest.NewServer(rec)
+	t.Cleanup(func() {
+		hs.Close()
+		srv.Close()
+	})
+	return strings.TrimPrefix(hs.URL, "http://"), rec
 }

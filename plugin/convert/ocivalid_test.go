@@ -1,12 +1,8 @@
 package convert_test
 
 import (
-	"net/http/httptest"
-	"strings"
 	"testing"
 
-	"github.com/olareg/olareg"
-	"github.com/olareg/olareg/config"
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
 
 	"github.com/affix-oci/affix/exporter"
@@ -15,24 +11,6 @@ import (
 	"github.com/affix-oci/affix/internal/ocitest"
 	"github.com/affix-oci/affix/plugin/convert"
 )
-
-// recordedOlareg runs olareg in memory (referrers API on or off) behind
-// an ocitest.Recorder, and returns its host and the recorder.
-func recordedOlareg(t *testing.T, referrersAPI bool) (string, *ocitest.Recorder) {
-	t.Helper()
-	on := referrersAPI
-	srv := olareg.New(config.Config{
-		Storage: config.ConfigStorage{StoreType: config.StoreMem},
-		API:     config.ConfigAPI{Referrer: config.ConfigAPIReferrer{Enabled: &on}},
-	})
-	rec := &ocitest.Recorder{Next: srv}
-	hs := httptest.NewServer(rec)
-	t.Cleanup(func() {
-		hs.Close()
-		srv.Close()
-	})
-	return strings.TrimPrefix(hs.URL, "http://"), rec
-}
 
 // TestConvertValid: what Convert writes (the converted SPDX or in-toto
 // referrers, the referrers tag indexes, the index without its attestation
@@ -58,7 +36,7 @@ func TestConvertValid(t *testing.T) {
 		for _, tt := range tests {
 			t.Run(map[bool]string{true: "api ", false: "tag-schema "}[api]+tt.name, func(t *testing.T) {
 				ctx := t.Context()
-				host, rec := recordedOlareg(t, api)
+				host, rec := ocitest.RecordedOlareg(t, api)
 				r, _ := remote(t, host, "app")
 				var images []ocispec.Descriptor
 				if tt.old {
