@@ -9,7 +9,6 @@ import (
 	"fmt"
 	"hash"
 	"io"
-	"io/fs"
 	"math/rand/v2"
 	"os"
 	"path"
@@ -359,63 +358,4 @@ func whiteoutLayer(tw *tarWriter, s genSpec) error {
 		}
 	}
 	return nil
-}
-
-// writeArchive streams the layout in dir into a tar at dst (entries
-// sorted), as buildctl --output type=oci writes it.
-func writeArchive(dir, dst string) error {
-	var files []string
-	err := filepath.WalkDir(dir, func(p string, d fs.DirEntry, err error) error {
-		if err != nil {
-			return err
-		}
-		if d.Type().IsRegular() {
-			rel, err := filepath.Rel(dir, p)
-			if err != nil {
-				return err
-			}
-			files = append(files, filepath.ToSlash(rel))
-		}
-		return nil
-	})
-	if err != nil {
-		return err
-	}
-	slices.Sort(files)
-	out, err := os.Create(dst)
-	if err != nil {
-		return err
-	}
-	defer out.Close()
-	bw := bufio.NewWriterSize(out, 1<<20)
-	tw := tar.NewWriter(bw)
-	for _, name := range files {
-		if err := copyInto(tw, filepath.Join(dir, name), name); err != nil {
-			return err
-		}
-	}
-	if err := tw.Close(); err != nil {
-		return err
-	}
-	if err := bw.Flush(); err != nil {
-		return err
-	}
-	return out.Close()
-}
-
-func copyInto(tw *tar.Writer, src, name string) error {
-	f, err := os.Open(src)
-	if err != nil {
-		return err
-	}
-	defer f.Close()
-	fi, err := f.Stat()
-	if err != nil {
-		return err
-	}
-	if err := tw.WriteHeader(&tar.Header{Typeflag: tar.TypeReg, Name: name, Mode: 0o644, Size: fi.Size(), ModTime: epoch}); err != nil {
-		return err
-	}
-	_, err = io.Copy(tw, f)
-	return err
 }

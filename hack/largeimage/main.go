@@ -25,6 +25,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/affix-oci/affix/internal/fixture"
 	"github.com/docker/go-units"
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
 )
@@ -113,7 +114,7 @@ func genLayout(dir, archive string, s genSpec) error {
 	fmt.Fprintf(os.Stderr, "largeimage: wrote %s (index %s) in %v\n", dir, idx.Digest, time.Since(start).Round(100*time.Millisecond))
 	if archive != "" {
 		start = time.Now()
-		if err := writeArchive(dir, archive); err != nil {
+		if err := fixture.WriteArchive(dir, archive); err != nil {
 			return err
 		}
 		fmt.Fprintf(os.Stderr, "largeimage: wrote %s in %v\n", archive, time.Since(start).Round(100*time.Millisecond))
