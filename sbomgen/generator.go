@@ -200,6 +200,9 @@ type Generator struct {
 	binary    string // executableStamp of a development build; "" otherwise (see storeKey)
 	cache     *cache // nil: no caching
 	sem       chan struct{}
+	// stereoscopeGlobs leaves basename globs to stereoscope's own index
+	// search (see prefixIndex): for tests and benchmarks that compare.
+	stereoscopeGlobs bool
 }
 
 // New returns a Generator for opts. It fails on an unknown format, a
@@ -394,7 +397,7 @@ func (g *Generator) Image(ctx context.Context, f oci.Fetcher, manifest ocispec.D
 	}
 	defer g.release()
 
-	s, err := scanImage(ctx, f, img, ImageName(g.name), g.opts.TempDir, g.opts.MaxImageSize, g.generator)
+	s, err := scanImage(ctx, f, img, ImageName(g.name), g.opts.TempDir, g.opts.MaxImageSize, g.generator, !g.stereoscopeGlobs)
 	if err != nil {
 		return nil, fmt.Errorf("scanning image %s: %w", manifest.Digest, err)
 	}
@@ -491,7 +494,7 @@ func (g *Generator) Dir(ctx context.Context, root string) (*Result, error) {
 		return nil, err
 	}
 	defer g.release()
-	s, err := scanDir(ctx, root, g.name, g.generator)
+	s, err := scanDir(ctx, root, g.name, g.generator, !g.stereoscopeGlobs)
 	if err != nil {
 		return nil, fmt.Errorf("scanning directory %s: %w", root, err)
 	}

@@ -1005,12 +1005,14 @@ func TestSbomCanceledScanIsNoResult(t *testing.T) {
 	extract(t, dir, res.Manifests[0], root)
 	ctx, cancel := context.WithCancel(context.Background())
 	cancel()
-	if s, err := scanDir(ctx, root, "image", "affix test"); !errors.Is(err, context.Canceled) {
-		n := -1
-		if s != nil {
-			n = s.Artifacts.Packages.PackageCount()
+	for _, prefixGlobs := range []bool{false, true} {
+		if s, err := scanDir(ctx, root, "image", "affix test", prefixGlobs); !errors.Is(err, context.Canceled) {
+			n := -1
+			if s != nil {
+				n = s.Artifacts.Packages.PackageCount()
+			}
+			t.Errorf("scan (prefix globs %v) with a canceled context: %d packages, error %v; want context.Canceled", prefixGlobs, n, err)
 		}
-		t.Errorf("scan with a canceled context: %d packages, error %v; want context.Canceled", n, err)
 	}
 }
 

@@ -181,8 +181,9 @@ func createSBOM(ctx context.Context, src source.Source, generator string) (*sbom
 
 // scanImage reads img's layers through f into a temporary directory under
 // tempDir, scans the squashed filesystem with syft and removes the
-// directory again.
-func scanImage(ctx context.Context, f oci.Fetcher, img *fetchedImage, name, tempDir string, maxSize int64, generator string) (_ *sbom.SBOM, err error) {
+// directory again. With prefixGlobs, basename globs are answered by a
+// prefixIndex (the same documents, faster).
+func scanImage(ctx context.Context, f oci.Fetcher, img *fetchedImage, name, tempDir string, maxSize int64, generator string, prefixGlobs bool) (_ *sbom.SBOM, err error) {
 	v1img, err := img.v1Image(ctx, f, maxSize)
 	if err != nil {
 		return nil, err
@@ -214,6 +215,9 @@ func scanImage(ctx context.Context, f oci.Fetcher, img *fetchedImage, name, temp
 	// are built only if something asks for them.
 	if err := simg.Read(image.WithLazyLayerSquashes(ctx)); err != nil {
 		return nil, readError(ctx, err, dir, img.manifest.Layers)
+	}
+	if prefixGlobs {
+		usePrefixGlobs(simg)
 	}
 	src := stereoscopesource.New(simg, stereoscopesource.ImageConfig{Reference: name})
 	return createSBOM(ctx, src, generator)
@@ -255,8 +259,9 @@ func readError(ctx context.Context, err error, dir string, layers []ocispec.Desc
 // read (it names the layer by diff ID only).
 var stereoscopeLayerRE = regexp.MustCompile(`(failed to squash tree|failed to index layer) (\d+): `)
 
-// scanDir scans the root filesystem in root.
-func scanDir(ctx context.Context, root, name, generator string) (*sbom.SBOM, error) {
+// scanDir scans the root filesystem in root. With prefixGlobs, basename
+// globs are answered by a prefixIndex (the same documents, faster).
+func scanDir(ctx context.Context, root, name, generator string, prefixGlobs bool) (*sbom.SBOM, error) {
 	src, err := directorysource.New(directorysource.Config{
 		Path:  root,
 		Base:  root,
@@ -266,6 +271,18 @@ func scanDir(ctx context.Context, root, name, generator string) (*sbom.SBOM, err
 		return nil, err
 	}
 	defer src.Close()
+	if prefixGlobs {
+		// The source indexes the directory once, when first asked for its
+		// resolver (the scope does not matter), and keeps the resolver:
+		// asked here, before syft's catalogers share it. An error is left
+		// for syft to meet and report as it would.
+		if err := ctx.Err(); err != nil {
+			return nil, err
+		}
+		if r, err := src.FileResolver(source.SquashedScope); err == nil {
+			useDirPrefixGlobs(r)
+		}
+	}
 	csrc, err := newConfinedSource(src, root)
 	if err != nil {
 		return nil, err

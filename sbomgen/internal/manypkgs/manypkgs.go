@@ -20,6 +20,10 @@ type Counts struct {
 	Deb int
 	// FilesPerDeb is how many files each deb package owns.
 	FilesPerDeb int
+	// DistinctNames gives every owned file a basename of its own
+	// (f000000.so, f000001.so, ...), as in real images, instead of
+	// file0.so ... in each package's directory.
+	DistinctNames bool
 	// NPM packages are app/node_modules/NAME/package.json files.
 	NPM int
 	// Python packages are dist-info METADATA files.
@@ -46,6 +50,9 @@ func Spec(c Counts) fixture.Spec {
 		var sums strings.Builder
 		for j := range c.FilesPerDeb {
 			p := fmt.Sprintf("usr/lib/x86_64-linux-gnu/%s/file%d.so", name, j)
+			if c.DistinctNames {
+				p = fmt.Sprintf("usr/lib/x86_64-linux-gnu/%s/f%06d.so", name, i*c.FilesPerDeb+j)
+			}
 			data := fmt.Appendf(nil, "%s %d\n", name, j)
 			os = append(os, fixture.File{Path: p, Data: data})
 			fmt.Fprintf(&sums, "%032x  %s\n", i*1000+j, p)
