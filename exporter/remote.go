@@ -166,14 +166,15 @@ func (r *Remote) PushBlob(ctx context.Context, desc ocispec.Descriptor, open fun
 // refuses the mount request itself (a token registry: the credentials
 // cannot read from, so the token lacks its pull scope and distribution
 // answers 401 to the whole request) gets a plain upload, as Docker does,
-// and no more mount requests from from.
+// and no more mount requests from from; so does one whose token server
+// refuses the mount's token outright.
 func (r *Remote) Mount(ctx context.Context, desc ocispec.Descriptor, from string, open func() (io.ReadCloser, error)) error {
 	m, ok := r.repo.Blobs().(registry.Mounter)
 	if _, refused := r.noMount.Load(from); !ok || refused {
 		return r.PushBlob(ctx, desc, open)
 	}
 	err := r.retryBlob(ctx, desc, func(ctx context.Context) error { return m.Mount(ctx, desc, from, open) })
-	if err != nil && mountRefused(err) && ctx.Err() == nil {
+	if err != nil && (mountRefused(err) || mountTokenRefused(err)) && ctx.Err() == nil {
 		r.noMount.Store(from, true)
 		return r.PushBlob(ctx, desc, open)
 	}
@@ -188,6 +189,19 @@ func mountRefused(err error) bool {
 		return false
 	}
 	return er.StatusCode == http.StatusUnauthorized || er.StatusCode == http.StatusForbidden
+}
+
+// mountTokenRefused reports whether err is the refusal (401, 403) of a
+// token request: inside a mount, that is the mount's scope (push to the
+// repository, pull from the other one), which a token server may refuse
+// outright rather than issue a token without the pull. The upload asks
+// for push alone; if that is what was refused, it fails again, explained.
+func mountTokenRefused(err error) bool {
+	if tokenRequest(err) == "" {
+		return false
+	}
+	s := status(err)
+	return s == http.StatusUnauthorized || s == http.StatusForbidden
 }
 
 // retryBlob runs push, and again from the start when its PUT failed in a

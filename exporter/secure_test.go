@@ -315,6 +315,29 @@ func TestTokenMountFrom(t *testing.T) {
 			if n := s.scopesFetched()["repository:app:pull,push repository:secret:pull"]; n < 1 || n > 2 {
 				t.Errorf("%d tokens fetched for the mount scope, want 1 (2 when a mount was sent with the first token before it was refused): %v", n, s.scopesFetched())
 			}
+
+			// A token server that refuses the mount's scope outright
+			// (403 to the token request) rather than issue a token
+			// without secret's pull: the blobs are uploaded all the same.
+			spec.Images[0].Labels = map[string]string{"new": "again"}
+			spec.Images[1].Labels = map[string]string{"new": "again"}
+			l3, res3 := source(t, spec)
+			if _, err := pushAll(ctx, admin, l3, res3, exporter.Options{Tag: "v3"}); err != nil {
+				t.Fatal(err)
+			}
+			s.ts.RefuseUngranted(true)
+			r, _ = s.remote(t, "app", s.user("ci", ciPassword))
+			got, err = pushAll(ctx, r, l3, res3, exporter.Options{Tag: "v3", MountFrom: "secret"})
+			s.ts.RefuseUngranted(false)
+			if err != nil {
+				t.Fatalf("mount whose token is refused: %v", err)
+			}
+			if want := (exporter.BlobCounts{Existing: 3, Uploaded: 4, NotMounted: 2}); got.Blobs != want {
+				t.Errorf("mount whose token is refused: blobs %+v, want %+v", got.Blobs, want)
+			}
+			if d := s.tagOf(t, "app", "v3"); d != res3.Index.Digest.String() {
+				t.Errorf("tag v3 names %q, want %s", d, res3.Index.Digest)
+			}
 		})
 	}
 }

@@ -50,6 +50,7 @@ type TokenServer struct {
 	ttl      time.Duration
 	badKey   bool
 	failWith int
+	strict   bool
 	log      []TokenRequest
 }
 
@@ -187,6 +188,16 @@ func (s *TokenServer) FailWith(status int) {
 	s.failWith = status
 }
 
+// RefuseUngranted makes it refuse (403) a token request asking for any
+// action Grant did not allow, as some token servers do, rather than
+// issue a token with only the actions allowed (off, distribution's
+// reference behaviour).
+func (s *TokenServer) RefuseUngranted(on bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.strict = on
+}
+
 // Requests returns the requests it answered, in order.
 func (s *TokenServer) Requests() []TokenRequest {
 	s.mu.Lock()
@@ -273,6 +284,9 @@ func (s *TokenServer) answer(r *http.Request, req *TokenRequest) (int, any) {
 	if service != s.Service {
 		return http.StatusBadRequest, map[string]string{"error": fmt.Sprintf("unknown service %q", service)}
 	}
+	if sc, ok := s.ungranted(req.Account, req.Scopes); ok {
+		return http.StatusForbidden, map[string]string{"error": "denied", "details": "access to " + sc + " denied"}
+	}
 	tok, ttl, err := s.token(req.Account, req.Scopes)
 	if err != nil {
 		return http.StatusInternalServerError, map[string]string{"error": err.Error()}
@@ -282,6 +296,28 @@ func (s *TokenServer) answer(r *http.Request, req *TokenRequest) (int, any) {
 		return http.StatusOK, map[string]any{"access_token": tok, "expires_in": secs, "scope": strings.Join(req.Scopes, " ")}
 	}
 	return http.StatusOK, map[string]any{"token": tok, "access_token": tok, "expires_in": secs, "issued_at": time.Now().UTC().Format(time.RFC3339)}
+}
+
+// ungranted returns the first of scopes asking for an action Grant did
+// not allow account, when RefuseUngranted is on.
+func (s *TokenServer) ungranted(account string, scopes []string) (string, bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if !s.strict {
+		return "", false
+	}
+	for _, sc := range scopes {
+		parts := strings.Split(sc, ":")
+		if len(parts) != 3 || parts[0] != "repository" {
+			continue
+		}
+		for _, a := range strings.Split(parts[2], ",") {
+			if !slices.Contains(s.grants[account][parts[1]], a) {
+				return sc, true
+			}
+		}
+	}
+	return "", false
 }
 
 func (s *TokenServer) checkPassword(user, pw string) bool {
