@@ -193,7 +193,7 @@ func (r *Remote) explainChallenge(what string, err error, authErr string) (error
 	case "invalid_token":
 		// The token server issued the token: the credentials are not
 		// the cause; the registry and its token server disagree.
-		return fmt.Errorf("%s: %s: the registry rejected the token its token server issued (invalid_token: expired, not yet valid, or not signed by a key the registry trusts): the registry's token setup, or the clocks of the registry and its token server, disagree; tell the operators of %s: %w: %w", r.Name(), what, reg, ErrUnauthorized, err), true
+		return fmt.Errorf("%s: %s: the registry rejected the token its token server issued (invalid_token: expired, not yet valid, or not signed by a key the registry trusts): the registry's token setup, or the clocks of the registry and its token server, disagree; tell the operators of %s (a registrytoken the Docker config holds for it is sent as it is: if there is one, it may be what expired; docker login %s again): %w: %w", r.Name(), what, reg, reg, ErrUnauthorized, err), true
 	case "insufficient_scope":
 		action := "pull from"
 		if m := method(err); m != "" && m != http.MethodGet && m != http.MethodHead {
