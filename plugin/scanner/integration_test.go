@@ -590,8 +590,8 @@ func TestIntegrationScannerTmpfsState(t *testing.T) {
 		t.Skipf("cannot mount a tmpfs: %v %s", err, out)
 	}
 	t.Cleanup(func() { syscall.Unmount(dir, syscall.MNT_DETACH) })
-	// buildkittest makes the daemon's state directory in $TMPDIR.
-	t.Setenv("TMPDIR", dir)
+	// buildkittest keeps state off a tmpfs unless told where to put it.
+	t.Setenv(buildkittest.EnvDaemonDir, dir)
 	e := startScannerEnv(t)
 	out, _, _, err := e.run(t, "tmpfs", &build{files: map[string]string{
 		"Dockerfile":                         "FROM scratch\nCOPY a/ /\n",
