@@ -68,15 +68,21 @@ func TestTokenCache(t *testing.T) {
 		t.Errorf("without an attempt: %q, want token-3", tok)
 	}
 
-	// Many refused at once, in rounds: one fetch per round.
+	// Many refused at once, in rounds: one fetch per round. Every request
+	// goes out (GetToken) before any is refused (Set): one that went out
+	// after the first fetch would carry its token, and its refusal would
+	// rightly fetch again.
 	for round := range 50 {
 		c := newTokenCache()
 		fetches.Store(0)
-		var wg sync.WaitGroup
+		var wg, sent sync.WaitGroup
+		sent.Add(16)
 		for range 16 {
 			wg.Go(func() {
 				ctx := withTokenAttempt(context.Background())
 				c.GetToken(ctx, reg, auth.SchemeBearer, key)
+				sent.Done()
+				sent.Wait()
 				if _, err := c.Set(ctx, reg, auth.SchemeBearer, key, fetch); err != nil {
 					t.Error(err)
 				}
