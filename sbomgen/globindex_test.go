@@ -272,16 +272,7 @@ func materialize(t *testing.T, root string, layers []fixture.Layer) {
 	t.Helper()
 	for _, l := range layers {
 		for _, fl := range l {
-			p := filepath.Join(root, filepath.FromSlash(fl.Path))
-			switch base := filepath.Base(p); {
-			case base == ".wh..wh..opq":
-				lower, _ := os.ReadDir(filepath.Dir(p))
-				for _, e := range lower {
-					os.RemoveAll(filepath.Join(filepath.Dir(p), e.Name()))
-				}
-			case strings.HasPrefix(base, ".wh."):
-				os.RemoveAll(filepath.Join(filepath.Dir(p), strings.TrimPrefix(base, ".wh.")))
-			}
+			applyWhiteout(filepath.Join(root, filepath.FromSlash(fl.Path)))
 		}
 		for _, fl := range l {
 			p := filepath.Join(root, filepath.FromSlash(fl.Path))
