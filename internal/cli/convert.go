@@ -186,9 +186,9 @@ func runConvert(cmd *cobra.Command, g *globalOptions, refStr string, o convertOp
 	meta := newConvertMetadata(res, refName(a.ref, a.tagOrDigest), tgt.Name(), counter)
 	printConvert(cmd.OutOrStdout(), meta)
 	if !o.raw {
-		warnUnnamed(warnf(cmd), meta)
+		warnUnnamed(warnf(cmd), cmd.Root().DisplayName(), meta)
 	}
-	warnOtherForms(warnf(cmd), meta)
+	warnOtherForms(warnf(cmd), cmd.Root().DisplayName(), meta)
 	return writeMetadataFile(o.metadataFile, meta)
 }
 
@@ -295,15 +295,15 @@ func tagAndDigest(s string) (string, digest.Digest) {
 // warnOtherForms warns about each platform whose SBOM was converted
 // before in another form (--raw, --keep-intoto): the referrers carry the
 // same creation time, so a consumer picking the newest SBOM may take
-// either, and affix get --verify fails on a --raw one. The other form's
+// either, and NAME get --verify fails on a --raw one. The other form's
 // artifact type, which the registry gave, is printed escaped.
-func warnOtherForms(warn func(format string, args ...any), m *convertMetadata) {
+func warnOtherForms(warn func(format string, args ...any), name string, m *convertMetadata) {
 	for _, p := range m.Platforms {
 		if p.Referrer == nil {
 			continue
 		}
 		for _, o := range p.OtherForms {
-			warn("%s: the SBOM was converted before in another form: referrer %s (%s) carries the same creation time, generator and platform as %s; consumers choosing the newest SBOM cannot tell them apart (affix get --verify fails on a --raw one): delete the one you do not want with the registry's API", p.Platform, o.Digest, printable.String(o.ArtifactType), p.Referrer.Digest)
+			warn("%s: the SBOM was converted before in another form: referrer %s (%s) carries the same creation time, generator and platform as %s; consumers choosing the newest SBOM cannot tell them apart (%s get --verify fails on a --raw one): delete the one you do not want with the registry's API", p.Platform, o.Digest, printable.String(o.ArtifactType), p.Referrer.Digest, name)
 		}
 	}
 }
@@ -311,10 +311,10 @@ func warnOtherForms(warn func(format string, args ...any), m *convertMetadata) {
 // warnUnnamed warns about each SBOM written that could not be made to name
 // its image: get --verify will refuse it, which the user should learn now,
 // not then.
-func warnUnnamed(warn func(format string, args ...any), m *convertMetadata) {
+func warnUnnamed(warn func(format string, args ...any), name string, m *convertMetadata) {
 	for _, p := range m.Platforms {
 		if p.Referrer != nil && !p.Existed && !p.Named {
-			warn("%s: BuildKit's SBOM does not describe exactly one package, so it was published without naming the image, and `affix get --verify` cannot check it against %s", p.Platform, p.Digest)
+			warn("%s: BuildKit's SBOM does not describe exactly one package, so it was published without naming the image, and `%s get --verify` cannot check it against %s", p.Platform, name, p.Digest)
 		}
 	}
 }

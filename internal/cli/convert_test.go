@@ -176,8 +176,8 @@ func TestWarnUnnamed(t *testing.T) {
 		{Platform: "linux/s390x", Digest: digest.Digest("sha256:" + strings.Repeat("e", 64))},
 	}}
 	var b strings.Builder
-	warnUnnamed(NewWarnf("affix", &b), m)
-	if got := b.String(); strings.Count(got, "affix: warning: ") != 1 || !strings.Contains(got, "linux/amd64") || !strings.Contains(got, strings.Repeat("a", 64)) {
+	warnUnnamed(NewWarnf("docker affix", &b), "docker affix", m)
+	if got := b.String(); strings.Count(got, "docker affix: warning: ") != 1 || !strings.Contains(got, "`docker affix get --verify`") || !strings.Contains(got, "linux/amd64") || !strings.Contains(got, strings.Repeat("a", 64)) {
 		t.Errorf("warnings:\n%s", got)
 	}
 }
@@ -274,9 +274,9 @@ func TestWarnOtherForms(t *testing.T) {
 		{Platform: "linux/s390x", Digest: d("f")},
 	}}
 	var b strings.Builder
-	warnOtherForms(NewWarnf("affix", &b), m)
+	warnOtherForms(NewWarnf("docker affix", &b), "docker affix", m)
 	got := b.String()
-	if strings.Count(got, "affix: warning: ") != 1 || !strings.Contains(got, "linux/amd64") || !strings.Contains(got, d("c").String()) || !strings.Contains(got, d("b").String()) || !strings.Contains(got, "--verify") {
+	if strings.Count(got, "docker affix: warning: ") != 1 || !strings.Contains(got, "linux/amd64") || !strings.Contains(got, d("c").String()) || !strings.Contains(got, d("b").String()) || !strings.Contains(got, "docker affix get --verify") {
 		t.Errorf("warnings:\n%s", got)
 	}
 }
