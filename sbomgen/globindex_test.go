@@ -6,7 +6,6 @@ import (
 	"crypto/sha256"
 	"errors"
 	"fmt"
-	"os"
 	"path"
 	"path/filepath"
 	"reflect"
@@ -266,39 +265,6 @@ func globImages(t testing.TB) (string, *fixture.Result) {
 	return globLayout.get(t, "globs", func() (fixture.Spec, error) { return globSpec(), nil })
 }
 
-// materialize writes the filesystem layers make, applied in order, under
-// root: whiteouts and opaque markers delete what lower layers wrote.
-func materialize(t *testing.T, root string, layers []fixture.Layer) {
-	t.Helper()
-	for _, l := range layers {
-		for _, fl := range l {
-			applyWhiteout(filepath.Join(root, filepath.FromSlash(fl.Path)))
-		}
-		for _, fl := range l {
-			p := filepath.Join(root, filepath.FromSlash(fl.Path))
-			if strings.HasPrefix(filepath.Base(p), ".wh.") {
-				continue
-			}
-			if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
-				t.Fatal(err)
-			}
-			var err error
-			switch {
-			case fl.Dir:
-				err = os.MkdirAll(p, 0o755)
-			case fl.Link != "":
-				os.Remove(p)
-				err = os.Symlink(fl.Link, p)
-			default:
-				err = os.WriteFile(p, fl.Data, 0o644)
-			}
-			if err != nil {
-				t.Fatal(err)
-			}
-		}
-	}
-}
-
 // globCases are the patterns the resolvers are compared on, and whether
 // their search reaches a basename glob with a literal prefix (which the
 // prefixIndex answers itself).
@@ -438,7 +404,7 @@ func TestPrefixGlobsImage(t *testing.T) {
 // amd64 image's filesystem written to a directory.
 func TestPrefixGlobsDir(t *testing.T) {
 	root := filepath.Join(t.TempDir(), "root")
-	materialize(t, root, globSpec().Images[0].Layers)
+	writeRootfs(t, root, globSpec().Images[0].Layers)
 	src, err := directorysource.New(directorysource.Config{Path: root, Base: root})
 	if err != nil {
 		t.Fatal(err)
@@ -517,8 +483,8 @@ func TestPrefixGlobsSameDocuments(t *testing.T) {
 		}
 	}
 	dirs := map[string]func(t *testing.T, root string){
-		"globs/amd64": func(t *testing.T, root string) { materialize(t, root, globSpec().Images[0].Layers) },
-		"globs/arm64": func(t *testing.T, root string) { materialize(t, root, globSpec().Images[1].Layers) },
+		"globs/amd64": func(t *testing.T, root string) { writeRootfs(t, root, globSpec().Images[0].Layers) },
+		"globs/arm64": func(t *testing.T, root string) { writeRootfs(t, root, globSpec().Images[1].Layers) },
 		"standard/amd64": func(t *testing.T, root string) {
 			dir, res := standard(t)
 			extract(t, dir, res.Manifests[0], root)
@@ -593,5 +559,13 @@ func BenchmarkDpkgGlobs(b *testing.B) {
 				}
 			})
 		}
+	}
+}
+
+// writeRootfs writes layers into root (fixture.WriteRootfs), failing t.
+func writeRootfs(t *testing.T, root string, layers []fixture.Layer) {
+	t.Helper()
+	if err := fixture.WriteRootfs(root, layers...); err != nil {
+		t.Fatal(err)
 	}
 }

@@ -773,7 +773,7 @@ func extract(t *testing.T, dir string, m ocispec.Descriptor, root string) {
 			entries = append(entries, entry{h, data})
 		}
 		for _, e := range entries {
-			applyWhiteout(filepath.Join(root, filepath.FromSlash(e.h.Name)))
+			fixture.ApplyWhiteout(filepath.Join(root, filepath.FromSlash(e.h.Name)))
 		}
 		for _, e := range entries {
 			p := filepath.Join(root, filepath.FromSlash(e.h.Name))
@@ -790,20 +790,6 @@ func extract(t *testing.T, dir string, m ocispec.Descriptor, root string) {
 				}
 			}
 		}
-	}
-}
-
-// applyWhiteout deletes, when p is a whiteout or an opaque marker, what
-// it hides of the lower layers already written below root.
-func applyWhiteout(p string) {
-	switch base := filepath.Base(p); {
-	case base == ".wh..wh..opq":
-		lower, _ := os.ReadDir(filepath.Dir(p))
-		for _, l := range lower {
-			os.RemoveAll(filepath.Join(filepath.Dir(p), l.Name()))
-		}
-	case strings.HasPrefix(base, ".wh."):
-		os.RemoveAll(filepath.Join(filepath.Dir(p), strings.TrimPrefix(base, ".wh.")))
 	}
 }
 

@@ -8,9 +8,7 @@ import (
 	"errors"
 	"io"
 	"os"
-	"path"
 	"path/filepath"
-	"strings"
 	"testing"
 
 	intoto "github.com/in-toto/in-toto-golang/in_toto"
@@ -20,44 +18,11 @@ import (
 	"github.com/affix-oci/affix/sbomgen/internal/schemacheck"
 )
 
-// writeRootfs writes the filesystem layers make, whiteouts and opaque
-// directories applied, into root.
+// writeRootfs writes layers into root (fixture.WriteRootfs), failing t.
 func writeRootfs(t *testing.T, root string, layers []fixture.Layer) {
 	t.Helper()
-	for _, l := range layers {
-		for _, f := range l {
-			dir, base := path.Split(f.Path)
-			switch {
-			case base == ".wh..wh..opq":
-				ents, _ := os.ReadDir(filepath.Join(root, dir))
-				for _, e := range ents {
-					os.RemoveAll(filepath.Join(root, dir, e.Name()))
-				}
-			case strings.HasPrefix(base, ".wh."):
-				os.RemoveAll(filepath.Join(root, dir, strings.TrimPrefix(base, ".wh.")))
-			}
-		}
-		for _, f := range l {
-			p := filepath.Join(root, filepath.FromSlash(f.Path))
-			if strings.HasPrefix(filepath.Base(p), ".wh.") {
-				continue
-			}
-			if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
-				t.Fatal(err)
-			}
-			var err error
-			switch {
-			case f.Dir:
-				err = os.MkdirAll(p, 0o755)
-			case f.Link != "":
-				err = os.Symlink(f.Link, p)
-			default:
-				err = os.WriteFile(p, f.Data, 0o644)
-			}
-			if err != nil {
-				t.Fatal(err)
-			}
-		}
+	if err := fixture.WriteRootfs(root, layers...); err != nil {
+		t.Fatal(err)
 	}
 }
 
