@@ -10,11 +10,26 @@ import (
 	"path/filepath"
 	"runtime"
 	"strings"
+	"testing"
 )
 
 // EnvBuildctl names the buildctl binary to use, before $PATH and the
 // repository's bin/.
 const EnvBuildctl = "AFFIX_BUILDCTL"
+
+// RequireBuildctl returns the buildctl binary (FindBuildctl), skipping t
+// when there is none, or failing it when AFFIX_INTEGRATION=1.
+func RequireBuildctl(t testing.TB) string {
+	t.Helper()
+	p, err := FindBuildctl()
+	if err != nil {
+		if os.Getenv(EnvIntegration) == "1" {
+			t.Fatal(err)
+		}
+		t.Skip(err)
+	}
+	return p
+}
 
 // FindBuildctl returns the buildctl binary: $AFFIX_BUILDCTL, else buildctl
 // on $PATH, else bin/buildctl of the repository.

@@ -194,29 +194,15 @@ func lsShape(t *testing.T, host, ref string) []string {
 // same layout and `affix build --push` of the same Dockerfile make: each
 // platform with one application/spdx+json referrer naming it.
 func TestIntegrationBuildKitGenerator(t *testing.T) {
-	bin := buildkittest.Require(t)
-	if _, err := buildkittest.FindBuildctl(); err != nil {
-		if os.Getenv(buildkittest.EnvIntegration) == "1" {
-			t.Fatal(err)
-		}
-		t.Skip(err)
-	}
+	buildkittest.Require(t)
+	buildkittest.RequireBuildctl(t)
 	t.Setenv("DOCKER_CONFIG", t.TempDir())
 	t.Setenv("AFFIX_CACHE_DIR", t.TempDir())
 	t.Setenv(sbomgen.EnvSourceDateEpoch, "")
 	ctx := t.Context()
 	dist := registrytest.Start(t, registrytest.Distribution, registrytest.Options{})
 	ola := registrytest.Start(t, registrytest.OlaregAPI, registrytest.Options{})
-	d, err := buildkittest.StartDaemon(ctx, bin, buildkittest.WithInsecureRegistries(dist.Host, ola.Host))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		if t.Failed() {
-			t.Logf("buildkitd output:\n%s", d.Log())
-		}
-		d.Stop()
-	})
+	d := buildkittest.Start(t, buildkittest.WithInsecureRegistries(dist.Host, ola.Host))
 	scanner, err := d.ScannerImage(ctx, dist.Host)
 	if err != nil {
 		t.Fatal(err)

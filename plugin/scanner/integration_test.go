@@ -37,26 +37,12 @@ type scannerEnv struct {
 // the scanner and busybox images.
 func startScannerEnv(t *testing.T, opts ...buildkittest.Option) *scannerEnv {
 	t.Helper()
-	bin := buildkittest.Require(t)
-	if _, err := buildkittest.FindBuildctl(); err != nil {
-		if os.Getenv(buildkittest.EnvIntegration) == "1" {
-			t.Fatal(err)
-		}
-		t.Skip(err)
-	}
+	buildkittest.Require(t)
+	buildkittest.RequireBuildctl(t)
 	bb := buildkittest.Busybox(t)
 	ctx := t.Context()
 	reg := registrytest.Start(t, registrytest.Distribution, registrytest.Options{})
-	d, err := buildkittest.StartDaemon(ctx, bin, append(opts, buildkittest.WithInsecureRegistries(reg.Host))...)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		if t.Failed() {
-			t.Logf("buildkitd output:\n%s", d.Log())
-		}
-		d.Stop()
-	})
+	d := buildkittest.Start(t, append(opts, buildkittest.WithInsecureRegistries(reg.Host))...)
 	ref, err := d.ScannerImage(ctx, reg.Host)
 	if err != nil {
 		t.Fatal(err)
