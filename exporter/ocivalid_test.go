@@ -80,7 +80,7 @@ func TestPushValid(t *testing.T) {
 					if api {
 						ref = ""
 					}
-					data, err := referrersListing(t, host, m.Digest, ref)
+					data, err := ocitest.GetReferrersListing(ctx, host, "app", m.Digest, ref)
 					if err != nil {
 						t.Fatal(err)
 					}
@@ -91,20 +91,6 @@ func TestPushValid(t *testing.T) {
 			})
 		}
 	}
-}
-
-// referrersListing reads the referrers of subject: from the referrers
-// API when tag is empty, else the index tag names.
-func referrersListing(t *testing.T, host string, subject digest.Digest, tag string) ([]byte, error) {
-	t.Helper()
-	if tag != "" {
-		d, b, err := ocitest.GetManifest(t.Context(), host, "app", tag)
-		if err == nil && d.MediaType != ocispec.MediaTypeImageIndex {
-			t.Errorf("%s is served as %s, want %s", tag, d.MediaType, ocispec.MediaTypeImageIndex)
-		}
-		return b, err
-	}
-	return ocitest.GetReferrers(t.Context(), host, "app", subject)
 }
 
 // TestReferrersTagSpec: the referrers tag is the distribution-spec's

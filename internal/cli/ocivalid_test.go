@@ -86,12 +86,11 @@ func TestCLIDocumentsValid(t *testing.T) {
 				t.Errorf("the image as read back:\n%v", err)
 			}
 			for _, m := range res.Manifests {
-				var data []byte
+				tag := exporter.ReferrersTag(m.Digest)
 				if api {
-					data, err = ocitest.GetReferrers(t.Context(), host, "app", m.Digest)
-				} else {
-					_, data, err = ocitest.GetManifest(t.Context(), host, "app", exporter.ReferrersTag(m.Digest))
+					tag = ""
 				}
+				data, err := ocitest.GetReferrersListing(t.Context(), host, "app", m.Digest, tag)
 				if err != nil {
 					t.Fatal(err)
 				}

@@ -162,6 +162,24 @@ func GetReferrers(ctx context.Context, host, repo string, subject digest.Digest)
 	return b, nil
 }
 
+// GetReferrersListing reads the referrers listing of subject in
+// repository repo of the plain-HTTP registry host: the referrers API's
+// answer (GetReferrers) when tag is empty, else the referrers tag index
+// tag names, which must be served as an image index.
+func GetReferrersListing(ctx context.Context, host, repo string, subject digest.Digest, tag string) ([]byte, error) {
+	if tag == "" {
+		return GetReferrers(ctx, host, repo, subject)
+	}
+	d, b, err := GetManifest(ctx, host, repo, tag)
+	if err != nil {
+		return nil, err
+	}
+	if d.MediaType != ocispec.MediaTypeImageIndex {
+		return b, fmt.Errorf("referrers tag %s of %s served as %s, want %s", tag, subject, d.MediaType, ocispec.MediaTypeImageIndex)
+	}
+	return b, nil
+}
+
 // RegistryFetch returns a Fetch reading repository repo of the plain-HTTP
 // registry host: manifests and indexes from /manifests/<digest>, every
 // other blob from /blobs/<digest>.
