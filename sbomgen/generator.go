@@ -12,6 +12,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/anchore/syft/syft/sbom"
 	"github.com/docker/go-units"
 	"github.com/opencontainers/go-digest"
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
@@ -371,65 +372,118 @@ func (g *Generator) Formats() []Format { return slices.Clone(g.formats) }
 // the cache when they are there. Layers are streamed to a temporary
 // directory that is removed before Image returns.
 func (g *Generator) Image(ctx context.Context, f oci.Fetcher, manifest ocispec.Descriptor) (*Result, error) {
+	res, err := g.ImageAs(ctx, f, manifest, g.name)
+	if err != nil {
+		return nil, err
+	}
+	return res[0], nil
+}
+
+// ImageAs is Image with documents made for each of names (image
+// references, as Options.Name) instead of Options.Name: one result per
+// name, in the order of names. The image is scanned once at most, however
+// many names there are; a name's documents come from the cache when they
+// are all there. Names of one repository (ImageName) share their result.
+// So an image pushed to several repositories gets in each the documents
+// that naming it there gives, with a single scan.
+func (g *Generator) ImageAs(ctx context.Context, f oci.Fetcher, manifest ocispec.Descriptor, names ...string) ([]*Result, error) {
+	if len(names) == 0 {
+		return nil, nil
+	}
 	img, err := readImage(ctx, f, manifest)
 	if err != nil {
 		return nil, err
 	}
-	res := &Result{Manifest: manifest, Platform: img.platform(), Created: g.createdFor(img)}
-
-	ids := make([]string, len(g.formats))
-	keys := make([]string, len(g.formats))
-	for i, fm := range g.formats {
-		ids[i] = g.cacheKey(manifest.Digest, fm)
-		keys[i] = g.storeKey(ids[i])
+	byRepo := map[string]*Result{}
+	var missing []string // repositories whose documents are not cached
+	for _, n := range names {
+		repo := ImageName(n)
+		if byRepo[repo] != nil {
+			continue
+		}
+		res := &Result{Manifest: manifest, Platform: img.platform(), Created: g.createdFor(img)}
+		byRepo[repo] = res
+		if g.cache != nil {
+			if docs, meta, ok := g.cache.getAll(g.storeKeys(manifest.Digest, repo), g.formats); ok {
+				res.Documents, res.Packages, res.Unreadable, res.Cached = docs, meta.Packages, meta.Unreadable, true
+				continue
+			}
+		}
+		missing = append(missing, repo)
 	}
-	if g.cache != nil {
-		if docs, meta, ok := g.cache.getAll(keys, g.formats); ok {
-			res.Documents, res.Packages, res.Unreadable, res.Cached = docs, meta.Packages, meta.Unreadable, true
-			return res, nil
+	if len(missing) > 0 {
+		if err := g.scanAs(ctx, f, img, missing, byRepo); err != nil {
+			return nil, err
 		}
 	}
+	out := make([]*Result, len(names))
+	for i, n := range names {
+		out[i] = byRepo[ImageName(n)]
+	}
+	return out, nil
+}
 
+// storeKeys returns the cache keys of the documents, one per format, of
+// the image with manifest digest m named repo.
+func (g *Generator) storeKeys(m digest.Digest, repo string) []string {
+	keys := make([]string, len(g.formats))
+	for i, fm := range g.formats {
+		keys[i] = g.storeKey(g.docKey(m, repo, fm))
+	}
+	return keys
+}
+
+// scanAs scans img once and fills in the results of repos (byRepo) with
+// the documents each repository name gives, caching them.
+func (g *Generator) scanAs(ctx context.Context, f oci.Fetcher, img *fetchedImage, repos []string, byRepo map[string]*Result) error {
+	manifest := img.desc
 	// The license scanner builds while the layers are fetched.
 	Warm()
 	if err := g.acquire(ctx); err != nil {
-		return nil, err
+		return err
 	}
 	defer g.release()
 
-	s, err := scanImage(ctx, f, img, ImageName(g.name), g.opts.TempDir, g.opts.MaxImageSize, g.generator, !g.stereoscopeGlobs)
+	s, descs, err := scanImage(ctx, f, img, repos, g.opts.TempDir, g.opts.MaxImageSize, g.generator, !g.stereoscopeGlobs)
 	if err != nil {
-		return nil, fmt.Errorf("scanning image %s: %w", manifest.Digest, err)
+		return fmt.Errorf("scanning image %s: %w", manifest.Digest, err)
 	}
-	res.Packages, res.Unreadable = countPackages(s), unreadable(s)
-	for i, fm := range g.formats {
-		enc, err := newEncoder(s, fm, docInfo{
-			name:      ImageName(g.name),
-			subject:   manifest.Digest,
-			created:   res.Created,
-			id:        ids[i],
-			generator: g.generator,
-		})
-		if err != nil {
-			return nil, fmt.Errorf("encoding %s for image %s: %w", fm, manifest.Digest, err)
-		}
-		if i == len(g.formats)-1 {
-			// The last model is built: the catalog (tens of MB for
-			// thousands of packages) can be collected while the
-			// document is written.
-			s = nil
-		}
-		data, err := enc()
-		if err != nil {
-			return nil, fmt.Errorf("encoding %s for image %s: %w", fm, manifest.Digest, err)
-		}
-		res.Documents = append(res.Documents, Document{Format: fm, MediaType: fm.MediaType(), Data: data})
-		if g.cache != nil {
-			// A cache that cannot be written only costs the next run a scan.
-			g.logCache(g.cache.dir, g.cache.put(keys[i], fm, data, scanMeta{Packages: res.Packages, Unreadable: res.Unreadable}))
+	packages, unread := countPackages(s), unreadable(s)
+	for j, repo := range repos {
+		res := byRepo[repo]
+		res.Packages, res.Unreadable = packages, unread
+		named := *s
+		named.Source = descs[j]
+		for _, fm := range g.formats {
+			id := g.docKey(manifest.Digest, repo, fm)
+			enc, err := newEncoder(&named, fm, docInfo{
+				name:      repo,
+				subject:   manifest.Digest,
+				created:   res.Created,
+				id:        id,
+				generator: g.generator,
+			})
+			if err != nil {
+				return fmt.Errorf("encoding %s for image %s: %w", fm, manifest.Digest, err)
+			}
+			if j == len(repos)-1 && fm == g.formats[len(g.formats)-1] {
+				// The last model is built: the catalog (tens of MB for
+				// thousands of packages) can be collected while the
+				// document is written.
+				s, named = nil, sbom.SBOM{}
+			}
+			data, err := enc()
+			if err != nil {
+				return fmt.Errorf("encoding %s for image %s: %w", fm, manifest.Digest, err)
+			}
+			res.Documents = append(res.Documents, Document{Format: fm, MediaType: fm.MediaType(), Data: data})
+			if g.cache != nil {
+				// A cache that cannot be written only costs the next run a scan.
+				g.logCache(g.cache.dir, g.cache.put(g.storeKey(id), fm, data, scanMeta{Packages: packages, Unreadable: unread}))
+			}
 		}
 	}
-	return res, nil
+	return nil
 }
 
 // Images scans manifests (image manifest descriptors read through f),

@@ -182,15 +182,19 @@ func createSBOM(ctx context.Context, src source.Source, generator string) (*sbom
 // scanImage reads img's layers through f into a temporary directory under
 // tempDir, scans the squashed filesystem with syft and removes the
 // directory again. With prefixGlobs, basename globs are answered by a
-// prefixIndex (the same documents, faster).
-func scanImage(ctx context.Context, f oci.Fetcher, img *fetchedImage, name, tempDir string, maxSize int64, generator string, prefixGlobs bool) (_ *sbom.SBOM, err error) {
+// prefixIndex (the same documents, faster). The SBOM's source is named
+// names[0]; descs are the sources syft gives the image under each of names
+// (descs[0] the SBOM's), so that one scan serves every name: only the
+// source description depends on the name (the source ID derives from the
+// manifest).
+func scanImage(ctx context.Context, f oci.Fetcher, img *fetchedImage, names []string, tempDir string, maxSize int64, generator string, prefixGlobs bool) (_ *sbom.SBOM, descs []source.Description, err error) {
 	v1img, err := img.v1Image(ctx, f, maxSize)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	dir, err := os.MkdirTemp(tempDir, "affix-sbom-")
 	if err != nil {
-		return nil, fmt.Errorf("creating a temporary directory: %w", err)
+		return nil, nil, fmt.Errorf("creating a temporary directory: %w", err)
 	}
 	defer func() {
 		if rerr := os.RemoveAll(dir); rerr != nil && err == nil {
@@ -214,13 +218,21 @@ func scanImage(ctx context.Context, f oci.Fetcher, img *fetchedImage, name, temp
 	// Only the squashed filesystem is cataloged: lower layers' squashes
 	// are built only if something asks for them.
 	if err := simg.Read(image.WithLazyLayerSquashes(ctx)); err != nil {
-		return nil, readError(ctx, err, dir, img.manifest.Layers)
+		return nil, nil, readError(ctx, err, dir, img.manifest.Layers)
 	}
 	if prefixGlobs {
 		usePrefixGlobs(simg)
 	}
-	src := stereoscopesource.New(simg, stereoscopesource.ImageConfig{Reference: name})
-	return createSBOM(ctx, src, generator)
+	src := stereoscopesource.New(simg, stereoscopesource.ImageConfig{Reference: names[0]})
+	s, err := createSBOM(ctx, src, generator)
+	if err != nil {
+		return nil, nil, err
+	}
+	descs = []source.Description{s.Source}
+	for _, n := range names[1:] {
+		descs = append(descs, stereoscopesource.New(simg, stereoscopesource.ImageConfig{Reference: n}).Describe())
+	}
+	return s, descs, nil
 }
 
 // readError returns the error to report for a failed image read into
