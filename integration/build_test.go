@@ -171,15 +171,34 @@ func TestBuildTwoPlatforms(t *testing.T) {
 			if mode := m.ReferrersMode[c.reg.Ref("two")]; mode != c.mode {
 				t.Errorf("referrers mode %q, want %q (%v)", mode, c.mode, m.ReferrersMode)
 			}
+			// Each repository has its own SBOMs, which name it.
 			for i, p := range m.Platforms {
-				if p.Platform != twoPlatforms[i] || len(p.Referrers) != 1 || p.Referrers[0].Digest != got.sboms[p.Platform].Digest.String() {
+				refs := in(p.Referrers, c.reg.Ref("two"))
+				if p.Platform != twoPlatforms[i] || len(p.Referrers) != 3 || len(refs) != 1 || refs[0].Digest != got.sboms[p.Platform].Digest.String() {
 					t.Errorf("metadata platform %+v, registry SBOM %s", p, got.sboms[p.Platform].Digest)
+				}
+				if doc := got.docs[p.Platform]; doc == nil || !strings.HasPrefix(doc.Name, c.reg.Ref("two")+"@") {
+					t.Errorf("%s: the SBOM in %s does not name it", p.Platform, c.reg.Ref("two"))
 				}
 			}
 		})
 	}
 	if !slices.Equal(m.Tags, []string{api.Ref("two:v1"), api.Ref("two:latest"), noapi.Ref("two:v1"), dist.Ref("two:v1")}) {
 		t.Errorf("metadata tags %v", m.Tags)
+	}
+	// affix attach in a repository the build pushed to after another one
+	// makes the SBOMs the build put there: nothing new.
+	for _, reg := range []*registrytest.Registry{noapi, dist} {
+		attached := filepath.Join(t.TempDir(), "attach.json")
+		e.ok(t, "attach", "--insecure-registry", reg.Host, "--metadata-file", attached, reg.Ref("two:v1"))
+		am := readMeta(t, attached)
+		for i, p := range am.Platforms {
+			want := in(m.Platforms[i].Referrers, reg.Ref("two"))
+			if len(p.Referrers) != 1 || len(want) != 1 || p.Referrers[0].Digest != want[0].Digest {
+				t.Errorf("%s: attach after build: referrers %+v, the build pushed %+v", reg.Kind, p.Referrers, want)
+			}
+		}
+		readBack(t, newRepo(t, reg, "two"), "v1") // still one SPDX referrer per platform
 	}
 }
 

@@ -275,13 +275,9 @@ type buildMeta struct {
 	Tags      []string `json:"tags"`
 	Pushed    bool     `json:"pushed"`
 	Platforms []struct {
-		Platform  string `json:"platform"`
-		Digest    string `json:"digest"`
-		Referrers []struct {
-			Digest       string `json:"digest"`
-			ArtifactType string `json:"artifactType"`
-			Format       string `json:"format"`
-		} `json:"referrers"`
+		Platform  string         `json:"platform"`
+		Digest    string         `json:"digest"`
+		Referrers []metaReferrer `json:"referrers"`
 	} `json:"platforms"`
 	ReferrersMode   map[string]string `json:"referrersMode"`
 	Requests        map[string]int    `json:"requests"`
@@ -292,6 +288,24 @@ type buildMeta struct {
 		Packages map[string]int `json:"packages"`
 		Cached   bool           `json:"cached"`
 	} `json:"sboms"`
+}
+
+type metaReferrer struct {
+	Digest       string   `json:"digest"`
+	ArtifactType string   `json:"artifactType"`
+	Format       string   `json:"format"`
+	Repositories []string `json:"repositories"`
+}
+
+// in returns the referrers of refs a build pushed to repository repo.
+func in(refs []metaReferrer, repo string) []metaReferrer {
+	var out []metaReferrer
+	for _, r := range refs {
+		if slices.Contains(r.Repositories, repo) {
+			out = append(out, r)
+		}
+	}
+	return out
 }
 
 func readMeta(t *testing.T, path string) *buildMeta {

@@ -414,8 +414,8 @@ func TestConsumersCycloneDX(t *testing.T) {
 		t.Run(string(reg.Kind), func(t *testing.T) {
 			cache := t.TempDir()
 			for _, p := range m.Platforms {
-				if len(p.Referrers) != 1 || p.Referrers[0].ArtifactType != mediaTypeCycloneDX {
-					t.Fatalf("%s: referrers %+v, want one %s", p.Platform, p.Referrers, mediaTypeCycloneDX)
+				if refs := in(p.Referrers, reg.Ref("consumers-cdx")); len(refs) != 1 || refs[0].ArtifactType != mediaTypeCycloneDX {
+					t.Fatalf("%s: referrers %+v, want one %s in %s", p.Platform, p.Referrers, mediaTypeCycloneDX, reg.Ref("consumers-cdx"))
 				}
 				trivyFindsSBOM(t, trivy, cache, reg.Ref("consumers-cdx@"+p.Digest), "cyclonedx", twoPackages[p.Platform])
 			}

@@ -201,7 +201,7 @@ func attachFiles(cmd *cobra.Command, g *globalOptions, refStr string, files []st
 		return nil
 	}
 	attached := &referrerLog{}
-	attached.add(subject.Digest, "", d)
+	attached.add(subject.Digest, "", d, "")
 	return writeJSON(o.metadataFile, newMetadata(res, "", []oci.Image{img}, attached, counter))
 }
 

@@ -125,7 +125,12 @@ func printBuild(w io.Writer, m *buildMetadata, r *buildRun) {
 		}
 		fmt.Fprintln(w, line)
 		for _, ref := range p.Referrers {
-			fmt.Fprintf(w, "    %-14s %s %s\n", ref.Format, ref.Digest, ref.ArtifactType)
+			line := fmt.Sprintf("    %-14s %s %s", ref.Format, ref.Digest, ref.ArtifactType)
+			if len(r.plan.repos) > 1 && r.plan.push {
+				// Each repository has its own: say whose this is.
+				line += " (" + strings.Join(ref.Repositories, ", ") + ")"
+			}
+			fmt.Fprintln(w, line)
 		}
 	}
 	for _, s := range r.sinks {

@@ -27,8 +27,11 @@ type sink struct {
 	push       *exporter.Push
 	// tags are the tags of a repository; the first is written by Commit,
 	// the others after it.
-	tags   []string
-	result *exporter.Result
+	tags []string
+	// sbomName is the image name of the SBOMs it gets (one of
+	// buildRun.sbomNames).
+	sbomName string
+	result   *exporter.Result
 	// moved are the tags written; unknown those whose write got no answer
 	// (exporter.ErrTagUnknown).
 	moved, unknown []string
@@ -53,8 +56,12 @@ type buildRun struct {
 	layout *oci.Layout
 	res    *frontend.Result
 	gen    *sbomgen.Generator
-	// sbomName is the image name the SBOMs use (the first -t).
-	sbomName  string
+	// sbomNames are the image names SBOMs are made for, each
+	// repository's (its first tag): the first -t's (sbomgen's default
+	// without -t), which the --output layout's SBOMs use too, then, with
+	// --push, the other repositories'. So the SBOMs in a repository name
+	// it, as an attach there would make them.
+	sbomNames []string
 	sinks     []*sink
 	counter   *exporter.Counter
 	sboms     []*sbomgen.Result
@@ -155,20 +162,25 @@ func startBuild(ctx context.Context, p *buildPlan, stderr io.Writer, warn func(f
 }
 
 // newGenerator sets up the SBOM generator when the build makes SBOMs: the
-// documents name the first -t tag (else sbomgen's default name) and take
-// the build's SOURCE_DATE_EPOCH.
+// documents name each repository they go to (sbomNames) and take the
+// build's SOURCE_DATE_EPOCH.
 func (r *buildRun) newGenerator(g *globalOptions, o buildOptions, stderr io.Writer) error {
 	if len(r.plan.formats) == 0 {
 		return nil
 	}
-	r.sbomName = sbomgen.DefaultName
-	if len(r.plan.tags) > 0 {
-		r.sbomName = r.plan.tags[0]
+	r.sbomNames = []string{sbomgen.DefaultName}
+	for i, rt := range r.plan.repos {
+		if i == 0 {
+			r.sbomNames = nil
+		} else if !r.plan.push {
+			break
+		}
+		r.sbomNames = append(r.sbomNames, refName(rt.ref, rt.tags[0]))
 	}
 	var err error
 	r.gen, err = sbomgen.New(sbomgen.Options{
 		Formats: docFormats(r.plan.formats),
-		Name:    r.sbomName,
+		Name:    r.sbomNames[0],
 		Created: r.res.SourceDateEpoch,
 		// The frontend resolved the epoch (environment, build
 		// argument, or BuildKit's for SOURCE_DATE_EPOCH=context).
@@ -210,7 +222,7 @@ func (r *buildRun) openSinks(ctx context.Context, g *globalOptions, o buildOptio
 			if err != nil {
 				return err
 			}
-			s := &sink{verb: "push", name: rt.name(), tags: rt.tags}
+			s := &sink{verb: "push", name: rt.name(), tags: rt.tags, sbomName: refName(rt.ref, rt.tags[0])}
 			s.push = exporter.New(tgt, img, exporter.Options{
 				Tag:            rt.tags[0],
 				MaxConcurrency: o.maxConcurrency,
@@ -229,6 +241,9 @@ func (r *buildRun) openSinks(ctx context.Context, g *globalOptions, o buildOptio
 			name = "stdout"
 		}
 		s := &sink{verb: "export", name: name}
+		if len(r.sbomNames) > 0 {
+			s.sbomName = r.sbomNames[0]
+		}
 		// By digest: the index keeps the index.json entry BuildKit named.
 		s.push = exporter.New(tgt, img, exporter.Options{Logf: debugf(g, stderr)})
 		r.sinks = append(r.sinks, s)
@@ -261,7 +276,7 @@ func (r *buildRun) run(ctx context.Context) error {
 				if err != nil {
 					return err
 				}
-				r.sboms[i] = res
+				r.sboms[i] = summary(res)
 				return r.attach(ectx, img, res)
 			})
 		}
@@ -361,19 +376,21 @@ func (r *buildRun) failed(err error) error {
 	return fmt.Errorf("push to %s failed, no tag moved: %w", strings.Join(names, ", "), err)
 }
 
-// scan generates the SBOMs of one platform image, as the task "sbom P".
-func (r *buildRun) scan(ctx context.Context, img oci.Image) (*sbomgen.Result, error) {
-	var res *sbomgen.Result
+// scan generates the SBOMs of one platform image, one result per
+// sbomNames entry, as the task "sbom P".
+func (r *buildRun) scan(ctx context.Context, img oci.Image) ([]*sbomgen.Result, error) {
+	var res []*sbomgen.Result
 	err := r.prog.Task(ctx, "sbom "+img.String(), func(ctx context.Context) error {
 		var err error
-		if res, err = r.gen.Image(ctx, r.layout, img.Descriptor); err != nil {
+		if res, err = r.gen.ImageAs(ctx, r.layout, img.Descriptor, r.sbomNames...); err != nil {
 			return err
 		}
+		sum := summary(res)
 		how := "scanned"
-		if res.Cached {
+		if sum.Cached {
 			how = "cached"
 		}
-		frontend.Logf(ctx, "%s: %s, %s", img.Descriptor.Digest, res.PackageSummary(), how)
+		frontend.Logf(ctx, "%s: %s, %s", img.Descriptor.Digest, sum.PackageSummary(), how)
 		return nil
 	})
 	if err != nil {
@@ -382,18 +399,36 @@ func (r *buildRun) scan(ctx context.Context, img oci.Image) (*sbomgen.Result, er
 	return res, nil
 }
 
+// summary is what the build reports of one platform's results (one per
+// image name, from one scan): the first, cached when they all were.
+func summary(res []*sbomgen.Result) *sbomgen.Result {
+	sum := *res[0]
+	for _, r := range res {
+		sum.Cached = sum.Cached && r.Cached
+	}
+	return &sum
+}
+
 // attach attaches the documents of one platform to every sink, each sink
-// as its own task.
-func (r *buildRun) attach(ctx context.Context, img oci.Image, res *sbomgen.Result) error {
-	refs, err := sbomReferrers(img, res, r.plan.formats, r.sbomName)
-	if err != nil {
-		return err
+// as its own task, with the documents that name it (res holds one result
+// per sbomNames entry).
+func (r *buildRun) attach(ctx context.Context, img oci.Image, res []*sbomgen.Result) error {
+	refs := map[string][]sbomReferrer{}
+	for i, n := range r.sbomNames {
+		var err error
+		if refs[n], err = sbomReferrers(img, res[i], r.plan.formats, n); err != nil {
+			return err
+		}
 	}
 	eg, ectx := errgroup.WithContext(ctx)
 	for _, s := range r.sinks {
+		repo := ""
+		if s.verb == "push" {
+			repo = s.name
+		}
 		eg.Go(func() error {
 			return r.prog.Task(ectx, s.task("sbom "+img.String()), func(ctx context.Context) error {
-				return attachTogether(ctx, s.push, img, refs, r.attached)
+				return attachTogether(ctx, s.push, img, refs[s.sbomName], r.attached, repo)
 			})
 		})
 	}

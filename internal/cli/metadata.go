@@ -1,6 +1,7 @@
 package cli
 
 import (
+	"cmp"
 	"context"
 	"fmt"
 	"io"
@@ -57,17 +58,21 @@ type referrerMeta struct {
 	Digest       digest.Digest `json:"digest"`
 	ArtifactType string        `json:"artifactType"`
 	Format       string        `json:"format,omitempty"`
+	// Repositories are the repositories a build pushed the referrer to:
+	// each repository gets the SBOMs that name it.
+	Repositories []string `json:"repositories,omitempty"`
 }
 
-// attachedRef is one referrer attached, and the format of its SBOM ("" for
-// other artifacts).
+// attachedRef is one referrer attached, the format of its SBOM ("" for
+// other artifacts), and the repositories a build attached it in.
 type attachedRef struct {
 	desc   ocispec.Descriptor
 	format string
+	repos  []string
 }
 
 func (r attachedRef) meta() referrerMeta {
-	return referrerMeta{Digest: r.desc.Digest, ArtifactType: r.desc.ArtifactType, Format: r.format}
+	return referrerMeta{Digest: r.desc.Digest, ArtifactType: r.desc.ArtifactType, Format: r.format, Repositories: r.repos}
 }
 
 // allAttacher attaches several referrers at once (exporter.Push).
@@ -82,7 +87,7 @@ type allAttacher interface {
 // records each SBOM attached in log under its format, in order (and in the
 // progress task of ctx, if any), and returns the failures, each naming
 // its referrer.
-func attachTogether(ctx context.Context, p allAttacher, img oci.Image, refs []sbomReferrer, log *referrerLog) error {
+func attachTogether(ctx context.Context, p allAttacher, img oci.Image, refs []sbomReferrer, log *referrerLog, repo string) error {
 	arts := make([]exporter.Artifact, len(refs))
 	for i, r := range refs {
 		arts[i] = r.artifact
@@ -93,33 +98,44 @@ func attachTogether(ctx context.Context, p allAttacher, img oci.Image, refs []sb
 			continue // failed: err says why
 		}
 		frontend.Logf(ctx, "%s referrer %s", refs[i].format, d.Digest)
-		log.add(img.Descriptor.Digest, refs[i].format.String(), d)
+		log.add(img.Descriptor.Digest, refs[i].format.String(), d, repo)
 	}
 	return err
 }
 
 // referrerLog records the referrers attached, by subject, for the summary
 // and the metadata file of build, push and attach. A referrer attached
-// more than once (every sink of a build gets the same artifacts, hence
-// digests) is recorded once.
+// more than once (the --output layout of a build gets the artifacts of its
+// first repository, hence their digests) is recorded once, with every
+// repository named.
 type referrerLog struct {
 	mu  sync.Mutex
 	ref map[digest.Digest][]attachedRef
 }
 
-func (a *referrerLog) add(subject digest.Digest, format string, d ocispec.Descriptor) {
+// add records d, attached to subject in repo ("" for none to name).
+func (a *referrerLog) add(subject digest.Digest, format string, d ocispec.Descriptor, repo string) {
 	a.mu.Lock()
 	defer a.mu.Unlock()
 	if a.ref == nil {
 		a.ref = map[digest.Digest][]attachedRef{}
 	}
-	for _, r := range a.ref[subject] {
-		if r.desc.Digest == d.Digest {
-			return
-		}
+	refs := a.ref[subject]
+	i := slices.IndexFunc(refs, func(r attachedRef) bool { return r.desc.Digest == d.Digest })
+	if i < 0 {
+		refs = append(refs, attachedRef{desc: d, format: format})
+		i = len(refs) - 1
 	}
-	a.ref[subject] = append(a.ref[subject], attachedRef{desc: d, format: format})
-	slices.SortFunc(a.ref[subject], func(x, y attachedRef) int { return strings.Compare(x.format, y.format) })
+	if repo != "" && !slices.Contains(refs[i].repos, repo) {
+		refs[i].repos = append(refs[i].repos, repo)
+		slices.Sort(refs[i].repos)
+	}
+	// In format order, then by first repository: the same order whatever
+	// finished first.
+	slices.SortFunc(refs, func(x, y attachedRef) int {
+		return cmp.Or(strings.Compare(x.format, y.format), slices.Compare(x.repos, y.repos))
+	})
+	a.ref[subject] = refs
 }
 
 // get returns the referrers of subject, in format order.

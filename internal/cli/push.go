@@ -367,7 +367,7 @@ func (s *sbomPusher) attach(ctx context.Context, img oci.Image) error {
 			s.logf("%s: %d SBOMs from the layout, not scanned again; %d to scan", img, len(reused), len(missing))
 		}
 		if len(missing) == 0 {
-			return attachTogether(ctx, s.p, img, reused, s.attached)
+			return attachTogether(ctx, s.p, img, reused, s.attached, "")
 		}
 	}
 	res, err := s.gen.Image(ctx, s.src, img.Descriptor)
@@ -382,7 +382,7 @@ func (s *sbomPusher) attach(ctx context.Context, img oci.Image) error {
 	if err != nil {
 		return err
 	}
-	return attachTogether(ctx, s.p, img, append(reused, refs...), s.attached)
+	return attachTogether(ctx, s.p, img, append(reused, refs...), s.attached, "")
 }
 
 // attachEach attaches the SBOMs of each of images (attach), all at once.

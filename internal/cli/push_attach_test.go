@@ -57,7 +57,7 @@ func TestAttachTogether(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			f := &fakeAttacher{descs: tc.descs, err: tc.err}
 			log := &referrerLog{}
-			err := attachTogether(context.Background(), f, img, refs, log)
+			err := attachTogether(context.Background(), f, img, refs, log, "")
 			if !errors.Is(err, tc.err) || (tc.err == nil) != (err == nil) {
 				t.Errorf("err = %v, want %v", err, tc.err)
 			}

@@ -7,6 +7,7 @@ import (
 	"errors"
 	"os"
 	"path/filepath"
+	"reflect"
 	"slices"
 	"strings"
 	"testing"
@@ -100,7 +101,7 @@ func TestPushInToto(t *testing.T) {
 			// A rerun publishes the same referrers.
 			mustAffix(t, push...)
 			if again := readMeta(t, metaPath); !slices.EqualFunc(again.Platforms, meta.Platforms, func(a, b platformMeta) bool {
-				return slices.Equal(a.Referrers, b.Referrers)
+				return reflect.DeepEqual(a.Referrers, b.Referrers)
 			}) {
 				t.Errorf("rerun: %+v, first push %+v", again.Platforms, meta.Platforms)
 			}
