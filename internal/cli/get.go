@@ -260,17 +260,41 @@ func chooseSBOM(cmd *cobra.Command, tgt oci.Fetcher, images []oci.Image, subject
 				stmts = append(stmts, r)
 			}
 		}
-		if d, ok := exporter.Newest(stmts, oci.MediaTypeInToto); ok {
-			src, err := readInTotoSBOM(cmd, tgt, d)
-			if err != nil {
-				return nil, err
-			}
-			notef(cmd)("no %s SBOM referrer of %s; taking the predicate of in-toto referrer %s", format, subject, d.Digest)
-			return src, nil
+		if src, err := inTotoSBOM(cmd, tgt, subject, stmts); src != nil || err != nil {
+			return src, err
 		}
 	}
 	return attestationSBOM(cmd, tgt, images, subject, refs, format)
 }
+
+// inTotoSBOM returns the SPDX document of the newest usable SPDX in-toto
+// referrer of subject among stmts, nil when there is none: one that is
+// gone, or whose manifest or statement is not what it claims (another
+// tool's DSSE envelope under the same artifact type, another predicate),
+// is skipped with a note on stderr, as an SBOM referrer of the wrong shape
+// is.
+func inTotoSBOM(cmd *cobra.Command, tgt oci.Fetcher, subject digest.Digest, stmts []ocispec.Descriptor) (*sbomSource, error) {
+	for _, d := range exporter.NewestFirst(stmts, oci.MediaTypeInToto) {
+		src, err := readInTotoSBOM(cmd, tgt, d)
+		var bad unusableError
+		if gone(err) || errors.As(err, &bad) {
+			notef(cmd)("skipped %s", err)
+			continue
+		}
+		if err != nil {
+			return nil, err
+		}
+		notef(cmd)("no %s SBOM referrer of %s; taking the predicate of in-toto referrer %s", sbomgen.SPDXJSON, subject, d.Digest)
+		return src, nil
+	}
+	return nil, nil
+}
+
+// unusableError is why a referrer that was read is no SBOM: its content
+// is not what its artifact type and annotations say.
+type unusableError struct{ error }
+
+func (e unusableError) Unwrap() error { return e.error }
 
 // readReferrer reads a referrer manifest, digest-verified: what --verify
 // checks is the manifest, not the referrers list's copy of it.
@@ -321,14 +345,14 @@ func readInTotoSBOM(cmd *cobra.Command, tgt oci.Fetcher, d ocispec.Descriptor) (
 		return nil, err
 	}
 	if len(m.Layers) != 1 || m.Layers[0].MediaType != oci.MediaTypeInToto {
-		return nil, fmt.Errorf("in-toto referrer %s: want exactly one %s layer, has %d layers", d.Digest, oci.MediaTypeInToto, len(m.Layers))
+		return nil, unusableError{fmt.Errorf("in-toto referrer %s: want exactly one %s layer, has %d layers", d.Digest, oci.MediaTypeInToto, len(m.Layers))}
 	}
 	stmt, err := readStatement(cmd, tgt, m.Layers[0])
 	if err != nil {
 		return nil, fmt.Errorf("in-toto referrer %s: %w", d.Digest, err)
 	}
 	if stmt.PredicateType != oci.PredicateSPDX {
-		return nil, fmt.Errorf("in-toto referrer %s: predicate type %q is not %s", d.Digest, stmt.PredicateType, oci.PredicateSPDX)
+		return nil, unusableError{fmt.Errorf("in-toto referrer %s: predicate type %q is not %s", d.Digest, stmt.PredicateType, oci.PredicateSPDX)}
 	}
 	return &sbomSource{Manifest: d, Subject: m.Subject, Annotations: m.Annotations, Statement: stmt, Doc: append(stmt.Predicate, '\n')}, nil
 }
@@ -341,7 +365,7 @@ func readStatement(cmd *cobra.Command, tgt oci.Fetcher, l ocispec.Descriptor) (*
 	}
 	var stmt oci.Statement
 	if err := json.Unmarshal(b, &stmt); err != nil {
-		return nil, fmt.Errorf("in-toto statement %s: %w", l.Digest, err)
+		return nil, unusableError{fmt.Errorf("in-toto statement %s: %w", l.Digest, err)}
 	}
 	return &stmt, nil
 }

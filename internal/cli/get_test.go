@@ -155,6 +155,22 @@ func TestGetVerify(t *testing.T) {
 				"--annotation", oci.AnnotationPredicateType+"="+oci.PredicateSPDX, "--annotation", newer,
 				ref("badstmt"), writeFile(t, "stmt.json", spdxStatement(t, bkArm)))))
 
+			// envelope: a newer in-toto referrer with the SPDX predicate
+			// annotation whose content is a DSSE envelope, not a
+			// statement (as other tools write them), over a converted
+			// statement (keptjunk) or over BuildKit's attestations alone
+			// (junk): get skips it.
+			envelope := writeFile(t, "envelope.json", []byte(`{"payloadType":"application/vnd.in-toto+json","payload":"e30=","signatures":[]}`))
+			junk := func(repo string) digest.Digest {
+				return digest.Digest(strings.TrimSpace(run("attach", "--platform", "linux/amd64", "--artifact-type", oci.MediaTypeInToto,
+					"--annotation", oci.AnnotationPredicateType+"="+oci.PredicateSPDX, "--annotation", newer, ref(repo), envelope)))
+			}
+			pushBuildKitStyle(t, reg, "keptjunk")
+			run("convert", "--keep-intoto", ref("keptjunk"))
+			keptJunk := junk("keptjunk")
+			pushBuildKitStyle(t, reg, "junk")
+			bkJunk := junk("junk")
+
 			// moved (referrers tag schema only): amd64's referrers tag
 			// lists, newest, the SBOM referrer whose subject is arm64.
 			var moved digest.Digest
@@ -198,6 +214,11 @@ func TestGetVerify(t *testing.T) {
 					stderr: failed("conv", "linux/amd64", "cannot verify SBOM referrer ", `(generator "fixture")`, "names no image manifest digest")},
 				{name: "converted, statement kept", args: []string{"--verify", "--platform", "linux/amd64", ref("kept")}, stdout: "*",
 					stderr: []string{"taking the predicate of in-toto referrer ", " describes " + bkAmd.String() + ` (by its in-toto statement's subject; generator "fixture")`}},
+				{name: "newest in-toto referrer is no statement", args: []string{"--verify", "--platform", "linux/amd64", ref("keptjunk")}, stdout: "*",
+					stderr: []string{"skipped in-toto referrer " + keptJunk.String() + `: predicate type "" is not ` + oci.PredicateSPDX,
+						"taking the predicate of in-toto referrer ", " describes " + bkAmd.String() + ` (by its in-toto statement's subject; generator "fixture")`}},
+				{name: "only in-toto referrer is no statement", args: []string{"--verify", "--platform", "linux/amd64", ref("junk")}, stdout: "*",
+					stderr: []string{"skipped in-toto referrer " + bkJunk.String() + ": ", "taking BuildKit attestation "}},
 				{name: "statement names another image", args: []string{"--verify", "--platform", "linux/amd64", ref("badstmt")}, code: 1,
 					stderr: failed("badstmt", "linux/amd64", "in-toto SBOM referrer "+badstmt.String()+` (generator "example-scanner-1.0"): `,
 						`in-toto subject "pkg:docker/app@v1" is `+bkArm.String()+"; expected the platform manifest "+bkAmd.String())},
