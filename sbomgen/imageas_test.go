@@ -2,6 +2,7 @@ package sbomgen
 
 import (
 	"bytes"
+	"fmt"
 	"testing"
 )
 
@@ -67,5 +68,30 @@ func TestSbomImageAs(t *testing.T) {
 	}
 	if got, err := newGen(t, Options{}).ImageAs(t.Context(), openLayout(t, dir), m); err != nil || len(got) != 0 {
 		t.Errorf("no names: %v, %v", got, err)
+	}
+}
+
+// BenchmarkImageAs scans the fixture's linux/amd64 image (cache off) for
+// one and for three repository names: a name beyond the first costs its
+// encoding, not another scan.
+func BenchmarkImageAs(b *testing.B) {
+	dir, res := standard(b)
+	l := openLayout(b, dir)
+	g := newGen(b, Options{Formats: []Format{SPDXJSON}})
+	if _, err := g.Image(b.Context(), l, res.Manifests[0]); err != nil { // one-time set-up out of the way
+		b.Fatal(err)
+	}
+	for _, names := range [][]string{
+		{"a.example/app"},
+		{"a.example/app", "b.example/app", "c.example/team/app"},
+	} {
+		b.Run(fmt.Sprintf("names=%d", len(names)), func(b *testing.B) {
+			b.ReportAllocs()
+			for b.Loop() {
+				if _, err := g.ImageAs(b.Context(), l, res.Manifests[0], names...); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
 	}
 }
