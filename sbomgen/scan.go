@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"os"
 	"path/filepath"
 	"regexp"
 	"slices"
@@ -29,6 +28,7 @@ import (
 	_ "modernc.org/sqlite"
 
 	"github.com/affix-oci/affix/internal/oci"
+	"github.com/affix-oci/affix/internal/tmpdir"
 )
 
 // syftConfig returns the cataloging configuration every scan uses: syft's
@@ -192,12 +192,15 @@ func scanImage(ctx context.Context, f oci.Fetcher, img *fetchedImage, names []st
 	if err != nil {
 		return nil, nil, err
 	}
-	dir, err := os.MkdirTemp(tempDir, "affix-sbom-")
+	// Held while the scan lasts: a scan killed before it could remove
+	// it leaves it to the next process's scan to remove (tmpdir.Make).
+	tmp, err := tmpdir.Make(tempDir, "affix-sbom-")
 	if err != nil {
 		return nil, nil, fmt.Errorf("creating a temporary directory: %w", err)
 	}
+	dir := tmp.Path
 	defer func() {
-		if rerr := os.RemoveAll(dir); rerr != nil && err == nil {
+		if rerr := tmp.Remove(); rerr != nil && err == nil {
 			err = fmt.Errorf("removing temporary directory: %w", rerr)
 		}
 	}()

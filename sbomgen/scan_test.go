@@ -5,10 +5,14 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"path/filepath"
 	"strings"
 	"sync/atomic"
 	"syscall"
 	"testing"
+	"time"
+
+	"github.com/affix-oci/affix/internal/tmpdir"
 )
 
 type ctxKey struct{}
@@ -89,4 +93,24 @@ func TestReadError(t *testing.T) {
 			}
 		})
 	}
+}
+
+// TestSbomSweepsAbandonedScanDirs checks that a scan removes what a scan
+// killed earlier (SIGKILL, a CI timeout) left in the temporary directory:
+// an unpacked image in an affix-sbom- directory no process holds.
+func TestSbomSweepsAbandonedScanDirs(t *testing.T) {
+	dir, res := standard(t)
+	tmp := t.TempDir()
+	abandoned := filepath.Join(tmp, "affix-sbom-1234")
+	if err := os.MkdirAll(filepath.Join(abandoned, "layer"), 0o700); err != nil {
+		t.Fatal(err)
+	}
+	past := time.Now().Add(-2 * tmpdir.Grace)
+	if err := os.Chtimes(abandoned, past, past); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := newGen(t, Options{TempDir: tmp}).Image(t.Context(), openLayout(t, dir), res.Manifests[0]); err != nil {
+		t.Fatal(err)
+	}
+	emptyDir(t, tmp)
 }
