@@ -11,7 +11,9 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"strings"
 	"sync"
+	"time"
 
 	"github.com/opencontainers/go-digest"
 )
@@ -272,6 +274,7 @@ func (c *cache) put(key string, f Format, data []byte, meta scanMeta) (err error
 	if err := c.trusted(); err != nil {
 		return err
 	}
+	sweepShard(filepath.Dir(p))
 	tmp, err := os.CreateTemp(filepath.Dir(p), ".tmp-*")
 	if err != nil {
 		return fmt.Errorf("sbom cache: %w", err)
@@ -298,4 +301,34 @@ func (c *cache) put(key string, f Format, data []byte, meta scanMeta) (err error
 		return fmt.Errorf("sbom cache: %w", err)
 	}
 	return nil
+}
+
+// staleTemp is how old a cache entry's temporary file must be before it is
+// taken for one a killed writer left: a live writer renames it into place
+// within the time it takes to write one document.
+const staleTemp = time.Hour
+
+// sweptShards records the cache shard directories this process swept.
+var sweptShards sync.Map
+
+// sweepShard removes, the first time this process writes to the shard
+// directory dir, the temporary files (".tmp-*") older than staleTemp that
+// writers killed mid-write (SIGKILL, a CI timeout) left there. What it
+// cannot remove costs only space.
+func sweepShard(dir string) {
+	if _, done := sweptShards.LoadOrStore(dir, true); done {
+		return
+	}
+	entries, err := os.ReadDir(dir)
+	if err != nil {
+		return
+	}
+	for _, e := range entries {
+		if !e.Type().IsRegular() || !strings.HasPrefix(e.Name(), ".tmp-") {
+			continue
+		}
+		if fi, err := e.Info(); err == nil && time.Since(fi.ModTime()) > staleTemp {
+			os.Remove(filepath.Join(dir, e.Name()))
+		}
+	}
 }

@@ -9,6 +9,7 @@ import (
 	"runtime"
 	"strings"
 	"testing"
+	"time"
 )
 
 // TestSbomCacheDir checks where the cache goes: a directory the user
@@ -168,6 +169,39 @@ func BenchmarkCacheGet(b *testing.B) {
 	for b.Loop() {
 		if _, _, ok := c.get(key, SPDXJSON); !ok {
 			b.Fatal("cache miss")
+		}
+	}
+}
+
+// TestCacheSweepsStaleTemp checks that writing an entry removes the
+// temporary files a writer killed mid-write left in its shard, and only
+// those old enough not to be a live writer's.
+func TestCacheSweepsStaleTemp(t *testing.T) {
+	c := &cache{dir: t.TempDir()}
+	key := strings.Repeat("ab", 32)
+	shard := filepath.Dir(c.path(key, SPDXJSON))
+	if err := os.MkdirAll(shard, 0o700); err != nil {
+		t.Fatal(err)
+	}
+	files := map[string]bool{ // name → kept
+		".tmp-123": false, ".tmp-fresh": true, "other": true,
+	}
+	past := time.Now().Add(-2 * staleTemp)
+	for name := range files {
+		p := filepath.Join(shard, name)
+		if err := os.WriteFile(p, []byte("partial"), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		if name != ".tmp-fresh" {
+			os.Chtimes(p, past, past)
+		}
+	}
+	if err := c.put(key, SPDXJSON, []byte("{}\n"), scanMeta{}); err != nil {
+		t.Fatal(err)
+	}
+	for name, kept := range files {
+		if _, err := os.Stat(filepath.Join(shard, name)); (err == nil) != kept {
+			t.Errorf("%s: exists %v, want %v", name, err == nil, kept)
 		}
 	}
 }
