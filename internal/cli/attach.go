@@ -2,6 +2,7 @@ package cli
 
 import (
 	"cmp"
+	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -13,6 +14,7 @@ import (
 
 	"github.com/affix-oci/affix/exporter"
 	"github.com/affix-oci/affix/internal/epoch"
+	"github.com/affix-oci/affix/internal/fsutil"
 	"github.com/affix-oci/affix/internal/oci"
 	"github.com/affix-oci/affix/sbomgen"
 )
@@ -236,7 +238,8 @@ func (o *attachOptions) fileArtifact(files []string) (exporter.Artifact, error) 
 // fileBlobs reads files, FILE[:MEDIATYPE] arguments, as the layers of one
 // artifact, each titled by its base name: of media type MEDIATYPE, else
 // none (the artifact's type) for a single file, else
-// application/octet-stream. A directory is a usage error.
+// application/octet-stream. A directory, FIFO, socket or device is a
+// usage error, found before it is opened.
 func fileBlobs(files []string) ([]exporter.Blob, error) {
 	var blobs []exporter.Blob
 	for _, f := range files {
@@ -250,7 +253,11 @@ func fileBlobs(files []string) ([]exporter.Blob, error) {
 		if fi, err := os.Stat(path); err == nil && fi.IsDir() {
 			return nil, usageError(fmt.Errorf("%s is a directory: attach takes files", path))
 		}
-		data, err := os.ReadFile(path)
+		// Not os.ReadFile: a FIFO would block it in open(2) for ever.
+		data, err := fsutil.ReadRegular(path)
+		if errors.Is(err, fsutil.ErrNotRegular) {
+			return nil, usageError(fmt.Errorf("%w: attach takes regular files", err))
+		}
 		if err != nil {
 			return nil, err
 		}

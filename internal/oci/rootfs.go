@@ -7,6 +7,8 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+
+	"github.com/affix-oci/affix/internal/fsutil"
 )
 
 // rootFS is the read-only fs.FS of a layout directory, opened through an
@@ -127,18 +129,7 @@ func (r *rootFS) unfollowedLink(name string) (link, target string) {
 // notRegular is the error for name, which fi describes, not being a
 // regular file.
 func notRegular(name string, fi fs.FileInfo) error {
-	what := "not a regular file"
-	switch m := fi.Mode(); {
-	case m.IsDir():
-		what = "a directory"
-	case m&fs.ModeNamedPipe != 0:
-		what = "a named pipe (FIFO)"
-	case m&fs.ModeSocket != 0:
-		what = "a socket"
-	case m&fs.ModeDevice != 0:
-		what = "a device"
-	}
-	return &fs.PathError{Op: "open", Path: name, Err: fmt.Errorf("%s, not a regular file: %w", what, ErrUnsafeLayout)}
+	return &fs.PathError{Op: "open", Path: name, Err: fmt.Errorf("%s, not a regular file: %w", fsutil.Kind(fi.Mode()), ErrUnsafeLayout)}
 }
 
 var _ fs.StatFS = (*rootFS)(nil)

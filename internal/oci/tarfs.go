@@ -10,6 +10,8 @@ import (
 	"os"
 	"path"
 	"strings"
+
+	"github.com/affix-oci/affix/internal/fsutil"
 )
 
 // tarFS is a read-only fs.FS over the regular files of an uncompressed tar
@@ -25,8 +27,19 @@ type tarEntry struct {
 	offset int64
 }
 
+// openTarFS opens the archive name. It must be a regular file (symbolic
+// links followed): a directory is refused with a hint, a FIFO, socket or
+// device with fsutil.ErrNotRegular (and ErrNotLayout) before it is
+// opened, as a layout's index.json is (a FIFO would block open(2) for
+// ever).
 func openTarFS(ctx context.Context, name string) (*tarFS, error) {
-	f, err := os.Open(name)
+	if fi, err := os.Stat(name); err == nil && fi.IsDir() {
+		return nil, fmt.Errorf("is a directory (use oci-layout: for a directory): %w", ErrNotLayout)
+	}
+	f, err := fsutil.OpenRegular(name)
+	if errors.Is(err, fsutil.ErrNotRegular) {
+		return nil, fmt.Errorf("%w: %w", ErrNotLayout, err)
+	}
 	if err != nil {
 		return nil, err
 	}
@@ -34,10 +47,6 @@ func openTarFS(ctx context.Context, name string) (*tarFS, error) {
 	if err != nil {
 		f.Close()
 		return nil, err
-	}
-	if fi.IsDir() {
-		f.Close()
-		return nil, fmt.Errorf("is a directory (use oci-layout: for a directory): %w", ErrNotLayout)
 	}
 	t := &tarFS{f: f, entries: map[string]tarEntry{}}
 	// tar.Reader seeks over entry data when its reader is an io.Seeker, so
