@@ -12,7 +12,6 @@ import (
 	"sync"
 	"time"
 
-	"github.com/affix-oci/affix/internal/oci"
 	"github.com/containerd/containerd/v2/core/content"
 	contentlocal "github.com/containerd/containerd/v2/plugins/content/local"
 	"github.com/containerd/platforms"
@@ -26,6 +25,9 @@ import (
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
 	"github.com/tonistiigi/fsutil"
 	"golang.org/x/sync/errgroup"
+
+	"github.com/affix-oci/affix/internal/oci"
+	"github.com/affix-oci/affix/internal/tmpdir"
 )
 
 // Result is what Build produced: an OCI image layout holding one image
@@ -44,6 +46,19 @@ type Result struct {
 	// itself ("context", a build context or stage name): the image
 	// config's created then tells the time.
 	SourceDateEpoch time.Time
+	// tmp holds Layout when it is the build's temporary directory.
+	tmp *tmpdir.Dir
+}
+
+// Close removes the layout when it is the build's temporary directory
+// (no Options.Output) and releases it. Until then no other affix process
+// takes it for one a killed build left behind (tmpdir.Make); an output
+// directory is left as it is.
+func (r *Result) Close() error {
+	if r.tmp == nil {
+		return nil
+	}
+	return r.tmp.Remove()
 }
 
 // frontendName is BuildKit's built-in Dockerfile frontend.
@@ -91,8 +106,16 @@ func (pl *Plan) Build(ctx context.Context, prog *Progress) (_ *Result, err error
 	if err := errors.Join(errs...); err != nil {
 		return nil, err
 	}
-	out, cleanup, err := prepareOutput(p.output)
-	if err != nil {
+	res := &Result{}
+	var cleanup func()
+	if p.output == "" {
+		// A build killed before it removes its layout leaves it to the
+		// next build to remove.
+		if res.tmp, err = tmpdir.Make("", "affix-build-"); err != nil {
+			return nil, fmt.Errorf("creating the build's layout directory: %w", err)
+		}
+		res.Layout, cleanup = res.tmp.Path, func() { res.tmp.Remove() }
+	} else if res.Layout, cleanup, err = prepareOutput(p.output); err != nil {
 		return nil, err
 	}
 	defer func() {
@@ -100,7 +123,7 @@ func (pl *Plan) Build(ctx context.Context, prog *Progress) (_ *Result, err error
 			cleanup()
 		}
 	}()
-	res := &Result{Layout: out}
+	out := res.Layout
 	if p.epoch != nil {
 		res.SourceDateEpoch = *p.epoch
 	}

@@ -852,3 +852,32 @@ func TestBuildFormatsAndOutputs(t *testing.T) {
 		}
 	}
 }
+
+// TestBuildTempDirs builds with TMPDIR pointing at an empty directory but
+// for what builds and scans killed earlier left there (an abandoned
+// temporary layout and scan directory, as SIGKILL leaves them): after
+// the build, TMPDIR is empty: its own directories removed, the abandoned
+// ones reclaimed.
+func TestBuildTempDirs(t *testing.T) {
+	d := daemon(t, 0)
+	dir := twoContext(t)
+	tmp := t.TempDir()
+	past := time.Now().Add(-time.Hour)
+	for _, name := range []string{"affix-build-killed", "affix-sbom-killed"} {
+		p := filepath.Join(tmp, name)
+		if err := os.MkdirAll(filepath.Join(p, "blobs", "sha256"), 0o700); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.Chtimes(p, past, past); err != nil {
+			t.Fatal(err)
+		}
+	}
+	newEnv(t, "TMPDIR="+tmp).ok(t, "build", "--builder", d.Addr, "--platform", strings.Join(twoPlatforms, ","), "-q", dir)
+	if ents, _ := os.ReadDir(tmp); len(ents) != 0 {
+		var names []string
+		for _, e := range ents {
+			names = append(names, e.Name())
+		}
+		t.Errorf("TMPDIR holds %v after the build, want nothing", names)
+	}
+}

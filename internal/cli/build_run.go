@@ -92,7 +92,7 @@ func build(cmd *cobra.Command, g *globalOptions, o buildOptions, p *buildPlan) (
 	}
 	defer prog.Close()
 	if dir == "" {
-		defer os.RemoveAll(res.Layout)
+		defer res.Close() // the build's temporary layout
 	} else {
 		defer func() {
 			if err != nil && !layoutDone {
