@@ -14,6 +14,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/affix-oci/affix/exporter"
+	"github.com/affix-oci/affix/internal/fsutil"
 	"github.com/affix-oci/affix/internal/oci"
 	"github.com/affix-oci/affix/sbomgen"
 )
@@ -165,7 +166,7 @@ func get(cmd *cobra.Command, g *globalOptions, refStr string, o getOptions) erro
 	}
 	if !o.all {
 		if o.output != "" {
-			return os.WriteFile(o.output, srcs[0].Doc, 0o644)
+			return fsutil.WriteFile(o.output, srcs[0].Doc)
 		}
 		_, err = cmd.OutOrStdout().Write(srcs[0].Doc)
 		return err
@@ -197,7 +198,7 @@ func platformSBOM(cmd *cobra.Command, tgt imageStore, refStr string, images []oc
 // writeSBOMs writes --all-platforms' documents, one per platform image, to
 // dir/<os>-<arch>[-<variant>]<ext> as affix sbom names them, and a line
 // per file to stderr. They are written only once every platform's SBOM
-// was found (and verified).
+// was found (and verified), each whole or not at all (fsutil.WriteFile).
 func writeSBOMs(cmd *cobra.Command, dir string, images []oci.Image, srcs []*sbomSource, format sbomgen.Format) error {
 	stems := outputStems(len(images), func(i int) (ocispec.Platform, digest.Digest) {
 		return *images[i].Descriptor.Platform, images[i].Descriptor.Digest
@@ -207,7 +208,7 @@ func writeSBOMs(cmd *cobra.Command, dir string, images []oci.Image, srcs []*sbom
 	}
 	for i, src := range srcs {
 		p := filepath.Join(dir, stems[i]+format.Ext())
-		if err := os.WriteFile(p, src.Doc, 0o644); err != nil {
+		if err := fsutil.WriteFile(p, src.Doc); err != nil {
 			return err
 		}
 		fmt.Fprintf(cmd.ErrOrStderr(), "%-16s %s  %s\n", oci.FormatPlatform(*images[i].Descriptor.Platform), src.describe(), p)

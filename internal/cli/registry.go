@@ -21,6 +21,7 @@ import (
 	"oras.land/oras-go/v2/registry/remote/credentials"
 
 	"github.com/affix-oci/affix/exporter"
+	"github.com/affix-oci/affix/internal/fsutil"
 	"github.com/affix-oci/affix/internal/oci"
 )
 
@@ -277,16 +278,14 @@ func checkMetadataFile(path string) error {
 	return nil
 }
 
-// writeJSON writes v, indented, to path.
+// writeJSON writes v, indented, to path, whole or not at all
+// (fsutil.WriteFile: a full disk leaves an earlier file as it was).
 func writeJSON(path string, v any) error {
 	b, err := json.MarshalIndent(v, "", "  ")
 	if err != nil {
 		return err
 	}
-	if err := os.WriteFile(path, append(b, '\n'), 0o644); err != nil {
-		return fmt.Errorf("writing %s: %w", path, err)
-	}
-	return nil
+	return fsutil.WriteFile(path, append(b, '\n'))
 }
 
 // writeMetadataFile writes meta, the document of --metadata-file, to path

@@ -17,6 +17,7 @@ import (
 	"github.com/spf13/cobra"
 	"oras.land/oras-go/v2/registry"
 
+	"github.com/affix-oci/affix/internal/fsutil"
 	"github.com/affix-oci/affix/internal/oci"
 	"github.com/affix-oci/affix/sbomgen"
 )
@@ -262,7 +263,9 @@ func (o *sbomOptions) toDir(platforms, formats int) (bool, error) {
 
 // writeDocuments writes the documents of results: each to
 // output/<os>-<arch>[-<variant>]<ext> with toDir, else to the file output,
-// else to stdout; and a summary line per result to stderr.
+// else to stdout; and a summary line per result to stderr. A file is
+// written whole or not at all (fsutil.WriteFile): a full disk leaves an
+// earlier file as it was, not a truncated document.
 func writeDocuments(cmd *cobra.Command, output string, toDir bool, results []*sbomgen.Result) error {
 	stderr := cmd.ErrOrStderr()
 	names := outputNames(results)
@@ -273,11 +276,11 @@ func writeDocuments(cmd *cobra.Command, output string, toDir bool, results []*sb
 				if err := os.MkdirAll(output, 0o755); err != nil {
 					return err
 				}
-				if err := os.WriteFile(filepath.Join(output, names[i]+d.Format.Ext()), d.Data, 0o644); err != nil {
+				if err := fsutil.WriteFile(filepath.Join(output, names[i]+d.Format.Ext()), d.Data); err != nil {
 					return err
 				}
 			case output != "":
-				if err := os.WriteFile(output, d.Data, 0o644); err != nil {
+				if err := fsutil.WriteFile(output, d.Data); err != nil {
 					return err
 				}
 			default:

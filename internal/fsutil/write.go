@@ -1,0 +1,89 @@
+package fsutil
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"os"
+	"path/filepath"
+)
+
+// WriteFile writes data to path as WriteFileWith does.
+func WriteFile(path string, data []byte) error {
+	return WriteFileWith(path, func(w io.Writer) error {
+		_, err := w.Write(data)
+		return err
+	})
+}
+
+// WriteFileWith writes what write writes to path, an output file a user
+// named, so that it is never left half-written: into a temporary file in
+// path's directory, synced, then renamed over path (mode 0644, or an
+// earlier file's mode). When anything fails (a full disk) the temporary
+// file is removed and an earlier file at path is left as it was. A path
+// that is a symbolic link, a FIFO or a device (/dev/stdout, a process
+// substitution) is not replaced: it is opened and written through, as
+// before. Errors name path.
+func WriteFileWith(path string, write func(io.Writer) error) error {
+	fi, err := os.Lstat(path)
+	switch {
+	case err == nil && !fi.Mode().IsRegular():
+		err = writeThrough(path, write)
+	case err == nil || errors.Is(err, fs.ErrNotExist):
+		perm := fs.FileMode(0o644)
+		if fi != nil {
+			perm = fi.Mode().Perm()
+		}
+		err = writeReplace(path, perm, write)
+	}
+	if err != nil {
+		var pe *fs.PathError
+		if errors.As(err, &pe) {
+			err = pe.Err
+		}
+		return fmt.Errorf("writing %s: %w", path, err)
+	}
+	return nil
+}
+
+// writeThrough writes path in place, truncating it.
+func writeThrough(path string, write func(io.Writer) error) error {
+	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o644)
+	if err != nil {
+		return err
+	}
+	err = write(f)
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	return err
+}
+
+// writeReplace writes a temporary file next to path and renames it over
+// path; on failure it removes the temporary file.
+func writeReplace(path string, perm fs.FileMode, write func(io.Writer) error) (err error) {
+	f, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".tmp-*")
+	if err != nil {
+		return err
+	}
+	defer func() {
+		if err != nil {
+			f.Close()
+			os.Remove(f.Name())
+		}
+	}()
+	if err := write(f); err != nil {
+		return err
+	}
+	if err := f.Sync(); err != nil {
+		return err
+	}
+	if err := f.Chmod(perm); err != nil {
+		return err
+	}
+	if err := f.Close(); err != nil {
+		return err
+	}
+	return os.Rename(f.Name(), path)
+}
