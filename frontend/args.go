@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"os"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 
@@ -287,47 +288,80 @@ func parsePlatforms(in []string) ([]ocispec.Platform, error) {
 	return out, nil
 }
 
-var annotationPrefix = regexp.MustCompile(`^(manifest|manifest-descriptor|index|index-descriptor)(?:\[([^\]]+)\])?$`)
+// annotationType is one TYPE[PLATFORM] of an --annotation prefix, as
+// buildx's ParseAnnotations matches it.
+var annotationType = regexp.MustCompile(`^([a-z-]+)(?:\[([A-Za-z0-9_/-]+)\])?$`)
 
-// addAnnotation parses [TYPE[PLATFORM]:]KEY=VALUE into an exporter
-// attribute, as buildx --annotation does.
-func (p *plan) addAnnotation(s string) error {
+// parseAnnotation parses one --annotation value as buildx does:
+// [TYPES:]KEY=VALUE, where TYPES, everything before the first colon of
+// the part before "=", is a comma-separated list of TYPE[PLATFORM], TYPE
+// one of manifest, manifest-descriptor, index and index-descriptor. So a
+// key with a colon needs a type ("manifest:org.example:k=v"): a prefix
+// that is no type list, such as a misspelt type or "org.example" in
+// "org.example:k=v", is refused, as buildx refuses it. Without a prefix
+// the key is a manifest annotation of every platform. It returns one
+// key per type, in the order given.
+func parseAnnotation(s string) ([]exptypes.AnnotationKey, string, error) {
 	kv, v, ok := strings.Cut(s, "=")
 	if !ok || kv == "" {
-		return optErr("annotation %q: want [TYPE[PLATFORM]:]KEY=VALUE", s)
+		return nil, "", optErr("annotation %q: want [TYPE[PLATFORM]:]KEY=VALUE", s)
 	}
-	ak := exptypes.AnnotationKey{Key: kv}
-	if pre, key, ok := strings.Cut(kv, ":"); ok {
-		if m := annotationPrefix.FindStringSubmatch(pre); m != nil {
-			ak.Type, ak.Key = m[1], key
+	types, key, typed := strings.Cut(kv, ":")
+	if !typed {
+		key = kv
+	}
+	if key == "" || strings.ContainsAny(key, " \t") {
+		return nil, "", optErr("annotation %q: bad key %q", s, key)
+	}
+	if !typed {
+		return []exptypes.AnnotationKey{{Key: key}}, v, nil
+	}
+	var keys []exptypes.AnnotationKey
+	for _, t := range strings.Split(types, ",") {
+		m := annotationType.FindStringSubmatch(t)
+		if m == nil {
+			return nil, "", optErr("annotation %q: type %q: want TYPE or TYPE[PLATFORM] before the colon (a key with a colon needs a type: manifest:KEY=VALUE)", s, t)
+		}
+		ak := exptypes.AnnotationKey{Type: m[1], Key: key}
+		switch ak.Type {
+		case exptypes.AnnotationManifest, exptypes.AnnotationManifestDescriptor:
+		case exptypes.AnnotationIndex, exptypes.AnnotationIndexDescriptor:
 			if m[2] != "" {
-				if ak.Type == exptypes.AnnotationIndex || ak.Type == exptypes.AnnotationIndexDescriptor {
-					return optErr("annotation %q: %s annotations take no platform", s, ak.Type)
-				}
-				pl, err := parsePlatform(m[2])
-				if err != nil {
-					return fmt.Errorf("annotation %q: %w", s, err)
-				}
-				ak.Platform = &pl
+				return nil, "", optErr("annotation %q: %s annotations take no platform", s, ak.Type)
 			}
+		default:
+			return nil, "", optErr("annotation %q: unknown type %q (want manifest, manifest-descriptor, index or index-descriptor)", s, ak.Type)
 		}
-	}
-	if ak.Key == "" || strings.ContainsAny(ak.Key, " \t") {
-		return optErr("annotation %q: bad key %q", s, ak.Key)
-	}
-	if ak.Platform == nil {
-		p.exportAttrs[ak.String()] = v
-		return nil
-	}
-	found := false
-	for _, pl := range p.platforms {
-		if platforms.FormatAll(pl) == platforms.FormatAll(*ak.Platform) {
-			found = true
+		if m[2] != "" {
+			pl, err := parsePlatform(m[2])
+			if err != nil {
+				return nil, "", fmt.Errorf("annotation %q: %w", s, err)
+			}
+			ak.Platform = &pl
 		}
+		keys = append(keys, ak)
 	}
-	if !found && len(p.platforms) > 0 {
-		return fmt.Errorf("annotation %q: platform %s is not built: %w", s, platforms.FormatAll(*ak.Platform), ErrInvalidOption)
+	return keys, v, nil
+}
+
+// addAnnotation parses [TYPES:]KEY=VALUE (parseAnnotation) into exporter
+// attributes, one per type, as buildx --annotation does.
+func (p *plan) addAnnotation(s string) error {
+	keys, v, err := parseAnnotation(s)
+	if err != nil {
+		return err
 	}
-	p.platAnnotations = append(p.platAnnotations, annotation{platform: *ak.Platform, key: ak.String(), value: v})
+	for _, ak := range keys {
+		if ak.Platform == nil {
+			p.exportAttrs[ak.String()] = v
+			continue
+		}
+		if !slices.ContainsFunc(p.platforms, func(pl ocispec.Platform) bool {
+			return platforms.FormatAll(pl) == platforms.FormatAll(*ak.Platform)
+		}) && len(p.platforms) > 0 {
+			return fmt.Errorf("annotation %q: platform %s is not built: %w", s, platforms.FormatAll(*ak.Platform), ErrInvalidOption)
+		}
+		p.platAnnotations = append(p.platAnnotations, annotation{platform: *ak.Platform, key: ak.String(), value: v})
+	}
 	return nil
 }

@@ -2,9 +2,11 @@ package frontend
 
 import (
 	"errors"
+	"maps"
 	"net"
 	"os"
 	"path/filepath"
+	"reflect"
 	"strconv"
 	"strings"
 	"testing"
@@ -150,5 +152,68 @@ func TestSetEpochParsesAsEpoch(t *testing.T) {
 				t.Errorf("epoch %v for a name", p.epoch)
 			}
 		})
+	}
+}
+
+// TestAddAnnotation: --annotation takes buildx's [TYPES:]KEY=VALUE, TYPES
+// a comma-separated list of TYPE[PLATFORM], one exporter attribute per
+// type; a prefix that is no type list is refused, as buildx refuses it.
+func TestAddAnnotation(t *testing.T) {
+	built, err := parsePlatforms([]string{"linux/amd64,linux/arm64"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	amd64, arm64 := built[0], built[1]
+	for _, c := range []struct {
+		in        string
+		attrs     map[string]string
+		platAttrs []annotation
+		err       string
+	}{
+		{in: "org.example.a=1", attrs: map[string]string{"annotation.org.example.a": "1"}},
+		{in: "manifest:k=v=w", attrs: map[string]string{"annotation-manifest.k": "v=w"}},
+		{in: "index:k=", attrs: map[string]string{"annotation-index.k": ""}},
+		{in: "index,manifest:multi=5", attrs: map[string]string{"annotation-index.multi": "5", "annotation-manifest.multi": "5"}},
+		{in: "index,manifest,manifest-descriptor,index-descriptor:k=v", attrs: map[string]string{
+			"annotation-index.k": "v", "annotation-manifest.k": "v", "annotation-manifest-descriptor.k": "v", "annotation-index-descriptor.k": "v"}},
+		{in: "manifest:org.example:thing=1", attrs: map[string]string{"annotation-manifest.org.example:thing": "1"}},
+		{in: "index,manifest[linux/arm64]:k=v", attrs: map[string]string{"annotation-index.k": "v"},
+			platAttrs: []annotation{{platform: arm64, key: "annotation-manifest[linux/arm64].k", value: "v"}}},
+		{in: "manifest[linux/amd64],manifest-descriptor[linux/amd64]:k=v", platAttrs: []annotation{
+			{platform: amd64, key: "annotation-manifest[linux/amd64].k", value: "v"},
+			{platform: amd64, key: "annotation-manifest-descriptor[linux/amd64].k", value: "v"}}},
+
+		{in: "manfest:foo=bar", err: `annotation "manfest:foo=bar": unknown type "manfest"`},
+		{in: "index,manfest:foo=bar", err: `unknown type "manfest"`},
+		{in: "org.example:thing=1", err: `annotation "org.example:thing=1": type "org.example": want TYPE or TYPE[PLATFORM]`},
+		{in: ":k=v", err: `type "": want TYPE`},
+		{in: "index,:k=v", err: `type "": want TYPE`},
+		{in: "Manifest:k=v", err: `type "Manifest"`},
+		{in: "index[linux/amd64]:k=v", err: "index annotations take no platform"},
+		{in: "manifest[linux/s390x]:k=v", err: "platform linux/s390x is not built"},
+		{in: "manifest[linux]:k=v", err: `platform "linux"`},
+		{in: "manifest:=v", err: "bad key"},
+		{in: "a b=c", err: "bad key"},
+		{in: "index:k", err: "want [TYPE[PLATFORM]:]KEY=VALUE"},
+		{in: "=v", err: "want [TYPE[PLATFORM]:]KEY=VALUE"},
+	} {
+		p := &plan{exportAttrs: map[string]string{}, platforms: built}
+		err := p.addAnnotation(c.in)
+		if c.err != "" {
+			if !isOptionErr(err) || !strings.Contains(err.Error(), c.err) || !strings.Contains(err.Error(), strconv.Quote(c.in)) {
+				t.Errorf("%q: error %v, want one quoting the value with %q", c.in, err, c.err)
+			}
+			continue
+		}
+		if err != nil {
+			t.Errorf("%q: %v", c.in, err)
+			continue
+		}
+		if c.attrs == nil {
+			c.attrs = map[string]string{}
+		}
+		if !maps.Equal(p.exportAttrs, c.attrs) || !reflect.DeepEqual(p.platAnnotations, c.platAttrs) {
+			t.Errorf("%q: attrs %v, platform attrs %+v; want %v, %+v", c.in, p.exportAttrs, p.platAnnotations, c.attrs, c.platAttrs)
+		}
 	}
 }

@@ -82,10 +82,14 @@ type Options struct {
 	// Labels are KEY=VALUE image config labels; a bare KEY has an empty
 	// value.
 	Labels []string
-	// Annotations are [TYPE[PLATFORM]:]KEY=VALUE OCI annotations, TYPE
-	// being manifest (the default), manifest-descriptor, index or
-	// index-descriptor; PLATFORM limits a manifest annotation to one
-	// platform ("manifest[linux/arm64]:key=value").
+	// Annotations are [TYPES:]KEY=VALUE OCI annotations, as buildx's
+	// --annotation: TYPES is a comma-separated list of manifest (the
+	// default), manifest-descriptor, index and index-descriptor, each set
+	// ("index,manifest:key=value"); [PLATFORM] limits a manifest type to
+	// one platform ("manifest[linux/arm64]:key=value"). Everything before
+	// the first colon of the key is the type list, so a key with a colon
+	// needs a type ("manifest:org.example:key=value"); an unknown type is
+	// ErrInvalidOption.
 	Annotations []string
 	// NoCache builds every step anew.
 	NoCache bool

@@ -146,7 +146,7 @@ func (o *buildOptions) addFlags(f *pflag.FlagSet) {
 	f.StringArrayVar(&o.ssh, "ssh", nil, "ssh agent socket or keys for RUN --mount=type=ssh: default or ID[=PATH[,PATH]] (repeatable)")
 	f.StringArrayVar(&o.buildContexts, "build-context", nil, "named context NAME=DIR|docker-image://REF|oci-layout://PATH[:TAG][@DIGEST]|URL (repeatable)")
 	f.StringArrayVar(&o.labels, "label", nil, "image label KEY=VALUE (repeatable)")
-	f.StringArrayVar(&o.annotations, "annotation", nil, "OCI annotation [TYPE[PLATFORM]:]KEY=VALUE, TYPE manifest (default), manifest-descriptor, index or index-descriptor (repeatable)")
+	f.StringArrayVar(&o.annotations, "annotation", nil, "OCI annotation [TYPES:]KEY=VALUE, TYPES a comma-separated list of manifest (default), manifest-descriptor, index, index-descriptor, manifest types optionally [PLATFORM] (repeatable)")
 	f.BoolVar(&o.noCache, "no-cache", false, "build every step anew (the SBOM cache is --no-sbom-cache)")
 	f.StringArrayVar(&o.noCacheFilter, "no-cache-filter", nil, "build these stages anew, STAGE[,STAGE] (repeatable)")
 	f.BoolVar(&o.pull, "pull", false, "always look up base images in their registries, not only in the builder's cache")
