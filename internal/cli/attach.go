@@ -87,7 +87,7 @@ publishes them with the image. A layout tar (oci-archive:) cannot take them in p
 			if err := checkName(o.name); err != nil {
 				return err
 			}
-			if err := checkMetadataFile(o.metadataFile); err != nil {
+			if err := prepareMetadataFile(o.metadataFile); err != nil {
 				return err
 			}
 			if len(args) > 1 {
@@ -154,7 +154,18 @@ func attachScan(cmd *cobra.Command, g *globalOptions, refStr string, o attachOpt
 	}
 	meta := newMetadata(res, "", picked, attached, counter)
 	printPush(cmd.OutOrStdout(), meta, res)
-	return writeMetadataFile(o.metadataFile, meta)
+	return attachedMetadata(o.metadataFile, refStr, meta)
+}
+
+// attachedMetadata writes meta, the --metadata-file document (path;
+// empty: none) of an attach to REF (refStr) that succeeded; the error of
+// a write that fails says the referrers were attached, so that a CI
+// script does not take it for a failed attach.
+func attachedMetadata(path, refStr string, meta *pushMetadata) error {
+	if err := writeMetadataFile(path, meta); err != nil {
+		return fmt.Errorf("attach to %s succeeded (referrers attached), but --metadata-file was not written: %w", refStr, err)
+	}
+	return nil
 }
 
 // runAttachFiles attaches files as one referrer and prints its digest.
@@ -204,7 +215,7 @@ func attachFiles(cmd *cobra.Command, g *globalOptions, refStr string, files []st
 	}
 	attached := &referrerLog{}
 	attached.add(subject.Digest, "", d, "")
-	return writeJSON(o.metadataFile, newMetadata(res, "", []oci.Image{img}, attached, counter))
+	return attachedMetadata(o.metadataFile, refStr, newMetadata(res, "", []oci.Image{img}, attached, counter))
 }
 
 // fileArtifact returns the artifact of --artifact-type that attach makes

@@ -90,7 +90,7 @@ Registries are reached over HTTPS unless named with --insecure-registry.`,
 
 // runPush checks push's arguments and pushes source to refStr.
 func runPush(cmd *cobra.Command, g *globalOptions, source, refStr string, o pushOptions) error {
-	if err := checkMetadataFile(o.metadataFile); err != nil {
+	if err := prepareMetadataFile(o.metadataFile); err != nil {
 		return err
 	}
 	if err := checkName(o.name); err != nil {
@@ -170,7 +170,12 @@ func push(cmd *cobra.Command, g *globalOptions, source, refStr string, o pushOpt
 	meta.LayoutReferrers = extra
 	meta.Tags = refNames(a.ref, tags)
 	printPush(cmd.OutOrStdout(), meta, res)
-	return writeMetadataFile(o.metadataFile, meta)
+	if err := writeMetadataFile(o.metadataFile, meta); err != nil {
+		// The push is done: a CI script reading the error must not take
+		// it for a failed one and retry or roll back.
+		return fmt.Errorf("push to %s succeeded (%s), but --metadata-file was not written: %w", tgt.Name(), tagStates(meta.Tags, nil, nil), err)
+	}
+	return nil
 }
 
 // pushArgs are REF and the flags of push, checked before the layout is

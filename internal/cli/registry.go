@@ -266,16 +266,20 @@ func checkPlatformFlag(s string) error {
 	return nil
 }
 
-// checkMetadataFile checks a --metadata-file path (empty: none) with
-// checkOutputFile; a bad one is a usage error.
-func checkMetadataFile(path string) error {
+// prepareMetadataFile checks a --metadata-file path (empty: none) with
+// checkOutputFile, a bad one being a usage error, and removes an earlier
+// regular file there as affix build does (removeOldOutputs): a push,
+// attach or convert that fails then leaves no metadata of an earlier one
+// for a CI step to take as its own. A symlink or FIFO is left, and
+// written through once the command succeeded.
+func prepareMetadataFile(path string) error {
 	if path == "" {
 		return nil
 	}
 	if err := checkOutputFile("--metadata-file "+path, path); err != nil {
 		return usageError(err)
 	}
-	return nil
+	return removeOldOutputs([]outputFile{{"--metadata-file", path}})
 }
 
 // writeJSON writes v, indented, to path, whole or not at all
@@ -289,7 +293,7 @@ func writeJSON(path string, v any) error {
 }
 
 // writeMetadataFile writes meta, the document of --metadata-file, to path
-// (empty: none), as checkMetadataFile checked it.
+// (empty: none), as prepareMetadataFile checked it.
 func writeMetadataFile(path string, meta any) error {
 	if path == "" {
 		return nil

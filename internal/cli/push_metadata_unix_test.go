@@ -1,0 +1,73 @@
+//go:build unix
+
+package cli
+
+import (
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/affix-oci/affix/internal/registrytest"
+)
+
+// TestMetadataFileStale: an earlier regular --metadata-file is removed
+// before push, attach and convert, so one that fails leaves none (as
+// affix build does); and a push or attach that succeeded but could not
+// write the file (a link to /dev/full: a full disk) says it succeeded,
+// and which tags moved, naming the file.
+func TestMetadataFileStale(t *testing.T) {
+	cliEnv(t)
+	dir, _ := variantsPair(t)
+	reg := registrytest.Start(t, registrytest.OlaregNoAPI, registrytest.Options{})
+	port, err := registrytest.FreePort()
+	if err != nil {
+		t.Fatal(err)
+	}
+	nowhere := fmt.Sprintf("127.0.0.1:%d", port)
+	doc := writeFile(t, "vex.json", []byte(`{}`))
+	full := filepath.Join(t.TempDir(), "full.json")
+	if err := os.Symlink("/dev/full", full); err != nil {
+		t.Fatal(err)
+	}
+	for _, tt := range []struct {
+		name string
+		args []string // the command and its flags before --metadata-file, then its arguments
+		meta string   // --metadata-file; "" for an earlier regular file
+		code int
+		msg  string
+	}{
+		{"push fails", []string{"push", "--insecure-registry", nowhere, "--no-sbom", "--metadata-file", "", "oci-layout:" + dir, nowhere + "/app:v1"}, "", 1, "connection refused"},
+		{"attach fails", []string{"attach", "--insecure-registry", nowhere, "--artifact-type", "application/vnd.example", "--metadata-file", "", nowhere + "/app:v1", doc}, "", 1, "connection refused"},
+		{"convert fails", []string{"convert", "--insecure-registry", nowhere, "--metadata-file", "", nowhere + "/app:v1"}, "", 1, "connection refused"},
+		{"push succeeds, full disk", []string{"push", "--insecure-registry", reg.Host, "--no-sbom", "--metadata-file", "", "oci-layout:" + dir, reg.Ref("app") + ":v1,latest"}, full, 1,
+			"push to " + reg.Ref("app") + " succeeded (tags moved: " + reg.Ref("app") + ":v1, " + reg.Ref("app") + ":latest), but --metadata-file was not written: writing " + full + ": no space left on device"},
+		{"attach succeeds, full disk", []string{"attach", "--insecure-registry", reg.Host, "--artifact-type", "application/vnd.example", "--metadata-file", "", reg.Ref("app") + ":v1", doc}, full, 1,
+			"attach to " + reg.Ref("app") + ":v1 succeeded (referrers attached), but --metadata-file was not written: writing " + full + ": no space left on device"},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			meta := tt.meta
+			if meta == "" {
+				meta = writeFile(t, "meta.json", []byte(`{"index":"of an earlier run"}`))
+			}
+			args := append([]string(nil), tt.args...)
+			for i, a := range args {
+				if a == "--metadata-file" {
+					args[i+1] = meta
+				}
+			}
+			_, errs, code := affix(t, args...)
+			if code != tt.code || !strings.Contains(errs, tt.msg) {
+				t.Fatalf("exit %d, want %d; stderr %q does not contain %q", code, tt.code, errs, tt.msg)
+			}
+			if tt.meta == "" {
+				if _, err := os.Stat(meta); !os.IsNotExist(err) {
+					t.Errorf("earlier --metadata-file %s still there (%v)", meta, err)
+				}
+			} else if fi, err := os.Lstat(meta); err != nil || fi.Mode()&os.ModeSymlink == 0 {
+				t.Errorf("the link %s was replaced (%v)", meta, err)
+			}
+		})
+	}
+}
