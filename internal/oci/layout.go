@@ -169,9 +169,9 @@ func Open(ctx context.Context, s Source) (*Layout, error) {
 }
 
 func (l *Layout) load(ctx context.Context) error {
-	b, err := fs.ReadFile(l.fsys, ocispec.ImageLayoutFile)
+	b, err := readLayoutFile(l.fsys, ocispec.ImageLayoutFile)
 	if err != nil {
-		return fmt.Errorf("%w: reading %s: %w", ErrNotLayout, ocispec.ImageLayoutFile, err)
+		return err
 	}
 	var lf ocispec.ImageLayout
 	if err := json.Unmarshal(b, &lf); err != nil {
@@ -180,12 +180,12 @@ func (l *Layout) load(ctx context.Context) error {
 	if lf.Version != ocispec.ImageLayoutVersion {
 		return fmt.Errorf("%w: layout version %q, want %q", ErrNotLayout, lf.Version, ocispec.ImageLayoutVersion)
 	}
-	f, err := l.fsys.Open(ocispec.ImageIndexFile)
-	if err != nil {
-		return fmt.Errorf("%w: opening %s: %w", ErrNotLayout, ocispec.ImageIndexFile, err)
+	if b, err = readLayoutFile(l.fsys, ocispec.ImageIndexFile); err != nil {
+		return err
 	}
-	defer f.Close()
-	if err := json.NewDecoder(io.LimitReader(f, MaxManifestSize)).Decode(&l.index); err != nil {
+	// Unmarshal, not a Decoder: what follows the JSON value (a second
+	// document, garbage) is an error, not ignored.
+	if err := json.Unmarshal(b, &l.index); err != nil {
 		return fmt.Errorf("%w: decoding %s: %w", ErrNotLayout, ocispec.ImageIndexFile, err)
 	}
 	if len(l.index.Manifests) == 0 {
@@ -197,6 +197,25 @@ func (l *Layout) load(ctx context.Context) error {
 		}
 	}
 	return l.selectRoots(ctx)
+}
+
+// readLayoutFile reads the layout's file name (oci-layout, index.json),
+// which must not be larger than MaxManifestSize: a larger one fails with
+// ErrTooLarge saying so, not as JSON cut short, and is not read whole.
+func readLayoutFile(fsys fs.FS, name string) ([]byte, error) {
+	f, err := fsys.Open(name)
+	if err != nil {
+		return nil, fmt.Errorf("%w: opening %s: %w", ErrNotLayout, name, err)
+	}
+	defer f.Close()
+	b, err := io.ReadAll(io.LimitReader(f, MaxManifestSize+1))
+	if err != nil {
+		return nil, fmt.Errorf("%w: reading %s: %w", ErrNotLayout, name, err)
+	}
+	if len(b) > MaxManifestSize {
+		return nil, fmt.Errorf("%s: larger than the %d MiB limit: %w", name, MaxManifestSize>>20, ErrTooLarge)
+	}
+	return b, nil
 }
 
 // selectRoots keeps the index.json entries that the source's tag and
