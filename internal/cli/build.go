@@ -58,10 +58,10 @@ type buildOptions struct {
 	iidFile       string
 	metadataFile  string
 	sbomFormats   []string
-	sbom          bool
-	noSBOM        bool
-	// sbomFlag is set when --sbom was given (its default is true).
-	sbomFlag       bool
+	// sbom is --sbom, buildx's shorthand of --attest type=sbom: "" (not
+	// given: SBOMs), a bool, or type=sbom's attributes.
+	sbom           string
+	noSBOM         bool
 	noSBOMCache    bool
 	push           bool
 	outputs        []string
@@ -112,13 +112,12 @@ flags' pair).`,
       --push -t registry.example.com/app:1.0 .`,
 		Args: func(_ *cobra.Command, args []string) error {
 			if len(args) != 1 {
-				return usageError(fmt.Errorf("want one CONTEXT directory, got %d arguments", len(args)))
+				return usageError(fmt.Errorf("want one CONTEXT directory, got %d arguments%s", len(args), o.tookContextHint(args)))
 			}
 			return nil
 		},
 		RunE: func(cmd *cobra.Command, args []string) error {
 			o.progressFlag = cmd.Flags().Changed("progress")
-			o.sbomFlag = cmd.Flags().Changed("sbom")
 			if o.progress == "" {
 				o.progress = string(frontend.ProgressAuto)
 				if v := os.Getenv("BUILDKIT_PROGRESS"); v != "" {
@@ -133,6 +132,22 @@ flags' pair).`,
 	}
 	o.addFlags(cmd.Flags())
 	return cmd
+}
+
+// tookContextHint says, when args (the command's arguments) are none,
+// which of --sbom and --provenance, string flags as in buildx, took as its
+// value what looks like CONTEXT (neither a bool nor attributes), as in
+// "--sbom ."; else it returns "".
+func (o *buildOptions) tookContextHint(args []string) string {
+	if len(args) > 0 {
+		return ""
+	}
+	for _, f := range []struct{ name, v string }{{"--sbom", o.sbom}, {"--provenance", o.provenance}} {
+		if _, err := strconv.ParseBool(f.v); f.v != "" && err != nil && !strings.Contains(f.v, "=") {
+			return fmt.Sprintf(" (%s took %q as its value: it takes one, as in buildx, e.g. %s=true)", f.name, f.v, f.name)
+		}
+	}
+	return ""
 }
 
 // addFlags defines build's flags on f, bound to o.
@@ -156,8 +171,7 @@ func (o *buildOptions) addFlags(f *pflag.FlagSet) {
 	f.StringVar(&o.network, "network", "", "network of RUN steps: default, none or host (host needs buildkitd to allow network.host)")
 	f.StringVar(&o.shmSize, "shm-size", "", "size of /dev/shm in RUN steps, e.g. 64m")
 	f.StringArrayVar(&o.ulimits, "ulimit", nil, "resource limit of RUN steps, NAME=SOFT[:HARD], e.g. nofile=1024:2048 (repeatable)")
-	f.StringVar(&o.provenance, "provenance", "", "SLSA provenance attestation in the index, as buildx: true (mode=min), false, or mode=min|max[,builder-id=URL,...]; makes the index digest differ per build")
-	f.Lookup("provenance").NoOptDefVal = "true"
+	f.StringVar(&o.provenance, "provenance", "", "SLSA provenance attestation in the index, as buildx's shorthand of --attest type=provenance: true (mode=min), false, or its attributes mode=min|max[,builder-id=URL,...]; makes the index digest differ per build")
 	f.StringArrayVar(&o.attests, "attest", nil, "buildx's attestation form: type=provenance[,mode=..] is --provenance; type=sbom is affix's own SBOM (disabled=true is --sbom=false) (repeatable)")
 	f.StringSliceVar(&o.allow, "allow", nil, "entitlements to allow: network.host, security.insecure, device[=NAME] (comma-separated or repeated)")
 	f.StringArrayVar(&o.cacheTo, "cache-to", nil, "build cache to export: REF, type=registry,ref=REF[,mode=max], type=local,dest=DIR, type=inline, type=gha, ... (repeatable)")
@@ -166,7 +180,7 @@ func (o *buildOptions) addFlags(f *pflag.FlagSet) {
 	f.StringVar(&o.iidFile, "iidfile", "", "write the image index digest to FILE")
 	f.StringVar(&o.metadataFile, "metadata-file", "", "write the build result (buildx keys, digests, SBOM referrers, referrers mode, request counts) as JSON to FILE")
 	f.StringArrayVar(&o.sbomFormats, "sbom-format", nil, "SBOM referrer format: spdx-json (default), cyclonedx-json, spdx-intoto (SPDX in an in-toto statement); repeatable")
-	f.BoolVar(&o.sbom, "sbom", true, "generate and publish SBOMs (--sbom=false publishes the image alone)")
+	f.StringVar(&o.sbom, "sbom", "", "generate and publish SBOMs (the default), as buildx's shorthand of --attest type=sbom: true, false (the image alone), or its attributes (disabled=true)")
 	f.BoolVar(&o.noSBOMCache, "no-sbom-cache", false, "neither read nor write the SBOM cache")
 	f.BoolVar(&o.noSBOM, "no-sbom", false, "same as --sbom=false, as affix push spells it")
 	f.BoolVar(&o.push, "push", false, "push the image and its SBOMs to every -t tag (same as --output type=registry)")
@@ -362,17 +376,23 @@ func (o *buildOptions) planAttestations(p *buildPlan) error {
 	if err != nil {
 		return usageError(err)
 	}
-	if err := o.checkSBOMFlags(sbomAttest); err != nil {
+	sbomFlag, _, err := attestShorthand("--sbom", "sbom", o.sbom)
+	if err != nil {
+		return usageError(err)
+	}
+	if err := o.checkSBOMFlags(sbomFlag, sbomAttest); err != nil {
 		return err
 	}
-	p.provenance = o.provenance
+	if _, p.provenance, err = attestShorthand("--provenance", "provenance", o.provenance); err != nil {
+		return usageError(err)
+	}
 	if prov != "" {
 		if o.provenance != "" {
 			return usageError(errors.New("--provenance and --attest type=provenance: give one"))
 		}
 		p.provenance = prov
 	}
-	if o.sbom && !o.noSBOM && sbomAttest != attestOff {
+	if sbomFlag != attestOff && !o.noSBOM && sbomAttest != attestOff {
 		if p.formats, err = sbomFormats(o.sbomFormats); err != nil {
 			return err
 		}
@@ -387,23 +407,44 @@ func (o *buildOptions) planAttestations(p *buildPlan) error {
 	return nil
 }
 
-// checkSBOMFlags refuses --attest type=sbom (sbomAttest) with --sbom=false
-// or --no-sbom, and an explicit --sbom=true with --no-sbom or --attest
-// type=sbom,disabled=true.
-func (o *buildOptions) checkSBOMFlags(sbomAttest attestState) error {
-	if sbomAttest == attestOn && (!o.sbom || o.noSBOM) {
+// attestShorthand reads the value v of buildx's --sbom or --provenance
+// (flag), its shorthand of --attest type=typ (buildflags'
+// CanonicalizeAttest): "" is not given (attestUnset); a bool is
+// type=typ,disabled=!v; anything else, type=typ's attributes
+// (--sbom=generator=IMAGE is --attest type=sbom,generator=IMAGE). It
+// returns what parseAttests makes of that.
+func attestShorthand(flag, typ, v string) (attestState, string, error) {
+	if v == "" {
+		return attestUnset, "", nil
+	}
+	spec := "type=" + typ + "," + v
+	if b, err := strconv.ParseBool(v); err == nil {
+		spec = fmt.Sprintf("type=%s,disabled=%t", typ, !b)
+	}
+	state, prov, err := parseAttests([]string{spec})
+	if err != nil {
+		return attestUnset, "", fmt.Errorf("%s=%s: %w", flag, v, err)
+	}
+	return state, prov, nil
+}
+
+// checkSBOMFlags refuses a way of asking for SBOMs, --sbom (sbomFlag) or
+// --attest type=sbom (sbomAttest), beside a way of asking for none:
+// --sbom=false, --no-sbom, --attest type=sbom,disabled=true.
+func (o *buildOptions) checkSBOMFlags(sbomFlag, sbomAttest attestState) error {
+	if sbomAttest == attestOn && (sbomFlag == attestOff || o.noSBOM) {
 		flag := "--no-sbom"
-		if !o.sbom {
-			flag = "--sbom=false"
+		if sbomFlag == attestOff {
+			flag = "--sbom=" + o.sbom
 		}
 		return usageError(fmt.Errorf("--attest type=sbom asks for SBOMs and %s for none: give one", flag))
 	}
-	if o.sbomFlag && o.sbom && (o.noSBOM || sbomAttest == attestOff) {
+	if sbomFlag == attestOn && (o.noSBOM || sbomAttest == attestOff) {
 		flag := "--no-sbom"
 		if sbomAttest == attestOff {
 			flag = "--attest type=sbom,disabled=true"
 		}
-		return usageError(fmt.Errorf("--sbom=true asks for SBOMs and %s for none: give one", flag))
+		return usageError(fmt.Errorf("--sbom=%s asks for SBOMs and %s for none: give one", o.sbom, flag))
 	}
 	return nil
 }
@@ -620,7 +661,10 @@ func parseAttests(values []string) (sbom attestState, provenance string, err err
 		var rest []string
 		disabled := false
 		for _, f := range fields {
-			k, val, _ := strings.Cut(f, "=")
+			k, val, ok := strings.Cut(f, "=")
+			if !ok {
+				return attestUnset, "", fmt.Errorf("--attest %q: field %q: want KEY=VALUE", v, f)
+			}
 			switch k {
 			case "type":
 				typ = val

@@ -148,7 +148,6 @@ func TestBuildPlan(t *testing.T) {
 	o := buildOptions{
 		tags:           []string{"r.example/a:1", "r.example/b:1", "r.example/a:2", "r.example/a:1"},
 		outputs:        []string{"type=registry", "type=oci,dest=x.tar"},
-		sbom:           true,
 		progress:       "plain",
 		maxConcurrency: 4,
 	}
@@ -174,7 +173,6 @@ func TestBuildPlan(t *testing.T) {
 	o = buildOptions{
 		tags:           []string{"r.example/a:1"},
 		outputs:        []string{`type=image,"name=r.example/a:2,r.example/c:1",push=true,compression=zstd`, "type=oci,dest=-,compression=zstd"},
-		sbom:           true,
 		progress:       "plain",
 		maxConcurrency: 4,
 	}
@@ -196,7 +194,7 @@ func TestBuildPlan(t *testing.T) {
 		{"quiet with plain", func(o *buildOptions) { o.quiet, o.progress, o.progressFlag = true, "plain", true }, "--progress plain and -q/--quiet cannot be used together"},
 		{"quiet with rawjson", func(o *buildOptions) { o.quiet, o.progress, o.progressFlag = true, "rawjson", true }, "--progress rawjson and -q/--quiet"},
 		{"bad format", func(o *buildOptions) { o.sbomFormats = []string{"syft-json"} }, `want spdx-json, cyclonedx-json or spdx-intoto`},
-		{"format without sbom", func(o *buildOptions) { o.sbom, o.sbomFormats = false, []string{"spdx-json"} }, "--sbom=false"},
+		{"format without sbom", func(o *buildOptions) { o.sbom, o.sbomFormats = "false", []string{"spdx-json"} }, "--sbom=false"},
 		{"format with --no-sbom", func(o *buildOptions) { o.noSBOM, o.sbomFormats = true, []string{"spdx-json"} }, "--no-sbom"},
 		{"concurrency", func(o *buildOptions) { o.maxConcurrency = 0 }, "--max-concurrency"},
 		{"bad tag", func(o *buildOptions) { o.tags = []string{"app/UPPER:v1"} }, "app/UPPER:v1"},
@@ -211,7 +209,7 @@ func TestBuildPlan(t *testing.T) {
 			o.outputs = []string{"type=registry,compression=zstd", "type=oci,dest=-,compression=gzip"}
 		}, "another output has compression=zstd"},
 	} {
-		o := buildOptions{tags: []string{"r.example/a:1"}, sbom: true, maxConcurrency: 4}
+		o := buildOptions{tags: []string{"r.example/a:1"}, maxConcurrency: 4}
 		c.mod(&o)
 		_, err := o.plan()
 		var ee *exitError
@@ -590,7 +588,7 @@ func TestParseAttests(t *testing.T) {
 
 	// In the plan: disabled SBOMs mean no formats; --provenance and
 	// --attest type=provenance together are refused.
-	o := buildOptions{sbom: true, progress: "plain", maxConcurrency: 1, attests: []string{"type=sbom,disabled=true", "type=provenance,mode=max"}}
+	o := buildOptions{progress: "plain", maxConcurrency: 1, attests: []string{"type=sbom,disabled=true", "type=provenance,mode=max"}}
 	p, err := o.plan()
 	if err != nil || len(p.formats) != 0 || p.provenance != "mode=max" {
 		t.Errorf("plan: %+v, %v", p, err)
@@ -607,13 +605,13 @@ func TestParseAttests(t *testing.T) {
 		mod  func(*buildOptions)
 		err  string
 	}{
-		{"--sbom=false", func(o *buildOptions) { o.sbom = false }, "--attest type=sbom asks for SBOMs and --sbom=false for none"},
+		{"--sbom=false", func(o *buildOptions) { o.sbom = "false" }, "--attest type=sbom asks for SBOMs and --sbom=false for none"},
 		{"--no-sbom", func(o *buildOptions) { o.noSBOM = true }, "--attest type=sbom asks for SBOMs and --no-sbom for none"},
-		{"--sbom=true --no-sbom", func(o *buildOptions) { o.attests, o.sbomFlag, o.noSBOM = nil, true, true }, "--sbom=true asks for SBOMs and --no-sbom for none"},
-		{"--sbom=true disabled=true", func(o *buildOptions) { o.attests, o.sbomFlag = []string{"type=sbom,disabled=true"}, true },
+		{"--sbom=true --no-sbom", func(o *buildOptions) { o.attests, o.sbom, o.noSBOM = nil, "true", true }, "--sbom=true asks for SBOMs and --no-sbom for none"},
+		{"--sbom=true disabled=true", func(o *buildOptions) { o.attests, o.sbom = []string{"type=sbom,disabled=true"}, "true" },
 			"--sbom=true asks for SBOMs and --attest type=sbom,disabled=true for none"},
 	} {
-		o := buildOptions{sbom: true, maxConcurrency: 1, attests: []string{"type=sbom"}}
+		o := buildOptions{maxConcurrency: 1, attests: []string{"type=sbom"}}
 		c.mod(&o)
 		_, err := o.plan()
 		var ee *exitError
@@ -622,7 +620,7 @@ func TestParseAttests(t *testing.T) {
 		}
 	}
 	// Disabled by both is no contradiction.
-	o = buildOptions{sbom: false, maxConcurrency: 1, attests: []string{"type=sbom,disabled=true"}}
+	o = buildOptions{sbom: "false", maxConcurrency: 1, attests: []string{"type=sbom,disabled=true"}}
 	if p, err := o.plan(); err != nil || len(p.formats) != 0 {
 		t.Errorf("--sbom=false with type=sbom,disabled=true: %+v, %v", p, err)
 	}
@@ -860,7 +858,7 @@ func TestBuildQuietProgress(t *testing.T) {
 		{"-q, BUILDKIT_PROGRESS=plain", "plain", false, true, frontend.ProgressQuiet},
 		{"--progress plain", "plain", true, false, frontend.ProgressPlain},
 	} {
-		o := buildOptions{progress: c.progress, progressFlag: c.flag, quiet: c.quiet, sbom: true, maxConcurrency: 4}
+		o := buildOptions{progress: c.progress, progressFlag: c.flag, quiet: c.quiet, maxConcurrency: 4}
 		p, err := o.plan()
 		if err != nil || p.progress != c.want {
 			t.Errorf("%s: %v, %v; want %s", c.name, p, err, c.want)

@@ -1,0 +1,125 @@
+package cli
+
+import (
+	"errors"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"testing"
+
+	"github.com/spf13/pflag"
+)
+
+// parseBuildFlags parses args with build's flags, as the command does,
+// and returns the options and the arguments left (the CONTEXT).
+func parseBuildFlags(t *testing.T, args ...string) (*buildOptions, []string, error) {
+	t.Helper()
+	o := &buildOptions{}
+	fs := pflag.NewFlagSet("build", pflag.ContinueOnError)
+	o.addFlags(fs)
+	err := fs.Parse(args)
+	return o, fs.Args(), err
+}
+
+// TestBuildAttestShorthands: --sbom and --provenance are string flags, as
+// in buildx, whose value (after "=" or a space) is a bool or the
+// attributes of --attest type=sbom / type=provenance.
+func TestBuildAttestShorthands(t *testing.T) {
+	for _, c := range []struct {
+		args       []string
+		provenance string
+		sboms      bool
+		err        string
+	}{
+		{args: nil, sboms: true},
+		{args: []string{"--provenance", "false"}, sboms: true},
+		{args: []string{"--provenance", "true"}, provenance: "mode=min", sboms: true},
+		{args: []string{"--provenance", "mode=max"}, provenance: "mode=max", sboms: true},
+		{args: []string{"--provenance=mode=max,builder-id=https://ci.example/1"}, provenance: "mode=max,builder-id=https://ci.example/1", sboms: true},
+		{args: []string{"--provenance=builder-id=https://ci.example/1"}, provenance: "mode=min,builder-id=https://ci.example/1", sboms: true},
+		{args: []string{"--provenance=disabled=true"}, sboms: true},
+		{args: []string{"--provenance=0"}, sboms: true},
+		{args: []string{"--sbom", "false"}},
+		{args: []string{"--sbom=false", "--provenance", "mode=max"}, provenance: "mode=max"},
+		{args: []string{"--sbom", "true"}, sboms: true},
+		{args: []string{"--sbom=disabled=true"}},
+		{args: []string{"--sbom=disabled=false"}, sboms: true},
+		{args: []string{"--sbom=false", "--attest", "type=sbom,disabled=true"}},
+		{args: []string{"--sbom=true", "--attest", "type=sbom"}, sboms: true},
+
+		{args: []string{"--sbom=generator=docker/buildkit-syft-scanner"}, err: `--sbom=generator=docker/buildkit-syft-scanner: --attest "type=sbom,generator=docker/buildkit-syft-scanner": affix generates the SBOMs itself`},
+		{args: []string{"--sbom", "scan-stage=true"}, err: `unknown sbom attribute "scan-stage"`},
+		{args: []string{"--sbom", "maybe"}, err: `--sbom=maybe: --attest "type=sbom,maybe": field "maybe": want KEY=VALUE`},
+		{args: []string{"--sbom=disabled=perhaps"}, err: `disabled="perhaps": want true or false`},
+		{args: []string{"--provenance", "max"}, err: `--provenance=max: --attest "type=provenance,max": field "max": want KEY=VALUE`},
+		{args: []string{"--sbom", "false", "--attest", "type=sbom"}, err: "--attest type=sbom asks for SBOMs and --sbom=false for none"},
+		{args: []string{"--sbom=disabled=true", "--attest", "type=sbom"}, err: "--attest type=sbom asks for SBOMs and --sbom=disabled=true for none"},
+		{args: []string{"--sbom=true", "--no-sbom"}, err: "--sbom=true asks for SBOMs and --no-sbom for none"},
+		{args: []string{"--sbom=1", "--attest", "type=sbom,disabled=true"}, err: "--sbom=1 asks for SBOMs and --attest type=sbom,disabled=true for none"},
+		{args: []string{"--sbom=false", "--sbom-format", "cyclonedx-json"}, err: "--sbom-format with --sbom=false"},
+		{args: []string{"--provenance", "false", "--attest", "type=provenance,mode=max"}, err: "--provenance and --attest type=provenance: give one"},
+	} {
+		o, rest, err := parseBuildFlags(t, append(c.args, "ctx")...)
+		if err != nil || !slices.Equal(rest, []string{"ctx"}) {
+			t.Errorf("%q: parse: %v, arguments %q; want the one CONTEXT", c.args, err, rest)
+			continue
+		}
+		o.maxConcurrency = 1
+		p, err := o.plan()
+		if c.err != "" {
+			var ee *exitError
+			if err == nil || !strings.Contains(err.Error(), c.err) || !errors.As(err, &ee) || ee.code != 2 {
+				t.Errorf("%q: %v, want a usage error with %q", c.args, err, c.err)
+			}
+			continue
+		}
+		if err != nil {
+			t.Errorf("%q: %v", c.args, err)
+			continue
+		}
+		if p.provenance != c.provenance || (len(p.formats) > 0) != c.sboms {
+			t.Errorf("%q: provenance %q, formats %v; want %q, SBOMs %v", c.args, p.provenance, p.formats, c.provenance, c.sboms)
+		}
+	}
+}
+
+// TestBuildAttestShorthandsCommand: with a value after a space, --sbom and
+// --provenance leave CONTEXT alone, so the command gets as far as the
+// (unreachable) builder.
+func TestBuildAttestShorthandsCommand(t *testing.T) {
+	cliEnv(t)
+	ctxDir := t.TempDir()
+	os.WriteFile(filepath.Join(ctxDir, "Dockerfile"), []byte("FROM scratch\n"), 0o644)
+	nowhere := "unix://" + filepath.Join(t.TempDir(), "none.sock")
+	for _, args := range [][]string{
+		{"--provenance", "false"},
+		{"--provenance", "mode=max"},
+		{"--sbom", "false"},
+		{"--sbom", "disabled=true", "--provenance", "true"},
+	} {
+		args = append(append([]string{"build", "--builder", nowhere, "--progress", "quiet"}, args...), ctxDir)
+		if _, errs, code := affix(t, args...); code != 1 || !strings.Contains(errs, "buildkitd unreachable") {
+			t.Errorf("%q: exit %d, want 1 at the unreachable builder:\n%s", args, code, errs)
+		}
+	}
+}
+
+// TestBuildTookContextHint: a bare --sbom or --provenance before CONTEXT
+// takes it as its value, as in buildx; the usage error says so.
+func TestBuildTookContextHint(t *testing.T) {
+	cliEnv(t)
+	for _, c := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"build", "--sbom", "."}, `want one CONTEXT directory, got 0 arguments (--sbom took "." as its value: it takes one, as in buildx, e.g. --sbom=true)`},
+		{[]string{"build", "--provenance", "ctx"}, `(--provenance took "ctx" as its value`},
+		{[]string{"build", "--sbom", "false"}, "want one CONTEXT directory, got 0 arguments\n"},
+		{[]string{"build", "--provenance", "mode=max"}, "want one CONTEXT directory, got 0 arguments\n"},
+	} {
+		if _, errs, code := affix(t, c.args...); code != 2 || !strings.Contains(errs, c.want) {
+			t.Errorf("%q: exit %d, want 2 with %q:\n%s", c.args, code, c.want, errs)
+		}
+	}
+}
