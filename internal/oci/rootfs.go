@@ -7,6 +7,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"syscall"
 
 	"github.com/affix-oci/affix/internal/fsutil"
 )
@@ -90,12 +91,16 @@ func (r *rootFS) pathErr(op, name string, err error) error {
 	if errors.Is(err, fs.ErrNotExist) || errors.Is(err, fs.ErrPermission) {
 		return err
 	}
-	link, target := r.unfollowedLink(name)
+	link, target, linkErr := r.unfollowedLink(name)
 	if link == "" {
 		return err
 	}
 	what := "a symbolic link to " + target + ", out of the layout"
-	if filepath.IsAbs(target) && r.inside(target) {
+	switch {
+	case errors.Is(linkErr, syscall.ELOOP):
+		// Not "out of the layout": it leads nowhere.
+		what = "a symbolic link to " + target + " that loops (it cannot be resolved)"
+	case filepath.IsAbs(target) && r.inside(target):
 		what = "an absolute symbolic link to " + target + " (a layout's links are followed only when relative and inside it)"
 	}
 	if link != name {
@@ -106,24 +111,25 @@ func (r *rootFS) pathErr(op, name string, err error) error {
 
 // unfollowedLink returns the first element of name's path that is a
 // symbolic link the root does not resolve (it fails for another reason
-// than a missing target), and the link's target; "" when there is none.
-func (r *rootFS) unfollowedLink(name string) (link, target string) {
+// than a missing target), the link's target and the error resolving it
+// (ELOOP for a loop); "" when there is none.
+func (r *rootFS) unfollowedLink(name string) (link, target string, err error) {
 	parts := strings.Split(name, "/")
 	for i := range parts {
 		p := strings.Join(parts[:i+1], "/")
 		fi, err := r.root.Lstat(p)
 		if err != nil {
-			return "", ""
+			return "", "", nil
 		}
 		if fi.Mode()&fs.ModeSymlink == 0 {
 			continue
 		}
 		if _, err := r.root.Stat(p); err != nil && !errors.Is(err, fs.ErrNotExist) {
 			t, _ := r.root.Readlink(p)
-			return p, t
+			return p, t, err
 		}
 	}
-	return "", ""
+	return "", "", nil
 }
 
 // notRegular is the error for name, which fi describes, not being a

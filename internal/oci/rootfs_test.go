@@ -191,26 +191,62 @@ func m0(t *testing.T) digest.Digest {
 }
 
 // TestLayoutUnsafeIndex: index.json or oci-layout linked out of the
-// layout is refused when the layout is opened.
+// layout, or a link that loops (to itself, or through another), is
+// refused when the layout is opened, saying which: a loop is not "out of
+// the layout".
 func TestLayoutUnsafeIndex(t *testing.T) {
-	for _, name := range []string{"index.json", "oci-layout"} {
-		t.Run(name, func(t *testing.T) {
+	for _, tt := range []struct {
+		name, file string
+		link       func(t *testing.T, dir, file string) // makes file a link
+		msg        string
+	}{
+		{"index.json out", "index.json", linkOut, "out of the layout"},
+		{"oci-layout out", "oci-layout", linkOut, "out of the layout"},
+		{"index.json to itself", "index.json", func(t *testing.T, dir, file string) {
+			replaceLink(t, "index.json", filepath.Join(dir, file))
+		}, "stat index.json: a symbolic link to index.json that loops (it cannot be resolved)"},
+		{"oci-layout to itself", "oci-layout", func(t *testing.T, dir, file string) {
+			replaceLink(t, "oci-layout", filepath.Join(dir, file))
+		}, "a symbolic link to oci-layout that loops"},
+		{"index.json through a loop", "index.json", func(t *testing.T, dir, file string) {
+			symlink(t, "b", filepath.Join(dir, "a"))
+			symlink(t, "a", filepath.Join(dir, "b"))
+			replaceLink(t, "a", filepath.Join(dir, file))
+		}, "a symbolic link to a that loops"},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
 			dir, _ := oneImageLayout(t)
-			out := filepath.Join(t.TempDir(), name)
-			if err := os.Rename(filepath.Join(dir, name), out); err != nil {
-				t.Fatal(err)
-			}
-			symlink(t, out, filepath.Join(dir, name))
+			tt.link(t, dir, tt.file)
 			l, err := oci.OpenLayout(context.Background(), "oci-layout:"+dir)
 			if err == nil {
 				l.Close()
 				t.Fatal("no error")
 			}
-			if !errors.Is(err, oci.ErrUnsafeLayout) || !strings.Contains(err.Error(), name) {
-				t.Errorf("err = %v, want ErrUnsafeLayout naming %s", err, name)
+			if !errors.Is(err, oci.ErrUnsafeLayout) || !strings.Contains(err.Error(), tt.file) || !strings.Contains(err.Error(), tt.msg) {
+				t.Errorf("err = %v, want ErrUnsafeLayout naming %s: %q", err, tt.file, tt.msg)
+			}
+			if tt.msg != "out of the layout" && strings.Contains(err.Error(), "out of the layout") {
+				t.Errorf("err = %v: a loop is not out of the layout", err)
 			}
 		})
 	}
+}
+
+// linkOut moves dir's file out of the layout and links it there.
+func linkOut(t *testing.T, dir, file string) {
+	out := filepath.Join(t.TempDir(), file)
+	if err := os.Rename(filepath.Join(dir, file), out); err != nil {
+		t.Fatal(err)
+	}
+	symlink(t, out, filepath.Join(dir, file))
+}
+
+// replaceLink replaces the file p with a symbolic link to target.
+func replaceLink(t *testing.T, target, p string) {
+	if err := os.Remove(p); err != nil {
+		t.Fatal(err)
+	}
+	symlink(t, target, p)
 }
 
 // TestArchiveIgnoresLinks: an archive's symbolic link entries are not
