@@ -288,6 +288,14 @@ func parsePlatforms(in []string) ([]ocispec.Platform, error) {
 	return out, nil
 }
 
+// CheckPlatforms checks platform values as Options.Platforms takes them
+// (os/arch[/variant] or "local", comma-separated): an error wrapping
+// ErrInvalidPlatform names the first bad one.
+func CheckPlatforms(values []string) error {
+	_, err := parsePlatforms(values)
+	return err
+}
+
 // annotationType is one TYPE[PLATFORM] of an --annotation prefix, as
 // buildx's ParseAnnotations matches it.
 var annotationType = regexp.MustCompile(`^([a-z-]+)(?:\[([A-Za-z0-9_/-]+)\])?$`)

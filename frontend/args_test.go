@@ -217,3 +217,22 @@ func TestAddAnnotation(t *testing.T) {
 		}
 	}
 }
+
+// TestCheckPlatforms: the check a command runs on platforms from
+// elsewhere than Options (DOCKER_DEFAULT_PLATFORM) is parsePlatforms'.
+func TestCheckPlatforms(t *testing.T) {
+	for _, c := range []struct {
+		in  []string
+		err string
+	}{
+		{in: nil},
+		{in: []string{"linux/amd64,linux/arm64/v8", "local"}},
+		{in: []string{"linux"}, err: `platform "linux": want os/arch[/variant]`},
+		{in: []string{"linux/amd64,"}, err: `platform ""`},
+	} {
+		err := CheckPlatforms(c.in)
+		if c.err == "" && err != nil || c.err != "" && (!errors.Is(err, ErrInvalidPlatform) || !strings.Contains(err.Error(), c.err)) {
+			t.Errorf("CheckPlatforms(%q) = %v, want %q", c.in, err, c.err)
+		}
+	}
+}

@@ -28,10 +28,13 @@ type buildOptions struct {
 	registryOptions
 	// load is buildx's --load, which affix has no engine for: it is
 	// refused with what to do instead.
-	load          bool
-	file          string
-	tags          []string
-	platforms     []string
+	load      bool
+	file      string
+	tags      []string
+	platforms []string
+	// platformsEnv is set when platforms come from
+	// $DOCKER_DEFAULT_PLATFORM, not --platform.
+	platformsEnv  bool
 	buildArgs     []string
 	target        string
 	secrets       []string
@@ -118,6 +121,7 @@ flags' pair).`,
 		},
 		RunE: func(cmd *cobra.Command, args []string) error {
 			o.progressFlag = cmd.Flags().Changed("progress")
+			o.defaultPlatforms(cmd.Flags().Changed("platform"), os.LookupEnv)
 			if o.progress == "" {
 				o.progress = string(frontend.ProgressAuto)
 				if v := os.Getenv("BUILDKIT_PROGRESS"); v != "" {
@@ -150,11 +154,20 @@ func (o *buildOptions) tookContextHint(args []string) string {
 	return ""
 }
 
+// defaultPlatforms sets the platforms to $DOCKER_DEFAULT_PLATFORM (read
+// through lookup) when --platform is not given, as buildx's default of
+// --platform.
+func (o *buildOptions) defaultPlatforms(given bool, lookup func(string) (string, bool)) {
+	if v, _ := lookup("DOCKER_DEFAULT_PLATFORM"); !given && v != "" {
+		o.platforms, o.platformsEnv = []string{v}, true
+	}
+}
+
 // addFlags defines build's flags on f, bound to o.
 func (o *buildOptions) addFlags(f *pflag.FlagSet) {
 	f.StringVarP(&o.file, "file", "f", "", "Dockerfile (default: CONTEXT/Dockerfile)")
 	f.StringArrayVarP(&o.tags, "tag", "t", nil, "image name and tag, NAME[:TAG] (repeatable); pushed with --push")
-	f.StringArrayVar(&o.platforms, "platform", nil, "platforms to build, os/arch[/variant], comma-separated or repeated (default: the builder's)")
+	f.StringArrayVar(&o.platforms, "platform", nil, "platforms to build, os/arch[/variant], comma-separated or repeated (default: $DOCKER_DEFAULT_PLATFORM, else the builder's)")
 	f.StringArrayVar(&o.buildArgs, "build-arg", nil, "build argument KEY=VALUE, or KEY to take it from the environment (repeatable)")
 	f.StringVar(&o.target, "target", "", "stage to build (default: the last)")
 	f.StringArrayVar(&o.secrets, "secret", nil, "secret for RUN --mount=type=secret: id=ID[,src=PATH] or id=ID,env=VAR (repeatable)")
@@ -256,6 +269,12 @@ func (o *buildOptions) plan() (*buildPlan, error) {
 		return nil, usageError(errors.New("--load: affix loads into no Docker engine; write an OCI tar with --output type=oci,dest=FILE (docker load -i FILE reads it), or publish with --push"))
 	}
 	p := &buildPlan{push: o.push}
+	if o.platformsEnv {
+		// Named here: the frontend's error would name no variable.
+		if err := frontend.CheckPlatforms(o.platforms); err != nil {
+			return nil, usageError(fmt.Errorf("DOCKER_DEFAULT_PLATFORM (the default of --platform): %w", err))
+		}
+	}
 	var err error
 	if p.progress, err = o.progressMode(); err != nil {
 		return nil, err

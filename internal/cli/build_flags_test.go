@@ -123,3 +123,58 @@ func TestBuildTookContextHint(t *testing.T) {
 		}
 	}
 }
+
+// TestBuildDefaultPlatform: $DOCKER_DEFAULT_PLATFORM is the default of
+// --platform, as in buildx; a bad value is a usage error naming it.
+func TestBuildDefaultPlatform(t *testing.T) {
+	for _, c := range []struct {
+		name  string
+		env   string
+		flags []string
+		want  []string
+		err   string
+	}{
+		{name: "unset", want: nil},
+		{name: "one", env: "linux/arm64", want: []string{"linux/arm64"}},
+		{name: "list", env: "linux/amd64,linux/arm64", want: []string{"linux/amd64,linux/arm64"}},
+		{name: "flag wins", env: "linux/arm64", flags: []string{"--platform", "linux/amd64"}, want: []string{"linux/amd64"}},
+		{name: "bad", env: "linux", err: `DOCKER_DEFAULT_PLATFORM (the default of --platform): platform "linux": want os/arch[/variant]`},
+		{name: "bad ignored beside the flag", env: "linux", flags: []string{"--platform", "linux/amd64"}, want: []string{"linux/amd64"}},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			o, _, err := parseBuildFlags(t, append(c.flags, "ctx")...)
+			if err != nil {
+				t.Fatal(err)
+			}
+			o.maxConcurrency = 1
+			env := map[string]string{"DOCKER_DEFAULT_PLATFORM": c.env}
+			o.defaultPlatforms(slices.Contains(c.flags, "--platform"), func(k string) (string, bool) { v, ok := env[k]; return v, ok })
+			p, err := o.plan()
+			if c.err != "" {
+				var ee *exitError
+				if err == nil || !strings.Contains(err.Error(), c.err) || !errors.As(err, &ee) || ee.code != 2 {
+					t.Fatalf("%v, want a usage error with %q", err, c.err)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got := o.frontendOptions("/ctx", p).Platforms; !slices.Equal(got, c.want) {
+				t.Errorf("frontend platforms %q, want %q", got, c.want)
+			}
+		})
+	}
+	// The command reads the variable.
+	cliEnv(t)
+	ctxDir := t.TempDir()
+	os.WriteFile(filepath.Join(ctxDir, "Dockerfile"), []byte("FROM scratch\n"), 0o644)
+	nowhere := "unix://" + filepath.Join(t.TempDir(), "none.sock")
+	t.Setenv("DOCKER_DEFAULT_PLATFORM", "linux/notanarch!")
+	if _, errs, code := affix(t, "build", "--builder", nowhere, ctxDir); code != 2 || !strings.Contains(errs, "DOCKER_DEFAULT_PLATFORM") {
+		t.Errorf("bad DOCKER_DEFAULT_PLATFORM: exit %d:\n%s", code, errs)
+	}
+	if _, errs, code := affix(t, "build", "--builder", nowhere, "--progress", "quiet", "--platform", "linux/amd64", ctxDir); code != 1 || !strings.Contains(errs, "unreachable") {
+		t.Errorf("--platform beside a bad DOCKER_DEFAULT_PLATFORM: exit %d:\n%s", code, errs)
+	}
+}
