@@ -1,0 +1,163 @@
+package cli
+
+import (
+	"path/filepath"
+	"slices"
+	"strings"
+	"testing"
+
+	"github.com/opencontainers/go-digest"
+	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
+	"oras.land/oras-go/v2/registry"
+
+	"github.com/affix-oci/affix/exporter"
+	"github.com/affix-oci/affix/internal/fixture"
+	"github.com/affix-oci/affix/internal/oci"
+	"github.com/affix-oci/affix/internal/registrytest"
+)
+
+// singleLayouts writes one layout per image of fixture.VariantsPair
+// (linux/amd64, linux/arm64/v8), as two CI runners would build them, and
+// a third with another linux/amd64 image.
+func singleLayouts(t *testing.T) (dirs [3]string, manifests [3]ocispec.Descriptor) {
+	t.Helper()
+	pair := fixture.VariantsPair()
+	other := pair.Images[0]
+	other.Layers = append(slices.Clone(other.Layers), fixture.Layer{{Path: "etc/other", Data: []byte("other\n")}})
+	for i, img := range []fixture.Image{pair.Images[0], pair.Images[1], other} {
+		dirs[i] = t.TempDir()
+		res, err := fixture.WriteLayout(dirs[i], fixture.Spec{Images: []fixture.Image{img}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		manifests[i] = res.Manifests[0]
+	}
+	return dirs, manifests
+}
+
+// TestMerge merges two single-platform images pushed apart, on registries
+// with and without the referrers API (olareg, and distribution's server): no tag while one has no SBOM, then
+// an index of both whose SBOMs get --verify finds, the same digest on a
+// rerun, and clear errors for bad arguments.
+func TestMerge(t *testing.T) {
+	if testing.Short() {
+		t.Skip("runs registries")
+	}
+	cliEnv(t)
+	dirs, mans := singleLayouts(t)
+	for _, kind := range []registrytest.Kind{registrytest.OlaregAPI, registrytest.OlaregNoAPI, registrytest.Distribution} {
+		t.Run(string(kind), func(t *testing.T) {
+			reg := registrytest.Start(t, kind, registrytest.Options{})
+			insecure := []string{"--insecure-registry", reg.Host}
+			run := func(args ...string) string { return mustAffix(t, slices.Concat(args[:1], insecure, args[1:])...) }
+			repo := reg.Ref("app")
+			run("push", "oci-layout:"+dirs[0], repo+":amd64")
+			run("push", "--sbom=false", "oci-layout:"+dirs[1], repo+":arm64")
+			run("push", "oci-layout:"+dirs[2], repo+":other")
+
+			// arm64 has no SBOM: nothing is tagged.
+			_, errs, code := affix(t, slices.Concat([]string{"merge"}, insecure, []string{repo + ":v1", ":amd64", ":arm64"})...)
+			if code != 1 || !strings.Contains(errs, "no SBOM referrer of linux/arm64/v8 ("+mans[1].Digest.String()+")") || !strings.Contains(errs, "no tag moved") {
+				t.Fatalf("merge with an image without SBOM: exit %d\n%s", code, errs)
+			}
+			if tagExists(t, reg, "app", "v1") {
+				t.Fatal("merge tagged an index with an image that has no SBOM")
+			}
+
+			run("attach", repo+":arm64")
+			meta := filepath.Join(t.TempDir(), "merge.json")
+			out := run("merge", "--metadata-file", meta, repo+":v1,latest", ":amd64", "@"+mans[1].Digest.String())
+			m := readMeta(t, meta)
+			if m.Index == nil || len(m.Platforms) != 2 || !slices.Equal(m.Tags, []string{repo + ":v1", repo + ":latest"}) {
+				t.Fatalf("metadata %+v\n%s", m, out)
+			}
+			// Nothing uploaded: the blobs are checked (HEAD), the
+			// platform manifests written again as a push writes them
+			// (idempotent), then the index by each tag.
+			if m.Requests["POST"] != 0 || m.Requests["PUT"] != 2+2 {
+				t.Errorf("requests %v: want no upload, and four PUTs (two platform manifests, the index by each tag)", m.Requests)
+			}
+			idx := fetchIndex(t, reg, "app", "v1")
+			var got []digest.Digest
+			for _, d := range idx.Manifests {
+				got = append(got, d.Digest)
+			}
+			if !slices.Equal(got, []digest.Digest{mans[0].Digest, mans[1].Digest}) {
+				t.Errorf("index lists %v, want %s %s", got, mans[0].Digest, mans[1].Digest)
+			}
+			for i, p := range []string{"linux/amd64", "linux/arm64"} {
+				if m.Platforms[i].Digest != mans[i].Digest || len(m.Platforms[i].Referrers) != 1 || m.Platforms[i].Referrers[0].Format != "spdx-json" {
+					t.Errorf("metadata platform %+v", m.Platforms[i])
+				}
+				_, errs, code := affix(t, slices.Concat([]string{"get", "--verify", "--platform", p}, insecure, []string{repo + ":latest"})...)
+				if code != 0 || !strings.Contains(errs, "verified: ") {
+					t.Errorf("get --verify %s of the merged index: exit %d\n%s", p, code, errs)
+				}
+			}
+			again := filepath.Join(t.TempDir(), "again.json")
+			run("merge", "--metadata-file", again, repo+":v1", repo+":amd64", repo+":arm64")
+			if m2 := readMeta(t, again); m2.Index == nil || m2.Index.Digest != m.Index.Digest {
+				t.Errorf("merging the same images again: index %v, first %s", m2.Index, m.Index.Digest)
+			}
+
+			for _, tt := range []struct {
+				name string
+				args []string
+				code int
+				want string
+			}{
+				{"one platform twice", []string{repo + ":v2", ":amd64", ":other"}, 2, "platform linux/amd64 twice: SOURCE :amd64 (" + mans[0].Digest.String() + ") and :other (" + mans[2].Digest.String() + ")"},
+				{"source in another repository", []string{repo + ":v2", reg.Ref("elsewhere") + ":amd64"}, 2, "is not in " + reg.Host + "/app"},
+				{"ref by digest", []string{repo + "@" + mans[0].Digest.String(), ":amd64"}, 2, "want a tag to publish the index under"},
+				{"referrers tag as tag", []string{repo + ":sha256-" + strings.Repeat("a", 64), ":amd64"}, 2, "is the referrers tag of"},
+				{"no source", []string{repo + ":v2"}, 2, "want REF and at least one SOURCE"},
+				{"missing source", []string{repo + ":v2", ":nope"}, 1, "SOURCE :nope: "},
+			} {
+				t.Run(tt.name, func(t *testing.T) {
+					_, errs, code := affix(t, slices.Concat([]string{"merge"}, insecure, tt.args)...)
+					if code != tt.code || !strings.Contains(errs, tt.want) {
+						t.Errorf("exit %d, want %d; stderr lacks %q:\n%s", code, tt.code, tt.want, errs)
+					}
+					if tagExists(t, reg, "app", "v2") {
+						t.Error("a failed merge tagged v2")
+					}
+				})
+			}
+			// --allow-no-sbom tags what has none.
+			run("push", "--sbom=false", "oci-layout:"+dirs[1], reg.Ref("bare")+":arm64")
+			run("merge", "--allow-no-sbom", reg.Ref("bare")+":v1", ":arm64")
+			if !tagExists(t, reg, "bare", "v1") {
+				t.Error("--allow-no-sbom: no tag")
+			}
+		})
+	}
+}
+
+// tagExists reports whether repo:tag resolves in reg.
+func tagExists(t *testing.T, reg *registrytest.Registry, repo, tag string) bool {
+	t.Helper()
+	r, err := exporter.NewRemote(registry.Reference{Registry: reg.Host, Repository: repo}, exporter.RemoteOptions{PlainHTTP: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, _, _, err = r.FetchManifest(t.Context(), tag)
+	return err == nil
+}
+
+// fetchIndex reads the index repo:tag names in reg.
+func fetchIndex(t *testing.T, reg *registrytest.Registry, repo, tag string) ocispec.Index {
+	t.Helper()
+	r, err := exporter.NewRemote(registry.Reference{Registry: reg.Host, Repository: repo}, exporter.RemoteOptions{PlainHTTP: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	d, _, _, err := r.FetchManifest(t.Context(), tag)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var idx ocispec.Index
+	if _, err := oci.ReadJSON(t.Context(), r, d, &idx); err != nil {
+		t.Fatal(err)
+	}
+	return idx
+}
