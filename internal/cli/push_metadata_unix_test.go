@@ -3,6 +3,7 @@
 package cli
 
 import (
+	"encoding/json"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -69,5 +70,42 @@ func TestMetadataFileStale(t *testing.T) {
 				t.Errorf("the link %s was replaced (%v)", meta, err)
 			}
 		})
+	}
+}
+
+// TestPushHostCase: pushes to LOCALHOST:PORT/upper and localhost:PORT/upper
+// (one repository: host names are case-insensitive) make the same SBOM
+// referrers, not two per platform; --insecure-registry localhost:PORT
+// covers LOCALHOST:PORT.
+func TestPushHostCase(t *testing.T) {
+	cliEnv(t)
+	dir, _ := variantsPair(t)
+	reg := registrytest.Start(t, registrytest.OlaregNoAPI, registrytest.Options{})
+	_, port, _ := strings.Cut(reg.Host, ":")
+	var referrers []string
+	for _, host := range []string{"LOCALHOST:" + port, "localhost:" + port} {
+		meta := filepath.Join(t.TempDir(), "meta.json")
+		mustAffix(t, "push", "--insecure-registry", "localhost:"+port, "--metadata-file", meta, "oci-layout:"+dir, host+"/upper:1")
+		b, err := os.ReadFile(meta)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var m pushMetadata
+		if err := json.Unmarshal(b, &m); err != nil {
+			t.Fatal(err)
+		}
+		var ds []string
+		for _, p := range m.Platforms {
+			for _, r := range p.Referrers {
+				ds = append(ds, p.Platform+" "+r.Digest.String())
+			}
+		}
+		if len(ds) == 0 {
+			t.Fatalf("push to %s attached no referrers", host)
+		}
+		referrers = append(referrers, strings.Join(ds, ", "))
+	}
+	if referrers[0] != referrers[1] {
+		t.Errorf("the SBOM referrers depend on the host's case:\n%s\n%s", referrers[0], referrers[1])
 	}
 }

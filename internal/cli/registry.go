@@ -36,9 +36,11 @@ func (o *registryOptions) addFlags(f *pflag.FlagSet) {
 	f.BoolVar(&o.plainHTTP, "plain-http", false, "talk plain HTTP to every registry")
 }
 
-// plain reports whether host is to be reached over plain HTTP.
+// plain reports whether host is to be reached over plain HTTP: with
+// --plain-http, or when --insecure-registry names it, in any case (host
+// names are case-insensitive: localhost:5000 covers LOCALHOST:5000).
 func (o *registryOptions) plain(host string) bool {
-	return o.plainHTTP || slices.Contains(o.insecure, host)
+	return o.plainHTTP || slices.ContainsFunc(o.insecure, func(h string) bool { return strings.EqualFold(h, host) })
 }
 
 // parseRef parses a registry reference, [HOST/]REPOSITORY[:TAG][@DIGEST],
@@ -195,9 +197,14 @@ func (o *registryOptions) openRemoteImage(ctx context.Context, g *globalOptions,
 	return &remoteImage{repo: repo, root: root, name: refName(ref, ref.ReferenceOrDefault())}, nil
 }
 
-// refName formats ref as the user would write it.
+// refName formats ref as the user would write it, with its registry host
+// in lower case: host names are case-insensitive, and the SBOM name of an
+// image (sbomgen.ImageName of this) must not depend on how REF spelt it
+// (LOCALHOST:5000/app and localhost:5000/app are one repository, and
+// get one referrer per platform). The repository path is case-sensitive
+// and kept.
 func refName(ref registry.Reference, tagOrDigest string) string {
-	s := ref.Registry + "/" + ref.Repository
+	s := strings.ToLower(ref.Registry) + "/" + ref.Repository
 	if tagOrDigest == "" {
 		return s
 	}

@@ -111,3 +111,36 @@ func TestCredentialErrorsNamed(t *testing.T) {
 		})
 	}
 }
+
+// TestRegistryHostCase: a registry host is case-insensitive, its
+// repository path is not: --insecure-registry covers the host however
+// REF spells it, and refName (the SBOM name's source) lower-cases the
+// host alone.
+func TestRegistryHostCase(t *testing.T) {
+	o := registryOptions{insecure: []string{"localhost:15028", "Registry.Example.com"}}
+	for _, tt := range []struct {
+		ref, name string
+		plain     bool
+	}{
+		{"localhost:15028/upper:1", "localhost:15028/upper:1", true},
+		{"LOCALHOST:15028/upper:1", "localhost:15028/upper:1", true},
+		{"LocalHost:15028/a/b@sha256:" + strings.Repeat("ab", 32), "localhost:15028/a/b@sha256:" + strings.Repeat("ab", 32), true},
+		{"registry.example.com/app", "registry.example.com/app:latest", true},
+		{"REGISTRY.EXAMPLE.COM/app:v1", "registry.example.com/app:v1", true},
+		{"localhost:15029/app:v1", "localhost:15029/app:v1", false},
+		{"Other.Example.com/app:v1", "other.example.com/app:v1", false},
+	} {
+		t.Run(tt.ref, func(t *testing.T) {
+			ref, err := parseRef(tt.ref)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got := refName(ref, ref.ReferenceOrDefault()); got != tt.name {
+				t.Errorf("refName = %q, want %q", got, tt.name)
+			}
+			if got := o.plain(ref.Registry); got != tt.plain {
+				t.Errorf("plain(%s) = %v, want %v", ref.Registry, got, tt.plain)
+			}
+		})
+	}
+}
