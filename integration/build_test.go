@@ -881,3 +881,31 @@ func TestBuildTempDirs(t *testing.T) {
 		t.Errorf("TMPDIR holds %v after the build, want nothing", names)
 	}
 }
+
+// TestBuildMerge builds each platform on its own, as a matrix of CI
+// runners would, pushes each under its own tag with its SBOM, and merges
+// them: the merged index lists both platforms, each with its one SPDX
+// referrer listing the packages the Dockerfile put there.
+func TestBuildMerge(t *testing.T) {
+	d := daemon(t, 0)
+	dir := twoContext(t)
+	dist := registry(t, registrytest.Distribution)
+	e := newEnv(t, "SOURCE_DATE_EPOCH="+epoch)
+	var sources []string
+	for _, p := range twoPlatforms {
+		arch := p[strings.LastIndex(p, "/")+1:]
+		e.ok(t, "build", "--builder", d.Addr, "--platform", p, "--push", "-t", dist.Ref("merged:v1-"+arch), "--insecure-registry", dist.Host, dir)
+		sources = append(sources, ":v1-"+arch)
+	}
+	e.ok(t, append([]string{"merge", "--insecure-registry", dist.Host, dist.Ref("merged:v1")}, sources...)...)
+	got := readBack(t, newRepo(t, dist, "merged"), "v1")
+	got.check(t, twoPlatforms, twoPackages, twoForeign)
+	// The one build of both platforms gives the same platform manifests.
+	meta := filepath.Join(t.TempDir(), "both.json")
+	e.ok(t, "build", "--builder", d.Addr, "--platform", strings.Join(twoPlatforms, ","), "--metadata-file", meta, dir)
+	for _, p := range readMeta(t, meta).Platforms {
+		if got.manifests[p.Platform].Digest.String() != p.Digest {
+			t.Errorf("%s: merged %s, built together %s", p.Platform, got.manifests[p.Platform].Digest, p.Digest)
+		}
+	}
+}
