@@ -513,6 +513,9 @@ type outputSpec struct {
 // [,tar=BOOL], type=registry[,name=NAME], or type=image,name=NAME,push=true
 // (both pushes), with the exporter keys of frontend.ExportAttrKeys.
 func parseOutput(s string) (*outputSpec, error) {
+	if typ, what, ok := outputShorthand(s); ok {
+		return nil, fmt.Errorf("--output %q: buildx's shorthand for type=%s,dest=%s (%s): %s", s, typ, s, what, unsupportedOutput(typ))
+	}
 	kv, err := outputFields(s)
 	if err != nil {
 		return nil, err
@@ -577,9 +580,33 @@ func newOutputSpec(s string, kv map[string]string) (*outputSpec, error) {
 	case "":
 		return nil, fmt.Errorf("--output %q: no type (want type=oci,dest=PATH or type=registry)", s)
 	default:
-		return nil, fmt.Errorf("--output %q: type %q is not supported (want oci, registry or image with push=true: affix exports OCI layouts and pushes; it has no local, tar or docker exporter)", s, typ)
+		return nil, fmt.Errorf("--output %q: %s", s, unsupportedOutput(typ))
 	}
 	return out, nil
+}
+
+// outputShorthand reports whether the --output value s is one buildx
+// reads without type= (buildflags' ExportEntry): a bare path is
+// type=local,dest=PATH, "-" type=tar,dest=- (a tar to stdout). It
+// returns the type and what it writes. A single key=value without type=
+// (buildx would take "dest=x" for a directory of that name too) is left
+// to outputFields, which says the type is missing.
+func outputShorthand(s string) (typ, what string, ok bool) {
+	fields, err := csvvalue.Fields(s, nil)
+	if err != nil || len(fields) != 1 || fields[0] != s || s == "" || strings.Contains(s, "=") {
+		return "", "", false
+	}
+	if s == "-" {
+		return "tar", "a tar of the image's files to stdout", true
+	}
+	return "local", "the image's files in a directory", true
+}
+
+// unsupportedOutput says that the --output type typ is not supported and
+// what to use instead.
+func unsupportedOutput(typ string) string {
+	return fmt.Sprintf("type %q is not supported: affix exports OCI layouts and pushes, it has no local, tar or docker exporter; "+
+		"use type=oci,dest=PATH (an OCI layout tar, dest=- for stdout; tar=false for a directory), or type=registry / type=image,push=true to push", typ)
 }
 
 // setKeys sets the keys of the --output value s (kv, its fields) that

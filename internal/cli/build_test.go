@@ -63,9 +63,15 @@ func TestParseOutput(t *testing.T) {
 		{in: "type=oci,dest=x,annotation.a=b", err: `unknown key "annotation.a"`},
 		{in: "type=oci,dest=x,dest=y", err: "given twice"},
 		{in: "dest=x", err: "no type"},
-		{in: "out.tar", err: "want key=value"},
+		{in: "out.tar", err: `--output "out.tar": buildx's shorthand for type=local,dest=out.tar (the image's files in a directory): type "local" is not supported`},
+		{in: "./outdir", err: `buildx's shorthand for type=local,dest=./outdir`},
+		{in: "-", err: `--output "-": buildx's shorthand for type=tar,dest=- (a tar of the image's files to stdout): type "tar" is not supported`},
+		{in: `"./a,b"`, err: `field "./a,b": want key=value`}, // buildx too takes no quoted path for a shorthand
+		{in: "type=oci", err: "no dest"},
+		{in: "a,b", err: `field "a": want key=value`},
 		{in: "type=docker", err: `type "docker" is not supported`},
-		{in: "type=local,dest=x", err: `type "local" is not supported`},
+		{in: "type=local,dest=x", err: `type "local" is not supported: affix exports OCI layouts and pushes, it has no local, tar or docker exporter; use type=oci,dest=PATH`},
+		{in: "type=tar,dest=-", err: `type "tar" is not supported`},
 	} {
 		out, err := parseOutput(c.in)
 		if c.err != "" {
@@ -240,6 +246,8 @@ func TestBuildUsageErrors(t *testing.T) {
 		// Of two unknown keys, always the first in key order.
 		{[]string{"build", "--builder", nowhere, "--output", "type=oci,dest=x,zz=1,aa=2", ctxDir}, `unknown key "aa"`},
 		{[]string{"build", "--builder", nowhere, "--output", "type=tar,dest=x", ctxDir}, `type "tar" is not supported`},
+		{[]string{"build", "--builder", nowhere, "-o", "-", ctxDir}, `--output "-": buildx's shorthand for type=tar,dest=-`},
+		{[]string{"build", "--builder", nowhere, "-o", "./outdir", ctxDir}, `--output "./outdir": buildx's shorthand for type=local,dest=./outdir`},
 		{[]string{"build", "--builder", nowhere, "--platform", "linux", ctxDir}, `platform "linux"`},
 		{[]string{"build", "--builder", nowhere, "--platform", "linux/notanarch!", ctxDir}, "invalid platform"},
 		{[]string{"build", "--builder", nowhere, "-f", filepath.Join(ctxDir, "missing"), ctxDir}, "missing"},
