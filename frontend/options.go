@@ -104,8 +104,10 @@ type Options struct {
 	// CgroupParent is the parent cgroup of RUN steps, as buildx's
 	// --cgroup-parent; empty means buildkitd's default.
 	CgroupParent string
-	// AddHosts are HOST:IP (or HOST=IP) entries for /etc/hosts of RUN
-	// steps.
+	// AddHosts are HOST:IP (or HOST=IP, or HOST=IP,IP for several
+	// addresses) entries for /etc/hosts of RUN steps, one a value: a
+	// command splits buildx's comma-separated flag first. host-gateway is
+	// ErrInvalidOption (buildx resolves it only with Docker Engine).
 	AddHosts []string
 	// Network is the network of RUN steps: "" or "default" (the
 	// builder's), "none", or "host" (which needs buildkitd to allow the

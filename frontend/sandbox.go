@@ -13,23 +13,52 @@ import (
 // Entitlement names, as buildx's --allow takes them.
 const entitlementNetworkHost = "network.host"
 
+// hostGateway is the IP of docker's --add-host HOST:host-gateway.
+const hostGateway = "host-gateway"
+
+// parseAddHosts parses --add-host values as buildx does
+// (toBuildkitExtraHosts): HOST=IP or HOST:IP (IPv6 bare or in brackets),
+// and HOST=IP,IP (one entry per address; the flag itself splits at
+// commas, so this needs quotes on the command line). It returns the
+// entries as BuildKit's add-hosts attribute lists them, HOST=IP.
+// host-gateway is refused: buildx resolves it only with its docker driver
+// (from Docker Engine's worker label) and refuses it with the remote and
+// docker-container drivers, which talk to buildkitd as affix does.
+func parseAddHosts(values []string) ([]string, error) {
+	var hosts []string
+	for _, h := range values {
+		name, ips, ok := strings.Cut(h, "=")
+		if !ok {
+			name, ips, ok = strings.Cut(h, ":")
+		}
+		if !ok || name == "" || ips == "" || strings.ContainsAny(name, " ,=") {
+			return nil, optErr("add-host %q: want HOST:IP or HOST=IP", h)
+		}
+		if ips == hostGateway {
+			return nil, optErr("add-host %q: host-gateway is not supported: buildx resolves it only with its docker driver (Docker Engine's builder), and refuses it with the remote and docker-container drivers, which reach buildkitd as affix does; give the host's IP", h)
+		}
+		for ip := range strings.SplitSeq(ips, ",") {
+			if len(ip) > 2 && ip[0] == '[' && ip[len(ip)-1] == ']' {
+				ip = ip[1 : len(ip)-1]
+			}
+			if net.ParseIP(ip) == nil {
+				return nil, optErr("add-host %q: %q is no IP address (want HOST:IP or HOST=IP)", h, ip)
+			}
+			hosts = append(hosts, name+"="+ip)
+		}
+	}
+	return hosts, nil
+}
+
 // setSandbox parses what RUN steps run with, as buildx's flags give it:
-// --add-host HOST:IP (or HOST=IP), --network default|none|host,
+// --add-host HOST:IP (or HOST=IP, parseAddHosts), --network default|none|host,
 // --shm-size SIZE, --ulimit NAME=SOFT[:HARD] and --allow ENTITLEMENT.
 // --network host allows network.host, as buildx does. Every bad value is
 // an ErrInvalidOption error naming it.
 func (p *plan) setSandbox(opts Options) error {
-	var hosts []string
-	for _, h := range opts.AddHosts {
-		name, ip, ok := strings.Cut(h, "=")
-		if !ok {
-			name, ip, ok = strings.Cut(h, ":")
-		}
-		ip = strings.TrimSuffix(strings.TrimPrefix(ip, "["), "]")
-		if !ok || name == "" || strings.ContainsAny(name, " ,=") || net.ParseIP(ip) == nil {
-			return optErr("add-host %q: want HOST:IP", h)
-		}
-		hosts = append(hosts, name+"="+ip)
+	hosts, err := parseAddHosts(opts.AddHosts)
+	if err != nil {
+		return err
 	}
 	if len(hosts) > 0 {
 		p.attrs["add-hosts"] = strings.Join(hosts, ",")

@@ -180,7 +180,7 @@ func (o *buildOptions) addFlags(f *pflag.FlagSet) {
 	f.BoolVar(&o.pull, "pull", false, "always look up base images in their registries, not only in the builder's cache")
 	f.StringVar(&o.cgroupParent, "cgroup-parent", "", "parent cgroup of RUN steps")
 	f.StringArrayVar(&o.cacheFrom, "cache-from", nil, "build cache to import: REF, type=registry,ref=REF, type=local,src=DIR, type=gha, ... (repeatable)")
-	f.StringArrayVar(&o.addHosts, "add-host", nil, "HOST:IP for /etc/hosts in RUN steps (repeatable)")
+	f.StringSliceVar(&o.addHosts, "add-host", nil, "HOST:IP or HOST=IP for /etc/hosts in RUN steps (comma-separated or repeated, as in buildx)")
 	f.StringVar(&o.network, "network", "", "network of RUN steps: default, none or host (host needs buildkitd to allow network.host)")
 	f.StringVar(&o.shmSize, "shm-size", "", "size of /dev/shm in RUN steps, e.g. 64m")
 	f.StringArrayVar(&o.ulimits, "ulimit", nil, "resource limit of RUN steps, NAME=SOFT[:HARD], e.g. nofile=1024:2048 (repeatable)")

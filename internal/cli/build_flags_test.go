@@ -178,3 +178,30 @@ func TestBuildDefaultPlatform(t *testing.T) {
 		t.Errorf("--platform beside a bad DOCKER_DEFAULT_PLATFORM: exit %d:\n%s", code, errs)
 	}
 }
+
+// TestBuildAddHostList: --add-host is a comma-separated list, as buildx's
+// string slice flag, and repeatable; quotes keep one host's addresses
+// together.
+func TestBuildAddHostList(t *testing.T) {
+	for _, c := range []struct {
+		args []string
+		want []string
+	}{
+		{[]string{"--add-host", "a:1.2.3.4,b:5.6.7.8"}, []string{"a:1.2.3.4", "b:5.6.7.8"}},
+		{[]string{"--add-host", "a=1.2.3.4", "--add-host", "b:5.6.7.8"}, []string{"a=1.2.3.4", "b:5.6.7.8"}},
+		{[]string{"--add-host", `"a=1.2.3.4,::1",b=5.6.7.8`}, []string{"a=1.2.3.4,::1", "b=5.6.7.8"}},
+	} {
+		o, _, err := parseBuildFlags(t, append(c.args, "ctx")...)
+		if err != nil {
+			t.Fatal(err)
+		}
+		o.maxConcurrency = 1
+		p, err := o.plan()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := o.frontendOptions("/ctx", p).AddHosts; !slices.Equal(got, c.want) {
+			t.Errorf("%q: AddHosts %q, want %q", c.args, got, c.want)
+		}
+	}
+}

@@ -261,6 +261,7 @@ func TestBuildUsageErrors(t *testing.T) {
 		{[]string{"build", "--builder", nowhere, "--cache-to", "type=local,dest=" + filepath.Join(ctxDir, "Dockerfile"), ctxDir}, "is not a directory"},
 		{[]string{"build", "--builder", nowhere, "--cache-from", "type=local,src=" + filepath.Join(ctxDir, "Dockerfile"), ctxDir}, `cache-from "type=local,src=`},
 		{[]string{"build", "--builder", nowhere, "--add-host", "db", ctxDir}, `add-host "db": want HOST:IP`},
+		{[]string{"build", "--builder", nowhere, "--add-host", "a:10.0.0.1,gw:host-gateway", ctxDir}, `add-host "gw:host-gateway": host-gateway is not supported`},
 		{[]string{"build", "--builder", nowhere, "--network", "bridge", ctxDir}, `network "bridge"`},
 		{[]string{"build", "--builder", nowhere, "https://github.com/foo/bar.git"}, "remote build context (git repository or URL) is not supported"},
 		{[]string{"build", "--builder", nowhere, "--target", "nostage", ctxDir}, `target "nostage": ` + filepath.Join(ctxDir, "Dockerfile") + " names no stage"},
