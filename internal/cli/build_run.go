@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"os"
 	"slices"
 	"strings"
 	"sync"
@@ -15,6 +14,7 @@ import (
 
 	"github.com/affix-oci/affix/exporter"
 	"github.com/affix-oci/affix/frontend"
+	"github.com/affix-oci/affix/internal/fsutil"
 	"github.com/affix-oci/affix/internal/oci"
 	"github.com/affix-oci/affix/sbomgen"
 )
@@ -205,7 +205,7 @@ func (r *buildRun) report(stdout io.Writer, warn func(format string, args ...any
 		warn("no output specified: the image and its SBOMs were built but not exported; use --push -t NAME:TAG or --output type=oci,dest=PATH")
 	}
 	if o.iidFile != "" {
-		if err := os.WriteFile(o.iidFile, []byte(meta.ContainerImageDigest.String()), 0o644); err != nil {
+		if err := fsutil.WriteFile(o.iidFile, []byte(meta.ContainerImageDigest.String())); err != nil {
 			return fmt.Errorf("--iidfile: %w", err)
 		}
 	}
