@@ -121,6 +121,7 @@ flags' pair).`,
 		},
 		RunE: func(cmd *cobra.Command, args []string) error {
 			o.progressFlag = cmd.Flags().Changed("progress")
+			warnLegacyFlags(cmd.Flags(), warnf(cmd))
 			o.defaultPlatforms(cmd.Flags().Changed("platform"), os.LookupEnv)
 			if o.progress == "" {
 				o.progress = string(frontend.ProgressAuto)
@@ -207,6 +208,63 @@ func (o *buildOptions) addFlags(f *pflag.FlagSet) {
 	f.StringVar(&o.tls.ServerName, "builder-tls-servername", "", "server name to verify tcp:// builders' certificates against (default: the address's host)")
 	o.registryOptions.addFlags(f)
 	f.IntVar(&o.maxConcurrency, "max-concurrency", 4, "uploads at once, per repository")
+	addLegacyFlags(f)
+}
+
+// flagWarn is the annotation of a flag whose use prints a warning
+// (legacyFlagWarnings).
+const flagWarn = "flag-warn"
+
+// addLegacyFlags defines the flags of docker build that buildx accepts and
+// ignores (its commands/build.go "hidden flags"), so that a docker build
+// command line works unchanged: hidden, their values ignored; --isolation,
+// --security-opt and --squash print buildx's warning (warnLegacyFlags).
+func addLegacyFlags(f *pflag.FlagSet) {
+	var ignore string
+	var ignoreSlice []string
+	var ignoreBool bool
+	var ignoreInt int64
+	f.BoolVar(&ignoreBool, "compress", false, "Compress the build context using gzip")
+	f.StringVar(&ignore, "isolation", "", "Container isolation technology")
+	f.StringSliceVar(&ignoreSlice, "security-opt", nil, "Security options")
+	f.BoolVar(&ignoreBool, "squash", false, "Squash newly built layers into a single new layer")
+	f.StringVarP(&ignore, "memory", "m", "", "Memory limit")
+	f.StringVar(&ignore, "memory-swap", "", `Swap limit equal to memory plus swap: "-1" to enable unlimited swap`)
+	f.Int64VarP(&ignoreInt, "cpu-shares", "c", 0, "CPU shares (relative weight)")
+	f.Int64Var(&ignoreInt, "cpu-period", 0, "Limit the CPU CFS (Completely Fair Scheduler) period")
+	f.Int64Var(&ignoreInt, "cpu-quota", 0, "Limit the CPU CFS (Completely Fair Scheduler) quota")
+	f.StringVar(&ignore, "cpuset-cpus", "", `CPUs in which to allow execution ("0-3", "0,1")`)
+	f.StringVar(&ignore, "cpuset-mems", "", `MEMs in which to allow execution ("0-3", "0,1")`)
+	f.BoolVar(&ignoreBool, "rm", true, "Remove intermediate containers after a successful build")
+	f.BoolVar(&ignoreBool, "force-rm", false, "Always remove intermediate containers")
+	for _, name := range legacyFlags {
+		f.MarkHidden(name)
+	}
+	for name, msg := range legacyFlagWarnings {
+		f.SetAnnotation(name, flagWarn, []string{msg})
+	}
+}
+
+// legacyFlags are the flags addLegacyFlags defines.
+var legacyFlags = []string{"compress", "isolation", "security-opt", "squash", "memory", "memory-swap", "cpu-shares",
+	"cpu-period", "cpu-quota", "cpuset-cpus", "cpuset-mems", "rm", "force-rm"}
+
+// legacyFlagWarnings are buildx's warnings for the legacy flags that have
+// one, word for word.
+var legacyFlagWarnings = map[string]string{
+	"isolation":    "isolation flag is deprecated with BuildKit.",
+	"security-opt": `security-opt flag is deprecated. "RUN --security=insecure" should be used with BuildKit.`,
+	"squash":       "experimental flag squash is removed with BuildKit. You should squash inside build using a multi-stage Dockerfile for efficiency.",
+}
+
+// warnLegacyFlags prints, with warn, the warning of each flag of f given
+// on the command line that has one, in name order, as buildx does.
+func warnLegacyFlags(f *pflag.FlagSet, warn func(format string, args ...any)) {
+	f.Visit(func(fl *pflag.Flag) {
+		if m := fl.Annotations[flagWarn]; len(m) > 0 {
+			warn("%s", m[0])
+		}
+	})
 }
 
 // ociOutput is a parsed --output type=oci.

@@ -205,3 +205,46 @@ func TestBuildAddHostList(t *testing.T) {
 		}
 	}
 }
+
+// TestBuildLegacyFlags: the docker build flags buildx accepts and ignores
+// are accepted, hidden and ignored; --isolation, --security-opt and
+// --squash print buildx's warnings, before the build starts.
+func TestBuildLegacyFlags(t *testing.T) {
+	cliEnv(t)
+	ctxDir := t.TempDir()
+	os.WriteFile(filepath.Join(ctxDir, "Dockerfile"), []byte("FROM scratch\n"), 0o644)
+	nowhere := "unix://" + filepath.Join(t.TempDir(), "none.sock")
+	for _, c := range []struct {
+		name  string
+		flags []string
+		warns []string
+	}{
+		{"silent", []string{"--rm", "--rm=false", "--force-rm", "--compress", "-m", "1g", "--memory-swap", "-1", "-c", "512",
+			"--cpu-shares", "2", "--cpu-period", "100000", "--cpu-quota", "50000", "--cpuset-cpus", "0-3", "--cpuset-mems", "0,1"}, nil},
+		{"warned", []string{"--squash", "--isolation", "default", "--security-opt", "seccomp=unconfined,apparmor=x", "--security-opt", "label=disable"}, []string{
+			"affix: warning: isolation flag is deprecated with BuildKit.\n",
+			`affix: warning: security-opt flag is deprecated. "RUN --security=insecure" should be used with BuildKit.` + "\n",
+			"affix: warning: experimental flag squash is removed with BuildKit. You should squash inside build using a multi-stage Dockerfile for efficiency.\n",
+		}},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			args := append(append([]string{"build", "--builder", nowhere, "--progress", "quiet"}, c.flags...), ctxDir)
+			_, errs, code := affix(t, args...)
+			if code != 1 || !strings.Contains(errs, "unreachable") || strings.Count(errs, "warning:") != len(c.warns) {
+				t.Fatalf("exit %d, want 1 at the unreachable builder with %d warnings:\n%s", code, len(c.warns), errs)
+			}
+			if got := strings.Join(slices.DeleteFunc(strings.SplitAfter(errs, "\n"), func(l string) bool { return !strings.Contains(l, "warning:") }), ""); got != strings.Join(c.warns, "") {
+				t.Errorf("warnings\n%s\nwant\n%s", got, strings.Join(c.warns, ""))
+			}
+		})
+	}
+	help, _, _ := affix(t, "build", "--help")
+	for _, name := range legacyFlags {
+		if strings.Contains(help, "--"+name+" ") {
+			t.Errorf("build --help lists --%s", name)
+		}
+	}
+	if !strings.Contains(help, "--platform") {
+		t.Errorf("build --help lacks --platform:\n%s", help)
+	}
+}
