@@ -693,6 +693,10 @@ func (out *outputSpec) setKeys(s string, kv map[string]string) error {
 			out.oci.tar = b
 		case k == "name":
 			return fmt.Errorf("--output %q: name: the layout's image name is the first -t", s)
+		case k == "registry.insecure" || k == "push-by-digest" || strings.HasPrefix(k, "annotation"):
+			if err := buildxOnlyKey(s, k, v); err != nil {
+				return err
+			}
 		default:
 			takes := "dest, tar"
 			if out.push {
@@ -702,6 +706,29 @@ func (out *outputSpec) setKeys(s string, kv map[string]string) error {
 		}
 	}
 	return nil
+}
+
+// buildxOnlyKey refuses a key of the --output value s that buildx passes
+// to BuildKit's exporter and affix does in its own way, saying which:
+// registry.insecure=true is --insecure-registry HOST (false, the default,
+// is taken), annotation keys are --annotation, push-by-digest is not
+// supported (affix pushes to the -t tags).
+func buildxOnlyKey(s, k, v string) error {
+	switch {
+	case k == "registry.insecure":
+		b, err := strconv.ParseBool(v)
+		if err != nil {
+			return fmt.Errorf("--output %q: registry.insecure=%q: want true or false", s, v)
+		}
+		if b {
+			return fmt.Errorf("--output %q: registry.insecure: use --insecure-registry HOST (affix pushes itself, over plain HTTP to the hosts named so)", s)
+		}
+		return nil
+	case k == "push-by-digest":
+		return fmt.Errorf("--output %q: push-by-digest is not supported: affix pushes the image to its -t tags, the tag last, once its SBOMs are in place", s)
+	default:
+		return fmt.Errorf("--output %q: %s: give annotations with --annotation (annotation.KEY=V is --annotation KEY=V, annotation-index.KEY=V is --annotation index:KEY=V, annotation-manifest[PLATFORM].KEY=V is --annotation manifest[PLATFORM]:KEY=V)", s, k)
+	}
 }
 
 // checkDest checks the dest of a type=oci output (none for a push) of the
