@@ -204,12 +204,46 @@ func (r *buildRun) report(stdout io.Writer, warn func(format string, args ...any
 	if !r.plan.push && r.plan.output == nil {
 		warn("no output specified: the image and its SBOMs were built but not exported; use --push -t NAME:TAG or --output type=oci,dest=PATH")
 	}
+	var err error
 	if o.iidFile != "" {
-		if err := fsutil.WriteFile(o.iidFile, []byte(meta.ContainerImageDigest.String())); err != nil {
-			return fmt.Errorf("--iidfile: %w", err)
+		if err = fsutil.WriteFile(o.iidFile, []byte(meta.ContainerImageDigest.String())); err != nil {
+			err = fmt.Errorf("--iidfile was not written: %w", err)
 		}
 	}
-	return writeMetadataFile(o.metadataFile, meta)
+	if err == nil {
+		if err = writeMetadataFile(o.metadataFile, meta); err != nil {
+			err = fmt.Errorf("--metadata-file was not written: %w", err)
+		}
+	}
+	if err != nil {
+		// The build is done: a CI script reading the error must not
+		// take it for a failed one and retry or roll back.
+		return fmt.Errorf("build succeeded (%s), but %w", r.doneSummary(), err)
+	}
+	return nil
+}
+
+// doneSummary says what a successful build published: the tags moved
+// and the layout written, else the index built.
+func (r *buildRun) doneSummary() string {
+	var moved, parts []string
+	for _, s := range r.sinks {
+		switch s.verb {
+		case "push":
+			for _, t := range s.moved {
+				moved = append(moved, s.name+":"+t)
+			}
+		case "export":
+			parts = append(parts, "OCI layout written to "+s.name)
+		}
+	}
+	if len(moved) > 0 {
+		parts = append([]string{tagStates(moved, nil, nil)}, parts...)
+	}
+	if len(parts) == 0 {
+		return "index " + r.res.Index.Digest.String()
+	}
+	return strings.Join(parts, "; ")
 }
 
 // openSinks prepares one push per repository of the -t tags (with --push)

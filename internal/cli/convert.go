@@ -189,7 +189,12 @@ func runConvert(cmd *cobra.Command, g *globalOptions, refStr string, o convertOp
 		warnUnnamed(warnf(cmd), cmd.Root().DisplayName(), meta)
 	}
 	warnOtherForms(warnf(cmd), cmd.Root().DisplayName(), meta)
-	return writeMetadataFile(o.metadataFile, meta)
+	if err := writeMetadataFile(o.metadataFile, meta); err != nil {
+		// The SBOMs are published: a CI script reading the error must
+		// not take it for a failed convert.
+		return fmt.Errorf("convert of %s succeeded, but --metadata-file was not written: %w", refName(a.ref, a.tagOrDigest), err)
+	}
+	return nil
 }
 
 // convertArgs are REF and the flags of convert, checked before any

@@ -32,6 +32,8 @@ func TestMetadataFileStale(t *testing.T) {
 	if err := os.Symlink("/dev/full", full); err != nil {
 		t.Fatal(err)
 	}
+	pushBuildKitStyle(t, reg, "bk")
+	mustAffix(t, "push", "--insecure-registry", reg.Host, "oci-layout:"+dir, reg.Ref("merge")+":all")
 	for _, tt := range []struct {
 		name string
 		args []string // the command and its flags before --metadata-file, then its arguments
@@ -46,6 +48,10 @@ func TestMetadataFileStale(t *testing.T) {
 			"push to " + reg.Ref("app") + " succeeded (tags moved: " + reg.Ref("app") + ":v1, " + reg.Ref("app") + ":latest), but --metadata-file was not written: writing " + full + ": no space left on device"},
 		{"attach succeeds, full disk", []string{"attach", "--insecure-registry", reg.Host, "--artifact-type", "application/vnd.example", "--metadata-file", "", reg.Ref("app") + ":v1", doc}, full, 1,
 			"attach to " + reg.Ref("app") + ":v1 succeeded (referrers attached), but --metadata-file was not written: writing " + full + ": no space left on device"},
+		{"convert succeeds, full disk", []string{"convert", "--insecure-registry", reg.Host, "--metadata-file", "", reg.Ref("bk") + ":v1"}, full, 1,
+			"convert of " + reg.Ref("bk") + ":v1 succeeded, but --metadata-file was not written: writing " + full + ": no space left on device"},
+		{"merge succeeds, full disk", []string{"merge", "--insecure-registry", reg.Host, "--metadata-file", "", reg.Ref("merge") + ":v1", ":all"}, full, 1,
+			"merge to " + reg.Ref("merge") + " succeeded (tags moved: " + reg.Ref("merge") + ":v1), but --metadata-file was not written: writing " + full + ": no space left on device"},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			meta := tt.meta
