@@ -377,12 +377,14 @@ func FuzzExportAttrs(f *testing.F) {
 }
 
 // FuzzAnnotation parses fuzzed --annotation values for a build of two
-// platforms: a refusal quotes the value; one accepted becomes an exporter
-// attribute, or an annotation of a platform built.
+// platforms: a refusal quotes the value; one accepted becomes, for each
+// type of its key's comma list, an exporter attribute or an annotation of
+// a platform built, each with the value.
 func FuzzAnnotation(f *testing.F) {
 	for _, s := range []string{
 		"org.opencontainers.image.title=app", "manifest:k=v", "index:k=v", "manifest-descriptor[linux/amd64]:k=v", "manifest[linux/arm64/v8]:k=v",
 		"manifest[linux/s390x]:k=v", "index[linux/amd64]:k=v", "manifest[bogus]:k=v", "manifest:=v", "k", "=v", "a b=c", "other:k=v", "manifest[:k=v",
+		"index,manifest:k=v", "manifest,manifest-descriptor[linux/amd64]:k=v", "manfest:k=v", "index,:k=v",
 	} {
 		f.Add(s)
 	}
@@ -394,21 +396,22 @@ func FuzzAnnotation(f *testing.F) {
 			checkRefusal(t, "addAnnotation", s, err)
 			return
 		}
+		// Each type of the key's comma list sets one attribute (or, for
+		// a platform-qualified type, one annotation of that platform),
+		// every one of them the value.
 		_, v, _ := strings.Cut(s, "=")
-		switch {
-		case len(p.exportAttrs) == 1 && len(p.platAnnotations) == 0:
-			for k, got := range p.exportAttrs {
-				if got != v || !strings.HasPrefix(k, "annotation") {
-					t.Errorf("addAnnotation(%q) set %s=%q", s, k, got)
-				}
+		if len(p.exportAttrs)+len(p.platAnnotations) == 0 {
+			t.Errorf("addAnnotation(%q) accepted and set nothing", s)
+		}
+		for k, got := range p.exportAttrs {
+			if got != v || !strings.HasPrefix(k, "annotation") {
+				t.Errorf("addAnnotation(%q) set %s=%q", s, k, got)
 			}
-		case len(p.exportAttrs) == 0 && len(p.platAnnotations) == 1:
-			a := p.platAnnotations[0]
+		}
+		for _, a := range p.platAnnotations {
 			if a.value != v || !slices.ContainsFunc(built, func(b ocispec.Platform) bool { return platforms.FormatAll(b) == platforms.FormatAll(a.platform) }) {
 				t.Errorf("addAnnotation(%q) = %+v", s, a)
 			}
-		default:
-			t.Errorf("addAnnotation(%q) set %v and %v", s, p.exportAttrs, p.platAnnotations)
 		}
 	})
 }
