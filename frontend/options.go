@@ -624,16 +624,11 @@ func formatPlatforms(ps []ocispec.Platform) string {
 	return strings.Join(s, ",")
 }
 
-// prepareOutput checks that dir does not exist or is empty, and creates it;
-// an empty dir means a new temporary directory. cleanup removes what the
-// build wrote (the directory itself when prepareOutput created it).
+// prepareOutput checks that dir, Options.Output, does not exist or is
+// empty, and creates it. cleanup removes what the build wrote (the
+// directory itself when prepareOutput created it). Without an output
+// directory Build makes a temporary one (tmpdir.Make) instead.
 func prepareOutput(dir string) (out string, cleanup func(), err error) {
-	if dir == "" {
-		if dir, err = os.MkdirTemp("", "affix-build-"); err != nil {
-			return "", nil, err
-		}
-		return dir, func() { os.RemoveAll(dir) }, nil
-	}
 	if dir, err = filepath.Abs(dir); err != nil {
 		return "", nil, err
 	}
