@@ -909,3 +909,28 @@ func TestBuildMerge(t *testing.T) {
 		}
 	}
 }
+
+// TestBuildStdinDockerfile builds with the Dockerfile on stdin (-f -), as
+// `docker buildx build -f - . <<EOF` does: the same image as with the
+// Dockerfile in the context, and nothing left in TMPDIR.
+func TestBuildStdinDockerfile(t *testing.T) {
+	d := daemon(t, 0)
+	dir := twoContext(t)
+	tmp := t.TempDir()
+	e := newEnv(t, "SOURCE_DATE_EPOCH="+epoch, "TMPDIR="+tmp)
+	args := []string{"build", "--builder", d.Addr, "--platform", strings.Join(twoPlatforms, ","), "-q"}
+	want := strings.TrimSpace(e.ok(t, append(args, dir)...).stdout)
+	if err := os.Remove(filepath.Join(dir, "Dockerfile")); err != nil {
+		t.Fatal(err)
+	}
+	r := e.runInput(t, twoDockerfile, append(args, "-f", "-", dir)...)
+	if r.code != 0 || strings.TrimSpace(r.stdout) != want {
+		t.Fatalf("-f -: index %q, want %s (the Dockerfile in the context)\n%s", strings.TrimSpace(r.stdout), want, r)
+	}
+	if ents, _ := os.ReadDir(tmp); len(ents) != 0 {
+		t.Errorf("TMPDIR holds %d entries after the build", len(ents))
+	}
+	if r := e.runInput(t, twoDockerfile, append(args, "-f", "-", "-")...); r.code != 2 || !strings.Contains(r.stderr, "stdin can hold the Dockerfile or the context, not both") {
+		t.Errorf("-f - with CONTEXT -: %s", r)
+	}
+}

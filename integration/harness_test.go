@@ -250,11 +250,18 @@ func (e *env) with(kv ...string) *env {
 // run runs affix with args and returns what it did.
 func (e *env) run(t *testing.T, args ...string) result {
 	t.Helper()
+	return e.runInput(t, "", args...)
+}
+
+// runInput is run with input on affix's stdin.
+func (e *env) runInput(t *testing.T, input string, args ...string) result {
+	t.Helper()
 	bin := affixBin(t)
 	ctx, cancel := context.WithTimeout(t.Context(), runTimeout)
 	defer cancel()
 	cmd := exec.CommandContext(ctx, bin, args...)
 	cmd.Env = e.vars
+	cmd.Stdin = strings.NewReader(input)
 	var out, errb bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &out, &errb
 	err := cmd.Run()

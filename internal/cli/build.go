@@ -3,6 +3,7 @@ package cli
 import (
 	"errors"
 	"fmt"
+	"io"
 	"io/fs"
 	"maps"
 	"os"
@@ -18,6 +19,7 @@ import (
 	"oras.land/oras-go/v2/registry"
 
 	"github.com/affix-oci/affix/frontend"
+	"github.com/affix-oci/affix/internal/tmpdir"
 	"github.com/affix-oci/affix/sbomgen"
 )
 
@@ -943,6 +945,18 @@ func runBuild(cmd *cobra.Command, g *globalOptions, contextDir string, o buildOp
 	if err := removeOldOutputs(outputs); err != nil {
 		return err
 	}
+	if o.file == "-" {
+		// -f -: the Dockerfile on stdin, as buildx reads it.
+		if contextDir == "-" {
+			return usageError(fmt.Errorf("-f - and CONTEXT -: stdin can hold the Dockerfile or the context, not both"))
+		}
+		path, tmp, err := stdinDockerfile(cmd.InOrStdin())
+		if err != nil {
+			return err
+		}
+		defer tmp.Remove()
+		o.file = path
+	}
 	// The frontend checks what the flags name (the context, the
 	// Dockerfile, the builders and their TLS files) and which builder
 	// builds which platform; its warnings come from that assignment.
@@ -1042,4 +1056,31 @@ func removeOldOutputs(files []outputFile) error {
 		}
 	}
 	return nil
+}
+
+// maxStdinDockerfile bounds the Dockerfile -f - reads from stdin.
+const maxStdinDockerfile = 16 << 20
+
+// stdinDockerfile writes the Dockerfile r holds (-f -) into a temporary
+// directory, as buildx does, and returns its path and the directory to
+// remove when the build is done. A Dockerfile over maxStdinDockerfile is
+// refused.
+func stdinDockerfile(r io.Reader) (string, *tmpdir.Dir, error) {
+	data, err := io.ReadAll(io.LimitReader(r, maxStdinDockerfile+1))
+	if err != nil {
+		return "", nil, fmt.Errorf("-f -: reading the Dockerfile from stdin: %w", err)
+	}
+	if len(data) > maxStdinDockerfile {
+		return "", nil, usageError(fmt.Errorf("-f -: the Dockerfile on stdin is over %d MiB", maxStdinDockerfile>>20))
+	}
+	tmp, err := tmpdir.Make("", "affix-dockerfile-")
+	if err != nil {
+		return "", nil, fmt.Errorf("-f -: %w", err)
+	}
+	path := filepath.Join(tmp.Path, "Dockerfile")
+	if err := os.WriteFile(path, data, 0o600); err != nil {
+		tmp.Remove()
+		return "", nil, fmt.Errorf("-f -: %w", err)
+	}
+	return path, tmp, nil
 }
