@@ -883,7 +883,8 @@ func TestBuildTempDirs(t *testing.T) {
 }
 
 // TestBuildMerge builds each platform on its own, as a matrix of CI
-// runners would, pushes each under its own tag with its SBOM, and merges
+// runners would, and pushes each with its SBOM: amd64 under its own tag,
+// arm64 by digest (push-by-digest=true, no tag written); then merges
 // them: the merged index lists both platforms, each with its one SPDX
 // referrer listing the packages the Dockerfile put there.
 func TestBuildMerge(t *testing.T) {
@@ -891,19 +892,26 @@ func TestBuildMerge(t *testing.T) {
 	dir := twoContext(t)
 	dist := registry(t, registrytest.Distribution)
 	e := newEnv(t, "SOURCE_DATE_EPOCH="+epoch)
-	var sources []string
-	for _, p := range twoPlatforms {
-		arch := p[strings.LastIndex(p, "/")+1:]
-		e.ok(t, "build", "--builder", d.Addr, "--platform", p, "--push", "-t", dist.Ref("merged:v1-"+arch), "--insecure-registry", dist.Host, dir)
-		sources = append(sources, ":v1-"+arch)
+	e.ok(t, "build", "--builder", d.Addr, "--platform", twoPlatforms[0], "--push", "-t", dist.Ref("merged:v1-amd64"), "--insecure-registry", dist.Host, dir)
+	meta := filepath.Join(t.TempDir(), "arm64.json")
+	e.ok(t, "build", "--builder", d.Addr, "--platform", twoPlatforms[1], "--insecure-registry", dist.Host, "--metadata-file", meta,
+		"--output", "type=image,name="+dist.Ref("merged")+",push-by-digest=true,name-canonical=true,push=true", dir)
+	m := readMeta(t, meta)
+	if !m.Pushed || len(m.Tags) != 0 || m.ImageName != dist.Ref("merged") {
+		t.Errorf("push-by-digest metadata: pushed %v, tags %v, image.name %q", m.Pushed, m.Tags, m.ImageName)
 	}
-	e.ok(t, append([]string{"merge", "--insecure-registry", dist.Host, dist.Ref("merged:v1")}, sources...)...)
+	for _, tg := range tags(t, dist, "merged") {
+		if tg != "v1-amd64" && !strings.HasPrefix(tg, "sha256-") {
+			t.Errorf("push-by-digest wrote tag %q", tg)
+		}
+	}
+	e.ok(t, "merge", "--insecure-registry", dist.Host, dist.Ref("merged:v1"), ":v1-amd64", "@"+m.Digest)
 	got := readBack(t, newRepo(t, dist, "merged"), "v1")
 	got.check(t, twoPlatforms, twoPackages, twoForeign)
 	// The one build of both platforms gives the same platform manifests.
-	meta := filepath.Join(t.TempDir(), "both.json")
-	e.ok(t, "build", "--builder", d.Addr, "--platform", strings.Join(twoPlatforms, ","), "--metadata-file", meta, dir)
-	for _, p := range readMeta(t, meta).Platforms {
+	both := filepath.Join(t.TempDir(), "both.json")
+	e.ok(t, "build", "--builder", d.Addr, "--platform", strings.Join(twoPlatforms, ","), "--metadata-file", both, dir)
+	for _, p := range readMeta(t, both).Platforms {
 		if got.manifests[p.Platform].Digest.String() != p.Digest {
 			t.Errorf("%s: merged %s, built together %s", p.Platform, got.manifests[p.Platform].Digest, p.Digest)
 		}

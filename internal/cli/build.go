@@ -290,10 +290,14 @@ type buildPlan struct {
 	// tags are the -t tags, normalized (docker.io/library/app:latest).
 	tags []string
 	// repos group tags by repository, in the order they first appear.
-	repos   []repoTags
-	push    bool
-	output  *ociOutput
-	formats []referrerFormat // empty: no SBOMs
+	repos []repoTags
+	push  bool
+	// byDigest pushes the image by digest only (an output's
+	// push-by-digest=true): to each repository of the tags, no tag
+	// written.
+	byDigest bool
+	output   *ociOutput
+	formats  []referrerFormat // empty: no SBOMs
 	// provenance is the frontend's Provenance (--provenance or --attest
 	// type=provenance).
 	provenance string
@@ -349,6 +353,7 @@ func (o *buildOptions) plan() (*buildPlan, error) {
 	if p.push && len(p.tags) == 0 {
 		return nil, usageError(errors.New("--push needs at least one -t NAME:TAG to push to"))
 	}
+
 	if err := o.planAttestations(p); err != nil {
 		return nil, err
 	}
@@ -405,6 +410,7 @@ func (p *buildPlan) addOutputs(values []string) ([]string, error) {
 		}
 		if out.push {
 			p.push = true
+			p.byDigest = p.byDigest || out.byDigest
 			names = append(names, out.names...)
 			continue
 		}
@@ -564,6 +570,9 @@ type outputSpec struct {
 	// names are the name= of a push output: tags pushed as if given
 	// with -t.
 	names []string
+	// byDigest is push-by-digest=true: the repositories of the tags get
+	// the image by digest, no tag.
+	byDigest bool
 	// attrs are image exporter attributes passed to BuildKit
 	// (compression, ...); the frontend validates their values.
 	attrs map[string]string
@@ -686,6 +695,19 @@ func (out *outputSpec) setKeys(s string, kv map[string]string) error {
 					out.names = append(out.names, n)
 				}
 			}
+		case k == "push-by-digest" && out.push:
+			b, err := strconv.ParseBool(v)
+			if err != nil {
+				return fmt.Errorf("--output %q: push-by-digest=%q: want true or false", s, v)
+			}
+			out.byDigest = b
+		case k == "name-canonical" && out.push:
+			// buildx's docs pair it with push-by-digest: it adds
+			// NAME@DIGEST to BuildKit's image.name. The metadata
+			// file has the digest anyway.
+			if _, err := strconv.ParseBool(v); err != nil {
+				return fmt.Errorf("--output %q: name-canonical=%q: want true or false", s, v)
+			}
 		case k == "dest" && out.oci != nil:
 		case k == "tar" && out.oci != nil:
 			b, err := strconv.ParseBool(v)
@@ -695,7 +717,7 @@ func (out *outputSpec) setKeys(s string, kv map[string]string) error {
 			out.oci.tar = b
 		case k == "name":
 			return fmt.Errorf("--output %q: name: the layout's image name is the first -t", s)
-		case k == "registry.insecure" || k == "push-by-digest" || strings.HasPrefix(k, "annotation"):
+		case k == "registry.insecure" || strings.HasPrefix(k, "annotation"):
 			if err := buildxOnlyKey(s, k, v); err != nil {
 				return err
 			}
@@ -713,8 +735,7 @@ func (out *outputSpec) setKeys(s string, kv map[string]string) error {
 // buildxOnlyKey refuses a key of the --output value s that buildx passes
 // to BuildKit's exporter and affix does in its own way, saying which:
 // registry.insecure=true is --insecure-registry HOST (false, the default,
-// is taken), annotation keys are --annotation, push-by-digest is not
-// supported (affix pushes to the -t tags).
+// is taken), annotation keys are --annotation.
 func buildxOnlyKey(s, k, v string) error {
 	switch {
 	case k == "registry.insecure":
@@ -726,8 +747,6 @@ func buildxOnlyKey(s, k, v string) error {
 			return fmt.Errorf("--output %q: registry.insecure: use --insecure-registry HOST (affix pushes itself, over plain HTTP to the hosts named so)", s)
 		}
 		return nil
-	case k == "push-by-digest":
-		return fmt.Errorf("--output %q: push-by-digest is not supported: affix pushes the image to its -t tags, the tag last, once its SBOMs are in place", s)
 	default:
 		return fmt.Errorf("--output %q: %s: give annotations with --annotation (annotation.KEY=V is --annotation KEY=V, annotation-index.KEY=V is --annotation index:KEY=V, annotation-manifest[PLATFORM].KEY=V is --annotation manifest[PLATFORM]:KEY=V)", s, k)
 	}

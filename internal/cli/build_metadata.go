@@ -68,6 +68,14 @@ func (r *buildRun) metadata() *buildMetadata {
 	if len(r.plan.tags) > 0 {
 		m.Tag = r.plan.tags[0]
 	}
+	if r.plan.byDigest {
+		// No tag written: the repositories, as buildx names them.
+		var repos []string
+		for _, rt := range r.plan.repos {
+			repos = append(repos, rt.name())
+		}
+		m.ImageName, m.Tags, m.Tag = strings.Join(repos, ","), []string{}, ""
+	}
 	for _, s := range r.sinks {
 		if s.result != nil && s.verb == "push" {
 			for k, v := range s.result.Modes {
@@ -139,6 +147,9 @@ func printBuild(w io.Writer, m *buildMetadata, r *buildRun) {
 		}
 		for _, t := range s.tags {
 			fmt.Fprintf(w, "pushed %s:%s@%s\n", s.name, t, s.result.Root.Digest)
+		}
+		if len(s.tags) == 0 {
+			fmt.Fprintf(w, "pushed %s@%s (by digest, no tag)\n", s.name, s.result.Root.Digest)
 		}
 		for repo, mode := range s.result.Modes {
 			fmt.Fprintf(w, "  referrers: %s (%s)\n", mode, repo)

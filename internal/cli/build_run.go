@@ -257,8 +257,11 @@ func (r *buildRun) openSinks(ctx context.Context, g *globalOptions, o buildOptio
 				return err
 			}
 			s := &sink{verb: "push", name: rt.name(), tags: rt.tags, sbomName: refName(rt.ref, rt.tags[0])}
+			if r.plan.byDigest {
+				s.tags = nil // the root by digest, no tag
+			}
 			s.push = exporter.New(tgt, img, exporter.Options{
-				Tag:            rt.tags[0],
+				Tag:            firstOr(s.tags, ""),
 				MaxConcurrency: o.maxConcurrency,
 				Logf:           debugf(g, stderr),
 			})
@@ -473,8 +476,11 @@ func (r *buildRun) attach(ctx context.Context, img oci.Image, res []*sbomgen.Res
 // tags, each by one manifest PUT.
 func (r *buildRun) commit(ctx context.Context, s *sink) error {
 	what := "index"
-	if len(s.tags) > 0 {
+	switch {
+	case len(s.tags) > 0:
 		what = "index, tag " + strings.Join(s.tags, ", ")
+	case s.verb == "push":
+		what = "index by digest"
 	}
 	return r.prog.Task(ctx, s.task(what), func(ctx context.Context) error {
 		res, err := s.push.Commit(ctx)
@@ -503,6 +509,17 @@ func (r *buildRun) commit(ctx context.Context, s *sink) error {
 		for _, t := range s.tags {
 			frontend.Logf(ctx, "%s:%s@%s", s.name, t, res.Root.Digest)
 		}
+		if len(s.tags) == 0 && s.verb == "push" {
+			frontend.Logf(ctx, "%s@%s", s.name, res.Root.Digest)
+		}
 		return nil
 	})
+}
+
+// firstOr returns the first of list, else def.
+func firstOr(list []string, def string) string {
+	if len(list) > 0 {
+		return list[0]
+	}
+	return def
 }
