@@ -97,6 +97,10 @@ func startSecure(ctx context.Context, k Kind, bin, dir string, opts SecureOption
 		return nil, err
 	}
 	host := fmt.Sprintf("127.0.0.1:%d", port)
+	// Every answer of this server carries nonce: the port was free a
+	// moment ago, and a server another test started since (tests run in
+	// parallel) may hold it, while this one fails to bind and exits.
+	nonce := fmt.Sprintf("%d-%d", port, time.Now().UnixNano())
 	r := &SecureRegistry{Registry: &Registry{Kind: k, Host: host, Dir: dir}, Scheme: "http"}
 	var b strings.Builder
 	fmt.Fprintf(&b, `version: 0.1
@@ -115,7 +119,9 @@ storage:
 http:
   addr: %s
   secret: affix-test-secret
-`, filepath.Join(dir, "data"), host)
+  headers:
+    X-Affix-Registry: [%q]
+`, filepath.Join(dir, "data"), host, nonce)
 	probe := &http.Transport{}
 	if opts.CA != nil {
 		r.Scheme = "https"
@@ -207,6 +213,10 @@ http:
 		resp, err := hc.Get(r.URL() + "/v2/")
 		if err == nil {
 			resp.Body.Close()
+			if resp.Header.Get("X-Affix-Registry") != nonce {
+				stop()
+				return nil, fmt.Errorf("%s: another server answers on %s", bin, host)
+			}
 			if resp.StatusCode == http.StatusOK || resp.StatusCode == http.StatusUnauthorized {
 				break
 			}
