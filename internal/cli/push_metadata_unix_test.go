@@ -3,7 +3,6 @@
 package cli
 
 import (
-	"encoding/json"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -92,14 +91,7 @@ func TestPushHostCase(t *testing.T) {
 	for _, host := range []string{"LOCALHOST:" + port, "localhost:" + port} {
 		meta := filepath.Join(t.TempDir(), "meta.json")
 		mustAffix(t, "push", "--insecure-registry", "localhost:"+port, "--metadata-file", meta, "oci-layout:"+dir, host+"/upper:1")
-		b, err := os.ReadFile(meta)
-		if err != nil {
-			t.Fatal(err)
-		}
-		var m pushMetadata
-		if err := json.Unmarshal(b, &m); err != nil {
-			t.Fatal(err)
-		}
+		m := readMeta(t, meta)
 		var ds []string
 		for _, p := range m.Platforms {
 			for _, r := range p.Referrers {
