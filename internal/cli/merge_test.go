@@ -60,7 +60,7 @@ func TestMerge(t *testing.T) {
 			if code != 1 || !strings.Contains(errs, "no SBOM referrer of linux/arm64/v8 ("+mans[1].Digest.String()+")") || !strings.Contains(errs, "no tag moved") {
 				t.Fatalf("merge with an image without SBOM: exit %d\n%s", code, errs)
 			}
-			if tagExists(t, reg, "app", "v1") {
+			if resolveTag(t, reg, "app", "v1") != "" {
 				t.Fatal("merge tagged an index with an image that has no SBOM")
 			}
 
@@ -118,7 +118,7 @@ func TestMerge(t *testing.T) {
 					if code != tt.code || !strings.Contains(errs, tt.want) {
 						t.Errorf("exit %d, want %d; stderr lacks %q:\n%s", code, tt.code, tt.want, errs)
 					}
-					if tagExists(t, reg, "app", "v2") {
+					if resolveTag(t, reg, "app", "v2") != "" {
 						t.Error("a failed merge tagged v2")
 					}
 				})
@@ -126,22 +126,11 @@ func TestMerge(t *testing.T) {
 			// --allow-no-sbom tags what has none.
 			run("push", "--sbom=false", "oci-layout:"+dirs[1], reg.Ref("bare")+":arm64")
 			run("merge", "--allow-no-sbom", reg.Ref("bare")+":v1", ":arm64")
-			if !tagExists(t, reg, "bare", "v1") {
+			if resolveTag(t, reg, "bare", "v1") == "" {
 				t.Error("--allow-no-sbom: no tag")
 			}
 		})
 	}
-}
-
-// tagExists reports whether repo:tag resolves in reg.
-func tagExists(t *testing.T, reg *registrytest.Registry, repo, tag string) bool {
-	t.Helper()
-	r, err := exporter.NewRemote(registry.Reference{Registry: reg.Host, Repository: repo}, exporter.RemoteOptions{PlainHTTP: true})
-	if err != nil {
-		t.Fatal(err)
-	}
-	_, _, _, err = r.FetchManifest(t.Context(), tag)
-	return err == nil
 }
 
 // fetchIndex reads the index repo:tag names in reg.
