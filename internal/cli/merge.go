@@ -16,6 +16,7 @@ import (
 
 	"github.com/affix-oci/affix/exporter"
 	"github.com/affix-oci/affix/internal/oci"
+	"github.com/affix-oci/affix/sbomgen"
 )
 
 func init() { extraCommands = append(extraCommands, newMergeCmd) }
@@ -196,10 +197,14 @@ func mergeSourceRefs(ref registry.Reference, args []string) ([]mergeSource, erro
 // platform). Two manifests of one platform are an error naming both
 // sources.
 func mergeEntries(ctx context.Context, f oci.Fetcher, sources []mergeSource) ([]oci.Image, []ocispec.Descriptor, error) {
+	type listed struct {
+		source string
+		digest digest.Digest
+	}
 	var images []oci.Image
 	var entries []ocispec.Descriptor
 	seen := map[digest.Digest]bool{}
-	byPlatform := map[string]string{} // platform → "SOURCE (digest)"
+	byPlatform := map[string]listed{}
 	for _, s := range sources {
 		imgs, err := oci.Walk(ctx, f, s.root)
 		if err != nil {
@@ -209,11 +214,10 @@ func mergeEntries(ctx context.Context, f oci.Fetcher, sources []mergeSource) ([]
 			d := img.Descriptor
 			if !img.Attestation {
 				p := img.String()
-				here := fmt.Sprintf("%s (%s)", s.arg, d.Digest)
-				if prev, ok := byPlatform[p]; ok && !strings.HasSuffix(prev, "("+d.Digest.String()+")") {
-					return nil, nil, usageError(fmt.Errorf("platform %s twice: SOURCE %s and %s", p, prev, here))
+				if prev, ok := byPlatform[p]; ok && prev.digest != d.Digest {
+					return nil, nil, usageError(fmt.Errorf("platform %s twice: SOURCE %s (%s) and %s (%s)", p, prev.source, prev.digest, s.arg, d.Digest))
 				}
-				byPlatform[p] = here
+				byPlatform[p] = listed{s.arg, d.Digest}
 			}
 			if seen[d.Digest] {
 				continue
@@ -263,7 +267,7 @@ func checkSBOMs(ctx context.Context, finder *exporter.Finder, images []oci.Image
 // sbomFormatName names the format of an SBOM referrer as --sbom-format
 // does, "" for one affix does not write.
 func sbomFormatName(r ocispec.Descriptor) string {
-	for _, f := range []referrerFormat{{doc: "spdx-json"}, {doc: "cyclonedx-json"}, {doc: "spdx-json", inToto: true}} {
+	for _, f := range []referrerFormat{{doc: sbomgen.SPDXJSON}, {doc: sbomgen.CycloneDXJSON}, {doc: sbomgen.SPDXJSON, inToto: true}} {
 		if f.artifactType() == r.ArtifactType && (!f.inToto || r.Annotations[oci.AnnotationPredicateType] == oci.PredicateSPDX) {
 			return f.String()
 		}
