@@ -168,14 +168,15 @@ func (r *buildRun) newGenerator(g *globalOptions, o buildOptions, stderr io.Writ
 	if len(r.plan.formats) == 0 {
 		return nil
 	}
-	r.sbomNames = []string{sbomgen.DefaultName}
-	for i, rt := range r.plan.repos {
-		if i == 0 {
-			r.sbomNames = nil
-		} else if !r.plan.push {
-			break
-		}
+	repos := r.plan.repos
+	if !r.plan.push && len(repos) > 1 {
+		repos = repos[:1] // the layout's name only
+	}
+	for _, rt := range repos {
 		r.sbomNames = append(r.sbomNames, refName(rt.ref, rt.tags[0]))
+	}
+	if len(r.sbomNames) == 0 {
+		r.sbomNames = []string{sbomgen.DefaultName}
 	}
 	var err error
 	r.gen, err = sbomgen.New(sbomgen.Options{
