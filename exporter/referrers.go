@@ -26,6 +26,10 @@ const maxWriteAttempts = 8
 type referrersIndex struct {
 	index ocispec.Index
 	etag  string
+	// raw holds each entry read, by digest, as it was written: another
+	// tool's fields beyond the OCI descriptor's are written back as they
+	// were, not dropped.
+	raw map[digest.Digest]json.RawMessage
 }
 
 func (ri *referrersIndex) has(d digest.Digest) bool {
@@ -83,6 +87,12 @@ func readReferrersIndex(ctx context.Context, t Target, subject digest.Digest) (*
 	if err := json.Unmarshal(data, &idx); err != nil {
 		return empty, fmt.Errorf("%w: %s: %w", ErrReferrersTagConflict, tag, err)
 	}
+	var entries struct {
+		Manifests []json.RawMessage `json:"manifests"`
+	}
+	if err := json.Unmarshal(data, &entries); err != nil || len(entries.Manifests) != len(idx.Manifests) {
+		return empty, fmt.Errorf("%w: %s: entries unreadable", ErrReferrersTagConflict, tag)
+	}
 	for _, m := range idx.Manifests {
 		if m.Digest == subject {
 			return empty, fmt.Errorf("%w: %s lists the subject %s itself", ErrReferrersTagConflict, tag, subject)
@@ -95,7 +105,40 @@ func readReferrersIndex(ctx context.Context, t Target, subject digest.Digest) (*
 	// the index for a referrer itself), as oci.ReferrersTagIndex drops
 	// them in layouts.
 	idx.Subject, idx.ArtifactType = nil, ""
-	return &referrersIndex{index: idx, etag: StrongETag(etag)}, nil
+	raw := make(map[digest.Digest]json.RawMessage, len(idx.Manifests))
+	for i, m := range idx.Manifests {
+		if _, ok := raw[m.Digest]; !ok {
+			raw[m.Digest] = entries.Manifests[i]
+		}
+	}
+	return &referrersIndex{index: idx, etag: StrongETag(etag), raw: raw}, nil
+}
+
+// referrersIndexJSON is a referrers index as written: ocispec.Index's
+// fields a referrers listing has, its entries as they were read or, new,
+// as affix writes them.
+type referrersIndexJSON struct {
+	specs.Versioned
+	MediaType   string            `json:"mediaType,omitempty"`
+	Manifests   []json.RawMessage `json:"manifests"`
+	Annotations map[string]string `json:"annotations,omitempty"`
+}
+
+// marshal returns the index to write: each entry read as it was, the new
+// ones marshaled.
+func (ri *referrersIndex) marshal() ([]byte, error) {
+	out := referrersIndexJSON{Versioned: ri.index.Versioned, MediaType: ri.index.MediaType, Annotations: ri.index.Annotations, Manifests: []json.RawMessage{}}
+	for _, m := range ri.index.Manifests {
+		b, ok := ri.raw[m.Digest]
+		if !ok {
+			var err error
+			if b, err = json.Marshal(m); err != nil {
+				return nil, err
+			}
+		}
+		out.Manifests = append(out.Manifests, b)
+	}
+	return json.Marshal(out)
 }
 
 // refuseOverwrite adds to a read error of the write path that a
@@ -110,7 +153,7 @@ func refuseOverwrite(err error) error {
 // writeReferrersIndex writes ri under the referrers tag of subject, with
 // If-Match when the read gave a strong ETag.
 func writeReferrersIndex(ctx context.Context, t Target, subject digest.Digest, ri *referrersIndex) error {
-	b, err := json.Marshal(ri.index)
+	b, err := ri.marshal()
 	if err != nil {
 		return err
 	}

@@ -392,3 +392,36 @@ func TestRoundPreconditionFailed(t *testing.T) {
 		}
 	})
 }
+
+// TestRoundKeepsForeignEntries: an entry another tool wrote in a
+// referrers index, with fields beyond the OCI descriptor's, and the
+// index's annotations are written back as they were when affix adds its
+// own entry.
+func TestRoundKeepsForeignEntries(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		img, subjects := memImage(t)
+		tgt := newMemTarget()
+		tgt.noAPI = true
+		s := subjects[0]
+		tag := exporter.ReferrersTag(s.Digest)
+		foreign := `{"mediaType":"application/vnd.oci.image.manifest.v1+json","digest":"sha256:` + strings.Repeat("f", 64) +
+			`","size":321,"artifactType":"application/vnd.example.sig","annotations":{"k":"v"},"com.example.extra":{"kept":true}}`
+		tgt.manifests[tag] = []byte(`{"schemaVersion":2,"mediaType":"application/vnd.oci.image.index.v1+json","manifests":[` + foreign +
+			`],"annotations":{"com.example.index":"kept"}}`)
+		p := pushImages(t, tgt, img)
+		defer p.Abort()
+		if _, err := p.AttachAll(t.Context(), []exporter.Artifact{note(s, 0)}); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := p.Commit(t.Context()); err != nil {
+			t.Fatal(err)
+		}
+		got := tgt.manifests[tag]
+		if !bytes.Contains(got, []byte(foreign)) || !bytes.Contains(got, []byte(`"annotations":{"com.example.index":"kept"}`)) {
+			t.Errorf("the other tool's entry or the index annotations changed:\n%s", got)
+		}
+		if l := listed(t, tgt, s.Digest); len(l) != 2 {
+			t.Errorf("%s lists %v, want the other tool's entry and affix's", tag, l)
+		}
+	})
+}
