@@ -23,6 +23,7 @@ func init() { extraCommands = append(extraCommands, newMergeCmd) }
 
 type mergeOptions struct {
 	registryOptions
+	annotations    []string
 	allowNoSBOM    bool
 	maxConcurrency int
 	metadataFile   string
@@ -70,6 +71,7 @@ order of SOURCE; the same sources give the same index digest.`,
 	o.registryOptions.addFlags(cmd.Flags())
 	f := cmd.Flags()
 	f.BoolVar(&o.allowNoSBOM, "allow-no-sbom", false, "tag the index even when a platform manifest has no SBOM referrer")
+	f.StringArrayVar(&o.annotations, "annotation", nil, "annotation of the index, [index:]KEY=VALUE, as buildx imagetools create takes it (repeatable)")
 	f.IntVar(&o.maxConcurrency, "max-concurrency", 4, "registry requests at once")
 	f.StringVar(&o.metadataFile, "metadata-file", "", "write the index digest, tags, platforms and their SBOM referrers, and request counts as JSON")
 	return cmd
@@ -89,6 +91,10 @@ func merge(cmd *cobra.Command, g *globalOptions, refStr string, sourceArgs []str
 		return usageError(fmt.Errorf("--max-concurrency %d: want at least 1", o.maxConcurrency))
 	}
 	ref, more, err := mergeTarget(refStr)
+	if err != nil {
+		return err
+	}
+	annotations, err := indexAnnotations(o.annotations)
 	if err != nil {
 		return err
 	}
@@ -114,7 +120,7 @@ func merge(cmd *cobra.Command, g *globalOptions, refStr string, sourceArgs []str
 	if err := checkSBOMs(ctx, exporter.NewFinder(repo), images, attached, o.allowNoSBOM); err != nil {
 		return fmt.Errorf("merge to %s: no tag moved: %w", refName(ref, ref.Reference), err)
 	}
-	data, err := json.Marshal(ocispec.Index{Versioned: specs.Versioned{SchemaVersion: 2}, MediaType: ocispec.MediaTypeImageIndex, Manifests: entries})
+	data, err := json.Marshal(ocispec.Index{Versioned: specs.Versioned{SchemaVersion: 2}, MediaType: ocispec.MediaTypeImageIndex, Manifests: entries, Annotations: annotations})
 	if err != nil {
 		return err
 	}
@@ -165,6 +171,27 @@ func mergeTarget(refStr string) (registry.Reference, []string, error) {
 		}
 	}
 	return ref, more, nil
+}
+
+// indexAnnotations parses --annotation values, [index:]KEY=VALUE: the
+// annotations of the merged index (nil for none). Another type is refused:
+// merge writes no other manifest.
+func indexAnnotations(values []string) (map[string]string, error) {
+	var kvs []string
+	for _, v := range values {
+		if t, rest, ok := strings.Cut(v, ":"); ok && !strings.Contains(t, "=") && !strings.Contains(t, ".") {
+			if t != "index" {
+				return nil, usageError(fmt.Errorf("--annotation %q: merge writes only the index: want [index:]KEY=VALUE", v))
+			}
+			v = rest
+		}
+		kvs = append(kvs, v)
+	}
+	out, err := parseAnnotations(kvs)
+	if len(out) == 0 {
+		return nil, err
+	}
+	return out, err
 }
 
 // mergeSourceRefs parses the SOURCE arguments: references in ref's

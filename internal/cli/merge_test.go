@@ -100,12 +100,19 @@ func TestMerge(t *testing.T) {
 				t.Errorf("merging the same images again: index %v, first %s", m2.Index, m.Index.Digest)
 			}
 
+			// --annotation: on the index.
+			run("merge", "--annotation", "index:org.opencontainers.image.description=two arches", "--annotation", "org.example.k=v", repo+":annotated", ":amd64", ":arm64")
+			if a := fetchIndex(t, reg, "app", "annotated").Annotations; a["org.opencontainers.image.description"] != "two arches" || a["org.example.k"] != "v" || len(a) != 2 {
+				t.Errorf("merged index annotations %v", a)
+			}
+
 			for _, tt := range []struct {
 				name string
 				args []string
 				code int
 				want string
 			}{
+				{"manifest annotation", []string{"--annotation", "manifest:k=v", repo + ":v2", ":amd64"}, 2, `--annotation "manifest:k=v": merge writes only the index`},
 				{"one platform twice", []string{repo + ":v2", ":amd64", ":other"}, 2, "platform linux/amd64 twice: SOURCE :amd64 (" + mans[0].Digest.String() + ") and :other (" + mans[2].Digest.String() + ")"},
 				{"source in another repository", []string{repo + ":v2", reg.Ref("elsewhere") + ":amd64"}, 2, "is not in " + reg.Host + "/app"},
 				{"ref by digest", []string{repo + "@" + mans[0].Digest.String(), ":amd64"}, 2, "want a tag to publish the index under"},
