@@ -3,6 +3,8 @@ package integration
 import (
 	"archive/tar"
 	"bufio"
+	"bytes"
+	"compress/gzip"
 	"crypto/sha256"
 	"encoding/json"
 	"fmt"
@@ -941,4 +943,67 @@ func TestBuildStdinDockerfile(t *testing.T) {
 	if r := e.runInput(t, twoDockerfile, append(args, "-f", "-", "-")...); r.code != 2 || !strings.Contains(r.stderr, "stdin can hold the Dockerfile or the context, not both") {
 		t.Errorf("-f - with CONTEXT -: %s", r)
 	}
+}
+
+// TestBuildStdinContext builds with the context on stdin (CONTEXT -), as
+// `docker build - < context.tar.gz` does: a gzip tar of the context gives
+// the same image as the directory; a Dockerfile alone builds without
+// context; a Dockerfile alone beside -f is refused.
+func TestBuildStdinContext(t *testing.T) {
+	d := daemon(t, 0)
+	dir := twoContext(t)
+	e := newEnv(t, "SOURCE_DATE_EPOCH="+epoch, "TMPDIR="+t.TempDir())
+	args := []string{"build", "--builder", d.Addr, "--platform", strings.Join(twoPlatforms, ","), "-q"}
+	want := strings.TrimSpace(e.ok(t, append(args, dir)...).stdout)
+	r := e.runInput(t, string(gzipTar(t, dir)), append(args, "-")...)
+	if r.code != 0 || strings.TrimSpace(r.stdout) != want {
+		t.Fatalf("CONTEXT - (a gzip tar): index %q, want %s (the directory)\n%s", strings.TrimSpace(r.stdout), want, r)
+	}
+	if r := e.runInput(t, "FROM scratch\nLABEL org.example.k=v\n", "build", "--builder", d.Addr, "-q", "-"); r.code != 0 {
+		t.Errorf("CONTEXT - (a Dockerfile alone): %s", r)
+	}
+	if r := e.runInput(t, "FROM scratch\n", "build", "--builder", d.Addr, "-f", filepath.Join(dir, "Dockerfile"), "-"); r.code != 2 || !strings.Contains(r.stderr, "CONTEXT - is a Dockerfile, and -f") {
+		t.Errorf("CONTEXT - (a Dockerfile) with -f: %s", r)
+	}
+}
+
+// gzipTar returns a gzip tar of the directory dir, as `tar czf - -C dir .`
+// writes it.
+func gzipTar(t *testing.T, dir string) []byte {
+	t.Helper()
+	var b bytes.Buffer
+	zw := gzip.NewWriter(&b)
+	tw := tar.NewWriter(zw)
+	err := filepath.Walk(dir, func(p string, fi os.FileInfo, err error) error {
+		if err != nil {
+			return err
+		}
+		rel, _ := filepath.Rel(dir, p)
+		h, err := tar.FileInfoHeader(fi, "")
+		if err != nil {
+			return err
+		}
+		h.Name = filepath.ToSlash(rel)
+		if fi.IsDir() {
+			h.Name += "/"
+		}
+		if err := tw.WriteHeader(h); err != nil {
+			return err
+		}
+		if fi.Mode().IsRegular() {
+			data, err := os.ReadFile(p)
+			if err != nil {
+				return err
+			}
+			_, err = tw.Write(data)
+			return err
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	tw.Close()
+	zw.Close()
+	return b.Bytes()
 }

@@ -19,6 +19,7 @@ import (
 	"oras.land/oras-go/v2/registry"
 
 	"github.com/affix-oci/affix/frontend"
+	"github.com/affix-oci/affix/internal/contexttar"
 	"github.com/affix-oci/affix/internal/tmpdir"
 	"github.com/affix-oci/affix/sbomgen"
 )
@@ -85,7 +86,8 @@ func newBuildCmd(g *globalOptions) *cobra.Command {
 		Long: `Build the Dockerfile of CONTEXT with BuildKit for one or more platforms,
 generate one SBOM per platform image, and publish the image index and the
 SBOMs together: each SBOM is an OCI referrer (subject = its platform
-manifest).
+manifest). CONTEXT is a directory, or - for a tar of the context (or a
+Dockerfile alone) on stdin; -f - reads the Dockerfile from stdin.
 
 With --push, every -t tag is pushed: blobs and platform manifests upload
 while the SBOMs are generated, then the SBOM referrers (the referrers API,
@@ -964,17 +966,26 @@ func runBuild(cmd *cobra.Command, g *globalOptions, contextDir string, o buildOp
 	if err := removeOldOutputs(outputs); err != nil {
 		return err
 	}
-	if o.file == "-" {
+	switch {
+	case o.file == "-" && contextDir == "-":
+		return usageError(fmt.Errorf("-f - and CONTEXT -: stdin can hold the Dockerfile or the context, not both"))
+	case o.file == "-":
 		// -f -: the Dockerfile on stdin, as buildx reads it.
-		if contextDir == "-" {
-			return usageError(fmt.Errorf("-f - and CONTEXT -: stdin can hold the Dockerfile or the context, not both"))
-		}
 		path, tmp, err := stdinDockerfile(cmd.InOrStdin())
 		if err != nil {
 			return err
 		}
 		defer tmp.Remove()
 		o.file = path
+	case contextDir == "-":
+		// CONTEXT -: a tar of the context, or a Dockerfile alone, on
+		// stdin, as docker build - reads it.
+		dir, tmp, err := stdinContext(cmd.InOrStdin(), o.file)
+		if err != nil {
+			return err
+		}
+		defer tmp.Remove()
+		contextDir = dir
 	}
 	// The frontend checks what the flags name (the context, the
 	// Dockerfile, the builders and their TLS files) and which builder
@@ -1075,6 +1086,30 @@ func removeOldOutputs(files []outputFile) error {
 		}
 	}
 	return nil
+}
+
+// stdinContext unpacks the build context on r (CONTEXT -) into a
+// temporary directory, as docker build - does (contexttar.Read), and
+// returns it and the directory to remove when the build is done. A
+// Dockerfile alone on stdin, with -f (file) naming another, is refused:
+// which one is meant cannot be told.
+func stdinContext(r io.Reader, file string) (string, *tmpdir.Dir, error) {
+	tmp, err := tmpdir.Make("", "affix-context-")
+	if err != nil {
+		return "", nil, fmt.Errorf("CONTEXT -: %w", err)
+	}
+	dockerfile, err := contexttar.Read(r, tmp.Path)
+	if err == nil && dockerfile && file != "" {
+		err = usageError(fmt.Errorf("CONTEXT - is a Dockerfile, and -f %s names another: give one", file))
+	}
+	if errors.Is(err, contexttar.ErrUnsupported) {
+		err = usageError(err)
+	}
+	if err != nil {
+		tmp.Remove()
+		return "", nil, fmt.Errorf("CONTEXT - (stdin): %w", err)
+	}
+	return tmp.Path, tmp, nil
 }
 
 // maxStdinDockerfile bounds the Dockerfile -f - reads from stdin.
