@@ -17,7 +17,7 @@ type entry struct {
 	typ              byte
 }
 
-func tarOf(t *testing.T, entries ...entry) []byte {
+func tarOf(t testing.TB, entries ...entry) []byte {
 	t.Helper()
 	var b bytes.Buffer
 	tw := tar.NewWriter(&b)
@@ -42,7 +42,7 @@ func tarOf(t *testing.T, entries ...entry) []byte {
 	return b.Bytes()
 }
 
-func gzipped(t *testing.T, data []byte) []byte {
+func gzipped(t testing.TB, data []byte) []byte {
 	t.Helper()
 	var b bytes.Buffer
 	zw := gzip.NewWriter(&b)
@@ -52,7 +52,7 @@ func gzipped(t *testing.T, data []byte) []byte {
 }
 
 // context is a small build context: a directory, files, a link inside.
-func context(t *testing.T) []byte {
+func context(t testing.TB) []byte {
 	return tarOf(t,
 		entry{name: "./", typ: tar.TypeDir},
 		entry{name: "Dockerfile", body: "FROM scratch\nCOPY app /\n", typ: tar.TypeReg},
@@ -71,7 +71,7 @@ func TestRead(t *testing.T) {
 		dockerfile bool
 		files      map[string]string // path → content
 	}{
-		{"tar", context, false, map[string]string{"Dockerfile": "FROM scratch\nCOPY app /\n", "src/app": "app\n", "app": "app\n", "app.hard": "app\n", "escaped": "kept inside\n"}},
+		{"tar", func(t *testing.T) []byte { return context(t) }, false, map[string]string{"Dockerfile": "FROM scratch\nCOPY app /\n", "src/app": "app\n", "app": "app\n", "app.hard": "app\n", "escaped": "kept inside\n"}},
 		{"gzip tar", func(t *testing.T) []byte { return gzipped(t, context(t)) }, false, map[string]string{"src/app": "app\n", "app": "app\n"}},
 		{"bzip2 tar", func(t *testing.T) []byte {
 			bz, err := exec.LookPath("bzip2")
@@ -135,4 +135,27 @@ func TestReadUnsupported(t *testing.T) {
 			t.Errorf("%s: %v", name, err)
 		}
 	}
+}
+
+// FuzzRead reads fuzzed stdin contexts: Read returns, and whatever it
+// does, it writes nothing outside its directory.
+func FuzzRead(f *testing.F) {
+	for _, s := range [][]byte{
+		nil, []byte("FROM scratch\n"), {0x1f, 0x8b}, []byte("BZh9"), {0xfd, '7', 'z', 'X', 'Z', 0},
+	} {
+		f.Add(s)
+	}
+	f.Add(context(f))
+	f.Add(tarOf(f, entry{name: "l", link: "/", typ: tar.TypeSymlink}, entry{name: "l/x", body: "x", typ: tar.TypeReg}))
+	f.Fuzz(func(t *testing.T, data []byte) {
+		parent := t.TempDir()
+		dir := filepath.Join(parent, "ctx")
+		if err := os.Mkdir(dir, 0o755); err != nil {
+			t.Fatal(err)
+		}
+		Read(bytes.NewReader(data), dir)
+		if ents, _ := os.ReadDir(parent); len(ents) != 1 {
+			t.Fatalf("Read wrote beside its directory: %v", ents)
+		}
+	})
 }
