@@ -186,8 +186,8 @@ type Options struct {
 	// any build starts; zero means DefaultConnectTimeout.
 	ConnectTimeout time.Duration
 	// Output is the directory to write the OCI layout to. It must not
-	// exist or be empty. Empty means a new temporary directory, which the
-	// caller removes (Result.Layout names it).
+	// exist or be empty. Empty means a new temporary directory
+	// (Result.Layout names it), which Result.Close removes.
 	Output string
 	// Progress is the display Build feeds; nil displays nothing. NewPlan
 	// does not use it (Plan.Build takes the display).

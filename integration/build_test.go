@@ -865,7 +865,7 @@ func TestBuildTempDirs(t *testing.T) {
 	dir := twoContext(t)
 	tmp := t.TempDir()
 	past := time.Now().Add(-time.Hour)
-	for _, name := range []string{"affix-build-killed", "affix-sbom-killed"} {
+	for _, name := range []string{"affix-build-1234", "affix-sbom-5678"} {
 		p := filepath.Join(tmp, name)
 		if err := os.MkdirAll(filepath.Join(p, "blobs", "sha256"), 0o700); err != nil {
 			t.Fatal(err)

@@ -44,11 +44,12 @@ func TestSweep(t *testing.T) {
 		}
 		return p
 	}
-	abandoned := mk("affix-x-abandoned", true)
-	young := mk("affix-x-young", true)
+	abandoned := mk("affix-x-123", true)
+	young := mk("affix-x-456", true)
 	other := mk("other-prefix", true)
-	file := mk("affix-x-file", false)
-	for _, p := range []string{held.Path, abandoned, other, file} {
+	file := mk("affix-x-789", false)
+	users := mk("affix-x-results", true) // the user's, not one Make made
+	for _, p := range []string{held.Path, abandoned, other, file, users} {
 		old(t, p)
 	}
 	Sweep(parent, "affix-x-")
@@ -62,6 +63,7 @@ func TestSweep(t *testing.T) {
 		{young, true, "younger than Grace (maybe between creation and lock)"},
 		{other, true, "another prefix"},
 		{file, true, "not a directory"},
+		{users, true, "a name Make does not make"},
 	} {
 		if got := exists(tt.path); got != tt.want {
 			t.Errorf("%s: exists %v, want %v (%s)", filepath.Base(tt.path), got, tt.want, tt.why)
