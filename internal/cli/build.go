@@ -282,6 +282,9 @@ type ociOutput struct {
 type repoTags struct {
 	ref  registry.Reference // repository (Reference empty)
 	tags []string
+	// byDigest pushes to the repository by digest only, writing none
+	// of tags (push-by-digest=true).
+	byDigest bool
 }
 
 func (r repoTags) name() string { return r.ref.Registry + "/" + r.ref.Repository }
@@ -294,12 +297,14 @@ type buildPlan struct {
 	// repos group tags by repository, in the order they first appear.
 	repos []repoTags
 	push  bool
-	// byDigest pushes the image by digest only (an output's
-	// push-by-digest=true): to each repository of the tags, no tag
-	// written.
-	byDigest bool
-	output   *ociOutput
-	formats  []referrerFormat // empty: no SBOMs
+	// digestNames are the name= of push-by-digest=true outputs, whose
+	// repositories get the image by digest, no tag; digestAll is such an
+	// output without name=, which applies to every -t; taggedNames are
+	// the name= of the other push outputs.
+	digestNames, taggedNames []string
+	digestAll                bool
+	output                   *ociOutput
+	formats                  []referrerFormat // empty: no SBOMs
 	// provenance is the frontend's Provenance (--provenance or --attest
 	// type=provenance).
 	provenance string
@@ -350,6 +355,9 @@ func (o *buildOptions) plan() (*buildPlan, error) {
 		return nil, err
 	}
 	if err := p.addTags(slices.Concat(o.tags, pushNames)); err != nil {
+		return nil, err
+	}
+	if err := p.markByDigest(slices.Concat(o.tags, p.taggedNames)); err != nil {
 		return nil, err
 	}
 	if p.push && len(p.tags) == 0 {
@@ -412,7 +420,14 @@ func (p *buildPlan) addOutputs(values []string) ([]string, error) {
 		}
 		if out.push {
 			p.push = true
-			p.byDigest = p.byDigest || out.byDigest
+			switch {
+			case out.byDigest && len(out.names) == 0:
+				p.digestAll = true
+			case out.byDigest:
+				p.digestNames = append(p.digestNames, out.names...)
+			default:
+				p.taggedNames = append(p.taggedNames, out.names...)
+			}
 			names = append(names, out.names...)
 			continue
 		}
@@ -422,6 +437,60 @@ func (p *buildPlan) addOutputs(values []string) ([]string, error) {
 		p.output = out.oci
 	}
 	return names, nil
+}
+
+// markByDigest marks the repositories push-by-digest=true outputs name
+// (every one, for such an output without name=) to get the image by
+// digest, no tag. A repository also named with a tag elsewhere (tagged:
+// -t, name= of another push output) is a usage error: which is meant
+// cannot be told.
+func (p *buildPlan) markByDigest(tagged []string) error {
+	repoOf := func(name string) string {
+		_, ref, _ := parseTag(name) // addTags checked it
+		return strings.ToLower(ref.Registry) + "/" + ref.Repository
+	}
+	byDigest := map[string]bool{}
+	for _, n := range p.digestNames {
+		byDigest[repoOf(n)] = true
+	}
+	if !p.digestAll {
+		for _, n := range tagged {
+			if byDigest[repoOf(n)] {
+				return usageError(fmt.Errorf("%s is pushed with a tag (%s) and by digest (an output with push-by-digest=true): give one", repoOf(n), n))
+			}
+		}
+	}
+	for i := range p.repos {
+		rt := &p.repos[i]
+		rt.byDigest = p.digestAll || byDigest[strings.ToLower(rt.ref.Registry)+"/"+rt.ref.Repository]
+	}
+	return nil
+}
+
+// writtenTags returns the tags a push writes, in the order given: those
+// of the repositories not pushed by digest.
+func (p *buildPlan) writtenTags() []string {
+	out := []string{}
+	for _, t := range p.tags {
+		_, ref, _ := parseTag(t) // addTags checked it
+		if i := slices.IndexFunc(p.repos, func(r repoTags) bool {
+			return strings.EqualFold(r.ref.Registry, ref.Registry) && r.ref.Repository == ref.Repository
+		}); i >= 0 && !p.repos[i].byDigest {
+			out = append(out, t)
+		}
+	}
+	return out
+}
+
+// allByDigest reports whether every repository pushed to gets the image
+// by digest only.
+func (p *buildPlan) allByDigest() bool {
+	for _, rt := range p.repos {
+		if !rt.byDigest {
+			return false
+		}
+	}
+	return p.push && len(p.repos) > 0
 }
 
 // addTags normalizes tags into p.tags, each once in the order given, and
@@ -442,7 +511,7 @@ func (p *buildPlan) addTags(tags []string) error {
 		seen[norm] = true
 		p.tags = append(p.tags, norm)
 		i := slices.IndexFunc(p.repos, func(r repoTags) bool {
-			return r.ref.Registry == ref.Registry && r.ref.Repository == ref.Repository
+			return strings.EqualFold(r.ref.Registry, ref.Registry) && r.ref.Repository == ref.Repository
 		})
 		if i < 0 {
 			repo := ref

@@ -258,7 +258,7 @@ func (r *buildRun) openSinks(ctx context.Context, g *globalOptions, o buildOptio
 				return err
 			}
 			s := &sink{verb: "push", name: rt.name(), tags: rt.tags, sbomName: refName(rt.ref, rt.tags[0])}
-			if r.plan.byDigest {
+			if rt.byDigest {
 				s.tags = nil // the root by digest, no tag
 			}
 			s.push = exporter.New(tgt, img, exporter.Options{
