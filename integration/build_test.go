@@ -959,6 +959,15 @@ func TestBuildStdinContext(t *testing.T) {
 	if r.code != 0 || strings.TrimSpace(r.stdout) != want {
 		t.Fatalf("CONTEXT - (a gzip tar): index %q, want %s (the directory)\n%s", strings.TrimSpace(r.stdout), want, r)
 	}
+	// -f names a file of the context on stdin, not of the working
+	// directory.
+	sub := filepath.Join(dir, "sub")
+	writeFiles(t, sub, map[string]string{"Build.dockerfile": twoDockerfile})
+	os.Remove(filepath.Join(dir, "Dockerfile"))
+	r = e.runInput(t, string(gzipTar(t, dir)), append(args, "-f", "sub/Build.dockerfile", "-")...)
+	if r.code != 0 || strings.TrimSpace(r.stdout) != want {
+		t.Errorf("CONTEXT - with -f sub/Build.dockerfile: index %q, want %s\n%s", strings.TrimSpace(r.stdout), want, r)
+	}
 	if r := e.runInput(t, "FROM scratch\nLABEL org.example.k=v\n", "build", "--builder", d.Addr, "-q", "-"); r.code != 0 {
 		t.Errorf("CONTEXT - (a Dockerfile alone): %s", r)
 	}

@@ -1055,6 +1055,10 @@ func runBuild(cmd *cobra.Command, g *globalOptions, contextDir string, o buildOp
 		}
 		defer tmp.Remove()
 		contextDir = dir
+		if o.file != "" && !filepath.IsAbs(o.file) {
+			// As docker build -: -f names a file of the context.
+			o.file = filepath.Join(dir, o.file)
+		}
 	}
 	// The frontend checks what the flags name (the context, the
 	// Dockerfile, the builders and their TLS files) and which builder

@@ -119,6 +119,19 @@ func unpackEntry(root *os.Root, tr *tar.Reader, h *tar.Header, name string) erro
 		}
 	}
 	mode := os.FileMode(h.Mode).Perm()
+	// A later entry replaces what an earlier one left at its path (the
+	// tar's last entry wins, as docker unpacks it), rather than write
+	// through a link left there; directories merge.
+	if fi, err := root.Lstat(name); err == nil && (h.Typeflag != tar.TypeDir || !fi.IsDir()) {
+		if h.Typeflag == tar.TypeLink {
+			if target, _ := entryName(h.Linkname); target == name {
+				return nil // a link to itself: the file stays
+			}
+		}
+		if err := root.RemoveAll(name); err != nil {
+			return err
+		}
+	}
 	switch h.Typeflag {
 	case tar.TypeDir:
 		if err := root.MkdirAll(name, 0o755); err != nil {
@@ -136,14 +149,12 @@ func unpackEntry(root *os.Root, tr *tar.Reader, h *tar.Header, name string) erro
 		}
 		return f.Close()
 	case tar.TypeSymlink:
-		root.Remove(name)
 		return root.Symlink(h.Linkname, name)
 	case tar.TypeLink:
 		target, ok := entryName(h.Linkname)
 		if !ok {
 			return fmt.Errorf("hard link to the root")
 		}
-		root.Remove(name)
 		return root.Link(target, name)
 	}
 	return nil // devices, FIFOs: not build context

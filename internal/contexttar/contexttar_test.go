@@ -64,6 +64,35 @@ func context(t testing.TB) []byte {
 	)
 }
 
+// TestReadLastEntryWins: an entry replaces what an earlier entry of the
+// same path left there, a link included, instead of writing through it.
+func TestReadLastEntryWins(t *testing.T) {
+	dir := t.TempDir()
+	in := tarOf(t,
+		entry{name: "other", body: "X", typ: tar.TypeReg},
+		entry{name: "Dockerfile", link: "other", typ: tar.TypeSymlink},
+		entry{name: "Dockerfile", body: "Y", typ: tar.TypeReg},
+		entry{name: "a", body: "A", typ: tar.TypeReg},
+		entry{name: "b", link: "a", typ: tar.TypeLink},
+		entry{name: "b", body: "B", typ: tar.TypeReg},
+		entry{name: "a", link: "a", typ: tar.TypeLink},
+		entry{name: "d", body: "file", typ: tar.TypeReg},
+		entry{name: "d/", typ: tar.TypeDir},
+		entry{name: "d/f", body: "F", typ: tar.TypeReg},
+	)
+	if _, err := Read(bytes.NewReader(in), dir); err != nil {
+		t.Fatal(err)
+	}
+	for p, want := range map[string]string{"other": "X", "Dockerfile": "Y", "a": "A", "b": "B", "d/f": "F"} {
+		if b, err := os.ReadFile(filepath.Join(dir, p)); err != nil || string(b) != want {
+			t.Errorf("%s = %q, %v; want %q", p, b, err, want)
+		}
+	}
+	if fi, err := os.Lstat(filepath.Join(dir, "Dockerfile")); err != nil || !fi.Mode().IsRegular() {
+		t.Errorf("Dockerfile is still a link: %v", err)
+	}
+}
+
 func TestRead(t *testing.T) {
 	for _, tt := range []struct {
 		name       string
