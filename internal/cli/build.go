@@ -289,6 +289,18 @@ type repoTags struct {
 
 func (r repoTags) name() string { return r.ref.Registry + "/" + r.ref.Repository }
 
+// repoKey identifies ref's repository: its host in lower case (host names
+// are case-insensitive), then its path.
+func repoKey(ref registry.Reference) string {
+	return strings.ToLower(ref.Registry) + "/" + ref.Repository
+}
+
+// tagRepoKey is repoKey of a tag addTags checked.
+func tagRepoKey(tag string) string {
+	_, ref, _ := parseTag(tag)
+	return repoKey(ref)
+}
+
 // buildPlan is buildOptions validated: what runBuild needs, checked
 // before anything is built.
 type buildPlan struct {
@@ -363,7 +375,6 @@ func (o *buildOptions) plan() (*buildPlan, error) {
 	if p.push && len(p.tags) == 0 {
 		return nil, usageError(errors.New("--push needs at least one -t NAME:TAG to push to"))
 	}
-
 	if err := o.planAttestations(p); err != nil {
 		return nil, err
 	}
@@ -445,24 +456,19 @@ func (p *buildPlan) addOutputs(values []string) ([]string, error) {
 // -t, name= of another push output) is a usage error: which is meant
 // cannot be told.
 func (p *buildPlan) markByDigest(tagged []string) error {
-	repoOf := func(name string) string {
-		_, ref, _ := parseTag(name) // addTags checked it
-		return strings.ToLower(ref.Registry) + "/" + ref.Repository
-	}
 	byDigest := map[string]bool{}
 	for _, n := range p.digestNames {
-		byDigest[repoOf(n)] = true
+		byDigest[tagRepoKey(n)] = true
 	}
 	if !p.digestAll {
 		for _, n := range tagged {
-			if byDigest[repoOf(n)] {
-				return usageError(fmt.Errorf("%s is pushed with a tag (%s) and by digest (an output with push-by-digest=true): give one", repoOf(n), n))
+			if k := tagRepoKey(n); byDigest[k] {
+				return usageError(fmt.Errorf("%s is pushed with a tag (%s) and by digest (an output with push-by-digest=true): give one", k, n))
 			}
 		}
 	}
 	for i := range p.repos {
-		rt := &p.repos[i]
-		rt.byDigest = p.digestAll || byDigest[strings.ToLower(rt.ref.Registry)+"/"+rt.ref.Repository]
+		p.repos[i].byDigest = p.digestAll || byDigest[repoKey(p.repos[i].ref)]
 	}
 	return nil
 }
@@ -470,12 +476,13 @@ func (p *buildPlan) markByDigest(tagged []string) error {
 // writtenTags returns the tags a push writes, in the order given: those
 // of the repositories not pushed by digest.
 func (p *buildPlan) writtenTags() []string {
+	byDigest := map[string]bool{}
+	for _, rt := range p.repos {
+		byDigest[repoKey(rt.ref)] = rt.byDigest
+	}
 	out := []string{}
 	for _, t := range p.tags {
-		_, ref, _ := parseTag(t) // addTags checked it
-		if i := slices.IndexFunc(p.repos, func(r repoTags) bool {
-			return strings.EqualFold(r.ref.Registry, ref.Registry) && r.ref.Repository == ref.Repository
-		}); i >= 0 && !p.repos[i].byDigest {
+		if !byDigest[tagRepoKey(t)] {
 			out = append(out, t)
 		}
 	}
@@ -510,9 +517,7 @@ func (p *buildPlan) addTags(tags []string) error {
 		}
 		seen[norm] = true
 		p.tags = append(p.tags, norm)
-		i := slices.IndexFunc(p.repos, func(r repoTags) bool {
-			return strings.EqualFold(r.ref.Registry, ref.Registry) && r.ref.Repository == ref.Repository
-		})
+		i := slices.IndexFunc(p.repos, func(r repoTags) bool { return repoKey(r.ref) == repoKey(ref) })
 		if i < 0 {
 			repo := ref
 			repo.Reference = ""

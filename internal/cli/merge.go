@@ -207,7 +207,7 @@ func mergeSourceRefs(ref registry.Reference, args []string) ([]mergeSource, erro
 		if err != nil {
 			return nil, usageError(fmt.Errorf("SOURCE %q: %w", a, err))
 		}
-		if !strings.EqualFold(r.Registry, ref.Registry) || r.Repository != ref.Repository {
+		if repoKey(r) != repoKey(ref) {
 			return nil, usageError(fmt.Errorf("SOURCE %q is not in %s/%s: merge lists manifests of REF's repository (push the image there first)", a, ref.Registry, ref.Repository))
 		}
 		if r.Reference == "" {
