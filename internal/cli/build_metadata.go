@@ -68,17 +68,18 @@ func (r *buildRun) metadata() *buildMetadata {
 	if len(r.plan.tags) > 0 {
 		m.Tag = r.plan.tags[0]
 	}
+	if r.plan.push {
+		// The tags written: none of a repository pushed by digest.
+		m.Tags = r.plan.writtenTags()
+		m.Tag = firstOr(m.Tags, "")
+	}
 	if r.plan.allByDigest() {
 		// No tag written: the repositories, as buildx names them.
 		var repos []string
 		for _, rt := range r.plan.repos {
 			repos = append(repos, rt.name())
 		}
-		m.ImageName, m.Tags, m.Tag = strings.Join(repos, ","), []string{}, ""
-	} else if r.plan.push {
-		// The tags written: none of a repository pushed by digest.
-		m.Tags = r.plan.writtenTags()
-		m.Tag = firstOr(m.Tags, "")
+		m.ImageName = strings.Join(repos, ",")
 	}
 	for _, s := range r.sinks {
 		if s.result != nil && s.verb == "push" {
