@@ -188,10 +188,10 @@ func indexAnnotations(values []string) (map[string]string, error) {
 		kvs = append(kvs, v)
 	}
 	out, err := parseAnnotations(kvs)
-	if len(out) == 0 {
-		return nil, err
+	if err != nil || len(out) == 0 {
+		return nil, err // nil: no annotations in the index
 	}
-	return out, err
+	return out, nil
 }
 
 // mergeSourceRefs parses the SOURCE arguments: references in ref's
@@ -201,14 +201,14 @@ func mergeSourceRefs(ref registry.Reference, args []string) ([]mergeSource, erro
 	for _, a := range args {
 		s := a
 		if strings.HasPrefix(a, "@") || strings.HasPrefix(a, ":") {
-			s = ref.Registry + "/" + ref.Repository + a
+			s = refName(ref, "") + a
 		}
 		r, err := parseRef(s)
 		if err != nil {
 			return nil, usageError(fmt.Errorf("SOURCE %q: %w", a, err))
 		}
 		if repoKey(r) != repoKey(ref) {
-			return nil, usageError(fmt.Errorf("SOURCE %q is not in %s/%s: merge lists manifests of REF's repository (push the image there first)", a, ref.Registry, ref.Repository))
+			return nil, usageError(fmt.Errorf("SOURCE %q is not in %s: merge lists manifests of REF's repository (push the image there first)", a, refName(ref, "")))
 		}
 		if r.Reference == "" {
 			return nil, usageError(fmt.Errorf("SOURCE %q: want a tag or digest", a))
