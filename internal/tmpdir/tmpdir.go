@@ -28,10 +28,10 @@ type Dir struct {
 var swept sync.Map
 
 // Make creates a new directory in parent (os.TempDir() when empty), named
-// prefix followed by a random string, and holds it. The first Make of a
-// prefix in a parent in this process first removes the directories of
-// that prefix there that are older than Grace, belong to this user and no
-// live process holds (see Sweep).
+// prefix followed by a random number, and holds it. The first Make of a
+// prefix in a parent in this process first removes the directories an
+// earlier Make made there with that prefix that are older than Grace,
+// belong to this user and no live process holds (see Sweep).
 func Make(parent, prefix string) (*Dir, error) {
 	if parent == "" {
 		parent = os.TempDir()
