@@ -60,9 +60,9 @@ func (p *Push) ensureBlob(ctx context.Context, d ocispec.Descriptor, mount bool,
 }
 
 // uploadBlob puts blob d in the target, within the upload bound, unless
-// the target has it: mounted from Options.MountFrom when mount is set and
-// that repository has it, else uploaded from open. It counts the outcome
-// in Result.Blobs.
+// the target has it: mounted from the repository mountFrom names (for an
+// image blob when mount is set) when that repository has it, else
+// uploaded from open. It counts the outcome in Result.Blobs.
 func (p *Push) uploadBlob(ctx context.Context, d ocispec.Descriptor, mount bool, open func() (io.ReadCloser, error)) error {
 	if err := p.acquire(ctx); err != nil {
 		return err
@@ -86,9 +86,10 @@ func (p *Push) uploadBlob(ctx context.Context, d ocispec.Descriptor, mount bool,
 		return open()
 	}
 	m, isMounter := p.target.(Mounter)
-	mount = mount && isMounter && p.opts.MountFrom != ""
+	from := p.mountFrom(d, mount)
+	mount = isMounter && from != ""
 	if mount {
-		err = m.Mount(ctx, d, p.opts.MountFrom, counted)
+		err = m.Mount(ctx, d, from, counted)
 	} else {
 		err = p.target.PushBlob(ctx, d, counted)
 	}
@@ -96,7 +97,7 @@ func (p *Push) uploadBlob(ctx context.Context, d ocispec.Descriptor, mount bool,
 		return err
 	}
 	if mount && !read.Load() {
-		p.logf("mounted blob %s from %s", d.Digest, p.opts.MountFrom)
+		p.logf("mounted blob %s from %s", d.Digest, from)
 		p.countBlob(&p.blobCount.Mounted)
 		return nil
 	}
@@ -106,6 +107,19 @@ func (p *Push) uploadBlob(ctx context.Context, d ocispec.Descriptor, mount bool,
 	p.logf("uploaded blob %s (%d bytes)", d.Digest, d.Size)
 	p.countBlob(&p.blobCount.Uploaded)
 	return nil
+}
+
+// mountFrom returns the repository to mount blob d from, "" for none:
+// Options.MountFor's answer when it is set, else Options.MountFrom when
+// image is set (d is an image's blob, not a referrer's own).
+func (p *Push) mountFrom(d ocispec.Descriptor, image bool) string {
+	if p.opts.MountFor != nil {
+		return p.opts.MountFor(d)
+	}
+	if image {
+		return p.opts.MountFrom
+	}
+	return ""
 }
 
 // countBlob adds one to the Result.Blobs counter n.

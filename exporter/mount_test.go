@@ -5,6 +5,8 @@ import (
 	"strings"
 	"testing"
 
+	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
+
 	"github.com/affix-oci/affix/exporter"
 	"github.com/affix-oci/affix/internal/registrytest"
 )
@@ -66,6 +68,62 @@ func TestMountFrom(t *testing.T) {
 			}
 			if want := (exporter.BlobCounts{Existing: 7}); got.Blobs != want {
 				t.Errorf("rerun: blobs %+v, want %+v", got.Blobs, want)
+			}
+		})
+	}
+}
+
+// TestMountFor pushes the fixture to one repository, then to others with
+// MountFor naming, blob by blob, the repository to mount from: every blob
+// it names a repository for is mounted from there, referrers' blobs
+// included, and every other is uploaded without a mount attempt.
+func TestMountFor(t *testing.T) {
+	ctx := context.Background()
+	reg := registrytest.Start(t, registrytest.OlaregAPI, registrytest.Options{})
+	l, res := source(t, twoPlatforms(false))
+	c, _ := client(nil)
+	if _, err := pushAll(ctx, target(t, reg.Host, "base", c), l, res, exporter.Options{Tag: "v1"}); err != nil {
+		t.Fatal(err)
+	}
+	imageBlob := func(d ocispec.Descriptor) bool { return strings.HasPrefix(d.MediaType, "application/vnd.oci.image.") }
+	for _, tt := range []struct {
+		repo    string
+		from    func(ocispec.Descriptor) string
+		want    exporter.BlobCounts
+		mounts  int
+		uploads int
+	}{
+		{"all", func(ocispec.Descriptor) string { return "base" }, exporter.BlobCounts{Mounted: 7}, 7, 0},
+		{"images", func(d ocispec.Descriptor) string {
+			if imageBlob(d) {
+				return "base"
+			}
+			return ""
+		}, exporter.BlobCounts{Mounted: 4, Uploaded: 3}, 4, 3},
+		{"none", func(ocispec.Descriptor) string { return "" }, exporter.BlobCounts{Uploaded: 7}, 0, 7},
+	} {
+		t.Run(tt.repo, func(t *testing.T) {
+			c, counter := client(nil)
+			got, err := pushAll(ctx, target(t, reg.Host, tt.repo, c), l, res, exporter.Options{Tag: "v1", MountFrom: "ignored", MountFor: tt.from})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got.Blobs != tt.want {
+				t.Errorf("blobs %+v, want %+v", got.Blobs, tt.want)
+			}
+			mounts, uploads := 0, 0
+			for _, line := range counter.Log() {
+				switch {
+				case strings.HasPrefix(line, "POST /v2/"+tt.repo+"/blobs/uploads/?mount=") && strings.Contains(line, "&from=base -> 201"):
+					mounts++
+				case strings.HasPrefix(line, "POST /v2/"+tt.repo+"/blobs/uploads/ "):
+					uploads++
+				case strings.Contains(line, "mount="):
+					t.Errorf("%s: a mount not asked for, or that did not mount", line)
+				}
+			}
+			if mounts != tt.mounts || uploads != tt.uploads {
+				t.Errorf("%d blobs mounted and %d uploads started, want %d and %d:\n%s", mounts, uploads, tt.mounts, tt.uploads, strings.Join(counter.Log(), "\n"))
 			}
 		})
 	}

@@ -42,6 +42,12 @@ type Options struct {
 	// MountFrom, when not empty, is a repository of the same registry to
 	// mount missing blobs from instead of uploading them.
 	MountFrom string
+	// MountFor, when set, names for each blob the repository of the same
+	// registry to mount it from ("" uploads it), in place of MountFrom:
+	// for a push whose blobs come from several repositories. It is asked
+	// for the blobs of referrers too (AttachFrom of a referrer that
+	// another repository holds), which MountFrom never mounts.
+	MountFor func(ocispec.Descriptor) string
 	// StripAttestations omits BuildKit attestation manifests from the
 	// pushed index (which then has a new digest).
 	StripAttestations bool
@@ -153,13 +159,14 @@ type Result struct {
 
 // BlobCounts counts the blobs a push made sure the target has (the
 // image's configs and layers, its referrers'), each once, by what it did:
-// found them there, mounted them from Options.MountFrom, or uploaded them.
+// found them there, mounted them (Options.MountFrom, MountFor), or
+// uploaded them.
 type BlobCounts struct {
 	Existing int `json:"existing"`
 	Mounted  int `json:"mounted"`
 	Uploaded int `json:"uploaded"`
-	// NotMounted counts the uploaded image blobs that Options.MountFrom
-	// was asked for and the registry could not mount.
+	// NotMounted counts the uploaded blobs that Options.MountFrom or
+	// MountFor named a repository for and the registry could not mount.
 	NotMounted int `json:"notMounted,omitempty"`
 }
 
