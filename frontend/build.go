@@ -179,42 +179,17 @@ func (pl *Plan) Build(ctx context.Context, prog *Progress) (_ *Result, err error
 // solve runs the Dockerfile frontend for one group on c and exports the
 // image into the layout dir. prefix, when set, prefixes its vertices.
 func (p *plan) solve(ctx context.Context, c *client.Client, g group, dir string, prog *Progress, prefix string) (ocispec.Descriptor, error) {
-	locals := make(map[string]fsutil.FS, len(p.locals))
-	for name, d := range p.locals {
-		fsys, err := fsutil.NewFS(d)
-		if err != nil {
-			return ocispec.Descriptor{}, fmt.Errorf("local %s %s: %w", name, d, err)
-		}
-		locals[name] = fsys
-	}
-	stores := make(map[string]content.Store, len(p.ociStores))
-	for id, d := range p.ociStores {
-		s, err := contentlocal.NewStore(d)
-		if err != nil {
-			return ocispec.Descriptor{}, fmt.Errorf("oci-layout context %s: %w", d, err)
-		}
-		stores[id] = s
-	}
-	attach, err := p.attachables(prog, prefix)
+	so, err := p.solveOpt(g, prog, prefix)
 	if err != nil {
 		return ocispec.Descriptor{}, err
 	}
-	so := client.SolveOpt{
-		Frontend:      frontendName,
-		FrontendAttrs: p.frontendAttrsFor(g),
-		LocalMounts:   locals,
-		OCIStores:     stores,
-		Session:       attach,
-		CacheImports:  cloneCache(p.cacheImports),
-		CacheExports:  cloneCache(p.cacheExports),
-		// The client keeps its own copy.
-		AllowedEntitlements: p.entitlements,
-		Exports: []client.ExportEntry{{
-			Type:      client.ExporterOCI,
-			Attrs:     p.exportAttrsFor(g),
-			OutputDir: dir,
-		}},
-	}
+	so.Frontend = frontendName
+	so.CacheExports = cloneCache(p.cacheExports)
+	so.Exports = []client.ExportEntry{{
+		Type:      client.ExporterOCI,
+		Attrs:     p.exportAttrsFor(g),
+		OutputDir: dir,
+	}}
 	what := "default platform"
 	if len(g.platforms) > 0 {
 		what = formatPlatforms(g.platforms)
@@ -237,6 +212,42 @@ func (p *plan) solve(ctx context.Context, c *client.Client, g group, dir string,
 		}
 	}
 	return desc, nil
+}
+
+// solveOpt returns what every request to the Dockerfile frontend for
+// group g takes: its attributes, the local and oci-layout contexts, the
+// session services, the cache imports and the entitlements. Exports
+// and cache exports are the caller's.
+func (p *plan) solveOpt(g group, prog *Progress, prefix string) (client.SolveOpt, error) {
+	locals := make(map[string]fsutil.FS, len(p.locals))
+	for name, d := range p.locals {
+		fsys, err := fsutil.NewFS(d)
+		if err != nil {
+			return client.SolveOpt{}, fmt.Errorf("local %s %s: %w", name, d, err)
+		}
+		locals[name] = fsys
+	}
+	stores := make(map[string]content.Store, len(p.ociStores))
+	for id, d := range p.ociStores {
+		s, err := contentlocal.NewStore(d)
+		if err != nil {
+			return client.SolveOpt{}, fmt.Errorf("oci-layout context %s: %w", d, err)
+		}
+		stores[id] = s
+	}
+	attach, err := p.attachables(prog, prefix)
+	if err != nil {
+		return client.SolveOpt{}, err
+	}
+	return client.SolveOpt{
+		FrontendAttrs: p.frontendAttrsFor(g),
+		LocalMounts:   locals,
+		OCIStores:     stores,
+		Session:       attach,
+		CacheImports:  cloneCache(p.cacheImports),
+		// The client keeps its own copy.
+		AllowedEntitlements: p.entitlements,
+	}, nil
 }
 
 // attachables returns the session services of one solve: registry
