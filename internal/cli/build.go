@@ -74,6 +74,10 @@ type buildOptions struct {
 	builders       []string
 	tls            frontend.TLSOptions
 	maxConcurrency int
+	// call and check are buildx's --call and --check: a question to
+	// the Dockerfile frontend instead of a build.
+	call  string
+	check bool
 }
 
 // newBuildCmd returns the build command: buildx's flags, BuildKit builds,
@@ -212,6 +216,8 @@ func (o *buildOptions) addFlags(f *pflag.FlagSet) {
 	f.StringVar(&o.tls.ServerName, "builder-tls-servername", "", "server name to verify tcp:// builders' certificates against (default: the address's host)")
 	o.registryOptions.addFlags(f)
 	f.IntVar(&o.maxConcurrency, "max-concurrency", 4, "uploads at once, per repository")
+	f.StringVar(&o.call, "call", "build", "what to ask the Dockerfile frontend: build, or instead of building check (build checks), outline (build arguments, secrets), targets (stages), subrequests.describe; [,format=json][,ignorestatus=true]")
+	f.BoolVar(&o.check, "check", false, "run the Dockerfile's build checks instead of building (--call check): exits 1 when a check finds something")
 	addLegacyFlags(f)
 }
 
@@ -333,6 +339,8 @@ type buildPlan struct {
 	// it without checking the options again. Its warnings (settings the
 	// build ignores) are printed before the progress display starts.
 	frontend *frontend.Plan
+	// call is --call other than build (or --check): nothing is built.
+	call *callSpec
 }
 
 // layoutDir is the directory the image is built into: the --output
@@ -360,6 +368,9 @@ func (o *buildOptions) plan() (*buildPlan, error) {
 	}
 	var err error
 	if p.progress, err = o.progressMode(); err != nil {
+		return nil, err
+	}
+	if p.call, err = parseCall(o.call, o.check); err != nil {
 		return nil, err
 	}
 	pushNames, err := p.addOutputs(o.outputs)
@@ -1070,6 +1081,9 @@ func runBuild(cmd *cobra.Command, g *globalOptions, contextDir string, o buildOp
 	// builds which platform; its warnings come from that assignment.
 	if p.frontend, err = frontend.NewPlan(o.frontendOptions(contextDir, p)); err != nil {
 		return buildError(err)
+	}
+	if p.call != nil {
+		return runCall(cmd, p, p.call)
 	}
 	err = build(cmd, g, o, p)
 	for _, r := range p.repos {

@@ -134,7 +134,22 @@ func build(cmd *cobra.Command, g *globalOptions, o buildOptions, p *buildPlan) (
 	if err := prog.Close(); err != nil && !errors.Is(err, context.Canceled) {
 		warn("progress display: %v", err)
 	}
+	warnBuild(p.progress, prog.Warnings(), warn)
 	return r.report(stdout, warn, o)
+}
+
+// warnBuild repeats, after the display, the warnings the build reported
+// on it (Dockerfile build checks), one line each, as buildx sums them up:
+// on a plain display they scroll away, and a tty display folds them in.
+// Not with a display that shows nothing or is read by a program
+// (quiet, rawjson, whose stream holds them).
+func warnBuild(mode frontend.ProgressMode, warnings []string, warn func(format string, args ...any)) {
+	if mode == frontend.ProgressQuiet || mode == frontend.ProgressRawJSON {
+		return
+	}
+	for _, w := range warnings {
+		warn("%s", w)
+	}
 }
 
 // startBuild prints the plan's warnings, starts the progress display on

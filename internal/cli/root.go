@@ -32,6 +32,11 @@ type exitError struct {
 func (e *exitError) Error() string { return e.err.Error() }
 func (e *exitError) Unwrap() error { return e.err }
 
+// errQuiet is the error of a command that has said what it had to on
+// stdout and only exits non-zero (as an exitError's cause): nothing more
+// is printed.
+var errQuiet = errors.New("exit status")
+
 // usageError marks err as a command-line usage error (exit code 2).
 func usageError(err error) error { return &exitError{code: 2, err: err} }
 
@@ -192,6 +197,9 @@ func Run(ctx context.Context, name string, args []string, stdout, stderr io.Writ
 	}
 	if err == nil {
 		return 0
+	}
+	if errors.Is(err, errQuiet) {
+		return exitCode(err, sig)
 	}
 	// Errors carry what registries and images say (a response body, a
 	// config's fields): escaped, they cannot drive the terminal.
