@@ -1,15 +1,11 @@
 package cli
 
 import (
-	"bytes"
 	"context"
-	"encoding/json"
 	"fmt"
-	"io"
 	"strings"
 
 	"github.com/opencontainers/go-digest"
-	"github.com/opencontainers/image-spec/specs-go"
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
 	"github.com/spf13/cobra"
 	"oras.land/oras-go/v2/registry"
@@ -30,7 +26,8 @@ type mergeOptions struct {
 }
 
 // newMergeCmd returns the merge command: one index of platform images
-// already in a repository, tagged once each has its SBOM.
+// already pushed, copied into REF's repository where they are in another,
+// tagged once each has its SBOM there.
 func newMergeCmd(g *globalOptions) *cobra.Command {
 	var o mergeOptions
 	cmd := &cobra.Command{
@@ -41,20 +38,33 @@ manifests of every SOURCE: images built and pushed separately, one per
 CI runner or architecture (affix build --platform P --push, by a tag or
 by digest), merged as docker buildx imagetools create merges them.
 
-Each SOURCE is an image or index in REF's repository, as a reference
-(HOST/REPO:TAG, HOST/REPO@DIGEST) or relative to REF (:TAG, @DIGEST). An
+Each SOURCE is an image or index, as a reference (HOST/REPO:TAG,
+HOST/REPO@DIGEST) or relative to REF's repository (:TAG, @DIGEST). An
 index contributes every platform manifest and BuildKit attestation
 manifest it lists; a manifest, itself with the platform of its config.
 A manifest listed twice is listed once; two manifests of one platform are
 an error naming both sources.
 
+A SOURCE in another repository (of REF's registry or another) is copied
+into REF's repository, as a release pipeline promotes an image: its
+manifests byte for byte (same digests), their configs and layers (those
+REF's repository has are not sent again; on REF's registry they are
+mounted, else streamed from the source's), and the referrers of each
+platform manifest that REF's repository does not list yet (SBOMs,
+signatures, any referrer that is an image manifest; not the referrers of
+those referrers), byte for byte, through the referrers API or the
+referrers tag as push writes them. Every registry is reached with the
+same credentials and --insecure-registry/--plain-http.
+
 The index is tagged only when every platform manifest has an SBOM
-referrer (referrers API, else the referrers tag): the tag never names an
-image without its SBOMs. --allow-no-sbom drops that check. The platform
-manifests and their referrers are not copied or changed: the referrers
-stay attached, since their subjects are the platform manifests. The index
-is an OCI image index, its entries as the sources list them, in the
-order of SOURCE; the same sources give the same index digest.`,
+referrer in REF's repository (referrers API, else the referrers tag): the
+tag never names an image without its SBOMs. A platform manifest whose
+source lists no SBOM fails the merge before anything is copied.
+--allow-no-sbom drops that check. Nothing is changed in the sources: the
+referrers stay attached, since their subjects are the platform manifests,
+whose digests do not change. The index is an OCI image index, its entries
+as the sources list them, in the order of SOURCE; the same sources give
+the same index digest, wherever they were.`,
 		Args: func(_ *cobra.Command, args []string) error {
 			if len(args) < 2 {
 				return usageError(fmt.Errorf("want REF and at least one SOURCE, got %d arguments", len(args)))
@@ -81,74 +91,100 @@ order of SOURCE; the same sources give the same index digest.`,
 type mergeSource struct {
 	arg  string // as given
 	ref  registry.Reference
+	repo *mergeRepo // its repository
 	root ocispec.Descriptor
 }
 
-// merge publishes the index of sources under REF (refStr).
+// merge publishes the index of sources under REF (refStr), copying into
+// REF's repository what sources in other repositories hold.
 func merge(cmd *cobra.Command, g *globalOptions, refStr string, sourceArgs []string, o mergeOptions) error {
 	ctx := cmd.Context()
-	if o.maxConcurrency < 1 {
-		return usageError(fmt.Errorf("--max-concurrency %d: want at least 1", o.maxConcurrency))
-	}
-	ref, more, err := mergeTarget(refStr)
+	m, err := planMerge(ctx, g, refStr, sourceArgs, o, warnf(cmd))
 	if err != nil {
 		return err
 	}
-	annotations, err := indexAnnotations(o.annotations)
-	if err != nil {
-		return err
-	}
-	sources, err := mergeSourceRefs(ref, sourceArgs)
-	if err != nil {
-		return err
-	}
-	counter := &exporter.Counter{}
-	repo, err := o.connect(g, ref, counter)
-	if err != nil {
-		return err
-	}
-	for i := range sources {
-		if sources[i].root, err = resolve(ctx, repo, sources[i].ref); err != nil {
-			return fmt.Errorf("SOURCE %s: %w", sources[i].arg, err)
-		}
-	}
-	images, entries, err := mergeEntries(ctx, repo, sources)
-	if err != nil {
-		return err
-	}
-	attached := &referrerLog{}
-	if err := checkSBOMs(ctx, exporter.NewFinder(repo), images, attached, o.allowNoSBOM); err != nil {
-		return fmt.Errorf("merge to %s: no tag moved: %w", refName(ref, ref.Reference), err)
-	}
-	data, err := json.Marshal(ocispec.Index{Versioned: specs.Versioned{SchemaVersion: 2}, MediaType: ocispec.MediaTypeImageIndex, Manifests: entries, Annotations: annotations})
-	if err != nil {
-		return err
-	}
-	root := ocispec.Descriptor{MediaType: ocispec.MediaTypeImageIndex, Digest: digest.FromBytes(data), Size: int64(len(data))}
-	p := exporter.New(repo, &exporter.Image{Source: rootFetcher{root: root, data: data, rest: repo}, Root: root}, exporter.Options{
-		Tag:            ref.Reference,
+	name := m.dst.remote.Name()
+	p := exporter.New(m.dst.remote, &exporter.Image{Source: m.content, Root: m.content.root}, exporter.Options{
+		Tag:            m.ref.Reference,
 		MaxConcurrency: o.maxConcurrency,
+		MountFor:       m.content.mountFor(m.ref),
 		Logf:           debugf(g, cmd.ErrOrStderr()),
 	})
 	defer p.Abort()
-	if err := p.Images(ctx); err != nil {
-		return fmt.Errorf("merge to %s failed, tag %s not moved: %w", repo.Name(), ref.Reference, err)
+	if err := m.copy(ctx, p, o.allowNoSBOM); err != nil {
+		return fmt.Errorf("merge to %s failed, tag %s not moved: %w", name, m.ref.Reference, err)
 	}
 	res, err := p.Commit(ctx)
 	if err != nil {
-		return fmt.Errorf("merge to %s: %w", repo.Name(), err)
+		return fmt.Errorf("merge to %s: %w", name, err)
 	}
-	tags, err := tagMore(ctx, p, repo.Name(), ref, more)
+	tags, err := tagMore(ctx, p, name, m.ref, m.more)
 	if err != nil {
 		return err
 	}
-	meta := newMetadata(res, refName(ref, ref.Reference), images, attached, counter)
-	meta.Tags = refNames(ref, tags)
+	meta := newMetadata(res, refName(m.ref, m.ref.Reference), m.images, m.attached, m.counter)
+	meta.Tags = refNames(m.ref, tags)
 	printPush(cmd.OutOrStdout(), meta, res)
 	if err := writeMetadataFile(o.metadataFile, meta); err != nil {
-		return fmt.Errorf("merge to %s succeeded (%s), but --metadata-file was not written: %w", repo.Name(), tagStates(meta.Tags, nil, nil), err)
+		return fmt.Errorf("merge to %s succeeded (%s), but --metadata-file was not written: %w", name, tagStates(meta.Tags, nil, nil), err)
 	}
 	return nil
+}
+
+// mergePlan is a merge checked and planned: what it writes, and where
+// each part is read from.
+type mergePlan struct {
+	ref      registry.Reference // REF, with its first tag
+	more     []string           // REF's other tags
+	dst      *mergeRepo         // REF's repository
+	counter  *exporter.Counter  // the requests to every registry
+	images   []oci.Image        // the platform images, in index order
+	content  *mergeContent      // the index, and the sources of its parts
+	copies   []referrerCopy     // the referrers to copy into dst
+	attached *referrerLog       // the SBOM referrers dst lists
+}
+
+// planMerge checks the arguments, resolves the sources, builds the index
+// and lists the referrers to copy into REF's repository: all that merge
+// does before it writes. It fails, before anything is written, when a
+// platform image would have no SBOM, unless o.allowNoSBOM.
+func planMerge(ctx context.Context, g *globalOptions, refStr string, sourceArgs []string, o mergeOptions, warn func(string, ...any)) (*mergePlan, error) {
+	if o.maxConcurrency < 1 {
+		return nil, usageError(fmt.Errorf("--max-concurrency %d: want at least 1", o.maxConcurrency))
+	}
+	ref, more, err := mergeTarget(refStr)
+	if err != nil {
+		return nil, err
+	}
+	annotations, err := indexAnnotations(o.annotations)
+	if err != nil {
+		return nil, err
+	}
+	sources, err := mergeSourceRefs(ref, sourceArgs)
+	if err != nil {
+		return nil, err
+	}
+	m := &mergePlan{ref: ref, more: more, counter: &exporter.Counter{}, attached: &referrerLog{}}
+	remote, err := o.connect(g, ref, m.counter)
+	if err != nil {
+		return nil, err
+	}
+	m.dst = newMergeRepo(remote, false)
+	if err := o.openSources(ctx, g, m.dst, sources, m.counter); err != nil {
+		return nil, err
+	}
+	images, entries, owner, err := mergeEntries(ctx, sources)
+	if err != nil {
+		return nil, err
+	}
+	m.images = images
+	if m.content, err = newMergeContent(ctx, entries, owner, annotations); err != nil {
+		return nil, err
+	}
+	if m.copies, err = planReferrers(ctx, m.dst.finder, images, m.content, m.attached, warn, o.allowNoSBOM); err != nil {
+		return nil, fmt.Errorf("merge to %s: no tag moved: %w", refName(ref, ref.Reference), err)
+	}
+	return m, m.content.addReferrerBlobs(ctx, m.copies)
 }
 
 // mergeTarget parses REF, a reference by tag with an optional tag list
@@ -194,8 +230,8 @@ func indexAnnotations(values []string) (map[string]string, error) {
 	return out, nil
 }
 
-// mergeSourceRefs parses the SOURCE arguments: references in ref's
-// repository, or :TAG and @DIGEST relative to it.
+// mergeSourceRefs parses the SOURCE arguments: references (in any
+// repository), or :TAG and @DIGEST relative to ref's repository.
 func mergeSourceRefs(ref registry.Reference, args []string) ([]mergeSource, error) {
 	out := make([]mergeSource, 0, len(args))
 	for _, a := range args {
@@ -207,9 +243,6 @@ func mergeSourceRefs(ref registry.Reference, args []string) ([]mergeSource, erro
 		if err != nil {
 			return nil, usageError(fmt.Errorf("SOURCE %q: %w", a, err))
 		}
-		if repoKey(r) != repoKey(ref) {
-			return nil, usageError(fmt.Errorf("SOURCE %q is not in %s: merge lists manifests of REF's repository (push the image there first)", a, refName(ref, "")))
-		}
 		if r.Reference == "" {
 			return nil, usageError(fmt.Errorf("SOURCE %q: want a tag or digest", a))
 		}
@@ -218,38 +251,39 @@ func mergeSourceRefs(ref registry.Reference, args []string) ([]mergeSource, erro
 	return out, nil
 }
 
-// mergeEntries walks the sources and returns their platform images and
-// the entries of the merged index: each manifest once, in source order,
-// as its source lists it (a source manifest itself with its config's
-// platform). Two manifests of one platform are an error naming both
-// sources.
-func mergeEntries(ctx context.Context, f oci.Fetcher, sources []mergeSource) ([]oci.Image, []ocispec.Descriptor, error) {
+// mergeEntries walks the sources and returns their platform images, the
+// entries of the merged index (each manifest once, in source order, as
+// its source lists it; a source manifest itself with its config's
+// platform) and, by digest, the source that lists each first. Two
+// manifests of one platform are an error naming both sources.
+func mergeEntries(ctx context.Context, sources []mergeSource) ([]oci.Image, []ocispec.Descriptor, map[digest.Digest]*mergeSource, error) {
 	type listed struct {
 		source string
 		digest digest.Digest
 	}
 	var images []oci.Image
 	var entries []ocispec.Descriptor
-	seen := map[digest.Digest]bool{}
+	owner := map[digest.Digest]*mergeSource{}
 	byPlatform := map[string]listed{}
-	for _, s := range sources {
-		imgs, err := oci.Walk(ctx, f, s.root)
+	for i := range sources {
+		s := &sources[i]
+		imgs, err := oci.Walk(ctx, s.repo.content, s.root)
 		if err != nil {
-			return nil, nil, fmt.Errorf("SOURCE %s: %w", s.arg, err)
+			return nil, nil, nil, fmt.Errorf("SOURCE %s: %w", s.arg, err)
 		}
 		for _, img := range imgs {
 			d := img.Descriptor
 			if !img.Attestation {
 				p := img.String()
 				if prev, ok := byPlatform[p]; ok && prev.digest != d.Digest {
-					return nil, nil, usageError(fmt.Errorf("platform %s twice: SOURCE %s (%s) and %s (%s)", p, prev.source, prev.digest, s.arg, d.Digest))
+					return nil, nil, nil, usageError(fmt.Errorf("platform %s twice: SOURCE %s (%s) and %s (%s)", p, prev.source, prev.digest, s.arg, d.Digest))
 				}
 				byPlatform[p] = listed{s.arg, d.Digest}
 			}
-			if seen[d.Digest] {
+			if owner[d.Digest] != nil {
 				continue
 			}
-			seen[d.Digest] = true
+			owner[d.Digest] = s
 			if !img.Attestation {
 				images = append(images, img)
 			}
@@ -260,9 +294,9 @@ func mergeEntries(ctx context.Context, f oci.Fetcher, sources []mergeSource) ([]
 		}
 	}
 	if len(images) == 0 {
-		return nil, nil, usageError(fmt.Errorf("the sources list no platform image"))
+		return nil, nil, nil, usageError(fmt.Errorf("the sources list no platform image"))
 	}
-	return images, entries, nil
+	return images, entries, owner, nil
 }
 
 // checkSBOMs records, for each image, its SBOM referrers in log, and
@@ -274,21 +308,33 @@ func checkSBOMs(ctx context.Context, finder *exporter.Finder, images []oci.Image
 		if err != nil {
 			return fmt.Errorf("referrers of %s (%s): %w", img, img.Descriptor.Digest, err)
 		}
-		n := 0
-		for _, r := range refs {
-			if oci.IsSBOMReferrer(r) {
-				log.add(img.Descriptor.Digest, sbomFormatName(r), r, "")
-				n++
-			}
-		}
-		if n == 0 {
+		if logSBOMs(log, img, refs) == 0 {
 			missing = append(missing, fmt.Sprintf("%s (%s)", img, img.Descriptor.Digest))
 		}
 	}
 	if len(missing) > 0 && !allowNone {
-		return fmt.Errorf("no SBOM referrer of %s: attach them first (affix attach REF@DIGEST), or pass --allow-no-sbom", strings.Join(missing, ", "))
+		return noSBOMError(missing)
 	}
 	return nil
+}
+
+// logSBOMs records in log the SBOMs among refs, referrers of img, and
+// returns how many there are.
+func logSBOMs(log *referrerLog, img oci.Image, refs []ocispec.Descriptor) int {
+	n := 0
+	for _, r := range refs {
+		if oci.IsSBOMReferrer(r) {
+			log.add(img.Descriptor.Digest, sbomFormatName(r), r, "")
+			n++
+		}
+	}
+	return n
+}
+
+// noSBOMError is the refusal to tag images without SBOMs, missing naming
+// each.
+func noSBOMError(missing []string) error {
+	return fmt.Errorf("no SBOM referrer of %s: attach them first (affix attach REF@DIGEST), or pass --allow-no-sbom", strings.Join(missing, ", "))
 }
 
 // sbomFormatName names the format of an SBOM referrer as --sbom-format
@@ -300,19 +346,4 @@ func sbomFormatName(r ocispec.Descriptor) string {
 		}
 	}
 	return ""
-}
-
-// rootFetcher serves the merged index from memory and everything else
-// from the repository.
-type rootFetcher struct {
-	root ocispec.Descriptor
-	data []byte
-	rest oci.Fetcher
-}
-
-func (f rootFetcher) Fetch(ctx context.Context, d ocispec.Descriptor) (io.ReadCloser, error) {
-	if d.Digest == f.root.Digest {
-		return io.NopCloser(bytes.NewReader(f.data)), nil
-	}
-	return f.rest.Fetch(ctx, d)
 }

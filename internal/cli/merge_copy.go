@@ -1,0 +1,304 @@
+package cli
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"slices"
+	"strings"
+	"sync"
+
+	"github.com/opencontainers/go-digest"
+	"github.com/opencontainers/image-spec/specs-go"
+	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
+	"golang.org/x/sync/errgroup"
+	"oras.land/oras-go/v2/registry"
+
+	"github.com/affix-oci/affix/exporter"
+	"github.com/affix-oci/affix/internal/oci"
+	"github.com/affix-oci/affix/internal/printable"
+)
+
+// mergeRepo is a repository that merge reads: REF's own, or another one
+// (of REF's registry or another) whose images it copies into REF's.
+type mergeRepo struct {
+	remote *exporter.Remote
+	// content reads remote, keeping the manifests read.
+	content *manifestCache
+	finder  *exporter.Finder
+	// other is set for a repository other than REF's.
+	other bool
+}
+
+// newMergeRepo returns the repository of remote; other says it is not
+// REF's.
+func newMergeRepo(remote *exporter.Remote, other bool) *mergeRepo {
+	return &mergeRepo{remote: remote, content: &manifestCache{f: remote}, finder: exporter.NewFinder(remote), other: other}
+}
+
+// openSources connects to the repository of each source (once per
+// repository; dst is REF's), with the registry options of REF and its
+// request counter, and resolves the source's root. Errors name the SOURCE.
+func (o *registryOptions) openSources(ctx context.Context, g *globalOptions, dst *mergeRepo, sources []mergeSource, counter *exporter.Counter) error {
+	repos := map[string]*mergeRepo{repoKey(dst.remote.Reference()): dst}
+	for i := range sources {
+		s := &sources[i]
+		r, ok := repos[repoKey(s.ref)]
+		if !ok {
+			remote, err := o.connect(g, s.ref, counter)
+			if err != nil {
+				return fmt.Errorf("SOURCE %s: %w", s.arg, err)
+			}
+			r = newMergeRepo(remote, true)
+			repos[repoKey(s.ref)] = r
+		}
+		s.repo = r
+		root, err := resolve(ctx, r.remote, s.ref)
+		if err != nil {
+			return fmt.Errorf("SOURCE %s: %w", s.arg, err)
+		}
+		s.root = root
+	}
+	return nil
+}
+
+// manifestCache is a repository's content that keeps the manifests and
+// indexes it read (verified, at most oci.MaxManifestSize each), so that
+// merge reads each once: walking the sources, planning the copy and
+// pushing the index all ask for them. Blobs are streamed, never kept.
+type manifestCache struct {
+	f  oci.Fetcher
+	mu sync.Mutex
+	m  map[digest.Digest][]byte
+}
+
+// FetchVerifies marks manifestCache as an oci.VerifyingFetcher: what it
+// serves is verified.
+func (c *manifestCache) FetchVerifies() {}
+
+// Fetch serves d: a manifest or index from memory once read, a blob from
+// the repository.
+func (c *manifestCache) Fetch(ctx context.Context, d ocispec.Descriptor) (io.ReadCloser, error) {
+	if !oci.IsManifest(d.MediaType) && !oci.IsIndex(d.MediaType) {
+		return c.f.Fetch(ctx, d)
+	}
+	c.mu.Lock()
+	data, ok := c.m[d.Digest]
+	c.mu.Unlock()
+	if !ok {
+		var err error
+		if data, err = oci.ReadBlob(ctx, c.f, d, oci.MaxManifestSize); err != nil {
+			return nil, err
+		}
+		c.mu.Lock()
+		if c.m == nil {
+			c.m = map[digest.Digest][]byte{}
+		}
+		c.m[d.Digest] = data
+		c.mu.Unlock()
+	}
+	return oci.NewVerifiedBytes(d.Digest, data), nil
+}
+
+// mergeContent is the content of the merged image, as its push reads it:
+// the index from memory, every manifest and blob from the repository of
+// the source that lists it (REF's own, or another one to copy from).
+type mergeContent struct {
+	root ocispec.Descriptor
+	data []byte
+	// owner is the source of each manifest of the index, of its blobs,
+	// and of the blobs of the referrers to copy.
+	owner map[digest.Digest]*mergeSource
+}
+
+// newMergeContent returns the merged index of entries, with annotations,
+// and where its parts are: owner, the source of each entry, to which it
+// adds the source of each entry's blobs (read from its manifest).
+func newMergeContent(ctx context.Context, entries []ocispec.Descriptor, owner map[digest.Digest]*mergeSource, annotations map[string]string) (*mergeContent, error) {
+	data, err := json.Marshal(ocispec.Index{Versioned: specs.Versioned{SchemaVersion: 2}, MediaType: ocispec.MediaTypeImageIndex, Manifests: entries, Annotations: annotations})
+	if err != nil {
+		return nil, err
+	}
+	c := &mergeContent{root: oci.DescriptorFor(ocispec.MediaTypeImageIndex, data), data: data, owner: owner}
+	for _, e := range entries {
+		if err := c.addBlobs(ctx, owner[e.Digest], e); err != nil {
+			return nil, err
+		}
+	}
+	return c, nil
+}
+
+// addBlobs records s as the source of the config and layers of its
+// manifest d (those not there already).
+func (c *mergeContent) addBlobs(ctx context.Context, s *mergeSource, d ocispec.Descriptor) error {
+	var m ocispec.Manifest
+	if _, err := oci.ReadJSON(ctx, s.repo.content, d, &m); err != nil {
+		return fmt.Errorf("SOURCE %s: manifest %s: %w", s.arg, d.Digest, err)
+	}
+	for _, b := range append([]ocispec.Descriptor{m.Config}, m.Layers...) {
+		if c.owner[b.Digest] == nil {
+			c.owner[b.Digest] = s
+		}
+	}
+	return nil
+}
+
+// addReferrerBlobs records the source of the blobs of each referrer to
+// copy, so that they are mounted where they can be.
+func (c *mergeContent) addReferrerBlobs(ctx context.Context, copies []referrerCopy) error {
+	for _, r := range copies {
+		if err := c.addBlobs(ctx, r.source, r.desc); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// Fetch implements oci.Fetcher for the push: the index from memory, the
+// rest from the repository of its source. Errors name the SOURCE.
+func (c *mergeContent) Fetch(ctx context.Context, d ocispec.Descriptor) (io.ReadCloser, error) {
+	if d.Digest == c.root.Digest {
+		return io.NopCloser(bytes.NewReader(c.data)), nil
+	}
+	s := c.owner[d.Digest]
+	if s == nil {
+		return nil, fmt.Errorf("%s: not in the merged image", d.Digest)
+	}
+	rc, err := s.repo.content.Fetch(ctx, d)
+	if err != nil {
+		return nil, fmt.Errorf("SOURCE %s: %w", s.arg, err)
+	}
+	return rc, nil
+}
+
+// mountFor returns the exporter's Options.MountFor for a push to dst:
+// a blob of a source in another repository of dst's registry is mounted
+// from there; every other blob is checked, then uploaded if missing.
+func (c *mergeContent) mountFor(dst registry.Reference) func(ocispec.Descriptor) string {
+	return func(d ocispec.Descriptor) string {
+		s := c.owner[d.Digest]
+		if s == nil || !s.repo.other || !strings.EqualFold(s.ref.Registry, dst.Registry) {
+			return ""
+		}
+		return s.ref.Repository
+	}
+}
+
+// referrerCopy is a referrer that merge copies into REF's repository.
+type referrerCopy struct {
+	source  *mergeSource
+	subject oci.Image
+	desc    ocispec.Descriptor // as the source's referrers list gives it
+}
+
+// planReferrers lists the referrers of each platform image in REF's
+// repository (dst), recording its SBOMs in log, and, for an image of
+// another repository, those its source lists that dst does not: the
+// referrers to copy. Unless allowNone, it fails naming every image that
+// would have no SBOM after the copy: before anything is written.
+func planReferrers(ctx context.Context, dst *exporter.Finder, images []oci.Image, c *mergeContent, log *referrerLog, warn func(string, ...any), allowNone bool) ([]referrerCopy, error) {
+	var copies []referrerCopy
+	var missing []string
+	for _, img := range images {
+		d := img.Descriptor.Digest
+		have, _, err := dst.Referrers(ctx, d)
+		if err != nil {
+			return nil, fmt.Errorf("referrers of %s (%s): %w", img, d, err)
+		}
+		n := logSBOMs(log, img, have)
+		add, err := c.referrersToCopy(ctx, img, have, warn)
+		if err != nil {
+			return nil, err
+		}
+		for _, r := range add {
+			if oci.IsSBOMReferrer(r.desc) {
+				n++
+			}
+		}
+		copies = append(copies, add...)
+		if n > 0 {
+			continue
+		}
+		if s := c.owner[d]; s.repo.other {
+			missing = append(missing, fmt.Sprintf("%s (%s, SOURCE %s)", img, d, s.arg))
+		} else {
+			missing = append(missing, fmt.Sprintf("%s (%s)", img, d))
+		}
+	}
+	if len(missing) > 0 && !allowNone {
+		return nil, noSBOMError(missing)
+	}
+	return copies, nil
+}
+
+// referrersToCopy returns the referrers of img that its source lists and
+// REF's repository (have) does not, when the source is another
+// repository. A manifest of the merged index (a BuildKit attestation
+// manifest, which has a subject) is copied with the image, not as a
+// referrer; a referrer that is not an image manifest is not copied, with
+// a warning. Referrers of referrers are not looked for.
+func (c *mergeContent) referrersToCopy(ctx context.Context, img oci.Image, have []ocispec.Descriptor, warn func(string, ...any)) ([]referrerCopy, error) {
+	d := img.Descriptor.Digest
+	s := c.owner[d]
+	if !s.repo.other {
+		return nil, nil
+	}
+	refs, _, err := s.repo.finder.Referrers(ctx, d)
+	if err != nil {
+		return nil, fmt.Errorf("SOURCE %s: referrers of %s (%s): %w", s.arg, img, d, err)
+	}
+	var out []referrerCopy
+	for _, r := range refs {
+		listed := slices.ContainsFunc(have, func(h ocispec.Descriptor) bool { return h.Digest == r.Digest })
+		if listed || c.owner[r.Digest] != nil || slices.ContainsFunc(out, func(x referrerCopy) bool { return x.desc.Digest == r.Digest }) {
+			continue
+		}
+		if r.MediaType != ocispec.MediaTypeImageManifest {
+			warn("SOURCE %s: referrer %s (%s) of %s not copied: it is a %s; merge copies referrers that are image manifests", s.arg, r.Digest, printable.String(r.ArtifactType), d, printable.String(r.MediaType))
+			continue
+		}
+		out = append(out, referrerCopy{source: s, subject: img, desc: r})
+	}
+	return out, nil
+}
+
+// copy writes the merged image to p but its index: the manifests and
+// blobs (Images), then the referrers to copy, byte for byte (AttachFrom:
+// the referrers API, else the referrers tag). When it copied referrers,
+// it waits for them to be verified (Ready) and checks again, in REF's
+// repository, that each image they refer to has an SBOM, unless
+// allowNone.
+func (m *mergePlan) copy(ctx context.Context, p *exporter.Push, allowNone bool) error {
+	if err := p.Images(ctx); err != nil {
+		return err
+	}
+	if len(m.copies) == 0 {
+		return nil
+	}
+	eg, ectx := errgroup.WithContext(ctx)
+	for _, r := range m.copies {
+		eg.Go(func() error {
+			if _, err := p.AttachFrom(ectx, r.source.repo.content, r.desc); err != nil {
+				return fmt.Errorf("SOURCE %s: copying referrer %s (%s) of %s: %w", r.source.arg, r.desc.Digest, printable.String(r.desc.ArtifactType), r.subject.Descriptor.Digest, err)
+			}
+			return nil
+		})
+	}
+	if err := eg.Wait(); err != nil {
+		return err
+	}
+	if err := p.Ready(ctx); err != nil {
+		return err
+	}
+	var copied []oci.Image
+	for _, r := range m.copies {
+		if !slices.ContainsFunc(copied, func(i oci.Image) bool { return i.Descriptor.Digest == r.subject.Descriptor.Digest }) {
+			copied = append(copied, r.subject)
+		}
+	}
+	// A new Finder: the planning one may have learnt the referrers tag
+	// from a registry that answers 404 for a subject it does not hold.
+	return checkSBOMs(ctx, exporter.NewFinder(m.dst.remote), copied, m.attached, allowNone)
+}

@@ -1,0 +1,208 @@
+package cli
+
+import (
+	"context"
+	"path/filepath"
+	"slices"
+	"strings"
+	"testing"
+
+	"github.com/opencontainers/go-digest"
+	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
+	"oras.land/oras-go/v2"
+	"oras.land/oras-go/v2/registry"
+	"oras.land/oras-go/v2/registry/remote"
+
+	"github.com/affix-oci/affix/exporter"
+	"github.com/affix-oci/affix/internal/registrytest"
+)
+
+// sigType is the artifact type of the signature-like referrer the tests
+// attach: not an SBOM, copied all the same.
+const sigType = "application/vnd.example.signature.v1+json"
+
+// attachSignature attaches a one-layer referrer of sigType to subject in
+// repo of reg as oras-go does (the referrers tag where reg has no API).
+func attachSignature(t *testing.T, reg *registrytest.Registry, repo string, subject ocispec.Descriptor) digest.Digest {
+	t.Helper()
+	ctx := context.Background()
+	r := &remote.Repository{Reference: registry.Reference{Registry: reg.Host, Repository: repo}, PlainHTTP: true, SkipReferrersGC: true}
+	layer, err := oras.PushBytes(ctx, r, sigType, []byte(`{"signed":"`+subject.Digest.String()+`"}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	subj := ocispec.Descriptor{MediaType: subject.MediaType, Digest: subject.Digest, Size: subject.Size}
+	d, err := oras.PackManifest(ctx, r, oras.PackManifestVersion1_1, sigType, oras.PackManifestOptions{
+		Subject: &subj, Layers: []ocispec.Descriptor{layer}, ManifestAnnotations: map[string]string{ocispec.AnnotationCreated: "2024-01-01T00:00:00Z"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return d.Digest
+}
+
+// referrerDigests lists the referrers of d in repo of reg (referrers API,
+// else the referrers tag), as affix finds them.
+func referrerDigests(t *testing.T, reg *registrytest.Registry, repo string, d digest.Digest) []digest.Digest {
+	t.Helper()
+	r, err := exporter.NewRemote(registry.Reference{Registry: reg.Host, Repository: repo}, exporter.RemoteOptions{PlainHTTP: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	refs, _, err := exporter.NewFinder(r).Referrers(t.Context(), d)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out []digest.Digest
+	for _, x := range refs {
+		out = append(out, x.Digest)
+	}
+	slices.Sort(out)
+	return out
+}
+
+// TestMergeAcrossRepositories merges two platform images from a
+// repository other than REF's, on REF's registry (blobs mounted) or on
+// another (blobs streamed), into a REF's registry with and without the
+// referrers API: nothing is copied or tagged while one image has no SBOM;
+// then the manifests and every referrer are copied byte for byte, the
+// index has the digest a merge within REF's repository gives, and a
+// rerun writes only the manifests again and the tag, as that merge does,
+// and adds no referrer.
+func TestMergeAcrossRepositories(t *testing.T) {
+	if testing.Short() {
+		t.Skip("runs registries")
+	}
+	cliEnv(t)
+	dirs, mans := singleLayouts(t)
+	for _, tt := range []struct {
+		name     string
+		dst, src registrytest.Kind // src "": the source is on REF's registry
+		mode     exporter.Mode
+	}{
+		{"same registry, referrers API", registrytest.OlaregAPI, "", exporter.ModeAPI},
+		{"same registry, referrers tag", registrytest.OlaregNoAPI, "", exporter.ModeTagSchema},
+		{"same registry, distribution", registrytest.Distribution, "", exporter.ModeTagSchema},
+		{"other registry, to referrers API", registrytest.OlaregAPI, registrytest.OlaregNoAPI, exporter.ModeAPI},
+		{"other registry, to distribution", registrytest.Distribution, registrytest.OlaregAPI, exporter.ModeTagSchema},
+		{"other registry, to referrers tag", registrytest.OlaregNoAPI, registrytest.OlaregAPI, exporter.ModeTagSchema},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			dstReg := registrytest.Start(t, tt.dst, registrytest.Options{})
+			srcReg := dstReg
+			if tt.src != "" {
+				srcReg = registrytest.Start(t, tt.src, registrytest.Options{})
+			}
+			flags := []string{"--insecure-registry", dstReg.Host, "--insecure-registry", srcReg.Host}
+			run := func(args ...string) string { return mustAffix(t, slices.Concat(args[:1], flags, args[1:])...) }
+			src, dst := srcReg.Ref("staging/app"), dstReg.Ref("release/app")
+			run("push", "oci-layout:"+dirs[0], src+":amd64")
+			run("push", "--sbom=false", "oci-layout:"+dirs[1], src+":arm64")
+
+			// arm64 has no SBOM in its source: nothing is copied, nothing tagged.
+			_, errs, code := affix(t, slices.Concat([]string{"merge"}, flags, []string{dst + ":v1", src + ":amd64", src + ":arm64"})...)
+			if want := "no SBOM referrer of linux/arm64/v8 (" + mans[1].Digest.String() + ", SOURCE " + src + ":arm64)"; code != 1 || !strings.Contains(errs, want) || !strings.Contains(errs, "no tag moved") {
+				t.Fatalf("merge with an image without SBOM: exit %d, want 1 and %q\n%s", code, want, errs)
+			}
+			for _, ref := range []string{"v1", mans[0].Digest.String(), mans[1].Digest.String()} {
+				if resolveTag(t, dstReg, "release/app", ref) != "" {
+					t.Errorf("a merge refused for want of an SBOM wrote %s:%s", dst, ref)
+				}
+			}
+
+			run("attach", src+":arm64")
+			sig := attachSignature(t, srcReg, "staging/app", mans[0])
+			meta := filepath.Join(t.TempDir(), "merge.json")
+			run("merge", "--metadata-file", meta, dst+":v1", src+":amd64", src+":arm64")
+			m := readMeta(t, meta)
+			checkCopied(t, m, tt.src == "", tt.mode, dstReg.Host+"/release/app")
+			checkCopiedContent(t, srcReg, dstReg, mans, sig)
+			if _, errs, code := affix(t, slices.Concat([]string{"get", "--verify", "--platform", "linux/arm64"}, flags, []string{dst + ":v1"})...); code != 0 || !strings.Contains(errs, "verified: ") {
+				t.Errorf("get --verify of the copied image: exit %d\n%s", code, errs)
+			}
+
+			// A rerun copies nothing: it checks the blobs and writes the
+			// manifests again, then the tag, as a merge within REF's
+			// repository does; no referrer is added.
+			again := filepath.Join(t.TempDir(), "again.json")
+			run("merge", "--metadata-file", again, dst+":v1", src+":amd64", src+":arm64")
+			checkRerun(t, readMeta(t, again), m, dstReg, mans)
+			// Within REF's repository now, the same images give the same index.
+			same := filepath.Join(t.TempDir(), "same.json")
+			run("merge", "--metadata-file", same, dst+":same", "@"+mans[0].Digest.String(), "@"+mans[1].Digest.String())
+			if m3 := readMeta(t, same); m3.Index == nil || m3.Index.Digest != m.Index.Digest {
+				t.Errorf("merge within REF's repository: index %v, across repositories %s", m3.Index, m.Index.Digest)
+			}
+		})
+	}
+}
+
+// checkCopied checks the metadata of a first merge from another
+// repository: two platforms with one SPDX SBOM each, blobs mounted when
+// the source is on REF's registry (sameRegistry) and uploaded otherwise,
+// referrers written in mode to dstRepo.
+func checkCopied(t *testing.T, m pushMetadata, sameRegistry bool, mode exporter.Mode, dstRepo string) {
+	t.Helper()
+	if m.Index == nil || len(m.Platforms) != 2 {
+		t.Fatalf("metadata %+v", m)
+	}
+	for _, p := range m.Platforms {
+		if len(p.Referrers) != 1 || p.Referrers[0].Format != "spdx-json" {
+			t.Errorf("metadata platform %+v: want its one SPDX SBOM", p)
+		}
+	}
+	b := m.Blobs
+	switch {
+	case b == nil:
+		t.Error("metadata: no blob counts")
+	case sameRegistry && (b.Mounted == 0 || b.Uploaded != 0):
+		t.Errorf("blobs %+v: want every blob mounted from the source repository", *b)
+	case !sameRegistry && (b.Mounted != 0 || b.Uploaded == 0):
+		t.Errorf("blobs %+v: want every blob uploaded from the other registry", *b)
+	}
+	if m.ReferrersMode[dstRepo] != mode {
+		t.Errorf("referrers mode %v, want %s for %s", m.ReferrersMode, mode, dstRepo)
+	}
+}
+
+// checkCopiedContent checks REF's repository (release/app of dst) after
+// a merge from staging/app of src: the index lists the two manifests,
+// and each has the source's referrers, byte for byte (the same digests),
+// the signature sig among them.
+func checkCopiedContent(t *testing.T, src, dst *registrytest.Registry, mans [3]ocispec.Descriptor, sig digest.Digest) {
+	t.Helper()
+	var got []digest.Digest
+	for _, d := range fetchIndex(t, dst, "release/app", "v1").Manifests {
+		got = append(got, d.Digest)
+	}
+	if !slices.Equal(got, []digest.Digest{mans[0].Digest, mans[1].Digest}) {
+		t.Errorf("index lists %v, want %s %s", got, mans[0].Digest, mans[1].Digest)
+	}
+	for _, d := range []digest.Digest{mans[0].Digest, mans[1].Digest} {
+		want := referrerDigests(t, src, "staging/app", d)
+		if have := referrerDigests(t, dst, "release/app", d); !slices.Equal(have, want) {
+			t.Errorf("referrers of %s: %v in REF's repository, %v in the source's", d, have, want)
+		}
+	}
+	if !slices.Contains(referrerDigests(t, dst, "release/app", mans[0].Digest), sig) {
+		t.Errorf("the signature %s was not copied", sig)
+	}
+}
+
+// checkRerun checks the metadata m of a merge run again (first's): it
+// copies nothing (it checks the blobs and writes the two platform
+// manifests again, then the tag, as a merge within REF's repository
+// does), and adds no referrer in release/app of dst.
+func checkRerun(t *testing.T, m, first pushMetadata, dst *registrytest.Registry, mans [3]ocispec.Descriptor) {
+	t.Helper()
+	if m.Index == nil || m.Index.Digest != first.Index.Digest {
+		t.Errorf("rerun: index %v, first %s", m.Index, first.Index.Digest)
+	}
+	if m.Requests["POST"] != 0 || m.Requests["PUT"] != 2+1 || m.Blobs == nil || m.Blobs.Existing == 0 || m.Blobs.Mounted+m.Blobs.Uploaded != 0 {
+		t.Errorf("rerun: requests %v, blobs %+v: want no upload and three PUTs (two platform manifests, the tag)", m.Requests, m.Blobs)
+	}
+	for i, n := range []int{2, 1} {
+		if have := referrerDigests(t, dst, "release/app", mans[i].Digest); len(have) != n {
+			t.Errorf("after the rerun, %s has referrers %v, want %d", mans[i].Digest, have, n)
+		}
+	}
+}
