@@ -888,7 +888,8 @@ func TestBuildTempDirs(t *testing.T) {
 // runners would, and pushes each with its SBOM: amd64 under its own tag,
 // arm64 by digest (push-by-digest=true, no tag written); then merges
 // them: the merged index lists both platforms, each with its one SPDX
-// referrer listing the packages the Dockerfile put there.
+// referrer listing the packages the Dockerfile put there; promoted to
+// another repository by merge, it keeps its digest and its SBOMs.
 func TestBuildMerge(t *testing.T) {
 	d := daemon(t, 0)
 	dir := twoContext(t)
@@ -910,6 +911,20 @@ func TestBuildMerge(t *testing.T) {
 	e.ok(t, "merge", "--insecure-registry", dist.Host, dist.Ref("merged:v1"), ":v1-amd64", "@"+m.Digest)
 	got := readBack(t, newRepo(t, dist, "merged"), "v1")
 	got.check(t, twoPlatforms, twoPackages, twoForeign)
+	// Promoted to another repository: the manifests and their SBOMs are
+	// copied byte for byte, so the index and the referrers keep their
+	// digests.
+	e.ok(t, "merge", "--insecure-registry", dist.Host, dist.Ref("released:v1"), dist.Ref("merged:v1"))
+	rel := readBack(t, newRepo(t, dist, "released"), "v1")
+	rel.check(t, twoPlatforms, twoPackages, twoForeign)
+	if rel.index.Digest != got.index.Digest {
+		t.Errorf("promoted index %s, merged %s", rel.index.Digest, got.index.Digest)
+	}
+	for p, s := range got.sboms {
+		if rel.sboms[p].Digest != s.Digest {
+			t.Errorf("%s: promoted SBOM %s, merged %s", p, rel.sboms[p].Digest, s.Digest)
+		}
+	}
 	// The one build of both platforms gives the same platform manifests.
 	both := filepath.Join(t.TempDir(), "both.json")
 	e.ok(t, "build", "--builder", d.Addr, "--platform", strings.Join(twoPlatforms, ","), "--metadata-file", both, dir)
