@@ -75,7 +75,13 @@ the same index digest, wherever they were.`,
 			if err := prepareMetadataFile(o.metadataFile); err != nil {
 				return err
 			}
-			return hintHTTP(merge(cmd, g, args[0], args[1:], o), hostOf(args[0]))
+			hosts := []string{hostOf(args[0])}
+			for _, a := range args[1:] {
+				if !strings.HasPrefix(a, ":") && !strings.HasPrefix(a, "@") {
+					hosts = append(hosts, hostOf(a))
+				}
+			}
+			return hintHTTPHosts(merge(cmd, g, args[0], args[1:], o), hosts...)
 		},
 	}
 	o.registryOptions.addFlags(cmd.Flags())

@@ -149,10 +149,24 @@ func dockerConfigFile() string {
 
 // hintHTTP adds a hint to errors of an HTTPS request answered in HTTP.
 func hintHTTP(err error, host string) error {
-	if err != nil && strings.Contains(err.Error(), "server gave HTTP response to HTTPS client") {
-		return fmt.Errorf("%w (for a plain-HTTP registry, name it: --insecure-registry %s)", err, host)
+	return hintHTTPHosts(err, host)
+}
+
+// hintHTTPHosts is hintHTTP for a command that talks to several
+// registries (hosts, the first the default): the hint names the first
+// host the error names, else the first.
+func hintHTTPHosts(err error, hosts ...string) error {
+	if err == nil || !strings.Contains(err.Error(), "server gave HTTP response to HTTPS client") {
+		return err
 	}
-	return err
+	host := hosts[0]
+	for _, h := range hosts {
+		if strings.Contains(err.Error(), "://"+h+"/") {
+			host = h
+			break
+		}
+	}
+	return fmt.Errorf("%w (for a plain-HTTP registry, name it: --insecure-registry %s)", err, host)
 }
 
 // resolve reads the manifest or index ref names (its digest, else its tag,

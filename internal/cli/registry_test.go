@@ -2,6 +2,7 @@ package cli
 
 import (
 	"errors"
+	"fmt"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -140,6 +141,42 @@ func TestRegistryHostCase(t *testing.T) {
 			}
 			if got := o.plain(ref.Registry); got != tt.plain {
 				t.Errorf("plain(%s) = %v, want %v", ref.Registry, got, tt.plain)
+			}
+		})
+	}
+}
+
+func TestHintHTTPHosts(t *testing.T) {
+	https := func(host string) error {
+		return fmt.Errorf(`Get "https://%s/v2/": http: server gave HTTP response to HTTPS client`, host)
+	}
+	tests := []struct {
+		name  string
+		err   error
+		hosts []string
+		want  string // the host the hint names; "" for no hint
+	}{
+		{name: "REF's host", err: https("ref.test:5000"), hosts: []string{"ref.test:5000", "src.test:5000"}, want: "ref.test:5000"},
+		{name: "a source's host", err: https("src.test:5000"), hosts: []string{"ref.test:5000", "src.test:5000"}, want: "src.test:5000"},
+		{name: "a prefix of another host", err: https("src.test:50001"), hosts: []string{"ref.test", "src.test:5000"}, want: "ref.test"},
+		{name: "not an HTTP answer", err: errors.New("denied"), hosts: []string{"ref.test"}},
+		{name: "no error", hosts: []string{"ref.test"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			err := hintHTTPHosts(tt.err, tt.hosts...)
+			if !errors.Is(err, tt.err) {
+				t.Fatalf("hintHTTPHosts dropped the error: %v", err)
+			}
+			hinted := err != nil && strings.Contains(err.Error(), "--insecure-registry")
+			if tt.want == "" {
+				if hinted {
+					t.Errorf("hint on %v", err)
+				}
+				return
+			}
+			if !strings.HasSuffix(err.Error(), "--insecure-registry "+tt.want+")") {
+				t.Errorf("hint %v, want it to name %s", err, tt.want)
 			}
 		})
 	}
