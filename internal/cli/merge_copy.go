@@ -55,11 +55,12 @@ func (o *registryOptions) openSources(ctx context.Context, g *globalOptions, dst
 			repos[repoKey(s.ref)] = r
 		}
 		s.repo = r
-		root, err := resolve(ctx, r.remote, s.ref)
+		root, data, err := resolveData(ctx, r.remote, s.ref)
 		if err != nil {
 			return fmt.Errorf("SOURCE %s: %w", s.arg, err)
 		}
 		s.root = root
+		r.content.put(root.Digest, data) // so that the walk reads it no more
 	}
 	return nil
 }
@@ -92,14 +93,19 @@ func (c *manifestCache) Fetch(ctx context.Context, d ocispec.Descriptor) (io.Rea
 		if data, err = oci.ReadBlob(ctx, c.f, d, oci.MaxManifestSize); err != nil {
 			return nil, err
 		}
-		c.mu.Lock()
-		if c.m == nil {
-			c.m = map[digest.Digest][]byte{}
-		}
-		c.m[d.Digest] = data
-		c.mu.Unlock()
+		c.put(d.Digest, data)
 	}
 	return oci.NewVerifiedBytes(d.Digest, data), nil
+}
+
+// put keeps data, the verified bytes of the manifest or index d.
+func (c *manifestCache) put(d digest.Digest, data []byte) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.m == nil {
+		c.m = map[digest.Digest][]byte{}
+	}
+	c.m[d] = data
 }
 
 // mergeContent is the content of the merged image, as its push reads it:
@@ -201,6 +207,14 @@ type referrerCopy struct {
 func planReferrers(ctx context.Context, dst *exporter.Finder, images []oci.Image, c *mergeContent, log *referrerLog, warn func(string, ...any), allowNone bool) ([]referrerCopy, error) {
 	var copies []referrerCopy
 	var missing []string
+	// REF's own images first: a registry may answer 404 for the
+	// referrers of a subject it does not hold (yet), which dst would take
+	// for a registry without the referrers API, and then look for the
+	// SBOMs of REF's own images in the referrers tag.
+	images = slices.Clone(images)
+	slices.SortStableFunc(images, func(a, b oci.Image) int {
+		return cmpBool(c.owner[a.Descriptor.Digest].repo.other, c.owner[b.Descriptor.Digest].repo.other)
+	})
 	for _, img := range images {
 		d := img.Descriptor.Digest
 		have, _, err := dst.Referrers(ctx, d)
@@ -301,4 +315,15 @@ func (m *mergePlan) copy(ctx context.Context, p *exporter.Push, allowNone bool) 
 	// A new Finder: the planning one may have learnt the referrers tag
 	// from a registry that answers 404 for a subject it does not hold.
 	return checkSBOMs(ctx, exporter.NewFinder(m.dst.remote), copied, m.attached, allowNone)
+}
+
+// cmpBool orders false before true.
+func cmpBool(a, b bool) int {
+	switch {
+	case a == b:
+		return 0
+	case a:
+		return 1
+	}
+	return -1
 }

@@ -2,8 +2,13 @@ package cli
 
 import (
 	"context"
+	"net/http"
+	"net/http/httptest"
+	"net/http/httputil"
+	"net/url"
 	"path/filepath"
 	"slices"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -203,6 +208,57 @@ func checkRerun(t *testing.T, m, first pushMetadata, dst *registrytest.Registry,
 	for i, n := range []int{2, 1} {
 		if have := referrerDigests(t, dst, "release/app", mans[i].Digest); len(have) != n {
 			t.Errorf("after the rerun, %s has referrers %v, want %d", mans[i].Digest, have, n)
+		}
+	}
+}
+
+// notFoundReferrers is a proxy to reg that answers 404 for the referrers
+// of a subject the repository does not hold, as some registries with the
+// referrers API do, and returns its host.
+func notFoundReferrers(t *testing.T, reg *registrytest.Registry) string {
+	t.Helper()
+	target := &url.URL{Scheme: "http", Host: reg.Host}
+	proxy := httputil.NewSingleHostReverseProxy(target)
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if repo, subject, ok := strings.Cut(strings.TrimPrefix(r.URL.Path, "/v2/"), "/referrers/"); ok {
+			req, _ := http.NewRequest(http.MethodHead, "http://"+reg.Host+"/v2/"+repo+"/manifests/"+subject, nil)
+			req.Header.Set("Accept", ocispec.MediaTypeImageManifest+", "+ocispec.MediaTypeImageIndex)
+			resp, err := http.DefaultClient.Do(req)
+			if err == nil {
+				resp.Body.Close()
+			}
+			if err != nil || resp.StatusCode == http.StatusNotFound {
+				http.Error(w, `{"errors":[{"code":"MANIFEST_UNKNOWN"}]}`, http.StatusNotFound)
+				return
+			}
+		}
+		proxy.ServeHTTP(w, r)
+	}))
+	t.Cleanup(srv.Close)
+	return strings.TrimPrefix(srv.URL, "http://")
+}
+
+// TestMergeReferrers404 merges a source of another repository, listed
+// first, with an image of REF's repository whose SBOM only the referrers
+// API lists, on a registry that answers 404 for the referrers of a
+// subject it does not hold: the 404 for the other repository's image does
+// not hide the SBOM of REF's own, whatever the order of the sources.
+func TestMergeReferrers404(t *testing.T) {
+	if testing.Short() {
+		t.Skip("runs registries")
+	}
+	cliEnv(t)
+	dirs, _ := singleLayouts(t)
+	reg := registrytest.Start(t, registrytest.OlaregAPI, registrytest.Options{})
+	host := notFoundReferrers(t, reg)
+	flags := []string{"--insecure-registry", host}
+	run := func(args ...string) string { return mustAffix(t, slices.Concat(args[:1], flags, args[1:])...) }
+	run("push", "oci-layout:"+dirs[0], host+"/release/app:amd64")
+	run("push", "oci-layout:"+dirs[1], host+"/staging/app:arm64")
+	for i, sources := range [][]string{{host + "/staging/app:arm64", ":amd64"}, {":amd64", host + "/staging/app:arm64"}} {
+		_, errs, code := affix(t, slices.Concat([]string{"merge"}, flags, []string{host + "/release/app:v" + strconv.Itoa(i)}, sources)...)
+		if code != 0 {
+			t.Errorf("merge %s: exit %d\n%s", sources, code, errs)
 		}
 	}
 }

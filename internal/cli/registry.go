@@ -172,14 +172,20 @@ func hintHTTPHosts(err error, hosts ...string) error {
 // resolve reads the manifest or index ref names (its digest, else its tag,
 // "latest" when neither is given).
 func resolve(ctx context.Context, r *exporter.Remote, ref registry.Reference) (ocispec.Descriptor, error) {
-	d, _, _, err := r.FetchManifest(ctx, ref.ReferenceOrDefault())
+	d, _, err := resolveData(ctx, r, ref)
+	return d, err
+}
+
+// resolveData is resolve, with the manifest's bytes (their digest d's).
+func resolveData(ctx context.Context, r *exporter.Remote, ref registry.Reference) (ocispec.Descriptor, []byte, error) {
+	d, data, _, err := r.FetchManifest(ctx, ref.ReferenceOrDefault())
 	if err != nil {
-		return ocispec.Descriptor{}, err
+		return ocispec.Descriptor{}, nil, err
 	}
 	if !oci.IsIndex(d.MediaType) && !oci.IsManifest(d.MediaType) {
-		return ocispec.Descriptor{}, fmt.Errorf("%s: %s is %q, not an image manifest or index", r.Name(), ref.ReferenceOrDefault(), d.MediaType)
+		return ocispec.Descriptor{}, nil, fmt.Errorf("%s: %s is %q, not an image manifest or index", r.Name(), ref.ReferenceOrDefault(), d.MediaType)
 	}
-	return d, nil
+	return d, data, nil
 }
 
 // remoteImage is an image in a registry, as a command's REF names it.
