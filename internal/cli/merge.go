@@ -77,8 +77,8 @@ the same index digest, wherever they were.`,
 			}
 			hosts := []string{hostOf(args[0])}
 			for _, a := range args[1:] {
-				if !strings.HasPrefix(a, ":") && !strings.HasPrefix(a, "@") {
-					hosts = append(hosts, hostOf(a))
+				if r, err := parseRef(a); err == nil {
+					hosts = append(hosts, r.Registry)
 				}
 			}
 			return hintHTTPHosts(merge(cmd, g, args[0], args[1:], o), hosts...)
