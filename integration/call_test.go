@@ -36,6 +36,11 @@ func TestBuildCall(t *testing.T) {
 	}
 	e := newEnv(t)
 	base := []string{"build", "--builder", d.Addr, "--progress", "plain"}
+	// An earlier build's --iidfile stays: a call writes none.
+	iid := filepath.Join(t.TempDir(), "iid")
+	if err := os.WriteFile(iid, []byte("sha256:earlier"), 0o644); err != nil {
+		t.Fatal(err)
+	}
 	tests := []struct {
 		name     string
 		args     []string
@@ -58,6 +63,7 @@ func TestBuildCall(t *testing.T) {
 			stdout: []string{"no warnings found"}, stderr: []string{"--call check builds nothing"}},
 		{name: "second node not contacted", args: []string{"--check", "--builder", "linux/amd64=" + d.Addr, "--builder", "linux/arm64=tcp://127.0.0.1:1", "-f", filepath.Join(dir, "Clean")},
 			stdout: []string{"no warnings found"}},
+		{name: "check keeps the iidfile", args: []string{"--check", "-f", filepath.Join(dir, "Clean"), "--iidfile", iid}, stdout: []string{"no warnings found"}},
 		{name: "unknown call", args: []string{"--call", "lnit"}, code: 2, stderr: []string{`unknown call "lnit"`}},
 		{name: "build warns", args: []string{"--no-sbom"},
 			stderr: []string{"affix: warning: ConsistentInstructionCasing: Command 'copy' should match the case of the command majority (uppercase) (line 5)"}},
@@ -80,6 +86,9 @@ func TestBuildCall(t *testing.T) {
 			}
 			if tt.code == 1 && len(tt.stderr) == 0 && strings.Contains(r.stderr, "error:") {
 				t.Errorf("a check that finds something prints no error\n%s", r)
+			}
+			if b, err := os.ReadFile(iid); err != nil || string(b) != "sha256:earlier" {
+				t.Errorf("the earlier --iidfile: %q, %v", b, err)
 			}
 			if tt.jsonKeys != nil {
 				var m map[string]json.RawMessage

@@ -1048,6 +1048,11 @@ func runBuild(cmd *cobra.Command, g *globalOptions, contextDir string, o buildOp
 	if err := checkOutputClash(outputs, contextDir, o.file, p.output); err != nil {
 		return usageError(err)
 	}
+	if p.call != nil {
+		// --call builds nothing and writes neither file: an earlier
+		// build's stay.
+		outputs = nil
+	}
 	if err := removeOldOutputs(outputs); err != nil {
 		return err
 	}

@@ -42,7 +42,7 @@ var callNames = map[string]string{
 // and --check (--call check): nil for a build, the default.
 func parseCall(call string, check bool) (*callSpec, error) {
 	if check {
-		if call != "" && call != "build" && !strings.HasPrefix(call, "check") {
+		if name, _, _ := strings.Cut(call, ","); name != "" && name != "build" && callNames[name] != frontend.CallLint {
 			return nil, usageError(fmt.Errorf("--check and --call %s: --check is --call check", call))
 		}
 		if call == "" || call == "build" {

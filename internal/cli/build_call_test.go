@@ -27,6 +27,8 @@ func TestParseCall(t *testing.T) {
 		{call: "targets", want: &callSpec{name: "targets", request: frontend.CallTargets}},
 		{call: "subrequests.describe", want: &callSpec{name: "subrequests.describe", request: frontend.CallDescribe}},
 		{call: "outline", check: true, err: "--check is --call check"},
+		{call: "lint", check: true, want: &callSpec{name: "lint", request: frontend.CallLint}},
+		{call: "", check: true, want: &callSpec{name: "check", request: frontend.CallLint}},
 		{call: "build,format=json", err: "build takes no format"},
 		{call: "check,format=yaml", err: `"format=yaml"`},
 		{call: "check,ignorestatus=maybe", err: "ignorestatus=maybe"},
@@ -132,7 +134,8 @@ func TestPrintCall(t *testing.T) {
 }
 
 func TestWarnBuild(t *testing.T) {
-	warnings := []string{"ConsistentInstructionCasing: Command 'copy' should match (line 5)", "FromAsCasing: x (line 1)"}
+	// The second node's frontend reports the first warning again.
+	warnings := []string{"ConsistentInstructionCasing: Command 'copy' should match (line 5)", "FromAsCasing: x (line 1)", "ConsistentInstructionCasing: Command 'copy' should match (line 5)"}
 	for _, tt := range []struct {
 		mode frontend.ProgressMode
 		want int

@@ -142,13 +142,19 @@ func build(cmd *cobra.Command, g *globalOptions, o buildOptions, p *buildPlan) (
 // on it (Dockerfile build checks), one line each, as buildx sums them up:
 // on a plain display they scroll away, and a tty display folds them in.
 // Not with a display that shows nothing or is read by a program
-// (quiet, rawjson, whose stream holds them).
+// (quiet, rawjson, whose stream holds them). A warning every node
+// reported is repeated once.
 func warnBuild(mode frontend.ProgressMode, warnings []string, warn func(format string, args ...any)) {
 	if mode == frontend.ProgressQuiet || mode == frontend.ProgressRawJSON {
 		return
 	}
+	seen := make(map[string]bool, len(warnings))
 	for _, w := range warnings {
-		warn("%s", w)
+		// Each node's frontend reports the Dockerfile's warnings.
+		if !seen[w] {
+			seen[w] = true
+			warn("%s", w)
+		}
 	}
 }
 
