@@ -87,7 +87,7 @@ func Build(ctx context.Context, opts Options) (*Result, error) {
 // is ErrInvalidOption.
 func (pl *Plan) Build(ctx context.Context, prog *Progress) (_ *Result, err error) {
 	p := pl.p
-	clients := make([]*client.Client, len(p.groups))
+	clients, err := p.connectAll(ctx)
 	defer func() {
 		for _, c := range clients {
 			if c != nil {
@@ -95,27 +95,11 @@ func (pl *Plan) Build(ctx context.Context, prog *Progress) (_ *Result, err error
 			}
 		}
 	}()
-	// Every node is checked, none cancelled by another's failure, so that
-	// the error names each builder that does not answer, not the first.
-	errs := make([]error, len(p.groups))
-	var wg sync.WaitGroup
-	for i, g := range p.groups {
-		wg.Go(func() { clients[i], errs[i] = connect(ctx, g.node, p) })
-	}
-	wg.Wait()
-	if err := errors.Join(errs...); err != nil {
+	if err != nil {
 		return nil, err
 	}
-	res := &Result{}
-	var cleanup func()
-	if p.output == "" {
-		// A build killed before it removes its layout leaves it to the
-		// next build to remove.
-		if res.tmp, err = tmpdir.Make("", "affix-build-"); err != nil {
-			return nil, fmt.Errorf("creating the build's layout directory: %w", err)
-		}
-		res.Layout, cleanup = res.tmp.Path, func() { res.tmp.Remove() }
-	} else if res.Layout, cleanup, err = prepareOutput(p.output); err != nil {
+	res, cleanup, err := p.newResult()
+	if err != nil {
 		return nil, err
 	}
 	defer func() {
@@ -123,25 +107,76 @@ func (pl *Plan) Build(ctx context.Context, prog *Progress) (_ *Result, err error
 			cleanup()
 		}
 	}()
-	out := res.Layout
+	if len(p.groups) == 1 {
+		err = p.buildOne(ctx, clients[0], res, prog)
+	} else {
+		err = p.buildNodes(ctx, clients, res, prog)
+	}
+	if err != nil {
+		return nil, err
+	}
+	return res, nil
+}
+
+// connectAll connects to every node. Every node is checked, none
+// cancelled by another's failure, so that the error names each builder
+// that does not answer, not the first. The clients connected are returned
+// for the caller to close, error or not.
+func (p *plan) connectAll(ctx context.Context) ([]*client.Client, error) {
+	clients := make([]*client.Client, len(p.groups))
+	errs := make([]error, len(p.groups))
+	var wg sync.WaitGroup
+	for i, g := range p.groups {
+		wg.Go(func() { clients[i], errs[i] = connect(ctx, g.node, p) })
+	}
+	wg.Wait()
+	return clients, errors.Join(errs...)
+}
+
+// newResult makes the Result's layout directory: the output directory
+// (empty or new), else a temporary one, and returns what removes it.
+func (p *plan) newResult() (*Result, func(), error) {
+	res := &Result{}
 	if p.epoch != nil {
 		res.SourceDateEpoch = *p.epoch
 	}
-	if len(p.groups) == 1 {
-		desc, err := p.solve(ctx, clients[0], p.groups[0], out, prog, "")
-		if err != nil {
-			return nil, err
-		}
-		_ = os.Remove(filepath.Join(out, "ingest")) // only when empty
-		res.Index, res.Manifests, err = readResult(ctx, out, p.platforms)
-		if err != nil {
-			return nil, err
-		}
-		if desc.Digest != "" && desc.Digest != res.Index.Digest {
-			return nil, fmt.Errorf("exported layout %s: index.json lists %s, the exporter reported %s", out, res.Index.Digest, desc.Digest)
-		}
-		return res, nil
+	if p.output != "" {
+		var cleanup func()
+		var err error
+		res.Layout, cleanup, err = prepareOutput(p.output)
+		return res, cleanup, err
 	}
+	// A build killed before it removes its layout leaves it to the next
+	// build to remove.
+	tmp, err := tmpdir.Make("", "affix-build-")
+	if err != nil {
+		return nil, nil, fmt.Errorf("creating the build's layout directory: %w", err)
+	}
+	res.tmp, res.Layout = tmp, tmp.Path
+	return res, func() { tmp.Remove() }, nil
+}
+
+// buildOne builds the plan's one node group straight into res's layout.
+func (p *plan) buildOne(ctx context.Context, c *client.Client, res *Result, prog *Progress) error {
+	out := res.Layout
+	desc, err := p.solve(ctx, c, p.groups[0], out, prog, "")
+	if err != nil {
+		return err
+	}
+	_ = os.Remove(filepath.Join(out, "ingest")) // only when empty
+	if res.Index, res.Manifests, err = readResult(ctx, out, p.platforms); err != nil {
+		return err
+	}
+	if desc.Digest != "" && desc.Digest != res.Index.Digest {
+		return fmt.Errorf("exported layout %s: index.json lists %s, the exporter reported %s", out, res.Index.Digest, desc.Digest)
+	}
+	return nil
+}
+
+// buildNodes builds each node's group concurrently into its own part of
+// res's layout, then merges the parts into one index.
+func (p *plan) buildNodes(ctx context.Context, clients []*client.Client, res *Result, prog *Progress) error {
+	out := res.Layout
 	parts := make([]string, len(p.groups))
 	tmp := filepath.Join(out, ".affix-parts")
 	defer os.RemoveAll(tmp)
@@ -161,19 +196,16 @@ func (pl *Plan) Build(ctx context.Context, prog *Progress) (_ *Result, err error
 		})
 	}
 	if err := eg.Wait(); err != nil {
-		return nil, err
+		return err
 	}
-	if err := prog.Task(ctx, fmt.Sprintf("merging %d nodes' images into one index", len(parts)), func(ctx context.Context) error {
-		var merr error
-		res.Index, res.Manifests, merr = merge(ctx, out, parts, p)
-		if merr == nil {
+	return prog.Task(ctx, fmt.Sprintf("merging %d nodes' images into one index", len(parts)), func(ctx context.Context) error {
+		var err error
+		res.Index, res.Manifests, err = merge(ctx, out, parts, p)
+		if err == nil {
 			Logf(ctx, "index %s", res.Index.Digest)
 		}
-		return merr
-	}); err != nil {
-		return nil, err
-	}
-	return res, nil
+		return err
+	})
 }
 
 // solve runs the Dockerfile frontend for one group on c and exports the
