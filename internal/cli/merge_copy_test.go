@@ -1,7 +1,9 @@
 package cli
 
 import (
+	"bytes"
 	"context"
+	"encoding/json"
 	"net/http"
 	"net/http/httptest"
 	"net/http/httputil"
@@ -13,6 +15,7 @@ import (
 	"testing"
 
 	"github.com/opencontainers/go-digest"
+	"github.com/opencontainers/image-spec/specs-go"
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
 	"oras.land/oras-go/v2"
 	"oras.land/oras-go/v2/registry"
@@ -260,5 +263,43 @@ func TestMergeReferrers404(t *testing.T) {
 		if code != 0 {
 			t.Errorf("merge %s: exit %d\n%s", sources, code, errs)
 		}
+	}
+}
+
+// TestMergeForeignWithoutSBOM merges, with --allow-no-sbom, an image of
+// another repository that has no SBOM and one referrer that is an index:
+// the image is copied and tagged, the index referrer left behind with a
+// warning naming it.
+func TestMergeForeignWithoutSBOM(t *testing.T) {
+	if testing.Short() {
+		t.Skip("runs registries")
+	}
+	cliEnv(t)
+	dirs, mans := singleLayouts(t)
+	reg := registrytest.Start(t, registrytest.OlaregAPI, registrytest.Options{})
+	flags := []string{"--insecure-registry", reg.Host}
+	mustAffix(t, slices.Concat([]string{"push", "--sbom=false"}, flags, []string{"oci-layout:" + dirs[0], reg.Ref("staging/app") + ":amd64"})...)
+	subject := ocispec.Descriptor{MediaType: mans[0].MediaType, Digest: mans[0].Digest, Size: mans[0].Size}
+	data, err := json.Marshal(ocispec.Index{Versioned: specs.Versioned{SchemaVersion: 2}, MediaType: ocispec.MediaTypeImageIndex, ArtifactType: sigType, Subject: &subject, Manifests: []ocispec.Descriptor{}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	idx := ocispec.Descriptor{MediaType: ocispec.MediaTypeImageIndex, Digest: digest.FromBytes(data), Size: int64(len(data))}
+	r := &remote.Repository{Reference: registry.Reference{Registry: reg.Host, Repository: "staging/app"}, PlainHTTP: true}
+	if err := r.Push(t.Context(), idx, bytes.NewReader(data)); err != nil {
+		t.Fatal(err)
+	}
+	_, errs, code := affix(t, slices.Concat([]string{"merge", "--allow-no-sbom"}, flags, []string{reg.Ref("release/app") + ":v1", reg.Ref("staging/app") + ":amd64"})...)
+	if code != 0 {
+		t.Fatalf("merge --allow-no-sbom: exit %d\n%s", code, errs)
+	}
+	if want := "referrer " + idx.Digest.String() + " (" + sigType + ") of " + mans[0].Digest.String() + " not copied: it is a " + ocispec.MediaTypeImageIndex; !strings.Contains(errs, want) {
+		t.Errorf("stderr lacks %q:\n%s", want, errs)
+	}
+	if got := fetchIndex(t, reg, "release/app", "v1"); len(got.Manifests) != 1 || got.Manifests[0].Digest != mans[0].Digest {
+		t.Errorf("release/app:v1 lists %v, want %s", got.Manifests, mans[0].Digest)
+	}
+	if have := referrerDigests(t, reg, "release/app", mans[0].Digest); len(have) != 0 {
+		t.Errorf("release/app lists referrers %v of the copied image, want none", have)
 	}
 }
