@@ -122,12 +122,10 @@ func runGet(cmd *cobra.Command, g *globalOptions, refStr string, o getOptions) e
 // for (-o, --all-platforms).
 func get(cmd *cobra.Command, g *globalOptions, refStr string, o getOptions) error {
 	ctx := cmd.Context()
+	// The formats a referrer holds, not every one sbomgen writes.
 	format, err := sbomgen.ParseFormat(o.format)
-	if err != nil {
-		return usageError(err)
-	}
-	if !oci.IsSBOMType(format.MediaType()) {
-		return usageError(fmt.Errorf("--format %s: want spdx-json or cyclonedx-json", o.format))
+	if err != nil || !oci.IsSBOMType(format.MediaType()) {
+		return usageError(fmt.Errorf("--format %q: want spdx-json or cyclonedx-json", o.format))
 	}
 	if err := checkPlatformFlag(o.platform); err != nil {
 		return err

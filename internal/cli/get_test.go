@@ -646,6 +646,10 @@ func TestGetAllPlatformsErrors(t *testing.T) {
 		{"no -o", []string{"--all-platforms"}, 2, "name a directory with -o DIR"},
 		{"with --platform", []string{"--all-platforms", "--platform", "linux/amd64", "-o", dir}, 2, "use one of --platform and --all-platforms"},
 		{"no SBOM", []string{"--all-platforms", "-o", dir}, 1, ref + " (linux/amd64): no spdx-json SBOM referrer"},
+		// sbom writes syft-json, and push spdx-intoto; get reads neither.
+		{"syft-json", []string{"--all-platforms", "-o", dir, "--format", "syft-json"}, 2, `--format "syft-json": want spdx-json or cyclonedx-json`},
+		{"spdx-intoto", []string{"--all-platforms", "-o", dir, "--format", "spdx-intoto"}, 2, `--format "spdx-intoto": want spdx-json or cyclonedx-json`},
+		{"unknown format", []string{"--all-platforms", "-o", dir, "--format", "xml"}, 2, `--format "xml": want spdx-json or cyclonedx-json`},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			out, errs, code := affix(t, slices.Concat([]string{"get", "--insecure-registry", reg.Host}, tt.args, []string{ref})...)
