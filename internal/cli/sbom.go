@@ -218,6 +218,9 @@ func parseDocFormats(values []string) ([]sbomgen.Format, error) {
 	var formats []sbomgen.Format
 	for _, s := range values {
 		f, err := sbomgen.ParseFormat(s)
+		if err != nil && s == formatSPDXInToto {
+			return nil, usageError(fmt.Errorf("%w; spdx-intoto is a referrer's form, which push, attach and build write (--sbom-format)", err))
+		}
 		if err != nil {
 			return nil, usageError(err)
 		}

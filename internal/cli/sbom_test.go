@@ -125,6 +125,7 @@ func TestSbomSelection(t *testing.T) {
 		{"two selections", []string{"--platform", "linux/amd64", "--all-platforms"}, "", 2, []string{"one of"}},
 		{"all platforms to stdout", []string{"--all-platforms"}, "", 2, []string{"-o DIR"}},
 		{"bad format", []string{"--platform", "linux/amd64", "--format", "spdx-tag-value"}, "", 2, []string{"spdx-tag-value"}},
+		{"in-toto format", []string{"--platform", "linux/amd64", "--format", "spdx-intoto"}, "", 2, []string{`format "spdx-intoto"`, "spdx-intoto is a referrer's form, which push, attach and build write (--sbom-format)"}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
