@@ -62,9 +62,12 @@ tag never names an image without its SBOMs. A platform manifest whose
 source lists no SBOM fails the merge before anything is copied.
 --allow-no-sbom drops that check. Nothing is changed in the sources: the
 referrers stay attached, since their subjects are the platform manifests,
-whose digests do not change. The index is an OCI image index, its entries
-as the sources list them, in the order of SOURCE; the same sources give
-the same index digest, wherever they were.`,
+whose digests do not change. With one SOURCE that is an index and no
+--annotation, that index is published itself, byte for byte (its digest
+and annotations kept), as buildx imagetools create keeps it: a promotion
+or a retag keeps the digest. Otherwise the index is a new OCI image index,
+its entries as the sources list them, in the order of SOURCE. The same
+sources give the same index digest, wherever they were.`,
 		Args: func(_ *cobra.Command, args []string) error {
 			if len(args) < 2 {
 				return usageError(fmt.Errorf("want REF and at least one SOURCE, got %d arguments", len(args)))
@@ -186,6 +189,11 @@ func planMerge(ctx context.Context, g *globalOptions, refStr string, sourceArgs 
 	m.images = images
 	if m.content, err = newMergeContent(ctx, entries, owner, annotations); err != nil {
 		return nil, err
+	}
+	if len(sources) == 1 && annotations == nil {
+		if err := m.content.keepIndex(ctx, &sources[0], entries); err != nil {
+			return nil, err
+		}
 	}
 	if m.copies, err = planReferrers(ctx, m.dst.finder, images, m.content, m.attached, warn, o.allowNoSBOM); err != nil {
 		return nil, fmt.Errorf("merge to %s: no tag moved: %w", refName(ref, ref.Reference), err)

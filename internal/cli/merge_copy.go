@@ -136,6 +136,30 @@ func newMergeContent(ctx context.Context, entries []ocispec.Descriptor, owner ma
 	return c, nil
 }
 
+// keepIndex makes the merged index the index SOURCE s names itself, byte
+// for byte (its digest, its annotations), as buildx imagetools create
+// keeps a single source index: a promotion or a retag keeps the digest.
+// It does so only when that index lists exactly entries, the manifests
+// merge copies (not a nested index); s being a manifest changes nothing.
+func (c *mergeContent) keepIndex(ctx context.Context, s *mergeSource, entries []ocispec.Descriptor) error {
+	if !oci.IsIndex(s.root.MediaType) {
+		return nil
+	}
+	data, err := oci.ReadBlob(ctx, s.repo.content, s.root, oci.MaxManifestSize)
+	if err != nil {
+		return fmt.Errorf("SOURCE %s: %w", s.arg, err)
+	}
+	var idx ocispec.Index
+	if err := json.Unmarshal(data, &idx); err != nil {
+		return fmt.Errorf("SOURCE %s: index %s: %w", s.arg, s.root.Digest, err)
+	}
+	if !slices.EqualFunc(idx.Manifests, entries, func(a, b ocispec.Descriptor) bool { return a.Digest == b.Digest }) {
+		return nil
+	}
+	c.root, c.data = s.root, data
+	return nil
+}
+
 // addBlobs records s as the source of the config and layers of its
 // manifest d (those not there already).
 func (c *mergeContent) addBlobs(ctx context.Context, s *mergeSource, d ocispec.Descriptor) error {

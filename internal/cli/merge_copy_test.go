@@ -22,6 +22,7 @@ import (
 	"oras.land/oras-go/v2/registry/remote"
 
 	"github.com/affix-oci/affix/exporter"
+	"github.com/affix-oci/affix/internal/fixture"
 	"github.com/affix-oci/affix/internal/registrytest"
 )
 
@@ -301,5 +302,67 @@ func TestMergeForeignWithoutSBOM(t *testing.T) {
 	}
 	if have := referrerDigests(t, reg, "release/app", mans[0].Digest); len(have) != 0 {
 		t.Errorf("release/app lists referrers %v of the copied image, want none", have)
+	}
+}
+
+// annotatedIndex tags as to in repo of reg the index tagged from, with an
+// annotation and indented (as no merge would write it), and returns its
+// digest.
+func annotatedIndex(t *testing.T, reg *registrytest.Registry, repo, from, to string) digest.Digest {
+	t.Helper()
+	idx := fetchIndex(t, reg, repo, from)
+	idx.Annotations = map[string]string{ocispec.AnnotationCreated: "2026-11-27T00:00:00Z"}
+	data, err := json.MarshalIndent(idx, "", "   ")
+	if err != nil {
+		t.Fatal(err)
+	}
+	d := ocispec.Descriptor{MediaType: ocispec.MediaTypeImageIndex, Digest: digest.FromBytes(data), Size: int64(len(data))}
+	r := &remote.Repository{Reference: registry.Reference{Registry: reg.Host, Repository: repo}, PlainHTTP: true}
+	if err := r.PushReference(t.Context(), d, bytes.NewReader(data), to); err != nil {
+		t.Fatal(err)
+	}
+	return d.Digest
+}
+
+// TestMergeKeepsSourceIndex merges one SOURCE that is an index (with
+// BuildKit attestation manifests) without --annotation: the index itself
+// is published, byte for byte, so a promotion to another repository or a
+// retag keeps its digest, as buildx imagetools create does; with an
+// annotation it is a new index.
+func TestMergeKeepsSourceIndex(t *testing.T) {
+	if testing.Short() {
+		t.Skip("runs registries")
+	}
+	cliEnv(t)
+	spec := fixture.VariantsPair()
+	spec.Attestations = true
+	dir := t.TempDir()
+	if _, err := fixture.WriteLayout(dir, spec); err != nil {
+		t.Fatal(err)
+	}
+	for _, kind := range []registrytest.Kind{registrytest.OlaregAPI, registrytest.Distribution} {
+		t.Run(string(kind), func(t *testing.T) {
+			reg := registrytest.Start(t, kind, registrytest.Options{})
+			flags := []string{"--insecure-registry", reg.Host}
+			run := func(args ...string) string { return mustAffix(t, slices.Concat(args[:1], flags, args[1:])...) }
+			run("push", "oci-layout:"+dir, reg.Ref("staging/app")+":v0")
+			want := annotatedIndex(t, reg, "staging/app", "v0", "v1")
+			for _, tt := range []struct {
+				name string
+				args []string
+				same bool
+			}{
+				{"promote", []string{reg.Ref("release/app") + ":v1", reg.Ref("staging/app") + ":v1"}, true},
+				{"retag", []string{reg.Ref("staging/app") + ":v2", ":v1"}, true},
+				{"by digest", []string{reg.Ref("release/app") + ":v2", reg.Ref("staging/app") + "@" + want.String()}, true},
+				{"annotated", []string{"--annotation", "org.example.k=v", reg.Ref("release/app") + ":v3", reg.Ref("staging/app") + ":v1"}, false},
+			} {
+				run(append([]string{"merge"}, tt.args...)...)
+				repo, tag, _ := strings.Cut(strings.TrimPrefix(tt.args[len(tt.args)-2], reg.Host+"/"), ":")
+				if got := resolveTag(t, reg, repo, tag); (got == want) != tt.same {
+					t.Errorf("%s: %s:%s is %s, source index %s (want the same: %v)", tt.name, repo, tag, got, want, tt.same)
+				}
+			}
+		})
 	}
 }
