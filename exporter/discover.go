@@ -13,9 +13,11 @@ import (
 )
 
 // Finder lists referrers: through the referrers API where the target
-// serves it, else from the referrers tag. After the first 404 from the API
-// it goes straight to the tag for the rest of its life. It is safe for
-// concurrent use.
+// serves it, else from the referrers tag. After a 404 from the API, before
+// the API has answered, it goes straight to the tag for the rest of its
+// life. Once the API has answered, a 404 means the repository holds no
+// such subject (some registries answer so), not that the API is gone: no
+// referrers. It is safe for concurrent use.
 type Finder struct {
 	t    Target
 	mu   sync.Mutex
@@ -52,6 +54,9 @@ func (f *Finder) Referrers(ctx context.Context, subject digest.Digest) ([]ocispe
 		if !errors.Is(err, ErrReferrersAPIUnsupported) {
 			return nil, "", err
 		}
+		if mode == ModeAPI {
+			return nil, ModeAPI, nil
+		}
 		f.setMode(ModeTagSchema)
 	}
 	idx, err := ReadReferrersIndex(ctx, f.t, subject)
@@ -59,6 +64,15 @@ func (f *Finder) Referrers(ctx context.Context, subject digest.Digest) ([]ocispe
 		return nil, ModeTagSchema, err
 	}
 	return idx.Manifests, ModeTagSchema, nil
+}
+
+// Mode is what the Finder has learnt of the target: ModeAPI once the
+// referrers API answered, ModeTagSchema once it did not, "" before any
+// lookup decided.
+func (f *Finder) Mode() Mode {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.mode
 }
 
 func (f *Finder) setMode(m Mode) {

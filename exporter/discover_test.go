@@ -74,3 +74,47 @@ func TestFinderFallsBack(t *testing.T) {
 		})
 	}
 }
+
+// TestFinderKeepsAPI: once the referrers API has answered, a 404 for
+// another subject (as registries answer for a subject the repository does
+// not hold) is that subject having no referrers, not a registry without
+// the API: the Finder stays with the API. A 404 first still falls back.
+func TestFinderKeepsAPI(t *testing.T) {
+	ctx := context.Background()
+	reg := registrytest.Start(t, registrytest.OlaregAPI, registrytest.Options{})
+	l, res := source(t, twoPlatforms(false))
+	c, _ := client(nil)
+	if _, err := pushAll(ctx, target(t, reg.Host, "app", c), l, res, exporter.Options{Tag: "v1"}); err != nil {
+		t.Fatal(err)
+	}
+	held, absent := res.Manifests[0].Digest, res.Manifests[1].Digest
+	for _, tt := range []struct {
+		name  string
+		order []string // "held" or "absent", looked up in turn
+		modes []exporter.Mode
+		refs  []int
+	}{
+		{"API first", []string{"held", "absent", "held"}, []exporter.Mode{exporter.ModeAPI, exporter.ModeAPI, exporter.ModeAPI}, []int{1, 0, 1}},
+		{"404 first", []string{"absent", "held"}, []exporter.Mode{exporter.ModeTagSchema, exporter.ModeTagSchema}, []int{0, 0}},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			proxy := registrytest.StartProxy(t, reg.Host)
+			proxy.Inject(registrytest.Fault{Method: "GET", Path: "/referrers/" + absent.String(), Action: registrytest.Status, Code: http.StatusNotFound})
+			pc, _ := client(nil)
+			f := exporter.NewFinder(target(t, proxy.Host, "app", pc))
+			for i, which := range tt.order {
+				d := held
+				if which == "absent" {
+					d = absent
+				}
+				refs, mode, err := f.Referrers(ctx, d)
+				if err != nil || mode != tt.modes[i] || len(refs) != tt.refs[i] {
+					t.Errorf("lookup %d (%s): %d referrers, %s, %v; want %d, %s", i, which, len(refs), mode, err, tt.refs[i], tt.modes[i])
+				}
+			}
+			if got := f.Mode(); got != tt.modes[len(tt.modes)-1] {
+				t.Errorf("Mode() = %s", got)
+			}
+		})
+	}
+}
