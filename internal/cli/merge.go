@@ -79,6 +79,11 @@ sources give the same index digest, wherever they were.`,
 				return err
 			}
 			hosts := []string{hostOf(args[0])}
+			if s, _, err := splitTagList(args[0]); err == nil {
+				if r, err := parseRef(s); err == nil {
+					hosts[0] = r.Registry
+				}
+			}
 			for _, a := range args[1:] {
 				if r, err := parseRef(a); err == nil {
 					hosts = append(hosts, r.Registry)
@@ -195,7 +200,7 @@ func planMerge(ctx context.Context, g *globalOptions, refStr string, sourceArgs 
 			return nil, err
 		}
 	}
-	if m.copies, err = planReferrers(ctx, m.dst.finder, images, m.content, m.attached, warn, o.allowNoSBOM); err != nil {
+	if m.copies, err = planReferrers(ctx, m.dst, images, m.content, m.attached, warn, o.allowNoSBOM); err != nil {
 		return nil, fmt.Errorf("merge to %s: no tag moved: %w", refName(ref, ref.Reference), err)
 	}
 	return m, m.content.addReferrerBlobs(ctx, m.copies)

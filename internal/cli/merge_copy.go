@@ -140,7 +140,9 @@ func newMergeContent(ctx context.Context, entries []ocispec.Descriptor, owner ma
 // for byte (its digest, its annotations), as buildx imagetools create
 // keeps a single source index: a promotion or a retag keeps the digest.
 // It does so only when that index lists exactly entries, the manifests
-// merge copies (not a nested index); s being a manifest changes nothing.
+// merge copies (not a nested index), and has no subject (published as
+// REF's index, a referrer would be listed as one there); s being a
+// manifest changes nothing.
 func (c *mergeContent) keepIndex(ctx context.Context, s *mergeSource, entries []ocispec.Descriptor) error {
 	if !oci.IsIndex(s.root.MediaType) {
 		return nil
@@ -153,8 +155,8 @@ func (c *mergeContent) keepIndex(ctx context.Context, s *mergeSource, entries []
 	if err := json.Unmarshal(data, &idx); err != nil {
 		return fmt.Errorf("SOURCE %s: index %s: %w", s.arg, s.root.Digest, err)
 	}
-	if !slices.EqualFunc(idx.Manifests, entries, func(a, b ocispec.Descriptor) bool { return a.Digest == b.Digest }) {
-		return nil
+	if idx.Subject != nil || !slices.EqualFunc(idx.Manifests, entries, func(a, b ocispec.Descriptor) bool { return a.Digest == b.Digest }) {
+		return nil // a referrer itself, or more than merge copies
 	}
 	c.root, c.data = s.root, data
 	return nil
@@ -228,20 +230,20 @@ type referrerCopy struct {
 // another repository, those its source lists that dst does not: the
 // referrers to copy. Unless allowNone, it fails naming every image that
 // would have no SBOM after the copy: before anything is written.
-func planReferrers(ctx context.Context, dst *exporter.Finder, images []oci.Image, c *mergeContent, log *referrerLog, warn func(string, ...any), allowNone bool) ([]referrerCopy, error) {
+func planReferrers(ctx context.Context, dst *mergeRepo, images []oci.Image, c *mergeContent, log *referrerLog, warn func(string, ...any), allowNone bool) ([]referrerCopy, error) {
 	var copies []referrerCopy
 	var missing []string
-	// REF's own images first: a registry may answer 404 for the
-	// referrers of a subject it does not hold (yet), which dst would take
-	// for a registry without the referrers API, and then look for the
-	// SBOMs of REF's own images in the referrers tag.
+	// REF's own images first: they tell whether REF's registry has the
+	// referrers API (lookup).
 	images = slices.Clone(images)
 	slices.SortStableFunc(images, func(a, b oci.Image) int {
 		return cmpBool(c.owner[a.Descriptor.Digest].repo.other, c.owner[b.Descriptor.Digest].repo.other)
 	})
+	look := &dstLookup{f: dst.finder, target: dst.remote}
 	for _, img := range images {
 		d := img.Descriptor.Digest
-		have, _, err := dst.Referrers(ctx, d)
+		s := c.owner[d]
+		have, err := look.referrers(ctx, d, !s.repo.other)
 		if err != nil {
 			return nil, fmt.Errorf("referrers of %s (%s): %w", img, d, err)
 		}
@@ -259,7 +261,7 @@ func planReferrers(ctx context.Context, dst *exporter.Finder, images []oci.Image
 		if n > 0 {
 			continue
 		}
-		if s := c.owner[d]; s.repo.other {
+		if s.repo.other {
 			missing = append(missing, fmt.Sprintf("%s (%s, SOURCE %s)", img, d, s.arg))
 		} else {
 			missing = append(missing, fmt.Sprintf("%s (%s)", img, d))
@@ -269,6 +271,37 @@ func planReferrers(ctx context.Context, dst *exporter.Finder, images []oci.Image
 		return nil, noSBOMError(missing)
 	}
 	return copies, nil
+}
+
+// dstLookup lists referrers in REF's repository for planReferrers. Some
+// registries with the referrers API answer 404 for the referrers of a
+// subject the repository does not hold (yet), which a Finder takes for a
+// registry without the API, and would then look for every other
+// subject's referrers in the referrers tag only. So a subject REF's
+// repository may not hold is looked up with a Finder of its own until
+// the mode is sure: learnt from a subject REF's repository holds, or the
+// API having answered (after which a Finder takes a 404 for no
+// referrers).
+type dstLookup struct {
+	f      *exporter.Finder
+	target exporter.Target
+	sure   bool
+}
+
+// referrers lists the referrers of d; held says REF's repository holds d.
+func (l *dstLookup) referrers(ctx context.Context, d digest.Digest, held bool) ([]ocispec.Descriptor, error) {
+	f := l.f
+	if !held && !l.sure {
+		f = exporter.NewFinder(l.target)
+	}
+	refs, mode, err := f.Referrers(ctx, d)
+	if err != nil {
+		return nil, err
+	}
+	if held || mode == exporter.ModeAPI {
+		l.f, l.sure = f, true
+	}
+	return refs, nil
 }
 
 // referrersToCopy returns the referrers of img that its source lists and

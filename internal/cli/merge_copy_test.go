@@ -252,7 +252,7 @@ func TestMergeReferrers404(t *testing.T) {
 		t.Skip("runs registries")
 	}
 	cliEnv(t)
-	dirs, _ := singleLayouts(t)
+	dirs, mans := singleLayouts(t)
 	reg := registrytest.Start(t, registrytest.OlaregAPI, registrytest.Options{})
 	host := notFoundReferrers(t, reg)
 	flags := []string{"--insecure-registry", host}
@@ -261,6 +261,18 @@ func TestMergeReferrers404(t *testing.T) {
 	run("push", "oci-layout:"+dirs[1], host+"/staging/app:arm64")
 	for i, sources := range [][]string{{host + "/staging/app:arm64", ":amd64"}, {":amd64", host + "/staging/app:arm64"}} {
 		_, errs, code := affix(t, slices.Concat([]string{"merge"}, flags, []string{host + "/release/app:v" + strconv.Itoa(i)}, sources)...)
+		if code != 0 {
+			t.Errorf("merge %s: exit %d\n%s", sources, code, errs)
+		}
+	}
+	// Both sources in another repository, the one REF's repository
+	// holds (with an SBOM only there, listed by the API) after the one it
+	// does not: the 404 for the first does not hide the second's SBOM.
+	run("push", "--sbom=false", "oci-layout:"+dirs[2], host+"/staging/app:other")
+	run("merge", "--allow-no-sbom", host+"/other/app:v0", host+"/staging/app:other")
+	run("attach", host+"/other/app@"+mans[2].Digest.String())
+	for i, sources := range [][]string{{host + "/staging/app:arm64", host + "/staging/app:other"}, {host + "/staging/app:other", host + "/staging/app:arm64"}} {
+		_, errs, code := affix(t, slices.Concat([]string{"merge"}, flags, []string{host + "/other/app:v" + strconv.Itoa(i+1)}, sources)...)
 		if code != 0 {
 			t.Errorf("merge %s: exit %d\n%s", sources, code, errs)
 		}
@@ -308,10 +320,15 @@ func TestMergeForeignWithoutSBOM(t *testing.T) {
 // annotatedIndex tags as to in repo of reg the index tagged from, with an
 // annotation and indented (as no merge would write it), and returns its
 // digest.
-func annotatedIndex(t *testing.T, reg *registrytest.Registry, repo, from, to string) digest.Digest {
+// With subject, the index is also a referrer of its first manifest.
+func annotatedIndex(t *testing.T, reg *registrytest.Registry, repo, from, to string, subject bool) digest.Digest {
 	t.Helper()
 	idx := fetchIndex(t, reg, repo, from)
 	idx.Annotations = map[string]string{ocispec.AnnotationCreated: "2026-11-27T00:00:00Z"}
+	if subject {
+		s := idx.Manifests[0]
+		idx.Subject = &ocispec.Descriptor{MediaType: s.MediaType, Digest: s.Digest, Size: s.Size}
+	}
 	data, err := json.MarshalIndent(idx, "", "   ")
 	if err != nil {
 		t.Fatal(err)
@@ -346,7 +363,8 @@ func TestMergeKeepsSourceIndex(t *testing.T) {
 			flags := []string{"--insecure-registry", reg.Host}
 			run := func(args ...string) string { return mustAffix(t, slices.Concat(args[:1], flags, args[1:])...) }
 			run("push", "oci-layout:"+dir, reg.Ref("staging/app")+":v0")
-			want := annotatedIndex(t, reg, "staging/app", "v0", "v1")
+			want := annotatedIndex(t, reg, "staging/app", "v0", "v1", false)
+			referrer := annotatedIndex(t, reg, "staging/app", "v0", "vs", true)
 			for _, tt := range []struct {
 				name string
 				args []string
@@ -356,10 +374,12 @@ func TestMergeKeepsSourceIndex(t *testing.T) {
 				{"retag", []string{reg.Ref("staging/app") + ":v2", ":v1"}, true},
 				{"by digest", []string{reg.Ref("release/app") + ":v2", reg.Ref("staging/app") + "@" + want.String()}, true},
 				{"annotated", []string{"--annotation", "org.example.k=v", reg.Ref("release/app") + ":v3", reg.Ref("staging/app") + ":v1"}, false},
+				// An index with a subject is a referrer: not made REF's index.
+				{"with a subject", []string{reg.Ref("release/app") + ":v4", reg.Ref("staging/app") + ":vs"}, false},
 			} {
 				run(append([]string{"merge"}, tt.args...)...)
 				repo, tag, _ := strings.Cut(strings.TrimPrefix(tt.args[len(tt.args)-2], reg.Host+"/"), ":")
-				if got := resolveTag(t, reg, repo, tag); (got == want) != tt.same {
+				if got := resolveTag(t, reg, repo, tag); (got == want || got == referrer) != tt.same {
 					t.Errorf("%s: %s:%s is %s, source index %s (want the same: %v)", tt.name, repo, tag, got, want, tt.same)
 				}
 			}
