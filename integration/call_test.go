@@ -63,7 +63,7 @@ func TestBuildCall(t *testing.T) {
 			stdout: []string{"no warnings found"}, stderr: []string{"--call check builds nothing"}},
 		{name: "second node not contacted", args: []string{"--check", "--builder", "linux/amd64=" + d.Addr, "--builder", "linux/arm64=tcp://127.0.0.1:1", "-f", filepath.Join(dir, "Clean")},
 			stdout: []string{"no warnings found"}},
-		{name: "check keeps the iidfile", args: []string{"--check", "-f", filepath.Join(dir, "Clean"), "--iidfile", iid}, stdout: []string{"no warnings found"}},
+		{name: "check keeps the iidfile", args: []string{"--check", "-f", filepath.Join(dir, "Clean"), "--iidfile", iid}, stdout: []string{"no warnings found"}, stderr: []string{"--iidfile, --metadata-file)"}},
 		{name: "unknown call", args: []string{"--call", "lnit"}, code: 2, stderr: []string{`unknown call "lnit"`}},
 		{name: "build warns", args: []string{"--no-sbom"},
 			stderr: []string{"affix: warning: ConsistentInstructionCasing: Command 'copy' should match the case of the command majority (uppercase) (line 5)"}},

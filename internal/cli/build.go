@@ -1088,7 +1088,7 @@ func runBuild(cmd *cobra.Command, g *globalOptions, contextDir string, o buildOp
 		return buildError(err)
 	}
 	if p.call != nil {
-		return runCall(cmd, p, p.call)
+		return runCall(cmd, p, p.call, o.iidFile != "" || o.metadataFile != "")
 	}
 	err = build(cmd, g, o, p)
 	for _, r := range p.repos {

@@ -83,16 +83,17 @@ func parseCall(call string, check bool) (*callSpec, error) {
 }
 
 // runCall asks the Dockerfile frontend what c names, instead of building,
-// and prints the answer on stdout. A check that finds something exits 1
-// (the answer's status) unless ignorestatus=true; a Dockerfile that does
-// not parse is an error.
-func runCall(cmd *cobra.Command, p *buildPlan, c *callSpec) error {
+// and prints the answer on stdout; writes says an --iidfile or
+// --metadata-file was asked for (and is not written). A check that finds
+// something exits 1 (the answer's status) unless ignorestatus=true; a
+// Dockerfile that does not parse is an error.
+func runCall(cmd *cobra.Command, p *buildPlan, c *callSpec, writes bool) error {
 	ctx, stdout, warn := cmd.Context(), cmd.OutOrStdout(), warnf(cmd)
 	for _, w := range p.frontend.Warnings() {
 		warn("%s", w)
 	}
-	if p.push || p.output != nil {
-		warn("--call %s builds nothing: nothing is pushed or written (--push, --output)", c.name)
+	if p.push || p.output != nil || writes {
+		warn("--call %s builds nothing: nothing is pushed or written (--push, --output, --iidfile, --metadata-file)", c.name)
 	}
 	prog, err := frontend.StartProgress(ctx, p.progress, cmd.ErrOrStderr())
 	if err != nil {
