@@ -78,18 +78,7 @@ sources give the same index digest, wherever they were.`,
 			if err := prepareMetadataFile(o.metadataFile); err != nil {
 				return err
 			}
-			hosts := []string{hostOf(args[0])}
-			if s, _, err := splitTagList(args[0]); err == nil {
-				if r, err := parseRef(s); err == nil {
-					hosts[0] = r.Registry
-				}
-			}
-			for _, a := range args[1:] {
-				if r, err := parseRef(a); err == nil {
-					hosts = append(hosts, r.Registry)
-				}
-			}
-			return hintHTTPHosts(merge(cmd, g, args[0], args[1:], o), hosts...)
+			return hintHTTPHosts(merge(cmd, g, args[0], args[1:], o), mergeHosts(args)...)
 		},
 	}
 	o.registryOptions.addFlags(cmd.Flags())
@@ -99,6 +88,23 @@ sources give the same index digest, wherever they were.`,
 	f.IntVar(&o.maxConcurrency, "max-concurrency", 4, "registry requests at once")
 	f.StringVar(&o.metadataFile, "metadata-file", "", "write the index digest, tags, platforms and their SBOM referrers, and request counts as JSON")
 	return cmd
+}
+
+// mergeHosts returns the registry hosts merge's arguments (REF, then the
+// SOURCEs) name, REF's first, for the plain-HTTP hint.
+func mergeHosts(args []string) []string {
+	hosts := []string{hostOf(args[0])}
+	if s, _, err := splitTagList(args[0]); err == nil {
+		if r, err := parseRef(s); err == nil {
+			hosts[0] = r.Registry
+		}
+	}
+	for _, a := range args[1:] {
+		if r, err := parseRef(a); err == nil {
+			hosts = append(hosts, r.Registry)
+		}
+	}
+	return hosts
 }
 
 // mergeSource is one SOURCE, resolved.
