@@ -65,7 +65,8 @@ referrers stay attached, since their subjects are the platform manifests,
 whose digests do not change. With one SOURCE that is an index and no
 --annotation, that index is published itself, byte for byte (its digest
 and annotations kept), as buildx imagetools create keeps it: a promotion
-or a retag keeps the digest. Otherwise the index is a new OCI image index,
+or a retag keeps the digest, and the index's own referrers (a signature
+of the index) are copied with it. Otherwise the index is a new OCI image index,
 its entries as the sources list them, in the order of SOURCE. The same
 sources give the same index digest, wherever they were.`,
 		Args: func(_ *cobra.Command, args []string) error {

@@ -117,6 +117,9 @@ type mergeContent struct {
 	// owner is the source of each manifest of the index, of its blobs,
 	// and of the blobs of the referrers to copy.
 	owner map[digest.Digest]*mergeSource
+	// kept is the SOURCE whose index is the merged index (keepIndex),
+	// nil for a new index.
+	kept *mergeSource
 }
 
 // newMergeContent returns the merged index of entries, with annotations,
@@ -158,7 +161,7 @@ func (c *mergeContent) keepIndex(ctx context.Context, s *mergeSource, entries []
 	if idx.Subject != nil || !slices.EqualFunc(idx.Manifests, entries, func(a, b ocispec.Descriptor) bool { return a.Digest == b.Digest }) {
 		return nil // a referrer itself, or more than merge copies
 	}
-	c.root, c.data = s.root, data
+	c.root, c.data, c.kept = s.root, data, s
 	return nil
 }
 
@@ -248,7 +251,7 @@ func planReferrers(ctx context.Context, dst *mergeRepo, images []oci.Image, c *m
 			return nil, fmt.Errorf("referrers of %s (%s): %w", img, d, err)
 		}
 		n := logSBOMs(log, img, have)
-		add, err := c.referrersToCopy(ctx, img, have, warn)
+		add, err := c.referrersToCopy(ctx, s, img, have, warn)
 		if err != nil {
 			return nil, err
 		}
@@ -270,7 +273,18 @@ func planReferrers(ctx context.Context, dst *mergeRepo, images []oci.Image, c *m
 	if len(missing) > 0 && !allowNone {
 		return nil, noSBOMError(missing)
 	}
-	return copies, nil
+	if c.kept == nil || !c.kept.repo.other {
+		return copies, nil
+	}
+	// The index kept byte for byte keeps its digest: its referrers (a
+	// signature of the index) are copied with it.
+	idx := oci.Image{Descriptor: c.root}
+	have, err := look.referrers(ctx, c.root.Digest, !c.kept.repo.other)
+	if err != nil {
+		return nil, fmt.Errorf("referrers of the index %s: %w", c.root.Digest, err)
+	}
+	add, err := c.referrersToCopy(ctx, c.kept, idx, have, warn)
+	return append(copies, add...), err
 }
 
 // dstLookup lists referrers in REF's repository for planReferrers. Some
@@ -310,9 +324,8 @@ func (l *dstLookup) referrers(ctx context.Context, d digest.Digest, held bool) (
 // manifest, which has a subject) is copied with the image, not as a
 // referrer; a referrer that is not an image manifest is not copied, with
 // a warning. Referrers of referrers are not looked for.
-func (c *mergeContent) referrersToCopy(ctx context.Context, img oci.Image, have []ocispec.Descriptor, warn func(string, ...any)) ([]referrerCopy, error) {
+func (c *mergeContent) referrersToCopy(ctx context.Context, s *mergeSource, img oci.Image, have []ocispec.Descriptor, warn func(string, ...any)) ([]referrerCopy, error) {
 	d := img.Descriptor.Digest
-	s := c.owner[d]
 	if !s.repo.other {
 		return nil, nil
 	}
@@ -365,6 +378,9 @@ func (m *mergePlan) copy(ctx context.Context, p *exporter.Push, allowNone bool) 
 	}
 	var copied []oci.Image
 	for _, r := range m.copies {
+		if r.subject.Descriptor.Digest == m.content.root.Digest {
+			continue // the index's own referrers: it needs no SBOM
+		}
 		if !slices.ContainsFunc(copied, func(i oci.Image) bool { return i.Descriptor.Digest == r.subject.Descriptor.Digest }) {
 			copied = append(copied, r.subject)
 		}

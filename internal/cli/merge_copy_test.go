@@ -320,6 +320,20 @@ func TestMergeForeignWithoutSBOM(t *testing.T) {
 // annotatedIndex tags as to in repo of reg the index tagged from, with an
 // annotation and indented (as no merge would write it), and returns its
 // digest.
+// fetchRawIndex returns the bytes of the index tagged tag in repo of reg.
+func fetchRawIndex(t *testing.T, reg *registrytest.Registry, repo, tag string) []byte {
+	t.Helper()
+	r, err := exporter.NewRemote(registry.Reference{Registry: reg.Host, Repository: repo}, exporter.RemoteOptions{PlainHTTP: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, data, _, err := r.FetchManifest(t.Context(), tag)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return data
+}
+
 // With subject, the index is also a referrer of its first manifest.
 func annotatedIndex(t *testing.T, reg *registrytest.Registry, repo, from, to string, subject bool) digest.Digest {
 	t.Helper()
@@ -365,6 +379,8 @@ func TestMergeKeepsSourceIndex(t *testing.T) {
 			run("push", "oci-layout:"+dir, reg.Ref("staging/app")+":v0")
 			want := annotatedIndex(t, reg, "staging/app", "v0", "v1", false)
 			referrer := annotatedIndex(t, reg, "staging/app", "v0", "vs", true)
+			// A signature of the index goes with it.
+			sig := attachSignature(t, reg, "staging/app", ocispec.Descriptor{MediaType: ocispec.MediaTypeImageIndex, Digest: want, Size: int64(len(fetchRawIndex(t, reg, "staging/app", "v1")))})
 			for _, tt := range []struct {
 				name string
 				args []string
@@ -379,8 +395,12 @@ func TestMergeKeepsSourceIndex(t *testing.T) {
 			} {
 				run(append([]string{"merge"}, tt.args...)...)
 				repo, tag, _ := strings.Cut(strings.TrimPrefix(tt.args[len(tt.args)-2], reg.Host+"/"), ":")
-				if got := resolveTag(t, reg, repo, tag); (got == want || got == referrer) != tt.same {
+				got := resolveTag(t, reg, repo, tag)
+				if (got == want || got == referrer) != tt.same {
 					t.Errorf("%s: %s:%s is %s, source index %s (want the same: %v)", tt.name, repo, tag, got, want, tt.same)
+				}
+				if got == want && !slices.Contains(referrerDigests(t, reg, repo, want), sig) {
+					t.Errorf("%s: %s does not list the index's signature %s", tt.name, repo, sig)
 				}
 			}
 		})
