@@ -1,6 +1,7 @@
 package cli
 
 import (
+	"encoding/json"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -8,11 +9,8 @@ import (
 
 	"github.com/opencontainers/go-digest"
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
-	"oras.land/oras-go/v2/registry"
 
-	"github.com/affix-oci/affix/exporter"
 	"github.com/affix-oci/affix/internal/fixture"
-	"github.com/affix-oci/affix/internal/oci"
 	"github.com/affix-oci/affix/internal/registrytest"
 )
 
@@ -143,16 +141,8 @@ func TestMerge(t *testing.T) {
 // fetchIndex reads the index repo:tag names in reg.
 func fetchIndex(t *testing.T, reg *registrytest.Registry, repo, tag string) ocispec.Index {
 	t.Helper()
-	r, err := exporter.NewRemote(registry.Reference{Registry: reg.Host, Repository: repo}, exporter.RemoteOptions{PlainHTTP: true})
-	if err != nil {
-		t.Fatal(err)
-	}
-	d, _, _, err := r.FetchManifest(t.Context(), tag)
-	if err != nil {
-		t.Fatal(err)
-	}
 	var idx ocispec.Index
-	if _, err := oci.ReadJSON(t.Context(), r, d, &idx); err != nil {
+	if err := json.Unmarshal(fetchRawIndex(t, reg, repo, tag), &idx); err != nil {
 		t.Fatal(err)
 	}
 	return idx
