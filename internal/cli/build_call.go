@@ -127,10 +127,16 @@ func printCall(w io.Writer, res *frontend.CallResult, asJSON bool) error {
 		if res.JSON == nil {
 			return errors.New("the frontend's answer holds no JSON")
 		}
-		_, err := fmt.Fprintln(w, strings.TrimRight(string(res.JSON), "\n"))
-		return err
+		return printJSON(w, res.JSON)
 	}
 	_, err := w.Write(res.Text)
+	return err
+}
+
+// printJSON prints the frontend's JSON answer as one document ending in
+// one newline.
+func printJSON(w io.Writer, data []byte) error {
+	_, err := fmt.Fprintln(w, strings.TrimRight(string(data), "\n"))
 	return err
 }
 
@@ -144,7 +150,7 @@ func printLint(w io.Writer, res *frontend.CallResult, asJSON bool) error {
 		return fmt.Errorf("check: the frontend's answer: %w", err)
 	}
 	if asJSON {
-		if _, err := fmt.Fprintln(w, strings.TrimRight(string(res.JSON), "\n")); err != nil {
+		if err := printJSON(w, res.JSON); err != nil {
 			return err
 		}
 	} else if err := printLintText(w, &r); err != nil {
