@@ -123,6 +123,7 @@ func TestMergeAcrossRepositories(t *testing.T) {
 			meta := filepath.Join(t.TempDir(), "merge.json")
 			run("merge", "--metadata-file", meta, dst+":v1", src+":amd64", src+":arm64")
 			m := readMeta(t, meta)
+			t.Logf("first merge: %d requests %v", m.RequestsTotal, m.Requests) // docs/push.md's table
 			checkCopied(t, m, tt.src == "", tt.mode, dstReg.Host+"/release/app")
 			checkCopiedContent(t, srcReg, dstReg, mans, sig)
 			if _, errs, code := affix(t, slices.Concat([]string{"get", "--verify", "--platform", "linux/arm64"}, flags, []string{dst + ":v1"})...); code != 0 || !strings.Contains(errs, "verified: ") {
@@ -134,7 +135,9 @@ func TestMergeAcrossRepositories(t *testing.T) {
 			// repository does; no referrer is added.
 			again := filepath.Join(t.TempDir(), "again.json")
 			run("merge", "--metadata-file", again, dst+":v1", src+":amd64", src+":arm64")
-			checkRerun(t, readMeta(t, again), m, dstReg, mans)
+			rerun := readMeta(t, again)
+			t.Logf("rerun: %d requests %v", rerun.RequestsTotal, rerun.Requests)
+			checkRerun(t, rerun, m, dstReg, mans)
 			// Within REF's repository now, the same images give the same index.
 			same := filepath.Join(t.TempDir(), "same.json")
 			run("merge", "--metadata-file", same, dst+":same", "@"+mans[0].Digest.String(), "@"+mans[1].Digest.String())
