@@ -328,11 +328,26 @@ func (p *Push) rootByDigest(ctx context.Context) error {
 	return nil
 }
 
-// hasReferrer reports whether this push has written the referrer d.
+// hasReferrer reports whether this push has written the referrer d, or
+// was told that the target has it (TargetHas).
 func (p *Push) hasReferrer(d digest.Digest) bool {
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	return slices.ContainsFunc(p.referrers, func(r Referrer) bool { return r.Descriptor.Digest == d })
+	return p.held[d] || slices.ContainsFunc(p.referrers, func(r Referrer) bool { return r.Descriptor.Digest == d })
+}
+
+// TargetHas records that the target holds the manifest d already, outside
+// the pushed image (a referrer its referrers list names), so that
+// Attach and AttachFrom take referrers of d (a signature of that
+// referrer). Without it, a subject must be a manifest of the pushed image
+// or a referrer this push wrote.
+func (p *Push) TargetHas(d digest.Digest) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.held == nil {
+		p.held = map[digest.Digest]bool{}
+	}
+	p.held[d] = true
 }
 
 // learn records the referrers mode of the target from the first referrer

@@ -58,7 +58,8 @@ func writeReferrer(t *testing.T, dir string, subject, config ocispec.Descriptor,
 // on a platform manifest, a signature on an SBOM this push writes) are
 // published as they are, in API and tag-schema mode, before the tag, as is
 // a signature of the index; a referrer whose subject is not part of the
-// push is refused.
+// push is refused, unless the caller says the target has that subject
+// (TargetHas: a referrer already there, as merge finds one).
 func TestAttachFrom(t *testing.T) {
 	ctx := context.Background()
 	for _, reg := range startAll(t) {
@@ -80,7 +81,8 @@ func TestAttachFrom(t *testing.T) {
 			vex := writeReferrer(t, dir, arm, empty, "application/vnd.example.vex+json", []byte(`{"vex":true}`), map[string]string{"org.example.note": "vex"})
 			sig := writeReferrer(t, dir, sbomDesc, sigConfig, "", []byte("signature"), nil)
 			idxSig := writeReferrer(t, dir, res.Index, empty, "application/vnd.example.sig", []byte("index signature"), nil)
-			stray := writeReferrer(t, dir, ocispec.Descriptor{MediaType: ocispec.MediaTypeImageManifest, Digest: digest.FromString("elsewhere"), Size: 2}, empty, "application/vnd.example.vex+json", []byte("x"), nil)
+			strayRef := ocispec.Descriptor{MediaType: ocispec.MediaTypeImageManifest, Digest: digest.FromString("elsewhere"), Size: 2}
+			stray := writeReferrer(t, dir, strayRef, empty, "application/vnd.example.vex+json", []byte("x"), nil)
 			l, err := oci.OpenLayout(ctx, "oci-layout:"+dir)
 			if err != nil {
 				t.Fatal(err)
@@ -95,6 +97,11 @@ func TestAttachFrom(t *testing.T) {
 			go func() { imgErr <- p.Images(ctx) }()
 			if _, err := p.AttachFrom(ctx, l, stray); !errors.Is(err, exporter.ErrInvalidArtifact) {
 				t.Errorf("AttachFrom(stray) = %v, want ErrInvalidArtifact", err)
+			}
+			p.TargetHas(strayRef.Digest)
+			gotStray, err := p.AttachFrom(ctx, l, stray)
+			if err != nil {
+				t.Fatalf("AttachFrom(stray) after TargetHas(its subject): %v", err)
 			}
 			if _, err := p.Attach(ctx, sbom); err != nil {
 				t.Fatal(err)
@@ -133,7 +140,7 @@ func TestAttachFrom(t *testing.T) {
 			for _, w := range []struct {
 				subject digest.Digest
 				want    ocispec.Descriptor
-			}{{arm.Digest, gotVEX}, {sbomDesc.Digest, gotSig}, {res.Index.Digest, gotIdxSig}} {
+			}{{arm.Digest, gotVEX}, {sbomDesc.Digest, gotSig}, {res.Index.Digest, gotIdxSig}, {strayRef.Digest, gotStray}} {
 				refs, _, err := f.Referrers(ctx, w.subject)
 				if err != nil {
 					t.Fatal(err)

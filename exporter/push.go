@@ -101,6 +101,7 @@ type Push struct {
 	mode      Mode
 	indexes   map[digest.Digest]*subjectIndex
 	referrers []Referrer
+	held      map[digest.Digest]bool // manifests the target has (TargetHas)
 	blobCount BlobCounts
 	closed    bool // Commit or Abort called: no Attach, no second Commit
 	sealed    bool // Ready or Abort called: no verification starts
