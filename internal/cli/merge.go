@@ -51,9 +51,10 @@ manifests byte for byte (same digests), their configs and layers (those
 REF's repository has are not sent again; on REF's registry they are
 mounted, else streamed from the source's), and the referrers of each
 platform manifest that REF's repository does not list yet (SBOMs,
-signatures, any referrer that is an image manifest; not the referrers of
-those referrers), byte for byte, through the referrers API or the
-referrers tag as push writes them. Every registry is reached with the
+signatures, any referrer that is an image manifest), and the referrers
+of those referrers in turn (a signature of an SBOM, as ls shows them),
+byte for byte, through the referrers API or the referrers tag as push
+writes them. Every registry is reached with the
 same credentials and --insecure-registry/--plain-http.
 
 The index is tagged only when every platform manifest has an SBOM
@@ -155,14 +156,14 @@ func merge(cmd *cobra.Command, g *globalOptions, refStr string, sourceArgs []str
 // mergePlan is a merge checked and planned: what it writes, and where
 // each part is read from.
 type mergePlan struct {
-	ref      registry.Reference // REF, with its first tag
-	more     []string           // REF's other tags
-	dst      *mergeRepo         // REF's repository
-	counter  *exporter.Counter  // the requests to every registry
-	images   []oci.Image        // the platform images, in index order
-	content  *mergeContent      // the index, and the sources of its parts
-	copies   []referrerCopy     // the referrers to copy into dst
-	attached *referrerLog       // the SBOM referrers dst lists
+	ref       registry.Reference // REF, with its first tag
+	more      []string           // REF's other tags
+	dst       *mergeRepo         // REF's repository
+	counter   *exporter.Counter  // the requests to every registry
+	images    []oci.Image        // the platform images, in index order
+	content   *mergeContent      // the index, and the sources of its parts
+	referrers *referrerPlan      // the referrers to copy into dst
+	attached  *referrerLog       // the SBOM referrers dst lists
 }
 
 // planMerge checks the arguments, resolves the sources, builds the index
@@ -207,10 +208,10 @@ func planMerge(ctx context.Context, g *globalOptions, refStr string, sourceArgs 
 			return nil, err
 		}
 	}
-	if m.copies, err = planReferrers(ctx, m.dst, images, m.content, m.attached, warn, o.allowNoSBOM); err != nil {
+	if m.referrers, err = planReferrers(ctx, m.dst, images, m.content, m.attached, warn, o.allowNoSBOM); err != nil {
 		return nil, fmt.Errorf("merge to %s: no tag moved: %w", refName(ref, ref.Reference), err)
 	}
-	return m, m.content.addReferrerBlobs(ctx, m.copies)
+	return m, m.content.addReferrerBlobs(ctx, m.referrers.copies)
 }
 
 // mergeTarget parses REF, a reference by tag with an optional tag list

@@ -224,17 +224,29 @@ func (c *mergeContent) mountFor(dst registry.Reference) func(ocispec.Descriptor)
 // referrerCopy is a referrer that merge copies into REF's repository.
 type referrerCopy struct {
 	source  *mergeSource
-	subject oci.Image
+	subject oci.Image          // a platform image, the index, or a referrer
 	desc    ocispec.Descriptor // as the source's referrers list gives it
+	// depth is 1 for a referrer of an image or of the index, 2 for a
+	// referrer of that referrer, and so on.
+	depth int
+}
+
+// referrerPlan is what planReferrers found: the referrers to copy, by
+// depth, and the referrers REF's repository lists already that copies
+// refer to (the push must know the target has them).
+type referrerPlan struct {
+	copies []referrerCopy
+	held   []digest.Digest
 }
 
 // planReferrers lists the referrers of each platform image in REF's
 // repository (dst), recording its SBOMs in log, and, for an image of
-// another repository, those its source lists that dst does not: the
-// referrers to copy. Unless allowNone, it fails naming every image that
-// would have no SBOM after the copy: before anything is written.
-func planReferrers(ctx context.Context, dst *mergeRepo, images []oci.Image, c *mergeContent, log *referrerLog, warn func(string, ...any), allowNone bool) ([]referrerCopy, error) {
-	var copies []referrerCopy
+// another repository, those its source lists that dst does not, and the
+// referrers of those referrers (a signature of an SBOM) down to
+// maxReferrerDepth: the referrers to copy. Unless allowNone, it fails
+// naming every image that would have no SBOM after the copy: before
+// anything is written.
+func planReferrers(ctx context.Context, dst *mergeRepo, images []oci.Image, c *mergeContent, log *referrerLog, warn func(string, ...any), allowNone bool) (*referrerPlan, error) {
 	var missing []string
 	// REF's own images first: they tell whether REF's registry has the
 	// referrers API (lookup).
@@ -242,26 +254,20 @@ func planReferrers(ctx context.Context, dst *mergeRepo, images []oci.Image, c *m
 	slices.SortStableFunc(images, func(a, b oci.Image) int {
 		return cmpBool(c.owner[a.Descriptor.Digest].repo.other, c.owner[b.Descriptor.Digest].repo.other)
 	})
-	look := &dstLookup{f: dst.finder, target: dst.remote}
+	w := &referrerWalk{c: c, look: &dstLookup{f: dst.finder, target: dst.remote}, warn: warn, seen: map[digest.Digest]bool{}, plan: &referrerPlan{}}
 	for _, img := range images {
 		d := img.Descriptor.Digest
 		s := c.owner[d]
-		have, err := look.referrers(ctx, d, !s.repo.other)
+		have, err := w.look.referrers(ctx, d, !s.repo.other)
 		if err != nil {
 			return nil, fmt.Errorf("referrers of %s (%s): %w", img, d, err)
 		}
 		n := logSBOMs(log, img, have)
-		add, err := c.referrersToCopy(ctx, s, img, have, warn)
+		added, err := w.walk(ctx, s, img, false, known(have), 1)
 		if err != nil {
 			return nil, err
 		}
-		for _, r := range add {
-			if oci.IsSBOMReferrer(r.desc) {
-				n++
-			}
-		}
-		copies = append(copies, add...)
-		if n > 0 {
+		if n+added > 0 {
 			continue
 		}
 		if s.repo.other {
@@ -274,17 +280,105 @@ func planReferrers(ctx context.Context, dst *mergeRepo, images []oci.Image, c *m
 		return nil, noSBOMError(missing)
 	}
 	if c.kept == nil || !c.kept.repo.other {
-		return copies, nil
+		return w.plan, nil
 	}
 	// The index kept byte for byte keeps its digest: its referrers (a
 	// signature of the index) are copied with it.
-	idx := oci.Image{Descriptor: c.root}
-	have, err := look.referrers(ctx, c.root.Digest, !c.kept.repo.other)
+	have, err := w.look.referrers(ctx, c.root.Digest, false)
 	if err != nil {
 		return nil, fmt.Errorf("referrers of the index %s: %w", c.root.Digest, err)
 	}
-	add, err := c.referrersToCopy(ctx, c.kept, idx, have, warn)
-	return append(copies, add...), err
+	_, err = w.walk(ctx, c.kept, oci.Image{Descriptor: c.root}, false, known(have), 1)
+	return w.plan, err
+}
+
+// known returns have, the referrers REF's repository lists, as
+// referrerWalk.walk asks for them.
+func known(have []ocispec.Descriptor) func() ([]ocispec.Descriptor, error) {
+	return func() ([]ocispec.Descriptor, error) { return have, nil }
+}
+
+// referrerWalk walks the referrers that a source repository lists for
+// the subjects merge copies, and their referrers in turn, to plan which
+// to copy into REF's repository.
+type referrerWalk struct {
+	c    *mergeContent
+	look *dstLookup
+	warn func(string, ...any)
+	seen map[digest.Digest]bool // referrers walked
+	plan *referrerPlan
+}
+
+// walk adds to w.plan the referrers of subject that its source s lists
+// and REF's repository does not (have, asked only when s lists some),
+// when s is another repository, then walks each referrer's own, down to
+// maxReferrerDepth; subjectHeld says subject is a referrer REF's
+// repository lists. A manifest of the merged index (a BuildKit
+// attestation manifest, which has a subject) is copied with the image,
+// not as a referrer; a referrer that is not an image manifest is not
+// copied, with a warning. It returns how many SBOMs it adds at depth 1.
+func (w *referrerWalk) walk(ctx context.Context, s *mergeSource, subject oci.Image, subjectHeld bool, have func() ([]ocispec.Descriptor, error), depth int) (int, error) {
+	d := subject.Descriptor.Digest
+	if !s.repo.other {
+		return 0, nil
+	}
+	refs, _, err := s.repo.finder.Referrers(ctx, d)
+	if err != nil {
+		return 0, fmt.Errorf("SOURCE %s: referrers of %s (%s): %w", s.arg, subject, d, err)
+	}
+	if len(refs) == 0 {
+		return 0, nil
+	}
+	listed, err := have()
+	if err != nil {
+		return 0, fmt.Errorf("referrers of %s (%s): %w", subject, d, err)
+	}
+	sboms := 0
+	for _, r := range refs {
+		inDst := slices.ContainsFunc(listed, func(h ocispec.Descriptor) bool { return h.Digest == r.Digest })
+		if w.c.owner[r.Digest] != nil || w.seen[r.Digest] {
+			continue
+		}
+		if r.MediaType != ocispec.MediaTypeImageManifest {
+			if !inDst {
+				w.warn("SOURCE %s: referrer %s (%s) of %s not copied: it is a %s; merge copies referrers that are image manifests", s.arg, r.Digest, printable.String(r.ArtifactType), d, printable.String(r.MediaType))
+			}
+			continue
+		}
+		w.seen[r.Digest] = true
+		if !inDst {
+			w.add(referrerCopy{source: s, subject: subject, desc: r, depth: depth}, subjectHeld)
+			if depth == 1 && oci.IsSBOMReferrer(r) {
+				sboms++
+			}
+		}
+		if depth >= maxReferrerDepth {
+			continue
+		}
+		if _, err := w.walk(ctx, s, oci.Image{Descriptor: r}, inDst, w.dstReferrers(ctx, r.Digest, inDst), depth+1); err != nil {
+			return sboms, err
+		}
+	}
+	return sboms, nil
+}
+
+// add plans the copy of r; subjectHeld says REF's repository lists its
+// subject already.
+func (w *referrerWalk) add(r referrerCopy, subjectHeld bool) {
+	w.plan.copies = append(w.plan.copies, r)
+	if d := r.subject.Descriptor.Digest; subjectHeld && !slices.Contains(w.plan.held, d) {
+		w.plan.held = append(w.plan.held, d)
+	}
+}
+
+// dstReferrers returns what walk asks for the referrers REF's repository
+// lists of the referrer d: none when the merge copies d itself (inDst
+// false), else read when asked.
+func (w *referrerWalk) dstReferrers(ctx context.Context, d digest.Digest, inDst bool) func() ([]ocispec.Descriptor, error) {
+	if !inDst {
+		return known(nil)
+	}
+	return func() ([]ocispec.Descriptor, error) { return w.look.referrers(ctx, d, true) }
 }
 
 // dstLookup lists referrers in REF's repository for planReferrers. Some
@@ -318,68 +412,35 @@ func (l *dstLookup) referrers(ctx context.Context, d digest.Digest, held bool) (
 	return refs, nil
 }
 
-// referrersToCopy returns the referrers of img that its source lists and
-// REF's repository (have) does not, when the source is another
-// repository. A manifest of the merged index (a BuildKit attestation
-// manifest, which has a subject) is copied with the image, not as a
-// referrer; a referrer that is not an image manifest is not copied, with
-// a warning. Referrers of referrers are not looked for.
-func (c *mergeContent) referrersToCopy(ctx context.Context, s *mergeSource, img oci.Image, have []ocispec.Descriptor, warn func(string, ...any)) ([]referrerCopy, error) {
-	d := img.Descriptor.Digest
-	if !s.repo.other {
-		return nil, nil
-	}
-	refs, _, err := s.repo.finder.Referrers(ctx, d)
-	if err != nil {
-		return nil, fmt.Errorf("SOURCE %s: referrers of %s (%s): %w", s.arg, img, d, err)
-	}
-	var out []referrerCopy
-	for _, r := range refs {
-		listed := slices.ContainsFunc(have, func(h ocispec.Descriptor) bool { return h.Digest == r.Digest })
-		if listed || c.owner[r.Digest] != nil || slices.ContainsFunc(out, func(x referrerCopy) bool { return x.desc.Digest == r.Digest }) {
-			continue
-		}
-		if r.MediaType != ocispec.MediaTypeImageManifest {
-			warn("SOURCE %s: referrer %s (%s) of %s not copied: it is a %s; merge copies referrers that are image manifests", s.arg, r.Digest, printable.String(r.ArtifactType), d, printable.String(r.MediaType))
-			continue
-		}
-		out = append(out, referrerCopy{source: s, subject: img, desc: r})
-	}
-	return out, nil
-}
-
 // copy writes the merged image to p but its index: the manifests and
 // blobs (Images), then the referrers to copy, byte for byte (AttachFrom:
-// the referrers API, else the referrers tag). When it copied referrers,
-// it waits for them to be verified (Ready) and checks again, in REF's
-// repository, that each image they refer to has an SBOM, unless
+// the referrers API, else the referrers tag), one depth after another so
+// that a referrer's subject is in place before it. When it copied
+// referrers, it waits for them to be verified (Ready) and checks again,
+// in REF's repository, that each image they refer to has an SBOM, unless
 // allowNone.
 func (m *mergePlan) copy(ctx context.Context, p *exporter.Push, allowNone bool) error {
 	if err := p.Images(ctx); err != nil {
 		return err
 	}
-	if len(m.copies) == 0 {
+	if len(m.referrers.copies) == 0 {
 		return nil
 	}
-	eg, ectx := errgroup.WithContext(ctx)
-	for _, r := range m.copies {
-		eg.Go(func() error {
-			if _, err := p.AttachFrom(ectx, r.source.repo.content, r.desc); err != nil {
-				return fmt.Errorf("SOURCE %s: copying referrer %s (%s) of %s: %w", r.source.arg, r.desc.Digest, printable.String(r.desc.ArtifactType), r.subject.Descriptor.Digest, err)
-			}
-			return nil
-		})
+	for _, d := range m.referrers.held {
+		p.TargetHas(d)
 	}
-	if err := eg.Wait(); err != nil {
-		return err
+	for depth := 1; depth <= maxReferrerDepth; depth++ {
+		if err := copyReferrers(ctx, p, m.referrers.copies, depth); err != nil {
+			return err
+		}
 	}
 	if err := p.Ready(ctx); err != nil {
 		return err
 	}
 	var copied []oci.Image
-	for _, r := range m.copies {
-		if r.subject.Descriptor.Digest == m.content.root.Digest {
-			continue // the index's own referrers: it needs no SBOM
+	for _, r := range m.referrers.copies {
+		if r.depth > 1 || r.subject.Descriptor.Digest == m.content.root.Digest {
+			continue // the index's own referrers and nested ones: no SBOM needed
 		}
 		if !slices.ContainsFunc(copied, func(i oci.Image) bool { return i.Descriptor.Digest == r.subject.Descriptor.Digest }) {
 			copied = append(copied, r.subject)
@@ -388,6 +449,23 @@ func (m *mergePlan) copy(ctx context.Context, p *exporter.Push, allowNone bool) 
 	// A new Finder: the planning one may have learnt the referrers tag
 	// from a registry that answers 404 for a subject it does not hold.
 	return checkSBOMs(ctx, exporter.NewFinder(m.dst.remote), copied, m.attached, allowNone)
+}
+
+// copyReferrers copies, concurrently, the referrers of copies at depth.
+func copyReferrers(ctx context.Context, p *exporter.Push, copies []referrerCopy, depth int) error {
+	eg, ectx := errgroup.WithContext(ctx)
+	for _, r := range copies {
+		if r.depth != depth {
+			continue
+		}
+		eg.Go(func() error {
+			if _, err := p.AttachFrom(ectx, r.source.repo.content, r.desc); err != nil {
+				return fmt.Errorf("SOURCE %s: copying referrer %s (%s) of %s: %w", r.source.arg, r.desc.Digest, printable.String(r.desc.ArtifactType), r.subject.Descriptor.Digest, err)
+			}
+			return nil
+		})
+	}
+	return eg.Wait()
 }
 
 // cmpBool orders false before true.

@@ -49,9 +49,9 @@ func attachSignature(t *testing.T, reg *registrytest.Registry, repo string, subj
 	return d.Digest
 }
 
-// referrerDigests lists the referrers of d in repo of reg (referrers API,
+// referrersOf lists the referrers of d in repo of reg (referrers API,
 // else the referrers tag), as affix finds them.
-func referrerDigests(t *testing.T, reg *registrytest.Registry, repo string, d digest.Digest) []digest.Digest {
+func referrersOf(t *testing.T, reg *registrytest.Registry, repo string, d digest.Digest) []ocispec.Descriptor {
 	t.Helper()
 	r, err := exporter.NewRemote(registry.Reference{Registry: reg.Host, Repository: repo}, exporter.RemoteOptions{PlainHTTP: true})
 	if err != nil {
@@ -61,12 +61,31 @@ func referrerDigests(t *testing.T, reg *registrytest.Registry, repo string, d di
 	if err != nil {
 		t.Fatal(err)
 	}
+	return refs
+}
+
+// referrerDigests lists the digests of the referrers of d in repo of reg,
+// sorted.
+func referrerDigests(t *testing.T, reg *registrytest.Registry, repo string, d digest.Digest) []digest.Digest {
+	t.Helper()
 	var out []digest.Digest
-	for _, x := range refs {
+	for _, x := range referrersOf(t, reg, repo, d) {
 		out = append(out, x.Digest)
 	}
 	slices.Sort(out)
 	return out
+}
+
+// sbomOf returns the SPDX SBOM referrer of d in repo of reg.
+func sbomOf(t *testing.T, reg *registrytest.Registry, repo string, d digest.Digest) ocispec.Descriptor {
+	t.Helper()
+	for _, r := range referrersOf(t, reg, repo, d) {
+		if r.ArtifactType == "application/spdx+json" {
+			return r
+		}
+	}
+	t.Fatalf("no SPDX referrer of %s in %s", d, repo)
+	return ocispec.Descriptor{}
 }
 
 // TestMergeAcrossRepositories merges two platform images from a
@@ -76,7 +95,9 @@ func referrerDigests(t *testing.T, reg *registrytest.Registry, repo string, d di
 // then the manifests and every referrer are copied byte for byte, the
 // index has the digest a merge within REF's repository gives, and a
 // rerun writes only the manifests again and the tag, as that merge does,
-// and adds no referrer.
+// and adds no referrer. Referrers of referrers are copied too (a
+// signature of an SBOM, and a countersignature of that signature), and
+// one the source gets after the first merge is copied by the next.
 func TestMergeAcrossRepositories(t *testing.T) {
 	if testing.Short() {
 		t.Skip("runs registries")
@@ -120,12 +141,16 @@ func TestMergeAcrossRepositories(t *testing.T) {
 
 			run("attach", src+":arm64")
 			sig := attachSignature(t, srcReg, "staging/app", mans[0])
+			armSBOM := sbomOf(t, srcReg, "staging/app", mans[1].Digest)
+			sbomSig := attachSignature(t, srcReg, "staging/app", armSBOM)
+			counterSig := attachSignature(t, srcReg, "staging/app", referrersOf(t, srcReg, "staging/app", armSBOM.Digest)[0])
 			meta := filepath.Join(t.TempDir(), "merge.json")
 			run("merge", "--metadata-file", meta, dst+":v1", src+":amd64", src+":arm64")
 			m := readMeta(t, meta)
 			t.Logf("first merge: %d requests %v", m.RequestsTotal, m.Requests) // docs/push.md's table
 			checkCopied(t, m, tt.src == "", tt.mode, dstReg.Host+"/release/app")
 			checkCopiedContent(t, srcReg, dstReg, mans, sig)
+			checkNestedCopied(t, srcReg, dstReg, armSBOM.Digest, sbomSig, counterSig)
 			if _, errs, code := affix(t, slices.Concat([]string{"get", "--verify", "--platform", "linux/arm64"}, flags, []string{dst + ":v1"})...); code != 0 || !strings.Contains(errs, "verified: ") {
 				t.Errorf("get --verify of the copied image: exit %d\n%s", code, errs)
 			}
@@ -138,6 +163,13 @@ func TestMergeAcrossRepositories(t *testing.T) {
 			rerun := readMeta(t, again)
 			t.Logf("rerun: %d requests %v", rerun.RequestsTotal, rerun.Requests)
 			checkRerun(t, rerun, m, dstReg, mans)
+			// A signature of the amd64 SBOM, which REF's repository has, made
+			// after the first merge: the next merge copies it.
+			late := attachSignature(t, srcReg, "staging/app", sbomOf(t, srcReg, "staging/app", mans[0].Digest))
+			run("merge", dst+":v1", src+":amd64", src+":arm64")
+			if have := referrerDigests(t, dstReg, "release/app", sbomOf(t, srcReg, "staging/app", mans[0].Digest).Digest); !slices.Equal(have, []digest.Digest{late}) {
+				t.Errorf("referrers of the amd64 SBOM after a merge that follows its signature: %v, want %s", have, late)
+			}
 			// Within REF's repository now, the same images give the same index.
 			same := filepath.Join(t.TempDir(), "same.json")
 			run("merge", "--metadata-file", same, dst+":same", "@"+mans[0].Digest.String(), "@"+mans[1].Digest.String())
@@ -197,6 +229,19 @@ func checkCopiedContent(t *testing.T, src, dst *registrytest.Registry, mans [3]o
 	}
 	if !slices.Contains(referrerDigests(t, dst, "release/app", mans[0].Digest), sig) {
 		t.Errorf("the signature %s was not copied", sig)
+	}
+}
+
+// checkNestedCopied checks that REF's repository (release/app of dst)
+// has, after a merge, the referrers of referrers the source had: sig of
+// the SBOM sbom, and counter of sig.
+func checkNestedCopied(t *testing.T, src, dst *registrytest.Registry, sbom, sig, counter digest.Digest) {
+	t.Helper()
+	for _, w := range []struct{ subject, want digest.Digest }{{sbom, sig}, {sig, counter}} {
+		have := referrerDigests(t, dst, "release/app", w.subject)
+		if !slices.Equal(have, []digest.Digest{w.want}) || !slices.Equal(have, referrerDigests(t, src, "staging/app", w.subject)) {
+			t.Errorf("referrers of %s in REF's repository: %v, want %s as in the source's", w.subject, have, w.want)
+		}
 	}
 }
 
