@@ -889,7 +889,8 @@ func TestBuildTempDirs(t *testing.T) {
 // arm64 by digest (push-by-digest=true, no tag written); then merges
 // them: the merged index lists both platforms, each with its one SPDX
 // referrer listing the packages the Dockerfile put there; promoted to
-// another repository by merge, it keeps its digest and its SBOMs.
+// another repository by merge, it keeps its digest and its SBOMs, and an
+// SBOM's cosign signature goes with it and verifies there.
 func TestBuildMerge(t *testing.T) {
 	d := daemon(t, 0)
 	dir := twoContext(t)
@@ -911,10 +912,16 @@ func TestBuildMerge(t *testing.T) {
 	e.ok(t, "merge", "--insecure-registry", dist.Host, dist.Ref("merged:v1"), ":v1-amd64", "@"+m.Digest)
 	got := readBack(t, newRepo(t, dist, "merged"), "v1")
 	got.check(t, twoPlatforms, twoPackages, twoForeign)
+	// A release pipeline signs an SBOM (cosign v3: a referrer of the SBOM
+	// manifest) before it promotes the image.
+	signer := newCosignKey(t)
+	signed := got.sboms[twoPlatforms[0]].Digest.String()
+	signer.sign(t, dist.Ref("merged@"+signed))
 	// Promoted to another repository: the manifests and their SBOMs are
 	// copied byte for byte, so the index and the referrers keep their
-	// digests.
+	// digests, and the SBOM's signature is copied with it.
 	e.ok(t, "merge", "--insecure-registry", dist.Host, dist.Ref("released:v1"), dist.Ref("merged:v1"))
+	signer.verify(t, dist.Ref("released@"+signed))
 	rel := readBack(t, newRepo(t, dist, "released"), "v1")
 	rel.check(t, twoPlatforms, twoPackages, twoForeign)
 	if rel.index.Digest != got.index.Digest {

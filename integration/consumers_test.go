@@ -503,3 +503,41 @@ func runToolCmd(t *testing.T, cmd *exec.Cmd, env []string) []byte {
 	}
 	return out.Bytes()
 }
+
+// cosignKey is a cosign key pair, with what cosign needs to sign and
+// verify offline (no transparency log, no Fulcio).
+type cosignKey struct {
+	bin, dir string
+	env      []string
+}
+
+// newCosignKey generates a key pair with cosign (an empty password) and
+// a signing config without services.
+func newCosignKey(t *testing.T) *cosignKey {
+	t.Helper()
+	k := &cosignKey{bin: toolBin(t, "cosign"), dir: t.TempDir()}
+	k.env = append(os.Environ(), "HOME="+t.TempDir(), "COSIGN_PASSWORD=")
+	runToolCmd(t, k.cmd(t, "generate-key-pair"), k.env)
+	runToolCmd(t, k.cmd(t, "signing-config", "create", "--out", "signing-config.json"), k.env)
+	return k
+}
+
+// cmd is cosign with args, run in k's directory.
+func (k *cosignKey) cmd(t *testing.T, args ...string) *exec.Cmd {
+	cmd := exec.CommandContext(t.Context(), k.bin, args...)
+	cmd.Dir = k.dir
+	return cmd
+}
+
+// sign signs ref (REPO@DIGEST) with cosign sign: a sigstore bundle
+// referrer of ref.
+func (k *cosignKey) sign(t *testing.T, ref string) {
+	t.Helper()
+	runToolCmd(t, k.cmd(t, "sign", "--yes", "--key", "cosign.key", "--signing-config", "signing-config.json", "--allow-http-registry", ref), k.env)
+}
+
+// verify checks, with cosign verify, that ref has a signature by k.
+func (k *cosignKey) verify(t *testing.T, ref string) {
+	t.Helper()
+	runToolCmd(t, k.cmd(t, "verify", "--key", "cosign.pub", "--insecure-ignore-tlog", "--allow-http-registry", ref), k.env)
+}
