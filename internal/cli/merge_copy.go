@@ -316,22 +316,28 @@ type referrerWalk struct {
 // repository lists. A manifest of the merged index (a BuildKit
 // attestation manifest, which has a subject) is copied with the image,
 // not as a referrer; a referrer that is not an image manifest is not
-// copied, with a warning. It returns how many SBOMs it adds at depth 1.
+// copied, with a warning. Below depth 1, a failure to list referrers
+// is a warning too: the image and its own referrers do not need them. It
+// returns how many SBOMs it adds at depth 1.
 func (w *referrerWalk) walk(ctx context.Context, s *mergeSource, subject oci.Image, subjectHeld bool, have func() ([]ocispec.Descriptor, error), depth int) (int, error) {
 	d := subject.Descriptor.Digest
 	if !s.repo.other {
 		return 0, nil
 	}
+	name := fmt.Sprintf("%s (%s)", subject, d)
+	if depth > 1 {
+		name = fmt.Sprintf("referrer %s (%s)", d, printable.String(subject.Descriptor.ArtifactType))
+	}
 	refs, _, err := s.repo.finder.Referrers(ctx, d)
 	if err != nil {
-		return 0, fmt.Errorf("SOURCE %s: referrers of %s (%s): %w", s.arg, subject, d, err)
+		return 0, w.nestedErr(ctx, depth, fmt.Errorf("SOURCE %s: referrers of %s: %w", s.arg, name, err))
 	}
 	if len(refs) == 0 {
 		return 0, nil
 	}
 	listed, err := have()
 	if err != nil {
-		return 0, fmt.Errorf("referrers of %s (%s): %w", subject, d, err)
+		return 0, w.nestedErr(ctx, depth, fmt.Errorf("referrers of %s: %w", name, err))
 	}
 	sboms := 0
 	for _, r := range refs {
@@ -360,6 +366,17 @@ func (w *referrerWalk) walk(ctx context.Context, s *mergeSource, subject oci.Ima
 		}
 	}
 	return sboms, nil
+}
+
+// nestedErr returns err, a failure to list referrers at depth, or nil
+// after a warning when it is about a referrer's referrers (depth > 1)
+// and ctx is not done.
+func (w *referrerWalk) nestedErr(ctx context.Context, depth int, err error) error {
+	if depth == 1 || ctx.Err() != nil {
+		return err
+	}
+	w.warn("%v: not copied", err)
+	return nil
 }
 
 // add plans the copy of r; subjectHeld says REF's repository lists its

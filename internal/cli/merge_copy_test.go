@@ -365,9 +365,6 @@ func TestMergeForeignWithoutSBOM(t *testing.T) {
 	}
 }
 
-// annotatedIndex tags as to in repo of reg the index tagged from, with an
-// annotation and indented (as no merge would write it), and returns its
-// digest.
 // fetchRawIndex returns the bytes of the index tagged tag in repo of reg.
 func fetchRawIndex(t *testing.T, reg *registrytest.Registry, repo, tag string) []byte {
 	t.Helper()
@@ -382,7 +379,41 @@ func fetchRawIndex(t *testing.T, reg *registrytest.Registry, repo, tag string) [
 	return data
 }
 
-// With subject, the index is also a referrer of its first manifest.
+// TestMergeNestedUnreadable merges an image from a repository without
+// the referrers API whose SBOM's referrers tag names a manifest, not an
+// index (some registries resolve that tag to the subject itself): the
+// image and its SBOM are copied and tagged, and the referrers of the SBOM,
+// which cannot be read, are left behind with a warning naming them.
+func TestMergeNestedUnreadable(t *testing.T) {
+	if testing.Short() {
+		t.Skip("runs registries")
+	}
+	cliEnv(t)
+	dirs, mans := singleLayouts(t)
+	reg := registrytest.Start(t, registrytest.OlaregNoAPI, registrytest.Options{})
+	flags := []string{"--insecure-registry", reg.Host}
+	mustAffix(t, slices.Concat([]string{"push"}, flags, []string{"oci-layout:" + dirs[0], reg.Ref("staging/app") + ":amd64"})...)
+	sbom := sbomOf(t, reg, "staging/app", mans[0].Digest)
+	r := &remote.Repository{Reference: registry.Reference{Registry: reg.Host, Repository: "staging/app"}, PlainHTTP: true}
+	if err := r.Tag(t.Context(), mans[0], "sha256-"+sbom.Digest.Encoded()); err != nil {
+		t.Fatal(err)
+	}
+	_, errs, code := affix(t, slices.Concat([]string{"merge"}, flags, []string{reg.Ref("release/app") + ":v1", reg.Ref("staging/app") + ":amd64"})...)
+	if code != 0 {
+		t.Fatalf("merge: exit %d\n%s", code, errs)
+	}
+	if want := "referrers of referrer " + sbom.Digest.String() + " (application/spdx+json)"; !strings.Contains(errs, want) || !strings.Contains(errs, "not copied") {
+		t.Errorf("stderr lacks a warning naming %s:\n%s", want, errs)
+	}
+	if have := referrerDigests(t, reg, "release/app", mans[0].Digest); !slices.Equal(have, []digest.Digest{sbom.Digest}) {
+		t.Errorf("release/app lists referrers %v of the copied image, want its SBOM %s", have, sbom.Digest)
+	}
+}
+
+// annotatedIndex tags as to in repo of reg the index tagged from, with an
+// annotation and indented (as no merge would write it), and returns its
+// digest. With subject, the index is also a referrer of its first
+// manifest.
 func annotatedIndex(t *testing.T, reg *registrytest.Registry, repo, from, to string, subject bool) digest.Digest {
 	t.Helper()
 	idx := fetchIndex(t, reg, repo, from)
