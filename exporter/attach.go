@@ -138,11 +138,11 @@ func (p *Push) prepare(a Artifact) (*referrer, error) {
 // config and layers, as Attach writes an Artifact: the referrers another
 // tool left beside an image (oras attach --oci-layout) are published with
 // it. Its subject must be a manifest or index of the pushed image (the
-// root is then written by digest first; its tag still comes last) or a
-// referrer this push has written already (a signature of an SBOM):
-// callers attach a referrer's subject first. It returns desc as a referrers list gives
-// it (artifactType, else the config media type, and the manifest's
-// annotations). Concurrent AttachFrom and Attach calls of one subject
+// root is then written by digest first; its tag still comes last), a
+// referrer this push has written already (a signature of an SBOM:
+// callers attach a referrer's subject first), or a manifest given to
+// TargetHas. It returns desc as a referrers list gives it (artifactType,
+// else the config media type, and the manifest's annotations). Concurrent AttachFrom and Attach calls of one subject
 // share a referrers index round, as Attach says.
 func (p *Push) AttachFrom(ctx context.Context, src oci.Fetcher, desc ocispec.Descriptor) (ocispec.Descriptor, error) {
 	if desc.MediaType != ocispec.MediaTypeImageManifest {
@@ -256,12 +256,12 @@ func (p *Push) waitImages(ctx context.Context) error {
 }
 
 // checkSubject checks, on a push with an image, that the subject of r is
-// a manifest or index of the image or a referrer this push wrote
-// (ErrInvalidArtifact otherwise), and writes the root by digest first when
+// a manifest or index of the image, a referrer this push wrote or a
+// manifest given to TargetHas (ErrInvalidArtifact otherwise), and writes the root by digest first when
 // r refers to the root index.
 func (p *Push) checkSubject(ctx context.Context, r *referrer) error {
 	if p.plan != nil && !p.inPlan(r.subject) && !p.hasReferrer(r.subject) {
-		return fmt.Errorf("%w: subject %s is not a manifest of the pushed image", ErrInvalidArtifact, r.subject)
+		return fmt.Errorf("%w: subject %s is not a manifest of the pushed image, nor a referrer it wrote or the registry has", ErrInvalidArtifact, r.subject)
 	}
 	if p.plan != nil && r.subject == p.plan.desc.Digest && oci.IsIndex(p.plan.desc.MediaType) {
 		// A referrer of the root (a signature of the index): the root is

@@ -54,8 +54,8 @@ platform manifest that REF's repository does not list yet (SBOMs,
 signatures, any referrer that is an image manifest), and the referrers
 of those referrers in turn (a signature of an SBOM, as ls shows them),
 byte for byte, through the referrers API or the referrers tag as push
-writes them. Every registry is reached with the
-same credentials and --insecure-registry/--plain-http.
+writes them. Every registry is reached with the same credentials and
+--insecure-registry/--plain-http.
 
 The index is tagged only when every platform manifest has an SBOM
 referrer in REF's repository (referrers API, else the referrers tag): the
@@ -211,7 +211,7 @@ func planMerge(ctx context.Context, g *globalOptions, refStr string, sourceArgs 
 	if m.referrers, err = planReferrers(ctx, m.dst, images, m.content, m.attached, warn, o.allowNoSBOM); err != nil {
 		return nil, fmt.Errorf("merge to %s: no tag moved: %w", refName(ref, ref.Reference), err)
 	}
-	return m, m.content.addReferrerBlobs(ctx, m.referrers.copies)
+	return m, nil
 }
 
 // mergeTarget parses REF, a reference by tag with an optional tag list

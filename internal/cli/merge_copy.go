@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"slices"
@@ -168,27 +169,31 @@ func (c *mergeContent) keepIndex(ctx context.Context, s *mergeSource, entries []
 // addBlobs records s as the source of the config and layers of its
 // manifest d (those not there already).
 func (c *mergeContent) addBlobs(ctx context.Context, s *mergeSource, d ocispec.Descriptor) error {
+	m, err := readManifest(ctx, s, d)
+	if err != nil {
+		return err
+	}
+	c.addManifestBlobs(s, m)
+	return nil
+}
+
+// readManifest reads the manifest d of source s.
+func readManifest(ctx context.Context, s *mergeSource, d ocispec.Descriptor) (ocispec.Manifest, error) {
 	var m ocispec.Manifest
 	if _, err := oci.ReadJSON(ctx, s.repo.content, d, &m); err != nil {
-		return fmt.Errorf("SOURCE %s: manifest %s: %w", s.arg, d.Digest, err)
+		return m, fmt.Errorf("SOURCE %s: manifest %s: %w", s.arg, d.Digest, err)
 	}
+	return m, nil
+}
+
+// addManifestBlobs records s as the source of the config and layers of
+// m (those not there already).
+func (c *mergeContent) addManifestBlobs(s *mergeSource, m ocispec.Manifest) {
 	for _, b := range append([]ocispec.Descriptor{m.Config}, m.Layers...) {
 		if c.owner[b.Digest] == nil {
 			c.owner[b.Digest] = s
 		}
 	}
-	return nil
-}
-
-// addReferrerBlobs records the source of the blobs of each referrer to
-// copy, so that they are mounted where they can be.
-func (c *mergeContent) addReferrerBlobs(ctx context.Context, copies []referrerCopy) error {
-	for _, r := range copies {
-		if err := c.addBlobs(ctx, r.source, r.desc); err != nil {
-			return err
-		}
-	}
-	return nil
 }
 
 // Fetch implements oci.Fetcher for the push: the index from memory, the
@@ -231,9 +236,10 @@ type referrerCopy struct {
 	depth int
 }
 
-// referrerPlan is what planReferrers found: the referrers to copy, by
-// depth, and the referrers REF's repository lists already that copies
-// refer to (the push must know the target has them).
+// referrerPlan is what planReferrers found: the referrers to copy (each
+// after its subject, with its depth), and the referrers REF's repository
+// lists already that copies refer to (the push must know the target has
+// them).
 type referrerPlan struct {
 	copies []referrerCopy
 	held   []digest.Digest
@@ -254,7 +260,7 @@ func planReferrers(ctx context.Context, dst *mergeRepo, images []oci.Image, c *m
 	slices.SortStableFunc(images, func(a, b oci.Image) int {
 		return cmpBool(c.owner[a.Descriptor.Digest].repo.other, c.owner[b.Descriptor.Digest].repo.other)
 	})
-	w := &referrerWalk{c: c, look: &dstLookup{f: dst.finder, target: dst.remote}, warn: warn, seen: map[digest.Digest]bool{}, plan: &referrerPlan{}}
+	w := &referrerWalk{dst: dst.remote.Name(), c: c, look: &dstLookup{f: dst.finder, target: dst.remote}, warn: warn, seen: map[digest.Digest]bool{}, plan: &referrerPlan{}}
 	for _, img := range images {
 		d := img.Descriptor.Digest
 		s := c.owner[d]
@@ -302,6 +308,7 @@ func known(have []ocispec.Descriptor) func() ([]ocispec.Descriptor, error) {
 // the subjects merge copies, and their referrers in turn, to plan which
 // to copy into REF's repository.
 type referrerWalk struct {
+	dst  string // REF's repository, for errors
 	c    *mergeContent
 	look *dstLookup
 	warn func(string, ...any)
@@ -316,9 +323,11 @@ type referrerWalk struct {
 // repository lists. A manifest of the merged index (a BuildKit
 // attestation manifest, which has a subject) is copied with the image,
 // not as a referrer; a referrer that is not an image manifest is not
-// copied, with a warning. Below depth 1, a failure to list referrers
-// is a warning too: the image and its own referrers do not need them. It
-// returns how many SBOMs it adds at depth 1.
+// copied, with a warning, nor are referrers more than maxReferrerDepth
+// levels below the image. Below depth 1, a referrers tag that holds
+// something else than a referrers index is a warning too: the image and
+// its own referrers do not need those. It returns how many SBOMs it adds
+// at depth 1.
 func (w *referrerWalk) walk(ctx context.Context, s *mergeSource, subject oci.Image, subjectHeld bool, have func() ([]ocispec.Descriptor, error), depth int) (int, error) {
 	d := subject.Descriptor.Digest
 	if !s.repo.other {
@@ -330,14 +339,18 @@ func (w *referrerWalk) walk(ctx context.Context, s *mergeSource, subject oci.Ima
 	}
 	refs, _, err := s.repo.finder.Referrers(ctx, d)
 	if err != nil {
-		return 0, w.nestedErr(ctx, depth, fmt.Errorf("SOURCE %s: referrers of %s: %w", s.arg, name, err))
+		return 0, w.nestedErr(depth, fmt.Errorf("SOURCE %s: referrers of %s: %w", s.arg, name, err))
 	}
 	if len(refs) == 0 {
 		return 0, nil
 	}
+	if depth > maxReferrerDepth {
+		w.warn("SOURCE %s: the referrers of %s not copied: merge copies %d levels of referrers below an image", s.arg, name, maxReferrerDepth)
+		return 0, nil
+	}
 	listed, err := have()
 	if err != nil {
-		return 0, w.nestedErr(ctx, depth, fmt.Errorf("referrers of %s: %w", name, err))
+		return 0, w.nestedErr(depth, fmt.Errorf("REF %s: referrers of %s: %w", w.dst, name, err))
 	}
 	sboms := 0
 	for _, r := range refs {
@@ -351,16 +364,19 @@ func (w *referrerWalk) walk(ctx context.Context, s *mergeSource, subject oci.Ima
 			}
 			continue
 		}
-		w.seen[r.Digest] = true
 		if !inDst {
-			w.add(referrerCopy{source: s, subject: subject, desc: r, depth: depth}, subjectHeld)
+			ok, err := w.add(ctx, referrerCopy{source: s, subject: subject, desc: r, depth: depth}, subjectHeld)
+			if err != nil {
+				return sboms, err
+			}
+			if !ok {
+				continue // not seen: it may be listed under its own subject too
+			}
 			if depth == 1 && oci.IsSBOMReferrer(r) {
 				sboms++
 			}
 		}
-		if depth >= maxReferrerDepth {
-			continue
-		}
+		w.seen[r.Digest] = true
 		if _, err := w.walk(ctx, s, oci.Image{Descriptor: r}, inDst, w.dstReferrers(ctx, r.Digest, inDst), depth+1); err != nil {
 			return sboms, err
 		}
@@ -370,22 +386,48 @@ func (w *referrerWalk) walk(ctx context.Context, s *mergeSource, subject oci.Ima
 
 // nestedErr returns err, a failure to list referrers at depth, or nil
 // after a warning when it is about a referrer's referrers (depth > 1)
-// and ctx is not done.
-func (w *referrerWalk) nestedErr(ctx context.Context, depth int, err error) error {
-	if depth == 1 || ctx.Err() != nil {
+// and a referrers tag that holds something else than a referrers index
+// (some registries resolve that tag to the subject itself). Any other
+// failure fails the merge: a signature of an SBOM must not be lost
+// because a registry failed once.
+func (w *referrerWalk) nestedErr(depth int, err error) error {
+	if depth == 1 || !errors.Is(err, exporter.ErrReferrersTagConflict) {
 		return err
 	}
 	w.warn("%v: not copied", err)
 	return nil
 }
 
-// add plans the copy of r; subjectHeld says REF's repository lists its
-// subject already.
-func (w *referrerWalk) add(r referrerCopy, subjectHeld bool) {
-	w.plan.copies = append(w.plan.copies, r)
-	if d := r.subject.Descriptor.Digest; subjectHeld && !slices.Contains(w.plan.held, d) {
-		w.plan.held = append(w.plan.held, d)
+// add plans the copy of r, recording the source of its blobs so that
+// they are mounted where they can be; subjectHeld says REF's repository
+// lists its subject already. A referrer whose manifest names another
+// subject than the one its source listed it under (a registry that does
+// not filter referrers by subject) is not planned there, with a warning:
+// add reports whether it planned r.
+func (w *referrerWalk) add(ctx context.Context, r referrerCopy, subjectHeld bool) (bool, error) {
+	m, err := readManifest(ctx, r.source, r.desc)
+	if err != nil {
+		return false, err
 	}
+	subject := r.subject.Descriptor.Digest
+	if m.Subject == nil || m.Subject.Digest != subject {
+		w.warn("SOURCE %s: referrer %s (%s) not copied as a referrer of %s: its manifest names subject %s", r.source.arg, r.desc.Digest, printable.String(r.desc.ArtifactType), subject, subjectOf(m))
+		return false, nil
+	}
+	w.c.addManifestBlobs(r.source, m)
+	w.plan.copies = append(w.plan.copies, r)
+	if subjectHeld && !slices.Contains(w.plan.held, subject) {
+		w.plan.held = append(w.plan.held, subject)
+	}
+	return true, nil
+}
+
+// subjectOf names the subject of m, "none" when it has none.
+func subjectOf(m ocispec.Manifest) string {
+	if m.Subject == nil {
+		return "none"
+	}
+	return m.Subject.Digest.String()
 }
 
 // dstReferrers returns what walk asks for the referrers REF's repository

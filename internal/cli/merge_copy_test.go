@@ -34,9 +34,16 @@ const sigType = "application/vnd.example.signature.v1+json"
 // repo of reg as oras-go does (the referrers tag where reg has no API).
 func attachSignature(t *testing.T, reg *registrytest.Registry, repo string, subject ocispec.Descriptor) digest.Digest {
 	t.Helper()
+	return attachSignatureBy(t, reg, repo, subject, "")
+}
+
+// attachSignatureBy is attachSignature with the signer's name in the
+// signature: signers give different signatures of one subject.
+func attachSignatureBy(t *testing.T, reg *registrytest.Registry, repo string, subject ocispec.Descriptor, signer string) digest.Digest {
+	t.Helper()
 	ctx := context.Background()
 	r := &remote.Repository{Reference: registry.Reference{Registry: reg.Host, Repository: repo}, PlainHTTP: true, SkipReferrersGC: true}
-	layer, err := oras.PushBytes(ctx, r, sigType, []byte(`{"signed":"`+subject.Digest.String()+`"}`))
+	layer, err := oras.PushBytes(ctx, r, sigType, []byte(`{"signed":"`+subject.Digest.String()+`","by":"`+signer+`"}`))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -165,10 +172,15 @@ func TestMergeAcrossRepositories(t *testing.T) {
 			checkRerun(t, rerun, m, dstReg, mans)
 			// A signature of the amd64 SBOM, which REF's repository has, made
 			// after the first merge: the next merge copies it.
+			// So is a second countersignature of the arm64 SBOM's signature.
 			late := attachSignature(t, srcReg, "staging/app", sbomOf(t, srcReg, "staging/app", mans[0].Digest))
+			lateCounter := attachSignatureBy(t, srcReg, "staging/app", referrersOf(t, srcReg, "staging/app", armSBOM.Digest)[0], "second")
 			run("merge", dst+":v1", src+":amd64", src+":arm64")
 			if have := referrerDigests(t, dstReg, "release/app", sbomOf(t, srcReg, "staging/app", mans[0].Digest).Digest); !slices.Equal(have, []digest.Digest{late}) {
 				t.Errorf("referrers of the amd64 SBOM after a merge that follows its signature: %v, want %s", have, late)
+			}
+			if have := referrerDigests(t, dstReg, "release/app", sbomSig); !slices.Contains(have, lateCounter) || len(have) != 2 {
+				t.Errorf("referrers of the arm64 SBOM's signature after a merge that follows a second countersignature: %v, want %s and %s", have, counterSig, lateCounter)
 			}
 			// Within REF's repository now, the same images give the same index.
 			same := filepath.Join(t.TempDir(), "same.json")
@@ -408,6 +420,114 @@ func TestMergeNestedUnreadable(t *testing.T) {
 	if have := referrerDigests(t, reg, "release/app", mans[0].Digest); !slices.Equal(have, []digest.Digest{sbom.Digest}) {
 		t.Errorf("release/app lists referrers %v of the copied image, want its SBOM %s", have, sbom.Digest)
 	}
+}
+
+// TestMergeNestedReferrers covers the edges of copying referrers of
+// referrers, from a repository without the referrers API (whose
+// referrers tags the test can write): a chain deeper than
+// maxReferrerDepth is copied down to it, with a warning naming where it
+// stops; a referrer also listed under a subject its manifest does not
+// name is copied under its own only; a failure to list the referrers of
+// a referrer fails the merge, nothing tagged.
+func TestMergeNestedReferrers(t *testing.T) {
+	if testing.Short() {
+		t.Skip("runs registries")
+	}
+	cliEnv(t)
+	dirs, mans := singleLayouts(t)
+	// setup pushes the amd64 image with its SBOM to staging/app of a new
+	// registry and returns the registry and the SBOM.
+	setup := func(t *testing.T) (*registrytest.Registry, ocispec.Descriptor) {
+		reg := registrytest.Start(t, registrytest.OlaregNoAPI, registrytest.Options{})
+		mustAffix(t, "push", "--insecure-registry", reg.Host, "oci-layout:"+dirs[0], reg.Ref("staging/app")+":amd64")
+		return reg, sbomOf(t, reg, "staging/app", mans[0].Digest)
+	}
+	merge := func(t *testing.T, host string) (string, int) {
+		_, errs, code := affix(t, "merge", "--insecure-registry", host, host+"/release/app:v1", host+"/staging/app:amd64")
+		return errs, code
+	}
+	t.Run("deeper than the limit", func(t *testing.T) {
+		reg, sbom := setup(t)
+		chain := []ocispec.Descriptor{sbom} // chain[i] is at depth i+1
+		for i := 1; i <= maxReferrerDepth; i++ {
+			attachSignatureBy(t, reg, "staging/app", chain[i-1], strconv.Itoa(i))
+			chain = append(chain, referrersOf(t, reg, "staging/app", chain[i-1].Digest)[0])
+		}
+		errs, code := merge(t, reg.Host)
+		last := chain[maxReferrerDepth-1]
+		if want := "the referrers of referrer " + last.Digest.String(); code != 0 || !strings.Contains(errs, want) {
+			t.Fatalf("merge: exit %d, want 0 and a warning %q\n%s", code, want, errs)
+		}
+		for i := 1; i < maxReferrerDepth; i++ {
+			if have := referrerDigests(t, reg, "release/app", chain[i-1].Digest); !slices.Equal(have, []digest.Digest{chain[i].Digest}) {
+				t.Errorf("depth %d: release/app lists referrers %v of %s, want %s", i+1, have, chain[i-1].Digest, chain[i].Digest)
+			}
+		}
+		if have := referrerDigests(t, reg, "release/app", last.Digest); len(have) != 0 {
+			t.Errorf("release/app lists %v below depth %d", have, maxReferrerDepth)
+		}
+	})
+	t.Run("listed under another subject", func(t *testing.T) {
+		reg, sbom := setup(t)
+		sig := attachSignature(t, reg, "staging/app", sbom)
+		sigDesc := referrersOf(t, reg, "staging/app", sbom.Digest)[0]
+		// The image's referrers tag lists the SBOM's signature too, first.
+		tag := "sha256-" + mans[0].Digest.Encoded()
+		idx := fetchIndex(t, reg, "staging/app", tag)
+		idx.Manifests = append([]ocispec.Descriptor{sigDesc}, idx.Manifests...)
+		pushIndex(t, reg, "staging/app", tag, idx)
+		errs, code := merge(t, reg.Host)
+		if want := "referrer " + sig.String() + " (" + sigType + ") not copied as a referrer of " + mans[0].Digest.String() + ": its manifest names subject " + sbom.Digest.String(); code != 0 || !strings.Contains(errs, want) {
+			t.Fatalf("merge: exit %d, want 0 and a warning %q\n%s", code, want, errs)
+		}
+		if have := referrerDigests(t, reg, "release/app", sbom.Digest); !slices.Equal(have, []digest.Digest{sig}) {
+			t.Errorf("release/app lists referrers %v of the SBOM, want its signature %s", have, sig)
+		}
+		if have := referrerDigests(t, reg, "release/app", mans[0].Digest); !slices.Equal(have, []digest.Digest{sbom.Digest}) {
+			t.Errorf("release/app lists referrers %v of the image, want its SBOM %s", have, sbom.Digest)
+		}
+	})
+	t.Run("listing fails", func(t *testing.T) {
+		reg, sbom := setup(t)
+		attachSignature(t, reg, "staging/app", sbom)
+		host := failPath(t, reg, "/v2/staging/app/manifests/sha256-"+sbom.Digest.Encoded(), http.StatusForbidden)
+		errs, code := merge(t, host)
+		if code != 1 || !strings.Contains(errs, "no tag moved") || !strings.Contains(errs, "referrers of referrer "+sbom.Digest.String()) {
+			t.Fatalf("merge: exit %d, want 1, naming the SBOM, no tag moved\n%s", code, errs)
+		}
+		if d := resolveTag(t, reg, "release/app", "v1"); d != "" {
+			t.Errorf("a failed merge tagged release/app:v1 %s", d)
+		}
+	})
+}
+
+// pushIndex writes idx to repo of reg under tag.
+func pushIndex(t *testing.T, reg *registrytest.Registry, repo, tag string, idx ocispec.Index) {
+	t.Helper()
+	data, err := json.Marshal(idx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := &remote.Repository{Reference: registry.Reference{Registry: reg.Host, Repository: repo}, PlainHTTP: true}
+	if err := r.PushReference(t.Context(), ocispec.Descriptor{MediaType: ocispec.MediaTypeImageIndex, Digest: digest.FromBytes(data), Size: int64(len(data))}, bytes.NewReader(data), tag); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// failPath is a proxy to reg that answers status for every request of
+// path, and returns its host.
+func failPath(t *testing.T, reg *registrytest.Registry, path string, status int) string {
+	t.Helper()
+	proxy := httputil.NewSingleHostReverseProxy(&url.URL{Scheme: "http", Host: reg.Host})
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path == path {
+			http.Error(w, `{"errors":[{"code":"DENIED"}]}`, status)
+			return
+		}
+		proxy.ServeHTTP(w, r)
+	}))
+	t.Cleanup(srv.Close)
+	return strings.TrimPrefix(srv.URL, "http://")
 }
 
 // annotatedIndex tags as to in repo of reg the index tagged from, with an
