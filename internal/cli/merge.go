@@ -146,6 +146,9 @@ func merge(cmd *cobra.Command, g *globalOptions, refStr string, sourceArgs []str
 	}
 	meta := newMetadata(res, refName(m.ref, m.ref.Reference), m.images, m.attached, m.counter)
 	meta.Tags = refNames(m.ref, tags)
+	for _, r := range m.referrers.copies {
+		meta.CopiedReferrers = append(meta.CopiedReferrers, layoutReferrerMeta{Subject: r.subject.Descriptor.Digest, Digest: r.desc.Digest, ArtifactType: r.desc.ArtifactType})
+	}
 	printPush(cmd.OutOrStdout(), meta, res)
 	if err := writeMetadataFile(o.metadataFile, meta); err != nil {
 		return fmt.Errorf("merge to %s succeeded (%s), but --metadata-file was not written: %w", name, tagStates(meta.Tags, nil, nil), err)

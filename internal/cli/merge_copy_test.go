@@ -156,6 +156,9 @@ func TestMergeAcrossRepositories(t *testing.T) {
 			m := readMeta(t, meta)
 			t.Logf("first merge: %d requests %v", m.RequestsTotal, m.Requests) // docs/push.md's table
 			checkCopied(t, m, tt.src == "", tt.mode, dstReg.Host+"/release/app")
+			if len(m.CopiedReferrers) != 5 {
+				t.Errorf("metadata copiedReferrers %+v, want the 5 referrers of the source", m.CopiedReferrers)
+			}
 			checkCopiedContent(t, srcReg, dstReg, mans, sig)
 			checkNestedCopied(t, srcReg, dstReg, armSBOM.Digest, sbomSig, counterSig)
 			if _, errs, code := affix(t, slices.Concat([]string{"get", "--verify", "--platform", "linux/arm64"}, flags, []string{dst + ":v1"})...); code != 0 || !strings.Contains(errs, "verified: ") {
@@ -265,6 +268,9 @@ func checkRerun(t *testing.T, m, first pushMetadata, dst *registrytest.Registry,
 	t.Helper()
 	if m.Index == nil || m.Index.Digest != first.Index.Digest {
 		t.Errorf("rerun: index %v, first %s", m.Index, first.Index.Digest)
+	}
+	if len(m.CopiedReferrers) != 0 {
+		t.Errorf("rerun: copiedReferrers %+v, want none", m.CopiedReferrers)
 	}
 	if m.Requests["POST"] != 0 || m.Requests["PUT"] != 2+1 || m.Blobs == nil || m.Blobs.Existing == 0 || m.Blobs.Mounted+m.Blobs.Uploaded != 0 {
 		t.Errorf("rerun: requests %v, blobs %+v: want no upload and three PUTs (two platform manifests, the tag)", m.Requests, m.Blobs)

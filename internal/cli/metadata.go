@@ -35,6 +35,10 @@ type pushMetadata struct {
 	// image beside its SBOMs (signatures, VEX documents, ...), pushed as
 	// they are.
 	LayoutReferrers []layoutReferrerMeta `json:"layoutReferrers,omitempty"`
+	// CopiedReferrers are the referrers merge copied from other
+	// repositories (SBOMs, signatures, referrers of those), each with its
+	// subject, in the order they were planned.
+	CopiedReferrers []layoutReferrerMeta `json:"copiedReferrers,omitempty"`
 	// StrippedAttestations are the attestation manifests left out.
 	StrippedAttestations []digest.Digest `json:"strippedAttestations,omitempty"`
 	// ReferrersMode is "api", "tag-schema" or (a layout) "oci-layout", by
@@ -204,6 +208,9 @@ func printPush(w io.Writer, m *pushMetadata, res *exporter.Result) {
 	}
 	if n := len(m.LayoutReferrers); n > 0 {
 		fmt.Fprintf(w, "  %s from the layout, pushed as they are\n", plural(n, "more referrer"))
+	}
+	if n := len(m.CopiedReferrers); n > 0 {
+		fmt.Fprintf(w, "  %s copied from other repositories, SBOMs included\n", plural(n, "referrer"))
 	}
 	for repo, mode := range res.Modes {
 		if strings.HasPrefix(repo, oci.SchemeLayout+":") {
