@@ -2,27 +2,18 @@ package sbomgen
 
 import (
 	"archive/tar"
-	"bufio"
 	"context"
-	"crypto/sha256"
-	"encoding/hex"
-	"encoding/json"
 	"fmt"
-	"hash"
 	"io"
 	"io/fs"
 	"os"
 	"os/exec"
-	"path"
 	"path/filepath"
 	"runtime"
 	"slices"
 	"strings"
 	"testing"
 
-	"github.com/klauspost/compress/gzip"
-	"github.com/opencontainers/go-digest"
-	specs "github.com/opencontainers/image-spec/specs-go"
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
 
 	"github.com/affix-oci/affix/internal/fixture"
@@ -186,111 +177,31 @@ func (s *hostSet) docCopyrights(dir string) {
 // platform linux/GOARCH with layers, each streamed into its blob, and
 // returns its manifest descriptor.
 func writeHostLayout(dir string, layers []hostLayer) (ocispec.Descriptor, error) {
-	if err := os.MkdirAll(filepath.Join(dir, ocispec.ImageBlobsDir, "sha256"), 0o755); err != nil {
-		return ocispec.Descriptor{}, err
-	}
-	created := fixture.Epoch
-	platform := ocispec.Platform{OS: "linux", Architecture: runtime.GOARCH}
-	cfg := ocispec.Image{
-		Created:  &created,
-		Platform: platform,
-		Config:   ocispec.ImageConfig{Env: []string{"PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"}},
-		RootFS:   ocispec.RootFS{Type: "layers"},
-	}
-	man := ocispec.Manifest{Versioned: specs.Versioned{SchemaVersion: 2}, MediaType: ocispec.MediaTypeImageManifest}
+	img := fixture.StreamImage{Platform: ocispec.Platform{OS: "linux", Architecture: runtime.GOARCH}, CreatedBy: "host image"}
 	for _, l := range layers {
-		d, diffID, err := writeHostLayer(dir, l.files)
-		if err != nil {
-			return ocispec.Descriptor{}, fmt.Errorf("layer %q: %w", l.what, err)
-		}
-		man.Layers = append(man.Layers, d)
-		cfg.RootFS.DiffIDs = append(cfg.RootFS.DiffIDs, diffID)
-		cfg.History = append(cfg.History, ocispec.History{Created: &created, CreatedBy: "host image: " + l.what})
+		img.Layers = append(img.Layers, fixture.StreamLayer{What: l.what, Fill: func(tw *tar.Writer) error {
+			return writeHostFiles(&hostTar{Writer: tw, dirs: map[string]bool{}}, l.files)
+		}})
 	}
-	var err error
-	if man.Config, err = putHostJSON(dir, ocispec.MediaTypeImageConfig, cfg); err != nil {
-		return ocispec.Descriptor{}, err
-	}
-	md, err := putHostJSON(dir, ocispec.MediaTypeImageManifest, man)
+	md, err := fixture.WriteStreamImage(dir, img)
 	if err != nil {
 		return ocispec.Descriptor{}, err
 	}
-	md.Platform = &platform
-	idx, err := putHostJSON(dir, ocispec.MediaTypeImageIndex, ocispec.Index{
-		Versioned: specs.Versioned{SchemaVersion: 2}, MediaType: ocispec.MediaTypeImageIndex, Manifests: []ocispec.Descriptor{md},
-	})
-	if err != nil {
-		return ocispec.Descriptor{}, err
-	}
-	idx.Annotations = map[string]string{ocispec.AnnotationRefName: "host"}
-	top, _ := json.Marshal(ocispec.Index{Versioned: specs.Versioned{SchemaVersion: 2}, MediaType: ocispec.MediaTypeImageIndex, Manifests: []ocispec.Descriptor{idx}})
-	if err := os.WriteFile(filepath.Join(dir, ocispec.ImageIndexFile), top, 0o644); err != nil {
-		return ocispec.Descriptor{}, err
-	}
-	lf, _ := json.Marshal(ocispec.ImageLayout{Version: ocispec.ImageLayoutVersion})
-	return md, os.WriteFile(filepath.Join(dir, ocispec.ImageLayoutFile), lf, 0o644)
+	_, err = fixture.WriteIndex(dir, "host", []ocispec.Descriptor{md})
+	return md, err
 }
 
-// putHostJSON writes v as a blob of media type mt into the layout dir.
-func putHostJSON(dir, mt string, v any) (ocispec.Descriptor, error) {
-	b, err := json.Marshal(v)
-	if err != nil {
-		return ocispec.Descriptor{}, err
-	}
-	d := ocispec.Descriptor{MediaType: mt, Digest: digest.FromBytes(b), Size: int64(len(b))}
-	return d, os.WriteFile(filepath.Join(dir, ocispec.ImageBlobsDir, "sha256", d.Digest.Encoded()), b, 0o644)
-}
-
-// writeHostLayer streams the tar of files, sorted by path, parents first,
-// gzip-compressed into a blob of the layout dir, hashing the tar (diff ID)
-// and the blob on the way.
-func writeHostLayer(dir string, files []hostFile) (ocispec.Descriptor, digest.Digest, error) {
-	blobs := filepath.Join(dir, ocispec.ImageBlobsDir, "sha256")
-	f, err := os.CreateTemp(blobs, ".partial-")
-	if err != nil {
-		return ocispec.Descriptor{}, "", err
-	}
-	defer os.Remove(f.Name()) // nothing once renamed
-	defer f.Close()
-	bw := bufio.NewWriterSize(f, 1<<20)
-	blobHash, diffHash, n := sha256.New(), sha256.New(), &byteCounter{}
-	zw, err := gzip.NewWriterLevel(io.MultiWriter(bw, blobHash, n), gzip.BestSpeed)
-	if err != nil {
-		return ocispec.Descriptor{}, "", err
-	}
-	tw := &hostTar{Writer: tar.NewWriter(io.MultiWriter(zw, diffHash)), dirs: map[string]bool{}}
+// writeHostFiles writes files into tw sorted by path, parents first.
+func writeHostFiles(tw *hostTar, files []hostFile) error {
 	files = slices.Clone(files)
 	slices.SortFunc(files, func(a, b hostFile) int { return strings.Compare(a.path, b.path) })
 	for _, hf := range files {
 		if err := tw.add(hf); err != nil {
-			return ocispec.Descriptor{}, "", fmt.Errorf("%s: %w", hf.path, err)
+			return fmt.Errorf("%s: %w", hf.path, err)
 		}
 	}
-	for _, c := range []io.Closer{tw, zw} {
-		if err := c.Close(); err != nil {
-			return ocispec.Descriptor{}, "", err
-		}
-	}
-	if err := bw.Flush(); err != nil {
-		return ocispec.Descriptor{}, "", err
-	}
-	if err := f.Close(); err != nil {
-		return ocispec.Descriptor{}, "", err
-	}
-	d := ocispec.Descriptor{MediaType: ocispec.MediaTypeImageLayerGzip, Digest: hashDigest(blobHash), Size: n.n}
-	if err := os.Chmod(f.Name(), 0o644); err != nil {
-		return ocispec.Descriptor{}, "", err
-	}
-	return d, hashDigest(diffHash), os.Rename(f.Name(), filepath.Join(blobs, d.Digest.Encoded()))
+	return nil
 }
-
-func hashDigest(h hash.Hash) digest.Digest {
-	return digest.NewDigestFromEncoded(digest.SHA256, hex.EncodeToString(h.Sum(nil)))
-}
-
-type byteCounter struct{ n int64 }
-
-func (c *byteCounter) Write(p []byte) (int, error) { c.n += int64(len(p)); return len(p), nil }
 
 // hostTar writes a layer's entries, each parent directory once before
 // its first entry.
@@ -304,17 +215,11 @@ func (t *hostTar) header(name string) *tar.Header {
 }
 
 func (t *hostTar) parents(p string) error {
-	d := path.Dir(p)
-	if d == "." || t.dirs[d] {
-		return nil
-	}
-	if err := t.parents(d); err != nil {
-		return err
-	}
-	t.dirs[d] = true
-	h := t.header(d + "/")
-	h.Typeflag, h.Mode = tar.TypeDir, 0o755
-	return t.WriteHeader(h)
+	return fixture.WriteParents(t.Writer, t.dirs, p, func(d string) *tar.Header {
+		h := t.header(d + "/")
+		h.Typeflag, h.Mode = tar.TypeDir, 0o755
+		return h
+	})
 }
 
 // add writes f: its data, or the host file, directory or link it copies

@@ -2,24 +2,15 @@ package main
 
 import (
 	"archive/tar"
-	"bufio"
-	"crypto/sha256"
-	"encoding/hex"
-	"encoding/json"
 	"fmt"
-	"hash"
 	"io"
 	"math/rand/v2"
-	"os"
 	"path"
-	"path/filepath"
 	"slices"
 	"strconv"
 	"time"
 
-	"github.com/klauspost/compress/gzip"
-	"github.com/opencontainers/go-digest"
-	specs "github.com/opencontainers/image-spec/specs-go"
+	"github.com/affix-oci/affix/internal/fixture"
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
 	"golang.org/x/sync/errgroup"
 )
@@ -43,14 +34,11 @@ var epoch = time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)
 // generate writes s as an OCI layout into dir, platforms in parallel,
 // streaming every layer to its blob (nothing is held whole in memory).
 func generate(dir string, s genSpec) (ocispec.Descriptor, error) {
-	if err := os.MkdirAll(filepath.Join(dir, "blobs", "sha256"), 0o755); err != nil {
-		return ocispec.Descriptor{}, err
-	}
 	mans := make([]ocispec.Descriptor, len(s.Platforms))
 	var eg errgroup.Group
 	for i, p := range s.Platforms {
 		eg.Go(func() error {
-			d, err := writeImage(dir, s, p, uint64(i))
+			d, err := fixture.WriteStreamImage(dir, platformImage(s, p, uint64(i)))
 			if err != nil {
 				return fmt.Errorf("%s/%s: %w", p.OS, p.Architecture, err)
 			}
@@ -61,70 +49,27 @@ func generate(dir string, s genSpec) (ocispec.Descriptor, error) {
 	if err := eg.Wait(); err != nil {
 		return ocispec.Descriptor{}, err
 	}
-	idx, err := putJSON(dir, ocispec.MediaTypeImageIndex, ocispec.Index{
-		Versioned: specs.Versioned{SchemaVersion: 2}, MediaType: ocispec.MediaTypeImageIndex, Manifests: mans,
-	})
-	if err != nil {
-		return ocispec.Descriptor{}, err
-	}
-	idx.Annotations = map[string]string{ocispec.AnnotationRefName: "large"}
-	top, _ := json.Marshal(ocispec.Index{Versioned: specs.Versioned{SchemaVersion: 2}, MediaType: ocispec.MediaTypeImageIndex, Manifests: []ocispec.Descriptor{idx}})
-	if err := os.WriteFile(filepath.Join(dir, ocispec.ImageIndexFile), top, 0o644); err != nil {
-		return ocispec.Descriptor{}, err
-	}
-	lf, _ := json.Marshal(ocispec.ImageLayout{Version: ocispec.ImageLayoutVersion})
-	return idx, os.WriteFile(filepath.Join(dir, ocispec.ImageLayoutFile), lf, 0o644)
+	return fixture.WriteIndex(dir, "large", mans)
 }
 
-// writeImage writes one platform image and returns its manifest
-// descriptor.
-func writeImage(dir string, s genSpec, p ocispec.Platform, seed uint64) (ocispec.Descriptor, error) {
-	created := epoch
-	cfg := ocispec.Image{
-		Created:  &created,
-		Platform: p,
-		Config:   ocispec.ImageConfig{Env: []string{"PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"}},
-		RootFS:   ocispec.RootFS{Type: "layers"},
+// platformImage is the platform image p of s, its big files' bytes
+// drawn from seed.
+func platformImage(s genSpec, p ocispec.Platform, seed uint64) fixture.StreamImage {
+	return fixture.StreamImage{
+		Platform:  p,
+		Created:   epoch,
+		CreatedBy: "largeimage",
+		Layers: []fixture.StreamLayer{
+			{What: "base: dpkg database and small files", Fill: fill(func(tw *tarWriter) error { return baseLayer(tw, s, p) })},
+			{What: "big files", Fill: fill(func(tw *tarWriter) error { return bigLayer(tw, s, seed) })},
+			{What: "whiteouts", Fill: fill(func(tw *tarWriter) error { return whiteoutLayer(tw, s) })},
+		},
 	}
-	man := ocispec.Manifest{Versioned: specs.Versioned{SchemaVersion: 2}, MediaType: ocispec.MediaTypeImageManifest}
-	layers := []struct {
-		what string
-		fill func(*tarWriter) error
-	}{
-		{"base: dpkg database and small files", func(tw *tarWriter) error { return baseLayer(tw, s, p) }},
-		{"big files", func(tw *tarWriter) error { return bigLayer(tw, s, seed) }},
-		{"whiteouts", func(tw *tarWriter) error { return whiteoutLayer(tw, s) }},
-	}
-	for _, l := range layers {
-		d, diffID, err := writeLayer(dir, l.fill)
-		if err != nil {
-			return ocispec.Descriptor{}, fmt.Errorf("layer %q: %w", l.what, err)
-		}
-		man.Layers = append(man.Layers, d)
-		cfg.RootFS.DiffIDs = append(cfg.RootFS.DiffIDs, diffID)
-		cfg.History = append(cfg.History, ocispec.History{Created: &created, CreatedBy: "largeimage: " + l.what})
-	}
-	cd, err := putJSON(dir, ocispec.MediaTypeImageConfig, cfg)
-	if err != nil {
-		return ocispec.Descriptor{}, err
-	}
-	man.Config = cd
-	md, err := putJSON(dir, ocispec.MediaTypeImageManifest, man)
-	if err != nil {
-		return ocispec.Descriptor{}, err
-	}
-	md.Platform = &p
-	return md, nil
 }
 
-// putJSON writes v as a blob of media type mt.
-func putJSON(dir, mt string, v any) (ocispec.Descriptor, error) {
-	b, err := json.Marshal(v)
-	if err != nil {
-		return ocispec.Descriptor{}, err
-	}
-	d := ocispec.Descriptor{MediaType: mt, Digest: digest.FromBytes(b), Size: int64(len(b))}
-	return d, os.WriteFile(filepath.Join(dir, "blobs", "sha256", d.Digest.Encoded()), b, 0o644)
+// fill adapts a layer writer to fixture.StreamLayer.Fill.
+func fill(f func(*tarWriter) error) func(*tar.Writer) error {
+	return func(tw *tar.Writer) error { return f(&tarWriter{Writer: tw, dirs: map[string]bool{}}) }
 }
 
 // tarWriter writes a layer's entries, adding each parent directory once
@@ -135,15 +80,9 @@ type tarWriter struct {
 }
 
 func (t *tarWriter) parents(p string) error {
-	d := path.Dir(p)
-	if d == "." || t.dirs[d] {
-		return nil
-	}
-	if err := t.parents(d); err != nil {
-		return err
-	}
-	t.dirs[d] = true
-	return t.WriteHeader(&tar.Header{Typeflag: tar.TypeDir, Name: d + "/", Mode: 0o755, ModTime: epoch, Uname: "root", Gname: "root"})
+	return fixture.WriteParents(t.Writer, t.dirs, p, func(d string) *tar.Header {
+		return &tar.Header{Typeflag: tar.TypeDir, Name: d + "/", Mode: 0o755, ModTime: epoch, Uname: "root", Gname: "root"}
+	})
 }
 
 // file writes a regular file p of size bytes, its content from r.
@@ -178,57 +117,6 @@ func (r *bytesSliceReader) Read(p []byte) (int, error) {
 }
 
 func bytesReader(b []byte) io.Reader { return &bytesSliceReader{b} }
-
-// writeLayer streams the tar that fill writes, gzip-compressed, into a
-// blob of dir, hashing the tar (diff ID) and the blob on the way.
-func writeLayer(dir string, fill func(*tarWriter) error) (ocispec.Descriptor, digest.Digest, error) {
-	blobs := filepath.Join(dir, "blobs", "sha256")
-	f, err := os.CreateTemp(blobs, ".partial-")
-	if err != nil {
-		return ocispec.Descriptor{}, "", err
-	}
-	defer os.Remove(f.Name()) // no-op once renamed
-	defer f.Close()
-	bw := bufio.NewWriterSize(f, 1<<20)
-	blobHash, diffHash := sha256.New(), sha256.New()
-	n := &counter{}
-	zw, err := gzip.NewWriterLevel(io.MultiWriter(bw, blobHash, n), gzip.BestSpeed)
-	if err != nil {
-		return ocispec.Descriptor{}, "", err
-	}
-	tw := &tarWriter{Writer: tar.NewWriter(io.MultiWriter(zw, diffHash)), dirs: map[string]bool{}}
-	if err := fill(tw); err != nil {
-		return ocispec.Descriptor{}, "", err
-	}
-	if err := tw.Close(); err != nil {
-		return ocispec.Descriptor{}, "", err
-	}
-	if err := zw.Close(); err != nil {
-		return ocispec.Descriptor{}, "", err
-	}
-	if err := bw.Flush(); err != nil {
-		return ocispec.Descriptor{}, "", err
-	}
-	if err := f.Chmod(0o644); err != nil {
-		return ocispec.Descriptor{}, "", err
-	}
-	if err := f.Close(); err != nil {
-		return ocispec.Descriptor{}, "", err
-	}
-	d := ocispec.Descriptor{MediaType: ocispec.MediaTypeImageLayerGzip, Digest: sum(blobHash), Size: n.n}
-	if err := os.Rename(f.Name(), filepath.Join(blobs, d.Digest.Encoded())); err != nil {
-		return ocispec.Descriptor{}, "", err
-	}
-	return d, sum(diffHash), nil
-}
-
-func sum(h hash.Hash) digest.Digest {
-	return digest.NewDigestFromEncoded(digest.SHA256, hex.EncodeToString(h.Sum(nil)))
-}
-
-type counter struct{ n int64 }
-
-func (c *counter) Write(p []byte) (int, error) { c.n += int64(len(p)); return len(p), nil }
 
 // pkgName is the name of dpkg package i.
 func pkgName(i int) string { return "liblarge" + strconv.Itoa(i) }
