@@ -2,7 +2,6 @@ package sbomgen
 
 import (
 	"bytes"
-	"context"
 	"encoding/json"
 	"fmt"
 	"maps"
@@ -11,13 +10,8 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/anchore/stereoscope/pkg/file"
-	"github.com/anchore/stereoscope/pkg/image"
-	stereooci "github.com/anchore/stereoscope/pkg/image/oci"
-	"github.com/anchore/syft/syft"
 	"github.com/anchore/syft/syft/format/syftjson"
 	"github.com/anchore/syft/syft/format/syftjson/model"
-	"github.com/anchore/syft/syft/source/stereoscopesource"
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
 )
 
@@ -70,28 +64,10 @@ func TestHostImage(t *testing.T) {
 }
 
 // syftOwnDocument scans the platform image of the layout dir as syft does
-// alone (stereoscope reading the layout, default configuration) and
-// returns the syft JSON model of its SBOM.
+// alone (syftOwnSBOM) and returns the syft JSON model of its SBOM.
 func syftOwnDocument(t *testing.T, dir string, platform ocispec.Platform) model.Document {
 	t.Helper()
-	ctx := context.Background()
-	p, err := image.NewPlatform(platformString(&platform))
-	if err != nil {
-		t.Fatal(err)
-	}
-	gen := file.NewTempDirGenerator("affix-sbomgen-test")
-	defer gen.Cleanup()
-	img, err := stereooci.NewDirectoryProviderWithPlatform(gen, dir, p).Provide(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
-	src := stereoscopesource.New(img, stereoscopesource.ImageConfig{Reference: dir, Platform: p})
-	defer src.Close()
-	s, err := syft.CreateSBOM(ctx, src, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	d := syftjson.ToFormatModel(*s, syftjson.EncoderConfig{})
+	d := syftjson.ToFormatModel(*syftOwnSBOM(t, dir, platformString(&platform)), syftjson.EncoderConfig{})
 	_, rels := viewPackages(d, nil)
 	t.Logf("syft: %d packages (%s), %d files, relationships %v", len(d.Artifacts), typeCounts(d), len(d.Files), rels)
 	return d

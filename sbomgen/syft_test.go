@@ -8,6 +8,7 @@ import (
 	"github.com/anchore/stereoscope/pkg/image"
 	stereooci "github.com/anchore/stereoscope/pkg/image/oci"
 	"github.com/anchore/syft/syft"
+	"github.com/anchore/syft/syft/sbom"
 	"github.com/anchore/syft/syft/source/stereoscopesource"
 )
 
@@ -20,23 +21,7 @@ func TestSbomMatchesSyft(t *testing.T) {
 		t.Run(platform, func(t *testing.T) {
 			ours := syftPackages(t, doc(t, scan(t, dir, res.Manifests[i], Options{Formats: []Format{SyftJSON}}), SyftJSON))
 
-			ctx := context.Background()
-			p, err := image.NewPlatform(platform)
-			if err != nil {
-				t.Fatal(err)
-			}
-			gen := file.NewTempDirGenerator("affix-sbomgen-test")
-			defer gen.Cleanup()
-			img, err := stereooci.NewDirectoryProviderWithPlatform(gen, dir, p).Provide(ctx)
-			if err != nil {
-				t.Fatal(err)
-			}
-			src := stereoscopesource.New(img, stereoscopesource.ImageConfig{Reference: dir, Platform: p})
-			defer src.Close()
-			s, err := syft.CreateSBOM(ctx, src, nil)
-			if err != nil {
-				t.Fatal(err)
-			}
+			s := syftOwnSBOM(t, dir, platform)
 			theirs := map[pkgKey]bool{}
 			for p := range s.Artifacts.Packages.Enumerate() {
 				theirs[pkgKey{p.Name, p.Version, string(p.Type)}] = true
@@ -56,4 +41,29 @@ func TestSbomMatchesSyft(t *testing.T) {
 			}
 		})
 	}
+}
+
+// syftOwnSBOM scans the platform image of the layout dir as syft does
+// alone: stereoscope reading the layout and selecting by platform, syft's
+// default configuration.
+func syftOwnSBOM(t *testing.T, dir, platform string) *sbom.SBOM {
+	t.Helper()
+	ctx := context.Background()
+	p, err := image.NewPlatform(platform)
+	if err != nil {
+		t.Fatal(err)
+	}
+	gen := file.NewTempDirGenerator("affix-sbomgen-test")
+	defer gen.Cleanup()
+	img, err := stereooci.NewDirectoryProviderWithPlatform(gen, dir, p).Provide(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	src := stereoscopesource.New(img, stereoscopesource.ImageConfig{Reference: dir, Platform: p})
+	defer src.Close()
+	s, err := syft.CreateSBOM(ctx, src, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return s
 }
