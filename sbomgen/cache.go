@@ -22,7 +22,10 @@ import (
 // encoded for the same inputs change, so old entries are not served.
 // 3: image documents name the repository, not the tag.
 // 4: the SPDX operating system package's purpose is OPERATING_SYSTEM.
-const cacheVersion = 5
+// 5: the files syft could not read are kept with the entry.
+// 6: syft JSON's source media type is the manifest's, not its
+// descriptor's.
+const cacheVersion = 6
 
 // cacheKeyInput is what a cache key hashes: everything a document's bytes
 // depend on.

@@ -91,6 +91,29 @@ func TestSbomTagIndependent(t *testing.T) {
 	}
 }
 
+// TestSbomDescriptorMediaType scans one manifest through descriptors of
+// two media types (the digest does not cover a descriptor's): the
+// documents are the same, fresh or from the cache, since they depend on
+// the manifest alone.
+func TestSbomDescriptorMediaType(t *testing.T) {
+	dir, res := variants(t)
+	m := res.Manifests[0]
+	docker := m
+	docker.MediaType = "application/vnd.docker.distribution.manifest.v2+json"
+	cacheDir := t.TempDir()
+	first := scan(t, dir, m, Options{Formats: Formats(), CacheDir: cacheDir})
+	cached := scan(t, dir, docker, Options{Formats: Formats(), CacheDir: cacheDir})
+	fresh := scan(t, dir, docker, Options{Formats: Formats()})
+	if !cached.Cached {
+		t.Error("the same manifest by another descriptor missed the cache")
+	}
+	for _, f := range Formats() {
+		if a, b, c := doc(t, first, f), doc(t, cached, f), doc(t, fresh, f); !bytes.Equal(a, c) || !bytes.Equal(b, c) {
+			t.Errorf("%s: the documents differ with the descriptor's media type", f)
+		}
+	}
+}
+
 // TestSbomCacheExecutable checks that the cache entries of a development
 // build are keyed by its executable, and that the documents are not.
 func TestSbomCacheExecutable(t *testing.T) {

@@ -206,8 +206,17 @@ type imageCore struct {
 
 func (c *imageCore) RawConfigFile() ([]byte, error) { return c.img.rawCfg, nil }
 func (c *imageCore) RawManifest() ([]byte, error)   { return c.img.rawMan, nil }
+
+// MediaType returns the manifest's own mediaType, which its digest
+// covers, else the OCI manifest's (a Docker v2 manifest always names
+// itself), not the descriptor's: a descriptor can name another media type
+// for the same digest, and the documents (syft JSON records it) must
+// depend on the manifest alone, as the cache key does.
 func (c *imageCore) MediaType() (types.MediaType, error) {
-	return types.MediaType(c.img.desc.MediaType), nil
+	if mt := c.img.manifest.MediaType; mt != "" {
+		return types.MediaType(mt), nil
+	}
+	return types.MediaType(ocispec.MediaTypeImageManifest), nil
 }
 
 func (c *imageCore) LayerByDigest(h v1.Hash) (partial.CompressedLayer, error) {
