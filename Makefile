@@ -4,7 +4,10 @@
 GO       ?= go
 BIN      := $(CURDIR)/bin
 PKG      := github.com/affix-oci/affix
-VERSION  ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
+# -dirty also for untracked files (git describe ignores them), as Go's own
+# VCS stamp does: a dirty version keys affix's SBOM cache by the binary.
+VERSION  ?= $(shell v=$$(git describe --tags --always --dirty 2>/dev/null) || v=dev; \
+	if [ "$$v" != dev ] && [ "$${v%-dirty}" = "$$v" ] && [ -n "$$(git status --porcelain 2>/dev/null)" ]; then v=$$v-dirty; fi; echo $$v)
 COMMIT   ?= $(shell git rev-parse HEAD 2>/dev/null)
 LDFLAGS  := -s -w -X $(PKG)/internal/version.Version=$(VERSION) -X $(PKG)/internal/version.Commit=$(COMMIT)
 export PATH := $(BIN):$(PATH)

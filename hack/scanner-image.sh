@@ -14,7 +14,8 @@
 #   REGISTRY        registry[/path] to push to (required)
 #   IMAGE           image name (default affix-scanner)
 #   TAG             tag (default VERSION)
-#   VERSION         affix version stamped into the binary (default: git describe, else dev)
+#   VERSION         affix version stamped into the binary (default: git describe, -dirty also
+#                   for untracked files; else dev)
 #   PLATFORMS       comma-separated platforms (default linux/amd64,linux/arm64)
 #   INSECURE=1      push over plain HTTP (a local test registry)
 #   BUILDKIT_HOST   buildkitd address (buildctl's default otherwise)
@@ -27,7 +28,13 @@ cd "$(dirname "$0")/.."
 
 : "${REGISTRY:?set REGISTRY to the registry (and path) to push the scanner image to}"
 IMAGE=${IMAGE:-affix-scanner}
-VERSION=${VERSION:-$(git describe --tags --always --dirty 2>/dev/null || echo dev)}
+if [ -z "${VERSION:-}" ]; then
+	# -dirty also for untracked files, as the Makefile's VERSION.
+	VERSION=$(git describe --tags --always --dirty 2>/dev/null) || VERSION=dev
+	if [ "$VERSION" != dev ] && [ "${VERSION%-dirty}" = "$VERSION" ] && [ -n "$(git status --porcelain 2>/dev/null)" ]; then
+		VERSION=$VERSION-dirty
+	fi
+fi
 TAG=${TAG:-$VERSION}
 PLATFORMS=${PLATFORMS:-linux/amd64,linux/arm64}
 GO=${GO:-go}
