@@ -27,6 +27,11 @@ import (
 // descriptor's.
 const cacheVersion = 6
 
+// maxCacheEntry bounds the size of a cache file read: a stray file at an
+// entry's path is not read into memory whole. The largest documents
+// measured are tens of MB (docs/benchmarks.md).
+const maxCacheEntry = 1 << 30
+
 // cacheKeyInput is what a cache key hashes: everything a document's bytes
 // depend on.
 type cacheKeyInput struct {
@@ -221,6 +226,9 @@ func readOwned(p string) ([]byte, error) {
 	if err := checkCacheOwner(p, fi); err != nil {
 		return nil, err
 	}
+	if fi.Size() > maxCacheEntry {
+		return nil, fmt.Errorf("sbom cache: %s: %d bytes, more than an entry holds", p, fi.Size())
+	}
 	// One buffer of the file's size (io.ReadAll's growth cost twice a
 	// document of tens of MB more); an entry that changes size while it
 	// is read (rewritten in place, which put never does) is no entry.
@@ -256,6 +264,9 @@ func (c *cache) put(key string, f Format, data []byte, meta scanMeta) (err error
 	h, err := json.Marshal(cacheHeader{Version: cacheVersion, Key: key, Format: f, Digest: digest.FromBytes(data), Size: int64(len(data)), scanMeta: meta})
 	if err != nil {
 		return err
+	}
+	if n := len(h) + 1 + len(data); n > maxCacheEntry {
+		return fmt.Errorf("sbom cache: a %s document of %d bytes is more than an entry holds", f, len(data))
 	}
 	p := c.path(key, f)
 	if c.base != "" {

@@ -159,6 +159,26 @@ func TestCacheGetAllocation(t *testing.T) {
 	}
 }
 
+// TestCacheGetHugeFile checks that a file larger than any entry, at an
+// entry's path, is a miss, not read into memory: a sparse file of more
+// than maxCacheEntry, and nothing allocated for it.
+func TestCacheGetHugeFile(t *testing.T) {
+	c, key, _ := cachedDoc(t, 16)
+	if err := os.Truncate(c.path(key, SPDXJSON), maxCacheEntry+1); err != nil {
+		t.Fatal(err)
+	}
+	var before, after runtime.MemStats
+	runtime.ReadMemStats(&before)
+	_, _, ok := c.get(key, SPDXJSON)
+	runtime.ReadMemStats(&after)
+	if ok {
+		t.Error("a file of more than maxCacheEntry bytes was served")
+	}
+	if n := after.TotalAlloc - before.TotalAlloc; n > 1<<20 {
+		t.Errorf("a miss on a file of more than maxCacheEntry bytes allocated %d bytes", n)
+	}
+}
+
 // BenchmarkCacheGet reads a cached 32 MB document (what an image of 50000
 // files owned by packages gives in SPDX; see docs/benchmarks.md, "Large
 // images").
