@@ -206,7 +206,9 @@ func scanImage(ctx context.Context, f oci.Fetcher, img *fetchedImage, names []st
 	}()
 	// stereoscope creates nothing through the generator here (the layer
 	// content directory is given), but Cleanup removes whatever it does.
-	tmpGen := file.NewTempDirGenerator("affix-sbom")
+	// Not "affix-sbom": tmpdir.Sweep would take what it made for a dead
+	// process's directory.
+	tmpGen := file.NewTempDirGenerator("affix-stereoscope")
 	simg := image.New(v1img, tmpGen, dir,
 		image.WithManifest(img.rawMan),
 		image.WithConfig(img.rawCfg),
