@@ -41,6 +41,10 @@ type memTarget struct {
 	// referrers tag between a read of it and the write that follows
 	// (with etags, that write then fails with 412).
 	sneaks int
+	// lost is how many writes of a referrers tag land but answer 412, as
+	// when the answer to a PUT that landed is lost and the transport's
+	// resend no longer matches its If-Match.
+	lost int
 	// hook, when set, is called first by every call, outside m.mu, with
 	// the call's context, its operation ("exists", "blob", "get" or
 	// "put") and reference (a blob's digest, a manifest's tag or
@@ -141,6 +145,11 @@ func (m *memTarget) PushManifest(ctx context.Context, d ocispec.Descriptor, data
 	if m.drops > 0 && strings.HasPrefix(reference, "sha256-") {
 		m.drops--
 		m.manifests[reference] = []byte(`{"schemaVersion":2,"mediaType":"application/vnd.oci.image.index.v1+json","manifests":[]}`)
+	}
+	if m.lost > 0 && strings.HasPrefix(reference, "sha256-") {
+		m.lost--
+		m.mu.Unlock()
+		return "", fmt.Errorf("%s: %w", reference, exporter.ErrPreconditionFailed)
 	}
 	noAPI := m.noAPI
 	m.mu.Unlock()

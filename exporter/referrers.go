@@ -176,13 +176,19 @@ func (p *Push) tagLock(subject digest.Digest) *sync.Mutex {
 
 // addToIndex adds entries, referrers of subject, to its referrers index in
 // one read-merge-write: read (404 is empty), add those not listed, write
-// with If-Match, and on 412 read again. It returns the entries it wrote
-// (none when all were listed already).
+// with If-Match, and on 412 read again. It returns the entries it wrote,
+// or tried to: an entry missing at a read and listed at the next one,
+// after a 412, may be there by the write whose answer was a 412 (its
+// answer lost, and the resend's If-Match stale), and is verified as one
+// this push wrote. It returns none when all were listed at the first
+// read.
 func (p *Push) addToIndex(ctx context.Context, subject digest.Digest, entries []ocispec.Descriptor) ([]ocispec.Descriptor, error) {
 	l := p.tagLock(subject)
 	l.Lock()
 	defer l.Unlock()
 	tag := ReferrersTag(subject)
+	// tried are the entries a write of this call carried.
+	var tried []ocispec.Descriptor
 	for attempt := 1; attempt <= maxWriteAttempts; attempt++ {
 		ri, err := readReferrersIndex(ctx, p.target, subject)
 		if err != nil {
@@ -199,7 +205,12 @@ func (p *Push) addToIndex(ctx context.Context, subject digest.Digest, entries []
 			}
 		}
 		if len(missing) == 0 {
-			return nil, nil
+			return tried, nil
+		}
+		for _, e := range missing {
+			if !slices.ContainsFunc(tried, func(m ocispec.Descriptor) bool { return m.Digest == e.Digest }) {
+				tried = append(tried, e)
+			}
 		}
 		for _, e := range missing {
 			ri.add(e)
@@ -216,7 +227,7 @@ func (p *Push) addToIndex(ctx context.Context, subject digest.Digest, entries []
 			return nil, fmt.Errorf("writing referrers tag %s: %w", tag, err)
 		}
 		p.logf("wrote referrers tag %s with %d entries (%d new)", tag, len(ri.index.Manifests), len(missing))
-		return missing, nil
+		return tried, nil
 	}
 	return nil, fmt.Errorf("referrers tag %s: %d conditional writes failed: %w", tag, maxWriteAttempts, ErrPreconditionFailed)
 }
@@ -231,10 +242,11 @@ func (p *Push) verifyDelay() time.Duration {
 }
 
 // verifyRounds bounds the re-read and merge rounds of a verification:
-// Options.VerifyRounds, else 10.
+// Options.VerifyRounds, else 10, and at least 2, as an entry is verified
+// by two consecutive reads that list it.
 func (p *Push) verifyRounds() int {
 	if p.opts.VerifyRounds > 0 {
-		return p.opts.VerifyRounds
+		return max(p.opts.VerifyRounds, 2)
 	}
 	return 10
 }

@@ -425,3 +425,74 @@ func TestRoundKeepsForeignEntries(t *testing.T) {
 		}
 	})
 }
+
+// TestRoundLostAnswerVerified: the round's write of the referrers tag
+// lands, but its answer is a 412 (the answer was lost and the resend's
+// If-Match no longer matched). The round reads the tag again and finds
+// its entries listed: it still verifies them, since another writer may
+// have read the tag before that write and write after it. One does, and
+// drops them: the verification merges them back, and Commit moves the
+// tag with both entries listed.
+func TestRoundLostAnswerVerified(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		img, subjects := memImage(t)
+		tgt := newMemTarget()
+		s := subjects[0]
+		tag := exporter.ReferrersTag(s.Digest)
+		tgt.noAPI, tgt.etags, tgt.lost = true, true, 1
+		gets := 0
+		tgt.hook = func(ctx context.Context, op, ref string) error {
+			if op != "get" || ref != tag {
+				return nil
+			}
+			tgt.mu.Lock()
+			defer tgt.mu.Unlock()
+			if gets++; gets == 3 {
+				// The first read after the round's: another writer's
+				// stale write dropped our entries.
+				tgt.manifests[tag] = []byte(`{"schemaVersion":2,"mediaType":"application/vnd.oci.image.index.v1+json","manifests":[]}`)
+			}
+			return nil
+		}
+		p := pushImages(t, tgt, img)
+		defer p.Abort()
+		if _, err := p.AttachAll(t.Context(), []exporter.Artifact{note(s, 0), note(s, 1)}); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := p.Commit(t.Context()); err != nil {
+			t.Fatalf("Commit: %v", err)
+		}
+		if got := listed(t, tgt, s.Digest); len(got) != 2 {
+			t.Errorf("%s lists %v, want both entries", tag, got)
+		}
+	})
+}
+
+// TestVerifyRoundsAtLeastTwo: an entry is verified by two consecutive
+// reads that list it, so VerifyRounds below 2 means 2, not a push that
+// always fails with ErrReferrerLost.
+func TestVerifyRoundsAtLeastTwo(t *testing.T) {
+	for _, rounds := range []int{1, 2} {
+		t.Run(fmt.Sprint(rounds), func(t *testing.T) {
+			synctest.Test(t, func(t *testing.T) {
+				img, subjects := memImage(t)
+				tgt := newMemTarget()
+				tgt.noAPI = true
+				p := exporter.New(tgt, img, exporter.Options{Tag: "v1", VerifyRounds: rounds})
+				defer p.Abort()
+				if err := p.Images(t.Context()); err != nil {
+					t.Fatal(err)
+				}
+				if _, err := p.Attach(t.Context(), note(subjects[0], 0)); err != nil {
+					t.Fatal(err)
+				}
+				if _, err := p.Commit(t.Context()); err != nil {
+					t.Fatalf("Commit: %v", err)
+				}
+				if tag := exporter.ReferrersTag(subjects[0].Digest); tgt.reads[tag] != 3 {
+					t.Errorf("%s read %d times, want 3 (the round's and two verifying)", tag, tgt.reads[tag])
+				}
+			})
+		})
+	}
+}
