@@ -52,7 +52,8 @@ type Options struct {
 	// pushed index (which then has a new digest).
 	StripAttestations bool
 	// VerifyRounds bounds the re-reads of the referrers index after
-	// writing it; 0 means 10.
+	// writing it; 0 means 10. An entry is verified by two consecutive
+	// reads that list it, so less than 2 means 2.
 	VerifyRounds int
 	// VerifyDelay is the mean delay before each re-read (jittered between
 	// 75% and 150%); 0 means 150ms.
@@ -340,6 +341,14 @@ func (p *Push) Commit(ctx context.Context) (*Result, error) {
 	if err := p.Ready(ctx); err != nil {
 		return nil, err
 	}
+	// Abort called while Ready waited keeps the tag where it is; one
+	// called once the tag write has started does not cut it short.
+	p.mu.Lock()
+	aborted := p.aborted
+	p.mu.Unlock()
+	if aborted {
+		return nil, ErrPushClosed
+	}
 	if p.plan != nil {
 		ref := p.opts.Tag
 		if ref == "" {
@@ -400,9 +409,11 @@ func (p *Push) writeTag(ctx context.Context, ref, ifMatch string) error {
 // returns), and closes the push: Attach, Ready and Commit then return
 // ErrPushClosed, as do the Attach calls waiting for a round, at once.
 // Images and Attach calls still uploading end with their own ctx. After
-// Commit has returned it does nothing. Callers defer it right after New,
-// so that a push that fails, or is interrupted, does not keep re-reading
-// and re-writing referrers indexes for up to VerifyRounds × VerifyDelay.
+// Commit has returned it does nothing; during Commit it keeps the tag
+// from being written unless that write has started. Callers defer it
+// right after New, so that a push that fails, or is interrupted, does
+// not keep re-reading and re-writing referrers indexes for up to
+// VerifyRounds × VerifyDelay.
 func (p *Push) Abort() {
 	p.mu.Lock()
 	if p.committed {

@@ -843,3 +843,53 @@ func TestNoGoroutineAfterCommitOrAbort(t *testing.T) {
 		})
 	}
 }
+
+// TestAbortDuringCommit: Abort called while Commit waits in Ready for the
+// last read of a verification, whose answer is already on its way, keeps
+// the tag where it was: Commit fails and the index is not written by tag.
+// (Commit also checks for an Abort between Ready and the tag write, a
+// window no test can hold open.)
+func TestAbortDuringCommit(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		img, subjects := memImage(t)
+		tgt := newMemTarget()
+		tgt.noAPI = true
+		s := subjects[0]
+		tag := exporter.ReferrersTag(s.Digest)
+		last := newGate()
+		last.ignores = true // the answer is on its way
+		gets := 0
+		tgt.hook = func(ctx context.Context, op, ref string) error {
+			if op == "get" && ref == tag {
+				if gets++; gets == 3 {
+					return last.wait(ctx)
+				}
+			}
+			return nil
+		}
+		p := pushImages(t, tgt, img)
+		if _, err := p.Attach(t.Context(), note(s, 0)); err != nil {
+			t.Fatal(err)
+		}
+		committed := make(chan error, 1)
+		go func() {
+			_, err := p.Commit(t.Context())
+			committed <- err
+		}()
+		synctest.Wait()
+		aborted := make(chan struct{})
+		go func() {
+			p.Abort()
+			close(aborted)
+		}()
+		synctest.Wait()
+		last.release()
+		<-aborted
+		if err := <-committed; err == nil {
+			t.Fatal("Commit succeeded after Abort")
+		}
+		if n := countOps(tgt, 0, "put", "v1"); n != 0 {
+			t.Errorf("tag written %d times after Abort", n)
+		}
+	})
+}
