@@ -20,6 +20,7 @@ import (
 	"time"
 
 	cyclonedx "github.com/CycloneDX/cyclonedx-go"
+	"github.com/anchore/syft/syft/cataloging/pkgcataloging"
 	"github.com/anchore/syft/syft/format/syftjson"
 	"github.com/anchore/syft/syft/linux"
 	"github.com/opencontainers/go-digest"
@@ -997,7 +998,7 @@ func TestSbomCanceledScanIsNoResult(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	cancel()
 	for _, prefixGlobs := range []bool{false, true} {
-		if s, err := scanDir(ctx, root, "image", "affix test", prefixGlobs); !errors.Is(err, context.Canceled) {
+		if s, err := scanDir(ctx, root, "image", "affix test", pkgcataloging.ImageTag, prefixGlobs); !errors.Is(err, context.Canceled) {
 			n := -1
 			if s != nil {
 				n = s.Artifacts.Packages.PackageCount()

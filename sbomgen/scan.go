@@ -31,26 +31,32 @@ import (
 	"github.com/affix-oci/affix/internal/tmpdir"
 )
 
-// syftConfig returns the cataloging configuration every scan uses: syft's
+// syftConfig returns the cataloging configuration every scan uses, with
+// the catalogers tagged tag (pkgcataloging.ImageTag, or DirectoryTag for a
+// source tree): syft's
 // defaults with everything that could reach the network or read the host
 // (module caches, Maven repositories, GOPROXY) switched off, so that a scan
 // is offline and its result depends on the image alone. It is built once
 // per generator and shared by every scan: building it compiles syft's
 // binary classifiers (about 9 ms and 14 MB of allocations, a third of a
 // small image's whole scan), and syft.CreateSBOM only reads it.
-func syftConfig(generator string) *syft.CreateSBOMConfig {
-	if cfg, ok := syftConfigs.Load(generator); ok {
+func syftConfig(generator, tag string) *syft.CreateSBOMConfig {
+	key := configKey{generator, tag}
+	if cfg, ok := syftConfigs.Load(key); ok {
 		return cfg.(*syft.CreateSBOMConfig)
 	}
-	cfg, _ := syftConfigs.LoadOrStore(generator, newSyftConfig(generator))
+	cfg, _ := syftConfigs.LoadOrStore(key, newSyftConfig(generator, tag))
 	return cfg.(*syft.CreateSBOMConfig)
 }
 
-// syftConfigs holds syftConfig's configurations by generator.
+// configKey is what a syftConfig configuration depends on.
+type configKey struct{ generator, tag string }
+
+// syftConfigs holds syftConfig's configurations by configKey.
 var syftConfigs sync.Map
 
 // newSyftConfig builds the configuration syftConfig describes.
-func newSyftConfig(generator string) *syft.CreateSBOMConfig {
+func newSyftConfig(generator, tag string) *syft.CreateSBOMConfig {
 	cfg := syft.DefaultCreateSBOMConfig()
 	name, ver, _ := strings.Cut(generator, "-")
 	cfg.WithTool(name, ver)
@@ -75,8 +81,9 @@ func newSyftConfig(generator string) *syft.CreateSBOMConfig {
 	cfg.WithPackagesConfig(p)
 	cfg.WithSearchConfig(cataloging.DefaultSearchConfig().WithScope(source.SquashedScope))
 	// The catalogers for installed software in a container image, for a
-	// directory too: a directory scan is of an image's root filesystem.
-	cfg.WithCatalogerSelection(cataloging.NewSelectionRequest().WithDefaults(pkgcataloging.ImageTag))
+	// directory too (a directory scan is of an image's root filesystem),
+	// unless it is a source tree.
+	cfg.WithCatalogerSelection(cataloging.NewSelectionRequest().WithDefaults(tag))
 	return cfg
 }
 
@@ -164,12 +171,12 @@ func (c valuesFrom) Value(key any) any {
 // when syft returns no error: syft's task runner stops starting catalogers
 // on cancellation and returns what the finished ones found, often nothing,
 // which must never become (or be cached as) the image's SBOM.
-func createSBOM(ctx context.Context, src source.Source, generator string) (*sbom.SBOM, error) {
+func createSBOM(ctx context.Context, src source.Source, generator, tag string) (*sbom.SBOM, error) {
 	sctx, err := withLicenseScanner(ctx)
 	if err != nil {
 		return nil, err
 	}
-	s, err := syft.CreateSBOM(sctx, src, syftConfig(generator))
+	s, err := syft.CreateSBOM(sctx, src, syftConfig(generator, tag))
 	if cerr := ctx.Err(); cerr != nil {
 		return nil, cerr
 	}
@@ -229,7 +236,7 @@ func scanImage(ctx context.Context, f oci.Fetcher, img *fetchedImage, names []st
 		usePrefixGlobs(simg)
 	}
 	src := stereoscopesource.New(simg, stereoscopesource.ImageConfig{Reference: names[0]})
-	s, err := createSBOM(ctx, src, generator)
+	s, err := createSBOM(ctx, src, generator, pkgcataloging.ImageTag)
 	if err != nil {
 		return nil, nil, err
 	}
@@ -276,9 +283,10 @@ func readError(ctx context.Context, err error, dir string, layers []ocispec.Desc
 // read (it names the layer by diff ID only).
 var stereoscopeLayerRE = regexp.MustCompile(`(failed to squash tree|failed to index layer) (\d+): `)
 
-// scanDir scans the root filesystem in root. With prefixGlobs, basename
-// globs are answered by a prefixIndex (the same documents, faster).
-func scanDir(ctx context.Context, root, name, generator string, prefixGlobs bool) (*sbom.SBOM, error) {
+// scanDir scans the root filesystem in root with the catalogers tagged
+// tag. With prefixGlobs, basename globs are answered by a prefixIndex (the
+// same documents, faster).
+func scanDir(ctx context.Context, root, name, generator, tag string, prefixGlobs bool) (*sbom.SBOM, error) {
 	src, err := directorysource.New(directorysource.Config{
 		Path:  root,
 		Base:  root,
@@ -304,7 +312,7 @@ func scanDir(ctx context.Context, root, name, generator string, prefixGlobs bool
 	if err != nil {
 		return nil, err
 	}
-	s, err := createSBOM(ctx, csrc, generator)
+	s, err := createSBOM(ctx, csrc, generator, tag)
 	if err != nil {
 		return nil, err
 	}

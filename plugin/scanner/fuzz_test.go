@@ -11,6 +11,7 @@ import (
 	"path/filepath"
 	"reflect"
 	"slices"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -108,7 +109,14 @@ func FuzzConfigFromEnv(f *testing.F) {
 					continue
 				}
 				want.Created = tm
-			case "TYPE", "DISABLED":
+			case "DISABLED":
+				b, perr := strconv.ParseBool(strings.TrimSpace(v))
+				if perr != nil {
+					wantErrs, wantBad = append(wantErrs, ErrInvalidParam), append(wantBad, k)
+					continue
+				}
+				want.Disabled = b
+			case "TYPE":
 				wantIgnored = append(wantIgnored, k)
 			case "SELECT_CATALOGERS", "FILE_METADATA":
 				wantErrs, wantBad = append(wantErrs, ErrUnsupportedParam), append(wantBad, k)
@@ -140,7 +148,7 @@ func FuzzConfigFromEnv(f *testing.F) {
 		if err != nil {
 			t.Fatalf("ConfigFromEnv(%q): %v", environ, err)
 		}
-		if cfg.Params.Name != want.Name || !cfg.Params.Created.Equal(want.Created) || !slices.Equal(cfg.Ignored, wantIgnored) {
+		if cfg.Params.Name != want.Name || !cfg.Params.Created.Equal(want.Created) || cfg.Params.Disabled != want.Disabled || !slices.Equal(cfg.Ignored, wantIgnored) {
 			t.Errorf("ConfigFromEnv(%q): params %+v, ignored %q; want %+v, %q", environ, cfg.Params, cfg.Ignored, want, wantIgnored)
 		}
 		if cfg.Destination != dest || len(cfg.Targets) != 1+len(extraNames) || !cfg.Targets[0].Core || cfg.Targets[0].Path != src || cfg.Targets[0].Name != srcName {

@@ -9,6 +9,7 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"strconv"
 	"strings"
 	"time"
 
@@ -50,6 +51,12 @@ const (
 	// (maxAttestationBytes in its exporter/attestation, 80 MiB); it fails
 	// the build on a larger one.
 	MaxStatementSize = 80 << 20
+	// ContextTarget is the extra target of the build context
+	// (BUILDKIT_SBOM_SCAN_CONTEXT=true): a source tree, not a root
+	// filesystem, scanned with syft's catalogers for directories, which
+	// read lock files and manifests (go.mod, package-lock.json, ...).
+	// BuildKit names extras sbom-<name>; no stage may be named context.
+	ContextTarget = "sbom-context"
 )
 
 // Parameter keys: the KEY of BUILDKIT_SCAN_<KEY>, as given in
@@ -69,11 +76,15 @@ const (
 	// environment, else the Unix epoch, so that documents are a function
 	// of the scanned files alone.
 	ParamSourceDateEpoch = "SOURCE_DATE_EPOCH"
+	// ParamDisabled, when true (as strconv.ParseBool reads it), makes the
+	// run scan and write nothing, as attest:sbom=disabled=true asks of a
+	// front end that passes it along rather than skip the scanner.
+	ParamDisabled = "DISABLED"
 )
 
 // ignoredParams are attributes that front ends pass along with the user's
 // parameters and that mean nothing to a scanner.
-var ignoredParams = []string{"TYPE", "DISABLED"}
+var ignoredParams = []string{"TYPE"}
 
 // unsupportedParams are parameters of docker/buildkit-syft-scanner that
 // affix's engine does not offer (it scans with one fixed, offline set of
@@ -87,6 +98,8 @@ type Params struct {
 	// Created is ParamSourceDateEpoch; zero means SOURCE_DATE_EPOCH of
 	// the environment, else the Unix epoch.
 	Created time.Time
+	// Disabled is ParamDisabled.
+	Disabled bool
 }
 
 // Target is one root filesystem to scan.
@@ -221,6 +234,13 @@ func (cfg *Config) parseParams(env map[string]string) error {
 				continue
 			}
 			cfg.Params.Created = t
+		case key == ParamDisabled:
+			b, err := strconv.ParseBool(strings.TrimSpace(v))
+			if err != nil {
+				errs = append(errs, fmt.Errorf("%s=%q: not a boolean: %w", k, v, ErrInvalidParam))
+				continue
+			}
+			cfg.Params.Disabled = b
 		case slices.Contains(ignoredParams, key):
 			cfg.Ignored = append(cfg.Ignored, k)
 		case slices.Contains(unsupportedParams, key):
@@ -262,8 +282,15 @@ type Output struct {
 // one's statement. A failed target fails the run; files already written
 // stay (BuildKit discards the destination of a failed run). Before it
 // scans anything, it refuses (ErrUnscannable) a target whose directory is
-// on a mount syft's directory scan skips (see checkScannable).
+// on a mount syft's directory scan skips (see checkScannable). With
+// Params.Disabled it scans and writes nothing.
 func Run(ctx context.Context, cfg Config, opts Options) ([]Output, error) {
+	if cfg.Params.Disabled {
+		if opts.Logf != nil {
+			opts.Logf("%s%s=true: nothing scanned", EnvPrefix, ParamDisabled)
+		}
+		return nil, nil
+	}
 	getMounts := opts.mounts
 	if getMounts == nil {
 		getMounts = func() ([]*mountinfo.Info, error) { return mountinfo.GetMounts(nil) }
@@ -290,6 +317,9 @@ func Run(ctx context.Context, cfg Config, opts Options) ([]Output, error) {
 			Name:    name,
 			NoCache: true,
 			TempDir: opts.TempDir,
+			// The root filesystems (final image, stages) as images are;
+			// the context as the source tree it is.
+			SourceTree: !t.Core && t.Name == ContextTarget,
 		})
 		if err != nil {
 			return out, err

@@ -126,6 +126,9 @@ func TestConfigFromEnv(t *testing.T) {
 		{name: "params", env: append(base, "BUILDKIT_SCAN_NAME=registry.example.com/app:1", "BUILDKIT_SCAN_SOURCE_DATE_EPOCH=1700000000"), wantNames: []string{"sbom"},
 			wantParams: Params{Name: "registry.example.com/app:1", Created: time.Unix(1700000000, 0).UTC()}},
 		{name: "keys case-insensitive", env: append(base, "BUILDKIT_SCAN_name=x", "BUILDKIT_SCAN_source_date_epoch=0"), wantNames: []string{"sbom"}, wantParams: Params{Name: "x", Created: time.Unix(0, 0).UTC()}},
+		{name: "disabled", env: append(base, "BUILDKIT_SCAN_DISABLED=true"), wantNames: []string{"sbom"}, wantParams: Params{Disabled: true}},
+		{name: "not disabled", env: append(base, "BUILDKIT_SCAN_disabled=false"), wantNames: []string{"sbom"}},
+		{name: "disabled not a boolean", env: append(base, "BUILDKIT_SCAN_DISABLED=maybe"), wantErr: ErrInvalidParam, wantText: `BUILDKIT_SCAN_DISABLED="maybe"`},
 		{name: "type ignored", env: append(base, "BUILDKIT_SCAN_type=sbom"), wantNames: []string{"sbom"}, ignored: []string{"BUILDKIT_SCAN_type"}},
 		{name: "bad epoch", env: append(base, "BUILDKIT_SCAN_SOURCE_DATE_EPOCH=yesterday"), wantErr: ErrInvalidParam},
 		{name: "negative epoch", env: append(base, "BUILDKIT_SCAN_SOURCE_DATE_EPOCH=-1"), wantErr: ErrInvalidParam},
@@ -242,8 +245,23 @@ func TestRun(t *testing.T) {
 	}
 	t.Setenv(sbomgen.EnvSourceDateEpoch, "")
 	core := rootfs(t)
-	build := fixture.Layer{{Path: "app/node_modules/ms/package.json", Data: []byte(`{"name":"ms","version":"2.1.3"}`)}}
-	env, out := protocolDirs(t, core, map[string]fixture.Layer{"sbom-build": build})
+	// A stage is a root filesystem: what is installed, not what a lock
+	// file declares; the context is a source tree: what its go.mod and
+	// lock files declare.
+	lock := func(name, version string) []byte {
+		return []byte(`{"name":"web","version":"1.0.0","lockfileVersion":3,"requires":true,"packages":{` +
+			`"":{"name":"web","version":"1.0.0","dependencies":{"` + name + `":"` + version + `"}},` +
+			`"node_modules/` + name + `":{"version":"` + version + `"}}}`)
+	}
+	build := fixture.Layer{
+		{Path: "app/node_modules/ms/package.json", Data: []byte(`{"name":"ms","version":"2.1.3"}`)},
+		{Path: "src/package-lock.json", Data: lock("is-odd", "3.0.1")},
+	}
+	srcTree := fixture.Layer{
+		{Path: "go.mod", Data: []byte("module example.com/app\n\ngo 1.22\n\nrequire github.com/pkg/errors v0.9.1\n")},
+		{Path: "web/package-lock.json", Data: lock("is-even", "1.0.0")},
+	}
+	env, out := protocolDirs(t, core, map[string]fixture.Layer{"sbom-build": build, ContextTarget: srcTree})
 	env = append(env, "BUILDKIT_SCAN_SOURCE_DATE_EPOCH=1700000000")
 	cfg, err := ConfigFromEnv(env)
 	if err != nil {
@@ -254,7 +272,7 @@ func TestRun(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(outs) != 2 || len(log) != 2 {
+	if len(outs) != 3 || len(log) != 3 {
 		t.Fatalf("outputs %v, log %v", outs, log)
 	}
 	ents, _ := os.ReadDir(out)
@@ -262,7 +280,7 @@ func TestRun(t *testing.T) {
 	for _, e := range ents {
 		files = append(files, e.Name())
 	}
-	if want := []string{"sbom-build.spdx.json", "sbom.spdx.json"}; !slices.Equal(files, want) {
+	if want := []string{"sbom-build.spdx.json", "sbom-context.spdx.json", "sbom.spdx.json"}; !slices.Equal(files, want) {
 		t.Fatalf("destination holds %v, want %v", files, want)
 	}
 
@@ -306,6 +324,12 @@ func TestRun(t *testing.T) {
 	if got := spdxPackages(t, pred); !slices.Equal(got, []string{"npm ms 2.1.3"}) {
 		t.Errorf("extra packages %v", got)
 	}
+	b, _ = os.ReadFile(filepath.Join(out, ContextTarget+".spdx.json"))
+	ctxStmt := decodeLikeBuildKit(t, b)
+	pred, _ = json.Marshal(ctxStmt.Predicate)
+	if got, want := spdxPackages(t, pred), []string{"golang github.com/pkg/errors v0.9.1", "npm is-even 1.0.0", "npm web 1.0.0"}; !slices.Equal(got, want) {
+		t.Errorf("context packages %v, want %v", got, want)
+	}
 
 	// Deterministic: a second run writes the same bytes.
 	first, _ := os.ReadFile(filepath.Join(out, "sbom.spdx.json"))
@@ -315,6 +339,22 @@ func TestRun(t *testing.T) {
 	second, _ := os.ReadFile(filepath.Join(out, "sbom.spdx.json"))
 	if !bytes.Equal(first, second) {
 		t.Error("second run wrote different bytes")
+	}
+}
+
+// TestRunDisabled: DISABLED=true scans nothing and writes nothing.
+func TestRunDisabled(t *testing.T) {
+	env, out := protocolDirs(t, rootfs(t), nil)
+	cfg, err := ConfigFromEnv(append(env, "BUILDKIT_SCAN_DISABLED=1"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	outs, err := Run(context.Background(), cfg, Options{})
+	if err != nil || len(outs) != 0 {
+		t.Fatalf("Run: %v, %v; want nothing", outs, err)
+	}
+	if ents, _ := os.ReadDir(out); len(ents) != 0 {
+		t.Errorf("destination holds %v", ents)
 	}
 }
 
