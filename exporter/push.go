@@ -321,8 +321,9 @@ func (p *Push) ready(ctx context.Context) error {
 // write of the push. When Images failed or a referrer could not be
 // verified in its referrers index, Commit returns that error without
 // writing the root, so the tag is not moved. A push without an image
-// writes nothing. It returns what was pushed. Commit after Commit or Abort
-// returns ErrPushClosed.
+// writes nothing. An interrupt (ctx done) before the root write starts
+// keeps it from starting; one after does not cut it short. It returns
+// what was pushed. Commit after Commit or Abort returns ErrPushClosed.
 func (p *Push) Commit(ctx context.Context) (*Result, error) {
 	p.mu.Lock()
 	if p.closed {
@@ -353,6 +354,10 @@ func (p *Push) Commit(ctx context.Context) (*Result, error) {
 		ref := p.opts.Tag
 		if ref == "" {
 			ref = p.plan.desc.Digest.String()
+		}
+		// Nor does an interrupt that came while Ready waited, as for Tag.
+		if err := ctx.Err(); err != nil {
+			return nil, fmt.Errorf("%s not written: %w", ref, context.Cause(ctx))
 		}
 		if err := p.writeTag(ctx, ref, ""); err != nil {
 			return nil, err

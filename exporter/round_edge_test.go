@@ -893,3 +893,37 @@ func TestAbortDuringCommit(t *testing.T) {
 		}
 	})
 }
+
+// TestInterruptDuringCommit: an interrupt that comes while Commit
+// verifies the referrers index, as its last read is answered, keeps the
+// tag from being written, as it does for Tag.
+func TestInterruptDuringCommit(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		img, subjects := memImage(t)
+		tgt := newMemTarget()
+		tgt.noAPI = true
+		s := subjects[0]
+		tag := exporter.ReferrersTag(s.Digest)
+		ctx, cancel := context.WithCancel(t.Context())
+		defer cancel()
+		gets := 0
+		tgt.hook = func(_ context.Context, op, ref string) error {
+			if op == "get" && ref == tag {
+				if gets++; gets == 3 {
+					cancel() // the read is answered all the same
+				}
+			}
+			return nil
+		}
+		p := pushImages(t, tgt, img)
+		if _, err := p.Attach(t.Context(), note(s, 0)); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := p.Commit(ctx); err == nil {
+			t.Fatal("Commit succeeded after an interrupt")
+		}
+		if n := countOps(tgt, 0, "put", "v1"); n != 0 {
+			t.Errorf("tag written %d times after an interrupt", n)
+		}
+	})
+}
