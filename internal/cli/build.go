@@ -315,8 +315,8 @@ type buildPlan struct {
 	push  bool
 	// digestNames are the name= of push-by-digest=true outputs, whose
 	// repositories get the image by digest, no tag; digestAll is such an
-	// output without name=, which applies to every -t; taggedNames are
-	// the name= of the other push outputs.
+	// output without name=, which applies to the -t repositories;
+	// taggedNames are the name= of the other push outputs.
 	digestNames, taggedNames []string
 	digestAll                bool
 	output                   *ociOutput
@@ -378,7 +378,7 @@ func (o *buildOptions) plan() (*buildPlan, error) {
 	if err := p.addTags(slices.Concat(o.tags, pushNames)); err != nil {
 		return nil, err
 	}
-	if err := p.markByDigest(slices.Concat(o.tags, p.taggedNames)); err != nil {
+	if err := p.markByDigest(o.tags, p.taggedNames); err != nil {
 		return nil, err
 	}
 	if p.push && len(p.tags) == 0 {
@@ -460,24 +460,30 @@ func (p *buildPlan) addOutputs(values []string) ([]string, error) {
 }
 
 // markByDigest marks the repositories push-by-digest=true outputs name
-// (every one, for such an output without name=) to get the image by
-// digest, no tag. A repository also named with a tag elsewhere (tagged:
-// -t, name= of another push output) is a usage error: which is meant
-// cannot be told.
-func (p *buildPlan) markByDigest(tagged []string) error {
+// (the -t repositories, tags, for such an output without name=) to get the
+// image by digest, no tag. A repository also named with a tag elsewhere
+// (-t, unless it is what a push-by-digest=true output without name=
+// applies to, or name= of another push output, tagged) is a usage error:
+// which is meant cannot be told.
+func (p *buildPlan) markByDigest(tags, tagged []string) error {
 	byDigest := map[string]bool{}
 	for _, n := range p.digestNames {
 		byDigest[tagRepoKey(n)] = true
 	}
-	if !p.digestAll {
-		for _, n := range tagged {
-			if k := tagRepoKey(n); byDigest[k] {
-				return usageError(fmt.Errorf("%s is pushed with a tag (%s) and by digest (an output with push-by-digest=true): give one", k, n))
-			}
+	if p.digestAll {
+		for _, n := range tags {
+			byDigest[tagRepoKey(n)] = true
+		}
+	} else {
+		tagged = slices.Concat(tags, tagged)
+	}
+	for _, n := range tagged {
+		if k := tagRepoKey(n); byDigest[k] {
+			return usageError(fmt.Errorf("%s is pushed with a tag (%s) and by digest (an output with push-by-digest=true): give one", k, n))
 		}
 	}
 	for i := range p.repos {
-		p.repos[i].byDigest = p.digestAll || byDigest[repoKey(p.repos[i].ref)]
+		p.repos[i].byDigest = byDigest[repoKey(p.repos[i].ref)]
 	}
 	return nil
 }

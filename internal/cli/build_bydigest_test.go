@@ -29,6 +29,12 @@ func TestBuildPlanByDigest(t *testing.T) {
 			byDigest: []bool{false, true}, written: []string{"r.example/app:1"}},
 		{name: "one repository both ways", tags: []string{"r.example/app:1"}, push: true, outputs: []string{"type=registry,name=r.example/app,push-by-digest=true"},
 			err: "r.example/app is pushed with a tag (r.example/app:1) and by digest"},
+		{name: "by digest, names from -t, beside a tagged name=", tags: []string{"r.example/a:1"},
+			outputs:  []string{"type=registry,name=r.example/b:2", "type=registry,push-by-digest=true"},
+			byDigest: []bool{true, false}, written: []string{"r.example/b:2"}},
+		{name: "by digest from -t, tagged by name=", tags: []string{"r.example/a:1"},
+			outputs: []string{"type=registry,name=r.example/a:2", "type=registry,push-by-digest=true"},
+			err:     "r.example/a is pushed with a tag (r.example/a:2) and by digest"},
 		{name: "host case", tags: []string{"LOCALHOST:5000/app:1", "localhost:5000/app:2"}, push: true,
 			byDigest: []bool{false}, written: []string{"LOCALHOST:5000/app:1", "localhost:5000/app:2"}},
 	} {
