@@ -12,6 +12,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/opencontainers/go-digest"
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
 
 	"github.com/affix-oci/affix/exporter"
@@ -30,8 +31,8 @@ import (
 // and containerd's importer makes an image of every index.json entry with
 // a ref.name, then fails to unpack one that lists only artifacts (a tag
 // index); regctl reads directories (ocidir://), not tars.
-func (r *buildRun) finishLayout(ctx context.Context) error {
-	refs := r.referrers()
+func (r *buildRun) finishLayout(ctx context.Context, s *sink) error {
+	refs := r.referrers(s.result)
 	descs := make([]ocispec.Descriptor, len(refs))
 	for i, ref := range refs {
 		descs[i] = ref.Descriptor
@@ -69,12 +70,21 @@ func (r *buildRun) finishLayout(ctx context.Context) error {
 	})
 }
 
-// referrers returns the SBOM referrers attached, in platform order, then
-// format order.
-func (r *buildRun) referrers() []exporter.Referrer {
+// referrers returns the SBOM referrers res attached (the layout sink's:
+// with -t in several repositories, the layout holds the SBOMs that name
+// the first, not those of the others, which r.attached lists too), in
+// platform order, then format order.
+func (r *buildRun) referrers(res *exporter.Result) []exporter.Referrer {
+	in := map[digest.Digest]bool{}
+	for _, ref := range res.Referrers {
+		in[ref.Descriptor.Digest] = true
+	}
 	var out []exporter.Referrer
 	for _, img := range r.platforms {
 		for _, m := range r.attached.get(img.Descriptor.Digest) {
+			if !in[m.desc.Digest] {
+				continue
+			}
 			out = append(out, exporter.Referrer{Subject: img.Descriptor.Digest, Descriptor: m.desc})
 		}
 	}
