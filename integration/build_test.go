@@ -7,7 +7,9 @@ import (
 	"compress/gzip"
 	"crypto/sha256"
 	"encoding/json"
+	"errors"
 	"fmt"
+	"io/fs"
 	"net/http"
 	"os"
 	"os/exec"
@@ -609,6 +611,7 @@ func TestBuildErrors(t *testing.T) {
 	// directory is created, as buildx does).
 	notDir := filepath.Join(t.TempDir(), "file")
 	writeFiles(t, filepath.Dir(notDir), map[string]string{"file": ""})
+	newLayout := filepath.Join(t.TempDir(), "layout")
 	e := newEnv(t)
 	push := func(repo string) []string {
 		return []string{"--push", "-t", dist.Ref(repo + ":v1"), "--insecure-registry", dist.Host, "--progress", "plain"}
@@ -634,9 +637,11 @@ func TestBuildErrors(t *testing.T) {
 			[]string{`type "docker" is not supported`}, nil},
 		{"tar output nowhere", append(append([]string{"build", "--builder", d.Addr, "--output", "type=oci,dest=" + filepath.Join(notDir, "x.tar")}, push("tarnowhere")...), good), 2,
 			[]string{"file/x.tar", "file is not a directory"}, []string{"tarnowhere"}},
+		// The --output directory it made is gone again.
 		{"one registry unreachable", []string{"build", "--builder", d.Addr, "--build-arg", "PKG_VERSION=1.2.3",
 			"--push", "-t", dist.Ref("partial:v1"), "-t", "127.0.0.1:1/partial:v1",
-			"--insecure-registry", dist.Host, "--insecure-registry", "127.0.0.1:1", good}, 1,
+			"--insecure-registry", dist.Host, "--insecure-registry", "127.0.0.1:1",
+			"--output", "type=oci,tar=false,dest=" + newLayout, good}, 1,
 			[]string{"no tag moved", "127.0.0.1:1"}, []string{"partial"}},
 	} {
 		t.Run(c.name, func(t *testing.T) {
@@ -656,6 +661,9 @@ func TestBuildErrors(t *testing.T) {
 				noTags(t, dist, repo)
 			}
 		})
+	}
+	if _, err := os.Lstat(newLayout); !errors.Is(err, fs.ErrNotExist) {
+		t.Errorf("the --output directory a failed build made is still there (%v)", err)
 	}
 }
 
@@ -852,6 +860,47 @@ func TestBuildFormatsAndOutputs(t *testing.T) {
 		if refs := referrers(t, newRepo(t, api, "nosbom"), got.manifests[p]); len(refs) != 0 {
 			t.Errorf("--sbom=false: %s has referrers %v", p, refs)
 		}
+	}
+}
+
+// TestBuildOutputSeveralRepositories pushes to two repositories and writes
+// a layout: the SBOMs name the repository they go to, and the layout, as a
+// directory and as a tar, holds those of the first repository and no
+// others (whose blobs it does not have).
+func TestBuildOutputSeveralRepositories(t *testing.T) {
+	d := daemon(t, 0)
+	dir := twoContext(t)
+	api := registry(t, registrytest.OlaregAPI)
+	e := newEnv(t)
+	layout := filepath.Join(t.TempDir(), "layout")
+	tarball := filepath.Join(t.TempDir(), "image.tar")
+	for _, out := range []string{"type=oci,dest=" + layout + ",tar=false", "type=oci,dest=" + tarball} {
+		e.ok(t, "build", "--builder", d.Addr, "--platform", strings.Join(twoPlatforms, ","),
+			"--push", "-t", api.Ref("several-a:v1"), "-t", api.Ref("several-b:v1"), "--insecure-registry", api.Host,
+			"--output", out, dir)
+	}
+	first := readBack(t, newRepo(t, api, "several-a"), "v1")
+	second := readBack(t, newRepo(t, api, "several-b"), "v1")
+	store, err := orasoci.NewWithContext(t.Context(), layout)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tarStore, err := orasoci.NewFromTar(t.Context(), tarball)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for name, tgt := range map[string]target{"directory": store, "tar": tarStore} {
+		got := readBack(t, tgt, "v1")
+		for _, p := range twoPlatforms {
+			if got.sboms[p].Digest != first.sboms[p].Digest || got.sboms[p].Digest == second.sboms[p].Digest {
+				t.Errorf("%s %s: SBOM %s, want %s's %s (not %s's %s)", name, p, got.sboms[p].Digest,
+					"several-a", first.sboms[p].Digest, "several-b", second.sboms[p].Digest)
+			}
+		}
+	}
+	// Two tags (one per repository) of the image, one SBOM per platform.
+	if n := tarIndexEntries(t, tarball); n != 4 {
+		t.Errorf("the tar's index.json lists %d entries, want 4", n)
 	}
 }
 

@@ -382,6 +382,10 @@ func (o *buildOptions) plan() (*buildPlan, error) {
 		return nil, err
 	}
 	if p.push && len(p.tags) == 0 {
+		if !o.push {
+			// Asked for by an --output (type=registry, push=true).
+			return nil, usageError(errors.New("--output pushing to a registry needs a name= or at least one -t NAME:TAG to push to"))
+		}
 		return nil, usageError(errors.New("--push needs at least one -t NAME:TAG to push to"))
 	}
 	if err := o.planAttestations(p); err != nil {

@@ -5,6 +5,8 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
+	"os"
 	"slices"
 	"strings"
 	"sync"
@@ -85,23 +87,33 @@ func build(cmd *cobra.Command, g *globalOptions, o buildOptions, p *buildPlan) (
 	}
 	// The layout directory: the --output directory itself, else a
 	// temporary one removed at exit.
-	dir, layoutDone := p.layoutDir(), false
+	dir, layoutDone, built := p.layoutDir(), false, false
+	if dir != "" {
+		_, serr := os.Lstat(dir)
+		made := errors.Is(serr, fs.ErrNotExist)
+		defer func() {
+			if err == nil || layoutDone {
+				return
+			}
+			// No half-written layout (an image without its SBOMs). The
+			// frontend made sure it was empty or absent. One finished
+			// before a push failed is kept: it is whole.
+			if built {
+				removeContents(dir)
+			}
+			if made {
+				os.Remove(dir) // only if empty: ours, nothing else in it
+			}
+		}()
+	}
 	prog, res, err := startBuild(ctx, p, stderr, warn)
 	if err != nil {
 		return err
 	}
 	defer prog.Close()
+	built = true
 	if dir == "" {
 		defer res.Close() // the build's temporary layout
-	} else {
-		defer func() {
-			if err != nil && !layoutDone {
-				// No half-written layout (an image without its SBOMs).
-				// The frontend made sure it was empty or absent. One
-				// finished before a push failed is kept: it is whole.
-				removeContents(res.Layout)
-			}
-		}()
 	}
 	l, err := oci.Open(ctx, oci.Source{Scheme: oci.SchemeLayout, Path: res.Layout})
 	if err != nil {
@@ -363,10 +375,15 @@ func (r *buildRun) run(ctx context.Context) error {
 		if err := r.commit(ctx, s); err != nil {
 			return r.failed(err)
 		}
-		if err := r.finishLayout(ctx); err != nil {
+		if err := r.finishLayout(ctx, s); err != nil {
 			return r.failed(err)
 		}
 		r.layoutDone = true
+	}
+	// An interrupt that came by now keeps every tag where it is (Commit
+	// checks too, but then the error would list each tag as not moved).
+	if ctx.Err() != nil {
+		return r.failed(context.Cause(ctx))
 	}
 	// Last, the tags: one PUT each, none cancelled by another's failure,
 	// so that the error can say which moved.

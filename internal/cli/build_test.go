@@ -205,7 +205,7 @@ func TestBuildPlan(t *testing.T) {
 		err  string
 	}{
 		{"push without tag", func(o *buildOptions) { o.push, o.tags = true, nil }, "--push needs at least one -t"},
-		{"registry output without tag", func(o *buildOptions) { o.outputs, o.tags = []string{"type=registry"}, nil }, "--push needs"},
+		{"registry output without tag", func(o *buildOptions) { o.outputs, o.tags = []string{"type=registry"}, nil }, "--output pushing to a registry needs a name= or at least one -t"},
 		{"two oci outputs", func(o *buildOptions) { o.outputs = []string{"type=oci,dest=a", "type=oci,dest=b"} }, "only one type=oci"},
 		{"bad progress", func(o *buildOptions) { o.progress = "fancy" }, "progress"},
 		{"quiet with plain", func(o *buildOptions) { o.quiet, o.progress, o.progressFlag = true, "plain", true }, "--progress plain and -q/--quiet cannot be used together"},
