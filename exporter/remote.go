@@ -663,13 +663,22 @@ func (r *Remote) Fetch(ctx context.Context, desc ocispec.Descriptor) (io.ReadClo
 	}{oci.VerifyReader(rc, desc), rc}, nil
 }
 
+// maxReferrerPages bounds the pages ReferrersAPI follows.
+const maxReferrerPages = 100
+
 // ReferrersAPI lists the referrers of subject through the referrers API,
-// following Link pagination (at most 100 pages).
+// following Link pagination (at most maxReferrerPages pages; a list that
+// goes on is an error, not the pages read). Only an answer to the first
+// page can mean the registry has no API (ErrReferrersAPIUnsupported): a
+// later page that fails is an error, since the list would be partial.
 func (r *Remote) ReferrersAPI(ctx context.Context, subject digest.Digest) ([]ocispec.Descriptor, error) {
 	ctx = auth.AppendRepositoryScope(ctx, r.ref, auth.ActionPull)
 	next := r.url("referrers", subject.String())
 	var out []ocispec.Descriptor
-	for page := 0; next != "" && page < 100; page++ {
+	for page := 0; next != ""; page++ {
+		if page == maxReferrerPages {
+			return nil, fmt.Errorf("%s: referrers of %s: more than %d pages", r.Name(), subject, maxReferrerPages)
+		}
 		req, err := http.NewRequestWithContext(ctx, http.MethodGet, next, nil)
 		if err != nil {
 			return nil, err
@@ -679,18 +688,23 @@ func (r *Remote) ReferrersAPI(ctx context.Context, subject digest.Digest) ([]oci
 		if err != nil {
 			return nil, r.wrap("listing referrers of "+subject.String(), err)
 		}
-		if referrersUnsupported(resp) {
+		if page == 0 && referrersUnsupported(resp) {
 			drain(resp)
 			return nil, fmt.Errorf("%s: %s: %w", r.Name(), resp.Status, ErrReferrersAPIUnsupported)
 		}
 		if resp.StatusCode != http.StatusOK {
 			err := responseError(resp)
 			drain(resp)
-			return nil, r.wrap("listing referrers of "+subject.String(), err)
+			what := "listing referrers of " + subject.String()
+			if page > 0 {
+				what += fmt.Sprintf(" (page %d)", page+1)
+			}
+			return nil, r.wrap(what, err)
 		}
 		var idx ocispec.Index
 		err = json.NewDecoder(io.LimitReader(resp.Body, oci.MaxManifestSize)).Decode(&idx)
-		link := resp.Header.Get("Link")
+		// Several Link field lines are one list, comma-separated.
+		link := strings.Join(resp.Header.Values("Link"), ", ")
 		drain(resp)
 		if err != nil {
 			return nil, fmt.Errorf("%s: decoding referrers of %s: %w", r.Name(), subject, err)
@@ -722,24 +736,80 @@ func referrersUnsupported(resp *http.Response) bool {
 	return false
 }
 
-var linkRE = regexp.MustCompile(`<([^>]+)>\s*;\s*rel="?next"?`)
-
+// nextLink returns the target of the next page in header, a Link field
+// value (RFC 8288: comma-separated link-values, each a <URI-reference>
+// and ;-separated parameters in any order, tokens or quoted strings),
+// resolved against base: the first link whose first rel parameter lists
+// "next" (relation types are space-separated, case-insensitive). "" means
+// none. A next page on another origin is an error: the credentials would
+// go with it.
 func nextLink(base *url.URL, header string) (string, error) {
-	if header == "" {
-		return "", nil
+	rest := header
+	for {
+		rest = strings.TrimLeft(rest, " \t,")
+		if !strings.HasPrefix(rest, "<") {
+			return "", nil // the end, or not a link-value
+		}
+		end := strings.IndexByte(rest, '>')
+		if end < 0 {
+			return "", nil
+		}
+		target := rest[1:end]
+		params, after, _ := cutUnquoted(rest[end+1:], ',')
+		rest = after
+		if !relNext(params) {
+			continue
+		}
+		u, err := base.Parse(target)
+		if err != nil {
+			return "", fmt.Errorf("bad Link header %q: %w", header, err)
+		}
+		if !sameOrigin(u, base) {
+			return "", fmt.Errorf("link header %q leaves the registry (%s://%s)", header, base.Scheme, base.Host)
+		}
+		return u.String(), nil
 	}
-	m := linkRE.FindStringSubmatch(header)
-	if m == nil {
-		return "", nil
+}
+
+// relNext reports whether the first rel parameter of params (a link's
+// ";name=value" parameters) lists the relation type "next".
+func relNext(params string) bool {
+	for rest := params; rest != ""; {
+		var p string
+		p, rest, _ = cutUnquoted(rest, ';')
+		name, value, ok := strings.Cut(p, "=")
+		if !ok || !strings.EqualFold(strings.TrimSpace(name), "rel") {
+			continue
+		}
+		value = strings.TrimSpace(value)
+		if len(value) >= 2 && value[0] == '"' && value[len(value)-1] == '"' {
+			value = value[1 : len(value)-1]
+		}
+		for _, rel := range strings.Fields(value) {
+			if strings.EqualFold(rel, "next") {
+				return true
+			}
+		}
+		return false // only the first rel parameter counts
 	}
-	u, err := base.Parse(m[1])
-	if err != nil {
-		return "", fmt.Errorf("bad Link header %q: %w", header, err)
+	return false
+}
+
+// cutUnquoted cuts s around the first sep outside a quoted string
+// (backslash escapes in it honoured).
+func cutUnquoted(s string, sep byte) (before, after string, found bool) {
+	quoted := false
+	for i := 0; i < len(s); i++ {
+		switch c := s[i]; {
+		case quoted && c == '\\':
+			i++
+		case c == '"':
+			quoted = !quoted
+		case !quoted && c == sep:
+			return s[:i], s[i+1:], true
+		}
 	}
-	if !sameOrigin(u, base) {
-		return "", fmt.Errorf("link header %q leaves the registry (%s://%s)", header, base.Scheme, base.Host)
-	}
-	return u.String(), nil
+	return s, "", false
 }
 
 // sameOrigin reports whether a and b have the same scheme, host and port

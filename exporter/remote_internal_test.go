@@ -29,6 +29,14 @@ func TestNextLink(t *testing.T) {
 		{header: `<https://registry.example.com:8443/v2/x>; rel="next"`, err: true},
 		{header: `<https://evil.example.com/v2/x>; rel="next"`, err: true},
 		{header: `<https://registry.example.com/v2/x>; rel="prev"`, want: ""},
+		// RFC 8288: parameters in any order, several links, rel a list.
+		{header: `</v2/x?n=2>; type="application/vnd.oci.image.index.v1+json"; rel="next"`, want: "https://registry.example.com/v2/x?n=2"},
+		{header: `</v2/p>; rel="prev", </v2/n>; rel="next"`, want: "https://registry.example.com/v2/n"},
+		{header: `</v2/n>; title="a, b; rel=prev"; rel="next last"`, want: "https://registry.example.com/v2/n"},
+		{header: `</v2/n>;REL=NEXT`, want: "https://registry.example.com/v2/n"},
+		{header: `</v2/n>; rel="prev"; rel="next"`, want: ""},
+		{header: `</v2/a,b>; rel=next`, want: "https://registry.example.com/v2/a,b"},
+		{header: `garbage, </v2/n>; rel=next`, want: ""},
 	} {
 		got, err := nextLink(base, tt.header)
 		if (err != nil) != tt.err || got != tt.want {
