@@ -100,11 +100,12 @@ type Options struct {
 	// $AFFIX_MAX_IMAGE_SIZE, else no limit.
 	MaxImageSize int64
 	// SourceTree makes Dir scan its directory as a source tree (a build
-	// context, a checkout) with syft's catalogers for directories, which
-	// also read declared dependencies: lock files and manifests such as
-	// go.mod, package-lock.json, requirements.txt and Cargo.lock. False
-	// means the catalogers for images, those of what is installed, as for
-	// a root filesystem. Images are always scanned as images.
+	// context, a checkout): with the catalogers for images, those of what
+	// is installed, and syft's catalogers for directories, which read
+	// declared dependencies: lock files and manifests such as go.mod,
+	// package-lock.json, requirements.txt and Cargo.lock. False means
+	// the catalogers for images alone, as for a root filesystem. Images
+	// are always scanned as images.
 	SourceTree bool
 }
 
@@ -537,8 +538,9 @@ func (g *Generator) Images(ctx context.Context, f oci.Fetcher, manifests []ocisp
 }
 
 // Dir scans the root filesystem in directory root (as BuildKit's SBOM
-// scanner protocol mounts it) with the catalogers used for images (for a
-// source tree with Options.SourceTree), and returns its documents. They have the same model as an image's, but name
+// scanner protocol mounts it) with the catalogers used for images (and
+// those of a source tree with Options.SourceTree), and returns its
+// documents. They have the same model as an image's, but name
 // no manifest digest: the root package is the directory, named
 // Options.Name, its path is recorded as "/", and the SPDX namespace and
 // CycloneDX serial number are derived from the document content. The
@@ -556,11 +558,11 @@ func (g *Generator) Dir(ctx context.Context, root string) (*Result, error) {
 		return nil, err
 	}
 	defer g.release()
-	tag := pkgcataloging.ImageTag
+	tags := pkgcataloging.ImageTag
 	if g.opts.SourceTree {
-		tag = pkgcataloging.DirectoryTag
+		tags = sourceTreeTags
 	}
-	s, err := scanDir(ctx, root, g.name, g.generator, tag, !g.stereoscopeGlobs)
+	s, err := scanDir(ctx, root, g.name, g.generator, tags, !g.stereoscopeGlobs)
 	if err != nil {
 		return nil, fmt.Errorf("scanning directory %s: %w", root, err)
 	}

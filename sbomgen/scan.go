@@ -32,31 +32,36 @@ import (
 )
 
 // syftConfig returns the cataloging configuration every scan uses, with
-// the catalogers tagged tag (pkgcataloging.ImageTag, or DirectoryTag for a
-// source tree): syft's
+// the catalogers tagged with any of tags, comma-separated
+// (pkgcataloging.ImageTag; sourceTreeTags for a source tree): syft's
 // defaults with everything that could reach the network or read the host
 // (module caches, Maven repositories, GOPROXY) switched off, so that a scan
 // is offline and its result depends on the image alone. It is built once
 // per generator and shared by every scan: building it compiles syft's
 // binary classifiers (about 9 ms and 14 MB of allocations, a third of a
 // small image's whole scan), and syft.CreateSBOM only reads it.
-func syftConfig(generator, tag string) *syft.CreateSBOMConfig {
-	key := configKey{generator, tag}
+func syftConfig(generator, tags string) *syft.CreateSBOMConfig {
+	key := configKey{generator, tags}
 	if cfg, ok := syftConfigs.Load(key); ok {
 		return cfg.(*syft.CreateSBOMConfig)
 	}
-	cfg, _ := syftConfigs.LoadOrStore(key, newSyftConfig(generator, tag))
+	cfg, _ := syftConfigs.LoadOrStore(key, newSyftConfig(generator, tags))
 	return cfg.(*syft.CreateSBOMConfig)
 }
 
 // configKey is what a syftConfig configuration depends on.
-type configKey struct{ generator, tag string }
+type configKey struct{ generator, tags string }
+
+// sourceTreeTags are the catalogers of a source tree: those of what is
+// installed (node_modules, site-packages, binaries), as in an image, and
+// those of what lock files and manifests declare, as for syft's dir:.
+const sourceTreeTags = pkgcataloging.ImageTag + "," + pkgcataloging.DirectoryTag
 
 // syftConfigs holds syftConfig's configurations by configKey.
 var syftConfigs sync.Map
 
 // newSyftConfig builds the configuration syftConfig describes.
-func newSyftConfig(generator, tag string) *syft.CreateSBOMConfig {
+func newSyftConfig(generator, tags string) *syft.CreateSBOMConfig {
 	cfg := syft.DefaultCreateSBOMConfig()
 	name, ver, _ := strings.Cut(generator, "-")
 	cfg.WithTool(name, ver)
@@ -83,7 +88,7 @@ func newSyftConfig(generator, tag string) *syft.CreateSBOMConfig {
 	// The catalogers for installed software in a container image, for a
 	// directory too (a directory scan is of an image's root filesystem),
 	// unless it is a source tree.
-	cfg.WithCatalogerSelection(cataloging.NewSelectionRequest().WithDefaults(tag))
+	cfg.WithCatalogerSelection(cataloging.NewSelectionRequest().WithDefaults(strings.Split(tags, ",")...))
 	return cfg
 }
 
@@ -171,12 +176,12 @@ func (c valuesFrom) Value(key any) any {
 // when syft returns no error: syft's task runner stops starting catalogers
 // on cancellation and returns what the finished ones found, often nothing,
 // which must never become (or be cached as) the image's SBOM.
-func createSBOM(ctx context.Context, src source.Source, generator, tag string) (*sbom.SBOM, error) {
+func createSBOM(ctx context.Context, src source.Source, generator, tags string) (*sbom.SBOM, error) {
 	sctx, err := withLicenseScanner(ctx)
 	if err != nil {
 		return nil, err
 	}
-	s, err := syft.CreateSBOM(sctx, src, syftConfig(generator, tag))
+	s, err := syft.CreateSBOM(sctx, src, syftConfig(generator, tags))
 	if cerr := ctx.Err(); cerr != nil {
 		return nil, cerr
 	}
@@ -284,9 +289,9 @@ func readError(ctx context.Context, err error, dir string, layers []ocispec.Desc
 var stereoscopeLayerRE = regexp.MustCompile(`(failed to squash tree|failed to index layer) (\d+): `)
 
 // scanDir scans the root filesystem in root with the catalogers tagged
-// tag. With prefixGlobs, basename globs are answered by a prefixIndex (the
+// with any of tags (see syftConfig). With prefixGlobs, basename globs are answered by a prefixIndex (the
 // same documents, faster).
-func scanDir(ctx context.Context, root, name, generator, tag string, prefixGlobs bool) (*sbom.SBOM, error) {
+func scanDir(ctx context.Context, root, name, generator, tags string, prefixGlobs bool) (*sbom.SBOM, error) {
 	src, err := directorysource.New(directorysource.Config{
 		Path:  root,
 		Base:  root,
@@ -312,7 +317,7 @@ func scanDir(ctx context.Context, root, name, generator, tag string, prefixGlobs
 	if err != nil {
 		return nil, err
 	}
-	s, err := createSBOM(ctx, csrc, generator, tag)
+	s, err := createSBOM(ctx, csrc, generator, tags)
 	if err != nil {
 		return nil, err
 	}

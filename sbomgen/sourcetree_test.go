@@ -10,9 +10,9 @@ import (
 
 // TestSbomDirSourceTree: a build context scanned with SourceTree lists
 // the dependencies its lock files and manifests declare (Go, npm,
-// Python), the same with basename globs answered by the prefix index or
-// by syft; scanned as a root filesystem (the default), it lists none of
-// them, since nothing is installed.
+// Python) and what is installed in it (node_modules), the same with
+// basename globs answered by the prefix index or by syft; scanned as a
+// root filesystem (the default), it lists only what is installed.
 func TestSbomDirSourceTree(t *testing.T) {
 	root := t.TempDir()
 	files := map[string]string{
@@ -20,7 +20,8 @@ func TestSbomDirSourceTree(t *testing.T) {
 		"web/package-lock.json": `{"name":"web","version":"1.0.0","lockfileVersion":3,"requires":true,"packages":{` +
 			`"":{"name":"web","version":"1.0.0","dependencies":{"left-pad":"1.3.0"}},` +
 			`"node_modules/left-pad":{"version":"1.3.0","resolved":"https://registry.npmjs.org/left-pad/-/left-pad-1.3.0.tgz"}}}`,
-		"tools/requirements.txt": "requests==2.31.0\n",
+		"tools/requirements.txt":           "requests==2.31.0\n",
+		"app/node_modules/ms/package.json": `{"name":"ms","version":"2.1.3"}`,
 	}
 	for name, data := range files {
 		p := filepath.Join(root, name)
@@ -58,6 +59,9 @@ func TestSbomDirSourceTree(t *testing.T) {
 				if got[k] != tt.want {
 					t.Errorf("%v listed: %v, want %v; packages %v", k, got[k], tt.want, got)
 				}
+			}
+			if installed := (pkgKey{"ms", "2.1.3", "npm"}); !got[installed] {
+				t.Errorf("%v not listed; packages %v", installed, got)
 			}
 		})
 	}

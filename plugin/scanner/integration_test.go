@@ -377,7 +377,10 @@ func TestIntegrationScannerCases(t *testing.T) {
 
 	t.Run("extra-targets", func(t *testing.T) {
 		// Every stage and the context scanned: a named stage with a dot
-		// in its name, an unnamed one (stage-N), an empty one.
+		// in its name, an unnamed one (stage-N), an empty one. The
+		// context (BuildKit sends the paths COPY names) is a source
+		// tree: what its go.mod declares is listed too, unlike in the
+		// final image, a root filesystem, which holds the same go.mod.
 		df := "ARG BUILDKIT_SBOM_SCAN_STAGE=true\nARG BUILDKIT_SBOM_SCAN_CONTEXT=true\n" +
 			"FROM scratch AS build.v2\nCOPY b/ /\n\n" +
 			"FROM scratch\nCOPY b/x /x\n\n" +
@@ -388,6 +391,7 @@ func TestIntegrationScannerCases(t *testing.T) {
 			"b/x":                                "x",
 			"b/app/node_modules/ms/package.json": ms,
 			"a/app/node_modules/left-pad/package.json": `{"name":"left-pad","version":"1.3.0"}`,
+			"a/go.mod": "module example.com/app\n\ngo 1.22\n\nrequire github.com/pkg/errors v0.9.1\n",
 		}}
 		out, first, l, err := e.run(t, "extras", &b)
 		if err != nil {
@@ -398,7 +402,7 @@ func TestIntegrationScannerCases(t *testing.T) {
 		want := map[string][]string{
 			"sbom":          {"npm left-pad 1.3.0"},
 			"sbom-build.v2": {"npm ms 2.1.3"},
-			"sbom-context":  {"npm left-pad 1.3.0", "npm ms 2.1.3"},
+			"sbom-context":  {"golang github.com/pkg/errors v0.9.1", "npm left-pad 1.3.0", "npm ms 2.1.3"},
 			"sbom-nothing":  {},
 			"sbom-stage-1":  {},
 		}
