@@ -176,6 +176,13 @@ func get(cmd *cobra.Command, g *globalOptions, refStr string, o getOptions) erro
 // (the "verified" line goes to stderr).
 func platformSBOM(cmd *cobra.Command, tgt imageStore, refStr string, images []oci.Image, img oci.Image, format sbomgen.Format, verify bool) (*sbomSource, error) {
 	refs, _, err := tgt.Referrers(cmd.Context(), img.Descriptor.Digest)
+	if errors.Is(err, exporter.ErrReferrersTagConflict) {
+		// A registry that resolves the referrers tag to the subject
+		// (GitLab): no referrer can be listed there, but a BuildKit
+		// attestation in the index still can be read, as ls shows it.
+		notef(cmd)("%s (%s): %v; reading no referrers", refStr, img, err)
+		refs, err = nil, nil
+	}
 	if err != nil {
 		return nil, fmt.Errorf("%s (%s): %w", refStr, img, err)
 	}
@@ -215,8 +222,9 @@ func writeSBOMs(cmd *cobra.Command, dir string, images []oci.Image, srcs []*sbom
 }
 
 // chooseSBOM returns the SBOM of subject in format: the newest SBOM
-// referrer in the SBOM referrer shape (sbomShape; the others are skipped
-// with a note on stderr, and when none has it the error lists them), else
+// referrer whose manifest names subject as its subject and has the SBOM
+// referrer shape (sbomShape; the others are skipped with a note on
+// stderr, and when none is left the error lists them), else
 // (SPDX) the newest SPDX in-toto referrer, else a BuildKit in-index
 // attestation.
 func chooseSBOM(cmd *cobra.Command, tgt oci.Fetcher, images []oci.Image, subject digest.Digest, refs []ocispec.Descriptor, format sbomgen.Format) (*sbomSource, error) {
@@ -232,6 +240,12 @@ func chooseSBOM(cmd *cobra.Command, tgt oci.Fetcher, images []oci.Image, subject
 			}
 			if err != nil {
 				return nil, err
+			}
+			if m.Subject == nil || m.Subject.Digest != subject {
+				// Listed under subject by a referrers tag (or a
+				// registry) that is wrong: not an SBOM of subject.
+				skipped = append(skipped, fmt.Sprintf("%s: listed, but its manifest's subject is %s, not %s", d.Digest, subjectOf(*m), subject))
+				continue
 			}
 			if err := sbomShape(m, d.ArtifactType); err != nil {
 				skipped = append(skipped, fmt.Sprintf("%s: %v", d.Digest, err))
@@ -255,7 +269,7 @@ func chooseSBOM(cmd *cobra.Command, tgt oci.Fetcher, images []oci.Image, subject
 	if format == sbomgen.SPDXJSON {
 		var stmts []ocispec.Descriptor
 		for _, r := range refs {
-			if r.ArtifactType == oci.MediaTypeInToto && r.Annotations[oci.AnnotationPredicateType] == oci.PredicateSPDX {
+			if r.ArtifactType == oci.MediaTypeInToto && oci.IsSPDX2Predicate(r.Annotations[oci.AnnotationPredicateType]) {
 				stmts = append(stmts, r)
 			}
 		}
@@ -350,8 +364,8 @@ func readInTotoSBOM(cmd *cobra.Command, tgt oci.Fetcher, d ocispec.Descriptor) (
 	if err != nil {
 		return nil, fmt.Errorf("in-toto referrer %s: %w", d.Digest, err)
 	}
-	if stmt.PredicateType != oci.PredicateSPDX {
-		return nil, unusableError{fmt.Errorf("in-toto referrer %s: predicate type %q is not %s", d.Digest, stmt.PredicateType, oci.PredicateSPDX)}
+	if !oci.IsSPDX2Predicate(stmt.PredicateType) {
+		return nil, unusableError{fmt.Errorf("in-toto referrer %s: predicate type %q is not %s (SPDX 2)", d.Digest, stmt.PredicateType, oci.PredicateSPDX)}
 	}
 	return &sbomSource{Manifest: d, Subject: m.Subject, Annotations: m.Annotations, Statement: stmt, Doc: append(stmt.Predicate, '\n')}, nil
 }
@@ -383,7 +397,7 @@ func attestationSBOM(cmd *cobra.Command, tgt oci.Fetcher, images []oci.Image, su
 			return nil, err
 		}
 		for _, l := range m.Layers {
-			if l.Annotations[oci.AnnotationPredicateType] != oci.PredicateSPDX {
+			if !oci.IsSPDX2Predicate(l.Annotations[oci.AnnotationPredicateType]) {
 				continue
 			}
 			stmt, err := readStatement(cmd, tgt, l)

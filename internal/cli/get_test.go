@@ -174,10 +174,9 @@ func TestGetVerify(t *testing.T) {
 			// moved (referrers tag schema only): amd64's referrers tag
 			// lists, newest, the SBOM referrer whose subject is arm64.
 			var moved digest.Digest
-			var movedDoc string // moved's arm64 SBOM: it names moved:v1
+			var movedAmdDoc string // moved's own amd64 SBOM
 			if !reg.Referrers {
-				moved = listUnderOtherSubject(t, reg, "moved", dir, amd, arm)
-				movedDoc = run("get", "--platform", "linux/arm64", ref("moved"))
+				moved, movedAmdDoc = listUnderOtherSubject(t, reg, "moved", dir, amd, arm)
 			}
 
 			verified := func(r, m digest.Digest, note string) []string {
@@ -224,10 +223,12 @@ func TestGetVerify(t *testing.T) {
 						`in-toto subject "pkg:docker/app@v1" is `+bkArm.String()+"; expected the platform manifest "+bkAmd.String())},
 				{name: "cyclonedx of buildkit image", args: []string{"--verify", "--format", "cyclonedx-json", "--platform", "linux/amd64", ref("bk")}, code: 1,
 					stderr: []string{"no cyclonedx-json SBOM referrer of " + bkAmd.String()}},
-				{name: "listed under another subject without verify", args: []string{"--platform", "linux/amd64", ref("moved")}, stdout: movedDoc, tagsSchema: true},
-				{name: "listed under another subject", args: []string{"--verify", "--platform", "linux/amd64", ref("moved")}, code: 1, tagsSchema: true,
-					stderr: failed("moved", "linux/amd64", "SBOM referrer "+moved.String()+` (generator "`+gen+`") has subject `+arm.String()+
-						", not the platform manifest "+amd.String())},
+				// An SBOM listed under amd64 whose manifest names arm64 is
+				// no SBOM of amd64: skipped, with or without --verify.
+				{name: "listed under another subject without verify", args: []string{"--platform", "linux/amd64", ref("moved")}, stdout: movedAmdDoc, tagsSchema: true,
+					stderr: []string{"skipped spdx-json SBOM referrer " + moved.String() + ": listed, but its manifest's subject is " + arm.String() + ", not " + amd.String()}},
+				{name: "listed under another subject", args: []string{"--verify", "--platform", "linux/amd64", ref("moved")}, stdout: movedAmdDoc, tagsSchema: true,
+					stderr: []string{"skipped spdx-json SBOM referrer " + moved.String() + ": listed, but its manifest's subject is " + arm.String()}},
 			}
 			for _, tt := range tests {
 				if tt.tagsSchema && reg.Referrers {
@@ -269,11 +270,13 @@ func TestGetVerify(t *testing.T) {
 // listUnderOtherSubject pushes the image to repo and rewrites the
 // referrers tag of manifest amd to list, as its newest SBOM, the SBOM
 // referrer of manifest arm (whose own subject stays arm), as a registry
-// or a careless tool could. It returns that referrer's digest.
-func listUnderOtherSubject(t *testing.T, reg *registrytest.Registry, repo, dir string, amd, arm digest.Digest) digest.Digest {
+// or a careless tool could. It returns that referrer's digest and amd's
+// own SBOM, as get printed it before.
+func listUnderOtherSubject(t *testing.T, reg *registrytest.Registry, repo, dir string, amd, arm digest.Digest) (digest.Digest, string) {
 	t.Helper()
 	ctx := context.Background()
 	mustAffix(t, "push", "--insecure-registry", reg.Host, "oci-layout:"+dir, reg.Ref(repo)+":v1")
+	amdDoc := mustAffix(t, "get", "--insecure-registry", reg.Host, "--platform", "linux/amd64", reg.Ref(repo)+":v1")
 	tgt, err := exporter.NewRemote(registry.Reference{Registry: reg.Host, Repository: repo}, exporter.RemoteOptions{PlainHTTP: true})
 	if err != nil {
 		t.Fatal(err)
@@ -299,7 +302,7 @@ func listUnderOtherSubject(t *testing.T, reg *registrytest.Registry, repo, dir s
 	if err := r.PushReference(ctx, desc, bytes.NewReader(b), amd.Algorithm().String()+"-"+amd.Encoded()); err != nil {
 		t.Fatal(err)
 	}
-	return entry.Digest
+	return entry.Digest, amdDoc
 }
 
 // TestGetVerifyStatement checks which in-toto subjects bind a document
@@ -660,5 +663,36 @@ func TestGetAllPlatformsErrors(t *testing.T) {
 				t.Errorf("%s was created", dir)
 			}
 		})
+	}
+}
+
+// TestGetReferrersTagConflict: on a registry that resolves a referrers
+// tag to the subject itself (GitLab), get lists no referrers, with a
+// note, and still finds the SBOM of BuildKit's in-index attestation.
+func TestGetReferrersTagConflict(t *testing.T) {
+	cliEnv(t)
+	ctx := context.Background()
+	reg := registrytest.Start(t, registrytest.OlaregNoAPI, registrytest.Options{})
+	bk := pushBuildKitStyle(t, reg, "bk")
+	amd := bk.Manifests[0].Digest
+	tgt, err := exporter.NewRemote(registry.Reference{Registry: reg.Host, Repository: "bk"}, exporter.RemoteOptions{Client: exporter.NewClient(nil, nil), PlainHTTP: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	d, b, _, err := tgt.FetchManifest(ctx, amd.String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := tgt.PushManifest(ctx, ocispec.Descriptor{MediaType: d.MediaType, Digest: d.Digest, Size: d.Size}, b, exporter.ReferrersTag(amd), ""); err != nil {
+		t.Fatal(err)
+	}
+	out, errs, code := affix(t, "get", "--insecure-registry", reg.Host, "--verify", "--platform", "linux/amd64", reg.Ref("bk")+":v1")
+	if code != 0 || !strings.Contains(out, `"spdxVersion"`) {
+		t.Fatalf("exit %d, want 0 and the attestation's SBOM; stderr:\n%s", code, errs)
+	}
+	for _, want := range []string{"resolves to the subject " + amd.String() + " itself; reading no referrers", "taking BuildKit attestation " + bk.Attestations[0].Digest.String(), "verified: "} {
+		if !strings.Contains(errs, want) {
+			t.Errorf("stderr lacks %q:\n%s", want, errs)
+		}
 	}
 }

@@ -187,7 +187,10 @@ func (b *treeBuilder) referrers(ctx context.Context, n *lsNode, d ocispec.Descri
 func (b *treeBuilder) referrersAt(ctx context.Context, n *lsNode, d ocispec.Descriptor, depth int) ([]*lsNode, error) {
 	refs, mode, err := b.st.Referrers(ctx, d.Digest)
 	if errors.Is(err, exporter.ErrReferrersTagConflict) || err != nil && depth > 1 && ctx.Err() == nil {
-		b.tree.ReferrersMode = mode
+		// Most failures come with no mode: the one learnt stays.
+		if mode != "" {
+			b.tree.ReferrersMode = mode
+		}
 		n.Error = err.Error()
 		return nil, nil
 	}

@@ -72,8 +72,8 @@ func checkSubjects(s *oci.Statement, want digest.Digest) error {
 	if !s.IsStatement() {
 		return fmt.Errorf("_type %q is not an in-toto statement", s.Type)
 	}
-	if s.PredicateType != oci.PredicateSPDX {
-		return fmt.Errorf("predicate type %q is not %s", s.PredicateType, oci.PredicateSPDX)
+	if !oci.IsSPDX2Predicate(s.PredicateType) {
+		return fmt.Errorf("predicate type %q is not %s (SPDX 2)", s.PredicateType, oci.PredicateSPDX)
 	}
 	if len(s.Subject) == 0 {
 		return errors.New("the in-toto statement has no subject")

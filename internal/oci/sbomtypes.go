@@ -17,6 +17,14 @@ func IsSBOMType(t string) bool {
 	return false
 }
 
+// IsSPDX2Predicate reports whether pt is the in-toto predicate type of an
+// SPDX 2 document, what affix get prints as spdx-json: PredicateSPDX, as
+// BuildKit writes it, or with a 2.x version after it
+// (https://spdx.dev/Document/v2.3, as in-toto's predicate list names it).
+func IsSPDX2Predicate(pt string) bool {
+	return pt == PredicateSPDX || strings.HasPrefix(pt, PredicateSPDX+"/v2.")
+}
+
 // IsSBOMPredicate reports whether pt is the in-toto predicate type of an
 // SBOM: SPDX (https://spdx.dev/Document, as BuildKit writes it, or with a
 // version after it) or CycloneDX (https://cyclonedx.org/bom, any version).

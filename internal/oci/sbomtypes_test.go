@@ -39,3 +39,18 @@ func TestIsSBOMReferrer(t *testing.T) {
 		})
 	}
 }
+
+func TestIsSPDX2Predicate(t *testing.T) {
+	for pt, want := range map[string]bool{
+		oci.PredicateSPDX:                true,
+		"https://spdx.dev/Document/v2.3": true,
+		"https://spdx.dev/Document/v2.2": true,
+		"https://spdx.dev/Document/v3.0": false,
+		"https://spdx.dev/Documents":     false,
+		"https://cyclonedx.org/bom":      false,
+	} {
+		if got := oci.IsSPDX2Predicate(pt); got != want {
+			t.Errorf("IsSPDX2Predicate(%q) = %v, want %v", pt, got, want)
+		}
+	}
+}
