@@ -80,6 +80,18 @@ publishes them with the image. A layout tar (oci-archive:) cannot take them in p
 			}
 			return nil
 		},
+		PreRunE: func(cmd *cobra.Command, args []string) error {
+			// A flag of the other mode would be ignored: refused.
+			scanOnly, filesOnly := []string{"sbom-format", "name", "no-cache", "no-sbom-cache"}, []string{"annotation"}
+			if len(args) > 1 {
+				if f := changedFlag(cmd, scanOnly); f != "" {
+					return usageError(fmt.Errorf("--%s applies when attach scans REF for SBOMs, not to FILEs", f))
+				}
+			} else if f := changedFlag(cmd, filesOnly); f != "" {
+				return usageError(fmt.Errorf("--%s applies to FILEs attached with --artifact-type; the SBOM referrers attach makes get affix's annotations", f))
+			}
+			return nil
+		},
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if err := checkPlatformFlag(o.platform); err != nil {
 				return err
@@ -107,6 +119,16 @@ publishes them with the image. A layout tar (oci-archive:) cannot take them in p
 	f.BoolVar(&o.noCache, "no-cache", false, "neither read nor write the SBOM cache")
 	f.BoolVar(&o.noCache, "no-sbom-cache", false, "same as --no-cache, as affix build spells it")
 	return cmd
+}
+
+// changedFlag returns the first of names set on cmd's command line, "".
+func changedFlag(cmd *cobra.Command, names []string) string {
+	for _, n := range names {
+		if cmd.Flags().Changed(n) {
+			return n
+		}
+	}
+	return ""
 }
 
 // runAttachScan scans platform images through the registry and attaches
@@ -254,10 +276,7 @@ func (o *attachOptions) fileArtifact(files []string) (exporter.Artifact, error) 
 func fileBlobs(files []string) ([]exporter.Blob, error) {
 	var blobs []exporter.Blob
 	for _, f := range files {
-		path, mt := f, ""
-		if i := strings.LastIndex(f, ":"); i > 0 && strings.Contains(f[i+1:], "/") {
-			path, mt = f[:i], f[i+1:]
-		}
+		path, mt := splitFileArg(f)
 		if mt == "" && len(files) > 1 {
 			mt = "application/octet-stream"
 		}
@@ -275,6 +294,21 @@ func fileBlobs(files []string) ([]exporter.Blob, error) {
 		blobs = append(blobs, exporter.Blob{MediaType: mt, Data: data, Annotations: map[string]string{ocispec.AnnotationTitle: filepath.Base(path)}})
 	}
 	return blobs, nil
+}
+
+// splitFileArg splits a FILE[:MEDIATYPE] argument, as oras attach reads
+// FILE:TYPE: at its last colon when what follows looks like a media type
+// (it has a slash; one that is not valid is refused later, named),
+// unless the whole argument names a file (out/10:00/vex.json).
+func splitFileArg(arg string) (path, mediaType string) {
+	i := strings.LastIndex(arg, ":")
+	if i <= 0 || !strings.Contains(arg[i+1:], "/") {
+		return arg, ""
+	}
+	if _, err := os.Lstat(arg); err == nil {
+		return arg, ""
+	}
+	return arg[:i], arg[i+1:]
 }
 
 // parseAnnotations parses KEY=VALUE pairs.

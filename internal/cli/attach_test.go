@@ -290,6 +290,9 @@ func TestAttachUsageErrors(t *testing.T) {
 		{"FILE is a directory", []string{"attach", "--artifact-type", "application/vnd.example", ref, dir}, dir + " is a directory: attach takes files"},
 		{"attach files, bad platform", []string{"attach", "--platform", "bogus///", "--artifact-type", "application/vnd.example", ref, doc}, `--platform: platform "bogus///"`},
 		{"attach scan, bad platform", []string{"attach", "--platform", "bogus///", ref}, `--platform: platform "bogus///"`},
+		{"attach files, --sbom-format", []string{"attach", "--sbom-format", "cyclonedx-json", "--artifact-type", "application/vnd.example", ref, doc}, "--sbom-format applies when attach scans REF"},
+		{"attach files, --no-cache", []string{"attach", "--no-cache", "--artifact-type", "application/vnd.example", ref, doc}, "--no-cache applies when attach scans REF"},
+		{"attach scan, --annotation", []string{"attach", "--annotation", "k=v", ref}, "--annotation applies to FILEs"},
 		{"get, bad platform", []string{"get", "--platform", "bogus///", ref}, `--platform: platform "bogus///"`},
 		{"version with an argument", []string{"version", "extra"}, `unknown command "extra"`},
 	} {
