@@ -26,6 +26,8 @@ const maxWriteAttempts = 8
 type referrersIndex struct {
 	index ocispec.Index
 	etag  string
+	// absent is true when the tag was not found (index is then empty).
+	absent bool
 	// raw holds each entry read, by digest, as it was written: another
 	// tool's fields beyond the OCI descriptor's are written back as they
 	// were, not dropped.
@@ -72,6 +74,7 @@ func readReferrersIndex(ctx context.Context, t Target, subject digest.Digest) (*
 	empty := &referrersIndex{index: ocispec.Index{Versioned: specs.Versioned{SchemaVersion: 2}, MediaType: ocispec.MediaTypeImageIndex}}
 	desc, data, etag, err := t.FetchManifest(ctx, tag)
 	if errors.Is(err, ErrNotFound) {
+		empty.absent = true
 		return empty, nil
 	}
 	if err != nil {
@@ -342,6 +345,22 @@ func (p *Push) reread(ctx context.Context, subject digest.Digest, all, counted [
 	ri, err := readReferrersIndex(ctx, p.target, subject)
 	if err != nil {
 		return nil, err, nil
+	}
+	if ri.absent {
+		// The tag this push wrote reads as missing: a stale replica or
+		// cache as likely as a deletion. Merged back onto nothing (a
+		// write with no If-Match), every other writer's entries would
+		// be lost: the read is unstable and the next one decides. A tag
+		// that stays gone fails the entries (ErrReferrerLost), leaving
+		// the tag of the image unmoved; a rerun creates it again.
+		err := fmt.Errorf("%s not found after it was written", ReferrersTag(subject))
+		p.mu.Lock()
+		for _, e := range counted {
+			e.reads++
+			e.stable, e.failed = 0, err
+		}
+		p.mu.Unlock()
+		return nil, nil, nil
 	}
 	p.mu.Lock()
 	for _, e := range counted {

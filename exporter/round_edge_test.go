@@ -927,3 +927,62 @@ func TestInterruptDuringCommit(t *testing.T) {
 		}
 	})
 }
+
+// TestVerifyTagNotFound: a verification read that finds no referrers tag
+// (a stale replica or cache right after the write) writes nothing back,
+// which would drop another writer's entry, and counts as unstable: once
+// the tag reads again, both entries are there and Commit succeeds. A tag
+// that stays gone fails Commit with ErrReferrerLost, nothing tagged.
+func TestVerifyTagNotFound(t *testing.T) {
+	for _, tt := range []struct {
+		name     string
+		notFound func(get int) bool // which reads of the tag answer 404
+		ok       bool
+	}{
+		{name: "once", notFound: func(get int) bool { return get == 2 }, ok: true},
+		{name: "from then on", notFound: func(get int) bool { return get >= 2 }},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			synctest.Test(t, func(t *testing.T) {
+				img, subjects := memImage(t)
+				s := subjects[0]
+				tgt := newMemTarget()
+				tgt.noAPI, tgt.etags = true, true
+				tag := exporter.ReferrersTag(s.Digest)
+				tgt.mu.Lock()
+				tgt.sneak(tag) // another writer's entry, there before the push
+				tgt.mu.Unlock()
+				gets := 0
+				tgt.hook = func(_ context.Context, op, ref string) error {
+					if op == "get" && ref == tag {
+						if gets++; tt.notFound(gets) {
+							return fmt.Errorf("%s: %w", ref, exporter.ErrNotFound)
+						}
+					}
+					return nil
+				}
+				p := pushImages(t, tgt, img)
+				if _, err := p.Attach(t.Context(), note(s, 0)); err != nil {
+					t.Fatal(err)
+				}
+				_, err := p.Commit(t.Context())
+				tgt.hook = nil // the tag as it is
+				if got := listed(t, tgt, s.Digest); len(got) != 2 {
+					t.Errorf("the referrers tag lists %v, want the other writer's entry and ours", got)
+				}
+				if tt.ok {
+					if err != nil {
+						t.Fatalf("Commit: %v", err)
+					}
+					return
+				}
+				if !errors.Is(err, exporter.ErrReferrerLost) || !strings.Contains(err.Error(), "not found after it was written") {
+					t.Errorf("Commit: %v, want ErrReferrerLost saying the tag was not found", err)
+				}
+				if n := countOps(tgt, 0, "put", "v1"); n != 0 {
+					t.Errorf("tag written %d times", n)
+				}
+			})
+		})
+	}
+}
