@@ -308,7 +308,7 @@ func (p *Push) verify(ctx context.Context, subject digest.Digest, v *verificatio
 // reports whether the verification is over.
 func (p *Push) verifyRound(ctx context.Context, subject digest.Digest, v *verification, rounds int) bool {
 	all, counted := p.verifyEntries(v, time.Now())
-	missing, readErr, writeErr := p.reread(ctx, subject, all, counted)
+	missing, readErr, writeErr := p.reread(ctx, subject, v, all, counted)
 	switch {
 	case readErr != nil:
 		return p.rereadFailed(ctx, subject, v, rounds, counted, readErr)
@@ -334,11 +334,13 @@ func (p *Push) verifyEntries(v *verification, start time.Time) (all, counted []*
 
 // reread reads the referrers index of subject under its tag lock, counts
 // the read for the counted entries (stable when it lists them), and writes
-// back, in one write, the entries of all that it does not list (missing).
+// back, in one write, the entries of all that it does not list, and the
+// entries verified before that it does not list any more, which join v
+// (missing: all those).
 // readErr is the read's failure, and then nothing is counted or written;
 // writeErr is the write's, wrapped with the tag, nil on 412 (another
 // writer moved the tag: the next read sees it).
-func (p *Push) reread(ctx context.Context, subject digest.Digest, all, counted []*verifyEntry) (missing []*verifyEntry, readErr, writeErr error) {
+func (p *Push) reread(ctx context.Context, subject digest.Digest, v *verification, all, counted []*verifyEntry) (missing []*verifyEntry, readErr, writeErr error) {
 	l := p.tagLock(subject)
 	l.Lock()
 	defer l.Unlock()
@@ -372,6 +374,20 @@ func (p *Push) reread(ctx context.Context, subject digest.Digest, all, counted [
 			e.stable = 0
 		}
 	}
+	// An entry verified before and dropped since (another writer's
+	// lost update, while no verification ran to see it) is this push's
+	// all the same: merged back, and verified again.
+	s := p.indexOf(subject)
+	notBefore := time.Now().Add(p.verifyDelay() * 3 / 4)
+	s.verified = slices.DeleteFunc(s.verified, func(d ocispec.Descriptor) bool {
+		if ri.has(d.Digest) {
+			return false
+		}
+		e := &verifyEntry{desc: d, notBefore: notBefore}
+		v.entries = append(v.entries, e)
+		missing = append(missing, e)
+		return true
+	})
 	p.mu.Unlock()
 	for _, e := range all {
 		if !ri.has(e.desc.Digest) {
@@ -460,10 +476,12 @@ func (p *Push) settle(subject digest.Digest, v *verification, rounds int) bool {
 	tag := ReferrersTag(subject)
 	p.mu.Lock()
 	defer p.mu.Unlock()
+	s := p.indexOf(subject)
 	kept := v.entries[:0]
 	for _, e := range v.entries {
 		switch {
 		case e.stable >= 2:
+			s.verified = append(s.verified, e.desc)
 		case e.reads >= rounds && e.failed != nil:
 			p.verifyFailed(subject, e, fmt.Errorf("%s after %d reads: %w: %w", tag, rounds, ErrReferrerLost, e.failed))
 		case e.reads >= rounds:

@@ -73,6 +73,10 @@ type subjectIndex struct {
 	queue   []*indexWait            // entries for the next round
 	writing context.CancelCauseFunc // cancels the round being written; nil when none
 	verify  *verification           // the verification under way, nil when none
+	// verified are the entries verified so far: a later verification
+	// of the subject that finds one dropped merges it back and verifies
+	// it again.
+	verified []ocispec.Descriptor
 }
 
 // indexWait is an entry waiting for a round, and then its outcome. It

@@ -986,3 +986,73 @@ func TestVerifyTagNotFound(t *testing.T) {
 		})
 	}
 }
+
+// TestVerifyRepairsVerifiedEntry: an entry verified earlier that another
+// writer drops while a later entry of the same subject is verified is
+// merged back and verified again; Commit succeeds with both listed. One
+// that keeps being dropped fails Commit, nothing tagged.
+func TestVerifyRepairsVerifiedEntry(t *testing.T) {
+	for _, tt := range []struct {
+		name  string
+		drops int // reads before which the first entry is dropped
+		ok    bool
+	}{
+		{name: "dropped once", drops: 1, ok: true},
+		{name: "dropped every time", drops: 1 << 20},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			synctest.Test(t, func(t *testing.T) {
+				img, subjects := memImage(t)
+				s := subjects[0]
+				tgt := newMemTarget()
+				tgt.noAPI = true
+				tag := exporter.ReferrersTag(s.Digest)
+				a1, a2 := note(s, 1), note(s, 2)
+				d1 := manifestOf(t, a1)
+				p := pushImages(t, tgt, img)
+				if _, err := p.Attach(t.Context(), a1); err != nil {
+					t.Fatal(err)
+				}
+				time.Sleep(time.Minute) // a1's verification is over
+				synctest.Wait()
+				var drops atomic.Int32
+				drops.Store(-1) // not yet
+				tgt.mu.Lock()
+				tgt.hook = func(_ context.Context, op, ref string) error {
+					if op != "get" || ref != tag || drops.Load() <= 0 {
+						return nil
+					}
+					drops.Add(-1)
+					tgt.mu.Lock()
+					defer tgt.mu.Unlock()
+					var idx ocispec.Index
+					if json.Unmarshal(tgt.manifests[tag], &idx) == nil {
+						idx.Manifests = slices.DeleteFunc(idx.Manifests, func(m ocispec.Descriptor) bool { return m.Digest == d1 })
+						tgt.manifests[tag], _ = json.Marshal(idx)
+					}
+					return nil
+				}
+				tgt.mu.Unlock()
+				if _, err := p.Attach(t.Context(), a2); err != nil {
+					t.Fatal(err)
+				}
+				drops.Store(int32(min(tt.drops, 1<<30)))
+				_, err := p.Commit(t.Context())
+				drops.Store(0)
+				got := listed(t, tgt, s.Digest)
+				if tt.ok {
+					if err != nil || !slices.Contains(got, d1) || len(got) != 2 {
+						t.Fatalf("Commit: %v; listed %v, want both entries", err, got)
+					}
+					return
+				}
+				if !errors.Is(err, exporter.ErrReferrerLost) || !strings.Contains(err.Error(), d1.String()) {
+					t.Errorf("Commit: %v, want ErrReferrerLost for %s", err, d1)
+				}
+				if n := countOps(tgt, 0, "put", "v1"); n != 0 {
+					t.Errorf("tag written %d times", n)
+				}
+			})
+		})
+	}
+}
