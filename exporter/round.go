@@ -43,7 +43,7 @@ import (
 //   - w.done is closed once, by the round that took w or, once sealed, by
 //     kick. A waiter whose ctx ends returns at once (gone); it leaves the
 //     queue if no round took it yet, else the round may still write its
-//     entry but does not verify it. Both happen under Push.mu, so a call
+//     entry but does not verify it (until it is attached again). Both happen under Push.mu, so a call
 //     returns nil only when its entry is in the index the round wrote (and
 //     verified, if the round added it), and an entry whose call failed
 //     never fails Ready.
@@ -77,6 +77,10 @@ type subjectIndex struct {
 	// of the subject that finds one dropped merges it back and verifies
 	// it again.
 	verified []ocispec.Descriptor
+	// unverified are entries a round wrote for Attach calls that had
+	// given up: not verified then, they are when attached again (and
+	// found listed, so not written again).
+	unverified []digest.Digest
 }
 
 // indexWait is an entry waiting for a round, and then its outcome. It
@@ -230,14 +234,26 @@ func (p *Push) round(ctx context.Context, cancel context.CancelCauseFunc, subjec
 	cancel(nil)
 	p.mu.Lock()
 	defer p.mu.Unlock()
+	s := p.indexOf(subject)
 	if err == nil {
 		// Verified are the entries written for a call still waiting: one
 		// that gave up returned an error, so the push does not count its
-		// entry, nor fails for it. Under p.mu, as gone is set.
+		// entry, nor fails for it, but remembers it as unverified. An
+		// entry a round wrote for a call that gave up, attached again,
+		// is verified now. Under p.mu, as gone is set.
 		var keep []ocispec.Descriptor
-		for _, e := range wrote {
-			if slices.ContainsFunc(batch, func(w *indexWait) bool { return !w.gone && w.entry.Digest == e.Digest }) {
-				keep = append(keep, e)
+		for _, w := range batch {
+			d := w.entry.Digest
+			wrote := slices.ContainsFunc(wrote, func(e ocispec.Descriptor) bool { return e.Digest == d })
+			earlier := slices.Contains(s.unverified, d)
+			switch {
+			case w.gone && wrote && !earlier:
+				s.unverified = append(s.unverified, d)
+			case !w.gone && (wrote || earlier):
+				s.unverified = slices.DeleteFunc(s.unverified, func(u digest.Digest) bool { return u == d })
+				if !slices.ContainsFunc(keep, func(e ocispec.Descriptor) bool { return e.Digest == d }) {
+					keep = append(keep, w.entry)
+				}
 			}
 		}
 		if len(keep) > 0 {
@@ -248,7 +264,6 @@ func (p *Push) round(ctx context.Context, cancel context.CancelCauseFunc, subjec
 		w.err = err
 		close(w.done)
 	}
-	s := p.indexOf(subject)
 	s.writing = nil
 	p.kick(subject, s)
 }

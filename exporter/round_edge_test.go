@@ -1056,3 +1056,65 @@ func TestVerifyRepairsVerifiedEntry(t *testing.T) {
 		})
 	}
 }
+
+// TestReattachVerifies: an entry a round wrote for an Attach call that
+// had given up is not verified then; attached again (found listed, so not
+// written again), it is: a drop by another writer after that is merged
+// back before Commit moves the tag.
+func TestReattachVerifies(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		gs := newGates()
+		tgt := noTagSchemaTarget(gs)
+		tag := exporter.ReferrersTag(edgeSubject.Digest)
+		a1, a2 := note(edgeSubject, 1), note(edgeSubject, 2)
+		d2 := manifestOf(t, a2)
+		p := exporter.New(tgt, nil, exporter.Options{VerifyRounds: 3})
+		defer p.Abort()
+		// a1 holds the round until a2 is queued; a2's call gives up while
+		// the round reads, so the round writes a2 without verifying it.
+		blob := gs.hold("blob", layerOf(edgeSubject, 1))
+		ch1 := attachAsync(t.Context(), p, a1)
+		synctest.Wait()
+		ctx2, cancel2 := context.WithCancel(t.Context())
+		ch2 := attachAsync(ctx2, p, a2)
+		synctest.Wait()
+		get := gs.hold("get", tag)
+		blob.release()
+		synctest.Wait()
+		cancel2()
+		if err := <-ch2; !errors.Is(err, context.Canceled) {
+			t.Fatalf("a2: %v", err)
+		}
+		get.release()
+		if err := <-ch1; err != nil {
+			t.Fatalf("a1: %v", err)
+		}
+		if _, err := p.Attach(t.Context(), a2); err != nil {
+			t.Fatalf("a2 again: %v", err)
+		}
+		// Another writer drops a2 once, from the next read on.
+		var drops atomic.Int32
+		drops.Store(1)
+		tgt.mu.Lock()
+		tgt.hook = func(_ context.Context, op, ref string) error {
+			if op != "get" || ref != tag || drops.Add(-1) < 0 {
+				return nil
+			}
+			tgt.mu.Lock()
+			defer tgt.mu.Unlock()
+			var idx ocispec.Index
+			if json.Unmarshal(tgt.manifests[tag], &idx) == nil {
+				idx.Manifests = slices.DeleteFunc(idx.Manifests, func(m ocispec.Descriptor) bool { return m.Digest == d2 })
+				tgt.manifests[tag], _ = json.Marshal(idx)
+			}
+			return nil
+		}
+		tgt.mu.Unlock()
+		if _, err := p.Commit(t.Context()); err != nil {
+			t.Fatalf("Commit: %v", err)
+		}
+		if got := listed(t, tgt, edgeSubject.Digest); !slices.Contains(got, d2) {
+			t.Errorf("a2 was attached again but is not listed: %v", got)
+		}
+	})
+}
