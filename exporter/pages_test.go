@@ -26,8 +26,8 @@ func TestReferrersAPIPages(t *testing.T) {
 	for _, tt := range []struct {
 		name  string
 		links func(page int, next string) []string // Link field lines of page
-		fail  int                                   // the page (from 1) answered 404; 0 for none
-		pages int                                   // pages the list has
+		fail  int                                  // the page (from 1) answered 404; 0 for none
+		pages int                                  // pages the list has
 		err   string
 	}{
 		{name: "rel last", pages: 3, links: func(_ int, next string) []string {
