@@ -717,6 +717,48 @@ func TestAttachAllReferrerOfOwnArtifact(t *testing.T) {
 	})
 }
 
+// abandonedAttach attaches a1 and a2, referrers of edgeSubject, in one
+// round whose read of the referrers tag gs holds until a2's call has
+// given up (its context's error), so that the round writes a2's entry for
+// a call that has returned. between runs before the read goes on. It
+// returns once a1's Attach has, successfully.
+func abandonedAttach(t *testing.T, gs *gates, p *exporter.Push, a1, a2 exporter.Artifact, between func()) {
+	t.Helper()
+	blob := gs.hold("blob", layerOf(edgeSubject, 1))
+	ch1 := attachAsync(t.Context(), p, a1)
+	synctest.Wait()
+	ctx2, cancel2 := context.WithCancel(t.Context())
+	defer cancel2()
+	ch2 := attachAsync(ctx2, p, a2)
+	synctest.Wait()
+	get := gs.hold("get", exporter.ReferrersTag(edgeSubject.Digest))
+	blob.release()
+	synctest.Wait()
+	cancel2()
+	if err := <-ch2; !errors.Is(err, context.Canceled) {
+		t.Fatalf("a2: %v", err)
+	}
+	if between != nil {
+		between()
+	}
+	get.release()
+	if err := <-ch1; err != nil {
+		t.Fatalf("a1: %v", err)
+	}
+}
+
+// dropFromTag removes d from the referrers index under tag on tgt, as
+// another writer's lost update would.
+func dropFromTag(tgt *memTarget, tag string, d digest.Digest) {
+	tgt.mu.Lock()
+	defer tgt.mu.Unlock()
+	var idx ocispec.Index
+	if json.Unmarshal(tgt.manifests[tag], &idx) == nil {
+		idx.Manifests = slices.DeleteFunc(idx.Manifests, func(m ocispec.Descriptor) bool { return m.Digest == d })
+		tgt.manifests[tag], _ = json.Marshal(idx)
+	}
+}
+
 // TestRoundAbandonedEntryNotVerified: an Attach that gives up while its
 // round reads the tag returns its context's error; the round may still
 // write its entry, but does not verify it, since the push does not count
@@ -733,39 +775,17 @@ func TestRoundAbandonedEntryNotVerified(t *testing.T) {
 		gone := manifestOf(t, a2)
 		p := exporter.New(tgt, nil, exporter.Options{VerifyRounds: 3})
 		defer p.Abort()
-		blob := gs.hold("blob", layerOf(edgeSubject, 1))
-		ch1 := attachAsync(t.Context(), p, a1)
-		synctest.Wait()
-		ctx2, cancel2 := context.WithCancel(t.Context())
-		defer cancel2()
-		ch2 := attachAsync(ctx2, p, a2)
-		synctest.Wait()
-		get := gs.hold("get", tag)
-		blob.release()
-		synctest.Wait()
-		cancel2()
-		if err := <-ch2; !errors.Is(err, context.Canceled) {
-			t.Fatalf("a2: %v", err)
-		}
-		tgt.mu.Lock()
-		tgt.hook = func(ctx context.Context, op, ref string) error {
-			if err := gs.hook(ctx, op, ref); err != nil || op != "get" || ref != tag {
-				return err
-			}
+		abandonedAttach(t, gs, p, a1, a2, func() {
 			tgt.mu.Lock()
-			defer tgt.mu.Unlock()
-			var idx ocispec.Index
-			if json.Unmarshal(tgt.manifests[tag], &idx) == nil {
-				idx.Manifests = slices.DeleteFunc(idx.Manifests, func(m ocispec.Descriptor) bool { return m.Digest == gone })
-				tgt.manifests[tag], _ = json.Marshal(idx)
+			tgt.hook = func(ctx context.Context, op, ref string) error {
+				if err := gs.hook(ctx, op, ref); err != nil || op != "get" || ref != tag {
+					return err
+				}
+				dropFromTag(tgt, tag, gone)
+				return nil
 			}
-			return nil
-		}
-		tgt.mu.Unlock()
-		get.release()
-		if err := <-ch1; err != nil {
-			t.Fatalf("a1: %v", err)
-		}
+			tgt.mu.Unlock()
+		})
 		res, err := p.Commit(t.Context())
 		if err != nil {
 			t.Fatalf("Commit: %v", err)
@@ -1019,16 +1039,9 @@ func TestVerifyRepairsVerifiedEntry(t *testing.T) {
 				drops.Store(-1) // not yet
 				tgt.mu.Lock()
 				tgt.hook = func(_ context.Context, op, ref string) error {
-					if op != "get" || ref != tag || drops.Load() <= 0 {
-						return nil
-					}
-					drops.Add(-1)
-					tgt.mu.Lock()
-					defer tgt.mu.Unlock()
-					var idx ocispec.Index
-					if json.Unmarshal(tgt.manifests[tag], &idx) == nil {
-						idx.Manifests = slices.DeleteFunc(idx.Manifests, func(m ocispec.Descriptor) bool { return m.Digest == d1 })
-						tgt.manifests[tag], _ = json.Marshal(idx)
+					if op == "get" && ref == tag && drops.Load() > 0 {
+						drops.Add(-1)
+						dropFromTag(tgt, tag, d1)
 					}
 					return nil
 				}
@@ -1070,25 +1083,8 @@ func TestReattachVerifies(t *testing.T) {
 		d2 := manifestOf(t, a2)
 		p := exporter.New(tgt, nil, exporter.Options{VerifyRounds: 3})
 		defer p.Abort()
-		// a1 holds the round until a2 is queued; a2's call gives up while
-		// the round reads, so the round writes a2 without verifying it.
-		blob := gs.hold("blob", layerOf(edgeSubject, 1))
-		ch1 := attachAsync(t.Context(), p, a1)
-		synctest.Wait()
-		ctx2, cancel2 := context.WithCancel(t.Context())
-		ch2 := attachAsync(ctx2, p, a2)
-		synctest.Wait()
-		get := gs.hold("get", tag)
-		blob.release()
-		synctest.Wait()
-		cancel2()
-		if err := <-ch2; !errors.Is(err, context.Canceled) {
-			t.Fatalf("a2: %v", err)
-		}
-		get.release()
-		if err := <-ch1; err != nil {
-			t.Fatalf("a1: %v", err)
-		}
+		// The round writes a2 without verifying it: its call gave up.
+		abandonedAttach(t, gs, p, a1, a2, nil)
 		if _, err := p.Attach(t.Context(), a2); err != nil {
 			t.Fatalf("a2 again: %v", err)
 		}
@@ -1097,15 +1093,8 @@ func TestReattachVerifies(t *testing.T) {
 		drops.Store(1)
 		tgt.mu.Lock()
 		tgt.hook = func(_ context.Context, op, ref string) error {
-			if op != "get" || ref != tag || drops.Add(-1) < 0 {
-				return nil
-			}
-			tgt.mu.Lock()
-			defer tgt.mu.Unlock()
-			var idx ocispec.Index
-			if json.Unmarshal(tgt.manifests[tag], &idx) == nil {
-				idx.Manifests = slices.DeleteFunc(idx.Manifests, func(m ocispec.Descriptor) bool { return m.Digest == d2 })
-				tgt.manifests[tag], _ = json.Marshal(idx)
+			if op == "get" && ref == tag && drops.Add(-1) >= 0 {
+				dropFromTag(tgt, tag, d2)
 			}
 			return nil
 		}
