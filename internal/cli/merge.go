@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"strings"
 
+	"github.com/containerd/platforms"
 	"github.com/opencontainers/go-digest"
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
 	"github.com/spf13/cobra"
@@ -281,20 +282,29 @@ func mergeSourceRefs(ref registry.Reference, args []string) ([]mergeSource, erro
 	return out, nil
 }
 
-// mergeEntries walks the sources and returns their platform images, the
-// entries of the merged index (each manifest once, in source order, as
-// its source lists it; a source manifest itself with its config's
-// platform) and, by digest, the source that lists each first. Two
-// manifests of one platform are an error naming both sources.
+// mergeEntries walks the sources and returns their platform images (each
+// manifest once), the entries of the merged index (each manifest once per
+// platform it is listed under, in source order, as its source lists it;
+// a source manifest itself with its config's platform) and, by digest,
+// the source that lists each first. Two manifests of one platform (as
+// containerd tells platforms apart: linux/arm64 is linux/arm64/v8), or
+// two BuildKit attestation manifests for one manifest, are an error
+// naming both sources.
 func mergeEntries(ctx context.Context, sources []mergeSource) ([]oci.Image, []ocispec.Descriptor, map[digest.Digest]*mergeSource, error) {
 	type listed struct {
 		source string
 		digest digest.Digest
 	}
+	type entryKey struct {
+		digest   digest.Digest
+		platform string
+	}
 	var images []oci.Image
 	var entries []ocispec.Descriptor
 	owner := map[digest.Digest]*mergeSource{}
 	byPlatform := map[string]listed{}
+	attestationOf := map[string]listed{} // by the manifest it is for
+	seen := map[entryKey]bool{}
 	for i := range sources {
 		s := &sources[i]
 		imgs, err := oci.Walk(ctx, s.repo.content, s.root)
@@ -303,30 +313,50 @@ func mergeEntries(ctx context.Context, sources []mergeSource) ([]oci.Image, []oc
 		}
 		for _, img := range imgs {
 			d := img.Descriptor
-			if !img.Attestation {
-				p := img.String()
-				if prev, ok := byPlatform[p]; ok && prev.digest != d.Digest {
-					return nil, nil, nil, usageError(fmt.Errorf("platform %s twice: SOURCE %s (%s) and %s (%s)", p, prev.source, prev.digest, s.arg, d.Digest))
+			key := platformKey(d.Platform)
+			if img.Attestation {
+				if of := d.Annotations[oci.AnnotationDockerReferenceDigest]; of != "" {
+					if prev, ok := attestationOf[of]; ok && prev.digest != d.Digest {
+						return nil, nil, nil, usageError(fmt.Errorf("two BuildKit attestation manifests for %s: SOURCE %s (%s) and %s (%s); an index holds one per image (merge sources that differ only in provenance one at a time)", of, prev.source, prev.digest, s.arg, d.Digest))
+					}
+					attestationOf[of] = listed{s.arg, d.Digest}
 				}
-				byPlatform[p] = listed{s.arg, d.Digest}
+			} else {
+				if prev, ok := byPlatform[key]; ok && prev.digest != d.Digest {
+					return nil, nil, nil, usageError(fmt.Errorf("platform %s twice: SOURCE %s (%s) and %s (%s)", img, prev.source, prev.digest, s.arg, d.Digest))
+				}
+				byPlatform[key] = listed{s.arg, d.Digest}
 			}
-			if owner[d.Digest] != nil {
-				continue
+			if owner[d.Digest] == nil {
+				owner[d.Digest] = s
+				if !img.Attestation {
+					images = append(images, img)
+				}
 			}
-			owner[d.Digest] = s
-			if !img.Attestation {
-				images = append(images, img)
+			if ek := (entryKey{d.Digest, key}); !seen[ek] {
+				seen[ek] = true
+				entries = append(entries, ocispec.Descriptor{
+					MediaType: d.MediaType, Digest: d.Digest, Size: d.Size,
+					Platform: d.Platform, ArtifactType: d.ArtifactType, Annotations: d.Annotations,
+				})
 			}
-			entries = append(entries, ocispec.Descriptor{
-				MediaType: d.MediaType, Digest: d.Digest, Size: d.Size,
-				Platform: d.Platform, ArtifactType: d.ArtifactType, Annotations: d.Annotations,
-			})
 		}
 	}
 	if len(images) == 0 {
 		return nil, nil, nil, usageError(fmt.Errorf("the sources list no platform image"))
 	}
 	return images, entries, owner, nil
+}
+
+// platformKey is p as containerd tells platforms apart: normalized
+// (linux/arm64/v8 is linux/arm64, arm is arm/v7), with its OS version
+// and features; "" for none.
+func platformKey(p *ocispec.Platform) string {
+	if p == nil {
+		return ""
+	}
+	n := platforms.Normalize(*p)
+	return platforms.FormatAll(n) + " " + strings.Join(n.OSFeatures, ",")
 }
 
 // checkSBOMs records, for each image, its SBOM referrers in log, and
