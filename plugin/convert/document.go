@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"fmt"
+	"regexp"
 	"slices"
 	"strings"
 	"time"
@@ -101,7 +102,8 @@ func coreIndex(docs []spdxInfo) int {
 // naming the image of repository repo: a purl reference
 // pkg:oci/NAME@DIGEST as affix's own documents have it
 // (sbomgen.ImagePURL, no tag), replacing any purl it had, and a checksum
-// of DIGEST (replacing one of the same algorithm). It reports false, and
+// of DIGEST (replacing one of the same algorithm), and a documentNamespace
+// derived from the original and that purl. It reports false, and
 // returns doc unchanged, when the document does not describe exactly one
 // package, or when the named document would not name d to
 // sbomgen.DescribedDigest, the reader of affix get --verify: that decoder
@@ -169,6 +171,16 @@ func nameImage(doc []byte, d digest.Digest, repo string, platform ocispec.Platfo
 		return strings.EqualFold(a, alg)
 	})
 	root["checksums"] = append(sums, map[string]any{"algorithm": alg, "checksumValue": d.Encoded()})
+	// Another document now: SPDX wants a namespace of its own for it,
+	// one per document content, so that a tool indexing SBOMs by
+	// namespace keeps BuildKit's and each repository's apart. Derived
+	// from the original and what was named, it is the same on a rerun.
+	// Naming a named document again changes nothing: the suffix of an
+	// earlier naming is replaced, not added to.
+	if ns, _ := m["documentNamespace"].(string); ns != "" {
+		base := strings.TrimRight(namedNamespaceRE.ReplaceAllString(ns, ""), "/")
+		m["documentNamespace"] = base + "/affix-" + digest.FromString(base + "\n" + purl).Encoded()[:32]
+	}
 	out, err := marshal(m)
 	if err != nil {
 		return nil, false, err
@@ -178,6 +190,9 @@ func nameImage(doc []byte, d digest.Digest, repo string, platform ocispec.Platfo
 	}
 	return out, true, nil
 }
+
+// namedNamespaceRE matches the suffix nameImage gives a namespace.
+var namedNamespaceRE = regexp.MustCompile(`/affix-[0-9a-f]{32}$`)
 
 // marshal encodes v as compact JSON without HTML escaping, with a final
 // newline.

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"errors"
+	"strings"
 	"testing"
 	"time"
 
@@ -174,5 +175,39 @@ func TestWithPredicate(t *testing.T) {
 	want := `{"_type":"https://in-toto.io/Statement/v1","predicate":{"new":1},"predicateType":"https://spdx.dev/Document","subject":[{"digest":{"sha256":"ab"},"name":"x"}]}` + "\n"
 	if string(out) != want {
 		t.Errorf("got %s\nwant %s", out, want)
+	}
+}
+
+// TestNameImageNamespace: a named document gets a namespace of its own,
+// derived from BuildKit's and the image named: another repository's
+// document has another, the same naming the same, and naming it again
+// (or BuildKit's document for another repository) starts from the
+// original namespace.
+func TestNameImageNamespace(t *testing.T) {
+	d := digest.FromString("platform manifest")
+	amd64 := ocispec.Platform{OS: "linux", Architecture: "amd64"}
+	doc := []byte(`{"spdxVersion":"SPDX-2.3","documentNamespace":"https://example.invalid/sbom","documentDescribes":["SPDXRef-Root"],"packages":[{"SPDXID":"SPDXRef-Root","name":"sbom"}]}`)
+	ns := func(repo string, in []byte) string {
+		t.Helper()
+		out, ok, err := nameImage(in, d, repo+"@"+d.String(), amd64)
+		if err != nil || !ok {
+			t.Fatalf("nameImage: %v, %v", ok, err)
+		}
+		var v struct {
+			Namespace string `json:"documentNamespace"`
+		}
+		json.Unmarshal(out, &v)
+		return v.Namespace
+	}
+	a, b := ns("registry.example.com/a", doc), ns("registry.example.com/b", doc)
+	if a == "https://example.invalid/sbom" || a == b || !strings.HasPrefix(a, "https://example.invalid/sbom/affix-") {
+		t.Errorf("namespaces %q and %q: want two of their own, under BuildKit's", a, b)
+	}
+	if again := ns("registry.example.com/a", doc); again != a {
+		t.Errorf("the same naming gives %q, then %q", a, again)
+	}
+	named, _, _ := nameImage(doc, d, "registry.example.com/a@"+d.String(), amd64)
+	if renamed := ns("registry.example.com/b", named); renamed != b {
+		t.Errorf("renaming a's document for b gives %q, want b's %q", renamed, b)
 	}
 }
