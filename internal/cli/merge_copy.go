@@ -519,7 +519,9 @@ func copyReferrers(ctx context.Context, p *exporter.Push, copies []referrerCopy,
 		}
 		eg.Go(func() error {
 			if _, err := p.AttachFrom(ectx, r.source.repo.content, r.desc); err != nil {
-				return fmt.Errorf("SOURCE %s: copying referrer %s (%s) of %s: %w", r.source.arg, r.desc.Digest, printable.String(r.desc.ArtifactType), r.subject.Descriptor.Digest, err)
+				// Reading the source or writing REF's repository:
+				// err's request says which; both are named.
+				return fmt.Errorf("copying referrer %s (%s) of %s from SOURCE %s into REF's repository: %w", r.desc.Digest, printable.String(r.desc.ArtifactType), r.subject.Descriptor.Digest, r.source.arg, err)
 			}
 			return nil
 		})
