@@ -10,6 +10,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/anchore/syft/syft/cataloging/pkgcataloging"
@@ -502,6 +503,17 @@ func (g *Generator) scanAs(ctx context.Context, f oci.Fetcher, img *fetchedImage
 // the documents, each with its own Manifest and, when its descriptor names
 // one, Platform. The first error cancels the other scans.
 func (g *Generator) Images(ctx context.Context, f oci.Fetcher, manifests []ocispec.Descriptor) ([]*Result, error) {
+	return g.ImagesSkipping(ctx, f, manifests, nil)
+}
+
+// ImagesSkipping is Images, except that a scan error for which skip
+// returns true (skip is called once per manifest digest, never
+// concurrently) leaves that manifest's result nil instead of failing the
+// call: affix sbom --all-platforms passes over a platform manifest that is
+// no container image (ErrNotImage), as a push does. A nil skip skips
+// nothing.
+func (g *Generator) ImagesSkipping(ctx context.Context, f oci.Fetcher, manifests []ocispec.Descriptor, skip func(manifest ocispec.Descriptor, err error) bool) ([]*Result, error) {
+	var mu sync.Mutex                // serializes skip
 	first := map[digest.Digest]int{} // digest -> index of its first listing
 	out := make([]*Result, len(manifests))
 	eg, ctx := errgroup.WithContext(ctx)
@@ -513,7 +525,15 @@ func (g *Generator) Images(ctx context.Context, f oci.Fetcher, manifests []ocisp
 		eg.Go(func() error {
 			r, err := g.Image(ctx, f, m)
 			if err != nil {
-				return err
+				if skip == nil || ctx.Err() != nil {
+					return err
+				}
+				mu.Lock()
+				defer mu.Unlock()
+				if !skip(m, err) {
+					return err
+				}
+				return nil
 			}
 			out[i] = r
 			return nil
@@ -524,7 +544,7 @@ func (g *Generator) Images(ctx context.Context, f oci.Fetcher, manifests []ocisp
 	}
 	for i, m := range manifests {
 		j := first[m.Digest]
-		if j == i {
+		if j == i || out[j] == nil {
 			continue
 		}
 		r := *out[j]

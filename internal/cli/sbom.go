@@ -176,9 +176,23 @@ func runSBOM(cmd *cobra.Command, g *globalOptions, source string, o sbomOptions)
 	for i, p := range picked {
 		descs[i] = p.Descriptor
 	}
-	results, err := gen.Images(ctx, src.fetcher, descs)
+	// --all-platforms passes over a platform manifest that is no
+	// container image (a wasm module listed under a platform), as a push
+	// does; one named by --platform or --digest fails.
+	var skip func(ocispec.Descriptor, error) bool
+	if sel.All {
+		warn := warnf(cmd)
+		skip = func(m ocispec.Descriptor, err error) bool {
+			return skipNotImage(warn, oci.Image{Descriptor: m}, err)
+		}
+	}
+	results, err := gen.ImagesSkipping(ctx, src.fetcher, descs, skip)
 	if err != nil {
 		return fmt.Errorf("%s: %w", src.what, err)
+	}
+	results = slices.DeleteFunc(results, func(r *sbomgen.Result) bool { return r == nil })
+	if len(results) == 0 {
+		return fmt.Errorf("%s: no platform manifest is a container image to scan", src.what)
 	}
 	return writeDocuments(cmd, o.output, toDir, results)
 }

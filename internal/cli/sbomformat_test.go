@@ -235,6 +235,30 @@ func TestPushSkipsNonImages(t *testing.T) {
 	}
 }
 
+// TestSBOMSkipsNonImages: affix sbom --all-platforms writes the SBOMs of
+// the container images and warns about a platform manifest that is none
+// (a wasm artifact); naming that platform fails.
+func TestSBOMSkipsNonImages(t *testing.T) {
+	cliEnv(t)
+	dir, _ := variantsPair(t)
+	wasm := withWasmArtifact(t, dir)
+	out := t.TempDir()
+	_, errs, code := affix(t, "sbom", "--all-platforms", "-o", out, "oci-layout:"+dir)
+	if code != 0 || !strings.Contains(errs, "affix: warning: wasip1/wasm ("+wasm.String()+") is not a container image, so it gets no SBOM") {
+		t.Fatalf("sbom --all-platforms: exit %d\n%s", code, errs)
+	}
+	files, err := os.ReadDir(out)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(files) != 2 {
+		t.Errorf("%d documents written, want 2: %v", len(files), files)
+	}
+	if _, errs, code := affix(t, "sbom", "--platform", "wasip1/wasm", "oci-layout:"+dir); code != 1 || !strings.Contains(errs, "not an image") {
+		t.Errorf("sbom --platform wasip1/wasm: exit %d\n%s", code, errs)
+	}
+}
+
 // TestUnreadableWarned: push and attach warn when a platform's scan found
 // files it could not read (a corrupt rpmdb): its SBOM lacks their
 // packages. affix sbom says it on its summary line.
