@@ -399,8 +399,12 @@ func printSummary(w io.Writer, r *sbomgen.Result) {
 
 // looksLikeReference reports whether a source that is no path looks like
 // a registry reference (HOST/REPOSITORY...: a first element with a dot or
-// a port, or localhost), to hint at registry:.
+// a port, or localhost), to hint at registry:. A source that names its
+// kind (oci-layout:, oci-archive:) is a path.
 func looksLikeReference(s string) bool {
+	if scheme, _, ok := strings.Cut(s, ":"); ok && (scheme == oci.SchemeLayout || scheme == oci.SchemeArchive) {
+		return false
+	}
 	host, _, ok := splitHost(s)
 	if !ok || host == "." || host == ".." {
 		return false

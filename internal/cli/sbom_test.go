@@ -587,12 +587,15 @@ func TestLooksLikeReference(t *testing.T) {
 		"localhost:5000/app:1": true,
 		"localhost/app":        true,
 		"registry.example/a/b@sha256:" + strings.Repeat("a", 64): true,
-		"build/out.tar":          false,
-		"./missing.tar":          false,
-		"../layouts/app":         false,
-		"out.tar":                false,
-		"alpine:3":               false,
-		"Registry.example/App:1": false,
+		"build/out.tar":               false,
+		"./missing.tar":               false,
+		"../layouts/app":              false,
+		"out.tar":                     false,
+		"alpine:3":                    false,
+		"Registry.example/App:1":      false,
+		"oci-layout:/missing":         false,
+		"oci-archive:/x/y.tar":        false,
+		"oci-layout:host.example/app": false,
 	} {
 		if got := looksLikeReference(in); got != want {
 			t.Errorf("looksLikeReference(%q) = %v, want %v", in, got, want)
