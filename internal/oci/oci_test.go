@@ -1,6 +1,7 @@
 package oci_test
 
 import (
+	"archive/tar"
 	"bytes"
 	"context"
 	"encoding/json"
@@ -162,6 +163,16 @@ func TestLayoutErrors(t *testing.T) {
 	if err := os.WriteFile(truncated, tarBytes[:len(tarBytes)/2+100], 0o644); err != nil {
 		t.Fatal(err)
 	}
+	// Cut at an entry boundary: the archive reads as complete up to
+	// there, but lacks the end-of-archive blocks.
+	atBoundary := filepath.Join(tmp, "boundary.tar")
+	if err := os.WriteFile(atBoundary, tarBytes[:entryBoundary(t, tarBytes, len(tarBytes)/2)], 0o644); err != nil {
+		t.Fatal(err)
+	}
+	noTrailer := filepath.Join(tmp, "notrailer.tar")
+	if err := os.WriteFile(noTrailer, tarBytes[:len(tarBytes)-1024], 0o644); err != nil {
+		t.Fatal(err)
+	}
 	notTar := filepath.Join(tmp, "not.tar")
 	if err := os.WriteFile(notTar, []byte("hello, this is not a tar archive at all"), 0o644); err != nil {
 		t.Fatal(err)
@@ -175,6 +186,8 @@ func TestLayoutErrors(t *testing.T) {
 		{"dir as archive", "oci-archive:" + good, oci.ErrNotLayout},
 		{"file as layout", "oci-layout:" + tarPath, oci.ErrNotLayout},
 		{"truncated tar", "oci-archive:" + truncated, oci.ErrTruncated},
+		{"tar cut at an entry boundary", "oci-archive:" + atBoundary, oci.ErrTruncated},
+		{"tar without end blocks", "oci-archive:" + noTrailer, oci.ErrTruncated},
 		{"not a tar", "oci-archive:" + notTar, oci.ErrNotLayout},
 		{"missing path", "oci-layout:" + filepath.Join(tmp, "nope"), os.ErrNotExist},
 		{"empty", "", oci.ErrInvalidSource},
@@ -205,6 +218,24 @@ func TestLayoutErrors(t *testing.T) {
 			t.Fatalf("%s: read manifest: %v", src, err)
 		}
 		l.Close()
+	}
+}
+
+// entryBoundary returns the first offset at or after min where an entry
+// of the tar archive b ends (its data padded to a block).
+func entryBoundary(t *testing.T, b []byte, min int) int {
+	t.Helper()
+	r := bytes.NewReader(b)
+	tr := tar.NewReader(r)
+	for {
+		hdr, err := tr.Next()
+		if err != nil {
+			t.Fatalf("no entry ends after %d: %v", min, err)
+		}
+		off, _ := r.Seek(0, io.SeekCurrent)
+		if end := int(off + (hdr.Size+511)/512*512); end >= min {
+			return end
+		}
 	}
 }
 

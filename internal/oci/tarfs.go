@@ -22,6 +22,10 @@ type tarFS struct {
 	entries map[string]tarEntry
 }
 
+// blockSize is the tar block size: headers are a block, data is padded
+// to whole blocks.
+const blockSize = 512
+
 type tarEntry struct {
 	hdr    *tar.Header
 	offset int64
@@ -53,6 +57,13 @@ func openTarFS(ctx context.Context, name string) (*tarFS, error) {
 	// indexing reads only the headers; after Next the file offset is the
 	// start of the entry's data.
 	tr := tar.NewReader(f)
+	// end is where the last entry's data (padded to a block) ends: an
+	// archive whose reading stops there, without the two zero blocks that
+	// end an archive, was cut at an entry boundary.
+	var (
+		end  int64
+		last string // the last entry's name
+	)
 	for {
 		if err := ctx.Err(); err != nil {
 			f.Close()
@@ -60,6 +71,10 @@ func openTarFS(ctx context.Context, name string) (*tarFS, error) {
 		}
 		hdr, err := tr.Next()
 		if err == io.EOF {
+			if cur, serr := f.Seek(0, io.SeekCurrent); serr == nil && cur == end && len(t.entries) > 0 {
+				f.Close()
+				return nil, fmt.Errorf("reading tar: the archive ends after %q without the end-of-archive blocks: %w", last, ErrTruncated)
+			}
 			break
 		}
 		if err != nil {
@@ -76,13 +91,14 @@ func openTarFS(ctx context.Context, name string) (*tarFS, error) {
 			}
 			return nil, fmt.Errorf("reading tar: %w", err)
 		}
-		if hdr.Typeflag != tar.TypeReg {
-			continue
-		}
 		off, err := f.Seek(0, io.SeekCurrent)
 		if err != nil {
 			f.Close()
 			return nil, err
+		}
+		end, last = off+(hdr.Size+blockSize-1)/blockSize*blockSize, hdr.Name
+		if hdr.Typeflag != tar.TypeReg {
+			continue
 		}
 		if off+hdr.Size > fi.Size() {
 			f.Close()
