@@ -438,7 +438,9 @@ func tagStates(moved, unknown, stayed []string) string {
 	return strings.Join(parts, "; ")
 }
 
-// failed describes a failure before any tag was written.
+// failed describes a failure before any tag was written: of a scan, an
+// upload or the layout, so it names the repositories whose tags did not
+// move rather than blaming their push.
 func (r *buildRun) failed(err error) error {
 	var names []string
 	for _, s := range r.sinks {
@@ -449,7 +451,7 @@ func (r *buildRun) failed(err error) error {
 	if len(names) == 0 {
 		return err
 	}
-	return fmt.Errorf("push to %s failed, no tag moved: %w", strings.Join(names, ", "), err)
+	return fmt.Errorf("no tag moved in %s: %w", strings.Join(names, ", "), err)
 }
 
 // scan generates the SBOMs of one platform image, one result per
