@@ -368,6 +368,9 @@ func (s *sbomPusher) attach(ctx context.Context, img oci.Image) error {
 		if err != nil {
 			return err
 		}
+		if reused, missing, err = wrapReused(reused, missing, s.name); err != nil {
+			return err
+		}
 		if s.logf != nil && len(reused) > 0 {
 			s.logf("%s: %d SBOMs from the layout, not scanned again; %d to scan", img, len(reused), len(missing))
 		}

@@ -1,6 +1,7 @@
 package cli
 
 import (
+	"bytes"
 	"encoding/json"
 	"os"
 	"path/filepath"
@@ -249,4 +250,69 @@ func resolveTag(t *testing.T, reg *registrytest.Registry, repo, tag string) dige
 		return ""
 	}
 	return d.Digest
+}
+
+// TestPushWrapsReusedSPDX: a push asking for spdx-json and spdx-intoto of
+// a layout that holds affix's bare SPDX SBOMs reuses them and wraps the
+// same documents in the in-toto statements, rather than scanning again
+// for a document of its own (which would name the pushed repository).
+func TestPushWrapsReusedSPDX(t *testing.T) {
+	if testing.Short() {
+		t.Skip("scans images and runs a registry")
+	}
+	cliEnv(t)
+	dir, sboms := layoutWithSBOMs(t, "example.com/built:v1")
+	reg := registrytest.Start(t, registrytest.OlaregNoAPI, registrytest.Options{})
+	meta := filepath.Join(t.TempDir(), "meta.json")
+	if _, errs, code := affix(t, "push", "--insecure-registry", reg.Host, "--metadata-file", meta,
+		"--sbom-format", "spdx-json", "--sbom-format", "spdx-intoto", "oci-layout:"+dir, reg.Ref("app")+":v1"); code != 0 {
+		t.Fatalf("push: exit %d\n%s", code, errs)
+	}
+	ctx := t.Context()
+	repo := &remote.Repository{Reference: registry.Reference{Registry: reg.Host, Repository: "app"}, PlainHTTP: true}
+	layer := func(d digest.Digest) []byte {
+		t.Helper()
+		desc, err := repo.Resolve(ctx, d.String())
+		if err != nil {
+			t.Fatal(err)
+		}
+		var m ocispec.Manifest
+		if _, err := oci.ReadJSON(ctx, repo, desc, &m); err != nil {
+			t.Fatal(err)
+		}
+		b, err := oci.ReadBlob(ctx, repo, m.Layers[0], 0)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return b
+	}
+	m := readMeta(t, meta)
+	for _, pm := range m.Platforms {
+		var bare, wrapped digest.Digest
+		for _, r := range pm.Referrers {
+			switch r.Format {
+			case "spdx-json":
+				bare = r.Digest
+			case "spdx-intoto":
+				wrapped = r.Digest
+			}
+		}
+		if bare != sboms[pm.Digest] || wrapped == "" {
+			t.Fatalf("%s: referrers %+v, want the layout's SBOM %s and a statement", pm.Platform, pm.Referrers, sboms[pm.Digest])
+		}
+		var stmt oci.Statement
+		if err := json.Unmarshal(layer(wrapped), &stmt); err != nil {
+			t.Fatal(err)
+		}
+		var doc bytes.Buffer
+		if err := json.Compact(&doc, layer(bare)); err != nil {
+			t.Fatal(err)
+		}
+		if !bytes.Equal(stmt.Predicate, doc.Bytes()) {
+			t.Errorf("%s: the statement's predicate is not the layout's document", pm.Platform)
+		}
+		if len(stmt.Subject) != 1 || stmt.Subject[0].Digest["sha256"] != pm.Digest.Encoded() {
+			t.Errorf("%s: statement subject %+v", pm.Platform, stmt.Subject)
+		}
+	}
 }

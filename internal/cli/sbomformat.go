@@ -5,8 +5,10 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"maps"
 	"slices"
 	"strings"
+	"time"
 
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
 
@@ -110,20 +112,60 @@ func sbomReferrers(img oci.Image, res *sbomgen.Result, formats []referrerFormat,
 			out = append(out, sbomReferrer{f, exporter.SBOM(subject, doc.MediaType, doc.Data, res.Created, ann)})
 			continue
 		}
-		var stmt bytes.Buffer
-		enc := json.NewEncoder(&stmt)
-		enc.SetEscapeHTML(false) // the predicate keeps the document's bytes
-		if err := enc.Encode(oci.Statement{
-			Type:          oci.InTotoStatementType,
-			PredicateType: oci.PredicateSPDX,
-			Subject:       []oci.Subject{{Name: sbomgen.ImageName(name), Digest: map[string]string{subject.Digest.Algorithm().String(): subject.Digest.Encoded()}}},
-			Predicate:     bytes.TrimSpace(doc.Data),
-		}); err != nil {
-			return nil, fmt.Errorf("SBOM of %s: in-toto statement: %w", img, err)
+		a, err := inTotoSPDX(subject, doc.Data, res.Created, ann, name)
+		if err != nil {
+			return nil, fmt.Errorf("SBOM of %s: %w", img, err)
 		}
-		out = append(out, sbomReferrer{f, exporter.InToto(subject, oci.PredicateSPDX, stmt.Bytes(), res.Created, ann)})
+		out = append(out, sbomReferrer{f, a})
 	}
 	return out, nil
+}
+
+// inTotoSPDX returns the referrer of subject that carries the SPDX
+// document doc as the predicate of an in-toto statement, whose subject is
+// named by its repository (sbomgen.ImageName of name) and digest.
+func inTotoSPDX(subject ocispec.Descriptor, doc []byte, created time.Time, ann map[string]string, name string) (exporter.Artifact, error) {
+	var stmt bytes.Buffer
+	enc := json.NewEncoder(&stmt)
+	enc.SetEscapeHTML(false) // the predicate keeps the document's bytes
+	if err := enc.Encode(oci.Statement{
+		Type:          oci.InTotoStatementType,
+		PredicateType: oci.PredicateSPDX,
+		Subject:       []oci.Subject{{Name: sbomgen.ImageName(name), Digest: map[string]string{subject.Digest.Algorithm().String(): subject.Digest.Encoded()}}},
+		Predicate:     bytes.TrimSpace(doc),
+	}); err != nil {
+		return exporter.Artifact{}, fmt.Errorf("in-toto statement: %w", err)
+	}
+	return exporter.InToto(subject, oci.PredicateSPDX, stmt.Bytes(), created, ann), nil
+}
+
+// wrapReused makes the spdx-intoto referrer that missing asks for from the
+// bare SPDX document found reuses, when it does, rather than from a new
+// scan: both referrers of the platform then carry one document, as when
+// they are generated together. It returns found with that referrer added
+// and the formats still missing.
+func wrapReused(found []sbomReferrer, missing []referrerFormat, name string) ([]sbomReferrer, []referrerFormat, error) {
+	i := slices.IndexFunc(missing, func(f referrerFormat) bool { return f.inToto })
+	j := slices.IndexFunc(found, func(r sbomReferrer) bool { return r.format == referrerFormat{doc: sbomgen.SPDXJSON} })
+	if i < 0 || j < 0 {
+		return found, missing, nil
+	}
+	bare := found[j].artifact
+	ann := maps.Clone(bare.Annotations)
+	var created time.Time
+	if c, ok := ann[ocispec.AnnotationCreated]; ok {
+		t, err := time.Parse(time.RFC3339, c)
+		if err != nil {
+			return nil, nil, fmt.Errorf("SBOM referrer of %s: annotation %s %q: %w", bare.Subject.Digest, ocispec.AnnotationCreated, c, err)
+		}
+		created = t
+		delete(ann, ocispec.AnnotationCreated)
+	}
+	a, err := inTotoSPDX(bare.Subject, bare.Blobs[0].Data, created, ann, name)
+	if err != nil {
+		return nil, nil, fmt.Errorf("SBOM of %s: %w", bare.Subject.Digest, err)
+	}
+	return append(slices.Clone(found), sbomReferrer{missing[i], a}), slices.Delete(slices.Clone(missing), i, i+1), nil
 }
 
 // warnUnreadable warns (see NewWarnf) when the scan of img found files it could not
