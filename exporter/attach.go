@@ -142,8 +142,9 @@ func (p *Push) prepare(a Artifact) (*referrer, error) {
 // referrer this push has written already (a signature of an SBOM:
 // callers attach a referrer's subject first), or a manifest given to
 // TargetHas. It returns desc as a referrers list gives it (artifactType,
-// else the config media type, and the manifest's annotations). Concurrent AttachFrom and Attach calls of one subject
-// share a referrers index round, as Attach says.
+// else the config media type, and the manifest's annotations). Concurrent
+// AttachFrom and Attach calls of one subject share a referrers index
+// round, as Attach says.
 func (p *Push) AttachFrom(ctx context.Context, src oci.Fetcher, desc ocispec.Descriptor) (ocispec.Descriptor, error) {
 	if desc.MediaType != ocispec.MediaTypeImageManifest {
 		return ocispec.Descriptor{}, fmt.Errorf("%w: referrer %s has media type %q, not an image manifest", ErrInvalidArtifact, desc.Digest, desc.MediaType)

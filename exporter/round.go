@@ -43,10 +43,10 @@ import (
 //   - w.done is closed once, by the round that took w or, once sealed, by
 //     kick. A waiter whose ctx ends returns at once (gone); it leaves the
 //     queue if no round took it yet, else the round may still write its
-//     entry but does not verify it (until it is attached again). Both happen under Push.mu, so a call
-//     returns nil only when its entry is in the index the round wrote (and
-//     verified, if the round added it), and an entry whose call failed
-//     never fails Ready.
+//     entry but does not verify it (until it is attached again). Both
+//     happen under Push.mu, so a call returns nil only when its entry is
+//     in the index the round wrote (and verified, if the round added it),
+//     and an entry whose call failed never fails Ready.
 //   - A round's context ends when every waiter's context has, or when
 //     Abort (or Ready's ctx ending) cancels it with ErrPushClosed.
 //   - Every round is counted in Push.rounds from kick to its end, and no

@@ -345,8 +345,9 @@ func TestParseSource(t *testing.T) {
 }
 
 // TestLayoutSelectsRoots: a tag or digest in the source selects the
-// index.json entries (a tag by ref.name or io.containerd.image.name), or a digest a manifest inside them; an unknown one is
-// ErrNoMatch listing what is there.
+// index.json entries (a tag by ref.name or io.containerd.image.name), or
+// a digest a manifest inside them; an unknown one is ErrNoMatch listing
+// what is there.
 func TestLayoutSelectsRoots(t *testing.T) {
 	dir, res := oneImageLayout(t)
 	// A second entry: the same index under another name.

@@ -31,9 +31,10 @@
 //     config media type) and annotations (ReferrersIndex).
 //
 // Besides the MUSTs, it holds affix's documents to two SHOULDs that
-// readers rely on: mediaType is present in every manifest and index (image-spec manifest.md, image-index.md; distribution-spec
-// "Pushing Manifests"), and an image index gives each image manifest its
-// platform (image-index.md, descriptor.md).
+// readers rely on: mediaType is present in every manifest and index
+// (image-spec manifest.md, image-index.md; distribution-spec "Pushing
+// Manifests"), and an image index gives each image manifest its platform
+// (image-index.md, descriptor.md).
 //
 // ValidateDocument checks one document; Tree, Layout and ReferrersIndex
 // fetch what descriptors name (Fetch: LayoutFetch, RegistryFetch) and
