@@ -4,7 +4,9 @@
 # (distribution 2.8, a registry without the referrers API), util-linux for
 # unshare, iproute2, busybox-static (a shell for RUN steps in images built
 # FROM scratch), and gcc with the C library headers (the race detector of
-# make test needs cgo; affix itself builds with CGO_ENABLED=0). It needs root (or sudo) only when something is missing.
+# make test needs cgo; affix itself builds with CGO_ENABLED=0), and jq
+# (the README's by-hand blocks read affix ls --json with it). It needs
+# root (or sudo) only when something is missing.
 set -eu
 need=""
 command -v runc >/dev/null 2>&1 || need="$need runc"
@@ -15,6 +17,7 @@ command -v ip >/dev/null 2>&1 || need="$need iproute2"
 dpkg -s busybox-static >/dev/null 2>&1 || need="$need busybox-static"
 command -v gcc >/dev/null 2>&1 || need="$need gcc"
 dpkg -s libc6-dev >/dev/null 2>&1 || need="$need libc6-dev"
+command -v jq >/dev/null 2>&1 || need="$need jq"
 [ -n "$need" ] || exit 0
 sudo=""
 [ "$(id -u)" = 0 ] || sudo="sudo"

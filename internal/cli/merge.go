@@ -32,7 +32,7 @@ type mergeOptions struct {
 func newMergeCmd(g *globalOptions) *cobra.Command {
 	var o mergeOptions
 	cmd := &cobra.Command{
-		Use:   "merge [flags] REF[:TAG[,TAG...]] SOURCE...",
+		Use:   "merge [flags] REF:TAG[,TAG...] SOURCE...",
 		Short: "Tag one image index of platform images already pushed, each with its SBOMs",
 		Long: `Publish, under REF's tag(s), one image index listing the platform
 manifests of every SOURCE: images built and pushed separately, one per
@@ -43,8 +43,9 @@ Each SOURCE is an image or index, as a reference (HOST/REPO:TAG,
 HOST/REPO@DIGEST) or relative to REF's repository (:TAG, @DIGEST). An
 index contributes every platform manifest and BuildKit attestation
 manifest it lists; a manifest, itself with the platform of its config.
-A manifest listed twice is listed once; two manifests of one platform are
-an error naming both sources.
+A manifest listed twice under one platform is listed once (under two
+platforms, it keeps both entries); two manifests of one platform are an
+error naming both sources.
 
 A SOURCE in another repository (of REF's registry or another) is copied
 into REF's repository, as a release pipeline promotes an image: its
