@@ -18,6 +18,8 @@ import (
 	"github.com/moby/buildkit/session/secrets/secretsprovider"
 	"github.com/moby/buildkit/session/sshforward/sshprovider"
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
+
+	"github.com/affix-oci/affix/internal/fsutil"
 )
 
 // DefaultAddress is the buildkitd address used when Options.Builder is
@@ -635,10 +637,12 @@ func prepareOutput(dir string) (out string, cleanup func(), err error) {
 	entries, err := os.ReadDir(dir)
 	switch {
 	case errors.Is(err, fs.ErrNotExist):
-		if err := os.MkdirAll(dir, 0o755); err != nil {
+		made, err := fsutil.MkdirAll(dir)
+		if err != nil {
 			return "", nil, fmt.Errorf("output %q: %w", dir, err)
 		}
-		return dir, func() { os.RemoveAll(dir) }, nil
+		// The parents it made too: a failed build leaves nothing behind.
+		return dir, func() { os.RemoveAll(dir); fsutil.RemoveMade(dir, made) }, nil
 	case err != nil:
 		return "", nil, fmt.Errorf("output %q: %w: %w", dir, ErrInvalidOption, err)
 	case len(entries) > 0:

@@ -616,9 +616,10 @@ func TestPrepareOutput(t *testing.T) {
 		t.Fatalf("new dir: %v", err)
 	}
 	cleanup()
-	if _, err := os.Stat(newDir); err == nil {
-		t.Error("cleanup left the directory it created")
+	if _, err := os.Stat(filepath.Dir(newDir)); err == nil {
+		t.Error("cleanup left the directories it created")
 	}
+	os.WriteFile(filepath.Join(dir, "other"), nil, 0o644)
 	if _, _, err := prepareOutput(dir); !errors.Is(err, ErrInvalidOption) {
 		t.Errorf("non-empty dir: err = %v, want ErrInvalidOption", err)
 	}

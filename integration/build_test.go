@@ -611,7 +611,7 @@ func TestBuildErrors(t *testing.T) {
 	// directory is created, as buildx does).
 	notDir := filepath.Join(t.TempDir(), "file")
 	writeFiles(t, filepath.Dir(notDir), map[string]string{"file": ""})
-	newLayout := filepath.Join(t.TempDir(), "layout")
+	newLayout := filepath.Join(t.TempDir(), "new", "layout")
 	e := newEnv(t)
 	push := func(repo string) []string {
 		return []string{"--push", "-t", dist.Ref(repo + ":v1"), "--insecure-registry", dist.Host, "--progress", "plain"}
@@ -637,7 +637,8 @@ func TestBuildErrors(t *testing.T) {
 			[]string{`type "docker" is not supported`}, nil},
 		{"tar output nowhere", append(append([]string{"build", "--builder", d.Addr, "--output", "type=oci,dest=" + filepath.Join(notDir, "x.tar")}, push("tarnowhere")...), good), 2,
 			[]string{"file/x.tar", "file is not a directory"}, []string{"tarnowhere"}},
-		// The --output directory it made is gone again.
+		// The --output directory it made, and its parent, are gone
+		// again.
 		{"one registry unreachable", []string{"build", "--builder", d.Addr, "--build-arg", "PKG_VERSION=1.2.3",
 			"--push", "-t", dist.Ref("partial:v1"), "-t", "127.0.0.1:1/partial:v1",
 			"--insecure-registry", dist.Host, "--insecure-registry", "127.0.0.1:1",
@@ -662,7 +663,7 @@ func TestBuildErrors(t *testing.T) {
 			}
 		})
 	}
-	if _, err := os.Lstat(newLayout); !errors.Is(err, fs.ErrNotExist) {
+	if _, err := os.Lstat(filepath.Dir(newLayout)); !errors.Is(err, fs.ErrNotExist) {
 		t.Errorf("the --output directory a failed build made is still there (%v)", err)
 	}
 }

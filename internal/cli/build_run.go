@@ -5,8 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"io/fs"
-	"os"
 	"slices"
 	"strings"
 	"sync"
@@ -89,8 +87,7 @@ func build(cmd *cobra.Command, g *globalOptions, o buildOptions, p *buildPlan) (
 	// temporary one removed at exit.
 	dir, layoutDone, built := p.layoutDir(), false, false
 	if dir != "" {
-		_, serr := os.Lstat(dir)
-		made := errors.Is(serr, fs.ErrNotExist)
+		made := fsutil.Missing(dir) // with the parents the build makes
 		defer func() {
 			if err == nil || layoutDone {
 				return
@@ -101,9 +98,7 @@ func build(cmd *cobra.Command, g *globalOptions, o buildOptions, p *buildPlan) (
 			if built {
 				removeContents(dir)
 			}
-			if made {
-				os.Remove(dir) // only if empty: ours, nothing else in it
-			}
+			fsutil.RemoveMade(dir, made) // each only if empty: ours, nothing else in it
 		}()
 	}
 	prog, res, err := startBuild(ctx, p, stderr, warn)
