@@ -15,6 +15,7 @@ import (
 	"github.com/distribution/reference"
 	"github.com/spf13/cobra"
 	"github.com/spf13/pflag"
+	"golang.org/x/term"
 	"oras.land/oras-go/v2/registry"
 
 	"github.com/affix-oci/affix/frontend"
@@ -694,6 +695,10 @@ func runBuild(cmd *cobra.Command, g *globalOptions, contextDir string, o buildOp
 	if err := checkOutputClash(outputs, contextDir, o.file, p.output); err != nil {
 		return usageError(err)
 	}
+	if p.output != nil && p.output.dest == "-" && isTerminal(cmd.OutOrStdout()) {
+		// As buildx: a tar is no display.
+		return usageError(fmt.Errorf("--output dest=-: stdout is a terminal; redirect it to a file or pipe, or give dest=PATH"))
+	}
 	if p.call != nil {
 		// --call builds nothing and writes neither file: an earlier
 		// build's stay.
@@ -780,6 +785,12 @@ func checkOutputClash(files []outputFile, contextDir, dockerfile string, out *oc
 		}
 	}
 	return nil
+}
+
+// isTerminal reports whether w is a terminal.
+func isTerminal(w io.Writer) bool {
+	f, ok := w.(interface{ Fd() uintptr })
+	return ok && term.IsTerminal(int(f.Fd()))
 }
 
 // isStdout reports whether p names the file this process's stdout is

@@ -282,6 +282,16 @@ func TestBuildUsageErrors(t *testing.T) {
 			t.Errorf("%v: exit %d, want 2 with %q:\n%s", c.args, code, c.want, errs)
 		}
 	}
+	// The layout tar is not written to a terminal (a pseudo-terminal's
+	// master side is one).
+	if tty, err := os.OpenFile("/dev/ptmx", os.O_RDWR, 0); err == nil {
+		var errb bytes.Buffer
+		code := Run(context.Background(), "affix", []string{"build", "--builder", nowhere, "-o", "type=oci,dest=-", ctxDir}, tty, &errb)
+		tty.Close()
+		if code != 2 || !strings.Contains(errb.String(), "--output dest=-: stdout is a terminal") {
+			t.Errorf("dest=- to a terminal: exit %d:\n%s", code, errb.String())
+		}
+	}
 	// BUILDKIT_PROGRESS is the default display, checked like the flag.
 	t.Setenv("BUILDKIT_PROGRESS", "fancy")
 	if _, errs, code := affix(t, "build", "--builder", nowhere, ctxDir); code != 2 || !strings.Contains(errs, `BUILDKIT_PROGRESS: progress "fancy"`) {
