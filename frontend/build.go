@@ -22,6 +22,7 @@ import (
 	"github.com/moby/buildkit/session/secrets/secretsprovider"
 	"github.com/moby/buildkit/session/sshforward/sshprovider"
 	"github.com/moby/buildkit/util/progress/progresswriter"
+	"github.com/opencontainers/go-digest"
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
 	"github.com/tonistiigi/fsutil"
 	"golang.org/x/sync/errgroup"
@@ -273,6 +274,7 @@ func (p *plan) solveOpt(g group, prog *Progress, prefix string) (client.SolveOpt
 	}
 	return client.SolveOpt{
 		FrontendAttrs: p.frontendAttrsFor(g),
+		SharedKey:     p.sharedKey(),
 		LocalMounts:   locals,
 		OCIStores:     stores,
 		Session:       attach,
@@ -280,6 +282,16 @@ func (p *plan) solveOpt(g group, prog *Progress, prefix string) (client.SolveOpt
 		// The client keeps its own copy.
 		AllowedEntitlements: p.entitlements,
 	}, nil
+}
+
+// sharedKey is the session's shared key, by which buildkitd keeps the
+// local contexts it received for the next build to send only what
+// changed: one per context directory and client host, as buildx keys
+// them, so that builds of two projects on one builder do not each send
+// their whole context after the other's.
+func (p *plan) sharedKey() string {
+	host, _ := os.Hostname()
+	return digest.FromString(host + "\x00" + p.contextDir).Encoded()[:32]
 }
 
 // attachables returns the session services of one solve: registry

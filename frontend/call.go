@@ -65,7 +65,10 @@ func (pl *Plan) Call(ctx context.Context, prog *Progress, request string) (*Call
 		return nil, err
 	}
 	so.FrontendAttrs["requestid"] = "frontend." + request
-	so.FrontendAttrs["frontend.caps"] = "moby.buildkit.frontend.subrequests"
+	addCap(so.FrontendAttrs, capSubrequests)
+	// A question about the build, not a build: kept out of the builder's
+	// build history, as buildx does.
+	so.Internal = true
 	var meta map[string][]byte
 	_, err = c.Build(ctx, so, "affix", func(ctx context.Context, gc gateway.Client) (*gateway.Result, error) {
 		res, err := gc.Solve(ctx, gateway.SolveRequest{Frontend: frontendName, FrontendOpt: so.FrontendAttrs})

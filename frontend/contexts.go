@@ -256,3 +256,26 @@ func isLayoutImage(ctx context.Context, dir string, l oci.Fetcher, d ocispec.Des
 	}
 	return true, nil
 }
+
+// Frontend capabilities a request needs (the frontend.caps attribute):
+// BuildKit refuses a Dockerfile frontend image (# syntax=) whose
+// moby.buildkit.frontend.caps label lacks one, rather than letting it
+// ignore what it does not know. "+forward" asks the built-in frontend to
+// pass the requirement on to the image.
+const (
+	capContexts    = "moby.buildkit.frontend.contexts+forward"
+	capSubrequests = "moby.buildkit.frontend.subrequests+forward"
+)
+
+// addCap adds capability c to the frontend.caps attribute of attrs, once.
+func addCap(attrs map[string]string, c string) {
+	v := attrs["frontend.caps"]
+	if v == "" {
+		attrs["frontend.caps"] = c
+		return
+	}
+	if slices.Contains(strings.Split(v, ","), c) {
+		return
+	}
+	attrs["frontend.caps"] = v + "," + c
+}

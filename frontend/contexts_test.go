@@ -365,3 +365,32 @@ func TestOCILayoutContextUntrusted(t *testing.T) {
 		})
 	}
 }
+
+func TestAddCap(t *testing.T) {
+	for _, tt := range []struct {
+		had, add, want string
+	}{
+		{"", capContexts, capContexts},
+		{capSubrequests, capContexts, capSubrequests + "," + capContexts},
+		{capContexts, capContexts, capContexts},
+		{capSubrequests + "," + capContexts, capSubrequests, capSubrequests + "," + capContexts},
+	} {
+		attrs := map[string]string{}
+		if tt.had != "" {
+			attrs["frontend.caps"] = tt.had
+		}
+		addCap(attrs, tt.add)
+		if got := attrs["frontend.caps"]; got != tt.want {
+			t.Errorf("addCap(%q, %q) = %q, want %q", tt.had, tt.add, got, tt.want)
+		}
+	}
+}
+
+// TestSharedKey: buildkitd keeps one received context per context
+// directory, not one for every project.
+func TestSharedKey(t *testing.T) {
+	a, b := &plan{contextDir: "/src/a"}, &plan{contextDir: "/src/b"}
+	if a.sharedKey() == b.sharedKey() || a.sharedKey() != (&plan{contextDir: "/src/a"}).sharedKey() || len(a.sharedKey()) != 32 {
+		t.Errorf("shared keys %q, %q", a.sharedKey(), b.sharedKey())
+	}
+}

@@ -346,6 +346,7 @@ func newPlan(opts Options) (*plan, error) {
 	if err != nil {
 		return nil, err
 	}
+	addProxyArgs(args, p.dockerConfig)
 	if err := p.setCaches(opts.CacheFrom, opts.CacheTo, opts.InsecureRegistry); err != nil {
 		return nil, err
 	}
@@ -473,6 +474,30 @@ func (p *plan) addContexts(contexts []string) error {
 	return nil
 }
 
+// addProxyArgs adds to args the proxies of the Docker config cfg
+// ("proxies": {"default": {...}}) as the build arguments HTTP_PROXY,
+// HTTPS_PROXY, NO_PROXY, FTP_PROXY and ALL_PROXY, each unless given, as
+// buildx does: RUN steps behind a corporate proxy reach the network the
+// same way. The Dockerfile frontend keeps these arguments out of the cache
+// key and the image history.
+func addProxyArgs(args map[string]string, cfg *configfile.ConfigFile) {
+	if cfg == nil {
+		return
+	}
+	proxy := cfg.Proxies["default"]
+	for k, v := range map[string]string{
+		"HTTP_PROXY":  proxy.HTTPProxy,
+		"HTTPS_PROXY": proxy.HTTPSProxy,
+		"NO_PROXY":    proxy.NoProxy,
+		"FTP_PROXY":   proxy.FTPProxy,
+		"ALL_PROXY":   proxy.AllProxy,
+	} {
+		if _, given := args[k]; !given && v != "" {
+			args[k] = v
+		}
+	}
+}
+
 // setArgsAndLabels sets the parsed build arguments and parses labels into
 // frontend attributes.
 func (p *plan) setArgsAndLabels(args map[string]string, labels []string) error {
@@ -566,6 +591,7 @@ func (p *plan) setDirs(contextDir, dockerfile string) error {
 	if dockerfile == "" {
 		dockerfile = filepath.Join(contextDir, "Dockerfile")
 	}
+	dockerfile = lowercaseDockerfile(dockerfile)
 	fi, err = os.Stat(dockerfile)
 	if err != nil {
 		return fmt.Errorf("dockerfile %q: %w: %w", dockerfile, ErrInvalidOption, err)
@@ -584,6 +610,24 @@ func (p *plan) setDirs(contextDir, dockerfile string) error {
 	p.locals["dockerfile"] = p.dockerfileDir
 	p.attrs["filename"] = filepath.Base(p.dockerfile)
 	return nil
+}
+
+// lowercaseDockerfile returns the "dockerfile" beside a "Dockerfile"
+// path that does not exist, when that directory holds one, as docker build
+// and buildx take it; else p.
+func lowercaseDockerfile(p string) string {
+	if filepath.Base(p) != "Dockerfile" {
+		return p
+	}
+	if _, err := os.Lstat(p); !errors.Is(err, fs.ErrNotExist) {
+		return p
+	}
+	// A case-insensitive file system finds "Dockerfile" itself.
+	lower := filepath.Join(filepath.Dir(p), "dockerfile")
+	if _, err := os.Lstat(lower); err != nil {
+		return p
+	}
+	return lower
 }
 
 // exportAttrsFor returns the exporter attributes of one group: the common
@@ -614,6 +658,15 @@ func (p *plan) frontendAttrsFor(g group) map[string]string {
 	}
 	if len(g.platforms) > 0 {
 		out["platform"] = formatPlatforms(g.platforms)
+	}
+	// As buildx: with named contexts, a Dockerfile frontend image
+	// (# syntax=) too old for them is refused rather than building FROM
+	// the image a context was meant to replace.
+	for k := range p.attrs {
+		if strings.HasPrefix(k, "context:") {
+			addCap(out, capContexts)
+			break
+		}
 	}
 	return out
 }

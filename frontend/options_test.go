@@ -68,6 +68,10 @@ func TestNewPlan(t *testing.T) {
 	if err := os.WriteFile(stagesFile, []byte("FROM scratch AS Build\nFROM scratch AS srcdate\nADD https://example.com/src.tar.gz /\nFROM scratch\n"), 0o644); err != nil {
 		t.Fatal(err)
 	}
+	lowerDir := t.TempDir() // holds only a "dockerfile", as docker build takes it
+	if err := os.WriteFile(filepath.Join(lowerDir, "dockerfile"), []byte("FROM scratch\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
 	_, tlsFiles, err := buildkittest.GenerateTLS(t.TempDir())
 	if err != nil {
 		t.Fatal(err)
@@ -110,6 +114,27 @@ func TestNewPlan(t *testing.T) {
 					if strings.HasPrefix(k, "attest:") {
 						t.Errorf("attestation requested by default: %s", k)
 					}
+				}
+				if caps, ok := p.frontendAttrsFor(p.groups[0])["frontend.caps"]; ok {
+					t.Errorf("frontend.caps %q without named contexts", caps)
+				}
+			},
+		},
+		{
+			name: "lowercase dockerfile",
+			mod:  func(o *Options) { o.ContextDir = lowerDir },
+			check: func(t *testing.T, p *plan) {
+				if p.attrs["filename"] != "dockerfile" || p.dockerfile != filepath.Join(lowerDir, "dockerfile") {
+					t.Errorf("filename %q, dockerfile %s", p.attrs["filename"], p.dockerfile)
+				}
+			},
+		},
+		{
+			name: "lowercase dockerfile by -f",
+			mod:  func(o *Options) { o.Dockerfile = filepath.Join(lowerDir, "Dockerfile") },
+			check: func(t *testing.T, p *plan) {
+				if p.attrs["filename"] != "dockerfile" || p.dockerfileDir != lowerDir {
+					t.Errorf("filename %q, dockerfile %s", p.attrs["filename"], p.dockerfile)
 				}
 			},
 		},
@@ -177,6 +202,10 @@ func TestNewPlan(t *testing.T) {
 				}
 				if got := p.frontendAttrsFor(p.groups[0])["platform"]; got != "linux/arm64,linux/amd64,linux/arm/v7" {
 					t.Errorf("platform attr %q", got)
+				}
+				// Named contexts need a frontend that knows them.
+				if got := p.frontendAttrsFor(p.groups[0])["frontend.caps"]; got != "moby.buildkit.frontend.contexts+forward" {
+					t.Errorf("frontend.caps %q", got)
 				}
 				ea := p.exportAttrsFor(p.groups[0])
 				for k, v := range map[string]string{
@@ -682,6 +711,35 @@ func TestNewPlanDockerConfig(t *testing.T) {
 				t.Errorf("credentials of r.example not read: %+v", p.dockerConfig.AuthConfigs)
 			}
 		})
+	}
+}
+
+// TestNewPlanProxyArgs: the default proxies of the Docker config are
+// build arguments, as buildx passes them; one given as --build-arg wins.
+func TestNewPlanProxyArgs(t *testing.T) {
+	ctxDir := testContext(t)
+	dir := t.TempDir()
+	cfg := `{"proxies":{"default":{"httpProxy":"http://proxy:3128","httpsProxy":"http://proxy:3129","noProxy":"localhost,.corp"}}}`
+	if err := os.WriteFile(filepath.Join(dir, "config.json"), []byte(cfg), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	p, err := newPlan(Options{ContextDir: ctxDir, BuildArgs: []string{"HTTPS_PROXY=http://mine:1"}, LookupEnv: env(map[string]string{"DOCKER_CONFIG": dir})})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for k, want := range map[string]string{
+		"build-arg:HTTP_PROXY":  "http://proxy:3128",
+		"build-arg:HTTPS_PROXY": "http://mine:1",
+		"build-arg:NO_PROXY":    "localhost,.corp",
+	} {
+		if got := p.attrs[k]; got != want {
+			t.Errorf("%s = %q, want %q", k, got, want)
+		}
+	}
+	for _, k := range []string{"build-arg:FTP_PROXY", "build-arg:ALL_PROXY"} {
+		if v, ok := p.attrs[k]; ok {
+			t.Errorf("%s = %q, not configured", k, v)
+		}
 	}
 }
 
