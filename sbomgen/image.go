@@ -163,7 +163,12 @@ func (l *verifiedLayer) Uncompressed() (io.ReadCloser, error) {
 	}
 	rc, err := l.Layer.Uncompressed()
 	if err != nil {
-		return nil, l.cl.diagnose(err)
+		err = l.cl.diagnose(err)
+		// go-containerregistry does not close the compressed stream it
+		// could not start decompressing (a bad gzip header): an open
+		// file, or a registry connection.
+		l.cl.closeLast()
+		return nil, err
 	}
 	return &uncompressedReader{rc: rc, l: l.cl, diffID: d, v: d.Verifier()}, nil
 }
@@ -258,6 +263,17 @@ func (l *layer) diagnose(err error) error {
 		return l.wrap(fmt.Errorf("%w (decompressing: %v)", derr, err))
 	}
 	return l.wrap(err)
+}
+
+// closeLast closes the reader Compressed returned last.
+func (l *layer) closeLast() {
+	l.mu.Lock()
+	r := l.last
+	l.last = nil
+	l.mu.Unlock()
+	if r != nil {
+		r.Close()
+	}
 }
 
 // layerError is an error reading one layer of an image. It names the

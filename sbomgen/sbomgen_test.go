@@ -1223,3 +1223,26 @@ func TestLayerNotATar(t *testing.T) {
 		t.Errorf("Image: %v, want %q", err, want)
 	}
 }
+
+// TestLayerBadGzipHeader: a layer that starts like gzip but whose header
+// is none fails the scan naming the layer, and its blob reader is closed
+// (go-containerregistry leaves it open when decompression cannot start).
+func TestLayerBadGzipHeader(t *testing.T) {
+	dir, res := writeLayout(t, fixture.Variants())
+	m := res.Manifests[0]
+	var man ocispec.Manifest
+	b, _ := os.ReadFile(blobPath(dir, m.Digest))
+	json.Unmarshal(b, &man)
+	bad := append([]byte{0x1f, 0x8b, 0x09, 0, 0, 0, 0, 0, 0, 0xff}, bytes.Repeat([]byte("x"), 1000)...)
+	man.Layers[0] = oci.DescriptorFor(man.Layers[0].MediaType, bad)
+	os.WriteFile(blobPath(dir, man.Layers[0].Digest), bad, 0o644)
+	m = withConfig(t, dir, man, func(map[string]any) {})
+	f := &slowLayers{Fetcher: openLayout(t, dir)}
+	_, err := newGen(t, Options{TempDir: t.TempDir()}).Image(t.Context(), f, m)
+	if want := fmt.Sprintf("layer 0 (%s)", man.Layers[0].Digest); err == nil || !strings.Contains(err.Error(), want) {
+		t.Errorf("Image: %v, want %q", err, want)
+	}
+	if f.open != 0 {
+		t.Errorf("%d layer readers left open", f.open)
+	}
+}
