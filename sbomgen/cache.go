@@ -25,7 +25,8 @@ import (
 // 5: the files syft could not read are kept with the entry.
 // 6: syft JSON's source media type is the manifest's, not its
 // descriptor's.
-const cacheVersion = 6
+// 7: syft JSON lists the notes on a file syft could not read in order.
+const cacheVersion = 7
 
 // maxCacheEntry bounds the size of a cache file read: a stray file at an
 // entry's path is not read into memory whole. The largest documents

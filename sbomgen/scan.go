@@ -176,17 +176,28 @@ func (c valuesFrom) Value(key any) any {
 // when syft returns no error: syft's task runner stops starting catalogers
 // on cancellation and returns what the finished ones found, often nothing,
 // which must never become (or be cached as) the image's SBOM.
+//
+// It returns only once every cataloger syft started has returned (see
+// withWaitedExecutors), so that the caller may remove the files they read.
+// The notes syft keeps on each file it could not read come from
+// catalogers running in parallel, in the order they finished: they are
+// sorted, for a deterministic document.
 func createSBOM(ctx context.Context, src source.Source, generator, tags string) (*sbom.SBOM, error) {
 	sctx, err := withLicenseScanner(ctx)
 	if err != nil {
 		return nil, err
 	}
+	sctx, work := withWaitedExecutors(sctx)
 	s, err := syft.CreateSBOM(sctx, src, syftConfig(generator, tags))
+	work.Wait()
 	if cerr := ctx.Err(); cerr != nil {
 		return nil, cerr
 	}
 	if err != nil {
 		return nil, err
+	}
+	for _, notes := range s.Artifacts.Unknowns {
+		slices.Sort(notes)
 	}
 	return s, nil
 }
