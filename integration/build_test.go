@@ -14,6 +14,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"slices"
 	"strings"
 	"testing"
@@ -741,6 +742,14 @@ func TestDockerPlugin(t *testing.T) {
 	}
 	if out := run("affix", "build", "--help"); !strings.Contains(out, "--push") || !strings.Contains(out, "--sbom-format") || !strings.Contains(out, "docker affix build ") {
 		t.Errorf("docker affix build --help:\n%s", out)
+	}
+	// docker help affix COMMAND, and docker's shell completion, which
+	// asks the plugin.
+	if out := run("help", "affix", "ls"); !strings.Contains(out, "docker affix ls ") {
+		t.Errorf("docker help affix ls:\n%s", out)
+	}
+	if out := run("__complete", "affix", "l"); !regexp.MustCompile(`(?m)^ls\t`).MatchString(out) {
+		t.Errorf("docker __complete affix l:\n%s", out)
 	}
 }
 

@@ -266,6 +266,11 @@ func moveTag(ctx context.Context, repo Repository, push *exporter.Push, tag stri
 	if err != nil {
 		return fmt.Errorf("%s: re-reading %s before moving it: %w (%s)", repo.Name(), tag, err, kept)
 	}
+	if cur.Digest == next.Digest {
+		// Another convert of the same index moved it already: the same
+		// stripped index, as this one would write.
+		return nil
+	}
 	if cur.Digest != old.Digest {
 		return fmt.Errorf("%s: %s names %s now, not the index %s convert read (pushed meanwhile?): %w; %s, and the referrers are written: convert the tag again to adopt its new index", repo.Name(), tag, cur.Digest, old.Digest, ErrTagMoved, kept)
 	}

@@ -487,7 +487,7 @@ func equalMaps(a, b map[string]string) bool {
 type racing struct {
 	*exporter.Remote
 	tag  string
-	move func() // run before the stripped index is written by digest
+	move func(desc ocispec.Descriptor, data []byte) // run before the stripped index is written by digest
 	// fail answers the tag write with this error instead of writing.
 	fail error
 	// etag, when set, is the ETag reads of the tag give instead of the
@@ -512,7 +512,7 @@ func (r *racing) PushManifest(ctx context.Context, desc ocispec.Descriptor, data
 		}
 	}
 	if oci.IsIndex(desc.MediaType) && ref == desc.Digest.String() && r.move != nil {
-		r.move()
+		r.move(desc, data)
 		r.move = nil
 	}
 	return r.Remote.PushManifest(ctx, desc, data, ref, ifMatch)
@@ -524,7 +524,9 @@ func (r *racing) PushManifest(ctx context.Context, desc ocispec.Descriptor, data
 // sends If-Match with the strong ETag the registry gave for the index it
 // read, and none when the registry gave none or a weak one (If-Match
 // compares strongly: a weak or made-up one would fail on a registry that
-// honours it); a lost condition is ErrTagMoved.
+// honours it); a lost condition is ErrTagMoved. A tag that another
+// convert of the same index moved to the same stripped index meanwhile is
+// success.
 func TestConvertStripTagMoved(t *testing.T) {
 	ctx := context.Background()
 	src, root, manifests := buildkitLayout(t, crafted{})
@@ -536,12 +538,15 @@ func TestConvertStripTagMoved(t *testing.T) {
 		name string
 		// moved: another push moves the tag to the first platform manifest.
 		moved bool
-		fail  error
-		etag  *string // the ETag the tag's reads give; nil: olareg's (none)
-		want  string  // the If-Match of the tag write
+		// converted: another convert moves it to the stripped index.
+		converted bool
+		fail      error
+		etag      *string // the ETag the tag's reads give; nil: olareg's (none)
+		want      string  // the If-Match of the tag write
 	}{
 		{name: "unchanged", etag: &strong, want: strong},
 		{name: "moved", moved: true},
+		{name: "converted meanwhile", converted: true, etag: &strong},
 		{name: "precondition failed", etag: &strong, fail: fmt.Errorf("PUT: 412: %w", exporter.ErrPreconditionFailed)},
 		{name: "registry sends no ETag", etag: &none, want: ""},
 		{name: "olareg", want: ""},
@@ -552,8 +557,18 @@ func TestConvertStripTagMoved(t *testing.T) {
 			rem, _ := remote(t, reg.Host, fmt.Sprintf("race%d", i))
 			push(t, rem, src, root, "v1")
 			r := &racing{Remote: rem, tag: "v1", fail: tt.fail, etag: tt.etag}
+			if tt.converted {
+				r.move = func(desc ocispec.Descriptor, data []byte) {
+					if _, err := rem.PushManifest(ctx, desc, data, desc.Digest.String(), ""); err != nil {
+						t.Fatal(err)
+					}
+					if _, err := rem.PushManifest(ctx, desc, data, "v1", ""); err != nil {
+						t.Fatal(err)
+					}
+				}
+			}
 			if tt.moved {
-				r.move = func() {
+				r.move = func(ocispec.Descriptor, []byte) {
 					d, data, _, err := rem.FetchManifest(ctx, manifests[0].Digest.String())
 					if err != nil {
 						t.Fatal(err)
@@ -589,6 +604,12 @@ func TestConvertStripTagMoved(t *testing.T) {
 			}
 			if tagged.Digest != res.NewIndex.Digest {
 				t.Errorf("v1 is %s, want the stripped index %s", tagged.Digest, res.NewIndex.Digest)
+			}
+			if tt.converted {
+				if len(r.ifMatch) != 0 {
+					t.Errorf("the tag, moved to the stripped index already, written again: %v", r.ifMatch)
+				}
+				return
 			}
 			if len(r.ifMatch) != 1 || r.ifMatch[0] != tt.want {
 				t.Errorf("tag writes with If-Match %q, want one write with %q", r.ifMatch, tt.want)

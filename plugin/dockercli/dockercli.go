@@ -96,6 +96,11 @@ func newDockerFlags() *dockerFlags {
 	return f
 }
 
+// dockerVerbs are the commands the docker CLI runs a plugin with before
+// its name: docker help PLUGIN ..., and cobra's completion requests
+// (cobra.ShellCompRequestCmd, cobra.ShellCompNoDescRequestCmd).
+var dockerVerbs = []string{"help", "__complete", "__completeNoDesc"}
+
 // Parse reads the plugin's arguments (os.Args[1:]). The docker CLI runs
 // the plugin with its own arguments: docker's global flags, the plugin
 // name, then the plugin's arguments. Parse skips the global flags,
@@ -111,6 +116,13 @@ func Parse(args []string) Invocation {
 		return Invocation{Args: args}
 	}
 	rest := f.fs.Args()
+	// docker help affix COMMAND runs the plugin as "help affix COMMAND",
+	// and the shell completion of docker affix ... as "__complete affix
+	// ARGS... WORD": affix's own help and completion, without the name.
+	var verb []string
+	if len(rest) >= 2 && rest[1] == Name && slices.Contains(dockerVerbs, rest[0]) {
+		verb, rest = rest[:1], rest[1:]
+	}
 	if len(rest) == 0 || rest[0] != Name {
 		return Invocation{Args: args}
 	}
@@ -129,7 +141,7 @@ func Parse(args []string) Invocation {
 		}
 		inv.Args = slices.Insert(inv.Args, i, "--help")
 	default:
-		inv.Args = rest[1:]
+		inv.Args = append(slices.Clone(verb), rest[1:]...)
 	}
 	level := strings.ToLower(f.logLevel)
 	if f.debug || level == "debug" || level == "trace" {
@@ -140,6 +152,14 @@ func Parse(args []string) Invocation {
 	}
 	if f.fs.Changed("context") {
 		inv.Env = append(inv.Env, "DOCKER_CONTEXT="+f.context)
+		if f.context != "default" && !f.fs.Changed("host") {
+			// The docker CLI takes a DOCKER_HOST in the environment over
+			// DOCKER_CONTEXT, but the --context flag over both: the
+			// engine the user named, not an inherited one (an empty
+			// DOCKER_HOST is unset to docker). The default context is
+			// DOCKER_HOST's.
+			inv.Env = append(inv.Env, "DOCKER_HOST=")
+		}
 	}
 	if f.fs.Changed("host") {
 		inv.Env = append(inv.Env, "DOCKER_HOST="+f.host)

@@ -55,7 +55,11 @@ const (
 	// (BUILDKIT_SBOM_SCAN_CONTEXT=true): a source tree, not a root
 	// filesystem, scanned with syft's catalogers for directories, which
 	// read lock files and manifests (go.mod, package-lock.json, ...).
-	// BuildKit names extras sbom-<name>; no stage may be named context.
+	// BuildKit names extras sbom-<name>. A stage named context (which
+	// BuildKit allows, with a ReservedStageName lint warning) scanned with
+	// BUILDKIT_SBOM_SCAN_STAGE lands at the same name and is scanned as a
+	// source tree too: its packages are found, and the source-tree
+	// catalogers add what lock files it holds.
 	ContextTarget = "sbom-context"
 )
 
