@@ -48,7 +48,7 @@ func TestCommitOutcome(t *testing.T) {
 				}
 			}
 			f := tagPUT
-			f.Action, f.Delay, f.Code = tc.action, 300*time.Millisecond, 400
+			f.Action, f.Delay, f.Code = tc.action, 2*time.Second, 400
 			if tc.then != 0 {
 				f.Times = 1
 				sc.proxy.Inject(f)

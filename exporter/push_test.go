@@ -8,6 +8,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
 	"oras.land/oras-go/v2/content"
@@ -274,7 +275,10 @@ func TestConcurrentAttach(t *testing.T) {
 				go func() {
 					defer wg.Done()
 					c, _ := client(nil)
-					p := exporter.New(target(t, reg.Host, "app", c), nil, exporter.Options{})
+					// distribution ignores If-Match: the verification window
+					// is all that guards an entry, so make it wider than a
+					// loaded CI machine's stalls.
+					p := exporter.New(target(t, reg.Host, "app", c), nil, exporter.Options{VerifyDelay: 500 * time.Millisecond})
 					a := exporter.Artifact{Subject: subject, ArtifactType: "application/vnd.affix.test", Blobs: []exporter.Blob{{Data: fmt.Appendf(nil, "artifact %d", i)}}}
 					if _, err := p.Attach(ctx, a); err != nil {
 						errs[i] = err

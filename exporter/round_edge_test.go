@@ -829,7 +829,7 @@ func TestNoGoroutineAfterCommitOrAbort(t *testing.T) {
 	for _, end := range []string{"commit", "abort"} {
 		t.Run(end, func(t *testing.T) {
 			c, _ := client(nil)
-			p := exporter.New(target(t, reg.Host, "app-"+end, c), &exporter.Image{Source: l, Root: res.Index}, exporter.Options{Tag: "v1", VerifyDelay: 50 * time.Millisecond})
+			p := exporter.New(target(t, reg.Host, "app-"+end, c), &exporter.Image{Source: l, Root: res.Index}, exporter.Options{Tag: "v1", VerifyDelay: 500 * time.Millisecond})
 			if err := p.Images(ctx); err != nil {
 				t.Fatal(err)
 			}

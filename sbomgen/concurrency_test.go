@@ -15,11 +15,16 @@ import (
 )
 
 // slowLayers is a Fetcher whose layer blobs start late and that counts the
-// layer readers open at once.
+// layer readers open at once. With want set, a layer read waits (up to 10
+// s) until want readers have been open at once, rather than for a fixed
+// time: on a loaded machine a scan that starts late still overlaps the
+// others.
 type slowLayers struct {
 	oci.Fetcher
+	want       int
 	mu         sync.Mutex
 	open, peak int
+	reached    chan struct{} // closed when peak reaches want
 }
 
 func (s *slowLayers) Fetch(ctx context.Context, d ocispec.Descriptor) (io.ReadCloser, error) {
@@ -29,8 +34,26 @@ func (s *slowLayers) Fetch(ctx context.Context, d ocispec.Descriptor) (io.ReadCl
 	s.mu.Lock()
 	s.open++
 	s.peak = max(s.peak, s.open)
+	if s.want > 0 && s.reached == nil {
+		s.reached = make(chan struct{})
+	}
+	if s.want > 0 && s.peak >= s.want {
+		select {
+		case <-s.reached:
+		default:
+			close(s.reached)
+		}
+	}
+	reached := s.reached
 	s.mu.Unlock()
-	time.Sleep(100 * time.Millisecond)
+	if reached == nil {
+		time.Sleep(100 * time.Millisecond)
+	} else {
+		select {
+		case <-reached:
+		case <-time.After(10 * time.Second):
+		}
+	}
 	rc, err := s.Fetcher.Fetch(ctx, d)
 	if err != nil {
 		s.closed()
@@ -63,7 +86,7 @@ func TestSbomConcurrency(t *testing.T) {
 	dir, res := variants(t)
 	for _, n := range []int{1, 2, 4} {
 		t.Run(fmt.Sprint(n), func(t *testing.T) {
-			f := &slowLayers{Fetcher: openLayout(t, dir)}
+			f := &slowLayers{Fetcher: openLayout(t, dir), want: n}
 			results, err := newGen(t, Options{Concurrency: n}).Images(context.Background(), f, res.Manifests)
 			if err != nil {
 				t.Fatal(err)

@@ -60,9 +60,12 @@ func TestWaitedExecutor(t *testing.T) {
 	}
 }
 
+// stackBuf holds the stacks catalogers reads.
+var stackBuf = make([]byte, 16<<20)
+
 // catalogers counts the goroutines running a syft cataloger.
 func catalogers() int {
-	buf := make([]byte, 64<<20)
+	buf := stackBuf
 	n := 0
 	for _, g := range strings.Split(string(buf[:runtime.Stack(buf, true)]), "\n\n") {
 		if strings.Contains(g, "syft/pkg/cataloger") {
