@@ -1202,24 +1202,15 @@ func TestWhiteoutOfRoot(t *testing.T) {
 // TestLayerNotATar: a layer whose gzip holds no tar archive fails the
 // scan naming the layer by index and digest.
 func TestLayerNotATar(t *testing.T) {
-	dir, res := writeLayout(t, fixture.Variants())
-	m := res.Manifests[0]
-	var man ocispec.Manifest
-	b, _ := os.ReadFile(blobPath(dir, m.Digest))
-	json.Unmarshal(b, &man)
 	var gz bytes.Buffer
 	zw := gzip.NewWriter(&gz)
 	zw.Write(bytes.Repeat([]byte("not a tar header "), 100))
 	zw.Close()
 	raw, _ := gzip.NewReader(bytes.NewReader(gz.Bytes()))
 	plain, _ := io.ReadAll(raw)
-	man.Layers[0] = oci.DescriptorFor(man.Layers[0].MediaType, gz.Bytes())
-	os.WriteFile(blobPath(dir, man.Layers[0].Digest), gz.Bytes(), 0o644)
-	m = withConfig(t, dir, man, func(c map[string]any) {
-		c["rootfs"].(map[string]any)["diff_ids"].([]any)[0] = digest.FromBytes(plain).String()
-	})
+	dir, m, layer := withFirstLayer(t, gz.Bytes(), digest.FromBytes(plain))
 	_, err := newGen(t, Options{TempDir: t.TempDir()}).Image(t.Context(), openLayout(t, dir), m)
-	if want := fmt.Sprintf("layer 0 (%s): cannot read it as a tar archive", man.Layers[0].Digest); err == nil || !strings.Contains(err.Error(), want) {
+	if want := fmt.Sprintf("layer 0 (%s): cannot read it as a tar archive", layer.Digest); err == nil || !strings.Contains(err.Error(), want) {
 		t.Errorf("Image: %v, want %q", err, want)
 	}
 }
@@ -1228,21 +1219,33 @@ func TestLayerNotATar(t *testing.T) {
 // is none fails the scan naming the layer, and its blob reader is closed
 // (go-containerregistry leaves it open when decompression cannot start).
 func TestLayerBadGzipHeader(t *testing.T) {
-	dir, res := writeLayout(t, fixture.Variants())
-	m := res.Manifests[0]
-	var man ocispec.Manifest
-	b, _ := os.ReadFile(blobPath(dir, m.Digest))
-	json.Unmarshal(b, &man)
 	bad := append([]byte{0x1f, 0x8b, 0x09, 0, 0, 0, 0, 0, 0, 0xff}, bytes.Repeat([]byte("x"), 1000)...)
-	man.Layers[0] = oci.DescriptorFor(man.Layers[0].MediaType, bad)
-	os.WriteFile(blobPath(dir, man.Layers[0].Digest), bad, 0o644)
-	m = withConfig(t, dir, man, func(map[string]any) {})
+	dir, m, layer := withFirstLayer(t, bad, "")
 	f := &slowLayers{Fetcher: openLayout(t, dir)}
 	_, err := newGen(t, Options{TempDir: t.TempDir()}).Image(t.Context(), f, m)
-	if want := fmt.Sprintf("layer 0 (%s)", man.Layers[0].Digest); err == nil || !strings.Contains(err.Error(), want) {
+	if want := fmt.Sprintf("layer 0 (%s)", layer.Digest); err == nil || !strings.Contains(err.Error(), want) {
 		t.Errorf("Image: %v, want %q", err, want)
 	}
 	if f.open != 0 {
 		t.Errorf("%d layer readers left open", f.open)
 	}
+}
+
+// withFirstLayer writes the Variants fixture with blob as the first layer
+// of its first image (and diffID as that layer's diff ID, unless empty),
+// and returns the layout, the new manifest and the layer's descriptor.
+func withFirstLayer(t *testing.T, blob []byte, diffID digest.Digest) (string, ocispec.Descriptor, ocispec.Descriptor) {
+	t.Helper()
+	dir, res := writeLayout(t, fixture.Variants())
+	var man ocispec.Manifest
+	b, _ := os.ReadFile(blobPath(dir, res.Manifests[0].Digest))
+	json.Unmarshal(b, &man)
+	man.Layers[0] = oci.DescriptorFor(man.Layers[0].MediaType, blob)
+	os.WriteFile(blobPath(dir, man.Layers[0].Digest), blob, 0o644)
+	m := withConfig(t, dir, man, func(c map[string]any) {
+		if diffID != "" {
+			c["rootfs"].(map[string]any)["diff_ids"].([]any)[0] = diffID.String()
+		}
+	})
+	return dir, m, man.Layers[0]
 }
