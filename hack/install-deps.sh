@@ -23,6 +23,15 @@ sudo=""
 [ "$(id -u)" = 0 ] || sudo="sudo"
 echo "installing:$need"
 export DEBIAN_FRONTEND=noninteractive
-$sudo apt-get update -qq
-# shellcheck disable=SC2086
-$sudo apt-get install -y -qq --no-install-recommends $need >/dev/null
+# A fresh VM may be running apt itself (apt-daily, unattended-upgrades):
+# wait for its lock, and try a flaky mirror again, rather than fail.
+apt="$sudo apt-get -o DPkg::Lock::Timeout=300"
+for try in 1 2 3; do
+	# shellcheck disable=SC2086
+	if $apt update -qq && $apt install -y -qq --no-install-recommends $need >/dev/null; then
+		exit 0
+	fi
+	echo "apt-get failed (attempt $try of 3)" >&2
+	sleep $((try * 10))
+done
+exit 1
