@@ -344,3 +344,33 @@ func TestUnreachable(t *testing.T) {
 		t.Fatalf("err = %v, want connection refused", err)
 	}
 }
+
+// TestPushLoopbackPlainHTTP pushes to plain-HTTP registries on this
+// machine with PlainHTTP from PlainLoopback, as a command does when no
+// flag names the host: the push makes the requests it makes with
+// PlainHTTP set by hand.
+func TestPushLoopbackPlainHTTP(t *testing.T) {
+	ctx := context.Background()
+	for _, reg := range startAll(t) {
+		_, port, _ := strings.Cut(reg.Host, ":")
+		for i, host := range []string{reg.Host, "localhost:" + port} {
+			repo := fmt.Sprintf("loopback%d", i) // the same registry: each push a first one
+			t.Run(string(reg.Kind)+"/"+host, func(t *testing.T) {
+				l, res := source(t, twoPlatforms(true))
+				c, counter := client(nil)
+				tgt, err := exporter.NewRemote(registry.Reference{Registry: host, Repository: repo}, exporter.RemoteOptions{Client: c, PlainHTTP: exporter.PlainLoopback(ctx, host)})
+				if err != nil {
+					t.Fatal(err)
+				}
+				if _, err := pushAll(ctx, tgt, l, res, exporter.Options{Tag: "v1"}); err != nil {
+					t.Fatal(err)
+				}
+				want := wantCounts[reg.Referrers]
+				if g := countsString(counter.Counts()); g != countsString(want.first) {
+					t.Errorf("requests: %s, want %s\n%s", g, countsString(want.first), strings.Join(counter.Log(), "\n"))
+				}
+				checkInterop(t, reg, repo, res.Manifests)
+			})
+		}
+	}
+}

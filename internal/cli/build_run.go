@@ -281,7 +281,7 @@ func (r *buildRun) openSinks(ctx context.Context, g *globalOptions, o buildOptio
 	img := &exporter.Image{Source: r.layout, Root: r.res.Index}
 	if r.plan.push {
 		for _, rt := range r.plan.repos {
-			tgt, err := o.connect(g, rt.ref, r.counter)
+			tgt, err := o.connect(ctx, g, rt.ref, r.counter)
 			if err != nil {
 				return err
 			}

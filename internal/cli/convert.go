@@ -163,7 +163,7 @@ func runConvert(cmd *cobra.Command, g *globalOptions, refStr string, o convertOp
 		return err
 	}
 	counter := &exporter.Counter{}
-	tgt, err := o.connect(g, a.ref, counter)
+	tgt, err := o.connect(ctx, g, a.ref, counter)
 	if err != nil {
 		return err
 	}

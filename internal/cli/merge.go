@@ -192,7 +192,7 @@ func planMerge(ctx context.Context, g *globalOptions, refStr string, sourceArgs 
 		return nil, err
 	}
 	m := &mergePlan{ref: ref, more: more, counter: &exporter.Counter{}, attached: &referrerLog{}}
-	remote, err := o.connect(g, ref, m.counter)
+	remote, err := o.connect(ctx, g, ref, m.counter)
 	if err != nil {
 		return nil, err
 	}

@@ -48,7 +48,7 @@ func (o *registryOptions) openSources(ctx context.Context, g *globalOptions, dst
 		s := &sources[i]
 		r, ok := repos[repoKey(s.ref)]
 		if !ok {
-			remote, err := o.connect(g, s.ref, counter)
+			remote, err := o.connect(ctx, g, s.ref, counter)
 			if err != nil {
 				return fmt.Errorf("SOURCE %s: %w", s.arg, err)
 			}

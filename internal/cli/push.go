@@ -61,7 +61,8 @@ pushes those SBOMs as they are, without scanning again, unless --name or
 --no-cache is given.
 
 Credentials come from the Docker config (docker login, credential helpers).
-Registries are reached over HTTPS unless named with --insecure-registry.`,
+Registries are reached over HTTPS unless named with --insecure-registry; a
+registry on this machine that answers in plain HTTP needs no flag.`,
 		Example: `  affix push oci-layout:./out registry.example.com/app:1.0
   affix push oci-archive:app.tar registry.example.com/app:1.0.3,1.0,latest
   affix push --sbom-format spdx-json --sbom-format cyclonedx-json --insecure-registry localhost:5000 out.tar localhost:5000/app:dev`,
@@ -124,7 +125,7 @@ func push(cmd *cobra.Command, g *globalOptions, source, refStr string, o pushOpt
 	}
 
 	counter := &exporter.Counter{}
-	tgt, err := o.connect(g, a.ref, counter)
+	tgt, err := o.connect(ctx, g, a.ref, counter)
 	if err != nil {
 		return err
 	}

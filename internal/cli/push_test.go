@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -317,4 +318,38 @@ func referrersTagEntries(t *testing.T, reg *registrytest.Registry, repo string, 
 		t.Fatal(err)
 	}
 	return len(idx.Manifests)
+}
+
+// TestLoopbackNeedsNoFlag pushes to, lists and reads from a plain-HTTP
+// registry on this machine with no --insecure-registry, as docker and
+// BuildKit do, by either name of the host; the push makes the requests
+// it makes with the flag.
+func TestLoopbackNeedsNoFlag(t *testing.T) {
+	if testing.Short() {
+		t.Skip("scans images and runs a registry")
+	}
+	cliEnv(t)
+	dir, res := pushFixture(t)
+	reg := registrytest.Start(t, registrytest.OlaregNoAPI, registrytest.Options{})
+	_, port, _ := strings.Cut(reg.Host, ":")
+	for i, host := range []string{reg.Host, "localhost:" + port} {
+		t.Run(host, func(t *testing.T) {
+			ref := fmt.Sprintf("%s/noflag%d:v1", host, i)
+			metaPath := filepath.Join(t.TempDir(), "meta.json")
+			if out, errs, code := affix(t, "push", "--metadata-file", metaPath, "oci-layout:"+dir, ref); code != 0 {
+				t.Fatalf("push: %d\n%s%s", code, out, errs)
+			}
+			want := map[string]int{"HEAD": 14, "POST": 14, "PUT": 23, "GET": 6} // as TestPushCommand's
+			if meta := readMeta(t, metaPath); formatCounts(meta.Requests) != formatCounts(want) {
+				t.Errorf("requests %v, want %v", meta.Requests, want)
+			}
+			out, errs, code := affix(t, "ls", "--json", ref)
+			if code != 0 || !strings.Contains(out, res.Manifests[1].Digest.String()) {
+				t.Fatalf("ls: %d\n%s%s", code, out, errs)
+			}
+			if _, errs, code := affix(t, "get", "--verify", "--platform", "linux/arm64", ref); code != 0 {
+				t.Fatalf("get: %d\n%s", code, errs)
+			}
+		})
+	}
 }

@@ -11,6 +11,7 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
+	"sync"
 
 	"github.com/distribution/reference"
 	"github.com/opencontainers/go-digest"
@@ -29,11 +30,52 @@ import (
 type registryOptions struct {
 	insecure  []string
 	plainHTTP bool
+
+	// loopback remembers PlainLoopback by host, so that a command probes
+	// each host once (the options are copied: it is shared).
+	loopback *hostMemo
+}
+
+// hostMemo remembers a boolean per registry host. It is safe for
+// concurrent use; the nil *hostMemo remembers nothing.
+type hostMemo struct {
+	mu sync.Mutex
+	m  map[string]bool
+}
+
+// get returns host's value, computing it with f the first time.
+func (h *hostMemo) get(host string, f func() bool) bool {
+	if h == nil {
+		return f()
+	}
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	v, ok := h.m[host]
+	if !ok {
+		v = f()
+		if h.m == nil {
+			h.m = map[string]bool{}
+		}
+		h.m[host] = v
+	}
+	return v
 }
 
 func (o *registryOptions) addFlags(f *pflag.FlagSet) {
-	f.StringArrayVar(&o.insecure, "insecure-registry", nil, "talk plain HTTP to this registry host[:port] (repeatable); no host is plain unless named, localhost included")
+	f.StringArrayVar(&o.insecure, "insecure-registry", nil, "talk plain HTTP to this registry host[:port] (repeatable); a registry on this machine (localhost, 127.0.0.1, ::1) that answers in plain HTTP needs no flag")
 	f.BoolVar(&o.plainHTTP, "plain-http", false, "talk plain HTTP to every registry")
+	o.loopback = &hostMemo{}
+}
+
+// plainHTTPTo reports whether the registry at host is reached over plain
+// HTTP: when the flags say so (plain), or, as Docker and BuildKit do, when
+// it is a registry on this machine that speaks plain HTTP (probed once per
+// host with exporter.PlainLoopback: a TLS handshake, no HTTP request).
+func (o *registryOptions) plainHTTPTo(ctx context.Context, host string) bool {
+	if o.plain(host) {
+		return true
+	}
+	return o.loopback.get(host, func() bool { return exporter.PlainLoopback(ctx, host) })
 }
 
 // plain reports whether host is to be reached over plain HTTP: with
@@ -102,7 +144,7 @@ func isDigits(s string) bool {
 
 // connect returns the repository of ref, with credentials from the Docker
 // config (and its credential helpers), counting requests with counter.
-func (o *registryOptions) connect(g *globalOptions, ref registry.Reference, counter *exporter.Counter) (*exporter.Remote, error) {
+func (o *registryOptions) connect(ctx context.Context, g *globalOptions, ref registry.Reference, counter *exporter.Counter) (*exporter.Remote, error) {
 	// As the docker CLI: without credentials in config.json, an installed
 	// credential helper is the store (the frontend does the same for
 	// buildkitd's pulls).
@@ -118,7 +160,7 @@ func (o *registryOptions) connect(g *globalOptions, ref registry.Reference, coun
 	} else {
 		retry.Notef = logf
 	}
-	return exporter.NewRemote(ref, exporter.RemoteOptions{Client: client, PlainHTTP: o.plain(ref.Registry)})
+	return exporter.NewRemote(ref, exporter.RemoteOptions{Client: client, PlainHTTP: o.plainHTTPTo(ctx, ref.Registry)})
 }
 
 // namedCredentials is cred with its errors (an auth field that does not
@@ -206,7 +248,7 @@ func (o *registryOptions) openRemoteImage(ctx context.Context, g *globalOptions,
 	if err != nil {
 		return nil, err
 	}
-	repo, err := o.connect(g, ref, counter)
+	repo, err := o.connect(ctx, g, ref, counter)
 	if err != nil {
 		return nil, err
 	}

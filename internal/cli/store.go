@@ -60,7 +60,7 @@ func (o *registryOptions) openStore(ctx context.Context, g *globalOptions, s str
 	if err != nil {
 		return nil, err
 	}
-	r, err := o.connect(g, ref, nil)
+	r, err := o.connect(ctx, g, ref, nil)
 	if err != nil {
 		return nil, err
 	}

@@ -1,0 +1,51 @@
+package exporter_test
+
+import (
+	"context"
+	"net"
+	"net/http"
+	"net/http/httptest"
+	"sync/atomic"
+	"testing"
+
+	"github.com/affix-oci/affix/exporter"
+)
+
+func TestPlainLoopback(t *testing.T) {
+	var requests atomic.Int32
+	h := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { requests.Add(1) })
+	plain := httptest.NewServer(h)
+	defer plain.Close()
+	secure := httptest.NewTLSServer(h)
+	defer secure.Close()
+	closed, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	closedAddr := closed.Addr().String()
+	closed.Close()
+	host := func(s *httptest.Server) string { return s.Listener.Addr().String() }
+	_, plainPort, _ := net.SplitHostPort(host(plain))
+
+	for _, tt := range []struct {
+		name, host string
+		want       bool
+	}{
+		{"plain HTTP on 127.0.0.1", host(plain), true},
+		{"plain HTTP on localhost", "localhost:" + plainPort, true},
+		{"plain HTTP on LOCALHOST", "LOCALHOST:" + plainPort, true},
+		{"TLS", host(secure), false},
+		{"nothing listening", closedAddr, false},
+		{"not a loopback host", "registry.invalid:" + plainPort, false},
+		{"a name that only starts like localhost", "localhost.invalid:" + plainPort, false},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			if got := exporter.PlainLoopback(context.Background(), tt.host); got != tt.want {
+				t.Errorf("PlainLoopback(%q) = %v, want %v", tt.host, got, tt.want)
+			}
+		})
+	}
+	if n := requests.Load(); n != 0 {
+		t.Errorf("the probes made %d HTTP requests, want none", n)
+	}
+}
