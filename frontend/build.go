@@ -88,6 +88,7 @@ func Build(ctx context.Context, opts Options) (*Result, error) {
 // is ErrInvalidOption.
 func (pl *Plan) Build(ctx context.Context, prog *Progress) (_ *Result, err error) {
 	p := pl.p
+	p.s3Creds.Do(func() { addS3Credentials(ctx, awsCredentials, p.cacheImports, p.cacheExports) })
 	clients, err := p.connectAll(ctx)
 	defer func() {
 		for _, c := range clients {

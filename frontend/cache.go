@@ -1,6 +1,7 @@
 package frontend
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"io/fs"
@@ -9,6 +10,7 @@ import (
 	"slices"
 	"strings"
 
+	awsconfig "github.com/aws/aws-sdk-go-v2/config"
 	"github.com/distribution/reference"
 	"github.com/moby/buildkit/client"
 	bkbuild "github.com/moby/buildkit/cmd/buildctl/build"
@@ -125,4 +127,62 @@ func cloneCache(in []client.CacheOptionsEntry) []client.CacheOptionsEntry {
 		out[i] = client.CacheOptionsEntry{Type: e.Type, Attrs: maps.Clone(e.Attrs)}
 	}
 	return out
+}
+
+// S3 cache attributes that carry credentials.
+const (
+	attrS3AccessKeyID     = "access_key_id"
+	attrS3SecretAccessKey = "secret_access_key"
+	attrS3SessionToken    = "session_token"
+)
+
+// awsCredentials returns the AWS credentials of this environment as the
+// AWS SDK's default chain finds them (AWS_ACCESS_KEY_ID and friends,
+// ~/.aws/credentials and config with AWS_PROFILE, SSO, web identity, the
+// instance's role), or ok false when there are none.
+func awsCredentials(ctx context.Context) (id, secret, token string, ok bool) {
+	cfg, err := awsconfig.LoadDefaultConfig(ctx)
+	if err != nil {
+		return "", "", "", false
+	}
+	c, err := cfg.Credentials.Retrieve(ctx)
+	if err != nil {
+		return "", "", "", false
+	}
+	return c.AccessKeyID, c.SecretAccessKey, c.SessionToken, true
+}
+
+// addS3Credentials gives every s3 cache entry that names no access key
+// pair the client's AWS credentials, from creds, as buildx does: the
+// builder is often remote, or a container without the CI job's
+// credentials, and BuildKit's s3 cache takes them as attributes of the
+// solve request. A session token the entry sets is kept. Credentials are looked up once, and only when an
+// entry needs them; none found leaves the entries to the builder's own.
+func addS3Credentials(ctx context.Context, creds func(context.Context) (id, secret, token string, ok bool), entries ...[]client.CacheOptionsEntry) {
+	var looked, found bool
+	var id, secret, token string
+	for _, es := range entries {
+		for _, e := range es {
+			if e.Type != "s3" {
+				continue
+			}
+			_, hasID := e.Attrs[attrS3AccessKeyID]
+			_, hasSecret := e.Attrs[attrS3SecretAccessKey]
+			if hasID && hasSecret {
+				continue
+			}
+			if !looked {
+				id, secret, token, found = creds(ctx)
+				looked = true
+			}
+			if !found {
+				return
+			}
+			e.Attrs[attrS3AccessKeyID] = id
+			e.Attrs[attrS3SecretAccessKey] = secret
+			if _, set := e.Attrs[attrS3SessionToken]; !set && token != "" {
+				e.Attrs[attrS3SessionToken] = token
+			}
+		}
+	}
 }

@@ -1,6 +1,7 @@
 package frontend
 
 import (
+	"context"
 	"errors"
 	"os"
 	"path/filepath"
@@ -110,4 +111,125 @@ func TestCloneCache(t *testing.T) {
 	if cloneCache(nil) != nil {
 		t.Error("cloneCache(nil) is not nil")
 	}
+}
+
+func TestAddS3Credentials(t *testing.T) {
+	found := func(context.Context) (string, string, string, bool) { return "AKID", "SECRET", "TOKEN", true }
+	none := func(context.Context) (string, string, string, bool) { return "", "", "", false }
+	tests := []struct {
+		name  string
+		in    string
+		creds func(context.Context) (string, string, string, bool)
+		want  map[string]string
+	}{{
+		name:  "credentials added",
+		in:    "type=s3,region=eu-west-1,bucket=b",
+		creds: found,
+		want:  map[string]string{"region": "eu-west-1", "bucket": "b", "access_key_id": "AKID", "secret_access_key": "SECRET", "session_token": "TOKEN"},
+	}, {
+		name:  "a key pair the value names is kept, token and all",
+		in:    "type=s3,region=r,bucket=b,access_key_id=MINE,secret_access_key=MYSECRET",
+		creds: found,
+		want:  map[string]string{"region": "r", "bucket": "b", "access_key_id": "MINE", "secret_access_key": "MYSECRET"},
+	}, {
+		name:  "a half pair is completed from the environment",
+		in:    "type=s3,region=r,bucket=b,access_key_id=MINE",
+		creds: found,
+		want:  map[string]string{"region": "r", "bucket": "b", "access_key_id": "AKID", "secret_access_key": "SECRET", "session_token": "TOKEN"},
+	}, {
+		name:  "a session token the value sets is kept",
+		in:    "type=s3,region=r,bucket=b,session_token=MINE",
+		creds: found,
+		want:  map[string]string{"region": "r", "bucket": "b", "access_key_id": "AKID", "secret_access_key": "SECRET", "session_token": "MINE"},
+	}, {
+		name:  "no credentials leave the builder's own",
+		in:    "type=s3,region=r,bucket=b",
+		creds: none,
+		want:  map[string]string{"region": "r", "bucket": "b"},
+	}, {
+		name:  "other cache types are untouched",
+		in:    "type=local,src=/nonexistent/affix",
+		creds: found,
+		want:  map[string]string{"src": "/nonexistent/affix"},
+	}}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			es, err := parseCache(false, []string{tt.in}, nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			addS3Credentials(context.Background(), tt.creds, es)
+			if !reflect.DeepEqual(es[0].Attrs, tt.want) {
+				t.Errorf("attrs %v, want %v", es[0].Attrs, tt.want)
+			}
+		})
+	}
+}
+
+// TestAddS3CredentialsLooksOnce checks that the credentials are looked
+// up once for every entry, and not at all when no entry needs them.
+func TestAddS3CredentialsLooksOnce(t *testing.T) {
+	n := 0
+	creds := func(context.Context) (string, string, string, bool) { n++; return "A", "S", "", true }
+	imports, _ := parseCache(false, []string{"type=s3,region=r,bucket=a", "type=s3,region=r,bucket=b"}, nil)
+	exports, _ := parseCache(true, []string{"type=s3,region=r,bucket=c"}, nil)
+	addS3Credentials(context.Background(), creds, imports, exports)
+	if n != 1 {
+		t.Errorf("looked up %d times, want 1", n)
+	}
+	for _, e := range append(imports, exports...) {
+		if e.Attrs["access_key_id"] != "A" || e.Attrs["secret_access_key"] != "S" {
+			t.Errorf("%v", e.Attrs)
+		}
+	}
+	n = 0
+	local, _ := parseCache(false, []string{"type=local,src=/nonexistent/affix"}, nil)
+	addS3Credentials(context.Background(), creds, local)
+	if n != 0 {
+		t.Errorf("looked up %d times for no s3 cache", n)
+	}
+}
+
+// TestAWSCredentials reads the credentials of the AWS SDK's default chain
+// from the environment, as a CI job exports them, and from a profile in
+// the shared credentials file.
+func TestAWSCredentials(t *testing.T) {
+	dir := t.TempDir()
+	credsFile := filepath.Join(dir, "credentials")
+	if err := os.WriteFile(credsFile, []byte("[ci]\naws_access_key_id = PROFILEKEY\naws_secret_access_key = PROFILESECRET\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	isolate := func(t *testing.T) {
+		for _, k := range []string{"AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN", "AWS_PROFILE", "AWS_ROLE_ARN", "AWS_WEB_IDENTITY_TOKEN_FILE", "AWS_CONTAINER_CREDENTIALS_FULL_URI", "AWS_CONTAINER_CREDENTIALS_RELATIVE_URI"} {
+			t.Setenv(k, "")
+			os.Unsetenv(k)
+		}
+		t.Setenv("AWS_CONFIG_FILE", filepath.Join(dir, "config"))
+		t.Setenv("AWS_SHARED_CREDENTIALS_FILE", credsFile)
+		t.Setenv("AWS_EC2_METADATA_DISABLED", "true") // no instance role look-up
+	}
+	t.Run("environment", func(t *testing.T) {
+		isolate(t)
+		t.Setenv("AWS_ACCESS_KEY_ID", "ENVKEY")
+		t.Setenv("AWS_SECRET_ACCESS_KEY", "ENVSECRET")
+		t.Setenv("AWS_SESSION_TOKEN", "ENVTOKEN")
+		id, secret, token, ok := awsCredentials(context.Background())
+		if !ok || id != "ENVKEY" || secret != "ENVSECRET" || token != "ENVTOKEN" {
+			t.Errorf("got %q %q %q %v", id, secret, token, ok)
+		}
+	})
+	t.Run("profile", func(t *testing.T) {
+		isolate(t)
+		t.Setenv("AWS_PROFILE", "ci")
+		id, secret, token, ok := awsCredentials(context.Background())
+		if !ok || id != "PROFILEKEY" || secret != "PROFILESECRET" || token != "" {
+			t.Errorf("got %q %q %q %v", id, secret, token, ok)
+		}
+	})
+	t.Run("none", func(t *testing.T) {
+		isolate(t)
+		if _, _, _, ok := awsCredentials(context.Background()); ok {
+			t.Error("credentials found where there are none")
+		}
+	})
 }

@@ -8,6 +8,7 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/containerd/platforms"
@@ -254,6 +255,9 @@ type plan struct {
 	// solve gets its own copy (cloneCache).
 	cacheImports []client.CacheOptionsEntry
 	cacheExports []client.CacheOptionsEntry
+	// s3Creds adds the client's AWS credentials to s3 caches, once, at
+	// the first Build (addS3Credentials).
+	s3Creds sync.Once
 	// entitlements are allowed for every solve.
 	entitlements []string
 	ssh          []sshprovider.AgentConfig
