@@ -221,35 +221,55 @@ func StartDaemon(ctx context.Context, bin string, opts ...Option) (*Daemon, erro
 		}
 		args = append(args, "--config", p)
 	}
-	if cfg.tcp {
-		port, err := freePort()
-		if err != nil {
-			os.RemoveAll(root)
+	// The TCP port was free a moment ago; a daemon that finds it taken
+	// since (tests run in parallel) exits, and gets another.
+	for attempt := 1; ; attempt++ {
+		args := args
+		if cfg.tcp {
+			port, err := freePort()
+			if err != nil {
+				os.RemoveAll(root)
+				return nil, err
+			}
+			d.TCPAddr = fmt.Sprintf("tcp://127.0.0.1:%d", port)
+			args = append(args, "--addr", d.TCPAddr)
+			if cfg.tls != nil {
+				args = append(args, "--tlscert", cfg.tls.Cert, "--tlskey", cfg.tls.Key, "--tlscacert", cfg.tls.CACert)
+			}
+		}
+		err := d.start(ctx, bin, args)
+		if err == nil {
+			return d, nil
+		}
+		if !cfg.tcp || attempt == 3 || !strings.Contains(d.Log(), "address already in use") {
+			_ = removeAll(root)
 			return nil, err
 		}
-		d.TCPAddr = fmt.Sprintf("tcp://127.0.0.1:%d", port)
-		args = append(args, "--addr", d.TCPAddr)
-		if cfg.tls != nil {
-			args = append(args, "--tlscert", cfg.tls.Cert, "--tlskey", cfg.tls.Key, "--tlscacert", cfg.tls.CACert)
-		}
+		d.log, d.done, d.err = &syncBuffer{}, make(chan struct{}), nil
 	}
+}
+
+// start starts bin with args and waits until the daemon answers; a
+// daemon that does not is killed, its root left for the caller.
+func (d *Daemon) start(ctx context.Context, bin string, args []string) error {
 	d.cmd = exec.Command(bin, args...)
 	d.cmd.Stdout, d.cmd.Stderr = d.log, d.log
 	// Its own process group, so a test's ^C reaches it only through Stop.
 	d.cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL}
 	if err := d.cmd.Start(); err != nil {
-		os.RemoveAll(root)
-		return nil, fmt.Errorf("starting %s: %w", bin, err)
+		return fmt.Errorf("starting %s: %w", bin, err)
 	}
+	done := d.done
 	go func() {
 		d.err = d.cmd.Wait()
-		close(d.done)
+		close(done)
 	}()
 	if err := d.wait(ctx); err != nil {
-		d.Stop()
-		return nil, fmt.Errorf("buildkitd %s: %w\n%s", d.Addr, err, d.Log())
+		_ = d.cmd.Process.Kill()
+		<-done
+		return fmt.Errorf("buildkitd %s: %w\n%s", d.Addr, err, d.Log())
 	}
-	return d, nil
+	return nil
 }
 
 // EnvDaemonDir names the directory StartDaemon makes each daemon's root
@@ -307,8 +327,9 @@ func (d *Daemon) wait(ctx context.Context) error {
 	}
 }
 
-// freePort returns a TCP port that was free a moment ago.
-func freePort() (int, error) {
+// freePort returns a TCP port that was free a moment ago (a variable
+// for a test to hand out a taken one).
+var freePort = func() (int, error) {
 	l, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		return 0, err

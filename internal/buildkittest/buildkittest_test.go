@@ -3,6 +3,8 @@ package buildkittest
 import (
 	"crypto/tls"
 	"crypto/x509"
+	"fmt"
+	"net"
 	"os"
 	"strings"
 	"syscall"
@@ -128,5 +130,42 @@ func TestDaemonParent(t *testing.T) {
 				t.Errorf("daemonParent(%s) = %s, want %s", tt.tmp, got, tt.want)
 			}
 		})
+	}
+}
+
+// TestStartTakenPort starts a TCP daemon whose first port is taken by
+// the time it binds: it gets another, and answers on it.
+func TestStartTakenPort(t *testing.T) {
+	bin := Require(t)
+	taken, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer taken.Close()
+	calls := 0
+	orig := freePort
+	freePort = func() (int, error) {
+		calls++
+		if calls == 1 {
+			return taken.Addr().(*net.TCPAddr).Port, nil
+		}
+		return orig()
+	}
+	defer func() { freePort = orig }()
+	d, err := StartDaemon(t.Context(), bin, WithTCP(nil))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer d.Stop()
+	if calls != 2 || strings.HasSuffix(d.TCPAddr, fmt.Sprintf(":%d", taken.Addr().(*net.TCPAddr).Port)) {
+		t.Fatalf("%d ports tried, daemon on %s", calls, d.TCPAddr)
+	}
+	c, err := client.New(t.Context(), d.TCPAddr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	if _, err := c.ListWorkers(t.Context()); err != nil {
+		t.Fatal(err)
 	}
 }
