@@ -156,15 +156,15 @@ image=$host/hello:demo
 say "affix build --platform linux/amd64,linux/arm64 --push -t $image"
 affix build --builder "unix://$sock" \
 	--platform linux/amd64,linux/arm64 \
-	--push -t "$image" --insecure-registry "$host" \
+	--push -t "$image" \
 	--progress plain --metadata-file "$work/metadata.json" \
 	"$work/hello"
 
 say "affix ls $image"
-affix ls --insecure-registry "$host" "$image"
+affix ls "$image"
 
 say "affix get --verify --platform linux/arm64 $image (SPDX 2.3 JSON: document and packages)"
-affix get --verify --insecure-registry "$host" --platform linux/arm64 "$image" >"$work/arm64.spdx.json"
+affix get --verify --platform linux/arm64 "$image" >"$work/arm64.spdx.json"
 # The document is one line of JSON; show its head, the operating system and
 # the packages it lists.
 head -c 300 "$work/arm64.spdx.json"
