@@ -111,9 +111,20 @@ func executableStamp() (string, error) {
 // user or is writable by group or others (a shared or group-writable
 // cache); an entry file that does not belong to the user, or is writable
 // by others, is ignored.
+//
+// Entries are evicted (prune): a hit refreshes its entry's modification
+// time (touch), and a store removes, at most once a pruneInterval, the
+// entries not used for maxAge, then the least recently used ones while
+// the entries take more than maxSize.
 type cache struct {
 	dir  string
 	base string // must exist before anything is created beneath it (the default root's parent); "" for no check
+	// now is the clock entries are aged by; nil means time.Now.
+	now func() time.Time
+	// maxAge and maxSize bound what prune keeps; zero means
+	// defaultCacheMaxAge and defaultCacheMaxSize.
+	maxAge  time.Duration
+	maxSize int64
 }
 
 // cacheHeader is the first line of a cache file.
@@ -189,7 +200,8 @@ func (c *cache) get(key string, f Format) ([]byte, scanMeta, bool) {
 	if c.trusted() != nil {
 		return nil, scanMeta{}, false
 	}
-	b, err := readOwned(c.path(key, f))
+	p := c.path(key, f)
+	b, fi, err := readOwned(p)
 	if err != nil {
 		return nil, scanMeta{}, false
 	}
@@ -207,41 +219,43 @@ func (c *cache) get(key string, f Format) ([]byte, scanMeta, bool) {
 	if h.Packages == nil {
 		h.Packages = map[string]int{}
 	}
+	c.touch(p, fi.ModTime())
 	return data, h.scanMeta, true
 }
 
-// readOwned reads the file p when checkCacheOwner accepts it.
-func readOwned(p string) ([]byte, error) {
+// readOwned reads the file p when checkCacheOwner accepts it, and
+// returns with it what it was when opened.
+func readOwned(p string) ([]byte, fs.FileInfo, error) {
 	f, err := os.Open(p)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	defer f.Close()
 	fi, err := f.Stat()
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	if !fi.Mode().IsRegular() {
-		return nil, fmt.Errorf("sbom cache: %s is not a regular file", p)
+		return nil, nil, fmt.Errorf("sbom cache: %s is not a regular file", p)
 	}
 	if err := checkCacheOwner(p, fi); err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	if fi.Size() > maxCacheEntry {
-		return nil, fmt.Errorf("sbom cache: %s: %d bytes, more than an entry holds", p, fi.Size())
+		return nil, nil, fmt.Errorf("sbom cache: %s: %d bytes, more than an entry holds", p, fi.Size())
 	}
 	// One buffer of the file's size (io.ReadAll's growth cost twice a
 	// document of tens of MB more); an entry that changes size while it
 	// is read (rewritten in place, which put never does) is no entry.
 	b := make([]byte, fi.Size())
 	if _, err := io.ReadFull(f, b); err != nil {
-		return nil, fmt.Errorf("sbom cache: %s: %w", p, err)
+		return nil, nil, fmt.Errorf("sbom cache: %s: %w", p, err)
 	}
 	var probe [1]byte
 	if n, _ := f.Read(probe[:]); n > 0 {
-		return nil, fmt.Errorf("sbom cache: %s grew while read", p)
+		return nil, nil, fmt.Errorf("sbom cache: %s grew while read", p)
 	}
-	return b, nil
+	return b, fi, nil
 }
 
 // getAll returns the documents for keys (one per format), or false unless
@@ -260,8 +274,16 @@ func (c *cache) getAll(keys []string, formats []Format) ([]Document, scanMeta, b
 	return docs, meta, true
 }
 
-// put stores data under key.
-func (c *cache) put(key string, f Format, data []byte, meta scanMeta) (err error) {
+// put stores data under key, then prunes the cache when it is due: also
+// after a store that failed, which a full disk may have made.
+func (c *cache) put(key string, f Format, data []byte, meta scanMeta) error {
+	err := c.store(key, f, data, meta)
+	c.prune()
+	return err
+}
+
+// store writes data under key.
+func (c *cache) store(key string, f Format, data []byte, meta scanMeta) (err error) {
 	h, err := json.Marshal(cacheHeader{Version: cacheVersion, Key: key, Format: f, Digest: digest.FromBytes(data), Size: int64(len(data)), scanMeta: meta})
 	if err != nil {
 		return err

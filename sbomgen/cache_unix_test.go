@@ -8,6 +8,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 )
 
 // TestSbomCacheOwner: entries are written 0600 in directories made 0700;
@@ -185,5 +186,22 @@ func TestSbomCacheLogfOnce(t *testing.T) {
 	}
 	if len(said) != 2 || !strings.Contains(said[1], other) {
 		t.Errorf("Logf was told %q; want a second note, about %s", said, other)
+	}
+}
+
+// TestCachePruneUntrusted checks that a cache others can write is not
+// pruned: neither an entry removed nor a stamp written.
+func TestCachePruneUntrusted(t *testing.T) {
+	now := pruneNow
+	c := pruneCache(t, &now)
+	name := entryName(1, SPDXJSON)
+	writeAged(t, c.dir, name, 10, now, defaultCacheMaxAge+time.Hour)
+	chmod(t, c.dir, 0o770)
+	c.prune()
+	if _, err := os.Stat(filepath.Join(c.dir, name)); err != nil {
+		t.Errorf("an entry of a cache others can write was removed (%v)", err)
+	}
+	if _, err := os.Stat(filepath.Join(c.dir, pruneStamp)); !os.IsNotExist(err) {
+		t.Errorf("a cache others can write was stamped (%v)", err)
 	}
 }

@@ -78,7 +78,9 @@ type Options struct {
 	// nothing is created and nothing is cached. A development build (see
 	// version.Info.Exact) keys its entries also by its executable's path,
 	// size and modification time, and caches nothing when it cannot
-	// stat its executable.
+	// stat its executable. Entries not used for 30 days, then the least
+	// recently used past 2 GiB, are evicted, at most once a day, when
+	// a document is stored (docs/sbom.md, "Cache").
 	CacheDir string
 	// NoCache neither reads nor writes the cache.
 	NoCache bool
