@@ -140,7 +140,7 @@ func merge(cmd *cobra.Command, g *globalOptions, refStr string, sourceArgs []str
 	}
 	res, err := p.Commit(ctx)
 	if err != nil {
-		return fmt.Errorf("merge to %s: %w", name, err)
+		return commitError("merge", name, m.ref.Reference, err)
 	}
 	tags, err := tagMore(ctx, p, name, m.ref, m.more)
 	if err != nil {

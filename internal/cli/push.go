@@ -159,7 +159,7 @@ func push(cmd *cobra.Command, g *globalOptions, source, refStr string, o pushOpt
 	}
 	res, err := p.Commit(ctx)
 	if err != nil {
-		return fmt.Errorf("push to %s: %w", tgt.Name(), err)
+		return commitError("push", tgt.Name(), a.ref.Reference, err)
 	}
 	tags, err := tagMore(ctx, p, tgt.Name(), a.ref, a.moreTags)
 	if err != nil {
@@ -314,6 +314,16 @@ func tagMore(ctx context.Context, p *exporter.Push, target string, ref registry.
 		tags = append(tags, t)
 	}
 	return tags, nil
+}
+
+// commitError is the error of a failed Commit of a verb ("push",
+// "merge") to target with tag: the tag did not move, unless its write got
+// no answer (ErrTagUnknown), which says so itself.
+func commitError(verb, target, tag string, err error) error {
+	if errors.Is(err, exporter.ErrTagUnknown) {
+		return fmt.Errorf("%s to %s: %w", verb, target, err)
+	}
+	return fmt.Errorf("%s to %s failed, tag %s not moved: %w", verb, target, tag, err)
 }
 
 // refNames returns the reference of each of tags in ref's repository.

@@ -11,6 +11,7 @@ import (
 	"os"
 	"os/signal"
 	"regexp"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"syscall"
@@ -203,8 +204,19 @@ func Run(ctx context.Context, name string, args []string, stdout, stderr io.Writ
 	}
 	// Errors carry what registries and images say (a response body, a
 	// config's fields): escaped, they cannot drive the terminal.
-	fmt.Fprintf(stderr, "%s: error: %s\n", name, printable.Text(err.Error()))
+	fmt.Fprintf(stderr, "%s: error: %s\n", name, printable.Text(withCause(err, sig, context.Cause(ctx)).Error()))
 	return exitCode(err, sig)
+}
+
+// withCause is err with what cancelled the command (cause, after signal
+// sig) when err says only "context canceled": a request cut short
+// reports the context's error, not its cause, and the user is to read
+// that an interrupt, not a fault, stopped it.
+func withCause(err error, sig os.Signal, cause error) error {
+	if sig == nil || cause == nil || !errors.Is(err, context.Canceled) || strings.Contains(err.Error(), cause.Error()) {
+		return err
+	}
+	return fmt.Errorf("%w (%v)", err, cause)
 }
 
 // causeSignal is the signal ctx's cancel cause stands for, if it has a

@@ -4,11 +4,14 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
 	"syscall"
 	"testing"
+
+	"github.com/affix-oci/affix/exporter"
 )
 
 // TestRunNameAndExitCodes checks the name usage lines show (affix, or
@@ -120,6 +123,52 @@ func TestScanEnvUsageErrors(t *testing.T) {
 					t.Errorf("affix %v: exit %d, want 2 and %q:\n%s", args, code, env.want, errs)
 				}
 			})
+		}
+	}
+}
+
+// TestWithCause: an error that says only "context canceled" gets what
+// cancelled the command, after a signal, and nothing else does.
+func TestWithCause(t *testing.T) {
+	interrupt := errors.New("interrupt signal received")
+	cut := fmt.Errorf("push to r/app: referrer sha256:a of sha256:b: %w", context.Canceled)
+	tests := []struct {
+		name  string
+		err   error
+		sig   os.Signal
+		cause error
+		want  string
+	}{
+		{"cut short by a signal", cut, os.Interrupt, interrupt, cut.Error() + " (interrupt signal received)"},
+		{"already says why", fmt.Errorf("tag v1 not written: %w", interrupt), os.Interrupt, interrupt, "tag v1 not written: interrupt signal received"},
+		{"no signal", cut, nil, context.Canceled, cut.Error()},
+		{"not a cancellation", errors.New("GET x: 500"), os.Interrupt, interrupt, "GET x: 500"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			got := withCause(tt.err, tt.sig, tt.cause)
+			if got.Error() != tt.want {
+				t.Errorf("got %q, want %q", got, tt.want)
+			}
+			if !errors.Is(got, tt.err) {
+				t.Errorf("%q no longer wraps %q", got, tt.err)
+			}
+		})
+	}
+}
+
+// TestCommitError: a failed commit says the tag did not move, unless
+// the tag write got no answer.
+func TestCommitError(t *testing.T) {
+	for _, tt := range []struct {
+		err  error
+		want string
+	}{
+		{fmt.Errorf("referrer sha256:a: %w", context.Canceled), "push to r/app failed, tag v1 not moved: referrer sha256:a: context canceled"},
+		{fmt.Errorf("PUT v1: %w", exporter.ErrTagUnknown), "push to r/app: PUT v1: " + exporter.ErrTagUnknown.Error()},
+	} {
+		if got := commitError("push", "r/app", "v1", tt.err).Error(); got != tt.want {
+			t.Errorf("got %q, want %q", got, tt.want)
 		}
 	}
 }
