@@ -979,6 +979,9 @@ func TestBuildMerge(t *testing.T) {
 	if !m.Pushed || len(m.Tags) != 0 || m.ImageName != dist.Ref("merged") {
 		t.Errorf("push-by-digest metadata: pushed %v, tags %v, image.name %q", m.Pushed, m.Tags, m.ImageName)
 	}
+	if a := m.Descriptor.Annotations; a[ocispec.AnnotationRefName] != "" || a["io.containerd.image.name"] != "" {
+		t.Errorf("push-by-digest metadata: the descriptor names a tag that was not written: %v", a)
+	}
 	for _, tg := range tags(t, dist, "merged") {
 		if tg != "v1-amd64" && !strings.HasPrefix(tg, "sha256-") {
 			t.Errorf("push-by-digest wrote tag %q", tg)

@@ -265,7 +265,8 @@ func noTags(t *testing.T, reg *registrytest.Registry, repo string) {
 type buildMeta struct {
 	Digest     string `json:"containerimage.digest"`
 	Descriptor struct {
-		Digest string `json:"digest"`
+		Digest      string            `json:"digest"`
+		Annotations map[string]string `json:"annotations"`
 	} `json:"containerimage.descriptor"`
 	ImageName string `json:"image.name"`
 	Index     struct {

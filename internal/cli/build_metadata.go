@@ -3,6 +3,8 @@ package cli
 import (
 	"fmt"
 	"io"
+	"maps"
+	"slices"
 	"strings"
 	"time"
 
@@ -10,6 +12,7 @@ import (
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
 
 	"github.com/affix-oci/affix/exporter"
+	"github.com/affix-oci/affix/internal/oci"
 )
 
 // buildMetadata is the --metadata-file document of affix build: buildx's
@@ -72,6 +75,8 @@ func (r *buildRun) metadata() *buildMetadata {
 		// The tags written: none of a repository pushed by digest.
 		m.Tags = r.plan.writtenTags()
 		m.Tag = firstOr(m.Tags, "")
+		idx.Annotations = dropUnwrittenName(idx.Annotations, m.Tags)
+		m.ContainerImageDescriptor, m.Index = idx, &idx
 	}
 	if r.plan.allByDigest() {
 		// No tag written: the repositories, as buildx names them.
@@ -107,6 +112,26 @@ func (r *buildRun) metadata() *buildMetadata {
 		m.SBOMs = append(m.SBOMs, sbomMeta{Platform: r.platforms[i].String(), Packages: pkgs, Cached: res.Cached, Created: res.Created, Unreadable: res.Unreadable})
 	}
 	return m
+}
+
+// dropUnwrittenName returns the index descriptor's annotations a without
+// the image name and tag they give (io.containerd.image.name,
+// org.opencontainers.image.ref.name, which the layout's index.json
+// carries) when that name is not among the tags written: a repository
+// pushed by digest gets no tag, and a CI script reading the descriptor
+// must not look for one.
+func dropUnwrittenName(a map[string]string, written []string) map[string]string {
+	name, ok := a[oci.AnnotationImageName]
+	if !ok || slices.Contains(written, name) {
+		return a
+	}
+	out := maps.Clone(a)
+	delete(out, oci.AnnotationImageName)
+	delete(out, ocispec.AnnotationRefName)
+	if len(out) == 0 {
+		return nil
+	}
+	return out
 }
 
 // plural formats n with noun, adding "s" unless n is 1: "1 platform",

@@ -1091,3 +1091,29 @@ func TestTagsError(t *testing.T) {
 		}
 	}
 }
+
+// TestBuildMetadataByDigestName: the index descriptor of a push names
+// no tag that was not written (a repository pushed by digest gets none).
+func TestBuildMetadataByDigestName(t *testing.T) {
+	named := map[string]string{oci.AnnotationImageName: "r.example/app:latest", ocispec.AnnotationRefName: "latest", "org.example": "kept"}
+	for _, c := range []struct {
+		name    string
+		written []string
+		want    map[string]string
+	}{
+		{"written", []string{"r.example/app:latest"}, named},
+		{"by digest", []string{}, map[string]string{"org.example": "kept"}},
+		{"another repository's tag written", []string{"r.example/other:v1"}, map[string]string{"org.example": "kept"}},
+	} {
+		got := dropUnwrittenName(named, c.written)
+		if !maps.Equal(got, c.want) {
+			t.Errorf("%s: %v, want %v", c.name, got, c.want)
+		}
+	}
+	if got := dropUnwrittenName(map[string]string{oci.AnnotationImageName: "r.example/app:latest", ocispec.AnnotationRefName: "latest"}, nil); got != nil {
+		t.Errorf("nothing left: %v, want nil", got)
+	}
+	if named[oci.AnnotationImageName] == "" {
+		t.Error("the annotations given were changed")
+	}
+}
