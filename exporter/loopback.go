@@ -4,8 +4,12 @@ import (
 	"context"
 	"crypto/tls"
 	"errors"
+	"fmt"
 	"net"
+	"os"
+	"path/filepath"
 	"strings"
+	"syscall"
 	"time"
 )
 
@@ -16,12 +20,14 @@ const loopbackProbeTimeout = 3 * time.Second
 // a registry on this machine (localhost, 127.0.0.0/8, ::1; isLoopback)
 // that speaks plain HTTP: it answers a TLS handshake in HTTP. Docker and
 // BuildKit reach such a registry over plain HTTP without being told, and
-// so can affix: a loopback connection cannot be intercepted. Nothing but
-// the handshake is sent, no HTTP request; a host that is not a loopback
-// one is never contacted, and any other outcome (TLS, a refused
-// connection, a timeout) is false, leaving the registry to HTTPS.
+// so can affix. Nothing but the handshake is sent, no HTTP request; it is
+// false, leaving the registry to HTTPS, for a host that is not a loopback
+// one (never contacted), for a host with TLS files in CertsDirs (its
+// owner set it up for HTTPS, and a plain server on its port is not it),
+// when "localhost" resolves to an address that is not a loopback one
+// (no /etc/hosts entry, a DNS search domain), and for any other outcome (TLS, a refused connection, a timeout).
 func PlainLoopback(ctx context.Context, host string) bool {
-	if !isLoopback(host) {
+	if !isLoopback(host) || hasCertsDir(CertsDirs, host) {
 		return false
 	}
 	addr := host
@@ -30,7 +36,13 @@ func PlainLoopback(ctx context.Context, host string) bool {
 	}
 	ctx, cancel := context.WithTimeout(ctx, loopbackProbeTimeout)
 	defer cancel()
-	d := tls.Dialer{Config: &tls.Config{ServerName: hostOnly(addr), MinVersion: tls.VersionTLS12}}
+	if !resolvesToLoopback(ctx, hostOnly(addr)) {
+		return false
+	}
+	d := tls.Dialer{
+		NetDialer: &net.Dialer{Control: loopbackOnly},
+		Config:    &tls.Config{ServerName: hostOnly(addr), MinVersion: tls.VersionTLS12},
+	}
 	conn, err := d.DialContext(ctx, "tcp", addr)
 	if err == nil {
 		conn.Close()
@@ -38,6 +50,55 @@ func PlainLoopback(ctx context.Context, host string) bool {
 	}
 	var rh tls.RecordHeaderError
 	return errors.As(err, &rh) && string(rh.RecordHeader[:]) == "HTTP/"
+}
+
+// resolvesToLoopback reports whether every address name resolves to is
+// a loopback one (an IP address is itself): the HTTP requests that follow
+// the probe resolve it again, and may connect to any of them.
+func resolvesToLoopback(ctx context.Context, name string) bool {
+	if ip := net.ParseIP(name); ip != nil {
+		return ip.IsLoopback()
+	}
+	addrs, err := net.DefaultResolver.LookupIPAddr(ctx, name)
+	if err != nil || len(addrs) == 0 {
+		return false
+	}
+	for _, a := range addrs {
+		if !a.IP.IsLoopback() {
+			return false
+		}
+	}
+	return true
+}
+
+// errNotLoopback refuses a connection to an address that is not a
+// loopback one.
+var errNotLoopback = errors.New("not a loopback address")
+
+// loopbackOnly is a net.Dialer Control function that refuses a
+// connection to an address that is not a loopback one: a "localhost" that
+// resolves elsewhere (no /etc/hosts entry, a DNS search domain) is not
+// this machine.
+func loopbackOnly(_, address string, _ syscall.RawConn) error {
+	h, _, err := net.SplitHostPort(address)
+	if err != nil {
+		return err
+	}
+	if ip := net.ParseIP(h); ip == nil || !ip.IsLoopback() {
+		return fmt.Errorf("%s: %w", address, errNotLoopback)
+	}
+	return nil
+}
+
+// hasCertsDir reports whether one of dirs has a directory for host, as
+// hostTLSConfig reads it.
+func hasCertsDir(dirs []string, host string) bool {
+	for _, dir := range dirs {
+		if fi, err := os.Stat(filepath.Join(dir, host)); err == nil && fi.IsDir() {
+			return true
+		}
+	}
+	return false
 }
 
 // hostOnly is addr (HOST:PORT) without its port.

@@ -1,6 +1,10 @@
 package exporter
 
-import "testing"
+import (
+	"context"
+	"errors"
+	"testing"
+)
 
 func TestIsLoopback(t *testing.T) {
 	for host, want := range map[string]bool{
@@ -11,6 +15,26 @@ func TestIsLoopback(t *testing.T) {
 	} {
 		if got := isLoopback(host); got != want {
 			t.Errorf("isLoopback(%q) = %v, want %v", host, got, want)
+		}
+	}
+}
+
+func TestLoopbackOnly(t *testing.T) {
+	for addr, want := range map[string]error{
+		"127.0.0.1:5000": nil, "[::1]:5000": nil, "127.3.2.1:80": nil,
+		"10.1.2.3:5000": errNotLoopback, "[2001:db8::1]:5000": errNotLoopback, "0.0.0.0:5000": errNotLoopback,
+	} {
+		if err := loopbackOnly("tcp", addr, nil); !errors.Is(err, want) {
+			t.Errorf("loopbackOnly(%q) = %v, want %v", addr, err, want)
+		}
+	}
+}
+
+func TestResolvesToLoopback(t *testing.T) {
+	ctx := context.Background()
+	for name, want := range map[string]bool{"127.0.0.1": true, "::1": true, "10.0.0.1": false, "affix.invalid": false} {
+		if got := resolvesToLoopback(ctx, name); got != want {
+			t.Errorf("resolvesToLoopback(%q) = %v, want %v", name, got, want)
 		}
 	}
 }

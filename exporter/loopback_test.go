@@ -5,6 +5,8 @@ import (
 	"net"
 	"net/http"
 	"net/http/httptest"
+	"os"
+	"path/filepath"
 	"sync/atomic"
 	"testing"
 
@@ -45,6 +47,20 @@ func TestPlainLoopback(t *testing.T) {
 			}
 		})
 	}
+	// A host with TLS files set up for it stays on HTTPS: a plain server
+	// on its port is not the registry its owner configured.
+	t.Run("TLS files for the host", func(t *testing.T) {
+		dir := t.TempDir()
+		if err := os.Mkdir(filepath.Join(dir, host(plain)), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		saved := exporter.CertsDirs
+		exporter.CertsDirs = []string{dir}
+		defer func() { exporter.CertsDirs = saved }()
+		if exporter.PlainLoopback(context.Background(), host(plain)) {
+			t.Errorf("PlainLoopback(%q) with %s/%s: true, want false", host(plain), dir, host(plain))
+		}
+	})
 	if n := requests.Load(); n != 0 {
 		t.Errorf("the probes made %d HTTP requests, want none", n)
 	}

@@ -43,8 +43,9 @@ type hostMemo struct {
 	m  map[string]bool
 }
 
-// get returns host's value, computing it with f the first time.
-func (h *hostMemo) get(host string, f func() bool) bool {
+// get returns host's value, computing it with f the first time; a value
+// f computed as ctx ended (an interrupt cut it short) is not kept.
+func (h *hostMemo) get(ctx context.Context, host string, f func() bool) bool {
 	if h == nil {
 		return f()
 	}
@@ -53,6 +54,9 @@ func (h *hostMemo) get(host string, f func() bool) bool {
 	v, ok := h.m[host]
 	if !ok {
 		v = f()
+		if ctx.Err() != nil {
+			return v
+		}
 		if h.m == nil {
 			h.m = map[string]bool{}
 		}
@@ -71,11 +75,17 @@ func (o *registryOptions) addFlags(f *pflag.FlagSet) {
 // HTTP: when the flags say so (plain), or, as Docker and BuildKit do, when
 // it is a registry on this machine that speaks plain HTTP (probed once per
 // host with exporter.PlainLoopback: a TLS handshake, no HTTP request).
-func (o *registryOptions) plainHTTPTo(ctx context.Context, host string) bool {
+func (o *registryOptions) plainHTTPTo(ctx context.Context, host string, logf func(string, ...any)) bool {
 	if o.plain(host) {
 		return true
 	}
-	return o.loopback.get(host, func() bool { return exporter.PlainLoopback(ctx, host) })
+	return o.loopback.get(ctx, host, func() bool {
+		plain := exporter.PlainLoopback(ctx, host)
+		if plain && logf != nil {
+			logf("%s answers in plain HTTP, as a registry on this machine may: using HTTP (--insecure-registry %s says so without the probe)", host, host)
+		}
+		return plain
+	})
 }
 
 // plain reports whether host is to be reached over plain HTTP: with
@@ -160,7 +170,11 @@ func (o *registryOptions) connect(ctx context.Context, g *globalOptions, ref reg
 	} else {
 		retry.Notef = logf
 	}
-	return exporter.NewRemote(ref, exporter.RemoteOptions{Client: client, PlainHTTP: o.plainHTTPTo(ctx, ref.Registry)})
+	var debug func(string, ...any)
+	if g.debug {
+		debug = logf
+	}
+	return exporter.NewRemote(ref, exporter.RemoteOptions{Client: client, PlainHTTP: o.plainHTTPTo(ctx, ref.Registry, debug)})
 }
 
 // namedCredentials is cred with its errors (an auth field that does not
