@@ -7,8 +7,10 @@ import (
 	"io/fs"
 	"maps"
 	"path/filepath"
+	"regexp"
 	"slices"
 	"strings"
+	"time"
 
 	awsconfig "github.com/aws/aws-sdk-go-v2/config"
 	"github.com/distribution/reference"
@@ -44,8 +46,9 @@ func parseCache(export bool, in []string, insecure func(host string) bool) ([]cl
 		flag, types, parse = "cache-to", cacheExportTypes, bkbuild.ParseExportCache
 	}
 	out := make([]client.CacheOptionsEntry, 0, len(in))
-	for _, v := range in {
-		s := v
+	for _, raw := range in {
+		s := raw
+		v := redactCacheSecrets(raw) // what messages quote
 		if strings.TrimSpace(s) == "" {
 			return nil, optErr("%s %q: empty", flag, v)
 		}
@@ -68,6 +71,12 @@ func parseCache(export bool, in []string, insecure func(host string) bool) ([]cl
 			}
 			if _, set := e.Attrs[attrRegistryInsecure]; !set && insecure != nil && insecure(reference.Domain(ref)) {
 				e.Attrs[attrRegistryInsecure] = "true"
+			}
+		case "s3":
+			_, hasID := e.Attrs[attrS3AccessKeyID]
+			_, hasSecret := e.Attrs[attrS3SecretAccessKey]
+			if hasID != hasSecret {
+				return nil, optErr("%s %q: access_key_id and secret_access_key go together (give both, or neither for the client's AWS credentials)", flag, v)
 			}
 		case "local":
 			key := "src"
@@ -129,6 +138,23 @@ func cloneCache(in []client.CacheOptionsEntry) []client.CacheOptionsEntry {
 	return out
 }
 
+// secretCacheAttr matches a cache attribute that carries a secret (s3's
+// and azblob's secret_access_key, s3's session_token, gha's token) and
+// its value, up to the next comma.
+var secretCacheAttr = regexp.MustCompile(`(^|,)("?)(secret_access_key|session_token|token)=[^,]*`)
+
+// redactCacheSecrets is a --cache-from or --cache-to value with the values
+// of its secret attributes replaced by "***", for messages: a CI log must
+// not show a key typed into the flag.
+func redactCacheSecrets(v string) string {
+	return secretCacheAttr.ReplaceAllString(v, "$1$2$3=***")
+}
+
+// awsLookupTimeout bounds the look-up of the client's AWS credentials: a
+// credential process or container endpoint that hangs must not hang the
+// build.
+const awsLookupTimeout = 15 * time.Second
+
 // S3 cache attributes that carry credentials.
 const (
 	attrS3AccessKeyID     = "access_key_id"
@@ -141,6 +167,8 @@ const (
 // ~/.aws/credentials and config with AWS_PROFILE, SSO, web identity, the
 // instance's role), or ok false when there are none.
 func awsCredentials(ctx context.Context) (id, secret, token string, ok bool) {
+	ctx, cancel := context.WithTimeout(ctx, awsLookupTimeout)
+	defer cancel()
 	cfg, err := awsconfig.LoadDefaultConfig(ctx)
 	if err != nil {
 		return "", "", "", false
@@ -153,7 +181,8 @@ func awsCredentials(ctx context.Context) (id, secret, token string, ok bool) {
 }
 
 // addS3Credentials gives every s3 cache entry that names no access key
-// pair the client's AWS credentials, from creds, as buildx does: the
+// pair (parseCache refuses half of one) the client's AWS credentials,
+// from creds, as buildx does: the
 // builder is often remote, or a container without the CI job's
 // credentials, and BuildKit's s3 cache takes them as attributes of the
 // solve request. A session token the entry sets is kept. Credentials are looked up once, and only when an
@@ -166,9 +195,7 @@ func addS3Credentials(ctx context.Context, creds func(context.Context) (id, secr
 			if e.Type != "s3" {
 				continue
 			}
-			_, hasID := e.Attrs[attrS3AccessKeyID]
-			_, hasSecret := e.Attrs[attrS3SecretAccessKey]
-			if hasID && hasSecret {
+			if _, has := e.Attrs[attrS3AccessKeyID]; has {
 				continue
 			}
 			if !looked {

@@ -132,11 +132,6 @@ func TestAddS3Credentials(t *testing.T) {
 		creds: found,
 		want:  map[string]string{"region": "r", "bucket": "b", "access_key_id": "MINE", "secret_access_key": "MYSECRET"},
 	}, {
-		name:  "a half pair is completed from the environment",
-		in:    "type=s3,region=r,bucket=b,access_key_id=MINE",
-		creds: found,
-		want:  map[string]string{"region": "r", "bucket": "b", "access_key_id": "AKID", "secret_access_key": "SECRET", "session_token": "TOKEN"},
-	}, {
 		name:  "a session token the value sets is kept",
 		in:    "type=s3,region=r,bucket=b,session_token=MINE",
 		creds: found,
@@ -232,4 +227,25 @@ func TestAWSCredentials(t *testing.T) {
 			t.Error("credentials found where there are none")
 		}
 	})
+}
+
+// TestParseCacheSecrets: half an s3 key pair is refused, and no message
+// quotes a secret typed into the value.
+func TestParseCacheSecrets(t *testing.T) {
+	for _, tt := range []struct {
+		export bool
+		in     string
+		want   string // in the error
+	}{
+		{false, "type=s3,region=r,bucket=b,access_key_id=MINE", "access_key_id and secret_access_key go together"},
+		{false, "type=s3,region=r,bucket=b,secret_access_key=S3CR3T", `"type=s3,region=r,bucket=b,secret_access_key=***"`},
+		{true, "type=s3,region=r,bucket=b,access_key_id=A,secret_access_key=S3CR3T,session_token=S3CR3T,mode=all", `secret_access_key=***,session_token=***,mode=all`},
+		{true, "type=gha,token=S3CR3T,mode=all", `"type=gha,token=***,mode=all"`},
+		{false, `type=nosuch,"token=S3CR3T"`, `"token=***"`},
+	} {
+		_, err := parseCache(tt.export, []string{tt.in}, nil)
+		if err == nil || !strings.Contains(err.Error(), tt.want) || strings.Contains(err.Error(), "S3CR3T") {
+			t.Errorf("parseCache(%q): %v, want an error with %q and no secret", tt.in, err, tt.want)
+		}
+	}
 }
