@@ -142,7 +142,7 @@ func merge(cmd *cobra.Command, g *globalOptions, refStr string, sourceArgs []str
 	if err != nil {
 		return commitError("merge", name, m.ref.Reference, err)
 	}
-	tags, err := tagMore(ctx, p, name, m.ref, m.more)
+	tags, err := tagMore(ctx, p, "merge", name, m.ref, m.more)
 	if err != nil {
 		return err
 	}

@@ -161,7 +161,7 @@ func push(cmd *cobra.Command, g *globalOptions, source, refStr string, o pushOpt
 	if err != nil {
 		return commitError("push", tgt.Name(), a.ref.Reference, err)
 	}
-	tags, err := tagMore(ctx, p, tgt.Name(), a.ref, a.moreTags)
+	tags, err := tagMore(ctx, p, "push", tgt.Name(), a.ref, a.moreTags)
 	if err != nil {
 		return err
 	}
@@ -294,10 +294,10 @@ func pushImages(ctx context.Context, p *exporter.Push, platforms []oci.Image, sp
 
 // tagMore writes the other tags of REF's tag list (more) to the
 // committed index of target, ref's repository, one after the other, and
-// returns every tag written, ref's first. Its error names, as references,
-// the tags that moved, the one that may have (its answer lost) and those
-// that did not.
-func tagMore(ctx context.Context, p *exporter.Push, target string, ref registry.Reference, more []string) ([]string, error) {
+// returns every tag written, ref's first. Its error, worded for verb
+// ("push", "merge"), names, as references, the tags that moved, the one
+// that may have (its answer lost) and those that did not.
+func tagMore(ctx context.Context, p *exporter.Push, verb, target string, ref registry.Reference, more []string) ([]string, error) {
 	tags := []string{ref.Reference}
 	for i, t := range more {
 		if err := p.Tag(ctx, t); err != nil {
@@ -309,7 +309,7 @@ func tagMore(ctx context.Context, p *exporter.Push, target string, ref registry.
 				stayed = more[i:]
 			}
 			states := tagStates(refNames(ref, tags), refNames(ref, unknown), refNames(ref, stayed))
-			return nil, fmt.Errorf("push to %s: tag %s: %w (%s)", target, t, err, states)
+			return nil, fmt.Errorf("%s to %s: tag %s: %w (%s)", verb, target, t, err, states)
 		}
 		tags = append(tags, t)
 	}
