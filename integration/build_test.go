@@ -741,6 +741,13 @@ func TestDockerPlugin(t *testing.T) {
 	if out := run("--help"); !strings.Contains(out, "affix") {
 		t.Errorf("docker --help does not list the affix plugin:\n%s", out)
 	}
+	// docker affix alone, also after docker's global flags: the root help,
+	// as affix alone gives.
+	for _, args := range [][]string{{"affix"}, {"--context", "default", "affix"}, {"-l", "info", "affix"}} {
+		if out := run(args...); !regexpLine(out, "build") || !strings.Contains(out, "docker affix [command]") {
+			t.Errorf("docker %s:\n%s", strings.Join(args, " "), out)
+		}
+	}
 	if out := run("affix", "build", "--help"); !strings.Contains(out, "--push") || !strings.Contains(out, "--sbom-format") || !strings.Contains(out, "docker affix build ") {
 		t.Errorf("docker affix build --help:\n%s", out)
 	}

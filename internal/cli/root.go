@@ -182,7 +182,9 @@ func Run(ctx context.Context, name string, args []string, stdout, stderr io.Writ
 	stdout = watchPipe(stdout, &broken, cancel)
 	stderr = watchPipe(stderr, &broken, cancel)
 	root := NewRootCommand(name)
-	root.SetArgs(args)
+	// Never nil: cobra reads os.Args for nil args, and the docker CLI
+	// plugin's "docker affix" alone comes with none left after its name.
+	root.SetArgs(append([]string{}, args...))
 	root.SetOut(stdout)
 	root.SetErr(stderr)
 	err := root.ExecuteContext(ctx)
