@@ -13,6 +13,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"os"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -164,46 +165,83 @@ func Parse(args []string) Invocation {
 	if f.fs.Changed("host") {
 		inv.Env = append(inv.Env, "DOCKER_HOST="+f.host)
 	}
-	env, warnings := f.engineTLS()
+	env, warnings := f.engineTLS(dockerCertDir(getenv))
 	inv.Env = append(inv.Env, env...)
 	inv.Warnings = append(inv.Warnings, warnings...)
 	return inv
 }
 
+// getenv reads the environment; tests replace it.
+var getenv = os.Getenv
+
+// dockerCertDir is the docker CLI's default directory of the engine's
+// TLS files: $DOCKER_CERT_PATH, else the config directory
+// ($DOCKER_CONFIG, else ~/.docker; the --config flag does not move it).
+func dockerCertDir(getenv func(string) string) string {
+	if d := getenv("DOCKER_CERT_PATH"); d != "" {
+		return d
+	}
+	if d := getenv("DOCKER_CONFIG"); d != "" {
+		return d
+	}
+	home := getenv("HOME")
+	if home == "" {
+		home, _ = os.UserHomeDir()
+	}
+	return filepath.Join(home, ".docker")
+}
+
 // engineTLS passes docker's TLS flags for the engine on as the environment
 // the docker CLI reads, for the docker commands a docker-container://
 // builder runs (as -H and --context are): --tlsverify is
-// DOCKER_TLS_VERIFY, --tls DOCKER_TLS, and certificate files named as
-// docker names them (ca.pem, cert.pem, key.pem) in one directory are
-// DOCKER_CERT_PATH. Files that cannot be passed so are warned about.
-func (f *dockerFlags) engineTLS() (env, warnings []string) {
+// DOCKER_TLS_VERIFY, --tls DOCKER_TLS, and the certificate files are
+// DOCKER_CERT_PATH when they can be: the docker CLI takes each file not
+// named by a flag from its default directory (defaultDir: DOCKER_CERT_PATH,
+// else the config directory), as ca.pem, cert.pem and key.pem, so the
+// files named and those defaults must be one directory's, named so. A
+// flag whose file cannot be passed so is warned about.
+func (f *dockerFlags) engineTLS(defaultDir string) (env, warnings []string) {
 	switch {
 	case f.fs.Changed("tlsverify") && f.tlsVerify:
 		env = append(env, "DOCKER_TLS_VERIFY=1")
 	case f.fs.Changed("tls") && f.tls:
 		env = append(env, "DOCKER_TLS=1")
 	}
-	dir := ""
-	for _, c := range []struct{ flag, path, want string }{
+	files := []struct{ flag, path, want string }{
 		{"tlscacert", f.tlsCACert, "ca.pem"},
 		{"tlscert", f.tlsCert, "cert.pem"},
 		{"tlskey", f.tlsKey, "key.pem"},
-	} {
-		if !f.fs.Changed(c.flag) {
-			continue
-		}
-		d := filepath.Dir(c.path)
-		if filepath.Base(c.path) != c.want || (dir != "" && d != dir) {
-			warnings = append(warnings, fmt.Sprintf(
-				"--%s %s is ignored: the docker commands of a docker-container:// builder read the engine's certificates from one directory (DOCKER_CERT_PATH) as ca.pem, cert.pem and key.pem; --builder-tls-* configure TLS to buildkitd", c.flag, c.path))
-			continue
-		}
-		dir = d
 	}
-	if dir != "" && len(warnings) == 0 {
-		env = append(env, "DOCKER_CERT_PATH="+dir)
+	// The directory: the first flag's, else there is nothing to pass.
+	dir, named := "", false
+	for _, c := range files {
+		if f.fs.Changed(c.flag) {
+			dir, named = filepath.Dir(c.path), true
+			break
+		}
 	}
-	return env, warnings
+	if !named {
+		return env, nil
+	}
+	fits := true
+	for _, c := range files {
+		path := filepath.Join(defaultDir, c.want)
+		if f.fs.Changed(c.flag) {
+			path = c.path
+		}
+		fits = fits && filepath.Base(path) == c.want && filepath.Dir(path) == dir
+	}
+	if !fits {
+		// No DOCKER_CERT_PATH: every file a flag names is ignored.
+		for _, c := range files {
+			if f.fs.Changed(c.flag) {
+				warnings = append(warnings, fmt.Sprintf(
+					"--%s %s is ignored: the docker commands of a docker-container:// builder read the engine's certificates from one directory (DOCKER_CERT_PATH) as ca.pem, cert.pem and key.pem, and each file no flag names from %s; --builder-tls-* configure TLS to buildkitd", c.flag, c.path, defaultDir))
+			}
+		}
+		return env, warnings
+	}
+	return append(env, "DOCKER_CERT_PATH="+dir), nil
 }
 
 // WriteMetadata writes the plugin Metadata for affix version v to w.

@@ -43,14 +43,18 @@ func TestParse(t *testing.T) {
 		{"completion of flags", []string{"__completeNoDesc", "affix", "build", "--pla"}, []string{"__completeNoDesc", "build", "--pla"}, nil, 0, false},
 		{"by hand, help", []string{"help", "build"}, []string{"help", "build"}, nil, 0, false},
 		{"-H", []string{"-H", "tcp://h:2376", "affix", "version"}, []string{"version"}, []string{"DOCKER_HOST=tcp://h:2376"}, 0, false},
-		{"tls", []string{"-H", "tcp://h:2376", "--tlsverify", "--tlscacert", "certs/ca.pem", "affix", "version"}, []string{"version"},
-			[]string{"DOCKER_HOST=tcp://h:2376", "DOCKER_TLS_VERIFY=1", "DOCKER_CERT_PATH=certs"}, 0, false},
+		{"tls, the default directory's files", []string{"-H", "tcp://h:2376", "--tlsverify", "--tlscacert", "/home/u/.docker/ca.pem", "affix", "version"}, []string{"version"},
+			[]string{"DOCKER_HOST=tcp://h:2376", "DOCKER_TLS_VERIFY=1", "DOCKER_CERT_PATH=/home/u/.docker"}, 0, false},
+		{"tls, a CA elsewhere beside the default key pair", []string{"-H", "tcp://h:2376", "--tlsverify", "--tlscacert", "certs/ca.pem", "affix", "version"}, []string{"version"},
+			[]string{"DOCKER_HOST=tcp://h:2376", "DOCKER_TLS_VERIFY=1"}, 1, false},
+		{"tls, a key pair elsewhere beside the default CA", []string{"--tlscert", "/c/cert.pem", "--tlskey", "/c/key.pem", "affix", "version"}, []string{"version"},
+			nil, 2, false},
 		{"tls, docker's names", []string{"--tls", "--tlscacert", "/c/ca.pem", "--tlscert", "/c/cert.pem", "--tlskey", "/c/key.pem", "affix", "version"}, []string{"version"},
 			[]string{"DOCKER_TLS=1", "DOCKER_CERT_PATH=/c"}, 0, false},
-		{"tls, other names", []string{"--tlsverify", "--tlscacert", "/c/my-ca.crt", "--tlscert", "/c/cert.pem", "affix", "version"}, []string{"version"},
-			[]string{"DOCKER_TLS_VERIFY=1"}, 1, false},
+		{"tls, other names", []string{"--tlsverify", "--tlscacert", "/c/my-ca.crt", "--tlscert", "/c/cert.pem", "--tlskey", "/c/key.pem", "affix", "version"}, []string{"version"},
+			[]string{"DOCKER_TLS_VERIFY=1"}, 3, false},
 		{"tls, two directories", []string{"--tlscert", "/a/cert.pem", "--tlskey", "/b/key.pem", "affix", "version"}, []string{"version"},
-			nil, 1, false},
+			nil, 2, false},
 		{"all", []string{"--config", "/c", "-D", "--context", "x", "affix", "build", "-t", "r/a", "."}, []string{"--debug", "build", "-t", "r/a", "."},
 			[]string{"DOCKER_CONFIG=/c", "DOCKER_CONTEXT=x", "DOCKER_HOST="}, 0, false},
 		{"--help", []string{"--help", "affix"}, []string{"--help"}, nil, 0, false},
@@ -60,6 +64,9 @@ func TestParse(t *testing.T) {
 		{"-v", []string{"-v", "affix"}, []string{"version"}, nil, 0, false},
 		{"metadata after flags is a command", []string{"-D", "affix", "docker-cli-plugin-metadata"}, []string{"--debug", "docker-cli-plugin-metadata"}, nil, 0, false},
 	}
+	saved := getenv
+	getenv = func(k string) string { return map[string]string{"HOME": "/home/u"}[k] }
+	defer func() { getenv = saved }()
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			inv := Parse(tt.in)
@@ -78,6 +85,21 @@ func TestParse(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+func TestDockerCertDir(t *testing.T) {
+	for _, tt := range []struct {
+		env  map[string]string
+		want string
+	}{
+		{map[string]string{"HOME": "/home/u"}, "/home/u/.docker"},
+		{map[string]string{"HOME": "/home/u", "DOCKER_CONFIG": "/cfg"}, "/cfg"},
+		{map[string]string{"HOME": "/home/u", "DOCKER_CONFIG": "/cfg", "DOCKER_CERT_PATH": "/certs"}, "/certs"},
+	} {
+		if got := dockerCertDir(func(k string) string { return tt.env[k] }); got != tt.want {
+			t.Errorf("dockerCertDir(%v) = %q, want %q", tt.env, got, tt.want)
+		}
 	}
 }
 
