@@ -231,9 +231,9 @@ func (p *plan) solve(ctx context.Context, c *client.Client, g group, dir string,
 	resp, err := c.Solve(ctx, nil, so, prog.feed(prefix))
 	if err != nil {
 		if ctx.Err() != nil {
-			return ocispec.Descriptor{}, fmt.Errorf("building %s for %s on %s: %w", p.dockerfile, what, g.node, context.Cause(ctx))
+			return ocispec.Descriptor{}, fmt.Errorf("building %s for %s on %s: %w", p.dockerfileName, what, g.node, context.Cause(ctx))
 		}
-		return ocispec.Descriptor{}, fmt.Errorf("building %s for %s on %s: %w: %w", p.dockerfile, what, g.node, ErrBuildFailed, err)
+		return ocispec.Descriptor{}, fmt.Errorf("building %s for %s on %s: %w: %w", p.dockerfileName, what, g.node, ErrBuildFailed, err)
 	}
 	var desc ocispec.Descriptor
 	if v := resp.ExporterResponse[exptypes.ExporterImageDescriptorKey]; v != "" {
@@ -242,7 +242,7 @@ func (p *plan) solve(ctx context.Context, c *client.Client, g group, dir string,
 			err = json.Unmarshal(b, &desc)
 		}
 		if err != nil {
-			return desc, fmt.Errorf("building %s on %s: exporter response %s: %w", p.dockerfile, g.node, exptypes.ExporterImageDescriptorKey, err)
+			return desc, fmt.Errorf("building %s on %s: exporter response %s: %w", p.dockerfileName, g.node, exptypes.ExporterImageDescriptorKey, err)
 		}
 	}
 	return desc, nil

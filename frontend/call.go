@@ -80,9 +80,9 @@ func (pl *Plan) Call(ctx context.Context, prog *Progress, request string) (*Call
 	}, prog.feed(""))
 	if err != nil {
 		if ctx.Err() != nil {
-			return nil, fmt.Errorf("%s of %s on %s: %w", request, p.dockerfile, g.node, context.Cause(ctx))
+			return nil, fmt.Errorf("%s of %s on %s: %w", request, p.dockerfileName, g.node, context.Cause(ctx))
 		}
-		return nil, fmt.Errorf("%s of %s on %s: %w: %w", request, p.dockerfile, g.node, ErrBuildFailed, err)
+		return nil, fmt.Errorf("%s of %s on %s: %w: %w", request, p.dockerfileName, g.node, ErrBuildFailed, err)
 	}
 	return callResult(request, meta)
 }

@@ -270,7 +270,7 @@ func TestMainContextRemote(t *testing.T) {
 		{"nothere", false},
 	} {
 		p := &plan{attrs: map[string]string{}, locals: map[string]string{}}
-		err := p.setDirs(c.ctx, "")
+		err := p.setDirs(c.ctx, "", "")
 		if got := err != nil && strings.Contains(err.Error(), "remote build context"); got != c.remote {
 			t.Errorf("%q: %v, want remote %v", c.ctx, err, c.remote)
 		}

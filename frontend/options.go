@@ -1,6 +1,7 @@
 package frontend
 
 import (
+	"cmp"
 	"errors"
 	"fmt"
 	"io/fs"
@@ -43,6 +44,10 @@ type Options struct {
 	// ContextDir/Dockerfile. A relative path is relative to the working
 	// directory, as with buildx.
 	Dockerfile string
+	// DockerfileName is how messages name the Dockerfile; empty means
+	// its path (a caller that wrote stdin's Dockerfile to a temporary
+	// file names it as the user gave it).
+	DockerfileName string
 	// Tags name the image in the layout's index.json
 	// (io.containerd.image.name, org.opencontainers.image.ref.name); they
 	// are normalized ("app" is docker.io/library/app:latest). Nothing is
@@ -237,9 +242,12 @@ type annotation struct {
 
 // plan is Options parsed, validated and resolved: what every solve needs.
 type plan struct {
-	contextDir    string
-	dockerfile    string // path, for messages
-	dockerfileDir string
+	contextDir string
+	dockerfile string // path
+	// dockerfileName names the Dockerfile in messages
+	// (Options.DockerfileName, else its path).
+	dockerfileName string
+	dockerfileDir  string
 	// attrs are the frontend attributes common to every node.
 	attrs map[string]string
 	// exportAttrs are the oci exporter attributes common to every node.
@@ -337,9 +345,10 @@ func newPlan(opts Options) (*plan, error) {
 		lookup = os.LookupEnv
 	}
 	p := newPlanDefaults(opts)
-	if err := p.setDirs(opts.ContextDir, opts.Dockerfile); err != nil {
+	if err := p.setDirs(opts.ContextDir, opts.Dockerfile, opts.DockerfileName); err != nil {
 		return nil, err
 	}
+	p.dockerfileName = cmp.Or(opts.DockerfileName, p.dockerfile)
 	if err := p.loadDockerConfig(lookup); err != nil {
 		return nil, err
 	}
@@ -574,8 +583,9 @@ func (p *plan) addAnnotations(annotations []string) error {
 
 // setDirs checks the context directory and the Dockerfile (not stdin, the
 // context a local directory, the Dockerfile a regular file) and sets their
-// absolute paths, their local mounts and the filename attribute.
-func (p *plan) setDirs(contextDir, dockerfile string) error {
+// absolute paths, their local mounts and the filename attribute. Messages
+// name the Dockerfile name, when not "", rather than its path.
+func (p *plan) setDirs(contextDir, dockerfile, name string) error {
 	if contextDir == "" {
 		contextDir = "."
 	}
@@ -596,12 +606,22 @@ func (p *plan) setDirs(contextDir, dockerfile string) error {
 		dockerfile = filepath.Join(contextDir, "Dockerfile")
 	}
 	dockerfile = lowercaseDockerfile(dockerfile)
+	shown := dockerfile
 	fi, err = os.Stat(dockerfile)
+	if name != "" {
+		// The temporary path stdin's Dockerfile was written to means
+		// nothing to the user.
+		shown = name
+		var pe *fs.PathError
+		if errors.As(err, &pe) {
+			err = pe.Err
+		}
+	}
 	if err != nil {
-		return fmt.Errorf("dockerfile %q: %w: %w", dockerfile, ErrInvalidOption, err)
+		return fmt.Errorf("dockerfile %q: %w: %w", shown, ErrInvalidOption, err)
 	}
 	if !fi.Mode().IsRegular() {
-		return optErr("dockerfile %q is not a regular file", dockerfile)
+		return optErr("dockerfile %q is not a regular file", shown)
 	}
 	if p.contextDir, err = filepath.Abs(contextDir); err != nil {
 		return err

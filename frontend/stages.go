@@ -63,9 +63,9 @@ func (p *plan) stageProblem(name string) string {
 		return ""
 	}
 	if len(p.stages) == 0 {
-		return fmt.Sprintf("%s names no stage", p.dockerfile)
+		return fmt.Sprintf("%s names no stage", p.dockerfileName)
 	}
-	return fmt.Sprintf("%s has no stage %q (stages: %s)", p.dockerfile, name, strings.Join(p.stages, ", "))
+	return fmt.Sprintf("%s has no stage %q (stages: %s)", p.dockerfileName, name, strings.Join(p.stages, ", "))
 }
 
 // setNoCache sets the no-cache attribute from --no-cache and

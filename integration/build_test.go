@@ -1081,6 +1081,17 @@ func TestBuildStdinContext(t *testing.T) {
 	if r := e.runInput(t, "FROM scratch\n", "build", "--builder", d.Addr, "-f", filepath.Join(dir, "Dockerfile"), "-"); r.code != 2 || !strings.Contains(r.stderr, "CONTEXT - is a Dockerfile, and -f") {
 		t.Errorf("CONTEXT - (a Dockerfile) with -f: %s", r)
 	}
+	// Messages name stdin's Dockerfile as the user gave it, not the
+	// temporary file it was written to.
+	if r := e.runInput(t, "FROM scratch\nCOPY nope /\n", "build", "--builder", d.Addr, "-"); r.code != 1 || !strings.Contains(r.stderr, "building the Dockerfile of the context on stdin (CONTEXT -)") || strings.Contains(r.stderr, "affix-context-") {
+		t.Errorf("CONTEXT - (a failing Dockerfile): %s", r)
+	}
+	if r := e.runInput(t, "FROM scratch\nCOPY nope /\n", "build", "--builder", d.Addr, "-f", "-", t.TempDir()); r.code != 1 || !strings.Contains(r.stderr, "building the Dockerfile on stdin (-f -)") || strings.Contains(r.stderr, "affix-dockerfile-") {
+		t.Errorf("-f - (a failing Dockerfile): %s", r)
+	}
+	if r := e.runInput(t, string(gzipTar(t, dir)), "build", "--builder", d.Addr, "-f", "no/Dockerfile", "-"); r.code != 2 || !strings.Contains(r.stderr, `"no/Dockerfile of the context on stdin (CONTEXT -)"`) || strings.Contains(r.stderr, "affix-context-") {
+		t.Errorf("CONTEXT - with a missing -f: %s", r)
+	}
 }
 
 // gzipTar returns a gzip tar of the directory dir, as `tar czf - -C dir .`

@@ -30,8 +30,11 @@ type buildOptions struct {
 	registryOptions
 	// load is buildx's --load, which affix has no engine for: it is
 	// refused with what to do instead.
-	load      bool
-	file      string
+	load bool
+	file string
+	// fileName names the Dockerfile in messages when file is a
+	// temporary copy of stdin's ("" for file itself).
+	fileName  string
 	tags      []string
 	platforms []string
 	// platformsEnv is set when platforms come from
@@ -640,30 +643,31 @@ func hasTLSField(fields []string) bool {
 // Plan.Build's to take.
 func (o *buildOptions) frontendOptions(contextDir string, p *buildPlan) frontend.Options {
 	return frontend.Options{
-		ContextDir:    contextDir,
-		Dockerfile:    o.file,
-		Tags:          p.tags,
-		Platforms:     o.platforms,
-		BuildArgs:     o.buildArgs,
-		Target:        o.target,
-		Secrets:       o.secrets,
-		SSH:           o.ssh,
-		BuildContexts: o.buildContexts,
-		Labels:        o.labels,
-		Annotations:   o.annotations,
-		NoCache:       o.noCache,
-		NoCacheFilter: o.noCacheFilter,
-		Pull:          o.pull,
-		CgroupParent:  o.cgroupParent,
-		ExportAttrs:   p.exportAttrs,
-		CacheFrom:     o.cacheFrom,
-		CacheTo:       o.cacheTo,
-		AddHosts:      o.addHosts,
-		Network:       o.network,
-		ShmSize:       o.shmSize,
-		Ulimits:       o.ulimits,
-		Allow:         o.allow,
-		Provenance:    p.provenance,
+		ContextDir:     contextDir,
+		Dockerfile:     o.file,
+		DockerfileName: o.fileName,
+		Tags:           p.tags,
+		Platforms:      o.platforms,
+		BuildArgs:      o.buildArgs,
+		Target:         o.target,
+		Secrets:        o.secrets,
+		SSH:            o.ssh,
+		BuildContexts:  o.buildContexts,
+		Labels:         o.labels,
+		Annotations:    o.annotations,
+		NoCache:        o.noCache,
+		NoCacheFilter:  o.noCacheFilter,
+		Pull:           o.pull,
+		CgroupParent:   o.cgroupParent,
+		ExportAttrs:    p.exportAttrs,
+		CacheFrom:      o.cacheFrom,
+		CacheTo:        o.cacheTo,
+		AddHosts:       o.addHosts,
+		Network:        o.network,
+		ShmSize:        o.shmSize,
+		Ulimits:        o.ulimits,
+		Allow:          o.allow,
+		Provenance:     p.provenance,
 		// buildkitd reaches registry caches; the hosts named for affix's
 		// own pushes are the ones it is told to reach over plain HTTP.
 		InsecureRegistry: o.registryOptions.plain,
@@ -717,7 +721,7 @@ func runBuild(cmd *cobra.Command, g *globalOptions, contextDir string, o buildOp
 			return err
 		}
 		defer tmp.Remove()
-		o.file = path
+		o.file, o.fileName = path, "the Dockerfile on stdin (-f -)"
 	case contextDir == "-":
 		// CONTEXT -: a tar of the context, or a Dockerfile alone, on
 		// stdin, as docker build - reads it.
@@ -727,8 +731,12 @@ func runBuild(cmd *cobra.Command, g *globalOptions, contextDir string, o buildOp
 		}
 		defer tmp.Remove()
 		contextDir = dir
-		if o.file != "" && !filepath.IsAbs(o.file) {
+		switch {
+		case o.file == "":
+			o.fileName = "the Dockerfile of the context on stdin (CONTEXT -)"
+		case !filepath.IsAbs(o.file):
 			// As docker build -: -f names a file of the context.
+			o.fileName = o.file + " of the context on stdin (CONTEXT -)"
 			o.file = filepath.Join(dir, o.file)
 		}
 	}
