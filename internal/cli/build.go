@@ -606,8 +606,10 @@ func splitBuilders(values []string) (string, []string, error) {
 	var builder string
 	var nodes []string
 	for _, v := range values {
-		k, _, ok := strings.Cut(v, "=")
-		if ok && !strings.Contains(k, "://") && strings.Contains(k, "/") {
+		// A node: PLATFORM=ADDR; also a PLATFORM without a slash before
+		// an address, for the frontend to say what is wrong with it.
+		k, addr, ok := strings.Cut(v, "=")
+		if ok && !strings.Contains(k, "://") && (strings.Contains(k, "/") || strings.Contains(addr, "://")) {
 			nodes = append(nodes, v)
 			continue
 		}

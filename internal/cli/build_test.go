@@ -140,6 +140,10 @@ func TestSplitBuilders(t *testing.T) {
 		{in: []string{"tcp://h:1234", "linux/arm64=tcp://arm:1234,cacert=ca.pem"}, builder: "tcp://h:1234", nodes: []string{"linux/arm64=tcp://arm:1234,cacert=ca.pem"}},
 		{in: []string{"linux/amd64=unix:///a.sock", "linux/arm64=unix:///b.sock"}, nodes: []string{"linux/amd64=unix:///a.sock", "linux/arm64=unix:///b.sock"}},
 		{in: []string{"kube-pod://bk?namespace=ci&context=prod"}, builder: "kube-pod://bk?namespace=ci&context=prod"},
+		// A node whose platform is no os/arch: a node, for the frontend
+		// to refuse its platform.
+		{in: []string{"local=unix:///x.sock"}, nodes: []string{"local=unix:///x.sock"}},
+		{in: []string{"ssh://u@h?x=y"}, builder: "ssh://u@h?x=y"},
 		{in: []string{"unix:///a.sock", "unix:///b.sock"}, err: "given already"},
 		{in: []string{""}, err: "empty"},
 		{in: []string{"tcp://127.0.0.1:12341,cacert=ca.pem"}, err: `--builder "tcp://127.0.0.1:12341,cacert=ca.pem": per-builder TLS fields (cacert=, cert=, key=, servername=) need the PLATFORM=ADDR,... form (--builder linux/amd64=tcp://127.0.0.1:12341,cacert=ca.pem); for a single builder use the --builder-tls-cacert`},
