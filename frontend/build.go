@@ -88,7 +88,14 @@ func Build(ctx context.Context, opts Options) (*Result, error) {
 // is ErrInvalidOption.
 func (pl *Plan) Build(ctx context.Context, prog *Progress) (_ *Result, err error) {
 	p := pl.p
-	p.s3Creds.Do(func() { addS3Credentials(ctx, awsCredentials, p.cacheImports, p.cacheExports) })
+	p.s3Creds.Do(func() {
+		if needsS3Credentials(p.cacheImports, p.cacheExports) {
+			_ = prog.Task(ctx, "s3 cache: AWS credentials", func(ctx context.Context) error {
+				addS3Credentials(ctx, awsCredentials, p.cacheImports, p.cacheExports)
+				return nil
+			})
+		}
+	})
 	clients, err := p.connectAll(ctx)
 	defer func() {
 		for _, c := range clients {

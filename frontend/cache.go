@@ -1,6 +1,7 @@
 package frontend
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -162,53 +163,73 @@ const (
 	attrS3SessionToken    = "session_token"
 )
 
+// awsCreds are AWS credentials and where they were found.
+type awsCreds struct {
+	id, secret, token string
+	// source names the provider that found them (the SDK's
+	// Credentials.Source: EnvConfigCredentials, SharedConfigCredentials,
+	// ...), never their values.
+	source string
+}
+
 // awsCredentials returns the AWS credentials of this environment as the
 // AWS SDK's default chain finds them (AWS_ACCESS_KEY_ID and friends,
 // ~/.aws/credentials and config with AWS_PROFILE, SSO, web identity, the
 // instance's role), or ok false when there are none.
-func awsCredentials(ctx context.Context) (id, secret, token string, ok bool) {
+func awsCredentials(ctx context.Context) (c awsCreds, ok bool) {
 	ctx, cancel := context.WithTimeout(ctx, awsLookupTimeout)
 	defer cancel()
 	cfg, err := awsconfig.LoadDefaultConfig(ctx)
 	if err != nil {
-		return "", "", "", false
+		return awsCreds{}, false
 	}
-	c, err := cfg.Credentials.Retrieve(ctx)
+	got, err := cfg.Credentials.Retrieve(ctx)
 	if err != nil {
-		return "", "", "", false
+		return awsCreds{}, false
 	}
-	return c.AccessKeyID, c.SecretAccessKey, c.SessionToken, true
+	return awsCreds{id: got.AccessKeyID, secret: got.SecretAccessKey, token: got.SessionToken, source: got.Source}, true
+}
+
+// needsS3Credentials reports whether an s3 cache entry of entries names
+// no access key pair (parseCache refuses half of one).
+func needsS3Credentials(entries ...[]client.CacheOptionsEntry) bool {
+	for _, es := range entries {
+		for _, e := range es {
+			if _, has := e.Attrs[attrS3AccessKeyID]; e.Type == "s3" && !has {
+				return true
+			}
+		}
+	}
+	return false
 }
 
 // addS3Credentials gives every s3 cache entry that names no access key
-// pair (parseCache refuses half of one) the client's AWS credentials,
-// from creds, as buildx does: the
+// pair the client's AWS credentials, from creds, as buildx does: the
 // builder is often remote, or a container without the CI job's
 // credentials, and BuildKit's s3 cache takes them as attributes of the
-// solve request. A session token the entry sets is kept. Credentials are looked up once, and only when an
-// entry needs them; none found leaves the entries to the builder's own.
-func addS3Credentials(ctx context.Context, creds func(context.Context) (id, secret, token string, ok bool), entries ...[]client.CacheOptionsEntry) {
-	var looked, found bool
-	var id, secret, token string
+// solve request. A session token the entry sets is kept. Credentials are
+// looked up once, and only when an entry needs them; none found leaves
+// the entries to the builder's own. It logs (Logf) where they came from,
+// never what they are.
+func addS3Credentials(ctx context.Context, creds func(context.Context) (awsCreds, bool), entries ...[]client.CacheOptionsEntry) {
+	if !needsS3Credentials(entries...) {
+		return
+	}
+	c, ok := creds(ctx)
+	if !ok {
+		Logf(ctx, "no AWS credentials on this machine: the s3 cache uses buildkitd's own")
+		return
+	}
+	Logf(ctx, "the s3 cache uses this machine's AWS credentials (%s)", cmp.Or(c.source, "found by the AWS SDK"))
 	for _, es := range entries {
 		for _, e := range es {
-			if e.Type != "s3" {
+			if _, has := e.Attrs[attrS3AccessKeyID]; e.Type != "s3" || has {
 				continue
 			}
-			if _, has := e.Attrs[attrS3AccessKeyID]; has {
-				continue
-			}
-			if !looked {
-				id, secret, token, found = creds(ctx)
-				looked = true
-			}
-			if !found {
-				return
-			}
-			e.Attrs[attrS3AccessKeyID] = id
-			e.Attrs[attrS3SecretAccessKey] = secret
-			if _, set := e.Attrs[attrS3SessionToken]; !set && token != "" {
-				e.Attrs[attrS3SessionToken] = token
+			e.Attrs[attrS3AccessKeyID] = c.id
+			e.Attrs[attrS3SecretAccessKey] = c.secret
+			if _, set := e.Attrs[attrS3SessionToken]; !set && c.token != "" {
+				e.Attrs[attrS3SessionToken] = c.token
 			}
 		}
 	}

@@ -1,6 +1,7 @@
 package frontend
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"os"
@@ -114,12 +115,12 @@ func TestCloneCache(t *testing.T) {
 }
 
 func TestAddS3Credentials(t *testing.T) {
-	found := func(context.Context) (string, string, string, bool) { return "AKID", "SECRET", "TOKEN", true }
-	none := func(context.Context) (string, string, string, bool) { return "", "", "", false }
+	found := func(context.Context) (awsCreds, bool) { return awsCreds{"AKID", "SECRET", "TOKEN", "test"}, true }
+	none := func(context.Context) (awsCreds, bool) { return awsCreds{}, false }
 	tests := []struct {
 		name  string
 		in    string
-		creds func(context.Context) (string, string, string, bool)
+		creds func(context.Context) (awsCreds, bool)
 		want  map[string]string
 	}{{
 		name:  "credentials added",
@@ -165,7 +166,7 @@ func TestAddS3Credentials(t *testing.T) {
 // up once for every entry, and not at all when no entry needs them.
 func TestAddS3CredentialsLooksOnce(t *testing.T) {
 	n := 0
-	creds := func(context.Context) (string, string, string, bool) { n++; return "A", "S", "", true }
+	creds := func(context.Context) (awsCreds, bool) { n++; return awsCreds{id: "A", secret: "S"}, true }
 	imports, _ := parseCache(false, []string{"type=s3,region=r,bucket=a", "type=s3,region=r,bucket=b"}, nil)
 	exports, _ := parseCache(true, []string{"type=s3,region=r,bucket=c"}, nil)
 	addS3Credentials(context.Background(), creds, imports, exports)
@@ -208,22 +209,22 @@ func TestAWSCredentials(t *testing.T) {
 		t.Setenv("AWS_ACCESS_KEY_ID", "ENVKEY")
 		t.Setenv("AWS_SECRET_ACCESS_KEY", "ENVSECRET")
 		t.Setenv("AWS_SESSION_TOKEN", "ENVTOKEN")
-		id, secret, token, ok := awsCredentials(context.Background())
-		if !ok || id != "ENVKEY" || secret != "ENVSECRET" || token != "ENVTOKEN" {
-			t.Errorf("got %q %q %q %v", id, secret, token, ok)
+		c, ok := awsCredentials(context.Background())
+		if !ok || c.id != "ENVKEY" || c.secret != "ENVSECRET" || c.token != "ENVTOKEN" || c.source == "" {
+			t.Errorf("got %+v %v", c, ok)
 		}
 	})
 	t.Run("profile", func(t *testing.T) {
 		isolate(t)
 		t.Setenv("AWS_PROFILE", "ci")
-		id, secret, token, ok := awsCredentials(context.Background())
-		if !ok || id != "PROFILEKEY" || secret != "PROFILESECRET" || token != "" {
-			t.Errorf("got %q %q %q %v", id, secret, token, ok)
+		c, ok := awsCredentials(context.Background())
+		if !ok || c.id != "PROFILEKEY" || c.secret != "PROFILESECRET" || c.token != "" {
+			t.Errorf("got %+v %v", c, ok)
 		}
 	})
 	t.Run("none", func(t *testing.T) {
 		isolate(t)
-		if _, _, _, ok := awsCredentials(context.Background()); ok {
+		if _, ok := awsCredentials(context.Background()); ok {
 			t.Error("credentials found where there are none")
 		}
 	})
@@ -246,6 +247,38 @@ func TestParseCacheSecrets(t *testing.T) {
 		_, err := parseCache(tt.export, []string{tt.in}, nil)
 		if err == nil || !strings.Contains(err.Error(), tt.want) || strings.Contains(err.Error(), "S3CR3T") {
 			t.Errorf("parseCache(%q): %v, want an error with %q and no secret", tt.in, err, tt.want)
+		}
+	}
+}
+
+// TestAddS3CredentialsLog: the progress names where the credentials came
+// from, never what they are.
+func TestAddS3CredentialsLog(t *testing.T) {
+	for _, tt := range []struct {
+		creds func(context.Context) (awsCreds, bool)
+		want  string
+	}{
+		{func(context.Context) (awsCreds, bool) {
+			return awsCreds{"AKIDVALUE", "SECRETVALUE", "TOKENVALUE", "EnvConfigCredentials"}, true
+		}, "this machine's AWS credentials (EnvConfigCredentials)"},
+		{func(context.Context) (awsCreds, bool) { return awsCreds{}, false }, "buildkitd's own"},
+	} {
+		var buf bytes.Buffer
+		p, err := StartProgress(t.Context(), ProgressPlain, &buf)
+		if err != nil {
+			t.Fatal(err)
+		}
+		es, _ := parseCache(true, []string{"type=s3,region=r,bucket=b"}, nil)
+		_ = p.Task(t.Context(), "s3 cache: AWS credentials", func(ctx context.Context) error {
+			addS3Credentials(ctx, tt.creds, es)
+			return nil
+		})
+		if err := p.Close(); err != nil {
+			t.Fatal(err)
+		}
+		out := buf.String()
+		if !strings.Contains(out, tt.want) || strings.Contains(out, "VALUE") {
+			t.Errorf("progress:\n%s\nwant %q and no credential", out, tt.want)
 		}
 	}
 }
