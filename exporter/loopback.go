@@ -20,12 +20,14 @@ const loopbackProbeTimeout = 3 * time.Second
 // a registry on this machine (localhost, 127.0.0.0/8, ::1; isLoopback)
 // that speaks plain HTTP: it answers a TLS handshake in HTTP. Docker and
 // BuildKit reach such a registry over plain HTTP without being told, and
-// so can affix. Nothing but the handshake is sent, no HTTP request; it is
-// false, leaving the registry to HTTPS, for a host that is not a loopback
-// one (never contacted), for a host with TLS files in CertsDirs (its
-// owner set it up for HTTPS, and a plain server on its port is not it),
-// when "localhost" resolves to an address that is not a loopback one
-// (no /etc/hosts entry, a DNS search domain), and for any other outcome (TLS, a refused connection, a timeout).
+// so can affix. Nothing but the handshake is sent, no HTTP request. It
+// is false, leaving the registry to HTTPS:
+//   - for a host that is not a loopback one (never contacted);
+//   - for a host with TLS files in CertsDirs (its owner set it up for
+//     HTTPS, and a plain server on its port is not it);
+//   - when "localhost" resolves to an address that is not a loopback one
+//     (no /etc/hosts entry, a DNS search domain);
+//   - for any other outcome: TLS, a refused connection, a timeout.
 func PlainLoopback(ctx context.Context, host string) bool {
 	if !isLoopback(host) || hasCertsDir(CertsDirs, host) {
 		return false
