@@ -142,6 +142,14 @@ func merge(cmd *cobra.Command, g *globalOptions, refStr string, sourceArgs []str
 	if err != nil {
 		return commitError("merge", name, m.ref.Reference, err)
 	}
+	if _, ok := res.Modes[name]; !ok && m.referrers.mode != "" {
+		// A merge that wrote no referrer (a rerun, images of REF's own
+		// repository) read them: the mode is what that read learnt.
+		if res.Modes == nil {
+			res.Modes = map[string]exporter.Mode{}
+		}
+		res.Modes[name] = m.referrers.mode
+	}
 	tags, err := tagMore(ctx, p, "merge", name, m.ref, m.more)
 	if err != nil {
 		return err

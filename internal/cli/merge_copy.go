@@ -243,6 +243,9 @@ type referrerCopy struct {
 type referrerPlan struct {
 	copies []referrerCopy
 	held   []digest.Digest
+	// mode is how REF's repository lists referrers, as reading those of
+	// an image it holds learnt it ("" when no such read was made).
+	mode exporter.Mode
 }
 
 // planReferrers lists the referrers of each platform image in REF's
@@ -284,6 +287,9 @@ func planReferrers(ctx context.Context, dst *mergeRepo, images []oci.Image, c *m
 	}
 	if len(missing) > 0 && !allowNone {
 		return nil, noSBOMError(missing)
+	}
+	if w.look.sure {
+		w.plan.mode = w.look.f.Mode()
 	}
 	if c.kept == nil || !c.kept.repo.other {
 		return w.plan, nil

@@ -10,6 +10,7 @@ import (
 	"github.com/opencontainers/go-digest"
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
 
+	"github.com/affix-oci/affix/exporter"
 	"github.com/affix-oci/affix/internal/fixture"
 	"github.com/affix-oci/affix/internal/registrytest"
 )
@@ -68,6 +69,14 @@ func TestMerge(t *testing.T) {
 			m := readMeta(t, meta)
 			if m.Index == nil || len(m.Platforms) != 2 || !slices.Equal(m.Tags, []string{repo + ":v1", repo + ":latest"}) {
 				t.Fatalf("metadata %+v\n%s", m, out)
+			}
+			// No referrer written: the mode is what reading them learnt.
+			mode := exporter.ModeTagSchema
+			if kind == registrytest.OlaregAPI {
+				mode = exporter.ModeAPI
+			}
+			if got := m.ReferrersMode[reg.Host+"/app"]; got != mode {
+				t.Errorf("referrersMode %v, want %s for %s/app", m.ReferrersMode, mode, reg.Host)
 			}
 			// Nothing uploaded: the blobs are checked (HEAD), the
 			// platform manifests written again as a push writes them
