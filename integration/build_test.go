@@ -61,6 +61,9 @@ func TestBuildSinglePlatform(t *testing.T) {
 			if reg.Referrers {
 				wantMode = "api"
 			}
+			if m.Blobs["uploaded"] == 0 {
+				t.Errorf("metadata blobs %v: want the uploads counted, as push's", m.Blobs)
+			}
 			if mode := m.ReferrersMode[reg.Ref("single")]; mode != wantMode {
 				t.Errorf("referrers mode %v, want %s", m.ReferrersMode, wantMode)
 			}

@@ -281,6 +281,7 @@ type buildMeta struct {
 		Referrers []metaReferrer `json:"referrers"`
 	} `json:"platforms"`
 	ReferrersMode   map[string]string `json:"referrersMode"`
+	Blobs           map[string]int    `json:"blobs"`
 	Requests        map[string]int    `json:"requests"`
 	RequestsTotal   int               `json:"requestsTotal"`
 	SourceDateEpoch *int64            `json:"sourceDateEpoch"`

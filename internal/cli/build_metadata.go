@@ -86,12 +86,22 @@ func (r *buildRun) metadata() *buildMetadata {
 		}
 		m.ImageName = strings.Join(repos, ",")
 	}
+	var blobs exporter.BlobCounts
 	for _, s := range r.sinks {
 		if s.result != nil && s.verb == "push" {
 			for k, v := range s.result.Modes {
 				m.ReferrersMode[k] = v
 			}
+			// Summed over the repositories pushed to.
+			b := s.result.Blobs
+			blobs.Existing += b.Existing
+			blobs.Mounted += b.Mounted
+			blobs.Uploaded += b.Uploaded
+			blobs.NotMounted += b.NotMounted
 		}
+	}
+	if blobs != (exporter.BlobCounts{}) {
+		m.Blobs = &blobs
 	}
 	m.Platforms = platformMetas(r.platforms, r.attached)
 	if r.plan.output != nil {
