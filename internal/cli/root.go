@@ -178,6 +178,11 @@ func Run(ctx context.Context, name string, args []string, stdout, stderr io.Writ
 	defer signal.Stop(pipes)
 	ctx, cancel := context.WithCancelCause(ctx)
 	defer cancel(nil)
+	// Once the command is cancelled (a signal, a closed output), the
+	// BuildKit client's and containerd's error logs of the connections
+	// cut short ("(*service).Write failed ... transport is closing") are
+	// noise before affix's own message; --debug keeps them.
+	defer context.AfterFunc(ctx, quietLibraryLogs)()
 	var broken atomic.Bool
 	stdout = watchPipe(stdout, &broken, cancel)
 	stderr = watchPipe(stderr, &broken, cancel)
@@ -219,6 +224,14 @@ func withCause(err error, sig os.Signal, cause error) error {
 		return err
 	}
 	return fmt.Errorf("%w (%v)", err, cause)
+}
+
+// quietLibraryLogs silences the global logrus logger BuildKit and
+// containerd log through, unless it is at debug level (--debug).
+func quietLibraryLogs() {
+	if logrus.GetLevel() < logrus.DebugLevel {
+		logrus.SetLevel(logrus.FatalLevel)
+	}
 }
 
 // causeSignal is the signal ctx's cancel cause stands for, if it has a

@@ -11,6 +11,8 @@ import (
 	"syscall"
 	"testing"
 
+	"github.com/sirupsen/logrus"
+
 	"github.com/affix-oci/affix/exporter"
 )
 
@@ -169,6 +171,23 @@ func TestCommitError(t *testing.T) {
 	} {
 		if got := commitError("push", "r/app", "v1", tt.err).Error(); got != tt.want {
 			t.Errorf("got %q, want %q", got, tt.want)
+		}
+	}
+}
+
+// TestQuietLibraryLogs: a cancelled command silences the libraries'
+// error logs, unless --debug set the debug level.
+func TestQuietLibraryLogs(t *testing.T) {
+	saved := logrus.GetLevel()
+	defer logrus.SetLevel(saved)
+	for _, tt := range []struct{ before, after logrus.Level }{
+		{logrus.ErrorLevel, logrus.FatalLevel},
+		{logrus.DebugLevel, logrus.DebugLevel},
+	} {
+		logrus.SetLevel(tt.before)
+		quietLibraryLogs()
+		if got := logrus.GetLevel(); got != tt.after {
+			t.Errorf("level %v: %v after, want %v", tt.before, got, tt.after)
 		}
 	}
 }
