@@ -267,15 +267,21 @@ func (s *scanSource) pick(ctx context.Context, sel oci.Selector) ([]oci.Image, e
 }
 
 // toDir reports whether the documents of the platforms and formats go to
-// files in the directory -o names: when there are several, or -o names a
-// directory (or ends in a path separator). Several documents without -o
-// are a usage error.
+// files in the directory -o names: with --all-platforms (as affix get
+// --all-platforms -o DIR, whatever the image holds: a script written for
+// DIR/<platform> files also works on a single-platform image), when there
+// are several, or when -o names a directory (or ends in a path
+// separator). Several documents without -o, or --all-platforms without
+// it, are usage errors.
 func (o *sbomOptions) toDir(platforms, formats int) (bool, error) {
 	n := platforms * formats
+	if o.all && o.output == "" {
+		return false, usageError(errors.New("--all-platforms writes one file per platform: name a directory with -o DIR"))
+	}
 	if n > 1 && o.output == "" {
 		return false, usageError(fmt.Errorf("%d documents (%s, %s) need -o DIR", n, plural(platforms, "platform"), plural(formats, "format")))
 	}
-	return o.output != "" && (n > 1 || strings.HasSuffix(o.output, string(os.PathSeparator)) || isDir(o.output)), nil
+	return o.output != "" && (o.all || n > 1 || strings.HasSuffix(o.output, string(os.PathSeparator)) || isDir(o.output)), nil
 }
 
 // writeDocuments writes the documents of results: each to

@@ -665,3 +665,22 @@ func TestSbomRegistryLayerCorrupt(t *testing.T) {
 		t.Errorf("%d files written after a failed scan", len(ents))
 	}
 }
+
+// TestSbomAllPlatformsOneImage: --all-platforms -o names a directory
+// whatever the image holds, one platform included, as affix get's does;
+// without -o it is a usage error.
+func TestSbomAllPlatformsOneImage(t *testing.T) {
+	sbomEnv(t)
+	pair := fixture.VariantsPair()
+	dir, _ := writeFixture(t, fixture.Spec{Images: pair.Images[:1]})
+	out := filepath.Join(t.TempDir(), "sboms")
+	if code, _, stderr := runAffix(t, "sbom", "--all-platforms", "-o", out, "oci-layout:"+dir); code != 0 {
+		t.Fatalf("exit %d: %s", code, stderr)
+	}
+	if _, err := os.Stat(filepath.Join(out, "linux-amd64.spdx.json")); err != nil {
+		t.Errorf("--all-platforms -o %s on a single-platform image: %v", out, err)
+	}
+	if code, _, stderr := runAffix(t, "sbom", "--all-platforms", "oci-layout:"+dir); code != 2 || !strings.Contains(stderr, "-o DIR") {
+		t.Errorf("--all-platforms without -o: exit %d: %s", code, stderr)
+	}
+}
