@@ -45,9 +45,9 @@ func newSBOMCmd(g *globalOptions) *cobra.Command {
 or of an image in a registry.
 
 SOURCE is oci-layout:DIR or oci-archive:FILE.TAR, with :TAG or @DIGEST to
-name one image of a layout that holds several (a bare path works too),
-or registry:REF (HOST/REPOSITORY[:TAG|@DIGEST]; layers are streamed from
-the registry, nothing is attached: that is affix attach). Nested indexes
+name one image of a layout that holds several (a bare PATH[:TAG][@DIGEST]
+works too), or registry:REF (HOST/REPOSITORY[:TAG|@DIGEST]; layers are
+streamed from the registry, nothing is attached: that is affix attach). Nested indexes
 are followed; BuildKit attestation manifests are never scanned. Without a
 selection flag the source must hold a single platform.
 

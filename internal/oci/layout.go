@@ -60,43 +60,61 @@ var tagRE = regexp.MustCompile(`^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$`)
 // a tag only when PATH with it does not exist and PATH without it does,
 // and "@DIGEST" only when a valid digest follows, so paths with colons and
 // at signs still work. Code that has a directory rather than a user's
-// argument calls Open with a Source instead. A bare path is accepted too
-// (without TAG or DIGEST): a directory is a layout, a regular file an
-// archive.
+// argument calls Open with a Source instead. A bare path is accepted too,
+// with TAG and DIGEST read the same way: a directory is a layout, a
+// regular file an archive.
 func ParseSource(s string) (Source, error) {
 	if s == "" {
 		return Source{}, fmt.Errorf("empty source: %w", ErrInvalidSource)
 	}
 	scheme, p, ok := strings.Cut(s, ":")
 	if ok && (scheme == SchemeLayout || scheme == SchemeArchive) {
-		src := Source{Scheme: scheme, Path: p}
-		// "@" starts a digest only when a digest follows: a path may hold
-		// one (a Jenkins workspace "app@2").
-		if i := strings.LastIndex(p, "@"); i >= 0 {
-			if d, err := digest.Parse(p[i+1:]); err == nil {
-				src.Digest, src.Path = d, p[:i]
-			}
-		}
-		if i := strings.LastIndex(src.Path, ":"); i > strings.LastIndex(src.Path, "/") && tagRE.MatchString(src.Path[i+1:]) {
-			if _, err := os.Stat(src.Path); err != nil {
-				if _, err := os.Stat(src.Path[:i]); err == nil {
-					src.Path, src.Tag = src.Path[:i], src.Path[i+1:]
-				}
-			}
-		}
+		src := splitSource(p)
+		src.Scheme = scheme
 		if src.Path == "" {
 			return Source{}, fmt.Errorf("source %q: no path: %w", s, ErrInvalidSource)
 		}
 		return src, nil
 	}
+	src := Source{Path: s}
 	fi, err := os.Stat(s)
+	if err != nil {
+		// PATH:TAG or PATH@DIGEST, as with a scheme, when PATH exists.
+		if alt := splitSource(s); alt.Path != s {
+			if afi, aerr := os.Stat(alt.Path); aerr == nil {
+				src, fi, err = alt, afi, nil
+			}
+		}
+	}
 	if err != nil {
 		return Source{}, fmt.Errorf("source %q: want oci-layout:PATH or oci-archive:PATH: %w", s, err)
 	}
+	src.Scheme = SchemeArchive
 	if fi.IsDir() {
-		return Source{Scheme: SchemeLayout, Path: s}, nil
+		src.Scheme = SchemeLayout
 	}
-	return Source{Scheme: SchemeArchive, Path: s}, nil
+	return src, nil
+}
+
+// splitSource splits PATH[:TAG][@DIGEST] (ParseSource's, after the
+// scheme): "@" starts a digest only when a digest follows (a path may
+// hold one: a Jenkins workspace "app@2"), and ":TAG" is a tag only when
+// PATH with it does not exist and PATH without it does.
+func splitSource(p string) Source {
+	src := Source{Path: p}
+	if i := strings.LastIndex(p, "@"); i >= 0 {
+		if d, err := digest.Parse(p[i+1:]); err == nil {
+			src.Digest, src.Path = d, p[:i]
+		}
+	}
+	if i := strings.LastIndex(src.Path, ":"); i > strings.LastIndex(src.Path, "/") && tagRE.MatchString(src.Path[i+1:]) {
+		if _, err := os.Stat(src.Path); err != nil {
+			if _, err := os.Stat(src.Path[:i]); err == nil {
+				src.Path, src.Tag = src.Path[:i], src.Path[i+1:]
+			}
+		}
+	}
+	return src
 }
 
 // Layout is a read-only OCI image layout in a directory or a tar archive.

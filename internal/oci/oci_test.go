@@ -329,6 +329,12 @@ func TestParseSource(t *testing.T) {
 		// "@" without a valid digest after it is part of the path.
 		{in: "oci-layout:" + dir + "@sha256:short", want: oci.Source{Scheme: oci.SchemeLayout, Path: dir + "@sha256:short"}},
 		{in: "oci-layout:/var/ws/app@2/img", want: oci.Source{Scheme: oci.SchemeLayout, Path: "/var/ws/app@2/img"}},
+		// A bare path takes TAG and DIGEST as the schemes do.
+		{in: dir + ":v1.0", want: oci.Source{Scheme: oci.SchemeLayout, Path: dir, Tag: "v1.0"}},
+		{in: file + "@" + dgst, want: oci.Source{Scheme: oci.SchemeArchive, Path: file, Digest: digest.Digest(dgst)}},
+		{in: dir + ":v1@" + dgst, want: oci.Source{Scheme: oci.SchemeLayout, Path: dir, Tag: "v1", Digest: digest.Digest(dgst)}},
+		{in: colon, want: oci.Source{Scheme: oci.SchemeLayout, Path: colon}},
+		{in: "/no/such:v1", wantErr: true},
 		{in: "oci-layout:", wantErr: true},
 		{in: "docker://nginx", wantErr: true},
 		{in: "", wantErr: true},
@@ -338,7 +344,7 @@ func TestParseSource(t *testing.T) {
 		if (err != nil) != tt.wantErr || s != tt.want {
 			t.Errorf("ParseSource(%q) = %+v, %v", tt.in, s, err)
 		}
-		if err == nil && s.String() != tt.in && tt.in != dir && tt.in != file {
+		if err == nil && s.String() != tt.in && !strings.HasPrefix(tt.in, "/") {
 			t.Errorf("ParseSource(%q).String() = %q", tt.in, s.String())
 		}
 	}
