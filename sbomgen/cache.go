@@ -26,7 +26,9 @@ import (
 // 6: syft JSON's source media type is the manifest's, not its
 // descriptor's.
 // 7: syft JSON lists the notes on a file syft could not read in order.
-const cacheVersion = 7
+// 8: the SPDX operating system package of a release without VERSION_ID
+// has no trailing "-" in its SPDXID.
+const cacheVersion = 8
 
 // maxCacheEntry bounds the size of a cache file read: a stray file at an
 // entry's path is not read into memory whole. The largest documents

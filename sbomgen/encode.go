@@ -267,9 +267,14 @@ func spdxOSPackage(r *linux.Release) *spdx.Package {
 	if r == nil || r.ID == "" {
 		return nil
 	}
+	// A rolling release (Debian sid, Arch) has no VERSION_ID.
+	id := "OperatingSystem-" + r.ID
+	if r.VersionID != "" {
+		id += "-" + r.VersionID
+	}
 	return &spdx.Package{
 		PackageName:             r.ID,
-		PackageSPDXIdentifier:   common.ElementID(spdxElementID("OperatingSystem-" + r.ID + "-" + r.VersionID)),
+		PackageSPDXIdentifier:   common.ElementID(spdxElementID(id)),
 		PackageVersion:          r.VersionID,
 		PackageDescription:      r.PrettyName,
 		PrimaryPackagePurpose:   spdxPurposeOS,

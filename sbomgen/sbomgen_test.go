@@ -967,7 +967,7 @@ func TestSPDXOSPackage(t *testing.T) {
 		{"no distribution", nil, "", ""},
 		{"no ID", &linux.Release{Name: "Linux", VersionID: "1"}, "", ""},
 		{"alpine", &linux.Release{ID: "alpine", VersionID: "3.20.3", PrettyName: "Alpine Linux v3.20"}, "OperatingSystem-alpine-3.20.3", "3.20.3"},
-		{"rolling release", &linux.Release{ID: "arch"}, "OperatingSystem-arch-", ""},
+		{"rolling release", &linux.Release{ID: "arch"}, "OperatingSystem-arch", ""},
 		{"characters not valid in an SPDX ID", &linux.Release{ID: "opensuse_leap", VersionID: "15.6+x"}, "OperatingSystem-opensuse-leap-15.6-x", "15.6+x"},
 	} {
 		t.Run(c.name, func(t *testing.T) {
