@@ -433,13 +433,19 @@ func (f *verifiedFile) Read(p []byte) (int, error) {
 func (f *verifiedFile) Close() error { return f.c.Close() }
 
 // Tagged reports whether index.json entry d carries tag: its
-// org.opencontainers.image.ref.name is tag, or its io.containerd.image.name
-// is tag or a reference ending in ":"+tag (what BuildKit's client and
-// containerd record without a ref.name).
+// org.opencontainers.image.ref.name or its io.containerd.image.name is tag
+// or a reference ending in ":"+tag (containerd and BuildKit's client
+// record the reference in image.name; skopeo and some others write the
+// whole reference into ref.name).
 func Tagged(d ocispec.Descriptor, tag string) bool {
-	// A name may end in "@DIGEST" after its tag (repo:tag@sha256:…).
-	name, _, _ := strings.Cut(d.Annotations[AnnotationImageName], "@")
-	return d.Annotations[ocispec.AnnotationRefName] == tag || name == tag || strings.HasSuffix(name, ":"+tag)
+	for _, k := range []string{ocispec.AnnotationRefName, AnnotationImageName} {
+		// A name may end in "@DIGEST" after its tag (repo:tag@sha256:…).
+		name, _, _ := strings.Cut(d.Annotations[k], "@")
+		if name == tag || strings.HasSuffix(name, ":"+tag) {
+			return true
+		}
+	}
+	return false
 }
 
 // EntryName returns the name index.json entry d carries, for messages: its

@@ -477,6 +477,9 @@ func TestTagged(t *testing.T) {
 		{imageName: "localhost:5000/app", tag: "5000", want: false},
 		{imageName: "example.com/app:v10", tag: "v1", want: false},
 		{refName: "v2", imageName: "example.com/app:v2", tag: "v1", want: false},
+		// skopeo writes the whole reference into ref.name.
+		{refName: "example.com/test/img:1", tag: "1", want: true},
+		{refName: "example.com/test/img:10", tag: "1", want: false},
 	} {
 		d := ocispec.Descriptor{Annotations: map[string]string{}}
 		if tt.refName != "" {
