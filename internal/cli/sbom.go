@@ -106,6 +106,10 @@ type scanSource struct {
 	roots []ocispec.Descriptor
 	// name is the image name documents use unless --name is given.
 	name string
+	// rootNames are, for a layout of several roots, each root's name
+	// (layoutRefName, "" for none): the images picked from roots of one
+	// name take it.
+	rootNames []string
 	// what names the source in messages.
 	what  string
 	close func() error
@@ -135,10 +139,42 @@ func openScanSource(ctx context.Context, g *globalOptions, source string, o sbom
 		return nil, fmt.Errorf("%s: %w", l.Source(), err)
 	}
 	named := make([]ocispec.Descriptor, len(roots))
+	var rootNames []string
 	for i, r := range roots {
 		named[i] = l.NamedBy(r)
+		if len(roots) > 1 {
+			rootNames = append(rootNames, layoutRefName(named[i:i+1]))
+		}
 	}
-	return &scanSource{fetcher: l, roots: roots, name: layoutRefName(named), what: l.Source().String(), close: l.Close}, nil
+	return &scanSource{fetcher: l, roots: roots, name: layoutRefName(named), rootNames: rootNames, what: l.Source().String(), close: l.Close}, nil
+}
+
+// pickedName returns the name of the roots picked were found under, when
+// they all have one and it is the same ("" otherwise): in a layout of
+// several images (skopeo's, oras's), the image --platform picks from one
+// of them is named as that one is.
+func (s *scanSource) pickedName(ctx context.Context, picked []oci.Image) string {
+	if s.name != "" || len(s.rootNames) == 0 || len(picked) == 0 {
+		return s.name
+	}
+	name := ""
+	for i, r := range s.roots {
+		images, err := oci.Walk(ctx, s.fetcher, r)
+		if err != nil {
+			return ""
+		}
+		for _, p := range picked {
+			if !slices.ContainsFunc(images, func(img oci.Image) bool { return img.Descriptor.Digest == p.Descriptor.Digest }) {
+				continue
+			}
+			n := s.rootNames[i]
+			if n == "" || name != "" && n != name {
+				return ""
+			}
+			name = n
+		}
+	}
+	return name
 }
 
 // runSBOM generates the SBOMs of the platform images of source that the
@@ -164,7 +200,7 @@ func runSBOM(cmd *cobra.Command, g *globalOptions, source string, o sbomOptions)
 	}
 	gen, err := sbomgen.New(sbomgen.Options{
 		Formats:     formats,
-		Name:        cmp.Or(o.name, src.name),
+		Name:        cmp.Or(o.name, src.pickedName(ctx, picked)),
 		NoCache:     o.noCache,
 		Concurrency: o.concurrency,
 		Logf:        debugf(g, cmd.ErrOrStderr()),

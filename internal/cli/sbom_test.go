@@ -684,3 +684,79 @@ func TestSbomAllPlatformsOneImage(t *testing.T) {
 		t.Errorf("--all-platforms without -o: exit %d: %s", code, stderr)
 	}
 }
+
+// TestSbomNameFromLayoutOfSeveral: in a layout holding two images under
+// their own names (skopeo's, oras's), the image --platform picks is named
+// as the entry it was found under; scanning both takes no name.
+func TestSbomNameFromLayoutOfSeveral(t *testing.T) {
+	sbomEnv(t)
+	pair := fixture.VariantsPair()
+	var dirs [2]string
+	var digests [2]digest.Digest
+	for i, name := range []string{"example.com/a/app:1", "example.com/b/other:2"} {
+		dirs[i], _ = writeFixture(t, fixture.Spec{Images: pair.Images[i : i+1], RefName: name})
+		res, err := oci.OpenLayout(t.Context(), "oci-layout:"+dirs[i])
+		if err != nil {
+			t.Fatal(err)
+		}
+		images, err := oci.Walk(t.Context(), res, res.Roots()...)
+		res.Close()
+		if err != nil || len(images) != 1 {
+			t.Fatalf("fixture %d: %v %v", i, images, err)
+		}
+		digests[i] = images[0].Descriptor.Digest
+	}
+	// dirs[0] gets dirs[1]'s blobs and index.json entries.
+	blobs := filepath.Join(dirs[1], "blobs", "sha256")
+	ents, err := os.ReadDir(blobs)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, e := range ents {
+		b, err := os.ReadFile(filepath.Join(blobs, e.Name()))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(filepath.Join(dirs[0], "blobs", "sha256", e.Name()), b, 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	var idx0, idx1 ocispec.Index
+	for i, idx := range []*ocispec.Index{&idx0, &idx1} {
+		b, err := os.ReadFile(filepath.Join(dirs[i], "index.json"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := json.Unmarshal(b, idx); err != nil {
+			t.Fatal(err)
+		}
+	}
+	idx0.Manifests = append(idx0.Manifests, idx1.Manifests...)
+	b, _ := json.Marshal(idx0)
+	if err := os.WriteFile(filepath.Join(dirs[0], "index.json"), b, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	for i, tt := range []struct{ platform, want string }{
+		{"linux/amd64", "example.com/a/app"},
+		{"linux/arm64", "example.com/b/other"},
+	} {
+		code, out, stderr := runAffix(t, "sbom", "--platform", tt.platform, "oci-layout:"+dirs[0])
+		if code != 0 {
+			t.Fatalf("%s: exit %d: %s", tt.platform, code, stderr)
+		}
+		var doc struct{ Name string }
+		json.Unmarshal(out, &doc)
+		if want := tt.want + "@" + digests[i].String(); doc.Name != want {
+			t.Errorf("%s: document name %q, want %q", tt.platform, doc.Name, want)
+		}
+	}
+	out := t.TempDir()
+	if code, _, stderr := runAffix(t, "sbom", "--all-platforms", "-o", out, "oci-layout:"+dirs[0]); code != 0 {
+		t.Fatalf("--all-platforms: exit %d: %s", code, stderr)
+	}
+	b, err = os.ReadFile(filepath.Join(out, "linux-amd64.spdx.json"))
+	var doc struct{ Name string }
+	if err != nil || json.Unmarshal(b, &doc) != nil || !strings.HasPrefix(doc.Name, "image@") {
+		t.Errorf("--all-platforms over two names: document name %q (%v), want image@...", doc.Name, err)
+	}
+}
