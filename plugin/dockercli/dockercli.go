@@ -174,6 +174,14 @@ func Parse(args []string) Invocation {
 // getenv reads the environment; tests replace it.
 var getenv = os.Getenv
 
+// existing returns path, cleaned, when a file is there, else "".
+func existing(path string) string {
+	if _, err := os.Stat(path); err != nil {
+		return ""
+	}
+	return filepath.Clean(path)
+}
+
 // dockerCertDir is the docker CLI's default directory of the engine's
 // TLS files: $DOCKER_CERT_PATH, else the config directory
 // ($DOCKER_CONFIG, else ~/.docker; the --config flag does not move it).
@@ -195,11 +203,12 @@ func dockerCertDir(getenv func(string) string) string {
 // the docker CLI reads, for the docker commands a docker-container://
 // builder runs (as -H and --context are): --tlsverify is
 // DOCKER_TLS_VERIFY, --tls DOCKER_TLS, and the certificate files are
-// DOCKER_CERT_PATH when they can be: the docker CLI takes each file not
-// named by a flag from its default directory (defaultDir: DOCKER_CERT_PATH,
-// else the config directory), as ca.pem, cert.pem and key.pem, so the
-// files named and those defaults must be one directory's, named so. A
-// flag whose file cannot be passed so is warned about.
+// DOCKER_CERT_PATH=DIR when that makes those commands use the files
+// docker uses: each named by a flag, else its default in defaultDir
+// (DOCKER_CERT_PATH, else the config directory) when it exists; with
+// DOCKER_CERT_PATH=DIR, DIR's ca.pem, cert.pem and key.pem that exist.
+// The CA counts only with --tlsverify. A flag whose file cannot be passed
+// so is warned about.
 func (f *dockerFlags) engineTLS(defaultDir string) (env, warnings []string) {
 	switch {
 	case f.fs.Changed("tlsverify") && f.tlsVerify:
@@ -223,13 +232,22 @@ func (f *dockerFlags) engineTLS(defaultDir string) (env, warnings []string) {
 	if !named {
 		return env, nil
 	}
+	// What docker uses for each file: the flag's, else the default
+	// directory's when it exists (docker drops a default that does not);
+	// what the builder's docker commands would use with
+	// DOCKER_CERT_PATH=dir: dir's, when it exists. The CA counts only
+	// when verifying.
+	verify := f.fs.Changed("tlsverify") && f.tlsVerify
 	fits := true
 	for _, c := range files {
-		path := filepath.Join(defaultDir, c.want)
-		if f.fs.Changed(c.flag) {
-			path = c.path
+		if c.want == "ca.pem" && !verify {
+			continue
 		}
-		fits = fits && filepath.Base(path) == c.want && filepath.Dir(path) == dir
+		used := existing(filepath.Join(defaultDir, c.want))
+		if f.fs.Changed(c.flag) {
+			used = filepath.Clean(c.path)
+		}
+		fits = fits && used == existing(filepath.Join(dir, c.want))
 	}
 	if !fits {
 		// No DOCKER_CERT_PATH: every file a flag names is ignored.

@@ -3,6 +3,8 @@ package dockercli
 import (
 	"bytes"
 	"encoding/json"
+	"os"
+	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
@@ -43,18 +45,6 @@ func TestParse(t *testing.T) {
 		{"completion of flags", []string{"__completeNoDesc", "affix", "build", "--pla"}, []string{"__completeNoDesc", "build", "--pla"}, nil, 0, false},
 		{"by hand, help", []string{"help", "build"}, []string{"help", "build"}, nil, 0, false},
 		{"-H", []string{"-H", "tcp://h:2376", "affix", "version"}, []string{"version"}, []string{"DOCKER_HOST=tcp://h:2376"}, 0, false},
-		{"tls, the default directory's files", []string{"-H", "tcp://h:2376", "--tlsverify", "--tlscacert", "/home/u/.docker/ca.pem", "affix", "version"}, []string{"version"},
-			[]string{"DOCKER_HOST=tcp://h:2376", "DOCKER_TLS_VERIFY=1", "DOCKER_CERT_PATH=/home/u/.docker"}, 0, false},
-		{"tls, a CA elsewhere beside the default key pair", []string{"-H", "tcp://h:2376", "--tlsverify", "--tlscacert", "certs/ca.pem", "affix", "version"}, []string{"version"},
-			[]string{"DOCKER_HOST=tcp://h:2376", "DOCKER_TLS_VERIFY=1"}, 1, false},
-		{"tls, a key pair elsewhere beside the default CA", []string{"--tlscert", "/c/cert.pem", "--tlskey", "/c/key.pem", "affix", "version"}, []string{"version"},
-			nil, 2, false},
-		{"tls, docker's names", []string{"--tls", "--tlscacert", "/c/ca.pem", "--tlscert", "/c/cert.pem", "--tlskey", "/c/key.pem", "affix", "version"}, []string{"version"},
-			[]string{"DOCKER_TLS=1", "DOCKER_CERT_PATH=/c"}, 0, false},
-		{"tls, other names", []string{"--tlsverify", "--tlscacert", "/c/my-ca.crt", "--tlscert", "/c/cert.pem", "--tlskey", "/c/key.pem", "affix", "version"}, []string{"version"},
-			[]string{"DOCKER_TLS_VERIFY=1"}, 3, false},
-		{"tls, two directories", []string{"--tlscert", "/a/cert.pem", "--tlskey", "/b/key.pem", "affix", "version"}, []string{"version"},
-			nil, 2, false},
 		{"all", []string{"--config", "/c", "-D", "--context", "x", "affix", "build", "-t", "r/a", "."}, []string{"--debug", "build", "-t", "r/a", "."},
 			[]string{"DOCKER_CONFIG=/c", "DOCKER_CONTEXT=x", "DOCKER_HOST="}, 0, false},
 		{"--help", []string{"--help", "affix"}, []string{"--help"}, nil, 0, false},
@@ -83,6 +73,65 @@ func TestParse(t *testing.T) {
 				if !strings.Contains(w, "--tls") {
 					t.Errorf("warning %q does not name the flag", w)
 				}
+			}
+		})
+	}
+}
+
+// TestEngineTLS: DOCKER_CERT_PATH is passed when it makes the builder's
+// docker commands use the files docker uses: those the flags name, and
+// the defaults that exist.
+func TestEngineTLS(t *testing.T) {
+	home := t.TempDir()
+	defaults := filepath.Join(home, ".docker")
+	write := func(dir string, names ...string) string {
+		if err := os.MkdirAll(dir, 0o755); err != nil {
+			t.Fatal(err)
+		}
+		for _, n := range names {
+			if err := os.WriteFile(filepath.Join(dir, n), []byte("x"), 0o600); err != nil {
+				t.Fatal(err)
+			}
+		}
+		return dir
+	}
+	root := t.TempDir()
+	caOnly := write(filepath.Join(root, "ca-only"), "ca.pem")
+	all := write(filepath.Join(root, "all"), "ca.pem", "cert.pem", "key.pem", "my-ca.crt")
+	pair := write(filepath.Join(root, "pair"), "cert.pem", "key.pem")
+	other := write(filepath.Join(root, "other"), "key.pem")
+	saved := getenv
+	getenv = func(k string) string { return map[string]string{"HOME": home}[k] }
+	defer func() { getenv = saved }()
+	tests := []struct {
+		name        string
+		defaultPair bool // ~/.docker holds cert.pem and key.pem
+		args        []string
+		certPath    string // "" for none
+		warnings    int
+	}{
+		{"a CA alone, no default key pair", false, []string{"--tlsverify", "--tlscacert", caOnly + "/ca.pem"}, caOnly, 0},
+		{"a CA alone beside the default key pair", true, []string{"--tlsverify", "--tlscacert", caOnly + "/ca.pem"}, "", 1},
+		{"all three, docker's names", true, []string{"--tlsverify", "--tlscacert", all + "/ca.pem", "--tlscert", all + "/cert.pem", "--tlskey", all + "/key.pem"}, all, 0},
+		{"a key pair without verifying: the CA does not count", false, []string{"--tls", "--tlscert", pair + "/cert.pem", "--tlskey", pair + "/key.pem"}, pair, 0},
+		{"a CA of another name", false, []string{"--tlsverify", "--tlscacert", all + "/my-ca.crt"}, "", 1},
+		{"two directories", false, []string{"--tls", "--tlscert", pair + "/cert.pem", "--tlskey", other + "/key.pem"}, "", 2},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			os.RemoveAll(defaults)
+			if tt.defaultPair {
+				write(defaults, "cert.pem", "key.pem")
+			}
+			inv := Parse(append(tt.args, "affix", "version"))
+			got := ""
+			for _, kv := range inv.Env {
+				if v, ok := strings.CutPrefix(kv, "DOCKER_CERT_PATH="); ok {
+					got = v
+				}
+			}
+			if got != tt.certPath || len(inv.Warnings) != tt.warnings {
+				t.Errorf("DOCKER_CERT_PATH %q, %d warnings %q; want %q, %d", got, len(inv.Warnings), inv.Warnings, tt.certPath, tt.warnings)
 			}
 		})
 	}
