@@ -52,9 +52,9 @@ are followed; BuildKit attestation manifests are never scanned. Without a
 selection flag the source must hold a single platform.
 
 With one platform and one format the document goes to stdout, or to FILE
-with -o FILE. Several platforms or formats need -o DIR: each document is
-written to DIR/<os>-<arch>[-<variant>]<ext> (.spdx.json, .cdx.json,
-.syft.json). A summary line per platform goes to stderr.
+with -o FILE. Several platforms or formats, and --all-platforms (whatever
+the image holds), need -o DIR: each document is written to
+DIR/<os>-<arch>[-<variant>]<ext> (.spdx.json, .cdx.json, .syft.json). A summary line per platform goes to stderr.
 
 Documents are deterministic: the creation time is SOURCE_DATE_EPOCH, else
 the image config's created time. They are cached under
@@ -83,9 +83,9 @@ $AFFIX_CACHE_DIR/sbom (default: the user cache directory, affix/sbom).`,
 	f := cmd.Flags()
 	f.StringVar(&o.platform, "platform", "", "scan the image for this platform, os[(os.version)]/arch[/variant]")
 	f.StringVar(&o.digest, "digest", "", "scan the platform manifest with this digest")
-	f.BoolVar(&o.all, "all-platforms", false, "scan every platform image")
+	f.BoolVar(&o.all, "all-platforms", false, "scan every platform image, one file each in -o DIR")
 	f.StringArrayVar(&o.formats, "format", nil, "document format: spdx-json (default), cyclonedx-json, syft-json; repeatable")
-	f.StringVarP(&o.output, "output", "o", "", "write to FILE (one document) or DIR (one file per platform and format)")
+	f.StringVarP(&o.output, "output", "o", "", "write to FILE (one document) or DIR (one file per platform and format; always with --all-platforms)")
 	f.BoolVar(&o.noCache, "no-cache", false, "neither read nor write the SBOM cache")
 	f.BoolVar(&o.noCache, "no-sbom-cache", false, "same as --no-cache, as affix build spells it")
 	f.StringVar(&o.name, "name", "", "image name the documents use (default: REF for registry:REF, else the image name the layout's index.json records, else \"image\")")
@@ -250,6 +250,9 @@ func (o *sbomOptions) check() ([]sbomgen.Format, oci.Selector, error) {
 	if (o.platform != "") && (o.digest != "") || (o.platform != "" || o.digest != "") && o.all {
 		return nil, oci.Selector{}, usageError(fmt.Errorf("use one of --platform, --digest and --all-platforms"))
 	}
+	if o.all && o.output == "" {
+		return nil, oci.Selector{}, usageError(errors.New("--all-platforms writes one file per platform: name a directory with -o DIR"))
+	}
 	if o.digest != "" {
 		if err := sel.Digest.Validate(); err != nil {
 			return nil, oci.Selector{}, usageError(fmt.Errorf("--digest %q: %w", o.digest, err))
@@ -307,13 +310,10 @@ func (s *scanSource) pick(ctx context.Context, sel oci.Selector) ([]oci.Image, e
 // --all-platforms -o DIR, whatever the image holds: a script written for
 // DIR/<platform> files also works on a single-platform image), when there
 // are several, or when -o names a directory (or ends in a path
-// separator). Several documents without -o, or --all-platforms without
-// it, are usage errors.
+// separator). Several documents without -o are a usage error (check
+// refuses --all-platforms without it).
 func (o *sbomOptions) toDir(platforms, formats int) (bool, error) {
 	n := platforms * formats
-	if o.all && o.output == "" {
-		return false, usageError(errors.New("--all-platforms writes one file per platform: name a directory with -o DIR"))
-	}
 	if n > 1 && o.output == "" {
 		return false, usageError(fmt.Errorf("%d documents (%s, %s) need -o DIR", n, plural(platforms, "platform"), plural(formats, "format")))
 	}
