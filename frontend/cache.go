@@ -140,15 +140,26 @@ func cloneCache(in []client.CacheOptionsEntry) []client.CacheOptionsEntry {
 }
 
 // secretCacheAttr matches a cache attribute that carries a secret (s3's
-// and azblob's secret_access_key, s3's session_token, gha's token) and
-// its value, up to the next comma.
-var secretCacheAttr = regexp.MustCompile(`(^|,)("?)(secret_access_key|session_token|token)=[^,]*`)
+// and azblob's secret_access_key, s3's session_token, gha's token and
+// ghtoken) and its value: a quoted field to its closing quote (its value
+// may hold commas), else up to the next comma.
+var secretCacheAttr = regexp.MustCompile(`(^|,)(?:"(secret_access_key|session_token|token|ghtoken)=(?:[^"]|"")*"?|(secret_access_key|session_token|token|ghtoken)=[^,]*)`)
 
 // redactCacheSecrets is a --cache-from or --cache-to value with the values
 // of its secret attributes replaced by "***", for messages: a CI log must
 // not show a key typed into the flag.
 func redactCacheSecrets(v string) string {
-	return secretCacheAttr.ReplaceAllString(v, "$1$2$3=***")
+	return secretCacheAttr.ReplaceAllStringFunc(v, func(m string) string {
+		sep, field := "", m
+		if strings.HasPrefix(m, ",") {
+			sep, field = ",", m[1:]
+		}
+		key, _, _ := strings.Cut(strings.TrimPrefix(field, `"`), "=")
+		if strings.HasPrefix(field, `"`) {
+			return sep + `"` + key + `=***"`
+		}
+		return sep + key + "=***"
+	})
 }
 
 // awsLookupTimeout bounds the look-up of the client's AWS credentials: a

@@ -242,7 +242,9 @@ func TestParseCacheSecrets(t *testing.T) {
 		{false, "type=s3,region=r,bucket=b,secret_access_key=S3CR3T", `"type=s3,region=r,bucket=b,secret_access_key=***"`},
 		{true, "type=s3,region=r,bucket=b,access_key_id=A,secret_access_key=S3CR3T,session_token=S3CR3T,mode=all", `secret_access_key=***,session_token=***,mode=all`},
 		{true, "type=gha,token=S3CR3T,mode=all", `"type=gha,token=***,mode=all"`},
-		{false, `type=nosuch,"token=S3CR3T"`, `"token=***"`},
+		{false, `type=nosuch,"token=S3CR3T"`, `\"token=***\"`},
+		{true, "type=gha,ghtoken=S3CR3T,mode=all", `"type=gha,ghtoken=***,mode=all"`},
+		{false, `type=nosuch,"secret_access_key=S3CR3T,S3CR3T",mode=x`, `\"secret_access_key=***\",mode=x`},
 	} {
 		_, err := parseCache(tt.export, []string{tt.in}, nil)
 		if err == nil || !strings.Contains(err.Error(), tt.want) || strings.Contains(err.Error(), "S3CR3T") {
