@@ -182,7 +182,22 @@ func Run(ctx context.Context, name string, args []string, stdout, stderr io.Writ
 	// BuildKit client's and containerd's error logs of the connections
 	// cut short ("(*service).Write failed ... transport is closing") are
 	// noise before affix's own message; --debug keeps them.
-	defer context.AfterFunc(ctx, quietLibraryLogs)()
+	// The level is the process's: put back as it was, once the quieting
+	// (its own goroutine) is done or will not run.
+	level := logrus.GetLevel()
+	var quieting sync.WaitGroup
+	quieting.Add(1)
+	stopQuiet := context.AfterFunc(ctx, func() {
+		defer quieting.Done()
+		quietLibraryLogs()
+	})
+	defer func() {
+		if stopQuiet() {
+			quieting.Done()
+		}
+		quieting.Wait()
+		logrus.SetLevel(level)
+	}()
 	var broken atomic.Bool
 	stdout = watchPipe(stdout, &broken, cancel)
 	stderr = watchPipe(stderr, &broken, cancel)

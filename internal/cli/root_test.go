@@ -191,3 +191,32 @@ func TestQuietLibraryLogs(t *testing.T) {
 		}
 	}
 }
+
+// TestRunRestoresLogLevel: a command, cancelled or not, leaves the global
+// logrus level as it found it (in-process callers: tests, the plugin).
+func TestRunRestoresLogLevel(t *testing.T) {
+	saved := logrus.GetLevel()
+	defer logrus.SetLevel(saved)
+	logrus.SetLevel(logrus.WarnLevel)
+	cancelled, cancel := context.WithCancel(context.Background())
+	cancel()
+	for _, ctx := range []context.Context{context.Background(), cancelled} {
+		var stdout, stderr bytes.Buffer
+		Run(ctx, "affix", []string{"ls", "127.0.0.1:1/x"}, &stdout, &stderr)
+		if got := logrus.GetLevel(); got != logrus.WarnLevel {
+			t.Errorf("level %v after Run, want %v", got, logrus.WarnLevel)
+		}
+	}
+}
+
+// TestRunNilArgs: nil arguments are none, not os.Args (cobra's default),
+// as "docker affix" alone passes them.
+func TestRunNilArgs(t *testing.T) {
+	saved := os.Args
+	defer func() { os.Args = saved }()
+	os.Args = []string{"docker-affix", "affix"}
+	var stdout, stderr bytes.Buffer
+	if code := Run(context.Background(), "docker affix", nil, &stdout, &stderr); code != 0 || !strings.Contains(stdout.String(), "Available Commands:") {
+		t.Errorf("exit %d\nstdout %s\nstderr %s", code, &stdout, &stderr)
+	}
+}
