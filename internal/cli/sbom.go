@@ -126,7 +126,7 @@ func openScanSource(ctx context.Context, g *globalOptions, source string, o sbom
 	}
 	l, err := oci.OpenLayout(ctx, source)
 	if err != nil {
-		if looksLikeReference(source) && errors.Is(err, fs.ErrNotExist) {
+		if looksLikeReference(source) && errors.Is(err, fs.ErrNotExist) || splitBare(source) {
 			return nil, fmt.Errorf("%w (an image in a registry is registry:%s)", err, source)
 		}
 		return nil, err
@@ -143,16 +143,37 @@ func openScanSource(ctx context.Context, g *globalOptions, source string, o sbom
 	for i, r := range roots {
 		named[i] = l.NamedBy(r)
 		if len(roots) > 1 {
-			rootNames = append(rootNames, layoutRefName(named[i:i+1]))
+			rootNames = append(rootNames, entriesName(l.Index().Manifests, r.Digest))
 		}
 	}
 	return &scanSource{fetcher: l, roots: roots, name: layoutRefName(named), rootNames: rootNames, what: l.Source().String(), close: l.Close}, nil
 }
 
+// entriesName returns the name (layoutRefName) of the index.json entries
+// of digest d, when those that have one name one repository; "" when
+// none has one, or they name several.
+func entriesName(entries []ocispec.Descriptor, d digest.Digest) string {
+	name := ""
+	for _, e := range entries {
+		if e.Digest != d {
+			continue
+		}
+		n := layoutRefName([]ocispec.Descriptor{e})
+		switch {
+		case n == "":
+		case name == "":
+			name = n
+		case sbomgen.ImageName(n) != sbomgen.ImageName(name):
+			return ""
+		}
+	}
+	return name
+}
+
 // pickedName returns the name of the roots picked were found under, when
-// they all have one and it is the same ("" otherwise): in a layout of
-// several images (skopeo's, oras's), the image --platform picks from one
-// of them is named as that one is.
+// they all have one and name the same repository ("" otherwise): in a
+// layout of several images (skopeo's, oras's), the image --platform picks
+// from one of them is named as that one is.
 func (s *scanSource) pickedName(ctx context.Context, picked []oci.Image) string {
 	if s.name != "" || len(s.rootNames) == 0 || len(picked) == 0 {
 		return s.name
@@ -168,7 +189,7 @@ func (s *scanSource) pickedName(ctx context.Context, picked []oci.Image) string 
 				continue
 			}
 			n := s.rootNames[i]
-			if n == "" || name != "" && n != name {
+			if n == "" || name != "" && sbomgen.ImageName(n) != sbomgen.ImageName(name) {
 				return ""
 			}
 			name = n
@@ -453,6 +474,20 @@ func looksLikeReference(s string) bool {
 	}
 	_, err := registry.ParseReference(s)
 	return err == nil
+}
+
+// splitBare reports whether source is a bare path that does not exist as
+// a whole, so that PATH:TAG or PATH@DIGEST was read into it: "alpine:3.20"
+// beside a directory alpine, which may well mean the registry's image.
+func splitBare(source string) bool {
+	if scheme, _, ok := strings.Cut(source, ":"); ok && (scheme == oci.SchemeLayout || scheme == oci.SchemeArchive) {
+		return false
+	}
+	if !strings.ContainsAny(source, ":@") {
+		return false
+	}
+	_, err := os.Stat(source)
+	return err != nil
 }
 
 // splitHost splits a registry host off a name as Docker does

@@ -760,3 +760,59 @@ func TestSbomNameFromLayoutOfSeveral(t *testing.T) {
 		t.Errorf("--all-platforms over two names: document name %q (%v), want image@...", doc.Name, err)
 	}
 }
+
+func TestEntriesName(t *testing.T) {
+	d, other := digest.FromString("a"), digest.FromString("b")
+	entry := func(dg digest.Digest, name string) ocispec.Descriptor {
+		e := ocispec.Descriptor{Digest: dg, Annotations: map[string]string{}}
+		if name != "" {
+			e.Annotations[oci.AnnotationImageName] = name
+		}
+		return e
+	}
+	for _, tt := range []struct {
+		name    string
+		entries []ocispec.Descriptor
+		want    string
+	}{
+		{"one name", []ocispec.Descriptor{entry(d, "a.io/x:1")}, "a.io/x:1"},
+		{"two tags of one repository", []ocispec.Descriptor{entry(d, "a.io/x:1"), entry(d, "a.io/x:latest")}, "a.io/x:1"},
+		{"two repositories", []ocispec.Descriptor{entry(d, "a.io/x:1"), entry(d, "b.io/y:1")}, ""},
+		{"an unnamed entry beside a named one", []ocispec.Descriptor{entry(d, ""), entry(d, "a.io/x:1")}, "a.io/x:1"},
+		{"another digest's name", []ocispec.Descriptor{entry(other, "b.io/y:1"), entry(d, "a.io/x:1")}, "a.io/x:1"},
+		{"none", []ocispec.Descriptor{entry(d, "")}, ""},
+	} {
+		if got := entriesName(tt.entries, d); got != tt.want {
+			t.Errorf("%s: %q, want %q", tt.name, got, tt.want)
+		}
+	}
+}
+
+// TestSplitBare: a bare source read as PATH:TAG or PATH@DIGEST (the whole
+// does not exist) gets the registry: hint when it fails to open.
+func TestSplitBare(t *testing.T) {
+	dir := t.TempDir()
+	t.Chdir(dir)
+	if err := os.Mkdir("alpine", 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Mkdir("a:b", 0o755); err != nil {
+		t.Fatal(err)
+	}
+	for in, want := range map[string]bool{
+		"alpine:3.20":       true,
+		"missing:1":         true,
+		"alpine":            false,
+		"a:b":               false, // exists as a whole
+		"oci-layout:alpine": false,
+		"oci-layout:x:1":    false,
+	} {
+		if got := splitBare(in); got != want {
+			t.Errorf("splitBare(%q) = %v, want %v", in, got, want)
+		}
+	}
+	_, errs, code := affix(t, "sbom", "alpine:3.20")
+	if code != 1 || !strings.Contains(errs, "(an image in a registry is registry:alpine:3.20)") {
+		t.Errorf("sbom alpine:3.20 beside a directory alpine: exit %d\n%s", code, errs)
+	}
+}
