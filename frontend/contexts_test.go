@@ -394,3 +394,14 @@ func TestSharedKey(t *testing.T) {
 		t.Errorf("shared keys %q, %q", a.sharedKey(), b.sharedKey())
 	}
 }
+
+// TestSetDirsName: messages name the Dockerfile as given (stdin's), not
+// the temporary file it was written to.
+func TestSetDirsName(t *testing.T) {
+	dir := t.TempDir()
+	p := &plan{attrs: map[string]string{}, locals: map[string]string{}}
+	err := p.setDirs(dir, "", "the Dockerfile on stdin (-f -)")
+	if err == nil || !strings.Contains(err.Error(), `dockerfile "the Dockerfile on stdin (-f -)"`) || strings.Contains(err.Error(), dir) {
+		t.Errorf("setDirs with a name and no Dockerfile: %v", err)
+	}
+}

@@ -1121,3 +1121,25 @@ func TestBuildMetadataByDigestName(t *testing.T) {
 		t.Error("the annotations given were changed")
 	}
 }
+
+// TestBuildMetadataBlobs: the blob counts are summed over the
+// repositories pushed to, as push's metadata counts them for one.
+func TestBuildMetadataBlobs(t *testing.T) {
+	idx := ocispec.Descriptor{MediaType: ocispec.MediaTypeImageIndex, Digest: digest.FromString("index"), Size: 5}
+	r := &buildRun{
+		plan:     &buildPlan{push: true},
+		res:      &frontend.Result{Index: idx},
+		counter:  &exporter.Counter{},
+		attached: &referrerLog{},
+		sinks: []*sink{
+			{verb: "push", result: &exporter.Result{Blobs: exporter.BlobCounts{Existing: 1, Uploaded: 4}}},
+			{verb: "push", result: &exporter.Result{Blobs: exporter.BlobCounts{Mounted: 3, Uploaded: 2, NotMounted: 1}}},
+			{verb: "export", result: &exporter.Result{Blobs: exporter.BlobCounts{Uploaded: 100}}},
+		},
+	}
+	m := r.metadata()
+	want := exporter.BlobCounts{Existing: 1, Mounted: 3, Uploaded: 6, NotMounted: 1}
+	if m.Blobs == nil || *m.Blobs != want {
+		t.Errorf("blobs %+v, want %+v (the layout export's not counted)", m.Blobs, want)
+	}
+}
