@@ -99,7 +99,7 @@ func (o *registryOptions) plain(host string) bool {
 // normalized as docker does ("alpine:3" is docker.io/library/alpine:3), as
 // a usage error when it is malformed.
 func parseRef(s string) (registry.Reference, error) {
-	if strings.HasPrefix(s, oci.SchemeLayout+":") || strings.HasPrefix(s, oci.SchemeArchive+":") {
+	if isLayoutSource(s) {
 		return registry.Reference{}, usageError(fmt.Errorf("reference %q: want a registry reference [HOST/]REPOSITORY[:TAG][@DIGEST], not a local layout", s))
 	}
 	if err := checkHostOnly(fmt.Sprintf("reference %q", s), s); err != nil {

@@ -465,7 +465,7 @@ func printSummary(w io.Writer, r *sbomgen.Result) {
 // a port, or localhost), to hint at registry:. A source that names its
 // kind (oci-layout:, oci-archive:) is a path.
 func looksLikeReference(s string) bool {
-	if scheme, _, ok := strings.Cut(s, ":"); ok && (scheme == oci.SchemeLayout || scheme == oci.SchemeArchive) {
+	if isLayoutSource(s) {
 		return false
 	}
 	host, _, ok := splitHost(s)
@@ -480,10 +480,7 @@ func looksLikeReference(s string) bool {
 // a whole, so that PATH:TAG or PATH@DIGEST was read into it: "alpine:3.20"
 // beside a directory alpine, which may well mean the registry's image.
 func splitBare(source string) bool {
-	if scheme, _, ok := strings.Cut(source, ":"); ok && (scheme == oci.SchemeLayout || scheme == oci.SchemeArchive) {
-		return false
-	}
-	if !strings.ContainsAny(source, ":@") {
+	if isLayoutSource(source) || !strings.ContainsAny(source, ":@") {
 		return false
 	}
 	_, err := os.Stat(source)
