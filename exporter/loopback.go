@@ -32,20 +32,20 @@ func PlainLoopback(ctx context.Context, host string) bool {
 	if !isLoopback(host) || hasCertsDir(CertsDirs, host) {
 		return false
 	}
-	addr := host
-	if _, _, err := net.SplitHostPort(host); err != nil {
-		addr = net.JoinHostPort(strings.TrimSuffix(strings.TrimPrefix(host, "["), "]"), "443")
+	name, port, err := net.SplitHostPort(host)
+	if err != nil {
+		name, port = strings.TrimSuffix(strings.TrimPrefix(host, "["), "]"), "443"
 	}
 	ctx, cancel := context.WithTimeout(ctx, loopbackProbeTimeout)
 	defer cancel()
-	if !resolvesToLoopback(ctx, hostOnly(addr)) {
+	if !resolvesToLoopback(ctx, name) {
 		return false
 	}
 	d := tls.Dialer{
 		NetDialer: &net.Dialer{Control: loopbackOnly},
-		Config:    &tls.Config{ServerName: hostOnly(addr), MinVersion: tls.VersionTLS12},
+		Config:    &tls.Config{ServerName: name, MinVersion: tls.VersionTLS12},
 	}
-	conn, err := d.DialContext(ctx, "tcp", addr)
+	conn, err := d.DialContext(ctx, "tcp", net.JoinHostPort(name, port))
 	if err == nil {
 		conn.Close()
 		return false
@@ -101,15 +101,6 @@ func hasCertsDir(dirs []string, host string) bool {
 		}
 	}
 	return false
-}
-
-// hostOnly is addr (HOST:PORT) without its port.
-func hostOnly(addr string) string {
-	h, _, err := net.SplitHostPort(addr)
-	if err != nil {
-		return addr
-	}
-	return h
 }
 
 // isLoopback reports whether host ([HOST][:PORT] as a reference names it)
