@@ -221,15 +221,16 @@ func (f *dockerFlags) engineTLS(defaultDir string) (env, warnings []string) {
 		{"tlscert", f.tlsCert, "cert.pem"},
 		{"tlskey", f.tlsKey, "key.pem"},
 	}
-	// The directory: the first flag's, else there is nothing to pass.
-	dir, named := "", false
+	// The directory: the first flag's (filepath.Dir is never ""), else
+	// there is nothing to pass.
+	dir := ""
 	for _, c := range files {
 		if f.fs.Changed(c.flag) {
-			dir, named = filepath.Dir(c.path), true
+			dir = filepath.Dir(c.path)
 			break
 		}
 	}
-	if !named {
+	if dir == "" {
 		return env, nil
 	}
 	// What docker uses for each file: the flag's, else the default
