@@ -47,14 +47,15 @@ or of an image in a registry.
 SOURCE is oci-layout:DIR or oci-archive:FILE.TAR, with :TAG or @DIGEST to
 name one image of a layout that holds several (a bare PATH[:TAG][@DIGEST]
 works too), or registry:REF (HOST/REPOSITORY[:TAG|@DIGEST]; layers are
-streamed from the registry, nothing is attached: that is affix attach). Nested indexes
-are followed; BuildKit attestation manifests are never scanned. Without a
-selection flag the source must hold a single platform.
+streamed from the registry, nothing is attached: that is affix attach).
+Nested indexes are followed; BuildKit attestation manifests are never
+scanned. Without a selection flag the source must hold a single platform.
 
 With one platform and one format the document goes to stdout, or to FILE
 with -o FILE. Several platforms or formats, and --all-platforms (whatever
 the image holds), need -o DIR: each document is written to
-DIR/<os>-<arch>[-<variant>]<ext> (.spdx.json, .cdx.json, .syft.json). A summary line per platform goes to stderr.
+DIR/<os>-<arch>[-<variant>]<ext> (.spdx.json, .cdx.json, .syft.json). A
+summary line per platform goes to stderr.
 
 Documents are deterministic: the creation time is SOURCE_DATE_EPOCH, else
 the image config's created time. They are cached under
