@@ -28,7 +28,9 @@ import (
 // 7: syft JSON lists the notes on a file syft could not read in order.
 // 8: the SPDX operating system package of a release without VERSION_ID
 // has no trailing "-" in its SPDXID.
-const cacheVersion = 8
+// 9: OS packages built from another source package name it as Trivy
+// reads it (SPDX sourceInfo, CycloneDX aquasecurity:trivy:Src*).
+const cacheVersion = 9
 
 // maxCacheEntry bounds the size of a cache file read: a stray file at an
 // entry's path is not read into memory whole. The largest documents

@@ -197,6 +197,7 @@ func spdxModel(s *sbom.SBOM, d docInfo) (spdxDocument, error) {
 	doc.DocumentNamespace = spdxNamespaceBase + cleanURIPath(d.name) + "-" + d.uuid().String()
 	doc.CreationInfo.Created = d.created.UTC().Format(time.RFC3339)
 	doc.CreationInfo.Creators = []common.Creator{{CreatorType: "Tool", Creator: d.generator}}
+	spdxSourceInfo(doc.Packages)
 
 	var describes []string
 	for _, r := range doc.Relationships {
@@ -351,6 +352,7 @@ func cleanURIPath(n string) string { return keepOnly(n, "-._") }
 func cycloneDXModel(s *sbom.SBOM, d docInfo) (*cyclonedx.BOM, error) {
 	bom := cyclonedxhelpers.ToFormatModel(*s)
 	bom.SerialNumber = d.uuid().URN()
+	cdxSourceProperties(bom.Components)
 	if bom.Metadata == nil {
 		bom.Metadata = &cyclonedx.Metadata{}
 	}
