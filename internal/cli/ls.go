@@ -7,10 +7,12 @@ import (
 	"fmt"
 	"io"
 	"strings"
+	"sync"
 
 	"github.com/opencontainers/go-digest"
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
 	"github.com/spf13/cobra"
+	"golang.org/x/sync/errgroup"
 
 	"github.com/affix-oci/affix/exporter"
 	"github.com/affix-oci/affix/internal/oci"
@@ -137,7 +139,7 @@ func buildTree(ctx context.Context, st imageStore) (*lsTree, error) {
 	if err != nil {
 		return nil, err
 	}
-	b := &treeBuilder{st: st, tree: &lsTree{}, read: map[digest.Digest]bool{}}
+	b := &treeBuilder{st: st, tree: &lsTree{}, read: map[digest.Digest]bool{}, sem: make(chan struct{}, lsConcurrency)}
 	root := &lsNode{Kind: "manifest", MediaType: rootDesc.MediaType, Digest: rootDesc.Digest, Size: rootDesc.Size}
 	b.tree.Root = root
 	if !oci.IsIndex(rootDesc.MediaType) {
@@ -163,10 +165,19 @@ func buildTree(ctx context.Context, st imageStore) (*lsTree, error) {
 	return b.tree, nil
 }
 
+// lsConcurrency bounds the referrers reads ls has in flight: the
+// referrers of one manifest's referrers (200 signatures and attestations
+// of one SBOM, say) are read concurrently, not one round trip after
+// another.
+const lsConcurrency = 8
+
 // treeBuilder builds the tree of buildTree from st.
 type treeBuilder struct {
 	st   imageStore
 	tree *lsTree
+	sem  chan struct{} // one slot per referrers read in flight
+
+	mu sync.Mutex // guards read and tree.ReferrersMode
 	// read are the referrers whose own referrers were read, each once.
 	read map[digest.Digest]bool
 }
@@ -178,6 +189,10 @@ type treeBuilder struct {
 // that holds something else is n's Error, not the tree's; so is any
 // failure to read the referrers of a referrer, which the image's own tree
 // does not need.
+//
+// The referrers of d's referrers are read concurrently, after d's own:
+// the first read has taught the store whether the registry has a
+// referrers API, so none of them asks again.
 func (b *treeBuilder) referrers(ctx context.Context, n *lsNode, d ocispec.Descriptor) ([]*lsNode, error) {
 	return b.referrersAt(ctx, n, d, 1)
 }
@@ -185,11 +200,11 @@ func (b *treeBuilder) referrers(ctx context.Context, n *lsNode, d ocispec.Descri
 // referrersAt is referrers at depth (1: the referrers of an image's
 // manifest).
 func (b *treeBuilder) referrersAt(ctx context.Context, n *lsNode, d ocispec.Descriptor, depth int) ([]*lsNode, error) {
-	refs, mode, err := b.st.Referrers(ctx, d.Digest)
+	refs, mode, err := b.readReferrers(ctx, d)
 	if errors.Is(err, exporter.ErrReferrersTagConflict) || err != nil && depth > 1 && ctx.Err() == nil {
 		// Most failures come with no mode: the one learnt stays.
 		if mode != "" {
-			b.tree.ReferrersMode = mode
+			b.setMode(mode)
 		}
 		n.Error = err.Error()
 		return nil, nil
@@ -197,21 +212,56 @@ func (b *treeBuilder) referrersAt(ctx context.Context, n *lsNode, d ocispec.Desc
 	if err != nil {
 		return nil, err
 	}
-	b.tree.ReferrersMode = mode
-	var out []*lsNode
-	for _, r := range refs {
+	b.setMode(mode)
+	out := make([]*lsNode, len(refs))
+	g, gctx := errgroup.WithContext(ctx)
+	for i, r := range refs {
 		rn := &lsNode{Kind: "referrer", MediaType: r.MediaType, Digest: r.Digest, Size: r.Size,
 			ArtifactType: r.ArtifactType, Created: r.Annotations[ocispec.AnnotationCreated],
 			Generator: r.Annotations[oci.AnnotationGenerator], Annotations: r.Annotations}
-		if depth < maxReferrerDepth && !b.read[r.Digest] {
-			b.read[r.Digest] = true
-			if rn.Children, err = b.referrersAt(ctx, rn, r, depth+1); err != nil {
-				return nil, err
-			}
+		out[i] = rn
+		if depth < maxReferrerDepth && b.claim(r.Digest) {
+			g.Go(func() error {
+				var err error
+				rn.Children, err = b.referrersAt(gctx, rn, r, depth+1)
+				return err
+			})
 		}
-		out = append(out, rn)
+	}
+	if err := g.Wait(); err != nil {
+		return nil, err
 	}
 	return out, nil
+}
+
+// readReferrers reads the referrers of d from the store, holding one of
+// b's slots.
+func (b *treeBuilder) readReferrers(ctx context.Context, d ocispec.Descriptor) ([]ocispec.Descriptor, exporter.Mode, error) {
+	select {
+	case b.sem <- struct{}{}:
+	case <-ctx.Done():
+		return nil, "", ctx.Err()
+	}
+	defer func() { <-b.sem }()
+	return b.st.Referrers(ctx, d.Digest)
+}
+
+// claim reports whether the referrers of d are still to be read, and
+// marks them read.
+func (b *treeBuilder) claim(d digest.Digest) bool {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if b.read[d] {
+		return false
+	}
+	b.read[d] = true
+	return true
+}
+
+func (b *treeBuilder) setMode(m exporter.Mode) {
+	b.mu.Lock()
+	b.tree.ReferrersMode = m
+	b.mu.Unlock()
 }
 
 // addPlatforms adds the platform manifests of images (all but the
