@@ -120,6 +120,11 @@ func challengeError(resp *http.Response) string {
 	return ""
 }
 
+// tokenAnswerRE matches oras-go's error for a token server's answer it
+// could not read as a token: METHOD "URL": failed to decode response, or
+// empty token returned.
+var tokenAnswerRE = regexp.MustCompile(`\b(GET|POST) "([^"]+)": (?:failed to decode response|empty token returned)`)
+
 // tokenRequest returns the host of the registry's token server when err
 // is the failure of a token request (oras-go fetching a bearer token for
 // a registry request), "" otherwise. A token request is one outside the
@@ -141,7 +146,17 @@ func tokenRequest(err error) string {
 		}
 		u, m = pu, strings.ToUpper(ue.Op)
 	default:
-		return ""
+		// A token server's answer that is not a token: oras-go says so
+		// in words only.
+		sm := tokenAnswerRE.FindStringSubmatch(err.Error())
+		if sm == nil {
+			return ""
+		}
+		pu, perr := url.Parse(sm[2])
+		if perr != nil {
+			return ""
+		}
+		u, m = pu, sm[1]
 	}
 	if strings.HasPrefix(u.Path, "/v2/") || u.Path == "/v2" {
 		return ""
@@ -162,8 +177,17 @@ func (r *Remote) explainToken(what string, err error) (error, bool) {
 	}
 	reg := r.ref.Registry
 	switch s := status(err); {
-	case s == http.StatusUnauthorized || s == http.StatusForbidden:
+	case s == http.StatusUnauthorized:
 		return fmt.Errorf("%s: %s: the registry's token server %s refused the credentials given for %s, or with none given, anonymous access: check the credentials for %s (docker login %s, or DOCKER_CONFIG): %w: %w", r.Name(), what, th, reg, reg, reg, ErrUnauthorized, err), true
+	case s == http.StatusForbidden:
+		// The credentials were taken; the scope was not granted.
+		asked := "access to " + r.ref.Repository
+		if rs := tokenScopes(err); len(rs) > 0 {
+			asked = strings.Join(rs, ", ")
+		}
+		return fmt.Errorf("%s: %s: the registry's token server %s denied %s (403): it took the credentials given for %s (or anonymous access, with none given), but they have no such right, or the repository does not exist: %w: %w", r.Name(), what, th, asked, reg, ErrUnauthorized, err), true
+	case s == 0 && tokenAnswerRE.MatchString(err.Error()):
+		return fmt.Errorf("%s: %s: the registry's token server %s answered with no token: %w (its WWW-Authenticate realm names no token service, or a proxy or login page answered for it)", r.Name(), what, th, err), true
 	case s != 0:
 		return fmt.Errorf("%s: %s: the registry's token server %s failed to issue a token: %w (try again later; if it persists, the token service the registry names in its WWW-Authenticate realm is broken)", r.Name(), what, th, err), true
 	}
@@ -180,6 +204,28 @@ func (r *Remote) explainToken(what string, err error) (error, bool) {
 		return fmt.Errorf("%s: %s: %w (the registry's token server %s, which its WWW-Authenticate realm names, cannot be reached: it is down, or the realm names an address this machine cannot reach)", r.Name(), what, err, th), true
 	}
 	return fmt.Errorf("%s: %s: the registry's token server %s: %w", r.Name(), what, th, err), true
+}
+
+// tokenScopes returns the repository scopes (repository:NAME:ACTIONS) the
+// failed token GET of err asked for, as "pull and push on NAME"; none for
+// an OAuth2 POST (its scopes are in the body).
+func tokenScopes(err error) []string {
+	var er *errcode.ErrorResponse
+	if !errors.As(err, &er) || er.URL == nil {
+		return nil
+	}
+	var out []string
+	for _, v := range er.URL.Query()["scope"] {
+		for _, sc := range strings.Fields(v) {
+			rest, ok := strings.CutPrefix(sc, "repository:")
+			i := strings.LastIndex(rest, ":")
+			if !ok || i < 0 {
+				continue
+			}
+			out = append(out, strings.ReplaceAll(rest[i+1:], ",", " and ")+" on "+rest[:i])
+		}
+	}
+	return out
 }
 
 // explainChallenge explains a registry's 401 whose bearer challenge says

@@ -157,6 +157,9 @@ func TestTokenRequest(t *testing.T) {
 		{"blob upload POST", &errcode.ErrorResponse{Method: "POST", URL: mustURL("https://r.example/v2/app/blobs/uploads/?mount=x&from=y"), StatusCode: 401}, ""},
 		{"blob storage redirect", &errcode.ErrorResponse{Method: "GET", URL: mustURL("https://storage.example/bucket/blob?sig=x"), StatusCode: 403}, ""},
 		{"registry response", &ResponseError{Method: "PUT", URL: "https://r.example/v2/app/manifests/v1", StatusCode: 401}, ""},
+		{"token answer not JSON", fmt.Errorf("GET %q: %w", "https://r.example/v2/app/manifests/v1",
+			fmt.Errorf("%s %q: failed to decode response: %w", "GET", "https://auth.example/token?scope=repository%3Aapp%3Apull&service=r", errors.New("invalid character '<'"))), "auth.example"},
+		{"registry answer not JSON", errors.New(`GET "https://r.example/v2/app/tags/list": failed to decode response: invalid character '<'`), ""},
 	} {
 		if got := tokenRequest(tc.err); got != tc.want {
 			t.Errorf("%s: %q, want %q", tc.name, got, tc.want)
