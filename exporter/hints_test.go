@@ -11,6 +11,7 @@ import (
 	"github.com/opencontainers/go-digest"
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
 	"oras.land/oras-go/v2/registry"
+	"oras.land/oras-go/v2/registry/remote/auth"
 
 	"github.com/affix-oci/affix/exporter"
 	"github.com/affix-oci/affix/internal/registrytest"
@@ -107,8 +108,9 @@ func TestErrorHints(t *testing.T) {
 }
 
 // TestPresignedURLHidden: a blob the registry redirects to pre-signed
-// storage that refuses it: the error names the storage host but holds no
-// query (the signature).
+// storage that refuses it: the error names the storage host as the one
+// that refused (not the registry, not the credentials) but holds no query
+// (the signature).
 func TestPresignedURLHidden(t *testing.T) {
 	storage := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		w.WriteHeader(http.StatusForbidden)
@@ -124,7 +126,40 @@ func TestPresignedURLHidden(t *testing.T) {
 	_, err := r.Fetch(context.Background(), blob)
 	storageHost := strings.TrimPrefix(storage.URL, "http://")
 	if err == nil || strings.Contains(err.Error(), "TOPSECRET") || strings.Contains(err.Error(), "AKIAEXAMPLE") ||
-		!strings.Contains(err.Error(), storageHost+"/bucket/blob?…") || !errors.Is(err, exporter.ErrUnauthorized) {
-		t.Errorf("err = %v; want the storage URL without its query, ErrUnauthorized", err)
+		!strings.Contains(err.Error(), storageHost+"/bucket/blob?…") || !errors.Is(err, exporter.ErrUnauthorized) ||
+		!strings.Contains(err.Error(), "the storage host "+storageHost+" the registry redirected to refused it (403)") || strings.Contains(err.Error(), "credentials") {
+		t.Errorf("err = %v; want the storage host named as refusing, its URL without its query, ErrUnauthorized", err)
+	}
+}
+
+// TestBasicAuthCredentialsNamed: a basic-auth registry with no usable
+// credentials names the host and the config file they were looked for in:
+// none at all, or an identitytoken alone (for token registries only).
+func TestBasicAuthCredentialsNamed(t *testing.T) {
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("WWW-Authenticate", `Basic realm="test"`)
+		w.WriteHeader(http.StatusUnauthorized)
+	}))
+	t.Cleanup(srv.Close)
+	host := strings.TrimPrefix(srv.URL, "http://")
+	const file = "/home/ci/.docker/config.json"
+	for _, tc := range []struct {
+		name string
+		cred auth.CredentialFunc
+		want string
+	}{
+		{"none", nil, "no credentials for " + host + " in " + file + " (docker login " + host},
+		{"identitytoken", auth.StaticCredential(host, auth.Credential{RefreshToken: "tok"}),
+			"the credentials for " + host + " in " + file + " have none (an identitytoken or registrytoken is only for token registries): docker login " + host},
+	} {
+		c, _ := client(tc.cred)
+		r, err := exporter.NewRemote(registry.Reference{Registry: host, Repository: "app"}, exporter.RemoteOptions{Client: c, PlainHTTP: true, CredentialsFile: file})
+		if err != nil {
+			t.Fatal(err)
+		}
+		_, _, _, err = r.FetchManifest(context.Background(), "v1")
+		if !errors.Is(err, exporter.ErrUnauthorized) || !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("%s: %v, want ErrUnauthorized and %q", tc.name, err, tc.want)
+		}
 	}
 }

@@ -48,6 +48,8 @@ type Remote struct {
 	client    remote.Client
 	plainHTTP bool
 	repo      *remote.Repository
+	// credsFile is RemoteOptions.CredentialsFile.
+	credsFile string
 	// blobAttempts bounds whole-upload retries of one blob, blobElapsed
 	// their time.
 	blobAttempts int
@@ -78,6 +80,10 @@ type RemoteOptions struct {
 	// upload with an error naming it. (Each request's own retries are the
 	// client's: see Retry.)
 	MaxElapsed time.Duration
+	// CredentialsFile is where the client's credentials come from (the
+	// Docker config file), for messages about missing or unusable ones;
+	// "" says "the Docker config".
+	CredentialsFile string
 }
 
 // NewRemote returns the repository that ref (host/repository, a tag or
@@ -101,7 +107,7 @@ func NewRemote(ref registry.Reference, opts RemoteOptions) (*Remote, error) {
 	// refusal and the token cache's bookkeeping.
 	nc := notingClient{c}
 	repo := &remote.Repository{Client: nc, Reference: ref, PlainHTTP: opts.PlainHTTP}
-	return &Remote{ref: ref, client: nc, plainHTTP: opts.PlainHTTP, repo: repo, blobAttempts: 3, blobElapsed: elapsed}, nil
+	return &Remote{ref: ref, client: nc, plainHTTP: opts.PlainHTTP, repo: repo, credsFile: opts.CredentialsFile, blobAttempts: 3, blobElapsed: elapsed}, nil
 }
 
 // NewClient returns an authenticating client that sends requests through
@@ -402,8 +408,14 @@ func (r *Remote) wrap(what string, err error) error {
 // explain is wrap before the URLs in the text lose their query. authErr
 // is the error parameter of the registry's bearer challenge, if any.
 func (r *Remote) explain(what string, err error, authErr string) error {
+	reg := r.ref.Registry
 	if errors.Is(err, auth.ErrBasicCredentialNotFound) {
-		return fmt.Errorf("%s: %s: no credentials (docker login, or DOCKER_CONFIG): %w: %w", r.Name(), what, ErrUnauthorized, err)
+		return fmt.Errorf("%s: %s: no credentials for %s in %s (docker login %s, or DOCKER_CONFIG): %w: %w", r.Name(), what, reg, r.credentialsFile(), reg, ErrUnauthorized, err)
+	}
+	if strings.Contains(err.Error(), "missing username or password for basic auth") {
+		// An identitytoken or registrytoken alone: oras-go sends those
+		// to token servers only.
+		return fmt.Errorf("%s: %s: the registry asks for basic auth (a username and password), and the credentials for %s in %s have none (an identitytoken or registrytoken is only for token registries): docker login %s with a username and password: %w: %w", r.Name(), what, reg, r.credentialsFile(), reg, ErrUnauthorized, err)
 	}
 	// A failed token request is the token server's answer, whatever the
 	// registry request it was for.
@@ -428,6 +440,11 @@ func (r *Remote) explain(what string, err error, authErr string) error {
 			return fmt.Errorf("%s: %s: %w (%s answers HTTPS: drop --insecure-registry %s or --plain-http; to trust a private CA put it in /etc/docker/certs.d/%s/ca.crt)", r.Name(), what, err, r.ref.Registry, r.ref.Registry, r.ref.Registry)
 		}
 	case http.StatusForbidden:
+		if h := requestHost(err); h != "" && !sameHost(h, r.ref.Registry, r.plainHTTP) {
+			// A blob GET the registry redirected to storage (a
+			// pre-signed URL): the credentials never went there.
+			return fmt.Errorf("%s: %s: the storage host %s the registry redirected to refused it (403): the pre-signed URL the registry gave is likely expired or invalid; try again, and if it persists tell the operators of %s: %w: %w", r.Name(), what, h, r.ref.Registry, ErrUnauthorized, err)
+		}
 		return fmt.Errorf("%s: %s: the registry denied it (the credentials have no access to this repository, or a policy such as immutable tags forbids it): %w: %w", r.Name(), what, ErrUnauthorized, err)
 	case http.StatusNotFound:
 		return fmt.Errorf("%s: %s: %w: %w", r.Name(), what, ErrNotFound, err)
@@ -440,6 +457,41 @@ func (r *Remote) explain(what string, err error, authErr string) error {
 		return fmt.Errorf("%s: %s: %w (%s)", r.Name(), what, err, hint)
 	}
 	return fmt.Errorf("%s: %s: %w", r.Name(), what, err)
+}
+
+// credentialsFile names where the credentials come from, for messages.
+func (r *Remote) credentialsFile() string {
+	if r.credsFile == "" {
+		return "the Docker config"
+	}
+	return r.credsFile
+}
+
+// requestHost returns the host[:port] of the request a registry error
+// answers, "" if unknown.
+func requestHost(err error) string {
+	var er *errcode.ErrorResponse
+	if errors.As(err, &er) && er.URL != nil {
+		return er.URL.Host
+	}
+	var re *ResponseError
+	if errors.As(err, &re) {
+		if u, perr := url.Parse(re.URL); perr == nil {
+			return u.Host
+		}
+	}
+	return ""
+}
+
+// sameHost reports whether host (of a request URL) is the registry reg,
+// in any case, the scheme's default port written or not.
+func sameHost(host, reg string, plainHTTP bool) bool {
+	port := ":443"
+	if plainHTTP {
+		port = ":80"
+	}
+	host, reg = strings.TrimSuffix(strings.ToLower(host), port), strings.TrimSuffix(strings.ToLower(reg), port)
+	return host == reg
 }
 
 // method returns the HTTP method of the request a registry error answers,

@@ -570,7 +570,7 @@ func TestBasicAuthTLS(t *testing.T) {
 				want string
 			}{
 				{"wrong password", s.user("ci", "nope"), "the registry refused the request: check the credentials for " + reg.Host},
-				{"no credentials", nil, "no credentials (docker login, or DOCKER_CONFIG)"},
+				{"no credentials", nil, "no credentials for " + reg.Host + " in the Docker config (docker login " + reg.Host + ", or DOCKER_CONFIG)"},
 			} {
 				r, _ := s.remote(t, "app", tc.cred)
 				_, perr := pushAll(ctx, r, l, res, exporter.Options{Tag: "v2"})
