@@ -12,6 +12,7 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"time"
 
 	"github.com/distribution/reference"
 	"github.com/opencontainers/go-digest"
@@ -20,6 +21,7 @@ import (
 	"oras.land/oras-go/v2/registry"
 	"oras.land/oras-go/v2/registry/remote/auth"
 	"oras.land/oras-go/v2/registry/remote/credentials"
+	"oras.land/oras-go/v2/registry/remote/credentials/trace"
 
 	"github.com/affix-oci/affix/exporter"
 	"github.com/affix-oci/affix/internal/fsutil"
@@ -155,16 +157,13 @@ func isDigits(s string) bool {
 // connect returns the repository of ref, with credentials from the Docker
 // config (and its credential helpers), counting requests with counter.
 func (o *registryOptions) connect(ctx context.Context, g *globalOptions, ref registry.Reference, counter *exporter.Counter) (*exporter.Remote, error) {
-	// As the docker CLI: without credentials in config.json, an installed
-	// credential helper is the store (the frontend does the same for
-	// buildkitd's pulls).
-	store, err := credentials.NewStoreFromDocker(credentials.StoreOptions{DetectDefaultNativeStore: true})
-	if err != nil {
-		return nil, fmt.Errorf("reading Docker credentials: %w", err)
-	}
-	client := exporter.NewClient(namedCredentials(credentials.Credential(store)), counter)
-	retry := client.Client.Transport.(*exporter.Retry)
 	logf := g.logf(g.stderr)
+	cred, file, err := dockerCredentials(logf)
+	if err != nil {
+		return nil, err
+	}
+	client := exporter.NewClient(cred, counter)
+	retry := client.Client.Transport.(*exporter.Retry)
 	if g.debug {
 		retry.Logf = logf // every retry, the long waits among them
 	} else {
@@ -174,33 +173,118 @@ func (o *registryOptions) connect(ctx context.Context, g *globalOptions, ref reg
 	if g.debug {
 		debug = logf
 	}
-	return exporter.NewRemote(ref, exporter.RemoteOptions{Client: client, PlainHTTP: o.plainHTTPTo(ctx, ref.Registry, debug)})
+	return exporter.NewRemote(ref, exporter.RemoteOptions{Client: client, PlainHTTP: o.plainHTTPTo(ctx, ref.Registry, debug), CredentialsFile: file})
 }
 
-// namedCredentials is cred with its errors (an auth field that does not
-// decode, a credential helper that fails) naming the host and where its
-// credentials come from.
-func namedCredentials(cred auth.CredentialFunc) auth.CredentialFunc {
-	return func(ctx context.Context, hostport string) (auth.Credential, error) {
+// helperTimeout bounds one run of a credential helper: one waiting for a
+// passphrase nobody will type (gpg's pinentry in CI) would block the
+// command forever.
+var helperTimeout = 30 * time.Second
+
+// errHelperTimeout is the cause of a helper run's context ending at
+// helperTimeout.
+var errHelperTimeout = errors.New("credential helper timed out")
+
+// dockerCredentials returns the credentials of the Docker config, as
+// credentialsFrom reads them, and the path of its file. As the docker CLI
+// does (config.LoadDefaultConfigFile), a config naming no credentials at
+// all (no auths, credsStore or credHelpers) has the platform's credential
+// helper (docker-credential-pass or -secretservice) as its store when one
+// is on PATH; unlike docker pull, a detected helper that fails (pass with
+// no gpg key) is noted with note and read as no credentials, since the
+// config did not ask for it and anonymous reads must still work.
+func dockerCredentials(note func(string, ...any)) (auth.CredentialFunc, string, error) {
+	store, err := credentials.NewStoreFromDocker(credentials.StoreOptions{})
+	if err != nil {
+		return nil, "", fmt.Errorf("reading Docker credentials: %w", err)
+	}
+	file := store.ConfigPath()
+	if !store.IsAuthConfigured() {
+		if helper := defaultHelper(); helper != "" {
+			return credentialsFrom(credentials.Credential(credentials.NewNativeStore(helper)), file, note), file, nil
+		}
+	}
+	return credentialsFrom(credentials.Credential(store), file, nil), file, nil
+}
+
+// defaultHelper returns the platform's credential helper as the docker CLI
+// detects it (credentials.DetectDefaultStore): pass when the pass command
+// is installed, else secretservice, when its docker-credential-NAME is on
+// PATH; "" otherwise.
+func defaultHelper() string {
+	name := "secretservice"
+	if _, err := exec.LookPath("pass"); err == nil {
+		name = "pass"
+	}
+	if _, err := exec.LookPath("docker-credential-" + name); err != nil {
+		return ""
+	}
+	return name
+}
+
+// credentialsFrom is cred with its errors (an auth field that does not
+// decode, a credential helper that fails, is missing or hangs) naming the
+// host, file (the Docker config) and the helper that ran, and never
+// quoting an auth field: oras-go quotes the decoded field, the password
+// in it, when it has no colon. A helper run is bounded by helperTimeout.
+// As host names are case-insensitive, a host spelt with capitals
+// (LOCALHOST:5000) that has no credentials is looked up in lower case
+// too: docker login writes the host as typed, in lower case by habit.
+// When note is not nil, a failing helper is noted with it, once, and read
+// as no credentials (see dockerCredentials).
+func credentialsFrom(cred auth.CredentialFunc, file string, note func(string, ...any)) auth.CredentialFunc {
+	var (
+		mu     sync.Mutex
+		failed bool // the helper note names failed: not run again
+	)
+	get := func(ctx context.Context, hostport string) (auth.Credential, error) {
+		if note != nil {
+			mu.Lock()
+			defer mu.Unlock()
+			if failed {
+				return auth.EmptyCredential, nil
+			}
+		}
+		ctx, cancel := context.WithTimeoutCause(ctx, helperTimeout, errHelperTimeout)
+		defer cancel()
+		helper := ""
+		ctx = trace.WithExecutableTrace(ctx, &trace.ExecutableTrace{ExecuteStart: func(name, _ string) { helper = name }})
 		c, err := cred(ctx, hostport)
+		if err == nil {
+			return c, nil
+		}
+		if helper == "" {
+			// The file store's only errors are an auths entry that is
+			// not what docker login writes; its text may quote the
+			// secret, so it is not passed on.
+			if strings.Contains(err.Error(), "failed to decode auth field") {
+				return auth.EmptyCredential, fmt.Errorf("reading the credentials for %s: the auth field for %s in %s is not base64(username:password)", hostport, hostport, file)
+			}
+			return auth.EmptyCredential, fmt.Errorf("reading the credentials for %s: the auths entry for %s in %s is not what docker login writes (a JSON object of strings)", hostport, hostport, file)
+		}
 		var missing *exec.Error
-		if errors.As(err, &missing) && errors.Is(err, exec.ErrNotFound) {
-			return c, fmt.Errorf("reading the credentials for %s: %s names the credential helper %s, which is not installed: install it, or remove credsStore/credHelpers naming it: %w", hostport, dockerConfigFile(), missing.Name, err)
+		switch {
+		case errors.As(err, &missing) && errors.Is(err, exec.ErrNotFound):
+			err = fmt.Errorf("reading the credentials for %s: %s names the credential helper %s, which is not installed: install it, or remove credsStore/credHelpers naming it: %w", hostport, file, helper, err)
+		case context.Cause(ctx) == errHelperTimeout:
+			err = fmt.Errorf("reading the credentials for %s: the credential helper %s (of %s) did not answer within %s: it may be waiting for a passphrase or a locked keyring: %w", hostport, helper, file, helperTimeout, err)
+		default:
+			err = fmt.Errorf("reading the credentials for %s: the credential helper %s (of %s) failed: %w", hostport, helper, file, err)
 		}
-		if err != nil {
-			return c, fmt.Errorf("reading the credentials for %s (%s and the credential helpers it names): %w", hostport, dockerConfigFile(), err)
+		if note == nil {
+			return auth.EmptyCredential, err
 		}
-		return c, nil
+		failed = true
+		note("%v; %s names no credential store, %s was found on PATH as the docker CLI finds it: going on without credentials", err, file, helper)
+		return auth.EmptyCredential, nil
 	}
-}
-
-// dockerConfigFile is the Docker config file credentials are read from:
-// $DOCKER_CONFIG/config.json, else ~/.docker/config.json.
-func dockerConfigFile() string {
-	if d := os.Getenv("DOCKER_CONFIG"); d != "" {
-		return filepath.Join(d, "config.json")
+	return func(ctx context.Context, hostport string) (auth.Credential, error) {
+		c, err := get(ctx, hostport)
+		if lower := strings.ToLower(hostport); err == nil && c == auth.EmptyCredential && lower != hostport {
+			return get(ctx, lower)
+		}
+		return c, err
 	}
-	return "~/.docker/config.json"
 }
 
 // hintHTTP adds a hint to errors of an HTTPS request answered in HTTP.

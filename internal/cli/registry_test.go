@@ -1,6 +1,8 @@
 package cli
 
 import (
+	"context"
+	"encoding/base64"
 	"errors"
 	"fmt"
 	"net/http"
@@ -9,6 +11,9 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
+
+	"oras.land/oras-go/v2/registry/remote/auth"
 )
 
 func TestParseRef(t *testing.T) {
@@ -68,8 +73,10 @@ func TestNameFlagChecked(t *testing.T) {
 }
 
 // TestCredentialErrorsNamed: credentials that cannot be read (an auth
-// field that does not decode, a credential helper that fails or is not
-// installed) fail naming the host and the config file.
+// field that does not decode, a credential helper that fails, is not
+// installed or hangs) fail naming the host, the config file and the
+// helper, and never quote the auth field (oras-go's error does, decoded,
+// password and all, when it has no colon).
 func TestCredentialErrorsNamed(t *testing.T) {
 	cliEnv(t)
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
@@ -79,20 +86,33 @@ func TestCredentialErrorsNamed(t *testing.T) {
 	t.Cleanup(srv.Close)
 	host := strings.TrimPrefix(srv.URL, "http://")
 	bin := t.TempDir()
-	failing := "#!/bin/sh\necho 'helper store locked' >&2\nexit 1\n"
-	if err := os.WriteFile(filepath.Join(bin, "docker-credential-affixfails"), []byte(failing), 0o755); err != nil {
-		t.Fatal(err)
+	for name, script := range map[string]string{
+		"affixfails": "#!/bin/sh\necho 'helper store locked' >&2\nexit 1\n",
+		"affixhangs": "#!/bin/sh\nexec sleep 60\n",
+	} {
+		if err := os.WriteFile(filepath.Join(bin, "docker-credential-"+name), []byte(script), 0o755); err != nil {
+			t.Fatal(err)
+		}
 	}
 	t.Setenv("PATH", bin+string(os.PathListSeparator)+os.Getenv("PATH"))
+	defer func(d time.Duration) { helperTimeout = d }(helperTimeout)
+	helperTimeout = 100 * time.Millisecond
 	config := filepath.Join(os.Getenv("DOCKER_CONFIG"), "config.json")
+	const secret = "aliceS3cretAlicePW"
 	for _, tt := range []struct {
 		name, config string
 		want         []string
 	}{
 		{"auth that does not decode", `{"auths":{"` + host + `":{"auth":"!!!"}}}`,
-			[]string{"reading the credentials for " + host + " (" + config}},
+			[]string{"reading the credentials for " + host + ": the auth field for " + host + " in " + config + " is not base64(username:password)"}},
+		{"auth without a colon", `{"auths":{"` + host + `":{"auth":"` + base64.StdEncoding.EncodeToString([]byte(secret)) + `"}}}`,
+			[]string{"the auth field for " + host + " in " + config + " is not base64(username:password)"}},
+		{"auths entry not an object", `{"auths":{"` + host + `":"x"}}`,
+			[]string{"the auths entry for " + host + " in " + config + " is not what docker login writes"}},
 		{"helper that fails", `{"credHelpers":{"` + host + `":"affixfails"}}`,
-			[]string{"reading the credentials for " + host + " (" + config, "exit status 1"}},
+			[]string{"reading the credentials for " + host + ": the credential helper docker-credential-affixfails (of " + config + ") failed", "exit status 1"}},
+		{"helper that hangs", `{"credsStore":"affixhangs"}`,
+			[]string{"the credential helper docker-credential-affixhangs (of " + config + ") did not answer within 100ms"}},
 		{"helper not installed", `{"credsStore":"affixmissing"}`,
 			[]string{"reading the credentials for " + host + ": " + config + " names the credential helper docker-credential-affixmissing, which is not installed: install it, or remove credsStore/credHelpers naming it"}},
 	} {
@@ -109,7 +129,76 @@ func TestCredentialErrorsNamed(t *testing.T) {
 					t.Errorf("want %q in:\n%s", want, errs)
 				}
 			}
+			if strings.Contains(errs, secret) {
+				t.Errorf("the auth field is quoted:\n%s", errs)
+			}
 		})
+	}
+}
+
+// TestDetectedHelperFails: with a config that names no credentials, the
+// platform's helper found on PATH is asked, as the docker CLI asks it;
+// when it fails (pass with no gpg key), that is noted, naming it, and the
+// command goes on without credentials rather than failing reads that need
+// none.
+func TestDetectedHelperFails(t *testing.T) {
+	cliEnv(t)
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("WWW-Authenticate", `Basic realm="test"`)
+		w.WriteHeader(http.StatusUnauthorized)
+	}))
+	t.Cleanup(srv.Close)
+	host := strings.TrimPrefix(srv.URL, "http://")
+	bin := t.TempDir()
+	for name, script := range map[string]string{
+		"pass":                   "#!/bin/sh\nexit 1\n",
+		"docker-credential-pass": "#!/bin/sh\necho 'pass not initialized'\nexit 1\n",
+	} {
+		if err := os.WriteFile(filepath.Join(bin, name), []byte(script), 0o755); err != nil {
+			t.Fatal(err)
+		}
+	}
+	t.Setenv("PATH", bin+string(os.PathListSeparator)+os.Getenv("PATH"))
+	config := filepath.Join(os.Getenv("DOCKER_CONFIG"), "config.json")
+	_, errs, code := affix(t, "ls", "--insecure-registry", host, host+"/app:v1")
+	for _, want := range []string{
+		"the credential helper docker-credential-pass (of " + config + ") failed: pass not initialized",
+		"going on without credentials",
+		"no credentials for " + host + " in " + config,
+	} {
+		if !strings.Contains(errs, want) {
+			t.Errorf("want %q in:\n%s", want, errs)
+		}
+	}
+	if code != 1 || strings.Count(errs, "pass not initialized") != 1 {
+		t.Errorf("exit %d, want 1 and the helper noted once:\n%s", code, errs)
+	}
+}
+
+// TestCredentialsHostCase: credentials saved for a host in lower case
+// are found for the host spelt with capitals; an exact match comes first.
+func TestCredentialsHostCase(t *testing.T) {
+	saved := map[string]auth.Credential{
+		"localhost:5610":   {Username: "lower", Password: "pw"},
+		"Mixed.Example":    {Username: "mixed", Password: "pw"},
+		"mixed.example":    {Username: "other", Password: "pw"},
+		"UPPER.EXAMPLE:80": {Username: "upper", Password: "pw"},
+	}
+	cred := credentialsFrom(func(_ context.Context, host string) (auth.Credential, error) {
+		return saved[host], nil
+	}, "config.json", nil)
+	for _, tt := range []struct{ host, user string }{
+		{"localhost:5610", "lower"},
+		{"LOCALHOST:5610", "lower"},
+		{"Mixed.Example", "mixed"},
+		{"MIXED.example", "other"},
+		{"UPPER.EXAMPLE:80", "upper"},
+		{"upper.example:80", ""},
+	} {
+		c, err := cred(context.Background(), tt.host)
+		if err != nil || c.Username != tt.user {
+			t.Errorf("%s: %+v, %v; want user %q", tt.host, c, err, tt.user)
+		}
 	}
 }
 
