@@ -68,9 +68,29 @@ func (h *hostMemo) get(ctx context.Context, host string, f func() bool) bool {
 }
 
 func (o *registryOptions) addFlags(f *pflag.FlagSet) {
-	f.StringArrayVar(&o.insecure, "insecure-registry", nil, "talk plain HTTP to this registry host[:port] (repeatable); a registry on this machine (localhost, 127.0.0.1, ::1) that answers in plain HTTP needs no flag")
+	f.Var((*hostList)(&o.insecure), "insecure-registry", "talk plain HTTP to this registry host[:port] (repeatable); a registry on this machine (localhost, 127.0.0.1, ::1) that answers in plain HTTP needs no flag")
 	f.BoolVar(&o.plainHTTP, "plain-http", false, "talk plain HTTP to every registry")
 	o.loopback = &hostMemo{}
+}
+
+// hostList is the value of --insecure-registry: registry hosts, HOST[:PORT]
+// each, one per use of the flag. A URL or a repository is refused when the
+// flag is parsed (a usage error): compared with a reference's host it
+// would match nothing, and the registry would silently get HTTPS.
+type hostList []string
+
+func (h *hostList) String() string { return "[" + strings.Join(*h, ",") + "]" }
+
+// Type is the type name help shows, as for the string array it was.
+func (h *hostList) Type() string { return "stringArray" }
+
+// Set checks s and adds it.
+func (h *hostList) Set(s string) error {
+	if s == "" || strings.Contains(s, "://") || strings.Contains(s, "/") {
+		return fmt.Errorf("%q: the flag takes a registry HOST[:PORT] (localhost:5000), not a URL or a repository", s)
+	}
+	*h = append(*h, s)
+	return nil
 }
 
 // plainHTTPTo reports whether the registry at host is reached over plain

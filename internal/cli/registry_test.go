@@ -202,6 +202,18 @@ func TestCredentialsHostCase(t *testing.T) {
 	}
 }
 
+// TestInsecureRegistryChecked: --insecure-registry takes HOST[:PORT]; a
+// URL or a repository, which would match no host, is a usage error.
+func TestInsecureRegistryChecked(t *testing.T) {
+	cliEnv(t)
+	for _, v := range []string{"http://localhost:5077", "localhost:5077/app", ""} {
+		out, errs, code := affix(t, "ls", "--insecure-registry", v, "localhost:5077/app:v1")
+		if code != 2 || out != "" || !strings.Contains(errs, "the flag takes a registry HOST[:PORT]") {
+			t.Errorf("--insecure-registry %q: exit %d, stdout %q, stderr %q; want exit 2 naming HOST[:PORT]", v, code, out, errs)
+		}
+	}
+}
+
 // TestRegistryHostCase: a registry host is case-insensitive, its
 // repository path is not: --insecure-registry covers the host however
 // REF spells it, and refName (the SBOM name's source) lower-cases the
