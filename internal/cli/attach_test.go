@@ -175,9 +175,9 @@ func TestBadInput(t *testing.T) {
 		{"registry rejects subject", "", []string{"push", "--insecure-registry", proxy.Host, "oci-layout:" + dir, proxy.Host + "/app:v1"}, 1, "rejected a manifest with a subject", plain.Host},
 		{"attach without type", "", []string{"attach", plain.Host + "/app:v1", "file"}, 2, "--artifact-type", ""},
 		{"get unknown format", "", []string{"get", "--format", "xml", plain.Host + "/app:v1"}, 2, "xml", ""},
-		{"push metadata file nowhere", "", []string{"push", "--insecure-registry", plain.Host, "--metadata-file", filepath.Join(dir, "no", "m.json"), "oci-layout:" + dir, plain.Host + "/app:v1"}, 2, "--metadata-file " + filepath.Join(dir, "no", "m.json") + ": cannot write there", plain.Host},
+		{"push metadata file nowhere", "", []string{"push", "--insecure-registry", plain.Host, "--metadata-file", filepath.Join(dir, "no", "m.json"), "oci-layout:" + dir, plain.Host + "/app:v1"}, 2, "--metadata-file " + filepath.Join(dir, "no", "m.json") + ": the directory " + filepath.Join(dir, "no") + " does not exist", plain.Host},
 		{"attach metadata file is a directory", "", []string{"attach", "--insecure-registry", plain.Host, "--metadata-file", dir, plain.Host + "/app:v1"}, 2, "is a directory", ""},
-		{"convert metadata file nowhere", "", []string{"convert", "--insecure-registry", plain.Host, "--metadata-file", filepath.Join(dir, "no", "m.json"), plain.Host + "/app:v1"}, 2, "cannot write there", ""},
+		{"convert metadata file nowhere", "", []string{"convert", "--insecure-registry", plain.Host, "--metadata-file", filepath.Join(dir, "no", "m.json"), plain.Host + "/app:v1"}, 2, "the directory " + filepath.Join(dir, "no") + " does not exist", ""},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

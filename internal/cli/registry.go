@@ -6,12 +6,14 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"slices"
 	"strings"
 	"sync"
+	"syscall"
 	"time"
 
 	"github.com/distribution/reference"
@@ -432,10 +434,23 @@ func checkOutputFile(what, path string) error {
 
 // checkWritableDir checks that the directory dir takes new files, by
 // creating and removing one, what naming it in errors.
+// The probe file's name is not in the errors: they name dir.
 func checkWritableDir(what, dir string) error {
 	f, err := os.CreateTemp(dir, ".affix-output-*")
 	if err != nil {
-		return fmt.Errorf("%s: cannot write there: %w", what, err)
+		var pe *fs.PathError
+		if errors.As(err, &pe) {
+			err = pe.Err
+		}
+		switch {
+		case errors.Is(err, fs.ErrNotExist):
+			return fmt.Errorf("%s: the directory %s does not exist: %w", what, dir, err)
+		case errors.Is(err, fs.ErrPermission):
+			return fmt.Errorf("%s: the directory %s is not writable: %w", what, dir, err)
+		case errors.Is(err, syscall.ENOTDIR):
+			return fmt.Errorf("%s: %s is not a directory: %w", what, dir, err)
+		}
+		return fmt.Errorf("%s: cannot create a file in the directory %s: %w", what, dir, err)
 	}
 	f.Close()
 	return os.Remove(f.Name())

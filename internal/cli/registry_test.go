@@ -214,6 +214,31 @@ func TestInsecureRegistryChecked(t *testing.T) {
 	}
 }
 
+// TestCheckOutputFile: an output file's directory that is missing or
+// takes no files is named as the user wrote it, without the name of the
+// probe file.
+func TestCheckOutputFile(t *testing.T) {
+	dir := t.TempDir()
+	file := filepath.Join(dir, "file")
+	if err := os.WriteFile(file, nil, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	for _, tt := range []struct{ path, want string }{
+		{"/nonexist/m.json", "--metadata-file: the directory /nonexist does not exist"},
+		{filepath.Join(file, "m.json"), "--metadata-file: " + file + " is not a directory"},
+		{dir, "--metadata-file: is a directory"},
+		{filepath.Join(dir, "m.json"), ""},
+	} {
+		err := checkOutputFile("--metadata-file", tt.path)
+		switch {
+		case tt.want == "" && err != nil:
+			t.Errorf("%s: %v", tt.path, err)
+		case tt.want != "" && (err == nil || !strings.Contains(err.Error(), tt.want) || strings.Contains(err.Error(), ".affix-output")):
+			t.Errorf("%s: %v, want %q and no probe file", tt.path, err, tt.want)
+		}
+	}
+}
+
 // TestRegistryHostCase: a registry host is case-insensitive, its
 // repository path is not: --insecure-registry covers the host however
 // REF spells it, and refName (the SBOM name's source) lower-cases the
