@@ -49,6 +49,20 @@ func (s Source) String() string {
 	return out
 }
 
+// ErrSourcePath means a source names a path that is missing or not of
+// its scheme's kind: a file for oci-layout:, a directory, FIFO, socket or
+// device for oci-archive:. The user named the wrong path; nothing of it
+// was read. Errors wrapping it keep their own message (sourcePathError).
+var ErrSourcePath = errors.New("wrong source path")
+
+// sourcePathError marks err as an ErrSourcePath without adding to its
+// message.
+type sourcePathError struct{ err error }
+
+func (e sourcePathError) Error() string        { return e.err.Error() }
+func (e sourcePathError) Unwrap() error        { return e.err }
+func (e sourcePathError) Is(target error) bool { return target == ErrSourcePath }
+
 // tagRE is the grammar of a tag (distribution's reference).
 var tagRE = regexp.MustCompile(`^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$`)
 
@@ -87,7 +101,7 @@ func ParseSource(s string) (Source, error) {
 		}
 	}
 	if err != nil {
-		return Source{}, fmt.Errorf("source %q: want oci-layout:PATH or oci-archive:PATH: %w", s, err)
+		return Source{}, sourcePathError{fmt.Errorf("source %q: want oci-layout:PATH or oci-archive:PATH: %w", s, err)}
 	}
 	src.Scheme = SchemeArchive
 	if fi.IsDir() {
@@ -153,17 +167,18 @@ func OpenLayout(ctx context.Context, src string) (*Layout, error) {
 	return Open(ctx, s)
 }
 
-// Open opens the layout of s.
+// Open opens the layout of s. A path that is missing or not of the
+// scheme's kind fails with ErrSourcePath.
 func Open(ctx context.Context, s Source) (*Layout, error) {
 	l := &Layout{src: s, close: func() error { return nil }}
 	switch s.Scheme {
 	case SchemeLayout:
 		fi, err := os.Stat(s.Path)
 		if err != nil {
-			return nil, fmt.Errorf("%s: %w", s, err)
+			return nil, sourcePathError{fmt.Errorf("%s: %w", s, err)}
 		}
 		if !fi.IsDir() {
-			return nil, fmt.Errorf("%s: not a directory (use oci-archive: for a tar): %w", s, ErrNotLayout)
+			return nil, sourcePathError{fmt.Errorf("%s: not a directory (use oci-archive: for a tar): %w", s, ErrNotLayout)}
 		}
 		r, err := openRootFS(s.Path)
 		if err != nil {
@@ -187,7 +202,7 @@ func Open(ctx context.Context, s Source) (*Layout, error) {
 }
 
 func (l *Layout) load(ctx context.Context) error {
-	b, err := readLayoutFile(l.fsys, ocispec.ImageLayoutFile)
+	b, err := readLayoutFile(l.fsys, l.src.Path, ocispec.ImageLayoutFile)
 	if err != nil {
 		return err
 	}
@@ -198,7 +213,7 @@ func (l *Layout) load(ctx context.Context) error {
 	if lf.Version != ocispec.ImageLayoutVersion {
 		return fmt.Errorf("%w: layout version %q, want %q", ErrNotLayout, lf.Version, ocispec.ImageLayoutVersion)
 	}
-	if b, err = readLayoutFile(l.fsys, ocispec.ImageIndexFile); err != nil {
+	if b, err = readLayoutFile(l.fsys, l.src.Path, ocispec.ImageIndexFile); err != nil {
 		return err
 	}
 	// Unmarshal, not a Decoder: what follows the JSON value (a second
@@ -217,11 +232,15 @@ func (l *Layout) load(ctx context.Context) error {
 	return l.selectRoots(ctx)
 }
 
-// readLayoutFile reads the layout's file name (oci-layout, index.json),
-// which must not be larger than MaxManifestSize: a larger one fails with
-// ErrTooLarge saying so, not as JSON cut short, and is not read whole.
-func readLayoutFile(fsys fs.FS, name string) ([]byte, error) {
+// readLayoutFile reads the file name (oci-layout, index.json) of the
+// layout at dir (naming it in errors), which must not be larger than
+// MaxManifestSize: a larger one fails with ErrTooLarge saying so, not as
+// JSON cut short, and is not read whole.
+func readLayoutFile(fsys fs.FS, dir, name string) ([]byte, error) {
 	f, err := fsys.Open(name)
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil, fmt.Errorf("%w: no %s file in %s", ErrNotLayout, name, dir)
+	}
 	if err != nil {
 		return nil, fmt.Errorf("%w: opening %s: %w", ErrNotLayout, name, err)
 	}

@@ -62,3 +62,54 @@ func TestLayoutFileLimits(t *testing.T) {
 		})
 	}
 }
+
+// TestOpenSourcePath: a source path that is missing or of the wrong kind
+// for its scheme is ErrSourcePath (the user named the wrong path), and a
+// path of the right kind whose content is no layout is not; the message
+// names the path either way, and says what is missing from an empty
+// layout directory.
+func TestOpenSourcePath(t *testing.T) {
+	good, _ := writeVariants(t, fixture.Variants())
+	tmp := t.TempDir()
+	archive := filepath.Join(tmp, "img.tar")
+	if err := fixture.WriteArchive(good, archive); err != nil {
+		t.Fatal(err)
+	}
+	notTar := filepath.Join(tmp, "not.tar")
+	if err := os.WriteFile(notTar, []byte("not a tar"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	empty := t.TempDir()
+	missing := filepath.Join(tmp, "missing")
+	loop := filepath.Join(tmp, "loop")
+	if err := os.Symlink("loop", loop); err != nil {
+		t.Fatal(err)
+	}
+	for _, tt := range []struct {
+		name, src string
+		path      bool   // ErrSourcePath
+		msg       string // in the message
+	}{
+		{"missing layout", "oci-layout:" + missing, true, missing + ": no such file or directory"},
+		{"missing archive", "oci-archive:" + missing, true, missing + ": no such file or directory"},
+		{"missing bare path", missing, true, missing + ": no such file or directory"},
+		{"layout is a symlink loop", "oci-layout:" + loop, true, loop},
+		{"file as layout", "oci-layout:" + archive, true, "not a directory (use oci-archive: for a tar)"},
+		{"directory as archive", "oci-archive:" + good, true, "is a directory (use oci-layout: for a directory)"},
+		{"empty layout directory", "oci-layout:" + empty, false, "not an OCI image layout: no oci-layout file in " + empty},
+		{"empty bare directory", empty, false, "no oci-layout file in " + empty},
+		{"not a tar", "oci-archive:" + notTar, false, "not a tar archive"},
+		{"empty source", "", false, "empty source"},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			l, err := oci.OpenLayout(context.Background(), tt.src)
+			if err == nil {
+				l.Close()
+				t.Fatal("no error")
+			}
+			if errors.Is(err, oci.ErrSourcePath) != tt.path || !strings.Contains(err.Error(), tt.msg) {
+				t.Errorf("err = %v; want ErrSourcePath %v and %q", err, tt.path, tt.msg)
+			}
+		})
+	}
+}

@@ -35,20 +35,23 @@ type tarEntry struct {
 // links followed): a directory is refused with a hint, a FIFO, socket or
 // device with fsutil.ErrNotRegular (and ErrNotLayout) before it is
 // opened, as a layout's index.json is (a FIFO would block open(2) for
-// ever).
+// ever). A missing path and these fail with ErrSourcePath too.
 func openTarFS(ctx context.Context, name string) (*tarFS, error) {
-	if fi, err := os.Stat(name); err == nil && fi.IsDir() {
-		return nil, fmt.Errorf("is a directory (use oci-layout: for a directory): %w", ErrNotLayout)
+	fi, err := os.Stat(name)
+	if err != nil {
+		return nil, sourcePathError{err}
+	}
+	if fi.IsDir() {
+		return nil, sourcePathError{fmt.Errorf("is a directory (use oci-layout: for a directory): %w", ErrNotLayout)}
 	}
 	f, err := fsutil.OpenRegular(name)
 	if errors.Is(err, fsutil.ErrNotRegular) {
-		return nil, fmt.Errorf("%w: %w", ErrNotLayout, err)
+		return nil, sourcePathError{fmt.Errorf("%w: %w", ErrNotLayout, err)}
 	}
 	if err != nil {
 		return nil, err
 	}
-	fi, err := f.Stat()
-	if err != nil {
+	if fi, err = f.Stat(); err != nil {
 		f.Close()
 		return nil, err
 	}

@@ -18,8 +18,8 @@ import (
 
 // TestOpenArchiveNotRegular: an archive that is a FIFO (no writer: open
 // would block for ever), a link to one, a socket or a device is refused
-// before it is opened, naming the path and what it is, as a layout's
-// index.json is.
+// before it is opened, naming the path and what it is (the wrong kind of
+// path: ErrSourcePath), as a layout's index.json is.
 func TestOpenArchiveNotRegular(t *testing.T) {
 	dir := t.TempDir()
 	fifo := filepath.Join(dir, "a.fifo")
@@ -51,8 +51,8 @@ func TestOpenArchiveNotRegular(t *testing.T) {
 				l.Close()
 				t.Fatal("no error")
 			}
-			if !errors.Is(err, oci.ErrNotLayout) || !errors.Is(err, fsutil.ErrNotRegular) {
-				t.Errorf("err = %v, want ErrNotLayout and fsutil.ErrNotRegular", err)
+			if !errors.Is(err, oci.ErrNotLayout) || !errors.Is(err, fsutil.ErrNotRegular) || !errors.Is(err, oci.ErrSourcePath) {
+				t.Errorf("err = %v, want ErrNotLayout, fsutil.ErrNotRegular and ErrSourcePath", err)
 			}
 			if !strings.Contains(err.Error(), c.want) || !strings.Contains(err.Error(), c.path) {
 				t.Errorf("err = %v, want %q naming %s", err, c.want, c.path)
