@@ -152,7 +152,7 @@ func attachScan(cmd *cobra.Command, g *globalOptions, refStr string, o attachOpt
 	warn := warnf(cmd)
 	at, err := o.openAttachTarget(ctx, g, refStr, counter, warn)
 	if err != nil {
-		return err
+		return sourceUsage(err)
 	}
 	defer at.close()
 	picked, err := at.platforms(ctx, o.platform)
@@ -211,7 +211,7 @@ func attachFiles(cmd *cobra.Command, g *globalOptions, refStr string, files []st
 	counter := &exporter.Counter{}
 	at, err := o.openAttachTarget(ctx, g, refStr, counter, warnf(cmd))
 	if err != nil {
-		return err
+		return sourceUsage(err)
 	}
 	defer at.close()
 	img, err := at.subject(ctx, o.platform)

@@ -138,7 +138,7 @@ func get(cmd *cobra.Command, g *globalOptions, refStr string, o getOptions) erro
 	}
 	tgt, err := o.openStore(ctx, g, refStr, warnf(cmd))
 	if err != nil {
-		return err
+		return sourceUsage(err)
 	}
 	defer tgt.Close()
 	root, err := tgt.Root(ctx)

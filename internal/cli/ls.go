@@ -113,7 +113,7 @@ func ls(cmd *cobra.Command, g *globalOptions, refStr string, o lsOptions) error 
 	warn := warnf(cmd)
 	st, err := o.openStore(ctx, g, refStr, warn)
 	if err != nil {
-		return err
+		return sourceUsage(err)
 	}
 	defer st.Close()
 	tree, err := buildTree(ctx, st)

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"net/http"
 	"net/http/httptest"
+	"path/filepath"
 	"regexp"
 	"slices"
 	"strings"
@@ -267,5 +268,41 @@ func TestLsReferrersConcurrent(t *testing.T) {
 	}
 	if len(st.reads) != 2+len(st.sigs) {
 		t.Errorf("%d referrers reads, want %d", len(st.reads), 2+len(st.sigs))
+	}
+}
+
+// TestSourceUsageErrors: ls, get and attach report a layout path that is
+// missing or of the wrong kind as a usage error (exit 2) naming it, as
+// sbom does; a path of the right kind whose content is no layout is a
+// runtime error (exit 1).
+func TestSourceUsageErrors(t *testing.T) {
+	cliEnv(t)
+	tmp := t.TempDir()
+	missing := filepath.Join(tmp, "missing")
+	file := writeFile(t, "f.txt", []byte("f"))
+	empty := t.TempDir()
+	for _, tt := range []struct {
+		name string
+		src  string
+		code int
+		msg  string
+	}{
+		{"missing layout", "oci-layout:" + missing, 2, missing + ": no such file or directory"},
+		{"missing archive", "oci-archive:" + missing, 2, missing + ": no such file or directory"},
+		{"file as layout", "oci-layout:" + file, 2, "oci-layout:" + file + ": "},
+		{"directory as archive", "oci-archive:" + empty, 2, "is a directory (use oci-layout: for a directory)"},
+		{"empty layout directory", "oci-layout:" + empty, 1, "no oci-layout file in " + empty},
+	} {
+		for _, cmd := range []string{"ls", "get", "attach"} {
+			if cmd == "attach" && strings.HasPrefix(tt.src, "oci-archive:") {
+				continue // attach refuses any archive: TestAttachUsageErrors
+			}
+			t.Run(cmd+" "+tt.name, func(t *testing.T) {
+				out, errs, code := affix(t, cmd, tt.src)
+				if code != tt.code || !strings.Contains(errs, tt.msg) || out != "" {
+					t.Fatalf("exit %d, want %d; stderr %q does not contain %q (stdout %q)", code, tt.code, errs, tt.msg, out)
+				}
+			})
+		}
 	}
 }

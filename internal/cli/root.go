@@ -19,6 +19,7 @@ import (
 	"github.com/sirupsen/logrus"
 	"github.com/spf13/cobra"
 
+	"github.com/affix-oci/affix/internal/oci"
 	"github.com/affix-oci/affix/internal/printable"
 	"github.com/affix-oci/affix/internal/version"
 	"github.com/affix-oci/affix/sbomgen"
@@ -40,6 +41,19 @@ var errQuiet = errors.New("exit status")
 
 // usageError marks err as a command-line usage error (exit code 2).
 func usageError(err error) error { return &exitError{code: 2, err: err} }
+
+// sourceUsage returns err as a usage error when it is about the local
+// source the user named: a path that is missing or not of its scheme's
+// kind (oci.ErrSourcePath), or a source of no known form
+// (oci.ErrInvalidSource), both found before anything is read or sent.
+// Other errors, those of a layout's content among them, are returned as
+// they are.
+func sourceUsage(err error) error {
+	if errors.Is(err, oci.ErrSourcePath) || errors.Is(err, oci.ErrInvalidSource) {
+		return usageError(err)
+	}
+	return err
+}
 
 // checkScanEnv refuses, as a usage error, an invalid value of an
 // environment variable a scan configured by opts reads

@@ -19,6 +19,7 @@ import (
 // TestRunNameAndExitCodes checks the name usage lines show (affix, or
 // docker affix inside the Docker CLI) and the exit codes of Run.
 func TestRunNameAndExitCodes(t *testing.T) {
+	empty := t.TempDir()
 	for _, tt := range []struct {
 		name, cmd string
 		args      []string
@@ -33,7 +34,8 @@ func TestRunNameAndExitCodes(t *testing.T) {
 		{"unknown command", "docker affix", []string{"frobnicate"}, 2, nil, []string{`docker affix: error: unknown command "frobnicate" for "docker affix"`}},
 		{"misspelt command", "affix", []string{"biuld"}, 2, nil, []string{`affix: error: unknown command "biuld" for "affix" (did you mean "build"?)`}},
 		{"no command", "affix", nil, 0, []string{"Available Commands:"}, nil},
-		{"runtime error", "affix", []string{"sbom", "oci-layout:/nonexistent"}, 1, nil, []string{"affix: error: ", "/nonexistent"}},
+		{"missing source path", "affix", []string{"sbom", "oci-layout:/nonexistent"}, 2, nil, []string{"affix: error: ", "/nonexistent"}},
+		{"runtime error", "affix", []string{"sbom", "oci-layout:" + empty}, 1, nil, []string{"affix: error: ", "no oci-layout file in " + empty}},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			var stdout, stderr bytes.Buffer

@@ -128,9 +128,9 @@ func openScanSource(ctx context.Context, g *globalOptions, source string, o sbom
 	l, err := oci.OpenLayout(ctx, source)
 	if err != nil {
 		if looksLikeReference(source) && errors.Is(err, fs.ErrNotExist) || splitBare(source) {
-			return nil, fmt.Errorf("%w (an image in a registry is registry:%s)", err, source)
+			err = fmt.Errorf("%w (an image in a registry is registry:%s)", err, source)
 		}
-		return nil, err
+		return nil, sourceUsage(err)
 	}
 	// Referrers that index.json lists beside the image (the SBOMs of
 	// affix build --output) are not images to scan.

@@ -291,36 +291,39 @@ func TestSbomBadInput(t *testing.T) {
 		// setup returns the SOURCE argument and what the error must say.
 		setup func(t *testing.T) (src string, msg []string)
 		args  []string
+		// code is 2 for a path that is missing or of the wrong kind,
+		// or a SOURCE of no known form (usage errors), else 1.
+		code int
 	}{
 		{"not a layout", func(t *testing.T) (string, []string) {
 			d := t.TempDir()
-			return "oci-layout:" + d, []string{d, "not an OCI image layout"}
-		}, nil},
+			return "oci-layout:" + d, []string{d, "not an OCI image layout: no oci-layout file in " + d}
+		}, nil, 1},
 		{"no such path", func(t *testing.T) (string, []string) {
 			p := filepath.Join(t.TempDir(), "missing")
 			return p, []string{p}
-		}, nil},
+		}, nil, 2},
 		{"a registry reference without registry:", func(t *testing.T) (string, []string) {
 			return "localhost:5000/app:1", []string{"localhost:5000/app:1", "registry:localhost:5000/app:1"}
-		}, nil},
+		}, nil, 2},
 		{"a missing tar is not taken for a reference", func(t *testing.T) (string, []string) {
 			return "build/out.tar", []string{"build/out.tar: no such file"}
-		}, nil},
+		}, nil, 2},
 		{"a tag the layout lacks", func(t *testing.T) (string, []string) {
 			dir, _ := writeFixture(t, spec)
 			return "oci-layout:" + dir + ":nope", []string{dir + ":nope", "lists no nope"}
-		}, nil},
+		}, nil, 1},
 		{"not a tar", func(t *testing.T) (string, []string) {
 			p := filepath.Join(t.TempDir(), "x.tar")
 			os.WriteFile(p, bytes.Repeat([]byte("not a tar "), 100), 0o644)
 			return "oci-archive:" + p, []string{p}
-		}, nil},
+		}, nil, 1},
 		{"gzip-compressed archive", func(t *testing.T) (string, []string) {
 			return compressedArchive(t, spec, "gzip"), []string{"a gzip-compressed archive: decompress it first (gunzip)"}
-		}, nil},
+		}, nil, 1},
 		{"zstd-compressed archive", func(t *testing.T) (string, []string) {
 			return compressedArchive(t, spec, "zstd"), []string{"a zstd-compressed archive: decompress it first (zstd -d)"}
-		}, nil},
+		}, nil, 1},
 		{"truncated tar", func(t *testing.T) (string, []string) {
 			dir, _ := writeFixture(t, spec)
 			p := filepath.Join(t.TempDir(), "x.tar")
@@ -330,12 +333,12 @@ func TestSbomBadInput(t *testing.T) {
 			fi, _ := os.Stat(p)
 			os.Truncate(p, fi.Size()/2)
 			return "oci-archive:" + p, []string{p, "truncated"}
-		}, nil},
+		}, nil, 1},
 		{"missing blob", func(t *testing.T) (string, []string) {
 			dir, res := writeFixture(t, spec)
 			os.Remove(layerOf(t, dir, res))
 			return "oci-layout:" + dir, []string{dir, "blob not found"}
-		}, nil},
+		}, nil, 1},
 		{"digest mismatch", func(t *testing.T) (string, []string) {
 			dir, res := writeFixture(t, spec)
 			p := layerOf(t, dir, res)
@@ -343,7 +346,7 @@ func TestSbomBadInput(t *testing.T) {
 			b[len(b)-12] ^= 0x55
 			os.WriteFile(p, b, 0o644)
 			return "oci-layout:" + dir, []string{dir, "does not match its digest"}
-		}, nil},
+		}, nil, 1},
 		{"digest mismatch in an archive", func(t *testing.T) (string, []string) {
 			dir, res := writeFixture(t, spec)
 			p := layerOf(t, dir, res)
@@ -355,18 +358,30 @@ func TestSbomBadInput(t *testing.T) {
 				t.Fatal(err)
 			}
 			return "oci-archive:" + tarPath, []string{tarPath, "does not match its digest"}
-		}, nil},
+		}, nil, 1},
+		{"a file as oci-layout:", func(t *testing.T) (string, []string) {
+			p := filepath.Join(t.TempDir(), "x.tar")
+			os.WriteFile(p, nil, 0o644)
+			return "oci-layout:" + p, []string{p, "not a directory (use oci-archive: for a tar)"}
+		}, nil, 2},
+		{"a directory as oci-archive:", func(t *testing.T) (string, []string) {
+			d := t.TempDir()
+			return "oci-archive:" + d, []string{d, "is a directory (use oci-layout: for a directory)"}
+		}, nil, 2},
+		{"an empty SOURCE", func(t *testing.T) (string, []string) {
+			return "", []string{"empty source"}
+		}, nil, 2},
 		{"unknown platform", func(t *testing.T) (string, []string) {
 			dir, _ := writeFixture(t, spec)
 			return "oci-layout:" + dir, []string{dir, "linux/riscv64 not found", "linux/amd64"}
-		}, []string{"--platform", "linux/riscv64"}},
+		}, []string{"--platform", "linux/riscv64"}, 1},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			src, msg := tt.setup(t)
 			code, out, stderr := runAffix(t, append(append([]string{"sbom"}, tt.args...), src)...)
-			if code != 1 {
-				t.Errorf("exit code %d, want 1", code)
+			if code != tt.code {
+				t.Errorf("exit code %d, want %d", code, tt.code)
 			}
 			if len(out) != 0 {
 				t.Errorf("wrote %d bytes to stdout", len(out))
