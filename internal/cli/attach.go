@@ -4,6 +4,8 @@ import (
 	"cmp"
 	"errors"
 	"fmt"
+	"io"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"strings"
@@ -271,8 +273,9 @@ func (o *attachOptions) fileArtifact(files []string) (exporter.Artifact, error) 
 // fileBlobs reads files, FILE[:MEDIATYPE] arguments, as the layers of one
 // artifact, each titled by its base name: of media type MEDIATYPE, else
 // none (the artifact's type) for a single file, else
-// application/octet-stream. A directory, FIFO, socket or device is a
-// usage error, found before it is opened.
+// application/octet-stream. A FILE that is missing or cannot be opened
+// (a symbolic link loop, no permission), and a directory, FIFO, socket
+// or device, found before it is opened, are usage errors naming it.
 func fileBlobs(files []string) ([]exporter.Blob, error) {
 	var blobs []exporter.Blob
 	for _, f := range files {
@@ -280,20 +283,39 @@ func fileBlobs(files []string) ([]exporter.Blob, error) {
 		if mt == "" && len(files) > 1 {
 			mt = "application/octet-stream"
 		}
-		if fi, err := os.Stat(path); err == nil && fi.IsDir() {
+		fi, err := os.Stat(path)
+		if err != nil {
+			return nil, usageError(fileError(path, err))
+		}
+		if fi.IsDir() {
 			return nil, usageError(fmt.Errorf("%s is a directory: attach takes files", path))
 		}
 		// Not os.ReadFile: a FIFO would block it in open(2) for ever.
-		data, err := fsutil.ReadRegular(path)
+		f, err := fsutil.OpenRegular(path)
 		if errors.Is(err, fsutil.ErrNotRegular) {
 			return nil, usageError(fmt.Errorf("%w: attach takes regular files", err))
 		}
 		if err != nil {
-			return nil, err
+			return nil, usageError(fileError(path, err))
+		}
+		data, err := io.ReadAll(f)
+		f.Close()
+		if err != nil {
+			return nil, fmt.Errorf("reading FILE %q: %w", path, err)
 		}
 		blobs = append(blobs, exporter.Blob{MediaType: mt, Data: data, Annotations: map[string]string{ocispec.AnnotationTitle: filepath.Base(path)}})
 	}
 	return blobs, nil
+}
+
+// fileError is err, of stat(2) or open(2) on the FILE argument path, as
+// an error naming FILE: quoted, so that an empty argument shows.
+func fileError(path string, err error) error {
+	var pe *fs.PathError
+	if errors.As(err, &pe) {
+		err = pe.Err
+	}
+	return fmt.Errorf("FILE %q: %w", path, err)
 }
 
 // splitFileArg splits a FILE[:MEDIATYPE] argument, as oras attach reads

@@ -270,6 +270,11 @@ func TestAttachUsageErrors(t *testing.T) {
 	doc := writeFile(t, "a.spdx.json", []byte(`{"spdxVersion":"SPDX-2.3"}`))
 	other := writeFile(t, "b.txt", []byte("b"))
 	dir := t.TempDir()
+	missing := filepath.Join(dir, "missing")
+	loop := filepath.Join(dir, "loop")
+	if err := os.Symlink("loop", loop); err != nil {
+		t.Fatal(err)
+	}
 	for _, tt := range []struct {
 		name string
 		args []string // after the command's registry flags
@@ -287,6 +292,9 @@ func TestAttachUsageErrors(t *testing.T) {
 		{"created not RFC 3339", []string{"attach", "--artifact-type", "application/vnd.example", "--annotation", ocispec.AnnotationCreated + "=yesterday", ref, doc},
 			`org.opencontainers.image.created="yesterday" is not an RFC 3339 date-time`},
 		{"FILE is a directory", []string{"attach", "--artifact-type", "application/vnd.example", ref, dir}, dir + " is a directory: attach takes files"},
+		{"FILE is missing", []string{"attach", "--artifact-type", "application/vnd.example", ref, missing}, fmt.Sprintf("FILE %q: no such file or directory", missing)},
+		{"FILE is a symbolic link loop", []string{"attach", "--artifact-type", "application/vnd.example", ref, loop}, fmt.Sprintf("FILE %q: too many levels of symbolic links", loop)},
+		{"FILE is empty", []string{"attach", "--artifact-type", "application/vnd.example", ref, ""}, `FILE "": no such file or directory`},
 		{"attach files, bad platform", []string{"attach", "--platform", "bogus///", "--artifact-type", "application/vnd.example", ref, doc}, `--platform: platform "bogus///"`},
 		{"attach scan, bad platform", []string{"attach", "--platform", "bogus///", ref}, `--platform: platform "bogus///"`},
 		{"attach files, --sbom-format", []string{"attach", "--sbom-format", "cyclonedx-json", "--artifact-type", "application/vnd.example", ref, doc}, "--sbom-format applies when attach scans REF"},
