@@ -27,7 +27,7 @@ const maxSBOMSize = 512 << 20
 type getOptions struct {
 	registryOptions
 	platform string
-	format   string
+	formats  []string
 	output   string
 	verify   bool
 	all      bool
@@ -56,7 +56,8 @@ attestation is used (the statement's predicate is printed).
 --all-platforms -o DIR writes the SBOM of every platform image (BuildKit
 attestation manifests aside) to DIR/<os>-<arch>[-<variant>]<ext>, named as
 affix sbom names them (.spdx.json, .cdx.json), and a line per file to
-stderr. Files are written only once every platform's SBOM was found (and,
+stderr; so does -o DIR for one platform when DIR is a directory (or ends
+in a slash). -o is checked before anything is fetched. Files are written only once every platform's SBOM was found (and,
 with --verify, verified): a platform without one is an error naming it, and
 nothing is written.
 
@@ -105,9 +106,9 @@ authenticity check: nothing in it is signed; verify signatures for that.`,
 	f := cmd.Flags()
 	o.registryOptions.addFlags(f)
 	f.StringVar(&o.platform, "platform", "", "platform of a multi-platform image, os/arch[/variant]")
-	f.StringVar(&o.format, "format", "spdx-json", "SBOM format: spdx-json or cyclonedx-json")
+	f.StringArrayVar(&o.formats, "format", nil, "SBOM format: spdx-json (default) or cyclonedx-json; once")
 	f.BoolVar(&o.all, "all-platforms", false, "get the SBOM of every platform image, one file each in -o DIR")
-	f.StringVarP(&o.output, "output", "o", "", "write to FILE instead of stdout (a directory with --all-platforms)")
+	f.StringVarP(&o.output, "output", "o", "", "write to FILE instead of stdout, or into DIR (a directory that exists, or always with --all-platforms)")
 	f.BoolVar(&o.verify, "verify", false, "fail unless the SBOM describes the platform manifest it is attached to (see the command help)")
 	return cmd
 }
@@ -122,10 +123,18 @@ func runGet(cmd *cobra.Command, g *globalOptions, refStr string, o getOptions) e
 // for (-o, --all-platforms).
 func get(cmd *cobra.Command, g *globalOptions, refStr string, o getOptions) error {
 	ctx := cmd.Context()
+	// One document is printed: a second --format would silently win.
+	if len(o.formats) > 1 {
+		return usageError(fmt.Errorf("--format given %d times (%s): get prints one SBOM; run it once per format", len(o.formats), strings.Join(o.formats, ", ")))
+	}
+	name := sbomgen.SPDXJSON.String()
+	if len(o.formats) == 1 {
+		name = o.formats[0]
+	}
 	// The formats a referrer holds, not every one sbomgen writes.
-	format, err := sbomgen.ParseFormat(o.format)
+	format, err := sbomgen.ParseFormat(name)
 	if err != nil || !oci.IsSBOMType(format.MediaType()) {
-		return usageError(fmt.Errorf("--format %q: want spdx-json or cyclonedx-json", o.format))
+		return usageError(fmt.Errorf("--format %q: want spdx-json or cyclonedx-json", name))
 	}
 	if err := checkPlatformFlag(o.platform); err != nil {
 		return err
@@ -135,6 +144,13 @@ func get(cmd *cobra.Command, g *globalOptions, refStr string, o getOptions) erro
 	}
 	if o.all && o.output == "" {
 		return usageError(errors.New("--all-platforms writes one file per platform: name a directory with -o DIR"))
+	}
+	// -o is checked before anything is fetched, as --metadata-file is: a
+	// typo fails now, not after the SBOMs were read. An existing
+	// directory takes the documents by platform, as with affix sbom.
+	toDir := o.all || o.output != "" && (strings.HasSuffix(o.output, string(os.PathSeparator)) || isDir(o.output))
+	if err := checkOutput(o.output, toDir); err != nil {
+		return err
 	}
 	tgt, err := o.openStore(ctx, g, refStr, warnf(cmd))
 	if err != nil {
@@ -162,14 +178,14 @@ func get(cmd *cobra.Command, g *globalOptions, refStr string, o getOptions) erro
 			return err
 		}
 	}
-	if !o.all {
-		if o.output != "" {
-			return fsutil.WriteFile(o.output, srcs[0].Doc)
-		}
-		_, err = cmd.OutOrStdout().Write(srcs[0].Doc)
-		return err
+	switch {
+	case toDir:
+		return writeSBOMs(cmd, o.output, picked, srcs, format)
+	case o.output != "":
+		return fsutil.WriteFile(o.output, srcs[0].Doc)
 	}
-	return writeSBOMs(cmd, o.output, picked, srcs, format)
+	_, err = cmd.OutOrStdout().Write(srcs[0].Doc)
+	return err
 }
 
 // platformSBOM returns the SBOM of img (chooseSBOM), verified with --verify

@@ -630,6 +630,56 @@ func TestGetAllPlatforms(t *testing.T) {
 					t.Errorf("%s holds %d files, want 2", dir, len(ents))
 				}
 			}
+			// -o naming a directory that exists takes one platform's
+			// SBOM by platform too, as affix sbom -o DIR does.
+			dir := t.TempDir()
+			mustAffix(t, slices.Concat([]string{"get"}, flags, []string{"--platform", "linux/amd64", "-o", dir, ref})...)
+			got, err := os.ReadFile(filepath.Join(dir, "linux-amd64.spdx.json"))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if want := mustAffix(t, slices.Concat([]string{"get"}, flags, []string{"--platform", "linux/amd64", ref})...); string(got) != want {
+				t.Errorf("-o %s: linux-amd64.spdx.json differs from get --platform linux/amd64", dir)
+			}
+		})
+	}
+}
+
+// TestOutputUsageErrors: get's and sbom's -o and --format are checked
+// before any request (the registry named does not exist): a bad one is a
+// usage error naming the flag.
+func TestOutputUsageErrors(t *testing.T) {
+	cliEnv(t)
+	port, err := registrytest.FreePort()
+	if err != nil {
+		t.Fatal(err)
+	}
+	host := fmt.Sprintf("127.0.0.1:%d", port)
+	ref := host + "/app:v1"
+	file := writeFile(t, "f.txt", []byte("f"))
+	nowhere := filepath.Join(t.TempDir(), "no", "out.json")
+	for _, tt := range []struct {
+		name string
+		args []string // after the command and its registry flags
+		msg  string
+	}{
+		{"get -o in no directory", []string{"get", "--platform", "linux/amd64", "-o", nowhere, ref}, "-o " + nowhere + ": cannot write there"},
+		{"get -o under a file", []string{"get", "--platform", "linux/amd64", "-o", file + "/sbom.json", ref}, "-o " + file + "/sbom.json: cannot write there"},
+		{"get --all-platforms -o a file", []string{"get", "--all-platforms", "-o", file, ref}, "-o " + file + ": not a directory"},
+		{"get -o DIR/ a file", []string{"get", "--platform", "linux/amd64", "-o", file + "/", ref}, "-o " + file + "/: "},
+		{"get --format twice", []string{"get", "--format", "spdx-json", "--format", "cyclonedx-json", ref}, "--format given 2 times (spdx-json, cyclonedx-json)"},
+		{"sbom -o in no directory", []string{"sbom", "-o", nowhere, "registry:" + ref}, "-o " + nowhere + ": cannot write there"},
+		{"sbom --all-platforms -o a file", []string{"sbom", "--all-platforms", "-o", file, "registry:" + ref}, "-o " + file + ": not a directory"},
+		{"sbom two formats -o a file", []string{"sbom", "--format", "spdx-json", "--format", "syft-json", "-o", file, "registry:" + ref}, "-o " + file + ": not a directory"},
+		{"sbom -o under a file", []string{"sbom", "--all-platforms", "-o", file + "/sub/dir", "registry:" + ref}, "-o " + file + "/sub/dir: "},
+		{"sbom unknown format", []string{"sbom", "--format", "bogus", "registry:" + ref}, `--format: format "bogus"`},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			args := slices.Concat(tt.args[:1], []string{"--insecure-registry", host}, tt.args[1:])
+			out, errs, code := affix(t, args...)
+			if code != 2 || !strings.Contains(errs, tt.msg) || out != "" {
+				t.Fatalf("exit %d, want 2; stderr %q does not contain %q (stdout %q)", code, errs, tt.msg, out)
+			}
 		})
 	}
 }

@@ -275,6 +275,12 @@ func (o *sbomOptions) check() ([]sbomgen.Format, oci.Selector, error) {
 	if o.all && o.output == "" {
 		return nil, oci.Selector{}, usageError(errors.New("--all-platforms writes one file per platform: name a directory with -o DIR"))
 	}
+	// -o is checked before the source is opened, as --metadata-file is
+	// (a directory for sure, else a file, or a directory should the
+	// source hold several platforms: toDir checks that once known).
+	if err := checkOutput(o.output, o.all || len(formats) > 1 || strings.HasSuffix(o.output, string(os.PathSeparator)) || isDir(o.output)); err != nil {
+		return nil, oci.Selector{}, err
+	}
 	if o.digest != "" {
 		if err := sel.Digest.Validate(); err != nil {
 			return nil, oci.Selector{}, usageError(fmt.Errorf("--digest %q: %w", o.digest, err))
@@ -294,10 +300,10 @@ func parseDocFormats(values []string) ([]sbomgen.Format, error) {
 	for _, s := range values {
 		f, err := sbomgen.ParseFormat(s)
 		if err != nil && s == formatSPDXInToto {
-			return nil, usageError(fmt.Errorf("%w; spdx-intoto is a referrer's form, which push, attach and build write (--sbom-format)", err))
+			return nil, usageError(fmt.Errorf("--format: %w; spdx-intoto is a referrer's form, which push, attach and build write (--sbom-format)", err))
 		}
 		if err != nil {
-			return nil, usageError(err)
+			return nil, usageError(fmt.Errorf("--format: %w", err))
 		}
 		if !slices.Contains(formats, f) {
 			formats = append(formats, f)
@@ -339,7 +345,49 @@ func (o *sbomOptions) toDir(platforms, formats int) (bool, error) {
 	if n > 1 && o.output == "" {
 		return false, usageError(fmt.Errorf("%d documents (%s, %s) need -o DIR", n, plural(platforms, "platform"), plural(formats, "format")))
 	}
-	return o.output != "" && (o.all || n > 1 || strings.HasSuffix(o.output, string(os.PathSeparator)) || isDir(o.output)), nil
+	toDir := o.output != "" && (o.all || n > 1 || strings.HasSuffix(o.output, string(os.PathSeparator)) || isDir(o.output))
+	if toDir {
+		// check took -o for a file; it is to be a directory.
+		if err := checkOutput(o.output, true); err != nil {
+			return false, err
+		}
+	}
+	return toDir, nil
+}
+
+// checkOutput checks -o (path; empty: none) before anything is fetched or
+// scanned: as a directory (toDir) that is one or can be made, its nearest
+// existing parent one that takes new files; else as a file
+// (checkOutputFile). A bad one is a usage error naming -o.
+func checkOutput(path string, toDir bool) error {
+	what := "-o " + path
+	switch {
+	case path == "":
+		return nil
+	case !toDir:
+		if err := checkOutputFile(what, path); err != nil {
+			return usageError(err)
+		}
+		return nil
+	}
+	for p := path; ; p = filepath.Dir(p) {
+		fi, err := os.Stat(p)
+		switch {
+		case err == nil && !fi.IsDir() && p == filepath.Clean(path):
+			return usageError(fmt.Errorf("%s: not a directory", what))
+		case err == nil && !fi.IsDir():
+			return usageError(fmt.Errorf("%s: %s is not a directory", what, p))
+		case err == nil:
+			if err := checkWritableDir(what, p); err != nil {
+				return usageError(err)
+			}
+			return nil
+		case !errors.Is(err, fs.ErrNotExist):
+			return usageError(fmt.Errorf("%s: %w", what, err))
+		case filepath.Dir(p) == p:
+			return nil
+		}
+	}
 }
 
 // writeDocuments writes the documents of results: each to
