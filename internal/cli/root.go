@@ -104,14 +104,17 @@ func NewRootCommand(name string) *cobra.Command {
 	root.Args = cobra.ArbitraryArgs
 	root.SuggestionsMinimumDistance = 2
 	root.RunE = func(cmd *cobra.Command, args []string) error {
+		if v, _ := cmd.Flags().GetBool("version"); v {
+			if len(args) > 0 {
+				return usageError(fmt.Errorf("--version takes no arguments, got %d", len(args)))
+			}
+			_, err := fmt.Fprintf(cmd.OutOrStdout(), "%s version %s\n", cmd.DisplayName(), version.Get().Version)
+			return err
+		}
 		if len(args) == 0 {
 			return cmd.Help()
 		}
-		msg := fmt.Sprintf("unknown command %q for %q", args[0], cmd.CommandPath())
-		if s := cmd.SuggestionsFor(args[0]); len(s) > 0 {
-			msg += fmt.Sprintf(" (did you mean %q?)", s[0])
-		}
-		return usageError(errors.New(msg))
+		return usageError(unknownCommand(cmd, args[0]))
 	}
 	root.PersistentFlags().BoolVarP(&g.debug, "debug", "D", false, "print debug logs")
 	root.PersistentPreRun = func(cmd *cobra.Command, _ []string) {
@@ -131,15 +134,72 @@ func NewRootCommand(name string) *cobra.Command {
 		newSBOMCmd(&g),
 	)
 	addCommands(root, &g)
-	// --version (-v) prints "NAME version V"; `version` says more.
-	root.Version = version.Get().Version
+	// --version (-v) prints "NAME version V"; `version` says more. Not
+	// cobra's Version, which would take `affix -v extra` without a word.
 	root.Flags().BoolP("version", "v", false, "print the affix version (the version command says more)")
+	root.SetHelpCommand(newHelpCmd(name))
 	// Examples are written for `affix`; under another name (docker
 	// affix) they show the name the user runs.
 	if name != root.Name() {
 		renameExamples(root, name)
 	}
 	return root
+}
+
+// unknownCommand is the error of word given to root where a command is
+// expected: one that names a command came after "--", which ends the
+// flags (cobra then runs root with it as an argument); another is
+// unknown, with the nearest command suggested (never word itself).
+func unknownCommand(root *cobra.Command, word string) error {
+	if c, _, err := root.Find([]string{word}); err == nil && c != root {
+		return fmt.Errorf(`"--" ends the flags: %q after it is an argument of %s, not a command (write %s %s)`, word, root.DisplayName(), root.DisplayName(), word)
+	}
+	msg := fmt.Sprintf("unknown command %q for %q", word, root.CommandPath())
+	for _, s := range root.SuggestionsFor(word) {
+		if s != word {
+			msg += fmt.Sprintf(" (did you mean %q?)", s)
+			break
+		}
+	}
+	return errors.New(msg)
+}
+
+// newHelpCmd returns the help command of the command tree named name:
+// cobra's, except that a topic that names no command is a usage error,
+// not root's help with exit 0.
+func newHelpCmd(name string) *cobra.Command {
+	return &cobra.Command{
+		Use:   "help [command]",
+		Short: "Help about any command",
+		Long:  "Help provides help for any command in the application.\nSimply type " + name + " help [path to command] for full details.",
+		ValidArgsFunction: func(c *cobra.Command, args []string, toComplete string) ([]cobra.Completion, cobra.ShellCompDirective) {
+			cmd, _, err := c.Root().Find(args)
+			if err != nil {
+				return nil, cobra.ShellCompDirectiveNoFileComp
+			}
+			var out []cobra.Completion
+			for _, sub := range cmd.Commands() {
+				if sub.IsAvailableCommand() && strings.HasPrefix(sub.Name(), toComplete) {
+					out = append(out, cobra.CompletionWithDesc(sub.Name(), sub.Short))
+				}
+			}
+			return out, cobra.ShellCompDirectiveNoFileComp
+		},
+		RunE: func(c *cobra.Command, args []string) error {
+			cmd, rest, err := c.Root().Find(args)
+			if err == nil && len(rest) > 0 && !strings.HasPrefix(rest[0], "-") {
+				err = fmt.Errorf("%q is not a command of %s", rest[0], cmd.CommandPath())
+			}
+			if err != nil {
+				return usageError(fmt.Errorf("unknown help topic %q: %w", strings.Join(args, " "), err))
+			}
+			if cmd.Context() == nil {
+				cmd.SetContext(c.Context())
+			}
+			cmd.InitDefaultHelpFlag()
+			return cmd.Help()
+		},
+	}
 }
 
 // examplePrefix matches the command name at the start of an example line.
