@@ -136,6 +136,9 @@ func changedFlag(cmd *cobra.Command, names []string) string {
 // runAttachScan scans platform images through the registry and attaches
 // their SBOMs.
 func runAttachScan(cmd *cobra.Command, g *globalOptions, refStr string, o attachOptions) error {
+	if err := checkRegistryRef(refStr); err != nil {
+		return err
+	}
 	return hintHTTP(attachScan(cmd, g, refStr, o), hostOf(refStr))
 }
 
@@ -194,6 +197,9 @@ func attachedMetadata(path, refStr string, meta *pushMetadata) error {
 
 // runAttachFiles attaches files as one referrer and prints its digest.
 func runAttachFiles(cmd *cobra.Command, g *globalOptions, refStr string, files []string, o attachOptions) error {
+	if err := checkRegistryRef(refStr); err != nil {
+		return err
+	}
 	return hintHTTP(attachFiles(cmd, g, refStr, files, o), hostOf(refStr))
 }
 

@@ -116,6 +116,9 @@ authenticity check: nothing in it is signed; verify signatures for that.`,
 // runGet runs get and adds the hints for plain HTTP and layout paths to
 // its error.
 func runGet(cmd *cobra.Command, g *globalOptions, refStr string, o getOptions) error {
+	if err := checkRegistryRef(refStr); err != nil {
+		return err
+	}
 	return hintLayout(hintHTTP(get(cmd, g, refStr, o), hostOf(refStr)), refStr)
 }
 

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"os"
 	"strings"
 	"sync"
 
@@ -104,7 +105,31 @@ type lsTree struct {
 // runLs runs ls and adds the hints for plain HTTP and layout paths to its
 // error.
 func runLs(cmd *cobra.Command, g *globalOptions, refStr string, o lsOptions) error {
+	if err := checkRegistryRef(refStr); err != nil {
+		return err
+	}
 	return hintLayout(hintHTTP(ls(cmd, g, refStr, o), hostOf(refStr)), refStr)
+}
+
+// checkRegistryRef refuses as a usage error, before any request, a REF of
+// ls, get or attach that is surely no registry reference: one with affix
+// sbom's registry: prefix, and one without a registry host that names a
+// local file or directory (Docker would read t1.tar as Docker Hub's
+// library/t1.tar), with hintLayout's hint of the prefix it takes.
+func checkRegistryRef(s string) error {
+	if isLayoutSource(s) {
+		return nil
+	}
+	if ref, ok := strings.CutPrefix(s, schemeRegistry+":"); ok {
+		return usageError(fmt.Errorf("reference %q: the registry: prefix is for affix sbom's SOURCE; write %s", s, ref))
+	}
+	if _, _, ok := splitHost(s); ok {
+		return nil
+	}
+	if _, err := os.Stat(s); err != nil {
+		return nil
+	}
+	return usageError(hintLayout(fmt.Errorf("reference %q names no registry host and is a local path", s), s))
 }
 
 // ls prints the tree of the image refStr names, as text or JSON.

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"net/http"
 	"net/http/httptest"
+	"os"
 	"path/filepath"
 	"regexp"
 	"slices"
@@ -274,10 +275,20 @@ func TestLsReferrersConcurrent(t *testing.T) {
 // TestSourceUsageErrors: ls, get and attach report a layout path that is
 // missing or of the wrong kind as a usage error (exit 2) naming it, as
 // sbom does; a path of the right kind whose content is no layout is a
-// runtime error (exit 1).
+// runtime error (exit 1). A REF that names a local file or directory
+// without a registry host, or has sbom's registry: prefix, is a usage
+// error saying what to write, before any request (Docker Hub is not
+// asked for library/t1.tar).
 func TestSourceUsageErrors(t *testing.T) {
 	cliEnv(t)
 	tmp := t.TempDir()
+	t.Chdir(tmp)
+	if err := os.WriteFile("t1.tar", nil, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Mkdir("out", 0o755); err != nil {
+		t.Fatal(err)
+	}
 	missing := filepath.Join(tmp, "missing")
 	file := writeFile(t, "f.txt", []byte("f"))
 	empty := t.TempDir()
@@ -292,6 +303,9 @@ func TestSourceUsageErrors(t *testing.T) {
 		{"file as layout", "oci-layout:" + file, 2, "oci-layout:" + file + ": "},
 		{"directory as archive", "oci-archive:" + empty, 2, "is a directory (use oci-layout: for a directory)"},
 		{"empty layout directory", "oci-layout:" + empty, 1, "no oci-layout file in " + empty},
+		{"bare local file", "t1.tar", 2, `reference "t1.tar" names no registry host and is a local path (for the local layout t1.tar, write oci-archive:t1.tar)`},
+		{"bare local directory", "out", 2, `reference "out" names no registry host and is a local path (for the local layout out, write oci-layout:out)`},
+		{"registry: prefix", "registry:127.0.0.1:1/app:v1", 2, `reference "registry:127.0.0.1:1/app:v1": the registry: prefix is for affix sbom's SOURCE; write 127.0.0.1:1/app:v1`},
 	} {
 		for _, cmd := range []string{"ls", "get", "attach"} {
 			if cmd == "attach" && strings.HasPrefix(tt.src, "oci-archive:") {
