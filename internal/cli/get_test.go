@@ -663,12 +663,12 @@ func TestOutputUsageErrors(t *testing.T) {
 		args []string // after the command and its registry flags
 		msg  string
 	}{
-		{"get -o in no directory", []string{"get", "--platform", "linux/amd64", "-o", nowhere, ref}, "-o " + nowhere + ": cannot write there"},
-		{"get -o under a file", []string{"get", "--platform", "linux/amd64", "-o", file + "/sbom.json", ref}, "-o " + file + "/sbom.json: cannot write there"},
+		{"get -o in no directory", []string{"get", "--platform", "linux/amd64", "-o", nowhere, ref}, "-o " + nowhere + ": the directory " + filepath.Dir(nowhere) + " does not exist"},
+		{"get -o under a file", []string{"get", "--platform", "linux/amd64", "-o", file + "/sbom.json", ref}, "-o " + file + "/sbom.json: " + file + " is not a directory"},
 		{"get --all-platforms -o a file", []string{"get", "--all-platforms", "-o", file, ref}, "-o " + file + ": not a directory"},
 		{"get -o DIR/ a file", []string{"get", "--platform", "linux/amd64", "-o", file + "/", ref}, "-o " + file + "/: "},
 		{"get --format twice", []string{"get", "--format", "spdx-json", "--format", "cyclonedx-json", ref}, "--format given 2 times (spdx-json, cyclonedx-json)"},
-		{"sbom -o in no directory", []string{"sbom", "-o", nowhere, "registry:" + ref}, "-o " + nowhere + ": cannot write there"},
+		{"sbom -o in no directory", []string{"sbom", "-o", nowhere, "registry:" + ref}, "-o " + nowhere + ": the directory " + filepath.Dir(nowhere) + " does not exist"},
 		{"sbom --all-platforms -o a file", []string{"sbom", "--all-platforms", "-o", file, "registry:" + ref}, "-o " + file + ": not a directory"},
 		{"sbom two formats -o a file", []string{"sbom", "--format", "spdx-json", "--format", "syft-json", "-o", file, "registry:" + ref}, "-o " + file + ": not a directory"},
 		{"sbom -o under a file", []string{"sbom", "--all-platforms", "-o", file + "/sub/dir", "registry:" + ref}, "-o " + file + "/sub/dir: "},
