@@ -277,7 +277,10 @@ func mergeSourceRefs(ref registry.Reference, args []string) ([]mergeSource, erro
 	for _, a := range args {
 		s := a
 		if strings.HasPrefix(a, "@") || strings.HasPrefix(a, ":") {
-			s = refName(ref, "") + a
+			// REF's host as given, not refName's lowercased one: parsed
+			// again, a lowercased "UPPER" would read as a Docker Hub
+			// repository, taking the source off REF's registry.
+			s = ref.Registry + "/" + ref.Repository + a
 		}
 		r, err := parseRef(s)
 		if err != nil {

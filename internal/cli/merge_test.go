@@ -156,3 +156,51 @@ func fetchIndex(t *testing.T, reg *registrytest.Registry, repo, tag string) ocis
 	}
 	return idx
 }
+
+// TestMergeSourceRefs: a relative SOURCE (:TAG, @DIGEST) stays in REF's
+// repository on REF's registry, whatever the case of REF's host (a host
+// such as UPPER is one only for its capitals: lowercased, it would read as
+// a Docker Hub repository); other SOURCEs are parsed as they are.
+func TestMergeSourceRefs(t *testing.T) {
+	d := "sha256:" + strings.Repeat("a", 64)
+	tests := []struct {
+		ref, source string
+		want        string // registry/repository:reference, "" for an error
+	}{
+		{"UPPER/x:1", ":a", "UPPER/x:a"},
+		{"UPPER/x:1", "@" + d, "UPPER/x@" + d},
+		{"Reg.Example:5000/team/x:1", ":a", "Reg.Example:5000/team/x:a"},
+		{"localhost:5000/x:1", ":a", "localhost:5000/x:a"},
+		{"x:1", ":a", "docker.io/library/x:a"},
+		{"UPPER/x:1", "other.example/y:b", "other.example/y:b"},
+		{"UPPER/x:1", "y:b", "docker.io/library/y:b"},
+		{"UPPER/x:1", ":", ""},
+		{"UPPER/x:1", "other.example/y", ""},
+	}
+	for _, tt := range tests {
+		t.Run(tt.ref+" "+tt.source, func(t *testing.T) {
+			ref, err := parseRef(tt.ref)
+			if err != nil {
+				t.Fatal(err)
+			}
+			got, err := mergeSourceRefs(ref, []string{tt.source})
+			if tt.want == "" {
+				if err == nil {
+					t.Fatalf("SOURCE %q: got %v, want an error", tt.source, got[0].ref)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			r := got[0].ref
+			sep := ":"
+			if strings.HasPrefix(r.Reference, "sha256:") {
+				sep = "@"
+			}
+			if s := r.Registry + "/" + r.Repository + sep + r.Reference; s != tt.want || got[0].arg != tt.source {
+				t.Errorf("SOURCE %q of REF %q: %s (arg %q), want %s", tt.source, tt.ref, s, got[0].arg, tt.want)
+			}
+		})
+	}
+}
