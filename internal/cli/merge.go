@@ -79,6 +79,10 @@ sources give the same index digest, wherever they were.`,
 			return nil
 		},
 		RunE: func(cmd *cobra.Command, args []string) error {
+			// Checked before prepareMetadataFile removes an earlier file.
+			if err := checkPositive("--max-concurrency", o.maxConcurrency); err != nil {
+				return err
+			}
 			if err := prepareMetadataFile(o.metadataFile); err != nil {
 				return err
 			}
@@ -179,14 +183,12 @@ type mergePlan struct {
 	attached  *referrerLog       // the SBOM referrers dst lists
 }
 
-// planMerge checks the arguments, resolves the sources, builds the index
-// and lists the referrers to copy into REF's repository: all that merge
-// does before it writes. It fails, before anything is written, when a
-// platform image would have no SBOM, unless o.allowNoSBOM.
+// planMerge checks the arguments (but o.maxConcurrency, checked before),
+// resolves the sources, builds the index and lists the referrers to copy
+// into REF's repository: all that merge does before it writes. It fails,
+// before anything is written, when a platform image would have no SBOM,
+// unless o.allowNoSBOM.
 func planMerge(ctx context.Context, g *globalOptions, refStr string, sourceArgs []string, o mergeOptions, warn func(string, ...any)) (*mergePlan, error) {
-	if o.maxConcurrency < 1 {
-		return nil, usageError(fmt.Errorf("--max-concurrency %d: want at least 1", o.maxConcurrency))
-	}
 	ref, more, err := mergeTarget(refStr)
 	if err != nil {
 		return nil, err

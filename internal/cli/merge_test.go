@@ -2,6 +2,7 @@ package cli
 
 import (
 	"encoding/json"
+	"os"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -200,6 +201,28 @@ func TestMergeSourceRefs(t *testing.T) {
 			}
 			if s := r.Registry + "/" + r.Repository + sep + r.Reference; s != tt.want || got[0].arg != tt.source {
 				t.Errorf("SOURCE %q of REF %q: %s (arg %q), want %s", tt.source, tt.ref, s, got[0].arg, tt.want)
+			}
+		})
+	}
+}
+
+// TestMergeCountFlag: --max-concurrency below 1 is a usage error worded
+// as every command's count flags, before --metadata-file's earlier file
+// is removed.
+func TestMergeCountFlag(t *testing.T) {
+	cliEnv(t)
+	for _, n := range []string{"0", "-1"} {
+		t.Run(n, func(t *testing.T) {
+			meta := filepath.Join(t.TempDir(), "meta.json")
+			if err := os.WriteFile(meta, []byte("{}\n"), 0o644); err != nil {
+				t.Fatal(err)
+			}
+			_, errs, code := affix(t, "merge", "--max-concurrency", n, "--metadata-file", meta, "localhost:5000/app:v1", ":a")
+			if want := "--max-concurrency " + n + ": must be at least 1"; code != 2 || !strings.Contains(errs, want) {
+				t.Errorf("exit %d, want 2 and %q:\n%s", code, want, errs)
+			}
+			if _, err := os.Stat(meta); err != nil {
+				t.Errorf("the earlier --metadata-file: %v", err)
 			}
 		})
 	}
