@@ -89,27 +89,25 @@ registry on this machine that answers in plain HTTP needs no flag.`,
 	return cmd
 }
 
-// runPush checks push's arguments and pushes source to refStr.
+// runPush checks push's arguments and pushes source to refStr. A usage
+// error comes before prepareMetadataFile removes an earlier file.
 func runPush(cmd *cobra.Command, g *globalOptions, source, refStr string, o pushOptions) error {
-	if err := prepareMetadataFile(o.metadataFile); err != nil {
-		return err
-	}
-	if err := checkName(o.name); err != nil {
-		return err
-	}
-	return hintHTTP(push(cmd, g, source, refStr, o), hostOf(refStr))
-}
-
-// push pushes the image of the layout source to REF (refStr) in the
-// order the command's help gives: checks, images while the SBOMs are
-// generated and attached, the layout's other referrers, the index by tag,
-// the other tags; then it reports what it pushed.
-func push(cmd *cobra.Command, g *globalOptions, source, refStr string, o pushOptions) error {
-	ctx, warn := cmd.Context(), warnf(cmd)
-	a, err := o.checkArgs(refStr)
+	a, err := o.checkArgs(cmd, refStr)
 	if err != nil {
 		return err
 	}
+	if err := prepareMetadataFile(o.metadataFile); err != nil {
+		return err
+	}
+	return hintHTTP(push(cmd, g, source, a, o), hostOf(refStr))
+}
+
+// push pushes the image of the layout source to REF (a, checkArgs) in
+// the order the command's help gives: images while the SBOMs are
+// generated and attached, the layout's other referrers, the index by tag,
+// the other tags; then it reports what it pushed.
+func push(cmd *cobra.Command, g *globalOptions, source string, a pushArgs, o pushOptions) error {
+	ctx, warn := cmd.Context(), warnf(cmd)
 	l, err := oci.OpenLayout(ctx, source)
 	if err != nil {
 		return err
@@ -193,13 +191,26 @@ type pushArgs struct {
 	name string
 }
 
-// checkArgs parses REF (refStr) and checks the flags that need no layout
-// and no registry.
-func (o *pushOptions) checkArgs(refStr string) (pushArgs, error) {
-	if !o.noSBOM && o.sbom {
-		if err := checkScanEnv(sbomgen.Options{}); err != nil {
-			return pushArgs{}, err
+// sbomOnlyFlags are push's flags that shape the SBOMs: with --no-sbom
+// they would be ignored, so they are refused.
+var sbomOnlyFlags = []string{"sbom-format", "name", "no-cache", "no-sbom-cache"}
+
+// checkArgs parses REF (refStr) and checks the flags of cmd, push, that
+// need no layout and no registry.
+func (o *pushOptions) checkArgs(cmd *cobra.Command, refStr string) (pushArgs, error) {
+	if o.noSBOM || !o.sbom {
+		if f := changedFlag(cmd, sbomOnlyFlags); f != "" {
+			off := "--no-sbom"
+			if !o.sbom {
+				off = "--sbom=false"
+			}
+			return pushArgs{}, usageError(fmt.Errorf("--%s with %s: no SBOM is generated", f, off))
 		}
+	} else if err := checkScanEnv(sbomgen.Options{}); err != nil {
+		return pushArgs{}, err
+	}
+	if err := checkName(o.name); err != nil {
+		return pushArgs{}, err
 	}
 	first, moreTags, err := splitTagList(refStr)
 	if err != nil {

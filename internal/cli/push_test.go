@@ -353,3 +353,50 @@ func TestLoopbackNeedsNoFlag(t *testing.T) {
 		})
 	}
 }
+
+// TestPushNoSBOMFlags: a flag that shapes the SBOMs, beside --no-sbom or
+// --sbom=false, would be ignored: it is a usage error naming both, before
+// the layout is opened or an earlier --metadata-file removed, as affix
+// build refuses --sbom-format with --sbom=false. Without them, or with
+// SBOMs on, the same flags pass that check.
+func TestPushNoSBOMFlags(t *testing.T) {
+	cliEnv(t)
+	tests := []struct {
+		flags []string
+		want  string // "" when the flags are accepted
+	}{
+		{[]string{"--no-sbom", "--sbom-format", "cyclonedx-json"}, "--sbom-format with --no-sbom: no SBOM is generated"},
+		{[]string{"--no-sbom", "--name", "r.example/a"}, "--name with --no-sbom"},
+		{[]string{"--no-sbom", "--no-cache"}, "--no-cache with --no-sbom"},
+		{[]string{"--no-sbom", "--no-sbom-cache"}, "--no-sbom-cache with --no-sbom"},
+		{[]string{"--sbom=false", "--sbom-format", "spdx-json"}, "--sbom-format with --sbom=false"},
+		{[]string{"--sbom=false", "--no-cache=false"}, "--no-cache with --sbom=false"},
+		{[]string{"--no-sbom"}, ""},
+		{[]string{"--sbom=false", "--strip-attestations"}, ""},
+		{[]string{"--sbom-format", "cyclonedx-json", "--name", "r.example/a", "--no-cache"}, ""},
+	}
+	for _, tt := range tests {
+		t.Run(strings.Join(tt.flags, " "), func(t *testing.T) {
+			meta := filepath.Join(t.TempDir(), "meta.json")
+			if err := os.WriteFile(meta, []byte("{}\n"), 0o644); err != nil {
+				t.Fatal(err)
+			}
+			args := append([]string{"push", "--metadata-file", meta}, tt.flags...)
+			_, errs, code := affix(t, append(args, "oci-layout:"+filepath.Join(t.TempDir(), "none"), "localhost:5000/app:v1")...)
+			if tt.want == "" {
+				// Accepted: the push goes on, and fails on the missing
+				// layout.
+				if code != 1 || strings.Contains(errs, " with --") {
+					t.Errorf("exit %d, want 1 (no layout):\n%s", code, errs)
+				}
+				return
+			}
+			if code != 2 || !strings.Contains(errs, tt.want) {
+				t.Errorf("exit %d, want 2 and %q:\n%s", code, tt.want, errs)
+			}
+			if _, err := os.Stat(meta); err != nil {
+				t.Errorf("the earlier --metadata-file: %v", err)
+			}
+		})
+	}
+}
