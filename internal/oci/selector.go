@@ -51,7 +51,7 @@ func Select(images []Image, sel Selector) ([]Image, error) {
 	switch {
 	case sel.All:
 		if len(plat) == 0 {
-			return nil, fmt.Errorf("no platform images (%s): %w", present(images), ErrNoMatch)
+			return nil, &selectError{fmt.Sprintf("no platform images (%s)", present(images)), ErrNoMatch}
 		}
 		return uniqueDigests(plat), nil
 	case sel.Digest != "":
@@ -63,11 +63,11 @@ func Select(images []Image, sel Selector) ([]Image, error) {
 				continue
 			}
 			if i.Attestation {
-				return nil, fmt.Errorf("manifest %s is a BuildKit attestation manifest, not a platform image: %w", sel.Digest, ErrNoMatch)
+				return nil, &selectError{fmt.Sprintf("manifest %s is a BuildKit attestation manifest, not a platform image", sel.Digest), ErrNoMatch}
 			}
 			return []Image{i}, nil
 		}
-		return nil, fmt.Errorf("no manifest %s (present: %s): %w", sel.Digest, present(images), ErrNoMatch)
+		return nil, &selectError{fmt.Sprintf("no manifest %s in the image (it has: %s)", sel.Digest, present(images)), ErrNoMatch}
 	case sel.Platform != "":
 		want, err := ParsePlatform(sel.Platform)
 		if err != nil {
@@ -91,7 +91,7 @@ func Select(images []Image, sel Selector) ([]Image, error) {
 		out = uniqueDigests(out)
 		switch len(out) {
 		case 0:
-			return nil, fmt.Errorf("platform %s not found (present: %s): %w", sel.Platform, present(plat), ErrNoMatch)
+			return nil, &selectError{fmt.Sprintf("platform %s not found in the image (it has: %s)", sel.Platform, present(plat)), ErrNoMatch}
 		case 1:
 			return out, nil
 		default:
@@ -101,7 +101,7 @@ func Select(images []Image, sel Selector) ([]Image, error) {
 		plat = uniqueDigests(plat)
 		switch len(plat) {
 		case 0:
-			return nil, fmt.Errorf("no platform images (%s): %w", present(images), ErrNoMatch)
+			return nil, &selectError{fmt.Sprintf("no platform images (%s)", present(images)), ErrNoMatch}
 		case 1:
 			return plat, nil
 		default:
@@ -124,16 +124,41 @@ func uniqueDigests(images []Image) []Image {
 	return out
 }
 
-// ParsePlatform parses and normalizes os[(os.version)]/arch[/variant].
+// selectError is an error whose message, written for the user, says
+// what did not match; the sentinel it wraps (ErrNoMatch) is for errors.Is
+// and is not repeated in the message.
+type selectError struct {
+	msg string
+	err error
+}
+
+func (e *selectError) Error() string { return e.msg }
+func (e *selectError) Unwrap() error { return e.err }
+
+// platformForm is the form of one platform, as messages give it.
+const platformForm = "os[(os.version)]/arch[/variant]"
+
+// ParsePlatform parses and normalizes os[(os.version)]/arch[/variant]. An
+// error names s once and says what is wrong in words, not containerd's
+// pattern; it wraps containerd's error (errdefs.ErrInvalidArgument).
 func ParsePlatform(s string) (ocispec.Platform, error) {
 	p, err := platforms.Parse(s)
-	if err != nil {
-		return ocispec.Platform{}, fmt.Errorf("platform %q: %w", s, err)
+	if err == nil && strings.Contains(s, "/") {
+		return p, nil
 	}
-	if !strings.Contains(s, "/") {
-		return ocispec.Platform{}, fmt.Errorf("platform %q: want os/arch[/variant]", s)
+	why := "want " + platformForm
+	switch {
+	case strings.Contains(s, ","):
+		why = "one platform, not a list: want " + platformForm
+	case err == nil || !strings.Contains(s, "/"):
+		// "linux", "bogus": one component, which containerd takes for an
+		// OS or an architecture of this machine.
+	case strings.Count(s, "/") > 2:
+		why = "too many parts: want " + platformForm
+	default:
+		why = "want " + platformForm + ", each part letters, digits, '_', '.' or '-'"
 	}
-	return p, nil
+	return ocispec.Platform{}, &selectError{fmt.Sprintf("platform %q: %s", s, why), err}
 }
 
 // MatchPlatform reports whether have is the platform want names: OS,

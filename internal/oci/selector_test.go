@@ -1,8 +1,12 @@
 package oci_test
 
 import (
+	"errors"
+	"reflect"
 	"testing"
 
+	"github.com/containerd/platforms"
+	"github.com/opencontainers/go-digest"
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
 
 	"github.com/affix-oci/affix/internal/oci"
@@ -35,6 +39,69 @@ func TestMatchPlatformOSVersion(t *testing.T) {
 		}
 		if got := oci.MatchPlatform(want, tt.have); got != tt.ok {
 			t.Errorf("MatchPlatform(%s, %s) = %v, want %v", tt.want, oci.FormatPlatform(tt.have), got, tt.ok)
+		}
+	}
+}
+
+// TestParsePlatformErrors: a bad --platform is one message naming it
+// once, in words (not containerd's pattern, nor its text after ours); a
+// valid one parses as containerd parses it.
+func TestParsePlatformErrors(t *testing.T) {
+	tests := []struct {
+		in   string
+		want string // the whole message; "" for valid
+	}{
+		{"linux/amd64,linux/arm64", `platform "linux/amd64,linux/arm64": one platform, not a list: want os[(os.version)]/arch[/variant]`},
+		{"linux/amd64,", `platform "linux/amd64,": one platform, not a list: want os[(os.version)]/arch[/variant]`},
+		{"bogus", `platform "bogus": want os[(os.version)]/arch[/variant]`},
+		{"linux", `platform "linux": want os[(os.version)]/arch[/variant]`},
+		{"linux/amd64/v2/x", `platform "linux/amd64/v2/x": too many parts: want os[(os.version)]/arch[/variant]`},
+		{"linux/amd64 ", `platform "linux/amd64 ": want os[(os.version)]/arch[/variant], each part letters, digits, '_', '.' or '-'`},
+		{"/amd64", `platform "/amd64": want os[(os.version)]/arch[/variant], each part letters, digits, '_', '.' or '-'`},
+		{"linux/amd64", ""},
+		{"linux/arm/v7", ""},
+		{"windows(10.0.20348)/amd64", ""},
+		{"Linux/AMD64", ""},
+	}
+	for _, tt := range tests {
+		t.Run(tt.in, func(t *testing.T) {
+			p, err := oci.ParsePlatform(tt.in)
+			if tt.want == "" {
+				want, perr := platforms.Parse(tt.in)
+				if err != nil || perr != nil || !reflect.DeepEqual(p, want) {
+					t.Errorf("ParsePlatform(%q) = %+v, %v; containerd: %+v, %v", tt.in, p, err, want, perr)
+				}
+				return
+			}
+			if err == nil || err.Error() != tt.want {
+				t.Errorf("ParsePlatform(%q): %v, want %q", tt.in, err, tt.want)
+			}
+		})
+	}
+}
+
+// TestSelectNoMatchMessage: a selection nothing matches is ErrNoMatch,
+// worded so that the sentinel's text does not trail the message.
+func TestSelectNoMatchMessage(t *testing.T) {
+	img := func(d string, p ocispec.Platform) oci.Image {
+		return oci.Image{Descriptor: ocispec.Descriptor{MediaType: ocispec.MediaTypeImageManifest, Digest: digest.FromString(d), Size: 1, Platform: &p}}
+	}
+	amd := img("amd", ocispec.Platform{OS: "linux", Architecture: "amd64"})
+	missing := digest.FromString("missing")
+	tests := []struct {
+		images []oci.Image
+		sel    oci.Selector
+		want   string
+	}{
+		{[]oci.Image{amd}, oci.Selector{Platform: "linux/s390x"}, "platform linux/s390x not found in the image (it has: linux/amd64 " + amd.Descriptor.Digest.String() + ")"},
+		{[]oci.Image{amd}, oci.Selector{Digest: missing}, "no manifest " + missing.String() + " in the image (it has: linux/amd64 " + amd.Descriptor.Digest.String() + ")"},
+		{nil, oci.Selector{All: true}, "no platform images (none)"},
+		{nil, oci.Selector{}, "no platform images (none)"},
+	}
+	for _, tt := range tests {
+		_, err := oci.Select(tt.images, tt.sel)
+		if !errors.Is(err, oci.ErrNoMatch) || err.Error() != tt.want {
+			t.Errorf("Select(%+v): %v, want ErrNoMatch worded %q", tt.sel, err, tt.want)
 		}
 	}
 }
