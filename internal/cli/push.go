@@ -1,12 +1,15 @@
 package cli
 
 import (
+	"cmp"
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"maps"
 	"slices"
 	"strings"
+	"sync"
 
 	"github.com/opencontainers/go-digest"
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
@@ -58,7 +61,8 @@ the tags that moved.
 A layout written by affix build --output holds the SBOM manifests beside
 the image (index.json lists them): push selects the image as the root and
 pushes those SBOMs as they are, without scanning again, unless --name or
---no-cache is given.
+--no-cache is given: they name what the build named (its first -t
+repository), not REF, and a note says so when that differs.
 
 Credentials come from the Docker config (docker login, credential helpers).
 Registries are reached over HTTPS unless named with --insecure-registry; a
@@ -81,7 +85,7 @@ registry on this machine that answers in plain HTTP needs no flag.`,
 	f.StringVar(&o.mountFrom, "mount-from", "", "repository of the same registry to mount blobs from, REPO or HOST/REPO")
 	f.BoolVar(&o.stripAttestations, "strip-attestations", false, "leave BuildKit attestation manifests out of the pushed index (it gets a new digest)")
 	f.StringVar(&o.metadataFile, "metadata-file", "", "write what was pushed (digests, referrers, referrers mode, request counts) as JSON to FILE")
-	f.StringVar(&o.name, "name", "", "image name the SBOMs use (default: REF)")
+	f.StringVar(&o.name, "name", "", "image name the SBOMs push generates use (default: REF; a layout's SBOMs keep theirs)")
 	f.BoolVar(&o.noCache, "no-cache", false, "neither read nor write the SBOM cache")
 	f.BoolVar(&o.noCache, "no-sbom-cache", false, "same as --no-cache, as affix build spells it")
 	f.BoolVar(&o.noSBOM, "no-sbom", false, "push the image without SBOMs")
@@ -143,7 +147,7 @@ func push(cmd *cobra.Command, g *globalOptions, source string, a pushArgs, o pus
 		sp = &sbomPusher{
 			p: p, gen: gen, src: l, l: l, layoutRefs: src.layoutRefs, formats: a.formats, name: a.name,
 			reuse: !o.noCache && !cmd.Flags().Changed("name"),
-			warn:  warn, logf: debugf(g, cmd.ErrOrStderr()), attached: attached,
+			warn:  warn, note: notef(cmd), logf: debugf(g, cmd.ErrOrStderr()), attached: attached,
 		}
 	}
 	if err := pushImages(ctx, p, src.platforms, sp); err != nil {
@@ -168,7 +172,7 @@ func push(cmd *cobra.Command, g *globalOptions, source string, a pushArgs, o pus
 	meta := newMetadata(res, refName(a.ref, a.ref.Reference), src.platforms, attached, counter)
 	meta.LayoutReferrers = extra
 	meta.Tags = refNames(a.ref, tags)
-	printPush(cmd.OutOrStdout(), meta, res)
+	printPush(cmd.OutOrStdout(), inFormatOrder(meta, a.formats), res)
 	if err := writeMetadataFile(o.metadataFile, meta); err != nil {
 		// The push is done: a CI script reading the error must not take
 		// it for a failed one and retry or roll back.
@@ -375,8 +379,12 @@ type sbomPusher struct {
 	// warning (skipNotImage).
 	failNotImage bool
 	warn         func(format string, args ...any) // see NewWarnf
-	logf         func(format string, args ...any) // nil: no debug output
-	attached     *referrerLog
+	// note prints the note that the layout's SBOMs name another image
+	// than name (nil: none), once (noted).
+	note     func(format string, args ...any)
+	noted    sync.Once
+	logf     func(format string, args ...any) // nil: no debug output
+	attached *referrerLog
 }
 
 // attach attaches the SBOMs of img, all at once (one referrers tag round
@@ -389,6 +397,9 @@ func (s *sbomPusher) attach(ctx context.Context, img oci.Image) error {
 		reused, missing, err = layoutSBOMs(ctx, s.l, s.layoutRefs[img.Descriptor.Digest], img.Descriptor, s.formats)
 		if err != nil {
 			return err
+		}
+		if len(reused) > 0 && s.note != nil {
+			s.noted.Do(func() { s.noteName(reused[0]) })
 		}
 		if reused, missing, err = wrapReused(reused, missing, s.name); err != nil {
 			return err
@@ -413,6 +424,72 @@ func (s *sbomPusher) attach(ctx context.Context, img oci.Image) error {
 		return err
 	}
 	return attachTogether(ctx, s.p, img, append(reused, refs...), s.attached, "")
+}
+
+// noteName notes when r, an SBOM from the layout, names another image
+// repository than the SBOMs push generates (--name's default, REF): the
+// layout's SBOMs are pushed as they are, naming what the build named (its
+// first -t repository).
+func (s *sbomPusher) noteName(r sbomReferrer) {
+	if len(r.artifact.Blobs) == 0 {
+		return
+	}
+	got, want := sbomDocName(r.format, r.artifact.Blobs[0].Data), sbomgen.ImageName(s.name)
+	if got != "" && got != want {
+		s.note("the SBOMs from the layout name %s, not %s: pushed as they are (--no-cache scans again, naming %s)", got, want, want)
+	}
+}
+
+// sbomDocName returns the image name an SBOM document of format f names
+// (SPDX: its name without @DIGEST; CycloneDX: its metadata component; an
+// in-toto statement: its subject), "" when it names none.
+func sbomDocName(f referrerFormat, data []byte) string {
+	var doc struct {
+		Name     string `json:"name"`
+		Metadata struct {
+			Component struct {
+				Name string `json:"name"`
+			} `json:"component"`
+		} `json:"metadata"`
+		Subject []struct {
+			Name string `json:"name"`
+		} `json:"subject"`
+	}
+	if json.Unmarshal(data, &doc) != nil {
+		return ""
+	}
+	switch {
+	case f.inToto:
+		if len(doc.Subject) > 0 {
+			return doc.Subject[0].Name
+		}
+		return ""
+	case f.doc == sbomgen.CycloneDXJSON:
+		return doc.Metadata.Component.Name
+	default:
+		n, _, _ := strings.Cut(doc.Name, "@")
+		return n
+	}
+}
+
+// inFormatOrder returns m for the summary: each platform's referrers in
+// the order of formats (--sbom-format as given), where the log, and the
+// metadata file, keep them by format name.
+func inFormatOrder(m *pushMetadata, formats []referrerFormat) *pushMetadata {
+	rank := func(f string) int {
+		if i := slices.IndexFunc(formats, func(x referrerFormat) bool { return x.String() == f }); i >= 0 {
+			return i
+		}
+		return len(formats)
+	}
+	c := *m
+	c.Platforms = slices.Clone(m.Platforms)
+	for i := range c.Platforms {
+		refs := slices.Clone(c.Platforms[i].Referrers)
+		slices.SortStableFunc(refs, func(x, y referrerMeta) int { return cmp.Compare(rank(x.Format), rank(y.Format)) })
+		c.Platforms[i].Referrers = refs
+	}
+	return &c
 }
 
 // attachEach attaches the SBOMs of each of images (attach), all at once.

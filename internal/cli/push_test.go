@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 
@@ -20,6 +21,7 @@ import (
 	"github.com/affix-oci/affix/internal/fixture"
 	"github.com/affix-oci/affix/internal/oci"
 	"github.com/affix-oci/affix/internal/registrytest"
+	"github.com/affix-oci/affix/sbomgen"
 )
 
 // affix runs the command tree in-process and returns stdout, stderr and
@@ -398,5 +400,65 @@ func TestPushNoSBOMFlags(t *testing.T) {
 				t.Errorf("the earlier --metadata-file: %v", err)
 			}
 		})
+	}
+}
+
+// TestSBOMDocName: the image name each format's document gives, read to
+// note layout SBOMs that name another repository than REF.
+func TestSBOMDocName(t *testing.T) {
+	spdx, cdx, intoto := referrerFormat{doc: sbomgen.SPDXJSON}, referrerFormat{doc: sbomgen.CycloneDXJSON}, referrerFormat{doc: sbomgen.SPDXJSON, inToto: true}
+	tests := []struct {
+		f    referrerFormat
+		data string
+		want string
+	}{
+		{spdx, `{"spdxVersion":"SPDX-2.3","name":"r.example/build@sha256:ab"}`, "r.example/build"},
+		{spdx, `{"name":"image"}`, "image"},
+		{cdx, `{"metadata":{"component":{"name":"r.example/build"}}}`, "r.example/build"},
+		{intoto, `{"subject":[{"name":"r.example/build","digest":{"sha256":"ab"}}]}`, "r.example/build"},
+		{intoto, `{"subject":[]}`, ""},
+		{cdx, `{}`, ""},
+		{spdx, `not json`, ""},
+	}
+	for _, tt := range tests {
+		if got := sbomDocName(tt.f, []byte(tt.data)); got != tt.want {
+			t.Errorf("sbomDocName(%s, %s) = %q, want %q", tt.f, tt.data, got, tt.want)
+		}
+	}
+}
+
+// TestInFormatOrder: the summary lists each platform's SBOMs in the order
+// of --sbom-format, not by format name; the metadata keeps its order.
+func TestInFormatOrder(t *testing.T) {
+	spdx, cdx, intoto := referrerFormat{doc: sbomgen.SPDXJSON}, referrerFormat{doc: sbomgen.CycloneDXJSON}, referrerFormat{doc: sbomgen.SPDXJSON, inToto: true}
+	logged := []string{"cyclonedx-json", "spdx-intoto", "spdx-json"} // the log's order
+	tests := []struct {
+		formats []referrerFormat
+		want    []string
+	}{
+		{[]referrerFormat{spdx, cdx, intoto}, []string{"spdx-json", "cyclonedx-json", "spdx-intoto"}},
+		{[]referrerFormat{intoto, spdx, cdx}, []string{"spdx-intoto", "spdx-json", "cyclonedx-json"}},
+		{[]referrerFormat{cdx, intoto, spdx}, logged},
+		{[]referrerFormat{spdx}, []string{"spdx-json", "cyclonedx-json", "spdx-intoto"}}, // others after, as logged
+	}
+	for _, tt := range tests {
+		p := platformMeta{}
+		for _, f := range logged {
+			p.Referrers = append(p.Referrers, referrerMeta{Format: f})
+		}
+		m := &pushMetadata{Platforms: []platformMeta{p}}
+		formatsOf := func(m *pushMetadata) []string {
+			var out []string
+			for _, r := range m.Platforms[0].Referrers {
+				out = append(out, r.Format)
+			}
+			return out
+		}
+		if got := formatsOf(inFormatOrder(m, tt.formats)); !slices.Equal(got, tt.want) {
+			t.Errorf("formats %v: order %v, want %v", tt.formats, got, tt.want)
+		}
+		if got := formatsOf(m); !slices.Equal(got, logged) {
+			t.Errorf("formats %v: the metadata's order became %v", tt.formats, got)
+		}
 	}
 }
