@@ -168,7 +168,7 @@ func TestBadInput(t *testing.T) {
 		{"invalid reference", "", []string{"push", "oci-layout:" + dir, "not a ref"}, 2, "want [HOST/]REPOSITORY", ""},
 		{"digest as push target", "", []string{"push", "oci-layout:" + dir, plain.Host + "/app@sha256:" + strings.Repeat("0", 64)}, 2, "push writes a tag", ""},
 		{"layout as convert reference", "", []string{"convert", "oci-layout:" + dir}, 2, "not a local layout", ""},
-		{"missing source", "", []string{"push", "--insecure-registry", plain.Host, "oci-layout:" + filepath.Join(dir, "nope"), plain.Host + "/app:v1"}, 1, "no such file", plain.Host},
+		{"missing source", "", []string{"push", "--insecure-registry", plain.Host, "oci-layout:" + filepath.Join(dir, "nope"), plain.Host + "/app:v1"}, 2, "no such file", plain.Host},
 		{"unreachable registry", "", []string{"push", "--insecure-registry", unreachable, "--no-sbom", "oci-layout:" + dir, unreachable + "/app:v1"}, 1, "connection refused", ""},
 		{"no credentials", "", []string{"push", "--no-sbom", "--insecure-registry", authReg.Host, "oci-layout:" + dir, authReg.Host + "/app:v1"}, 1, "unauthorized", ""},
 		{"wrong credentials", wrongCreds, []string{"push", "--no-sbom", "--insecure-registry", authReg.Host, "oci-layout:" + dir, authReg.Host + "/app:v1"}, 1, "the registry refused the request: check the credentials for " + authReg.Host, ""},

@@ -17,8 +17,7 @@ import (
 // ever, deaf to the first SIGTERM) or a device named as an archive to
 // sbom, ls, get or push, or as a FILE to attach, fails at once naming it
 // and what it is, before any request (the registry named does not
-// exist): a usage error (exit 2), the wrong kind of path. push still
-// exits 1: push.go does not map oci.ErrSourcePath yet.
+// exist): a usage error (exit 2), the wrong kind of path.
 func TestNotRegularInputs(t *testing.T) {
 	cliEnv(t)
 	port, err := registrytest.FreePort()
@@ -41,7 +40,7 @@ func TestNotRegularInputs(t *testing.T) {
 		{"sbom device archive", []string{"sbom", "oci-archive:" + os.DevNull}, 2, os.DevNull + ": a device, not a regular file"},
 		{"ls FIFO archive", []string{"ls", "oci-archive:" + fifo}, 2, fifo + ": a named pipe (FIFO), not a regular file"},
 		{"get FIFO archive", []string{"get", "oci-archive:" + fifo}, 2, fifo + ": a named pipe (FIFO), not a regular file"},
-		{"push FIFO archive", []string{"push", "--insecure-registry", host, "oci-archive:" + fifo, host + "/app:v1"}, 1, fifo + ": a named pipe (FIFO), not a regular file"},
+		{"push FIFO archive", []string{"push", "--insecure-registry", host, "oci-archive:" + fifo, host + "/app:v1"}, 2, fifo + ": a named pipe (FIFO), not a regular file"},
 		{"attach FIFO file", []string{"attach", "--insecure-registry", host, "--artifact-type", "application/vnd.example", host + "/app:v1", fifo}, 2, fifo + ": a named pipe (FIFO), not a regular file: attach takes regular files"},
 		{"attach device file", []string{"attach", "--insecure-registry", host, "--artifact-type", "application/vnd.example", host + "/app:v1", os.DevNull}, 2, os.DevNull + ": a device, not a regular file"},
 	} {

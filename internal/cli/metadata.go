@@ -207,7 +207,11 @@ func printPush(w io.Writer, m *pushMetadata, res *exporter.Result) {
 		}
 	}
 	if n := len(m.LayoutReferrers); n > 0 {
-		fmt.Fprintf(w, "  %s from the layout, pushed as they are\n", plural(n, "more referrer"))
+		as := "as they are"
+		if n == 1 {
+			as = "as it is"
+		}
+		fmt.Fprintf(w, "  %s from the layout, pushed %s\n", plural(n, "more referrer"), as)
 	}
 	if n := len(m.CopiedReferrers); n > 0 {
 		fmt.Fprintf(w, "  %s copied from other repositories, SBOMs included\n", plural(n, "referrer"))

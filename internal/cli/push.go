@@ -114,7 +114,7 @@ func push(cmd *cobra.Command, g *globalOptions, source string, a pushArgs, o pus
 	ctx, warn := cmd.Context(), warnf(cmd)
 	l, err := oci.OpenLayout(ctx, source)
 	if err != nil {
-		return err
+		return sourceUsage(err)
 	}
 	defer l.Close()
 	src, err := readPushSource(ctx, l)

@@ -387,9 +387,9 @@ func TestPushNoSBOMFlags(t *testing.T) {
 			_, errs, code := affix(t, append(args, "oci-layout:"+filepath.Join(t.TempDir(), "none"), "localhost:5000/app:v1")...)
 			if tt.want == "" {
 				// Accepted: the push goes on, and fails on the missing
-				// layout.
-				if code != 1 || strings.Contains(errs, " with --") {
-					t.Errorf("exit %d, want 1 (no layout):\n%s", code, errs)
+				// layout (a usage error of its own).
+				if code != 2 || strings.Contains(errs, " with --") || !strings.Contains(errs, "none") {
+					t.Errorf("exit %d, want 2 for the missing layout:\n%s", code, errs)
 				}
 				return
 			}
