@@ -21,6 +21,7 @@ func TestMountRepository(t *testing.T) {
 		{from: "team/base", want: "team/base"},
 		{from: "base", want: "base"},
 		{from: "registry.example.com:5000/team/base", want: "team/base"},
+		{from: "Registry.Example.com:5000/team/base", want: "team/base"}, // host names ignore case
 		{from: "other.example.com/team/base", err: "a registry mounts only its own blobs; name a repository of registry.example.com:5000"},
 		{from: "localhost/base", err: "mounts only its own blobs"},
 		{from: "Team/Base", err: "want a repository of registry.example.com:5000"},
