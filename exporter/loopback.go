@@ -18,7 +18,10 @@ const loopbackProbeTimeout = 3 * time.Second
 
 // PlainLoopback reports whether host (HOST[:PORT], port 443 when none) is
 // a registry on this machine (localhost, 127.0.0.0/8, ::1; isLoopback)
-// that speaks plain HTTP: it answers a TLS handshake in HTTP. Docker and
+// that speaks plain HTTP: it answers a TLS handshake with bytes that are
+// no TLS record (an HTTP status line, or, from a server that takes the
+// handshake for an HTTP/0.9 request, as Python's http.server does, an
+// HTML page without one): no TLS client could talk to it. Docker and
 // BuildKit reach such a registry over plain HTTP without being told, and
 // so can affix. Nothing but the handshake is sent, no HTTP request. It
 // is false, leaving the registry to HTTPS:
@@ -51,7 +54,7 @@ func PlainLoopback(ctx context.Context, host string) bool {
 		return false
 	}
 	var rh tls.RecordHeaderError
-	return errors.As(err, &rh) && string(rh.RecordHeader[:]) == "HTTP/"
+	return errors.As(err, &rh)
 }
 
 // resolvesToLoopback reports whether every address name resolves to is

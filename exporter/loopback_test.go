@@ -26,6 +26,24 @@ func TestPlainLoopback(t *testing.T) {
 	}
 	closedAddr := closed.Addr().String()
 	closed.Close()
+	// An HTTP/0.9-style answer: an HTML page without a status line, as
+	// Python's http.server sends to a request line it cannot parse.
+	html, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer html.Close()
+	go func() {
+		for {
+			c, err := html.Accept()
+			if err != nil {
+				return
+			}
+			c.Read(make([]byte, 512))
+			c.Write([]byte("<!DOCTYPE HTML>\n<html><body>400 Bad request</body></html>\n"))
+			c.Close()
+		}
+	}()
 	host := func(s *httptest.Server) string { return s.Listener.Addr().String() }
 	_, plainPort, _ := net.SplitHostPort(host(plain))
 
@@ -36,6 +54,7 @@ func TestPlainLoopback(t *testing.T) {
 		{"plain HTTP on 127.0.0.1", host(plain), true},
 		{"plain HTTP on localhost", "localhost:" + plainPort, true},
 		{"plain HTTP on LOCALHOST", "LOCALHOST:" + plainPort, true},
+		{"plain HTTP answering without a status line", html.Addr().String(), true},
 		{"TLS", host(secure), false},
 		{"nothing listening", closedAddr, false},
 		{"not a loopback host", "registry.invalid:" + plainPort, false},

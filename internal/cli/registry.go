@@ -318,7 +318,11 @@ func hintHTTP(err error, host string) error {
 // registries (hosts, the first the default): the hint names the first
 // host the error names, else the first.
 func hintHTTPHosts(err error, hosts ...string) error {
-	if err == nil || !strings.Contains(err.Error(), "server gave HTTP response to HTTPS client") {
+	// crypto/tls says the second when the answer is no TLS record but
+	// does not start with "HTTP/" (a server taking the handshake for an
+	// HTTP/0.9 request answers with a bare HTML page).
+	if err == nil || !strings.Contains(err.Error(), "server gave HTTP response to HTTPS client") &&
+		!strings.Contains(err.Error(), "first record does not look like a TLS handshake") {
 		return err
 	}
 	host := hosts[0]

@@ -285,6 +285,7 @@ func TestHintHTTPHosts(t *testing.T) {
 		{name: "REF's host", err: https("ref.test:5000"), hosts: []string{"ref.test:5000", "src.test:5000"}, want: "ref.test:5000"},
 		{name: "a source's host", err: https("src.test:5000"), hosts: []string{"ref.test:5000", "src.test:5000"}, want: "src.test:5000"},
 		{name: "a prefix of another host", err: https("src.test:50001"), hosts: []string{"ref.test", "src.test:5000"}, want: "ref.test"},
+		{name: "an answer that is no TLS record", err: fmt.Errorf(`Get "https://ref.test:5000/v2/": tls: first record does not look like a TLS handshake`), hosts: []string{"ref.test:5000"}, want: "ref.test:5000"},
 		{name: "not an HTTP answer", err: errors.New("denied"), hosts: []string{"ref.test"}},
 		{name: "no error", hosts: []string{"ref.test"}},
 	}
