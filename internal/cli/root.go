@@ -128,7 +128,7 @@ func NewRootCommand(name string) *cobra.Command {
 			logrus.SetLevel(logrus.ErrorLevel)
 		}
 	}
-	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return usageError(err) })
+	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return usageError(plainFlagError(err)) })
 	root.AddCommand(
 		newVersionCmd(),
 		newSBOMCmd(&g),
@@ -414,4 +414,26 @@ func signalContext(ctx context.Context, sigs ...os.Signal) (context.Context, fun
 		})
 	}
 	return ctx, func() os.Signal { s, _ := got.Load().(os.Signal); return s }, stop
+}
+
+// strconvError matches the strconv error pflag appends to a flag value it
+// cannot parse (with %v, so errors.As cannot find it): `strconv.ParseInt:
+// parsing "x": invalid syntax`.
+var strconvError = regexp.MustCompile(`strconv\.Parse(Int|Uint|Bool|Float): parsing "(?:[^"\\]|\\.)*": (invalid syntax|value out of range)$`)
+
+// plainFlagError says, instead of Go's strconv text, what a flag value
+// that did not parse should be: `invalid argument "x" for
+// "--max-concurrency" flag: want a whole number`.
+func plainFlagError(err error) error {
+	m := strconvError.FindStringSubmatchIndex(err.Error())
+	if m == nil {
+		return err
+	}
+	msg := err.Error()
+	kind, why := msg[m[2]:m[3]], msg[m[4]:m[5]]
+	want := map[string]string{"Int": "want a whole number", "Uint": "want a whole number, 0 or more", "Bool": "want true or false", "Float": "want a number"}[kind]
+	if why == "value out of range" {
+		want = "out of range"
+	}
+	return errors.New(msg[:m[0]] + want)
 }
