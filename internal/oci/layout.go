@@ -79,7 +79,7 @@ var tagRE = regexp.MustCompile(`^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$`)
 // regular file an archive.
 func ParseSource(s string) (Source, error) {
 	if s == "" {
-		return Source{}, fmt.Errorf("empty source: %w", ErrInvalidSource)
+		return Source{}, fmt.Errorf("empty source: want oci-layout:PATH or oci-archive:PATH (or a path): %w", ErrInvalidSource)
 	}
 	scheme, p, ok := strings.Cut(s, ":")
 	if ok && (scheme == SchemeLayout || scheme == SchemeArchive) {
