@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"path/filepath"
 	"strings"
 	"sync"
 
@@ -120,16 +121,36 @@ func checkRegistryRef(s string) error {
 	if isLayoutSource(s) {
 		return nil
 	}
-	if ref, ok := strings.CutPrefix(s, schemeRegistry+":"); ok {
+	// registry:5000/app is the host "registry" (a compose service name),
+	// not the prefix.
+	if ref, ok := strings.CutPrefix(s, schemeRegistry+":"); ok && !isDigits(strings.SplitN(ref, "/", 2)[0]) {
 		return usageError(fmt.Errorf("reference %q: the registry: prefix is for affix sbom's SOURCE; write %s", s, ref))
 	}
 	if _, _, ok := splitHost(s); ok {
 		return nil
 	}
-	if _, err := os.Stat(s); err != nil {
+	if !isLocalImage(s) {
 		return nil
 	}
 	return usageError(hintLayout(fmt.Errorf("reference %q names no registry host and is a local path", s), s))
+}
+
+// isLocalImage reports whether p names what can only be a local image: a
+// regular file (an archive: t1.tar) or a directory holding an oci-layout
+// file. Any other directory (nginx/ beside its Docker Hub image nginx)
+// leaves REF to the registry.
+func isLocalImage(p string) bool {
+	fi, err := os.Stat(p)
+	switch {
+	case err != nil:
+		return false
+	case fi.Mode().IsRegular():
+		return true
+	case fi.IsDir():
+		_, err := os.Stat(filepath.Join(p, ocispec.ImageLayoutFile))
+		return err == nil
+	}
+	return false
 }
 
 // ls prints the tree of the image refStr names, as text or JSON.

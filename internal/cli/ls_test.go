@@ -191,17 +191,21 @@ func TestErrorEscaped(t *testing.T) {
 }
 
 // barrierStore is an imageStore of one manifest with one SBOM that has
-// n signatures: reading a signature's referrers waits until all n reads
-// are in flight, so a tree built one read after another never completes.
+// more signatures than lsConcurrency: reading a signature's referrers
+// waits until lsConcurrency reads are in flight, so a tree built one
+// read after another never completes; it records the most reads in
+// flight at once.
 type barrierStore struct {
 	imageStore
 	root, sbom ocispec.Descriptor
 	sigs       []ocispec.Descriptor
 
-	mu      sync.Mutex
-	reads   map[digest.Digest]int
-	waiting int
-	all     chan struct{}
+	mu       sync.Mutex
+	reads    map[digest.Digest]int
+	inFlight int
+	peak     int
+	waiting  int
+	all      chan struct{}
 }
 
 func (s *barrierStore) Name() string                                     { return "barrier" }
@@ -218,10 +222,17 @@ func (s *barrierStore) Referrers(ctx context.Context, subject digest.Digest) ([]
 		return s.sigs, exporter.ModeAPI, nil
 	}
 	s.mu.Lock()
-	if s.waiting++; s.waiting == len(s.sigs) {
+	s.inFlight++
+	s.peak = max(s.peak, s.inFlight)
+	if s.waiting++; s.waiting == lsConcurrency {
 		close(s.all)
 	}
 	s.mu.Unlock()
+	defer func() {
+		s.mu.Lock()
+		s.inFlight--
+		s.mu.Unlock()
+	}()
 	select {
 	case <-s.all:
 		return nil, exporter.ModeAPI, nil
@@ -240,7 +251,7 @@ func TestLsReferrersConcurrent(t *testing.T) {
 		return ocispec.Descriptor{MediaType: ocispec.MediaTypeImageManifest, Digest: digest.FromString(s), Size: int64(len(s))}
 	}
 	st := &barrierStore{root: desc("root"), sbom: desc("sbom"), reads: map[digest.Digest]int{}, all: make(chan struct{})}
-	for i := range lsConcurrency {
+	for i := range lsConcurrency + 3 {
 		st.sigs = append(st.sigs, desc(fmt.Sprint("sig", i)))
 	}
 	tree, err := buildTree(t.Context(), st)
@@ -270,6 +281,9 @@ func TestLsReferrersConcurrent(t *testing.T) {
 	if len(st.reads) != 2+len(st.sigs) {
 		t.Errorf("%d referrers reads, want %d", len(st.reads), 2+len(st.sigs))
 	}
+	if st.peak > lsConcurrency {
+		t.Errorf("%d referrers reads in flight at once, want at most %d", st.peak, lsConcurrency)
+	}
 }
 
 // TestSourceUsageErrors: ls, get and attach report a layout path that is
@@ -287,6 +301,9 @@ func TestSourceUsageErrors(t *testing.T) {
 		t.Fatal(err)
 	}
 	if err := os.Mkdir("out", 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join("out", ocispec.ImageLayoutFile), []byte(`{"imageLayoutVersion":"1.0.0"}`), 0o644); err != nil {
 		t.Fatal(err)
 	}
 	missing := filepath.Join(tmp, "missing")
@@ -317,6 +334,45 @@ func TestSourceUsageErrors(t *testing.T) {
 					t.Fatalf("exit %d, want %d; stderr %q does not contain %q (stdout %q)", code, tt.code, errs, tt.msg, out)
 				}
 			})
+		}
+	}
+}
+
+// TestCheckRegistryRef: only what can be no registry reference is refused
+// before a request: a host named registry with a port is a host, and a
+// directory that holds no layout (nginx/ beside Docker Hub's nginx) or a
+// FIFO leaves REF to the registry.
+func TestCheckRegistryRef(t *testing.T) {
+	t.Chdir(t.TempDir())
+	for _, d := range []string{"nginx", "layout"} {
+		if err := os.Mkdir(d, 0o755); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := os.WriteFile(filepath.Join("layout", ocispec.ImageLayoutFile), []byte(`{"imageLayoutVersion":"1.0.0"}`), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile("app.tar", nil, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	for _, tt := range []struct {
+		ref  string
+		want string // "" for no error
+	}{
+		{"registry:5000/app:v1", ""},
+		{"registry:5000", ""},
+		{"registry:localhost:5000/app:v1", "the registry: prefix is for affix sbom's SOURCE; write localhost:5000/app:v1"},
+		{"registry:app", "the registry: prefix"},
+		{"nginx", ""},
+		{"nginx:1.27", ""},
+		{"layout", "names no registry host and is a local path"},
+		{"app.tar", "names no registry host and is a local path"},
+		{"localhost:5000/app.tar", ""},
+		{"oci-layout:layout", ""},
+	} {
+		err := checkRegistryRef(tt.ref)
+		if tt.want == "" && err != nil || tt.want != "" && (err == nil || !strings.Contains(err.Error(), tt.want)) {
+			t.Errorf("checkRegistryRef(%q) = %v, want %q", tt.ref, err, tt.want)
 		}
 	}
 }
