@@ -13,6 +13,7 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"syscall"
 	"time"
 
@@ -269,9 +270,7 @@ func credentialsFrom(cred auth.CredentialFunc, file string, note func(string, ..
 		}
 		ctx, cancel := context.WithTimeoutCause(ctx, helperTimeout, errHelperTimeout)
 		defer cancel()
-		helper := ""
-		ctx = trace.WithExecutableTrace(ctx, &trace.ExecutableTrace{ExecuteStart: func(name, _ string) { helper = name }})
-		c, err := cred(ctx, hostport)
+		c, helper, err := runBounded(ctx, cred, hostport)
 		if err == nil {
 			return c, nil
 		}
@@ -307,6 +306,37 @@ func credentialsFrom(cred auth.CredentialFunc, file string, note func(string, ..
 		}
 		return c, err
 	}
+}
+
+// runBounded runs cred for hostport until ctx ends, and returns what it
+// returned, or ctx's error when it ends first, and the name of the
+// credential helper it ran ("" for none). oras-go waits for a helper's
+// standard output to close, which a child of the helper holding it (sh
+// running sleep, gpg-agent) keeps open after the helper is killed: the
+// call is left to finish on its own.
+func runBounded(ctx context.Context, cred auth.CredentialFunc, hostport string) (auth.Credential, string, error) {
+	var helper atomic.Pointer[string]
+	ctx = trace.WithExecutableTrace(ctx, &trace.ExecutableTrace{ExecuteStart: func(name, _ string) { helper.Store(&name) }})
+	type result struct {
+		c   auth.Credential
+		err error
+	}
+	done := make(chan result, 1)
+	go func() {
+		c, err := cred(ctx, hostport)
+		done <- result{c, err}
+	}()
+	var r result
+	select {
+	case r = <-done:
+	case <-ctx.Done():
+		r.err = context.Cause(ctx)
+	}
+	name := ""
+	if p := helper.Load(); p != nil {
+		name = *p
+	}
+	return r.c, name, r.err
 }
 
 // hintHTTP adds a hint to errors of an HTTPS request answered in HTTP.
@@ -430,8 +460,14 @@ func (g *globalOptions) logf(w io.Writer) func(string, ...any) {
 // Commands check their output files before they publish anything, so that
 // a typo in a path fails before a tag moves, not after.
 func checkOutputFile(what, path string) error {
-	if fi, err := os.Stat(path); err == nil && fi.IsDir() {
+	fi, err := os.Stat(path)
+	switch {
+	case err == nil && fi.IsDir():
 		return fmt.Errorf("%s: is a directory", what)
+	case err == nil && !fi.Mode().IsRegular():
+		// A FIFO or a device (/dev/stdout, >(cat)) is written
+		// through, whatever its directory takes.
+		return nil
 	}
 	return checkWritableDir(what, filepath.Dir(path))
 }

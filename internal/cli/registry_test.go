@@ -88,7 +88,9 @@ func TestCredentialErrorsNamed(t *testing.T) {
 	bin := t.TempDir()
 	for name, script := range map[string]string{
 		"affixfails": "#!/bin/sh\necho 'helper store locked' >&2\nexit 1\n",
-		"affixhangs": "#!/bin/sh\nexec sleep 60\n",
+		// Not exec: the shell's child keeps the helper's stdout open
+		// after the shell is killed (3 s, far past the bound).
+		"affixhangs": "#!/bin/sh\nsleep 3\n",
 	} {
 		if err := os.WriteFile(filepath.Join(bin, "docker-credential-"+name), []byte(script), 0o755); err != nil {
 			t.Fatal(err)
@@ -228,6 +230,7 @@ func TestCheckOutputFile(t *testing.T) {
 		{filepath.Join(file, "m.json"), "--metadata-file: " + file + " is not a directory"},
 		{dir, "--metadata-file: is a directory"},
 		{filepath.Join(dir, "m.json"), ""},
+		{os.DevNull, ""}, // a device is written through, whatever /dev takes
 	} {
 		err := checkOutputFile("--metadata-file", tt.path)
 		switch {
