@@ -440,7 +440,7 @@ func (r *Remote) explain(what string, err error, authErr string) error {
 			return fmt.Errorf("%s: %s: %w (%s answers HTTPS: drop --insecure-registry %s or --plain-http; to trust a private CA put it in /etc/docker/certs.d/%s/ca.crt)", r.Name(), what, err, r.ref.Registry, r.ref.Registry, r.ref.Registry)
 		}
 	case http.StatusForbidden:
-		if h := requestHost(err); h != "" && !sameHost(h, r.ref.Registry, r.plainHTTP) {
+		if h := requestHost(err); h != "" && !sameHost(h, r.ref.Host(), r.plainHTTP) {
 			// A blob GET the registry redirected to storage (a
 			// pre-signed URL): the credentials never went there.
 			return fmt.Errorf("%s: %s: the storage host %s the registry redirected to refused it (403): the pre-signed URL the registry gave is likely expired or invalid; try again, and if it persists tell the operators of %s: %w: %w", r.Name(), what, h, r.ref.Registry, ErrUnauthorized, err)
