@@ -100,23 +100,32 @@ func runPush(cmd *cobra.Command, g *globalOptions, source, refStr string, o push
 	if err != nil {
 		return err
 	}
-	if err := prepareMetadataFile(o.metadataFile); err != nil {
-		return err
-	}
-	return hintHTTP(push(cmd, g, source, a, o), hostOf(refStr))
-}
-
-// push pushes the image of the layout source to REF (a, checkArgs) in
-// the order the command's help gives: images while the SBOMs are
-// generated and attached, the layout's other referrers, the index by tag,
-// the other tags; then it reports what it pushed.
-func push(cmd *cobra.Command, g *globalOptions, source string, a pushArgs, o pushOptions) error {
-	ctx, warn := cmd.Context(), warnf(cmd)
-	l, err := oci.OpenLayout(ctx, source)
-	if err != nil {
+	// A missing or wrong-kind layout path is a usage error too, found
+	// before an earlier metadata file is removed; a layout that does not
+	// read is a failure like any later one.
+	l, err := oci.OpenLayout(cmd.Context(), source)
+	if errors.Is(err, oci.ErrSourcePath) || errors.Is(err, oci.ErrInvalidSource) {
 		return sourceUsage(err)
 	}
+	if err := prepareMetadataFile(o.metadataFile); err != nil {
+		if l != nil {
+			l.Close()
+		}
+		return err
+	}
+	if err != nil {
+		return err
+	}
 	defer l.Close()
+	return hintHTTP(push(cmd, g, l, a, o), hostOf(refStr))
+}
+
+// push pushes the image of the layout l to REF (a, checkArgs) in the
+// order the command's help gives: images while the SBOMs are generated
+// and attached, the layout's other referrers, the index by tag, the other
+// tags; then it reports what it pushed.
+func push(cmd *cobra.Command, g *globalOptions, l *oci.Layout, a pushArgs, o pushOptions) error {
+	ctx, warn := cmd.Context(), warnf(cmd)
 	src, err := readPushSource(ctx, l)
 	if err != nil {
 		return err

@@ -387,9 +387,13 @@ func TestPushNoSBOMFlags(t *testing.T) {
 			_, errs, code := affix(t, append(args, "oci-layout:"+filepath.Join(t.TempDir(), "none"), "localhost:5000/app:v1")...)
 			if tt.want == "" {
 				// Accepted: the push goes on, and fails on the missing
-				// layout (a usage error of its own).
+				// layout (a usage error of its own, found before the
+				// earlier metadata file is removed too).
 				if code != 2 || strings.Contains(errs, " with --") || !strings.Contains(errs, "none") {
 					t.Errorf("exit %d, want 2 for the missing layout:\n%s", code, errs)
+				}
+				if _, err := os.Stat(meta); err != nil {
+					t.Errorf("the earlier --metadata-file after a missing layout: %v", err)
 				}
 				return
 			}
