@@ -53,8 +53,10 @@ func PlainLoopback(ctx context.Context, host string) bool {
 		conn.Close()
 		return false
 	}
+	// crypto/tls sets Conn on the "first record does not look like a
+	// TLS handshake" error alone, not on a TLS server's bad record.
 	var rh tls.RecordHeaderError
-	return errors.As(err, &rh)
+	return errors.As(err, &rh) && rh.Conn != nil
 }
 
 // resolvesToLoopback reports whether every address name resolves to is
