@@ -101,7 +101,7 @@ publishes them with the image. A layout tar (oci-archive:) cannot take them in p
 			if err := checkName(o.name); err != nil {
 				return err
 			}
-			if err := prepareMetadataFile(o.metadataFile); err != nil {
+			if err := prepareMetadataFile(cmd.Context(), o.metadataFile); err != nil {
 				return err
 			}
 			if len(args) > 1 {

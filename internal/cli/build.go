@@ -1,6 +1,7 @@
 package cli
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"io"
@@ -710,7 +711,7 @@ func runBuild(cmd *cobra.Command, g *globalOptions, contextDir string, o buildOp
 		// build's stay.
 		outputs = nil
 	}
-	if err := removeOldOutputs(outputs); err != nil {
+	if err := removeOldOutputs(cmd.Context(), outputs); err != nil {
 		return err
 	}
 	switch {
@@ -826,11 +827,13 @@ func samePath(a, b string) bool {
 
 // removeOldOutputs removes the regular files that files name, in order,
 // as buildx removes its --iidfile before it builds: a build that fails
-// then leaves no digest of an earlier one for a CI step to pick up. A
-// symlink, FIFO or device (--iidfile /dev/stdout) is left alone and
-// written through after the build, as before. plan has checked the paths
-// (not directories, in directories that take new files).
-func removeOldOutputs(files []outputFile) error {
+// then leaves no digest of an earlier one for a CI step to pick up. They
+// are set aside for the run of ctx (setAside), and come back if it ends
+// in a usage error. A symlink, FIFO or device (--iidfile /dev/stdout) is
+// left alone and written through after the build, as before. plan has
+// checked the paths (not directories, in directories that take new
+// files).
+func removeOldOutputs(ctx context.Context, files []outputFile) error {
 	for _, f := range files {
 		if f.path == "" {
 			continue
@@ -843,7 +846,7 @@ func removeOldOutputs(files []outputFile) error {
 			continue
 		}
 		if err == nil {
-			err = os.Remove(f.path)
+			err = setAside(ctx, f.path)
 		}
 		if err != nil && !errors.Is(err, fs.ErrNotExist) {
 			return fmt.Errorf("%s %s: removing the file of an earlier build: %w", f.flag, f.path, err)

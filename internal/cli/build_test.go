@@ -710,7 +710,8 @@ func TestSinkModeLine(t *testing.T) {
 
 // TestBuildRemovesOldOutputs: --iidfile and --metadata-file of an earlier
 // build are removed before the build starts, so a failed build leaves no
-// stale digest behind (as buildx does for --iidfile).
+// stale digest behind (as buildx does for --iidfile); a usage error
+// leaves them.
 func TestBuildRemovesOldOutputs(t *testing.T) {
 	cliEnv(t)
 	ctxDir := t.TempDir()
@@ -726,8 +727,9 @@ func TestBuildRemovesOldOutputs(t *testing.T) {
 	}{
 		// Failing at the builder: the old files are gone.
 		{"unreachable builder", []string{"build", "--builder", nowhere, "--progress", "quiet", "--iidfile", iid, "--metadata-file", meta, ctxDir}, 1, true},
-		// Failing in the frontend's checks, after the flags: gone too.
-		{"bad context", []string{"build", "--builder", nowhere, "--iidfile", iid, "--metadata-file", meta, filepath.Join(dir, "nocontext")}, 2, true},
+		// A usage error found after they were set aside (a missing
+		// context): put back, as a usage error changes nothing.
+		{"bad context", []string{"build", "--builder", nowhere, "--iidfile", iid, "--metadata-file", meta, filepath.Join(dir, "nocontext")}, 2, false},
 		// A command line that does not parse touches nothing.
 		{"bad flags", []string{"build", "--builder", nowhere, "--push", "--iidfile", iid, "--metadata-file", meta, ctxDir}, 2, false},
 	} {
@@ -746,7 +748,7 @@ func TestBuildRemovesOldOutputs(t *testing.T) {
 			}
 		}
 	}
-	if err := removeOldOutputs([]outputFile{{"--iidfile", filepath.Join(dir, "absent")}, {"--metadata-file", ""}}); err != nil {
+	if err := removeOldOutputs(context.Background(), []outputFile{{"--iidfile", filepath.Join(dir, "absent")}, {"--metadata-file", ""}}); err != nil {
 		t.Errorf("absent files: %v", err)
 	}
 }
@@ -782,7 +784,7 @@ func TestRemoveOldOutputsKinds(t *testing.T) {
 		{name: "regular file", path: regular, removed: true},
 	} {
 		t.Run(c.name, func(t *testing.T) {
-			if err := removeOldOutputs([]outputFile{{"--iidfile", c.path}}); err != nil {
+			if err := removeOldOutputs(context.Background(), []outputFile{{"--iidfile", c.path}}); err != nil {
 				t.Fatal(err)
 			}
 			fi, err := os.Lstat(c.path)

@@ -80,7 +80,7 @@ A second run changes nothing.`,
 			return nil
 		},
 		RunE: func(cmd *cobra.Command, args []string) error {
-			if err := prepareMetadataFile(o.metadataFile); err != nil {
+			if err := prepareMetadataFile(cmd.Context(), o.metadataFile); err != nil {
 				return err
 			}
 			return hintHTTP(runConvert(cmd, g, args[0], o), hostOf(args[0]))

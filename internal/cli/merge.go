@@ -83,7 +83,7 @@ sources give the same index digest, wherever they were.`,
 			if err := checkPositive("--max-concurrency", o.maxConcurrency); err != nil {
 				return err
 			}
-			if err := prepareMetadataFile(o.metadataFile); err != nil {
+			if err := prepareMetadataFile(cmd.Context(), o.metadataFile); err != nil {
 				return err
 			}
 			return hintHTTPHosts(merge(cmd, g, args[0], args[1:], o), mergeHosts(args)...)

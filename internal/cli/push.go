@@ -107,7 +107,7 @@ func runPush(cmd *cobra.Command, g *globalOptions, source, refStr string, o push
 	if errors.Is(err, oci.ErrSourcePath) || errors.Is(err, oci.ErrInvalidSource) {
 		return sourceUsage(err)
 	}
-	if err := prepareMetadataFile(o.metadataFile); err != nil {
+	if err := prepareMetadataFile(cmd.Context(), o.metadataFile); err != nil {
 		if l != nil {
 			l.Close()
 		}

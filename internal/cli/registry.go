@@ -514,14 +514,14 @@ func checkPlatformFlag(s string) error {
 // attach or convert that fails then leaves no metadata of an earlier one
 // for a CI step to take as its own. A symlink or FIFO is left, and
 // written through once the command succeeded.
-func prepareMetadataFile(path string) error {
+func prepareMetadataFile(ctx context.Context, path string) error {
 	if path == "" {
 		return nil
 	}
 	if err := checkOutputFile("--metadata-file "+path, path); err != nil {
 		return usageError(err)
 	}
-	return removeOldOutputs([]outputFile{{"--metadata-file", path}})
+	return removeOldOutputs(ctx, []outputFile{{"--metadata-file", path}})
 }
 
 // writeJSON writes v, indented, to path, whole or not at all

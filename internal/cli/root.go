@@ -237,9 +237,13 @@ func Main(args []string) int {
 // method Signal() os.Signal counts as that signal. The first signal
 // cancels the context; a second one ends the process at once, as the
 // Docker CLI does, should the clean-up hang.
-func Run(ctx context.Context, name string, args []string, stdout, stderr io.Writer) int {
+func Run(ctx context.Context, name string, args []string, stdout, stderr io.Writer) (code int) {
 	ctx, got, stop := signalContext(ctx, os.Interrupt, syscall.SIGTERM)
 	defer stop()
+	// Output files of an earlier run the command sets aside come back
+	// after a usage error, which should change nothing.
+	ctx, earlier := withEarlierFiles(ctx)
+	defer func() { earlier.settle(code == 2, settleWarn(stderr, name)) }()
 	// A reader of stdout or stderr that goes away (affix ... | head) would
 	// have the runtime end the process by SIGPIPE, skipping every clean-up
 	// (temporary layouts, a half-written --output). Asking for SIGPIPE

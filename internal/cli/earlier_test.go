@@ -1,0 +1,65 @@
+package cli
+
+import (
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"testing"
+
+	"github.com/affix-oci/affix/internal/registrytest"
+)
+
+// TestEarlierOutputsKeptOnUsageError: a usage error found after a
+// command set its earlier --metadata-file (--iidfile) aside puts it back,
+// whatever the command; a failure after it removes it; neither leaves the
+// set-aside file behind.
+func TestEarlierOutputsKeptOnUsageError(t *testing.T) {
+	cliEnv(t)
+	port, err := registrytest.FreePort()
+	if err != nil {
+		t.Fatal(err)
+	}
+	nobody := "127.0.0.1:" + strconv.Itoa(port) // nothing listens: a runtime failure
+	ctxDir := t.TempDir()
+	if err := os.WriteFile(filepath.Join(ctxDir, "Dockerfile"), []byte("FROM scratch\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	for _, tt := range []struct {
+		name string
+		args []string // before --metadata-file FILE
+		code int
+	}{
+		{"attach missing FILE", []string{"attach", "--artifact-type", "a/b", nobody + "/app:v1", filepath.Join(ctxDir, "missing")}, 2},
+		{"attach bare local layout", []string{"attach", "--artifact-type", "a/b", "Dockerfile", filepath.Join(ctxDir, "Dockerfile")}, 2},
+		{"convert bad reference", []string{"convert", "not a ref"}, 2},
+		{"merge bad source", []string{"merge", nobody + "/app:v1", "not a ref"}, 2},
+		{"build bad platform", []string{"build", "--platform", "bogus", ctxDir}, 2},
+		{"push missing layout", []string{"push", "oci-layout:" + filepath.Join(ctxDir, "none"), nobody + "/app:v1"}, 2},
+		{"attach unreachable registry", []string{"attach", "--artifact-type", "a/b", nobody + "/app:v1", filepath.Join(ctxDir, "Dockerfile")}, 1},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Chdir(ctxDir)
+			dir := t.TempDir()
+			meta := filepath.Join(dir, "meta.json")
+			if err := os.WriteFile(meta, []byte("{}\n"), 0o644); err != nil {
+				t.Fatal(err)
+			}
+			args := append(append([]string{}, tt.args[:1]...), "--metadata-file", meta)
+			_, errs, code := affix(t, append(args, tt.args[1:]...)...)
+			if code != tt.code {
+				t.Fatalf("exit %d, want %d:\n%s", code, tt.code, errs)
+			}
+			_, err := os.Stat(meta)
+			if kept := err == nil; kept != (tt.code == 2) {
+				t.Errorf("exit %d: earlier metadata file kept: %v, want %v", code, kept, tt.code == 2)
+			}
+			entries, _ := os.ReadDir(dir)
+			for _, e := range entries {
+				if strings.Contains(e.Name(), ".affix-earlier-") {
+					t.Errorf("set-aside file left: %s", e.Name())
+				}
+			}
+		})
+	}
+}
