@@ -185,7 +185,7 @@ func get(cmd *cobra.Command, g *globalOptions, refStr string, o getOptions) erro
 	case toDir:
 		return writeSBOMs(cmd, o.output, picked, srcs, format)
 	case o.output != "":
-		return fsutil.WriteFile(o.output, srcs[0].Doc)
+		return fsutil.WriteFileContext(cmd.Context(), o.output, srcs[0].Doc)
 	}
 	_, err = cmd.OutOrStdout().Write(srcs[0].Doc)
 	return err
@@ -232,7 +232,7 @@ func writeSBOMs(cmd *cobra.Command, dir string, images []oci.Image, srcs []*sbom
 	}
 	for i, src := range srcs {
 		p := filepath.Join(dir, stems[i]+format.Ext())
-		if err := fsutil.WriteFile(p, src.Doc); err != nil {
+		if err := fsutil.WriteFileContext(cmd.Context(), p, src.Doc); err != nil {
 			return err
 		}
 		fmt.Fprintf(cmd.ErrOrStderr(), "%-16s %s  %s\n", oci.FormatPlatform(*images[i].Descriptor.Platform), src.describe(), p)

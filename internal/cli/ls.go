@@ -121,10 +121,13 @@ func checkRegistryRef(s string) error {
 	if isLayoutSource(s) {
 		return nil
 	}
-	// registry:5000/app is the host "registry" (a compose service name),
-	// not the prefix.
-	if ref, ok := strings.CutPrefix(s, schemeRegistry+":"); ok && !isDigits(strings.SplitN(ref, "/", 2)[0]) {
-		return usageError(fmt.Errorf("reference %q: the registry: prefix is for affix sbom's SOURCE; write %s", s, ref))
+	// Only registry:HOST/REPO is the prefix: registry:5000/app is the
+	// host "registry" (a compose service name), registry:latest Docker
+	// Hub's registry image.
+	if ref, ok := strings.CutPrefix(s, schemeRegistry+":"); ok {
+		if _, _, host := splitHost(ref); host {
+			return usageError(fmt.Errorf("reference %q: the registry: prefix is for affix sbom's SOURCE; write %s", s, ref))
+		}
 	}
 	if _, _, ok := splitHost(s); ok {
 		return nil

@@ -362,7 +362,10 @@ func TestCheckRegistryRef(t *testing.T) {
 		{"registry:5000/app:v1", ""},
 		{"registry:5000", ""},
 		{"registry:localhost:5000/app:v1", "the registry: prefix is for affix sbom's SOURCE; write localhost:5000/app:v1"},
-		{"registry:app", "the registry: prefix"},
+		{"registry:app", ""},    // Docker Hub's registry image, tag app
+		{"registry:latest", ""}, // and tag latest
+		{"registry:2.8.3", ""},  // and a version tag
+		{"registry:docker.io/library/registry:2", "the registry: prefix"},
 		{"nginx", ""},
 		{"nginx:1.27", ""},
 		{"layout", "names no registry host and is a local path"},

@@ -405,11 +405,11 @@ func writeDocuments(cmd *cobra.Command, output string, toDir bool, results []*sb
 				if err := os.MkdirAll(output, 0o755); err != nil {
 					return err
 				}
-				if err := fsutil.WriteFile(filepath.Join(output, names[i]+d.Format.Ext()), d.Data); err != nil {
+				if err := fsutil.WriteFileContext(cmd.Context(), filepath.Join(output, names[i]+d.Format.Ext()), d.Data); err != nil {
 					return err
 				}
 			case output != "":
-				if err := fsutil.WriteFile(output, d.Data); err != nil {
+				if err := fsutil.WriteFileContext(cmd.Context(), output, d.Data); err != nil {
 					return err
 				}
 			default:

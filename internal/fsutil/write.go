@@ -1,6 +1,7 @@
 package fsutil
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"io"
@@ -11,7 +12,14 @@ import (
 
 // WriteFile writes data to path as WriteFileWith does.
 func WriteFile(path string, data []byte) error {
-	return WriteFileWith(path, func(w io.Writer) error {
+	return WriteFileContext(context.Background(), path, data)
+}
+
+// WriteFileContext is WriteFile, except that waiting to open a FIFO that
+// has no reader yet ends when ctx does (a ^C must not wait for a reader
+// that never comes); nothing is written then.
+func WriteFileContext(ctx context.Context, path string, data []byte) error {
+	return writeFileWith(ctx, path, func(w io.Writer) error {
 		_, err := w.Write(data)
 		return err
 	})
@@ -26,10 +34,14 @@ func WriteFile(path string, data []byte) error {
 // substitution) is not replaced: it is opened and written through, as
 // before. Errors name path.
 func WriteFileWith(path string, write func(io.Writer) error) error {
+	return writeFileWith(context.Background(), path, write)
+}
+
+func writeFileWith(ctx context.Context, path string, write func(io.Writer) error) error {
 	fi, err := os.Lstat(path)
 	switch {
 	case err == nil && !fi.Mode().IsRegular():
-		err = writeThrough(path, write)
+		err = writeThrough(ctx, path, write)
 	case err == nil || errors.Is(err, fs.ErrNotExist):
 		perm := fs.FileMode(0o644)
 		if fi != nil {
@@ -47,13 +59,35 @@ func WriteFileWith(path string, write func(io.Writer) error) error {
 	return nil
 }
 
-// writeThrough writes path in place, truncating it.
-func writeThrough(path string, write func(io.Writer) error) error {
-	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o644)
-	if err != nil {
-		return err
+// writeThrough writes path in place, truncating it. Opening a FIFO
+// blocks until a reader opens it: the open is left behind when ctx ends
+// first, and the file it opens, if any, closed unwritten.
+func writeThrough(ctx context.Context, path string, write func(io.Writer) error) error {
+	type opened struct {
+		f   *os.File
+		err error
 	}
-	err = write(f)
+	ch := make(chan opened, 1)
+	go func() {
+		f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o644)
+		ch <- opened{f, err}
+	}()
+	var o opened
+	select {
+	case o = <-ch:
+	case <-ctx.Done():
+		go func() {
+			if o := <-ch; o.f != nil {
+				o.f.Close()
+			}
+		}()
+		return ctx.Err()
+	}
+	if o.err != nil {
+		return o.err
+	}
+	f := o.f
+	err := write(f)
 	if cerr := f.Close(); err == nil {
 		err = cerr
 	}

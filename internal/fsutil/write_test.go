@@ -3,6 +3,7 @@
 package fsutil
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"io"
@@ -111,5 +112,26 @@ func TestWriteFileFIFO(t *testing.T) {
 	}
 	if fi, err := os.Lstat(path); err != nil || fi.Mode()&os.ModeNamedPipe == 0 {
 		t.Errorf("the FIFO was replaced (%v, %v)", fi.Mode(), err)
+	}
+}
+
+// TestWriteFileFIFONoReader: waiting for a FIFO's reader ends with the
+// context, and a reader that comes later gets nothing.
+func TestWriteFileFIFONoReader(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "fifo")
+	if err := syscall.Mkfifo(path, 0o644); err != nil {
+		t.Skipf("mkfifo: %v", err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- WriteFileContext(ctx, path, []byte("data")) }()
+	cancel()
+	if err := <-done; !errors.Is(err, context.Canceled) {
+		t.Fatalf("WriteFileContext = %v, want context.Canceled", err)
+	}
+	// A late reader: the abandoned open completes and is closed unwritten.
+	b, err := os.ReadFile(path)
+	if err != nil || len(b) != 0 {
+		t.Errorf("late reader got %q, %v; want nothing", b, err)
 	}
 }
