@@ -211,6 +211,9 @@ var sbomOnlyFlags = []string{"sbom-format", "name", "no-cache", "no-sbom-cache"}
 // checkArgs parses REF (refStr) and checks the flags of cmd, push, that
 // need no layout and no registry.
 func (o *pushOptions) checkArgs(cmd *cobra.Command, refStr string) (pushArgs, error) {
+	if o.noSBOM && o.sbom && cmd.Flags().Changed("sbom") {
+		return pushArgs{}, usageError(fmt.Errorf("--no-sbom with --sbom=true: say one"))
+	}
 	if o.noSBOM || !o.sbom {
 		if f := changedFlag(cmd, sbomOnlyFlags); f != "" {
 			off := "--no-sbom"

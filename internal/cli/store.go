@@ -74,7 +74,9 @@ func hintLayout(err error, s string) error {
 		return err
 	}
 	fi, serr := os.Stat(s)
-	if serr != nil {
+	if serr != nil || !isLocalImage(s) {
+		// A directory that holds no layout (nginx/ beside Docker Hub's
+		// nginx), or a FIFO: no prefix would make it one.
 		return err
 	}
 	scheme := oci.SchemeArchive
