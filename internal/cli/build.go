@@ -828,8 +828,7 @@ func samePath(a, b string) bool {
 // removeOldOutputs removes the regular files that files name, in order,
 // as buildx removes its --iidfile before it builds: a build that fails
 // then leaves no digest of an earlier one for a CI step to pick up. They
-// are set aside for the run of ctx (setAside), and come back if it ends
-// in a usage error. A symlink, FIFO or device (--iidfile /dev/stdout) is
+// come back if the run of ctx ends in a usage error (removeEarlier). A symlink, FIFO or device (--iidfile /dev/stdout) is
 // left alone and written through after the build, as before. plan has
 // checked the paths (not directories, in directories that take new
 // files).
@@ -846,7 +845,7 @@ func removeOldOutputs(ctx context.Context, files []outputFile) error {
 			continue
 		}
 		if err == nil {
-			err = setAside(ctx, f.path)
+			err = removeEarlier(ctx, f.path, fi)
 		}
 		if err != nil && !errors.Is(err, fs.ErrNotExist) {
 			return fmt.Errorf("%s %s: removing the file of an earlier build: %w", f.flag, f.path, err)

@@ -3,23 +3,33 @@ package cli
 import (
 	"context"
 	"errors"
-	"fmt"
-	"io"
 	"io/fs"
 	"os"
-	"path/filepath"
-	"strconv"
 	"sync"
+
+	"github.com/affix-oci/affix/internal/fsutil"
 )
 
+// maxEarlierFile bounds the earlier output file a run keeps in memory to
+// put back; a larger one (no metadata file or digest is) is removed
+// without a way back.
+const maxEarlierFile = 64 << 20
+
 // earlierFiles are the output files of an earlier run (--metadata-file,
-// --iidfile) that a command has set aside before it ran: moved to a
-// hidden name beside them, so that a run that fails leaves none of them
-// for a CI step to pick up, and put back when the run ends in a usage
+// --iidfile) that a command removed before it ran, so that a run that
+// fails leaves none of them for a CI step to pick up. Their content is
+// kept, in memory (not beside them: an output file in the build context
+// would be sent to BuildKit), to be put back when the run ends in a usage
 // error, found before anything was done, which should change nothing.
 type earlierFiles struct {
 	mu    sync.Mutex
-	moved [][2]string // path, hidden name
+	files []earlierFile
+}
+
+type earlierFile struct {
+	path string
+	data []byte
+	perm fs.FileMode
 }
 
 type earlierKey struct{}
@@ -31,48 +41,39 @@ func withEarlierFiles(ctx context.Context) (context.Context, *earlierFiles) {
 	return context.WithValue(ctx, earlierKey{}, e), e
 }
 
-// setAside moves the regular file at path aside for the run of ctx, or,
-// when ctx carries none (a test calling a command's code directly),
-// removes it.
-func setAside(ctx context.Context, path string) error {
+// removeEarlier removes the regular file at path (fi) for the run of ctx,
+// keeping its content to put back (see earlierFiles); without a set in
+// ctx (a test calling a command's code directly) it only removes it.
+func removeEarlier(ctx context.Context, path string, fi fs.FileInfo) error {
 	e, _ := ctx.Value(earlierKey{}).(*earlierFiles)
-	if e == nil {
-		return os.Remove(path)
+	if e != nil && fi.Size() <= maxEarlierFile {
+		data, err := os.ReadFile(path)
+		if err == nil {
+			e.mu.Lock()
+			e.files = append(e.files, earlierFile{path: path, data: data, perm: fi.Mode().Perm()})
+			e.mu.Unlock()
+		}
 	}
-	hidden := filepath.Join(filepath.Dir(path), "."+filepath.Base(path)+".affix-earlier-"+strconv.Itoa(os.Getpid()))
-	if err := os.Rename(path, hidden); err != nil {
-		return err
-	}
-	e.mu.Lock()
-	e.moved = append(e.moved, [2]string{path, hidden})
-	e.mu.Unlock()
-	return nil
+	return os.Remove(path)
 }
 
-// settle puts the files set aside back (restore: the run ended in a usage
-// error), unless the run wrote a new one there, else removes them.
-// Failures are reported with warn.
+// settle puts the removed files back when restore is set (the run ended
+// in a usage error) and the run wrote nothing there; failures are
+// reported with warn.
 func (e *earlierFiles) settle(restore bool, warn func(format string, args ...any)) {
 	e.mu.Lock()
 	defer e.mu.Unlock()
-	for _, m := range e.moved {
-		path, hidden := m[0], m[1]
-		if _, err := os.Lstat(path); restore && errors.Is(err, fs.ErrNotExist) {
-			if err := os.Rename(hidden, path); err != nil {
-				warn("putting back %s: %v (the earlier file is %s)", path, err, hidden)
-			}
+	for _, f := range e.files {
+		if _, err := os.Lstat(f.path); !restore || !errors.Is(err, fs.ErrNotExist) {
 			continue
 		}
-		if err := os.Remove(hidden); err != nil && !errors.Is(err, fs.ErrNotExist) {
-			warn("removing %s, the earlier %s: %v", hidden, path, err)
+		if err := fsutil.WriteFile(f.path, f.data); err != nil {
+			warn("putting back the earlier %s: %v", f.path, err)
+			continue
+		}
+		if err := os.Chmod(f.path, f.perm); err != nil {
+			warn("putting back the earlier %s: %v", f.path, err)
 		}
 	}
-	e.moved = nil
-}
-
-// settleWarn is the warn of settle for Run: a warning line on w.
-func settleWarn(w io.Writer, name string) func(string, ...any) {
-	return func(format string, args ...any) {
-		fmt.Fprintf(w, "%s: warning: %s\n", name, fmt.Sprintf(format, args...))
-	}
+	e.files = nil
 }

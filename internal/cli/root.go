@@ -240,10 +240,10 @@ func Main(args []string) int {
 func Run(ctx context.Context, name string, args []string, stdout, stderr io.Writer) (code int) {
 	ctx, got, stop := signalContext(ctx, os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	// Output files of an earlier run the command sets aside come back
-	// after a usage error, which should change nothing.
+	// Output files of an earlier run the command removed come back after
+	// a usage error, which should change nothing.
 	ctx, earlier := withEarlierFiles(ctx)
-	defer func() { earlier.settle(code == 2, settleWarn(stderr, name)) }()
+	defer func() { earlier.settle(code == 2, NewWarnf(name, stderr)) }()
 	// A reader of stdout or stderr that goes away (affix ... | head) would
 	// have the runtime end the process by SIGPIPE, skipping every clean-up
 	// (temporary layouts, a half-written --output). Asking for SIGPIPE
