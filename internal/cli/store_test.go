@@ -119,12 +119,16 @@ func TestLsGetLayout(t *testing.T) {
 	}
 }
 
-// TestHintLayout: the hint is added only when the argument is a local path
-// and not already a layout source.
+// TestHintLayout: the hint is added only when the argument is a local
+// image (a file, a directory holding an oci-layout file) and not already a
+// layout source; a directory that holds no layout gets none.
 func TestHintLayout(t *testing.T) {
-	dir := t.TempDir()
+	dir, plain := t.TempDir(), t.TempDir()
 	file := filepath.Join(dir, "app.tar")
 	if err := os.WriteFile(file, nil, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(dir, ocispec.ImageLayoutFile), []byte(`{"imageLayoutVersion":"1.0.0"}`), 0o644); err != nil {
 		t.Fatal(err)
 	}
 	base := errors.New("boom")
@@ -134,6 +138,7 @@ func TestHintLayout(t *testing.T) {
 	}{
 		{dir, "boom (for the local layout " + dir + ", write oci-layout:" + dir + ")"},
 		{file, "boom (for the local layout " + file + ", write oci-archive:" + file + ")"},
+		{plain, "boom"},
 		{"registry.example.com/app:1", "boom"},
 		{"oci-layout:" + dir, "boom"},
 	} {
