@@ -2,6 +2,7 @@ package cli
 
 import (
 	"cmp"
+	"context"
 	"errors"
 	"fmt"
 	"io"
@@ -101,6 +102,11 @@ publishes them with the image. A layout tar (oci-archive:) cannot take them in p
 			if err := checkName(o.name); err != nil {
 				return err
 			}
+			for _, file := range args[1:] {
+				if o.metadataFile != "" && samePath(o.metadataFile, file) {
+					return usageError(fmt.Errorf("--metadata-file %s is a FILE to attach", o.metadataFile))
+				}
+			}
 			if err := prepareMetadataFile(cmd.Context(), o.metadataFile); err != nil {
 				return err
 			}
@@ -181,15 +187,15 @@ func attachScan(cmd *cobra.Command, g *globalOptions, refStr string, o attachOpt
 	}
 	meta := newMetadata(res, "", picked, attached, counter)
 	printPush(cmd.OutOrStdout(), meta, res)
-	return attachedMetadata(o.metadataFile, refStr, meta)
+	return attachedMetadata(ctx, o.metadataFile, refStr, meta)
 }
 
 // attachedMetadata writes meta, the --metadata-file document (path;
 // empty: none) of an attach to REF (refStr) that succeeded; the error of
 // a write that fails says the referrers were attached, so that a CI
 // script does not take it for a failed attach.
-func attachedMetadata(path, refStr string, meta *pushMetadata) error {
-	if err := writeMetadataFile(path, meta); err != nil {
+func attachedMetadata(ctx context.Context, path, refStr string, meta *pushMetadata) error {
+	if err := writeMetadataFile(ctx, path, meta); err != nil {
 		return fmt.Errorf("attach to %s succeeded (referrers attached), but --metadata-file was not written: %w", refStr, err)
 	}
 	return nil
@@ -245,7 +251,7 @@ func attachFiles(cmd *cobra.Command, g *globalOptions, refStr string, files []st
 	}
 	attached := &referrerLog{}
 	attached.add(subject.Digest, "", d, "")
-	return attachedMetadata(o.metadataFile, refStr, newMetadata(res, "", []oci.Image{img}, attached, counter))
+	return attachedMetadata(cmd.Context(), o.metadataFile, refStr, newMetadata(res, "", []oci.Image{img}, attached, counter))
 }
 
 // fileArtifact returns the artifact of --artifact-type that attach makes

@@ -142,7 +142,7 @@ func build(cmd *cobra.Command, g *globalOptions, o buildOptions, p *buildPlan) (
 		warn("progress display: %v", err)
 	}
 	warnBuild(p.progress, prog.Warnings(), warn)
-	return r.report(stdout, warn, o)
+	return r.report(ctx, stdout, warn, o)
 }
 
 // warnBuild repeats, after the display, the warnings the build reported
@@ -223,7 +223,7 @@ func (r *buildRun) newGenerator(g *globalOptions, o buildOptions, stderr io.Writ
 // report prints what the build made on stdout (the index digest alone
 // with quiet progress), warns when it was exported nowhere, and writes
 // --iidfile and --metadata-file.
-func (r *buildRun) report(stdout io.Writer, warn func(format string, args ...any), o buildOptions) error {
+func (r *buildRun) report(ctx context.Context, stdout io.Writer, warn func(format string, args ...any), o buildOptions) error {
 	meta := r.metadata()
 	if r.plan.progress == frontend.ProgressQuiet {
 		fmt.Fprintln(stdout, meta.ContainerImageDigest)
@@ -235,12 +235,12 @@ func (r *buildRun) report(stdout io.Writer, warn func(format string, args ...any
 	}
 	var err error
 	if o.iidFile != "" {
-		if err = fsutil.WriteFile(o.iidFile, []byte(meta.ContainerImageDigest.String())); err != nil {
+		if err = fsutil.WriteFileContext(ctx, o.iidFile, []byte(meta.ContainerImageDigest.String())); err != nil {
 			err = fmt.Errorf("--iidfile was not written: %w", err)
 		}
 	}
 	if err == nil {
-		if err = writeMetadataFile(o.metadataFile, meta); err != nil {
+		if err = writeMetadataFile(ctx, o.metadataFile, meta); err != nil {
 			err = fmt.Errorf("--metadata-file was not written: %w", err)
 		}
 	}

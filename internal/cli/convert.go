@@ -189,7 +189,7 @@ func runConvert(cmd *cobra.Command, g *globalOptions, refStr string, o convertOp
 		warnUnnamed(warnf(cmd), cmd.Root().DisplayName(), meta)
 	}
 	warnOtherForms(warnf(cmd), cmd.Root().DisplayName(), meta)
-	if err := writeMetadataFile(o.metadataFile, meta); err != nil {
+	if err := writeMetadataFile(cmd.Context(), o.metadataFile, meta); err != nil {
 		// The SBOMs are published: a CI script reading the error must
 		// not take it for a failed convert.
 		return fmt.Errorf("convert of %s succeeded, but --metadata-file was not written: %w", refName(a.ref, a.tagOrDigest), err)

@@ -11,9 +11,9 @@ import (
 )
 
 // TestEarlierOutputsKeptOnUsageError: a usage error found after a
-// command set its earlier --metadata-file (--iidfile) aside puts it back,
-// whatever the command; a failure after it removes it; neither leaves the
-// set-aside file behind.
+// command removed its earlier --metadata-file (--iidfile) puts it back,
+// content and mode, whatever the command; a failure after it removes it;
+// nothing is left beside it.
 func TestEarlierOutputsKeptOnUsageError(t *testing.T) {
 	cliEnv(t)
 	port, err := registrytest.FreePort()
@@ -31,6 +31,8 @@ func TestEarlierOutputsKeptOnUsageError(t *testing.T) {
 		code int
 	}{
 		{"attach missing FILE", []string{"attach", "--artifact-type", "a/b", nobody + "/app:v1", filepath.Join(ctxDir, "missing")}, 2},
+		{"attach FILE as --metadata-file", []string{"attach", "--artifact-type", "a/b", nobody + "/app:v1", "META"}, 2},
+		{"push SOURCE as --metadata-file", []string{"push", "oci-archive:META", nobody + "/app:v1"}, 2},
 		{"attach bare local layout", []string{"attach", "--artifact-type", "a/b", "Dockerfile", filepath.Join(ctxDir, "Dockerfile")}, 2},
 		{"convert bad reference", []string{"convert", "not a ref"}, 2},
 		{"merge bad source", []string{"merge", nobody + "/app:v1", "not a ref"}, 2},
@@ -42,22 +44,30 @@ func TestEarlierOutputsKeptOnUsageError(t *testing.T) {
 			t.Chdir(ctxDir)
 			dir := t.TempDir()
 			meta := filepath.Join(dir, "meta.json")
-			if err := os.WriteFile(meta, []byte("{}\n"), 0o644); err != nil {
+			if err := os.WriteFile(meta, []byte("{\"earlier\":1}\n"), 0o600); err != nil {
 				t.Fatal(err)
 			}
 			args := append(append([]string{}, tt.args[:1]...), "--metadata-file", meta)
-			_, errs, code := affix(t, append(args, tt.args[1:]...)...)
+			for _, a := range tt.args[1:] {
+				args = append(args, strings.ReplaceAll(a, "META", meta))
+			}
+			_, errs, code := affix(t, args...)
 			if code != tt.code {
 				t.Fatalf("exit %d, want %d:\n%s", code, tt.code, errs)
 			}
-			_, err := os.Stat(meta)
+			fi, err := os.Stat(meta)
 			if kept := err == nil; kept != (tt.code == 2) {
 				t.Errorf("exit %d: earlier metadata file kept: %v, want %v", code, kept, tt.code == 2)
 			}
+			if err == nil {
+				if b, _ := os.ReadFile(meta); string(b) != "{\"earlier\":1}\n" || fi.Mode().Perm() != 0o600 {
+					t.Errorf("put back as %q, mode %v", b, fi.Mode().Perm())
+				}
+			}
 			entries, _ := os.ReadDir(dir)
 			for _, e := range entries {
-				if strings.Contains(e.Name(), ".affix-earlier-") {
-					t.Errorf("set-aside file left: %s", e.Name())
+				if e.Name() != "meta.json" {
+					t.Errorf("left beside it: %s", e.Name())
 				}
 			}
 		})

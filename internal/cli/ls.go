@@ -11,6 +11,7 @@ import (
 	"strings"
 	"sync"
 
+	"github.com/distribution/reference"
 	"github.com/opencontainers/go-digest"
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
 	"github.com/spf13/cobra"
@@ -121,11 +122,12 @@ func checkRegistryRef(s string) error {
 	if isLayoutSource(s) {
 		return nil
 	}
-	// Only registry:HOST/REPO is the prefix: registry:5000/app is the
-	// host "registry" (a compose service name), registry:latest Docker
-	// Hub's registry image.
+	// registry:HOST/REPO is the prefix, and so is registry:REF when only
+	// REF is a reference (registry:bitnami/nginx); registry:5000/app is
+	// the host "registry" (a compose service name), registry:latest
+	// Docker Hub's registry image.
 	if ref, ok := strings.CutPrefix(s, schemeRegistry+":"); ok {
-		if _, _, host := splitHost(ref); host {
+		if _, _, host := splitHost(ref); host || !validRef(s) && validRef(ref) {
 			return usageError(fmt.Errorf("reference %q: the registry: prefix is for affix sbom's SOURCE; write %s", s, ref))
 		}
 	}
@@ -136,6 +138,12 @@ func checkRegistryRef(s string) error {
 		return nil
 	}
 	return usageError(hintLayout(fmt.Errorf("reference %q names no registry host and is a local path", s), s))
+}
+
+// validRef reports whether s parses as a registry reference.
+func validRef(s string) bool {
+	_, err := reference.ParseNormalizedNamed(s)
+	return err == nil
 }
 
 // isLocalImage reports whether p names what can only be a local image: a

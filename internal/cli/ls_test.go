@@ -366,6 +366,8 @@ func TestCheckRegistryRef(t *testing.T) {
 		{"registry:latest", ""}, // and tag latest
 		{"registry:2.8.3", ""},  // and a version tag
 		{"registry:docker.io/library/registry:2", "the registry: prefix"},
+		{"registry:bitnami/nginx", "the registry: prefix is for affix sbom's SOURCE; write bitnami/nginx"},
+		{"registry:nginx:1.27", "write nginx:1.27"},
 		{"nginx", ""},
 		{"nginx:1.27", ""},
 		{"layout", "names no registry host and is a local path"},

@@ -164,7 +164,7 @@ func merge(cmd *cobra.Command, g *globalOptions, refStr string, sourceArgs []str
 		meta.CopiedReferrers = append(meta.CopiedReferrers, layoutReferrerMeta{Subject: r.subject.Descriptor.Digest, Digest: r.desc.Digest, ArtifactType: r.desc.ArtifactType})
 	}
 	printPush(cmd.OutOrStdout(), meta, res)
-	if err := writeMetadataFile(o.metadataFile, meta); err != nil {
+	if err := writeMetadataFile(cmd.Context(), o.metadataFile, meta); err != nil {
 		return fmt.Errorf("merge to %s succeeded (%s), but --metadata-file was not written: %w", name, tagStates(meta.Tags, nil, nil), err)
 	}
 	return nil

@@ -103,6 +103,9 @@ func runPush(cmd *cobra.Command, g *globalOptions, source, refStr string, o push
 	// A missing or wrong-kind layout path is a usage error too, found
 	// before an earlier metadata file is removed; a layout that does not
 	// read is a failure like any later one.
+	if src, err := oci.ParseSource(source); err == nil && o.metadataFile != "" && samePath(o.metadataFile, src.Path) {
+		return usageError(fmt.Errorf("--metadata-file %s is the SOURCE", o.metadataFile))
+	}
 	l, err := oci.OpenLayout(cmd.Context(), source)
 	if errors.Is(err, oci.ErrSourcePath) || errors.Is(err, oci.ErrInvalidSource) {
 		return sourceUsage(err)
@@ -182,7 +185,7 @@ func push(cmd *cobra.Command, g *globalOptions, l *oci.Layout, a pushArgs, o pus
 	meta.LayoutReferrers = extra
 	meta.Tags = refNames(a.ref, tags)
 	printPush(cmd.OutOrStdout(), inFormatOrder(meta, a.formats), res)
-	if err := writeMetadataFile(o.metadataFile, meta); err != nil {
+	if err := writeMetadataFile(cmd.Context(), o.metadataFile, meta); err != nil {
 		// The push is done: a CI script reading the error must not take
 		// it for a failed one and retry or roll back.
 		return fmt.Errorf("push to %s succeeded (%s), but --metadata-file was not written: %w", tgt.Name(), tagStates(meta.Tags, nil, nil), err)
@@ -212,7 +215,7 @@ var sbomOnlyFlags = []string{"sbom-format", "name", "no-cache", "no-sbom-cache"}
 // need no layout and no registry.
 func (o *pushOptions) checkArgs(cmd *cobra.Command, refStr string) (pushArgs, error) {
 	if o.noSBOM && o.sbom && cmd.Flags().Changed("sbom") {
-		return pushArgs{}, usageError(fmt.Errorf("--no-sbom with --sbom=true: say one"))
+		return pushArgs{}, usageError(fmt.Errorf("--sbom=true asks for SBOMs and --no-sbom for none: give one"))
 	}
 	if o.noSBOM || !o.sbom {
 		if f := changedFlag(cmd, sbomOnlyFlags); f != "" {

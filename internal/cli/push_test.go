@@ -373,7 +373,7 @@ func TestPushNoSBOMFlags(t *testing.T) {
 		{[]string{"--no-sbom", "--no-sbom-cache"}, "--no-sbom-cache with --no-sbom"},
 		{[]string{"--sbom=false", "--sbom-format", "spdx-json"}, "--sbom-format with --sbom=false"},
 		{[]string{"--sbom=false", "--no-cache=false"}, "--no-cache with --sbom=false"},
-		{[]string{"--no-sbom", "--sbom=true"}, "--no-sbom with --sbom=true"},
+		{[]string{"--no-sbom", "--sbom=true"}, "--sbom=true asks for SBOMs and --no-sbom for none"},
 		{[]string{"--no-sbom"}, ""},
 		{[]string{"--sbom=false", "--strip-attestations"}, ""},
 		{[]string{"--sbom-format", "cyclonedx-json", "--name", "r.example/a", "--no-cache"}, ""},

@@ -526,21 +526,21 @@ func prepareMetadataFile(ctx context.Context, path string) error {
 
 // writeJSON writes v, indented, to path, whole or not at all
 // (fsutil.WriteFile: a full disk leaves an earlier file as it was).
-func writeJSON(path string, v any) error {
+func writeJSON(ctx context.Context, path string, v any) error {
 	b, err := json.MarshalIndent(v, "", "  ")
 	if err != nil {
 		return err
 	}
-	return fsutil.WriteFile(path, append(b, '\n'))
+	return fsutil.WriteFileContext(ctx, path, append(b, '\n'))
 }
 
 // writeMetadataFile writes meta, the document of --metadata-file, to path
 // (empty: none), as prepareMetadataFile checked it.
-func writeMetadataFile(path string, meta any) error {
+func writeMetadataFile(ctx context.Context, path string, meta any) error {
 	if path == "" {
 		return nil
 	}
-	return writeJSON(path, meta)
+	return writeJSON(ctx, path, meta)
 }
 
 // hostOf returns the host part of a reference string.

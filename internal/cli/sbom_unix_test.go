@@ -3,6 +3,7 @@
 package cli
 
 import (
+	"context"
 	"errors"
 	"os"
 	"path/filepath"
@@ -87,7 +88,7 @@ func TestSbomOutputFullDisk(t *testing.T) {
 func TestWriteJSONFullDisk(t *testing.T) {
 	full := fullDir(t)
 	p := filepath.Join(full, "old")
-	err := writeJSON(p, map[string]string{"digest": strings.Repeat("x", 8192)})
+	err := writeJSON(context.Background(), p, map[string]string{"digest": strings.Repeat("x", 8192)})
 	if !errors.Is(err, syscall.ENOSPC) || !strings.Contains(err.Error(), "writing "+p) {
 		t.Fatalf("writeJSON = %v, want ENOSPC naming %s", err, p)
 	}

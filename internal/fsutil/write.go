@@ -41,7 +41,7 @@ func writeFileWith(ctx context.Context, path string, write func(io.Writer) error
 	fi, err := os.Lstat(path)
 	switch {
 	case err == nil && !fi.Mode().IsRegular():
-		err = writeThrough(ctx, path, write)
+		err = writeThrough(ctx, path, fi, write)
 	case err == nil || errors.Is(err, fs.ErrNotExist):
 		perm := fs.FileMode(0o644)
 		if fi != nil {
@@ -59,35 +59,18 @@ func writeFileWith(ctx context.Context, path string, write func(io.Writer) error
 	return nil
 }
 
-// writeThrough writes path in place, truncating it. Opening a FIFO
-// blocks until a reader opens it: the open is left behind when ctx ends
+// writeThrough writes path (fi) in place, truncating it. Opening a FIFO
+// blocks until a reader opens it: that open is left behind when ctx ends
 // first, and the file it opens, if any, closed unwritten.
-func writeThrough(ctx context.Context, path string, write func(io.Writer) error) error {
-	type opened struct {
-		f   *os.File
-		err error
+func writeThrough(ctx context.Context, path string, fi fs.FileInfo, write func(io.Writer) error) error {
+	if err := ctx.Err(); err != nil {
+		return err
 	}
-	ch := make(chan opened, 1)
-	go func() {
-		f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o644)
-		ch <- opened{f, err}
-	}()
-	var o opened
-	select {
-	case o = <-ch:
-	case <-ctx.Done():
-		go func() {
-			if o := <-ch; o.f != nil {
-				o.f.Close()
-			}
-		}()
-		return ctx.Err()
+	f, err := openThrough(ctx, path, fi)
+	if err != nil {
+		return err
 	}
-	if o.err != nil {
-		return o.err
-	}
-	f := o.f
-	err := write(f)
+	err = write(f)
 	if cerr := f.Close(); err == nil {
 		err = cerr
 	}
@@ -120,4 +103,35 @@ func writeReplace(path string, perm fs.FileMode, write func(io.Writer) error) (e
 		return err
 	}
 	return os.Rename(f.Name(), path)
+}
+
+// openThrough opens path (fi) for writeThrough; a FIFO's open, which
+// waits for a reader, ends with ctx.
+func openThrough(ctx context.Context, path string, fi fs.FileInfo) (*os.File, error) {
+	open := func() (*os.File, error) { return os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o644) }
+	if fi.Mode()&fs.ModeNamedPipe == 0 {
+		// A link or a device opens at once (a link to a FIFO blocks, as
+		// before).
+		return open()
+	}
+	type opened struct {
+		f   *os.File
+		err error
+	}
+	ch := make(chan opened, 1)
+	go func() {
+		f, err := open()
+		ch <- opened{f, err}
+	}()
+	select {
+	case o := <-ch:
+		return o.f, o.err
+	case <-ctx.Done():
+		go func() {
+			if o := <-ch; o.f != nil {
+				o.f.Close()
+			}
+		}()
+		return nil, ctx.Err()
+	}
 }

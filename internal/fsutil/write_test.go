@@ -129,9 +129,36 @@ func TestWriteFileFIFONoReader(t *testing.T) {
 	if err := <-done; !errors.Is(err, context.Canceled) {
 		t.Fatalf("WriteFileContext = %v, want context.Canceled", err)
 	}
-	// A late reader: the abandoned open completes and is closed unwritten.
-	b, err := os.ReadFile(path)
-	if err != nil || len(b) != 0 {
-		t.Errorf("late reader got %q, %v; want nothing", b, err)
+	// A late reader (not blocking: the open may not have begun before
+	// the cancel) gets nothing; an abandoned open completes and is closed
+	// unwritten.
+	r, err := os.OpenFile(path, os.O_RDONLY|syscall.O_NONBLOCK, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer r.Close()
+	if n, _ := r.Read(make([]byte, 16)); n != 0 {
+		t.Errorf("late reader got %d bytes, want none", n)
+	}
+}
+
+// TestWriteFileContextCanceled: with a context already done nothing is
+// opened, so nothing is truncated (a link to a regular file).
+func TestWriteFileContextCanceled(t *testing.T) {
+	dir := t.TempDir()
+	target, link := filepath.Join(dir, "target"), filepath.Join(dir, "link")
+	if err := os.WriteFile(target, []byte("kept"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Symlink(target, link); err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	if err := WriteFileContext(ctx, link, []byte("new")); !errors.Is(err, context.Canceled) {
+		t.Errorf("WriteFileContext = %v, want context.Canceled", err)
+	}
+	if b, _ := os.ReadFile(target); string(b) != "kept" {
+		t.Errorf("target %q, want kept", b)
 	}
 }
