@@ -72,6 +72,18 @@ func TestNameFlagChecked(t *testing.T) {
 	}
 }
 
+// basicAuthRegistry starts a registry that asks every request for basic
+// auth and refuses it, and returns its host.
+func basicAuthRegistry(t *testing.T) string {
+	t.Helper()
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("WWW-Authenticate", `Basic realm="test"`)
+		w.WriteHeader(http.StatusUnauthorized)
+	}))
+	t.Cleanup(srv.Close)
+	return strings.TrimPrefix(srv.URL, "http://")
+}
+
 // TestCredentialErrorsNamed: credentials that cannot be read (an auth
 // field that does not decode, a credential helper that fails, is not
 // installed or hangs) fail naming the host, the config file and the
@@ -79,13 +91,7 @@ func TestNameFlagChecked(t *testing.T) {
 // password and all, when it has no colon).
 func TestCredentialErrorsNamed(t *testing.T) {
 	cliEnv(t)
-	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		w.Header().Set("WWW-Authenticate", `Basic realm="test"`)
-		w.WriteHeader(http.StatusUnauthorized)
-	}))
-	t.Cleanup(srv.Close)
-	host := strings.TrimPrefix(srv.URL, "http://")
-	bin := t.TempDir()
+	host, bin := basicAuthRegistry(t), t.TempDir()
 	for name, script := range map[string]string{
 		"affixfails": "#!/bin/sh\necho 'helper store locked' >&2\nexit 1\n",
 		// Not exec: the shell's child keeps the helper's stdout open
@@ -145,13 +151,7 @@ func TestCredentialErrorsNamed(t *testing.T) {
 // none.
 func TestDetectedHelperFails(t *testing.T) {
 	cliEnv(t)
-	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		w.Header().Set("WWW-Authenticate", `Basic realm="test"`)
-		w.WriteHeader(http.StatusUnauthorized)
-	}))
-	t.Cleanup(srv.Close)
-	host := strings.TrimPrefix(srv.URL, "http://")
-	bin := t.TempDir()
+	host, bin := basicAuthRegistry(t), t.TempDir()
 	for name, script := range map[string]string{
 		"pass":                   "#!/bin/sh\nexit 1\n",
 		"docker-credential-pass": "#!/bin/sh\necho 'pass not initialized'\nexit 1\n",
