@@ -109,9 +109,13 @@ func writeReplace(path string, perm fs.FileMode, write func(io.Writer) error) (e
 // waits for a reader, ends with ctx.
 func openThrough(ctx context.Context, path string, fi fs.FileInfo) (*os.File, error) {
 	open := func() (*os.File, error) { return os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o644) }
+	if fi.Mode()&fs.ModeSymlink != 0 {
+		if target, err := os.Stat(path); err == nil {
+			fi = target
+		}
+	}
 	if fi.Mode()&fs.ModeNamedPipe == 0 {
-		// A link or a device opens at once (a link to a FIFO blocks, as
-		// before).
+		// A device or a regular file (through a link) opens at once.
 		return open()
 	}
 	type opened struct {

@@ -115,12 +115,17 @@ func TestWriteFileFIFO(t *testing.T) {
 	}
 }
 
-// TestWriteFileFIFONoReader: waiting for a FIFO's reader ends with the
-// context, and a reader that comes later gets nothing.
+// TestWriteFileFIFONoReader: waiting for a FIFO's reader (named through
+// a link here) ends with the context, and a reader that comes later gets
+// nothing.
 func TestWriteFileFIFONoReader(t *testing.T) {
-	path := filepath.Join(t.TempDir(), "fifo")
-	if err := syscall.Mkfifo(path, 0o644); err != nil {
+	fifo := filepath.Join(t.TempDir(), "fifo")
+	if err := syscall.Mkfifo(fifo, 0o644); err != nil {
 		t.Skipf("mkfifo: %v", err)
+	}
+	path := fifo + ".link"
+	if err := os.Symlink(fifo, path); err != nil {
+		t.Fatal(err)
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
