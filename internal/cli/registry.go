@@ -18,6 +18,7 @@ import (
 	"time"
 
 	"github.com/distribution/reference"
+	dockercreds "github.com/docker/cli/cli/config/credentials"
 	"github.com/opencontainers/go-digest"
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
 	"github.com/spf13/pflag"
@@ -223,26 +224,13 @@ func dockerCredentials(note func(string, ...any)) (auth.CredentialFunc, string, 
 	}
 	file := store.ConfigPath()
 	if !store.IsAuthConfigured() {
-		if helper := defaultHelper(); helper != "" {
+		// As the docker CLI detects it: pass or secretservice on Linux,
+		// when its docker-credential-NAME is on PATH.
+		if helper := dockercreds.DetectDefaultStore(""); helper != "" {
 			return credentialsFrom(credentials.Credential(credentials.NewNativeStore(helper)), file, note), file, nil
 		}
 	}
 	return credentialsFrom(credentials.Credential(store), file, nil), file, nil
-}
-
-// defaultHelper returns the platform's credential helper as the docker CLI
-// detects it (credentials.DetectDefaultStore): pass when the pass command
-// is installed, else secretservice, when its docker-credential-NAME is on
-// PATH; "" otherwise.
-func defaultHelper() string {
-	name := "secretservice"
-	if _, err := exec.LookPath("pass"); err == nil {
-		name = "pass"
-	}
-	if _, err := exec.LookPath("docker-credential-" + name); err != nil {
-		return ""
-	}
-	return name
 }
 
 // credentialsFrom is cred with its errors (an auth field that does not
