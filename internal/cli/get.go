@@ -151,7 +151,7 @@ func get(cmd *cobra.Command, g *globalOptions, refStr string, o getOptions) erro
 	// -o is checked before anything is fetched, as --metadata-file is: a
 	// typo fails now, not after the SBOMs were read. An existing
 	// directory takes the documents by platform, as with affix sbom.
-	toDir := o.all || o.output != "" && (strings.HasSuffix(o.output, string(os.PathSeparator)) || isDir(o.output))
+	toDir := o.all || o.output != "" && namesDir(o.output)
 	if err := checkOutput(o.output, toDir); err != nil {
 		return err
 	}

@@ -278,7 +278,7 @@ func (o *sbomOptions) check() ([]sbomgen.Format, oci.Selector, error) {
 	// -o is checked before the source is opened, as --metadata-file is
 	// (a directory for sure, else a file, or a directory should the
 	// source hold several platforms: toDir checks that once known).
-	if err := checkOutput(o.output, o.all || len(formats) > 1 || strings.HasSuffix(o.output, string(os.PathSeparator)) || isDir(o.output)); err != nil {
+	if err := checkOutput(o.output, o.all || len(formats) > 1 || namesDir(o.output)); err != nil {
 		return nil, oci.Selector{}, err
 	}
 	if o.digest != "" {
@@ -345,7 +345,7 @@ func (o *sbomOptions) toDir(platforms, formats int) (bool, error) {
 	if n > 1 && o.output == "" {
 		return false, usageError(fmt.Errorf("%d documents (%s, %s) need -o DIR", n, plural(platforms, "platform"), plural(formats, "format")))
 	}
-	toDir := o.output != "" && (o.all || n > 1 || strings.HasSuffix(o.output, string(os.PathSeparator)) || isDir(o.output))
+	toDir := o.output != "" && (o.all || n > 1 || namesDir(o.output))
 	if toDir {
 		// check took -o for a file; it is to be a directory.
 		if err := checkOutput(o.output, true); err != nil {
@@ -370,24 +370,21 @@ func checkOutput(path string, toDir bool) error {
 		}
 		return nil
 	}
-	for p := path; ; p = filepath.Dir(p) {
-		fi, err := os.Stat(p)
-		switch {
-		case err == nil && !fi.IsDir() && p == filepath.Clean(path):
-			return usageError(fmt.Errorf("%s: not a directory", what))
-		case err == nil && !fi.IsDir():
-			return usageError(fmt.Errorf("%s: %s is not a directory", what, p))
-		case err == nil:
-			if err := checkWritableDir(what, p); err != nil {
-				return usageError(err)
-			}
-			return nil
-		case !errors.Is(err, fs.ErrNotExist):
-			return usageError(fmt.Errorf("%s: %w", what, err))
-		case filepath.Dir(p) == p:
-			return nil
-		}
+	p, fi, err := fsutil.NearestExisting(path)
+	switch {
+	case errors.Is(err, fs.ErrNotExist):
+		return nil // nothing up to the root: made, or failing, later
+	case err != nil:
+		return usageError(fmt.Errorf("%s: %w", what, err))
+	case !fi.IsDir() && p == filepath.Clean(path):
+		return usageError(fmt.Errorf("%s: not a directory", what))
+	case !fi.IsDir():
+		return usageError(fmt.Errorf("%s: %s is not a directory", what, p))
 	}
+	if err := checkWritableDir(what, p); err != nil {
+		return usageError(err)
+	}
+	return nil
 }
 
 // writeDocuments writes the documents of results: each to
@@ -423,8 +420,12 @@ func writeDocuments(cmd *cobra.Command, output string, toDir bool, results []*sb
 	return nil
 }
 
-// isDir reports whether p is a directory (following links).
-func isDir(p string) bool {
+// namesDir reports whether the output path p names a directory: one that
+// is there (following links), or a path ending in a separator.
+func namesDir(p string) bool {
+	if strings.HasSuffix(p, string(os.PathSeparator)) {
+		return true
+	}
 	fi, err := os.Stat(p)
 	return err == nil && fi.IsDir()
 }
