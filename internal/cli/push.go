@@ -107,8 +107,8 @@ func runPush(cmd *cobra.Command, g *globalOptions, source, refStr string, o push
 		return usageError(fmt.Errorf("--metadata-file %s is the SOURCE", o.metadataFile))
 	}
 	l, err := oci.OpenLayout(cmd.Context(), source)
-	if errors.Is(err, oci.ErrSourcePath) || errors.Is(err, oci.ErrInvalidSource) {
-		return sourceUsage(err)
+	if isSourceError(err) {
+		return usageError(err)
 	}
 	if err := prepareMetadataFile(cmd.Context(), o.metadataFile); err != nil {
 		if l != nil {

@@ -49,10 +49,16 @@ func usageError(err error) error { return &exitError{code: 2, err: err} }
 // Other errors, those of a layout's content among them, are returned as
 // they are.
 func sourceUsage(err error) error {
-	if errors.Is(err, oci.ErrSourcePath) || errors.Is(err, oci.ErrInvalidSource) {
+	if isSourceError(err) {
 		return usageError(err)
 	}
 	return err
+}
+
+// isSourceError reports whether err is about the local source itself, as
+// sourceUsage takes it.
+func isSourceError(err error) bool {
+	return errors.Is(err, oci.ErrSourcePath) || errors.Is(err, oci.ErrInvalidSource)
 }
 
 // checkScanEnv refuses, as a usage error, an invalid value of an
