@@ -828,10 +828,10 @@ func samePath(a, b string) bool {
 // removeOldOutputs removes the regular files that files name, in order,
 // as buildx removes its --iidfile before it builds: a build that fails
 // then leaves no digest of an earlier one for a CI step to pick up. They
-// come back if the run of ctx ends in a usage error (removeEarlier). A symlink, FIFO or device (--iidfile /dev/stdout) is
-// left alone and written through after the build, as before. plan has
-// checked the paths (not directories, in directories that take new
-// files).
+// come back if the run of ctx ends in a usage error (removeEarlier). A
+// symlink, FIFO or device (--iidfile /dev/stdout) is left alone and
+// written through after the build, as before. plan has checked the paths
+// (not directories, in directories that take new files).
 func removeOldOutputs(ctx context.Context, files []outputFile) error {
 	for _, f := range files {
 		if f.path == "" {
