@@ -10,6 +10,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"strings"
 	"time"
 
 	bolt "go.etcd.io/bbolt"
@@ -100,10 +101,6 @@ func put(tx *bolt.Tx, names []string, key string, value any) error {
 // family returns the OS family of a release bucket name ("debian 12":
 // "debian").
 func family(release string) string {
-	for i := range len(release) {
-		if release[i] == ' ' {
-			return release[:i]
-		}
-	}
-	return release
+	f, _, _ := strings.Cut(release, " ")
+	return f
 }
