@@ -205,13 +205,17 @@ func awsCredentials(ctx context.Context) (c awsCreds, ok bool) {
 // no access key pair (parseCache refuses half of one).
 func needsS3Credentials(entries ...[]client.CacheOptionsEntry) bool {
 	for _, es := range entries {
-		for _, e := range es {
-			if _, has := e.Attrs[attrS3AccessKeyID]; e.Type == "s3" && !has {
-				return true
-			}
+		if slices.ContainsFunc(es, lacksS3Key) {
+			return true
 		}
 	}
 	return false
+}
+
+// lacksS3Key reports whether e is an s3 cache entry without an access key.
+func lacksS3Key(e client.CacheOptionsEntry) bool {
+	_, has := e.Attrs[attrS3AccessKeyID]
+	return e.Type == "s3" && !has
 }
 
 // addS3Credentials gives every s3 cache entry that names no access key
@@ -234,7 +238,7 @@ func addS3Credentials(ctx context.Context, creds func(context.Context) (awsCreds
 	Logf(ctx, "the s3 cache uses this machine's AWS credentials (%s)", cmp.Or(c.source, "found by the AWS SDK"))
 	for _, es := range entries {
 		for _, e := range es {
-			if _, has := e.Attrs[attrS3AccessKeyID]; e.Type != "s3" || has {
+			if !lacksS3Key(e) {
 				continue
 			}
 			e.Attrs[attrS3AccessKeyID] = c.id
