@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"net/http"
 
 	"github.com/opencontainers/go-digest"
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
@@ -42,13 +43,22 @@ func (p *Push) Images(ctx context.Context) error {
 
 // images pushes the image (Images' work, done once): it loads the graph
 // from the root, then puts blobs, platform manifests and nested indexes
-// children first, leaving the root index for Commit.
+// children first, leaving the root index for Commit. When the target
+// already holds the root by digest it holds everything below it (a
+// registry refuses a manifest whose blobs or manifests it lacks, and a
+// push writes the root last), so nothing below is checked or written:
+// a rerun of a completed push costs one HEAD here, not one per blob.
 func (p *Push) images(ctx context.Context) error {
 	root, err := p.load(ctx, p.img.Root, 0)
 	if err != nil {
 		return err
 	}
 	p.plan = root
+	if ok, err := p.rootExists(ctx, root); err != nil {
+		return err
+	} else if ok {
+		return nil
+	}
 	var manifests, indexes []*node
 	var visit func(n *node)
 	seen := map[digest.Digest]bool{}
@@ -99,6 +109,50 @@ func (p *Push) images(ctx context.Context) error {
 		}
 	}
 	return nil
+}
+
+// rootExists reports whether the target holds the root n, when the target
+// can tell (ManifestChecker), and then counts every blob of the image as
+// found there. A registry that refuses the HEAD with a 4xx other than 429
+// (a push-only credential, a HEAD it does not serve) gets the whole push:
+// the writes that follow tell whether it can take them.
+func (p *Push) rootExists(ctx context.Context, n *node) (bool, error) {
+	mc, ok := p.target.(ManifestChecker)
+	if !ok {
+		return false, nil
+	}
+	d := ocispec.Descriptor{MediaType: n.desc.MediaType, Digest: n.desc.Digest, Size: n.desc.Size}
+	if err := p.acquire(ctx); err != nil {
+		return false, err
+	}
+	ok, err := mc.ManifestExists(ctx, d)
+	p.release()
+	if err != nil {
+		if s := status(err); s >= 400 && s < 500 && s != http.StatusTooManyRequests {
+			p.logf("checking %s: %v; pushing every blob and manifest", d.Digest, err)
+			return false, nil
+		}
+		return false, err
+	}
+	if !ok {
+		return false, nil
+	}
+	p.logf("%s %s exists: its blobs and manifests are in place", d.MediaType, d.Digest)
+	seen := map[digest.Digest]bool{}
+	var walk func(n *node)
+	walk = func(n *node) {
+		for _, b := range n.blobs {
+			if !seen[b.Digest] {
+				seen[b.Digest] = true
+				p.countBlob(&p.blobCount.Existing)
+			}
+		}
+		for _, c := range n.children {
+			walk(c)
+		}
+	}
+	walk(n)
+	return true, nil
 }
 
 // pushManifest writes the manifest or index n under ref. It holds a

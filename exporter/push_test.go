@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"net/http"
 	"strings"
 	"sync"
 	"testing"
@@ -24,20 +25,22 @@ import (
 // two-platform fixture (4 image blobs + 4 attestation blobs, 2 platform and
 // 2 attestation manifests) with one SBOM per platform.
 //
-// Per blob: HEAD (404), POST, PUT. Per manifest: one PUT. SBOMs: the empty
-// config and two documents as blobs, two referrer manifests. Without the
-// referrers API, per SBOM: GET the referrers tag (404), PUT it, and two
-// verify GETs. The index by tag: one PUT. A rerun: one HEAD per blob (all
-// present), the manifests and the tag again, and without the API one GET
-// per referrers tag (entry present: nothing written).
+// The root index by digest: one HEAD (404). Per blob: HEAD (404), POST,
+// PUT. Per manifest: one PUT. SBOMs: the empty config and two documents as
+// blobs, two referrer manifests. Without the referrers API, per SBOM: GET
+// the referrers tag (404), PUT it, and two verify GETs. The index by tag:
+// one PUT. A rerun: the root's HEAD finds it, so no image blob or manifest
+// is checked or written; one HEAD per SBOM blob (present), the referrers
+// and the tag again, and without the API one GET per referrers tag (entry
+// present: nothing written).
 var wantCounts = map[bool]struct{ first, rerun map[string]int }{
 	true: { // referrers API
-		first: map[string]int{"HEAD": 11, "POST": 11, "PUT": 18},
-		rerun: map[string]int{"HEAD": 11, "PUT": 7},
+		first: map[string]int{"HEAD": 1 + 11, "POST": 11, "PUT": 18},
+		rerun: map[string]int{"HEAD": 1 + 3, "PUT": 2 + 1},
 	},
 	false: { // referrers tag schema
-		first: map[string]int{"HEAD": 11, "POST": 11, "PUT": 20, "GET": 6},
-		rerun: map[string]int{"HEAD": 11, "PUT": 7, "GET": 2},
+		first: map[string]int{"HEAD": 1 + 11, "POST": 11, "PUT": 20, "GET": 6},
+		rerun: map[string]int{"HEAD": 1 + 3, "PUT": 2 + 1, "GET": 2},
 	},
 }
 
@@ -79,6 +82,11 @@ func TestPushRegistries(t *testing.T) {
 			}
 			if g := countsString(counter.Counts()); g != countsString(want.rerun) {
 				t.Errorf("rerun requests: %s, want %s\n%s", g, countsString(want.rerun), strings.Join(counter.Log(), "\n"))
+			}
+			// The 8 image blobs count as found through the root, the
+			// SBOMs' 3 by their HEAD.
+			if b := again.Blobs; b.Existing != 8+3 || b.Uploaded+b.Mounted != 0 {
+				t.Errorf("rerun blobs %+v, want 11 existing", b)
 			}
 			for i := range again.Referrers {
 				if again.Referrers[i].Descriptor.Digest != got.Referrers[i].Descriptor.Digest && again.Referrers[i].Subject == got.Referrers[i].Subject {
@@ -162,6 +170,51 @@ func TestStripAttestations(t *testing.T) {
 		if ok, _ := tgt.Exists(ctx, ocispec.Descriptor{Digest: a.Digest}); ok {
 			t.Errorf("attestation %s pushed", a.Digest)
 		}
+	}
+}
+
+// TestRootHeadRefused pushes to a registry that refuses the HEAD of the
+// root index, as a push-only credential or a registry without HEAD on
+// manifests does: the push goes on and checks every blob itself, while a
+// 5xx that outlasts the retries ends it with the tag unmoved.
+func TestRootHeadRefused(t *testing.T) {
+	for _, tc := range []struct {
+		name   string
+		fault  registrytest.Fault
+		failed bool
+	}{
+		{"403", registrytest.Fault{Method: "HEAD", Path: "/manifests/sha256:", Action: registrytest.Status, Code: http.StatusForbidden}, false},
+		{"405", registrytest.Fault{Method: "HEAD", Path: "/manifests/sha256:", Action: registrytest.Status, Code: http.StatusMethodNotAllowed}, false},
+		{"401", registrytest.Fault{Method: "HEAD", Path: "/manifests/sha256:", Action: registrytest.Status, Code: http.StatusUnauthorized}, false},
+		{"503 for good", registrytest.Fault{Method: "HEAD", Path: "/manifests/sha256:", Action: registrytest.Unavailable}, true},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			if tc.failed && testing.Short() {
+				t.Skip("waits out real retry backoff")
+			}
+			sc := newFaultScene(t, registrytest.OlaregAPI, false)
+			c, counter := client(nil)
+			sc.proxy.Inject(tc.fault)
+			got, tag, err := sc.push(t, c)
+			if tc.failed {
+				if err == nil || tag != sc.oldRes.Index.Digest {
+					t.Fatalf("push: %v, tag %s; want an error and the old tag", err, tag)
+				}
+				sc.rerun(t, c)
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			if tag != got.Root.Digest || sc.proxy.Injected() != 1 {
+				t.Errorf("tag %s (want %s), %d faults injected (want 1)", tag, got.Root.Digest, sc.proxy.Injected())
+			}
+			// The refused HEAD, then one per blob: 4 image, 3 SBOM.
+			if n := counter.Counts()[http.MethodHead]; n < 1+4+3 {
+				t.Errorf("HEAD %d, want every blob checked: %s", n, strings.Join(counter.Log(), "\n"))
+			}
+			checkInterop(t, sc.reg, "app", sc.res.Manifests)
+		})
 	}
 }
 

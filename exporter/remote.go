@@ -153,6 +153,17 @@ func (r *Remote) Exists(ctx context.Context, desc ocispec.Descriptor) (bool, err
 	return ok, nil
 }
 
+// ManifestExists reports whether the registry has the manifest or index
+// desc (one HEAD by digest).
+func (r *Remote) ManifestExists(ctx context.Context, desc ocispec.Descriptor) (bool, error) {
+	ctx, note := withRetryAfterNote(ctx)
+	ok, err := r.repo.Manifests().Exists(ctx, desc)
+	if err != nil {
+		return false, r.wrapNoted(note, "checking manifest "+desc.Digest.String(), err)
+	}
+	return ok, nil
+}
+
 // PushBlob uploads the blob (POST then PUT), retrying the whole upload from
 // open when its PUT fails on a dropped connection, 5xx or 429, honouring
 // Retry-After as Retry does, within RemoteOptions.MaxElapsed.

@@ -39,6 +39,14 @@ type Mounter interface {
 	Mount(ctx context.Context, desc ocispec.Descriptor, from string, open func() (io.ReadCloser, error)) error
 }
 
+// ManifestChecker is a Target that can tell, cheaper than a write, whether
+// it holds a manifest or index.
+type ManifestChecker interface {
+	// ManifestExists reports whether the target holds the manifest or
+	// index desc, by digest.
+	ManifestExists(ctx context.Context, desc ocispec.Descriptor) (bool, error)
+}
+
 // ReferrersLister is a Target that may serve the referrers API.
 type ReferrersLister interface {
 	// ReferrersAPI lists the referrers of subject through the referrers

@@ -113,14 +113,14 @@ func TestPushCommand(t *testing.T) {
 			if meta.Index == nil || meta.Index.Digest != res.Index.Digest || string(meta.ReferrersMode[reg.Host+"/app"]) != mode {
 				t.Fatalf("metadata: %+v", meta)
 			}
-			// 11 blobs (7 image: the upper layer is the same on both
-			// platforms; 4 attestation), 4 manifests; SBOMs: the
-			// empty config, 2 documents, 2 manifests; the tag. Without
-			// the API, per SBOM a GET and PUT of the referrers tag and two
-			// verify GETs.
-			want := map[string]int{"HEAD": 14, "POST": 14, "PUT": 21}
+			// The index's HEAD (absent); 11 blobs (7 image: the upper
+			// layer is the same on both platforms; 4 attestation), 4
+			// manifests; SBOMs: the empty config, 2 documents, 2
+			// manifests; the tag. Without the API, per SBOM a GET and
+			// PUT of the referrers tag and two verify GETs.
+			want := map[string]int{"HEAD": 1 + 14, "POST": 14, "PUT": 21}
 			if !reg.Referrers {
-				want = map[string]int{"HEAD": 14, "POST": 14, "PUT": 23, "GET": 6}
+				want = map[string]int{"HEAD": 1 + 14, "POST": 14, "PUT": 23, "GET": 6}
 			}
 			if formatCounts(meta.Requests) != formatCounts(want) {
 				t.Errorf("requests %v, want %v", meta.Requests, want)
@@ -264,11 +264,12 @@ func TestPushFormatsRequests(t *testing.T) {
 		t.Fatalf("push: %d\n%s%s", code, out, errs)
 	}
 	meta := readMeta(t, metaPath)
-	// 16 blobs (11 of the image as in TestPushCommand, the empty config,
-	// 4 documents), 4 image and 4 referrer manifests, per platform one
-	// PUT of the referrers tag for both SBOMs, the tag; per platform one
-	// GET of the referrers tag (404) and two verify GETs.
-	want := map[string]int{"HEAD": 16, "POST": 16, "PUT": 16 + 4 + 4 + 2 + 1, "GET": 6}
+	// The index's HEAD (absent); 16 blobs (11 of the image as in
+	// TestPushCommand, the empty config, 4 documents), 4 image and 4
+	// referrer manifests, per platform one PUT of the referrers tag for
+	// both SBOMs, the tag; per platform one GET of the referrers tag
+	// (404) and two verify GETs.
+	want := map[string]int{"HEAD": 1 + 16, "POST": 16, "PUT": 16 + 4 + 4 + 2 + 1, "GET": 6}
 	if formatCounts(meta.Requests) != formatCounts(want) {
 		t.Errorf("push requests %v, want %v", meta.Requests, want)
 	}
@@ -341,7 +342,7 @@ func TestLoopbackNeedsNoFlag(t *testing.T) {
 			if out, errs, code := affix(t, "push", "--metadata-file", metaPath, "oci-layout:"+dir, ref); code != 0 {
 				t.Fatalf("push: %d\n%s%s", code, out, errs)
 			}
-			want := map[string]int{"HEAD": 14, "POST": 14, "PUT": 23, "GET": 6} // as TestPushCommand's
+			want := map[string]int{"HEAD": 1 + 14, "POST": 14, "PUT": 23, "GET": 6} // as TestPushCommand's
 			if meta := readMeta(t, metaPath); formatCounts(meta.Requests) != formatCounts(want) {
 				t.Errorf("requests %v, want %v", meta.Requests, want)
 			}
