@@ -1,12 +1,14 @@
 package sbomgen
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
 	"slices"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -63,7 +65,7 @@ func readImage(ctx context.Context, f oci.Fetcher, desc ocispec.Descriptor) (*fe
 		return nil, fmt.Errorf("reading config %s of manifest %s: %w", img.manifest.Config.Digest, desc.Digest, err)
 	}
 	var cfg struct {
-		Created      *time.Time `json:"created,omitempty"`
+		Created      configTime `json:"created,omitempty"`
 		OS           string     `json:"os"`
 		Architecture string     `json:"architecture"`
 		Variant      string     `json:"variant,omitempty"`
@@ -90,7 +92,7 @@ func readImage(ctx context.Context, f oci.Fetcher, desc ocispec.Descriptor) (*fe
 		}
 	}
 	img.cfgPlatform = ocispec.Platform{OS: cfg.OS, Architecture: cfg.Architecture, Variant: cfg.Variant, OSVersion: cfg.OSVersion}
-	if cfg.Created != nil {
+	if !cfg.Created.IsZero() {
 		img.created = cfg.Created.UTC()
 	}
 	for i, l := range img.manifest.Layers {
@@ -100,6 +102,125 @@ func readImage(ctx context.Context, f oci.Fetcher, desc ocispec.Descriptor) (*fe
 		img.layers[l.Digest] = l
 	}
 	return img, nil
+}
+
+// configTime is a created time of an image config, as image tools write
+// it: RFC 3339, whose "T" and "Z" may be lower case (RFC 3339 section
+// 5.6: "t" and "z" are allowed), or "" or null, which say nothing (the
+// zero time, as when the field is absent). Go's time.Time reads neither
+// lower case letters nor "", and fails the whole config on them.
+type configTime struct{ time.Time }
+
+// UnmarshalJSON implements json.Unmarshaler.
+func (t *configTime) UnmarshalJSON(b []byte) error {
+	if string(b) == "null" {
+		return nil
+	}
+	var s string
+	if err := json.Unmarshal(b, &s); err != nil {
+		return fmt.Errorf("created: %w", err)
+	}
+	tm, err := parseConfigTime(s)
+	if err != nil {
+		return err
+	}
+	t.Time = tm
+	return nil
+}
+
+// parseConfigTime parses s as configTime describes it: "" is the zero
+// time, anything else RFC 3339 (as time.Time reads it from JSON) with
+// lower case "t" and "z" allowed.
+func parseConfigTime(s string) (time.Time, error) {
+	var t time.Time
+	if s == "" {
+		return t, nil
+	}
+	if err := t.UnmarshalText([]byte(upperRFC3339(s))); err != nil {
+		// The error names the value as written.
+		if err := t.UnmarshalText([]byte(s)); err != nil {
+			return time.Time{}, err
+		}
+	}
+	return t, nil
+}
+
+// upperRFC3339 returns s with the letters RFC 3339 allows in lower case,
+// "t" and "z", in upper case. Any other letter, or one of those elsewhere,
+// leaves s no RFC 3339 time either way.
+func upperRFC3339(s string) string {
+	return strings.Map(func(r rune) rune {
+		switch r {
+		case 't':
+			return 'T'
+		case 'z':
+			return 'Z'
+		}
+		return r
+	}, s)
+}
+
+// configForParsing returns raw, an image config, with the created times
+// of the image and of its history entries made readable by
+// go-containerregistry (whose v1.Time is a time.Time): a "" is left out,
+// as absent, and the lower case "t" and "z" RFC 3339 allows are written in
+// upper case. ok is false when raw needs nothing of this, or is not a JSON
+// object.
+func configForParsing(raw []byte) (_ []byte, ok bool) {
+	var cfg map[string]json.RawMessage
+	if err := json.Unmarshal(raw, &cfg); err != nil || cfg == nil {
+		return nil, false
+	}
+	changed := fixCreated(cfg)
+	if h, found := cfg["history"]; found {
+		var hist []map[string]json.RawMessage
+		if err := json.Unmarshal(h, &hist); err == nil {
+			histChanged := false
+			for _, e := range hist {
+				if fixCreated(e) {
+					histChanged = true
+				}
+			}
+			if histChanged {
+				b, err := json.Marshal(hist)
+				if err != nil {
+					return nil, false
+				}
+				cfg["history"], changed = b, true
+			}
+		}
+	}
+	if !changed {
+		return nil, false
+	}
+	b, err := json.Marshal(cfg)
+	if err != nil {
+		return nil, false
+	}
+	return b, true
+}
+
+// fixCreated rewrites obj's "created", when it is a string, as
+// configForParsing describes, and reports whether it changed it.
+func fixCreated(obj map[string]json.RawMessage) bool {
+	var s string
+	if obj == nil || json.Unmarshal(obj["created"], &s) != nil {
+		return false
+	}
+	if s == "" {
+		delete(obj, "created")
+		return true
+	}
+	up := upperRFC3339(s)
+	if up == s {
+		return false
+	}
+	b, err := json.Marshal(up)
+	if err != nil {
+		return false
+	}
+	obj["created"] = b
+	return true
 }
 
 // v1Image returns the image as a go-containerregistry v1.Image whose layers
@@ -121,6 +242,29 @@ func (img *fetchedImage) v1Image(ctx context.Context, f oci.Fetcher, maxSize int
 type v1Image struct {
 	v1.Image
 	core *imageCore
+}
+
+// ConfigFile implements v1.Image: the config as go-containerregistry
+// parses it (stereoscope reads the image's metadata through it), except
+// that created times it cannot read, "" and RFC 3339's lower case "t" and
+// "z", are read as configForParsing says instead of failing the scan.
+// RawConfigFile stays the config blob's bytes, so the config digest (the
+// image ID) and the config the documents record are the blob's.
+func (i *v1Image) ConfigFile() (*v1.ConfigFile, error) {
+	raw := i.core.img.rawCfg
+	cf, err := v1.ParseConfigFile(bytes.NewReader(raw))
+	if err == nil {
+		return cf, nil
+	}
+	fixed, ok := configForParsing(raw)
+	if !ok {
+		return nil, err
+	}
+	cf, ferr := v1.ParseConfigFile(bytes.NewReader(fixed))
+	if ferr != nil {
+		return nil, err
+	}
+	return cf, nil
 }
 
 // Layers implements v1.Image.
