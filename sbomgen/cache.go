@@ -30,7 +30,9 @@ import (
 // has no trailing "-" in its SPDXID.
 // 9: OS packages built from another source package name it as Trivy
 // reads it (SPDX sourceInfo, CycloneDX aquasecurity:trivy:Src*).
-const cacheVersion = 9
+// 10: a hard link to a lower layer's file is that file at the link's
+// path, also when an upper layer deletes or replaces the target.
+const cacheVersion = 10
 
 // maxCacheEntry bounds the size of a cache file read: a stray file at an
 // entry's path is not read into memory whole. The largest documents

@@ -248,6 +248,9 @@ func scanImage(ctx context.Context, f oci.Fetcher, img *fetchedImage, names []st
 	if err := simg.Read(image.WithLazyLayerSquashes(ctx)); err != nil {
 		return nil, nil, readError(ctx, err, dir, img.manifest.Layers)
 	}
+	if _, err := adoptLowerHardLinks(simg); err != nil {
+		return nil, nil, fmt.Errorf("reading layers: %w", err)
+	}
 	if prefixGlobs {
 		usePrefixGlobs(simg)
 	}
