@@ -139,9 +139,14 @@ type Result struct {
 	Created time.Time
 	// Cached is true when every document came from the cache.
 	Cached bool
-	// Unreadable lists what the scan found but could not read, "PATH:
-	// CATALOGER: WHY" (a package database that is not one, a truncated
-	// archive), sorted: packages it holds are missing from the documents.
+	// Unreadable lists what the scan found but could not read: packages
+	// it holds are missing from the documents. First the layers not
+	// scanned, in manifest order, "layer N (DIGEST, MEDIATYPE): not
+	// scanned: non-distributable, not in the source": a non-distributable
+	// (foreign) layer whose blob the source does not hold, as pushes and
+	// exports leave it out (such a result is not cached); then the files,
+	// "PATH: CATALOGER: WHY" (a package database that is not one, a
+	// truncated archive), sorted.
 	Unreadable []string
 }
 
@@ -456,11 +461,17 @@ func (g *Generator) scanAs(ctx context.Context, f oci.Fetcher, img *fetchedImage
 	}
 	defer g.release()
 
-	s, descs, err := scanImage(ctx, f, img, repos, g.opts.TempDir, g.opts.MaxImageSize, g.generator, !g.stereoscopeGlobs)
+	s, descs, notScanned, err := scanImage(ctx, f, img, repos, g.opts.TempDir, g.opts.MaxImageSize, g.generator, !g.stereoscopeGlobs)
 	if err != nil {
 		return fmt.Errorf("scanning image %s: %w", manifest.Digest, err)
 	}
-	packages, unread := countPackages(s), unreadable(s)
+	packages, unread := countPackages(s), append(notScanned, unreadable(s)...)
+	// Documents missing a layer are not the image's: the next scan,
+	// which may have the layer, must not be served them.
+	cache := g.cache
+	if len(notScanned) > 0 {
+		cache = nil
+	}
 	for j, repo := range repos {
 		res := byRepo[repo]
 		res.Packages, res.Unreadable = packages, unread
@@ -489,9 +500,9 @@ func (g *Generator) scanAs(ctx context.Context, f oci.Fetcher, img *fetchedImage
 				return fmt.Errorf("encoding %s for image %s: %w", fm, manifest.Digest, err)
 			}
 			res.Documents = append(res.Documents, Document{Format: fm, MediaType: fm.MediaType(), Data: data})
-			if g.cache != nil {
+			if cache != nil {
 				// A cache that cannot be written only costs the next run a scan.
-				g.logCache(g.cache.dir, g.cache.put(g.storeKey(id), fm, data, scanMeta{Packages: packages, Unreadable: unread}))
+				g.logCache(cache.dir, cache.put(g.storeKey(id), fm, data, scanMeta{Packages: packages, Unreadable: unread}))
 			}
 		}
 	}

@@ -227,7 +227,7 @@ func fixCreated(obj map[string]json.RawMessage) bool {
 // are streamed from f, for stereoscope. go-containerregistry's interfaces
 // take no context, so ctx is kept by the returned image: it must not
 // outlive the scan it was made for.
-func (img *fetchedImage) v1Image(ctx context.Context, f oci.Fetcher, maxSize int64) (v1.Image, error) {
+func (img *fetchedImage) v1Image(ctx context.Context, f oci.Fetcher, maxSize int64) (*v1Image, error) {
 	core := &imageCore{ctx: ctx, f: f, img: img, maxSize: maxSize}
 	base, err := partial.CompressedToImage(core)
 	if err != nil {
@@ -306,6 +306,12 @@ func (l *verifiedLayer) Uncompressed() (io.ReadCloser, error) {
 		return nil, l.cl.wrap(fmt.Errorf("diff ID %q: %w", l.diffID, err))
 	}
 	rc, err := l.Layer.Uncompressed()
+	if err != nil && errors.Is(err, oci.ErrBlobNotFound) && nonDistributable(l.cl.desc) && l.cl.core.ctx.Err() == nil {
+		// Pushes and exports leave such a layer out by default: the
+		// scan goes on without it, and says so (imageCore.notScanned).
+		l.cl.core.skip(l.cl.index)
+		return io.NopCloser(bytes.NewReader(emptyTar[:])), nil
+	}
 	if err != nil {
 		err = l.cl.diagnose(err)
 		// go-containerregistry does not close the compressed stream it
@@ -351,6 +357,54 @@ type imageCore struct {
 	// unpacked counts them.
 	maxSize  int64
 	unpacked atomic.Int64
+
+	mu      sync.Mutex
+	skipped []int // indexes of the layers read as empty (see skip)
+}
+
+// emptyTar is a tar archive with no entries: its end, two zero blocks.
+var emptyTar [1024]byte
+
+// nonDistributable reports whether d is a non-distributable layer: its
+// media type says so (Docker's foreign layers, as Windows base images
+// had them; OCI's deprecated nondistributable types) or it lists URLs to
+// fetch it from (image-spec descriptor.md). Pushes and exports leave its
+// blob out by default: docker push, crane, BuildKit's and containerd's
+// exports with --skip-non-distributable, and affix push, which copies no
+// layer that lists URLs.
+func nonDistributable(d ocispec.Descriptor) bool {
+	switch d.MediaType {
+	case string(types.DockerForeignLayer),
+		"application/vnd.oci.image.layer.nondistributable.v1.tar",
+		"application/vnd.oci.image.layer.nondistributable.v1.tar+gzip",
+		"application/vnd.oci.image.layer.nondistributable.v1.tar+zstd":
+		return true
+	}
+	return len(d.URLs) > 0
+}
+
+// skip records that the layer at index i is read as an empty layer: a
+// non-distributable layer whose blob the fetcher does not have.
+func (c *imageCore) skip(i int) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if !slices.Contains(c.skipped, i) {
+		c.skipped = append(c.skipped, i)
+	}
+}
+
+// notScanned describes the layers read as empty (skip), in manifest
+// order, as Result.Unreadable lists them.
+func (c *imageCore) notScanned() []string {
+	c.mu.Lock()
+	skipped := slices.Sorted(slices.Values(c.skipped))
+	c.mu.Unlock()
+	var out []string
+	for _, i := range skipped {
+		d := c.img.manifest.Layers[i]
+		out = append(out, fmt.Sprintf("layer %d (%s, %s): not scanned: non-distributable, not in the source", i, d.Digest, d.MediaType))
+	}
+	return out
 }
 
 func (c *imageCore) RawConfigFile() ([]byte, error) { return c.img.rawCfg, nil }

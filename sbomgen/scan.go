@@ -204,22 +204,24 @@ func createSBOM(ctx context.Context, src source.Source, generator, tags string) 
 
 // scanImage reads img's layers through f into a temporary directory under
 // tempDir, scans the squashed filesystem with syft and removes the
-// directory again. With prefixGlobs, basename globs are answered by a
+// directory again. A non-distributable layer whose blob f does not have
+// is read as an empty layer; notScanned describes those layers, as
+// Result.Unreadable lists them. With prefixGlobs, basename globs are answered by a
 // prefixIndex (the same documents, faster). The SBOM's source is named
 // names[0]; descs are the sources syft gives the image under each of names
 // (descs[0] the SBOM's), so that one scan serves every name: only the
 // source description depends on the name (the source ID derives from the
 // manifest).
-func scanImage(ctx context.Context, f oci.Fetcher, img *fetchedImage, names []string, tempDir string, maxSize int64, generator string, prefixGlobs bool) (_ *sbom.SBOM, descs []source.Description, err error) {
+func scanImage(ctx context.Context, f oci.Fetcher, img *fetchedImage, names []string, tempDir string, maxSize int64, generator string, prefixGlobs bool) (_ *sbom.SBOM, descs []source.Description, notScanned []string, err error) {
 	v1img, err := img.v1Image(ctx, f, maxSize)
 	if err != nil {
-		return nil, nil, err
+		return nil, nil, nil, err
 	}
 	// Held while the scan lasts: a scan killed before it could remove
 	// it leaves it to the next process's scan to remove (tmpdir.Make).
 	tmp, err := tmpdir.Make(tempDir, "affix-sbom-")
 	if err != nil {
-		return nil, nil, fmt.Errorf("creating a temporary directory: %w", err)
+		return nil, nil, nil, fmt.Errorf("creating a temporary directory: %w", err)
 	}
 	dir := tmp.Path
 	defer func() {
@@ -246,10 +248,10 @@ func scanImage(ctx context.Context, f oci.Fetcher, img *fetchedImage, names []st
 	// Only the squashed filesystem is cataloged: lower layers' squashes
 	// are built only if something asks for them.
 	if err := simg.Read(image.WithLazyLayerSquashes(ctx)); err != nil {
-		return nil, nil, readError(ctx, err, dir, img.manifest.Layers)
+		return nil, nil, nil, readError(ctx, err, dir, img.manifest.Layers)
 	}
 	if _, err := adoptLowerHardLinks(simg); err != nil {
-		return nil, nil, fmt.Errorf("reading layers: %w", err)
+		return nil, nil, nil, fmt.Errorf("reading layers: %w", err)
 	}
 	if prefixGlobs {
 		usePrefixGlobs(simg)
@@ -257,13 +259,13 @@ func scanImage(ctx context.Context, f oci.Fetcher, img *fetchedImage, names []st
 	src := stereoscopesource.New(simg, stereoscopesource.ImageConfig{Reference: names[0]})
 	s, err := createSBOM(ctx, src, generator, pkgcataloging.ImageTag)
 	if err != nil {
-		return nil, nil, err
+		return nil, nil, nil, err
 	}
 	descs = []source.Description{s.Source}
 	for _, n := range names[1:] {
 		descs = append(descs, stereoscopesource.New(simg, stereoscopesource.ImageConfig{Reference: n}).Describe())
 	}
-	return s, descs, nil
+	return s, descs, v1img.core.notScanned(), nil
 }
 
 // readError returns the error to report for a failed image read into
