@@ -143,8 +143,8 @@ type Result struct {
 	// it holds are missing from the documents. First the layers not
 	// scanned, in manifest order, "layer N (DIGEST, MEDIATYPE): not
 	// scanned: non-distributable, not in the source": a non-distributable
-	// (foreign) layer whose blob the source does not hold, as pushes and
-	// exports leave it out (such a result is not cached); then the files,
+	// (foreign) layer whose blob the source does not hold, as pushes
+	// leave it out (such a result is not cached); then the files,
 	// "PATH: CATALOGER: WHY" (a package database that is not one, a
 	// truncated archive), sorted.
 	Unreadable []string

@@ -307,8 +307,8 @@ func (l *verifiedLayer) Uncompressed() (io.ReadCloser, error) {
 	}
 	rc, err := l.Layer.Uncompressed()
 	if err != nil && errors.Is(err, oci.ErrBlobNotFound) && nonDistributable(l.cl.desc) && l.cl.core.ctx.Err() == nil {
-		// Pushes and exports leave such a layer out by default: the
-		// scan goes on without it, and says so (imageCore.notScanned).
+		// Pushes leave such a layer out by default: the scan goes on
+		// without it, and says so (imageCore.notScanned).
 		l.cl.core.skip(l.cl.index)
 		return io.NopCloser(bytes.NewReader(emptyTar[:])), nil
 	}
@@ -368,10 +368,10 @@ var emptyTar [1024]byte
 // nonDistributable reports whether d is a non-distributable layer: its
 // media type says so (Docker's foreign layers, as Windows base images
 // had them; OCI's deprecated nondistributable types) or it lists URLs to
-// fetch it from (image-spec descriptor.md). Pushes and exports leave its
-// blob out by default: docker push, crane, BuildKit's and containerd's
-// exports with --skip-non-distributable, and affix push, which copies no
-// layer that lists URLs.
+// fetch it from (image-spec descriptor.md). Registries and layouts often
+// lack its blob: pushes leave it out by default (docker push, crane, and
+// affix push, which copies no layer that lists URLs), and exports can
+// (ctr export --skip-non-distributable).
 func nonDistributable(d ocispec.Descriptor) bool {
 	switch d.MediaType {
 	case string(types.DockerForeignLayer),
