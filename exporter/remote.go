@@ -718,7 +718,13 @@ func (r *Remote) Fetch(ctx context.Context, desc ocispec.Descriptor) (io.ReadClo
 	ctx, note := withRetryAfterNote(ctx)
 	rc, err := r.repo.Blobs().Fetch(ctx, desc)
 	if err != nil {
-		return nil, r.wrapNoted(note, "reading blob "+desc.Digest.String(), err)
+		werr := r.wrapNoted(note, "reading blob "+desc.Digest.String(), err)
+		if errors.Is(err, errdef.ErrNotFound) {
+			// As a layout says it: a scan tells a missing foreign
+			// layer (skipped) from another failure.
+			return nil, fmt.Errorf("%w (%w)", werr, oci.ErrBlobNotFound)
+		}
+		return nil, werr
 	}
 	return struct {
 		io.Reader

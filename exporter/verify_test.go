@@ -263,3 +263,29 @@ func TestReadyWritesNothing(t *testing.T) {
 		t.Fatal("Commit did not write the tag")
 	}
 }
+
+// TestFetchMissingBlob reads a blob the registry does not have: the error
+// is oci.ErrBlobNotFound, as a layout's, so that a scan can skip a foreign
+// layer the registry never stored; another failure is not.
+func TestFetchMissingBlob(t *testing.T) {
+	ctx := context.Background()
+	for _, kind := range []registrytest.Kind{registrytest.OlaregAPI, registrytest.Distribution} {
+		t.Run(string(kind), func(t *testing.T) {
+			reg := registrytest.Start(t, kind, registrytest.Options{})
+			c, _ := client(nil)
+			r := target(t, reg.Host, "app", c)
+			blob := []byte("never pushed")
+			d := ocispec.Descriptor{MediaType: "application/vnd.docker.image.rootfs.foreign.diff.tar.gzip", Digest: digest.FromBytes(blob), Size: int64(len(blob))}
+			_, err := r.Fetch(ctx, d)
+			if !errors.Is(err, oci.ErrBlobNotFound) || !strings.Contains(err.Error(), d.Digest.String()) {
+				t.Fatalf("err = %v, want oci.ErrBlobNotFound naming the digest", err)
+			}
+			t.Log(err)
+			proxy := registrytest.StartProxy(t, reg.Host)
+			proxy.Inject(registrytest.Fault{Method: "GET", Path: "/blobs/", Action: registrytest.Status, Code: http.StatusForbidden})
+			if _, err := target(t, proxy.Host, "app", c).Fetch(ctx, d); err == nil || errors.Is(err, oci.ErrBlobNotFound) {
+				t.Fatalf("403: err = %v, want an error other than oci.ErrBlobNotFound", err)
+			}
+		})
+	}
+}
