@@ -48,7 +48,8 @@ type cacheKeyInput struct {
 	Format    Format        `json:"format"`
 	Name      string        `json:"name"`
 	// Created is the fixed creation time (RFC 3339), or "" when it comes
-	// from the image config, which the manifest digest covers.
+	// from the image config, which the manifest digest covers, or equals
+	// the time that gives (fixedCreated).
 	Created string `json:"created"`
 }
 
@@ -58,23 +59,37 @@ type cacheKeyInput struct {
 // the image's repository (ImageName), so that every tag of one image
 // shares its documents.
 func (g *Generator) cacheKey(m digest.Digest, f Format) string {
-	return g.docKey(m, ImageName(g.name), f)
+	return g.docKey(m, ImageName(g.name), f, g.fixedCreated(nil))
 }
 
 // dirKey is cacheKey for a directory scan, keyed by its content and the
 // name as given.
 func (g *Generator) dirKey(content string, f Format) string {
-	return g.docKey(digest.Digest("content:"+content), g.name, f)
+	return g.docKey(digest.Digest("content:"+content), g.name, f, g.fixedCreated(nil))
 }
 
-func (g *Generator) docKey(m digest.Digest, name string, f Format) string {
-	in := cacheKeyInput{Version: cacheVersion, Manifest: m, Generator: g.generator, Format: f, Name: name}
-	if !g.created.IsZero() {
-		in.Created = g.created.Format("2006-01-02T15:04:05Z07:00")
-	}
+// docKey returns the identity of the document in format f of the image
+// (or content) m named name, with the fixed creation time created
+// (fixedCreated).
+func (g *Generator) docKey(m digest.Digest, name string, f Format, created string) string {
+	in := cacheKeyInput{Version: cacheVersion, Manifest: m, Generator: g.generator, Format: f, Name: name, Created: created}
 	b, _ := json.Marshal(in)
 	sum := sha256.Sum256(b)
 	return hex.EncodeToString(sum[:])
+}
+
+// fixedCreated returns the fixed creation time (Options.Created or
+// SOURCE_DATE_EPOCH) as a document's identity records it: RFC 3339, or
+// "" when there is none. For an image (img not nil), a fixed time equal to
+// the one the image itself gives counts as none: a reproducible build sets
+// SOURCE_DATE_EPOCH and the image's created time to the same instant, and
+// the documents of a scan with it and of one without (affix attach of that
+// image later) are the same bytes, so the same referrer, not two.
+func (g *Generator) fixedCreated(img *fetchedImage) string {
+	if g.created.IsZero() || img != nil && g.created.Equal(img.ownCreated()) {
+		return ""
+	}
+	return g.created.Format("2006-01-02T15:04:05Z07:00")
 }
 
 // storeKey returns the key the persistent cache stores the document with

@@ -421,7 +421,7 @@ func (g *Generator) ImageAs(ctx context.Context, f oci.Fetcher, manifest ocispec
 		res := &Result{Manifest: manifest, Platform: img.platform(), Created: g.createdFor(img)}
 		byRepo[repo] = res
 		if g.cache != nil {
-			if docs, meta, ok := g.cache.getAll(g.storeKeys(manifest.Digest, repo), g.formats); ok {
+			if docs, meta, ok := g.cache.getAll(g.storeKeys(manifest.Digest, repo, g.fixedCreated(img)), g.formats); ok {
 				res.Documents, res.Packages, res.Unreadable, res.Cached = docs, meta.Packages, meta.Unreadable, true
 				continue
 			}
@@ -442,10 +442,10 @@ func (g *Generator) ImageAs(ctx context.Context, f oci.Fetcher, manifest ocispec
 
 // storeKeys returns the cache keys of the documents, one per format, of
 // the image with manifest digest m named repo.
-func (g *Generator) storeKeys(m digest.Digest, repo string) []string {
+func (g *Generator) storeKeys(m digest.Digest, repo, created string) []string {
 	keys := make([]string, len(g.formats))
 	for i, fm := range g.formats {
-		keys[i] = g.storeKey(g.docKey(m, repo, fm))
+		keys[i] = g.storeKey(g.docKey(m, repo, fm, created))
 	}
 	return keys
 }
@@ -478,7 +478,7 @@ func (g *Generator) scanAs(ctx context.Context, f oci.Fetcher, img *fetchedImage
 		named := *s
 		named.Source = descs[j]
 		for _, fm := range g.formats {
-			id := g.docKey(manifest.Digest, repo, fm)
+			id := g.docKey(manifest.Digest, repo, fm, g.fixedCreated(img))
 			enc, err := newEncoder(&named, fm, docInfo{
 				name:      repo,
 				subject:   manifest.Digest,
@@ -641,14 +641,20 @@ func (g *Generator) release() { <-g.sem }
 
 // createdFor returns the creation time of documents about img.
 func (g *Generator) createdFor(img *fetchedImage) time.Time {
-	switch {
-	case !g.created.IsZero():
+	if !g.created.IsZero() {
 		return g.created
-	case !img.created.IsZero() && img.created.Unix() >= 0:
-		return img.created.Truncate(time.Second)
-	default:
-		return time.Unix(0, 0).UTC()
 	}
+	return img.ownCreated()
+}
+
+// ownCreated returns the creation time the image gives its documents
+// when none is fixed: its config's created, to the second, else (none, or
+// before 1970) the Unix epoch.
+func (img *fetchedImage) ownCreated() time.Time {
+	if !img.created.IsZero() && img.created.Unix() >= 0 {
+		return img.created.Truncate(time.Second)
+	}
+	return time.Unix(0, 0).UTC()
 }
 
 // platform returns the image's platform: its descriptor's, else its

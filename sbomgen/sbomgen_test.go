@@ -342,6 +342,21 @@ func TestSbomDeterministic(t *testing.T) {
 			t.Error("documents with different creation times are identical")
 		}
 	})
+	t.Run("SOURCE_DATE_EPOCH equal to the config's created", func(t *testing.T) {
+		// A reproducible build sets both to one instant: the documents
+		// are those of a scan without it (affix attach later), so one
+		// referrer, not two; a scan to the same instant given as
+		// Options.Created too.
+		for _, opts := range []Options{{Formats: Formats()}, {Formats: Formats(), Created: fixture.Epoch}} {
+			t.Setenv(EnvSourceDateEpoch, strconv.FormatInt(fixture.Epoch.Unix(), 10))
+			r := scan(t, dir, m, opts)
+			for i := range a.Documents {
+				if !bytes.Equal(r.Documents[i].Data, a.Documents[i].Data) {
+					t.Errorf("%s (Created %v): differs from the scan without SOURCE_DATE_EPOCH", r.Documents[i].Format, opts.Created)
+				}
+			}
+		}
+	})
 	t.Run("CreatedFromImage", func(t *testing.T) {
 		// BuildKit resolved SOURCE_DATE_EPOCH=context: the environment
 		// is not a number, and the config's created is the epoch.
