@@ -46,7 +46,9 @@ func TestAttachLayout(t *testing.T) {
 		t.Fatal(err)
 	}
 	meta := filepath.Join(t.TempDir(), "meta.json")
-	mustAffix(t, "attach", "--metadata-file", meta, src)
+	// Named: SBOMs that name no image would be scanned again by the
+	// push below (TestPushLayoutWithReferrers).
+	mustAffix(t, "attach", "--name", "example.com/app:1", "--metadata-file", meta, src)
 	m := readMeta(t, meta)
 	sboms := map[digest.Digest]digest.Digest{}
 	for _, p := range m.Platforms {
@@ -82,7 +84,7 @@ func TestAttachLayout(t *testing.T) {
 		t.Errorf("index.json annotations %v, want them kept", after.Annotations)
 	}
 	// Again: nothing new.
-	mustAffix(t, "attach", src)
+	mustAffix(t, "attach", "--name", "example.com/app:1", src)
 	if b, _ := os.ReadFile(filepath.Join(dir, "index.json")); string(b) != string(afterBytes) {
 		t.Errorf("a second attach changed index.json:\n%s\nthen\n%s", afterBytes, b)
 	}

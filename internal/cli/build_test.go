@@ -482,6 +482,24 @@ func TestPushLayoutWithReferrers(t *testing.T) {
 			}
 		})
 	}
+	// SBOMs that name no image (a build without -t) are scanned again,
+	// naming REF, and replace the layout's: one SBOM per platform.
+	unnamedDir, unnamed := layoutWithSBOMs(t, "")
+	meta := filepath.Join(t.TempDir(), "meta.json")
+	_, errs, code := affix(t, "push", "--insecure-registry", reg.Host, "--metadata-file", meta, "oci-layout:"+unnamedDir, reg.Host+"/named:v1")
+	if code != 0 || !strings.Contains(errs, `name no image ("image": it was built without -t): scanned again, naming `+reg.Host+"/named") {
+		t.Fatalf("push of unnamed SBOMs: exit %d\n%s", code, errs)
+	}
+	t.Logf("push of unnamed SBOMs:\n%s", errs)
+	for _, p := range readMeta(t, meta).Platforms {
+		if len(p.Referrers) != 1 || p.Referrers[0].Digest == unnamed[p.Digest] {
+			t.Errorf("%s: referrers %+v, want one new SBOM, not the layout's %s", p.Platform, p.Referrers, unnamed[p.Digest])
+		}
+		if have := referrerDigests(t, reg, "named", p.Digest); len(have) != 1 {
+			t.Errorf("%s: the registry lists %v, want one SBOM", p.Platform, have)
+		}
+	}
+
 	// Two images in one layout are still ambiguous; referrers do not count.
 	dir2, _ := layoutWithSBOMs(t, "x")
 	l, _ := oci.OpenLayout(context.Background(), oci.SchemeLayout+":"+dir2)
@@ -492,7 +510,7 @@ func TestPushLayoutWithReferrers(t *testing.T) {
 	other := first.Manifests[0] // a platform image, listed as a second image
 	raw, _ := json.Marshal(ocispec.Index{Versioned: idx.Versioned, MediaType: ocispec.MediaTypeImageIndex, Manifests: append(roots, other)})
 	os.WriteFile(filepath.Join(dir2, "index.json"), raw, 0o644)
-	_, errs, code := affix(t, "push", "--insecure-registry", reg.Host, "oci-layout:"+dir2, reg.Host+"/pushed:v2")
+	_, errs, code = affix(t, "push", "--insecure-registry", reg.Host, "oci-layout:"+dir2, reg.Host+"/pushed:v2")
 	if code == 0 || !strings.Contains(errs, "lists 2 images") || !strings.Contains(errs, "name the one to push: oci-layout:"+dir2+":TAG or @DIGEST") {
 		t.Errorf("two images: exit %d\n%s", code, errs)
 	}

@@ -413,6 +413,16 @@ func (s *sbomPusher) attach(ctx context.Context, img oci.Image) error {
 		if err != nil {
 			return err
 		}
+		if len(reused) > 0 && s.unnamed(reused[0]) {
+			// Pushed to REF, an SBOM that names no image is worse than
+			// the scan that names it.
+			if s.note != nil {
+				s.noted.Do(func() {
+					s.note("the SBOMs from the layout name no image (%q: it was built without -t): scanned again, naming %s", sbomgen.DefaultName, sbomgen.ImageName(s.name))
+				})
+			}
+			reused, missing = nil, s.formats
+		}
 		if len(reused) > 0 && s.note != nil {
 			s.noted.Do(func() { s.noteName(reused[0]) })
 		}
@@ -439,6 +449,15 @@ func (s *sbomPusher) attach(ctx context.Context, img oci.Image) error {
 		return err
 	}
 	return attachTogether(ctx, s.p, img, append(reused, refs...), s.attached, "")
+}
+
+// unnamed reports whether r, an SBOM from the layout, names no image
+// (sbomgen.DefaultName) while the SBOMs push generates name one.
+func (s *sbomPusher) unnamed(r sbomReferrer) bool {
+	if len(r.artifact.Blobs) == 0 || sbomgen.ImageName(s.name) == sbomgen.DefaultName {
+		return false
+	}
+	return sbomDocName(r.format, r.artifact.Blobs[0].Data) == sbomgen.DefaultName
 }
 
 // noteName notes when r, an SBOM from the layout, names another image
