@@ -91,13 +91,13 @@ func Created(d ocispec.Descriptor) time.Time {
 	return t
 }
 
-// NewestFirst returns the referrers of artifactType, newest
+// NewestFirst returns the referrers of any of artifactTypes, newest
 // org.opencontainers.image.created first; a tie, or a missing time, goes
 // to the later position in refs.
-func NewestFirst(refs []ocispec.Descriptor, artifactType string) []ocispec.Descriptor {
+func NewestFirst(refs []ocispec.Descriptor, artifactTypes ...string) []ocispec.Descriptor {
 	var idx []int
 	for i, r := range refs {
-		if r.ArtifactType == artifactType {
+		if slices.Contains(artifactTypes, r.ArtifactType) {
 			idx = append(idx, i)
 		}
 	}
@@ -116,8 +116,8 @@ func NewestFirst(refs []ocispec.Descriptor, artifactType string) []ocispec.Descr
 
 // Newest returns the first referrer of NewestFirst, and false when there
 // is none.
-func Newest(refs []ocispec.Descriptor, artifactType string) (ocispec.Descriptor, bool) {
-	if n := NewestFirst(refs, artifactType); len(n) > 0 {
+func Newest(refs []ocispec.Descriptor, artifactTypes ...string) (ocispec.Descriptor, bool) {
+	if n := NewestFirst(refs, artifactTypes...); len(n) > 0 {
 		return n[0], true
 	}
 	return ocispec.Descriptor{}, false

@@ -97,9 +97,9 @@ func TestArtifactManifest(t *testing.T) {
 	}
 }
 
-// TestNewest: NewestFirst orders by created, newest first, ties and
-// missing times to the later position, other types left out; Newest is its
-// first.
+// TestNewest: NewestFirst orders the referrers of the types asked for by
+// created, newest first, ties and missing times to the later position,
+// other types left out; Newest is its first.
 func TestNewest(t *testing.T) {
 	at := func(ts, d string) ocispec.Descriptor {
 		r := ocispec.Descriptor{ArtifactType: oci.MediaTypeSPDX, Digest: digest.FromString(d)}
@@ -122,16 +122,18 @@ func TestNewest(t *testing.T) {
 		{"missing times last, later first", []ocispec.Descriptor{at("", "a"), at("2024-01-01T00:00:00Z", "b"), at("", "c")}, "bca"},
 		{"other types left out", []ocispec.Descriptor{at("2024-01-01T00:00:00Z", "a"), {ArtifactType: oci.MediaTypeCycloneDX, Digest: digest.FromString("x")}}, "a"},
 		{"none", []ocispec.Descriptor{{ArtifactType: oci.MediaTypeCycloneDX, Digest: digest.FromString("x")}}, ""},
+		{"cosign's SPDX type too", []ocispec.Descriptor{at("2024-01-01T00:00:00Z", "a"), {ArtifactType: "text/spdx+json", Digest: digest.FromString("c"),
+			Annotations: map[string]string{ocispec.AnnotationCreated: "2025-01-01T00:00:00Z"}}}, "ca"},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			var got string
-			for _, d := range exporter.NewestFirst(tt.refs, oci.MediaTypeSPDX) {
+			for _, d := range exporter.NewestFirst(tt.refs, oci.MediaTypeSPDX, "text/spdx+json") {
 				got += names[d.Digest]
 			}
 			if got != tt.want {
 				t.Errorf("order %q, want %q", got, tt.want)
 			}
-			n, ok := exporter.Newest(tt.refs, oci.MediaTypeSPDX)
+			n, ok := exporter.Newest(tt.refs, oci.MediaTypeSPDX, "text/spdx+json")
 			if ok != (tt.want != "") || ok && names[n.Digest] != tt.want[:1] {
 				t.Errorf("Newest = %s, %v; want the first of %q", names[n.Digest], ok, tt.want)
 			}
