@@ -1,7 +1,6 @@
 package cli
 
 import (
-	"encoding/json"
 	"errors"
 	"fmt"
 	"os"
@@ -41,21 +40,35 @@ func newGetCmd(g *globalOptions) *cobra.Command {
 		Use:   "get [flags] REF|oci-layout:PATH|oci-archive:PATH",
 		Short: "Print the SBOM of one platform of an image",
 		Long: `Print the SBOM referrer of REF's platform manifest (--platform when REF is a
-multi-platform index) in --format. With several, the newest by
-org.opencontainers.image.created wins (of equal times, the one listed last). An SBOM referrer must hold exactly
-one layer whose media type is its artifact type (application/spdx+json or
-application/vnd.cyclonedx+json); one that does not (oras attach gives a file
-application/vnd.oci.image.layer.v1.tar unless told FILE:TYPE; two files make
-two layers), or one still listed whose manifest or SBOM blob is gone
-(deleted; a registry without the referrers API keeps the referrers-tag
-entry), is skipped with a note on stderr naming its digest and why, and the
-next newest is taken. When none fits, the error lists each. Without an SBOM referrer, an SPDX in-toto referrer (--sbom-format
-spdx-intoto, affix convert --keep-intoto), else a BuildKit in-index SPDX
-attestation is used (the statement's predicate is printed).
+multi-platform index) in --format (spdx-json, cyclonedx-json, syft-json).
+With several, the newest by org.opencontainers.image.created wins; one
+without that annotation (regctl artifact put and cosign write none) counts
+as older than any that has one, and among such the one listed last wins
+(the registry's or the referrers tag's order, not a time): a note says so
+when that decided. An SBOM referrer holds exactly one layer whose media type is its
+artifact type (application/spdx+json, application/vnd.cyclonedx+json,
+application/vnd.syft+json; cosign's text/spdx+json and cosign attach
+sbom's application/vnd.dev.cosign.artifact.sbom.v1+json referrers too);
+a layer of a generic type (oras attach gives a FILE
+application/vnd.oci.image.layer.v1.tar unless told FILE:TYPE) is taken,
+with a note, when it holds a document of the format. One that is neither
+(two files make two layers), or one still listed whose manifest or SBOM
+blob is gone (deleted; a registry without the referrers API keeps the
+referrers-tag entry), is skipped with a note on stderr naming its digest
+and why, and the next newest is taken. When none fits, the error lists
+each. Without an SBOM referrer, an in-toto referrer whose predicate is a
+document of the format (--sbom-format spdx-intoto, affix convert
+--keep-intoto), or a Sigstore bundle referrer holding one (cosign attest;
+its signature is not checked), else a BuildKit SPDX attestation (in the
+index, or only a referrer) is used: the statement's predicate is printed.
+When the platform manifest has none of these, an SBOM attached to the
+index that lists it (oras attach REF:TAG) is taken, with a note: it may
+describe another platform, and --verify takes it only when the document
+names the platform manifest.
 
 --all-platforms -o DIR writes the SBOM of every platform image (BuildKit
 attestation manifests aside) to DIR/<os>-<arch>[-<variant>]<ext>, named as
-affix sbom names them (.spdx.json, .cdx.json), and a line per file to
+affix sbom names them (.spdx.json, .cdx.json, .syft.json), and a line per file to
 stderr; so does -o DIR for one platform when DIR is a directory (or ends
 in a slash). -o is checked before anything is fetched. Files are written only once every platform's SBOM was found (and,
 with --verify, verified): a platform without one is an error naming it, and
@@ -106,7 +119,7 @@ authenticity check: nothing in it is signed; verify signatures for that.`,
 	f := cmd.Flags()
 	o.registryOptions.addFlags(f)
 	f.StringVar(&o.platform, "platform", "", "platform of a multi-platform image, os/arch[/variant]")
-	f.StringArrayVar(&o.formats, "format", nil, "SBOM format: spdx-json (default) or cyclonedx-json; once")
+	f.StringArrayVar(&o.formats, "format", nil, "SBOM format: spdx-json (default), cyclonedx-json or syft-json; once")
 	f.BoolVar(&o.all, "all-platforms", false, "get the SBOM of every platform image, one file each in -o DIR")
 	f.StringVarP(&o.output, "output", "o", "", "write to FILE instead of stdout, or into DIR (a directory that exists, or always with --all-platforms)")
 	f.BoolVar(&o.verify, "verify", false, "fail unless the SBOM describes the platform manifest it is attached to (see the command help)")
@@ -134,10 +147,9 @@ func get(cmd *cobra.Command, g *globalOptions, refStr string, o getOptions) erro
 	if len(o.formats) == 1 {
 		name = o.formats[0]
 	}
-	// The formats a referrer holds, not every one sbomgen writes.
 	format, err := sbomgen.ParseFormat(name)
-	if err != nil || !oci.IsSBOMType(format.MediaType()) {
-		return usageError(fmt.Errorf("--format %q: want spdx-json or cyclonedx-json", name))
+	if err != nil {
+		return usageError(fmt.Errorf("--format %q: want spdx-json, cyclonedx-json or syft-json", name))
 	}
 	if err := checkPlatformFlag(o.platform); err != nil {
 		return err
@@ -176,8 +188,9 @@ func get(cmd *cobra.Command, g *globalOptions, refStr string, o getOptions) erro
 		return fmt.Errorf("%s: %w", refStr, err)
 	}
 	srcs := make([]*sbomSource, len(picked))
+	parents := map[digest.Digest][]ocispec.Descriptor{}
 	for i, img := range picked {
-		if srcs[i], err = platformSBOM(cmd, tgt, refStr, images, img, format, o.verify); err != nil {
+		if srcs[i], err = platformSBOM(cmd, tgt, refStr, images, img, format, o.verify, parents); err != nil {
 			return err
 		}
 	}
@@ -191,21 +204,21 @@ func get(cmd *cobra.Command, g *globalOptions, refStr string, o getOptions) erro
 	return err
 }
 
-// platformSBOM returns the SBOM of img (chooseSBOM), verified with --verify
-// (the "verified" line goes to stderr).
-func platformSBOM(cmd *cobra.Command, tgt imageStore, refStr string, images []oci.Image, img oci.Image, format sbomgen.Format, verify bool) (*sbomSource, error) {
-	refs, _, err := tgt.Referrers(cmd.Context(), img.Descriptor.Digest)
-	if errors.Is(err, exporter.ErrReferrersTagConflict) {
-		// A registry that resolves the referrers tag to the subject
-		// (GitLab): no referrer can be listed there, but a BuildKit
-		// attestation in the index still can be read, as ls shows it.
-		notef(cmd)("%s (%s): %v; reading no referrers", refStr, img, err)
-		refs, err = nil, nil
-	}
+// platformSBOM returns the SBOM of img (chooseSBOM), else one attached to
+// the index that lists img (indexSBOM), verified with --verify (the
+// "verified" line goes to stderr). parents caches the referrers of
+// indexes read for an earlier platform.
+func platformSBOM(cmd *cobra.Command, tgt imageStore, refStr string, images []oci.Image, img oci.Image, format sbomgen.Format, verify bool,
+	parents map[digest.Digest][]ocispec.Descriptor) (*sbomSource, error) {
+	refs, err := readReferrers(cmd, tgt, refStr, img.String(), img.Descriptor.Digest)
 	if err != nil {
-		return nil, fmt.Errorf("%s (%s): %w", refStr, img, err)
+		return nil, err
 	}
 	src, err := chooseSBOM(cmd, tgt, images, img.Descriptor.Digest, refs, format)
+	var missing *missingSBOMError
+	if errors.As(err, &missing) && oci.IsIndex(img.Parent.MediaType) {
+		src, err = indexSBOM(cmd, tgt, refStr, img, format, missing, parents)
+	}
 	if err != nil {
 		return nil, fmt.Errorf("%s (%s): %w", refStr, img, err)
 	}
@@ -216,6 +229,57 @@ func platformSBOM(cmd *cobra.Command, tgt imageStore, refStr string, images []oc
 		}
 		fmt.Fprintln(cmd.ErrOrStderr(), line)
 	}
+	return src, nil
+}
+
+// readReferrers returns the referrers of subject, what (the platform, or
+// "index") naming it in messages. A registry that resolves the referrers
+// tag to the subject (GitLab) lists none, with a note: a BuildKit
+// attestation in the index still can be read, as ls shows it.
+func readReferrers(cmd *cobra.Command, tgt imageStore, refStr, what string, subject digest.Digest) ([]ocispec.Descriptor, error) {
+	refs, _, err := tgt.Referrers(cmd.Context(), subject)
+	if errors.Is(err, exporter.ErrReferrersTagConflict) {
+		notef(cmd)("%s (%s): %v; reading no referrers", refStr, what, err)
+		return nil, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("%s (%s): %w", refStr, what, err)
+	}
+	return refs, nil
+}
+
+// indexSBOM returns, for the platform image img that has no SBOM of
+// format (missing says why), the SBOM of format attached to the index
+// that lists it, with a note: some tools attach an image's SBOM to the
+// tag (oras attach REF:TAG, cosign attest REF:TAG), and so to the index.
+// Such a document may describe another platform, or all of them; --verify
+// takes it only when it names img's manifest. When the index has none
+// either, missing is returned, saying so.
+func indexSBOM(cmd *cobra.Command, tgt imageStore, refStr string, img oci.Image, format sbomgen.Format, missing *missingSBOMError,
+	parents map[digest.Digest][]ocispec.Descriptor) (*sbomSource, error) {
+	index := img.Parent.Digest
+	refs, ok := parents[index]
+	if !ok {
+		var err error
+		if refs, err = readReferrers(cmd, tgt, refStr, "index", index); err != nil {
+			return nil, err
+		}
+		parents[index] = refs
+	}
+	src, _, err := referrerSBOM(cmd, tgt, index, refs, format)
+	if err != nil {
+		return nil, err
+	}
+	if src == nil {
+		msg := missing.msg
+		if other := otherSBOMFormats(refs, format); len(other) > 0 {
+			msg += "; the index " + index.String() + " has " + strings.Join(other, " and ") + " SBOM referrers"
+		}
+		return nil, &missingSBOMError{msg}
+	}
+	src.OfIndex = index
+	notef(cmd)("%s (%s): %s; taking %s, attached to the whole image: it may describe another platform (--verify takes it only if it names %s)",
+		refStr, img, missing.msg, src.describe(), img.Descriptor.Digest)
 	return src, nil
 }
 
@@ -240,74 +304,203 @@ func writeSBOMs(cmd *cobra.Command, dir string, images []oci.Image, srcs []*sbom
 	return nil
 }
 
-// chooseSBOM returns the SBOM of subject in format: the newest SBOM
-// referrer whose manifest names subject as its subject and has the SBOM
-// referrer shape (sbomShape; the others are skipped with a note on
-// stderr, and when none is left the error lists them), else
-// (SPDX) the newest SPDX in-toto referrer, else a BuildKit in-index
-// attestation.
+// missingSBOMError means no usable SBOM of the format was found for a subject;
+// it says what was skipped and which SBOMs of other formats there are.
+type missingSBOMError struct{ msg string }
+
+func (e *missingSBOMError) Error() string { return e.msg }
+
+// chooseSBOM returns the SBOM of subject in format, from the first of these
+// that has one:
+//
+//  1. the newest bare SBOM referrer (bareSBOM): affix's, oras's, regctl's,
+//     cosign attach sbom's;
+//  2. the newest in-toto statement referrer whose predicate is a document
+//     of format (statementSBOM): affix convert --keep-intoto, cosign
+//     attest's Sigstore bundles;
+//  3. a BuildKit attestation manifest (attestationSBOM).
+//
+// Referrers that cannot be used are skipped with a note on stderr; when
+// none is left the error (a *missingSBOMError) lists them.
 func chooseSBOM(cmd *cobra.Command, tgt oci.Fetcher, images []oci.Image, subject digest.Digest, refs []ocispec.Descriptor, format sbomgen.Format) (*sbomSource, error) {
-	if cands := exporter.NewestFirst(refs, format.MediaType()); len(cands) > 0 {
-		var skipped []string
-		for _, d := range cands {
-			m, err := readReferrer(cmd, tgt, d)
-			if gone(err) {
-				// Deleted, while the referrers tag still lists it (a
-				// registry without the API keeps the entry).
-				skipped = append(skipped, fmt.Sprintf("%s: listed, but its manifest is gone: %v", d.Digest, err))
-				continue
-			}
-			if err != nil {
-				return nil, err
-			}
-			if m.Subject == nil || m.Subject.Digest != subject {
-				// Listed under subject by a referrers tag (or a
-				// registry) that is wrong: not an SBOM of subject.
-				skipped = append(skipped, fmt.Sprintf("%s: listed, but its manifest's subject is %s, not %s", d.Digest, subjectOf(*m), subject))
-				continue
-			}
-			if err := sbomShape(m, d.ArtifactType); err != nil {
-				skipped = append(skipped, fmt.Sprintf("%s: %v", d.Digest, err))
-				continue
-			}
-			src, err := readSBOM(cmd, tgt, d, m)
-			if gone(err) {
-				skipped = append(skipped, fmt.Sprintf("%s: its SBOM blob is gone: %v", d.Digest, err))
-				continue
-			}
-			if err != nil {
-				return nil, err
-			}
-			for _, s := range skipped {
-				notef(cmd)("skipped %s SBOM referrer %s; taking the next newest", format, s)
-			}
-			return src, nil
-		}
-		return nil, fmt.Errorf("no usable %s SBOM referrer of %s: %s", format, subject, strings.Join(skipped, "; "))
+	src, skipped, err := referrerSBOM(cmd, tgt, subject, refs, format)
+	if src != nil || err != nil {
+		return src, err
 	}
-	if format == sbomgen.SPDXJSON {
-		var stmts []ocispec.Descriptor
-		for _, r := range refs {
-			if r.ArtifactType == oci.MediaTypeInToto && oci.IsSPDX2Predicate(r.Annotations[oci.AnnotationPredicateType]) {
-				stmts = append(stmts, r)
-			}
-		}
-		if src, err := inTotoSBOM(cmd, tgt, subject, stmts); src != nil || err != nil {
-			return src, err
-		}
+	if src, err := attestationSBOM(cmd, tgt, images, subject, refs, format); src != nil || err != nil {
+		return src, err
 	}
-	return attestationSBOM(cmd, tgt, images, subject, refs, format)
+	if len(skipped) > 0 {
+		return nil, &missingSBOMError{fmt.Sprintf("no usable %s SBOM referrer of %s: %s", format, subject, strings.Join(skipped, "; "))}
+	}
+	msg := fmt.Sprintf("no %s SBOM referrer of %s", format, subject)
+	switch format {
+	case sbomgen.SPDXJSON:
+		msg += " (nor an SPDX in-toto referrer or BuildKit SPDX attestation)"
+	case sbomgen.CycloneDXJSON:
+		msg += " (nor a CycloneDX in-toto referrer)"
+	}
+	if other := otherSBOMFormats(refs, format); len(other) > 0 {
+		msg += "; it has " + strings.Join(other, " and ") + " SBOM referrers: --format " + other[0]
+	}
+	return nil, &missingSBOMError{msg}
 }
 
-// inTotoSBOM returns the SPDX document of the newest usable SPDX in-toto
-// referrer of subject among stmts, nil when there is none: one that is
-// gone, or whose manifest or statement is not what it claims (another
-// tool's DSSE envelope under the same artifact type, another predicate),
-// is skipped with a note on stderr, as an SBOM referrer of the wrong shape
-// is.
-func inTotoSBOM(cmd *cobra.Command, tgt oci.Fetcher, subject digest.Digest, stmts []ocispec.Descriptor) (*sbomSource, error) {
-	for _, d := range exporter.NewestFirst(stmts, oci.MediaTypeInToto) {
-		src, err := readInTotoSBOM(cmd, tgt, d)
+// referrerSBOM returns the SBOM of subject in format among its referrers
+// refs: a bare one (bareSBOM), else one in an in-toto statement
+// (statementSBOM); nil when there is none, with why each candidate was
+// skipped (the notes for those were not printed).
+func referrerSBOM(cmd *cobra.Command, tgt oci.Fetcher, subject digest.Digest, refs []ocispec.Descriptor, format sbomgen.Format) (*sbomSource, []string, error) {
+	src, skipped, err := bareSBOM(cmd, tgt, subject, refs, format)
+	if src != nil || err != nil {
+		return src, nil, err
+	}
+	src, err = statementSBOM(cmd, tgt, subject, refs, format, len(skipped) == 0)
+	if src != nil || err != nil {
+		for _, s := range skipped {
+			notef(cmd)("skipped %s SBOM referrer %s", format, s)
+		}
+	}
+	return src, skipped, err
+}
+
+// bareSBOM returns the newest bare SBOM referrer of subject in format:
+// one whose artifact type is a document type of format (docTypes), or
+// cosign's SBOM artifact type with a layer of one (another format's is
+// passed over), whose manifest names subject and holds exactly one layer
+// of that type (sbomShape) or of a generic type whose content is a
+// document of format (oras attach FILE without :TYPE). The others are
+// returned as skipped, each with why; their notes are printed only when
+// one is taken.
+func bareSBOM(cmd *cobra.Command, tgt oci.Fetcher, subject digest.Digest, refs []ocispec.Descriptor, format sbomgen.Format) (*sbomSource, []string, error) {
+	types := append(docTypes(format), mediaTypeCosignSBOM)
+	cands := exporter.NewestFirst(withAnnotations(cmd, tgt, refs, types), types...)
+	var skipped []string
+	for _, d := range cands {
+		m, err := readReferrer(cmd, tgt, d)
+		if gone(err) {
+			// Deleted, while the referrers tag still lists it (a
+			// registry without the API keeps the entry).
+			skipped = append(skipped, fmt.Sprintf("%s: listed, but its manifest is gone: %v", d.Digest, err))
+			continue
+		}
+		if err != nil {
+			return nil, nil, err
+		}
+		if d.ArtifactType == mediaTypeCosignSBOM && len(m.Layers) == 1 && !slices.Contains(docTypes(format), m.Layers[0].MediaType) {
+			continue // cosign's SBOM of another format
+		}
+		if m.Subject == nil || m.Subject.Digest != subject {
+			// Listed under subject by a referrers tag (or a
+			// registry) that is wrong: not an SBOM of subject.
+			skipped = append(skipped, fmt.Sprintf("%s: listed, but its manifest's subject is %s, not %s", d.Digest, subjectOf(*m), subject))
+			continue
+		}
+		generic := len(m.Layers) == 1 && slices.Contains(genericLayerTypes, m.Layers[0].MediaType)
+		if err := sbomShape(m, docTypes(format)); err != nil && !generic {
+			skipped = append(skipped, fmt.Sprintf("%s: %v", d.Digest, err))
+			continue
+		}
+		src, err := readSBOM(cmd, tgt, d, m)
+		if gone(err) {
+			skipped = append(skipped, fmt.Sprintf("%s: its SBOM blob is gone: %v", d.Digest, err))
+			continue
+		}
+		if err != nil {
+			return nil, nil, err
+		}
+		if generic {
+			if f, ok := sniffFormat(src.Doc); !ok || f != format {
+				what := "no SBOM document"
+				if ok {
+					what = "a " + f.String() + " document"
+				}
+				skipped = append(skipped, fmt.Sprintf("%s: its one layer (%s) holds %s, not a %s one", d.Digest, m.Layers[0].MediaType, what, format))
+				continue
+			}
+		}
+		for _, s := range skipped {
+			notef(cmd)("skipped %s SBOM referrer %s; taking the next newest", format, s)
+		}
+		if generic {
+			notef(cmd)("SBOM referrer %s: its layer's media type is %s (oras attach gives a FILE without :TYPE that one), not %s, but it holds a %s document: taken (Trivy and Ratify skip such a referrer; attach FILE:%s)",
+				d.Digest, m.Layers[0].MediaType, format.MediaType(), format, format.MediaType())
+		}
+		undatedNote(cmd, cands, fmt.Sprintf("%s SBOM referrers of %s", format, subject), d)
+		return src, nil, nil
+	}
+	return nil, skipped, nil
+}
+
+// withAnnotations returns refs with the annotations of those of types that
+// list none taken from their manifests: the referrers-tag entries some
+// tools write (cosign) carry none, while the predicate type of an
+// attestation and the created time that orders SBOMs are manifest
+// annotations that the referrers API copies into its list. A manifest
+// that cannot be read is left as listed (its reader reports why).
+func withAnnotations(cmd *cobra.Command, tgt oci.Fetcher, refs []ocispec.Descriptor, types []string) []ocispec.Descriptor {
+	out := slices.Clone(refs)
+	for i, r := range out {
+		if len(r.Annotations) > 0 || !slices.Contains(types, r.ArtifactType) {
+			continue
+		}
+		if m, err := readReferrer(cmd, tgt, r); err == nil {
+			out[i].Annotations = m.Annotations
+		}
+	}
+	return out
+}
+
+// undatedNote notes, when taking chosen of several candidates (newest
+// first, as exporter.NewestFirst orders them) some of which carry no
+// org.opencontainers.image.created (regctl artifact put, cosign and hand-
+// made manifests write none), that the choice among those is no choice by
+// time.
+func undatedNote(cmd *cobra.Command, cands []ocispec.Descriptor, what string, chosen ocispec.Descriptor) {
+	if len(cands) < 2 {
+		return
+	}
+	var undated []string
+	for _, c := range cands {
+		if exporter.Created(c).IsZero() {
+			undated = append(undated, c.Digest.String())
+		}
+	}
+	if len(undated) == 0 {
+		return
+	}
+	notef(cmd)("took %s of %d %s, but %d of them (%s) carry no valid %s annotation: those count as older than any that has one, "+
+		"and among themselves the one listed last counts as newest, which is the registry's (or referrers tag's) order, not a time",
+		chosen.Digest, len(cands), what, len(undated), strings.Join(undated, ", "), ocispec.AnnotationCreated)
+}
+
+// statementSBOM returns the document of format in the newest usable
+// in-toto statement referrer of subject whose predicate is one: an in-toto
+// referrer (affix's --sbom-format spdx-intoto, affix convert
+// --keep-intoto) or a Sigstore bundle referrer (cosign attest), nil when
+// there is none. One that is gone, or whose manifest or statement is not
+// what it claims (another tool's DSSE envelope under the same artifact
+// type, another predicate, another subject), is skipped with a note, as a
+// bare SBOM referrer of the wrong shape is. first says whether no bare
+// SBOM referrer was even listed (the note then says so).
+func statementSBOM(cmd *cobra.Command, tgt oci.Fetcher, subject digest.Digest, refs []ocispec.Descriptor, format sbomgen.Format, first bool) (*sbomSource, error) {
+	var stmts []ocispec.Descriptor
+	var types []string
+	for _, r := range refs {
+		if r.ArtifactType == oci.MediaTypeInToto || isBundleType(r.ArtifactType) {
+			types = append(types, r.ArtifactType)
+		}
+	}
+	refs, types = withAnnotations(cmd, tgt, refs, types), nil
+	for _, r := range refs {
+		if isPredicateOf(format, statementPredicateType(r)) {
+			stmts = append(stmts, r)
+			types = append(types, r.ArtifactType)
+		}
+	}
+	cands := exporter.NewestFirst(stmts, types...)
+	for _, d := range cands {
+		src, err := readStatementSBOM(cmd, tgt, subject, d, format)
 		var bad unusableError
 		if gone(err) || errors.As(err, &bad) {
 			notef(cmd)("skipped %s", err)
@@ -316,7 +509,16 @@ func inTotoSBOM(cmd *cobra.Command, tgt oci.Fetcher, subject digest.Digest, stmt
 		if err != nil {
 			return nil, err
 		}
-		notef(cmd)("no %s SBOM referrer of %s; taking the predicate of in-toto referrer %s", sbomgen.SPDXJSON, subject, d.Digest)
+		what := statementKind(d)
+		if isBundleType(d.ArtifactType) {
+			what += " (cosign attest; its signature is not checked)"
+		}
+		none := "no usable"
+		if first {
+			none = "no"
+		}
+		notef(cmd)("%s %s SBOM referrer of %s; taking the predicate of %s %s", none, format, subject, what, d.Digest)
+		undatedNote(cmd, cands, fmt.Sprintf("%s statement referrers of %s", format, subject), d)
 		return src, nil
 	}
 	return nil, nil
@@ -338,25 +540,26 @@ func readReferrer(cmd *cobra.Command, tgt oci.Fetcher, d ocispec.Descriptor) (*o
 	return &m, nil
 }
 
-// sbomShape reports why m is not an SBOM referrer of artifactType as
-// affix writes and consumers (Trivy, Ratify) read it: exactly one layer,
-// whose media type is artifactType.
-func sbomShape(m *ocispec.Manifest, artifactType string) error {
-	if len(m.Layers) == 1 && m.Layers[0].MediaType == artifactType {
+// sbomShape reports why m is not an SBOM referrer as affix writes and
+// consumers (Trivy, Ratify) read it: exactly one layer, whose media type
+// is one of types (docTypes: the format's media type, named in the error,
+// or cosign's spelling of it).
+func sbomShape(m *ocispec.Manifest, types []string) error {
+	if len(m.Layers) == 1 && slices.Contains(types, m.Layers[0].MediaType) {
 		return nil
 	}
-	types := make([]string, len(m.Layers))
+	layerTypes := make([]string, len(m.Layers))
 	for i, l := range m.Layers {
-		types[i] = l.MediaType
+		layerTypes[i] = l.MediaType
 	}
 	has := fmt.Sprintf("%d layers", len(m.Layers))
 	if len(m.Layers) == 1 {
 		has = "1 layer"
 	}
-	if len(types) > 0 {
-		has += " (" + strings.Join(types, ", ") + ")"
+	if len(layerTypes) > 0 {
+		has += " (" + strings.Join(layerTypes, ", ") + ")"
 	}
-	return fmt.Errorf("has %s, not exactly one %s layer", has, artifactType)
+	return fmt.Errorf("has %s, not exactly one %s layer", has, types[0])
 }
 
 // readSBOM reads the single layer of the SBOM referrer d, whose manifest
@@ -369,73 +572,103 @@ func readSBOM(cmd *cobra.Command, tgt oci.Fetcher, d ocispec.Descriptor, m *ocis
 	return &sbomSource{Manifest: d, Subject: m.Subject, Annotations: m.Annotations, Doc: b}, nil
 }
 
-// readInTotoSBOM reads the single in-toto statement layer of a referrer
-// and returns its SPDX predicate.
-func readInTotoSBOM(cmd *cobra.Command, tgt oci.Fetcher, d ocispec.Descriptor) (*sbomSource, error) {
+// readStatementSBOM reads the single statement layer of the statement
+// referrer d of subject (an in-toto statement, or a Sigstore bundle
+// around one) and returns its predicate, a document of format.
+func readStatementSBOM(cmd *cobra.Command, tgt oci.Fetcher, subject digest.Digest, d ocispec.Descriptor, format sbomgen.Format) (*sbomSource, error) {
 	m, err := readReferrer(cmd, tgt, d)
 	if err != nil {
 		return nil, err
 	}
-	if len(m.Layers) != 1 || m.Layers[0].MediaType != oci.MediaTypeInToto {
-		return nil, unusableError{fmt.Errorf("in-toto referrer %s: want exactly one %s layer, has %d layers", d.Digest, oci.MediaTypeInToto, len(m.Layers))}
+	kind := statementKind(d)
+	if m.Subject == nil || m.Subject.Digest != subject {
+		return nil, unusableError{fmt.Errorf("%s %s: listed, but its manifest's subject is %s, not %s", kind, d.Digest, subjectOf(*m), subject)}
+	}
+	if len(m.Layers) != 1 || m.Layers[0].MediaType != d.ArtifactType {
+		return nil, unusableError{fmt.Errorf("%s %s: want exactly one %s layer, has %d layers", kind, d.Digest, d.ArtifactType, len(m.Layers))}
 	}
 	stmt, err := readStatement(cmd, tgt, m.Layers[0])
 	if err != nil {
-		return nil, fmt.Errorf("in-toto referrer %s: %w", d.Digest, err)
+		return nil, fmt.Errorf("%s %s: %w", kind, d.Digest, err)
 	}
-	if !oci.IsSPDX2Predicate(stmt.PredicateType) {
-		return nil, unusableError{fmt.Errorf("in-toto referrer %s: predicate type %q is not %s (SPDX 2)", d.Digest, stmt.PredicateType, oci.PredicateSPDX)}
+	if !isPredicateOf(format, stmt.PredicateType) {
+		return nil, unusableError{fmt.Errorf("%s %s: predicate type %q is not %s", kind, d.Digest, stmt.PredicateType, predicateName(format))}
 	}
 	return &sbomSource{Manifest: d, Subject: m.Subject, Annotations: m.Annotations, Statement: stmt, Doc: append(stmt.Predicate, '\n')}, nil
 }
 
-// readStatement reads an in-toto statement layer.
+// statementKind names the statement referrer d in messages.
+func statementKind(d ocispec.Descriptor) string {
+	if isBundleType(d.ArtifactType) {
+		return "Sigstore bundle referrer"
+	}
+	return "in-toto referrer"
+}
+
+// readStatement reads an in-toto statement layer: the statement itself, or
+// a DSSE envelope or Sigstore bundle around it (decodeStatement).
 func readStatement(cmd *cobra.Command, tgt oci.Fetcher, l ocispec.Descriptor) (*oci.Statement, error) {
 	b, err := oci.ReadBlob(cmd.Context(), tgt, l, maxSBOMSize)
 	if err != nil {
 		return nil, err
 	}
-	var stmt oci.Statement
-	if err := json.Unmarshal(b, &stmt); err != nil {
+	stmt, err := decodeStatement(l.MediaType, b)
+	if err != nil {
 		return nil, unusableError{fmt.Errorf("in-toto statement %s: %w", l.Digest, err)}
 	}
-	return &stmt, nil
+	return stmt, nil
 }
 
-// attestationSBOM returns the SBOM predicate of a BuildKit in-index
-// attestation for subject (SPDX only: BuildKit writes SPDX statements).
-// When there is none, the error names the SBOM formats subject's
-// referrers (refs) do have.
+// attestationSBOM returns the predicate of format (SPDX, as BuildKit
+// writes it; or CycloneDX, from a generator that writes that) of a
+// BuildKit attestation manifest for subject: one the index lists, else one
+// that is only a referrer of subject (BuildKit v0.32+ gives them a
+// subject; a registry with the referrers API lists them, also after the
+// index dropped them). nil when there is none.
 func attestationSBOM(cmd *cobra.Command, tgt oci.Fetcher, images []oci.Image, subject digest.Digest, refs []ocispec.Descriptor, format sbomgen.Format) (*sbomSource, error) {
+	var cands []ocispec.Descriptor
+	inIndex := map[digest.Digest]bool{}
 	for _, img := range images {
-		if !img.Attestation || img.Descriptor.Annotations[oci.AnnotationDockerReferenceDigest] != subject.String() || format != sbomgen.SPDXJSON {
-			continue
+		if img.Attestation && img.Descriptor.Annotations[oci.AnnotationDockerReferenceDigest] == subject.String() {
+			cands = append(cands, img.Descriptor)
+			inIndex[img.Descriptor.Digest] = true
 		}
+	}
+	for _, r := range refs {
+		if r.ArtifactType == oci.ArtifactTypeBuildKitAttestation && !inIndex[r.Digest] {
+			cands = append(cands, r)
+		}
+	}
+	for _, d := range cands {
 		var m ocispec.Manifest
-		if _, err := oci.ReadJSON(cmd.Context(), tgt, img.Descriptor, &m); err != nil {
+		_, err := oci.ReadJSON(cmd.Context(), tgt, ocispec.Descriptor{MediaType: d.MediaType, Digest: d.Digest, Size: d.Size}, &m)
+		if !inIndex[d.Digest] && gone(err) {
+			continue // deleted; a referrers tag still lists it
+		}
+		if err != nil {
 			return nil, err
 		}
+		if !inIndex[d.Digest] && (m.Subject == nil || m.Subject.Digest != subject) {
+			continue // a referrers list that is wrong
+		}
 		for _, l := range m.Layers {
-			if !oci.IsSPDX2Predicate(l.Annotations[oci.AnnotationPredicateType]) {
+			if !isPredicateOf(format, l.Annotations[oci.AnnotationPredicateType]) {
 				continue
 			}
 			stmt, err := readStatement(cmd, tgt, l)
 			if err != nil {
 				return nil, fmt.Errorf("attestation layer %s: %w", l.Digest, err)
 			}
-			notef(cmd)("no SBOM referrer of %s; taking BuildKit attestation %s", subject, img.Descriptor.Digest)
-			return &sbomSource{Manifest: img.Descriptor, InIndex: true, Subject: m.Subject, Annotations: m.Annotations, Statement: stmt,
+			where := ""
+			if !inIndex[d.Digest] {
+				where = " (a referrer, not in the index)"
+			}
+			notef(cmd)("no %s SBOM referrer of %s; taking BuildKit attestation %s%s", format, subject, d.Digest, where)
+			return &sbomSource{Manifest: d, InIndex: inIndex[d.Digest], Subject: m.Subject, Annotations: m.Annotations, Statement: stmt,
 				Doc: append(stmt.Predicate, '\n')}, nil
 		}
 	}
-	msg := fmt.Sprintf("no %s SBOM referrer of %s", format, subject)
-	if format == sbomgen.SPDXJSON {
-		msg += " (nor an SPDX in-toto referrer or BuildKit SPDX attestation)"
-	}
-	if other := otherSBOMFormats(refs, format); len(other) > 0 {
-		msg += "; it has " + strings.Join(other, " and ") + " SBOM referrers: --format " + other[0]
-	}
-	return nil, errors.New(msg)
+	return nil, nil
 }
 
 // gone reports whether err means listed content no longer exists: a
@@ -445,14 +678,14 @@ func gone(err error) bool {
 }
 
 // otherSBOMFormats returns the SBOM formats other than format that refs
-// has referrers of, in the order sbomgen lists its formats.
+// has bare referrers of, in the order sbomgen lists its formats.
 func otherSBOMFormats(refs []ocispec.Descriptor, format sbomgen.Format) []string {
 	var out []string
 	for _, f := range sbomgen.Formats() {
-		if f == format || !oci.IsSBOMType(f.MediaType()) {
+		if f == format {
 			continue
 		}
-		if slices.ContainsFunc(refs, func(r ocispec.Descriptor) bool { return r.ArtifactType == f.MediaType() }) {
+		if slices.ContainsFunc(refs, func(r ocispec.Descriptor) bool { return slices.Contains(docTypes(f), r.ArtifactType) }) {
 			out = append(out, f.String())
 		}
 	}

@@ -24,6 +24,7 @@ import (
 	"github.com/affix-oci/affix/internal/oci"
 	"github.com/affix-oci/affix/internal/registrytest"
 	"github.com/affix-oci/affix/internal/version"
+	"github.com/affix-oci/affix/sbomgen"
 )
 
 // newer is a created annotation later than any the fixtures' SBOMs carry,
@@ -331,7 +332,7 @@ func TestGetVerifyStatement(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			err := checkSubjects(&tt.stmt, want)
+			err := checkSubjects(&tt.stmt, want, sbomgen.SPDXJSON)
 			switch {
 			case tt.err == "" && err != nil:
 				t.Errorf("rejected: %v", err)
@@ -435,6 +436,7 @@ func TestGetSBOMShape(t *testing.T) {
 		err    string // "" means usable
 	}{
 		{"affix's shape", []ocispec.Descriptor{layer(oci.MediaTypeSPDX)}, ""},
+		{"cosign's SPDX layer type", []ocispec.Descriptor{layer("text/spdx+json")}, ""},
 		{"oras attach default layer type", []ocispec.Descriptor{layer(ocispec.MediaTypeImageLayer)},
 			"has 1 layer (application/vnd.oci.image.layer.v1.tar), not exactly one application/spdx+json layer"},
 		{"two layers", []ocispec.Descriptor{layer(oci.MediaTypeSPDX), layer("application/octet-stream")},
@@ -442,7 +444,7 @@ func TestGetSBOMShape(t *testing.T) {
 		{"no layer", nil, "has 0 layers, not exactly one application/spdx+json layer"},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
-			err := sbomShape(&ocispec.Manifest{Layers: tt.layers}, oci.MediaTypeSPDX)
+			err := sbomShape(&ocispec.Manifest{Layers: tt.layers}, docTypes(sbomgen.SPDXJSON))
 			if (tt.err == "") != (err == nil) || err != nil && err.Error() != tt.err {
 				t.Errorf("sbomShape = %v, want %q", err, tt.err)
 			}
@@ -452,7 +454,9 @@ func TestGetSBOMShape(t *testing.T) {
 
 // attachOrasStyle attaches an SPDX-typed referrer to subject in repo as
 // oras-go (and so `oras attach`) does, with one layer per media type in
-// layers, created at created.
+// layers, created at created: a small SPDX document, or for
+// application/vnd.oci.image.layer.v1.tar something that is no SBOM (a
+// directory oras attach made a tar of).
 func attachOrasStyle(t *testing.T, reg *registrytest.Registry, repo string, subject ocispec.Descriptor, created string, layers ...string) digest.Digest {
 	t.Helper()
 	ctx := context.Background()
@@ -460,7 +464,12 @@ func attachOrasStyle(t *testing.T, reg *registrytest.Registry, repo string, subj
 	r := &remote.Repository{Reference: registry.Reference{Registry: reg.Host, Repository: repo}, PlainHTTP: true, SkipReferrersGC: true}
 	var descs []ocispec.Descriptor
 	for i, mt := range layers {
-		d, err := oras.PushBytes(ctx, r, mt, fmt.Appendf(nil, `{"spdxVersion":"SPDX-2.3","n":%d,"at":%q}`, i, created))
+		content := fmt.Appendf(nil, `{"spdxVersion":"SPDX-2.3","n":%d,"at":%q}`, i, created)
+		if mt == ocispec.MediaTypeImageLayer {
+			// What oras attach DIR gives: a tar, no SBOM.
+			content = fmt.Appendf(nil, "ustar %d %s", i, created)
+		}
+		d, err := oras.PushBytes(ctx, r, mt, content)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -500,7 +509,7 @@ func TestGetSkipsMisshapedSBOM(t *testing.T) {
 					attachOrasStyle(t, reg, repo, amd, "2098-01-01T00:00:00Z", oci.MediaTypeSPDX, oci.MediaTypeSPDX))
 			}
 			orasNote := func(d digest.Digest) string {
-				return "skipped spdx-json SBOM referrer " + d.String() + ": has 1 layer (application/vnd.oci.image.layer.v1.tar), not exactly one application/spdx+json layer"
+				return "skipped spdx-json SBOM referrer " + d.String() + ": its one layer (application/vnd.oci.image.layer.v1.tar) holds no SBOM document, not a spdx-json one"
 			}
 			twoNote := func(d digest.Digest) string {
 				return d.String() + ": has 2 layers (application/spdx+json, application/spdx+json), not exactly one application/spdx+json layer"
@@ -518,7 +527,7 @@ func TestGetSkipsMisshapedSBOM(t *testing.T) {
 					[]string{orasNote(bad[0]), "verified: SBOM "}},
 				{"none usable", []string{reg.Ref("bare") + ":v1"}, 1, "",
 					[]string{reg.Ref("bare") + ":v1 (linux/amd64): no usable spdx-json SBOM referrer of " + amd.Digest.String() + ": " +
-						bad[2].String() + ": has 1 layer (application/vnd.oci.image.layer.v1.tar), not exactly one application/spdx+json layer; " + twoNote(bad[3])}},
+						bad[2].String() + ": its one layer (application/vnd.oci.image.layer.v1.tar) holds no SBOM document, not a spdx-json one; " + twoNote(bad[3])}},
 			} {
 				t.Run(tt.name, func(t *testing.T) {
 					out, errs, code := affix(t, slices.Concat([]string{"get", "--platform", "linux/amd64"}, insecure, tt.args)...)
@@ -566,7 +575,7 @@ func TestGetSkipsDeletedSBOM(t *testing.T) {
 	}
 
 	_, errs, code = affix(t, "get", "--insecure-registry", reg.Host, "--platform", "linux/amd64", "--format", "cyclonedx-json", ref)
-	if want := "no cyclonedx-json SBOM referrer of " + amd.Digest.String() + "; it has spdx-json SBOM referrers: --format spdx-json"; code != 1 || !strings.Contains(errs, want) {
+	if want := "no cyclonedx-json SBOM referrer of " + amd.Digest.String() + " (nor a CycloneDX in-toto referrer); it has spdx-json SBOM referrers: --format spdx-json"; code != 1 || !strings.Contains(errs, want) {
 		t.Errorf("exit %d, stderr lacks %q:\n%s", code, want, errs)
 	}
 }
@@ -699,10 +708,12 @@ func TestGetAllPlatformsErrors(t *testing.T) {
 		{"no -o", []string{"--all-platforms"}, 2, "name a directory with -o DIR"},
 		{"with --platform", []string{"--all-platforms", "--platform", "linux/amd64", "-o", dir}, 2, "use one of --platform and --all-platforms"},
 		{"no SBOM", []string{"--all-platforms", "-o", dir}, 1, ref + " (linux/amd64): no spdx-json SBOM referrer"},
-		// sbom writes syft-json, and push spdx-intoto; get reads neither.
-		{"syft-json", []string{"--all-platforms", "-o", dir, "--format", "syft-json"}, 2, `--format "syft-json": want spdx-json or cyclonedx-json`},
-		{"spdx-intoto", []string{"--all-platforms", "-o", dir, "--format", "spdx-intoto"}, 2, `--format "spdx-intoto": want spdx-json or cyclonedx-json`},
-		{"unknown format", []string{"--all-platforms", "-o", dir, "--format", "xml"}, 2, `--format "xml": want spdx-json or cyclonedx-json`},
+		// get reads syft JSON referrers (oras attach's); spdx-intoto is
+		// a referrer format of push, whose predicate get prints as
+		// spdx-json.
+		{"syft-json", []string{"--all-platforms", "-o", dir, "--format", "syft-json"}, 1, ref + " (linux/amd64): no syft-json SBOM referrer"},
+		{"spdx-intoto", []string{"--all-platforms", "-o", dir, "--format", "spdx-intoto"}, 2, `--format "spdx-intoto": want spdx-json, cyclonedx-json or syft-json`},
+		{"unknown format", []string{"--all-platforms", "-o", dir, "--format", "xml"}, 2, `--format "xml": want spdx-json, cyclonedx-json or syft-json`},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			out, errs, code := affix(t, slices.Concat([]string{"get", "--insecure-registry", reg.Host}, tt.args, []string{ref})...)

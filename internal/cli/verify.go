@@ -25,6 +25,10 @@ type sbomSource struct {
 	// InIndex is true for a BuildKit attestation manifest of the index
 	// (not a referrer).
 	InIndex bool
+	// OfIndex is the index the referrer is attached to when it is not
+	// the platform manifest's own (an SBOM attached to the index, taken
+	// for want of one of the platform); "" otherwise.
+	OfIndex digest.Digest
 	// Subject is the manifest's subject field as read; nil when absent.
 	Subject *ocispec.Descriptor
 	// Annotations are the manifest's own annotations as read (not the
@@ -39,17 +43,23 @@ type sbomSource struct {
 
 // describe names the source in messages.
 func (s *sbomSource) describe() string {
+	of := ""
+	if s.OfIndex != "" {
+		of = " of the index " + s.OfIndex.String()
+	}
 	switch {
 	case s.InIndex:
 		return "BuildKit attestation manifest " + s.Manifest.Digest.String() + " (in the index)"
 	case s.Statement != nil:
-		return "in-toto SBOM referrer " + s.Manifest.Digest.String()
+		return "in-toto SBOM referrer " + s.Manifest.Digest.String() + of
 	}
-	return "SBOM referrer " + s.Manifest.Digest.String()
+	return "SBOM referrer " + s.Manifest.Digest.String() + of
 }
 
 // generator is the dev.affix.sbom.generator annotation of the manifest,
-// else the first "Tool:" creator of an SPDX document (oci.SPDXTool), else "".
+// else the first "Tool:" creator of an SPDX document (oci.SPDXTool), else
+// the first tool of a CycloneDX document's metadata.tools (1.5's
+// components, or 1.4's list), else "".
 func (s *sbomSource) generator() string {
 	if g := s.Annotations[oci.AnnotationGenerator]; g != "" {
 		return g
@@ -58,22 +68,57 @@ func (s *sbomSource) generator() string {
 		CreationInfo struct {
 			Creators []string `json:"creators"`
 		} `json:"creationInfo"`
+		Metadata struct {
+			Tools json.RawMessage `json:"tools"`
+		} `json:"metadata"`
 	}
 	if json.Unmarshal(s.Doc, &v) != nil {
 		return ""
 	}
-	return oci.SPDXTool(v.CreationInfo.Creators)
+	if t := oci.SPDXTool(v.CreationInfo.Creators); t != "" {
+		return t
+	}
+	return cdxTool(v.Metadata.Tools)
 }
 
-// checkSubjects reports why the statement does not bind its predicate to
-// want alone: every subject must carry want's digest (of want's
-// algorithm), and there must be at least one.
-func checkSubjects(s *oci.Statement, want digest.Digest) error {
+// cdxTool returns NAME-VERSION of the first tool in a CycloneDX
+// metadata.tools: {"components": [...]} (1.5+) or a list (1.4); "" when
+// there is none.
+func cdxTool(raw json.RawMessage) string {
+	type tool struct {
+		Name    string `json:"name"`
+		Version string `json:"version"`
+	}
+	var tools []tool
+	var v15 struct {
+		Components []tool `json:"components"`
+	}
+	if json.Unmarshal(raw, &v15) == nil && len(v15.Components) > 0 {
+		tools = v15.Components
+	} else if json.Unmarshal(raw, &tools) != nil {
+		return ""
+	}
+	for _, t := range tools {
+		if t.Name == "" {
+			continue
+		}
+		if t.Version == "" {
+			return t.Name
+		}
+		return t.Name + "-" + t.Version
+	}
+	return ""
+}
+
+// checkSubjects reports why the statement does not bind its predicate, a
+// document of format, to want alone: every subject must carry want's
+// digest (of want's algorithm), and there must be at least one.
+func checkSubjects(s *oci.Statement, want digest.Digest, format sbomgen.Format) error {
 	if !s.IsStatement() {
 		return fmt.Errorf("_type %q is not an in-toto statement", s.Type)
 	}
-	if !oci.IsSPDX2Predicate(s.PredicateType) {
-		return fmt.Errorf("predicate type %q is not %s (SPDX 2)", s.PredicateType, oci.PredicateSPDX)
+	if !isPredicateOf(format, s.PredicateType) {
+		return fmt.Errorf("predicate type %q is not %s", s.PredicateType, predicateName(format))
 	}
 	if len(s.Subject) == 0 {
 		return errors.New("the in-toto statement has no subject")
@@ -109,8 +154,12 @@ func verifySBOM(ref string, img oci.Image, format sbomgen.Format, src *sbomSourc
 
 	// The manifest that holds the document must point at the platform
 	// manifest itself; a referrers list entry is only an index of them.
+	// An SBOM attached to the index (taken for want of the platform's)
+	// is bound to the platform manifest only by the document naming it.
 	switch {
-	case src.Subject != nil && src.Subject.Digest != want:
+	case src.OfIndex != "" && (src.Subject == nil || src.Subject.Digest != src.OfIndex):
+		return "", fail("%s has subject %s, not the index %s", what, subjectOf(ocispec.Manifest{Subject: src.Subject}), src.OfIndex)
+	case src.OfIndex == "" && src.Subject != nil && src.Subject.Digest != want:
 		return "", fail("%s has subject %s, not the platform manifest %s", what, src.Subject.Digest, want)
 	case src.Subject == nil && !src.InIndex:
 		return "", fail("%s has no subject; expected the platform manifest %s", what, want)
@@ -119,6 +168,13 @@ func verifySBOM(ref string, img oci.Image, format sbomgen.Format, src *sbomSourc
 	described, derr := sbomgen.DescribedDigest(format, src.Doc)
 	if derr != nil && !errors.Is(derr, sbomgen.ErrNoSubject) {
 		return "", fail("%s: cannot read the document: %v", what, derr)
+	}
+	if src.OfIndex != "" && (derr != nil || described != want) {
+		names := "names no image"
+		if derr == nil {
+			names = "describes image " + described.String()
+		}
+		return "", fail("%s is attached to the index, not to the platform manifest %s, and %s: nothing ties it to that platform", what, want, names)
 	}
 	if derr == nil && described != want {
 		return "", fail("%s describes image %s, not the platform manifest %s it is attached to", what, described, want)
@@ -130,7 +186,7 @@ func verifySBOM(ref string, img oci.Image, format sbomgen.Format, src *sbomSourc
 		// carries the check alone when the document names no image.
 		// A statement without subjects adds nothing to a document that
 		// names the image itself.
-		err := checkSubjects(src.Statement, want)
+		err := checkSubjects(src.Statement, want, format)
 		if err != nil && (derr != nil || len(src.Statement.Subject) > 0) {
 			return "", fail("%s: %v; expected the platform manifest %s", what, err, want)
 		}

@@ -1,0 +1,188 @@
+package cli
+
+import (
+	"bytes"
+	"encoding/base64"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strings"
+
+	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
+
+	"github.com/affix-oci/affix/internal/oci"
+	"github.com/affix-oci/affix/sbomgen"
+)
+
+// The shapes other tools give SBOMs, which affix get reads besides its own.
+const (
+	// mediaTypeCosignSBOM is the config media type, and so the artifact
+	// type, of `cosign attach sbom --registry-referrers-mode=oci-1-1`;
+	// its one layer says the format (text/spdx+json, ...).
+	mediaTypeCosignSBOM = "application/vnd.dev.cosign.artifact.sbom.v1+json"
+	// mediaTypeSigstoreBundle starts the artifact type of a Sigstore
+	// bundle referrer (application/vnd.dev.sigstore.bundle.v0.3+json):
+	// cosign attest (v3) stores an attestation so, the in-toto
+	// statement in the bundle's DSSE envelope.
+	mediaTypeSigstoreBundle = "application/vnd.dev.sigstore.bundle"
+	// annotationBundlePredicateType is the predicate type cosign puts
+	// on a bundle referrer.
+	annotationBundlePredicateType = "dev.sigstore.bundle.predicateType"
+	// mediaTypeDSSE is the layer media type of a DSSE envelope (cosign's
+	// sha256-<hex>.att attestations).
+	mediaTypeDSSE = "application/vnd.dsse.envelope.v1+json"
+	// mediaTypeDSSEPayloadInToto is the payloadType of a DSSE envelope
+	// around an in-toto statement.
+	mediaTypeDSSEPayloadInToto = "application/vnd.in-toto+json"
+)
+
+// docTypes returns the media types a bare document in format f is
+// published under, as artifact and layer type: the format's own, and
+// cosign's (text/spdx+json; application/vnd.cyclonedx).
+func docTypes(f sbomgen.Format) []string {
+	switch f {
+	case sbomgen.SPDXJSON:
+		return []string{oci.MediaTypeSPDX, "text/spdx+json"}
+	case sbomgen.CycloneDXJSON:
+		return []string{oci.MediaTypeCycloneDX, "application/vnd.cyclonedx"}
+	case sbomgen.SyftJSON:
+		return []string{oci.MediaTypeSyftJSON}
+	}
+	return nil
+}
+
+// genericLayerTypes are the layer media types tools give a file they were
+// not told the type of: oras attach FILE without :TYPE gives
+// application/vnd.oci.image.layer.v1.tar (the file is not made a tar),
+// others application/octet-stream or application/json. Such a layer is an
+// SBOM when its content is one (sniffFormat).
+var genericLayerTypes = []string{ocispec.MediaTypeImageLayer, "application/octet-stream", "application/json"}
+
+// sniffFormat returns the format of doc when it is a JSON SBOM document:
+// SPDX 2 (spdxVersion SPDX-2.x), CycloneDX (bomFormat CycloneDX) or syft
+// JSON (artifacts, and a schema URL of syft's: the descriptor names the
+// tool that wrote it, affix for affix's); false for anything else.
+func sniffFormat(doc []byte) (sbomgen.Format, bool) {
+	var v struct {
+		SPDXVersion string `json:"spdxVersion"`
+		BOMFormat   string `json:"bomFormat"`
+		Schema      struct {
+			URL string `json:"url"`
+		} `json:"schema"`
+		Artifacts json.RawMessage `json:"artifacts"`
+	}
+	if json.Unmarshal(doc, &v) != nil {
+		return "", false
+	}
+	switch {
+	case strings.HasPrefix(v.SPDXVersion, "SPDX-2."):
+		return sbomgen.SPDXJSON, true
+	case v.BOMFormat == "CycloneDX":
+		return sbomgen.CycloneDXJSON, true
+	case strings.Contains(v.Schema.URL, "/anchore/syft/") && v.Artifacts != nil:
+		return sbomgen.SyftJSON, true
+	}
+	return "", false
+}
+
+// isPredicateOf reports whether the in-toto predicate type pt is that of a
+// document in format f: SPDX 2 (oci.IsSPDX2Predicate) or CycloneDX (any
+// version); no predicate type is syft JSON's.
+func isPredicateOf(f sbomgen.Format, pt string) bool {
+	switch f {
+	case sbomgen.SPDXJSON:
+		return oci.IsSPDX2Predicate(pt)
+	case sbomgen.CycloneDXJSON:
+		return strings.HasPrefix(pt, "https://cyclonedx.org/bom")
+	}
+	return false
+}
+
+// predicateName names the predicate type of format f in messages.
+func predicateName(f sbomgen.Format) string {
+	if f == sbomgen.CycloneDXJSON {
+		return "https://cyclonedx.org/bom"
+	}
+	return oci.PredicateSPDX + " (SPDX 2)"
+}
+
+// isBundleType reports whether t is the artifact (or layer) type of a
+// Sigstore bundle.
+func isBundleType(t string) bool { return strings.HasPrefix(t, mediaTypeSigstoreBundle) }
+
+// statementPredicateType returns the predicate type the referrer r says
+// its in-toto statement has ("" when r carries none): the
+// in-toto.io/predicate-type annotation of an in-toto referrer (affix
+// convert --keep-intoto, --sbom-format spdx-intoto), cosign's
+// dev.sigstore.bundle.predicateType of a Sigstore bundle referrer.
+func statementPredicateType(r ocispec.Descriptor) string {
+	switch {
+	case r.ArtifactType == oci.MediaTypeInToto:
+		return r.Annotations[oci.AnnotationPredicateType]
+	case isBundleType(r.ArtifactType):
+		return r.Annotations[annotationBundlePredicateType]
+	}
+	return ""
+}
+
+// decodeStatement decodes b, a layer of media type mt that carries an
+// in-toto statement: the statement itself (application/vnd.in-toto+json),
+// a DSSE envelope around it, or a Sigstore bundle holding such an
+// envelope. Signatures are not checked: get --verify is a consistency
+// check, not an authenticity check.
+func decodeStatement(mt string, b []byte) (*oci.Statement, error) {
+	switch {
+	case mt == oci.MediaTypeInToto:
+	case mt == mediaTypeDSSE:
+		p, err := dssePayload(b)
+		if err != nil {
+			return nil, err
+		}
+		b = p
+	case isBundleType(mt):
+		var bundle struct {
+			DSSEEnvelope json.RawMessage `json:"dsseEnvelope"`
+		}
+		if err := json.Unmarshal(b, &bundle); err != nil {
+			return nil, fmt.Errorf("decoding Sigstore bundle: %w", err)
+		}
+		if bundle.DSSEEnvelope == nil {
+			return nil, errors.New("the Sigstore bundle holds no DSSE envelope (a signature of the image, not an attestation)")
+		}
+		p, err := dssePayload(bundle.DSSEEnvelope)
+		if err != nil {
+			return nil, err
+		}
+		b = p
+	default:
+		return nil, fmt.Errorf("layer media type %s holds no in-toto statement", mt)
+	}
+	var stmt oci.Statement
+	if err := json.Unmarshal(b, &stmt); err != nil {
+		return nil, fmt.Errorf("decoding in-toto statement: %w", err)
+	}
+	return &stmt, nil
+}
+
+// dssePayload returns the payload of the DSSE envelope b, which must be an
+// in-toto statement.
+func dssePayload(b []byte) ([]byte, error) {
+	var env struct {
+		PayloadType string `json:"payloadType"`
+		Payload     string `json:"payload"`
+	}
+	if err := json.Unmarshal(b, &env); err != nil {
+		return nil, fmt.Errorf("decoding DSSE envelope: %w", err)
+	}
+	if env.PayloadType != mediaTypeDSSEPayloadInToto {
+		return nil, fmt.Errorf("DSSE payload type %q is not %s", env.PayloadType, mediaTypeDSSEPayloadInToto)
+	}
+	// DSSE allows standard or URL-safe base64, padded or not.
+	s := strings.TrimRight(env.Payload, "=")
+	for _, enc := range []*base64.Encoding{base64.RawStdEncoding, base64.RawURLEncoding} {
+		if p, err := enc.DecodeString(s); err == nil {
+			return bytes.TrimSpace(p), nil
+		}
+	}
+	return nil, errors.New("DSSE payload is not base64")
+}

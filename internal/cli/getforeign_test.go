@@ -1,0 +1,401 @@
+package cli
+
+import (
+	"bytes"
+	"context"
+	"encoding/base64"
+	"encoding/json"
+	"io"
+	"maps"
+	"slices"
+	"strings"
+	"testing"
+
+	"github.com/opencontainers/go-digest"
+	specs "github.com/opencontainers/image-spec/specs-go"
+	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
+	"github.com/spf13/cobra"
+	"oras.land/oras-go/v2"
+	"oras.land/oras-go/v2/registry"
+	"oras.land/oras-go/v2/registry/remote"
+
+	"github.com/affix-oci/affix/internal/oci"
+	"github.com/affix-oci/affix/internal/registrytest"
+	"github.com/affix-oci/affix/sbomgen"
+)
+
+// TestSniffFormat: which documents a generic layer (oras attach FILE
+// without :TYPE) is taken to hold.
+func TestSniffFormat(t *testing.T) {
+	for _, tt := range []struct {
+		name string
+		doc  string
+		want sbomgen.Format // "" means none
+	}{
+		{"SPDX 2.3", `{"spdxVersion":"SPDX-2.3","SPDXID":"SPDXRef-DOCUMENT"}`, sbomgen.SPDXJSON},
+		{"SPDX 3 is not SPDX 2", `{"spdxVersion":"SPDX-3.0"}`, ""},
+		{"CycloneDX", `{"bomFormat":"CycloneDX","specVersion":"1.6"}`, sbomgen.CycloneDXJSON},
+		{"syft JSON", `{"artifacts":[],"descriptor":{"name":"affix"},"schema":{"url":"https://raw.githubusercontent.com/anchore/syft/main/schema/json/schema-16.1.13.json"}}`, sbomgen.SyftJSON},
+		{"syft schema without artifacts", `{"schema":{"url":"https://raw.githubusercontent.com/anchore/syft/main/schema/json/schema-16.1.13.json"}}`, ""},
+		{"artifacts of another schema", `{"artifacts":[],"schema":{"url":"https://example.invalid/schema.json"}}`, ""},
+		{"other JSON", `{"hello":"world"}`, ""},
+		{"a JSON list", `[1,2]`, ""},
+		{"a tar", "ustar\x00\x00", ""},
+		{"empty", "", ""},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			got, ok := sniffFormat([]byte(tt.doc))
+			if ok != (tt.want != "") || got != tt.want {
+				t.Errorf("sniffFormat = %q, %v; want %q", got, ok, tt.want)
+			}
+		})
+	}
+}
+
+// TestIsPredicateOf: the in-toto predicate types whose predicate get
+// prints for each format.
+func TestIsPredicateOf(t *testing.T) {
+	for _, tt := range []struct {
+		format sbomgen.Format
+		pt     string
+		want   bool
+	}{
+		{sbomgen.SPDXJSON, "https://spdx.dev/Document", true},
+		{sbomgen.SPDXJSON, "https://spdx.dev/Document/v2.3", true},
+		{sbomgen.SPDXJSON, "https://spdx.dev/Document/v3.0", false},
+		{sbomgen.SPDXJSON, "https://cyclonedx.org/bom", false},
+		{sbomgen.CycloneDXJSON, "https://cyclonedx.org/bom", true},
+		{sbomgen.CycloneDXJSON, "https://cyclonedx.org/bom/v1.6", true},
+		{sbomgen.CycloneDXJSON, "https://spdx.dev/Document", false},
+		{sbomgen.SyftJSON, "https://spdx.dev/Document", false},
+		{sbomgen.SPDXJSON, "", false},
+	} {
+		if got := isPredicateOf(tt.format, tt.pt); got != tt.want {
+			t.Errorf("isPredicateOf(%s, %q) = %v, want %v", tt.format, tt.pt, got, tt.want)
+		}
+	}
+}
+
+// TestDecodeStatement: an in-toto statement as affix and BuildKit store
+// it, in a DSSE envelope (cosign's .att tags), and in a Sigstore bundle
+// (cosign attest v3's referrers); what is none of them is named.
+func TestDecodeStatement(t *testing.T) {
+	stmt := `{"_type":"https://in-toto.io/Statement/v0.1","predicateType":"https://spdx.dev/Document",` +
+		`"subject":[{"name":"app","digest":{"sha256":"` + strings.Repeat("a", 64) + `"}}],"predicate":{"spdxVersion":"SPDX-2.3"}}`
+	envelope := func(payloadType string, enc *base64.Encoding) string {
+		b, _ := json.Marshal(map[string]any{"payloadType": payloadType, "payload": enc.EncodeToString([]byte(stmt)),
+			"signatures": []map[string]string{{"sig": "c2ln"}}})
+		return string(b)
+	}
+	bundle := `{"mediaType":"application/vnd.dev.sigstore.bundle.v0.3+json","verificationMaterial":{},"dsseEnvelope":` +
+		envelope(mediaTypeDSSEPayloadInToto, base64.StdEncoding) + `}`
+	for _, tt := range []struct {
+		name, mt, body string
+		err            string // "" means the statement is decoded
+	}{
+		{"in-toto statement", oci.MediaTypeInToto, stmt, ""},
+		{"DSSE envelope", mediaTypeDSSE, envelope(mediaTypeDSSEPayloadInToto, base64.StdEncoding), ""},
+		{"DSSE envelope, URL-safe base64 unpadded", mediaTypeDSSE, envelope(mediaTypeDSSEPayloadInToto, base64.RawURLEncoding), ""},
+		{"Sigstore bundle", "application/vnd.dev.sigstore.bundle.v0.3+json", bundle, ""},
+		{"DSSE of another payload", mediaTypeDSSE, envelope("text/plain", base64.StdEncoding), `DSSE payload type "text/plain" is not application/vnd.in-toto+json`},
+		{"bundle of a signature", "application/vnd.dev.sigstore.bundle.v0.3+json", `{"messageSignature":{}}`, "holds no DSSE envelope"},
+		{"payload not base64", mediaTypeDSSE, `{"payloadType":"application/vnd.in-toto+json","payload":"*!*"}`, "DSSE payload is not base64"},
+		{"another layer type", "application/octet-stream", stmt, "layer media type application/octet-stream holds no in-toto statement"},
+		{"not JSON", oci.MediaTypeInToto, "nope", "decoding in-toto statement"},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			s, err := decodeStatement(tt.mt, []byte(tt.body))
+			if tt.err != "" {
+				if err == nil || !strings.Contains(err.Error(), tt.err) {
+					t.Fatalf("err = %v, want %q", err, tt.err)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			if s.PredicateType != oci.PredicateSPDX || string(s.Predicate) != `{"spdxVersion":"SPDX-2.3"}` || len(s.Subject) != 1 {
+				t.Errorf("decoded %+v", s)
+			}
+		})
+	}
+}
+
+// TestSourceGenerator: the generator get --verify names, from affix's
+// annotation, an SPDX creator or a CycloneDX tool of either layout.
+func TestSourceGenerator(t *testing.T) {
+	for _, tt := range []struct {
+		name string
+		ann  map[string]string
+		doc  string
+		want string
+	}{
+		{"annotation", map[string]string{oci.AnnotationGenerator: "affix-1.0"}, `{}`, "affix-1.0"},
+		{"SPDX creator", nil, `{"creationInfo":{"creators":["Organization: x","Tool: trivy-0.60"]}}`, "trivy-0.60"},
+		{"CycloneDX 1.5 tools", nil, `{"bomFormat":"CycloneDX","metadata":{"tools":{"components":[{"name":"syft","version":"1.2"}]}}}`, "syft-1.2"},
+		{"CycloneDX 1.4 tools", nil, `{"bomFormat":"CycloneDX","metadata":{"tools":[{"vendor":"aquasecurity","name":"trivy","version":"0.50"}]}}`, "trivy-0.50"},
+		{"CycloneDX tool without version", nil, `{"metadata":{"tools":[{"name":"scanner"}]}}`, "scanner"},
+		{"none", nil, `{"metadata":{}}`, ""},
+		{"not JSON", nil, `x`, ""},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			if got := (&sbomSource{Annotations: tt.ann, Doc: []byte(tt.doc)}).generator(); got != tt.want {
+				t.Errorf("generator() = %q, want %q", got, tt.want)
+			}
+		})
+	}
+}
+
+// TestWithAnnotations: referrers-tag entries without annotations (cosign
+// writes them so) get their manifests'; entries that have some, of other
+// types, or whose manifest cannot be read are left as listed.
+func TestWithAnnotations(t *testing.T) {
+	const bundleType = "application/vnd.dev.sigstore.bundle.v0.3+json"
+	manifest := func(ann map[string]string) (ocispec.Descriptor, []byte) {
+		b, _ := json.Marshal(ocispec.Manifest{MediaType: ocispec.MediaTypeImageManifest, ArtifactType: bundleType, Annotations: ann})
+		return ocispec.Descriptor{MediaType: ocispec.MediaTypeImageManifest, Digest: digest.FromBytes(b), Size: int64(len(b)), ArtifactType: bundleType}, b
+	}
+	blobs := map[digest.Digest][]byte{}
+	bare, b := manifest(map[string]string{annotationBundlePredicateType: oci.PredicateSPDX, ocispec.AnnotationCreated: "2025-01-01T00:00:00Z"})
+	blobs[bare.Digest] = b
+	listed, b := manifest(map[string]string{annotationBundlePredicateType: "https://slsa.dev/provenance/v1"})
+	blobs[listed.Digest] = b
+	listed.Annotations = map[string]string{"listed": "yes"}
+	missing, _ := manifest(map[string]string{"x": "y"})
+	other := ocispec.Descriptor{MediaType: ocispec.MediaTypeImageManifest, Digest: digest.FromString("other"), ArtifactType: oci.MediaTypeSPDX}
+	fetch := oci.FetcherFunc(func(_ context.Context, d ocispec.Descriptor) (io.ReadCloser, error) {
+		b, ok := blobs[d.Digest]
+		if !ok {
+			return nil, oci.ErrBlobNotFound
+		}
+		return io.NopCloser(bytes.NewReader(b)), nil
+	})
+	cmd := &cobra.Command{}
+	cmd.SetContext(context.Background())
+	refs := []ocispec.Descriptor{bare, listed, missing, other}
+	got := withAnnotations(cmd, fetch, refs, []string{bundleType})
+	for i, want := range []map[string]string{
+		{annotationBundlePredicateType: oci.PredicateSPDX, ocispec.AnnotationCreated: "2025-01-01T00:00:00Z"},
+		{"listed": "yes"},
+		nil,
+		nil,
+	} {
+		if !maps.Equal(got[i].Annotations, want) {
+			t.Errorf("entry %d: annotations %v, want %v", i, got[i].Annotations, want)
+		}
+	}
+	if refs[0].Annotations != nil {
+		t.Errorf("withAnnotations changed its argument: %v", refs[0].Annotations)
+	}
+}
+
+// foreignLayer is one layer of a foreignReferrer.
+type foreignLayer struct {
+	mediaType   string
+	data        []byte
+	annotations map[string]string
+}
+
+// foreignReferrer is a referrer as another tool writes it.
+type foreignReferrer struct {
+	// artifactType is the manifest's artifactType; "" leaves it out
+	// (cosign attach sbom: the config's media type stands for it).
+	artifactType string
+	// configType is the config's media type; "" is the empty config.
+	configType  string
+	layers      []foreignLayer
+	annotations map[string]string
+}
+
+// attachForeign pushes f to repo of reg as a referrer of subject, as
+// oras-go does (the referrers tag where reg has no API), and returns its
+// descriptor.
+func attachForeign(t *testing.T, reg *registrytest.Registry, repo string, subject ocispec.Descriptor, f foreignReferrer) ocispec.Descriptor {
+	t.Helper()
+	ctx := t.Context()
+	r := &remote.Repository{Reference: registry.Reference{Registry: reg.Host, Repository: repo}, PlainHTTP: true, SkipReferrersGC: true}
+	cfg := ocispec.DescriptorEmptyJSON
+	cfgData := ocispec.DescriptorEmptyJSON.Data
+	if f.configType != "" {
+		cfgData = []byte(`{"kind":"` + f.configType + `"}`)
+		cfg = oci.DescriptorFor(f.configType, cfgData)
+	}
+	if _, err := oras.PushBytes(ctx, r, cfg.MediaType, cfgData); err != nil {
+		t.Fatal(err)
+	}
+	m := ocispec.Manifest{Versioned: specs.Versioned{SchemaVersion: 2}, MediaType: ocispec.MediaTypeImageManifest, ArtifactType: f.artifactType,
+		Config: ocispec.Descriptor{MediaType: cfg.MediaType, Digest: cfg.Digest, Size: cfg.Size}, Annotations: f.annotations,
+		Subject: &ocispec.Descriptor{MediaType: subject.MediaType, Digest: subject.Digest, Size: subject.Size}}
+	for _, l := range f.layers {
+		d, err := oras.PushBytes(ctx, r, l.mediaType, l.data)
+		if err != nil {
+			t.Fatal(err)
+		}
+		d.Annotations = l.annotations
+		m.Layers = append(m.Layers, d)
+	}
+	b, err := json.Marshal(m)
+	if err != nil {
+		t.Fatal(err)
+	}
+	d, err := oras.PushBytes(ctx, r, ocispec.MediaTypeImageManifest, b)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return d
+}
+
+// statementOf returns an in-toto statement of predicate type pt about
+// subject, with doc as its predicate.
+func statementOf(t *testing.T, pt string, subject digest.Digest, doc string) []byte {
+	t.Helper()
+	b, err := json.Marshal(map[string]any{"_type": oci.InTotoStatementType, "predicateType": pt,
+		"subject":   []map[string]any{{"name": "app", "digest": map[string]string{subject.Algorithm().String(): subject.Encoded()}}},
+		"predicate": json.RawMessage(doc)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
+}
+
+// sigstoreBundle returns a Sigstore bundle (v0.3) around a DSSE envelope
+// of stmt, as cosign attest (v3) stores it; the signature is not one.
+func sigstoreBundle(t *testing.T, stmt []byte) []byte {
+	t.Helper()
+	b, err := json.Marshal(map[string]any{"mediaType": "application/vnd.dev.sigstore.bundle.v0.3+json", "verificationMaterial": map[string]any{},
+		"dsseEnvelope": map[string]any{"payloadType": mediaTypeDSSEPayloadInToto, "payload": base64.StdEncoding.EncodeToString(stmt),
+			"signatures": []map[string]string{{"sig": "MEUCIQ=="}}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
+}
+
+// TestGetForeignSBOMs: SBOMs other tools attach, in the shapes they give
+// them (oras attach without a layer type, cosign attach sbom's and cosign
+// attest's referrers, syft JSON, CycloneDX in-toto, a BuildKit attestation
+// left only as a referrer, an SBOM attached to the index, referrers
+// without a created time), on olareg with and without the referrers API:
+// what get prints, its notes, and what --verify says.
+func TestGetForeignSBOMs(t *testing.T) {
+	if testing.Short() {
+		t.Skip("scans images and runs registries")
+	}
+	cliEnv(t)
+	dir, res := variantsPair(t)
+	amd, arm := res.Manifests[0], res.Manifests[1]
+	syftDoc := mustAffix(t, "sbom", "--platform", "linux/amd64", "--format", "syft-json", "oci-layout:"+dir)
+	for _, kind := range []registrytest.Kind{registrytest.OlaregAPI, registrytest.OlaregNoAPI} {
+		t.Run(string(kind), func(t *testing.T) {
+			reg := registrytest.Start(t, kind, registrytest.Options{})
+			insecure := []string{"--insecure-registry", reg.Host}
+			mustAffix(t, slices.Concat([]string{"push", "--sbom-format", "spdx-json", "--sbom-format", "cyclonedx-json"}, insecure, []string{"oci-layout:" + dir, reg.Ref("src") + ":v1"})...)
+			get := func(args ...string) string {
+				return mustAffix(t, slices.Concat([]string{"get"}, insecure, args)...)
+			}
+			spdxDoc := get("--platform", "linux/amd64", reg.Ref("src")+":v1")
+			cdxDoc := get("--platform", "linux/amd64", "--format", "cyclonedx-json", reg.Ref("src")+":v1")
+			armSPDX := get("--platform", "linux/arm64", reg.Ref("src")+":v1")
+			bare := func(repo string) string {
+				mustAffix(t, slices.Concat([]string{"push", "--no-sbom"}, insecure, []string{"oci-layout:" + dir, reg.Ref(repo) + ":v1"})...)
+				return reg.Ref(repo) + ":v1"
+			}
+			dated := func(ts string) map[string]string { return map[string]string{ocispec.AnnotationCreated: ts} }
+
+			// oras attach --artifact-type application/spdx+json REF sbom.json
+			oras := bare("oras")
+			orasSBOM := attachForeign(t, reg, "oras", amd, foreignReferrer{artifactType: oci.MediaTypeSPDX,
+				layers: []foreignLayer{{mediaType: ocispec.MediaTypeImageLayer, data: []byte(spdxDoc)}}, annotations: dated("2025-01-01T00:00:00Z")})
+
+			// cosign attach sbom --registry-referrers-mode=oci-1-1, SPDX
+			// and (newer) CycloneDX.
+			cosign := bare("cosign")
+			cosignSPDX := attachForeign(t, reg, "cosign", amd, foreignReferrer{configType: mediaTypeCosignSBOM,
+				layers: []foreignLayer{{mediaType: "text/spdx+json", data: []byte(spdxDoc)}}})
+			cosignCDX := attachForeign(t, reg, "cosign", amd, foreignReferrer{configType: mediaTypeCosignSBOM,
+				layers: []foreignLayer{{mediaType: oci.MediaTypeCycloneDX, data: []byte(cdxDoc)}}})
+
+			// cosign attest --type spdxjson (v3: a Sigstore bundle).
+			attest := bare("attest")
+			bundleType := "application/vnd.dev.sigstore.bundle.v0.3+json"
+			bundle := attachForeign(t, reg, "attest", amd, foreignReferrer{artifactType: bundleType,
+				layers:      []foreignLayer{{mediaType: bundleType, data: sigstoreBundle(t, statementOf(t, oci.PredicateSPDX, amd.Digest, spdxDoc))}},
+				annotations: map[string]string{annotationBundlePredicateType: oci.PredicateSPDX, "dev.sigstore.bundle.content": "dsse-envelope"}})
+
+			// a syft JSON document, and a CycloneDX in-toto statement.
+			syft := bare("syft")
+			syftSBOM := attachForeign(t, reg, "syft", amd, foreignReferrer{artifactType: oci.MediaTypeSyftJSON,
+				layers: []foreignLayer{{mediaType: oci.MediaTypeSyftJSON, data: []byte(syftDoc)}}})
+			cdxStmt := attachForeign(t, reg, "syft", amd, foreignReferrer{artifactType: oci.MediaTypeInToto,
+				layers:      []foreignLayer{{mediaType: oci.MediaTypeInToto, data: statementOf(t, "https://cyclonedx.org/bom/v1.6", amd.Digest, cdxDoc)}},
+				annotations: map[string]string{oci.AnnotationPredicateType: "https://cyclonedx.org/bom/v1.6"}})
+
+			// an SBOM of linux/amd64 attached to the index (oras attach
+			// REF:TAG).
+			index := bare("index")
+			indexSBOM := attachForeign(t, reg, "index", res.Index, foreignReferrer{artifactType: oci.MediaTypeSPDX,
+				layers: []foreignLayer{{mediaType: oci.MediaTypeSPDX, data: []byte(spdxDoc)}}})
+
+			// a BuildKit attestation (with a subject, v0.32+) that the
+			// index does not list: a referrer only.
+			bk := bare("bk")
+			bkStmt := statementOf(t, oci.PredicateSPDX, amd.Digest, noImageSPDX)
+			bkAtt := attachForeign(t, reg, "bk", amd, foreignReferrer{artifactType: oci.ArtifactTypeBuildKitAttestation, configType: ocispec.MediaTypeImageConfig,
+				layers: []foreignLayer{{mediaType: oci.MediaTypeInToto, data: bkStmt, annotations: map[string]string{oci.AnnotationPredicateType: oci.PredicateSPDX}}}})
+
+			// undated: regctl artifact put writes no created time; the
+			// dated SBOM is taken, and the note says why.
+			undated := bare("undated")
+			datedSBOM := attachForeign(t, reg, "undated", amd, foreignReferrer{artifactType: oci.MediaTypeSPDX,
+				layers: []foreignLayer{{mediaType: oci.MediaTypeSPDX, data: []byte(spdxDoc)}}, annotations: dated("2020-01-01T00:00:00Z")})
+			undatedSBOM := attachForeign(t, reg, "undated", amd, foreignReferrer{artifactType: oci.MediaTypeSPDX,
+				layers: []foreignLayer{{mediaType: oci.MediaTypeSPDX, data: []byte(armSPDX)}}})
+
+			for _, tt := range []struct {
+				name   string
+				args   []string
+				code   int
+				stdout string // "" with code 0: any JSON document
+				stderr []string
+			}{
+				{"oras attach without a layer type", []string{"--verify", "--platform", "linux/amd64", oras}, 0, spdxDoc,
+					[]string{"SBOM referrer " + orasSBOM.Digest.String() + ": its layer's media type is application/vnd.oci.image.layer.v1.tar", "holds a spdx-json document: taken", "verified: SBOM " + orasSBOM.Digest.String()}},
+				{"cosign attach sbom, SPDX", []string{"--verify", "--platform", "linux/amd64", cosign}, 0, spdxDoc,
+					[]string{"verified: SBOM " + cosignSPDX.Digest.String()}},
+				{"cosign attach sbom, CycloneDX", []string{"--verify", "--platform", "linux/amd64", "--format", "cyclonedx-json", cosign}, 0, cdxDoc,
+					[]string{"verified: SBOM " + cosignCDX.Digest.String()}},
+				{"cosign attest bundle", []string{"--verify", "--platform", "linux/amd64", attest}, 0, "",
+					[]string{"taking the predicate of Sigstore bundle referrer (cosign attest; its signature is not checked) " + bundle.Digest.String(), "verified: SBOM " + bundle.Digest.String()}},
+				{"syft JSON", []string{"--verify", "--platform", "linux/amd64", "--format", "syft-json", syft}, 0, syftDoc,
+					[]string{"verified: SBOM " + syftSBOM.Digest.String()}},
+				{"syft JSON named when SPDX is asked for", []string{"--platform", "linux/amd64", syft}, 1, "",
+					[]string{"no spdx-json SBOM referrer of " + amd.Digest.String(), "it has syft-json SBOM referrers: --format syft-json"}},
+				{"CycloneDX in-toto", []string{"--verify", "--platform", "linux/amd64", "--format", "cyclonedx-json", syft}, 0, "",
+					[]string{"taking the predicate of in-toto referrer " + cdxStmt.Digest.String(), "verified: SBOM " + cdxStmt.Digest.String()}},
+				{"SBOM of the index", []string{"--verify", "--platform", "linux/amd64", index}, 0, spdxDoc,
+					[]string{"taking SBOM referrer " + indexSBOM.Digest.String() + " of the index " + res.Index.Digest.String() + ", attached to the whole image", "verified: SBOM " + indexSBOM.Digest.String()}},
+				{"SBOM of the index is not arm64's", []string{"--verify", "--platform", "linux/arm64", index}, 1, "",
+					[]string{"is attached to the index, not to the platform manifest " + arm.Digest.String() + ", and describes image " + amd.Digest.String()}},
+				{"SBOM of the index, unverified", []string{"--platform", "linux/arm64", index}, 0, spdxDoc,
+					[]string{"it may describe another platform"}},
+				{"BuildKit attestation only a referrer", []string{"--verify", "--platform", "linux/amd64", bk}, 0, noImageSPDX + "\n",
+					[]string{"taking BuildKit attestation " + bkAtt.Digest.String() + " (a referrer, not in the index)", "verified: SBOM " + bkAtt.Digest.String()}},
+				{"undated", []string{"--platform", "linux/amd64", undated}, 0, spdxDoc,
+					[]string{"took " + datedSBOM.Digest.String() + " of 2 spdx-json SBOM referrers", "1 of them (" + undatedSBOM.Digest.String() + ") carry no valid org.opencontainers.image.created"}},
+			} {
+				t.Run(tt.name, func(t *testing.T) {
+					out, errs, code := affix(t, slices.Concat([]string{"get"}, insecure, tt.args)...)
+					wantOut := tt.stdout == "" && (code != 0 || json.Valid([]byte(out))) || out == tt.stdout
+					if code != tt.code || !wantOut {
+						t.Fatalf("exit %d, want %d; stdout %.200q, want %.200q\nstderr: %s", code, tt.code, out, tt.stdout, errs)
+					}
+					for _, s := range tt.stderr {
+						if !strings.Contains(errs, s) {
+							t.Errorf("stderr lacks %q:\n%s", s, errs)
+						}
+					}
+				})
+			}
+		})
+	}
+}
