@@ -8,6 +8,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 
@@ -41,7 +42,10 @@ platform manifest, its referrers (artifact type, digest, created and, for
 SBOMs, the generator that made them: "by TOOL-VERSION") read from
 the referrers API, else the referrers tag schema, and their referrers in
 turn (a signature of an SBOM), plus BuildKit's in-index attestation
-manifests.
+manifests (one that is also a referrer of its platform manifest, as
+BuildKit v0.32+ writes them, is shown once, "in index, also a referrer").
+An attestation referrer (in-toto, or cosign attest's Sigstore bundle) shows
+the predicate type its annotations name.
 
 A local OCI layout (oci-layout:PATH[:TAG][@DIGEST], or oci-archive:PATH
 for a tar), as affix build --output writes it, is read the same way: its
@@ -86,9 +90,15 @@ type lsNode struct {
 	// Generator is the dev.affix.sbom.generator annotation of a referrer:
 	// the tool and version that made an SBOM.
 	Generator string `json:"generator,omitempty"`
-	// PredicateTypes are the in-toto predicate types of an attestation.
-	PredicateTypes []string          `json:"predicateTypes,omitempty"`
-	Annotations    map[string]string `json:"annotations,omitempty"`
+	// PredicateTypes are the in-toto predicate types of an attestation,
+	// or of an in-toto or Sigstore bundle referrer (cosign attest) as its
+	// annotations name it.
+	PredicateTypes []string `json:"predicateTypes,omitempty"`
+	// AlsoReferrer is set on a BuildKit attestation manifest of the index
+	// that the referrers of its platform manifest list too (BuildKit
+	// v0.32+ gives it a subject): it is shown once, as the attestation.
+	AlsoReferrer bool              `json:"alsoReferrer,omitempty"`
+	Annotations  map[string]string `json:"annotations,omitempty"`
 	// Error says why the node's referrers could not be read (its
 	// referrers tag holds no referrers index); the rest of the tree is
 	// shown.
@@ -276,6 +286,9 @@ func (b *treeBuilder) referrersAt(ctx context.Context, n *lsNode, d ocispec.Desc
 		rn := &lsNode{Kind: "referrer", MediaType: r.MediaType, Digest: r.Digest, Size: r.Size,
 			ArtifactType: r.ArtifactType, Created: r.Annotations[ocispec.AnnotationCreated],
 			Generator: r.Annotations[oci.AnnotationGenerator], Annotations: r.Annotations}
+		if pt := statementPredicateType(r); pt != "" {
+			rn.PredicateTypes = []string{pt}
+		}
 		out[i] = rn
 		if depth < maxReferrerDepth && b.claim(r.Digest) {
 			g.Go(func() error {
@@ -356,6 +369,12 @@ func (b *treeBuilder) addAttestations(ctx context.Context, root *lsNode, images 
 		}
 		n := b.attestationNode(ctx, img.Descriptor)
 		if parent := byDigest[digest.Digest(img.Descriptor.Annotations[oci.AnnotationDockerReferenceDigest])]; parent != nil {
+			// Listed as a referrer too: one node, the attestation's,
+			// with the referrer's own referrers.
+			if i := slices.IndexFunc(parent.Children, func(c *lsNode) bool { return c.Kind == "referrer" && c.Digest == n.Digest }); i >= 0 {
+				n.AlsoReferrer, n.Children, n.Error = true, parent.Children[i].Children, parent.Children[i].Error
+				parent.Children = slices.Delete(parent.Children, i, i+1)
+			}
 			parent.Children = append(parent.Children, n)
 		} else {
 			root.Children = append(root.Children, n)
@@ -453,9 +472,16 @@ func describeNode(n *lsNode) string {
 		if n.Generator != "" {
 			s += "  by " + n.Generator
 		}
+		if len(n.PredicateTypes) > 0 {
+			s += "  " + countedList(n.PredicateTypes)
+		}
 		return s + unread(n)
 	case "attestation":
-		s := "attestation (in index)  " + n.Digest.String()
+		where := "in index"
+		if n.AlsoReferrer {
+			where = "in index, also a referrer"
+		}
+		s := "attestation (" + where + ")  " + n.Digest.String()
 		if len(n.PredicateTypes) > 0 {
 			s += "  " + countedList(n.PredicateTypes)
 		}

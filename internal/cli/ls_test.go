@@ -17,6 +17,7 @@ import (
 	"time"
 
 	"github.com/opencontainers/go-digest"
+	specs "github.com/opencontainers/image-spec/specs-go"
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
 	"oras.land/oras-go/v2/registry"
 
@@ -379,5 +380,60 @@ func TestCheckRegistryRef(t *testing.T) {
 		if tt.want == "" && err != nil || tt.want != "" && (err == nil || !strings.Contains(err.Error(), tt.want)) {
 			t.Errorf("checkRegistryRef(%q) = %v, want %q", tt.ref, err, tt.want)
 		}
+	}
+}
+
+// TestLsForeignReferrers: ls names the predicate type of attestation
+// referrers (cosign attest's Sigstore bundles), and shows a BuildKit
+// attestation manifest that is both in the index and a referrer of its
+// platform manifest (BuildKit v0.32+ on a registry that lists it) once.
+func TestLsForeignReferrers(t *testing.T) {
+	cliEnv(t)
+	dir, res := variantsPair(t)
+	amd, arm := res.Manifests[0], res.Manifests[1]
+	bundleType := "application/vnd.dev.sigstore.bundle.v0.3+json"
+	for _, kind := range []registrytest.Kind{registrytest.OlaregAPI, registrytest.OlaregNoAPI} {
+		t.Run(string(kind), func(t *testing.T) {
+			reg := registrytest.Start(t, kind, registrytest.Options{})
+			mustAffix(t, "push", "--no-sbom", "--insecure-registry", reg.Host, "oci-layout:"+dir, reg.Ref("app")+":v1")
+			bundle := attachForeign(t, reg, "app", amd, foreignReferrer{artifactType: bundleType,
+				layers:      []foreignLayer{{mediaType: bundleType, data: sigstoreBundle(t, statementOf(t, oci.PredicateSPDX, amd.Digest, noImageSPDX))}},
+				annotations: map[string]string{annotationBundlePredicateType: oci.PredicateSPDX}})
+			att := attachForeign(t, reg, "app", amd, foreignReferrer{artifactType: oci.ArtifactTypeBuildKitAttestation, configType: ocispec.MediaTypeImageConfig,
+				layers: []foreignLayer{{mediaType: oci.MediaTypeInToto, data: statementOf(t, oci.PredicateSPDX, amd.Digest, noImageSPDX),
+					annotations: map[string]string{oci.AnnotationPredicateType: oci.PredicateSPDX}}}})
+			att.Platform = &ocispec.Platform{OS: "unknown", Architecture: "unknown"}
+			att.Annotations = map[string]string{oci.AnnotationDockerReferenceType: oci.DockerReferenceTypeAttestation, oci.AnnotationDockerReferenceDigest: amd.Digest.String()}
+			pushIndex(t, reg, "app", "v2", ocispec.Index{Versioned: specs.Versioned{SchemaVersion: 2}, MediaType: ocispec.MediaTypeImageIndex,
+				Manifests: []ocispec.Descriptor{amd, arm, att}})
+
+			out := mustAffix(t, "ls", "--insecure-registry", reg.Host, reg.Ref("app")+":v2")
+			for _, want := range []string{
+				bundleType + "  " + bundle.Digest.String() + "  " + oci.PredicateSPDX,
+				"attestation (in index, also a referrer)  " + att.Digest.String() + "  " + oci.PredicateSPDX,
+			} {
+				if !strings.Contains(out, want) {
+					t.Errorf("ls lacks %q:\n%s", want, out)
+				}
+			}
+			if n := strings.Count(out, att.Digest.String()); n != 1 {
+				t.Errorf("the attestation is shown %d times, want once:\n%s", n, out)
+			}
+			var tree lsTree
+			if err := json.Unmarshal([]byte(mustAffix(t, "ls", "--json", "--insecure-registry", reg.Host, reg.Ref("app")+":v2")), &tree); err != nil {
+				t.Fatal(err)
+			}
+			var kinds []string
+			for _, c := range tree.Root.Children[0].Children {
+				kinds = append(kinds, fmt.Sprintf("%s %s %v %v", c.Kind, c.Digest, c.PredicateTypes, c.AlsoReferrer))
+			}
+			want := []string{
+				fmt.Sprintf("referrer %s [%s] false", bundle.Digest, oci.PredicateSPDX),
+				fmt.Sprintf("attestation %s [%s] true", att.Digest, oci.PredicateSPDX),
+			}
+			if !slices.Equal(kinds, want) {
+				t.Errorf("linux/amd64's children:\n%s\nwant\n%s", strings.Join(kinds, "\n"), strings.Join(want, "\n"))
+			}
+		})
 	}
 }
