@@ -61,10 +61,13 @@ document of the format (--sbom-format spdx-intoto, affix convert
 --keep-intoto), or a Sigstore bundle referrer holding one (cosign attest;
 its signature is not checked), else a BuildKit SPDX attestation (in the
 index, or only a referrer) is used: the statement's predicate is printed.
-When the platform manifest has none of these, an SBOM attached to the
-index that lists it (oras attach REF:TAG) is taken, with a note: it may
-describe another platform, and --verify takes it only when the document
-names the platform manifest.
+Then (registries only) cosign's tag schemes, which no referrers list
+shows: the document of the sha256-<hex>.sbom tag (cosign attach sbom),
+else the newest attestation of the format in the sha256-<hex>.att tag
+(cosign attest before v3). When the platform manifest has none of these,
+an SBOM attached to the index that lists it (oras attach REF:TAG) is
+taken, with a note: it may describe another platform, and --verify takes
+it only when the document names the platform manifest.
 
 --all-platforms -o DIR writes the SBOM of every platform image (BuildKit
 attestation manifests aside) to DIR/<os>-<arch>[-<variant>]<ext>, named as
@@ -204,8 +207,9 @@ func get(cmd *cobra.Command, g *globalOptions, refStr string, o getOptions) erro
 	return err
 }
 
-// platformSBOM returns the SBOM of img (chooseSBOM), else one attached to
-// the index that lists img (indexSBOM), verified with --verify (the
+// platformSBOM returns the SBOM of img (chooseSBOM), else one cosign
+// stored under its tag scheme (cosignTagSBOM), else one attached to the
+// index that lists img (indexSBOM), verified with --verify (the
 // "verified" line goes to stderr). parents caches the referrers of
 // indexes read for an earlier platform.
 func platformSBOM(cmd *cobra.Command, tgt imageStore, refStr string, images []oci.Image, img oci.Image, format sbomgen.Format, verify bool,
@@ -216,6 +220,11 @@ func platformSBOM(cmd *cobra.Command, tgt imageStore, refStr string, images []oc
 	}
 	src, err := chooseSBOM(cmd, tgt, images, img.Descriptor.Digest, refs, format)
 	var missing *missingSBOMError
+	if errors.As(err, &missing) {
+		if s, terr := cosignTagSBOM(cmd, tgt, img.Descriptor.Digest, format); s != nil || terr != nil {
+			src, err = s, terr
+		}
+	}
 	if errors.As(err, &missing) && oci.IsIndex(img.Parent.MediaType) {
 		src, err = indexSBOM(cmd, tgt, refStr, img, format, missing, parents)
 	}

@@ -2,13 +2,17 @@ package cli
 
 import (
 	"bytes"
+	"context"
 	"encoding/base64"
 	"encoding/json"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 
+	"github.com/opencontainers/go-digest"
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
+	"github.com/spf13/cobra"
 
 	"github.com/affix-oci/affix/internal/oci"
 	"github.com/affix-oci/affix/sbomgen"
@@ -185,4 +189,86 @@ func dssePayload(b []byte) ([]byte, error) {
 		}
 	}
 	return nil, errors.New("DSSE payload is not base64")
+}
+
+// manifestByTag is a store whose manifests can be read by tag: a registry
+// repository, where cosign's tag schemes live.
+type manifestByTag interface {
+	FetchManifest(ctx context.Context, reference string) (ocispec.Descriptor, []byte, string, error)
+}
+
+// cosignTag is the tag cosign's tag scheme gives what it stores for
+// subject: sha256-<hex>.sbom (cosign attach sbom), sha256-<hex>.att
+// (cosign attest before v3's bundles).
+func cosignTag(subject digest.Digest, suffix string) string {
+	return subject.Algorithm().String() + "-" + subject.Encoded() + "." + suffix
+}
+
+// cosignTagSBOM returns the SBOM of subject in format that cosign stored
+// under its tag scheme, which no referrers list shows: the document of
+// the sha256-<hex>.sbom tag (cosign attach sbom), else the predicate of
+// the last (newest: cosign appends) attestation of the sha256-<hex>.att
+// tag whose predicate is a document of format (cosign attest
+// --new-bundle-format=false, cosign v2's default). nil when tgt has no
+// tags (a layout) or there is none; a tag that cannot be read counts as
+// none, as cosign's tags are a last resort. Signatures are not checked.
+func cosignTagSBOM(cmd *cobra.Command, tgt oci.Fetcher, subject digest.Digest, format sbomgen.Format) (*sbomSource, error) {
+	st, ok := tgt.(manifestByTag)
+	if !ok {
+		return nil, nil
+	}
+	read := func(tag string) (ocispec.Descriptor, *ocispec.Manifest, error) {
+		d, b, _, err := st.FetchManifest(cmd.Context(), tag)
+		if err != nil {
+			return d, nil, err
+		}
+		var m ocispec.Manifest
+		if err := json.Unmarshal(b, &m); err != nil {
+			return d, nil, err
+		}
+		return d, &m, nil
+	}
+	tag := cosignTag(subject, "sbom")
+	d, m, err := read(tag)
+	if cerr := cmd.Context().Err(); cerr != nil {
+		return nil, cerr
+	}
+	if err == nil && len(m.Layers) == 1 && slices.Contains(docTypes(format), m.Layers[0].MediaType) {
+		b, err := oci.ReadBlob(cmd.Context(), tgt, m.Layers[0], maxSBOMSize)
+		if err != nil {
+			return nil, fmt.Errorf("reading SBOM %s of cosign's tag %s: %w", m.Layers[0].Digest, tag, err)
+		}
+		notef(cmd)("no %s SBOM referrer of %s; taking the SBOM of cosign's tag %s (cosign attach sbom: no referrer, no signature)", format, subject, tag)
+		return &sbomSource{Manifest: d, Tag: tag, Annotations: m.Annotations, Doc: b}, nil
+	}
+	tag = cosignTag(subject, "att")
+	d, m, err = read(tag)
+	if cerr := cmd.Context().Err(); cerr != nil {
+		return nil, cerr
+	}
+	if err != nil {
+		return nil, nil
+	}
+	for i := len(m.Layers) - 1; i >= 0; i-- {
+		l := m.Layers[i]
+		if l.MediaType != mediaTypeDSSE || !isPredicateOf(format, l.Annotations["predicateType"]) {
+			continue
+		}
+		stmt, err := readStatement(cmd, tgt, l)
+		var bad unusableError
+		if gone(err) || errors.As(err, &bad) {
+			notef(cmd)("skipped attestation %s of cosign's tag %s: %v", l.Digest, tag, err)
+			continue
+		}
+		if err != nil {
+			return nil, err
+		}
+		if !isPredicateOf(format, stmt.PredicateType) {
+			notef(cmd)("skipped attestation %s of cosign's tag %s: predicate type %q is not %s", l.Digest, tag, stmt.PredicateType, predicateName(format))
+			continue
+		}
+		notef(cmd)("no %s SBOM referrer of %s; taking the predicate of attestation %s of cosign's tag %s (its signature is not checked)", format, subject, l.Digest, tag)
+		return &sbomSource{Manifest: d, Tag: tag, Annotations: m.Annotations, Statement: stmt, Doc: append(stmt.Predicate, '\n')}, nil
+	}
+	return nil, nil
 }

@@ -205,6 +205,9 @@ type foreignReferrer struct {
 	configType  string
 	layers      []foreignLayer
 	annotations map[string]string
+	// tag, when set, stores the manifest under that tag without a
+	// subject, as cosign's tag schemes do.
+	tag string
 }
 
 // attachForeign pushes f to repo of reg as a referrer of subject, as
@@ -224,8 +227,10 @@ func attachForeign(t *testing.T, reg *registrytest.Registry, repo string, subjec
 		t.Fatal(err)
 	}
 	m := ocispec.Manifest{Versioned: specs.Versioned{SchemaVersion: 2}, MediaType: ocispec.MediaTypeImageManifest, ArtifactType: f.artifactType,
-		Config: ocispec.Descriptor{MediaType: cfg.MediaType, Digest: cfg.Digest, Size: cfg.Size}, Annotations: f.annotations,
-		Subject: &ocispec.Descriptor{MediaType: subject.MediaType, Digest: subject.Digest, Size: subject.Size}}
+		Config: ocispec.Descriptor{MediaType: cfg.MediaType, Digest: cfg.Digest, Size: cfg.Size}, Annotations: f.annotations}
+	if f.tag == "" {
+		m.Subject = &ocispec.Descriptor{MediaType: subject.MediaType, Digest: subject.Digest, Size: subject.Size}
+	}
 	for _, l := range f.layers {
 		d, err := oras.PushBytes(ctx, r, l.mediaType, l.data)
 		if err != nil {
@@ -237,6 +242,13 @@ func attachForeign(t *testing.T, reg *registrytest.Registry, repo string, subjec
 	b, err := json.Marshal(m)
 	if err != nil {
 		t.Fatal(err)
+	}
+	if f.tag != "" {
+		d := oci.DescriptorFor(ocispec.MediaTypeImageManifest, b)
+		if err := r.PushReference(ctx, d, bytes.NewReader(b), f.tag); err != nil {
+			t.Fatal(err)
+		}
+		return d
 	}
 	d, err := oras.PushBytes(ctx, r, ocispec.MediaTypeImageManifest, b)
 	if err != nil {
@@ -322,6 +334,26 @@ func TestGetForeignSBOMs(t *testing.T) {
 				layers:      []foreignLayer{{mediaType: bundleType, data: sigstoreBundle(t, statementOf(t, oci.PredicateSPDX, amd.Digest, spdxDoc))}},
 				annotations: map[string]string{annotationBundlePredicateType: oci.PredicateSPDX, "dev.sigstore.bundle.content": "dsse-envelope"}})
 
+			// cosign's tag schemes: cosign attach sbom (.sbom), and
+			// cosign attest before v3 (.att: DSSE envelopes, one layer
+			// per attestation, the newest last).
+			cosignTags := bare("cosign-tags")
+			hex := amd.Digest.Encoded()
+			attach := attachForeign(t, reg, "cosign-tags", amd, foreignReferrer{tag: "sha256-" + hex + ".sbom", configType: ocispec.MediaTypeImageConfig,
+				layers: []foreignLayer{{mediaType: "text/spdx+json", data: []byte(spdxDoc)}}})
+			dsse := func(doc string) []byte {
+				b, _ := json.Marshal(map[string]any{"payloadType": mediaTypeDSSEPayloadInToto,
+					"payload": base64.StdEncoding.EncodeToString(statementOf(t, "https://cyclonedx.org/bom", amd.Digest, doc)), "signatures": []any{}})
+				return b
+			}
+			pt := func(p string) map[string]string { return map[string]string{"predicateType": p} }
+			att := attachForeign(t, reg, "cosign-tags", amd, foreignReferrer{tag: "sha256-" + hex + ".att", configType: ocispec.MediaTypeImageConfig,
+				layers: []foreignLayer{
+					{mediaType: mediaTypeDSSE, data: dsse(`{"bomFormat":"CycloneDX","old":true}`), annotations: pt("https://cyclonedx.org/bom")},
+					{mediaType: mediaTypeDSSE, data: dsse(cdxDoc), annotations: pt("https://cyclonedx.org/bom")},
+					{mediaType: mediaTypeDSSE, data: []byte(`{"payloadType":"application/vnd.in-toto+json","payload":"e30="}`), annotations: pt("https://slsa.dev/provenance/v1")},
+				}})
+
 			// a syft JSON document, and a CycloneDX in-toto statement.
 			syft := bare("syft")
 			syftSBOM := attachForeign(t, reg, "syft", amd, foreignReferrer{artifactType: oci.MediaTypeSyftJSON,
@@ -380,6 +412,10 @@ func TestGetForeignSBOMs(t *testing.T) {
 					[]string{"it may describe another platform"}},
 				{"BuildKit attestation only a referrer", []string{"--verify", "--platform", "linux/amd64", bk}, 0, noImageSPDX + "\n",
 					[]string{"taking BuildKit attestation " + bkAtt.Digest.String() + " (a referrer, not in the index)", "verified: SBOM " + bkAtt.Digest.String()}},
+				{"cosign attach sbom tag", []string{"--verify", "--platform", "linux/amd64", cosignTags}, 0, spdxDoc,
+					[]string{"taking the SBOM of cosign's tag sha256-" + hex + ".sbom", "verified: SBOM " + attach.Digest.String()}},
+				{"cosign attest tag, newest of its layers", []string{"--verify", "--platform", "linux/amd64", "--format", "cyclonedx-json", cosignTags}, 0, "",
+					[]string{"of cosign's tag sha256-" + hex + ".att (its signature is not checked)", "verified: SBOM " + att.Digest.String()}},
 				{"undated", []string{"--platform", "linux/amd64", undated}, 0, spdxDoc,
 					[]string{"took " + datedSBOM.Digest.String() + " of 2 spdx-json SBOM referrers", "1 of them (" + undatedSBOM.Digest.String() + ") carry no valid org.opencontainers.image.created"}},
 			} {
@@ -395,6 +431,10 @@ func TestGetForeignSBOMs(t *testing.T) {
 						}
 					}
 				})
+			}
+			// The .att tag's newest CycloneDX attestation, not the first.
+			if out := get("--platform", "linux/amd64", "--format", "cyclonedx-json", cosignTags); strings.Contains(out, `"old":true`) {
+				t.Errorf("get took the older attestation of the .att tag: %.200s", out)
 			}
 		})
 	}

@@ -29,6 +29,10 @@ type sbomSource struct {
 	// the platform manifest's own (an SBOM attached to the index, taken
 	// for want of one of the platform); "" otherwise.
 	OfIndex digest.Digest
+	// Tag is cosign's tag (sha256-<hex>.sbom, .att) the document was
+	// found under, for want of a referrer; "" otherwise. The tag's name
+	// is all that ties it to the platform manifest: it has no subject.
+	Tag string
 	// Subject is the manifest's subject field as read; nil when absent.
 	Subject *ocispec.Descriptor
 	// Annotations are the manifest's own annotations as read (not the
@@ -50,6 +54,8 @@ func (s *sbomSource) describe() string {
 	switch {
 	case s.InIndex:
 		return "BuildKit attestation manifest " + s.Manifest.Digest.String() + " (in the index)"
+	case s.Tag != "":
+		return "cosign manifest " + s.Manifest.Digest.String() + " (tag " + s.Tag + ")"
 	case s.Statement != nil:
 		return "in-toto SBOM referrer " + s.Manifest.Digest.String() + of
 	}
@@ -161,7 +167,7 @@ func verifySBOM(ref string, img oci.Image, format sbomgen.Format, src *sbomSourc
 		return "", fail("%s has subject %s, not the index %s", what, subjectOf(ocispec.Manifest{Subject: src.Subject}), src.OfIndex)
 	case src.OfIndex == "" && src.Subject != nil && src.Subject.Digest != want:
 		return "", fail("%s has subject %s, not the platform manifest %s", what, src.Subject.Digest, want)
-	case src.Subject == nil && !src.InIndex:
+	case src.Subject == nil && !src.InIndex && src.Tag == "":
 		return "", fail("%s has no subject; expected the platform manifest %s", what, want)
 	}
 
