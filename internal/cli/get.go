@@ -122,7 +122,7 @@ authenticity check: nothing in it is signed; verify signatures for that.`,
 	f := cmd.Flags()
 	o.registryOptions.addFlags(f)
 	f.StringVar(&o.platform, "platform", "", "platform of a multi-platform image, os/arch[/variant]")
-	f.StringArrayVar(&o.formats, "format", nil, "SBOM format: spdx-json (default), cyclonedx-json or syft-json; once")
+	f.Var((*everyValue)(&o.formats), "format", "SBOM format: spdx-json (default), cyclonedx-json or syft-json; once")
 	f.BoolVar(&o.all, "all-platforms", false, "get the SBOM of every platform image, one file each in -o DIR")
 	f.StringVarP(&o.output, "output", "o", "", "write to FILE instead of stdout, or into DIR (a directory that exists, or always with --all-platforms)")
 	f.BoolVar(&o.verify, "verify", false, "fail unless the SBOM describes the platform manifest it is attached to (see the command help)")
@@ -700,3 +700,17 @@ func otherSBOMFormats(refs []ocispec.Descriptor, format sbomgen.Format) []string
 	}
 	return out
 }
+
+// everyValue is a string flag that keeps every value it is given, so that
+// a repeat is refused by name rather than the last one silently winning;
+// help shows it as the string it is.
+type everyValue []string
+
+func (v *everyValue) String() string { return strings.Join(*v, ",") }
+
+func (v *everyValue) Set(s string) error {
+	*v = append(*v, s)
+	return nil
+}
+
+func (v *everyValue) Type() string { return "string" }
