@@ -471,7 +471,7 @@ func checkWritableDir(what, dir string) error {
 			err = pe.Err
 		}
 		switch {
-		case errors.Is(err, fs.ErrNotExist):
+		case errors.Is(err, fs.ErrNotExist) && !isDir(dir):
 			return fmt.Errorf("%s: the directory %s does not exist: %w", what, dir, err)
 		case errors.Is(err, fs.ErrPermission):
 			return fmt.Errorf("%s: the directory %s is not writable: %w", what, dir, err)
@@ -482,6 +482,14 @@ func checkWritableDir(what, dir string) error {
 	}
 	f.Close()
 	return os.Remove(f.Name())
+}
+
+// isDir reports whether path is a directory (following symbolic links).
+// A file system such as /proc answers ENOENT to a file created in a
+// directory that exists.
+func isDir(path string) bool {
+	fi, err := os.Stat(path)
+	return err == nil && fi.IsDir()
 }
 
 // checkPlatformFlag checks a --platform value (empty: none) before any

@@ -231,6 +231,9 @@ func TestCheckOutputFile(t *testing.T) {
 		{dir, "--metadata-file: is a directory"},
 		{filepath.Join(dir, "m.json"), ""},
 		{os.DevNull, ""}, // a device is written through, whatever /dev takes
+		// procfs answers ENOENT for a file created in a directory that
+		// exists: not "does not exist".
+		{"/proc/m.json", "--metadata-file: cannot create a file in the directory /proc"},
 	} {
 		err := checkOutputFile("--metadata-file", tt.path)
 		switch {
