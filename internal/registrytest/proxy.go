@@ -44,8 +44,8 @@ const (
 	// Stall forwards the request, sends the response headers and half of
 	// the body, then sends nothing more until the client gives up.
 	Stall
-	// Status answers Code with an empty body (no WWW-Authenticate on a
-	// 401) without forwarding.
+	// Status answers Code with Body (none when empty; no
+	// WWW-Authenticate on a 401) without forwarding.
 	Status
 	// LoseAnswer forwards the request (the registry acts on it) and closes
 	// the connection without sending the registry's answer.
@@ -93,6 +93,9 @@ type Fault struct {
 	Delay time.Duration
 	// Code is the status Status answers.
 	Code int
+	// Body is the body Status answers with, sent as JSON (a registry's
+	// error answer).
+	Body string
 
 	re   *regexp.Regexp
 	seen int
@@ -204,7 +207,11 @@ func NewProxy(host string) *Proxy {
 			rp.ServeHTTP(w, r)
 		case Status:
 			io.Copy(io.Discard, r.Body)
+			if f.Body != "" {
+				w.Header().Set("Content-Type", "application/json")
+			}
 			w.WriteHeader(f.Code)
+			io.WriteString(w, f.Body)
 		case Hang:
 			io.Copy(io.Discard, r.Body)
 			select {

@@ -60,6 +60,10 @@ type Options struct {
 	Auth bool
 	// Username and Password default to "affix" and a fixed test password.
 	Username, Password string
+	// Delete lets clients delete manifests (DELETE by digest) from an
+	// olareg registry, which refuses by default. The distribution kinds
+	// always allow it (storage.delete.enabled).
+	Delete bool
 }
 
 // Registry is a running registry.
@@ -117,7 +121,7 @@ func Launch(ctx context.Context, k Kind, opts Options) (*Registry, error) {
 		if opts.Auth {
 			return nil, fmt.Errorf("%s: auth is not supported", k)
 		}
-		return launchOlareg(k == OlaregAPI), nil
+		return launchOlareg(k == OlaregAPI, opts.Delete), nil
 	case Distribution, DistributionV3:
 		return launchDistribution(ctx, k, opts)
 	}
@@ -151,11 +155,11 @@ func startForTest[R interface{ Close() error }](t testing.TB, k Kind, launch fun
 	return r
 }
 
-func launchOlareg(referrers bool) *Registry {
+func launchOlareg(referrers, del bool) *Registry {
 	on := referrers
 	srv := olareg.New(config.Config{
 		Storage: config.ConfigStorage{StoreType: config.StoreMem},
-		API:     config.ConfigAPI{Referrer: config.ConfigAPIReferrer{Enabled: &on}},
+		API:     config.ConfigAPI{Referrer: config.ConfigAPIReferrer{Enabled: &on}, DeleteEnabled: &del},
 	})
 	hs := httptest.NewServer(srv)
 	kind := OlaregNoAPI
