@@ -60,6 +60,10 @@ type ResponseError struct {
 	// authErr is the error parameter of a 401's bearer challenge
 	// (invalid_token, insufficient_scope), "" when none.
 	authErr string
+	// body is more of the response body than Detail (up to maxErrorBody
+	// bytes), for what is read from it rather than shown: the digests a
+	// refusal names (manifestRefsUnknown).
+	body string
 }
 
 func (e *ResponseError) Error() string {

@@ -898,8 +898,16 @@ func sameOrigin(a, b *url.URL) bool {
 	return strings.EqualFold(a.Scheme, b.Scheme) && strings.EqualFold(a.Hostname(), b.Hostname()) && port(a) == port(b)
 }
 
+// maxErrorDetail bounds ResponseError.Detail, the part of an error
+// response's body shown in messages; maxErrorBody what is read of it.
+const (
+	maxErrorDetail = 1024
+	maxErrorBody   = 64 << 10
+)
+
 func responseError(resp *http.Response) error {
-	b, _ := io.ReadAll(io.LimitReader(resp.Body, 1024))
+	body, _ := io.ReadAll(io.LimitReader(resp.Body, maxErrorBody))
+	b := body[:min(len(body), maxErrorDetail)]
 	u := ""
 	if resp.Request != nil {
 		u = displayURL(resp.Request.URL)
@@ -909,7 +917,7 @@ func responseError(resp *http.Response) error {
 		m = resp.Request.Method
 	}
 	ra, _ := retryAfter(resp)
-	return &ResponseError{Method: m, URL: u, StatusCode: resp.StatusCode, Detail: strings.TrimSpace(string(b)), RetryAfter: ra, authErr: challengeError(resp)}
+	return &ResponseError{Method: m, URL: u, StatusCode: resp.StatusCode, Detail: strings.TrimSpace(string(b)), RetryAfter: ra, authErr: challengeError(resp), body: string(body)}
 }
 
 func drain(resp *http.Response) {
