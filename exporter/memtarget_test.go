@@ -45,6 +45,11 @@ type memTarget struct {
 	// when the answer to a PUT that landed is lost and the transport's
 	// resend no longer matches its If-Match.
 	lost int
+	// validate refuses, as distribution does, a referrers index listing
+	// a manifest it does not hold: 400 MANIFEST_BLOB_UNKNOWN naming the
+	// first refuse of them (all when 0).
+	validate bool
+	refuse   int
 	// hook, when set, is called first by every call, outside m.mu, with
 	// the call's context, its operation ("exists", "blob", "get" or
 	// "put") and reference (a blob's digest, a manifest's tag or
@@ -137,6 +142,10 @@ func (m *memTarget) PushManifest(ctx context.Context, d ocispec.Descriptor, data
 		m.sneaks--
 		m.sneak(reference)
 	}
+	if err := m.unknownChildren(reference, data); err != nil {
+		m.mu.Unlock()
+		return "", err
+	}
 	if old, ok := m.manifests[reference]; ok && m.etags && ifMatch != "" && ifMatch != etagOf(old) {
 		m.mu.Unlock()
 		return "", fmt.Errorf("%s: %w", reference, exporter.ErrPreconditionFailed)
@@ -177,6 +186,26 @@ func (m *memTarget) FetchManifest(ctx context.Context, reference string) (ocispe
 		etag = etagOf(b)
 	}
 	return ocispec.Descriptor{MediaType: probe.MediaType, Digest: digest.FromBytes(b), Size: int64(len(b))}, b, etag, nil
+}
+
+// unknownChildren is validate's refusal of data, written under
+// reference, nil when it takes it. The caller holds m.mu.
+func (m *memTarget) unknownChildren(reference string, data []byte) error {
+	if !m.validate || !strings.HasPrefix(reference, "sha256-") {
+		return nil
+	}
+	var idx ocispec.Index
+	json.Unmarshal(data, &idx)
+	var errs []string
+	for _, c := range idx.Manifests {
+		if _, ok := m.manifests[c.Digest.String()]; !ok && (m.refuse == 0 || len(errs) < m.refuse) {
+			errs = append(errs, `{"code":"MANIFEST_BLOB_UNKNOWN","message":"blob unknown to registry","detail":"`+c.Digest.String()+`"}`)
+		}
+	}
+	if len(errs) == 0 {
+		return nil
+	}
+	return &exporter.ResponseError{Method: "PUT", URL: reference, StatusCode: 400, Detail: `{"errors":[` + strings.Join(errs, ",") + `]}`}
 }
 
 func etagOf(b []byte) string { return `"` + digest.FromBytes(b).String() + `"` }

@@ -60,6 +60,11 @@ type Options struct {
 	VerifyDelay time.Duration
 	// Logf, if set, receives progress messages.
 	Logf func(format string, args ...any)
+	// Warnf, if set, receives warnings: what the push changed beyond what
+	// it was asked to, that its user should know (an entry of a referrers
+	// tag dropped because the registry no longer has that manifest). When
+	// nil they go to Logf.
+	Warnf func(format string, args ...any)
 }
 
 // Image is an image to push: a root manifest or index read from Source.
@@ -211,6 +216,16 @@ func (p *Push) release() { <-p.sem }
 // logf logs through Options.Logf, if set.
 func (p *Push) logf(format string, args ...any) {
 	if p.opts.Logf != nil {
+		p.opts.Logf(format, args...)
+	}
+}
+
+// warnf warns through Options.Warnf, else Options.Logf.
+func (p *Push) warnf(format string, args ...any) {
+	switch {
+	case p.opts.Warnf != nil:
+		p.opts.Warnf(format, args...)
+	case p.opts.Logf != nil:
 		p.opts.Logf(format, args...)
 	}
 }

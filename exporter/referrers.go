@@ -18,8 +18,9 @@ import (
 	"github.com/affix-oci/affix/internal/oci"
 )
 
-// maxWriteAttempts bounds the read-merge-write loop when conditional
-// writes keep failing with 412.
+// maxWriteAttempts bounds the writes of one read-merge-write of a
+// referrers tag: conditional writes that keep failing with 412, and
+// writes the registry refuses for entries gone from it (writeIndex).
 const maxWriteAttempts = 8
 
 // referrersIndex is the referrers index under a referrers tag, as read.
@@ -32,6 +33,9 @@ type referrersIndex struct {
 	// tool's fields beyond the OCI descriptor's are written back as they
 	// were, not dropped.
 	raw map[digest.Digest]json.RawMessage
+	// dropped are the entries dropped from it as gone from the registry
+	// (pruneDangling), for the warning once it is written.
+	dropped []digest.Digest
 }
 
 func (ri *referrersIndex) has(d digest.Digest) bool {
@@ -179,12 +183,13 @@ func (p *Push) tagLock(subject digest.Digest) *sync.Mutex {
 
 // addToIndex adds entries, referrers of subject, to its referrers index in
 // one read-merge-write: read (404 is empty), add those not listed, write
-// with If-Match, and on 412 read again. It returns the entries it wrote,
-// or tried to: an entry missing at a read and listed at the next one,
-// after a 412, may be there by the write whose answer was a 412 (its
-// answer lost, and the resend's If-Match stale), and is verified as one
-// this push wrote. It returns none when all were listed at the first
-// read.
+// with If-Match, and on 412 read again. A write refused for an entry gone
+// from the registry drops it and writes again (writeIndex); every write
+// counts towards maxWriteAttempts. It returns the entries it wrote, or
+// tried to: an entry missing at a read and listed at the next one, after
+// a 412, may be there by the write whose answer was a 412 (its answer
+// lost, and the resend's If-Match stale), and is verified as one this
+// push wrote. It returns none when all were listed at the first read.
 func (p *Push) addToIndex(ctx context.Context, subject digest.Digest, entries []ocispec.Descriptor) ([]ocispec.Descriptor, error) {
 	l := p.tagLock(subject)
 	l.Lock()
@@ -192,7 +197,8 @@ func (p *Push) addToIndex(ctx context.Context, subject digest.Digest, entries []
 	tag := ReferrersTag(subject)
 	// tried are the entries a write of this call carried.
 	var tried []ocispec.Descriptor
-	for attempt := 1; attempt <= maxWriteAttempts; attempt++ {
+	writes := 0
+	for writes < maxWriteAttempts {
 		ri, err := readReferrersIndex(ctx, p.target, subject)
 		if err != nil {
 			return nil, refuseOverwrite(err)
@@ -218,7 +224,7 @@ func (p *Push) addToIndex(ctx context.Context, subject digest.Digest, entries []
 		for _, e := range missing {
 			ri.add(e)
 		}
-		err = writeReferrersIndex(ctx, p.target, subject, ri)
+		err = p.writeIndex(ctx, subject, ri, entries, &writes)
 		if errors.Is(err, ErrPreconditionFailed) {
 			p.logf("referrers tag %s changed while merging; reading it again", tag)
 			if err := sleep(ctx, jitter(p.verifyDelay()/4)); err != nil {
@@ -336,7 +342,8 @@ func (p *Push) verifyEntries(v *verification, start time.Time) (all, counted []*
 // the read for the counted entries (stable when it lists them), and writes
 // back, in one write, the entries of all that it does not list, and the
 // entries verified before that it does not list any more, which join v
-// (missing: all those).
+// (missing: all those). A write refused for an entry gone from the
+// registry drops that entry and writes again (writeIndex).
 // readErr is the read's failure, and then nothing is counted or written;
 // writeErr is the write's, wrapped with the tag, nil on 412 (another
 // writer moved the tag: the next read sees it).
@@ -398,11 +405,19 @@ func (p *Push) reread(ctx context.Context, subject digest.Digest, v *verificatio
 		return nil, nil, nil
 	}
 	tag := ReferrersTag(subject)
+	own := make([]ocispec.Descriptor, 0, len(all)+len(missing))
 	for _, e := range missing {
 		p.logf("referrer %s was dropped from %s by another writer; merging it again", e.desc.Digest, tag)
 		ri.add(e.desc)
+		own = append(own, e.desc)
 	}
-	err = writeReferrersIndex(ctx, p.target, subject, ri)
+	for _, e := range all {
+		own = append(own, e.desc)
+	}
+	// ri is this read's: an entry dropped from the tag as gone stays out
+	// unless the tag lists it again (only this push's own are added).
+	writes := 0
+	err = p.writeIndex(ctx, subject, ri, own, &writes)
 	if err != nil && !errors.Is(err, ErrPreconditionFailed) {
 		return missing, nil, fmt.Errorf("writing referrers tag %s: %w", tag, err)
 	}
