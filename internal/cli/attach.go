@@ -176,7 +176,7 @@ func attachScan(cmd *cobra.Command, g *globalOptions, refStr string, o attachOpt
 		return err
 	}
 	attached := &referrerLog{}
-	res, err := at.publish(ctx, debugf(g, cmd.ErrOrStderr()), func(p *exporter.Push) error {
+	res, err := at.publish(ctx, debugf(g, cmd.ErrOrStderr()), warn, func(p *exporter.Push) error {
 		// The platform --platform names fails when it is no container
 		// image; among all platforms, such a one is skipped.
 		sp := &sbomPusher{p: p, gen: gen, src: at.src, formats: formats, name: name, failNotImage: o.platform != "", warn: warn, attached: attached}
@@ -238,7 +238,7 @@ func attachFiles(cmd *cobra.Command, g *globalOptions, refStr string, files []st
 		return usageError(err)
 	}
 	var d ocispec.Descriptor
-	res, err := at.publish(ctx, debugf(g, cmd.ErrOrStderr()), func(p *exporter.Push) (err error) {
+	res, err := at.publish(ctx, debugf(g, cmd.ErrOrStderr()), warnf(cmd), func(p *exporter.Push) (err error) {
 		d, err = p.Attach(ctx, a)
 		return err
 	})

@@ -186,9 +186,9 @@ func (t *attachTarget) subject(ctx context.Context, platform string) (oci.Image,
 // publish writes referrers to t: attach gives them to p, a push of no
 // image to t, which is then committed and, when that succeeded, finished
 // (finish). Errors name REF; p is aborted unless committed. logf is the
-// push's debug log (nil: none).
-func (t *attachTarget) publish(ctx context.Context, logf func(format string, args ...any), attach func(p *exporter.Push) error) (*exporter.Result, error) {
-	p := exporter.New(t.dst, nil, exporter.Options{Logf: logf})
+// push's debug log (nil: none), warn its warnings' (see NewWarnf).
+func (t *attachTarget) publish(ctx context.Context, logf, warn func(format string, args ...any), attach func(p *exporter.Push) error) (*exporter.Result, error) {
+	p := exporter.New(t.dst, nil, exporter.Options{Logf: logf, Warnf: warn})
 	defer p.Abort()
 	if err := attach(p); err != nil {
 		return nil, fmt.Errorf("attach to %s: %w", t.ref, err)

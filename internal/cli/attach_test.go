@@ -3,8 +3,10 @@ package cli
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
+	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -407,5 +409,57 @@ func TestCreationTime(t *testing.T) {
 	before := time.Now().UTC().Truncate(time.Second)
 	if got, err := creationTime(); err != nil || got.Before(before) || got.Location() != time.UTC || got.Nanosecond() != 0 {
 		t.Errorf("unset: %v, %v; want now, UTC, in seconds", got, err)
+	}
+}
+
+// TestAttachAfterReferrerDeleted: on a registry without the referrers
+// API that refuses an index listing a manifest it lacks (distribution),
+// an SBOM manifest deleted by digest (curl -X DELETE) left its referrers
+// tag unwritable. An attach to that platform now drops the deleted
+// entry, says so on stderr, naming it, and succeeds.
+func TestAttachAfterReferrerDeleted(t *testing.T) {
+	cliEnv(t)
+	ctx := context.Background()
+	_, reg, ref := pushedVariants(t, registrytest.Distribution, "app")
+	tgt, err := exporter.NewRemote(registry.Reference{Registry: reg.Host, Repository: "app"}, exporter.RemoteOptions{Client: exporter.NewClient(nil, nil), PlainHTTP: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, b, _, err := tgt.FetchManifest(ctx, "v1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var idx ocispec.Index
+	if err := json.Unmarshal(b, &idx); err != nil {
+		t.Fatal(err)
+	}
+	m := idx.Manifests[0]
+	refs, err := exporter.ReadReferrersIndex(ctx, tgt, m.Digest)
+	if err != nil || len(refs.Manifests) != 1 {
+		t.Fatalf("referrers of %s: %v, %v", m.Digest, refs.Manifests, err)
+	}
+	sbom := refs.Manifests[0].Digest
+	req, _ := http.NewRequest(http.MethodDelete, "http://"+reg.Host+"/v2/app/manifests/"+sbom.String(), nil)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusAccepted {
+		t.Fatalf("DELETE %s: %s", sbom, resp.Status)
+	}
+	doc := writeFile(t, "notes.txt", []byte("notes"))
+	_, errs, code := affix(t, "attach", "--insecure-registry", reg.Host, "--platform", oci.FormatPlatform(*m.Platform),
+		"--artifact-type", "application/vnd.example.notes", ref, doc)
+	if code != 0 {
+		t.Fatalf("attach after deleting %s: exit %d\n%s", sbom, code, errs)
+	}
+	want := "affix: warning: " + reg.Host + "/app: referrer " + sbom.String() + " of " + m.Digest.String() + " is gone from the registry (deleted): dropped it from the referrers tag " + exporter.ReferrersTag(m.Digest)
+	if !strings.Contains(errs, want) {
+		t.Errorf("stderr %q\ndoes not say %q", errs, want)
+	}
+	refs, err = exporter.ReadReferrersIndex(ctx, tgt, m.Digest)
+	if err != nil || len(refs.Manifests) != 1 || refs.Manifests[0].ArtifactType != "application/vnd.example.notes" {
+		t.Errorf("referrers of %s: %v, %v; want only the notes", m.Digest, refs.Manifests, err)
 	}
 }

@@ -72,6 +72,42 @@ type buildRun struct {
 	layoutDone bool
 	// tarOut is the command's stdout, where --output dest=- goes.
 	tarOut io.Writer
+	// warns are the pushes' warnings, held while the progress display
+	// runs.
+	warns heldWarnings
+}
+
+// heldWarnings holds warnings given while the progress display runs, to
+// print once it is closed, where they neither garble a tty display nor
+// break a rawjson stream.
+type heldWarnings struct {
+	mu    sync.Mutex
+	lines []string
+}
+
+// warnf holds one warning.
+func (h *heldWarnings) warnf(format string, args ...any) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	h.lines = append(h.lines, fmt.Sprintf(format, args...))
+}
+
+// flush prints the warnings held with warn, and forgets them.
+func (h *heldWarnings) flush(warn func(format string, args ...any)) {
+	h.mu.Lock()
+	lines := h.lines
+	h.lines = nil
+	h.mu.Unlock()
+	for _, l := range lines {
+		warn("%s", l)
+	}
+}
+
+// any reports whether warnings are held.
+func (h *heldWarnings) any() bool {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	return len(h.lines) > 0
 }
 
 // build builds the image of plan p, generates its SBOMs, publishes both
@@ -136,12 +172,19 @@ func build(cmd *cobra.Command, g *globalOptions, o buildOptions, p *buildPlan) (
 	err = r.run(ctx)
 	layoutDone = r.layoutDone
 	if err != nil {
+		if r.warns.any() {
+			// What a push changed before it failed (a dangling
+			// referrer dropped) stays changed: said after the display.
+			prog.Close()
+			r.warns.flush(warn)
+		}
 		return err
 	}
 	if err := prog.Close(); err != nil && !errors.Is(err, context.Canceled) {
 		warn("progress display: %v", err)
 	}
 	warnBuild(p.progress, prog.Warnings(), warn)
+	r.warns.flush(warn)
 	return r.report(ctx, stdout, warn, o)
 }
 
@@ -293,6 +336,7 @@ func (r *buildRun) openSinks(ctx context.Context, g *globalOptions, o buildOptio
 				Tag:            firstOr(s.tags, ""),
 				MaxConcurrency: o.maxConcurrency,
 				Logf:           debugf(g, stderr),
+				Warnf:          r.warns.warnf,
 			})
 			r.sinks = append(r.sinks, s)
 		}

@@ -176,6 +176,7 @@ func runConvert(cmd *cobra.Command, g *globalOptions, refStr string, o convertOp
 		Digest:            a.digest,
 		MaxConcurrency:    o.maxConcurrency,
 		Logf:              debugf(g, cmd.ErrOrStderr()),
+		Warnf:             warnf(cmd),
 	})
 	if errors.Is(err, convert.ErrUnconverted) {
 		return fmt.Errorf("%w\nnothing was written: drop --strip-attestations to publish the SBOMs and keep the attestation manifests, or add --drop-unconverted to strip them anyway", err)

@@ -137,6 +137,7 @@ func merge(cmd *cobra.Command, g *globalOptions, refStr string, sourceArgs []str
 		MaxConcurrency: o.maxConcurrency,
 		MountFor:       m.content.mountFor(m.ref),
 		Logf:           debugf(g, cmd.ErrOrStderr()),
+		Warnf:          warnf(cmd),
 	})
 	defer p.Abort()
 	if err := m.copy(ctx, p, o.allowNoSBOM); err != nil {

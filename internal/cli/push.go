@@ -149,6 +149,7 @@ func push(cmd *cobra.Command, g *globalOptions, l *oci.Layout, a pushArgs, o pus
 		MountFrom:         a.mountFrom,
 		StripAttestations: o.stripAttestations,
 		Logf:              debugf(g, cmd.ErrOrStderr()),
+		Warnf:             warn,
 	})
 	defer p.Abort()
 	attached := &referrerLog{}

@@ -65,6 +65,9 @@ type Options struct {
 	MaxConcurrency int
 	// Logf, if set, receives progress messages.
 	Logf func(format string, args ...any)
+	// Warnf, if set, receives the push's warnings (exporter.Options.Warnf:
+	// a dangling referrers tag entry dropped); nil sends them to Logf.
+	Warnf func(format string, args ...any)
 }
 
 // Result is what Convert found and did.

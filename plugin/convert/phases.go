@@ -169,7 +169,7 @@ func unconverted(repository string, res *Result) error {
 // res.NewIndex and res.Stripped.
 func (c *converter) write(ctx context.Context, res *Result, reference string, arts []*exporter.Artifact, strip bool) error {
 	var image *exporter.Image
-	popts := exporter.Options{MaxConcurrency: c.opts.MaxConcurrency, Logf: c.opts.Logf}
+	popts := exporter.Options{MaxConcurrency: c.opts.MaxConcurrency, Logf: c.opts.Logf, Warnf: c.opts.Warnf}
 	if strip {
 		// Commit writes the stripped index by digest; moveTag then
 		// points the tag at it, unless the tag moved meanwhile.
