@@ -169,18 +169,32 @@ func (p *Push) writeIndex(ctx context.Context, subject digest.Digest, ri *referr
 // is written again; else an error that says why none was, wrapping
 // refused. present gains the entries a HEAD found.
 func (p *Push) pruneDangling(ctx context.Context, subject digest.Digest, ri *referrersIndex, refused error, own []ocispec.Descriptor, present map[digest.Digest]bool) error {
-	named, _ := manifestRefsUnknown(refused)
+	names, _ := manifestRefsUnknown(refused)
+	named := make(map[digest.Digest]bool, len(names))
+	for _, d := range names {
+		named[d] = true
+	}
+	// listed are the entries of ri, each once (an index may list a
+	// digest twice: another writer's duplicates).
+	seen := make(map[digest.Digest]bool, len(ri.index.Manifests))
 	var listed []ocispec.Descriptor
+	nameless := true
 	for _, m := range ri.index.Manifests {
-		if !slices.ContainsFunc(listed, func(l ocispec.Descriptor) bool { return l.Digest == m.Digest }) {
+		if !seen[m.Digest] {
+			seen[m.Digest] = true
 			listed = append(listed, m)
+			nameless = nameless && !named[m.Digest]
 		}
 	}
 	var why []string
 	var check []ocispec.Descriptor
-	nameless := !slices.ContainsFunc(listed, func(m ocispec.Descriptor) bool { return slices.Contains(named, m.Digest) })
+	more := 0
 	for _, m := range listed {
-		if !nameless && !slices.Contains(named, m.Digest) {
+		if !nameless && !named[m.Digest] {
+			continue
+		}
+		if len(check) == maxDanglingChecks {
+			more++
 			continue
 		}
 		switch {
@@ -196,9 +210,8 @@ func (p *Push) pruneDangling(ctx context.Context, subject digest.Digest, ri *ref
 			check = append(check, m)
 		}
 	}
-	if len(check) > maxDanglingChecks {
-		why = append(why, fmt.Sprintf("%d more entries not checked", len(check)-maxDanglingChecks))
-		check = check[:maxDanglingChecks]
+	if more > 0 {
+		why = append(why, fmt.Sprintf("%d more entries not checked", more))
 	}
 	dropped := 0
 	for _, m := range check {

@@ -522,3 +522,38 @@ func TestDanglingOneAtATime(t *testing.T) {
 		})
 	}
 }
+
+// TestDanglingManyAtOnce: a refusal naming every missing manifest (as
+// distribution's does) gets at most 32 checked: 40 dangling entries cost
+// two refused writes, each entry checked once, then the write.
+func TestDanglingManyAtOnce(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		tag := exporter.ReferrersTag(edgeSubject.Digest)
+		tgt := newMemTarget()
+		tgt.noAPI, tgt.validate = true, true
+		var entries []string
+		gone := map[string]bool{}
+		for i := range 40 {
+			d := digest.FromString(fmt.Sprint("deleted ", i))
+			gone[d.String()] = true
+			entries = append(entries, fmt.Sprintf(`{"mediaType":"application/vnd.oci.image.manifest.v1+json","digest":%q,"size":3}`, d))
+		}
+		tgt.manifests[tag] = []byte(`{"schemaVersion":2,"mediaType":"application/vnd.oci.image.index.v1+json","manifests":[` + strings.Join(entries, ",") + `]}`)
+		w := &warnings{}
+		if err := attachNotes(t.Context(), tgt, w, note(edgeSubject, 0)); err != nil {
+			t.Fatal(err)
+		}
+		checks := 0
+		for _, l := range tgt.log {
+			if op, ref, _ := strings.Cut(l, " "); op == "get" && gone[ref] {
+				checks++
+			}
+		}
+		if tgt.writes[tag] != 3 || checks != 40 || len(w.all()) != 40 {
+			t.Errorf("%d writes, %d checks, %d warnings; want 3, 40, 40", tgt.writes[tag], checks, len(w.all()))
+		}
+		if got, want := listed(t, tgt, edgeSubject.Digest), []digest.Digest{manifestOf(t, note(edgeSubject, 0))}; !slices.Equal(got, want) {
+			t.Errorf("lists %v, want %v", got, want)
+		}
+	})
+}
