@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"sync"
 
 	"github.com/opencontainers/go-digest"
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
@@ -43,27 +44,24 @@ func (p *Push) Images(ctx context.Context) error {
 
 // images pushes the image (Images' work, done once): it loads the graph
 // from the root, then puts blobs, platform manifests and nested indexes
-// children first, leaving the root index for Commit. When the target
-// already holds the root by digest it holds everything below it (a
-// registry refuses a manifest whose blobs or manifests it lacks, and a
-// push writes the root last), so nothing below is checked or written:
-// a rerun of a completed push costs one HEAD here, not one per blob.
+// children first, leaving the root index for Commit. What the target
+// holds whole already (inPlace) is neither checked blob by blob nor
+// written again.
 func (p *Push) images(ctx context.Context) error {
 	root, err := p.load(ctx, p.img.Root, 0)
 	if err != nil {
 		return err
 	}
 	p.plan = root
-	if ok, err := p.rootExists(ctx, root); err != nil {
+	whole, err := p.inPlace(ctx, root)
+	if err != nil {
 		return err
-	} else if ok {
-		return nil
 	}
 	var manifests, indexes []*node
 	var visit func(n *node)
 	seen := map[digest.Digest]bool{}
 	visit = func(n *node) {
-		if seen[n.desc.Digest] {
+		if seen[n.desc.Digest] || whole[n.desc.Digest] {
 			return
 		}
 		seen[n.desc.Digest] = true
@@ -111,48 +109,116 @@ func (p *Push) images(ctx context.Context) error {
 	return nil
 }
 
-// rootExists reports whether the target holds the root n, when the target
-// can tell (ManifestChecker), and then counts every blob of the image as
-// found there. A registry that refuses the HEAD with a 4xx other than 429
-// (a push-only credential, a HEAD it does not serve) gets the whole push:
-// the writes that follow tell whether it can take them.
-func (p *Push) rootExists(ctx context.Context, n *node) (bool, error) {
+// inPlace returns the manifests and indexes of the graph under root that
+// the target holds whole, when it can tell (ManifestChecker): a manifest
+// it has (a registry keeps the blobs of a manifest it holds: it refused
+// the manifest without them, and collects only blobs nothing refers to),
+// an index it has whose children it holds whole. It asks for the root
+// first (one HEAD by digest) and, only when the root is there, for the
+// children of each index found, level by level: a rerun of a completed
+// push costs one HEAD per manifest instead of one per blob and a PUT per
+// manifest, and a first push one HEAD. The children are asked for rather
+// than trusted, since a registry may hold an index without them (one
+// that accepts sparse indexes, a clean-up of untagged manifests): those
+// missing are pushed whole. The blobs of what is found count as existing.
+//
+// A HEAD refused with a 4xx other than 429 (a push-only credential, a
+// registry that does not serve HEAD on manifests) counts as not found:
+// the writes that follow tell whether the registry takes them. A 5xx or
+// 429 that outlasted the retries is returned.
+func (p *Push) inPlace(ctx context.Context, root *node) (map[digest.Digest]bool, error) {
 	mc, ok := p.target.(ManifestChecker)
 	if !ok {
-		return false, nil
+		return nil, nil
 	}
-	d := ocispec.Descriptor{MediaType: n.desc.MediaType, Digest: n.desc.Digest, Size: n.desc.Size}
-	if err := p.acquire(ctx); err != nil {
-		return false, err
-	}
-	ok, err := mc.ManifestExists(ctx, d)
-	p.release()
-	if err != nil {
-		if s := status(err); s >= 400 && s < 500 && s != http.StatusTooManyRequests {
-			p.logf("checking %s: %v; pushing every blob and manifest", d.Digest, err)
-			return false, nil
+	found := map[digest.Digest]bool{}
+	var mu sync.Mutex
+	check := func(ctx context.Context, n *node) error {
+		d := ocispec.Descriptor{MediaType: n.desc.MediaType, Digest: n.desc.Digest, Size: n.desc.Size}
+		if err := p.acquire(ctx); err != nil {
+			return err
 		}
-		return false, err
+		ok, err := mc.ManifestExists(ctx, d)
+		p.release()
+		if err != nil {
+			if s := status(err); s < 400 || s >= 500 || s == http.StatusTooManyRequests {
+				return err
+			}
+			p.logf("checking %s: %v; pushing it whole", d.Digest, err)
+			return nil
+		}
+		if ok {
+			mu.Lock()
+			found[d.Digest] = true
+			mu.Unlock()
+		}
+		return nil
 	}
-	if !ok {
-		return false, nil
+	if err := check(ctx, root); err != nil || !found[root.desc.Digest] {
+		return nil, err
 	}
-	p.logf("%s %s exists: its blobs and manifests are in place", d.MediaType, d.Digest)
-	seen := map[digest.Digest]bool{}
-	var walk func(n *node)
-	walk = func(n *node) {
-		for _, b := range n.blobs {
-			if !seen[b.Digest] {
-				seen[b.Digest] = true
-				p.countBlob(&p.blobCount.Existing)
+	// Level by level, the children of each index found.
+	byDigest := map[digest.Digest]*node{}
+	for level := []*node{root}; len(level) > 0; {
+		var next []*node
+		var descs []ocispec.Descriptor
+		for _, n := range level {
+			for _, c := range n.children {
+				if _, ok := byDigest[c.desc.Digest]; !ok {
+					byDigest[c.desc.Digest] = c
+					descs = append(descs, c.desc)
+				}
 			}
 		}
-		for _, c := range n.children {
-			walk(c)
+		if err := p.parallel(ctx, descs, func(ctx context.Context, d ocispec.Descriptor) error {
+			return check(ctx, byDigest[d.Digest])
+		}); err != nil {
+			return nil, err
 		}
+		for _, d := range descs {
+			if c := byDigest[d.Digest]; found[d.Digest] && len(c.children) > 0 {
+				next = append(next, c)
+			}
+		}
+		level = next
 	}
-	walk(n)
-	return true, nil
+	whole := map[digest.Digest]bool{}
+	var isWhole func(n *node) bool
+	isWhole = func(n *node) bool {
+		if !found[n.desc.Digest] {
+			return false
+		}
+		all := true
+		for _, c := range n.children {
+			all = isWhole(c) && all
+		}
+		if all {
+			whole[n.desc.Digest] = true
+			p.existingBlobs(n.blobs)
+			p.logf("%s %s is in place", n.desc.MediaType, n.desc.Digest)
+		}
+		return all
+	}
+	isWhole(root)
+	return whole, nil
+}
+
+// existingBlobs records blobs as held by the target (found through a
+// manifest that names them), each once per push: counted as existing, and
+// never checked or uploaded again by this push (a referrer with the same
+// blob finds it done).
+func (p *Push) existingBlobs(blobs []ocispec.Descriptor) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	for _, b := range blobs {
+		if _, ok := p.blobs[b.Digest]; ok {
+			continue
+		}
+		t := &task{done: make(chan struct{})}
+		close(t.done)
+		p.blobs[b.Digest] = t
+		p.blobCount.Existing++
+	}
 }
 
 // pushManifest writes the manifest or index n under ref. It holds a

@@ -29,18 +29,19 @@ import (
 // PUT. Per manifest: one PUT. SBOMs: the empty config and two documents as
 // blobs, two referrer manifests. Without the referrers API, per SBOM: GET
 // the referrers tag (404), PUT it, and two verify GETs. The index by tag:
-// one PUT. A rerun: the root's HEAD finds it, so no image blob or manifest
-// is checked or written; one HEAD per SBOM blob (present), the referrers
-// and the tag again, and without the API one GET per referrers tag (entry
-// present: nothing written).
+// one PUT. A rerun: the root's HEAD finds it, and one HEAD per manifest
+// it lists (4) finds each, so no image blob is checked and no manifest
+// written; one HEAD per SBOM blob (present), the referrers and the tag
+// again, and without the API one GET per referrers tag (entry present:
+// nothing written).
 var wantCounts = map[bool]struct{ first, rerun map[string]int }{
 	true: { // referrers API
 		first: map[string]int{"HEAD": 1 + 11, "POST": 11, "PUT": 18},
-		rerun: map[string]int{"HEAD": 1 + 3, "PUT": 2 + 1},
+		rerun: map[string]int{"HEAD": 1 + 4 + 3, "PUT": 2 + 1},
 	},
 	false: { // referrers tag schema
 		first: map[string]int{"HEAD": 1 + 11, "POST": 11, "PUT": 20, "GET": 6},
-		rerun: map[string]int{"HEAD": 1 + 3, "PUT": 2 + 1, "GET": 2},
+		rerun: map[string]int{"HEAD": 1 + 4 + 3, "PUT": 2 + 1, "GET": 2},
 	},
 }
 
@@ -170,6 +171,45 @@ func TestStripAttestations(t *testing.T) {
 		if ok, _ := tgt.Exists(ctx, ocispec.Descriptor{Digest: a.Digest}); ok {
 			t.Errorf("attestation %s pushed", a.Digest)
 		}
+	}
+}
+
+// TestRerunRestoresManifest reruns a push after a platform manifest the
+// index lists was deleted (a clean-up of untagged manifests does that;
+// some registries also take an index without its manifests): the rerun
+// finds the index, asks for each manifest it lists, and pushes the one
+// missing whole (its blobs checked, the manifest put), not the others.
+func TestRerunRestoresManifest(t *testing.T) {
+	for _, kind := range []registrytest.Kind{registrytest.OlaregAPI, registrytest.Distribution} {
+		t.Run(string(kind), func(t *testing.T) {
+			ctx := t.Context()
+			reg := registrytest.Start(t, kind, registrytest.Options{Delete: true})
+			l, res := source(t, twoPlatforms(true))
+			c, counter := client(nil)
+			if _, err := pushAll(ctx, target(t, reg.Host, "app", c), l, res, exporter.Options{Tag: "v1"}); err != nil {
+				t.Fatal(err)
+			}
+			gone, kept := res.Manifests[0].Digest, res.Manifests[1].Digest
+			deleteManifest(t, reg.Host, "app", gone)
+			counter.Reset()
+			got, err := pushAll(ctx, target(t, reg.Host, "app", c), l, res, exporter.Options{Tag: "v1"})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if d := resolve(t, reg.Host, "app", gone.String()); d != gone {
+				t.Fatalf("the deleted manifest %s is still missing after the rerun", gone)
+			}
+			log := strings.Join(counter.Log(), "\n")
+			if !strings.Contains(log, "PUT /v2/app/manifests/"+gone.String()) || strings.Contains(log, "PUT /v2/app/manifests/"+kept.String()) {
+				t.Errorf("want the deleted manifest put again, and only it:\n%s", log)
+			}
+			// The deleted manifest's config and layer are checked; the
+			// other 6 image blobs count as found through their manifests.
+			if b := got.Blobs; b.Existing != 6+2+3 || b.Uploaded != 0 {
+				t.Errorf("blobs %+v, want 11 existing, none uploaded\n%s", b, log)
+			}
+			checkInterop(t, reg, "app", res.Manifests)
+		})
 	}
 }
 
