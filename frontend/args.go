@@ -18,6 +18,7 @@ import (
 	"github.com/tonistiigi/go-csvvalue"
 
 	"github.com/affix-oci/affix/internal/epoch"
+	"github.com/affix-oci/affix/internal/oci"
 )
 
 // parseLabels parses --label values, KEY=VALUE or a bare KEY (an empty
@@ -246,14 +247,13 @@ func normalizeTags(tags []string) ([]string, error) {
 	return out, nil
 }
 
-// parsePlatform parses and normalizes one os/arch[/variant].
+// parsePlatform parses and normalizes one platform as buildx does
+// (oci.ParsePlatform: os/arch[/variant], or an architecture alone, such
+// as "arm64", on this machine's OS, aliases such as "aarch64" normalized).
 func parsePlatform(s string) (ocispec.Platform, error) {
-	if !strings.Contains(s, "/") {
-		return ocispec.Platform{}, fmt.Errorf("platform %q: want os/arch[/variant]: %w", s, ErrInvalidPlatform)
-	}
-	pl, err := platforms.Parse(s)
+	pl, err := oci.ParsePlatform(s)
 	if err != nil {
-		return ocispec.Platform{}, fmt.Errorf("platform %q: %w: %w", s, ErrInvalidPlatform, err)
+		return ocispec.Platform{}, fmt.Errorf("%w: %w", err, ErrInvalidPlatform)
 	}
 	return platforms.Normalize(pl), nil
 }
@@ -289,7 +289,7 @@ func parsePlatforms(in []string) ([]ocispec.Platform, error) {
 }
 
 // CheckPlatforms checks platform values as Options.Platforms takes them
-// (os/arch[/variant] or "local", comma-separated): an error wrapping
+// (os/arch[/variant], an architecture alone or "local", comma-separated): an error wrapping
 // ErrInvalidPlatform names the first bad one.
 func CheckPlatforms(values []string) error {
 	_, err := parsePlatforms(values)

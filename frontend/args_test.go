@@ -191,7 +191,7 @@ func TestAddAnnotation(t *testing.T) {
 		{in: "Manifest:k=v", err: `type "Manifest"`},
 		{in: "index[linux/amd64]:k=v", err: "index annotations take no platform"},
 		{in: "manifest[linux/s390x]:k=v", err: "platform linux/s390x is not built"},
-		{in: "manifest[linux]:k=v", err: `platform "linux"`},
+		{in: "manifest[bogus]:k=v", err: `platform "bogus"`},
 		{in: "manifest:=v", err: "bad key"},
 		{in: "a b=c", err: "bad key"},
 		{in: "index:k", err: "want [TYPE[PLATFORM]:]KEY=VALUE"},
@@ -227,7 +227,8 @@ func TestCheckPlatforms(t *testing.T) {
 	}{
 		{in: nil},
 		{in: []string{"linux/amd64,linux/arm64/v8", "local"}},
-		{in: []string{"linux"}, err: `platform "linux": want os/arch[/variant]`},
+		{in: []string{"arm64,aarch64"}},
+		{in: []string{"bogus"}, err: `platform "bogus": no known OS or architecture: want os[(os.version)]/arch[/variant], or an architecture or OS alone`},
 		{in: []string{"linux/amd64,"}, err: `platform ""`},
 	} {
 		err := CheckPlatforms(c.in)

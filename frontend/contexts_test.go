@@ -6,6 +6,7 @@ import (
 	"errors"
 	"os"
 	"path/filepath"
+	"runtime"
 	"strings"
 	"syscall"
 	"testing"
@@ -57,7 +58,9 @@ func TestAddContext(t *testing.T) {
 
 		{name: "same name after normalization", in: []string{"alpine=docker-image://a", "docker.io/library/alpine:latest=docker-image://b"}, wantErr: "alpine given twice"},
 		{name: "name BuildKit cannot look up", in: []string{"Base=docker-image://a"}, wantErr: `name "Base"`},
-		{name: "bad platform in a name", in: []string{"alpine::linux=docker-image://a"}, wantErr: `name "alpine::linux"`},
+		{name: "architecture alone in a name", in: []string{"alpine::aarch64=docker-image://a"},
+			attrs: map[string]string{"context:alpine::" + runtime.GOOS + "/arm64": "docker-image://a"}},
+		{name: "bad platform in a name", in: []string{"alpine::bogus=docker-image://a"}, wantErr: `name "alpine::bogus"`},
 		{name: "target context", in: []string{"x=target:base"}, wantErr: "bake"},
 		{name: "a file", in: []string{"x=" + filepath.Join(dir, "none")}, wantErr: "no such file"},
 	} {

@@ -53,8 +53,10 @@ type Options struct {
 	// are normalized ("app" is docker.io/library/app:latest). Nothing is
 	// pushed. Empty means the index.json entry is named "latest".
 	Tags []string
-	// Platforms are the platforms to build, os/arch[/variant] or "local"
-	// (the platform this program runs on), repeated or comma-separated,
+	// Platforms are the platforms to build, os/arch[/variant], an
+	// architecture alone (on this program's OS: "arm64" is linux/arm64 on
+	// Linux, as buildx takes it) or "local" (the platform this program
+	// runs on), repeated or comma-separated,
 	// in the order the image index lists them. They are normalized and a
 	// duplicate (linux/arm64 after linux/arm64/v8) is dropped, as buildx
 	// does. Empty means the platforms of Nodes, in their order, or else

@@ -5,6 +5,7 @@ import (
 	"maps"
 	"os"
 	"path/filepath"
+	"runtime"
 	"slices"
 	"strings"
 	"testing"
@@ -373,7 +374,7 @@ func TestNewPlan(t *testing.T) {
 				}
 			},
 		},
-		{name: "bad platform", mod: func(o *Options) { o.Platforms = []string{"linux"} }, wantErr: ErrInvalidPlatform},
+		{name: "bad platform", mod: func(o *Options) { o.Platforms = []string{"bogus"} }, wantErr: ErrInvalidPlatform},
 		{name: "unknown platform", mod: func(o *Options) { o.Platforms = []string{"linux/notanarch!"} }, wantErr: ErrInvalidPlatform},
 		{
 			name: "duplicate platforms dropped, local is the client's",
@@ -623,17 +624,47 @@ func TestNewPlan(t *testing.T) {
 	}
 }
 
+// TestParsePlatformsNormalizes: --platform values are parsed and
+// normalized as buildx parses them (containerd's platforms.Parse): an
+// architecture alone is this machine's OS with it, aliases are the
+// architecture's own name, and a duplicate after normalization is
+// dropped; what names no platform is ErrInvalidPlatform naming it.
 func TestParsePlatformsNormalizes(t *testing.T) {
-	ps, err := parsePlatforms([]string{"linux/arm64/v8", "linux/arm", "Linux/AMD64"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	var got []string
-	for _, p := range ps {
-		got = append(got, platforms.FormatAll(p))
-	}
-	if strings.Join(got, " ") != "linux/arm64 linux/arm/v7 linux/amd64" {
-		t.Errorf("got %v", got)
+	goos := runtime.GOOS
+	host := platforms.Normalize(platforms.DefaultSpec())
+	host.OS = "linux"
+	for _, c := range []struct {
+		in   []string
+		want string // formatted, space-separated
+		err  string
+	}{
+		{in: []string{"linux/arm64/v8", "linux/arm", "Linux/AMD64"}, want: "linux/arm64 linux/arm/v7 linux/amd64"},
+		{in: []string{"arm64"}, want: goos + "/arm64"},
+		{in: []string{"aarch64,x86_64"}, want: goos + "/arm64 " + goos + "/amd64"},
+		{in: []string{"armhf", "armel", "i386"}, want: goos + "/arm/v7 " + goos + "/arm/v6 " + goos + "/386"},
+		{in: []string{"arm64", goos + "/arm64/v8"}, want: goos + "/arm64"},
+		{in: []string{"linux"}, want: platforms.FormatAll(host)},
+		{in: []string{"bogus"}, err: `platform "bogus": no known OS or architecture`},
+		{in: []string{"linux/amd64,arm 64"}, err: `platform "arm 64"`},
+	} {
+		ps, err := parsePlatforms(c.in)
+		if c.err != "" {
+			if !errors.Is(err, ErrInvalidPlatform) || !strings.Contains(err.Error(), c.err) {
+				t.Errorf("parsePlatforms(%q) = %v, %v; want ErrInvalidPlatform %q", c.in, ps, err, c.err)
+			}
+			continue
+		}
+		if err != nil {
+			t.Errorf("parsePlatforms(%q): %v", c.in, err)
+			continue
+		}
+		var got []string
+		for _, p := range ps {
+			got = append(got, platforms.FormatAll(p))
+		}
+		if g := strings.Join(got, " "); g != c.want {
+			t.Errorf("parsePlatforms(%q) = %s, want %s", c.in, g, c.want)
+		}
 	}
 }
 

@@ -121,7 +121,7 @@ publishes them with the image. A layout tar (oci-archive:) cannot take them in p
 	f.StringArrayVar(&o.formats, "sbom-format", nil, "SBOM referrer format when scanning: spdx-json (default), cyclonedx-json, spdx-intoto (SPDX in an in-toto statement); repeatable")
 	f.StringVar(&o.artifactType, "artifact-type", "", "artifact type of the FILEs")
 	f.StringArrayVar(&o.annotations, "annotation", nil, "manifest annotation KEY=VALUE (repeatable)")
-	f.StringVar(&o.platform, "platform", "", "attach to this platform's manifest, os/arch[/variant]")
+	f.StringVar(&o.platform, "platform", "", "attach to this platform's manifest, os/arch[/variant] or an architecture alone")
 	f.StringVar(&o.metadataFile, "metadata-file", "", "write the referrers, referrers mode and request counts as JSON to FILE")
 	f.StringVar(&o.name, "name", "", "image name the SBOMs use (default: REF; for a layout, the image name its index.json records)")
 	f.BoolVar(&o.noCache, "no-cache", false, "neither read nor write the SBOM cache")

@@ -179,7 +179,7 @@ func (o *buildOptions) defaultPlatforms(given bool, lookup func(string) (string,
 func (o *buildOptions) addFlags(f *pflag.FlagSet) {
 	f.StringVarP(&o.file, "file", "f", "", "Dockerfile (default: CONTEXT/Dockerfile)")
 	f.StringArrayVarP(&o.tags, "tag", "t", nil, "image name and tag, NAME[:TAG] (repeatable); pushed with --push")
-	f.StringArrayVar(&o.platforms, "platform", nil, "platforms to build, os/arch[/variant], comma-separated or repeated (default: $DOCKER_DEFAULT_PLATFORM, else the builder's)")
+	f.StringArrayVar(&o.platforms, "platform", nil, "platforms to build, os/arch[/variant] or an architecture alone (linux/ARCH here), comma-separated or repeated (default: $DOCKER_DEFAULT_PLATFORM, else the builder's)")
 	f.StringArrayVar(&o.buildArgs, "build-arg", nil, "build argument KEY=VALUE, or KEY to take it from the environment (repeatable)")
 	f.StringVar(&o.target, "target", "", "stage to build (default: the last)")
 	f.StringArrayVar(&o.secrets, "secret", nil, "secret for RUN --mount=type=secret: id=ID[,src=PATH] or id=ID,env=VAR (repeatable)")

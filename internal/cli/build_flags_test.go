@@ -138,8 +138,9 @@ func TestBuildDefaultPlatform(t *testing.T) {
 		{name: "one", env: "linux/arm64", want: []string{"linux/arm64"}},
 		{name: "list", env: "linux/amd64,linux/arm64", want: []string{"linux/amd64,linux/arm64"}},
 		{name: "flag wins", env: "linux/arm64", flags: []string{"--platform", "linux/amd64"}, want: []string{"linux/amd64"}},
-		{name: "bad", env: "linux", err: `DOCKER_DEFAULT_PLATFORM (the default of --platform): platform "linux": want os/arch[/variant]`},
-		{name: "bad ignored beside the flag", env: "linux", flags: []string{"--platform", "linux/amd64"}, want: []string{"linux/amd64"}},
+		{name: "architecture alone", env: "arm64", want: []string{"arm64"}},
+		{name: "bad", env: "bogus", err: `DOCKER_DEFAULT_PLATFORM (the default of --platform): platform "bogus": no known OS or architecture: want os[(os.version)]/arch[/variant], or an architecture or OS alone`},
+		{name: "bad ignored beside the flag", env: "bogus", flags: []string{"--platform", "linux/amd64"}, want: []string{"linux/amd64"}},
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			o, _, err := parseBuildFlags(t, append(c.flags, "ctx")...)

@@ -314,3 +314,34 @@ func TestHintHTTPHosts(t *testing.T) {
 		})
 	}
 }
+
+// TestCheckPlatformFlag: the --platform of get, sbom and attach takes
+// what buildx takes (an architecture alone, aliases); what names no
+// platform is a usage error quoting it.
+func TestCheckPlatformFlag(t *testing.T) {
+	for _, tt := range []struct {
+		in  string
+		err string
+	}{
+		{in: ""},
+		{in: "linux/amd64"},
+		{in: "linux/arm64/v8"},
+		{in: "arm64"},
+		{in: "aarch64"},
+		{in: "x86_64"},
+		{in: "armhf"},
+		{in: "linux"},
+		{in: "bogus", err: `--platform: platform "bogus": no known OS or architecture`},
+		{in: "linux/amd64,linux/arm64", err: `--platform: platform "linux/amd64,linux/arm64": one platform, not a list`},
+		{in: "linux/amd 64", err: `--platform: platform "linux/amd 64": want os[(os.version)]/arch[/variant], or an architecture or OS alone, each part letters`},
+	} {
+		err := checkPlatformFlag(tt.in)
+		var ee *exitError
+		switch {
+		case tt.err == "" && err != nil:
+			t.Errorf("checkPlatformFlag(%q): %v", tt.in, err)
+		case tt.err != "" && (err == nil || !strings.Contains(err.Error(), tt.err) || !errors.As(err, &ee) || ee.code != 2):
+			t.Errorf("checkPlatformFlag(%q) = %v, want a usage error with %q", tt.in, err, tt.err)
+		}
+	}
+}

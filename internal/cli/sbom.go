@@ -82,7 +82,7 @@ $AFFIX_CACHE_DIR/sbom (default: the user cache directory, affix/sbom).`,
 		},
 	}
 	f := cmd.Flags()
-	f.StringVar(&o.platform, "platform", "", "scan the image for this platform, os[(os.version)]/arch[/variant]")
+	f.StringVar(&o.platform, "platform", "", "scan the image for this platform, os[(os.version)]/arch[/variant] or an architecture alone")
 	f.StringVar(&o.digest, "digest", "", "scan the platform manifest with this digest")
 	f.BoolVar(&o.all, "all-platforms", false, "scan every platform image, one file each in -o DIR")
 	f.StringArrayVar(&o.formats, "format", nil, "document format: spdx-json (default), cyclonedx-json, syft-json; repeatable")

@@ -11,6 +11,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"runtime"
 	"slices"
 	"strings"
 	"sync"
@@ -121,11 +122,27 @@ func TestSbomSelection(t *testing.T) {
 		{"unknown digest", []string{"--digest", digest.FromString("nope").String()}, "", 1, []string{"no manifest", digest.FromString("nope").String()}},
 		{"attestation digest", []string{"--digest", res.Attestations[0].Digest.String()}, "", 1, []string{"attestation"}},
 		{"bad digest", []string{"--digest", "sha256:xyz"}, "", 2, []string{"--digest"}},
-		{"bad platform", []string{"--platform", "linux"}, "", 2, []string{"platform"}},
+		{"bad platform", []string{"--platform", "bogus"}, "", 2, []string{`--platform: platform "bogus": no known OS or architecture`}},
+		{"bad platform part", []string{"--platform", "linux/arm 64"}, "", 2, []string{`platform "linux/arm 64"`, "each part letters"}},
 		{"two selections", []string{"--platform", "linux/amd64", "--all-platforms"}, "", 2, []string{"one of"}},
 		{"all platforms to stdout", []string{"--all-platforms"}, "", 2, []string{"-o DIR"}},
 		{"bad format", []string{"--platform", "linux/amd64", "--format", "spdx-tag-value"}, "", 2, []string{"spdx-tag-value"}},
 		{"in-toto format", []string{"--platform", "linux/amd64", "--format", "spdx-intoto"}, "", 2, []string{`format "spdx-intoto"`, "spdx-intoto is a referrer's form, which push, attach and build write (--sbom-format)"}},
+	}
+	if runtime.GOOS == "linux" {
+		// An architecture alone is linux/ARCH here, as buildx takes it.
+		tests = append(tests, []struct {
+			name string
+			args []string
+			want digest.Digest
+			code int
+			msg  []string
+		}{
+			{"architecture alone", []string{"--platform", "amd64"}, m[0].Digest, 0, nil},
+			{"alias aarch64 alone", []string{"--platform", "aarch64"}, m[3].Digest, 0, nil},
+			{"alias armhf alone is arm/v7", []string{"--platform", "armhf"}, m[2].Digest, 0, nil},
+			{"architecture alone not found", []string{"--platform", "s390x"}, "", 1, []string{"platform s390x (linux/s390x) not found"}},
+		}...)
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -9,6 +9,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"runtime"
 	"strings"
 	"testing"
 
@@ -74,6 +75,23 @@ func TestSelect(t *testing.T) {
 		{"missing digest", oci.Selector{Digest: digest.FromString("nope")}, nil, oci.ErrNoMatch},
 		{"all skips attestations", oci.Selector{All: true}, []digest.Digest{byPlat(0), byPlat(1), byPlat(2), byPlat(3)}, nil},
 		{"none given with several", oci.Selector{}, nil, oci.ErrAmbiguous},
+		{"architecture alone, unknown", oci.Selector{Platform: "s390x"}, nil, oci.ErrNoMatch},
+	}
+	if runtime.GOOS == "linux" {
+		// An architecture alone is this machine's OS, as buildx takes it.
+		tests = append(tests, []struct {
+			name    string
+			sel     oci.Selector
+			want    []digest.Digest
+			wantErr error
+		}{
+			{"architecture alone", oci.Selector{Platform: "amd64"}, []digest.Digest{byPlat(0)}, nil},
+			{"alias x86_64 alone", oci.Selector{Platform: "x86_64"}, []digest.Digest{byPlat(0)}, nil},
+			{"alias aarch64 alone", oci.Selector{Platform: "aarch64"}, []digest.Digest{byPlat(3)}, nil},
+			{"arm64 alone", oci.Selector{Platform: "arm64"}, []digest.Digest{byPlat(3)}, nil},
+			{"alias armhf alone is arm/v7", oci.Selector{Platform: "armhf"}, []digest.Digest{byPlat(2)}, nil},
+			{"alias armel alone is arm/v6", oci.Selector{Platform: "armel"}, []digest.Digest{byPlat(1)}, nil},
+		}...)
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -2,6 +2,7 @@ package oci
 
 import (
 	"fmt"
+	"regexp"
 	"slices"
 	"strings"
 
@@ -14,8 +15,8 @@ import (
 // one of its fields may be set; the zero Selector picks the only platform
 // image and fails when there are several.
 type Selector struct {
-	// Platform is os[(os.version)]/arch[/variant], as for --platform. An
-	// omitted variant matches the default one for the architecture
+	// Platform is os[(os.version)]/arch[/variant], or an architecture or
+	// OS alone, as for --platform (ParsePlatform). An omitted variant matches the default one for the architecture
 	// ("linux/arm" is linux/arm/v7, "linux/arm64" is linux/arm64 with or
 	// without v8); an omitted os.version matches any.
 	Platform string
@@ -73,6 +74,11 @@ func Select(images []Image, sel Selector) ([]Image, error) {
 		if err != nil {
 			return nil, err
 		}
+		named := sel.Platform
+		if !strings.Contains(named, "/") {
+			// "arm64": say which OS it was taken for.
+			named += " (" + FormatPlatform(want) + ")"
+		}
 		var out []Image
 		for _, i := range plat {
 			if MatchPlatform(want, i.Platform()) {
@@ -91,11 +97,11 @@ func Select(images []Image, sel Selector) ([]Image, error) {
 		out = uniqueDigests(out)
 		switch len(out) {
 		case 0:
-			return nil, &selectError{fmt.Sprintf("platform %s not found in the image (it has: %s)", sel.Platform, present(plat)), ErrNoMatch}
+			return nil, &selectError{fmt.Sprintf("platform %s not found in the image (it has: %s)", named, present(plat)), ErrNoMatch}
 		case 1:
 			return out, nil
 		default:
-			return nil, fmt.Errorf("platform %s matches %d manifests (%s); select one by digest or a fuller platform: %w", sel.Platform, len(out), present(out), ErrAmbiguous)
+			return nil, fmt.Errorf("platform %s matches %d manifests (%s); select one by digest or a fuller platform: %w", named, len(out), present(out), ErrAmbiguous)
 		}
 	default:
 		plat = uniqueDigests(plat)
@@ -136,23 +142,33 @@ func (e *selectError) Error() string { return e.msg }
 func (e *selectError) Unwrap() error { return e.err }
 
 // platformForm is the form of one platform, as messages give it.
-const platformForm = "os[(os.version)]/arch[/variant]"
+const platformForm = "os[(os.version)]/arch[/variant], or an architecture or OS alone"
 
-// ParsePlatform parses and normalizes os[(os.version)]/arch[/variant]. An
-// error names s once and says what is wrong in words, not containerd's
+// oneComponent is a platform of one component that could name an OS or
+// an architecture: containerd's OS pattern without os.version.
+var oneComponent = regexp.MustCompile(`^[A-Za-z0-9_.-]+$`)
+
+// ParsePlatform parses and normalizes a platform as containerd's
+// platforms.Parse does, so as buildctl and docker buildx take --platform:
+// os[(os.version)]/arch[/variant], or one component, an architecture
+// ("arm64", also an alias such as "aarch64" or "armhf") meaning that
+// architecture on this machine's OS (linux/arm64 on Linux) or an OS
+// ("linux") meaning that OS on this machine's architecture. An error
+// names s once and says what is wrong in words, not containerd's
 // pattern; it wraps containerd's error (errdefs.ErrInvalidArgument).
 func ParsePlatform(s string) (ocispec.Platform, error) {
 	p, err := platforms.Parse(s)
-	if err == nil && strings.Contains(s, "/") {
+	if err == nil {
 		return p, nil
 	}
-	why := "want " + platformForm
+	var why string
 	switch {
 	case strings.Contains(s, ","):
 		why = "one platform, not a list: want " + platformForm
-	case err == nil || !strings.Contains(s, "/"):
-		// "linux", "bogus": one component, which containerd takes for an
-		// OS or an architecture of this machine.
+	case oneComponent.MatchString(s):
+		// "bogus": one component, neither an OS nor an architecture
+		// containerd knows.
+		why = "no known OS or architecture: want " + platformForm
 	case strings.Count(s, "/") > 2:
 		why = "too many parts: want " + platformForm
 	default:

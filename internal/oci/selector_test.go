@@ -3,6 +3,7 @@ package oci_test
 import (
 	"errors"
 	"reflect"
+	"runtime"
 	"testing"
 
 	"github.com/containerd/platforms"
@@ -45,23 +46,36 @@ func TestMatchPlatformOSVersion(t *testing.T) {
 
 // TestParsePlatformErrors: a bad --platform is one message naming it
 // once, in words (not containerd's pattern, nor its text after ours); a
-// valid one parses as containerd parses it.
+// valid one parses as containerd parses it, so as buildctl and docker
+// buildx take it: an architecture alone (also an alias) is that
+// architecture on this machine's OS, an OS alone that OS on this
+// machine's architecture.
 func TestParsePlatformErrors(t *testing.T) {
+	const form = "os[(os.version)]/arch[/variant], or an architecture or OS alone"
 	tests := []struct {
 		in   string
 		want string // the whole message; "" for valid
 	}{
-		{"linux/amd64,linux/arm64", `platform "linux/amd64,linux/arm64": one platform, not a list: want os[(os.version)]/arch[/variant]`},
-		{"linux/amd64,", `platform "linux/amd64,": one platform, not a list: want os[(os.version)]/arch[/variant]`},
-		{"bogus", `platform "bogus": want os[(os.version)]/arch[/variant]`},
-		{"linux", `platform "linux": want os[(os.version)]/arch[/variant]`},
-		{"linux/amd64/v2/x", `platform "linux/amd64/v2/x": too many parts: want os[(os.version)]/arch[/variant]`},
-		{"linux/amd64 ", `platform "linux/amd64 ": want os[(os.version)]/arch[/variant], each part letters, digits, '_', '.' or '-'`},
-		{"/amd64", `platform "/amd64": want os[(os.version)]/arch[/variant], each part letters, digits, '_', '.' or '-'`},
+		{"linux/amd64,linux/arm64", `platform "linux/amd64,linux/arm64": one platform, not a list: want ` + form},
+		{"linux/amd64,", `platform "linux/amd64,": one platform, not a list: want ` + form},
+		{"arm64,amd64", `platform "arm64,amd64": one platform, not a list: want ` + form},
+		{"bogus", `platform "bogus": no known OS or architecture: want ` + form},
+		{"linux/amd64/v2/x", `platform "linux/amd64/v2/x": too many parts: want ` + form},
+		{"linux/amd64 ", `platform "linux/amd64 ": want ` + form + `, each part letters, digits, '_', '.' or '-'`},
+		{"/amd64", `platform "/amd64": want ` + form + `, each part letters, digits, '_', '.' or '-'`},
+		{"arm 64", `platform "arm 64": want ` + form + `, each part letters, digits, '_', '.' or '-'`},
+		{"*", `platform "*": want ` + form + `, each part letters, digits, '_', '.' or '-'`},
+		{"", `platform "": want ` + form + `, each part letters, digits, '_', '.' or '-'`},
 		{"linux/amd64", ""},
 		{"linux/arm/v7", ""},
 		{"windows(10.0.20348)/amd64", ""},
 		{"Linux/AMD64", ""},
+		{"linux", ""},
+		{"arm64", ""},
+		{"aarch64", ""},
+		{"x86_64", ""},
+		{"armhf", ""},
+		{"s390x", ""},
 	}
 	for _, tt := range tests {
 		t.Run(tt.in, func(t *testing.T) {
@@ -80,6 +94,43 @@ func TestParsePlatformErrors(t *testing.T) {
 	}
 }
 
+// TestParsePlatformAlone: an architecture alone is this machine's OS
+// with that architecture, aliases normalized as buildx normalizes them;
+// so it matches the image of that platform.
+func TestParsePlatformAlone(t *testing.T) {
+	tests := []struct {
+		in   string
+		want ocispec.Platform
+	}{
+		{"arm64", ocispec.Platform{OS: runtime.GOOS, Architecture: "arm64"}},
+		{"aarch64", ocispec.Platform{OS: runtime.GOOS, Architecture: "arm64"}},
+		{"x86_64", ocispec.Platform{OS: runtime.GOOS, Architecture: "amd64"}},
+		{"AMD64", ocispec.Platform{OS: runtime.GOOS, Architecture: "amd64"}},
+		{"armhf", ocispec.Platform{OS: runtime.GOOS, Architecture: "arm", Variant: "v7"}},
+		{"armel", ocispec.Platform{OS: runtime.GOOS, Architecture: "arm", Variant: "v6"}},
+		{"i386", ocispec.Platform{OS: runtime.GOOS, Architecture: "386"}},
+		{"linux", ocispec.Platform{OS: "linux", Architecture: runtime.GOARCH}},
+	}
+	for _, tt := range tests {
+		p, err := oci.ParsePlatform(tt.in)
+		if err != nil {
+			t.Errorf("ParsePlatform(%q): %v", tt.in, err)
+			continue
+		}
+		if tt.want.Architecture == "arm" && tt.want.Variant == "v7" || tt.in == "linux" {
+			// containerd leaves arm's default variant and this
+			// machine's variant to normalization.
+			p, tt.want = platforms.Normalize(p), platforms.Normalize(tt.want)
+		}
+		if !reflect.DeepEqual(p, tt.want) {
+			t.Errorf("ParsePlatform(%q) = %+v, want %+v", tt.in, p, tt.want)
+		}
+		if !oci.MatchPlatform(p, tt.want) {
+			t.Errorf("ParsePlatform(%q) = %+v does not match %s", tt.in, p, oci.FormatPlatform(tt.want))
+		}
+	}
+}
+
 // TestSelectNoMatchMessage: a selection nothing matches is ErrNoMatch,
 // worded so that the sentinel's text does not trail the message.
 func TestSelectNoMatchMessage(t *testing.T) {
@@ -95,6 +146,7 @@ func TestSelectNoMatchMessage(t *testing.T) {
 	}{
 		{[]oci.Image{amd}, oci.Selector{Platform: "linux/s390x"}, "platform linux/s390x not found in the image (it has: linux/amd64 " + amd.Descriptor.Digest.String() + ")"},
 		{[]oci.Image{amd}, oci.Selector{Digest: missing}, "no manifest " + missing.String() + " in the image (it has: linux/amd64 " + amd.Descriptor.Digest.String() + ")"},
+		{[]oci.Image{amd}, oci.Selector{Platform: "s390x"}, "platform s390x (" + runtime.GOOS + "/s390x) not found in the image (it has: linux/amd64 " + amd.Descriptor.Digest.String() + ")"},
 		{nil, oci.Selector{All: true}, "no platform images (none)"},
 		{nil, oci.Selector{}, "no platform images (none)"},
 	}
