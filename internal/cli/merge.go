@@ -375,8 +375,9 @@ func platformKey(p *ocispec.Platform) string {
 }
 
 // checkSBOMs records, for each image, its SBOM referrers in log, and
-// fails naming every image that has none, unless allowNone.
-func checkSBOMs(ctx context.Context, finder *exporter.Finder, images []oci.Image, log *referrerLog, allowNone bool) error {
+// fails naming every image that has none, and its SOURCE (source),
+// unless allowNone.
+func checkSBOMs(ctx context.Context, finder *exporter.Finder, images []oci.Image, source func(oci.Image) string, log *referrerLog, allowNone bool) error {
 	var missing []string
 	for _, img := range images {
 		refs, _, err := finder.Referrers(ctx, img.Descriptor.Digest)
@@ -384,7 +385,7 @@ func checkSBOMs(ctx context.Context, finder *exporter.Finder, images []oci.Image
 			return fmt.Errorf("referrers of %s (%s): %w", img, img.Descriptor.Digest, err)
 		}
 		if logSBOMs(log, img, refs) == 0 {
-			missing = append(missing, fmt.Sprintf("%s (%s)", img, img.Descriptor.Digest))
+			missing = append(missing, missingSBOM(img, source(img)))
 		}
 	}
 	if len(missing) > 0 && !allowNone {
@@ -404,6 +405,12 @@ func logSBOMs(log *referrerLog, img oci.Image, refs []ocispec.Descriptor) int {
 		}
 	}
 	return n
+}
+
+// missingSBOM names an image without SBOM for noSBOMError: its platform,
+// its digest and the SOURCE argument that lists it (src, as given).
+func missingSBOM(img oci.Image, src string) string {
+	return fmt.Sprintf("%s (%s, SOURCE %s)", img, img.Descriptor.Digest, src)
 }
 
 // noSBOMError is the refusal to tag images without SBOMs, missing naming

@@ -279,11 +279,9 @@ func planReferrers(ctx context.Context, dst *mergeRepo, images []oci.Image, c *m
 		if n+added > 0 {
 			continue
 		}
-		if s.repo.other {
-			missing = append(missing, fmt.Sprintf("%s (%s, SOURCE %s)", img, d, s.arg))
-		} else {
-			missing = append(missing, fmt.Sprintf("%s (%s)", img, d))
-		}
+		// The SOURCE is named wherever it is: in REF's own repository
+		// too, ":amd64" says which argument to fix.
+		missing = append(missing, missingSBOM(img, s.arg))
 	}
 	if len(missing) > 0 && !allowNone {
 		return nil, noSBOMError(missing)
@@ -511,9 +509,10 @@ func (m *mergePlan) copy(ctx context.Context, p *exporter.Push, allowNone bool) 
 			copied = append(copied, r.subject)
 		}
 	}
+	source := func(img oci.Image) string { return m.content.owner[img.Descriptor.Digest].arg }
 	// A new Finder: the planning one may have learnt the referrers tag
 	// from a registry that answers 404 for a subject it does not hold.
-	return checkSBOMs(ctx, exporter.NewFinder(m.dst.remote), copied, m.attached, allowNone)
+	return checkSBOMs(ctx, exporter.NewFinder(m.dst.remote), copied, source, m.attached, allowNone)
 }
 
 // copyReferrers copies, concurrently, the referrers of copies at depth.

@@ -13,6 +13,7 @@ import (
 
 	"github.com/affix-oci/affix/exporter"
 	"github.com/affix-oci/affix/internal/fixture"
+	"github.com/affix-oci/affix/internal/oci"
 	"github.com/affix-oci/affix/internal/registrytest"
 )
 
@@ -55,9 +56,10 @@ func TestMerge(t *testing.T) {
 			run("push", "--sbom=false", "oci-layout:"+dirs[1], repo+":arm64")
 			run("push", "oci-layout:"+dirs[2], repo+":other")
 
-			// arm64 has no SBOM: nothing is tagged.
+			// arm64 has no SBOM: nothing is tagged. The error names its
+			// SOURCE, in REF's repository too.
 			_, errs, code := affix(t, slices.Concat([]string{"merge"}, insecure, []string{repo + ":v1", ":amd64", ":arm64"})...)
-			if code != 1 || !strings.Contains(errs, "no SBOM referrer of linux/arm64/v8 ("+mans[1].Digest.String()+")") || !strings.Contains(errs, "no tag moved") {
+			if code != 1 || !strings.Contains(errs, "no SBOM referrer of linux/arm64/v8 ("+mans[1].Digest.String()+", SOURCE :arm64)") || !strings.Contains(errs, "no tag moved") {
 				t.Fatalf("merge with an image without SBOM: exit %d\n%s", code, errs)
 			}
 			if resolveTag(t, reg, "app", "v1") != "" {
@@ -225,5 +227,31 @@ func TestMergeCountFlag(t *testing.T) {
 				t.Errorf("the earlier --metadata-file: %v", err)
 			}
 		})
+	}
+}
+
+// TestNoSBOMError: the refusal to tag names each image without SBOM by
+// platform, digest and SOURCE as given, whether that SOURCE is in REF's
+// repository (":amd64", "@sha256:...") or another.
+func TestNoSBOMError(t *testing.T) {
+	img := func(s string, p ocispec.Platform) oci.Image {
+		return oci.Image{Descriptor: ocispec.Descriptor{MediaType: ocispec.MediaTypeImageManifest, Digest: digest.FromString(s), Size: 1, Platform: &p}}
+	}
+	amd := img("amd", ocispec.Platform{OS: "linux", Architecture: "amd64"})
+	arm := img("arm", ocispec.Platform{OS: "linux", Architecture: "arm64", Variant: "v8"})
+	tests := []struct {
+		missing []string
+		want    string
+	}{
+		{[]string{missingSBOM(amd, ":amd64")}, "no SBOM referrer of linux/amd64 (" + amd.Descriptor.Digest.String() + ", SOURCE :amd64)"},
+		{[]string{missingSBOM(amd, "@" + amd.Descriptor.Digest.String())}, "no SBOM referrer of linux/amd64 (" + amd.Descriptor.Digest.String() + ", SOURCE @" + amd.Descriptor.Digest.String() + ")"},
+		{[]string{missingSBOM(amd, ":amd64"), missingSBOM(arm, "other.example/app:arm64")},
+			"no SBOM referrer of linux/amd64 (" + amd.Descriptor.Digest.String() + ", SOURCE :amd64), linux/arm64/v8 (" + arm.Descriptor.Digest.String() + ", SOURCE other.example/app:arm64)"},
+	}
+	for _, tt := range tests {
+		err := noSBOMError(tt.missing)
+		if want := tt.want + ": attach them first (affix attach REF@DIGEST), or pass --allow-no-sbom"; err.Error() != want {
+			t.Errorf("noSBOMError: %q, want %q", err, want)
+		}
 	}
 }
