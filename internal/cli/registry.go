@@ -83,7 +83,14 @@ func (o *registryOptions) addFlags(f *pflag.FlagSet) {
 // would match nothing, and the registry would silently get HTTPS.
 type hostList []string
 
-func (h *hostList) String() string { return "[" + strings.Join(*h, ",") + "]" }
+// String is the flag's value as pflag shows it; "" when empty, so that
+// help shows no "(default [])", which would read as a value to give.
+func (h *hostList) String() string {
+	if len(*h) == 0 {
+		return ""
+	}
+	return "[" + strings.Join(*h, ",") + "]"
+}
 
 // Type is the type name help shows, as for the string array it was.
 func (h *hostList) Type() string { return "stringArray" }

@@ -13,6 +13,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/spf13/cobra"
 	"oras.land/oras-go/v2/registry/remote/auth"
 )
 
@@ -212,6 +213,39 @@ func TestInsecureRegistryChecked(t *testing.T) {
 		out, errs, code := affix(t, "ls", "--insecure-registry", v, "localhost:5077/app:v1")
 		if code != 2 || out != "" || !strings.Contains(errs, "the flag takes a registry HOST[:PORT]") {
 			t.Errorf("--insecure-registry %q: exit %d, stdout %q, stderr %q; want exit 2 naming HOST[:PORT]", v, code, out, errs)
+		}
+	}
+}
+
+// TestHelpShowsNoEmptyDefault: no flag of any command shows an empty
+// list or an empty string as its default in --help ("(default [])",
+// `(default "")`): pflag leaves out a default that is its type's zero
+// value, which a flag.Value of affix's own must give as "" too.
+func TestHelpShowsNoEmptyDefault(t *testing.T) {
+	var walk func(*cobra.Command)
+	walk = func(c *cobra.Command) {
+		for _, s := range []string{"(default [])", `(default "")`, "(default <nil>)"} {
+			if u := c.LocalFlags().FlagUsages(); strings.Contains(u, s) {
+				t.Errorf("%s --help shows %s:\n%s", c.CommandPath(), s, u)
+			}
+		}
+		for _, sub := range c.Commands() {
+			walk(sub)
+		}
+	}
+	walk(NewRootCommand("affix"))
+	var h hostList
+	for _, tt := range []struct {
+		add  []string
+		want string
+	}{{nil, ""}, {[]string{"localhost:5000"}, "[localhost:5000]"}, {[]string{"reg.example"}, "[localhost:5000,reg.example]"}} {
+		for _, s := range tt.add {
+			if err := h.Set(s); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if got := h.String(); got != tt.want {
+			t.Errorf("--insecure-registry %v: String() = %q, want %q", []string(h), got, tt.want)
 		}
 	}
 }
