@@ -244,7 +244,7 @@ func TestNoSBOMError(t *testing.T) {
 		want    string
 	}{
 		{[]string{missingSBOM(amd, ":amd64")}, "no SBOM referrer of linux/amd64 (" + amd.Descriptor.Digest.String() + ", SOURCE :amd64)"},
-		{[]string{missingSBOM(amd, "@" + amd.Descriptor.Digest.String())}, "no SBOM referrer of linux/amd64 (" + amd.Descriptor.Digest.String() + ", SOURCE @" + amd.Descriptor.Digest.String() + ")"},
+		{[]string{missingSBOM(amd, "@"+amd.Descriptor.Digest.String())}, "no SBOM referrer of linux/amd64 (" + amd.Descriptor.Digest.String() + ", SOURCE @" + amd.Descriptor.Digest.String() + ")"},
 		{[]string{missingSBOM(amd, ":amd64"), missingSBOM(arm, "other.example/app:arm64")},
 			"no SBOM referrer of linux/amd64 (" + amd.Descriptor.Digest.String() + ", SOURCE :amd64), linux/arm64/v8 (" + arm.Descriptor.Digest.String() + ", SOURCE other.example/app:arm64)"},
 	}
