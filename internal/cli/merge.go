@@ -147,13 +147,27 @@ func merge(cmd *cobra.Command, g *globalOptions, refStr string, sourceArgs []str
 	if err != nil {
 		return commitError("merge", name, m.ref.Reference, err)
 	}
-	if _, ok := res.Modes[name]; !ok && m.referrers.mode != "" {
+	if _, ok := res.Modes[name]; !ok {
 		// A merge that wrote no referrer (a rerun, images of REF's own
 		// repository) read them: the mode is what that read learnt.
-		if res.Modes == nil {
-			res.Modes = map[string]exporter.Mode{}
+		mode := m.referrers.mode
+		if mode == "" {
+			// Those reads were of images REF's repository may not
+			// have held then (a rerun of a merge from other
+			// repositories, on a registry without the referrers
+			// API), which tell no mode for sure: ask again, for an
+			// image it holds now, so that every run's summary and
+			// metadata name it.
+			if _, learnt, err := exporter.NewFinder(m.dst.remote).Referrers(ctx, m.images[0].Descriptor.Digest); err == nil {
+				mode = learnt
+			}
 		}
-		res.Modes[name] = m.referrers.mode
+		if mode != "" {
+			if res.Modes == nil {
+				res.Modes = map[string]exporter.Mode{}
+			}
+			res.Modes[name] = mode
+		}
 	}
 	tags, err := tagMore(ctx, p, "merge", name, m.ref, m.more)
 	if err != nil {
@@ -164,6 +178,7 @@ func merge(cmd *cobra.Command, g *globalOptions, refStr string, sourceArgs []str
 	for _, r := range m.referrers.copies {
 		meta.CopiedReferrers = append(meta.CopiedReferrers, layoutReferrerMeta{Subject: r.subject.Descriptor.Digest, Digest: r.desc.Digest, ArtifactType: r.desc.ArtifactType})
 	}
+	meta.fromOtherRepos, meta.referrersPresent = m.referrers.other, m.referrers.present
 	printPush(cmd.OutOrStdout(), meta, res)
 	if err := writeMetadataFile(cmd.Context(), o.metadataFile, meta); err != nil {
 		return fmt.Errorf("merge to %s succeeded (%s), but --metadata-file was not written: %w", name, tagStates(meta.Tags, nil, nil), err)

@@ -243,6 +243,11 @@ type referrerCopy struct {
 type referrerPlan struct {
 	copies []referrerCopy
 	held   []digest.Digest
+	// other says some image is of another repository, whose referrers
+	// are walked; present counts the referrers walked there that REF's
+	// repository lists already (not copied again), for the summary.
+	other   bool
+	present int
 	// mode is how REF's repository lists referrers, as reading those of
 	// an image it holds learnt it ("" when no such read was made).
 	mode exporter.Mode
@@ -267,6 +272,7 @@ func planReferrers(ctx context.Context, dst *mergeRepo, images []oci.Image, c *m
 	for _, img := range images {
 		d := img.Descriptor.Digest
 		s := c.owner[d]
+		w.plan.other = w.plan.other || s.repo.other
 		have, err := w.look.referrers(ctx, d, !s.repo.other)
 		if err != nil {
 			return nil, fmt.Errorf("referrers of %s (%s): %w", img, d, err)
@@ -379,6 +385,8 @@ func (w *referrerWalk) walk(ctx context.Context, s *mergeSource, subject oci.Ima
 			if depth == 1 && oci.IsSBOMReferrer(r) {
 				sboms++
 			}
+		} else {
+			w.plan.present++
 		}
 		w.seen[r.Digest] = true
 		if _, err := w.walk(ctx, s, oci.Image{Descriptor: r}, inDst, w.dstReferrers(ctx, r.Digest, inDst), depth+1); err != nil {

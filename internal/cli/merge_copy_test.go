@@ -611,3 +611,71 @@ func TestMergeKeepsSourceIndex(t *testing.T) {
 		})
 	}
 }
+
+// TestMergeSummaryOnRerun: every merge prints how REF's repository lists
+// referrers ("referrers: MODE (REPO)") and, with sources in other
+// repositories, how many referrers it copied and how many REF's
+// repository listed already: a rerun that copies nothing says so, on a
+// registry without the referrers API too (where the first run learnt the
+// mode from its writes, and a rerun has none).
+func TestMergeSummaryOnRerun(t *testing.T) {
+	if testing.Short() {
+		t.Skip("runs registries")
+	}
+	cliEnv(t)
+	dirs, _ := singleLayouts(t)
+	for _, tt := range []struct {
+		kind registrytest.Kind
+		mode exporter.Mode
+	}{
+		{registrytest.Distribution, exporter.ModeTagSchema},
+		{registrytest.OlaregNoAPI, exporter.ModeTagSchema},
+		{registrytest.OlaregAPI, exporter.ModeAPI},
+	} {
+		t.Run(string(tt.kind), func(t *testing.T) {
+			reg := registrytest.Start(t, tt.kind, registrytest.Options{})
+			flags := []string{"--insecure-registry", reg.Host}
+			run := func(args ...string) string { return mustAffix(t, slices.Concat(args[:1], flags, args[1:])...) }
+			src, dst := reg.Ref("staging/app"), reg.Ref("release/app")
+			run("push", "oci-layout:"+dirs[0], src+":amd64")
+			run("push", "oci-layout:"+dirs[1], src+":arm64")
+			modeLine := "\nreferrers: " + string(tt.mode) + " (" + dst + ")\n"
+			for i, want := range []string{
+				"\n  2 referrers copied from other repositories, SBOMs included\n",
+				"\n  no referrer copied from other repositories: the 2 they list are in REF's repository already\n",
+			} {
+				out := run("merge", dst+":v1", src+":amd64", src+":arm64")
+				if !strings.Contains(out, want) || !strings.Contains(out, modeLine) {
+					t.Errorf("merge %d: want %q and %q in the summary:\n%s", i+1, want, modeLine, out)
+				}
+			}
+			// Sources in REF's repository: nothing to copy, no line about
+			// copies; the mode still.
+			if out := run("merge", dst+":v2", ":v1"); strings.Contains(out, "copied") || !strings.Contains(out, modeLine) {
+				t.Errorf("merge within REF's repository: want %q and no copies in the summary:\n%s", modeLine, out)
+			}
+		})
+	}
+}
+
+// TestCopiedSummary: the merge summary's line on referrers from other
+// repositories says how many were copied and how many REF's repository
+// listed already, in words for none and one.
+func TestCopiedSummary(t *testing.T) {
+	for _, tt := range []struct {
+		copied, present int
+		want            string
+	}{
+		{0, 0, "no referrer copied from other repositories: they list none to copy"},
+		{0, 1, "no referrer copied from other repositories: the one they list is in REF's repository already"},
+		{0, 5, "no referrer copied from other repositories: the 5 they list are in REF's repository already"},
+		{1, 0, "1 referrer copied from other repositories, SBOMs included"},
+		{5, 0, "5 referrers copied from other repositories, SBOMs included"},
+		{2, 1, "2 referrers copied from other repositories, SBOMs included; 1 more was in REF's repository already"},
+		{2, 5, "2 referrers copied from other repositories, SBOMs included; 5 more were in REF's repository already"},
+	} {
+		if got := copiedSummary(tt.copied, tt.present); got != tt.want {
+			t.Errorf("copiedSummary(%d, %d) = %q, want %q", tt.copied, tt.present, got, tt.want)
+		}
+	}
+}

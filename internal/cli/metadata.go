@@ -50,6 +50,12 @@ type pushMetadata struct {
 	// Blobs counts the blobs by what the push did with them: found in the
 	// registry, mounted (--mount-from), uploaded.
 	Blobs *exporter.BlobCounts `json:"blobs,omitempty"`
+
+	// fromOtherRepos says a merge had images of other repositories,
+	// whose referrers it copies; referrersPresent counts those it did not
+	// copy, REF's repository listing them already. The summary only.
+	fromOtherRepos   bool
+	referrersPresent int
 }
 
 type platformMeta struct {
@@ -213,8 +219,8 @@ func printPush(w io.Writer, m *pushMetadata, res *exporter.Result) {
 		}
 		fmt.Fprintf(w, "  %s from the layout, pushed %s\n", plural(n, "more referrer"), as)
 	}
-	if n := len(m.CopiedReferrers); n > 0 {
-		fmt.Fprintf(w, "  %s copied from other repositories, SBOMs included\n", plural(n, "referrer"))
+	if n := len(m.CopiedReferrers); n > 0 || m.fromOtherRepos {
+		fmt.Fprintf(w, "  %s\n", copiedSummary(n, m.referrersPresent))
 	}
 	for repo, mode := range res.Modes {
 		if strings.HasPrefix(repo, oci.SchemeLayout+":") {
@@ -225,6 +231,32 @@ func printPush(w io.Writer, m *pushMetadata, res *exporter.Result) {
 	}
 	if m.RequestsTotal > 0 {
 		fmt.Fprintf(w, "registry requests: %d (%s)\n", m.RequestsTotal, formatCounts(m.Requests))
+	}
+}
+
+// copiedSummary is the summary line of a merge from other repositories:
+// how many referrers it copied, and how many it did not, REF's
+// repository listing them already (all of them, on a rerun).
+func copiedSummary(copied, present int) string {
+	var already string
+	switch present {
+	case 0:
+	case 1:
+		already = "1 more was in REF's repository already"
+	default:
+		already = fmt.Sprintf("%d more were in REF's repository already", present)
+	}
+	switch {
+	case copied == 0 && present == 0:
+		return "no referrer copied from other repositories: they list none to copy"
+	case copied == 0 && present == 1:
+		return "no referrer copied from other repositories: the one they list is in REF's repository already"
+	case copied == 0:
+		return fmt.Sprintf("no referrer copied from other repositories: the %d they list are in REF's repository already", present)
+	case present == 0:
+		return fmt.Sprintf("%s copied from other repositories, SBOMs included", plural(copied, "referrer"))
+	default:
+		return fmt.Sprintf("%s copied from other repositories, SBOMs included; %s", plural(copied, "referrer"), already)
 	}
 }
 
