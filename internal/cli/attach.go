@@ -57,7 +57,9 @@ MEDIATYPE are RFC 6838 media types (type/subtype); an SBOM artifact type
 FILE, whose layer has that media type (what SBOM consumers read); an
 org.opencontainers.image.created annotation must be RFC 3339 (default:
 SOURCE_DATE_EPOCH, else now). These are usage errors (exit 2), reported
-before any request.
+before any request. An SBOM file whose document describes another image
+(its pkg:oci/NAME@DIGEST) than the manifest it is attached to is attached
+with a warning naming both digests.
 
 Referrers go through the registry's referrers API when it has one, else
 through the referrers tag schema, merged with concurrent writers.
@@ -237,6 +239,9 @@ func attachFiles(cmd *cobra.Command, g *globalOptions, refStr string, files []st
 	if err := a.Validate(); err != nil {
 		return usageError(err)
 	}
+	if w := describedElsewhere(a, files, img); w != "" {
+		warnf(cmd)("%s", w)
+	}
 	var d ocispec.Descriptor
 	res, err := at.publish(ctx, debugf(g, cmd.ErrOrStderr()), warnf(cmd), func(p *exporter.Push) (err error) {
 		d, err = p.Attach(ctx, a)
@@ -252,6 +257,44 @@ func attachFiles(cmd *cobra.Command, g *globalOptions, refStr string, files []st
 	attached := &referrerLog{}
 	attached.add(subject.Digest, "", d, "")
 	return attachedMetadata(cmd.Context(), o.metadataFile, refStr, newMetadata(res, "", []oci.Image{img}, attached, counter))
+}
+
+// describedElsewhere returns the warning for an SBOM file (an SPDX,
+// CycloneDX or syft JSON artifact, by its artifact type, of one FILE
+// argument) that describes another image than subject, the manifest it
+// is attached to (sbomgen.DescribedDigest): affix get, Trivy and the like
+// would take it for subject's SBOM. It is "" when the document describes
+// subject, and when which image it describes cannot be told (a document
+// of another tool naming the image by name only, one that does not
+// parse, a digest of another algorithm than subject's): attaching is
+// the user's call, so this warns and never refuses.
+func describedElsewhere(a exporter.Artifact, files []string, subject oci.Image) string {
+	f, ok := describedFormat(a.ArtifactType)
+	if !ok || len(a.Blobs) != 1 || len(files) != 1 {
+		return ""
+	}
+	d, err := sbomgen.DescribedDigest(f, a.Blobs[0].Data)
+	want := subject.Descriptor.Digest
+	if err != nil || d == want || d.Algorithm() != want.Algorithm() {
+		return ""
+	}
+	path, _ := splitFileArg(files[0])
+	return fmt.Sprintf("%s describes the image %s, not the manifest it is attached to, %s (%s): tools that read the referrers (affix get) will take it for that manifest's SBOM", path, d, want, subject)
+}
+
+// describedFormat returns the SBOM format whose documents an artifact
+// type carries, for DescribedDigest: the formats' own media types and
+// the older names oci.IsSBOMType knows.
+func describedFormat(artifactType string) (sbomgen.Format, bool) {
+	switch artifactType {
+	case oci.MediaTypeSPDX, "text/spdx+json":
+		return sbomgen.SPDXJSON, true
+	case oci.MediaTypeCycloneDX, "application/vnd.cyclonedx":
+		return sbomgen.CycloneDXJSON, true
+	case oci.MediaTypeSyftJSON:
+		return sbomgen.SyftJSON, true
+	}
+	return "", false
 }
 
 // fileArtifact returns the artifact of --artifact-type that attach makes
