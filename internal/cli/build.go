@@ -77,6 +77,9 @@ type buildOptions struct {
 	builders       []string
 	tls            frontend.TLSOptions
 	maxConcurrency int
+	// mountFrom is --mount-from, as affix push takes it ("" for none:
+	// the FROM image's repository, where the push's registry has it).
+	mountFrom string
 	// call and check are buildx's --call and --check: a question to
 	// the Dockerfile frontend instead of a build.
 	call  string
@@ -219,6 +222,7 @@ func (o *buildOptions) addFlags(f *pflag.FlagSet) {
 	f.StringVar(&o.tls.ServerName, "builder-tls-servername", "", "server name to verify tcp:// builders' certificates against (default: the address's host)")
 	o.registryOptions.addFlags(f)
 	f.IntVar(&o.maxConcurrency, "max-concurrency", 4, "uploads at once, per repository")
+	f.StringVar(&o.mountFrom, "mount-from", "", "with --push, repository of the -t registry to mount blobs from, REPO or HOST/REPO (default: the FROM image's repository, when it is on that registry)")
 	f.StringVar(&o.call, "call", "build", "what to ask the Dockerfile frontend: build, or instead of building check (build checks), outline (build arguments, secrets), targets (stages), subrequests.describe; [,format=json][,ignorestatus=true]")
 	f.BoolVar(&o.check, "check", false, "run the Dockerfile's build checks instead of building (--call check): exits 1 when a check finds something")
 	addLegacyFlags(f)
@@ -294,6 +298,11 @@ type repoTags struct {
 	// byDigest pushes to the repository by digest only, writing none
 	// of tags (push-by-digest=true).
 	byDigest bool
+	// mountFrom is the repository of ref's registry the push mounts
+	// missing blobs from ("" for none): --mount-from's, or, when
+	// mountAuto, the FROM image's (setMountFrom, autoMount).
+	mountFrom string
+	mountAuto bool
 }
 
 func (r repoTags) name() string { return r.ref.Registry + "/" + r.ref.Repository }
@@ -394,6 +403,9 @@ func (o *buildOptions) plan() (*buildPlan, error) {
 		return nil, usageError(errors.New("--push needs at least one -t NAME:TAG to push to"))
 	}
 	if err := o.planAttestations(p); err != nil {
+		return nil, err
+	}
+	if err := p.setMountFrom(o.mountFrom); err != nil {
 		return nil, err
 	}
 	if err := checkPositive("--max-concurrency", o.maxConcurrency); err != nil {
@@ -551,6 +563,73 @@ func (p *buildPlan) addTags(tags []string) error {
 		p.repos[i].tags = append(p.repos[i].tags, ref.Reference)
 	}
 	return nil
+}
+
+// setMountFrom sets the repository the pushes mount blobs from, from:
+// --mount-from as affix push takes it (mountRepository), REPO or
+// HOST/REPO, a repository of the registry the -t tags name. With -t tags
+// in several registries, HOST/REPO says which one's repositories mount
+// from it (the others upload, as a registry mounts only its own blobs)
+// and REPO alone is a usage error; so is --mount-from without a push,
+// and a HOST no -t names. A repository does not mount from itself.
+func (p *buildPlan) setMountFrom(from string) error {
+	if from == "" {
+		return nil
+	}
+	if !p.push {
+		return usageError(fmt.Errorf("--mount-from %q: nothing is pushed; it mounts blobs for --push", from))
+	}
+	var hosts []string
+	for _, rt := range p.repos {
+		if !slices.ContainsFunc(hosts, func(h string) bool { return strings.EqualFold(h, rt.ref.Registry) }) {
+			hosts = append(hosts, rt.ref.Registry)
+		}
+	}
+	host, _, hasHost := splitHost(from)
+	if !hasHost && len(hosts) > 1 {
+		return usageError(fmt.Errorf("--mount-from %q: -t names several registries (%s); name the repository with its registry, HOST/REPO", from, strings.Join(hosts, ", ")))
+	}
+	if hasHost && !slices.ContainsFunc(hosts, func(h string) bool { return strings.EqualFold(h, host) }) {
+		return usageError(fmt.Errorf("--mount-from %q: a registry mounts only its own blobs; name a repository of %s", from, strings.Join(hosts, " or ")))
+	}
+	for i := range p.repos {
+		rt := &p.repos[i]
+		if hasHost && !strings.EqualFold(host, rt.ref.Registry) {
+			continue
+		}
+		repo, err := mountRepository(from, rt.ref)
+		if err != nil {
+			return err
+		}
+		if repo != rt.ref.Repository {
+			rt.mountFrom = repo
+		}
+	}
+	return nil
+}
+
+// autoMount sets, for the repositories pushed to that have no
+// --mount-from, the repository of base (the image the build's layers
+// start with, frontend.Plan.BaseImage; "" for unknown) to mount its
+// layers from, when it is on that repository's registry: they are then
+// mounted rather than uploaded again. A registry that cannot mount them
+// (no access, another image than thought) answers with an upload, at no
+// extra request.
+func (p *buildPlan) autoMount(base string) {
+	if base == "" || !p.push {
+		return
+	}
+	n, err := reference.ParseNormalizedNamed(base)
+	if err != nil {
+		return
+	}
+	host, repo := reference.Domain(n), reference.Path(n)
+	for i := range p.repos {
+		rt := &p.repos[i]
+		if rt.mountFrom == "" && strings.EqualFold(host, rt.ref.Registry) && repo != rt.ref.Repository {
+			rt.mountFrom, rt.mountAuto = repo, true
+		}
+	}
 }
 
 // checkOutputPaths checks the files the build writes: the --output dest
@@ -749,6 +828,7 @@ func runBuild(cmd *cobra.Command, g *globalOptions, contextDir string, o buildOp
 	if p.frontend, err = frontend.NewPlan(o.frontendOptions(contextDir, p)); err != nil {
 		return buildError(err)
 	}
+	p.autoMount(p.frontend.BaseImage())
 	if p.call != nil {
 		return runCall(cmd, p, p.call, o.iidFile != "" || o.metadataFile != "")
 	}

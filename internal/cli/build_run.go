@@ -31,7 +31,9 @@ type sink struct {
 	// sbomName is the image name of the SBOMs it gets (one of
 	// buildRun.sbomNames).
 	sbomName string
-	result   *exporter.Result
+	// repo is the repository of a push, with its tags and mount source.
+	repo   repoTags
+	result *exporter.Result
 	// moved are the tags written; unknown those whose write got no answer
 	// (exporter.ErrTagUnknown).
 	moved, unknown []string
@@ -185,6 +187,11 @@ func build(cmd *cobra.Command, g *globalOptions, o buildOptions, p *buildPlan) (
 	}
 	warnBuild(p.progress, prog.Warnings(), warn)
 	r.warns.flush(warn)
+	for _, s := range r.sinks {
+		if s.result != nil && s.repo.mountFrom != "" && !s.repo.mountAuto {
+			warnNotMounted(warn, s.result.Blobs, o.mountFrom, s.repo.mountFrom, s.repo.ref.Registry)
+		}
+	}
 	return r.report(ctx, stdout, warn, o)
 }
 
@@ -328,13 +335,17 @@ func (r *buildRun) openSinks(ctx context.Context, g *globalOptions, o buildOptio
 			if err != nil {
 				return err
 			}
-			s := &sink{verb: "push", name: rt.name(), tags: rt.tags, sbomName: refName(rt.ref, rt.tags[0])}
+			s := &sink{verb: "push", name: rt.name(), tags: rt.tags, sbomName: refName(rt.ref, rt.tags[0]), repo: rt}
 			if rt.byDigest {
 				s.tags = nil // the root by digest, no tag
+			}
+			if rt.mountAuto {
+				debugf(g, stderr)("push %s: mounting the blobs of the FROM image from %s/%s", rt.name(), rt.ref.Registry, rt.mountFrom)
 			}
 			s.push = exporter.New(tgt, img, exporter.Options{
 				Tag:            firstOr(s.tags, ""),
 				MaxConcurrency: o.maxConcurrency,
+				MountFrom:      rt.mountFrom,
 				Logf:           debugf(g, stderr),
 				Warnf:          r.warns.warnf,
 			})

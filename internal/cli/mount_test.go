@@ -2,6 +2,7 @@ package cli
 
 import (
 	"errors"
+	"slices"
 	"strings"
 	"testing"
 
@@ -80,5 +81,82 @@ func TestPushMountFrom(t *testing.T) {
 	_, errs, code := affix(t, append(in, "push", "--mount-from", "base", "--name", "example.com/renamed", "oci-layout:"+dir, reg.Ref("app")+":v1")...)
 	if code != 0 || strings.Contains(errs, "no blob could be mounted") {
 		t.Errorf("re-push with new SBOMs: exit %d, stderr:\n%s", code, errs)
+	}
+}
+
+// TestBuildMountFrom: affix build --push --mount-from takes what affix
+// push takes, for the -t repositories of its registry (with -t in several
+// registries, HOST/REPO says which); without the flag, the repositories
+// on the FROM image's registry mount from its repository. A repository
+// never mounts from itself.
+func TestBuildMountFrom(t *testing.T) {
+	type repoMount struct{ repo, from string }
+	for _, tt := range []struct {
+		name string
+		args []string
+		base string // frontend.Plan.BaseImage
+		want []repoMount
+		auto bool
+		err  string
+	}{
+		{name: "none", args: []string{"--push", "-t", "reg.example/app:1"}, want: []repoMount{{"reg.example/app", ""}}},
+		{name: "REPO", args: []string{"--push", "-t", "reg.example/app:1", "--mount-from", "base"}, want: []repoMount{{"reg.example/app", "base"}}},
+		{name: "HOST/REPO", args: []string{"--push", "-t", "reg.example/app:1", "--mount-from", "reg.example/team/base"}, want: []repoMount{{"reg.example/app", "team/base"}}},
+		{name: "flag wins over FROM", args: []string{"--push", "-t", "reg.example/app:1", "--mount-from", "base"}, base: "reg.example/hello:1", want: []repoMount{{"reg.example/app", "base"}}},
+		{name: "several repositories of one registry", args: []string{"--push", "-t", "reg.example/a:1", "-t", "reg.example/b:1", "--mount-from", "base"},
+			want: []repoMount{{"reg.example/a", "base"}, {"reg.example/b", "base"}}},
+		{name: "not from itself", args: []string{"--push", "-t", "reg.example/a:1", "-t", "reg.example/b:1", "--mount-from", "a"},
+			want: []repoMount{{"reg.example/a", ""}, {"reg.example/b", "a"}}},
+		{name: "several registries, HOST/REPO", args: []string{"--push", "-t", "reg.example/a:1", "-t", "other.example/b:1", "--mount-from", "other.example/base"},
+			want: []repoMount{{"reg.example/a", ""}, {"other.example/b", "base"}}},
+		{name: "several registries, REPO", args: []string{"--push", "-t", "reg.example/a:1", "-t", "other.example/b:1", "--mount-from", "base"},
+			err: `--mount-from "base": -t names several registries (reg.example, other.example); name the repository with its registry, HOST/REPO`},
+		{name: "another registry", args: []string{"--push", "-t", "reg.example/a:1", "--mount-from", "other.example/base"},
+			err: `--mount-from "other.example/base": a registry mounts only its own blobs; name a repository of reg.example`},
+		{name: "bad repository", args: []string{"--push", "-t", "reg.example/a:1", "--mount-from", "Base"}, err: "want a repository of reg.example"},
+		{name: "without a push", args: []string{"-t", "reg.example/a:1", "--mount-from", "base"}, err: `--mount-from "base": nothing is pushed; it mounts blobs for --push`},
+		{name: "push output", args: []string{"--output", "type=registry", "-t", "reg.example/a:1", "--mount-from", "base"}, want: []repoMount{{"reg.example/a", "base"}}},
+
+		{name: "FROM on the registry", args: []string{"--push", "-t", "localhost:5881/derived:1"}, base: "localhost:5881/hello:1", auto: true,
+			want: []repoMount{{"localhost:5881/derived", "hello"}}},
+		{name: "FROM on the registry, host case", args: []string{"--push", "-t", "LOCALHOST:5881/derived:1"}, base: "localhost:5881/hello:1", auto: true,
+			want: []repoMount{{"LOCALHOST:5881/derived", "hello"}}},
+		{name: "FROM on Docker Hub", args: []string{"--push", "-t", "user/app:1"}, base: "docker.io/library/alpine:latest", auto: true,
+			want: []repoMount{{"docker.io/user/app", "library/alpine"}}},
+		{name: "FROM elsewhere", args: []string{"--push", "-t", "reg.example/app:1", "-t", "localhost:5881/app:1"}, base: "localhost:5881/hello:1", auto: true,
+			want: []repoMount{{"reg.example/app", ""}, {"localhost:5881/app", "hello"}}},
+		{name: "FROM the repository pushed to", args: []string{"--push", "-t", "reg.example/app:2"}, base: "reg.example/app:1", want: []repoMount{{"reg.example/app", ""}}},
+		{name: "FROM unknown", args: []string{"--push", "-t", "reg.example/app:2"}, want: []repoMount{{"reg.example/app", ""}}},
+		{name: "FROM, no push", args: []string{"-t", "reg.example/app:2"}, base: "reg.example/base:1", want: []repoMount{{"reg.example/app", ""}}},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			o, _, err := parseBuildFlags(t, append(tt.args, "ctx")...)
+			if err != nil {
+				t.Fatal(err)
+			}
+			o.maxConcurrency = 1
+			p, err := o.plan()
+			if tt.err != "" {
+				var ee *exitError
+				if err == nil || !strings.Contains(err.Error(), tt.err) || !errors.As(err, &ee) || ee.code != 2 {
+					t.Fatalf("plan: %v, want a usage error with %q", err, tt.err)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			p.autoMount(tt.base)
+			var got []repoMount
+			for _, rt := range p.repos {
+				got = append(got, repoMount{rt.name(), rt.mountFrom})
+				if rt.mountAuto != (tt.auto && rt.mountFrom != "") {
+					t.Errorf("%s: mountAuto %v", rt.name(), rt.mountAuto)
+				}
+			}
+			if !slices.Equal(got, tt.want) {
+				t.Errorf("mounts %+v, want %+v", got, tt.want)
+			}
+		})
 	}
 }
