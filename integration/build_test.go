@@ -1137,3 +1137,45 @@ func gzipTar(t *testing.T, dir string) []byte {
 	zw.Close()
 	return b.Bytes()
 }
+
+// TestBuildMountsBaseLayers: a build FROM an image of the registry it
+// pushes to mounts that image's layers from its repository instead of
+// uploading them again; only what the build added is uploaded.
+// --mount-from naming a repository that lacks the blobs is warned about,
+// and the blobs uploaded.
+func TestBuildMountsBaseLayers(t *testing.T) {
+	d := daemon(t, 0)
+	e := newEnv(t)
+	reg := registry(t, registrytest.Distribution)
+	e.ok(t, "build", "--builder", d.Addr, "--build-arg", "PKG_VERSION=1.2.3", "--push", "-t", reg.Ref("mountbase:v1"),
+		"--insecure-registry", reg.Host, singleContext(t))
+	base := readBack(t, newRepo(t, reg, "mountbase"), "v1")
+	dir := t.TempDir()
+	writeFiles(t, dir, map[string]string{"Dockerfile": "FROM " + reg.Ref("mountbase:v1") + "\nCOPY note.txt /note.txt\n", "note.txt": "derived\n"})
+	var baseManifest ocispec.Manifest
+	fetchJSON(t, newRepo(t, reg, "mountbase"), base.manifests[hostPlatform], &baseManifest)
+	layers := len(baseManifest.Layers)
+	if layers == 0 {
+		t.Fatalf("%s has no layers", reg.Ref("mountbase:v1"))
+	}
+	for _, tt := range []struct {
+		repo    string
+		flags   []string
+		mounted int
+		warn    string
+	}{
+		{repo: "mountderived", mounted: layers},
+		{repo: "mountelsewhere", flags: []string{"--mount-from", "nothere"}, warn: "--mount-from nothere: no blob could be mounted"},
+	} {
+		meta := filepath.Join(t.TempDir(), "metadata.json")
+		r := e.ok(t, slices.Concat([]string{"build", "--builder", d.Addr, "--push", "-t", reg.Ref(tt.repo + ":v1"),
+			"--insecure-registry", reg.Host, "--metadata-file", meta}, tt.flags, []string{dir})...)
+		m := readMeta(t, meta)
+		if m.Blobs["mounted"] != tt.mounted || m.Blobs["uploaded"] == 0 {
+			t.Errorf("%s: metadata blobs %v: want the %d layers of %s mounted, the rest uploaded", tt.repo, m.Blobs, tt.mounted, reg.Ref("mountbase:v1"))
+		}
+		if !strings.Contains(r.stderr, tt.warn) || tt.warn == "" && strings.Contains(r.stderr, "could be mounted") {
+			t.Errorf("%s: stderr %q, want %q", tt.repo, r.stderr, tt.warn)
+		}
+	}
+}

@@ -339,8 +339,8 @@ func (r *buildRun) openSinks(ctx context.Context, g *globalOptions, o buildOptio
 			if rt.byDigest {
 				s.tags = nil // the root by digest, no tag
 			}
-			if rt.mountAuto {
-				debugf(g, stderr)("push %s: mounting the blobs of the FROM image from %s/%s", rt.name(), rt.ref.Registry, rt.mountFrom)
+			if logf := debugf(g, stderr); rt.mountAuto && logf != nil {
+				logf("push %s: mounting the blobs of the FROM image from %s/%s", rt.name(), rt.ref.Registry, rt.mountFrom)
 			}
 			s.push = exporter.New(tgt, img, exporter.Options{
 				Tag:            firstOr(s.tags, ""),
