@@ -504,11 +504,21 @@ func (r *buildRun) failed(err error) error {
 	return fmt.Errorf("no tag moved in %s: %w", strings.Join(names, ", "), err)
 }
 
+// sbomTask names the progress task that scans img: "sbom linux/amd64"
+// (docs/build.md shows it).
+func sbomTask(img oci.Image) string { return "sbom " + img.String() }
+
+// scanLine is the log line of an sbomTask: the manifest, its packages
+// (sbomgen's PackageSummary) and how ("scanned", "cached").
+func scanLine(img oci.Image, packages, how string) string {
+	return fmt.Sprintf("%s: %s, %s", img.Descriptor.Digest, packages, how)
+}
+
 // scan generates the SBOMs of one platform image, one result per
 // sbomNames entry, as the task "sbom P".
 func (r *buildRun) scan(ctx context.Context, img oci.Image) ([]*sbomgen.Result, error) {
 	var res []*sbomgen.Result
-	err := r.prog.Task(ctx, "sbom "+img.String(), func(ctx context.Context) error {
+	err := r.prog.Task(ctx, sbomTask(img), func(ctx context.Context) error {
 		var err error
 		if res, err = r.gen.ImageAs(ctx, r.layout, img.Descriptor, r.sbomNames...); err != nil {
 			return err
@@ -518,7 +528,7 @@ func (r *buildRun) scan(ctx context.Context, img oci.Image) ([]*sbomgen.Result, 
 		if sum.Cached {
 			how = "cached"
 		}
-		frontend.Logf(ctx, "%s: %s, %s", img.Descriptor.Digest, sum.PackageSummary(), how)
+		frontend.Logf(ctx, "%s", scanLine(img, sum.PackageSummary(), how))
 		return nil
 	})
 	if err != nil {
@@ -555,7 +565,7 @@ func (r *buildRun) attach(ctx context.Context, img oci.Image, res []*sbomgen.Res
 			repo = s.name
 		}
 		eg.Go(func() error {
-			return r.prog.Task(ectx, s.task("sbom "+img.String()), func(ctx context.Context) error {
+			return r.prog.Task(ectx, s.task(sbomTask(img)), func(ctx context.Context) error {
 				return attachTogether(ctx, s.push, img, refs[s.sbomName], r.attached, repo)
 			})
 		})
