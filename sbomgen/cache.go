@@ -53,17 +53,8 @@ type cacheKeyInput struct {
 	Created string `json:"created"`
 }
 
-// cacheKey returns the identity of the document in format f for the image
-// with manifest digest m, from which its SPDX namespace or CycloneDX serial
-// number is derived; storeKey of it is its cache key. The name in it is
-// the image's repository (ImageName), so that every tag of one image
-// shares its documents.
-func (g *Generator) cacheKey(m digest.Digest, f Format) string {
-	return g.docKey(m, ImageName(g.name), f, g.fixedCreated(nil))
-}
-
-// dirKey is cacheKey for a directory scan, keyed by its content and the
-// name as given.
+// dirKey is the identity of the document in format f of a directory
+// scan (docKey), keyed by its content and the name as given.
 func (g *Generator) dirKey(content string, f Format) string {
 	return g.docKey(digest.Digest("content:"+content), g.name, f, g.fixedCreated(nil))
 }
@@ -90,6 +81,15 @@ func (g *Generator) fixedCreated(img *fetchedImage) string {
 		return ""
 	}
 	return g.created.Format("2006-01-02T15:04:05Z07:00")
+}
+
+// partialKey returns the identity of a document of the image whose
+// identity is id, made without the layers notScanned names (absent
+// foreign layers): the complete document, made once the layers are
+// there, keeps id, and the two do not share a namespace.
+func partialKey(id string, notScanned []string) string {
+	sum := sha256.Sum256([]byte(id + "\npartial\n" + strings.Join(notScanned, "\n")))
+	return hex.EncodeToString(sum[:])
 }
 
 // storeKey returns the key the persistent cache stores the document with

@@ -164,9 +164,10 @@ func TestForeignLayerAbsentNotCached(t *testing.T) {
 		}
 		return r
 	}
+	var partial *Result
 	for i := range 2 {
-		if r := scanCached(); r.Cached || len(r.Unreadable) != 1 || r.PackageCount() != 1 {
-			t.Errorf("scan %d without the layer: cached %v, unreadable %v, packages %v", i, r.Cached, r.Unreadable, r.Packages)
+		if partial = scanCached(); partial.Cached || len(partial.Unreadable) != 1 || partial.PackageCount() != 1 {
+			t.Errorf("scan %d without the layer: cached %v, unreadable %v, packages %v", i, partial.Cached, partial.Unreadable, partial.Packages)
 		}
 	}
 	if err := os.WriteFile(p, blob, 0o644); err != nil {
@@ -174,8 +175,22 @@ func TestForeignLayerAbsentNotCached(t *testing.T) {
 	}
 	if r := scanCached(); r.Cached || len(r.Unreadable) != 0 || r.PackageCount() != 2 {
 		t.Errorf("scan with the layer: cached %v, unreadable %v, packages %v", r.Cached, r.Unreadable, r.Packages)
+	} else if a, b := namespace(t, partial), namespace(t, r); a == b {
+		t.Errorf("the partial and the whole document share the namespace %s", a)
 	}
 	if r := scanCached(); !r.Cached || r.PackageCount() != 2 {
 		t.Errorf("scan again: cached %v, packages %v", r.Cached, r.Packages)
 	}
+}
+
+// namespace returns the SPDX documentNamespace of r's SPDX document.
+func namespace(t *testing.T, r *Result) string {
+	t.Helper()
+	var d struct {
+		Namespace string `json:"documentNamespace"`
+	}
+	if err := json.Unmarshal(doc(t, r, SPDXJSON), &d); err != nil || d.Namespace == "" {
+		t.Fatalf("no documentNamespace: %v", err)
+	}
+	return d.Namespace
 }

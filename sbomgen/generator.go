@@ -479,6 +479,11 @@ func (g *Generator) scanAs(ctx context.Context, f oci.Fetcher, img *fetchedImage
 		named.Source = descs[j]
 		for _, fm := range g.formats {
 			id := g.docKey(manifest.Digest, repo, fm, g.fixedCreated(img))
+			if len(notScanned) > 0 {
+				// Not the image's whole document: not its identity
+				// either (namespace, serial number).
+				id = partialKey(id, notScanned)
+			}
 			enc, err := newEncoder(&named, fm, docInfo{
 				name:      repo,
 				subject:   manifest.Digest,

@@ -1264,3 +1264,10 @@ func withFirstLayer(t *testing.T, blob []byte, diffID digest.Digest) (string, oc
 	})
 	return dir, m, man.Layers[0]
 }
+
+// cacheKey returns the identity (docKey) of the document in format f for
+// the image with manifest digest m as g names it, with g's fixed creation
+// time as it is (not compared with the image's: fixedCreated(nil)).
+func (g *Generator) cacheKey(m digest.Digest, f Format) string {
+	return g.docKey(m, ImageName(g.name), f, g.fixedCreated(nil))
+}
