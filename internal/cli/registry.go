@@ -7,10 +7,12 @@ import (
 	"fmt"
 	"io"
 	"io/fs"
+	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -100,7 +102,25 @@ func (h *hostList) Set(s string) error {
 	if s == "" || strings.Contains(s, "://") || strings.Contains(s, "/") {
 		return fmt.Errorf("%q: the flag takes a registry HOST[:PORT] (localhost:5000), not a URL or a repository", s)
 	}
+	if err := checkRegistryHost(s); err != nil {
+		return fmt.Errorf("%q: %w", s, err)
+	}
 	*h = append(*h, s)
+	return nil
+}
+
+// checkRegistryHost checks that s is a registry HOST[:PORT] a reference
+// could name: a host name or IP address ([::1] for IPv6), and a port, when
+// given, from 1 to 65535.
+func checkRegistryHost(s string) error {
+	if err := (registry.Reference{Registry: s}).ValidateRegistry(); err != nil {
+		return fmt.Errorf("not a registry HOST[:PORT] (localhost:5000)")
+	}
+	if _, port, err := net.SplitHostPort(s); err == nil {
+		if n, err := strconv.Atoi(port); err != nil || n < 1 || n > 65535 {
+			return fmt.Errorf("port %q: want a number from 1 to 65535", port)
+		}
+	}
 	return nil
 }
 

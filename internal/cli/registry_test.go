@@ -250,6 +250,37 @@ func TestHelpShowsNoEmptyDefault(t *testing.T) {
 	}
 }
 
+// TestHostListSet: --insecure-registry takes a registry HOST[:PORT] and
+// refuses, when parsed, what no reference's host could match.
+func TestHostListSet(t *testing.T) {
+	for _, tt := range []struct {
+		s    string
+		want string // "" for accepted
+	}{
+		{"localhost:5000", ""},
+		{"reg.example.com", ""},
+		{"REG.example.com:443", ""},
+		{"[::1]:5000", ""},
+		{"10.0.0.2:5000", ""},
+		{"", "not a URL or a repository"},
+		{"https://reg.example.com", "not a URL or a repository"},
+		{"reg.example.com/app", "not a URL or a repository"},
+		{"host:port", "not a registry HOST[:PORT]"},
+		{"a b", "not a registry HOST[:PORT]"},
+		{"host:99999", `port "99999": want a number from 1 to 65535`},
+		{"host:0", `port "0": want a number from 1 to 65535`},
+	} {
+		var h hostList
+		err := h.Set(tt.s)
+		switch {
+		case tt.want == "" && err != nil:
+			t.Errorf("%q: %v", tt.s, err)
+		case tt.want != "" && (err == nil || !strings.Contains(err.Error(), tt.want)):
+			t.Errorf("%q: %v, want %q", tt.s, err, tt.want)
+		}
+	}
+}
+
 // TestCheckOutputFile: an output file's directory that is missing or
 // takes no files is named as the user wrote it, without the name of the
 // probe file.
