@@ -12,7 +12,6 @@ import (
 
 	"github.com/opencontainers/go-digest"
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
-	"github.com/spf13/cobra"
 
 	"github.com/affix-oci/affix/internal/oci"
 	"github.com/affix-oci/affix/sbomgen"
@@ -204,21 +203,22 @@ func cosignTag(subject digest.Digest, suffix string) string {
 	return subject.Algorithm().String() + "-" + subject.Encoded() + "." + suffix
 }
 
-// cosignTagSBOM returns the SBOM of subject in format that cosign stored
-// under its tag scheme, which no referrers list shows: the document of
-// the sha256-<hex>.sbom tag (cosign attach sbom), else the predicate of
-// the last (newest: cosign appends) attestation of the sha256-<hex>.att
-// tag whose predicate is a document of format (cosign attest
-// --new-bundle-format=false, cosign v2's default). nil when tgt has no
-// tags (a layout) or there is none; a tag that cannot be read counts as
-// none, as cosign's tags are a last resort. Signatures are not checked.
-func cosignTagSBOM(cmd *cobra.Command, tgt oci.Fetcher, subject digest.Digest, format sbomgen.Format) (*sbomSource, error) {
-	st, ok := tgt.(manifestByTag)
+// cosignTagSBOM returns the SBOM of subject in the format that cosign
+// stored under its tag scheme, which no referrers list shows: the
+// document of the sha256-<hex>.sbom tag (cosign attach sbom), else the
+// predicate of the last (newest: cosign appends) attestation of the
+// sha256-<hex>.att tag whose predicate is a document of the format
+// (cosign attest --new-bundle-format=false, cosign v2's default). nil
+// when the store has no tags (a layout) or there is none; a tag that
+// cannot be read counts as none, as cosign's tags are a last resort.
+// Signatures are not checked.
+func (r *getRun) cosignTagSBOM(subject digest.Digest) (*sbomSource, error) {
+	st, ok := r.tgt.(manifestByTag)
 	if !ok {
 		return nil, nil
 	}
 	read := func(tag string) (ocispec.Descriptor, *ocispec.Manifest, error) {
-		d, b, _, err := st.FetchManifest(cmd.Context(), tag)
+		d, b, _, err := st.FetchManifest(r.cmd.Context(), tag)
 		if err != nil {
 			return d, nil, err
 		}
@@ -230,20 +230,20 @@ func cosignTagSBOM(cmd *cobra.Command, tgt oci.Fetcher, subject digest.Digest, f
 	}
 	tag := cosignTag(subject, "sbom")
 	d, m, err := read(tag)
-	if cerr := cmd.Context().Err(); cerr != nil {
+	if cerr := r.cmd.Context().Err(); cerr != nil {
 		return nil, cerr
 	}
-	if err == nil && len(m.Layers) == 1 && slices.Contains(docTypes(format), m.Layers[0].MediaType) {
-		b, err := oci.ReadBlob(cmd.Context(), tgt, m.Layers[0], maxSBOMSize)
+	if err == nil && len(m.Layers) == 1 && slices.Contains(docTypes(r.format), m.Layers[0].MediaType) {
+		b, err := oci.ReadBlob(r.cmd.Context(), r.tgt, m.Layers[0], maxSBOMSize)
 		if err != nil {
 			return nil, fmt.Errorf("reading SBOM %s of cosign's tag %s: %w", m.Layers[0].Digest, tag, err)
 		}
-		notef(cmd)("no %s SBOM referrer of %s; taking the SBOM of cosign's tag %s (cosign attach sbom: no referrer, no signature)", format, subject, tag)
+		r.notef("no %s SBOM referrer of %s; taking the SBOM of cosign's tag %s (cosign attach sbom: no referrer, no signature)", r.format, subject, tag)
 		return &sbomSource{Manifest: d, Tag: tag, Annotations: m.Annotations, Doc: b}, nil
 	}
 	tag = cosignTag(subject, "att")
 	d, m, err = read(tag)
-	if cerr := cmd.Context().Err(); cerr != nil {
+	if cerr := r.cmd.Context().Err(); cerr != nil {
 		return nil, cerr
 	}
 	if err != nil {
@@ -251,24 +251,76 @@ func cosignTagSBOM(cmd *cobra.Command, tgt oci.Fetcher, subject digest.Digest, f
 	}
 	for i := len(m.Layers) - 1; i >= 0; i-- {
 		l := m.Layers[i]
-		if l.MediaType != mediaTypeDSSE || !isPredicateOf(format, l.Annotations["predicateType"]) {
+		if l.MediaType != mediaTypeDSSE || !isPredicateOf(r.format, l.Annotations["predicateType"]) {
 			continue
 		}
-		stmt, err := readStatement(cmd, tgt, l)
+		stmt, err := r.readStatement(l)
 		var bad unusableError
 		if gone(err) || errors.As(err, &bad) {
-			notef(cmd)("skipped attestation %s of cosign's tag %s: %v", l.Digest, tag, err)
+			r.notef("skipped attestation %s of cosign's tag %s: %v", l.Digest, tag, err)
 			continue
 		}
 		if err != nil {
 			return nil, err
 		}
-		if !isPredicateOf(format, stmt.PredicateType) {
-			notef(cmd)("skipped attestation %s of cosign's tag %s: predicate type %q is not %s", l.Digest, tag, stmt.PredicateType, predicateName(format))
+		if !isPredicateOf(r.format, stmt.PredicateType) {
+			r.notef("skipped attestation %s of cosign's tag %s: predicate type %q is not %s", l.Digest, tag, stmt.PredicateType, predicateName(r.format))
 			continue
 		}
-		notef(cmd)("no %s SBOM referrer of %s; taking the predicate of attestation %s of cosign's tag %s (its signature is not checked)", format, subject, l.Digest, tag)
+		r.notef("no %s SBOM referrer of %s; taking the predicate of attestation %s of cosign's tag %s (its signature is not checked)", r.format, subject, l.Digest, tag)
 		return &sbomSource{Manifest: d, Tag: tag, Annotations: m.Annotations, Statement: stmt, Doc: append(stmt.Predicate, '\n')}, nil
+	}
+	return nil, nil
+}
+
+// attestationSBOM returns the predicate of the format (SPDX, as BuildKit
+// writes it; or CycloneDX, from a generator that writes that) of a
+// BuildKit attestation manifest for subject: one the index lists, else one
+// that is only a referrer of subject (BuildKit v0.32+ gives them a
+// subject; a registry with the referrers API lists them, also after the
+// index dropped them). nil when there is none.
+func (r *getRun) attestationSBOM(subject digest.Digest, refs []ocispec.Descriptor) (*sbomSource, error) {
+	var cands []ocispec.Descriptor
+	inIndex := map[digest.Digest]bool{}
+	for _, img := range r.images {
+		if img.Attestation && img.Descriptor.Annotations[oci.AnnotationDockerReferenceDigest] == subject.String() {
+			cands = append(cands, img.Descriptor)
+			inIndex[img.Descriptor.Digest] = true
+		}
+	}
+	for _, d := range refs {
+		if d.ArtifactType == oci.ArtifactTypeBuildKitAttestation && !inIndex[d.Digest] {
+			cands = append(cands, d)
+		}
+	}
+	for _, d := range cands {
+		var m ocispec.Manifest
+		_, err := oci.ReadJSON(r.cmd.Context(), r.tgt, ocispec.Descriptor{MediaType: d.MediaType, Digest: d.Digest, Size: d.Size}, &m)
+		if !inIndex[d.Digest] && gone(err) {
+			continue // deleted; a referrers tag still lists it
+		}
+		if err != nil {
+			return nil, err
+		}
+		if !inIndex[d.Digest] && (m.Subject == nil || m.Subject.Digest != subject) {
+			continue // a referrers list that is wrong
+		}
+		for _, l := range m.Layers {
+			if !isPredicateOf(r.format, l.Annotations[oci.AnnotationPredicateType]) {
+				continue
+			}
+			stmt, err := r.readStatement(l)
+			if err != nil {
+				return nil, fmt.Errorf("attestation layer %s: %w", l.Digest, err)
+			}
+			where := ""
+			if !inIndex[d.Digest] {
+				where = " (a referrer, not in the index)"
+			}
+			r.notef("no %s SBOM referrer of %s; taking BuildKit attestation %s%s", r.format, subject, d.Digest, where)
+			return &sbomSource{Manifest: d, InIndex: inIndex[d.Digest], Subject: m.Subject, Annotations: m.Annotations, Statement: stmt,
+				Doc: append(stmt.Predicate, '\n')}, nil
+		}
 	}
 	return nil, nil
 }

@@ -172,8 +172,10 @@ func TestWithAnnotations(t *testing.T) {
 	})
 	cmd := &cobra.Command{}
 	cmd.SetContext(context.Background())
+	r := newGetRun(cmd, nil, "ref", nil, sbomgen.SPDXJSON)
+	r.tgt = fetch
 	refs := []ocispec.Descriptor{bare, listed, missing, other}
-	got := withAnnotations(cmd, fetch, refs, []string{bundleType})
+	got := r.withAnnotations(refs, []string{bundleType})
 	for i, want := range []map[string]string{
 		{annotationBundlePredicateType: oci.PredicateSPDX, ocispec.AnnotationCreated: "2025-01-01T00:00:00Z"},
 		{"listed": "yes"},

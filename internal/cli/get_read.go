@@ -1,0 +1,181 @@
+package cli
+
+import (
+	"errors"
+	"fmt"
+	"slices"
+	"strings"
+
+	"github.com/opencontainers/go-digest"
+	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
+	"github.com/spf13/cobra"
+
+	"github.com/affix-oci/affix/exporter"
+	"github.com/affix-oci/affix/internal/oci"
+	"github.com/affix-oci/affix/sbomgen"
+)
+
+// getRun is one run of get: where it reads, the SBOM it looks for, and
+// what it read already.
+type getRun struct {
+	cmd *cobra.Command
+	// store lists the referrers; tgt reads from it (the same store).
+	store  imageStore
+	tgt    oci.Fetcher
+	refStr string
+	images []oci.Image
+	format sbomgen.Format
+	verify bool
+
+	// indexRefs are the referrers of the indexes read for an earlier
+	// platform.
+	indexRefs map[digest.Digest][]ocispec.Descriptor
+}
+
+// newGetRun returns a run reading from store, refStr naming it in
+// messages.
+func newGetRun(cmd *cobra.Command, store imageStore, refStr string, images []oci.Image, format sbomgen.Format) *getRun {
+	return &getRun{cmd: cmd, store: store, tgt: store, refStr: refStr, images: images, format: format,
+		indexRefs: map[digest.Digest][]ocispec.Descriptor{}}
+}
+
+// notef prints a note on stderr.
+func (r *getRun) notef(format string, args ...any) {
+	notef(r.cmd)(format, args...)
+}
+
+// readReferrers returns the referrers of subject, what (the platform, or
+// "index") naming it in the note below. A registry that resolves the
+// referrers tag to the subject (GitLab) lists none, with a note: a
+// BuildKit attestation in the index still can be read, as ls shows it.
+func (r *getRun) readReferrers(what string, subject digest.Digest) ([]ocispec.Descriptor, error) {
+	refs, _, err := r.store.Referrers(r.cmd.Context(), subject)
+	if errors.Is(err, exporter.ErrReferrersTagConflict) {
+		r.notef("%s (%s): %v; reading no referrers", r.refStr, what, err)
+		return nil, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	return refs, nil
+}
+
+// readReferrer reads a referrer manifest, digest-verified: what --verify
+// checks is the manifest, not the referrers list's copy of it.
+func (r *getRun) readReferrer(d ocispec.Descriptor) (*ocispec.Manifest, error) {
+	var m ocispec.Manifest
+	if _, err := oci.ReadJSON(r.cmd.Context(), r.tgt, ocispec.Descriptor{MediaType: d.MediaType, Digest: d.Digest, Size: d.Size}, &m); err != nil {
+		return nil, fmt.Errorf("reading referrer %s: %w", d.Digest, err)
+	}
+	return &m, nil
+}
+
+// withAnnotations returns refs with the annotations of those of types that
+// list none taken from their manifests: the referrers-tag entries some
+// tools write (cosign) carry none, while the predicate type of an
+// attestation and the created time that orders SBOMs are manifest
+// annotations that the referrers API copies into its list. A manifest
+// that cannot be read is left as listed (its reader reports why).
+func (r *getRun) withAnnotations(refs []ocispec.Descriptor, types []string) []ocispec.Descriptor {
+	out := slices.Clone(refs)
+	for i, d := range out {
+		if len(d.Annotations) > 0 || !slices.Contains(types, d.ArtifactType) {
+			continue
+		}
+		if m, err := r.readReferrer(d); err == nil {
+			out[i].Annotations = m.Annotations
+		}
+	}
+	return out
+}
+
+// readSBOM reads the single layer of the SBOM referrer d, whose manifest
+// m passed sbomShape.
+func (r *getRun) readSBOM(d ocispec.Descriptor, m *ocispec.Manifest) (*sbomSource, error) {
+	b, err := oci.ReadBlob(r.cmd.Context(), r.tgt, m.Layers[0], maxSBOMSize)
+	if err != nil {
+		return nil, fmt.Errorf("reading SBOM %s of referrer %s: %w", m.Layers[0].Digest, d.Digest, err)
+	}
+	return &sbomSource{Manifest: d, Subject: m.Subject, Annotations: m.Annotations, Doc: b}, nil
+}
+
+// readStatementSBOM reads the single statement layer of the statement
+// referrer d of subject (an in-toto statement, or a Sigstore bundle
+// around one) and returns its predicate, a document of the format.
+func (r *getRun) readStatementSBOM(subject digest.Digest, d ocispec.Descriptor) (*sbomSource, error) {
+	m, err := r.readReferrer(d)
+	if err != nil {
+		return nil, err
+	}
+	kind := statementKind(d)
+	if m.Subject == nil || m.Subject.Digest != subject {
+		return nil, unusableError{fmt.Errorf("%s %s: listed, but its manifest's subject is %s, not %s", kind, d.Digest, subjectOf(*m), subject)}
+	}
+	if len(m.Layers) != 1 || m.Layers[0].MediaType != d.ArtifactType {
+		return nil, unusableError{fmt.Errorf("%s %s: want exactly one %s layer, has %d layers", kind, d.Digest, d.ArtifactType, len(m.Layers))}
+	}
+	stmt, err := r.readStatement(m.Layers[0])
+	if err != nil {
+		return nil, fmt.Errorf("%s %s: %w", kind, d.Digest, err)
+	}
+	if !isPredicateOf(r.format, stmt.PredicateType) {
+		return nil, unusableError{fmt.Errorf("%s %s: predicate type %q is not %s", kind, d.Digest, stmt.PredicateType, predicateName(r.format))}
+	}
+	return &sbomSource{Manifest: d, Subject: m.Subject, Annotations: m.Annotations, Statement: stmt, Doc: append(stmt.Predicate, '\n')}, nil
+}
+
+// readStatement reads an in-toto statement layer: the statement itself, or
+// a DSSE envelope or Sigstore bundle around it (decodeStatement).
+func (r *getRun) readStatement(l ocispec.Descriptor) (*oci.Statement, error) {
+	b, err := oci.ReadBlob(r.cmd.Context(), r.tgt, l, maxSBOMSize)
+	if err != nil {
+		return nil, err
+	}
+	stmt, err := decodeStatement(l.MediaType, b)
+	if err != nil {
+		return nil, unusableError{fmt.Errorf("in-toto statement %s: %w", l.Digest, err)}
+	}
+	return stmt, nil
+}
+
+// statementKind names the statement referrer d in messages.
+func statementKind(d ocispec.Descriptor) string {
+	if isBundleType(d.ArtifactType) {
+		return "Sigstore bundle referrer"
+	}
+	return "in-toto referrer"
+}
+
+// sbomShape reports why m is not an SBOM referrer as affix writes and
+// consumers (Trivy, Ratify) read it: exactly one layer, whose media type
+// is one of types (docTypes: the format's media type, named in the error,
+// or cosign's spelling of it).
+func sbomShape(m *ocispec.Manifest, types []string) error {
+	if len(m.Layers) == 1 && slices.Contains(types, m.Layers[0].MediaType) {
+		return nil
+	}
+	layerTypes := make([]string, len(m.Layers))
+	for i, l := range m.Layers {
+		layerTypes[i] = l.MediaType
+	}
+	has := fmt.Sprintf("%d layers", len(m.Layers))
+	if len(m.Layers) == 1 {
+		has = "1 layer"
+	}
+	if len(layerTypes) > 0 {
+		has += " (" + strings.Join(layerTypes, ", ") + ")"
+	}
+	return fmt.Errorf("has %s, not exactly one %s layer", has, types[0])
+}
+
+// unusableError is why a referrer that was read is no SBOM: its content
+// is not what its artifact type and annotations say.
+type unusableError struct{ error }
+
+func (e unusableError) Unwrap() error { return e.error }
+
+// gone reports whether err means listed content no longer exists: a
+// registry's 404, a layout's missing blob.
+func gone(err error) bool {
+	return errors.Is(err, exporter.ErrNotFound) || errors.Is(err, oci.ErrBlobNotFound)
+}

@@ -1,0 +1,242 @@
+package cli
+
+import (
+	"errors"
+	"fmt"
+	"slices"
+	"strings"
+
+	"github.com/opencontainers/go-digest"
+	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
+
+	"github.com/affix-oci/affix/exporter"
+	"github.com/affix-oci/affix/internal/oci"
+	"github.com/affix-oci/affix/sbomgen"
+)
+
+// chooseSBOM returns the SBOM of subject in the format, from the first of
+// these that has one:
+//
+//  1. the newest bare SBOM referrer (bareSBOM): affix's, oras's, regctl's,
+//     cosign attach sbom's;
+//  2. the newest in-toto statement referrer whose predicate is a document
+//     of the format (statementSBOM): affix convert --keep-intoto, cosign
+//     attest's Sigstore bundles;
+//  3. a BuildKit attestation manifest (attestationSBOM).
+//
+// Referrers that cannot be used are skipped with a note on stderr; when
+// none is left the error (a *missingSBOMError) lists them.
+func (r *getRun) chooseSBOM(subject digest.Digest, refs []ocispec.Descriptor) (*sbomSource, error) {
+	src, skipped, err := r.referrerSBOM(subject, refs)
+	if src != nil || err != nil {
+		return src, err
+	}
+	if src, err := r.attestationSBOM(subject, refs); src != nil || err != nil {
+		return src, err
+	}
+	if len(skipped) > 0 {
+		return nil, &missingSBOMError{fmt.Sprintf("no usable %s SBOM referrer of %s: %s", r.format, subject, strings.Join(skipped, "; "))}
+	}
+	msg := fmt.Sprintf("no %s SBOM referrer of %s", r.format, subject)
+	switch r.format {
+	case sbomgen.SPDXJSON:
+		msg += " (nor an SPDX in-toto referrer or BuildKit SPDX attestation)"
+	case sbomgen.CycloneDXJSON:
+		msg += " (nor a CycloneDX in-toto referrer)"
+	}
+	if other := r.otherSBOMFormats(refs); len(other) > 0 {
+		msg += "; it has " + strings.Join(other, " and ") + " SBOM referrers: --format " + other[0]
+	}
+	return nil, &missingSBOMError{msg}
+}
+
+// referrerSBOM returns the SBOM of subject in the format among its
+// referrers: a bare one (bareSBOM), else one in an
+// in-toto statement (statementSBOM); nil when there is none, with why
+// each bare candidate was skipped (the notes for those were not
+// printed).
+func (r *getRun) referrerSBOM(subject digest.Digest, refs []ocispec.Descriptor) (*sbomSource, []string, error) {
+	src, skipped, err := r.bareSBOM(subject, refs)
+	if src != nil || err != nil {
+		return src, nil, err
+	}
+	src, err = r.statementSBOM(subject, refs, len(skipped) == 0)
+	if src != nil || err != nil {
+		for _, s := range skipped {
+			r.notef("skipped %s SBOM referrer %s", r.format, s)
+		}
+	}
+	return src, skipped, err
+}
+
+// bareSBOM returns the newest bare SBOM referrer of subject in the format
+// (bareCandidate). The others are returned as skipped,
+// each with why; their notes are printed only when one is taken.
+func (r *getRun) bareSBOM(subject digest.Digest, refs []ocispec.Descriptor) (*sbomSource, []string, error) {
+	types := append(docTypes(r.format), mediaTypeCosignSBOM)
+	cands := exporter.NewestFirst(r.withAnnotations(refs, types), types...)
+	var skipped []string
+	for _, d := range cands {
+		src, generic, why, err := r.bareCandidate(subject, d)
+		if err != nil {
+			return nil, nil, err
+		}
+		if src == nil {
+			if why != "" {
+				skipped = append(skipped, d.Digest.String()+": "+why)
+			}
+			continue
+		}
+		for _, s := range skipped {
+			r.notef("skipped %s SBOM referrer %s; taking the next newest", r.format, s)
+		}
+		if generic != "" {
+			r.notef("SBOM referrer %s: its layer's media type is %s (oras attach gives a FILE without :TYPE that one), not %s, but it holds a %s document: taken (Trivy and Ratify skip such a referrer; attach FILE:%s)",
+				d.Digest, generic, r.format.MediaType(), r.format, r.format.MediaType())
+		}
+		r.undatedNote(cands, fmt.Sprintf("%s SBOM referrers of %s", r.format, subject), d)
+		return src, nil, nil
+	}
+	return nil, skipped, nil
+}
+
+// bareCandidate reads the bare SBOM referrer d of subject: one whose
+// manifest names subject and holds exactly one layer of a document type
+// of the format (sbomShape), or of a generic type whose content is a
+// document of the format (oras attach FILE without :TYPE; generic is then
+// that type). Else src is nil and why says why it was skipped ("" for
+// cosign's SBOM of another format, which is passed over).
+func (r *getRun) bareCandidate(subject digest.Digest, d ocispec.Descriptor) (src *sbomSource, generic, why string, err error) {
+	m, err := r.readReferrer(d)
+	if gone(err) {
+		// Deleted, while the referrers tag still lists it (a registry
+		// without the API keeps the entry).
+		return nil, "", fmt.Sprintf("listed, but its manifest is gone: %v", err), nil
+	}
+	if err != nil {
+		return nil, "", "", err
+	}
+	if d.ArtifactType == mediaTypeCosignSBOM && len(m.Layers) == 1 && !slices.Contains(docTypes(r.format), m.Layers[0].MediaType) {
+		return nil, "", "", nil
+	}
+	if m.Subject == nil || m.Subject.Digest != subject {
+		// Listed under subject by a referrers tag (or a registry)
+		// that is wrong: not an SBOM of subject.
+		return nil, "", fmt.Sprintf("listed, but its manifest's subject is %s, not %s", subjectOf(*m), subject), nil
+	}
+	if err := sbomShape(m, docTypes(r.format)); err != nil {
+		if len(m.Layers) != 1 || !slices.Contains(genericLayerTypes, m.Layers[0].MediaType) {
+			return nil, "", err.Error(), nil
+		}
+		generic = m.Layers[0].MediaType
+	}
+	src, err = r.readSBOM(d, m)
+	if gone(err) {
+		return nil, "", fmt.Sprintf("its SBOM blob is gone: %v", err), nil
+	}
+	if err != nil {
+		return nil, "", "", err
+	}
+	if generic != "" {
+		if f, ok := sniffFormat(src.Doc); !ok || f != r.format {
+			what := "no SBOM document"
+			if ok {
+				what = "a " + f.String() + " document"
+			}
+			return nil, "", fmt.Sprintf("its one layer (%s) holds %s, not a %s one", generic, what, r.format), nil
+		}
+	}
+	return src, generic, "", nil
+}
+
+// statementSBOM returns the document of the format in the newest usable
+// in-toto statement referrer of subject whose predicate is one: an
+// in-toto referrer (affix's --sbom-format spdx-intoto,
+// affix convert --keep-intoto) or a Sigstore bundle referrer (cosign
+// attest), nil when there is none. One that is gone, or whose manifest
+// or statement is not what it claims (another tool's DSSE envelope under
+// the same artifact type, another predicate, another subject), is
+// skipped with a note, as a bare SBOM referrer of the wrong shape is.
+// first says whether no bare SBOM referrer was even listed (the note
+// then says so).
+func (r *getRun) statementSBOM(subject digest.Digest, refs []ocispec.Descriptor, first bool) (*sbomSource, error) {
+	var types []string
+	for _, d := range refs {
+		if isStatementType(d.ArtifactType) && !slices.Contains(types, d.ArtifactType) {
+			types = append(types, d.ArtifactType)
+		}
+	}
+	var stmts []ocispec.Descriptor
+	for _, d := range r.withAnnotations(refs, types) {
+		if isStatementType(d.ArtifactType) && isPredicateOf(r.format, statementPredicateType(d)) {
+			stmts = append(stmts, d)
+		}
+	}
+	cands := exporter.NewestFirst(stmts, types...)
+	for _, d := range cands {
+		src, err := r.readStatementSBOM(subject, d)
+		var bad unusableError
+		if gone(err) || errors.As(err, &bad) {
+			r.notef("skipped %s", err)
+			continue
+		}
+		if err != nil {
+			return nil, err
+		}
+		what := statementKind(d)
+		if isBundleType(d.ArtifactType) {
+			what += " (cosign attest; its signature is not checked)"
+		}
+		none := "no usable"
+		if first {
+			none = "no"
+		}
+		r.notef("%s %s SBOM referrer of %s; taking the predicate of %s %s", none, r.format, subject, what, d.Digest)
+		r.undatedNote(cands, fmt.Sprintf("%s statement referrers of %s", r.format, subject), d)
+		return src, nil
+	}
+	return nil, nil
+}
+
+// isStatementType reports whether t is the artifact type of an in-toto
+// statement referrer: an in-toto statement, or a Sigstore bundle.
+func isStatementType(t string) bool { return t == oci.MediaTypeInToto || isBundleType(t) }
+
+// undatedNote notes, when taking chosen of several candidates (newest
+// first, as exporter.NewestFirst orders them) some of which carry no
+// org.opencontainers.image.created (regctl artifact put, cosign and hand-
+// made manifests write none), that the choice among those is no choice by
+// time.
+func (r *getRun) undatedNote(cands []ocispec.Descriptor, what string, chosen ocispec.Descriptor) {
+	if len(cands) < 2 {
+		return
+	}
+	var undated []string
+	for _, c := range cands {
+		if exporter.Created(c).IsZero() {
+			undated = append(undated, c.Digest.String())
+		}
+	}
+	if len(undated) == 0 {
+		return
+	}
+	r.notef("took %s of %d %s, but %d of them (%s) carry no valid %s annotation: those count as older than any that has one, "+
+		"and among themselves the one listed last counts as newest, which is the registry's (or referrers tag's) order, not a time",
+		chosen.Digest, len(cands), what, len(undated), strings.Join(undated, ", "), ocispec.AnnotationCreated)
+}
+
+// otherSBOMFormats returns the SBOM formats other than the one asked for
+// that refs has bare referrers of, in the order sbomgen lists its
+// formats.
+func (r *getRun) otherSBOMFormats(refs []ocispec.Descriptor) []string {
+	var out []string
+	for _, f := range sbomgen.Formats() {
+		if f == r.format {
+			continue
+		}
+		if slices.ContainsFunc(refs, func(d ocispec.Descriptor) bool { return slices.Contains(docTypes(f), d.ArtifactType) }) {
+			out = append(out, f.String())
+		}
+	}
+	return out
+}
