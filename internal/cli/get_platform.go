@@ -38,11 +38,11 @@ func (r *getRun) platformSBOM(img oci.Image) (*sbomSource, error) {
 // (indexSBOM). A *missingSBOMError says why there is none.
 func (r *getRun) findSBOM(img oci.Image) (*sbomSource, error) {
 	subject := img.Descriptor.Digest
-	refs, err := r.readReferrers(img.String(), subject)
+	list, err := r.readReferrers(img.String(), subject)
 	if err != nil {
 		return nil, err
 	}
-	src, err := r.chooseSBOM(subject, refs)
+	src, err := r.chooseSBOM(subject, list)
 	var missing *missingSBOMError
 	if !errors.As(err, &missing) {
 		return src, err
@@ -65,21 +65,21 @@ func (r *getRun) findSBOM(img oci.Image) (*sbomSource, error) {
 // either, missing is returned, saying so.
 func (r *getRun) indexSBOM(img oci.Image, missing *missingSBOMError) (*sbomSource, error) {
 	index := img.Parent.Digest
-	refs, ok := r.indexRefs[index]
+	list, ok := r.indexRefs[index]
 	if !ok {
 		var err error
-		if refs, err = r.readReferrers("index", index); err != nil {
+		if list, err = r.readReferrers("index", index); err != nil {
 			return nil, fmt.Errorf("referrers of the index %s: %w", index, err)
 		}
-		r.indexRefs[index] = refs
+		r.indexRefs[index] = list
 	}
-	src, _, err := r.referrerSBOM(index, refs)
+	src, _, err := r.referrerSBOM(index, list)
 	if err != nil {
 		return nil, err
 	}
 	if src == nil {
 		msg := missing.msg
-		if other := r.otherSBOMFormats(refs); len(other) > 0 {
+		if other := r.otherSBOMFormats(list.refs); len(other) > 0 {
 			msg += "; the index " + index.String() + " has " + strings.Join(other, " and ") + " SBOM referrers"
 		}
 		return nil, &missingSBOMError{msg}

@@ -5,18 +5,24 @@ import (
 	"fmt"
 	"slices"
 	"strings"
+	"sync"
 
 	"github.com/opencontainers/go-digest"
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
 	"github.com/spf13/cobra"
+	"golang.org/x/sync/errgroup"
 
 	"github.com/affix-oci/affix/exporter"
 	"github.com/affix-oci/affix/internal/oci"
 	"github.com/affix-oci/affix/sbomgen"
 )
 
+// annotateConcurrency bounds the manifests withAnnotations reads at once.
+const annotateConcurrency = 4
+
 // getRun is one run of get: where it reads, the SBOM it looks for, and
-// what it read already.
+// what it read already. Its methods run on one goroutine, except the
+// manifest reads of withAnnotations.
 type getRun struct {
 	cmd *cobra.Command
 	// store lists the referrers; tgt reads from it (the same store).
@@ -29,14 +35,34 @@ type getRun struct {
 
 	// indexRefs are the referrers of the indexes read for an earlier
 	// platform.
-	indexRefs map[digest.Digest][]ocispec.Descriptor
+	indexRefs map[digest.Digest]referrerList
+
+	mu sync.Mutex
+	// manifests are the manifests read so far, by digest and size, and
+	// the errors reading them gave: a manifest read to order the
+	// candidates is not fetched again to read its SBOM, nor one that
+	// failed fetched again to fail the same way.
+	manifests map[manifestKey]manifestRead
+}
+
+// manifestKey names a manifest read: a descriptor of another size is
+// another read (which fails), whatever its digest.
+type manifestKey struct {
+	digest digest.Digest
+	size   int64
+}
+
+// manifestRead is the outcome of reading a manifest.
+type manifestRead struct {
+	m   *ocispec.Manifest
+	err error
 }
 
 // newGetRun returns a run reading from store, refStr naming it in
 // messages.
 func newGetRun(cmd *cobra.Command, store imageStore, refStr string, images []oci.Image, format sbomgen.Format) *getRun {
 	return &getRun{cmd: cmd, store: store, tgt: store, refStr: refStr, images: images, format: format,
-		indexRefs: map[digest.Digest][]ocispec.Descriptor{}}
+		indexRefs: map[digest.Digest]referrerList{}, manifests: map[manifestKey]manifestRead{}}
 }
 
 // notef prints a note on stderr.
@@ -44,48 +70,85 @@ func (r *getRun) notef(format string, args ...any) {
 	notef(r.cmd)(format, args...)
 }
 
+// referrerList is the referrers of a subject as its store listed them.
+type referrerList struct {
+	refs []ocispec.Descriptor
+	// annotated means the list carries each manifest's annotations, as
+	// the referrers API copies them. A referrers tag's entries (a
+	// registry's, or one regctl wrote into a layout) carry what the
+	// tool that wrote them put there: cosign puts none.
+	annotated bool
+}
+
 // readReferrers returns the referrers of subject, what (the platform, or
 // "index") naming it in the note below. A registry that resolves the
 // referrers tag to the subject (GitLab) lists none, with a note: a
 // BuildKit attestation in the index still can be read, as ls shows it.
-func (r *getRun) readReferrers(what string, subject digest.Digest) ([]ocispec.Descriptor, error) {
-	refs, _, err := r.store.Referrers(r.cmd.Context(), subject)
+func (r *getRun) readReferrers(what string, subject digest.Digest) (referrerList, error) {
+	refs, mode, err := r.store.Referrers(r.cmd.Context(), subject)
 	if errors.Is(err, exporter.ErrReferrersTagConflict) {
 		r.notef("%s (%s): %v; reading no referrers", r.refStr, what, err)
-		return nil, nil
+		return referrerList{}, nil
 	}
 	if err != nil {
-		return nil, err
+		return referrerList{}, err
 	}
-	return refs, nil
+	return referrerList{refs: refs, annotated: mode == exporter.ModeAPI}, nil
 }
 
 // readReferrer reads a referrer manifest, digest-verified: what --verify
-// checks is the manifest, not the referrers list's copy of it.
+// checks is the manifest, not the referrers list's copy of it. A
+// manifest read before is not read again.
 func (r *getRun) readReferrer(d ocispec.Descriptor) (*ocispec.Manifest, error) {
+	key := manifestKey{d.Digest, d.Size}
+	r.mu.Lock()
+	got, ok := r.manifests[key]
+	r.mu.Unlock()
+	if ok {
+		return got.m, got.err
+	}
 	var m ocispec.Manifest
 	if _, err := oci.ReadJSON(r.cmd.Context(), r.tgt, ocispec.Descriptor{MediaType: d.MediaType, Digest: d.Digest, Size: d.Size}, &m); err != nil {
-		return nil, fmt.Errorf("reading referrer %s: %w", d.Digest, err)
+		got = manifestRead{err: fmt.Errorf("reading referrer %s: %w", d.Digest, err)}
+	} else {
+		got = manifestRead{m: &m}
 	}
-	return &m, nil
+	if r.cmd.Context().Err() == nil {
+		r.mu.Lock()
+		r.manifests[key] = got
+		r.mu.Unlock()
+	}
+	return got.m, got.err
 }
 
-// withAnnotations returns refs with the annotations of those of types that
-// list none taken from their manifests: the referrers-tag entries some
-// tools write (cosign) carry none, while the predicate type of an
+// withAnnotations returns the referrers of list, those of types that
+// carry no annotations given their manifests': the predicate type of an
 // attestation and the created time that orders SBOMs are manifest
-// annotations that the referrers API copies into its list. A manifest
-// that cannot be read is left as listed (its reader reports why).
-func (r *getRun) withAnnotations(refs []ocispec.Descriptor, types []string) []ocispec.Descriptor {
-	out := slices.Clone(refs)
+// annotations, which the referrers API copies into its list but the
+// referrers-tag entries some tools write (cosign) lack. A list the
+// referrers API gave is taken as it is: a manifest that has no
+// annotations there has none (regctl artifact put writes none). The
+// manifests are read concurrently, and kept for the readers that follow;
+// one that cannot be read is left as listed (its reader reports why).
+func (r *getRun) withAnnotations(list referrerList, types []string) []ocispec.Descriptor {
+	out := slices.Clone(list.refs)
+	if list.annotated {
+		return out
+	}
+	var g errgroup.Group
+	g.SetLimit(annotateConcurrency)
 	for i, d := range out {
 		if len(d.Annotations) > 0 || !slices.Contains(types, d.ArtifactType) {
 			continue
 		}
-		if m, err := r.readReferrer(d); err == nil {
-			out[i].Annotations = m.Annotations
-		}
+		g.Go(func() error {
+			if m, err := r.readReferrer(d); err == nil {
+				out[i].Annotations = m.Annotations
+			}
+			return nil
+		})
 	}
+	g.Wait()
 	return out
 }
 

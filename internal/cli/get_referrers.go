@@ -26,12 +26,12 @@ import (
 //
 // Referrers that cannot be used are skipped with a note on stderr; when
 // none is left the error (a *missingSBOMError) lists them.
-func (r *getRun) chooseSBOM(subject digest.Digest, refs []ocispec.Descriptor) (*sbomSource, error) {
-	src, skipped, err := r.referrerSBOM(subject, refs)
+func (r *getRun) chooseSBOM(subject digest.Digest, list referrerList) (*sbomSource, error) {
+	src, skipped, err := r.referrerSBOM(subject, list)
 	if src != nil || err != nil {
 		return src, err
 	}
-	if src, err := r.attestationSBOM(subject, refs); src != nil || err != nil {
+	if src, err := r.attestationSBOM(subject, list.refs); src != nil || err != nil {
 		return src, err
 	}
 	if len(skipped) > 0 {
@@ -44,7 +44,7 @@ func (r *getRun) chooseSBOM(subject digest.Digest, refs []ocispec.Descriptor) (*
 	case sbomgen.CycloneDXJSON:
 		msg += " (nor a CycloneDX in-toto referrer)"
 	}
-	if other := r.otherSBOMFormats(refs); len(other) > 0 {
+	if other := r.otherSBOMFormats(list.refs); len(other) > 0 {
 		msg += "; it has " + strings.Join(other, " and ") + " SBOM referrers: --format " + other[0]
 	}
 	return nil, &missingSBOMError{msg}
@@ -55,12 +55,12 @@ func (r *getRun) chooseSBOM(subject digest.Digest, refs []ocispec.Descriptor) (*
 // in-toto statement (statementSBOM); nil when there is none, with why
 // each bare candidate was skipped (the notes for those were not
 // printed).
-func (r *getRun) referrerSBOM(subject digest.Digest, refs []ocispec.Descriptor) (*sbomSource, []string, error) {
-	src, skipped, err := r.bareSBOM(subject, refs)
+func (r *getRun) referrerSBOM(subject digest.Digest, list referrerList) (*sbomSource, []string, error) {
+	src, skipped, err := r.bareSBOM(subject, list)
 	if src != nil || err != nil {
 		return src, nil, err
 	}
-	src, err = r.statementSBOM(subject, refs, len(skipped) == 0)
+	src, err = r.statementSBOM(subject, list, len(skipped) == 0)
 	if src != nil || err != nil {
 		for _, s := range skipped {
 			r.notef("skipped %s SBOM referrer %s", r.format, s)
@@ -72,9 +72,9 @@ func (r *getRun) referrerSBOM(subject digest.Digest, refs []ocispec.Descriptor) 
 // bareSBOM returns the newest bare SBOM referrer of subject in the format
 // (bareCandidate). The others are returned as skipped,
 // each with why; their notes are printed only when one is taken.
-func (r *getRun) bareSBOM(subject digest.Digest, refs []ocispec.Descriptor) (*sbomSource, []string, error) {
+func (r *getRun) bareSBOM(subject digest.Digest, list referrerList) (*sbomSource, []string, error) {
 	types := append(docTypes(r.format), mediaTypeCosignSBOM)
-	cands := exporter.NewestFirst(r.withAnnotations(refs, types), types...)
+	cands := exporter.NewestFirst(r.withAnnotations(list, types), types...)
 	var skipped []string
 	for _, d := range cands {
 		src, generic, why, err := r.bareCandidate(subject, d)
@@ -159,15 +159,15 @@ func (r *getRun) bareCandidate(subject digest.Digest, d ocispec.Descriptor) (src
 // skipped with a note, as a bare SBOM referrer of the wrong shape is.
 // first says whether no bare SBOM referrer was even listed (the note
 // then says so).
-func (r *getRun) statementSBOM(subject digest.Digest, refs []ocispec.Descriptor, first bool) (*sbomSource, error) {
+func (r *getRun) statementSBOM(subject digest.Digest, list referrerList, first bool) (*sbomSource, error) {
 	var types []string
-	for _, d := range refs {
+	for _, d := range list.refs {
 		if isStatementType(d.ArtifactType) && !slices.Contains(types, d.ArtifactType) {
 			types = append(types, d.ArtifactType)
 		}
 	}
 	var stmts []ocispec.Descriptor
-	for _, d := range r.withAnnotations(refs, types) {
+	for _, d := range r.withAnnotations(list, types) {
 		if isStatementType(d.ArtifactType) && isPredicateOf(r.format, statementPredicateType(d)) {
 			stmts = append(stmts, d)
 		}

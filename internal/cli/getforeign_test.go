@@ -9,6 +9,7 @@ import (
 	"maps"
 	"slices"
 	"strings"
+	"sync"
 	"testing"
 
 	"github.com/opencontainers/go-digest"
@@ -147,8 +148,10 @@ func TestSourceGenerator(t *testing.T) {
 }
 
 // TestWithAnnotations: referrers-tag entries without annotations (cosign
-// writes them so) get their manifests'; entries that have some, of other
-// types, or whose manifest cannot be read are left as listed.
+// writes them so) get their manifests', each manifest read once for all
+// the readers that follow; entries that have some, of other types, or
+// whose manifest cannot be read are left as listed; a list the referrers
+// API gave is taken as it is, without a read.
 func TestWithAnnotations(t *testing.T) {
 	const bundleType = "application/vnd.dev.sigstore.bundle.v0.3+json"
 	manifest := func(ann map[string]string) (ocispec.Descriptor, []byte) {
@@ -156,38 +159,60 @@ func TestWithAnnotations(t *testing.T) {
 		return ocispec.Descriptor{MediaType: ocispec.MediaTypeImageManifest, Digest: digest.FromBytes(b), Size: int64(len(b)), ArtifactType: bundleType}, b
 	}
 	blobs := map[digest.Digest][]byte{}
-	bare, b := manifest(map[string]string{annotationBundlePredicateType: oci.PredicateSPDX, ocispec.AnnotationCreated: "2025-01-01T00:00:00Z"})
+	bareAnn := map[string]string{annotationBundlePredicateType: oci.PredicateSPDX, ocispec.AnnotationCreated: "2025-01-01T00:00:00Z"}
+	bare, b := manifest(bareAnn)
 	blobs[bare.Digest] = b
 	listed, b := manifest(map[string]string{annotationBundlePredicateType: "https://slsa.dev/provenance/v1"})
 	blobs[listed.Digest] = b
 	listed.Annotations = map[string]string{"listed": "yes"}
 	missing, _ := manifest(map[string]string{"x": "y"})
 	other := ocispec.Descriptor{MediaType: ocispec.MediaTypeImageManifest, Digest: digest.FromString("other"), ArtifactType: oci.MediaTypeSPDX}
-	fetch := oci.FetcherFunc(func(_ context.Context, d ocispec.Descriptor) (io.ReadCloser, error) {
-		b, ok := blobs[d.Digest]
-		if !ok {
-			return nil, oci.ErrBlobNotFound
-		}
-		return io.NopCloser(bytes.NewReader(b)), nil
-	})
-	cmd := &cobra.Command{}
-	cmd.SetContext(context.Background())
-	r := newGetRun(cmd, nil, "ref", nil, sbomgen.SPDXJSON)
-	r.tgt = fetch
 	refs := []ocispec.Descriptor{bare, listed, missing, other}
-	got := r.withAnnotations(refs, []string{bundleType})
-	for i, want := range []map[string]string{
-		{annotationBundlePredicateType: oci.PredicateSPDX, ocispec.AnnotationCreated: "2025-01-01T00:00:00Z"},
-		{"listed": "yes"},
-		nil,
-		nil,
+	for _, tt := range []struct {
+		name      string
+		annotated bool
+		want      []map[string]string
+		reads     int // fetches, withAnnotations and a readReferrer of each entry of bundleType after it
+	}{
+		{"referrers tag", false, []map[string]string{bareAnn, {"listed": "yes"}, nil, nil}, 3},
+		{"referrers API", true, []map[string]string{nil, {"listed": "yes"}, nil, nil}, 3},
 	} {
-		if !maps.Equal(got[i].Annotations, want) {
-			t.Errorf("entry %d: annotations %v, want %v", i, got[i].Annotations, want)
-		}
-	}
-	if refs[0].Annotations != nil {
-		t.Errorf("withAnnotations changed its argument: %v", refs[0].Annotations)
+		t.Run(tt.name, func(t *testing.T) {
+			var mu sync.Mutex
+			reads := 0
+			fetch := oci.FetcherFunc(func(_ context.Context, d ocispec.Descriptor) (io.ReadCloser, error) {
+				mu.Lock()
+				reads++
+				mu.Unlock()
+				b, ok := blobs[d.Digest]
+				if !ok {
+					return nil, oci.ErrBlobNotFound
+				}
+				return io.NopCloser(bytes.NewReader(b)), nil
+			})
+			cmd := &cobra.Command{}
+			cmd.SetContext(context.Background())
+			r := newGetRun(cmd, nil, "ref", nil, sbomgen.SPDXJSON)
+			r.tgt = fetch
+			got := r.withAnnotations(referrerList{refs: refs, annotated: tt.annotated}, []string{bundleType})
+			for i, want := range tt.want {
+				if !maps.Equal(got[i].Annotations, want) {
+					t.Errorf("entry %d: annotations %v, want %v", i, got[i].Annotations, want)
+				}
+			}
+			if refs[0].Annotations != nil {
+				t.Errorf("withAnnotations changed its argument: %v", refs[0].Annotations)
+			}
+			for _, d := range refs[:3] {
+				if _, err := r.readReferrer(d); (err != nil) != (d.Digest == missing.Digest) {
+					t.Errorf("readReferrer(%s): %v", d.Digest, err)
+				}
+			}
+			r.readReferrer(bare)
+			if reads != tt.reads {
+				t.Errorf("%d fetches, want %d", reads, tt.reads)
+			}
+		})
 	}
 }
 

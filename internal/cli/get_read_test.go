@@ -1,0 +1,72 @@
+package cli
+
+import (
+	"fmt"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/opencontainers/go-digest"
+
+	"github.com/affix-oci/affix/internal/oci"
+	"github.com/affix-oci/affix/internal/registrytest"
+)
+
+// TestGetManifestReads counts the manifest reads of get among five SBOM
+// referrers without annotations (regctl artifact put writes none): with
+// the referrers API, whose list carries the manifests' annotations, only
+// the one taken is read; from the referrers tag, each is read once, to
+// order them, and concurrently, the one taken not again.
+func TestGetManifestReads(t *testing.T) {
+	cliEnv(t)
+	dir, res := variantsPair(t)
+	amd := res.Manifests[0]
+	for _, tt := range []struct {
+		kind registrytest.Kind
+		// reads is how many times get reads the referrer manifests,
+		// each is how many times it reads each of them at most.
+		reads, each int
+		concurrent  bool
+	}{
+		{registrytest.OlaregAPI, 1, 1, false},
+		{registrytest.OlaregNoAPI, 5, 1, true},
+	} {
+		t.Run(string(tt.kind), func(t *testing.T) {
+			reg := registrytest.Start(t, tt.kind, registrytest.Options{})
+			mustAffix(t, "push", "--no-sbom", "--insecure-registry", reg.Host, "oci-layout:"+dir, reg.Ref("app")+":v1")
+			var refs []digest.Digest
+			for i := range 5 {
+				d := attachForeign(t, reg, "app", amd, foreignReferrer{artifactType: oci.MediaTypeSPDX,
+					layers: []foreignLayer{{mediaType: oci.MediaTypeSPDX, data: fmt.Appendf(nil, `{"spdxVersion":"SPDX-2.3","n":%d}`, i)}}})
+				refs = append(refs, d.Digest)
+			}
+			proxy := registrytest.StartProxy(t, reg.Host)
+			proxy.Inject(registrytest.Fault{Method: "GET", Path: "/app/manifests/sha256:", Action: registrytest.Slow, Delay: 200 * time.Millisecond})
+			out, errs, code := affix(t, "get", "--insecure-registry", proxy.Host, "--platform", "linux/amd64", proxy.Host+"/app:v1")
+			if code != 0 || !strings.Contains(out, `"spdxVersion"`) {
+				t.Fatalf("exit %d, stdout %.200q\nstderr: %s", code, out, errs)
+			}
+			reads := map[digest.Digest]int{}
+			total := 0
+			for _, e := range proxy.Log() {
+				for _, d := range refs {
+					if strings.HasPrefix(e, "GET ") && strings.Contains(e, "/manifests/"+d.String()) {
+						reads[d]++
+						total++
+					}
+				}
+			}
+			if total != tt.reads {
+				t.Errorf("%d reads of the referrer manifests, want %d: %v\n%s", total, tt.reads, reads, strings.Join(proxy.Log(), "\n"))
+			}
+			for d, n := range reads {
+				if n > tt.each {
+					t.Errorf("%s read %d times, want at most %d", d, n, tt.each)
+				}
+			}
+			if peak := proxy.PeakInFlight(); tt.concurrent && peak < 2 {
+				t.Errorf("at most %d requests at once: the manifests were read one by one", peak)
+			}
+		})
+	}
+}
