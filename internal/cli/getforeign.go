@@ -13,6 +13,7 @@ import (
 	"github.com/opencontainers/go-digest"
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
 
+	"github.com/affix-oci/affix/exporter"
 	"github.com/affix-oci/affix/internal/oci"
 	"github.com/affix-oci/affix/sbomgen"
 )
@@ -209,31 +210,20 @@ func cosignTag(subject digest.Digest, suffix string) string {
 // predicate of the last (newest: cosign appends) attestation of the
 // sha256-<hex>.att tag whose predicate is a document of the format
 // (cosign attest --new-bundle-format=false, cosign v2's default). nil
-// when the store has no tags (a layout) or there is none; a tag that
-// cannot be read counts as none, as cosign's tags are a last resort.
-// Signatures are not checked.
+// when the store has no tags (a layout) or neither tag holds one; a tag
+// the registry does not have (404) holds none, while any other failure
+// to read one is an error naming it. Signatures are not checked.
 func (r *getRun) cosignTagSBOM(subject digest.Digest) (*sbomSource, error) {
 	st, ok := r.tgt.(manifestByTag)
 	if !ok {
 		return nil, nil
 	}
-	read := func(tag string) (ocispec.Descriptor, *ocispec.Manifest, error) {
-		d, b, _, err := st.FetchManifest(r.cmd.Context(), tag)
-		if err != nil {
-			return d, nil, err
-		}
-		var m ocispec.Manifest
-		if err := json.Unmarshal(b, &m); err != nil {
-			return d, nil, err
-		}
-		return d, &m, nil
-	}
 	tag := cosignTag(subject, "sbom")
-	d, m, err := read(tag)
-	if cerr := r.cmd.Context().Err(); cerr != nil {
-		return nil, cerr
+	d, m, err := r.readCosignTag(st, tag)
+	if err != nil {
+		return nil, err
 	}
-	if err == nil && len(m.Layers) == 1 && slices.Contains(docTypes(r.format), m.Layers[0].MediaType) {
+	if m != nil && len(m.Layers) == 1 && slices.Contains(docTypes(r.format), m.Layers[0].MediaType) {
 		b, err := oci.ReadBlob(r.cmd.Context(), r.tgt, m.Layers[0], maxSBOMSize)
 		if err != nil {
 			return nil, fmt.Errorf("reading SBOM %s of cosign's tag %s: %w", m.Layers[0].Digest, tag, err)
@@ -242,12 +232,9 @@ func (r *getRun) cosignTagSBOM(subject digest.Digest) (*sbomSource, error) {
 		return &sbomSource{Manifest: d, Tag: tag, Annotations: m.Annotations, Doc: b}, nil
 	}
 	tag = cosignTag(subject, "att")
-	d, m, err = read(tag)
-	if cerr := r.cmd.Context().Err(); cerr != nil {
-		return nil, cerr
-	}
-	if err != nil {
-		return nil, nil
+	d, m, err = r.readCosignTag(st, tag)
+	if m == nil || err != nil {
+		return nil, err
 	}
 	for i := len(m.Layers) - 1; i >= 0; i-- {
 		l := m.Layers[i]
@@ -271,6 +258,25 @@ func (r *getRun) cosignTagSBOM(subject digest.Digest) (*sbomSource, error) {
 		return &sbomSource{Manifest: d, Tag: tag, Annotations: m.Annotations, Statement: stmt, Doc: append(stmt.Predicate, '\n')}, nil
 	}
 	return nil, nil
+}
+
+// readCosignTag reads the manifest of cosign's tag; nil when the registry
+// has no such tag (404). Any other failure (a refusal, a registry that
+// fails after retries, a manifest that is no JSON) is an error naming the
+// tag: it is not known to hold nothing.
+func (r *getRun) readCosignTag(st manifestByTag, tag string) (ocispec.Descriptor, *ocispec.Manifest, error) {
+	d, b, _, err := st.FetchManifest(r.cmd.Context(), tag)
+	if errors.Is(err, exporter.ErrNotFound) {
+		return d, nil, nil
+	}
+	if err != nil {
+		return d, nil, fmt.Errorf("reading cosign's tag %s: %w", tag, err)
+	}
+	var m ocispec.Manifest
+	if err := json.Unmarshal(b, &m); err != nil {
+		return d, nil, fmt.Errorf("reading cosign's tag %s: manifest %s: %w", tag, d.Digest, err)
+	}
+	return d, &m, nil
 }
 
 // attestationSBOM returns the predicate of the format (SPDX, as BuildKit

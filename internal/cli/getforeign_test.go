@@ -7,6 +7,7 @@ import (
 	"encoding/json"
 	"io"
 	"maps"
+	"net/http"
 	"slices"
 	"strings"
 	"sync"
@@ -462,6 +463,57 @@ func TestGetForeignSBOMs(t *testing.T) {
 			// The .att tag's newest CycloneDX attestation, not the first.
 			if out := get("--platform", "linux/amd64", "--format", "cyclonedx-json", cosignTags); strings.Contains(out, `"old":true`) {
 				t.Errorf("get took the older attestation of the .att tag: %.200s", out)
+			}
+		})
+	}
+}
+
+// TestGetCosignTagErrors: a cosign tag the registry does not have (404)
+// holds no SBOM; any other failure to read one (a refusal, a registry
+// that still fails after retries, a manifest that is no JSON) is an error
+// naming the tag, not taken for "no tag".
+func TestGetCosignTagErrors(t *testing.T) {
+	cliEnv(t)
+	dir, res := variantsPair(t)
+	amd := res.Manifests[0].Digest
+	reg := registrytest.Start(t, registrytest.OlaregNoAPI, registrytest.Options{})
+	mustAffix(t, "push", "--no-sbom", "--insecure-registry", reg.Host, "oci-layout:"+dir, reg.Ref("bare")+":v1")
+	proxy := registrytest.StartProxy(t, reg.Host)
+	sbomTag, attTag := cosignTag(amd, "sbom"), cosignTag(amd, "att")
+	for _, tt := range []struct {
+		name   string
+		fault  *registrytest.Fault
+		stderr []string
+	}{
+		{"no tags", nil, []string{"no spdx-json SBOM referrer of " + amd.String()}},
+		{".sbom refused", &registrytest.Fault{Path: "/manifests/" + sbomTag + "$", Action: registrytest.Status, Code: http.StatusForbidden},
+			[]string{"reading cosign's tag " + sbomTag + ": ", "403 Forbidden"}},
+		{".sbom unauthorized", &registrytest.Fault{Path: "/manifests/" + sbomTag + "$", Action: registrytest.Status, Code: http.StatusUnauthorized},
+			[]string{"reading cosign's tag " + sbomTag + ": ", "401 Unauthorized"}},
+		{".att fails after retries", &registrytest.Fault{Path: "/manifests/" + attTag + "$", Action: registrytest.Status, Code: http.StatusInternalServerError},
+			[]string{"reading cosign's tag " + attTag + ": ", "500 Internal Server Error"}},
+		{".sbom is no JSON", &registrytest.Fault{Path: "/manifests/" + sbomTag + "$", Action: registrytest.Status, Code: http.StatusOK, Body: "not json"},
+			[]string{"reading cosign's tag " + sbomTag + ": manifest sha256:", "invalid character"}},
+		{".att is no JSON", &registrytest.Fault{Path: "/manifests/" + attTag + "$", Action: registrytest.Status, Code: http.StatusOK, Body: "[1,"},
+			[]string{"reading cosign's tag " + attTag + ": manifest sha256:"}},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			proxy.Clear()
+			if tt.fault != nil {
+				tt.fault.Method = "GET"
+				proxy.Inject(*tt.fault)
+			}
+			out, errs, code := affix(t, "get", "--insecure-registry", proxy.Host, "--platform", "linux/amd64", proxy.Host+"/bare:v1")
+			if code != 1 || out != "" {
+				t.Fatalf("exit %d, stdout %.200q; want 1 and nothing\nstderr: %s", code, out, errs)
+			}
+			for _, s := range tt.stderr {
+				if !strings.Contains(errs, s) {
+					t.Errorf("stderr lacks %q:\n%s", s, errs)
+				}
+			}
+			if tt.fault != nil && proxy.Injected() == 0 {
+				t.Error("the fault was not injected")
 			}
 		})
 	}
