@@ -16,9 +16,17 @@ type missingSBOMError struct{ msg string }
 func (e *missingSBOMError) Error() string { return e.msg }
 
 // platformSBOM returns the SBOM of img (findSBOM), verified with --verify
-// (the "verified" line goes to stderr).
+// (the "verified" line goes to stderr). The notes on SBOM referrers
+// skipped on the way are printed, whichever way was taken, unless the
+// error (no SBOM was found) lists them.
 func (r *getRun) platformSBOM(img oci.Image) (*sbomSource, error) {
+	r.pending = nil
 	src, err := r.findSBOM(img)
+	var missing *missingSBOMError
+	if errors.As(err, &missing) {
+		r.pending = nil
+	}
+	r.flushNotes()
 	if err != nil {
 		return nil, fmt.Errorf("%s (%s): %w", r.refStr, img, err)
 	}

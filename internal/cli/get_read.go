@@ -43,6 +43,12 @@ type getRun struct {
 	// candidates is not fetched again to read its SBOM, nor one that
 	// failed fetched again to fail the same way.
 	manifests map[manifestKey]manifestRead
+
+	// pending are the notes on SBOM referrers that were skipped before
+	// a fallback (an attestation, cosign's tags, the index) was tried:
+	// printed before the next note, or at the end, unless the error
+	// (a *missingSBOMError) lists them.
+	pending []string
 }
 
 // manifestKey names a manifest read: a descriptor of another size is
@@ -65,9 +71,18 @@ func newGetRun(cmd *cobra.Command, store imageStore, refStr string, images []oci
 		indexRefs: map[digest.Digest]referrerList{}, manifests: map[manifestKey]manifestRead{}}
 }
 
-// notef prints a note on stderr.
+// notef prints a note on stderr, after the pending ones.
 func (r *getRun) notef(format string, args ...any) {
+	r.flushNotes()
 	notef(r.cmd)(format, args...)
+}
+
+// flushNotes prints the pending notes.
+func (r *getRun) flushNotes() {
+	for _, s := range r.pending {
+		notef(r.cmd)("%s", s)
+	}
+	r.pending = nil
 }
 
 // referrerList is the referrers of a subject as its store listed them.

@@ -53,19 +53,18 @@ func (r *getRun) chooseSBOM(subject digest.Digest, list referrerList) (*sbomSour
 // referrerSBOM returns the SBOM of subject in the format among its
 // referrers: a bare one (bareSBOM), else one in an
 // in-toto statement (statementSBOM); nil when there is none, with why
-// each bare candidate was skipped (the notes for those were not
-// printed).
+// each bare candidate was skipped (their notes are pending: printed
+// before the next note, unless the error that no SBOM was found lists
+// them).
 func (r *getRun) referrerSBOM(subject digest.Digest, list referrerList) (*sbomSource, []string, error) {
 	src, skipped, err := r.bareSBOM(subject, list)
 	if src != nil || err != nil {
 		return src, nil, err
 	}
-	src, err = r.statementSBOM(subject, list, len(skipped) == 0)
-	if src != nil || err != nil {
-		for _, s := range skipped {
-			r.notef("skipped %s SBOM referrer %s", r.format, s)
-		}
+	for _, s := range skipped {
+		r.pending = append(r.pending, fmt.Sprintf("skipped %s SBOM referrer %s", r.format, s))
 	}
+	src, err = r.statementSBOM(subject, list, len(skipped) == 0)
 	return src, skipped, err
 }
 
