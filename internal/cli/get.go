@@ -189,7 +189,7 @@ func get(cmd *cobra.Command, g *globalOptions, refStr string, o getOptions) erro
 		return fmt.Errorf("%s: %w", refStr, err)
 	}
 	r := newGetRun(cmd, tgt, refStr, images, format)
-	r.verify = o.verify
+	r.verify, r.all = o.verify, o.all
 	srcs := make([]*sbomSource, len(picked))
 	for i, img := range picked {
 		if srcs[i], err = r.platformSBOM(img); err != nil {

@@ -3,9 +3,13 @@ package cli
 import (
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 
+	"github.com/opencontainers/go-digest"
+
 	"github.com/affix-oci/affix/internal/oci"
+	"github.com/affix-oci/affix/sbomgen"
 )
 
 // missingSBOMError means no usable SBOM of the format was found for a subject;
@@ -65,12 +69,14 @@ func (r *getRun) findSBOM(img oci.Image) (*sbomSource, error) {
 }
 
 // indexSBOM returns, for the platform image img that has no SBOM of the
-// format (missing says why), the SBOM of the format attached to the index
-// that lists it, with a note: some tools attach an image's SBOM to the
-// tag (oras attach REF:TAG, cosign attest REF:TAG), and so to the index.
-// Such a document may describe another platform, or all of them; --verify
-// takes it only when it names img's manifest. When the index has none
-// either, missing is returned, saying so.
+// format (missing says why, and is returned, saying more, when the index
+// has none either), the SBOM of the format attached to the index that
+// lists it, with a note: some tools attach an image's SBOM to the tag
+// (oras attach REF:TAG, cosign attest REF:TAG), and so to the index. One
+// whose document names another image (another platform's manifest) is
+// no SBOM of img: it is skipped, as one of another subject is, with or
+// without --verify; so is, with --all-platforms, one that names no image
+// (each platform would get the same document).
 func (r *getRun) indexSBOM(img oci.Image, missing *missingSBOMError) (*sbomSource, error) {
 	index := img.Parent.Digest
 	list, ok := r.indexRefs[index]
@@ -81,19 +87,56 @@ func (r *getRun) indexSBOM(img oci.Image, missing *missingSBOMError) (*sbomSourc
 		}
 		r.indexRefs[index] = list
 	}
-	src, _, err := r.referrerSBOM(index, list)
+	src, skipped, err := r.referrerSBOM(index, list, func(src *sbomSource) error {
+		_, err := r.indexNaming(img, src)
+		return err
+	})
 	if err != nil {
 		return nil, err
 	}
 	if src == nil {
 		msg := missing.msg
-		if other := r.otherSBOMFormats(list.refs); len(other) > 0 {
+		if len(skipped) > 0 {
+			msg += fmt.Sprintf("; none of the %s SBOM referrers of the index %s fits: %s", r.format, index, strings.Join(skipped, "; "))
+		} else if other := r.otherSBOMFormats(list.refs); len(other) > 0 {
 			msg += "; the index " + index.String() + " has " + strings.Join(other, " and ") + " SBOM referrers"
 		}
 		return nil, &missingSBOMError{msg}
 	}
 	src.OfIndex = index
-	r.notef("%s (%s): %s; taking %s, attached to the whole image: it may describe another platform (--verify takes it only if it names %s)",
-		r.refStr, img, missing.msg, src.describe(), img.Descriptor.Digest)
+	names, _ := r.indexNaming(img, src)
+	r.notef("%s (%s): no %s SBOM of the platform manifest %s; taking %s, attached to the whole image: %s", r.refStr, img, r.format, img.Descriptor.Digest, src.describe(), names)
 	return src, nil
+}
+
+// indexNaming says what the document src, attached to the index that
+// lists img, names: img's manifest, the index (the whole image) or no
+// image; the document's own word (its described package's purl), else
+// the subjects of the in-toto statement it came in. It is an error when
+// src is no SBOM of img: it names another image, or (--all-platforms)
+// no image.
+func (r *getRun) indexNaming(img oci.Image, src *sbomSource) (string, error) {
+	want, index := img.Descriptor.Digest, img.Parent.Digest
+	var names []digest.Digest
+	if d, err := sbomgen.DescribedDigest(r.format, src.Doc); err == nil {
+		names = []digest.Digest{d}
+	} else if src.Statement != nil {
+		for _, s := range src.Statement.Subject {
+			if v, ok := s.Digest[want.Algorithm().String()]; ok {
+				names = append(names, digest.NewDigestFromEncoded(want.Algorithm(), v))
+			}
+		}
+	}
+	if i := slices.IndexFunc(names, func(d digest.Digest) bool { return d != want && d != index }); i >= 0 {
+		return "", fmt.Errorf("it describes image %s, not %s's manifest %s nor the index", names[i], img, want)
+	}
+	switch {
+	case len(names) == 0 && r.all:
+		return "", errors.New("it names no image, and --all-platforms takes an SBOM of the index only when it names the platform's manifest or the index")
+	case len(names) == 0:
+		return fmt.Sprintf("it names no image: it may describe another platform (--verify takes it only if it names %s)", want), nil
+	case slices.Contains(names, index):
+		return fmt.Sprintf("it describes the index, the whole image, not %s alone (--verify takes it only if it names %s)", img, want), nil
+	}
+	return fmt.Sprintf("it names %s's manifest %s", img, want), nil
 }

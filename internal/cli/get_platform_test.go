@@ -2,6 +2,8 @@ package cli
 
 import (
 	"net/http"
+	"os"
+	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
@@ -11,6 +13,107 @@ import (
 	"github.com/affix-oci/affix/internal/oci"
 	"github.com/affix-oci/affix/internal/registrytest"
 )
+
+// TestGetIndexSBOM: an SBOM attached to the index is taken for a
+// platform without one only when its document names that platform's
+// manifest, the index, or (one platform asked for) no image; one naming
+// another platform's manifest is skipped with or without --verify, and
+// --all-platforms takes none that names no image.
+func TestGetIndexSBOM(t *testing.T) {
+	if testing.Short() {
+		t.Skip("scans images and runs registries")
+	}
+	cliEnv(t)
+	dir, res := variantsPair(t)
+	amd, arm, index := res.Manifests[0], res.Manifests[1], res.Index
+	reg := registrytest.Start(t, registrytest.OlaregNoAPI, registrytest.Options{})
+	insecure := []string{"--insecure-registry", reg.Host}
+	mustAffix(t, slices.Concat([]string{"push"}, insecure, []string{"oci-layout:" + dir, reg.Ref("src") + ":v1"})...)
+	get := func(args ...string) string { return mustAffix(t, slices.Concat([]string{"get"}, insecure, args)...) }
+	amdDoc := get("--platform", "linux/amd64", reg.Ref("src")+":v1")
+	armDoc := get("--platform", "linux/arm64", reg.Ref("src")+":v1")
+	// The amd64 document made to name the index: its purl and checksum.
+	indexDoc := strings.ReplaceAll(amdDoc, amd.Digest.Encoded(), index.Digest.Encoded())
+
+	// Each repository: the image without SBOMs, and documents attached
+	// to the index, in order (the last is the newest).
+	attach := func(repo string, refs ...foreignReferrer) string {
+		mustAffix(t, slices.Concat([]string{"push", "--no-sbom"}, insecure, []string{"oci-layout:" + dir, reg.Ref(repo) + ":v1"})...)
+		for _, f := range refs {
+			attachForeign(t, reg, repo, index, f)
+		}
+		return reg.Ref(repo) + ":v1"
+	}
+	spdx := func(doc string) foreignReferrer {
+		return foreignReferrer{artifactType: oci.MediaTypeSPDX, layers: []foreignLayer{{mediaType: oci.MediaTypeSPDX, data: []byte(doc)}}}
+	}
+	other := attach("other", spdx(amdDoc))
+	whole := attach("whole", spdx(indexDoc))
+	none := attach("none", spdx(noImageSPDX))
+	both := attach("both", spdx(amdDoc), spdx(armDoc))
+	stmt := attach("stmt", foreignReferrer{artifactType: oci.MediaTypeInToto, annotations: map[string]string{oci.AnnotationPredicateType: oci.PredicateSPDX},
+		layers: []foreignLayer{{mediaType: oci.MediaTypeInToto, data: statementOf(t, oci.PredicateSPDX, arm.Digest, noImageSPDX)}}})
+
+	notArm := "it describes image " + amd.Digest.String() + ", not linux/arm64/v8's manifest " + arm.Digest.String() + " nor the index"
+	for _, tt := range []struct {
+		name   string
+		args   []string
+		code   int
+		stdout string            // with code 0 and no -o
+		files  map[string]string // -o DIR's files, when it is given
+		stderr []string
+	}{
+		{"names another platform", []string{"--platform", "linux/arm64", other}, 1, "", nil,
+			[]string{"none of the spdx-json SBOM referrers of the index " + index.Digest.String() + " fits: ", notArm}},
+		{"names another platform, all platforms", []string{"--all-platforms", "-o", "DIR", other}, 1, "", nil,
+			[]string{other + " (linux/arm64/v8): ", notArm}},
+		{"names the platform", []string{"--verify", "--platform", "linux/amd64", other}, 0, amdDoc, nil,
+			[]string{"attached to the whole image: it names linux/amd64's manifest " + amd.Digest.String(), "verified: "}},
+		{"names the index", []string{"--platform", "linux/arm64", whole}, 0, indexDoc, nil,
+			[]string{"it describes the index, the whole image, not linux/arm64/v8 alone (--verify takes it only if it names " + arm.Digest.String() + ")"}},
+		{"names the index, all platforms", []string{"--all-platforms", "-o", "DIR", whole}, 0, "",
+			map[string]string{"linux-amd64.spdx.json": indexDoc, "linux-arm64-v8.spdx.json": indexDoc}, nil},
+		{"names the index, verified", []string{"--verify", "--platform", "linux/arm64", whole}, 1, "", nil,
+			[]string{"is attached to the index, not to the platform manifest " + arm.Digest.String() + ", and describes image " + index.Digest.String()}},
+		{"names no image", []string{"--platform", "linux/arm64", none}, 0, noImageSPDX, nil,
+			[]string{"it names no image: it may describe another platform"}},
+		{"names no image, all platforms", []string{"--all-platforms", "-o", "DIR", none}, 1, "", nil,
+			[]string{"it names no image, and --all-platforms takes an SBOM of the index only when it names the platform's manifest or the index"}},
+		{"one per platform", []string{"--all-platforms", "--verify", "-o", "DIR", both}, 0, "",
+			map[string]string{"linux-amd64.spdx.json": amdDoc, "linux-arm64-v8.spdx.json": armDoc},
+			[]string{"skipped spdx-json SBOM referrer ", ": " + "it describes image " + arm.Digest.String() + ", not linux/amd64's manifest", "taking the next newest"}},
+		{"statement of another platform", []string{"--platform", "linux/amd64", stmt}, 1, "", nil,
+			[]string{"skipped in-toto referrer ", ": it describes image " + arm.Digest.String() + ", not linux/amd64's manifest " + amd.Digest.String() + " nor the index"}},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			out := filepath.Join(t.TempDir(), "sboms")
+			args := slices.Clone(tt.args)
+			if i := slices.Index(args, "DIR"); i >= 0 {
+				args[i] = out
+			}
+			stdout, errs, code := affix(t, slices.Concat([]string{"get"}, insecure, args)...)
+			t.Logf("exit %d, stderr:\n%s", code, errs)
+			if code != tt.code || tt.files == nil && code == 0 && stdout != tt.stdout {
+				t.Fatalf("exit %d, want %d; stdout %.200q, want %.200q\nstderr: %s", code, tt.code, stdout, tt.stdout, errs)
+			}
+			for _, s := range tt.stderr {
+				if !strings.Contains(errs, s) {
+					t.Errorf("stderr lacks %q:\n%s", s, errs)
+				}
+			}
+			if code != 0 && slices.Contains(args, out) {
+				if _, err := os.Stat(out); !os.IsNotExist(err) {
+					t.Errorf("%s was written", out)
+				}
+			}
+			for name, want := range tt.files {
+				if got, err := os.ReadFile(filepath.Join(out, name)); err != nil || string(got) != want {
+					t.Errorf("%s: %v, %.200q; want %.200q", name, err, got, want)
+				}
+			}
+		})
+	}
+}
 
 // TestGetSkippedNotes: the notes on SBOM referrers skipped as unusable are
 // printed whichever fallback then decides (a BuildKit attestation,

@@ -32,6 +32,9 @@ type getRun struct {
 	images []oci.Image
 	format sbomgen.Format
 	verify bool
+	// all is --all-platforms: an SBOM of the index is taken for a
+	// platform only when it names that platform or the index.
+	all bool
 
 	// indexRefs are the referrers of the indexes read for an earlier
 	// platform.

@@ -14,6 +14,10 @@ import (
 	"github.com/affix-oci/affix/sbomgen"
 )
 
+// acceptFunc says why an SBOM that was read is not one of the subject it
+// was looked for (an error), or nil. A nil acceptFunc takes every one.
+type acceptFunc func(*sbomSource) error
+
 // chooseSBOM returns the SBOM of subject in the format, from the first of
 // these that has one:
 //
@@ -27,7 +31,7 @@ import (
 // Referrers that cannot be used are skipped with a note on stderr; when
 // none is left the error (a *missingSBOMError) lists them.
 func (r *getRun) chooseSBOM(subject digest.Digest, list referrerList) (*sbomSource, error) {
-	src, skipped, err := r.referrerSBOM(subject, list)
+	src, skipped, err := r.referrerSBOM(subject, list, nil)
 	if src != nil || err != nil {
 		return src, err
 	}
@@ -51,27 +55,27 @@ func (r *getRun) chooseSBOM(subject digest.Digest, list referrerList) (*sbomSour
 }
 
 // referrerSBOM returns the SBOM of subject in the format among its
-// referrers: a bare one (bareSBOM), else one in an
+// referrers that accept takes: a bare one (bareSBOM), else one in an
 // in-toto statement (statementSBOM); nil when there is none, with why
 // each bare candidate was skipped (their notes are pending: printed
 // before the next note, unless the error that no SBOM was found lists
 // them).
-func (r *getRun) referrerSBOM(subject digest.Digest, list referrerList) (*sbomSource, []string, error) {
-	src, skipped, err := r.bareSBOM(subject, list)
+func (r *getRun) referrerSBOM(subject digest.Digest, list referrerList, accept acceptFunc) (*sbomSource, []string, error) {
+	src, skipped, err := r.bareSBOM(subject, list, accept)
 	if src != nil || err != nil {
 		return src, nil, err
 	}
 	for _, s := range skipped {
 		r.pending = append(r.pending, fmt.Sprintf("skipped %s SBOM referrer %s", r.format, s))
 	}
-	src, err = r.statementSBOM(subject, list, len(skipped) == 0)
+	src, err = r.statementSBOM(subject, list, accept, len(skipped) == 0)
 	return src, skipped, err
 }
 
 // bareSBOM returns the newest bare SBOM referrer of subject in the format
-// (bareCandidate). The others are returned as skipped,
+// (bareCandidate) that accept takes. The others are returned as skipped,
 // each with why; their notes are printed only when one is taken.
-func (r *getRun) bareSBOM(subject digest.Digest, list referrerList) (*sbomSource, []string, error) {
+func (r *getRun) bareSBOM(subject digest.Digest, list referrerList, accept acceptFunc) (*sbomSource, []string, error) {
 	types := append(docTypes(r.format), mediaTypeCosignSBOM)
 	cands := exporter.NewestFirst(r.withAnnotations(list, types), types...)
 	var skipped []string
@@ -79,6 +83,11 @@ func (r *getRun) bareSBOM(subject digest.Digest, list referrerList) (*sbomSource
 		src, generic, why, err := r.bareCandidate(subject, d)
 		if err != nil {
 			return nil, nil, err
+		}
+		if src != nil && accept != nil {
+			if err := accept(src); err != nil {
+				src, why = nil, err.Error()
+			}
 		}
 		if src == nil {
 			if why != "" {
@@ -149,8 +158,8 @@ func (r *getRun) bareCandidate(subject digest.Digest, d ocispec.Descriptor) (src
 }
 
 // statementSBOM returns the document of the format in the newest usable
-// in-toto statement referrer of subject whose predicate is one: an
-// in-toto referrer (affix's --sbom-format spdx-intoto,
+// in-toto statement referrer of subject whose predicate is one and that
+// accept takes: an in-toto referrer (affix's --sbom-format spdx-intoto,
 // affix convert --keep-intoto) or a Sigstore bundle referrer (cosign
 // attest), nil when there is none. One that is gone, or whose manifest
 // or statement is not what it claims (another tool's DSSE envelope under
@@ -158,7 +167,7 @@ func (r *getRun) bareCandidate(subject digest.Digest, d ocispec.Descriptor) (src
 // skipped with a note, as a bare SBOM referrer of the wrong shape is.
 // first says whether no bare SBOM referrer was even listed (the note
 // then says so).
-func (r *getRun) statementSBOM(subject digest.Digest, list referrerList, first bool) (*sbomSource, error) {
+func (r *getRun) statementSBOM(subject digest.Digest, list referrerList, accept acceptFunc, first bool) (*sbomSource, error) {
 	var types []string
 	for _, d := range list.refs {
 		if isStatementType(d.ArtifactType) && !slices.Contains(types, d.ArtifactType) {
@@ -174,6 +183,11 @@ func (r *getRun) statementSBOM(subject digest.Digest, list referrerList, first b
 	cands := exporter.NewestFirst(stmts, types...)
 	for _, d := range cands {
 		src, err := r.readStatementSBOM(subject, d)
+		if err == nil && accept != nil {
+			if aerr := accept(src); aerr != nil {
+				err = unusableError{fmt.Errorf("%s %s: %w", statementKind(d), d.Digest, aerr)}
+			}
+		}
 		var bad unusableError
 		if gone(err) || errors.As(err, &bad) {
 			r.notef("skipped %s", err)

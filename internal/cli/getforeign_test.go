@@ -435,9 +435,10 @@ func TestGetForeignSBOMs(t *testing.T) {
 				{"SBOM of the index", []string{"--verify", "--platform", "linux/amd64", index}, 0, spdxDoc,
 					[]string{"taking SBOM referrer " + indexSBOM.Digest.String() + " of the index " + res.Index.Digest.String() + ", attached to the whole image", "verified: SBOM " + indexSBOM.Digest.String()}},
 				{"SBOM of the index is not arm64's", []string{"--verify", "--platform", "linux/arm64", index}, 1, "",
-					[]string{"is attached to the index, not to the platform manifest " + arm.Digest.String() + ", and describes image " + amd.Digest.String()}},
-				{"SBOM of the index, unverified", []string{"--platform", "linux/arm64", index}, 0, spdxDoc,
-					[]string{"it may describe another platform"}},
+					[]string{"none of the spdx-json SBOM referrers of the index " + res.Index.Digest.String() + " fits: " + indexSBOM.Digest.String() +
+						": it describes image " + amd.Digest.String() + ", not linux/arm64/v8's manifest " + arm.Digest.String() + " nor the index"}},
+				{"SBOM of the index is not arm64's, unverified", []string{"--platform", "linux/arm64", index}, 1, "",
+					[]string{"it describes image " + amd.Digest.String() + ", not linux/arm64/v8's manifest "}},
 				{"BuildKit attestation only a referrer", []string{"--verify", "--platform", "linux/amd64", bk}, 0, noImageSPDX + "\n",
 					[]string{"taking BuildKit attestation " + bkAtt.Digest.String() + " (a referrer, not in the index)", "verified: SBOM " + bkAtt.Digest.String()}},
 				{"cosign attach sbom tag", []string{"--verify", "--platform", "linux/amd64", cosignTags}, 0, spdxDoc,
