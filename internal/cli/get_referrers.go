@@ -72,11 +72,23 @@ func (r *getRun) referrerSBOM(subject digest.Digest, list referrerList, accept a
 	return src, skipped, err
 }
 
+// bareTypes are the artifact types of a bare SBOM referrer in format f:
+// its document types (docTypes), cosign's SBOM artifact type (whose layer
+// says the format), and for CycloneDX the type without a suffix, which
+// names no encoding (its content decides).
+func bareTypes(f sbomgen.Format) []string {
+	types := append(docTypes(f), mediaTypeCosignSBOM)
+	if f == sbomgen.CycloneDXJSON {
+		types = append(types, mediaTypeCycloneDXUntyped)
+	}
+	return types
+}
+
 // bareSBOM returns the newest bare SBOM referrer of subject in the format
 // (bareCandidate) that accept takes. The others are returned as skipped,
 // each with why; their notes are printed only when one is taken.
 func (r *getRun) bareSBOM(subject digest.Digest, list referrerList, accept acceptFunc) (*sbomSource, []string, error) {
-	types := append(docTypes(r.format), mediaTypeCosignSBOM)
+	types := bareTypes(r.format)
 	cands := exporter.NewestFirst(r.withAnnotations(list, types), types...)
 	var skipped []string
 	for _, d := range cands {
@@ -99,8 +111,8 @@ func (r *getRun) bareSBOM(subject digest.Digest, list referrerList, accept accep
 			r.notef("skipped %s SBOM referrer %s; taking the next newest", r.format, s)
 		}
 		if generic != "" {
-			r.notef("SBOM referrer %s: its layer's media type is %s (oras attach gives a FILE without :TYPE that one), not %s, but it holds a %s document: taken (Trivy and Ratify skip such a referrer; attach FILE:%s)",
-				d.Digest, generic, r.format.MediaType(), r.format, r.format.MediaType())
+			r.notef("SBOM referrer %s: its layer's media type is %s%s, not %s, but it holds a %s document: taken (Trivy and Ratify skip such a referrer; attach FILE:%s)",
+				d.Digest, generic, genericLayerWhy(generic), r.format.MediaType(), r.format, r.format.MediaType())
 		}
 		r.undatedNote(cands, fmt.Sprintf("%s SBOM referrers of %s", r.format, subject), d)
 		return src, nil, nil
@@ -133,7 +145,7 @@ func (r *getRun) bareCandidate(subject digest.Digest, d ocispec.Descriptor) (src
 		return nil, "", fmt.Sprintf("listed, but its manifest's subject is %s, not %s", subjectOf(*m), subject), nil
 	}
 	if err := sbomShape(m, docTypes(r.format)); err != nil {
-		if len(m.Layers) != 1 || !slices.Contains(genericLayerTypes, m.Layers[0].MediaType) {
+		if len(m.Layers) != 1 || !isGenericLayer(m.Layers[0].MediaType) {
 			return nil, "", err.Error(), nil
 		}
 		generic = m.Layers[0].MediaType
@@ -147,11 +159,7 @@ func (r *getRun) bareCandidate(subject digest.Digest, d ocispec.Descriptor) (src
 	}
 	if generic != "" {
 		if f, ok := sniffFormat(src.Doc); !ok || f != r.format {
-			what := "no SBOM document"
-			if ok {
-				what = "a " + f.String() + " document"
-			}
-			return nil, "", fmt.Sprintf("its one layer (%s) holds %s, not a %s one", generic, what, r.format), nil
+			return nil, "", fmt.Sprintf("its one layer (%s) holds %s", generic, contentName(src.Doc, r.format)), nil
 		}
 	}
 	return src, generic, "", nil

@@ -38,17 +38,24 @@ const (
 	// mediaTypeDSSEPayloadInToto is the payloadType of a DSSE envelope
 	// around an in-toto statement.
 	mediaTypeDSSEPayloadInToto = "application/vnd.in-toto+json"
+	// mediaTypeCycloneDXUntyped is the CycloneDX media type without a
+	// suffix, which names no encoding: tools give it JSON and XML
+	// documents alike (cosign does not: it writes
+	// application/vnd.cyclonedx+json or +xml). A layer of it is taken
+	// as a generic one, by its content.
+	mediaTypeCycloneDXUntyped = "application/vnd.cyclonedx"
 )
 
 // docTypes returns the media types a bare document in format f is
 // published under, as artifact and layer type: the format's own, and
-// cosign's (text/spdx+json; application/vnd.cyclonedx).
+// cosign's spelling of it (text/spdx+json; cosign's CycloneDX JSON type
+// is the format's own).
 func docTypes(f sbomgen.Format) []string {
 	switch f {
 	case sbomgen.SPDXJSON:
 		return []string{oci.MediaTypeSPDX, "text/spdx+json"}
 	case sbomgen.CycloneDXJSON:
-		return []string{oci.MediaTypeCycloneDX, "application/vnd.cyclonedx"}
+		return []string{oci.MediaTypeCycloneDX}
 	case sbomgen.SyftJSON:
 		return []string{oci.MediaTypeSyftJSON}
 	}
@@ -61,6 +68,38 @@ func docTypes(f sbomgen.Format) []string {
 // others application/octet-stream or application/json. Such a layer is an
 // SBOM when its content is one (sniffFormat).
 var genericLayerTypes = []string{ocispec.MediaTypeImageLayer, "application/octet-stream", "application/json"}
+
+// isGenericLayer reports whether a layer of media type t holds what its
+// content is (sniffFormat): a generic type, or one that names no
+// encoding (mediaTypeCycloneDXUntyped).
+func isGenericLayer(t string) bool {
+	return slices.Contains(genericLayerTypes, t) || t == mediaTypeCycloneDXUntyped
+}
+
+// genericLayerWhy says, for the note on a document taken from a layer of
+// the generic type t, where such a type comes from.
+func genericLayerWhy(t string) string {
+	switch t {
+	case ocispec.MediaTypeImageLayer:
+		return " (oras attach gives a FILE without :TYPE that one)"
+	case mediaTypeCycloneDXUntyped:
+		return " (which says neither JSON nor XML)"
+	}
+	return ""
+}
+
+// contentName says, in a note on a generic layer that holds no document
+// of format f, what doc holds instead.
+func contentName(doc []byte, f sbomgen.Format) string {
+	if got, ok := sniffFormat(doc); ok {
+		return fmt.Sprintf("a %s document, not a %s one", got, f)
+	}
+	if b := bytes.TrimSpace(doc); len(b) > 0 && b[0] == '<' {
+		// CycloneDX XML, most likely: not the JSON get prints.
+		return fmt.Sprintf("XML, not a %s document (get reads JSON documents only)", f)
+	}
+	return fmt.Sprintf("no SBOM document, not a %s one", f)
+}
 
 // sniffFormat returns the format of doc when it is a JSON SBOM document:
 // SPDX 2 (spdxVersion SPDX-2.x), CycloneDX (bomFormat CycloneDX) or syft

@@ -519,3 +519,106 @@ func TestGetCosignTagErrors(t *testing.T) {
 		})
 	}
 }
+
+// TestDocTypes: the media types get takes for a bare document of each
+// format; application/vnd.cyclonedx, which says neither JSON nor XML, is
+// none of them (its content decides: isGenericLayer).
+func TestDocTypes(t *testing.T) {
+	for _, tt := range []struct {
+		format sbomgen.Format
+		want   []string
+	}{
+		{sbomgen.SPDXJSON, []string{oci.MediaTypeSPDX, "text/spdx+json"}},
+		{sbomgen.CycloneDXJSON, []string{oci.MediaTypeCycloneDX}},
+		{sbomgen.SyftJSON, []string{oci.MediaTypeSyftJSON}},
+	} {
+		if got := docTypes(tt.format); !slices.Equal(got, tt.want) {
+			t.Errorf("docTypes(%s) = %q, want %q", tt.format, got, tt.want)
+		}
+	}
+	if !isGenericLayer(mediaTypeCycloneDXUntyped) || isGenericLayer(oci.MediaTypeCycloneDX) || isGenericLayer("application/vnd.cyclonedx+xml") {
+		t.Error("isGenericLayer: only the CycloneDX type without a suffix is read by its content")
+	}
+}
+
+// TestContentName: what a note says a generic layer holds when it holds
+// no document of the format asked for.
+func TestContentName(t *testing.T) {
+	for _, tt := range []struct {
+		name, doc string
+		format    sbomgen.Format
+		want      string
+	}{
+		{"another format", `{"spdxVersion":"SPDX-2.3"}`, sbomgen.CycloneDXJSON, "a spdx-json document, not a cyclonedx-json one"},
+		{"CycloneDX XML", "\n <?xml version=\"1.0\"?><bom xmlns=\"http://cyclonedx.org/schema/bom/1.5\"/>", sbomgen.CycloneDXJSON,
+			"XML, not a cyclonedx-json document (get reads JSON documents only)"},
+		{"a tar", "ustar\x00", sbomgen.SPDXJSON, "no SBOM document, not a spdx-json one"},
+		{"empty", "", sbomgen.SPDXJSON, "no SBOM document, not a spdx-json one"},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			if got := contentName([]byte(tt.doc), tt.format); got != tt.want {
+				t.Errorf("contentName = %q, want %q", got, tt.want)
+			}
+		})
+	}
+}
+
+// TestGetCycloneDXTypes: a referrer of the CycloneDX type without a
+// suffix (artifact or layer type) is read by its content: CycloneDX JSON
+// is taken with a note, XML is refused saying so.
+func TestGetCycloneDXTypes(t *testing.T) {
+	if testing.Short() {
+		t.Skip("scans images and runs a registry")
+	}
+	cliEnv(t)
+	dir, res := variantsPair(t)
+	amd := res.Manifests[0]
+	reg := registrytest.Start(t, registrytest.OlaregAPI, registrytest.Options{})
+	insecure := []string{"--insecure-registry", reg.Host}
+	mustAffix(t, slices.Concat([]string{"push", "--sbom-format", "cyclonedx-json"}, insecure, []string{"oci-layout:" + dir, reg.Ref("src") + ":v1"})...)
+	cdxDoc := mustAffix(t, slices.Concat([]string{"get", "--format", "cyclonedx-json", "--platform", "linux/amd64"}, insecure, []string{reg.Ref("src") + ":v1"})...)
+	const xml = `<?xml version="1.0" encoding="UTF-8"?>` + "\n" + `<bom xmlns="http://cyclonedx.org/schema/bom/1.5" version="1"/>`
+	repo := func(name, artifactType, configType, layerType, doc string) (string, digest.Digest) {
+		mustAffix(t, slices.Concat([]string{"push", "--no-sbom"}, insecure, []string{"oci-layout:" + dir, reg.Ref(name) + ":v1"})...)
+		d := attachForeign(t, reg, name, amd, foreignReferrer{artifactType: artifactType, configType: configType,
+			layers: []foreignLayer{{mediaType: layerType, data: []byte(doc)}}})
+		return reg.Ref(name) + ":v1", d.Digest
+	}
+	untypedXML, xmlRef := repo("xml", mediaTypeCycloneDXUntyped, "", mediaTypeCycloneDXUntyped, xml)
+	untypedJSON, jsonRef := repo("json", mediaTypeCycloneDXUntyped, "", mediaTypeCycloneDXUntyped, cdxDoc)
+	typedXML, typedRef := repo("typedxml", oci.MediaTypeCycloneDX, "", mediaTypeCycloneDXUntyped, xml)
+	cosignCDX, cosignRef := repo("cosigncdx", "", mediaTypeCosignSBOM, oci.MediaTypeCycloneDX, cdxDoc)
+	cosignXML, _ := repo("cosignxml", "", mediaTypeCosignSBOM, "application/vnd.cyclonedx+xml", xml)
+	refusedXML := "its one layer (application/vnd.cyclonedx) holds XML, not a cyclonedx-json document (get reads JSON documents only)"
+	for _, tt := range []struct {
+		name   string
+		args   []string
+		code   int
+		stdout string
+		stderr []string
+	}{
+		{"untyped XML", []string{"--format", "cyclonedx-json", untypedXML}, 1, "",
+			[]string{"no usable cyclonedx-json SBOM referrer of " + amd.Digest.String() + ": " + xmlRef.String() + ": " + refusedXML}},
+		{"untyped JSON", []string{"--verify", "--format", "cyclonedx-json", untypedJSON}, 0, cdxDoc,
+			[]string{"SBOM referrer " + jsonRef.String() + ": its layer's media type is application/vnd.cyclonedx (which says neither JSON nor XML), not application/vnd.cyclonedx+json, but it holds a cyclonedx-json document: taken",
+				"verified: SBOM " + jsonRef.String()}},
+		{"JSON-typed referrer of an XML layer", []string{"--format", "cyclonedx-json", typedXML}, 1, "",
+			[]string{typedRef.String() + ": " + refusedXML}},
+		{"cosign CycloneDX", []string{"--verify", "--format", "cyclonedx-json", cosignCDX}, 0, cdxDoc,
+			[]string{"verified: SBOM " + cosignRef.String()}},
+		{"cosign CycloneDX XML", []string{"--format", "cyclonedx-json", cosignXML}, 1, "",
+			[]string{"no cyclonedx-json SBOM referrer of " + amd.Digest.String()}},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			out, errs, code := affix(t, slices.Concat([]string{"get", "--platform", "linux/amd64"}, insecure, tt.args)...)
+			if code != tt.code || out != tt.stdout {
+				t.Fatalf("exit %d, want %d; stdout %.200q, want %.200q\nstderr: %s", code, tt.code, out, tt.stdout, errs)
+			}
+			for _, s := range tt.stderr {
+				if !strings.Contains(errs, s) {
+					t.Errorf("stderr lacks %q:\n%s", s, errs)
+				}
+			}
+		})
+	}
+}
