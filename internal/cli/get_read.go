@@ -195,19 +195,18 @@ func (r *getRun) readStatementSBOM(subject digest.Digest, d ocispec.Descriptor) 
 	if len(m.Layers) != 1 || m.Layers[0].MediaType != d.ArtifactType {
 		return nil, unusableError{fmt.Errorf("%s %s: want exactly one %s layer, has %d layers", kind, d.Digest, d.ArtifactType, len(m.Layers))}
 	}
-	stmt, err := r.readStatement(m.Layers[0])
+	stmt, err := r.readPredicate(m.Layers[0])
 	if err != nil {
 		return nil, fmt.Errorf("%s %s: %w", kind, d.Digest, err)
-	}
-	if !isPredicateOf(r.format, stmt.PredicateType) {
-		return nil, unusableError{fmt.Errorf("%s %s: predicate type %q is not %s", kind, d.Digest, stmt.PredicateType, predicateName(r.format))}
 	}
 	return &sbomSource{Manifest: d, Subject: m.Subject, Annotations: m.Annotations, Statement: stmt, Doc: append(stmt.Predicate, '\n')}, nil
 }
 
-// readStatement reads an in-toto statement layer: the statement itself, or
-// a DSSE envelope or Sigstore bundle around it (decodeStatement).
-func (r *getRun) readStatement(l ocispec.Descriptor) (*oci.Statement, error) {
+// readPredicate reads the in-toto statement layer l (decodeStatement)
+// whose predicate is a document of the format: a statement of another
+// predicate type is an unusableError, whatever the layer's annotations
+// said.
+func (r *getRun) readPredicate(l ocispec.Descriptor) (*oci.Statement, error) {
 	b, err := oci.ReadBlob(r.cmd.Context(), r.tgt, l, maxSBOMSize)
 	if err != nil {
 		return nil, err
@@ -215,6 +214,9 @@ func (r *getRun) readStatement(l ocispec.Descriptor) (*oci.Statement, error) {
 	stmt, err := decodeStatement(l.MediaType, b)
 	if err != nil {
 		return nil, unusableError{fmt.Errorf("in-toto statement %s: %w", l.Digest, err)}
+	}
+	if !isPredicateOf(r.format, stmt.PredicateType) {
+		return nil, unusableError{fmt.Errorf("predicate type %q is not %s", stmt.PredicateType, predicateName(r.format))}
 	}
 	return stmt, nil
 }
@@ -259,4 +261,12 @@ func (e unusableError) Unwrap() error { return e.error }
 // registry's 404, a layout's missing blob.
 func gone(err error) bool {
 	return errors.Is(err, exporter.ErrNotFound) || errors.Is(err, oci.ErrBlobNotFound)
+}
+
+// skippable reports whether err means that a candidate is to be skipped
+// with a note, the next one tried: its content is gone, or is not what
+// it claims (unusableError). Any other error ends the search.
+func skippable(err error) bool {
+	var bad unusableError
+	return gone(err) || errors.As(err, &bad)
 }

@@ -1,15 +1,23 @@
 package cli
 
 import (
+	"bytes"
+	"context"
+	"encoding/base64"
+	"encoding/json"
 	"fmt"
+	"io"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/opencontainers/go-digest"
+	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
+	"github.com/spf13/cobra"
 
 	"github.com/affix-oci/affix/internal/oci"
 	"github.com/affix-oci/affix/internal/registrytest"
+	"github.com/affix-oci/affix/sbomgen"
 )
 
 // TestGetManifestReads counts the manifest reads of get among five SBOM
@@ -66,6 +74,62 @@ func TestGetManifestReads(t *testing.T) {
 			}
 			if peak := proxy.PeakInFlight(); tt.concurrent && peak < 2 {
 				t.Errorf("at most %d requests at once: the manifests were read one by one", peak)
+			}
+		})
+	}
+}
+
+// TestReadPredicate: what readPredicate, shared by statement referrers,
+// BuildKit attestations and cosign's .att tag, makes of a statement
+// layer: the statement when its predicate is a document of the format,
+// else an error that skippable takes (the layer is skipped with a note).
+func TestReadPredicate(t *testing.T) {
+	subject := digest.FromString("platform manifest")
+	blobs := map[digest.Digest][]byte{}
+	layer := func(mt string, b []byte) ocispec.Descriptor {
+		d := oci.DescriptorFor(mt, b)
+		blobs[d.Digest] = b
+		return d
+	}
+	fetch := oci.FetcherFunc(func(_ context.Context, d ocispec.Descriptor) (io.ReadCloser, error) {
+		b, ok := blobs[d.Digest]
+		if !ok {
+			return nil, oci.ErrBlobNotFound
+		}
+		return io.NopCloser(bytes.NewReader(b)), nil
+	})
+	cmd := &cobra.Command{}
+	cmd.SetContext(context.Background())
+	r := newGetRun(cmd, nil, "ref", nil, sbomgen.SPDXJSON)
+	r.tgt = fetch
+	dsse := func(stmt []byte) []byte {
+		b, _ := json.Marshal(map[string]any{"payloadType": mediaTypeDSSEPayloadInToto, "payload": base64.StdEncoding.EncodeToString(stmt)})
+		return b
+	}
+	for _, tt := range []struct {
+		name      string
+		l         ocispec.Descriptor
+		err       string // "" means the statement is returned
+		skippable bool
+	}{
+		{"SPDX statement", layer(oci.MediaTypeInToto, statementOf(t, oci.PredicateSPDX, subject, noImageSPDX)), "", false},
+		{"SPDX in a DSSE envelope", layer(mediaTypeDSSE, dsse(statementOf(t, oci.PredicateSPDX, subject, noImageSPDX))), "", false},
+		{"another predicate", layer(oci.MediaTypeInToto, statementOf(t, "https://slsa.dev/provenance/v1", subject, `{}`)),
+			`predicate type "https://slsa.dev/provenance/v1" is not https://spdx.dev/Document`, true},
+		{"a DSSE envelope typed as a statement", layer(oci.MediaTypeInToto, dsse(statementOf(t, oci.PredicateSPDX, subject, noImageSPDX))),
+			`predicate type "" is not`, true},
+		{"not JSON", layer(oci.MediaTypeInToto, []byte("nope")), "decoding in-toto statement", true},
+		{"gone", oci.DescriptorFor(oci.MediaTypeInToto, []byte("never stored")), "not found", true},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			stmt, err := r.readPredicate(tt.l)
+			switch {
+			case tt.err == "" && (err != nil || stmt.PredicateType != oci.PredicateSPDX):
+				t.Fatalf("readPredicate = %+v, %v", stmt, err)
+			case tt.err != "" && (err == nil || !strings.Contains(err.Error(), tt.err)):
+				t.Fatalf("err = %v, want %q", err, tt.err)
+			case skippable(err) != tt.skippable:
+				t.Errorf("skippable(%v) = %v, want %v", err, skippable(err), tt.skippable)
 			}
 		})
 	}

@@ -1,7 +1,6 @@
 package cli
 
 import (
-	"errors"
 	"fmt"
 	"slices"
 	"strings"
@@ -196,8 +195,7 @@ func (r *getRun) statementSBOM(subject digest.Digest, list referrerList, accept 
 				err = unusableError{fmt.Errorf("%s %s: %w", statementKind(d), d.Digest, aerr)}
 			}
 		}
-		var bad unusableError
-		if gone(err) || errors.As(err, &bad) {
+		if skippable(err) {
 			r.notef("skipped %s", err)
 			continue
 		}

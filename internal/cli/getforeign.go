@@ -280,18 +280,13 @@ func (r *getRun) cosignTagSBOM(subject digest.Digest) (*sbomSource, error) {
 		if l.MediaType != mediaTypeDSSE || !isPredicateOf(r.format, l.Annotations["predicateType"]) {
 			continue
 		}
-		stmt, err := r.readStatement(l)
-		var bad unusableError
-		if gone(err) || errors.As(err, &bad) {
+		stmt, err := r.readPredicate(l)
+		if skippable(err) {
 			r.notef("skipped attestation %s of cosign's tag %s: %v", l.Digest, tag, err)
 			continue
 		}
 		if err != nil {
-			return nil, err
-		}
-		if !isPredicateOf(r.format, stmt.PredicateType) {
-			r.notef("skipped attestation %s of cosign's tag %s: predicate type %q is not %s", l.Digest, tag, stmt.PredicateType, predicateName(r.format))
-			continue
+			return nil, fmt.Errorf("reading attestation %s of cosign's tag %s: %w", l.Digest, tag, err)
 		}
 		r.notef("no %s SBOM referrer of %s; taking the predicate of attestation %s of cosign's tag %s (its signature is not checked)", r.format, subject, l.Digest, tag)
 		return &sbomSource{Manifest: d, Tag: tag, Annotations: m.Annotations, Statement: stmt, Doc: append(stmt.Predicate, '\n')}, nil
@@ -323,7 +318,8 @@ func (r *getRun) readCosignTag(st manifestByTag, tag string) (ocispec.Descriptor
 // BuildKit attestation manifest for subject: one the index lists, else one
 // that is only a referrer of subject (BuildKit v0.32+ gives them a
 // subject; a registry with the referrers API lists them, also after the
-// index dropped them). nil when there is none.
+// index dropped them). nil when there is none. A layer whose statement
+// is gone or not what its annotation says is skipped with a note.
 func (r *getRun) attestationSBOM(subject digest.Digest, refs []ocispec.Descriptor) (*sbomSource, error) {
 	var cands []ocispec.Descriptor
 	inIndex := map[digest.Digest]bool{}
@@ -339,8 +335,7 @@ func (r *getRun) attestationSBOM(subject digest.Digest, refs []ocispec.Descripto
 		}
 	}
 	for _, d := range cands {
-		var m ocispec.Manifest
-		_, err := oci.ReadJSON(r.cmd.Context(), r.tgt, ocispec.Descriptor{MediaType: d.MediaType, Digest: d.Digest, Size: d.Size}, &m)
+		m, err := r.readReferrer(d)
 		if !inIndex[d.Digest] && gone(err) {
 			continue // deleted; a referrers tag still lists it
 		}
@@ -354,7 +349,11 @@ func (r *getRun) attestationSBOM(subject digest.Digest, refs []ocispec.Descripto
 			if !isPredicateOf(r.format, l.Annotations[oci.AnnotationPredicateType]) {
 				continue
 			}
-			stmt, err := r.readStatement(l)
+			stmt, err := r.readPredicate(l)
+			if skippable(err) {
+				r.notef("skipped layer %s of BuildKit attestation %s: %v", l.Digest, d.Digest, err)
+				continue
+			}
 			if err != nil {
 				return nil, fmt.Errorf("attestation layer %s: %w", l.Digest, err)
 			}

@@ -622,3 +622,41 @@ func TestGetCycloneDXTypes(t *testing.T) {
 		})
 	}
 }
+
+// TestGetAttestationLayers: a layer of a BuildKit attestation whose
+// statement is not what its predicate-type annotation says is skipped
+// with a note, as a statement referrer's or a .att tag's is, and the
+// next layer or fallback tried.
+func TestGetAttestationLayers(t *testing.T) {
+	cliEnv(t)
+	dir, res := variantsPair(t)
+	amd := res.Manifests[0]
+	reg := registrytest.Start(t, registrytest.OlaregNoAPI, registrytest.Options{})
+	spdx := map[string]string{oci.AnnotationPredicateType: oci.PredicateSPDX}
+	bad := foreignLayer{mediaType: oci.MediaTypeInToto, data: statementOf(t, "https://slsa.dev/provenance/v1", amd.Digest, `{}`), annotations: spdx}
+	good := foreignLayer{mediaType: oci.MediaTypeInToto, data: statementOf(t, oci.PredicateSPDX, amd.Digest, noImageSPDX), annotations: spdx}
+	badDigest := oci.DescriptorFor(bad.mediaType, bad.data).Digest
+	for _, tt := range []struct {
+		name   string
+		layers []foreignLayer
+		code   int
+		stdout string
+	}{
+		{"a good layer after it", []foreignLayer{bad, good}, 0, noImageSPDX + "\n"},
+		{"no other layer", []foreignLayer{bad}, 1, ""},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			repo := strings.ReplaceAll(tt.name, " ", "-")
+			mustAffix(t, "push", "--no-sbom", "--insecure-registry", reg.Host, "oci-layout:"+dir, reg.Ref(repo)+":v1")
+			att := attachForeign(t, reg, repo, amd, foreignReferrer{artifactType: oci.ArtifactTypeBuildKitAttestation, configType: ocispec.MediaTypeImageConfig, layers: tt.layers})
+			out, errs, code := affix(t, "get", "--insecure-registry", reg.Host, "--platform", "linux/amd64", reg.Ref(repo)+":v1")
+			if code != tt.code || out != tt.stdout {
+				t.Fatalf("exit %d, want %d; stdout %.200q, want %.200q\nstderr: %s", code, tt.code, out, tt.stdout, errs)
+			}
+			want := "skipped layer " + badDigest.String() + " of BuildKit attestation " + att.Digest.String() + `: predicate type "https://slsa.dev/provenance/v1" is not`
+			if !strings.Contains(errs, want) {
+				t.Errorf("stderr lacks %q:\n%s", want, errs)
+			}
+		})
+	}
+}
