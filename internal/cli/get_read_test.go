@@ -24,7 +24,8 @@ import (
 // referrers without annotations (regctl artifact put writes none): with
 // the referrers API, whose list carries the manifests' annotations, only
 // the one taken is read; from the referrers tag, each is read once, to
-// order them, and concurrently, the one taken not again.
+// order them, and concurrently, the one taken not again. The note on
+// their missing created times names the first three.
 func TestGetManifestReads(t *testing.T) {
 	cliEnv(t)
 	dir, res := variantsPair(t)
@@ -74,6 +75,9 @@ func TestGetManifestReads(t *testing.T) {
 			}
 			if peak := proxy.PeakInFlight(); tt.concurrent && peak < 2 {
 				t.Errorf("at most %d requests at once: the manifests were read one by one", peak)
+			}
+			if want := "5 of them (sha256:"; !strings.Contains(errs, want) || !strings.Contains(errs, " and 2 more) carry no valid") {
+				t.Errorf("stderr lacks %q... and 2 more:\n%s", want, errs)
 			}
 		})
 	}

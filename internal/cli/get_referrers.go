@@ -13,6 +13,9 @@ import (
 	"github.com/affix-oci/affix/sbomgen"
 )
 
+// maxUndatedNamed bounds the undated referrers undatedNote names.
+const maxUndatedNamed = 3
+
 // acceptFunc says why an SBOM that was read is not one of the subject it
 // was looked for (an error), or nil. A nil acceptFunc takes every one.
 type acceptFunc func(*sbomSource) error
@@ -225,7 +228,7 @@ func isStatementType(t string) bool { return t == oci.MediaTypeInToto || isBundl
 // first, as exporter.NewestFirst orders them) some of which carry no
 // org.opencontainers.image.created (regctl artifact put, cosign and hand-
 // made manifests write none), that the choice among those is no choice by
-// time.
+// time. It names the first few of those.
 func (r *getRun) undatedNote(cands []ocispec.Descriptor, what string, chosen ocispec.Descriptor) {
 	if len(cands) < 2 {
 		return
@@ -239,9 +242,13 @@ func (r *getRun) undatedNote(cands []ocispec.Descriptor, what string, chosen oci
 	if len(undated) == 0 {
 		return
 	}
+	named := strings.Join(undated[:min(len(undated), maxUndatedNamed)], ", ")
+	if len(undated) > maxUndatedNamed {
+		named += fmt.Sprintf(" and %d more", len(undated)-maxUndatedNamed)
+	}
 	r.notef("took %s of %d %s, but %d of them (%s) carry no valid %s annotation: those count as older than any that has one, "+
 		"and among themselves the one listed last counts as newest, which is the registry's (or referrers tag's) order, not a time",
-		chosen.Digest, len(cands), what, len(undated), strings.Join(undated, ", "), ocispec.AnnotationCreated)
+		chosen.Digest, len(cands), what, len(undated), named, ocispec.AnnotationCreated)
 }
 
 // otherSBOMFormats returns the SBOM formats other than the one asked for
