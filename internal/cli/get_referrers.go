@@ -253,14 +253,27 @@ func (r *getRun) undatedNote(cands []ocispec.Descriptor, what string, chosen oci
 
 // otherSBOMFormats returns the SBOM formats other than the one asked for
 // that refs has bare referrers of, in the order sbomgen lists its
-// formats.
+// formats: by artifact type, or for cosign's SBOM referrers (whose
+// artifact type says no format) by the type of their one layer.
 func (r *getRun) otherSBOMFormats(refs []ocispec.Descriptor) []string {
+	var cosignLayers []string
+	for _, d := range refs {
+		if d.ArtifactType != mediaTypeCosignSBOM {
+			continue
+		}
+		// Read already, as a candidate of every format.
+		if m, err := r.readReferrer(d); err == nil && len(m.Layers) == 1 {
+			cosignLayers = append(cosignLayers, m.Layers[0].MediaType)
+		}
+	}
 	var out []string
 	for _, f := range sbomgen.Formats() {
 		if f == r.format {
 			continue
 		}
-		if slices.ContainsFunc(refs, func(d ocispec.Descriptor) bool { return slices.Contains(docTypes(f), d.ArtifactType) }) {
+		types := docTypes(f)
+		if slices.ContainsFunc(refs, func(d ocispec.Descriptor) bool { return slices.Contains(types, d.ArtifactType) }) ||
+			slices.ContainsFunc(cosignLayers, func(t string) bool { return slices.Contains(types, t) }) {
 			out = append(out, f.String())
 		}
 	}

@@ -565,7 +565,8 @@ func TestContentName(t *testing.T) {
 
 // TestGetCycloneDXTypes: a referrer of the CycloneDX type without a
 // suffix (artifact or layer type) is read by its content: CycloneDX JSON
-// is taken with a note, XML is refused saying so.
+// is taken with a note, XML is refused saying so; cosign's SBOM
+// referrers count among the formats a missing one names.
 func TestGetCycloneDXTypes(t *testing.T) {
 	if testing.Short() {
 		t.Skip("scans images and runs a registry")
@@ -604,6 +605,8 @@ func TestGetCycloneDXTypes(t *testing.T) {
 				"verified: SBOM " + jsonRef.String()}},
 		{"JSON-typed referrer of an XML layer", []string{"--format", "cyclonedx-json", typedXML}, 1, "",
 			[]string{typedRef.String() + ": " + refusedXML}},
+		{"cosign CycloneDX named when SPDX is asked for", []string{cosignCDX}, 1, "",
+			[]string{"no spdx-json SBOM referrer of " + amd.Digest.String(), "it has cyclonedx-json SBOM referrers: --format cyclonedx-json"}},
 		{"cosign CycloneDX", []string{"--verify", "--format", "cyclonedx-json", cosignCDX}, 0, cdxDoc,
 			[]string{"verified: SBOM " + cosignRef.String()}},
 		{"cosign CycloneDX XML", []string{"--format", "cyclonedx-json", cosignXML}, 1, "",
