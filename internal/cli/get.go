@@ -48,8 +48,10 @@ artifact type (application/spdx+json, application/vnd.cyclonedx+json,
 application/vnd.syft+json; cosign's text/spdx+json and cosign attach
 sbom's application/vnd.dev.cosign.artifact.sbom.v1+json referrers too);
 a layer of a generic type (oras attach gives a FILE
-application/vnd.oci.image.layer.v1.tar unless told FILE:TYPE) is taken,
-with a note, when it holds a document of the format. One that is neither
+application/vnd.oci.image.layer.v1.tar unless told FILE:TYPE), or of
+application/vnd.cyclonedx (which says neither JSON nor XML), is taken,
+with a note, when it holds a document of the format (CycloneDX XML is
+not cyclonedx-json: it is skipped, saying so). One that is neither
 (two files make two layers), or one still listed whose manifest or SBOM
 blob is gone (deleted; a registry without the referrers API keeps the
 referrers-tag entry), is skipped with a note on stderr naming its digest
@@ -62,10 +64,16 @@ index, or only a referrer) is used: the statement's predicate is printed.
 Then (registries only) cosign's tag schemes, which no referrers list
 shows: the document of the sha256-<hex>.sbom tag (cosign attach sbom),
 else the newest attestation of the format in the sha256-<hex>.att tag
-(cosign attest before v3). When the platform manifest has none of these,
-an SBOM attached to the index that lists it (oras attach REF:TAG) is
-taken, with a note: it may describe another platform, and --verify takes
-it only when the document names the platform manifest.
+(cosign attest before v3); a tag the registry does not have holds
+nothing, while any other failure to read one is an error naming it.
+When the platform manifest has none of these, an SBOM attached to the
+index that lists it (oras attach REF:TAG) is taken, with a note saying
+what its document names: the platform manifest, the index (the whole
+image), or no image (it may describe another platform). One that names
+another image (another platform's manifest) is skipped, with or without
+--verify; with --all-platforms, so is one that names no image. --verify
+takes it only when the document names the platform manifest. The notes
+on skipped SBOM referrers are printed whichever of these decides.
 
 --all-platforms -o DIR writes the SBOM of every platform image (BuildKit
 attestation manifests aside) to DIR/<os>-<arch>[-<variant>]<ext>, named as
