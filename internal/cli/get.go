@@ -127,7 +127,7 @@ authenticity check: nothing in it is signed; verify signatures for that.`,
 	}
 	f := cmd.Flags()
 	o.registryOptions.addFlags(f)
-	f.StringVar(&o.platform, "platform", "", "platform of a multi-platform image, os/arch[/variant]")
+	f.StringVar(&o.platform, "platform", "", "platform of a multi-platform image, os/arch[/variant] or an architecture alone")
 	f.Var((*everyValue)(&o.formats), "format", "SBOM format: spdx-json (default), cyclonedx-json or syft-json; once")
 	f.BoolVar(&o.all, "all-platforms", false, "get the SBOM of every platform image, one file each in -o DIR")
 	f.StringVarP(&o.output, "output", "o", "", "write to FILE instead of stdout, or into DIR (a directory that exists, or always with --all-platforms)")
