@@ -530,15 +530,7 @@ func TestGetSkipsMisshapedSBOM(t *testing.T) {
 						bad[2].String() + ": its one layer (application/vnd.oci.image.layer.v1.tar) holds no SBOM document, not a spdx-json one; " + twoNote(bad[3])}},
 			} {
 				t.Run(tt.name, func(t *testing.T) {
-					out, errs, code := affix(t, slices.Concat([]string{"get", "--platform", "linux/amd64"}, insecure, tt.args)...)
-					if code != tt.code || out != tt.stdout {
-						t.Fatalf("exit %d, want %d; stdout %.200q, want %.200q\nstderr: %s", code, tt.code, out, tt.stdout, errs)
-					}
-					for _, s := range tt.stderr {
-						if !strings.Contains(errs, s) {
-							t.Errorf("stderr lacks %q:\n%s", s, errs)
-						}
-					}
+					checkGetAMD64(t, insecure, tt.args, tt.code, tt.stdout, tt.stderr)
 				})
 			}
 		})
@@ -754,6 +746,22 @@ func TestGetReferrersTagConflict(t *testing.T) {
 	for _, want := range []string{"resolves to the subject " + amd.String() + " itself; reading no referrers", "taking BuildKit attestation " + bk.Attestations[0].Digest.String(), "verified: "} {
 		if !strings.Contains(errs, want) {
 			t.Errorf("stderr lacks %q:\n%s", want, errs)
+		}
+	}
+}
+
+// checkGetAMD64 runs affix get --platform linux/amd64 with flags, then
+// args, and checks its exit code, its stdout, and that its stderr holds
+// each of stderr.
+func checkGetAMD64(t *testing.T, flags, args []string, code int, stdout string, stderr []string) {
+	t.Helper()
+	out, errs, got := affix(t, slices.Concat([]string{"get", "--platform", "linux/amd64"}, flags, args)...)
+	if got != code || out != stdout {
+		t.Fatalf("exit %d, want %d; stdout %.200q, want %.200q\nstderr: %s", got, code, out, stdout, errs)
+	}
+	for _, s := range stderr {
+		if !strings.Contains(errs, s) {
+			t.Errorf("stderr lacks %q:\n%s", s, errs)
 		}
 	}
 }

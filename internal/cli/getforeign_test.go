@@ -613,15 +613,7 @@ func TestGetCycloneDXTypes(t *testing.T) {
 			[]string{"no cyclonedx-json SBOM referrer of " + amd.Digest.String()}},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
-			out, errs, code := affix(t, slices.Concat([]string{"get", "--platform", "linux/amd64"}, insecure, tt.args)...)
-			if code != tt.code || out != tt.stdout {
-				t.Fatalf("exit %d, want %d; stdout %.200q, want %.200q\nstderr: %s", code, tt.code, out, tt.stdout, errs)
-			}
-			for _, s := range tt.stderr {
-				if !strings.Contains(errs, s) {
-					t.Errorf("stderr lacks %q:\n%s", s, errs)
-				}
-			}
+			checkGetAMD64(t, insecure, tt.args, tt.code, tt.stdout, tt.stderr)
 		})
 	}
 }
