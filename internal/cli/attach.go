@@ -279,7 +279,12 @@ func describedElsewhere(a exporter.Artifact, files []string, subject oci.Image) 
 		return ""
 	}
 	path, _ := splitFileArg(files[0])
-	return fmt.Sprintf("%s describes the image %s, not the manifest it is attached to, %s (%s): tools that read the referrers (affix get) will take it for that manifest's SBOM", path, d, want, subject)
+	of := ""
+	if p := subject.Platform(); p.OS != "" || p.Architecture != "" {
+		// A single image's manifest read by reference has no platform.
+		of = " (" + subject.String() + ")"
+	}
+	return fmt.Sprintf("%s describes the image %s, not the manifest it is attached to, %s%s: tools that read the referrers (affix get) will take it for that manifest's SBOM", path, d, want, of)
 }
 
 // describedFormat returns the SBOM format whose documents an artifact

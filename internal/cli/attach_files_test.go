@@ -84,6 +84,13 @@ func TestDescribedElsewhere(t *testing.T) {
 			}
 		})
 	}
+	// A single image's manifest, read by reference, has no platform: the
+	// warning names none rather than "unknown".
+	single := oci.Image{Descriptor: ocispec.Descriptor{MediaType: ocispec.MediaTypeImageManifest, Digest: amd.Descriptor.Digest, Size: 1}}
+	a := exporter.Artifact{ArtifactType: oci.MediaTypeSPDX, Blobs: []exporter.Blob{{Data: []byte(spdx(arm))}}}
+	if got, want := describedElsewhere(a, []string{"arm64.spdx.json"}, single), strings.Replace(want, " (linux/amd64)", "", 1); got != want {
+		t.Errorf("single image: describedElsewhere = %q, want %q", got, want)
+	}
 }
 
 // TestAttachWarnsDescribedElsewhere: affix attach of an SPDX document of

@@ -368,6 +368,13 @@ func TestLayoutTar(t *testing.T) {
 // referrers. It returns the layout and the referrer digests by subject.
 func layoutWithSBOMs(t *testing.T, name string) (string, map[digest.Digest]digest.Digest) {
 	t.Helper()
+	return layoutWithSBOMsIn(t, name, referrerFormat{doc: sbomgen.SPDXJSON})
+}
+
+// layoutWithSBOMsIn is layoutWithSBOMs with one referrer per format per
+// platform; the digests returned are those of the first format's.
+func layoutWithSBOMsIn(t *testing.T, name string, formats ...referrerFormat) (string, map[digest.Digest]digest.Digest) {
+	t.Helper()
 	ctx := context.Background()
 	dir, res := pushFixture(t)
 	l, err := oci.OpenLayout(ctx, oci.SchemeLayout+":"+dir)
@@ -383,7 +390,7 @@ func layoutWithSBOMs(t *testing.T, name string) (string, map[digest.Digest]diges
 	if err != nil {
 		t.Fatal(err)
 	}
-	gen, err := sbomgen.New(sbomgen.Options{Name: name})
+	gen, err := sbomgen.New(sbomgen.Options{Name: name, Formats: docFormats(formats)})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -402,16 +409,20 @@ func layoutWithSBOMs(t *testing.T, name string) (string, map[digest.Digest]diges
 		if err != nil {
 			t.Fatal(err)
 		}
-		sr, err := sbomReferrers(img, r, []referrerFormat{{doc: sbomgen.SPDXJSON}}, "app")
+		sr, err := sbomReferrers(img, r, formats, "app")
 		if err != nil {
 			t.Fatal(err)
 		}
-		d, err := p.Attach(ctx, sr[0].artifact)
-		if err != nil {
-			t.Fatal(err)
+		for i, a := range sr {
+			d, err := p.Attach(ctx, a.artifact)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if i == 0 {
+				refs[img.Descriptor.Digest] = d.Digest
+			}
+			descs = append(descs, d)
 		}
-		refs[img.Descriptor.Digest] = d.Digest
-		descs = append(descs, d)
 	}
 	if _, err := p.Commit(ctx); err != nil {
 		t.Fatal(err)
@@ -484,10 +495,13 @@ func TestPushLayoutWithReferrers(t *testing.T) {
 	}
 	// SBOMs that name no image (a build without -t) are scanned again,
 	// naming REF, and replace the layout's: one SBOM per platform.
-	unnamedDir, unnamed := layoutWithSBOMs(t, "")
+	// Its CycloneDX SBOMs, a format the push does not publish, go as they
+	// are, and a note says how to scan them again.
+	unnamedDir, unnamed := layoutWithSBOMsIn(t, "", referrerFormat{doc: sbomgen.SPDXJSON}, referrerFormat{doc: sbomgen.CycloneDXJSON})
 	meta := filepath.Join(t.TempDir(), "meta.json")
 	_, errs, code := affix(t, "push", "--insecure-registry", reg.Host, "--metadata-file", meta, "oci-layout:"+unnamedDir, reg.Host+"/named:v1")
-	if code != 0 || !strings.Contains(errs, `name no image ("image": it was built without -t): scanned again, naming `+reg.Host+"/named") {
+	if code != 0 || !strings.Contains(errs, `name no image ("image": it was built without -t): scanned again, naming `+reg.Host+"/named") ||
+		!strings.Contains(errs, "the layout's cyclonedx-json SBOMs, a format this push does not publish, go as they are, naming no image: --sbom-format cyclonedx-json scans them again too") {
 		t.Fatalf("push of unnamed SBOMs: exit %d\n%s", code, errs)
 	}
 	t.Logf("push of unnamed SBOMs:\n%s", errs)
@@ -495,8 +509,8 @@ func TestPushLayoutWithReferrers(t *testing.T) {
 		if len(p.Referrers) != 1 || p.Referrers[0].Digest == unnamed[p.Digest] {
 			t.Errorf("%s: referrers %+v, want one new SBOM, not the layout's %s", p.Platform, p.Referrers, unnamed[p.Digest])
 		}
-		if have := referrerDigests(t, reg, "named", p.Digest); len(have) != 1 {
-			t.Errorf("%s: the registry lists %v, want one SBOM", p.Platform, have)
+		if have := referrerDigests(t, reg, "named", p.Digest); len(have) != 2 {
+			t.Errorf("%s: the registry lists %v, want the new SPDX SBOM and the layout's CycloneDX one", p.Platform, have)
 		}
 	}
 

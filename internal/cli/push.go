@@ -418,8 +418,12 @@ func (s *sbomPusher) attach(ctx context.Context, img oci.Image) error {
 			// Pushed to REF, an SBOM that names no image is worse than
 			// the scan that names it.
 			if s.note != nil {
+				others := s.unnamedOthers(ctx, img)
 				s.noted.Do(func() {
 					s.note("the SBOMs from the layout name no image (%q: it was built without -t): scanned again, naming %s", sbomgen.DefaultName, sbomgen.ImageName(s.name))
+					if len(others) > 0 {
+						s.note("the layout's %s SBOMs, a format this push does not publish, go as they are, naming no image: --sbom-format %s scans them again too", strings.Join(others, ", "), others[0])
+					}
 				})
 			}
 			reused, missing = nil, s.formats
@@ -459,6 +463,24 @@ func (s *sbomPusher) unnamed(r sbomReferrer) bool {
 		return false
 	}
 	return sbomDocName(r.format, r.artifact.Blobs[0].Data) == sbomgen.DefaultName
+}
+
+// unnamedOthers returns the formats, other than those the push publishes,
+// of the SBOMs affix made that the layout holds for img and that name no
+// image: they go as they are (the layout's other referrers).
+func (s *sbomPusher) unnamedOthers(ctx context.Context, img oci.Image) []string {
+	var others []string
+	for _, v := range []string{sbomgen.SPDXJSON.String(), sbomgen.CycloneDXJSON.String(), formatSPDXInToto} {
+		fs, err := sbomFormats([]string{v})
+		if err != nil || slices.Contains(s.formats, fs[0]) {
+			continue
+		}
+		found, _, err := layoutSBOMs(ctx, s.l, s.layoutRefs[img.Descriptor.Digest], img.Descriptor, fs)
+		if err == nil && len(found) > 0 && s.unnamed(found[0]) {
+			others = append(others, v)
+		}
+	}
+	return others
 }
 
 // noteName notes when r, an SBOM from the layout, names another image
