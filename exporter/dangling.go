@@ -129,7 +129,8 @@ func (p *Push) ownEntry(subject, d digest.Digest, extra []ocispec.Descriptor) bo
 // writeIndex writes ri, the referrers index of subject, as
 // writeReferrersIndex does. When the registry refuses it for a manifest
 // it lists that the registry lacks, it drops the entries found gone
-// (pruneDangling) and writes again. writes counts the writes, with the
+// (pruneDangling) and writes the tag as read again without them
+// (rereadPruned). writes counts the writes, with the
 // caller's: none is made once it reaches maxWriteAttempts. own are the
 // entries of the caller's write, never dropped (nor any other of this
 // push's: ownEntry). Once a write succeeds it warns about each entry
@@ -156,7 +157,35 @@ func (p *Push) writeIndex(ctx context.Context, subject digest.Digest, ri *referr
 		if err := p.pruneDangling(ctx, subject, ri, err, own, present); err != nil {
 			return err
 		}
+		if err := p.rereadPruned(ctx, subject, ri, own); err != nil {
+			return err
+		}
 	}
+}
+
+// rereadPruned replaces ri, pruned of gone entries, by a fresh read of the
+// referrers index of subject, with the same entries dropped and own added:
+// what is written next is the tag as it is now. Writing ri as read before
+// the refused write and the HEADs would drop an entry another writer
+// added meanwhile, on a registry that ignores If-Match (distribution),
+// after that writer may have verified it.
+func (p *Push) rereadPruned(ctx context.Context, subject digest.Digest, ri *referrersIndex, own []ocispec.Descriptor) error {
+	fresh, err := readReferrersIndex(ctx, p.target, subject)
+	if err != nil {
+		return fmt.Errorf("reading referrers tag %s again: %w", ReferrersTag(subject), refuseOverwrite(err))
+	}
+	dropped := ri.dropped
+	for _, d := range dropped {
+		if fresh.has(d) {
+			fresh.drop(d)
+		}
+	}
+	fresh.dropped = dropped
+	for _, e := range own {
+		fresh.add(e)
+	}
+	*ri = *fresh
+	return nil
 }
 
 // pruneDangling follows refused, the registry's refusal of a write of
