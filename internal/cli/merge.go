@@ -239,7 +239,7 @@ func planMerge(ctx context.Context, g *globalOptions, refStr string, sourceArgs 
 			return nil, err
 		}
 	}
-	if m.referrers, err = planReferrers(ctx, m.dst, images, m.content, m.attached, warn, o.allowNoSBOM); err != nil {
+	if m.referrers, err = planReferrers(ctx, m.dst, images, m.content, m.attached, warn, o.allowNoSBOM, o.maxConcurrency); err != nil {
 		return nil, fmt.Errorf("merge to %s: no tag moved: %w", refName(ref, ref.Reference), err)
 	}
 	return m, nil
@@ -389,13 +389,19 @@ func platformKey(p *ocispec.Platform) string {
 	return platforms.FormatAll(n) + " " + strings.Join(n.OSFeatures, ",")
 }
 
-// checkSBOMs records, for each image, its SBOM referrers in log, and
-// fails naming every image that has none, and its SOURCE (source),
+// checkSBOMs records, for each image, its SBOM referrers in log (those
+// a referrers tag lists checked by look, the manifests gone left out),
+// and fails naming every image that has none, and its SOURCE (source),
 // unless allowNone.
-func checkSBOMs(ctx context.Context, finder *exporter.Finder, images []oci.Image, source func(oci.Image) string, log *referrerLog, allowNone bool) error {
+func checkSBOMs(ctx context.Context, finder *exporter.Finder, look *dstLookup, images []oci.Image, source func(oci.Image) string, log *referrerLog, allowNone bool) error {
 	var missing []string
 	for _, img := range images {
-		refs, _, err := finder.Referrers(ctx, img.Descriptor.Digest)
+		refs, mode, err := finder.Referrers(ctx, img.Descriptor.Digest)
+		if err == nil {
+			have := &dstListing{refs: refs, tag: mode == exporter.ModeTagSchema, decides: oci.IsSBOMReferrer}
+			err = look.confirm(ctx, img.Descriptor.Digest, have, nil)
+			refs = have.refs
+		}
 		if err != nil {
 			return fmt.Errorf("referrers of %s (%s): %w", img, img.Descriptor.Digest, err)
 		}

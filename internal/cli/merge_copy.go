@@ -251,16 +251,22 @@ type referrerPlan struct {
 	// mode is how REF's repository lists referrers, as reading those of
 	// an image it holds learnt it ("" when no such read was made).
 	mode exporter.Mode
+	// look is the lookup that planned the copy: the check after it reads
+	// what it learnt of the referrers REF's repository still has.
+	look *dstLookup
 }
 
 // planReferrers lists the referrers of each platform image in REF's
 // repository (dst), recording its SBOMs in log, and, for an image of
 // another repository, those its source lists that dst does not, and the
 // referrers of those referrers (a signature of an SBOM) down to
-// maxReferrerDepth: the referrers to copy. Unless allowNone, it fails
-// naming every image that would have no SBOM after the copy: before
-// anything is written.
-func planReferrers(ctx context.Context, dst *mergeRepo, images []oci.Image, c *mergeContent, log *referrerLog, warn func(string, ...any), allowNone bool) (*referrerPlan, error) {
+// maxReferrerDepth: the referrers to copy. A referrer dst lists in a
+// referrers tag but whose manifest is gone (deleted) is taken as not
+// there: no SBOM, and copied again when the source has it (the entries
+// that decide so are checked, at most maxConcurrency HEADs at once).
+// Unless allowNone, it fails naming every image that would have no SBOM
+// after the copy: before anything is written.
+func planReferrers(ctx context.Context, dst *mergeRepo, images []oci.Image, c *mergeContent, log *referrerLog, warn func(string, ...any), allowNone bool, maxConcurrency int) (*referrerPlan, error) {
 	var missing []string
 	// REF's own images first: they tell whether REF's registry has the
 	// referrers API (lookup).
@@ -268,7 +274,8 @@ func planReferrers(ctx context.Context, dst *mergeRepo, images []oci.Image, c *m
 	slices.SortStableFunc(images, func(a, b oci.Image) int {
 		return cmpBool(c.owner[a.Descriptor.Digest].repo.other, c.owner[b.Descriptor.Digest].repo.other)
 	})
-	w := &referrerWalk{dst: dst.remote.Name(), c: c, look: &dstLookup{f: dst.finder, target: dst.remote}, warn: warn, seen: map[digest.Digest]bool{}, plan: &referrerPlan{}}
+	look := &dstLookup{f: dst.finder, target: dst.remote, limit: maxConcurrency, warn: warn}
+	w := &referrerWalk{dst: dst.remote.Name(), c: c, look: look, warn: warn, seen: map[digest.Digest]bool{}, plan: &referrerPlan{look: look}}
 	for _, img := range images {
 		d := img.Descriptor.Digest
 		s := c.owner[d]
@@ -277,11 +284,18 @@ func planReferrers(ctx context.Context, dst *mergeRepo, images []oci.Image, c *m
 		if err != nil {
 			return nil, fmt.Errorf("referrers of %s (%s): %w", img, d, err)
 		}
-		n := logSBOMs(log, img, have)
+		// Its SBOMs decide the check, whatever its source lists: the
+		// walk checks them with the referrers it would skip, and
+		// confirm below those it did not.
+		have.decides = oci.IsSBOMReferrer
 		added, err := w.walk(ctx, s, img, false, known(have), 1)
 		if err != nil {
 			return nil, err
 		}
+		if err := w.look.confirm(ctx, d, have, nil); err != nil {
+			return nil, fmt.Errorf("referrers of %s (%s): %w", img, d, err)
+		}
+		n := logSBOMs(log, img, have.refs)
 		if n+added > 0 {
 			continue
 		}
@@ -310,8 +324,8 @@ func planReferrers(ctx context.Context, dst *mergeRepo, images []oci.Image, c *m
 
 // known returns have, the referrers REF's repository lists, as
 // referrerWalk.walk asks for them.
-func known(have []ocispec.Descriptor) func() ([]ocispec.Descriptor, error) {
-	return func() ([]ocispec.Descriptor, error) { return have, nil }
+func known(have *dstListing) func() (*dstListing, error) {
+	return func() (*dstListing, error) { return have, nil }
 }
 
 // referrerWalk walks the referrers that a source repository lists for
@@ -327,7 +341,8 @@ type referrerWalk struct {
 }
 
 // walk adds to w.plan the referrers of subject that its source s lists
-// and REF's repository does not (have, asked only when s lists some),
+// and REF's repository does not (have, asked only when s lists some; an
+// entry of its referrers tag whose manifest is gone does not count),
 // when s is another repository, then walks each referrer's own, down to
 // maxReferrerDepth; subjectHeld says subject is a referrer REF's
 // repository lists. A manifest of the merged index (a BuildKit
@@ -338,7 +353,7 @@ type referrerWalk struct {
 // something else than a referrers index is a warning too: the image and
 // its own referrers do not need those. It returns how many SBOMs it adds
 // at depth 1.
-func (w *referrerWalk) walk(ctx context.Context, s *mergeSource, subject oci.Image, subjectHeld bool, have func() ([]ocispec.Descriptor, error), depth int) (int, error) {
+func (w *referrerWalk) walk(ctx context.Context, s *mergeSource, subject oci.Image, subjectHeld bool, have func() (*dstListing, error), depth int) (int, error) {
 	d := subject.Descriptor.Digest
 	if !s.repo.other {
 		return 0, nil
@@ -362,9 +377,20 @@ func (w *referrerWalk) walk(ctx context.Context, s *mergeSource, subject oci.Ima
 	if err != nil {
 		return 0, w.nestedErr(depth, fmt.Errorf("REF %s: referrers of %s: %w", w.dst, name, err))
 	}
+	// The referrers the copy would skip, REF's repository listing them,
+	// must still be there: one deleted since is copied again.
+	skip := map[digest.Digest]bool{}
+	for _, r := range refs {
+		if r.MediaType == ocispec.MediaTypeImageManifest && w.c.owner[r.Digest] == nil && !w.seen[r.Digest] {
+			skip[r.Digest] = true
+		}
+	}
+	if err := w.look.confirm(ctx, d, listed, func(h ocispec.Descriptor) bool { return skip[h.Digest] }); err != nil {
+		return 0, fmt.Errorf("REF %s: referrers of %s: %w", w.dst, name, err)
+	}
 	sboms := 0
 	for _, r := range refs {
-		inDst := slices.ContainsFunc(listed, func(h ocispec.Descriptor) bool { return h.Digest == r.Digest })
+		inDst := slices.ContainsFunc(listed.refs, func(h ocispec.Descriptor) bool { return h.Digest == r.Digest })
 		if w.c.owner[r.Digest] != nil || w.seen[r.Digest] {
 			continue
 		}
@@ -445,11 +471,25 @@ func subjectOf(m ocispec.Manifest) string {
 // dstReferrers returns what walk asks for the referrers REF's repository
 // lists of the referrer d: none when the merge copies d itself (inDst
 // false), else read when asked.
-func (w *referrerWalk) dstReferrers(ctx context.Context, d digest.Digest, inDst bool) func() ([]ocispec.Descriptor, error) {
+func (w *referrerWalk) dstReferrers(ctx context.Context, d digest.Digest, inDst bool) func() (*dstListing, error) {
 	if !inDst {
-		return known(nil)
+		return known(&dstListing{})
 	}
-	return func() ([]ocispec.Descriptor, error) { return w.look.referrers(ctx, d, true) }
+	return func() (*dstListing, error) { return w.look.referrers(ctx, d, true) }
+}
+
+// dstListing is what REF's repository lists as the referrers of a
+// subject.
+type dstListing struct {
+	refs []ocispec.Descriptor
+	// tag says refs were read from the referrers tag, which keeps
+	// listing a referrer whose manifest was deleted (a registry with the
+	// referrers API drops it from its answers): an entry that decides
+	// something counts once dstLookup.confirm found it there.
+	tag bool
+	// decides picks the entries that decide something whatever the
+	// source lists (the SBOMs of a platform image); nil for none.
+	decides func(ocispec.Descriptor) bool
 }
 
 // dstLookup lists referrers in REF's repository for planReferrers. Some
@@ -461,14 +501,25 @@ func (w *referrerWalk) dstReferrers(ctx context.Context, d digest.Digest, inDst 
 // the mode is sure: learnt from a subject REF's repository holds, or the
 // API having answered (after which a Finder takes a 404 for no
 // referrers).
+//
+// It also checks, with a HEAD each, that the referrers a referrers tag
+// lists are still there, for those that decide something (confirm).
 type dstLookup struct {
 	f      *exporter.Finder
-	target exporter.Target
+	target *exporter.Remote
 	sure   bool
+	// limit bounds the HEADs of confirm at once (--max-concurrency).
+	limit int
+	warn  func(string, ...any)
+
+	mu sync.Mutex
+	// present holds the referrers checked, or copied (have): true for
+	// those REF's repository has, false for those gone.
+	present map[digest.Digest]bool
 }
 
 // referrers lists the referrers of d; held says REF's repository holds d.
-func (l *dstLookup) referrers(ctx context.Context, d digest.Digest, held bool) ([]ocispec.Descriptor, error) {
+func (l *dstLookup) referrers(ctx context.Context, d digest.Digest, held bool) (*dstListing, error) {
 	f := l.f
 	if !held && !l.sure {
 		f = exporter.NewFinder(l.target)
@@ -480,7 +531,67 @@ func (l *dstLookup) referrers(ctx context.Context, d digest.Digest, held bool) (
 	if held || mode == exporter.ModeAPI {
 		l.f, l.sure = f, true
 	}
-	return refs, nil
+	return &dstListing{refs: refs, tag: mode == exporter.ModeTagSchema}, nil
+}
+
+// confirm drops from have, the referrers of subject REF's repository
+// lists, those whose manifest is gone (deleted), among the entries want
+// or have.decides picks (want may be nil). Read from the referrers tag,
+// each of those is checked with a HEAD (by digest; 404 is gone), once per
+// merge, at most l.limit at once; a gone one is warned about once. Read
+// through the referrers API, none is: the registry drops a deleted
+// manifest from its answers. Entries nothing picks are kept unchecked:
+// they decide nothing.
+func (l *dstLookup) confirm(ctx context.Context, subject digest.Digest, have *dstListing, want func(ocispec.Descriptor) bool) error {
+	if !have.tag {
+		return nil
+	}
+	picked := func(r ocispec.Descriptor) bool {
+		return (want != nil && want(r)) || (have.decides != nil && have.decides(r))
+	}
+	var check []ocispec.Descriptor
+	l.mu.Lock()
+	for _, r := range have.refs {
+		if _, ok := l.present[r.Digest]; !ok && picked(r) && !slices.ContainsFunc(check, func(c ocispec.Descriptor) bool { return c.Digest == r.Digest }) {
+			check = append(check, r)
+		}
+	}
+	l.mu.Unlock()
+	eg, ectx := errgroup.WithContext(ctx)
+	eg.SetLimit(max(l.limit, 1))
+	for _, r := range check {
+		eg.Go(func() error {
+			ok, err := l.target.ManifestExists(ectx, ocispec.Descriptor{MediaType: r.MediaType, Digest: r.Digest, Size: r.Size})
+			if err != nil {
+				return fmt.Errorf("checking referrer %s, listed in the referrers tag %s: %w", r.Digest, exporter.ReferrersTag(subject), err)
+			}
+			if !ok {
+				l.warn("%s lists referrer %s (%s) of %s in its referrers tag %s, but its manifest is gone (deleted)", l.target.Name(), r.Digest, printable.String(r.ArtifactType), subject, exporter.ReferrersTag(subject))
+			}
+			l.have(r.Digest, ok)
+			return nil
+		})
+	}
+	if err := eg.Wait(); err != nil {
+		return err
+	}
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	have.refs = slices.DeleteFunc(slices.Clone(have.refs), func(r ocispec.Descriptor) bool {
+		present, checked := l.present[r.Digest]
+		return checked && !present
+	})
+	return nil
+}
+
+// have records whether REF's repository has the referrer d.
+func (l *dstLookup) have(d digest.Digest, present bool) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.present == nil {
+		l.present = map[digest.Digest]bool{}
+	}
+	l.present[d] = present
 }
 
 // copy writes the merged image to p but its index: the manifests and
@@ -517,10 +628,14 @@ func (m *mergePlan) copy(ctx context.Context, p *exporter.Push, allowNone bool) 
 			copied = append(copied, r.subject)
 		}
 	}
+	// What the copy wrote REF's repository has: no HEAD for those.
+	for _, r := range m.referrers.copies {
+		m.referrers.look.have(r.desc.Digest, true)
+	}
 	source := func(img oci.Image) string { return m.content.owner[img.Descriptor.Digest].arg }
 	// A new Finder: the planning one may have learnt the referrers tag
 	// from a registry that answers 404 for a subject it does not hold.
-	return checkSBOMs(ctx, exporter.NewFinder(m.dst.remote), copied, source, m.attached, allowNone)
+	return checkSBOMs(ctx, exporter.NewFinder(m.dst.remote), m.referrers.look, copied, source, m.attached, allowNone)
 }
 
 // copyReferrers copies, concurrently, the referrers of copies at depth.
