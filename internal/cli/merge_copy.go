@@ -444,6 +444,12 @@ func (w *referrerWalk) nestedErr(depth int, err error) error {
 // add reports whether it planned r.
 func (w *referrerWalk) add(ctx context.Context, r referrerCopy, subjectHeld bool) (bool, error) {
 	m, err := readManifest(ctx, r.source, r.desc)
+	if errors.Is(err, exporter.ErrNotFound) {
+		// Deleted, while the source's referrers tag still lists it (a
+		// registry without the API keeps the entry): nothing to copy.
+		w.warn("SOURCE %s: referrer %s (%s) of %s not copied: listed, but its manifest is gone (deleted)", r.source.arg, r.desc.Digest, printable.String(r.desc.ArtifactType), r.subject.Descriptor.Digest)
+		return false, nil
+	}
 	if err != nil {
 		return false, err
 	}

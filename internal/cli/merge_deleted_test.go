@@ -39,10 +39,11 @@ func deleteReferrer(t *testing.T, reg *registrytest.Registry, repo string, d dig
 // each and its SOURCE, nothing tagged; one deleted SBOM among others is
 // not reported. Across repositories, a referrer copied by a first merge
 // and deleted in REF's repository since is copied again from its source
-// by the next (as a push rerun writes a deleted SBOM back). A merge of images whose
-// referrers are all there costs only the HEADs of the referrers it
-// relies on (those the referrers tag lists; none with the API) more than
-// it did before those checks.
+// by the next (as a push rerun writes a deleted SBOM back); deleted in
+// the source too (whose referrers tag still lists it), the platform has
+// no SBOM. A merge of images whose referrers are all there costs only
+// the HEADs of the referrers it relies on (those the referrers tag
+// lists; none with the API) more than it did before those checks.
 func TestMergeDeletedReferrers(t *testing.T) {
 	if testing.Short() {
 		t.Skip("runs registries")
@@ -161,6 +162,16 @@ func TestMergeDeletedReferrers(t *testing.T) {
 					t.Errorf("the SBOM %s deleted in REF's repository was not copied again", sbom.Digest)
 				}
 				run(t, "get", "--platform", "linux/amd64", dst+":v1")
+
+				// Deleted in both: no SBOM to copy.
+				deleteReferrer(t, reg, "release/app", sbom.Digest)
+				deleteReferrer(t, reg, "staging/app", sbom.Digest)
+				if errs := fail(t, "merge", dst+":v2", src+":v1"); !strings.Contains(errs, noSBOM(src+":v1", mans[0])) {
+					t.Errorf("stderr lacks %q:\n%s", noSBOM(src+":v1", mans[0]), errs)
+				}
+				if d := resolveTag(t, reg, "release/app", "v2"); d != "" {
+					t.Errorf("a merge of an image whose SBOM is deleted everywhere tagged release/app:v2 %s", d)
+				}
 			})
 		})
 	}
