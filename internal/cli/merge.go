@@ -61,8 +61,11 @@ writes them. Every registry is reached with the same credentials and
 
 The index is tagged only when every platform manifest has an SBOM
 referrer in REF's repository (referrers API, else the referrers tag): the
-tag never names an image without its SBOMs. A platform manifest whose
-source lists no SBOM fails the merge before anything is copied.
+tag never names an image without its SBOMs. A referrer the referrers tag
+still lists after its manifest was deleted is not there (merge checks
+those it relies on, a HEAD each): it is no SBOM, and copied again from a
+source that has it. A platform manifest whose source lists no SBOM fails
+the merge before anything is copied.
 --allow-no-sbom drops that check. Nothing is changed in the sources: the
 referrers stay attached, since their subjects are the platform manifests,
 whose digests do not change. With one SOURCE that is an index and no
