@@ -25,8 +25,8 @@ import (
 // a deleted referrer from its list; on one without it the writer does:
 // when a write is refused so, the entries the refusal names are checked
 // with a HEAD each, those the registry answers 404 for are dropped (with
-// a warning), and the index is written again, within the bound of writes
-// of the caller. Only such a refusal leads to checks (a registry that
+// a warning), and the index is read again and written without them,
+// within the bound of writes of the caller. Only such a refusal leads to checks (a registry that
 // takes an index listing a manifest it lacks, as olareg does while the
 // blob is in its store, keeps the entry): a write costs no HEAD of the
 // entries it lists. This push's own entries are never dropped, nor one
@@ -164,15 +164,21 @@ func (p *Push) writeIndex(ctx context.Context, subject digest.Digest, ri *referr
 }
 
 // rereadPruned replaces ri, pruned of gone entries, by a fresh read of the
-// referrers index of subject, with the same entries dropped and own added:
-// what is written next is the tag as it is now. Writing ri as read before
-// the refused write and the HEADs would drop an entry another writer
-// added meanwhile, on a registry that ignores If-Match (distribution),
-// after that writer may have verified it.
+// referrers index of subject, with the same entries dropped and this
+// push's entries (own, and those of ri ownEntry names) added: what is
+// written next is the tag as it is now. Writing ri as read before the
+// refused write and the HEADs would drop an entry another writer added
+// meanwhile, on a registry that ignores If-Match (distribution), after
+// that writer may have verified it. A read that finds no tag where ri had
+// one (a stale replica) is not trusted: ri is written as it is, as a
+// verification does not merge back onto a missing tag.
 func (p *Push) rereadPruned(ctx context.Context, subject digest.Digest, ri *referrersIndex, own []ocispec.Descriptor) error {
 	fresh, err := readReferrersIndex(ctx, p.target, subject)
 	if err != nil {
-		return fmt.Errorf("reading referrers tag %s again: %w", ReferrersTag(subject), refuseOverwrite(err))
+		return refuseOverwrite(err)
+	}
+	if fresh.absent && !ri.absent {
+		return nil
 	}
 	dropped := ri.dropped
 	for _, d := range dropped {
@@ -181,6 +187,11 @@ func (p *Push) rereadPruned(ctx context.Context, subject digest.Digest, ri *refe
 		}
 	}
 	fresh.dropped = dropped
+	for _, m := range ri.index.Manifests {
+		if !fresh.has(m.Digest) && p.ownEntry(subject, m.Digest, own) {
+			fresh.add(m)
+		}
+	}
 	for _, e := range own {
 		fresh.add(e)
 	}

@@ -564,3 +564,55 @@ func TestDanglingManyAtOnce(t *testing.T) {
 		}
 	})
 }
+
+// TestDanglingRereadAbsent: a verification's merge-back is refused for a
+// gone entry, and the read of the tag after the entry is dropped answers
+// 404 (a stale replica): the write that follows keeps the other writer's
+// entry the earlier read listed, rather than writing this push's alone
+// onto a tag taken for empty.
+func TestDanglingRereadAbsent(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		img, subjects := memImage(t)
+		s := subjects[0]
+		tag := exporter.ReferrersTag(s.Digest)
+		gone := digest.FromString("another writer's referrer, deleted since")
+		xBody := []byte(`{"schemaVersion":2}`)
+		x := digest.FromBytes(xBody)
+		tgt := newMemTarget()
+		tgt.noAPI, tgt.validate = true, true
+		tgt.manifests[x.String()] = xBody
+		var once, once404 sync.Once
+		tgt.hook = func(ctx context.Context, op, reference string) error {
+			tgt.mu.Lock()
+			defer tgt.mu.Unlock()
+			if op == "get" && reference == tag && tgt.writes[tag] == 1 {
+				// Another writer's write replaces ours: its present X
+				// and a gone entry.
+				once.Do(func() {
+					tgt.manifests[tag] = fmt.Appendf(nil, `{"schemaVersion":2,"mediaType":"application/vnd.oci.image.index.v1+json","manifests":[{"mediaType":"application/vnd.oci.image.manifest.v1+json","digest":%q,"size":%d,"artifactType":"application/vnd.example.other"},{"mediaType":"application/vnd.oci.image.manifest.v1+json","digest":%q,"size":3,"artifactType":"application/vnd.example.other"}]}`, x, len(xBody), gone)
+				})
+			}
+			var err error
+			if op == "get" && reference == tag && tgt.writes[tag] == 2 {
+				once404.Do(func() { err = fmt.Errorf("%s: %w", tag, exporter.ErrNotFound) })
+			}
+			return err
+		}
+		w := &warnings{}
+		p := exporter.New(tgt, img, exporter.Options{Tag: "v1", Warnf: w.warnf})
+		defer p.Abort()
+		if err := p.Images(t.Context()); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := p.Attach(t.Context(), note(s, 0)); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := p.Commit(t.Context()); err != nil {
+			t.Fatal(err)
+		}
+		got := listed(t, tgt, s.Digest)
+		if !slices.Contains(got, x) || !slices.Contains(got, manifestOf(t, note(s, 0))) || slices.Contains(got, gone) {
+			t.Errorf("%s lists %v, want the other writer's %s and ours, not the gone %s", tag, got, x, gone)
+		}
+	})
+}

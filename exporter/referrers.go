@@ -414,7 +414,8 @@ func (p *Push) reread(ctx context.Context, subject digest.Digest, v *verificatio
 	for _, e := range all {
 		own = append(own, e.desc)
 	}
-	// ri is this read's: an entry dropped from the tag as gone stays out
+	// ri is this read's (writeIndex may read the tag again after a
+	// refusal for a gone entry): an entry dropped from the tag stays out
 	// unless the tag lists it again (only this push's own are added).
 	writes := 0
 	err = p.writeIndex(ctx, subject, ri, own, &writes)
