@@ -501,7 +501,7 @@ func TestPushLayoutWithReferrers(t *testing.T) {
 	meta := filepath.Join(t.TempDir(), "meta.json")
 	_, errs, code := affix(t, "push", "--insecure-registry", reg.Host, "--metadata-file", meta, "oci-layout:"+unnamedDir, reg.Host+"/named:v1")
 	if code != 0 || !strings.Contains(errs, `name no image ("image": it was built without -t): scanned again, naming `+reg.Host+"/named") ||
-		!strings.Contains(errs, "the layout's cyclonedx-json SBOMs, a format this push does not publish, go as they are, naming no image: --sbom-format cyclonedx-json scans them again too") {
+		!strings.Contains(errs, "the layout's cyclonedx-json SBOMs, a format this push does not publish, go as they are, naming no image: --sbom-format spdx-json --sbom-format cyclonedx-json scans them again too") {
 		t.Fatalf("push of unnamed SBOMs: exit %d\n%s", code, errs)
 	}
 	t.Logf("push of unnamed SBOMs:\n%s", errs)

@@ -418,11 +418,17 @@ func (s *sbomPusher) attach(ctx context.Context, img oci.Image) error {
 			// Pushed to REF, an SBOM that names no image is worse than
 			// the scan that names it.
 			if s.note != nil {
-				others := s.unnamedOthers(ctx, img)
 				s.noted.Do(func() {
 					s.note("the SBOMs from the layout name no image (%q: it was built without -t): scanned again, naming %s", sbomgen.DefaultName, sbomgen.ImageName(s.name))
-					if len(others) > 0 {
-						s.note("the layout's %s SBOMs, a format this push does not publish, go as they are, naming no image: --sbom-format %s scans them again too", strings.Join(others, ", "), others[0])
+					if others := s.unnamedOthers(ctx, img); len(others) > 0 {
+						var flags []string
+						for _, f := range s.formats {
+							flags = append(flags, "--sbom-format "+f.String())
+						}
+						for _, f := range others {
+							flags = append(flags, "--sbom-format "+f)
+						}
+						s.note("the layout's %s SBOMs, a format this push does not publish, go as they are, naming no image: %s scans them again too", strings.Join(others, ", "), strings.Join(flags, " "))
 					}
 				})
 			}
