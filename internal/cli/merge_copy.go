@@ -567,7 +567,7 @@ func (l *dstLookup) confirm(ctx context.Context, subject digest.Digest, have *ds
 	eg.SetLimit(max(l.limit, 1))
 	for _, r := range check {
 		eg.Go(func() error {
-			ok, err := l.target.ManifestExists(ectx, ocispec.Descriptor{MediaType: r.MediaType, Digest: r.Digest, Size: r.Size})
+			ok, err := l.exists(ectx, r)
 			if err != nil {
 				return fmt.Errorf("checking referrer %s, listed in the referrers tag %s: %w", r.Digest, exporter.ReferrersTag(subject), err)
 			}
@@ -588,6 +588,22 @@ func (l *dstLookup) confirm(ctx context.Context, subject digest.Digest, have *ds
 		return checked && !present
 	})
 	return nil
+}
+
+// exists reports whether REF's repository has the manifest r: a HEAD by
+// digest, or, when the registry refuses the HEAD (one that does not serve
+// HEAD on manifests), a GET.
+func (l *dstLookup) exists(ctx context.Context, r ocispec.Descriptor) (bool, error) {
+	ok, err := l.target.ManifestExists(ctx, ocispec.Descriptor{MediaType: r.MediaType, Digest: r.Digest, Size: r.Size})
+	if err == nil || ctx.Err() != nil {
+		return ok, err
+	}
+	if _, _, _, gerr := l.target.FetchManifest(ctx, r.Digest.String()); gerr == nil {
+		return true, nil
+	} else if errors.Is(gerr, exporter.ErrNotFound) {
+		return false, nil
+	}
+	return false, err
 }
 
 // have records whether REF's repository has the referrer d.

@@ -1,6 +1,8 @@
 package cli
 
 import (
+	"context"
+	"io"
 	"net/http"
 	"path/filepath"
 	"slices"
@@ -10,6 +12,9 @@ import (
 	"github.com/opencontainers/go-digest"
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
 
+	"oras.land/oras-go/v2/registry"
+
+	"github.com/affix-oci/affix/exporter"
 	"github.com/affix-oci/affix/internal/registrytest"
 )
 
@@ -196,4 +201,37 @@ func mergeRequests(api bool) (sameRepo, rerun int) {
 		return 9, 15 // GET 5, HEAD 3, PUT 1; GET 11, HEAD 3, PUT 1
 	}
 	return 10, 21 // GET 6, HEAD 3, PUT 1; GET 17, HEAD 3, PUT 1
+}
+
+// TestDstLookupExists: a registry that refuses HEAD on manifests (405)
+// gets a GET instead, so a merge's check of the referrers a tag lists
+// still tells a present manifest from a gone one.
+func TestDstLookupExists(t *testing.T) {
+	reg := registrytest.Start(t, registrytest.OlaregNoAPI, registrytest.Options{})
+	proxy := registrytest.StartProxy(t, reg.Host)
+	proxy.Inject(registrytest.Fault{Method: "HEAD", Path: "/manifests/", Action: registrytest.Status, Code: http.StatusMethodNotAllowed})
+	tgt, err := exporter.NewRemote(registry.Reference{Registry: proxy.Host, Repository: "app"}, exporter.RemoteOptions{Client: exporter.NewClient(nil, nil), PlainHTTP: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	body := []byte(`{"schemaVersion":2,"mediaType":"application/vnd.oci.image.manifest.v1+json","config":{"mediaType":"application/vnd.oci.empty.v1+json","digest":"sha256:44136fa355b3678a1146ad16f7e8649e94fb4fc21fe77e8310c060f61caaff8a","size":2},"layers":[]}`)
+	have := ocispec.Descriptor{MediaType: ocispec.MediaTypeImageManifest, Digest: digest.FromBytes(body), Size: int64(len(body))}
+	if err := tgt.PushBlob(t.Context(), ocispec.DescriptorEmptyJSON, func() (io.ReadCloser, error) { return io.NopCloser(strings.NewReader("{}")), nil }); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := tgt.PushManifest(t.Context(), have, body, have.Digest.String(), ""); err != nil {
+		t.Fatal(err)
+	}
+	l := &dstLookup{target: tgt}
+	for _, tt := range []struct {
+		d    ocispec.Descriptor
+		want bool
+	}{{have, true}, {ocispec.Descriptor{MediaType: ocispec.MediaTypeImageManifest, Digest: digest.FromString("gone"), Size: 3}, false}} {
+		if got, err := l.exists(context.Background(), tt.d); err != nil || got != tt.want {
+			t.Errorf("exists(%s) = %v, %v; want %v", tt.d.Digest, got, err, tt.want)
+		}
+	}
+	if proxy.Injected() == 0 {
+		t.Error("no HEAD refused")
+	}
 }
