@@ -76,7 +76,8 @@ func (r *getRun) findSBOM(img oci.Image) (*sbomSource, error) {
 // whose document names another image (another platform's manifest) is
 // no SBOM of img: it is skipped, as one of another subject is, with or
 // without --verify; so is, with --all-platforms, one that names no image
-// (each platform would get the same document).
+// (each platform would get the same document), and, with --verify, one
+// that does not name img's manifest (verifySBOM would refuse it).
 func (r *getRun) indexSBOM(img oci.Image, missing *missingSBOMError) (*sbomSource, error) {
 	index := img.Parent.Digest
 	list, ok := r.indexRefs[index]
@@ -131,6 +132,10 @@ func (r *getRun) indexNaming(img oci.Image, src *sbomSource) (string, error) {
 		return "", fmt.Errorf("it describes image %s, not %s's manifest %s nor the index", names[i], img, want)
 	}
 	switch {
+	case r.verify && !slices.Contains(names, want):
+		// Taken, it would fail the verification: an older one that
+		// names the manifest may not.
+		return "", fmt.Errorf("--verify takes an SBOM of the index only when it names %s's manifest %s", img, want)
 	case len(names) == 0 && r.all:
 		return "", errors.New("it names no image, and --all-platforms takes an SBOM of the index only when it names the platform's manifest or the index")
 	case len(names) == 0:
