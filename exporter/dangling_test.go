@@ -440,18 +440,7 @@ func TestDanglingVerifyMergeBack(t *testing.T) {
 			}
 			return nil
 		}
-		w := &warnings{}
-		p := exporter.New(tgt, img, exporter.Options{Tag: "v1", Warnf: w.warnf})
-		defer p.Abort()
-		if err := p.Images(t.Context()); err != nil {
-			t.Fatal(err)
-		}
-		if _, err := p.Attach(t.Context(), note(s, 0)); err != nil {
-			t.Fatal(err)
-		}
-		if _, err := p.Commit(t.Context()); err != nil {
-			t.Fatal(err)
-		}
+		w := pushNote(t, tgt, img, note(s, 0))
 		if got, want := listed(t, tgt, s.Digest), []digest.Digest{manifestOf(t, note(s, 0))}; !slices.Equal(got, want) {
 			t.Errorf("%s lists %v, want %v", tag, got, want)
 		}
@@ -598,21 +587,29 @@ func TestDanglingRereadAbsent(t *testing.T) {
 			}
 			return err
 		}
-		w := &warnings{}
-		p := exporter.New(tgt, img, exporter.Options{Tag: "v1", Warnf: w.warnf})
-		defer p.Abort()
-		if err := p.Images(t.Context()); err != nil {
-			t.Fatal(err)
-		}
-		if _, err := p.Attach(t.Context(), note(s, 0)); err != nil {
-			t.Fatal(err)
-		}
-		if _, err := p.Commit(t.Context()); err != nil {
-			t.Fatal(err)
-		}
+		pushNote(t, tgt, img, note(s, 0))
 		got := listed(t, tgt, s.Digest)
 		if !slices.Contains(got, x) || !slices.Contains(got, manifestOf(t, note(s, 0))) || slices.Contains(got, gone) {
 			t.Errorf("%s lists %v, want the other writer's %s and ours, not the gone %s", tag, got, x, gone)
 		}
 	})
+}
+
+// pushNote pushes img to tgt with the artifact a attached, and returns the
+// push's warnings.
+func pushNote(t *testing.T, tgt exporter.Target, img *exporter.Image, a exporter.Artifact) *warnings {
+	t.Helper()
+	w := &warnings{}
+	p := exporter.New(tgt, img, exporter.Options{Tag: "v1", Warnf: w.warnf})
+	defer p.Abort()
+	if err := p.Images(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := p.Attach(t.Context(), a); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := p.Commit(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	return w
 }

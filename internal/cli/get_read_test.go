@@ -95,17 +95,7 @@ func TestReadPredicate(t *testing.T) {
 		blobs[d.Digest] = b
 		return d
 	}
-	fetch := oci.FetcherFunc(func(_ context.Context, d ocispec.Descriptor) (io.ReadCloser, error) {
-		b, ok := blobs[d.Digest]
-		if !ok {
-			return nil, oci.ErrBlobNotFound
-		}
-		return io.NopCloser(bytes.NewReader(b)), nil
-	})
-	cmd := &cobra.Command{}
-	cmd.SetContext(context.Background())
-	r := newGetRun(cmd, nil, "ref", nil, sbomgen.SPDXJSON)
-	r.tgt = fetch
+	r := memGetRun(blobs, nil)
 	dsse := func(stmt []byte) []byte {
 		b, _ := json.Marshal(map[string]any{"payloadType": mediaTypeDSSEPayloadInToto, "payload": base64.StdEncoding.EncodeToString(stmt)})
 		return b
@@ -137,4 +127,24 @@ func TestReadPredicate(t *testing.T) {
 			}
 		})
 	}
+}
+
+// memGetRun is a get run of SPDX JSON that reads blobs, by digest, as its
+// registry (a digest it lacks is oci.ErrBlobNotFound), calling read, when
+// not nil, for each read.
+func memGetRun(blobs map[digest.Digest][]byte, read func()) *getRun {
+	cmd := &cobra.Command{}
+	cmd.SetContext(context.Background())
+	r := newGetRun(cmd, nil, "ref", nil, sbomgen.SPDXJSON)
+	r.tgt = oci.FetcherFunc(func(_ context.Context, d ocispec.Descriptor) (io.ReadCloser, error) {
+		if read != nil {
+			read()
+		}
+		b, ok := blobs[d.Digest]
+		if !ok {
+			return nil, oci.ErrBlobNotFound
+		}
+		return io.NopCloser(bytes.NewReader(b)), nil
+	})
+	return r
 }

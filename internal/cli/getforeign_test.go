@@ -2,10 +2,8 @@ package cli
 
 import (
 	"bytes"
-	"context"
 	"encoding/base64"
 	"encoding/json"
-	"io"
 	"maps"
 	"net/http"
 	"slices"
@@ -16,7 +14,6 @@ import (
 	"github.com/opencontainers/go-digest"
 	specs "github.com/opencontainers/image-spec/specs-go"
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
-	"github.com/spf13/cobra"
 	"oras.land/oras-go/v2"
 	"oras.land/oras-go/v2/registry"
 	"oras.land/oras-go/v2/registry/remote"
@@ -181,20 +178,11 @@ func TestWithAnnotations(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			var mu sync.Mutex
 			reads := 0
-			fetch := oci.FetcherFunc(func(_ context.Context, d ocispec.Descriptor) (io.ReadCloser, error) {
+			r := memGetRun(blobs, func() {
 				mu.Lock()
 				reads++
 				mu.Unlock()
-				b, ok := blobs[d.Digest]
-				if !ok {
-					return nil, oci.ErrBlobNotFound
-				}
-				return io.NopCloser(bytes.NewReader(b)), nil
 			})
-			cmd := &cobra.Command{}
-			cmd.SetContext(context.Background())
-			r := newGetRun(cmd, nil, "ref", nil, sbomgen.SPDXJSON)
-			r.tgt = fetch
 			got := r.withAnnotations(referrerList{refs: refs, annotated: tt.annotated}, []string{bundleType})
 			for i, want := range tt.want {
 				if !maps.Equal(got[i].Annotations, want) {

@@ -423,11 +423,7 @@ func writeDocuments(cmd *cobra.Command, output string, toDir bool, results []*sb
 // namesDir reports whether the output path p names a directory: one that
 // is there (following links), or a path ending in a separator.
 func namesDir(p string) bool {
-	if strings.HasSuffix(p, string(os.PathSeparator)) {
-		return true
-	}
-	fi, err := os.Stat(p)
-	return err == nil && fi.IsDir()
+	return strings.HasSuffix(p, string(os.PathSeparator)) || isDir(p)
 }
 
 // layoutRefName returns the image name of a layout's only image root (an
