@@ -161,8 +161,15 @@ func TestMergeAcrossRepositories(t *testing.T) {
 			run("merge", "--metadata-file", meta, dst+":v1", src+":amd64", src+":arm64")
 			m := readMeta(t, meta)
 			t.Logf("first merge: %d requests %v", m.RequestsTotal, m.Requests) // docs/push.md's table
-			if m.RequestsTotal != tt.first {
-				t.Errorf("first merge: %d requests %v, want %d", m.RequestsTotal, m.Requests, tt.first)
+			// Without the API, a referrer whose subject's round has
+			// written already takes a round of its own (a GET and a
+			// PUT of the referrers tag): which one does varies.
+			extra := 0
+			if tt.mode == exporter.ModeTagSchema {
+				extra = 2
+			}
+			if m.RequestsTotal < tt.first || m.RequestsTotal > tt.first+extra {
+				t.Errorf("first merge: %d requests %v, want %d (up to %d more without the API)", m.RequestsTotal, m.Requests, tt.first, extra)
 			}
 			checkCopied(t, m, tt.src == "", tt.mode, dstReg.Host+"/release/app")
 			if len(m.CopiedReferrers) != 5 {
