@@ -137,6 +137,9 @@ func push(cmd *cobra.Command, g *globalOptions, l *oci.Layout, a pushArgs, o pus
 	if err != nil {
 		return err
 	}
+	if o.stripAttestations {
+		warnStripped(ctx, warn, l, src.images, gen != nil)
+	}
 
 	counter := &exporter.Counter{}
 	tgt, err := o.connect(ctx, g, a.ref, counter)
