@@ -108,6 +108,27 @@ func hasCertsDir(dirs []string, host string) bool {
 	return false
 }
 
+// SameRegistry reports whether the registry hosts a and b (HOST[:PORT]
+// as references name them) are one registry: equal but for case, or both
+// this machine's (localhost, 127.0.0.0/8, ::1) on the same port, as
+// "localhost:5000" and "127.0.0.1:5000" are. affix mounts blobs across
+// repositories of one registry only; a mount a registry cannot serve is
+// answered with an upload, so a wrong guess costs no request.
+func SameRegistry(a, b string) bool {
+	if strings.EqualFold(a, b) {
+		return true
+	}
+	return isLoopback(a) && isLoopback(b) && hostPort(a) == hostPort(b)
+}
+
+// hostPort returns the port of host (HOST[:PORT]), "" when it names none.
+func hostPort(host string) string {
+	if _, port, err := net.SplitHostPort(host); err == nil {
+		return port
+	}
+	return ""
+}
+
 // isLoopback reports whether host ([HOST][:PORT] as a reference names it)
 // is this machine's: localhost, or a loopback IP address (127.0.0.0/8,
 // ::1). Names are not resolved.

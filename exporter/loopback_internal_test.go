@@ -19,6 +19,31 @@ func TestIsLoopback(t *testing.T) {
 	}
 }
 
+func TestSameRegistry(t *testing.T) {
+	for _, tt := range []struct {
+		a, b string
+		want bool
+	}{
+		{"reg.example", "reg.example", true},
+		{"Reg.Example:5000", "reg.example:5000", true},
+		{"localhost:5000", "127.0.0.1:5000", true},
+		{"LOCALHOST:5000", "[::1]:5000", true},
+		{"localhost", "127.0.0.1", true},
+		{"localhost:5000", "127.0.0.1:5001", false},
+		{"localhost:5000", "localhost", false},
+		{"localhost:5000", "reg.example:5000", false},
+		{"reg.example:5000", "reg.example", false},
+		{"10.0.0.1:5000", "127.0.0.1:5000", false},
+	} {
+		if got := SameRegistry(tt.a, tt.b); got != tt.want {
+			t.Errorf("SameRegistry(%q, %q) = %v, want %v", tt.a, tt.b, got, tt.want)
+		}
+		if got := SameRegistry(tt.b, tt.a); got != tt.want {
+			t.Errorf("SameRegistry(%q, %q) = %v, want %v", tt.b, tt.a, got, tt.want)
+		}
+	}
+}
+
 func TestLoopbackOnly(t *testing.T) {
 	for addr, want := range map[string]error{
 		"127.0.0.1:5000": nil, "[::1]:5000": nil, "127.3.2.1:80": nil,

@@ -19,6 +19,7 @@ import (
 	"golang.org/x/term"
 	"oras.land/oras-go/v2/registry"
 
+	"github.com/affix-oci/affix/exporter"
 	"github.com/affix-oci/affix/frontend"
 	"github.com/affix-oci/affix/internal/contexttar"
 	"github.com/affix-oci/affix/internal/tmpdir"
@@ -581,7 +582,7 @@ func (p *buildPlan) setMountFrom(from string) error {
 	}
 	var hosts []string
 	for _, rt := range p.repos {
-		if !slices.ContainsFunc(hosts, func(h string) bool { return strings.EqualFold(h, rt.ref.Registry) }) {
+		if !slices.ContainsFunc(hosts, func(h string) bool { return exporter.SameRegistry(h, rt.ref.Registry) }) {
 			hosts = append(hosts, rt.ref.Registry)
 		}
 	}
@@ -589,12 +590,12 @@ func (p *buildPlan) setMountFrom(from string) error {
 	if !hasHost && len(hosts) > 1 {
 		return usageError(fmt.Errorf("--mount-from %q: -t names several registries (%s); name the repository with its registry, HOST/REPO", from, strings.Join(hosts, ", ")))
 	}
-	if hasHost && !slices.ContainsFunc(hosts, func(h string) bool { return strings.EqualFold(h, host) }) {
+	if hasHost && !slices.ContainsFunc(hosts, func(h string) bool { return exporter.SameRegistry(h, host) }) {
 		return usageError(fmt.Errorf("--mount-from %q: a registry mounts only its own blobs; name a repository of %s", from, strings.Join(hosts, " or ")))
 	}
 	for i := range p.repos {
 		rt := &p.repos[i]
-		if hasHost && !strings.EqualFold(host, rt.ref.Registry) {
+		if hasHost && !exporter.SameRegistry(host, rt.ref.Registry) {
 			continue
 		}
 		repo, err := mountRepository(from, rt.ref)
@@ -626,7 +627,7 @@ func (p *buildPlan) autoMount(base string) {
 	host, repo := reference.Domain(n), reference.Path(n)
 	for i := range p.repos {
 		rt := &p.repos[i]
-		if rt.mountFrom == "" && strings.EqualFold(host, rt.ref.Registry) && repo != rt.ref.Repository {
+		if rt.mountFrom == "" && exporter.SameRegistry(host, rt.ref.Registry) && repo != rt.ref.Repository {
 			rt.mountFrom, rt.mountAuto = repo, true
 		}
 	}

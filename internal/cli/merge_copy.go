@@ -8,7 +8,6 @@ import (
 	"fmt"
 	"io"
 	"slices"
-	"strings"
 	"sync"
 
 	"github.com/opencontainers/go-digest"
@@ -219,7 +218,7 @@ func (c *mergeContent) Fetch(ctx context.Context, d ocispec.Descriptor) (io.Read
 func (c *mergeContent) mountFor(dst registry.Reference) func(ocispec.Descriptor) string {
 	return func(d ocispec.Descriptor) string {
 		s := c.owner[d.Digest]
-		if s == nil || !s.repo.other || !strings.EqualFold(s.ref.Registry, dst.Registry) {
+		if s == nil || !s.repo.other || !exporter.SameRegistry(s.ref.Registry, dst.Registry) {
 			return ""
 		}
 		return s.ref.Repository

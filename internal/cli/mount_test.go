@@ -15,8 +15,10 @@ import (
 // with or without REF's host; another host is a usage error.
 func TestMountRepository(t *testing.T) {
 	ref := registry.Reference{Registry: "registry.example.com:5000", Repository: "team/app", Reference: "v1"}
+	local := registry.Reference{Registry: "127.0.0.1:5000", Repository: "app", Reference: "v1"}
 	for _, tt := range []struct {
 		from, want, err string
+		ref             *registry.Reference // nil: ref
 	}{
 		{from: "", want: ""},
 		{from: "team/base", want: "team/base"},
@@ -27,8 +29,15 @@ func TestMountRepository(t *testing.T) {
 		{from: "localhost/base", err: "mounts only its own blobs"},
 		{from: "Team/Base", err: "want a repository of registry.example.com:5000"},
 		{from: "team/base:v1", err: "want a repository"},
+		// Two names of this machine's registry on one port are one registry.
+		{from: "localhost:5000/base", want: "base", ref: &local},
+		{from: "localhost:5001/base", err: "mounts only its own blobs", ref: &local},
 	} {
-		got, err := mountRepository(tt.from, ref)
+		r := ref
+		if tt.ref != nil {
+			r = *tt.ref
+		}
+		got, err := mountRepository(tt.from, r)
 		if tt.err != "" {
 			var ee *exitError
 			if err == nil || !strings.Contains(err.Error(), tt.err) || !errors.As(err, &ee) || ee.code != 2 {
@@ -121,6 +130,10 @@ func TestBuildMountFrom(t *testing.T) {
 			want: []repoMount{{"localhost:5881/derived", "hello"}}},
 		{name: "FROM on the registry, host case", args: []string{"--push", "-t", "LOCALHOST:5881/derived:1"}, base: "localhost:5881/hello:1", auto: true,
 			want: []repoMount{{"LOCALHOST:5881/derived", "hello"}}},
+		{name: "FROM on the registry, another loopback name", args: []string{"--push", "-t", "127.0.0.1:5881/derived:1"}, base: "localhost:5881/hello:1", auto: true,
+			want: []repoMount{{"127.0.0.1:5881/derived", "hello"}}},
+		{name: "FROM on another loopback port", args: []string{"--push", "-t", "127.0.0.1:5882/derived:1"}, base: "localhost:5881/hello:1",
+			want: []repoMount{{"127.0.0.1:5882/derived", ""}}},
 		{name: "FROM on Docker Hub", args: []string{"--push", "-t", "user/app:1"}, base: "docker.io/library/alpine:latest", auto: true,
 			want: []repoMount{{"docker.io/user/app", "library/alpine"}}},
 		{name: "FROM elsewhere", args: []string{"--push", "-t", "reg.example/app:1", "-t", "localhost:5881/app:1"}, base: "localhost:5881/hello:1", auto: true,

@@ -604,7 +604,7 @@ func mountRepository(from string, ref registry.Reference) (string, error) {
 	}
 	repo := from
 	if host, rest, ok := splitHost(from); ok {
-		if !strings.EqualFold(host, ref.Registry) {
+		if !exporter.SameRegistry(host, ref.Registry) {
 			return "", usageError(fmt.Errorf("--mount-from %q: a registry mounts only its own blobs; name a repository of %s", from, ref.Registry))
 		}
 		repo = rest
