@@ -83,7 +83,7 @@ registry on this machine that answers in plain HTTP needs no flag.`,
 	f.StringArrayVar(&o.formats, "sbom-format", nil, "SBOM referrer format: spdx-json (default), cyclonedx-json, spdx-intoto (SPDX in an in-toto statement); repeatable")
 	f.IntVar(&o.maxConcurrency, "max-concurrency", 4, "uploads at once")
 	f.StringVar(&o.mountFrom, "mount-from", "", "repository of the same registry to mount blobs from, REPO or HOST/REPO")
-	f.BoolVar(&o.stripAttestations, "strip-attestations", false, "leave BuildKit attestation manifests out of the pushed index (it gets a new digest)")
+	f.BoolVar(&o.stripAttestations, "strip-attestations", false, "leave BuildKit attestation manifests out of the pushed index (it gets a new digest); warns about the statements no referrer replaces, such as provenance")
 	f.StringVar(&o.metadataFile, "metadata-file", "", "write what was pushed (digests, referrers, referrers mode, request counts) as JSON to FILE")
 	f.StringVar(&o.name, "name", "", "image name the SBOMs push generates use (default: REF; a layout's SBOMs keep theirs)")
 	f.BoolVar(&o.noCache, "no-cache", false, "neither read nor write the SBOM cache")
