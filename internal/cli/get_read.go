@@ -1,8 +1,11 @@
 package cli
 
 import (
+	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
+	"net/http"
 	"slices"
 	"strings"
 	"sync"
@@ -11,6 +14,7 @@ import (
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
 	"github.com/spf13/cobra"
 	"golang.org/x/sync/errgroup"
+	"oras.land/oras-go/v2/registry/remote/errcode"
 
 	"github.com/affix-oci/affix/exporter"
 	"github.com/affix-oci/affix/internal/oci"
@@ -42,9 +46,12 @@ type getRun struct {
 
 	mu sync.Mutex
 	// manifests are the manifests read so far, by digest and size, and
-	// the errors reading them gave: a manifest read to order the
-	// candidates is not fetched again to read its SBOM, nor one that
-	// failed fetched again to fail the same way.
+	// the definitive errors reading them gave (definitive): a manifest
+	// read to order the candidates is not fetched again to read its
+	// SBOM, nor one the registry refused or does not have fetched again
+	// to fail the same way. A read that failed for a while (a 5xx, a
+	// 429, a dropped connection, after the transport's retries) is not
+	// kept: the next reader asks again.
 	manifests map[manifestKey]manifestRead
 
 	// pending are the notes on SBOM referrers that were skipped before
@@ -131,12 +138,50 @@ func (r *getRun) readReferrer(d ocispec.Descriptor) (*ocispec.Manifest, error) {
 	} else {
 		got = manifestRead{m: &m}
 	}
-	if r.cmd.Context().Err() == nil {
+	if r.cmd.Context().Err() == nil && definitive(got.err) {
 		r.mu.Lock()
 		r.manifests[key] = got
 		r.mu.Unlock()
 	}
 	return got.m, got.err
+}
+
+// definitive reports whether err, the outcome of reading content, is an
+// answer that reading again would get again, and so may be kept for the
+// run: success (nil); a 4xx the registry chose to give (404, 401, 403,
+// 400), but 408 and 429; content that is missing from a layout, larger
+// than allowed, or read whole and verified but no JSON. A 5xx, a 408 or
+// 429, a connection that failed or a body cut short or corrupted on the
+// way (all after the transport's retries), or any other error is not: it
+// says nothing about the content, and a later read may succeed.
+func definitive(err error) bool {
+	if err == nil {
+		return true
+	}
+	if errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) {
+		return false
+	}
+	if s := httpStatus(err); s != 0 {
+		return s >= 400 && s < 500 && s != http.StatusRequestTimeout && s != http.StatusTooManyRequests
+	}
+	var syntax *json.SyntaxError
+	var typ *json.UnmarshalTypeError
+	return errors.Is(err, oci.ErrBlobNotFound) || errors.Is(err, oci.ErrTooLarge) ||
+		errors.As(err, &syntax) || errors.As(err, &typ)
+}
+
+// httpStatus returns the HTTP status of the registry answer err carries
+// (affix's own requests' or oras-go's), 0 when it carries none.
+func httpStatus(err error) int {
+	var re *exporter.ResponseError
+	if errors.As(err, &re) {
+		return re.StatusCode
+	}
+	var er *errcode.ErrorResponse
+	if errors.As(err, &er) {
+		return er.StatusCode
+	}
+	return 0
 }
 
 // withAnnotations returns the referrers of list, those of types that

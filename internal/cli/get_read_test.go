@@ -5,16 +5,23 @@ import (
 	"context"
 	"encoding/base64"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
+	"net/http"
+	"net/url"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
 	"github.com/opencontainers/go-digest"
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
 	"github.com/spf13/cobra"
+	"oras.land/oras-go/v2/registry"
+	"oras.land/oras-go/v2/registry/remote/errcode"
 
+	"github.com/affix-oci/affix/exporter"
 	"github.com/affix-oci/affix/internal/oci"
 	"github.com/affix-oci/affix/internal/registrytest"
 	"github.com/affix-oci/affix/sbomgen"
@@ -147,4 +154,150 @@ func memGetRun(blobs map[digest.Digest][]byte, read func()) *getRun {
 		return io.NopCloser(bytes.NewReader(b)), nil
 	})
 	return r
+}
+
+// TestReadReferrerCache: a manifest read is kept for the run only when
+// the answer is definitive. A read that failed for a while (5xx, 429,
+// a dropped connection or a corrupted body, after the transport's
+// retries) is asked again by the next reader, which then gets the
+// manifest; a 404 or 403 is kept, and not asked again.
+func TestReadReferrerCache(t *testing.T) {
+	cliEnv(t)
+	dir, res := variantsPair(t)
+	reg := registrytest.Start(t, registrytest.OlaregNoAPI, registrytest.Options{})
+	mustAffix(t, "push", "--no-sbom", "--insecure-registry", reg.Host, "oci-layout:"+dir, reg.Ref("app")+":v1")
+	ref := attachForeign(t, reg, "app", res.Manifests[0], foreignReferrer{artifactType: oci.MediaTypeSPDX,
+		layers: []foreignLayer{{mediaType: oci.MediaTypeSPDX, data: []byte(`{"spdxVersion":"SPDX-2.3"}`)}}})
+	path := "/manifests/" + ref.Digest.String() + "$"
+	for _, tt := range []struct {
+		name   string
+		fault  registrytest.Fault
+		cached bool
+	}{
+		{"503", registrytest.Fault{Action: registrytest.Unavailable}, false},
+		{"500", registrytest.Fault{Action: registrytest.Status, Code: http.StatusInternalServerError}, false},
+		{"429", registrytest.Fault{Action: registrytest.TooManyRequests, RetryAfter: "0"}, false},
+		{"dropped connection", registrytest.Fault{Action: registrytest.Drop}, false},
+		{"corrupted body", registrytest.Fault{Action: registrytest.Corrupt}, false},
+		{"404", registrytest.Fault{Action: registrytest.Status, Code: http.StatusNotFound}, true},
+		{"403", registrytest.Fault{Action: registrytest.Status, Code: http.StatusForbidden}, true},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			proxy := registrytest.StartProxy(t, reg.Host)
+			client := exporter.NewClient(nil, nil)
+			retry := client.Client.Transport.(*exporter.Retry)
+			retry.MinWait, retry.MaxWait = time.Millisecond, time.Millisecond
+			remote, err := exporter.NewRemote(registry.Reference{Registry: proxy.Host, Repository: "app"}, exporter.RemoteOptions{Client: client, PlainHTTP: true})
+			if err != nil {
+				t.Fatal(err)
+			}
+			cmd := &cobra.Command{}
+			cmd.SetContext(t.Context())
+			r := newGetRun(cmd, &registryStore{Remote: remote, finder: exporter.NewFinder(remote)}, "ref", nil, sbomgen.SPDXJSON)
+			reads := func() int {
+				n := 0
+				for _, e := range proxy.Log() {
+					if strings.HasPrefix(e, "GET ") && strings.Contains(e, "/manifests/"+ref.Digest.String()) {
+						n++
+					}
+				}
+				return n
+			}
+
+			tt.fault.Method, tt.fault.Path = "GET", path
+			proxy.Inject(tt.fault)
+			_, first := r.readReferrer(ref)
+			if first == nil {
+				t.Fatalf("the first read succeeded through the fault")
+			}
+			if definitive(first) != tt.cached {
+				t.Errorf("definitive(%v) = %v, want %v", first, !tt.cached, tt.cached)
+			}
+			// The fault is gone: only a read that asks again sees it.
+			proxy.Clear()
+			before := reads()
+			m, err := r.readReferrer(ref)
+			asked := reads() - before
+			switch {
+			case tt.cached && (asked != 0 || err == nil || err.Error() != first.Error()):
+				t.Errorf("second read: %d requests, %v; want none and the first error %v", asked, err, first)
+			case !tt.cached && (asked != 1 || err != nil || m == nil || m.ArtifactType != oci.MediaTypeSPDX):
+				t.Errorf("second read: %d requests, %v; want one and the manifest (first: %v)", asked, err, first)
+			}
+			if !tt.cached {
+				// Now kept: a third read asks nothing.
+				before = reads()
+				if _, err := r.readReferrer(ref); err != nil || reads() != before {
+					t.Errorf("third read: %v, %d requests; want the kept manifest", err, reads()-before)
+				}
+			}
+		})
+	}
+}
+
+// TestGetAfterTransientFailure: an SBOM referrer whose manifest read
+// fails for a while (429 on every attempt of the transport) while get
+// orders the referrers-tag entries is read again when taken: the failure
+// is not kept for the run.
+func TestGetAfterTransientFailure(t *testing.T) {
+	cliEnv(t)
+	dir, res := variantsPair(t)
+	reg := registrytest.Start(t, registrytest.OlaregNoAPI, registrytest.Options{})
+	mustAffix(t, "push", "--no-sbom", "--insecure-registry", reg.Host, "oci-layout:"+dir, reg.Ref("app")+":v1")
+	doc := `{"spdxVersion":"SPDX-2.3","n":1}`
+	// No created annotation: get reads the manifest to order the
+	// entries (withAnnotations), then again to take it.
+	ref := attachForeign(t, reg, "app", res.Manifests[0], foreignReferrer{artifactType: oci.MediaTypeSPDX,
+		layers: []foreignLayer{{mediaType: oci.MediaTypeSPDX, data: []byte(doc)}}})
+	proxy := registrytest.StartProxy(t, reg.Host)
+	// Five: every attempt of the transport's first read.
+	proxy.Inject(registrytest.Fault{Method: "GET", Path: "/manifests/" + ref.Digest.String() + "$", Action: registrytest.TooManyRequests, RetryAfter: "0", Times: 5})
+	out, errs, code := affix(t, "get", "--insecure-registry", proxy.Host, "--platform", "linux/amd64", proxy.Host+"/app:v1")
+	if code != 0 || out != doc {
+		t.Fatalf("exit %d, stdout %.200q; want 0 and the document\nstderr: %s\n%s", code, out, errs, strings.Join(proxy.Log(), "\n"))
+	}
+	if n := proxy.Injected(); n != 5 {
+		t.Errorf("%d faults injected, want 5 (the first read's attempts)", n)
+	}
+}
+
+// TestDefinitive: which outcomes of a read get keeps for the run.
+func TestDefinitive(t *testing.T) {
+	status := func(code int) error {
+		return fmt.Errorf("reading: %w", &exporter.ResponseError{Method: "GET", URL: "http://r/v2/a/manifests/x", StatusCode: code})
+	}
+	var syntax *json.SyntaxError
+	jsonErr := json.Unmarshal([]byte("{"), &struct{}{})
+	if !errors.As(jsonErr, &syntax) {
+		t.Fatalf("json error %T", jsonErr)
+	}
+	for _, tt := range []struct {
+		name string
+		err  error
+		want bool
+	}{
+		{"success", nil, true},
+		{"404", status(http.StatusNotFound), true},
+		{"401", status(http.StatusUnauthorized), true},
+		{"403", status(http.StatusForbidden), true},
+		{"400", status(http.StatusBadRequest), true},
+		{"408", status(http.StatusRequestTimeout), false},
+		{"429", status(http.StatusTooManyRequests), false},
+		{"500", status(http.StatusInternalServerError), false},
+		{"503", status(http.StatusServiceUnavailable), false},
+		{"oras-go 502", &errcode.ErrorResponse{Method: "GET", StatusCode: http.StatusBadGateway}, false},
+		{"oras-go 404", &errcode.ErrorResponse{Method: "GET", StatusCode: http.StatusNotFound}, true},
+		{"missing from a layout", fmt.Errorf("x: %w", oci.ErrBlobNotFound), true},
+		{"too large", fmt.Errorf("x: %w", oci.ErrTooLarge), true},
+		{"no JSON", fmt.Errorf("x: %w", jsonErr), true},
+		{"digest mismatch", fmt.Errorf("x: %w", oci.ErrDigestMismatch), false},
+		{"connection reset", &url.Error{Op: "Get", URL: "http://r/", Err: syscall.ECONNRESET}, false},
+		{"cut short", fmt.Errorf("x: %w", io.ErrUnexpectedEOF), false},
+		{"canceled", fmt.Errorf("x: %w", context.Canceled), false},
+		{"other", errors.New("something else"), false},
+	} {
+		if got := definitive(tt.err); got != tt.want {
+			t.Errorf("%s: definitive(%v) = %v, want %v", tt.name, tt.err, got, tt.want)
+		}
+	}
 }
