@@ -257,23 +257,44 @@ func (r *getRun) cosignTagSBOM(subject digest.Digest) (*sbomSource, error) {
 	if !ok {
 		return nil, nil
 	}
-	tag := cosignTag(subject, "sbom")
-	d, m, err := r.readCosignTag(st, tag)
-	if err != nil {
-		return nil, err
+	for _, suffix := range []string{"sbom", "att"} {
+		tag := cosignTag(subject, suffix)
+		d, m, err := r.readCosignTag(st, tag)
+		if err != nil {
+			return nil, err
+		}
+		if m == nil {
+			continue
+		}
+		src, what, err := r.cosignTagDoc(tag, d, m)
+		if err != nil {
+			return nil, err
+		}
+		if src != nil {
+			r.notef("no %s SBOM referrer of %s; taking %s", r.format, subject, what)
+			return src, nil
+		}
 	}
-	if m != nil && len(m.Layers) == 1 && slices.Contains(docTypes(r.format), m.Layers[0].MediaType) {
+	return nil, nil
+}
+
+// cosignTagDoc returns the document of the format that the manifest m
+// (digest d) of cosign's tag holds, and what (for a note) it is: for a
+// .sbom tag, its one layer when that is of a document type of the format;
+// for a .att tag, the predicate of the last (newest: cosign appends)
+// attestation whose predicate is a document of the format. nil when it
+// holds none.
+func (r *getRun) cosignTagDoc(tag string, d ocispec.Descriptor, m *ocispec.Manifest) (*sbomSource, string, error) {
+	if strings.HasSuffix(tag, ".sbom") {
+		if len(m.Layers) != 1 || !slices.Contains(docTypes(r.format), m.Layers[0].MediaType) {
+			return nil, "", nil
+		}
 		b, err := oci.ReadBlob(r.cmd.Context(), r.tgt, m.Layers[0], maxSBOMSize)
 		if err != nil {
-			return nil, fmt.Errorf("reading SBOM %s of cosign's tag %s: %w", m.Layers[0].Digest, tag, err)
+			return nil, "", fmt.Errorf("reading SBOM %s of cosign's tag %s: %w", m.Layers[0].Digest, tag, err)
 		}
-		r.notef("no %s SBOM referrer of %s; taking the SBOM of cosign's tag %s (cosign attach sbom: no referrer, no signature)", r.format, subject, tag)
-		return &sbomSource{Manifest: d, Tag: tag, Annotations: m.Annotations, Doc: b}, nil
-	}
-	tag = cosignTag(subject, "att")
-	d, m, err = r.readCosignTag(st, tag)
-	if m == nil || err != nil {
-		return nil, err
+		return &sbomSource{Manifest: d, Tag: tag, Annotations: m.Annotations, Doc: b},
+			fmt.Sprintf("the SBOM of cosign's tag %s (cosign attach sbom: no referrer, no signature)", tag), nil
 	}
 	for i := len(m.Layers) - 1; i >= 0; i-- {
 		l := m.Layers[i]
@@ -286,12 +307,12 @@ func (r *getRun) cosignTagSBOM(subject digest.Digest) (*sbomSource, error) {
 			continue
 		}
 		if err != nil {
-			return nil, fmt.Errorf("reading attestation %s of cosign's tag %s: %w", l.Digest, tag, err)
+			return nil, "", fmt.Errorf("reading attestation %s of cosign's tag %s: %w", l.Digest, tag, err)
 		}
-		r.notef("no %s SBOM referrer of %s; taking the predicate of attestation %s of cosign's tag %s (its signature is not checked)", r.format, subject, l.Digest, tag)
-		return &sbomSource{Manifest: d, Tag: tag, Annotations: m.Annotations, Statement: stmt, Doc: append(stmt.Predicate, '\n')}, nil
+		return &sbomSource{Manifest: d, Tag: tag, Annotations: m.Annotations, Statement: stmt, Doc: append(stmt.Predicate, '\n')},
+			fmt.Sprintf("the predicate of attestation %s of cosign's tag %s (its signature is not checked)", l.Digest, tag), nil
 	}
-	return nil, nil
+	return nil, "", nil
 }
 
 // readCosignTag reads the manifest of cosign's tag; nil when the registry
@@ -335,36 +356,53 @@ func (r *getRun) attestationSBOM(subject digest.Digest, refs []ocispec.Descripto
 		}
 	}
 	for _, d := range cands {
-		m, err := r.readReferrer(d)
-		if !inIndex[d.Digest] && gone(err) {
-			continue // deleted; a referrers tag still lists it
-		}
+		src, err := r.attestationCandidate(subject, d, inIndex[d.Digest])
 		if err != nil {
 			return nil, err
 		}
-		if !inIndex[d.Digest] && (m.Subject == nil || m.Subject.Digest != subject) {
-			continue // a referrers list that is wrong
-		}
-		for _, l := range m.Layers {
-			if !isPredicateOf(r.format, l.Annotations[oci.AnnotationPredicateType]) {
-				continue
-			}
-			stmt, err := r.readPredicate(l)
-			if skippable(err) {
-				r.notef("skipped layer %s of BuildKit attestation %s: %v", l.Digest, d.Digest, err)
-				continue
-			}
-			if err != nil {
-				return nil, fmt.Errorf("attestation layer %s: %w", l.Digest, err)
-			}
+		if src != nil {
 			where := ""
-			if !inIndex[d.Digest] {
+			if !src.InIndex {
 				where = " (a referrer, not in the index)"
 			}
 			r.notef("no %s SBOM referrer of %s; taking BuildKit attestation %s%s", r.format, subject, d.Digest, where)
-			return &sbomSource{Manifest: d, InIndex: inIndex[d.Digest], Subject: m.Subject, Annotations: m.Annotations, Statement: stmt,
-				Doc: append(stmt.Predicate, '\n')}, nil
+			return src, nil
 		}
+	}
+	return nil, nil
+}
+
+// attestationCandidate returns the predicate of the format in the BuildKit
+// attestation manifest d of subject (inIndex: one the index lists, else
+// one only a referrer of subject); nil when it holds none. A
+// referrer whose manifest is gone or names another subject holds none; a
+// layer whose statement is gone or not what its annotation says is
+// skipped with a note.
+func (r *getRun) attestationCandidate(subject digest.Digest, d ocispec.Descriptor, inIndex bool) (*sbomSource, error) {
+	m, err := r.readReferrer(d)
+	if !inIndex && gone(err) {
+		return nil, nil // deleted; a referrers tag still lists it
+	}
+	if err != nil {
+		return nil, err
+	}
+	if !inIndex && (m.Subject == nil || m.Subject.Digest != subject) {
+		return nil, nil // a referrers list that is wrong
+	}
+	for _, l := range m.Layers {
+		if !isPredicateOf(r.format, l.Annotations[oci.AnnotationPredicateType]) {
+			continue
+		}
+		stmt, err := r.readPredicate(l)
+		if skippable(err) {
+			r.notef("skipped layer %s of BuildKit attestation %s: %v", l.Digest, d.Digest, err)
+			continue
+		}
+		if err != nil {
+			return nil, fmt.Errorf("attestation layer %s: %w", l.Digest, err)
+		}
+		return &sbomSource{Manifest: d, InIndex: inIndex, Subject: m.Subject, Annotations: m.Annotations, Statement: stmt,
+			Doc: append(stmt.Predicate, '\n')}, nil
 	}
 	return nil, nil
 }
