@@ -28,6 +28,9 @@ type getOptions struct {
 	output   string
 	verify   bool
 	all      bool
+	// referrer is --referrer: the digest of the one SBOM manifest to
+	// take.
+	referrer string
 }
 
 // newGetCmd returns the get command: the SBOM of one platform (or of
@@ -75,6 +78,20 @@ another image (another platform's manifest) is skipped, with or without
 takes it only when the document names the platform manifest. The notes
 on skipped SBOM referrers are printed whichever of these decides.
 
+--referrer DIGEST takes the SBOM in that one manifest instead of choosing:
+its full digest as affix ls prints it (sha256:<64 hex>; anything else is a
+usage error). It is looked for among the referrers (and the BuildKit
+attestation manifests of the index) of the --platform manifest, or
+without --platform of every platform manifest in turn, then of the
+index; only when none is it, among cosign's .sbom and .att tags of those.
+It is read in the format it holds unless --format names one (which it
+must then hold). A digest not found is an error listing what each of
+those manifests has; one found that holds no SBOM (a signature,
+provenance) is an error saying why. An SBOM of the index is taken for
+--platform's image as above (not one naming another platform's
+manifest); without --platform it is the index's own, and --verify checks
+it against the index. Not with --all-platforms.
+
 --all-platforms -o DIR writes the SBOM of every platform image (BuildKit
 attestation manifests aside) to DIR/<os>-<arch>[-<variant>]<ext>, named as
 affix sbom names them (.spdx.json, .cdx.json, .syft.json), and a line per file to
@@ -116,6 +133,7 @@ authenticity check: nothing in it is signed; verify signatures for that.`,
 		Example: `  affix get --platform linux/arm64 registry.example.com/app:1.0
   affix get --verify --platform linux/amd64 --format cyclonedx-json -o app.cdx.json registry.example.com/app:1.0
   affix get --platform linux/amd64 oci-archive:app.tar
+  affix get --verify --referrer sha256:8b18... registry.example.com/app:1.0
   affix get --all-platforms --verify -o sboms/ registry.example.com/app:1.0`,
 		Args: func(_ *cobra.Command, args []string) error {
 			if len(args) != 1 {
@@ -132,6 +150,7 @@ authenticity check: nothing in it is signed; verify signatures for that.`,
 	f.BoolVar(&o.all, "all-platforms", false, "get the SBOM of every platform image, one file each in -o DIR")
 	f.StringVarP(&o.output, "output", "o", "", "write to FILE instead of stdout, or into DIR (a directory that exists, or always with --all-platforms)")
 	f.BoolVar(&o.verify, "verify", false, "fail unless the SBOM describes the platform manifest it is attached to (see the command help)")
+	f.StringVar(&o.referrer, "referrer", "", "take the SBOM in this manifest (its full digest, as affix ls prints it) instead of choosing the newest; its format unless --format is given")
 	return cmd
 }
 
@@ -166,6 +185,13 @@ func get(cmd *cobra.Command, g *globalOptions, refStr string, o getOptions) erro
 	if o.all && o.platform != "" {
 		return usageError(errors.New("use one of --platform and --all-platforms"))
 	}
+	want, err := parseReferrerFlag(o.referrer)
+	if err != nil {
+		return err
+	}
+	if o.all && want != "" {
+		return usageError(errors.New("--referrer takes one SBOM, --all-platforms one per platform: use one of them"))
+	}
 	if o.all && o.output == "" {
 		return usageError(errors.New("--all-platforms writes one file per platform: name a directory with -o DIR"))
 	}
@@ -189,7 +215,9 @@ func get(cmd *cobra.Command, g *globalOptions, refStr string, o getOptions) erro
 	if err != nil {
 		return fmt.Errorf("%s: %w", refStr, err)
 	}
-	picked, err := oci.Select(images, oci.Selector{Platform: o.platform, All: o.all})
+	// --referrer without --platform looks under every platform.
+	sel := oci.Selector{Platform: o.platform, All: o.all || want != "" && o.platform == ""}
+	picked, err := oci.Select(images, sel)
 	if err != nil {
 		if o.platform == "" && !o.all && errors.Is(err, oci.ErrAmbiguous) {
 			return fmt.Errorf("%s: %w; name one with --platform, or get them all with --all-platforms -o DIR", refStr, err)
@@ -198,10 +226,23 @@ func get(cmd *cobra.Command, g *globalOptions, refStr string, o getOptions) erro
 	}
 	r := newGetRun(cmd, tgt, refStr, images, format)
 	r.verify, r.all = o.verify, o.all
-	srcs := make([]*sbomSource, len(picked))
-	for i, img := range picked {
-		if srcs[i], err = r.platformSBOM(img); err != nil {
+	var srcs []*sbomSource
+	if want != "" {
+		formats := sbomgen.Formats()
+		if len(o.formats) == 1 {
+			formats = []sbomgen.Format{format}
+		}
+		img, src, err := r.digestSBOM(picked, root, want, formats, len(o.formats) == 1)
+		if err != nil {
 			return err
+		}
+		picked, srcs, format = []oci.Image{img}, []*sbomSource{src}, r.format
+	} else {
+		srcs = make([]*sbomSource, len(picked))
+		for i, img := range picked {
+			if srcs[i], err = r.platformSBOM(img); err != nil {
+				return err
+			}
 		}
 	}
 	switch {
@@ -220,17 +261,21 @@ func get(cmd *cobra.Command, g *globalOptions, refStr string, o getOptions) erro
 // was found (and verified), each whole or not at all (fsutil.WriteFile).
 func writeSBOMs(cmd *cobra.Command, dir string, images []oci.Image, srcs []*sbomSource, format sbomgen.Format) error {
 	stems := outputStems(len(images), func(i int) (ocispec.Platform, digest.Digest) {
-		return *images[i].Descriptor.Platform, images[i].Descriptor.Digest
+		return images[i].Platform(), images[i].Descriptor.Digest
 	})
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return err
 	}
 	for i, src := range srcs {
+		if oci.IsIndex(images[i].Descriptor.MediaType) {
+			// get --referrer of an SBOM of the index itself.
+			stems[i] = "index"
+		}
 		p := filepath.Join(dir, stems[i]+format.Ext())
 		if err := fsutil.WriteFileContext(cmd.Context(), p, src.Doc); err != nil {
 			return err
 		}
-		fmt.Fprintf(cmd.ErrOrStderr(), "%-16s %s  %s\n", oci.FormatPlatform(*images[i].Descriptor.Platform), src.describe(), p)
+		fmt.Fprintf(cmd.ErrOrStderr(), "%-16s %s  %s\n", imageName(images[i]), src.describe(), p)
 	}
 	return nil
 }

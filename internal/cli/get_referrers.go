@@ -112,10 +112,7 @@ func (r *getRun) bareSBOM(subject digest.Digest, list referrerList, accept accep
 		for _, s := range skipped {
 			r.notef("skipped %s SBOM referrer %s; taking the next newest", r.format, s)
 		}
-		if generic != "" {
-			r.notef("SBOM referrer %s: its layer's media type is %s%s, not %s, but it holds a %s document: taken (Trivy and Ratify skip such a referrer; attach FILE:%s)",
-				d.Digest, generic, genericLayerWhy(generic), r.format.MediaType(), r.format, r.format.MediaType())
-		}
+		r.genericNote(d, generic)
 		r.undatedNote(cands, fmt.Sprintf("%s SBOM referrers of %s", r.format, subject), d)
 		return src, nil, nil
 	}
@@ -165,6 +162,16 @@ func (r *getRun) bareCandidate(subject digest.Digest, d ocispec.Descriptor) (src
 		}
 	}
 	return src, generic, "", nil
+}
+
+// genericNote notes, when generic is not "", that the SBOM referrer d
+// was taken from a layer of that generic type for its content.
+func (r *getRun) genericNote(d ocispec.Descriptor, generic string) {
+	if generic == "" {
+		return
+	}
+	r.notef("SBOM referrer %s: its layer's media type is %s%s, not %s, but it holds a %s document: taken (Trivy and Ratify skip such a referrer; attach FILE:%s)",
+		d.Digest, generic, genericLayerWhy(generic), r.format.MediaType(), r.format, r.format.MediaType())
 }
 
 // statementSBOM returns the document of the format in the newest usable

@@ -45,6 +45,15 @@ type sbomSource struct {
 	Doc []byte
 }
 
+// imageName names img in messages: its platform, or "index" for the
+// index itself (get --referrer of an SBOM attached to it).
+func imageName(img oci.Image) string {
+	if oci.IsIndex(img.Descriptor.MediaType) {
+		return "index"
+	}
+	return img.String()
+}
+
 // describe names the source in messages.
 func (s *sbomSource) describe() string {
 	of := ""
@@ -143,11 +152,16 @@ func checkSubjects(s *oci.Statement, want digest.Digest, format sbomgen.Format) 
 }
 
 // verifySBOM checks that src describes the platform manifest img it was
-// found for, and returns the line to print when it does. The error wraps
-// errNotVerified and names ref, the platform, the manifest src came in, the
-// digest it describes and the one expected.
+// found for (or the index img, for an SBOM get --referrer took from the
+// index's referrers), and returns the line to print when it does. The
+// error wraps errNotVerified and names ref, the platform, the manifest src
+// came in, the digest it describes and the one expected.
 func verifySBOM(ref string, img oci.Image, format sbomgen.Format, src *sbomSource) (string, error) {
 	want := img.Descriptor.Digest
+	manifest := "platform manifest"
+	if oci.IsIndex(img.Descriptor.MediaType) {
+		manifest = "index"
+	}
 	gen := src.generator()
 	genNote := "generator not named"
 	if gen != "" {
@@ -155,7 +169,7 @@ func verifySBOM(ref string, img oci.Image, format sbomgen.Format, src *sbomSourc
 	}
 	what := fmt.Sprintf("%s (%s)", src.describe(), genNote)
 	fail := func(format string, args ...any) error {
-		return fmt.Errorf("%w: %s (%s): %s", errNotVerified, ref, img, fmt.Sprintf(format, args...))
+		return fmt.Errorf("%w: %s (%s): %s", errNotVerified, ref, imageName(img), fmt.Sprintf(format, args...))
 	}
 
 	// The manifest that holds the document must point at the platform
@@ -166,9 +180,9 @@ func verifySBOM(ref string, img oci.Image, format sbomgen.Format, src *sbomSourc
 	case src.OfIndex != "" && (src.Subject == nil || src.Subject.Digest != src.OfIndex):
 		return "", fail("%s has subject %s, not the index %s", what, subjectOf(ocispec.Manifest{Subject: src.Subject}), src.OfIndex)
 	case src.OfIndex == "" && src.Subject != nil && src.Subject.Digest != want:
-		return "", fail("%s has subject %s, not the platform manifest %s", what, src.Subject.Digest, want)
+		return "", fail("%s has subject %s, not the %s %s", what, src.Subject.Digest, manifest, want)
 	case src.Subject == nil && !src.InIndex && src.Tag == "":
-		return "", fail("%s has no subject; expected the platform manifest %s", what, want)
+		return "", fail("%s has no subject; expected the %s %s", what, manifest, want)
 	}
 
 	described, derr := sbomgen.DescribedDigest(format, src.Doc)
@@ -183,7 +197,7 @@ func verifySBOM(ref string, img oci.Image, format sbomgen.Format, src *sbomSourc
 		return "", fail("%s is attached to the index, not to the platform manifest %s, and %s: nothing ties it to that platform", what, want, names)
 	}
 	if derr == nil && described != want {
-		return "", fail("%s describes image %s, not the platform manifest %s it is attached to", what, described, want)
+		return "", fail("%s describes image %s, not the %s %s it is attached to", what, described, manifest, want)
 	}
 	how := ""
 	if src.Statement != nil {
@@ -194,15 +208,15 @@ func verifySBOM(ref string, img oci.Image, format sbomgen.Format, src *sbomSourc
 		// names the image itself.
 		err := checkSubjects(src.Statement, want, format)
 		if err != nil && (derr != nil || len(src.Statement.Subject) > 0) {
-			return "", fail("%s: %v; expected the platform manifest %s", what, err, want)
+			return "", fail("%s: %v; expected the %s %s", what, err, manifest, want)
 		}
 		if derr != nil {
 			how = "by its in-toto statement's subject; "
 		}
 	} else if derr != nil {
-		return "", fail("cannot verify %s: %v: nothing in it ties it to the platform manifest %s "+
+		return "", fail("cannot verify %s: %v: nothing in it ties it to the %s %s "+
 			"(verifiable documents name the image by a pkg:oci purl with its digest, or come in an in-toto statement whose subject is that digest)",
-			what, derr, want)
+			what, derr, manifest, want)
 	}
 	return fmt.Sprintf("verified: SBOM %s describes %s (%s%s)", src.Manifest.Digest, want, how, genNote), nil
 }
