@@ -47,6 +47,14 @@ BuildKit v0.32+ writes them, is shown once, "in index, also a referrer").
 An attestation referrer (in-toto, or cosign attest's Sigstore bundle) shows
 the predicate type its annotations name.
 
+From a registry, cosign's tag-based attachments, which no referrers list
+shows, are shown under the index or platform manifest they belong to,
+marked "(cosign tag sha256-<hex>.sbom)" (.att, .sig likewise; kind
+"cosign-tag" in --json). Which exist is learnt from one listing of the
+repository's tags; a registry that does not list tags costs three reads
+per manifest instead (--debug says so). A tag that cannot be read is a
+warning naming it.
+
 A local OCI layout (oci-layout:PATH[:TAG][@DIGEST], or oci-archive:PATH
 for a tar), as affix build --output writes it, is read the same way: its
 referrers are the manifests with a subject that index.json lists (affix
@@ -78,7 +86,9 @@ const maxReferrerDepth = 8
 
 // lsNode is one node of the tree `affix ls` prints.
 type lsNode struct {
-	// Kind is index, manifest, referrer or attestation.
+	// Kind is index, manifest, referrer, attestation or cosign-tag (a
+	// manifest stored under one of cosign's tag schemes for its parent,
+	// sha256-<hex>.sbom, .att or .sig: no referrer).
 	Kind         string        `json:"kind"`
 	MediaType    string        `json:"mediaType"`
 	Digest       digest.Digest `json:"digest"`
@@ -97,8 +107,14 @@ type lsNode struct {
 	// AlsoReferrer is set on a BuildKit attestation manifest of the index
 	// that the referrers of its platform manifest list too (BuildKit
 	// v0.32+ gives it a subject): it is shown once, as the attestation.
-	AlsoReferrer bool              `json:"alsoReferrer,omitempty"`
-	Annotations  map[string]string `json:"annotations,omitempty"`
+	AlsoReferrer bool `json:"alsoReferrer,omitempty"`
+	// Tag is the tag of a cosign-tag node.
+	Tag string `json:"tag,omitempty"`
+	// LayerTypes are the media types of a cosign-tag manifest's layers:
+	// the document's (text/spdx+json) for .sbom, one DSSE envelope per
+	// attestation for .att, one per signature for .sig.
+	LayerTypes  []string          `json:"layerTypes,omitempty"`
+	Annotations map[string]string `json:"annotations,omitempty"`
 	// Error says why the node's referrers could not be read (its
 	// referrers tag holds no referrers index); the rest of the tree is
 	// shown.
@@ -188,6 +204,11 @@ func ls(cmd *cobra.Command, g *globalOptions, refStr string, o lsOptions) error 
 		return err
 	}
 	tree.Reference = st.Name()
+	if ts, ok := st.(tagStore); ok {
+		if err := addCosignTags(ctx, ts, tree, warn, debugf(g, cmd.ErrOrStderr())); err != nil {
+			return err
+		}
+	}
 	warnUnread(warn, tree)
 	if o.asJSON {
 		enc := json.NewEncoder(cmd.OutOrStdout())
@@ -401,6 +422,129 @@ func (b *treeBuilder) attestationNode(ctx context.Context, d ocispec.Descriptor)
 	return n
 }
 
+// cosignSuffixes are the suffixes of the tags cosign's tag schemes give
+// what they store for a manifest (sha256-<hex>.SUFFIX): cosign attach
+// sbom's document, cosign attest's attestations and cosign sign's
+// signatures before cosign v3 (and with --registry-referrers-mode unset
+// since).
+var cosignSuffixes = []string{"sbom", "att", "sig"}
+
+// tagStore is an image store whose tags can be listed and read: a
+// registry repository, where cosign's tag schemes live.
+type tagStore interface {
+	manifestByTag
+	// ListTags returns the repository's tags.
+	ListTags(ctx context.Context) ([]string, error)
+}
+
+// addCosignTags adds to t, under its root and each platform manifest, a
+// cosign-tag node for each of cosign's tags of it (cosignSuffixes) that
+// st holds: no referrers list shows them. Which exist is learnt from one
+// listing of the repository's tags, so that an image without them costs
+// one request; when the registry does not list tags (refused, failing,
+// more than maxTagPages pages), debug says so and each manifest's tags
+// are read instead, three per manifest, a 404 meaning none. Each tag
+// found is read (its manifest is the node); one that cannot be read is a
+// warning naming it, and the rest of the tree is shown.
+func addCosignTags(ctx context.Context, st tagStore, t *lsTree, warn, debug func(string, ...any)) error {
+	nodes := map[digest.Digest][]*lsNode{}
+	var order []digest.Digest
+	add := func(n *lsNode) {
+		if len(nodes[n.Digest]) == 0 {
+			order = append(order, n.Digest)
+		}
+		nodes[n.Digest] = append(nodes[n.Digest], n)
+	}
+	add(t.Root)
+	for _, c := range t.Root.Children {
+		if c.Kind == "manifest" {
+			add(c)
+		}
+	}
+	listed, err := st.ListTags(ctx)
+	if err != nil && ctx.Err() != nil {
+		return ctx.Err()
+	}
+	if err != nil && debug != nil {
+		debug("%v; reading cosign's tags (%s) of each manifest instead", err, strings.Join(cosignSuffixes, ", "))
+	}
+	have := make(map[string]bool, len(listed))
+	for _, tag := range listed {
+		have[tag] = true
+	}
+	type wanted struct {
+		subject digest.Digest
+		tag     string
+	}
+	var want []wanted
+	for _, d := range order {
+		for _, suffix := range cosignSuffixes {
+			if tag := cosignTag(d, suffix); err != nil || have[tag] {
+				want = append(want, wanted{d, tag})
+			}
+		}
+	}
+	found := make([]*lsNode, len(want))
+	failed := make([]error, len(want))
+	g, gctx := errgroup.WithContext(ctx)
+	g.SetLimit(lsConcurrency)
+	for i, w := range want {
+		g.Go(func() error {
+			desc, b, _, err := st.FetchManifest(gctx, w.tag)
+			switch {
+			case errors.Is(err, exporter.ErrNotFound):
+				return nil // none (or deleted since it was listed)
+			case err != nil && gctx.Err() != nil:
+				return err
+			case err != nil:
+				failed[i] = err
+				return nil
+			}
+			var m ocispec.Manifest
+			if err := json.Unmarshal(b, &m); err != nil {
+				failed[i] = fmt.Errorf("manifest %s: %w", desc.Digest, err)
+				return nil
+			}
+			found[i] = cosignNode(w.tag, desc, &m)
+			return nil
+		})
+	}
+	if err := g.Wait(); err != nil {
+		return err
+	}
+	for i, w := range want {
+		if failed[i] != nil {
+			n := nodes[w.subject][0]
+			what := n.Platform
+			if what == "" {
+				what = n.Kind
+			}
+			warn("%s (%s %s): cosign's tag %s not shown: %s", t.Reference, printable.String(what), w.subject, w.tag, printable.String(failed[i].Error()))
+		}
+		if found[i] == nil {
+			continue
+		}
+		for _, n := range nodes[w.subject] {
+			n.Children = append(n.Children, found[i])
+		}
+	}
+	return nil
+}
+
+// cosignNode returns the node of m, the manifest (desc) of cosign's tag.
+func cosignNode(tag string, desc ocispec.Descriptor, m *ocispec.Manifest) *lsNode {
+	n := &lsNode{Kind: "cosign-tag", MediaType: desc.MediaType, Digest: desc.Digest, Size: desc.Size, Tag: tag,
+		ArtifactType: m.ArtifactType, Created: m.Annotations[ocispec.AnnotationCreated], Annotations: m.Annotations}
+	for _, l := range m.Layers {
+		n.LayerTypes = append(n.LayerTypes, l.MediaType)
+		// cosign names each attestation's predicate type on its layer.
+		if pt := l.Annotations["predicateType"]; pt != "" {
+			n.PredicateTypes = append(n.PredicateTypes, pt)
+		}
+	}
+	return n
+}
+
 // warnUnread warns (see NewWarnf) about each node of t whose referrers could not be
 // read, naming the reference, the platform (or the index) and the error,
 // which names the referrers tag.
@@ -476,6 +620,24 @@ func describeNode(n *lsNode) string {
 			s += "  " + countedList(n.PredicateTypes)
 		}
 		return s + unread(n)
+	case "cosign-tag":
+		// What it holds: its artifact type, else its layers' types
+		// (text/spdx+json, a DSSE envelope per attestation).
+		what := n.ArtifactType
+		if what == "" {
+			what = countedList(n.LayerTypes)
+		}
+		if what == "" {
+			what = n.MediaType
+		}
+		s := what + "  " + n.Digest.String()
+		if n.Created != "" {
+			s += "  " + n.Created
+		}
+		if len(n.PredicateTypes) > 0 {
+			s += "  " + countedList(n.PredicateTypes)
+		}
+		return s + "  (cosign tag " + n.Tag + ")"
 	case "attestation":
 		where := "in index"
 		if n.AlsoReferrer {

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"maps"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -434,6 +435,132 @@ func TestLsForeignReferrers(t *testing.T) {
 			if !slices.Equal(kinds, want) {
 				t.Errorf("linux/amd64's children:\n%s\nwant\n%s", strings.Join(kinds, "\n"), strings.Join(want, "\n"))
 			}
+		})
+	}
+}
+
+// TestLsCosignTags: ls shows cosign's tag-based attachments (.sbom, .att,
+// .sig tags, which no referrers list shows) under the manifest they
+// belong to, marked as tags, with and without the referrers API. Which
+// exist is learnt from one tag listing; a registry that does not list
+// tags costs three reads per manifest instead; a tag that cannot be read
+// is a warning, the rest of the tree is shown.
+func TestLsCosignTags(t *testing.T) {
+	cliEnv(t)
+	dir, res := variantsPair(t)
+	amd, arm := res.Manifests[0], res.Manifests[1]
+	for _, kind := range []registrytest.Kind{registrytest.OlaregAPI, registrytest.OlaregNoAPI} {
+		t.Run(string(kind), func(t *testing.T) {
+			reg := registrytest.Start(t, kind, registrytest.Options{})
+			mustAffix(t, "push", "--no-sbom", "--insecure-registry", reg.Host, "oci-layout:"+dir, reg.Ref("app")+":v1")
+			mustAffix(t, "push", "--no-sbom", "--insecure-registry", reg.Host, "oci-layout:"+dir, reg.Ref("bare")+":v1")
+			sbom := attachForeign(t, reg, "app", arm, foreignReferrer{tag: cosignTag(arm.Digest, "sbom"), configType: ocispec.MediaTypeImageConfig,
+				layers: []foreignLayer{{mediaType: "text/spdx+json", data: []byte(`{"spdxVersion":"SPDX-2.3"}`)}}})
+			pt := func(p string) map[string]string { return map[string]string{"predicateType": p} }
+			att := attachForeign(t, reg, "app", amd, foreignReferrer{tag: cosignTag(amd.Digest, "att"), configType: ocispec.MediaTypeImageConfig,
+				layers: []foreignLayer{
+					{mediaType: mediaTypeDSSE, data: []byte(`{"a":1}`), annotations: pt("https://cyclonedx.org/bom")},
+					{mediaType: mediaTypeDSSE, data: []byte(`{"a":2}`), annotations: pt(oci.PredicateSPDX)},
+				}})
+			sig := attachForeign(t, reg, "app", res.Index, foreignReferrer{tag: cosignTag(res.Index.Digest, "sig"), configType: ocispec.MediaTypeImageConfig,
+				layers: []foreignLayer{{mediaType: "application/vnd.dev.cosign.simplesigning.v1+json", data: []byte(`{"critical":{}}`)}}})
+			tags := map[digest.Digest]string{sbom.Digest: cosignTag(arm.Digest, "sbom"), att.Digest: cosignTag(amd.Digest, "att"), sig.Digest: cosignTag(res.Index.Digest, "sig")}
+
+			// cosignReads returns the requests of log to cosign's tags,
+			// and how many lists of the tags.
+			cosignReads := func(log []string) (reads []string, lists int) {
+				for _, e := range log {
+					switch {
+					case strings.HasSuffix(e, "/tags/list") || strings.Contains(e, "/tags/list "):
+						lists++
+					case strings.Contains(e, "/manifests/sha256-") && regexp.MustCompile(`\.(sbom|att|sig)( |$)`).MatchString(e):
+						reads = append(reads, e)
+					}
+				}
+				return reads, lists
+			}
+			for _, tt := range []struct {
+				name  string
+				fault *registrytest.Fault
+				// reads: requests for cosign's tags; lists: tag lists.
+				reads, lists int
+				warn         string // "" means none; then every tag is shown
+			}{
+				{"listed", nil, 3, 1, ""},
+				{"tags list refused", &registrytest.Fault{Method: "GET", Path: "/tags/list$", Action: registrytest.Status, Code: http.StatusForbidden}, 9, 1, ""},
+				{"tags list not served", &registrytest.Fault{Method: "GET", Path: "/tags/list$", Action: registrytest.Status, Code: http.StatusNotFound}, 9, 1, ""},
+				{"a tag refused", &registrytest.Fault{Method: "GET", Path: "/manifests/" + cosignTag(amd.Digest, "att") + "$", Action: registrytest.Status, Code: http.StatusForbidden}, 3, 1,
+					"(linux/amd64 " + amd.Digest.String() + "): cosign's tag " + cosignTag(amd.Digest, "att") + " not shown: "},
+			} {
+				t.Run(tt.name, func(t *testing.T) {
+					proxy := registrytest.StartProxy(t, reg.Host)
+					if tt.fault != nil {
+						proxy.Inject(*tt.fault)
+					}
+					out, errs, code := affix(t, "ls", "--debug", "--insecure-registry", proxy.Host, proxy.Host+"/app:v1")
+					if code != 0 {
+						t.Fatalf("exit %d\n%s", code, errs)
+					}
+					reads, lists := cosignReads(proxy.Log())
+					if len(reads) != tt.reads || lists != tt.lists {
+						t.Errorf("%d reads of cosign's tags, %d tag lists; want %d and %d:\n%s", len(reads), lists, tt.reads, tt.lists, strings.Join(proxy.Log(), "\n"))
+					}
+					if tt.fault != nil && strings.Contains(tt.fault.Path, "tags/list") && !strings.Contains(errs, "reading cosign's tags (sbom, att, sig) of each manifest instead") {
+						t.Errorf("no debug note on the tag list:\n%s", errs)
+					}
+					if tt.warn != "" && !strings.Contains(errs, "affix: warning: "+proxy.Host+"/app:v1 "+tt.warn) {
+						t.Errorf("stderr lacks the warning %q:\n%s", tt.warn, errs)
+					}
+					want := []string{
+						"text/spdx+json  " + sbom.Digest.String() + "  (cosign tag " + tags[sbom.Digest] + ")",
+						"application/vnd.dev.cosign.simplesigning.v1+json  " + sig.Digest.String() + "  (cosign tag " + tags[sig.Digest] + ")",
+					}
+					if tt.warn == "" {
+						want = append(want, mediaTypeDSSE+" ×2  "+att.Digest.String()+"  https://cyclonedx.org/bom, "+oci.PredicateSPDX+"  (cosign tag "+tags[att.Digest]+")")
+					} else if strings.Contains(out, att.Digest.String()) {
+						t.Errorf("the refused tag is shown:\n%s", out)
+					}
+					for _, w := range want {
+						if !strings.Contains(out, w) {
+							t.Errorf("ls lacks %q:\n%s", w, out)
+						}
+					}
+				})
+			}
+
+			// JSON: each under the manifest it belongs to.
+			var tree lsTree
+			if err := json.Unmarshal([]byte(mustAffix(t, "ls", "--json", "--insecure-registry", reg.Host, reg.Ref("app")+":v1")), &tree); err != nil {
+				t.Fatal(err)
+			}
+			parents := map[digest.Digest]digest.Digest{}
+			for _, n := range append([]*lsNode{tree.Root}, tree.Root.Children...) {
+				for _, c := range n.Children {
+					if c.Kind == "cosign-tag" {
+						parents[c.Digest] = n.Digest
+						if c.Tag != tags[c.Digest] {
+							t.Errorf("%s: tag %q, want %q", c.Digest, c.Tag, tags[c.Digest])
+						}
+					}
+				}
+			}
+			if want := map[digest.Digest]digest.Digest{sbom.Digest: arm.Digest, att.Digest: amd.Digest, sig.Digest: res.Index.Digest}; !maps.Equal(parents, want) {
+				t.Errorf("cosign tags under %v, want %v", parents, want)
+			}
+
+			// Without cosign's tags, ls costs one request more than
+			// before they were shown: the tag list. Before: the tag,
+			// the index by digest, the referrers of the two platform
+			// manifests and of the index (without the API: the API's
+			// 404 once, then the three referrers tags).
+			proxy := registrytest.StartProxy(t, reg.Host)
+			out := mustAffix(t, "ls", "--insecure-registry", proxy.Host, proxy.Host+"/bare:v1")
+			reads, lists := cosignReads(proxy.Log())
+			before := map[registrytest.Kind]int{registrytest.OlaregAPI: 5, registrytest.OlaregNoAPI: 6}[kind]
+			if len(reads) != 0 || lists != 1 || len(proxy.Log()) != before+1 || strings.Contains(out, "cosign") {
+				t.Errorf("%d requests (%d reads of cosign's tags, %d tag lists), want %d (none, one):\n%s\n%s", len(proxy.Log()), len(reads), lists, before+1, strings.Join(proxy.Log(), "\n"), out)
+			}
+			t.Logf("ls with cosign's tags:\n%s", mustAffix(t, "ls", "--insecure-registry", reg.Host, reg.Ref("app")+":v1"))
 		})
 	}
 }

@@ -25,6 +25,7 @@ import (
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
 	"github.com/spf13/pflag"
 	"oras.land/oras-go/v2/registry"
+	"oras.land/oras-go/v2/registry/remote"
 	"oras.land/oras-go/v2/registry/remote/auth"
 	"oras.land/oras-go/v2/registry/remote/credentials"
 	"oras.land/oras-go/v2/registry/remote/credentials/trace"
@@ -208,10 +209,18 @@ func isDigits(s string) bool {
 // connect returns the repository of ref, with credentials from the Docker
 // config (and its credential helpers), counting requests with counter.
 func (o *registryOptions) connect(ctx context.Context, g *globalOptions, ref registry.Reference, counter *exporter.Counter) (*exporter.Remote, error) {
+	r, _, err := o.connectTags(ctx, g, ref, counter)
+	return r, err
+}
+
+// connectTags is connect, and the tag lister of the repository on the same
+// client (credentials, retries, counting): oras-go's, as exporter.Remote
+// lists no tags.
+func (o *registryOptions) connectTags(ctx context.Context, g *globalOptions, ref registry.Reference, counter *exporter.Counter) (*exporter.Remote, *remote.Repository, error) {
 	logf := g.logf(g.stderr)
 	cred, file, err := dockerCredentials(logf)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	client := exporter.NewClient(cred, counter)
 	retry := client.Client.Transport.(*exporter.Retry)
@@ -224,8 +233,20 @@ func (o *registryOptions) connect(ctx context.Context, g *globalOptions, ref reg
 	if g.debug {
 		debug = logf
 	}
-	return exporter.NewRemote(ref, exporter.RemoteOptions{Client: client, PlainHTTP: o.plainHTTPTo(ctx, ref.Registry, debug), CredentialsFile: file})
+	plain := o.plainHTTPTo(ctx, ref.Registry, debug)
+	r, err := exporter.NewRemote(ref, exporter.RemoteOptions{Client: client, PlainHTTP: plain, CredentialsFile: file})
+	if err != nil {
+		return nil, nil, err
+	}
+	repo := ref
+	repo.Reference = ""
+	return r, &remote.Repository{Client: client, Reference: repo, PlainHTTP: plain, TagListMaxPages: maxTagPages}, nil
 }
+
+// maxTagPages bounds the pages of a repository's tag list ls reads
+// (oras-go follows the registry's Link headers); past it, ls reads
+// cosign's tags of each manifest instead.
+const maxTagPages = 10
 
 // helperTimeout bounds one run of a credential helper: one waiting for a
 // passphrase nobody will type (gpg's pinentry in CI) would block the

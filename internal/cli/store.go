@@ -2,6 +2,7 @@ package cli
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"os"
 	"strings"
@@ -9,6 +10,7 @@ import (
 	"github.com/opencontainers/go-digest"
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
 	"oras.land/oras-go/v2/registry"
+	"oras.land/oras-go/v2/registry/remote"
 
 	"github.com/affix-oci/affix/exporter"
 	"github.com/affix-oci/affix/internal/oci"
@@ -60,11 +62,11 @@ func (o *registryOptions) openStore(ctx context.Context, g *globalOptions, s str
 	if err != nil {
 		return nil, err
 	}
-	r, err := o.connect(ctx, g, ref, nil)
+	r, tags, err := o.connectTags(ctx, g, ref, nil)
 	if err != nil {
 		return nil, err
 	}
-	return &registryStore{Remote: r, ref: ref, finder: exporter.NewFinder(r)}, nil
+	return &registryStore{Remote: r, ref: ref, finder: exporter.NewFinder(r), tags: tags}, nil
 }
 
 // hintLayout adds a hint to the error of a registry reference that is
@@ -91,6 +93,8 @@ type registryStore struct {
 	*exporter.Remote
 	ref    registry.Reference
 	finder *exporter.Finder
+	// tags lists the repository's tags; nil lists none.
+	tags *remote.Repository
 }
 
 func (r *registryStore) Name() string { return refName(r.ref, r.ref.ReferenceOrDefault()) }
@@ -104,6 +108,23 @@ func (r *registryStore) Referrers(ctx context.Context, subject digest.Digest) ([
 }
 
 func (r *registryStore) Close() error { return nil }
+
+// ListTags returns the repository's tags, every page of them (at most
+// maxTagPages).
+func (r *registryStore) ListTags(ctx context.Context) ([]string, error) {
+	if r.tags == nil {
+		return nil, errors.New("no tag list")
+	}
+	var out []string
+	err := r.tags.Tags(ctx, "", func(tags []string) error {
+		out = append(out, tags...)
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("%s: listing tags: %w", r.Remote.Name(), err)
+	}
+	return out, nil
+}
 
 // layoutStore is a local OCI layout: its image, and the referrers its
 // index.json lists beside it.
