@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"strings"
 
@@ -95,12 +96,32 @@ type registryStore struct {
 	finder *exporter.Finder
 	// tags lists the repository's tags; nil lists none.
 	tags *remote.Repository
+	// root and rootData are the manifest REF names and its bytes, once
+	// Root has read them.
+	root     ocispec.Descriptor
+	rootData []byte
 }
 
 func (r *registryStore) Name() string { return refName(r.ref, r.ref.ReferenceOrDefault()) }
 
+// Root resolves REF and keeps the manifest's bytes, so that Fetch of the
+// root (oci.Walk reads it) costs no second request. Call it before Fetch.
 func (r *registryStore) Root(ctx context.Context) (ocispec.Descriptor, error) {
-	return resolve(ctx, r.Remote, r.ref)
+	d, data, err := resolveData(ctx, r.Remote, r.ref)
+	if err != nil {
+		return ocispec.Descriptor{}, err
+	}
+	r.root, r.rootData = d, data
+	return d, nil
+}
+
+// Fetch is the Remote's Fetch, but for the root, which Root read already:
+// its bytes, verified then (they hash to its digest).
+func (r *registryStore) Fetch(ctx context.Context, desc ocispec.Descriptor) (io.ReadCloser, error) {
+	if r.rootData != nil && desc.Digest == r.root.Digest && desc.Size == r.root.Size {
+		return oci.NewVerifiedBytes(r.root.Digest, r.rootData), nil
+	}
+	return r.Remote.Fetch(ctx, desc)
 }
 
 func (r *registryStore) Referrers(ctx context.Context, subject digest.Digest) ([]ocispec.Descriptor, exporter.Mode, error) {
