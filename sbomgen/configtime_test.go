@@ -2,9 +2,10 @@ package sbomgen
 
 import (
 	"bytes"
-	"context"
 	"encoding/json"
+	"fmt"
 	"os"
+	"strings"
 	"testing"
 	"time"
 
@@ -26,11 +27,26 @@ func TestParseConfigTime(t *testing.T) {
 		{"2024-05-06t07:08:09Z", at, false},
 		{"2024-05-06t07:08:09.5z", at.Add(500 * time.Millisecond), false},
 		{"2024-05-06t09:08:09+02:00", at, false},
+		{"2024-05-06 07:08:09Z", at, false},
+		{"2024-05-06 07:08:09z", at, false},
+		{"2024-05-06 07:08:09.123456789+00:00", at.Add(123456789), false},
+		{"2024-05-06 09:08:09+02:00", at, false},
+		{"2024-05-06T07:08:09-00:00", at, false},
+		{"2024-05-06T07:08:09,5Z", at.Add(500 * time.Millisecond), false}, // as time.Time reads it
+		{"2016-12-31T23:59:60Z", time.Date(2017, 1, 1, 0, 0, 0, 0, time.UTC), false},
+		{"2016-12-31 23:59:60.5z", time.Date(2017, 1, 1, 0, 0, 0, 5e8, time.UTC), false},
+		{"2024-05-06T07:08:61Z", time.Time{}, true},
 		{"yesterday", time.Time{}, true},
 		{"2024-05-06x07:08:09Z", time.Time{}, true},
 		{"2024-05-06T07:08:09", time.Time{}, true},
+		{"2024-05-06 07:08:09", time.Time{}, true},
+		{"2024-05-06T07:08:09+0000", time.Time{}, true},
 		{"2024-05-06T07:08:09zz", time.Time{}, true},
 		{" 2024-05-06T07:08:09Z", time.Time{}, true},
+		{"2024-05-06  07:08:09Z", time.Time{}, true},
+		{"2024-05-06", time.Time{}, true},
+		{"2024-05-06 ", time.Time{}, true},
+		{"2024-05-06T07:08:60", time.Time{}, true},
 	}
 	for _, tt := range tests {
 		t.Run(tt.in, func(t *testing.T) {
@@ -50,10 +66,13 @@ func TestParseConfigTime(t *testing.T) {
 
 // TestConfigCreated scans images whose config's created time (the
 // image's, or a history entry's) is one Go's time.Time does not read:
-// "", or RFC 3339 with a lower case "t" or "z". The scan succeeds, the
-// documents' creation time is the config's (the epoch for ""), and the
-// documents record the config and manifest as they are (their digests
-// and bytes), the same on every scan.
+// "", RFC 3339 with a lower case "t" or "z", a space for the "T" or a
+// leap second, or no time at all (no offset, a word, a number). The scan
+// succeeds, the documents' creation time is the config's (the epoch for
+// "" and for what is no time, which Options.Logf is told, naming the
+// config and the value), and the documents record the config and
+// manifest as they are (their digests and bytes), the same on every
+// scan.
 func TestConfigCreated(t *testing.T) {
 	at := time.Date(2024, 5, 6, 7, 8, 9, 0, time.UTC)
 	epoch := time.Unix(0, 0).UTC()
@@ -71,17 +90,31 @@ func TestConfigCreated(t *testing.T) {
 		name string
 		edit func(map[string]any)
 		want time.Time
+		// bad is the value Logf is told the documents' creation time
+		// does not come from ("" for none).
+		bad string
 	}{
-		{"empty", set(""), epoch},
-		{"null", set(nil), epoch},
-		{"absent", func(c map[string]any) { delete(c, "created") }, epoch},
-		{"lower case t and z", set("2024-05-06t07:08:09z"), at},
-		{"lower case z", set("2024-05-06T07:08:09z"), at},
-		{"lower case t, offset", set("2024-05-06t09:08:09.75+02:00"), at},
-		{"history empty", history(""), fixture.Epoch},
-		{"history lower case", history("2024-05-06t07:08:09z"), fixture.Epoch},
-		{"both empty", func(c map[string]any) { set("")(c); history("")(c) }, epoch},
-		{"history entry null", func(c map[string]any) { c["history"] = append(c["history"].([]any), nil) }, fixture.Epoch},
+		{"empty", set(""), epoch, ""},
+		{"null", set(nil), epoch, ""},
+		{"absent", func(c map[string]any) { delete(c, "created") }, epoch, ""},
+		{"lower case t and z", set("2024-05-06t07:08:09z"), at, ""},
+		{"lower case z", set("2024-05-06T07:08:09z"), at, ""},
+		{"lower case t, offset", set("2024-05-06t09:08:09.75+02:00"), at, ""},
+		{"space", set("2024-05-06 07:08:09Z"), at, ""},
+		{"space, nanoseconds, offset", set("2024-05-06 07:08:09.123456789+00:00"), at, ""},
+		{"leap second", set("2016-12-31T23:59:60Z"), time.Date(2017, 1, 1, 0, 0, 0, 0, time.UTC), ""},
+		{"no offset", set("2024-05-06T07:08:09"), epoch, `"2024-05-06T07:08:09"`},
+		{"not a time", set("yesterday"), epoch, `"yesterday"`},
+		{"number", set(1714979289), epoch, `"1714979289"`},
+		{"control bytes", set("\x1b[31m"), epoch, `"\x1b[31m"`},
+		{"history empty", history(""), fixture.Epoch, ""},
+		{"history lower case", history("2024-05-06t07:08:09z"), fixture.Epoch, ""},
+		{"history space", history("2024-05-06 07:08:09Z"), fixture.Epoch, ""},
+		{"history not a time", history("yesterday"), fixture.Epoch, ""},
+		{"history number", history(12), fixture.Epoch, ""},
+		{"both empty", func(c map[string]any) { set("")(c); history("")(c) }, epoch, ""},
+		{"both not a time", func(c map[string]any) { set("2024-05-06T07:08:09")(c); history("2024")(c) }, epoch, `"2024-05-06T07:08:09"`},
+		{"history entry null", func(c map[string]any) { c["history"] = append(c["history"].([]any), nil) }, fixture.Epoch, ""},
 	}
 	spec := fixture.Variants()
 	spec.Images = spec.Images[:1]
@@ -102,9 +135,17 @@ func TestConfigCreated(t *testing.T) {
 			}
 			rawCfg := mustRead(t, blobPath(dir, m.Config.Digest))
 
-			a := scan(t, dir, desc, Options{Formats: Formats()})
+			var logs []string
+			logf := func(format string, args ...any) { logs = append(logs, fmt.Sprintf(format, args...)) }
+			a := scan(t, dir, desc, Options{Formats: Formats(), Logf: logf})
 			if !a.Created.Equal(tt.want) {
 				t.Errorf("Created = %s, want %s", a.Created, tt.want)
+			}
+			switch {
+			case tt.bad == "" && len(logs) > 0:
+				t.Errorf("Logf told %q", logs)
+			case tt.bad != "" && (len(logs) != 1 || !strings.Contains(logs[0], m.Config.Digest.String()) || !strings.Contains(logs[0], "created "+tt.bad+" is no RFC 3339 time")):
+				t.Errorf("Logf told %q, want one note naming config %s and %s", logs, m.Config.Digest, tt.bad)
 			}
 			if a.PackageCount() == 0 {
 				t.Error("no packages")
@@ -152,16 +193,19 @@ func TestConfigCreated(t *testing.T) {
 		})
 	}
 
-	t.Run("not a time", func(t *testing.T) {
+	// A fixed creation time does not need the config's: no note.
+	t.Run("not a time, fixed time", func(t *testing.T) {
 		dir, res := writeLayout(t, spec)
 		var m ocispec.Manifest
 		if err := json.Unmarshal(mustRead(t, blobPath(dir, res.Manifests[0].Digest)), &m); err != nil {
 			t.Fatal(err)
 		}
 		desc := withConfig(t, dir, m, set("yesterday"))
-		_, err := newGen(t, Options{}).Image(context.Background(), openLayout(t, dir), desc)
-		if err == nil || !bytes.Contains([]byte(err.Error()), []byte(`"yesterday"`)) {
-			t.Errorf("error = %v, want one naming the created time", err)
+		var logs []string
+		logf := func(format string, args ...any) { logs = append(logs, fmt.Sprintf(format, args...)) }
+		a := scan(t, dir, desc, Options{Created: at, Logf: logf})
+		if !a.Created.Equal(at) || a.PackageCount() == 0 || len(logs) > 0 {
+			t.Errorf("Created = %s, %d packages, Logf told %q; want %s, packages, nothing", a.Created, a.PackageCount(), logs, at)
 		}
 	})
 }
@@ -181,6 +225,8 @@ func TestConfigFileCreated(t *testing.T) {
 		{"plain", `{"created":"2024-05-06T07:08:09Z","history":[{"created":"2024-05-06T07:08:09Z"}],"os":"linux"}`, at, []time.Time{at}},
 		{"empty", `{"created":"","history":[{"created":""},{"created_by":"x"}],"os":"linux"}`, time.Time{}, []time.Time{{}, {}}},
 		{"lower case", `{"created":"2024-05-06t07:08:09z","history":[{"created":"2024-05-06t07:08:09z"},null],"os":"linux"}`, at, []time.Time{at, {}}},
+		{"space", `{"created":"2024-05-06 09:08:09+02:00","history":[{"created":"2024-05-06 07:08:09.5Z"}],"os":"linux"}`, at, []time.Time{at.Add(500 * time.Millisecond)}},
+		{"not a time", `{"created":"2024-05-06T07:08:09","history":[{"created":"yesterday"},{"created":7},{"created":"2024-05-06T07:08:09Z"}],"os":"linux"}`, time.Time{}, []time.Time{{}, {}, at}},
 		{"history not a list", `{"created":"","history":{},"os":"linux"}`, time.Time{}, nil},
 	}
 	for _, tt := range tests {

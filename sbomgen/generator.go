@@ -53,7 +53,8 @@ type Options struct {
 	Formats []Format
 	// Created, when not zero, is the creation time written into every
 	// document. Zero means SOURCE_DATE_EPOCH (read by New), else the image
-	// config's created time, else the Unix epoch.
+	// config's created time, else (none, or a value that is no time) the
+	// Unix epoch.
 	Created time.Time
 	// CreatedFromImage, with a zero Created, takes the creation time from
 	// each image's config and does not read SOURCE_DATE_EPOCH: for a
@@ -87,7 +88,10 @@ type Options struct {
 	// Logf, if set, is told why the cache is not used when it is not
 	// (a directory others can write, one that cannot be created) and
 	// why an entry was not written: each note once per cache directory
-	// in a process, not once per document or Generator. Nil means quiet.
+	// in a process, not once per document or Generator. It is also told
+	// when an image's documents take the Unix epoch as their creation
+	// time because its config's created is no time (see Created), once
+	// per call. Nil means quiet.
 	Logf func(format string, args ...any)
 	// Concurrency bounds how many images are scanned at once, across all
 	// calls on the Generator. Zero means DefaultConcurrency.
@@ -411,6 +415,7 @@ func (g *Generator) ImageAs(ctx context.Context, f oci.Fetcher, manifest ocispec
 	if err != nil {
 		return nil, err
 	}
+	g.noteBadCreated(img)
 	byRepo := map[string]*Result{}
 	var missing []string // repositories whose documents are not cached
 	for _, n := range names {
@@ -653,13 +658,26 @@ func (g *Generator) createdFor(img *fetchedImage) time.Time {
 }
 
 // ownCreated returns the creation time the image gives its documents
-// when none is fixed: its config's created, to the second, else (none, or
-// before 1970) the Unix epoch.
+// when none is fixed: its config's created, to the second, else (none, a
+// value that is no time, or one before 1970) the Unix epoch.
 func (img *fetchedImage) ownCreated() time.Time {
 	if !img.created.IsZero() && img.created.Unix() >= 0 {
 		return img.created.Truncate(time.Second)
 	}
 	return time.Unix(0, 0).UTC()
+}
+
+// noteBadCreated tells Options.Logf when img's documents take the epoch
+// because its config's created is no time: nothing else says why.
+func (g *Generator) noteBadCreated(img *fetchedImage) {
+	if img.badCreated == "" || !g.created.IsZero() || g.opts.Logf == nil {
+		return
+	}
+	v := img.badCreated
+	if len(v) > 100 {
+		v = v[:100] + "..."
+	}
+	g.opts.Logf("image %s: config %s: created %s is no RFC 3339 time: the documents' creation time is the Unix epoch (SOURCE_DATE_EPOCH sets one)", img.desc.Digest, img.manifest.Config.Digest, strconv.QuoteToGraphic(v))
 }
 
 // platform returns the image's platform: its descriptor's, else its

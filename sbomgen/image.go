@@ -35,6 +35,9 @@ type fetchedImage struct {
 	rawMan   []byte
 	rawCfg   []byte
 	created  time.Time // zero when the config has none
+	// badCreated is the config's created when it is no time
+	// (configTime.Bad): the documents take the epoch instead.
+	badCreated string
 	// cfgPlatform is the platform the config names.
 	cfgPlatform ocispec.Platform
 	layers      map[digest.Digest]ocispec.Descriptor
@@ -95,6 +98,7 @@ func readImage(ctx context.Context, f oci.Fetcher, desc ocispec.Descriptor) (*fe
 	if !cfg.Created.IsZero() {
 		img.created = cfg.Created.UTC()
 	}
+	img.badCreated = cfg.Created.Bad
 	for i, l := range img.manifest.Layers {
 		if err := l.Digest.Validate(); err != nil {
 			return nil, fmt.Errorf("manifest %s: layers[%d] digest %q: %w", desc.Digest, i, l.Digest, err)
@@ -105,50 +109,77 @@ func readImage(ctx context.Context, f oci.Fetcher, desc ocispec.Descriptor) (*fe
 }
 
 // configTime is a created time of an image config, as image tools write
-// it: RFC 3339, whose "T" and "Z" may be lower case (RFC 3339 section
-// 5.6: "t" and "z" are allowed), or "" or null, which say nothing (the
-// zero time, as when the field is absent). Go's time.Time reads neither
-// lower case letters nor "", and fails the whole config on them.
-type configTime struct{ time.Time }
+// it: RFC 3339 (time.RFC3339Nano), with the variants RFC 3339 allows that
+// Go's time.Time does not read (parseConfigTime), or "" or null, which say
+// nothing (the zero time, as when the field is absent). A value that is no
+// such time is not an error: the config is still the image's, and only
+// the documents' creation time would come from it. Bad keeps it.
+type configTime struct {
+	time.Time
+	// Bad is the value, as written, when it is no time parseConfigTime
+	// reads ("" when it is one, or absent).
+	Bad string
+}
 
-// UnmarshalJSON implements json.Unmarshaler.
+// UnmarshalJSON implements json.Unmarshaler. It fails on nothing: a
+// value it cannot read leaves the zero time and is kept in t.Bad.
 func (t *configTime) UnmarshalJSON(b []byte) error {
 	if string(b) == "null" {
 		return nil
 	}
 	var s string
 	if err := json.Unmarshal(b, &s); err != nil {
-		return fmt.Errorf("created: %w", err)
+		t.Bad = string(b) // a number, an object: kept as JSON
+		return nil
 	}
 	tm, err := parseConfigTime(s)
 	if err != nil {
-		return err
+		t.Bad = s
+		return nil
 	}
 	t.Time = tm
 	return nil
 }
 
 // parseConfigTime parses s as configTime describes it: "" is the zero
-// time, anything else RFC 3339 (as time.Time reads it from JSON) with
-// lower case "t" and "z" allowed.
+// time, anything else RFC 3339 as time.Time reads it from JSON, and also
+// with the variants RFC 3339 allows that time.Time refuses (go-
+// containerregistry, containerd and Docker all read the config's times
+// with it, and fail on them): a lower case "t" or "z" (section 5.6), a
+// space instead of the "T" (its note in 5.6: "2024-01-02 03:04:05Z"), and
+// a leap second, second 60 (read as the second after it, as POSIX time
+// counts it). A time without an offset ("2024-01-02T03:04:05") is no RFC
+// 3339 time, and is not read: the instant it names depends on the zone of
+// whoever wrote it.
 func parseConfigTime(s string) (time.Time, error) {
 	var t time.Time
 	if s == "" {
 		return t, nil
 	}
-	if err := t.UnmarshalText([]byte(upperRFC3339(s))); err != nil {
-		// The error names the value as written.
-		if err := t.UnmarshalText([]byte(s)); err != nil {
-			return time.Time{}, err
+	n := normalRFC3339(s)
+	if err := t.UnmarshalText([]byte(n)); err == nil {
+		return t, nil
+	}
+	if len(n) > 18 && n[17:19] == "60" {
+		if err := t.UnmarshalText([]byte(n[:17] + "59" + n[19:])); err == nil {
+			return t.Add(time.Second), nil
 		}
+	}
+	// The error names the value as written.
+	if err := t.UnmarshalText([]byte(s)); err != nil {
+		return time.Time{}, err
 	}
 	return t, nil
 }
 
-// upperRFC3339 returns s with the letters RFC 3339 allows in lower case,
-// "t" and "z", in upper case. Any other letter, or one of those elsewhere,
+// normalRFC3339 returns s with the letters RFC 3339 allows in lower case,
+// "t" and "z", in upper case, and a space between the date and the time
+// (the 11th byte) as a "T". Any other letter, or one of those elsewhere,
 // leaves s no RFC 3339 time either way.
-func upperRFC3339(s string) string {
+func normalRFC3339(s string) string {
+	if len(s) > 10 && s[10] == ' ' {
+		s = s[:10] + "T" + s[11:]
+	}
 	return strings.Map(func(r rune) rune {
 		switch r {
 		case 't':
@@ -162,10 +193,11 @@ func upperRFC3339(s string) string {
 
 // configForParsing returns raw, an image config, with the created times
 // of the image and of its history entries made readable by
-// go-containerregistry (whose v1.Time is a time.Time): a "" is left out,
-// as absent, and the lower case "t" and "z" RFC 3339 allows are written in
-// upper case. ok is false when raw needs nothing of this, or is not a JSON
-// object.
+// go-containerregistry (whose v1.Time is a time.Time): one that
+// parseConfigTime reads but time.Time does not is written as
+// time.RFC3339Nano, and "" or a value that is no time (a time without an
+// offset, a number) is left out, as absent. ok is false when raw needs
+// nothing of this, or is not a JSON object.
 func configForParsing(raw []byte) (_ []byte, ok bool) {
 	var cfg map[string]json.RawMessage
 	if err := json.Unmarshal(raw, &cfg); err != nil || cfg == nil {
@@ -200,22 +232,20 @@ func configForParsing(raw []byte) (_ []byte, ok bool) {
 	return b, true
 }
 
-// fixCreated rewrites obj's "created", when it is a string, as
-// configForParsing describes, and reports whether it changed it.
+// fixCreated rewrites obj's "created" as configForParsing describes, and
+// reports whether it changed it.
 func fixCreated(obj map[string]json.RawMessage) bool {
-	var s string
-	if obj == nil || json.Unmarshal(obj["created"], &s) != nil {
+	raw, found := obj["created"]
+	var t time.Time
+	if !found || string(raw) == "null" || t.UnmarshalJSON(raw) == nil {
 		return false
 	}
-	if s == "" {
+	var ct configTime
+	if err := json.Unmarshal(raw, &ct); err != nil || ct.Bad != "" || ct.IsZero() {
 		delete(obj, "created")
 		return true
 	}
-	up := upperRFC3339(s)
-	if up == s {
-		return false
-	}
-	b, err := json.Marshal(up)
+	b, err := json.Marshal(ct.Format(time.RFC3339Nano))
 	if err != nil {
 		return false
 	}
@@ -246,8 +276,9 @@ type v1Image struct {
 
 // ConfigFile implements v1.Image: the config as go-containerregistry
 // parses it (stereoscope reads the image's metadata through it), except
-// that created times it cannot read, "" and RFC 3339's lower case "t" and
-// "z", are read as configForParsing says instead of failing the scan.
+// that created times it cannot read (of the image, of history entries)
+// are read as configForParsing says instead of failing the scan:
+// stereoscope and syft use none of them.
 // RawConfigFile stays the config blob's bytes, so the config digest (the
 // image ID) and the config the documents record are the blob's.
 func (i *v1Image) ConfigFile() (*v1.ConfigFile, error) {
