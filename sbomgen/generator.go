@@ -98,7 +98,11 @@ type Options struct {
 	Concurrency int
 	// TempDir is where layers are unpacked during a scan (removed when the
 	// scan ends). Empty means os.TempDir(). A scan needs there as much
-	// space as the image's layers take uncompressed.
+	// space as the image's layers take uncompressed. syft's own temporary
+	// files (a jar it copies out to read it, a database) go to
+	// os.TempDir() whatever TempDir says: syft offers no other place
+	// but $TMPDIR, which is the whole process's (docs/sbom.md,
+	// "Resources").
 	TempDir string
 	// MaxImageSize bounds the uncompressed size of an image's layers
 	// together, what a scan writes to TempDir: a scan that would unpack
