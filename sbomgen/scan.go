@@ -199,7 +199,31 @@ func createSBOM(ctx context.Context, src source.Source, generator, tags string) 
 	for _, notes := range s.Artifacts.Unknowns {
 		slices.Sort(notes)
 	}
+	if err := outOfFiles(s); err != nil {
+		return nil, err
+	}
 	return s, nil
+}
+
+// outOfFiles returns an error wrapping syscall.EMFILE when a cataloger
+// could not read a file of s because the process (or the system) had run
+// out of file descriptors (syft keeps that as a note, its errno lost):
+// the document would lack the packages the file holds, and so depend on
+// the host's limit, not on the image, and be cached so. The note named is
+// the first by path.
+func outOfFiles(s *sbom.SBOM) error {
+	var path, note string
+	for c, notes := range s.Artifacts.Unknowns {
+		for _, n := range notes {
+			if saysOutOfFiles(n) && (note == "" || c.RealPath < path) {
+				path, note = c.RealPath, n
+			}
+		}
+	}
+	if note == "" {
+		return nil
+	}
+	return fmt.Errorf("cataloging %s: %s: %w", path, note, syscall.EMFILE)
 }
 
 // scanImage reads img's layers through f into a temporary directory under
@@ -259,7 +283,7 @@ func scanImage(ctx context.Context, f oci.Fetcher, img *fetchedImage, names []st
 	src := stereoscopesource.New(simg, stereoscopesource.ImageConfig{Reference: names[0]})
 	s, err := createSBOM(ctx, src, generator, pkgcataloging.ImageTag)
 	if err != nil {
-		return nil, nil, nil, err
+		return nil, nil, nil, withFileLimit(err, len(img.manifest.Layers))
 	}
 	descs = []source.Description{s.Source}
 	for _, n := range names[1:] {
@@ -281,6 +305,11 @@ func readError(ctx context.Context, err error, dir string, layers []ocispec.Desc
 	if cerr := ctx.Err(); cerr != nil {
 		return fmt.Errorf("reading layers: %w", cerr)
 	}
+	return withFileLimit(layerReadError(err, dir, layers), len(layers))
+}
+
+// layerReadError is readError for a read that was not cancelled.
+func layerReadError(err error, dir string, layers []ocispec.Descriptor) error {
 	if errors.Is(err, syscall.ENOSPC) || strings.Contains(err.Error(), "no space left on device") {
 		return fmt.Errorf("reading layers: no space left for the uncompressed layers in %s (set TMPDIR to a larger file system): %w", filepath.Dir(dir), syscall.ENOSPC)
 	}
@@ -297,6 +326,70 @@ func readError(ctx context.Context, err error, dir string, layers []ocispec.Desc
 		}
 	}
 	return fmt.Errorf("reading layers: %w", err)
+}
+
+// openFilesError is a scan that ran out of file descriptors. stereoscope
+// reads each unpacked layer through a file it opens when it indexes the
+// layer and keeps open until the scan ends (it reads the files in it with
+// pread), so the scan of an image holds one per layer, besides those syft
+// opens while it catalogs: the error names the layer count and the limit,
+// and says how to raise it.
+type openFilesError struct {
+	layers int // of the image scanned; 0 for a directory
+	err    error
+}
+
+func (e *openFilesError) Error() string {
+	var b strings.Builder
+	b.WriteString("too many open files: ")
+	if e.layers > 0 {
+		fmt.Fprintf(&b, "the scan of an image keeps a file open per layer until it ends, and this image has %d layers; ", e.layers)
+	}
+	limit, ok := openFileLimit()
+	if ok {
+		fmt.Fprintf(&b, "the process may open %d files (ulimit -n), shared by the images scanned at once: ", limit)
+	}
+	fmt.Fprintf(&b, "raise the limit, for example to %d (ulimit -n %[1]d): %v", suggestFileLimit(e.layers, limit), e.err)
+	return b.String()
+}
+
+func (e *openFilesError) Unwrap() error { return e.err }
+
+// withFileLimit returns err as an *openFilesError of an image of layers
+// layers when the process ran out of file descriptors, else err.
+func withFileLimit(err error, layers int) error {
+	var oe *openFilesError
+	if err == nil || errors.As(err, &oe) {
+		return err
+	}
+	if errors.Is(err, syscall.EMFILE) || errors.Is(err, syscall.ENFILE) || saysOutOfFiles(err.Error()) {
+		return &openFilesError{layers: layers, err: err}
+	}
+	return err
+}
+
+// saysOutOfFiles reports whether msg, an error's text, ends as an
+// EMFILE or ENFILE error does ("... open /x: too many open files"): the
+// errno closes the message, whose earlier parts may name files of the
+// image.
+func saysOutOfFiles(msg string) bool {
+	return strings.HasSuffix(msg, ": "+syscall.EMFILE.Error()) || strings.HasSuffix(msg, ": "+syscall.ENFILE.Error())
+}
+
+// suggestFileLimit returns an open-file limit to suggest for the scan of
+// an image of layers layers when limit (0: unknown) was too low: the
+// smallest power of two of at least 1024 that is above limit and leaves
+// room for twice the layers and more.
+func suggestFileLimit(layers int, limit uint64) uint64 {
+	want := 2*uint64(layers) + 256
+	if limit < 1<<30 {
+		want = max(want, limit+1)
+	}
+	n := uint64(1024)
+	for n < want {
+		n *= 2
+	}
+	return n
 }
 
 // stereoscopeLayerRE matches stereoscope's errors about one layer (by
@@ -335,7 +428,7 @@ func scanDir(ctx context.Context, root, name, generator, tags string, prefixGlob
 	}
 	s, err := createSBOM(ctx, csrc, generator, tags)
 	if err != nil {
-		return nil, err
+		return nil, withFileLimit(err, 0)
 	}
 	// The directory is wherever the caller mounted the root filesystem;
 	// the documents describe the filesystem, not the mount point.

@@ -1,0 +1,119 @@
+package sbomgen
+
+import (
+	"errors"
+	"fmt"
+	"strings"
+	"syscall"
+	"testing"
+
+	"github.com/anchore/syft/syft/file"
+	"github.com/anchore/syft/syft/sbom"
+)
+
+// TestOutOfFiles: a note of syft's that a file could not be read for
+// want of file descriptors fails the scan (the document would depend on
+// the host's limit), naming the first such file by path; other notes do
+// not.
+func TestOutOfFiles(t *testing.T) {
+	emfile := "java-archive-cataloger: unable to process java archive: unable to create archive: open /tmp/syft-cataloger-1/x.jar: too many open files"
+	tests := []struct {
+		name     string
+		unknowns map[file.Coordinates][]string
+		want     string // "" for no error
+	}{
+		{"none", nil, ""},
+		{"other notes", map[file.Coordinates][]string{{RealPath: "/a.jar"}: {"archive not cataloged", "unable to read: unexpected EOF"}}, ""},
+		{"a file so named", map[file.Coordinates][]string{{RealPath: "/too many open files"}: {"open /x/: too many open files: unexpected EOF"}}, ""},
+		{"one", map[file.Coordinates][]string{{RealPath: "/b.jar"}: {"archive not cataloged", emfile}}, "cataloging /b.jar: " + emfile},
+		{"first by path", map[file.Coordinates][]string{
+			{RealPath: "/c.jar"}: {emfile},
+			{RealPath: "/b.jar"}: {emfile},
+			{RealPath: "/a.jar"}: {"unable to read: unexpected EOF"},
+		}, "cataloging /b.jar: " + emfile},
+		{"system table", map[file.Coordinates][]string{{RealPath: "/b"}: {"open /x: too many open files in system"}}, "cataloging /b: open /x: too many open files in system"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			s := &sbom.SBOM{}
+			s.Artifacts.Unknowns = tt.unknowns
+			err := outOfFiles(s)
+			if tt.want == "" {
+				if err != nil {
+					t.Errorf("outOfFiles = %v, want nil", err)
+				}
+				return
+			}
+			if err == nil || !errors.Is(err, syscall.EMFILE) || !strings.HasPrefix(err.Error(), tt.want) {
+				t.Errorf("outOfFiles = %v, want %q wrapping EMFILE", err, tt.want)
+			}
+		})
+	}
+}
+
+// TestWithFileLimit: an error that says the process ran out of file
+// descriptors becomes one that names the image's layer count and suggests
+// a limit (the process's own is TestOpenFileLimit's to check), once
+// however often it is passed; others are left as they are.
+func TestWithFileLimit(t *testing.T) {
+	other := errors.New("unexpected EOF")
+	emfile := fmt.Errorf("reading layers: open x: %w", syscall.EMFILE)
+	text := errors.New("failed to run tasks: open y: too many open files")
+	tests := []struct {
+		name   string
+		err    error
+		layers int
+		want   []string // nil: err unchanged
+	}{
+		{"nil", nil, 3, nil},
+		{"other", other, 3, nil},
+		{"errno", emfile, 600, []string{"too many open files: ", "this image has 600 layers", "raise the limit, for example to ", "reading layers: open x: too many open files"}},
+		{"text only", text, 0, []string{"too many open files: ", "raise the limit", "failed to run tasks"}},
+		{"system", fmt.Errorf("open z: %w", syscall.ENFILE), 2, []string{"too many open files: ", "2 layers", "open z: too many open files in system"}},
+		{"text in a path", errors.New(`open "/too many open files": not a tar`), 2, nil},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			got := withFileLimit(tt.err, tt.layers)
+			if tt.want == nil {
+				if got != tt.err {
+					t.Errorf("withFileLimit = %v, want %v unchanged", got, tt.err)
+				}
+				return
+			}
+			var oe *openFilesError
+			if !errors.As(got, &oe) || !errors.Is(got, tt.err) {
+				t.Fatalf("withFileLimit = %#v, want an *openFilesError wrapping %v", got, tt.err)
+			}
+			for _, w := range tt.want {
+				if !strings.Contains(got.Error(), w) {
+					t.Errorf("%q does not say %q", got, w)
+				}
+			}
+			if again := withFileLimit(fmt.Errorf("scanning: %w", got), tt.layers); strings.Count(again.Error(), "raise the limit") != 1 {
+				t.Errorf("wrapped twice: %q", again)
+			}
+		})
+	}
+}
+
+func TestSuggestFileLimit(t *testing.T) {
+	tests := []struct {
+		layers int
+		limit  uint64
+		want   uint64
+	}{
+		{0, 0, 1024},
+		{0, 256, 1024},
+		{600, 256, 2048},
+		{600, 1024, 2048},
+		{10, 1024, 2048},
+		{5000, 4096, 16384},
+		{10, 1 << 62, 1024}, // unlimited, or as good as
+	}
+	for _, tt := range tests {
+		if got := suggestFileLimit(tt.layers, tt.limit); got != tt.want {
+			t.Errorf("suggestFileLimit(%d, %d) = %d, want %d", tt.layers, tt.limit, got, tt.want)
+		}
+	}
+}
