@@ -300,7 +300,9 @@ func scanImage(ctx context.Context, f oci.Fetcher, img *fetchedImage, names []st
 // layer said it, naming its index and digest, without stereoscope's
 // wrapping (a temporary path named by the diff ID); one stereoscope met
 // indexing layer N (not a tar) or squashing it onto those below (a
-// whiteout of the root) names that layer of layers too.
+// whiteout of the root) names that layer of layers too (and what is
+// wrong with it, unless its file could not be opened for want of file
+// descriptors). Running out of them is an *openFilesError.
 func readError(ctx context.Context, err error, dir string, layers []ocispec.Descriptor) error {
 	if cerr := ctx.Err(); cerr != nil {
 		return fmt.Errorf("reading layers: %w", cerr)
@@ -318,11 +320,14 @@ func layerReadError(err error, dir string, layers []ocispec.Descriptor) error {
 		err = le
 	} else if m := stereoscopeLayerRE.FindStringSubmatch(err.Error()); m != nil {
 		if n, aerr := strconv.Atoi(m[2]); aerr == nil && n < len(layers) {
-			what := "cannot read it as a tar archive"
-			if m[1] == "failed to squash tree" {
-				what = "cannot apply it to the layers below"
+			what := "cannot read it as a tar archive: "
+			switch {
+			case isOutOfFiles(err):
+				what = "" // its file was not even opened
+			case m[1] == "failed to squash tree":
+				what = "cannot apply it to the layers below: "
 			}
-			return fmt.Errorf("reading layers: layer %d (%s): %s: %w", n, layers[n].Digest, what, err)
+			return fmt.Errorf("reading layers: layer %d (%s): %s%w", n, layers[n].Digest, what, err)
 		}
 	}
 	return fmt.Errorf("reading layers: %w", err)
@@ -336,7 +341,10 @@ func layerReadError(err error, dir string, layers []ocispec.Descriptor) error {
 // and says how to raise it.
 type openFilesError struct {
 	layers int // of the image scanned; 0 for a directory
-	err    error
+	// limit is the process's open-file limit when it failed; 0 when
+	// not known.
+	limit uint64
+	err   error
 }
 
 func (e *openFilesError) Error() string {
@@ -345,11 +353,10 @@ func (e *openFilesError) Error() string {
 	if e.layers > 0 {
 		fmt.Fprintf(&b, "the scan of an image keeps a file open per layer until it ends, and this image has %d layers; ", e.layers)
 	}
-	limit, ok := openFileLimit()
-	if ok {
-		fmt.Fprintf(&b, "the process may open %d files (ulimit -n), shared by the images scanned at once: ", limit)
+	if e.limit > 0 {
+		fmt.Fprintf(&b, "the process may open %d files (ulimit -n), shared by the images scanned at once: ", e.limit)
 	}
-	fmt.Fprintf(&b, "raise the limit, for example to %d (ulimit -n %[1]d): %v", suggestFileLimit(e.layers, limit), e.err)
+	fmt.Fprintf(&b, "raise the limit, for example to %d (ulimit -n %[1]d): %v", suggestFileLimit(e.layers, e.limit), e.err)
 	return b.String()
 }
 
@@ -362,10 +369,17 @@ func withFileLimit(err error, layers int) error {
 	if err == nil || errors.As(err, &oe) {
 		return err
 	}
-	if errors.Is(err, syscall.EMFILE) || errors.Is(err, syscall.ENFILE) || saysOutOfFiles(err.Error()) {
-		return &openFilesError{layers: layers, err: err}
+	if !isOutOfFiles(err) {
+		return err
 	}
-	return err
+	limit, _ := openFileLimit()
+	return &openFilesError{layers: layers, limit: limit, err: err}
+}
+
+// isOutOfFiles reports whether err says the process (EMFILE) or the
+// system (ENFILE) ran out of file descriptors.
+func isOutOfFiles(err error) bool {
+	return errors.Is(err, syscall.EMFILE) || errors.Is(err, syscall.ENFILE) || saysOutOfFiles(err.Error())
 }
 
 // saysOutOfFiles reports whether msg, an error's text, ends as an

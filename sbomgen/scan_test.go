@@ -12,6 +12,8 @@ import (
 	"testing"
 	"time"
 
+	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
+
 	"github.com/affix-oci/affix/internal/tmpdir"
 )
 
@@ -68,6 +70,7 @@ func TestLazyContextError(t *testing.T) {
 
 // TestReadError: what a failed layer read reports: the cancellation
 // alone once the context is done, a full disk naming where the layers go,
+// running out of file descriptors with the layer count and the limit,
 // else the error as it came.
 func TestReadError(t *testing.T) {
 	dir := "/var/tmp/affix-sbom-123"
@@ -75,21 +78,37 @@ func TestReadError(t *testing.T) {
 	cancel()
 	full := fmt.Errorf("unable to populate layer cache path=%q: %w", dir+"/1-sha256-abc", &os.PathError{Op: "write", Path: dir + "/x", Err: syscall.ENOSPC})
 	other := errors.New("archive/tar: invalid tar header")
+	noFiles := fmt.Errorf("failed to index layer 1: failed to read layer=%q tar : %w", "sha256:abc", &os.PathError{Op: "open", Path: dir + "/1-sha256-abc", Err: syscall.EMFILE})
+	layers := []ocispec.Descriptor{{Digest: "sha256:aaa"}, {Digest: "sha256:bbb"}}
 	for _, tt := range []struct {
-		name string
-		ctx  context.Context
-		err  error
-		is   error
-		want string
+		name    string
+		ctx     context.Context
+		err     error
+		is      error
+		want    []string // the first a prefix
+		withDir bool     // the error may name dir
 	}{
-		{"cancelled", cancelled, fmt.Errorf("unable to populate layer cache path=%q: %w", dir, context.Canceled), context.Canceled, "reading layers: context canceled"},
-		{"full disk", t.Context(), full, syscall.ENOSPC, "reading layers: no space left for the uncompressed layers in /var/tmp (set TMPDIR"},
-		{"other", t.Context(), other, other, "reading layers: archive/tar: invalid tar header"},
+		{"cancelled", cancelled, fmt.Errorf("unable to populate layer cache path=%q: %w", dir, context.Canceled), context.Canceled, []string{"reading layers: context canceled"}, false},
+		{"full disk", t.Context(), full, syscall.ENOSPC, []string{"reading layers: no space left for the uncompressed layers in /var/tmp (set TMPDIR"}, false},
+		{"out of files", t.Context(), noFiles, syscall.EMFILE, []string{
+			"too many open files: the scan of an image keeps a file open per layer until it ends, and this image has 2 layers; ",
+			"raise the limit, for example to ",
+			": reading layers: layer 1 (sha256:bbb): failed to index layer 1: ",
+		}, true},
+		{"other", t.Context(), other, other, []string{"reading layers: archive/tar: invalid tar header"}, true},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
-			err := readError(tt.ctx, tt.err, dir, nil)
-			if !errors.Is(err, tt.is) || !strings.HasPrefix(err.Error(), tt.want) || tt.name != "other" && strings.Contains(err.Error(), dir) {
-				t.Errorf("readError = %v, want %v and %q, without %s", err, tt.is, tt.want, dir)
+			err := readError(tt.ctx, tt.err, dir, layers)
+			if !errors.Is(err, tt.is) || !strings.HasPrefix(err.Error(), tt.want[0]) || !tt.withDir && strings.Contains(err.Error(), dir) {
+				t.Errorf("readError = %v, want %v and %q, without %s", err, tt.is, tt.want[0], dir)
+			}
+			for _, w := range tt.want[1:] {
+				if !strings.Contains(err.Error(), w) {
+					t.Errorf("readError = %v, want it to say %q", err, w)
+				}
+			}
+			if strings.Contains(err.Error(), "tar archive") {
+				t.Errorf("readError = %v: says the layer is no tar archive", err)
 			}
 		})
 	}
