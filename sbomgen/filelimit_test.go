@@ -12,26 +12,30 @@ import (
 )
 
 // TestOutOfFiles: a note of syft's that a file could not be read for
-// want of file descriptors fails the scan (the document would depend on
-// the host's limit), naming the first such file by path; other notes do
-// not.
+// want of file descriptors, disk space or quota fails the scan (the
+// document would depend on the host), naming the first such file by path
+// and wrapping the errno; other notes do not.
 func TestOutOfFiles(t *testing.T) {
 	emfile := "java-archive-cataloger: unable to process java archive: unable to create archive: open /tmp/syft-cataloger-1/x.jar: too many open files"
 	tests := []struct {
 		name     string
 		unknowns map[file.Coordinates][]string
 		want     string // "" for no error
+		errno    syscall.Errno
 	}{
-		{"none", nil, ""},
-		{"other notes", map[file.Coordinates][]string{{RealPath: "/a.jar"}: {"archive not cataloged", "unable to read: unexpected EOF"}}, ""},
-		{"a file so named", map[file.Coordinates][]string{{RealPath: "/too many open files"}: {"open /x/: too many open files: unexpected EOF"}}, ""},
-		{"one", map[file.Coordinates][]string{{RealPath: "/b.jar"}: {"archive not cataloged", emfile}}, "cataloging /b.jar: " + emfile},
+		{"none", nil, "", 0},
+		{"other notes", map[file.Coordinates][]string{{RealPath: "/a.jar"}: {"archive not cataloged", "unable to read: unexpected EOF"}}, "", 0},
+		{"a file so named", map[file.Coordinates][]string{{RealPath: "/too many open files"}: {"open /x/: too many open files: unexpected EOF"}}, "", 0},
+		{"one", map[file.Coordinates][]string{{RealPath: "/b.jar"}: {"archive not cataloged", emfile}}, "cataloging /b.jar: " + emfile, syscall.EMFILE},
 		{"first by path", map[file.Coordinates][]string{
 			{RealPath: "/c.jar"}: {emfile},
 			{RealPath: "/b.jar"}: {emfile},
 			{RealPath: "/a.jar"}: {"unable to read: unexpected EOF"},
-		}, "cataloging /b.jar: " + emfile},
-		{"system table", map[file.Coordinates][]string{{RealPath: "/b"}: {"open /x: too many open files in system"}}, "cataloging /b: open /x: too many open files in system"},
+		}, "cataloging /b.jar: " + emfile, syscall.EMFILE},
+		{"system table", map[file.Coordinates][]string{{RealPath: "/b"}: {"open /x: too many open files in system"}}, "cataloging /b: open /x: too many open files in system", syscall.ENFILE},
+		{"disk full", map[file.Coordinates][]string{{RealPath: "/c.jar"}: {"unable to create archive: write /tmp/syft-cataloger-1/c.jar: no space left on device"}},
+			"cataloging /c.jar: unable to create archive: write /tmp/syft-cataloger-1/c.jar: no space left on device", syscall.ENOSPC},
+		{"quota", map[file.Coordinates][]string{{RealPath: "/d.jar"}: {"write /tmp/x: disk quota exceeded"}}, "cataloging /d.jar: write /tmp/x: disk quota exceeded", syscall.EDQUOT},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -44,8 +48,8 @@ func TestOutOfFiles(t *testing.T) {
 				}
 				return
 			}
-			if err == nil || !errors.Is(err, syscall.EMFILE) || !strings.HasPrefix(err.Error(), tt.want) {
-				t.Errorf("outOfFiles = %v, want %q wrapping EMFILE", err, tt.want)
+			if err == nil || !errors.Is(err, tt.errno) || !strings.HasPrefix(err.Error(), tt.want) {
+				t.Errorf("outOfFiles = %v, want %q wrapping %v", err, tt.want, tt.errno)
 			}
 		})
 	}

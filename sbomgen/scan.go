@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"os"
 	"path/filepath"
 	"regexp"
 	"slices"
@@ -205,25 +206,48 @@ func createSBOM(ctx context.Context, src source.Source, generator, tags string) 
 	return s, nil
 }
 
-// outOfFiles returns an error wrapping syscall.EMFILE when a cataloger
-// could not read a file of s because the process (or the system) had run
-// out of file descriptors (syft keeps that as a note, its errno lost):
-// the document would lack the packages the file holds, and so depend on
-// the host's limit, not on the image, and be cached so. The note named is
-// the first by path.
+// outOfFiles returns an error when a cataloger could not read a file of
+// s because the host ran out of something (file descriptors of the
+// process or the system, space or quota of syft's temporary directory:
+// hostErrnos): syft keeps that as a note, its errno lost, and the
+// document would lack the packages the file holds, and so depend on the
+// host, not on the image, and be cached so. The note named is the first
+// by path; the error wraps its errno (syscall.EMFILE for a process out of
+// file descriptors, which withFileLimit explains).
 func outOfFiles(s *sbom.SBOM) error {
 	var path, note string
+	var errno syscall.Errno
 	for c, notes := range s.Artifacts.Unknowns {
 		for _, n := range notes {
-			if saysOutOfFiles(n) && (note == "" || c.RealPath < path) {
-				path, note = c.RealPath, n
+			if e, ok := hostErrno(n); ok && (note == "" || c.RealPath < path) {
+				path, note, errno = c.RealPath, n, e
 			}
 		}
 	}
 	if note == "" {
 		return nil
 	}
-	return fmt.Errorf("cataloging %s: %s: %w", path, note, syscall.EMFILE)
+	if errno == syscall.ENOSPC || errno == syscall.EDQUOT {
+		return fmt.Errorf("cataloging %s: %s: %w (syft copies archives it reads under %s: make room there, or set TMPDIR to a larger directory)", path, note, errno, os.TempDir())
+	}
+	return fmt.Errorf("cataloging %s: %s: %w", path, note, errno)
+}
+
+// hostErrnos are the errors that say the host, not the image, failed a
+// read: no file descriptor left (EMFILE, ENFILE), no space or quota left
+// where syft copies archives to read them (ENOSPC, EDQUOT).
+var hostErrnos = []syscall.Errno{syscall.EMFILE, syscall.ENFILE, syscall.ENOSPC, syscall.EDQUOT}
+
+// hostErrno returns the one of hostErrnos msg, an error's text, ends
+// with ("... open /x: too many open files"): the errno closes the
+// message, whose earlier parts may name files of the image.
+func hostErrno(msg string) (syscall.Errno, bool) {
+	for _, e := range hostErrnos {
+		if strings.HasSuffix(msg, ": "+e.Error()) {
+			return e, true
+		}
+	}
+	return 0, false
 }
 
 // scanImage reads img's layers through f into a temporary directory under
@@ -383,11 +407,10 @@ func isOutOfFiles(err error) bool {
 }
 
 // saysOutOfFiles reports whether msg, an error's text, ends as an
-// EMFILE or ENFILE error does ("... open /x: too many open files"): the
-// errno closes the message, whose earlier parts may name files of the
-// image.
+// EMFILE or ENFILE error does (hostErrno).
 func saysOutOfFiles(msg string) bool {
-	return strings.HasSuffix(msg, ": "+syscall.EMFILE.Error()) || strings.HasSuffix(msg, ": "+syscall.ENFILE.Error())
+	e, ok := hostErrno(msg)
+	return ok && (e == syscall.EMFILE || e == syscall.ENFILE)
 }
 
 // suggestFileLimit returns an open-file limit to suggest for the scan of
