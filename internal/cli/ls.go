@@ -51,9 +51,10 @@ From a registry, cosign's tag-based attachments, which no referrers list
 shows, are shown under the index or platform manifest they belong to,
 marked "(cosign tag sha256-<hex>.sbom)" (.att, .sig likewise; kind
 "cosign-tag" in --json). Which exist is learnt from one listing of the
-repository's tags; a registry that does not list tags costs three reads
-per manifest instead (--debug says so). A tag that cannot be read is a
-warning naming it.
+repository's tags, which also spares a registry without the referrers
+API the reads of referrers tags it does not hold; a registry that does
+not list tags costs three reads per manifest instead (--debug says so).
+A tag that cannot be read is a warning naming it.
 
 A local OCI layout (oci-layout:PATH[:TAG][@DIGEST], or oci-archive:PATH
 for a tar), as affix build --output writes it, is read the same way: its
@@ -199,13 +200,19 @@ func ls(cmd *cobra.Command, g *globalOptions, refStr string, o lsOptions) error 
 		return sourceUsage(err)
 	}
 	defer st.Close()
-	tree, err := buildTree(ctx, st)
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	var tags *tagList
+	if ts, ok := st.(tagStore); ok {
+		tags = startTagList(ctx, ts)
+	}
+	tree, err := buildTree(ctx, st, tags)
 	if err != nil {
 		return err
 	}
 	tree.Reference = st.Name()
-	if ts, ok := st.(tagStore); ok {
-		if err := addCosignTags(ctx, ts, tree, warn, debugf(g, cmd.ErrOrStderr())); err != nil {
+	if tags != nil {
+		if err := addCosignTags(ctx, st.(tagStore), tags, tree, warn, debugf(g, cmd.ErrOrStderr())); err != nil {
 			return err
 		}
 	}
@@ -221,13 +228,15 @@ func ls(cmd *cobra.Command, g *globalOptions, refStr string, o lsOptions) error 
 
 // buildTree reads the tree of st's image: the root, and for an index its
 // platform manifests, its attestation manifests and its own referrers;
-// each manifest with its referrers (see treeBuilder.referrers).
-func buildTree(ctx context.Context, st imageStore) (*lsTree, error) {
+// each manifest with its referrers (see treeBuilder.referrers). tags,
+// when not nil, is the repository's tag list: on a registry without the
+// referrers API, a referrers tag it does not list is not read.
+func buildTree(ctx context.Context, st imageStore, tags *tagList) (*lsTree, error) {
 	rootDesc, err := st.Root(ctx)
 	if err != nil {
 		return nil, err
 	}
-	b := &treeBuilder{st: st, tree: &lsTree{}, read: map[digest.Digest]bool{}, sem: make(chan struct{}, lsConcurrency)}
+	b := &treeBuilder{st: st, tags: tags, tree: &lsTree{}, read: map[digest.Digest]bool{}, sem: make(chan struct{}, lsConcurrency)}
 	root := &lsNode{Kind: "manifest", MediaType: rootDesc.MediaType, Digest: rootDesc.Digest, Size: rootDesc.Size}
 	b.tree.Root = root
 	if !oci.IsIndex(rootDesc.MediaType) {
@@ -262,6 +271,7 @@ const lsConcurrency = 8
 // treeBuilder builds the tree of buildTree from st.
 type treeBuilder struct {
 	st   imageStore
+	tags *tagList // nil: not listed
 	tree *lsTree
 	sem  chan struct{} // one slot per referrers read in flight
 
@@ -334,7 +344,21 @@ func (b *treeBuilder) readReferrers(ctx context.Context, d ocispec.Descriptor) (
 		return nil, "", ctx.Err()
 	}
 	defer func() { <-b.sem }()
+	if b.mode() == exporter.ModeTagSchema && b.tags != nil {
+		// The registry has no referrers API (learnt from an earlier
+		// read): a referrers tag the repository does not list has none.
+		if have, err := b.tags.wait(ctx); err == nil && !have[exporter.ReferrersTag(d.Digest)] {
+			return nil, exporter.ModeTagSchema, nil
+		}
+	}
 	return b.st.Referrers(ctx, d.Digest)
+}
+
+// mode returns the referrers mode learnt so far ("" for none yet).
+func (b *treeBuilder) mode() exporter.Mode {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.tree.ReferrersMode
 }
 
 // claim reports whether the referrers of d are still to be read, and
@@ -446,7 +470,7 @@ type tagStore interface {
 // are read instead, three per manifest, a 404 meaning none. Each tag
 // found is read (its manifest is the node); one that cannot be read is a
 // warning naming it, and the rest of the tree is shown.
-func addCosignTags(ctx context.Context, st tagStore, t *lsTree, warn, debug func(string, ...any)) error {
+func addCosignTags(ctx context.Context, st tagStore, tags *tagList, t *lsTree, warn, debug func(string, ...any)) error {
 	nodes := map[digest.Digest][]*lsNode{}
 	var order []digest.Digest
 	add := func(n *lsNode) {
@@ -461,16 +485,12 @@ func addCosignTags(ctx context.Context, st tagStore, t *lsTree, warn, debug func
 			add(c)
 		}
 	}
-	listed, err := st.ListTags(ctx)
+	have, err := tags.wait(ctx)
 	if err != nil && ctx.Err() != nil {
 		return ctx.Err()
 	}
 	if err != nil && debug != nil {
 		debug("%v; reading cosign's tags (%s) of each manifest instead", err, strings.Join(cosignSuffixes, ", "))
-	}
-	have := make(map[string]bool, len(listed))
-	for _, tag := range listed {
-		have[tag] = true
 	}
 	type wanted struct {
 		subject digest.Digest
@@ -529,6 +549,43 @@ func addCosignTags(ctx context.Context, st tagStore, t *lsTree, warn, debug func
 		}
 	}
 	return nil
+}
+
+// tagList is a repository's tags, listed once, in the background, while
+// ls reads the tree (startTagList): which referrers tags and cosign tags
+// exist, so that those that do not cost no request.
+type tagList struct {
+	done chan struct{}
+	tags map[string]bool
+	err  error
+}
+
+// startTagList lists the tags of st in the background, until ctx ends.
+func startTagList(ctx context.Context, st tagStore) *tagList {
+	l := &tagList{done: make(chan struct{})}
+	go func() {
+		defer close(l.done)
+		listed, err := st.ListTags(ctx)
+		if err != nil {
+			l.err = err
+			return
+		}
+		l.tags = make(map[string]bool, len(listed))
+		for _, t := range listed {
+			l.tags[t] = true
+		}
+	}()
+	return l
+}
+
+// wait returns the tags once listed, or why they could not be.
+func (l *tagList) wait(ctx context.Context) (map[string]bool, error) {
+	select {
+	case <-l.done:
+		return l.tags, l.err
+	case <-ctx.Done():
+		return nil, ctx.Err()
+	}
 }
 
 // cosignNode returns the node of m, the manifest (desc) of cosign's tag.
