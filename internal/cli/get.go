@@ -89,8 +89,10 @@ must then hold). A digest not found is an error listing what each of
 those manifests has; one found that holds no SBOM (a signature,
 provenance) is an error saying why. An SBOM of the index is taken for
 --platform's image as above (not one naming another platform's
-manifest); without --platform it is the index's own, and --verify checks
-it against the index. Not with --all-platforms.
+manifest); without --platform, that of an index of several platforms is
+the index's own, and --verify checks it against the index (an index of
+one platform: that platform's, as with --platform). Not with
+--all-platforms.
 
 --all-platforms -o DIR writes the SBOM of every platform image (BuildKit
 attestation manifests aside) to DIR/<os>-<arch>[-<variant>]<ext>, named as

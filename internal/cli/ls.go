@@ -52,8 +52,9 @@ shows, are shown under the index or platform manifest they belong to,
 marked "(cosign tag sha256-<hex>.sbom)" (.att, .sig likewise; kind
 "cosign-tag" in --json). Which exist is learnt from one listing of the
 repository's tags, which also spares a registry without the referrers
-API the reads of referrers tags it does not hold; a registry that does
-not list tags costs three reads per manifest instead (--debug says so).
+API the reads of the referrers tags of referrers that it does not hold;
+a registry that does not list tags costs three reads per manifest
+instead (--debug says so).
 A tag that cannot be read is a warning naming it.
 
 A local OCI layout (oci-layout:PATH[:TAG][@DIGEST], or oci-archive:PATH
@@ -202,17 +203,14 @@ func ls(cmd *cobra.Command, g *globalOptions, refStr string, o lsOptions) error 
 	defer st.Close()
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
-	var tags *tagList
-	if ts, ok := st.(tagStore); ok {
-		tags = startTagList(ctx, ts)
-	}
-	tree, err := buildTree(ctx, st, tags)
+	ts, _ := st.(tagStore)
+	tree, tags, err := buildTree(ctx, st, ts)
 	if err != nil {
 		return err
 	}
 	tree.Reference = st.Name()
 	if tags != nil {
-		if err := addCosignTags(ctx, st.(tagStore), tags, tree, warn, debugf(g, cmd.ErrOrStderr())); err != nil {
+		if err := addCosignTags(ctx, ts, tags, tree, warn, debugf(g, cmd.ErrOrStderr())); err != nil {
 			return err
 		}
 	}
@@ -228,38 +226,47 @@ func ls(cmd *cobra.Command, g *globalOptions, refStr string, o lsOptions) error 
 
 // buildTree reads the tree of st's image: the root, and for an index its
 // platform manifests, its attestation manifests and its own referrers;
-// each manifest with its referrers (see treeBuilder.referrers). tags,
-// when not nil, is the repository's tag list: on a registry without the
-// referrers API, a referrers tag it does not list is not read.
-func buildTree(ctx context.Context, st imageStore, tags *tagList) (*lsTree, error) {
+// each manifest with its referrers (see treeBuilder.referrers). With ts
+// (nil for none), the repository's tags are listed in the background once
+// the root is read, and returned (nil without ts): a push writes the
+// referrers tags of an image before its tag, so a list taken after the
+// tag was read holds them. On a registry without the referrers API, a
+// referrers tag of a referrer (a signature of an SBOM) that the list
+// does not hold is not read; those of the index and its platform
+// manifests, where SBOMs are, always are.
+func buildTree(ctx context.Context, st imageStore, ts tagStore) (*lsTree, *tagList, error) {
 	rootDesc, err := st.Root(ctx)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
+	}
+	var tags *tagList
+	if ts != nil {
+		tags = startTagList(ctx, ts)
 	}
 	b := &treeBuilder{st: st, tags: tags, tree: &lsTree{}, read: map[digest.Digest]bool{}, sem: make(chan struct{}, lsConcurrency)}
 	root := &lsNode{Kind: "manifest", MediaType: rootDesc.MediaType, Digest: rootDesc.Digest, Size: rootDesc.Size}
 	b.tree.Root = root
 	if !oci.IsIndex(rootDesc.MediaType) {
 		root.Children, err = b.referrers(ctx, root, rootDesc)
-		return b.tree, err
+		return b.tree, tags, err
 	}
 	root.Kind = "index"
 	images, err := oci.Walk(ctx, st, rootDesc)
 	if err != nil {
-		return nil, fmt.Errorf("%s: %w", st.Name(), err)
+		return nil, nil, fmt.Errorf("%s: %w", st.Name(), err)
 	}
 	byDigest, err := b.addPlatforms(ctx, root, images)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	b.addAttestations(ctx, root, images, byDigest)
 	// Referrers of the index itself (signatures, for example).
 	idxRefs, err := b.referrers(ctx, root, rootDesc)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	root.Children = append(root.Children, idxRefs...)
-	return b.tree, nil
+	return b.tree, tags, nil
 }
 
 // lsConcurrency bounds the referrers reads ls has in flight: the
@@ -298,7 +305,7 @@ func (b *treeBuilder) referrers(ctx context.Context, n *lsNode, d ocispec.Descri
 // referrersAt is referrers at depth (1: the referrers of an image's
 // manifest).
 func (b *treeBuilder) referrersAt(ctx context.Context, n *lsNode, d ocispec.Descriptor, depth int) ([]*lsNode, error) {
-	refs, mode, err := b.readReferrers(ctx, d)
+	refs, mode, err := b.readReferrers(ctx, d, depth)
 	if errors.Is(err, exporter.ErrReferrersTagConflict) || err != nil && depth > 1 && ctx.Err() == nil {
 		// Most failures come with no mode: the one learnt stays.
 		if mode != "" {
@@ -335,18 +342,20 @@ func (b *treeBuilder) referrersAt(ctx context.Context, n *lsNode, d ocispec.Desc
 	return out, nil
 }
 
-// readReferrers reads the referrers of d from the store, holding one of
-// b's slots.
-func (b *treeBuilder) readReferrers(ctx context.Context, d ocispec.Descriptor) ([]ocispec.Descriptor, exporter.Mode, error) {
+// readReferrers reads the referrers of d, at depth (see referrersAt),
+// from the store, holding one of b's slots.
+func (b *treeBuilder) readReferrers(ctx context.Context, d ocispec.Descriptor, depth int) ([]ocispec.Descriptor, exporter.Mode, error) {
 	select {
 	case b.sem <- struct{}{}:
 	case <-ctx.Done():
 		return nil, "", ctx.Err()
 	}
 	defer func() { <-b.sem }()
-	if b.mode() == exporter.ModeTagSchema && b.tags != nil {
+	if depth > 1 && b.mode() == exporter.ModeTagSchema && b.tags != nil {
 		// The registry has no referrers API (learnt from an earlier
 		// read): a referrers tag the repository does not list has none.
+		// Only for referrers of referrers: a registry whose list lags
+		// behind its writes must not hide an image's SBOMs.
 		if have, err := b.tags.wait(ctx); err == nil && !have[exporter.ReferrersTag(d.Digest)] {
 			return nil, exporter.ModeTagSchema, nil
 		}
@@ -552,8 +561,8 @@ func addCosignTags(ctx context.Context, st tagStore, tags *tagList, t *lsTree, w
 }
 
 // tagList is a repository's tags, listed once, in the background, while
-// ls reads the tree (startTagList): which referrers tags and cosign tags
-// exist, so that those that do not cost no request.
+// ls reads the tree (startTagList): which cosign tags and referrers tags
+// of referrers exist, so that those that do not cost no request.
 type tagList struct {
 	done chan struct{}
 	tags map[string]bool

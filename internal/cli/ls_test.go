@@ -143,6 +143,30 @@ func TestLsNestedReferrers(t *testing.T) {
 			if out := mustAffix(t, slices.Concat([]string{"ls"}, insecure, []string{ref})...); !strings.Contains(out, "    └── application/vnd.example.sig+json  "+sig) {
 				t.Errorf("tree:\n%s", out)
 			}
+			if kind == registrytest.OlaregNoAPI {
+				// Without the API, the tag list spares the reads of the
+				// referrers tags of referrers that have none (the
+				// signature, arm64's SBOM), not those of the platform
+				// manifests and the index, nor the SBOM's, which exists.
+				proxy := registrytest.StartProxy(t, reg.Host)
+				mustAffix(t, "ls", "--insecure-registry", proxy.Host, proxy.Host+"/nested:v1")
+				read := map[string]bool{}
+				for _, e := range proxy.Log() {
+					read[e] = true
+				}
+				arm := tree.Root.Children[1]
+				for _, tt := range []struct {
+					d    string
+					read bool
+				}{{amd.Digest.String(), true}, {arm.Digest.String(), true}, {tree.Root.Digest.String(), true}, {sbom.Digest.String(), true},
+					{sig, false}, {arm.Children[0].Digest.String(), false}} {
+					e := "GET /v2/nested/manifests/" + exporter.ReferrersTag(digest.Digest(tt.d))
+					if read[e] != tt.read {
+						t.Errorf("%s read %v, want %v:\n%s", e, read[e], tt.read, strings.Join(proxy.Log(), "\n"))
+					}
+				}
+			}
+
 			// The signature's own referrers cannot be read: a warning on
 			// that node, the rest of the tree, exit 0.
 			proxy := registrytest.StartProxy(t, reg.Host)
@@ -259,7 +283,7 @@ func TestLsReferrersConcurrent(t *testing.T) {
 	for i := range lsConcurrency + 3 {
 		st.sigs = append(st.sigs, desc(fmt.Sprint("sig", i)))
 	}
-	tree, err := buildTree(t.Context(), st, nil)
+	tree, _, err := buildTree(t.Context(), st, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -554,14 +578,12 @@ func TestLsCosignTags(t *testing.T) {
 			// Without cosign's tags, ls costs the tag (whose bytes the
 			// walk of the index reads again, with no request), the tag
 			// list and the referrers of the two platform manifests and
-			// of the index; without the API, the API's 404 and the
-			// first platform's referrers tag, which teach ls that the
-			// registry has no API: the other referrers tags, not in the
-			// tag list, are not read.
+			// of the index (without the API: the API's 404 once, then
+			// the three referrers tags).
 			proxy := registrytest.StartProxy(t, reg.Host)
 			out := mustAffix(t, "ls", "--insecure-registry", proxy.Host, proxy.Host+"/bare:v1")
 			reads, lists := cosignReads(proxy.Log())
-			want := map[registrytest.Kind]int{registrytest.OlaregAPI: 5, registrytest.OlaregNoAPI: 4}[kind]
+			want := map[registrytest.Kind]int{registrytest.OlaregAPI: 5, registrytest.OlaregNoAPI: 6}[kind]
 			if len(reads) != 0 || lists != 1 || len(proxy.Log()) != want || strings.Contains(out, "cosign") {
 				t.Errorf("%d requests (%d reads of cosign's tags, %d tag lists), want %d (none, one):\n%s\n%s", len(proxy.Log()), len(reads), lists, want, strings.Join(proxy.Log(), "\n"), out)
 			}
