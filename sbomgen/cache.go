@@ -32,7 +32,9 @@ import (
 // reads it (SPDX sourceInfo, CycloneDX aquasecurity:trivy:Src*).
 // 10: a hard link to a lower layer's file is that file at the link's
 // path, also when an upper layer deletes or replaces the target.
-const cacheVersion = 10
+// 11: no entry of a scan that ran short of file descriptors or disk
+// space (such scans fail since; earlier entries may lack packages).
+const cacheVersion = 11
 
 // maxCacheEntry bounds the size of a cache file read: a stray file at an
 // entry's path is not read into memory whole. The largest documents

@@ -11,10 +11,12 @@ import (
 	"github.com/anchore/syft/syft/sbom"
 )
 
-// TestOutOfFiles: a note of syft's that a file could not be read for
+// TestOutOfFiles: a note of syft's that a file under the scan's
+// directories (here /scan and /tmp) could not be read or written for
 // want of file descriptors, disk space or quota fails the scan (the
 // document would depend on the host), naming the first such file by path
-// and wrapping the errno; other notes do not.
+// and wrapping the errno; other notes do not, whatever text of the image
+// they end with.
 func TestOutOfFiles(t *testing.T) {
 	emfile := "java-archive-cataloger: unable to process java archive: unable to create archive: open /tmp/syft-cataloger-1/x.jar: too many open files"
 	tests := []struct {
@@ -32,7 +34,13 @@ func TestOutOfFiles(t *testing.T) {
 			{RealPath: "/b.jar"}: {emfile},
 			{RealPath: "/a.jar"}: {"unable to read: unexpected EOF"},
 		}, "cataloging /b.jar: " + emfile, syscall.EMFILE},
-		{"system table", map[file.Coordinates][]string{{RealPath: "/b"}: {"open /x: too many open files in system"}}, "cataloging /b: open /x: too many open files in system", syscall.ENFILE},
+		{"system table", map[file.Coordinates][]string{{RealPath: "/b"}: {"open /scan/x: too many open files in system"}}, "cataloging /b: open /scan/x: too many open files in system", syscall.ENFILE},
+		{"the directory scanned", map[file.Coordinates][]string{{RealPath: "/e"}: {"unable to read file: openat /scan: too many open files"}}, "cataloging /e: unable to read file: openat /scan: too many open files", syscall.EMFILE},
+		{"a line of a joined error", map[file.Coordinates][]string{{RealPath: "/f"}: {"first: unexpected EOF\nopen /tmp/syft-cataloger-2/f: too many open files\nthird"}}, "cataloging /f: first", syscall.EMFILE},
+		{"image text: a duplicate dpkg field", map[file.Coordinates][]string{{RealPath: "/var/lib/dpkg/status"}: {`dpkg-db-cataloger: unable to catalog dpkg DB="/var/lib/dpkg/status": duplicate key discovered: too many open files`}}, "", 0},
+		{"a path outside the scan", map[file.Coordinates][]string{{RealPath: "/g"}: {"open /etc/x: too many open files"}}, "", 0},
+		{"a prefix of a directory", map[file.Coordinates][]string{{RealPath: "/h"}: {"open /scanner/x: too many open files"}}, "", 0},
+		{"no file operation", map[file.Coordinates][]string{{RealPath: "/i"}: {"pipe2: too many open files"}}, "", 0},
 		{"disk full", map[file.Coordinates][]string{{RealPath: "/c.jar"}: {"unable to create archive: write /tmp/syft-cataloger-1/c.jar: no space left on device"}},
 			"cataloging /c.jar: unable to create archive: write /tmp/syft-cataloger-1/c.jar: no space left on device", syscall.ENOSPC},
 		{"quota", map[file.Coordinates][]string{{RealPath: "/d.jar"}: {"write /tmp/x: disk quota exceeded"}}, "cataloging /d.jar: write /tmp/x: disk quota exceeded", syscall.EDQUOT},
@@ -41,7 +49,7 @@ func TestOutOfFiles(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			s := &sbom.SBOM{}
 			s.Artifacts.Unknowns = tt.unknowns
-			err := outOfFiles(s)
+			err := outOfFiles(s, "/scan", "/tmp/")
 			if tt.want == "" {
 				if err != nil {
 					t.Errorf("outOfFiles = %v, want nil", err)
@@ -73,7 +81,7 @@ func TestWithFileLimit(t *testing.T) {
 		{"other", other, 3, nil},
 		{"errno", emfile, 600, []string{"too many open files: ", "this image has 600 layers", "raise the limit, for example to ", "reading layers: open x: too many open files"}},
 		{"text only", text, 0, []string{"too many open files: ", "raise the limit", "failed to run tasks"}},
-		{"system", fmt.Errorf("open z: %w", syscall.ENFILE), 2, []string{"too many open files: ", "2 layers", "open z: too many open files in system"}},
+		{"system", fmt.Errorf("open z: %w", syscall.ENFILE), 2, []string{"too many open files in the system: ", "fs.file-max", "open z: too many open files in system"}},
 		{"text in a path", errors.New(`open "/too many open files": not a tar`), 2, nil},
 	}
 	for _, tt := range tests {
@@ -94,7 +102,7 @@ func TestWithFileLimit(t *testing.T) {
 					t.Errorf("%q does not say %q", got, w)
 				}
 			}
-			if again := withFileLimit(fmt.Errorf("scanning: %w", got), tt.layers); strings.Count(again.Error(), "raise the limit") != 1 {
+			if again := withFileLimit(fmt.Errorf("scanning: %w", got), tt.layers); strings.Count(again.Error(), "raise ") != 1 {
 				t.Errorf("wrapped twice: %q", again)
 			}
 		})

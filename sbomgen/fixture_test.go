@@ -1,6 +1,8 @@
 package sbomgen
 
 import (
+	"archive/zip"
+	"bytes"
 	"context"
 	"os"
 	"path/filepath"
@@ -100,3 +102,27 @@ func newGen(t testing.TB, opts Options) *Generator {
 
 // pkgKey identifies a package in comparisons.
 type pkgKey struct{ Name, Version, Type string }
+
+// minimalJar returns a jar holding only a manifest and the pom.properties
+// that names its Maven coordinates.
+func minimalJar(t *testing.T, group, artifact, version string) []byte {
+	t.Helper()
+	var b bytes.Buffer
+	zw := zip.NewWriter(&b)
+	for _, f := range []struct{ name, data string }{
+		{"META-INF/MANIFEST.MF", "Manifest-Version: 1.0\r\nImplementation-Title: " + artifact + "\r\nImplementation-Version: " + version + "\r\n\r\n"},
+		{"META-INF/maven/" + group + "/" + artifact + "/pom.properties", "groupId=" + group + "\nartifactId=" + artifact + "\nversion=" + version + "\n"},
+	} {
+		w, err := zw.Create(f.name)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := w.Write([]byte(f.data)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := zw.Close(); err != nil {
+		t.Fatal(err)
+	}
+	return b.Bytes()
+}

@@ -183,7 +183,11 @@ func (c valuesFrom) Value(key any) any {
 // The notes syft keeps on each file it could not read come from
 // catalogers running in parallel, in the order they finished: they are
 // sorted, for a deterministic document.
-func createSBOM(ctx context.Context, src source.Source, generator, tags string) (*sbom.SBOM, error) {
+//
+// dir is where the files scanned are (the unpacked layers, the directory
+// scanned): a note of a host failure (outOfFiles) on a file there or in
+// syft's temporary directory fails the scan.
+func createSBOM(ctx context.Context, src source.Source, dir, generator, tags string) (*sbom.SBOM, error) {
 	sctx, err := withLicenseScanner(ctx)
 	if err != nil {
 		return nil, err
@@ -200,7 +204,7 @@ func createSBOM(ctx context.Context, src source.Source, generator, tags string) 
 	for _, notes := range s.Artifacts.Unknowns {
 		slices.Sort(notes)
 	}
-	if err := outOfFiles(s); err != nil {
+	if err := outOfFiles(s, dir, os.TempDir()); err != nil {
 		return nil, err
 	}
 	return s, nil
@@ -211,15 +215,18 @@ func createSBOM(ctx context.Context, src source.Source, generator, tags string) 
 // process or the system, space or quota of syft's temporary directory:
 // hostErrnos): syft keeps that as a note, its errno lost, and the
 // document would lack the packages the file holds, and so depend on the
-// host, not on the image, and be cached so. The note named is the first
-// by path; the error wraps its errno (syscall.EMFILE for a process out of
-// file descriptors, which withFileLimit explains).
-func outOfFiles(s *sbom.SBOM) error {
+// host, not on the image, and be cached so. A note counts only where it
+// ends with the error of a file operation on a file under one of dirs
+// (hostErrno), so that text of the image's own (a package database
+// field) cannot fail the scan. The note named is the first by path; the
+// error wraps its errno (syscall.EMFILE for a process out of file
+// descriptors, which withFileLimit explains).
+func outOfFiles(s *sbom.SBOM, dirs ...string) error {
 	var path, note string
 	var errno syscall.Errno
 	for c, notes := range s.Artifacts.Unknowns {
 		for _, n := range notes {
-			if e, ok := hostErrno(n); ok && (note == "" || c.RealPath < path) {
+			if e, ok := hostErrno(n, dirs); ok && (note == "" || c.RealPath < path) {
 				path, note, errno = c.RealPath, n, e
 			}
 		}
@@ -238,13 +245,33 @@ func outOfFiles(s *sbom.SBOM) error {
 // where syft copies archives to read them (ENOSPC, EDQUOT).
 var hostErrnos = []syscall.Errno{syscall.EMFILE, syscall.ENFILE, syscall.ENOSPC, syscall.EDQUOT}
 
-// hostErrno returns the one of hostErrnos msg, an error's text, ends
-// with ("... open /x: too many open files"): the errno closes the
-// message, whose earlier parts may name files of the image.
-func hostErrno(msg string) (syscall.Errno, bool) {
-	for _, e := range hostErrnos {
-		if strings.HasSuffix(msg, ": "+e.Error()) {
-			return e, true
+// fileOps are the operations of the *os.PathError (and *os.LinkError)
+// messages a host failure ends a note with: "open /tmp/x: too many open
+// files", "write /tmp/y: no space left on device".
+const fileOps = `open|openat|create|write|read|mkdir|mkdirat|link|symlink|rename|stat|lstat|fstat|close|fsync|truncate|seek|readdirent|copy_file_range`
+
+// hostErrno returns the one of hostErrnos that a line of msg, a note's
+// text, ends with as the error of a file operation (fileOps) on a path
+// under one of dirs: "... open /tmp/syft-cataloger-1/x.jar: too many open
+// files". The message's earlier parts (a package name, a field of a
+// package database) are the image's, and do not count.
+func hostErrno(msg string, dirs []string) (syscall.Errno, bool) {
+	for line := range strings.Lines(msg) {
+		line = strings.TrimRight(line, "\r\n")
+		for _, e := range hostErrnos {
+			head, ok := strings.CutSuffix(line, ": "+e.Error())
+			if !ok {
+				continue
+			}
+			for _, d := range dirs {
+				if d == "" {
+					continue
+				}
+				re := `(?:^|: )(?:` + fileOps + `) ` + regexp.QuoteMeta(filepath.Clean(d)) + `(?:/[^\n]*)?$`
+				if ok, _ := regexp.MatchString(re, head); ok {
+					return e, true
+				}
+			}
 		}
 	}
 	return 0, false
@@ -305,7 +332,7 @@ func scanImage(ctx context.Context, f oci.Fetcher, img *fetchedImage, names []st
 		usePrefixGlobs(simg)
 	}
 	src := stereoscopesource.New(simg, stereoscopesource.ImageConfig{Reference: names[0]})
-	s, err := createSBOM(ctx, src, generator, pkgcataloging.ImageTag)
+	s, err := createSBOM(ctx, src, dir, generator, pkgcataloging.ImageTag)
 	if err != nil {
 		return nil, nil, nil, withFileLimit(err, len(img.manifest.Layers))
 	}
@@ -372,6 +399,11 @@ type openFilesError struct {
 }
 
 func (e *openFilesError) Error() string {
+	if errors.Is(e.err, syscall.ENFILE) || strings.HasSuffix(e.err.Error(), ": "+syscall.ENFILE.Error()) {
+		// The system's table is full, not the process's share of it:
+		// ulimit does not help.
+		return fmt.Sprintf("too many open files in the system: the kernel's table of open files is full (fs.file-max): close files elsewhere, or raise it (sysctl fs.file-max): %v", e.err)
+	}
 	var b strings.Builder
 	b.WriteString("too many open files: ")
 	if e.layers > 0 {
@@ -407,10 +439,11 @@ func isOutOfFiles(err error) bool {
 }
 
 // saysOutOfFiles reports whether msg, an error's text, ends as an
-// EMFILE or ENFILE error does (hostErrno).
+// EMFILE or ENFILE error does ("... open /x: too many open files"): the
+// errno closes the message, whose earlier parts may name files of the
+// image.
 func saysOutOfFiles(msg string) bool {
-	e, ok := hostErrno(msg)
-	return ok && (e == syscall.EMFILE || e == syscall.ENFILE)
+	return strings.HasSuffix(msg, ": "+syscall.EMFILE.Error()) || strings.HasSuffix(msg, ": "+syscall.ENFILE.Error())
 }
 
 // suggestFileLimit returns an open-file limit to suggest for the scan of
@@ -463,7 +496,7 @@ func scanDir(ctx context.Context, root, name, generator, tags string, prefixGlob
 	if err != nil {
 		return nil, err
 	}
-	s, err := createSBOM(ctx, csrc, generator, tags)
+	s, err := createSBOM(ctx, csrc, root, generator, tags)
 	if err != nil {
 		return nil, withFileLimit(err, 0)
 	}

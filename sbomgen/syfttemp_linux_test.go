@@ -1,7 +1,6 @@
 package sbomgen
 
 import (
-	"archive/zip"
 	"bytes"
 	"os"
 	"strings"
@@ -57,30 +56,6 @@ func TestSyftTempFiles(t *testing.T) {
 			t.Errorf("%s after the scan: %v, %v; want empty", d, ents, err)
 		}
 	}
-}
-
-// minimalJar returns a jar holding only a manifest and the pom.properties
-// that names its Maven coordinates.
-func minimalJar(t *testing.T, group, artifact, version string) []byte {
-	t.Helper()
-	var b bytes.Buffer
-	zw := zip.NewWriter(&b)
-	for _, f := range []struct{ name, data string }{
-		{"META-INF/MANIFEST.MF", "Manifest-Version: 1.0\r\nImplementation-Title: " + artifact + "\r\nImplementation-Version: " + version + "\r\n\r\n"},
-		{"META-INF/maven/" + group + "/" + artifact + "/pom.properties", "groupId=" + group + "\nartifactId=" + artifact + "\nversion=" + version + "\n"},
-	} {
-		w, err := zw.Create(f.name)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if _, err := w.Write([]byte(f.data)); err != nil {
-			t.Fatal(err)
-		}
-	}
-	if err := zw.Close(); err != nil {
-		t.Fatal(err)
-	}
-	return b.Bytes()
 }
 
 // watchCreated watches dir with inotify and returns a function that
