@@ -109,24 +109,34 @@ func hasCertsDir(dirs []string, host string) bool {
 }
 
 // SameRegistry reports whether the registry hosts a and b (HOST[:PORT]
-// as references name them) are one registry: equal but for case, or both
-// this machine's (localhost, 127.0.0.0/8, ::1) on the same port, as
-// "localhost:5000" and "127.0.0.1:5000" are. affix mounts blobs across
-// repositories of one registry only; a mount a registry cannot serve is
-// answered with an upload, so a wrong guess costs no request.
+// as references name them) are one registry: equal but for case, or
+// "localhost" and one of the addresses it names (127.0.0.1, ::1) on the
+// same port, as "localhost:5000" and "127.0.0.1:5000" are. Two loopback
+// addresses are not taken for one (a registry may listen on 127.0.0.1
+// and another on 127.0.0.2 or ::1, on one port). affix mounts blobs
+// across repositories of one registry only; a mount a registry cannot
+// serve is answered with an upload, so a wrong guess costs no request.
 func SameRegistry(a, b string) bool {
 	if strings.EqualFold(a, b) {
 		return true
 	}
-	return isLoopback(a) && isLoopback(b) && hostPort(a) == hostPort(b)
+	ha, pa := splitHostPort(a)
+	hb, pb := splitHostPort(b)
+	if pa != pb {
+		return false
+	}
+	localhost := func(h string) bool { return strings.EqualFold(h, "localhost") }
+	named := func(h string) bool { return h == "127.0.0.1" || h == "::1" }
+	return localhost(ha) && named(hb) || localhost(hb) && named(ha)
 }
 
-// hostPort returns the port of host (HOST[:PORT]), "" when it names none.
-func hostPort(host string) string {
-	if _, port, err := net.SplitHostPort(host); err == nil {
-		return port
+// splitHostPort returns the host (without brackets) and port of host
+// (HOST[:PORT]); the port is "" when it names none.
+func splitHostPort(host string) (string, string) {
+	if h, port, err := net.SplitHostPort(host); err == nil {
+		return h, port
 	}
-	return ""
+	return strings.TrimSuffix(strings.TrimPrefix(host, "["), "]"), ""
 }
 
 // isLoopback reports whether host ([HOST][:PORT] as a reference names it)

@@ -34,6 +34,10 @@ func TestSameRegistry(t *testing.T) {
 		{"localhost:5000", "reg.example:5000", false},
 		{"reg.example:5000", "reg.example", false},
 		{"10.0.0.1:5000", "127.0.0.1:5000", false},
+		{"localhost:5000", "[::1]:5000", true},
+		{"127.0.0.1:5000", "127.0.0.2:5000", false},
+		{"127.0.0.1:5000", "[::1]:5000", false},
+		{"localhost:5000", "127.0.0.2:5000", false},
 	} {
 		if got := SameRegistry(tt.a, tt.b); got != tt.want {
 			t.Errorf("SameRegistry(%q, %q) = %v, want %v", tt.a, tt.b, got, tt.want)

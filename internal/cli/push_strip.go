@@ -6,8 +6,9 @@ import (
 	"fmt"
 	"strings"
 
-	"github.com/affix-oci/affix/internal/oci"
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
+
+	"github.com/affix-oci/affix/internal/oci"
 )
 
 // warnStripped warns, before push --strip-attestations writes anything,

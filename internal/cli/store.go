@@ -116,7 +116,8 @@ func (r *registryStore) Root(ctx context.Context) (ocispec.Descriptor, error) {
 }
 
 // Fetch is the Remote's Fetch, but for the root, which Root read already:
-// its bytes, verified then (they hash to its digest).
+// its bytes, verified then (they hash to its digest). Every such Fetch
+// shares the one slice: callers read it, none may write to it.
 func (r *registryStore) Fetch(ctx context.Context, desc ocispec.Descriptor) (io.ReadCloser, error) {
 	if r.rootData != nil && desc.Digest == r.root.Digest && desc.Size == r.root.Size {
 		return oci.NewVerifiedBytes(r.root.Digest, r.rootData), nil
