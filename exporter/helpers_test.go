@@ -53,7 +53,11 @@ func source(t testing.TB, spec fixture.Spec) (*oci.Layout, *fixture.Result) {
 func client(cred auth.CredentialFunc) (*auth.Client, *exporter.Counter) {
 	c := &exporter.Counter{}
 	c.Record()
-	return exporter.NewClient(cred, c), c
+	cl := exporter.NewClient(cred, c)
+	// The fault tests wait out real backoff: 5 attempts (about 3 s)
+	// test the same paths as the default 8 (about 20 s).
+	cl.Client.Transport.(*exporter.Retry).Attempts = 5
+	return cl, c
 }
 
 // target returns a Remote for host/repo.

@@ -141,7 +141,13 @@ func (p *Push) inPlace(ctx context.Context, root *node) (map[digest.Digest]bool,
 		ok, err := mc.ManifestExists(ctx, d)
 		p.release()
 		if err != nil {
-			if s := status(err); s < 400 || s >= 500 || s == http.StatusTooManyRequests {
+			// A refusal (a push-only credential, no HEAD on manifests)
+			// or a 5xx that outlasted the retries (a registry whose
+			// record of the manifest is broken answers its HEAD 500, and
+			// a PUT of it mends it) makes the check moot: the manifest is
+			// pushed whole, as on a first push. A 429 or a connection
+			// that fails ends the push.
+			if s := status(err); s < 400 || s == http.StatusTooManyRequests {
 				return err
 			}
 			p.logf("checking %s: %v; pushing it whole", d.Digest, err)

@@ -215,18 +215,22 @@ func TestRerunRestoresManifest(t *testing.T) {
 
 // TestRootHeadRefused pushes to a registry that refuses the HEAD of the
 // root index, as a push-only credential or a registry without HEAD on
-// manifests does: the push goes on and checks every blob itself, while a
-// 5xx that outlasts the retries ends it with the tag unmoved.
+// manifests does, or answers it 5xx for good, as distribution 2.8 does
+// for a manifest whose record a full disk broke: the push goes on and
+// checks every blob itself (and its PUT of the index mends the record),
+// while a 429 that outlasts the retries ends it with the tag unmoved.
 func TestRootHeadRefused(t *testing.T) {
 	for _, tc := range []struct {
-		name   string
-		fault  registrytest.Fault
-		failed bool
+		name     string
+		fault    registrytest.Fault
+		failed   bool
+		injected int // faults injected when the push goes on
 	}{
-		{"403", registrytest.Fault{Method: "HEAD", Path: "/manifests/sha256:", Action: registrytest.Status, Code: http.StatusForbidden}, false},
-		{"405", registrytest.Fault{Method: "HEAD", Path: "/manifests/sha256:", Action: registrytest.Status, Code: http.StatusMethodNotAllowed}, false},
-		{"401", registrytest.Fault{Method: "HEAD", Path: "/manifests/sha256:", Action: registrytest.Status, Code: http.StatusUnauthorized}, false},
-		{"503 for good", registrytest.Fault{Method: "HEAD", Path: "/manifests/sha256:", Action: registrytest.Unavailable}, true},
+		{"403", registrytest.Fault{Method: "HEAD", Path: "/manifests/sha256:", Action: registrytest.Status, Code: http.StatusForbidden}, false, 1},
+		{"405", registrytest.Fault{Method: "HEAD", Path: "/manifests/sha256:", Action: registrytest.Status, Code: http.StatusMethodNotAllowed}, false, 1},
+		{"401", registrytest.Fault{Method: "HEAD", Path: "/manifests/sha256:", Action: registrytest.Status, Code: http.StatusUnauthorized}, false, 1},
+		{"500 for good", registrytest.Fault{Method: "HEAD", Path: "/manifests/sha256:", Action: registrytest.Status, Code: http.StatusInternalServerError}, false, 5},
+		{"429 for good", registrytest.Fault{Method: "HEAD", Path: "/manifests/sha256:", Action: registrytest.TooManyRequests, RetryAfter: "0"}, true, 0},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			if tc.failed && testing.Short() {
@@ -246,8 +250,8 @@ func TestRootHeadRefused(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			if tag != got.Root.Digest || sc.proxy.Injected() != 1 {
-				t.Errorf("tag %s (want %s), %d faults injected (want 1)", tag, got.Root.Digest, sc.proxy.Injected())
+			if tag != got.Root.Digest || sc.proxy.Injected() != tc.injected {
+				t.Errorf("tag %s (want %s), %d faults injected (want %d)", tag, got.Root.Digest, sc.proxy.Injected(), tc.injected)
 			}
 			// The refused HEAD, then one per blob: 4 image, 3 SBOM.
 			if n := counter.Counts()[http.MethodHead]; n < 1+4+3 {

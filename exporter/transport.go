@@ -117,7 +117,9 @@ type Retry struct {
 	// Base sends the requests; nil means NewTransport(0) with the
 	// certs.d directories' certificates per host (CertsDirs).
 	Base http.RoundTripper
-	// Attempts is the maximum number of attempts per request; 0 means 5.
+	// Attempts is the maximum number of attempts per request; 0 means 8:
+	// with the default waits, about 20 s of a registry answering 5xx or
+	// dropping connections (a restart, a rolling deploy) is ridden out.
 	Attempts int
 	// MaxElapsed bounds the time spent on one request including waits; 0
 	// means 2 minutes.
@@ -141,7 +143,7 @@ func (t *Retry) attempts() int {
 	if t.Attempts > 0 {
 		return t.Attempts
 	}
-	return 5
+	return 8
 }
 
 func (t *Retry) maxElapsed() time.Duration {
