@@ -388,7 +388,7 @@ func (p *Push) Commit(ctx context.Context) (*Result, error) {
 // Commit writes its own tag: the index is pushed again under tag, an
 // interrupt does not cut the write short (but one that came before keeps
 // it from starting), and a write whose answer was lost is ErrTagUnknown.
-// After a failed Commit it is ErrPushClosed.
+// After a failed Commit it is ErrPushClosed. Every error names the tag.
 func (p *Push) Tag(ctx context.Context, tag string) error {
 	return p.TagIfMatch(ctx, tag, "")
 }

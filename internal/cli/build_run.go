@@ -603,7 +603,8 @@ func (r *buildRun) commit(ctx context.Context, s *sink) error {
 				if errors.Is(err, exporter.ErrTagUnknown) {
 					s.unknown = append(s.unknown, t)
 				}
-				return fmt.Errorf("%s %s: tag %s: %w", s.verb, s.name, t, err)
+				// Tag's errors name the tag: not again here.
+				return fmt.Errorf("%s %s: %w", s.verb, s.name, err)
 			}
 			s.moved = append(s.moved, t)
 		}

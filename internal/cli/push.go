@@ -343,7 +343,9 @@ func tagMore(ctx context.Context, p *exporter.Push, verb, target string, ref reg
 				stayed = more[i:]
 			}
 			states := tagStates(refNames(ref, tags), refNames(ref, unknown), refNames(ref, stayed))
-			return nil, fmt.Errorf("%s to %s: tag %s: %w (%s)", verb, target, t, err, states)
+			// Tag's errors name the tag ("tag v2 not written: ...",
+			// "writing v2: ..."): not again here.
+			return nil, fmt.Errorf("%s to %s: %w (%s)", verb, target, err, states)
 		}
 		tags = append(tags, t)
 	}

@@ -1,7 +1,9 @@
 package cli
 
 import (
+	"context"
 	"fmt"
+	"net/http"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -10,6 +12,9 @@ import (
 	"oras.land/oras-go/v2/registry"
 	"oras.land/oras-go/v2/registry/remote"
 
+	"github.com/affix-oci/affix/exporter"
+	"github.com/affix-oci/affix/internal/fixture"
+	"github.com/affix-oci/affix/internal/oci"
 	"github.com/affix-oci/affix/internal/registrytest"
 )
 
@@ -108,5 +113,77 @@ func TestPushTagList(t *testing.T) {
 	}
 	if _, err := repo.Resolve(t.Context(), "v2"); err == nil {
 		t.Errorf("a push refused for its REF wrote the tag v2")
+	}
+}
+
+// TestTagMoreErrors: the error of a tag after the first names that tag
+// once (the exporter's error names it; tagMore does not again, which read
+// "tag 3: tag 3 not written"), then what became of every tag.
+func TestTagMoreErrors(t *testing.T) {
+	reg := registrytest.Start(t, registrytest.OlaregNoAPI, registrytest.Options{})
+	dir := t.TempDir()
+	res, err := fixture.WriteLayout(dir, fixture.VariantsPair())
+	if err != nil {
+		t.Fatal(err)
+	}
+	l, err := oci.OpenLayout(t.Context(), dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	for _, tc := range []struct {
+		name   string
+		faults []registrytest.Fault // on the PUT of tag 3
+		// interrupt cancels the context before tagMore.
+		interrupt bool
+		// want is the error's start after "push to NAME: ", states its
+		// end.
+		want, states string
+	}{
+		{name: "interrupted", interrupt: true,
+			want: "tag 2 not written: context canceled", states: "(tags moved: R:1; not moved: R:2, R:3)"},
+		{name: "refused", faults: []registrytest.Fault{{Action: registrytest.Status, Code: http.StatusForbidden}},
+			want: "writing 3: ", states: "(tags moved: R:1, R:2; not moved: R:3)"},
+		// The retry's refusal ends it at once; the first attempt landed.
+		{name: "answer lost", faults: []registrytest.Fault{{Action: registrytest.LoseAnswer, Times: 1}, {Action: registrytest.Status, Code: http.StatusForbidden}},
+			want: "writing 3: " + exporter.ErrTagUnknown.Error(), states: "(tags moved: R:1, R:2; may have moved (rerun to settle): R:3)"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			proxy := registrytest.StartProxy(t, reg.Host)
+			repo := strings.ReplaceAll(strings.ToLower(tc.name), " ", "-")
+			ref := registry.Reference{Registry: proxy.Host, Repository: repo, Reference: "1"}
+			tgt, err := exporter.NewRemote(ref, exporter.RemoteOptions{PlainHTTP: true})
+			if err != nil {
+				t.Fatal(err)
+			}
+			p := exporter.New(tgt, &exporter.Image{Source: l, Root: res.Index}, exporter.Options{Tag: "1"})
+			defer p.Abort()
+			if err := p.Images(t.Context()); err != nil {
+				t.Fatal(err)
+			}
+			if _, err := p.Commit(t.Context()); err != nil {
+				t.Fatal(err)
+			}
+			for _, f := range tc.faults {
+				f.Method, f.Path = "PUT", "/manifests/3$"
+				proxy.Inject(f)
+			}
+			ctx, cancel := context.WithCancel(t.Context())
+			defer cancel()
+			if tc.interrupt {
+				cancel()
+			}
+			name := refName(ref, "")
+			_, err = tagMore(ctx, p, "push", name, ref, []string{"2", "3"})
+			if err == nil {
+				t.Fatal("tagMore succeeded")
+			}
+			msg := err.Error()
+			prefix := "push to " + name + ": " + tc.want
+			states := strings.ReplaceAll(tc.states, "R:", name+":")
+			if !strings.HasPrefix(msg, prefix) || !strings.HasSuffix(msg, states) {
+				t.Errorf("error:\n%s\nwant it to start %q and end %q", msg, prefix, states)
+			}
+		})
 	}
 }
