@@ -50,6 +50,11 @@ const (
 	// LoseAnswer forwards the request (the registry acts on it) and closes
 	// the connection without sending the registry's answer.
 	LoseAnswer
+	// Hold keeps the request until Release is closed, then forwards it;
+	// a request whose client gives up first (or that the proxy's Close
+	// ends) is never forwarded. A test holds a write in flight, does
+	// what it tests meanwhile, then lets it through.
+	Hold
 )
 
 func (a Action) String() string {
@@ -74,6 +79,8 @@ func (a Action) String() string {
 		return "status"
 	case LoseAnswer:
 		return "lose-answer"
+	case Hold:
+		return "hold"
 	}
 	return fmt.Sprintf("action(%d)", int(a))
 }
@@ -96,6 +103,9 @@ type Fault struct {
 	// Body is the body Status answers with, sent as JSON (a registry's
 	// error answer).
 	Body string
+	// Release lets the requests Hold keeps through once closed; nil
+	// holds them until the client gives up.
+	Release <-chan struct{}
 
 	re   *regexp.Regexp
 	seen int
@@ -212,6 +222,17 @@ func NewProxy(host string) *Proxy {
 			}
 			w.WriteHeader(f.Code)
 			io.WriteString(w, f.Body)
+		case Hold:
+			// Read first: the server notices a client that gave up only
+			// once the body is read.
+			body, _ := io.ReadAll(r.Body)
+			r.Body = io.NopCloser(bytes.NewReader(body))
+			select {
+			case <-f.Release:
+				rp.ServeHTTP(w, r)
+			case <-r.Context().Done():
+			case <-p.quit:
+			}
 		case Hang:
 			io.Copy(io.Discard, r.Body)
 			select {

@@ -1,9 +1,12 @@
 package registrytest
 
 import (
+	"context"
 	"net/http"
+	"slices"
 	"strings"
 	"testing"
+	"time"
 )
 
 func TestRegistriesAnswer(t *testing.T) {
@@ -85,5 +88,66 @@ func TestProxyFaults(t *testing.T) {
 	resp.Body.Close()
 	if p.Injected() != 3 || len(p.Log()) != 4 {
 		t.Errorf("injected %d, log %v", p.Injected(), p.Log())
+	}
+}
+
+// TestProxyHold: a held request goes through once released; one whose
+// client gives up first is never forwarded.
+func TestProxyHold(t *testing.T) {
+	r := Start(t, OlaregAPI, Options{})
+	p := StartProxy(t, r.Host)
+	release := make(chan struct{})
+	p.Inject(Fault{Method: "PUT", Path: "/manifests/", Action: Hold, Release: release, Times: 2})
+	put := func(ctx context.Context, tag string) (*http.Response, error) {
+		req, err := http.NewRequestWithContext(ctx, "PUT", "http://"+p.Host+"/v2/app/manifests/"+tag, strings.NewReader(`{"schemaVersion":2,"mediaType":"application/vnd.oci.image.index.v1+json","manifests":[]}`))
+		if err != nil {
+			return nil, err
+		}
+		req.Header.Set("Content-Type", "application/vnd.oci.image.index.v1+json")
+		return http.DefaultClient.Do(req)
+	}
+	held := func(tag string) {
+		for !slices.Contains(p.Log(), "PUT /v2/app/manifests/"+tag+" [hold]") {
+			time.Sleep(5 * time.Millisecond)
+		}
+	}
+	ctx, cancel := context.WithCancel(t.Context())
+	gaveUp := make(chan error)
+	go func() {
+		_, err := put(ctx, "gave-up")
+		gaveUp <- err
+	}()
+	held("gave-up")
+	cancel()
+	if err := <-gaveUp; err == nil {
+		t.Fatal("a cancelled PUT was answered")
+	}
+	answered := make(chan *http.Response)
+	go func() {
+		resp, err := put(t.Context(), "released")
+		if err != nil {
+			t.Error(err)
+		}
+		answered <- resp
+	}()
+	held("released")
+	close(release)
+	if resp := <-answered; resp == nil || resp.StatusCode != http.StatusCreated {
+		t.Fatalf("released PUT: %v", resp)
+	}
+	for tag, want := range map[string]int{"released": http.StatusOK, "gave-up": http.StatusNotFound} {
+		req, err := http.NewRequest("HEAD", "http://"+r.Host+"/v2/app/manifests/"+tag, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		req.Header.Set("Accept", "application/vnd.oci.image.index.v1+json")
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		if resp.StatusCode != want {
+			t.Errorf("%s: %s, want %d", tag, resp.Status, want)
+		}
 	}
 }
