@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"net"
 	"net/url"
+	"sync"
 	"sync/atomic"
 	"syscall"
 	"time"
@@ -26,17 +27,118 @@ var commitGrace = CommitGrace
 // tag write is the push's commit point; cutting it short would leave the
 // tag's state unknown. Push.Commit and Push.Tag write through it; so
 // should any other tag write that ends a publication. The returned cancel
-// releases everything, the grace timer included.
+// releases everything, the grace timer included; it is to be called when
+// the write is over.
+//
+// A TagWrites that ctx carries (WithTagWrites) knows of the write from
+// CommitContext to cancel: it can end it before the grace is up (Cut),
+// and counts it if ctx ended first (Interrupted).
 func CommitContext(ctx context.Context) (context.Context, context.CancelFunc) {
-	tctx, cancel := context.WithCancel(context.WithoutCancel(ctx))
+	tctx, cancel := context.WithCancelCause(context.WithoutCancel(ctx))
 	grace := commitGrace
 	stop := context.AfterFunc(ctx, func() {
 		// The grace timer ends with the write's context, whichever
 		// comes first.
-		t := time.AfterFunc(grace, cancel)
+		t := time.AfterFunc(grace, func() { cancel(fmt.Errorf("no answer %v after the interrupt", grace)) })
 		context.AfterFunc(tctx, func() { t.Stop() })
 	})
-	return tctx, func() { stop(); cancel() }
+	w, _ := ctx.Value(tagWritesKey{}).(*TagWrites)
+	id := w.add(cancel)
+	return tctx, func() {
+		stop()
+		w.done(id, ctx.Err() != nil)
+		cancel(nil)
+	}
+}
+
+// TagWrites knows the tag writes under way (CommitContext) of the
+// contexts that carry it (WithTagWrites), so that whoever made it can end
+// them before their grace is up, and tell afterwards whether any went on
+// after an interrupt. affix's command line makes one per command: a
+// second interrupt cuts short the tag writes the first let go on. Its
+// methods may be called concurrently, and on a nil *TagWrites, which
+// knows of no write.
+type TagWrites struct {
+	mu     sync.Mutex
+	writes map[uint64]context.CancelCauseFunc
+	next   uint64
+	// cut is Cut's cause, nil before.
+	cut error
+	// interrupted counts the writes whose context ended before they
+	// did.
+	interrupted int
+}
+
+type tagWritesKey struct{}
+
+// WithTagWrites returns ctx carrying w: the tag writes under ctx
+// (CommitContext) are w's.
+func WithTagWrites(ctx context.Context, w *TagWrites) context.Context {
+	return context.WithValue(ctx, tagWritesKey{}, w)
+}
+
+// add records a write that cancel ends, and returns its id for done. A
+// write that starts after Cut is cut at once.
+func (w *TagWrites) add(cancel context.CancelCauseFunc) uint64 {
+	if w == nil {
+		return 0
+	}
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if w.cut != nil {
+		cancel(w.cut)
+		return 0
+	}
+	if w.writes == nil {
+		w.writes = map[uint64]context.CancelCauseFunc{}
+	}
+	w.next++
+	w.writes[w.next] = cancel
+	return w.next
+}
+
+// done records the end of write id; interrupted says that its context
+// (not the write's own) ended before.
+func (w *TagWrites) done(id uint64, interrupted bool) {
+	if w == nil {
+		return
+	}
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	delete(w.writes, id)
+	if interrupted {
+		w.interrupted++
+	}
+}
+
+// Cut ends every tag write under way at once, with cause as its
+// context's cause, rather than when CommitGrace is up; those that start
+// later end as they start. It returns how many writes were under way:
+// with none, it ended nothing.
+func (w *TagWrites) Cut(cause error) int {
+	if w == nil {
+		return 0
+	}
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	w.cut = cause
+	n := len(w.writes)
+	for id, cancel := range w.writes {
+		cancel(cause)
+		delete(w.writes, id)
+	}
+	return n
+}
+
+// Interrupted returns how many tag writes went on after their context
+// ended (an interrupt), let finish, or fail, or be cut.
+func (w *TagWrites) Interrupted() int {
+	if w == nil {
+		return 0
+	}
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return w.interrupted
 }
 
 // TagWriteError marks the error of a tag write whose request may have

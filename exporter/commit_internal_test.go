@@ -10,6 +10,7 @@ import (
 	"net"
 	"net/url"
 	"os"
+	"strings"
 	"syscall"
 	"testing"
 	"time"
@@ -78,6 +79,9 @@ func TestCommitContextGrace(t *testing.T) {
 	case <-time.After(10 * time.Second):
 		t.Fatal("the tag write's context outlived the grace")
 	}
+	if c := context.Cause(tctx); c == nil || !strings.Contains(c.Error(), "no answer 50ms after the interrupt") {
+		t.Errorf("cause %v, want it to say the grace was up", c)
+	}
 	release()
 
 	// Released before the grace: the context ends at once.
@@ -90,5 +94,60 @@ func TestCommitContextGrace(t *testing.T) {
 	case <-tctx.Done():
 	default:
 		t.Error("a released tag write's context did not end")
+	}
+}
+
+// TestTagWrites: a TagWrites in the context knows the tag writes under
+// way: Cut ends them at once, with its cause, and those started after;
+// Interrupted counts the writes that went on after their context ended.
+// Without one, CommitContext is as before.
+func TestTagWrites(t *testing.T) {
+	defer func(d time.Duration) { commitGrace = d }(commitGrace)
+	commitGrace = time.Hour
+
+	var w TagWrites
+	ctx, interrupt := context.WithCancel(WithTagWrites(context.Background(), &w))
+	// One write ends before the interrupt, one goes on after it.
+	_, release := CommitContext(ctx)
+	release()
+	tctx, release := CommitContext(ctx)
+	interrupt()
+	if tctx.Err() != nil {
+		t.Fatal("the tag write's context ended with the interrupt")
+	}
+	cause := errors.New("second interrupt")
+	if n := w.Cut(cause); n != 1 {
+		t.Errorf("Cut ended %d writes, want 1", n)
+	}
+	if !errors.Is(context.Cause(tctx), cause) {
+		t.Errorf("cut write's cause %v, want %v", context.Cause(tctx), cause)
+	}
+	release()
+	if n := w.Interrupted(); n != 1 {
+		t.Errorf("Interrupted = %d, want 1", n)
+	}
+	// A write that starts after Cut ends as it starts.
+	late, release := CommitContext(ctx)
+	if !errors.Is(context.Cause(late), cause) {
+		t.Errorf("write started after Cut: cause %v", context.Cause(late))
+	}
+	release()
+	if n := w.Cut(cause); n != 0 {
+		t.Errorf("second Cut ended %d writes, want 0", n)
+	}
+
+	// Nothing under way: Cut ends nothing.
+	var idle TagWrites
+	if n := idle.Cut(cause); n != 0 {
+		t.Errorf("Cut with no write ended %d", n)
+	}
+	// No TagWrites (and a nil one): nothing counted, nothing cut.
+	var none *TagWrites
+	for _, c := range []context.Context{context.Background(), WithTagWrites(context.Background(), nil)} {
+		tctx, release := CommitContext(c)
+		if none.Cut(cause) != 0 || none.Interrupted() != 0 || tctx.Err() != nil {
+			t.Error("a nil TagWrites knows of a write")
+		}
+		release()
 	}
 }

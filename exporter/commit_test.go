@@ -15,8 +15,10 @@ import (
 
 // TestCommitOutcome: the tag write is the push's commit point. An
 // interrupt while it is in flight lets it finish (the tag moved, Commit
-// succeeds); a write whose answer is lost is ErrTagUnknown (here it did
-// move); a write the registry refused is not (the tag stayed).
+// succeeds), unless the TagWrites of the context cuts it short (a second
+// interrupt): then it is ErrTagUnknown saying why; a write whose answer
+// is lost is ErrTagUnknown (here it did move); a write the registry
+// refused is not (the tag stayed).
 func TestCommitOutcome(t *testing.T) {
 	tagPUT := registrytest.Fault{Method: "PUT", Path: "/manifests/v1$"}
 	for _, tc := range []struct {
@@ -24,11 +26,14 @@ func TestCommitOutcome(t *testing.T) {
 		action    registrytest.Action
 		then      registrytest.Action // from the second attempt on; 0: the same
 		interrupt bool
-		wantErr   bool
-		unknown   bool
-		moved     bool
+		// cut cuts the write short after the interrupt.
+		cut     bool
+		wantErr bool
+		unknown bool
+		moved   bool
 	}{
 		{name: "interrupted in flight", action: registrytest.Slow, interrupt: true, moved: true},
+		{name: "interrupted twice in flight", action: registrytest.Hold, interrupt: true, cut: true, wantErr: true, unknown: true},
 		{name: "answer lost", action: registrytest.LoseAnswer, wantErr: true, unknown: true, moved: true},
 		// The retry's 503 is the last error, but the first attempt landed.
 		{name: "answer lost, then 503", action: registrytest.LoseAnswer, then: registrytest.Unavailable, wantErr: true, unknown: true, moved: true},
@@ -55,7 +60,9 @@ func TestCommitOutcome(t *testing.T) {
 				f.Action, f.Times = tc.then, 0
 			}
 			sc.proxy.Inject(f)
-			ctx, cancel := context.WithCancel(context.Background())
+			var writes exporter.TagWrites
+			second := errors.New("second interrupt")
+			ctx, cancel := context.WithCancel(exporter.WithTagWrites(context.Background(), &writes))
 			defer cancel()
 			if tc.interrupt {
 				go func() {
@@ -63,11 +70,20 @@ func TestCommitOutcome(t *testing.T) {
 						time.Sleep(5 * time.Millisecond)
 					}
 					cancel()
+					if tc.cut {
+						writes.Cut(second)
+					}
 				}()
 			}
 			_, err := p.Commit(ctx)
 			if (err != nil) != tc.wantErr || errors.Is(err, exporter.ErrTagUnknown) != tc.unknown {
 				t.Errorf("Commit: %v; want error %v, ErrTagUnknown %v", err, tc.wantErr, tc.unknown)
+			}
+			if tc.cut && (!errors.Is(err, second) || strings.Count(err.Error(), second.Error()) != 1) {
+				t.Errorf("Commit cut short: %v; want it to end saying why", err)
+			}
+			if n := writes.Interrupted(); tc.interrupt && n != 1 {
+				t.Errorf("TagWrites counted %d interrupted writes, want 1", n)
 			}
 			want := sc.oldRes.Index.Digest
 			if tc.moved {

@@ -418,7 +418,14 @@ func (p *Push) writeTag(ctx context.Context, ref, ifMatch string) error {
 	tctx, cancel := CommitContext(ctx)
 	defer cancel()
 	if err := p.pushManifest(tctx, p.plan, ref, ifMatch); err != nil {
-		return fmt.Errorf("writing %s: %w", ref, TagWriteError(err))
+		err = TagWriteError(err)
+		// A write cut short after the interrupt says why (the grace was
+		// up, a second interrupt), where its error does not (net/http
+		// reports the cause, a backoff wait "context canceled").
+		if cause := context.Cause(tctx); ctx.Err() != nil && tctx.Err() != nil && !errors.Is(err, cause) {
+			err = fmt.Errorf("%w (%w)", err, cause)
+		}
+		return fmt.Errorf("writing %s: %w", ref, err)
 	}
 	return nil
 }
