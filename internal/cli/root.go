@@ -19,6 +19,7 @@ import (
 	"github.com/sirupsen/logrus"
 	"github.com/spf13/cobra"
 
+	"github.com/affix-oci/affix/exporter"
 	"github.com/affix-oci/affix/internal/oci"
 	"github.com/affix-oci/affix/internal/printable"
 	"github.com/affix-oci/affix/internal/version"
@@ -241,10 +242,14 @@ func Main(args []string) int {
 // SIGPIPE's, when the reader of stdout or stderr went away), 1 for any
 // other error, which is printed to stderr. A cancel cause of ctx with a
 // method Signal() os.Signal counts as that signal. The first signal
-// cancels the context; a second one ends the process at once, as the
-// Docker CLI does, should the clean-up hang.
+// cancels the context, but lets a tag write under way finish; a second
+// one cuts that write short (the error then says which tags may have
+// moved) and ends the command as by itself; with no tag write under way
+// it ends the process at once, as the Docker CLI does, should the
+// clean-up hang (see signalContext).
 func Run(ctx context.Context, name string, args []string, stdout, stderr io.Writer) (code int) {
-	ctx, got, stop := signalContext(ctx, os.Interrupt, syscall.SIGTERM)
+	writes := &exporter.TagWrites{}
+	ctx, got, stop := signalContext(ctx, writes, os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	// Output files of an earlier run the command removed come back after
 	// a usage error, which should change nothing.
@@ -397,21 +402,40 @@ func exitCode(err error, sig os.Signal) int {
 }
 
 // signalContext returns a context cancelled by the first of sigs to
-// arrive, a function reporting that signal (nil before), and one that
-// stops listening. After the first signal it stops listening, so that a
-// second gets the default action (the process ends).
-func signalContext(ctx context.Context, sigs ...os.Signal) (context.Context, func() os.Signal, func()) {
-	ctx, cancel := context.WithCancelCause(ctx)
-	ch := make(chan os.Signal, 1)
+// arrive, a function reporting the signal that ended the command (nil
+// before any), and one that stops listening. The tag writes the first
+// signal lets finish (exporter.CommitContext) are writes' (the context
+// carries it): a second signal while one is under way cuts them short,
+// so that the command, told at once that their tags may have moved, says
+// which did and which did not, and ends as by that signal; a third, or a
+// second with no tag write under way, gets the default action (the
+// process ends at once, as the Docker CLI does, should the clean-up
+// hang).
+func signalContext(ctx context.Context, writes *exporter.TagWrites, sigs ...os.Signal) (context.Context, func() os.Signal, func()) {
+	ctx, cancel := context.WithCancelCause(exporter.WithTagWrites(ctx, writes))
+	// Room for two signals sent close together (^C twice; a CI
+	// runner's SIGINT, then SIGTERM): Notify drops what does not fit.
+	ch := make(chan os.Signal, 2)
 	signal.Notify(ch, sigs...)
 	var got atomic.Value
 	done := make(chan struct{})
 	go func() {
+		var first os.Signal
+		select {
+		case first = <-ch:
+		case <-done:
+			return
+		}
+		got.Store(first)
+		cancel(fmt.Errorf("%v signal received", first))
 		select {
 		case s := <-ch:
-			got.Store(s)
 			signal.Stop(ch)
-			cancel(fmt.Errorf("%v signal received", s))
+			if writes.Cut(secondSignal(first, s)) == 0 {
+				raise(s)
+				return
+			}
+			got.Store(s)
 		case <-done:
 		}
 	}()
@@ -424,6 +448,29 @@ func signalContext(ctx context.Context, sigs ...os.Signal) (context.Context, fun
 		})
 	}
 	return ctx, func() os.Signal { s, _ := got.Load().(os.Signal); return s }, stop
+}
+
+// secondSignal is the cause of tag writes cut short by signal second,
+// after first.
+func secondSignal(first, second os.Signal) error {
+	if first == second {
+		return fmt.Errorf("%v signal received twice: the tag write was cut short", first)
+	}
+	return fmt.Errorf("%v signal received, then %v: the tag write was cut short", first, second)
+}
+
+// raise gives s its default action, as if affix had never asked for it:
+// the process ends by s. Where a process cannot signal itself so, it
+// exits as ended by s. Tests replace it.
+var raise = func(s os.Signal) {
+	signal.Reset(s)
+	p, err := os.FindProcess(os.Getpid())
+	if err == nil {
+		err = p.Signal(s)
+	}
+	if err != nil {
+		os.Exit(exitCode(nil, s))
+	}
 }
 
 // strconvError matches the strconv error pflag appends to a flag value it

@@ -11,12 +11,14 @@ import (
 	"sync/atomic"
 	"syscall"
 	"testing"
+
+	"github.com/affix-oci/affix/exporter"
 )
 
 // TestSignalContext: the first signal cancels the context with a cause
 // naming it and is reported; stop ends the listening.
 func TestSignalContext(t *testing.T) {
-	ctx, got, stop := signalContext(context.Background(), syscall.SIGUSR1)
+	ctx, got, stop := signalContext(context.Background(), nil, syscall.SIGUSR1)
 	defer stop()
 	if got() != nil {
 		t.Fatalf("signal %v before any", got())
@@ -28,10 +30,72 @@ func TestSignalContext(t *testing.T) {
 	if got() != syscall.SIGUSR1 || context.Cause(ctx).Error() != "user defined signal 1 signal received" {
 		t.Errorf("signal %v, cause %v", got(), context.Cause(ctx))
 	}
-	ctx, _, stop2 := signalContext(context.Background(), syscall.SIGUSR2)
+	ctx, _, stop2 := signalContext(context.Background(), nil, syscall.SIGUSR2)
 	stop2()
 	if !errors.Is(ctx.Err(), context.Canceled) {
 		t.Errorf("after stop: %v", ctx.Err())
+	}
+}
+
+// TestSecondSignal: a second signal while a tag write the first let go
+// on is under way cuts it short, saying so, and is the signal reported
+// (the command ends as by it); with no tag write under way it gets the
+// default action (raise), as before affix listened for it.
+func TestSecondSignal(t *testing.T) {
+	defer func(f func(os.Signal)) { raise = f }(raise)
+	for _, tc := range []struct {
+		name          string
+		first, second syscall.Signal
+		writing       bool
+		cause         string // of the cut write
+	}{
+		{name: "same signal, tag write", first: syscall.SIGUSR1, second: syscall.SIGUSR1, writing: true,
+			cause: "user defined signal 1 signal received twice: the tag write was cut short"},
+		{name: "another signal, tag write", first: syscall.SIGUSR1, second: syscall.SIGUSR2, writing: true,
+			cause: "user defined signal 1 signal received, then user defined signal 2: the tag write was cut short"},
+		{name: "no tag write", first: syscall.SIGUSR1, second: syscall.SIGUSR2},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			raised := make(chan os.Signal, 1)
+			raise = func(s os.Signal) { raised <- s }
+			writes := &exporter.TagWrites{}
+			ctx, got, stop := signalContext(context.Background(), writes, syscall.SIGUSR1, syscall.SIGUSR2)
+			defer stop()
+			tctx := context.Background()
+			if tc.writing {
+				var release context.CancelFunc
+				tctx, release = exporter.CommitContext(ctx)
+				defer release()
+			}
+			if err := syscall.Kill(os.Getpid(), tc.first); err != nil {
+				t.Fatal(err)
+			}
+			<-ctx.Done()
+			if tctx.Err() != nil {
+				t.Fatal("the first signal ended the tag write")
+			}
+			if err := syscall.Kill(os.Getpid(), tc.second); err != nil {
+				t.Fatal(err)
+			}
+			if !tc.writing {
+				if s := <-raised; s != tc.second || got() != tc.first {
+					t.Errorf("raised %v, reported %v; want %v raised, %v reported", s, got(), tc.second, tc.first)
+				}
+				return
+			}
+			<-tctx.Done()
+			if c := context.Cause(tctx); c == nil || c.Error() != tc.cause {
+				t.Errorf("cut write's cause %v, want %q", c, tc.cause)
+			}
+			if got() != tc.second {
+				t.Errorf("reported %v, want %v", got(), tc.second)
+			}
+			select {
+			case s := <-raised:
+				t.Errorf("raised %v while a tag write was under way", s)
+			default:
+			}
+		})
 	}
 }
 
