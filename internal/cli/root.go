@@ -246,7 +246,9 @@ func Main(args []string) int {
 // one cuts that write short (the error then says which tags may have
 // moved) and ends the command as by itself; with no tag write under way
 // it ends the process at once, as the Docker CLI does, should the
-// clean-up hang (see signalContext).
+// clean-up hang (see signalContext). A command that completes all the
+// same (the signal came during its last tag write) exits 0, with a note
+// on stderr that says so.
 func Run(ctx context.Context, name string, args []string, stdout, stderr io.Writer) (code int) {
 	writes := &exporter.TagWrites{}
 	ctx, got, stop := signalContext(ctx, writes, os.Interrupt, syscall.SIGTERM)
@@ -296,7 +298,7 @@ func Run(ctx context.Context, name string, args []string, stdout, stderr io.Writ
 	root.SetArgs(append([]string{}, args...))
 	root.SetOut(stdout)
 	root.SetErr(stderr)
-	err := root.ExecuteContext(ctx)
+	cmd, err := root.ExecuteContextC(ctx)
 	sig := got()
 	if sig == nil {
 		sig = causeSignal(ctx)
@@ -308,6 +310,13 @@ func Run(ctx context.Context, name string, args []string, stdout, stderr io.Writ
 		return 128 + int(syscall.SIGPIPE)
 	}
 	if err == nil {
+		if sig != nil {
+			// The work is done and consistent (every tag moved): 0, as
+			// had the signal come a moment later; but whoever sent it
+			// learns why it did not stop the command
+			// (docs/design-decisions.md).
+			linePrinter(name+": ", stderr)("%s", completedNote(context.Cause(ctx), cmd.CommandPath(), writes.Interrupted() > 0))
+		}
 		return 0
 	}
 	if errors.Is(err, errQuiet) {
@@ -317,6 +326,16 @@ func Run(ctx context.Context, name string, args []string, stdout, stderr io.Writ
 	// config's fields): escaped, they cannot drive the terminal.
 	fmt.Fprintf(stderr, "%s: error: %s\n", name, printable.Text(withCause(err, sig, context.Cause(ctx)).Error()))
 	return exitCode(err, sig)
+}
+
+// completedNote says that command completed although cause (a signal)
+// cancelled it, during a tag write (duringTagWrite) that was let finish,
+// or as it ended.
+func completedNote(cause error, command string, duringTagWrite bool) string {
+	if duringTagWrite {
+		return fmt.Sprintf("%v while a tag was being written: the write was let finish, and %s completed", cause, command)
+	}
+	return fmt.Sprintf("%v as %s ended: it completed", cause, command)
 }
 
 // withCause is err with what cancelled the command (cause, after signal

@@ -1,0 +1,102 @@
+package cli
+
+import (
+	"bytes"
+	"context"
+	"os"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/affix-oci/affix/internal/fixture"
+	"github.com/affix-oci/affix/internal/registrytest"
+)
+
+// signalCause cancels a command as signal s would (Run reads the
+// Signal method of a cancel cause, as for the Docker CLI plugin's).
+type signalCause struct{ s os.Signal }
+
+func (c signalCause) Error() string     { return c.s.String() + " signal received" }
+func (c signalCause) Signal() os.Signal { return c.s }
+
+// TestSignalDuringTagWrite: an interrupt while a tag is being written
+// lets that write finish. When it was the last, the push completed:
+// exit 0 and the usual output, with a note on stderr that the signal
+// came and why it did not stop the push; else the tags after it are not
+// written, and the error says which moved (exit 130).
+func TestSignalDuringTagWrite(t *testing.T) {
+	if testing.Short() {
+		t.Skip("runs a registry")
+	}
+	cliEnv(t)
+	dir := t.TempDir()
+	res, err := fixture.WriteLayout(dir, fixture.VariantsPair())
+	if err != nil {
+		t.Fatal(err)
+	}
+	reg := registrytest.Start(t, registrytest.OlaregNoAPI, registrytest.Options{})
+	const note = "affix: interrupt signal received while a tag was being written: the write was let finish, and affix push completed\n"
+	for _, tc := range []struct {
+		name, tags, held string
+		code             int
+		// stdout is the start of the output, stderr the error output;
+		// R stands for the repository.
+		stdout, stderr string
+	}{
+		{name: "one tag", tags: "1", held: "1",
+			stdout: "pushed R:1@" + res.Index.Digest.String() + "\n", stderr: note},
+		{name: "last of a list", tags: "1,2", held: "2",
+			stdout: "pushed R:1@" + res.Index.Digest.String() + "\n  also tagged R:2\n", stderr: note},
+		{name: "first of a list", tags: "1,2", held: "1", code: 130,
+			stderr: "affix: error: push to R: tag 2 not written: interrupt signal received (tags moved: R:1; not moved: R:2)\n"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			proxy := registrytest.StartProxy(t, reg.Host)
+			release := make(chan struct{})
+			repo := strings.ReplaceAll(tc.name, " ", "-")
+			proxy.Inject(registrytest.Fault{Method: "PUT", Path: "/manifests/" + tc.held + "$", Action: registrytest.Hold, Release: release})
+			ctx, cancel := context.WithCancelCause(t.Context())
+			defer cancel(nil)
+			var stdout, stderr bytes.Buffer
+			exited := make(chan int)
+			ref := proxy.Host + "/" + repo
+			go func() {
+				exited <- Run(ctx, "affix", []string{"push", "--no-sbom", "--insecure-registry", proxy.Host, "oci-layout:" + dir, ref + ":" + tc.tags}, &stdout, &stderr)
+			}()
+			held := "PUT /v2/" + repo + "/manifests/" + tc.held + " [hold]"
+			deadline := time.Now().Add(2 * time.Minute)
+			for !slices.Contains(proxy.Log(), held) {
+				if time.Now().After(deadline) {
+					t.Fatalf("the write of tag %s never came", tc.held)
+				}
+				time.Sleep(10 * time.Millisecond)
+			}
+			cancel(signalCause{os.Interrupt})
+			close(release)
+			code := <-exited
+			wantOut := strings.ReplaceAll(tc.stdout, "R:", ref+":")
+			wantErr := strings.ReplaceAll(tc.stderr, "R:", ref+":")
+			if code != tc.code || !strings.HasPrefix(stdout.String(), wantOut) || stderr.String() != wantErr {
+				t.Errorf("exit %d, want %d\nstdout:\n%s\nwant it to start:\n%s\nstderr:\n%s\nwant:\n%s", code, tc.code, &stdout, wantOut, &stderr, wantErr)
+			}
+		})
+	}
+}
+
+// TestCompletedNote: the note of a command that completed although a
+// signal came says what came and when.
+func TestCompletedNote(t *testing.T) {
+	for _, tc := range []struct {
+		cause  error
+		during bool
+		want   string
+	}{
+		{signalCause{os.Interrupt}, true, "interrupt signal received while a tag was being written: the write was let finish, and affix push completed"},
+		{signalCause{os.Interrupt}, false, "interrupt signal received as affix push ended: it completed"},
+	} {
+		if got := completedNote(tc.cause, "affix push", tc.during); got != tc.want {
+			t.Errorf("completedNote(%v, %v) = %q, want %q", tc.cause, tc.during, got, tc.want)
+		}
+	}
+}
