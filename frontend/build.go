@@ -168,7 +168,7 @@ func (p *plan) newResult() (*Result, func(), error) {
 // buildOne builds the plan's one node group straight into res's layout.
 func (p *plan) buildOne(ctx context.Context, c *client.Client, res *Result, prog *Progress) error {
 	out := res.Layout
-	desc, err := p.solve(ctx, c, p.groups[0], out, prog, "")
+	desc, err := p.solve(ctx, c, p.groups[0], out, res, prog, "")
 	if err != nil {
 		return err
 	}
@@ -200,7 +200,7 @@ func (p *plan) buildNodes(ctx context.Context, clients []*client.Client, res *Re
 			if len(g.platforms) == 1 {
 				prefix = formatPlatforms(g.platforms)
 			}
-			_, err := p.solve(ectx, clients[i], g, parts[i], prog, prefix)
+			_, err := p.solve(ectx, clients[i], g, parts[i], res, prog, prefix)
 			return err
 		})
 	}
@@ -210,6 +210,9 @@ func (p *plan) buildNodes(ctx context.Context, clients []*client.Client, res *Re
 	return prog.Task(ctx, fmt.Sprintf("merging %d nodes' images into one index", len(parts)), func(ctx context.Context) error {
 		var err error
 		res.Index, res.Manifests, err = merge(ctx, out, parts, p)
+		if errno := noRoom(err, out); errno != 0 {
+			return fmt.Errorf("merging the nodes' images: %w", roomError(errno, out, res.tmp != nil))
+		}
 		if err == nil {
 			Logf(ctx, "index %s", res.Index.Digest)
 		}
@@ -218,8 +221,9 @@ func (p *plan) buildNodes(ctx context.Context, clients []*client.Client, res *Re
 }
 
 // solve runs the Dockerfile frontend for one group on c and exports the
-// image into the layout dir. prefix, when set, prefixes its vertices.
-func (p *plan) solve(ctx context.Context, c *client.Client, g group, dir string, prog *Progress, prefix string) (ocispec.Descriptor, error) {
+// image into the layout dir, res's layout or a part of it. prefix, when
+// set, prefixes its vertices.
+func (p *plan) solve(ctx context.Context, c *client.Client, g group, dir string, res *Result, prog *Progress, prefix string) (ocispec.Descriptor, error) {
 	so, err := p.solveOpt(g, prog, prefix)
 	if err != nil {
 		return ocispec.Descriptor{}, err
@@ -239,6 +243,11 @@ func (p *plan) solve(ctx context.Context, c *client.Client, g group, dir string,
 	if err != nil {
 		if ctx.Err() != nil {
 			return ocispec.Descriptor{}, fmt.Errorf("building %s for %s on %s: %w", p.dockerfileName, what, g.node, context.Cause(ctx))
+		}
+		if errno := noRoom(err, dir); errno != 0 {
+			// Not the build's fault: this machine's, where the image
+			// goes.
+			return ocispec.Descriptor{}, fmt.Errorf("building %s for %s on %s: %w", p.dockerfileName, what, g.node, roomError(errno, res.Layout, res.tmp != nil))
 		}
 		return ocispec.Descriptor{}, fmt.Errorf("building %s for %s on %s: %w: %w", p.dockerfileName, what, g.node, ErrBuildFailed, err)
 	}

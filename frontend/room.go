@@ -1,0 +1,53 @@
+package frontend
+
+import (
+	"errors"
+	"fmt"
+	"path/filepath"
+	"strings"
+	"syscall"
+)
+
+// roomErrnos are the errors of a write that found no room: no space
+// left on the file system, no quota left for the user.
+var roomErrnos = []syscall.Errno{syscall.ENOSPC, syscall.EDQUOT}
+
+// noRoom returns the one of roomErrnos that err, a failed build, failed
+// with writing a file under dir, the layout the image is exported into;
+// 0 when it did not. The exporter writes the image's blobs into dir
+// through this process's content store (ingest/ first), whose error
+// comes back from buildkitd as text: a path, then the errno's message.
+//
+// A failure elsewhere (buildkitd's own disk) is not one: it names no
+// path under dir.
+func noRoom(err error, dir string) syscall.Errno {
+	if err == nil {
+		return 0
+	}
+	msg := err.Error()
+	if !strings.Contains(msg, filepath.Clean(dir)+string(filepath.Separator)) {
+		return 0
+	}
+	for _, e := range roomErrnos {
+		if errors.Is(err, e) || strings.Contains(msg, e.Error()) {
+			return e
+		}
+	}
+	return 0
+}
+
+// roomError is the error of a build whose image found no room (errno,
+// see noRoom) in layout, the Result's layout directory: the build's
+// temporary one under TMPDIR (temporary), else the output directory. It
+// names the directory and what to do, rather than containerd's ingest
+// file.
+func roomError(errno syscall.Errno, layout string, temporary bool) error {
+	lack := "no space left"
+	if errno == syscall.EDQUOT {
+		lack = "no disk quota left"
+	}
+	if temporary {
+		return fmt.Errorf("exporting the image: %s for the compressed image in %s, where the build keeps it until the command ends (set TMPDIR to a larger file system): %w", lack, filepath.Dir(layout), errno)
+	}
+	return fmt.Errorf("exporting the image: %s for the compressed image in the output directory %s: %w", lack, layout, errno)
+}

@@ -1,0 +1,60 @@
+package frontend
+
+import (
+	"errors"
+	"fmt"
+	"io/fs"
+	"syscall"
+	"testing"
+)
+
+// TestNoRoom: a build that failed writing under its layout for want of
+// space or quota is told from other failures, as buildkitd reports it
+// (text over gRPC) and as Go does (a merge's *PathError); one that names
+// no path under the layout (buildkitd's own disk) is not this machine's
+// TMPDIR's fault.
+func TestNoRoom(t *testing.T) {
+	const dir = "/tmp/small/affix-build-1"
+	rpc := func(path, errno string) error {
+		return fmt.Errorf("failed to solve: failed to copy: failed to send write: rpc error: code = Unknown desc = write %s: %s", path, errno)
+	}
+	for _, tc := range []struct {
+		name string
+		err  error
+		want syscall.Errno
+	}{
+		{"no space, from buildkitd", rpc(dir+"/ingest/6300bd67/data", "no space left on device"), syscall.ENOSPC},
+		{"no quota, from buildkitd", rpc(dir+"/ingest/6300bd67/data", "disk quota exceeded"), syscall.EDQUOT},
+		{"no space, a part of a multi-node build", rpc(dir+"/.affix-parts/1/ingest/ab/data", "no space left on device"), syscall.ENOSPC},
+		{"no space, from Go", fmt.Errorf("copying blob: %w", &fs.PathError{Op: "write", Path: dir + "/blobs/sha256/ab", Err: syscall.ENOSPC}), syscall.ENOSPC},
+		{"no space on buildkitd's disk", rpc("/var/lib/buildkit/runc-native/snapshots/1/fs/big", "no space left on device"), 0},
+		{"a directory that starts alike", rpc(dir+"0/ingest/ab/data", "no space left on device"), 0},
+		{"another failure of the layout", rpc(dir+"/ingest/ab/data", "permission denied"), 0},
+		{"a build failure", errors.New(`process "/bin/sh -c exit 3" did not complete successfully: exit code: 3`), 0},
+		{"none", nil, 0},
+	} {
+		if got := noRoom(tc.err, dir); got != tc.want {
+			t.Errorf("%s: noRoom = %v, want %v", tc.name, got, tc.want)
+		}
+	}
+}
+
+// TestRoomError: the error names the directory short of room and what to
+// do: for the build's temporary layout, TMPDIR's directory and the
+// variable; for an output directory, that directory.
+func TestRoomError(t *testing.T) {
+	for _, tc := range []struct {
+		errno     syscall.Errno
+		temporary bool
+		want      string
+	}{
+		{syscall.ENOSPC, true, "exporting the image: no space left for the compressed image in /tmp/small, where the build keeps it until the command ends (set TMPDIR to a larger file system): no space left on device"},
+		{syscall.EDQUOT, true, "exporting the image: no disk quota left for the compressed image in /tmp/small, where the build keeps it until the command ends (set TMPDIR to a larger file system): disk quota exceeded"},
+		{syscall.ENOSPC, false, "exporting the image: no space left for the compressed image in the output directory /tmp/small/affix-build-1: no space left on device"},
+	} {
+		err := roomError(tc.errno, "/tmp/small/affix-build-1", tc.temporary)
+		if err.Error() != tc.want || !errors.Is(err, tc.errno) {
+			t.Errorf("roomError(%v, %v) = %q, want %q wrapping the errno", tc.errno, tc.temporary, err, tc.want)
+		}
+	}
+}
