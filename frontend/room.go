@@ -6,6 +6,8 @@ import (
 	"path/filepath"
 	"strings"
 	"syscall"
+
+	"github.com/sirupsen/logrus"
 )
 
 // roomErrnos are the errors of a write that found no room: no space
@@ -50,4 +52,33 @@ func roomError(errno syscall.Errno, layout string, temporary bool) error {
 		return fmt.Errorf("exporting the image: %s for the compressed image in %s, where the build keeps it until the command ends (set TMPDIR to a larger file system): %w", lack, filepath.Dir(layout), errno)
 	}
 	return fmt.Errorf("exporting the image: %s for the compressed image in the output directory %s: %w", lack, layout, errno)
+}
+
+// contentWriteFailed is the message containerd's content server logs at
+// error level for every write it fails (contentserver.go, "This is
+// pretty noisy").
+const contentWriteFailed = "(*service).Write failed"
+
+// QuietLogs returns f, the formatter of the logrus logger BuildKit and
+// containerd log through, dropping the entries that only repeat a
+// build's error: the content server that receives the exported image in
+// this process logs each write it fails (one line per blob being
+// written, with the raw path of its ingest file) and returns the same
+// error to buildkitd, whose export, and so the build, fails with it. At
+// debug level nothing is dropped. Wrapping a formatter QuietLogs
+// returned returns it as it is.
+func QuietLogs(f logrus.Formatter) logrus.Formatter {
+	if q, ok := f.(quietFormatter); ok {
+		return q
+	}
+	return quietFormatter{f}
+}
+
+type quietFormatter struct{ logrus.Formatter }
+
+func (q quietFormatter) Format(e *logrus.Entry) ([]byte, error) {
+	if e.Message == contentWriteFailed && (e.Logger == nil || !e.Logger.IsLevelEnabled(logrus.DebugLevel)) {
+		return nil, nil
+	}
+	return q.Formatter.Format(e)
 }

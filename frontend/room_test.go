@@ -1,11 +1,15 @@
 package frontend
 
 import (
+	"bytes"
 	"errors"
 	"fmt"
 	"io/fs"
+	"strings"
 	"syscall"
 	"testing"
+
+	"github.com/sirupsen/logrus"
 )
 
 // TestNoRoom: a build that failed writing under its layout for want of
@@ -56,5 +60,32 @@ func TestRoomError(t *testing.T) {
 		if err.Error() != tc.want || !errors.Is(err, tc.errno) {
 			t.Errorf("roomError(%v, %v) = %q, want %q wrapping the errno", tc.errno, tc.temporary, err, tc.want)
 		}
+	}
+}
+
+// TestQuietLogs: containerd's content server's log of a failed write is
+// dropped below debug level, and nothing else is.
+func TestQuietLogs(t *testing.T) {
+	for _, tc := range []struct {
+		level   logrus.Level
+		msg     string
+		printed bool
+	}{
+		{logrus.ErrorLevel, contentWriteFailed, false},
+		{logrus.DebugLevel, contentWriteFailed, true},
+		{logrus.ErrorLevel, "something else failed", true},
+	} {
+		var out bytes.Buffer
+		l := logrus.New()
+		l.SetOutput(&out)
+		l.SetLevel(tc.level)
+		l.SetFormatter(QuietLogs(QuietLogs(&logrus.TextFormatter{DisableTimestamp: true})))
+		l.WithError(errors.New("write /tmp/x/ingest/ab/data: no space left on device")).Error(tc.msg)
+		if got := strings.Contains(out.String(), tc.msg); got != tc.printed {
+			t.Errorf("level %v, %q: printed %v, want %v:\n%s", tc.level, tc.msg, got, tc.printed, &out)
+		}
+	}
+	if _, ok := QuietLogs(QuietLogs(&logrus.TextFormatter{})).(quietFormatter).Formatter.(quietFormatter); ok {
+		t.Error("QuietLogs wrapped its own formatter again")
 	}
 }

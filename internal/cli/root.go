@@ -20,6 +20,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/affix-oci/affix/exporter"
+	"github.com/affix-oci/affix/frontend"
 	"github.com/affix-oci/affix/internal/oci"
 	"github.com/affix-oci/affix/internal/printable"
 	"github.com/affix-oci/affix/internal/version"
@@ -276,6 +277,10 @@ func Run(ctx context.Context, name string, args []string, stdout, stderr io.Writ
 	// The level is the process's: put back as it was, once the quieting
 	// (its own goroutine) is done or will not run.
 	level := logrus.GetLevel()
+	// Nor, below --debug, are the content store's logs of each write of
+	// the build's output it failed: the build's error says it, and
+	// what to do (a TMPDIR with room).
+	defer quietContentLogs()()
 	var quieting sync.WaitGroup
 	quieting.Add(1)
 	stopQuiet := context.AfterFunc(ctx, func() {
@@ -347,6 +352,36 @@ func withCause(err error, sig os.Signal, cause error) error {
 		return err
 	}
 	return fmt.Errorf("%w (%v)", err, cause)
+}
+
+// quietFormatter counts the commands running in the process (Run) that
+// need frontend.QuietLogs's formatter on the global logrus logger, and
+// keeps the formatter they found, for the last to put back.
+var quietFormatter struct {
+	sync.Mutex
+	n     int
+	saved logrus.Formatter
+}
+
+// quietContentLogs sets the global logrus logger's formatter to
+// frontend.QuietLogs of the one it has, and returns what puts it back
+// once no command that called it runs (the logger is the process's; Run
+// may run concurrently, in tests).
+func quietContentLogs() (restore func()) {
+	quietFormatter.Lock()
+	defer quietFormatter.Unlock()
+	if quietFormatter.n == 0 {
+		quietFormatter.saved = logrus.StandardLogger().Formatter
+		logrus.SetFormatter(frontend.QuietLogs(quietFormatter.saved))
+	}
+	quietFormatter.n++
+	return func() {
+		quietFormatter.Lock()
+		defer quietFormatter.Unlock()
+		if quietFormatter.n--; quietFormatter.n == 0 {
+			logrus.SetFormatter(quietFormatter.saved)
+		}
+	}
 }
 
 // quietLibraryLogs silences the global logrus logger BuildKit and

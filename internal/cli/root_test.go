@@ -206,11 +206,13 @@ func TestQuietLibraryLogs(t *testing.T) {
 }
 
 // TestRunRestoresLogLevel: a command, cancelled or not, leaves the global
-// logrus level as it found it (in-process callers: tests, the plugin).
+// logrus level and formatter (see frontend.QuietLogs) as it found them
+// (in-process callers: tests, the plugin).
 func TestRunRestoresLogLevel(t *testing.T) {
 	saved := logrus.GetLevel()
 	defer logrus.SetLevel(saved)
 	logrus.SetLevel(logrus.WarnLevel)
+	formatter := logrus.StandardLogger().Formatter
 	cancelled, cancel := context.WithCancel(context.Background())
 	cancel()
 	for _, ctx := range []context.Context{context.Background(), cancelled} {
@@ -218,6 +220,9 @@ func TestRunRestoresLogLevel(t *testing.T) {
 		Run(ctx, "affix", []string{"ls", "127.0.0.1:1/x"}, &stdout, &stderr)
 		if got := logrus.GetLevel(); got != logrus.WarnLevel {
 			t.Errorf("level %v after Run, want %v", got, logrus.WarnLevel)
+		}
+		if logrus.StandardLogger().Formatter != formatter {
+			t.Errorf("formatter %T after Run, want %T", logrus.StandardLogger().Formatter, formatter)
 		}
 	}
 }
