@@ -485,11 +485,12 @@ func signalContext(ctx context.Context, writes *exporter.TagWrites, sigs ...os.S
 		select {
 		case s := <-ch:
 			signal.Stop(ch)
+			// Before the cut, which the command may be quick to
+			// return from: it ends as by s.
+			got.Store(s)
 			if writes.Cut(secondSignal(first, s)) == 0 {
 				raise(s)
-				return
 			}
-			got.Store(s)
 		case <-done:
 		}
 	}()
