@@ -32,7 +32,7 @@ func TestCommitOutcome(t *testing.T) {
 		unknown bool
 		moved   bool
 	}{
-		{name: "interrupted in flight", action: registrytest.Slow, interrupt: true, moved: true},
+		{name: "interrupted in flight", action: registrytest.Hold, interrupt: true, moved: true},
 		{name: "interrupted twice in flight", action: registrytest.Hold, interrupt: true, cut: true, wantErr: true, unknown: true},
 		{name: "answer lost", action: registrytest.LoseAnswer, wantErr: true, unknown: true, moved: true},
 		// The retry's 503 is the last error, but the first attempt landed.
@@ -53,7 +53,8 @@ func TestCommitOutcome(t *testing.T) {
 				}
 			}
 			f := tagPUT
-			f.Action, f.Delay, f.Code = tc.action, 2*time.Second, 400
+			release := make(chan struct{})
+			f.Action, f.Code, f.Release = tc.action, 400, release
 			if tc.then != 0 {
 				f.Times = 1
 				sc.proxy.Inject(f)
@@ -72,6 +73,10 @@ func TestCommitOutcome(t *testing.T) {
 					cancel()
 					if tc.cut {
 						writes.Cut(second)
+					} else {
+						// Held until the interrupt came: the write
+						// goes on after it.
+						close(release)
 					}
 				}()
 			}

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"syscall"
 
@@ -20,18 +21,22 @@ var roomErrnos = []syscall.Errno{syscall.ENOSPC, syscall.EDQUOT}
 // through this process's content store (ingest/ first), whose error
 // comes back from buildkitd as text: a path, then the errno's message.
 //
-// A failure elsewhere (buildkitd's own disk) is not one: it names no
-// path under dir.
+// Only a path under dir followed by the errno's message counts ("open
+// DIR/ingest/x/data: no space left on device"): a failure elsewhere
+// (buildkitd's own disk) names no path under dir, and an error of
+// another kind on a file under dir does not count for an errno that
+// comes later in the message.
 func noRoom(err error, dir string) syscall.Errno {
 	if err == nil {
 		return 0
 	}
 	msg := err.Error()
-	if !strings.Contains(msg, filepath.Clean(dir)+string(filepath.Separator)) {
-		return 0
-	}
+	prefix := regexp.QuoteMeta(filepath.Clean(dir) + string(filepath.Separator))
 	for _, e := range roomErrnos {
-		if errors.Is(err, e) || strings.Contains(msg, e.Error()) {
+		if ok, _ := regexp.MatchString(prefix+`[^:\s]*: `+regexp.QuoteMeta(e.Error()), msg); ok {
+			return e
+		}
+		if errors.Is(err, e) && strings.Contains(msg, filepath.Clean(dir)+string(filepath.Separator)) {
 			return e
 		}
 	}

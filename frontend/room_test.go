@@ -34,6 +34,7 @@ func TestNoRoom(t *testing.T) {
 		{"no space on buildkitd's disk", rpc("/var/lib/buildkit/runc-native/snapshots/1/fs/big", "no space left on device"), 0},
 		{"a directory that starts alike", rpc(dir+"0/ingest/ab/data", "no space left on device"), 0},
 		{"another failure of the layout", rpc(dir+"/ingest/ab/data", "permission denied"), 0},
+		{"another failure of the layout, then buildkitd's disk full", fmt.Errorf("%w; write /var/lib/buildkit/x: no space left on device", rpc(dir+"/ingest/ab/data", "input/output error")), 0},
 		{"a build failure", errors.New(`process "/bin/sh -c exit 3" did not complete successfully: exit code: 3`), 0},
 		{"none", nil, 0},
 	} {

@@ -15,6 +15,7 @@ import (
 	"sync"
 	"sync/atomic"
 	"syscall"
+	"time"
 
 	"github.com/sirupsen/logrus"
 	"github.com/spf13/cobra"
@@ -320,7 +321,12 @@ func Run(ctx context.Context, name string, args []string, stdout, stderr io.Writ
 			// had the signal come a moment later; but whoever sent it
 			// learns why it did not stop the command
 			// (docs/design-decisions.md).
-			linePrinter(name+": ", stderr)("%s", completedNote(context.Cause(ctx), cmd.CommandPath(), writes.Interrupted() > 0))
+			cause := context.Cause(ctx)
+			if cause == nil {
+				// The signal was seen, its cancel not made yet.
+				cause = fmt.Errorf("%v signal received", sig)
+			}
+			linePrinter(name+": ", stderr)("%s", completedNote(cause, cmd.CommandPath(), writes.Interrupted() > 0))
 		}
 		return 0
 	}
@@ -491,6 +497,13 @@ func signalContext(ctx context.Context, writes *exporter.TagWrites, sigs ...os.S
 			if writes.Cut(secondSignal(first, s)) == 0 {
 				raise(s)
 			}
+			// A third, sent before Stop, waits in the buffer: it ends
+			// the process as one sent after does.
+			select {
+			case s3 := <-ch:
+				raise(s3)
+			default:
+			}
 		case <-done:
 		}
 	}()
@@ -515,17 +528,21 @@ func secondSignal(first, second os.Signal) error {
 }
 
 // raise gives s its default action, as if affix had never asked for it:
-// the process ends by s. Where a process cannot signal itself so, it
-// exits as ended by s. Tests replace it.
+// the process ends by s. Where a process cannot signal itself so, or
+// the signal's action is to be ignored (SIGINT of a process a
+// non-interactive shell started with &: Reset restores the ignoring it
+// inherited), it exits as ended by s. Tests replace it.
 var raise = func(s os.Signal) {
 	signal.Reset(s)
 	p, err := os.FindProcess(os.Getpid())
 	if err == nil {
 		err = p.Signal(s)
 	}
-	if err != nil {
-		os.Exit(exitCode(nil, s))
+	if err == nil {
+		// Delivered: the process ends now, unless s is ignored.
+		time.Sleep(time.Second)
 	}
+	os.Exit(exitCode(nil, s))
 }
 
 // strconvError matches the strconv error pflag appends to a flag value it

@@ -229,7 +229,11 @@ func NewProxy(host string) *Proxy {
 			r.Body = io.NopCloser(bytes.NewReader(body))
 			select {
 			case <-f.Release:
-				rp.ServeHTTP(w, r)
+				// Both may be ready: a client that gave up is never
+				// forwarded.
+				if r.Context().Err() == nil {
+					rp.ServeHTTP(w, r)
+				}
 			case <-r.Context().Done():
 			case <-p.quit:
 			}

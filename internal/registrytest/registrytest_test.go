@@ -107,7 +107,11 @@ func TestProxyHold(t *testing.T) {
 		return http.DefaultClient.Do(req)
 	}
 	held := func(tag string) {
+		deadline := time.Now().Add(time.Minute)
 		for !slices.Contains(p.Log(), "PUT /v2/app/manifests/"+tag+" [hold]") {
+			if time.Now().After(deadline) {
+				t.Fatalf("the PUT of %s never reached the proxy: %v", tag, p.Log())
+			}
 			time.Sleep(5 * time.Millisecond)
 		}
 	}
@@ -132,9 +136,11 @@ func TestProxyHold(t *testing.T) {
 	}()
 	held("released")
 	close(release)
-	if resp := <-answered; resp == nil || resp.StatusCode != http.StatusCreated {
+	resp := <-answered
+	if resp == nil || resp.StatusCode != http.StatusCreated {
 		t.Fatalf("released PUT: %v", resp)
 	}
+	resp.Body.Close()
 	for tag, want := range map[string]int{"released": http.StatusOK, "gave-up": http.StatusNotFound} {
 		req, err := http.NewRequest("HEAD", "http://"+r.Host+"/v2/app/manifests/"+tag, nil)
 		if err != nil {
