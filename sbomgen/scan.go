@@ -373,7 +373,7 @@ func layerReadError(err error, dir string, layers []ocispec.Descriptor) error {
 		if n, aerr := strconv.Atoi(m[2]); aerr == nil && n < len(layers) {
 			what := "cannot read it as a tar archive: "
 			switch {
-			case isOutOfFiles(err):
+			case filesErrno(err) != 0:
 				what = "" // its file was not even opened
 			case m[1] == "failed to squash tree":
 				what = "cannot apply it to the layers below: "
@@ -395,11 +395,14 @@ type openFilesError struct {
 	// limit is the process's open-file limit when it failed; 0 when
 	// not known.
 	limit uint64
+	// errno is EMFILE (the process's limit) or ENFILE (the system's
+	// table).
+	errno syscall.Errno
 	err   error
 }
 
 func (e *openFilesError) Error() string {
-	if errors.Is(e.err, syscall.ENFILE) || strings.HasSuffix(e.err.Error(), ": "+syscall.ENFILE.Error()) {
+	if e.errno == syscall.ENFILE {
 		// The system's table is full, not the process's share of it:
 		// ulimit does not help.
 		return fmt.Sprintf("too many open files in the system: the kernel's table of open files is full (fs.file-max): close files elsewhere, or raise it (sysctl fs.file-max): %v", e.err)
@@ -425,25 +428,27 @@ func withFileLimit(err error, layers int) error {
 	if err == nil || errors.As(err, &oe) {
 		return err
 	}
-	if !isOutOfFiles(err) {
+	errno := filesErrno(err)
+	if errno == 0 {
 		return err
 	}
 	limit, _ := openFileLimit()
-	return &openFilesError{layers: layers, limit: limit, err: err}
+	return &openFilesError{layers: layers, limit: limit, errno: errno, err: err}
 }
 
-// isOutOfFiles reports whether err says the process (EMFILE) or the
-// system (ENFILE) ran out of file descriptors.
-func isOutOfFiles(err error) bool {
-	return errors.Is(err, syscall.EMFILE) || errors.Is(err, syscall.ENFILE) || saysOutOfFiles(err.Error())
-}
-
-// saysOutOfFiles reports whether msg, an error's text, ends as an
-// EMFILE or ENFILE error does ("... open /x: too many open files"): the
-// errno closes the message, whose earlier parts may name files of the
-// image.
-func saysOutOfFiles(msg string) bool {
-	return strings.HasSuffix(msg, ": "+syscall.EMFILE.Error()) || strings.HasSuffix(msg, ": "+syscall.ENFILE.Error())
+// filesErrno returns EMFILE when err says the process ran out of file
+// descriptors, ENFILE when the system did, 0 otherwise: as a wrapped
+// errno, or as an error's text that ends as theirs does ("... open /x:
+// too many open files"; the errno closes the message, whose earlier
+// parts may name files of the image).
+func filesErrno(err error) syscall.Errno {
+	msg := err.Error()
+	for _, e := range []syscall.Errno{syscall.EMFILE, syscall.ENFILE} {
+		if errors.Is(err, e) || strings.HasSuffix(msg, ": "+e.Error()) {
+			return e
+		}
+	}
+	return 0
 }
 
 // suggestFileLimit returns an open-file limit to suggest for the scan of
