@@ -8,7 +8,6 @@ import (
 	"path/filepath"
 	"runtime"
 	"strings"
-	"syscall"
 	"testing"
 
 	"github.com/affix-oci/affix/internal/fixture"
@@ -322,7 +321,7 @@ func TestOCILayoutContextUntrusted(t *testing.T) {
 			if err := os.Remove(p); err != nil {
 				t.Fatal(err)
 			}
-			if err := syscall.Mkfifo(p, 0o644); err != nil {
+			if err := mkfifo(p); err != nil {
 				t.Skip("no FIFOs here:", err)
 			}
 			return root, ""

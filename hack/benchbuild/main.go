@@ -1,3 +1,5 @@
+//go:build linux
+
 // Command benchbuild measures `affix build --push` of a two-platform image
 // (examples/hello, prepared by its prepare.sh) on one buildkitd and one
 // registry, in one run, beside the same build pushed by buildctl without

@@ -1,3 +1,5 @@
+//go:build linux
+
 // Command largeimage measures affix on a large image: it generates one as
 // an OCI layout (and its tar), then times affix's commands on it against a
 // local registry, with their peak RSS, bytes read and written, registry

@@ -254,8 +254,7 @@ func StartDaemon(ctx context.Context, bin string, opts ...Option) (*Daemon, erro
 func (d *Daemon) start(ctx context.Context, bin string, args []string) error {
 	d.cmd = exec.Command(bin, args...)
 	d.cmd.Stdout, d.cmd.Stderr = d.log, d.log
-	// Its own process group, so a test's ^C reaches it only through Stop.
-	d.cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL}
+	d.cmd.SysProcAttr = ownGroup()
 	if err := d.cmd.Start(); err != nil {
 		return fmt.Errorf("starting %s: %w", bin, err)
 	}
@@ -276,9 +275,6 @@ func (d *Daemon) start(ctx context.Context, bin string, args []string) error {
 // in, instead of the temporary directory.
 const EnvDaemonDir = "AFFIX_BUILDKIT_TMPDIR"
 
-// tmpfsMagic is the f_type statfs reports for a tmpfs.
-const tmpfsMagic = 0x01021994
-
 // daemonParent returns the directory to make a daemon's root in:
 // $AFFIX_BUILDKIT_TMPDIR, else tmp, unless tmp is on a tmpfs (Fedora's and
 // Arch's /tmp), then /var/tmp. Snapshots on a tmpfs are mounted on a
@@ -289,8 +285,7 @@ func daemonParent(tmp string) string {
 	if d := os.Getenv(EnvDaemonDir); d != "" {
 		return d
 	}
-	var st syscall.Statfs_t
-	if syscall.Statfs(tmp, &st) == nil && st.Type == tmpfsMagic {
+	if onTmpfs(tmp) {
 		return "/var/tmp"
 	}
 	return tmp
@@ -365,18 +360,7 @@ func removeAll(dir string) error {
 	if err == nil {
 		return nil
 	}
-	if b, rerr := os.ReadFile("/proc/self/mounts"); rerr == nil {
-		var mounts []string
-		for line := range strings.SplitSeq(string(b), "\n") {
-			f := strings.Fields(line)
-			if len(f) > 1 && strings.HasPrefix(f[1], dir+"/") {
-				mounts = append(mounts, f[1])
-			}
-		}
-		for i := len(mounts) - 1; i >= 0; i-- {
-			_ = syscall.Unmount(mounts[i], syscall.MNT_DETACH)
-		}
-	}
+	unmountBelow(dir)
 	return os.RemoveAll(dir)
 }
 

@@ -7,7 +7,6 @@ import (
 	"net"
 	"os"
 	"strings"
-	"syscall"
 	"testing"
 	"time"
 
@@ -111,8 +110,7 @@ func TestStartWithConfig(t *testing.T) {
 
 func TestDaemonParent(t *testing.T) {
 	disk := t.TempDir()
-	var st syscall.Statfs_t
-	shmIsTmpfs := syscall.Statfs("/dev/shm", &st) == nil && st.Type == tmpfsMagic
+	shmIsTmpfs := onTmpfs("/dev/shm")
 	for _, tt := range []struct {
 		name, env, tmp, want string
 		skip                 bool

@@ -1,3 +1,5 @@
+//go:build linux
+
 // Command benchsbom measures `affix sbom` per platform image: packages
 // found, wall time and peak resident memory of the affix process, for a
 // fresh scan and for a cache hit. It runs the affix binary once per
