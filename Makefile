@@ -21,7 +21,7 @@ CMDS := affix affix-scanner
 PREFIX        ?= /usr/local
 DOCKER_CONFIG ?= $(HOME)/.docker
 
-.PHONY: all build install scanner-image tools clients deps test test-unit test-race demo bench fuzz lint clean
+.PHONY: all build install scanner-image tools clients deps test test-unit test-race demo bench fuzz lint cross clean
 all: build
 
 build:
@@ -150,6 +150,14 @@ lint: $(BIN)/staticcheck
 	if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
 	$(GO) vet ./...
 	$(BIN)/staticcheck ./...
+
+# cross: go vet (so every package and test compiles) for macOS and Windows.
+# buildkitd and its tests need Linux; push, attach, ls, get, convert,
+# merge and sbom of a layout do not, and neither do their unit tests. Not
+# part of test: it compiles the dependencies twice more.
+cross:
+	GOOS=darwin $(GO) vet ./...
+	GOOS=windows $(GO) vet ./...
 
 clean:
 	rm -rf $(BIN)
