@@ -13,11 +13,13 @@
 # Needs root (buildkitd with runc), runc, busybox-static and docker-registry
 # (make deps), bin/buildkitd (make tools) and bin/affix (make build).
 # Environment: SOURCE_DATE_EPOCH (default: the commit time), KEEP=1 keeps
-# the services running until ^C.
+# the services running until ^C, DEMO_BIN the directory of buildkitd,
+# buildctl, affix (and registry, without docker-registry) instead of bin/
+# (integration's TestDemo runs the demo with the binaries it tests).
 set -eu
 cd "$(dirname "$0")/.."
 repo=$PWD
-BIN=$repo/bin
+BIN=${DEMO_BIN:-$repo/bin}
 export PATH="$BIN:$PATH"
 
 if [ -t 2 ]; then
@@ -29,8 +31,8 @@ die() { echo "demo: $*" >&2; exit 1; }
 
 [ "$(id -u)" = 0 ] || die "buildkitd with runc needs root (run as root, or with sudo)"
 command -v runc >/dev/null 2>&1 || die "runc not found (make deps)"
-[ -x "$BIN/buildkitd" ] && [ -x "$BIN/buildctl" ] || die "bin/buildkitd or bin/buildctl not found (make tools)"
-[ -x "$BIN/affix" ] || die "bin/affix not found (make build)"
+[ -x "$BIN/buildkitd" ] && [ -x "$BIN/buildctl" ] || die "$BIN/buildkitd or $BIN/buildctl not found (make tools)"
+[ -x "$BIN/affix" ] || die "$BIN/affix not found (make build)"
 registry_bin=""
 if command -v docker-registry >/dev/null 2>&1; then
 	registry_bin=$(command -v docker-registry)
