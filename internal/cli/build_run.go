@@ -436,11 +436,16 @@ func (r *buildRun) run(ctx context.Context) error {
 		return r.failed(context.Cause(ctx))
 	}
 	// Last, the tags: one PUT each, none cancelled by another's failure,
-	// so that the error can say which moved.
+	// so that the error can say which moved, nor by an interrupt once
+	// they start (the commit of the whole publication: every tag of
+	// every repository moves, within CommitContext's grace; a second
+	// signal cuts them short).
+	tctx, done := exporter.CommitContext(ctx)
+	defer done()
 	errs := make([]error, len(pushes))
 	var wg sync.WaitGroup
 	for i, s := range pushes {
-		wg.Go(func() { errs[i] = r.commit(ctx, s) })
+		wg.Go(func() { errs[i] = r.commit(tctx, s) })
 	}
 	wg.Wait()
 	if err := errors.Join(errs...); err != nil {

@@ -146,7 +146,12 @@ func merge(cmd *cobra.Command, g *globalOptions, refStr string, sourceArgs []str
 	if err := m.copy(ctx, p, o.allowNoSBOM); err != nil {
 		return fmt.Errorf("merge to %s failed, tag %s not moved: %w", name, m.ref.Reference, err)
 	}
-	res, err := p.Commit(ctx)
+	tctx, done, err := tagPhase(ctx, p)
+	if err != nil {
+		return commitError("merge", name, m.ref.Reference, err)
+	}
+	defer done()
+	res, err := p.Commit(tctx)
 	if err != nil {
 		return commitError("merge", name, m.ref.Reference, err)
 	}
@@ -172,7 +177,7 @@ func merge(cmd *cobra.Command, g *globalOptions, refStr string, sourceArgs []str
 			res.Modes[name] = mode
 		}
 	}
-	tags, err := tagMore(ctx, p, "merge", name, m.ref, m.more)
+	tags, err := tagMore(tctx, p, "merge", name, m.ref, m.more)
 	if err != nil {
 		return err
 	}

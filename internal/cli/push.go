@@ -175,11 +175,16 @@ func push(cmd *cobra.Command, g *globalOptions, l *oci.Layout, a pushArgs, o pus
 	if err != nil {
 		return fmt.Errorf("push to %s failed, tag %s not moved: %w", tgt.Name(), a.ref.Reference, err)
 	}
-	res, err := p.Commit(ctx)
+	tctx, done, err := tagPhase(ctx, p)
 	if err != nil {
 		return commitError("push", tgt.Name(), a.ref.Reference, err)
 	}
-	tags, err := tagMore(ctx, p, "push", tgt.Name(), a.ref, a.moreTags)
+	defer done()
+	res, err := p.Commit(tctx)
+	if err != nil {
+		return commitError("push", tgt.Name(), a.ref.Reference, err)
+	}
+	tags, err := tagMore(tctx, p, "push", tgt.Name(), a.ref, a.moreTags)
 	if err != nil {
 		return err
 	}
@@ -350,6 +355,25 @@ func tagMore(ctx context.Context, p *exporter.Push, verb, target string, ref reg
 		tags = append(tags, t)
 	}
 	return tags, nil
+}
+
+// tagPhase waits until p can commit (Ready: its images and referrers in
+// place, every referrers index verified) and returns the context of its
+// tag writes, the publication's commit: once they start, an interrupt
+// lets every tag of the list be written (exporter.CommitContext: within
+// its grace, a second signal cuts them short), so that the tags of one
+// release move together, not :1.2.3 without :latest. An interrupt that
+// came before is left in the context returned, ctx: Commit then writes
+// no tag. done is to be called when the tags are written.
+func tagPhase(ctx context.Context, p *exporter.Push) (_ context.Context, done context.CancelFunc, _ error) {
+	if err := p.Ready(ctx); err != nil {
+		return nil, nil, err
+	}
+	if ctx.Err() != nil {
+		return ctx, func() {}, nil
+	}
+	tctx, done := exporter.CommitContext(ctx)
+	return tctx, done, nil
 }
 
 // commitError is the error of a failed Commit of a verb ("push",

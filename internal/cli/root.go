@@ -340,11 +340,11 @@ func Run(ctx context.Context, name string, args []string, stdout, stderr io.Writ
 }
 
 // completedNote says that command completed although cause (a signal)
-// cancelled it, during a tag write (duringTagWrite) that was let finish,
-// or as it ended.
+// cancelled it, during its tag writes (duringTagWrite), which were let
+// finish, or as it ended.
 func completedNote(cause error, command string, duringTagWrite bool) string {
 	if duringTagWrite {
-		return fmt.Sprintf("%v while a tag was being written: the write was let finish, and %s completed", cause, command)
+		return fmt.Sprintf("%v during the tag writes: they were let finish, and %s completed", cause, command)
 	}
 	return fmt.Sprintf("%v as %s ended: it completed", cause, command)
 }
