@@ -204,15 +204,19 @@ func buildxOnlyKey(s, k, v string) error {
 }
 
 // checkDest checks the dest of a type=oci output (none for a push) of the
-// --output value s: given, and not stdout for a directory.
+// --output value s: given for a directory, and not stdout for one. A tar
+// without one goes to stdout, as buildx's does (refused later when that
+// is a terminal).
 func (out *outputSpec) checkDest(s string) error {
 	o := out.oci
 	if o == nil {
 		return nil
 	}
 	switch {
+	case o.dest == "" && o.tar:
+		o.dest = "-"
 	case o.dest == "":
-		return fmt.Errorf("--output %q: no dest (type=oci,dest=PATH)", s)
+		return fmt.Errorf("--output %q: no dest: a directory output needs one (type=oci,dest=DIR,tar=false)", s)
 	case o.dest == "-" && !o.tar:
 		return fmt.Errorf("--output %q: a directory output (tar=false) cannot go to stdout", s)
 	}

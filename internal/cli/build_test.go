@@ -64,7 +64,8 @@ func TestParseOutput(t *testing.T) {
 		{in: "type=registry,annotation-index.org.example=1", err: "annotation-index.org.example: give annotations with --annotation (annotation.KEY=V is --annotation KEY=V, annotation-index.KEY=V is --annotation index:KEY=V"},
 		{in: "type=oci,dest=x,annotation-manifest[linux/amd64].k=v", err: "give annotations with --annotation"},
 		{in: "type=oci,dest=x,name=a", err: "first -t"},
-		{in: "type=oci", err: "no dest"},
+		{in: "type=oci", want: outputSpec{oci: &ociOutput{dest: "-", tar: true}}}, // as buildx: stdout
+		{in: "type=oci,tar=false", err: "no dest: a directory output needs one"},
 		{in: "type=oci,dest=-,tar=false", err: "cannot go to stdout"},
 		{in: "type=oci,dest=x,tar=maybe", err: "want true or false"},
 		{in: "type=oci,dest=x,annotation.a=b", err: `annotation.a: give annotations with --annotation`},
@@ -76,7 +77,6 @@ func TestParseOutput(t *testing.T) {
 		{in: "./outdir", err: `buildx's shorthand for type=local,dest=./outdir`},
 		{in: "-", err: `--output "-": buildx's shorthand for type=tar,dest=- (a tar of the image's files to stdout): type "tar" is not supported`},
 		{in: `"./a,b"`, err: `field "./a,b": want key=value`}, // buildx too takes no quoted path for a shorthand
-		{in: "type=oci", err: "no dest"},
 		{in: "a,b", err: `field "a": want key=value`},
 		{in: "type=docker", err: `type "docker" is not supported`},
 		{in: "type=local,dest=x", err: `type "local" is not supported: affix exports OCI layouts and pushes, it has no local, tar or docker exporter; use type=oci,dest=PATH`},
