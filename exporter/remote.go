@@ -556,6 +556,13 @@ func transportHint(err error, registryHost string) string {
 	if strings.Contains(err.Error(), "http2: client conn could not be established") {
 		return fmt.Sprintf("%s closed the connection before the request was sent, as a registry that asks for a client certificate does without one: if it asks for one, put it and its key as NAME.cert and NAME.key in /etc/docker/certs.d/%s/", host, host)
 	}
+	// oras-go sends no upload to a Location on another host than the
+	// registry's, where the credentials would follow (GHSA-jxpm-75mh-9fp7);
+	// a registry that names itself otherwise (distribution's http.host,
+	// the external URL of a proxy in front of it) gets no push through.
+	if msg := err.Error(); strings.Contains(msg, "blob upload Location") && strings.Contains(msg, "different host") {
+		return "the registry sends uploads to another host than the one in the reference, and affix sends neither content nor credentials there: push to the host it names, or make the registry advertise the host it is reached by (distribution's http.host, a proxy's external URL)"
+	}
 	// oras-go refuses to send credentials to a token server (the bearer
 	// realm) on a loopback or private address unless the registry was
 	// reached under the realm's host name; it says so only in words.

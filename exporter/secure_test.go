@@ -651,3 +651,24 @@ func TestTokenAnonymous(t *testing.T) {
 		t.Fatalf("push with credentials after the anonymous one: %v", err)
 	}
 }
+
+// TestUploadLocationOtherHost: a registry that advertises another host
+// than the one it is reached by (distribution's http.host, a proxy's
+// external URL) names it in its upload Locations; oras-go sends no blob
+// there (the credentials would follow), so the push fails, saying what
+// to do, and the tag is not moved.
+func TestUploadLocationOtherHost(t *testing.T) {
+	ctx := context.Background()
+	l, res := source(t, twoPlatforms(false))
+	reg := registrytest.StartSecure(t, registrytest.DistributionV3, registrytest.SecureOptions{AdvertisedURL: "http://registry.invalid"})
+	c, _ := client(nil)
+	r := target(t, reg.Host, "app", c)
+	_, err := pushAll(ctx, r, l, res, exporter.Options{Tag: "v1"})
+	want := "the registry sends uploads to another host than the one in the reference"
+	if err == nil || !strings.Contains(err.Error(), want) || !strings.Contains(err.Error(), `"registry.invalid"`) {
+		t.Errorf("push: %v\nwant it to name registry.invalid and %q", err, want)
+	}
+	if _, _, _, err := r.FetchManifest(ctx, "v1"); !errors.Is(err, exporter.ErrNotFound) {
+		t.Errorf("tag v1 after the refused push: %v, want not found", err)
+	}
+}

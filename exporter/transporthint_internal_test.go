@@ -23,6 +23,7 @@ func TestTransportHint(t *testing.T) {
 		{"client certificate required", &url.Error{Op: "Get", URL: "https://r.example:5000/v2/", Err: errors.New("remote error: tls: certificate required")}, "asks for a client certificate: put it and its key as NAME.cert and NAME.key in /etc/docker/certs.d/r.example:5000/"},
 		{"client certificate refused", &url.Error{Op: "Get", URL: "https://r.example:5000/v2/", Err: errors.New("remote error: tls: bad certificate")}, "NAME.cert and NAME.key"},
 		{"no URL", x509.UnknownAuthorityError{}, "/etc/docker/certs.d/registry.example/ca.crt"},
+		{"upload on another host", errors.New(`blob upload Location "proxy.example" is on a different host than the registry "r.example:5000"`), "push to the host it names, or make the registry advertise the host it is reached by"},
 		{"nothing to say", errors.New("connection refused"), ""},
 	} {
 		t.Run(tc.name, func(t *testing.T) {

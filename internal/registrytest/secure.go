@@ -33,6 +33,10 @@ type SecureOptions struct {
 	// Token makes the registry require bearer tokens of this server
 	// (distribution's `auth: token`); Users are then ignored.
 	Token *TokenServer
+	// AdvertisedURL is distribution's http.host: the base URL the
+	// registry puts in its Location headers instead of the one it was
+	// reached by, as one behind a proxy under another name does.
+	AdvertisedURL string
 }
 
 // SecureRegistry is a running registry started by LaunchSecure.
@@ -122,6 +126,9 @@ http:
   headers:
     X-Affix-Registry: [%q]
 `, filepath.Join(dir, "data"), host, nonce)
+	if opts.AdvertisedURL != "" {
+		fmt.Fprintf(&b, "  host: %q\n", opts.AdvertisedURL)
+	}
 	probe := &http.Transport{}
 	if opts.CA != nil {
 		r.Scheme = "https"
