@@ -12,8 +12,9 @@ import (
 var (
 	// ErrNotFound means the registry answered 404 for a manifest, blob or tag.
 	ErrNotFound = errors.New("not found")
-	// ErrUnauthorized means the registry refused the credentials (401 or 403).
-	ErrUnauthorized = errors.New("unauthorized")
+	// ErrUnauthorized means the registry refused the credentials (401)
+	// or denied the request (403); its text says so for both.
+	ErrUnauthorized = errors.New("access refused")
 	// ErrPreconditionFailed means a conditional write (If-Match) lost a race.
 	ErrPreconditionFailed = errors.New("precondition failed")
 	// ErrReferrersTagConflict means the referrers tag names something that is

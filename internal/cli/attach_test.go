@@ -172,7 +172,7 @@ func TestBadInput(t *testing.T) {
 		{"layout as convert reference", "", []string{"convert", "oci-layout:" + dir}, 2, "not a local layout", ""},
 		{"missing source", "", []string{"push", "--insecure-registry", plain.Host, "oci-layout:" + filepath.Join(dir, "nope"), plain.Host + "/app:v1"}, 2, "no such file", plain.Host},
 		{"unreachable registry", "", []string{"push", "--insecure-registry", unreachable, "--no-sbom", "oci-layout:" + dir, unreachable + "/app:v1"}, 1, "connection refused", ""},
-		{"no credentials", "", []string{"push", "--no-sbom", "--insecure-registry", authReg.Host, "oci-layout:" + dir, authReg.Host + "/app:v1"}, 1, "unauthorized", ""},
+		{"no credentials", "", []string{"push", "--no-sbom", "--insecure-registry", authReg.Host, "oci-layout:" + dir, authReg.Host + "/app:v1"}, 1, "no credentials for " + authReg.Host, ""},
 		{"wrong credentials", wrongCreds, []string{"push", "--no-sbom", "--insecure-registry", authReg.Host, "oci-layout:" + dir, authReg.Host + "/app:v1"}, 1, "the registry refused the request: check the credentials for " + authReg.Host, ""},
 		{"registry rejects subject", "", []string{"push", "--insecure-registry", proxy.Host, "oci-layout:" + dir, proxy.Host + "/app:v1"}, 1, "rejected a manifest with a subject", plain.Host},
 		{"attach without type", "", []string{"attach", plain.Host + "/app:v1", "file"}, 2, "--artifact-type", ""},
