@@ -61,6 +61,10 @@ func attestShorthand(flag, typ, v string) (attestState, string, error) {
 	if v == "" {
 		return attestUnset, "", nil
 	}
+	if strings.HasPrefix(v, "-") {
+		// `--sbom --push`: the flag took the next argument as its value.
+		return attestUnset, "", fmt.Errorf("%s takes a value, as buildx's: %s=true, %s=false or %s=KEY=VALUE,... (it read %q as its value)", flag, flag, flag, flag, v)
+	}
 	spec := "type=" + typ + "," + v
 	if b, err := strconv.ParseBool(v); err == nil {
 		spec = fmt.Sprintf("type=%s,disabled=%t", typ, !b)

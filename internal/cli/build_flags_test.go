@@ -52,6 +52,8 @@ func TestBuildAttestShorthands(t *testing.T) {
 		{args: []string{"--sbom", "scan-stage=true"}, err: `unknown sbom attribute "scan-stage"`},
 		{args: []string{"--sbom", "maybe"}, err: `--sbom=maybe: --attest "type=sbom,maybe": field "maybe": want KEY=VALUE`},
 		{args: []string{"--sbom=disabled=perhaps"}, err: `disabled="perhaps": want true or false`},
+		{args: []string{"--sbom", "--push"}, err: `--sbom takes a value, as buildx's: --sbom=true, --sbom=false or --sbom=KEY=VALUE,... (it read "--push" as its value)`},
+		{args: []string{"--provenance", "--pull"}, err: `--provenance takes a value, as buildx's`},
 		{args: []string{"--provenance", "max"}, err: `--provenance=max: --attest "type=provenance,max": field "max": want KEY=VALUE`},
 		{args: []string{"--sbom", "false", "--attest", "type=sbom"}, err: "--attest type=sbom asks for SBOMs and --sbom=false for none"},
 		{args: []string{"--sbom=disabled=true", "--attest", "type=sbom"}, err: "--attest type=sbom asks for SBOMs and --sbom=disabled=true for none"},
