@@ -236,7 +236,11 @@ func (p *Progress) Task(ctx context.Context, name string, fn func(ctx context.Co
 	v := &client.Vertex{Digest: dgst, Name: name, Started: &start, Completed: &end}
 	if err != nil {
 		v.Error = err.Error()
-		if errors.Is(err, context.Canceled) {
+		// A task cut short shows as cancelled, as BuildKit shows a
+		// vertex: by an interrupt, or by another task's failure (an
+		// errgroup cancels with it as the cause, which the task's
+		// error then carries); that failure shows in its own task.
+		if errors.Is(err, context.Canceled) || ctx.Err() != nil && errors.Is(err, context.Cause(ctx)) {
 			v.Error = context.Canceled.Error()
 		}
 	}

@@ -6,12 +6,14 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/moby/buildkit/client"
 	"github.com/opencontainers/go-digest"
+	"golang.org/x/sync/errgroup"
 )
 
 // decodeRawJSON decodes a rawjson progress stream: one SolveStatus per line.
@@ -171,4 +173,41 @@ func TestBuildUnreachable(t *testing.T) {
 			t.Fatalf("err = %v, want both nodes named", err)
 		}
 	})
+}
+
+// TestProgressTaskCancelledByAnother: in an errgroup, the failure of one
+// task cancels the others with it as the cause; a task whose error then
+// carries that cause shows as cancelled, and only the failing task shows
+// the failure (a build pushing to several registries must not blame
+// every one for one registry's refusal).
+func TestProgressTaskCancelledByAnother(t *testing.T) {
+	var buf bytes.Buffer
+	p, err := StartProgress(t.Context(), ProgressRawJSON, &buf)
+	if err != nil {
+		t.Fatal(err)
+	}
+	refused := errors.New("r2.example/app: uploading blob: 405 Method Not Allowed")
+	eg, ectx := errgroup.WithContext(t.Context())
+	eg.Go(func() error {
+		return p.Task(ectx, "push r1.example/app", func(ctx context.Context) error {
+			<-ctx.Done()
+			return fmt.Errorf("r1.example/app: uploading blob: %w", context.Cause(ctx))
+		})
+	})
+	eg.Go(func() error {
+		return p.Task(ectx, "push r2.example/app", func(context.Context) error { return refused })
+	})
+	if err := eg.Wait(); !errors.Is(err, refused) {
+		t.Fatalf("errgroup: %v", err)
+	}
+	if err := p.Close(); err != nil {
+		t.Fatal(err)
+	}
+	sss := decodeRawJSON(t, buf.Bytes())
+	if v := lastVertex(sss, "push r1.example/app"); v == nil || v.Error != context.Canceled.Error() {
+		t.Errorf("cancelled task vertex %+v, want error %q", v, context.Canceled)
+	}
+	if v := lastVertex(sss, "push r2.example/app"); v == nil || v.Error != refused.Error() {
+		t.Errorf("failed task vertex %+v, want error %q", v, refused)
+	}
 }
