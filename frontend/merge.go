@@ -40,8 +40,10 @@ type layoutPart struct {
 //     JSON of the image-spec struct), so its bytes depend only on the
 //     manifests and annotations: reproducible builds reproduce its
 //     digest, and it equals the index one node would have built;
-//   - blobs are hard-linked (copied across file systems), never re-read
-//     through a tar.
+//   - the blobs the merged index reaches are hard-linked (copied across
+//     file systems), never re-read through a tar; each node's own index,
+//     and anything else a node's layout holds, is left out, so the layout
+//     holds what one node's would.
 func merge(ctx context.Context, out string, parts []string, p *plan) (ocispec.Descriptor, []ocispec.Descriptor, error) {
 	ps := make([]layoutPart, len(parts))
 	for i, dir := range parts {
@@ -58,6 +60,8 @@ func merge(ctx context.Context, out string, parts []string, p *plan) (ocispec.De
 	if idx.MediaType == "" {
 		idx.MediaType = ocispec.MediaTypeImageIndex
 	}
+	// from[i] is the part idx.Manifests[i] comes from.
+	var from []int
 	for _, w := range p.platforms {
 		gi := groupOf(p.groups, w)
 		if gi < 0 {
@@ -68,15 +72,12 @@ func merge(ctx context.Context, out string, parts []string, p *plan) (ocispec.De
 			return ocispec.Descriptor{}, nil, fmt.Errorf("node %s: %w", p.groups[gi].node, err)
 		}
 		idx.Manifests = append(idx.Manifests, ms[0])
+		from = append(from, gi)
 	}
 	manifests := append([]ocispec.Descriptor(nil), idx.Manifests...)
-	for _, lp := range ps {
-		for _, d := range lp.index.Manifests {
-			if oci.IsAttestation(d) {
-				idx.Manifests = append(idx.Manifests, d)
-			}
-		}
-	}
+	atts, attFrom := attestations(ps, manifests)
+	idx.Manifests = append(idx.Manifests, atts...)
+	from = append(from, attFrom...)
 	var idxAnn, rootAnn []map[string]string
 	for _, lp := range ps {
 		idxAnn = append(idxAnn, lp.index.Annotations)
@@ -93,9 +94,11 @@ func merge(ctx context.Context, out string, parts []string, p *plan) (ocispec.De
 	if err != nil {
 		return ocispec.Descriptor{}, nil, err
 	}
-	for _, lp := range ps {
-		if err := linkBlobs(ctx, lp.dir, out); err != nil {
-			return ocispec.Descriptor{}, nil, err
+	// Only what the merged index reaches: a node's own index (and
+	// anything else its layout holds) is not part of the image.
+	for i, d := range idx.Manifests {
+		if err := linkTree(ctx, ps[from[i]].dir, out, d, 0); err != nil {
+			return ocispec.Descriptor{}, nil, fmt.Errorf("node %s: %w", p.groups[from[i]].node, err)
 		}
 	}
 	root := oci.DescriptorFor(idx.MediaType, b)
@@ -153,6 +156,22 @@ func readPart(ctx context.Context, dir string) (layoutPart, error) {
 	return lp, nil
 }
 
+// attestations returns the attestation manifests of the parts' indexes,
+// in node order, and the part each comes from.
+func attestations(ps []layoutPart, _ []ocispec.Descriptor) ([]ocispec.Descriptor, []int) {
+	var out []ocispec.Descriptor
+	var from []int
+	for i, lp := range ps {
+		for _, d := range lp.index.Manifests {
+			if oci.IsAttestation(d) {
+				out = append(out, d)
+				from = append(from, i)
+			}
+		}
+	}
+	return out, from
+}
+
 // agreed returns the entries that every map has with the same value; nil
 // when there are none.
 func agreed(ms []map[string]string) map[string]string {
@@ -178,33 +197,90 @@ func agreed(ms []map[string]string) map[string]string {
 	return out
 }
 
-// linkBlobs hard-links every blob of the layout src into the layout dst
-// (copying when a link is not possible); blobs dst has are kept.
-func linkBlobs(ctx context.Context, src, dst string) error {
-	root := filepath.Join(src, ocispec.ImageBlobsDir)
-	return filepath.WalkDir(root, func(path string, d fs.DirEntry, err error) error {
-		if err != nil {
+// maxDepth bounds how deeply linkTree follows nested indexes.
+const maxDepth = 8
+
+// linkTree hard-links the blob d of the layout src into the layout dst
+// (copying when a link is not possible), and for a manifest or an index
+// what it references: config and layers, or the manifests listed, nested.
+// A config or layer blob src lacks is skipped, as BuildKit leaves out
+// non-distributable layers; a manifest or index it lacks is an error.
+// Blobs dst has are kept.
+func linkTree(ctx context.Context, src, dst string, d ocispec.Descriptor, depth int) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	if err := d.Digest.Validate(); err != nil {
+		return fmt.Errorf("descriptor %q: %w", d.Digest, err)
+	}
+	rel := filepath.Join(ocispec.ImageBlobsDir, d.Digest.Algorithm().String(), d.Digest.Encoded())
+	from, to := filepath.Join(src, rel), filepath.Join(dst, rel)
+	isManifest, isIndex := oci.IsManifest(d.MediaType), oci.IsIndex(d.MediaType)
+	if _, err := os.Stat(from); errors.Is(err, fs.ErrNotExist) && !isManifest && !isIndex {
+		return nil
+	}
+	if err := linkFile(from, to); err != nil {
+		return err
+	}
+	if !isManifest && !isIndex {
+		return nil
+	}
+	if depth >= maxDepth {
+		return fmt.Errorf("%s: indexes nested more than %d deep", d.Digest, maxDepth)
+	}
+	b, err := readVerified(from, d)
+	if err != nil {
+		return err
+	}
+	var children []ocispec.Descriptor
+	if isManifest {
+		var m ocispec.Manifest
+		if err := json.Unmarshal(b, &m); err != nil {
+			return fmt.Errorf("manifest %s: %w", d.Digest, err)
+		}
+		children = append([]ocispec.Descriptor{m.Config}, m.Layers...)
+	} else {
+		var idx ocispec.Index
+		if err := json.Unmarshal(b, &idx); err != nil {
+			return fmt.Errorf("index %s: %w", d.Digest, err)
+		}
+		children = idx.Manifests
+	}
+	for _, c := range children {
+		if err := linkTree(ctx, src, dst, c, depth+1); err != nil {
 			return err
 		}
-		if err := ctx.Err(); err != nil {
-			return err
-		}
-		if !d.Type().IsRegular() {
-			return nil
-		}
-		rel, err := filepath.Rel(src, path)
-		if err != nil {
-			return err
-		}
-		to := filepath.Join(dst, rel)
-		if err := os.MkdirAll(filepath.Dir(to), 0o755); err != nil {
-			return err
-		}
-		if err := os.Link(path, to); err == nil || errors.Is(err, fs.ErrExist) {
-			return nil
-		}
-		return copyFile(path, to)
-	})
+	}
+	return nil
+}
+
+// readVerified reads the blob file p, which must hold d.
+func readVerified(p string, d ocispec.Descriptor) ([]byte, error) {
+	f, err := os.Open(p)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	b, err := io.ReadAll(io.LimitReader(f, d.Size+1))
+	if err != nil {
+		return nil, err
+	}
+	if int64(len(b)) != d.Size || digest.FromBytes(b) != d.Digest {
+		return nil, fmt.Errorf("blob %s: %s does not hold it (%d bytes)", d.Digest, p, len(b))
+	}
+	return b, nil
+}
+
+// linkFile hard-links from at to (copying when a link is not possible);
+// an existing to is kept.
+func linkFile(from, to string) error {
+	if err := os.MkdirAll(filepath.Dir(to), 0o755); err != nil {
+		return err
+	}
+	if err := os.Link(from, to); err == nil || errors.Is(err, fs.ErrExist) {
+		return nil
+	}
+	return copyFile(from, to)
 }
 
 func copyFile(from, to string) error {

@@ -44,8 +44,20 @@ func TestMerge(t *testing.T) {
 	amd, arm := all[0], all[3]
 	dir := t.TempDir()
 	parts := []string{filepath.Join(dir, "p0"), filepath.Join(dir, "p1")}
+	// wantBlobs is what the merged index reaches: every blob of the
+	// parts but their own indexes (and a stray blob of a node's content
+	// store), and the merged index.
+	wantBlobs := map[digest.Digest]bool{}
 	for i, img := range []fixture.Image{amd, arm} {
-		if _, err := fixture.WriteLayout(parts[i], fixture.Spec{Images: []fixture.Image{img}}); err != nil {
+		res, err := fixture.WriteLayout(parts[i], fixture.Spec{Images: []fixture.Image{img}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		for d := range res.Blobs {
+			wantBlobs[d] = d != res.Index.Digest
+		}
+		stray := []byte("not referenced")
+		if err := os.WriteFile(filepath.Join(parts[i], "blobs", "sha256", digest.FromBytes(stray).Encoded()), stray, 0o644); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -93,6 +105,23 @@ func TestMerge(t *testing.T) {
 			if ok, err := l.Exists(t.Context(), d); !ok || err != nil {
 				t.Errorf("blob %s missing from the merged layout (%v)", d.Digest, err)
 			}
+		}
+	}
+	wantBlobs[root.Digest] = true
+	entries, err := os.ReadDir(filepath.Join(out, "blobs", "sha256"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, e := range entries {
+		d := digest.NewDigestFromEncoded(digest.SHA256, e.Name())
+		if !wantBlobs[d] {
+			t.Errorf("blob %s in the merged layout, which its index does not reach", d)
+		}
+		delete(wantBlobs, d)
+	}
+	for d, want := range wantBlobs {
+		if want {
+			t.Errorf("blob %s missing from the merged layout", d)
 		}
 	}
 	var idx ocispec.Index
