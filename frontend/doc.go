@@ -7,9 +7,11 @@
 // manifest descriptors in the requested platform order. With several nodes
 // (one per platform, "linux/arm64=tcp://..."), each node builds its
 // platforms concurrently and the results are merged into one layout with
-// one index; the merged index bytes are a pure function of the platform
-// manifests, so a reproducible build (SOURCE_DATE_EPOCH) reproduces the
-// index digest.
+// one index, ordered as one node orders it (platform manifests in the
+// requested order, then any attestation manifests in the order of their
+// subjects); the merged index bytes are a pure function of the manifests
+// it lists and the index annotations, whichever node built what, so a
+// reproducible build (SOURCE_DATE_EPOCH) reproduces the index digest.
 //
 // NewPlan checks the options before any builder is contacted and names
 // the settings the build will ignore (Plan.Warnings), so that a command

@@ -1,6 +1,7 @@
 package frontend
 
 import (
+	"cmp"
 	"context"
 	"encoding/json"
 	"errors"
@@ -9,6 +10,7 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"slices"
 
 	"github.com/affix-oci/affix/internal/oci"
 	"github.com/containerd/platforms"
@@ -30,16 +32,18 @@ type layoutPart struct {
 // p.groups[i] built), in p.platforms order:
 //
 //   - manifest descriptors are copied unchanged (platform, annotations);
-//     attestation manifests, if any, follow the platform manifests in node
-//     order, as BuildKit orders them;
+//     attestation manifests, if any, follow the platform manifests in the
+//     order of their subjects (vnd.docker.reference.digest), as BuildKit
+//     orders them in one index;
 //   - an index annotation is kept when every node's index has it with the
 //     same value, and dropped otherwise; the same holds for the
 //     index.json entry's annotations (annotation-index-descriptor), which
 //     then gets the tag names as BuildKit's client writes them;
 //   - the index is encoded as BuildKit encodes it (two-space indented
 //     JSON of the image-spec struct), so its bytes depend only on the
-//     manifests and annotations: reproducible builds reproduce its
-//     digest, and it equals the index one node would have built;
+//     manifests it lists and the annotations, not on which node built
+//     what: reproducible builds reproduce its digest, and it equals the
+//     index one node would have built from the same manifests;
 //   - the blobs the merged index reaches are hard-linked (copied across
 //     file systems), never re-read through a tar; each node's own index,
 //     and anything else a node's layout holds, is left out, so the layout
@@ -156,18 +160,38 @@ func readPart(ctx context.Context, dir string) (layoutPart, error) {
 	return lp, nil
 }
 
-// attestations returns the attestation manifests of the parts' indexes,
-// in node order, and the part each comes from.
-func attestations(ps []layoutPart, _ []ocispec.Descriptor) ([]ocispec.Descriptor, []int) {
-	var out []ocispec.Descriptor
-	var from []int
+// attestations returns the attestation manifests of the parts' indexes
+// and the part each comes from, ordered as BuildKit orders them in one
+// index: by the position in manifests (the platform manifests, in
+// platform order) of their subject, vnd.docker.reference.digest. An
+// attestation whose subject is none of manifests follows, in node order.
+func attestations(ps []layoutPart, manifests []ocispec.Descriptor) ([]ocispec.Descriptor, []int) {
+	type att struct {
+		d    ocispec.Descriptor
+		part int
+		pos  int
+	}
+	var all []att
 	for i, lp := range ps {
 		for _, d := range lp.index.Manifests {
-			if oci.IsAttestation(d) {
-				out = append(out, d)
-				from = append(from, i)
+			if !oci.IsAttestation(d) {
+				continue
 			}
+			pos := len(manifests)
+			for j, m := range manifests {
+				if d.Annotations[oci.AnnotationDockerReferenceDigest] == m.Digest.String() {
+					pos = j
+					break
+				}
+			}
+			all = append(all, att{d, i, pos})
 		}
+	}
+	slices.SortStableFunc(all, func(a, b att) int { return cmp.Compare(a.pos, b.pos) })
+	out := make([]ocispec.Descriptor, len(all))
+	from := make([]int, len(all))
+	for i, a := range all {
+		out[i], from[i] = a.d, a.part
 	}
 	return out, from
 }

@@ -5,6 +5,7 @@ import (
 	"maps"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 
@@ -169,6 +170,72 @@ func TestSingleIndex(t *testing.T) {
 			}
 			if err != nil || got.Digest != idx.Digest || (len(tt.roots) > 1 && got.Annotations[ocispec.AnnotationRefName] != "v1") {
 				t.Errorf("singleIndex = %v, %v; want the first entry", got, err)
+			}
+		})
+	}
+}
+
+// TestMergeAttestationOrder: attestation manifests follow the platform
+// manifests in the order of their subjects, as BuildKit orders them in
+// one index, whichever node built them: linux/amd64 and linux/arm/v6 on
+// one node, linux/arm64 on another, requested amd64, arm64, arm/v6.
+func TestMergeAttestationOrder(t *testing.T) {
+	all := fixture.Variants().Images
+	amd, v6, arm := all[0], all[1], all[3]
+	dir := t.TempDir()
+	a, b := filepath.Join(dir, "a"), filepath.Join(dir, "b")
+	for dst, imgs := range map[string][]fixture.Image{a: {amd, v6}, b: {arm}} {
+		if _, err := fixture.WriteLayout(dst, fixture.Spec{Images: imgs, Attestations: true, Provenance: true}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	pls, err := parsePlatforms([]string{"linux/amd64", "linux/arm64", "linux/arm/v6"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	na, nb := node{addr: "unix:///a"}, node{addr: "unix:///b"}
+	var first digest.Digest
+	for _, tt := range []struct {
+		name   string
+		parts  []string
+		groups []group
+	}{
+		{"a first", []string{a, b}, []group{{node: na, platforms: []ocispec.Platform{pls[0], pls[2]}}, {node: nb, platforms: pls[1:2]}}},
+		{"b first", []string{b, a}, []group{{node: nb, platforms: pls[1:2]}, {node: na, platforms: []ocispec.Platform{pls[0], pls[2]}}}},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			p := &plan{platforms: pls, groups: tt.groups}
+			out := filepath.Join(t.TempDir(), "out")
+			root, ms, err := merge(t.Context(), out, tt.parts, p)
+			if err != nil {
+				t.Fatal(err)
+			}
+			l, err := oci.OpenLayout(t.Context(), oci.SchemeLayout+":"+out)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer l.Close()
+			var idx ocispec.Index
+			if _, err := oci.ReadJSON(t.Context(), l, root, &idx); err != nil {
+				t.Fatal(err)
+			}
+			var got []string
+			for _, d := range idx.Manifests {
+				if oci.IsAttestation(d) {
+					got = append(got, d.Annotations[oci.AnnotationDockerReferenceDigest])
+				} else {
+					got = append(got, d.Digest.String())
+				}
+			}
+			want := []string{ms[0].Digest.String(), ms[1].Digest.String(), ms[2].Digest.String()}
+			want = append(want, want...)
+			if !slices.Equal(got, want) {
+				t.Errorf("index lists (attestations by subject)\n%v\nwant\n%v", got, want)
+			}
+			if tt.name == "a first" {
+				first = root.Digest
+			} else if root.Digest != first {
+				t.Errorf("node order changed the index: %s, then %s", first, root.Digest)
 			}
 		})
 	}
