@@ -11,6 +11,7 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"time"
 
 	"github.com/affix-oci/affix/internal/oci"
 	"github.com/containerd/platforms"
@@ -37,8 +38,11 @@ type layoutPart struct {
 //     orders them in one index;
 //   - an index annotation is kept when every node's index has it with the
 //     same value, and dropped otherwise; the same holds for the
-//     index.json entry's annotations (annotation-index-descriptor), which
-//     then gets the tag names as BuildKit's client writes them;
+//     index.json entry's annotations (annotation-index-descriptor), but
+//     for org.opencontainers.image.created, which BuildKit sets there: the
+//     latest of the nodes' (they differ without an integer
+//     SOURCE_DATE_EPOCH); the entry then gets the tag names as BuildKit's
+//     client writes them;
 //   - the index is encoded as BuildKit encodes it (two-space indented
 //     JSON of the image-spec struct), so its bytes depend only on the
 //     manifests it lists and the annotations, not on which node built
@@ -110,6 +114,16 @@ func merge(ctx context.Context, out string, parts []string, p *plan) (ocispec.De
 		return ocispec.Descriptor{}, nil, err
 	}
 	root.Annotations = agreed(rootAnn)
+	if c, ok := latestCreated(rootAnn); ok {
+		// BuildKit's oci exporter stamps the entry with the time of its
+		// export unless SOURCE_DATE_EPOCH is an integer: nodes disagree
+		// by a second or more, and the merged image was complete when the
+		// last one was.
+		if root.Annotations == nil {
+			root.Annotations = map[string]string{}
+		}
+		root.Annotations[ocispec.AnnotationCreated] = c
+	}
 	names := []ociindex.NameOrTag{ociindex.Tag("latest")}
 	if len(p.names) > 0 {
 		names = names[:0]
@@ -194,6 +208,28 @@ func attestations(ps []layoutPart, manifests []ocispec.Descriptor) ([]ocispec.De
 		out[i], from[i] = a.d, a.part
 	}
 	return out, from
+}
+
+// latestCreated returns the latest org.opencontainers.image.created of
+// ms, as it is written there; values that are not RFC 3339 times are
+// passed over. ok is false when none is one.
+func latestCreated(ms []map[string]string) (string, bool) {
+	var latest time.Time
+	out := ""
+	for _, m := range ms {
+		v, has := m[ocispec.AnnotationCreated]
+		if !has {
+			continue
+		}
+		t, err := oci.ParseTime(v)
+		if err != nil {
+			continue
+		}
+		if out == "" || t.After(latest) {
+			latest, out = t, v
+		}
+	}
+	return out, out != ""
 }
 
 // agreed returns the entries that every map has with the same value; nil

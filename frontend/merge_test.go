@@ -57,6 +57,8 @@ func TestMerge(t *testing.T) {
 		for d := range res.Blobs {
 			wantBlobs[d] = d != res.Index.Digest
 		}
+		// Each node's oci exporter stamps its entry with its own time.
+		setEntryAnnotation(t, parts[i], ocispec.AnnotationCreated, []string{"2026-01-02T03:04:05Z", "2026-01-02T03:04:06Z"}[i])
 		stray := []byte("not referenced")
 		if err := os.WriteFile(filepath.Join(parts[i], "blobs", "sha256", digest.FromBytes(stray).Encoded()), stray, 0o644); err != nil {
 			t.Fatal(err)
@@ -85,7 +87,8 @@ func TestMerge(t *testing.T) {
 	if len(ms) != 2 || platforms.FormatAll(*ms[0].Platform) != "linux/arm64/v8" && platforms.FormatAll(*ms[0].Platform) != "linux/arm64" || platforms.FormatAll(*ms[1].Platform) != "linux/amd64" {
 		t.Fatalf("manifests %+v", ms)
 	}
-	if root.Annotations[ocispec.AnnotationRefName] != "v1" || root.Annotations[oci.AnnotationImageName] != "example.com/app:v1" {
+	if root.Annotations[ocispec.AnnotationRefName] != "v1" || root.Annotations[oci.AnnotationImageName] != "example.com/app:v1" ||
+		root.Annotations[ocispec.AnnotationCreated] != "2026-01-02T03:04:06Z" {
 		t.Errorf("index.json annotations %v", root.Annotations)
 	}
 	l, err := oci.OpenLayout(t.Context(), oci.SchemeLayout+":"+out)
@@ -138,6 +141,58 @@ func TestMerge(t *testing.T) {
 	root2, _ := mergeInto(filepath.Join(dir, "out2"))
 	if root2.Digest != root.Digest {
 		t.Errorf("merging twice: %s then %s", root.Digest, root2.Digest)
+	}
+}
+
+// setEntryAnnotation sets the annotation k of every index.json entry of
+// the layout dir.
+func setEntryAnnotation(t *testing.T, dir, k, v string) {
+	t.Helper()
+	p := filepath.Join(dir, ocispec.ImageIndexFile)
+	b, err := os.ReadFile(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var idx ocispec.Index
+	if err := json.Unmarshal(b, &idx); err != nil {
+		t.Fatal(err)
+	}
+	for i := range idx.Manifests {
+		if idx.Manifests[i].Annotations == nil {
+			idx.Manifests[i].Annotations = map[string]string{}
+		}
+		idx.Manifests[i].Annotations[k] = v
+	}
+	if b, err = json.Marshal(idx); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(p, b, 0o644); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func TestLatestCreated(t *testing.T) {
+	const c = ocispec.AnnotationCreated
+	for _, tt := range []struct {
+		name string
+		in   []map[string]string
+		want string
+	}{
+		{"none", []map[string]string{{"a": "1"}, nil}, ""},
+		{"same", []map[string]string{{c: "2026-01-02T03:04:05Z"}, {c: "2026-01-02T03:04:05Z"}}, "2026-01-02T03:04:05Z"},
+		{"second node later", []map[string]string{{c: "2026-01-02T03:04:05Z"}, {c: "2026-01-02T03:04:06Z"}}, "2026-01-02T03:04:06Z"},
+		{"first node later", []map[string]string{{c: "2026-01-02T03:04:07Z"}, {c: "2026-01-02T03:04:06Z"}}, "2026-01-02T03:04:07Z"},
+		{"by time, not text", []map[string]string{{c: "2026-01-02T04:00:00+02:00"}, {c: "2026-01-02T03:00:00Z"}}, "2026-01-02T03:00:00Z"},
+		{"one node only", []map[string]string{nil, {c: "2026-01-02T03:04:05Z"}}, "2026-01-02T03:04:05Z"},
+		{"not a time passed over", []map[string]string{{c: "yesterday"}, {c: "2026-01-02T03:04:05Z"}}, "2026-01-02T03:04:05Z"},
+		{"no time", []map[string]string{{c: "yesterday"}}, ""},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			got, ok := latestCreated(tt.in)
+			if got != tt.want || ok != (tt.want != "") {
+				t.Errorf("latestCreated(%v) = %q, %v; want %q", tt.in, got, ok, tt.want)
+			}
+		})
 	}
 }
 
