@@ -628,6 +628,36 @@ func TestIntegrationBuildFails(t *testing.T) {
 	}
 }
 
+// TestIntegrationSymlinkDockerfile builds a context whose Dockerfile is a
+// symlink to a file outside the context (ctx/Dockerfile ->
+// ../other/Build.Dockerfile): BuildKit would be sent the link alone.
+func TestIntegrationSymlinkDockerfile(t *testing.T) {
+	d := sharedDaemon(t)
+	root := t.TempDir()
+	dir := filepath.Join(root, "ctx")
+	if err := os.MkdirAll(filepath.Join(root, "other"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(root, "other", "Build.Dockerfile"), []byte("FROM scratch\nCOPY hello.txt /hello.txt\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(dir, "hello.txt"), []byte("from the context\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Symlink(filepath.Join("..", "other", "Build.Dockerfile"), filepath.Join(dir, "Dockerfile")); err != nil {
+		t.Fatal(err)
+	}
+	res, err := Build(t.Context(), Options{ContextDir: dir, Builder: d.Addr, Platforms: []string{"linux/amd64"}, Output: filepath.Join(t.TempDir(), "layout")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	checkLayout(t, res)
+	wantFile(t, res.Layout, res.Manifests[0], "/hello.txt", "from the context\n")
+}
+
 func TestIntegrationExampleHello(t *testing.T) {
 	d := sharedDaemon(t)
 	bb := buildkittest.Busybox(t)

@@ -350,7 +350,6 @@ func newPlan(opts Options) (*plan, error) {
 	if err := p.setDirs(opts.ContextDir, opts.Dockerfile, opts.DockerfileName); err != nil {
 		return nil, err
 	}
-	p.dockerfileName = cmp.Or(opts.DockerfileName, p.dockerfile)
 	if err := p.loadDockerConfig(lookup); err != nil {
 		return nil, err
 	}
@@ -585,8 +584,10 @@ func (p *plan) addAnnotations(annotations []string) error {
 
 // setDirs checks the context directory and the Dockerfile (not stdin, the
 // context a local directory, the Dockerfile a regular file) and sets their
-// absolute paths, their local mounts and the filename attribute. Messages
-// name the Dockerfile name, when not "", rather than its path.
+// absolute paths, their local mounts and the filename attribute; a
+// Dockerfile that is a symlink is the file it points to (its directory
+// and name are sent). Messages name the Dockerfile name, when not "",
+// rather than its path, else the path as given (made absolute).
 func (p *plan) setDirs(contextDir, dockerfile, name string) error {
 	if contextDir == "" {
 		contextDir = "."
@@ -628,8 +629,20 @@ func (p *plan) setDirs(contextDir, dockerfile, name string) error {
 	if p.contextDir, err = filepath.Abs(contextDir); err != nil {
 		return err
 	}
-	if p.dockerfile, err = filepath.Abs(dockerfile); err != nil {
+	abs, err := filepath.Abs(dockerfile)
+	if err != nil {
 		return err
+	}
+	p.dockerfileName = cmp.Or(name, abs)
+	// A Dockerfile that is a symlink is sent as the link (BuildKit's file
+	// sync follows links only within the directory it sends), and the
+	// frontend then finds no file: send the directory and name it points
+	// to, as the docker CLI does.
+	p.dockerfile = abs
+	if li, err := os.Lstat(abs); err == nil && li.Mode()&fs.ModeSymlink != 0 {
+		if p.dockerfile, err = filepath.EvalSymlinks(abs); err != nil {
+			return fmt.Errorf("dockerfile %q: %w: %w", shown, ErrInvalidOption, err)
+		}
 	}
 	p.dockerfileDir = filepath.Dir(p.dockerfile)
 	p.locals["context"] = p.contextDir

@@ -73,6 +73,24 @@ func TestNewPlan(t *testing.T) {
 	if err := os.WriteFile(filepath.Join(lowerDir, "dockerfile"), []byte("FROM scratch\n"), 0o644); err != nil {
 		t.Fatal(err)
 	}
+	// linkCtx/Dockerfile -> ../other/Build.Dockerfile, outside the
+	// directory BuildKit is sent for the Dockerfile.
+	linkRoot := t.TempDir()
+	linkCtx, linkTarget := filepath.Join(linkRoot, "ctx"), filepath.Join(linkRoot, "other", "Build.Dockerfile")
+	for _, d := range []string{linkCtx, filepath.Dir(linkTarget)} {
+		if err := os.MkdirAll(d, 0o755); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := os.WriteFile(linkTarget, []byte("FROM scratch AS linked\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Symlink(filepath.Join("..", "other", "Build.Dockerfile"), filepath.Join(linkCtx, "Dockerfile")); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Symlink("gone", filepath.Join(linkCtx, "Dangling.Dockerfile")); err != nil {
+		t.Fatal(err)
+	}
 	_, tlsFiles, err := buildkittest.GenerateTLS(t.TempDir())
 	if err != nil {
 		t.Fatal(err)
@@ -138,6 +156,24 @@ func TestNewPlan(t *testing.T) {
 					t.Errorf("filename %q, dockerfile %s", p.attrs["filename"], p.dockerfile)
 				}
 			},
+		},
+		{
+			name: "symlinked dockerfile",
+			mod:  func(o *Options) { o.ContextDir = linkCtx; o.Target = "linked" },
+			check: func(t *testing.T, p *plan) {
+				if p.attrs["filename"] != "Build.Dockerfile" || p.locals["dockerfile"] != filepath.Dir(linkTarget) || p.locals["context"] != linkCtx {
+					t.Errorf("filename %q, locals %v; want the link's target sent", p.attrs["filename"], p.locals)
+				}
+				if p.dockerfileName != filepath.Join(linkCtx, "Dockerfile") {
+					t.Errorf("messages name %s, want the path given", p.dockerfileName)
+				}
+			},
+		},
+		{
+			name:    "dangling symlink for a dockerfile",
+			mod:     func(o *Options) { o.Dockerfile = filepath.Join(linkCtx, "Dangling.Dockerfile") },
+			wantErr: ErrInvalidOption,
+			wantMsg: "no such file",
 		},
 		{
 			name: "BUILDKIT_HOST",
