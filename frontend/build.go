@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"maps"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -49,6 +50,49 @@ type Result struct {
 	SourceDateEpoch time.Time
 	// tmp holds Layout when it is the build's temporary directory.
 	tmp *tmpdir.Dir
+	// exported is the index descriptor as the oci exporter reported it
+	// (for several nodes: as merge made it, before the names); zero when
+	// the exporter reported none.
+	exported ocispec.Descriptor
+	// createdGiven reports that org.opencontainers.image.created is an
+	// index-descriptor annotation of the options, not BuildKit's stamp.
+	createdGiven bool
+}
+
+// Exporter types for Result.ExporterDescriptor.
+const (
+	// ExporterOCI is BuildKit's oci exporter, what Build runs (buildx
+	// --output type=oci).
+	ExporterOCI = "oci"
+	// ExporterImage is BuildKit's image exporter (buildx --push).
+	ExporterImage = "image"
+)
+
+// ExporterDescriptor returns the image index descriptor as BuildKit's
+// exporter of type exporter (ExporterOCI or ExporterImage) reports it in
+// its response (containerimage.descriptor, which buildx writes to its
+// --metadata-file as it is): media type, digest, size and the
+// index-descriptor annotations, without the image names that index.json
+// adds (io.containerd.image.name, org.opencontainers.image.ref.name). The
+// oci exporter adds org.opencontainers.image.created (the export time,
+// or SOURCE_DATE_EPOCH); the image exporter does not, so for it that
+// annotation is there only when the options set it.
+func (r *Result) ExporterDescriptor(exporter string) ocispec.Descriptor {
+	d := r.exported
+	if d.Digest == "" {
+		d = r.Index
+		d.Annotations = maps.Clone(d.Annotations)
+		delete(d.Annotations, oci.AnnotationImageName)
+		delete(d.Annotations, ocispec.AnnotationRefName)
+	}
+	out := ocispec.Descriptor{MediaType: d.MediaType, Digest: d.Digest, Size: d.Size, Annotations: maps.Clone(d.Annotations)}
+	if exporter == ExporterImage && !r.createdGiven {
+		delete(out.Annotations, ocispec.AnnotationCreated)
+	}
+	if len(out.Annotations) == 0 {
+		out.Annotations = nil
+	}
+	return out
 }
 
 // Close removes the layout when it is the build's temporary directory
@@ -146,6 +190,7 @@ func (p *plan) connectAll(ctx context.Context) ([]*client.Client, error) {
 // (empty or new), else a temporary one, and returns what removes it.
 func (p *plan) newResult() (*Result, func(), error) {
 	res := &Result{}
+	_, res.createdGiven = p.exportAttrs[exptypes.AnnotationKey{Type: exptypes.AnnotationIndexDescriptor, Key: ocispec.AnnotationCreated}.String()]
 	if p.epoch != nil {
 		res.SourceDateEpoch = *p.epoch
 	}
@@ -179,6 +224,7 @@ func (p *plan) buildOne(ctx context.Context, c *client.Client, res *Result, prog
 	if desc.Digest != "" && desc.Digest != res.Index.Digest {
 		return fmt.Errorf("exported layout %s: index.json lists %s, the exporter reported %s", out, res.Index.Digest, desc.Digest)
 	}
+	res.exported = desc
 	return nil
 }
 
@@ -209,7 +255,7 @@ func (p *plan) buildNodes(ctx context.Context, clients []*client.Client, res *Re
 	}
 	return prog.Task(ctx, fmt.Sprintf("merging %d nodes' images into one index", len(parts)), func(ctx context.Context) error {
 		var err error
-		res.Index, res.Manifests, err = merge(ctx, out, parts, p)
+		res.Index, res.exported, res.Manifests, err = merge(ctx, out, parts, p)
 		if errno := noRoom(err, out); errno != 0 {
 			return fmt.Errorf("merging the nodes' images: %w", roomError(errno, out, res.tmp != nil))
 		}

@@ -30,7 +30,9 @@ type layoutPart struct {
 
 // merge writes into out one layout holding one image index made of the
 // platform manifests of the layouts in parts (parts[i] is what
-// p.groups[i] built), in p.platforms order:
+// p.groups[i] built), in p.platforms order, and returns its descriptor as
+// index.json lists it, as one node's exporter would report it (without
+// the names), and the platform manifests:
 //
 //   - manifest descriptors are copied unchanged (platform, annotations);
 //     attestation manifests, if any, follow the platform manifests in the
@@ -52,12 +54,12 @@ type layoutPart struct {
 //     file systems), never re-read through a tar; each node's own index,
 //     and anything else a node's layout holds, is left out, so the layout
 //     holds what one node's would.
-func merge(ctx context.Context, out string, parts []string, p *plan) (ocispec.Descriptor, []ocispec.Descriptor, error) {
+func merge(ctx context.Context, out string, parts []string, p *plan) (_, exported ocispec.Descriptor, _ []ocispec.Descriptor, _ error) {
 	ps := make([]layoutPart, len(parts))
 	for i, dir := range parts {
 		lp, err := readPart(ctx, dir)
 		if err != nil {
-			return ocispec.Descriptor{}, nil, err
+			return ocispec.Descriptor{}, ocispec.Descriptor{}, nil, err
 		}
 		ps[i] = lp
 	}
@@ -73,11 +75,11 @@ func merge(ctx context.Context, out string, parts []string, p *plan) (ocispec.De
 	for _, w := range p.platforms {
 		gi := groupOf(p.groups, w)
 		if gi < 0 {
-			return ocispec.Descriptor{}, nil, fmt.Errorf("platform %s: %w", platforms.FormatAll(w), ErrNoNode)
+			return ocispec.Descriptor{}, ocispec.Descriptor{}, nil, fmt.Errorf("platform %s: %w", platforms.FormatAll(w), ErrNoNode)
 		}
 		ms, err := platformManifests(ps[gi].index, []ocispec.Platform{w})
 		if err != nil {
-			return ocispec.Descriptor{}, nil, fmt.Errorf("node %s: %w", p.groups[gi].node, err)
+			return ocispec.Descriptor{}, ocispec.Descriptor{}, nil, fmt.Errorf("node %s: %w", p.groups[gi].node, err)
 		}
 		idx.Manifests = append(idx.Manifests, ms[0])
 		from = append(from, gi)
@@ -100,18 +102,18 @@ func merge(ctx context.Context, out string, parts []string, p *plan) (ocispec.De
 	idx.Annotations = agreed(idxAnn)
 	b, err := json.MarshalIndent(idx, "", "  ")
 	if err != nil {
-		return ocispec.Descriptor{}, nil, err
+		return ocispec.Descriptor{}, ocispec.Descriptor{}, nil, err
 	}
 	// Only what the merged index reaches: a node's own index (and
 	// anything else its layout holds) is not part of the image.
 	for i, d := range idx.Manifests {
 		if err := linkTree(ctx, ps[from[i]].dir, out, d, 0); err != nil {
-			return ocispec.Descriptor{}, nil, fmt.Errorf("node %s: %w", p.groups[from[i]].node, err)
+			return ocispec.Descriptor{}, ocispec.Descriptor{}, nil, fmt.Errorf("node %s: %w", p.groups[from[i]].node, err)
 		}
 	}
 	root := oci.DescriptorFor(idx.MediaType, b)
 	if err := writeBlob(out, root.Digest, b); err != nil {
-		return ocispec.Descriptor{}, nil, err
+		return ocispec.Descriptor{}, ocispec.Descriptor{}, nil, err
 	}
 	root.Annotations = agreed(rootAnn)
 	if c, ok := latestCreated(rootAnn); ok {
@@ -132,17 +134,17 @@ func merge(ctx context.Context, out string, parts []string, p *plan) (ocispec.De
 		}
 	}
 	if err := ociindex.NewStoreIndex(out).Put(root, names...); err != nil {
-		return ocispec.Descriptor{}, nil, fmt.Errorf("writing %s: %w", filepath.Join(out, ocispec.ImageIndexFile), err)
+		return ocispec.Descriptor{}, ocispec.Descriptor{}, nil, fmt.Errorf("writing %s: %w", filepath.Join(out, ocispec.ImageIndexFile), err)
 	}
 	// Return the descriptor as index.json lists it.
 	rd, _, err := readResult(ctx, out, p.platforms)
 	if err != nil {
-		return ocispec.Descriptor{}, nil, err
+		return ocispec.Descriptor{}, ocispec.Descriptor{}, nil, err
 	}
 	if rd.Digest != root.Digest {
-		return ocispec.Descriptor{}, nil, fmt.Errorf("merged layout %s: index.json lists %s, want %s", out, rd.Digest, root.Digest)
+		return ocispec.Descriptor{}, ocispec.Descriptor{}, nil, fmt.Errorf("merged layout %s: index.json lists %s, want %s", out, rd.Digest, root.Digest)
 	}
-	return rd, manifests, nil
+	return rd, root, manifests, nil
 }
 
 // groupOf returns the index of the group building pl, or -1.

@@ -76,7 +76,7 @@ func TestMerge(t *testing.T) {
 		if err := os.MkdirAll(out, 0o755); err != nil {
 			t.Fatal(err)
 		}
-		root, ms, err := merge(t.Context(), out, parts, p)
+		root, _, ms, err := merge(t.Context(), out, parts, p)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -261,7 +261,7 @@ func TestMergeAttestationOrder(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			p := &plan{platforms: pls, groups: tt.groups}
 			out := filepath.Join(t.TempDir(), "out")
-			root, ms, err := merge(t.Context(), out, tt.parts, p)
+			root, _, ms, err := merge(t.Context(), out, tt.parts, p)
 			if err != nil {
 				t.Fatal(err)
 			}

@@ -78,7 +78,7 @@ func TestMergeValid(t *testing.T) {
 		}
 		p.groups = []group{{node: node{addr: "unix:///a"}, platforms: p.platforms[1:]}, {node: node{addr: "unix:///b"}, platforms: p.platforms[:1]}}
 		out := t.TempDir()
-		root, _, err := merge(t.Context(), out, parts, p)
+		root, _, _, err := merge(t.Context(), out, parts, p)
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -57,6 +57,10 @@ func TestBuildSinglePlatform(t *testing.T) {
 			if m.ImageName != reg.Ref("single:v1") || !m.Pushed {
 				t.Errorf("metadata image.name %q pushed %v", m.ImageName, m.Pushed)
 			}
+			if len(m.Descriptor.Annotations) != 0 {
+				// buildx writes the image exporter's response: no names, no created.
+				t.Errorf("metadata containerimage.descriptor annotations %v, want none", m.Descriptor.Annotations)
+			}
 			wantMode := "tag-schema"
 			if reg.Referrers {
 				wantMode = "api"

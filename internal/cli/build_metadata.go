@@ -12,6 +12,7 @@ import (
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
 
 	"github.com/affix-oci/affix/exporter"
+	"github.com/affix-oci/affix/frontend"
 	"github.com/affix-oci/affix/internal/oci"
 )
 
@@ -21,7 +22,10 @@ import (
 type buildMetadata struct {
 	// ContainerImageDigest is the image index digest (buildx's key).
 	ContainerImageDigest digest.Digest `json:"containerimage.digest"`
-	// ContainerImageDescriptor is the image index descriptor (buildx's key).
+	// ContainerImageDescriptor is the image index descriptor as buildx
+	// writes it (buildx's key): its exporter's response, the
+	// index-descriptor annotations without image names
+	// (frontend.Result.ExporterDescriptor).
 	ContainerImageDescriptor ocispec.Descriptor `json:"containerimage.descriptor"`
 	// ImageName is the tags, comma-separated (buildx's key).
 	ImageName string `json:"image.name,omitempty"`
@@ -52,11 +56,10 @@ type sbomMeta struct {
 }
 
 func (r *buildRun) metadata() *buildMetadata {
-	// With the index-descriptor annotations, as buildx reports them.
 	idx := ocispec.Descriptor{MediaType: r.res.Index.MediaType, Digest: r.res.Index.Digest, Size: r.res.Index.Size, Annotations: r.res.Index.Annotations}
 	m := &buildMetadata{
 		ContainerImageDigest:     idx.Digest,
-		ContainerImageDescriptor: idx,
+		ContainerImageDescriptor: r.res.ExporterDescriptor(exporterOf(r.plan)),
 		ImageName:                strings.Join(r.plan.tags, ","),
 		Tags:                     append([]string{}, r.plan.tags...),
 		Pushed:                   r.plan.push,
@@ -76,7 +79,7 @@ func (r *buildRun) metadata() *buildMetadata {
 		m.Tags = r.plan.writtenTags()
 		m.Tag = firstOr(m.Tags, "")
 		idx.Annotations = dropUnwrittenName(idx.Annotations, m.Tags)
-		m.ContainerImageDescriptor, m.Index = idx, &idx
+		m.Index = &idx
 	}
 	if r.plan.allByDigest() {
 		// No tag written: the repositories, as buildx names them.
@@ -122,6 +125,17 @@ func (r *buildRun) metadata() *buildMetadata {
 		m.SBOMs = append(m.SBOMs, sbomMeta{Platform: r.platforms[i].String(), Packages: pkgs, Cached: res.Cached, Created: res.Created, Unreadable: res.Unreadable})
 	}
 	return m
+}
+
+// exporterOf returns the BuildKit exporter buildx would report the
+// descriptor of for the same build: the oci exporter's when it writes an
+// OCI layout (--output), else the image exporter's (--push, or nothing
+// exported).
+func exporterOf(p *buildPlan) string {
+	if p.output != nil {
+		return frontend.ExporterOCI
+	}
+	return frontend.ExporterImage
 }
 
 // dropUnwrittenName returns the index descriptor's annotations a without

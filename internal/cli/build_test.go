@@ -1124,3 +1124,40 @@ func TestBuildMetadataBlobs(t *testing.T) {
 		t.Errorf("blobs %+v, want %+v (the layout export's not counted)", m.Blobs, want)
 	}
 }
+
+// TestBuildMetadataDescriptor: containerimage.descriptor is what buildx
+// writes for the same build, its exporter's response: the
+// index-descriptor annotations, never the image names index.json adds;
+// BuildKit's created stamp only from the oci exporter (--output), not
+// from the image exporter (--push).
+func TestBuildMetadataDescriptor(t *testing.T) {
+	entry := ocispec.Descriptor{MediaType: ocispec.MediaTypeImageIndex, Digest: digest.FromString("index"), Size: 5, Annotations: map[string]string{
+		oci.AnnotationImageName: "r.example/app:v1", ocispec.AnnotationRefName: "v1",
+		ocispec.AnnotationCreated: "2026-01-02T03:04:05Z", "org.example.given": "yes",
+	}}
+	for _, tt := range []struct {
+		name  string
+		plan  *buildPlan
+		want  map[string]string
+		index map[string]string // the push metadata's index
+	}{
+		{"output", &buildPlan{tags: []string{"r.example/app:v1"}, output: &ociOutput{dest: "out"}},
+			map[string]string{ocispec.AnnotationCreated: "2026-01-02T03:04:05Z", "org.example.given": "yes"}, entry.Annotations},
+		{"push", &buildPlan{tags: []string{"r.example/app:v1"}, push: true},
+			map[string]string{"org.example.given": "yes"}, entry.Annotations},
+		{"push and output", &buildPlan{tags: []string{"r.example/app:v1"}, push: true, output: &ociOutput{dest: "out"}},
+			map[string]string{ocispec.AnnotationCreated: "2026-01-02T03:04:05Z", "org.example.given": "yes"}, entry.Annotations},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			r := &buildRun{plan: tt.plan, res: &frontend.Result{Index: entry}, counter: &exporter.Counter{}, attached: &referrerLog{}}
+			m := r.metadata()
+			d := m.ContainerImageDescriptor
+			if d.Digest != entry.Digest || d.Size != entry.Size || d.MediaType != entry.MediaType || !maps.Equal(d.Annotations, tt.want) {
+				t.Errorf("containerimage.descriptor %+v, want annotations %v", d, tt.want)
+			}
+			if m.Index == nil || !maps.Equal(m.Index.Annotations, tt.index) {
+				t.Errorf("index %+v, want annotations %v", m.Index, tt.index)
+			}
+		})
+	}
+}
