@@ -54,10 +54,12 @@ func ParseProgressMode(s string) (ProgressMode, error) {
 // safe for concurrent use; a nil *Progress displays nothing (Task still
 // runs its function).
 type Progress struct {
-	mu       sync.Mutex
-	ch       chan *client.SolveStatus
-	closed   bool
-	feeds    sync.WaitGroup
+	mu     sync.Mutex
+	ch     chan *client.SolveStatus
+	closed bool
+	feeds  sync.WaitGroup
+	// sending counts the sends under way: Close closes ch after them.
+	sending  sync.WaitGroup
 	done     chan struct{}
 	err      error
 	warnings []client.VertexWarning
@@ -78,15 +80,23 @@ func StartProgress(ctx context.Context, mode ProgressMode, out io.Writer) (*Prog
 	if err != nil {
 		return nil, fmt.Errorf("progress %s: %w", m, err)
 	}
+	return newProgress(func(ch chan *client.SolveStatus) ([]client.VertexWarning, error) {
+		return d.UpdateFrom(context.WithoutCancel(ctx), ch)
+	}), nil
+}
+
+// newProgress starts display reading the Progress's status updates until
+// the channel is closed (it may stop earlier, failing).
+func newProgress(display func(chan *client.SolveStatus) ([]client.VertexWarning, error)) *Progress {
 	p := &Progress{ch: make(chan *client.SolveStatus), done: make(chan struct{})}
 	go func() {
 		defer close(p.done)
-		w, err := d.UpdateFrom(context.WithoutCancel(ctx), p.ch)
+		w, err := display(p.ch)
 		p.mu.Lock()
 		p.err, p.warnings = err, w
 		p.mu.Unlock()
 	}()
-	return p, nil
+	return p
 }
 
 // Close waits for every build feeding the display to end, then stops the
@@ -98,11 +108,15 @@ func (p *Progress) Close() error {
 	}
 	p.feeds.Wait()
 	p.mu.Lock()
-	if !p.closed {
-		p.closed = true
+	first := !p.closed
+	p.closed = true
+	p.mu.Unlock()
+	if first {
+		// No send starts now; those under way end, the display reading
+		// them or gone.
+		p.sending.Wait()
 		close(p.ch)
 	}
-	p.mu.Unlock()
 	<-p.done
 	p.mu.Lock()
 	defer p.mu.Unlock()
@@ -128,13 +142,18 @@ func (p *Progress) Warnings() []string {
 	return out
 }
 
-// send hands ss to the display; after Close it is dropped.
+// send hands ss to the display; after Close it is dropped, and so it is
+// when the display has stopped. It waits for the display without holding
+// p.mu, which the display takes when it ends.
 func (p *Progress) send(ss *client.SolveStatus) {
 	p.mu.Lock()
-	defer p.mu.Unlock()
 	if p.closed {
+		p.mu.Unlock()
 		return
 	}
+	p.sending.Add(1)
+	p.mu.Unlock()
+	defer p.sending.Done()
 	select {
 	case p.ch <- ss:
 	case <-p.done:

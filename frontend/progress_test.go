@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -210,4 +211,38 @@ func TestProgressTaskCancelledByAnother(t *testing.T) {
 	if v := lastVertex(sss, "push r2.example/app"); v == nil || v.Error != refused.Error() {
 		t.Errorf("failed task vertex %+v, want error %q", v, refused)
 	}
+}
+
+// TestProgressDisplayStops: a display that stops reading (failing) does
+// not hang the builds sending to it, nor Warnings and Close: a send
+// waiting for the display holds no lock the display needs to end.
+func TestProgressDisplayStops(t *testing.T) {
+	failed := errors.New("display failed")
+	read := make(chan struct{})
+	p := newProgress(func(ch chan *client.SolveStatus) ([]client.VertexWarning, error) {
+		<-ch
+		<-read // the other sends are waiting now, or about to
+		return nil, failed
+	})
+	var wg sync.WaitGroup
+	for range 3 {
+		wg.Go(func() { p.send(&client.SolveStatus{}) })
+	}
+	time.Sleep(50 * time.Millisecond)
+	close(read)
+	finished := make(chan error)
+	go func() {
+		wg.Wait()
+		_ = p.Warnings()
+		finished <- p.Close()
+	}()
+	select {
+	case err := <-finished:
+		if !errors.Is(err, failed) {
+			t.Errorf("Close = %v, want the display's error", err)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("sends, Warnings or Close hang after the display stopped")
+	}
+	p.send(&client.SolveStatus{}) // after Close: dropped
 }
