@@ -1,6 +1,7 @@
 package frontend
 
 import (
+	"cmp"
 	"context"
 	"encoding/base64"
 	"encoding/json"
@@ -421,8 +422,11 @@ func readResult(ctx context.Context, dir string, want []ocispec.Platform) (ocisp
 // exported layout, when they all name one image index (BuildKit writes one
 // entry per image name).
 func singleIndex(roots []ocispec.Descriptor) (ocispec.Descriptor, error) {
-	if len(roots) == 0 || !oci.IsIndex(roots[0].MediaType) {
-		return ocispec.Descriptor{}, fmt.Errorf("index.json lists %d entries, want one image index", len(roots))
+	if len(roots) == 0 {
+		return ocispec.Descriptor{}, errors.New("index.json lists no entry, want one image index")
+	}
+	if !oci.IsIndex(roots[0].MediaType) {
+		return ocispec.Descriptor{}, fmt.Errorf("index.json lists %s (%s), want one image index", roots[0].Digest, cmp.Or(roots[0].MediaType, "no media type"))
 	}
 	for _, r := range roots[1:] {
 		if r.Digest != roots[0].Digest {

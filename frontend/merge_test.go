@@ -211,8 +211,9 @@ func TestSingleIndex(t *testing.T) {
 	}{
 		{"one", []ocispec.Descriptor{idx}, ""},
 		{"one image under two names", []ocispec.Descriptor{named(idx, "v1"), named(idx, "latest")}, ""},
-		{"empty", nil, "lists 0 entries"},
-		{"a manifest", []ocispec.Descriptor{manifest}, "want one image index"},
+		{"empty", nil, "index.json lists no entry, want one image index"},
+		{"a manifest", []ocispec.Descriptor{manifest}, "index.json lists " + manifest.Digest.String() + " (application/vnd.oci.image.manifest.v1+json), want one image index"},
+		{"no media type", []ocispec.Descriptor{{Digest: manifest.Digest}}, "(no media type)"},
 		{"two images", []ocispec.Descriptor{idx, other}, "lists " + idx.Digest.String() + " and " + other.Digest.String()},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
