@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net/url"
 	"os"
+	"runtime"
 	"strings"
 	"time"
 
@@ -32,7 +33,12 @@ func parseAddress(addr string) error {
 		return optErr("builder %q: want a buildkitd address, not a buildx builder name (a docker-container builder %[1]s is docker-container://buildx_buildkit_%[1]s0)", addr)
 	}
 	if !knownSchemes[u.Scheme] {
-		return optErr("builder %q: unknown scheme %q (want unix, tcp, docker-container, podman-container, nerdctl-container, kube-pod or ssh)", addr, u.Scheme)
+		return optErr("builder %q: unknown scheme %q (want unix, tcp, docker-container, podman-container, nerdctl-container, kube-pod, ssh or, on Windows, npipe)", addr, u.Scheme)
+	}
+	if u.Scheme == "npipe" && runtime.GOOS != "windows" {
+		// BuildKit's npipe helper dials Windows named pipes only; say so
+		// before any builder is contacted.
+		return optErr("builder %q: npipe:// is a Windows named pipe, which this %s client cannot dial", addr, runtime.GOOS)
 	}
 	switch {
 	case u.Scheme == "unix" && u.Path == "" && u.Opaque == "":

@@ -813,22 +813,30 @@ func TestNewPlanProxyArgs(t *testing.T) {
 // TestParseAddress: every form the BuildKit client dials passes; what it
 // cannot dial is ErrInvalidOption naming the address.
 func TestParseAddress(t *testing.T) {
-	for _, c := range []struct {
+	npipe := []struct{ addr, err string }{
+		{addr: "npipe:////./pipe/buildkitd"},
+		{addr: "npipe://", err: "no pipe path"},
+	}
+	if runtime.GOOS != "windows" {
+		npipe = []struct{ addr, err string }{
+			{addr: "npipe:////./pipe/buildkitd", err: "npipe:// is a Windows named pipe, which this " + runtime.GOOS + " client cannot dial"},
+		}
+	}
+	for _, c := range append(npipe, []struct {
 		addr, err string
 	}{
 		{addr: "unix:///run/buildkit/buildkitd.sock"},
 		{addr: "unix:buildkitd.sock"},
 		{addr: "tcp://buildkit.example:1234"},
-		{addr: "npipe:////./pipe/buildkitd"},
 		{addr: "docker-container://buildx_buildkit_x0"},
 		{addr: "kube-pod://buildkitd-0?namespace=ci"},
 		{addr: "ssh://me@host:22"},
 		{addr: "unix://", err: "no socket path"},
-		{addr: "npipe://", err: "no pipe path"},
 		{addr: "tcp://", err: "no host"},
 		{addr: "http://a:1", err: `unknown scheme "http"`},
+		{addr: "h2c://a:1", err: "ssh or, on Windows, npipe)"},
 		{addr: "mybuilder", err: "not a buildx builder name"},
-	} {
+	}...) {
 		err := parseAddress(c.addr)
 		if c.err == "" {
 			if err != nil {
