@@ -298,15 +298,27 @@ func (p *plan) solve(ctx context.Context, c *client.Client, g group, dir string,
 		}
 		return ocispec.Descriptor{}, fmt.Errorf("building %s for %s on %s: %w: %w", p.dockerfileName, what, g.node, ErrBuildFailed, err)
 	}
+	desc, err := exportedDescriptor(resp.ExporterResponse)
+	if err != nil {
+		return desc, fmt.Errorf("building %s for %s on %s: %w", p.dockerfileName, what, g.node, err)
+	}
+	return desc, nil
+}
+
+// exportedDescriptor decodes the image descriptor of an exporter response
+// (base64 JSON); zero when it has none.
+func exportedDescriptor(resp map[string]string) (ocispec.Descriptor, error) {
 	var desc ocispec.Descriptor
-	if v := resp.ExporterResponse[exptypes.ExporterImageDescriptorKey]; v != "" {
-		b, err := base64.StdEncoding.DecodeString(v)
-		if err == nil {
-			err = json.Unmarshal(b, &desc)
-		}
-		if err != nil {
-			return desc, fmt.Errorf("building %s on %s: exporter response %s: %w", p.dockerfileName, g.node, exptypes.ExporterImageDescriptorKey, err)
-		}
+	v := resp[exptypes.ExporterImageDescriptorKey]
+	if v == "" {
+		return desc, nil
+	}
+	b, err := base64.StdEncoding.DecodeString(v)
+	if err == nil {
+		err = json.Unmarshal(b, &desc)
+	}
+	if err != nil {
+		return ocispec.Descriptor{}, fmt.Errorf("exporter response %s: %w", exptypes.ExporterImageDescriptorKey, err)
 	}
 	return desc, nil
 }

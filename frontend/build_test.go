@@ -1,7 +1,10 @@
 package frontend
 
 import (
+	"encoding/base64"
+	"encoding/json"
 	"maps"
+	"strings"
 	"testing"
 
 	"github.com/opencontainers/go-digest"
@@ -47,6 +50,37 @@ func TestExporterDescriptor(t *testing.T) {
 			}
 			if !maps.Equal(tt.res.Index.Annotations, before) {
 				t.Errorf("Index annotations changed: %v", tt.res.Index.Annotations)
+			}
+		})
+	}
+}
+
+func TestExportedDescriptor(t *testing.T) {
+	d := ocispec.Descriptor{MediaType: ocispec.MediaTypeImageIndex, Digest: digest.FromString("index"), Size: 5, Annotations: map[string]string{ocispec.AnnotationCreated: "2026-01-02T03:04:05Z"}}
+	b, _ := json.Marshal(d)
+	for _, tt := range []struct {
+		name, v, err string
+		want         ocispec.Descriptor
+	}{
+		{name: "none"},
+		{name: "a descriptor", v: base64.StdEncoding.EncodeToString(b), want: d},
+		{name: "not base64", v: "%%", err: "exporter response containerimage.descriptor: illegal base64"},
+		{name: "not JSON", v: base64.StdEncoding.EncodeToString([]byte("{")), err: "exporter response containerimage.descriptor: unexpected end of JSON"},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			resp := map[string]string{"containerimage.digest": d.Digest.String()}
+			if tt.v != "" {
+				resp["containerimage.descriptor"] = tt.v
+			}
+			got, err := exportedDescriptor(resp)
+			if tt.err != "" {
+				if err == nil || !strings.Contains(err.Error(), tt.err) {
+					t.Fatalf("error %v, want %q", err, tt.err)
+				}
+				return
+			}
+			if err != nil || got.Digest != tt.want.Digest || got.Size != tt.want.Size || !maps.Equal(got.Annotations, tt.want.Annotations) {
+				t.Errorf("exportedDescriptor = %+v, %v; want %+v", got, err, tt.want)
 			}
 		})
 	}
