@@ -130,6 +130,9 @@ func checkTLS(n node) error {
 	if !isTCP(n.addr) {
 		return nil // TLS applies to tcp:// only; other schemes ignore it.
 	}
+	// Half of the global pair (--builder-tls-cert without -key): a
+	// node's own half pair parseNode refused already, naming the entry;
+	// this is the pair the node ends up with, from Options.TLS.
 	if (n.tls.Cert == "") != (n.tls.Key == "") {
 		return optErr("builder %s: TLS cert and key must be given together", n.addr)
 	}
