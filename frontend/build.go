@@ -10,7 +10,9 @@ import (
 	"maps"
 	"os"
 	"path/filepath"
+	"runtime"
 	"strconv"
+	"strings"
 	"sync"
 	"time"
 
@@ -214,7 +216,7 @@ func (p *plan) newResult() (*Result, func(), error) {
 // buildOne builds the plan's one node group straight into res's layout.
 func (p *plan) buildOne(ctx context.Context, c *client.Client, res *Result, prog *Progress) error {
 	out := res.Layout
-	desc, err := p.solve(ctx, c, p.groups[0], out, res, prog, "")
+	desc, err := p.solve(ctx, c, p.groups[0], out, res, prog, "", "")
 	if err != nil {
 		return err
 	}
@@ -230,7 +232,10 @@ func (p *plan) buildOne(ctx context.Context, c *client.Client, res *Result, prog
 }
 
 // buildNodes builds each node's group concurrently into its own part of
-// res's layout, then merges the parts into one index.
+// res's layout, then merges the parts into one index. The parts are
+// written while other nodes may still be reading the local contexts:
+// when the layout is inside one (--output dest in the build context),
+// they are left out of what is sent (localFS).
 func (p *plan) buildNodes(ctx context.Context, clients []*client.Client, res *Result, prog *Progress) error {
 	out := res.Layout
 	parts := make([]string, len(p.groups))
@@ -247,7 +252,7 @@ func (p *plan) buildNodes(ctx context.Context, clients []*client.Client, res *Re
 			if len(g.platforms) == 1 {
 				prefix = formatPlatforms(g.platforms)
 			}
-			_, err := p.solve(ectx, clients[i], g, parts[i], res, prog, prefix)
+			_, err := p.solve(ectx, clients[i], g, parts[i], res, prog, prefix, tmp)
 			return err
 		})
 	}
@@ -269,9 +274,10 @@ func (p *plan) buildNodes(ctx context.Context, clients []*client.Client, res *Re
 
 // solve runs the Dockerfile frontend for one group on c and exports the
 // image into the layout dir, res's layout or a part of it. prefix, when
-// set, prefixes its vertices.
-func (p *plan) solve(ctx context.Context, c *client.Client, g group, dir string, res *Result, prog *Progress, prefix string) (ocispec.Descriptor, error) {
-	so, err := p.solveOpt(g, prog, prefix)
+// set, prefixes its vertices; exclude, when set, is a directory the local
+// contexts do not send.
+func (p *plan) solve(ctx context.Context, c *client.Client, g group, dir string, res *Result, prog *Progress, prefix, exclude string) (ocispec.Descriptor, error) {
+	so, err := p.solveOpt(g, prog, prefix, exclude)
 	if err != nil {
 		return ocispec.Descriptor{}, err
 	}
@@ -326,11 +332,12 @@ func exportedDescriptor(resp map[string]string) (ocispec.Descriptor, error) {
 // solveOpt returns what every request to the Dockerfile frontend for
 // group g takes: its attributes, the local and oci-layout contexts, the
 // session services, the cache imports and the entitlements. Exports
-// and cache exports are the caller's.
-func (p *plan) solveOpt(g group, prog *Progress, prefix string) (client.SolveOpt, error) {
+// and cache exports are the caller's. exclude, an absolute path when set,
+// is left out of every local context it is inside.
+func (p *plan) solveOpt(g group, prog *Progress, prefix, exclude string) (client.SolveOpt, error) {
 	locals := make(map[string]fsutil.FS, len(p.locals))
 	for name, d := range p.locals {
-		fsys, err := fsutil.NewFS(d)
+		fsys, err := localFS(d, exclude)
 		if err != nil {
 			return client.SolveOpt{}, fmt.Errorf("local %s %s: %w", name, d, err)
 		}
@@ -358,6 +365,38 @@ func (p *plan) solveOpt(g group, prog *Progress, prefix string) (client.SolveOpt
 		// The client keeps its own copy.
 		AllowedEntitlements: p.entitlements,
 	}, nil
+}
+
+// localFS returns the file system sent for the local context directory
+// d: all of it but exclude (an absolute path; "" for none), when exclude
+// is inside d.
+func localFS(d, exclude string) (fsutil.FS, error) {
+	fsys, err := fsutil.NewFS(d)
+	if err != nil || exclude == "" {
+		return fsys, err
+	}
+	rel, err := filepath.Rel(d, exclude)
+	if err != nil || rel == "." || rel == ".." || strings.HasPrefix(rel, ".."+string(filepath.Separator)) {
+		return fsys, nil // not inside d (d itself is never excluded)
+	}
+	return fsutil.NewFilterFS(fsys, &fsutil.FilterOpt{ExcludePatterns: []string{escapePattern(filepath.ToSlash(rel))}})
+}
+
+// escapePattern escapes the characters that have a meaning in a
+// .dockerignore pattern, so that the pattern matches the path p alone.
+// Windows patterns have no escape (the backslash separates paths).
+func escapePattern(p string) string {
+	if runtime.GOOS == "windows" {
+		return p
+	}
+	var b strings.Builder
+	for _, r := range p {
+		if strings.ContainsRune(`\*?[]`, r) {
+			b.WriteByte('\\')
+		}
+		b.WriteRune(r)
+	}
+	return b.String()
 }
 
 // sharedKey is the session's shared key, by which buildkitd keeps the

@@ -3,7 +3,12 @@ package frontend
 import (
 	"encoding/base64"
 	"encoding/json"
+	"io/fs"
 	"maps"
+	"os"
+	"path/filepath"
+	"runtime"
+	"slices"
 	"strings"
 	"testing"
 
@@ -81,6 +86,74 @@ func TestExportedDescriptor(t *testing.T) {
 			}
 			if err != nil || got.Digest != tt.want.Digest || got.Size != tt.want.Size || !maps.Equal(got.Annotations, tt.want.Annotations) {
 				t.Errorf("exportedDescriptor = %+v, %v; want %+v", got, err, tt.want)
+			}
+		})
+	}
+}
+
+// TestLocalFS: a directory inside a local context (the node parts of an
+// --output inside the build context) is not sent; everything else is.
+func TestLocalFS(t *testing.T) {
+	ctxDir := t.TempDir()
+	files := []string{"Dockerfile", "src/a.go", "out/.affix-parts/0/index.json", "out/keep"}
+	all := []string{"Dockerfile", "out", "out/.affix-parts", "out/.affix-parts/0", "out/.affix-parts/0/index.json", "out/keep", "src", "src/a.go"}
+	weird := runtime.GOOS != "windows" // no such names there, and patterns have no escape
+	if weird {
+		files = append(files, "we[ir]d*?/.affix-parts/1/blob", "we[ir]d*?/other")
+		all = append(all, "we[ir]d*?", "we[ir]d*?/.affix-parts", "we[ir]d*?/.affix-parts/1", "we[ir]d*?/.affix-parts/1/blob", "we[ir]d*?/other")
+	}
+	for _, f := range files {
+		p := filepath.Join(ctxDir, filepath.FromSlash(f))
+		if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(p, []byte(f), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	without := func(prefix string) []string {
+		var out []string
+		for _, p := range all {
+			if p != prefix && !strings.HasPrefix(p, prefix+"/") {
+				out = append(out, p)
+			}
+		}
+		return out
+	}
+	for _, tt := range []struct {
+		name    string
+		exclude string
+		want    []string
+	}{
+		{"nothing excluded", "", all},
+		{"parts inside", filepath.Join(ctxDir, "out", ".affix-parts"), without("out/.affix-parts")},
+		{"pattern characters", filepath.Join(ctxDir, "we[ir]d*?", ".affix-parts"), without("we[ir]d*?/.affix-parts")},
+		{"outside", filepath.Join(t.TempDir(), ".affix-parts"), all},
+		{"the context itself", ctxDir, all},
+		{"a sibling with the context's name as prefix", ctxDir + "-out", all},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			if !weird && strings.ContainsAny(tt.exclude, "[*?") {
+				t.Skip("no such names on Windows")
+			}
+			fsys, err := localFS(ctxDir, tt.exclude)
+			if err != nil {
+				t.Fatal(err)
+			}
+			var got []string
+			err = fsys.Walk(t.Context(), "", func(p string, _ fs.DirEntry, err error) error {
+				if err != nil {
+					return err
+				}
+				got = append(got, filepath.ToSlash(p))
+				return nil
+			})
+			if err != nil {
+				t.Fatal(err)
+			}
+			slices.Sort(got)
+			if !slices.Equal(got, tt.want) {
+				t.Errorf("sent\n%v\nwant\n%v", got, tt.want)
 			}
 		})
 	}

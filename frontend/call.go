@@ -60,7 +60,7 @@ func (pl *Plan) Call(ctx context.Context, prog *Progress, request string) (*Call
 		return nil, err
 	}
 	defer c.Close()
-	so, err := p.solveOpt(g, prog, "")
+	so, err := p.solveOpt(g, prog, "", "")
 	if err != nil {
 		return nil, err
 	}

@@ -15,6 +15,7 @@ import (
 	"os/exec"
 	"path"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -482,6 +483,116 @@ func TestIntegrationTwoNodes(t *testing.T) {
 		a, _ := os.ReadFile(filepath.Join(one.Layout, "blobs", "sha256", one.Index.Digest.Encoded()))
 		b, _ := os.ReadFile(filepath.Join(res.Layout, "blobs", "sha256", res.Index.Digest.Encoded()))
 		t.Errorf("single-node index %s != merged index %s\nsingle: %s\nmerged: %s", one.Index.Digest, res.Index.Digest, a, b)
+	}
+}
+
+// TestIntegrationNodesAttestations builds linux/amd64 and linux/riscv64
+// on one node and linux/arm64 on another, with provenance and without
+// SOURCE_DATE_EPOCH, into an --output inside the build context: the
+// merged index lists the attestations in platform order as one node
+// would, its index.json entry carries created (the nodes' times differ),
+// the layout holds only what the index reaches, and the node parts left
+// nothing in the context or the layout.
+func TestIntegrationNodesAttestations(t *testing.T) {
+	d1 := sharedDaemon(t)
+	d2 := buildkittest.Start(t)
+	dir := writeContext(t, map[string]string{
+		"Dockerfile":        "FROM scratch\nARG TARGETARCH\nCOPY bin/hello-${TARGETARCH} /hello\n",
+		"bin/hello-amd64":   "amd64 program\n",
+		"bin/hello-arm64":   "arm64 program\n",
+		"bin/hello-riscv64": "riscv64 program\n",
+	}, false)
+	res, err := Build(t.Context(), Options{
+		ContextDir: dir,
+		Platforms:  []string{"linux/amd64", "linux/arm64", "linux/riscv64"},
+		Nodes:      []string{"linux/amd64=" + d1.Addr, "linux/riscv64=" + d1.Addr, "linux/arm64=" + d2.Addr},
+		Provenance: "mode=max",
+		Tags:       []string{"example.com/hello:att"},
+		Output:     filepath.Join(dir, "out"),
+		LookupEnv:  env(nil),
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	l := openLayout(t, res.Layout)
+	var idx ocispec.Index
+	if _, err := oci.ReadJSON(t.Context(), l, res.Index, &idx); err != nil {
+		t.Fatal(err)
+	}
+	var got, want []string
+	for i, arch := range []string{"amd64", "arm64", "riscv64"} {
+		m := res.Manifests[i]
+		if p := platforms.FormatAll(*m.Platform); p != "linux/"+arch {
+			t.Errorf("manifest %d is %s, want linux/%s", i, p, arch)
+		}
+		wantFile(t, res.Layout, m, "/hello", arch+" program\n")
+		want = append(want, m.Digest.String())
+	}
+	want = append(want, want...)
+	for _, d := range idx.Manifests {
+		if oci.IsAttestation(d) {
+			got = append(got, d.Annotations[oci.AnnotationDockerReferenceDigest])
+		} else {
+			got = append(got, d.Digest.String())
+		}
+	}
+	if !slices.Equal(got, want) {
+		t.Errorf("index lists (attestations by subject)\n%v\nwant, as one node orders them,\n%v", got, want)
+	}
+	if res.Index.Annotations[ocispec.AnnotationCreated] == "" {
+		t.Errorf("index.json entry annotations %v: no created", res.Index.Annotations)
+	}
+	if a := res.ExporterDescriptor(ExporterOCI).Annotations; a[ocispec.AnnotationCreated] == "" || a[oci.AnnotationImageName] != "" || a[ocispec.AnnotationRefName] != "" {
+		t.Errorf("exporter descriptor annotations %v: want created, no names", a)
+	}
+	// Every blob is reached from the index, and every blob reached is there.
+	reached := map[string]bool{res.Index.Digest.Encoded(): true}
+	var walk func(d ocispec.Descriptor)
+	walk = func(d ocispec.Descriptor) {
+		reached[d.Digest.Encoded()] = true
+		switch {
+		case oci.IsIndex(d.MediaType):
+			var i ocispec.Index
+			if _, err := oci.ReadJSON(t.Context(), l, d, &i); err != nil {
+				t.Fatal(err)
+			}
+			for _, c := range i.Manifests {
+				walk(c)
+			}
+		case oci.IsManifest(d.MediaType):
+			var m ocispec.Manifest
+			if _, err := oci.ReadJSON(t.Context(), l, d, &m); err != nil {
+				t.Fatal(err)
+			}
+			for _, c := range append([]ocispec.Descriptor{m.Config}, m.Layers...) {
+				walk(c)
+			}
+		}
+	}
+	walk(res.Index)
+	entries, err := os.ReadDir(filepath.Join(res.Layout, "blobs", "sha256"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, e := range entries {
+		if !reached[e.Name()] {
+			t.Errorf("blob sha256:%s in the layout, not reached from its index", e.Name())
+		}
+		delete(reached, e.Name())
+	}
+	if len(reached) != 0 {
+		t.Errorf("blobs reached but missing: %v", reached)
+	}
+	top, err := os.ReadDir(res.Layout)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var names []string
+	for _, e := range top {
+		names = append(names, e.Name())
+	}
+	if !slices.Equal(names, []string{"blobs", "index.json", "oci-layout"}) {
+		t.Errorf("layout holds %v", names)
 	}
 }
 
