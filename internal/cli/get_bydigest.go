@@ -8,6 +8,7 @@ import (
 	"github.com/opencontainers/go-digest"
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
 
+	"github.com/affix-oci/affix/internal/discover"
 	"github.com/affix-oci/affix/internal/oci"
 	"github.com/affix-oci/affix/internal/printable"
 	"github.com/affix-oci/affix/sbomgen"
@@ -215,7 +216,7 @@ func (r *getRun) findPicked(subjects []*pickSubject, want digest.Digest) (*picke
 			return &picked{s: s, d: s.atts[i], kind: pickAttestation}, nil
 		}
 	}
-	if st, ok := r.tgt.(manifestByTag); ok {
+	if st, ok := r.tgt.(discover.ManifestByTag); ok {
 		// Not referrers: read only when no referrer is want.
 		for _, s := range subjects {
 			for _, suffix := range []string{"sbom", "att"} {

@@ -17,6 +17,7 @@ import (
 	"oras.land/oras-go/v2/registry/remote/errcode"
 
 	"github.com/affix-oci/affix/exporter"
+	"github.com/affix-oci/affix/internal/discover"
 	"github.com/affix-oci/affix/internal/oci"
 	"github.com/affix-oci/affix/sbomgen"
 )
@@ -30,7 +31,7 @@ const annotateConcurrency = 4
 type getRun struct {
 	cmd *cobra.Command
 	// store lists the referrers; tgt reads from it (the same store).
-	store  imageStore
+	store  discover.Store
 	tgt    oci.Fetcher
 	refStr string
 	images []oci.Image
@@ -76,7 +77,7 @@ type manifestRead struct {
 
 // newGetRun returns a run reading from store, refStr naming it in
 // messages.
-func newGetRun(cmd *cobra.Command, store imageStore, refStr string, images []oci.Image, format sbomgen.Format) *getRun {
+func newGetRun(cmd *cobra.Command, store discover.Store, refStr string, images []oci.Image, format sbomgen.Format) *getRun {
 	return &getRun{cmd: cmd, store: store, tgt: store, refStr: refStr, images: images, format: format,
 		indexRefs: map[digest.Digest]referrerList{}, manifests: map[manifestKey]manifestRead{}}
 }

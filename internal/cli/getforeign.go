@@ -2,7 +2,6 @@ package cli
 
 import (
 	"bytes"
-	"context"
 	"encoding/base64"
 	"encoding/json"
 	"errors"
@@ -14,6 +13,7 @@ import (
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
 
 	"github.com/affix-oci/affix/exporter"
+	"github.com/affix-oci/affix/internal/discover"
 	"github.com/affix-oci/affix/internal/oci"
 	"github.com/affix-oci/affix/sbomgen"
 )
@@ -230,12 +230,6 @@ func dssePayload(b []byte) ([]byte, error) {
 	return nil, errors.New("DSSE payload is not base64")
 }
 
-// manifestByTag is a store whose manifests can be read by tag: a registry
-// repository, where cosign's tag schemes live.
-type manifestByTag interface {
-	FetchManifest(ctx context.Context, reference string) (ocispec.Descriptor, []byte, string, error)
-}
-
 // cosignTag is the tag cosign's tag scheme gives what it stores for
 // subject: sha256-<hex>.sbom (cosign attach sbom), sha256-<hex>.att
 // (cosign attest before v3's bundles).
@@ -253,7 +247,7 @@ func cosignTag(subject digest.Digest, suffix string) string {
 // the registry does not have (404) holds none, while any other failure
 // to read one is an error naming it. Signatures are not checked.
 func (r *getRun) cosignTagSBOM(subject digest.Digest) (*sbomSource, error) {
-	st, ok := r.tgt.(manifestByTag)
+	st, ok := r.tgt.(discover.ManifestByTag)
 	if !ok {
 		return nil, nil
 	}
@@ -319,7 +313,7 @@ func (r *getRun) cosignTagDoc(tag string, d ocispec.Descriptor, m *ocispec.Manif
 // has no such tag (404). Any other failure (a refusal, a registry that
 // fails after retries, a manifest that is no JSON) is an error naming the
 // tag: it is not known to hold nothing.
-func (r *getRun) readCosignTag(st manifestByTag, tag string) (ocispec.Descriptor, *ocispec.Manifest, error) {
+func (r *getRun) readCosignTag(st discover.ManifestByTag, tag string) (ocispec.Descriptor, *ocispec.Manifest, error) {
 	d, b, _, err := st.FetchManifest(r.cmd.Context(), tag)
 	if errors.Is(err, exporter.ErrNotFound) {
 		return d, nil, nil

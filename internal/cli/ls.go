@@ -19,6 +19,7 @@ import (
 	"golang.org/x/sync/errgroup"
 
 	"github.com/affix-oci/affix/exporter"
+	"github.com/affix-oci/affix/internal/discover"
 	"github.com/affix-oci/affix/internal/oci"
 	"github.com/affix-oci/affix/internal/printable"
 )
@@ -203,7 +204,7 @@ func ls(cmd *cobra.Command, g *globalOptions, refStr string, o lsOptions) error 
 	defer st.Close()
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
-	ts, _ := st.(tagStore)
+	ts, _ := st.(discover.TagStore)
 	tree, tags, err := buildTree(ctx, st, ts)
 	if err != nil {
 		return err
@@ -234,7 +235,7 @@ func ls(cmd *cobra.Command, g *globalOptions, refStr string, o lsOptions) error 
 // referrers tag of a referrer (a signature of an SBOM) that the list
 // does not hold is not read; those of the index and its platform
 // manifests, where SBOMs are, always are.
-func buildTree(ctx context.Context, st imageStore, ts tagStore) (*lsTree, *tagList, error) {
+func buildTree(ctx context.Context, st discover.Store, ts discover.TagStore) (*lsTree, *tagList, error) {
 	rootDesc, err := st.Root(ctx)
 	if err != nil {
 		return nil, nil, err
@@ -277,7 +278,7 @@ const lsConcurrency = 8
 
 // treeBuilder builds the tree of buildTree from st.
 type treeBuilder struct {
-	st   imageStore
+	st   discover.Store
 	tags *tagList // nil: not listed
 	tree *lsTree
 	sem  chan struct{} // one slot per referrers read in flight
@@ -462,14 +463,6 @@ func (b *treeBuilder) attestationNode(ctx context.Context, d ocispec.Descriptor)
 // since).
 var cosignSuffixes = []string{"sbom", "att", "sig"}
 
-// tagStore is an image store whose tags can be listed and read: a
-// registry repository, where cosign's tag schemes live.
-type tagStore interface {
-	manifestByTag
-	// ListTags returns the repository's tags.
-	ListTags(ctx context.Context) ([]string, error)
-}
-
 // addCosignTags adds to t, under its root and each platform manifest, a
 // cosign-tag node for each of cosign's tags of it (cosignSuffixes) that
 // st holds: no referrers list shows them. Which exist is learnt from one
@@ -479,7 +472,7 @@ type tagStore interface {
 // are read instead, three per manifest, a 404 meaning none. Each tag
 // found is read (its manifest is the node); one that cannot be read is a
 // warning naming it, and the rest of the tree is shown.
-func addCosignTags(ctx context.Context, st tagStore, tags *tagList, t *lsTree, warn, debug func(string, ...any)) error {
+func addCosignTags(ctx context.Context, st discover.TagStore, tags *tagList, t *lsTree, warn, debug func(string, ...any)) error {
 	nodes := map[digest.Digest][]*lsNode{}
 	var order []digest.Digest
 	add := func(n *lsNode) {
@@ -570,7 +563,7 @@ type tagList struct {
 }
 
 // startTagList lists the tags of st in the background, until ctx ends.
-func startTagList(ctx context.Context, st tagStore) *tagList {
+func startTagList(ctx context.Context, st discover.TagStore) *tagList {
 	l := &tagList{done: make(chan struct{})}
 	go func() {
 		defer close(l.done)

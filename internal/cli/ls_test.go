@@ -23,6 +23,7 @@ import (
 	"oras.land/oras-go/v2/registry"
 
 	"github.com/affix-oci/affix/exporter"
+	"github.com/affix-oci/affix/internal/discover"
 	"github.com/affix-oci/affix/internal/oci"
 	"github.com/affix-oci/affix/internal/registrytest"
 )
@@ -219,13 +220,13 @@ func TestErrorEscaped(t *testing.T) {
 	}
 }
 
-// barrierStore is an imageStore of one manifest with one SBOM that has
+// barrierStore is a discover.Store of one manifest with one SBOM that has
 // more signatures than lsConcurrency: reading a signature's referrers
 // waits until lsConcurrency reads are in flight, so a tree built one
 // read after another never completes; it records the most reads in
 // flight at once.
 type barrierStore struct {
-	imageStore
+	discover.Store
 	root, sbom ocispec.Descriptor
 	sigs       []ocispec.Descriptor
 

@@ -14,27 +14,13 @@ import (
 	"oras.land/oras-go/v2/registry/remote"
 
 	"github.com/affix-oci/affix/exporter"
+	"github.com/affix-oci/affix/internal/discover"
 	"github.com/affix-oci/affix/internal/oci"
 )
 
 // modeLayout is the referrers mode of a local layout: its referrers are
 // the manifests with a subject that index.json lists.
 const modeLayout = exporter.ModeLayout
-
-// imageStore is what ls and get read an image and its referrers from: a
-// registry repository, or a local OCI layout as affix build --output and
-// oras attach --oci-layout leave it (referrers listed in index.json).
-type imageStore interface {
-	oci.Fetcher
-	// Name names the image as the user would write it, for messages.
-	Name() string
-	// Root returns the image (index or manifest) the user named.
-	Root(ctx context.Context) (ocispec.Descriptor, error)
-	// Referrers returns the referrers of subject and how they were read.
-	Referrers(ctx context.Context, subject digest.Digest) ([]ocispec.Descriptor, exporter.Mode, error)
-	// Close releases the store.
-	Close() error
-}
 
 // isLayoutSource reports whether s names a local layout: oci-layout:PATH
 // or oci-archive:PATH.
@@ -46,7 +32,7 @@ func isLayoutSource(s string) bool {
 // oci-archive:PATH[:TAG][@DIGEST] (the one image of the layout, or the one
 // TAG or DIGEST selects), else a registry reference. A layout's index.json
 // entry that cannot be read is skipped with a warning (see NewWarnf).
-func (o *registryOptions) openStore(ctx context.Context, g *globalOptions, s string, warn func(format string, args ...any)) (imageStore, error) {
+func (o *registryOptions) openStore(ctx context.Context, g *globalOptions, s string, warn func(format string, args ...any)) (discover.Store, error) {
 	if isLayoutSource(s) {
 		l, err := oci.OpenLayout(ctx, s)
 		if err != nil {
