@@ -11,15 +11,13 @@ import (
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
 	"github.com/spf13/cobra"
 
+	"github.com/affix-oci/affix/internal/discover"
 	"github.com/affix-oci/affix/internal/fsutil"
 	"github.com/affix-oci/affix/internal/oci"
 	"github.com/affix-oci/affix/sbomgen"
 )
 
 func init() { extraCommands = append(extraCommands, newGetCmd) }
-
-// maxSBOMSize bounds an SBOM document read from a registry.
-const maxSBOMSize = 512 << 20
 
 type getOptions struct {
 	registryOptions
@@ -226,23 +224,22 @@ func get(cmd *cobra.Command, g *globalOptions, refStr string, o getOptions) erro
 		}
 		return fmt.Errorf("%s: %w", refStr, err)
 	}
-	r := newGetRun(cmd, tgt, refStr, images, format)
-	r.verify, r.all = o.verify, o.all
-	var srcs []*sbomSource
+	r := discover.NewSearch(tgt, refStr, images, format, discover.Options{Verify: o.verify, All: o.all, Notef: notef(cmd), Stderr: cmd.ErrOrStderr()})
+	var srcs []*discover.Source
 	if want != "" {
 		formats := sbomgen.Formats()
 		if len(o.formats) == 1 {
 			formats = []sbomgen.Format{format}
 		}
-		img, src, err := r.digestSBOM(picked, root, want, formats, len(o.formats) == 1)
+		img, src, err := r.DigestSBOM(ctx, picked, root, want, formats, len(o.formats) == 1)
 		if err != nil {
 			return err
 		}
-		picked, srcs, format = []oci.Image{img}, []*sbomSource{src}, r.format
+		picked, srcs, format = []oci.Image{img}, []*discover.Source{src}, r.Format()
 	} else {
-		srcs = make([]*sbomSource, len(picked))
+		srcs = make([]*discover.Source, len(picked))
 		for i, img := range picked {
-			if srcs[i], err = r.platformSBOM(img); err != nil {
+			if srcs[i], err = r.PlatformSBOM(ctx, img); err != nil {
 				return err
 			}
 		}
@@ -257,11 +254,25 @@ func get(cmd *cobra.Command, g *globalOptions, refStr string, o getOptions) erro
 	return err
 }
 
+// parseReferrerFlag checks a --referrer value (empty: none) before any
+// request: a full digest, as affix ls prints it; anything else is a usage
+// error naming the flag and the value.
+func parseReferrerFlag(s string) (digest.Digest, error) {
+	if s == "" {
+		return "", nil
+	}
+	d, err := digest.Parse(s)
+	if err != nil {
+		return "", usageError(fmt.Errorf("--referrer %q: want the full digest of a referrer manifest, as affix ls prints it (sha256:<64 hex digits>): %w", s, err))
+	}
+	return d, nil
+}
+
 // writeSBOMs writes --all-platforms' documents, one per platform image, to
 // dir/<os>-<arch>[-<variant>]<ext> as affix sbom names them, and a line
 // per file to stderr. They are written only once every platform's SBOM
 // was found (and verified), each whole or not at all (fsutil.WriteFile).
-func writeSBOMs(cmd *cobra.Command, dir string, images []oci.Image, srcs []*sbomSource, format sbomgen.Format) error {
+func writeSBOMs(cmd *cobra.Command, dir string, images []oci.Image, srcs []*discover.Source, format sbomgen.Format) error {
 	stems := outputStems(len(images), func(i int) (ocispec.Platform, digest.Digest) {
 		return images[i].Platform(), images[i].Descriptor.Digest
 	})
@@ -277,7 +288,7 @@ func writeSBOMs(cmd *cobra.Command, dir string, images []oci.Image, srcs []*sbom
 		if err := fsutil.WriteFileContext(cmd.Context(), p, src.Doc); err != nil {
 			return err
 		}
-		fmt.Fprintf(cmd.ErrOrStderr(), "%-16s %s  %s\n", imageName(images[i]), src.describe(), p)
+		fmt.Fprintf(cmd.ErrOrStderr(), "%-16s %s  %s\n", discover.ImageName(images[i]), src.Describe(), p)
 	}
 	return nil
 }

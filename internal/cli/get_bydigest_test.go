@@ -11,6 +11,7 @@ import (
 	"github.com/opencontainers/go-digest"
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
 
+	"github.com/affix-oci/affix/internal/discover"
 	"github.com/affix-oci/affix/internal/oci"
 	"github.com/affix-oci/affix/internal/registrytest"
 )
@@ -59,7 +60,7 @@ func TestGetReferrer(t *testing.T) {
 			ofIndex := attachForeign(t, reg, "app", res.Index, foreignReferrer{artifactType: oci.MediaTypeSPDX,
 				layers: []foreignLayer{{mediaType: oci.MediaTypeSPDX, data: []byte(amdSPDX)}}})
 			// cosign attach sbom's tag of arm64.
-			tag := cosignTag(arm.Digest, "sbom")
+			tag := discover.CosignTag(arm.Digest, "sbom")
 			cosign := attachForeign(t, reg, "app", arm, foreignReferrer{tag: tag, configType: ocispec.MediaTypeImageConfig,
 				layers: []foreignLayer{{mediaType: "text/spdx+json", data: []byte(armSPDX)}}})
 			bk := pushBuildKitStyle(t, reg, "bk")
@@ -83,7 +84,7 @@ func TestGetReferrer(t *testing.T) {
 				{"verified", []string{"--verify", "--referrer", sbom["linux/arm64/v8 spdx-json"].String(), ref}, 0, armSPDX,
 					[]string{"verified: SBOM " + sbom["linux/arm64/v8 spdx-json"].String() + " describes " + arm.Digest.String()}},
 				{"verify fails", []string{"--verify", "--referrer", wrong.Digest.String(), ref}, 1, "",
-					[]string{errNotVerified.Error() + ": " + ref + " (linux/amd64): SBOM referrer " + wrong.Digest.String(), "describes image " + arm.Digest.String() + ", not the platform manifest " + amd.Digest.String()}},
+					[]string{discover.ErrNotVerified.Error() + ": " + ref + " (linux/amd64): SBOM referrer " + wrong.Digest.String(), "describes image " + arm.Digest.String() + ", not the platform manifest " + amd.Digest.String()}},
 				{"another platform's", []string{"--platform", "linux/amd64", "--referrer", sbom["linux/arm64/v8 spdx-json"].String(), ref}, 1, "",
 					[]string{ref + ": no referrer " + sbom["linux/arm64/v8 spdx-json"].String() + ": linux/amd64 " + amd.Digest.String() + " has ",
 						"application/spdx+json " + sbom["linux/amd64 spdx-json"].String(), "application/vnd.example.sig+json " + sig.Digest.String(),
@@ -95,7 +96,7 @@ func TestGetReferrer(t *testing.T) {
 				{"SBOM of the index", []string{"--referrer", ofIndex.Digest.String(), ref}, 0, amdSPDX,
 					[]string{ref + " (index): referrer " + ofIndex.Digest.String() + " (application/spdx+json) is attached to the index " + res.Index.Digest.String() + ", the whole image (--verify checks it against the index)"}},
 				{"SBOM of the index verified against the index", []string{"--verify", "--referrer", ofIndex.Digest.String(), ref}, 1, "",
-					[]string{errNotVerified.Error() + ": " + ref + " (index): ", "describes image " + amd.Digest.String() + ", not the index " + res.Index.Digest.String()}},
+					[]string{discover.ErrNotVerified.Error() + ": " + ref + " (index): ", "describes image " + amd.Digest.String() + ", not the index " + res.Index.Digest.String()}},
 				{"SBOM of the index for amd64", []string{"--verify", "--platform", "linux/amd64", "--referrer", ofIndex.Digest.String(), ref}, 0, amdSPDX,
 					[]string{"is attached to the index " + res.Index.Digest.String(), "verified: SBOM " + ofIndex.Digest.String() + " describes " + amd.Digest.String()}},
 				{"SBOM of the index is not arm64's", []string{"--platform", "linux/arm64", "--referrer", ofIndex.Digest.String(), ref}, 1, "",

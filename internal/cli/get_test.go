@@ -12,6 +12,7 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/opencontainers/go-digest"
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
@@ -20,11 +21,11 @@ import (
 	"oras.land/oras-go/v2/registry/remote"
 
 	"github.com/affix-oci/affix/exporter"
+	"github.com/affix-oci/affix/internal/discover"
 	"github.com/affix-oci/affix/internal/fixture"
 	"github.com/affix-oci/affix/internal/oci"
 	"github.com/affix-oci/affix/internal/registrytest"
 	"github.com/affix-oci/affix/internal/version"
-	"github.com/affix-oci/affix/sbomgen"
 )
 
 // newer is a created annotation later than any the fixtures' SBOMs carry,
@@ -184,7 +185,7 @@ func TestGetVerify(t *testing.T) {
 				return []string{"verified: SBOM " + r.String() + " describes " + m.String() + " (" + note}
 			}
 			failed := func(repo, platform string, more ...string) []string {
-				return append([]string{errNotVerified.Error() + ": " + ref(repo) + " (" + platform + "): "}, more...)
+				return append([]string{discover.ErrNotVerified.Error() + ": " + ref(repo) + " (" + platform + "): "}, more...)
 			}
 			tests := []struct {
 				name       string
@@ -306,43 +307,6 @@ func listUnderOtherSubject(t *testing.T, reg *registrytest.Registry, repo, dir s
 	return entry.Digest, amdDoc
 }
 
-// TestGetVerifyStatement checks which in-toto subjects bind a document
-// that names no image to a manifest.
-func TestGetVerifyStatement(t *testing.T) {
-	want := digest.FromString("platform manifest")
-	other := digest.FromString("another manifest")
-	sub := func(name string, d map[string]string) oci.Subject { return oci.Subject{Name: name, Digest: d} }
-	sha := func(d digest.Digest) map[string]string { return map[string]string{"sha256": d.Encoded()} }
-	tests := []struct {
-		name string
-		stmt oci.Statement
-		err  string // "" means accepted
-	}{
-		{"one subject", oci.Statement{Type: "https://in-toto.io/Statement/v1", PredicateType: oci.PredicateSPDX, Subject: []oci.Subject{sub("a", sha(want))}}, ""},
-		{"two names, one digest", oci.Statement{Type: "https://in-toto.io/Statement/v0.1", PredicateType: oci.PredicateSPDX,
-			Subject: []oci.Subject{sub("a:v1", sha(want)), sub("a:latest", sha(want))}}, ""},
-		{"another image among them", oci.Statement{Type: "https://in-toto.io/Statement/v0.1", PredicateType: oci.PredicateSPDX,
-			Subject: []oci.Subject{sub("a", sha(want)), sub("b", sha(other))}}, `in-toto subject "b" is sha256:` + other.Encoded()},
-		{"no subject", oci.Statement{Type: "https://in-toto.io/Statement/v0.1", PredicateType: oci.PredicateSPDX}, "has no subject"},
-		{"other algorithm only", oci.Statement{Type: "https://in-toto.io/Statement/v0.1", PredicateType: oci.PredicateSPDX,
-			Subject: []oci.Subject{sub("a", map[string]string{"sha512": "00"})}}, `in-toto subject "a" has no sha256 digest`},
-		{"not a statement", oci.Statement{Type: "https://example.invalid/", PredicateType: oci.PredicateSPDX, Subject: []oci.Subject{sub("a", sha(want))}}, "is not an in-toto statement"},
-		{"provenance", oci.Statement{Type: "https://in-toto.io/Statement/v1", PredicateType: "https://slsa.dev/provenance/v1",
-			Subject: []oci.Subject{sub("a", sha(want))}}, "is not https://spdx.dev/Document"},
-	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			err := checkSubjects(&tt.stmt, want, sbomgen.SPDXJSON)
-			switch {
-			case tt.err == "" && err != nil:
-				t.Errorf("rejected: %v", err)
-			case tt.err != "" && (err == nil || !strings.Contains(err.Error(), tt.err)):
-				t.Errorf("error %v, want %q", err, tt.err)
-			}
-		})
-	}
-}
-
 // TestLsGenerator: `affix ls` shows the generator of each SBOM referrer,
 // and nothing for a referrer without one.
 func TestLsGenerator(t *testing.T) {
@@ -421,32 +385,6 @@ func TestGetErrors(t *testing.T) {
 				if !strings.Contains(errs, w) {
 					t.Errorf("stderr lacks %q:\n%s", w, errs)
 				}
-			}
-		})
-	}
-}
-
-// TestGetSBOMShape: what sbomShape takes for an SBOM referrer, and how it
-// names what it refuses.
-func TestGetSBOMShape(t *testing.T) {
-	layer := func(mt string) ocispec.Descriptor { return ocispec.Descriptor{MediaType: mt} }
-	for _, tt := range []struct {
-		name   string
-		layers []ocispec.Descriptor
-		err    string // "" means usable
-	}{
-		{"affix's shape", []ocispec.Descriptor{layer(oci.MediaTypeSPDX)}, ""},
-		{"cosign's SPDX layer type", []ocispec.Descriptor{layer("text/spdx+json")}, ""},
-		{"oras attach default layer type", []ocispec.Descriptor{layer(ocispec.MediaTypeImageLayer)},
-			"has 1 layer (application/vnd.oci.image.layer.v1.tar), not exactly one application/spdx+json layer"},
-		{"two layers", []ocispec.Descriptor{layer(oci.MediaTypeSPDX), layer("application/octet-stream")},
-			"has 2 layers (application/spdx+json, application/octet-stream), not exactly one application/spdx+json layer"},
-		{"no layer", nil, "has 0 layers, not exactly one application/spdx+json layer"},
-	} {
-		t.Run(tt.name, func(t *testing.T) {
-			err := sbomShape(&ocispec.Manifest{Layers: tt.layers}, docTypes(sbomgen.SPDXJSON))
-			if (tt.err == "") != (err == nil) || err != nil && err.Error() != tt.err {
-				t.Errorf("sbomShape = %v, want %q", err, tt.err)
 			}
 		})
 	}
@@ -763,5 +701,94 @@ func checkGetAMD64(t *testing.T, flags, args []string, code int, stdout string, 
 		if !strings.Contains(errs, s) {
 			t.Errorf("stderr lacks %q:\n%s", s, errs)
 		}
+	}
+}
+
+// TestGetManifestReads counts the manifest reads of get among five SBOM
+// referrers without annotations (regctl artifact put writes none): with
+// the referrers API, whose list carries the manifests' annotations, only
+// the one taken is read; from the referrers tag, each is read once, to
+// order them, and concurrently, the one taken not again. The note on
+// their missing created times names the first three.
+func TestGetManifestReads(t *testing.T) {
+	cliEnv(t)
+	dir, res := variantsPair(t)
+	amd := res.Manifests[0]
+	for _, tt := range []struct {
+		kind registrytest.Kind
+		// reads is how many times get reads the referrer manifests,
+		// each is how many times it reads each of them at most.
+		reads, each int
+		concurrent  bool
+	}{
+		{registrytest.OlaregAPI, 1, 1, false},
+		{registrytest.OlaregNoAPI, 5, 1, true},
+	} {
+		t.Run(string(tt.kind), func(t *testing.T) {
+			reg := registrytest.Start(t, tt.kind, registrytest.Options{})
+			mustAffix(t, "push", "--no-sbom", "--insecure-registry", reg.Host, "oci-layout:"+dir, reg.Ref("app")+":v1")
+			var refs []digest.Digest
+			for i := range 5 {
+				d := attachForeign(t, reg, "app", amd, foreignReferrer{artifactType: oci.MediaTypeSPDX,
+					layers: []foreignLayer{{mediaType: oci.MediaTypeSPDX, data: fmt.Appendf(nil, `{"spdxVersion":"SPDX-2.3","n":%d}`, i)}}})
+				refs = append(refs, d.Digest)
+			}
+			proxy := registrytest.StartProxy(t, reg.Host)
+			proxy.Inject(registrytest.Fault{Method: "GET", Path: "/app/manifests/sha256:", Action: registrytest.Slow, Delay: 200 * time.Millisecond})
+			out, errs, code := affix(t, "get", "--insecure-registry", proxy.Host, "--platform", "linux/amd64", proxy.Host+"/app:v1")
+			if code != 0 || !strings.Contains(out, `"spdxVersion"`) {
+				t.Fatalf("exit %d, stdout %.200q\nstderr: %s", code, out, errs)
+			}
+			reads := map[digest.Digest]int{}
+			total := 0
+			for _, e := range proxy.Log() {
+				for _, d := range refs {
+					if strings.HasPrefix(e, "GET ") && strings.Contains(e, "/manifests/"+d.String()) {
+						reads[d]++
+						total++
+					}
+				}
+			}
+			if total != tt.reads {
+				t.Errorf("%d reads of the referrer manifests, want %d: %v\n%s", total, tt.reads, reads, strings.Join(proxy.Log(), "\n"))
+			}
+			for d, n := range reads {
+				if n > tt.each {
+					t.Errorf("%s read %d times, want at most %d", d, n, tt.each)
+				}
+			}
+			if peak := proxy.PeakInFlight(); tt.concurrent && peak < 2 {
+				t.Errorf("at most %d requests at once: the manifests were read one by one", peak)
+			}
+			if want := "5 of them (sha256:"; !strings.Contains(errs, want) || !strings.Contains(errs, " and 2 more) carry no valid") {
+				t.Errorf("stderr lacks %q... and 2 more:\n%s", want, errs)
+			}
+		})
+	}
+}
+
+// TestGetAfterTransientFailure: an SBOM referrer whose manifest read
+// fails for a while (429 on every attempt of the transport) while get
+// orders the referrers-tag entries is read again when taken: the failure
+// is not kept for the run.
+func TestGetAfterTransientFailure(t *testing.T) {
+	cliEnv(t)
+	dir, res := variantsPair(t)
+	reg := registrytest.Start(t, registrytest.OlaregNoAPI, registrytest.Options{})
+	mustAffix(t, "push", "--no-sbom", "--insecure-registry", reg.Host, "oci-layout:"+dir, reg.Ref("app")+":v1")
+	doc := `{"spdxVersion":"SPDX-2.3","n":1}`
+	// No created annotation: get reads the manifest to order the
+	// entries (withAnnotations), then again to take it.
+	ref := attachForeign(t, reg, "app", res.Manifests[0], foreignReferrer{artifactType: oci.MediaTypeSPDX,
+		layers: []foreignLayer{{mediaType: oci.MediaTypeSPDX, data: []byte(doc)}}})
+	proxy := registrytest.StartProxy(t, reg.Host)
+	// Five: every attempt of the transport's first read.
+	proxy.Inject(registrytest.Fault{Method: "GET", Path: "/manifests/" + ref.Digest.String() + "$", Action: registrytest.TooManyRequests, RetryAfter: "0", Times: 5})
+	out, errs, code := affix(t, "get", "--insecure-registry", proxy.Host, "--platform", "linux/amd64", proxy.Host+"/app:v1")
+	if code != 0 || out != doc {
+		t.Fatalf("exit %d, stdout %.200q; want 0 and the document\nstderr: %s\n%s", code, out, errs, strings.Join(proxy.Log(), "\n"))
+	}
+	if n := proxy.Injected(); n != 5 {
+		t.Errorf("%d faults injected, want 5 (the first read's attempts)", n)
 	}
 }

@@ -4,11 +4,9 @@ import (
 	"bytes"
 	"encoding/base64"
 	"encoding/json"
-	"maps"
 	"net/http"
 	"slices"
 	"strings"
-	"sync"
 	"testing"
 
 	"github.com/opencontainers/go-digest"
@@ -18,192 +16,10 @@ import (
 	"oras.land/oras-go/v2/registry"
 	"oras.land/oras-go/v2/registry/remote"
 
+	"github.com/affix-oci/affix/internal/discover"
 	"github.com/affix-oci/affix/internal/oci"
 	"github.com/affix-oci/affix/internal/registrytest"
-	"github.com/affix-oci/affix/sbomgen"
 )
-
-// TestSniffFormat: which documents a generic layer (oras attach FILE
-// without :TYPE) is taken to hold.
-func TestSniffFormat(t *testing.T) {
-	for _, tt := range []struct {
-		name string
-		doc  string
-		want sbomgen.Format // "" means none
-	}{
-		{"SPDX 2.3", `{"spdxVersion":"SPDX-2.3","SPDXID":"SPDXRef-DOCUMENT"}`, sbomgen.SPDXJSON},
-		{"SPDX 3 is not SPDX 2", `{"spdxVersion":"SPDX-3.0"}`, ""},
-		{"CycloneDX", `{"bomFormat":"CycloneDX","specVersion":"1.6"}`, sbomgen.CycloneDXJSON},
-		{"syft JSON", `{"artifacts":[],"descriptor":{"name":"affix"},"schema":{"url":"https://raw.githubusercontent.com/anchore/syft/main/schema/json/schema-16.1.13.json"}}`, sbomgen.SyftJSON},
-		{"syft schema without artifacts", `{"schema":{"url":"https://raw.githubusercontent.com/anchore/syft/main/schema/json/schema-16.1.13.json"}}`, ""},
-		{"artifacts of another schema", `{"artifacts":[],"schema":{"url":"https://example.invalid/schema.json"}}`, ""},
-		{"other JSON", `{"hello":"world"}`, ""},
-		{"a JSON list", `[1,2]`, ""},
-		{"a tar", "ustar\x00\x00", ""},
-		{"empty", "", ""},
-	} {
-		t.Run(tt.name, func(t *testing.T) {
-			got, ok := sniffFormat([]byte(tt.doc))
-			if ok != (tt.want != "") || got != tt.want {
-				t.Errorf("sniffFormat = %q, %v; want %q", got, ok, tt.want)
-			}
-		})
-	}
-}
-
-// TestIsPredicateOf: the in-toto predicate types whose predicate get
-// prints for each format.
-func TestIsPredicateOf(t *testing.T) {
-	for _, tt := range []struct {
-		format sbomgen.Format
-		pt     string
-		want   bool
-	}{
-		{sbomgen.SPDXJSON, "https://spdx.dev/Document", true},
-		{sbomgen.SPDXJSON, "https://spdx.dev/Document/v2.3", true},
-		{sbomgen.SPDXJSON, "https://spdx.dev/Document/v3.0", false},
-		{sbomgen.SPDXJSON, "https://cyclonedx.org/bom", false},
-		{sbomgen.CycloneDXJSON, "https://cyclonedx.org/bom", true},
-		{sbomgen.CycloneDXJSON, "https://cyclonedx.org/bom/v1.6", true},
-		{sbomgen.CycloneDXJSON, "https://spdx.dev/Document", false},
-		{sbomgen.SyftJSON, "https://spdx.dev/Document", false},
-		{sbomgen.SPDXJSON, "", false},
-	} {
-		if got := isPredicateOf(tt.format, tt.pt); got != tt.want {
-			t.Errorf("isPredicateOf(%s, %q) = %v, want %v", tt.format, tt.pt, got, tt.want)
-		}
-	}
-}
-
-// TestDecodeStatement: an in-toto statement as affix and BuildKit store
-// it, in a DSSE envelope (cosign's .att tags), and in a Sigstore bundle
-// (cosign attest v3's referrers); what is none of them is named.
-func TestDecodeStatement(t *testing.T) {
-	stmt := `{"_type":"https://in-toto.io/Statement/v0.1","predicateType":"https://spdx.dev/Document",` +
-		`"subject":[{"name":"app","digest":{"sha256":"` + strings.Repeat("a", 64) + `"}}],"predicate":{"spdxVersion":"SPDX-2.3"}}`
-	envelope := func(payloadType string, enc *base64.Encoding) string {
-		b, _ := json.Marshal(map[string]any{"payloadType": payloadType, "payload": enc.EncodeToString([]byte(stmt)),
-			"signatures": []map[string]string{{"sig": "c2ln"}}})
-		return string(b)
-	}
-	bundle := `{"mediaType":"application/vnd.dev.sigstore.bundle.v0.3+json","verificationMaterial":{},"dsseEnvelope":` +
-		envelope(mediaTypeDSSEPayloadInToto, base64.StdEncoding) + `}`
-	for _, tt := range []struct {
-		name, mt, body string
-		err            string // "" means the statement is decoded
-	}{
-		{"in-toto statement", oci.MediaTypeInToto, stmt, ""},
-		{"DSSE envelope", mediaTypeDSSE, envelope(mediaTypeDSSEPayloadInToto, base64.StdEncoding), ""},
-		{"DSSE envelope, URL-safe base64 unpadded", mediaTypeDSSE, envelope(mediaTypeDSSEPayloadInToto, base64.RawURLEncoding), ""},
-		{"Sigstore bundle", "application/vnd.dev.sigstore.bundle.v0.3+json", bundle, ""},
-		{"DSSE of another payload", mediaTypeDSSE, envelope("text/plain", base64.StdEncoding), `DSSE payload type "text/plain" is not application/vnd.in-toto+json`},
-		{"bundle of a signature", "application/vnd.dev.sigstore.bundle.v0.3+json", `{"messageSignature":{}}`, "holds no DSSE envelope"},
-		{"payload not base64", mediaTypeDSSE, `{"payloadType":"application/vnd.in-toto+json","payload":"*!*"}`, "DSSE payload is not base64"},
-		{"another layer type", "application/octet-stream", stmt, "layer media type application/octet-stream holds no in-toto statement"},
-		{"not JSON", oci.MediaTypeInToto, "nope", "decoding in-toto statement"},
-	} {
-		t.Run(tt.name, func(t *testing.T) {
-			s, err := decodeStatement(tt.mt, []byte(tt.body))
-			if tt.err != "" {
-				if err == nil || !strings.Contains(err.Error(), tt.err) {
-					t.Fatalf("err = %v, want %q", err, tt.err)
-				}
-				return
-			}
-			if err != nil {
-				t.Fatal(err)
-			}
-			if s.PredicateType != oci.PredicateSPDX || string(s.Predicate) != `{"spdxVersion":"SPDX-2.3"}` || len(s.Subject) != 1 {
-				t.Errorf("decoded %+v", s)
-			}
-		})
-	}
-}
-
-// TestSourceGenerator: the generator get --verify names, from affix's
-// annotation, an SPDX creator or a CycloneDX tool of either layout.
-func TestSourceGenerator(t *testing.T) {
-	for _, tt := range []struct {
-		name string
-		ann  map[string]string
-		doc  string
-		want string
-	}{
-		{"annotation", map[string]string{oci.AnnotationGenerator: "affix-1.0"}, `{}`, "affix-1.0"},
-		{"SPDX creator", nil, `{"creationInfo":{"creators":["Organization: x","Tool: trivy-0.60"]}}`, "trivy-0.60"},
-		{"CycloneDX 1.5 tools", nil, `{"bomFormat":"CycloneDX","metadata":{"tools":{"components":[{"name":"syft","version":"1.2"}]}}}`, "syft-1.2"},
-		{"CycloneDX 1.4 tools", nil, `{"bomFormat":"CycloneDX","metadata":{"tools":[{"vendor":"aquasecurity","name":"trivy","version":"0.50"}]}}`, "trivy-0.50"},
-		{"CycloneDX tool without version", nil, `{"metadata":{"tools":[{"name":"scanner"}]}}`, "scanner"},
-		{"none", nil, `{"metadata":{}}`, ""},
-		{"not JSON", nil, `x`, ""},
-	} {
-		t.Run(tt.name, func(t *testing.T) {
-			if got := (&sbomSource{Annotations: tt.ann, Doc: []byte(tt.doc)}).generator(); got != tt.want {
-				t.Errorf("generator() = %q, want %q", got, tt.want)
-			}
-		})
-	}
-}
-
-// TestWithAnnotations: referrers-tag entries without annotations (cosign
-// writes them so) get their manifests', each manifest read once for all
-// the readers that follow; entries that have some, of other types, or
-// whose manifest cannot be read are left as listed; a list the referrers
-// API gave is taken as it is, without a read.
-func TestWithAnnotations(t *testing.T) {
-	const bundleType = "application/vnd.dev.sigstore.bundle.v0.3+json"
-	manifest := func(ann map[string]string) (ocispec.Descriptor, []byte) {
-		b, _ := json.Marshal(ocispec.Manifest{MediaType: ocispec.MediaTypeImageManifest, ArtifactType: bundleType, Annotations: ann})
-		return ocispec.Descriptor{MediaType: ocispec.MediaTypeImageManifest, Digest: digest.FromBytes(b), Size: int64(len(b)), ArtifactType: bundleType}, b
-	}
-	blobs := map[digest.Digest][]byte{}
-	bareAnn := map[string]string{annotationBundlePredicateType: oci.PredicateSPDX, ocispec.AnnotationCreated: "2025-01-01T00:00:00Z"}
-	bare, b := manifest(bareAnn)
-	blobs[bare.Digest] = b
-	listed, b := manifest(map[string]string{annotationBundlePredicateType: "https://slsa.dev/provenance/v1"})
-	blobs[listed.Digest] = b
-	listed.Annotations = map[string]string{"listed": "yes"}
-	missing, _ := manifest(map[string]string{"x": "y"})
-	other := ocispec.Descriptor{MediaType: ocispec.MediaTypeImageManifest, Digest: digest.FromString("other"), ArtifactType: oci.MediaTypeSPDX}
-	refs := []ocispec.Descriptor{bare, listed, missing, other}
-	for _, tt := range []struct {
-		name      string
-		annotated bool
-		want      []map[string]string
-		reads     int // fetches, withAnnotations and a readReferrer of each entry of bundleType after it
-	}{
-		{"referrers tag", false, []map[string]string{bareAnn, {"listed": "yes"}, nil, nil}, 3},
-		{"referrers API", true, []map[string]string{nil, {"listed": "yes"}, nil, nil}, 3},
-	} {
-		t.Run(tt.name, func(t *testing.T) {
-			var mu sync.Mutex
-			reads := 0
-			r := memGetRun(blobs, func() {
-				mu.Lock()
-				reads++
-				mu.Unlock()
-			})
-			got := r.withAnnotations(referrerList{refs: refs, annotated: tt.annotated}, []string{bundleType})
-			for i, want := range tt.want {
-				if !maps.Equal(got[i].Annotations, want) {
-					t.Errorf("entry %d: annotations %v, want %v", i, got[i].Annotations, want)
-				}
-			}
-			if refs[0].Annotations != nil {
-				t.Errorf("withAnnotations changed its argument: %v", refs[0].Annotations)
-			}
-			for _, d := range refs[:3] {
-				if _, err := r.readReferrer(d); (err != nil) != (d.Digest == missing.Digest) {
-					t.Errorf("readReferrer(%s): %v", d.Digest, err)
-				}
-			}
-			r.readReferrer(bare)
-			if reads != tt.reads {
-				t.Errorf("%d fetches, want %d", reads, tt.reads)
-			}
-		})
-	}
-}
 
 // foreignLayer is one layer of a foreignReferrer.
 type foreignLayer struct {
@@ -291,7 +107,7 @@ func statementOf(t *testing.T, pt string, subject digest.Digest, doc string) []b
 func sigstoreBundle(t *testing.T, stmt []byte) []byte {
 	t.Helper()
 	b, err := json.Marshal(map[string]any{"mediaType": "application/vnd.dev.sigstore.bundle.v0.3+json", "verificationMaterial": map[string]any{},
-		"dsseEnvelope": map[string]any{"payloadType": mediaTypeDSSEPayloadInToto, "payload": base64.StdEncoding.EncodeToString(stmt),
+		"dsseEnvelope": map[string]any{"payloadType": discover.MediaTypeDSSEPayloadInToto, "payload": base64.StdEncoding.EncodeToString(stmt),
 			"signatures": []map[string]string{{"sig": "MEUCIQ=="}}}})
 	if err != nil {
 		t.Fatal(err)
@@ -338,9 +154,9 @@ func TestGetForeignSBOMs(t *testing.T) {
 			// cosign attach sbom --registry-referrers-mode=oci-1-1, SPDX
 			// and (newer) CycloneDX.
 			cosign := bare("cosign")
-			cosignSPDX := attachForeign(t, reg, "cosign", amd, foreignReferrer{configType: mediaTypeCosignSBOM,
+			cosignSPDX := attachForeign(t, reg, "cosign", amd, foreignReferrer{configType: discover.MediaTypeCosignSBOM,
 				layers: []foreignLayer{{mediaType: "text/spdx+json", data: []byte(spdxDoc)}}})
-			cosignCDX := attachForeign(t, reg, "cosign", amd, foreignReferrer{configType: mediaTypeCosignSBOM,
+			cosignCDX := attachForeign(t, reg, "cosign", amd, foreignReferrer{configType: discover.MediaTypeCosignSBOM,
 				layers: []foreignLayer{{mediaType: oci.MediaTypeCycloneDX, data: []byte(cdxDoc)}}})
 
 			// cosign attest --type spdxjson (v3: a Sigstore bundle).
@@ -348,7 +164,7 @@ func TestGetForeignSBOMs(t *testing.T) {
 			bundleType := "application/vnd.dev.sigstore.bundle.v0.3+json"
 			bundle := attachForeign(t, reg, "attest", amd, foreignReferrer{artifactType: bundleType,
 				layers:      []foreignLayer{{mediaType: bundleType, data: sigstoreBundle(t, statementOf(t, oci.PredicateSPDX, amd.Digest, spdxDoc))}},
-				annotations: map[string]string{annotationBundlePredicateType: oci.PredicateSPDX, "dev.sigstore.bundle.content": "dsse-envelope"}})
+				annotations: map[string]string{discover.AnnotationBundlePredicateType: oci.PredicateSPDX, "dev.sigstore.bundle.content": "dsse-envelope"}})
 
 			// cosign's tag schemes: cosign attach sbom (.sbom), and
 			// cosign attest before v3 (.att: DSSE envelopes, one layer
@@ -358,16 +174,16 @@ func TestGetForeignSBOMs(t *testing.T) {
 			attach := attachForeign(t, reg, "cosign-tags", amd, foreignReferrer{tag: "sha256-" + hex + ".sbom", configType: ocispec.MediaTypeImageConfig,
 				layers: []foreignLayer{{mediaType: "text/spdx+json", data: []byte(spdxDoc)}}})
 			dsse := func(doc string) []byte {
-				b, _ := json.Marshal(map[string]any{"payloadType": mediaTypeDSSEPayloadInToto,
+				b, _ := json.Marshal(map[string]any{"payloadType": discover.MediaTypeDSSEPayloadInToto,
 					"payload": base64.StdEncoding.EncodeToString(statementOf(t, "https://cyclonedx.org/bom", amd.Digest, doc)), "signatures": []any{}})
 				return b
 			}
 			pt := func(p string) map[string]string { return map[string]string{"predicateType": p} }
 			att := attachForeign(t, reg, "cosign-tags", amd, foreignReferrer{tag: "sha256-" + hex + ".att", configType: ocispec.MediaTypeImageConfig,
 				layers: []foreignLayer{
-					{mediaType: mediaTypeDSSE, data: dsse(`{"bomFormat":"CycloneDX","old":true}`), annotations: pt("https://cyclonedx.org/bom")},
-					{mediaType: mediaTypeDSSE, data: dsse(cdxDoc), annotations: pt("https://cyclonedx.org/bom")},
-					{mediaType: mediaTypeDSSE, data: []byte(`{"payloadType":"application/vnd.in-toto+json","payload":"e30="}`), annotations: pt("https://slsa.dev/provenance/v1")},
+					{mediaType: discover.MediaTypeDSSE, data: dsse(`{"bomFormat":"CycloneDX","old":true}`), annotations: pt("https://cyclonedx.org/bom")},
+					{mediaType: discover.MediaTypeDSSE, data: dsse(cdxDoc), annotations: pt("https://cyclonedx.org/bom")},
+					{mediaType: discover.MediaTypeDSSE, data: []byte(`{"payloadType":"application/vnd.in-toto+json","payload":"e30="}`), annotations: pt("https://slsa.dev/provenance/v1")},
 				}})
 
 			// a syft JSON document, and a CycloneDX in-toto statement.
@@ -468,7 +284,7 @@ func TestGetCosignTagErrors(t *testing.T) {
 	reg := registrytest.Start(t, registrytest.OlaregNoAPI, registrytest.Options{})
 	mustAffix(t, "push", "--no-sbom", "--insecure-registry", reg.Host, "oci-layout:"+dir, reg.Ref("bare")+":v1")
 	proxy := registrytest.StartProxy(t, reg.Host)
-	sbomTag, attTag := cosignTag(amd, "sbom"), cosignTag(amd, "att")
+	sbomTag, attTag := discover.CosignTag(amd, "sbom"), discover.CosignTag(amd, "att")
 	for _, tt := range []struct {
 		name   string
 		fault  *registrytest.Fault
@@ -508,49 +324,6 @@ func TestGetCosignTagErrors(t *testing.T) {
 	}
 }
 
-// TestDocTypes: the media types get takes for a bare document of each
-// format; application/vnd.cyclonedx, which says neither JSON nor XML, is
-// none of them (its content decides: isGenericLayer).
-func TestDocTypes(t *testing.T) {
-	for _, tt := range []struct {
-		format sbomgen.Format
-		want   []string
-	}{
-		{sbomgen.SPDXJSON, []string{oci.MediaTypeSPDX, "text/spdx+json"}},
-		{sbomgen.CycloneDXJSON, []string{oci.MediaTypeCycloneDX}},
-		{sbomgen.SyftJSON, []string{oci.MediaTypeSyftJSON}},
-	} {
-		if got := docTypes(tt.format); !slices.Equal(got, tt.want) {
-			t.Errorf("docTypes(%s) = %q, want %q", tt.format, got, tt.want)
-		}
-	}
-	if !isGenericLayer(mediaTypeCycloneDXUntyped) || isGenericLayer(oci.MediaTypeCycloneDX) || isGenericLayer("application/vnd.cyclonedx+xml") {
-		t.Error("isGenericLayer: only the CycloneDX type without a suffix is read by its content")
-	}
-}
-
-// TestContentName: what a note says a generic layer holds when it holds
-// no document of the format asked for.
-func TestContentName(t *testing.T) {
-	for _, tt := range []struct {
-		name, doc string
-		format    sbomgen.Format
-		want      string
-	}{
-		{"another format", `{"spdxVersion":"SPDX-2.3"}`, sbomgen.CycloneDXJSON, "a spdx-json document, not a cyclonedx-json one"},
-		{"CycloneDX XML", "\n <?xml version=\"1.0\"?><bom xmlns=\"http://cyclonedx.org/schema/bom/1.5\"/>", sbomgen.CycloneDXJSON,
-			"XML, not a cyclonedx-json document (get reads JSON documents only)"},
-		{"a tar", "ustar\x00", sbomgen.SPDXJSON, "no SBOM document, not a spdx-json one"},
-		{"empty", "", sbomgen.SPDXJSON, "no SBOM document, not a spdx-json one"},
-	} {
-		t.Run(tt.name, func(t *testing.T) {
-			if got := contentName([]byte(tt.doc), tt.format); got != tt.want {
-				t.Errorf("contentName = %q, want %q", got, tt.want)
-			}
-		})
-	}
-}
-
 // TestGetCycloneDXTypes: a referrer of the CycloneDX type without a
 // suffix (artifact or layer type) is read by its content: CycloneDX JSON
 // is taken with a note, XML is refused saying so; cosign's SBOM
@@ -573,11 +346,11 @@ func TestGetCycloneDXTypes(t *testing.T) {
 			layers: []foreignLayer{{mediaType: layerType, data: []byte(doc)}}})
 		return reg.Ref(name) + ":v1", d.Digest
 	}
-	untypedXML, xmlRef := repo("xml", mediaTypeCycloneDXUntyped, "", mediaTypeCycloneDXUntyped, xml)
-	untypedJSON, jsonRef := repo("json", mediaTypeCycloneDXUntyped, "", mediaTypeCycloneDXUntyped, cdxDoc)
-	typedXML, typedRef := repo("typedxml", oci.MediaTypeCycloneDX, "", mediaTypeCycloneDXUntyped, xml)
-	cosignCDX, cosignRef := repo("cosigncdx", "", mediaTypeCosignSBOM, oci.MediaTypeCycloneDX, cdxDoc)
-	cosignXML, _ := repo("cosignxml", "", mediaTypeCosignSBOM, "application/vnd.cyclonedx+xml", xml)
+	untypedXML, xmlRef := repo("xml", discover.MediaTypeCycloneDXUntyped, "", discover.MediaTypeCycloneDXUntyped, xml)
+	untypedJSON, jsonRef := repo("json", discover.MediaTypeCycloneDXUntyped, "", discover.MediaTypeCycloneDXUntyped, cdxDoc)
+	typedXML, typedRef := repo("typedxml", oci.MediaTypeCycloneDX, "", discover.MediaTypeCycloneDXUntyped, xml)
+	cosignCDX, cosignRef := repo("cosigncdx", "", discover.MediaTypeCosignSBOM, oci.MediaTypeCycloneDX, cdxDoc)
+	cosignXML, _ := repo("cosignxml", "", discover.MediaTypeCosignSBOM, "application/vnd.cyclonedx+xml", xml)
 	refusedXML := "its one layer (application/vnd.cyclonedx) holds XML, not a cyclonedx-json document (get reads JSON documents only)"
 	for _, tt := range []struct {
 		name   string

@@ -325,7 +325,7 @@ func (b *treeBuilder) referrersAt(ctx context.Context, n *lsNode, d ocispec.Desc
 		rn := &lsNode{Kind: "referrer", MediaType: r.MediaType, Digest: r.Digest, Size: r.Size,
 			ArtifactType: r.ArtifactType, Created: r.Annotations[ocispec.AnnotationCreated],
 			Generator: r.Annotations[oci.AnnotationGenerator], Annotations: r.Annotations}
-		if pt := statementPredicateType(r); pt != "" {
+		if pt := discover.StatementPredicateType(r); pt != "" {
 			rn.PredicateTypes = []string{pt}
 		}
 		out[i] = rn
@@ -501,7 +501,7 @@ func addCosignTags(ctx context.Context, st discover.TagStore, tags *tagList, t *
 	var want []wanted
 	for _, d := range order {
 		for _, suffix := range cosignSuffixes {
-			if tag := cosignTag(d, suffix); err != nil || have[tag] {
+			if tag := discover.CosignTag(d, suffix); err != nil || have[tag] {
 				want = append(want, wanted{d, tag})
 			}
 		}

@@ -427,7 +427,7 @@ func TestLsForeignReferrers(t *testing.T) {
 			mustAffix(t, "push", "--no-sbom", "--insecure-registry", reg.Host, "oci-layout:"+dir, reg.Ref("app")+":v1")
 			bundle := attachForeign(t, reg, "app", amd, foreignReferrer{artifactType: bundleType,
 				layers:      []foreignLayer{{mediaType: bundleType, data: sigstoreBundle(t, statementOf(t, oci.PredicateSPDX, amd.Digest, noImageSPDX))}},
-				annotations: map[string]string{annotationBundlePredicateType: oci.PredicateSPDX}})
+				annotations: map[string]string{discover.AnnotationBundlePredicateType: oci.PredicateSPDX}})
 			att := attachForeign(t, reg, "app", amd, foreignReferrer{artifactType: oci.ArtifactTypeBuildKitAttestation, configType: ocispec.MediaTypeImageConfig,
 				layers: []foreignLayer{{mediaType: oci.MediaTypeInToto, data: statementOf(t, oci.PredicateSPDX, amd.Digest, noImageSPDX),
 					annotations: map[string]string{oci.AnnotationPredicateType: oci.PredicateSPDX}}}})
@@ -482,17 +482,17 @@ func TestLsCosignTags(t *testing.T) {
 			reg := registrytest.Start(t, kind, registrytest.Options{})
 			mustAffix(t, "push", "--no-sbom", "--insecure-registry", reg.Host, "oci-layout:"+dir, reg.Ref("app")+":v1")
 			mustAffix(t, "push", "--no-sbom", "--insecure-registry", reg.Host, "oci-layout:"+dir, reg.Ref("bare")+":v1")
-			sbom := attachForeign(t, reg, "app", arm, foreignReferrer{tag: cosignTag(arm.Digest, "sbom"), configType: ocispec.MediaTypeImageConfig,
+			sbom := attachForeign(t, reg, "app", arm, foreignReferrer{tag: discover.CosignTag(arm.Digest, "sbom"), configType: ocispec.MediaTypeImageConfig,
 				layers: []foreignLayer{{mediaType: "text/spdx+json", data: []byte(`{"spdxVersion":"SPDX-2.3"}`)}}})
 			pt := func(p string) map[string]string { return map[string]string{"predicateType": p} }
-			att := attachForeign(t, reg, "app", amd, foreignReferrer{tag: cosignTag(amd.Digest, "att"), configType: ocispec.MediaTypeImageConfig,
+			att := attachForeign(t, reg, "app", amd, foreignReferrer{tag: discover.CosignTag(amd.Digest, "att"), configType: ocispec.MediaTypeImageConfig,
 				layers: []foreignLayer{
-					{mediaType: mediaTypeDSSE, data: []byte(`{"a":1}`), annotations: pt("https://cyclonedx.org/bom")},
-					{mediaType: mediaTypeDSSE, data: []byte(`{"a":2}`), annotations: pt(oci.PredicateSPDX)},
+					{mediaType: discover.MediaTypeDSSE, data: []byte(`{"a":1}`), annotations: pt("https://cyclonedx.org/bom")},
+					{mediaType: discover.MediaTypeDSSE, data: []byte(`{"a":2}`), annotations: pt(oci.PredicateSPDX)},
 				}})
-			sig := attachForeign(t, reg, "app", res.Index, foreignReferrer{tag: cosignTag(res.Index.Digest, "sig"), configType: ocispec.MediaTypeImageConfig,
+			sig := attachForeign(t, reg, "app", res.Index, foreignReferrer{tag: discover.CosignTag(res.Index.Digest, "sig"), configType: ocispec.MediaTypeImageConfig,
 				layers: []foreignLayer{{mediaType: "application/vnd.dev.cosign.simplesigning.v1+json", data: []byte(`{"critical":{}}`)}}})
-			tags := map[digest.Digest]string{sbom.Digest: cosignTag(arm.Digest, "sbom"), att.Digest: cosignTag(amd.Digest, "att"), sig.Digest: cosignTag(res.Index.Digest, "sig")}
+			tags := map[digest.Digest]string{sbom.Digest: discover.CosignTag(arm.Digest, "sbom"), att.Digest: discover.CosignTag(amd.Digest, "att"), sig.Digest: discover.CosignTag(res.Index.Digest, "sig")}
 
 			// cosignReads returns the requests of log to cosign's tags,
 			// and how many lists of the tags.
@@ -517,8 +517,8 @@ func TestLsCosignTags(t *testing.T) {
 				{"listed", nil, 3, 1, ""},
 				{"tags list refused", &registrytest.Fault{Method: "GET", Path: "/tags/list$", Action: registrytest.Status, Code: http.StatusForbidden}, 9, 1, ""},
 				{"tags list not served", &registrytest.Fault{Method: "GET", Path: "/tags/list$", Action: registrytest.Status, Code: http.StatusNotFound}, 9, 1, ""},
-				{"a tag refused", &registrytest.Fault{Method: "GET", Path: "/manifests/" + cosignTag(amd.Digest, "att") + "$", Action: registrytest.Status, Code: http.StatusForbidden}, 3, 1,
-					"(linux/amd64 " + amd.Digest.String() + "): cosign's tag " + cosignTag(amd.Digest, "att") + " not shown: "},
+				{"a tag refused", &registrytest.Fault{Method: "GET", Path: "/manifests/" + discover.CosignTag(amd.Digest, "att") + "$", Action: registrytest.Status, Code: http.StatusForbidden}, 3, 1,
+					"(linux/amd64 " + amd.Digest.String() + "): cosign's tag " + discover.CosignTag(amd.Digest, "att") + " not shown: "},
 			} {
 				t.Run(tt.name, func(t *testing.T) {
 					proxy := registrytest.StartProxy(t, reg.Host)
@@ -544,7 +544,7 @@ func TestLsCosignTags(t *testing.T) {
 						"application/vnd.dev.cosign.simplesigning.v1+json  " + sig.Digest.String() + "  (cosign tag " + tags[sig.Digest] + ")",
 					}
 					if tt.warn == "" {
-						want = append(want, mediaTypeDSSE+" ×2  "+att.Digest.String()+"  https://cyclonedx.org/bom, "+oci.PredicateSPDX+"  (cosign tag "+tags[att.Digest]+")")
+						want = append(want, discover.MediaTypeDSSE+" ×2  "+att.Digest.String()+"  https://cyclonedx.org/bom, "+oci.PredicateSPDX+"  (cosign tag "+tags[att.Digest]+")")
 					} else if strings.Contains(out, att.Digest.String()) {
 						t.Errorf("the refused tag is shown:\n%s", out)
 					}

@@ -17,6 +17,7 @@ import (
 	"oras.land/oras-go/v2/registry"
 
 	"github.com/affix-oci/affix/exporter"
+	"github.com/affix-oci/affix/internal/discover"
 	"github.com/affix-oci/affix/internal/oci"
 	"github.com/affix-oci/affix/internal/printable"
 )
@@ -454,7 +455,7 @@ func (w *referrerWalk) add(ctx context.Context, r referrerCopy, subjectHeld bool
 	}
 	subject := r.subject.Descriptor.Digest
 	if m.Subject == nil || m.Subject.Digest != subject {
-		w.warn("SOURCE %s: referrer %s (%s) not copied as a referrer of %s: its manifest names subject %s", r.source.arg, r.desc.Digest, printable.String(r.desc.ArtifactType), subject, subjectOf(m))
+		w.warn("SOURCE %s: referrer %s (%s) not copied as a referrer of %s: its manifest names subject %s", r.source.arg, r.desc.Digest, printable.String(r.desc.ArtifactType), subject, discover.SubjectOf(m))
 		return false, nil
 	}
 	w.c.addManifestBlobs(r.source, m)
@@ -463,14 +464,6 @@ func (w *referrerWalk) add(ctx context.Context, r referrerCopy, subjectHeld bool
 		w.plan.held = append(w.plan.held, subject)
 	}
 	return true, nil
-}
-
-// subjectOf names the subject of m, "none" when it has none.
-func subjectOf(m ocispec.Manifest) string {
-	if m.Subject == nil {
-		return "none"
-	}
-	return m.Subject.Digest.String()
 }
 
 // dstReferrers returns what walk asks for the referrers REF's repository

@@ -18,6 +18,7 @@ import (
 	"oras.land/oras-go/v2/registry"
 
 	"github.com/affix-oci/affix/exporter"
+	"github.com/affix-oci/affix/internal/discover"
 	"github.com/affix-oci/affix/internal/oci"
 	"github.com/affix-oci/affix/sbomgen"
 )
@@ -748,7 +749,7 @@ func layoutSBOM(ctx context.Context, l *oci.Layout, r, subject ocispec.Descripto
 	if f.inToto && m.Layers[0].Annotations[oci.AnnotationPredicateType] != oci.PredicateSPDX {
 		return exporter.Artifact{}, false, nil
 	}
-	data, err := oci.ReadBlob(ctx, l, m.Layers[0], maxSBOMSize)
+	data, err := oci.ReadBlob(ctx, l, m.Layers[0], discover.MaxSBOMSize)
 	if err != nil {
 		return exporter.Artifact{}, false, fmt.Errorf("%s: SBOM of referrer %s: %w", l.Source(), r.Digest, err)
 	}

@@ -1,6 +1,7 @@
-package cli
+package discover
 
 import (
+	"context"
 	"fmt"
 	"slices"
 	"strings"
@@ -8,25 +9,10 @@ import (
 	"github.com/opencontainers/go-digest"
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
 
-	"github.com/affix-oci/affix/internal/discover"
 	"github.com/affix-oci/affix/internal/oci"
 	"github.com/affix-oci/affix/internal/printable"
 	"github.com/affix-oci/affix/sbomgen"
 )
-
-// parseReferrerFlag checks a --referrer value (empty: none) before any
-// request: a full digest, as affix ls prints it; anything else is a usage
-// error naming the flag and the value.
-func parseReferrerFlag(s string) (digest.Digest, error) {
-	if s == "" {
-		return "", nil
-	}
-	d, err := digest.Parse(s)
-	if err != nil {
-		return "", usageError(fmt.Errorf("--referrer %q: want the full digest of a referrer manifest, as affix ls prints it (sha256:<64 hex digits>): %w", s, err))
-	}
-	return d, nil
-}
 
 // pickKind is what holds the manifest --referrer names.
 type pickKind int
@@ -70,11 +56,11 @@ type picked struct {
 	tag  *cosignTagRead
 }
 
-// digestSBOM is platformSBOM for get --referrer: the SBOM in the manifest
+// DigestSBOM is PlatformSBOM for get --referrer: the SBOM in the manifest
 // want (pickedSBOM) and the image it is an SBOM of, verified with
 // --verify (the "verified" line goes to stderr).
-func (r *getRun) digestSBOM(imgs []oci.Image, root ocispec.Descriptor, want digest.Digest, formats []sbomgen.Format, explicit bool) (oci.Image, *sbomSource, error) {
-	img, src, err := r.pickedSBOM(imgs, root, want, formats, explicit)
+func (r *Search) DigestSBOM(ctx context.Context, imgs []oci.Image, root ocispec.Descriptor, want digest.Digest, formats []sbomgen.Format, explicit bool) (oci.Image, *Source, error) {
+	img, src, err := r.pickedSBOM(ctx, imgs, root, want, formats, explicit)
 	r.flushNotes()
 	if err != nil {
 		return img, nil, err
@@ -84,7 +70,7 @@ func (r *getRun) digestSBOM(imgs []oci.Image, root ocispec.Descriptor, want dige
 		if err != nil {
 			return img, nil, err
 		}
-		fmt.Fprintln(r.cmd.ErrOrStderr(), line)
+		fmt.Fprintln(r.stderr, line)
 	}
 	return img, src, nil
 }
@@ -104,9 +90,9 @@ func (r *getRun) digestSBOM(imgs []oci.Image, root ocispec.Descriptor, want dige
 // only when its document may describe it (indexNaming, as for get's
 // fallback to the index); with several (no --platform), it is an SBOM of
 // the index itself, and --verify checks it against the index.
-func (r *getRun) pickedSBOM(imgs []oci.Image, root ocispec.Descriptor, want digest.Digest, formats []sbomgen.Format, explicit bool) (oci.Image, *sbomSource, error) {
+func (r *Search) pickedSBOM(ctx context.Context, imgs []oci.Image, root ocispec.Descriptor, want digest.Digest, formats []sbomgen.Format, explicit bool) (oci.Image, *Source, error) {
 	subjects := r.pickSubjects(imgs, root)
-	p, err := r.findPicked(subjects, want)
+	p, err := r.findPicked(ctx, subjects, want)
 	if err != nil {
 		return oci.Image{}, nil, err
 	}
@@ -115,7 +101,7 @@ func (r *getRun) pickedSBOM(imgs []oci.Image, root ocispec.Descriptor, want dige
 		img = imgs[0]
 	}
 	fail := func(format string, args ...any) error {
-		return fmt.Errorf("%s (%s): %s", r.refStr, imageName(img), fmt.Sprintf(format, args...))
+		return fmt.Errorf("%s (%s): %s", r.refStr, ImageName(img), fmt.Sprintf(format, args...))
 	}
 	what := pickedName(p)
 	cands := pickedFormats(p)
@@ -131,7 +117,7 @@ func (r *getRun) pickedSBOM(imgs []oci.Image, root ocispec.Descriptor, want dige
 			continue
 		}
 		r.format = f
-		src, why, err := r.pickedDoc(p)
+		src, why, err := r.pickedDoc(ctx, p)
 		if err != nil {
 			return img, nil, fmt.Errorf("%s: %w", what, err)
 		}
@@ -146,7 +132,7 @@ func (r *getRun) pickedSBOM(imgs []oci.Image, root ocispec.Descriptor, want dige
 					continue
 				}
 				r.format = g
-				if other, _, err := r.pickedDoc(p); err == nil && other != nil {
+				if other, _, err := r.pickedDoc(ctx, p); err == nil && other != nil {
 					r.format = f
 					return img, nil, fail("%s is a %s SBOM, not %s: --format %s, or leave --format out", what, g, f, g)
 				}
@@ -159,9 +145,9 @@ func (r *getRun) pickedSBOM(imgs []oci.Image, root ocispec.Descriptor, want dige
 			if len(imgs) == 1 {
 				names, err := r.indexNaming(img, src)
 				if err != nil {
-					return img, nil, fail("%s of the index %s is no SBOM of %s: %v", what, s.img.Descriptor.Digest, imageName(img), err)
+					return img, nil, fail("%s of the index %s is no SBOM of %s: %v", what, s.img.Descriptor.Digest, ImageName(img), err)
 				}
-				r.notef("%s (%s): %s is attached to the index %s, the whole image: %s", r.refStr, imageName(img), what, s.img.Descriptor.Digest, names)
+				r.notef("%s (%s): %s is attached to the index %s, the whole image: %s", r.refStr, ImageName(img), what, s.img.Descriptor.Digest, names)
 			} else {
 				// The index's own SBOM: verified against the index.
 				src.OfIndex = ""
@@ -176,7 +162,7 @@ func (r *getRun) pickedSBOM(imgs []oci.Image, root ocispec.Descriptor, want dige
 // pickSubjects returns the manifests get --referrer searches: imgs, then
 // the indexes that list them, then root when it is an index they do not
 // name (a nested index), each once.
-func (r *getRun) pickSubjects(imgs []oci.Image, root ocispec.Descriptor) []*pickSubject {
+func (r *Search) pickSubjects(imgs []oci.Image, root ocispec.Descriptor) []*pickSubject {
 	var out []*pickSubject
 	seen := map[digest.Digest]bool{}
 	for _, img := range imgs {
@@ -204,9 +190,9 @@ func (r *getRun) pickSubjects(imgs []oci.Image, root ocispec.Descriptor) []*pick
 // findPicked finds the manifest want among what subjects show: the
 // referrers and BuildKit attestations of each in order, then cosign's
 // tags of each. Not found, the error lists what each has.
-func (r *getRun) findPicked(subjects []*pickSubject, want digest.Digest) (*picked, error) {
+func (r *Search) findPicked(ctx context.Context, subjects []*pickSubject, want digest.Digest) (*picked, error) {
 	for _, s := range subjects {
-		if err := r.readSubject(s); err != nil {
+		if err := r.readSubject(ctx, s); err != nil {
 			return nil, err
 		}
 		if i := slices.IndexFunc(s.list.refs, func(d ocispec.Descriptor) bool { return d.Digest == want }); i >= 0 {
@@ -216,12 +202,12 @@ func (r *getRun) findPicked(subjects []*pickSubject, want digest.Digest) (*picke
 			return &picked{s: s, d: s.atts[i], kind: pickAttestation}, nil
 		}
 	}
-	if st, ok := r.tgt.(discover.ManifestByTag); ok {
+	if st, ok := r.tgt.(ManifestByTag); ok {
 		// Not referrers: read only when no referrer is want.
 		for _, s := range subjects {
 			for _, suffix := range []string{"sbom", "att"} {
-				tag := cosignTag(s.img.Descriptor.Digest, suffix)
-				d, m, err := r.readCosignTag(st, tag)
+				tag := CosignTag(s.img.Descriptor.Digest, suffix)
+				d, m, err := r.readCosignTag(ctx, st, tag)
 				if err != nil {
 					return nil, err
 				}
@@ -245,10 +231,10 @@ func (r *getRun) findPicked(subjects []*pickSubject, want digest.Digest) (*picke
 // readSubject reads the referrers of s (those of an index once per run)
 // and, for a platform manifest, the BuildKit attestation manifests the
 // index lists for it.
-func (r *getRun) readSubject(s *pickSubject) error {
+func (r *Search) readSubject(ctx context.Context, s *pickSubject) error {
 	d := s.img.Descriptor.Digest
 	if !s.index {
-		list, err := r.readReferrers(s.img.String(), d)
+		list, err := r.readReferrers(ctx, s.img.String(), d)
 		if err != nil {
 			return fmt.Errorf("%s (%s): %w", r.refStr, s.img, err)
 		}
@@ -263,7 +249,7 @@ func (r *getRun) readSubject(s *pickSubject) error {
 	list, ok := r.indexRefs[d]
 	if !ok {
 		var err error
-		if list, err = r.readReferrers("index", d); err != nil {
+		if list, err = r.readReferrers(ctx, "index", d); err != nil {
 			return fmt.Errorf("%s: referrers of the index %s: %w", r.refStr, d, err)
 		}
 		r.indexRefs[d] = list
@@ -343,31 +329,31 @@ func formatNames(fs []sbomgen.Format) string {
 // pickedDoc reads the document of r.format that p holds: nil, with why,
 // when it holds none (or its manifest or content is gone, or not what
 // it claims).
-func (r *getRun) pickedDoc(p *picked) (*sbomSource, string, error) {
+func (r *Search) pickedDoc(ctx context.Context, p *picked) (*Source, string, error) {
 	subject := p.s.img.Descriptor.Digest
 	none := fmt.Sprintf("it holds no %s document", r.format)
 	switch {
 	case p.kind == pickCosignTag:
-		src, _, err := r.cosignTagDoc(p.tag.tag, p.tag.d, p.tag.m)
+		src, _, err := r.cosignTagDoc(ctx, p.tag.tag, p.tag.d, p.tag.m)
 		if src == nil && err == nil {
 			return nil, none, nil
 		}
 		return src, "", err
 	case p.kind == pickAttestation || p.d.ArtifactType == oci.ArtifactTypeBuildKitAttestation:
-		src, err := r.attestationCandidate(subject, p.d, p.kind == pickAttestation)
+		src, err := r.attestationCandidate(ctx, subject, p.d, p.kind == pickAttestation)
 		if src == nil && err == nil {
 			return nil, fmt.Sprintf("it holds no %s statement (or its manifest is gone, or names another subject)", predicateName(r.format)), nil
 		}
 		return src, "", err
 	case isStatementType(p.d.ArtifactType):
-		src, err := r.readStatementSBOM(subject, p.d)
+		src, err := r.readStatementSBOM(ctx, subject, p.d)
 		if skippable(err) {
 			// The message names p, which the error names again.
 			return nil, strings.TrimPrefix(err.Error(), statementKind(p.d)+" "+p.d.Digest.String()+": "), nil
 		}
 		return src, "", err
 	}
-	src, generic, why, err := r.bareCandidate(subject, p.d)
+	src, generic, why, err := r.bareCandidate(ctx, subject, p.d)
 	if err != nil || src == nil {
 		if why == "" {
 			why = none

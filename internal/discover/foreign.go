@@ -1,7 +1,8 @@
-package cli
+package discover
 
 import (
 	"bytes"
+	"context"
 	"encoding/base64"
 	"encoding/json"
 	"errors"
@@ -13,37 +14,36 @@ import (
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
 
 	"github.com/affix-oci/affix/exporter"
-	"github.com/affix-oci/affix/internal/discover"
 	"github.com/affix-oci/affix/internal/oci"
 	"github.com/affix-oci/affix/sbomgen"
 )
 
 // The shapes other tools give SBOMs, which affix get reads besides its own.
 const (
-	// mediaTypeCosignSBOM is the config media type, and so the artifact
+	// MediaTypeCosignSBOM is the config media type, and so the artifact
 	// type, of `cosign attach sbom --registry-referrers-mode=oci-1-1`;
 	// its one layer says the format (text/spdx+json, ...).
-	mediaTypeCosignSBOM = "application/vnd.dev.cosign.artifact.sbom.v1+json"
+	MediaTypeCosignSBOM = "application/vnd.dev.cosign.artifact.sbom.v1+json"
 	// mediaTypeSigstoreBundle starts the artifact type of a Sigstore
 	// bundle referrer (application/vnd.dev.sigstore.bundle.v0.3+json):
 	// cosign attest (v3) stores an attestation so, the in-toto
 	// statement in the bundle's DSSE envelope.
 	mediaTypeSigstoreBundle = "application/vnd.dev.sigstore.bundle"
-	// annotationBundlePredicateType is the predicate type cosign puts
+	// AnnotationBundlePredicateType is the predicate type cosign puts
 	// on a bundle referrer.
-	annotationBundlePredicateType = "dev.sigstore.bundle.predicateType"
-	// mediaTypeDSSE is the layer media type of a DSSE envelope (cosign's
+	AnnotationBundlePredicateType = "dev.sigstore.bundle.predicateType"
+	// MediaTypeDSSE is the layer media type of a DSSE envelope (cosign's
 	// sha256-<hex>.att attestations).
-	mediaTypeDSSE = "application/vnd.dsse.envelope.v1+json"
-	// mediaTypeDSSEPayloadInToto is the payloadType of a DSSE envelope
+	MediaTypeDSSE = "application/vnd.dsse.envelope.v1+json"
+	// MediaTypeDSSEPayloadInToto is the payloadType of a DSSE envelope
 	// around an in-toto statement.
-	mediaTypeDSSEPayloadInToto = "application/vnd.in-toto+json"
-	// mediaTypeCycloneDXUntyped is the CycloneDX media type without a
+	MediaTypeDSSEPayloadInToto = "application/vnd.in-toto+json"
+	// MediaTypeCycloneDXUntyped is the CycloneDX media type without a
 	// suffix, which names no encoding: tools give it JSON and XML
 	// documents alike (cosign does not: it writes
 	// application/vnd.cyclonedx+json or +xml). A layer of it is taken
 	// as a generic one, by its content.
-	mediaTypeCycloneDXUntyped = "application/vnd.cyclonedx"
+	MediaTypeCycloneDXUntyped = "application/vnd.cyclonedx"
 )
 
 // docTypes returns the media types a bare document in format f is
@@ -71,9 +71,9 @@ var genericLayerTypes = []string{ocispec.MediaTypeImageLayer, "application/octet
 
 // isGenericLayer reports whether a layer of media type t holds what its
 // content is (sniffFormat): a generic type, or one that names no
-// encoding (mediaTypeCycloneDXUntyped).
+// encoding (MediaTypeCycloneDXUntyped).
 func isGenericLayer(t string) bool {
-	return slices.Contains(genericLayerTypes, t) || t == mediaTypeCycloneDXUntyped
+	return slices.Contains(genericLayerTypes, t) || t == MediaTypeCycloneDXUntyped
 }
 
 // genericLayerWhy says, for the note on a document taken from a layer of
@@ -82,7 +82,7 @@ func genericLayerWhy(t string) string {
 	switch t {
 	case ocispec.MediaTypeImageLayer:
 		return " (oras attach gives a FILE without :TYPE that one)"
-	case mediaTypeCycloneDXUntyped:
+	case MediaTypeCycloneDXUntyped:
 		return " (which says neither JSON nor XML)"
 	}
 	return ""
@@ -153,17 +153,17 @@ func predicateName(f sbomgen.Format) string {
 // Sigstore bundle.
 func isBundleType(t string) bool { return strings.HasPrefix(t, mediaTypeSigstoreBundle) }
 
-// statementPredicateType returns the predicate type the referrer r says
+// StatementPredicateType returns the predicate type the referrer r says
 // its in-toto statement has ("" when r carries none): the
 // in-toto.io/predicate-type annotation of an in-toto referrer (affix
 // convert --keep-intoto, --sbom-format spdx-intoto), cosign's
 // dev.sigstore.bundle.predicateType of a Sigstore bundle referrer.
-func statementPredicateType(r ocispec.Descriptor) string {
+func StatementPredicateType(r ocispec.Descriptor) string {
 	switch {
 	case r.ArtifactType == oci.MediaTypeInToto:
 		return r.Annotations[oci.AnnotationPredicateType]
 	case isBundleType(r.ArtifactType):
-		return r.Annotations[annotationBundlePredicateType]
+		return r.Annotations[AnnotationBundlePredicateType]
 	}
 	return ""
 }
@@ -176,7 +176,7 @@ func statementPredicateType(r ocispec.Descriptor) string {
 func decodeStatement(mt string, b []byte) (*oci.Statement, error) {
 	switch {
 	case mt == oci.MediaTypeInToto:
-	case mt == mediaTypeDSSE:
+	case mt == MediaTypeDSSE:
 		p, err := dssePayload(b)
 		if err != nil {
 			return nil, err
@@ -217,8 +217,8 @@ func dssePayload(b []byte) ([]byte, error) {
 	if err := json.Unmarshal(b, &env); err != nil {
 		return nil, fmt.Errorf("decoding DSSE envelope: %w", err)
 	}
-	if env.PayloadType != mediaTypeDSSEPayloadInToto {
-		return nil, fmt.Errorf("DSSE payload type %q is not %s", env.PayloadType, mediaTypeDSSEPayloadInToto)
+	if env.PayloadType != MediaTypeDSSEPayloadInToto {
+		return nil, fmt.Errorf("DSSE payload type %q is not %s", env.PayloadType, MediaTypeDSSEPayloadInToto)
 	}
 	// DSSE allows standard or URL-safe base64, padded or not.
 	s := strings.TrimRight(env.Payload, "=")
@@ -230,10 +230,10 @@ func dssePayload(b []byte) ([]byte, error) {
 	return nil, errors.New("DSSE payload is not base64")
 }
 
-// cosignTag is the tag cosign's tag scheme gives what it stores for
+// CosignTag is the tag cosign's tag scheme gives what it stores for
 // subject: sha256-<hex>.sbom (cosign attach sbom), sha256-<hex>.att
 // (cosign attest before v3's bundles).
-func cosignTag(subject digest.Digest, suffix string) string {
+func CosignTag(subject digest.Digest, suffix string) string {
 	return subject.Algorithm().String() + "-" + subject.Encoded() + "." + suffix
 }
 
@@ -246,21 +246,21 @@ func cosignTag(subject digest.Digest, suffix string) string {
 // when the store has no tags (a layout) or neither tag holds one; a tag
 // the registry does not have (404) holds none, while any other failure
 // to read one is an error naming it. Signatures are not checked.
-func (r *getRun) cosignTagSBOM(subject digest.Digest) (*sbomSource, error) {
-	st, ok := r.tgt.(discover.ManifestByTag)
+func (r *Search) cosignTagSBOM(ctx context.Context, subject digest.Digest) (*Source, error) {
+	st, ok := r.tgt.(ManifestByTag)
 	if !ok {
 		return nil, nil
 	}
 	for _, suffix := range []string{"sbom", "att"} {
-		tag := cosignTag(subject, suffix)
-		d, m, err := r.readCosignTag(st, tag)
+		tag := CosignTag(subject, suffix)
+		d, m, err := r.readCosignTag(ctx, st, tag)
 		if err != nil {
 			return nil, err
 		}
 		if m == nil {
 			continue
 		}
-		src, what, err := r.cosignTagDoc(tag, d, m)
+		src, what, err := r.cosignTagDoc(ctx, tag, d, m)
 		if err != nil {
 			return nil, err
 		}
@@ -278,24 +278,24 @@ func (r *getRun) cosignTagSBOM(subject digest.Digest) (*sbomSource, error) {
 // for a .att tag, the predicate of the last (newest: cosign appends)
 // attestation whose predicate is a document of the format. nil when it
 // holds none.
-func (r *getRun) cosignTagDoc(tag string, d ocispec.Descriptor, m *ocispec.Manifest) (*sbomSource, string, error) {
+func (r *Search) cosignTagDoc(ctx context.Context, tag string, d ocispec.Descriptor, m *ocispec.Manifest) (*Source, string, error) {
 	if strings.HasSuffix(tag, ".sbom") {
 		if len(m.Layers) != 1 || !slices.Contains(docTypes(r.format), m.Layers[0].MediaType) {
 			return nil, "", nil
 		}
-		b, err := oci.ReadBlob(r.cmd.Context(), r.tgt, m.Layers[0], maxSBOMSize)
+		b, err := oci.ReadBlob(ctx, r.tgt, m.Layers[0], MaxSBOMSize)
 		if err != nil {
 			return nil, "", fmt.Errorf("reading SBOM %s of cosign's tag %s: %w", m.Layers[0].Digest, tag, err)
 		}
-		return &sbomSource{Manifest: d, Tag: tag, Annotations: m.Annotations, Doc: b},
+		return &Source{Manifest: d, Tag: tag, Annotations: m.Annotations, Doc: b},
 			fmt.Sprintf("the SBOM of cosign's tag %s (cosign attach sbom: no referrer, no signature)", tag), nil
 	}
 	for i := len(m.Layers) - 1; i >= 0; i-- {
 		l := m.Layers[i]
-		if l.MediaType != mediaTypeDSSE || !isPredicateOf(r.format, l.Annotations["predicateType"]) {
+		if l.MediaType != MediaTypeDSSE || !isPredicateOf(r.format, l.Annotations["predicateType"]) {
 			continue
 		}
-		stmt, err := r.readPredicate(l)
+		stmt, err := r.readPredicate(ctx, l)
 		if skippable(err) {
 			r.notef("skipped attestation %s of cosign's tag %s: %v", l.Digest, tag, err)
 			continue
@@ -303,7 +303,7 @@ func (r *getRun) cosignTagDoc(tag string, d ocispec.Descriptor, m *ocispec.Manif
 		if err != nil {
 			return nil, "", fmt.Errorf("reading attestation %s of cosign's tag %s: %w", l.Digest, tag, err)
 		}
-		return &sbomSource{Manifest: d, Tag: tag, Annotations: m.Annotations, Statement: stmt, Doc: append(stmt.Predicate, '\n')},
+		return &Source{Manifest: d, Tag: tag, Annotations: m.Annotations, Statement: stmt, Doc: append(stmt.Predicate, '\n')},
 			fmt.Sprintf("the predicate of attestation %s of cosign's tag %s (its signature is not checked)", l.Digest, tag), nil
 	}
 	return nil, "", nil
@@ -313,8 +313,8 @@ func (r *getRun) cosignTagDoc(tag string, d ocispec.Descriptor, m *ocispec.Manif
 // has no such tag (404). Any other failure (a refusal, a registry that
 // fails after retries, a manifest that is no JSON) is an error naming the
 // tag: it is not known to hold nothing.
-func (r *getRun) readCosignTag(st discover.ManifestByTag, tag string) (ocispec.Descriptor, *ocispec.Manifest, error) {
-	d, b, _, err := st.FetchManifest(r.cmd.Context(), tag)
+func (r *Search) readCosignTag(ctx context.Context, st ManifestByTag, tag string) (ocispec.Descriptor, *ocispec.Manifest, error) {
+	d, b, _, err := st.FetchManifest(ctx, tag)
 	if errors.Is(err, exporter.ErrNotFound) {
 		return d, nil, nil
 	}
@@ -335,7 +335,7 @@ func (r *getRun) readCosignTag(st discover.ManifestByTag, tag string) (ocispec.D
 // subject; a registry with the referrers API lists them, also after the
 // index dropped them). nil when there is none. A layer whose statement
 // is gone or not what its annotation says is skipped with a note.
-func (r *getRun) attestationSBOM(subject digest.Digest, refs []ocispec.Descriptor) (*sbomSource, error) {
+func (r *Search) attestationSBOM(ctx context.Context, subject digest.Digest, refs []ocispec.Descriptor) (*Source, error) {
 	var cands []ocispec.Descriptor
 	inIndex := map[digest.Digest]bool{}
 	for _, img := range r.images {
@@ -350,7 +350,7 @@ func (r *getRun) attestationSBOM(subject digest.Digest, refs []ocispec.Descripto
 		}
 	}
 	for _, d := range cands {
-		src, err := r.attestationCandidate(subject, d, inIndex[d.Digest])
+		src, err := r.attestationCandidate(ctx, subject, d, inIndex[d.Digest])
 		if err != nil {
 			return nil, err
 		}
@@ -372,8 +372,8 @@ func (r *getRun) attestationSBOM(subject digest.Digest, refs []ocispec.Descripto
 // referrer whose manifest is gone or names another subject holds none; a
 // layer whose statement is gone or not what its annotation says is
 // skipped with a note.
-func (r *getRun) attestationCandidate(subject digest.Digest, d ocispec.Descriptor, inIndex bool) (*sbomSource, error) {
-	m, err := r.readReferrer(d)
+func (r *Search) attestationCandidate(ctx context.Context, subject digest.Digest, d ocispec.Descriptor, inIndex bool) (*Source, error) {
+	m, err := r.readReferrer(ctx, d)
 	if !inIndex && gone(err) {
 		return nil, nil // deleted; a referrers tag still lists it
 	}
@@ -387,7 +387,7 @@ func (r *getRun) attestationCandidate(subject digest.Digest, d ocispec.Descripto
 		if !isPredicateOf(r.format, l.Annotations[oci.AnnotationPredicateType]) {
 			continue
 		}
-		stmt, err := r.readPredicate(l)
+		stmt, err := r.readPredicate(ctx, l)
 		if skippable(err) {
 			r.notef("skipped layer %s of BuildKit attestation %s: %v", l.Digest, d.Digest, err)
 			continue
@@ -395,7 +395,7 @@ func (r *getRun) attestationCandidate(subject digest.Digest, d ocispec.Descripto
 		if err != nil {
 			return nil, fmt.Errorf("attestation layer %s: %w", l.Digest, err)
 		}
-		return &sbomSource{Manifest: d, InIndex: inIndex, Subject: m.Subject, Annotations: m.Annotations, Statement: stmt,
+		return &Source{Manifest: d, InIndex: inIndex, Subject: m.Subject, Annotations: m.Annotations, Statement: stmt,
 			Doc: append(stmt.Predicate, '\n')}, nil
 	}
 	return nil, nil

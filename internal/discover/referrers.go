@@ -1,6 +1,7 @@
-package cli
+package discover
 
 import (
+	"context"
 	"fmt"
 	"slices"
 	"strings"
@@ -18,7 +19,7 @@ const maxUndatedNamed = 3
 
 // acceptFunc says why an SBOM that was read is not one of the subject it
 // was looked for (an error), or nil. A nil acceptFunc takes every one.
-type acceptFunc func(*sbomSource) error
+type acceptFunc func(*Source) error
 
 // chooseSBOM returns the SBOM of subject in the format, from the first of
 // these that has one:
@@ -32,12 +33,12 @@ type acceptFunc func(*sbomSource) error
 //
 // Referrers that cannot be used are skipped with a note on stderr; when
 // none is left the error (a *missingSBOMError) lists them.
-func (r *getRun) chooseSBOM(subject digest.Digest, list referrerList) (*sbomSource, error) {
-	src, skipped, err := r.referrerSBOM(subject, list, nil)
+func (r *Search) chooseSBOM(ctx context.Context, subject digest.Digest, list referrerList) (*Source, error) {
+	src, skipped, err := r.referrerSBOM(ctx, subject, list, nil)
 	if src != nil || err != nil {
 		return src, err
 	}
-	if src, err := r.attestationSBOM(subject, list.refs); src != nil || err != nil {
+	if src, err := r.attestationSBOM(ctx, subject, list.refs); src != nil || err != nil {
 		return src, err
 	}
 	if len(skipped) > 0 {
@@ -50,7 +51,7 @@ func (r *getRun) chooseSBOM(subject digest.Digest, list referrerList) (*sbomSour
 	case sbomgen.CycloneDXJSON:
 		msg += " (nor a CycloneDX in-toto referrer)"
 	}
-	if other := r.otherSBOMFormats(list.refs); len(other) > 0 {
+	if other := r.otherSBOMFormats(ctx, list.refs); len(other) > 0 {
 		msg += "; it has " + strings.Join(other, " and ") + " SBOM referrers: --format " + other[0]
 	}
 	return nil, &missingSBOMError{msg}
@@ -62,15 +63,15 @@ func (r *getRun) chooseSBOM(subject digest.Digest, list referrerList) (*sbomSour
 // each bare candidate was skipped (their notes are pending: printed
 // before the next note, unless the error that no SBOM was found lists
 // them).
-func (r *getRun) referrerSBOM(subject digest.Digest, list referrerList, accept acceptFunc) (*sbomSource, []string, error) {
-	src, skipped, err := r.bareSBOM(subject, list, accept)
+func (r *Search) referrerSBOM(ctx context.Context, subject digest.Digest, list referrerList, accept acceptFunc) (*Source, []string, error) {
+	src, skipped, err := r.bareSBOM(ctx, subject, list, accept)
 	if src != nil || err != nil {
 		return src, nil, err
 	}
 	for _, s := range skipped {
 		r.pending = append(r.pending, fmt.Sprintf("skipped %s SBOM referrer %s", r.format, s))
 	}
-	src, err = r.statementSBOM(subject, list, accept, len(skipped) == 0)
+	src, err = r.statementSBOM(ctx, subject, list, accept, len(skipped) == 0)
 	return src, skipped, err
 }
 
@@ -79,9 +80,9 @@ func (r *getRun) referrerSBOM(subject digest.Digest, list referrerList, accept a
 // says the format), and for CycloneDX the type without a suffix, which
 // names no encoding (its content decides).
 func bareTypes(f sbomgen.Format) []string {
-	types := append(docTypes(f), mediaTypeCosignSBOM)
+	types := append(docTypes(f), MediaTypeCosignSBOM)
 	if f == sbomgen.CycloneDXJSON {
-		types = append(types, mediaTypeCycloneDXUntyped)
+		types = append(types, MediaTypeCycloneDXUntyped)
 	}
 	return types
 }
@@ -89,12 +90,12 @@ func bareTypes(f sbomgen.Format) []string {
 // bareSBOM returns the newest bare SBOM referrer of subject in the format
 // (bareCandidate) that accept takes. The others are returned as skipped,
 // each with why; their notes are printed only when one is taken.
-func (r *getRun) bareSBOM(subject digest.Digest, list referrerList, accept acceptFunc) (*sbomSource, []string, error) {
+func (r *Search) bareSBOM(ctx context.Context, subject digest.Digest, list referrerList, accept acceptFunc) (*Source, []string, error) {
 	types := bareTypes(r.format)
-	cands := exporter.NewestFirst(r.withAnnotations(list, types), types...)
+	cands := exporter.NewestFirst(r.withAnnotations(ctx, list, types), types...)
 	var skipped []string
 	for _, d := range cands {
-		src, generic, why, err := r.bareCandidate(subject, d)
+		src, generic, why, err := r.bareCandidate(ctx, subject, d)
 		if err != nil {
 			return nil, nil, err
 		}
@@ -125,8 +126,8 @@ func (r *getRun) bareSBOM(subject digest.Digest, list referrerList, accept accep
 // document of the format (oras attach FILE without :TYPE; generic is then
 // that type). Else src is nil and why says why it was skipped ("" for
 // cosign's SBOM of another format, which is passed over).
-func (r *getRun) bareCandidate(subject digest.Digest, d ocispec.Descriptor) (src *sbomSource, generic, why string, err error) {
-	m, err := r.readReferrer(d)
+func (r *Search) bareCandidate(ctx context.Context, subject digest.Digest, d ocispec.Descriptor) (src *Source, generic, why string, err error) {
+	m, err := r.readReferrer(ctx, d)
 	if gone(err) {
 		// Deleted, while the referrers tag still lists it (a registry
 		// without the API keeps the entry).
@@ -135,13 +136,13 @@ func (r *getRun) bareCandidate(subject digest.Digest, d ocispec.Descriptor) (src
 	if err != nil {
 		return nil, "", "", err
 	}
-	if d.ArtifactType == mediaTypeCosignSBOM && len(m.Layers) == 1 && !slices.Contains(docTypes(r.format), m.Layers[0].MediaType) {
+	if d.ArtifactType == MediaTypeCosignSBOM && len(m.Layers) == 1 && !slices.Contains(docTypes(r.format), m.Layers[0].MediaType) {
 		return nil, "", "", nil
 	}
 	if m.Subject == nil || m.Subject.Digest != subject {
 		// Listed under subject by a referrers tag (or a registry)
 		// that is wrong: not an SBOM of subject.
-		return nil, "", fmt.Sprintf("listed, but its manifest's subject is %s, not %s", subjectOf(*m), subject), nil
+		return nil, "", fmt.Sprintf("listed, but its manifest's subject is %s, not %s", SubjectOf(*m), subject), nil
 	}
 	if err := sbomShape(m, docTypes(r.format)); err != nil {
 		if len(m.Layers) != 1 || !isGenericLayer(m.Layers[0].MediaType) {
@@ -149,7 +150,7 @@ func (r *getRun) bareCandidate(subject digest.Digest, d ocispec.Descriptor) (src
 		}
 		generic = m.Layers[0].MediaType
 	}
-	src, err = r.readSBOM(d, m)
+	src, err = r.readSBOM(ctx, d, m)
 	if gone(err) {
 		return nil, "", fmt.Sprintf("its SBOM blob is gone: %v", err), nil
 	}
@@ -166,7 +167,7 @@ func (r *getRun) bareCandidate(subject digest.Digest, d ocispec.Descriptor) (src
 
 // genericNote notes, when generic is not "", that the SBOM referrer d
 // was taken from a layer of that generic type for its content.
-func (r *getRun) genericNote(d ocispec.Descriptor, generic string) {
+func (r *Search) genericNote(d ocispec.Descriptor, generic string) {
 	if generic == "" {
 		return
 	}
@@ -184,7 +185,7 @@ func (r *getRun) genericNote(d ocispec.Descriptor, generic string) {
 // skipped with a note, as a bare SBOM referrer of the wrong shape is.
 // first says whether no bare SBOM referrer was even listed (the note
 // then says so).
-func (r *getRun) statementSBOM(subject digest.Digest, list referrerList, accept acceptFunc, first bool) (*sbomSource, error) {
+func (r *Search) statementSBOM(ctx context.Context, subject digest.Digest, list referrerList, accept acceptFunc, first bool) (*Source, error) {
 	var types []string
 	for _, d := range list.refs {
 		if isStatementType(d.ArtifactType) && !slices.Contains(types, d.ArtifactType) {
@@ -192,14 +193,14 @@ func (r *getRun) statementSBOM(subject digest.Digest, list referrerList, accept 
 		}
 	}
 	var stmts []ocispec.Descriptor
-	for _, d := range r.withAnnotations(list, types) {
-		if isStatementType(d.ArtifactType) && isPredicateOf(r.format, statementPredicateType(d)) {
+	for _, d := range r.withAnnotations(ctx, list, types) {
+		if isStatementType(d.ArtifactType) && isPredicateOf(r.format, StatementPredicateType(d)) {
 			stmts = append(stmts, d)
 		}
 	}
 	cands := exporter.NewestFirst(stmts, types...)
 	for _, d := range cands {
-		src, err := r.readStatementSBOM(subject, d)
+		src, err := r.readStatementSBOM(ctx, subject, d)
 		if err == nil && accept != nil {
 			if aerr := accept(src); aerr != nil {
 				err = unusableError{fmt.Errorf("%s %s: %w", statementKind(d), d.Digest, aerr)}
@@ -236,7 +237,7 @@ func isStatementType(t string) bool { return t == oci.MediaTypeInToto || isBundl
 // org.opencontainers.image.created (regctl artifact put, cosign and hand-
 // made manifests write none), that the choice among those is no choice by
 // time. It names the first few of those.
-func (r *getRun) undatedNote(cands []ocispec.Descriptor, what string, chosen ocispec.Descriptor) {
+func (r *Search) undatedNote(cands []ocispec.Descriptor, what string, chosen ocispec.Descriptor) {
 	if len(cands) < 2 {
 		return
 	}
@@ -262,14 +263,14 @@ func (r *getRun) undatedNote(cands []ocispec.Descriptor, what string, chosen oci
 // that refs has bare referrers of, in the order sbomgen lists its
 // formats: by artifact type, or for cosign's SBOM referrers (whose
 // artifact type says no format) by the type of their one layer.
-func (r *getRun) otherSBOMFormats(refs []ocispec.Descriptor) []string {
+func (r *Search) otherSBOMFormats(ctx context.Context, refs []ocispec.Descriptor) []string {
 	var cosignLayers []string
 	for _, d := range refs {
-		if d.ArtifactType != mediaTypeCosignSBOM {
+		if d.ArtifactType != MediaTypeCosignSBOM {
 			continue
 		}
 		// Read already, as a candidate of every format.
-		if m, err := r.readReferrer(d); err == nil && len(m.Layers) == 1 {
+		if m, err := r.readReferrer(ctx, d); err == nil && len(m.Layers) == 1 {
 			cosignLayers = append(cosignLayers, m.Layers[0].MediaType)
 		}
 	}

@@ -1,4 +1,4 @@
-package cli
+package discover
 
 import (
 	"encoding/json"
@@ -12,12 +12,12 @@ import (
 	"github.com/affix-oci/affix/sbomgen"
 )
 
-// errNotVerified means `affix get --verify` could not show that an SBOM
+// ErrNotVerified means `affix get --verify` could not show that an SBOM
 // describes the platform manifest it was found for.
-var errNotVerified = errors.New("SBOM verification failed")
+var ErrNotVerified = errors.New("SBOM verification failed")
 
-// sbomSource is the SBOM `affix get` chose and the manifest it came in.
-type sbomSource struct {
+// Source is the SBOM `affix get` chose and the manifest it came in.
+type Source struct {
 	// Manifest is the manifest holding the document: an SBOM or in-toto
 	// referrer, or a BuildKit attestation manifest of the index. Its
 	// digest was verified when it was read.
@@ -45,17 +45,17 @@ type sbomSource struct {
 	Doc []byte
 }
 
-// imageName names img in messages: its platform, or "index" for the
+// ImageName names img in messages: its platform, or "index" for the
 // index itself (get --referrer of an SBOM attached to it).
-func imageName(img oci.Image) string {
+func ImageName(img oci.Image) string {
 	if oci.IsIndex(img.Descriptor.MediaType) {
 		return "index"
 	}
 	return img.String()
 }
 
-// describe names the source in messages.
-func (s *sbomSource) describe() string {
+// Describe names the source in messages.
+func (s *Source) Describe() string {
 	of := ""
 	if s.OfIndex != "" {
 		of = " of the index " + s.OfIndex.String()
@@ -75,7 +75,7 @@ func (s *sbomSource) describe() string {
 // else the first "Tool:" creator of an SPDX document (oci.SPDXTool), else
 // the first tool of a CycloneDX document's metadata.tools (1.5's
 // components, or 1.4's list), else "".
-func (s *sbomSource) generator() string {
+func (s *Source) generator() string {
 	if g := s.Annotations[oci.AnnotationGenerator]; g != "" {
 		return g
 	}
@@ -154,9 +154,9 @@ func checkSubjects(s *oci.Statement, want digest.Digest, format sbomgen.Format) 
 // verifySBOM checks that src describes the platform manifest img it was
 // found for (or the index img, for an SBOM get --referrer took from the
 // index's referrers), and returns the line to print when it does. The
-// error wraps errNotVerified and names ref, the platform, the manifest src
+// error wraps ErrNotVerified and names ref, the platform, the manifest src
 // came in, the digest it describes and the one expected.
-func verifySBOM(ref string, img oci.Image, format sbomgen.Format, src *sbomSource) (string, error) {
+func verifySBOM(ref string, img oci.Image, format sbomgen.Format, src *Source) (string, error) {
 	want := img.Descriptor.Digest
 	manifest := "platform manifest"
 	if oci.IsIndex(img.Descriptor.MediaType) {
@@ -167,9 +167,9 @@ func verifySBOM(ref string, img oci.Image, format sbomgen.Format, src *sbomSourc
 	if gen != "" {
 		genNote = fmt.Sprintf("generator %q", gen)
 	}
-	what := fmt.Sprintf("%s (%s)", src.describe(), genNote)
+	what := fmt.Sprintf("%s (%s)", src.Describe(), genNote)
 	fail := func(format string, args ...any) error {
-		return fmt.Errorf("%w: %s (%s): %s", errNotVerified, ref, imageName(img), fmt.Sprintf(format, args...))
+		return fmt.Errorf("%w: %s (%s): %s", ErrNotVerified, ref, ImageName(img), fmt.Sprintf(format, args...))
 	}
 
 	// The manifest that holds the document must point at the platform
@@ -178,7 +178,7 @@ func verifySBOM(ref string, img oci.Image, format sbomgen.Format, src *sbomSourc
 	// is bound to the platform manifest only by the document naming it.
 	switch {
 	case src.OfIndex != "" && (src.Subject == nil || src.Subject.Digest != src.OfIndex):
-		return "", fail("%s has subject %s, not the index %s", what, subjectOf(ocispec.Manifest{Subject: src.Subject}), src.OfIndex)
+		return "", fail("%s has subject %s, not the index %s", what, SubjectOf(ocispec.Manifest{Subject: src.Subject}), src.OfIndex)
 	case src.OfIndex == "" && src.Subject != nil && src.Subject.Digest != want:
 		return "", fail("%s has subject %s, not the %s %s", what, src.Subject.Digest, manifest, want)
 	case src.Subject == nil && !src.InIndex && src.Tag == "":

@@ -1,4 +1,4 @@
-package cli
+package discover
 
 import (
 	"bytes"
@@ -16,79 +16,20 @@ import (
 	"time"
 
 	"github.com/opencontainers/go-digest"
+	"github.com/opencontainers/image-spec/specs-go"
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
-	"github.com/spf13/cobra"
+	"oras.land/oras-go/v2"
+	orasoci "oras.land/oras-go/v2/content/oci"
 	"oras.land/oras-go/v2/registry"
+	"oras.land/oras-go/v2/registry/remote"
 	"oras.land/oras-go/v2/registry/remote/errcode"
 
 	"github.com/affix-oci/affix/exporter"
+	"github.com/affix-oci/affix/internal/fixture"
 	"github.com/affix-oci/affix/internal/oci"
 	"github.com/affix-oci/affix/internal/registrytest"
 	"github.com/affix-oci/affix/sbomgen"
 )
-
-// TestGetManifestReads counts the manifest reads of get among five SBOM
-// referrers without annotations (regctl artifact put writes none): with
-// the referrers API, whose list carries the manifests' annotations, only
-// the one taken is read; from the referrers tag, each is read once, to
-// order them, and concurrently, the one taken not again. The note on
-// their missing created times names the first three.
-func TestGetManifestReads(t *testing.T) {
-	cliEnv(t)
-	dir, res := variantsPair(t)
-	amd := res.Manifests[0]
-	for _, tt := range []struct {
-		kind registrytest.Kind
-		// reads is how many times get reads the referrer manifests,
-		// each is how many times it reads each of them at most.
-		reads, each int
-		concurrent  bool
-	}{
-		{registrytest.OlaregAPI, 1, 1, false},
-		{registrytest.OlaregNoAPI, 5, 1, true},
-	} {
-		t.Run(string(tt.kind), func(t *testing.T) {
-			reg := registrytest.Start(t, tt.kind, registrytest.Options{})
-			mustAffix(t, "push", "--no-sbom", "--insecure-registry", reg.Host, "oci-layout:"+dir, reg.Ref("app")+":v1")
-			var refs []digest.Digest
-			for i := range 5 {
-				d := attachForeign(t, reg, "app", amd, foreignReferrer{artifactType: oci.MediaTypeSPDX,
-					layers: []foreignLayer{{mediaType: oci.MediaTypeSPDX, data: fmt.Appendf(nil, `{"spdxVersion":"SPDX-2.3","n":%d}`, i)}}})
-				refs = append(refs, d.Digest)
-			}
-			proxy := registrytest.StartProxy(t, reg.Host)
-			proxy.Inject(registrytest.Fault{Method: "GET", Path: "/app/manifests/sha256:", Action: registrytest.Slow, Delay: 200 * time.Millisecond})
-			out, errs, code := affix(t, "get", "--insecure-registry", proxy.Host, "--platform", "linux/amd64", proxy.Host+"/app:v1")
-			if code != 0 || !strings.Contains(out, `"spdxVersion"`) {
-				t.Fatalf("exit %d, stdout %.200q\nstderr: %s", code, out, errs)
-			}
-			reads := map[digest.Digest]int{}
-			total := 0
-			for _, e := range proxy.Log() {
-				for _, d := range refs {
-					if strings.HasPrefix(e, "GET ") && strings.Contains(e, "/manifests/"+d.String()) {
-						reads[d]++
-						total++
-					}
-				}
-			}
-			if total != tt.reads {
-				t.Errorf("%d reads of the referrer manifests, want %d: %v\n%s", total, tt.reads, reads, strings.Join(proxy.Log(), "\n"))
-			}
-			for d, n := range reads {
-				if n > tt.each {
-					t.Errorf("%s read %d times, want at most %d", d, n, tt.each)
-				}
-			}
-			if peak := proxy.PeakInFlight(); tt.concurrent && peak < 2 {
-				t.Errorf("at most %d requests at once: the manifests were read one by one", peak)
-			}
-			if want := "5 of them (sha256:"; !strings.Contains(errs, want) || !strings.Contains(errs, " and 2 more) carry no valid") {
-				t.Errorf("stderr lacks %q... and 2 more:\n%s", want, errs)
-			}
-		})
-	}
-}
 
 // TestReadPredicate: what readPredicate, shared by statement referrers,
 // BuildKit attestations and cosign's .att tag, makes of a statement
@@ -104,7 +45,7 @@ func TestReadPredicate(t *testing.T) {
 	}
 	r := memGetRun(blobs, nil)
 	dsse := func(stmt []byte) []byte {
-		b, _ := json.Marshal(map[string]any{"payloadType": mediaTypeDSSEPayloadInToto, "payload": base64.StdEncoding.EncodeToString(stmt)})
+		b, _ := json.Marshal(map[string]any{"payloadType": MediaTypeDSSEPayloadInToto, "payload": base64.StdEncoding.EncodeToString(stmt)})
 		return b
 	}
 	for _, tt := range []struct {
@@ -114,7 +55,7 @@ func TestReadPredicate(t *testing.T) {
 		skippable bool
 	}{
 		{"SPDX statement", layer(oci.MediaTypeInToto, statementOf(t, oci.PredicateSPDX, subject, noImageSPDX)), "", false},
-		{"SPDX in a DSSE envelope", layer(mediaTypeDSSE, dsse(statementOf(t, oci.PredicateSPDX, subject, noImageSPDX))), "", false},
+		{"SPDX in a DSSE envelope", layer(MediaTypeDSSE, dsse(statementOf(t, oci.PredicateSPDX, subject, noImageSPDX))), "", false},
 		{"another predicate", layer(oci.MediaTypeInToto, statementOf(t, "https://slsa.dev/provenance/v1", subject, `{}`)),
 			`predicate type "https://slsa.dev/provenance/v1" is not https://spdx.dev/Document`, true},
 		{"a DSSE envelope typed as a statement", layer(oci.MediaTypeInToto, dsse(statementOf(t, oci.PredicateSPDX, subject, noImageSPDX))),
@@ -123,7 +64,7 @@ func TestReadPredicate(t *testing.T) {
 		{"gone", oci.DescriptorFor(oci.MediaTypeInToto, []byte("never stored")), "not found", true},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
-			stmt, err := r.readPredicate(tt.l)
+			stmt, err := r.readPredicate(t.Context(), tt.l)
 			switch {
 			case tt.err == "" && (err != nil || stmt.PredicateType != oci.PredicateSPDX):
 				t.Fatalf("readPredicate = %+v, %v", stmt, err)
@@ -139,10 +80,8 @@ func TestReadPredicate(t *testing.T) {
 // memGetRun is a get run of SPDX JSON that reads blobs, by digest, as its
 // registry (a digest it lacks is oci.ErrBlobNotFound), calling read, when
 // not nil, for each read.
-func memGetRun(blobs map[digest.Digest][]byte, read func()) *getRun {
-	cmd := &cobra.Command{}
-	cmd.SetContext(context.Background())
-	r := newGetRun(cmd, nil, "ref", nil, sbomgen.SPDXJSON)
+func memGetRun(blobs map[digest.Digest][]byte, read func()) *Search {
+	r := NewSearch(nil, "ref", nil, sbomgen.SPDXJSON, Options{})
 	r.tgt = oci.FetcherFunc(func(_ context.Context, d ocispec.Descriptor) (io.ReadCloser, error) {
 		if read != nil {
 			read()
@@ -162,12 +101,10 @@ func memGetRun(blobs map[digest.Digest][]byte, read func()) *getRun {
 // retries) is asked again by the next reader, which then gets the
 // manifest; a 404 or 403 is kept, and not asked again.
 func TestReadReferrerCache(t *testing.T) {
-	cliEnv(t)
-	dir, res := variantsPair(t)
+	t.Setenv("DOCKER_CONFIG", t.TempDir())
 	reg := registrytest.Start(t, registrytest.OlaregNoAPI, registrytest.Options{})
-	mustAffix(t, "push", "--no-sbom", "--insecure-registry", reg.Host, "oci-layout:"+dir, reg.Ref("app")+":v1")
-	ref := attachForeign(t, reg, "app", res.Manifests[0], foreignReferrer{artifactType: oci.MediaTypeSPDX,
-		layers: []foreignLayer{{mediaType: oci.MediaTypeSPDX, data: []byte(`{"spdxVersion":"SPDX-2.3"}`)}}})
+	amd := pushVariant(t, reg, "app")
+	ref := attachSPDX(t, reg, "app", amd, []byte(`{"spdxVersion":"SPDX-2.3"}`))
 	path := "/manifests/" + ref.Digest.String() + "$"
 	for _, tt := range []struct {
 		name   string
@@ -191,9 +128,7 @@ func TestReadReferrerCache(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			cmd := &cobra.Command{}
-			cmd.SetContext(t.Context())
-			r := newGetRun(cmd, &registryStore{Remote: remote, finder: exporter.NewFinder(remote)}, "ref", nil, sbomgen.SPDXJSON)
+			r := NewSearch(&remoteStore{Remote: remote, finder: exporter.NewFinder(remote)}, "ref", nil, sbomgen.SPDXJSON, Options{})
 			reads := func() int {
 				n := 0
 				for _, e := range proxy.Log() {
@@ -206,7 +141,7 @@ func TestReadReferrerCache(t *testing.T) {
 
 			tt.fault.Method, tt.fault.Path = "GET", path
 			proxy.Inject(tt.fault)
-			_, first := r.readReferrer(ref)
+			_, first := r.readReferrer(t.Context(), ref)
 			if first == nil {
 				t.Fatalf("the first read succeeded through the fault")
 			}
@@ -216,7 +151,7 @@ func TestReadReferrerCache(t *testing.T) {
 			// The fault is gone: only a read that asks again sees it.
 			proxy.Clear()
 			before := reads()
-			m, err := r.readReferrer(ref)
+			m, err := r.readReferrer(t.Context(), ref)
 			asked := reads() - before
 			switch {
 			case tt.cached && (asked != 0 || err == nil || err.Error() != first.Error()):
@@ -227,37 +162,11 @@ func TestReadReferrerCache(t *testing.T) {
 			if !tt.cached {
 				// Now kept: a third read asks nothing.
 				before = reads()
-				if _, err := r.readReferrer(ref); err != nil || reads() != before {
+				if _, err := r.readReferrer(t.Context(), ref); err != nil || reads() != before {
 					t.Errorf("third read: %v, %d requests; want the kept manifest", err, reads()-before)
 				}
 			}
 		})
-	}
-}
-
-// TestGetAfterTransientFailure: an SBOM referrer whose manifest read
-// fails for a while (429 on every attempt of the transport) while get
-// orders the referrers-tag entries is read again when taken: the failure
-// is not kept for the run.
-func TestGetAfterTransientFailure(t *testing.T) {
-	cliEnv(t)
-	dir, res := variantsPair(t)
-	reg := registrytest.Start(t, registrytest.OlaregNoAPI, registrytest.Options{})
-	mustAffix(t, "push", "--no-sbom", "--insecure-registry", reg.Host, "oci-layout:"+dir, reg.Ref("app")+":v1")
-	doc := `{"spdxVersion":"SPDX-2.3","n":1}`
-	// No created annotation: get reads the manifest to order the
-	// entries (withAnnotations), then again to take it.
-	ref := attachForeign(t, reg, "app", res.Manifests[0], foreignReferrer{artifactType: oci.MediaTypeSPDX,
-		layers: []foreignLayer{{mediaType: oci.MediaTypeSPDX, data: []byte(doc)}}})
-	proxy := registrytest.StartProxy(t, reg.Host)
-	// Five: every attempt of the transport's first read.
-	proxy.Inject(registrytest.Fault{Method: "GET", Path: "/manifests/" + ref.Digest.String() + "$", Action: registrytest.TooManyRequests, RetryAfter: "0", Times: 5})
-	out, errs, code := affix(t, "get", "--insecure-registry", proxy.Host, "--platform", "linux/amd64", proxy.Host+"/app:v1")
-	if code != 0 || out != doc {
-		t.Fatalf("exit %d, stdout %.200q; want 0 and the document\nstderr: %s\n%s", code, out, errs, strings.Join(proxy.Log(), "\n"))
-	}
-	if n := proxy.Injected(); n != 5 {
-		t.Errorf("%d faults injected, want 5 (the first read's attempts)", n)
 	}
 }
 
@@ -301,3 +210,114 @@ func TestDefinitive(t *testing.T) {
 		}
 	}
 }
+
+// TestGetSBOMShape: what sbomShape takes for an SBOM referrer, and how it
+// names what it refuses.
+func TestGetSBOMShape(t *testing.T) {
+	layer := func(mt string) ocispec.Descriptor { return ocispec.Descriptor{MediaType: mt} }
+	for _, tt := range []struct {
+		name   string
+		layers []ocispec.Descriptor
+		err    string // "" means usable
+	}{
+		{"affix's shape", []ocispec.Descriptor{layer(oci.MediaTypeSPDX)}, ""},
+		{"cosign's SPDX layer type", []ocispec.Descriptor{layer("text/spdx+json")}, ""},
+		{"oras attach default layer type", []ocispec.Descriptor{layer(ocispec.MediaTypeImageLayer)},
+			"has 1 layer (application/vnd.oci.image.layer.v1.tar), not exactly one application/spdx+json layer"},
+		{"two layers", []ocispec.Descriptor{layer(oci.MediaTypeSPDX), layer("application/octet-stream")},
+			"has 2 layers (application/spdx+json, application/octet-stream), not exactly one application/spdx+json layer"},
+		{"no layer", nil, "has 0 layers, not exactly one application/spdx+json layer"},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			err := sbomShape(&ocispec.Manifest{Layers: tt.layers}, docTypes(sbomgen.SPDXJSON))
+			if (tt.err == "") != (err == nil) || err != nil && err.Error() != tt.err {
+				t.Errorf("sbomShape = %v, want %q", err, tt.err)
+			}
+		})
+	}
+}
+
+// remoteStore is a Store of a registry repository, as the commands open
+// one (without the root and the tag list, which these tests do not read).
+type remoteStore struct {
+	*exporter.Remote
+	finder *exporter.Finder
+}
+
+func (s *remoteStore) Root(context.Context) (ocispec.Descriptor, error) {
+	return ocispec.Descriptor{}, errors.New("no root")
+}
+
+func (s *remoteStore) Referrers(ctx context.Context, subject digest.Digest) ([]ocispec.Descriptor, exporter.Mode, error) {
+	return s.finder.Referrers(ctx, subject)
+}
+
+func (s *remoteStore) Close() error { return nil }
+
+// pushVariant pushes the linux/amd64 image of the Variants fixture (small,
+// nothing compiled) to repo of reg, and returns its manifest.
+func pushVariant(t *testing.T, reg *registrytest.Registry, repo string) ocispec.Descriptor {
+	t.Helper()
+	dir := t.TempDir()
+	res, err := fixture.WriteLayout(dir, fixture.VariantsPair())
+	if err != nil {
+		t.Fatal(err)
+	}
+	src, err := orasoci.NewWithContext(t.Context(), dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	dst := &remote.Repository{Reference: registry.Reference{Registry: reg.Host, Repository: repo}, PlainHTTP: true}
+	if err := oras.CopyGraph(t.Context(), src, dst, res.Manifests[0], oras.DefaultCopyGraphOptions); err != nil {
+		t.Fatal(err)
+	}
+	return res.Manifests[0]
+}
+
+// attachSPDX pushes an SPDX referrer of subject holding doc to repo of
+// reg, as oras-go does (the referrers tag where reg has no API), and
+// returns its descriptor.
+func attachSPDX(t *testing.T, reg *registrytest.Registry, repo string, subject ocispec.Descriptor, doc []byte) ocispec.Descriptor {
+	t.Helper()
+	ctx := t.Context()
+	r := &remote.Repository{Reference: registry.Reference{Registry: reg.Host, Repository: repo}, PlainHTTP: true, SkipReferrersGC: true}
+	if _, err := oras.PushBytes(ctx, r, ocispec.MediaTypeEmptyJSON, ocispec.DescriptorEmptyJSON.Data); err != nil {
+		t.Fatal(err)
+	}
+	layer, err := oras.PushBytes(ctx, r, oci.MediaTypeSPDX, doc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	m := ocispec.Manifest{Versioned: specs.Versioned{SchemaVersion: 2}, MediaType: ocispec.MediaTypeImageManifest, ArtifactType: oci.MediaTypeSPDX,
+		Config: ocispec.Descriptor{MediaType: ocispec.MediaTypeEmptyJSON, Digest: ocispec.DescriptorEmptyJSON.Digest, Size: ocispec.DescriptorEmptyJSON.Size},
+		Layers: []ocispec.Descriptor{layer}, Subject: &ocispec.Descriptor{MediaType: subject.MediaType, Digest: subject.Digest, Size: subject.Size}}
+	b, err := json.Marshal(m)
+	if err != nil {
+		t.Fatal(err)
+	}
+	d, err := oras.PushBytes(ctx, r, ocispec.MediaTypeImageManifest, b)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return d
+}
+
+// statementOf returns an in-toto statement of predicate type pt about
+// subject, with doc as its predicate.
+func statementOf(t *testing.T, pt string, subject digest.Digest, doc string) []byte {
+	t.Helper()
+	b, err := json.Marshal(map[string]any{"_type": oci.InTotoStatementType, "predicateType": pt,
+		"subject":   []map[string]any{{"name": "app", "digest": map[string]string{subject.Algorithm().String(): subject.Encoded()}}},
+		"predicate": json.RawMessage(doc)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
+}
+
+// noImageSPDX is an SPDX document of a scanned directory: it names no
+// image digest.
+const noImageSPDX = `{"spdxVersion":"SPDX-2.3","dataLicense":"CC0-1.0","SPDXID":"SPDXRef-DOCUMENT","name":"/rootfs",` +
+	`"documentNamespace":"https://example.invalid/rootfs","creationInfo":{"created":"2024-01-01T00:00:00Z","creators":["Tool: example-scanner-1.0"]},` +
+	`"packages":[{"SPDXID":"SPDXRef-DocumentRoot-Directory-rootfs","name":"/rootfs","downloadLocation":"NOASSERTION"}],` +
+	`"relationships":[{"spdxElementId":"SPDXRef-DOCUMENT","relationshipType":"DESCRIBES","relatedSpdxElement":"SPDXRef-DocumentRoot-Directory-rootfs"}]}`

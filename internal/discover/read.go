@@ -1,10 +1,11 @@
-package cli
+package discover
 
 import (
 	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"net/http"
 	"slices"
 	"strings"
@@ -12,26 +13,26 @@ import (
 
 	"github.com/opencontainers/go-digest"
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
-	"github.com/spf13/cobra"
 	"golang.org/x/sync/errgroup"
 	"oras.land/oras-go/v2/registry/remote/errcode"
 
 	"github.com/affix-oci/affix/exporter"
-	"github.com/affix-oci/affix/internal/discover"
 	"github.com/affix-oci/affix/internal/oci"
 	"github.com/affix-oci/affix/sbomgen"
 )
 
+// MaxSBOMSize bounds an SBOM document read from a registry.
+const MaxSBOMSize = 512 << 20
+
 // annotateConcurrency bounds the manifests withAnnotations reads at once.
 const annotateConcurrency = 4
 
-// getRun is one run of get: where it reads, the SBOM it looks for, and
-// what it read already. Its methods run on one goroutine, except the
+// Search is one run of affix get: where it reads, the SBOM it looks for,
+// and what it read already. Its methods run on one goroutine, except the
 // manifest reads of withAnnotations.
-type getRun struct {
-	cmd *cobra.Command
+type Search struct {
 	// store lists the referrers; tgt reads from it (the same store).
-	store  discover.Store
+	store  Store
 	tgt    oci.Fetcher
 	refStr string
 	images []oci.Image
@@ -40,6 +41,9 @@ type getRun struct {
 	// all is --all-platforms: an SBOM of the index is taken for a
 	// platform only when it names that platform or the index.
 	all bool
+	// note prints a note; stderr takes the "verified" lines.
+	note   func(format string, args ...any)
+	stderr io.Writer
 
 	// indexRefs are the referrers of the indexes read for an earlier
 	// platform.
@@ -75,23 +79,54 @@ type manifestRead struct {
 	err error
 }
 
-// newGetRun returns a run reading from store, refStr naming it in
-// messages.
-func newGetRun(cmd *cobra.Command, store discover.Store, refStr string, images []oci.Image, format sbomgen.Format) *getRun {
-	return &getRun{cmd: cmd, store: store, tgt: store, refStr: refStr, images: images, format: format,
-		indexRefs: map[digest.Digest]referrerList{}, manifests: map[manifestKey]manifestRead{}}
+// Options are what a Search takes besides the store and the format: how
+// it chooses (get's flags) and where it says what it did.
+type Options struct {
+	// Verify is get --verify: each SBOM taken is checked against the
+	// image it was found for (VerifySBOM), and an SBOM of the index is
+	// taken for a platform only when it names the platform's manifest.
+	Verify bool
+	// All is --all-platforms: an SBOM of the index is taken for a
+	// platform only when it names that platform or the index.
+	All bool
+	// Notef prints a note (an SBOM skipped, another taken instead): a
+	// line on stderr. nil prints none.
+	Notef func(format string, args ...any)
+	// Stderr takes the "verified: ..." line of each SBOM verified; nil
+	// discards it.
+	Stderr io.Writer
 }
 
+// NewSearch returns a search for SBOMs in format of images (the images
+// of store's root, as oci.Walk lists them) in store, ref naming it in
+// messages.
+func NewSearch(store Store, ref string, images []oci.Image, format sbomgen.Format, o Options) *Search {
+	r := &Search{store: store, tgt: store, refStr: ref, images: images, format: format, verify: o.Verify, all: o.All,
+		note: o.Notef, stderr: o.Stderr,
+		indexRefs: map[digest.Digest]referrerList{}, manifests: map[manifestKey]manifestRead{}}
+	if r.note == nil {
+		r.note = func(string, ...any) {}
+	}
+	if r.stderr == nil {
+		r.stderr = io.Discard
+	}
+	return r
+}
+
+// Format returns the format of the SBOM searched for: after DigestSBOM,
+// the format of the one it took.
+func (r *Search) Format() sbomgen.Format { return r.format }
+
 // notef prints a note on stderr, after the pending ones.
-func (r *getRun) notef(format string, args ...any) {
+func (r *Search) notef(format string, args ...any) {
 	r.flushNotes()
-	notef(r.cmd)(format, args...)
+	r.note(format, args...)
 }
 
 // flushNotes prints the pending notes.
-func (r *getRun) flushNotes() {
+func (r *Search) flushNotes() {
 	for _, s := range r.pending {
-		notef(r.cmd)("%s", s)
+		r.note("%s", s)
 	}
 	r.pending = nil
 }
@@ -110,8 +145,8 @@ type referrerList struct {
 // "index") naming it in the note below. A registry that resolves the
 // referrers tag to the subject (GitLab) lists none, with a note: a
 // BuildKit attestation in the index still can be read, as ls shows it.
-func (r *getRun) readReferrers(what string, subject digest.Digest) (referrerList, error) {
-	refs, mode, err := r.store.Referrers(r.cmd.Context(), subject)
+func (r *Search) readReferrers(ctx context.Context, what string, subject digest.Digest) (referrerList, error) {
+	refs, mode, err := r.store.Referrers(ctx, subject)
 	if errors.Is(err, exporter.ErrReferrersTagConflict) {
 		r.notef("%s (%s): %v; reading no referrers", r.refStr, what, err)
 		return referrerList{}, nil
@@ -125,7 +160,7 @@ func (r *getRun) readReferrers(what string, subject digest.Digest) (referrerList
 // readReferrer reads a referrer manifest, digest-verified: what --verify
 // checks is the manifest, not the referrers list's copy of it. A
 // manifest read before is not read again.
-func (r *getRun) readReferrer(d ocispec.Descriptor) (*ocispec.Manifest, error) {
+func (r *Search) readReferrer(ctx context.Context, d ocispec.Descriptor) (*ocispec.Manifest, error) {
 	key := manifestKey{d.Digest, d.Size}
 	r.mu.Lock()
 	got, ok := r.manifests[key]
@@ -134,12 +169,12 @@ func (r *getRun) readReferrer(d ocispec.Descriptor) (*ocispec.Manifest, error) {
 		return got.m, got.err
 	}
 	var m ocispec.Manifest
-	if _, err := oci.ReadJSON(r.cmd.Context(), r.tgt, ocispec.Descriptor{MediaType: d.MediaType, Digest: d.Digest, Size: d.Size}, &m); err != nil {
+	if _, err := oci.ReadJSON(ctx, r.tgt, ocispec.Descriptor{MediaType: d.MediaType, Digest: d.Digest, Size: d.Size}, &m); err != nil {
 		got = manifestRead{err: fmt.Errorf("reading referrer %s: %w", d.Digest, err)}
 	} else {
 		got = manifestRead{m: &m}
 	}
-	if r.cmd.Context().Err() == nil && definitive(got.err) {
+	if ctx.Err() == nil && definitive(got.err) {
 		r.mu.Lock()
 		r.manifests[key] = got
 		r.mu.Unlock()
@@ -194,7 +229,7 @@ func httpStatus(err error) int {
 // annotations there has none (regctl artifact put writes none). The
 // manifests are read concurrently, and kept for the readers that follow;
 // one that cannot be read is left as listed (its reader reports why).
-func (r *getRun) withAnnotations(list referrerList, types []string) []ocispec.Descriptor {
+func (r *Search) withAnnotations(ctx context.Context, list referrerList, types []string) []ocispec.Descriptor {
 	out := slices.Clone(list.refs)
 	if list.annotated {
 		return out
@@ -206,7 +241,7 @@ func (r *getRun) withAnnotations(list referrerList, types []string) []ocispec.De
 			continue
 		}
 		g.Go(func() error {
-			if m, err := r.readReferrer(d); err == nil {
+			if m, err := r.readReferrer(ctx, d); err == nil {
 				out[i].Annotations = m.Annotations
 			}
 			return nil
@@ -218,42 +253,42 @@ func (r *getRun) withAnnotations(list referrerList, types []string) []ocispec.De
 
 // readSBOM reads the single layer of the SBOM referrer d, whose manifest
 // m passed sbomShape.
-func (r *getRun) readSBOM(d ocispec.Descriptor, m *ocispec.Manifest) (*sbomSource, error) {
-	b, err := oci.ReadBlob(r.cmd.Context(), r.tgt, m.Layers[0], maxSBOMSize)
+func (r *Search) readSBOM(ctx context.Context, d ocispec.Descriptor, m *ocispec.Manifest) (*Source, error) {
+	b, err := oci.ReadBlob(ctx, r.tgt, m.Layers[0], MaxSBOMSize)
 	if err != nil {
 		return nil, fmt.Errorf("reading SBOM %s of referrer %s: %w", m.Layers[0].Digest, d.Digest, err)
 	}
-	return &sbomSource{Manifest: d, Subject: m.Subject, Annotations: m.Annotations, Doc: b}, nil
+	return &Source{Manifest: d, Subject: m.Subject, Annotations: m.Annotations, Doc: b}, nil
 }
 
 // readStatementSBOM reads the single statement layer of the statement
 // referrer d of subject (an in-toto statement, or a Sigstore bundle
 // around one) and returns its predicate, a document of the format.
-func (r *getRun) readStatementSBOM(subject digest.Digest, d ocispec.Descriptor) (*sbomSource, error) {
-	m, err := r.readReferrer(d)
+func (r *Search) readStatementSBOM(ctx context.Context, subject digest.Digest, d ocispec.Descriptor) (*Source, error) {
+	m, err := r.readReferrer(ctx, d)
 	if err != nil {
 		return nil, err
 	}
 	kind := statementKind(d)
 	if m.Subject == nil || m.Subject.Digest != subject {
-		return nil, unusableError{fmt.Errorf("%s %s: listed, but its manifest's subject is %s, not %s", kind, d.Digest, subjectOf(*m), subject)}
+		return nil, unusableError{fmt.Errorf("%s %s: listed, but its manifest's subject is %s, not %s", kind, d.Digest, SubjectOf(*m), subject)}
 	}
 	if len(m.Layers) != 1 || m.Layers[0].MediaType != d.ArtifactType {
 		return nil, unusableError{fmt.Errorf("%s %s: want exactly one %s layer, has %d layers", kind, d.Digest, d.ArtifactType, len(m.Layers))}
 	}
-	stmt, err := r.readPredicate(m.Layers[0])
+	stmt, err := r.readPredicate(ctx, m.Layers[0])
 	if err != nil {
 		return nil, fmt.Errorf("%s %s: %w", kind, d.Digest, err)
 	}
-	return &sbomSource{Manifest: d, Subject: m.Subject, Annotations: m.Annotations, Statement: stmt, Doc: append(stmt.Predicate, '\n')}, nil
+	return &Source{Manifest: d, Subject: m.Subject, Annotations: m.Annotations, Statement: stmt, Doc: append(stmt.Predicate, '\n')}, nil
 }
 
 // readPredicate reads the in-toto statement layer l (decodeStatement)
 // whose predicate is a document of the format: a statement of another
 // predicate type is an unusableError, whatever the layer's annotations
 // said.
-func (r *getRun) readPredicate(l ocispec.Descriptor) (*oci.Statement, error) {
-	b, err := oci.ReadBlob(r.cmd.Context(), r.tgt, l, maxSBOMSize)
+func (r *Search) readPredicate(ctx context.Context, l ocispec.Descriptor) (*oci.Statement, error) {
+	b, err := oci.ReadBlob(ctx, r.tgt, l, MaxSBOMSize)
 	if err != nil {
 		return nil, err
 	}
@@ -265,6 +300,14 @@ func (r *getRun) readPredicate(l ocispec.Descriptor) (*oci.Statement, error) {
 		return nil, unusableError{fmt.Errorf("predicate type %q is not %s", stmt.PredicateType, predicateName(r.format))}
 	}
 	return stmt, nil
+}
+
+// SubjectOf names the subject of m, "none" when it has none.
+func SubjectOf(m ocispec.Manifest) string {
+	if m.Subject == nil {
+		return "none"
+	}
+	return m.Subject.Digest.String()
 }
 
 // statementKind names the statement referrer d in messages.

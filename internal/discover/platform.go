@@ -1,6 +1,7 @@
-package cli
+package discover
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"slices"
@@ -19,13 +20,13 @@ type missingSBOMError struct{ msg string }
 // Error says what was looked for and why nothing was taken.
 func (e *missingSBOMError) Error() string { return e.msg }
 
-// platformSBOM returns the SBOM of img (findSBOM), verified with --verify
+// PlatformSBOM returns the SBOM of img (findSBOM), verified with --verify
 // (the "verified" line goes to stderr). The notes on SBOM referrers
 // skipped on the way are printed, whichever way was taken, unless the
 // error (no SBOM was found) lists them.
-func (r *getRun) platformSBOM(img oci.Image) (*sbomSource, error) {
+func (r *Search) PlatformSBOM(ctx context.Context, img oci.Image) (*Source, error) {
 	r.pending = nil
-	src, err := r.findSBOM(img)
+	src, err := r.findSBOM(ctx, img)
 	var missing *missingSBOMError
 	if errors.As(err, &missing) {
 		r.pending = nil
@@ -39,7 +40,7 @@ func (r *getRun) platformSBOM(img oci.Image) (*sbomSource, error) {
 		if err != nil {
 			return nil, err
 		}
-		fmt.Fprintln(r.cmd.ErrOrStderr(), line)
+		fmt.Fprintln(r.stderr, line)
 	}
 	return src, nil
 }
@@ -48,24 +49,24 @@ func (r *getRun) platformSBOM(img oci.Image) (*sbomSource, error) {
 // its referrers and BuildKit attestations (chooseSBOM), cosign's tag
 // schemes (cosignTagSBOM), the referrers of the index that lists it
 // (indexSBOM). A *missingSBOMError says why there is none.
-func (r *getRun) findSBOM(img oci.Image) (*sbomSource, error) {
+func (r *Search) findSBOM(ctx context.Context, img oci.Image) (*Source, error) {
 	subject := img.Descriptor.Digest
-	list, err := r.readReferrers(img.String(), subject)
+	list, err := r.readReferrers(ctx, img.String(), subject)
 	if err != nil {
 		return nil, err
 	}
-	src, err := r.chooseSBOM(subject, list)
+	src, err := r.chooseSBOM(ctx, subject, list)
 	var missing *missingSBOMError
 	if !errors.As(err, &missing) {
 		return src, err
 	}
-	if src, err := r.cosignTagSBOM(subject); src != nil || err != nil {
+	if src, err := r.cosignTagSBOM(ctx, subject); src != nil || err != nil {
 		return src, err
 	}
 	if !oci.IsIndex(img.Parent.MediaType) {
 		return nil, missing
 	}
-	return r.indexSBOM(img, missing)
+	return r.indexSBOM(ctx, img, missing)
 }
 
 // indexSBOM returns, for the platform image img that has no SBOM of the
@@ -78,17 +79,17 @@ func (r *getRun) findSBOM(img oci.Image) (*sbomSource, error) {
 // without --verify; so is, with --all-platforms, one that names no image
 // (each platform would get the same document), and, with --verify, one
 // that does not name img's manifest (verifySBOM would refuse it).
-func (r *getRun) indexSBOM(img oci.Image, missing *missingSBOMError) (*sbomSource, error) {
+func (r *Search) indexSBOM(ctx context.Context, img oci.Image, missing *missingSBOMError) (*Source, error) {
 	index := img.Parent.Digest
 	list, ok := r.indexRefs[index]
 	if !ok {
 		var err error
-		if list, err = r.readReferrers("index", index); err != nil {
+		if list, err = r.readReferrers(ctx, "index", index); err != nil {
 			return nil, fmt.Errorf("referrers of the index %s: %w", index, err)
 		}
 		r.indexRefs[index] = list
 	}
-	src, skipped, err := r.referrerSBOM(index, list, func(src *sbomSource) error {
+	src, skipped, err := r.referrerSBOM(ctx, index, list, func(src *Source) error {
 		_, err := r.indexNaming(img, src)
 		return err
 	})
@@ -99,14 +100,14 @@ func (r *getRun) indexSBOM(img oci.Image, missing *missingSBOMError) (*sbomSourc
 		msg := missing.msg
 		if len(skipped) > 0 {
 			msg += fmt.Sprintf("; none of the %s SBOM referrers of the index %s fits: %s", r.format, index, strings.Join(skipped, "; "))
-		} else if other := r.otherSBOMFormats(list.refs); len(other) > 0 {
+		} else if other := r.otherSBOMFormats(ctx, list.refs); len(other) > 0 {
 			msg += "; the index " + index.String() + " has " + strings.Join(other, " and ") + " SBOM referrers"
 		}
 		return nil, &missingSBOMError{msg}
 	}
 	src.OfIndex = index
 	names, _ := r.indexNaming(img, src)
-	r.notef("%s (%s): no %s SBOM of the platform manifest %s; taking %s, attached to the whole image: %s", r.refStr, img, r.format, img.Descriptor.Digest, src.describe(), names)
+	r.notef("%s (%s): no %s SBOM of the platform manifest %s; taking %s, attached to the whole image: %s", r.refStr, img, r.format, img.Descriptor.Digest, src.Describe(), names)
 	return src, nil
 }
 
@@ -116,7 +117,7 @@ func (r *getRun) indexSBOM(img oci.Image, missing *missingSBOMError) (*sbomSourc
 // the subjects of the in-toto statement it came in. It is an error when
 // src is no SBOM of img: it names another image, or (--all-platforms)
 // no image.
-func (r *getRun) indexNaming(img oci.Image, src *sbomSource) (string, error) {
+func (r *Search) indexNaming(img oci.Image, src *Source) (string, error) {
 	want, index := img.Descriptor.Digest, img.Parent.Digest
 	var names []digest.Digest
 	if d, err := sbomgen.DescribedDigest(r.format, src.Doc); err == nil {

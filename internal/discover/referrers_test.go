@@ -1,15 +1,13 @@
-package cli
+package discover
 
 import (
 	"bytes"
-	"context"
 	"fmt"
 	"strings"
 	"testing"
 
 	"github.com/opencontainers/go-digest"
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
-	"github.com/spf13/cobra"
 
 	"github.com/affix-oci/affix/sbomgen"
 )
@@ -55,10 +53,8 @@ func TestUndatedNote(t *testing.T) {
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			var stderr bytes.Buffer
-			cmd := &cobra.Command{Use: "affix"}
-			cmd.SetErr(&stderr)
-			cmd.SetContext(context.Background())
-			r := newGetRun(cmd, nil, "ref", nil, sbomgen.SPDXJSON)
+			notef := func(format string, args ...any) { fmt.Fprintf(&stderr, "affix: "+format+"\n", args...) }
+			r := NewSearch(nil, "ref", nil, sbomgen.SPDXJSON, Options{Notef: notef})
 			r.undatedNote(tt.cands, "SBOMs", tt.cands[0])
 			got := stderr.String()
 			if tt.want == "" && got != "" || tt.want != "" && !strings.Contains(got, tt.want) {
