@@ -198,7 +198,7 @@ func TestGetReferrerLayout(t *testing.T) {
 	dir, _ := variantsPair(t)
 	src := "oci-layout:" + dir
 	mustAffix(t, "attach", "--sbom-format", "spdx-json", "--sbom-format", "cyclonedx-json", src)
-	var tree lsTree
+	var tree discover.Tree
 	if err := json.Unmarshal([]byte(mustAffix(t, "ls", "--json", src)), &tree); err != nil {
 		t.Fatal(err)
 	}

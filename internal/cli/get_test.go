@@ -339,7 +339,7 @@ func TestLsGenerator(t *testing.T) {
 		t.Errorf("%d SBOM and %d signature lines:\n%s", sboms, sigs, text)
 	}
 
-	var tree lsTree
+	var tree discover.Tree
 	if err := json.Unmarshal([]byte(mustAffix(t, "ls", "--json", "--insecure-registry", reg.Host, ref)), &tree); err != nil {
 		t.Fatal(err)
 	}

@@ -3,7 +3,6 @@ package cli
 import (
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"maps"
 	"net/http"
@@ -13,9 +12,7 @@ import (
 	"regexp"
 	"slices"
 	"strings"
-	"sync"
 	"testing"
-	"time"
 
 	"github.com/opencontainers/go-digest"
 	specs "github.com/opencontainers/image-spec/specs-go"
@@ -87,11 +84,11 @@ func TestLsReferrersTagConflict(t *testing.T) {
 			}
 
 			out, _, code = affix(t, slices.Concat([]string{"ls", "--json"}, insecure, []string{ref})...)
-			var tree lsTree
+			var tree discover.Tree
 			if err := json.Unmarshal([]byte(out), &tree); err != nil || code != 0 {
 				t.Fatalf("exit %d: %v\n%s", code, err, out)
 			}
-			nodes := append([]*lsNode{tree.Root}, tree.Root.Children...)
+			nodes := append([]*discover.Node{tree.Root}, tree.Root.Children...)
 			var sigs int
 			for _, n := range nodes {
 				want := n.Digest == named[tt.tagged] && (n.Kind == "index" || n.Kind == "manifest")
@@ -123,7 +120,7 @@ func TestLsNestedReferrers(t *testing.T) {
 			insecure := []string{"--insecure-registry", reg.Host}
 			ref := reg.Ref("nested") + ":v1"
 			mustAffix(t, slices.Concat([]string{"push"}, insecure, []string{"oci-layout:" + dir, ref})...)
-			var tree lsTree
+			var tree discover.Tree
 			if err := json.Unmarshal([]byte(mustAffix(t, slices.Concat([]string{"ls", "--json"}, insecure, []string{ref})...)), &tree); err != nil {
 				t.Fatal(err)
 			}
@@ -131,7 +128,7 @@ func TestLsNestedReferrers(t *testing.T) {
 			sig := strings.TrimSpace(mustAffix(t, slices.Concat([]string{"attach"}, insecure, []string{
 				"--artifact-type", "application/vnd.example.sig+json", reg.Ref("nested") + "@" + sbom.Digest.String(),
 				writeFile(t, "sig.json", []byte(`{"sig":1}`))})...))
-			tree = lsTree{}
+			tree = discover.Tree{}
 			if err := json.Unmarshal([]byte(mustAffix(t, slices.Concat([]string{"ls", "--json"}, insecure, []string{ref})...)), &tree); err != nil {
 				t.Fatal(err)
 			}
@@ -217,102 +214,6 @@ func TestErrorEscaped(t *testing.T) {
 	_, errs, code := affix(t, "ls", "--insecure-registry", host, host+"/app:v1")
 	if code != 1 || strings.ContainsAny(errs, "\x1b\a") || !strings.Contains(errs, `\x1b]0;PWNED\a`) {
 		t.Errorf("exit %d, stderr %q: want 1 and the body escaped", code, errs)
-	}
-}
-
-// barrierStore is a discover.Store of one manifest with one SBOM that has
-// more signatures than lsConcurrency: reading a signature's referrers
-// waits until lsConcurrency reads are in flight, so a tree built one
-// read after another never completes; it records the most reads in
-// flight at once.
-type barrierStore struct {
-	discover.Store
-	root, sbom ocispec.Descriptor
-	sigs       []ocispec.Descriptor
-
-	mu       sync.Mutex
-	reads    map[digest.Digest]int
-	inFlight int
-	peak     int
-	waiting  int
-	all      chan struct{}
-}
-
-func (s *barrierStore) Name() string                                     { return "barrier" }
-func (s *barrierStore) Root(context.Context) (ocispec.Descriptor, error) { return s.root, nil }
-
-func (s *barrierStore) Referrers(ctx context.Context, subject digest.Digest) ([]ocispec.Descriptor, exporter.Mode, error) {
-	s.mu.Lock()
-	s.reads[subject]++
-	s.mu.Unlock()
-	switch subject {
-	case s.root.Digest:
-		return []ocispec.Descriptor{s.sbom}, exporter.ModeAPI, nil
-	case s.sbom.Digest:
-		return s.sigs, exporter.ModeAPI, nil
-	}
-	s.mu.Lock()
-	s.inFlight++
-	s.peak = max(s.peak, s.inFlight)
-	if s.waiting++; s.waiting == lsConcurrency {
-		close(s.all)
-	}
-	s.mu.Unlock()
-	defer func() {
-		s.mu.Lock()
-		s.inFlight--
-		s.mu.Unlock()
-	}()
-	select {
-	case <-s.all:
-		return nil, exporter.ModeAPI, nil
-	case <-ctx.Done():
-		return nil, "", ctx.Err()
-	case <-time.After(time.Minute):
-		return nil, "", errors.New("the signatures' referrers were not read concurrently")
-	}
-}
-
-// TestLsReferrersConcurrent: the referrers of a manifest's referrers are
-// read concurrently (lsConcurrency at a time), each once, and the tree
-// keeps the registry's order.
-func TestLsReferrersConcurrent(t *testing.T) {
-	desc := func(s string) ocispec.Descriptor {
-		return ocispec.Descriptor{MediaType: ocispec.MediaTypeImageManifest, Digest: digest.FromString(s), Size: int64(len(s))}
-	}
-	st := &barrierStore{root: desc("root"), sbom: desc("sbom"), reads: map[digest.Digest]int{}, all: make(chan struct{})}
-	for i := range lsConcurrency + 3 {
-		st.sigs = append(st.sigs, desc(fmt.Sprint("sig", i)))
-	}
-	tree, _, err := buildTree(t.Context(), st, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	sbom := tree.Root.Children[0]
-	var got []digest.Digest
-	for _, c := range sbom.Children {
-		if c.Error != "" {
-			t.Errorf("%s: %s", c.Digest, c.Error)
-		}
-		got = append(got, c.Digest)
-	}
-	var want []digest.Digest
-	for _, s := range st.sigs {
-		want = append(want, s.Digest)
-	}
-	if !slices.Equal(got, want) {
-		t.Errorf("signatures %v, want the registry's order %v", got, want)
-	}
-	for d, n := range st.reads {
-		if n != 1 {
-			t.Errorf("referrers of %s read %d times", d, n)
-		}
-	}
-	if len(st.reads) != 2+len(st.sigs) {
-		t.Errorf("%d referrers reads, want %d", len(st.reads), 2+len(st.sigs))
-	}
-	if st.peak > lsConcurrency {
-		t.Errorf("%d referrers reads in flight at once, want at most %d", st.peak, lsConcurrency)
 	}
 }
 
@@ -448,7 +349,7 @@ func TestLsForeignReferrers(t *testing.T) {
 			if n := strings.Count(out, att.Digest.String()); n != 1 {
 				t.Errorf("the attestation is shown %d times, want once:\n%s", n, out)
 			}
-			var tree lsTree
+			var tree discover.Tree
 			if err := json.Unmarshal([]byte(mustAffix(t, "ls", "--json", "--insecure-registry", reg.Host, reg.Ref("app")+":v2")), &tree); err != nil {
 				t.Fatal(err)
 			}
@@ -557,12 +458,12 @@ func TestLsCosignTags(t *testing.T) {
 			}
 
 			// JSON: each under the manifest it belongs to.
-			var tree lsTree
+			var tree discover.Tree
 			if err := json.Unmarshal([]byte(mustAffix(t, "ls", "--json", "--insecure-registry", reg.Host, reg.Ref("app")+":v1")), &tree); err != nil {
 				t.Fatal(err)
 			}
 			parents := map[digest.Digest]digest.Digest{}
-			for _, n := range append([]*lsNode{tree.Root}, tree.Root.Children...) {
+			for _, n := range append([]*discover.Node{tree.Root}, tree.Root.Children...) {
 				for _, c := range n.Children {
 					if c.Kind == "cosign-tag" {
 						parents[c.Digest] = n.Digest

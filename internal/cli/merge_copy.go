@@ -260,7 +260,7 @@ type referrerPlan struct {
 // repository (dst), recording its SBOMs in log, and, for an image of
 // another repository, those its source lists that dst does not, and the
 // referrers of those referrers (a signature of an SBOM) down to
-// maxReferrerDepth: the referrers to copy. A referrer dst lists in a
+// discover.MaxReferrerDepth: the referrers to copy. A referrer dst lists in a
 // referrers tag but whose manifest is gone (deleted) is taken as not
 // there: no SBOM, and copied again when the source has it (the entries
 // that decide so are checked, at most maxConcurrency HEADs at once).
@@ -344,11 +344,11 @@ type referrerWalk struct {
 // and REF's repository does not (have, asked only when s lists some; an
 // entry of its referrers tag whose manifest is gone does not count),
 // when s is another repository, then walks each referrer's own, down to
-// maxReferrerDepth; subjectHeld says subject is a referrer REF's
+// discover.MaxReferrerDepth; subjectHeld says subject is a referrer REF's
 // repository lists. A manifest of the merged index (a BuildKit
 // attestation manifest, which has a subject) is copied with the image,
 // not as a referrer; a referrer that is not an image manifest is not
-// copied, with a warning, nor are referrers more than maxReferrerDepth
+// copied, with a warning, nor are referrers more than discover.MaxReferrerDepth
 // levels below the image. Below depth 1, a referrers tag that holds
 // something else than a referrers index is a warning too: the image and
 // its own referrers do not need those. It returns how many SBOMs it adds
@@ -369,8 +369,8 @@ func (w *referrerWalk) walk(ctx context.Context, s *mergeSource, subject oci.Ima
 	if len(refs) == 0 {
 		return 0, nil
 	}
-	if depth > maxReferrerDepth {
-		w.warn("SOURCE %s: the referrers of %s not copied: merge copies %d levels of referrers below an image", s.arg, name, maxReferrerDepth)
+	if depth > discover.MaxReferrerDepth {
+		w.warn("SOURCE %s: the referrers of %s not copied: merge copies %d levels of referrers below an image", s.arg, name, discover.MaxReferrerDepth)
 		return 0, nil
 	}
 	listed, err := have()
@@ -625,7 +625,7 @@ func (m *mergePlan) copy(ctx context.Context, p *exporter.Push, allowNone bool) 
 	for _, d := range m.referrers.held {
 		p.TargetHas(d)
 	}
-	for depth := 1; depth <= maxReferrerDepth; depth++ {
+	for depth := 1; depth <= discover.MaxReferrerDepth; depth++ {
 		if err := copyReferrers(ctx, p, m.referrers.copies, depth); err != nil {
 			return err
 		}

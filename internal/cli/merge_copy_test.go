@@ -22,6 +22,7 @@ import (
 	"oras.land/oras-go/v2/registry/remote"
 
 	"github.com/affix-oci/affix/exporter"
+	"github.com/affix-oci/affix/internal/discover"
 	"github.com/affix-oci/affix/internal/fixture"
 	"github.com/affix-oci/affix/internal/registrytest"
 )
@@ -455,7 +456,7 @@ func TestMergeNestedUnreadable(t *testing.T) {
 // TestMergeNestedReferrers covers the edges of copying referrers of
 // referrers, from a repository without the referrers API (whose
 // referrers tags the test can write): a chain deeper than
-// maxReferrerDepth is copied down to it, with a warning naming where it
+// discover.MaxReferrerDepth is copied down to it, with a warning naming where it
 // stops; a referrer also listed under a subject its manifest does not
 // name is copied under its own only; a failure to list the referrers of
 // a referrer fails the merge, nothing tagged.
@@ -479,22 +480,22 @@ func TestMergeNestedReferrers(t *testing.T) {
 	t.Run("deeper than the limit", func(t *testing.T) {
 		reg, sbom := setup(t)
 		chain := []ocispec.Descriptor{sbom} // chain[i] is at depth i+1
-		for i := 1; i <= maxReferrerDepth; i++ {
+		for i := 1; i <= discover.MaxReferrerDepth; i++ {
 			attachSignatureBy(t, reg, "staging/app", chain[i-1], strconv.Itoa(i))
 			chain = append(chain, referrersOf(t, reg, "staging/app", chain[i-1].Digest)[0])
 		}
 		errs, code := merge(t, reg.Host)
-		last := chain[maxReferrerDepth-1]
+		last := chain[discover.MaxReferrerDepth-1]
 		if want := "the referrers of referrer " + last.Digest.String(); code != 0 || !strings.Contains(errs, want) {
 			t.Fatalf("merge: exit %d, want 0 and a warning %q\n%s", code, want, errs)
 		}
-		for i := 1; i < maxReferrerDepth; i++ {
+		for i := 1; i < discover.MaxReferrerDepth; i++ {
 			if have := referrerDigests(t, reg, "release/app", chain[i-1].Digest); !slices.Equal(have, []digest.Digest{chain[i].Digest}) {
 				t.Errorf("depth %d: release/app lists referrers %v of %s, want %s", i+1, have, chain[i-1].Digest, chain[i].Digest)
 			}
 		}
 		if have := referrerDigests(t, reg, "release/app", last.Digest); len(have) != 0 {
-			t.Errorf("release/app lists %v below depth %d", have, maxReferrerDepth)
+			t.Errorf("release/app lists %v below depth %d", have, discover.MaxReferrerDepth)
 		}
 	})
 	t.Run("listed under another subject", func(t *testing.T) {

@@ -18,6 +18,7 @@ import (
 	"oras.land/oras-go/v2/registry/remote"
 
 	"github.com/affix-oci/affix/exporter"
+	"github.com/affix-oci/affix/internal/discover"
 	"github.com/affix-oci/affix/internal/fixture"
 	"github.com/affix-oci/affix/internal/oci"
 	"github.com/affix-oci/affix/internal/registrytest"
@@ -203,7 +204,7 @@ func TestPushCommand(t *testing.T) {
 			if code != 0 {
 				t.Fatalf("ls: %s", errs)
 			}
-			var tree lsTree
+			var tree discover.Tree
 			if err := json.Unmarshal([]byte(out), &tree); err != nil {
 				t.Fatal(err)
 			}

@@ -12,6 +12,7 @@ import (
 	"github.com/opencontainers/go-digest"
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
 
+	"github.com/affix-oci/affix/internal/discover"
 	"github.com/affix-oci/affix/internal/oci"
 	"github.com/affix-oci/affix/internal/ocidir/ocidirtest"
 	"github.com/affix-oci/affix/sbomgen"
@@ -30,7 +31,7 @@ func TestLsGetLayout(t *testing.T) {
 
 	for _, src := range []string{oci.SchemeLayout + ":" + dir, oci.SchemeArchive + ":" + tarPath} {
 		t.Run(strings.SplitN(src, ":", 2)[0], func(t *testing.T) {
-			var tree lsTree
+			var tree discover.Tree
 			if err := json.Unmarshal([]byte(mustAffix(t, "ls", "--json", src)), &tree); err != nil {
 				t.Fatal(err)
 			}
