@@ -153,12 +153,12 @@ func predicateName(f sbomgen.Format) string {
 // Sigstore bundle.
 func isBundleType(t string) bool { return strings.HasPrefix(t, mediaTypeSigstoreBundle) }
 
-// StatementPredicateType returns the predicate type the referrer r says
+// statementPredicateType returns the predicate type the referrer r says
 // its in-toto statement has ("" when r carries none): the
 // in-toto.io/predicate-type annotation of an in-toto referrer (affix
 // convert --keep-intoto, --sbom-format spdx-intoto), cosign's
 // dev.sigstore.bundle.predicateType of a Sigstore bundle referrer.
-func StatementPredicateType(r ocispec.Descriptor) string {
+func statementPredicateType(r ocispec.Descriptor) string {
 	switch {
 	case r.ArtifactType == oci.MediaTypeInToto:
 		return r.Annotations[oci.AnnotationPredicateType]

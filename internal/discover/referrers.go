@@ -194,7 +194,7 @@ func (r *Search) statementSBOM(ctx context.Context, subject digest.Digest, list 
 	}
 	var stmts []ocispec.Descriptor
 	for _, d := range r.withAnnotations(ctx, list, types) {
-		if isStatementType(d.ArtifactType) && isPredicateOf(r.format, StatementPredicateType(d)) {
+		if isStatementType(d.ArtifactType) && isPredicateOf(r.format, statementPredicateType(d)) {
 			stmts = append(stmts, d)
 		}
 	}

@@ -209,7 +209,7 @@ func (b *treeBuilder) referrersAt(ctx context.Context, n *Node, d ocispec.Descri
 		rn := &Node{Kind: KindReferrer, MediaType: r.MediaType, Digest: r.Digest, Size: r.Size,
 			ArtifactType: r.ArtifactType, Created: r.Annotations[ocispec.AnnotationCreated],
 			Generator: r.Annotations[oci.AnnotationGenerator], Annotations: r.Annotations}
-		if pt := StatementPredicateType(r); pt != "" {
+		if pt := statementPredicateType(r); pt != "" {
 			rn.PredicateTypes = []string{pt}
 		}
 		out[i] = rn
