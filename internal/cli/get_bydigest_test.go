@@ -79,6 +79,10 @@ func TestGetReferrer(t *testing.T) {
 				{"CycloneDX in its own format", []string{"--referrer", sbom["linux/amd64 cyclonedx-json"].String(), ref}, 0, amdCDX, nil},
 				{"CycloneDX, --format spdx-json", []string{"--format", "spdx-json", "--referrer", sbom["linux/amd64 cyclonedx-json"].String(), ref}, 1, "",
 					[]string{ref + " (linux/amd64): referrer " + sbom["linux/amd64 cyclonedx-json"].String() + " (application/vnd.cyclonedx+json) holds no spdx-json document", "--format cyclonedx-json"}},
+				// Probing the formats --format did not name prints no note
+				// on them ("... holds a cyclonedx-json document: taken").
+				{"BuildKit attestation, --format cyclonedx-json", []string{"--format", "cyclonedx-json", "--referrer", bkAtt.String(), reg.Ref("bk") + ":v1"}, 1, "",
+					[]string{"is a spdx-json SBOM, not cyclonedx-json: --format spdx-json"}},
 				{"CycloneDX, --format cyclonedx-json", []string{"--format", "cyclonedx-json", "--verify", "--referrer", sbom["linux/amd64 cyclonedx-json"].String(), ref}, 0, amdCDX,
 					[]string{"verified: SBOM " + sbom["linux/amd64 cyclonedx-json"].String() + " describes " + amd.Digest.String()}},
 				{"verified", []string{"--verify", "--referrer", sbom["linux/arm64/v8 spdx-json"].String(), ref}, 0, armSPDX,
@@ -122,6 +126,9 @@ func TestGetReferrer(t *testing.T) {
 						if !strings.Contains(errs, s) {
 							t.Errorf("stderr lacks %q:\n%s", s, errs)
 						}
+					}
+					if code != 0 && strings.Contains(errs, "taken") {
+						t.Errorf("a failed get notes a document taken:\n%s", errs)
 					}
 				})
 			}

@@ -126,13 +126,17 @@ func (r *Search) pickedSBOM(ctx context.Context, imgs []oci.Image, root ocispec.
 			if !explicit {
 				continue
 			}
-			// Named by --format: say which format it holds, if any.
+			// Named by --format: say which format it holds, if any
+			// (a probe: its notes, on a format not asked for, are
+			// dropped).
 			for _, g := range cands {
 				if g == f {
 					continue
 				}
 				r.format = g
-				if other, _, err := r.pickedDoc(ctx, p); err == nil && other != nil {
+				var other *Source
+				r.quietly(func() { other, _, err = r.pickedDoc(ctx, p) })
+				if err == nil && other != nil {
 					r.format = f
 					return img, nil, fail("%s is a %s SBOM, not %s: --format %s, or leave --format out", what, g, f, g)
 				}

@@ -123,6 +123,15 @@ func (r *Search) notef(format string, args ...any) {
 	r.note(format, args...)
 }
 
+// quietly runs fn with r's notes dropped, those it leaves pending too,
+// and r's earlier pending notes kept.
+func (r *Search) quietly(fn func()) {
+	note, pending := r.note, r.pending
+	r.note, r.pending = func(string, ...any) {}, nil
+	defer func() { r.note, r.pending = note, pending }()
+	fn()
+}
+
 // flushNotes prints the pending notes.
 func (r *Search) flushNotes() {
 	for _, s := range r.pending {
