@@ -52,6 +52,7 @@ func ReadTree(ctx context.Context, st Store, warn, debug func(format string, arg
 			return nil, err
 		}
 	}
+	tree.linkAliases()
 	warnUnread(warn, tree)
 	return tree, nil
 }
@@ -107,6 +108,23 @@ type Tree struct {
 	// oci-layout (index.json of a local layout).
 	ReferrersMode exporter.Mode `json:"referrersMode,omitempty"`
 	Root          *Node         `json:"root"`
+
+	// aliases are the platform manifest nodes of a manifest the index
+	// lists under more than one platform, each with the node that holds
+	// its children (linkAliases).
+	aliases []alias
+}
+
+// alias is a node (of) showing the children of another (first).
+type alias struct{ of, first *Node }
+
+// linkAliases gives every alias the children and error of its first
+// node. The tree is built on the first nodes alone (attestations and
+// cosign tags added to them), so that no two nodes grow one slice.
+func (t *Tree) linkAliases() {
+	for _, a := range t.aliases {
+		a.of.Children, a.of.Error = a.first.Children, a.first.Error
+	}
 }
 
 // buildTree reads the tree of st's image: the root, and for an index its
@@ -151,6 +169,7 @@ func buildTree(ctx context.Context, st Store, ts TagStore) (*Tree, *tagList, err
 		return nil, nil, err
 	}
 	root.Children = append(root.Children, idxRefs...)
+	b.tree.linkAliases()
 	return b.tree, tags, nil
 }
 
@@ -287,8 +306,8 @@ func (b *treeBuilder) addPlatforms(ctx context.Context, root *Node, images []oci
 		n := &Node{Kind: KindManifest, MediaType: d.MediaType, Digest: d.Digest, Size: d.Size, Platform: img.String()}
 		if same := byDigest[d.Digest]; same != nil {
 			// One manifest the index lists under two platforms: its
-			// referrers are read once.
-			n.Children, n.Error = same.Children, same.Error
+			// referrers are read once, its children are same's.
+			b.tree.aliases = append(b.tree.aliases, alias{of: n, first: same})
 		} else if n.Children, err = b.referrers(ctx, n, d); err != nil {
 			return nil, err
 		} else {
@@ -357,13 +376,15 @@ var cosignSuffixes = []string{"sbom", "att", "sig"}
 // found is read (its manifest is the node); one that cannot be read is a
 // warning naming it, and the rest of the tree is shown.
 func addCosignTags(ctx context.Context, st TagStore, tags *tagList, t *Tree, warn, debug func(string, ...any)) error {
-	nodes := map[digest.Digest][]*Node{}
+	// The root and the platform manifests, each once (an alias gets its
+	// first node's children: linkAliases).
+	nodes := map[digest.Digest]*Node{}
 	var order []digest.Digest
 	add := func(n *Node) {
-		if len(nodes[n.Digest]) == 0 {
+		if nodes[n.Digest] == nil {
 			order = append(order, n.Digest)
+			nodes[n.Digest] = n
 		}
-		nodes[n.Digest] = append(nodes[n.Digest], n)
 	}
 	add(t.Root)
 	for _, c := range t.Root.Children {
@@ -420,7 +441,7 @@ func addCosignTags(ctx context.Context, st TagStore, tags *tagList, t *Tree, war
 	}
 	for i, w := range want {
 		if failed[i] != nil {
-			n := nodes[w.subject][0]
+			n := nodes[w.subject]
 			what := n.Platform
 			if what == "" {
 				what = n.Kind
@@ -430,9 +451,8 @@ func addCosignTags(ctx context.Context, st TagStore, tags *tagList, t *Tree, war
 		if found[i] == nil {
 			continue
 		}
-		for _, n := range nodes[w.subject] {
-			n.Children = append(n.Children, found[i])
-		}
+		n := nodes[w.subject]
+		n.Children = append(n.Children, found[i])
 	}
 	return nil
 }

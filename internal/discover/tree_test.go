@@ -1,18 +1,23 @@
 package discover
 
 import (
+	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"slices"
 	"sync"
 	"testing"
 	"time"
 
 	"github.com/opencontainers/go-digest"
+	specs "github.com/opencontainers/image-spec/specs-go"
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
 
 	"github.com/affix-oci/affix/exporter"
+	"github.com/affix-oci/affix/internal/oci"
 )
 
 // barrierStore is a Store of one manifest with one SBOM that has
@@ -108,5 +113,82 @@ func TestLsReferrersConcurrent(t *testing.T) {
 	}
 	if st.peak > lsConcurrency {
 		t.Errorf("%d referrers reads in flight at once, want at most %d", st.peak, lsConcurrency)
+	}
+}
+
+// memStore is a Store of blobs in memory, with fixed referrers.
+type memStore struct {
+	Store
+	root      ocispec.Descriptor
+	blobs     map[digest.Digest][]byte
+	referrers map[digest.Digest][]ocispec.Descriptor
+}
+
+func (s *memStore) Name() string                                     { return "mem" }
+func (s *memStore) Root(context.Context) (ocispec.Descriptor, error) { return s.root, nil }
+
+func (s *memStore) Fetch(_ context.Context, d ocispec.Descriptor) (io.ReadCloser, error) {
+	b, ok := s.blobs[d.Digest]
+	if !ok {
+		return nil, fmt.Errorf("%s: %w", d.Digest, exporter.ErrNotFound)
+	}
+	return io.NopCloser(bytes.NewReader(b)), nil
+}
+
+func (s *memStore) Referrers(_ context.Context, subject digest.Digest) ([]ocispec.Descriptor, exporter.Mode, error) {
+	return s.referrers[subject], exporter.ModeAPI, nil
+}
+
+// put stores v as JSON and returns its descriptor of media type mt.
+func (s *memStore) put(t *testing.T, mt string, v any) ocispec.Descriptor {
+	t.Helper()
+	b, err := json.Marshal(v)
+	if err != nil {
+		t.Fatal(err)
+	}
+	d := ocispec.Descriptor{MediaType: mt, Digest: digest.FromBytes(b), Size: int64(len(b))}
+	s.blobs[d.Digest] = b
+	return d
+}
+
+// TestLsManifestUnderTwoPlatforms: a manifest the index lists under two
+// platforms shows the same children under both: its referrers, read
+// once, and its BuildKit attestation manifest, which the index lists
+// once.
+func TestLsManifestUnderTwoPlatforms(t *testing.T) {
+	st := &memStore{blobs: map[digest.Digest][]byte{}, referrers: map[digest.Digest][]ocispec.Descriptor{}}
+	img := ocispec.Descriptor{MediaType: ocispec.MediaTypeImageManifest, Digest: digest.FromString("image"), Size: 5}
+	sbom := ocispec.Descriptor{MediaType: ocispec.MediaTypeImageManifest, Digest: digest.FromString("sbom"), Size: 4, ArtifactType: "application/spdx+json"}
+	st.referrers[img.Digest] = []ocispec.Descriptor{sbom}
+	att := st.put(t, ocispec.MediaTypeImageManifest, ocispec.Manifest{Versioned: specs.Versioned{SchemaVersion: 2}, MediaType: ocispec.MediaTypeImageManifest,
+		Config: ocispec.Descriptor{MediaType: ocispec.MediaTypeImageConfig, Digest: digest.FromString("{}"), Size: 2}})
+	att.Platform = &ocispec.Platform{OS: "unknown", Architecture: "unknown"}
+	att.Annotations = map[string]string{oci.AnnotationDockerReferenceType: "attestation-manifest", oci.AnnotationDockerReferenceDigest: img.Digest.String()}
+	amd, v2 := img, img
+	amd.Platform = &ocispec.Platform{OS: "linux", Architecture: "amd64"}
+	v2.Platform = &ocispec.Platform{OS: "linux", Architecture: "amd64", Variant: "v2"}
+	st.root = st.put(t, ocispec.MediaTypeImageIndex, ocispec.Index{Versioned: specs.Versioned{SchemaVersion: 2}, MediaType: ocispec.MediaTypeImageIndex,
+		Manifests: []ocispec.Descriptor{amd, v2, att}})
+	tree, err := ReadTree(t.Context(), st, t.Errorf, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var platforms []string
+	for _, n := range tree.Root.Children {
+		if n.Kind != KindManifest {
+			continue
+		}
+		platforms = append(platforms, n.Platform)
+		var kids []string
+		for _, c := range n.Children {
+			kids = append(kids, c.Kind+" "+c.Digest.Encoded()[:8])
+		}
+		want := []string{KindReferrer + " " + sbom.Digest.Encoded()[:8], KindAttestation + " " + att.Digest.Encoded()[:8]}
+		if !slices.Equal(kids, want) {
+			t.Errorf("%s: children %v, want %v", n.Platform, kids, want)
+		}
+	}
+	if want := []string{"linux/amd64", "linux/amd64/v2"}; !slices.Equal(platforms, want) {
+		t.Errorf("platforms %v, want %v", platforms, want)
 	}
 }
