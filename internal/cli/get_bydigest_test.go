@@ -14,6 +14,7 @@ import (
 	"github.com/affix-oci/affix/internal/discover"
 	"github.com/affix-oci/affix/internal/oci"
 	"github.com/affix-oci/affix/internal/registrytest"
+	"github.com/affix-oci/affix/internal/sbomtest"
 )
 
 // TestGetReferrer: --referrer takes the one manifest it names, wherever
@@ -54,7 +55,7 @@ func TestGetReferrer(t *testing.T) {
 			sig := attachForeign(t, reg, "app", amd, foreignReferrer{artifactType: "application/vnd.example.sig+json",
 				layers: []foreignLayer{{mediaType: "application/vnd.example.sig+json", data: []byte(`{"sig":1}`)}}})
 			prov := attachForeign(t, reg, "app", amd, foreignReferrer{artifactType: oci.MediaTypeInToto,
-				layers:      []foreignLayer{{mediaType: oci.MediaTypeInToto, data: statementOf(t, "https://slsa.dev/provenance/v1", amd.Digest, `{}`)}},
+				layers:      []foreignLayer{{mediaType: oci.MediaTypeInToto, data: sbomtest.Statement(t, "https://slsa.dev/provenance/v1", amd.Digest, `{}`)}},
 				annotations: map[string]string{oci.AnnotationPredicateType: "https://slsa.dev/provenance/v1"}})
 			// amd64's SBOM, attached to the index (oras attach REF:TAG).
 			ofIndex := attachForeign(t, reg, "app", res.Index, foreignReferrer{artifactType: oci.MediaTypeSPDX,

@@ -13,6 +13,7 @@ import (
 	"github.com/affix-oci/affix/internal/discover"
 	"github.com/affix-oci/affix/internal/oci"
 	"github.com/affix-oci/affix/internal/registrytest"
+	"github.com/affix-oci/affix/internal/sbomtest"
 )
 
 // TestGetIndexSBOM: an SBOM attached to the index is taken for a
@@ -50,10 +51,10 @@ func TestGetIndexSBOM(t *testing.T) {
 	}
 	other := attach("other", spdx(amdDoc))
 	whole := attach("whole", spdx(indexDoc))
-	none := attach("none", spdx(noImageSPDX))
+	none := attach("none", spdx(sbomtest.DirectorySPDX))
 	both := attach("both", spdx(amdDoc), spdx(armDoc))
 	stmt := attach("stmt", foreignReferrer{artifactType: oci.MediaTypeInToto, annotations: map[string]string{oci.AnnotationPredicateType: oci.PredicateSPDX},
-		layers: []foreignLayer{{mediaType: oci.MediaTypeInToto, data: statementOf(t, oci.PredicateSPDX, arm.Digest, noImageSPDX)}}})
+		layers: []foreignLayer{{mediaType: oci.MediaTypeInToto, data: sbomtest.Statement(t, oci.PredicateSPDX, arm.Digest, sbomtest.DirectorySPDX)}}})
 
 	notArm := "it describes image " + amd.Digest.String() + ", not linux/arm64/v8's manifest " + arm.Digest.String() + " nor the index"
 	for _, tt := range []struct {
@@ -77,7 +78,7 @@ func TestGetIndexSBOM(t *testing.T) {
 		{"names the index, verified", []string{"--verify", "--platform", "linux/arm64", whole}, 1, "", nil,
 			[]string{"none of the spdx-json SBOM referrers of the index " + index.Digest.String() + " fits: ",
 				"--verify takes an SBOM of the index only when it names linux/arm64/v8's manifest " + arm.Digest.String()}},
-		{"names no image", []string{"--platform", "linux/arm64", none}, 0, noImageSPDX, nil,
+		{"names no image", []string{"--platform", "linux/arm64", none}, 0, sbomtest.DirectorySPDX, nil,
 			[]string{"it names no image: it may describe another platform"}},
 		{"names no image, all platforms", []string{"--all-platforms", "-o", "DIR", none}, 1, "", nil,
 			[]string{"it names no image, and --all-platforms takes an SBOM of the index only when it names the platform's manifest or the index"}},
@@ -146,7 +147,7 @@ func TestGetSkippedNotes(t *testing.T) {
 	}
 	repo("attestation", func(name string) {
 		attachForeign(t, reg, name, amd, foreignReferrer{artifactType: oci.ArtifactTypeBuildKitAttestation, configType: ocispec.MediaTypeImageConfig,
-			layers: []foreignLayer{{mediaType: oci.MediaTypeInToto, data: statementOf(t, oci.PredicateSPDX, amd.Digest, noImageSPDX),
+			layers: []foreignLayer{{mediaType: oci.MediaTypeInToto, data: sbomtest.Statement(t, oci.PredicateSPDX, amd.Digest, sbomtest.DirectorySPDX),
 				annotations: map[string]string{oci.AnnotationPredicateType: oci.PredicateSPDX}}}})
 	})
 	repo("cosign", func(name string) {

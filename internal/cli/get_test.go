@@ -25,6 +25,7 @@ import (
 	"github.com/affix-oci/affix/internal/fixture"
 	"github.com/affix-oci/affix/internal/oci"
 	"github.com/affix-oci/affix/internal/registrytest"
+	"github.com/affix-oci/affix/internal/sbomtest"
 	"github.com/affix-oci/affix/internal/version"
 )
 
@@ -85,20 +86,13 @@ func spdxStatement(t *testing.T, d digest.Digest) []byte {
 		"_type":         "https://in-toto.io/Statement/v0.1",
 		"predicateType": oci.PredicateSPDX,
 		"subject":       []map[string]any{{"name": "pkg:docker/app@v1", "digest": map[string]string{d.Algorithm().String(): d.Encoded()}}},
-		"predicate":     json.RawMessage(noImageSPDX),
+		"predicate":     json.RawMessage(sbomtest.DirectorySPDX),
 	})
 	if err != nil {
 		t.Fatal(err)
 	}
 	return b
 }
-
-// noImageSPDX is an SPDX document of a scanned directory: it names no
-// image digest.
-const noImageSPDX = `{"spdxVersion":"SPDX-2.3","dataLicense":"CC0-1.0","SPDXID":"SPDXRef-DOCUMENT","name":"/rootfs",` +
-	`"documentNamespace":"https://example.invalid/rootfs","creationInfo":{"created":"2024-01-01T00:00:00Z","creators":["Tool: example-scanner-1.0"]},` +
-	`"packages":[{"SPDXID":"SPDXRef-DocumentRoot-Directory-rootfs","name":"/rootfs","downloadLocation":"NOASSERTION"}],` +
-	`"relationships":[{"spdxElementId":"SPDXRef-DOCUMENT","relationshipType":"DESCRIBES","relatedSpdxElement":"SPDXRef-DocumentRoot-Directory-rootfs"}]}`
 
 // TestGetVerify publishes right, wrong and unverifiable SBOMs in several
 // ways (affix push, affix attach, affix convert with and without
@@ -141,7 +135,7 @@ func TestGetVerify(t *testing.T) {
 			// noimage: a newer SPDX document naming no image.
 			run("push", "oci-layout:"+dir, ref("noimage"))
 			noimage := digest.Digest(strings.TrimSpace(run("attach", "--platform", "linux/amd64", "--artifact-type", oci.MediaTypeSPDX,
-				"--annotation", newer, "--annotation", oci.AnnotationGenerator+"=example-scanner-1.0", ref("noimage"), writeFile(t, "dir.spdx.json", []byte(noImageSPDX)))))
+				"--annotation", newer, "--annotation", oci.AnnotationGenerator+"=example-scanner-1.0", ref("noimage"), writeFile(t, "dir.spdx.json", []byte(sbomtest.DirectorySPDX)))))
 
 			// BuildKit-style images: in-index attestations (their SPDX
 			// documents name no image; the statements' subjects do).

@@ -19,6 +19,7 @@ import (
 	"github.com/affix-oci/affix/internal/discover"
 	"github.com/affix-oci/affix/internal/oci"
 	"github.com/affix-oci/affix/internal/registrytest"
+	"github.com/affix-oci/affix/internal/sbomtest"
 )
 
 // foreignLayer is one layer of a foreignReferrer.
@@ -89,19 +90,6 @@ func attachForeign(t *testing.T, reg *registrytest.Registry, repo string, subjec
 	return d
 }
 
-// statementOf returns an in-toto statement of predicate type pt about
-// subject, with doc as its predicate.
-func statementOf(t *testing.T, pt string, subject digest.Digest, doc string) []byte {
-	t.Helper()
-	b, err := json.Marshal(map[string]any{"_type": oci.InTotoStatementType, "predicateType": pt,
-		"subject":   []map[string]any{{"name": "app", "digest": map[string]string{subject.Algorithm().String(): subject.Encoded()}}},
-		"predicate": json.RawMessage(doc)})
-	if err != nil {
-		t.Fatal(err)
-	}
-	return b
-}
-
 // sigstoreBundle returns a Sigstore bundle (v0.3) around a DSSE envelope
 // of stmt, as cosign attest (v3) stores it; the signature is not one.
 func sigstoreBundle(t *testing.T, stmt []byte) []byte {
@@ -163,7 +151,7 @@ func TestGetForeignSBOMs(t *testing.T) {
 			attest := bare("attest")
 			bundleType := "application/vnd.dev.sigstore.bundle.v0.3+json"
 			bundle := attachForeign(t, reg, "attest", amd, foreignReferrer{artifactType: bundleType,
-				layers:      []foreignLayer{{mediaType: bundleType, data: sigstoreBundle(t, statementOf(t, oci.PredicateSPDX, amd.Digest, spdxDoc))}},
+				layers:      []foreignLayer{{mediaType: bundleType, data: sigstoreBundle(t, sbomtest.Statement(t, oci.PredicateSPDX, amd.Digest, spdxDoc))}},
 				annotations: map[string]string{discover.AnnotationBundlePredicateType: oci.PredicateSPDX, "dev.sigstore.bundle.content": "dsse-envelope"}})
 
 			// cosign's tag schemes: cosign attach sbom (.sbom), and
@@ -175,7 +163,7 @@ func TestGetForeignSBOMs(t *testing.T) {
 				layers: []foreignLayer{{mediaType: "text/spdx+json", data: []byte(spdxDoc)}}})
 			dsse := func(doc string) []byte {
 				b, _ := json.Marshal(map[string]any{"payloadType": discover.MediaTypeDSSEPayloadInToto,
-					"payload": base64.StdEncoding.EncodeToString(statementOf(t, "https://cyclonedx.org/bom", amd.Digest, doc)), "signatures": []any{}})
+					"payload": base64.StdEncoding.EncodeToString(sbomtest.Statement(t, "https://cyclonedx.org/bom", amd.Digest, doc)), "signatures": []any{}})
 				return b
 			}
 			pt := func(p string) map[string]string { return map[string]string{"predicateType": p} }
@@ -191,7 +179,7 @@ func TestGetForeignSBOMs(t *testing.T) {
 			syftSBOM := attachForeign(t, reg, "syft", amd, foreignReferrer{artifactType: oci.MediaTypeSyftJSON,
 				layers: []foreignLayer{{mediaType: oci.MediaTypeSyftJSON, data: []byte(syftDoc)}}})
 			cdxStmt := attachForeign(t, reg, "syft", amd, foreignReferrer{artifactType: oci.MediaTypeInToto,
-				layers:      []foreignLayer{{mediaType: oci.MediaTypeInToto, data: statementOf(t, "https://cyclonedx.org/bom/v1.6", amd.Digest, cdxDoc)}},
+				layers:      []foreignLayer{{mediaType: oci.MediaTypeInToto, data: sbomtest.Statement(t, "https://cyclonedx.org/bom/v1.6", amd.Digest, cdxDoc)}},
 				annotations: map[string]string{oci.AnnotationPredicateType: "https://cyclonedx.org/bom/v1.6"}})
 
 			// an SBOM of linux/amd64 attached to the index (oras attach
@@ -203,7 +191,7 @@ func TestGetForeignSBOMs(t *testing.T) {
 			// a BuildKit attestation (with a subject, v0.32+) that the
 			// index does not list: a referrer only.
 			bk := bare("bk")
-			bkStmt := statementOf(t, oci.PredicateSPDX, amd.Digest, noImageSPDX)
+			bkStmt := sbomtest.Statement(t, oci.PredicateSPDX, amd.Digest, sbomtest.DirectorySPDX)
 			bkAtt := attachForeign(t, reg, "bk", amd, foreignReferrer{artifactType: oci.ArtifactTypeBuildKitAttestation, configType: ocispec.MediaTypeImageConfig,
 				layers: []foreignLayer{{mediaType: oci.MediaTypeInToto, data: bkStmt, annotations: map[string]string{oci.AnnotationPredicateType: oci.PredicateSPDX}}}})
 
@@ -243,7 +231,7 @@ func TestGetForeignSBOMs(t *testing.T) {
 						": it describes image " + amd.Digest.String() + ", not linux/arm64/v8's manifest " + arm.Digest.String() + " nor the index"}},
 				{"SBOM of the index is not arm64's, unverified", []string{"--platform", "linux/arm64", index}, 1, "",
 					[]string{"it describes image " + amd.Digest.String() + ", not linux/arm64/v8's manifest "}},
-				{"BuildKit attestation only a referrer", []string{"--verify", "--platform", "linux/amd64", bk}, 0, noImageSPDX + "\n",
+				{"BuildKit attestation only a referrer", []string{"--verify", "--platform", "linux/amd64", bk}, 0, sbomtest.DirectorySPDX + "\n",
 					[]string{"taking BuildKit attestation " + bkAtt.Digest.String() + " (a referrer, not in the index)", "verified: SBOM " + bkAtt.Digest.String()}},
 				{"cosign attach sbom tag", []string{"--verify", "--platform", "linux/amd64", cosignTags}, 0, spdxDoc,
 					[]string{"taking the SBOM of cosign's tag sha256-" + hex + ".sbom", "verified: SBOM " + attach.Digest.String()}},
@@ -389,8 +377,8 @@ func TestGetAttestationLayers(t *testing.T) {
 	amd := res.Manifests[0]
 	reg := registrytest.Start(t, registrytest.OlaregNoAPI, registrytest.Options{})
 	spdx := map[string]string{oci.AnnotationPredicateType: oci.PredicateSPDX}
-	bad := foreignLayer{mediaType: oci.MediaTypeInToto, data: statementOf(t, "https://slsa.dev/provenance/v1", amd.Digest, `{}`), annotations: spdx}
-	good := foreignLayer{mediaType: oci.MediaTypeInToto, data: statementOf(t, oci.PredicateSPDX, amd.Digest, noImageSPDX), annotations: spdx}
+	bad := foreignLayer{mediaType: oci.MediaTypeInToto, data: sbomtest.Statement(t, "https://slsa.dev/provenance/v1", amd.Digest, `{}`), annotations: spdx}
+	good := foreignLayer{mediaType: oci.MediaTypeInToto, data: sbomtest.Statement(t, oci.PredicateSPDX, amd.Digest, sbomtest.DirectorySPDX), annotations: spdx}
 	badDigest := oci.DescriptorFor(bad.mediaType, bad.data).Digest
 	for _, tt := range []struct {
 		name   string
@@ -398,7 +386,7 @@ func TestGetAttestationLayers(t *testing.T) {
 		code   int
 		stdout string
 	}{
-		{"a good layer after it", []foreignLayer{bad, good}, 0, noImageSPDX + "\n"},
+		{"a good layer after it", []foreignLayer{bad, good}, 0, sbomtest.DirectorySPDX + "\n"},
 		{"no other layer", []foreignLayer{bad}, 1, ""},
 	} {
 		t.Run(tt.name, func(t *testing.T) {

@@ -23,6 +23,7 @@ import (
 	"github.com/affix-oci/affix/internal/discover"
 	"github.com/affix-oci/affix/internal/oci"
 	"github.com/affix-oci/affix/internal/registrytest"
+	"github.com/affix-oci/affix/internal/sbomtest"
 )
 
 // TestLsReferrersTagConflict: a referrers tag that holds no referrers
@@ -327,10 +328,10 @@ func TestLsForeignReferrers(t *testing.T) {
 			reg := registrytest.Start(t, kind, registrytest.Options{})
 			mustAffix(t, "push", "--no-sbom", "--insecure-registry", reg.Host, "oci-layout:"+dir, reg.Ref("app")+":v1")
 			bundle := attachForeign(t, reg, "app", amd, foreignReferrer{artifactType: bundleType,
-				layers:      []foreignLayer{{mediaType: bundleType, data: sigstoreBundle(t, statementOf(t, oci.PredicateSPDX, amd.Digest, noImageSPDX))}},
+				layers:      []foreignLayer{{mediaType: bundleType, data: sigstoreBundle(t, sbomtest.Statement(t, oci.PredicateSPDX, amd.Digest, sbomtest.DirectorySPDX))}},
 				annotations: map[string]string{discover.AnnotationBundlePredicateType: oci.PredicateSPDX}})
 			att := attachForeign(t, reg, "app", amd, foreignReferrer{artifactType: oci.ArtifactTypeBuildKitAttestation, configType: ocispec.MediaTypeImageConfig,
-				layers: []foreignLayer{{mediaType: oci.MediaTypeInToto, data: statementOf(t, oci.PredicateSPDX, amd.Digest, noImageSPDX),
+				layers: []foreignLayer{{mediaType: oci.MediaTypeInToto, data: sbomtest.Statement(t, oci.PredicateSPDX, amd.Digest, sbomtest.DirectorySPDX),
 					annotations: map[string]string{oci.AnnotationPredicateType: oci.PredicateSPDX}}}})
 			att.Platform = &ocispec.Platform{OS: "unknown", Architecture: "unknown"}
 			att.Annotations = map[string]string{oci.AnnotationDockerReferenceType: oci.DockerReferenceTypeAttestation, oci.AnnotationDockerReferenceDigest: amd.Digest.String()}

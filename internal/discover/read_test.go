@@ -28,6 +28,7 @@ import (
 	"github.com/affix-oci/affix/internal/fixture"
 	"github.com/affix-oci/affix/internal/oci"
 	"github.com/affix-oci/affix/internal/registrytest"
+	"github.com/affix-oci/affix/internal/sbomtest"
 	"github.com/affix-oci/affix/sbomgen"
 )
 
@@ -54,11 +55,11 @@ func TestReadPredicate(t *testing.T) {
 		err       string // "" means the statement is returned
 		skippable bool
 	}{
-		{"SPDX statement", layer(oci.MediaTypeInToto, statementOf(t, oci.PredicateSPDX, subject, noImageSPDX)), "", false},
-		{"SPDX in a DSSE envelope", layer(MediaTypeDSSE, dsse(statementOf(t, oci.PredicateSPDX, subject, noImageSPDX))), "", false},
-		{"another predicate", layer(oci.MediaTypeInToto, statementOf(t, "https://slsa.dev/provenance/v1", subject, `{}`)),
+		{"SPDX statement", layer(oci.MediaTypeInToto, sbomtest.Statement(t, oci.PredicateSPDX, subject, sbomtest.DirectorySPDX)), "", false},
+		{"SPDX in a DSSE envelope", layer(MediaTypeDSSE, dsse(sbomtest.Statement(t, oci.PredicateSPDX, subject, sbomtest.DirectorySPDX))), "", false},
+		{"another predicate", layer(oci.MediaTypeInToto, sbomtest.Statement(t, "https://slsa.dev/provenance/v1", subject, `{}`)),
 			`predicate type "https://slsa.dev/provenance/v1" is not https://spdx.dev/Document`, true},
-		{"a DSSE envelope typed as a statement", layer(oci.MediaTypeInToto, dsse(statementOf(t, oci.PredicateSPDX, subject, noImageSPDX))),
+		{"a DSSE envelope typed as a statement", layer(oci.MediaTypeInToto, dsse(sbomtest.Statement(t, oci.PredicateSPDX, subject, sbomtest.DirectorySPDX))),
 			`predicate type "" is not`, true},
 		{"not JSON", layer(oci.MediaTypeInToto, []byte("nope")), "decoding in-toto statement", true},
 		{"gone", oci.DescriptorFor(oci.MediaTypeInToto, []byte("never stored")), "not found", true},
@@ -301,23 +302,3 @@ func attachSPDX(t *testing.T, reg *registrytest.Registry, repo string, subject o
 	}
 	return d
 }
-
-// statementOf returns an in-toto statement of predicate type pt about
-// subject, with doc as its predicate.
-func statementOf(t *testing.T, pt string, subject digest.Digest, doc string) []byte {
-	t.Helper()
-	b, err := json.Marshal(map[string]any{"_type": oci.InTotoStatementType, "predicateType": pt,
-		"subject":   []map[string]any{{"name": "app", "digest": map[string]string{subject.Algorithm().String(): subject.Encoded()}}},
-		"predicate": json.RawMessage(doc)})
-	if err != nil {
-		t.Fatal(err)
-	}
-	return b
-}
-
-// noImageSPDX is an SPDX document of a scanned directory: it names no
-// image digest.
-const noImageSPDX = `{"spdxVersion":"SPDX-2.3","dataLicense":"CC0-1.0","SPDXID":"SPDXRef-DOCUMENT","name":"/rootfs",` +
-	`"documentNamespace":"https://example.invalid/rootfs","creationInfo":{"created":"2024-01-01T00:00:00Z","creators":["Tool: example-scanner-1.0"]},` +
-	`"packages":[{"SPDXID":"SPDXRef-DocumentRoot-Directory-rootfs","name":"/rootfs","downloadLocation":"NOASSERTION"}],` +
-	`"relationships":[{"spdxElementId":"SPDXRef-DOCUMENT","relationshipType":"DESCRIBES","relatedSpdxElement":"SPDXRef-DocumentRoot-Directory-rootfs"}]}`

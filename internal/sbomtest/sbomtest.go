@@ -7,6 +7,11 @@ import (
 	"fmt"
 	"slices"
 	"strings"
+	"testing"
+
+	"github.com/opencontainers/go-digest"
+
+	"github.com/affix-oci/affix/internal/oci"
 )
 
 // SPDXPackages returns the packages of an SPDX JSON document as sorted
@@ -56,3 +61,23 @@ func SPDXPackages(doc []byte) ([]string, error) {
 	slices.Sort(out)
 	return out, nil
 }
+
+// Statement returns an in-toto statement of predicate type pt about
+// subject (named "app"), with doc as its predicate.
+func Statement(t testing.TB, pt string, subject digest.Digest, doc string) []byte {
+	t.Helper()
+	b, err := json.Marshal(map[string]any{"_type": oci.InTotoStatementType, "predicateType": pt,
+		"subject":   []map[string]any{{"name": "app", "digest": map[string]string{subject.Algorithm().String(): subject.Encoded()}}},
+		"predicate": json.RawMessage(doc)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
+}
+
+// DirectorySPDX is an SPDX document of a scanned directory, as a scanner
+// that does not know the image writes one: it names no image digest.
+const DirectorySPDX = `{"spdxVersion":"SPDX-2.3","dataLicense":"CC0-1.0","SPDXID":"SPDXRef-DOCUMENT","name":"/rootfs",` +
+	`"documentNamespace":"https://example.invalid/rootfs","creationInfo":{"created":"2024-01-01T00:00:00Z","creators":["Tool: example-scanner-1.0"]},` +
+	`"packages":[{"SPDXID":"SPDXRef-DocumentRoot-Directory-rootfs","name":"/rootfs","downloadLocation":"NOASSERTION"}],` +
+	`"relationships":[{"spdxElementId":"SPDXRef-DOCUMENT","relationshipType":"DESCRIBES","relatedSpdxElement":"SPDXRef-DocumentRoot-Directory-rootfs"}]}`
