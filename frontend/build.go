@@ -383,15 +383,16 @@ func localFS(d, exclude string) (fsutil.FS, error) {
 }
 
 // escapePattern escapes the characters that have a meaning in a
-// .dockerignore pattern, so that the pattern matches the path p alone.
-// Windows patterns have no escape (the backslash separates paths).
+// .dockerignore pattern (a leading ! negates it), so that the pattern
+// matches the path p alone. Windows patterns have no escape (the
+// backslash separates paths).
 func escapePattern(p string) string {
 	if runtime.GOOS == "windows" {
 		return p
 	}
 	var b strings.Builder
 	for _, r := range p {
-		if strings.ContainsRune(`\*?[]`, r) {
+		if strings.ContainsRune(`\*?[]!`, r) {
 			b.WriteByte('\\')
 		}
 		b.WriteRune(r)

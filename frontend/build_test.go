@@ -99,9 +99,11 @@ func TestLocalFS(t *testing.T) {
 	all := []string{"Dockerfile", "out", "out/.affix-parts", "out/.affix-parts/0", "out/.affix-parts/0/index.json", "out/keep", "src", "src/a.go"}
 	weird := runtime.GOOS != "windows" // no such names there, and patterns have no escape
 	if weird {
-		files = append(files, "we[ir]d*?/.affix-parts/1/blob", "we[ir]d*?/other")
-		all = append(all, "we[ir]d*?", "we[ir]d*?/.affix-parts", "we[ir]d*?/.affix-parts/1", "we[ir]d*?/.affix-parts/1/blob", "we[ir]d*?/other")
+		files = append(files, "we[ir]d*?/.affix-parts/1/blob", "we[ir]d*?/other", "!out/.affix-parts/2/blob")
+		all = append(all, "we[ir]d*?", "we[ir]d*?/.affix-parts", "we[ir]d*?/.affix-parts/1", "we[ir]d*?/.affix-parts/1/blob", "we[ir]d*?/other",
+			"!out", "!out/.affix-parts", "!out/.affix-parts/2", "!out/.affix-parts/2/blob")
 	}
+	slices.Sort(all)
 	for _, f := range files {
 		p := filepath.Join(ctxDir, filepath.FromSlash(f))
 		if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
@@ -128,12 +130,13 @@ func TestLocalFS(t *testing.T) {
 		{"nothing excluded", "", all},
 		{"parts inside", filepath.Join(ctxDir, "out", ".affix-parts"), without("out/.affix-parts")},
 		{"pattern characters", filepath.Join(ctxDir, "we[ir]d*?", ".affix-parts"), without("we[ir]d*?/.affix-parts")},
+		{"a leading !, which negates a pattern", filepath.Join(ctxDir, "!out", ".affix-parts"), without("!out/.affix-parts")},
 		{"outside", filepath.Join(t.TempDir(), ".affix-parts"), all},
 		{"the context itself", ctxDir, all},
 		{"a sibling with the context's name as prefix", ctxDir + "-out", all},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
-			if !weird && strings.ContainsAny(tt.exclude, "[*?") {
+			if !weird && strings.ContainsAny(tt.exclude, "[*?!") {
 				t.Skip("no such names on Windows")
 			}
 			fsys, err := localFS(ctxDir, tt.exclude)
