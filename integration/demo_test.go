@@ -18,6 +18,8 @@ import (
 func TestDemo(t *testing.T) {
 	bk := buildkittest.Require(t)
 	ctl := buildkittest.RequireBuildctl(t)
+	// examples/hello/prepare.sh copies a static busybox for its RUN steps.
+	busybox := buildkittest.Busybox(t)
 	affix := affixBin(t)
 	root, err := buildkittest.RepoRoot()
 	if err != nil {
@@ -45,7 +47,9 @@ func TestDemo(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), runTimeout)
 	defer cancel()
 	cmd := exec.CommandContext(ctx, "sh", filepath.Join(root, "hack", "demo.sh"))
-	cmd.Env = append(os.Environ(), "DEMO_BIN="+bin, "TMPDIR="+tmp, "KEEP=")
+	// demo.sh keeps its SBOM cache (AFFIX_CACHE_DIR) in its own
+	// temporary directory.
+	cmd.Env = append(os.Environ(), "DEMO_BIN="+bin, "TMPDIR="+tmp, "KEEP=", "BUSYBOX="+busybox)
 	out, err := cmd.CombinedOutput()
 	if err != nil {
 		t.Fatalf("make demo: %v\n%s", err, out)

@@ -784,7 +784,7 @@ func runBuild(cmd *cobra.Command, g *globalOptions, contextDir string, o buildOp
 	}
 	if p.output != nil && p.output.dest == "-" && isTerminal(cmd.OutOrStdout()) {
 		// As buildx: a tar is no display.
-		return usageError(fmt.Errorf("--output dest=-: stdout is a terminal; redirect it to a file or pipe, or give dest=PATH"))
+		return usageError(fmt.Errorf("--output type=oci with dest=- or no dest writes the layout tar to stdout, which is a terminal; redirect it to a file or pipe, or give dest=PATH"))
 	}
 	if p.call != nil {
 		// --call builds nothing and writes neither file: an earlier

@@ -286,12 +286,16 @@ func TestBuildUsageErrors(t *testing.T) {
 	}
 	// The layout tar is not written to a terminal (a pseudo-terminal's
 	// master side is one).
-	if tty, err := os.OpenFile("/dev/ptmx", os.O_RDWR, 0); err == nil {
+	for _, out := range []string{"type=oci,dest=-", "type=oci"} {
+		tty, err := os.OpenFile("/dev/ptmx", os.O_RDWR, 0)
+		if err != nil {
+			break
+		}
 		var errb bytes.Buffer
-		code := Run(context.Background(), "affix", []string{"build", "--builder", nowhere, "-o", "type=oci,dest=-", ctxDir}, tty, &errb)
+		code := Run(context.Background(), "affix", []string{"build", "--builder", nowhere, "-o", out, ctxDir}, tty, &errb)
 		tty.Close()
-		if code != 2 || !strings.Contains(errb.String(), "--output dest=-: stdout is a terminal") {
-			t.Errorf("dest=- to a terminal: exit %d:\n%s", code, errb.String())
+		if code != 2 || !strings.Contains(errb.String(), "--output type=oci with dest=- or no dest writes the layout tar to stdout, which is a terminal") {
+			t.Errorf("-o %s to a terminal: exit %d:\n%s", out, code, errb.String())
 		}
 	}
 	// BUILDKIT_PROGRESS is the default display, checked like the flag.

@@ -146,14 +146,9 @@ func merge(cmd *cobra.Command, g *globalOptions, refStr string, sourceArgs []str
 	if err := m.copy(ctx, p, o.allowNoSBOM); err != nil {
 		return fmt.Errorf("merge to %s failed, tag %s not moved: %w", name, m.ref.Reference, err)
 	}
-	tctx, done, err := tagPhase(ctx, p)
+	res, tags, err := commitTags(ctx, p, "merge", name, m.ref, m.more)
 	if err != nil {
-		return commitError("merge", name, m.ref.Reference, err)
-	}
-	defer done()
-	res, err := p.Commit(tctx)
-	if err != nil {
-		return commitError("merge", name, m.ref.Reference, err)
+		return err
 	}
 	if _, ok := res.Modes[name]; !ok {
 		// A merge that wrote no referrer (a rerun, images of REF's own
@@ -176,10 +171,6 @@ func merge(cmd *cobra.Command, g *globalOptions, refStr string, sourceArgs []str
 			}
 			res.Modes[name] = mode
 		}
-	}
-	tags, err := tagMore(tctx, p, "merge", name, m.ref, m.more)
-	if err != nil {
-		return err
 	}
 	meta := newMetadata(res, refName(m.ref, m.ref.Reference), m.images, m.attached, m.counter)
 	meta.Tags = refNames(m.ref, tags)

@@ -176,16 +176,7 @@ func push(cmd *cobra.Command, g *globalOptions, l *oci.Layout, a pushArgs, o pus
 	if err != nil {
 		return fmt.Errorf("push to %s failed, tag %s not moved: %w", tgt.Name(), a.ref.Reference, err)
 	}
-	tctx, done, err := tagPhase(ctx, p)
-	if err != nil {
-		return commitError("push", tgt.Name(), a.ref.Reference, err)
-	}
-	defer done()
-	res, err := p.Commit(tctx)
-	if err != nil {
-		return commitError("push", tgt.Name(), a.ref.Reference, err)
-	}
-	tags, err := tagMore(tctx, p, "push", tgt.Name(), a.ref, a.moreTags)
+	res, tags, err := commitTags(ctx, p, "push", tgt.Name(), a.ref, a.moreTags)
 	if err != nil {
 		return err
 	}
@@ -358,23 +349,38 @@ func tagMore(ctx context.Context, p *exporter.Push, verb, target string, ref reg
 	return tags, nil
 }
 
-// tagPhase waits until p can commit (Ready: its images and referrers in
-// place, every referrers index verified) and returns the context of its
-// tag writes, the publication's commit: once they start, an interrupt
-// lets every tag of the list be written (exporter.CommitContext: within
-// its grace, a second signal cuts them short), so that the tags of one
-// release move together, not :1.2.3 without :latest. An interrupt that
-// came before is left in the context returned, ctx: Commit then writes
-// no tag. done is to be called when the tags are written.
-func tagPhase(ctx context.Context, p *exporter.Push) (_ context.Context, done context.CancelFunc, _ error) {
+// commitTags commits p, ref's repository target, by ref's tag and writes
+// the other tags of its list (more), as verb ("push", "merge"), once p is
+// ready (Ready: its images and referrers in place, every referrers index
+// verified). The tag writes are the publication's commit: once they
+// start, an interrupt lets every tag of the list be written
+// (exporter.CommitContext: within its grace, a second signal cuts them
+// short), so that the tags of one release move together, not :1.2.3
+// without :latest; an interrupt that came before moves none. It returns
+// what was pushed and the tags written, ref's first; its errors name the
+// tags that moved, may have, and did not.
+func commitTags(ctx context.Context, p *exporter.Push, verb, target string, ref registry.Reference, more []string) (*exporter.Result, []string, error) {
 	if err := p.Ready(ctx); err != nil {
+		return nil, nil, commitError(verb, target, ref.Reference, err)
+	}
+	tctx := ctx
+	if ctx.Err() == nil {
+		// Released when the last tag is written, not when the command
+		// ends: a signal while it prints is no longer one during the
+		// tag writes.
+		var done context.CancelFunc
+		tctx, done = exporter.CommitContext(ctx)
+		defer done()
+	}
+	res, err := p.Commit(tctx)
+	if err != nil {
+		return nil, nil, commitError(verb, target, ref.Reference, err)
+	}
+	tags, err := tagMore(tctx, p, verb, target, ref, more)
+	if err != nil {
 		return nil, nil, err
 	}
-	if ctx.Err() != nil {
-		return ctx, func() {}, nil
-	}
-	tctx, done := exporter.CommitContext(ctx)
-	return tctx, done, nil
+	return res, tags, nil
 }
 
 // commitError is the error of a failed Commit of a verb ("push",

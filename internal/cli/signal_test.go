@@ -3,6 +3,7 @@ package cli
 import (
 	"bytes"
 	"context"
+	"fmt"
 	"os"
 	"slices"
 	"strings"
@@ -35,35 +36,44 @@ func TestSignalDuringTagWrite(t *testing.T) {
 		t.Fatal(err)
 	}
 	reg := registrytest.Start(t, registrytest.OlaregNoAPI, registrytest.Options{})
-	const note = "affix: interrupt signal received during the tag writes: they were let finish, and affix push completed\n"
+	const note = "affix: interrupt signal received during the tag writes: they were let finish, and affix %s completed\n"
 	for _, tc := range []struct {
 		name, tags, held string
-		code             int
+		// merge merges the layout pushed as R:src instead of pushing it.
+		merge bool
+		code  int
 		// stdout is the start of the output, stderr the error output;
-		// R stands for the repository.
+		// R stands for the repository, D for the pushed index digest.
 		stdout, stderr string
 	}{
 		{name: "one tag", tags: "1", held: "1",
-			stdout: "pushed R:1@" + res.Index.Digest.String() + "\n", stderr: note},
+			stdout: "pushed R:1@D\n", stderr: note},
 		{name: "last of a list", tags: "1,2", held: "2",
-			stdout: "pushed R:1@" + res.Index.Digest.String() + "\n  also tagged R:2\n", stderr: note},
+			stdout: "pushed R:1@D\n  also tagged R:2\n", stderr: note},
 		// The tags of one push move together: those after the
 		// interrupted write are written too.
 		{name: "first of a list", tags: "1,2,3", held: "1",
-			stdout: "pushed R:1@" + res.Index.Digest.String() + "\n  also tagged R:2, R:3\n", stderr: note},
+			stdout: "pushed R:1@D\n  also tagged R:2, R:3\n", stderr: note},
+		{name: "merge, first of a list", tags: "1,2,3", held: "1", merge: true,
+			stdout: "pushed R:1@D\n  also tagged R:2, R:3\n", stderr: note},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			proxy := registrytest.StartProxy(t, reg.Host)
 			release := make(chan struct{})
-			repo := strings.ReplaceAll(tc.name, " ", "-")
+			repo := strings.NewReplacer(" ", "-", ",", "").Replace(tc.name)
 			proxy.Inject(registrytest.Fault{Method: "PUT", Path: "/manifests/" + tc.held + "$", Action: registrytest.Hold, Release: release})
 			ctx, cancel := context.WithCancelCause(t.Context())
 			defer cancel(nil)
 			var stdout, stderr bytes.Buffer
 			exited := make(chan int)
 			ref := proxy.Host + "/" + repo
+			args := []string{"push", "--no-sbom", "--insecure-registry", proxy.Host, "oci-layout:" + dir, ref + ":" + tc.tags}
+			if tc.merge {
+				mustAffix(t, "push", "--no-sbom", "--insecure-registry", reg.Host, "oci-layout:"+dir, reg.Ref(repo)+":src")
+				args = []string{"merge", "--allow-no-sbom", "--insecure-registry", proxy.Host, ref + ":" + tc.tags, ref + ":src"}
+			}
 			go func() {
-				exited <- Run(ctx, "affix", []string{"push", "--no-sbom", "--insecure-registry", proxy.Host, "oci-layout:" + dir, ref + ":" + tc.tags}, &stdout, &stderr)
+				exited <- Run(ctx, "affix", args, &stdout, &stderr)
 			}()
 			held := "PUT /v2/" + repo + "/manifests/" + tc.held + " [hold]"
 			deadline := time.Now().Add(2 * time.Minute)
@@ -76,8 +86,8 @@ func TestSignalDuringTagWrite(t *testing.T) {
 			cancel(signalCause{os.Interrupt})
 			close(release)
 			code := <-exited
-			wantOut := strings.ReplaceAll(tc.stdout, "R:", ref+":")
-			wantErr := strings.ReplaceAll(tc.stderr, "R:", ref+":")
+			wantOut := strings.ReplaceAll(strings.ReplaceAll(tc.stdout, "R:", ref+":"), "@D", "@"+res.Index.Digest.String())
+			wantErr := fmt.Sprintf(tc.stderr, args[0])
 			if code != tc.code || !strings.HasPrefix(stdout.String(), wantOut) || stderr.String() != wantErr {
 				t.Errorf("exit %d, want %d\nstdout:\n%s\nwant it to start:\n%s\nstderr:\n%s\nwant:\n%s", code, tc.code, &stdout, wantOut, &stderr, wantErr)
 			}
