@@ -26,8 +26,7 @@ import (
 func TestCertsDirs(t *testing.T) {
 	dirs := exporter.CertsDirs
 	t.Cleanup(func() { exporter.CertsDirs = dirs })
-	certsDir := t.TempDir()
-	exporter.CertsDirs = []string{filepath.Join(t.TempDir(), "absent"), certsDir}
+	absent := filepath.Join(t.TempDir(), "absent")
 
 	// A throwaway CA, a server certificate for 127.0.0.1 and a client
 	// certificate it signed.
@@ -64,6 +63,12 @@ func TestCertsDirs(t *testing.T) {
 		{name: "not PEM", files: map[string][]byte{"ca.crt": []byte("nope")}, errHas: "no PEM certificate in it"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
+			// Each case its own certs.d: the files are read once per
+			// CertsDirs and host, and a case's server may get the port
+			// of one before it (a CI run failed "not PEM" so, reading
+			// the earlier case's answer).
+			certsDir := t.TempDir()
+			exporter.CertsDirs = []string{absent, certsDir}
 			srv := httptest.NewUnstartedServer(http.NotFoundHandler())
 			srv.TLS = &tls.Config{Certificates: []tls.Certificate{serverPair}}
 			if tc.mTLS {
