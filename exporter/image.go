@@ -303,14 +303,15 @@ func (p *Push) load(ctx context.Context, d ocispec.Descriptor, depth int) (*node
 		if err := checkMediaTypeField(d, idx.MediaType); err != nil {
 			return nil, fmt.Errorf("%w: index %s: %w", ErrInvalidSource, d.Digest, err)
 		}
-		var kept []ocispec.Descriptor
+		edits := make([]entryEdit, len(idx.Manifests))
 		changed := false
-		for _, c := range idx.Manifests {
+		for i, c := range idx.Manifests {
 			if c.Digest.Validate() != nil {
 				return nil, fmt.Errorf("%w: index %s lists digest %q", ErrInvalidSource, d.Digest, c.Digest)
 			}
 			if p.opts.StripAttestations && oci.IsAttestation(c) {
 				n.stripped = append(n.stripped, c)
+				edits[i].drop = true
 				changed = true
 				continue
 			}
@@ -319,16 +320,16 @@ func (p *Push) load(ctx context.Context, d ocispec.Descriptor, depth int) (*node
 				return nil, err
 			}
 			if cn.desc.Digest != c.Digest {
-				c.Digest, c.Size = cn.desc.Digest, cn.desc.Size
+				edits[i].digest, edits[i].size = cn.desc.Digest, cn.desc.Size
 				changed = true
 			}
 			n.children = append(n.children, cn)
-			kept = append(kept, c)
 		}
 		if changed {
-			b, err := replaceManifests(data, kept)
+			// The entries kept stay byte for byte (splice.go).
+			b, err := spliceManifests(data, edits)
 			if err != nil {
-				return nil, fmt.Errorf("index %s: %w", d.Digest, err)
+				return nil, fmt.Errorf("%w: index %s: rewriting its manifests: %w", ErrInvalidSource, d.Digest, err)
 			}
 			n.data = b
 			nd := oci.DescriptorFor(d.MediaType, b)
@@ -337,24 +338,6 @@ func (p *Push) load(ctx context.Context, d ocispec.Descriptor, depth int) (*node
 		return n, nil
 	}
 	return nil, fmt.Errorf("%w: %s has media type %q, not a manifest or index", ErrInvalidSource, d.Digest, d.MediaType)
-}
-
-// replaceManifests rewrites the manifests field of an index, keeping its
-// other fields as they were.
-func replaceManifests(index []byte, manifests []ocispec.Descriptor) ([]byte, error) {
-	var fields map[string]json.RawMessage
-	if err := json.Unmarshal(index, &fields); err != nil {
-		return nil, err
-	}
-	if manifests == nil {
-		manifests = []ocispec.Descriptor{}
-	}
-	m, err := json.Marshal(manifests)
-	if err != nil {
-		return nil, err
-	}
-	fields["manifests"] = m
-	return json.Marshal(fields)
 }
 
 // Pushed returns, once Images has succeeded, the digest every manifest and

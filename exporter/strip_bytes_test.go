@@ -1,0 +1,90 @@
+package exporter_test
+
+import (
+	"context"
+	"encoding/json"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
+
+	"github.com/affix-oci/affix/exporter"
+	"github.com/affix-oci/affix/internal/fixture"
+	"github.com/affix-oci/affix/internal/oci"
+	"github.com/affix-oci/affix/internal/registrytest"
+)
+
+// oddIndex returns the text of an index listing entries, indented, with
+// what ocispec.Descriptor does not know on each entry (a vendor field,
+// Docker's platform.features on the platform manifests, an empty
+// annotations object) and top-level fields in no sorted order, with
+// characters encoding/json would escape; and the same text without the
+// entries skip picks.
+func oddIndex(t *testing.T, entries []ocispec.Descriptor, skip func(ocispec.Descriptor) bool) (all, kept string) {
+	t.Helper()
+	var a, k []string
+	for _, e := range entries {
+		b, err := json.Marshal(e)
+		if err != nil {
+			t.Fatal(err)
+		}
+		s := `{"x-vendor":{"html":"<&>"},` + strings.TrimPrefix(string(b), "{")
+		if e.Annotations == nil {
+			s = strings.Replace(s, `"size":`, `"annotations":{},"size":`, 1)
+		}
+		if e.Platform != nil && e.Platform.OS == "linux" {
+			s = strings.Replace(s, `"os":"linux"`, `"os":"linux","features":["sse4"]`, 1)
+		}
+		a = append(a, s)
+		if !skip(e) {
+			k = append(k, s)
+		}
+	}
+	wrap := func(ss []string) string {
+		return "{\n  \"schemaVersion\": 2,\n  \"x-top\": \"<&>\",\n  \"mediaType\": \"" + ocispec.MediaTypeImageIndex + "\",\n  \"manifests\": [\n    " +
+			strings.Join(ss, ",\n    ") + "\n  ],\n  \"annotations\": {\"org.example\": \"a<b\"}\n}\n"
+	}
+	return wrap(a), wrap(k)
+}
+
+// TestStripKeepsEntryBytes: push with StripAttestations writes the index
+// as it was read minus the attestation entries, byte for byte.
+func TestStripKeepsEntryBytes(t *testing.T) {
+	ctx := context.Background()
+	dir := t.TempDir()
+	res, err := fixture.WriteLayout(dir, twoPlatforms(true))
+	if err != nil {
+		t.Fatal(err)
+	}
+	entries := append(append([]ocispec.Descriptor{}, res.Manifests...), res.Attestations...)
+	all, want := oddIndex(t, entries, oci.IsAttestation)
+	root := oci.DescriptorFor(ocispec.MediaTypeImageIndex, []byte(all))
+	if err := os.WriteFile(filepath.Join(dir, "blobs", "sha256", root.Digest.Encoded()), []byte(all), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	l, err := oci.OpenLayout(ctx, "oci-layout:"+dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	reg := registrytest.Start(t, registrytest.OlaregNoAPI, registrytest.Options{})
+	c, _ := client(nil)
+	tgt := target(t, reg.Host, "app", c)
+	res.Index = root
+	got, err := pushAll(ctx, tgt, l, res, exporter.Options{Tag: "v1", StripAttestations: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(got.Stripped) != len(res.Attestations) {
+		t.Fatalf("stripped %d, want %d", len(got.Stripped), len(res.Attestations))
+	}
+	_, b, _, err := tgt.FetchManifest(ctx, "v1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if string(b) != want {
+		t.Errorf("pushed index\n%s\nwant the index read minus its attestation entries\n%s", b, want)
+	}
+}
