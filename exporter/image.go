@@ -284,6 +284,7 @@ func (p *Push) load(ctx context.Context, d ocispec.Descriptor, depth int) (*node
 		if m.Config.Digest.Validate() != nil {
 			return nil, fmt.Errorf("%w: manifest %s: config digest %q", ErrInvalidSource, d.Digest, m.Config.Digest)
 		}
+		n.attestation = n.attestation || m.ArtifactType == oci.ArtifactTypeBuildKitAttestation
 		n.blobs = append(n.blobs, m.Config)
 		for _, l := range m.Layers {
 			if l.Digest.Validate() != nil {
@@ -309,7 +310,7 @@ func (p *Push) load(ctx context.Context, d ocispec.Descriptor, depth int) (*node
 			if c.Digest.Validate() != nil {
 				return nil, fmt.Errorf("%w: index %s lists digest %q", ErrInvalidSource, d.Digest, c.Digest)
 			}
-			if p.opts.StripAttestations && oci.IsAttestation(c) {
+			if p.strip(c, nil) {
 				n.stripped = append(n.stripped, c)
 				edits[i].drop = true
 				changed = true
@@ -318,6 +319,12 @@ func (p *Push) load(ctx context.Context, d ocispec.Descriptor, depth int) (*node
 			cn, err := p.load(ctx, c, depth+1)
 			if err != nil {
 				return nil, err
+			}
+			if p.strip(c, cn) {
+				n.stripped = append(n.stripped, c)
+				edits[i].drop = true
+				changed = true
+				continue
 			}
 			if cn.desc.Digest != c.Digest {
 				edits[i].digest, edits[i].size = cn.desc.Digest, cn.desc.Size
@@ -338,6 +345,23 @@ func (p *Push) load(ctx context.Context, d ocispec.Descriptor, depth int) (*node
 		return n, nil
 	}
 	return nil, fmt.Errorf("%w: %s has media type %q, not a manifest or index", ErrInvalidSource, d.Digest, d.MediaType)
+}
+
+// strip reports whether the index entry c is left out of its index:
+// with a StripSet, when it lists c; else when c is an attestation manifest
+// by its entry (oci.IsAttestation: asked before c is read, loaded nil) or,
+// once read (loaded), by its artifactType.
+func (p *Push) strip(c ocispec.Descriptor, loaded *node) bool {
+	switch {
+	case !p.opts.StripAttestations:
+		return false
+	case p.opts.StripSet != nil:
+		return loaded == nil && p.opts.StripSet[c.Digest]
+	case loaded == nil:
+		return oci.IsAttestation(c)
+	default:
+		return loaded.attestation && oci.IsManifest(loaded.desc.MediaType)
+	}
 }
 
 // Pushed returns, once Images has succeeded, the digest every manifest and

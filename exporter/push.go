@@ -49,8 +49,17 @@ type Options struct {
 	// another repository holds), which MountFrom never mounts.
 	MountFor func(ocispec.Descriptor) string
 	// StripAttestations omits BuildKit attestation manifests from the
-	// pushed index (which then has a new digest).
+	// pushed index (which then has a new digest): the entries StripSet
+	// lists, or, when it is nil, those oci.IsAttestation picks (platform
+	// unknown/unknown, vnd.docker.reference.type attestation-manifest)
+	// and manifests whose artifactType is BuildKit's attestation
+	// manifest's, listed without those hints.
 	StripAttestations bool
+	// StripSet, when not nil, names exactly the entries StripAttestations
+	// leaves out, by digest, in the root index and any nested one: the
+	// attestation manifests a caller found (convert pairs them with their
+	// platforms), so that what it decided on is what is stripped.
+	StripSet map[digest.Digest]bool
 	// VerifyRounds bounds the re-reads of the referrers index after
 	// writing it; 0 means 10. An entry is verified by two consecutive
 	// reads that list it, so less than 2 means 2.

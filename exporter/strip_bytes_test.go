@@ -8,6 +8,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/opencontainers/go-digest"
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
 
 	"github.com/affix-oci/affix/exporter"
@@ -86,5 +87,27 @@ func TestStripKeepsEntryBytes(t *testing.T) {
 	}
 	if string(b) != want {
 		t.Errorf("pushed index\n%s\nwant the index read minus its attestation entries\n%s", b, want)
+	}
+}
+
+// TestStripSet: with a StripSet the push strips exactly the entries it
+// names, whatever oci.IsAttestation says of the others.
+func TestStripSet(t *testing.T) {
+	ctx := context.Background()
+	l, res := source(t, twoPlatforms(true))
+	keep, drop := res.Attestations[0], res.Attestations[1]
+	p := exporter.New(newMemTarget(), &exporter.Image{Source: l, Root: res.Index}, exporter.Options{StripAttestations: true, StripSet: map[digest.Digest]bool{drop.Digest: true}})
+	if err := p.Images(ctx); err != nil {
+		t.Fatal(err)
+	}
+	got, err := p.Commit(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(got.Stripped) != 1 || got.Stripped[0].Digest != drop.Digest {
+		t.Fatalf("stripped %v, want only %s", got.Stripped, drop.Digest)
+	}
+	if len(got.Attestations) != 1 || got.Attestations[0].Digest != keep.Digest {
+		t.Errorf("attestations pushed %v, want %s", got.Attestations, keep.Digest)
 	}
 }

@@ -197,7 +197,7 @@ func (e *UnconvertedError) Error() string {
 		}
 	}
 	for _, d := range e.Unmatched {
-		fmt.Fprintf(&b, "\n  attestation %s for %s, not a platform manifest of the index: not read", d.Digest, d.Annotations[oci.AnnotationDockerReferenceDigest])
+		fmt.Fprintf(&b, "\n  attestation %s for %s, not a platform manifest of the index: not read", d.Digest, describeSubject(digest.Digest(d.Annotations[oci.AnnotationDockerReferenceDigest])))
 	}
 	return b.String()
 }
@@ -224,7 +224,7 @@ func Convert(ctx context.Context, repo Repository, reference string, opts Option
 	c := &converter{repo: repo, opts: opts, repository: sbomgen.ImageName(name), finder: exporter.NewFinder(repo)}
 
 	res := &Result{Index: root, NewIndex: root}
-	attestations, err := c.pair(res, images)
+	attestations, err := c.pair(ctx, res, images)
 	if err != nil {
 		return nil, err
 	}
@@ -232,14 +232,17 @@ func Convert(ctx context.Context, repo Repository, reference string, opts Option
 	if err != nil {
 		return nil, err
 	}
-	strip := opts.StripAttestations && attestations > 0
-	if strip && !opts.DropUnconverted {
+	var strip []ocispec.Descriptor
+	if opts.StripAttestations {
+		strip = attestations
+	}
+	if len(strip) > 0 && !opts.DropUnconverted {
 		if err := unconverted(repo.Name(), res); err != nil {
 			return nil, err
 		}
 	}
 	pending := slices.ContainsFunc(arts, func(a *exporter.Artifact) bool { return a != nil })
-	if !strip && !pending {
+	if len(strip) == 0 && !pending {
 		res.Mode = c.mode
 		c.logf("nothing to write")
 		return res, nil

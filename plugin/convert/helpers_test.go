@@ -6,6 +6,7 @@ import (
 	"errors"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 
 	"github.com/opencontainers/go-digest"
@@ -61,6 +62,16 @@ type crafted struct {
 	wrongSubject bool
 	// noSBOM leaves out the image's SBOM.
 	noSBOM bool
+	// noHints lists the attestation manifests without platform and
+	// annotations: only their artifactType (and subject) say what they are.
+	noHints bool
+	// noSubject leaves the subject out of the attestation manifests.
+	noSubject bool
+	// odd writes the index indented, with a vendor field on each entry,
+	// Docker's platform.features on the platform manifests, an empty
+	// annotations object where an entry has none, and unsorted top-level
+	// fields with characters encoding/json escapes (oddIndex).
+	odd bool
 }
 
 // buildkitLayout writes a two-platform layout whose index holds attestation
@@ -112,18 +123,32 @@ func buildkitLayout(t *testing.T, c crafted) (*oci.Layout, ocispec.Descriptor, [
 		if c.provenance {
 			layers = append(layers, stmt("https://slsa.dev/provenance/v0.2", map[string]any{"builder": map[string]any{"id": ""}}))
 		}
-		subject := ocispec.Descriptor{MediaType: m.MediaType, Digest: m.Digest, Size: m.Size}
+		subject := &ocispec.Descriptor{MediaType: m.MediaType, Digest: m.Digest, Size: m.Size}
+		if c.noSubject {
+			subject = nil
+		}
 		am := put(ocispec.MediaTypeImageManifest, ocispec.Manifest{
 			Versioned: specs.Versioned{SchemaVersion: 2}, MediaType: ocispec.MediaTypeImageManifest,
 			ArtifactType: oci.ArtifactTypeBuildKitAttestation, Config: ocispec.DescriptorEmptyJSON,
-			Layers: layers, Subject: &subject,
+			Layers: layers, Subject: subject,
 		})
 		put(ocispec.MediaTypeEmptyJSON, map[string]any{})
-		am.Platform = &ocispec.Platform{OS: "unknown", Architecture: "unknown"}
-		am.Annotations = map[string]string{oci.AnnotationDockerReferenceType: oci.DockerReferenceTypeAttestation, oci.AnnotationDockerReferenceDigest: m.Digest.String()}
+		if !c.noHints {
+			am.Platform = &ocispec.Platform{OS: "unknown", Architecture: "unknown"}
+			am.Annotations = map[string]string{oci.AnnotationDockerReferenceType: oci.DockerReferenceTypeAttestation, oci.AnnotationDockerReferenceDigest: m.Digest.String()}
+		}
 		entries = append(entries, am)
 	}
-	idx := put(ocispec.MediaTypeImageIndex, ocispec.Index{Versioned: specs.Versioned{SchemaVersion: 2}, MediaType: ocispec.MediaTypeImageIndex, Manifests: entries})
+	var idx ocispec.Descriptor
+	if c.odd {
+		all, _ := oddIndex(t, entries, func(ocispec.Descriptor) bool { return false })
+		idx = oci.DescriptorFor(ocispec.MediaTypeImageIndex, []byte(all))
+		if err := os.WriteFile(filepath.Join(dir, "blobs", "sha256", idx.Digest.Encoded()), []byte(all), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	} else {
+		idx = put(ocispec.MediaTypeImageIndex, ocispec.Index{Versioned: specs.Versioned{SchemaVersion: 2}, MediaType: ocispec.MediaTypeImageIndex, Manifests: entries})
+	}
 	top, _ := json.Marshal(ocispec.Index{Versioned: specs.Versioned{SchemaVersion: 2}, MediaType: ocispec.MediaTypeImageIndex, Manifests: []ocispec.Descriptor{idx}})
 	if err := os.WriteFile(filepath.Join(dir, "index.json"), top, 0o644); err != nil {
 		t.Fatal(err)
@@ -205,4 +230,37 @@ func registries(t *testing.T) []*registrytest.Registry {
 func writes(c *exporter.Counter) int {
 	n := c.Counts()
 	return n["PUT"] + n["POST"] + n["PATCH"] + n["DELETE"]
+}
+
+// oddIndex returns the text of an index listing entries, indented, with
+// what ocispec.Descriptor does not know on each entry (a vendor field,
+// Docker's platform.features on the platform manifests, an empty
+// annotations object) and top-level fields in no sorted order, with
+// characters encoding/json would escape; and the same text without the
+// entries skip picks.
+func oddIndex(t *testing.T, entries []ocispec.Descriptor, skip func(ocispec.Descriptor) bool) (all, kept string) {
+	t.Helper()
+	var a, k []string
+	for _, e := range entries {
+		b, err := json.Marshal(e)
+		if err != nil {
+			t.Fatal(err)
+		}
+		s := `{"x-vendor":{"html":"<&>"},` + strings.TrimPrefix(string(b), "{")
+		if e.Annotations == nil {
+			s = strings.Replace(s, `"size":`, `"annotations":{},"size":`, 1)
+		}
+		if e.Platform != nil && e.Platform.OS == "linux" {
+			s = strings.Replace(s, `"os":"linux"`, `"os":"linux","features":["sse4"]`, 1)
+		}
+		a = append(a, s)
+		if !skip(e) {
+			k = append(k, s)
+		}
+	}
+	wrap := func(ss []string) string {
+		return "{\n  \"schemaVersion\": 2,\n  \"x-top\": \"<&>\",\n  \"mediaType\": \"" + ocispec.MediaTypeImageIndex + "\",\n  \"manifests\": [\n    " +
+			strings.Join(ss, ",\n    ") + "\n  ],\n  \"annotations\": {\"org.example\": \"a<b\"}\n}\n"
+	}
+	return wrap(a), wrap(k)
 }

@@ -42,14 +42,18 @@ func resolveIndex(ctx context.Context, repo Repository, reference string, opts O
 
 // pair fills res.Platforms with the platform manifests of images (each
 // digest once) and gives each its BuildKit attestation manifest; those
-// for no platform manifest go to res.Unmatched. It returns how many
-// attestation manifests images holds, matched or not.
-func (c *converter) pair(res *Result, images []oci.Image) (int, error) {
+// for no platform manifest go to res.Unmatched. An attestation manifest
+// names its platform manifest in its vnd.docker.reference.digest
+// annotation; one listed without it (Walk found it by its artifactType)
+// is read, and names it in its subject, as BuildKit's OCI-artifact form
+// does. It returns every attestation manifest images holds, matched or
+// not: what stripping leaves out of the index.
+func (c *converter) pair(ctx context.Context, res *Result, images []oci.Image) ([]ocispec.Descriptor, error) {
 	byDigest := map[digest.Digest]int{}
-	var attestations []oci.Image
+	var attestations []ocispec.Descriptor
 	for _, img := range images {
 		if img.Attestation {
-			attestations = append(attestations, img)
+			attestations = append(attestations, img.Descriptor)
 			continue
 		}
 		if _, ok := byDigest[img.Descriptor.Digest]; ok {
@@ -61,19 +65,48 @@ func (c *converter) pair(res *Result, images []oci.Image) (int, error) {
 		res.Platforms = append(res.Platforms, Platform{Manifest: img.Descriptor})
 	}
 	for _, a := range attestations {
-		sub := digest.Digest(a.Descriptor.Annotations[oci.AnnotationDockerReferenceDigest])
+		sub, err := c.attestationSubject(ctx, a)
+		if err != nil {
+			return nil, err
+		}
 		i, ok := byDigest[sub]
 		if !ok {
-			c.logf("attestation manifest %s refers to %q, not a platform manifest of the index; skipped", a.Descriptor.Digest, sub)
-			res.Unmatched = append(res.Unmatched, a.Descriptor)
+			c.logf("attestation manifest %s is for %s, not a platform manifest of the index; skipped", a.Digest, describeSubject(sub))
+			res.Unmatched = append(res.Unmatched, a)
 			continue
 		}
 		if res.Platforms[i].Attestation.Digest != "" {
-			return 0, fmt.Errorf("%s: platform manifest %s has two attestation manifests (%s, %s): %w", c.repo.Name(), sub, res.Platforms[i].Attestation.Digest, a.Descriptor.Digest, ErrBadAttestation)
+			return nil, fmt.Errorf("%s: platform manifest %s has two attestation manifests (%s, %s): %w", c.repo.Name(), sub, res.Platforms[i].Attestation.Digest, a.Digest, ErrBadAttestation)
 		}
-		res.Platforms[i].Attestation = a.Descriptor
+		res.Platforms[i].Attestation = a
 	}
-	return len(attestations), nil
+	return attestations, nil
+}
+
+// attestationSubject returns the platform manifest attestation manifest a
+// is for: its vnd.docker.reference.digest annotation, else the subject
+// of its manifest (read), else "".
+func (c *converter) attestationSubject(ctx context.Context, a ocispec.Descriptor) (digest.Digest, error) {
+	if s := a.Annotations[oci.AnnotationDockerReferenceDigest]; s != "" {
+		return digest.Digest(s), nil
+	}
+	var m ocispec.Manifest
+	if _, err := oci.ReadJSON(ctx, c.repo, a, &m); err != nil {
+		return "", fmt.Errorf("%s: attestation manifest %s: %w", c.repo.Name(), a.Digest, err)
+	}
+	if m.Subject == nil {
+		return "", nil
+	}
+	return m.Subject.Digest, nil
+}
+
+// describeSubject names the platform manifest an attestation manifest is
+// for, as pair found it.
+func describeSubject(d digest.Digest) string {
+	if d == "" {
+		return "(no vnd.docker.reference.digest)"
+	}
+	return fmt.Sprintf("%q", string(d))
 }
 
 // prepare reads every platform's attestation and builds its referrer,
@@ -167,19 +200,24 @@ func unconverted(repository string, res *Result) error {
 // without its attestation manifests by digest, and write then moves
 // reference to it (moveTag). It sets res.Mode, and with strip
 // res.NewIndex and res.Stripped.
-func (c *converter) write(ctx context.Context, res *Result, reference string, arts []*exporter.Artifact, strip bool) error {
+func (c *converter) write(ctx context.Context, res *Result, reference string, arts []*exporter.Artifact, strip []ocispec.Descriptor) error {
 	var image *exporter.Image
 	popts := exporter.Options{MaxConcurrency: c.opts.MaxConcurrency, Logf: c.opts.Logf, Warnf: c.opts.Warnf}
-	if strip {
+	if len(strip) > 0 {
 		// Commit writes the stripped index by digest; moveTag then
-		// points the tag at it, unless the tag moved meanwhile.
+		// points the tag at it, unless the tag moved meanwhile. The
+		// exporter strips exactly the attestation manifests pair found.
 		image = &exporter.Image{Source: c.repo, Root: res.Index}
 		popts.StripAttestations = true
+		popts.StripSet = map[digest.Digest]bool{}
+		for _, a := range strip {
+			popts.StripSet[a.Digest] = true
+		}
 	}
 	push := exporter.New(c.repo, image, popts)
 	defer push.Abort()
 	if err := upload(ctx, push, res.Platforms, arts); err != nil {
-		if strip {
+		if len(strip) > 0 {
 			return fmt.Errorf("%s: converting %s failed, tag not moved: %w", c.repo.Name(), reference, err)
 		}
 		return fmt.Errorf("%s: converting %s: %w", c.repo.Name(), reference, err)
@@ -192,7 +230,10 @@ func (c *converter) write(ctx context.Context, res *Result, reference string, ar
 	if m, ok := pres.Modes[c.repo.Name()]; ok {
 		res.Mode = m
 	}
-	if strip {
+	if len(strip) > 0 {
+		if missed := notStripped(strip, pres.Stripped); len(missed) > 0 {
+			return fmt.Errorf("%s: converting %s: the stripped index %s still lists the attestation manifests %v; the tag was not moved", c.repo.Name(), reference, pres.Root.Digest, missed)
+		}
 		if err := moveTag(ctx, c.repo, push, reference, res.Index, pres.Root); err != nil {
 			return err
 		}
@@ -225,4 +266,15 @@ func upload(ctx context.Context, push *exporter.Push, platforms []Platform, arts
 		})
 	}
 	return eg.Wait()
+}
+
+// notStripped returns the digests of want that stripped does not list.
+func notStripped(want, stripped []ocispec.Descriptor) []digest.Digest {
+	var out []digest.Digest
+	for _, w := range want {
+		if !slices.ContainsFunc(stripped, func(s ocispec.Descriptor) bool { return s.Digest == w.Digest }) && !slices.Contains(out, w.Digest) {
+			out = append(out, w.Digest)
+		}
+	}
+	return out
 }
