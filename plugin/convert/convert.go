@@ -16,9 +16,17 @@ import (
 	"github.com/affix-oci/affix/sbomgen"
 )
 
-// MaxStatementSize bounds an attestation layer convert reads, as BuildKit
-// bounds the attestations it writes.
-const MaxStatementSize = 80 << 20
+// MaxStatementSize bounds an attestation layer convert reads: twice the
+// 80 MiB BuildKit bounds a scanner's statement file with when it reads it
+// (exporter/attestation maxAttestationBytes). That bound is not one on
+// the layer BuildKit stores: for the final image's SBOM it then adds a
+// "layerID: sha256:..." comment to every file without one and encodes
+// the document again (containerimage supplementSBOM), and it re-marshals
+// every statement with encoding/json's HTML escaping (<, > and & become
+// six bytes each), so a statement read just under 80 MiB is stored
+// larger. The headroom takes those; the bound keeps a hostile layer from
+// costing unbounded memory.
+const MaxStatementSize = 160 << 20
 
 // Format is the dev.affix.sbom.format annotation of the referrers convert
 // writes: the document is SPDX JSON, bare or wrapped.

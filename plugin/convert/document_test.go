@@ -211,3 +211,13 @@ func TestNameImageNamespace(t *testing.T) {
 		t.Errorf("renaming a's document for b gives %q, want b's %q", renamed, b)
 	}
 }
+
+// TestMaxStatementSize pins the headroom over BuildKit's 80 MiB bound on
+// the scanner's file (MaxStatementSize's comment says why the stored
+// layer may be larger).
+func TestMaxStatementSize(t *testing.T) {
+	const buildkitMax = 80 << 20 // exporter/attestation maxAttestationBytes
+	if MaxStatementSize < 2*buildkitMax {
+		t.Errorf("MaxStatementSize %d: want at least twice BuildKit's %d", MaxStatementSize, buildkitMax)
+	}
+}
