@@ -150,6 +150,10 @@ type convertStatement struct {
 	PredicateType string `json:"predicateType,omitempty"`
 	// What says what it is in words (convert.Statement.What).
 	What string `json:"what,omitempty"`
+	// Reason says why an SPDX statement was not published
+	// (convert.Statement.Reason): malformed, about another image, or
+	// which statement is the image's could not be told.
+	Reason string `json:"reason,omitempty"`
 	// st is the statement, for the output.
 	st convert.Statement
 }
@@ -274,7 +278,7 @@ func newConvertPlatform(p convert.Platform) convertPlatform {
 	cp := convertPlatform{Platform: oci.FormatPlatform(*p.Manifest.Platform), Digest: p.Manifest.Digest, Attestation: p.Attestation.Digest, Existed: p.Existed, Named: p.Named, Extras: p.Extras}
 	cp.OtherForms, cp.SBOMReferrers = referrerMetas(p.OtherForms), referrerMetas(p.SBOMReferrers)
 	for _, st := range p.Unconverted {
-		cp.Unconverted = append(cp.Unconverted, convertStatement{Layer: st.Layer.Digest, PredicateType: st.PredicateType, What: st.What, st: st})
+		cp.Unconverted = append(cp.Unconverted, convertStatement{Layer: st.Layer.Digest, PredicateType: st.PredicateType, What: st.What, Reason: st.Reason, st: st})
 	}
 	if p.Referrer.Digest != "" {
 		cp.Referrer = &referrerMeta{Digest: p.Referrer.Digest, ArtifactType: p.Referrer.ArtifactType, Format: convert.Format}
@@ -383,7 +387,7 @@ func printConvert(w io.Writer, m *convertMetadata) {
 			where = "dropped with the attestation manifest"
 		}
 		for _, st := range p.Unconverted {
-			if st.st.Extra {
+			if st.st.Extra && st.st.Reason == "" {
 				continue // counted above
 			}
 			fmt.Fprintf(w, "    not published, %s: %s\n", where, st.st)

@@ -154,10 +154,22 @@ type Statement struct {
 	// Extra is true for the SPDX statement of another build target (a
 	// stage or the build context), one of those Platform.Extras counts.
 	Extra bool
+	// Reason says why an SPDX statement was not published, "" when it
+	// is not the final image's SBOM (Extra) or is no SPDX statement: it
+	// is malformed, names another image, or which statement is the
+	// image's SBOM could not be told.
+	Reason string
 }
 
-// String is "WHAT (PREDICATE TYPE) LAYER".
+// String is "WHAT (PREDICATE TYPE) LAYER[: REASON]".
 func (s Statement) String() string {
+	if s.Reason != "" {
+		return s.kind() + ": " + s.Reason
+	}
+	return s.kind()
+}
+
+func (s Statement) kind() string {
 	kind := s.PredicateType
 	if kind == "" {
 		kind = "media type " + s.Layer.MediaType
@@ -179,8 +191,19 @@ func statementWhat(pt string) string {
 	return ""
 }
 
-// whatExtra is the What of the SPDX statements of other targets.
-const whatExtra = "SBOM of another build stage or the build context"
+// What of the SPDX statements Convert does not publish.
+const (
+	// whatExtra: a statement BuildKit did not mark as the final image's
+	// (no "Tool: buildkit-" creator) beside one it marked.
+	whatExtra = "SBOM of another build stage or the build context"
+	// whatCoreAgain: a second statement BuildKit marked as the final
+	// image's (it marks every file of the scanner whose name starts with
+	// "sbom.": sbom.spdx.json and sbom.extra.spdx.json alike).
+	whatCoreAgain = "another SBOM of the final image"
+	// whatUnknown: one of several statements none of which BuildKit
+	// marked: which one describes the image cannot be told.
+	whatUnknown = "SPDX SBOM"
+)
 
 // UnconvertedError is StripAttestations refused: attestation manifests
 // hold statements not published as referrers, which stripping would drop
@@ -361,10 +384,16 @@ func (c *converter) setMode(m exporter.Mode) {
 // sbomLayer is one SPDX statement of an attestation manifest.
 type sbomLayer struct {
 	desc ocispec.Descriptor
-	data []byte
+	data []byte // the statement; nil once it cannot be the core one
 	stmt *oci.Statement
 	info spdxInfo
+	// bad says why the statement cannot be published: not a valid SPDX
+	// statement, or one that does not name the platform manifest.
+	bad error
 }
+
+// drop forgets the statement's bytes: it is not the one published.
+func (l *sbomLayer) drop() { l.data, l.stmt = nil, nil }
 
 // artifact reads p's attestation manifest and returns the referrer of the
 // final image's SBOM, nil when there is none.
@@ -381,7 +410,10 @@ func (c *converter) artifact(ctx context.Context, p *Platform) (*exporter.Artifa
 		c.logf("%s: attestation %s holds no SPDX SBOM", oci.FormatPlatform(*p.Manifest.Platform), p.Attestation.Digest)
 		return nil, nil
 	}
-	l := coreSBOM(p, layers)
+	l, ok, err := c.coreSBOM(p, layers)
+	if err != nil || !ok {
+		return nil, err
+	}
 	doc, err := c.document(p, l)
 	if err != nil {
 		return nil, err
@@ -405,9 +437,13 @@ func (c *converter) readAttestation(ctx context.Context, p *Platform) (ocispec.M
 
 // sbomLayers reads the SPDX statements among layers, those of p's
 // attestation manifest, in order; every other layer is added to
-// p.Unconverted.
+// p.Unconverted. Only a statement that can still be the final image's
+// (coreIndex: the first BuildKit marked, or a lone one) keeps its bytes,
+// so a platform holds at most two statements in memory, not every
+// stage's.
 func (c *converter) sbomLayers(ctx context.Context, p *Platform, layers []ocispec.Descriptor) ([]sbomLayer, error) {
 	var out []sbomLayer
+	marked := -1
 	for _, l := range layers {
 		sl, other, err := c.readLayer(ctx, p, l)
 		if err != nil {
@@ -416,6 +452,20 @@ func (c *converter) sbomLayers(ctx context.Context, p *Platform, layers []ocispe
 		if other != nil {
 			p.Unconverted = append(p.Unconverted, *other)
 			continue
+		}
+		// Only the first statement BuildKit marked, or a lone one, can
+		// be published (coreIndex).
+		switch {
+		case marked >= 0:
+			sl.drop()
+		case sl.info.buildkit:
+			marked = len(out)
+			for i := range out {
+				out[i].drop()
+			}
+		case len(out) > 0:
+			sl.drop()
+			out[0].drop()
 		}
 		out = append(out, sl)
 	}
@@ -426,7 +476,8 @@ func (c *converter) sbomLayers(ctx context.Context, p *Platform, layers []ocispe
 // statement of p's platform manifest, or else (provenance, another
 // predicate, not a statement) other, the Statement it is. A layer
 // annotated as SPDX that is not a valid SPDX statement of the platform
-// manifest is an error naming the layer.
+// manifest is returned with bad set: an error only if it is the one to
+// publish (coreSBOM).
 func (c *converter) readLayer(ctx context.Context, p *Platform, l ocispec.Descriptor) (_ sbomLayer, other *Statement, _ error) {
 	pt, annotated := l.Annotations[AnnotationPredicateType]
 	if (annotated && pt != PredicateSPDX) || l.MediaType != oci.MediaTypeInToto {
@@ -447,34 +498,63 @@ func (c *converter) readLayer(ctx context.Context, p *Platform, l ocispec.Descri
 			}
 			return sbomLayer{}, &st, nil
 		}
-		return sbomLayer{}, nil, fmt.Errorf("layer %s: %w", l.Digest, err)
-	}
-	if len(stmt.Subject) > 0 && !stmt.Names(p.Manifest.Digest) {
-		return sbomLayer{}, nil, fmt.Errorf("layer %s: statement does not name the platform manifest %s: %w", l.Digest, p.Manifest.Digest, ErrBadAttestation)
+		return sbomLayer{desc: l, bad: err}, nil, nil
 	}
 	info, err := readSPDX(stmt.Predicate)
 	if err != nil {
-		return sbomLayer{}, nil, fmt.Errorf("layer %s: %w", l.Digest, err)
+		return sbomLayer{desc: l, bad: err}, nil, nil
 	}
-	return sbomLayer{desc: l, data: b, stmt: stmt, info: info}, nil, nil
+	sl := sbomLayer{desc: l, data: b, stmt: stmt, info: info}
+	if len(stmt.Subject) > 0 && !stmt.Names(p.Manifest.Digest) {
+		sl.bad = fmt.Errorf("statement does not name the platform manifest %s: %w", p.Manifest.Digest, ErrBadAttestation)
+		sl.drop()
+	}
+	return sl, nil, nil
 }
 
-// coreSBOM returns the SBOM of the final image among layers (coreIndex)
-// and records the others, SBOMs of other build stages or of the build
-// context, in p.Extras and p.Unconverted.
-func coreSBOM(p *Platform, layers []sbomLayer) sbomLayer {
+// coreSBOM returns the SBOM of the final image among layers (coreIndex),
+// ok false when there is none to tell, and records the others in
+// p.Unconverted (those of other build stages or of the build context in
+// p.Extras too). The final image's statement must be valid: one that is
+// not is an error (ErrBadAttestation); any other that is not is recorded
+// with its Reason, as BuildKit itself takes any scanner output.
+func (c *converter) coreSBOM(p *Platform, layers []sbomLayer) (sbomLayer, bool, error) {
 	infos := make([]spdxInfo, len(layers))
 	for i, l := range layers {
 		infos[i] = l.info
 	}
 	core := coreIndex(infos)
-	p.Extras = len(layers) - 1
-	for i, x := range layers {
-		if i != core {
-			p.Unconverted = append(p.Unconverted, Statement{Layer: x.desc, PredicateType: PredicateSPDX, What: whatExtra, Extra: true})
-		}
+	if core >= 0 && layers[core].bad != nil {
+		return sbomLayer{}, false, fmt.Errorf("layer %s, the final image's SBOM: %w", layers[core].desc.Digest, layers[core].bad)
 	}
-	return layers[core]
+	marked := slices.ContainsFunc(infos, func(d spdxInfo) bool { return d.buildkit })
+	for i, x := range layers {
+		if i == core {
+			continue
+		}
+		st := Statement{Layer: x.desc, PredicateType: PredicateSPDX}
+		switch {
+		case core < 0:
+			st.What, st.Reason = whatUnknown, fmt.Sprintf("not published: none of the %d SPDX statements has BuildKit's creator %q, which marks the final image's, so which one describes the image is unknown", len(layers), buildkitCreator+"<version>")
+		case x.info.buildkit:
+			st.What = whatCoreAgain
+		default:
+			st.What, st.Extra = whatExtra, true
+			p.Extras++
+		}
+		if x.bad != nil {
+			st.Reason = "not published: " + x.bad.Error()
+		}
+		p.Unconverted = append(p.Unconverted, st)
+	}
+	if core < 0 {
+		c.logf("%s: attestation %s holds %d SPDX statements, none marked by BuildKit as the final image's; none published", oci.FormatPlatform(*p.Manifest.Platform), p.Attestation.Digest, len(layers))
+		return sbomLayer{}, false, nil
+	}
+	if marked && slices.ContainsFunc(layers, func(l sbomLayer) bool { return l.info.buildkit && l.desc.Digest != layers[core].desc.Digest }) {
+		c.logf("%s: attestation %s holds several SPDX statements BuildKit marked as the final image's; the first is published", oci.FormatPlatform(*p.Manifest.Platform), p.Attestation.Digest)
+	}
+	return layers[core], true, nil
 }
 
 // document returns the SPDX document of l to publish: as BuildKit stored

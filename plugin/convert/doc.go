@@ -30,11 +30,14 @@
 // SPDX statements, of other stages or of the build context; they do not
 // describe the platform image (a scanner such as Trivy would take them for
 // its SBOM), so they are counted in Platform.Extras and left out. The
-// final image's statement is the one BuildKit marked with its creator
-// "Tool: buildkit-<version>" (it adds it to that document only), else the
-// first one BuildKit stored (it sorts the final image's first). Document
-// names are not used: a scanner's NAME parameter may start with "sbom-",
-// BuildKit's prefix for the extra targets.
+// final image's statement is the first BuildKit marked with its creator
+// "Tool: buildkit-<version>" (it adds it to the core target's documents
+// only), else a lone statement; of several none of which BuildKit marked,
+// none is published. Only that statement must be a valid SPDX statement
+// of the platform manifest; any other that is not is recorded in
+// Platform.Unconverted with its Reason. Document names are not used: a
+// scanner's NAME parameter may start with "sbom-", BuildKit's prefix for
+// the extra targets.
 //
 // Converting is idempotent: a referrer already listed for its subject is
 // not written again, and an index without attestation manifests is not

@@ -80,22 +80,26 @@ func readSPDX(doc []byte) (spdxInfo, error) {
 
 // coreIndex returns the index of the statement that describes the final
 // image among the SPDX statements of one attestation manifest (docs, in
-// the order BuildKit stored them), or -1 when there are none. BuildKit
-// stores the final image's statement (the scanner's file named after the
-// core target, sbom.spdx.json) before the extra targets' (sbom-<stage>,
-// sbom-context; exporter/attestation's sort), and adds its own creator
-// "Tool: buildkit-<version>" to that one only (supplementSBOM). So it is
-// the first statement with BuildKit's creator, else the first. Document
-// names are not looked at: a scanner's NAME parameter may start with
-// "sbom-" as the extra targets' names do.
+// the order BuildKit stored them), or -1 when it cannot be told. BuildKit
+// adds its own creator "Tool: buildkit-<version>" to the core target's
+// documents only (supplementSBOM: the scanner's files whose name up to
+// the first dot is "sbom", as it tells by strings.Cut; sbom.spdx.json and
+// sbom.extra.spdx.json alike) and stores them first. So it is the first
+// statement with BuildKit's creator. Without one (BuildKit leaves a
+// document it cannot decode as it is), a lone statement is the image's;
+// of several, none is taken: the extra targets' documents (stages, the
+// build context) would be as likely, and publishing one of them as the
+// image's SBOM is worse than publishing none. Document names are not
+// looked at: a scanner's NAME parameter may start with "sbom-" as the
+// extra targets' names do.
 func coreIndex(docs []spdxInfo) int {
 	if i := slices.IndexFunc(docs, func(d spdxInfo) bool { return d.buildkit }); i >= 0 {
 		return i
 	}
-	if len(docs) == 0 {
-		return -1
+	if len(docs) == 1 {
+		return 0
 	}
-	return 0
+	return -1
 }
 
 // nameImage returns doc (SPDX 2.x JSON) with its described root package

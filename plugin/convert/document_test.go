@@ -28,10 +28,11 @@ func TestCoreIndex(t *testing.T) {
 		{"a lone statement is the image's", []spdxInfo{doc("sbom-build", false)}, 0},
 		{"BuildKit's order: the core first", []spdxInfo{doc("sbom", true), doc("sbom-build", false)}, 0},
 		{"NAME starting with sbom-", []spdxInfo{doc("sbom-app", true), doc("sbom-build", false), doc("sbom-context", false)}, 0},
-		{"NAME starting with sbom-, no BuildKit creator", []spdxInfo{doc("sbom-app", false), doc("sbom-context", false)}, 0},
+		{"NAME starting with sbom-, no BuildKit creator: cannot tell", []spdxInfo{doc("sbom-app", false), doc("sbom-context", false)}, -1},
 		{"BuildKit's creator wins over the order", []spdxInfo{doc("sbom-build", false), doc("sbom", true)}, 1},
 		{"full reference as NAME", []spdxInfo{doc("registry.example.com/app:1", true), doc("sbom-context", false)}, 0},
-		{"no creator, other names", []spdxInfo{doc("/run/src/core/sbom", false), doc("sbom-x", false)}, 0},
+		{"no creator, other names: cannot tell", []spdxInfo{doc("/run/src/core/sbom", false), doc("sbom-x", false)}, -1},
+		{"two core documents (sbom.spdx.json, sbom.extra.spdx.json): the first", []spdxInfo{doc("sbom", true), doc("sbom.extra", true), doc("sbom-build", false)}, 0},
 	}
 	for _, tt := range tests {
 		if got := coreIndex(tt.docs); got != tt.want {

@@ -67,6 +67,12 @@ type crafted struct {
 	noHints bool
 	// noSubject leaves the subject out of the attestation manifests.
 	noSubject bool
+	// badExtra adds, after the extras, a stage's SBOM that is "spdx": no
+	// SPDX 2.x document, or "subject": a statement about another image.
+	badExtra string
+	// secondCore adds a second document BuildKit marked as the final
+	// image's (the scanner wrote sbom.spdx.json and sbom.extra.spdx.json).
+	secondCore bool
 	// odd writes the index indented, with a vendor field on each entry,
 	// Docker's platform.features on the platform manifests, an empty
 	// annotations object where an entry has none, and unsorted top-level
@@ -117,8 +123,22 @@ func buildkitLayout(t *testing.T, c crafted) (*oci.Layout, ocispec.Descriptor, [
 		if !c.noSBOM {
 			layers = append(layers, stmt("https://spdx.dev/Document", spdxDoc(core)))
 		}
+		if c.secondCore {
+			layers = append(layers, stmt("https://spdx.dev/Document", spdxDoc("sbom.extra")))
+		}
 		if c.extras {
 			layers = append(layers, stmt("https://spdx.dev/Document", extraDoc("sbom-build")), stmt("https://spdx.dev/Document", extraDoc("sbom-context")))
+		}
+		switch c.badExtra {
+		case "spdx":
+			d := extraDoc("sbom-odd")
+			d["spdxVersion"] = "SPDX-3.0"
+			layers = append(layers, stmt("https://spdx.dev/Document", d))
+		case "subject":
+			keep := subj
+			subj = []any{map[string]any{"name": "other", "digest": map[string]string{"sha256": digest.FromString("another image").Encoded()}}}
+			layers = append(layers, stmt("https://spdx.dev/Document", extraDoc("sbom-odd")))
+			subj = keep
 		}
 		if c.provenance {
 			layers = append(layers, stmt("https://slsa.dev/provenance/v0.2", map[string]any{"builder": map[string]any{"id": ""}}))
