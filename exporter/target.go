@@ -2,6 +2,7 @@ package exporter
 
 import (
 	"context"
+	"errors"
 	"io"
 
 	"github.com/opencontainers/go-digest"
@@ -52,4 +53,32 @@ type ReferrersLister interface {
 	// ReferrersAPI lists the referrers of subject through the referrers
 	// API. A registry without the API answers ErrReferrersAPIUnsupported.
 	ReferrersAPI(ctx context.Context, subject digest.Digest) ([]ocispec.Descriptor, error)
+}
+
+// HasManifest reports whether t holds the manifest or index desc, by
+// digest: a HEAD where t can (ManifestChecker), else, or when the HEAD is
+// refused or fails (a registry that does not serve HEAD on manifests, a
+// push-only credential), a GET; a GET answered ErrNotFound is false. A
+// manifest listed in a referrers tag may be gone (deleted since): readers
+// that count such an entry check it with HasManifest first.
+func HasManifest(ctx context.Context, t Target, desc ocispec.Descriptor) (bool, error) {
+	d := ocispec.Descriptor{MediaType: desc.MediaType, Digest: desc.Digest, Size: desc.Size}
+	var headErr error
+	if mc, ok := t.(ManifestChecker); ok {
+		ok, err := mc.ManifestExists(ctx, d)
+		if err == nil || ctx.Err() != nil {
+			return ok, err
+		}
+		headErr = err
+	}
+	_, _, _, err := t.FetchManifest(ctx, d.Digest.String())
+	switch {
+	case err == nil:
+		return true, nil
+	case errors.Is(err, ErrNotFound):
+		return false, nil
+	case headErr != nil:
+		return false, headErr
+	}
+	return false, err
 }

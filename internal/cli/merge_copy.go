@@ -582,20 +582,11 @@ func (l *dstLookup) confirm(ctx context.Context, subject digest.Digest, have *ds
 	return nil
 }
 
-// exists reports whether REF's repository has the manifest r: a HEAD by
-// digest, or, when the registry refuses the HEAD (one that does not serve
-// HEAD on manifests), a GET.
+// exists reports whether REF's repository has the manifest r
+// (exporter.HasManifest: a HEAD by digest, or a GET when the registry
+// refuses the HEAD).
 func (l *dstLookup) exists(ctx context.Context, r ocispec.Descriptor) (bool, error) {
-	ok, err := l.target.ManifestExists(ctx, ocispec.Descriptor{MediaType: r.MediaType, Digest: r.Digest, Size: r.Size})
-	if err == nil || ctx.Err() != nil {
-		return ok, err
-	}
-	if _, _, _, gerr := l.target.FetchManifest(ctx, r.Digest.String()); gerr == nil {
-		return true, nil
-	} else if errors.Is(gerr, exporter.ErrNotFound) {
-		return false, nil
-	}
-	return false, err
+	return exporter.HasManifest(ctx, l.target, r)
 }
 
 // have records whether REF's repository has the referrer d.

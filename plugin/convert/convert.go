@@ -366,6 +366,15 @@ func (c *converter) logf(format string, args ...any) {
 	}
 }
 
+func (c *converter) warnf(format string, args ...any) {
+	switch {
+	case c.opts.Warnf != nil:
+		c.opts.Warnf(format, args...)
+	case c.opts.Logf != nil:
+		c.opts.Logf(format, args...)
+	}
+}
+
 func (c *converter) concurrency() int {
 	if c.opts.MaxConcurrency > 0 {
 		return c.opts.MaxConcurrency

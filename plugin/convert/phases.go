@@ -138,7 +138,7 @@ func (c *converter) prepare(ctx context.Context, platforms []Platform) ([]*expor
 func (c *converter) preparePlatform(ctx context.Context, p *Platform) (*exporter.Artifact, error) {
 	if p.Attestation.Digest == "" {
 		// Nothing to convert; say which SBOM referrers it has.
-		_, err := c.referrers(ctx, p)
+		_, _, err := c.referrers(ctx, p)
 		return nil, err
 	}
 	a, err := c.artifact(ctx, p)
@@ -153,12 +153,25 @@ func (c *converter) preparePlatform(ctx context.Context, p *Platform) (*exporter
 		return nil, err
 	}
 	p.Referrer = desc
-	refs, err := c.referrers(ctx, p)
+	refs, mode, err := c.referrers(ctx, p)
 	if err != nil {
 		return nil, err
 	}
 	p.OtherForms = otherForms(p.SBOMReferrers, desc)
 	p.Existed = slices.ContainsFunc(refs, func(r ocispec.Descriptor) bool { return r.Digest == desc.Digest })
+	if p.Existed && mode == exporter.ModeTagSchema {
+		// A referrers tag may list a manifest deleted since: counted as
+		// there, a strip would move the tag with no SBOM behind it.
+		// (The referrers API drops a deleted manifest from its answers.)
+		ok, err := exporter.HasManifest(ctx, c.repo, desc)
+		if err != nil {
+			return nil, fmt.Errorf("%s: checking referrer %s of %s, listed in its referrers tag: %w", c.repo.Name(), desc.Digest, p.Manifest.Digest, err)
+		}
+		if !ok {
+			c.warnf("%s lists referrer %s of %s in its referrers tag %s, but its manifest is gone (deleted); writing it again", c.repo.Name(), desc.Digest, p.Manifest.Digest, exporter.ReferrersTag(p.Manifest.Digest))
+			p.Existed = false
+		}
+	}
 	if p.Existed {
 		return nil, nil
 	}
@@ -168,14 +181,14 @@ func (c *converter) preparePlatform(ctx context.Context, p *Platform) (*exporter
 // referrers returns the referrers of p's platform manifest, sets
 // p.SBOMReferrers to those holding an SBOM, and records the mode the
 // repository indexes referrers with.
-func (c *converter) referrers(ctx context.Context, p *Platform) ([]ocispec.Descriptor, error) {
+func (c *converter) referrers(ctx context.Context, p *Platform) ([]ocispec.Descriptor, exporter.Mode, error) {
 	refs, mode, err := c.finder.Referrers(ctx, p.Manifest.Digest)
 	if err != nil {
-		return nil, fmt.Errorf("%s: referrers of %s: %w", c.repo.Name(), p.Manifest.Digest, err)
+		return nil, "", fmt.Errorf("%s: referrers of %s: %w", c.repo.Name(), p.Manifest.Digest, err)
 	}
 	c.setMode(mode)
 	p.SBOMReferrers = sbomReferrers(refs)
-	return refs, nil
+	return refs, mode, nil
 }
 
 // unconverted returns the *UnconvertedError stripping the attestation
