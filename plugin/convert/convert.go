@@ -309,11 +309,11 @@ func moveTag(ctx context.Context, repo Repository, push *exporter.Push, tag stri
 		return nil
 	}
 	if cur.Digest != old.Digest {
-		return fmt.Errorf("%s: %s names %s now, not the index %s convert read (pushed meanwhile?): %w; %s, and the referrers are written: convert the tag again to adopt its new index", repo.Name(), tag, cur.Digest, old.Digest, ErrTagMoved, kept)
+		return fmt.Errorf("%s: %s moved during the convert: it names %s now, not the index %s convert read (pushed meanwhile?): %w; %s, and the referrers are written: convert the tag again to adopt its new index", repo.Name(), tag, cur.Digest, old.Digest, ErrTagMoved, kept)
 	}
 	if err := push.TagIfMatch(ctx, tag, exporter.StrongETag(etag)); err != nil {
 		if errors.Is(err, exporter.ErrPreconditionFailed) {
-			return fmt.Errorf("%s: %s changed while it was being moved: %w; %s", repo.Name(), tag, ErrTagMoved, kept)
+			return fmt.Errorf("%s: %s moved during the convert, while it was being moved (If-Match refused): %w; %s", repo.Name(), tag, ErrTagMoved, kept)
 		}
 		return fmt.Errorf("%s: %w", repo.Name(), err)
 	}

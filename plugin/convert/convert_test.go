@@ -440,8 +440,8 @@ func TestConvertErrors(t *testing.T) {
 	// nothing is written.
 	counter.Reset()
 	other := digest.FromString("another index")
-	if _, err := convert.Convert(ctx, r, "v1", convert.Options{Digest: other, StripAttestations: true}); !errors.Is(err, convert.ErrTagMoved) {
-		t.Errorf("tag names another digest: %v, want ErrTagMoved", err)
+	if _, err := convert.Convert(ctx, r, "v1", convert.Options{Digest: other, StripAttestations: true}); !errors.Is(err, convert.ErrTagMoved) || !strings.Contains(err.Error(), "the digest asked for") || strings.Contains(err.Error(), "moved during") {
+		t.Errorf("tag names another digest: %v, want ErrTagMoved naming the digest asked for", err)
 	}
 	if writes(counter) != 0 {
 		t.Errorf("failed convert wrote: %v", counter.Log())
@@ -584,7 +584,7 @@ func TestConvertStripTagMoved(t *testing.T) {
 				t.Fatal(terr)
 			}
 			if tt.moved || tt.fail != nil {
-				if !errors.Is(err, convert.ErrTagMoved) || !strings.Contains(err.Error(), "by digest") {
+				if !errors.Is(err, convert.ErrTagMoved) || !strings.Contains(err.Error(), "by digest") || !strings.Contains(err.Error(), "moved during the convert") {
 					t.Fatalf("err %v, want ErrTagMoved saying the stripped index is there by digest", err)
 				}
 				want := root.Digest

@@ -21,7 +21,9 @@ var (
 	// the index. *UnconvertedError lists them.
 	ErrUnconverted = errors.New("attestation manifests hold statements not published as referrers")
 	// ErrTagMoved means the tag names another index than the one expected:
-	// Options.Digest, or, when the stripped index is about to be written
-	// under it, the index Convert read (a newer push moved it meanwhile).
+	// Options.Digest, checked before anything is written (the message
+	// says "the digest asked for"), or, when the stripped index is about
+	// to be written under it, the index Convert read (a newer push moved
+	// it meanwhile: the message says "moved during the convert").
 	ErrTagMoved = errors.New("the tag names another index")
 )

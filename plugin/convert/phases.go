@@ -25,7 +25,7 @@ func resolveIndex(ctx context.Context, repo Repository, reference string, opts O
 		return ocispec.Descriptor{}, nil, err
 	}
 	if opts.Digest != "" && root.Digest != opts.Digest {
-		return ocispec.Descriptor{}, nil, fmt.Errorf("%s: %s names %s, not %s: %w", repo.Name(), reference, root.Digest, opts.Digest, ErrTagMoved)
+		return ocispec.Descriptor{}, nil, fmt.Errorf("%s: %s names %s, not %s, the digest asked for (TAG@DIGEST, checked before converting; nothing written): %w", repo.Name(), reference, root.Digest, opts.Digest, ErrTagMoved)
 	}
 	if !oci.IsIndex(root.MediaType) {
 		return ocispec.Descriptor{}, nil, fmt.Errorf("%s: %s is %s: %w", repo.Name(), reference, root.MediaType, ErrNotIndex)
@@ -150,7 +150,7 @@ func (c *converter) preparePlatform(ctx context.Context, p *Platform) (*exporter
 	}
 	desc, _, err := a.Manifest()
 	if err != nil {
-		return nil, err
+		return nil, fmt.Errorf("%s: referrer of %s from attestation %s: %w", c.repo.Name(), oci.FormatPlatform(*p.Manifest.Platform), p.Attestation.Digest, err)
 	}
 	p.Referrer = desc
 	refs, mode, err := c.referrers(ctx, p)
