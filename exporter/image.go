@@ -271,6 +271,9 @@ func (p *Push) load(ctx context.Context, d ocispec.Descriptor, depth int) (*node
 	if err != nil {
 		return nil, fmt.Errorf("reading %s %s: %w", d.MediaType, d.Digest, err)
 	}
+	// The content is in data: a Data field the caller filled (to spare
+	// a read) is not carried into what the push reports.
+	d.Data = nil
 	n := &node{desc: d, source: d, data: data, attestation: oci.IsAttestation(d)}
 	switch {
 	case oci.IsManifest(d.MediaType):

@@ -252,9 +252,11 @@ func Convert(ctx context.Context, repo Repository, reference string, opts Option
 	if name == "" {
 		name = repo.Name()
 	}
-	c := &converter{repo: repo, opts: opts, repository: sbomgen.ImageName(name), finder: exporter.NewFinder(repo)}
+	c := &converter{repo: repo, opts: opts, repository: sbomgen.ImageName(name), root: root, finder: exporter.NewFinder(repo)}
 
-	res := &Result{Index: root, NewIndex: root}
+	index := root
+	index.Data = nil
+	res := &Result{Index: index, NewIndex: index}
 	attestations, err := c.pair(ctx, res, images)
 	if err != nil {
 		return nil, err
@@ -353,7 +355,8 @@ func otherForms(refs []ocispec.Descriptor, desc ocispec.Descriptor) []ocispec.De
 type converter struct {
 	repo       Repository
 	opts       Options
-	repository string // what the documents name (sbomgen.ImageName)
+	repository string             // what the documents name (sbomgen.ImageName)
+	root       ocispec.Descriptor // the index read, its bytes in Data
 	finder     *exporter.Finder
 
 	mu   sync.Mutex

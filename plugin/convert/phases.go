@@ -18,12 +18,15 @@ import (
 
 // resolveIndex fetches the manifest reference names in repo, checks it
 // is the index wanted (opts.Digest, an index, a tag when stripping) and
-// walks it to its manifests.
+// walks it to its manifests. The root it returns carries the bytes read
+// in Data, so that the walk and the push's load (oci.ReadBlob) reuse them
+// instead of reading the index again by digest.
 func resolveIndex(ctx context.Context, repo Repository, reference string, opts Options) (ocispec.Descriptor, []oci.Image, error) {
-	root, _, _, err := repo.FetchManifest(ctx, reference)
+	root, data, _, err := repo.FetchManifest(ctx, reference)
 	if err != nil {
 		return ocispec.Descriptor{}, nil, err
 	}
+	root.Data = data
 	if opts.Digest != "" && root.Digest != opts.Digest {
 		return ocispec.Descriptor{}, nil, fmt.Errorf("%s: %s names %s, not %s, the digest asked for (TAG@DIGEST, checked before converting; nothing written): %w", repo.Name(), reference, root.Digest, opts.Digest, ErrTagMoved)
 	}
@@ -220,7 +223,7 @@ func (c *converter) write(ctx context.Context, res *Result, reference string, ar
 		// Commit writes the stripped index by digest; moveTag then
 		// points the tag at it, unless the tag moved meanwhile. The
 		// exporter strips exactly the attestation manifests pair found.
-		image = &exporter.Image{Source: c.repo, Root: res.Index}
+		image = &exporter.Image{Source: c.repo, Root: c.root}
 		popts.StripAttestations = true
 		popts.StripSet = map[digest.Digest]bool{}
 		for _, a := range strip {
