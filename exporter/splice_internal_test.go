@@ -1,6 +1,7 @@
 package exporter
 
 import (
+	"encoding/json"
 	"strings"
 	"testing"
 
@@ -85,4 +86,59 @@ func TestSpliceManifests(t *testing.T) {
 			}
 		})
 	}
+}
+
+// FuzzSpliceManifests: spliceManifests never panics on an index a
+// registry or layout serves, and what it returns is JSON whose manifests
+// are the entries kept, byte for byte, the rewritten first one with its
+// new digest and size and no data.
+func FuzzSpliceManifests(f *testing.F) {
+	f.Add([]byte(`{"schemaVersion":2,"manifests":[{"digest":"sha256:a","size":1,"data":"eA=="},{"digest":"sha256:b","size":2}]}`))
+	f.Add([]byte(`{"Manifests":[ {"x":[1,{"y":"}"}]} , {} , {"z":null}],"w":"\u005b"}`))
+	f.Add([]byte(" {\n  \"manifests\": [\n    {\"a\": 1},\n    {\"b\": \"\\\"]\"}\n  ]\n}\n"))
+	nd := digest.FromString("new")
+	type entries struct {
+		Manifests []map[string]json.RawMessage `json:"manifests"`
+	}
+	f.Fuzz(func(t *testing.T, index []byte) {
+		var before entries
+		if json.Unmarshal(index, &before) != nil || len(before.Manifests) == 0 {
+			return
+		}
+		// The first entry rewritten, every other one after it dropped.
+		edits := make([]entryEdit, len(before.Manifests))
+		edits[0] = entryEdit{digest: nd, size: 7}
+		var kept []map[string]json.RawMessage
+		for i, m := range before.Manifests {
+			if edits[i].drop = i%2 == 1; !edits[i].drop {
+				kept = append(kept, m)
+			}
+		}
+		out, err := spliceManifests(index, edits)
+		if err != nil {
+			return
+		}
+		var after entries
+		if err := json.Unmarshal(out, &after); err != nil || len(after.Manifests) != len(kept) {
+			t.Fatalf("splice of %q gave %q (%v): want %d entries", index, out, err, len(kept))
+		}
+		// A descriptor's digest and size are patched where they are.
+		plain := before.Manifests[0]["digest"] != nil && before.Manifests[0]["size"] != nil
+		for k := range before.Manifests[0] {
+			for _, name := range []string{"digest", "size", "data"} {
+				plain = plain && (k == name || !strings.EqualFold(k, name))
+			}
+		}
+		first := after.Manifests[0]
+		if plain && (string(first["digest"]) != `"`+nd.String()+`"` || string(first["size"]) != "7" || first["data"] != nil) {
+			t.Fatalf("splice of %q: first entry %q, want digest %s, size 7, no data", index, out, nd)
+		}
+		for i := 1; i < len(kept); i++ {
+			for k, v := range kept[i] {
+				if string(after.Manifests[i][k]) != string(v) {
+					t.Fatalf("splice of %q gave %q: entry %d field %q changed", index, out, i, k)
+				}
+			}
+		}
+	})
 }
