@@ -1183,3 +1183,49 @@ func TestBuildMountsBaseLayers(t *testing.T) {
 		}
 	}
 }
+
+// TestBuildSignalDuringTagWrites: ^C (SIGINT) while the first tag of a
+// build is being written lets every tag of every repository be written,
+// so that one release's tags move together: exit 0, with a note.
+func TestBuildSignalDuringTagWrites(t *testing.T) {
+	d := daemon(t, 0)
+	dist := registry(t, registrytest.Distribution)
+	noapi := registry(t, registrytest.OlaregNoAPI)
+	proxy := registrytest.StartProxy(t, noapi.Host)
+	release := make(chan struct{})
+	proxy.Inject(registrytest.Fault{Method: http.MethodPut, Path: `/sig/manifests/v1$`, Action: registrytest.Hold, Release: release})
+	cmd := exec.CommandContext(t.Context(), affixBin(t), "build", "--builder", d.Addr, "--build-arg", "PKG_VERSION=1.2.3",
+		"--push", "-t", proxy.Host+"/sig:v1", "-t", proxy.Host+"/sig:latest", "-t", dist.Ref("sig:v1"),
+		"--insecure-registry", dist.Host, "--insecure-registry", proxy.Host, "--progress", "plain", singleContext(t))
+	cmd.Env = newEnv(t).vars
+	var out, errb bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &out, &errb
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	held := "PUT /v2/sig/manifests/v1 [hold]"
+	deadline := time.Now().Add(runTimeout)
+	for !slices.Contains(proxy.Log(), held) {
+		if time.Now().After(deadline) {
+			cmd.Process.Kill()
+			cmd.Wait()
+			t.Fatalf("the write of tag v1 never came\n%s", errb.String())
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	if err := cmd.Process.Signal(os.Interrupt); err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(200 * time.Millisecond) // the signal is handled before the write is answered
+	close(release)
+	if err := cmd.Wait(); err != nil {
+		t.Fatalf("affix build: %v\n%s", err, errb.String())
+	}
+	if !strings.Contains(errb.String(), "affix: interrupt signal received during the tag writes: they were let finish, and affix build completed") {
+		t.Errorf("stderr lacks the note\n%s", errb.String())
+	}
+	readBack(t, newRepo(t, dist, "sig"), "v1")
+	for _, tag := range []string{"v1", "latest"} {
+		readBack(t, newRepo(t, noapi, "sig"), tag)
+	}
+}
