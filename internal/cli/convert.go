@@ -115,6 +115,9 @@ type convertMetadata struct {
 	Written       int                      `json:"written"`
 	Requests      map[string]int           `json:"requests"`
 	RequestsTotal int                      `json:"requestsTotal"`
+
+	// single is set when REF names a single manifest, not an index.
+	single bool
 }
 
 type convertPlatform struct {
@@ -250,6 +253,7 @@ func newConvertMetadata(res *convert.Result, name, repo string, counter *exporte
 	meta := &convertMetadata{
 		Reference:     name,
 		Index:         res.Index.Digest,
+		single:        !oci.IsIndex(res.Index.MediaType),
 		Written:       res.Written(),
 		Requests:      counter.Counts(),
 		RequestsTotal: counter.Total(),
@@ -339,10 +343,14 @@ func withDigest(ref string, d digest.Digest) string {
 }
 
 // printNothing says that an index without attestation manifests (never
-// built with attestations, or stripped already) had nothing to convert,
-// and which SBOM referrers its platforms have.
+// built with attestations, or stripped already), or a single manifest,
+// had nothing to convert, and which SBOM referrers its platforms have.
 func printNothing(w io.Writer, m *convertMetadata) {
-	fmt.Fprintf(w, "nothing to convert in %s: the index has no BuildKit attestation manifest\n", withDigest(m.Reference, m.Index))
+	what := "the index has"
+	if m.single {
+		what = "the image is a single manifest, not an index: it has"
+	}
+	fmt.Fprintf(w, "nothing to convert in %s: %s no BuildKit attestation manifest\n", withDigest(m.Reference, m.Index), what)
 	for _, p := range m.Platforms {
 		fmt.Fprintf(w, "  %-14s %s\n", p.Platform, p.Digest)
 		if len(p.SBOMReferrers) == 0 {

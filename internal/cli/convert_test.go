@@ -155,12 +155,13 @@ func TestConvertCommandErrors(t *testing.T) {
 			t.Errorf("%v: exit %d, %q; want %d and %q", tt.args, code, errOut, tt.code, tt.msg)
 		}
 	}
-	// A single manifest is not an index.
+	// A single manifest holds no attestation manifest: nothing to convert.
 	reg := registrytest.Start(t, registrytest.OlaregAPI, registrytest.Options{})
 	res := pushBuildKitStyle(t, reg, "app")
-	_, errOut, code := affix(t, "convert", "--insecure-registry", reg.Host, reg.Ref("app")+"@"+res.Manifests[0].Digest.String())
-	if code != 1 || !strings.Contains(errOut, "not an image index") {
-		t.Errorf("single manifest: exit %d, %q", code, errOut)
+	ref := reg.Ref("app") + "@" + res.Manifests[0].Digest.String()
+	out, errOut, code := affix(t, "convert", "--insecure-registry", reg.Host, ref)
+	if code != 0 || !strings.HasPrefix(out, "nothing to convert in "+ref+": the image is a single manifest, not an index: it has no BuildKit attestation manifest\n") {
+		t.Errorf("single manifest: exit %d, %q, %q", code, out, errOut)
 	}
 }
 

@@ -414,8 +414,11 @@ func TestConvertErrors(t *testing.T) {
 	src, fres := fixtureLayout(t, single)
 	r, _ := remote(t, reg.Host, "single")
 	push(t, r, src, fres.Manifests[0], "v1")
-	if _, err := convert.Convert(ctx, r, "v1", convert.Options{}); !errors.Is(err, convert.ErrNotIndex) {
-		t.Errorf("single manifest: %v, want ErrNotIndex", err)
+	for _, strip := range []bool{false, true} {
+		res, err := convert.Convert(ctx, r, "v1", convert.Options{StripAttestations: strip})
+		if err != nil || res.Index.Digest != fres.Manifests[0].Digest || len(res.Platforms) != 1 || res.Platforms[0].Attestation.Digest != "" || res.NewIndex.Digest != res.Index.Digest {
+			t.Errorf("single manifest, strip %v: %+v, %v; want nothing to convert", strip, res, err)
+		}
 	}
 
 	// Stripping needs a tag.

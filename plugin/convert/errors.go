@@ -5,9 +5,6 @@ import "errors"
 // Sentinel errors. Callers test them with errors.Is; the wrapping error
 // names the reference, manifest or layer that caused them.
 var (
-	// ErrNotIndex means the reference names a single manifest: there is
-	// no index to hold BuildKit attestation manifests.
-	ErrNotIndex = errors.New("not an image index")
 	// ErrNeedTag means StripAttestations was asked for a reference by
 	// digest: stripping re-pushes the index under a tag.
 	ErrNeedTag = errors.New("stripping attestations needs a tag")

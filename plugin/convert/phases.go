@@ -30,10 +30,9 @@ func resolveIndex(ctx context.Context, repo Repository, reference string, opts O
 	if opts.Digest != "" && root.Digest != opts.Digest {
 		return ocispec.Descriptor{}, nil, fmt.Errorf("%s: %s names %s, not %s, the digest asked for (TAG@DIGEST, checked before converting; nothing written): %w", repo.Name(), reference, root.Digest, opts.Digest, ErrTagMoved)
 	}
-	if !oci.IsIndex(root.MediaType) {
-		return ocispec.Descriptor{}, nil, fmt.Errorf("%s: %s is %s: %w", repo.Name(), reference, root.MediaType, ErrNotIndex)
-	}
-	if _, err := digest.Parse(reference); err == nil && opts.StripAttestations {
+	// A single manifest (a one-platform image built without attestations)
+	// holds none: nothing to convert, as for an index without them.
+	if _, err := digest.Parse(reference); err == nil && opts.StripAttestations && oci.IsIndex(root.MediaType) {
 		return ocispec.Descriptor{}, nil, fmt.Errorf("%s@%s: %w", repo.Name(), reference, ErrNeedTag)
 	}
 	images, err := oci.Walk(ctx, repo, root)
@@ -240,6 +239,11 @@ func (c *converter) write(ctx context.Context, res *Result, reference string, ar
 	}
 	pres, err := push.Commit(ctx)
 	if err != nil {
+		if len(strip) > 0 {
+			// The stripped index is written by digest; the tag comes
+			// after (moveTag).
+			return fmt.Errorf("%s: converting %s failed, tag not moved: %w", c.repo.Name(), reference, err)
+		}
 		return fmt.Errorf("%s: converting %s: %w", c.repo.Name(), reference, err)
 	}
 	res.Mode = c.mode
