@@ -28,7 +28,7 @@ func resolveIndex(ctx context.Context, repo Repository, reference string, opts O
 	}
 	root.Data = data
 	if opts.Digest != "" && root.Digest != opts.Digest {
-		return ocispec.Descriptor{}, nil, fmt.Errorf("%s: %s names %s, not %s, the digest asked for (TAG@DIGEST, checked before converting; nothing written): %w", repo.Name(), reference, root.Digest, opts.Digest, ErrTagMoved)
+		return ocispec.Descriptor{}, nil, fmt.Errorf("%s:%s names %s, not %s, the digest asked for (TAG@DIGEST, checked before converting; nothing written): %w", repo.Name(), reference, root.Digest, opts.Digest, ErrTagMoved)
 	}
 	// A single manifest (a one-platform image built without attestations)
 	// holds none: nothing to convert, as for an index without them.
