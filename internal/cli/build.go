@@ -215,7 +215,7 @@ func (o *buildOptions) addFlags(f *pflag.FlagSet) {
 	f.BoolVar(&o.push, "push", false, "push the image and its SBOMs to every -t tag (same as --output type=registry)")
 	f.BoolVar(&o.load, "load", false, "")
 	f.MarkHidden("load")
-	f.StringArrayVarP(&o.outputs, "output", "o", nil, "output: type=oci,dest=PATH[,tar=false] (an OCI layout tar, - for stdout, or a directory), type=registry[,name=NAME] or type=image,name=NAME,push=true; with BuildKit's exporter keys (compression, oci-mediatypes, rewrite-timestamp, ...); repeatable, one type=oci")
+	f.StringArrayVarP(&o.outputs, "output", "o", nil, "output: type=oci,dest=PATH[,tar=false] (an OCI layout tar, dest=- or none for stdout, or a directory), type=registry[,name=NAME] or type=image,name=NAME,push=true; with BuildKit's exporter keys (compression, oci-mediatypes, rewrite-timestamp, ...); repeatable, one type=oci")
 	f.StringArrayVar(&o.builders, "builder", nil, "buildkitd address, or PLATFORM=ADDR[,cacert=..,cert=..,key=..,servername=..] per node (repeatable; default $BUILDKIT_HOST, else "+frontend.DefaultAddress+")")
 	f.StringVar(&o.tls.CACert, "builder-tls-cacert", "", "CA certificate of tcp:// builders")
 	f.StringVar(&o.tls.Cert, "builder-tls-cert", "", "client certificate for tcp:// builders")
