@@ -21,7 +21,7 @@ type node struct {
 	data        []byte
 	blobs       []ocispec.Descriptor // config and layers of a manifest
 	children    []*node
-	attestation bool
+	attestation bool // reported in Result.Attestations; stripping asks p.stripSet
 	stripped    []ocispec.Descriptor
 }
 
@@ -48,6 +48,9 @@ func (p *Push) Images(ctx context.Context) error {
 // holds whole already (inPlace) is neither checked blob by blob nor
 // written again.
 func (p *Push) images(ctx context.Context) error {
+	if err := p.findStripSet(ctx); err != nil {
+		return err
+	}
 	root, err := p.load(ctx, p.img.Root, 0)
 	if err != nil {
 		return err
@@ -313,7 +316,7 @@ func (p *Push) load(ctx context.Context, d ocispec.Descriptor, depth int) (*node
 			if c.Digest.Validate() != nil {
 				return nil, fmt.Errorf("%w: index %s lists digest %q", ErrInvalidSource, d.Digest, c.Digest)
 			}
-			if p.strip(c, nil) {
+			if p.stripSet[c.Digest] {
 				n.stripped = append(n.stripped, c)
 				edits[i].drop = true
 				changed = true
@@ -322,12 +325,6 @@ func (p *Push) load(ctx context.Context, d ocispec.Descriptor, depth int) (*node
 			cn, err := p.load(ctx, c, depth+1)
 			if err != nil {
 				return nil, err
-			}
-			if p.strip(c, cn) {
-				n.stripped = append(n.stripped, c)
-				edits[i].drop = true
-				changed = true
-				continue
 			}
 			if cn.desc.Digest != c.Digest {
 				edits[i].digest, edits[i].size = cn.desc.Digest, cn.desc.Size
@@ -350,21 +347,39 @@ func (p *Push) load(ctx context.Context, d ocispec.Descriptor, depth int) (*node
 	return nil, fmt.Errorf("%w: %s has media type %q, not a manifest or index", ErrInvalidSource, d.Digest, d.MediaType)
 }
 
-// strip reports whether the index entry c is left out of its index:
-// with a StripSet, when it lists c; else when c is an attestation manifest
-// by its entry (oci.IsAttestation: asked before c is read, loaded nil) or,
-// once read (loaded), by its artifactType.
-func (p *Push) strip(c ocispec.Descriptor, loaded *node) bool {
+// findStripSet sets p.stripSet, the index entries StripAttestations
+// leaves out, by digest: Options.StripSet, else the attestation manifests
+// oci.Walk finds under the root (by their index entry, their artifactType
+// or, listed without hints, their config's unknown/unknown platform).
+// What a caller's walk finds (push warns about each) and what the push
+// strips are then one decision.
+func (p *Push) findStripSet(ctx context.Context) error {
 	switch {
 	case !p.opts.StripAttestations:
-		return false
+		return nil
 	case p.opts.StripSet != nil:
-		return loaded == nil && p.opts.StripSet[c.Digest]
-	case loaded == nil:
-		return oci.IsAttestation(c)
-	default:
-		return loaded.attestation && oci.IsManifest(loaded.desc.MediaType)
+		p.stripSet = p.opts.StripSet
+		return nil
 	}
+	images, err := oci.Walk(ctx, p.img.Source, p.img.Root)
+	if err != nil {
+		return fmt.Errorf("%w: finding the attestation manifests to strip: %w", ErrInvalidSource, err)
+	}
+	p.stripSet = StripSetOf(images)
+	return nil
+}
+
+// StripSetOf returns the digests of the attestation manifests among
+// images (an oci.Walk): the Options.StripSet that strips what the walk
+// found.
+func StripSetOf(images []oci.Image) map[digest.Digest]bool {
+	set := map[digest.Digest]bool{}
+	for _, img := range images {
+		if img.Attestation {
+			set[img.Descriptor.Digest] = true
+		}
+	}
+	return set
 }
 
 // Pushed returns, once Images has succeeded, the digest every manifest and

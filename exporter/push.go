@@ -50,10 +50,11 @@ type Options struct {
 	MountFor func(ocispec.Descriptor) string
 	// StripAttestations omits BuildKit attestation manifests from the
 	// pushed index (which then has a new digest): the entries StripSet
-	// lists, or, when it is nil, those oci.IsAttestation picks (platform
-	// unknown/unknown, vnd.docker.reference.type attestation-manifest)
-	// and manifests whose artifactType is BuildKit's attestation
-	// manifest's, listed without those hints.
+	// lists, or, when it is nil, the attestation manifests oci.Walk finds
+	// under the root (StripSetOf): by their index entry (platform
+	// unknown/unknown, vnd.docker.reference.type attestation-manifest),
+	// else by their artifactType or their config's unknown/unknown
+	// platform.
 	StripAttestations bool
 	// StripSet, when not nil, names exactly the entries StripAttestations
 	// leaves out, by digest, in the root index and any nested one: the
@@ -110,6 +111,7 @@ type Push struct {
 	imagesDone chan struct{}
 	imagesErr  error
 	plan       *node
+	stripSet   map[digest.Digest]bool // what StripAttestations leaves out (findStripSet)
 
 	mu        sync.Mutex
 	blobs     map[digest.Digest]*task

@@ -111,3 +111,58 @@ func TestStripSet(t *testing.T) {
 		t.Errorf("attestations pushed %v, want %s", got.Attestations, keep.Digest)
 	}
 }
+
+// TestStripWithoutHints: without a StripSet the push strips what oci.Walk
+// takes for an attestation manifest, also one listed as a bare
+// {mediaType, digest, size} whose config alone says unknown/unknown
+// (BuildKit's Docker form without its hints, no artifactType).
+func TestStripWithoutHints(t *testing.T) {
+	ctx := context.Background()
+	dir := t.TempDir()
+	res, err := fixture.WriteLayout(dir, twoPlatforms(true))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var idx ocispec.Index
+	b, err := os.ReadFile(filepath.Join(dir, "blobs", "sha256", res.Index.Digest.Encoded()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := json.Unmarshal(b, &idx); err != nil {
+		t.Fatal(err)
+	}
+	for i, m := range idx.Manifests {
+		if oci.IsAttestation(m) {
+			idx.Manifests[i] = ocispec.Descriptor{MediaType: m.MediaType, Digest: m.Digest, Size: m.Size}
+		}
+	}
+	nb, err := json.Marshal(idx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	root := oci.DescriptorFor(ocispec.MediaTypeImageIndex, nb)
+	if err := os.WriteFile(filepath.Join(dir, "blobs", "sha256", root.Digest.Encoded()), nb, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	l, err := oci.OpenLayout(ctx, "oci-layout:"+dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	p := exporter.New(newMemTarget(), &exporter.Image{Source: l, Root: root}, exporter.Options{StripAttestations: true})
+	if err := p.Images(ctx); err != nil {
+		t.Fatal(err)
+	}
+	got, err := p.Commit(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(got.Stripped) != len(res.Attestations) {
+		t.Fatalf("stripped %v, want the %d attestation manifests", got.Stripped, len(res.Attestations))
+	}
+	for i, s := range got.Stripped {
+		if s.Digest != res.Attestations[i].Digest {
+			t.Errorf("stripped %s, want %s", s.Digest, res.Attestations[i].Digest)
+		}
+	}
+}

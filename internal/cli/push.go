@@ -147,14 +147,20 @@ func push(cmd *cobra.Command, g *globalOptions, l *oci.Layout, a pushArgs, o pus
 	if err != nil {
 		return err
 	}
-	p := exporter.New(tgt, &exporter.Image{Source: l, Root: src.root}, exporter.Options{
+	popts := exporter.Options{
 		Tag:               a.ref.Reference,
 		MaxConcurrency:    o.maxConcurrency,
 		MountFrom:         a.mountFrom,
 		StripAttestations: o.stripAttestations,
 		Logf:              debugf(g, cmd.ErrOrStderr()),
 		Warnf:             warn,
-	})
+	}
+	if o.stripAttestations {
+		// What warnStripped warned about, from the same walk, is what
+		// the push strips.
+		popts.StripSet = exporter.StripSetOf(src.images)
+	}
+	p := exporter.New(tgt, &exporter.Image{Source: l, Root: src.root}, popts)
 	defer p.Abort()
 	attached := &referrerLog{}
 	var sp *sbomPusher
