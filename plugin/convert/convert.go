@@ -257,6 +257,9 @@ func Convert(ctx context.Context, repo Repository, reference string, opts Option
 	index := root
 	index.Data = nil
 	res := &Result{Index: index, NewIndex: index}
+	if !oci.IsIndex(root.MediaType) {
+		return c.single(ctx, res, images)
+	}
 	attestations, err := c.pair(ctx, res, images)
 	if err != nil {
 		return nil, err
@@ -283,6 +286,26 @@ func Convert(ctx context.Context, repo Repository, reference string, opts Option
 	if err := c.write(ctx, res, reference, arts, strip); err != nil {
 		return nil, err
 	}
+	return res, nil
+}
+
+// single is Convert of a root that is a single manifest, not an index:
+// BuildKit writes attestation manifests into an index only, so there is
+// nothing to convert and nothing is written, whatever the manifest is
+// (an attestation manifest named by its own tag is not paired, converted
+// or stripped). A platform image's SBOM referrers are listed, as for the
+// platforms of an index without attestations.
+func (c *converter) single(ctx context.Context, res *Result, images []oci.Image) (*Result, error) {
+	for _, img := range images {
+		if !img.Attestation {
+			res.Platforms = append(res.Platforms, Platform{Manifest: img.Descriptor})
+		}
+	}
+	if _, err := c.prepare(ctx, res.Platforms); err != nil {
+		return nil, err
+	}
+	res.Mode = c.mode
+	c.logf("nothing to convert: %s is a single manifest, not an index", res.Index.Digest)
 	return res, nil
 }
 

@@ -439,6 +439,29 @@ func TestConvertErrors(t *testing.T) {
 		t.Errorf("by digest: %v", err)
 	}
 
+	// A digest with stripping is refused whatever it names, before any
+	// request: a platform manifest, an attestation manifest.
+	for _, d := range []ocispec.Descriptor{fres.Manifests[0], fres.Attestations[0]} {
+		counter.Reset()
+		if _, err := convert.Convert(ctx, r, d.Digest.String(), convert.Options{StripAttestations: true, DropUnconverted: true}); !errors.Is(err, convert.ErrNeedTag) {
+			t.Errorf("strip by the digest of manifest %s: %v, want ErrNeedTag", d.Digest, err)
+		}
+		if counter.Total() != 0 {
+			t.Errorf("strip by digest: requests %v", counter.Log())
+		}
+	}
+	// An attestation manifest under a tag of its own is a single
+	// manifest: nothing to convert, nothing written, never "stripped".
+	push(t, r, src, fres.Attestations[0], "att")
+	counter.Reset()
+	res, err := convert.Convert(ctx, r, "att", convert.Options{StripAttestations: true, DropUnconverted: true})
+	if err != nil || res.Index.Digest != fres.Attestations[0].Digest || len(res.Platforms) != 0 || len(res.Stripped) != 0 || res.NewIndex.Digest != res.Index.Digest {
+		t.Errorf("attestation manifest by tag: %+v, %v; want nothing to convert", res, err)
+	}
+	if writes(counter) != 0 {
+		t.Errorf("nothing to convert, but wrote: %v", counter.Log())
+	}
+
 	// A tag verified against a digest it does not name is refused, and
 	// nothing is written.
 	counter.Reset()
@@ -458,7 +481,7 @@ func TestConvertErrors(t *testing.T) {
 	r, counter = remote(t, reg.Host, "wrong")
 	push(t, r, src2, root, "v1")
 	counter.Reset()
-	_, err := convert.Convert(ctx, r, "v1", convert.Options{StripAttestations: true})
+	_, err = convert.Convert(ctx, r, "v1", convert.Options{StripAttestations: true})
 	if !errors.Is(err, convert.ErrBadAttestation) || !strings.Contains(err.Error(), "does not name the platform manifest") {
 		t.Errorf("wrong subject: %v", err)
 	}

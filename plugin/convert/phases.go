@@ -17,11 +17,16 @@ import (
 // resolveIndex, pair, prepare, unconverted, write.
 
 // resolveIndex fetches the manifest reference names in repo, checks it
-// is the index wanted (opts.Digest, an index, a tag when stripping) and
+// is the one wanted (opts.Digest, a tag when stripping) and
 // walks it to its manifests. The root it returns carries the bytes read
 // in Data, so that the walk and the push's load (oci.ReadBlob) reuse them
 // instead of reading the index again by digest.
 func resolveIndex(ctx context.Context, repo Repository, reference string, opts Options) (ocispec.Descriptor, []oci.Image, error) {
+	// Stripping writes the index under a tag: a digest is refused before
+	// any request, whatever it names.
+	if _, err := digest.Parse(reference); err == nil && opts.StripAttestations {
+		return ocispec.Descriptor{}, nil, fmt.Errorf("%s@%s: %w", repo.Name(), reference, ErrNeedTag)
+	}
 	root, data, _, err := repo.FetchManifest(ctx, reference)
 	if err != nil {
 		return ocispec.Descriptor{}, nil, err
@@ -29,11 +34,6 @@ func resolveIndex(ctx context.Context, repo Repository, reference string, opts O
 	root.Data = data
 	if opts.Digest != "" && root.Digest != opts.Digest {
 		return ocispec.Descriptor{}, nil, fmt.Errorf("%s:%s names %s, not %s, the digest asked for (TAG@DIGEST, checked before converting; nothing written): %w", repo.Name(), reference, root.Digest, opts.Digest, ErrTagMoved)
-	}
-	// A single manifest (a one-platform image built without attestations)
-	// holds none: nothing to convert, as for an index without them.
-	if _, err := digest.Parse(reference); err == nil && opts.StripAttestations && oci.IsIndex(root.MediaType) {
-		return ocispec.Descriptor{}, nil, fmt.Errorf("%s@%s: %w", repo.Name(), reference, ErrNeedTag)
 	}
 	images, err := oci.Walk(ctx, repo, root)
 	if err != nil {
