@@ -242,7 +242,8 @@ func (e *UnconvertedError) Unwrap() error { return ErrUnconverted }
 // under reference, last, unless the tag no longer names the index it read
 // (ErrTagMoved).
 func Convert(ctx context.Context, repo Repository, reference string, opts Options) (*Result, error) {
-	root, images, err := resolveIndex(ctx, repo, reference, opts)
+	manifests := newManifestCache(repo)
+	root, images, err := resolveIndex(ctx, repo, manifests, reference, opts)
 	if err != nil {
 		return nil, err
 	}
@@ -252,7 +253,7 @@ func Convert(ctx context.Context, repo Repository, reference string, opts Option
 	if name == "" {
 		name = repo.Name()
 	}
-	c := &converter{repo: repo, opts: opts, repository: sbomgen.ImageName(name), root: root, finder: exporter.NewFinder(repo)}
+	c := &converter{repo: repo, manifests: manifests, opts: opts, repository: sbomgen.ImageName(name), root: root, finder: exporter.NewFinder(repo)}
 
 	index := root
 	index.Data = nil
@@ -377,6 +378,7 @@ func otherForms(refs []ocispec.Descriptor, desc ocispec.Descriptor) []ocispec.De
 // converter holds what one Convert call shares between platforms.
 type converter struct {
 	repo       Repository
+	manifests  *manifestCache // repo's manifests, each read once
 	opts       Options
 	repository string             // what the documents name (sbomgen.ImageName)
 	root       ocispec.Descriptor // the index read, its bytes in Data
@@ -461,7 +463,7 @@ func (c *converter) artifact(ctx context.Context, p *Platform) (*exporter.Artifa
 // otherwise).
 func (c *converter) readAttestation(ctx context.Context, p *Platform) (ocispec.Manifest, error) {
 	var m ocispec.Manifest
-	if _, err := oci.ReadJSON(ctx, c.repo, p.Attestation, &m); err != nil {
+	if _, err := oci.ReadJSON(ctx, c.manifests, p.Attestation, &m); err != nil {
 		return ocispec.Manifest{}, err
 	}
 	if m.Subject != nil && m.Subject.Digest != p.Manifest.Digest {

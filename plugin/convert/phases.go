@@ -20,8 +20,10 @@ import (
 // is the one wanted (opts.Digest, a tag when stripping) and
 // walks it to its manifests. The root it returns carries the bytes read
 // in Data, so that the walk and the push's load (oci.ReadBlob) reuse them
-// instead of reading the index again by digest.
-func resolveIndex(ctx context.Context, repo Repository, reference string, opts Options) (ocispec.Descriptor, []oci.Image, error) {
+// instead of reading the index again by digest. The walk reads manifests
+// through manifests (the converter's cache), so that those it reads are
+// not read again.
+func resolveIndex(ctx context.Context, repo Repository, manifests oci.Fetcher, reference string, opts Options) (ocispec.Descriptor, []oci.Image, error) {
 	// Stripping writes the index under a tag: a digest is refused before
 	// any request, whatever it names.
 	if _, err := digest.Parse(reference); err == nil && opts.StripAttestations {
@@ -35,7 +37,7 @@ func resolveIndex(ctx context.Context, repo Repository, reference string, opts O
 	if opts.Digest != "" && root.Digest != opts.Digest {
 		return ocispec.Descriptor{}, nil, fmt.Errorf("%s:%s names %s, not %s, the digest asked for (TAG@DIGEST, checked before converting; nothing written): %w", repo.Name(), reference, root.Digest, opts.Digest, ErrTagMoved)
 	}
-	images, err := oci.Walk(ctx, repo, root)
+	images, err := oci.Walk(ctx, manifests, root)
 	if err != nil {
 		return ocispec.Descriptor{}, nil, fmt.Errorf("%s: %s: %w", repo.Name(), reference, err)
 	}
@@ -93,7 +95,7 @@ func (c *converter) attestationSubject(ctx context.Context, a ocispec.Descriptor
 		return digest.Digest(s), nil
 	}
 	var m ocispec.Manifest
-	if _, err := oci.ReadJSON(ctx, c.repo, a, &m); err != nil {
+	if _, err := oci.ReadJSON(ctx, c.manifests, a, &m); err != nil {
 		return "", fmt.Errorf("%s: attestation manifest %s: %w", c.repo.Name(), a.Digest, err)
 	}
 	if m.Subject == nil {

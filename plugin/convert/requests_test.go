@@ -40,3 +40,33 @@ func TestConvertStripRootReads(t *testing.T) {
 		t.Errorf("root index read %d times by tag, %d by digest; want 2 and 0:\n%s", byTag, byDigest, strings.Join(counter.Log(), "\n"))
 	}
 }
+
+// TestConvertAttestationReads pins the reads of an attestation manifest
+// listed without hints: the walk reads it to tell what it is, pair for
+// its subject, the conversion for its layers; one GET serves all three.
+func TestConvertAttestationReads(t *testing.T) {
+	ctx := context.Background()
+	src, root, manifests := buildkitLayout(t, crafted{noHints: true})
+	reg := registrytest.Start(t, registrytest.OlaregAPI, registrytest.Options{})
+	r, counter := remote(t, reg.Host, "attreads")
+	push(t, r, src, root, "v1")
+	counter.Reset()
+	res, err := convert.Convert(ctx, r, "v1", convert.Options{StripAttestations: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(res.Platforms) != len(manifests) || len(res.Stripped) != len(manifests) {
+		t.Fatalf("%d platforms, %d stripped; want %d each", len(res.Platforms), len(res.Stripped), len(manifests))
+	}
+	for _, p := range res.Platforms {
+		n := 0
+		for _, l := range counter.Log() {
+			if strings.HasPrefix(l, "GET /v2/attreads/manifests/"+p.Attestation.Digest.String()) {
+				n++
+			}
+		}
+		if n != 1 {
+			t.Errorf("attestation manifest %s read %d times, want once:\n%s", p.Attestation.Digest, n, strings.Join(counter.Log(), "\n"))
+		}
+	}
+}
