@@ -427,6 +427,9 @@ type sbomLayer struct {
 	// bad says why the statement cannot be published: not a valid SPDX
 	// statement, or one that does not name the platform manifest.
 	bad error
+	// unread is true when bad says it could not be read: then whether
+	// BuildKit marked it as the final image's is unknown.
+	unread bool
 }
 
 // drop forgets the statement's bytes: it is not the one published.
@@ -513,8 +516,9 @@ func (c *converter) sbomLayers(ctx context.Context, p *Platform, layers []ocispe
 // statement of p's platform manifest, or else (provenance, another
 // predicate, not a statement) other, the Statement it is. A layer
 // annotated as SPDX that is not a valid SPDX statement of the platform
-// manifest is returned with bad set: an error only if it is the one to
-// publish (coreSBOM).
+// manifest, or cannot be read (unreadable), is returned with bad set: an
+// error only if it is the one to publish (coreSBOM). An unreadable layer
+// not annotated as SPDX is another statement, with its Reason.
 func (c *converter) readLayer(ctx context.Context, p *Platform, l ocispec.Descriptor) (_ sbomLayer, other *Statement, _ error) {
 	pt, annotated := l.Annotations[AnnotationPredicateType]
 	if (annotated && pt != PredicateSPDX) || l.MediaType != oci.MediaTypeInToto {
@@ -523,7 +527,18 @@ func (c *converter) readLayer(ctx context.Context, p *Platform, l ocispec.Descri
 	}
 	b, err := oci.ReadBlob(ctx, c.repo, l, MaxStatementSize)
 	if err != nil {
-		return sbomLayer{}, nil, fmt.Errorf("layer %s: %w", l.Digest, err)
+		if !unreadable(err) {
+			// A failure a rerun may not meet (a 5xx, a lost
+			// connection) ends the convert.
+			return sbomLayer{}, nil, fmt.Errorf("layer %s: %w", l.Digest, err)
+		}
+		bad := fmt.Errorf("not read: %w", err)
+		if !annotated {
+			// Not known to be SPDX: another statement, not read.
+			return sbomLayer{}, &Statement{Layer: l, Reason: bad.Error()}, nil
+		}
+		// An error only if it may be the one to publish (coreSBOM).
+		return sbomLayer{desc: l, bad: bad, unread: true}, nil, nil
 	}
 	stmt, err := parseStatement(b)
 	if err != nil {
@@ -549,12 +564,23 @@ func (c *converter) readLayer(ctx context.Context, p *Platform, l ocispec.Descri
 	return sl, nil, nil
 }
 
+// unreadable reports whether err, reading a statement, says the layer
+// itself cannot be read (over MaxStatementSize, not what its descriptor
+// says, absent from the repository) rather than that reading it failed
+// this time: only then is it a Statement.Reason of a statement that is
+// not published.
+func unreadable(err error) bool {
+	return errors.Is(err, oci.ErrTooLarge) || errors.Is(err, oci.ErrDigestMismatch) || errors.Is(err, oci.ErrBlobNotFound)
+}
+
 // coreSBOM returns the SBOM of the final image among layers (coreIndex),
 // ok false when there is none to tell, and records the others in
 // p.Unconverted (those of other build stages or of the build context in
 // p.Extras too). The final image's statement must be valid: one that is
 // not is an error (ErrBadAttestation); any other that is not is recorded
-// with its Reason, as BuildKit itself takes any scanner output.
+// with its Reason, as BuildKit itself takes any scanner output. One that
+// could not be read is recorded so only after the final image's; before
+// it, or with none marked, it may be the final image's, and is an error.
 func (c *converter) coreSBOM(p *Platform, layers []sbomLayer) (sbomLayer, bool, error) {
 	infos := make([]spdxInfo, len(layers))
 	for i, l := range layers {
@@ -563,6 +589,13 @@ func (c *converter) coreSBOM(p *Platform, layers []sbomLayer) (sbomLayer, bool, 
 	core := coreIndex(infos)
 	if core >= 0 && layers[core].bad != nil {
 		return sbomLayer{}, false, fmt.Errorf("layer %s, the final image's SBOM: %w", layers[core].desc.Digest, layers[core].bad)
+	}
+	// A statement not read may be the one BuildKit marked, unless a
+	// marked one comes before it: the first marked is the image's.
+	for i, l := range layers {
+		if l.unread && (core < 0 || i < core) {
+			return sbomLayer{}, false, fmt.Errorf("layer %s, which may be the final image's SBOM: %w", l.desc.Digest, l.bad)
+		}
 	}
 	marked := slices.ContainsFunc(infos, func(d spdxInfo) bool { return d.buildkit })
 	for i, x := range layers {

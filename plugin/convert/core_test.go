@@ -2,10 +2,17 @@ package convert_test
 
 import (
 	"context"
+	"errors"
 	"fmt"
+	"io"
 	"strings"
 	"testing"
 
+	"github.com/opencontainers/go-digest"
+	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
+
+	"github.com/affix-oci/affix/exporter"
+	"github.com/affix-oci/affix/internal/oci"
 	"github.com/affix-oci/affix/plugin/convert"
 )
 
@@ -66,5 +73,79 @@ func TestConvertStatementsKept(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// failingRepo is a Remote whose Fetch of the blobs fail names fails with
+// err.
+type failingRepo struct {
+	*exporter.Remote
+	fail map[digest.Digest]bool
+	err  error
+}
+
+func (f failingRepo) Fetch(ctx context.Context, d ocispec.Descriptor) (io.ReadCloser, error) {
+	if f.fail[d.Digest] {
+		return nil, fmt.Errorf("%s: %w", d.Digest, f.err)
+	}
+	return f.Remote.Fetch(ctx, d)
+}
+
+// TestConvertStatementUnreadable: a statement that cannot be read (over
+// MaxStatementSize, not matching its digest, gone) is, after the one
+// published, recorded with its reason and the platforms are converted;
+// where it may be the one to publish (before any BuildKit marked) it
+// stays an error. A read that failed this time (a 5xx) ends the convert.
+func TestConvertStatementUnreadable(t *testing.T) {
+	ctx := context.Background()
+	reg := registries(t)[1]
+	src, root, _ := buildkitLayout(t, crafted{extras: true})
+	r, _ := remote(t, reg.Host, "unreadable")
+	push(t, r, src, root, "v1")
+	var idx ocispec.Index
+	if _, err := oci.ReadJSON(ctx, src, root, &idx); err != nil {
+		t.Fatal(err)
+	}
+	// layer[i] are the i-th layers of the attestation manifests: the
+	// image's SBOM, then the stage's and the context's.
+	layer := map[int]map[digest.Digest]bool{0: {}, 1: {}}
+	for _, e := range idx.Manifests {
+		var m ocispec.Manifest
+		if _, err := oci.ReadJSON(ctx, src, e, &m); err != nil {
+			t.Fatal(err)
+		}
+		if m.ArtifactType != oci.ArtifactTypeBuildKitAttestation {
+			continue
+		}
+		layer[0][m.Layers[0].Digest], layer[1][m.Layers[1].Digest] = true, true
+	}
+	for _, tt := range []struct {
+		name string
+		err  error
+	}{
+		{"too large", oci.ErrTooLarge},
+		{"digest mismatch", oci.ErrDigestMismatch},
+		{"gone", oci.ErrBlobNotFound},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			res, err := convert.Convert(ctx, failingRepo{r, layer[1], tt.err}, "v1", convert.Options{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if len(res.Platforms) != 2 {
+				t.Fatalf("platforms %d", len(res.Platforms))
+			}
+			for _, p := range res.Platforms {
+				if p.Referrer.Digest == "" || len(p.Unconverted) != 2 || !strings.Contains(p.Unconverted[0].Reason, "not read: ") || !strings.Contains(p.Unconverted[0].Reason, tt.err.Error()) {
+					t.Errorf("%s: referrer %q, unconverted %v; want the stage's SBOM with its reason", oci.FormatPlatform(*p.Manifest.Platform), p.Referrer.Digest, p.Unconverted)
+				}
+			}
+			if _, err := convert.Convert(ctx, failingRepo{r, layer[0], tt.err}, "v1", convert.Options{}); !errors.Is(err, tt.err) || !strings.Contains(err.Error(), "may be the final image's SBOM") {
+				t.Errorf("the image's SBOM unreadable: %v, want %v", err, tt.err)
+			}
+		})
+	}
+	if _, err := convert.Convert(ctx, failingRepo{r, layer[1], errors.New("503 Service Unavailable")}, "v1", convert.Options{}); err == nil || !strings.Contains(err.Error(), "503") {
+		t.Errorf("a failed read of a stage's SBOM: %v, want the convert to fail", err)
 	}
 }
