@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"io"
+	"net/http"
 
 	"github.com/opencontainers/go-digest"
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
@@ -56,17 +57,21 @@ type ReferrersLister interface {
 }
 
 // HasManifest reports whether t holds the manifest or index desc, by
-// digest: a HEAD where t can (ManifestChecker), else, or when the HEAD is
-// refused or fails (a registry that does not serve HEAD on manifests, a
-// push-only credential), a GET; a GET answered ErrNotFound is false. A
-// manifest listed in a referrers tag may be gone (deleted since): readers
-// that count such an entry check it with HasManifest first.
+// digest: a HEAD where t can (ManifestChecker), else, or when the registry
+// refuses the HEAD with a 4xx other than 429 (400, 401, 403, 405: a
+// registry that does not serve HEAD on manifests, a push-only credential;
+// a 404 is an answer, false), a GET; a GET answered ErrNotFound is false.
+// A HEAD that failed otherwise (a 429 or 5xx that outlasted the retries, a
+// lost connection) is returned: the GET would go through a second full
+// retry cycle against the same trouble. A manifest listed in a referrers
+// tag may be gone (deleted since): readers that count such an entry check
+// it with HasManifest first.
 func HasManifest(ctx context.Context, t Target, desc ocispec.Descriptor) (bool, error) {
 	d := ocispec.Descriptor{MediaType: desc.MediaType, Digest: desc.Digest, Size: desc.Size}
 	var headErr error
 	if mc, ok := t.(ManifestChecker); ok {
 		ok, err := mc.ManifestExists(ctx, d)
-		if err == nil || ctx.Err() != nil {
+		if err == nil || ctx.Err() != nil || !headRefused(err) {
 			return ok, err
 		}
 		headErr = err
@@ -81,4 +86,11 @@ func HasManifest(ctx context.Context, t Target, desc ocispec.Descriptor) (bool, 
 		return false, headErr
 	}
 	return false, err
+}
+
+// headRefused reports whether err, a failed HEAD, is the registry refusing
+// it (a 4xx other than 429), which a GET may get past.
+func headRefused(err error) bool {
+	s := status(err)
+	return s >= 400 && s < 500 && s != http.StatusTooManyRequests
 }
