@@ -2,6 +2,7 @@ package convert_test
 
 import (
 	"context"
+	"slices"
 	"strings"
 	"testing"
 
@@ -67,6 +68,39 @@ func TestConvertAttestationReads(t *testing.T) {
 		}
 		if n != 1 {
 			t.Errorf("attestation manifest %s read %d times, want once:\n%s", p.Attestation.Digest, n, strings.Join(counter.Log(), "\n"))
+		}
+	}
+}
+
+// TestConvertRerunRequests pins what a second convert of a converted,
+// not stripped, two-platform index costs on distribution (no referrers
+// API), as docs/plugin.md gives it: GETs of the tag, the attestation
+// manifests, their statements and the referrers (API probe, referrers
+// tag), and one HEAD per platform checking that the referrer its
+// referrers tag lists is still there; no write. One platform at a time,
+// the referrers API is probed once (GET 8); platforms read at once may
+// each probe it (GET 9).
+func TestConvertRerunRequests(t *testing.T) {
+	ctx := context.Background()
+	reg := registrytest.Start(t, registrytest.Distribution, registrytest.Options{})
+	src, root, _ := buildkitLayout(t, crafted{})
+	r, counter := remote(t, reg.Host, "rerun")
+	push(t, r, src, root, "v1")
+	if _, err := convert.Convert(ctx, r, "v1", convert.Options{}); err != nil {
+		t.Fatal(err)
+	}
+	for _, tt := range []struct {
+		concurrency int
+		gets        []int
+	}{{1, []int{8}}, {0, []int{8, 9}}} {
+		counter.Reset()
+		res, err := convert.Convert(ctx, r, "v1", convert.Options{MaxConcurrency: tt.concurrency})
+		if err != nil {
+			t.Fatal(err)
+		}
+		got := counter.Counts()
+		if res.Written() != 0 || !slices.Contains(tt.gets, got["GET"]) || got["HEAD"] != 2 || counter.Total() != got["GET"]+2 {
+			t.Errorf("second run, concurrency %d: written %d, requests %v; want 0, GET %v and HEAD 2:\n%s", tt.concurrency, res.Written(), got, tt.gets, strings.Join(counter.Log(), "\n"))
 		}
 	}
 }
