@@ -25,16 +25,23 @@ func NewWarnf(name string, w io.Writer) func(format string, args ...any) {
 	return linePrinter(name+": warning: ", w)
 }
 
+// lineMu serializes the writes of every linePrinter: a command's
+// warnings, notes and debug lines go to one error stream from printers
+// made apart (a convert's platforms warn while the exporter logs), and
+// that stream may be a writer unsafe for concurrent use (a test's
+// bytes.Buffer).
+var lineMu sync.Mutex
+
 // linePrinter returns a printer of one line per call on w: prefix, then
 // format applied to args escaped by printable.Text, then exactly one
-// newline. Lines from several goroutines never interleave.
+// newline. Lines from several goroutines, of this printer or of any
+// other, never interleave.
 func linePrinter(prefix string, w io.Writer) func(format string, args ...any) {
-	var mu sync.Mutex
 	return func(format string, args ...any) {
 		text := strings.TrimRight(fmt.Sprintf(format, args...), "\n")
 		line := prefix + printable.Text(text) + "\n"
-		mu.Lock()
-		defer mu.Unlock()
+		lineMu.Lock()
+		defer lineMu.Unlock()
 		io.WriteString(w, line)
 	}
 }

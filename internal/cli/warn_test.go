@@ -6,6 +6,7 @@ import (
 	"io"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 
 	"github.com/opencontainers/go-digest"
@@ -107,5 +108,34 @@ func TestRunWarningEscaped(t *testing.T) {
 	}
 	if strings.ContainsAny(errs, "\x1b\x07") || !strings.Contains(errs, `evil\x1b]0;pwned\a\x1b[2J`) {
 		t.Errorf("stderr holds the directory name raw, or not at all:\n%q", errs)
+	}
+}
+
+// TestLinePrintersShareAStream: the warning, note and debug printers of a
+// command write to one error stream from several goroutines (convert
+// warns per platform while the exporter logs); their lines never
+// interleave or race, whatever the stream (go test -race).
+func TestLinePrintersShareAStream(t *testing.T) {
+	var b bytes.Buffer
+	printers := []func(string, ...any){NewWarnf("affix", &b), linePrinter("affix: ", &b), linePrinter("affix: ", &b)}
+	var wg sync.WaitGroup
+	for i, p := range printers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for j := range 200 {
+				p("printer %d line %d", i, j)
+			}
+		}()
+	}
+	wg.Wait()
+	lines := strings.Split(strings.TrimSuffix(b.String(), "\n"), "\n")
+	if len(lines) != 600 {
+		t.Fatalf("%d lines, want 600", len(lines))
+	}
+	for _, l := range lines {
+		if !strings.HasPrefix(l, "affix: ") || strings.Count(l, "printer") != 1 {
+			t.Errorf("interleaved line %q", l)
+		}
 	}
 }

@@ -71,10 +71,15 @@ type Options struct {
 	Digest digest.Digest
 	// MaxConcurrency bounds concurrent work (platforms, uploads); 0 means 4.
 	MaxConcurrency int
-	// Logf, if set, receives progress messages.
+	// Logf, if set, receives progress messages, from several goroutines
+	// at once.
 	Logf func(format string, args ...any)
-	// Warnf, if set, receives the push's warnings (exporter.Options.Warnf:
-	// a dangling referrers tag entry dropped); nil sends them to Logf.
+	// Warnf, if set, receives the warnings: Convert's own (a referrer its
+	// referrers tag lists whose manifest is gone) and the push's
+	// (exporter.Options.Warnf: a dangling referrers tag entry dropped); nil
+	// sends them to Logf. It is called from several goroutines at once
+	// (platforms are prepared concurrently, beside the push), as Logf is:
+	// both must be safe for concurrent use.
 	Warnf func(format string, args ...any)
 }
 
