@@ -387,8 +387,9 @@ func printConvert(w io.Writer, m *convertMetadata) {
 		default:
 			fmt.Fprintf(w, "    no SBOM of the image in attestation %s\n", p.Attestation)
 		}
-		if p.Extras > 0 {
-			fmt.Fprintf(w, "    %d SBOM(s) of other build stages or the context not published\n", p.Extras)
+		// The stages' SBOMs with a reason get a line of their own below.
+		if n := countFunc(p.Unconverted, func(st convertStatement) bool { return st.st.Extra && st.st.Reason == "" }); n > 0 {
+			fmt.Fprintf(w, "    %d SBOM(s) of other build stages or the context not published\n", n)
 		}
 		where := "left in the index"
 		if m.NewIndex != "" {
@@ -423,4 +424,15 @@ func referrerMetas(refs []ocispec.Descriptor) []referrerMeta {
 		out = append(out, referrerMeta{Digest: r.Digest, ArtifactType: r.ArtifactType, Format: r.Annotations[oci.AnnotationFormat]})
 	}
 	return out
+}
+
+// countFunc counts the elements of s f reports true for.
+func countFunc[T any](s []T, f func(T) bool) int {
+	n := 0
+	for _, v := range s {
+		if f(v) {
+			n++
+		}
+	}
+	return n
 }

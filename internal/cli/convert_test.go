@@ -328,7 +328,8 @@ func TestConvertDocsStripAfterBuildx(t *testing.T) {
 // TestConvertPrintUnconverted: the statements convert did not publish are
 // printed as convert.Statement says them (the same words as the
 // refusal), except the other targets' SBOMs (Statement.Extra), which the
-// count line covers, whatever their What says.
+// count line covers, whatever their What says; one with a Reason gets its
+// own line instead, and is not counted.
 func TestConvertPrintUnconverted(t *testing.T) {
 	d := func(c string) digest.Digest { return digest.Digest("sha256:" + strings.Repeat(c, 64)) }
 	stmt := func(st convert.Statement) convertStatement {
@@ -337,9 +338,10 @@ func TestConvertPrintUnconverted(t *testing.T) {
 	prov := convert.Statement{Layer: ocispec.Descriptor{MediaType: "application/vnd.in-toto+json", Digest: d("7")}, PredicateType: "https://slsa.dev/provenance/v0.2", What: "SLSA provenance"}
 	odd := convert.Statement{Layer: ocispec.Descriptor{MediaType: "application/octet-stream", Digest: d("9")}}
 	extra := convert.Statement{Layer: ocispec.Descriptor{Digest: d("8")}, PredicateType: convert.PredicateSPDX, What: "a stage's SBOM, in other words", Extra: true}
+	badExtra := convert.Statement{Layer: ocispec.Descriptor{Digest: d("6")}, PredicateType: convert.PredicateSPDX, What: "SBOM of another build stage or the build context", Extra: true, Reason: `spdxVersion "SPDX-3.0" is not SPDX 2.x`}
 	m := &convertMetadata{Reference: "r/app:v1", Index: d("0"), Platforms: []convertPlatform{{
-		Platform: "linux/amd64", Digest: d("a"), Attestation: d("e"), Extras: 1,
-		Unconverted: []convertStatement{stmt(prov), stmt(extra), stmt(odd)},
+		Platform: "linux/amd64", Digest: d("a"), Attestation: d("e"), Extras: 2,
+		Unconverted: []convertStatement{stmt(prov), stmt(extra), stmt(badExtra), stmt(odd)},
 	}}}
 	var b strings.Builder
 	printConvert(&b, m)
@@ -347,11 +349,17 @@ func TestConvertPrintUnconverted(t *testing.T) {
 	for _, want := range []string{
 		"not published, left in the index: " + prov.String() + "\n",
 		"not published, left in the index: " + odd.String() + "\n",
-		"1 SBOM(s) of other build stages or the context not published",
+		"not published, left in the index: " + badExtra.String() + "\n",
+		"    1 SBOM(s) of other build stages or the context not published\n",
 	} {
 		if !strings.Contains(got, want) {
 			t.Errorf("output lacks %q:\n%s", want, got)
 		}
+	}
+	// A stage's SBOM with a reason is on its own line, not also counted,
+	// and says "not published" once.
+	if strings.Count(got, "not published") != 4 || strings.Count(got, d("6").String()) != 1 {
+		t.Errorf("the malformed stage's SBOM is counted or worded twice:\n%s", got)
 	}
 	if strings.Contains(got, d("8").String()) || strings.Contains(got, extra.What) {
 		t.Errorf("the extra SBOM is listed beside its count:\n%s", got)

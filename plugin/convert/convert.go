@@ -159,10 +159,12 @@ type Statement struct {
 	// Extra is true for the SPDX statement of another build target (a
 	// stage or the build context), one of those Platform.Extras counts.
 	Extra bool
-	// Reason says why an SPDX statement was not published, "" when it
-	// is not the final image's SBOM (Extra) or is no SPDX statement: it
-	// is malformed, names another image, or which statement is the
-	// image's SBOM could not be told.
+	// Reason says why a statement was not published beyond what What
+	// says: it is malformed, names another image, could not be read, or
+	// which statement is the image's SBOM could not be told. It is ""
+	// for a well-formed statement that is simply not the final image's
+	// SBOM (a stage's, Extra; provenance), and does not repeat "not
+	// published".
 	Reason string
 }
 
@@ -610,7 +612,7 @@ func (c *converter) coreSBOM(p *Platform, layers []sbomLayer) (sbomLayer, bool, 
 		st := Statement{Layer: x.desc, PredicateType: PredicateSPDX}
 		switch {
 		case core < 0:
-			st.What, st.Reason = whatUnknown, fmt.Sprintf("not published: none of the %d SPDX statements has BuildKit's creator %q, which marks the final image's, so which one describes the image is unknown", len(layers), buildkitCreator+"<version>")
+			st.What, st.Reason = whatUnknown, fmt.Sprintf("none of the %d SPDX statements has BuildKit's creator %q, which marks the final image's, so which one describes the image is unknown", len(layers), buildkitCreator+"<version>")
 		case x.info.buildkit:
 			st.What = whatCoreAgain
 		default:
@@ -618,7 +620,7 @@ func (c *converter) coreSBOM(p *Platform, layers []sbomLayer) (sbomLayer, bool, 
 			p.Extras++
 		}
 		if x.bad != nil {
-			st.Reason = "not published: " + x.bad.Error()
+			st.Reason = x.bad.Error()
 		}
 		p.Unconverted = append(p.Unconverted, st)
 	}
