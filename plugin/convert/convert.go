@@ -346,7 +346,7 @@ func moveTag(ctx context.Context, repo Repository, push *exporter.Push, tag stri
 	}
 	if err := push.TagIfMatch(ctx, tag, exporter.StrongETag(etag)); err != nil {
 		if errors.Is(err, exporter.ErrPreconditionFailed) {
-			return fmt.Errorf("%s: %s moved during the convert, while it was being moved (If-Match refused): %w; %s", repo.Name(), tag, ErrTagMoved, kept)
+			return fmt.Errorf("%s: %s moved during the convert: another push wrote it after convert re-read it, and the registry refused the write (412, If-Match): %w; %s", repo.Name(), tag, ErrTagMoved, kept)
 		}
 		return fmt.Errorf("%s: %w", repo.Name(), err)
 	}

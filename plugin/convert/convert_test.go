@@ -613,6 +613,9 @@ func TestConvertStripTagMoved(t *testing.T) {
 				if !errors.Is(err, convert.ErrTagMoved) || !strings.Contains(err.Error(), "by digest") || !strings.Contains(err.Error(), "moved during the convert") {
 					t.Fatalf("err %v, want ErrTagMoved saying the stripped index is there by digest", err)
 				}
+				if tt.fail != nil && !strings.Contains(err.Error(), "another push wrote it after convert re-read it, and the registry refused the write") {
+					t.Errorf("err %v, want it to say plainly why the write was refused", err)
+				}
 				want := root.Digest
 				if tt.moved {
 					want = manifests[0].Digest
