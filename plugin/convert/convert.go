@@ -1,6 +1,7 @@
 package convert
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -95,6 +96,10 @@ type Result struct {
 	// Unmatched are attestation manifests for no platform manifest of the
 	// index; they are not read.
 	Unmatched []ocispec.Descriptor
+	// UnmatchedFor names, by digest of each of Unmatched that names one,
+	// the manifest it is for: its vnd.docker.reference.digest, else its
+	// subject.
+	UnmatchedFor map[digest.Digest]digest.Digest
 	// Platforms are the platform manifests, in index order, each digest
 	// once (with the first platform the index lists it under).
 	Platforms []Platform
@@ -223,6 +228,9 @@ type UnconvertedError struct {
 	Platforms []Platform
 	// Unmatched are attestation manifests for no platform of the index.
 	Unmatched []ocispec.Descriptor
+	// UnmatchedFor names the manifest each of Unmatched is for, as
+	// Result.UnmatchedFor.
+	UnmatchedFor map[digest.Digest]digest.Digest
 }
 
 func (e *UnconvertedError) Error() string {
@@ -235,7 +243,8 @@ func (e *UnconvertedError) Error() string {
 		}
 	}
 	for _, d := range e.Unmatched {
-		fmt.Fprintf(&b, "\n  attestation %s for %s, not a platform manifest of the index: not read", d.Digest, describeSubject(digest.Digest(d.Annotations[oci.AnnotationDockerReferenceDigest])))
+		sub := cmp.Or(e.UnmatchedFor[d.Digest], digest.Digest(d.Annotations[oci.AnnotationDockerReferenceDigest]))
+		fmt.Fprintf(&b, "\n  attestation %s for %s, not a platform manifest of the index: not read", d.Digest, describeSubject(d, sub))
 	}
 	return b.String()
 }

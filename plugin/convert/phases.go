@@ -75,8 +75,14 @@ func (c *converter) pair(ctx context.Context, res *Result, images []oci.Image) (
 		}
 		i, ok := byDigest[sub]
 		if !ok {
-			c.logf("attestation manifest %s is for %s, not a platform manifest of the index; skipped", a.Digest, describeSubject(sub))
+			c.logf("attestation manifest %s is for %s, not a platform manifest of the index; skipped", a.Digest, describeSubject(a, sub))
 			res.Unmatched = append(res.Unmatched, a)
+			if sub != "" {
+				if res.UnmatchedFor == nil {
+					res.UnmatchedFor = map[digest.Digest]digest.Digest{}
+				}
+				res.UnmatchedFor[a.Digest] = sub
+			}
 			continue
 		}
 		if res.Platforms[i].Attestation.Digest != "" {
@@ -104,13 +110,17 @@ func (c *converter) attestationSubject(ctx context.Context, a ocispec.Descriptor
 	return m.Subject.Digest, nil
 }
 
-// describeSubject names the platform manifest an attestation manifest is
-// for, as pair found it.
-func describeSubject(d digest.Digest) string {
-	if d == "" {
-		return "(no vnd.docker.reference.digest)"
+// describeSubject names sub, the manifest attestation manifest a is for
+// as pair found it: by a's vnd.docker.reference.digest annotation, else
+// by its subject (read), else neither.
+func describeSubject(a ocispec.Descriptor, sub digest.Digest) string {
+	switch {
+	case sub == "":
+		return "no manifest (no vnd.docker.reference.digest, no subject)"
+	case a.Annotations[oci.AnnotationDockerReferenceDigest] == "":
+		return fmt.Sprintf("%q (its subject)", string(sub))
 	}
-	return fmt.Sprintf("%q", string(d))
+	return fmt.Sprintf("%q", string(sub))
 }
 
 // prepare reads every platform's attestation and builds its referrer,
@@ -200,7 +210,7 @@ func (c *converter) referrers(ctx context.Context, p *Platform) ([]ocispec.Descr
 // holds statements not published as referrers, and res.Unmatched. It
 // returns nil when there are none.
 func unconverted(repository string, res *Result) error {
-	ue := &UnconvertedError{Repository: repository, Unmatched: res.Unmatched}
+	ue := &UnconvertedError{Repository: repository, Unmatched: res.Unmatched, UnmatchedFor: res.UnmatchedFor}
 	for _, p := range res.Platforms {
 		if len(p.Unconverted) > 0 {
 			ue.Platforms = append(ue.Platforms, p)

@@ -7,6 +7,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/opencontainers/go-digest"
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
 
 	"github.com/affix-oci/affix/internal/oci"
@@ -81,7 +82,7 @@ func TestConvertStripNoHints(t *testing.T) {
 				if !errors.As(err, &ue) || len(ue.Unmatched) != 2 || writes(counter) != 0 {
 					t.Fatalf("err %v; want an UnconvertedError with 2 unmatched", err)
 				}
-				if msg := err.Error(); strings.Count(msg, "for (no vnd.docker.reference.digest), not a platform manifest") != 2 {
+				if msg := err.Error(); strings.Count(msg, "for no manifest (no vnd.docker.reference.digest, no subject), not a platform manifest") != 2 {
 					t.Errorf("message does not say what the attestations lack:\n%s", msg)
 				}
 				res, err = convert.Convert(ctx, r, "v1", convert.Options{StripAttestations: true, DropUnconverted: true})
@@ -113,5 +114,27 @@ func TestConvertStripNoHints(t *testing.T) {
 				t.Errorf("tag names another index than NewIndex")
 			}
 		})
+	}
+}
+
+// TestUnconvertedErrorNamesSubject: an attestation manifest for no
+// platform of the index is named with the manifest it is for, and how
+// that was found: its annotation, its subject (listed without hints), or
+// neither.
+func TestUnconvertedErrorNamesSubject(t *testing.T) {
+	byAnn := ocispec.Descriptor{Digest: digest.FromString("a"), Annotations: map[string]string{oci.AnnotationDockerReferenceDigest: digest.FromString("x").String()}}
+	bySubject := ocispec.Descriptor{Digest: digest.FromString("b")}
+	none := ocispec.Descriptor{Digest: digest.FromString("c")}
+	e := &convert.UnconvertedError{Repository: "r/app", Unmatched: []ocispec.Descriptor{byAnn, bySubject, none},
+		UnmatchedFor: map[digest.Digest]digest.Digest{byAnn.Digest: digest.FromString("x"), bySubject.Digest: digest.FromString("y")}}
+	msg := e.Error()
+	for _, want := range []string{
+		fmt.Sprintf("attestation %s for %q, not a platform manifest", byAnn.Digest, digest.FromString("x")),
+		fmt.Sprintf("attestation %s for %q (its subject), not a platform manifest", bySubject.Digest, digest.FromString("y")),
+		fmt.Sprintf("attestation %s for no manifest (no vnd.docker.reference.digest, no subject), not a platform manifest", none.Digest),
+	} {
+		if !strings.Contains(msg, want) {
+			t.Errorf("message lacks %q:\n%s", want, msg)
+		}
 	}
 }
