@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"os"
 	"path/filepath"
-	"strings"
 	"testing"
 
 	"github.com/opencontainers/go-digest"
@@ -14,41 +13,9 @@ import (
 	"github.com/affix-oci/affix/exporter"
 	"github.com/affix-oci/affix/internal/fixture"
 	"github.com/affix-oci/affix/internal/oci"
+	"github.com/affix-oci/affix/internal/ocitest"
 	"github.com/affix-oci/affix/internal/registrytest"
 )
-
-// oddIndex returns the text of an index listing entries, indented, with
-// what ocispec.Descriptor does not know on each entry (a vendor field,
-// Docker's platform.features on the platform manifests, an empty
-// annotations object) and top-level fields in no sorted order, with
-// characters encoding/json would escape; and the same text without the
-// entries skip picks.
-func oddIndex(t *testing.T, entries []ocispec.Descriptor, skip func(ocispec.Descriptor) bool) (all, kept string) {
-	t.Helper()
-	var a, k []string
-	for _, e := range entries {
-		b, err := json.Marshal(e)
-		if err != nil {
-			t.Fatal(err)
-		}
-		s := `{"x-vendor":{"html":"<&>"},` + strings.TrimPrefix(string(b), "{")
-		if e.Annotations == nil {
-			s = strings.Replace(s, `"size":`, `"annotations":{},"size":`, 1)
-		}
-		if e.Platform != nil && e.Platform.OS == "linux" {
-			s = strings.Replace(s, `"os":"linux"`, `"os":"linux","features":["sse4"]`, 1)
-		}
-		a = append(a, s)
-		if !skip(e) {
-			k = append(k, s)
-		}
-	}
-	wrap := func(ss []string) string {
-		return "{\n  \"schemaVersion\": 2,\n  \"x-top\": \"<&>\",\n  \"mediaType\": \"" + ocispec.MediaTypeImageIndex + "\",\n  \"manifests\": [\n    " +
-			strings.Join(ss, ",\n    ") + "\n  ],\n  \"annotations\": {\"org.example\": \"a<b\"}\n}\n"
-	}
-	return wrap(a), wrap(k)
-}
 
 // TestStripKeepsEntryBytes: push with StripAttestations writes the index
 // as it was read minus the attestation entries, byte for byte.
@@ -60,7 +27,7 @@ func TestStripKeepsEntryBytes(t *testing.T) {
 		t.Fatal(err)
 	}
 	entries := append(append([]ocispec.Descriptor{}, res.Manifests...), res.Attestations...)
-	all, want := oddIndex(t, entries, oci.IsAttestation)
+	all, want := ocitest.OddIndex(t, entries, oci.IsAttestation)
 	root := oci.DescriptorFor(ocispec.MediaTypeImageIndex, []byte(all))
 	if err := os.WriteFile(filepath.Join(dir, "blobs", "sha256", root.Digest.Encoded()), []byte(all), 0o644); err != nil {
 		t.Fatal(err)

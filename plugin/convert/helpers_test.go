@@ -6,7 +6,6 @@ import (
 	"errors"
 	"os"
 	"path/filepath"
-	"strings"
 	"testing"
 
 	"github.com/opencontainers/go-digest"
@@ -17,6 +16,7 @@ import (
 	"github.com/affix-oci/affix/exporter"
 	"github.com/affix-oci/affix/internal/fixture"
 	"github.com/affix-oci/affix/internal/oci"
+	"github.com/affix-oci/affix/internal/ocitest"
 	"github.com/affix-oci/affix/internal/registrytest"
 )
 
@@ -76,7 +76,7 @@ type crafted struct {
 	// odd writes the index indented, with a vendor field on each entry,
 	// Docker's platform.features on the platform manifests, an empty
 	// annotations object where an entry has none, and unsorted top-level
-	// fields with characters encoding/json escapes (oddIndex).
+	// fields with characters encoding/json escapes (ocitest.OddIndex).
 	odd bool
 }
 
@@ -161,7 +161,7 @@ func buildkitLayout(t *testing.T, c crafted) (*oci.Layout, ocispec.Descriptor, [
 	}
 	var idx ocispec.Descriptor
 	if c.odd {
-		all, _ := oddIndex(t, entries, func(ocispec.Descriptor) bool { return false })
+		all, _ := ocitest.OddIndex(t, entries, func(ocispec.Descriptor) bool { return false })
 		idx = oci.DescriptorFor(ocispec.MediaTypeImageIndex, []byte(all))
 		if err := os.WriteFile(filepath.Join(dir, "blobs", "sha256", idx.Digest.Encoded()), []byte(all), 0o644); err != nil {
 			t.Fatal(err)
@@ -250,37 +250,4 @@ func registries(t *testing.T) []*registrytest.Registry {
 func writes(c *exporter.Counter) int {
 	n := c.Counts()
 	return n["PUT"] + n["POST"] + n["PATCH"] + n["DELETE"]
-}
-
-// oddIndex returns the text of an index listing entries, indented, with
-// what ocispec.Descriptor does not know on each entry (a vendor field,
-// Docker's platform.features on the platform manifests, an empty
-// annotations object) and top-level fields in no sorted order, with
-// characters encoding/json would escape; and the same text without the
-// entries skip picks.
-func oddIndex(t *testing.T, entries []ocispec.Descriptor, skip func(ocispec.Descriptor) bool) (all, kept string) {
-	t.Helper()
-	var a, k []string
-	for _, e := range entries {
-		b, err := json.Marshal(e)
-		if err != nil {
-			t.Fatal(err)
-		}
-		s := `{"x-vendor":{"html":"<&>"},` + strings.TrimPrefix(string(b), "{")
-		if e.Annotations == nil {
-			s = strings.Replace(s, `"size":`, `"annotations":{},"size":`, 1)
-		}
-		if e.Platform != nil && e.Platform.OS == "linux" {
-			s = strings.Replace(s, `"os":"linux"`, `"os":"linux","features":["sse4"]`, 1)
-		}
-		a = append(a, s)
-		if !skip(e) {
-			k = append(k, s)
-		}
-	}
-	wrap := func(ss []string) string {
-		return "{\n  \"schemaVersion\": 2,\n  \"x-top\": \"<&>\",\n  \"mediaType\": \"" + ocispec.MediaTypeImageIndex + "\",\n  \"manifests\": [\n    " +
-			strings.Join(ss, ",\n    ") + "\n  ],\n  \"annotations\": {\"org.example\": \"a<b\"}\n}\n"
-	}
-	return wrap(a), wrap(k)
 }
