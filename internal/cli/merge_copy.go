@@ -27,7 +27,7 @@ import (
 type mergeRepo struct {
 	remote *exporter.Remote
 	// content reads remote, keeping the manifests read.
-	content *manifestCache
+	content *oci.ManifestCache
 	finder  *exporter.Finder
 	// other is set for a repository other than REF's.
 	other bool
@@ -36,7 +36,7 @@ type mergeRepo struct {
 // newMergeRepo returns the repository of remote; other says it is not
 // REF's.
 func newMergeRepo(remote *exporter.Remote, other bool) *mergeRepo {
-	return &mergeRepo{remote: remote, content: &manifestCache{f: remote}, finder: exporter.NewFinder(remote), other: other}
+	return &mergeRepo{remote: remote, content: oci.NewManifestCache(remote), finder: exporter.NewFinder(remote), other: other}
 }
 
 // openSources connects to the repository of each source (once per
@@ -61,52 +61,9 @@ func (o *registryOptions) openSources(ctx context.Context, g *globalOptions, dst
 			return fmt.Errorf("SOURCE %s: %w", s.arg, err)
 		}
 		s.root = root
-		r.content.put(root.Digest, data) // so that the walk reads it no more
+		r.content.Put(root.Digest, data) // so that the walk reads it no more
 	}
 	return nil
-}
-
-// manifestCache is a repository's content that keeps the manifests and
-// indexes it read (verified, at most oci.MaxManifestSize each), so that
-// merge reads each once: walking the sources, planning the copy and
-// pushing the index all ask for them. Blobs are streamed, never kept.
-type manifestCache struct {
-	f  oci.Fetcher
-	mu sync.Mutex
-	m  map[digest.Digest][]byte
-}
-
-// FetchVerifies marks manifestCache as an oci.VerifyingFetcher: what it
-// serves is verified.
-func (c *manifestCache) FetchVerifies() {}
-
-// Fetch serves d: a manifest or index from memory once read, a blob from
-// the repository.
-func (c *manifestCache) Fetch(ctx context.Context, d ocispec.Descriptor) (io.ReadCloser, error) {
-	if !oci.IsManifest(d.MediaType) && !oci.IsIndex(d.MediaType) {
-		return c.f.Fetch(ctx, d)
-	}
-	c.mu.Lock()
-	data, ok := c.m[d.Digest]
-	c.mu.Unlock()
-	if !ok {
-		var err error
-		if data, err = oci.ReadBlob(ctx, c.f, d, oci.MaxManifestSize); err != nil {
-			return nil, err
-		}
-		c.put(d.Digest, data)
-	}
-	return oci.NewVerifiedBytes(d.Digest, data), nil
-}
-
-// put keeps data, the verified bytes of the manifest or index d.
-func (c *manifestCache) put(d digest.Digest, data []byte) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	if c.m == nil {
-		c.m = map[digest.Digest][]byte{}
-	}
-	c.m[d] = data
 }
 
 // mergeContent is the content of the merged image, as its push reads it:

@@ -258,7 +258,7 @@ func (e *UnconvertedError) Unwrap() error { return ErrUnconverted }
 // under reference, last, unless the tag no longer names the index it read
 // (ErrTagMoved).
 func Convert(ctx context.Context, repo Repository, reference string, opts Options) (*Result, error) {
-	manifests := newManifestCache(repo)
+	manifests := oci.NewManifestCache(repo)
 	root, images, err := resolveIndex(ctx, repo, manifests, reference, opts)
 	if err != nil {
 		return nil, err
@@ -394,7 +394,7 @@ func otherForms(refs []ocispec.Descriptor, desc ocispec.Descriptor) []ocispec.De
 // converter holds what one Convert call shares between platforms.
 type converter struct {
 	repo       Repository
-	manifests  *manifestCache // repo's manifests, each read once
+	manifests  *oci.ManifestCache // repo's manifests, each read once
 	opts       Options
 	repository string             // what the documents name (sbomgen.ImageName)
 	root       ocispec.Descriptor // the index read, its bytes in Data
