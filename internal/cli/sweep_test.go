@@ -16,13 +16,17 @@ import (
 	"github.com/affix-oci/affix/internal/registrytest"
 )
 
-// TestPushFaultAtEveryRequest refuses (403) each request of an affix push
-// in turn, one per run, on a registry without the referrers API: a layout
-// with a VEX document attached, SBOMs in two formats, a tag list. The
-// first tag names the image only when every SBOM and the VEX document are
-// listed, a push that exits 0 wrote every tag, and a rerun completes. The
-// exporter's and convert's sweeps cover the answers lost; this one the
-// command's own steps (layout referrers, formats, the other tags).
+// TestPushFaultAtEveryRequest hits each request of an affix push in turn,
+// one per run, with each fault of the table, on a registry without the
+// referrers API: a layout with a VEX document attached, SBOMs in two
+// formats, a tag list. The first tag names the image only when every SBOM
+// and the VEX document are listed, a push that exits 0 wrote every tag, a
+// push that does not exits 1 with an error line, a fault the retries
+// cover (a 503, a 429 with Retry-After, a dropped connection, an answer
+// lost after the registry acted) does not fail the push, and a rerun
+// completes. The exporter's and convert's sweeps cover the library's
+// steps; this one the command's own (layout referrers, formats, the other
+// tags) and its exit codes.
 func TestPushFaultAtEveryRequest(t *testing.T) {
 	if testing.Short() {
 		t.Skip("a hundred pushes")
@@ -83,32 +87,53 @@ func TestPushFaultAtEveryRequest(t *testing.T) {
 		t.Fatalf("clean push: exit %d\n%s", code, errs)
 	}
 	n := len(proxy.Log())
-	for k := range n {
-		t.Run(fmt.Sprintf("request-%d", k), func(t *testing.T) {
-			t.Parallel()
-			reg := registrytest.Start(t, registrytest.OlaregNoAPI, registrytest.Options{})
-			proxy := registrytest.StartProxy(t, reg.Host)
-			proxy.Inject(registrytest.Fault{Action: registrytest.Status, Code: http.StatusForbidden, Skip: k, Times: 1})
-			errs, code := push(proxy.Host)
-			if proxy.Injected() == 0 {
-				t.Skipf("this push made no request %d", k)
-			}
-			proxy.Clear()
-			switch {
-			case tagged(t, reg, "v1"):
-				complete(t, reg)
-				if code == 0 && !tagged(t, reg, "latest") {
-					t.Errorf("push exited 0 without writing latest")
+	faults := []struct {
+		name  string
+		fault registrytest.Fault
+		// retried: the retries cover it; the push must succeed.
+		retried bool
+	}{
+		{"403", registrytest.Fault{Action: registrytest.Status, Code: http.StatusForbidden}, false},
+		{"503", registrytest.Fault{Action: registrytest.Unavailable}, true},
+		{"429", registrytest.Fault{Action: registrytest.TooManyRequests, RetryAfter: "1"}, true},
+		{"drop", registrytest.Fault{Action: registrytest.Drop}, true},
+		{"lost-answer", registrytest.Fault{Action: registrytest.LoseAnswer}, true},
+		{"corrupt", registrytest.Fault{Action: registrytest.Corrupt}, false},
+	}
+	for _, f := range faults {
+		for k := range n {
+			t.Run(fmt.Sprintf("%s/request-%d", f.name, k), func(t *testing.T) {
+				t.Parallel()
+				reg := registrytest.Start(t, registrytest.OlaregNoAPI, registrytest.Options{})
+				proxy := registrytest.StartProxy(t, reg.Host)
+				fault := f.fault
+				fault.Skip, fault.Times = k, 1
+				proxy.Inject(fault)
+				errs, code := push(proxy.Host)
+				if proxy.Injected() == 0 {
+					t.Skipf("this push made no request %d", k)
 				}
-			case code == 0:
-				t.Fatalf("push exited 0 but v1 does not name the image\n%s", errs)
-			case tagged(t, reg, "latest"):
-				t.Fatalf("latest moved before v1\n%s", errs)
-			}
-			if errs, code := push(proxy.Host); code != 0 || !tagged(t, reg, "v1") || !tagged(t, reg, "latest") {
-				t.Fatalf("rerun: exit %d\n%s", code, errs)
-			}
-			complete(t, reg)
-		})
+				proxy.Clear()
+				switch {
+				case code != 0 && f.retried:
+					t.Fatalf("exit %d after one %s, which the retries cover\n%s", code, f.name, errs)
+				case code != 0 && (code != 1 || !strings.Contains(errs, "affix: error: ")):
+					t.Fatalf("exit %d, want 1 with an error line\n%s", code, errs)
+				case tagged(t, reg, "v1"):
+					complete(t, reg)
+					if code == 0 && !tagged(t, reg, "latest") {
+						t.Errorf("push exited 0 without writing latest")
+					}
+				case code == 0:
+					t.Fatalf("push exited 0 but v1 does not name the image\n%s", errs)
+				case tagged(t, reg, "latest"):
+					t.Fatalf("latest moved before v1\n%s", errs)
+				}
+				if errs, code := push(proxy.Host); code != 0 || !tagged(t, reg, "v1") || !tagged(t, reg, "latest") {
+					t.Fatalf("rerun: exit %d\n%s", code, errs)
+				}
+				complete(t, reg)
+			})
+		}
 	}
 }
