@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"slices"
@@ -258,6 +259,21 @@ func noTags(t *testing.T, reg *registrytest.Registry, repo string) {
 		if !strings.HasPrefix(tg, "sha256-") {
 			t.Errorf("%s %s: tag %q exists; a failed build must move no tag", reg.Kind, repo, tg)
 		}
+	}
+}
+
+// nothingPushed fails t when repo holds anything at all: no tag, no
+// referrers tag, no blob, no upload. Only a registry with its storage on
+// disk (distribution) can tell; on others it checks the tags.
+func nothingPushed(t *testing.T, reg *registrytest.Registry, repo string) {
+	t.Helper()
+	if reg.Dir == "" {
+		noTags(t, reg, repo)
+		return
+	}
+	p := filepath.Join(reg.Dir, "data", "docker", "registry", "v2", "repositories", repo)
+	if _, err := os.Lstat(p); !errors.Is(err, fs.ErrNotExist) {
+		t.Errorf("%s %s: the repository exists (%v), a build that failed before its push must push nothing", reg.Kind, repo, err)
 	}
 }
 
