@@ -213,3 +213,42 @@ func TestSbomImagesOncePerDigest(t *testing.T) {
 		t.Error("one manifest, two documents")
 	}
 }
+
+// TestSbomIdentityPerManifest: the SPDX documentNamespace and the
+// CycloneDX serialNumber are derived from the manifest, so two platform
+// images of one index (same name, same creation time) have documents of
+// their own identity, and a second scan gives the same identity.
+func TestSbomIdentityPerManifest(t *testing.T) {
+	dir, res := variants(t)
+	type identity struct{ namespace, serial string }
+	read := func(r *Result) identity {
+		t.Helper()
+		var spdx struct {
+			Namespace string `json:"documentNamespace"`
+		}
+		var cdx struct {
+			Serial string `json:"serialNumber"`
+		}
+		if err := json.Unmarshal(doc(t, r, SPDXJSON), &spdx); err != nil {
+			t.Fatal(err)
+		}
+		if err := json.Unmarshal(doc(t, r, CycloneDXJSON), &cdx); err != nil {
+			t.Fatal(err)
+		}
+		return identity{spdx.Namespace, cdx.Serial}
+	}
+	opts := Options{Formats: Formats(), Name: "registry.example.com/app"}
+	seen := map[string]digest.Digest{}
+	for _, m := range res.Manifests[:2] {
+		id := read(scan(t, dir, m, opts))
+		if again := read(scan(t, dir, m, opts)); again != id {
+			t.Errorf("%s: identity %v, then %v", m.Digest, id, again)
+		}
+		for _, v := range []string{id.namespace, id.serial} {
+			if other, ok := seen[v]; ok {
+				t.Errorf("%s and %s share %q", other, m.Digest, v)
+			}
+			seen[v] = m.Digest
+		}
+	}
+}
