@@ -5,9 +5,26 @@
 # unshare, iproute2, busybox-static (a shell for RUN steps in images built
 # FROM scratch), and gcc with the C library headers (the race detector of
 # make test needs cgo; affix itself builds with CGO_ENABLED=0), and jq
-# (the README's by-hand blocks read affix ls --json with it). It needs
-# root (or sudo) only when something is missing.
+# (the README's by-hand blocks read affix ls --json with it), and a docker
+# client for the Docker CLI plugin test: only the client, taken out of
+# Debian's docker.io package into /usr/local/bin, never a Docker engine. It
+# needs root (or sudo) only when something is missing.
 set -eu
+sudo=""
+[ "$(id -u)" = 0 ] || sudo="sudo"
+if ! command -v docker >/dev/null 2>&1; then
+	echo "installing: docker (the client of Debian's docker.io, no engine)"
+	tmp=$(mktemp -d)
+	# apt-get download writes to the current directory as _apt when it can.
+	chmod 0777 "$tmp"
+	(cd "$tmp" && apt-get download -qq docker.io >/dev/null) || {
+		$sudo apt-get -o DPkg::Lock::Timeout=300 update -qq
+		(cd "$tmp" && apt-get download -qq docker.io >/dev/null)
+	}
+	dpkg-deb --fsys-tarfile "$tmp"/docker.io_*.deb | tar -x -C "$tmp" ./usr/bin/docker
+	$sudo install -m 0755 "$tmp/usr/bin/docker" /usr/local/bin/docker
+	rm -rf "$tmp"
+fi
 need=""
 command -v runc >/dev/null 2>&1 || need="$need runc"
 command -v docker-registry >/dev/null 2>&1 || need="$need docker-registry"
@@ -19,8 +36,6 @@ command -v gcc >/dev/null 2>&1 || need="$need gcc"
 dpkg -s libc6-dev >/dev/null 2>&1 || need="$need libc6-dev"
 command -v jq >/dev/null 2>&1 || need="$need jq"
 [ -n "$need" ] || exit 0
-sudo=""
-[ "$(id -u)" = 0 ] || sudo="sudo"
 echo "installing:$need"
 export DEBIAN_FRONTEND=noninteractive
 # A fresh VM may be running apt itself (apt-daily, unattended-upgrades):
