@@ -41,13 +41,17 @@ install: build
 # buildctl's default socket) and pushes it to $(REGISTRY)/affix-scanner:
 #   make scanner-image REGISTRY=registry.example.com/tools
 #   make scanner-image REGISTRY=127.0.0.1:5000 INSECURE=1
-# It prints the pushed reference with its digest, the value for
-# `--opt attest:sbom=generator=...`. See hack/scanner-image.sh.
-# buildctl is only needed to exist (order-only): a go.mod newer than it
-# must not rebuild buildkitd under a daemon that may be running.
-scanner-image: | $(BIN)/buildctl
+# It prints only the pushed reference with its digest on stdout, the value
+# for `--opt attest:sbom=generator=...`:
+#   GEN=$$(make -s scanner-image REGISTRY=...)
+# See hack/scanner-image.sh. It uses bin/buildctl, else buildctl on PATH,
+# and builds bin/buildctl only when there is neither (never again when it
+# is older than go.mod: that would rebuild buildkitd under a daemon that
+# may be running).
+scanner-image:
 	@test -n "$(REGISTRY)" || { echo "make scanner-image: set REGISTRY=host[:port][/path]" >&2; exit 2; }
-	REGISTRY=$(REGISTRY) BUILDCTL=$(BIN)/buildctl hack/scanner-image.sh
+	@command -v buildctl >/dev/null 2>&1 || $(MAKE) --no-print-directory $(BIN)/buildctl >&2
+	@REGISTRY=$(REGISTRY) BUILDCTL=$$(command -v buildctl) hack/scanner-image.sh
 
 # buildkitd and buildctl are built from the BuildKit module version in go.mod
 # (the `tool` directive), so the daemon matches the client library.
