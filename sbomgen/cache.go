@@ -34,7 +34,9 @@ import (
 // path, also when an upper layer deletes or replaces the target.
 // 11: no entry of a scan that ran short of file descriptors or disk
 // space (such scans fail since; earlier entries may lack packages).
-const cacheVersion = 11
+// 12: a config created after 9999 in UTC dates the documents at the
+// epoch (it gave them a five-digit year).
+const cacheVersion = 12
 
 // maxCacheEntry bounds the size of a cache file read: a stray file at an
 // entry's path is not read into memory whole. The largest documents

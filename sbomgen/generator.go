@@ -681,7 +681,7 @@ func (g *Generator) noteBadCreated(img *fetchedImage) {
 	if len(v) > 100 {
 		v = v[:100] + "..."
 	}
-	g.opts.Logf("image %s: config %s: created %s is no RFC 3339 time: the documents' creation time is the Unix epoch (SOURCE_DATE_EPOCH sets one)", img.desc.Digest, img.manifest.Config.Digest, strconv.QuoteToGraphic(v))
+	g.opts.Logf("image %s: config %s: created %s is no RFC 3339 time up to 9999-12-31T23:59:59Z: the documents' creation time is the Unix epoch (SOURCE_DATE_EPOCH sets one)", img.desc.Digest, img.manifest.Config.Digest, strconv.QuoteToGraphic(v))
 }
 
 // platform returns the image's platform: its descriptor's, else its

@@ -122,7 +122,8 @@ type configTime struct {
 }
 
 // UnmarshalJSON implements json.Unmarshaler. It fails on nothing: a
-// value it cannot read leaves the zero time and is kept in t.Bad.
+// value it cannot read, or a time after 9999 in UTC, leaves the zero time
+// and is kept in t.Bad.
 func (t *configTime) UnmarshalJSON(b []byte) error {
 	if string(b) == "null" {
 		return nil
@@ -133,7 +134,10 @@ func (t *configTime) UnmarshalJSON(b []byte) error {
 		return nil
 	}
 	tm, err := parseConfigTime(s)
-	if err != nil {
+	// A time past 9999-12-31T23:59:59Z (a valid RFC 3339 time with an
+	// offset can be) has no RFC 3339 form in UTC, which the documents and
+	// the referrers' created annotation need.
+	if err != nil || tm.UTC().Year() > 9999 {
 		t.Bad = s
 		return nil
 	}
