@@ -63,6 +63,8 @@ func TestForeignLayerAbsent(t *testing.T) {
 		{"Docker foreign layer, absent", dockerForeign, mcr, true, false, nil, true},
 		{"Docker foreign layer without URLs, absent", dockerForeign, nil, true, false, nil, true},
 		{"OCI non-distributable layer, absent", ociNonDist, nil, true, false, nil, true},
+		{"OCI non-distributable zstd layer, absent", "application/vnd.oci.image.layer.nondistributable.v1.tar+zstd", nil, true, false, nil, true},
+		{"OCI non-distributable uncompressed layer, absent", "application/vnd.oci.image.layer.nondistributable.v1.tar", nil, true, false, nil, true},
 		{"layer with URLs, absent", ocispec.MediaTypeImageLayerGzip, mcr, true, false, nil, true},
 		{"Docker foreign layer, present", dockerForeign, mcr, false, false, nil, false},
 		{"Docker foreign layer, damaged", dockerForeign, mcr, false, true, oci.ErrDigestMismatch, false},

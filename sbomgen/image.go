@@ -400,6 +400,10 @@ type imageCore struct {
 // emptyTar is a tar archive with no entries: its end, two zero blocks.
 var emptyTar [1024]byte
 
+// ociNonDistributableZstd is OCI's deprecated non-distributable zstd
+// layer media type.
+const ociNonDistributableZstd = "application/vnd.oci.image.layer.nondistributable.v1.tar+zstd"
+
 // nonDistributable reports whether d is a non-distributable layer: its
 // media type says so (Docker's foreign layers, as Windows base images
 // had them; OCI's deprecated nondistributable types) or it lists URLs to
@@ -412,7 +416,7 @@ func nonDistributable(d ocispec.Descriptor) bool {
 	case string(types.DockerForeignLayer),
 		"application/vnd.oci.image.layer.nondistributable.v1.tar",
 		"application/vnd.oci.image.layer.nondistributable.v1.tar+gzip",
-		"application/vnd.oci.image.layer.nondistributable.v1.tar+zstd":
+		ociNonDistributableZstd:
 		return true
 	}
 	return len(d.URLs) > 0
@@ -536,7 +540,17 @@ func (l *layer) wrap(err error) error {
 
 func (l *layer) Digest() (v1.Hash, error) { return v1.NewHash(l.desc.Digest.String()) }
 func (l *layer) Size() (int64, error)     { return l.desc.Size, nil }
+
+// MediaType returns the descriptor's media type, except for OCI's
+// deprecated non-distributable zstd layer, which stereoscope refuses
+// (it knows the gzip and uncompressed ones): that is reported as the
+// zstd layer it is otherwise (go-containerregistry picks the
+// decompressor by the stream's magic bytes). The scan puts the
+// manifest's type back into the layer metadata the documents record.
 func (l *layer) MediaType() (types.MediaType, error) {
+	if l.desc.MediaType == ociNonDistributableZstd {
+		return types.OCILayerZStd, nil
+	}
 	return types.MediaType(l.desc.MediaType), nil
 }
 

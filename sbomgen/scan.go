@@ -22,6 +22,7 @@ import (
 	"github.com/anchore/syft/syft/source"
 	"github.com/anchore/syft/syft/source/directorysource"
 	"github.com/anchore/syft/syft/source/stereoscopesource"
+	"github.com/google/go-containerregistry/pkg/v1/types"
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
 
 	// rpmdb (RHEL, Fedora, SUSE images) is SQLite since RPM 4.16; this
@@ -324,6 +325,13 @@ func scanImage(ctx context.Context, f oci.Fetcher, img *fetchedImage, names []st
 	// are built only if something asks for them.
 	if err := simg.Read(image.WithLazyLayerSquashes(ctx)); err != nil {
 		return nil, nil, nil, readError(ctx, err, dir, img.manifest.Layers)
+	}
+	// The documents record each layer's media type as the manifest gives
+	// it (layer.MediaType reports another to stereoscope for one type).
+	for i, l := range simg.Layers {
+		if i < len(img.manifest.Layers) {
+			l.Metadata.MediaType = types.MediaType(img.manifest.Layers[i].MediaType)
+		}
 	}
 	if _, err := adoptLowerHardLinks(simg); err != nil {
 		return nil, nil, nil, fmt.Errorf("reading layers: %w", err)
