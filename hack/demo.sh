@@ -15,7 +15,9 @@
 # Environment: SOURCE_DATE_EPOCH (default: the commit time), KEEP=1 keeps
 # the services running until ^C, DEMO_BIN the directory of buildkitd,
 # buildctl, affix (and registry, without docker-registry) instead of bin/
-# (integration's TestDemo runs the demo with the binaries it tests).
+# (integration's TestDemo runs the demo with the binaries it tests),
+# DEMO_PORTS the ports the registry may take (FIRST-LAST, default
+# 5000-5099: the first free one).
 set -eu
 cd "$(dirname "$0")/.."
 repo=$PWD
@@ -113,7 +115,11 @@ echo "buildkitd ready at unix://$sock" >&2
 
 say "starting a registry without the referrers API ($(basename "$registry_bin"))"
 port=""
-for p in $(seq 5000 5099); do
+ports=${DEMO_PORTS:-5000-5099}
+case "$ports" in
+*[!0-9-]* | -* | *- | *-*-* | "") die "DEMO_PORTS=$ports: want FIRST-LAST, e.g. 5000-5099" ;;
+esac
+for p in $(seq "${ports%-*}" "${ports#*-}"); do
 	if command -v ss >/dev/null 2>&1 && ss -ltn 2>/dev/null | awk '{print $4}' | grep -q ":$p\$"; then
 		continue
 	fi
@@ -143,7 +149,7 @@ EOF
 	wait "$reg_pid" 2>/dev/null || true
 	reg_pid=""
 done
-[ -n "$port" ] || die "no registry could listen on 127.0.0.1:5000-5099"
+[ -n "$port" ] || die "no registry could listen on 127.0.0.1:$ports (DEMO_PORTS sets the range)"
 host=127.0.0.1:$port
 echo "registry ready at http://$host" >&2
 
