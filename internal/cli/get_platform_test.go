@@ -8,6 +8,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/opencontainers/go-digest"
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
 
 	"github.com/affix-oci/affix/internal/discover"
@@ -86,7 +87,8 @@ func TestGetIndexSBOM(t *testing.T) {
 			map[string]string{"linux-amd64.spdx.json": amdDoc, "linux-arm64-v8.spdx.json": armDoc},
 			[]string{"skipped spdx-json SBOM referrer ", ": " + "it describes image " + arm.Digest.String() + ", not linux/amd64's manifest", "taking the next newest"}},
 		{"statement of another platform", []string{"--platform", "linux/amd64", stmt}, 1, "", nil,
-			[]string{"skipped in-toto referrer ", ": it describes image " + arm.Digest.String() + ", not linux/amd64's manifest " + amd.Digest.String() + " nor the index"}},
+			[]string{"none of the spdx-json SBOM referrers of the index " + index.Digest.String() + " fits: in-toto referrer ",
+				": it describes image " + arm.Digest.String() + ", not linux/amd64's manifest " + amd.Digest.String() + " nor the index"}},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			out := filepath.Join(t.TempDir(), "sboms")
@@ -189,6 +191,126 @@ func TestGetSkippedNotes(t *testing.T) {
 				t.Errorf("the skipped note is printed beside the error that lists it:\n%s", errs)
 			case tt.repo != "none" && (i < 0 || i > j):
 				t.Errorf("stderr lacks %q before %q:\n%s", note, tt.taking, errs)
+			}
+		})
+	}
+}
+
+// TestGetOtherImage: an SBOM referrer of a platform manifest whose
+// document describes another image (another platform's manifest, here
+// attached as affix attach lets one, with a warning) is skipped with a
+// note, with or without --verify, and the next newest taken; when every
+// one of the platform's does, get fails naming them. --referrer prints
+// one anyway, and --verify fails it. An in-toto statement (a BuildKit
+// attestation's) describes its subject.
+func TestGetOtherImage(t *testing.T) {
+	if testing.Short() {
+		t.Skip("scans images and runs registries")
+	}
+	cliEnv(t)
+	dir, res := variantsPair(t)
+	amd, arm := res.Manifests[0], res.Manifests[1]
+	for _, kind := range []registrytest.Kind{registrytest.OlaregAPI, registrytest.OlaregNoAPI} {
+		t.Run(string(kind), func(t *testing.T) {
+			reg := registrytest.Start(t, kind, registrytest.Options{})
+			insecure := []string{"--insecure-registry", reg.Host}
+			ref := func(repo string) string { return reg.Ref(repo) + ":v1" }
+			run := func(args ...string) string { return mustAffix(t, slices.Concat(args[:1], insecure, args[1:])...) }
+			// attach attaches doc to the platform's manifest of repo,
+			// newest, and returns the referrer.
+			attach := func(repo, platform, doc string) digest.Digest {
+				return digest.Digest(strings.TrimSpace(run("attach", "--platform", platform, "--artifact-type", oci.MediaTypeSPDX,
+					"--annotation", newer, ref(repo), writeFile(t, "sbom.spdx.json", []byte(doc)))))
+			}
+
+			// swapped: each platform's own SBOM (affix push), and a newer
+			// one of the other platform.
+			run("push", "oci-layout:"+dir, ref("swapped"))
+			amdDoc := run("get", "--platform", "linux/amd64", ref("swapped"))
+			armDoc := run("get", "--platform", "linux/arm64", ref("swapped"))
+			amdOnArm := attach("swapped", "linux/arm64", amdDoc)
+			armOnAmd := attach("swapped", "linux/amd64", armDoc)
+			// only: arm64's one SBOM describes amd64.
+			run("push", "--no-sbom", "oci-layout:"+dir, ref("only"))
+			attach("only", "linux/amd64", amdDoc)
+			onlyOnArm := attach("only", "linux/arm64", amdDoc)
+			// bkatt: amd64's one SBOM is a BuildKit attestation referrer
+			// whose statement's subject is arm64.
+			run("push", "--no-sbom", "oci-layout:"+dir, ref("bkatt"))
+			att := attachForeign(t, reg, "bkatt", amd, foreignReferrer{artifactType: oci.ArtifactTypeBuildKitAttestation, configType: ocispec.MediaTypeImageConfig,
+				layers: []foreignLayer{{mediaType: oci.MediaTypeInToto, data: sbomtest.Statement(t, oci.PredicateSPDX, arm.Digest, sbomtest.DirectorySPDX),
+					annotations: map[string]string{oci.AnnotationPredicateType: oci.PredicateSPDX}}}})
+
+			skipped := func(r digest.Digest, named, img ocispec.Descriptor, platform string) string {
+				return "skipped spdx-json SBOM referrer " + r.String() + ": it describes image " + named.Digest.String() +
+					", not " + platform + "'s manifest " + img.Digest.String() + " nor the index; taking the next newest"
+			}
+			amdSkipped, armSkipped := skipped(armOnAmd, arm, amd, "linux/amd64"), skipped(amdOnArm, amd, arm, "linux/arm64/v8")
+			onlyErr := ref("only") + " (linux/arm64/v8): no usable spdx-json SBOM referrer of " + arm.Digest.String() + ": " + onlyOnArm.String() +
+				": it describes image " + amd.Digest.String() + ", not linux/arm64/v8's manifest " + arm.Digest.String() + " nor the index" +
+				"; affix get --referrer DIGEST prints a given one anyway"
+			for _, tt := range []struct {
+				name   string
+				args   []string
+				code   int
+				stdout string            // with code 0 and no -o
+				files  map[string]string // -o DIR's files, when it is given
+				stderr []string
+				absent string // not in stderr, when not ""
+			}{
+				{"newest describes another platform", []string{"--platform", "linux/arm64", ref("swapped")}, 0, armDoc, nil, []string{armSkipped}, ""},
+				{"newest describes another platform, verified", []string{"--verify", "--platform", "linux/arm64", ref("swapped")}, 0, armDoc, nil,
+					[]string{armSkipped, "verified: SBOM ", " describes " + arm.Digest.String()}, ""},
+				{"all platforms", []string{"--all-platforms", "-o", "DIR", ref("swapped")}, 0, "",
+					map[string]string{"linux-amd64.spdx.json": amdDoc, "linux-arm64-v8.spdx.json": armDoc}, []string{amdSkipped, armSkipped}, ""},
+				{"all platforms, verified", []string{"--all-platforms", "--verify", "-o", "DIR", ref("swapped")}, 0, "",
+					map[string]string{"linux-amd64.spdx.json": amdDoc, "linux-arm64-v8.spdx.json": armDoc}, []string{amdSkipped, armSkipped, "verified: "}, ""},
+				{"--referrer prints it", []string{"--referrer", amdOnArm.String(), ref("swapped")}, 0, amdDoc, nil, nil, "skipped"},
+				{"--referrer, verified", []string{"--verify", "--referrer", amdOnArm.String(), "--platform", "linux/arm64", ref("swapped")}, 1, "", nil,
+					[]string{discover.ErrNotVerified.Error() + ": " + ref("swapped") + " (linux/arm64/v8): SBOM referrer " + amdOnArm.String(),
+						" describes image " + amd.Digest.String() + ", not the platform manifest " + arm.Digest.String()}, ""},
+				{"only one, of another platform", []string{"--platform", "linux/arm64", ref("only")}, 1, "", nil, []string{onlyErr}, "skipped"},
+				{"only one, of another platform, verified", []string{"--verify", "--platform", "linux/arm64", ref("only")}, 1, "", nil, []string{onlyErr}, "verified"},
+				{"only one, all platforms", []string{"--all-platforms", "-o", "DIR", ref("only")}, 1, "", nil, []string{onlyErr}, ""},
+				{"only one, --referrer", []string{"--referrer", onlyOnArm.String(), ref("only")}, 0, amdDoc, nil, nil, ""},
+				{"attestation of another platform", []string{"--platform", "linux/amd64", ref("bkatt")}, 1, "", nil,
+					[]string{"no usable spdx-json SBOM referrer of " + amd.Digest.String() + ": BuildKit attestation " + att.Digest.String() +
+						": it describes image " + arm.Digest.String() + ", not linux/amd64's manifest " + amd.Digest.String() + " nor the index",
+						"; affix get --referrer DIGEST prints a given one anyway"}, ""},
+			} {
+				t.Run(tt.name, func(t *testing.T) {
+					out := filepath.Join(t.TempDir(), "sboms")
+					args := slices.Clone(tt.args)
+					if i := slices.Index(args, "DIR"); i >= 0 {
+						args[i] = out
+					}
+					stdout, errs, code := affix(t, slices.Concat([]string{"get"}, insecure, args)...)
+					t.Logf("exit %d, stderr:\n%s", code, errs)
+					if code != tt.code || tt.files == nil && code == 0 && stdout != tt.stdout {
+						t.Fatalf("exit %d, want %d; stdout %.200q, want %.200q\nstderr: %s", code, tt.code, stdout, tt.stdout, errs)
+					}
+					for _, s := range tt.stderr {
+						if !strings.Contains(errs, s) {
+							t.Errorf("stderr lacks %q:\n%s", s, errs)
+						}
+					}
+					if tt.absent != "" && strings.Contains(errs, tt.absent) {
+						t.Errorf("stderr holds %q:\n%s", tt.absent, errs)
+					}
+					if code != 0 && slices.Contains(args, out) {
+						if _, err := os.Stat(out); !os.IsNotExist(err) {
+							t.Errorf("%s was written", out)
+						}
+					}
+					for name, want := range tt.files {
+						if got, err := os.ReadFile(filepath.Join(out, name)); err != nil || string(got) != want {
+							t.Errorf("%s: %v, %.200q; want %.200q", name, err, got, want)
+						}
+					}
+					if tt.files != nil && slices.Contains(args, "--verify") && strings.Count(errs, "verified: ") != len(tt.files) {
+						t.Errorf("want %d verified lines:\n%s", len(tt.files), errs)
+					}
+				})
 			}
 		})
 	}

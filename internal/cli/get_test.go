@@ -127,8 +127,10 @@ func TestGetVerify(t *testing.T) {
 			}
 			armDoc := run("get", "--platform", "linux/arm64", ref("app"))
 
-			// wrong: the arm64 SBOM attached to the amd64 manifest, newer.
+			// wrong: the arm64 SBOM attached to the amd64 manifest, newer
+			// than amd64's own (wrongAmdDoc).
 			run("push", "oci-layout:"+dir, ref("wrong"))
+			wrongAmdDoc := run("get", "--platform", "linux/amd64", ref("wrong"))
 			wrong := digest.Digest(strings.TrimSpace(run("attach", "--platform", "linux/amd64", "--artifact-type", oci.MediaTypeSPDX,
 				"--annotation", newer, "--annotation", oci.AnnotationGenerator+"=hand", ref("wrong"), writeFile(t, "arm64.spdx.json", []byte(armDoc)))))
 
@@ -195,8 +197,15 @@ func TestGetVerify(t *testing.T) {
 					stderr: verified(sbom["linux/arm64/v8 spdx-json"], arm, `generator "`+gen+`")`)},
 				{name: "push cyclonedx amd64", args: []string{"--verify", "--format", "cyclonedx-json", "--platform", "linux/amd64", ref("app")}, stdout: "*",
 					stderr: verified(sbom["linux/amd64 cyclonedx-json"], amd, `generator "`+gen+`")`)},
-				{name: "wrong sbom without verify", args: []string{"--platform", "linux/amd64", ref("wrong")}, stdout: armDoc},
-				{name: "wrong sbom", args: []string{"--verify", "--platform", "linux/amd64", ref("wrong")}, code: 1,
+				// An SBOM of another image is skipped, with or without
+				// --verify; --referrer still prints it, and --verify fails it.
+				{name: "wrong sbom without verify", args: []string{"--platform", "linux/amd64", ref("wrong")}, stdout: wrongAmdDoc,
+					stderr: []string{"skipped spdx-json SBOM referrer " + wrong.String() + ": it describes image " + arm.String() +
+						", not linux/amd64's manifest " + amd.String() + " nor the index; taking the next newest"}},
+				{name: "wrong sbom", args: []string{"--verify", "--platform", "linux/amd64", ref("wrong")}, stdout: wrongAmdDoc,
+					stderr: []string{"skipped spdx-json SBOM referrer " + wrong.String() + ": it describes image " + arm.String(), "verified: SBOM ", " describes " + amd.String()}},
+				{name: "wrong sbom by --referrer", args: []string{"--referrer", wrong.String(), "--platform", "linux/amd64", ref("wrong")}, stdout: armDoc},
+				{name: "wrong sbom by --referrer, verified", args: []string{"--verify", "--referrer", wrong.String(), "--platform", "linux/amd64", ref("wrong")}, code: 1,
 					stderr: failed("wrong", "linux/amd64", "SBOM referrer "+wrong.String()+` (generator "hand") describes image `+arm.String()+
 						", not the platform manifest "+amd.String()+" it is attached to")},
 				{name: "document names no image", args: []string{"--verify", "--platform", "linux/amd64", ref("noimage")}, code: 1,
@@ -214,7 +223,13 @@ func TestGetVerify(t *testing.T) {
 						"taking the predicate of in-toto referrer ", " describes " + bkAmd.String() + ` (by its in-toto statement's subject; generator "fixture")`}},
 				{name: "only in-toto referrer is no statement", args: []string{"--verify", "--platform", "linux/amd64", ref("junk")}, stdout: "*",
 					stderr: []string{"skipped in-toto referrer " + bkJunk.String() + ": ", "taking BuildKit attestation "}},
-				{name: "statement names another image", args: []string{"--verify", "--platform", "linux/amd64", ref("badstmt")}, code: 1,
+				// The statement's subject is what its document (which names
+				// no image) describes: another image, skipped.
+				{name: "statement names another image", args: []string{"--verify", "--platform", "linux/amd64", ref("badstmt")}, stdout: "*",
+					stderr: append([]string{"skipped in-toto referrer " + badstmt.String() + ": it describes image " + bkArm.String() +
+						", not linux/amd64's manifest " + bkAmd.String() + " nor the index", "taking BuildKit attestation " + bk.Attestations[0].Digest.String()},
+						verified(bk.Attestations[0].Digest, bkAmd, `by its in-toto statement's subject; generator "fixture")`)...)},
+				{name: "statement names another image, by --referrer", args: []string{"--verify", "--referrer", badstmt.String(), "--platform", "linux/amd64", ref("badstmt")}, code: 1,
 					stderr: failed("badstmt", "linux/amd64", "in-toto SBOM referrer "+badstmt.String()+` (generator "example-scanner-1.0"): `,
 						`in-toto subject "pkg:docker/app@v1" is `+bkArm.String()+"; expected the platform manifest "+bkAmd.String())},
 				{name: "cyclonedx of buildkit image", args: []string{"--verify", "--format", "cyclonedx-json", "--platform", "linux/amd64", ref("bk")}, code: 1,

@@ -330,12 +330,14 @@ func (r *Search) readCosignTag(ctx context.Context, st ManifestByTag, tag string
 
 // attestationSBOM returns the predicate of the format (SPDX, as BuildKit
 // writes it; or CycloneDX, from a generator that writes that) of a
-// BuildKit attestation manifest for subject: one the index lists, else one
-// that is only a referrer of subject (BuildKit v0.32+ gives them a
-// subject; a registry with the referrers API lists them, also after the
-// index dropped them). nil when there is none. A layer whose statement
-// is gone or not what its annotation says is skipped with a note.
-func (r *Search) attestationSBOM(ctx context.Context, subject digest.Digest, refs []ocispec.Descriptor) (*Source, error) {
+// BuildKit attestation manifest for subject that accept takes: one the
+// index lists, else one that is only a referrer of subject (BuildKit
+// v0.32+ gives them a subject; a registry with the referrers API lists
+// them, also after the index dropped them). nil when there is none, with
+// why each that accept refused was skipped (their notes are pending, as
+// referrerSBOM's). A layer whose statement is gone or not what its
+// annotation says is skipped with a note.
+func (r *Search) attestationSBOM(ctx context.Context, subject digest.Digest, refs []ocispec.Descriptor, accept acceptFunc) (*Source, []string, error) {
 	var cands []ocispec.Descriptor
 	inIndex := map[digest.Digest]bool{}
 	for _, img := range r.images {
@@ -349,10 +351,19 @@ func (r *Search) attestationSBOM(ctx context.Context, subject digest.Digest, ref
 			cands = append(cands, d)
 		}
 	}
+	var skipped []string
 	for _, d := range cands {
 		src, err := r.attestationCandidate(ctx, subject, d, inIndex[d.Digest])
 		if err != nil {
-			return nil, err
+			return nil, nil, err
+		}
+		if src != nil && accept != nil {
+			if err := accept(src); err != nil {
+				why := fmt.Sprintf("BuildKit attestation %s: %v", d.Digest, err)
+				skipped = append(skipped, why)
+				r.pending = append(r.pending, "skipped "+why)
+				continue
+			}
 		}
 		if src != nil {
 			where := ""
@@ -360,10 +371,10 @@ func (r *Search) attestationSBOM(ctx context.Context, subject digest.Digest, ref
 				where = " (a referrer, not in the index)"
 			}
 			r.notef("no %s SBOM referrer of %s; taking BuildKit attestation %s%s", r.format, subject, d.Digest, where)
-			return src, nil
+			return src, nil, nil
 		}
 	}
-	return nil, nil
+	return nil, skipped, nil
 }
 
 // attestationCandidate returns the predicate of the format in the BuildKit

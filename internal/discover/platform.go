@@ -48,14 +48,25 @@ func (r *Search) PlatformSBOM(ctx context.Context, img oci.Image) (*Source, erro
 // findSBOM returns the SBOM of img from the first of these that has one:
 // its referrers and BuildKit attestations (chooseSBOM), cosign's tag
 // schemes (cosignTagSBOM), the referrers of the index that lists it
-// (indexSBOM). A *missingSBOMError says why there is none.
+// (indexSBOM). Among img's own, one whose document describes another
+// image (otherImage) is no SBOM of img: it is skipped, with a note, with
+// or without --verify, as one attached to the index is. A
+// *missingSBOMError says why there is none, and, when some of img's own
+// were skipped so, how to print one of those anyway.
 func (r *Search) findSBOM(ctx context.Context, img oci.Image) (*Source, error) {
 	subject := img.Descriptor.Digest
 	list, err := r.readReferrers(ctx, img.String(), subject)
 	if err != nil {
 		return nil, err
 	}
-	src, err := r.chooseSBOM(ctx, subject, list)
+	others := 0
+	src, err := r.chooseSBOM(ctx, subject, list, func(src *Source) error {
+		if d := otherImage(img, r.namedImages(subject, src)); d != "" {
+			others++
+			return otherImageError(img, d)
+		}
+		return nil
+	})
 	var missing *missingSBOMError
 	if !errors.As(err, &missing) {
 		return src, err
@@ -63,11 +74,20 @@ func (r *Search) findSBOM(ctx context.Context, img oci.Image) (*Source, error) {
 	if src, err := r.cosignTagSBOM(ctx, subject); src != nil || err != nil {
 		return src, err
 	}
-	if !oci.IsIndex(img.Parent.MediaType) {
-		return nil, missing
+	if oci.IsIndex(img.Parent.MediaType) {
+		if src, err = r.indexSBOM(ctx, img, missing); !errors.As(err, &missing) {
+			return src, err
+		}
 	}
-	return r.indexSBOM(ctx, img, missing)
+	if others > 0 {
+		missing.msg += referrerHint
+	}
+	return nil, missing
 }
+
+// referrerHint ends the error that no SBOM of a platform was found when
+// some of its own were skipped for describing another image.
+const referrerHint = "; affix get --referrer DIGEST prints a given one anyway (and --verify fails it)"
 
 // indexSBOM returns, for the platform image img that has no SBOM of the
 // format (missing says why, and is returned, saying more, when the index
@@ -112,25 +132,14 @@ func (r *Search) indexSBOM(ctx context.Context, img oci.Image, missing *missingS
 }
 
 // indexNaming says what the document src, attached to the index that
-// lists img, names: img's manifest, the index (the whole image) or no
-// image; the document's own word (its described package's purl), else
-// the subjects of the in-toto statement it came in. It is an error when
-// src is no SBOM of img: it names another image, or (--all-platforms)
-// no image.
+// lists img, names (namedImages): img's manifest, the index (the whole
+// image) or no image. It is an error when src is no SBOM of img: it names
+// another image (otherImage), or (--all-platforms) no image.
 func (r *Search) indexNaming(img oci.Image, src *Source) (string, error) {
 	want, index := img.Descriptor.Digest, img.Parent.Digest
-	var names []digest.Digest
-	if d, err := sbomgen.DescribedDigest(r.format, src.Doc); err == nil {
-		names = []digest.Digest{d}
-	} else if src.Statement != nil {
-		for _, s := range src.Statement.Subject {
-			if v, ok := s.Digest[want.Algorithm().String()]; ok {
-				names = append(names, digest.NewDigestFromEncoded(want.Algorithm(), v))
-			}
-		}
-	}
-	if i := slices.IndexFunc(names, func(d digest.Digest) bool { return d != want && d != index }); i >= 0 {
-		return "", fmt.Errorf("it describes image %s, not %s's manifest %s nor the index", names[i], img, want)
+	names := r.namedImages(want, src)
+	if d := otherImage(img, names); d != "" {
+		return "", otherImageError(img, d)
 	}
 	switch {
 	case r.verify && !slices.Contains(names, want):
@@ -145,4 +154,47 @@ func (r *Search) indexNaming(img oci.Image, src *Source) (string, error) {
 		return fmt.Sprintf("it describes the index, the whole image, not %s alone (--verify takes it only if it names %s)", img, want), nil
 	}
 	return fmt.Sprintf("it names %s's manifest %s", img, want), nil
+}
+
+// namedImages returns the images the document src names, by digests of
+// want's algorithm: the document's own word (its described package's
+// purl, sbomgen.DescribedDigest), else the subjects of the in-toto
+// statement it came in (BuildKit's attestations, --keep-intoto and
+// cosign attest referrers); none when neither names one (a document that
+// cannot be read names none).
+func (r *Search) namedImages(want digest.Digest, src *Source) []digest.Digest {
+	if d, err := sbomgen.DescribedDigest(r.format, src.Doc); err == nil {
+		return []digest.Digest{d}
+	}
+	if src.Statement == nil {
+		return nil
+	}
+	var names []digest.Digest
+	for _, s := range src.Statement.Subject {
+		if v, ok := s.Digest[want.Algorithm().String()]; ok {
+			names = append(names, digest.NewDigestFromEncoded(want.Algorithm(), v))
+		}
+	}
+	return names
+}
+
+// otherImage returns the first of names that is another image than img's
+// manifest and the index that lists it (the whole image); "" when there
+// is none. A document that names one is no SBOM of img, wherever it is
+// attached: get skips it, with or without --verify.
+func otherImage(img oci.Image, names []digest.Digest) digest.Digest {
+	want, index := img.Descriptor.Digest, img.Parent.Digest
+	if i := slices.IndexFunc(names, func(d digest.Digest) bool { return d != want && (index == "" || d != index) }); i >= 0 {
+		return names[i]
+	}
+	return ""
+}
+
+// otherImageError says that a document found for img describes the
+// image named instead.
+func otherImageError(img oci.Image, named digest.Digest) error {
+	if img.Parent.Digest == "" {
+		return fmt.Errorf("it describes image %s, not %s's manifest %s", named, img, img.Descriptor.Digest)
+	}
+	return fmt.Errorf("it describes image %s, not %s's manifest %s nor the index", named, img, img.Descriptor.Digest)
 }

@@ -21,8 +21,8 @@ const maxUndatedNamed = 3
 // was looked for (an error), or nil. A nil acceptFunc takes every one.
 type acceptFunc func(*Source) error
 
-// chooseSBOM returns the SBOM of subject in the format, from the first of
-// these that has one:
+// chooseSBOM returns the SBOM of subject in the format that accept takes,
+// from the first of these that has one:
 //
 //  1. the newest bare SBOM referrer (bareSBOM): affix's, oras's, regctl's,
 //     cosign attach sbom's;
@@ -31,17 +31,19 @@ type acceptFunc func(*Source) error
 //     attest's Sigstore bundles;
 //  3. a BuildKit attestation manifest (attestationSBOM).
 //
-// Referrers that cannot be used are skipped with a note on stderr; when
-// none is left the error (a *missingSBOMError) lists them.
-func (r *Search) chooseSBOM(ctx context.Context, subject digest.Digest, list referrerList) (*Source, error) {
-	src, skipped, err := r.referrerSBOM(ctx, subject, list, nil)
+// Referrers that cannot be used, or that accept refuses, are skipped with
+// a note on stderr; when none is left the error (a *missingSBOMError)
+// lists them.
+func (r *Search) chooseSBOM(ctx context.Context, subject digest.Digest, list referrerList, accept acceptFunc) (*Source, error) {
+	src, skipped, err := r.referrerSBOM(ctx, subject, list, accept)
 	if src != nil || err != nil {
 		return src, err
 	}
-	if src, err := r.attestationSBOM(ctx, subject, list.refs); src != nil || err != nil {
+	src, attSkipped, err := r.attestationSBOM(ctx, subject, list.refs, accept)
+	if src != nil || err != nil {
 		return src, err
 	}
-	if len(skipped) > 0 {
+	if skipped = append(skipped, attSkipped...); len(skipped) > 0 {
 		return nil, &missingSBOMError{fmt.Sprintf("no usable %s SBOM referrer of %s: %s", r.format, subject, strings.Join(skipped, "; "))}
 	}
 	msg := fmt.Sprintf("no %s SBOM referrer of %s", r.format, subject)
@@ -60,9 +62,8 @@ func (r *Search) chooseSBOM(ctx context.Context, subject digest.Digest, list ref
 // referrerSBOM returns the SBOM of subject in the format among its
 // referrers that accept takes: a bare one (bareSBOM), else one in an
 // in-toto statement (statementSBOM); nil when there is none, with why
-// each bare candidate was skipped (their notes are pending: printed
-// before the next note, unless the error that no SBOM was found lists
-// them).
+// each candidate was skipped (their notes are pending: printed before the
+// next note, unless the error that no SBOM was found lists them).
 func (r *Search) referrerSBOM(ctx context.Context, subject digest.Digest, list referrerList, accept acceptFunc) (*Source, []string, error) {
 	src, skipped, err := r.bareSBOM(ctx, subject, list, accept)
 	if src != nil || err != nil {
@@ -71,8 +72,11 @@ func (r *Search) referrerSBOM(ctx context.Context, subject digest.Digest, list r
 	for _, s := range skipped {
 		r.pending = append(r.pending, fmt.Sprintf("skipped %s SBOM referrer %s", r.format, s))
 	}
-	src, err = r.statementSBOM(ctx, subject, list, accept, len(skipped) == 0)
-	return src, skipped, err
+	src, stmtSkipped, err := r.statementSBOM(ctx, subject, list, accept, len(skipped) == 0)
+	if src != nil || err != nil {
+		return src, nil, err
+	}
+	return nil, append(skipped, stmtSkipped...), nil
 }
 
 // bareTypes are the artifact types of a bare SBOM referrer in format f:
@@ -179,13 +183,14 @@ func (r *Search) genericNote(d ocispec.Descriptor, generic string) {
 // in-toto statement referrer of subject whose predicate is one and that
 // accept takes: an in-toto referrer (affix's --sbom-format spdx-intoto,
 // affix convert --keep-intoto) or a Sigstore bundle referrer (cosign
-// attest), nil when there is none. One that is gone, or whose manifest
-// or statement is not what it claims (another tool's DSSE envelope under
-// the same artifact type, another predicate, another subject), is
-// skipped with a note, as a bare SBOM referrer of the wrong shape is.
-// first says whether no bare SBOM referrer was even listed (the note
-// then says so).
-func (r *Search) statementSBOM(ctx context.Context, subject digest.Digest, list referrerList, accept acceptFunc, first bool) (*Source, error) {
+// attest), nil when there is none, with why each candidate was skipped
+// (their notes are pending, as referrerSBOM's). One that is gone, or
+// whose manifest or statement is not what it claims (another tool's DSSE
+// envelope under the same artifact type, another predicate, another
+// subject), or that accept refuses, is skipped, as a bare SBOM referrer
+// of the wrong shape is. first says whether no bare SBOM referrer was
+// even listed (the note then says so).
+func (r *Search) statementSBOM(ctx context.Context, subject digest.Digest, list referrerList, accept acceptFunc, first bool) (*Source, []string, error) {
 	var types []string
 	for _, d := range list.refs {
 		if isStatementType(d.ArtifactType) && !slices.Contains(types, d.ArtifactType) {
@@ -199,6 +204,7 @@ func (r *Search) statementSBOM(ctx context.Context, subject digest.Digest, list 
 		}
 	}
 	cands := exporter.NewestFirst(stmts, types...)
+	var skipped []string
 	for _, d := range cands {
 		src, err := r.readStatementSBOM(ctx, subject, d)
 		if err == nil && accept != nil {
@@ -207,11 +213,12 @@ func (r *Search) statementSBOM(ctx context.Context, subject digest.Digest, list 
 			}
 		}
 		if skippable(err) {
-			r.notef("skipped %s", err)
+			skipped = append(skipped, err.Error())
+			r.pending = append(r.pending, "skipped "+err.Error())
 			continue
 		}
 		if err != nil {
-			return nil, err
+			return nil, nil, err
 		}
 		what := statementKind(d)
 		if isBundleType(d.ArtifactType) {
@@ -223,9 +230,9 @@ func (r *Search) statementSBOM(ctx context.Context, subject digest.Digest, list 
 		}
 		r.notef("%s %s SBOM referrer of %s; taking the predicate of %s %s", none, r.format, subject, what, d.Digest)
 		r.undatedNote(cands, fmt.Sprintf("%s statement referrers of %s", r.format, subject), d)
-		return src, nil
+		return src, nil, nil
 	}
-	return nil, nil
+	return nil, skipped, nil
 }
 
 // isStatementType reports whether t is the artifact type of an in-toto
