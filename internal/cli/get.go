@@ -62,6 +62,14 @@ document of the format (--sbom-format spdx-intoto, affix convert
 --keep-intoto), or a Sigstore bundle referrer holding one (cosign attest;
 its signature is not checked), else a BuildKit SPDX attestation (in the
 index, or only a referrer) is used: the statement's predicate is printed.
+Any of these whose document describes another image (its pkg:oci purl,
+or when it names none the subject of the in-toto statement it came in,
+names neither the platform manifest nor the index: another platform's
+SBOM attached to this one) is no SBOM of this platform: it is skipped,
+with or without --verify, with a note naming it and the image it
+describes, and the next newest taken; when every one is, the error names
+them (--referrer DIGEST prints one anyway). One that names no image is
+not skipped (--verify fails it).
 Then (registries only) cosign's tag schemes, which no referrers list
 shows: the document of the sha256-<hex>.sbom tag (cosign attach sbom),
 else the newest attestation of the format in the sha256-<hex>.att tag
@@ -76,7 +84,8 @@ another image (another platform's manifest) is skipped, with or without
 takes it only when the document names the platform manifest. The notes
 on skipped SBOM referrers are printed whichever of these decides.
 
---referrer DIGEST takes the SBOM in that one manifest instead of choosing:
+--referrer DIGEST takes the SBOM in that one manifest instead of choosing
+(even one that describes another image, which --verify then fails):
 its full digest as affix ls prints it (sha256:<64 hex>; anything else is a
 usage error). It is looked for among the referrers (and the BuildKit
 attestation manifests of the index) of the --platform manifest, or
@@ -106,7 +115,8 @@ manifests with a subject that its index.json lists are its referrers.
 
 --verify checks, before printing anything, that the chosen SBOM describes
 the platform manifest it was found for (an SBOM that fails is an error; an
-older one is never taken instead):
+older one is never taken instead: only one describing another image is
+skipped, as above, before the check):
 
   - the manifest holding the SBOM is read (and digest-checked), not taken
     from the referrers list: its subject must be the platform manifest
