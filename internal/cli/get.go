@@ -106,8 +106,8 @@ attestation manifests aside) to DIR/<os>-<arch>[-<variant>]<ext>, named as
 affix sbom names them (.spdx.json, .cdx.json, .syft.json), and a line per file to
 stderr; so does -o DIR for one platform when DIR is a directory (or ends
 in a slash). -o is checked before anything is fetched. Files are written only once every platform's SBOM was found (and,
-with --verify, verified): a platform without one is an error naming it, and
-nothing is written.
+with --verify, verified): the error names every platform without one (a
+line each), and nothing is written.
 
 REF may be a local OCI layout instead, oci-layout:PATH[:TAG][@DIGEST] or
 oci-archive:PATH for a tar, as affix build --output writes it: the
@@ -247,11 +247,21 @@ func get(cmd *cobra.Command, g *globalOptions, refStr string, o getOptions) erro
 		}
 		picked, srcs, format = []oci.Image{img}, []*discover.Source{src}, r.Format()
 	} else {
+		// --all-platforms (a release gate) names every platform image
+		// without a usable SBOM, not only the first; a registry that
+		// cannot be read stops it at once.
 		srcs = make([]*discover.Source, len(picked))
+		var missing []error
 		for i, img := range picked {
 			if srcs[i], err = r.PlatformSBOM(ctx, img); err != nil {
-				return err
+				if !o.all || !errors.Is(err, discover.ErrNoSBOM) && !errors.Is(err, discover.ErrNotVerified) {
+					return err
+				}
+				missing = append(missing, err)
 			}
+		}
+		if len(missing) > 0 {
+			return errors.Join(missing...)
 		}
 	}
 	switch {

@@ -14,6 +14,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/containerd/platforms"
 	"github.com/opencontainers/go-digest"
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
 	"oras.land/oras-go/v2"
@@ -637,6 +638,7 @@ func TestOutputUsageErrors(t *testing.T) {
 func TestGetAllPlatformsErrors(t *testing.T) {
 	cliEnv(t)
 	_, reg, ref := pushedVariants(t, registrytest.OlaregAPI, "bare", "--sbom=false")
+	_, res := variantsPair(t) // the same images (a deterministic fixture)
 	dir := filepath.Join(t.TempDir(), "sboms")
 	for _, tt := range []struct {
 		name string
@@ -663,6 +665,15 @@ func TestGetAllPlatformsErrors(t *testing.T) {
 				t.Errorf("%s was created", dir)
 			}
 		})
+	}
+	// A release gate names every platform image without an SBOM, not
+	// only the first.
+	_, errs, _ := affix(t, "get", "--insecure-registry", reg.Host, "--all-platforms", "--verify", "-o", dir, ref)
+	for _, m := range res.Manifests {
+		want := ref + " (" + platforms.Format(*m.Platform) + "): no spdx-json SBOM referrer of " + m.Digest.String()
+		if !strings.Contains(errs, want) {
+			t.Errorf("stderr lacks %q:\n%s", want, errs)
+		}
 	}
 }
 

@@ -20,6 +20,14 @@ type missingSBOMError struct{ msg string }
 // Error says what was looked for and why nothing was taken.
 func (e *missingSBOMError) Error() string { return e.msg }
 
+// Is makes a missingSBOMError ErrNoSBOM.
+func (e *missingSBOMError) Is(target error) bool { return target == ErrNoSBOM }
+
+// ErrNoSBOM is what PlatformSBOM's error is when the image has no usable
+// SBOM of the format (the error says what was skipped and why), as
+// opposed to a registry that could not be read.
+var ErrNoSBOM = errors.New("no usable SBOM")
+
 // PlatformSBOM returns the SBOM of img (findSBOM), verified with --verify
 // (the "verified" line goes to stderr). The notes on SBOM referrers
 // skipped on the way are printed, whichever way was taken, unless the
