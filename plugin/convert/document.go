@@ -3,6 +3,7 @@ package convert
 import (
 	"bytes"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"regexp"
 	"slices"
@@ -116,22 +117,25 @@ func coreIndex(docs []spdxInfo) int {
 // reads as describing another package (and another image) there. The
 // result is compact JSON with sorted keys, a function of its input.
 func nameImage(doc []byte, d digest.Digest, repo string, platform ocispec.Platform) ([]byte, bool, error) {
+	// The document's members stay raw; only what names the image is
+	// decoded, one element at a time, and the root package whole.
 	dec := json.NewDecoder(bytes.NewReader(doc))
 	dec.UseNumber()
-	var m map[string]any
-	if err := dec.Decode(&m); err != nil {
+	var top map[string]json.RawMessage
+	if err := dec.Decode(&top); err != nil {
 		return nil, false, fmt.Errorf("decoding SPDX document: %w: %w", err, ErrBadAttestation)
 	}
 	described := map[string]bool{}
-	if ids, ok := m["documentDescribes"].([]any); ok {
+	var ids any
+	if err := decodeNumbers(top["documentDescribes"], &ids); err == nil {
+		ids, _ := ids.([]any)
 		for _, id := range ids {
 			if s, ok := id.(string); ok {
 				described[s] = true
 			}
 		}
 	}
-	rels, _ := m["relationships"].([]any)
-	for _, r := range rels {
+	err := eachElement(top["relationships"], func(r any) error {
 		rel, _ := r.(map[string]any)
 		a, _ := rel["spdxElementId"].(string)
 		b, _ := rel["relatedSpdxElement"].(string)
@@ -141,19 +145,31 @@ func nameImage(doc []byte, d digest.Digest, repo string, platform ocispec.Platfo
 		case b == "SPDXRef-DOCUMENT" && typ == "DESCRIBED_BY":
 			described[a] = true
 		}
+		return nil
+	})
+	if err != nil {
+		return nil, false, fmt.Errorf("decoding SPDX document: %w: %w", err, ErrBadAttestation)
 	}
-	pkgs, _ := m["packages"].([]any)
 	var root map[string]any
-	for _, p := range pkgs {
+	rootIndex, i := -1, 0
+	errSeveral := errors.New("several described packages")
+	err = eachElement(top["packages"], func(p any) error {
+		defer func() { i++ }()
 		pkg, _ := p.(map[string]any)
 		if id, _ := pkg["SPDXID"].(string); described[id] {
 			if root != nil {
-				return doc, false, nil // several described packages: which one is the image?
+				return errSeveral // which one is the image?
 			}
-			root = pkg
+			root, rootIndex = pkg, i
 		}
-	}
-	if root == nil {
+		return nil
+	})
+	switch {
+	case errors.Is(err, errSeveral):
+		return doc, false, nil
+	case err != nil:
+		return nil, false, fmt.Errorf("decoding SPDX document: %w: %w", err, ErrBadAttestation)
+	case root == nil:
 		return doc, false, nil
 	}
 	purl := sbomgen.ImagePURL(repo, d, platform.Architecture)
@@ -175,24 +191,77 @@ func nameImage(doc []byte, d digest.Digest, repo string, platform ocispec.Platfo
 		return strings.EqualFold(a, alg)
 	})
 	root["checksums"] = append(sums, map[string]any{"algorithm": alg, "checksumValue": d.Encoded()})
+	w := newCanonicalWriter()
+	replace := map[string]func(*bytes.Buffer) error{
+		"packages": func(buf *bytes.Buffer) error {
+			return w.raw(buf, top["packages"], rootIndex, func(buf *bytes.Buffer) error { return w.encode(buf, root) })
+		},
+	}
 	// Another document now: SPDX wants a namespace of its own for it,
 	// one per document content, so that a tool indexing SBOMs by
 	// namespace keeps BuildKit's and each repository's apart. Derived
 	// from the original and what was named, it is the same on a rerun.
 	// Naming a named document again changes nothing: the suffix of an
 	// earlier naming is replaced, not added to.
-	if ns, _ := m["documentNamespace"].(string); ns != "" {
-		base := strings.TrimRight(namedNamespaceRE.ReplaceAllString(ns, ""), "/")
-		m["documentNamespace"] = base + "/affix-" + digest.FromString(base + "\n" + purl).Encoded()[:32]
+	var ns any
+	if decodeNumbers(top["documentNamespace"], &ns) == nil {
+		if ns, _ := ns.(string); ns != "" {
+			base := strings.TrimRight(namedNamespaceRE.ReplaceAllString(ns, ""), "/")
+			named := base + "/affix-" + digest.FromString(base + "\n" + purl).Encoded()[:32]
+			replace["documentNamespace"] = func(buf *bytes.Buffer) error {
+				w.string(buf, named)
+				return nil
+			}
+		}
 	}
-	out, err := marshal(m)
-	if err != nil {
+	var out bytes.Buffer
+	out.Grow(len(doc) + len(doc)/8)
+	if err := w.members(&out, top, replace); err != nil {
 		return nil, false, err
 	}
-	if got, err := sbomgen.DescribedDigest(sbomgen.SPDXJSON, out); err != nil || got != d {
+	if got, err := sbomgen.DescribedDigest(sbomgen.SPDXJSON, out.Bytes()); err != nil || got != d {
 		return doc, false, nil
 	}
-	return out, true, nil
+	return out.Bytes(), true, nil
+}
+
+// decodeNumbers decodes the JSON value raw into v, numbers as
+// json.Number; nothing (raw absent) is an error.
+func decodeNumbers(raw json.RawMessage, v any) error {
+	if raw == nil {
+		return errors.New("absent")
+	}
+	dec := json.NewDecoder(bytes.NewReader(raw))
+	dec.UseNumber()
+	return dec.Decode(v)
+}
+
+// eachElement calls f with each element of the JSON array raw, decoded
+// (numbers as json.Number), one at a time; a value that is no array
+// (or none) has no elements. f's error ends it and is returned.
+func eachElement(raw json.RawMessage, f func(any) error) error {
+	if raw == nil {
+		return nil
+	}
+	dec := json.NewDecoder(bytes.NewReader(raw))
+	dec.UseNumber()
+	tok, err := dec.Token()
+	if err != nil {
+		return err
+	}
+	if tok != json.Delim('[') {
+		return nil
+	}
+	for dec.More() {
+		var v any
+		if err := dec.Decode(&v); err != nil {
+			return err
+		}
+		if err := f(v); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // namedNamespaceRE matches the suffix nameImage gives a namespace.
@@ -211,14 +280,22 @@ func marshal(v any) ([]byte, error) {
 }
 
 // withPredicate returns the statement with its predicate replaced by p, as
-// compact JSON; everything else is kept as it was.
+// compact JSON; everything else is kept as it was (members in key order,
+// in canonical form, as nameImage writes them).
 func withPredicate(stmt []byte, p []byte) ([]byte, error) {
 	dec := json.NewDecoder(bytes.NewReader(stmt))
 	dec.UseNumber()
-	var m map[string]any
-	if err := dec.Decode(&m); err != nil {
+	var top map[string]json.RawMessage
+	if err := dec.Decode(&top); err != nil {
 		return nil, fmt.Errorf("decoding in-toto statement: %w: %w", err, ErrBadAttestation)
 	}
-	m["predicate"] = json.RawMessage(bytes.TrimSpace(p))
-	return marshal(m)
+	var out bytes.Buffer
+	out.Grow(len(stmt) + len(p))
+	err := newCanonicalWriter().members(&out, top, map[string]func(*bytes.Buffer) error{
+		"predicate": func(buf *bytes.Buffer) error { return json.Compact(buf, bytes.TrimSpace(p)) },
+	})
+	if err != nil {
+		return nil, err
+	}
+	return out.Bytes(), nil
 }

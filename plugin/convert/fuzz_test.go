@@ -132,6 +132,11 @@ func FuzzNameImage(f *testing.F) {
 		d := digest.FromString(seed)
 		pl := ocispec.Platform{OS: "linux", Architecture: arch}
 		out, ok, err := nameImage(doc, d, repo, pl)
+		// The streaming implementation writes what decoding the whole
+		// document into maps wrote, byte for byte.
+		if old, oldOK, oldErr := nameImageMap(doc, d, repo, pl); (err == nil) != (oldErr == nil) || ok != oldOK || !bytes.Equal(out, old) {
+			t.Fatalf("nameImage = %v, %v; the map oracle %v, %v; outputs:\n%s\n%s", ok, err, oldOK, oldErr, out, old)
+		}
 		if err != nil {
 			if !errors.Is(err, ErrBadAttestation) {
 				t.Fatalf("nameImage: %v does not wrap ErrBadAttestation", err)
@@ -165,6 +170,9 @@ func FuzzNameImage(f *testing.F) {
 		wrapped, err := withPredicate([]byte(stmt), out)
 		if err != nil {
 			t.Fatalf("withPredicate: %v", err)
+		}
+		if old, _ := withPredicateMap([]byte(stmt), out); !bytes.Equal(wrapped, old) {
+			t.Fatalf("withPredicate wrote\n%s\nthe map oracle\n%s", wrapped, old)
 		}
 		s, err := oci.ParseStatement(wrapped)
 		if err != nil || !bytes.Equal(s.Predicate, bytes.TrimSpace(out)) {
