@@ -177,9 +177,9 @@ func parseSecret(s string, lookup func(string) (string, bool)) (secretsprovider.
 		return src, optErr("secret %q: give src or env, not both", s)
 	}
 	if src.Env != "" {
-		if _, ok := lookup(src.Env); !ok {
-			return src, optErr("secret %q: environment variable %s is not set", s, src.Env)
-		}
+		// An unset variable is an empty secret, as BuildKit's store
+		// reads it when the build asks (buildx passes it on so too):
+		// optional secrets stay optional. Plan.Warnings says so.
 		return src, nil
 	}
 	fi, err := os.Stat(src.FilePath)

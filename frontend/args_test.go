@@ -88,8 +88,9 @@ func TestParseSecretEnv(t *testing.T) {
 		{in: "id=tok,type=env,src=OTHER", env: "OTHER"},
 		{in: "id=tok,env=OTHER", env: "OTHER"},
 		{in: "id=TOKEN", env: "TOKEN"},
-		{in: "id=MISSING,type=env", wantErr: "environment variable MISSING is not set"},
-		{in: "id=tok,type=env,env=MISSING", wantErr: "environment variable MISSING is not set"},
+		// An unset variable is an empty secret, as in BuildKit's store.
+		{in: "id=MISSING,type=env", env: "MISSING"},
+		{in: "id=tok,type=env,env=MISSING", env: "MISSING"},
 		{in: "id=MISSING", wantErr: "MISSING: no such file"},
 	} {
 		src, err := parseSecret(c.in, lookup)
@@ -234,6 +235,32 @@ func TestCheckPlatforms(t *testing.T) {
 		err := CheckPlatforms(c.in)
 		if c.err == "" && err != nil || c.err != "" && (!errors.Is(err, ErrInvalidPlatform) || !strings.Contains(err.Error(), c.err)) {
 			t.Errorf("CheckPlatforms(%q) = %v, want %q", c.in, err, c.err)
+		}
+	}
+}
+
+// TestSecretEnvUnsetWarns: a --secret whose environment variable is not
+// set is not refused (BuildKit's store reads it as empty when the build
+// asks, and buildx builds so: an optional secret of a fork's CI job), but
+// Plan.Warnings says so before the build; a set one says nothing.
+func TestSecretEnvUnsetWarns(t *testing.T) {
+	for _, c := range []struct {
+		secret, want string
+	}{
+		{"id=tok,env=MISSING", `secret "id=tok,env=MISSING": environment variable MISSING is not set: the build sees the secret empty`},
+		{"id=MISSING,type=env", "environment variable MISSING is not set"},
+		{"id=tok,env=TOKEN", ""},
+	} {
+		p, err := NewPlan(Options{ContextDir: testContext(t), LookupEnv: env(map[string]string{"TOKEN": "t"}), Secrets: []string{c.secret}})
+		if err != nil {
+			t.Fatalf("%s: %v", c.secret, err)
+		}
+		got := p.Warnings()
+		switch {
+		case c.want == "" && len(got) != 0:
+			t.Errorf("%s: warnings %q, want none", c.secret, got)
+		case c.want != "" && (len(got) != 1 || !strings.Contains(got[0], c.want)):
+			t.Errorf("%s: warnings %q, want one with %q", c.secret, got, c.want)
 		}
 	}
 }

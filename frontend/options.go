@@ -291,7 +291,8 @@ type plan struct {
 	// nodes are Options.Nodes, parsed (groups assign the platforms to
 	// them and to the default builder).
 	nodes []mappedNode
-	// warnings name settings the build ignores (tlsWarnings).
+	// warnings name settings the build ignores (tlsWarnings) or takes
+	// otherwise than written (an env secret whose variable is unset).
 	warnings []string
 }
 
@@ -329,11 +330,13 @@ func NewPlan(opts Options) (*Plan, error) {
 	return &Plan{p: p}, nil
 }
 
-// Warnings are the settings the build will ignore, one sentence each,
-// for the user to read before the build starts: the TLS fields of a node
-// that is not tcp://, and Options.TLS when no builder that builds a
-// platform is tcp:// (TLS applies to tcp:// builders only). They name the
-// flags of affix build (--builder, --builder-tls-*) that set them.
+// Warnings are the settings the build will ignore or take otherwise than
+// written, one sentence each, for the user to read before the build
+// starts: the TLS fields of a node that is not tcp://, and Options.TLS
+// when no builder that builds a platform is tcp:// (TLS applies to
+// tcp:// builders only), naming the flags of affix build (--builder,
+// --builder-tls-*) that set them; a --secret whose environment variable
+// is not set (the build sees it empty, as BuildKit's store reads it).
 func (pl *Plan) Warnings() []string { return slices.Clone(pl.p.warnings) }
 
 // newPlan validates opts and resolves what it names (directories, files,
@@ -395,7 +398,7 @@ func newPlan(opts Options) (*plan, error) {
 	if err := p.setGroups(defaultBuilderOf(opts.Builder, lookup), opts.Nodes, opts.TLS); err != nil {
 		return nil, err
 	}
-	p.warnings = p.tlsWarnings(opts.TLS)
+	p.warnings = append(p.warnings, p.tlsWarnings(opts.TLS)...)
 	if err := p.addAnnotations(opts.Annotations); err != nil {
 		return nil, err
 	}
@@ -535,6 +538,9 @@ func (p *plan) setSecretsAndSSH(secrets, ssh []string, lookup func(string) (stri
 		src, err := parseSecret(s, lookup)
 		if err != nil {
 			return err
+		}
+		if _, ok := lookup(src.Env); src.Env != "" && !ok {
+			p.warnings = append(p.warnings, fmt.Sprintf("secret %q: environment variable %s is not set: the build sees the secret empty, as with buildx", s, src.Env))
 		}
 		p.secrets = append(p.secrets, src)
 	}

@@ -583,8 +583,6 @@ func TestNewPlan(t *testing.T) {
 		}, wantErr: ErrInvalidOption, wantMsg: "affix always rewrites layer timestamps"},
 		{name: "unknown export attribute", mod: func(o *Options) { o.ExportAttrs = map[string]string{"push": "true"} },
 			wantErr: ErrInvalidOption, wantMsg: `output "push": not an oci exporter attribute`},
-		{name: "secret type=env unset", mod: func(o *Options) { o.Secrets = []string{"id=TOKEN,type=env"} },
-			wantErr: ErrInvalidOption, wantMsg: `secret "id=TOKEN,type=env": environment variable TOKEN is not set`},
 		{name: "platform without node", mod: func(o *Options) {
 			o.Nodes = []string{"linux/amd64=unix:///a.sock"}
 			o.Platforms = []string{"linux/arm64"}
