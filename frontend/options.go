@@ -8,6 +8,7 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -362,6 +363,14 @@ func newPlan(opts Options) (*plan, error) {
 	args, err := parseBuildArgs(opts.BuildArgs, lookup)
 	if err != nil {
 		return nil, err
+	}
+	// BuildKit lets this build-arg override the exporter's multi-platform
+	// attribute: false exports a bare manifest, not the index affix
+	// publishes its SBOMs beside (found only after the build).
+	if v, ok := args["BUILDKIT_MULTI_PLATFORM"]; ok {
+		if b, err := strconv.ParseBool(v); err != nil || !b {
+			return nil, optErr("--build-arg BUILDKIT_MULTI_PLATFORM=%s: affix always builds an image index (a single platform is an index of one), with its SBOMs attached to the platform manifests; leave the build-arg out", v)
+		}
 	}
 	addProxyArgs(args, p.dockerConfig)
 	if err := p.setCaches(opts.CacheFrom, opts.CacheTo, opts.InsecureRegistry); err != nil {

@@ -581,6 +581,10 @@ func TestNewPlan(t *testing.T) {
 			o.LookupEnv = env(map[string]string{"SOURCE_DATE_EPOCH": "context"})
 			o.ExportAttrs = map[string]string{"rewrite-timestamp": "false"}
 		}, wantErr: ErrInvalidOption, wantMsg: "affix always rewrites layer timestamps"},
+		{name: "BUILDKIT_MULTI_PLATFORM=0", mod: func(o *Options) { o.BuildArgs = []string{"BUILDKIT_MULTI_PLATFORM=0"} },
+			wantErr: ErrInvalidOption, wantMsg: "--build-arg BUILDKIT_MULTI_PLATFORM=0: affix always builds an image index"},
+		{name: "BUILDKIT_MULTI_PLATFORM not a bool", mod: func(o *Options) { o.BuildArgs = []string{"BUILDKIT_MULTI_PLATFORM=maybe"} },
+			wantErr: ErrInvalidOption, wantMsg: "BUILDKIT_MULTI_PLATFORM=maybe"},
 		{name: "unknown export attribute", mod: func(o *Options) { o.ExportAttrs = map[string]string{"push": "true"} },
 			wantErr: ErrInvalidOption, wantMsg: `output "push": not an oci exporter attribute`},
 		{name: "platform without node", mod: func(o *Options) {
@@ -617,7 +621,6 @@ func TestNewPlan(t *testing.T) {
 		{name: "negative epoch", mod: func(o *Options) { o.SourceDateEpoch = "-1" }, wantErr: ErrInvalidOption},
 		{name: "secret without id", mod: func(o *Options) { o.Secrets = []string{"src=" + secretFile} }, wantErr: ErrInvalidOption},
 		{name: "secret missing file", mod: func(o *Options) { o.Secrets = []string{"id=x,src=/nonexistent/s"} }, wantErr: ErrInvalidOption},
-		{name: "secret unset env", mod: func(o *Options) { o.Secrets = []string{"id=x,env=NOPE"} }, wantErr: ErrInvalidOption},
 		{name: "secret bad key", mod: func(o *Options) { o.Secrets = []string{"id=x,color=red"} }, wantErr: ErrInvalidOption},
 		{name: "secret bad type", mod: func(o *Options) { o.Secrets = []string{"id=x,type=vault"} }, wantErr: ErrInvalidOption},
 		{name: "ssh missing path", mod: func(o *Options) { o.SSH = []string{"default=/nonexistent/agent.sock"} }, wantErr: ErrInvalidOption},
