@@ -408,6 +408,7 @@ func newPlan(opts Options) (*plan, error) {
 		return nil, err
 	}
 	p.warnings = append(p.warnings, p.tlsWarnings(opts.TLS)...)
+	p.warnings = append(p.warnings, p.sharedCacheWarnings()...)
 	if err := p.addAnnotations(opts.Annotations); err != nil {
 		return nil, err
 	}
@@ -538,6 +539,31 @@ func (p *plan) setArgsAndLabels(args map[string]string, labels []string) error {
 		p.attrs["label:"+k] = v
 	}
 	return nil
+}
+
+// sharedCacheWarnings says, when several builder nodes build, that each
+// exports to every --cache-to but inline, so that the destination keeps
+// the cache of the node that wrote last (as with a multi-node buildx
+// builder), and the next build reuses only that node's steps.
+func (p *plan) sharedCacheWarnings() []string {
+	if len(p.groups) < 2 {
+		return nil
+	}
+	var out []string
+	for _, c := range p.cacheExports {
+		if c.Type == "inline" {
+			continue
+		}
+		where := "type=" + c.Type
+		for _, k := range []string{"ref", "dest", "name", "scope"} {
+			if v := c.Attrs[k]; v != "" {
+				where += "," + k + "=" + v
+				break
+			}
+		}
+		out = append(out, fmt.Sprintf("--cache-to %s: each of the %d builder nodes exports its cache there, and the last export replaces the others': the next build reuses only that node's steps (type=inline keeps each platform's cache in its image)", where, len(p.groups)))
+	}
+	return out
 }
 
 // setSecretsAndSSH parses the secrets (env secrets read through lookup)

@@ -850,3 +850,39 @@ func TestParseAddress(t *testing.T) {
 		}
 	}
 }
+
+// TestSharedCacheWarnings: with several builder nodes, every node
+// exports to each --cache-to, so all but inline get a warning before the
+// build; one node (or several platforms on one) gets none.
+func TestSharedCacheWarnings(t *testing.T) {
+	dest := t.TempDir()
+	cacheTo := []string{"type=local,dest=" + dest, "type=registry,ref=registry.example.com/app:cache", "type=inline"}
+	for _, c := range []struct {
+		name  string
+		nodes []string
+		want  []string
+	}{
+		{"two nodes", []string{"linux/amd64=unix:///a.sock", "linux/arm64=unix:///b.sock"}, []string{
+			"--cache-to type=local,dest=" + dest + ": each of the 2 builder nodes exports its cache there",
+			"--cache-to type=registry,ref=registry.example.com/app:cache: each of the 2 builder nodes",
+		}},
+		{"one node, two platforms", []string{"linux/amd64=unix:///a.sock", "linux/arm64=unix:///a.sock"}, nil},
+		{"no nodes", nil, nil},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			p, err := NewPlan(Options{ContextDir: testContext(t), LookupEnv: env(nil), Platforms: []string{"linux/amd64", "linux/arm64"}, Nodes: c.nodes, Builder: "unix:///a.sock", CacheTo: cacheTo})
+			if err != nil {
+				t.Fatal(err)
+			}
+			got := p.Warnings()
+			if len(got) != len(c.want) {
+				t.Fatalf("warnings %q, want %d", got, len(c.want))
+			}
+			for i, w := range c.want {
+				if !strings.Contains(got[i], w) {
+					t.Errorf("warning %q, want it to contain %q", got[i], w)
+				}
+			}
+		})
+	}
+}
