@@ -107,8 +107,12 @@ type convertMetadata struct {
 	StrippedAttestations []digest.Digest `json:"strippedAttestations,omitempty"`
 	// UnmatchedAttestations are attestation manifests for no platform
 	// manifest of the index, not read.
-	UnmatchedAttestations []digest.Digest   `json:"unmatchedAttestations,omitempty"`
-	Platforms             []convertPlatform `json:"platforms"`
+	UnmatchedAttestations []digest.Digest `json:"unmatchedAttestations,omitempty"`
+	// UnmatchedFor names, by the digest of each of UnmatchedAttestations
+	// that names one, the manifest it is for (its
+	// vnd.docker.reference.digest, else its subject).
+	UnmatchedFor map[digest.Digest]digest.Digest `json:"unmatchedFor,omitempty"`
+	Platforms    []convertPlatform               `json:"platforms"`
 	// ReferrersMode is "api", "tag-schema" or "oci-layout", by repository, as in the
 	// metadata of push, attach and build.
 	ReferrersMode map[string]exporter.Mode `json:"referrersMode,omitempty"`
@@ -270,6 +274,12 @@ func newConvertMetadata(res *convert.Result, name, repo string, counter *exporte
 	}
 	for _, u := range res.Unmatched {
 		meta.UnmatchedAttestations = append(meta.UnmatchedAttestations, u.Digest)
+		if sub := res.UnmatchedFor[u.Digest]; sub != "" {
+			if meta.UnmatchedFor == nil {
+				meta.UnmatchedFor = map[digest.Digest]digest.Digest{}
+			}
+			meta.UnmatchedFor[u.Digest] = sub
+		}
 	}
 	for _, p := range res.Platforms {
 		meta.Platforms = append(meta.Platforms, newConvertPlatform(p))

@@ -365,3 +365,55 @@ func TestConvertPrintUnconverted(t *testing.T) {
 		t.Errorf("the extra SBOM is listed beside its count:\n%s", got)
 	}
 }
+
+// TestConvertMetadataUnmatched: an attestation manifest for a manifest
+// the index does not list (here: its platform entry taken out) is named
+// in --metadata-file with the manifest it is for, beside the platform
+// that converts.
+func TestConvertMetadataUnmatched(t *testing.T) {
+	cliEnv(t)
+	ctx := context.Background()
+	reg := registrytest.Start(t, registrytest.OlaregAPI, registrytest.Options{})
+	res := pushBuildKitStyle(t, reg, "app")
+	r, err := exporter.NewRemote(registry.Reference{Registry: reg.Host, Repository: "app"}, exporter.RemoteOptions{PlainHTTP: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, b, _, err := r.FetchManifest(ctx, "v1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var idx ocispec.Index
+	if err := json.Unmarshal(b, &idx); err != nil {
+		t.Fatal(err)
+	}
+	gone := res.Manifests[1].Digest
+	idx.Manifests = slices.DeleteFunc(idx.Manifests, func(d ocispec.Descriptor) bool { return d.Digest == gone })
+	nb, err := json.Marshal(idx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := r.PushManifest(ctx, oci.DescriptorFor(ocispec.MediaTypeImageIndex, nb), nb, "v2", ""); err != nil {
+		t.Fatal(err)
+	}
+	meta := filepath.Join(t.TempDir(), "meta.json")
+	if _, errs, code := affix(t, "convert", "--insecure-registry", reg.Host, "--metadata-file", meta, reg.Ref("app")+":v2"); code != 0 {
+		t.Fatalf("exit %d:\n%s", code, errs)
+	}
+	var m struct {
+		Unmatched    []digest.Digest                  `json:"unmatchedAttestations"`
+		UnmatchedFor map[digest.Digest]digest.Digest  `json:"unmatchedFor"`
+		Platforms    []struct{ Digest digest.Digest } `json:"platforms"`
+	}
+	data, err := os.ReadFile(meta)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := json.Unmarshal(data, &m); err != nil {
+		t.Fatal(err)
+	}
+	att := res.Attestations[1].Digest
+	if len(m.Unmatched) != 1 || m.Unmatched[0] != att || m.UnmatchedFor[att] != gone || len(m.Platforms) != 1 {
+		t.Errorf("metadata %s: want attestation %s unmatched, for %s, and one platform", data, att, gone)
+	}
+}
