@@ -55,6 +55,11 @@ const (
 	// ends) is never forwarded. A test holds a write in flight, does
 	// what it tests meanwhile, then lets it through.
 	Hold
+	// ResponseHeader forwards the request and edits the headers of the
+	// registry's answer with Fault.Header: a registry (or a proxy in
+	// front of one) that adds, drops or changes a header on some
+	// answers.
+	ResponseHeader
 )
 
 func (a Action) String() string {
@@ -81,6 +86,8 @@ func (a Action) String() string {
 		return "lose-answer"
 	case Hold:
 		return "hold"
+	case ResponseHeader:
+		return "response-header"
 	}
 	return fmt.Sprintf("action(%d)", int(a))
 }
@@ -106,6 +113,12 @@ type Fault struct {
 	// Release lets the requests Hold keeps through once closed; nil
 	// holds them until the client gives up.
 	Release <-chan struct{}
+	// Header gives, for a request and its body, the headers
+	// ResponseHeader sets on the registry's answer (replacing the
+	// registry's; an empty value removes the header). It is called for
+	// every request the fault matches, concurrently, and may return nil
+	// to leave an answer as it is.
+	Header func(r *http.Request, body []byte) map[string]string
 
 	re   *regexp.Regexp
 	seen int
@@ -237,6 +250,26 @@ func NewProxy(host string) *Proxy {
 			case <-r.Context().Done():
 			case <-p.quit:
 			}
+		case ResponseHeader:
+			body, _ := io.ReadAll(r.Body)
+			r.Body = io.NopCloser(bytes.NewReader(body))
+			r.ContentLength = int64(len(body))
+			var edit map[string]string
+			if f.Header != nil {
+				edit = f.Header(r, body)
+			}
+			rec := httptest.NewRecorder()
+			rp.ServeHTTP(rec, r)
+			maps.Copy(w.Header(), rec.Header())
+			for k, v := range edit {
+				if v == "" {
+					w.Header().Del(k)
+				} else {
+					w.Header().Set(k, v)
+				}
+			}
+			w.WriteHeader(rec.Code)
+			w.Write(rec.Body.Bytes())
 		case Hang:
 			io.Copy(io.Discard, r.Body)
 			select {

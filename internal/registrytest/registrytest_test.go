@@ -157,3 +157,41 @@ func TestProxyHold(t *testing.T) {
 		}
 	}
 }
+
+// TestProxyResponseHeader: the answer's headers are edited as Header
+// says for the request and its body (set, replaced, removed); the body
+// and status are the registry's.
+func TestProxyResponseHeader(t *testing.T) {
+	r := Start(t, OlaregAPI, Options{})
+	p := StartProxy(t, r.Host)
+	index := `{"schemaVersion":2,"mediaType":"application/vnd.oci.image.index.v1+json","manifests":[]}`
+	var seen string
+	p.Inject(Fault{Method: "PUT", Path: "/manifests/", Action: ResponseHeader, Times: 1, Header: func(_ *http.Request, body []byte) map[string]string {
+		seen = string(body)
+		return map[string]string{"X-Added": "yes", "Docker-Content-Digest": "sha256:" + strings.Repeat("0", 64), "Location": ""}
+	}})
+	req, _ := http.NewRequest("PUT", "http://"+p.Host+"/v2/app/manifests/v1", strings.NewReader(index))
+	req.Header.Set("Content-Type", "application/vnd.oci.image.index.v1+json")
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if seen != index {
+		t.Errorf("Header saw body %q", seen)
+	}
+	if resp.StatusCode != http.StatusCreated || resp.Header.Get("X-Added") != "yes" || resp.Header.Get("Docker-Content-Digest") != "sha256:"+strings.Repeat("0", 64) || resp.Header.Get("Location") != "" {
+		t.Errorf("answer %s %v", resp.Status, resp.Header)
+	}
+	// The registry got the body whole: the tag reads back.
+	req, _ = http.NewRequest("GET", "http://"+p.Host+"/v2/app/manifests/v1", nil)
+	req.Header.Set("Accept", "application/vnd.oci.image.index.v1+json")
+	resp, err = http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusOK || !slices.Contains(p.Log(), "PUT /v2/app/manifests/v1 [response-header]") {
+		t.Errorf("read back %s; log %v", resp.Status, p.Log())
+	}
+}
