@@ -351,20 +351,33 @@ func (p *Push) TargetHas(d digest.Digest) {
 	p.held[d] = true
 }
 
-// learn records the referrers mode of the target from the first referrer
-// manifest PUT: OCI-Subject equal to the subject digest means the API. The
-// mode is then kept for the rest of the push.
+// learn returns how the target indexes the referrer of subject whose
+// manifest PUT it answered with the OCI-Subject header, decided for that
+// PUT alone: the header equal to subject means the referrers API,
+// anything else (absent, another digest) the referrers tag schema,
+// whatever the answers to earlier PUTs said. The distribution-spec
+// (v1.1, "Pushing Manifests with Subject") has the client update the
+// referrers tag whenever the header was not set for that push; a
+// registry behind a load balancer, mid-upgrade, or one that indexes some
+// manifests and not others, may answer one PUT with it and the next
+// without. learn records the repository's mode for Result.Modes:
+// ModeTagSchema once any referrer needed the tag, else ModeAPI (a Layout
+// is ModeLayout).
 func (p *Push) learn(header, subject digest.Digest) Mode {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	if p.mode == "" {
-		if _, ok := p.target.(*Layout); ok {
-			p.mode = ModeLayout
-		} else if header != "" && header == subject {
-			p.mode = ModeAPI
-		} else {
-			p.mode = ModeTagSchema
-		}
+	mode := ModeTagSchema
+	if _, ok := p.target.(*Layout); ok {
+		mode = ModeLayout
+	} else if header != "" && header == subject {
+		mode = ModeAPI
 	}
-	return p.mode
+	p.mu.Lock()
+	was := p.mode
+	if was == "" || mode == ModeTagSchema {
+		p.mode = mode
+	}
+	p.mu.Unlock()
+	if was != "" && was != mode {
+		p.logf("the registry answered the PUT of a referrer of %s with OCI-Subject %q, unlike an earlier one: referrers mode %s for this referrer, the repository's reported as %s", subject, header, mode, ModeTagSchema)
+	}
+	return mode
 }

@@ -8,11 +8,12 @@
 // The engine writes to a Target: Remote (a registry repository, through
 // oras-go's HTTP client: auth, blob upload and mount) or Layout (an OCI image
 // layout directory). The referrer logic is its own: support for the
-// referrers API is learnt from the OCI-Subject header of the referrer's
-// manifest PUT (no probe request), and without it the referrers index under
-// the tag `<alg>-<hex>` is read, merged, written (If-Match where the
-// registry gave an ETag) and verified by re-reading, so that concurrent
-// writers to the same subject do not lose each other's entries.
+// referrers API is learnt from the OCI-Subject header of each referrer's
+// manifest PUT, for that referrer (no probe request), and without it the
+// referrers index under the tag `<alg>-<hex>` is read, merged, written
+// (If-Match where the registry gave an ETag) and verified by re-reading,
+// so that concurrent writers to the same subject do not lose each other's
+// entries.
 //
 // The exporter takes artifacts as bytes with their media type and subject
 // descriptor; it does not know how an SBOM is made.

@@ -21,9 +21,14 @@ type Mode string
 const (
 	// ModeAPI means the registry indexes referrers itself (it answered
 	// the referrer's manifest PUT with OCI-Subject equal to the subject).
+	// As a repository's mode (Result.Modes): it did so for every
+	// referrer the push wrote.
 	ModeAPI Mode = "api"
 	// ModeTagSchema means affix maintains the referrers index under the
-	// referrers tag.
+	// referrers tag (the referrer's manifest PUT was answered without
+	// OCI-Subject, or with another digest). As a repository's mode
+	// (Result.Modes): at least one referrer the push wrote went into a
+	// referrers tag; others may have been indexed by the registry alone.
 	ModeTagSchema Mode = "tag-schema"
 	// ModeLayout is a Layout target's: referrers are manifests with a
 	// subject that the layout's index.json lists (as oras and affix read
@@ -145,7 +150,9 @@ type Referrer struct {
 	// Descriptor is the referrer manifest's descriptor, as the referrers
 	// index lists it (artifactType and annotations set).
 	Descriptor ocispec.Descriptor
-	// Mode is how the registry indexes it.
+	// Mode is how the registry indexes it, decided by the answer to its
+	// own manifest PUT: ModeAPI, else ModeTagSchema (its referrers tag
+	// lists it), or ModeLayout.
 	Mode Mode
 }
 
@@ -169,7 +176,11 @@ type Result struct {
 	// Referrers are the referrers attached, in the order Attach returned
 	// (those of one AttachAll in the order of its artifacts).
 	Referrers []Referrer
-	// Modes is the referrers mode used, by repository.
+	// Modes is the referrers mode of the repository, by repository:
+	// ModeTagSchema when any referrer written went into its referrers tag,
+	// ModeAPI when the registry indexed every one itself (see Referrer.Mode
+	// for each), ModeLayout for a Layout; none when no referrer was
+	// written.
 	Modes map[string]Mode
 	// Blobs counts the blobs by what the push did with them.
 	Blobs BlobCounts

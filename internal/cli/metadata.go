@@ -42,7 +42,9 @@ type pushMetadata struct {
 	// StrippedAttestations are the attestation manifests left out.
 	StrippedAttestations []digest.Digest `json:"strippedAttestations,omitempty"`
 	// ReferrersMode is "api", "tag-schema" or (a layout) "oci-layout", by
-	// repository.
+	// repository (exporter.Result.Modes): "tag-schema" when any referrer
+	// written went into a referrers tag, "api" when the registry answered
+	// every referrer's PUT with OCI-Subject.
 	ReferrersMode map[string]exporter.Mode `json:"referrersMode"`
 	// Requests counts registry requests by method; RequestsTotal sums them.
 	Requests      map[string]int `json:"requests"`

@@ -1,0 +1,138 @@
+package exporter_test
+
+import (
+	"context"
+	"encoding/json"
+	"net/http"
+	"slices"
+	"sync"
+	"testing"
+
+	"github.com/opencontainers/go-digest"
+	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
+
+	"github.com/affix-oci/affix/exporter"
+	"github.com/affix-oci/affix/internal/registrytest"
+)
+
+// TestReferrersModePerPut: whether a referrer goes into its subject's
+// referrers tag is decided by the answer to its own manifest PUT, not by
+// the first referrer's (distribution-spec v1.1, "Pushing Manifests with
+// Subject": the client updates the referrers tag whenever the OCI-Subject
+// header was not set for that push). A proxy edits the OCI-Subject of the
+// referrer PUTs' answers, in the order they come (two platforms, their
+// SBOMs attached concurrently): every referrer answered without the
+// subject's digest is listed by its referrers tag, every other one is not
+// written there, and the repository's mode is tag-schema as soon as one
+// needed the tag.
+func TestReferrersModePerPut(t *testing.T) {
+	const (
+		keep    = "keep"    // the registry's answer as it is
+		subject = "subject" // OCI-Subject: the PUT's subject
+		none    = ""        // no OCI-Subject
+		other   = "other"   // OCI-Subject: another digest
+	)
+	tests := []struct {
+		name string
+		kind registrytest.Kind
+		// edits[n] is what the proxy makes of the OCI-Subject of the
+		// answer to the n-th referrer PUT (keep beyond).
+		edits []string
+	}{
+		{"no API, the first answered with OCI-Subject", registrytest.OlaregNoAPI, []string{subject}},
+		{"distribution, the first answered with OCI-Subject", registrytest.Distribution, []string{subject}},
+		{"no API, the second answered with OCI-Subject", registrytest.OlaregNoAPI, []string{keep, subject}},
+		{"no API, another digest then the subject", registrytest.OlaregNoAPI, []string{other, subject}},
+		{"API, the second answered without OCI-Subject", registrytest.OlaregAPI, []string{keep, none}},
+		{"API, the first answered with another digest", registrytest.OlaregAPI, []string{other}},
+		{"API, every answer as it is", registrytest.OlaregAPI, nil},
+		{"no API, every answer as it is", registrytest.OlaregNoAPI, nil},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			ctx := context.Background()
+			reg := registrytest.Start(t, tt.kind, registrytest.Options{})
+			proxy := registrytest.StartProxy(t, reg.Host)
+			var mu sync.Mutex
+			n := 0
+			seen := map[digest.Digest]string{} // the OCI-Subject each subject's referrer PUT was answered with
+			proxy.Inject(registrytest.Fault{Method: http.MethodPut, Path: "/manifests/sha256:", Action: registrytest.ResponseHeader,
+				Header: func(_ *http.Request, body []byte) map[string]string {
+					var m ocispec.Manifest
+					if json.Unmarshal(body, &m) != nil || m.Subject == nil {
+						return nil
+					}
+					mu.Lock()
+					defer mu.Unlock()
+					edit := keep
+					if n < len(tt.edits) {
+						edit = tt.edits[n]
+					}
+					n++
+					var h string
+					switch edit {
+					case keep:
+						if reg.Referrers {
+							h = m.Subject.Digest.String()
+						}
+						seen[m.Subject.Digest] = h
+						return nil
+					case subject:
+						h = m.Subject.Digest.String()
+					case other:
+						h = digest.FromString("another subject").String()
+					}
+					seen[m.Subject.Digest] = h
+					return map[string]string{"OCI-Subject": h}
+				}})
+			l, res := source(t, twoPlatforms(false))
+			c, _ := client(nil)
+			tgt := target(t, proxy.Host, "app", c)
+			got, err := pushAll(ctx, tgt, l, res, exporter.Options{Tag: "v1", VerifyDelay: 20e6})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if tag := resolve(t, reg.Host, "app", "v1"); tag != res.Index.Digest {
+				t.Fatalf("tag v1 names %s, want %s", tag, res.Index.Digest)
+			}
+			if len(seen) != len(res.Manifests) || len(got.Referrers) != len(res.Manifests) {
+				t.Fatalf("referrer PUTs answered %v, referrers %v", seen, got.Referrers)
+			}
+			wantMode := exporter.ModeAPI
+			direct := target(t, reg.Host, "app", c)
+			for _, r := range got.Referrers {
+				tagged := seen[r.Subject] != r.Subject.String()
+				want := exporter.ModeAPI
+				if tagged {
+					want, wantMode = exporter.ModeTagSchema, exporter.ModeTagSchema
+				}
+				if r.Mode != want {
+					t.Errorf("referrer of %s answered OCI-Subject %q: mode %s, want %s", r.Subject, seen[r.Subject], r.Mode, want)
+				}
+				idx, err := exporter.ReadReferrersIndex(ctx, direct, r.Subject)
+				if err != nil {
+					t.Fatal(err)
+				}
+				listed := slices.ContainsFunc(idx.Manifests, func(d ocispec.Descriptor) bool { return d.Digest == r.Descriptor.Digest })
+				if listed != tagged {
+					t.Errorf("referrer of %s answered OCI-Subject %q: listed by its referrers tag %v, want %v", r.Subject, seen[r.Subject], listed, tagged)
+				}
+				if reg.Referrers && !tagged {
+					// The registry's own list has it. Not checked for a
+					// referrer whose tag was written: olareg v0.1.2 keeps
+					// its referrers response as an entry of its index.json,
+					// and a referrers tag whose bytes are that response
+					// (one entry, the same descriptor) replaces the entry,
+					// emptying the list the API gives.
+					refs, err := direct.ReferrersAPI(ctx, r.Subject)
+					if err != nil || !slices.ContainsFunc(refs, func(d ocispec.Descriptor) bool { return d.Digest == r.Descriptor.Digest }) {
+						t.Errorf("referrers API of %s: %v, %v", r.Subject, refs, err)
+					}
+				}
+			}
+			if m := got.Modes[tgt.Name()]; m != wantMode {
+				t.Errorf("repository mode %s, want %s (answers %v)", m, wantMode, seen)
+			}
+		})
+	}
+}
