@@ -11,6 +11,8 @@ import (
 	"sync/atomic"
 	"syscall"
 	"time"
+
+	"github.com/opencontainers/go-digest"
 )
 
 // CommitGrace is how long a tag write may go on after the push's context
@@ -145,15 +147,43 @@ func (w *TagWrites) Interrupted() int {
 // reached the registry without its answer reaching us as ErrTagUnknown:
 // Remote.PushManifest marks such errors when any attempt (not only the
 // last, which a retry may have ended with a 503) broke or timed out after
-// the connection was made. Other errors, a blob re-upload's among them,
-// are returned as they are.
-func TagWriteError(err error) error {
+// the connection was made. A write of tag (the manifest sent, by tag, not
+// by its digest) that the registry accepted while answering with another
+// Docker-Content-Digest moved the tag, to content other than the
+// manifest sent as the registry reports it: that is ErrTagUnknown too,
+// never "not moved", and says so. Other errors, a blob re-upload's among
+// them, are returned as they are.
+func TagWriteError(tag string, sent digest.Digest, err error) error {
+	var so *storedOtherError
+	if errors.As(err, &so) && tag != sent.String() {
+		return &tagOtherError{tag: tag, sent: sent, stored: digest.Digest(so.stored), err: err}
+	}
 	var du *deliveryUnknown
 	if !errors.As(err, &du) {
 		return err
 	}
 	return fmt.Errorf("%w: %w", ErrTagUnknown, err)
 }
+
+// tagOtherError is the error of a tag write the registry accepted (2xx)
+// while answering with a Docker-Content-Digest other than the manifest
+// sent: the tag moved, but maybe not to what was pushed. It is
+// ErrTagUnknown to errors.Is (callers that sort tags into moved, may have
+// moved and not moved count it with the second), and wraps the write's
+// error (oci.ErrDigestMismatch).
+type tagOtherError struct {
+	tag          string
+	sent, stored digest.Digest
+	err          error
+}
+
+func (e *tagOtherError) Error() string {
+	return fmt.Sprintf("tag %s moved, to content the registry reports as %s, not the pushed %s (it accepted the write and answered with that Docker-Content-Digest): the tag may point at something unexpected", e.tag, e.stored, e.sent)
+}
+
+func (e *tagOtherError) Is(target error) bool { return target == ErrTagUnknown }
+
+func (e *tagOtherError) Unwrap() error { return e.err }
 
 // deliveryUnknown is the error of a request that may have been acted on:
 // an attempt reached the registry, or may have, and its answer was lost.

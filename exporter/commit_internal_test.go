@@ -14,6 +14,10 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/opencontainers/go-digest"
+
+	"github.com/affix-oci/affix/internal/oci"
 )
 
 // TestMaybeSent: only a failure after the connection was made may have
@@ -50,8 +54,40 @@ func TestMaybeSent(t *testing.T) {
 		if tc.want {
 			err = &deliveryUnknown{err}
 		}
-		if got := errors.Is(TagWriteError(err), ErrTagUnknown); got != tc.want {
+		if got := errors.Is(TagWriteError("v1", digest.FromString("index"), err), ErrTagUnknown); got != tc.want {
 			t.Errorf("%s: TagWriteError is ErrTagUnknown %v, want %v", tc.name, got, tc.want)
+		}
+	}
+}
+
+// TestTagWriteStoredOther: a write the registry accepted while naming
+// another digest moved the tag: by tag it is ErrTagUnknown (never "not
+// moved") and says where the tag points, with the mismatch still there;
+// by digest (no tag) it stays the plain mismatch. A lost answer after
+// it does not hide it.
+func TestTagWriteStoredOther(t *testing.T) {
+	sent, stored := digest.FromString("index"), digest.FromString("other")
+	so := &storedOtherError{error: fmt.Errorf("r/app: pushing manifest %s: registry stored %s: %w", sent, stored, oci.ErrDigestMismatch), stored: stored.String()}
+	for _, tc := range []struct {
+		name    string
+		ref     string
+		err     error
+		unknown bool
+	}{
+		{"by tag", "v1", so, true},
+		{"by tag, an earlier attempt's answer lost", "v1", &deliveryUnknown{so}, true},
+		{"by digest", sent.String(), so, false},
+	} {
+		err := TagWriteError(tc.ref, sent, tc.err)
+		if errors.Is(err, ErrTagUnknown) != tc.unknown || !errors.Is(err, oci.ErrDigestMismatch) {
+			t.Errorf("%s: %v: ErrTagUnknown %v (want %v), ErrDigestMismatch %v", tc.name, err, errors.Is(err, ErrTagUnknown), tc.unknown, errors.Is(err, oci.ErrDigestMismatch))
+		}
+		if !tc.unknown {
+			continue
+		}
+		msg := err.Error()
+		if want := "tag v1 moved, to content the registry reports as " + stored.String() + ", not the pushed " + sent.String(); !strings.Contains(msg, want) || strings.Contains(msg, "not moved") || strings.Contains(msg, "no answer") {
+			t.Errorf("%s: %q, want it to say %q", tc.name, msg, want)
 		}
 	}
 }

@@ -9,6 +9,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/opencontainers/go-digest"
+
 	"github.com/affix-oci/affix/exporter"
 	"github.com/affix-oci/affix/internal/registrytest"
 )
@@ -17,8 +19,9 @@ import (
 // interrupt while it is in flight lets it finish (the tag moved, Commit
 // succeeds), unless the TagWrites of the context cuts it short (a second
 // interrupt): then it is ErrTagUnknown saying why; a write whose answer
-// is lost is ErrTagUnknown (here it did move); a write the registry
-// refused is not (the tag stayed).
+// is lost is ErrTagUnknown (here it did move), and so is one the registry
+// accepted while naming another digest (it moved, to what the registry
+// says it stored); a write the registry refused is not (the tag stayed).
 func TestCommitOutcome(t *testing.T) {
 	tagPUT := registrytest.Fault{Method: "PUT", Path: "/manifests/v1$"}
 	for _, tc := range []struct {
@@ -31,6 +34,10 @@ func TestCommitOutcome(t *testing.T) {
 		wantErr bool
 		unknown bool
 		moved   bool
+		// header edits the answer's headers (ResponseHeader).
+		header map[string]string
+		// msg is in the error.
+		msg string
 	}{
 		{name: "interrupted in flight", action: registrytest.Hold, interrupt: true, moved: true},
 		{name: "interrupted twice in flight", action: registrytest.Hold, interrupt: true, cut: true, wantErr: true, unknown: true},
@@ -38,6 +45,11 @@ func TestCommitOutcome(t *testing.T) {
 		// The retry's 503 is the last error, but the first attempt landed.
 		{name: "answer lost, then 503", action: registrytest.LoseAnswer, then: registrytest.Unavailable, wantErr: true, unknown: true, moved: true},
 		{name: "refused", action: registrytest.Status, wantErr: true},
+		// Accepted (201), naming other content: the tag moved, maybe not
+		// to the index; never "not moved".
+		{name: "answered with another digest", action: registrytest.ResponseHeader, wantErr: true, unknown: true, moved: true,
+			header: map[string]string{"Docker-Content-Digest": digest.FromString("other").String()},
+			msg:    "tag v1 moved, to content the registry reports as " + digest.FromString("other").String() + ", not the pushed "},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			sc := newFaultScene(t, registrytest.OlaregAPI, false)
@@ -55,6 +67,7 @@ func TestCommitOutcome(t *testing.T) {
 			f := tagPUT
 			release := make(chan struct{})
 			f.Action, f.Code, f.Release = tc.action, 400, release
+			f.Header = func(*http.Request, []byte) map[string]string { return tc.header }
 			if tc.then != 0 {
 				f.Times = 1
 				sc.proxy.Inject(f)
@@ -83,6 +96,9 @@ func TestCommitOutcome(t *testing.T) {
 			_, err := p.Commit(ctx)
 			if (err != nil) != tc.wantErr || errors.Is(err, exporter.ErrTagUnknown) != tc.unknown {
 				t.Errorf("Commit: %v; want error %v, ErrTagUnknown %v", err, tc.wantErr, tc.unknown)
+			}
+			if err != nil && !strings.Contains(err.Error(), tc.msg) {
+				t.Errorf("Commit: %v; want it to say %q", err, tc.msg)
 			}
 			if tc.cut && (!errors.Is(err, second) || strings.Count(err.Error(), second.Error()) != 1) {
 				t.Errorf("Commit cut short: %v; want it to end saying why", err)

@@ -32,6 +32,9 @@ var (
 	// ErrTagUnknown means a tag write got no answer from the registry (the
 	// connection broke or timed out after the request was sent): the tag
 	// may or may not point at the new index. Rerunning the push settles it.
+	// A write the registry accepted while answering with another
+	// Docker-Content-Digest is ErrTagUnknown too (errors.Is), with its own
+	// text: the tag moved, to what the registry reports as that digest.
 	ErrTagUnknown = errors.New("no answer to the tag write: the tag may have moved")
 	// ErrInvalidArtifact means an artifact cannot be attached as given
 	// (no subject, an SBOM on an index, no content).

@@ -440,7 +440,7 @@ func (p *Push) writeTag(ctx context.Context, ref, ifMatch string) error {
 	tctx, cancel := CommitContext(ctx)
 	defer cancel()
 	if err := p.pushManifest(tctx, p.plan, ref, ifMatch); err != nil {
-		err = TagWriteError(err)
+		err = TagWriteError(ref, p.plan.desc.Digest, err)
 		// A write cut short after the interrupt says why (the grace was
 		// up, a second interrupt), where its error does not (net/http
 		// reports the cause, a backoff wait "context canceled").

@@ -610,10 +610,26 @@ func (r *Remote) pushManifest(ctx context.Context, desc ocispec.Descriptor, data
 		return "", r.wrap(what, responseError(resp))
 	}
 	if h := resp.Header.Get("Docker-Content-Digest"); h != "" && h != desc.Digest.String() {
-		return "", fmt.Errorf("%s: pushing manifest %s: registry stored %s: %w", r.Name(), desc.Digest, h, oci.ErrDigestMismatch)
+		// Accepted, yet under another digest: whatever the reference
+		// names now, the registry calls it h.
+		return "", &storedOtherError{
+			error:  fmt.Errorf("%s: pushing manifest %s: registry stored %s: %w", r.Name(), desc.Digest, h, oci.ErrDigestMismatch),
+			stored: h,
+		}
 	}
 	return digest.Digest(resp.Header.Get("OCI-Subject")), nil
 }
+
+// storedOtherError is the error of a manifest PUT the registry accepted
+// (2xx) but answered with a Docker-Content-Digest other than the
+// manifest's: the write took effect, and the reference now names content
+// the registry reports as stored. It wraps oci.ErrDigestMismatch.
+type storedOtherError struct {
+	error
+	stored string
+}
+
+func (e *storedOtherError) Unwrap() error { return e.error }
 
 // FetchManifest GETs a manifest by tag or digest and verifies it: against
 // the digest when reference is one, else against Docker-Content-Digest

@@ -2,6 +2,7 @@ package cli
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"net/http"
 	"path/filepath"
@@ -9,6 +10,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/opencontainers/go-digest"
 	"oras.land/oras-go/v2/registry"
 	"oras.land/oras-go/v2/registry/remote"
 
@@ -116,6 +118,47 @@ func TestPushTagList(t *testing.T) {
 	}
 }
 
+// otherDigest is a ResponseHeader fault's Header: the answer names other
+// content than the manifest written.
+func otherDigest(*http.Request, []byte) map[string]string {
+	return map[string]string{"Docker-Content-Digest": digest.FromString("other").String()}
+}
+
+// TestCommitOtherDigest: a first tag the registry accepted while naming
+// another digest is not reported as "not moved": it moved, to content the
+// registry reports as that digest.
+func TestCommitOtherDigest(t *testing.T) {
+	reg := registrytest.Start(t, registrytest.OlaregNoAPI, registrytest.Options{})
+	proxy := registrytest.StartProxy(t, reg.Host)
+	dir := t.TempDir()
+	res, err := fixture.WriteLayout(dir, fixture.VariantsPair())
+	if err != nil {
+		t.Fatal(err)
+	}
+	l, err := oci.OpenLayout(t.Context(), dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	ref := registry.Reference{Registry: proxy.Host, Repository: "app", Reference: "1"}
+	tgt, err := exporter.NewRemote(ref, exporter.RemoteOptions{PlainHTTP: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := exporter.New(tgt, &exporter.Image{Source: l, Root: res.Index}, exporter.Options{Tag: "1"})
+	defer p.Abort()
+	if err := p.Images(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	proxy.Inject(registrytest.Fault{Method: "PUT", Path: "/manifests/1$", Action: registrytest.ResponseHeader, Header: otherDigest})
+	name := refName(ref, "")
+	_, _, err = commitTags(t.Context(), p, "push", name, ref, []string{"2"})
+	want := "push to " + name + ": writing 1: tag 1 moved, to content the registry reports as " + digest.FromString("other").String() + ", not the pushed " + res.Index.Digest.String()
+	if err == nil || !strings.HasPrefix(err.Error(), want) || strings.Contains(err.Error(), "not moved") || !errors.Is(err, exporter.ErrTagUnknown) {
+		t.Fatalf("error:\n%v\nwant it to start %q, ErrTagUnknown, and no \"not moved\"", err, want)
+	}
+}
+
 // TestTagMoreErrors: the error of a tag after the first names that tag
 // once (the exporter's error names it; tagMore does not again, which read
 // "tag 3: tag 3 not written"), then what became of every tag.
@@ -147,6 +190,10 @@ func TestTagMoreErrors(t *testing.T) {
 		// The retry's refusal ends it at once; the first attempt landed.
 		{name: "answer lost", faults: []registrytest.Fault{{Action: registrytest.LoseAnswer, Times: 1}, {Action: registrytest.Status, Code: http.StatusForbidden}},
 			want: "writing 3: " + exporter.ErrTagUnknown.Error(), states: "(tags moved: R:1, R:2; may have moved (rerun to settle): R:3)"},
+		// Accepted, naming other content: it moved, maybe not to the
+		// index.
+		{name: "another digest", faults: []registrytest.Fault{{Action: registrytest.ResponseHeader, Header: otherDigest}},
+			want: "writing 3: tag 3 moved, to content the registry reports as " + digest.FromString("other").String(), states: "(tags moved: R:1, R:2; may have moved (rerun to settle): R:3)"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			proxy := registrytest.StartProxy(t, reg.Host)
