@@ -76,7 +76,9 @@ func ReadReferrersIndex(ctx context.Context, t Target, subject digest.Digest) (o
 func readReferrersIndex(ctx context.Context, t Target, subject digest.Digest) (*referrersIndex, error) {
 	tag := ReferrersTag(subject)
 	empty := &referrersIndex{index: ocispec.Index{Versioned: specs.Versioned{SchemaVersion: 2}, MediaType: ocispec.MediaTypeImageIndex}}
-	desc, data, etag, err := t.FetchManifest(ctx, tag)
+	// Whatever the tag holds is asked for, so that a registry matching
+	// Accept strictly shows what is not an index rather than a 404.
+	desc, data, etag, err := t.FetchManifest(withAccept(ctx, referrersTagAccept), tag)
 	if errors.Is(err, ErrNotFound) {
 		empty.absent = true
 		return empty, nil

@@ -4,7 +4,15 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"net/http/httputil"
+	"net/url"
+	"slices"
+	"strconv"
 	"strings"
+	"sync"
 	"testing"
 
 	"github.com/opencontainers/go-digest"
@@ -13,6 +21,7 @@ import (
 
 	"github.com/affix-oci/affix/exporter"
 	"github.com/affix-oci/affix/internal/oci"
+	"github.com/affix-oci/affix/internal/registrytest"
 )
 
 // noAPITarget is a memTarget whose registry does not index referrers: a
@@ -63,6 +72,77 @@ func TestReferrersTagConflictMessages(t *testing.T) {
 			}
 			if string(mem.manifests[tag]) != string(tt.held) {
 				t.Errorf("referrers tag overwritten")
+			}
+		})
+	}
+}
+
+// TestReferrersTagArtifactManifest: a referrers tag that holds an OCI 1.1
+// release candidate's artifact manifest (oras 1.0 wrote referrers so), on
+// a registry that answers 404 to a read whose Accept does not list what
+// the tag holds, is asked for with that media type too, so that it is
+// refused as not an image index rather than taken for absent and
+// overwritten. The fake serves the tag so in front of each registry
+// without the API.
+func TestReferrersTagArtifactManifest(t *testing.T) {
+	for _, kind := range []registrytest.Kind{registrytest.OlaregNoAPI, registrytest.Distribution} {
+		t.Run(string(kind), func(t *testing.T) {
+			ctx := context.Background()
+			reg := registrytest.Start(t, kind, registrytest.Options{})
+			l, res := source(t, twoPlatforms(false))
+			subject := res.Manifests[0]
+			tag := exporter.ReferrersTag(subject.Digest)
+			const artifactType = "application/vnd.oci.artifact.manifest.v1+json"
+			held := []byte(`{"mediaType":"` + artifactType + `","artifactType":"application/vnd.example.sig","subject":{"mediaType":"` + subject.MediaType + `","digest":"` + subject.Digest.String() + `","size":` + strconv.FormatInt(subject.Size, 10) + `}}`)
+			var mu sync.Mutex
+			var accepts []string
+			wrote := false
+			backend := &url.URL{Scheme: "http", Host: reg.Host}
+			rp := httputil.NewSingleHostReverseProxy(backend)
+			fake := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+				if r.URL.Path != "/v2/app/manifests/"+tag {
+					rp.ServeHTTP(w, r)
+					return
+				}
+				mu.Lock()
+				defer mu.Unlock()
+				if r.Method == http.MethodPut {
+					wrote = true
+					w.WriteHeader(http.StatusCreated)
+					return
+				}
+				accepts = append(accepts, r.Header.Get("Accept"))
+				// Strict, as olareg: the type held, or 404.
+				if !slices.ContainsFunc(strings.Split(r.Header.Get("Accept"), ","), func(a string) bool { return strings.TrimSpace(a) == artifactType }) {
+					w.WriteHeader(http.StatusNotFound)
+					io.WriteString(w, `{"errors":[{"code":"MANIFEST_UNKNOWN","message":"requested media type not found"}]}`)
+					return
+				}
+				w.Header().Set("Content-Type", artifactType)
+				w.Header().Set("Docker-Content-Digest", digest.FromBytes(held).String())
+				w.Write(held)
+			}))
+			defer fake.Close()
+			c, _ := client(nil)
+			p := exporter.New(target(t, strings.TrimPrefix(fake.URL, "http://"), "app", c), &exporter.Image{Source: l, Root: res.Index}, exporter.Options{Tag: "v1"})
+			defer p.Abort()
+			if err := p.Images(ctx); err != nil {
+				t.Fatal(err)
+			}
+			_, err := p.Attach(ctx, sbomArtifact(subject))
+			want := tag + " is " + artifactType + " (" + digest.FromBytes(held).String() + "), not an image index; not overwriting it"
+			if !errors.Is(err, exporter.ErrReferrersTagConflict) || !strings.Contains(err.Error(), want) {
+				t.Fatalf("attach: %v, want ErrReferrersTagConflict with %q", err, want)
+			}
+			mu.Lock()
+			defer mu.Unlock()
+			if wrote {
+				t.Errorf("the referrers tag holding an artifact manifest was overwritten")
+			}
+			// The read still asks for an index first, as every manifest
+			// read does.
+			if len(accepts) == 0 || !strings.HasPrefix(accepts[0], ocispec.MediaTypeImageIndex+", ") {
+				t.Errorf("Accept of the referrers tag read: %q", accepts)
 			}
 		})
 	}

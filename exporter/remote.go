@@ -37,6 +37,28 @@ var manifestAccept = strings.Join([]string{
 	oci.MediaTypeDockerManifestList, oci.MediaTypeDockerManifest,
 }, ", ")
 
+// mediaTypeArtifactManifest is the artifact manifest of the OCI 1.1
+// release candidates, dropped from the final specification; oras 1.0
+// wrote referrers in it, and some registries still hold them.
+const mediaTypeArtifactManifest = "application/vnd.oci.artifact.manifest.v1+json"
+
+// referrersTagAccept is the Accept header of referrers tag reads
+// (withAccept): manifestAccept and the artifact manifest. A registry that
+// answers 404 to a read whose Accept does not list what the tag holds
+// (olareg matches it strictly) would otherwise have a tag holding an
+// artifact manifest taken for absent, and overwritten; given it, the read
+// refuses it as not an image index (ErrReferrersTagConflict).
+var referrersTagAccept = manifestAccept + ", " + mediaTypeArtifactManifest
+
+// acceptKey is the context key of withAccept.
+type acceptKey struct{}
+
+// withAccept returns ctx asking Remote's manifest reads under it to send
+// accept as their Accept header, in place of manifestAccept.
+func withAccept(ctx context.Context, accept string) context.Context {
+	return context.WithValue(ctx, acceptKey{}, accept)
+}
+
 // Remote is a repository in a registry. It implements Target (and Mounter,
 // ReferrersLister and oci.Fetcher) over HTTP: blobs through oras-go's
 // repository client, manifests through raw requests on the same
@@ -664,7 +686,11 @@ func (r *Remote) fetchManifest(ctx context.Context, reference string) (ocispec.D
 	if err != nil {
 		return ocispec.Descriptor{}, nil, "", err
 	}
-	req.Header.Set("Accept", manifestAccept)
+	accept := manifestAccept
+	if a, ok := ctx.Value(acceptKey{}).(string); ok {
+		accept = a
+	}
+	req.Header.Set("Accept", accept)
 	what := manifestName(reference)
 	resp, err := r.client.Do(req)
 	if err != nil {
