@@ -64,12 +64,16 @@ its signature is not checked), else a BuildKit SPDX attestation (in the
 index, or only a referrer) is used: the statement's predicate is printed.
 Any of these whose document describes another image (its pkg:oci purl,
 or when it names none the subject of the in-toto statement it came in,
-names neither the platform manifest nor the index: another platform's
-SBOM attached to this one) is no SBOM of this platform: it is skipped,
-with or without --verify, with a note naming it and the image it
-describes, and the next newest taken; when every one is, the error names
-them (--referrer DIGEST prints one anyway). One that names no image is
-not skipped (--verify fails it).
+names neither the platform manifest nor the index) is no SBOM of this
+platform when the index lists that image (another platform's SBOM
+attached to this one): it is skipped, with or without --verify, with a
+note naming it and the image it describes, and the next newest taken;
+when every one is, the error names them (--referrer DIGEST prints one
+anyway). One that names an image the index does not list (a scan of a
+local image, such as syft docker:app, names a manifest digest of its
+own) is taken, with a note, only when none names the platform manifest
+(--verify refuses it). One that names no image is not skipped (--verify
+fails it).
 Then (registries only) cosign's tag schemes, which no referrers list
 shows: the document of the sha256-<hex>.sbom tag (cosign attach sbom),
 else the newest attestation of the format in the sha256-<hex>.att tag

@@ -241,6 +241,18 @@ func TestGetOtherImage(t *testing.T) {
 				layers: []foreignLayer{{mediaType: oci.MediaTypeInToto, data: sbomtest.Statement(t, oci.PredicateSPDX, arm.Digest, sbomtest.DirectorySPDX),
 					annotations: map[string]string{oci.AnnotationPredicateType: oci.PredicateSPDX}}}})
 
+			// local: arm64's one SBOM names an image the index does not
+			// list (as a scan of a local Docker image does); localold:
+			// the same, newer than arm64's own.
+			fake := digest.FromString("a local image's manifest")
+			localDoc := strings.ReplaceAll(armDoc, arm.Digest.Encoded(), fake.Encoded())
+			run("push", "--no-sbom", "oci-layout:"+dir, ref("local"))
+			attach("local", "linux/arm64", localDoc)
+			run("push", "oci-layout:"+dir, ref("localold"))
+			ownDoc := run("get", "--platform", "linux/arm64", ref("localold"))
+			attach("localold", "linux/arm64", localDoc)
+			unlisted := "names image " + fake.String() + ", which " + ref("local") + " does not list"
+
 			skipped := func(r digest.Digest, named, img ocispec.Descriptor, platform string) string {
 				return "skipped spdx-json SBOM referrer " + r.String() + ": it describes image " + named.Digest.String() +
 					", not " + platform + "'s manifest " + img.Digest.String() + " nor the index; taking the next newest"
@@ -273,6 +285,12 @@ func TestGetOtherImage(t *testing.T) {
 				{"only one, of another platform, verified", []string{"--verify", "--platform", "linux/arm64", ref("only")}, 1, "", nil, []string{onlyErr}, "verified"},
 				{"only one, all platforms", []string{"--all-platforms", "-o", "DIR", ref("only")}, 1, "", nil, []string{onlyErr}, ""},
 				{"only one, --referrer", []string{"--referrer", onlyOnArm.String(), ref("only")}, 0, amdDoc, nil, nil, ""},
+				{"names an image the index does not list", []string{"--platform", "linux/arm64", ref("local")}, 0, localDoc, nil,
+					[]string{unlisted, "taken as the platform's SBOM; --verify refuses it"}, "skipped"},
+				{"names an image the index does not list, verified", []string{"--verify", "--platform", "linux/arm64", ref("local")}, 1, "", nil,
+					[]string{discover.ErrNotVerified.Error(), fake.String()}, "taken as"},
+				{"own SBOM before a newer one naming an unlisted image", []string{"--platform", "linux/arm64", ref("localold")}, 0, ownDoc, nil,
+					[]string{"skipped spdx-json SBOM referrer "}, "taken as"},
 				{"attestation of another platform", []string{"--platform", "linux/amd64", ref("bkatt")}, 1, "", nil,
 					[]string{"no usable spdx-json SBOM referrer of " + amd.Digest.String() + ": BuildKit attestation " + att.Digest.String() +
 						": it describes image " + arm.Digest.String() + ", not linux/amd64's manifest " + amd.Digest.String() + " nor the index",

@@ -57,8 +57,10 @@ func (r *Search) PlatformSBOM(ctx context.Context, img oci.Image) (*Source, erro
 // its referrers and BuildKit attestations (chooseSBOM), cosign's tag
 // schemes (cosignTagSBOM), the referrers of the index that lists it
 // (indexSBOM). Among img's own, one whose document describes another
-// image (otherImage) is no SBOM of img: it is skipped, with a note, with
-// or without --verify, as one attached to the index is. A
+// image the index lists (otherImage, lists: another platform's) is no
+// SBOM of img: it is skipped, with a note, with or without --verify; one
+// that names an image the index does not list is taken, with a note
+// (--verify then refuses it). A
 // *missingSBOMError says why there is none, and, when some of img's own
 // were skipped so, how to print one of those anyway.
 func (r *Search) findSBOM(ctx context.Context, img oci.Image) (*Source, error) {
@@ -67,15 +69,37 @@ func (r *Search) findSBOM(ctx context.Context, img oci.Image) (*Source, error) {
 	if err != nil {
 		return nil, err
 	}
-	others := 0
-	src, err := r.chooseSBOM(ctx, subject, list, func(src *Source) error {
-		if d := otherImage(img, r.namedImages(subject, src)); d != "" {
-			others++
-			return otherImageError(img, d)
+	// First an SBOM that names img (or no image); failing that, one
+	// that names an image the index does not list.
+	others, unlisted := 0, 0
+	var named digest.Digest
+	accept := func(takeUnlisted bool) acceptFunc {
+		return func(src *Source) error {
+			d := otherImage(img, r.namedImages(subject, src))
+			switch {
+			case d == "":
+			case r.lists(d):
+				others++
+				return otherImageError(img, d)
+			case !takeUnlisted:
+				unlisted++
+				return fmt.Errorf("it names image %s, which %s does not list", d, r.refStr)
+			default:
+				named = d
+			}
+			return nil
 		}
-		return nil
-	})
+	}
+	src, err := r.chooseSBOM(ctx, subject, list, accept(false))
 	var missing *missingSBOMError
+	if errors.As(err, &missing) && unlisted > 0 {
+		r.pending = nil // the second look says it all
+		others = 0
+		src, err = r.chooseSBOM(ctx, subject, list, accept(true))
+		if err == nil && !r.verify {
+			r.notef("%s (%s): %s names image %s, which %s does not list (a scan of a local image, such as syft's of a Docker daemon's, names a digest of its own): taken as the platform's SBOM; --verify refuses it", r.refStr, img, src.Describe(), named, r.refStr)
+		}
+	}
 	if !errors.As(err, &missing) {
 		return src, err
 	}
@@ -184,6 +208,17 @@ func (r *Search) namedImages(want digest.Digest, src *Source) []digest.Digest {
 		}
 	}
 	return names
+}
+
+// lists reports whether d is a manifest (or index) the image read lists:
+// a document that names one of them, attached to another platform's
+// manifest, is surely not that platform's SBOM. One that names a digest
+// the image does not list may be a scan of the same image made elsewhere
+// (a local Docker image's, whose manifest digest its tool computed).
+func (r *Search) lists(d digest.Digest) bool {
+	return slices.ContainsFunc(r.images, func(img oci.Image) bool {
+		return img.Descriptor.Digest == d || img.Parent.Digest == d
+	})
 }
 
 // otherImage returns the first of names that is another image than img's
