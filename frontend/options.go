@@ -367,7 +367,7 @@ func newPlan(opts Options) (*plan, error) {
 	// BuildKit lets this build-arg override the exporter's multi-platform
 	// attribute: false exports a bare manifest, not the index affix
 	// publishes its SBOMs beside (found only after the build).
-	if v, ok := args["BUILDKIT_MULTI_PLATFORM"]; ok {
+	if v := args["BUILDKIT_MULTI_PLATFORM"]; v != "" { // BuildKit ignores an empty one
 		if b, err := strconv.ParseBool(v); err != nil || !b {
 			return nil, optErr("--build-arg BUILDKIT_MULTI_PLATFORM=%s: affix always builds an image index (a single platform is an index of one), with its SBOMs attached to the platform manifests; leave the build-arg out", v)
 		}

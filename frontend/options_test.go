@@ -583,6 +583,8 @@ func TestNewPlan(t *testing.T) {
 		}, wantErr: ErrInvalidOption, wantMsg: "affix always rewrites layer timestamps"},
 		{name: "BUILDKIT_MULTI_PLATFORM=0", mod: func(o *Options) { o.BuildArgs = []string{"BUILDKIT_MULTI_PLATFORM=0"} },
 			wantErr: ErrInvalidOption, wantMsg: "--build-arg BUILDKIT_MULTI_PLATFORM=0: affix always builds an image index"},
+		{name: "BUILDKIT_MULTI_PLATFORM empty", mod: func(o *Options) { o.BuildArgs = []string{"BUILDKIT_MULTI_PLATFORM="} }},
+		{name: "BUILDKIT_MULTI_PLATFORM=1", mod: func(o *Options) { o.BuildArgs = []string{"BUILDKIT_MULTI_PLATFORM=1"} }},
 		{name: "BUILDKIT_MULTI_PLATFORM not a bool", mod: func(o *Options) { o.BuildArgs = []string{"BUILDKIT_MULTI_PLATFORM=maybe"} },
 			wantErr: ErrInvalidOption, wantMsg: "BUILDKIT_MULTI_PLATFORM=maybe"},
 		{name: "unknown export attribute", mod: func(o *Options) { o.ExportAttrs = map[string]string{"push": "true"} },

@@ -12,16 +12,29 @@
 set -eu
 sudo=""
 [ "$(id -u)" = 0 ] || sudo="sudo"
+# download_docker_client DIR downloads the Debian package that holds
+# /usr/bin/docker (docker-cli since trixie, docker.io before) into DIR.
+download_docker_client() {
+	for pkg in docker-cli docker.io; do
+		if (cd "$1" && apt-get download -qq "$pkg" >/dev/null 2>&1) &&
+			dpkg-deb -c "$1/${pkg}"_*.deb | grep ' \./usr/bin/docker$' >/dev/null; then
+			echo "$1/${pkg}"_*.deb
+			return 0
+		fi
+		rm -f "$1/${pkg}"_*.deb
+	done
+	return 1
+}
 if ! command -v docker >/dev/null 2>&1; then
-	echo "installing: docker (the client of Debian's docker.io, no engine)"
+	echo "installing: docker (the client of Debian's docker-cli or docker.io, no engine)"
 	tmp=$(mktemp -d)
 	# apt-get download writes to the current directory as _apt when it can.
 	chmod 0777 "$tmp"
-	(cd "$tmp" && apt-get download -qq docker.io >/dev/null) || {
+	deb=$(download_docker_client "$tmp") || {
 		$sudo apt-get -o DPkg::Lock::Timeout=300 update -qq
-		(cd "$tmp" && apt-get download -qq docker.io >/dev/null)
-	}
-	dpkg-deb --fsys-tarfile "$tmp"/docker.io_*.deb | tar -x -C "$tmp" ./usr/bin/docker
+		deb=$(download_docker_client "$tmp")
+	} || { echo "install-deps: no Debian package with a docker client" >&2; exit 1; }
+	dpkg-deb --fsys-tarfile "$deb" | tar -x -C "$tmp" ./usr/bin/docker
 	$sudo install -m 0755 "$tmp/usr/bin/docker" /usr/local/bin/docker
 	rm -rf "$tmp"
 fi

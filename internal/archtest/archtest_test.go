@@ -3,7 +3,6 @@ package archtest
 import (
 	"go/build"
 	"io/fs"
-	"maps"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -27,10 +26,9 @@ func TestEnginesImportNoOther(t *testing.T) {
 		p := module + "/" + dir
 		return pkg == p || strings.HasPrefix(pkg, p+"/")
 	}
-	imports := map[string][]string{}
-	for _, dir := range slices.Concat(engines, []string{"internal"}) {
-		maps.Copy(imports, packages(t, root, dir))
-	}
+	// The whole module: a path may go through any package (the root
+	// package too), not only internal ones.
+	imports := packages(t, root, ".")
 	for _, engine := range engines {
 		for pkg := range imports {
 			if !under(pkg, engine) {
@@ -76,11 +74,14 @@ func packages(t *testing.T, root, dir string) map[string][]string {
 		if !d.IsDir() {
 			return nil
 		}
-		if name := d.Name(); name == "testdata" || strings.HasPrefix(name, ".") || strings.HasPrefix(name, "_") {
+		if name := d.Name(); p != root && (name == "testdata" || strings.HasPrefix(name, ".") || strings.HasPrefix(name, "_")) {
 			return filepath.SkipDir
 		}
 		rel, _ := filepath.Rel(root, p)
-		pkg := module + "/" + filepath.ToSlash(rel)
+		pkg := module
+		if rel != "." {
+			pkg += "/" + filepath.ToSlash(rel)
+		}
 		for _, goos := range []string{"linux", "darwin", "windows"} {
 			ctx := build.Default
 			ctx.GOOS = goos
@@ -92,7 +93,7 @@ func packages(t *testing.T, root, dir string) map[string][]string {
 				return err
 			}
 			for _, imp := range bp.Imports {
-				if strings.HasPrefix(imp, module+"/") && !slices.Contains(out[pkg], imp) {
+				if (imp == module || strings.HasPrefix(imp, module+"/")) && !slices.Contains(out[pkg], imp) {
 					out[pkg] = append(out[pkg], imp)
 				}
 			}
