@@ -876,15 +876,7 @@ func TestSharedCacheWarnings(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			got := p.Warnings()
-			if len(got) != len(c.want) {
-				t.Fatalf("warnings %q, want %d", got, len(c.want))
-			}
-			for i, w := range c.want {
-				if !strings.Contains(got[i], w) {
-					t.Errorf("warning %q, want it to contain %q", got[i], w)
-				}
-			}
+			checkWarnings(t, p.Warnings(), c.want)
 		})
 	}
 }

@@ -262,15 +262,21 @@ func TestTLSWarnings(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			got := p.Warnings()
-			if len(got) != len(c.want) {
-				t.Fatalf("warnings %q, want %d", got, len(c.want))
-			}
-			for i, w := range c.want {
-				if !strings.Contains(got[i], w) {
-					t.Errorf("warning %q, want it to contain %q", got[i], w)
-				}
-			}
+			checkWarnings(t, p.Warnings(), c.want)
 		})
+	}
+}
+
+// checkWarnings fails t unless got are as many warnings as want, each
+// containing its want.
+func checkWarnings(t *testing.T, got, want []string) {
+	t.Helper()
+	if len(got) != len(want) {
+		t.Fatalf("warnings %q, want %d", got, len(want))
+	}
+	for i, w := range want {
+		if !strings.Contains(got[i], w) {
+			t.Errorf("warning %q, want it to contain %q", got[i], w)
+		}
 	}
 }

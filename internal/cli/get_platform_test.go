@@ -58,65 +58,32 @@ func TestGetIndexSBOM(t *testing.T) {
 		layers: []foreignLayer{{mediaType: oci.MediaTypeInToto, data: sbomtest.Statement(t, oci.PredicateSPDX, arm.Digest, sbomtest.DirectorySPDX)}}})
 
 	notArm := "it describes image " + amd.Digest.String() + ", not linux/arm64/v8's manifest " + arm.Digest.String() + " nor the index"
-	for _, tt := range []struct {
-		name   string
-		args   []string
-		code   int
-		stdout string            // with code 0 and no -o
-		files  map[string]string // -o DIR's files, when it is given
-		stderr []string
-	}{
+	for _, tt := range []getCase{
 		{"names another platform", []string{"--platform", "linux/arm64", other}, 1, "", nil,
-			[]string{"none of the spdx-json SBOM referrers of the index " + index.Digest.String() + " fits: ", notArm}},
+			[]string{"none of the spdx-json SBOM referrers of the index " + index.Digest.String() + " fits: ", notArm}, ""},
 		{"names another platform, all platforms", []string{"--all-platforms", "-o", "DIR", other}, 1, "", nil,
-			[]string{other + " (linux/arm64/v8): ", notArm}},
+			[]string{other + " (linux/arm64/v8): ", notArm}, ""},
 		{"names the platform", []string{"--verify", "--platform", "linux/amd64", other}, 0, amdDoc, nil,
-			[]string{"attached to the whole image: it names linux/amd64's manifest " + amd.Digest.String(), "verified: "}},
+			[]string{"attached to the whole image: it names linux/amd64's manifest " + amd.Digest.String(), "verified: "}, ""},
 		{"names the index", []string{"--platform", "linux/arm64", whole}, 0, indexDoc, nil,
-			[]string{"it describes the index, the whole image, not linux/arm64/v8 alone (--verify takes it only if it names " + arm.Digest.String() + ")"}},
+			[]string{"it describes the index, the whole image, not linux/arm64/v8 alone (--verify takes it only if it names " + arm.Digest.String() + ")"}, ""},
 		{"names the index, all platforms", []string{"--all-platforms", "-o", "DIR", whole}, 0, "",
-			map[string]string{"linux-amd64.spdx.json": indexDoc, "linux-arm64-v8.spdx.json": indexDoc}, nil},
+			map[string]string{"linux-amd64.spdx.json": indexDoc, "linux-arm64-v8.spdx.json": indexDoc}, nil, ""},
 		{"names the index, verified", []string{"--verify", "--platform", "linux/arm64", whole}, 1, "", nil,
 			[]string{"none of the spdx-json SBOM referrers of the index " + index.Digest.String() + " fits: ",
-				"--verify takes an SBOM of the index only when it names linux/arm64/v8's manifest " + arm.Digest.String()}},
+				"--verify takes an SBOM of the index only when it names linux/arm64/v8's manifest " + arm.Digest.String()}, ""},
 		{"names no image", []string{"--platform", "linux/arm64", none}, 0, sbomtest.DirectorySPDX, nil,
-			[]string{"it names no image: it may describe another platform"}},
+			[]string{"it names no image: it may describe another platform"}, ""},
 		{"names no image, all platforms", []string{"--all-platforms", "-o", "DIR", none}, 1, "", nil,
-			[]string{"it names no image, and --all-platforms takes an SBOM of the index only when it names the platform's manifest or the index"}},
+			[]string{"it names no image, and --all-platforms takes an SBOM of the index only when it names the platform's manifest or the index"}, ""},
 		{"one per platform", []string{"--all-platforms", "--verify", "-o", "DIR", both}, 0, "",
 			map[string]string{"linux-amd64.spdx.json": amdDoc, "linux-arm64-v8.spdx.json": armDoc},
-			[]string{"skipped spdx-json SBOM referrer ", ": " + "it describes image " + arm.Digest.String() + ", not linux/amd64's manifest", "taking the next newest"}},
+			[]string{"skipped spdx-json SBOM referrer ", ": " + "it describes image " + arm.Digest.String() + ", not linux/amd64's manifest", "taking the next newest"}, ""},
 		{"statement of another platform", []string{"--platform", "linux/amd64", stmt}, 1, "", nil,
 			[]string{"none of the spdx-json SBOM referrers of the index " + index.Digest.String() + " fits: in-toto referrer ",
-				": it describes image " + arm.Digest.String() + ", not linux/amd64's manifest " + amd.Digest.String() + " nor the index"}},
+				": it describes image " + arm.Digest.String() + ", not linux/amd64's manifest " + amd.Digest.String() + " nor the index"}, ""},
 	} {
-		t.Run(tt.name, func(t *testing.T) {
-			out := filepath.Join(t.TempDir(), "sboms")
-			args := slices.Clone(tt.args)
-			if i := slices.Index(args, "DIR"); i >= 0 {
-				args[i] = out
-			}
-			stdout, errs, code := affix(t, slices.Concat([]string{"get"}, insecure, args)...)
-			t.Logf("exit %d, stderr:\n%s", code, errs)
-			if code != tt.code || tt.files == nil && code == 0 && stdout != tt.stdout {
-				t.Fatalf("exit %d, want %d; stdout %.200q, want %.200q\nstderr: %s", code, tt.code, stdout, tt.stdout, errs)
-			}
-			for _, s := range tt.stderr {
-				if !strings.Contains(errs, s) {
-					t.Errorf("stderr lacks %q:\n%s", s, errs)
-				}
-			}
-			if code != 0 && slices.Contains(args, out) {
-				if _, err := os.Stat(out); !os.IsNotExist(err) {
-					t.Errorf("%s was written", out)
-				}
-			}
-			for name, want := range tt.files {
-				if got, err := os.ReadFile(filepath.Join(out, name)); err != nil || string(got) != want {
-					t.Errorf("%s: %v, %.200q; want %.200q", name, err, got, want)
-				}
-			}
-		})
+		t.Run(tt.name, func(t *testing.T) { runGetCase(t, insecure, tt) })
 	}
 }
 
@@ -261,15 +228,7 @@ func TestGetOtherImage(t *testing.T) {
 			onlyErr := ref("only") + " (linux/arm64/v8): no usable spdx-json SBOM referrer of " + arm.Digest.String() + ": " + onlyOnArm.String() +
 				": it describes image " + amd.Digest.String() + ", not linux/arm64/v8's manifest " + arm.Digest.String() + " nor the index" +
 				"; affix get --referrer DIGEST prints a given one anyway"
-			for _, tt := range []struct {
-				name   string
-				args   []string
-				code   int
-				stdout string            // with code 0 and no -o
-				files  map[string]string // -o DIR's files, when it is given
-				stderr []string
-				absent string // not in stderr, when not ""
-			}{
+			for _, tt := range []getCase{
 				{"newest describes another platform", []string{"--platform", "linux/arm64", ref("swapped")}, 0, armDoc, nil, []string{armSkipped}, ""},
 				{"newest describes another platform, verified", []string{"--verify", "--platform", "linux/arm64", ref("swapped")}, 0, armDoc, nil,
 					[]string{armSkipped, "verified: SBOM ", " describes " + arm.Digest.String()}, ""},
@@ -296,40 +255,57 @@ func TestGetOtherImage(t *testing.T) {
 						": it describes image " + arm.Digest.String() + ", not linux/amd64's manifest " + amd.Digest.String() + " nor the index",
 						"; affix get --referrer DIGEST prints a given one anyway"}, ""},
 			} {
-				t.Run(tt.name, func(t *testing.T) {
-					out := filepath.Join(t.TempDir(), "sboms")
-					args := slices.Clone(tt.args)
-					if i := slices.Index(args, "DIR"); i >= 0 {
-						args[i] = out
-					}
-					stdout, errs, code := affix(t, slices.Concat([]string{"get"}, insecure, args)...)
-					t.Logf("exit %d, stderr:\n%s", code, errs)
-					if code != tt.code || tt.files == nil && code == 0 && stdout != tt.stdout {
-						t.Fatalf("exit %d, want %d; stdout %.200q, want %.200q\nstderr: %s", code, tt.code, stdout, tt.stdout, errs)
-					}
-					for _, s := range tt.stderr {
-						if !strings.Contains(errs, s) {
-							t.Errorf("stderr lacks %q:\n%s", s, errs)
-						}
-					}
-					if tt.absent != "" && strings.Contains(errs, tt.absent) {
-						t.Errorf("stderr holds %q:\n%s", tt.absent, errs)
-					}
-					if code != 0 && slices.Contains(args, out) {
-						if _, err := os.Stat(out); !os.IsNotExist(err) {
-							t.Errorf("%s was written", out)
-						}
-					}
-					for name, want := range tt.files {
-						if got, err := os.ReadFile(filepath.Join(out, name)); err != nil || string(got) != want {
-							t.Errorf("%s: %v, %.200q; want %.200q", name, err, got, want)
-						}
-					}
-					if tt.files != nil && slices.Contains(args, "--verify") && strings.Count(errs, "verified: ") != len(tt.files) {
-						t.Errorf("want %d verified lines:\n%s", len(tt.files), errs)
-					}
-				})
+				t.Run(tt.name, func(t *testing.T) { runGetCase(t, insecure, tt) })
 			}
 		})
+	}
+}
+
+// getCase is an affix get run and what it must give.
+type getCase struct {
+	name   string
+	args   []string // "DIR" stands for a directory of the case's own
+	code   int
+	stdout string            // with code 0 and no -o
+	files  map[string]string // -o DIR's files, when it is given
+	stderr []string
+	absent string // not in stderr, when not ""
+}
+
+// runGetCase runs affix get with insecure and tt's arguments and checks
+// the exit code, the output, stderr, and the files written (none on a
+// failure; a verified line per file with --verify).
+func runGetCase(t *testing.T, insecure []string, tt getCase) {
+	t.Helper()
+	out := filepath.Join(t.TempDir(), "sboms")
+	args := slices.Clone(tt.args)
+	if i := slices.Index(args, "DIR"); i >= 0 {
+		args[i] = out
+	}
+	stdout, errs, code := affix(t, slices.Concat([]string{"get"}, insecure, args)...)
+	t.Logf("exit %d, stderr:\n%s", code, errs)
+	if code != tt.code || tt.files == nil && code == 0 && stdout != tt.stdout {
+		t.Fatalf("exit %d, want %d; stdout %.200q, want %.200q\nstderr: %s", code, tt.code, stdout, tt.stdout, errs)
+	}
+	for _, s := range tt.stderr {
+		if !strings.Contains(errs, s) {
+			t.Errorf("stderr lacks %q:\n%s", s, errs)
+		}
+	}
+	if tt.absent != "" && strings.Contains(errs, tt.absent) {
+		t.Errorf("stderr holds %q:\n%s", tt.absent, errs)
+	}
+	if code != 0 && slices.Contains(args, out) {
+		if _, err := os.Stat(out); !os.IsNotExist(err) {
+			t.Errorf("%s was written", out)
+		}
+	}
+	for name, want := range tt.files {
+		if got, err := os.ReadFile(filepath.Join(out, name)); err != nil || string(got) != want {
+			t.Errorf("%s: %v, %.200q; want %.200q", name, err, got, want)
+		}
+	}
+	if tt.files != nil && slices.Contains(args, "--verify") && strings.Count(errs, "verified: ") != len(tt.files) {
+		t.Errorf("want %d verified lines:\n%s", len(tt.files), errs)
 	}
 }
