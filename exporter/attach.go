@@ -211,7 +211,7 @@ func (p *Push) attach(ctx context.Context, c *claim, r *referrer) (Mode, error) 
 	if err != nil {
 		return "", err
 	}
-	mode := p.learn(indexed, r.subject)
+	mode := p.learn(ctx, indexed, r)
 	p.logf("pushed referrer %s (%s) of %s; referrers mode %s", r.desc.Digest, r.desc.ArtifactType, r.subject, mode)
 	if mode != ModeTagSchema {
 		c.release()
@@ -351,33 +351,72 @@ func (p *Push) TargetHas(d digest.Digest) {
 	p.held[d] = true
 }
 
-// learn returns how the target indexes the referrer of subject whose
-// manifest PUT it answered with the OCI-Subject header, decided for that
-// PUT alone: the header equal to subject means the referrers API,
-// anything else (absent, another digest) the referrers tag schema,
-// whatever the answers to earlier PUTs said. The distribution-spec
-// (v1.1, "Pushing Manifests with Subject") has the client update the
-// referrers tag whenever the header was not set for that push; a
-// registry behind a load balancer, mid-upgrade, or one that indexes some
-// manifests and not others, may answer one PUT with it and the next
-// without. learn records the repository's mode for Result.Modes:
-// ModeTagSchema once any referrer needed the tag, else ModeAPI (a Layout
-// is ModeLayout).
-func (p *Push) learn(header, subject digest.Digest) Mode {
+// learn returns how the target indexes referrer r, whose manifest PUT
+// it answered with the OCI-Subject header, decided for that PUT: the
+// header equal to the subject means the referrers API, anything else
+// (absent, another digest) the referrers tag schema, whatever the
+// answers to earlier PUTs said. The distribution-spec (v1.1, "Pushing
+// Manifests with Subject") has the client update the referrers tag
+// whenever the header was not set for that push; a registry behind a
+// load balancer, mid-upgrade, or one that indexes some manifests and not
+// others, may answer one PUT with it and the next without.
+//
+// On a target that answered an earlier PUT with the header (so it has
+// the API), a PUT answered without it is checked with one referrers API
+// read: readers ask the API first and read the tag only where the API is
+// missing, so on such a registry a tag entry is seen by nobody who asks
+// the API, and some registries (olareg) list what such a tag holds in
+// place of what they indexed. A referrer the API lists is the API's
+// (no tag written); one it does not list goes into the tag, with a
+// warning that readers of the API will not see it.
+//
+// learn records the repository's mode for Result.Modes: ModeTagSchema
+// once any referrer needed the tag, else ModeAPI (a Layout is
+// ModeLayout).
+func (p *Push) learn(ctx context.Context, header digest.Digest, r *referrer) Mode {
 	mode := ModeTagSchema
 	if _, ok := p.target.(*Layout); ok {
 		mode = ModeLayout
-	} else if header != "" && header == subject {
+	} else if header != "" && header == r.subject {
 		mode = ModeAPI
 	}
 	p.mu.Lock()
 	was := p.mode
-	if was == "" || mode == ModeTagSchema {
+	p.mu.Unlock()
+	if mode == ModeTagSchema && was == ModeAPI {
+		mode = p.confirmIndexed(ctx, header, r)
+	}
+	p.mu.Lock()
+	if p.mode == "" || mode == ModeTagSchema {
 		p.mode = mode
 	}
 	p.mu.Unlock()
-	if was != "" && was != mode {
-		p.logf("the registry answered the PUT of a referrer of %s with OCI-Subject %q, unlike an earlier one: referrers mode %s for this referrer, the repository's reported as %s", subject, header, mode, ModeTagSchema)
-	}
 	return mode
+}
+
+// apiLister is a target with the referrers API (Remote).
+type apiLister interface {
+	ReferrersAPI(ctx context.Context, subject digest.Digest) ([]ocispec.Descriptor, error)
+}
+
+// confirmIndexed decides, for referrer r whose PUT the target answered
+// without OCI-Subject (header) although it answered an earlier one with
+// it, whether the referrers API lists r after all (ModeAPI) or the
+// referrers tag must (ModeTagSchema).
+func (p *Push) confirmIndexed(ctx context.Context, header digest.Digest, r *referrer) Mode {
+	lister, ok := p.target.(apiLister)
+	if !ok {
+		return ModeTagSchema
+	}
+	refs, err := lister.ReferrersAPI(ctx, r.subject)
+	if err == nil && slices.ContainsFunc(refs, func(d ocispec.Descriptor) bool { return d.Digest == r.desc.Digest }) {
+		p.logf("the registry answered the PUT of referrer %s of %s with OCI-Subject %q, unlike an earlier one, but its referrers API lists it", r.desc.Digest, r.subject, header)
+		return ModeAPI
+	}
+	why := "its referrers API does not list it"
+	if err != nil {
+		why = fmt.Sprintf("its referrers API could not be read (%v)", err)
+	}
+	p.warnf("the registry answered the PUT of referrer %s of %s without OCI-Subject, unlike an earlier one, and %s: it goes into the referrers tag %s, which clients that use the registry's referrers API (affix ls, oras discover) do not read", r.desc.Digest, r.subject, why, ReferrersTag(r.subject))
+	return ModeTagSchema
 }

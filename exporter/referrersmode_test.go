@@ -3,8 +3,10 @@ package exporter_test
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"net/http"
 	"slices"
+	"strings"
 	"sync"
 	"testing"
 
@@ -21,10 +23,12 @@ import (
 // Subject": the client updates the referrers tag whenever the OCI-Subject
 // header was not set for that push). A proxy edits the OCI-Subject of the
 // referrer PUTs' answers, in the order they come (two platforms, their
-// SBOMs attached concurrently): every referrer answered without the
-// subject's digest is listed by its referrers tag, every other one is not
-// written there, and the repository's mode is tag-schema as soon as one
-// needed the tag.
+// SBOMs attached one after the other): a referrer answered with its
+// subject's digest is the API's; one answered without it goes into its
+// referrers tag, unless an earlier PUT was answered with the header and
+// the registry's referrers API lists it (one read; where the API does
+// not, a warning says that its readers will not see it). The repository
+// is reported tag-schema when any referrer went into a tag.
 func TestReferrersModePerPut(t *testing.T) {
 	const (
 		keep    = "keep"    // the registry's answer as it is
@@ -88,7 +92,22 @@ func TestReferrersModePerPut(t *testing.T) {
 			l, res := source(t, twoPlatforms(false))
 			c, _ := client(nil)
 			tgt := target(t, proxy.Host, "app", c)
-			got, err := pushAll(ctx, tgt, l, res, exporter.Options{Tag: "v1", VerifyDelay: 20e6})
+			// The referrers one after the other, so that the n-th PUT
+			// is the n-th platform's.
+			var warnings []string
+			p := exporter.New(tgt, &exporter.Image{Source: l, Root: res.Index}, exporter.Options{Tag: "v1", VerifyDelay: 20e6,
+				Warnf: func(format string, args ...any) { warnings = append(warnings, fmt.Sprintf(format, args...)) }})
+			images := make(chan error, 1)
+			go func() { images <- p.Images(ctx) }()
+			for _, m := range res.Manifests {
+				if _, err := p.Attach(ctx, sbomArtifact(m)); err != nil {
+					t.Fatal(err)
+				}
+			}
+			if err := <-images; err != nil {
+				t.Fatal(err)
+			}
+			got, err := p.Commit(ctx)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -98,10 +117,24 @@ func TestReferrersModePerPut(t *testing.T) {
 			if len(seen) != len(res.Manifests) || len(got.Referrers) != len(res.Manifests) {
 				t.Fatalf("referrer PUTs answered %v, referrers %v", seen, got.Referrers)
 			}
+			// A PUT answered without the subject goes into the tag,
+			// unless an earlier one was answered with it and the
+			// registry's API lists the referrer (it has the API).
 			wantMode := exporter.ModeAPI
 			direct := target(t, reg.Host, "app", c)
-			for _, r := range got.Referrers {
+			apiSeen, wantWarnings := false, 0
+			for _, m := range res.Manifests {
+				i := slices.IndexFunc(got.Referrers, func(r exporter.Referrer) bool { return r.Subject == m.Digest })
+				r := got.Referrers[i]
 				tagged := seen[r.Subject] != r.Subject.String()
+				switch {
+				case !tagged:
+					apiSeen = true
+				case apiSeen && reg.Referrers:
+					tagged = false // confirmed through the API
+				case apiSeen:
+					wantWarnings++
+				}
 				want := exporter.ModeAPI
 				if tagged {
 					want, wantMode = exporter.ModeTagSchema, exporter.ModeTagSchema
@@ -132,6 +165,9 @@ func TestReferrersModePerPut(t *testing.T) {
 			}
 			if m := got.Modes[tgt.Name()]; m != wantMode {
 				t.Errorf("repository mode %s, want %s (answers %v)", m, wantMode, seen)
+			}
+			if len(warnings) != wantWarnings || wantWarnings > 0 && !strings.Contains(warnings[0], "which clients that use the registry's referrers API (affix ls, oras discover) do not read") {
+				t.Errorf("warnings %q, want %d", warnings, wantWarnings)
 			}
 		})
 	}
