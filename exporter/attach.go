@@ -413,6 +413,11 @@ func (p *Push) confirmIndexed(ctx context.Context, header digest.Digest, r *refe
 		p.logf("the registry answered the PUT of referrer %s of %s with OCI-Subject %q, unlike an earlier one, but its referrers API lists it", r.desc.Digest, r.subject, header)
 		return ModeAPI
 	}
+	if errors.Is(err, ErrReferrersAPIUnsupported) {
+		// The earlier header was wrong: no API, the tag is for all.
+		p.logf("the registry answered an earlier referrer PUT with OCI-Subject, but has no referrers API (%v): referrer %s of %s goes into the referrers tag", err, r.desc.Digest, r.subject)
+		return ModeTagSchema
+	}
 	why := "its referrers API does not list it"
 	if err != nil {
 		why = fmt.Sprintf("its referrers API could not be read (%v)", err)

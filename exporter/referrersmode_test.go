@@ -42,15 +42,18 @@ func TestReferrersModePerPut(t *testing.T) {
 		// edits[n] is what the proxy makes of the OCI-Subject of the
 		// answer to the n-th referrer PUT (keep beyond).
 		edits []string
+		// hideAPI: the referrers API answers 403 through the proxy.
+		hideAPI bool
 	}{
-		{"no API, the first answered with OCI-Subject", registrytest.OlaregNoAPI, []string{subject}},
-		{"distribution, the first answered with OCI-Subject", registrytest.Distribution, []string{subject}},
-		{"no API, the second answered with OCI-Subject", registrytest.OlaregNoAPI, []string{keep, subject}},
-		{"no API, another digest then the subject", registrytest.OlaregNoAPI, []string{other, subject}},
-		{"API, the second answered without OCI-Subject", registrytest.OlaregAPI, []string{keep, none}},
-		{"API, the first answered with another digest", registrytest.OlaregAPI, []string{other}},
-		{"API, every answer as it is", registrytest.OlaregAPI, nil},
-		{"no API, every answer as it is", registrytest.OlaregNoAPI, nil},
+		{"no API, the first answered with OCI-Subject", registrytest.OlaregNoAPI, []string{subject}, false},
+		{"distribution, the first answered with OCI-Subject", registrytest.Distribution, []string{subject}, false},
+		{"no API, the second answered with OCI-Subject", registrytest.OlaregNoAPI, []string{keep, subject}, false},
+		{"no API, another digest then the subject", registrytest.OlaregNoAPI, []string{other, subject}, false},
+		{"API, the second answered without OCI-Subject", registrytest.OlaregAPI, []string{keep, none}, false},
+		{"API, the first answered with another digest", registrytest.OlaregAPI, []string{other}, false},
+		{"API, every answer as it is", registrytest.OlaregAPI, nil, false},
+		{"API unreadable, the second answered without OCI-Subject", registrytest.OlaregAPI, []string{keep, none}, true},
+		{"no API, every answer as it is", registrytest.OlaregNoAPI, nil, false},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -89,6 +92,12 @@ func TestReferrersModePerPut(t *testing.T) {
 					seen[m.Subject.Digest] = h
 					return map[string]string{"OCI-Subject": h}
 				}})
+			if tt.hideAPI {
+				// The registry's referrers API refuses to answer: a
+				// referrer answered without the header after one with
+				// it goes into the tag, with a warning.
+				proxy.Inject(registrytest.Fault{Method: http.MethodGet, Path: "/referrers/", Action: registrytest.Status, Code: http.StatusForbidden})
+			}
 			l, res := source(t, twoPlatforms(false))
 			c, _ := client(nil)
 			tgt := target(t, proxy.Host, "app", c)
@@ -130,10 +139,10 @@ func TestReferrersModePerPut(t *testing.T) {
 				switch {
 				case !tagged:
 					apiSeen = true
-				case apiSeen && reg.Referrers:
+				case apiSeen && reg.Referrers && !tt.hideAPI:
 					tagged = false // confirmed through the API
-				case apiSeen:
-					wantWarnings++
+				case apiSeen && reg.Referrers:
+					wantWarnings++ // the API could not be read
 				}
 				want := exporter.ModeAPI
 				if tagged {
