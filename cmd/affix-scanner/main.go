@@ -7,16 +7,38 @@ package main
 
 import (
 	"context"
+	"fmt"
 	"os"
 	"os/signal"
 	"syscall"
+	"time"
 
 	"github.com/affix-oci/affix/plugin/scanner"
 )
 
+// cancelGrace is how long a scan may take to stop after SIGINT or
+// SIGTERM: syft's directory walk does not look at the context, so a scan
+// of a large tree (or one a symlink leads out of the root) would go on
+// for minutes.
+const cancelGrace = 5 * time.Second
+
 func main() {
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	ctx, cancel := context.WithCancel(context.Background())
+	sigs := make(chan os.Signal, 1)
+	signal.Notify(sigs, os.Interrupt, syscall.SIGTERM)
+	go func() {
+		sig := <-sigs
+		cancel()
+		// A second signal kills at once, as without a handler.
+		signal.Reset(os.Interrupt, syscall.SIGTERM)
+		time.Sleep(cancelGrace)
+		fmt.Fprintf(os.Stderr, "affix-scanner: %v: the scan did not stop within %v; exiting\n", sig, cancelGrace)
+		code := 1
+		if s, ok := sig.(syscall.Signal); ok {
+			code = 128 + int(s)
+		}
+		os.Exit(code)
+	}()
 	code := scanner.Main(ctx, os.Args[1:], os.Environ(), os.Stdout, os.Stderr)
-	stop()
 	os.Exit(code)
 }

@@ -94,12 +94,21 @@ func FuzzConfigFromEnv(f *testing.F) {
 		var wantBad []string // variables an error must name
 		var want Params
 		var wantIgnored []string
+		seen := map[string]string{}
 		for _, k := range slices.Sorted(mapsKeys(env)) {
 			if !strings.HasPrefix(k, EnvPrefix) || k == EnvDestination || k == EnvSource || k == EnvSourceExtras {
 				continue
 			}
 			v := env[k]
-			switch key := strings.ToUpper(k[len(EnvPrefix):]); key {
+			key := strings.ToUpper(k[len(EnvPrefix):])
+			if other, ok := seen[key]; ok {
+				if env[other] != v {
+					wantErrs, wantBad = append(wantErrs, ErrInvalidParam), append(wantBad, k)
+				}
+				continue
+			}
+			seen[key] = k
+			switch key {
 			case "NAME":
 				want.Name = strings.TrimSpace(v)
 			case "SOURCE_DATE_EPOCH":

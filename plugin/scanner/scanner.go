@@ -222,12 +222,22 @@ func (cfg *Config) parseParams(env map[string]string) error {
 	}
 	slices.Sort(keys)
 	var errs []error
+	// Keys are case-insensitive: two spellings of one key with different
+	// values are refused, not settled by their order.
+	seen := map[string]string{}
 	for _, k := range keys {
 		if !strings.HasPrefix(k, EnvPrefix) || slices.Contains(protocolVars, k) {
 			continue
 		}
 		v := env[k]
 		key := strings.ToUpper(strings.TrimPrefix(k, EnvPrefix))
+		if other, ok := seen[key]; ok {
+			if env[other] != v {
+				errs = append(errs, fmt.Errorf("%s=%q and %s=%q: one parameter (keys are case-insensitive) given twice: %w", other, env[other], k, v, ErrInvalidParam))
+			}
+			continue
+		}
+		seen[key] = k
 		switch {
 		case key == ParamName:
 			cfg.Params.Name = strings.TrimSpace(v)
@@ -250,7 +260,7 @@ func (cfg *Config) parseParams(env map[string]string) error {
 		case slices.Contains(unsupportedParams, key):
 			errs = append(errs, fmt.Errorf("%s: affix-scanner scans with a fixed, offline set of catalogers (those syft uses for container images) and cannot select catalogers or file metadata: %w", k, ErrUnsupportedParam))
 		default:
-			errs = append(errs, fmt.Errorf("%s (attest:sbom parameter %s; known: %s, %s): %w", k, strings.TrimPrefix(k, EnvPrefix), ParamName, ParamSourceDateEpoch, ErrUnknownParam))
+			errs = append(errs, fmt.Errorf("%s (attest:sbom parameter %s; known: %s, %s, %s): %w", k, strings.TrimPrefix(k, EnvPrefix), ParamName, ParamSourceDateEpoch, ParamDisabled, ErrUnknownParam))
 		}
 	}
 	return errors.Join(errs...)

@@ -142,6 +142,8 @@ func TestConfigFromEnv(t *testing.T) {
 		{name: "negative epoch is epoch's", env: append(base, "BUILDKIT_SCAN_SOURCE_DATE_EPOCH=-1"), wantErr: epoch.ErrNegative},
 		{name: "syft-scanner parameter", env: append(base, "BUILDKIT_SCAN_SELECT_CATALOGERS=+sbom-cataloger"), wantErr: ErrUnsupportedParam},
 		{name: "unknown parameter", env: append(base, "BUILDKIT_SCAN_MODE=fast"), wantErr: ErrUnknownParam},
+		{name: "one key in two cases, two values", env: append(base, "BUILDKIT_SCAN_NAME=a", "BUILDKIT_SCAN_name=b"), wantErr: ErrInvalidParam,
+			wantText: `BUILDKIT_SCAN_NAME="a" and BUILDKIT_SCAN_name="b": one parameter (keys are case-insensitive) given twice`},
 		{name: "other variables ignored", env: append(base, "HOME=/root", "BUILDKIT_HOST=tcp://x"), wantNames: []string{"sbom"}},
 	}
 	for _, tt := range tests {
