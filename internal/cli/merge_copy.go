@@ -154,7 +154,8 @@ func (c *mergeContent) addManifestBlobs(s *mergeSource, m ocispec.Manifest) {
 }
 
 // Fetch implements oci.Fetcher for the push: the index from memory, the
-// rest from the repository of its source. Errors name the SOURCE.
+// rest from the repository of its source. Errors name the SOURCE, those
+// of reading a blob's stream too (sourceReader).
 func (c *mergeContent) Fetch(ctx context.Context, d ocispec.Descriptor) (io.ReadCloser, error) {
 	if d.Digest == c.root.Digest {
 		return io.NopCloser(bytes.NewReader(c.data)), nil
@@ -167,7 +168,26 @@ func (c *mergeContent) Fetch(ctx context.Context, d ocispec.Descriptor) (io.Read
 	if err != nil {
 		return nil, fmt.Errorf("SOURCE %s: %w", s.arg, err)
 	}
-	return rc, nil
+	return &sourceReader{ReadCloser: rc, source: s.arg, digest: d.Digest}, nil
+}
+
+// sourceReader is a blob stream of a SOURCE: a failure to read it (the
+// connection dropped, content that does not match its digest) names the
+// SOURCE and the blob, not only the upload to REF's repository that
+// reads it. It wraps the error: errors.Is still finds
+// oci.ErrDigestMismatch.
+type sourceReader struct {
+	io.ReadCloser
+	source string
+	digest digest.Digest
+}
+
+func (r *sourceReader) Read(p []byte) (int, error) {
+	n, err := r.ReadCloser.Read(p)
+	if err != nil && err != io.EOF {
+		err = fmt.Errorf("SOURCE %s: reading blob %s: %w", r.source, r.digest, err)
+	}
+	return n, err
 }
 
 // mountFor returns the exporter's Options.MountFor for a push to dst:
