@@ -74,7 +74,12 @@ and annotations kept), as buildx imagetools create keeps it: a promotion
 or a retag keeps the digest, and the index's own referrers (a signature
 of the index) are copied with it. Otherwise the index is a new OCI image index,
 its entries as the sources list them, in the order of SOURCE. The same
-sources give the same index digest, wherever they were.`,
+sources give the same index digest, wherever they were.
+
+cosign's tags (sha256-<hex>.sig, .att, .sbom in a SOURCE's repository) of
+every manifest copied are copied too, byte for byte, before the tag; one
+REF's repository has with another manifest is left as it is, with a
+warning.`,
 		Args: func(_ *cobra.Command, args []string) error {
 			if len(args) < 2 {
 				return usageError(fmt.Errorf("want REF and at least one SOURCE, got %d arguments", len(args)))
@@ -178,6 +183,16 @@ func merge(cmd *cobra.Command, g *globalOptions, refStr string, sourceArgs []str
 		meta.CopiedReferrers = append(meta.CopiedReferrers, layoutReferrerMeta{Subject: r.subject.Descriptor.Digest, Digest: r.desc.Digest, ArtifactType: r.desc.ArtifactType})
 	}
 	meta.fromOtherRepos, meta.referrersPresent = m.referrers.other, m.referrers.present
+	for _, r := range m.cosignDone {
+		switch r.state {
+		case "copied":
+			meta.CosignTags = append(meta.CosignTags, cosignTagMeta{Tag: r.tag, Subject: r.subject, Digest: r.desc.Digest})
+		case "present":
+			meta.cosignPresent++
+		case "kept":
+			meta.cosignKept++
+		}
+	}
 	printPush(cmd.OutOrStdout(), meta, res)
 	if err := writeMetadataFile(cmd.Context(), o.metadataFile, meta); err != nil {
 		return fmt.Errorf("merge to %s succeeded (%s), but --metadata-file was not written: %w", name, tagStates(meta.Tags, nil, nil), err)
@@ -196,6 +211,13 @@ type mergePlan struct {
 	content   *mergeContent      // the index, and the sources of its parts
 	referrers *referrerPlan      // the referrers to copy into dst
 	attached  *referrerLog       // the SBOM referrers dst lists
+	sources   []mergeSource      // the SOURCEs, resolved
+	// cosign are cosign's tags to copy into dst (planCosignTags);
+	// cosignDone what copyCosignTags did with each.
+	cosign         []cosignTagCopy
+	cosignDone     []cosignTagResult
+	maxConcurrency int
+	warn           func(string, ...any)
 }
 
 // planMerge checks the arguments (but o.maxConcurrency, checked before),
@@ -216,7 +238,7 @@ func planMerge(ctx context.Context, g *globalOptions, refStr string, sourceArgs 
 	if err != nil {
 		return nil, err
 	}
-	m := &mergePlan{ref: ref, more: more, counter: &exporter.Counter{}, attached: &referrerLog{}}
+	m := &mergePlan{ref: ref, more: more, counter: &exporter.Counter{}, attached: &referrerLog{}, sources: sources, maxConcurrency: o.maxConcurrency, warn: warn}
 	remote, err := o.connect(ctx, g, ref, m.counter)
 	if err != nil {
 		return nil, err
@@ -239,6 +261,9 @@ func planMerge(ctx context.Context, g *globalOptions, refStr string, sourceArgs 
 		}
 	}
 	if m.referrers, err = planReferrers(ctx, m.dst, images, m.content, m.attached, warn, o.allowNoSBOM, o.maxConcurrency); err != nil {
+		return nil, fmt.Errorf("merge to %s: no tag moved: %w", refName(ref, ref.Reference), err)
+	}
+	if m.cosign, err = planCosignTags(ctx, m, entries, warn); err != nil {
 		return nil, fmt.Errorf("merge to %s: no tag moved: %w", refName(ref, ref.Reference), err)
 	}
 	return m, nil

@@ -15,6 +15,7 @@ import (
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
 	"golang.org/x/sync/errgroup"
 	"oras.land/oras-go/v2/registry"
+	"oras.land/oras-go/v2/registry/remote"
 
 	"github.com/affix-oci/affix/exporter"
 	"github.com/affix-oci/affix/internal/discover"
@@ -31,6 +32,9 @@ type mergeRepo struct {
 	finder  *exporter.Finder
 	// other is set for a repository other than REF's.
 	other bool
+	// tags lists the repository's tags (cosign's tag schemes); nil for
+	// REF's, whose tags merge does not copy.
+	tags *remote.Repository
 }
 
 // newMergeRepo returns the repository of remote; other says it is not
@@ -48,11 +52,12 @@ func (o *registryOptions) openSources(ctx context.Context, g *globalOptions, dst
 		s := &sources[i]
 		r, ok := repos[repoKey(s.ref)]
 		if !ok {
-			remote, err := o.connect(ctx, g, s.ref, counter)
+			rem, tags, err := o.connectTags(ctx, g, s.ref, counter)
 			if err != nil {
 				return fmt.Errorf("SOURCE %s: %w", s.arg, err)
 			}
-			r = newMergeRepo(remote, true)
+			r = newMergeRepo(rem, true)
+			r.tags = tags
 			repos[repoKey(s.ref)] = r
 		}
 		s.repo = r
@@ -231,6 +236,9 @@ type referrerPlan struct {
 	// look is the lookup that planned the copy: the check after it reads
 	// what it learnt of the referrers REF's repository still has.
 	look *dstLookup
+	// walked is the source of every referrer walked in another
+	// repository (copied or present): cosign's tags of each are copied.
+	walked map[digest.Digest]*mergeSource
 }
 
 // planReferrers lists the referrers of each platform image in REF's
@@ -392,6 +400,10 @@ func (w *referrerWalk) walk(ctx context.Context, s *mergeSource, subject oci.Ima
 			w.plan.present++
 		}
 		w.seen[r.Digest] = true
+		if w.plan.walked == nil {
+			w.plan.walked = map[digest.Digest]*mergeSource{}
+		}
+		w.plan.walked[r.Digest] = s
 		if _, err := w.walk(ctx, s, oci.Image{Descriptor: r}, inDst, w.dstReferrers(ctx, r.Digest, inDst), depth+1); err != nil {
 			return sboms, err
 		}
@@ -583,13 +595,23 @@ func (l *dstLookup) have(d digest.Digest, present bool) {
 // referrers, it waits for them to be verified (Ready) and checks again,
 // in REF's repository, that each image they refer to has an SBOM, unless
 // allowNone.
+//
+// Then it copies cosign's tags of what it copied (copyCosignTags): all
+// before REF's tag moves.
 func (m *mergePlan) copy(ctx context.Context, p *exporter.Push, allowNone bool) error {
 	if err := p.Images(ctx); err != nil {
 		return err
 	}
-	if len(m.referrers.copies) == 0 {
-		return nil
+	if len(m.referrers.copies) > 0 {
+		if err := m.copyAllReferrers(ctx, p, allowNone); err != nil {
+			return err
+		}
 	}
+	return m.copyCosignTags(ctx)
+}
+
+// copyAllReferrers is copy's part for the referrers, when there are some.
+func (m *mergePlan) copyAllReferrers(ctx context.Context, p *exporter.Push, allowNone bool) error {
 	for _, d := range m.referrers.held {
 		p.TargetHas(d)
 	}

@@ -195,12 +195,13 @@ func platformString(m ocispec.Descriptor) string {
 // its SPDX SBOMs, all there, on a registry with the referrers API or
 // without, before the SBOMs and referrers listed in a referrers tag were
 // checked: within REF's repository (its index as the one SOURCE), and a
-// rerun from another repository of REF's registry.
+// rerun from another repository of REF's registry (its GETs include the
+// one tag list of the source repository, for cosign's tags).
 func mergeRequests(api bool) (sameRepo, rerun int) {
 	if api {
-		return 9, 15 // GET 5, HEAD 3, PUT 1; GET 11, HEAD 3, PUT 1
+		return 9, 16 // GET 5, HEAD 3, PUT 1; GET 12, HEAD 3, PUT 1
 	}
-	return 10, 21 // GET 6, HEAD 3, PUT 1; GET 17, HEAD 3, PUT 1
+	return 10, 22 // GET 6, HEAD 3, PUT 1; GET 18, HEAD 3, PUT 1
 }
 
 // TestDstLookupExists: a registry that refuses HEAD on manifests (405)

@@ -39,6 +39,10 @@ type pushMetadata struct {
 	// repositories (SBOMs, signatures, referrers of those), each with its
 	// subject, in the order they were planned.
 	CopiedReferrers []layoutReferrerMeta `json:"copiedReferrers,omitempty"`
+	// CosignTags are cosign's tags (sha256-<hex>.sig, .att, .sbom) merge
+	// copied from other repositories, each with the manifest it is of
+	// (subject) and its own manifest's digest; absent when none.
+	CosignTags []cosignTagMeta `json:"cosignTags,omitempty"`
 	// StrippedAttestations are the attestation manifests left out.
 	StrippedAttestations []digest.Digest `json:"strippedAttestations,omitempty"`
 	// ReferrersMode is "api", "tag-schema" or (a layout) "oci-layout", by
@@ -58,6 +62,16 @@ type pushMetadata struct {
 	// copy, REF's repository listing them already. The summary only.
 	fromOtherRepos   bool
 	referrersPresent int
+	// cosignPresent counts cosign's tags REF's repository had already,
+	// cosignKept those it had with another manifest (left as they are).
+	cosignPresent, cosignKept int
+}
+
+// cosignTagMeta is one of cosign's tags merge copied.
+type cosignTagMeta struct {
+	Tag     string        `json:"tag"`
+	Subject digest.Digest `json:"subject"`
+	Digest  digest.Digest `json:"digest"`
 }
 
 type platformMeta struct {
@@ -224,6 +238,9 @@ func printPush(w io.Writer, m *pushMetadata, res *exporter.Result) {
 	if n := len(m.CopiedReferrers); n > 0 || m.fromOtherRepos {
 		fmt.Fprintf(w, "  %s\n", copiedSummary(n, m.referrersPresent))
 	}
+	if line := cosignSummary(len(m.CosignTags), m.cosignPresent, m.cosignKept); line != "" {
+		fmt.Fprintf(w, "  %s\n", line)
+	}
 	for repo, mode := range res.Modes {
 		if strings.HasPrefix(repo, oci.SchemeLayout+":") {
 			fmt.Fprintf(w, "referrers: listed in the layout's index.json (%s)\n", repo)
@@ -260,6 +277,27 @@ func copiedSummary(copied, present int) string {
 	default:
 		return fmt.Sprintf("%s copied from other repositories, SBOMs included; %s", plural(copied, "referrer"), already)
 	}
+}
+
+// cosignSummary is the summary line of a merge on cosign's tags: how
+// many it copied, how many REF's repository had already, and how many it
+// had with another manifest (left as they are); "" for none.
+func cosignSummary(copied, present, kept int) string {
+	if copied+present+kept == 0 {
+		return ""
+	}
+	line := plural(copied, "cosign tag") + " copied from other repositories (sha256-<hex>.sig, .att, .sbom)"
+	var more []string
+	if present > 0 {
+		more = append(more, fmt.Sprintf("%d in REF's repository already", present))
+	}
+	if kept > 0 {
+		more = append(more, fmt.Sprintf("%d left as REF's repository has them (another manifest)", kept))
+	}
+	if len(more) > 0 {
+		line += "; " + strings.Join(more, ", ")
+	}
+	return line
 }
 
 // formatCounts formats request counts as "GET 3, PUT 2", by method.
