@@ -103,6 +103,9 @@ func planCosignTags(ctx context.Context, m *mergePlan, entries []ocispec.Descrip
 		subjects := byRepo[r]
 		listed, err := listTags(ctx, r)
 		if err != nil {
+			if ctx.Err() != nil {
+				return nil, ctx.Err()
+			}
 			warn("SOURCE %s: cannot list the tags of %s (%v): reading cosign's tags (%s) of each manifest copied instead", subjects[0].s.arg, r.remote.Name(), err, strings.Join(cosignSuffixes, ", "))
 		}
 		for _, sub := range subjects {
@@ -114,10 +117,11 @@ func planCosignTags(ctx context.Context, m *mergePlan, entries []ocispec.Descrip
 				out = append(out, cosignTagCopy{source: sub.s, tag: tag, subject: sub.d})
 			}
 		}
-		if listed == nil {
-			continue
-		}
 		for _, s := range unkept[r] {
+			if listed == nil {
+				warn("SOURCE %s: cosign's tags of the source's index %s, if any, are not copied: REF's index is a new one (%s), which they do not sign", s.arg, s.root.Digest, m.content.root.Digest)
+				continue
+			}
 			for _, suffix := range cosignSuffixes {
 				if tag := discover.CosignTag(s.root.Digest, suffix); listed[tag] {
 					warn("SOURCE %s: cosign's tag %s not copied: it is of the source's index %s, and REF's index is a new one (%s), which it does not sign", s.arg, tag, s.root.Digest, m.content.root.Digest)
@@ -148,7 +152,7 @@ func listTags(ctx context.Context, r *mergeRepo) (map[string]bool, error) {
 // byte, after its blobs (those REF's repository lacks; mounted from the
 // source's repository on REF's registry, else streamed and verified),
 // under the same tag. A tag REF's repository has with the same manifest
-// costs one read and no write (a rerun); with another manifest (cosign
+// costs two reads (the source's tag, REF's) and no write (a rerun); with another manifest (cosign
 // appends signatures to a .sig tag: REF's may have signatures of its
 // own), it is left as it is, with a warning naming it. A tag planned
 // (listed, or probed when the list failed) that the source does not
@@ -179,7 +183,7 @@ func (m *mergePlan) copyCosignTags(ctx context.Context) error {
 		if r.state == "kept" {
 			m.warn("REF %s: cosign's tag %s (of %s) not copied from SOURCE %s: REF's repository has that tag with another manifest, left as it is (cosign appends to its tags: merge does not overwrite them)", dst.Name(), r.tag, r.subject, r.source.arg)
 		}
-		if r.state != "gone" {
+		if r.state != "gone" && r.state != "skipped" {
 			m.cosignDone = append(m.cosignDone, r)
 		}
 	}
@@ -203,7 +207,15 @@ func (m *mergePlan) copyCosignTag(ctx context.Context, dst *exporter.Remote, blo
 	res.desc = desc
 	var man ocispec.Manifest
 	if err := json.Unmarshal(data, &man); err != nil || !oci.IsManifest(desc.MediaType) {
-		return res, fmt.Errorf("SOURCE %s: cosign's tag %s: want an image manifest, got %s (%v)", c.source.arg, c.tag, desc.MediaType, err)
+		// Not what cosign writes there: not copied, as a referrer
+		// merge cannot copy is not (warned about, not fatal).
+		why := "a " + desc.MediaType
+		if err != nil {
+			why = fmt.Sprintf("not an image manifest (%v)", err)
+		}
+		res.state = "skipped"
+		m.warn("SOURCE %s: cosign's tag %s (of %s) not copied: it holds %s, not the image manifest cosign writes", c.source.arg, c.tag, c.subject, why)
+		return res, nil
 	}
 	have, _, _, err := dst.FetchManifest(ctx, c.tag)
 	switch {

@@ -2,6 +2,8 @@ package cli
 
 import (
 	"bytes"
+	"context"
+	"encoding/json"
 	"net/http"
 	"path/filepath"
 	"slices"
@@ -9,8 +11,11 @@ import (
 	"testing"
 
 	"github.com/opencontainers/go-digest"
+	"github.com/opencontainers/image-spec/specs-go"
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
+	"oras.land/oras-go/v2/registry"
 
+	"github.com/affix-oci/affix/exporter"
 	"github.com/affix-oci/affix/internal/discover"
 	"github.com/affix-oci/affix/internal/oci"
 	"github.com/affix-oci/affix/internal/registrytest"
@@ -76,6 +81,18 @@ func TestMergeCosignTags(t *testing.T) {
 			amdAtt := attachForeign(t, srcReg, "staging/app", amd, foreignReferrer{tag: amdTag, configType: cfg,
 				layers: []foreignLayer{{mediaType: discover.MediaTypeDSSE, data: []byte(`{"payloadType":"x"}`), annotations: map[string]string{"predicateType": oci.PredicateSPDX}}}})
 			attachForeign(t, srcReg, "staging/app", ocispec.Descriptor{}, foreignReferrer{tag: strayTag, configType: cfg, layers: []foreignLayer{cosignSignature("stray")}})
+			// Not what cosign writes: an index under arm64's .sig tag is
+			// not copied, with a warning; the merge goes on.
+			arm := res.Manifests[1]
+			oddTag := discover.CosignTag(arm.Digest, "sig")
+			srcRemote, err := exporter.NewRemote(registry.Reference{Registry: srcReg.Host, Repository: "staging/app"}, exporter.RemoteOptions{PlainHTTP: true})
+			if err != nil {
+				t.Fatal(err)
+			}
+			odd, _ := json.Marshal(ocispec.Index{Versioned: specs.Versioned{SchemaVersion: 2}, MediaType: ocispec.MediaTypeImageIndex, Manifests: []ocispec.Descriptor{arm}})
+			if _, err := srcRemote.PushManifest(context.Background(), oci.DescriptorFor(ocispec.MediaTypeImageIndex, odd), odd, oddTag, ""); err != nil {
+				t.Fatal(err)
+			}
 
 			meta := filepath.Join(t.TempDir(), "merge.json")
 			out, errs := run("merge", "--metadata-file", meta, dst+":v1", src+":v1")
@@ -89,6 +106,9 @@ func TestMergeCosignTags(t *testing.T) {
 			}
 			if resolveTag(t, dstReg, "release/app", strayTag) != "" {
 				t.Errorf("cosign's tag %s of a manifest not merged was copied", strayTag)
+			}
+			if resolveTag(t, dstReg, "release/app", oddTag) != "" || !strings.Contains(errs, "cosign's tag "+oddTag+" (of "+arm.Digest.String()+") not copied: it holds a "+ocispec.MediaTypeImageIndex) {
+				t.Errorf("cosign's tag %s holding an index: want it left, with a warning:\n%s", oddTag, errs)
 			}
 			m := readMeta(t, meta)
 			if len(m.CosignTags) != 2 || !strings.Contains(out, "2 cosign tags copied") {
