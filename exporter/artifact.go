@@ -102,7 +102,7 @@ func (a Artifact) Validate() error {
 	if oci.IsSBOMType(a.ArtifactType) && oci.IsIndex(a.Subject.MediaType) {
 		// Trivy scanning a tag would take an SBOM on the index as the
 		// whole image's SBOM; SBOMs go on platform manifests.
-		return fmt.Errorf("%w: SBOM (%s) on index %s: attach SBOMs to platform manifests", ErrInvalidArtifact, a.ArtifactType, a.Subject.Digest)
+		return fmt.Errorf("%w: SBOM (%s) on index %s: attach SBOMs to platform manifests (--platform)", ErrInvalidArtifact, a.ArtifactType, a.Subject.Digest)
 	}
 	return nil
 }

@@ -284,7 +284,7 @@ func describedElsewhere(a exporter.Artifact, files []string, subject oci.Image) 
 		// A single image's manifest read by reference has no platform.
 		of = " (" + subject.String() + ")"
 	}
-	return fmt.Sprintf("%s describes the image %s, not the manifest it is attached to, %s%s: tools that read the referrers (affix get) will take it for that manifest's SBOM", path, d, want, of)
+	return fmt.Sprintf("%s describes the image %s, not the manifest it is attached to, %s%s: tools that read the referrers without checking (Trivy) will take it for that manifest's SBOM (affix get skips it when the image it names is another of the index)", path, d, want, of)
 }
 
 // describedFormat returns the SBOM format whose documents an artifact

@@ -58,7 +58,7 @@ func TestDescribedElsewhere(t *testing.T) {
 	syft := func(d digest.Digest) string {
 		return `{"source":{"type":"image","metadata":{"manifestDigest":"` + d.String() + `"}}}`
 	}
-	want := "arm64.spdx.json describes the image " + arm.String() + ", not the manifest it is attached to, " + amd.Descriptor.Digest.String() + " (linux/amd64): tools that read the referrers (affix get) will take it for that manifest's SBOM"
+	want := "arm64.spdx.json describes the image " + arm.String() + ", not the manifest it is attached to, " + amd.Descriptor.Digest.String() + " (linux/amd64): tools that read the referrers without checking (Trivy) will take it for that manifest's SBOM (affix get skips it when the image it names is another of the index)"
 	for _, tt := range []struct {
 		name, artifactType, doc string
 		file                    string

@@ -219,6 +219,13 @@ func TestGetOtherImage(t *testing.T) {
 			ownDoc := run("get", "--platform", "linux/arm64", ref("localold"))
 			attach("localold", "linux/arm64", localDoc)
 			unlisted := "names image " + fake.String() + ", which " + ref("local") + " does not list"
+			// notsbom: a license list attached under the SBOM's type,
+			// newer than arm64's own SBOM; notsbomonly: it alone.
+			run("push", "oci-layout:"+dir, ref("notsbom"))
+			notSBOMOwn := run("get", "--platform", "linux/arm64", ref("notsbom"))
+			licenses := attach("notsbom", "linux/arm64", "MIT\nApache-2.0\n")
+			run("push", "--no-sbom", "oci-layout:"+dir, ref("notsbomonly"))
+			attach("notsbomonly", "linux/arm64", "MIT\nApache-2.0\n")
 
 			skipped := func(r digest.Digest, named, img ocispec.Descriptor, platform string) string {
 				return "skipped spdx-json SBOM referrer " + r.String() + ": it describes image " + named.Digest.String() +
@@ -250,6 +257,10 @@ func TestGetOtherImage(t *testing.T) {
 					[]string{discover.ErrNotVerified.Error(), fake.String()}, "taken as"},
 				{"own SBOM before a newer one naming an unlisted image", []string{"--platform", "linux/arm64", ref("localold")}, 0, ownDoc, nil,
 					[]string{"skipped spdx-json SBOM referrer "}, "taken as"},
+				{"newest holds no SBOM document", []string{"--platform", "linux/arm64", ref("notsbom")}, 0, notSBOMOwn, nil,
+					[]string{"skipped spdx-json SBOM referrer " + licenses.String() + ": its one layer (" + oci.MediaTypeSPDX + ") holds no SBOM document, not a spdx-json one; taking the next newest"}, ""},
+				{"only a file that is no SBOM document", []string{"--platform", "linux/arm64", ref("notsbomonly")}, 1, "", nil,
+					[]string{"holds no SBOM document, not a spdx-json one"}, ""},
 				{"attestation of another platform", []string{"--platform", "linux/amd64", ref("bkatt")}, 1, "", nil,
 					[]string{"no usable spdx-json SBOM referrer of " + amd.Digest.String() + ": BuildKit attestation " + att.Digest.String() +
 						": it describes image " + arm.Digest.String() + ", not linux/amd64's manifest " + amd.Digest.String() + " nor the index",

@@ -128,8 +128,9 @@ func (r *Search) bareSBOM(ctx context.Context, subject digest.Digest, list refer
 // manifest names subject and holds exactly one layer of a document type
 // of the format (sbomShape), or of a generic type whose content is a
 // document of the format (oras attach FILE without :TYPE; generic is then
-// that type). Else src is nil and why says why it was skipped ("" for
-// cosign's SBOM of another format, which is passed over).
+// that type); either way the content must be a document of the format.
+// Else src is nil and why says why it was skipped ("" for cosign's SBOM
+// of another format, which is passed over).
 func (r *Search) bareCandidate(ctx context.Context, subject digest.Digest, d ocispec.Descriptor) (src *Source, generic, why string, err error) {
 	m, err := r.readReferrer(ctx, d)
 	if gone(err) {
@@ -161,10 +162,11 @@ func (r *Search) bareCandidate(ctx context.Context, subject digest.Digest, d oci
 	if err != nil {
 		return nil, "", "", err
 	}
-	if generic != "" {
-		if f, ok := sniffFormat(src.Doc); !ok || f != r.format {
-			return nil, "", fmt.Sprintf("its one layer (%s) holds %s", generic, contentName(src.Doc, r.format)), nil
-		}
+	// The content, whatever the layer's type says: a file attached
+	// under an SBOM type is not the SBOM (a license list under
+	// application/spdx+json).
+	if f, ok := sniffFormat(src.Doc); !ok || f != r.format {
+		return nil, "", fmt.Sprintf("its one layer (%s) holds %s", m.Layers[0].MediaType, contentName(src.Doc, r.format)), nil
 	}
 	return src, generic, "", nil
 }
