@@ -169,6 +169,12 @@ func (c *mergeContent) Fetch(ctx context.Context, d ocispec.Descriptor) (io.Read
 	if s == nil {
 		return nil, fmt.Errorf("%s: not in the merged image", d.Digest)
 	}
+	return s.open(ctx, d)
+}
+
+// open streams blob d from s's repository; errors, those of reading the
+// stream too (sourceReader), name s.
+func (s *mergeSource) open(ctx context.Context, d ocispec.Descriptor) (io.ReadCloser, error) {
 	rc, err := s.repo.content.Fetch(ctx, d)
 	if err != nil {
 		return nil, fmt.Errorf("SOURCE %s: %w", s.arg, err)

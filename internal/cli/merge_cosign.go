@@ -255,13 +255,7 @@ func copyBlob(ctx context.Context, dst *exporter.Remote, s *mergeSource, b ocisp
 	if err != nil || ok {
 		return err
 	}
-	open := func() (io.ReadCloser, error) {
-		rc, err := s.repo.content.Fetch(ctx, b)
-		if err != nil {
-			return nil, fmt.Errorf("SOURCE %s: %w", s.arg, err)
-		}
-		return &sourceReader{ReadCloser: rc, source: s.arg, digest: b.Digest}, nil
-	}
+	open := func() (io.ReadCloser, error) { return s.open(ctx, b) }
 	if exporter.SameRegistry(s.ref.Registry, dst.Reference().Registry) {
 		return dst.Mount(ctx, b, s.ref.Repository, open)
 	}
