@@ -206,7 +206,7 @@ func attachedMetadata(ctx context.Context, path, refStr string, meta *pushMetada
 // runAttachFiles attaches files as one referrer and prints its digest.
 func runAttachFiles(cmd *cobra.Command, g *globalOptions, refStr string, files []string, o attachOptions) error {
 	if err := checkRegistryRef(refStr); err != nil {
-		return err
+		return swappedHint(err, refStr, files)
 	}
 	return hintHTTP(attachFiles(cmd, g, refStr, files, o), hostOf(refStr))
 }
@@ -338,8 +338,16 @@ func (o *attachOptions) fileArtifact(files []string) (exporter.Artifact, error) 
 // or device, found before it is opened, are usage errors naming it.
 func fileBlobs(files []string) ([]exporter.Blob, error) {
 	var blobs []exporter.Blob
+	titled := map[string]string{}
 	for _, f := range files {
 		path, mt := splitFileArg(f)
+		title := filepath.Base(path)
+		if other, ok := titled[title]; ok {
+			// Consumers (oras pull) write each layer to its title: two
+			// layers of one title would overwrite each other.
+			return nil, usageError(fmt.Errorf("FILE %q and FILE %q have the same name %q: each layer is titled by its FILE's base name, which must differ", other, path, title))
+		}
+		titled[title] = path
 		if mt == "" && len(files) > 1 {
 			mt = "application/octet-stream"
 		}
@@ -363,9 +371,27 @@ func fileBlobs(files []string) ([]exporter.Blob, error) {
 		if err != nil {
 			return nil, fmt.Errorf("reading FILE %q: %w", path, err)
 		}
-		blobs = append(blobs, exporter.Blob{MediaType: mt, Data: data, Annotations: map[string]string{ocispec.AnnotationTitle: filepath.Base(path)}})
+		blobs = append(blobs, exporter.Blob{MediaType: mt, Data: data, Annotations: map[string]string{ocispec.AnnotationTitle: title}})
 	}
 	return blobs, nil
+}
+
+// swappedHint is err, attach's error for its REF argument (refStr),
+// told that REF comes first when the arguments look swapped: REF names a
+// regular file and a FILE argument, not a file, names a registry host.
+func swappedHint(err error, refStr string, files []string) error {
+	if fi, serr := os.Stat(refStr); serr != nil || !fi.Mode().IsRegular() {
+		return err
+	}
+	for _, f := range files {
+		if _, serr := os.Lstat(f); serr == nil {
+			continue
+		}
+		if _, _, host := splitHost(f); host && validRef(f) {
+			return usageError(fmt.Errorf("reference %q is a file and FILE %q a reference: REF comes first, attach [flags] REF FILE...", refStr, f))
+		}
+	}
+	return err
 }
 
 // fileError is err, of stat(2) or open(2) on the FILE argument path, as
