@@ -18,7 +18,14 @@ import (
 // something is there, indexes it as another root: a chain such as
 // /x -> /y/f with /y -> / reaches the scanning process's own files (under
 // BuildKit: the generator's binary, the other targets under /run/src),
-// which the image does not hold.
+// which the image does not hold. dirSource's own index holds nothing
+// outside the root; the confinement is what keeps those files out where
+// syft indexes the directory itself (dirSource's fallback), and a second
+// guard elsewhere.
+//
+// It is a source.Source and nothing more: the exclusion dirSource gives
+// syft's source (source.PathExcluder), which syft would also apply inside
+// the archives it finds, does not pass through.
 type confinedSource struct {
 	source.Source
 	roots []string // the root, and the root with its links resolved, each ending in a separator

@@ -229,6 +229,10 @@ type Generator struct {
 	// stereoscopeGlobs leaves basename globs to stereoscope's own index
 	// search (see prefixIndex): for tests and benchmarks that compare.
 	stereoscopeGlobs bool
+	// syftWalk has syft index a directory scanned itself, as it did
+	// before indexDir (see dirSource): for tests and benchmarks that
+	// compare.
+	syftWalk bool
 }
 
 // New returns a Generator for opts. It fails on an unknown format, a
@@ -609,7 +613,7 @@ func (g *Generator) Dir(ctx context.Context, root string) (*Result, error) {
 	if g.opts.SourceTree {
 		tags = sourceTreeTags
 	}
-	s, err := scanDir(ctx, root, g.name, g.generator, tags, !g.stereoscopeGlobs)
+	s, err := scanDir(ctx, root, g.name, g.generator, tags, !g.stereoscopeGlobs, !g.syftWalk)
 	if err != nil {
 		return nil, fmt.Errorf("scanning directory %s: %w", root, err)
 	}

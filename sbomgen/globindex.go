@@ -160,9 +160,46 @@ func usePrefixGlobs(img *image.Image) {
 // gives the same documents, slower. It must run before the resolver is
 // used by more than one goroutine.
 func useDirPrefixGlobs(r file.Resolver) bool {
+	f, ok := dirResolverFieldsOf(r)
+	if !ok {
+		return false
+	}
+	t := f.tree.Interface().(filetree.Reader)
+	x := f.index.Interface().(filetree.IndexReader)
+	if _, ok := t.(*filetree.FileTree); !ok {
+		// NewSearchContext takes a *FileTree or a lazy squash; a directory's is the former.
+		return false
+	}
+	f.search.Set(reflect.ValueOf(filetree.NewSearchContext(t, newPrefixIndex(x))))
+	return true
+}
+
+// useDirTree makes the resolver of syft's directory source (as
+// useDirPrefixGlobs finds its fields) answer from tree and index, with a
+// search context of its own over them, and reports whether it did. It
+// must run before the resolver is used.
+func useDirTree(r file.Resolver, tree *filetree.FileTree, index filetree.Index) bool {
+	f, ok := dirResolverFieldsOf(r)
+	if !ok || !f.tree.CanSet() || !f.index.CanSet() {
+		return false
+	}
+	f.tree.Set(reflect.ValueOf(tree))
+	f.index.Set(reflect.ValueOf(index))
+	f.search.Set(reflect.ValueOf(filetree.NewSearchContext(tree, index)))
+	return true
+}
+
+// dirResolverFields are the fields of syft's directory resolver that
+// useDirPrefixGlobs and useDirTree set.
+type dirResolverFields struct{ tree, index, search reflect.Value }
+
+// dirResolverFieldsOf returns r's fields Tree (a filetree.Reader), Index
+// (a filetree.IndexReader) and SearchContext (a filetree.Searcher, which
+// may be set), all set, when r is a pointer to a struct that has them.
+func dirResolverFieldsOf(r file.Resolver) (dirResolverFields, bool) {
 	v := reflect.ValueOf(r)
 	if v.Kind() != reflect.Pointer || v.IsNil() || v.Elem().Kind() != reflect.Struct {
-		return false
+		return dirResolverFields{}, false
 	}
 	s := v.Elem()
 	tree, index, search := s.FieldByName("Tree"), s.FieldByName("Index"), s.FieldByName("SearchContext")
@@ -172,14 +209,7 @@ func useDirPrefixGlobs(r file.Resolver) bool {
 		search.Type() != reflect.TypeFor[filetree.Searcher]() ||
 		!tree.CanInterface() || !index.CanInterface() || !search.CanSet() ||
 		tree.IsNil() || index.IsNil() || search.IsNil() {
-		return false
+		return dirResolverFields{}, false
 	}
-	t := tree.Interface().(filetree.Reader)
-	x := index.Interface().(filetree.IndexReader)
-	if _, ok := t.(*filetree.FileTree); !ok {
-		// NewSearchContext takes a *FileTree or a lazy squash; a directory's is the former.
-		return false
-	}
-	search.Set(reflect.ValueOf(filetree.NewSearchContext(t, newPrefixIndex(x))))
-	return true
+	return dirResolverFields{tree, index, search}, true
 }

@@ -1013,12 +1013,14 @@ func TestSbomCanceledScanIsNoResult(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	cancel()
 	for _, prefixGlobs := range []bool{false, true} {
-		if s, err := scanDir(ctx, root, "image", "affix test", pkgcataloging.ImageTag, prefixGlobs); !errors.Is(err, context.Canceled) {
-			n := -1
-			if s != nil {
-				n = s.Artifacts.Packages.PackageCount()
+		for _, ownIndex := range []bool{false, true} {
+			if s, err := scanDir(ctx, root, "image", "affix test", pkgcataloging.ImageTag, prefixGlobs, ownIndex); !errors.Is(err, context.Canceled) {
+				n := -1
+				if s != nil {
+					n = s.Artifacts.Packages.PackageCount()
+				}
+				t.Errorf("scan (prefix globs %v, own index %v) with a canceled context: %d packages, error %v; want context.Canceled", prefixGlobs, ownIndex, n, err)
 			}
-			t.Errorf("scan (prefix globs %v) with a canceled context: %d packages, error %v; want context.Canceled", prefixGlobs, n, err)
 		}
 	}
 }

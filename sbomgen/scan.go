@@ -20,7 +20,6 @@ import (
 	"github.com/anchore/syft/syft/cataloging/pkgcataloging"
 	"github.com/anchore/syft/syft/sbom"
 	"github.com/anchore/syft/syft/source"
-	"github.com/anchore/syft/syft/source/directorysource"
 	"github.com/anchore/syft/syft/source/stereoscopesource"
 	"github.com/google/go-containerregistry/pkg/v1/types"
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
@@ -481,14 +480,11 @@ func suggestFileLimit(layers int, limit uint64) uint64 {
 var stereoscopeLayerRE = regexp.MustCompile(`(failed to squash tree|failed to index layer) (\d+): `)
 
 // scanDir scans the root filesystem in root with the catalogers tagged
-// with any of tags (see syftConfig). With prefixGlobs, basename globs are answered by a prefixIndex (the
-// same documents, faster).
-func scanDir(ctx context.Context, root, name, generator, tags string, prefixGlobs bool) (*sbom.SBOM, error) {
-	src, err := directorysource.New(directorysource.Config{
-		Path:  root,
-		Base:  root,
-		Alias: source.Alias{Name: name},
-	})
+// with any of tags (see syftConfig). With prefixGlobs, basename globs are
+// answered by a prefixIndex (the same documents, faster). With ownIndex,
+// sbomgen indexes the directory itself (see dirSource).
+func scanDir(ctx context.Context, root, name, generator, tags string, prefixGlobs, ownIndex bool) (*sbom.SBOM, error) {
+	src, err := dirSource(ctx, root, source.Alias{Name: name}, ownIndex)
 	if err != nil {
 		return nil, err
 	}
