@@ -17,9 +17,9 @@ import (
 )
 
 // cancelGrace is how long a scan may take to stop after SIGINT or
-// SIGTERM: syft's directory walk does not look at the context, so a scan
-// of a large tree (or one a symlink leads out of the root) would go on
-// for minutes.
+// SIGTERM: sbomgen's walk of the root filesystem stops with the context,
+// but not every step of syft's cataloging does (a binary classifier reads
+// a file it looks for whole: minutes for a large sparse one).
 const cancelGrace = 5 * time.Second
 
 func main() {

@@ -12,7 +12,8 @@ import (
 
 // skippedMountTypes are the filesystem types whose paths syft's directory
 // indexer never walks, as it decides in syft v1.57.1
-// (syft/internal/fileresolver/path_skipper.go): every path on one of the
+// (syft/internal/fileresolver/path_skipper.go), and sbomgen's index of a
+// directory, which does as syft's (sbomgen/dirindex.go): every path on one of the
 // types with no list, and on tmpfs every path under one of the listed
 // directories. The paths are absolute paths of the scanning process, not
 // paths inside the scanned directory: BuildKit mounts every root

@@ -107,7 +107,8 @@ func TestRunSymlinks(t *testing.T) {
 //
 // syft's directory indexer adds a link's target as a new root when
 // os.Stat (the host's resolution) finds it, and then indexes its host
-// path; sbomgen confines its resolver to the root.
+// path; sbomgen indexes the root itself, following no link, and confines
+// its resolver to the root.
 func TestRunSymlinkChainOutOfRoot(t *testing.T) {
 	bin, err := fixture.GoBinary(context.Background(), "amd64", "")
 	if err != nil {
