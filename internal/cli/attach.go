@@ -388,7 +388,7 @@ func swappedHint(err error, refStr string, files []string) error {
 			continue
 		}
 		if _, _, host := splitHost(f); host && validRef(f) {
-			return usageError(fmt.Errorf("reference %q is a file and FILE %q a reference: REF comes first, attach [flags] REF FILE...", refStr, f))
+			return usageError(fmt.Errorf("reference %q is a file and FILE %q a reference: REF comes first (attach [flags] REF FILE...)", refStr, f))
 		}
 	}
 	return err
