@@ -338,7 +338,7 @@ func scanImage(ctx context.Context, f oci.Fetcher, img *fetchedImage, names []st
 	if prefixGlobs {
 		usePrefixGlobs(simg)
 	}
-	src := stereoscopesource.New(simg, stereoscopesource.ImageConfig{Reference: names[0]})
+	src := newPooledSource(stereoscopesource.New(simg, stereoscopesource.ImageConfig{Reference: names[0]}))
 	s, err := createSBOM(ctx, src, dir, generator, pkgcataloging.ImageTag)
 	if err != nil {
 		return nil, nil, nil, withFileLimit(err, len(img.manifest.Layers))
