@@ -27,11 +27,20 @@ func DescribedDigest(f Format, doc []byte) (digest.Digest, error) {
 	var err error
 	switch f {
 	case SPDXJSON:
-		d, err = spdxDescribed(doc)
+		var v spdxFields
+		if err = decodeFields(doc, &v); err == nil {
+			d, err = v.described()
+		}
 	case CycloneDXJSON:
-		d, err = cdxDescribed(doc)
+		var v cdxFields
+		if err = decodeFields(doc, &v); err == nil {
+			d, err = v.described()
+		}
 	case SyftJSON:
-		d, err = syftDescribed(doc)
+		var v syftFields
+		if err = decodeFields(doc, &v); err == nil {
+			d, err = v.described()
+		}
 	default:
 		return "", fmt.Errorf("format %q: %w", f, ErrUnknownFormat)
 	}
@@ -41,30 +50,69 @@ func DescribedDigest(f Format, doc []byte) (digest.Digest, error) {
 	return d, nil
 }
 
-func spdxDescribed(doc []byte) (digest.Digest, error) {
-	var v struct {
-		SPDXVersion       string   `json:"spdxVersion"`
-		DocumentDescribes []string `json:"documentDescribes"`
-		Packages          []struct {
-			SPDXID    string `json:"SPDXID"`
-			Checksums []struct {
-				Algorithm string `json:"algorithm"`
-				Value     string `json:"checksumValue"`
-			} `json:"checksums"`
-			ExternalRefs []struct {
-				Type    string `json:"referenceType"`
-				Locator string `json:"referenceLocator"`
-			} `json:"externalRefs"`
-		} `json:"packages"`
-		Relationships []struct {
-			A    string `json:"spdxElementId"`
-			Type string `json:"relationshipType"`
-			B    string `json:"relatedSpdxElement"`
-		} `json:"relationships"`
+func decodeFields(doc []byte, v any) error {
+	if err := json.Unmarshal(doc, v); err != nil {
+		return fmt.Errorf("decoding: %w", err)
 	}
-	if err := json.Unmarshal(doc, &v); err != nil {
-		return "", fmt.Errorf("decoding: %w", err)
+	return nil
+}
+
+// DescribedFields are the fields DescribedDigest reads of a document, of
+// every format: a caller that reads more of a document than the image it
+// describes decodes it once into a struct embedding them, then asks
+// Described for the digest. When that decode succeeds, Described returns
+// what DescribedDigest returns for the same document and format; when it
+// fails, DescribedDigest says how the document fails the format's own
+// decode (a field of another format may be what failed).
+type DescribedFields struct {
+	spdxFields
+	cdxFields
+	syftFields
+}
+
+// Described is DescribedDigest for the document decoded into v.
+func (v *DescribedFields) Described(f Format) (digest.Digest, error) {
+	var d digest.Digest
+	var err error
+	switch f {
+	case SPDXJSON:
+		d, err = v.spdxFields.described()
+	case CycloneDXJSON:
+		d, err = v.cdxFields.described()
+	case SyftJSON:
+		d, err = v.syftFields.described()
+	default:
+		return "", fmt.Errorf("format %q: %w", f, ErrUnknownFormat)
 	}
+	if err != nil {
+		return "", fmt.Errorf("%s document: %w", f, err)
+	}
+	return d, nil
+}
+
+// spdxFields are the fields of an SPDX document DescribedDigest reads.
+type spdxFields struct {
+	SPDXVersion       string   `json:"spdxVersion"`
+	DocumentDescribes []string `json:"documentDescribes"`
+	Packages          []struct {
+		SPDXID    string `json:"SPDXID"`
+		Checksums []struct {
+			Algorithm string `json:"algorithm"`
+			Value     string `json:"checksumValue"`
+		} `json:"checksums"`
+		ExternalRefs []struct {
+			Type    string `json:"referenceType"`
+			Locator string `json:"referenceLocator"`
+		} `json:"externalRefs"`
+	} `json:"packages"`
+	Relationships []struct {
+		A    string `json:"spdxElementId"`
+		Type string `json:"relationshipType"`
+		B    string `json:"relatedSpdxElement"`
+	} `json:"relationships"`
+}
+
+func (v *spdxFields) described() (digest.Digest, error) {
 	if !strings.HasPrefix(v.SPDXVersion, "SPDX-2.") {
 		return "", fmt.Errorf("spdxVersion %q is not SPDX 2.x: %w", v.SPDXVersion, ErrNoSubject)
 	}
@@ -110,22 +158,29 @@ func spdxDescribed(doc []byte) (digest.Digest, error) {
 	return found, nil
 }
 
-func cdxDescribed(doc []byte) (digest.Digest, error) {
-	var v struct {
-		BOMFormat string `json:"bomFormat"`
-		Metadata  *struct {
-			Component *struct {
-				PURL   string `json:"purl"`
-				Hashes []struct {
-					Alg     string `json:"alg"`
-					Content string `json:"content"`
-				} `json:"hashes"`
-			} `json:"component"`
-		} `json:"metadata"`
-	}
-	if err := json.Unmarshal(doc, &v); err != nil {
-		return "", fmt.Errorf("decoding: %w", err)
-	}
+// cdxFields are the fields of a CycloneDX document DescribedDigest reads.
+type cdxFields struct {
+	BOMFormat string       `json:"bomFormat"`
+	Metadata  *CDXMetadata `json:"metadata"`
+}
+
+// CDXMetadata is the part of a CycloneDX document's metadata that
+// DescribedFields holds.
+type CDXMetadata struct {
+	Component *struct {
+		PURL   string `json:"purl"`
+		Hashes []struct {
+			Alg     string `json:"alg"`
+			Content string `json:"content"`
+		} `json:"hashes"`
+	} `json:"component"`
+	// Tools is metadata.tools as written (any JSON value decodes into
+	// it), which DescribedDigest does not read: there for a caller
+	// that names the document's generator from the same decode.
+	Tools json.RawMessage `json:"tools"`
+}
+
+func (v *cdxFields) described() (digest.Digest, error) {
 	if v.BOMFormat != "CycloneDX" {
 		return "", fmt.Errorf("bomFormat %q is not CycloneDX: %w", v.BOMFormat, ErrNoSubject)
 	}
@@ -146,18 +201,17 @@ func cdxDescribed(doc []byte) (digest.Digest, error) {
 	return d, nil
 }
 
-func syftDescribed(doc []byte) (digest.Digest, error) {
-	var v struct {
-		Source struct {
-			Type     string `json:"type"`
-			Metadata struct {
-				ManifestDigest string `json:"manifestDigest"`
-			} `json:"metadata"`
-		} `json:"source"`
-	}
-	if err := json.Unmarshal(doc, &v); err != nil {
-		return "", fmt.Errorf("decoding: %w", err)
-	}
+// syftFields are the fields of a syft JSON document DescribedDigest reads.
+type syftFields struct {
+	Source struct {
+		Type     string `json:"type"`
+		Metadata struct {
+			ManifestDigest string `json:"manifestDigest"`
+		} `json:"metadata"`
+	} `json:"source"`
+}
+
+func (v *syftFields) described() (digest.Digest, error) {
 	if v.Source.Metadata.ManifestDigest == "" {
 		return "", fmt.Errorf("source type %q has no manifestDigest: %w", v.Source.Type, ErrNoSubject)
 	}

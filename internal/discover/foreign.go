@@ -117,12 +117,18 @@ func sniffFormat(doc []byte) (sbomgen.Format, bool) {
 	if json.Unmarshal(doc, &v) != nil {
 		return "", false
 	}
+	return sniffFields(v.SPDXVersion, v.BOMFormat, v.Schema.URL, v.Artifacts != nil)
+}
+
+// sniffFields is sniffFormat for a document's spdxVersion, bomFormat,
+// schema.url, and whether it has artifacts.
+func sniffFields(spdxVersion, bomFormat, schemaURL string, artifacts bool) (sbomgen.Format, bool) {
 	switch {
-	case strings.HasPrefix(v.SPDXVersion, "SPDX-2."):
+	case strings.HasPrefix(spdxVersion, "SPDX-2."):
 		return sbomgen.SPDXJSON, true
-	case v.BOMFormat == "CycloneDX":
+	case bomFormat == "CycloneDX":
 		return sbomgen.CycloneDXJSON, true
-	case strings.Contains(v.Schema.URL, "/anchore/syft/") && v.Artifacts != nil:
+	case strings.Contains(schemaURL, "/anchore/syft/") && artifacts:
 		return sbomgen.SyftJSON, true
 	}
 	return "", false

@@ -10,7 +10,6 @@ import (
 	"github.com/opencontainers/go-digest"
 
 	"github.com/affix-oci/affix/internal/oci"
-	"github.com/affix-oci/affix/sbomgen"
 )
 
 // missingSBOMError means no usable SBOM of the format was found for a subject;
@@ -195,7 +194,7 @@ func (r *Search) indexNaming(img oci.Image, src *Source) (string, error) {
 // cosign attest referrers); none when neither names one (a document that
 // cannot be read names none).
 func (r *Search) namedImages(want digest.Digest, src *Source) []digest.Digest {
-	if d, err := sbomgen.DescribedDigest(r.format, src.Doc); err == nil {
+	if d, err := src.describedDigest(r.format); err == nil {
 		return []digest.Digest{d}
 	}
 	if src.Statement == nil {

@@ -165,7 +165,7 @@ func (r *Search) bareCandidate(ctx context.Context, subject digest.Digest, d oci
 	// The content, whatever the layer's type says: a file attached
 	// under an SBOM type is not the SBOM (a license list under
 	// application/spdx+json).
-	if f, ok := sniffFormat(src.Doc); !ok || f != r.format {
+	if f, ok := src.sniffed(); !ok || f != r.format {
 		return nil, "", fmt.Sprintf("its one layer (%s) holds %s", m.Layers[0].MediaType, contentName(src.Doc, r.format)), nil
 	}
 	return src, generic, "", nil

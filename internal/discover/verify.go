@@ -43,6 +43,9 @@ type Source struct {
 	Statement *oci.Statement
 	// Doc is the SBOM document, as printed.
 	Doc []byte
+
+	// parsed is what get reads of Doc (info), once read.
+	parsed *docInfo
 }
 
 // ImageName names img in messages: its platform, or "index" for the
@@ -79,6 +82,13 @@ func (s *Source) generator() string {
 	if g := s.Annotations[oci.AnnotationGenerator]; g != "" {
 		return g
 	}
+	return s.docGenerator()
+}
+
+// docGenerator is generator for a manifest without the annotation: the
+// first "Tool:" creator of doc, an SPDX document, else the first tool of
+// doc's metadata.tools, a CycloneDX document's, else "".
+func docGenerator(doc []byte) string {
 	var v struct {
 		CreationInfo struct {
 			Creators []string `json:"creators"`
@@ -87,13 +97,19 @@ func (s *Source) generator() string {
 			Tools json.RawMessage `json:"tools"`
 		} `json:"metadata"`
 	}
-	if json.Unmarshal(s.Doc, &v) != nil {
+	if json.Unmarshal(doc, &v) != nil {
 		return ""
 	}
-	if t := oci.SPDXTool(v.CreationInfo.Creators); t != "" {
+	return docFieldsGenerator(v.CreationInfo.Creators, v.Metadata.Tools)
+}
+
+// docFieldsGenerator is docGenerator for a document's
+// creationInfo.creators and metadata.tools.
+func docFieldsGenerator(creators []string, tools json.RawMessage) string {
+	if t := oci.SPDXTool(creators); t != "" {
 		return t
 	}
-	return cdxTool(v.Metadata.Tools)
+	return cdxTool(tools)
 }
 
 // cdxTool returns NAME-VERSION of the first tool in a CycloneDX
@@ -185,7 +201,7 @@ func verifySBOM(ref string, img oci.Image, format sbomgen.Format, src *Source) (
 		return "", fail("%s has no subject; expected the %s %s", what, manifest, want)
 	}
 
-	described, derr := sbomgen.DescribedDigest(format, src.Doc)
+	described, derr := src.describedDigest(format)
 	if derr != nil && !errors.Is(derr, sbomgen.ErrNoSubject) {
 		return "", fail("%s: cannot read the document: %v", what, derr)
 	}
