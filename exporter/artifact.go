@@ -10,6 +10,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/opencontainers/go-digest"
 	specs "github.com/opencontainers/image-spec/specs-go"
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
 
@@ -26,6 +27,12 @@ type Blob struct {
 	MediaType string
 	// Data is the layer content.
 	Data []byte
+	// Digest is Data's sha256 digest (digest.Canonical), when the caller
+	// has it from Data itself: computed from it, or checked against it
+	// when Data was read. Empty, or of another algorithm: the layer's
+	// digest is computed from Data. It saves hashing an SBOM of tens of
+	// MB again; a caller that changes Data must clear it.
+	Digest digest.Digest
 	// Annotations are the layer descriptor's annotations (for example
 	// org.opencontainers.image.title); nil for none.
 	Annotations map[string]string
@@ -186,7 +193,12 @@ func (a Artifact) layers() []ocispec.Descriptor {
 		if mt == "" {
 			mt = a.ArtifactType
 		}
-		d := oci.DescriptorFor(mt, b.Data)
+		var d ocispec.Descriptor
+		if b.Digest.Validate() == nil && b.Digest.Algorithm() == digest.Canonical {
+			d = ocispec.Descriptor{MediaType: mt, Digest: b.Digest, Size: int64(len(b.Data))}
+		} else {
+			d = oci.DescriptorFor(mt, b.Data)
+		}
 		if len(b.Annotations) > 0 {
 			d.Annotations = maps.Clone(b.Annotations)
 		}

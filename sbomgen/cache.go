@@ -222,30 +222,37 @@ func (g *Generator) logCache(dir string, err error) {
 // get returns the cached document for key, if there is an intact one in
 // a trusted cache.
 func (c *cache) get(key string, f Format) ([]byte, scanMeta, bool) {
+	data, _, meta, ok := c.getDigest(key, f)
+	return data, meta, ok
+}
+
+// getDigest is get, also returning the document's digest as its entry
+// records it, checked against the document.
+func (c *cache) getDigest(key string, f Format) ([]byte, digest.Digest, scanMeta, bool) {
 	if c.trusted() != nil {
-		return nil, scanMeta{}, false
+		return nil, "", scanMeta{}, false
 	}
 	p := c.path(key, f)
 	b, fi, err := readOwned(p)
 	if err != nil {
-		return nil, scanMeta{}, false
+		return nil, "", scanMeta{}, false
 	}
 	line, data, ok := bytes.Cut(b, []byte("\n"))
 	if !ok {
-		return nil, scanMeta{}, false
+		return nil, "", scanMeta{}, false
 	}
 	var h cacheHeader
 	if err := json.Unmarshal(line, &h); err != nil {
-		return nil, scanMeta{}, false
+		return nil, "", scanMeta{}, false
 	}
 	if h.Version != cacheVersion || h.Key != key || h.Format != f || h.Size != int64(len(data)) || h.Digest.Validate() != nil || h.Digest.Algorithm().FromBytes(data) != h.Digest {
-		return nil, scanMeta{}, false
+		return nil, "", scanMeta{}, false
 	}
 	if h.Packages == nil {
 		h.Packages = map[string]int{}
 	}
 	c.touch(p, fi.ModTime())
-	return data, h.scanMeta, true
+	return data, h.Digest, h.scanMeta, true
 }
 
 // readOwned reads the file p when checkCacheOwner accepts it, and
@@ -289,11 +296,15 @@ func (c *cache) getAll(keys []string, formats []Format) ([]Document, scanMeta, b
 	var docs []Document
 	var meta scanMeta
 	for i, k := range keys {
-		data, m, ok := c.get(k, formats[i])
+		data, d, m, ok := c.getDigest(k, formats[i])
 		if !ok {
 			return nil, scanMeta{}, false
 		}
-		docs = append(docs, Document{Format: formats[i], MediaType: formats[i].MediaType(), Data: data})
+		doc := Document{Format: formats[i], MediaType: formats[i].MediaType(), Data: data}
+		if d.Validate() == nil && d.Algorithm() == digest.Canonical {
+			doc.Digest = d // checked against data by getDigest
+		}
+		docs = append(docs, doc)
 		meta = m
 	}
 	return docs, meta, true
@@ -302,14 +313,25 @@ func (c *cache) getAll(keys []string, formats []Format) ([]Document, scanMeta, b
 // put stores data under key, then prunes the cache when it is due: also
 // after a store that failed, which a full disk may have made.
 func (c *cache) put(key string, f Format, data []byte, meta scanMeta) error {
-	err := c.store(key, f, data, meta)
+	return c.putDigest(key, f, data, digest.FromBytes(data), meta)
+}
+
+// putDigest is put for data whose digest d the caller computed from it.
+func (c *cache) putDigest(key string, f Format, data []byte, d digest.Digest, meta scanMeta) error {
+	err := c.storeDigest(key, f, data, d, meta)
 	c.prune()
 	return err
 }
 
 // store writes data under key.
-func (c *cache) store(key string, f Format, data []byte, meta scanMeta) (err error) {
-	h, err := json.Marshal(cacheHeader{Version: cacheVersion, Key: key, Format: f, Digest: digest.FromBytes(data), Size: int64(len(data)), scanMeta: meta})
+func (c *cache) store(key string, f Format, data []byte, meta scanMeta) error {
+	return c.storeDigest(key, f, data, digest.FromBytes(data), meta)
+}
+
+// storeDigest is store for data whose digest d the caller computed from
+// it.
+func (c *cache) storeDigest(key string, f Format, data []byte, d digest.Digest, meta scanMeta) (err error) {
+	h, err := json.Marshal(cacheHeader{Version: cacheVersion, Key: key, Format: f, Digest: d, Size: int64(len(data)), scanMeta: meta})
 	if err != nil {
 		return err
 	}

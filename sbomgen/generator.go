@@ -128,6 +128,12 @@ type Document struct {
 	MediaType string
 	// Data is the document.
 	Data []byte
+	// Digest is Data's sha256 digest (digest.Canonical) when the
+	// generator has it from Data itself: computed from it for the
+	// cache, or read from the cache entry and checked against it. Empty
+	// when not known. It saves the caller hashing a document of tens of
+	// MB again; a caller that changes Data must clear it.
+	Digest digest.Digest
 }
 
 // Result is what scanning one image gave.
@@ -517,11 +523,14 @@ func (g *Generator) scanAs(ctx context.Context, f oci.Fetcher, img *fetchedImage
 			if err != nil {
 				return fmt.Errorf("encoding %s for image %s: %w", fm, manifest.Digest, err)
 			}
-			res.Documents = append(res.Documents, Document{Format: fm, MediaType: fm.MediaType(), Data: data})
+			doc := Document{Format: fm, MediaType: fm.MediaType(), Data: data}
 			if cache != nil {
+				// Hashed once, for the cache entry and the caller.
+				doc.Digest = digest.FromBytes(data)
 				// A cache that cannot be written only costs the next run a scan.
-				g.logCache(cache.dir, cache.put(g.storeKey(id), fm, data, scanMeta{Packages: packages, Unreadable: unread}))
+				g.logCache(cache.dir, cache.putDigest(g.storeKey(id), fm, data, doc.Digest, scanMeta{Packages: packages, Unreadable: unread}))
 			}
+			res.Documents = append(res.Documents, doc)
 		}
 	}
 	return nil

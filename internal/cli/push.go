@@ -765,10 +765,12 @@ func layoutSBOM(ctx context.Context, l *oci.Layout, r, subject ocispec.Descripto
 	if err != nil {
 		return exporter.Artifact{}, false, fmt.Errorf("%s: SBOM of referrer %s: %w", l.Source(), r.Digest, err)
 	}
+	// ReadBlob checked data against the layer's digest: the blob's
+	// digest, not hashed again.
 	a := exporter.Artifact{
 		Subject:      *m.Subject,
 		ArtifactType: at,
-		Blobs:        []exporter.Blob{{MediaType: m.Layers[0].MediaType, Data: data, Annotations: m.Layers[0].Annotations}},
+		Blobs:        []exporter.Blob{{MediaType: m.Layers[0].MediaType, Data: data, Digest: m.Layers[0].Digest, Annotations: m.Layers[0].Annotations}},
 		Annotations:  m.Annotations,
 	}
 	d, _, err := a.Manifest()

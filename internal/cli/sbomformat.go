@@ -109,7 +109,10 @@ func sbomReferrers(img oci.Image, res *sbomgen.Result, formats []referrerFormat,
 			oci.AnnotationFormat:    doc.Format.String(),
 		}
 		if !f.inToto {
-			out = append(out, sbomReferrer{f, exporter.SBOM(subject, doc.MediaType, doc.Data, res.Created, ann)})
+			a := exporter.SBOM(subject, doc.MediaType, doc.Data, res.Created, ann)
+			// Hashed, or checked, by the generator: not hashed again.
+			a.Blobs[0].Digest = doc.Digest
+			out = append(out, sbomReferrer{f, a})
 			continue
 		}
 		a, err := inTotoSPDX(subject, doc.Data, res.Created, ann, name)
