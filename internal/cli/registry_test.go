@@ -104,30 +104,39 @@ func TestCredentialErrorsNamed(t *testing.T) {
 		}
 	}
 	t.Setenv("PATH", bin+string(os.PathListSeparator)+os.Getenv("PATH"))
-	defer func(d time.Duration) { helperTimeout = d }(helperTimeout)
-	helperTimeout = 100 * time.Millisecond
+	long := helperTimeout
+	defer func() { helperTimeout = long }()
+	// Only the helper that hangs runs under the short bound: a helper
+	// that answers (a shell started, run and ended) may take longer
+	// than 100ms on a loaded machine, and would be reported as hanging.
+	const short = 100 * time.Millisecond
 	config := filepath.Join(os.Getenv("DOCKER_CONFIG"), "config.json")
 	const secret = "aliceS3cretAlicePW"
 	for _, tt := range []struct {
 		name, config string
 		want         []string
+		hangs        bool // helperTimeout is short
 	}{
 		{"auth that does not decode", `{"auths":{"` + host + `":{"auth":"!!!"}}}`,
-			[]string{"reading the credentials for " + host + ": the auth field for " + host + " in " + config + " is not base64(username:password)"}},
+			[]string{"reading the credentials for " + host + ": the auth field for " + host + " in " + config + " is not base64(username:password)"}, false},
 		{"auth without a colon", `{"auths":{"` + host + `":{"auth":"` + base64.StdEncoding.EncodeToString([]byte(secret)) + `"}}}`,
-			[]string{"the auth field for " + host + " in " + config + " is not base64(username:password)"}},
+			[]string{"the auth field for " + host + " in " + config + " is not base64(username:password)"}, false},
 		{"auths entry not an object", `{"auths":{"` + host + `":"x"}}`,
-			[]string{"the auths entry for " + host + " in " + config + " is not what docker login writes"}},
+			[]string{"the auths entry for " + host + " in " + config + " is not what docker login writes"}, false},
 		{"helper that fails", `{"credHelpers":{"` + host + `":"affixfails"}}`,
-			[]string{"reading the credentials for " + host + ": the credential helper docker-credential-affixfails (of " + config + ") failed", "exit status 1"}},
+			[]string{"reading the credentials for " + host + ": the credential helper docker-credential-affixfails (of " + config + ") failed", "exit status 1"}, false},
 		{"helper that hangs", `{"credsStore":"affixhangs"}`,
-			[]string{"the credential helper docker-credential-affixhangs (of " + config + ") did not answer within 100ms"}},
+			[]string{"the credential helper docker-credential-affixhangs (of " + config + ") did not answer within 100ms"}, true},
 		{"helper not installed", `{"credsStore":"affixmissing"}`,
-			[]string{"reading the credentials for " + host + ": " + config + " names the credential helper docker-credential-affixmissing, which is not installed: install it, or remove credsStore/credHelpers naming it"}},
+			[]string{"reading the credentials for " + host + ": " + config + " names the credential helper docker-credential-affixmissing, which is not installed: install it, or remove credsStore/credHelpers naming it"}, false},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			if err := os.WriteFile(config, []byte(tt.config), 0o600); err != nil {
 				t.Fatal(err)
+			}
+			helperTimeout = long
+			if tt.hangs {
+				helperTimeout = short
 			}
 			_, errs, code := affix(t, "ls", "--insecure-registry", host, host+"/app:v1")
 			if code != 1 {
