@@ -430,13 +430,10 @@ func TestWrongCredentials(t *testing.T) {
 }
 
 func TestUnreachable(t *testing.T) {
-	port, err := registrytest.FreePort()
-	if err != nil {
-		t.Fatal(err)
-	}
+	host := registrytest.ClosedHost(t)
 	l, res := source(t, twoPlatforms(false))
 	c, _ := client(nil)
-	_, err = pushAll(context.Background(), target(t, fmt.Sprintf("127.0.0.1:%d", port), "app", c), l, res, exporter.Options{Tag: "v1"})
+	_, err := pushAll(context.Background(), target(t, host, "app", c), l, res, exporter.Options{Tag: "v1"})
 	if err == nil || !strings.Contains(err.Error(), "connection refused") {
 		t.Fatalf("err = %v, want connection refused", err)
 	}

@@ -144,8 +144,7 @@ func TestBadInput(t *testing.T) {
 	if _, err := fixture.WriteLayout(dir, spec); err != nil {
 		t.Fatal(err)
 	}
-	port, _ := registrytest.FreePort()
-	unreachable := fmt.Sprintf("127.0.0.1:%d", port)
+	unreachable := registrytest.ClosedHost(t)
 	authReg := registrytest.Start(t, registrytest.Distribution, registrytest.Options{Auth: true})
 	plain := registrytest.Start(t, registrytest.Distribution, registrytest.Options{})
 	proxy := registrytest.StartProxy(t, plain.Host)
@@ -267,11 +266,7 @@ func TestAttachSBOMToIndex(t *testing.T) {
 // registry named does not exist, so a request would fail with exit 1.
 func TestAttachUsageErrors(t *testing.T) {
 	cliEnv(t)
-	port, err := registrytest.FreePort()
-	if err != nil {
-		t.Fatal(err)
-	}
-	ref := fmt.Sprintf("127.0.0.1:%d/app:v1", port)
+	ref := registrytest.ClosedHost(t) + "/app:v1"
 	insecure := []string{"--insecure-registry", strings.Split(ref, "/")[0]}
 	doc := writeFile(t, "a.spdx.json", []byte(`{"spdxVersion":"SPDX-2.3"}`))
 	other := writeFile(t, "b.txt", []byte("b"))

@@ -3,7 +3,6 @@
 package cli
 
 import (
-	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -20,11 +19,7 @@ import (
 // exist): a usage error (exit 2), the wrong kind of path.
 func TestNotRegularInputs(t *testing.T) {
 	cliEnv(t)
-	port, err := registrytest.FreePort()
-	if err != nil {
-		t.Fatal(err)
-	}
-	host := fmt.Sprintf("127.0.0.1:%d", port)
+	host := registrytest.ClosedHost(t)
 	fifo := filepath.Join(t.TempDir(), "a.fifo")
 	if err := syscall.Mkfifo(fifo, 0o644); err != nil {
 		t.Skipf("mkfifo: %v", err)

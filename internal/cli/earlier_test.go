@@ -3,7 +3,6 @@ package cli
 import (
 	"os"
 	"path/filepath"
-	"strconv"
 	"strings"
 	"testing"
 
@@ -16,11 +15,7 @@ import (
 // nothing is left beside it.
 func TestEarlierOutputsKeptOnUsageError(t *testing.T) {
 	cliEnv(t)
-	port, err := registrytest.FreePort()
-	if err != nil {
-		t.Fatal(err)
-	}
-	nobody := "127.0.0.1:" + strconv.Itoa(port) // nothing listens: a runtime failure
+	nobody := registrytest.ClosedHost(t) // nothing listens: a runtime failure
 	ctxDir := t.TempDir()
 	if err := os.WriteFile(filepath.Join(ctxDir, "Dockerfile"), []byte("FROM scratch\n"), 0o644); err != nil {
 		t.Fatal(err)

@@ -599,11 +599,7 @@ func TestGetAllPlatforms(t *testing.T) {
 // usage error naming the flag.
 func TestOutputUsageErrors(t *testing.T) {
 	cliEnv(t)
-	port, err := registrytest.FreePort()
-	if err != nil {
-		t.Fatal(err)
-	}
-	host := fmt.Sprintf("127.0.0.1:%d", port)
+	host := registrytest.ClosedHost(t)
 	ref := host + "/app:v1"
 	file := writeFile(t, "f.txt", []byte("f"))
 	nowhere := filepath.Join(t.TempDir(), "no", "out.json")

@@ -3,7 +3,6 @@
 package cli
 
 import (
-	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -21,11 +20,7 @@ func TestMetadataFileStale(t *testing.T) {
 	cliEnv(t)
 	dir, _ := variantsPair(t)
 	reg := registrytest.Start(t, registrytest.OlaregNoAPI, registrytest.Options{})
-	port, err := registrytest.FreePort()
-	if err != nil {
-		t.Fatal(err)
-	}
-	nowhere := fmt.Sprintf("127.0.0.1:%d", port)
+	nowhere := registrytest.ClosedHost(t)
 	doc := writeFile(t, "vex.json", []byte(`{}`))
 	full := filepath.Join(t.TempDir(), "full.json")
 	if err := os.Symlink("/dev/full", full); err != nil {
