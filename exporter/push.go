@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"slices"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/opencontainers/go-digest"
@@ -71,7 +72,9 @@ type Options struct {
 	// reads that list it, so less than 2 means 2.
 	VerifyRounds int
 	// VerifyDelay is the mean delay before each re-read (jittered between
-	// 75% and 150%); 0 means 150ms.
+	// 75% and 150%); 0 means 150ms. A push whose referrers-tag rounds
+	// (read, merge, write) are slow waits twice its slowest round
+	// instead, when longer, up to 2 s.
 	VerifyDelay time.Duration
 	// Logf, if set, receives progress messages.
 	Logf func(format string, args ...any)
@@ -141,6 +144,8 @@ type Push struct {
 	verifying sync.WaitGroup
 	cancels   []context.CancelFunc
 	verifyErr []error // referrers not verified, for Ready; guarded by mu
+
+	slowestRound atomic.Int64 // nanoseconds, the slowest referrers-tag round written (verifyDelay)
 }
 
 // Referrer is a referrer written by a push.

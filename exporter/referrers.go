@@ -201,6 +201,7 @@ func (p *Push) addToIndex(ctx context.Context, subject digest.Digest, entries []
 	var tried []ocispec.Descriptor
 	writes := 0
 	for writes < maxWriteAttempts {
+		start := time.Now()
 		ri, err := readReferrersIndex(ctx, p.target, subject)
 		if err != nil {
 			return nil, refuseOverwrite(err)
@@ -237,19 +238,44 @@ func (p *Push) addToIndex(ctx context.Context, subject digest.Digest, entries []
 		if err != nil {
 			return nil, fmt.Errorf("writing referrers tag %s: %w", tag, err)
 		}
+		p.observeRound(time.Since(start))
 		p.logf("wrote referrers tag %s with %d entries (%d new)", tag, len(ri.index.Manifests), len(missing))
 		return tried, nil
 	}
 	return nil, fmt.Errorf("referrers tag %s: %d conditional writes failed: %w", tag, maxWriteAttempts, ErrPreconditionFailed)
 }
 
+// maxVerifyDelay bounds the verification delay that slow rounds
+// (observeRound) give.
+const maxVerifyDelay = 2 * time.Second
+
 // verifyDelay is how long a referrers tag verification waits before
-// re-reading the tag: Options.VerifyDelay, else 150 ms.
+// re-reading the tag: Options.VerifyDelay, else 150 ms, or twice the
+// slowest read-merge-write round of this push when longer (at most
+// maxVerifyDelay). On a registry that ignores If-Match, what the
+// verification has to outlast is another writer's round: its read
+// before our write, its write after. Such a writer's round takes about
+// as long as ours (the same registry, network and machine): on a slow
+// link or a starved machine a fixed delay would end the verification
+// before that write arrives, and the entry it drops would be lost.
 func (p *Push) verifyDelay() time.Duration {
-	if p.opts.VerifyDelay > 0 {
-		return p.opts.VerifyDelay
+	d := p.opts.VerifyDelay
+	if d <= 0 {
+		d = 150 * time.Millisecond
 	}
-	return 150 * time.Millisecond
+	slowest := time.Duration(p.slowestRound.Load())
+	return max(d, min(2*slowest, maxVerifyDelay))
+}
+
+// observeRound records d, the time a read-merge-write round of a
+// referrers tag took, for verifyDelay.
+func (p *Push) observeRound(d time.Duration) {
+	for {
+		old := p.slowestRound.Load()
+		if int64(d) <= old || p.slowestRound.CompareAndSwap(old, int64(d)) {
+			return
+		}
+	}
 }
 
 // verifyRounds bounds the re-read and merge rounds of a verification:
