@@ -342,12 +342,17 @@ func fileBlobs(files []string) ([]exporter.Blob, error) {
 	for _, f := range files {
 		path, mt := splitFileArg(f)
 		title := filepath.Base(path)
-		if other, ok := titled[title]; ok {
-			// Consumers (oras pull) write each layer to its title: two
-			// layers of one title would overwrite each other.
+		// Consumers (oras pull) write each layer to its title: two
+		// layers of one title, or of titles one case-insensitive file
+		// system (macOS, Windows) takes for one, would overwrite each
+		// other.
+		if other, ok := titled[strings.ToLower(title)]; ok {
+			if otherTitle := filepath.Base(other); otherTitle != title {
+				return nil, usageError(fmt.Errorf("FILE %q and FILE %q have names that differ only in case, %q and %q: each layer is titled by its FILE's base name, and a case-insensitive file system takes them for one", other, path, otherTitle, title))
+			}
 			return nil, usageError(fmt.Errorf("FILE %q and FILE %q have the same name %q: each layer is titled by its FILE's base name, which must differ", other, path, title))
 		}
-		titled[title] = path
+		titled[strings.ToLower(title)] = path
 		if mt == "" && len(files) > 1 {
 			mt = "application/octet-stream"
 		}

@@ -298,6 +298,8 @@ func TestAttachUsageErrors(t *testing.T) {
 		{"FILE is empty", []string{"attach", "--artifact-type", "application/vnd.example", ref, ""}, `FILE "": no such file or directory`},
 		{"two FILEs of one name", []string{"attach", "--artifact-type", "application/vnd.example", ref, doc, filepath.Join(dir, filepath.Base(doc))},
 			fmt.Sprintf("FILE %q and FILE %q have the same name %q", doc, filepath.Join(dir, filepath.Base(doc)), filepath.Base(doc))},
+		{"two FILEs of names differing in case", []string{"attach", "--artifact-type", "application/vnd.example", ref, doc, filepath.Join(dir, "A.spdx.json")},
+			`have names that differ only in case, "a.spdx.json" and "A.spdx.json"`},
 		{"REF and FILE swapped", []string{"attach", "--artifact-type", "application/vnd.example", doc, ref},
 			fmt.Sprintf("reference %q is a file and FILE %q a reference: REF comes first", doc, ref)},
 		{"attach files, bad platform", []string{"attach", "--platform", "bogus///", "--artifact-type", "application/vnd.example", ref, doc}, `--platform: platform "bogus///"`},
