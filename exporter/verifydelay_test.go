@@ -26,7 +26,8 @@ func TestVerifyDelayFollowsRounds(t *testing.T) {
 	}{
 		// 150 ms jittered to 75%..150%.
 		{"fast registry: the default", 0, 112 * time.Millisecond, 225 * time.Millisecond},
-		{"round shorter than half the default", 50 * time.Millisecond, 112 * time.Millisecond, 225 * time.Millisecond},
+		// A round of 2 × 30 ms: twice it is still below 150 ms.
+		{"round shorter than half the default", 30 * time.Millisecond, 112 * time.Millisecond, 225 * time.Millisecond},
 		// A round of 2 × 300 ms: a delay of 1.2 s.
 		{"slow round", 300 * time.Millisecond, 900 * time.Millisecond, 1800 * time.Millisecond},
 		// A round of 6 s: the delay's bound, 2 s.
