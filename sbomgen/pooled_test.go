@@ -2,7 +2,6 @@ package sbomgen
 
 import (
 	"bytes"
-	"context"
 	"io"
 	"strings"
 	"testing"
@@ -173,16 +172,5 @@ func TestPooledSourceExcludedPaths(t *testing.T) {
 // 32 KiB buffer before the readers had a pooled WriteTo.
 func BenchmarkScanOwnedFiles(b *testing.B) {
 	dir, res := writeLayout(b, manypkgs.Spec(manypkgs.Counts{Deb: 200, FilesPerDeb: 10}))
-	l := openLayout(b, dir)
-	g := newGen(b, Options{Formats: []Format{SPDXJSON}})
-	ctx := context.Background()
-	if _, err := g.Image(ctx, l, res.Manifests[0]); err != nil {
-		b.Fatal(err)
-	}
-	b.ReportAllocs()
-	for b.Loop() {
-		if _, err := g.Image(ctx, l, res.Manifests[0]); err != nil {
-			b.Fatal(err)
-		}
-	}
+	benchScanFirst(b, dir, res)
 }
