@@ -51,7 +51,8 @@ license report, a VEX document, ...) as one referrer of REF, or with
 --platform of that platform's manifest (of an index, or of a single-platform
 image when its config names that platform), and print the referrer's digest.
 Each file is a layer whose media type is MEDIATYPE, else the artifact type
-for a single file, else application/octet-stream. --artifact-type and each
+for a single file, else application/octet-stream, titled with the file's
+base name (names must differ, in more than case). --artifact-type and each
 MEDIATYPE are RFC 6838 media types (type/subtype); an SBOM artifact type
 (application/spdx+json, application/vnd.cyclonedx+json) takes exactly one
 FILE, whose layer has that media type (what SBOM consumers read); an
