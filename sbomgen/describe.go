@@ -23,38 +23,24 @@ import (
 // different ones. It reads documents of other generators as long as they
 // follow these conventions (syft's own do).
 func DescribedDigest(f Format, doc []byte) (digest.Digest, error) {
-	var d digest.Digest
-	var err error
+	// Only the format's own fields: in the others, a value of another
+	// shape would fail the decode.
+	var v DescribedFields
+	var fields any
 	switch f {
 	case SPDXJSON:
-		var v spdxFields
-		if err = decodeFields(doc, &v); err == nil {
-			d, err = v.described()
-		}
+		fields = &v.spdxFields
 	case CycloneDXJSON:
-		var v cdxFields
-		if err = decodeFields(doc, &v); err == nil {
-			d, err = v.described()
-		}
+		fields = &v.cdxFields
 	case SyftJSON:
-		var v syftFields
-		if err = decodeFields(doc, &v); err == nil {
-			d, err = v.described()
-		}
+		fields = &v.syftFields
 	default:
 		return "", fmt.Errorf("format %q: %w", f, ErrUnknownFormat)
 	}
-	if err != nil {
-		return "", fmt.Errorf("%s document: %w", f, err)
+	if err := json.Unmarshal(doc, fields); err != nil {
+		return "", fmt.Errorf("%s document: decoding: %w", f, err)
 	}
-	return d, nil
-}
-
-func decodeFields(doc []byte, v any) error {
-	if err := json.Unmarshal(doc, v); err != nil {
-		return fmt.Errorf("decoding: %w", err)
-	}
-	return nil
+	return v.Described(f)
 }
 
 // DescribedFields are the fields DescribedDigest reads of a document, of

@@ -35,10 +35,10 @@ func (p *present) UnmarshalJSON([]byte) error {
 
 // docInfo is what get reads of a Source's document, read once.
 type docInfo struct {
-	// fields says whether docFields decoded the document: when it did
-	// not, each of the rest is read as its own function reads it (one
-	// of the fields it does not read may be what failed).
-	fields bool
+	// When docFields does not decode the document, each of the rest is
+	// read as its own function reads it (a field it does not read may
+	// be what failed).
+	//
 	// format and isSBOM are sniffFormat's.
 	format sbomgen.Format
 	isSBOM bool
@@ -71,7 +71,6 @@ func (s *Source) info() *docInfo {
 		p.format, p.isSBOM = sniffFormat(s.Doc)
 		return p
 	}
-	p.fields = true
 	p.format, p.isSBOM = v.sniff()
 	p.generator, p.genRead = docFieldsGenerator(v.CreationInfo.Creators, toolsOf(&v)), true
 	for _, f := range describedFormats {
