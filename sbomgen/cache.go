@@ -220,15 +220,9 @@ func (g *Generator) logCache(dir string, err error) {
 }
 
 // get returns the cached document for key, if there is an intact one in
-// a trusted cache.
-func (c *cache) get(key string, f Format) ([]byte, scanMeta, bool) {
-	data, _, meta, ok := c.getDigest(key, f)
-	return data, meta, ok
-}
-
-// getDigest is get, also returning the document's digest as its entry
-// records it, checked against the document.
-func (c *cache) getDigest(key string, f Format) ([]byte, digest.Digest, scanMeta, bool) {
+// a trusted cache, with its digest as its entry records it, checked
+// against the document.
+func (c *cache) get(key string, f Format) ([]byte, digest.Digest, scanMeta, bool) {
 	if c.trusted() != nil {
 		return nil, "", scanMeta{}, false
 	}
@@ -296,13 +290,13 @@ func (c *cache) getAll(keys []string, formats []Format) ([]Document, scanMeta, b
 	var docs []Document
 	var meta scanMeta
 	for i, k := range keys {
-		data, d, m, ok := c.getDigest(k, formats[i])
+		data, d, m, ok := c.get(k, formats[i])
 		if !ok {
 			return nil, scanMeta{}, false
 		}
 		doc := Document{Format: formats[i], MediaType: formats[i].MediaType(), Data: data}
 		if d.Validate() == nil && d.Algorithm() == digest.Canonical {
-			doc.Digest = d // checked against data by getDigest
+			doc.Digest = d // checked against data by get
 		}
 		docs = append(docs, doc)
 		meta = m
@@ -311,26 +305,17 @@ func (c *cache) getAll(keys []string, formats []Format) ([]Document, scanMeta, b
 }
 
 // put stores data under key, then prunes the cache when it is due: also
-// after a store that failed, which a full disk may have made.
-func (c *cache) put(key string, f Format, data []byte, meta scanMeta) error {
-	return c.putDigest(key, f, data, digest.FromBytes(data), meta)
-}
-
-// putDigest is put for data whose digest d the caller computed from it.
-func (c *cache) putDigest(key string, f Format, data []byte, d digest.Digest, meta scanMeta) error {
-	err := c.storeDigest(key, f, data, d, meta)
+// after a store that failed, which a full disk may have made. It returns
+// data's digest, which the entry records.
+func (c *cache) put(key string, f Format, data []byte, meta scanMeta) (digest.Digest, error) {
+	d := digest.FromBytes(data)
+	err := c.store(key, f, data, d, meta)
 	c.prune()
-	return err
+	return d, err
 }
 
-// store writes data under key.
-func (c *cache) store(key string, f Format, data []byte, meta scanMeta) error {
-	return c.storeDigest(key, f, data, digest.FromBytes(data), meta)
-}
-
-// storeDigest is store for data whose digest d the caller computed from
-// it.
-func (c *cache) storeDigest(key string, f Format, data []byte, d digest.Digest, meta scanMeta) (err error) {
+// store writes data, whose digest is d, under key.
+func (c *cache) store(key string, f Format, data []byte, d digest.Digest, meta scanMeta) (err error) {
 	h, err := json.Marshal(cacheHeader{Version: cacheVersion, Key: key, Format: f, Digest: d, Size: int64(len(data)), scanMeta: meta})
 	if err != nil {
 		return err

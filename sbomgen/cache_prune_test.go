@@ -12,6 +12,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/opencontainers/go-digest"
 )
 
 // pruneNow is the time the eviction tests' clocks start at: the time the
@@ -84,12 +86,12 @@ func TestCacheTouch(t *testing.T) {
 			now := pruneNow
 			c := pruneCache(t, &now)
 			key := testKey(1)
-			if err := c.store(key, SPDXJSON, []byte("{}\n"), scanMeta{}); err != nil {
+			if err := c.store(key, SPDXJSON, []byte("{}\n"), digest.FromBytes([]byte("{}\n")), scanMeta{}); err != nil {
 				t.Fatal(err)
 			}
 			p := c.path(key, SPDXJSON)
 			setAge(t, p, now, tt.age)
-			if _, _, ok := c.get(key, SPDXJSON); !ok {
+			if _, _, _, ok := c.get(key, SPDXJSON); !ok {
 				t.Fatal("cache miss")
 			}
 			fi, err := os.Stat(p)
@@ -249,7 +251,7 @@ func TestCachePruneOnPut(t *testing.T) {
 	doc := []byte("{}\n")
 	put := func(i int) {
 		t.Helper()
-		if err := c.put(testKey(i), SPDXJSON, doc, scanMeta{}); err != nil {
+		if _, err := c.put(testKey(i), SPDXJSON, doc, scanMeta{}); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -280,17 +282,17 @@ func TestCachePruneHitKeeps(t *testing.T) {
 	now := pruneNow
 	c := pruneCache(t, &now)
 	for i := range 2 {
-		if err := c.store(testKey(i), SPDXJSON, []byte("{}\n"), scanMeta{}); err != nil {
+		if err := c.store(testKey(i), SPDXJSON, []byte("{}\n"), digest.FromBytes([]byte("{}\n")), scanMeta{}); err != nil {
 			t.Fatal(err)
 		}
 		setAge(t, c.path(testKey(i), SPDXJSON), now, defaultCacheMaxAge-time.Hour)
 	}
-	if _, _, ok := c.get(testKey(0), SPDXJSON); !ok {
+	if _, _, _, ok := c.get(testKey(0), SPDXJSON); !ok {
 		t.Fatal("cache miss")
 	}
 	now = now.Add(2 * time.Hour)
 	c.prune()
-	if _, _, ok := c.get(testKey(0), SPDXJSON); !ok {
+	if _, _, _, ok := c.get(testKey(0), SPDXJSON); !ok {
 		t.Error("the entry hit was evicted")
 	}
 	if _, err := os.Stat(c.path(testKey(1), SPDXJSON)); err == nil {
@@ -308,7 +310,7 @@ func TestCachePruneConcurrent(t *testing.T) {
 	const n = 64
 	doc := func(i int) []byte { return []byte(fmt.Sprintf("{\"n\":%d}\n", i)) }
 	for i := range n {
-		if err := c.store(testKey(i), SPDXJSON, doc(i), scanMeta{}); err != nil {
+		if err := c.store(testKey(i), SPDXJSON, doc(i), digest.FromBytes(doc(i)), scanMeta{}); err != nil {
 			t.Fatal(err)
 		}
 		setAge(t, c.path(testKey(i), SPDXJSON), now, defaultCacheMaxAge+time.Duration(i)*time.Minute)
@@ -322,7 +324,7 @@ func TestCachePruneConcurrent(t *testing.T) {
 		})
 		wg.Go(func() {
 			for i := range n {
-				if data, _, ok := other.get(testKey(i), SPDXJSON); ok && !bytes.Equal(data, doc(i)) {
+				if data, _, _, ok := other.get(testKey(i), SPDXJSON); ok && !bytes.Equal(data, doc(i)) {
 					t.Errorf("entry %d read as %q", i, data)
 				}
 			}
@@ -330,7 +332,7 @@ func TestCachePruneConcurrent(t *testing.T) {
 		wg.Go(func() {
 			for i := range n / 4 {
 				k := n + w*n + i
-				if err := other.put(testKey(k), SPDXJSON, doc(k), scanMeta{}); err != nil {
+				if _, err := other.put(testKey(k), SPDXJSON, doc(k), scanMeta{}); err != nil {
 					t.Errorf("put: %v", err)
 				}
 			}
@@ -340,7 +342,7 @@ func TestCachePruneConcurrent(t *testing.T) {
 	for w := range 4 {
 		for i := range n / 4 {
 			k := n + w*n + i
-			if data, _, ok := c.get(testKey(k), SPDXJSON); !ok || !bytes.Equal(data, doc(k)) {
+			if data, _, _, ok := c.get(testKey(k), SPDXJSON); !ok || !bytes.Equal(data, doc(k)) {
 				t.Errorf("entry %d stored during pruning: hit %v, %q", k, ok, data)
 			}
 		}

@@ -75,7 +75,7 @@ func TestSbomCacheDir(t *testing.T) {
 			}
 			c := &cache{dir: dir, base: base}
 			key := strings.Repeat("ab", 32)
-			err := c.put(key, SPDXJSON, []byte("{}\n"), scanMeta{})
+			_, err := c.put(key, SPDXJSON, []byte("{}\n"), scanMeta{})
 			if tt.created != (err == nil) {
 				t.Errorf("put: %v, want success %v", err, tt.created)
 			}
@@ -86,7 +86,7 @@ func TestSbomCacheDir(t *testing.T) {
 				t.Errorf("put: %v, want fs.ErrNotExist", err)
 			}
 			if tt.created {
-				if _, _, ok := c.get(key, SPDXJSON); !ok {
+				if _, _, _, ok := c.get(key, SPDXJSON); !ok {
 					t.Error("entry written is not read back")
 				}
 			}
@@ -111,7 +111,7 @@ func TestSbomCacheDir(t *testing.T) {
 		if g.cache == nil || g.cache.dir != filepath.Join(ws, ".cache/affix/sbom") {
 			t.Fatalf("cache %+v, want one in %s", g.cache, ws)
 		}
-		if err := g.cache.put(strings.Repeat("cd", 32), SPDXJSON, []byte("{}\n"), scanMeta{}); err != nil {
+		if _, err := g.cache.put(strings.Repeat("cd", 32), SPDXJSON, []byte("{}\n"), scanMeta{}); err != nil {
 			t.Errorf("put: %v", err)
 		}
 	})
@@ -133,7 +133,7 @@ func cachedDoc(t testing.TB, size int) (*cache, string, []byte) {
 	key := "ab" + string(bytes.Repeat([]byte{'0'}, 62))
 	entry := []byte(`{"SPDXID":"SPDXRef-File-x","fileName":"/usr/share/doc/f.txt"},`)
 	doc := bytes.Repeat(entry, size/len(entry)+1)[:size]
-	if err := c.put(key, SPDXJSON, doc, scanMeta{Packages: map[string]int{"deb": 3000}}); err != nil {
+	if _, err := c.put(key, SPDXJSON, doc, scanMeta{Packages: map[string]int{"deb": 3000}}); err != nil {
 		t.Fatal(err)
 	}
 	return c, key, doc
@@ -149,7 +149,7 @@ func TestCacheGetAllocation(t *testing.T) {
 	c.get(key, SPDXJSON) // one-time allocations out of the way
 	var before, after runtime.MemStats
 	runtime.ReadMemStats(&before)
-	got, _, ok := c.get(key, SPDXJSON)
+	got, _, _, ok := c.get(key, SPDXJSON)
 	runtime.ReadMemStats(&after)
 	if !ok || !bytes.Equal(got, doc) {
 		t.Fatalf("cache get: ok %v, %d bytes; want the %d stored", ok, len(got), len(doc))
@@ -169,7 +169,7 @@ func TestCacheGetHugeFile(t *testing.T) {
 	}
 	var before, after runtime.MemStats
 	runtime.ReadMemStats(&before)
-	_, _, ok := c.get(key, SPDXJSON)
+	_, _, _, ok := c.get(key, SPDXJSON)
 	runtime.ReadMemStats(&after)
 	if ok {
 		t.Error("a file of more than maxCacheEntry bytes was served")
@@ -187,7 +187,7 @@ func BenchmarkCacheGet(b *testing.B) {
 	b.SetBytes(32 << 20)
 	b.ReportAllocs()
 	for b.Loop() {
-		if _, _, ok := c.get(key, SPDXJSON); !ok {
+		if _, _, _, ok := c.get(key, SPDXJSON); !ok {
 			b.Fatal("cache miss")
 		}
 	}
@@ -216,7 +216,7 @@ func TestCacheSweepsStaleTemp(t *testing.T) {
 			os.Chtimes(p, past, past)
 		}
 	}
-	if err := c.put(key, SPDXJSON, []byte("{}\n"), scanMeta{}); err != nil {
+	if _, err := c.put(key, SPDXJSON, []byte("{}\n"), scanMeta{}); err != nil {
 		t.Fatal(err)
 	}
 	for name, kept := range files {

@@ -22,7 +22,7 @@ func TestSbomCacheOwner(t *testing.T) {
 	fresh := func(t *testing.T) *cache {
 		t.Helper()
 		c := &cache{dir: filepath.Join(t.TempDir(), "affix", "sbom")}
-		if err := c.put(key, SPDXJSON, doc, scanMeta{}); err != nil {
+		if _, err := c.put(key, SPDXJSON, doc, scanMeta{}); err != nil {
 			t.Fatal(err)
 		}
 		return c
@@ -46,7 +46,7 @@ func TestSbomCacheOwner(t *testing.T) {
 		if fi.Mode().Perm() != 0o600 {
 			t.Errorf("%s: mode %v, want 0600", p, fi.Mode().Perm())
 		}
-		if _, _, ok := c.get(key, SPDXJSON); !ok {
+		if _, _, _, ok := c.get(key, SPDXJSON); !ok {
 			t.Error("entry not read back")
 		}
 	})
@@ -75,12 +75,12 @@ func TestSbomCacheOwner(t *testing.T) {
 			}
 			c := fresh(t)
 			tt.edit(t, c)
-			_, _, ok := c.get(key, SPDXJSON)
+			_, _, _, ok := c.get(key, SPDXJSON)
 			if want := tt.why == "" && !tt.entry; ok != want {
 				t.Errorf("get hit %v, want %v", ok, want)
 			}
 			other := strings.Repeat("cd", 32)
-			err := c.put(other, SPDXJSON, doc, scanMeta{})
+			_, err := c.put(other, SPDXJSON, doc, scanMeta{})
 			switch {
 			case tt.why == "" && err != nil:
 				t.Errorf("put: %v", err)

@@ -525,10 +525,11 @@ func (g *Generator) scanAs(ctx context.Context, f oci.Fetcher, img *fetchedImage
 			}
 			doc := Document{Format: fm, MediaType: fm.MediaType(), Data: data}
 			if cache != nil {
-				// Hashed once, for the cache entry and the caller.
-				doc.Digest = digest.FromBytes(data)
-				// A cache that cannot be written only costs the next run a scan.
-				g.logCache(cache.dir, cache.putDigest(g.storeKey(id), fm, data, doc.Digest, scanMeta{Packages: packages, Unreadable: unread}))
+				// Hashed once, for the cache entry and the caller. A cache
+				// that cannot be written only costs the next run a scan.
+				var err error
+				doc.Digest, err = cache.put(g.storeKey(id), fm, data, scanMeta{Packages: packages, Unreadable: unread})
+				g.logCache(cache.dir, err)
 			}
 			res.Documents = append(res.Documents, doc)
 		}
