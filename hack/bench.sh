@@ -9,7 +9,7 @@ cd "$(dirname "$0")/.."
 export PATH="$PWD/bin:$PATH"
 
 echo "== go test -bench (engines)"
-go test -run '^$' -bench . -benchmem -count 1 ./internal/oci/ ./sbomgen/ ./exporter/ ./internal/cli/ ./plugin/convert/
+go test -run '^$' -bench . -benchmem -count 1 ./internal/oci/ ./sbomgen/ ./exporter/ ./internal/cli/ ./plugin/convert/ ./internal/discover/
 
 echo
 echo "== affix sbom: per platform"
