@@ -192,7 +192,8 @@ func NewVerifiedBytes(d digest.Digest, data []byte) *VerifiedBytes {
 func (v *VerifiedBytes) Close() error { return nil }
 
 // ReadJSON fetches desc (at most MaxManifestSize bytes), verifies it and
-// decodes it into v.
+// decodes it into v. When desc says index or manifest (IsIndex,
+// IsManifest), the content must be of that kind (checkKind).
 func ReadJSON(ctx context.Context, f Fetcher, desc ocispec.Descriptor, v any) ([]byte, error) {
 	b, err := ReadBlob(ctx, f, desc, MaxManifestSize)
 	if err != nil {
@@ -201,7 +202,52 @@ func ReadJSON(ctx context.Context, f Fetcher, desc ocispec.Descriptor, v any) ([
 	if err := json.Unmarshal(b, v); err != nil {
 		return nil, fmt.Errorf("%s (%s): %w", desc.Digest, desc.MediaType, err)
 	}
+	if err := checkKind(desc.MediaType, b); err != nil {
+		return nil, fmt.Errorf("%s: %w", desc.Digest, err)
+	}
 	return b, nil
+}
+
+// kindFields are the fields of a manifest or index that tell one from
+// the other: only their presence matters, so the lists decode into
+// empty structs.
+type kindFields struct {
+	MediaType string     `json:"mediaType"`
+	Manifests []struct{} `json:"manifests"`
+	Config    *struct{}  `json:"config"`
+	Layers    []struct{} `json:"layers"`
+}
+
+// checkKind returns ErrWrongKind when mt, a descriptor's media type,
+// says index (or manifest) and b, its content, is a manifest (or an
+// index): by the content's own mediaType when it has one, which must
+// then be an index (a manifest) type, else by its fields (manifests, or
+// config and layers). Other media types are not checked; neither is the
+// exact type within a kind (an OCI index listed as a Docker manifest
+// list reads the same).
+func checkKind(mt string, b []byte) error {
+	index, manifest := IsIndex(mt), IsManifest(mt)
+	if !index && !manifest {
+		return nil
+	}
+	var k kindFields
+	if err := json.Unmarshal(b, &k); err != nil {
+		return err
+	}
+	isIndex := k.Manifests != nil && k.Config == nil && k.Layers == nil
+	isManifest := k.Manifests == nil && (k.Config != nil || k.Layers != nil)
+	if k.MediaType != "" {
+		isIndex, isManifest = IsIndex(k.MediaType), IsManifest(k.MediaType)
+	}
+	switch {
+	case index && isManifest:
+		return fmt.Errorf("listed as %s, the content is a manifest: %w", mt, ErrWrongKind)
+	case manifest && isIndex:
+		return fmt.Errorf("listed as %s, the content is an index: %w", mt, ErrWrongKind)
+	case index && k.MediaType != "" && !isIndex, manifest && k.MediaType != "" && !isManifest:
+		return fmt.Errorf("listed as %s, the content says it is %q: %w", mt, k.MediaType, ErrWrongKind)
+	}
+	return nil
 }
 
 // DescriptorFor returns the descriptor of b with media type mt.

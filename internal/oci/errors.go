@@ -35,4 +35,10 @@ var (
 	// ErrInvalidPlatform means an index or image config names a platform
 	// with characters no platform has (a slash, a control character).
 	ErrInvalidPlatform = errors.New("invalid platform")
+	// ErrWrongKind means a descriptor's media type says index and its
+	// content is a manifest, or the reverse: read as the descriptor says,
+	// an index read as a manifest would look like an artifact and a
+	// manifest read as an index like an empty one, and what it holds
+	// would be left out without a word.
+	ErrWrongKind = errors.New("content is not of its descriptor's media type")
 )

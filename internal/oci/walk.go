@@ -84,7 +84,10 @@ func IsAttestation(d ocispec.Descriptor) bool {
 // config) only when its index entry does not settle what it is: when the
 // entry has no platform or names an artifactType. An entry with a
 // platform and no artifactType is taken for an image, as containerd does,
-// so walking a remote index costs no request per platform.
+// so walking a remote index costs no request per platform. An entry
+// whose content is a manifest where its media type says index, or the
+// reverse, is an error (ErrWrongKind): read as listed, it would drop a
+// platform without a word.
 func Walk(ctx context.Context, f Fetcher, roots ...ocispec.Descriptor) ([]Image, error) {
 	w := walker{f: f, indexes: map[digest.Digest]bool{}, images: map[imageKey]bool{}, read: map[digest.Digest]manifestInfo{}}
 	for _, r := range roots {

@@ -1,8 +1,10 @@
 package oci_test
 
 import (
+	"context"
 	"encoding/json"
 	"errors"
+	"io"
 	"os"
 	"path/filepath"
 	"strings"
@@ -14,6 +16,7 @@ import (
 
 	"github.com/affix-oci/affix/internal/fixture"
 	"github.com/affix-oci/affix/internal/oci"
+	"github.com/affix-oci/affix/internal/ocidir/ocidirtest"
 )
 
 // layoutEditor adds blobs to a fixture layout and rewrites its index.json.
@@ -286,5 +289,92 @@ func TestWalkRefusesOddPlatforms(t *testing.T) {
 				t.Errorf("Walk: %v, want ErrInvalidPlatform naming the manifest and %s", err, tt.want)
 			}
 		})
+	}
+}
+
+// TestWalkRefusesWrongKind: an index entry whose media type says index
+// while its content is a manifest, or the reverse, is an error naming
+// the entry, whether the content names its own media type or not;
+// read as listed, its image would be left out without a word (a
+// manifest read as an index lists nothing; an index read as a manifest
+// has no image config, so it looks like an artifact).
+func TestWalkRefusesWrongKind(t *testing.T) {
+	e, res := pairLayout(t)
+	amd, arm := res.Manifests[0], res.Manifests[1]
+	relabel := func(d ocispec.Descriptor, mt string) ocispec.Descriptor {
+		d.MediaType = mt
+		return d
+	}
+	// The same manifest and index without their mediaType fields.
+	var m map[string]any
+	ocidirtest.ReadJSON(t, filepath.Join(e.dir, "blobs", "sha256", arm.Digest.Encoded()), &m)
+	delete(m, "mediaType")
+	bareManifest := e.putJSON(ocispec.MediaTypeImageManifest, m)
+	bareIndex := e.putJSON(ocispec.MediaTypeImageIndex, map[string]any{"schemaVersion": 2, "manifests": []ocispec.Descriptor{arm}})
+	nested := e.index(arm)
+	for _, tt := range []struct {
+		name  string
+		entry ocispec.Descriptor
+		want  string
+	}{
+		{"manifest listed as an index", relabel(arm, ocispec.MediaTypeImageIndex), "the content is a manifest"},
+		{"manifest listed as a Docker manifest list", relabel(arm, oci.MediaTypeDockerManifestList), "the content is a manifest"},
+		{"manifest without mediaType listed as an index", relabel(bareManifest, ocispec.MediaTypeImageIndex), "the content is a manifest"},
+		{"index listed as a manifest", relabel(nested, ocispec.MediaTypeImageManifest), "the content is an index"},
+		{"index without mediaType listed as a manifest", relabel(stripHints(bareIndex), ocispec.MediaTypeImageManifest), "the content is an index"},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			e.roots(e.index(amd, tt.entry))
+			ctx := t.Context()
+			l, err := oci.OpenLayout(ctx, e.dir)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer l.Close()
+			_, err = oci.Walk(ctx, l, l.Roots()...)
+			if !errors.Is(err, oci.ErrWrongKind) || !strings.Contains(err.Error(), tt.want) || !strings.Contains(err.Error(), tt.entry.Digest.String()) {
+				t.Errorf("Walk: %v, want ErrWrongKind naming %s and saying %q", err, tt.entry.Digest, tt.want)
+			}
+		})
+	}
+	// Listed as what they are, the same contents walk: amd64, the bare
+	// manifest (arm64, from its config), arm64 through the bare index.
+	e.roots(e.index(amd, stripHints(bareManifest), bareIndex))
+	if got := walk(t, e.dir); len(got) != 3 || got[1].Descriptor.Digest != bareManifest.Digest || got[2].Descriptor.Digest != arm.Digest {
+		t.Errorf("walk of the well-labelled entries = %v, want amd64, the bare manifest, arm64", got)
+	}
+}
+
+// TestCheckKind covers the media types ReadJSON checks, and those it
+// leaves alone.
+func TestCheckKind(t *testing.T) {
+	for _, tt := range []struct {
+		mt, body string
+		ok       bool
+	}{
+		{ocispec.MediaTypeImageIndex, `{"mediaType":"application/vnd.oci.image.index.v1+json","manifests":[]}`, true},
+		{ocispec.MediaTypeImageIndex, `{"mediaType":"application/vnd.docker.distribution.manifest.list.v2+json","manifests":[]}`, true},
+		{ocispec.MediaTypeImageIndex, `{"manifests":[]}`, true},
+		{ocispec.MediaTypeImageIndex, `{}`, true},
+		{ocispec.MediaTypeImageIndex, `{"mediaType":"application/vnd.oci.image.manifest.v1+json"}`, false},
+		{ocispec.MediaTypeImageIndex, `{"config":{},"layers":[]}`, false},
+		{ocispec.MediaTypeImageIndex, `{"mediaType":"application/x-other","manifests":[]}`, false},
+		{ocispec.MediaTypeImageManifest, `{"mediaType":"application/vnd.oci.image.manifest.v1+json","config":{}}`, true},
+		{ocispec.MediaTypeImageManifest, `{"mediaType":"application/vnd.docker.distribution.manifest.v2+json","config":{}}`, true},
+		{ocispec.MediaTypeImageManifest, `{"config":{},"layers":[]}`, true},
+		{ocispec.MediaTypeImageManifest, `{"mediaType":"application/vnd.oci.image.index.v1+json"}`, false},
+		{ocispec.MediaTypeImageManifest, `{"manifests":[]}`, false},
+		{ocispec.MediaTypeImageConfig, `{"manifests":[],"mediaType":"application/vnd.oci.image.index.v1+json"}`, true},
+		{oci.MediaTypeSPDX, `{"layers":[]}`, true},
+	} {
+		d := digest.FromString(tt.body)
+		f := oci.FetcherFunc(func(context.Context, ocispec.Descriptor) (io.ReadCloser, error) {
+			return io.NopCloser(strings.NewReader(tt.body)), nil
+		})
+		var v any
+		_, err := oci.ReadJSON(t.Context(), f, ocispec.Descriptor{MediaType: tt.mt, Digest: d, Size: int64(len(tt.body))}, &v)
+		if (err == nil) != tt.ok || (err != nil && !errors.Is(err, oci.ErrWrongKind)) {
+			t.Errorf("ReadJSON(%s, %s) = %v, want ok %v", tt.mt, tt.body, err, tt.ok)
+		}
 	}
 }
