@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io/fs"
 	"maps"
+	"os"
 	"path/filepath"
 	"regexp"
 	"slices"
@@ -17,6 +18,7 @@ import (
 	"github.com/distribution/reference"
 	"github.com/moby/buildkit/client"
 	bkbuild "github.com/moby/buildkit/cmd/buildctl/build"
+	"github.com/tonistiigi/go-csvvalue"
 
 	"github.com/affix-oci/affix/internal/fsutil"
 )
@@ -40,35 +42,43 @@ const attrRegistryInsecure = "registry.insecure"
 // registry.insecure=true unless the value sets it. Unknown types, a
 // registry cache without a valid ref, a local cache without src (import)
 // or dest (export) and an export mode other than min or max are
-// ErrInvalidOption errors naming the value.
-func parseCache(export bool, in []string, insecure func(host string) bool) ([]client.CacheOptionsEntry, error) {
+// ErrInvalidOption errors naming the value. A gha cache where no GitHub
+// Actions cache service is reachable (ghaInactive) is left out, as buildx
+// leaves it out, so that one build command serves CI and a laptop; the
+// warnings say so.
+func parseCache(export bool, in []string, insecure func(host string) bool) ([]client.CacheOptionsEntry, []string, error) {
 	flag, types, parse := "cache-from", cacheImportTypes, bkbuild.ParseImportCache
 	if export {
 		flag, types, parse = "cache-to", cacheExportTypes, bkbuild.ParseExportCache
 	}
 	out := make([]client.CacheOptionsEntry, 0, len(in))
+	var warnings []string
 	for _, raw := range in {
 		s := raw
 		v := redactCacheSecrets(raw) // what messages quote
 		if strings.TrimSpace(s) == "" {
-			return nil, optErr("%s %q: empty", flag, v)
+			return nil, nil, optErr("%s %q: empty", flag, v)
 		}
 		if !strings.Contains(s, "type=") {
 			s = "type=registry,ref=" + s
 		}
+		if ghaInactive(s, os.LookupEnv) {
+			warnings = append(warnings, fmt.Sprintf("--%s %q: skipped, as buildx skips it: no GitHub Actions cache service here (give token= and url=, or run where $ACTIONS_RUNTIME_TOKEN and $ACTIONS_CACHE_URL or $ACTIONS_RESULTS_URL are set)", flag, v))
+			continue
+		}
 		es, err := parse([]string{s})
 		if err != nil {
-			return nil, optWrap(err, "%s %q", flag, v)
+			return nil, nil, optWrap(err, "%s %q", flag, v)
 		}
 		e := es[0]
 		if !slices.Contains(types, e.Type) {
-			return nil, optErr("%s %q: unknown cache type %q (want %s)", flag, v, e.Type, strings.Join(types, ", "))
+			return nil, nil, optErr("%s %q: unknown cache type %q (want %s)", flag, v, e.Type, strings.Join(types, ", "))
 		}
 		switch e.Type {
 		case "registry":
 			ref, err := reference.ParseNormalizedNamed(e.Attrs["ref"])
 			if err != nil {
-				return nil, optWrap(err, "%s %q: registry cache ref %q", flag, v, e.Attrs["ref"])
+				return nil, nil, optWrap(err, "%s %q: registry cache ref %q", flag, v, e.Attrs["ref"])
 			}
 			if _, set := e.Attrs[attrRegistryInsecure]; !set && insecure != nil && insecure(reference.Domain(ref)) {
 				e.Attrs[attrRegistryInsecure] = "true"
@@ -77,7 +87,7 @@ func parseCache(export bool, in []string, insecure func(host string) bool) ([]cl
 			_, hasID := e.Attrs[attrS3AccessKeyID]
 			_, hasSecret := e.Attrs[attrS3SecretAccessKey]
 			if hasID != hasSecret {
-				return nil, optErr("%s %q: access_key_id and secret_access_key go together (give both, or neither for the client's AWS credentials)", flag, v)
+				return nil, nil, optErr("%s %q: access_key_id and secret_access_key go together (give both, or neither for the client's AWS credentials)", flag, v)
 			}
 		case "local":
 			key := "src"
@@ -85,22 +95,58 @@ func parseCache(export bool, in []string, insecure func(host string) bool) ([]cl
 				key = "dest"
 			}
 			if e.Attrs[key] == "" {
-				return nil, optErr("%s %q: a local cache needs %s=DIR", flag, v, key)
+				return nil, nil, optErr("%s %q: a local cache needs %s=DIR", flag, v, key)
 			}
 			// The BuildKit client creates dest (MkdirAll) only after the
 			// build, and skips an src it cannot read with a log line: a
 			// file in the way is found here instead. A missing src is
 			// fine, as with buildx (a first CI run has no cache yet).
 			if err := checkCacheDir(e.Attrs[key], export); err != nil {
-				return nil, optWrap(err, "%s %q: %s", flag, v, key)
+				return nil, nil, optWrap(err, "%s %q: %s", flag, v, key)
 			}
 		}
 		if m, ok := e.Attrs["mode"]; export && ok && m != "min" && m != "max" {
-			return nil, optErr("%s %q: mode %q: want min or max", flag, v, m)
+			return nil, nil, optErr("%s %q: mode %q: want min or max", flag, v, m)
 		}
 		out = append(out, e)
 	}
-	return out, nil
+	return out, warnings, nil
+}
+
+// ghaInactive reports whether s, a cache value, is a gha cache that has
+// no cache service to talk to: no token (token=, else
+// $ACTIONS_RUNTIME_TOKEN) or no URL (url= or url_v2=, else
+// $ACTIONS_CACHE_URL or $ACTIONS_RESULTS_URL), which is buildx's test
+// (CacheOptionsEntry.IsActive). Outside GitHub Actions buildx skips such
+// an entry rather than failing; BuildKit's parser fails. A value that
+// does not parse is not inactive: the parser then says what is wrong.
+func ghaInactive(s string, lookup func(string) (string, bool)) bool {
+	fields, err := csvvalue.Fields(s, nil)
+	if err != nil {
+		return false
+	}
+	attrs := map[string]string{}
+	for _, f := range fields {
+		k, v, ok := strings.Cut(f, "=")
+		if !ok {
+			return false
+		}
+		attrs[strings.ToLower(k)] = v
+	}
+	if attrs["type"] != "gha" {
+		return false
+	}
+	env := func(keys ...string) string {
+		for _, k := range keys {
+			if v, ok := lookup(k); ok && v != "" {
+				return v
+			}
+		}
+		return ""
+	}
+	token := cmp.Or(attrs["token"], env("ACTIONS_RUNTIME_TOKEN"))
+	url := cmp.Or(attrs["url"], attrs["url_v2"], env("ACTIONS_CACHE_URL", "ACTIONS_RESULTS_URL"))
+	return token == "" || url == ""
 }
 
 // checkCacheDir checks that dir is a directory or, when it is missing,

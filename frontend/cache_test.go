@@ -80,7 +80,7 @@ func TestParseCache(t *testing.T) {
 		{name: "empty", export: true, in: []string{" "}, wantErr: "empty"},
 	} {
 		t.Run(c.name, func(t *testing.T) {
-			got, err := parseCache(c.export, c.in, insecure)
+			got, _, err := parseCache(c.export, c.in, insecure)
 			if c.wantErr != "" {
 				if err == nil || !strings.Contains(err.Error(), c.wantErr) || !errors.Is(err, ErrInvalidOption) {
 					t.Fatalf("parseCache(%q) = %v, %v; want an ErrInvalidOption containing %q", c.in, got, err, c.wantErr)
@@ -97,6 +97,69 @@ func TestParseCache(t *testing.T) {
 				t.Errorf("parseCache(%q) =\n%+v\nwant\n%+v", c.in, got, c.want)
 			}
 		})
+	}
+}
+
+// TestGHAInactive: a gha cache is used when a token and a URL are
+// given or in the GitHub Actions environment, and left out otherwise,
+// as buildx does; other types are never left out.
+func TestGHAInactive(t *testing.T) {
+	actions := map[string]string{"ACTIONS_RUNTIME_TOKEN": "t", "ACTIONS_CACHE_URL": "https://c/"}
+	v2 := map[string]string{"ACTIONS_RUNTIME_TOKEN": "t", "ACTIONS_RESULTS_URL": "https://r/"}
+	tokenOnly := map[string]string{"ACTIONS_RUNTIME_TOKEN": "t"}
+	for _, tt := range []struct {
+		in       string
+		env      map[string]string
+		inactive bool
+	}{
+		{"type=gha", nil, true},
+		{"type=gha,mode=max,scope=app", nil, true},
+		{"type=gha", tokenOnly, true},
+		{"type=gha,token=t", nil, true},
+		{"type=gha,url=https://c/", nil, true},
+		{"type=gha", actions, false},
+		{"type=gha", v2, false},
+		{"type=gha,url=https://c/", tokenOnly, false},
+		{"type=gha,url_v2=https://r/,token=t", nil, false},
+		{"TYPE=gha,Token=t,URL=https://c/", nil, false},
+		{"type=registry,ref=r.example/a:c", nil, false},
+		{"type=local,src=/c", nil, false},
+		{"type=gha,token", nil, false}, // the parser says what is wrong
+		{`type=gha,"unterminated`, nil, false},
+	} {
+		lookup := func(k string) (string, bool) { v, ok := tt.env[k]; return v, ok }
+		if got := ghaInactive(tt.in, lookup); got != tt.inactive {
+			t.Errorf("ghaInactive(%q, %v) = %v, want %v", tt.in, tt.env, got, tt.inactive)
+		}
+	}
+}
+
+// TestParseCacheSkipsInactiveGHA: outside GitHub Actions a gha cache
+// is left out with a warning naming it (its token redacted), the other
+// caches kept; inside, it is BuildKit's entry with the environment's
+// token and URL.
+func TestParseCacheSkipsInactiveGHA(t *testing.T) {
+	for _, k := range []string{"ACTIONS_RUNTIME_TOKEN", "ACTIONS_CACHE_URL", "ACTIONS_RESULTS_URL", "ACTIONS_CACHE_SERVICE_V2"} {
+		t.Setenv(k, "")
+	}
+	in := []string{"type=gha,mode=max,token=S3CR3T", "type=local,dest=" + t.TempDir()}
+	got, warnings, err := parseCache(true, in, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(got) != 1 || got[0].Type != "local" {
+		t.Errorf("parseCache(%q) = %+v, want the local cache alone", in, got)
+	}
+	if len(warnings) != 1 || !strings.Contains(warnings[0], `--cache-to "type=gha,mode=max,token=***": skipped`) || strings.Contains(warnings[0], "S3CR3T") {
+		t.Errorf("warnings = %q, want one naming the gha cache, token redacted", warnings)
+	}
+
+	t.Setenv("ACTIONS_RUNTIME_TOKEN", "tok")
+	t.Setenv("ACTIONS_CACHE_URL", "https://cache.example/")
+	got, warnings, err = parseCache(false, []string{"type=gha,scope=app"}, nil)
+	want := []client.CacheOptionsEntry{{Type: "gha", Attrs: map[string]string{"scope": "app", "token": "tok", "url": "https://cache.example/"}}}
+	if err != nil || len(warnings) != 0 || !reflect.DeepEqual(got, want) {
+		t.Errorf("parseCache in GitHub Actions = %+v, %q, %v; want %+v", got, warnings, err, want)
 	}
 }
 
@@ -150,7 +213,7 @@ func TestAddS3Credentials(t *testing.T) {
 	}}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			es, err := parseCache(false, []string{tt.in}, nil)
+			es, _, err := parseCache(false, []string{tt.in}, nil)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -167,8 +230,8 @@ func TestAddS3Credentials(t *testing.T) {
 func TestAddS3CredentialsLooksOnce(t *testing.T) {
 	n := 0
 	creds := func(context.Context) (awsCreds, bool) { n++; return awsCreds{id: "A", secret: "S"}, true }
-	imports, _ := parseCache(false, []string{"type=s3,region=r,bucket=a", "type=s3,region=r,bucket=b"}, nil)
-	exports, _ := parseCache(true, []string{"type=s3,region=r,bucket=c"}, nil)
+	imports, _, _ := parseCache(false, []string{"type=s3,region=r,bucket=a", "type=s3,region=r,bucket=b"}, nil)
+	exports, _, _ := parseCache(true, []string{"type=s3,region=r,bucket=c"}, nil)
 	addS3Credentials(context.Background(), creds, imports, exports)
 	if n != 1 {
 		t.Errorf("looked up %d times, want 1", n)
@@ -179,7 +242,7 @@ func TestAddS3CredentialsLooksOnce(t *testing.T) {
 		}
 	}
 	n = 0
-	local, _ := parseCache(false, []string{"type=local,src=/nonexistent/affix"}, nil)
+	local, _, _ := parseCache(false, []string{"type=local,src=/nonexistent/affix"}, nil)
 	addS3Credentials(context.Background(), creds, local)
 	if n != 0 {
 		t.Errorf("looked up %d times for no s3 cache", n)
@@ -241,12 +304,12 @@ func TestParseCacheSecrets(t *testing.T) {
 		{false, "type=s3,region=r,bucket=b,access_key_id=MINE", "access_key_id and secret_access_key go together"},
 		{false, "type=s3,region=r,bucket=b,secret_access_key=S3CR3T", `"type=s3,region=r,bucket=b,secret_access_key=***"`},
 		{true, "type=s3,region=r,bucket=b,access_key_id=A,secret_access_key=S3CR3T,session_token=S3CR3T,mode=all", `secret_access_key=***,session_token=***,mode=all`},
-		{true, "type=gha,token=S3CR3T,mode=all", `"type=gha,token=***,mode=all"`},
+		{true, "type=gha,url=http://c,token=S3CR3T,mode=all", `"type=gha,url=http://c,token=***,mode=all"`},
 		{false, `type=nosuch,"token=S3CR3T"`, `\"token=***\"`},
-		{true, "type=gha,ghtoken=S3CR3T,mode=all", `"type=gha,ghtoken=***,mode=all"`},
+		{true, "type=gha,url=http://c,token=S3CR3T,ghtoken=S3CR3T,mode=all", `"type=gha,url=http://c,token=***,ghtoken=***,mode=all"`},
 		{false, `type=nosuch,"secret_access_key=S3CR3T,S3CR3T",mode=x`, `\"secret_access_key=***\",mode=x`},
 	} {
-		_, err := parseCache(tt.export, []string{tt.in}, nil)
+		_, _, err := parseCache(tt.export, []string{tt.in}, nil)
 		if err == nil || !strings.Contains(err.Error(), tt.want) || strings.Contains(err.Error(), "S3CR3T") {
 			t.Errorf("parseCache(%q): %v, want an error with %q and no secret", tt.in, err, tt.want)
 		}
@@ -270,7 +333,7 @@ func TestAddS3CredentialsLog(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		es, _ := parseCache(true, []string{"type=s3,region=r,bucket=b"}, nil)
+		es, _, _ := parseCache(true, []string{"type=s3,region=r,bucket=b"}, nil)
 		_ = p.Task(t.Context(), "s3 cache: AWS credentials", func(ctx context.Context) error {
 			addS3Credentials(ctx, tt.creds, es)
 			return nil

@@ -479,15 +479,19 @@ func (p *plan) setSolveAttrs(opts Options) error {
 	return nil
 }
 
-// setCaches parses the caches to import (from) and export (to).
+// setCaches parses the caches to import (from) and export (to); the
+// warnings name those left out.
 func (p *plan) setCaches(from, to []string, insecure func(host string) bool) error {
 	var err error
-	if p.cacheImports, err = parseCache(false, from, insecure); err != nil {
+	var wFrom, wTo []string
+	if p.cacheImports, wFrom, err = parseCache(false, from, insecure); err != nil {
 		return err
 	}
-	if p.cacheExports, err = parseCache(true, to, insecure); err != nil {
+	if p.cacheExports, wTo, err = parseCache(true, to, insecure); err != nil {
 		return err
 	}
+	p.warnings = append(p.warnings, wFrom...)
+	p.warnings = append(p.warnings, wTo...)
 	return nil
 }
 
