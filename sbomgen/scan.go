@@ -322,7 +322,7 @@ func scanImage(ctx context.Context, f oci.Fetcher, img *fetchedImage, names []st
 	}()
 	// Only the squashed filesystem is cataloged: lower layers' squashes
 	// are built only if something asks for them.
-	if err := simg.Read(image.WithLazyLayerSquashes(ctx)); err != nil {
+	if err := readCancelable(ctx, simg, dir); err != nil {
 		return nil, nil, nil, readError(ctx, err, dir, img.manifest.Layers)
 	}
 	// The documents record each layer's media type as the manifest gives
@@ -348,6 +348,38 @@ func scanImage(ctx context.Context, f oci.Fetcher, img *fetchedImage, names []st
 		descs = append(descs, stereoscopesource.New(simg, stereoscopesource.ImageConfig{Reference: n}).Describe())
 	}
 	return s, descs, v1img.core.notScanned(), nil
+}
+
+// readCancelable reads simg, whose layers stereoscope unpacks into dir,
+// and returns soon after ctx is done. stereoscope stops fetching a layer
+// then (the layer reader fails), but indexes a layer it has unpacked,
+// one tar entry after another, without looking at a context: seconds
+// for a layer of 200,000 files, which an interrupt waited for. Once ctx
+// is done, the unpacked layers in dir (stereoscope's, no one else's) are
+// truncated, so that the iteration meets the end of its tar at its next
+// read; what it read until then is dropped with the error Read returns,
+// or, when it took the end for the tar's, by the check of ctx after it.
+func readCancelable(ctx context.Context, simg *image.Image, dir string) error {
+	stop := context.AfterFunc(ctx, func() { truncateFiles(dir) })
+	defer stop()
+	if err := simg.Read(image.WithLazyLayerSquashes(ctx)); err != nil {
+		return err
+	}
+	return ctx.Err()
+}
+
+// truncateFiles truncates the regular files directly in dir to nothing,
+// as far as it can.
+func truncateFiles(dir string) {
+	es, err := os.ReadDir(dir)
+	if err != nil {
+		return
+	}
+	for _, e := range es {
+		if e.Type().IsRegular() {
+			_ = os.Truncate(filepath.Join(dir, e.Name()), 0)
+		}
+	}
 }
 
 // readError returns the error to report for a failed image read into

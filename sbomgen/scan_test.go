@@ -4,9 +4,12 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"syscall"
 	"testing"
@@ -14,6 +17,8 @@ import (
 
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
 
+	"github.com/affix-oci/affix/internal/fixture"
+	"github.com/affix-oci/affix/internal/oci"
 	"github.com/affix-oci/affix/internal/tmpdir"
 )
 
@@ -132,4 +137,95 @@ func TestSbomSweepsAbandonedScanDirs(t *testing.T) {
 		t.Fatal(err)
 	}
 	emptyDir(t, tmp)
+}
+
+// eofCancelingFetcher cancels a context after a layer has been read to
+// its end: at once, stereoscope has unpacked it; some time later, it
+// is indexing it.
+type eofCancelingFetcher struct {
+	oci.Fetcher
+	cancel func()
+	after  time.Duration
+}
+
+func (f eofCancelingFetcher) Fetch(ctx context.Context, d ocispec.Descriptor) (io.ReadCloser, error) {
+	rc, err := f.Fetcher.Fetch(ctx, d)
+	if err != nil || d.MediaType != ocispec.MediaTypeImageLayerGzip {
+		return rc, err
+	}
+	return &eofCanceling{ReadCloser: rc, f: f}, nil
+}
+
+type eofCanceling struct {
+	io.ReadCloser
+	f    eofCancelingFetcher
+	once sync.Once
+}
+
+func (r *eofCanceling) Read(p []byte) (int, error) {
+	n, err := r.ReadCloser.Read(p)
+	if err == io.EOF {
+		r.once.Do(func() { time.AfterFunc(r.f.after, r.f.cancel) })
+	}
+	return n, err
+}
+
+// manyFilesImage writes an image whose one layer holds n small files
+// beside a dpkg database.
+func manyFilesImage(t testing.TB, n int) (*oci.Layout, ocispec.Descriptor) {
+	layer := fixture.Layer{
+		{Path: "etc/os-release", Data: []byte(fixture.DebianOSRelease)},
+		{Path: "var/lib/dpkg/status", Data: []byte("Package: libc6\nStatus: install ok installed\nArchitecture: amd64\nVersion: 2.36-9\nDescription: libc\n\n")},
+	}
+	for i := range n {
+		layer = append(layer, fixture.File{Path: fmt.Sprintf("many/%d/%d.txt", i/1000, i), Data: []byte(strconv.Itoa(i))})
+	}
+	dir, res := writeLayout(t, fixture.Spec{Images: []fixture.Image{{Platform: ocispec.Platform{OS: "linux", Architecture: "amd64"}, Layers: []fixture.Layer{layer}}}})
+	return openLayout(t, dir), res.Manifests[0]
+}
+
+// TestScanCanceledWhileIndexing: a scan cancelled once its layer is
+// unpacked, or a little later, while stereoscope indexes it (which looks
+// at no context; readCancelable ends it), returns the cancellation,
+// never an SBOM of the part indexed, and leaves nothing in TempDir.
+func TestScanCanceledWhileIndexing(t *testing.T) {
+	l, m := manyFilesImage(t, 20000)
+	for _, after := range []time.Duration{0, 20 * time.Millisecond, 100 * time.Millisecond} {
+		t.Run(after.String(), func(t *testing.T) {
+			tmp := t.TempDir()
+			g := newGen(t, Options{TempDir: tmp, NoCache: true})
+			ctx, cancel := context.WithCancel(t.Context())
+			defer cancel()
+			docs, err := g.Image(ctx, eofCancelingFetcher{l, cancel, after}, m)
+			if !errors.Is(err, context.Canceled) || docs != nil {
+				t.Errorf("Image cancelled %s after the unpack = %v, %v; want context.Canceled and nothing", after, docs, err)
+			}
+			emptyDir(t, tmp)
+		})
+	}
+}
+
+// BenchmarkScanCanceledWhileIndexing compares the scan of an image of
+// 200,000 small files in one layer with the same scan cancelled 100 ms
+// after its layer is unpacked, while stereoscope indexes it: the
+// cancelled scan ends soon after, rather than when the index is built.
+func BenchmarkScanCanceledWhileIndexing(b *testing.B) {
+	l, m := manyFilesImage(b, 200000)
+	g := newGen(b, Options{NoCache: true})
+	b.Run("whole", func(b *testing.B) {
+		for b.Loop() {
+			if _, err := g.Image(b.Context(), l, m); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+	b.Run("canceled", func(b *testing.B) {
+		for b.Loop() {
+			ctx, cancel := context.WithCancel(b.Context())
+			if _, err := g.Image(ctx, eofCancelingFetcher{l, cancel, 100 * time.Millisecond}, m); !errors.Is(err, context.Canceled) {
+				b.Fatal(err)
+			}
+			cancel()
+		}
+	})
 }
