@@ -134,7 +134,7 @@ func (p *Push) ownEntry(subject, d digest.Digest, extra []ocispec.Descriptor) bo
 // caller's: none is made once it reaches maxWriteAttempts. own are the
 // entries of the caller's write, never dropped (nor any other of this
 // push's: ownEntry). Once a write succeeds it warns about each entry
-// dropped.
+// dropped, as gone or as malformed (readReferrersIndex).
 func (p *Push) writeIndex(ctx context.Context, subject digest.Digest, ri *referrersIndex, own []ocispec.Descriptor, writes *int) error {
 	// present are the entries a HEAD found, checked once per call.
 	present := map[digest.Digest]bool{}
@@ -145,6 +145,10 @@ func (p *Push) writeIndex(ctx context.Context, subject digest.Digest, ri *referr
 			for _, d := range ri.dropped {
 				p.warnf("%s: referrer %s of %s is gone from the registry (deleted): dropped it from the referrers tag %s, which the registry refused to update while it was listed",
 					p.target.Name(), d, subject, ReferrersTag(subject))
+			}
+			for _, why := range ri.malformed {
+				p.warnf("%s: the referrers tag %s of %s listed a malformed entry (%s): dropped it from the tag",
+					p.target.Name(), ReferrersTag(subject), subject, why)
 			}
 			return nil
 		}

@@ -36,6 +36,9 @@ type referrersIndex struct {
 	// dropped are the entries dropped from it as gone from the registry
 	// (pruneDangling), for the warning once it is written.
 	dropped []digest.Digest
+	// malformed says why each entry of the tag left out of index as
+	// malformed (validEntry) was, for the warning once it is written.
+	malformed []string
 }
 
 func (ri *referrersIndex) has(d digest.Digest) bool {
@@ -68,6 +71,11 @@ func (ri *referrersIndex) add(entry ocispec.Descriptor) {
 // tag to it), is ErrReferrersTagConflict; the message names the tag and
 // what it holds, and says nothing about writing (a reader such as affix ls
 // shows it as it is; the write path adds that it refuses to overwrite).
+// The index lists each digest once (its first entry); an entry whose
+// digest is not a digest, or whose size is negative (validEntry), is left
+// out, as ReferrersAPI leaves it out of the API's list: fetched by that
+// "digest", it would be a tag's content, verified by nothing. A push that
+// writes the tag writes it without them, with a warning.
 func ReadReferrersIndex(ctx context.Context, t Target, subject digest.Digest) (ocispec.Index, error) {
 	ri, err := readReferrersIndex(ctx, t, subject)
 	return ri.index, err
@@ -107,6 +115,21 @@ func readReferrersIndex(ctx context.Context, t Target, subject digest.Digest) (*
 			return empty, fmt.Errorf("%w: %s lists the subject %s itself", ErrReferrersTagConflict, tag, subject)
 		}
 	}
+	raw := make(map[digest.Digest]json.RawMessage, len(idx.Manifests))
+	var malformed []string
+	kept := idx.Manifests[:0]
+	for i, m := range idx.Manifests {
+		if err := validEntry(m); err != nil {
+			malformed = append(malformed, err.Error())
+			continue
+		}
+		if _, ok := raw[m.Digest]; ok {
+			continue
+		}
+		raw[m.Digest] = entries.Manifests[i]
+		kept = append(kept, m)
+	}
+	idx.Manifests = kept
 	idx.MediaType = ocispec.MediaTypeImageIndex
 	idx.SchemaVersion = 2
 	// The tag holds what the referrers API would answer: a listing has
@@ -114,13 +137,7 @@ func readReferrersIndex(ctx context.Context, t Target, subject digest.Digest) (*
 	// the index for a referrer itself), as oci.ReferrersTagIndex drops
 	// them in layouts.
 	idx.Subject, idx.ArtifactType = nil, ""
-	raw := make(map[digest.Digest]json.RawMessage, len(idx.Manifests))
-	for i, m := range idx.Manifests {
-		if _, ok := raw[m.Digest]; !ok {
-			raw[m.Digest] = entries.Manifests[i]
-		}
-	}
-	return &referrersIndex{index: idx, etag: StrongETag(etag), raw: raw}, nil
+	return &referrersIndex{index: idx, etag: StrongETag(etag), raw: raw, malformed: malformed}, nil
 }
 
 // referrersIndexJSON is a referrers index as written: ocispec.Index's

@@ -165,8 +165,12 @@ func (r *Remote) url(kind, reference string) string {
 	return fmt.Sprintf("%s://%s/v2/%s/%s/%s", scheme, r.ref.Host(), r.ref.Repository, kind, reference)
 }
 
-// Exists reports whether the registry has the blob (one HEAD).
+// Exists reports whether the registry has the blob (one HEAD). A
+// descriptor whose digest is not one is an error (checkDescriptor).
 func (r *Remote) Exists(ctx context.Context, desc ocispec.Descriptor) (bool, error) {
+	if err := r.checkDescriptor("checking blob", desc); err != nil {
+		return false, err
+	}
 	ctx, note := withRetryAfterNote(ctx)
 	ok, err := r.repo.Blobs().Exists(ctx, desc)
 	if err != nil {
@@ -176,8 +180,12 @@ func (r *Remote) Exists(ctx context.Context, desc ocispec.Descriptor) (bool, err
 }
 
 // ManifestExists reports whether the registry has the manifest or index
-// desc (one HEAD by digest).
+// desc (one HEAD by digest). A descriptor whose digest is not one is an
+// error (checkDescriptor), never a HEAD of the tag of that name.
 func (r *Remote) ManifestExists(ctx context.Context, desc ocispec.Descriptor) (bool, error) {
+	if err := r.checkDescriptor("checking manifest", desc); err != nil {
+		return false, err
+	}
 	ctx, note := withRetryAfterNote(ctx)
 	ok, err := r.repo.Manifests().Exists(ctx, desc)
 	if err != nil {
@@ -751,8 +759,14 @@ var _ oci.VerifyingFetcher = (*Remote)(nil)
 func (r *Remote) FetchVerifies() {}
 
 // Fetch implements oci.Fetcher: manifests through FetchManifest, blobs
-// through the blob endpoint, both verified against desc.
+// through the blob endpoint, both verified against desc. A descriptor
+// whose digest is not one, or whose size is negative, is refused before
+// any request (checkDescriptor): FetchManifest would take such a
+// "digest" for a tag.
 func (r *Remote) Fetch(ctx context.Context, desc ocispec.Descriptor) (io.ReadCloser, error) {
+	if err := r.checkDescriptor("reading", desc); err != nil {
+		return nil, err
+	}
 	if oci.IsManifest(desc.MediaType) || oci.IsIndex(desc.MediaType) {
 		_, data, _, err := r.FetchManifest(ctx, desc.Digest.String())
 		if err != nil {
@@ -781,6 +795,17 @@ func (r *Remote) Fetch(ctx context.Context, desc ocispec.Descriptor) (io.ReadClo
 	}{oci.VerifyReader(rc, desc), rc}, nil
 }
 
+// checkDescriptor returns an error naming desc when it cannot be asked
+// for by digest (validEntry): its digest is not a digest (a reference
+// such as "latest" would name a tag, whose content nothing verifies) or
+// its size is negative. what says what the request was for.
+func (r *Remote) checkDescriptor(what string, desc ocispec.Descriptor) error {
+	if err := validEntry(desc); err != nil {
+		return fmt.Errorf("%s: %s: invalid descriptor: %w", r.Name(), what, err)
+	}
+	return nil
+}
+
 // maxReferrerPages bounds the pages ReferrersAPI follows.
 const maxReferrerPages = 100
 
@@ -789,6 +814,8 @@ const maxReferrerPages = 100
 // goes on is an error, not the pages read). Only an answer to the first
 // page can mean the registry has no API (ErrReferrersAPIUnsupported): a
 // later page that fails is an error, since the list would be partial.
+// An entry whose digest is not a digest, or whose size is negative, is
+// left out (validEntry): no fetch could verify it.
 func (r *Remote) ReferrersAPI(ctx context.Context, subject digest.Digest) ([]ocispec.Descriptor, error) {
 	ctx = auth.AppendRepositoryScope(ctx, r.ref, auth.ActionPull)
 	next := r.url("referrers", subject.String())
@@ -827,13 +854,31 @@ func (r *Remote) ReferrersAPI(ctx context.Context, subject digest.Digest) ([]oci
 		if err != nil {
 			return nil, fmt.Errorf("%s: decoding referrers of %s: %w", r.Name(), subject, err)
 		}
-		out = append(out, idx.Manifests...)
+		for _, m := range idx.Manifests {
+			if validEntry(m) == nil {
+				out = append(out, m)
+			}
+		}
 		next, err = nextLink(req.URL, link)
 		if err != nil {
 			return nil, fmt.Errorf("%s: referrers of %s: %w", r.Name(), subject, err)
 		}
 	}
 	return out, nil
+}
+
+// validEntry returns why d, an entry of a referrers list (the API's or a
+// referrers tag's), cannot be taken: a digest that is not one (a fetch
+// by it would resolve a tag of that name, and verify nothing), or a
+// negative size.
+func validEntry(d ocispec.Descriptor) error {
+	if err := d.Digest.Validate(); err != nil {
+		return fmt.Errorf("digest %q: %w", d.Digest, err)
+	}
+	if d.Size < 0 {
+		return fmt.Errorf("%s: negative size %d", d.Digest, d.Size)
+	}
+	return nil
 }
 
 // referrersUnsupported reports whether a response to the referrers
