@@ -39,9 +39,13 @@ func refDigests(refs []ocispec.Descriptor) []digest.Digest {
 }
 
 // TestReferrersAPIHostile: what a broken or hostile referrers endpoint
-// answers does not reach the caller as referrers: an entry whose digest
-// is not a digest (or whose size is negative) is left out. The fake also
-// serves a referrers tag, which the Finder must not read.
+// answers does not reach the caller as referrers. An entry whose digest
+// is not a digest (or whose size is negative) is left out; a digest
+// listed twice, on one page or two, is listed once, the first entry in
+// its place; a Link back to a page read already is an error after one
+// request per page, not the list read again. Requests are counted: the
+// fake answers any page of the endpoint, so a client that did not stop
+// would show it.
 func TestReferrersAPIHostile(t *testing.T) {
 	subject := digest.FromString("subject")
 	a, b, c, fromTag := digest.FromString("a"), digest.FromString("b"), digest.FromString("c"), digest.FromString("tag")
@@ -74,6 +78,21 @@ func TestReferrersAPIHostile(t *testing.T) {
 			pages: []func(http.ResponseWriter, *http.Request){page(ix, index(
 				entry("evil"), entry(a), entry("sha256:abc"), entry(digest.Digest("sha999:"+b.Encoded())),
 				ocispec.Descriptor{MediaType: ocispec.MediaTypeImageManifest, Digest: c, Size: -1}, entry(b)), "")}},
+		{name: "duplicates across pages", gets: 2, mode: exporter.ModeAPI, want: []digest.Digest{a, b, c},
+			pages: []func(http.ResponseWriter, *http.Request){
+				page(ix, index(entry(a), entry(b), entry(a)), "?page=1"),
+				page(ix, index(entry(b), entry(c), entry(a)), "")}},
+		{name: "a page links to itself", gets: 1, err: "page 1 links back to page 1",
+			pages: []func(http.ResponseWriter, *http.Request){page(ix, index(entry(a)), "/v2/app/referrers/"+subject.String())}},
+		{name: "the second page links back to the first", gets: 2, err: "page 2 links back to page 1",
+			pages: []func(http.ResponseWriter, *http.Request){
+				page(ix, index(entry(a)), "?page=1"),
+				page(ix, index(entry(a)), "/v2/app/referrers/"+subject.String())}},
+		{name: "third links back to second", gets: 3, err: "page 3 links back to page 2",
+			pages: []func(http.ResponseWriter, *http.Request){
+				page(ix, index(entry(a)), "?page=1"),
+				page(ix, index(entry(b)), "?page=2"),
+				page(ix, index(entry(c)), "?page=1")}},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			gets := 0

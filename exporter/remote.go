@@ -813,17 +813,25 @@ const maxReferrerPages = 100
 // following Link pagination (at most maxReferrerPages pages; a list that
 // goes on is an error, not the pages read). Only an answer to the first
 // page can mean the registry has no API (ErrReferrersAPIUnsupported): a
-// later page that fails is an error, since the list would be partial.
-// An entry whose digest is not a digest, or whose size is negative, is
-// left out (validEntry): no fetch could verify it.
+// later page that fails is an error, since the list would be partial; so
+// is a next page that was read already (a Link back to an earlier page
+// would repeat the list for ever). Each digest is listed once (its first
+// entry kept, in order); an entry whose digest is not a digest, or whose
+// size is negative, is left out (validEntry): no fetch could verify it.
 func (r *Remote) ReferrersAPI(ctx context.Context, subject digest.Digest) ([]ocispec.Descriptor, error) {
 	ctx = auth.AppendRepositoryScope(ctx, r.ref, auth.ActionPull)
 	next := r.url("referrers", subject.String())
 	var out []ocispec.Descriptor
+	seen := map[digest.Digest]bool{}
+	read := map[string]int{} // page URLs read, to their page number
 	for page := 0; next != ""; page++ {
 		if page == maxReferrerPages {
 			return nil, fmt.Errorf("%s: referrers of %s: more than %d pages", r.Name(), subject, maxReferrerPages)
 		}
+		if p, ok := read[next]; ok {
+			return nil, fmt.Errorf("%s: referrers of %s: page %d links back to page %d", r.Name(), subject, page, p+1)
+		}
+		read[next] = page
 		req, err := http.NewRequestWithContext(ctx, http.MethodGet, next, nil)
 		if err != nil {
 			return nil, err
@@ -855,9 +863,11 @@ func (r *Remote) ReferrersAPI(ctx context.Context, subject digest.Digest) ([]oci
 			return nil, fmt.Errorf("%s: decoding referrers of %s: %w", r.Name(), subject, err)
 		}
 		for _, m := range idx.Manifests {
-			if validEntry(m) == nil {
-				out = append(out, m)
+			if validEntry(m) != nil || seen[m.Digest] {
+				continue
 			}
+			seen[m.Digest] = true
+			out = append(out, m)
 		}
 		next, err = nextLink(req.URL, link)
 		if err != nil {
