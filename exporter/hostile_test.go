@@ -43,9 +43,11 @@ func refDigests(refs []ocispec.Descriptor) []digest.Digest {
 // is not a digest (or whose size is negative) is left out; a digest
 // listed twice, on one page or two, is listed once, the first entry in
 // its place; a Link back to a page read already is an error after one
-// request per page, not the list read again. Requests are counted: the
-// fake answers any page of the endpoint, so a client that did not stop
-// would show it.
+// request per page, not the list read again; a 200 that is not an image
+// index (Content-Type or the body's mediaType) on the first page is a
+// registry without the API, so the referrers tag is read, and on a later
+// page an error. Requests are counted: the fake answers any page of the
+// endpoint, so a client that did not stop would show it.
 func TestReferrersAPIHostile(t *testing.T) {
 	subject := digest.FromString("subject")
 	a, b, c, fromTag := digest.FromString("a"), digest.FromString("b"), digest.FromString("c"), digest.FromString("tag")
@@ -93,6 +95,18 @@ func TestReferrersAPIHostile(t *testing.T) {
 				page(ix, index(entry(a)), "?page=1"),
 				page(ix, index(entry(b)), "?page=2"),
 				page(ix, index(entry(c)), "?page=1")}},
+		{name: "application/json", gets: 1, mode: exporter.ModeTagSchema, want: []digest.Digest{fromTag},
+			pages: []func(http.ResponseWriter, *http.Request){page("application/json", []byte(`{}`), "")}},
+		{name: "no Content-Type", gets: 1, mode: exporter.ModeTagSchema, want: []digest.Digest{fromTag},
+			pages: []func(http.ResponseWriter, *http.Request){page("", index(entry(a)), "")}},
+		{name: "body an image manifest", gets: 1, mode: exporter.ModeTagSchema, want: []digest.Digest{fromTag},
+			pages: []func(http.ResponseWriter, *http.Request){page(ix, []byte(`{"schemaVersion":2,"mediaType":"`+ocispec.MediaTypeImageManifest+`"}`), "")}},
+		{name: "Content-Type with parameters", gets: 1, mode: exporter.ModeAPI, want: []digest.Digest{a},
+			pages: []func(http.ResponseWriter, *http.Request){page(ix+"; charset=utf-8", index(entry(a)), "")}},
+		{name: "second page not an index", gets: 2, err: "(page 2)", is: nil,
+			pages: []func(http.ResponseWriter, *http.Request){
+				page(ix, index(entry(a)), "?page=1"),
+				page("application/json", []byte(`{}`), "")}},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			gets := 0

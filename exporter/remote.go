@@ -28,7 +28,8 @@ import (
 )
 
 // ErrReferrersAPIUnsupported means the registry does not serve the
-// referrers API (it answered 404 on the referrers endpoint).
+// referrers API: it answered the referrers endpoint with 404 (or 405, 501,
+// an unchallenged 401), or with something other than an image index.
 var ErrReferrersAPIUnsupported = errors.New("referrers API not supported")
 
 // manifestAccept is the Accept header of manifest reads.
@@ -813,11 +814,15 @@ const maxReferrerPages = 100
 // following Link pagination (at most maxReferrerPages pages; a list that
 // goes on is an error, not the pages read). Only an answer to the first
 // page can mean the registry has no API (ErrReferrersAPIUnsupported): a
-// later page that fails is an error, since the list would be partial; so
-// is a next page that was read already (a Link back to an earlier page
-// would repeat the list for ever). Each digest is listed once (its first
-// entry kept, in order); an entry whose digest is not a digest, or whose
-// size is negative, is left out (validEntry): no fetch could verify it.
+// 404, 405, 501 or unchallenged 401 (referrersUnsupported), or a 200 that
+// is not an image index (its Content-Type, or the mediaType of its body:
+// a catch-all route or proxy answering every path, as oras-go takes it).
+// A later page that fails, or is not an index, is an error, since the
+// list would be partial; so is a next page that was read already (a Link
+// back to an earlier page would repeat the list for ever). Each digest
+// is listed once (its first entry kept, in order); an entry whose digest
+// is not a digest, or whose size is negative, is left out (validEntry):
+// no fetch could verify it.
 func (r *Remote) ReferrersAPI(ctx context.Context, subject digest.Digest) ([]ocispec.Descriptor, error) {
 	ctx = auth.AppendRepositoryScope(ctx, r.ref, auth.ActionPull)
 	next := r.url("referrers", subject.String())
@@ -832,6 +837,10 @@ func (r *Remote) ReferrersAPI(ctx context.Context, subject digest.Digest) ([]oci
 			return nil, fmt.Errorf("%s: referrers of %s: page %d links back to page %d", r.Name(), subject, page, p+1)
 		}
 		read[next] = page
+		what := "referrers of " + subject.String()
+		if page > 0 {
+			what += fmt.Sprintf(" (page %d)", page+1)
+		}
 		req, err := http.NewRequestWithContext(ctx, http.MethodGet, next, nil)
 		if err != nil {
 			return nil, err
@@ -839,7 +848,7 @@ func (r *Remote) ReferrersAPI(ctx context.Context, subject digest.Digest) ([]oci
 		req.Header.Set("Accept", ocispec.MediaTypeImageIndex)
 		resp, err := r.client.Do(req)
 		if err != nil {
-			return nil, r.wrap("listing referrers of "+subject.String(), err)
+			return nil, r.wrap("listing "+what, err)
 		}
 		if page == 0 && referrersUnsupported(resp) {
 			drain(resp)
@@ -848,19 +857,17 @@ func (r *Remote) ReferrersAPI(ctx context.Context, subject digest.Digest) ([]oci
 		if resp.StatusCode != http.StatusOK {
 			err := responseError(resp)
 			drain(resp)
-			what := "listing referrers of " + subject.String()
-			if page > 0 {
-				what += fmt.Sprintf(" (page %d)", page+1)
-			}
-			return nil, r.wrap(what, err)
+			return nil, r.wrap("listing "+what, err)
 		}
-		var idx ocispec.Index
-		err = json.NewDecoder(io.LimitReader(resp.Body, oci.MaxManifestSize)).Decode(&idx)
+		idx, err := decodeReferrersPage(resp)
 		// Several Link field lines are one list, comma-separated.
 		link := strings.Join(resp.Header.Values("Link"), ", ")
 		drain(resp)
+		if errors.Is(err, errNotIndex) && page == 0 {
+			return nil, fmt.Errorf("%s: %s: %w: %w", r.Name(), what, err, ErrReferrersAPIUnsupported)
+		}
 		if err != nil {
-			return nil, fmt.Errorf("%s: decoding referrers of %s: %w", r.Name(), subject, err)
+			return nil, fmt.Errorf("%s: decoding %s: %w", r.Name(), what, err)
 		}
 		for _, m := range idx.Manifests {
 			if validEntry(m) != nil || seen[m.Digest] {
@@ -871,10 +878,31 @@ func (r *Remote) ReferrersAPI(ctx context.Context, subject digest.Digest) ([]oci
 		}
 		next, err = nextLink(req.URL, link)
 		if err != nil {
-			return nil, fmt.Errorf("%s: referrers of %s: %w", r.Name(), subject, err)
+			return nil, fmt.Errorf("%s: %s: %w", r.Name(), what, err)
 		}
 	}
 	return out, nil
+}
+
+// errNotIndex means a referrers API answer is not an image index.
+var errNotIndex = errors.New("not an image index")
+
+// decodeReferrersPage decodes resp, a 200 answer of the referrers API,
+// as an image index: its Content-Type must be the index's, and so must
+// the mediaType of the body when it has one (else errNotIndex).
+func decodeReferrersPage(resp *http.Response) (ocispec.Index, error) {
+	var idx ocispec.Index
+	ct := resp.Header.Get("Content-Type")
+	if mt, _, err := mime.ParseMediaType(ct); err != nil || mt != ocispec.MediaTypeImageIndex {
+		return idx, fmt.Errorf("Content-Type %q: %w", ct, errNotIndex)
+	}
+	if err := json.NewDecoder(io.LimitReader(resp.Body, oci.MaxManifestSize)).Decode(&idx); err != nil {
+		return idx, err
+	}
+	if idx.MediaType != "" && idx.MediaType != ocispec.MediaTypeImageIndex {
+		return idx, fmt.Errorf("mediaType %q: %w", idx.MediaType, errNotIndex)
+	}
+	return idx, nil
 }
 
 // validEntry returns why d, an entry of a referrers list (the API's or a
