@@ -46,8 +46,9 @@ func refDigests(refs []ocispec.Descriptor) []digest.Digest {
 // request per page, not the list read again; a 200 that is not an image
 // index (Content-Type or the body's mediaType) on the first page is a
 // registry without the API, so the referrers tag is read, and on a later
-// page an error. Requests are counted: the fake answers any page of the
-// endpoint, so a client that did not stop would show it.
+// page an error; a page over 4 MiB says it is too large (with a
+// Content-Length or without). Requests are counted: the fake answers any
+// page of the endpoint, so a client that did not stop would show it.
 func TestReferrersAPIHostile(t *testing.T) {
 	subject := digest.FromString("subject")
 	a, b, c, fromTag := digest.FromString("a"), digest.FromString("b"), digest.FromString("c"), digest.FromString("tag")
@@ -66,6 +67,7 @@ func TestReferrersAPIHostile(t *testing.T) {
 			w.Write(body)
 		}
 	}
+	big := index(slices.Repeat([]ocispec.Descriptor{entry(a)}, oci.MaxManifestSize/100)...)
 	const ix = ocispec.MediaTypeImageIndex
 	for _, tt := range []struct {
 		name  string
@@ -107,6 +109,16 @@ func TestReferrersAPIHostile(t *testing.T) {
 			pages: []func(http.ResponseWriter, *http.Request){
 				page(ix, index(entry(a)), "?page=1"),
 				page("application/json", []byte(`{}`), "")}},
+		{name: "page over 4 MiB", gets: 1, err: "content too large", is: oci.ErrTooLarge,
+			pages: []func(http.ResponseWriter, *http.Request){page(ix, big, "")}},
+		{name: "page over 4 MiB, no Content-Length", gets: 1, err: "content too large", is: oci.ErrTooLarge,
+			pages: []func(http.ResponseWriter, *http.Request){func(w http.ResponseWriter, r *http.Request) {
+				w.Header().Set("Content-Type", ix)
+				for chunk := range slices.Chunk(big, 64<<10) {
+					w.Write(chunk)
+					w.(http.Flusher).Flush()
+				}
+			}}},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			gets := 0

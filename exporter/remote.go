@@ -818,11 +818,12 @@ const maxReferrerPages = 100
 // is not an image index (its Content-Type, or the mediaType of its body:
 // a catch-all route or proxy answering every path, as oras-go takes it).
 // A later page that fails, or is not an index, is an error, since the
-// list would be partial; so is a next page that was read already (a Link
-// back to an earlier page would repeat the list for ever). Each digest
-// is listed once (its first entry kept, in order); an entry whose digest
-// is not a digest, or whose size is negative, is left out (validEntry):
-// no fetch could verify it.
+// list would be partial; so is a page over oci.MaxManifestSize
+// (oci.ErrTooLarge, as for a manifest), and a next page that was read
+// already (a Link back to an earlier page would repeat the list for
+// ever). Each digest is listed once (its first entry kept, in order); an
+// entry whose digest is not a digest, or whose size is negative, is left
+// out (validEntry): no fetch could verify it.
 func (r *Remote) ReferrersAPI(ctx context.Context, subject digest.Digest) ([]ocispec.Descriptor, error) {
 	ctx = auth.AppendRepositoryScope(ctx, r.ref, auth.ActionPull)
 	next := r.url("referrers", subject.String())
@@ -889,14 +890,25 @@ var errNotIndex = errors.New("not an image index")
 
 // decodeReferrersPage decodes resp, a 200 answer of the referrers API,
 // as an image index: its Content-Type must be the index's, and so must
-// the mediaType of the body when it has one (else errNotIndex).
+// the mediaType of the body when it has one (else errNotIndex); a body
+// over oci.MaxManifestSize is oci.ErrTooLarge, not JSON cut short.
 func decodeReferrersPage(resp *http.Response) (ocispec.Index, error) {
 	var idx ocispec.Index
 	ct := resp.Header.Get("Content-Type")
 	if mt, _, err := mime.ParseMediaType(ct); err != nil || mt != ocispec.MediaTypeImageIndex {
 		return idx, fmt.Errorf("Content-Type %q: %w", ct, errNotIndex)
 	}
-	if err := json.NewDecoder(io.LimitReader(resp.Body, oci.MaxManifestSize)).Decode(&idx); err != nil {
+	if resp.ContentLength > oci.MaxManifestSize {
+		return idx, fmt.Errorf("%d bytes: %w", resp.ContentLength, oci.ErrTooLarge)
+	}
+	data, err := io.ReadAll(io.LimitReader(resp.Body, oci.MaxManifestSize+1))
+	if err != nil {
+		return idx, err
+	}
+	if len(data) > oci.MaxManifestSize {
+		return idx, fmt.Errorf("more than %d bytes: %w", oci.MaxManifestSize, oci.ErrTooLarge)
+	}
+	if err := json.Unmarshal(data, &idx); err != nil {
 		return idx, err
 	}
 	if idx.MediaType != "" && idx.MediaType != ocispec.MediaTypeImageIndex {
