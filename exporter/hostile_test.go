@@ -305,3 +305,35 @@ func TestReferrersTagMalformedEntries(t *testing.T) {
 		t.Errorf("after the attach: %v, %v; want the SBOM, then the new one", refDigests(refs), err)
 	}
 }
+
+// TestFetchBlobOtherContent: a blob the registry serves with a length
+// other than the descriptor's size, or under another digest, is
+// oci.ErrDigestMismatch (a fault of the entry, which callers such as
+// convert skip), not a failure to retry or give up on.
+func TestFetchBlobOtherContent(t *testing.T) {
+	body := []byte(`{"spdxVersion":"SPDX-2.3"}`)
+	good := ocispec.Descriptor{MediaType: "application/spdx+json", Digest: digest.FromBytes(body), Size: int64(len(body))}
+	for _, tt := range []struct {
+		name   string
+		desc   ocispec.Descriptor
+		header string // Docker-Content-Digest
+	}{
+		{"size smaller than the blob", ocispec.Descriptor{MediaType: good.MediaType, Digest: good.Digest, Size: good.Size - 1}, good.Digest.String()},
+		{"size larger than the blob", ocispec.Descriptor{MediaType: good.MediaType, Digest: good.Digest, Size: 5000}, good.Digest.String()},
+		{"another Docker-Content-Digest", good, digest.FromString("other").String()},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+				w.Header().Set("Docker-Content-Digest", tt.header)
+				w.Write(body)
+			}))
+			defer srv.Close()
+			cl, _ := client(nil)
+			r := target(t, strings.TrimPrefix(srv.URL, "http://"), "app", cl)
+			_, err := oci.ReadBlob(t.Context(), r, tt.desc, 0)
+			if !errors.Is(err, oci.ErrDigestMismatch) || !strings.Contains(err.Error(), tt.desc.Digest.String()) {
+				t.Errorf("ReadBlob = %v; want oci.ErrDigestMismatch naming the blob", err)
+			}
+		})
+	}
+}

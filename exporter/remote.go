@@ -783,6 +783,12 @@ func (r *Remote) Fetch(ctx context.Context, desc ocispec.Descriptor) (io.ReadClo
 	rc, err := r.repo.Blobs().Fetch(ctx, desc)
 	if err != nil {
 		werr := r.wrapNoted(note, "reading blob "+desc.Digest.String(), err)
+		if servedOtherContent(err) {
+			// The descriptor's size or digest is not the blob's: a
+			// fault of the descriptor (or of the registry), which no
+			// retry mends, as for a body that fails verification.
+			return nil, fmt.Errorf("%w (%w)", werr, oci.ErrDigestMismatch)
+		}
 		if errors.Is(err, errdef.ErrNotFound) {
 			// As a layout says it: a scan tells a missing foreign
 			// layer (skipped) from another failure.
@@ -794,6 +800,16 @@ func (r *Remote) Fetch(ctx context.Context, desc ocispec.Descriptor) (io.ReadClo
 		io.Reader
 		io.Closer
 	}{oci.VerifyReader(rc, desc), rc}, nil
+}
+
+// servedOtherContent reports whether err, from oras-go's blob fetch, says
+// that the registry answered with content other than the descriptor's:
+// a Content-Length other than its size, or a Docker-Content-Digest
+// other than its digest. oras-go has no sentinel for either; its
+// messages are matched.
+func servedOtherContent(err error) bool {
+	msg := err.Error()
+	return strings.Contains(msg, ": mismatch Content-Length") || strings.Contains(msg, "invalid response; digest mismatch in Docker-Content-Digest")
 }
 
 // checkDescriptor returns an error naming desc when it cannot be asked
