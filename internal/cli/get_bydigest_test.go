@@ -61,7 +61,7 @@ func TestGetReferrer(t *testing.T) {
 			ofIndex := attachForeign(t, reg, "app", res.Index, foreignReferrer{artifactType: oci.MediaTypeSPDX,
 				layers: []foreignLayer{{mediaType: oci.MediaTypeSPDX, data: []byte(amdSPDX)}}})
 			// cosign attach sbom's tag of arm64.
-			tag := discover.CosignTag(arm.Digest, "sbom")
+			tag := cosignTag(t, arm.Digest, "sbom")
 			cosign := attachForeign(t, reg, "app", arm, foreignReferrer{tag: tag, configType: ocispec.MediaTypeImageConfig,
 				layers: []foreignLayer{{mediaType: "text/spdx+json", data: []byte(armSPDX)}}})
 			// A BuildKit-style attestation of amd64 holding CycloneDX only:

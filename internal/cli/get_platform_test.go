@@ -120,7 +120,7 @@ func TestGetSkippedNotes(t *testing.T) {
 				annotations: map[string]string{oci.AnnotationPredicateType: oci.PredicateSPDX}}}})
 	})
 	repo("cosign", func(name string) {
-		attachForeign(t, reg, name, amd, foreignReferrer{tag: discover.CosignTag(amd.Digest, "sbom"), configType: ocispec.MediaTypeImageConfig,
+		attachForeign(t, reg, name, amd, foreignReferrer{tag: cosignTag(t, amd.Digest, "sbom"), configType: ocispec.MediaTypeImageConfig,
 			layers: []foreignLayer{{mediaType: "text/spdx+json", data: []byte(amdDoc)}}})
 	})
 	repo("index", func(name string) {
@@ -130,7 +130,7 @@ func TestGetSkippedNotes(t *testing.T) {
 	repo("refused", nil)
 	repo("none", nil)
 	proxy := registrytest.StartProxy(t, reg.Host)
-	proxy.Inject(registrytest.Fault{Method: "GET", Path: "/refused/manifests/" + discover.CosignTag(amd.Digest, "sbom") + "$", Action: registrytest.Status, Code: http.StatusForbidden})
+	proxy.Inject(registrytest.Fault{Method: "GET", Path: "/refused/manifests/" + cosignTag(t, amd.Digest, "sbom") + "$", Action: registrytest.Status, Code: http.StatusForbidden})
 
 	for _, tt := range []struct {
 		repo   string
@@ -140,7 +140,7 @@ func TestGetSkippedNotes(t *testing.T) {
 		{"attestation", 0, "taking BuildKit attestation "},
 		{"cosign", 0, "taking the SBOM of cosign's tag "},
 		{"index", 0, "attached to the whole image"},
-		{"refused", 1, "reading cosign's tag " + discover.CosignTag(amd.Digest, "sbom")},
+		{"refused", 1, "reading cosign's tag " + cosignTag(t, amd.Digest, "sbom")},
 		{"none", 1, "no usable spdx-json SBOM referrer of " + amd.Digest.String() + ": " + skipped["none"] + ": has 2 layers"},
 	} {
 		t.Run(tt.repo, func(t *testing.T) {

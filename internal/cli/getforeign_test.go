@@ -272,7 +272,7 @@ func TestGetCosignTagErrors(t *testing.T) {
 	reg := registrytest.Start(t, registrytest.OlaregNoAPI, registrytest.Options{})
 	mustAffix(t, "push", "--no-sbom", "--insecure-registry", reg.Host, "oci-layout:"+dir, reg.Ref("bare")+":v1")
 	proxy := registrytest.StartProxy(t, reg.Host)
-	sbomTag, attTag := discover.CosignTag(amd, "sbom"), discover.CosignTag(amd, "att")
+	sbomTag, attTag := cosignTag(t, amd, "sbom"), cosignTag(t, amd, "att")
 	for _, tt := range []struct {
 		name   string
 		fault  *registrytest.Fault

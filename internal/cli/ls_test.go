@@ -384,17 +384,17 @@ func TestLsCosignTags(t *testing.T) {
 			reg := registrytest.Start(t, kind, registrytest.Options{})
 			mustAffix(t, "push", "--no-sbom", "--insecure-registry", reg.Host, "oci-layout:"+dir, reg.Ref("app")+":v1")
 			mustAffix(t, "push", "--no-sbom", "--insecure-registry", reg.Host, "oci-layout:"+dir, reg.Ref("bare")+":v1")
-			sbom := attachForeign(t, reg, "app", arm, foreignReferrer{tag: discover.CosignTag(arm.Digest, "sbom"), configType: ocispec.MediaTypeImageConfig,
+			sbom := attachForeign(t, reg, "app", arm, foreignReferrer{tag: cosignTag(t, arm.Digest, "sbom"), configType: ocispec.MediaTypeImageConfig,
 				layers: []foreignLayer{{mediaType: "text/spdx+json", data: []byte(`{"spdxVersion":"SPDX-2.3"}`)}}})
 			pt := func(p string) map[string]string { return map[string]string{"predicateType": p} }
-			att := attachForeign(t, reg, "app", amd, foreignReferrer{tag: discover.CosignTag(amd.Digest, "att"), configType: ocispec.MediaTypeImageConfig,
+			att := attachForeign(t, reg, "app", amd, foreignReferrer{tag: cosignTag(t, amd.Digest, "att"), configType: ocispec.MediaTypeImageConfig,
 				layers: []foreignLayer{
 					{mediaType: discover.MediaTypeDSSE, data: []byte(`{"a":1}`), annotations: pt("https://cyclonedx.org/bom")},
 					{mediaType: discover.MediaTypeDSSE, data: []byte(`{"a":2}`), annotations: pt(oci.PredicateSPDX)},
 				}})
-			sig := attachForeign(t, reg, "app", res.Index, foreignReferrer{tag: discover.CosignTag(res.Index.Digest, "sig"), configType: ocispec.MediaTypeImageConfig,
+			sig := attachForeign(t, reg, "app", res.Index, foreignReferrer{tag: cosignTag(t, res.Index.Digest, "sig"), configType: ocispec.MediaTypeImageConfig,
 				layers: []foreignLayer{{mediaType: "application/vnd.dev.cosign.simplesigning.v1+json", data: []byte(`{"critical":{}}`)}}})
-			tags := map[digest.Digest]string{sbom.Digest: discover.CosignTag(arm.Digest, "sbom"), att.Digest: discover.CosignTag(amd.Digest, "att"), sig.Digest: discover.CosignTag(res.Index.Digest, "sig")}
+			tags := map[digest.Digest]string{sbom.Digest: cosignTag(t, arm.Digest, "sbom"), att.Digest: cosignTag(t, amd.Digest, "att"), sig.Digest: cosignTag(t, res.Index.Digest, "sig")}
 
 			// cosignReads returns the requests of log to cosign's tags,
 			// and how many lists of the tags.
@@ -419,8 +419,8 @@ func TestLsCosignTags(t *testing.T) {
 				{"listed", nil, 3, 1, ""},
 				{"tags list refused", &registrytest.Fault{Method: "GET", Path: "/tags/list$", Action: registrytest.Status, Code: http.StatusForbidden}, 9, 1, ""},
 				{"tags list not served", &registrytest.Fault{Method: "GET", Path: "/tags/list$", Action: registrytest.Status, Code: http.StatusNotFound}, 9, 1, ""},
-				{"a tag refused", &registrytest.Fault{Method: "GET", Path: "/manifests/" + discover.CosignTag(amd.Digest, "att") + "$", Action: registrytest.Status, Code: http.StatusForbidden}, 3, 1,
-					"(linux/amd64 " + amd.Digest.String() + "): cosign's tag " + discover.CosignTag(amd.Digest, "att") + " not shown: "},
+				{"a tag refused", &registrytest.Fault{Method: "GET", Path: "/manifests/" + cosignTag(t, amd.Digest, "att") + "$", Action: registrytest.Status, Code: http.StatusForbidden}, 3, 1,
+					"(linux/amd64 " + amd.Digest.String() + "): cosign's tag " + cosignTag(t, amd.Digest, "att") + " not shown: "},
 			} {
 				t.Run(tt.name, func(t *testing.T) {
 					proxy := registrytest.StartProxy(t, reg.Host)

@@ -422,7 +422,7 @@ func checkSBOMs(ctx context.Context, finder *exporter.Finder, look *dstLookup, i
 	for _, img := range images {
 		refs, mode, err := finder.Referrers(ctx, img.Descriptor.Digest)
 		if err == nil {
-			have := &dstListing{refs: refs, tag: mode == exporter.ModeTagSchema, decides: oci.IsSBOMReferrer}
+			have := &dstListing{refs: look.validEntries(img.Descriptor.Digest, refs), tag: mode == exporter.ModeTagSchema, decides: oci.IsSBOMReferrer}
 			err = look.confirm(ctx, img.Descriptor.Digest, have, nil)
 			refs = have.refs
 		}

@@ -357,6 +357,10 @@ func (w *referrerWalk) walk(ctx context.Context, s *mergeSource, subject oci.Ima
 	if err != nil {
 		return 0, w.nestedErr(depth, fmt.Errorf("SOURCE %s: referrers of %s: %w", s.arg, name, err))
 	}
+	if refs, err = discover.ValidEntries(refs); err != nil {
+		// Nothing names such an entry's manifest: not copied.
+		w.warn("SOURCE %s: referrers of %s: %v: not copied", s.arg, name, err)
+	}
 	if len(refs) == 0 {
 		return 0, nil
 	}
@@ -524,7 +528,19 @@ func (l *dstLookup) referrers(ctx context.Context, d digest.Digest, held bool) (
 	if held || mode == exporter.ModeAPI {
 		l.f, l.sure = f, true
 	}
-	return &dstListing{refs: refs, tag: mode == exporter.ModeTagSchema}, nil
+	return &dstListing{refs: l.validEntries(d, refs), tag: mode == exporter.ModeTagSchema}, nil
+}
+
+// validEntries returns the entries of refs, the referrers REF's
+// repository lists for subject, that have a valid digest, with a
+// warning about the others: they name no manifest, and count as no
+// referrer (an SBOM listed so is none).
+func (l *dstLookup) validEntries(subject digest.Digest, refs []ocispec.Descriptor) []ocispec.Descriptor {
+	refs, err := discover.ValidEntries(refs)
+	if err != nil {
+		l.warn("%s: referrers of %s: %v", l.target.Name(), subject, err)
+	}
+	return refs
 }
 
 // confirm drops from have, the referrers of subject REF's repository

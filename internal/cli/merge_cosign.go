@@ -110,7 +110,12 @@ func planCosignTags(ctx context.Context, m *mergePlan, entries []ocispec.Descrip
 		}
 		for _, sub := range subjects {
 			for _, suffix := range cosignSuffixes {
-				tag := discover.CosignTag(sub.d, suffix)
+				tag, err := discover.CosignTag(sub.d, suffix)
+				if err != nil {
+					// The walk drops such a referrer: never here.
+					warn("SOURCE %s: %v: not copied", sub.s.arg, err)
+					break
+				}
 				if listed != nil && !listed[tag] {
 					continue
 				}
@@ -123,7 +128,7 @@ func planCosignTags(ctx context.Context, m *mergePlan, entries []ocispec.Descrip
 				continue
 			}
 			for _, suffix := range cosignSuffixes {
-				if tag := discover.CosignTag(s.root.Digest, suffix); listed[tag] {
+				if tag, err := discover.CosignTag(s.root.Digest, suffix); err == nil && listed[tag] {
 					warn("SOURCE %s: cosign's tag %s not copied: it is of the source's index %s, and REF's index is a new one (%s), which it does not sign", s.arg, tag, s.root.Digest, m.content.root.Digest)
 				}
 			}

@@ -75,7 +75,7 @@ func TestMergeCosignTags(t *testing.T) {
 			src, dst := srcHost+"/staging/app", dstReg.Ref("release/app")
 			run("push", "oci-layout:"+dir, src+":v1")
 			idx := resolveTag(t, srcReg, "staging/app", "v1")
-			idxTag, amdTag, strayTag := discover.CosignTag(idx, "sig"), discover.CosignTag(amd.Digest, "att"), discover.CosignTag(digest.FromString("not merged"), "sig")
+			idxTag, amdTag, strayTag := cosignTag(t, idx, "sig"), cosignTag(t, amd.Digest, "att"), cosignTag(t, digest.FromString("not merged"), "sig")
 			cfg := ocispec.MediaTypeImageConfig
 			attachForeign(t, srcReg, "staging/app", ocispec.Descriptor{}, foreignReferrer{tag: idxTag, configType: cfg, layers: []foreignLayer{cosignSignature(idx.String())}})
 			amdAtt := attachForeign(t, srcReg, "staging/app", amd, foreignReferrer{tag: amdTag, configType: cfg,
@@ -84,7 +84,7 @@ func TestMergeCosignTags(t *testing.T) {
 			// Not what cosign writes: an index under arm64's .sig tag is
 			// not copied, with a warning; the merge goes on.
 			arm := res.Manifests[1]
-			oddTag := discover.CosignTag(arm.Digest, "sig")
+			oddTag := cosignTag(t, arm.Digest, "sig")
 			srcRemote, err := exporter.NewRemote(registry.Reference{Registry: srcReg.Host, Repository: "staging/app"}, exporter.RemoteOptions{PlainHTTP: true})
 			if err != nil {
 				t.Fatal(err)
@@ -140,4 +140,14 @@ func TestMergeCosignTags(t *testing.T) {
 			}
 		})
 	}
+}
+
+// cosignTag is discover.CosignTag of d, a valid digest.
+func cosignTag(t testing.TB, d digest.Digest, suffix string) string {
+	t.Helper()
+	tag, err := discover.CosignTag(d, suffix)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return tag
 }

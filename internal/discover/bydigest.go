@@ -210,7 +210,10 @@ func (r *Search) findPicked(ctx context.Context, subjects []*pickSubject, want d
 		// Not referrers: read only when no referrer is want.
 		for _, s := range subjects {
 			for _, suffix := range []string{"sbom", "att"} {
-				tag := CosignTag(s.img.Descriptor.Digest, suffix)
+				tag, err := CosignTag(s.img.Descriptor.Digest, suffix)
+				if err != nil {
+					return nil, err
+				}
 				d, m, err := r.readCosignTag(ctx, st, tag)
 				if err != nil {
 					return nil, err

@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"strconv"
 	"strings"
 
 	"github.com/opencontainers/go-digest"
@@ -236,12 +237,34 @@ func dssePayload(b []byte) ([]byte, error) {
 	return nil, errors.New("DSSE payload is not base64")
 }
 
-// CosignTag is the tag cosign's tag scheme gives what it stores for
+// CosignTag returns the tag cosign's tag scheme gives what it stores for
 // subject: sha256-<hex>.sbom (cosign attach sbom), sha256-<hex>.att
-// (cosign attest before v3's bundles).
-func CosignTag(subject digest.Digest, suffix string) string {
-	return subject.Algorithm().String() + "-" + subject.Encoded() + "." + suffix
+// (cosign attest before v3's bundles). A subject that is no valid digest
+// (a registry's list may hold anything) has no such tag: the error names
+// it.
+func CosignTag(subject digest.Digest, suffix string) (string, error) {
+	if err := subject.Validate(); err != nil {
+		return "", fmt.Errorf("cosign's tag of %s: %w", quoteDigest(subject), err)
+	}
+	return subject.Algorithm().String() + "-" + subject.Encoded() + "." + suffix, nil
 }
+
+// quoteDigest quotes d, a digest that may not be one, for messages: Go
+// syntax, its control characters escaped, clipped.
+func quoteDigest(d digest.Digest) string { return strconv.Quote(clip(string(d))) }
+
+// clip returns s, cut to its first maxShown bytes (and "...") when longer:
+// a registry's string in a message.
+func clip(s string) string {
+	if len(s) <= maxShown {
+		return s
+	}
+	return strings.ToValidUTF8(s[:maxShown], "") + "..."
+}
+
+// maxShown bounds what a message shows of a string a registry gave: a
+// digest (sha512's is shorter), a media type.
+const maxShown = 160
 
 // cosignTagSBOM returns the SBOM of subject in the format that cosign
 // stored under its tag scheme, which no referrers list shows: the
@@ -258,7 +281,10 @@ func (r *Search) cosignTagSBOM(ctx context.Context, subject digest.Digest) (*Sou
 		return nil, nil
 	}
 	for _, suffix := range []string{"sbom", "att"} {
-		tag := CosignTag(subject, suffix)
+		tag, err := CosignTag(subject, suffix)
+		if err != nil {
+			return nil, err
+		}
 		d, m, err := r.readCosignTag(ctx, st, tag)
 		if err != nil {
 			return nil, err

@@ -191,8 +191,8 @@ func (r *Search) indexNaming(img oci.Image, src *Source) (string, error) {
 // want's algorithm: the document's own word (its described package's
 // purl, sbomgen.DescribedDigest), else the subjects of the in-toto
 // statement it came in (BuildKit's attestations, --keep-intoto and
-// cosign attest referrers); none when neither names one (a document that
-// cannot be read names none).
+// cosign attest referrers) whose digest is valid; none when neither names
+// one (a document that cannot be read names none).
 func (r *Search) namedImages(want digest.Digest, src *Source) []digest.Digest {
 	if d, err := src.describedDigest(r.format); err == nil {
 		return []digest.Digest{d}
@@ -201,9 +201,16 @@ func (r *Search) namedImages(want digest.Digest, src *Source) []digest.Digest {
 		return nil
 	}
 	var names []digest.Digest
+	if want.Validate() != nil {
+		return nil
+	}
 	for _, s := range src.Statement.Subject {
 		if v, ok := s.Digest[want.Algorithm().String()]; ok {
-			names = append(names, digest.NewDigestFromEncoded(want.Algorithm(), v))
+			// A statement may say anything: a digest that is none
+			// names no image.
+			if d := digest.NewDigestFromEncoded(want.Algorithm(), v); d.Validate() == nil {
+				names = append(names, d)
+			}
 		}
 	}
 	return names

@@ -151,9 +151,10 @@ type referrerList struct {
 }
 
 // readReferrers returns the referrers of subject, what (the platform, or
-// "index") naming it in the note below. A registry that resolves the
+// "index") naming it in the notes below. A registry that resolves the
 // referrers tag to the subject (GitLab) lists none, with a note: a
 // BuildKit attestation in the index still can be read, as ls shows it.
+// Entries without a valid digest are dropped, with a note (ValidEntries).
 func (r *Search) readReferrers(ctx context.Context, what string, subject digest.Digest) (referrerList, error) {
 	refs, mode, err := r.store.Referrers(ctx, subject)
 	if errors.Is(err, exporter.ErrReferrersTagConflict) {
@@ -162,6 +163,10 @@ func (r *Search) readReferrers(ctx context.Context, what string, subject digest.
 	}
 	if err != nil {
 		return referrerList{}, err
+	}
+	refs, err = ValidEntries(refs)
+	if err != nil {
+		r.notef("%s (%s): referrers of %s: %v: skipped", r.refStr, what, subject, err)
 	}
 	return referrerList{refs: refs, annotated: mode == exporter.ModeAPI}, nil
 }
@@ -178,6 +183,10 @@ func (r *Search) readReferrer(ctx context.Context, d ocispec.Descriptor) (*ocisp
 		return got.m, got.err
 	}
 	var m ocispec.Manifest
+	if err := EntryError(d); err != nil {
+		// Not read: a registry would take what it names for a tag.
+		return nil, fmt.Errorf("reading referrer: %w", err)
+	}
 	if _, err := oci.ReadJSON(ctx, r.tgt, ocispec.Descriptor{MediaType: d.MediaType, Digest: d.Digest, Size: d.Size}, &m); err != nil {
 		got = manifestRead{err: fmt.Errorf("reading referrer %s: %w", d.Digest, err)}
 	} else {

@@ -232,6 +232,11 @@ func (b *treeBuilder) referrersAt(ctx context.Context, n *Node, d ocispec.Descri
 			rn.PredicateTypes = []string{pt}
 		}
 		out[i] = rn
+		if err := EntryError(r); err != nil {
+			// Shown as listed, flagged: its referrers are not read.
+			rn.Error = err.Error()
+			continue
+		}
 		if depth < MaxReferrerDepth && b.claim(r.Digest) {
 			g.Go(func() error {
 				var err error
@@ -406,7 +411,12 @@ func addCosignTags(ctx context.Context, st TagStore, tags *tagList, t *Tree, war
 	var want []wanted
 	for _, d := range order {
 		for _, suffix := range cosignSuffixes {
-			if tag := CosignTag(d, suffix); err != nil || have[tag] {
+			tag, terr := CosignTag(d, suffix)
+			if terr != nil {
+				warn("%s: %v: not shown", t.Reference, terr)
+				break
+			}
+			if err != nil || have[tag] {
 				want = append(want, wanted{d, tag})
 			}
 		}
@@ -521,7 +531,7 @@ func warnUnread(warn func(format string, args ...any), t *Tree) {
 			if what == "" {
 				what = n.Kind
 			}
-			warn("%s (%s %s): referrers not shown: %s", t.Reference, printable.String(what), n.Digest, printable.String(n.Error))
+			warn("%s (%s %s): referrers not shown: %s", t.Reference, printable.String(what), printable.String(clip(n.Digest.String())), printable.String(n.Error))
 		}
 		for _, c := range n.Children {
 			walk(c)

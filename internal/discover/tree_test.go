@@ -116,12 +116,14 @@ func TestLsReferrersConcurrent(t *testing.T) {
 	}
 }
 
-// memStore is a Store of blobs in memory, with fixed referrers.
+// memStore is a Store of blobs in memory, with fixed referrers, listed
+// as the referrers API lists them unless mode says otherwise.
 type memStore struct {
 	Store
 	root      ocispec.Descriptor
 	blobs     map[digest.Digest][]byte
 	referrers map[digest.Digest][]ocispec.Descriptor
+	mode      exporter.Mode
 }
 
 func (s *memStore) Name() string                                     { return "mem" }
@@ -136,6 +138,9 @@ func (s *memStore) Fetch(_ context.Context, d ocispec.Descriptor) (io.ReadCloser
 }
 
 func (s *memStore) Referrers(_ context.Context, subject digest.Digest) ([]ocispec.Descriptor, exporter.Mode, error) {
+	if s.mode != "" {
+		return s.referrers[subject], s.mode, nil
+	}
 	return s.referrers[subject], exporter.ModeAPI, nil
 }
 

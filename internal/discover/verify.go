@@ -154,6 +154,9 @@ func checkSubjects(s *oci.Statement, want digest.Digest, format sbomgen.Format) 
 	if len(s.Subject) == 0 {
 		return errors.New("the in-toto statement has no subject")
 	}
+	if err := want.Validate(); err != nil {
+		return fmt.Errorf("image digest %s: %w", quoteDigest(want), err)
+	}
 	alg := want.Algorithm().String()
 	for _, sub := range s.Subject {
 		v, ok := sub.Digest[alg]
@@ -161,7 +164,7 @@ func checkSubjects(s *oci.Statement, want digest.Digest, format sbomgen.Format) 
 			return fmt.Errorf("in-toto subject %q has no %s digest", sub.Name, alg)
 		}
 		if v != want.Encoded() {
-			return fmt.Errorf("in-toto subject %q is %s:%s", sub.Name, alg, v)
+			return fmt.Errorf("in-toto subject %q is %s:%s", clip(sub.Name), alg, clip(v))
 		}
 	}
 	return nil
