@@ -30,6 +30,14 @@ func (l *namedList) add(s string) {
 	l.more++
 }
 
+// addAll adds the items of o, its counted ones counted.
+func (l *namedList) addAll(o namedList) {
+	for _, s := range o.named {
+		l.add(s)
+	}
+	l.more += o.more
+}
+
 // len returns how many items were added.
 func (l namedList) len() int { return len(l.named) + l.more }
 

@@ -369,7 +369,7 @@ func (r *Search) readCosignTag(ctx context.Context, st ManifestByTag, tag string
 // why each that accept refused was skipped (their notes are pending, as
 // referrerSBOM's). A layer whose statement is gone or not what its
 // annotation says is skipped with a note.
-func (r *Search) attestationSBOM(ctx context.Context, subject digest.Digest, refs []ocispec.Descriptor, accept acceptFunc) (*Source, []string, error) {
+func (r *Search) attestationSBOM(ctx context.Context, subject digest.Digest, refs []ocispec.Descriptor, accept acceptFunc) (*Source, namedList, error) {
 	var cands []ocispec.Descriptor
 	inIndex := map[digest.Digest]bool{}
 	for _, img := range r.images {
@@ -383,17 +383,17 @@ func (r *Search) attestationSBOM(ctx context.Context, subject digest.Digest, ref
 			cands = append(cands, d)
 		}
 	}
-	var skipped []string
+	var skipped namedList
 	for _, d := range cands {
 		src, err := r.attestationCandidate(ctx, subject, d, inIndex[d.Digest])
 		if err != nil {
-			return nil, nil, err
+			return nil, namedList{}, err
 		}
 		if src != nil && accept != nil {
 			if err := accept(src); err != nil {
 				why := fmt.Sprintf("BuildKit attestation %s: %v", d.Digest, err)
-				skipped = append(skipped, why)
-				r.pending = append(r.pending, "skipped "+why)
+				skipped.add(why)
+				r.pending.add("skipped " + why)
 				continue
 			}
 		}
@@ -403,7 +403,7 @@ func (r *Search) attestationSBOM(ctx context.Context, subject digest.Digest, ref
 				where = " (a referrer, not in the index)"
 			}
 			r.notef("no %s SBOM referrer of %s; taking BuildKit attestation %s%s", r.format, subject, d.Digest, where)
-			return src, nil, nil
+			return src, namedList{}, nil
 		}
 	}
 	return nil, skipped, nil

@@ -32,11 +32,11 @@ var ErrNoSBOM = errors.New("no usable SBOM")
 // skipped on the way are printed, whichever way was taken, unless the
 // error (no SBOM was found) lists them.
 func (r *Search) PlatformSBOM(ctx context.Context, img oci.Image) (*Source, error) {
-	r.pending = nil
+	r.pending = namedList{}
 	src, err := r.findSBOM(ctx, img)
 	var missing *missingSBOMError
 	if errors.As(err, &missing) {
-		r.pending = nil
+		r.pending = namedList{}
 	}
 	r.flushNotes()
 	if err != nil {
@@ -92,7 +92,7 @@ func (r *Search) findSBOM(ctx context.Context, img oci.Image) (*Source, error) {
 	src, err := r.chooseSBOM(ctx, subject, list, accept(false))
 	var missing *missingSBOMError
 	if errors.As(err, &missing) && unlisted > 0 {
-		r.pending = nil // the second look says it all
+		r.pending = namedList{} // the second look says it all
 		others = 0
 		src, err = r.chooseSBOM(ctx, subject, list, accept(true))
 		if err == nil && !r.verify {
@@ -149,8 +149,8 @@ func (r *Search) indexSBOM(ctx context.Context, img oci.Image, missing *missingS
 	}
 	if src == nil {
 		msg := missing.msg
-		if len(skipped) > 0 {
-			msg += fmt.Sprintf("; none of the %s SBOM referrers of the index %s fits: %s", r.format, index, strings.Join(skipped, "; "))
+		if skipped.len() > 0 {
+			msg += fmt.Sprintf("; none of the %s SBOM referrers of the index %s fits: %s", r.format, index, skipped.join("; "))
 		} else if other := r.otherSBOMFormats(ctx, list.refs); len(other) > 0 {
 			msg += "; the index " + index.String() + " has " + strings.Join(other, " and ") + " SBOM referrers"
 		}

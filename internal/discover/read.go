@@ -8,7 +8,6 @@ import (
 	"io"
 	"net/http"
 	"slices"
-	"strings"
 	"sync"
 
 	"github.com/opencontainers/go-digest"
@@ -18,6 +17,7 @@ import (
 
 	"github.com/affix-oci/affix/exporter"
 	"github.com/affix-oci/affix/internal/oci"
+	"github.com/affix-oci/affix/internal/printable"
 	"github.com/affix-oci/affix/sbomgen"
 )
 
@@ -62,8 +62,9 @@ type Search struct {
 	// pending are the notes on SBOM referrers that were skipped before
 	// a fallback (an attestation, cosign's tags, the index) was tried:
 	// printed before the next note, or at the end, unless the error
-	// (a *missingSBOMError) lists them.
-	pending []string
+	// (a *missingSBOMError) lists them. The first few are kept, the
+	// others counted.
+	pending namedList
 }
 
 // manifestKey names a manifest read: a descriptor of another size is
@@ -127,17 +128,20 @@ func (r *Search) notef(format string, args ...any) {
 // and r's earlier pending notes kept.
 func (r *Search) quietly(fn func()) {
 	note, pending := r.note, r.pending
-	r.note, r.pending = func(string, ...any) {}, nil
+	r.note, r.pending = func(string, ...any) {}, namedList{}
 	defer func() { r.note, r.pending = note, pending }()
 	fn()
 }
 
-// flushNotes prints the pending notes.
+// flushNotes prints the pending notes, and how many more there were.
 func (r *Search) flushNotes() {
-	for _, s := range r.pending {
+	for _, s := range r.pending.named {
 		r.note("%s", s)
 	}
-	r.pending = nil
+	if n := r.pending.more; n > 0 {
+		r.note("skipped %d more (the first %d are named above)", n, len(r.pending.named))
+	}
+	r.pending = namedList{}
 }
 
 // referrerList is the referrers of a subject as its store listed them.
@@ -344,16 +348,16 @@ func sbomShape(m *ocispec.Manifest, types []string) error {
 	if len(m.Layers) == 1 && slices.Contains(types, m.Layers[0].MediaType) {
 		return nil
 	}
-	layerTypes := make([]string, len(m.Layers))
-	for i, l := range m.Layers {
-		layerTypes[i] = l.MediaType
+	var layerTypes namedList
+	for _, l := range m.Layers {
+		layerTypes.add(printable.String(clip(l.MediaType)))
 	}
 	has := fmt.Sprintf("%d layers", len(m.Layers))
 	if len(m.Layers) == 1 {
 		has = "1 layer"
 	}
-	if len(layerTypes) > 0 {
-		has += " (" + strings.Join(layerTypes, ", ") + ")"
+	if layerTypes.len() > 0 {
+		has += " (" + layerTypes.join(", ") + ")"
 	}
 	return fmt.Errorf("has %s, not exactly one %s layer", has, types[0])
 }

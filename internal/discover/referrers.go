@@ -43,8 +43,8 @@ func (r *Search) chooseSBOM(ctx context.Context, subject digest.Digest, list ref
 	if src != nil || err != nil {
 		return src, err
 	}
-	if skipped = append(skipped, attSkipped...); len(skipped) > 0 {
-		return nil, &missingSBOMError{fmt.Sprintf("no usable %s SBOM referrer of %s: %s", r.format, subject, strings.Join(skipped, "; "))}
+	if skipped.addAll(attSkipped); skipped.len() > 0 {
+		return nil, &missingSBOMError{fmt.Sprintf("no usable %s SBOM referrer of %s: %s", r.format, subject, skipped.join("; "))}
 	}
 	msg := fmt.Sprintf("no %s SBOM referrer of %s", r.format, subject)
 	switch r.format {
@@ -62,21 +62,24 @@ func (r *Search) chooseSBOM(ctx context.Context, subject digest.Digest, list ref
 // referrerSBOM returns the SBOM of subject in the format among its
 // referrers that accept takes: a bare one (bareSBOM), else one in an
 // in-toto statement (statementSBOM); nil when there is none, with why
-// each candidate was skipped (their notes are pending: printed before the
-// next note, unless the error that no SBOM was found lists them).
-func (r *Search) referrerSBOM(ctx context.Context, subject digest.Digest, list referrerList, accept acceptFunc) (*Source, []string, error) {
+// each candidate was skipped, the first few named (their notes are
+// pending: printed before the next note, unless the error that no SBOM
+// was found lists them).
+func (r *Search) referrerSBOM(ctx context.Context, subject digest.Digest, list referrerList, accept acceptFunc) (*Source, namedList, error) {
 	src, skipped, err := r.bareSBOM(ctx, subject, list, accept)
 	if src != nil || err != nil {
-		return src, nil, err
+		return src, namedList{}, err
 	}
-	for _, s := range skipped {
-		r.pending = append(r.pending, fmt.Sprintf("skipped %s SBOM referrer %s", r.format, s))
+	for _, s := range skipped.named {
+		r.pending.add(fmt.Sprintf("skipped %s SBOM referrer %s", r.format, s))
 	}
-	src, stmtSkipped, err := r.statementSBOM(ctx, subject, list, accept, len(skipped) == 0)
+	r.pending.more += skipped.more
+	src, stmtSkipped, err := r.statementSBOM(ctx, subject, list, accept, skipped.len() == 0)
 	if src != nil || err != nil {
-		return src, nil, err
+		return src, namedList{}, err
 	}
-	return nil, append(skipped, stmtSkipped...), nil
+	skipped.addAll(stmtSkipped)
+	return nil, skipped, nil
 }
 
 // bareTypes are the artifact types of a bare SBOM referrer in format f:
@@ -93,15 +96,16 @@ func bareTypes(f sbomgen.Format) []string {
 
 // bareSBOM returns the newest bare SBOM referrer of subject in the format
 // (bareCandidate) that accept takes. The others are returned as skipped,
-// each with why; their notes are printed only when one is taken.
-func (r *Search) bareSBOM(ctx context.Context, subject digest.Digest, list referrerList, accept acceptFunc) (*Source, []string, error) {
+// each with why (the first few named); their notes are printed only when
+// one is taken.
+func (r *Search) bareSBOM(ctx context.Context, subject digest.Digest, list referrerList, accept acceptFunc) (*Source, namedList, error) {
 	types := bareTypes(r.format)
 	cands := exporter.NewestFirst(r.withAnnotations(ctx, list, types), types...)
-	var skipped []string
+	var skipped namedList
 	for _, d := range cands {
 		src, generic, why, err := r.bareCandidate(ctx, subject, d)
 		if err != nil {
-			return nil, nil, err
+			return nil, namedList{}, err
 		}
 		if src != nil && accept != nil {
 			if err := accept(src); err != nil {
@@ -110,16 +114,19 @@ func (r *Search) bareSBOM(ctx context.Context, subject digest.Digest, list refer
 		}
 		if src == nil {
 			if why != "" {
-				skipped = append(skipped, d.Digest.String()+": "+why)
+				skipped.add(d.Digest.String() + ": " + why)
 			}
 			continue
 		}
-		for _, s := range skipped {
+		for _, s := range skipped.named {
 			r.notef("skipped %s SBOM referrer %s; taking the next newest", r.format, s)
+		}
+		if skipped.more > 0 {
+			r.notef("skipped %d more %s SBOM referrers (the first %d are named above)", skipped.more, r.format, len(skipped.named))
 		}
 		r.genericNote(d, generic)
 		r.undatedNote(cands, fmt.Sprintf("%s SBOM referrers of %s", r.format, subject), d)
-		return src, nil, nil
+		return src, namedList{}, nil
 	}
 	return nil, skipped, nil
 }
@@ -192,7 +199,7 @@ func (r *Search) genericNote(d ocispec.Descriptor, generic string) {
 // subject), or that accept refuses, is skipped, as a bare SBOM referrer
 // of the wrong shape is. first says whether no bare SBOM referrer was
 // even listed (the note then says so).
-func (r *Search) statementSBOM(ctx context.Context, subject digest.Digest, list referrerList, accept acceptFunc, first bool) (*Source, []string, error) {
+func (r *Search) statementSBOM(ctx context.Context, subject digest.Digest, list referrerList, accept acceptFunc, first bool) (*Source, namedList, error) {
 	var types []string
 	for _, d := range list.refs {
 		if isStatementType(d.ArtifactType) && !slices.Contains(types, d.ArtifactType) {
@@ -206,7 +213,7 @@ func (r *Search) statementSBOM(ctx context.Context, subject digest.Digest, list 
 		}
 	}
 	cands := exporter.NewestFirst(stmts, types...)
-	var skipped []string
+	var skipped namedList
 	for _, d := range cands {
 		src, err := r.readStatementSBOM(ctx, subject, d)
 		if err == nil && accept != nil {
@@ -215,12 +222,12 @@ func (r *Search) statementSBOM(ctx context.Context, subject digest.Digest, list 
 			}
 		}
 		if skippable(err) {
-			skipped = append(skipped, err.Error())
-			r.pending = append(r.pending, "skipped "+err.Error())
+			skipped.add(err.Error())
+			r.pending.add("skipped " + err.Error())
 			continue
 		}
 		if err != nil {
-			return nil, nil, err
+			return nil, namedList{}, err
 		}
 		what := statementKind(d)
 		if isBundleType(d.ArtifactType) {
@@ -232,7 +239,7 @@ func (r *Search) statementSBOM(ctx context.Context, subject digest.Digest, list 
 		}
 		r.notef("%s %s SBOM referrer of %s; taking the predicate of %s %s", none, r.format, subject, what, d.Digest)
 		r.undatedNote(cands, fmt.Sprintf("%s statement referrers of %s", r.format, subject), d)
-		return src, nil, nil
+		return src, namedList{}, nil
 	}
 	return nil, skipped, nil
 }

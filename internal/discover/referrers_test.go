@@ -2,6 +2,7 @@ package discover
 
 import (
 	"bytes"
+	"errors"
 	"fmt"
 	"strings"
 	"testing"
@@ -9,6 +10,7 @@ import (
 	"github.com/opencontainers/go-digest"
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
 
+	"github.com/affix-oci/affix/internal/oci"
 	"github.com/affix-oci/affix/sbomgen"
 )
 
@@ -59,6 +61,56 @@ func TestUndatedNote(t *testing.T) {
 			got := stderr.String()
 			if tt.want == "" && got != "" || tt.want != "" && !strings.Contains(got, tt.want) {
 				t.Errorf("note %q, want %q", got, tt.want)
+			}
+		})
+	}
+}
+
+// TestSkippedNamedFew: a referrers list of many SBOM entries whose
+// manifests are gone (a registry's page of 21k of them) makes an error,
+// or notes, that name the first few and count the others: neither grows
+// with the list.
+func TestSkippedNamedFew(t *testing.T) {
+	const gone = 200
+	for _, tt := range []struct {
+		name  string
+		valid bool // an older SBOM is there besides those gone
+	}{
+		{"none usable", false},
+		{"an older one usable", true},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			st, img := newMemStore(t)
+			var good ocispec.Descriptor
+			if tt.valid {
+				good = st.addSBOM(t, img.Descriptor, spdxDoc("good"), "2025-01-01T00:00:00Z")
+			}
+			for i := range gone {
+				st.referrers[img.Descriptor.Digest] = append(st.referrers[img.Descriptor.Digest], ocispec.Descriptor{MediaType: ocispec.MediaTypeImageManifest,
+					Digest: digest.FromString(fmt.Sprint(i)), Size: 100, ArtifactType: oci.MediaTypeSPDX,
+					Annotations: map[string]string{ocispec.AnnotationCreated: "2030-01-01T00:00:00Z"}})
+			}
+			var notes bytes.Buffer
+			r := NewSearch(st, "ref", []oci.Image{img}, sbomgen.SPDXJSON, Options{Notef: func(f string, a ...any) { fmt.Fprintf(&notes, f+"\n", a...) }})
+			src, err := r.PlatformSBOM(t.Context(), img)
+			more := fmt.Sprintf("and %d more", gone-maxNamed)
+			if tt.valid {
+				if err != nil || src.Manifest.Digest != good.Digest {
+					t.Fatalf("PlatformSBOM = %v, %v; want %s", src, err, good.Digest)
+				}
+				if n := strings.Count(notes.String(), "\n"); n != maxNamed+1 || !strings.Contains(notes.String(), fmt.Sprintf("skipped %d more spdx-json SBOM referrers", gone-maxNamed)) {
+					t.Errorf("%d notes, want %d named and one counting %d more:\n%s", n, maxNamed, gone-maxNamed, notes.String())
+				}
+				return
+			}
+			if !errors.Is(err, ErrNoSBOM) {
+				t.Fatalf("PlatformSBOM: %v, want ErrNoSBOM", err)
+			}
+			if n := strings.Count(err.Error(), "its manifest is gone"); n != maxNamed || !strings.HasSuffix(err.Error(), more) {
+				t.Errorf("the error names %d of %d, want %d, then %q: %v", n, gone, maxNamed, more, err)
+			}
+			if notes.Len() > 0 {
+				t.Errorf("notes besides the error: %s", notes.String())
 			}
 		})
 	}
