@@ -95,3 +95,48 @@ func serveManifest(t *testing.T, reg *registrytest.Registry, path, mt string, v 
 	t.Cleanup(srv.Close)
 	return strings.TrimPrefix(srv.URL, "http://")
 }
+
+// TestGetBrokenEntry: the referrers tag of one platform lists, besides
+// its SBOM, a newer SBOM manifest with its size plus one (another tool's
+// entry). get --all-platforms skips that entry, with a note naming it and
+// why, and writes the SBOM of every platform (it failed on the entry).
+func TestGetBrokenEntry(t *testing.T) {
+	if testing.Short() {
+		t.Skip("runs registries")
+	}
+	cliEnv(t)
+	dir, res := variantsPair(t)
+	reg := registrytest.Start(t, registrytest.OlaregNoAPI, registrytest.Options{})
+	mustAffix(t, "push", "--insecure-registry", reg.Host, "oci-layout:"+dir, reg.Ref("app")+":v1")
+	arm := res.Manifests[1]
+	sbom := sbomOf(t, reg, "app", arm.Digest)
+	var m ocispec.Manifest
+	if err := json.Unmarshal(fetchRawIndex(t, reg, "app", sbom.Digest.String()), &m); err != nil {
+		t.Fatal(err)
+	}
+	m.Annotations[ocispec.AnnotationCreated] = "2030-01-01T00:00:00Z"
+	data, err := json.Marshal(m)
+	if err != nil {
+		t.Fatal(err)
+	}
+	newer := ocispec.Descriptor{MediaType: ocispec.MediaTypeImageManifest, Digest: digest.FromBytes(data), Size: int64(len(data))}
+	r := &remote.Repository{Reference: registry.Reference{Registry: reg.Host, Repository: "app"}, PlainHTTP: true, SkipReferrersGC: true}
+	if err := r.Push(t.Context(), newer, bytes.NewReader(data)); err != nil {
+		t.Fatal(err)
+	}
+	tag := exporter.ReferrersTag(arm.Digest)
+	idx := fetchIndex(t, reg, "app", tag)
+	idx.Manifests = slices.DeleteFunc(idx.Manifests, func(d ocispec.Descriptor) bool { return d.Digest == newer.Digest })
+	wrong := newer
+	wrong.Size++
+	wrong.ArtifactType, wrong.Annotations = sbom.ArtifactType, m.Annotations
+	idx.Manifests = append(idx.Manifests, wrong)
+	host := serveManifest(t, reg, "/v2/app/manifests/"+tag, ocispec.MediaTypeImageIndex, idx)
+
+	out := t.TempDir()
+	_, errs, code := affix(t, "get", "--insecure-registry", host, "--all-platforms", "-o", out, host+"/app:v1")
+	want := "skipped spdx-json SBOM referrer " + newer.Digest.String() + ": listed, but its manifest cannot be used: "
+	if code != 0 || !strings.Contains(errs, want) || !strings.Contains(errs, sbom.Digest.String()) {
+		t.Fatalf("get --all-platforms: exit %d, want 0, a note %q and the SBOM %s taken\n%s", code, want, sbom.Digest, errs)
+	}
+}

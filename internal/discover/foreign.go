@@ -366,9 +366,9 @@ func (r *Search) readCosignTag(ctx context.Context, st ManifestByTag, tag string
 // index lists, else one that is only a referrer of subject (BuildKit
 // v0.32+ gives them a subject; a registry with the referrers API lists
 // them, also after the index dropped them). nil when there is none, with
-// why each that accept refused was skipped (their notes are pending, as
-// referrerSBOM's). A layer whose statement is gone or not what its
-// annotation says is skipped with a note.
+// why each that accept refused, or whose manifest is broken, was skipped
+// (their notes are pending, as referrerSBOM's). A layer whose statement
+// is gone, broken or not what its annotation says is skipped with a note.
 func (r *Search) attestationSBOM(ctx context.Context, subject digest.Digest, refs []ocispec.Descriptor, accept acceptFunc) (*Source, namedList, error) {
 	var cands []ocispec.Descriptor
 	inIndex := map[digest.Digest]bool{}
@@ -386,6 +386,12 @@ func (r *Search) attestationSBOM(ctx context.Context, subject digest.Digest, ref
 	var skipped namedList
 	for _, d := range cands {
 		src, err := r.attestationCandidate(ctx, subject, d, inIndex[d.Digest])
+		if broken(err) {
+			why := fmt.Sprintf("BuildKit attestation %s: %v", d.Digest, err)
+			skipped.add(why)
+			r.pending.add("skipped " + why)
+			continue
+		}
 		if err != nil {
 			return nil, namedList{}, err
 		}
@@ -413,8 +419,9 @@ func (r *Search) attestationSBOM(ctx context.Context, subject digest.Digest, ref
 // attestation manifest d of subject (inIndex: one the index lists, else
 // one only a referrer of subject); nil when it holds none. A
 // referrer whose manifest is gone or names another subject holds none; a
-// layer whose statement is gone or not what its annotation says is
-// skipped with a note.
+// layer whose statement is gone, broken or not what its annotation says
+// is skipped with a note. A manifest that is broken is an error for which
+// broken is true.
 func (r *Search) attestationCandidate(ctx context.Context, subject digest.Digest, d ocispec.Descriptor, inIndex bool) (*Source, error) {
 	m, err := r.readReferrer(ctx, d)
 	if !inIndex && gone(err) {

@@ -374,10 +374,25 @@ func gone(err error) bool {
 	return errors.Is(err, exporter.ErrNotFound) || errors.Is(err, oci.ErrBlobNotFound)
 }
 
+// broken reports whether err means listed content cannot be used, what
+// ever the registry answers next: the entry names no valid digest, or the
+// content does not match its descriptor (digest or size: another tool's
+// entry that is wrong, or a registry that serves other bytes), is larger
+// than get reads, or was verified but is no JSON of the shape expected.
+// A registry that fails (a 5xx, a dropped connection, after the
+// transport's retries) is not broken content.
+func broken(err error) bool {
+	var syntax *json.SyntaxError
+	var typ *json.UnmarshalTypeError
+	return errors.Is(err, oci.ErrDigestMismatch) || errors.Is(err, oci.ErrTooLarge) ||
+		errors.Is(err, digest.ErrDigestInvalidFormat) || errors.Is(err, digest.ErrDigestInvalidLength) || errors.Is(err, digest.ErrDigestUnsupported) ||
+		errors.As(err, &syntax) || errors.As(err, &typ)
+}
+
 // skippable reports whether err means that a candidate is to be skipped
-// with a note, the next one tried: its content is gone, or is not what
-// it claims (unusableError). Any other error ends the search.
+// with a note, the next one tried: its content is gone, broken, or not
+// what it claims (unusableError). Any other error ends the search.
 func skippable(err error) bool {
 	var bad unusableError
-	return gone(err) || errors.As(err, &bad)
+	return gone(err) || broken(err) || errors.As(err, &bad)
 }

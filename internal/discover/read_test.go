@@ -35,7 +35,8 @@ import (
 // TestReadPredicate: what readPredicate, shared by statement referrers,
 // BuildKit attestations and cosign's .att tag, makes of a statement
 // layer: the statement when its predicate is a document of the format,
-// else an error that skippable takes (the layer is skipped with a note).
+// else an error that skippable takes (the layer is skipped with a note),
+// a layer that is gone or broken too.
 func TestReadPredicate(t *testing.T) {
 	subject := digest.FromString("platform manifest")
 	blobs := map[digest.Digest][]byte{}
@@ -63,6 +64,16 @@ func TestReadPredicate(t *testing.T) {
 			`predicate type "" is not`, true},
 		{"not JSON", layer(oci.MediaTypeInToto, []byte("nope")), "decoding in-toto statement", true},
 		{"gone", oci.DescriptorFor(oci.MediaTypeInToto, []byte("never stored")), "not found", true},
+		{"another size", func() ocispec.Descriptor {
+			d := layer(oci.MediaTypeInToto, sbomtest.Statement(t, oci.PredicateSPDX, subject, sbomtest.DirectorySPDX))
+			d.Size++
+			return d
+		}(), "content does not match its digest", true},
+		{"too large", func() ocispec.Descriptor {
+			d := layer(oci.MediaTypeInToto, sbomtest.Statement(t, oci.PredicateSPDX, subject, sbomtest.DirectorySPDX))
+			d.Size = MaxSBOMSize + 1
+			return d
+		}(), "content too large", true},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			stmt, err := r.readPredicate(t.Context(), tt.l)

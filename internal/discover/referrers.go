@@ -137,15 +137,21 @@ func (r *Search) bareSBOM(ctx context.Context, subject digest.Digest, list refer
 // document of the format (oras attach FILE without :TYPE; generic is then
 // that type); either way the content must be a document of the format.
 // Else src is nil and why says why it was skipped ("" for cosign's SBOM
-// of another format, which is passed over).
+// of another format, which is passed over): so is one whose manifest or
+// SBOM blob is gone or broken. err is a failure to read that says
+// nothing of the content (a registry that failed).
 func (r *Search) bareCandidate(ctx context.Context, subject digest.Digest, d ocispec.Descriptor) (src *Source, generic, why string, err error) {
 	m, err := r.readReferrer(ctx, d)
-	if gone(err) {
+	switch {
+	case gone(err):
 		// Deleted, while the referrers tag still lists it (a registry
 		// without the API keeps the entry).
 		return nil, "", fmt.Sprintf("listed, but its manifest is gone: %v", err), nil
-	}
-	if err != nil {
+	case broken(err):
+		// An entry another tool wrote wrong (its size), or content
+		// that is not what the entry names: the next one may be fine.
+		return nil, "", fmt.Sprintf("listed, but its manifest cannot be used: %v", err), nil
+	case err != nil:
 		return nil, "", "", err
 	}
 	if d.ArtifactType == MediaTypeCosignSBOM && len(m.Layers) == 1 && !slices.Contains(docTypes(r.format), m.Layers[0].MediaType) {
@@ -163,10 +169,12 @@ func (r *Search) bareCandidate(ctx context.Context, subject digest.Digest, d oci
 		generic = m.Layers[0].MediaType
 	}
 	src, err = r.readSBOM(ctx, d, m)
-	if gone(err) {
+	switch {
+	case gone(err):
 		return nil, "", fmt.Sprintf("its SBOM blob is gone: %v", err), nil
-	}
-	if err != nil {
+	case broken(err):
+		return nil, "", fmt.Sprintf("its SBOM blob cannot be used: %v", err), nil
+	case err != nil:
 		return nil, "", "", err
 	}
 	// The content, whatever the layer's type says: a file attached

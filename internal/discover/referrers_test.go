@@ -2,14 +2,17 @@ package discover
 
 import (
 	"bytes"
+	"encoding/json"
 	"errors"
 	"fmt"
+	"net/http"
 	"strings"
 	"testing"
 
 	"github.com/opencontainers/go-digest"
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
 
+	"github.com/affix-oci/affix/exporter"
 	"github.com/affix-oci/affix/internal/oci"
 	"github.com/affix-oci/affix/sbomgen"
 )
@@ -111,6 +114,116 @@ func TestSkippedNamedFew(t *testing.T) {
 			}
 			if notes.Len() > 0 {
 				t.Errorf("notes besides the error: %s", notes.String())
+			}
+		})
+	}
+}
+
+// TestBrokenCandidates: an SBOM candidate whose manifest or document
+// cannot be used whatever the registry answers next (an entry listing a
+// valid manifest with another size, one claiming more than get reads, a
+// manifest that is no JSON, a document of another size than its layer
+// says) is skipped with a note naming it, and an older one taken; when
+// none is left the error says why each was skipped. A registry that
+// fails (a 503 after the transport's retries) still ends the search.
+func TestBrokenCandidates(t *testing.T) {
+	type entry struct {
+		why  string // what the note or error says of it
+		make func(st *memStore, img ocispec.Descriptor) ocispec.Descriptor
+	}
+	newer := func(d ocispec.Descriptor) ocispec.Descriptor {
+		d.Annotations = map[string]string{ocispec.AnnotationCreated: "2030-01-01T00:00:00Z"}
+		return d
+	}
+	// last replaces the entry addSBOM listed last with d.
+	last := func(st *memStore, img ocispec.Descriptor, d ocispec.Descriptor) ocispec.Descriptor {
+		refs := st.referrers[img.Digest]
+		refs[len(refs)-1] = d
+		return d
+	}
+	sizePlusOne := entry{"listed, but its manifest cannot be used: ", func(st *memStore, img ocispec.Descriptor) ocispec.Descriptor {
+		d := newer(st.addSBOM(t, img, spdxDoc("newer"), ""))
+		d.Size++
+		return last(st, img, d)
+	}}
+	tooLarge := entry{"listed, but its manifest cannot be used: ", func(st *memStore, img ocispec.Descriptor) ocispec.Descriptor {
+		d := newer(st.addSBOM(t, img, spdxDoc("large"), ""))
+		d.Size = 5000000
+		return last(st, img, d)
+	}}
+	notJSON := entry{"listed, but its manifest cannot be used: ", func(st *memStore, img ocispec.Descriptor) ocispec.Descriptor {
+		b := []byte("not json")
+		st.blobs[digest.FromBytes(b)] = b
+		d := newer(ocispec.Descriptor{MediaType: ocispec.MediaTypeImageManifest, Digest: digest.FromBytes(b), Size: int64(len(b)), ArtifactType: oci.MediaTypeSPDX})
+		st.referrers[img.Digest] = append(st.referrers[img.Digest], d)
+		return d
+	}}
+	badLayer := entry{"its SBOM blob cannot be used: ", func(st *memStore, img ocispec.Descriptor) ocispec.Descriptor {
+		doc := spdxDoc("short")
+		d := st.addSBOM(t, img, doc, "2030-01-01T00:00:00Z")
+		// The same manifest, its layer one byte longer than the document.
+		var m ocispec.Manifest
+		json.Unmarshal(st.blobs[d.Digest], &m)
+		m.Layers[0].Size++
+		d2 := st.put(t, ocispec.MediaTypeImageManifest, m)
+		d2.ArtifactType, d2.Annotations = d.ArtifactType, d.Annotations
+		return last(st, img, d2)
+	}}
+	unavailable := fmt.Errorf("reading: %w", &exporter.ResponseError{Method: "GET", URL: "http://r/v2/a/manifests/x", StatusCode: http.StatusServiceUnavailable})
+	for _, tt := range []struct {
+		name    string
+		entries []entry
+		good    bool   // an older, usable SBOM is listed first
+		fatal   string // "" unless the search ends with this error
+	}{
+		{"size+1, another usable", []entry{sizePlusOne}, true, ""},
+		{"too large, another usable", []entry{tooLarge}, true, ""},
+		{"not JSON, another usable", []entry{notJSON}, true, ""},
+		{"layer size wrong, another usable", []entry{badLayer}, true, ""},
+		{"all broken", []entry{sizePlusOne, tooLarge, notJSON, badLayer}, false, ""},
+		{"a registry that fails", nil, true, "503"},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			st, img := newMemStore(t)
+			st.mode = exporter.ModeTagSchema
+			var good ocispec.Descriptor
+			if tt.good {
+				good = st.addSBOM(t, img.Descriptor, spdxDoc("good"), "2025-01-01T00:00:00Z")
+			}
+			var bad []ocispec.Descriptor
+			for _, e := range tt.entries {
+				bad = append(bad, e.make(st, img.Descriptor))
+			}
+			if tt.fatal != "" {
+				st.fail = map[digest.Digest]error{good.Digest: unavailable}
+			}
+			var notes bytes.Buffer
+			r := NewSearch(st, "ref", []oci.Image{img}, sbomgen.SPDXJSON, Options{Notef: func(f string, a ...any) { fmt.Fprintf(&notes, f+"\n", a...) }})
+			src, err := r.PlatformSBOM(t.Context(), img)
+			switch {
+			case tt.fatal != "":
+				if err == nil || errors.Is(err, ErrNoSBOM) || !strings.Contains(err.Error(), tt.fatal) {
+					t.Fatalf("PlatformSBOM = %v, %v; want the registry's failure %q", src, err, tt.fatal)
+				}
+				return
+			case tt.good:
+				if err != nil || src.Manifest.Digest != good.Digest {
+					t.Fatalf("PlatformSBOM = %v, %v; want %s", src, err, good.Digest)
+				}
+				for i, d := range bad {
+					if want := "skipped spdx-json SBOM referrer " + d.Digest.String() + ": " + tt.entries[i].why; !strings.Contains(notes.String(), want) {
+						t.Errorf("notes lack %q:\n%s", want, notes.String())
+					}
+				}
+				return
+			}
+			if !errors.Is(err, ErrNoSBOM) {
+				t.Fatalf("PlatformSBOM = %v, %v; want ErrNoSBOM", src, err)
+			}
+			for i, d := range bad {
+				if want := d.Digest.String() + ": " + tt.entries[i].why; !strings.Contains(err.Error(), want) {
+					t.Errorf("the error lacks %q: %v", want, err)
+				}
 			}
 		})
 	}

@@ -124,12 +124,17 @@ type memStore struct {
 	blobs     map[digest.Digest][]byte
 	referrers map[digest.Digest][]ocispec.Descriptor
 	mode      exporter.Mode
+	// fail is the error a fetch of a digest fails with.
+	fail map[digest.Digest]error
 }
 
 func (s *memStore) Name() string                                     { return "mem" }
 func (s *memStore) Root(context.Context) (ocispec.Descriptor, error) { return s.root, nil }
 
 func (s *memStore) Fetch(_ context.Context, d ocispec.Descriptor) (io.ReadCloser, error) {
+	if err := s.fail[d.Digest]; err != nil {
+		return nil, err
+	}
 	b, ok := s.blobs[d.Digest]
 	if !ok {
 		return nil, fmt.Errorf("%s: %w", d.Digest, exporter.ErrNotFound)
