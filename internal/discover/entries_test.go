@@ -16,7 +16,7 @@ import (
 
 // newMemStore returns an empty memStore whose root is an image manifest,
 // and that manifest's descriptor.
-func newMemStore(t *testing.T) (*memStore, oci.Image) {
+func newMemStore(t testing.TB) (*memStore, oci.Image) {
 	t.Helper()
 	st := &memStore{blobs: map[digest.Digest][]byte{}, referrers: map[digest.Digest][]ocispec.Descriptor{}}
 	st.root = st.put(t, ocispec.MediaTypeImageManifest, ocispec.Manifest{Versioned: specs.Versioned{SchemaVersion: 2}, MediaType: ocispec.MediaTypeImageManifest,

@@ -8,6 +8,7 @@ import (
 	"io"
 	"net/http"
 	"slices"
+	"strings"
 	"sync"
 
 	"github.com/opencontainers/go-digest"
@@ -74,10 +75,76 @@ type manifestKey struct {
 	size   int64
 }
 
-// manifestRead is the outcome of reading a manifest.
+// manifestRead is the outcome of reading a manifest: what get keeps of
+// it (keep), or the error.
 type manifestRead struct {
 	m   *ocispec.Manifest
 	err error
+}
+
+// keptAnnotations are the annotations get reads of a referrer manifest
+// and its layers, all it keeps of them: the created time that orders
+// SBOMs, the generator --verify names, the predicate types of in-toto
+// and Sigstore bundle referrers, BuildKit's attestation layers and
+// cosign's .att layers.
+var keptAnnotations = []string{ocispec.AnnotationCreated, oci.AnnotationGenerator, AnnotationBundlePredicateType, oci.AnnotationPredicateType, "predicateType"}
+
+// maxKept bounds a string keep keeps whole: a longer annotation value is
+// dropped (no time or predicate type is that long), a longer media type
+// or digest cut (it then matches none get knows, as it did not before).
+const maxKept = 1024
+
+// keep returns what get keeps of m, a referrer manifest it read, for the
+// run (Search.manifests): its media and artifact types, and its config,
+// layers and subject, each's media and artifact types, digest, size and
+// kept annotations; of its own annotations, those get reads
+// (keptAnnotations). A manifest is up to 4 MiB of JSON, annotations
+// mostly in the worst case, which decoded take 8 times that: kept whole
+// for every candidate read, a registry's list of them held gigabytes.
+func keep(m *ocispec.Manifest) *ocispec.Manifest {
+	out := &ocispec.Manifest{Versioned: m.Versioned, MediaType: keptString(m.MediaType), ArtifactType: keptString(m.ArtifactType),
+		Config: keepDescriptor(m.Config), Annotations: keepAnnotations(m.Annotations)}
+	if len(m.Layers) > 0 {
+		out.Layers = make([]ocispec.Descriptor, len(m.Layers))
+		for i, l := range m.Layers {
+			out.Layers[i] = keepDescriptor(l)
+		}
+	}
+	if m.Subject != nil {
+		s := keepDescriptor(*m.Subject)
+		out.Subject = &s
+	}
+	return out
+}
+
+// keepDescriptor returns what keep keeps of d.
+func keepDescriptor(d ocispec.Descriptor) ocispec.Descriptor {
+	return ocispec.Descriptor{MediaType: keptString(d.MediaType), Digest: digest.Digest(keptString(string(d.Digest))), Size: d.Size,
+		ArtifactType: keptString(d.ArtifactType), Annotations: keepAnnotations(d.Annotations)}
+}
+
+// keepAnnotations returns the keptAnnotations of a that are at most
+// maxKept bytes long; nil when there are none.
+func keepAnnotations(a map[string]string) map[string]string {
+	var out map[string]string
+	for _, k := range keptAnnotations {
+		if v, ok := a[k]; ok && len(v) <= maxKept {
+			if out == nil {
+				out = map[string]string{}
+			}
+			out[k] = v
+		}
+	}
+	return out
+}
+
+// keptString returns s, or a copy of its first maxKept bytes and "..."
+// when it is longer (a copy: a slice would keep all of s).
+func keptString(s string) string {
+	if len(s) <= maxKept {
+		return s
+	}
+	return strings.Clone(s[:maxKept]) + "..."
 }
 
 // Options are what a Search takes besides the store and the format: how
@@ -176,8 +243,9 @@ func (r *Search) readReferrers(ctx context.Context, what string, subject digest.
 }
 
 // readReferrer reads a referrer manifest, digest-verified: what --verify
-// checks is the manifest, not the referrers list's copy of it. A
-// manifest read before is not read again.
+// checks is the manifest, not the referrers list's copy of it. It
+// returns what get keeps of it (keep). A manifest read before is not read
+// again.
 func (r *Search) readReferrer(ctx context.Context, d ocispec.Descriptor) (*ocispec.Manifest, error) {
 	key := manifestKey{d.Digest, d.Size}
 	r.mu.Lock()
@@ -194,7 +262,7 @@ func (r *Search) readReferrer(ctx context.Context, d ocispec.Descriptor) (*ocisp
 	if _, err := oci.ReadJSON(ctx, r.tgt, ocispec.Descriptor{MediaType: d.MediaType, Digest: d.Digest, Size: d.Size}, &m); err != nil {
 		got = manifestRead{err: fmt.Errorf("reading referrer %s: %w", d.Digest, err)}
 	} else {
-		got = manifestRead{m: &m}
+		got = manifestRead{m: keep(&m)}
 	}
 	if ctx.Err() == nil && definitive(got.err) {
 		r.mu.Lock()

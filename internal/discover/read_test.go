@@ -8,8 +8,10 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"maps"
 	"net/http"
 	"net/url"
+	"runtime"
 	"strings"
 	"syscall"
 	"testing"
@@ -312,4 +314,122 @@ func attachSPDX(t *testing.T, reg *registrytest.Registry, repo string, subject o
 		t.Fatal(err)
 	}
 	return d
+}
+
+// annotatedReferrers stores n SBOM referrers of subject in st, each
+// carrying, besides a created time, k other annotations (a registry's
+// manifests of megabytes of them), one with a layer annotation kept and
+// one not; it lists them as a referrers tag does (without annotations),
+// and returns their entries.
+func annotatedReferrers(tb testing.TB, st *memStore, subject ocispec.Descriptor, n, k int) []ocispec.Descriptor {
+	tb.Helper()
+	var out []ocispec.Descriptor
+	for i := range n {
+		ann := make(map[string]string, k+1)
+		for j := range k {
+			ann[fmt.Sprintf("org.example.noise.%d.%d", i, j)] = "v"
+		}
+		ann[ocispec.AnnotationCreated] = fmt.Sprintf("2025-01-01T00:00:%02dZ", i%60)
+		doc := spdxDoc(fmt.Sprint(i))
+		st.blobs[digest.FromBytes(doc)] = doc
+		layer := oci.DescriptorFor(oci.MediaTypeSPDX, doc)
+		layer.Annotations = map[string]string{oci.AnnotationPredicateType: oci.PredicateSPDX, "org.example.layer": "x"}
+		m := ocispec.Manifest{Versioned: specs.Versioned{SchemaVersion: 2}, MediaType: ocispec.MediaTypeImageManifest, ArtifactType: oci.MediaTypeSPDX,
+			Config: ocispec.DescriptorEmptyJSON, Layers: []ocispec.Descriptor{layer},
+			Subject: &ocispec.Descriptor{MediaType: subject.MediaType, Digest: subject.Digest, Size: subject.Size}, Annotations: ann}
+		b, err := json.Marshal(m)
+		if err != nil {
+			tb.Fatal(err)
+		}
+		d := ocispec.Descriptor{MediaType: ocispec.MediaTypeImageManifest, Digest: digest.FromBytes(b), Size: int64(len(b)), ArtifactType: oci.MediaTypeSPDX}
+		st.blobs[d.Digest] = b
+		out = append(out, d)
+	}
+	st.referrers[subject.Digest] = append(st.referrers[subject.Digest], out...)
+	st.mode = exporter.ModeTagSchema
+	return out
+}
+
+// retainedPerReferrer returns the heap that a Search retains, after a
+// GC, per referrer manifest of refs it read (readReferrer, as
+// withAnnotations and bareCandidate read them).
+func retainedPerReferrer(tb testing.TB, r *Search, refs []ocispec.Descriptor) float64 {
+	tb.Helper()
+	var before, after runtime.MemStats
+	runtime.GC()
+	runtime.ReadMemStats(&before)
+	for _, d := range refs {
+		if _, err := r.readReferrer(context.Background(), d); err != nil {
+			tb.Fatal(err)
+		}
+	}
+	runtime.GC()
+	runtime.ReadMemStats(&after)
+	runtime.KeepAlive(r)
+	return max(float64(after.HeapAlloc)-float64(before.HeapAlloc), 0) / float64(len(refs))
+}
+
+// TestReadReferrerKeeps: what get keeps of a referrer manifest it read is
+// its subject, layers and config and the few annotations it reads, not
+// the manifest's other annotations: 8 manifests of 30,000 annotations
+// (about 1 MiB of JSON each, several MB decoded) leave a few KiB each on
+// the heap, where they left all of it.
+func TestReadReferrerKeeps(t *testing.T) {
+	st, img := newMemStore(t)
+	refs := annotatedReferrers(t, st, img.Descriptor, 8, 30000)
+	r := NewSearch(st, "ref", []oci.Image{img}, sbomgen.SPDXJSON, Options{})
+	const bound = 64 << 10
+	if got := retainedPerReferrer(t, r, refs); got > bound {
+		t.Errorf("%.0f bytes retained per referrer manifest read, want at most %d", got, bound)
+	}
+	m, err := r.readReferrer(t.Context(), refs[1])
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := map[string]string{ocispec.AnnotationCreated: "2025-01-01T00:00:01Z"}; !maps.Equal(m.Annotations, want) {
+		t.Errorf("%d annotations kept, want %v", len(m.Annotations), want)
+	}
+	if m.Subject == nil || m.Subject.Digest != img.Descriptor.Digest || m.Subject.Size != img.Descriptor.Size || m.ArtifactType != oci.MediaTypeSPDX || m.Config.Digest != ocispec.DescriptorEmptyJSON.Digest {
+		t.Errorf("kept subject %v, artifact type %q, config %v", m.Subject, m.ArtifactType, m.Config)
+	}
+	if len(m.Layers) != 1 || m.Layers[0].MediaType != oci.MediaTypeSPDX || !maps.Equal(m.Layers[0].Annotations, map[string]string{oci.AnnotationPredicateType: oci.PredicateSPDX}) {
+		t.Errorf("kept layers %+v", m.Layers)
+	}
+	// What get does with them is unchanged: the newest taken, its
+	// annotations those read.
+	src, err := r.PlatformSBOM(t.Context(), img)
+	if err != nil || src.Manifest.Digest != refs[7].Digest || src.Annotations[ocispec.AnnotationCreated] != "2025-01-01T00:00:07Z" {
+		t.Errorf("PlatformSBOM = %+v, %v; want %s", src, err, refs[7].Digest)
+	}
+}
+
+// BenchmarkReadReferrerRetained reports the heap a get run retains per
+// referrer manifest it read (retained-B/manifest), for manifests of
+// 30,000 annotations: those are not kept.
+func BenchmarkReadReferrerRetained(b *testing.B) {
+	st, img := newMemStore(b)
+	refs := annotatedReferrers(b, st, img.Descriptor, 8, 30000)
+	var sum float64
+	for b.Loop() {
+		r := NewSearch(st, "ref", []oci.Image{img}, sbomgen.SPDXJSON, Options{})
+		sum += retainedPerReferrer(b, r, refs)
+	}
+	b.ReportMetric(sum/float64(b.N), "retained-B/manifest")
+}
+
+// TestKeep: keep keeps the annotations get reads, those of a sane
+// length, and cuts a string longer than maxKept to a copy of its start.
+func TestKeep(t *testing.T) {
+	long := strings.Repeat("x", maxKept+1)
+	m := keep(&ocispec.Manifest{MediaType: long, Annotations: map[string]string{
+		ocispec.AnnotationCreated: long, oci.AnnotationGenerator: "affix-1", AnnotationBundlePredicateType: oci.PredicateSPDX, "other": "x"}})
+	if want := map[string]string{oci.AnnotationGenerator: "affix-1", AnnotationBundlePredicateType: oci.PredicateSPDX}; !maps.Equal(m.Annotations, want) {
+		t.Errorf("annotations kept %v, want %v", m.Annotations, want)
+	}
+	if want := long[:maxKept] + "..."; m.MediaType != want {
+		t.Errorf("media type kept %d bytes, want %d", len(m.MediaType), len(want))
+	}
+	if m.Subject != nil || m.Layers != nil {
+		t.Errorf("kept subject %v, layers %v of a manifest without them", m.Subject, m.Layers)
+	}
 }

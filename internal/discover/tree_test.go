@@ -150,7 +150,7 @@ func (s *memStore) Referrers(_ context.Context, subject digest.Digest) ([]ocispe
 }
 
 // put stores v as JSON and returns its descriptor of media type mt.
-func (s *memStore) put(t *testing.T, mt string, v any) ocispec.Descriptor {
+func (s *memStore) put(t testing.TB, mt string, v any) ocispec.Descriptor {
 	t.Helper()
 	b, err := json.Marshal(v)
 	if err != nil {

@@ -36,7 +36,8 @@ type Source struct {
 	// Subject is the manifest's subject field as read; nil when absent.
 	Subject *ocispec.Descriptor
 	// Annotations are the manifest's own annotations as read (not the
-	// referrers list's copy).
+	// referrers list's copy): of a referrer's, those get reads (its
+	// created time, generator and predicate type).
 	Annotations map[string]string
 	// Statement is the in-toto statement Doc came in; nil for a bare
 	// document.
