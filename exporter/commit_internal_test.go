@@ -187,3 +187,32 @@ func TestTagWrites(t *testing.T) {
 		release()
 	}
 }
+
+// TestRetryableErr: a connection reset, closed early (io.EOF, or
+// net.ErrClosed when the transport closed it under a request body it
+// was writing) or timed out is worth another attempt; a cancellation,
+// a refused TLS handshake or any other error is not.
+func TestRetryableErr(t *testing.T) {
+	put := func(err error) error {
+		return &url.Error{Op: "Put", URL: "https://r.example/v2/app/blobs/uploads/x", Err: err}
+	}
+	for _, tc := range []struct {
+		name string
+		err  error
+		want bool
+	}{
+		{"reset", put(&net.OpError{Op: "read", Net: "tcp", Err: os.NewSyscallError("read", syscall.ECONNRESET)}), true},
+		{"broken pipe", put(&net.OpError{Op: "write", Net: "tcp", Err: os.NewSyscallError("write", syscall.EPIPE)}), true},
+		{"closed under the body", put(&net.OpError{Op: "write", Net: "tcp", Err: net.ErrClosed}), true},
+		{"closed before the answer", put(io.EOF), true},
+		{"read timeout", put(&net.OpError{Op: "read", Net: "tcp", Err: &timeoutErr{}}), true},
+		{"cancelled", put(context.Canceled), false},
+		{"deadline", put(context.DeadlineExceeded), false},
+		{"untrusted certificate", put(&tls.CertificateVerificationError{Err: x509.UnknownAuthorityError{}}), false},
+		{"other", errors.New("boom"), false},
+	} {
+		if got := retryableErr(tc.err); got != tc.want {
+			t.Errorf("%s: retryableErr = %v, want %v", tc.name, got, tc.want)
+		}
+	}
+}

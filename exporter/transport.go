@@ -234,7 +234,8 @@ func describe(resp *http.Response, err error) string {
 
 // retryable reports whether a response or transport error is worth another
 // attempt: 408, 429, 5xx (but 501 and 505), or a connection that was reset,
-// closed early or timed out.
+// closed early (by the server, or by the transport on seeing the server
+// close it) or timed out.
 func retryable(resp *http.Response, err error) bool {
 	if err != nil {
 		return retryableErr(err)
@@ -258,7 +259,11 @@ func retryableErr(err error) bool {
 	if err == nil || errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) {
 		return false
 	}
-	if errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) ||
+	// net.ErrClosed ("use of closed network connection") is a dropped
+	// connection seen from the writing side: the server closed it, the
+	// transport's reader noticed and closed it while a request body was
+	// still being written.
+	if errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) || errors.Is(err, net.ErrClosed) ||
 		errors.Is(err, syscall.ECONNRESET) || errors.Is(err, syscall.EPIPE) || errors.Is(err, syscall.ECONNABORTED) {
 		return true
 	}
