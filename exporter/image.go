@@ -316,7 +316,7 @@ func (p *Push) load(ctx context.Context, d ocispec.Descriptor, depth int) (*node
 			if c.Digest.Validate() != nil {
 				return nil, fmt.Errorf("%w: index %s lists digest %q", ErrInvalidSource, d.Digest, c.Digest)
 			}
-			if p.stripSet[c.Digest] {
+			if p.stripSet[c.Digest] && !platformEntry(c) {
 				n.stripped = append(n.stripped, c)
 				edits[i].drop = true
 				changed = true
@@ -347,8 +347,18 @@ func (p *Push) load(ctx context.Context, d ocispec.Descriptor, depth int) (*node
 	return nil, fmt.Errorf("%w: %s has media type %q, not a manifest or index", ErrInvalidSource, d.Digest, d.MediaType)
 }
 
+// platformEntry reports whether index entry c lists a platform image:
+// a manifest with a platform other than unknown/unknown, not annotated as
+// an attestation, without artifactType, which oci.Walk takes for an image
+// without reading it. The strip set names attestation manifests by
+// digest; an index that also lists one of those digests as a platform
+// image keeps that entry, so a strip never takes a platform out of it.
+func platformEntry(c ocispec.Descriptor) bool {
+	return oci.IsManifest(c.MediaType) && c.Platform != nil && !oci.IsAttestation(c) && c.ArtifactType == ""
+}
+
 // findStripSet sets p.stripSet, the index entries StripAttestations
-// leaves out, by digest: Options.StripSet, else the attestation manifests
+// leaves out, by digest (but never a platform entry, platformEntry): Options.StripSet, else the attestation manifests
 // oci.Walk finds under the root (by their index entry, their artifactType
 // or, listed without hints, their config's unknown/unknown platform).
 // What a caller's walk finds (push warns about each) and what the push

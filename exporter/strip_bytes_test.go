@@ -8,6 +8,7 @@ import (
 	"testing"
 
 	"github.com/opencontainers/go-digest"
+	specs "github.com/opencontainers/image-spec/specs-go"
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
 
 	"github.com/affix-oci/affix/exporter"
@@ -130,6 +131,60 @@ func TestStripWithoutHints(t *testing.T) {
 	for i, s := range got.Stripped {
 		if s.Digest != res.Attestations[i].Digest {
 			t.Errorf("stripped %s, want %s", s.Digest, res.Attestations[i].Digest)
+		}
+	}
+}
+
+// TestStripKeepsPlatformEntry: an index that lists a platform manifest
+// again as an attestation entry (unknown/unknown, for another platform)
+// loses the attestation entry only, with or without a StripSet: the strip
+// set names digests, and a strip never takes a platform out of the index.
+func TestStripKeepsPlatformEntry(t *testing.T) {
+	ctx := context.Background()
+	for _, set := range []bool{false, true} {
+		dir := t.TempDir()
+		res, err := fixture.WriteLayout(dir, twoPlatforms(false))
+		if err != nil {
+			t.Fatal(err)
+		}
+		m0, m1 := res.Manifests[0], res.Manifests[1]
+		att := m1
+		att.Platform = &ocispec.Platform{OS: "unknown", Architecture: "unknown"}
+		att.Annotations = map[string]string{oci.AnnotationDockerReferenceType: oci.DockerReferenceTypeAttestation, oci.AnnotationDockerReferenceDigest: m0.Digest.String()}
+		b, err := json.Marshal(ocispec.Index{Versioned: specs.Versioned{SchemaVersion: 2}, MediaType: ocispec.MediaTypeImageIndex, Manifests: []ocispec.Descriptor{m0, att, m1}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		root := oci.DescriptorFor(ocispec.MediaTypeImageIndex, b)
+		if err := os.WriteFile(filepath.Join(dir, "blobs", "sha256", root.Digest.Encoded()), b, 0o644); err != nil {
+			t.Fatal(err)
+		}
+		l, err := oci.OpenLayout(ctx, "oci-layout:"+dir)
+		if err != nil {
+			t.Fatal(err)
+		}
+		opts := exporter.Options{StripAttestations: true}
+		if set {
+			opts.StripSet = map[digest.Digest]bool{m1.Digest: true}
+		}
+		p := exporter.New(newMemTarget(), &exporter.Image{Source: l, Root: root}, opts)
+		if err := p.Images(ctx); err != nil {
+			t.Fatal(err)
+		}
+		got, err := p.Commit(ctx)
+		l.Close()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(got.Stripped) != 1 || got.Stripped[0].Platform.OS != "unknown" {
+			t.Errorf("StripSet %v: stripped %v, want the attestation entry only", set, got.Stripped)
+		}
+		pushed, err := p.Pushed(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, ok := pushed[m1.Digest]; !ok {
+			t.Errorf("StripSet %v: platform manifest %s not pushed", set, m1.Digest)
 		}
 	}
 }

@@ -89,7 +89,22 @@ func IsAttestation(d ocispec.Descriptor) bool {
 // reverse, is an error (ErrWrongKind): read as listed, it would drop a
 // platform without a word.
 func Walk(ctx context.Context, f Fetcher, roots ...ocispec.Descriptor) ([]Image, error) {
-	w := walker{f: f, indexes: map[digest.Digest]bool{}, images: map[imageKey]bool{}, read: map[digest.Digest]manifestInfo{}}
+	return walkRoots(ctx, f, false, roots)
+}
+
+// WalkEntries is Walk returning every index entry that is an image or an
+// attestation manifest, in index order, a (digest, platform) pair listed
+// twice twice: each with its own descriptor (annotations such as
+// vnd.docker.reference.digest differ between entries of one digest). An
+// index listed twice is still walked once. It is for callers that act on
+// index entries (convert pairs and strips each attestation entry); Walk
+// is for those that act on images.
+func WalkEntries(ctx context.Context, f Fetcher, roots ...ocispec.Descriptor) ([]Image, error) {
+	return walkRoots(ctx, f, true, roots)
+}
+
+func walkRoots(ctx context.Context, f Fetcher, entries bool, roots []ocispec.Descriptor) ([]Image, error) {
+	w := walker{f: f, entries: entries, indexes: map[digest.Digest]bool{}, images: map[imageKey]bool{}, read: map[digest.Digest]manifestInfo{}}
 	for _, r := range roots {
 		if err := w.walk(ctx, r, ocispec.Descriptor{}, 0); err != nil {
 			return nil, err
@@ -100,6 +115,7 @@ func Walk(ctx context.Context, f Fetcher, roots ...ocispec.Descriptor) ([]Image,
 
 type walker struct {
 	f       Fetcher
+	entries bool                           // every entry, not each image once (WalkEntries)
 	indexes map[digest.Digest]bool         // indexes walked: a cycle guard
 	images  map[imageKey]bool              // images returned
 	read    map[digest.Digest]manifestInfo // manifests read, by digest
@@ -173,7 +189,7 @@ func (w *walker) walk(ctx context.Context, d, parent ocispec.Descriptor, depth i
 			return fmt.Errorf("manifest %s: %w", d.Digest, err)
 		}
 		k := imageKey{d.Digest, platforms.FormatAll(*img.Descriptor.Platform) + " " + strings.Join(img.Descriptor.Platform.OSFeatures, ",")}
-		if w.images[k] {
+		if w.images[k] && !w.entries {
 			return nil
 		}
 		w.images[k] = true

@@ -378,3 +378,43 @@ func TestCheckKind(t *testing.T) {
 		}
 	}
 }
+
+// TestWalkEntries: WalkEntries returns every entry, one attestation
+// manifest listed for two platforms twice, each with its own annotations,
+// where Walk returns it once; an index listed twice is walked once.
+func TestWalkEntries(t *testing.T) {
+	ctx := context.Background()
+	e, res := pairLayout(t)
+	a := res.Attestations[0]
+	again := a
+	again.Annotations = map[string]string{oci.AnnotationDockerReferenceType: oci.DockerReferenceTypeAttestation, oci.AnnotationDockerReferenceDigest: res.Manifests[1].Digest.String()}
+	inner := e.index(res.Manifests[0], res.Manifests[1], a, again)
+	root := e.index(inner, inner)
+	l, err := oci.OpenLayout(ctx, "oci-layout:"+e.dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	for _, tt := range []struct {
+		name string
+		walk func(context.Context, oci.Fetcher, ...ocispec.Descriptor) ([]oci.Image, error)
+		want []string // reference digest of each attestation returned
+	}{
+		{"Walk", oci.Walk, []string{res.Manifests[0].Digest.String()}},
+		{"WalkEntries", oci.WalkEntries, []string{a.Annotations[oci.AnnotationDockerReferenceDigest], res.Manifests[1].Digest.String()}},
+	} {
+		images, err := tt.walk(ctx, l, root)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var got []string
+		for _, img := range images {
+			if img.Attestation {
+				got = append(got, img.Descriptor.Annotations[oci.AnnotationDockerReferenceDigest])
+			}
+		}
+		if len(images) != 2+len(tt.want) || strings.Join(got, " ") != strings.Join(tt.want, " ") {
+			t.Errorf("%s: %d images, attestations for %v; want %d, %v", tt.name, len(images), got, 2+len(tt.want), tt.want)
+		}
+	}
+}

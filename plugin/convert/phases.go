@@ -37,7 +37,10 @@ func resolveIndex(ctx context.Context, repo Repository, manifests oci.Fetcher, r
 	if opts.Digest != "" && root.Digest != opts.Digest {
 		return ocispec.Descriptor{}, nil, fmt.Errorf("%s:%s names %s, not %s, the digest asked for (TAG@DIGEST, checked before converting; nothing written): %w", repo.Name(), reference, root.Digest, opts.Digest, ErrTagMoved)
 	}
-	images, err := oci.Walk(ctx, manifests, root)
+	// Every entry, not each (digest, platform) once: one attestation
+	// manifest listed for two platforms is two entries (unknown/unknown
+	// both), each to pair, convert and strip.
+	images, err := oci.WalkEntries(ctx, manifests, root)
 	if err != nil {
 		return ocispec.Descriptor{}, nil, fmt.Errorf("%s: %s: %w", repo.Name(), reference, err)
 	}
@@ -50,14 +53,21 @@ func resolveIndex(ctx context.Context, repo Repository, manifests oci.Fetcher, r
 // names its platform manifest in its vnd.docker.reference.digest
 // annotation; one listed without it (Walk found it by its artifactType)
 // is read, and names it in its subject, as BuildKit's OCI-artifact form
-// does. It returns every attestation manifest images holds, matched or
-// not: what stripping leaves out of the index.
+// does. images holds every index entry (oci.WalkEntries): one attestation
+// manifest listed for two platforms is paired with both. It returns every
+// attestation manifest images holds, matched or not, each digest once:
+// what stripping leaves out of the index.
+//
+// An index that lists one manifest both as a platform image and as an
+// attestation entry is refused (ErrBadAttestation): converting it would
+// read an image as statements, and stripping the attestation entry, by
+// digest, would take the platform out of the index.
 func (c *converter) pair(ctx context.Context, res *Result, images []oci.Image) ([]ocispec.Descriptor, error) {
 	byDigest := map[digest.Digest]int{}
-	var attestations []ocispec.Descriptor
+	var attestations []oci.Image
 	for _, img := range images {
 		if img.Attestation {
-			attestations = append(attestations, img.Descriptor)
+			attestations = append(attestations, img)
 			continue
 		}
 		if _, ok := byDigest[img.Descriptor.Digest]; ok {
@@ -68,13 +78,24 @@ func (c *converter) pair(ctx context.Context, res *Result, images []oci.Image) (
 		byDigest[img.Descriptor.Digest] = len(res.Platforms)
 		res.Platforms = append(res.Platforms, Platform{Manifest: img.Descriptor})
 	}
-	for _, a := range attestations {
+	var out []ocispec.Descriptor
+	for _, img := range attestations {
+		a := img.Descriptor
+		if i, ok := byDigest[a.Digest]; ok {
+			return nil, fmt.Errorf("%s: index %s lists manifest %s both as the %s platform manifest and as an attestation manifest (for %s); refused, nothing written: %w", c.repo.Name(), img.Parent.Digest, a.Digest, oci.FormatPlatform(*res.Platforms[i].Manifest.Platform), describeSubject(a, digest.Digest(a.Annotations[oci.AnnotationDockerReferenceDigest])), ErrBadAttestation)
+		}
+		if !slices.ContainsFunc(out, func(d ocispec.Descriptor) bool { return d.Digest == a.Digest }) {
+			out = append(out, a)
+		}
 		sub, err := c.attestationSubject(ctx, a)
 		if err != nil {
 			return nil, err
 		}
 		i, ok := byDigest[sub]
 		if !ok {
+			if slices.ContainsFunc(res.Unmatched, func(d ocispec.Descriptor) bool { return d.Digest == a.Digest }) && res.UnmatchedFor[a.Digest] == sub {
+				continue // the same entry listed again
+			}
 			c.logf("attestation manifest %s is for %s, not a platform manifest of the index; skipped", a.Digest, describeSubject(a, sub))
 			res.Unmatched = append(res.Unmatched, a)
 			if sub != "" {
@@ -85,12 +106,16 @@ func (c *converter) pair(ctx context.Context, res *Result, images []oci.Image) (
 			}
 			continue
 		}
-		if res.Platforms[i].Attestation.Digest != "" {
-			return nil, fmt.Errorf("%s: platform manifest %s has two attestation manifests (%s, %s): %w", c.repo.Name(), sub, res.Platforms[i].Attestation.Digest, a.Digest, ErrBadAttestation)
+		switch p := &res.Platforms[i]; p.Attestation.Digest {
+		case "":
+			p.Attestation = a
+		case a.Digest:
+			// The same attestation entry listed twice for the platform.
+		default:
+			return nil, fmt.Errorf("%s: platform manifest %s has two attestation manifests (%s, %s): %w", c.repo.Name(), sub, p.Attestation.Digest, a.Digest, ErrBadAttestation)
 		}
-		res.Platforms[i].Attestation = a
 	}
-	return attestations, nil
+	return out, nil
 }
 
 // attestationSubject returns the platform manifest attestation manifest a
