@@ -409,7 +409,9 @@ func printConvert(w io.Writer, m *convertMetadata) {
 			if st.st.Extra && st.st.Reason == "" {
 				continue // counted above
 			}
-			fmt.Fprintf(w, "    not published, %s: %s\n", where, st.st)
+			// Statement.String escapes what the attestation wrote;
+			// the line is escaped again here, as ls escapes its tree.
+			fmt.Fprintf(w, "    not published, %s: %s\n", where, printable.String(st.st.String()))
 		}
 	}
 	for _, u := range m.UnmatchedAttestations {

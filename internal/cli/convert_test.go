@@ -366,6 +366,30 @@ func TestConvertPrintUnconverted(t *testing.T) {
 	}
 }
 
+// TestConvertPrintUnconvertedEscapes: a predicate type, media type or
+// reason an attestation carries is printed escaped, on one line: no
+// escape sequence reaches the terminal, no newline forges a line.
+func TestConvertPrintUnconvertedEscapes(t *testing.T) {
+	const bad = "\x1b[2J\x1b]0;title\x07\nconverted evil\u202e"
+	dg := digest.Digest("sha256:" + strings.Repeat("7", 64))
+	for _, st := range []convert.Statement{
+		{Layer: ocispec.Descriptor{MediaType: "application/vnd.in-toto+json", Digest: dg}, PredicateType: bad},
+		{Layer: ocispec.Descriptor{MediaType: "text/" + bad, Digest: dg}},
+		{Layer: ocispec.Descriptor{MediaType: "application/vnd.in-toto+json", Digest: dg}, PredicateType: convert.PredicateSPDX, Reason: bad},
+	} {
+		m := &convertMetadata{Reference: "r/app:v1", Index: dg, Platforms: []convertPlatform{{
+			Platform: "linux/amd64", Digest: dg, Attestation: dg,
+			Unconverted: []convertStatement{{Layer: st.Layer.Digest, PredicateType: st.PredicateType, Reason: st.Reason, st: st}},
+		}}}
+		var b strings.Builder
+		printConvert(&b, m)
+		got := b.String()
+		if strings.ContainsAny(got, "\x1b\x07\u202e") || strings.Contains(got, "\nconverted evil") || !strings.Contains(got, `\x1b[2J`) {
+			t.Errorf("%+v printed unescaped:\n%q", st, got)
+		}
+	}
+}
+
 // TestConvertMetadataUnmatched: an attestation manifest for a manifest
 // the index does not list (here: its platform entry taken out) is named
 // in --metadata-file with the manifest it is for, beside the platform

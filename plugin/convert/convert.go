@@ -14,6 +14,7 @@ import (
 
 	"github.com/affix-oci/affix/exporter"
 	"github.com/affix-oci/affix/internal/oci"
+	"github.com/affix-oci/affix/internal/printable"
 	"github.com/affix-oci/affix/sbomgen"
 )
 
@@ -173,18 +174,23 @@ type Statement struct {
 	Reason string
 }
 
-// String is "WHAT (PREDICATE TYPE) LAYER[: REASON]".
+// String is "WHAT (PREDICATE TYPE) LAYER[: REASON]", one line: the
+// predicate type, media type and reason, which the attestation's author
+// wrote, have their control and format characters (escape sequences,
+// newlines) written as Go escapes (printable.String), so that printed,
+// or in an *UnconvertedError, they cannot drive a terminal or forge
+// lines.
 func (s Statement) String() string {
 	if s.Reason != "" {
-		return s.kind() + ": " + s.Reason
+		return s.kind() + ": " + printable.String(s.Reason)
 	}
 	return s.kind()
 }
 
 func (s Statement) kind() string {
-	kind := s.PredicateType
+	kind := printable.String(s.PredicateType)
 	if kind == "" {
-		kind = "media type " + s.Layer.MediaType
+		kind = "media type " + printable.String(s.Layer.MediaType)
 	}
 	if s.What != "" {
 		kind = s.What + " (" + kind + ")"

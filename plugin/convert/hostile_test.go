@@ -162,3 +162,65 @@ func TestConvertHostileIndexEntries(t *testing.T) {
 		}
 	}
 }
+
+// TestConvertHostileStatementText: a predicate type or media type an
+// attestation carries (the layer's annotation, the statement's
+// predicateType, the layer's media type) with escape sequences or a
+// newline is escaped in Statement.String and in the refusal to strip, so
+// that it cannot drive a terminal or forge a line of the message.
+func TestConvertHostileStatementText(t *testing.T) {
+	ctx := context.Background()
+	reg := registries(t)[0]
+	const bad = "\x1b[2J\x1b[31mPWNED\x1b]0;title\x07\n  forged line\u202e"
+	for i, tt := range []struct {
+		name string
+		// layer returns the odd layer, given the platform manifest.
+		layer func(m *memSource, plat ocispec.Descriptor) ocispec.Descriptor
+	}{
+		{"annotated predicate type", func(m *memSource, plat ocispec.Descriptor) ocispec.Descriptor {
+			d := m.put(t, oci.MediaTypeInToto, map[string]any{"_type": "https://in-toto.io/Statement/v0.1"})
+			d.Annotations = map[string]string{"in-toto.io/predicate-type": bad}
+			return d
+		}},
+		{"statement predicate type", func(m *memSource, plat ocispec.Descriptor) ocispec.Descriptor {
+			s := spdxStatement(map[string]any{}, plat.Digest.String())
+			s["predicateType"] = bad
+			return m.put(t, oci.MediaTypeInToto, s)
+		}},
+		{"media type", func(m *memSource, plat ocispec.Descriptor) ocispec.Descriptor {
+			d := m.put(t, "text/plain", "x")
+			d.MediaType = "text/" + bad
+			return d
+		}},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			l, _, plats := buildkitLayout(t, crafted{})
+			m := &memSource{base: l, blobs: map[string][]byte{}}
+			core := m.put(t, oci.MediaTypeInToto, spdxStatement(spdxDoc("sbom"), plats[0].Digest.String()))
+			core.Annotations = map[string]string{"in-toto.io/predicate-type": convert.PredicateSPDX}
+			m.put(t, ocispec.MediaTypeEmptyJSON, map[string]any{})
+			am := m.put(t, ocispec.MediaTypeImageManifest, ocispec.Manifest{
+				Versioned: specs.Versioned{SchemaVersion: 2}, MediaType: ocispec.MediaTypeImageManifest,
+				ArtifactType: oci.ArtifactTypeBuildKitAttestation, Config: ocispec.DescriptorEmptyJSON,
+				Layers: []ocispec.Descriptor{core, tt.layer(m, plats[0])},
+			})
+			root := m.put(t, ocispec.MediaTypeImageIndex, ocispec.Index{Versioned: specs.Versioned{SchemaVersion: 2}, MediaType: ocispec.MediaTypeImageIndex,
+				Manifests: []ocispec.Descriptor{plats[0], attestationEntry(am, plats[0].Digest.String())}})
+			r, _ := remote(t, reg.Host, fmt.Sprintf("ctrl%d", i))
+			push(t, r, m, root, "v1")
+			_, err := convert.Convert(ctx, r, "v1", convert.Options{StripAttestations: true})
+			var ue *convert.UnconvertedError
+			if !errors.As(err, &ue) || len(ue.Platforms) != 1 || len(ue.Platforms[0].Unconverted) != 1 {
+				t.Fatalf("err %v, want an UnconvertedError for the odd layer", err)
+			}
+			for _, s := range []string{ue.Platforms[0].Unconverted[0].String(), err.Error()} {
+				if strings.ContainsAny(s, "\x1b\x07\u202e") || strings.Contains(s, "\n  forged") {
+					t.Errorf("unescaped: %q", s)
+				}
+			}
+			if !strings.Contains(ue.Platforms[0].Unconverted[0].String(), `\x1b[2J`) {
+				t.Errorf("%q does not show the escaped text", ue.Platforms[0].Unconverted[0].String())
+			}
+		})
+	}
+}
