@@ -71,6 +71,11 @@ type Options struct {
 	// then a tag, verified to name this index (a tag@digest reference),
 	// and a tag naming another index is ErrTagMoved.
 	Digest digest.Digest
+	// MaxRead bounds the bytes of statement layers Convert reads in all
+	// (each digest once, however many attestation manifests list it);
+	// past it Convert fails with ErrReadLimit before writing anything.
+	// 0 means MaxRead.
+	MaxRead int64
 	// MaxConcurrency bounds concurrent work (platforms, uploads); 0 means 4.
 	MaxConcurrency int
 	// Logf, if set, receives progress messages, from several goroutines
@@ -276,6 +281,7 @@ func Convert(ctx context.Context, repo Repository, reference string, opts Option
 		name = repo.Name()
 	}
 	c := &converter{repo: repo, manifests: manifests, opts: opts, repository: sbomgen.ImageName(name), root: root, finder: exporter.NewFinder(repo)}
+	c.statements = newStatements(repo, opts.MaxRead, imageRef(repo.Name(), reference))
 
 	index := root
 	index.Data = nil
@@ -405,6 +411,7 @@ type converter struct {
 	repository string             // what the documents name (sbomgen.ImageName)
 	root       ocispec.Descriptor // the index read, its bytes in Data
 	finder     *exporter.Finder
+	statements *statements // the statement layers, each read once
 
 	mu   sync.Mutex
 	mode exporter.Mode
@@ -506,10 +513,30 @@ func (c *converter) readAttestation(ctx context.Context, p *Platform) (ocispec.M
 func (c *converter) sbomLayers(ctx context.Context, p *Platform, layers []ocispec.Descriptor) ([]sbomLayer, error) {
 	var out []sbomLayer
 	marked := -1
+	// A digest listed again is not read again: it is what it was the
+	// first time (a statement's bytes are its digest's), and never the
+	// one published, which is the first.
+	seen := map[digest.Digest]readResult{}
 	for _, l := range layers {
-		sl, other, err := c.readLayer(ctx, p, l)
-		if err != nil {
-			return nil, err
+		r, ok := seen[l.Digest]
+		if !ok {
+			var err error
+			if r.sl, r.other, err = c.readLayer(ctx, p, l); err != nil {
+				return nil, err
+			}
+			kept := r
+			kept.sl.drop() // the bytes stay with out's copy only
+			seen[l.Digest] = kept
+		}
+		sl, other := r.sl, r.other
+		if ok {
+			sl.desc = l
+			sl.drop()
+			if other != nil {
+				o := *other
+				o.Layer = l
+				other = &o
+			}
 		}
 		if other != nil {
 			p.Unconverted = append(p.Unconverted, *other)
@@ -534,6 +561,19 @@ func (c *converter) sbomLayers(ctx context.Context, p *Platform, layers []ocispe
 	return out, nil
 }
 
+// readResult is what readLayer returned for a digest.
+type readResult struct {
+	sl    sbomLayer
+	other *Statement
+}
+
+// readsLayer reports whether readLayer reads l: an in-toto layer not
+// annotated with another predicate type than SPDX's.
+func readsLayer(l ocispec.Descriptor) bool {
+	pt, annotated := l.Annotations[AnnotationPredicateType]
+	return !(annotated && pt != PredicateSPDX) && l.MediaType == oci.MediaTypeInToto
+}
+
 // readLayer reads l, a layer of p's attestation manifest: an SPDX
 // statement of p's platform manifest, or else (provenance, another
 // predicate, not a statement) other, the Statement it is. A layer
@@ -543,11 +583,11 @@ func (c *converter) sbomLayers(ctx context.Context, p *Platform, layers []ocispe
 // not annotated as SPDX is another statement, with its Reason.
 func (c *converter) readLayer(ctx context.Context, p *Platform, l ocispec.Descriptor) (_ sbomLayer, other *Statement, _ error) {
 	pt, annotated := l.Annotations[AnnotationPredicateType]
-	if (annotated && pt != PredicateSPDX) || l.MediaType != oci.MediaTypeInToto {
+	if !readsLayer(l) {
 		// provenance, or another predicate
 		return sbomLayer{}, &Statement{Layer: l, PredicateType: pt, What: statementWhat(pt)}, nil
 	}
-	b, err := oci.ReadBlob(ctx, c.repo, l, MaxStatementSize)
+	b, err := c.statements.get(ctx, l)
 	if err != nil {
 		if !unreadable(err) {
 			// A failure a rerun may not meet (a 5xx, a lost

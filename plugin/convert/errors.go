@@ -24,3 +24,8 @@ var (
 	// it meanwhile: the message says "moved during the convert").
 	ErrTagMoved = errors.New("the tag names another index")
 )
+
+// ErrReadLimit means the statements of the image's attestation manifests
+// come to more bytes than one Convert reads (Options.MaxRead, MaxRead by
+// default): nothing was written.
+var ErrReadLimit = errors.New("attestation statements over the convert's read limit")

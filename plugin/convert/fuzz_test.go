@@ -265,7 +265,7 @@ func FuzzAttestation(f *testing.F) {
 		}
 		opts := Options{KeepInToto: keepInToto, Raw: raw}
 		convert := func() (*Platform, ocispec.Descriptor, error) {
-			c := &converter{repo: repo, manifests: oci.NewManifestCache(repo), opts: opts, repository: "registry.example.com/team/app"}
+			c := &converter{repo: repo, manifests: oci.NewManifestCache(repo), opts: opts, repository: "registry.example.com/team/app", statements: newStatements(repo, 0, "registry.example.com/team/app:fuzz")}
 			p := &Platform{Manifest: fuzzManifest, Attestation: descs[0]}
 			a, err := c.artifact(context.Background(), p)
 			if err != nil || a == nil {

@@ -224,3 +224,76 @@ func TestConvertHostileStatementText(t *testing.T) {
 		})
 	}
 }
+
+// TestConvertReadsEachStatementOnce: a statement layer is read once per
+// convert however many times attestation manifests list it (one listing
+// a stage's statement many times; platforms sharing one statement), and
+// the statements read in all are bounded by Options.MaxRead: past it the
+// convert fails with ErrReadLimit, naming the image, and writes nothing.
+func TestConvertReadsEachStatementOnce(t *testing.T) {
+	ctx := context.Background()
+	reg := registries(t)[0]
+	for i, tt := range []struct {
+		name string
+		// entries returns the attestation entries and the statement
+		// layer whose reads are counted.
+		entries func(m *memSource, plats []ocispec.Descriptor) ([]ocispec.Descriptor, ocispec.Descriptor)
+		maxRead int64
+		reads   int // GETs of the counted layer
+		written int
+		extras  int // Platform.Extras of the first platform
+	}{
+		{"one stage statement listed 30 times", func(m *memSource, plats []ocispec.Descriptor) ([]ocispec.Descriptor, ocispec.Descriptor) {
+			stage := spdxStatement(extraDoc("sbom-build"), plats[0].Digest.String())
+			stmts := []map[string]any{spdxStatement(spdxDoc("sbom"), plats[0].Digest.String())}
+			for range 30 {
+				stmts = append(stmts, stage)
+			}
+			a := m.attestationOf(t, stmts...)
+			b := m.attestationOf(t, spdxStatement(spdxDoc("sbom"), plats[1].Digest.String()))
+			return []ocispec.Descriptor{attestationEntry(a, plats[0].Digest.String()), attestationEntry(b, plats[1].Digest.String())}, m.put(t, oci.MediaTypeInToto, stage)
+		}, 0, 1, 2, 30},
+		{"one statement for both platforms", func(m *memSource, plats []ocispec.Descriptor) ([]ocispec.Descriptor, ocispec.Descriptor) {
+			shared := spdxStatement(spdxDoc("sbom"))
+			a := m.attestationOf(t, shared)
+			// Another manifest (a provenance statement too) with the same layer.
+			b := m.attestationOf(t, shared, map[string]any{"_type": "https://in-toto.io/Statement/v1", "predicateType": "https://slsa.dev/provenance/v1", "subject": []any{}, "predicate": map[string]any{}})
+			return []ocispec.Descriptor{attestationEntry(a, plats[0].Digest.String()), attestationEntry(b, plats[1].Digest.String())}, m.put(t, oci.MediaTypeInToto, shared)
+		}, 0, 1, 2, 0},
+		{"over MaxRead", func(m *memSource, plats []ocispec.Descriptor) ([]ocispec.Descriptor, ocispec.Descriptor) {
+			a := m.attestationOf(t, spdxStatement(spdxDoc("sbom"), plats[0].Digest.String()))
+			b := m.attestationOf(t, spdxStatement(spdxDoc("sbom"), plats[1].Digest.String()))
+			return []ocispec.Descriptor{attestationEntry(a, plats[0].Digest.String()), attestationEntry(b, plats[1].Digest.String())}, m.put(t, oci.MediaTypeInToto, spdxStatement(spdxDoc("sbom"), plats[0].Digest.String()))
+		}, 1500, -1, 0, 0},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			l, _, plats := buildkitLayout(t, crafted{})
+			m := &memSource{base: l, blobs: map[string][]byte{}}
+			atts, counted := tt.entries(m, plats)
+			root := m.put(t, ocispec.MediaTypeImageIndex, ocispec.Index{Versioned: specs.Versioned{SchemaVersion: 2}, MediaType: ocispec.MediaTypeImageIndex, Manifests: append(plats[:2:2], atts...)})
+			repo := fmt.Sprintf("reads%d", i)
+			r, counter := remote(t, reg.Host, repo)
+			push(t, r, m, root, "v1")
+			counter.Reset()
+			res, err := convert.Convert(ctx, r, "v1", convert.Options{MaxRead: tt.maxRead, MaxConcurrency: 1})
+			if tt.reads < 0 {
+				if !errors.Is(err, convert.ErrReadLimit) || !strings.Contains(err.Error(), reg.Host+"/"+repo+":v1") || writes(counter) != 0 {
+					t.Fatalf("err %v (%d writes), want ErrReadLimit naming the image, nothing written", err, writes(counter))
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			n := 0
+			for _, line := range counter.Log() {
+				if strings.HasPrefix(line, "GET ") && strings.Contains(line, "/blobs/"+counted.Digest.String()) {
+					n++
+				}
+			}
+			if n != tt.reads || res.Written() != tt.written || res.Platforms[0].Extras != tt.extras {
+				t.Errorf("%d reads of %s, %d written, %d extras; want %d, %d, %d", n, counted.Digest, res.Written(), res.Platforms[0].Extras, tt.reads, tt.written, tt.extras)
+			}
+		})
+	}
+}

@@ -153,6 +153,9 @@ func describeSubject(a ocispec.Descriptor, sub digest.Digest) string {
 // by platform index, the referrers to write: nil for a platform without
 // an SBOM or whose referrer exists already.
 func (c *converter) prepare(ctx context.Context, platforms []Platform) ([]*exporter.Artifact, error) {
+	if err := c.expectStatements(ctx, platforms); err != nil {
+		return nil, err
+	}
 	arts := make([]*exporter.Artifact, len(platforms))
 	eg, ectx := errgroup.WithContext(ctx)
 	eg.SetLimit(c.concurrency())
@@ -168,6 +171,44 @@ func (c *converter) prepare(ctx context.Context, platforms []Platform) ([]*expor
 		return nil, err
 	}
 	return arts, nil
+}
+
+// expectStatements reads the attestation manifests of platforms
+// (concurrently; the manifest cache keeps them for preparePlatform) and
+// tells c.statements which statement layers each platform will read, so
+// that a layer several platforms list is read once and kept only until
+// the last of them took it.
+func (c *converter) expectStatements(ctx context.Context, platforms []Platform) error {
+	layers := make([][]ocispec.Descriptor, len(platforms))
+	eg, ectx := errgroup.WithContext(ctx)
+	eg.SetLimit(c.concurrency())
+	for i := range platforms {
+		p := &platforms[i]
+		if p.Attestation.Digest == "" {
+			continue
+		}
+		eg.Go(func() error {
+			m, err := c.readAttestation(ectx, p)
+			if err != nil {
+				return fmt.Errorf("%s: attestation %s of %s: %w", c.repo.Name(), p.Attestation.Digest, oci.FormatPlatform(*p.Manifest.Platform), err)
+			}
+			layers[i] = m.Layers
+			return nil
+		})
+	}
+	if err := eg.Wait(); err != nil {
+		return err
+	}
+	for _, ls := range layers {
+		seen := map[digest.Digest]bool{}
+		for _, l := range ls {
+			if readsLayer(l) && !seen[l.Digest] {
+				seen[l.Digest] = true
+				c.statements.expect(l.Digest)
+			}
+		}
+	}
+	return nil
 }
 
 // preparePlatform builds p's referrer from its attestation manifest and
