@@ -74,7 +74,7 @@ type Options struct {
 	// MaxRead bounds the bytes of statement layers Convert reads in all
 	// (each digest once, however many attestation manifests list it);
 	// past it Convert fails with ErrReadLimit before writing anything.
-	// 0 means MaxRead.
+	// 0 means MaxRead for each attestation manifest of the index.
 	MaxRead int64
 	// MaxConcurrency bounds concurrent work (platforms, uploads); 0 means 4.
 	MaxConcurrency int
@@ -292,6 +292,9 @@ func Convert(ctx context.Context, repo Repository, reference string, opts Option
 	attestations, err := c.pair(ctx, res, images)
 	if err != nil {
 		return nil, err
+	}
+	if opts.MaxRead <= 0 {
+		c.statements.perPlatform(len(attestations))
 	}
 	arts, err := c.prepare(ctx, res.Platforms)
 	if err != nil {

@@ -11,12 +11,15 @@ import (
 	"github.com/affix-oci/affix/internal/oci"
 )
 
-// MaxRead is the default of Options.MaxRead: the bytes of statements one
-// Convert reads in all, eight times MaxStatementSize (1.25 GiB). Each
-// layer digest is read once however many attestation manifests list it,
-// so the bound is on distinct statements: a build's final-image SBOM, its
-// stages' and context's, for each platform. It keeps an index that lists
-// many large statements from costing unbounded reads.
+// MaxRead is the default of Options.MaxRead, per platform with an
+// attestation manifest: the bytes of statements one Convert reads, eight
+// times MaxStatementSize (1.25 GiB) for each such platform. Each layer
+// digest is read once however many attestation manifests list it, so the
+// bound is on distinct statements: a build's final-image SBOM, its
+// stages' and context's. It keeps an index that lists many large
+// statements from costing reads without end, and grows with the
+// platforms, so that an image of many platforms, each with a large SBOM,
+// converts.
 const MaxRead = 8 * MaxStatementSize
 
 // statements reads the statement layers of one Convert: each digest once,
@@ -43,11 +46,22 @@ type statementRead struct {
 	users   int // platforms still to take it
 }
 
-func newStatements(f oci.Fetcher, max int64, image string) *statements {
-	if max <= 0 {
-		max = MaxRead
+// newStatements returns the reader of the statements of image, which
+// reads at most limit bytes in all; 0 means MaxRead, until perPlatform
+// sets it for the platforms attested.
+func newStatements(f oci.Fetcher, limit int64, image string) *statements {
+	if limit <= 0 {
+		limit = MaxRead
 	}
-	return &statements{f: f, max: max, image: image, m: map[digest.Digest]*statementRead{}}
+	return &statements{f: f, max: limit, image: image, m: map[digest.Digest]*statementRead{}}
+}
+
+// perPlatform sets the bound to MaxRead for each of n platforms (at
+// least one), before any read.
+func (s *statements) perPlatform(n int) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.max = MaxRead * int64(max(n, 1))
 }
 
 // expect says one more platform will read d (once: a platform whose
