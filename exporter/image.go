@@ -358,9 +358,10 @@ func platformEntry(c ocispec.Descriptor) bool {
 }
 
 // findStripSet sets p.stripSet, the index entries StripAttestations
-// leaves out, by digest (but never a platform entry, platformEntry): Options.StripSet, else the attestation manifests
-// oci.Walk finds under the root (by their index entry, their artifactType
-// or, listed without hints, their config's unknown/unknown platform).
+// leaves out, by digest (never a platform entry, platformEntry):
+// Options.StripSet, else the attestation manifests oci.Walk finds under
+// the root (by their index entry, their artifactType or, listed without
+// hints, their config's unknown/unknown platform).
 // What a caller's walk finds (push warns about each) and what the push
 // strips are then one decision.
 func (p *Push) findStripSet(ctx context.Context) error {

@@ -62,10 +62,12 @@ type Options struct {
 	// else by their artifactType or their config's unknown/unknown
 	// platform.
 	StripAttestations bool
-	// StripSet, when not nil, names exactly the entries StripAttestations
-	// leaves out, by digest, in the root index and any nested one: the
+	// StripSet, when not nil, names the entries StripAttestations leaves
+	// out, by digest, in the root index and any nested one: the
 	// attestation manifests a caller found (convert pairs them with their
-	// platforms), so that what it decided on is what is stripped.
+	// platforms), so that what it decided on is what is stripped. An
+	// entry that lists a platform image is kept whatever its digest (an
+	// index listing one manifest as a platform and as an attestation).
 	StripSet map[digest.Digest]bool
 	// VerifyRounds bounds the re-reads of the referrers index after
 	// writing it; 0 means 10. An entry is verified by two consecutive
