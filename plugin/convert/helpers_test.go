@@ -199,7 +199,7 @@ func fixtureLayout(t *testing.T, spec fixture.Spec) (*oci.Layout, *fixture.Resul
 }
 
 // remote returns a counting Remote for host/repo.
-func remote(t *testing.T, host, repo string) (*exporter.Remote, *exporter.Counter) {
+func remote(t testing.TB, host, repo string) (*exporter.Remote, *exporter.Counter) {
 	t.Helper()
 	c := &exporter.Counter{}
 	c.Record()
@@ -211,7 +211,7 @@ func remote(t *testing.T, host, repo string) (*exporter.Remote, *exporter.Counte
 }
 
 // push publishes root of src to r under tag, as buildctl would have.
-func push(t *testing.T, r *exporter.Remote, src oci.Fetcher, root ocispec.Descriptor, tag string) {
+func push(t testing.TB, r *exporter.Remote, src oci.Fetcher, root ocispec.Descriptor, tag string) {
 	t.Helper()
 	p := exporter.New(r, &exporter.Image{Source: src, Root: root}, exporter.Options{Tag: tag})
 	if err := p.Images(context.Background()); err != nil {
