@@ -77,6 +77,9 @@ type Options struct {
 	// 0 means MaxRead for each attestation manifest of the index.
 	MaxRead int64
 	// MaxConcurrency bounds concurrent work (platforms, uploads); 0 means 4.
+	// It bounds the SBOM documents held in memory too: those prepared
+	// wait for the write in files of a temporary directory (in
+	// os.TempDir), removed when Convert returns.
 	MaxConcurrency int
 	// Logf, if set, receives progress messages, from several goroutines
 	// at once.
@@ -280,7 +283,14 @@ func Convert(ctx context.Context, repo Repository, reference string, opts Option
 	if name == "" {
 		name = repo.Name()
 	}
-	c := &converter{repo: repo, manifests: manifests, opts: opts, repository: sbomgen.ImageName(name), root: root, finder: exporter.NewFinder(repo)}
+	c := &converter{repo: repo, manifests: manifests, opts: opts, repository: sbomgen.ImageName(name), root: root, finder: exporter.NewFinder(repo), spool: &spool{}}
+	// The documents prepared wait in files for the write: gone when
+	// Convert returns, whether it wrote them or not.
+	defer func() {
+		if err := c.spool.remove(); err != nil {
+			c.warnf("removing the temporary files of the documents: %v", err)
+		}
+	}()
 	c.statements = newStatements(repo, opts.MaxRead, imageRef(repo.Name(), reference))
 
 	index := root
@@ -309,7 +319,7 @@ func Convert(ctx context.Context, repo Repository, reference string, opts Option
 			return nil, err
 		}
 	}
-	pending := slices.ContainsFunc(arts, func(a *exporter.Artifact) bool { return a != nil })
+	pending := slices.ContainsFunc(arts, func(a *prepared) bool { return a != nil })
 	if len(strip) == 0 && !pending {
 		res.Mode = c.mode
 		c.logf("nothing to write")
@@ -415,6 +425,7 @@ type converter struct {
 	root       ocispec.Descriptor // the index read, its bytes in Data
 	finder     *exporter.Finder
 	statements *statements // the statement layers, each read once
+	spool      *spool      // the documents prepared, until written
 
 	mu   sync.Mutex
 	mode exporter.Mode

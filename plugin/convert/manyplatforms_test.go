@@ -3,12 +3,15 @@ package convert_test
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
+	"net/http"
 	"os"
 	"path/filepath"
 	"runtime"
 	"runtime/debug"
 	"runtime/metrics"
+	"strings"
 	"testing"
 	"time"
 
@@ -106,26 +109,27 @@ func sharedStatementLayout(tb testing.TB, n, packages int) (*oci.Layout, ocispec
 	return l, idx, stmt.Size
 }
 
-// BenchmarkConvertManyPlatforms converts 8 platforms whose attestations
-// share one 16 MiB statement, on in-process olareg with the referrers
-// API, at --max-concurrency 1 and 4, and reports the peak live heap of
-// the convert (above the heap before it) in MiB (peak-live-MiB) and over
-// the statement's size (peak-x-doc): it is to grow with the concurrency,
-// not with the platforms. olareg runs in the process: what it holds is
-// counted too.
+// BenchmarkConvertManyPlatforms converts 2 and 8 platforms whose
+// attestations share one 14 MiB statement, on distribution 2.8 (out of process, so
+// that the heap is the convert's alone; in-process olareg keeps every
+// blob pushed in memory), at --max-concurrency 1 and 4, and reports the
+// peak live heap of the convert (above the heap before it) in MiB
+// (peak-live-MiB) and over the statement's size (peak-x-doc): it is to
+// grow with the concurrency, not with the platforms (the documents wait
+// for the write in temporary files).
 func BenchmarkConvertManyPlatforms(b *testing.B) {
-	const platforms = 8
-	src, idx, size := sharedStatementLayout(b, platforms, 60000)
-	reg := registrytest.Start(b, registrytest.OlaregAPI, registrytest.Options{})
-	for _, conc := range []int{1, 4} {
+	reg := registrytest.Start(b, registrytest.Distribution, registrytest.Options{})
+	for _, bb := range []struct{ platforms, conc int }{{2, 1}, {8, 1}, {8, 4}} {
+		platforms, conc := bb.platforms, bb.conc
 		b.Run(fmt.Sprintf("platforms=%d/concurrency=%d", platforms, conc), func(b *testing.B) {
+			src, idx, size := sharedStatementLayout(b, platforms, 60000)
 			defer debug.SetGCPercent(debug.SetGCPercent(5))
 			b.SetBytes(size)
 			b.ReportAllocs()
 			var peak uint64
 			for i := range b.N {
 				b.StopTimer()
-				r, _ := remote(b, reg.Host, fmt.Sprintf("app-c%d-%d", conc, i))
+				r, _ := remote(b, reg.Host, fmt.Sprintf("app-p%d-c%d-%d", platforms, conc, i))
 				push(b, r, src, idx, "v1")
 				runtime.GC()
 				s := []metrics.Sample{{Name: "/gc/heap/live:bytes"}}
@@ -163,5 +167,104 @@ func BenchmarkConvertManyPlatforms(b *testing.B) {
 			b.ReportMetric(float64(peak)/(1<<20), "peak-live-MiB")
 			b.ReportMetric(float64(peak)/float64(size), "peak-x-doc")
 		})
+	}
+}
+
+// spoolDirs returns the entries of dir, where Convert's temporary
+// directories go (TMPDIR), failing t unless every one is a directory
+// Convert made.
+func spoolDirs(t *testing.T, dir string) []string {
+	t.Helper()
+	ents, err := os.ReadDir(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out []string
+	for _, e := range ents {
+		if !e.IsDir() || !strings.HasPrefix(e.Name(), "affix-convert-") {
+			t.Errorf("unexpected %s in TMPDIR", e.Name())
+		}
+		out = append(out, e.Name())
+	}
+	return out
+}
+
+// TestConvertRemovesSpool: the documents Convert prepares wait for the
+// write in a temporary directory, which is gone once Convert returns:
+// after a convert that wrote them, one that refused after preparing them
+// (stripping statements it does not publish), one whose write failed,
+// and one cancelled during the write. A rerun that has nothing to write
+// makes none.
+func TestConvertRemovesSpool(t *testing.T) {
+	tmp := t.TempDir()
+	t.Setenv("TMPDIR", tmp)
+	ctx := context.Background()
+	reg := registrytest.Start(t, registrytest.OlaregNoAPI, registrytest.Options{})
+
+	// A failed write: the referrer manifest PUTs are refused.
+	src, idx, _ := sharedStatementLayout(t, 3, 10)
+	r, _ := remote(t, reg.Host, "failed")
+	push(t, r, src, idx, "v1")
+	proxy := registrytest.StartProxy(t, reg.Host)
+	proxy.Inject(registrytest.Fault{Method: http.MethodPut, Path: "/manifests/sha256:", Action: registrytest.Status, Code: http.StatusForbidden})
+	via, _ := remote(t, proxy.Host, "failed")
+	if _, err := convert.Convert(ctx, via, "v1", convert.Options{}); err == nil {
+		t.Fatal("convert through a registry refusing manifests succeeded")
+	}
+	if proxy.Injected() == 0 {
+		t.Fatal("no referrer manifest PUT was refused")
+	}
+	if d := spoolDirs(t, tmp); len(d) > 0 {
+		t.Errorf("after a failed write: %v left", d)
+	}
+	proxy.Clear()
+
+	// Cancelled while the push waits on a held request.
+	release := make(chan struct{})
+	defer close(release)
+	proxy.Inject(registrytest.Fault{Method: http.MethodPut, Path: "/manifests/sha256:", Action: registrytest.Hold, Release: release})
+	cctx, cancel := context.WithCancel(ctx)
+	go func() {
+		for proxy.Injected() == 0 {
+			time.Sleep(5 * time.Millisecond)
+		}
+		if d := spoolDirs(t, tmp); len(d) != 1 {
+			t.Errorf("during the write: %v, want one directory", d)
+		}
+		cancel()
+	}()
+	if _, err := convert.Convert(cctx, via, "v1", convert.Options{}); err == nil {
+		t.Fatal("cancelled convert succeeded")
+	}
+	cancel()
+	if d := spoolDirs(t, tmp); len(d) > 0 {
+		t.Errorf("after a cancelled write: %v left", d)
+	}
+	proxy.Clear()
+
+	// Written, then nothing to write.
+	for run := range 2 {
+		res, err := convert.Convert(ctx, via, "v1", convert.Options{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if want := []int{3, 0}[run]; res.Written() != want {
+			t.Errorf("run %d wrote %d referrers, want %d", run, res.Written(), want)
+		}
+		if d := spoolDirs(t, tmp); len(d) > 0 {
+			t.Errorf("after run %d: %v left", run, d)
+		}
+	}
+
+	// Refused after prepare: stripping would drop the provenance.
+	bsrc, bidx, _ := buildkitLayout(t, crafted{provenance: true})
+	r, _ = remote(t, reg.Host, "refused")
+	push(t, r, bsrc, bidx, "v1")
+	_, err := convert.Convert(ctx, r, "v1", convert.Options{StripAttestations: true})
+	if !errors.Is(err, convert.ErrUnconverted) {
+		t.Fatalf("strip with provenance: %v, want ErrUnconverted", err)
+	}
+	if d := spoolDirs(t, tmp); len(d) > 0 {
+		t.Errorf("after a refusal: %v left", d)
 	}
 }

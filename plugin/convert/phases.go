@@ -150,13 +150,15 @@ func describeSubject(a ocispec.Descriptor, sub digest.Digest) string {
 
 // prepare reads every platform's attestation and builds its referrer,
 // concurrently (at most c.concurrency() platforms at a time). It returns,
-// by platform index, the referrers to write: nil for a platform without
-// an SBOM or whose referrer exists already.
-func (c *converter) prepare(ctx context.Context, platforms []Platform) ([]*exporter.Artifact, error) {
+// by platform index, the referrers to write, their documents in c.spool
+// (so that memory holds at most c.concurrency() documents, not one per
+// platform): nil for a platform without an SBOM or whose referrer exists
+// already.
+func (c *converter) prepare(ctx context.Context, platforms []Platform) ([]*prepared, error) {
 	if err := c.expectStatements(ctx, platforms); err != nil {
 		return nil, err
 	}
-	arts := make([]*exporter.Artifact, len(platforms))
+	arts := make([]*prepared, len(platforms))
 	eg, ectx := errgroup.WithContext(ctx)
 	eg.SetLimit(c.concurrency())
 	for i := range platforms {
@@ -214,8 +216,9 @@ func (c *converter) expectStatements(ctx context.Context, platforms []Platform) 
 // preparePlatform builds p's referrer from its attestation manifest and
 // looks up the referrers p's platform manifest has, filling p (Referrer,
 // SBOMReferrers, OtherForms, Existed and what artifact sets). It returns
-// the referrer to write, nil when there is none or it exists already.
-func (c *converter) preparePlatform(ctx context.Context, p *Platform) (*exporter.Artifact, error) {
+// the referrer to write, its document spooled (c.spool), nil when there
+// is none or it exists already.
+func (c *converter) preparePlatform(ctx context.Context, p *Platform) (*prepared, error) {
 	if p.Attestation.Digest == "" {
 		// Nothing to convert; say which SBOM referrers it has.
 		_, _, err := c.referrers(ctx, p)
@@ -227,6 +230,11 @@ func (c *converter) preparePlatform(ctx context.Context, p *Platform) (*exporter
 	}
 	if a == nil {
 		return nil, nil
+	}
+	// Hashed once, here: Manifest, the spool and the push take the
+	// digest as given (the spool checks its file against it).
+	for i := range a.Blobs {
+		a.Blobs[i].Digest = digest.FromBytes(a.Blobs[i].Data)
 	}
 	desc, _, err := a.Manifest()
 	if err != nil {
@@ -255,7 +263,7 @@ func (c *converter) preparePlatform(ctx context.Context, p *Platform) (*exporter
 	if p.Existed {
 		return nil, nil
 	}
-	return a, nil
+	return c.spool.put(a)
 }
 
 // referrers returns the referrers of p's platform manifest, sets
@@ -293,7 +301,7 @@ func unconverted(repository string, res *Result) error {
 // without its attestation manifests by digest, and write then moves
 // reference to it (moveTag). It sets res.Mode, and with strip
 // res.NewIndex and res.Stripped.
-func (c *converter) write(ctx context.Context, res *Result, reference string, arts []*exporter.Artifact, strip []ocispec.Descriptor) error {
+func (c *converter) write(ctx context.Context, res *Result, reference string, arts []*prepared, strip []ocispec.Descriptor) error {
 	var image *exporter.Image
 	popts := exporter.Options{MaxConcurrency: c.opts.MaxConcurrency, Logf: c.opts.Logf, Warnf: c.opts.Warnf}
 	if len(strip) > 0 {
@@ -309,7 +317,7 @@ func (c *converter) write(ctx context.Context, res *Result, reference string, ar
 	}
 	push := exporter.New(c.repo, image, popts)
 	defer push.Abort()
-	if err := upload(ctx, push, res.Platforms, arts); err != nil {
+	if err := upload(ctx, push, res.Platforms, arts, c.concurrency()); err != nil {
 		if len(strip) > 0 {
 			return fmt.Errorf("%s: converting %s failed, tag not moved: %w", c.repo.Name(), reference, err)
 		}
@@ -342,18 +350,31 @@ func (c *converter) write(ctx context.Context, res *Result, reference string, ar
 	return nil
 }
 
-// upload runs push.Images and attaches the artifacts of arts, all
-// concurrently, checking that each referrer gets the digest its platform
-// (platforms[i] for arts[i]) expects.
-func upload(ctx context.Context, push *exporter.Push, platforms []Platform, arts []*exporter.Artifact) error {
+// upload runs push.Images and attaches the artifacts of arts, beside it,
+// at most limit at a time: each reads its document back from the spool
+// for its Attach, so that memory holds at most limit documents. It checks
+// that each referrer gets the digest its platform (platforms[i] for
+// arts[i]) expects.
+func upload(ctx context.Context, push *exporter.Push, platforms []Platform, arts []*prepared, limit int) error {
 	eg, ectx := errgroup.WithContext(ctx)
 	eg.Go(func() error { return push.Images(ectx) })
-	for i, a := range arts {
-		if a == nil {
+	sem := make(chan struct{}, limit)
+	for i, p := range arts {
+		if p == nil {
 			continue
 		}
 		eg.Go(func() error {
-			d, err := push.Attach(ectx, *a)
+			select {
+			case sem <- struct{}{}:
+			case <-ectx.Done():
+				return ectx.Err()
+			}
+			defer func() { <-sem }()
+			a, err := p.load()
+			if err != nil {
+				return err
+			}
+			d, err := push.Attach(ectx, a)
 			if err != nil {
 				return err
 			}
