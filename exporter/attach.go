@@ -370,6 +370,9 @@ func (p *Push) TargetHas(d digest.Digest) {
 // (no tag written); one it does not list goes into the tag, with a
 // warning that readers of the API will not see it.
 //
+// On a target whose header is not trusted (ignoresSubjectHeader: Docker
+// Hub), every answer counts as one without it.
+//
 // learn records the repository's mode for Result.Modes: ModeTagSchema
 // once any referrer needed the tag, else ModeAPI (a Layout is
 // ModeLayout).
@@ -377,7 +380,7 @@ func (p *Push) learn(ctx context.Context, header digest.Digest, r *referrer) Mod
 	mode := ModeTagSchema
 	if _, ok := p.target.(*Layout); ok {
 		mode = ModeLayout
-	} else if header != "" && header == r.subject {
+	} else if header != "" && header == r.subject && !ignoresSubjectHeader(p.target) {
 		mode = ModeAPI
 	}
 	p.mu.Lock()
@@ -392,6 +395,19 @@ func (p *Push) learn(ctx context.Context, header digest.Digest, r *referrer) Mod
 	}
 	p.mu.Unlock()
 	return mode
+}
+
+// subjectHeaderIgnorer is a target whose OCI-Subject answers a push does
+// not trust (Remote, RemoteOptions.IgnoreSubjectHeader).
+type subjectHeaderIgnorer interface {
+	ignoresSubjectHeader() bool
+}
+
+// ignoresSubjectHeader reports whether t's OCI-Subject answers are taken
+// for absent: its referrers go into the referrers tag.
+func ignoresSubjectHeader(t Target) bool {
+	i, ok := t.(subjectHeaderIgnorer)
+	return ok && i.ignoresSubjectHeader()
 }
 
 // apiLister is a target with the referrers API (Remote).

@@ -337,3 +337,15 @@ func TestFetchBlobOtherContent(t *testing.T) {
 		})
 	}
 }
+
+// TestDockerHub: Docker Hub's hosts, in any case, and no other.
+func TestDockerHub(t *testing.T) {
+	for host, want := range map[string]bool{
+		"docker.io": true, "registry-1.docker.io": true, "index.docker.io": true, "Docker.IO": true,
+		"ghcr.io": false, "docker.io.example.com": false, "localhost:5000": false, "mirror.gcr.io": false,
+	} {
+		if got := exporter.DockerHub(host); got != want {
+			t.Errorf("DockerHub(%q) = %v, want %v", host, got, want)
+		}
+	}
+}

@@ -12,6 +12,7 @@ import (
 
 	"github.com/opencontainers/go-digest"
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
+	"oras.land/oras-go/v2/registry"
 
 	"github.com/affix-oci/affix/exporter"
 	"github.com/affix-oci/affix/internal/registrytest"
@@ -44,16 +45,20 @@ func TestReferrersModePerPut(t *testing.T) {
 		edits []string
 		// hideAPI: the referrers API answers 403 through the proxy.
 		hideAPI bool
+		// ignore: the target ignores OCI-Subject
+		// (RemoteOptions.IgnoreSubjectHeader, as for Docker Hub).
+		ignore bool
 	}{
-		{"no API, the first answered with OCI-Subject", registrytest.OlaregNoAPI, []string{subject}, false},
-		{"distribution, the first answered with OCI-Subject", registrytest.Distribution, []string{subject}, false},
-		{"no API, the second answered with OCI-Subject", registrytest.OlaregNoAPI, []string{keep, subject}, false},
-		{"no API, another digest then the subject", registrytest.OlaregNoAPI, []string{other, subject}, false},
-		{"API, the second answered without OCI-Subject", registrytest.OlaregAPI, []string{keep, none}, false},
-		{"API, the first answered with another digest", registrytest.OlaregAPI, []string{other}, false},
-		{"API, every answer as it is", registrytest.OlaregAPI, nil, false},
-		{"API unreadable, the second answered without OCI-Subject", registrytest.OlaregAPI, []string{keep, none}, true},
-		{"no API, every answer as it is", registrytest.OlaregNoAPI, nil, false},
+		{"no API, the first answered with OCI-Subject", registrytest.OlaregNoAPI, []string{subject}, false, false},
+		{"distribution, the first answered with OCI-Subject", registrytest.Distribution, []string{subject}, false, false},
+		{"no API, the second answered with OCI-Subject", registrytest.OlaregNoAPI, []string{keep, subject}, false, false},
+		{"no API, another digest then the subject", registrytest.OlaregNoAPI, []string{other, subject}, false, false},
+		{"API, the second answered without OCI-Subject", registrytest.OlaregAPI, []string{keep, none}, false, false},
+		{"API, the first answered with another digest", registrytest.OlaregAPI, []string{other}, false, false},
+		{"API, every answer as it is", registrytest.OlaregAPI, nil, false, false},
+		{"API unreadable, the second answered without OCI-Subject", registrytest.OlaregAPI, []string{keep, none}, true, false},
+		{"no API, every answer as it is", registrytest.OlaregNoAPI, nil, false, false},
+		{"no API, every answer with OCI-Subject, ignored (Docker Hub)", registrytest.OlaregNoAPI, []string{subject, subject}, false, true},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -100,7 +105,10 @@ func TestReferrersModePerPut(t *testing.T) {
 			}
 			l, res := source(t, twoPlatforms(false))
 			c, _ := client(nil)
-			tgt := target(t, proxy.Host, "app", c)
+			tgt, err := exporter.NewRemote(registry.Reference{Registry: proxy.Host, Repository: "app"}, exporter.RemoteOptions{Client: c, PlainHTTP: true, IgnoreSubjectHeader: tt.ignore})
+			if err != nil {
+				t.Fatal(err)
+			}
 			// The referrers one after the other, so that the n-th PUT
 			// is the n-th platform's.
 			var warnings []string
@@ -135,7 +143,7 @@ func TestReferrersModePerPut(t *testing.T) {
 			for _, m := range res.Manifests {
 				i := slices.IndexFunc(got.Referrers, func(r exporter.Referrer) bool { return r.Subject == m.Digest })
 				r := got.Referrers[i]
-				tagged := seen[r.Subject] != r.Subject.String()
+				tagged := seen[r.Subject] != r.Subject.String() || tt.ignore
 				switch {
 				case !tagged:
 					apiSeen = true

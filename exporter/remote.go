@@ -81,6 +81,9 @@ type Remote struct {
 	// from (the credentials cannot read them): their blobs are uploaded
 	// without asking again.
 	noMount sync.Map
+	// ignoreSubject is RemoteOptions.IgnoreSubjectHeader, or the host
+	// is Docker Hub's.
+	ignoreSubject bool
 }
 
 var (
@@ -107,6 +110,24 @@ type RemoteOptions struct {
 	// Docker config file), for messages about missing or unusable ones;
 	// "" says "the Docker config".
 	CredentialsFile string
+	// IgnoreSubjectHeader makes a push take every referrer PUT as
+	// answered without OCI-Subject, so that each referrer goes into its
+	// subject's referrers tag, for a registry whose header is not to be
+	// trusted. It is always on for Docker Hub (DockerHub), which answered
+	// OCI-Subject without serving the referrers API (docker/hub-feedback
+	// #2372): trusting the header, a push there left SBOMs that no reader
+	// finds. Where the registry does index referrers, its API lists them
+	// still; the tag costs a few requests.
+	IgnoreSubjectHeader bool
+}
+
+// DockerHub reports whether host is Docker Hub's registry.
+func DockerHub(host string) bool {
+	switch strings.ToLower(host) {
+	case "docker.io", "registry-1.docker.io", "index.docker.io":
+		return true
+	}
+	return false
 }
 
 // NewRemote returns the repository that ref (host/repository, a tag or
@@ -130,8 +151,13 @@ func NewRemote(ref registry.Reference, opts RemoteOptions) (*Remote, error) {
 	// refusal and the token cache's bookkeeping.
 	nc := notingClient{c}
 	repo := &remote.Repository{Client: nc, Reference: ref, PlainHTTP: opts.PlainHTTP}
-	return &Remote{ref: ref, client: nc, plainHTTP: opts.PlainHTTP, repo: repo, credsFile: opts.CredentialsFile, blobAttempts: 3, blobElapsed: elapsed}, nil
+	return &Remote{ref: ref, client: nc, plainHTTP: opts.PlainHTTP, repo: repo, credsFile: opts.CredentialsFile, blobAttempts: 3, blobElapsed: elapsed,
+		ignoreSubject: opts.IgnoreSubjectHeader || DockerHub(ref.Registry)}, nil
 }
+
+// ignoresSubjectHeader reports whether a push takes the OCI-Subject of
+// this registry's answers for absent (RemoteOptions.IgnoreSubjectHeader).
+func (r *Remote) ignoresSubjectHeader() bool { return r.ignoreSubject }
 
 // NewClient returns an authenticating client that sends requests through
 // counter (when not nil) and retries as Retry does. cred resolves
