@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	"net/http"
 	"net/url"
 	"sync"
 	"sync/atomic"
@@ -204,11 +205,25 @@ func withDeliveryLog(ctx context.Context) (context.Context, *atomic.Bool) {
 }
 
 // noteAttempt records in ctx's delivery log, if it has one, an attempt
-// that failed with err.
-func noteAttempt(ctx context.Context, err error) {
-	if b, ok := ctx.Value(deliveryKey{}).(*atomic.Bool); ok && err != nil && maybeSent(err) {
+// that may have reached the registry without its answer reaching us: one
+// that failed with err (maybeSent), or one a gateway answered 502 or 504
+// (gatewayAnswer).
+func noteAttempt(ctx context.Context, resp *http.Response, err error) {
+	b, ok := ctx.Value(deliveryKey{}).(*atomic.Bool)
+	if !ok {
+		return
+	}
+	if err != nil && maybeSent(err) || err == nil && resp != nil && gatewayAnswer(resp.StatusCode) {
 		b.Store(true)
 	}
+}
+
+// gatewayAnswer reports whether status is a gateway's answer for a
+// registry behind it that failed to answer in time or at all (502 Bad
+// Gateway, 504 Gateway Timeout): the registry may have received the
+// request and acted on it, as when a connection drops after sending.
+func gatewayAnswer(status int) bool {
+	return status == http.StatusBadGateway || status == http.StatusGatewayTimeout
 }
 
 // maybeSent reports whether a request that failed with err, without a

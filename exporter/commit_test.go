@@ -1,6 +1,7 @@
 package exporter_test
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"net/http"
@@ -38,6 +39,8 @@ func TestCommitOutcome(t *testing.T) {
 		header map[string]string
 		// msg is in the error.
 		msg string
+		// code is the status Status and ReplaceAnswer answer; 0: 400.
+		code int
 	}{
 		{name: "interrupted in flight", action: registrytest.Hold, interrupt: true, moved: true},
 		{name: "interrupted twice in flight", action: registrytest.Hold, interrupt: true, cut: true, wantErr: true, unknown: true},
@@ -45,6 +48,12 @@ func TestCommitOutcome(t *testing.T) {
 		// The retry's 503 is the last error, but the first attempt landed.
 		{name: "answer lost, then 503", action: registrytest.LoseAnswer, then: registrytest.Unavailable, wantErr: true, unknown: true, moved: true},
 		{name: "refused", action: registrytest.Status, wantErr: true},
+		// A gateway timed out waiting for the registry, which wrote the
+		// tag: "may have moved", never "not moved".
+		{name: "written, answered 504 by a gateway", action: registrytest.ReplaceAnswer, code: http.StatusGatewayTimeout, wantErr: true, unknown: true, moved: true},
+		{name: "written, answered 502 by a gateway", action: registrytest.ReplaceAnswer, code: http.StatusBadGateway, wantErr: true, unknown: true, moved: true},
+		// Any 2xx is the registry taking the manifest.
+		{name: "written, answered 202", action: registrytest.ReplaceAnswer, code: http.StatusAccepted, moved: true},
 		// Accepted (201), naming other content: the tag moved, maybe not
 		// to the index; never "not moved".
 		{name: "answered with another digest", action: registrytest.ResponseHeader, wantErr: true, unknown: true, moved: true,
@@ -66,7 +75,7 @@ func TestCommitOutcome(t *testing.T) {
 			}
 			f := tagPUT
 			release := make(chan struct{})
-			f.Action, f.Code, f.Release = tc.action, 400, release
+			f.Action, f.Code, f.Release = tc.action, cmp.Or(tc.code, 400), release
 			f.Header = func(*http.Request, []byte) map[string]string { return tc.header }
 			if tc.then != 0 {
 				f.Times = 1

@@ -663,7 +663,9 @@ func (r *Remote) pushManifest(ctx context.Context, desc ocispec.Descriptor, data
 		return "", r.wrap(what, err)
 	}
 	defer drain(resp)
-	if resp.StatusCode != http.StatusCreated && resp.StatusCode != http.StatusOK {
+	// The spec's answer is 201; any 2xx (200, 202) says the registry
+	// took the manifest.
+	if resp.StatusCode < 200 || resp.StatusCode > 299 {
 		return "", r.wrap(what, responseError(resp))
 	}
 	if h := resp.Header.Get("Docker-Content-Digest"); h != "" && h != desc.Digest.String() {

@@ -183,7 +183,7 @@ func (t *Retry) RoundTrip(req *http.Request) (*http.Response, error) {
 	start := time.Now()
 	for attempt := 1; ; attempt++ {
 		resp, err := base.RoundTrip(req)
-		noteAttempt(req.Context(), err)
+		noteAttempt(req.Context(), resp, err)
 		if !retryable(resp, err) || attempt >= t.attempts() || req.Context().Err() != nil {
 			return resp, err
 		}

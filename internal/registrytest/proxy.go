@@ -60,6 +60,11 @@ const (
 	// front of one) that adds, drops or changes a header on some
 	// answers.
 	ResponseHeader
+	// ReplaceAnswer forwards the request (the registry acts on it) and
+	// answers Code with Body instead of the registry's answer: a gateway
+	// that timed out waiting for a registry that did the work (502, 504),
+	// or one that answers otherwise than the registry would (202).
+	ReplaceAnswer
 )
 
 func (a Action) String() string {
@@ -88,6 +93,8 @@ func (a Action) String() string {
 		return "hold"
 	case ResponseHeader:
 		return "response-header"
+	case ReplaceAnswer:
+		return "replace-answer"
 	}
 	return fmt.Sprintf("action(%d)", int(a))
 }
@@ -228,6 +235,13 @@ func NewProxy(host string) *Proxy {
 				return
 			}
 			rp.ServeHTTP(w, r)
+		case ReplaceAnswer:
+			rp.ServeHTTP(httptest.NewRecorder(), r)
+			if f.Body != "" {
+				w.Header().Set("Content-Type", "application/json")
+			}
+			w.WriteHeader(f.Code)
+			io.WriteString(w, f.Body)
 		case Status:
 			io.Copy(io.Discard, r.Body)
 			if f.Body != "" {
