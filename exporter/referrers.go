@@ -95,7 +95,7 @@ func readReferrersIndex(ctx context.Context, t Target, subject digest.Digest) (*
 		return empty, fmt.Errorf("reading referrers tag %s: %w", tag, err)
 	}
 	if desc.Digest == subject {
-		return empty, fmt.Errorf("%w: %s resolves to the subject %s itself", ErrReferrersTagConflict, tag, subject)
+		return empty, tagIsSubjectError{fmt.Errorf("%w: %s resolves to the subject %s itself", ErrReferrersTagConflict, tag, subject)}
 	}
 	if desc.MediaType != ocispec.MediaTypeImageIndex {
 		return empty, fmt.Errorf("%w: %s is %s (%s), not an image index", ErrReferrersTagConflict, tag, desc.MediaType, desc.Digest)
@@ -167,9 +167,21 @@ func (ri *referrersIndex) marshal() ([]byte, error) {
 	return json.Marshal(out)
 }
 
+// tagIsSubjectError is the ErrReferrersTagConflict of a referrers tag
+// that resolves to its subject: a registry (GitLab's) that takes
+// sha256-<hex> for the digest it spells, so that no referrers tag can be
+// read back from it.
+type tagIsSubjectError struct{ error }
+
+func (e tagIsSubjectError) Unwrap() error { return e.error }
+
 // refuseOverwrite adds to a read error of the write path that a
-// referrers tag holding something else is left alone.
+// referrers tag holding something else is left alone, and, when the tag
+// resolves to its subject, that the registry can hold none.
 func refuseOverwrite(err error) error {
+	if errors.As(err, new(tagIsSubjectError)) {
+		return fmt.Errorf("%w; not overwriting it: this registry resolves every referrers tag to its subject (as GitLab's does), so it can hold none and, without a referrers API, no referrer (affix push --no-sbom publishes the image alone)", err)
+	}
 	if errors.Is(err, ErrReferrersTagConflict) {
 		return fmt.Errorf("%w; not overwriting it", err)
 	}

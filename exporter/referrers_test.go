@@ -70,6 +70,9 @@ func TestReferrersTagConflictMessages(t *testing.T) {
 			if !errors.Is(err, exporter.ErrReferrersTagConflict) || !strings.Contains(err.Error(), tt.msg+"; not overwriting it") {
 				t.Fatalf("attach: %v, want %q", err, tt.msg+"; not overwriting it")
 			}
+			if gitlab := strings.Contains(err.Error(), "this registry resolves every referrers tag to its subject"); gitlab != (tt.name == "the subject itself") {
+				t.Errorf("attach: %v: says the registry can hold no referrers tag: %v, want %v", err, gitlab, !gitlab)
+			}
 			if string(mem.manifests[tag]) != string(tt.held) {
 				t.Errorf("referrers tag overwritten")
 			}
