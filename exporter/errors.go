@@ -21,9 +21,12 @@ var (
 	// not a referrers index (some registries resolve it to the subject
 	// itself); affix refuses to overwrite it.
 	ErrReferrersTagConflict = errors.New("referrers tag does not hold a referrers index")
-	// ErrSubjectRejected means the registry refused a manifest because of
-	// its subject (or artifactType) field.
-	ErrSubjectRejected = errors.New("registry rejected a manifest with a subject")
+	// ErrSubjectRejected means the registry refused a referrer manifest
+	// (400, 415, 422, not for a missing blob): what OCI 1.1 added to it,
+	// its subject or artifactType, or its empty config or layer media
+	// type, which registries that allow-list media types refuse; the
+	// registry's own message follows.
+	ErrSubjectRejected = errors.New("registry rejected a manifest with a subject (an OCI 1.1 referrer: its subject, artifactType, empty config or layer media type)")
 	// ErrReferrerLost means a referrer was not seen in two consecutive
 	// reads of the referrers index within the verify rounds: other writers
 	// kept overwriting it, or reading the index kept failing (the error
