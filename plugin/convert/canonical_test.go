@@ -3,15 +3,15 @@ package convert
 import (
 	"bytes"
 	"fmt"
-	"runtime"
 	"runtime/debug"
-	"runtime/metrics"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/opencontainers/go-digest"
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
+
+	"github.com/affix-oci/affix/internal/heapwatch"
 )
 
 // bigSPDX returns an SPDX document of n packages, shaped as syft and
@@ -85,29 +85,11 @@ func BenchmarkNameImage(b *testing.B) {
 			b.ReportAllocs()
 			var peak uint64
 			for b.Loop() {
-				runtime.GC()
-				s := []metrics.Sample{{Name: "/gc/heap/live:bytes"}}
-				metrics.Read(s)
-				base := s[0].Value.Uint64()
-				stop, done := make(chan struct{}), make(chan uint64)
-				go func() {
-					var hi uint64
-					for {
-						select {
-						case <-stop:
-							done <- hi
-							return
-						case <-time.After(200 * time.Microsecond):
-						}
-						metrics.Read(s)
-						hi = max(hi, s[0].Value.Uint64())
-					}
-				}()
-				_, ok, err := impl.f(doc, d, "registry.example.com/app", p)
-				close(stop)
-				if m := <-done; m > base {
-					peak = max(peak, m-base)
-				}
+				var ok bool
+				var err error
+				peak = max(peak, heapwatch.Peak(200*time.Microsecond, func() {
+					_, ok, err = impl.f(doc, d, "registry.example.com/app", p)
+				}))
 				if err != nil || !ok {
 					b.Fatal(ok, err)
 				}

@@ -8,9 +8,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
-	"runtime"
 	"runtime/debug"
-	"runtime/metrics"
 	"strings"
 	"testing"
 	"time"
@@ -19,6 +17,7 @@ import (
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
 
 	"github.com/affix-oci/affix/internal/fixture"
+	"github.com/affix-oci/affix/internal/heapwatch"
 	"github.com/affix-oci/affix/internal/oci"
 	"github.com/affix-oci/affix/internal/registrytest"
 	"github.com/affix-oci/affix/plugin/convert"
@@ -131,31 +130,13 @@ func BenchmarkConvertManyPlatforms(b *testing.B) {
 				b.StopTimer()
 				r, _ := remote(b, reg.Host, fmt.Sprintf("app-p%d-c%d-%d", platforms, conc, i))
 				push(b, r, src, idx, "v1")
-				runtime.GC()
-				s := []metrics.Sample{{Name: "/gc/heap/live:bytes"}}
-				metrics.Read(s)
-				base := s[0].Value.Uint64()
-				stop, done := make(chan struct{}), make(chan uint64)
-				go func() {
-					var hi uint64
-					for {
-						select {
-						case <-stop:
-							done <- hi
-							return
-						case <-time.After(time.Millisecond):
-						}
-						metrics.Read(s)
-						hi = max(hi, s[0].Value.Uint64())
-					}
-				}()
-				b.StartTimer()
-				res, err := convert.Convert(context.Background(), r, "v1", convert.Options{MaxConcurrency: conc})
-				b.StopTimer()
-				close(stop)
-				if m := <-done; m > base {
-					peak = max(peak, m-base)
-				}
+				var res *convert.Result
+				var err error
+				peak = max(peak, heapwatch.Peak(time.Millisecond, func() {
+					b.StartTimer()
+					res, err = convert.Convert(context.Background(), r, "v1", convert.Options{MaxConcurrency: conc})
+					b.StopTimer()
+				}))
 				if err != nil {
 					b.Fatal(err)
 				}
